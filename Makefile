@@ -1,0 +1,90 @@
+# kintsugi - plain GNU make. `make demo` and `make test` are the two commands
+# of the README: each first installs any missing Debian package (scripts/deps.sh).
+
+CC      ?= gcc
+PKGS     = sqlite3 yaml-0.1 jansson
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wvla -Werror
+CFLAGS  ?= -O2 -g
+LDLIBS   = $(PKG_LIBS) -lm -lpthread
+
+LIB_SRC  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+
+# Release build in build/, sanitizer build (ASan + UBSan) in build/san/.
+OBJ      = $(LIB_SRC:%.c=build/obj/%.o)
+SAN_OBJ  = $(LIB_SRC:%.c=build/san/obj/%.o)
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all demo test deps san unit-bins fuzz clean bench
+
+all: build/kintsugi
+
+deps:
+	@bash scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@rm -f build/demo.db build/demo.db-wal build/demo.db-shm
+	./build/kintsugi demo --db build/demo.db
+
+test: deps
+	@$(MAKE) --no-print-directory all san
+	@bash scripts/run-tests.sh
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+build/san/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+build/libkintsugi.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/san/libkintsugi.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/kintsugi: build/obj/src/cli/main.o build/libkintsugi.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/san/kintsugi: build/san/obj/src/cli/main.o build/san/libkintsugi.a
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+build/san/tests/%: build/san/obj/tests/unit/%.o build/san/libkintsugi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+
+build/bench/%: build/obj/bench/%.o build/libkintsugi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+unit-bins: $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+
+san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode
+
+# The libFuzzer target (clang); tests replay its corpus, `make fuzz` explores.
+FUZZ_SRC = $(filter-out src/cli/main.c,$(wildcard src/core/*.c src/event/*.c))
+build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
+	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz: deps build/fuzz/fuzz_decode
+	./build/fuzz/fuzz_decode -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 \
+	  build/fuzz/corpus tests/fuzz/corpus
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_SRC:bench/%.c=build/bench/%)
+	@bash bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d)

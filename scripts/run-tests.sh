@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every test of kintsugi under AddressSanitizer + UndefinedBehaviorSanitizer
+# and ends with the line CI reads: "N passed, N failed".
+#   unit + scenario tests: build/san/tests/test_*   (each prints RESULT passed=N failed=M)
+#   CLI integration tests: tests/integration/*.sh   (each prints RESULT passed=N failed=M)
+#   fuzz corpus replay:    build/fuzz/fuzz_decode over tests/fuzz/corpus
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export KINTSUGI="$PWD/build/san/kintsugi"
+passed=0
+failed=0
+log=build/test.log
+: >"$log"
+
+count() { # name, output file, exit code
+    local name=$1 out=$2 rc=$3 line p f
+    line=$(grep -E '^RESULT passed=[0-9]+ failed=[0-9]+' "$out" | tail -1)
+    if [ -z "$line" ]; then
+        echo "FAIL $name: no RESULT line (exit $rc)"; sed 's/^/    /' "$out" | tail -30
+        failed=$((failed + 1)); return
+    fi
+    p=$(sed -E 's/.*passed=([0-9]+).*/\1/' <<<"$line")
+    f=$(sed -E 's/.*failed=([0-9]+).*/\1/' <<<"$line")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$f" -gt 0 ]; then
+        echo "FAIL $name ($p passed, $f failed)"; grep -E 'FAIL|ERROR|runtime error|Sanitizer' "$out" | head -40 | sed 's/^/    /'
+    else
+        echo "ok   $name ($p passed)"
+    fi
+}
+
+for t in build/san/tests/test_*; do
+    [ -x "$t" ] || continue
+    out=$(mktemp)
+    "$t" >"$out" 2>&1; rc=$?
+    cat "$out" >>"$log"
+    count "$(basename "$t")" "$out" "$rc"
+    rm -f "$out"
+done
+
+for t in tests/integration/*.sh; do
+    [ -f "$t" ] || continue
+    out=$(mktemp)
+    bash "$t" >"$out" 2>&1; rc=$?
+    cat "$out" >>"$log"
+    count "$(basename "$t" .sh)" "$out" "$rc"
+    rm -f "$out"
+done
+
+# Replay the fuzz corpus (every file is one input) through the fuzz target.
+if [ -x build/fuzz/fuzz_decode ] && [ -d tests/fuzz/corpus ]; then
+    n=$(find tests/fuzz/corpus -type f | wc -l)
+    out=$(mktemp)
+    if find tests/fuzz/corpus -type f -print0 | xargs -0 ./build/fuzz/fuzz_decode >"$out" 2>&1; then
+        echo "ok   fuzz corpus replay ($n inputs)"; passed=$((passed + 1))
+    else
+        echo "FAIL fuzz corpus replay"; tail -30 "$out" | sed 's/^/    /'; failed=$((failed + 1))
+    fi
+    rm -f "$out"
+fi
+
+echo "full output: $log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

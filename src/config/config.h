@@ -1,0 +1,143 @@
+/*
+ * config.h - kintsugi.yaml: every detector threshold, per channel, system and
+ * metric rule, SLAs, the assessment matrix. Defaults need no file at all.
+ *
+ * Keys are declared once in a table (config.c) from which the loader,
+ * `kintsugi check-config` and docs/CONFIG.md are all derived. Unknown keys,
+ * wrong types and out-of-range values are errors that name the file and line.
+ */
+#ifndef KS_CONFIG_H
+#define KS_CONFIG_H
+
+#include "../core/core.h"
+
+enum ks_severity { KS_P1 = 1, KS_P2 = 2, KS_P3 = 3 };
+
+/* Thresholds that can differ per channel. Percentages are in percent (20 = 20 %). */
+struct ks_channel_cfg {
+    char *name;               /* NULL for the defaults */
+    ks_time sync_interval;    /* expected interval between ok syncs: 15m */
+    double sync_multiplier;   /* stale after multiplier x interval: 2 */
+    ks_time sync_escalate;    /* P3 -> P2 after: 1h */
+    double shift_skus_pct;    /* distribution_shift: > 20 % of known SKUs ... */
+    double shift_change_pct;  /* ... changed by > 50 % */
+    int shift_min_known;      /* needs >= 20 known SKUs */
+    double zero_skus_pct;     /* zero_spike: > 10 % of active SKUs to zero */
+    int zero_min_active;      /* needs >= 20 active SKUs */
+    double volume_drop_pct;   /* volume_drop: last hour < 50 % of the average hour */
+    ks_time volume_window;    /* 60m */
+    ks_time volume_baseline;  /* 7d (the cap on hours of history) */
+    ks_time volume_min_history; /* 24h */
+    int low_stock;            /* qty <= low_stock is low stock: 5 */
+};
+
+/* Thresholds that can differ per system (wms, oms, ...). */
+struct ks_system_cfg {
+    char *name;            /* NULL for the defaults */
+    ks_time down_after;    /* no up check for more than: 5m */
+    ks_time escalate;      /* P2 -> P1 after: 15m */
+    ks_time group_within;  /* a location joins an outage detected at most: 5m before */
+};
+
+enum ks_metric_kind { KS_METRIC_ABOVE, KS_METRIC_BELOW, KS_METRIC_DROP_PCT, KS_METRIC_RISE_PCT };
+
+struct ks_metric_label {
+    char *key, *val;
+};
+
+/* A user rule over `metric` events. */
+struct ks_metric_rule {
+    char *name;   /* rule name, used in titles and fingerprints */
+    char *metric; /* the metric's name */
+    struct ks_metric_label *labels; /* all must match (subset) */
+    size_t nlabels;
+    enum ks_metric_kind kind;
+    double threshold;       /* absolute value, or percent for *_PCT */
+    ks_time baseline;       /* trailing window of the baseline: 7d */
+    int min_samples;        /* baseline needs at least this many samples: 3 */
+    enum ks_severity severity; /* P3 */
+};
+
+struct ks_person {
+    char *name;
+    char *role;
+};
+
+struct ks_role {
+    char *name;
+    char **may_approve; /* action names this role may approve; "*" for all */
+    size_t nmay;
+};
+
+struct ks_config {
+    char *path; /* the file it came from, or NULL for defaults */
+    char *currency; /* USD */
+
+    struct ks_channel_cfg channel_defaults;
+    struct ks_channel_cfg *channels; /* per-channel overrides (complete copies) */
+    size_t nchannels;
+
+    struct ks_system_cfg system_defaults;
+    struct ks_system_cfg *systems;
+    size_t nsystems;
+
+    /* order_rejections */
+    ks_time rej_window;   /* 60m */
+    double rej_pct;       /* 5 */
+    int rej_min_orders;   /* 20 */
+    /* supplier_shortfall */
+    double supplier_p2_pct;     /* shortage >= 20 % is P2 */
+    double supplier_damaged_pct; /* damaged >= 50 % of received is P2 */
+    /* complaint_spike */
+    ks_time complaint_window; /* 24h */
+    int complaint_count;      /* >= 10 */
+    /* feed_rejects */
+    ks_time feed_window;   /* 10m */
+    int feed_min_lines;    /* 100 */
+    double feed_pct;       /* 5 */
+
+    struct ks_metric_rule *metrics;
+    size_t nmetrics;
+
+    /* Response SLAs: acknowledge within (index by severity 1..3). */
+    ks_time sla_ack[4];    /* P1 15m, P2 1h, P3 4h */
+    ks_time sla_resolve_p3; /* 24h */
+    ks_time review_due;     /* 48h after resolution for P1/P2 */
+    ks_time repeat_window;  /* 30d */
+
+    /* Assessment matrix. */
+    int assess_inventory_customers;  /* > 100 */
+    double assess_inventory_revenue; /* > 5000 */
+    int assess_fulfillment_customers;  /* > 50 */
+    double assess_fulfillment_revenue; /* > 2000 */
+    ks_time assess_system_duration;  /* > 2h down */
+    double assess_system_revenue;    /* > 10000 */
+    ks_time assess_supplier_delay;   /* > 7d */
+    double assess_supplier_value;    /* > 20000 */
+
+    ks_time dedup_retention; /* ids remembered at least: 48h */
+
+    struct ks_person *people;
+    size_t npeople;
+    struct ks_role *roles;
+    size_t nroles;
+};
+
+/* Fills cfg with the defaults of SPEC section 3. */
+void ks_config_defaults(struct ks_config *cfg);
+/* Loads a YAML file over the defaults. On error returns KS_EUSAGE with
+ * err->msg "FILE:LINE: key \"a.b\": reason" (the first error); cfg is then
+ * left as defaults. */
+enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err);
+/* Checks a file and writes every error found, one per line, to out.
+ * Returns the number of errors (0 = valid). */
+int ks_config_check(const char *path, FILE *out);
+void ks_config_fini(struct ks_config *cfg);
+/* The thresholds for a channel or system name (override or defaults). */
+const struct ks_channel_cfg *ks_config_channel(const struct ks_config *cfg, const char *name);
+const struct ks_system_cfg *ks_config_system(const struct ks_config *cfg, const char *name);
+/* Writes the Markdown reference of every key (docs/CONFIG.md is generated from it). */
+void ks_config_reference(FILE *out);
+const char *ks_severity_name(enum ks_severity s);
+
+#endif

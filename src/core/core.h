@@ -1,0 +1,188 @@
+/*
+ * core.h - the foundation every other kintsugi module builds on.
+ *
+ * One allocator entry point, the error type that carries a message beside the
+ * return code, borrowed string slices, RFC 3339 time in int64 milliseconds,
+ * string interning, a growable byte buffer with a JSON writer on top, and the
+ * logfmt logger. Nothing here does I/O except the logger (stderr).
+ */
+#ifndef KS_CORE_H
+#define KS_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- return codes and errors ------------------------------------------- */
+
+enum ks_rc {
+    KS_OK = 0,
+    KS_EINPUT = 1,  /* bad input: the message says where and why */
+    KS_ENOMEM = 2,  /* allocation failed */
+    KS_EIO = 3,     /* storage or file failure */
+    KS_EUSAGE = 4,  /* bad command line or configuration */
+    KS_ENOTFOUND = 5,
+    KS_ESTATE = 6   /* refused: the object is not in a state that allows it */
+};
+
+/* The layer that knows the reason fills msg; callers add only their context. */
+struct ks_err {
+    enum ks_rc rc;
+    char msg[512];
+};
+
+/* Sets err (which may be NULL) and returns rc. */
+enum ks_rc ks_err_set(struct ks_err *err, enum ks_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Prepends context ("file:17: ") to an already set message. */
+void ks_err_prefix(struct ks_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Assertions that stay on in release builds: a failed one is a bug. */
+#define KS_ASSERT(c)                                                                               \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            ks_assert_fail(__FILE__, __LINE__, #c);                                                \
+        }                                                                                          \
+    } while (0)
+void ks_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));
+
+/* ---- memory ------------------------------------------------------------ */
+
+/* The one allocator. ks_malloc/ks_realloc abort on exhaustion with a clear
+ * message: kintsugi cannot make progress without memory, and a half-applied
+ * event is worse than a stop. ks_free takes NULL. */
+void *ks_malloc(size_t n);
+void *ks_calloc(size_t n, size_t size);
+void *ks_realloc(void *p, size_t n);
+void ks_free(void *p);
+char *ks_strdup(const char *s);
+char *ks_strndup(const char *s, size_t n);
+/* Number of live allocations made through ks_malloc (for leak tests). */
+long ks_alloc_live(void);
+
+/* Grow an array (p, cap) so that it holds at least need elements. */
+#define KS_GROW(p, cap, need)                                                                      \
+    do {                                                                                           \
+        if ((size_t)(need) > (size_t)(cap)) {                                                      \
+            size_t ks_nc_ = (cap) ? (size_t)(cap) * 2 : 8;                                         \
+            while (ks_nc_ < (size_t)(need)) {                                                      \
+                ks_nc_ *= 2;                                                                       \
+            }                                                                                      \
+            (p) = ks_realloc((p), ks_nc_ * sizeof(*(p)));                                          \
+            (cap) = ks_nc_;                                                                        \
+        }                                                                                          \
+    } while (0)
+
+/* ---- strings ----------------------------------------------------------- */
+
+/* A borrowed slice; never owns its bytes. */
+struct ks_str {
+    const char *p;
+    size_t len;
+};
+#define KS_STR(lit) ((struct ks_str){(lit), sizeof(lit) - 1})
+int ks_str_eq(struct ks_str a, const char *z);
+uint64_t ks_hash(const void *p, size_t n);
+
+/* Growable byte buffer; always NUL-terminated. */
+struct ks_buf {
+    char *p;
+    size_t len, cap;
+};
+void ks_buf_put(struct ks_buf *b, const void *p, size_t n);
+void ks_buf_puts(struct ks_buf *b, const char *s);
+void ks_buf_putc(struct ks_buf *b, char c);
+void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ks_buf_reset(struct ks_buf *b);
+void ks_buf_fini(struct ks_buf *b);
+
+/* ---- interning --------------------------------------------------------- */
+
+/* Maps strings to dense ids 0..n-1 and back. Strings are copied once. */
+struct ks_intern {
+    uint32_t *slots; /* id+1, 0 = empty */
+    uint32_t nslots; /* power of two */
+    uint32_t n, cap;
+    uint32_t *off;   /* offset of string id in pool */
+    uint32_t *len;
+    char *pool;
+    size_t pool_len, pool_cap;
+};
+void ks_intern_init(struct ks_intern *t);
+void ks_intern_fini(struct ks_intern *t);
+/* Returns the id of s, adding it if absent. */
+uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n);
+/* Returns the id of s or UINT32_MAX. */
+uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n);
+const char *ks_intern_str(const struct ks_intern *t, uint32_t id);
+size_t ks_intern_len(const struct ks_intern *t, uint32_t id);
+/* Bytes of memory held, for the state-size figures. */
+size_t ks_intern_bytes(const struct ks_intern *t);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* Milliseconds since the Unix epoch, UTC. */
+typedef int64_t ks_time;
+#define KS_TIME_NONE INT64_MIN
+#define KS_SEC 1000LL
+#define KS_MIN (60LL * KS_SEC)
+#define KS_HOUR (60LL * KS_MIN)
+#define KS_DAY (24LL * KS_HOUR)
+
+/* Parses an RFC 3339 timestamp (date, 'T' or ' ', time, optional fraction of
+ * up to 9 digits truncated to milliseconds, 'Z' or +hh:mm). Returns 0 on
+ * success, -1 with a reason in *why on failure. */
+int ks_time_parse(const char *s, size_t n, ks_time *out, const char **why);
+/* Writes "2026-11-22T10:00:00.000Z" (24 chars + NUL) into out[32]. */
+void ks_time_fmt(ks_time t, char out[32]);
+/* Parses a duration like "30m", "2h", "15s", "7d", "500ms" or a bare number
+ * of seconds. Returns 0 or -1. */
+int ks_duration_parse(const char *s, ks_time *out);
+void ks_duration_fmt(ks_time d, char out[32]);
+/* The wall clock, for live serving and for stamping people's actions. */
+ks_time ks_time_now(void);
+int64_t ks_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* ---- JSON writer ------------------------------------------------------- */
+
+/* A streaming writer: commas and nesting are handled for the caller. */
+struct ks_json {
+    struct ks_buf *out;
+    int depth;
+    unsigned char first[64]; /* per depth: no element written yet */
+    int pretty;
+    int after_key;
+};
+void ks_json_init(struct ks_json *j, struct ks_buf *out, int pretty);
+void ks_json_obj_begin(struct ks_json *j);
+void ks_json_obj_end(struct ks_json *j);
+void ks_json_arr_begin(struct ks_json *j);
+void ks_json_arr_end(struct ks_json *j);
+void ks_json_key(struct ks_json *j, const char *k);
+void ks_json_str(struct ks_json *j, const char *s);
+void ks_json_strn(struct ks_json *j, const char *s, size_t n);
+void ks_json_int(struct ks_json *j, int64_t v);
+void ks_json_num(struct ks_json *j, double v);
+void ks_json_bool(struct ks_json *j, int v);
+void ks_json_null(struct ks_json *j);
+void ks_json_time(struct ks_json *j, ks_time t); /* null for KS_TIME_NONE */
+/* Writes pre-rendered JSON text as one value. */
+void ks_json_raw(struct ks_json *j, const char *s, size_t n);
+/* Escapes s as a JSON string (with quotes) into b. */
+void ks_json_escape(struct ks_buf *b, const char *s, size_t n);
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/* Returns the offset of the first invalid byte, or (size_t)-1 if s is valid. */
+size_t ks_utf8_invalid_at(const char *s, size_t n);
+
+/* ---- logging ----------------------------------------------------------- */
+
+enum ks_log_level { KS_LOG_DEBUG, KS_LOG_INFO, KS_LOG_WARN, KS_LOG_ERROR };
+extern enum ks_log_level ks_log_min;
+/* One logfmt line on stderr: level=warn mod=store msg="...". */
+void ks_log(enum ks_log_level lvl, const char *mod, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,114 @@
+/* intern.c - string interning: dense ids for channels, SKUs, sources, ... */
+#include "core.h"
+
+#include <string.h>
+
+void ks_intern_init(struct ks_intern *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->nslots = 64;
+    t->slots = ks_calloc(t->nslots, sizeof(uint32_t));
+}
+
+void ks_intern_fini(struct ks_intern *t)
+{
+    ks_free(t->slots);
+    ks_free(t->off);
+    ks_free(t->len);
+    ks_free(t->pool);
+    memset(t, 0, sizeof(*t));
+}
+
+static uint32_t probe(const struct ks_intern *t, const char *s, size_t n, uint64_t h)
+{
+    uint32_t mask = t->nslots - 1;
+    uint32_t i = (uint32_t)h & mask;
+    for (;;) {
+        uint32_t v = t->slots[i];
+        if (v == 0) {
+            return i;
+        }
+        uint32_t id = v - 1;
+        if (t->len[id] == n && memcmp(t->pool + t->off[id], s, n) == 0) {
+            return i;
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n)
+{
+    if (!t->slots) {
+        return UINT32_MAX;
+    }
+    uint32_t v = t->slots[probe(t, s, n, ks_hash(s, n))];
+    return v ? v - 1 : UINT32_MAX;
+}
+
+static void rehash(struct ks_intern *t)
+{
+    uint32_t ns = t->nslots * 2;
+    ks_free(t->slots);
+    t->slots = ks_calloc(ns, sizeof(uint32_t));
+    t->nslots = ns;
+    for (uint32_t id = 0; id < t->n; id++) {
+        const char *s = t->pool + t->off[id];
+        t->slots[probe(t, s, t->len[id], ks_hash(s, t->len[id]))] = id + 1;
+    }
+}
+
+uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n)
+{
+    if (!t->slots) {
+        ks_intern_init(t);
+    }
+    uint64_t h = ks_hash(s, n);
+    uint32_t i = probe(t, s, n, h);
+    if (t->slots[i]) {
+        return t->slots[i] - 1;
+    }
+    KS_ASSERT(t->n < UINT32_MAX - 1);
+    uint32_t id = t->n++;
+    if (t->n > t->cap) {
+        uint32_t nc = t->cap ? t->cap * 2 : 64;
+        t->off = ks_realloc(t->off, nc * sizeof(uint32_t));
+        t->len = ks_realloc(t->len, nc * sizeof(uint32_t));
+        t->cap = nc;
+    }
+    if (t->pool_len + n + 1 > t->pool_cap) {
+        size_t nc = t->pool_cap ? t->pool_cap * 2 : 4096;
+        while (nc < t->pool_len + n + 1) {
+            nc *= 2;
+        }
+        t->pool = ks_realloc(t->pool, nc);
+        t->pool_cap = nc;
+    }
+    KS_ASSERT(t->pool_len + n < UINT32_MAX);
+    memcpy(t->pool + t->pool_len, s, n);
+    t->pool[t->pool_len + n] = 0;
+    t->off[id] = (uint32_t)t->pool_len;
+    t->len[id] = (uint32_t)n;
+    t->pool_len += n + 1;
+    t->slots[i] = id + 1;
+    if ((uint64_t)t->n * 2 > t->nslots) {
+        rehash(t);
+    }
+    return id;
+}
+
+const char *ks_intern_str(const struct ks_intern *t, uint32_t id)
+{
+    KS_ASSERT(id < t->n);
+    return t->pool + t->off[id];
+}
+
+size_t ks_intern_len(const struct ks_intern *t, uint32_t id)
+{
+    KS_ASSERT(id < t->n);
+    return t->len[id];
+}
+
+size_t ks_intern_bytes(const struct ks_intern *t)
+{
+    return t->nslots * sizeof(uint32_t) + t->cap * 2 * sizeof(uint32_t) + t->pool_cap;
+}

@@ -1,0 +1,203 @@
+/* mem.c - the one allocator entry point and growable buffers. */
+#include "core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static long live;
+
+static void *oom(size_t n)
+{
+    fprintf(stderr, "kintsugi: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *ks_malloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        return oom(n);
+    }
+    live++;
+    return p;
+}
+
+void *ks_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        return oom(n * size);
+    }
+    live++;
+    return p;
+}
+
+void *ks_realloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        return oom(n);
+    }
+    if (!p) {
+        live++;
+    }
+    return q;
+}
+
+void ks_free(void *p)
+{
+    if (p) {
+        live--;
+        free(p);
+    }
+}
+
+long ks_alloc_live(void)
+{
+    return live;
+}
+
+char *ks_strndup(const char *s, size_t n)
+{
+    char *d = ks_malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *ks_strdup(const char *s)
+{
+    return s ? ks_strndup(s, strlen(s)) : NULL;
+}
+
+int ks_str_eq(struct ks_str a, const char *z)
+{
+    size_t n = strlen(z);
+    return a.len == n && memcmp(a.p, z, n) == 0;
+}
+
+/* FNV-1a, 64 bit, folded 8 bytes at a time for speed on short keys. */
+uint64_t ks_hash(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 1099511628211ULL;
+        h ^= h >> 29;
+        s += 8;
+        n -= 8;
+    }
+    while (n--) {
+        h = (h ^ *s++) * 1099511628211ULL;
+    }
+    h ^= h >> 32;
+    return h * 0x9E3779B97F4A7C15ULL;
+}
+
+void ks_buf_put(struct ks_buf *b, const void *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        while (nc < b->len + n + 1) {
+            nc *= 2;
+        }
+        b->p = ks_realloc(b->p, nc);
+        b->cap = nc;
+    }
+    if (n) {
+        memcpy(b->p + b->len, p, n);
+    }
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+void ks_buf_puts(struct ks_buf *b, const char *s)
+{
+    ks_buf_put(b, s, strlen(s));
+}
+
+void ks_buf_putc(struct ks_buf *b, char c)
+{
+    ks_buf_put(b, &c, 1);
+}
+
+void ks_buf_printf(struct ks_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n < sizeof(tmp)) {
+        ks_buf_put(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = ks_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    ks_buf_put(b, big, (size_t)n);
+    ks_free(big);
+}
+
+void ks_buf_reset(struct ks_buf *b)
+{
+    b->len = 0;
+    if (b->p) {
+        b->p[0] = 0;
+    }
+}
+
+void ks_buf_fini(struct ks_buf *b)
+{
+    ks_free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+size_t ks_utf8_invalid_at(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned min;
+        if ((c & 0xE0) == 0xC0) {
+            need = 1;
+            min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            need = 2;
+            min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            need = 3;
+            min = 0x10000;
+        } else {
+            return i;
+        }
+        if (i + need >= n) {
+            return i;
+        }
+        unsigned cp = c & (0x3F >> need);
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) {
+                return i;
+            }
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            return i;
+        }
+        i += need + 1;
+    }
+    return (size_t)-1;
+}

@@ -1,0 +1,152 @@
+/*
+ * event.h - kintsugi's input events (SPEC section 1): the decoded form and
+ * the NDJSON decoder that validates every field rule.
+ *
+ * Decoding never half-applies: a line either yields a complete, validated
+ * struct ks_event or a rejection with one precise reason. Two decoders stand
+ * behind ks_event_decode: a specialised one for `inventory` lines (the hot
+ * path, >= 1 GB/s) and the general one built on jansson for everything else.
+ * The specialised decoder hands any line it is not sure about to the general
+ * one, and both are cross-checked on every test input (tests/unit/test_decode.c)
+ * and fuzzed (tests/fuzz/fuzz_decode.c).
+ */
+#ifndef KS_EVENT_H
+#define KS_EVENT_H
+
+#include "../core/core.h"
+
+/* Longest accepted line, without its newline. */
+#define KS_LINE_MAX (1024 * 1024)
+
+enum ks_event_type {
+    KS_EV_INVENTORY,
+    KS_EV_SYNC,
+    KS_EV_ORDER,
+    KS_EV_HEALTH,
+    KS_EV_STOCK,
+    KS_EV_RECEIPT,
+    KS_EV_COMPLAINT,
+    KS_EV_FEEDBACK,
+    KS_EV_METRIC,
+    KS_EV_TICK,
+    KS_EV__COUNT
+};
+/* "inventory", "sync", ...; NULL for out-of-range values. */
+const char *ks_event_type_name(enum ks_event_type t);
+
+/* sync.status */
+enum ks_sync_status { KS_SYNC_OK, KS_SYNC_ERROR };
+/* sync.error; KS_SYNCERR_NONE when absent */
+enum ks_sync_error {
+    KS_SYNCERR_NONE,
+    KS_SYNCERR_AUTH,
+    KS_SYNCERR_RATE_LIMIT,
+    KS_SYNCERR_API,
+    KS_SYNCERR_TIMEOUT,
+    KS_SYNCERR_OTHER
+};
+const char *ks_sync_error_name(enum ks_sync_error e);
+/* order.status */
+enum ks_order_status {
+    KS_ORDER_ACCEPTED,
+    KS_ORDER_REJECTED,
+    KS_ORDER_CANCELLED,
+    KS_ORDER_SHIPPED,
+    KS_ORDER_DELIVERED
+};
+const char *ks_order_status_name(enum ks_order_status s);
+/* health.status */
+enum ks_health_status { KS_HEALTH_UP, KS_HEALTH_DOWN };
+
+struct ks_order_line {
+    struct ks_str sku;
+    int64_t qty;
+};
+
+struct ks_label {
+    struct ks_str key, val;
+};
+
+/*
+ * A decoded event. Every struct ks_str borrows its bytes from the decoder
+ * (or the input line) and is valid until the next decode call on the same
+ * decoder. An absent optional string has p == NULL and len == 0; an absent
+ * optional number has its has_* flag at 0; an absent timestamp is
+ * KS_TIME_NONE. Only the fields of the event's own type are meaningful; the
+ * others are zero.
+ */
+struct ks_event {
+    enum ks_event_type type;
+    ks_time ts;
+    struct ks_str id;     /* idempotency key, optional */
+    struct ks_str source; /* lineage, optional */
+
+    struct ks_str channel;  /* inventory, sync, order (req.); complaint (opt.) */
+    struct ks_str sku;      /* inventory, stock, receipt (req.); complaint (opt.) */
+    struct ks_str batch;    /* inventory, sync (opt.) */
+    struct ks_str location; /* inventory, order, health, stock (opt.) */
+    int64_t qty;            /* inventory, stock: integer >= 0, <= UINT32_MAX */
+
+    int status; /* enum ks_sync_status / ks_order_status / ks_health_status */
+    enum ks_sync_error error; /* sync */
+    struct ks_str detail;     /* sync */
+
+    struct ks_str order_id; /* order (req.); complaint, feedback (opt.) */
+    struct ks_str reason;   /* order (opt.), complaint (req.) */
+    struct ks_str customer; /* order, complaint, feedback (opt.) */
+    struct ks_str email;    /* order (opt.) */
+    struct ks_str currency; /* order (opt.) */
+    int has_value;
+    double value; /* order, complaint, metric (metric: req.) */
+    struct ks_order_line *lines; /* order (opt.) */
+    size_t nlines;
+    ks_time promised_ship; /* order (opt.) */
+
+    struct ks_str system; /* health (req.) */
+    int has_latency;
+    double latency_ms; /* health (opt.) */
+
+    struct ks_str po, supplier; /* receipt (req.) */
+    int64_t expected, received, damaged, wrong; /* receipt; damaged, wrong default 0 */
+    ks_time due;                                /* receipt (opt.) */
+    int has_unit_cost;
+    double unit_cost; /* receipt (opt.) */
+
+    int64_t score;          /* feedback: 1..5 */
+    struct ks_str incident; /* feedback (opt.): incident id as text */
+
+    struct ks_str name;      /* metric (req.) */
+    struct ks_label *labels; /* metric (opt.) */
+    size_t nlabels;
+};
+
+struct ks_decoder;
+struct ks_decoder *ks_decoder_new(void);
+void ks_decoder_free(struct ks_decoder *d);
+
+/*
+ * Decodes and validates one line (without its newline; a trailing '\r' is
+ * ignored). On success returns KS_OK and fills *ev. On rejection returns
+ * KS_EINPUT and sets err->msg to "TYPE: field \"x\": reason" (TYPE is the
+ * event's type if it could be read, else "event"; lines that are not JSON
+ * read "json: ..." with the column; invalid UTF-8 reads "line: invalid UTF-8
+ * at byte N"; an over-long line "line: longer than 1 MiB"). Even on
+ * rejection ev->source is set when the line was JSON with a string "source",
+ * so that feed_rejects can count the line for its source; every other field
+ * of *ev is unspecified after a rejection.
+ */
+enum ks_rc ks_event_decode(struct ks_decoder *d, const char *line, size_t len,
+                           struct ks_event *ev, struct ks_err *err);
+/* The general (jansson) decoder alone, for differential tests. Same contract. */
+enum ks_rc ks_event_decode_general(struct ks_decoder *d, const char *line, size_t len,
+                                   struct ks_event *ev, struct ks_err *err);
+/* The specialised inventory decoder alone. Returns KS_OK on success,
+ * KS_EINPUT when the line is not an inventory line it can decode with
+ * certainty (the caller then uses the general decoder). Never rejects on its
+ * own authority. */
+enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t len,
+                                struct ks_event *ev);
+/* How many lines the fast path took (for the benchmark and tests). */
+uint64_t ks_decoder_fast_hits(const struct ks_decoder *d);
+
+#endif
