@@ -1,0 +1,100 @@
+/* args.c - option parsing and help shared by every command. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+void ks_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("kintsugi: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out)
+{
+    fprintf(out, "usage: %s\n\n%s\n", spec->usage, spec->summary);
+    if (spec->nopts) {
+        fprintf(out, "\noptions:\n");
+        for (size_t i = 0; i < spec->nopts; i++) {
+            char left[64];
+            snprintf(left, sizeof(left), "--%s%s", spec->opts[i].name,
+                     spec->opts[i].has_arg ? " VALUE" : "");
+            fprintf(out, "  %-22s %s\n", left, spec->opts[i].help);
+        }
+        fprintf(out, "  %-22s %s\n", "--help", "show this help");
+    }
+    if (spec->details) {
+        fprintf(out, "\n%s\n", spec->details);
+    }
+}
+
+struct ks_opt *ks_cli_opt(const struct ks_cmd_spec *spec, const char *name)
+{
+    for (size_t i = 0; i < spec->nopts; i++) {
+        if (strcmp(spec->opts[i].name, name) == 0) {
+            return &spec->opts[i];
+        }
+    }
+    KS_ASSERT(!"option not declared");
+    return NULL;
+}
+
+int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **args, int *nargs)
+{
+    int only_args = 0;
+    *nargs = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        if (only_args || w[0] != '-' || strcmp(w, "-") == 0) {
+            args[(*nargs)++] = argv[i];
+            continue;
+        }
+        if (strcmp(w, "--") == 0) {
+            only_args = 1;
+            continue;
+        }
+        if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+            ks_cli_help(spec, stdout);
+            return -1;
+        }
+        if (w[1] != '-') {
+            ks_cli_error("unknown option '%s' (options are spelled --name; see --help)", w);
+            return KS_EXIT_USAGE;
+        }
+        const char *name = w + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        struct ks_opt *o = NULL;
+        for (size_t k = 0; k < spec->nopts; k++) {
+            if (strlen(spec->opts[k].name) == nlen && memcmp(spec->opts[k].name, name, nlen) == 0) {
+                o = &spec->opts[k];
+            }
+        }
+        if (!o) {
+            ks_cli_error("unknown option '--%.*s' for '%s' (see --help)", (int)nlen, name,
+                         spec->usage);
+            return KS_EXIT_USAGE;
+        }
+        o->set++;
+        if (!o->has_arg) {
+            if (eq) {
+                ks_cli_error("option '--%s' takes no value", o->name);
+                return KS_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (eq) {
+            o->value = eq + 1;
+        } else if (i + 1 < argc) {
+            o->value = argv[++i];
+        } else {
+            ks_cli_error("option '--%s' needs a value", o->name);
+            return KS_EXIT_USAGE;
+        }
+    }
+    return KS_EXIT_OK;
+}

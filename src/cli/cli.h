@@ -1,0 +1,63 @@
+/*
+ * cli.h - the command line: one file per command, a table in main.c, and a
+ * small option parser that lets options stand before or after the arguments
+ * (`kintsugi incident show 3 --db x.db --json`).
+ *
+ * Exit codes (SPEC section 8): 0 ok, 1 runtime failure, 2 usage or
+ * configuration error.
+ */
+#ifndef KS_CLI_H
+#define KS_CLI_H
+
+#include "../core/core.h"
+
+#define KS_EXIT_OK 0
+#define KS_EXIT_FAIL 1
+#define KS_EXIT_USAGE 2
+
+/* One option of a command. has_arg: 0 flag, 1 takes a value. After parsing,
+ * `set` counts occurrences and `value` holds the last value given. */
+struct ks_opt {
+    const char *name; /* without the leading "--" */
+    int has_arg;
+    const char *help;
+    int set;
+    const char *value;
+};
+
+/* A command's description for parsing and --help. */
+struct ks_cmd_spec {
+    const char *usage;   /* "kintsugi ingest [--config F] [--db F] FILE...|-" */
+    const char *summary; /* one line */
+    const char *details; /* paragraphs that teach, with examples; may be NULL */
+    struct ks_opt *opts;
+    size_t nopts;
+};
+
+/*
+ * Parses argv[0..argc) (the words after the command name). Options are
+ * "--name value", "--name=value" or "--flag" anywhere; "--" ends options;
+ * "-" alone is an argument. Positional words are collected into args (a
+ * pointer array the caller provides with room for argc entries).
+ * Returns KS_EXIT_OK, KS_EXIT_USAGE after printing a clear message, or -1
+ * after printing help (the caller then exits 0). "--help"/"-h" print help.
+ */
+int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **args,
+                 int *nargs);
+/* Finds an option's state by name (asserts it exists). */
+struct ks_opt *ks_cli_opt(const struct ks_cmd_spec *spec, const char *name);
+void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out);
+/* Prints "kintsugi: " + message to stderr. */
+void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Commands: each returns an exit code. argv[0] is the first word after the
+ * command's name. */
+int ks_cmd_ingest(int argc, char **argv);
+int ks_cmd_incidents(int argc, char **argv);
+int ks_cmd_incident(int argc, char **argv);
+int ks_cmd_deadletters(int argc, char **argv);
+int ks_cmd_check_config(int argc, char **argv);
+int ks_cmd_simulate(int argc, char **argv);
+int ks_cmd_demo(int argc, char **argv);
+
+#endif

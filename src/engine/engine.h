@@ -1,0 +1,110 @@
+/*
+ * engine.h - the pure, deterministic heart of kintsugi (SPEC sections 2-4).
+ *
+ * (state, event | time) -> (state', effects). The engine does no I/O and
+ * never reads the wall clock: time is the largest event `ts` seen (replay) or
+ * what the shell hands it (live). Effects - changed incidents and dead
+ * letters - are collected for the shell, which stores them in one
+ * transaction per input chunk and then calls ks_engine_effects_clear().
+ * The whole state can be saved to and restored from a checkpoint blob, so
+ * that a second ingest continues exactly where the first stopped.
+ */
+#ifndef KS_ENGINE_H
+#define KS_ENGINE_H
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../event/event.h"
+
+struct ks_engine;
+
+/* cfg must outlive the engine. */
+struct ks_engine *ks_engine_new(const struct ks_config *cfg);
+void ks_engine_free(struct ks_engine *e);
+
+/* Registers an input ("events.ndjson", "-", "http") and returns its handle;
+ * its lines without a `source` count for feed_rejects as "file:NAME". */
+uint32_t ks_engine_input(struct ks_engine *e, const char *name);
+
+enum ks_line_result { KS_LINE_ACCEPTED, KS_LINE_REJECTED, KS_LINE_DUPLICATE };
+
+/*
+ * Feeds one raw input line (without its newline). A rejected line is kept
+ * as a dead-letter effect; err->msg then holds "TYPE: field \"x\": reason"
+ * (the caller prints it after "NAME:LINE: "). Blank lines are skipped: they
+ * return KS_LINE_ACCEPTED without effect and are counted in stats.blank.
+ */
+enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                   const char *line, size_t len, struct ks_err *err);
+/* Applies an already decoded event (the HTTP API and tests). */
+void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev);
+/* The end of an input batch: closes every open update at the final clock.
+ * The clock does not move and no timer fires. */
+void ks_engine_end_input(struct ks_engine *e);
+/* Moves the clock to t (if later), firing every timer due before t. */
+void ks_engine_advance(struct ks_engine *e, ks_time t);
+ks_time ks_engine_clock(const struct ks_engine *e);
+
+/* ---- people's actions on incidents (SPEC section 4) ---------------------- */
+
+/* Each is stamped `at` (the shell passes --at, else the engine clock; a
+ * later `at` moves the clock first). Errors: KS_ENOTFOUND, KS_ESTATE
+ * (e.g. a status that goes backwards), KS_EUSAGE (unknown status name). */
+enum ks_rc ks_engine_ack(struct ks_engine *e, int64_t id, const char *by, ks_time at,
+                         struct ks_err *err);
+enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *status,
+                                const char *by, ks_time at, struct ks_err *err);
+enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
+                          ks_time at, struct ks_err *err);
+enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
+                            ks_time at, struct ks_err *err);
+
+/* ---- effects -------------------------------------------------------------- */
+
+struct ks_dead_effect {
+    uint32_t input;
+    int64_t line;
+    char *reason; /* "TYPE: field ...: reason" */
+    char *raw;
+    size_t raw_len;
+};
+
+/* Incidents changed since the last clear (ids, ascending, unique). */
+size_t ks_engine_dirty(const struct ks_engine *e, const int64_t **ids);
+/* Dead letters produced since the last clear. */
+size_t ks_engine_dead(const struct ks_engine *e, const struct ks_dead_effect **dl);
+void ks_engine_effects_clear(struct ks_engine *e);
+const char *ks_engine_input_name(const struct ks_engine *e, uint32_t input);
+
+/* Renders incident id as JSON: detail = 0 the summary, 1 with timeline. */
+enum ks_rc ks_engine_incident_json(const struct ks_engine *e, int64_t id, int detail,
+                                   struct ks_buf *out);
+/* The columns a store indexes; strings borrowed from the engine. */
+struct ks_incident_meta {
+    int64_t id;
+    const char *type, *severity, *status, *fingerprint;
+    ks_time detected_at;
+};
+enum ks_rc ks_engine_incident_meta(const struct ks_engine *e, int64_t id,
+                                   struct ks_incident_meta *out);
+
+/* ---- checkpoint ------------------------------------------------------------- */
+
+/* Serialises the whole state. */
+void ks_engine_save(const struct ks_engine *e, struct ks_buf *out);
+/* Restores a state saved by ks_engine_save into a fresh engine. */
+enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct ks_err *err);
+
+/* ---- figures ------------------------------------------------------------------ */
+
+struct ks_engine_stats {
+    uint64_t lines, events, rejected, duplicates, blank;
+    uint64_t incidents_opened, escalations;
+    uint64_t pairs;       /* tracked (channel, SKU) pairs */
+    uint64_t pair_bytes;  /* bytes of per-pair state (excluding SKU strings) */
+    uint64_t state_bytes; /* all engine memory, approximately */
+    int64_t incidents;    /* incidents in total */
+};
+void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out);
+
+#endif
