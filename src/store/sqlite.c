@@ -1,0 +1,736 @@
+/*
+ * sqlite.c - the SQLite storage backend: one file, WAL, no set-up.
+ *
+ * The connection runs in WAL mode with synchronous=NORMAL (a commit survives a
+ * crash of the process; a power cut may lose the last commits, never corrupt
+ * the file), a 5 s busy timeout and foreign keys on. The schema is the ordered
+ * list of migrations below; open applies the missing ones in one transaction
+ * and refuses a database written by a newer kintsugi.
+ *
+ * Every statement is prepared once on open and reset (bindings cleared) after
+ * each use, because ingest writes many rows per transaction. A store is used
+ * by one thread at a time (the connection is opened without its own mutex);
+ * another thread or process opens its own store, and WAL lets its readers run
+ * beside one writer.
+ *
+ * Every failure is KS_EIO with what was being done and SQLite's message:
+ * "store: insert dead letter: database is locked".
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+/* ---- schema ------------------------------------------------------------ */
+
+/* Migration i brings the schema from version i to i + 1. Append only: a
+ * released migration is never edited, a change is a new entry. */
+static const char *const migrations[] = {
+    /* 1: incidents, dead letters, named blobs (the engine checkpoint). */
+    "CREATE TABLE incidents("
+    "  id INTEGER PRIMARY KEY,"
+    "  type TEXT,"
+    "  severity TEXT,"
+    "  status TEXT,"
+    "  fingerprint TEXT,"
+    "  detected_at TEXT,"
+    "  summary_json TEXT,"
+    "  detail_json TEXT);"
+    "CREATE INDEX incidents_status ON incidents(status);"
+    "CREATE INDEX incidents_fingerprint ON incidents(fingerprint);"
+    "CREATE TABLE deadletters("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  source TEXT,"
+    "  line INTEGER,"
+    "  reason TEXT,"
+    "  raw BLOB,"
+    "  status TEXT,"
+    "  received_at TEXT);"
+    "CREATE TABLE blobs("
+    "  key TEXT PRIMARY KEY,"
+    "  value BLOB);",
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* ---- prepared statements ------------------------------------------------ */
+
+enum st_id {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_PUT_INCIDENT,
+    ST_GET_SUMMARY,
+    ST_GET_DETAIL,
+    ST_LIST_ALL,
+    ST_LIST_OPEN,
+    ST_LIST_STATUS,
+    ST_ADD_DL,
+    ST_LIST_DL_ALL,
+    ST_LIST_DL_STATUS,
+    ST_UPDATE_DL,
+    ST_UPDATE_DL_RAW,
+    ST_PUT_BLOB,
+    ST_GET_BLOB,
+    ST_COUNT
+};
+
+#define INCIDENT_COLS                                                                              \
+    "SELECT id, type, severity, status, fingerprint, detected_at, summary_json, detail_json "      \
+    "FROM incidents "
+#define DL_COLS "SELECT id, source, line, reason, raw, status, received_at FROM deadletters "
+
+static const char *const st_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_PUT_INCIDENT] =
+        "INSERT INTO incidents(id, type, severity, status, fingerprint, detected_at, "
+        "summary_json, detail_json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(id) DO UPDATE SET type = excluded.type, severity = excluded.severity, "
+        "status = excluded.status, fingerprint = excluded.fingerprint, "
+        "detected_at = excluded.detected_at, summary_json = excluded.summary_json, "
+        "detail_json = excluded.detail_json",
+    [ST_GET_SUMMARY] = "SELECT summary_json FROM incidents WHERE id = ?1",
+    [ST_GET_DETAIL] = "SELECT detail_json FROM incidents WHERE id = ?1",
+    [ST_LIST_ALL] = INCIDENT_COLS "ORDER BY id",
+    [ST_LIST_OPEN] = INCIDENT_COLS "WHERE status IS NOT 'resolved' ORDER BY id",
+    [ST_LIST_STATUS] = INCIDENT_COLS "WHERE status = ?1 ORDER BY id",
+    [ST_ADD_DL] = "INSERT INTO deadletters(source, line, reason, raw, status, received_at) "
+                  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_LIST_DL_ALL] = DL_COLS "ORDER BY id",
+    [ST_LIST_DL_STATUS] = DL_COLS "WHERE status = ?1 ORDER BY id",
+    [ST_UPDATE_DL] = "UPDATE deadletters SET status = coalesce(?2, status), "
+                     "reason = coalesce(?3, reason) WHERE id = ?1",
+    [ST_UPDATE_DL_RAW] = "UPDATE deadletters SET status = coalesce(?2, status), "
+                         "reason = coalesce(?3, reason), raw = ?4 WHERE id = ?1",
+    [ST_PUT_BLOB] = "INSERT INTO blobs(key, value) VALUES(?1, ?2) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [ST_GET_BLOB] = "SELECT value FROM blobs WHERE key = ?1",
+};
+
+/* The backend's state behind struct ks_store.impl. */
+struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT]; /* all prepared on open, all idle between calls */
+};
+
+static struct sq *sq_of(struct ks_store *s)
+{
+    KS_ASSERT(s && s->impl);
+    return s->impl;
+}
+
+/* Hands out a cached statement. A statement still running means a list
+ * callback re-entered the same listing: a bug in the caller. */
+static sqlite3_stmt *stmt(struct sq *q, enum st_id id)
+{
+    sqlite3_stmt *st = q->st[id];
+    KS_ASSERT(!sqlite3_stmt_busy(st));
+    return st;
+}
+
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Fills err with KS_EIO, "store: <what>: <sqlite message>", and resets st
+ * (which may be NULL). rc is the failing SQLite code, used when the
+ * connection has no message of its own. */
+static enum ks_rc fail(struct sq *q, sqlite3_stmt *st, int rc, struct ks_err *err, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+
+static enum ks_rc fail(struct sq *q, sqlite3_stmt *st, int rc, struct ks_err *err, const char *fmt,
+                       ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    const char *msg =
+        sqlite3_errcode(q->db) != SQLITE_OK ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc);
+    ks_err_set(err, KS_EIO, "store: %s: %s", what, msg);
+    if (st) {
+        done(st);
+    }
+    return KS_EIO;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Timestamps are RFC 3339 text (they sort as they compare); KS_TIME_NONE is
+ * NULL. fmt must live until the statement has run. */
+static int bind_time(sqlite3_stmt *st, int i, ks_time t, char fmt[32])
+{
+    if (t == KS_TIME_NONE) {
+        return sqlite3_bind_null(st, i);
+    }
+    ks_time_fmt(t, fmt);
+    return bind_text(st, i, fmt);
+}
+
+/* Binds n bytes exactly as given; a NULL or empty buffer is an empty blob,
+ * never NULL, so that "no bytes" reads back as "no bytes". */
+static int bind_bytes(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    if (!p || n == 0) {
+        return sqlite3_bind_zeroblob(st, i, 0);
+    }
+    return sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_STATIC);
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(st, i);
+}
+
+/* Reads a timestamp column back; 0 or -1 when the text is not RFC 3339. */
+static int col_time(sqlite3_stmt *st, int i, ks_time *out)
+{
+    const char *s = col_text(st, i);
+    if (!s) {
+        *out = KS_TIME_NONE;
+        return 0;
+    }
+    return ks_time_parse(s, (size_t)sqlite3_column_bytes(st, i), out, NULL);
+}
+
+/* ---- open, migrations, close ------------------------------------------- */
+
+static enum ks_rc exec(struct sq *q, const char *sql, struct ks_err *err, const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        ks_err_set(err, KS_EIO, "store: %s: %s", what, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return KS_EIO;
+    }
+    return KS_OK;
+}
+
+/* Runs a one-row, one-column query; *out = 0 for no row or NULL. */
+static enum ks_rc query_int(struct sq *q, const char *sql, int64_t *out, struct ks_err *err,
+                            const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        return fail(q, NULL, rc, err, "%s", what);
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        fail(q, NULL, rc, err, "%s", what);
+        sqlite3_finalize(st);
+        return KS_EIO;
+    }
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return KS_OK;
+}
+
+/* The schema version of the open database: 0 when it has no
+ * schema_migrations table (a new file). */
+static enum ks_rc schema_version(struct sq *q, int64_t *v, struct ks_err *err)
+{
+    int64_t has = 0;
+    enum ks_rc rc = query_int(q,
+                              "SELECT count(*) FROM sqlite_master "
+                              "WHERE type = 'table' AND name = 'schema_migrations'",
+                              &has, err, "read schema version");
+    if (rc != KS_OK || !has) {
+        *v = 0;
+        return rc;
+    }
+    return query_int(q, "SELECT max(version) FROM schema_migrations", v, err,
+                     "read schema version");
+}
+
+static enum ks_rc refuse_newer(const char *path, int64_t v, struct ks_err *err)
+{
+    return ks_err_set(err, KS_ESTATE,
+                      "store: %s: database schema version %lld is newer than this kintsugi "
+                      "supports (%lld); use a newer kintsugi",
+                      path, (long long)v, (long long)SCHEMA_VERSION);
+}
+
+/* Applies the missing migrations in one IMMEDIATE transaction. The version is
+ * read first without a lock so that opening an up-to-date database never
+ * waits for another connection's write transaction, then read again under
+ * the lock in case another process migrated in between. */
+static enum ks_rc migrate(struct sq *q, const char *path, struct ks_err *err)
+{
+    int64_t v;
+    enum ks_rc rc = schema_version(q, &v, err);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    if (v > SCHEMA_VERSION) {
+        return refuse_newer(path, v, err);
+    }
+    if (v == SCHEMA_VERSION) {
+        return KS_OK;
+    }
+    if ((rc = exec(q, "BEGIN IMMEDIATE", err, "begin migration")) != KS_OK) {
+        return rc;
+    }
+    rc = exec(q,
+              "CREATE TABLE IF NOT EXISTS schema_migrations("
+              "version INTEGER PRIMARY KEY, applied_at TEXT)",
+              err, "create schema_migrations");
+    if (rc == KS_OK) {
+        rc = schema_version(q, &v, err);
+    }
+    if (rc == KS_OK && v > SCHEMA_VERSION) {
+        rc = refuse_newer(path, v, err);
+    }
+    char now[32];
+    ks_time_fmt(ks_time_now(), now);
+    for (; rc == KS_OK && v < SCHEMA_VERSION; v++) {
+        char what[64];
+        snprintf(what, sizeof(what), "migration %lld", (long long)v + 1);
+        rc = exec(q, migrations[v], err, what);
+        if (rc == KS_OK) {
+            char sql[128];
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO schema_migrations(version, applied_at) VALUES(%lld, '%s')",
+                     (long long)v + 1, now);
+            rc = exec(q, sql, err, what);
+        }
+    }
+    if (rc == KS_OK) {
+        rc = exec(q, "COMMIT", err, "commit migration");
+    }
+    if (rc != KS_OK && !sqlite3_get_autocommit(q->db)) {
+        exec(q, "ROLLBACK", NULL, "roll back migration");
+    }
+    return rc;
+}
+
+static void sq_free(struct sq *q)
+{
+    for (int i = 0; i < ST_COUNT; i++) {
+        sqlite3_finalize(q->st[i]);
+    }
+    sqlite3_close_v2(q->db);
+    ks_free(q);
+}
+
+static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *err)
+{
+    struct sq *q = ks_calloc(1, sizeof(*q));
+    int rc = sqlite3_open_v2(
+        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        if (q->db) {
+            ks_err_set(err, KS_EIO, "store: open %s: %s", path, sqlite3_errmsg(q->db));
+        } else {
+            ks_err_set(err, KS_EIO, "store: open %s: %s", path, sqlite3_errstr(rc));
+        }
+        sq_free(q);
+        return KS_EIO;
+    }
+    /* The busy timeout comes first: switching to WAL needs a lock that
+     * another connection may briefly hold. */
+    sqlite3_busy_timeout(q->db, 5000);
+    char what[300];
+    snprintf(what, sizeof(what), "open %s", path);
+    enum ks_rc krc = KS_OK;
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_ROW) {
+        const char *mode = col_text(st, 0);
+        /* An in-memory database reports "memory"; anything else but "wal"
+         * means the file system cannot do WAL (no shared memory). */
+        if (mode && strcmp(mode, "wal") != 0 && strcmp(mode, "memory") != 0) {
+            ks_log(KS_LOG_WARN, "store",
+                   "%s: journal mode is %s, not WAL: readers will wait "
+                   "for writers",
+                   path, mode);
+        }
+    } else {
+        krc = fail(q, NULL, rc, err, "%s", what);
+    }
+    sqlite3_finalize(st);
+    if (krc == KS_OK) {
+        krc = exec(q, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err, what);
+    }
+    if (krc == KS_OK) {
+        krc = migrate(q, path, err);
+    }
+    for (int i = 0; krc == KS_OK && i < ST_COUNT; i++) {
+        rc = sqlite3_prepare_v3(q->db, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
+        if (rc != SQLITE_OK) {
+            krc = fail(q, NULL, rc, err, "prepare \"%.60s\"", st_sql[i]);
+        }
+    }
+    if (krc != KS_OK) {
+        sq_free(q);
+        return krc;
+    }
+    s->impl = q;
+    return KS_OK;
+}
+
+/* Closes the connection; an open transaction is rolled back by SQLite. */
+static void sq_close(struct ks_store *s)
+{
+    if (s && s->impl) {
+        sq_free(s->impl);
+        s->impl = NULL;
+    }
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static enum ks_rc run(struct sq *q, enum st_id id, struct ks_err *err, const char *what)
+{
+    sqlite3_stmt *st = stmt(q, id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "%s", what);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_begin(struct ks_store *s, struct ks_err *err)
+{
+    return run(sq_of(s), ST_BEGIN, err, "begin transaction");
+}
+
+static enum ks_rc sq_commit(struct ks_store *s, struct ks_err *err)
+{
+    return run(sq_of(s), ST_COMMIT, err, "commit");
+}
+
+/* SQLite rolls a transaction back by itself on some errors (disk full, I/O
+ * error, out of memory); rolling back then has nothing left to do, which is
+ * success, not an error to report on top of the first one. */
+static enum ks_rc sq_rollback(struct ks_store *s, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    if (sqlite3_get_autocommit(q->db)) {
+        return KS_OK;
+    }
+    return run(q, ST_ROLLBACK, err, "rollback");
+}
+
+/* ---- incidents ---------------------------------------------------------- */
+
+static enum ks_rc sq_put_incident(struct ks_store *s, const struct ks_incident_row *row,
+                                  struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_INCIDENT);
+    char at[32];
+    int rc = sqlite3_bind_int64(st, 1, row->id);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, row->type);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, row->severity);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 4, row->status);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 5, row->fingerprint);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 6, row->detected_at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 7, row->summary_json);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 8, row->detail_json);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save incident %lld", (long long)row->id);
+    }
+    done(st);
+    return KS_OK;
+}
+
+/* A row without the requested JSON appends "null", so that out always holds
+ * one JSON value. */
+static enum ks_rc sq_get_incident(struct ks_store *s, int64_t id, int detail, struct ks_buf *out,
+                                  struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, detail ? ST_GET_DETAIL : ST_GET_SUMMARY);
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE) {
+        done(st);
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
+    }
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read incident %lld", (long long)id);
+    }
+    const char *json = col_text(st, 0);
+    if (json) {
+        ks_buf_put(out, json, (size_t)sqlite3_column_bytes(st, 0));
+    } else if (sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+        return fail(q, st, SQLITE_NOMEM, err, "read incident %lld", (long long)id);
+    } else {
+        ks_buf_puts(out, "null");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_incidents(struct ks_store *s, const char *status,
+                                    int (*fn)(void *ctx, const struct ks_incident_row *row),
+                                    void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st;
+    int rc = SQLITE_OK;
+    if (!status) {
+        st = stmt(q, ST_LIST_ALL);
+    } else if (strcmp(status, "open") == 0) {
+        st = stmt(q, ST_LIST_OPEN);
+    } else {
+        st = stmt(q, ST_LIST_STATUS);
+        rc = bind_text(st, 1, status);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list incidents");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_incident_row row = {
+            .id = sqlite3_column_int64(st, 0),
+            .type = col_text(st, 1),
+            .severity = col_text(st, 2),
+            .status = col_text(st, 3),
+            .fingerprint = col_text(st, 4),
+            .summary_json = col_text(st, 6),
+            .detail_json = col_text(st, 7),
+        };
+        if (col_time(st, 5, &row.detected_at) != 0) {
+            ks_err_set(err, KS_EIO,
+                       "store: list incidents: incident %lld has a malformed "
+                       "detected_at \"%.40s\"",
+                       (long long)row.id, col_text(st, 5));
+            done(st);
+            return KS_EIO;
+        }
+        if (fn(ctx, &row)) {
+            done(st);
+            return KS_OK;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list incidents");
+    }
+    done(st);
+    return KS_OK;
+}
+
+/* ---- dead letters ------------------------------------------------------- */
+
+/* A dead letter without a status is stored as "pending". */
+static enum ks_rc sq_add_deadletter(struct ks_store *s, struct ks_deadletter *dl,
+                                    struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_DL);
+    char at[32];
+    int rc = bind_text(st, 1, dl->source);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, dl->line);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, dl->reason);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_bytes(st, 4, dl->raw, dl->raw_len);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 5, dl->status ? dl->status : "pending");
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 6, dl->received_at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "insert dead letter");
+    }
+    dl->id = sqlite3_last_insert_rowid(q->db);
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_deadletters(struct ks_store *s, const char *status,
+                                      int (*fn)(void *ctx, const struct ks_deadletter *dl),
+                                      void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st;
+    int rc = SQLITE_OK;
+    if (!status) {
+        st = stmt(q, ST_LIST_DL_ALL);
+    } else {
+        st = stmt(q, ST_LIST_DL_STATUS);
+        rc = bind_text(st, 1, status);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list dead letters");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_deadletter dl = {
+            .id = sqlite3_column_int64(st, 0),
+            .source = col_text(st, 1),
+            .line = sqlite3_column_int64(st, 2),
+            .reason = col_text(st, 3),
+            .status = col_text(st, 5),
+        };
+        /* column_blob before column_bytes: the documented safe order. An
+         * empty blob comes back as NULL and is handed on as "". */
+        dl.raw = sqlite3_column_blob(st, 4);
+        dl.raw_len = (size_t)sqlite3_column_bytes(st, 4);
+        if (!dl.raw) {
+            if (sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+                return fail(q, st, SQLITE_NOMEM, err, "list dead letters");
+            }
+            dl.raw = "";
+            dl.raw_len = 0;
+        }
+        if (col_time(st, 6, &dl.received_at) != 0) {
+            ks_err_set(err, KS_EIO,
+                       "store: list dead letters: dead letter %lld has a malformed "
+                       "received_at \"%.40s\"",
+                       (long long)dl.id, col_text(st, 6));
+            done(st);
+            return KS_EIO;
+        }
+        if (fn(ctx, &dl)) {
+            done(st);
+            return KS_OK;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list dead letters");
+    }
+    done(st);
+    return KS_OK;
+}
+
+/* status or reason NULL keeps the stored value; raw NULL keeps the stored
+ * bytes. KS_ENOTFOUND when no dead letter has that id. */
+static enum ks_rc sq_update_deadletter(struct ks_store *s, int64_t id, const char *status,
+                                       const char *reason, const char *raw, size_t raw_len,
+                                       struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, raw ? ST_UPDATE_DL_RAW : ST_UPDATE_DL);
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, status);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, reason);
+    }
+    if (rc == SQLITE_OK && raw) {
+        rc = bind_bytes(st, 4, raw, raw_len);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "update dead letter %lld", (long long)id);
+    }
+    int changed = sqlite3_changes(q->db);
+    done(st);
+    if (changed == 0) {
+        return ks_err_set(err, KS_ENOTFOUND, "no dead letter %lld", (long long)id);
+    }
+    return KS_OK;
+}
+
+/* ---- blobs -------------------------------------------------------------- */
+
+/* Bound with its 64-bit length and without a copy: a checkpoint may be
+ * hundreds of megabytes (SQLite's limit is 1 GB per value). */
+static enum ks_rc sq_put_blob(struct ks_store *s, const char *key, const void *p, size_t n,
+                              struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_BLOB);
+    int rc = bind_text(st, 1, key);
+    if (rc == SQLITE_OK) {
+        rc = bind_bytes(st, 2, p, n);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save blob %s (%zu bytes)", key, n);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_get_blob(struct ks_store *s, const char *key, struct ks_buf *out, int *found,
+                              struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_GET_BLOB);
+    *found = 0;
+    int rc = bind_text(st, 1, key);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE) {
+        done(st);
+        return KS_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read blob %s", key);
+    }
+    const void *p = sqlite3_column_blob(st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    if (p) {
+        ks_buf_put(out, p, n);
+    } else if (sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+        return fail(q, st, SQLITE_NOMEM, err, "read blob %s", key);
+    }
+    *found = 1;
+    done(st);
+    return KS_OK;
+}
+
+const struct ks_store_ops ks_store_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .put_incident = sq_put_incident,
+    .get_incident = sq_get_incident,
+    .list_incidents = sq_list_incidents,
+    .add_deadletter = sq_add_deadletter,
+    .list_deadletters = sq_list_deadletters,
+    .update_deadletter = sq_update_deadletter,
+    .put_blob = sq_put_blob,
+    .get_blob = sq_get_blob,
+};

@@ -1,0 +1,735 @@
+/*
+ * test_store.c - the SQLite store: schema and migrations, incidents, dead
+ * letters with raw bytes, blobs, transactions and a second connection.
+ * Every database lives in a fresh mkdtemp directory that is removed after.
+ */
+#include "../../src/store/store.h"
+#include "t.h"
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static char dir[256];
+static char path[300];
+
+/* Each test gets its own directory (under $TMPDIR, else /tmp) and database
+ * path. The template ends in the six 'X' that mkdtemp replaces. */
+static void setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(dir, sizeof(dir), "%s/ks-store-", tmp && *tmp ? tmp : "/tmp");
+    if (n < 0 || (size_t)n + 7 > sizeof(dir)) {
+        fprintf(stderr, "TMPDIR too long\n");
+        exit(2);
+    }
+    memset(dir + n, 'X', 6);
+    dir[n + 6] = 0;
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    snprintf(path, sizeof(path), "%s/kintsugi.db", dir);
+}
+
+static void teardown(void)
+{
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                char p[512];
+                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+                unlink(p);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static struct ks_store *open_ok(const char *uri)
+{
+    struct ks_store *s = NULL;
+    struct ks_err err = {0};
+    enum ks_rc rc = ks_store_open(&s, uri, &err);
+    if (rc != KS_OK) {
+        fprintf(stderr, "FAIL %s: open %s: %s\n", t_current, uri, err.msg);
+        t_failed_checks++;
+    }
+    return s;
+}
+
+/* A one-number query straight through SQLite, to look behind the store. */
+static long long raw_int(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open(db_path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int raw_exec(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open(db_path, &db);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+static ks_time ts(const char *s)
+{
+    ks_time t = KS_TIME_NONE;
+    ks_time_parse(s, strlen(s), &t, NULL);
+    return t;
+}
+
+static void put_incident(struct ks_store *s, int64_t id, const char *status, const char *summary)
+{
+    char detail[128];
+    snprintf(detail, sizeof(detail), "{\"id\":%lld,\"timeline\":[]}", (long long)id);
+    struct ks_incident_row row = {
+        .id = id,
+        .type = "sync_failure",
+        .severity = "P3",
+        .status = status,
+        .fingerprint = "sync_failure:amazon",
+        .detected_at = ts("2026-11-22T10:00:04.250Z"),
+        .summary_json = summary,
+        .detail_json = detail,
+    };
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+}
+
+/* Collects listed incidents as "id:status:severity:detected_at " into a buffer. */
+static int collect_incident(void *ctx, const struct ks_incident_row *row)
+{
+    char at[32];
+    ks_time_fmt(row->detected_at, at);
+    ks_buf_printf(ctx, "%lld:%s:%s:%s ", (long long)row->id, row->status, row->severity, at);
+    return 0;
+}
+
+static int stop_after_first(void *ctx, const struct ks_incident_row *row)
+{
+    ks_buf_printf(ctx, "%lld ", (long long)row->id);
+    return 1;
+}
+
+static void list_into(struct ks_store *s, const char *status, struct ks_buf *b)
+{
+    struct ks_err err = {0};
+    ks_buf_reset(b);
+    ks_buf_puts(b, "");
+    CHECK_INT(s->ops->list_incidents(s, status, collect_incident, b, &err), KS_OK);
+}
+
+/* Dead letters as read back, copied out of the callback. */
+struct dl_copy {
+    int64_t id, line;
+    char source[64], reason[128], status[16];
+    char *raw;
+    size_t raw_len;
+    ks_time received_at;
+};
+struct dl_list {
+    struct dl_copy items[8];
+    int n;
+};
+
+static int collect_dl(void *ctx, const struct ks_deadletter *dl)
+{
+    struct dl_list *l = ctx;
+    if (l->n == 8) {
+        return 1;
+    }
+    struct dl_copy *c = &l->items[l->n++];
+    c->id = dl->id;
+    c->line = dl->line;
+    snprintf(c->source, sizeof(c->source), "%s", dl->source ? dl->source : "(null)");
+    snprintf(c->reason, sizeof(c->reason), "%s", dl->reason ? dl->reason : "(null)");
+    snprintf(c->status, sizeof(c->status), "%s", dl->status ? dl->status : "(null)");
+    c->raw = ks_malloc(dl->raw_len + 1);
+    memcpy(c->raw, dl->raw, dl->raw_len);
+    c->raw_len = dl->raw_len;
+    c->received_at = dl->received_at;
+    return 0;
+}
+
+static void dl_list_free(struct dl_list *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        ks_free(l->items[i].raw);
+    }
+    l->n = 0;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void open_creates_schema_at_current_version(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    CHECK(s != NULL);
+    CHECK_STR(s->ops->name, "sqlite");
+    CHECK_STR(s->uri, path);
+    ks_store_close(s);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                            "('incidents', 'deadletters', 'blobs', 'schema_migrations')"),
+              4);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                            "('incidents_status', 'incidents_fingerprint')"),
+              2);
+    CHECK(raw_int(path, "SELECT max(version) FROM schema_migrations") >= 1);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), 0);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void open_puts_the_file_in_wal_mode(void)
+{
+    setup();
+    struct ks_store *s = open_ok(path);
+    ks_store_close(s);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    CHECK_INT(sqlite3_step(st), SQLITE_ROW);
+    CHECK_STR((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    teardown();
+}
+
+static void reopening_keeps_data_and_does_not_reapply_migrations(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    put_incident(s, 1, "investigating", "{\"id\":1}");
+    ks_store_close(s);
+    /* Mark the applied rows: a second application would add rows or fail. */
+    CHECK_INT(raw_exec(path, "UPDATE schema_migrations SET applied_at = 'first-open'"), SQLITE_OK);
+    long long versions = raw_int(path, "SELECT count(*) FROM schema_migrations");
+
+    s = open_ok(path);
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->get_incident(s, 1, 0, &b, &err), KS_OK);
+    CHECK_STR(b.p, "{\"id\":1}");
+    ks_store_close(s);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"), versions);
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations "
+                            "WHERE applied_at = 'first-open'"),
+              versions);
+    ks_buf_fini(&b);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void memory_database_works(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    put_incident(s, 3, "investigating", "{\"id\":3}");
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->get_incident(s, 3, 0, &b, &err), KS_OK);
+    CHECK_STR(b.p, "{\"id\":3}");
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void postgres_uri_is_refused_as_usage_error(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = (struct ks_store *)1;
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_open(&s, "postgres://kintsugi@db/ks", &err), KS_EUSAGE);
+    CHECK(s == NULL);
+    CHECK_STR(err.msg, "PostgreSQL storage is not built into this binary yet");
+    CHECK_INT(ks_store_open(&s, "postgresql://localhost/ks", &err), KS_EUSAGE);
+    CHECK(s == NULL);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void a_file_that_is_not_a_database_is_an_io_error(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        for (int i = 0; i < 200; i++) {
+            fputs("this is not a database, it is a text file\n", f);
+        }
+        fclose(f);
+    }
+    struct ks_store *s = NULL;
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_open(&s, path, &err), KS_EIO);
+    CHECK(s == NULL);
+    CHECK(strncmp(err.msg, "store: open ", 12) == 0);
+    CHECK(strstr(err.msg, "not a database") != NULL);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void database_from_a_newer_kintsugi_is_refused(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    ks_store_close(open_ok(path));
+    CHECK_INT(
+        raw_exec(path, "INSERT INTO schema_migrations VALUES(999, '2030-01-01T00:00:00.000Z')"),
+        SQLITE_OK);
+    struct ks_store *s = NULL;
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_open(&s, path, &err), KS_ESTATE);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "schema version 999 is newer than this kintsugi supports") != NULL);
+    CHECK(strstr(err.msg, path) != NULL);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void put_incident_upserts_by_id(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    put_incident(s, 7, "investigating", "{\"v\":1}");
+    put_incident(s, 7, "contained", "{\"v\":2}");
+    struct ks_buf b = {0};
+    list_into(s, NULL, &b);
+    CHECK_STR(b.p, "7:contained:P3:2026-11-22T10:00:04.250Z ");
+    struct ks_err err = {0};
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->get_incident(s, 7, 0, &b, &err), KS_OK);
+    CHECK_STR(b.p, "{\"v\":2}");
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->get_incident(s, 7, 1, &b, &err), KS_OK);
+    CHECK_STR(b.p, "{\"id\":7,\"timeline\":[]}");
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void list_incidents_filters_by_status_in_id_order(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    put_incident(s, 5, "resolved", "{}");
+    put_incident(s, 2, "investigating", "{}");
+    put_incident(s, 9, "contained", "{}");
+    put_incident(s, 4, "resolving", "{}");
+    struct ks_buf b = {0};
+    const char *at = "2026-11-22T10:00:04.250Z";
+    char want[512];
+
+    list_into(s, NULL, &b);
+    snprintf(want, sizeof(want),
+             "2:investigating:P3:%s 4:resolving:P3:%s 5:resolved:P3:%s "
+             "9:contained:P3:%s ",
+             at, at, at, at);
+    CHECK_STR(b.p, want);
+
+    list_into(s, "open", &b);
+    snprintf(want, sizeof(want), "2:investigating:P3:%s 4:resolving:P3:%s 9:contained:P3:%s ", at,
+             at, at);
+    CHECK_STR(b.p, want);
+
+    list_into(s, "resolved", &b);
+    snprintf(want, sizeof(want), "5:resolved:P3:%s ", at);
+    CHECK_STR(b.p, want);
+
+    list_into(s, "acknowledged", &b);
+    CHECK_STR(b.p, "");
+
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void list_incidents_stops_when_the_callback_asks(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    put_incident(s, 1, "investigating", "{}");
+    put_incident(s, 2, "investigating", "{}");
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    ks_buf_puts(&b, "");
+    CHECK_INT(s->ops->list_incidents(s, NULL, stop_after_first, &b, &err), KS_OK);
+    CHECK_STR(b.p, "1 ");
+    /* The statement was reset: listing again starts over. */
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->list_incidents(s, NULL, stop_after_first, &b, &err), KS_OK);
+    CHECK_STR(b.p, "1 ");
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void missing_detected_at_reads_back_as_none(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    struct ks_incident_row row = {.id = 1,
+                                  .type = "t",
+                                  .severity = "P2",
+                                  .status = "contained",
+                                  .fingerprint = "f",
+                                  .detected_at = KS_TIME_NONE,
+                                  .summary_json = "{}",
+                                  .detail_json = "{}"};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+    struct ks_buf b = {0};
+    list_into(s, NULL, &b);
+    CHECK_STR(b.p, "1:contained:P2:- ");
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void get_unknown_incident_is_not_found(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->get_incident(s, 42, 0, &b, &err), KS_ENOTFOUND);
+    CHECK_STR(err.msg, "no incident 42");
+    CHECK_INT(err.rc, KS_ENOTFOUND);
+    CHECK_INT(b.len, 0);
+    CHECK_INT(s->ops->get_incident(s, 42, 1, &b, &err), KS_ENOTFOUND);
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void dead_letters_keep_raw_bytes_exactly(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    /* A NUL in the middle, invalid UTF-8 (lone continuation, overlong, 0xFF). */
+    static const char raw1[] = "{\"type\":\"inv\0ntory\",\"sku\":\"\x80\xC0\xAF\xFF\"}\r";
+    size_t raw1_len = sizeof(raw1) - 1;
+    static const char raw2[] = "not json at all";
+    struct ks_deadletter a = {.source = "events.ndjson",
+                              .line = 17,
+                              .reason = "inventory: field \"qty\" must be an integer >= 0",
+                              .raw = raw1,
+                              .raw_len = raw1_len,
+                              .status = "pending",
+                              .received_at = ts("2026-11-22T10:00:00.123Z")};
+    struct ks_deadletter b = {.source = "-",
+                              .line = 3,
+                              .reason = "not valid JSON",
+                              .raw = raw2,
+                              .raw_len = sizeof(raw2) - 1,
+                              .received_at = ts("2026-11-22T10:00:01.000Z")};
+    struct ks_deadletter empty = {.source = "http",
+                                  .line = 1,
+                                  .reason = "empty line",
+                                  .raw = "",
+                                  .raw_len = 0,
+                                  .status = "replayed",
+                                  .received_at = KS_TIME_NONE};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->add_deadletter(s, &a, &err), KS_OK);
+    CHECK_INT(s->ops->add_deadletter(s, &b, &err), KS_OK);
+    CHECK_INT(s->ops->add_deadletter(s, &empty, &err), KS_OK);
+    CHECK(a.id > 0);
+    CHECK(b.id > a.id);
+    CHECK(empty.id > b.id);
+    ks_store_close(s);
+    /* Stored as BLOB, not text: no encoding ever touches the bytes. */
+    CHECK_INT(raw_int(path, "SELECT count(*) FROM deadletters WHERE typeof(raw) <> 'blob'"), 0);
+
+    s = open_ok(path);
+    struct dl_list l = {0};
+    CHECK_INT(s->ops->list_deadletters(s, NULL, collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 3);
+    if (l.n == 3) {
+        CHECK_INT(l.items[0].id, a.id);
+        CHECK_STR(l.items[0].source, "events.ndjson");
+        CHECK_INT(l.items[0].line, 17);
+        CHECK_STR(l.items[0].reason, "inventory: field \"qty\" must be an integer >= 0");
+        CHECK_STR(l.items[0].status, "pending");
+        CHECK_INT(l.items[0].raw_len, raw1_len);
+        CHECK(memcmp(l.items[0].raw, raw1, raw1_len) == 0);
+        CHECK_INT(l.items[0].received_at, ts("2026-11-22T10:00:00.123Z"));
+        /* No status given is stored as pending. */
+        CHECK_STR(l.items[1].status, "pending");
+        CHECK_INT(l.items[1].raw_len, sizeof(raw2) - 1);
+        CHECK(memcmp(l.items[1].raw, raw2, sizeof(raw2) - 1) == 0);
+        CHECK_INT(l.items[2].raw_len, 0);
+        CHECK_INT(l.items[2].received_at, KS_TIME_NONE);
+    }
+    dl_list_free(&l);
+    CHECK_INT(s->ops->list_deadletters(s, "replayed", collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(l.items[0].id, empty.id);
+    dl_list_free(&l);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void update_deadletter_changes_status_reason_and_raw(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    struct ks_deadletter a = {.source = "f",
+                              .line = 1,
+                              .reason = "bad qty",
+                              .raw = "{\"qty\":-1}",
+                              .raw_len = 10,
+                              .status = "pending",
+                              .received_at = ts("2026-11-22T10:00:00Z")};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->add_deadletter(s, &a, &err), KS_OK);
+
+    /* Status and reason only: the raw bytes stay. */
+    CHECK_INT(s->ops->update_deadletter(s, a.id, "pending", "still bad", NULL, 0, &err), KS_OK);
+    struct dl_list l = {0};
+    CHECK_INT(s->ops->list_deadletters(s, NULL, collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_STR(l.items[0].reason, "still bad");
+    CHECK_INT(l.items[0].raw_len, 10);
+    CHECK(memcmp(l.items[0].raw, "{\"qty\":-1}", 10) == 0);
+    dl_list_free(&l);
+
+    /* Fixed bytes, with a NUL, replace the raw line. */
+    static const char fixed[] = "{\"qty\":1}\0x";
+    CHECK_INT(s->ops->update_deadletter(s, a.id, "replayed", "fixed by hand", fixed,
+                                        sizeof(fixed) - 1, &err),
+              KS_OK);
+    CHECK_INT(s->ops->list_deadletters(s, "replayed", collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_STR(l.items[0].status, "replayed");
+    CHECK_STR(l.items[0].reason, "fixed by hand");
+    CHECK_INT(l.items[0].raw_len, sizeof(fixed) - 1);
+    CHECK(memcmp(l.items[0].raw, fixed, sizeof(fixed) - 1) == 0);
+    dl_list_free(&l);
+    CHECK_INT(s->ops->list_deadletters(s, "pending", collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 0);
+
+    /* NULL keeps the stored status and reason. */
+    CHECK_INT(s->ops->update_deadletter(s, a.id, NULL, NULL, NULL, 0, &err), KS_OK);
+    CHECK_INT(s->ops->list_deadletters(s, "replayed", collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    CHECK_STR(l.items[0].reason, "fixed by hand");
+    dl_list_free(&l);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void update_unknown_deadletter_is_not_found(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->update_deadletter(s, 77, "replayed", "x", NULL, 0, &err), KS_ENOTFOUND);
+    CHECK_STR(err.msg, "no dead letter 77");
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void blobs_round_trip_and_are_replaced(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    int found = -1;
+    CHECK_INT(s->ops->get_blob(s, "checkpoint", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 0);
+    CHECK_INT(b.len, 0);
+    CHECK_INT(s->ops->put_blob(s, "checkpoint", "a\0b", 3, &err), KS_OK);
+    CHECK_INT(s->ops->put_blob(s, "checkpoint", "xy\0\xff", 4, &err), KS_OK);
+    CHECK_INT(s->ops->put_blob(s, "empty", NULL, 0, &err), KS_OK);
+    CHECK_INT(s->ops->get_blob(s, "checkpoint", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 1);
+    CHECK_INT(b.len, 4);
+    CHECK(b.len == 4 && memcmp(b.p, "xy\0\xff", 4) == 0);
+    ks_buf_reset(&b);
+    found = -1;
+    CHECK_INT(s->ops->get_blob(s, "empty", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 1);
+    CHECK_INT(b.len, 0);
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void a_20_mb_blob_round_trips(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    size_t n = 20u * 1024 * 1024 + 7;
+    unsigned char *big = ks_malloc(n);
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        big[i] = (unsigned char)x;
+    }
+    struct ks_store *s = open_ok(path);
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_begin(s, &err), KS_OK);
+    CHECK_INT(s->ops->put_blob(s, "checkpoint", big, n, &err), KS_OK);
+    CHECK_INT(ks_store_commit(s, &err), KS_OK);
+    ks_store_close(s);
+
+    s = open_ok(path);
+    struct ks_buf b = {0};
+    int found = 0;
+    CHECK_INT(s->ops->get_blob(s, "checkpoint", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 1);
+    CHECK_INT(b.len, n);
+    CHECK(b.len == n && memcmp(b.p, big, n) == 0);
+    ks_buf_fini(&b);
+    ks_free(big);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void rollback_discards_everything_since_begin(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *s = open_ok(path);
+    struct ks_err err = {0};
+    put_incident(s, 1, "investigating", "{\"kept\":true}");
+    CHECK_INT(ks_store_begin(s, &err), KS_OK);
+    put_incident(s, 1, "resolved", "{\"kept\":false}");
+    put_incident(s, 2, "investigating", "{}");
+    struct ks_deadletter dl = {.source = "f", .line = 1, .reason = "r", .raw = "x", .raw_len = 1};
+    CHECK_INT(s->ops->add_deadletter(s, &dl, &err), KS_OK);
+    CHECK_INT(s->ops->put_blob(s, "checkpoint", "new", 3, &err), KS_OK);
+    CHECK_INT(ks_store_rollback(s, &err), KS_OK);
+
+    struct ks_buf b = {0};
+    list_into(s, NULL, &b);
+    CHECK_STR(b.p, "1:investigating:P3:2026-11-22T10:00:04.250Z ");
+    struct dl_list l = {0};
+    CHECK_INT(s->ops->list_deadletters(s, NULL, collect_dl, &l, &err), KS_OK);
+    CHECK_INT(l.n, 0);
+    int found = -1;
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->get_blob(s, "checkpoint", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 0);
+    /* Nothing is left to roll back: that is not an error. */
+    CHECK_INT(ks_store_rollback(s, &err), KS_OK);
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void commit_without_begin_is_an_io_error_saying_what_failed(void)
+{
+    long before = ks_alloc_live();
+    struct ks_store *s = open_ok(":memory:");
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_commit(s, &err), KS_EIO);
+    CHECK_INT(err.rc, KS_EIO);
+    CHECK_STR(err.msg, "store: commit: cannot commit - no transaction is active");
+    CHECK_INT(ks_store_begin(s, &err), KS_OK);
+    CHECK_INT(ks_store_begin(s, &err), KS_EIO);
+    CHECK_STR(err.msg, "store: begin transaction: cannot start a transaction within a transaction");
+    CHECK_INT(ks_store_commit(s, &err), KS_OK);
+    ks_store_close(s);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void second_connection_sees_committed_data_only(void)
+{
+    long before = ks_alloc_live();
+    setup();
+    struct ks_store *w = open_ok(path);
+    struct ks_store *r = open_ok(path);
+    struct ks_err err = {0};
+    struct ks_buf b = {0};
+
+    CHECK_INT(ks_store_begin(w, &err), KS_OK);
+    put_incident(w, 1, "investigating", "{}");
+    /* WAL: the reader is not blocked by the open write transaction and
+     * does not see its rows yet. */
+    list_into(r, NULL, &b);
+    CHECK_STR(b.p, "");
+    CHECK_INT(ks_store_commit(w, &err), KS_OK);
+    list_into(r, NULL, &b);
+    CHECK_STR(b.p, "1:investigating:P3:2026-11-22T10:00:04.250Z ");
+
+    /* And the other way round, outside any explicit transaction. */
+    CHECK_INT(r->ops->put_blob(r, "checkpoint", "r", 1, &err), KS_OK);
+    int found = 0;
+    ks_buf_reset(&b);
+    CHECK_INT(w->ops->get_blob(w, "checkpoint", &b, &found, &err), KS_OK);
+    CHECK_INT(found, 1);
+    CHECK_STR(b.p, "r");
+    ks_buf_fini(&b);
+    ks_store_close(r);
+    ks_store_close(w);
+    teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void closing_null_does_nothing(void)
+{
+    ks_store_close(NULL);
+    CHECK(1);
+}
+
+int main(void)
+{
+    RUN(open_creates_schema_at_current_version);
+    RUN(open_puts_the_file_in_wal_mode);
+    RUN(reopening_keeps_data_and_does_not_reapply_migrations);
+    RUN(memory_database_works);
+    RUN(postgres_uri_is_refused_as_usage_error);
+    RUN(a_file_that_is_not_a_database_is_an_io_error);
+    RUN(database_from_a_newer_kintsugi_is_refused);
+    RUN(put_incident_upserts_by_id);
+    RUN(list_incidents_filters_by_status_in_id_order);
+    RUN(list_incidents_stops_when_the_callback_asks);
+    RUN(missing_detected_at_reads_back_as_none);
+    RUN(get_unknown_incident_is_not_found);
+    RUN(dead_letters_keep_raw_bytes_exactly);
+    RUN(update_deadletter_changes_status_reason_and_raw);
+    RUN(update_unknown_deadletter_is_not_found);
+    RUN(blobs_round_trip_and_are_replaced);
+    RUN(a_20_mb_blob_round_trips);
+    RUN(rollback_discards_everything_since_begin);
+    RUN(commit_without_begin_is_an_io_error_saying_what_failed);
+    RUN(second_connection_sees_committed_data_only);
+    RUN(closing_null_does_nothing);
+    return t_done();
+}
