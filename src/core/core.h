@@ -120,6 +120,22 @@ size_t ks_intern_len(const struct ks_intern *t, uint32_t id);
 /* Bytes of memory held, for the state-size figures. */
 size_t ks_intern_bytes(const struct ks_intern *t);
 
+/* ---- u64 -> u64 hash map ------------------------------------------------- */
+
+/* Open addressing with linear probing; key 0 is reserved (callers add 1 or
+ * hash into 1..UINT64_MAX). Grows at 50 % load. */
+struct ks_map64 {
+    uint64_t *keys;
+    uint64_t *vals;
+    size_t cap, n; /* cap is a power of two or 0 */
+};
+/* Returns a pointer to the value of key, or NULL. */
+uint64_t *ks_map64_get(const struct ks_map64 *m, uint64_t key);
+/* Returns a pointer to the value of key, inserting it with value 0 (and
+ * setting *added) if absent. The pointer is valid until the next insert. */
+uint64_t *ks_map64_put(struct ks_map64 *m, uint64_t key, int *added);
+void ks_map64_fini(struct ks_map64 *m);
+
 /* ---- time -------------------------------------------------------------- */
 
 /* Milliseconds since the Unix epoch, UTC. */

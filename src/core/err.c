@@ -29,7 +29,16 @@ void ks_err_prefix(struct ks_err *err, const char *fmt, ...)
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s%s", pre, old);
+    size_t np = strlen(pre), no = strnlen(old, sizeof(old) - 1);
+    if (np > sizeof(err->msg) - 1) {
+        np = sizeof(err->msg) - 1;
+    }
+    if (no > sizeof(err->msg) - 1 - np) {
+        no = sizeof(err->msg) - 1 - np;
+    }
+    memcpy(err->msg, pre, np);
+    memcpy(err->msg + np, old, no);
+    err->msg[np + no] = 0;
 }
 
 void ks_assert_fail(const char *file, int line, const char *expr)

@@ -130,9 +130,12 @@ void ks_time_fmt(ks_time t, char out[32])
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", (long long)y, m, d,
+    char tmp[96];
+    snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", (long long)y, m, d,
              (long long)(rem / KS_HOUR), (long long)(rem / KS_MIN % 60),
              (long long)(rem / KS_SEC % 60), (long long)(rem % 1000));
+    memcpy(out, tmp, 31);
+    out[31] = 0;
 }
 
 int ks_duration_parse(const char *s, ks_time *out)
