@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# bench/run.sh - the replay benchmark of SPEC section 9 in one command
+# (`make bench` builds the binaries and runs it).
+#
+#  1. generates the inventory stream into bench/out/ (4 channels x 250,000
+#     SKUs x 10 cycles = 10 M lines, about 1.2 GB), unless a file made with
+#     the same parameters and the same generator is already there;
+#  2. replays it with build/bench/replay (one core, every detector on), and
+#     once more with --decode-only to show the decoder's share;
+#  3. installs DuckDB (npm, bench/duckdb/package-lock.json) if needed and runs
+#     the same two per-update detections as SQL on the same file
+#     (bench/duckdb/detect.mjs, every core);
+#  4. checks that both flagged the same corrupt updates, and prints a summary
+#     with the targets and the commands. The summary is also written to
+#     bench/out/summary.txt.
+#
+# Environment: BENCH_CHANNELS (4), BENCH_SKUS (250000), BENCH_CYCLES (10),
+# BENCH_SEED (1), BENCH_REPEAT (3: each side is run that many times and the
+# fastest run counts). A quick run: BENCH_SKUS=20000 bash bench/run.sh
+#
+# Exit status: 0, or 1 when the two sides flagged different updates (the
+# targets are reported met or not met; missing them is not an error here).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CHANNELS=${BENCH_CHANNELS:-4}
+SKUS=${BENCH_SKUS:-250000}
+CYCLES=${BENCH_CYCLES:-10}
+SEED=${BENCH_SEED:-1}
+REPEAT=${BENCH_REPEAT:-3}
+OUT=bench/out
+FILE=$OUT/inventory-${CHANNELS}x${SKUS}x${CYCLES}-seed${SEED}.ndjson
+mkdir -p "$OUT"
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+say() { printf '\n== %s\n' "$*"; }
+
+# ---- build ------------------------------------------------------------------
+say "build"
+make --no-print-directory build/bench/gen_inventory build/bench/replay
+
+# ---- data -------------------------------------------------------------------
+GEN_CMD="build/bench/gen_inventory --channels $CHANNELS --skus $SKUS --cycles $CYCLES --seed $SEED -o $FILE"
+STAMP="$GEN_CMD $(sha256sum bench/gen_inventory.c | cut -c1-16)"
+say "data: $FILE"
+if [ -f "$FILE" ] && [ -f "$FILE.params" ] && [ "$(cat "$FILE.params")" = "$STAMP" ]; then
+    echo "present, made by: $GEN_CMD"
+else
+    rm -f "$FILE.params"
+    echo "$GEN_CMD"
+    $GEN_CMD
+    echo "$STAMP" >"$FILE.params"
+fi
+# Both sides read the file from the page cache.
+cat "$FILE" >/dev/null
+
+# ---- node and DuckDB ----------------------------------------------------------
+say "node and DuckDB"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "node or npm missing: installing Debian's nodejs and npm"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq nodejs npm
+fi
+(
+    cd bench/duckdb
+    wanted=$(node -p "require('./package.json').dependencies['@duckdb/node-api']")
+    have=$(node -p "require('./node_modules/@duckdb/node-api/package.json').version" 2>/dev/null || true)
+    if [ "$have" != "$wanted" ]; then
+        echo "npm ci (@duckdb/node-api $wanted)"
+        npm ci --no-audit --no-fund --loglevel=error
+    else
+        echo "@duckdb/node-api $have already installed"
+    fi
+)
+
+# ---- runs ---------------------------------------------------------------------
+REPLAY_CMD="build/bench/replay --repeat $REPEAT $FILE"
+DECODE_CMD="build/bench/replay --decode-only --repeat $REPEAT $FILE"
+DUCK_CMD="node detect.mjs ../../$FILE --repeat $REPEAT"
+
+say "kintsugi replay: $REPLAY_CMD"
+$REPLAY_CMD | tee "$OUT/replay.txt"
+say "kintsugi decoder alone: $DECODE_CMD"
+$DECODE_CMD | tee "$OUT/decode.txt"
+say "DuckDB: (cd bench/duckdb && $DUCK_CMD)"
+(cd bench/duckdb && $DUCK_CMD) | tee "$OUT/duckdb.txt"
+
+# ---- comparison -----------------------------------------------------------------
+val() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+
+# The corrupt updates each side found, as "channel started_at" lines.
+grep '^incident ' "$OUT/replay.txt" | awk '$3 == "data_corruption" {
+        split($5, c, "="); split(c[2], chs, ","); split($6, s, "=");
+        for (i in chs) print chs[i], s[2] }' | sort >"$OUT/flagged-kintsugi.txt" || true
+grep '^flag ' "$OUT/duckdb.txt" | awk '{
+        for (i = 1; i <= NF; i++) if ($i ~ /^started_at=/) { split($i, s, "="); print $2, s[2] } }' |
+    sort >"$OUT/flagged-duckdb.txt" || true
+
+say "corrupt updates found (channel, started_at)"
+echo "kintsugi (data_corruption incidents):"
+sed 's/^/  /' "$OUT/flagged-kintsugi.txt"
+echo "DuckDB (flagged updates):"
+sed 's/^/  /' "$OUT/flagged-duckdb.txt"
+if cmp -s "$OUT/flagged-kintsugi.txt" "$OUT/flagged-duckdb.txt"; then
+    SAME=yes
+else
+    SAME=no
+fi
+echo "same: $SAME"
+
+# ---- summary ---------------------------------------------------------------------
+K_SEC=$(val "$OUT/replay.txt" seconds)
+K_MBS=$(val "$OUT/replay.txt" mb_s)
+K_EVS=$(val "$OUT/replay.txt" events_s)
+K_RSS=$(val "$OUT/replay.txt" peak_rss_kib)
+K_BPP=$(val "$OUT/replay.txt" b_per_pair)
+K_SPP=$(val "$OUT/replay.txt" state_per_pair)
+K_PAIRS=$(val "$OUT/replay.txt" pairs)
+K_INC=$(val "$OUT/replay.txt" incidents_opened)
+D_MBS=$(val "$OUT/decode.txt" mb_s)
+Q_SEC=$(val "$OUT/duckdb.txt" seconds)
+BYTES=$(val "$OUT/replay.txt" bytes)
+LINES=$(val "$OUT/replay.txt" lines)
+
+awk -v bytes="$BYTES" -v lines="$LINES" -v ksec="$K_SEC" -v kmbs="$K_MBS" -v kevs="$K_EVS" \
+    -v krss="$K_RSS" -v kbpp="$K_BPP" -v kspp="$K_SPP" -v pairs="$K_PAIRS" -v inc="$K_INC" \
+    -v dmbs="$D_MBS" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    -v cores="$(nproc)" -v repeat="$REPEAT" '
+function met(ok) { return ok ? "met" : "NOT met" }
+BEGIN {
+    qmbs = bytes / 1e6 / qsec
+    ratio = qsec / ksec
+    printf "\n== summary (%s, %d cores; fastest of %d runs each)\n", cpu, cores, repeat
+    printf "file: %d bytes, %d lines\n\n", bytes, lines
+    printf "%-34s %16s   %-12s %s\n", "figure", "measured", "target", ""
+    printf "%-34s %16.1f   %-12s %s\n", "kintsugi MB/s (one core)", kmbs, ">= 1000", met(kmbs >= 1000)
+    printf "%-34s %16.0f   %-12s %s\n", "kintsugi events/s", kevs, "~8 M", ""
+    printf "%-34s %16.3f\n", "kintsugi seconds", ksec
+    printf "%-34s %16.1f\n", "decoder alone MB/s (--decode-only)", dmbs
+    printf "%-34s %16.1f\n", "kintsugi peak RSS MiB", krss / 1024
+    printf "%-34s %16d\n", "tracked (channel, SKU) pairs", pairs
+    printf "%-34s %16.1f   %-12s %s\n", "bytes per pair (pair state)", kbpp, "<= 48", met(kbpp != "" && kbpp <= 48)
+    printf "%-34s %16.1f\n", "engine bytes per pair (all state)", kspp
+    printf "%-34s %16d\n", "incidents opened", inc
+    printf "%-34s %16.3f\n", "DuckDB seconds (load + query)", qsec
+    printf "%-34s %16.1f\n", "DuckDB MB/s (all cores)", qmbs
+    printf "%-34s %16.1f   %-12s %s\n", "kintsugi / DuckDB throughput", ratio, ">= 10", met(ratio >= 10)
+    printf "%-34s %16s\n", "same corrupt updates found", same
+}' | tee "$OUT/summary.txt"
+
+{
+    echo
+    echo "commands:"
+    echo "  $GEN_CMD"
+    echo "  $REPLAY_CMD"
+    echo "  $DECODE_CMD"
+    echo "  (cd bench/duckdb && $DUCK_CMD)"
+} | tee -a "$OUT/summary.txt"
+
+[ "$SAME" = yes ]
