@@ -95,6 +95,8 @@ void ks_buf_puts(struct ks_buf *b, const char *s);
 void ks_buf_putc(struct ks_buf *b, char c);
 void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ks_buf_reset(struct ks_buf *b);
+/* Formats n with thousands separators ("3,020") into out; returns out. */
+const char *ks_fmt_count(uint64_t n, char out[32]);
 void ks_buf_fini(struct ks_buf *b);
 
 /* ---- interning --------------------------------------------------------- */

@@ -201,3 +201,18 @@ size_t ks_utf8_invalid_at(const char *str, size_t n)
     }
     return (size_t)-1;
 }
+
+const char *ks_fmt_count(uint64_t n, char out[32])
+{
+    char tmp[32];
+    int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)n);
+    int o = 0;
+    for (int i = 0; i < len; i++) {
+        if (i > 0 && (len - i) % 3 == 0) {
+            out[o++] = ',';
+        }
+        out[o++] = tmp[i];
+    }
+    out[o] = 0;
+    return out;
+}

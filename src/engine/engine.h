@@ -74,6 +74,9 @@ size_t ks_engine_dirty(const struct ks_engine *e, const int64_t **ids);
 /* Dead letters produced since the last clear. */
 size_t ks_engine_dead(const struct ks_engine *e, const struct ks_dead_effect **dl);
 void ks_engine_effects_clear(struct ks_engine *e);
+/* Drops the dead-letter effects only (a replayed dead letter that fails
+ * again updates its own row instead of adding one). */
+void ks_engine_dead_drop(struct ks_engine *e);
 const char *ks_engine_input_name(const struct ks_engine *e, uint32_t input);
 
 /* Renders incident id as JSON: detail = 0 the summary, 1 with timeline. */

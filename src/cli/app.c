@@ -1,0 +1,144 @@
+/* app.c - configuration, store and engine for the commands; see app.h. */
+#include "app.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECKPOINT_KEY "engine"
+
+const char *ks_app_config_path(const char *opt)
+{
+    if (opt) {
+        return opt;
+    }
+    const char *env = getenv("KINTSUGI_CONFIG");
+    if (env && *env) {
+        return env;
+    }
+    if (access("kintsugi.yaml", R_OK) == 0) {
+        return "kintsugi.yaml";
+    }
+    return NULL;
+}
+
+int ks_app_open(struct ks_app *a, const char *config, const char *db, int with_engine)
+{
+    struct ks_err err = {0};
+    memset(a, 0, sizeof(*a));
+    a->db = db;
+    ks_config_defaults(&a->cfg);
+    config = ks_app_config_path(config);
+    if (config && ks_config_load(&a->cfg, config, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        ks_config_fini(&a->cfg);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_store_open(&a->store, db, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        ks_config_fini(&a->cfg);
+        return err.rc == KS_EUSAGE ? KS_EXIT_USAGE : KS_EXIT_FAIL;
+    }
+    if (!with_engine) {
+        return KS_EXIT_OK;
+    }
+    a->eng = ks_engine_new(&a->cfg);
+    struct ks_buf blob = {0};
+    int found = 0;
+    if (a->store->ops->get_blob(a->store, CHECKPOINT_KEY, &blob, &found, &err) != KS_OK ||
+        (found && ks_engine_load(a->eng, blob.p, blob.len, &err) != KS_OK)) {
+        ks_cli_error("%s: %s", db, err.msg);
+        ks_buf_fini(&blob);
+        ks_app_close(a);
+        return KS_EXIT_FAIL;
+    }
+    ks_buf_fini(&blob);
+    return KS_EXIT_OK;
+}
+
+static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err *err)
+{
+    const struct ks_dead_effect *dl;
+    size_t nd = ks_engine_dead(a->eng, &dl);
+    for (size_t i = 0; i < nd; i++) {
+        struct ks_deadletter d = {0};
+        d.source = ks_engine_input_name(a->eng, dl[i].input);
+        d.line = dl[i].line;
+        d.reason = dl[i].reason;
+        d.raw = dl[i].raw;
+        d.raw_len = dl[i].raw_len;
+        d.status = "pending";
+        d.received_at = ks_time_now();
+        if (a->store->ops->add_deadletter(a->store, &d, err) != KS_OK) {
+            return err->rc;
+        }
+        a->dead_written++;
+    }
+    const int64_t *ids;
+    size_t ni = ks_engine_dirty(a->eng, &ids);
+    struct ks_buf sum = {0}, det = {0};
+    enum ks_rc rc = KS_OK;
+    for (size_t i = 0; i < ni && rc == KS_OK; i++) {
+        struct ks_incident_meta m;
+        ks_buf_reset(&sum);
+        ks_buf_reset(&det);
+        ks_engine_incident_meta(a->eng, ids[i], &m);
+        ks_engine_incident_json(a->eng, ids[i], 0, &sum);
+        ks_engine_incident_json(a->eng, ids[i], 1, &det);
+        struct ks_incident_row row = {m.id,          m.type, m.severity, m.status, m.fingerprint,
+                                      m.detected_at, sum.p,  det.p};
+        rc = a->store->ops->put_incident(a->store, &row, err);
+    }
+    ks_buf_fini(&sum);
+    ks_buf_fini(&det);
+    if (rc == KS_OK && checkpoint) {
+        struct ks_buf blob = {0};
+        ks_engine_save(a->eng, &blob);
+        rc = a->store->ops->put_blob(a->store, CHECKPOINT_KEY, blob.p, blob.len, err);
+        ks_buf_fini(&blob);
+    }
+    return rc;
+}
+
+int ks_app_flush_with(struct ks_app *a, int checkpoint,
+                      enum ks_rc (*extra)(struct ks_app *a, void *ctx, struct ks_err *err),
+                      void *ctx)
+{
+    struct ks_err err = {0};
+    if (ks_store_begin(a->store, &err) != KS_OK || (extra && extra(a, ctx, &err) != KS_OK) ||
+        write_effects(a, checkpoint, &err) != KS_OK || ks_store_commit(a->store, &err) != KS_OK) {
+        struct ks_err ignore;
+        ks_store_rollback(a->store, &ignore);
+        ks_cli_error("%s: %s", a->db, err.msg);
+        return KS_EXIT_FAIL;
+    }
+    ks_engine_effects_clear(a->eng);
+    return KS_EXIT_OK;
+}
+
+int ks_app_flush(struct ks_app *a, int checkpoint)
+{
+    return ks_app_flush_with(a, checkpoint, NULL, NULL);
+}
+
+void ks_app_close(struct ks_app *a)
+{
+    ks_engine_free(a->eng);
+    ks_store_close(a->store);
+    ks_config_fini(&a->cfg);
+    memset(a, 0, sizeof(*a));
+}
+
+int ks_app_at(const char *opt, ks_time *out)
+{
+    *out = KS_TIME_NONE;
+    if (!opt) {
+        return 0;
+    }
+    const char *why;
+    if (ks_time_parse(opt, strlen(opt), out, &why) != 0) {
+        ks_cli_error("--at '%s' %s", opt, why);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * app.h - what every command that touches state shares (private to cli/):
+ * the configuration, the store, and the engine restored from its checkpoint,
+ * and the one place that writes an engine's effects back in a transaction.
+ */
+#ifndef KS_APP_H
+#define KS_APP_H
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+#include "../store/store.h"
+#include "cli.h"
+
+struct ks_app {
+    struct ks_config cfg;
+    struct ks_store *store;
+    struct ks_engine *eng; /* NULL unless opened with the engine */
+    const char *db;
+    uint64_t dead_written;
+};
+
+/* Resolves the configuration file: --config, else $KINTSUGI_CONFIG, else
+ * ./kintsugi.yaml when it exists, else none (defaults). */
+const char *ks_app_config_path(const char *opt);
+/* Opens config (may be NULL), store and, if with_engine, the engine from the
+ * store's checkpoint. Prints the problem and returns an exit code != 0 on
+ * failure (2 for configuration errors, 1 for runtime ones). */
+int ks_app_open(struct ks_app *a, const char *config, const char *db, int with_engine);
+/* Writes the engine's effects (dead letters, changed incidents) and, if
+ * checkpoint, the engine state, in one transaction; clears the effects.
+ * Returns 0 or prints the problem and returns 1. */
+int ks_app_flush(struct ks_app *a, int checkpoint);
+/* The same, with extra writes of the caller's inside the transaction. */
+int ks_app_flush_with(struct ks_app *a, int checkpoint,
+                      enum ks_rc (*extra)(struct ks_app *a, void *ctx, struct ks_err *err),
+                      void *ctx);
+void ks_app_close(struct ks_app *a);
+/* Parses --at (RFC 3339) or returns KS_TIME_NONE; -1 on a bad value (printed). */
+int ks_app_at(const char *opt, ks_time *out);
+
+#endif

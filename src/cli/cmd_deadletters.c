@@ -1,0 +1,240 @@
+/*
+ * cmd_deadletters.c - `kintsugi deadletters`: list rejected lines, fix one,
+ * and replay them through the engine. A replayed line that passes is marked
+ * "replayed"; one that still fails keeps its place with the new reason.
+ */
+#include "app.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (replay)", 0, NULL},
+    {"json", 0, "a JSON array on stdout", 0, NULL},
+    {"all", 0, "list replayed ones too (default: pending only)", 0, NULL},
+    {"id", 1, "replay: only this dead letter", 0, NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi deadletters [--json] [--all] | fix ID LINE | replay [--id N]   [--db F]",
+    "Rejected input lines, kept with their reason, source file and line number.",
+    "  deadletters          list the pending ones (line, source, reason, raw)\n"
+    "  deadletters fix ID LINE\n"
+    "                       replace the raw text of dead letter ID with a corrected line\n"
+    "  deadletters replay   re-ingest pending dead letters (all, or --id N); those that\n"
+    "                       now pass are applied at the current clock and marked replayed\n\n"
+    "examples:\n"
+    "  kintsugi deadletters --json | jq -r '.[].reason'\n"
+    "  kintsugi deadletters fix 4 '{\"type\":\"inventory\",\"ts\":...,\"qty\":12}'\n"
+    "  kintsugi deadletters replay --id 4",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+struct ctx {
+    int json, n;
+    int64_t only;
+    struct ks_deadletter *rows;
+    size_t nrows, cap;
+};
+
+/* JSON needs valid UTF-8: invalid bytes of a raw line show as U+FFFD. */
+static void raw_json(struct ks_buf *b, const char *raw, size_t n)
+{
+    struct ks_buf clean = {0};
+    size_t at = 0;
+    while (at < n) {
+        size_t bad = ks_utf8_invalid_at(raw + at, n - at);
+        if (bad == (size_t)-1) {
+            ks_buf_put(&clean, raw + at, n - at);
+            break;
+        }
+        ks_buf_put(&clean, raw + at, bad);
+        ks_buf_puts(&clean, "\xEF\xBF\xBD");
+        at += bad + 1;
+    }
+    ks_json_escape(b, clean.p ? clean.p : "", clean.len);
+    ks_buf_fini(&clean);
+}
+
+static int list_row(void *vctx, const struct ks_deadletter *d)
+{
+    struct ctx *c = vctx;
+    if (c->json) {
+        struct ks_buf b = {0};
+        char at[32];
+        ks_time_fmt(d->received_at, at);
+        ks_buf_printf(&b, "%s{\"id\":%lld,\"line\":%lld,\"source\":", c->n ? ",\n " : "",
+                      (long long)d->id, (long long)d->line);
+        ks_json_escape(&b, d->source, strlen(d->source));
+        ks_buf_puts(&b, ",\"reason\":");
+        ks_json_escape(&b, d->reason, strlen(d->reason));
+        ks_buf_puts(&b, ",\"raw\":");
+        raw_json(&b, d->raw, d->raw_len);
+        ks_buf_printf(&b, ",\"status\":\"%s\",\"received_at\":\"%s\"}", d->status, at);
+        fputs(b.p, stdout);
+        ks_buf_fini(&b);
+    } else {
+        printf("%-5lld %s:%lld: %s  [%s]\n      %.*s%s\n", (long long)d->id, d->source,
+               (long long)d->line, d->reason, d->status, (int)(d->raw_len > 200 ? 200 : d->raw_len),
+               d->raw, d->raw_len > 200 ? "..." : "");
+    }
+    c->n++;
+    return 0;
+}
+
+static int collect(void *vctx, const struct ks_deadletter *d)
+{
+    struct ctx *c = vctx;
+    if (c->only && d->id != c->only) {
+        return 0;
+    }
+    KS_GROW(c->rows, c->cap, c->nrows + 1);
+    struct ks_deadletter *r = &c->rows[c->nrows++];
+    *r = *d;
+    r->raw = ks_strndup(d->raw, d->raw_len);
+    r->source = ks_strdup(d->source);
+    r->reason = NULL;
+    r->status = NULL;
+    return 0;
+}
+
+struct outcome {
+    int64_t id;
+    char *reason; /* NULL: passed */
+};
+
+struct outcomes {
+    struct outcome *v;
+    size_t n;
+};
+
+/* Runs inside the flush transaction: the dead letters' new states. */
+static enum ks_rc mark(struct ks_app *a, void *vctx, struct ks_err *err)
+{
+    struct outcomes *o = vctx;
+    for (size_t i = 0; i < o->n; i++) {
+        enum ks_rc rc = a->store->ops->update_deadletter(
+            a->store, o->v[i].id, o->v[i].reason ? "pending" : "replayed", o->v[i].reason, NULL, 0,
+            err);
+        if (rc != KS_OK) {
+            return rc;
+        }
+    }
+    return KS_OK;
+}
+
+static int replay(struct ks_app *a, int64_t only)
+{
+    struct ctx c = {0};
+    c.only = only;
+    struct ks_err err = {0};
+    if (a->store->ops->list_deadletters(a->store, "pending", collect, &c, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    if (only && c.nrows == 0) {
+        ks_cli_error("no pending dead letter %lld", (long long)only);
+        ks_free(c.rows);
+        return KS_EXIT_FAIL;
+    }
+    uint32_t input = ks_engine_input(a->eng, "deadletters");
+    struct outcomes o = {ks_calloc(c.nrows + 1, sizeof(struct outcome)), c.nrows};
+    size_t passed = 0;
+    for (size_t i = 0; i < c.nrows; i++) {
+        struct ks_deadletter *d = &c.rows[i];
+        o.v[i].id = d->id;
+        if (ks_engine_line(a->eng, input, d->line, d->raw, d->raw_len, &err) == KS_LINE_REJECTED) {
+            printf("still rejected: %lld %s:%lld: %s\n", (long long)d->id, d->source,
+                   (long long)d->line, err.msg);
+            o.v[i].reason = ks_strdup(err.msg);
+        } else {
+            passed++;
+        }
+        ks_free((void *)d->raw);
+        ks_free((void *)d->source);
+    }
+    ks_free(c.rows);
+    ks_engine_end_input(a->eng);
+    /* A line that fails again is the same dead letter, not a new one. */
+    ks_engine_dead_drop(a->eng);
+    int rc = ks_app_flush_with(a, 1, mark, &o);
+    for (size_t i = 0; i < o.n; i++) {
+        ks_free(o.v[i].reason);
+    }
+    ks_free(o.v);
+    if (rc == 0) {
+        printf("replayed %zu dead letters, %zu still rejected\n", passed, c.nrows - passed);
+    }
+    return rc;
+}
+
+int ks_cmd_deadletters(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    struct ks_app a;
+    struct ks_err err = {0};
+    if (nargs == 0) {
+        if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+            struct ctx c = {ks_cli_opt(&spec, "json")->set, 0, 0, NULL, 0, 0};
+            if (c.json) {
+                printf("[");
+            }
+            if (a.store->ops->list_deadletters(a.store, ks_cli_opt(&spec, "all")->set ? NULL
+                                                                                   : "pending",
+                                               list_row, &c, &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            }
+            if (c.json) {
+                printf("]\n");
+            } else if (c.n == 0) {
+                printf("(no dead letters)\n");
+            }
+            ks_app_close(&a);
+        }
+    } else if (strcmp(args[0], "fix") == 0 && nargs == 3) {
+        char *end;
+        long long id = strtoll(args[1], &end, 10);
+        if (*end || id < 1) {
+            ks_cli_error("'%s' is not a dead letter id", args[1]);
+            rc = KS_EXIT_USAGE;
+        } else if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+            if (a.store->ops->update_deadletter(a.store, id, "pending", NULL, args[2],
+                                                strlen(args[2]), &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            } else {
+                printf("dead letter %lld fixed; replay it with: kintsugi deadletters replay --id "
+                       "%lld --db %s\n",
+                       id, id, db);
+            }
+            ks_app_close(&a);
+        }
+    } else if (strcmp(args[0], "replay") == 0 && nargs == 1) {
+        int64_t only = 0;
+        const char *idv = ks_cli_opt(&spec, "id")->value;
+        if (idv) {
+            char *end;
+            only = strtoll(idv, &end, 10);
+            if (*end || only < 1) {
+                ks_cli_error("--id '%s' is not a dead letter id", idv);
+                ks_free(args);
+                return KS_EXIT_USAGE;
+            }
+        }
+        if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) == 0) {
+            rc = replay(&a, only);
+            ks_app_close(&a);
+        }
+    } else {
+        ks_cli_error("unknown deadletters command; see 'kintsugi deadletters --help'");
+        rc = KS_EXIT_USAGE;
+    }
+    ks_free(args);
+    return rc;
+}

@@ -1,0 +1,286 @@
+/*
+ * cmd_incidents.c - `kintsugi incidents` (list) and `kintsugi incident
+ * show|ack|status|note|assign`. Reading commands read the stored rows;
+ * actions go through the engine (restored from its checkpoint) so that the
+ * incident, its timers and the stored rows stay one state.
+ */
+#include "app.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *db_of(const char *v)
+{
+    return v ? v : "kintsugi.db";
+}
+
+/* ---- kintsugi incidents ------------------------------------------------------ */
+
+static struct ks_opt list_opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"status", 1, "only this status: open, investigating, contained, resolving, resolved", 0,
+     NULL},
+    {"json", 0, "a JSON array of incidents on stdout", 0, NULL},
+};
+static const struct ks_cmd_spec list_spec = {
+    "kintsugi incidents [--db F] [--status S] [--json]",
+    "List incidents, oldest first: id, severity, status, type, detection time and title.",
+    "examples:\n"
+    "  kintsugi incidents --status open\n"
+    "  kintsugi incidents --json | jq '.[] | select(.severity == \"P1\")'\n"
+    "then: kintsugi incident show ID",
+    list_opts, sizeof(list_opts) / sizeof(list_opts[0])};
+
+struct list_ctx {
+    int json;
+    int n;
+};
+
+static int list_row(void *ctx, const struct ks_incident_row *row)
+{
+    struct list_ctx *c = ctx;
+    if (c->json) {
+        printf("%s%s", c->n ? ",\n " : "", row->summary_json);
+    } else {
+        json_t *j = json_loads(row->summary_json, 0, NULL);
+        const char *title = j ? json_string_value(json_object_get(j, "title")) : NULL;
+        char at[32];
+        ks_time_fmt(row->detected_at, at);
+        printf("%-5lld %-3s %-13s %-19s %s  %s\n", (long long)row->id, row->severity, row->status,
+               row->type, at, title ? title : "");
+        json_decref(j);
+    }
+    c->n++;
+    return 0;
+}
+
+int ks_cmd_incidents(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&list_spec, argc, argv, args, &nargs);
+    ks_free(args);
+    if (rc != 0) {
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (nargs) {
+        ks_cli_error("incidents takes no arguments (did you mean 'kintsugi incident show ID'?)");
+        return KS_EXIT_USAGE;
+    }
+    const char *status = ks_cli_opt(&list_spec, "status")->value;
+    static const char *ok[] = {"open", "investigating", "contained", "resolving", "resolved"};
+    int valid = !status;
+    for (size_t i = 0; i < 5 && !valid; i++) {
+        valid = strcmp(status, ok[i]) == 0;
+    }
+    if (!valid) {
+        ks_cli_error("unknown --status '%s' (use open, investigating, contained, resolving or "
+                     "resolved)",
+                     status);
+        return KS_EXIT_USAGE;
+    }
+    struct ks_app a;
+    if ((rc = ks_app_open(&a, NULL, db_of(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
+        return rc;
+    }
+    struct list_ctx ctx = {ks_cli_opt(&list_spec, "json")->set, 0};
+    struct ks_err err = {0};
+    if (ctx.json) {
+        printf("[");
+    } else {
+        printf("%-5s %-3s %-13s %-19s %-24s  %s\n", "ID", "SEV", "STATUS", "TYPE", "DETECTED",
+               "TITLE");
+    }
+    if (a.store->ops->list_incidents(a.store, status, list_row, &ctx, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        rc = KS_EXIT_FAIL;
+    }
+    if (ctx.json) {
+        printf("]\n");
+    } else if (ctx.n == 0) {
+        printf("(no incidents%s%s)\n", status ? " with status " : "", status ? status : "");
+    }
+    ks_app_close(&a);
+    return rc;
+}
+
+/* ---- kintsugi incident ... ---------------------------------------------------- */
+
+static struct ks_opt inc_opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
+    {"json", 0, "show: the incident with its timeline as JSON", 0, NULL},
+    {"by", 1, "who does it (required for every action)", 0, NULL},
+    {"at", 1, "when it was done (RFC 3339; default: the engine clock, the last event time)", 0,
+     NULL},
+};
+static const struct ks_cmd_spec inc_spec = {
+    "kintsugi incident show ID [--json] | ack ID | status ID STATUS | note ID TEXT |\n"
+    "       assign ID OWNER   (actions take --by NAME [--at TS]) [--db F]",
+    "Read one incident, or act on it: acknowledge, move its status forward\n"
+    "(investigating -> contained -> resolving -> resolved), add a note, assign an owner.",
+    "Every action is a timeline entry with its actor. Resolving a data_corruption incident\n"
+    "makes the flagged quantities the new last known good reference.\n\n"
+    "examples:\n"
+    "  kintsugi incident show 3\n"
+    "  kintsugi incident ack 3 --by alice\n"
+    "  kintsugi incident status 3 contained --by alice\n"
+    "  kintsugi incident note 3 'erp import re-run with the fixed file' --by bob\n\n"
+    "exit status: 0 done, 1 not found or refused (e.g. a status that goes backwards),\n"
+    "2 usage error.",
+    inc_opts, sizeof(inc_opts) / sizeof(inc_opts[0])};
+
+static void print_human(const char *detail)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(detail, 0, &jerr);
+    if (!j) {
+        printf("%s\n", detail);
+        return;
+    }
+    const char *s;
+    printf("incident %lld  %s  %s  %s\n", (long long)json_integer_value(json_object_get(j, "id")),
+           json_string_value(json_object_get(j, "severity")),
+           json_string_value(json_object_get(j, "status")),
+           json_string_value(json_object_get(j, "type")));
+    printf("  %s\n", json_string_value(json_object_get(j, "title")));
+    static const char *times[] = {"started_at", "detected_at", "acknowledged_at", "contained_at",
+                                  "resolved_at"};
+    for (size_t i = 0; i < 5; i++) {
+        s = json_string_value(json_object_get(j, times[i]));
+        printf("  %-16s %s\n", times[i], s ? s : "-");
+    }
+    s = json_string_value(json_object_get(j, "owner"));
+    printf("  %-16s %s\n", "owner", s ? s : "(nobody yet)");
+    json_t *scope = json_object_get(j, "scope");
+    char *sc = json_dumps(scope, JSON_COMPACT);
+    printf("  %-16s %s\n", "scope", sc ? sc : "{}");
+    free(sc);
+    json_t *imp = json_object_get(j, "impact");
+    printf("  %-16s %lld orders, %lld customers, %.2f revenue, %lld units\n", "impact",
+           (long long)json_integer_value(json_object_get(imp, "orders")),
+           (long long)json_integer_value(json_object_get(imp, "customers")),
+           json_number_value(json_object_get(imp, "revenue")),
+           (long long)json_integer_value(json_object_get(imp, "units")));
+    json_t *rep = json_object_get(j, "repeat_of");
+    if (json_is_integer(rep)) {
+        printf("  %-16s incident %lld\n", "repeat_of", (long long)json_integer_value(rep));
+    }
+    printf("\ntimeline:\n");
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(j, "timeline"), i, t)
+    {
+        printf("  %s  %-12s %-10s %s\n", json_string_value(json_object_get(t, "at")),
+               json_string_value(json_object_get(t, "kind")),
+               json_string_value(json_object_get(t, "actor")),
+               json_string_value(json_object_get(t, "text")));
+    }
+    json_decref(j);
+}
+
+static int parse_id(const char *s, int64_t *id)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 1) {
+        ks_cli_error("'%s' is not an incident id (a positive integer)", s);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+int ks_cmd_incident(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&inc_spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    static const struct {
+        const char *verb;
+        int nargs;
+    } verbs[] = {{"show", 2}, {"ack", 2}, {"status", 3}, {"note", 3}, {"assign", 3}};
+    int v = -1;
+    for (int i = 0; i < 5 && nargs > 0; i++) {
+        if (strcmp(args[0], verbs[i].verb) == 0) {
+            v = i;
+        }
+    }
+    int64_t id = 0;
+    if (v < 0 || nargs != verbs[v].nargs || parse_id(args[1], &id) != 0) {
+        if (v < 0 || nargs != verbs[v].nargs) {
+            ks_cli_error(v < 0 ? "incident needs a verb: show, ack, status, note or assign"
+                               : "wrong number of arguments for 'incident %s'",
+                         v < 0 ? "" : verbs[v].verb);
+            ks_cli_help(&inc_spec, stderr);
+        }
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    const char *db = db_of(ks_cli_opt(&inc_spec, "db")->value);
+    struct ks_app a;
+    struct ks_err err = {0};
+    if (v == 0) {
+        if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+            struct ks_buf out = {0};
+            if (a.store->ops->get_incident(a.store, id, 1, &out, &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            } else if (ks_cli_opt(&inc_spec, "json")->set) {
+                printf("%s\n", out.p);
+            } else {
+                print_human(out.p);
+            }
+            ks_buf_fini(&out);
+            ks_app_close(&a);
+        }
+        ks_free(args);
+        return rc;
+    }
+    const char *by = ks_cli_opt(&inc_spec, "by")->value;
+    ks_time at;
+    if (!by || !*by) {
+        ks_cli_error("'incident %s' needs --by NAME: every action has a person accountable",
+                     verbs[v].verb);
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_app_at(ks_cli_opt(&inc_spec, "at")->value, &at) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if ((rc = ks_app_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, 1)) != 0) {
+        ks_free(args);
+        return rc;
+    }
+    enum ks_rc r = KS_OK;
+    switch (v) {
+    case 1:
+        r = ks_engine_ack(a.eng, id, by, at, &err);
+        break;
+    case 2:
+        r = ks_engine_set_status(a.eng, id, args[2], by, at, &err);
+        break;
+    case 3:
+        r = ks_engine_note(a.eng, id, args[2], by, at, &err);
+        break;
+    default:
+        r = ks_engine_assign(a.eng, id, args[2], by, at, &err);
+        break;
+    }
+    if (r != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        rc = r == KS_EUSAGE ? KS_EXIT_USAGE : KS_EXIT_FAIL;
+    } else {
+        rc = ks_app_flush(&a, 1);
+        if (rc == 0) {
+            printf("incident %lld: %s done by %s\n", (long long)id, verbs[v].verb, by);
+        }
+    }
+    ks_app_close(&a);
+    ks_free(args);
+    return rc;
+}

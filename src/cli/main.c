@@ -1,0 +1,62 @@
+/*
+ * main.c - the `kintsugi` command: a table of commands, each in its own file.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"ingest", ks_cmd_ingest, "replay NDJSON events (files or -) into the database"},
+    {"incidents", ks_cmd_incidents, "list incidents (--status, --json)"},
+    {"incident", ks_cmd_incident, "show one incident, or ack / status / note / assign it"},
+    {"deadletters", ks_cmd_deadletters, "rejected lines: list, fix, replay"},
+    {"check-config", ks_cmd_check_config, "validate a kintsugi.yaml, every error with its line"},
+    {"simulate", ks_cmd_simulate, "write a simulated shop's event stream with chosen faults"},
+    {"demo", ks_cmd_demo, "simulate a day with faults, replay it and explain what happened"},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+    fprintf(out, "kintsugi - detect, contain and learn from operational errors in multi-channel "
+                 "e-commerce\n\nusage: kintsugi COMMAND [options] [arguments]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(out, "\nEvery command has --help. Reading commands take --json. The database is\n"
+                 "./kintsugi.db unless --db names another.\n\n"
+                 "start here:\n"
+                 "  kintsugi demo                       a simulated day with faults, explained\n"
+                 "  kintsugi ingest events.ndjson       replay your own events\n"
+                 "  kintsugi incidents                  what was detected\n\n"
+                 "exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return KS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return KS_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("kintsugi 0.1.0\n");
+        return KS_EXIT_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].fn(argc - 2, argv + 2);
+        }
+    }
+    ks_cli_error("unknown command '%s'", argv[1]);
+    usage(stderr);
+    return KS_EXIT_USAGE;
+}

@@ -1,0 +1,619 @@
+/*
+ * checkpoint.c - the whole engine state as one binary blob, so that a second
+ * ingest into the same database continues exactly where the first stopped.
+ *
+ * Format: "KSCK", a version, then every part in a fixed order. Numbers are
+ * host-endian (a checkpoint is read back by the same build on the same kind
+ * of machine; a mismatch is refused by the magic/version/endianness check).
+ * Configuration is not saved: thresholds come from the configuration of the
+ * run that loads the state, looked up again by channel and system name.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+#define CK_MAGIC 0x4B43534BU /* "KSCK" */
+#define CK_VERSION 1U
+
+static void w_bytes(struct ks_buf *b, const void *p, size_t n)
+{
+    ks_buf_put(b, p, n);
+}
+static void w_u32(struct ks_buf *b, uint32_t v)
+{
+    w_bytes(b, &v, 4);
+}
+static void w_u64(struct ks_buf *b, uint64_t v)
+{
+    w_bytes(b, &v, 8);
+}
+static void w_i64(struct ks_buf *b, int64_t v)
+{
+    w_bytes(b, &v, 8);
+}
+static void w_f64(struct ks_buf *b, double v)
+{
+    w_bytes(b, &v, 8);
+}
+static void w_str(struct ks_buf *b, const char *s)
+{
+    if (!s) {
+        w_u32(b, UINT32_MAX);
+        return;
+    }
+    size_t n = strlen(s);
+    w_u32(b, (uint32_t)n);
+    w_bytes(b, s, n);
+}
+
+static int r_bytes(struct ks_rd *r, void *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (r->bad || n > r->n - r->at) {
+        r->bad = 1;
+        memset(p, 0, n);
+        return -1;
+    }
+    memcpy(p, r->p + r->at, n);
+    r->at += n;
+    return 0;
+}
+static uint32_t r_u32(struct ks_rd *r)
+{
+    uint32_t v;
+    r_bytes(r, &v, 4);
+    return v;
+}
+static uint64_t r_u64(struct ks_rd *r)
+{
+    uint64_t v;
+    r_bytes(r, &v, 8);
+    return v;
+}
+static int64_t r_i64(struct ks_rd *r)
+{
+    int64_t v;
+    r_bytes(r, &v, 8);
+    return v;
+}
+static double r_f64(struct ks_rd *r)
+{
+    double v;
+    r_bytes(r, &v, 8);
+    return v;
+}
+static char *r_str(struct ks_rd *r)
+{
+    uint32_t n = r_u32(r);
+    if (n == UINT32_MAX || r->bad) {
+        return NULL;
+    }
+    if (n > r->n - r->at) {
+        r->bad = 1;
+        return NULL;
+    }
+    char *s = ks_strndup((const char *)r->p + r->at, n);
+    r->at += n;
+    return s;
+}
+/* A count that must fit in what is left of the blob at `each` bytes per item. */
+static size_t r_count(struct ks_rd *r, size_t each)
+{
+    uint64_t n = r_u64(r);
+    if (r->bad || (each && n > (r->n - r->at) / each)) {
+        r->bad = 1;
+        return 0;
+    }
+    return (size_t)n;
+}
+
+static void w_intern(struct ks_buf *b, const struct ks_intern *t)
+{
+    w_u64(b, t->n);
+    for (uint32_t i = 0; i < t->n; i++) {
+        w_u32(b, (uint32_t)ks_intern_len(t, i));
+        w_bytes(b, ks_intern_str(t, i), ks_intern_len(t, i));
+    }
+}
+static void r_intern(struct ks_rd *r, struct ks_intern *t)
+{
+    size_t n = r_count(r, 4);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        uint32_t len = r_u32(r);
+        if (len > r->n - r->at) {
+            r->bad = 1;
+            return;
+        }
+        uint32_t id = ks_intern_add(t, (const char *)r->p + r->at, len);
+        if (id != i) {
+            r->bad = 1; /* duplicate strings: not a blob we wrote */
+            return;
+        }
+        r->at += len;
+    }
+}
+
+static void w_set(struct ks_buf *b, const struct ks_u32set *s)
+{
+    w_u64(b, s->n);
+    w_bytes(b, s->v, s->n * 4);
+}
+static void r_set(struct ks_rd *r, struct ks_u32set *s)
+{
+    size_t n = r_count(r, 4);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        ks_u32set_add(s, r_u32(r));
+    }
+}
+
+static void w_win(struct ks_buf *b, const struct ks_tswin *w)
+{
+    w_u64(b, w->n - w->head);
+    for (size_t i = w->head; i < w->n; i++) {
+        w_i64(b, w->ts[i]);
+        w_f64(b, w->val[i]);
+        w_u32(b, w->ref[i]);
+        w_u32(b, w->ref2[i]);
+    }
+}
+static void r_win(struct ks_rd *r, struct ks_tswin *w)
+{
+    size_t n = r_count(r, 24);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        ks_time t = r_i64(r);
+        double v = r_f64(r);
+        uint32_t a = r_u32(r);
+        ks_tswin_push(w, t, v, a, r_u32(r));
+    }
+}
+
+static void w_map(struct ks_buf *b, const struct ks_map64 *m)
+{
+    w_u64(b, m->n);
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i]) {
+            w_u64(b, m->keys[i]);
+            w_u64(b, m->vals[i]);
+        }
+    }
+}
+static void r_map(struct ks_rd *r, struct ks_map64 *m)
+{
+    size_t n = r_count(r, 16);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        uint64_t k = r_u64(r);
+        uint64_t v = r_u64(r);
+        if (k == 0) {
+            r->bad = 1;
+            return;
+        }
+        *ks_map64_put(m, k, NULL) = v;
+    }
+}
+
+static void w_incident(struct ks_buf *b, const struct ks_incident *inc)
+{
+    w_i64(b, inc->id);
+    w_u32(b, inc->type | (uint32_t)inc->severity << 8 | (uint32_t)inc->status << 16);
+    w_str(b, inc->title);
+    w_str(b, inc->fingerprint);
+    w_str(b, inc->family);
+    w_set(b, &inc->channels);
+    w_set(b, &inc->locs);
+    w_set(b, &inc->systems);
+    w_set(b, &inc->pos);
+    w_set(b, &inc->sources);
+    w_set(b, &inc->sku_ids);
+    w_u64(b, inc->skus);
+    w_u32(b, inc->key_a);
+    w_u32(b, inc->key_b);
+    w_i64(b, inc->started_at);
+    w_i64(b, inc->detected_at);
+    w_i64(b, inc->acknowledged_at);
+    w_i64(b, inc->contained_at);
+    w_i64(b, inc->resolved_at);
+    w_str(b, inc->owner);
+    w_i64(b, inc->orders);
+    w_i64(b, inc->units);
+    w_f64(b, inc->revenue);
+    w_set(b, &inc->customers);
+    w_set(b, &inc->order_ids);
+    w_u64(b, inc->nsignals);
+    for (size_t i = 0; i < inc->nsignals; i++) {
+        const struct ks_signal *s = &inc->signals[i];
+        w_u32(b, s->detector);
+        w_i64(b, s->at);
+        w_f64(b, s->value);
+        w_f64(b, s->threshold);
+        w_str(b, s->text);
+    }
+    w_u64(b, inc->ntl);
+    for (size_t i = 0; i < inc->ntl; i++) {
+        const struct ks_tl *t = &inc->tl[i];
+        w_i64(b, t->at);
+        w_u32(b, t->kind | (uint32_t)t->severity << 8 | (uint32_t)t->from << 16 |
+                     (uint32_t)(uint8_t)t->status << 24);
+        w_str(b, t->actor);
+        w_str(b, t->text);
+        w_str(b, t->why);
+    }
+    w_i64(b, inc->repeat_of);
+    w_i64(b, inc->esc_due);
+    w_i64(b, inc->ack_due);
+    w_i64(b, inc->resolve_due);
+    w_i64(b, inc->assess_due);
+    w_u32(b, inc->esc_to | (uint32_t)inc->ack_missed << 8 | (uint32_t)inc->resolve_missed << 16 |
+                 (uint32_t)inc->assessed << 24);
+}
+
+static struct ks_incident *r_incident(struct ks_rd *r)
+{
+    struct ks_incident *inc = ks_calloc(1, sizeof(*inc));
+    inc->id = r_i64(r);
+    uint32_t x = r_u32(r);
+    inc->type = x & 0xff;
+    inc->severity = (x >> 8) & 0xff;
+    inc->status = (x >> 16) & 0xff;
+    if (inc->type >= KS_IT__COUNT || inc->severity < 1 || inc->severity > 3 || inc->status > 3) {
+        r->bad = 1;
+    }
+    inc->title = r_str(r);
+    inc->fingerprint = r_str(r);
+    inc->family = r_str(r);
+    r_set(r, &inc->channels);
+    r_set(r, &inc->locs);
+    r_set(r, &inc->systems);
+    r_set(r, &inc->pos);
+    r_set(r, &inc->sources);
+    r_set(r, &inc->sku_ids);
+    inc->skus = r_u64(r);
+    inc->key_a = r_u32(r);
+    inc->key_b = r_u32(r);
+    inc->started_at = r_i64(r);
+    inc->detected_at = r_i64(r);
+    inc->acknowledged_at = r_i64(r);
+    inc->contained_at = r_i64(r);
+    inc->resolved_at = r_i64(r);
+    inc->owner = r_str(r);
+    inc->orders = r_i64(r);
+    inc->units = r_i64(r);
+    inc->revenue = r_f64(r);
+    r_set(r, &inc->customers);
+    r_set(r, &inc->order_ids);
+    size_t ns = r_count(r, 36);
+    for (size_t i = 0; i < ns && !r->bad; i++) {
+        KS_GROW(inc->signals, inc->capsignals, inc->nsignals + 1);
+        struct ks_signal *s = &inc->signals[inc->nsignals++];
+        s->detector = (uint8_t)r_u32(r);
+        s->at = r_i64(r);
+        s->value = r_f64(r);
+        s->threshold = r_f64(r);
+        s->text = r_str(r);
+        if (s->detector >= KS_DET__COUNT || !s->text) {
+            r->bad = 1;
+        }
+    }
+    size_t nt = r_count(r, 24);
+    for (size_t i = 0; i < nt && !r->bad; i++) {
+        KS_GROW(inc->tl, inc->captl, inc->ntl + 1);
+        struct ks_tl *t = &inc->tl[inc->ntl++];
+        t->at = r_i64(r);
+        uint32_t y = r_u32(r);
+        t->kind = y & 0xff;
+        t->severity = (y >> 8) & 0xff;
+        t->from = (y >> 16) & 0xff;
+        t->status = (int8_t)(y >> 24);
+        t->actor = r_str(r);
+        t->text = r_str(r);
+        t->why = r_str(r);
+        if (t->kind > KS_TL_SLA || t->status > 3 || !t->actor || !t->text ||
+            (t->kind == KS_TL_STATUS && t->status < 0) ||
+            ((t->kind == KS_TL_SIGNAL || t->kind == KS_TL_ESCALATION) &&
+             (t->severity < 1 || t->severity > 3)) ||
+            (t->kind == KS_TL_ESCALATION && (t->from < 1 || t->from > 3 || !t->why))) {
+            r->bad = 1;
+        }
+    }
+    inc->repeat_of = r_i64(r);
+    inc->esc_due = r_i64(r);
+    inc->ack_due = r_i64(r);
+    inc->resolve_due = r_i64(r);
+    inc->assess_due = r_i64(r);
+    uint32_t z = r_u32(r);
+    inc->esc_to = z & 0xff;
+    inc->ack_missed = (z >> 8) & 0xff;
+    inc->resolve_missed = (z >> 16) & 0xff;
+    inc->assessed = (z >> 24) & 0xff;
+    return inc;
+}
+
+void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
+{
+    w_u32(b, CK_MAGIC);
+    w_u32(b, CK_VERSION);
+    w_i64(b, e->clock);
+    w_u32(b, e->upd_seq);
+    w_u64(b, e->timer_seq);
+    w_bytes(b, &e->st, sizeof(e->st));
+    w_intern(b, &e->skus);
+    w_intern(b, &e->strs);
+
+    w_u64(b, e->nch);
+    for (size_t i = 0; i < e->nch; i++) {
+        const struct ks_channel *c = &e->ch[i];
+        w_u32(b, c->name);
+        w_u32(b, c->cap);
+        w_bytes(b, c->pairs, (size_t)c->cap * sizeof(struct ks_pair));
+        w_u32(b, c->n_tracked);
+        w_u32(b, c->n_known);
+        w_u32(b, c->n_active);
+        w_u32(b, (uint32_t)c->upd_open);
+        w_u32(b, c->upd_batch);
+        w_u32(b, c->upd_source);
+        w_u32(b, c->upd_seq);
+        w_i64(b, c->upd_first);
+        w_u64(b, c->upd_n);
+        w_bytes(b, c->upd_skus, c->upd_n * 4);
+        w_u32(b, (uint32_t)c->sync_seen | (uint32_t)c->ever_ok << 1 | (uint32_t)c->stale << 2 |
+                     (uint32_t)c->vol_firing << 3);
+        w_i64(b, c->last_ok);
+        w_i64(b, c->fresh_due);
+        w_i64(b, c->stale_incident);
+        w_bytes(b, c->err_counts, sizeof(c->err_counts));
+        w_i64(b, c->last_inventory);
+        w_i64(b, c->first_inv);
+        uint64_t ring = c->vol_count ? (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64) : 0;
+        w_u64(b, ring);
+        w_bytes(b, c->vol_count, ring * 4);
+        w_bytes(b, c->vol_minute, ring * 8);
+        w_i64(b, c->vol_last_eval);
+        w_u64(b, c->vol_hour);
+        w_u64(b, c->vol_week);
+        w_i64(b, c->vol_incident);
+    }
+    w_u64(b, e->nlocs);
+    for (size_t i = 0; i < e->nlocs; i++) {
+        const struct ks_loc *l = &e->locs[i];
+        w_u32(b, l->system);
+        w_u32(b, l->location);
+        w_u32(b, (uint32_t)l->ever_up | (uint32_t)l->down << 1);
+        w_i64(b, l->first_check);
+        w_i64(b, l->last_up);
+        w_i64(b, l->down_due);
+        w_i64(b, l->incident);
+    }
+    w_win(b, &e->orders_all);
+    w_win(b, &e->orders_rej);
+    w_u32(b, (uint32_t)e->rej_firing);
+    w_i64(b, e->rej_incident);
+    w_u64(b, e->nck);
+    for (size_t i = 0; i < e->nck; i++) {
+        w_u32(b, e->ck[i].reason);
+        w_u32(b, e->ck[i].sku);
+        w_win(b, &e->ck[i].win);
+        w_i64(b, e->ck[i].incident);
+    }
+    w_u64(b, e->nfs);
+    for (size_t i = 0; i < e->nfs; i++) {
+        const struct ks_feedsrc *f = &e->fs[i];
+        w_u32(b, f->source);
+        w_u64(b, f->n - f->head);
+        w_bytes(b, f->rec + f->head, (f->n - f->head) * sizeof(*f->rec));
+        w_u32(b, (uint32_t)f->firing);
+        w_i64(b, f->incident);
+    }
+    w_u64(b, e->npo);
+    w_bytes(b, e->po, e->npo * sizeof(*e->po));
+    w_u64(b, e->cfg->nmetrics);
+    for (size_t i = 0; i < e->cfg->nmetrics; i++) {
+        w_str(b, e->cfg->metrics[i].name);
+        w_win(b, &e->ms[i].win);
+        w_u32(b, (uint32_t)e->ms[i].firing);
+        w_i64(b, e->ms[i].incident);
+    }
+    w_map(b, &e->stock);
+    w_map(b, &e->stock_sum);
+    w_map(b, &e->seen_ids);
+    w_u64(b, e->ninc);
+    for (size_t i = 0; i < e->ninc; i++) {
+        w_incident(b, e->inc[i]);
+    }
+    w_u64(b, e->nheap);
+    w_bytes(b, e->heap, e->nheap * sizeof(struct ks_timer));
+    w_u32(b, CK_MAGIC);
+}
+
+enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct ks_err *err)
+{
+    struct ks_rd rd = {p, n, 0, 0}, *r = &rd;
+    if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
+        return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
+    }
+    if (r_u32(r) != CK_MAGIC || r_u32(r) != CK_VERSION) {
+        return ks_err_set(err, KS_EIO,
+                          "checkpoint: not a kintsugi state of this version (written by "
+                          "another build?)");
+    }
+    e->clock = r_i64(r);
+    e->upd_seq = r_u32(r);
+    e->timer_seq = r_u64(r);
+    r_bytes(r, &e->st, sizeof(e->st));
+    r_intern(r, &e->skus);
+    r_intern(r, &e->strs);
+
+    size_t nch = r_count(r, 64);
+    for (size_t i = 0; i < nch && !r->bad; i++) {
+        uint32_t name = r_u32(r);
+        if (name >= e->strs.n) {
+            r->bad = 1;
+            break;
+        }
+        struct ks_channel *c = ks_eng_channel(e, name);
+        if ((size_t)(c - e->ch) != i) {
+            r->bad = 1;
+            break;
+        }
+        uint32_t cap = r_u32(r);
+        if ((uint64_t)cap * sizeof(struct ks_pair) > r->n - r->at) {
+            r->bad = 1;
+            break;
+        }
+        c->cap = cap;
+        c->pairs = ks_malloc((size_t)cap * sizeof(struct ks_pair));
+        r_bytes(r, c->pairs, (size_t)cap * sizeof(struct ks_pair));
+        c->n_tracked = r_u32(r);
+        c->n_known = r_u32(r);
+        c->n_active = r_u32(r);
+        c->upd_open = (int)r_u32(r);
+        c->upd_batch = r_u32(r);
+        c->upd_source = r_u32(r);
+        c->upd_seq = r_u32(r);
+        c->upd_first = r_i64(r);
+        c->upd_n = r_count(r, 4);
+        c->upd_cap = c->upd_n;
+        c->upd_skus = ks_malloc((c->upd_n ? c->upd_n : 1) * 4);
+        r_bytes(r, c->upd_skus, c->upd_n * 4);
+        for (size_t k = 0; k < c->upd_n; k++) {
+            if (c->upd_skus[k] >= c->cap) {
+                r->bad = 1;
+            }
+        }
+        uint32_t fl = r_u32(r);
+        c->sync_seen = fl & 1;
+        c->ever_ok = (fl >> 1) & 1;
+        c->stale = (fl >> 2) & 1;
+        c->vol_firing = (fl >> 3) & 1;
+        c->last_ok = r_i64(r);
+        c->fresh_due = r_i64(r);
+        c->stale_incident = r_i64(r);
+        r_bytes(r, c->err_counts, sizeof(c->err_counts));
+        c->last_inventory = r_i64(r);
+        c->first_inv = r_i64(r);
+        uint64_t ring = r_u64(r);
+        uint64_t want = (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64);
+        if (ring && (ring != want || ring * 12 > r->n - r->at)) {
+            /* The baseline changed since the checkpoint: counts cannot be reused. */
+            r->bad = 1;
+            break;
+        }
+        if (ring) {
+            c->vol_count = ks_malloc(ring * 4);
+            c->vol_minute = ks_malloc(ring * 8);
+            r_bytes(r, c->vol_count, ring * 4);
+            r_bytes(r, c->vol_minute, ring * 8);
+        }
+        c->vol_last_eval = r_i64(r);
+        c->vol_hour = r_u64(r);
+        c->vol_week = r_u64(r);
+        c->vol_incident = r_i64(r);
+    }
+    size_t nlocs = r_count(r, 44);
+    for (size_t i = 0; i < nlocs && !r->bad; i++) {
+        KS_GROW(e->locs, e->caplocs, e->nlocs + 1);
+        struct ks_loc *l = &e->locs[e->nlocs++];
+        memset(l, 0, sizeof(*l));
+        l->system = r_u32(r);
+        l->location = r_u32(r);
+        if (l->system >= e->strs.n || (l->location != KS_NONE && l->location >= e->strs.n)) {
+            r->bad = 1;
+            break;
+        }
+        l->cfg = ks_config_system(e->cfg, ks_intern_str(&e->strs, l->system));
+        uint32_t fl = r_u32(r);
+        l->ever_up = fl & 1;
+        l->down = (fl >> 1) & 1;
+        l->first_check = r_i64(r);
+        l->last_up = r_i64(r);
+        l->down_due = r_i64(r);
+        l->incident = r_i64(r);
+    }
+    r_win(r, &e->orders_all);
+    r_win(r, &e->orders_rej);
+    e->rej_firing = (int)r_u32(r);
+    e->rej_incident = r_i64(r);
+    size_t nck = r_count(r, 16);
+    for (size_t i = 0; i < nck && !r->bad; i++) {
+        KS_GROW(e->ck, e->capck, e->nck + 1);
+        struct ks_complaint_key *k = &e->ck[e->nck++];
+        memset(k, 0, sizeof(*k));
+        k->reason = r_u32(r);
+        k->sku = r_u32(r);
+        r_win(r, &k->win);
+        k->incident = r_i64(r);
+        *ks_map64_put(&e->ck_index, (((uint64_t)k->reason << 32) | k->sku) + 1, NULL) = i;
+    }
+    size_t nfs = r_count(r, 16);
+    for (size_t i = 0; i < nfs && !r->bad; i++) {
+        KS_GROW(e->fs, e->capfs, e->nfs + 1);
+        struct ks_feedsrc *f = &e->fs[e->nfs++];
+        memset(f, 0, sizeof(*f));
+        f->source = r_u32(r);
+        size_t nrec = r_count(r, sizeof(*f->rec));
+        KS_GROW(f->rec, f->cap, nrec + 1);
+        r_bytes(r, f->rec, nrec * sizeof(*f->rec));
+        f->n = nrec;
+        for (size_t k = 0; k < nrec; k++) {
+            f->acc += f->rec[k].acc;
+            f->rej += f->rec[k].rej;
+        }
+        f->firing = (int)r_u32(r);
+        f->incident = r_i64(r);
+        *ks_map64_put(&e->fs_index, (uint64_t)f->source + 1, NULL) = i;
+    }
+    size_t npo = r_count(r, sizeof(*e->po));
+    KS_GROW(e->po, e->cappo, npo + 1);
+    r_bytes(r, e->po, npo * sizeof(*e->po));
+    e->npo = r->bad ? 0 : npo;
+    for (size_t i = 0; i < e->npo; i++) {
+        *ks_map64_put(&e->po_index, (uint64_t)e->po[i].po + 1, NULL) = i;
+    }
+    size_t nms = r_count(r, 4);
+    for (size_t i = 0; i < nms && !r->bad; i++) {
+        char *name = r_str(r);
+        struct ks_metric_state tmp = {0};
+        r_win(r, &tmp.win);
+        tmp.firing = (int)r_u32(r);
+        tmp.incident = r_i64(r);
+        /* Rules are matched by name: a rule removed from the config is dropped. */
+        size_t k = 0;
+        while (k < e->cfg->nmetrics && (!name || strcmp(e->cfg->metrics[k].name, name) != 0)) {
+            k++;
+        }
+        if (k < e->cfg->nmetrics) {
+            ks_tswin_fini(&e->ms[k].win);
+            e->ms[k] = tmp;
+        } else {
+            ks_tswin_fini(&tmp.win);
+        }
+        ks_free(name);
+    }
+    r_map(r, &e->stock);
+    r_map(r, &e->stock_sum);
+    r_map(r, &e->seen_ids);
+    size_t ninc = r_count(r, 64);
+    for (size_t i = 0; i < ninc && !r->bad; i++) {
+        struct ks_incident *inc = r_incident(r);
+        KS_GROW(e->inc, e->capinc, e->ninc + 1);
+        e->inc[e->ninc++] = inc;
+        if (inc->id != (int64_t)e->ninc) {
+            r->bad = 1;
+        }
+        for (size_t k = 0; k < inc->channels.n; k++) {
+            r->bad |= inc->channels.v[k] >= e->nch;
+        }
+        for (size_t k = 0; k < inc->locs.n; k++) {
+            r->bad |= inc->locs.v[k] >= e->nlocs;
+        }
+    }
+    size_t nheap = r_count(r, sizeof(struct ks_timer));
+    KS_GROW(e->heap, e->capheap, nheap + 1);
+    r_bytes(r, e->heap, nheap * sizeof(struct ks_timer));
+    e->nheap = r->bad ? 0 : nheap;
+    if (r_u32(r) != CK_MAGIC || r->bad || r->at != r->n) {
+        return ks_err_set(err, KS_EIO, "checkpoint: the saved state is damaged (at byte %zu of %zu)",
+                          r->at, r->n);
+    }
+    return KS_OK;
+}

@@ -1,0 +1,88 @@
+/*
+ * det_feed.c - `feed_rejects`: at each line of a source, of that source's
+ * lines in (t - 10 min, t], accepted or rejected, at least 100, and more
+ * than 5 % rejected. t is the engine clock after the line (rejected lines
+ * do not move it), so each source's records arrive in time order and the
+ * window is a run-length queue pruned from the front.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+static struct ks_feedsrc *src_get(struct ks_engine *e, uint32_t source)
+{
+    int added;
+    uint64_t *v = ks_map64_put(&e->fs_index, (uint64_t)source + 1, &added);
+    if (!added) {
+        return &e->fs[*v];
+    }
+    KS_GROW(e->fs, e->capfs, e->nfs + 1);
+    *v = e->nfs;
+    struct ks_feedsrc *f = &e->fs[e->nfs++];
+    memset(f, 0, sizeof(*f));
+    f->source = source;
+    return f;
+}
+
+void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t)
+{
+    const struct ks_config *cfg = e->cfg;
+    struct ks_feedsrc *f = src_get(e, source);
+    if (f->n > f->head && f->rec[f->n - 1].t == t) {
+        f->rec[f->n - 1].acc += (uint32_t)!rejected;
+        f->rec[f->n - 1].rej += (uint32_t)rejected;
+    } else {
+        if (f->head > 0 && f->head * 2 >= f->n) {
+            memmove(f->rec, f->rec + f->head, (f->n - f->head) * sizeof(*f->rec));
+            f->n -= f->head;
+            f->head = 0;
+        }
+        KS_GROW(f->rec, f->cap, f->n + 1);
+        f->rec[f->n++] = (struct ks_feed_rec){t, (uint32_t)!rejected, (uint32_t)rejected};
+    }
+    f->acc += (uint64_t)!rejected;
+    f->rej += (uint64_t)rejected;
+    while (f->head < f->n && f->rec[f->head].t <= t - cfg->feed_window) {
+        f->acc -= f->rec[f->head].acc;
+        f->rej -= f->rec[f->head].rej;
+        f->head++;
+    }
+    if (f->rej == 0) {
+        f->firing = 0;
+        return;
+    }
+    uint64_t total = f->acc + f->rej;
+    int cond = total >= (uint64_t)cfg->feed_min_lines && (double)f->rej * 100.0 > cfg->feed_pct * total;
+    if (cond && !f->firing) {
+        struct ks_incident *inc = ks_inc_open_get(e, f->incident);
+        int fresh = !inc;
+        const char *name = ks_intern_str(&e->strs, source);
+        char w[32];
+        ks_duration_fmt(cfg->feed_window, w);
+        if (fresh) {
+            ks_time first = t;
+            for (size_t i = f->head; i < f->n; i++) {
+                if (f->rec[i].rej) {
+                    first = f->rec[i].t;
+                    break;
+                }
+            }
+            inc = ks_inc_open(e, KS_IT_FEED_SCHEMA_CHANGE, KS_P2, first, t);
+            inc->key_a = source;
+            f->incident = inc->id;
+            ks_u32set_add(&inc->sources, source);
+        }
+        ks_inc_signal(e, inc, KS_DET_FEED_REJECTS, t, (double)f->rej / (double)total,
+                      cfg->feed_pct / 100.0, "%llu of %llu lines from %s rejected in the last %s",
+                      (unsigned long long)f->rej, (unsigned long long)total, name, w);
+        if (fresh) {
+            ks_inc_set_title(inc, "Feed rejects from %s at %.1f %% (%llu of %llu lines in %s)", name,
+                             100.0 * (double)f->rej / (double)total, (unsigned long long)f->rej,
+                             (unsigned long long)total, w);
+            char fam[300];
+            snprintf(fam, sizeof(fam), "feed_schema_change:%s", name);
+            ks_inc_set_fingerprint(e, inc, fam, NULL);
+        }
+    }
+    f->firing = cond;
+}

@@ -1,0 +1,163 @@
+/*
+ * det_orders.c - `order_rejections` (more than 5 % of the accepted +
+ * rejected orders in (t - 60 min, t] rejected, with at least 20 of them),
+ * system-of-record `stock`, and the impact of orders on open incidents
+ * (SPEC section 3, "Impact").
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+void ks_det_stock(struct ks_engine *e, const struct ks_event *ev)
+{
+    uint32_t sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
+    uint32_t loc = ks_eng_str(e, ev->location);
+    uint64_t key = (((uint64_t)sku << 32) | loc) + 1;
+    int added;
+    uint64_t *v = ks_map64_put(&e->stock, key, &added);
+    uint64_t old = added ? 0 : *v;
+    *v = (uint64_t)ev->qty;
+    uint64_t *sum = ks_map64_put(&e->stock_sum, (uint64_t)sku + 1, NULL);
+    *sum = *sum - old + (uint64_t)ev->qty;
+}
+
+/* An accepted order oversells when a line asks for more than the stock of
+ * record (all locations) of its SKU, where that stock is known. */
+static int oversold(const struct ks_engine *e, const struct ks_event *ev)
+{
+    for (size_t i = 0; i < ev->nlines; i++) {
+        uint32_t sku = ks_intern_find(&e->skus, ev->lines[i].sku.p, ev->lines[i].sku.len);
+        if (sku == UINT32_MAX) {
+            continue;
+        }
+        const uint64_t *have = ks_map64_get(&e->stock_sum, (uint64_t)sku + 1);
+        if (have && (uint64_t)ev->lines[i].qty > *have) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int touches_suspect(const struct ks_engine *e, const struct ks_channel *c,
+                           const struct ks_event *ev)
+{
+    if (!ev->nlines) {
+        return 1; /* without lines the order cannot be cleared */
+    }
+    for (size_t i = 0; i < ev->nlines; i++) {
+        uint32_t sku = ks_intern_find(&e->skus, ev->lines[i].sku.p, ev->lines[i].sku.len);
+        if (sku != UINT32_MAX && sku < c->cap && (c->pairs[sku].flags & KS_PAIR_SUSPECT)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord, uint32_t cust,
+                   double value, int64_t units)
+{
+    struct ks_channel *c = ks_eng_channel_find(e, ks_intern_find(&e->strs, ev->channel.p,
+                                                                 ev->channel.len));
+    uint32_t loc = ev->location.p ? ks_intern_find(&e->strs, ev->location.p, ev->location.len)
+                                  : KS_NONE;
+    int bad = ev->status == KS_ORDER_REJECTED || ev->status == KS_ORDER_CANCELLED;
+    int over = ev->status == KS_ORDER_ACCEPTED && oversold(e, ev);
+    for (size_t i = 0; i < e->ninc; i++) {
+        struct ks_incident *inc = e->inc[i];
+        if (inc->status == KS_ST_RESOLVED || ev->ts < inc->started_at) {
+            continue;
+        }
+        switch ((enum ks_itype)inc->type) {
+        case KS_IT_SYNC_FAILURE:
+        case KS_IT_VOLUME_DROP:
+            if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch))) {
+                ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+            }
+            break;
+        case KS_IT_DATA_CORRUPTION:
+            if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch)) &&
+                touches_suspect(e, c, ev)) {
+                ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+            }
+            break;
+        case KS_IT_SYSTEM_OUTAGE:
+            if (loc != KS_NONE && ev->status == KS_ORDER_ACCEPTED) {
+                for (size_t k = 0; k < inc->locs.n; k++) {
+                    const struct ks_loc *l = &e->locs[inc->locs.v[k]];
+                    if (l->location == loc && l->down) {
+                        ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+                        break;
+                    }
+                }
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void ks_det_order(struct ks_engine *e, const struct ks_event *ev)
+{
+    const struct ks_config *cfg = e->cfg;
+    uint32_t ord = ks_eng_str(e, ev->order_id);
+    uint32_t cust = ev->customer.p ? ks_eng_str(e, ev->customer) : ks_eng_str(e, ev->email);
+    double value = ev->has_value ? ev->value : 0;
+    int64_t units = 0;
+    for (size_t i = 0; i < ev->nlines; i++) {
+        units += ev->lines[i].qty;
+    }
+    impact(e, ev, ord, cust, value, units);
+    if (ev->status != KS_ORDER_ACCEPTED && ev->status != KS_ORDER_REJECTED) {
+        return;
+    }
+    int rejected = ev->status == KS_ORDER_REJECTED;
+    ks_tswin_push(&e->orders_all, ev->ts, value, ord, cust);
+    if (rejected) {
+        ks_tswin_push(&e->orders_rej, ev->ts, value, ord, cust);
+    }
+    ks_tswin_prune(&e->orders_all, e->clock - 2 * cfg->rej_window);
+    ks_tswin_prune(&e->orders_rej, e->clock - 2 * cfg->rej_window);
+    ks_time t = ev->ts;
+    size_t total = ks_tswin_count(&e->orders_all, t - cfg->rej_window, t, NULL);
+    size_t rej = ks_tswin_count(&e->orders_rej, t - cfg->rej_window, t, NULL);
+    int cond = total >= (size_t)cfg->rej_min_orders && (double)rej * 100.0 > cfg->rej_pct * total;
+    struct ks_incident *inc = ks_inc_open_get(e, e->rej_incident);
+    if (cond && !e->rej_firing) {
+        int fresh = !inc;
+        char w[32];
+        ks_duration_fmt(cfg->rej_window, w);
+        if (fresh) {
+            /* started: the first rejection inside the window */
+            const struct ks_tswin *r = &e->orders_rej;
+            ks_time first = t;
+            for (size_t i = r->head; i < r->n; i++) {
+                if (r->ts[i] > t - cfg->rej_window) {
+                    first = r->ts[i];
+                    break;
+                }
+            }
+            inc = ks_inc_open(e, KS_IT_ORDER_REJECTIONS, KS_P2, first, t);
+            e->rej_incident = inc->id;
+            inc->assess_due = first + cfg->assess_system_duration;
+            ks_eng_timer(e, inc->assess_due, KS_TM_ASSESS, 0, inc->id);
+        }
+        ks_inc_signal(e, inc, KS_DET_ORDER_REJECTIONS, t, (double)rej / (double)total,
+                      cfg->rej_pct / 100.0, "%zu of %zu orders rejected in the last %s (%.1f %%)",
+                      rej, total, w, 100.0 * (double)rej / (double)total);
+        if (fresh) {
+            ks_inc_set_title(inc, "Order rejections at %.1f %% (%zu of %zu orders in the last %s)",
+                             100.0 * (double)rej / (double)total, rej, total, w);
+            ks_inc_set_fingerprint(e, inc, "order_rejections", NULL);
+            const struct ks_tswin *r = &e->orders_rej;
+            for (size_t i = r->head; i < r->n; i++) {
+                if (r->ts[i] > t - cfg->rej_window && r->ts[i] <= t) {
+                    ks_inc_impact(e, inc, r->ref[i], r->ref2[i], r->val[i], 0, t);
+                }
+            }
+        }
+    } else if (rejected && inc) {
+        ks_inc_impact(e, inc, ord, cust, value, units, t);
+    }
+    e->rej_firing = cond;
+}

@@ -1,0 +1,234 @@
+/*
+ * det_updates.c - inventory updates and the two corruption detectors,
+ * `distribution_shift` and `zero_spike` (SPEC section 3, "Known, active,
+ * updates").
+ *
+ * An update is a channel's inventory events with one batch. It closes when a
+ * sync of the channel names a batch, when an event of the channel with
+ * another batch (or none) arrives, or at the end of the input. Pushed values
+ * land in pair.cur at once; pair.good, the last known good quantity, moves
+ * only when an update closes clean (or a person accepts a corrupt one), so
+ * every update is judged against the reference and a source that recovers
+ * raises nothing.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+static struct ks_pair *pair_at(struct ks_channel *c, uint32_t sku)
+{
+    if (sku >= c->cap) {
+        uint32_t nc = c->cap ? c->cap : 1024;
+        while (nc <= sku) {
+            nc *= 2;
+        }
+        c->pairs = ks_realloc(c->pairs, (size_t)nc * sizeof(struct ks_pair));
+        memset(c->pairs + c->cap, 0, (size_t)(nc - c->cap) * sizeof(struct ks_pair));
+        c->cap = nc;
+    }
+    return &c->pairs[sku];
+}
+
+/* The pair becomes part of the reference. */
+static void accept_pair(struct ks_channel *c, struct ks_pair *p)
+{
+    int was_active = (p->flags & KS_PAIR_KNOWN) && p->good > 0;
+    if (!(p->flags & KS_PAIR_KNOWN)) {
+        p->flags |= KS_PAIR_KNOWN;
+        c->n_known++;
+    }
+    p->good = p->cur;
+    p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
+    int now_active = p->good > 0;
+    c->n_active = c->n_active + (uint32_t)now_active - (uint32_t)was_active;
+}
+
+static uint32_t channel_str(struct ks_engine *e, struct ks_str s)
+{
+    /* Most lines name the channel of the line before. */
+    if (e->last_ch_str != KS_NONE && ks_intern_len(&e->strs, e->last_ch_str) == s.len &&
+        memcmp(ks_intern_str(&e->strs, e->last_ch_str), s.p, s.len) == 0) {
+        return e->last_ch_str;
+    }
+    e->last_ch_str = ks_intern_add(&e->strs, s.p, s.len);
+    return e->last_ch_str;
+}
+
+static uint32_t batch_str(struct ks_engine *e, struct ks_str s)
+{
+    if (!s.p) {
+        return KS_NONE;
+    }
+    if (e->last_batch != KS_NONE && ks_intern_len(&e->strs, e->last_batch) == s.len &&
+        memcmp(ks_intern_str(&e->strs, e->last_batch), s.p, s.len) == 0) {
+        return e->last_batch;
+    }
+    e->last_batch = ks_intern_add(&e->strs, s.p, s.len);
+    return e->last_batch;
+}
+
+void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+{
+    struct ks_channel *c = ks_eng_channel(e, channel_str(e, ev->channel));
+    uint32_t sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
+    uint32_t batch = batch_str(e, ev->batch);
+    if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
+        ks_det_update_close(e, c, ev->ts);
+    }
+    if (!c->upd_open) {
+        c->upd_open = 1;
+        c->upd_batch = batch;
+        c->upd_source = ks_eng_str(e, ev->source);
+        c->upd_seq = ++e->upd_seq;
+        c->upd_first = ev->ts;
+        c->upd_n = 0;
+    }
+    struct ks_pair *p = pair_at(c, sku);
+    if (!(p->flags & KS_PAIR_CUR)) {
+        p->flags |= KS_PAIR_CUR;
+        c->n_tracked++;
+    }
+    if (p->stamp != c->upd_seq) {
+        p->stamp = c->upd_seq;
+        KS_GROW(c->upd_skus, c->upd_cap, c->upd_n + 1);
+        c->upd_skus[c->upd_n++] = sku;
+    }
+    p->cur = (uint32_t)ev->qty;
+    if (c->last_inventory == KS_TIME_NONE || ev->ts > c->last_inventory) {
+        c->last_inventory = ev->ts;
+    }
+    ks_det_volume_count(e, c, ev->ts);
+    if (batch == KS_NONE) {
+        ks_det_update_close(e, c, ev->ts); /* an event without batch is an update of its own */
+    }
+}
+
+static int changed(uint32_t old, uint32_t now, double pct)
+{
+    double diff = old > now ? (double)(old - now) : (double)(now - old);
+    return diff * 100.0 > pct * (old > 1 ? (double)old : 1.0);
+}
+
+static void corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at, int zero, int shift,
+                    uint32_t known, uint32_t active, uint32_t nchanged, uint32_t nzeroed)
+{
+    const struct ks_channel_cfg *cfg = c->cfg;
+    const char *chname = ks_intern_str(&e->strs, c->name);
+    uint32_t key_a = c->upd_source, key_b = c->upd_source == KS_NONE ? c->name : KS_NONE;
+    struct ks_incident *inc = ks_inc_find_open(e, KS_IT_DATA_CORRUPTION, key_a, key_b);
+    int fresh = !inc;
+    enum ks_severity sev = zero ? KS_P1 : KS_P2;
+    if (fresh) {
+        inc = ks_inc_open(e, KS_IT_DATA_CORRUPTION, sev, c->upd_first, at);
+        inc->key_a = key_a;
+        inc->key_b = key_b;
+    }
+    ks_u32set_add(&inc->channels, (uint32_t)(c - e->ch));
+    if (c->upd_source != KS_NONE) {
+        ks_u32set_add(&inc->sources, c->upd_source);
+    }
+    char a[32], b[32];
+    const char *batch = c->upd_batch != KS_NONE ? ks_intern_str(&e->strs, c->upd_batch) : "-";
+    if (zero) {
+        ks_inc_signal(e, inc, KS_DET_ZERO_SPIKE, at, active ? (double)nzeroed / active : 0,
+                      cfg->zero_skus_pct / 100.0,
+                      "update %s of %s took %s of %s active SKUs to zero (more than %g %%)",
+                      batch, chname, ks_fmt_count(nzeroed, a), ks_fmt_count(active, b),
+                      cfg->zero_skus_pct);
+    }
+    if (shift) {
+        ks_inc_signal(e, inc, KS_DET_DISTRIBUTION_SHIFT, at, known ? (double)nchanged / known : 0,
+                      cfg->shift_skus_pct / 100.0,
+                      "update %s of %s changed %s of %s known SKUs by more than %g %% (more "
+                      "than %g %% of them)",
+                      batch, chname, ks_fmt_count(nchanged, a), ks_fmt_count(known, b),
+                      cfg->shift_change_pct, cfg->shift_skus_pct);
+    }
+    if (!fresh) {
+        ks_inc_raise(e, inc, sev, at, "%s on %s", zero ? "zero-inventory spike" : "distribution "
+                                                                              "shift",
+                     chname);
+    }
+    /* The update's values are not the reference until a person accepts them. */
+    uint64_t affected = 0;
+    for (size_t i = 0; i < c->upd_n; i++) {
+        struct ks_pair *p = &c->pairs[c->upd_skus[i]];
+        p->flags |= KS_PAIR_SUSPECT;
+        if ((p->flags & KS_PAIR_KNOWN) && changed(p->good, p->cur, cfg->shift_change_pct)) {
+            affected++;
+            if (inc->sku_ids.n < KS_SCOPE_SKUS) {
+                ks_u32set_add(&inc->sku_ids, c->upd_skus[i]);
+            }
+        }
+    }
+    inc->skus += affected;
+    size_t nknown = ks_eng_known_channels(e);
+    if (nknown >= 2 && inc->channels.n == nknown) {
+        ks_inc_raise(e, inc, KS_P1, at, "corruption pushed to all %zu channels", nknown);
+    }
+    char chans[256];
+    ks_inc_channel_list(e, inc, chans, sizeof(chans));
+    if (zero) {
+        ks_inc_set_title(inc, "Zero-inventory spike on %s (%s of %s active SKUs)", chans,
+                         ks_fmt_count(nzeroed, a), ks_fmt_count(active, b));
+    } else if (fresh) {
+        ks_inc_set_title(inc, "Distribution shift on %s (%s of %s known SKUs changed by more "
+                              "than %g %%)",
+                         chans, ks_fmt_count(nchanged, a), ks_fmt_count(known, b),
+                         cfg->shift_change_pct);
+    }
+    if (fresh) {
+        char fam[512];
+        snprintf(fam, sizeof(fam), "data_corruption:%s",
+                 key_a != KS_NONE ? ks_intern_str(&e->strs, key_a) : chname);
+        ks_inc_set_fingerprint(e, inc, fam, batch);
+    }
+    ks_inc_dirty(e, inc);
+}
+
+void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
+{
+    const struct ks_channel_cfg *cfg = c->cfg;
+    uint32_t known = c->n_known, active = c->n_active, nchanged = 0, nzeroed = 0;
+    for (size_t i = 0; i < c->upd_n; i++) {
+        const struct ks_pair *p = &c->pairs[c->upd_skus[i]];
+        if (!(p->flags & KS_PAIR_KNOWN)) {
+            continue; /* new in this update: neither changed nor counted */
+        }
+        nchanged += (uint32_t)changed(p->good, p->cur, cfg->shift_change_pct);
+        nzeroed += (uint32_t)(p->good > 0 && p->cur == 0);
+    }
+    int shift = known > 0 && known >= (uint32_t)cfg->shift_min_known &&
+                (double)nchanged * 100.0 > cfg->shift_skus_pct * known;
+    int zero = active > 0 && active >= (uint32_t)cfg->zero_min_active &&
+               (double)nzeroed * 100.0 > cfg->zero_skus_pct * active;
+    if (shift || zero) {
+        corrupt(e, c, at, zero, shift, known, active, nchanged, nzeroed);
+    } else {
+        for (size_t i = 0; i < c->upd_n; i++) {
+            accept_pair(c, &c->pairs[c->upd_skus[i]]);
+        }
+    }
+    c->upd_open = 0;
+    c->upd_n = 0;
+    c->upd_batch = KS_NONE;
+}
+
+void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < inc->channels.n; k++) {
+        struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        for (uint32_t s = 0; s < c->cap; s++) {
+            struct ks_pair *p = &c->pairs[s];
+            if ((p->flags & KS_PAIR_SUSPECT) && p->stamp != c->upd_seq) {
+                accept_pair(c, p);
+                n++;
+            }
+        }
+    }
+    char a[32];
+    ks_inc_tl(e, inc, inc->resolved_at != KS_TIME_NONE ? inc->resolved_at : e->clock, KS_TL_ACTION,
+              "kintsugi", "The flagged quantities of %s SKUs are now the last known good reference",
+              ks_fmt_count(n, a));
+}

@@ -1,0 +1,125 @@
+/*
+ * det_volume.c - `volume_drop`: at every whole UTC minute m, a channel's
+ * inventory events in (m - 60 min, m] are fewer than 50 % of its average
+ * hourly count over (m - 7 d, m] (the hours of history capped at 168), once
+ * it has 24 h of history.
+ *
+ * Events are counted in per-minute buckets of a ring (bucket k holds events
+ * with ts in ((k-1) min, k min]); the hour and week sums are kept running as
+ * the evaluated minute advances, so each minute costs O(1) however long the
+ * windows are.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+static int64_t minute_ceil(ks_time ts)
+{
+    int64_t q = ts / KS_MIN;
+    if (ts % KS_MIN != 0 && ts > 0) {
+        q++;
+    }
+    return q;
+}
+
+static int64_t ring_size(const struct ks_channel *c)
+{
+    return c->cfg->volume_baseline / KS_MIN + 64;
+}
+
+static uint64_t bucket(const struct ks_channel *c, int64_t k)
+{
+    int64_t r = ring_size(c);
+    int64_t s = ((k % r) + r) % r;
+    return c->vol_minute[s] == k ? c->vol_count[s] : 0;
+}
+
+void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts)
+{
+    int64_t r = ring_size(c);
+    int64_t k = minute_ceil(ts);
+    int64_t wmin = c->cfg->volume_window / KS_MIN, bmin = c->cfg->volume_baseline / KS_MIN;
+    if (!c->vol_count) {
+        c->vol_count = ks_calloc((size_t)r, sizeof(uint32_t));
+        c->vol_minute = ks_malloc((size_t)r * sizeof(int64_t));
+        for (int64_t i = 0; i < r; i++) {
+            c->vol_minute[i] = INT64_MIN;
+        }
+        c->first_inv = ts;
+        c->vol_last_eval = k - 1;
+        ks_eng_timer(e, k * KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+    }
+    if (ts < c->first_inv) {
+        c->first_inv = ts;
+    }
+    if (k <= c->vol_last_eval - bmin) {
+        return; /* older than any window still to be evaluated */
+    }
+    int64_t s = ((k % r) + r) % r;
+    if (c->vol_minute[s] != k) {
+        c->vol_minute[s] = k;
+        c->vol_count[s] = 0;
+    }
+    c->vol_count[s]++;
+    if (k <= c->vol_last_eval) {
+        /* A late event inside windows already summed. */
+        c->vol_hour += k > c->vol_last_eval - wmin;
+        c->vol_week += k > c->vol_last_eval - bmin;
+    }
+}
+
+void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
+{
+    const struct ks_channel_cfg *cfg = c->cfg;
+    int64_t m = due / KS_MIN;
+    if (m != c->vol_last_eval + 1) {
+        return;
+    }
+    int64_t wmin = cfg->volume_window / KS_MIN, bmin = cfg->volume_baseline / KS_MIN;
+    c->vol_hour += bucket(c, m) - bucket(c, m - wmin);
+    c->vol_week += bucket(c, m) - bucket(c, m - bmin);
+    c->vol_last_eval = m;
+    ks_eng_timer(e, due + KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+
+    ks_time hist = due - c->first_inv;
+    if (hist < cfg->volume_min_history) {
+        return;
+    }
+    if (hist > cfg->volume_baseline) {
+        hist = cfg->volume_baseline;
+    }
+    /* hour < pct % of (week / hours) * window, in exact arithmetic */
+    long double lhs = (long double)c->vol_hour * 100.0L * (long double)hist;
+    long double rhs = (long double)cfg->volume_drop_pct * (long double)c->vol_week *
+                      (long double)cfg->volume_window;
+    int cond = lhs < rhs;
+    if (!cond || c->vol_firing) {
+        c->vol_firing = cond;
+        return;
+    }
+    c->vol_firing = 1;
+    double avg = (double)c->vol_week * (double)cfg->volume_window / (double)hist;
+    struct ks_incident *inc = ks_inc_open_get(e, c->vol_incident);
+    int fresh = !inc;
+    const char *chname = ks_intern_str(&e->strs, c->name);
+    if (fresh) {
+        inc = ks_inc_open(e, KS_IT_VOLUME_DROP, KS_P3, due - cfg->volume_window, due);
+        inc->key_a = c->name;
+        c->vol_incident = inc->id;
+        ks_u32set_add(&inc->channels, (uint32_t)(c - e->ch));
+    }
+    char a[32], w[32];
+    ks_duration_fmt(cfg->volume_window, w);
+    ks_inc_signal(e, inc, KS_DET_VOLUME_DROP, due, avg > 0 ? (double)c->vol_hour / avg : 0,
+                  cfg->volume_drop_pct / 100.0,
+                  "%s sent %s inventory events in the last %s against an average of %.1f "
+                  "(less than %g %%)",
+                  chname, ks_fmt_count(c->vol_hour, a), w, avg, cfg->volume_drop_pct);
+    if (fresh) {
+        ks_inc_set_title(inc, "Inventory volume drop on %s (%s events in the last %s, average %.0f)",
+                         chname, ks_fmt_count(c->vol_hour, a), w, avg);
+        char fam[300];
+        snprintf(fam, sizeof(fam), "volume_drop:%s", chname);
+        ks_inc_set_fingerprint(e, inc, fam, NULL);
+    }
+}

@@ -1,0 +1,558 @@
+/*
+ * engine.c - the engine's life cycle, its clock and timers, line intake
+ * (decode, dedupe, dead letters, feed accounting) and dispatch of events to
+ * the detectors, and people's actions on incidents.
+ */
+#include "engine_int.h"
+
+#include <string.h>
+
+struct ks_engine *ks_engine_new(const struct ks_config *cfg)
+{
+    struct ks_engine *e = ks_calloc(1, sizeof(*e));
+    e->cfg = cfg;
+    e->dec = ks_decoder_new();
+    e->clock = KS_TIME_NONE;
+    ks_intern_init(&e->skus);
+    ks_intern_init(&e->strs);
+    e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
+    e->last_ch_str = KS_NONE;
+    e->last_batch = KS_NONE;
+    e->seen_pruned = KS_TIME_NONE;
+    return e;
+}
+
+static void channel_fini(struct ks_channel *c)
+{
+    ks_free(c->pairs);
+    ks_free(c->upd_skus);
+    ks_free(c->vol_count);
+    ks_free(c->vol_minute);
+}
+
+void ks_engine_dead_drop(struct ks_engine *e)
+{
+    for (size_t i = 0; i < e->ndead; i++) {
+        ks_free(e->dead[i].reason);
+        ks_free(e->dead[i].raw);
+    }
+    e->ndead = 0;
+}
+
+void ks_engine_effects_clear(struct ks_engine *e)
+{
+    ks_engine_dead_drop(e);
+    e->ndirty = 0;
+}
+
+void ks_engine_free(struct ks_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    ks_engine_effects_clear(e);
+    ks_free(e->dead);
+    ks_free(e->dirty);
+    ks_decoder_free(e->dec);
+    for (size_t i = 0; i < e->nch; i++) {
+        channel_fini(&e->ch[i]);
+    }
+    ks_free(e->ch);
+    ks_free(e->ch_of_str);
+    ks_free(e->locs);
+    ks_tswin_fini(&e->orders_all);
+    ks_tswin_fini(&e->orders_rej);
+    for (size_t i = 0; i < e->nck; i++) {
+        ks_tswin_fini(&e->ck[i].win);
+    }
+    ks_free(e->ck);
+    ks_map64_fini(&e->ck_index);
+    for (size_t i = 0; i < e->nfs; i++) {
+        ks_free(e->fs[i].rec);
+    }
+    ks_free(e->fs);
+    ks_map64_fini(&e->fs_index);
+    ks_free(e->po);
+    ks_map64_fini(&e->po_index);
+    for (size_t i = 0; i < e->cfg->nmetrics; i++) {
+        ks_tswin_fini(&e->ms[i].win);
+    }
+    ks_free(e->ms);
+    ks_map64_fini(&e->stock);
+    ks_map64_fini(&e->stock_sum);
+    ks_map64_fini(&e->seen_ids);
+    for (size_t i = 0; i < e->ninc; i++) {
+        ks_inc_free(e->inc[i]);
+    }
+    ks_free(e->inc);
+    ks_free(e->heap);
+    for (size_t i = 0; i < e->ninputs; i++) {
+        ks_free(e->inputs[i]);
+    }
+    ks_free(e->inputs);
+    ks_free(e->input_src);
+    ks_intern_fini(&e->skus);
+    ks_intern_fini(&e->strs);
+    ks_free(e);
+}
+
+uint32_t ks_engine_input(struct ks_engine *e, const char *name)
+{
+    e->inputs = ks_realloc(e->inputs, (e->ninputs + 1) * sizeof(char *));
+    e->input_src = ks_realloc(e->input_src, (e->ninputs + 1) * sizeof(uint32_t));
+    e->inputs[e->ninputs] = ks_strdup(name);
+    char src[1024];
+    if (strcmp(name, "http") == 0 || strncmp(name, "nats:", 5) == 0) {
+        snprintf(src, sizeof(src), "%s", name);
+    } else {
+        snprintf(src, sizeof(src), "file:%s", name);
+    }
+    e->input_src[e->ninputs] = ks_intern_add(&e->strs, src, strlen(src));
+    return (uint32_t)e->ninputs++;
+}
+
+const char *ks_engine_input_name(const struct ks_engine *e, uint32_t input)
+{
+    return input < e->ninputs ? e->inputs[input] : "?";
+}
+
+ks_time ks_engine_clock(const struct ks_engine *e)
+{
+    return e->clock;
+}
+
+uint32_t ks_eng_str(struct ks_engine *e, struct ks_str s)
+{
+    if (!s.p) {
+        return KS_NONE;
+    }
+    return ks_intern_add(&e->strs, s.p, s.len);
+}
+
+/* ---- channels ---------------------------------------------------------------- */
+
+struct ks_channel *ks_eng_channel_find(struct ks_engine *e, uint32_t name_str)
+{
+    if (name_str == KS_NONE || name_str >= e->cap_ch_of_str || !e->ch_of_str[name_str]) {
+        return NULL;
+    }
+    return &e->ch[e->ch_of_str[name_str] - 1];
+}
+
+struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str)
+{
+    struct ks_channel *c = ks_eng_channel_find(e, name_str);
+    if (c) {
+        return c;
+    }
+    if (name_str >= e->cap_ch_of_str) {
+        size_t nc = e->cap_ch_of_str ? e->cap_ch_of_str : 64;
+        while (nc <= name_str) {
+            nc *= 2;
+        }
+        e->ch_of_str = ks_realloc(e->ch_of_str, nc * sizeof(uint32_t));
+        memset(e->ch_of_str + e->cap_ch_of_str, 0, (nc - e->cap_ch_of_str) * sizeof(uint32_t));
+        e->cap_ch_of_str = nc;
+    }
+    KS_GROW(e->ch, e->capch, e->nch + 1);
+    c = &e->ch[e->nch];
+    memset(c, 0, sizeof(*c));
+    c->name = name_str;
+    c->cfg = ks_config_channel(e->cfg, ks_intern_str(&e->strs, name_str));
+    c->upd_batch = KS_NONE;
+    c->upd_source = KS_NONE;
+    c->fresh_due = KS_TIME_NONE;
+    c->last_ok = KS_TIME_NONE;
+    c->last_inventory = KS_TIME_NONE;
+    c->first_inv = KS_TIME_NONE;
+    e->ch_of_str[name_str] = (uint32_t)++e->nch;
+    return c;
+}
+
+size_t ks_eng_known_channels(const struct ks_engine *e)
+{
+    return e->nch;
+}
+
+/* ---- timers -------------------------------------------------------------------- */
+
+static int timer_less(const struct ks_timer *a, const struct ks_timer *b)
+{
+    return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+void ks_eng_timer(struct ks_engine *e, ks_time due, enum ks_timer_kind kind, uint32_t ref,
+                  int64_t ref2)
+{
+    KS_GROW(e->heap, e->capheap, e->nheap + 1);
+    struct ks_timer t = {due, e->timer_seq++, kind, ref, ref2};
+    size_t i = e->nheap++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!timer_less(&t, &e->heap[p])) {
+            break;
+        }
+        e->heap[i] = e->heap[p];
+        i = p;
+    }
+    e->heap[i] = t;
+}
+
+static struct ks_timer heap_pop(struct ks_engine *e)
+{
+    struct ks_timer top = e->heap[0];
+    struct ks_timer last = e->heap[--e->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const struct ks_timer *best = &last;
+        if (l < e->nheap && timer_less(&e->heap[l], best)) {
+            m = l;
+            best = &e->heap[l];
+        }
+        if (r < e->nheap && timer_less(&e->heap[r], best)) {
+            m = r;
+        }
+        if (m == i) {
+            break;
+        }
+        e->heap[i] = e->heap[m];
+        i = m;
+    }
+    if (e->nheap) {
+        e->heap[i] = last;
+    }
+    return top;
+}
+
+static void fire(struct ks_engine *e, const struct ks_timer *t)
+{
+    switch ((enum ks_timer_kind)t->kind) {
+    case KS_TM_FRESH:
+        if (t->ref < e->nch && e->ch[t->ref].fresh_due == t->due) {
+            ks_det_fresh_fire(e, &e->ch[t->ref], t->due);
+        }
+        break;
+    case KS_TM_VOLUME:
+        if (t->ref < e->nch) {
+            ks_det_volume_fire(e, &e->ch[t->ref], t->due);
+        }
+        break;
+    case KS_TM_DOWN:
+        if (t->ref < e->nlocs && e->locs[t->ref].down_due == t->due) {
+            ks_det_down_fire(e, &e->locs[t->ref], t->due);
+        }
+        break;
+    case KS_TM_ESC:
+    case KS_TM_ACK:
+    case KS_TM_RESOLVE:
+    case KS_TM_ASSESS:
+        ks_inc_fire(e, t);
+        break;
+    }
+}
+
+/* Fires every timer due strictly before t, in (deadline, seq) order, each at
+ * its own deadline; then the clock is t. */
+void ks_engine_advance(struct ks_engine *e, ks_time t)
+{
+    while (e->nheap && e->heap[0].due < t) {
+        struct ks_timer tm = heap_pop(e);
+        if (e->clock == KS_TIME_NONE || tm.due > e->clock) {
+            e->clock = tm.due;
+        }
+        fire(e, &tm);
+    }
+    if (e->clock == KS_TIME_NONE || t > e->clock) {
+        e->clock = t;
+    }
+}
+
+/* ---- intake ---------------------------------------------------------------------- */
+
+static void dedupe_prune(struct ks_engine *e)
+{
+    /* Ids are remembered for at least cfg->dedup_retention of event time;
+     * the map is rebuilt without older ones when it has doubled. */
+    struct ks_map64 keep = {0};
+    ks_time cut = e->clock - e->cfg->dedup_retention;
+    for (size_t i = 0; i < e->seen_ids.cap; i++) {
+        if (e->seen_ids.keys[i] && (ks_time)e->seen_ids.vals[i] >= cut) {
+            *ks_map64_put(&keep, e->seen_ids.keys[i], NULL) = e->seen_ids.vals[i];
+        }
+    }
+    ks_map64_fini(&e->seen_ids);
+    e->seen_ids = keep;
+}
+
+/* Returns 1 if the event's id was seen before (the event is a duplicate). */
+static int seen_before(struct ks_engine *e, const struct ks_event *ev)
+{
+    if (!ev->id.p) {
+        return 0;
+    }
+    uint64_t h = ks_hash(ev->id.p, ev->id.len) | 1;
+    int added;
+    uint64_t *v = ks_map64_put(&e->seen_ids, h, &added);
+    if (!added) {
+        return 1;
+    }
+    *v = (uint64_t)ev->ts;
+    if (e->seen_ids.n > 1u << 20 && e->seen_ids.n * 2 + 64 > e->seen_ids.cap) {
+        dedupe_prune(e);
+    }
+    return 0;
+}
+
+void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
+{
+    ks_engine_advance(e, ev->ts);
+    e->st.events++;
+    switch (ev->type) {
+    case KS_EV_INVENTORY:
+        ks_det_inventory(e, ev);
+        break;
+    case KS_EV_SYNC:
+        ks_det_sync(e, ev);
+        break;
+    case KS_EV_ORDER:
+        ks_det_order(e, ev);
+        break;
+    case KS_EV_HEALTH:
+        ks_det_health(e, ev);
+        break;
+    case KS_EV_STOCK:
+        ks_det_stock(e, ev);
+        break;
+    case KS_EV_RECEIPT:
+        ks_det_receipt(e, ev);
+        break;
+    case KS_EV_COMPLAINT:
+        ks_det_complaint(e, ev);
+        break;
+    case KS_EV_METRIC:
+        ks_det_metric(e, ev);
+        break;
+    case KS_EV_FEEDBACK:
+    case KS_EV_TICK:
+    case KS_EV__COUNT:
+        break;
+    }
+}
+
+static int blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                   const char *line, size_t len, struct ks_err *err)
+{
+    struct ks_event ev;
+    e->st.lines++;
+    if (blank(line, len)) {
+        e->st.blank++;
+        return KS_LINE_ACCEPTED;
+    }
+    KS_ASSERT(input < e->ninputs);
+    if (ks_event_decode(e->dec, line, len, &ev, err) != KS_OK) {
+        e->st.rejected++;
+        KS_GROW(e->dead, e->capdead, e->ndead + 1);
+        struct ks_dead_effect *d = &e->dead[e->ndead++];
+        d->input = input;
+        d->line = lineno;
+        d->reason = ks_strdup(err->msg);
+        d->raw = ks_strndup(line, len);
+        d->raw_len = len;
+        uint32_t src = ev.source.p ? ks_eng_str(e, ev.source) : e->input_src[input];
+        if (e->clock != KS_TIME_NONE) {
+            ks_det_feed_line(e, src, 1, e->clock);
+        }
+        return KS_LINE_REJECTED;
+    }
+    if (seen_before(e, &ev)) {
+        e->st.duplicates++;
+        return KS_LINE_DUPLICATE;
+    }
+    ks_engine_apply(e, &ev);
+    uint32_t src = ev.source.p ? ks_eng_str(e, ev.source) : e->input_src[input];
+    ks_det_feed_line(e, src, 0, e->clock);
+    return KS_LINE_ACCEPTED;
+}
+
+void ks_engine_end_input(struct ks_engine *e)
+{
+    for (size_t i = 0; i < e->nch; i++) {
+        if (e->ch[i].upd_open) {
+            ks_det_update_close(e, &e->ch[i], e->clock);
+        }
+    }
+}
+
+/* ---- effects ------------------------------------------------------------------------ */
+
+void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc)
+{
+    /* Kept sorted and unique: incidents change in bursts, mostly the newest. */
+    size_t i = e->ndirty;
+    while (i > 0 && e->dirty[i - 1] > inc->id) {
+        i--;
+    }
+    if (i > 0 && e->dirty[i - 1] == inc->id) {
+        return;
+    }
+    KS_GROW(e->dirty, e->capdirty, e->ndirty + 1);
+    memmove(e->dirty + i + 1, e->dirty + i, (e->ndirty - i) * sizeof(int64_t));
+    e->dirty[i] = inc->id;
+    e->ndirty++;
+}
+
+size_t ks_engine_dirty(const struct ks_engine *e, const int64_t **ids)
+{
+    *ids = e->dirty;
+    return e->ndirty;
+}
+
+size_t ks_engine_dead(const struct ks_engine *e, const struct ks_dead_effect **dl)
+{
+    *dl = e->dead;
+    return e->ndead;
+}
+
+/* ---- people's actions ------------------------------------------------------------------ */
+
+static struct ks_incident *action_target(struct ks_engine *e, int64_t id, ks_time at,
+                                         struct ks_err *err)
+{
+    struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
+        return NULL;
+    }
+    if (at != KS_TIME_NONE) {
+        ks_engine_advance(e, at);
+    }
+    return inc;
+}
+
+static ks_time stamp(const struct ks_engine *e, ks_time at)
+{
+    return at != KS_TIME_NONE && (e->clock == KS_TIME_NONE || at > e->clock) ? at : e->clock;
+}
+
+enum ks_rc ks_engine_ack(struct ks_engine *e, int64_t id, const char *by, ks_time at,
+                         struct ks_err *err)
+{
+    struct ks_incident *inc = action_target(e, id, at, err);
+    if (!inc) {
+        return err->rc;
+    }
+    at = stamp(e, at);
+    if (inc->acknowledged_at != KS_TIME_NONE) {
+        return ks_err_set(err, KS_ESTATE, "incident %lld was already acknowledged", (long long)id);
+    }
+    inc->acknowledged_at = at;
+    inc->ack_due = KS_TIME_NONE;
+    if (!inc->owner) {
+        inc->owner = ks_strdup(by);
+    }
+    ks_inc_tl(e, inc, at, KS_TL_NOTE, by, "Acknowledged by %s", by);
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
+enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *status,
+                                const char *by, ks_time at, struct ks_err *err)
+{
+    int st = ks_status_parse(status);
+    if (st < 0) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "unknown status '%s' (use investigating, contained, resolving or "
+                          "resolved)",
+                          status);
+    }
+    struct ks_incident *inc = action_target(e, id, at, err);
+    if (!inc) {
+        return err->rc;
+    }
+    at = stamp(e, at);
+    if (st <= inc->status) {
+        return ks_err_set(err, KS_ESTATE,
+                          "incident %lld is already %s; status only moves forward "
+                          "(investigating -> contained -> resolving -> resolved)",
+                          (long long)id, ks_status_name(inc->status));
+    }
+    inc->status = (uint8_t)st;
+    if (st >= KS_ST_CONTAINED && inc->contained_at == KS_TIME_NONE) {
+        inc->contained_at = at;
+    }
+    if (inc->acknowledged_at == KS_TIME_NONE) {
+        /* Changing the status is handling it: it counts as the acknowledgement. */
+        inc->acknowledged_at = at;
+        inc->ack_due = KS_TIME_NONE;
+    }
+    struct ks_tl *t = ks_inc_tl(e, inc, at, KS_TL_STATUS, by, "Status %s, set by %s",
+                                ks_status_name(st), by);
+    t->status = (int8_t)st;
+    if (st == KS_ST_RESOLVED) {
+        inc->resolved_at = at;
+        inc->esc_due = inc->resolve_due = inc->assess_due = KS_TIME_NONE;
+        if (inc->type == KS_IT_DATA_CORRUPTION) {
+            ks_det_accept_updates(e, inc);
+        }
+    }
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
+enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
+                          ks_time at, struct ks_err *err)
+{
+    struct ks_incident *inc = action_target(e, id, at, err);
+    if (!inc) {
+        return err->rc;
+    }
+    ks_inc_tl(e, inc, stamp(e, at), KS_TL_NOTE, by, "%s", text);
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
+enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
+                            ks_time at, struct ks_err *err)
+{
+    struct ks_incident *inc = action_target(e, id, at, err);
+    if (!inc) {
+        return err->rc;
+    }
+    ks_free(inc->owner);
+    inc->owner = ks_strdup(owner);
+    ks_inc_tl(e, inc, stamp(e, at), KS_TL_NOTE, by, "Assigned to %s by %s", owner, by);
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
+/* ---- figures ---------------------------------------------------------------------------- */
+
+void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out)
+{
+    *out = e->st;
+    uint64_t pairs = 0, pair_bytes = 0, bytes = 0;
+    for (size_t i = 0; i < e->nch; i++) {
+        pairs += e->ch[i].n_tracked;
+        pair_bytes += (uint64_t)e->ch[i].cap * sizeof(struct ks_pair);
+        bytes += e->ch[i].upd_cap * sizeof(uint32_t);
+        if (e->ch[i].vol_count) {
+            bytes += KS_VOL_RING * (sizeof(uint32_t) + sizeof(int64_t));
+        }
+    }
+    out->pairs = pairs;
+    out->pair_bytes = pair_bytes;
+    out->state_bytes = pair_bytes + bytes + ks_intern_bytes(&e->skus) + ks_intern_bytes(&e->strs) +
+                       e->seen_ids.cap * 16 + e->capheap * sizeof(struct ks_timer);
+    out->incidents = (int64_t)e->ninc;
+}

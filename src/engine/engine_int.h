@@ -1,0 +1,408 @@
+/*
+ * engine_int.h - the engine's private state, shared by its files only.
+ *
+ * Invariants worth knowing before changing anything here:
+ *  - All times are int64 ms (ks_time). The clock only moves forward.
+ *  - Strings are interned: `skus` for SKUs (many), `strs` for everything
+ *    else (channels, batches, sources, systems, locations, customers, ...).
+ *  - Per (channel, SKU) state is a struct ks_pair in a dense array of the
+ *    channel indexed by SKU id: no per-pair heap objects, no strings.
+ *  - Timers live in one binary heap ordered by (deadline, seq); an entry is
+ *    valid only while its owner still holds the same deadline (lazy
+ *    cancellation), so re-arming never searches the heap.
+ */
+#ifndef KS_ENGINE_INT_H
+#define KS_ENGINE_INT_H
+
+#include "engine.h"
+
+#define KS_NONE UINT32_MAX
+
+enum ks_itype {
+    KS_IT_SYNC_FAILURE,
+    KS_IT_VOLUME_DROP,
+    KS_IT_DATA_CORRUPTION,
+    KS_IT_ORDER_REJECTIONS,
+    KS_IT_SYSTEM_OUTAGE,
+    KS_IT_SUPPLIER_SHORTFALL,
+    KS_IT_FULFILLMENT_ERROR,
+    KS_IT_FEED_SCHEMA_CHANGE,
+    KS_IT_METRIC_ANOMALY,
+    KS_IT__COUNT
+};
+
+enum ks_detector {
+    KS_DET_SYNC_FRESHNESS,
+    KS_DET_VOLUME_DROP,
+    KS_DET_DISTRIBUTION_SHIFT,
+    KS_DET_ZERO_SPIKE,
+    KS_DET_ORDER_REJECTIONS,
+    KS_DET_SYSTEM_DOWN,
+    KS_DET_SUPPLIER_SHORTFALL,
+    KS_DET_COMPLAINT_SPIKE,
+    KS_DET_FEED_REJECTS,
+    KS_DET_METRIC,
+    KS_DET__COUNT
+};
+
+enum ks_status { KS_ST_INVESTIGATING, KS_ST_CONTAINED, KS_ST_RESOLVING, KS_ST_RESOLVED };
+
+enum ks_tl_kind {
+    KS_TL_SIGNAL,
+    KS_TL_ESCALATION,
+    KS_TL_STATUS,
+    KS_TL_ACTION,
+    KS_TL_NOTIFICATION,
+    KS_TL_NOTE,
+    KS_TL_SLA
+};
+
+const char *ks_itype_name(enum ks_itype t);
+const char *ks_detector_name(enum ks_detector d);
+const char *ks_status_name(enum ks_status s);
+int ks_status_parse(const char *s);
+const char *ks_tl_kind_name(enum ks_tl_kind k);
+
+/* ---- per (channel, SKU) ----------------------------------------------- */
+
+#define KS_PAIR_CUR 1     /* a quantity has been pushed (cur is valid) */
+#define KS_PAIR_KNOWN 2   /* good is valid: the SKU counts as known */
+#define KS_PAIR_SUSPECT 4 /* cur came from an update judged corrupt */
+
+/* 16 bytes. `good` is the last known good quantity: the reference updates
+ * are judged against. `stamp` is the sequence number of the update that
+ * last touched the pair (dedupes a SKU seen twice in one update). */
+struct ks_pair {
+    uint32_t cur;
+    uint32_t good;
+    uint32_t stamp;
+    uint32_t flags;
+};
+
+/* ---- channels ------------------------------------------------------------ */
+
+#define KS_VOL_RING 10240 /* minutes kept: 7 days + margin */
+
+struct ks_channel {
+    uint32_t name; /* strs id */
+    const struct ks_channel_cfg *cfg;
+    struct ks_pair *pairs; /* indexed by SKU id, cap entries */
+    uint32_t cap;
+    uint32_t n_tracked, n_known, n_active;
+
+    /* The open update (distribution_shift, zero_spike). */
+    int upd_open;
+    uint32_t upd_batch;  /* strs id or KS_NONE */
+    uint32_t upd_source; /* strs id or KS_NONE */
+    uint32_t upd_seq;
+    ks_time upd_first;
+    uint32_t *upd_skus;
+    size_t upd_n, upd_cap;
+
+    /* sync_freshness */
+    int sync_seen;       /* a sync event has been seen: the timer is armed */
+    int ever_ok;
+    ks_time last_ok;     /* or the first sync when never ok */
+    ks_time fresh_due;   /* KS_TIME_NONE when not armed */
+    int stale;
+    int64_t stale_incident;
+    uint32_t err_counts[6]; /* sync errors by class since the last ok sync */
+    ks_time last_inventory; /* is the source still generating events? */
+
+    /* volume_drop: per-minute counts of inventory events. */
+    ks_time first_inv;     /* KS_TIME_NONE until the first inventory event */
+    uint32_t *vol_count;   /* KS_VOL_RING entries */
+    int64_t *vol_minute;   /* which minute each entry holds */
+    int64_t vol_last_eval; /* last minute evaluated (sums are for it) */
+    uint64_t vol_hour, vol_week;
+    int vol_firing;
+    int64_t vol_incident;
+};
+
+/* ---- systems and locations ----------------------------------------------- */
+
+struct ks_loc {
+    uint32_t system, location; /* strs ids; location KS_NONE for none */
+    const struct ks_system_cfg *cfg;
+    int ever_up;
+    ks_time first_check, last_up;
+    ks_time down_due;
+    int down;
+    int64_t incident;
+};
+
+/* ---- windows ------------------------------------------------------------- */
+
+/* A sorted sequence of timestamps with a value, pruned from the front. */
+struct ks_tswin {
+    ks_time *ts;
+    double *val;
+    uint32_t *ref, *ref2; /* e.g. order and customer strs ids */
+    size_t head, n, cap;
+};
+
+struct ks_complaint_key {
+    uint32_t reason, sku;
+    struct ks_tswin win;
+    int64_t incident;
+};
+
+/* feed_rejects: run-length records of lines per clock instant. */
+struct ks_feed_rec {
+    ks_time t;
+    uint32_t acc, rej;
+};
+struct ks_feedsrc {
+    uint32_t source;
+    struct ks_feed_rec *rec;
+    size_t head, n, cap;
+    uint64_t acc, rej;
+    int firing;
+    int64_t incident;
+};
+
+struct ks_po {
+    uint32_t po, supplier;
+    int64_t expected, received, damaged, wrong;
+    double missing_value;
+    ks_time max_delay;
+    int level; /* 0 none, 3 = P3, 2 = P2 */
+    int64_t incident;
+};
+
+struct ks_metric_state {
+    struct ks_tswin win;
+    int firing;
+    int64_t incident;
+};
+
+/* ---- incidents ----------------------------------------------------------- */
+
+struct ks_signal {
+    uint8_t detector;
+    ks_time at;
+    double value, threshold;
+    char *text;
+};
+
+struct ks_tl {
+    ks_time at;
+    uint8_t kind;
+    uint8_t severity, from; /* escalation, and the detection entry */
+    int8_t status;          /* status entries, else -1 */
+    char *actor;
+    char *text;
+    char *why;
+};
+
+/* A small set of u32, kept sorted. */
+struct ks_u32set {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+struct ks_incident {
+    int64_t id;
+    uint8_t type, severity, status;
+    char *title, *fingerprint, *family;
+    /* scope */
+    struct ks_u32set channels;  /* channel indexes */
+    struct ks_u32set locs;      /* loc indexes */
+    struct ks_u32set systems;   /* strs ids */
+    struct ks_u32set pos;       /* strs ids */
+    struct ks_u32set sources;   /* strs ids */
+    struct ks_u32set sku_ids;   /* SKU ids, the first KS_SCOPE_SKUS only */
+    uint64_t skus;              /* count of affected SKUs */
+    uint32_t key_a, key_b;      /* detector-specific group key */
+    ks_time started_at, detected_at, acknowledged_at, contained_at, resolved_at;
+    char *owner;
+    /* impact */
+    int64_t orders, units;
+    double revenue;
+    struct ks_u32set customers, order_ids;
+    /* record */
+    struct ks_signal *signals;
+    size_t nsignals, capsignals;
+    struct ks_tl *tl;
+    size_t ntl, captl;
+    int64_t repeat_of;
+    /* timers: the deadline each is armed for, or KS_TIME_NONE */
+    ks_time esc_due, ack_due, resolve_due, assess_due;
+    uint8_t esc_to; /* the severity the escalation timer raises to */
+    uint8_t ack_missed, resolve_missed, assessed;
+};
+#define KS_SCOPE_SKUS 100
+
+/* ---- timers ---------------------------------------------------------------- */
+
+enum ks_timer_kind {
+    KS_TM_FRESH,   /* ref = channel */
+    KS_TM_VOLUME,  /* ref = channel */
+    KS_TM_DOWN,    /* ref = loc */
+    KS_TM_ESC,     /* ref2 = incident id */
+    KS_TM_ACK,
+    KS_TM_RESOLVE,
+    KS_TM_ASSESS
+};
+
+struct ks_timer {
+    ks_time due;
+    uint64_t seq;
+    uint32_t kind, ref;
+    int64_t ref2;
+};
+
+/* ---- the engine -------------------------------------------------------------- */
+
+struct ks_engine {
+    const struct ks_config *cfg;
+    struct ks_decoder *dec;
+    ks_time clock; /* KS_TIME_NONE before the first event */
+
+    struct ks_intern skus, strs;
+    struct ks_channel *ch;
+    size_t nch, capch;
+    uint32_t *ch_of_str; /* strs id -> channel index + 1 (0: none) */
+    size_t cap_ch_of_str;
+    uint32_t upd_seq;
+
+    struct ks_loc *locs;
+    size_t nlocs, caplocs;
+
+    /* order_rejections: accepted+rejected, and rejected alone */
+    struct ks_tswin orders_all, orders_rej;
+    int rej_firing;
+    int64_t rej_incident;
+
+    struct ks_complaint_key *ck;
+    size_t nck, capck;
+    struct ks_map64 ck_index; /* (reason << 32 | sku) + 1 -> index */
+
+    struct ks_feedsrc *fs;
+    size_t nfs, capfs;
+    struct ks_map64 fs_index; /* source strs id + 1 -> index */
+
+    struct ks_po *po;
+    size_t npo, cappo;
+    struct ks_map64 po_index; /* po strs id + 1 -> index */
+
+    struct ks_metric_state *ms; /* one per configured rule */
+
+    struct ks_map64 stock;     /* (sku << 32 | location) + 1 -> qty */
+    struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
+
+    struct ks_map64 seen_ids; /* hash of id -> ts */
+    ks_time seen_pruned;
+
+    struct ks_incident **inc; /* by id - 1 */
+    size_t ninc, capinc;
+
+    struct ks_timer *heap;
+    size_t nheap, capheap;
+    uint64_t timer_seq;
+
+    /* inputs of this process (not checkpointed) */
+    char **inputs;
+    uint32_t *input_src; /* strs id of "file:NAME" */
+    size_t ninputs;
+
+    /* effects since the last clear */
+    int64_t *dirty;
+    size_t ndirty, capdirty;
+    struct ks_dead_effect *dead;
+    size_t ndead, capdead;
+
+    struct ks_engine_stats st;
+    /* hot-path caches */
+    uint32_t last_ch_str, last_batch;
+    const char *last_ch_p, *last_batch_p;
+};
+
+/* engine.c */
+struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str);
+struct ks_channel *ks_eng_channel_find(struct ks_engine *e, uint32_t name_str);
+void ks_eng_timer(struct ks_engine *e, ks_time due, enum ks_timer_kind kind, uint32_t ref,
+                  int64_t ref2);
+uint32_t ks_eng_str(struct ks_engine *e, struct ks_str s);
+size_t ks_eng_known_channels(const struct ks_engine *e);
+
+/* "amazon, ebay" for the channels of an incident. */
+void ks_inc_channel_list(const struct ks_engine *e, const struct ks_incident *inc, char *out,
+                         size_t cap);
+/* Finds the newest open incident of a type whose key_a (and key_b unless
+ * KS_NONE is passed as any) match. */
+struct ks_incident *ks_inc_find_open(const struct ks_engine *e, enum ks_itype type, uint32_t key_a,
+                                     uint32_t key_b);
+
+/* window helpers (window.c) */
+void ks_tswin_push(struct ks_tswin *w, ks_time t, double v, uint32_t ref, uint32_t ref2);
+/* Drops entries with ts <= t. */
+void ks_tswin_prune(struct ks_tswin *w, ks_time t);
+/* Number of entries with lo < ts <= hi (and the sum of their values). */
+size_t ks_tswin_count(const struct ks_tswin *w, ks_time lo, ks_time hi, double *sum);
+void ks_tswin_fini(struct ks_tswin *w);
+int ks_u32set_add(struct ks_u32set *s, uint32_t v);
+int ks_u32set_has(const struct ks_u32set *s, uint32_t v);
+void ks_u32set_fini(struct ks_u32set *s);
+
+/* incident.c */
+/* Opens an incident with its first signal; records the detection entry. */
+struct ks_incident *ks_inc_open(struct ks_engine *e, enum ks_itype type, enum ks_severity sev,
+                                ks_time started, ks_time at);
+struct ks_incident *ks_inc_get(const struct ks_engine *e, int64_t id);
+/* The open (unresolved) incident a detector keyed, or NULL. */
+struct ks_incident *ks_inc_open_get(const struct ks_engine *e, int64_t id);
+void ks_inc_signal(struct ks_engine *e, struct ks_incident *inc, enum ks_detector d, ks_time at,
+                   double value, double threshold, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Raises severity to sev if that is higher, recording an escalation. */
+void ks_inc_raise(struct ks_engine *e, struct ks_incident *inc, enum ks_severity sev, ks_time at,
+                  const char *why, ...) __attribute__((format(printf, 5, 6)));
+struct ks_tl *ks_inc_tl(struct ks_engine *e, struct ks_incident *inc, ks_time at,
+                        enum ks_tl_kind kind, const char *actor, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void ks_inc_set_title(struct ks_incident *inc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void ks_inc_set_fingerprint(struct ks_engine *e, struct ks_incident *inc, const char *family,
+                            const char *suffix);
+void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc);
+/* Impact: one order (or complaint) touched the incident. */
+void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
+                   uint32_t customer_str, double value, int64_t units, ks_time at);
+/* Checks the assessment matrix after impact or duration changed. */
+void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, const char *why);
+void ks_inc_fire(struct ks_engine *e, const struct ks_timer *t);
+void ks_inc_free(struct ks_incident *inc);
+void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int detail,
+                   struct ks_buf *out);
+
+/* detectors */
+void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at);
+void ks_det_sync(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
+void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts);
+void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
+void ks_det_health(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due);
+int ks_det_loc_condition(const struct ks_engine *e, const struct ks_incident *inc);
+void ks_det_order(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
+void ks_det_metric(struct ks_engine *e, const struct ks_event *ev);
+/* The corruption incident is resolved or accepted: its updates become the reference. */
+void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc);
+
+/* checkpoint.c */
+struct ks_wr {
+    struct ks_buf *b;
+};
+struct ks_rd {
+    const unsigned char *p;
+    size_t n, at;
+    int bad;
+};
+
+#endif
