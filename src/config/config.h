@@ -123,15 +123,28 @@ struct ks_config {
     size_t nroles;
 };
 
-/* Fills cfg with the defaults of SPEC section 3. */
+/* Fills cfg with the defaults of SPEC section 3. The defaults own no memory:
+ * ks_config_fini on them is a no-op, and so is forgetting to call it. */
 void ks_config_defaults(struct ks_config *cfg);
-/* Loads a YAML file over the defaults. On error returns KS_EUSAGE with
- * err->msg "FILE:LINE: key \"a.b\": reason" (the first error); cfg is then
- * left as defaults. */
+/* Loads a YAML file over the defaults. cfg is an output only: what it held
+ * before is neither read nor freed (call ks_config_fini first when reusing a
+ * loaded config). On error returns KS_EUSAGE with err->msg
+ * "FILE:LINE: key \"a.b\": reason" (the first error in line order); cfg is
+ * then left as defaults. */
 enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err);
 /* Checks a file and writes every error found, one per line, to out.
  * Returns the number of errors (0 = valid). */
 int ks_config_check(const char *path, FILE *out);
+/* Receives one problem of a configuration file. line is 0 when the problem
+ * concerns the whole file (cannot open it); key is the dotted key path
+ * ("detectors.zero_spike.skus_pct", "metrics[0].name") or NULL when no single
+ * key is at fault (YAML syntax). msg is the reason alone, without file, line
+ * or key. The strings are valid only during the call. */
+typedef void (*ks_config_issue_fn)(void *ctx, int line, const char *key, const char *msg);
+/* Like ks_config_check, but hands every problem to fn, in line order (for
+ * `check-config --json`). Returns the number of problems. */
+int ks_config_check_each(const char *path, ks_config_issue_fn fn, void *ctx);
+/* Frees everything cfg owns and zeroes it. Takes defaults and zeroed structs. */
 void ks_config_fini(struct ks_config *cfg);
 /* The thresholds for a channel or system name (override or defaults). */
 const struct ks_channel_cfg *ks_config_channel(const struct ks_config *cfg, const char *name);

@@ -1,0 +1,764 @@
+/*
+ * test_config.c - kintsugi.yaml: defaults, loading, every error kind with its
+ * line and key, the example file and the generated reference.
+ *
+ * Run from the repository root: the fixtures are the YAML files under
+ * tests/unit/config/.
+ */
+#include "../../src/cli/cli.h"
+#include "../../src/config/config.h"
+#include "../../src/config/config_int.h"
+#include "t.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define FIX(name) "tests/unit/config/" name
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct found {
+    int line;
+    char key[128];
+    char msg[400];
+};
+
+struct issues {
+    struct found v[64];
+    int n;
+};
+
+static void collect(void *ctx, int line, const char *key, const char *msg)
+{
+    struct issues *is = ctx;
+    if (is->n < 64) {
+        struct found *f = &is->v[is->n];
+        f->line = line;
+        snprintf(f->key, sizeof(f->key), "%s", key ? key : "");
+        snprintf(f->msg, sizeof(f->msg), "%s", msg);
+    }
+    is->n++;
+}
+
+static int check_file(const char *path, struct issues *is)
+{
+    memset(is, 0, sizeof(*is));
+    return ks_config_check_each(path, collect, is);
+}
+
+/* Loads a fixture that must be valid. */
+static int load_ok(struct ks_config *cfg, const char *path)
+{
+    struct ks_err err = {0};
+    enum ks_rc rc = ks_config_load(cfg, path, &err);
+    if (rc != KS_OK) {
+        fprintf(stderr, "unexpected load error: %s\n", err.msg);
+    }
+    return rc == KS_OK;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    struct ks_buf b = {0};
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
+        ks_buf_put(&b, tmp, n);
+    }
+    fclose(f);
+    if (!b.p) {
+        ks_buf_put(&b, "", 0);
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* Runs a command with stdout and stderr captured into out and err. */
+static int run_cmd(int (*cmd)(int, char **), int argc, char **argv, struct ks_buf *out,
+                   struct ks_buf *err)
+{
+    char po[] = "/tmp/ks_test_config_outXXXXXX", pe[] = "/tmp/ks_test_config_errXXXXXX";
+    int fo = mkstemp(po), fe = mkstemp(pe);
+    fflush(stdout);
+    fflush(stderr);
+    int so = dup(1), se = dup(2);
+    dup2(fo, 1);
+    dup2(fe, 2);
+    int rc = cmd(argc, argv);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(so, 1);
+    dup2(se, 2);
+    close(so);
+    close(se);
+    close(fo);
+    close(fe);
+    size_t n;
+    char *s = slurp(po, &n);
+    ks_buf_put(out, s, n);
+    ks_free(s);
+    s = slurp(pe, &n);
+    ks_buf_put(err, s, n);
+    ks_free(s);
+    unlink(po);
+    unlink(pe);
+    return rc;
+}
+
+static long live_before;
+#define LEAK_START() (live_before = ks_alloc_live())
+#define LEAK_END() CHECK_INT(ks_alloc_live(), live_before)
+
+/* ---- defaults ------------------------------------------------------------ */
+
+static void check_spec_channel(const struct ks_channel_cfg *c)
+{
+    CHECK_INT(c->sync_interval, 15 * KS_MIN);
+    CHECK(c->sync_multiplier == 2.0);
+    CHECK_INT(c->sync_escalate, KS_HOUR);
+    CHECK(c->shift_skus_pct == 20.0);
+    CHECK(c->shift_change_pct == 50.0);
+    CHECK_INT(c->shift_min_known, 20);
+    CHECK(c->zero_skus_pct == 10.0);
+    CHECK_INT(c->zero_min_active, 20);
+    CHECK(c->volume_drop_pct == 50.0);
+    CHECK_INT(c->volume_window, 60 * KS_MIN);
+    CHECK_INT(c->volume_baseline, 7 * KS_DAY);
+    CHECK_INT(c->volume_min_history, 24 * KS_HOUR);
+    CHECK_INT(c->low_stock, 5);
+}
+
+static void check_spec_defaults(const struct ks_config *cfg)
+{
+    CHECK(cfg->path == NULL);
+    CHECK_STR(cfg->currency, "USD");
+    CHECK(cfg->channel_defaults.name == NULL);
+    check_spec_channel(&cfg->channel_defaults);
+    CHECK_INT(cfg->nchannels, 0);
+    CHECK(cfg->system_defaults.name == NULL);
+    CHECK_INT(cfg->system_defaults.down_after, 5 * KS_MIN);
+    CHECK_INT(cfg->system_defaults.escalate, 15 * KS_MIN);
+    CHECK_INT(cfg->system_defaults.group_within, 5 * KS_MIN);
+    CHECK_INT(cfg->nsystems, 0);
+    CHECK_INT(cfg->rej_window, 60 * KS_MIN);
+    CHECK(cfg->rej_pct == 5.0);
+    CHECK_INT(cfg->rej_min_orders, 20);
+    CHECK(cfg->supplier_p2_pct == 20.0);
+    CHECK(cfg->supplier_damaged_pct == 50.0);
+    CHECK_INT(cfg->complaint_window, 24 * KS_HOUR);
+    CHECK_INT(cfg->complaint_count, 10);
+    CHECK_INT(cfg->feed_window, 10 * KS_MIN);
+    CHECK_INT(cfg->feed_min_lines, 100);
+    CHECK(cfg->feed_pct == 5.0);
+    CHECK_INT(cfg->nmetrics, 0);
+    CHECK(cfg->metrics == NULL);
+    CHECK_INT(cfg->sla_ack[KS_P1], 15 * KS_MIN);
+    CHECK_INT(cfg->sla_ack[KS_P2], KS_HOUR);
+    CHECK_INT(cfg->sla_ack[KS_P3], 4 * KS_HOUR);
+    CHECK_INT(cfg->sla_resolve_p3, 24 * KS_HOUR);
+    CHECK_INT(cfg->review_due, 48 * KS_HOUR);
+    CHECK_INT(cfg->repeat_window, 30 * KS_DAY);
+    CHECK_INT(cfg->assess_inventory_customers, 100);
+    CHECK(cfg->assess_inventory_revenue == 5000.0);
+    CHECK_INT(cfg->assess_fulfillment_customers, 50);
+    CHECK(cfg->assess_fulfillment_revenue == 2000.0);
+    CHECK_INT(cfg->assess_system_duration, 2 * KS_HOUR);
+    CHECK(cfg->assess_system_revenue == 10000.0);
+    CHECK_INT(cfg->assess_supplier_delay, 7 * KS_DAY);
+    CHECK(cfg->assess_supplier_value == 20000.0);
+    CHECK_INT(cfg->dedup_retention, 48 * KS_HOUR);
+    CHECK_INT(cfg->npeople, 0);
+    CHECK_INT(cfg->nroles, 0);
+}
+
+static void defaults_equal_spec_values(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    ks_config_defaults(&cfg);
+    check_spec_defaults(&cfg);
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void defaults_own_no_memory(void)
+{
+    long before = ks_alloc_live();
+    struct ks_config cfg;
+    ks_config_defaults(&cfg);
+    CHECK_INT(ks_alloc_live(), before);
+    ks_config_fini(&cfg);
+    ks_config_fini(&cfg); /* fini on a finished (zeroed) config is a no-op */
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+static void empty_file_is_valid_and_all_defaults(void)
+{
+    LEAK_START();
+    static const char *files[] = {FIX("empty.yaml"), FIX("comments_only.yaml"),
+                                  FIX("empty_sections.yaml")};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct ks_config cfg;
+        CHECK(load_ok(&cfg, files[i]));
+        CHECK_STR(cfg.path, files[i]);
+        ks_free(cfg.path); /* compare everything else with the defaults */
+        cfg.path = NULL;
+        check_spec_defaults(&cfg);
+        ks_config_fini(&cfg);
+        CHECK_INT(ks_config_check(files[i], stderr), 0);
+    }
+    LEAK_END();
+}
+
+/* ---- a full file ---------------------------------------------------------- */
+
+static void full_file_overrides_every_key(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("full.yaml")));
+    CHECK_STR(cfg.currency, "EUR");
+    const struct ks_channel_cfg *d = &cfg.channel_defaults;
+    CHECK_INT(d->sync_interval, 20 * KS_MIN);
+    CHECK(d->sync_multiplier == 3.0);
+    CHECK_INT(d->sync_escalate, 2 * KS_HOUR);
+    CHECK(d->volume_drop_pct == 40.0);
+    CHECK_INT(d->volume_window, 30 * KS_MIN);
+    CHECK_INT(d->volume_baseline, 14 * KS_DAY);
+    CHECK_INT(d->volume_min_history, 48 * KS_HOUR);
+    CHECK(d->shift_skus_pct == 25.0);
+    CHECK(d->shift_change_pct == 60.0);
+    CHECK_INT(d->shift_min_known, 30);
+    CHECK(d->zero_skus_pct == 15.0); /* written "15%" */
+    CHECK_INT(d->zero_min_active, 40);
+    CHECK_INT(d->low_stock, 7);
+    CHECK_INT(cfg.rej_window, 30 * KS_MIN);
+    CHECK(cfg.rej_pct == 7.5);
+    CHECK_INT(cfg.rej_min_orders, 50);
+    CHECK_INT(cfg.system_defaults.down_after, 3 * KS_MIN);
+    CHECK_INT(cfg.system_defaults.escalate, 10 * KS_MIN);
+    CHECK_INT(cfg.system_defaults.group_within, 2 * KS_MIN);
+    CHECK(cfg.supplier_p2_pct == 25.0);
+    CHECK(cfg.supplier_damaged_pct == 40.0);
+    CHECK_INT(cfg.complaint_window, 12 * KS_HOUR);
+    CHECK_INT(cfg.complaint_count, 5);
+    CHECK_INT(cfg.feed_window, 5 * KS_MIN);
+    CHECK_INT(cfg.feed_min_lines, 200);
+    CHECK(cfg.feed_pct == 2.0);
+    CHECK_INT(cfg.sla_ack[KS_P1], 10 * KS_MIN);
+    CHECK_INT(cfg.sla_ack[KS_P2], 30 * KS_MIN);
+    CHECK_INT(cfg.sla_ack[KS_P3], 2 * KS_HOUR);
+    CHECK_INT(cfg.sla_resolve_p3, 12 * KS_HOUR);
+    CHECK_INT(cfg.review_due, 72 * KS_HOUR);
+    CHECK_INT(cfg.repeat_window, 14 * KS_DAY);
+    CHECK_INT(cfg.assess_inventory_customers, 200);
+    CHECK(cfg.assess_inventory_revenue == 7500.5);
+    CHECK_INT(cfg.assess_fulfillment_customers, 60);
+    CHECK(cfg.assess_fulfillment_revenue == 2500.0);
+    CHECK_INT(cfg.assess_system_duration, 3 * KS_HOUR);
+    CHECK(cfg.assess_system_revenue == 15000.0);
+    CHECK_INT(cfg.assess_supplier_delay, 10 * KS_DAY);
+    CHECK(cfg.assess_supplier_value == 30000.0);
+    CHECK_INT(cfg.dedup_retention, 72 * KS_HOUR);
+
+    /* Channels: each a copy of the defaults above with its own changes. */
+    CHECK_INT(cfg.nchannels, 3);
+    const struct ks_channel_cfg *a = ks_config_channel(&cfg, "amazon");
+    CHECK_STR(a->name, "amazon");
+    CHECK_INT(a->sync_interval, 10 * KS_MIN);
+    CHECK_INT(a->low_stock, 3);
+    CHECK(a->zero_skus_pct == 5.0);
+    CHECK_INT(a->zero_min_active, 40);
+    CHECK(a->sync_multiplier == 3.0);
+    CHECK_INT(a->volume_baseline, 14 * KS_DAY);
+    const struct ks_channel_cfg *e = ks_config_channel(&cfg, "ebay");
+    CHECK_STR(e->name, "ebay");
+    CHECK(e->sync_multiplier == 4.0);
+    CHECK_INT(e->sync_interval, 20 * KS_MIN);
+    CHECK(e->volume_drop_pct == 30.0);
+    CHECK_INT(e->volume_window, 2 * KS_HOUR);
+    CHECK_INT(e->volume_baseline, 3 * KS_DAY);
+    CHECK_INT(e->volume_min_history, 12 * KS_HOUR);
+    CHECK(e->shift_skus_pct == 30.0);
+    CHECK(e->shift_change_pct == 70.0);
+    CHECK_INT(e->shift_min_known, 10);
+    CHECK(e->zero_skus_pct == 15.0);
+    CHECK_INT(e->zero_min_active, 50);
+    CHECK_INT(e->low_stock, 7);
+    const struct ks_channel_cfg *s = ks_config_channel(&cfg, "shopify");
+    CHECK_INT(s->sync_interval, 5 * KS_MIN);
+    CHECK_INT(s->sync_escalate, 30 * KS_MIN);
+    CHECK(ks_config_channel(&cfg, "walmart") == &cfg.channel_defaults);
+    CHECK(ks_config_channel(&cfg, NULL) == &cfg.channel_defaults);
+
+    CHECK_INT(cfg.nsystems, 2);
+    const struct ks_system_cfg *w = ks_config_system(&cfg, "wms");
+    CHECK_STR(w->name, "wms");
+    CHECK_INT(w->down_after, 10 * KS_MIN);
+    CHECK_INT(w->escalate, 30 * KS_MIN);
+    CHECK_INT(w->group_within, KS_MIN);
+    const struct ks_system_cfg *o = ks_config_system(&cfg, "oms");
+    CHECK_INT(o->down_after, 3 * KS_MIN);
+    CHECK_INT(o->escalate, 5 * KS_MIN);
+    CHECK_INT(o->group_within, 2 * KS_MIN);
+    CHECK(ks_config_system(&cfg, "erp") == &cfg.system_defaults);
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void metric_rules_are_parsed_with_defaults(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("full.yaml")));
+    CHECK_INT(cfg.nmetrics, 4);
+    if (cfg.nmetrics == 4) {
+        const struct ks_metric_rule *r = &cfg.metrics[0];
+        CHECK_STR(r->name, "conversion-drop");
+        CHECK_STR(r->metric, "conversion_rate");
+        CHECK_INT(r->nlabels, 2);
+        if (r->nlabels == 2) {
+            CHECK_STR(r->labels[0].key, "site");
+            CHECK_STR(r->labels[0].val, "eu");
+            CHECK_STR(r->labels[1].key, "device");
+            CHECK_STR(r->labels[1].val, "mobile");
+        }
+        CHECK_INT(r->kind, KS_METRIC_DROP_PCT);
+        CHECK(r->threshold == 30.0);
+        CHECK_INT(r->baseline, 3 * KS_DAY);
+        CHECK_INT(r->min_samples, 5);
+        CHECK_INT(r->severity, KS_P2);
+
+        r = &cfg.metrics[1];
+        CHECK_STR(r->name, "checkout-errors");
+        CHECK_INT(r->kind, KS_METRIC_ABOVE);
+        CHECK(r->threshold == 25.0);
+        CHECK_INT(r->nlabels, 0);
+        CHECK_INT(r->baseline, 7 * KS_DAY); /* rule defaults */
+        CHECK_INT(r->min_samples, 3);
+        CHECK_INT(r->severity, KS_P3);
+
+        r = &cfg.metrics[2];
+        CHECK_INT(r->kind, KS_METRIC_BELOW);
+        CHECK(r->threshold == -0.5);
+        CHECK_INT(r->severity, KS_P1); /* written "p1" */
+
+        r = &cfg.metrics[3];
+        CHECK_INT(r->kind, KS_METRIC_RISE_PCT);
+        CHECK(r->threshold == 250.0);
+    }
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void roles_and_people_are_parsed(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("full.yaml")));
+    CHECK_INT(cfg.nroles, 3);
+    if (cfg.nroles == 3) {
+        CHECK_STR(cfg.roles[0].name, "agent");
+        CHECK_INT(cfg.roles[0].nmay, 0);
+        CHECK_STR(cfg.roles[1].name, "lead");
+        CHECK_INT(cfg.roles[1].nmay, 2);
+        if (cfg.roles[1].nmay == 2) {
+            CHECK_STR(cfg.roles[1].may_approve[0], "zero_channel");
+            CHECK_STR(cfg.roles[1].may_approve[1], "pause_listings");
+        }
+        CHECK_STR(cfg.roles[2].name, "manager");
+        CHECK_INT(cfg.roles[2].nmay, 1);
+        if (cfg.roles[2].nmay == 1) {
+            CHECK_STR(cfg.roles[2].may_approve[0], "*");
+        }
+    }
+    CHECK_INT(cfg.npeople, 3);
+    if (cfg.npeople == 3) {
+        CHECK_STR(cfg.people[0].name, "alice");
+        CHECK_STR(cfg.people[0].role, "lead");
+        CHECK_STR(cfg.people[1].name, "bob");
+        CHECK_STR(cfg.people[1].role, "manager");
+        CHECK_STR(cfg.people[2].name, "carol");
+        CHECK_STR(cfg.people[2].role, "agent");
+    }
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void channel_override_inherits_detectors_regardless_of_order(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("channels_first.yaml")));
+    const struct ks_channel_cfg *a = ks_config_channel(&cfg, "amazon");
+    CHECK_STR(a->name, "amazon");
+    CHECK(a->zero_skus_pct == 5.0);           /* its own */
+    CHECK_INT(a->zero_min_active, 30);        /* detectors:, written after channels: */
+    CHECK_INT(a->sync_interval, 20 * KS_MIN); /* detectors: */
+    CHECK_INT(a->low_stock, 9);               /* contain: */
+    CHECK(a->shift_skus_pct == 20.0);         /* built-in default */
+    const struct ks_channel_cfg *other = ks_config_channel(&cfg, "ebay");
+    CHECK(other->zero_skus_pct == 10.0);
+    CHECK_INT(other->zero_min_active, 30);
+    const struct ks_system_cfg *w = ks_config_system(&cfg, "wms");
+    CHECK_INT(w->down_after, 10 * KS_MIN);
+    CHECK_INT(w->escalate, 25 * KS_MIN);
+    CHECK_INT(w->group_within, KS_MIN);
+    /* people: before roles: in the file still finds the role. */
+    CHECK_INT(cfg.npeople, 1);
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+struct error_case {
+    const char *file;
+    int line;
+    const char *key; /* "" for none */
+    const char *msg; /* the whole message */
+};
+
+static const struct error_case error_cases[] = {
+    {FIX("bad_percent.yaml"), 4, "detectors.zero_spike.skus_pct",
+     "must be a number between 0 and 100, got \"abc\""},
+    {FIX("percent_range.yaml"), 2, "detectors.distribution_shift.change_pct",
+     "must be a number between 0 and 100, got \"101\""},
+    {FIX("unknown_key.yaml"), 3, "detectors.zero_spik",
+     "unknown key (did you mean \"zero_spike\"?)"},
+    {FIX("unknown_top.yaml"), 3, "frobnicate",
+     "unknown key (expected one of: currency, detectors, contain, channels, systems, metrics, "
+     "sla, assessment, dedup_retention, roles, people)"},
+    {FIX("syntax.yaml"), 5, "",
+     "YAML syntax error: did not find expected key (while parsing a block mapping at line 3)"},
+    {FIX("wrong_kind_section.yaml"), 3, "detectors.zero_spike",
+     "must be a mapping (key: value), got \"5\""},
+    {FIX("wrong_kind_scalar.yaml"), 2, "sla.resolve_p3",
+     "must be a duration greater than 0 (like 30s, 15m, 2h, 7d), got a mapping"},
+    {FIX("negative_duration.yaml"), 4, "sla.ack.P2",
+     "must be a duration greater than 0 (like 30s, 15m, 2h, 7d), got \"-5m\""},
+    {FIX("min_count.yaml"), 4, "channels.amazon.zero_spike.min_active",
+     "must be an integer >= 1, got \"0\""},
+    {FIX("metric_no_kind.yaml"), 2, "metrics[0]",
+     "needs exactly one of above, below, drop_pct, rise_pct"},
+    {FIX("metric_two_kinds.yaml"), 5, "metrics[0].drop_pct",
+     "conflicts with \"above\": a rule has exactly one of above, below, drop_pct, rise_pct"},
+    {FIX("metric_missing_name.yaml"), 5, "metrics[1].name", "is required"},
+    {FIX("unknown_role.yaml"), 7, "people.bob.role",
+     "unknown role \"lad\" (did you mean \"lead\"?)"},
+    {FIX("duplicate_key.yaml"), 3, "detectors.zero_spike", "duplicate key (first at line 2)"},
+    {FIX("two_documents.yaml"), 3, "",
+     "a second YAML document: the file must hold one (remove the \"---\")"},
+    {FIX("not_mapping.yaml"), 1, "",
+     "the file must be a mapping of keys (currency:, detectors:, ...), got a list"},
+    {FIX("load_fails_late.yaml"), 5, "dedup_retention",
+     "must be a duration of at least 24h (like 30s, 15m, 2h, 7d), got \"1h\""},
+    {FIX("no_such_file.yaml"), 0, "", "cannot open: No such file or directory"},
+};
+
+static void each_error_kind_reports_its_line_and_key(void)
+{
+    LEAK_START();
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        const struct error_case *ec = &error_cases[i];
+        struct issues is;
+        int n = check_file(ec->file, &is);
+        if (n != 1) {
+            fprintf(stderr, "  %s: %d problems\n", ec->file, n);
+        }
+        CHECK_INT(n, 1);
+        CHECK_INT(is.v[0].line, ec->line);
+        CHECK_STR(is.v[0].key, ec->key);
+        CHECK_STR(is.v[0].msg, ec->msg);
+    }
+    LEAK_END();
+}
+
+static void load_message_names_file_line_and_key(void)
+{
+    LEAK_START();
+    for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+        const struct error_case *ec = &error_cases[i];
+        char want[1024], where[32] = "";
+        if (ec->line) {
+            snprintf(where, sizeof(where), ":%d", ec->line);
+        }
+        if (*ec->key) {
+            snprintf(want, sizeof(want), "%s%s: key \"%s\": %s", ec->file, where, ec->key, ec->msg);
+        } else {
+            snprintf(want, sizeof(want), "%s%s: %s", ec->file, where, ec->msg);
+        }
+        struct ks_config cfg;
+        struct ks_err err = {0};
+        CHECK_INT(ks_config_load(&cfg, ec->file, &err), KS_EUSAGE);
+        CHECK_INT(err.rc, KS_EUSAGE);
+        CHECK_STR(err.msg, want);
+        ks_config_fini(&cfg);
+    }
+    /* The brief's example, spelled out once. */
+    struct ks_config cfg;
+    struct ks_err err = {0};
+    ks_config_load(&cfg, FIX("bad_percent.yaml"), &err);
+    CHECK_STR(err.msg, "tests/unit/config/bad_percent.yaml:4: key "
+                       "\"detectors.zero_spike.skus_pct\": must be a number between 0 and 100, "
+                       "got \"abc\"");
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void failed_load_leaves_defaults(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    struct ks_err err = {0};
+    /* The file sets currency and zero_spike validly before its bad key. */
+    CHECK_INT(ks_config_load(&cfg, FIX("load_fails_late.yaml"), &err), KS_EUSAGE);
+    check_spec_defaults(&cfg);
+    ks_config_fini(&cfg);
+    CHECK_INT(ks_config_load(&cfg, FIX("many_errors.yaml"), &err), KS_EUSAGE);
+    check_spec_defaults(&cfg);
+    /* The first error in line order. */
+    CHECK(strstr(err.msg, "many_errors.yaml:2: key \"currency\"") != NULL);
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void check_collects_every_error_in_line_order(void)
+{
+    LEAK_START();
+    static const struct {
+        int line;
+        const char *key;
+        const char *msg_start;
+    } want[] = {
+        {2, "currency", "must be a 3-letter currency code"},
+        {4, "detectors.zero_spike.skus_pct", "must be a number between 0 and 100"},
+        {4, "detectors.zero_spike.min_active", "must be an integer >= 1"},
+        {6, "detectors.volume_drop.window", "must be a duration greater than 0"},
+        {7, "detectors.sync_freshnes", "unknown key (did you mean \"sync_freshness\"?)"},
+        {9, "channels.amazon.order_rejections", "unknown key (expected one of: sync_interval"},
+        {9, "channels.amazon.sync_interval", "must be a duration greater than 0"},
+        {9, "channels.amazon.low_stock", "must be an integer >= 0, got \"-1\""},
+        {11, "metrics[0]", "needs exactly one of"},
+        {13, "metrics[0].severity", "must be P1, P2 or P3, got \"P4\""},
+        {15, "people.alice.role", "unknown role \"admin\" (no roles are defined"},
+        {16, "sla.ack.P1", "must be a duration greater than 0"},
+    };
+    size_t nwant = sizeof(want) / sizeof(want[0]);
+    struct issues is;
+    CHECK_INT(check_file(FIX("many_errors.yaml"), &is), (int)nwant);
+    for (size_t i = 0; i < nwant && i < (size_t)is.n; i++) {
+        CHECK_INT(is.v[i].line, want[i].line);
+        CHECK_STR(is.v[i].key, want[i].key);
+        CHECK(strncmp(is.v[i].msg, want[i].msg_start, strlen(want[i].msg_start)) == 0);
+    }
+
+    /* ks_config_check writes the same, one line each. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    CHECK_INT(ks_config_check(FIX("many_errors.yaml"), out), (int)nwant);
+    fclose(out);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    CHECK_INT(lines, (int)nwant);
+    CHECK(strncmp(text, "tests/unit/config/many_errors.yaml:2: key \"currency\": ", 54) == 0);
+    free(text); /* open_memstream's buffer comes from malloc */
+    LEAK_END();
+}
+
+static void unknown_keys_are_errors_at_every_level(void)
+{
+    LEAK_START();
+    struct issues is;
+    check_file(FIX("unknown_top.yaml"), &is);
+    CHECK_STR(is.v[0].key, "frobnicate");
+    check_file(FIX("unknown_key.yaml"), &is);
+    CHECK_STR(is.v[0].key, "detectors.zero_spik");
+    /* Inside a channel entry, a detector that is not per channel. */
+    check_file(FIX("many_errors.yaml"), &is);
+    int found = 0;
+    for (int i = 0; i < is.n && i < 64; i++) {
+        found += !strcmp(is.v[i].key, "channels.amazon.order_rejections");
+    }
+    CHECK_INT(found, 1);
+    LEAK_END();
+}
+
+static void severity_names(void)
+{
+    CHECK_STR(ks_severity_name(KS_P1), "P1");
+    CHECK_STR(ks_severity_name(KS_P2), "P2");
+    CHECK_STR(ks_severity_name(KS_P3), "P3");
+}
+
+/* ---- the example and the reference ----------------------------------------- */
+
+struct patterns {
+    char v[256][96];
+    int n;
+};
+
+static void add_pattern(void *ctx, const char *pattern)
+{
+    struct patterns *p = ctx;
+    for (int i = 0; i < p->n; i++) {
+        if (!strcmp(p->v[i], pattern)) {
+            return;
+        }
+    }
+    if (p->n < 256) {
+        snprintf(p->v[p->n++], sizeof(p->v[0]), "%s", pattern);
+    }
+}
+
+static void example_file_is_valid_and_sets_every_key(void)
+{
+    LEAK_START();
+    struct issues is;
+    CHECK_INT(check_file("examples/kintsugi.yaml", &is), 0);
+    for (int i = 0; i < is.n && i < 64; i++) {
+        fprintf(stderr, "  example: %d: %s: %s\n", is.v[i].line, is.v[i].key, is.v[i].msg);
+    }
+    static struct patterns all, set;
+    memset(&all, 0, sizeof(all));
+    memset(&set, 0, sizeof(set));
+    ks_config_each_key(add_pattern, &all);
+    CHECK(all.n > 60);
+    CHECK_INT(ks_config_each_set("examples/kintsugi.yaml", add_pattern, &set), 0);
+    for (int i = 0; i < all.n; i++) {
+        int hit = 0;
+        for (int j = 0; j < set.n && !hit; j++) {
+            hit = !strcmp(all.v[i], set.v[j]);
+        }
+        if (!hit) {
+            fprintf(stderr, "  examples/kintsugi.yaml does not set %s\n", all.v[i]);
+        }
+        CHECK(hit);
+    }
+    LEAK_END();
+}
+
+static void docs_config_md_is_the_generated_reference(void)
+{
+    LEAK_START();
+    char *gen = NULL;
+    size_t glen = 0;
+    FILE *out = open_memstream(&gen, &glen);
+    ks_config_reference(out);
+    fclose(out);
+    size_t flen = 0;
+    char *file = slurp("docs/CONFIG.md", &flen);
+    CHECK(file != NULL);
+    if (file) {
+        if (flen != glen || memcmp(file, gen, glen) != 0) {
+            fprintf(stderr, "  docs/CONFIG.md is stale: run "
+                            "`kintsugi check-config --reference > docs/CONFIG.md`\n");
+            CHECK(!"docs/CONFIG.md differs from ks_config_reference");
+        }
+    }
+    /* Every key appears in it with its full path. */
+    static struct patterns all;
+    memset(&all, 0, sizeof(all));
+    ks_config_each_key(add_pattern, &all);
+    for (int i = 0; i < all.n; i++) {
+        char needle[128];
+        snprintf(needle, sizeof(needle), "| `%s` |", all.v[i]);
+        CHECK(strstr(gen, needle) != NULL);
+    }
+    ks_free(file);
+    free(gen);
+    LEAK_END();
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static void check_config_command_exit_codes_and_output(void)
+{
+    LEAK_START();
+    struct ks_buf out = {0}, err = {0};
+    char *ok_args[] = {"examples/kintsugi.yaml"};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 1, ok_args, &out, &err), 0);
+    CHECK_STR(out.p, "examples/kintsugi.yaml: ok\n");
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *bad_args[] = {FIX("many_errors.yaml")};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 1, bad_args, &out, &err), 2);
+    CHECK(out.len == 0);
+    CHECK(err.p && strstr(err.p, "many_errors.yaml:16: key \"sla.ack.P1\"") != NULL);
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *json_args[] = {FIX("bad_percent.yaml"), "--json"};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 2, json_args, &out, &err), 2);
+    CHECK_STR(out.p, "{\"file\":\"tests/unit/config/bad_percent.yaml\",\"valid\":false,"
+                     "\"errors\":[{\"line\":4,\"key\":\"detectors.zero_spike.skus_pct\","
+                     "\"message\":\"must be a number between 0 and 100, got \\\"abc\\\"\"}]}\n");
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *json_ok[] = {"--json", FIX("empty.yaml")};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 2, json_ok, &out, &err), 0);
+    CHECK_STR(out.p, "{\"file\":\"tests/unit/config/empty.yaml\",\"valid\":true,\"errors\":[]}\n");
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *json_syntax[] = {"--json", FIX("syntax.yaml")};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 2, json_syntax, &out, &err), 2);
+    CHECK(strstr(out.p, "{\"line\":5,\"key\":null,\"message\":\"YAML syntax error") != NULL);
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *ref_args[] = {"--reference"};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 1, ref_args, &out, &err), 0);
+    CHECK(out.p && strncmp(out.p, "# kintsugi configuration reference", 34) == 0);
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *none[] = {NULL};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 0, none, &out, &err), 2);
+    CHECK(err.p && strstr(err.p, "needs exactly one FILE") != NULL);
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *two[] = {"a.yaml", "b.yaml"};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 2, two, &out, &err), 2);
+    ks_buf_reset(&out);
+    ks_buf_reset(&err);
+
+    char *help[] = {"--help"};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 1, help, &out, &err), 0);
+    CHECK(out.p && strstr(out.p, "usage: kintsugi check-config FILE") != NULL);
+    ks_buf_fini(&out);
+    ks_buf_fini(&err);
+    LEAK_END();
+}
+
+int main(void)
+{
+    RUN(defaults_equal_spec_values);
+    RUN(defaults_own_no_memory);
+    RUN(empty_file_is_valid_and_all_defaults);
+    RUN(full_file_overrides_every_key);
+    RUN(metric_rules_are_parsed_with_defaults);
+    RUN(roles_and_people_are_parsed);
+    RUN(channel_override_inherits_detectors_regardless_of_order);
+    RUN(each_error_kind_reports_its_line_and_key);
+    RUN(load_message_names_file_line_and_key);
+    RUN(failed_load_leaves_defaults);
+    RUN(check_collects_every_error_in_line_order);
+    RUN(unknown_keys_are_errors_at_every_level);
+    RUN(severity_names);
+    RUN(example_file_is_valid_and_sets_every_key);
+    RUN(docs_config_md_is_the_generated_reference);
+    RUN(check_config_command_exit_codes_and_output);
+    return t_done();
+}
