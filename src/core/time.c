@@ -170,18 +170,30 @@ int ks_duration_parse(const char *s, ks_time *out)
 
 void ks_duration_fmt(ks_time d, char out[32])
 {
+    /* Largest units first, zero parts left out: "30m", "1h30m", "2d", "1.500s". */
+    static const struct {
+        ks_time unit;
+        char name;
+    } units[] = {{KS_DAY, 'd'}, {KS_HOUR, 'h'}, {KS_MIN, 'm'}};
     if (d < 0) {
         d = 0;
     }
-    if (d >= KS_DAY && d % KS_HOUR == 0) {
-        snprintf(out, 32, "%lldd%lldh", (long long)(d / KS_DAY), (long long)(d % KS_DAY / KS_HOUR));
-    } else if (d >= KS_HOUR) {
-        snprintf(out, 32, "%lldh%02lldm", (long long)(d / KS_HOUR),
-                 (long long)(d % KS_HOUR / KS_MIN));
-    } else if (d >= KS_MIN) {
-        snprintf(out, 32, "%lldm%02llds", (long long)(d / KS_MIN), (long long)(d % KS_MIN / KS_SEC));
-    } else {
-        snprintf(out, 32, "%lld.%03llds", (long long)(d / KS_SEC), (long long)(d % KS_SEC));
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (d >= units[i].unit) {
+            o += (size_t)snprintf(out + o, 32 - o, "%lld%c", (long long)(d / units[i].unit),
+                                  units[i].name);
+            d %= units[i].unit;
+        }
+    }
+    if (d > 0 || o == 0) {
+        if (d % KS_SEC == 0) {
+            snprintf(out + o, 32 - o, "%llds", (long long)(d / KS_SEC));
+        } else {
+            snprintf(out + o, 32 - o, "%lld.%03llds", (long long)(d / KS_SEC),
+                     (long long)(d % KS_SEC));
+        }
     }
 }
 

@@ -221,7 +221,7 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
-            if ((p->flags & KS_PAIR_SUSPECT) && p->stamp != c->upd_seq) {
+            if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {
                 accept_pair(c, p);
                 n++;
             }

@@ -1,0 +1,593 @@
+#!/usr/bin/env python3
+"""Authoring aid for tests/scenarios: writes each scenario's events.ndjson and
+expected.json. The test suite runs the committed files, not this script.
+
+Expected values are derived here from SPEC section 3 by construction (the
+instant of the closing event, last ok + 30 min, ...) or, for volume_drop, by a
+brute-force oracle written straight from the SPEC's definition - never by
+running kintsugi.
+"""
+import json
+import os
+from datetime import datetime, timedelta, timezone
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+T0 = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.utc)
+
+
+def ts(dt):
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def at(minutes=0, seconds=0, ms=0, base=T0):
+    return base + timedelta(minutes=minutes, seconds=seconds, milliseconds=ms)
+
+
+class S:
+    def __init__(self, name):
+        self.name = name
+        self.lines = []
+        self.exp = {"incidents": []}
+        self.config = None
+
+    def ev(self, **kw):
+        self.lines.append(json.dumps(kw, separators=(",", ":")))
+        return len(self.lines)
+
+    def raw(self, text):
+        self.lines.append(text)
+        return len(self.lines)
+
+    def write(self):
+        d = os.path.join(HERE, self.name)
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "events.ndjson"), "wb") as f:
+            f.write(("\n".join(self.lines) + "\n").encode("utf-8", "surrogateescape"))
+        with open(os.path.join(d, "expected.json"), "w") as f:
+            json.dump(self.exp, f, indent=1)
+            f.write("\n")
+        cp = os.path.join(d, "config.yaml")
+        if self.config:
+            with open(cp, "w") as f:
+                f.write(self.config)
+        elif os.path.exists(cp):
+            os.remove(cp)
+
+
+def inventory_update(s, channel, batch, t, qtys, source=None, step_ms=10):
+    """One update: qtys is a list of (sku, qty). Returns the first event's time."""
+    for i, (sku, q) in enumerate(qtys):
+        kw = dict(type="inventory", ts=ts(t + timedelta(milliseconds=i * step_ms)),
+                  channel=channel, sku=sku, qty=q, batch=batch)
+        if source:
+            kw["source"] = source
+        s.ev(**kw)
+    return t
+
+
+def skus(n, prefix="SKU-"):
+    return ["%s%04d" % (prefix, i) for i in range(1, n + 1)]
+
+
+# ---------------------------------------------------------------- corruption
+def zero_spike_p1():
+    s = S("zero_spike_p1")
+    names = skus(40)
+    inventory_update(s, "amazon", "b1", at(0), [(k, 10) for k in names])
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="b1")
+    # 5 of 40 active to zero: 12.5 % > 10 %; changed 5 of 40 = 12.5 % < 20 %
+    q = [(k, 0 if i < 5 else 10) for i, k in enumerate(names)]
+    inventory_update(s, "amazon", "b2", at(15), q)
+    s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", initial_severity="P1", status="investigating",
+        channels=["amazon"], skus=5, sku_list=names[:5], signals=["zero_spike"],
+        started_at=ts(at(15)), detected_at=ts(at(16))))
+    s.exp["restart_at"] = 41
+    s.write()
+
+
+def corruption_near_misses_quiet():
+    s = S("corruption_near_misses_quiet")
+    names = skus(40)
+    inventory_update(s, "amazon", "b1", at(0), [(k, 10) for k in names])
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="b1")
+    # exactly 10 % zeroed (4 of 40) and exactly 20 % changed by > 50 % (4 zeroed + 4 to 100);
+    # 10 -> 15 is exactly 50 %: not a change
+    q = []
+    for i, k in enumerate(names):
+        if i < 4:
+            q.append((k, 0))
+        elif i < 8:
+            q.append((k, 100))
+        elif i < 20:
+            q.append((k, 15))
+        else:
+            q.append((k, 10))
+    inventory_update(s, "amazon", "b2", at(15), q)
+    s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
+    # a channel with only 19 active SKUs may lose half of them: zero_spike needs >= 20 active,
+    # distribution_shift >= 20 known
+    small = skus(19, "EB-")
+    inventory_update(s, "ebay", "e1", at(2), [(k, 7) for k in small])
+    s.ev(type="sync", ts=ts(at(3)), channel="ebay", status="ok", batch="e1")
+    inventory_update(s, "ebay", "e2", at(17), [(k, 0 if i < 10 else 7) for i, k in enumerate(small)])
+    s.ev(type="sync", ts=ts(at(18)), channel="ebay", status="ok", batch="e2")
+    # a SKU twice in one update counts once, with its last quantity: 5 SKUs go to 0 and back
+    inventory_update(s, "amazon", "b3", at(30), [(k, 0) for k in names[20:25]])
+    inventory_update(s, "amazon", "b3", at(30, 10), [(k, 10) for k in names[20:25]])
+    s.ev(type="sync", ts=ts(at(31)), channel="amazon", status="ok", batch="b3")
+    s.write()
+
+
+def distribution_shift_p2():
+    s = S("distribution_shift_p2")
+    names = skus(50)
+    inventory_update(s, "shopify", "s1", at(0), [(k, 100) for k in names], source="erp")
+    # 11 of 50 known multiplied by 10: 22 % > 20 %; closed by the next batch's first event
+    inventory_update(s, "shopify", "s2", at(15),
+                     [(k, 1000 if i < 11 else 100) for i, k in enumerate(names)], source="erp")
+    inventory_update(s, "shopify", "s3", at(30), [(k, 100) for k in names], source="erp")
+    s.ev(type="sync", ts=ts(at(31)), channel="shopify", status="ok", batch="s3")
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P2", initial_severity="P2", channels=["shopify"],
+        sources=["erp"], skus=11, signals=["distribution_shift"],
+        started_at=ts(at(15)), detected_at=ts(at(30))))
+    s.write()
+
+
+def corruption_both_detectors_one_incident():
+    s = S("corruption_both_detectors_one_incident")
+    names = skus(40)
+    inventory_update(s, "amazon", "b1", at(0), [(k, 10) for k in names])
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="b1")
+    # 10 of 40 to zero: 25 % zeroed and 25 % changed; closed by the end of the input
+    q = [(k, 0 if i < 10 else 10) for i, k in enumerate(names)]
+    inventory_update(s, "amazon", "b2", at(15), q)
+    last = at(15) + timedelta(milliseconds=39 * 10)
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", initial_severity="P1", channels=["amazon"],
+        skus=10, signals=["zero_spike", "distribution_shift"],
+        started_at=ts(at(15)), detected_at=ts(last)))
+    s.write()
+
+
+def corruption_recovers_without_second_incident():
+    s = S("corruption_recovers_without_second_incident")
+    names = skus(30)
+    inventory_update(s, "amazon", "b1", at(0), [(k, 20) for k in names])
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="b1")
+    inventory_update(s, "amazon", "b2", at(15), [(k, 0 if i < 6 else 20) for i, k in enumerate(names)])
+    s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
+    # the source recovers: compared with the last known good values nothing changed
+    inventory_update(s, "amazon", "b3", at(30), [(k, 20) for k in names])
+    s.ev(type="sync", ts=ts(at(31)), channel="amazon", status="ok", batch="b3")
+    # the same bad values again join the open incident instead of opening another
+    inventory_update(s, "amazon", "b4", at(45), [(k, 0 if i < 6 else 20) for i, k in enumerate(names)])
+    s.ev(type="sync", ts=ts(at(46)), channel="amazon", status="ok", batch="b4")
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", initial_severity="P1", channels=["amazon"],
+        skus=12, signals=["zero_spike", "zero_spike"],
+        started_at=ts(at(15)), detected_at=ts(at(16))))
+    s.write()
+
+
+def corruption_all_channels_p1():
+    s = S("corruption_all_channels_p1")
+    names = skus(25)
+    inventory_update(s, "amazon", "a1", at(0), [(k, 8) for k in names], source="erp")
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="a1")
+    inventory_update(s, "ebay", "e1", at(2), [(k, 8) for k in names], source="erp")
+    s.ev(type="sync", ts=ts(at(3)), channel="ebay", status="ok", batch="e1")
+    # erp pushes x10 on 6 of 25 (24 %) to both channels: grouped by source, P1 once it covers
+    # every known channel
+    bad = [(k, 80 if i < 6 else 8) for i, k in enumerate(names)]
+    inventory_update(s, "amazon", "a2", at(15), bad, source="erp")
+    s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="a2")
+    inventory_update(s, "ebay", "e2", at(17), bad, source="erp")
+    s.ev(type="sync", ts=ts(at(18)), channel="ebay", status="ok", batch="e2")
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", initial_severity="P2",
+        channels=["amazon", "ebay"], sources=["erp"], skus=12,
+        signals=["distribution_shift", "distribution_shift"],
+        started_at=ts(at(15)), detected_at=ts(at(16)),
+        escalations=[dict(at=ts(at(18)), severity="P1", **{"from": "P2"})]))
+    s.write()
+
+
+# ---------------------------------------------------------------- sync freshness
+def sync_stale_escalates():
+    s = S("sync_stale_escalates")
+    # ebay syncs exactly every 30 min (the threshold is strict: never stale);
+    # amazon's last ok sync is 10:15, then only rate_limit errors
+    evs = []
+    for m in range(0, 121, 30):
+        evs.append((at(m), dict(channel="ebay", status="ok")))
+    evs.append((at(0), dict(channel="amazon", status="ok")))
+    evs.append((at(15), dict(channel="amazon", status="ok")))
+    for m in range(20, 121, 10):
+        evs.append((at(m, 1), dict(channel="amazon", status="error", error="rate_limit")))
+    evs.sort(key=lambda x: x[0])
+    for t, kw in evs:
+        s.ev(type="sync", ts=ts(t), **kw)
+    s.exp["incidents"].append(dict(
+        type="sync_failure", severity="P2", initial_severity="P3", channels=["amazon"],
+        started_at=ts(at(30)), detected_at=ts(at(45)), signals=["sync_freshness"],
+        escalations=[dict(at=ts(at(105)), severity="P2", **{"from": "P3"})]))
+    s.exp["restart_at"] = 6
+    s.write()
+
+
+def sync_recovers_before_escalation():
+    s = S("sync_recovers_before_escalation")
+    s.ev(type="sync", ts=ts(at(0)), channel="amazon", status="ok")
+    s.ev(type="sync", ts=ts(at(0)), channel="ebay", status="ok")
+    for m in range(15, 181, 15):
+        s.ev(type="sync", ts=ts(at(m)), channel="ebay", status="ok")
+        if m == 60:  # amazon stale since 10:30, back at 11:00: no escalation at 11:30
+            s.ev(type="sync", ts=ts(at(m)), channel="amazon", status="ok")
+        if m > 60:
+            s.ev(type="sync", ts=ts(at(m)), channel="amazon", status="ok")
+    s.exp["incidents"].append(dict(
+        type="sync_failure", severity="P3", initial_severity="P3", channels=["amazon"],
+        started_at=ts(at(15)), detected_at=ts(at(30)), signals=["sync_freshness"]))
+    s.write()
+
+
+def sync_all_channels_p1():
+    s = S("sync_all_channels_p1")
+    s.ev(type="sync", ts=ts(at(0)), channel="amazon", status="ok")
+    s.ev(type="sync", ts=ts(at(10)), channel="ebay", status="ok")
+    s.ev(type="tick", ts=ts(at(120)))
+    # amazon stale at 10:30 (P3); ebay at 10:40 joins (within one interval) -> all known: P1;
+    # the P1 acknowledgement SLA (15 min) from 10:40 is missed at 10:55
+    s.exp["incidents"].append(dict(
+        type="sync_failure", severity="P1", initial_severity="P3",
+        channels=["amazon", "ebay"], started_at=ts(at(15)), detected_at=ts(at(30)),
+        signals=["sync_freshness", "sync_freshness"],
+        escalations=[dict(at=ts(at(40)), severity="P1", **{"from": "P3"})],
+        sla=[ts(at(55))]))
+    s.write()
+
+
+def sync_stale_not_joining_late_channel():
+    s = S("sync_stale_not_joining_late_channel")
+    s.ev(type="sync", ts=ts(at(0)), channel="amazon", status="ok")
+    s.ev(type="sync", ts=ts(at(16)), channel="ebay", status="ok")
+    s.ev(type="sync", ts=ts(at(20)), channel="etsy", status="ok")
+    for m in range(35, 60, 5):
+        s.ev(type="sync", ts=ts(at(m)), channel="etsy", status="ok")
+    s.ev(type="tick", ts=ts(at(60)))
+    # amazon stale at 10:30; ebay at 10:46, more than one interval (15 min) after: new incident
+    s.exp["incidents"].append(dict(type="sync_failure", severity="P3", channels=["amazon"],
+                                   detected_at=ts(at(30)), started_at=ts(at(15))))
+    s.exp["incidents"].append(dict(type="sync_failure", severity="P3", channels=["ebay"],
+                                   detected_at=ts(at(46)), started_at=ts(at(31))))
+    s.write()
+
+
+# ---------------------------------------------------------------- systems
+def wms_location_down():
+    s = S("wms_location_down")
+    for m in range(0, 41):
+        if m <= 10:
+            s.ev(type="health", ts=ts(at(m)), system="wms", location="paris", status="up")
+        else:
+            s.ev(type="health", ts=ts(at(m)), system="wms", location="paris", status="down")
+        s.ev(type="health", ts=ts(at(m)), system="wms", location="lyon", status="up", latency_ms=40)
+        if m % 5 == 0:  # exactly every 5 minutes: never down
+            s.ev(type="health", ts=ts(at(m)), system="oms", status="up")
+    s.exp["incidents"].append(dict(
+        type="system_outage", severity="P1", initial_severity="P2", systems=["wms"],
+        locations=["paris"], started_at=ts(at(10)), detected_at=ts(at(15)),
+        signals=["system_down"],
+        escalations=[dict(at=ts(at(30)), severity="P1", **{"from": "P2"})]))
+    s.write()
+
+
+def wms_complete_outage():
+    s = S("wms_complete_outage")
+    for m in range(0, 61):
+        if m <= 10:
+            s.ev(type="health", ts=ts(at(m)), system="wms", location="paris", status="up")
+        if m <= 12:
+            s.ev(type="health", ts=ts(at(m)), system="wms", location="lyon", status="up")
+        s.ev(type="health", ts=ts(at(m, 30)), system="oms", status="up")
+    # paris down at 10:15 (P2), lyon at 10:17 joins (within 5 min): every location -> P1;
+    # the P1 ack SLA from 10:17 is missed at 10:32
+    s.exp["incidents"].append(dict(
+        type="system_outage", severity="P1", initial_severity="P2", systems=["wms"],
+        locations=["paris", "lyon"], started_at=ts(at(10)), detected_at=ts(at(15)),
+        signals=["system_down", "system_down"],
+        escalations=[dict(at=ts(at(17)), severity="P1", **{"from": "P2"})],
+        sla=[ts(at(32))]))
+    s.write()
+
+
+def system_never_up():
+    s = S("system_never_up")
+    s.ev(type="health", ts=ts(at(0)), system="erp", status="down")
+    for m in range(1, 8):
+        s.ev(type="health", ts=ts(at(m)), system="erp", status="down")
+    # counted from its first check: down at 10:05
+    s.exp["incidents"].append(dict(type="system_outage", severity="P2", systems=["erp"],
+                                   locations=[], started_at=ts(at(0)), detected_at=ts(at(5))))
+    s.write()
+
+
+# ---------------------------------------------------------------- orders
+def order_rejections():
+    s = S("order_rejections")
+    for i in range(20):
+        st = "rejected" if i == 5 else "accepted"
+        s.ev(type="order", ts=ts(at(i)), order_id="O-%d" % i, channel="amazon", status=st,
+             customer="C-%d" % i, value=10.0, reason="unfulfillable" if st == "rejected" else None)
+    # 20 orders, 1 rejected = exactly 5 %: nothing. The 21st, rejected: 2 of 21 > 5 %
+    s.ev(type="order", ts=ts(at(20)), order_id="O-20", channel="amazon", status="rejected",
+         customer="C-20", value=25.5)
+    s.ev(type="order", ts=ts(at(21)), order_id="O-21", channel="amazon", status="rejected",
+         customer="C-21", value=4.5)
+    s.exp["incidents"].append(dict(
+        type="order_rejections", severity="P2", initial_severity="P2", started_at=ts(at(5)),
+        detected_at=ts(at(20)), signals=["order_rejections"],
+        impact=dict(orders=3, customers=3, revenue=40.0)))
+    s.write()
+
+
+def order_rejections_window_slides():
+    s = S("order_rejections_window_slides")
+    # 1 rejected at 10:00 and 19 accepted: 1 of 20 = exactly 5 %. At 11:00 another rejection:
+    # the one at exactly t - 60 min has left (t - 60 min, t], so again 1 of 20
+    s.ev(type="order", ts=ts(at(0)), order_id="R-0", channel="ebay", status="rejected")
+    for i in range(1, 20):
+        s.ev(type="order", ts=ts(at(3 * i)), order_id="A-%d" % i, channel="ebay", status="accepted")
+    s.ev(type="order", ts=ts(at(60)), order_id="R-1", channel="ebay", status="rejected")
+    s.write()
+
+
+# ---------------------------------------------------------------- supplier
+def supplier_shortfall():
+    s = S("supplier_shortfall")
+    due = ts(at(-60 * 24))
+    s.ev(type="receipt", ts=ts(at(0)), po="PO-1", supplier="acme", sku="A", expected=100,
+         received=90, due=due, unit_cost=2.0)
+    # cumulative 160 sellable of 200 expected: exactly 20 % short -> P2 (>= 20 %)
+    s.ev(type="receipt", ts=ts(at(5)), po="PO-1", supplier="acme", sku="B", expected=100,
+         received=70, unit_cost=3.0)
+    s.ev(type="receipt", ts=ts(at(6)), po="PO-2", supplier="acme", sku="A", expected=10, received=12)
+    s.ev(type="receipt", ts=ts(at(7)), po="PO-3", supplier="bolt", sku="C", expected=10,
+         received=10, wrong=1)
+    s.ev(type="receipt", ts=ts(at(8)), po="PO-4", supplier="bolt", sku="D", expected=10,
+         received=20, damaged=10)
+    s.ev(type="receipt", ts=ts(at(9)), po="PO-5", supplier="cord", sku="E", expected=100,
+         received=81)
+    s.exp["incidents"] = [
+        dict(type="supplier_shortfall", severity="P2", initial_severity="P3",
+             purchase_orders=["PO-1"], detected_at=ts(at(0)),
+             escalations=[dict(at=ts(at(5)), severity="P2", **{"from": "P3"})],
+             impact=dict(units=40, revenue=110.0)),
+        dict(type="supplier_shortfall", severity="P2", initial_severity="P2",
+             purchase_orders=["PO-3"], detected_at=ts(at(7))),
+        dict(type="supplier_shortfall", severity="P2", initial_severity="P2",
+             purchase_orders=["PO-4"], detected_at=ts(at(8))),
+        dict(type="supplier_shortfall", severity="P3", initial_severity="P3",
+             purchase_orders=["PO-5"], detected_at=ts(at(9)), impact=dict(units=19)),
+    ]
+    s.write()
+
+
+# ---------------------------------------------------------------- complaints
+def complaint_spike():
+    s = S("complaint_spike")
+    base = at(0)
+    # SKU-B: 10 complaints, the first exactly 24 h before the last: never 10 in (t-24h, t]
+    for i in range(10):
+        t = base + timedelta(hours=24) * i / 9
+        s.ev(type="complaint", ts=ts(t), reason="damaged", sku="SKU-B", customer="B%d" % i)
+    # no sku: never counted
+    for i in range(12):
+        s.ev(type="complaint", ts=ts(at(24 * 60 + i)), reason="late", customer="L%d" % i)
+    # SKU-A wrong_item: 9 then the 10th fires
+    for i in range(10):
+        s.ev(type="complaint", ts=ts(at(24 * 60 + 20 + i)), reason="wrong_item", sku="SKU-A",
+             customer="A%d" % (i % 8), order_id="OA%d" % i, value=12.5)
+    s.exp["incidents"].append(dict(
+        type="fulfillment_error", severity="P3", sku_list=["SKU-A"], reason="wrong_item",
+        started_at=ts(at(24 * 60 + 20)), detected_at=ts(at(24 * 60 + 29)),
+        signals=["complaint_spike"], impact=dict(orders=10, customers=8, revenue=125.0)))
+    s.write()
+
+
+# ---------------------------------------------------------------- feed rejects
+def feed_rejects():
+    s = S("feed_rejects")
+    bad_lines = []
+    n = 0
+    for i in range(100):
+        t = ts(at(0, i))
+        if i in (10, 30, 50, 70, 90):
+            bad_lines.append(s.raw('{"type":"inventory","ts":"%s","channel":"amazon",'
+                                   '"sku":"X%d","quantity":5,"source":"csv:feed"}' % (t, i)))
+        else:
+            s.ev(type="inventory", ts=t, channel="amazon", sku="X%d" % i, qty=5, source="csv:feed")
+        n += 1
+    # 5 of 100 = exactly 5 %: nothing; the 101st line rejected: 6 of 101 > 5 %
+    bad_lines.append(s.raw('{"type":"inventory","ts":"%s","channel":"amazon","sku":"X100",'
+                           '"quantity":5,"source":"csv:feed"}' % ts(at(0, 100))))
+    s.exp["rejected_lines"] = bad_lines
+    # rejected lines do not move the clock: the instant is the last accepted line's ts
+    # (a rejected line counts at the clock, the ts of the accepted line before it)
+    s.exp["incidents"].append(dict(type="feed_schema_change", severity="P2",
+                                   sources=["csv:feed"], detected_at=ts(at(0, 99)),
+                                   started_at=ts(at(0, 9))))
+    s.write()
+
+
+# ---------------------------------------------------------------- bad input
+def bad_input_is_rejected_and_not_applied():
+    s = S("bad_input_is_rejected_and_not_applied")
+    s.ev(type="sync", ts=ts(at(0)), channel="amazon", status="ok")
+    rej = []
+    rej.append(s.raw('{"type":"sync","ts":"%s","channel":"amazon","status":"fine"}' % ts(at(10))))
+    rej.append(s.raw('{"type":"sync","ts":"not-a-time","channel":"amazon","status":"ok"}'))
+    rej.append(s.raw('{"type":"sync","ts":"%s","status":"ok"}' % ts(at(20))))
+    rej.append(s.raw('{"type":"inventory","ts":"%s","channel":"amazon","sku":"A","qty":"12"}' % ts(at(20))))
+    rej.append(s.raw('{"type":"inventory","ts":"%s","channel":"amazon","sku":"A","qty":-1}' % ts(at(20))))
+    rej.append(s.raw('{"type":"inventory","ts":"%s","channel":"amazon","sku":"A","qty":1.5}' % ts(at(20))))
+    rej.append(s.raw('{"type":"teleport","ts":"%s"}' % ts(at(20))))
+    rej.append(s.raw('{"ts":"%s"}' % ts(at(20))))
+    rej.append(s.raw('{"type":"sync","ts":"%s","channel":"amazon","status":"ok"' % ts(at(25))))
+    rej.append(s.raw('[1,2,3]'))
+    rej.append(s.raw('{"type":"order","ts":"%s","order_id":"O1","channel":"amazon","status":"accepted","lines":[{"sku":"A","qty":0}]}' % ts(at(20))))
+    rej.append(s.raw('{"type":"health","ts":"%s","system":"wms","status":"up","latency_ms":"fast"}' % ts(at(20))))
+    rej.append(s.raw('{"type":"feedback","ts":"%s","score":6}' % ts(at(20))))
+    rej.append(s.raw('{"type":"metric","ts":"%s","name":"x","value":1,"labels":{"a":1}}' % ts(at(20))))
+    rej.append(s.raw('{"type":"receipt","ts":"%s","po":"P","supplier":"S","sku":"A","expected":10}' % ts(at(20))))
+    rej.append(s.raw('{"type":"sync","ts":"%s","channel":"amazon","status":"ok","note":"\udcff"}' % ts(at(25))))
+    s.ev(type="tick", ts=ts(at(31)))
+    s.ev(type="sync", ts=ts(at(32)), channel="amazon", status="ok", id="dup-1")
+    s.ev(type="sync", ts=ts(at(32)), channel="amazon", status="ok", id="dup-1")
+    s.exp["rejected_lines"] = rej
+    s.exp["duplicates"] = 1
+    # none of the rejected ok syncs refreshed the channel: stale at 10:30
+    s.exp["incidents"].append(dict(type="sync_failure", severity="P3", channels=["amazon"],
+                                   detected_at=ts(at(30)), started_at=ts(at(15))))
+    s.write()
+
+
+# ---------------------------------------------------------------- volume drop
+def volume_oracle(times_ms, first_ms, last_clock_ms):
+    """Brute force from the SPEC: first whole minute m with enough history at which the
+    last hour holds fewer than 50 % of the average hourly count."""
+    H = 3600000
+    m = (first_ms + 59999) // 60000 * 60000
+    while m < last_clock_ms:
+        hist = m - first_ms
+        if hist >= 24 * H:
+            hour = sum(1 for t in times_ms if m - H < t <= m)
+            week = sum(1 for t in times_ms if m - 7 * 24 * H < t <= m)
+            hours = min(hist, 168 * H) / H
+            if hour < 0.5 * week / hours:
+                return m
+        m += 60000
+    return None
+
+
+def volume_drop():
+    s = S("volume_drop")
+    base = datetime(2026, 11, 20, 0, 0, 0, tzinfo=timezone.utc)
+    times = []
+    t = base
+    end_full = base + timedelta(hours=25)
+    while t < end_full:
+        times.append(t)
+        t += timedelta(minutes=1)
+    while t < base + timedelta(hours=28):
+        times.append(t)
+        t += timedelta(minutes=5)
+    for i, x in enumerate(times):
+        s.ev(type="inventory", ts=ts(x), channel="amazon", sku="SKU-%d" % (i % 50), qty=3)
+    ms = [int(x.timestamp() * 1000) for x in times]
+    m = volume_oracle(ms, ms[0], ms[-1])
+    d = datetime.fromtimestamp(m / 1000, tz=timezone.utc)
+    s.exp["incidents"].append(dict(type="volume_drop", severity="P3", channels=["amazon"],
+                                   detected_at=ts(d), started_at=ts(d - timedelta(hours=1)),
+                                   signals=["volume_drop"]))
+    s.write()
+
+
+def volume_steady_quiet():
+    s = S("volume_steady_quiet")
+    base = datetime(2026, 11, 20, 0, 0, 0, tzinfo=timezone.utc)
+    t = base
+    i = 0
+    while t < base + timedelta(hours=30):
+        s.ev(type="inventory", ts=ts(t), channel="ebay", sku="SKU-%d" % (i % 30), qty=4)
+        t += timedelta(minutes=2)
+        i += 1
+    s.write()
+
+
+# ---------------------------------------------------------------- metric rules
+def metric_drop_rule():
+    s = S("metric_drop_rule")
+    s.config = ("metrics:\n  - name: conversion-drop\n    metric: conversion_rate\n"
+                "    labels: {site: eu}\n    drop_pct: 30\n    baseline: 1h\n"
+                "    min_samples: 3\n    severity: P2\n")
+    vals = [40, 40, 40, 28, 26, 40]
+    for i, v in enumerate(vals):
+        s.ev(type="metric", ts=ts(at(5 * i)), name="conversion_rate", value=v, labels={"site": "eu"})
+        s.ev(type="metric", ts=ts(at(5 * i, 1)), name="conversion_rate", value=1,
+             labels={"site": "us"})
+    # the 4th sample's baseline is 40: 28 is exactly 30 % below (not more); the 5th's is
+    # (40 * 3 + 28) / 4 = 37 and 26 is 29.7 % below: nothing. "us" samples do not match.
+    s.write()
+    s2 = S("metric_drop_rule_fires")
+    s2.config = s.config
+    vals = [40, 40, 40, 27]
+    for i, v in enumerate(vals):
+        s2.ev(type="metric", ts=ts(at(5 * i)), name="conversion_rate", value=v, labels={"site": "eu"})
+    s2.exp["incidents"].append(dict(type="metric_anomaly", severity="P2", rule="conversion-drop",
+                                    detected_at=ts(at(15)), signals=["metric_rule"]))
+    s2.write()
+
+
+# ---------------------------------------------------------------- people and repeats
+def resolve_then_repeat():
+    s = S("resolve_then_repeat")
+    names = skus(30)
+    inventory_update(s, "amazon", "b1", at(0), [(k, 20) for k in names])
+    s.ev(type="sync", ts=ts(at(1)), channel="amazon", status="ok", batch="b1")
+    inventory_update(s, "amazon", "b2", at(15), [(k, 0 if i < 6 else 20) for i, k in enumerate(names)])
+    n = s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
+    s.exp["actions"] = [
+        dict(after_line=n, do="ack", id=1, by="alice", at=ts(at(20))),
+        dict(after_line=n, do="status", id=1, arg="contained", by="alice", at=ts(at(25))),
+        dict(after_line=n, do="status", id=1, arg="resolved", by="alice", at=ts(at(40))),
+    ]
+    # resolved: the zeros became the reference; restocking 6 SKUs from 0 is a shift of
+    # 6 of 30 known (20 %, not more): nothing. Zeroing them again is a new incident that
+    # repeats the first. Syncs keep flowing so that nothing else fires.
+    s.ev(type="sync", ts=ts(at(41)), channel="amazon", status="ok")
+    inventory_update(s, "amazon", "b3", at(60), [(k, 20) for k in names])
+    s.ev(type="sync", ts=ts(at(61)), channel="amazon", status="ok", batch="b3")
+    s.ev(type="sync", ts=ts(at(85)), channel="amazon", status="ok")
+    s.ev(type="sync", ts=ts(at(110)), channel="amazon", status="ok")
+    inventory_update(s, "amazon", "b4", at(120), [(k, 0 if i >= 24 else 20) for i, k in enumerate(names)])
+    s.ev(type="sync", ts=ts(at(121)), channel="amazon", status="ok", batch="b4")
+    s.ev(type="tick", ts=ts(at(150)))
+    s.exp["incidents"] = [
+        dict(type="data_corruption", severity="P1", status="resolved", detected_at=ts(at(16)),
+             acknowledged_at=ts(at(20)), contained_at=ts(at(25)), resolved_at=ts(at(40)),
+             owner="alice"),
+        dict(type="data_corruption", severity="P1", status="investigating",
+             detected_at=ts(at(121)), started_at=ts(at(120)), repeat_of=1, sla=[ts(at(136))]),
+    ]
+    s.write()
+
+
+def ack_meets_sla():
+    s = S("ack_meets_sla")
+    for m in range(0, 11):
+        s.ev(type="health", ts=ts(at(m)), system="oms", status="up" if m == 0 else "down")
+    n = s.ev(type="health", ts=ts(at(11)), system="oms", status="down")
+    s.exp["actions"] = [dict(after_line=n, do="ack", id=1, by="bob", at=ts(at(30)))]
+    s.ev(type="tick", ts=ts(at(200)))
+    # P2 at 10:05, ack at 10:30 (within 1 h): no SLA entry; escalation to P1 at 10:20 moved the
+    # ack deadline to 10:35, still met
+    s.exp["incidents"].append(dict(
+        type="system_outage", severity="P1", detected_at=ts(at(5)), acknowledged_at=ts(at(30)),
+        escalations=[dict(at=ts(at(20)), severity="P1", **{"from": "P2"})], sla=[]))
+    s.write()
+
+
+if __name__ == "__main__":
+    for fn in [zero_spike_p1, corruption_near_misses_quiet, distribution_shift_p2,
+               corruption_both_detectors_one_incident, corruption_recovers_without_second_incident,
+               corruption_all_channels_p1, sync_stale_escalates, sync_recovers_before_escalation,
+               sync_all_channels_p1, sync_stale_not_joining_late_channel, wms_location_down,
+               wms_complete_outage, system_never_up, order_rejections,
+               order_rejections_window_slides, supplier_shortfall, complaint_spike, feed_rejects,
+               bad_input_is_rejected_and_not_applied, volume_drop, volume_steady_quiet,
+               metric_drop_rule, resolve_then_repeat, ack_meets_sla]:
+        fn()
