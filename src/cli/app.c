@@ -1,11 +1,14 @@
 /* app.c - configuration, store and engine for the commands; see app.h. */
 #include "app.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CHECKPOINT_KEY "engine"
+#define CHUNK_BYTES (4u << 20)
+#define CHUNK_LINES 65536
 
 const char *ks_app_config_path(const char *opt)
 {
@@ -142,3 +145,94 @@ int ks_app_at(const char *opt, ks_time *out)
     }
     return 0;
 }
+
+void ks_app_progress(struct ks_progress *p, const struct ks_engine *e, int final)
+{
+    if (!p->tty) {
+        return;
+    }
+    ks_time now = ks_time_now();
+    if (!final && now - p->last < 250) {
+        return;
+    }
+    p->last = now;
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    char ev[32], inc[32];
+    if (p->total_bytes) {
+        fprintf(stderr, "\r  ingest: %5.1f %% of %.1f MB, %s events, %llu rejected, %s incidents ",
+                100.0 * (double)p->done_bytes / (double)p->total_bytes,
+                (double)p->total_bytes / 1e6, ks_fmt_count(st.events, ev),
+                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
+    } else {
+        fprintf(stderr, "\r  ingest: %.1f MB, %s events, %llu rejected, %s incidents ",
+                (double)p->done_bytes / 1e6, ks_fmt_count(st.events, ev),
+                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
+    }
+    if (final) {
+        fputc('\n', stderr);
+    }
+}
+
+/* Reads one input and feeds its lines. Returns 0 or an exit code. */
+int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progress *pg)
+{
+    uint32_t input = ks_engine_input(a->eng, name);
+    size_t cap = CHUNK_BYTES * 2, len = 0;
+    char *buf = ks_malloc(cap);
+    int64_t lineno = 0;
+    size_t lines_in_chunk = 0, bytes_in_chunk = 0;
+    int eof = 0, rc = 0;
+    struct ks_err err;
+    while (!eof) {
+        if (cap - len < CHUNK_BYTES) {
+            cap *= 2;
+            buf = ks_realloc(buf, cap);
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ks_cli_error("%s: read failed: %s", name, strerror(errno));
+            rc = KS_EXIT_FAIL;
+            break;
+        }
+        if (n == 0) {
+            eof = 1;
+            if (len > 0 && buf[len - 1] != '\n') {
+                buf[len++] = '\n'; /* the last line may lack its newline */
+            }
+        }
+        len += (size_t)n;
+        pg->done_bytes += (uint64_t)n;
+        size_t at = 0;
+        for (;;) {
+            char *nl = memchr(buf + at, '\n', len - at);
+            if (!nl) {
+                break;
+            }
+            size_t ll = (size_t)(nl - (buf + at));
+            lineno++;
+            if (ks_engine_line(a->eng, input, lineno, buf + at, ll, &err) == KS_LINE_REJECTED) {
+                fprintf(stderr, "%s%s:%lld: %s\n", pg->tty ? "\r" : "", name, (long long)lineno,
+                        err.msg);
+            }
+            at += ll + 1;
+            bytes_in_chunk += ll + 1;
+            if (++lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
+                if (ks_app_flush(a, 0) != 0) {
+                    ks_free(buf);
+                    return KS_EXIT_FAIL;
+                }
+                lines_in_chunk = bytes_in_chunk = 0;
+                ks_app_progress(pg, a->eng, 0);
+            }
+        }
+        memmove(buf, buf + at, len - at);
+        len -= at;
+    }
+    ks_free(buf);
+    return rc;
+}
+

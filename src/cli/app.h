@@ -38,4 +38,16 @@ void ks_app_close(struct ks_app *a);
 /* Parses --at (RFC 3339) or returns KS_TIME_NONE; -1 on a bad value (printed). */
 int ks_app_at(const char *opt, ks_time *out);
 
+/* Progress of a long ingest: a line on stderr when it is a terminal. */
+struct ks_progress {
+    int tty;
+    uint64_t total_bytes, done_bytes;
+    ks_time last;
+};
+void ks_app_progress(struct ks_progress *p, const struct ks_engine *e, int final);
+/* Reads one input (fd) line by line into the engine, printing each rejection
+ * as NAME:LINE: reason on stderr and writing effects per chunk. Does not
+ * close fd or end the input. Returns 0 or an exit code. */
+int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progress *pg);
+
 #endif

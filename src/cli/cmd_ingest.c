@@ -12,9 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK_BYTES (4u << 20)
-#define CHUNK_LINES 65536
-
 static struct ks_opt opts[] = {
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
@@ -39,102 +36,6 @@ static const struct ks_cmd_spec spec = {
     "be read or the database failed, 2 usage or configuration error.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
-struct progress {
-    int tty;
-    uint64_t total_bytes, done_bytes;
-    ks_time last;
-};
-
-static void show_progress(struct progress *p, const struct ks_engine *e, int final)
-{
-    if (!p->tty) {
-        return;
-    }
-    ks_time now = ks_time_now();
-    if (!final && now - p->last < 250) {
-        return;
-    }
-    p->last = now;
-    struct ks_engine_stats st;
-    ks_engine_stats(e, &st);
-    char ev[32], inc[32];
-    if (p->total_bytes) {
-        fprintf(stderr, "\r  ingest: %5.1f %% of %.1f MB, %s events, %llu rejected, %s incidents ",
-                100.0 * (double)p->done_bytes / (double)p->total_bytes,
-                (double)p->total_bytes / 1e6, ks_fmt_count(st.events, ev),
-                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
-    } else {
-        fprintf(stderr, "\r  ingest: %.1f MB, %s events, %llu rejected, %s incidents ",
-                (double)p->done_bytes / 1e6, ks_fmt_count(st.events, ev),
-                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
-    }
-    if (final) {
-        fputc('\n', stderr);
-    }
-}
-
-/* Reads one input and feeds its lines. Returns 0 or an exit code. */
-static int ingest_fd(struct ks_app *a, int fd, const char *name, struct progress *pg)
-{
-    uint32_t input = ks_engine_input(a->eng, name);
-    size_t cap = CHUNK_BYTES * 2, len = 0;
-    char *buf = ks_malloc(cap);
-    int64_t lineno = 0;
-    size_t lines_in_chunk = 0, bytes_in_chunk = 0;
-    int eof = 0, rc = 0;
-    struct ks_err err;
-    while (!eof) {
-        if (cap - len < CHUNK_BYTES) {
-            cap *= 2;
-            buf = ks_realloc(buf, cap);
-        }
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            ks_cli_error("%s: read failed: %s", name, strerror(errno));
-            rc = KS_EXIT_FAIL;
-            break;
-        }
-        if (n == 0) {
-            eof = 1;
-            if (len > 0 && buf[len - 1] != '\n') {
-                buf[len++] = '\n'; /* the last line may lack its newline */
-            }
-        }
-        len += (size_t)n;
-        pg->done_bytes += (uint64_t)n;
-        size_t at = 0;
-        for (;;) {
-            char *nl = memchr(buf + at, '\n', len - at);
-            if (!nl) {
-                break;
-            }
-            size_t ll = (size_t)(nl - (buf + at));
-            lineno++;
-            if (ks_engine_line(a->eng, input, lineno, buf + at, ll, &err) == KS_LINE_REJECTED) {
-                fprintf(stderr, "%s%s:%lld: %s\n", pg->tty ? "\r" : "", name, (long long)lineno,
-                        err.msg);
-            }
-            at += ll + 1;
-            bytes_in_chunk += ll + 1;
-            if (++lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
-                if (ks_app_flush(a, 0) != 0) {
-                    ks_free(buf);
-                    return KS_EXIT_FAIL;
-                }
-                lines_in_chunk = bytes_in_chunk = 0;
-                show_progress(pg, a->eng, 0);
-            }
-        }
-        memmove(buf, buf + at, len - at);
-        len -= at;
-    }
-    ks_free(buf);
-    return rc;
-}
-
 int ks_cmd_ingest(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -148,7 +49,7 @@ int ks_cmd_ingest(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    struct progress pg = {0};
+    struct ks_progress pg = {0};
     pg.tty = isatty(2) && !ks_cli_opt(&spec, "quiet")->set;
     for (int i = 0; i < nargs; i++) {
         struct stat sb;
@@ -178,7 +79,7 @@ int ks_cmd_ingest(int argc, char **argv)
             rc = KS_EXIT_FAIL;
             break;
         }
-        rc = ingest_fd(&a, fd, args[i], &pg);
+        rc = ks_app_ingest_fd(&a, fd, args[i], &pg);
         if (!stdin_input) {
             close(fd);
         }
@@ -187,7 +88,7 @@ int ks_cmd_ingest(int argc, char **argv)
         ks_engine_end_input(a.eng);
         rc = ks_app_flush(&a, 1);
     }
-    show_progress(&pg, a.eng, 1);
+    ks_app_progress(&pg, a.eng, 1);
     ks_engine_stats(a.eng, &after);
     uint64_t events = after.events - before.events, rejected = after.rejected - before.rejected,
              dups = after.duplicates - before.duplicates,

@@ -1,0 +1,171 @@
+/* test_core.c - time, durations, JSON writer, interning, hash map, UTF-8. */
+#include "../../src/core/core.h"
+#include "t.h"
+
+static ks_time parse(const char *s)
+{
+    ks_time t = KS_TIME_NONE;
+    const char *why;
+    if (ks_time_parse(s, strlen(s), &t, &why) != 0) {
+        return KS_TIME_NONE;
+    }
+    return t;
+}
+
+static void rfc3339_utc_is_epoch_milliseconds(void)
+{
+    CHECK_INT(parse("1970-01-01T00:00:00Z"), 0);
+    /* SPEC section 1 gives this pair; 2026-11-22 is day 20779 since the epoch */
+    CHECK_INT(parse("2026-11-22T10:00:00Z"), 1795341600000LL);
+    CHECK_INT(parse("2026-11-22T10:00:00Z"), 20779LL * 86400000 + 10 * 3600000LL);
+    CHECK_INT(parse("2026-11-22T10:00:00.250Z"), 1795341600250LL);
+}
+
+static void rfc3339_offsets_are_applied(void)
+{
+    CHECK_INT(parse("2026-11-22T10:00:00.250+01:00"), parse("2026-11-22T09:00:00.250Z"));
+    CHECK_INT(parse("2026-11-22T10:00:00-05:30"), parse("2026-11-22T15:30:00Z"));
+}
+
+static void fractions_truncate_to_milliseconds(void)
+{
+    CHECK_INT(parse("2026-11-22T10:00:00.123456789Z") - parse("2026-11-22T10:00:00Z"), 123);
+    CHECK_INT(parse("2026-11-22T10:00:00.5Z") - parse("2026-11-22T10:00:00Z"), 500);
+}
+
+static void bad_timestamps_are_refused(void)
+{
+    CHECK_INT(parse("2026-11-22"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-11-22T10:00:00"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-02-29T10:00:00Z"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-13-01T10:00:00Z"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-11-22T24:00:00Z"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-11-22T10:00:00Zjunk"), KS_TIME_NONE);
+    CHECK_INT(parse("2026-11-22T10:00:00.Z"), KS_TIME_NONE);
+    CHECK(parse("2024-02-29T10:00:00Z") != KS_TIME_NONE);
+}
+
+static void formatting_round_trips(void)
+{
+    char out[32];
+    ks_time t = parse("2026-11-22T10:00:04.007Z");
+    ks_time_fmt(t, out);
+    CHECK_STR(out, "2026-11-22T10:00:04.007Z");
+    ks_time_fmt(parse("1969-12-31T23:59:59.999Z"), out);
+    CHECK_STR(out, "1969-12-31T23:59:59.999Z");
+}
+
+static void durations_parse_and_format(void)
+{
+    ks_time d;
+    CHECK(ks_duration_parse("30m", &d) == 0 && d == 30 * KS_MIN);
+    CHECK(ks_duration_parse("2h", &d) == 0 && d == 2 * KS_HOUR);
+    CHECK(ks_duration_parse("7d", &d) == 0 && d == 7 * KS_DAY);
+    CHECK(ks_duration_parse("500ms", &d) == 0 && d == 500);
+    CHECK(ks_duration_parse("90", &d) == 0 && d == 90 * KS_SEC);
+    CHECK(ks_duration_parse("5 parsecs", &d) != 0);
+    char out[32];
+    ks_duration_fmt(30 * KS_MIN, out);
+    CHECK_STR(out, "30m");
+    ks_duration_fmt(KS_HOUR + 30 * KS_MIN, out);
+    CHECK_STR(out, "1h30m");
+    ks_duration_fmt(1500, out);
+    CHECK_STR(out, "1.500s");
+    ks_duration_fmt(0, out);
+    CHECK_STR(out, "0s");
+}
+
+static void json_writer_escapes_and_separates(void)
+{
+    struct ks_buf b = {0};
+    struct ks_json j;
+    ks_json_init(&j, &b, 0);
+    ks_json_obj_begin(&j);
+    ks_json_key(&j, "a");
+    ks_json_str(&j, "q\"\\\n\x01");
+    ks_json_key(&j, "b");
+    ks_json_arr_begin(&j);
+    ks_json_int(&j, -3);
+    ks_json_num(&j, 0.5);
+    ks_json_num(&j, 2);
+    ks_json_null(&j);
+    ks_json_arr_end(&j);
+    ks_json_key(&j, "c");
+    ks_json_obj_begin(&j);
+    ks_json_obj_end(&j);
+    ks_json_key(&j, "t");
+    ks_json_time(&j, KS_TIME_NONE);
+    ks_json_obj_end(&j);
+    CHECK_STR(b.p, "{\"a\":\"q\\\"\\\\\\n\\u0001\",\"b\":[-3,0.5,2.0,null],\"c\":{},\"t\":null}");
+    ks_buf_fini(&b);
+}
+
+static void interning_gives_dense_stable_ids(void)
+{
+    struct ks_intern t;
+    ks_intern_init(&t);
+    char s[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(s, sizeof(s), "SKU-%07d", i);
+        CHECK_INT(ks_intern_add(&t, s, strlen(s)), i);
+    }
+    CHECK_INT(ks_intern_add(&t, "SKU-0000042", 11), 42);
+    CHECK_INT(ks_intern_find(&t, "SKU-0004999", 11), 4999);
+    CHECK_INT(ks_intern_find(&t, "nope", 4), UINT32_MAX);
+    CHECK_STR(ks_intern_str(&t, 7), "SKU-0000007");
+    ks_intern_fini(&t);
+}
+
+static void map_holds_many_keys(void)
+{
+    struct ks_map64 m = {0};
+    for (uint64_t k = 1; k <= 100000; k++) {
+        *ks_map64_put(&m, k * 7919, NULL) = k;
+    }
+    int ok = 1;
+    for (uint64_t k = 1; k <= 100000; k++) {
+        uint64_t *v = ks_map64_get(&m, k * 7919);
+        ok &= v && *v == k;
+    }
+    CHECK(ok);
+    CHECK(ks_map64_get(&m, 3) == NULL);
+    int added;
+    ks_map64_put(&m, 7919, &added);
+    CHECK_INT(added, 0);
+    CHECK_INT(m.n, 100000);
+    ks_map64_fini(&m);
+}
+
+static void utf8_validation_finds_the_first_bad_byte(void)
+{
+    CHECK(ks_utf8_invalid_at("plain", 5) == (size_t)-1);
+    CHECK(ks_utf8_invalid_at("caf\xc3\xa9", 5) == (size_t)-1);
+    CHECK_INT(ks_utf8_invalid_at("ab\xff", 3), 2);
+    CHECK_INT(ks_utf8_invalid_at("ab\xc3", 3), 2);          /* truncated */
+    CHECK_INT(ks_utf8_invalid_at("\xc0\xaf", 2), 0);        /* overlong */
+    CHECK_INT(ks_utf8_invalid_at("x\xed\xa0\x80", 4), 1);   /* surrogate */
+}
+
+static void counts_get_thousands_separators(void)
+{
+    char out[32];
+    CHECK_STR(ks_fmt_count(0, out), "0");
+    CHECK_STR(ks_fmt_count(3020, out), "3,020");
+    CHECK_STR(ks_fmt_count(10000000, out), "10,000,000");
+}
+
+int main(void)
+{
+    RUN(rfc3339_utc_is_epoch_milliseconds);
+    RUN(rfc3339_offsets_are_applied);
+    RUN(fractions_truncate_to_milliseconds);
+    RUN(bad_timestamps_are_refused);
+    RUN(formatting_round_trips);
+    RUN(durations_parse_and_format);
+    RUN(json_writer_escapes_and_separates);
+    RUN(interning_gives_dense_stable_ids);
+    RUN(map_holds_many_keys);
+    RUN(utf8_validation_finds_the_first_bad_byte);
+    RUN(counts_get_thousands_separators);
+    return t_done();
+}
