@@ -1,0 +1,188 @@
+/* test_engine.c - the engine's API: clock, effects, people's actions, checkpoint. */
+#include "../../src/engine/engine.h"
+#include "t.h"
+
+static struct ks_config cfg;
+
+static struct ks_engine *feed(const char *const *lines, size_t n)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    for (size_t i = 0; i < n; i++) {
+        ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
+    }
+    return e;
+}
+
+static const char *stale[] = {
+    "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+    "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:20:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00Z\"}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:10:00Z\"}",
+    "",
+    "   ",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00.001Z\"}",
+};
+
+static void timer_at_the_deadline_fires_only_when_the_clock_passes_it(void)
+{
+    struct ks_engine *e = feed(stale, 3);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 0); /* clock == deadline: nothing */
+    ks_engine_free(e);
+    e = feed(stale, 7);
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 1);
+    CHECK_INT(st.blank, 2);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 0, &b);
+    CHECK(strstr(b.p, "\"detected_at\":\"2026-11-22T10:30:00.000Z\"") != NULL);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
+static void an_older_event_does_not_move_the_clock_back(void)
+{
+    struct ks_engine *e = feed(stale, 4);
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-22T10:30:00.000Z");
+    ks_engine_free(e);
+}
+
+static void the_end_of_input_fires_nothing(void)
+{
+    struct ks_engine *e = feed(stale, 3);
+    ks_engine_end_input(e);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 0);
+    ks_engine_free(e);
+}
+
+static void rejected_lines_become_dead_letter_effects(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\"}",
+        "not json",
+    };
+    struct ks_engine *e = feed(lines, 2);
+    const struct ks_dead_effect *dl;
+    CHECK_INT(ks_engine_dead(e, &dl), 2);
+    CHECK_INT(dl[1].line, 2);
+    CHECK_STR(dl[1].raw, "not json");
+    CHECK(strncmp(dl[0].reason, "sync: field \"status\"", 20) == 0);
+    ks_engine_effects_clear(e);
+    CHECK_INT(ks_engine_dead(e, &dl), 0);
+    ks_engine_free(e);
+}
+
+static void duplicate_ids_are_ignored_and_counted(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\",\"id\":\"a\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T11:00:00Z\",\"id\":\"a\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00Z\",\"id\":\"b\"}",
+    };
+    struct ks_engine *e = feed(lines, 3);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.duplicates, 1);
+    CHECK_INT(st.events, 2);
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-22T10:30:00.000Z"); /* the duplicate did not move the clock */
+    ks_engine_free(e);
+}
+
+static void actions_refuse_what_they_cannot_do(void)
+{
+    struct ks_engine *e = feed(stale, 7);
+    struct ks_err err = {0};
+    CHECK_INT(ks_engine_ack(e, 9, "alice", KS_TIME_NONE, &err), KS_ENOTFOUND);
+    CHECK_INT(ks_engine_set_status(e, 1, "fixed", "alice", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK_INT(ks_engine_set_status(e, 1, "resolving", "alice", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_set_status(e, 1, "contained", "alice", KS_TIME_NONE, &err), KS_ESTATE);
+    CHECK_INT(ks_engine_ack(e, 1, "bob", KS_TIME_NONE, &err), KS_ESTATE); /* status change acked */
+    CHECK_INT(ks_engine_note(e, 1, "looking at the pipeline", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_assign(e, 1, "carol", "bob", KS_TIME_NONE, &err), KS_OK);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 1, &b);
+    CHECK(strstr(b.p, "\"owner\":\"carol\"") != NULL);
+    CHECK(strstr(b.p, "\"status\":\"resolving\"") != NULL);
+    CHECK(strstr(b.p, "\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"looking at the pipeline\"") !=
+          NULL);
+    /* contained_at is set on the way past contained */
+    CHECK(strstr(b.p, "\"contained_at\":\"2026-11-22T10:30:00.001Z\"") != NULL);
+    const int64_t *ids;
+    CHECK_INT(ks_engine_dirty(e, &ids), 1);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
+static void checkpoint_round_trip_is_exact(void)
+{
+    struct ks_engine *e = feed(stale, 7);
+    struct ks_buf a = {0}, b = {0}, ja = {0}, jb = {0};
+    ks_engine_save(e, &a);
+    struct ks_engine *f = ks_engine_new(&cfg);
+    struct ks_err err;
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
+    ks_engine_save(f, &b);
+    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+    ks_engine_incident_json(e, 1, 1, &ja);
+    ks_engine_incident_json(f, 1, 1, &jb);
+    CHECK_STR(ja.p, jb.p);
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_ESTATE); /* not fresh */
+    ks_engine_free(e);
+    ks_engine_free(f);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    ks_buf_fini(&ja);
+    ks_buf_fini(&jb);
+}
+
+static void damaged_checkpoints_are_refused_not_trusted(void)
+{
+    struct ks_engine *e = feed(stale, 7);
+    struct ks_buf a = {0};
+    ks_engine_save(e, &a);
+    ks_engine_free(e);
+    int refused = 0, tries = 0;
+    for (size_t cut = 0; cut < a.len; cut += 7) {
+        struct ks_engine *f = ks_engine_new(&cfg);
+        struct ks_err err;
+        tries++;
+        refused += ks_engine_load(f, a.p, cut, &err) != KS_OK;
+        ks_engine_free(f);
+    }
+    CHECK_INT(refused, tries); /* every truncation is detected */
+    for (size_t at = 0; at < a.len; at += 5) {
+        char *copy = ks_malloc(a.len);
+        memcpy(copy, a.p, a.len);
+        copy[at] ^= 0x5a; /* must not crash, whatever it decides */
+        struct ks_engine *f = ks_engine_new(&cfg);
+        struct ks_err err;
+        ks_engine_load(f, copy, a.len, &err);
+        ks_engine_free(f);
+        ks_free(copy);
+    }
+    ks_buf_fini(&a);
+}
+
+int main(void)
+{
+    ks_config_defaults(&cfg);
+    RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
+    RUN(an_older_event_does_not_move_the_clock_back);
+    RUN(the_end_of_input_fires_nothing);
+    RUN(rejected_lines_become_dead_letter_effects);
+    RUN(duplicate_ids_are_ignored_and_counted);
+    RUN(actions_refuse_what_they_cannot_do);
+    RUN(checkpoint_round_trip_is_exact);
+    RUN(damaged_checkpoints_are_refused_not_trusted);
+    ks_config_fini(&cfg);
+    return t_done();
+}
