@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# CLI integration tests: the real binary (sanitizer build) against real SQLite
+# files. Prints "RESULT passed=N failed=M".
+set -u
+K=${KINTSUGI:-build/san/kintsugi}
+SC=tests/scenarios
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+
+check() { # name, command...
+    local name=$1
+    shift
+    if "$@" >"$T/out" 2>"$T/err"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name"
+        sed 's/^/    /' "$T/out" "$T/err" | tail -15
+    fi
+}
+exit_is() { # expected-code, command...
+    local want=$1
+    shift
+    "$@" >/dev/null 2>&1
+    [ $? -eq "$want" ]
+}
+
+check help_exits_0 exit_is 0 "$K" --help
+check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo; do $K \$c --help | grep -q usage: || exit 1; done"
+check unknown_command_exits_2 exit_is 2 "$K" frobnicate
+check ingest_without_files_exits_2 exit_is 2 "$K" ingest --db "$T/x.db"
+check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexistent.ndjson
+check unknown_option_exits_2 exit_is 2 "$K" incidents --colour
+
+# --- ingest and read back -------------------------------------------------------------
+check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndjson"
+check incidents_json_lists_the_incident bash -c "$K incidents --db $T/a.db --json | grep -q '\"type\":\"data_corruption\",\"severity\":\"P1\"'"
+check options_after_arguments bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"timeline\":\\[{\"at\":\"2026-11-22T10:16:00.000Z\",\"kind\":\"signal\"'"
+check show_unknown_incident_exits_1 exit_is 1 "$K" incident show 99 --db "$T/a.db"
+check human_list_has_a_header bash -c "$K incidents --db $T/a.db | head -1 | grep -q '^ID'"
+check status_filter bash -c "[ \"\$($K incidents --db $T/a.db --status resolved --json)\" = '[]' ]"
+check bad_status_filter_exits_2 exit_is 2 "$K" incidents --db "$T/a.db" --status done
+
+# --- actions ----------------------------------------------------------------------------
+check action_without_by_exits_2 exit_is 2 "$K" incident ack 1 --db "$T/a.db"
+check ack "$K" incident ack 1 --by alice --db "$T/a.db"
+check ack_recorded bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"acknowledged_at\":\"2026-11-22T10:16:00.000Z\"'"
+check contained_with_at "$K" incident status 1 contained --by alice --at 2026-11-22T10:20:00Z --db "$T/a.db"
+check backwards_status_exits_1 exit_is 1 "$K" incident status 1 investigating --by alice --db "$T/a.db"
+check unknown_status_exits_2 exit_is 2 "$K" incident status 1 done --by alice --db "$T/a.db"
+check note "$K" incident note 1 "erp import re-run" --by bob --db "$T/a.db"
+check note_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"erp import re-run\"'"
+
+# --- determinism and restart --------------------------------------------------------------
+ev=$SC/sync_stale_escalates/events.ndjson
+check one_run "$K" ingest --db "$T/one.db" "$ev"
+check same_input_same_json bash -c "$K ingest --db $T/two.db $ev >/dev/null && cmp <($K incidents --db $T/one.db --json) <($K incidents --db $T/two.db --json)"
+n=$(wc -l <"$ev")
+head -n 9 "$ev" >"$T/part1.ndjson"
+tail -n $((n - 9)) "$ev" >"$T/part2.ndjson"
+check restart_in_the_middle bash -c "$K ingest --db $T/split.db $T/part1.ndjson >/dev/null && $K ingest --db $T/split.db $T/part2.ndjson >/dev/null && cmp <($K incident show 1 --db $T/one.db --json) <($K incident show 1 --db $T/split.db --json)"
+check stdin_input bash -c "$K ingest --db $T/stdin.db - <$ev >/dev/null && cmp <($K incidents --db $T/one.db --json) <($K incidents --db $T/stdin.db --json)"
+
+# --- bad input and dead letters -------------------------------------------------------------
+bad=$SC/bad_input_is_rejected_and_not_applied/events.ndjson
+"$K" ingest --db "$T/bad.db" "$bad" >"$T/ing.out" 2>"$T/ing.err"
+check ingest_with_rejections_exits_0 [ $? -eq 0 ]
+check rejection_line_format grep -q "^$bad:2: sync: field \"status\": " "$T/ing.err"
+check one_line_per_rejection bash -c "[ \$(grep -c '^$bad:[0-9]*: ' $T/ing.err) -eq 16 ]"
+check summary_counts grep -q "16 rejected, 1 duplicates" "$T/ing.out"
+check deadletters_json bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 16 ]"
+check deadletters_keep_invalid_utf8_visibly bash -c "$K deadletters --db $T/bad.db --json | grep -q 'invalid UTF-8'"
+id=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*,"line":2,' | grep -o '[0-9]*' | head -1)
+check fix_dead_letter "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:33:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
+check replay_one "$K" deadletters replay --id "$id" --db "$T/bad.db"
+check replayed_is_not_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
+check replay_all_keeps_the_still_broken bash -c "$K deadletters replay --db $T/bad.db | grep -q '0 dead letters, 15 still rejected'"
+
+# --- configuration ---------------------------------------------------------------------------
+check example_config_is_valid "$K" check-config examples/kintsugi.yaml
+printf 'detectors:\n  zero_spik: {skus_pct: 5}\n' >"$T/bad.yaml"
+check bad_config_exits_2 exit_is 2 "$K" check-config "$T/bad.yaml"
+check bad_config_names_the_line bash -c "$K check-config $T/bad.yaml 2>&1 | grep -q ':2: key \"detectors.zero_spik\"'"
+check ingest_with_bad_config_exits_2 exit_is 2 "$K" ingest --config "$T/bad.yaml" --db "$T/c.db" "$ev"
+printf 'detectors:\n  sync_freshness: {interval: 5m}\n' >"$T/fast.yaml"
+check config_changes_thresholds bash -c "$K ingest --config $T/fast.yaml --db $T/fast.db $ev >/dev/null && $K incidents --db $T/fast.db --json | grep -q '\"detected_at\":\"2026-11-22T10:25:00.000Z\"'"
+
+echo "RESULT passed=$passed failed=$failed"
