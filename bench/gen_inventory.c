@@ -35,8 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const channel_names[] = {"amazon", "ebay",  "shopify", "walmart",
-                                            "etsy",   "otto",  "zalando", "bol"};
+static const char *const channel_names[] = {"amazon", "ebay", "shopify", "walmart",
+                                            "etsy",   "otto", "zalando", "bol"};
 #define MAX_CHANNELS (sizeof(channel_names) / sizeof(channel_names[0]))
 
 /* 2026-11-22T10:00:00.000Z in milliseconds since the epoch. */
@@ -199,9 +199,10 @@ static uint32_t initial_qty(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: gen_inventory [--channels N (1-%zu, 4)] [--skus N (250000)]\n"
-                    "                     [--cycles N (10)] [--seed N (1)] [--zero-cycle N (7)]\n"
-                    "                     [--shift-cycle N (8)] [-o FILE (stdout)]\n",
+    fprintf(stderr,
+            "usage: gen_inventory [--channels N (1-%zu, 4)] [--skus N (250000)]\n"
+            "                     [--cycles N (10)] [--seed N (1)] [--zero-cycle N (7)]\n"
+            "                     [--shift-cycle N (8)] [-o FILE (stdout)]\n",
             MAX_CHANNELS);
     exit(2);
 }
@@ -212,8 +213,7 @@ static uint64_t arg_num(const char *opt, const char *v, uint64_t max)
     errno = 0;
     unsigned long long n = v ? strtoull(v, &end, 10) : 0;
     if (!v || errno || end == v || *end || n > max) {
-        fprintf(stderr, "gen_inventory: %s needs a number <= %llu\n", opt,
-                (unsigned long long)max);
+        fprintf(stderr, "gen_inventory: %s needs a number <= %llu\n", opt, (unsigned long long)max);
         usage();
     }
     return (uint64_t)n;
@@ -324,7 +324,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "gen_inventory: %s: %s\n", path ? path : "stdout", strerror(errno));
         return 1;
     }
-    fprintf(stderr, "gen_inventory: %llu lines, %llu bytes (%llu channels x %llu SKUs x %llu cycles)\n",
+    fprintf(stderr,
+            "gen_inventory: %llu lines, %llu bytes (%llu channels x %llu SKUs x %llu cycles)\n",
             (unsigned long long)o.lines, (unsigned long long)o.bytes, (unsigned long long)nch,
             (unsigned long long)nsku, (unsigned long long)ncyc);
     free(o.buf);

@@ -5,8 +5,9 @@
 #  1. generates the inventory stream into bench/out/ (4 channels x 250,000
 #     SKUs x 10 cycles = 10 M lines, about 1.2 GB), unless a file made with
 #     the same parameters and the same generator is already there;
-#  2. replays it with build/bench/replay (one core, every detector on), and
-#     once more with --decode-only to show the decoder's share;
+#  2. replays it with build/bench/replay (one core, every detector on), then
+#     with --decode-only and --scan-only to show the decoder's share and the
+#     floor of reading and splitting lines;
 #  3. installs DuckDB (npm, bench/duckdb/package-lock.json) if needed and runs
 #     the same two per-update detections as SQL on the same file
 #     (bench/duckdb/detect.mjs, every core);
@@ -79,12 +80,15 @@ fi
 # ---- runs ---------------------------------------------------------------------
 REPLAY_CMD="build/bench/replay --repeat $REPEAT $FILE"
 DECODE_CMD="build/bench/replay --decode-only --repeat $REPEAT $FILE"
+SCAN_CMD="build/bench/replay --scan-only --repeat $REPEAT $FILE"
 DUCK_CMD="node detect.mjs ../../$FILE --repeat $REPEAT"
 
 say "kintsugi replay: $REPLAY_CMD"
 $REPLAY_CMD | tee "$OUT/replay.txt"
 say "kintsugi decoder alone: $DECODE_CMD"
 $DECODE_CMD | tee "$OUT/decode.txt"
+say "line splitting alone (the I/O floor): $SCAN_CMD"
+$SCAN_CMD | tee "$OUT/scan.txt"
 say "DuckDB: (cd bench/duckdb && $DUCK_CMD)"
 (cd bench/duckdb && $DUCK_CMD) | tee "$OUT/duckdb.txt"
 
@@ -121,13 +125,15 @@ K_SPP=$(val "$OUT/replay.txt" state_per_pair)
 K_PAIRS=$(val "$OUT/replay.txt" pairs)
 K_INC=$(val "$OUT/replay.txt" incidents_opened)
 D_MBS=$(val "$OUT/decode.txt" mb_s)
+S_MBS=$(val "$OUT/scan.txt" mb_s)
+NFLAG=$(wc -l <"$OUT/flagged-duckdb.txt")
 Q_SEC=$(val "$OUT/duckdb.txt" seconds)
 BYTES=$(val "$OUT/replay.txt" bytes)
 LINES=$(val "$OUT/replay.txt" lines)
 
 awk -v bytes="$BYTES" -v lines="$LINES" -v ksec="$K_SEC" -v kmbs="$K_MBS" -v kevs="$K_EVS" \
     -v krss="$K_RSS" -v kbpp="$K_BPP" -v kspp="$K_SPP" -v pairs="$K_PAIRS" -v inc="$K_INC" \
-    -v dmbs="$D_MBS" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    -v dmbs="$D_MBS" -v smbs="$S_MBS" -v nflag="$NFLAG" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     -v cores="$(nproc)" -v repeat="$REPEAT" '
 function met(ok) { return ok ? "met" : "NOT met" }
 BEGIN {
@@ -140,6 +146,7 @@ BEGIN {
     printf "%-34s %16.0f   %-12s %s\n", "kintsugi events/s", kevs, "~8 M", ""
     printf "%-34s %16.3f\n", "kintsugi seconds", ksec
     printf "%-34s %16.1f\n", "decoder alone MB/s (--decode-only)", dmbs
+    printf "%-34s %16.1f\n", "line splitting MB/s (--scan-only)", smbs
     printf "%-34s %16.1f\n", "kintsugi peak RSS MiB", krss / 1024
     printf "%-34s %16d\n", "tracked (channel, SKU) pairs", pairs
     printf "%-34s %16.1f   %-12s %s\n", "bytes per pair (pair state)", kbpp, "<= 48", met(kbpp != "" && kbpp <= 48)
@@ -148,7 +155,7 @@ BEGIN {
     printf "%-34s %16.3f\n", "DuckDB seconds (load + query)", qsec
     printf "%-34s %16.1f\n", "DuckDB MB/s (all cores)", qmbs
     printf "%-34s %16.1f   %-12s %s\n", "kintsugi / DuckDB throughput", ratio, ">= 10", met(ratio >= 10)
-    printf "%-34s %16s\n", "same corrupt updates found", same
+    printf "%-34s %16s   (%d updates)\n", "same corrupt updates found", same, nflag
 }' | tee "$OUT/summary.txt"
 
 {
@@ -157,6 +164,7 @@ BEGIN {
     echo "  $GEN_CMD"
     echo "  $REPLAY_CMD"
     echo "  $DECODE_CMD"
+    echo "  $SCAN_CMD"
     echo "  (cd bench/duckdb && $DUCK_CMD)"
 } | tee -a "$OUT/summary.txt"
 
