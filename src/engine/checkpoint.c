@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
-#define CK_VERSION 1U
+#define CK_VERSION 2U
 
 static void w_bytes(struct ks_buf *b, const void *p, size_t n)
 {
@@ -246,6 +246,19 @@ static void w_incident(struct ks_buf *b, const struct ks_incident *inc)
     w_i64(b, inc->assess_due);
     w_u32(b, inc->esc_to | (uint32_t)inc->ack_missed << 8 | (uint32_t)inc->resolve_missed << 16 |
                  (uint32_t)inc->assessed << 24);
+    w_u64(b, inc->nsteps);
+    for (size_t i = 0; i < inc->nsteps; i++) {
+        w_u32(b, inc->steps[i].status);
+        w_i64(b, inc->steps[i].at);
+        w_str(b, inc->steps[i].by);
+        w_str(b, inc->steps[i].note);
+    }
+    w_i64(b, inc->propose_due);
+    w_i64(b, inc->step4_due);
+    w_i64(b, inc->step24_due);
+    w_u32(b, inc->rolled_back | (uint32_t)inc->accepted << 8);
+    w_u64(b, inc->noversold);
+    w_bytes(b, inc->oversold, inc->noversold * sizeof(*inc->oversold));
 }
 
 static struct ks_incident *r_incident(struct ks_rd *r)
@@ -326,6 +339,33 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     inc->ack_missed = (z >> 8) & 0xff;
     inc->resolve_missed = (z >> 16) & 0xff;
     inc->assessed = (z >> 24) & 0xff;
+    size_t want;
+    ks_pb_steps((enum ks_itype)(inc->type < KS_IT__COUNT ? inc->type : 0), &want);
+    size_t nsteps = r_count(r, 24);
+    if (nsteps != want) {
+        r->bad = 1;
+    }
+    inc->steps = ks_calloc(nsteps ? nsteps : 1, sizeof(*inc->steps));
+    inc->nsteps = r->bad ? 0 : nsteps;
+    for (size_t i = 0; i < inc->nsteps && !r->bad; i++) {
+        inc->steps[i].status = (uint8_t)r_u32(r);
+        inc->steps[i].at = r_i64(r);
+        inc->steps[i].by = r_str(r);
+        inc->steps[i].note = r_str(r);
+        if (inc->steps[i].status > KS_SS_NA) {
+            r->bad = 1;
+        }
+    }
+    inc->propose_due = r_i64(r);
+    inc->step4_due = r_i64(r);
+    inc->step24_due = r_i64(r);
+    uint32_t f = r_u32(r);
+    inc->rolled_back = f & 1;
+    inc->accepted = (f >> 8) & 1;
+    size_t nov = r_count(r, sizeof(*inc->oversold));
+    inc->oversold = ks_malloc((nov ? nov : 1) * sizeof(*inc->oversold));
+    r_bytes(r, inc->oversold, nov * sizeof(*inc->oversold));
+    inc->noversold = inc->capoversold = r->bad ? 0 : nov;
     return inc;
 }
 
@@ -336,6 +376,7 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
     w_i64(b, e->clock);
     w_u32(b, e->upd_seq);
     w_u64(b, e->timer_seq);
+    w_u64(b, e->hook_seq);
     w_bytes(b, &e->st, sizeof(e->st));
     w_intern(b, &e->skus);
     w_intern(b, &e->strs);
@@ -372,6 +413,13 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
         w_u64(b, c->vol_hour);
         w_u64(b, c->vol_week);
         w_i64(b, c->vol_incident);
+        w_u32(b, (uint32_t)c->paused);
+        w_i64(b, c->paused_since);
+        w_i64(b, c->pause_incident);
+        w_str(b, c->pause_why);
+        w_u64(b, c->feed_seq);
+        w_u64(b, c->nheld);
+        w_bytes(b, c->held, c->nheld * sizeof(*c->held));
     }
     w_u64(b, e->nlocs);
     for (size_t i = 0; i < e->nlocs; i++) {
@@ -439,6 +487,7 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     e->clock = r_i64(r);
     e->upd_seq = r_u32(r);
     e->timer_seq = r_u64(r);
+    e->hook_seq = r_u64(r);
     r_bytes(r, &e->st, sizeof(e->st));
     r_intern(r, &e->skus);
     r_intern(r, &e->strs);
@@ -508,6 +557,18 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->vol_hour = r_u64(r);
         c->vol_week = r_u64(r);
         c->vol_incident = r_i64(r);
+        c->paused = (int)r_u32(r);
+        c->paused_since = r_i64(r);
+        c->pause_incident = r_i64(r);
+        c->pause_why = r_str(r);
+        c->feed_seq = r_u64(r);
+        size_t nheld = r_count(r, sizeof(*c->held));
+        KS_GROW(c->held, c->capheld, nheld + 1);
+        r_bytes(r, c->held, nheld * sizeof(*c->held));
+        c->nheld = r->bad ? 0 : nheld;
+        for (size_t k = 0; k < c->nheld; k++) {
+            r->bad |= c->held[k].sku >= c->cap;
+        }
     }
     size_t nlocs = r_count(r, 44);
     for (size_t i = 0; i < nlocs && !r->bad; i++) {

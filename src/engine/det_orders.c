@@ -72,12 +72,22 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
         case KS_IT_VOLUME_DROP:
             if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch))) {
                 ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+                if (over && inc->type == KS_IT_SYNC_FAILURE) {
+                    KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
+                    inc->oversold[inc->noversold++] =
+                        (struct ks_oversold){ord, cust, c->name, ev->ts, value};
+                }
             }
             break;
         case KS_IT_DATA_CORRUPTION:
             if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch)) &&
                 touches_suspect(e, c, ev)) {
                 ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+                if (over) {
+                    KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
+                    inc->oversold[inc->noversold++] =
+                        (struct ks_oversold){ord, cust, c->name, ev->ts, value};
+                }
             }
             break;
         case KS_IT_SYSTEM_OUTAGE:

@@ -87,6 +87,9 @@ void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev)
             ks_inc_set_fingerprint(e, inc, fam, po);
         }
         p->level = level;
+        ks_contain_supplier(e, inc, p, ev->ts);
+    } else if (inc && p->damaged > 0) {
+        ks_contain_supplier(e, inc, p, ev->ts); /* damaged units on a later line */
     }
     if (inc) {
         inc->units = exp > sell ? exp - sell : 0;

@@ -119,4 +119,5 @@ void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
         snprintf(fam, sizeof(fam), "sync_failure:%s", chname);
         ks_inc_set_fingerprint(e, inc, fam, NULL);
     }
+    ks_contain_stale(e, c, inc, due, fresh);
 }

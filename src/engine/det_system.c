@@ -146,4 +146,5 @@ void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due)
         snprintf(fam, sizeof(fam), "system_outage:%s", sys);
         ks_inc_set_fingerprint(e, inc, fam, NULL);
     }
+    ks_contain_outage(e, inc, due, fresh);
 }

@@ -30,7 +30,7 @@ static struct ks_pair *pair_at(struct ks_channel *c, uint32_t sku)
 }
 
 /* The pair becomes part of the reference. */
-static void accept_pair(struct ks_channel *c, struct ks_pair *p)
+void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p)
 {
     int was_active = (p->flags & KS_PAIR_KNOWN) && p->good > 0;
     if (!(p->flags & KS_PAIR_KNOWN)) {
@@ -109,7 +109,8 @@ static int changed(uint32_t old, uint32_t now, double pct)
     return diff * 100.0 > pct * (old > 1 ? (double)old : 1.0);
 }
 
-static void corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at, int zero, int shift,
+static struct ks_incident *corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at,
+                                   int *fresh_out, int zero, int shift,
                     uint32_t known, uint32_t active, uint32_t nchanged, uint32_t nzeroed)
 {
     const struct ks_channel_cfg *cfg = c->cfg;
@@ -117,6 +118,7 @@ static void corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at, int z
     uint32_t key_a = c->upd_source, key_b = c->upd_source == KS_NONE ? c->name : KS_NONE;
     struct ks_incident *inc = ks_inc_find_open(e, KS_IT_DATA_CORRUPTION, key_a, key_b);
     int fresh = !inc;
+    *fresh_out = fresh;
     enum ks_severity sev = zero ? KS_P1 : KS_P2;
     if (fresh) {
         inc = ks_inc_open(e, KS_IT_DATA_CORRUPTION, sev, c->upd_first, at);
@@ -184,6 +186,7 @@ static void corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at, int z
         ks_inc_set_fingerprint(e, inc, fam, batch);
     }
     ks_inc_dirty(e, inc);
+    return inc;
 }
 
 void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
@@ -203,11 +206,15 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
     int zero = active > 0 && active >= (uint32_t)cfg->zero_min_active &&
                (double)nzeroed * 100.0 > cfg->zero_skus_pct * active;
     if (shift || zero) {
-        corrupt(e, c, at, zero, shift, known, active, nchanged, nzeroed);
+        int fresh;
+        struct ks_incident *inc =
+            corrupt(e, c, at, &fresh, zero, shift, known, active, nchanged, nzeroed);
+        ks_guard_corrupt(e, c, inc, at, fresh);
     } else {
         for (size_t i = 0; i < c->upd_n; i++) {
-            accept_pair(c, &c->pairs[c->upd_skus[i]]);
+            ks_det_accept_pair(c, &c->pairs[c->upd_skus[i]]);
         }
+        ks_guard_update(e, c, at);
     }
     c->upd_open = 0;
     c->upd_n = 0;
@@ -219,10 +226,15 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
     uint64_t n = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        for (size_t i = 0; i < c->nheld; i++) {
+            if (c->held[i].incident == inc->id) {
+                c->held[i].incident = 0; /* resolved without a rollback: the values stand */
+            }
+        }
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {
-                accept_pair(c, p);
+                ks_det_accept_pair(c, p);
                 n++;
             }
         }

@@ -24,6 +24,8 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
 
 static void channel_fini(struct ks_channel *c)
 {
+    ks_free(c->held);
+    ks_free(c->pause_why);
     ks_free(c->pairs);
     ks_free(c->upd_skus);
     ks_free(c->vol_count);
@@ -43,6 +45,13 @@ void ks_engine_effects_clear(struct ks_engine *e)
 {
     ks_engine_dead_drop(e);
     e->ndirty = 0;
+    e->nfeed = 0;
+    for (size_t i = 0; i < e->nhooks; i++) {
+        ks_free(e->hooks[i].action);
+        ks_free(e->hooks[i].body);
+        ks_free(e->hooks[i].key);
+    }
+    e->nhooks = 0;
 }
 
 void ks_engine_free(struct ks_engine *e)
@@ -52,6 +61,8 @@ void ks_engine_free(struct ks_engine *e)
     }
     ks_engine_effects_clear(e);
     ks_free(e->dead);
+    ks_free(e->feed);
+    ks_free(e->hooks);
     ks_free(e->dirty);
     ks_decoder_free(e->dec);
     for (size_t i = 0; i < e->nch; i++) {
@@ -248,6 +259,11 @@ static void fire(struct ks_engine *e, const struct ks_timer *t)
     case KS_TM_RESOLVE:
     case KS_TM_ASSESS:
         ks_inc_fire(e, t);
+        break;
+    case KS_TM_PROPOSE:
+    case KS_TM_STEP4:
+    case KS_TM_STEP24:
+        ks_contain_fire(e, t);
         break;
     }
 }

@@ -91,6 +91,89 @@ struct ks_incident_meta {
 enum ks_rc ks_engine_incident_meta(const struct ks_engine *e, int64_t id,
                                    struct ks_incident_meta *out);
 
+/* ---- the guard and the playbooks (SPEC section 5) ------------------------------- */
+
+/* Why a quantity changed on the guarded feed. */
+enum ks_feed_why {
+    KS_WHY_UPDATE,     /* a clean update let through */
+    KS_WHY_RELEASE,    /* held while paused, released in order */
+    KS_WHY_PHANTOM,    /* rose in a corrupt update: zeroed (phantom stock) */
+    KS_WHY_LOW_STOCK,  /* low stock zeroed while the channel's sync is stale */
+    KS_WHY_ROLLBACK,   /* restored to the last known good quantity */
+    KS_WHY_ACCEPT,     /* a flagged update accepted by a person */
+    KS_WHY_ZERO_CHANNEL /* the whole channel zeroed (approved) */
+};
+const char *ks_feed_why_name(enum ks_feed_why w);
+
+/* One change let through to a channel. channel and sku are interned ids:
+ * ks_engine_name() and ks_engine_sku() give their text. */
+struct ks_feed_effect {
+    uint32_t channel;
+    uint32_t sku;
+    uint32_t qty;
+    ks_time at;
+    uint64_t seq; /* per channel, increasing: the feed cursor */
+    uint8_t why;
+    int64_t incident;
+};
+/* One hook call to perform (the shell delivers it and reports back). */
+struct ks_hook_effect {
+    int64_t incident;
+    char *action;
+    char *body; /* JSON */
+    char *key;  /* idempotency key, unique per call */
+};
+size_t ks_engine_feed(const struct ks_engine *e, const struct ks_feed_effect **out);
+const char *ks_engine_name(const struct ks_engine *e, uint32_t id);
+const char *ks_engine_sku(const struct ks_engine *e, uint32_t id);
+size_t ks_engine_hooks(const struct ks_engine *e, const struct ks_hook_effect **out);
+
+/* Pause or release one channel (name) or all (channel NULL). Release refuses
+ * (KS_ESTATE) a channel that still holds values of a corrupt update that was
+ * neither rolled back nor accepted; with all channels it releases those it
+ * can and reports the others in err. Held updates are let through in order. */
+enum ks_rc ks_engine_guard_pause(struct ks_engine *e, const char *channel, const char *by,
+                                 ks_time at, struct ks_err *err);
+enum ks_rc ks_engine_guard_release(struct ks_engine *e, const char *channel, const char *by,
+                                   ks_time at, struct ks_err *err);
+/* Rolls back a data_corruption incident: its held corrupt values are
+ * discarded and every affected SKU is at its last known good quantity on the
+ * guarded feed (SKUs zeroed as phantom stock stay at zero until a clean
+ * update or a person verifies them). dry_run changes nothing. A summary line
+ * is written to report. */
+enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run, const char *by,
+                                    ks_time at, struct ks_buf *report, struct ks_err *err);
+/* A person declares the flagged update correct: it becomes the reference and
+ * is let through (held in order if the channel is paused). */
+enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *by, ks_time at,
+                                  struct ks_err *err);
+/* {"channels":[{"channel","paused","held","since","why"}]} */
+void ks_engine_guard_status_json(const struct ks_engine *e, struct ks_buf *out);
+/* {"channel","skus":[{"sku","qty","last_good"}]}; KS_ENOTFOUND for an unknown channel. */
+enum ks_rc ks_engine_feed_state_json(const struct ks_engine *e, const char *channel,
+                                     struct ks_buf *out, struct ks_err *err);
+/* Ticks a manual step: status "done" or "skip". */
+enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, const char *status,
+                          const char *by, const char *note, ks_time at, struct ks_err *err);
+/* Approves a proposed action; the person's role (config) must allow it. */
+enum ks_rc ks_engine_approve(struct ks_engine *e, int64_t id, const char *action, const char *by,
+                             ks_time at, struct ks_err *err);
+/* [{"incident","action","step","status","proposed_at","by","at"}] of every step that
+ * waits for or had an approval. */
+void ks_engine_actions_json(const struct ks_engine *e, struct ks_buf *out);
+/* Records a hook attempt's outcome in the incident's timeline and checklist. */
+void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, int attempt,
+                           int ok, int final, const char *detail);
+/* Reconciliation: guarded quantities against the latest `stock` (all
+ * locations), differences with oversell risks (guarded > available) first.
+ * channel NULL = all channels. */
+enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *channel,
+                                    struct ks_buf *out, struct ks_err *err);
+/* Verification of an incident: spot check of up to 20 affected SKUs against
+ * stock, and the orders that oversold during it. */
+enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct ks_buf *out,
+                                 struct ks_err *err);
+
 /* ---- checkpoint ------------------------------------------------------------- */
 
 /* Serialises the whole state. */

@@ -68,15 +68,28 @@ const char *ks_tl_kind_name(enum ks_tl_kind k);
 #define KS_PAIR_CUR 1     /* a quantity has been pushed (cur is valid) */
 #define KS_PAIR_KNOWN 2   /* good is valid: the SKU counts as known */
 #define KS_PAIR_SUSPECT 4 /* cur came from an update judged corrupt */
+#define KS_PAIR_GUARDED 8 /* guarded is valid: a quantity reached the channel */
+#define KS_PAIR_RISEN 16  /* zeroed as phantom stock; stays 0 until verified */
 
-/* 16 bytes. `good` is the last known good quantity: the reference updates
- * are judged against. `stamp` is the sequence number of the update that
+/* 20 bytes. `good` is the last known good quantity: the reference updates
+ * are judged against. `guarded` is what kintsugi let through to the channel
+ * (the guarded feed). `stamp` is the sequence number of the update that
  * last touched the pair (dedupes a SKU seen twice in one update). */
 struct ks_pair {
     uint32_t cur;
     uint32_t good;
+    uint32_t guarded;
     uint32_t stamp;
     uint32_t flags;
+};
+
+/* One update value held while its channel is paused, in arrival order.
+ * incident != 0: a value of a corrupt update of that incident (suspect). */
+struct ks_held {
+    uint32_t sku;
+    uint32_t qty;
+    ks_time at;
+    int64_t incident;
 };
 
 /* ---- channels ------------------------------------------------------------ */
@@ -108,6 +121,15 @@ struct ks_channel {
     int64_t stale_incident;
     uint32_t err_counts[6]; /* sync errors by class since the last ok sync */
     ks_time last_inventory; /* is the source still generating events? */
+
+    /* the guard */
+    int paused;
+    ks_time paused_since;
+    int64_t pause_incident; /* 0 when paused by a person */
+    char *pause_why;
+    struct ks_held *held;
+    size_t nheld, capheld;
+    uint64_t feed_seq; /* last change let through */
 
     /* volume_drop: per-minute counts of inventory events. */
     ks_time first_inv;     /* KS_TIME_NONE until the first inventory event */
@@ -201,6 +223,39 @@ struct ks_u32set {
     size_t n, cap;
 };
 
+enum ks_step_kind { KS_STEP_AUTO, KS_STEP_MANUAL, KS_STEP_APPROVAL };
+enum ks_step_status {
+    KS_SS_PENDING,
+    KS_SS_DONE,
+    KS_SS_SKIPPED,
+    KS_SS_PROPOSED, /* waits for a person's approval */
+    KS_SS_APPROVED,
+    KS_SS_NA /* does not apply to this incident (another branch of the procedure) */
+};
+enum ks_phase { KS_PH_CONTAIN, KS_PH_DIAGNOSE, KS_PH_RESOLVE, KS_PH_VERIFY };
+
+/* A playbook step as data (playbook.c). */
+struct ks_step_def {
+    const char *key;
+    uint8_t phase, kind;
+    const char *action; /* hook/approval action name, or NULL */
+    const char *text;
+};
+
+struct ks_step {
+    uint8_t status;
+    ks_time at;
+    char *by;
+    char *note;
+};
+
+/* An order that oversold during an incident (for cancellation/remediation). */
+struct ks_oversold {
+    uint32_t order, customer, channel;
+    ks_time at;
+    double value;
+};
+
 struct ks_incident {
     int64_t id;
     uint8_t type, severity, status;
@@ -230,6 +285,13 @@ struct ks_incident {
     ks_time esc_due, ack_due, resolve_due, assess_due;
     uint8_t esc_to; /* the severity the escalation timer raises to */
     uint8_t ack_missed, resolve_missed, assessed;
+    /* playbook */
+    struct ks_step *steps; /* one per step of the type's playbook */
+    size_t nsteps;
+    ks_time propose_due, step4_due, step24_due; /* timed containment steps */
+    uint8_t rolled_back, accepted;
+    struct ks_oversold *oversold;
+    size_t noversold, capoversold;
 };
 #define KS_SCOPE_SKUS 100
 
@@ -242,7 +304,10 @@ enum ks_timer_kind {
     KS_TM_ESC,     /* ref2 = incident id */
     KS_TM_ACK,
     KS_TM_RESOLVE,
-    KS_TM_ASSESS
+    KS_TM_ASSESS,
+    KS_TM_PROPOSE, /* sync: propose zeroing the channel after 2 h */
+    KS_TM_STEP4,   /* outage: reduce channel inventory after 4 h */
+    KS_TM_STEP24   /* outage: propose pausing listings after 24 h */
 };
 
 struct ks_timer {
@@ -307,6 +372,11 @@ struct ks_engine {
     size_t ninputs;
 
     /* effects since the last clear */
+    struct ks_feed_effect *feed;
+    size_t nfeed, capfeed;
+    struct ks_hook_effect *hooks;
+    size_t nhooks, caphooks;
+    uint64_t hook_seq;
     int64_t *dirty;
     size_t ndirty, capdirty;
     struct ks_dead_effect *dead;
@@ -392,8 +462,43 @@ void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
 void ks_det_metric(struct ks_engine *e, const struct ks_event *ev);
+void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p);
 /* The corruption incident is resolved or accepted: its updates become the reference. */
 void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc);
+
+/* playbook.c */
+/* The steps of a type's playbook; *n gets their number. */
+const struct ks_step_def *ks_pb_steps(enum ks_itype type, size_t *n);
+void ks_pb_attach(struct ks_incident *inc);
+/* Marks step `key` (no-op when the playbook has no such step). */
+void ks_pb_mark(struct ks_engine *e, struct ks_incident *inc, const char *key,
+                enum ks_step_status st, const char *by, ks_time at, const char *note);
+int ks_pb_index(const struct ks_incident *inc, const char *key);
+void ks_pb_render(const struct ks_incident *inc, struct ks_json *j);
+const char *ks_step_status_name(enum ks_step_status s);
+
+/* guard.c */
+/* An update closed clean: let it through, or hold it if the channel is paused. */
+void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at);
+/* An update closed corrupt: hold it as suspect, zero risen SKUs, pause. */
+void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
+                      ks_time at, int fresh);
+void ks_guard_pause(struct ks_engine *e, struct ks_channel *c, ks_time at, int64_t incident,
+                    const char *why);
+/* Emits one change of the guarded feed. */
+void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint32_t qty,
+                   ks_time at, enum ks_feed_why why, int64_t incident);
+
+/* contain.c: the automatic steps of the playbooks */
+void ks_contain_stale(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
+                      ks_time at, int fresh);
+void ks_contain_outage(struct ks_engine *e, struct ks_incident *inc, ks_time at, int fresh);
+void ks_contain_supplier(struct ks_engine *e, struct ks_incident *inc, const struct ks_po *p,
+                         ks_time at);
+void ks_contain_fire(struct ks_engine *e, const struct ks_timer *t);
+/* Queues a hook call effect and records it in the timeline. */
+void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *action,
+                 const char *detail_json);
 
 /* checkpoint.c */
 struct ks_wr {

@@ -95,6 +95,8 @@ struct ks_incident *ks_inc_open(struct ks_engine *e, enum ks_itype type, enum ks
     inc->esc_due = inc->ack_due = inc->resolve_due = inc->assess_due = KS_TIME_NONE;
     inc->repeat_of = 0;
     inc->key_a = inc->key_b = KS_NONE;
+    inc->propose_due = inc->step4_due = inc->step24_due = KS_TIME_NONE;
+    ks_pb_attach(inc);
     arm(e, inc, &inc->ack_due, at + e->cfg->sla_ack[sev], KS_TM_ACK);
     if (sev == KS_P3) {
         arm(e, inc, &inc->resolve_due, at + e->cfg->sla_resolve_p3, KS_TM_RESOLVE);
@@ -406,6 +408,12 @@ void ks_inc_free(struct ks_incident *inc)
         ks_free(inc->tl[i].why);
     }
     ks_free(inc->tl);
+    for (size_t i = 0; i < inc->nsteps; i++) {
+        ks_free(inc->steps[i].by);
+        ks_free(inc->steps[i].note);
+    }
+    ks_free(inc->steps);
+    ks_free(inc->oversold);
     ks_free(inc);
 }
 
@@ -530,6 +538,8 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
     }
 
     if (detail) {
+        ks_json_key(&j, "checklist");
+        ks_pb_render(inc, &j);
         ks_json_key(&j, "timeline");
         ks_json_arr_begin(&j);
         for (size_t i = 0; i < inc->ntl; i++) {

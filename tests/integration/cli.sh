@@ -47,7 +47,7 @@ check bad_status_filter_exits_2 exit_is 2 "$K" incidents --db "$T/a.db" --status
 check action_without_by_exits_2 exit_is 2 "$K" incident ack 1 --db "$T/a.db"
 check ack "$K" incident ack 1 --by alice --db "$T/a.db"
 check ack_recorded bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"acknowledged_at\":\"2026-11-22T10:16:00.000Z\"'"
-check contained_with_at "$K" incident status 1 contained --by alice --at 2026-11-22T10:20:00Z --db "$T/a.db"
+check resolving_with_at "$K" incident status 1 resolving --by alice --at 2026-11-22T10:20:00Z --db "$T/a.db"
 check backwards_status_exits_1 exit_is 1 "$K" incident status 1 investigating --by alice --db "$T/a.db"
 check unknown_status_exits_2 exit_is 2 "$K" incident status 1 done --by alice --db "$T/a.db"
 check note "$K" incident note 1 "erp import re-run" --by bob --db "$T/a.db"

@@ -80,8 +80,9 @@ def zero_spike_p1():
     inventory_update(s, "amazon", "b2", at(15), q)
     s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
     s.exp["incidents"].append(dict(
-        type="data_corruption", severity="P1", initial_severity="P1", status="investigating",
-        channels=["amazon"], skus=5, sku_list=names[:5], signals=["zero_spike"],
+        type="data_corruption", severity="P1", initial_severity="P1", status="contained",
+        contained_at=ts(at(16)), channels=["amazon"], skus=5, sku_list=names[:5],
+        signals=["zero_spike"],
         started_at=ts(at(15)), detected_at=ts(at(16))))
     s.exp["restart_at"] = 41
     s.write()
@@ -542,7 +543,6 @@ def resolve_then_repeat():
     n = s.ev(type="sync", ts=ts(at(16)), channel="amazon", status="ok", batch="b2")
     s.exp["actions"] = [
         dict(after_line=n, do="ack", id=1, by="alice", at=ts(at(20))),
-        dict(after_line=n, do="status", id=1, arg="contained", by="alice", at=ts(at(25))),
         dict(after_line=n, do="status", id=1, arg="resolved", by="alice", at=ts(at(40))),
     ]
     # resolved: the zeros became the reference; restocking 6 SKUs from 0 is a shift of
@@ -558,9 +558,9 @@ def resolve_then_repeat():
     s.ev(type="tick", ts=ts(at(150)))
     s.exp["incidents"] = [
         dict(type="data_corruption", severity="P1", status="resolved", detected_at=ts(at(16)),
-             acknowledged_at=ts(at(20)), contained_at=ts(at(25)), resolved_at=ts(at(40)),
+             acknowledged_at=ts(at(20)), contained_at=ts(at(16)), resolved_at=ts(at(40)),
              owner="alice"),
-        dict(type="data_corruption", severity="P1", status="investigating",
+        dict(type="data_corruption", severity="P1", status="contained",
              detected_at=ts(at(121)), started_at=ts(at(120)), repeat_of=1, sla=[ts(at(136))]),
     ]
     s.write()
