@@ -77,6 +77,26 @@ static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err 
         }
         a->dead_written++;
     }
+    const struct ks_feed_effect *fe;
+    size_t nf = ks_engine_feed(a->eng, &fe);
+    for (size_t i = 0; i < nf; i++) {
+        struct ks_feed_row r = {ks_engine_name(a->eng, fe[i].channel), (int64_t)fe[i].seq,
+                                ks_engine_sku(a->eng, fe[i].sku), fe[i].qty, fe[i].at,
+                                ks_feed_why_name((enum ks_feed_why)fe[i].why), fe[i].incident};
+        if (a->store->ops->add_feed(a->store, &r, err) != KS_OK) {
+            return err->rc;
+        }
+    }
+    const struct ks_hook_effect *he;
+    size_t nh = ks_engine_hooks(a->eng, &he);
+    for (size_t i = 0; i < nh; i++) {
+        struct ks_hook_row r = {he[i].key, he[i].incident, he[i].action, he[i].body, "pending",
+                                0, ks_time_now(), NULL};
+        if (a->store->ops->add_hook(a->store, &r, err) != KS_OK) {
+            return err->rc;
+        }
+        a->hooks_queued++;
+    }
     const int64_t *ids;
     size_t ni = ks_engine_dirty(a->eng, &ids);
     struct ks_buf sum = {0}, det = {0};
@@ -221,7 +241,9 @@ int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progr
             at += ll + 1;
             bytes_in_chunk += ll + 1;
             if (++lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
-                if (ks_app_flush(a, 0) != 0) {
+                /* Effects and the checkpoint commit together: a crash leaves the
+                 * state of the last whole chunk, never half of one. */
+                if (ks_app_flush(a, 1) != 0) {
                     ks_free(buf);
                     return KS_EXIT_FAIL;
                 }

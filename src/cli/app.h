@@ -17,6 +17,7 @@ struct ks_app {
     struct ks_engine *eng; /* NULL unless opened with the engine */
     const char *db;
     uint64_t dead_written;
+    uint64_t hooks_queued; /* hook calls written to the outbox by this process */
 };
 
 /* Resolves the configuration file: --config, else $KINTSUGI_CONFIG, else

@@ -59,5 +59,9 @@ int ks_cmd_deadletters(int argc, char **argv);
 int ks_cmd_check_config(int argc, char **argv);
 int ks_cmd_simulate(int argc, char **argv);
 int ks_cmd_demo(int argc, char **argv);
+int ks_cmd_guard(int argc, char **argv);
+int ks_cmd_feed(int argc, char **argv);
+int ks_cmd_action(int argc, char **argv);
+int ks_cmd_reconcile(int argc, char **argv);
 
 #endif

@@ -113,10 +113,12 @@ static struct ks_opt inc_opts[] = {
     {"by", 1, "who does it (required for every action)", 0, NULL},
     {"at", 1, "when it was done (RFC 3339; default: the engine clock, the last event time)", 0,
      NULL},
+    {"note", 1, "step: a note kept with the step", 0, NULL},
 };
 static const struct ks_cmd_spec inc_spec = {
-    "kintsugi incident show ID [--json] | ack ID | status ID STATUS | note ID TEXT |\n"
-    "       assign ID OWNER   (actions take --by NAME [--at TS]) [--db F]",
+    "kintsugi incident show ID [--json] | verify ID [--json] | ack ID | status ID STATUS |\n"
+    "       note ID TEXT | assign ID OWNER | step ID STEP done|skip [--note TEXT]\n"
+    "       (actions take --by NAME [--at TS]) [--db F]",
     "Read one incident, or act on it: acknowledge, move its status forward\n"
     "(investigating -> contained -> resolving -> resolved), add a note, assign an owner.",
     "Every action is a timeline entry with its actor. Resolving a data_corruption incident\n"
@@ -125,7 +127,9 @@ static const struct ks_cmd_spec inc_spec = {
     "  kintsugi incident show 3\n"
     "  kintsugi incident ack 3 --by alice\n"
     "  kintsugi incident status 3 contained --by alice\n"
-    "  kintsugi incident note 3 'erp import re-run with the fixed file' --by bob\n\n"
+    "  kintsugi incident note 3 'erp import re-run with the fixed file' --by bob\n"
+    "  kintsugi incident step 3 spot_check done --by bob --note '20 of 20 match'\n"
+    "  kintsugi incident verify 3        (spot check of 20 SKUs, oversold orders)\n\n"
     "exit status: 0 done, 1 not found or refused (e.g. a status that goes backwards),\n"
     "2 usage error.",
     inc_opts, sizeof(inc_opts) / sizeof(inc_opts[0])};
@@ -166,6 +170,29 @@ static void print_human(const char *detail)
     if (json_is_integer(rep)) {
         printf("  %-16s incident %lld\n", "repeat_of", (long long)json_integer_value(rep));
     }
+    json_t *cl = json_object_get(j, "checklist");
+    if (json_array_size(cl)) {
+        printf("\nchecklist (kintsugi incident step %lld STEP done|skip --by NAME):\n",
+               (long long)json_integer_value(json_object_get(j, "id")));
+        size_t k;
+        json_t *st;
+        json_array_foreach(cl, k, st)
+        {
+            const char *status = json_string_value(json_object_get(st, "status"));
+            const char *mark = strcmp(status, "done") == 0       ? "[x]"
+                               : strcmp(status, "proposed") == 0 ? "[?]"
+                               : strcmp(status, "pending") == 0  ? "[ ]"
+                                                                 : "[-]";
+            const char *who = json_string_value(json_object_get(st, "by"));
+            printf("  %s %-8s %-26s %s%s%s%s\n", mark,
+                   json_string_value(json_object_get(st, "phase")),
+                   json_string_value(json_object_get(st, "step")),
+                   json_string_value(json_object_get(st, "text")),
+                   strcmp(status, "done") && strcmp(status, "pending") ? " - " : "",
+                   strcmp(status, "done") && strcmp(status, "pending") ? status : "",
+                   who ? "" : "");
+        }
+    }
     printf("\ntimeline:\n");
     size_t i;
     json_t *t;
@@ -202,9 +229,10 @@ int ks_cmd_incident(int argc, char **argv)
     static const struct {
         const char *verb;
         int nargs;
-    } verbs[] = {{"show", 2}, {"ack", 2}, {"status", 3}, {"note", 3}, {"assign", 3}};
+    } verbs[] = {{"show", 2},   {"ack", 2},  {"status", 3}, {"note", 3},
+                 {"assign", 3}, {"step", 4}, {"verify", 2}};
     int v = -1;
-    for (int i = 0; i < 5 && nargs > 0; i++) {
+    for (int i = 0; i < 7 && nargs > 0; i++) {
         if (strcmp(args[0], verbs[i].verb) == 0) {
             v = i;
         }
@@ -212,7 +240,8 @@ int ks_cmd_incident(int argc, char **argv)
     int64_t id = 0;
     if (v < 0 || nargs != verbs[v].nargs || parse_id(args[1], &id) != 0) {
         if (v < 0 || nargs != verbs[v].nargs) {
-            ks_cli_error(v < 0 ? "incident needs a verb: show, ack, status, note or assign"
+            ks_cli_error(v < 0 ? "incident needs a verb: show, verify, ack, status, note, assign or "
+                                 "step"
                                : "wrong number of arguments for 'incident %s'",
                          v < 0 ? "" : verbs[v].verb);
             ks_cli_help(&inc_spec, stderr);
@@ -233,6 +262,21 @@ int ks_cmd_incident(int argc, char **argv)
                 printf("%s\n", out.p);
             } else {
                 print_human(out.p);
+            }
+            ks_buf_fini(&out);
+            ks_app_close(&a);
+        }
+        ks_free(args);
+        return rc;
+    }
+    if (v == 6) {
+        if ((rc = ks_app_open(&a, NULL, db, 1)) == 0) {
+            struct ks_buf out = {0};
+            if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            } else {
+                printf("%s\n", out.p);
             }
             ks_buf_fini(&out);
             ks_app_close(&a);
@@ -267,8 +311,12 @@ int ks_cmd_incident(int argc, char **argv)
     case 3:
         r = ks_engine_note(a.eng, id, args[2], by, at, &err);
         break;
-    default:
+    case 4:
         r = ks_engine_assign(a.eng, id, args[2], by, at, &err);
+        break;
+    default:
+        r = ks_engine_step(a.eng, id, args[2], args[3], by, ks_cli_opt(&inc_spec, "note")->value,
+                           at, &err);
         break;
     }
     if (r != KS_OK) {

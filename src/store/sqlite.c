@@ -49,6 +49,26 @@ static const char *const migrations[] = {
     "CREATE TABLE blobs("
     "  key TEXT PRIMARY KEY,"
     "  value BLOB);",
+    /* 2: the guarded feed's change log and the hook outbox (containment). */
+    "CREATE TABLE feed("
+    "  channel TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  sku TEXT NOT NULL,"
+    "  qty INTEGER NOT NULL,"
+    "  at TEXT,"
+    "  why TEXT,"
+    "  incident INTEGER,"
+    "  PRIMARY KEY(channel, seq)) WITHOUT ROWID;"
+    "CREATE TABLE hooks("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL UNIQUE,"
+    "  incident INTEGER,"
+    "  action TEXT,"
+    "  body TEXT,"
+    "  status TEXT,"
+    "  attempts INTEGER,"
+    "  next_at TEXT,"
+    "  detail TEXT);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -72,6 +92,12 @@ enum st_id {
     ST_UPDATE_DL_RAW,
     ST_PUT_BLOB,
     ST_GET_BLOB,
+    ST_ADD_FEED,
+    ST_LIST_FEED,
+    ST_ADD_HOOK,
+    ST_LIST_HOOKS_ALL,
+    ST_LIST_HOOKS_STATUS,
+    ST_UPDATE_HOOK,
     ST_COUNT
 };
 
@@ -79,6 +105,8 @@ enum st_id {
     "SELECT id, type, severity, status, fingerprint, detected_at, summary_json, detail_json "      \
     "FROM incidents "
 #define DL_COLS "SELECT id, source, line, reason, raw, status, received_at FROM deadletters "
+#define HOOK_COLS                                                                                  \
+    "SELECT key, incident, action, body, status, attempts, next_at, detail FROM hooks "
 
 static const char *const st_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -107,6 +135,16 @@ static const char *const st_sql[ST_COUNT] = {
     [ST_PUT_BLOB] = "INSERT INTO blobs(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_GET_BLOB] = "SELECT value FROM blobs WHERE key = ?1",
+    [ST_ADD_FEED] = "INSERT INTO feed(channel, seq, sku, qty, at, why, incident) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_LIST_FEED] = "SELECT channel, seq, sku, qty, at, why, incident FROM feed "
+                     "WHERE channel = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_ADD_HOOK] = "INSERT OR IGNORE INTO hooks(key, incident, action, body, status, attempts, "
+                    "next_at, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_LIST_HOOKS_ALL] = HOOK_COLS "ORDER BY id",
+    [ST_LIST_HOOKS_STATUS] = HOOK_COLS "WHERE status = ?1 ORDER BY id",
+    [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5 "
+                       "WHERE key = ?1",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -718,6 +756,178 @@ static enum ks_rc sq_get_blob(struct ks_store *s, const char *key, struct ks_buf
     return KS_OK;
 }
 
+/* ---- the guarded feed and the hook outbox ------------------------------------ */
+
+static enum ks_rc sq_add_feed(struct ks_store *s, const struct ks_feed_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_FEED);
+    char at[32];
+    int rc = bind_text(st, 1, r->channel);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, r->seq);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, r->sku);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 4, r->qty);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 5, r->at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 6, r->why);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 7, r->incident);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "insert feed change");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_feed(struct ks_store *s, const char *channel, int64_t since,
+                               int64_t limit, int (*fn)(void *ctx, const struct ks_feed_row *row),
+                               void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_FEED);
+    int rc = bind_text(st, 1, channel);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, since);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list feed");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_feed_row row = {col_text(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2),
+                                  sqlite3_column_int64(st, 3), KS_TIME_NONE, col_text(st, 5),
+                                  sqlite3_column_int64(st, 6)};
+        col_time(st, 4, &row.at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list feed");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_add_hook(struct ks_store *s, const struct ks_hook_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_HOOK);
+    char at[32];
+    int rc = bind_text(st, 1, r->key);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, r->incident);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, r->action);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 4, r->body);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 5, r->status ? r->status : "pending");
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 6, r->attempts);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 7, r->next_at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 8, r->detail);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "insert hook call");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_hooks(struct ks_store *s, const char *status,
+                                int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                                struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st;
+    int rc = SQLITE_OK;
+    if (!status) {
+        st = stmt(q, ST_LIST_HOOKS_ALL);
+    } else {
+        st = stmt(q, ST_LIST_HOOKS_STATUS);
+        rc = bind_text(st, 1, status);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list hook calls");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_hook_row row = {col_text(st, 0),  sqlite3_column_int64(st, 1), col_text(st, 2),
+                                  col_text(st, 3),  col_text(st, 4), sqlite3_column_int64(st, 5),
+                                  KS_TIME_NONE, col_text(st, 7)};
+        col_time(st, 6, &row.next_at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list hook calls");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_update_hook(struct ks_store *s, const char *key, const char *status,
+                                 int64_t attempts, ks_time next_at, const char *detail,
+                                 struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_UPDATE_HOOK);
+    char at[32];
+    int rc = bind_text(st, 1, key);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, status);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, attempts);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 4, next_at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 5, detail);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "update hook call");
+    }
+    done(st);
+    if (sqlite3_changes(q->db) == 0) {
+        return ks_err_set(err, KS_ENOTFOUND, "store: no hook call with key %s", key);
+    }
+    return KS_OK;
+}
+
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -733,4 +943,9 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .update_deadletter = sq_update_deadletter,
     .put_blob = sq_put_blob,
     .get_blob = sq_get_blob,
+    .add_feed = sq_add_feed,
+    .list_feed = sq_list_feed,
+    .add_hook = sq_add_hook,
+    .list_hooks = sq_list_hooks,
+    .update_hook = sq_update_hook,
 };

@@ -40,6 +40,29 @@ struct ks_deadletter {
     ks_time received_at; /* wall clock when rejected */
 };
 
+/* One change of a channel's guarded feed. */
+struct ks_feed_row {
+    const char *channel;
+    int64_t seq; /* per channel, increasing: the cursor */
+    const char *sku;
+    int64_t qty;
+    ks_time at;
+    const char *why;
+    int64_t incident; /* 0: none */
+};
+
+/* One hook call in the outbox: delivered at least once, every attempt recorded. */
+struct ks_hook_row {
+    const char *key; /* idempotency key, unique */
+    int64_t incident;
+    const char *action;
+    const char *body;
+    const char *status; /* pending | done | failed | unconfigured */
+    int64_t attempts;
+    ks_time next_at; /* wall clock of the next attempt */
+    const char *detail;
+};
+
 struct ks_store;
 
 struct ks_store_ops {
@@ -74,6 +97,21 @@ struct ks_store_ops {
                            struct ks_err *err);
     enum ks_rc (*get_blob)(struct ks_store *s, const char *key, struct ks_buf *out, int *found,
                            struct ks_err *err);
+    enum ks_rc (*add_feed)(struct ks_store *s, const struct ks_feed_row *row, struct ks_err *err);
+    /* Calls fn for the changes of channel with seq > since, in seq order, at most limit
+     * (0: no limit). */
+    enum ks_rc (*list_feed)(struct ks_store *s, const char *channel, int64_t since, int64_t limit,
+                            int (*fn)(void *ctx, const struct ks_feed_row *row), void *ctx,
+                            struct ks_err *err);
+    /* Adds a hook call (ignored when its key is already there). */
+    enum ks_rc (*add_hook)(struct ks_store *s, const struct ks_hook_row *row, struct ks_err *err);
+    /* Calls fn for every hook call with that status (NULL: all), oldest first. */
+    enum ks_rc (*list_hooks)(struct ks_store *s, const char *status,
+                             int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                             struct ks_err *err);
+    enum ks_rc (*update_hook)(struct ks_store *s, const char *key, const char *status,
+                              int64_t attempts, ks_time next_at, const char *detail,
+                              struct ks_err *err);
 };
 
 struct ks_store {

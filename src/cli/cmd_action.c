@@ -1,0 +1,99 @@
+/*
+ * cmd_action.c - `kintsugi action`: the steps with a large blast radius that
+ * kintsugi proposes and a person approves (zero a channel, pause listings,
+ * reroute or cancel orders), and the hook calls made for them.
+ */
+#include "app.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (people and roles; default: ./kintsugi.yaml)", 0, NULL},
+    {"json", 0, "list: JSON on stdout", 0, NULL},
+    {"by", 1, "approve: who approves (must be a person of the configuration)", 0, NULL},
+    {"at", 1, "approve: when (RFC 3339; default: the engine clock)", 0, NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi action list [--json] | approve INCIDENT ACTION --by NAME   [--db F]",
+    "Actions that wait for a person: kintsugi proposes them, someone whose role allows\n"
+    "the action (roles: and people: in kintsugi.yaml) approves, and kintsugi performs it.",
+    "examples:\n"
+    "  kintsugi action list\n"
+    "  kintsugi action approve 4 zero_channel --by alice\n\n"
+    "exit status: 0 done, 1 nothing to approve or the person's role does not allow it,\n"
+    "2 usage error.",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+int ks_cmd_action(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    int list = nargs == 1 && strcmp(args[0], "list") == 0;
+    int approve = nargs == 3 && strcmp(args[0], "approve") == 0;
+    const char *by = ks_cli_opt(&spec, "by")->value;
+    ks_time at;
+    char *end = NULL;
+    int64_t id = approve ? strtoll(args[1], &end, 10) : 0;
+    if ((!list && !approve) || (approve && (*end || id < 1))) {
+        ks_cli_error("use 'action list' or 'action approve INCIDENT ACTION --by NAME'");
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (approve && (!by || !*by)) {
+        ks_cli_error("'action approve' needs --by NAME");
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_app_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    struct ks_app a;
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) != 0) {
+        ks_free(args);
+        return rc;
+    }
+    struct ks_err err = {0};
+    if (list) {
+        struct ks_buf out = {0};
+        ks_engine_actions_json(a.eng, &out);
+        if (ks_cli_opt(&spec, "json")->set) {
+            printf("%s\n", out.p);
+        } else {
+            json_t *j = json_loads(out.p, 0, NULL);
+            size_t i;
+            json_t *x;
+            printf("%-8s %-20s %-9s %-10s %s\n", "INCIDENT", "ACTION", "STATUS", "BY", "WHAT");
+            json_array_foreach(j, i, x)
+            {
+                const char *b = json_string_value(json_object_get(x, "by"));
+                printf("%-8lld %-20s %-9s %-10s %s\n",
+                       (long long)json_integer_value(json_object_get(x, "incident")),
+                       json_string_value(json_object_get(x, "action")),
+                       json_string_value(json_object_get(x, "status")), b ? b : "-",
+                       json_string_value(json_object_get(x, "what")));
+            }
+            if (json_array_size(j) == 0) {
+                printf("(nothing proposed)\n");
+            }
+            json_decref(j);
+        }
+        ks_buf_fini(&out);
+    } else if (ks_engine_approve(a.eng, id, args[2], by, at, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        rc = KS_EXIT_FAIL;
+    } else if ((rc = ks_app_flush(&a, 1)) == 0) {
+        printf("incident %lld: %s approved by %s and performed\n", (long long)id, args[2], by);
+    }
+    ks_app_close(&a);
+    ks_free(args);
+    return rc;
+}

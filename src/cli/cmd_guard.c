@@ -1,0 +1,160 @@
+/*
+ * cmd_guard.c - `kintsugi guard`: the guard's state and people's commands on
+ * it: pause, release, rollback, accept (SPEC section 5).
+ */
+#include "app.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
+    {"json", 0, "status: JSON on stdout", 0, NULL},
+    {"by", 1, "who does it (required for every change)", 0, NULL},
+    {"at", 1, "when (RFC 3339; default: the engine clock)", 0, NULL},
+    {"all", 0, "pause/release: every channel", 0, NULL},
+    {"dry-run", 0, "rollback: say what it would do, change nothing", 0, NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi guard status [--json] | pause CHANNEL|--all | release CHANNEL|--all |\n"
+    "       rollback INCIDENT [--dry-run] | accept INCIDENT   (changes take --by NAME) [--db F]",
+    "The guard sits between your inventory pipeline and the sales channels: it lets\n"
+    "quantities through (the guarded feed, see 'kintsugi feed'), holds them while a channel\n"
+    "is paused, and keeps every SKU's last known good quantity.",
+    "  status     which channels are paused, since when, why, how many updates are held\n"
+    "  pause      hold a channel's updates (in order) until it is released\n"
+    "  release    let the held updates through in order and resume the channel; a channel\n"
+    "             that holds values of a corrupt update is released only after they are\n"
+    "             rolled back or accepted\n"
+    "  rollback   discard a data_corruption incident's held bad values; every affected SKU\n"
+    "             is at its last known good quantity (phantom-stock SKUs stay at zero until\n"
+    "             a clean update verifies them)\n"
+    "  accept     declare the flagged update correct: it becomes the reference and is let\n"
+    "             through\n\n"
+    "On corruption kintsugi pauses every channel by itself, zeroes SKUs whose quantity rose\n"
+    "and holds the rest. The usual way out:\n"
+    "  kintsugi guard rollback 3 --dry-run\n"
+    "  kintsugi guard rollback 3 --by alice\n"
+    "  kintsugi guard release --all --by alice\n"
+    "  kintsugi reconcile",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+static void print_status(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    size_t i;
+    json_t *c;
+    printf("%-16s %-7s %-8s %-25s %s\n", "CHANNEL", "PAUSED", "HELD", "SINCE", "WHY");
+    json_array_foreach(json_object_get(j, "channels"), i, c)
+    {
+        const char *since = json_string_value(json_object_get(c, "since"));
+        const char *why = json_string_value(json_object_get(c, "why"));
+        printf("%-16s %-7s %-8lld %-25s %s\n", json_string_value(json_object_get(c, "channel")),
+               json_is_true(json_object_get(c, "paused")) ? "yes" : "no",
+               (long long)json_integer_value(json_object_get(c, "held")), since ? since : "-",
+               why ? why : "");
+    }
+    if (json_array_size(json_object_get(j, "channels")) == 0) {
+        printf("(no channels known yet)\n");
+    }
+    json_decref(j);
+}
+
+int ks_cmd_guard(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    const char *verb = nargs ? args[0] : "";
+    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    int all = ks_cli_opt(&spec, "all")->set;
+    const char *by = ks_cli_opt(&spec, "by")->value;
+    ks_time at;
+    int is_status = strcmp(verb, "status") == 0;
+    int chan_verb = strcmp(verb, "pause") == 0 || strcmp(verb, "release") == 0;
+    int inc_verb = strcmp(verb, "rollback") == 0 || strcmp(verb, "accept") == 0;
+    int dry = ks_cli_opt(&spec, "dry-run")->set;
+    if (!is_status && !chan_verb && !inc_verb) {
+        ks_cli_error("guard needs a verb: status, pause, release, rollback or accept (see "
+                     "'kintsugi guard --help')");
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if ((is_status && nargs != 1) || (chan_verb && nargs != (all ? 1 : 2)) ||
+        (inc_verb && nargs != 2)) {
+        ks_cli_error("wrong arguments for 'guard %s'%s", verb,
+                     chan_verb ? ": name one CHANNEL or use --all" : "");
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (!is_status && !dry && (!by || !*by)) {
+        ks_cli_error("'guard %s' needs --by NAME: every change has a person accountable", verb);
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_app_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    int64_t id = 0;
+    if (inc_verb) {
+        char *end;
+        id = strtoll(args[1], &end, 10);
+        if (*end || id < 1) {
+            ks_cli_error("'%s' is not an incident id", args[1]);
+            ks_free(args);
+            return KS_EXIT_USAGE;
+        }
+    }
+    struct ks_app a;
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) != 0) {
+        ks_free(args);
+        return rc;
+    }
+    struct ks_err err = {0};
+    struct ks_buf out = {0};
+    enum ks_rc r = KS_OK;
+    if (is_status) {
+        ks_engine_guard_status_json(a.eng, &out);
+        if (ks_cli_opt(&spec, "json")->set) {
+            printf("%s\n", out.p);
+        } else {
+            print_status(out.p);
+        }
+    } else if (strcmp(verb, "pause") == 0) {
+        r = ks_engine_guard_pause(a.eng, all ? NULL : args[1], by, at, &err);
+    } else if (strcmp(verb, "release") == 0) {
+        r = ks_engine_guard_release(a.eng, all ? NULL : args[1], by, at, &err);
+    } else if (strcmp(verb, "rollback") == 0) {
+        r = ks_engine_guard_rollback(a.eng, id, dry, by ? by : "-", at, &out, &err);
+        if (r == KS_OK) {
+            printf("%s\n", out.p);
+        }
+    } else {
+        r = ks_engine_guard_accept(a.eng, id, by, at, &err);
+    }
+    if (r != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        rc = r == KS_EUSAGE ? KS_EXIT_USAGE : KS_EXIT_FAIL;
+    }
+    /* A release that refused some channels still let the others go: keep that. */
+    if (!is_status && !dry && (r == KS_OK || r == KS_ESTATE)) {
+        int frc = ks_app_flush(&a, 1);
+        if (frc != 0) {
+            rc = frc;
+        } else if (r == KS_OK && !inc_verb) {
+            printf("guard %s %s: done by %s\n", verb, all ? "--all" : args[1], by);
+        } else if (r == KS_OK && strcmp(verb, "accept") == 0) {
+            printf("incident %lld accepted by %s\n", (long long)id, by);
+        }
+    }
+    ks_buf_fini(&out);
+    ks_app_close(&a);
+    ks_free(args);
+    return rc;
+}
