@@ -206,6 +206,13 @@ void ks_contain_outage(struct ks_engine *e, struct ks_incident *inc, ks_time at,
         step_hook(e, inc, "stop_order_import", "stop_order_import", at);
     }
     if (complete_outage(e, inc)) {
+        int r = ks_pb_index(inc, "reroute_orders");
+        if (r >= 0 && inc->steps[r].status == KS_SS_PROPOSED) {
+            ks_pb_mark(e, inc, "reroute_orders", KS_SS_NA, "kintsugi", at,
+                       "withdrawn: every location is down, there is nowhere to reroute to");
+            ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                      "Withdrew the reroute proposal: every location is down");
+        }
         step_hook(e, inc, "hold_orders", "hold_orders", at);
         step_hook(e, inc, "extend_handling_time", "extend_handling_time", at);
         if (inc->step4_due == KS_TIME_NONE) {

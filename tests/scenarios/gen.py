@@ -581,6 +581,221 @@ def ack_meets_sla():
     s.write()
 
 
+# ---------------------------------------------------------------- containment (SPEC 5)
+def corruption_setup(s):
+    names = ["S%02d" % i for i in range(30)]
+    for ch, off in (("amazon", 0), ("ebay", 1)):
+        for i, k in enumerate(names):
+            s.ev(type="inventory", ts=ts(at(0, off, i)), channel=ch, sku=k, qty=10 + i,
+                 batch=ch + "-1", source="erp")
+        s.ev(type="sync", ts=ts(at(0, 5)), channel=ch, status="ok", batch=ch + "-1")
+    for i, k in enumerate(names):
+        s.ev(type="stock", ts=ts(at(1)), sku=k, qty=10 + i)
+    # amazon: 8 SKUs to zero, 2 rise to 500 (phantom stock), from a bad CSV import
+    bad = [(k, 0 if i < 8 else (500 if i < 10 else 10 + i)) for i, k in enumerate(names)]
+    inventory_update(s, "amazon", "amazon-2", at(15), bad, source="csv:bad")
+    n_detect = s.ev(type="sync", ts=ts(at(15, 5)), channel="amazon", status="ok", batch="amazon-2")
+    # ebay's next update is good, but every channel is paused: held in order
+    inventory_update(s, "ebay", "ebay-2", at(16), [(k, 7) for k in names[:5]], source="erp")
+    s.ev(type="sync", ts=ts(at(16, 5)), channel="ebay", status="ok", batch="ebay-2")
+    # the bad source again: joins the incident and is held too
+    inventory_update(s, "amazon", "amazon-3", at(17), bad, source="csv:bad")
+    last = s.ev(type="sync", ts=ts(at(17, 5)), channel="amazon", status="ok", batch="amazon-3")
+    return names, n_detect, last
+
+
+def initial_feed(names):
+    return [[k, 10 + i, "update"] for i, k in enumerate(names)]
+
+
+def contain_corruption_holds_and_zeroes():
+    s = S("contain_corruption_holds_and_zeroes")
+    names, n_detect, last = corruption_setup(s)
+    s.exp["guard"] = {"amazon": {"paused": True, "held": 60, "incident": 1},
+                      "ebay": {"paused": True, "held": 5, "incident": 1}}
+    g = {k: 10 + i for i, k in enumerate(names)}
+    g["S08"] = 0
+    g["S09"] = 0
+    s.exp["guarded"] = {"amazon": g, "ebay": {k: 10 + i for i, k in enumerate(names)}}
+    s.exp["feed"] = {"amazon": initial_feed(names) + [["S08", 0, "phantom_stock"],
+                                                      ["S09", 0, "phantom_stock"]],
+                     "ebay": initial_feed(names)}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", status="contained", detected_at=ts(at(15, 5)),
+        contained_at=ts(at(15, 5)), sources=["csv:bad"], signals=["zero_spike", "distribution_shift",
+                                                                  "zero_spike", "distribution_shift"],
+        checklist={"pause_all": "done", "zero_risen": "done", "hold_fallen": "done",
+                   "lineage": "done", "rollback": "pending", "release": "pending",
+                   "cancel_orders": "pending"},
+        timeline_contains=["Paused outbound sync on all 2 channels (amazon, ebay)",
+                           "Zeroed 2 SKUs on amazon whose quantity rose",
+                           "holding 8 SKUs whose quantity fell",
+                           "Lineage: update amazon-2 of amazon from source csv:bad",
+                           "Status contained"]))
+    s.exp["restart_at"] = n_detect + 3
+    s.write()
+
+
+def contain_corruption_rollback_then_release():
+    s = S("contain_corruption_rollback_then_release")
+    names, n_detect, last = corruption_setup(s)
+    s.exp["actions"] = [
+        dict(after_line=last, do="release", by="alice", fails=True),
+        dict(after_line=last, do="rollback", id=1, by="alice"),
+        dict(after_line=last, do="release", by="alice"),
+        dict(after_line=last, do="step", id=1, arg="spot_check", arg2="done", by="bob"),
+    ]
+    s.exp["guard"] = {"amazon": {"paused": False, "held": 0}, "ebay": {"paused": False, "held": 0}}
+    g = {k: 10 + i for i, k in enumerate(names)}
+    g["S08"] = 0  # phantom stock stays at zero until a clean update verifies it
+    g["S09"] = 0
+    e = {k: 10 + i for i, k in enumerate(names)}
+    for k in names[:5]:
+        e[k] = 7
+    s.exp["guarded"] = {"amazon": g, "ebay": e}
+    # nothing corrupt leaked; ebay's held good update let through in order
+    s.exp["feed"] = {"amazon": initial_feed(names) + [["S08", 0, "phantom_stock"],
+                                                      ["S09", 0, "phantom_stock"]],
+                     "ebay": initial_feed(names) + [[k, 7, "release"] for k in names[:5]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", status="contained",
+        checklist={"pause_all": "done", "rollback": "done", "release": "done",
+                   "spot_check": "done", "reconcile_all": "pending"},
+        # the first release (before the rollback) let ebay go and refused amazon
+        timeline_contains=["Released ebay: 5 held values let through in order",
+                           "Rolled back by alice: incident 1: 60 held corrupt values discarded",
+                           "Released amazon", "Step spot_check done by bob"]))
+    # a clean update after the release reaches the channel at once and verifies S08
+    inventory_update(s, "amazon", "amazon-4", at(30), [("S08", 18)], source="erp")
+    s.ev(type="sync", ts=ts(at(30, 5)), channel="amazon", status="ok", batch="amazon-4")
+    g["S08"] = 18
+    s.exp["feed"]["amazon"].append(["S08", 18, "update"])
+    s.write()
+
+
+def contain_corruption_accept():
+    s = S("contain_corruption_accept")
+    names, n_detect, last = corruption_setup(s)
+    s.exp["actions"] = [
+        dict(after_line=last, do="accept", id=1, by="alice"),
+        dict(after_line=last, do="release", arg="amazon", by="alice"),
+        dict(after_line=last, do="rollback", id=1, by="alice", fails=True),
+    ]
+    bad = {k: (0 if i < 8 else (500 if i < 10 else 10 + i)) for i, k in enumerate(names)}
+    s.exp["guard"] = {"amazon": {"paused": False, "held": 0}, "ebay": {"paused": True, "held": 5}}
+    s.exp["guarded"] = {"amazon": bad}
+    # released in order: amazon-2's 30 values, then amazon-3's 30 (the same values: no change)
+    rel = [[k, v, "release"] for k, v in bad.items() if v != 10 + names.index(k)]
+    rel = [x for x in rel if x[0] not in ("S08", "S09")] + [["S08", 500, "release"], ["S09", 500, "release"]]
+    rel.sort(key=lambda x: names.index(x[0]))
+    s.exp["feed"] = {"amazon": initial_feed(names) + [["S08", 0, "phantom_stock"],
+                                                      ["S09", 0, "phantom_stock"]] + rel}
+    s.exp["incidents"].append(dict(type="data_corruption", severity="P1",
+                                   timeline_contains=["Accepted by alice"]))
+    s.write()
+
+
+def contain_stale_channel():
+    s = S("contain_stale_channel")
+    s.config = ("roles:\n  lead: {approve: [zero_channel]}\n  agent: {approve: [cancel_orders]}\n"
+                "people:\n  alice: {role: lead}\n  bob: {role: agent}\n")
+    names = ["S%02d" % i for i in range(10)]
+    inventory_update(s, "amazon", "a-1", at(0), [(k, i + 1) for i, k in enumerate(names)])
+    s.ev(type="sync", ts=ts(at(0, 5)), channel="amazon", status="ok", batch="a-1")
+    # the source keeps producing (a pipeline failure); pushes fail with auth errors
+    for m in (10, 20, 40):
+        s.ev(type="inventory", ts=ts(at(m)), channel="amazon", sku="S09", qty=10)
+        s.ev(type="sync", ts=ts(at(m, 1)), channel="amazon", status="error", error="auth")
+    s.ev(type="tick", ts=ts(at(50)))
+    # started 10:15:05 (last ok + interval): the 2 h proposal is due at 12:15:05
+    n = s.ev(type="tick", ts=ts(at(135, 5, 1)))
+    s.exp["actions"] = [
+        dict(after_line=n, do="approve", id=1, arg="zero_channel", by="bob", fails=True),
+        dict(after_line=n, do="approve", id=1, arg="zero_channel", by="mallory", fails=True),
+        dict(after_line=n, do="approve", id=1, arg="zero_channel", by="alice"),
+    ]
+    feed = [[k, i + 1, "update"] for i, k in enumerate(names)]
+    feed += [[k, 0, "low_stock"] for k in names[:5]]
+    # the single-SKU updates of S09 repeat its quantity (10): the feed carries changes only
+    feed += [[k, 0, "zero_channel"] for k in names[5:]]
+    s.exp["feed"] = {"amazon": feed}
+    s.exp["incidents"].append(dict(
+        type="sync_failure", severity="P2", detected_at=ts(at(30, 5)), started_at=ts(at(15, 5)),
+        checklist={"identify_channels": "done", "source_check": "done", "zero_low_stock": "done",
+                   "error_hints": "done", "zero_channel": "done"},
+        escalations=[dict(at=ts(at(90, 5)), severity="P2", **{"from": "P3"})],
+        timeline_contains=["the source is still generating events",
+                           "Zeroed 5 low-stock SKUs (qty <= 5) on amazon",
+                           "refresh the channel's API token",
+                           "Proposed: zero all inventory on amazon",
+                           "Approved zero_channel (alice, role lead)",
+                           "Hook zero_channel requested"]))
+    s.write()
+
+
+def contain_outage_single_location():
+    s = S("contain_outage_single_location")
+    for m in range(0, 21):
+        if m <= 2:
+            s.ev(type="health", ts=ts(at(m)), system="wms", location="paris", status="up")
+        s.ev(type="health", ts=ts(at(m)), system="wms", location="lyon", status="up")
+    s.exp["incidents"].append(dict(
+        type="system_outage", locations=["paris"], detected_at=ts(at(7)),
+        checklist={"stop_order_import": "done", "reroute_orders": "proposed",
+                   "reduce_location_inventory": "done", "hold_orders": "pending",
+                   "pause_listings": "pending"},
+        escalations=[dict(at=ts(at(22)), severity="P1", **{"from": "P2"})],
+        timeline_contains=["Hook stop_order_import requested", "Proposed: reroute the orders",
+                           "Hook reduce_channel_inventory requested"]))
+    s.ev(type="tick", ts=ts(at(23)))
+    s.write()
+
+
+def contain_outage_complete():
+    s = S("contain_outage_complete")
+    for loc in ("paris", "lyon"):
+        s.ev(type="health", ts=ts(at(0)), system="wms", location=loc, status="up")
+    s.ev(type="tick", ts=ts(at(5, 0, 1)))
+    s.ev(type="tick", ts=ts(at(4 * 60, 0, 1)))
+    s.ev(type="tick", ts=ts(at(24 * 60, 0, 1)))
+    s.exp["incidents"].append(dict(
+        type="system_outage", severity="P1", locations=["paris", "lyon"], detected_at=ts(at(5)),
+        checklist={"stop_order_import": "done", "hold_orders": "done",
+                   "extend_handling_time": "done", "reduce_channel_inventory": "done",
+                   "pause_listings": "proposed", "reroute_orders": "n/a"},
+        # both locations go down at the same instant: every location -> P1 at once
+        escalations=[dict(at=ts(at(5)), severity="P1", **{"from": "P2"})],
+        timeline_contains=["Hook stop_order_import requested", "Hook hold_orders requested",
+                           "Hook extend_handling_time requested",
+                           "Hook reduce_channel_inventory requested",
+                           "Proposed: pause listings", "proactive notice"]))
+    s.write()
+
+
+def contain_supplier_branches():
+    s = S("contain_supplier_branches")
+    s.ev(type="receipt", ts=ts(at(0)), po="PO-A", supplier="acme", sku="A", expected=100, received=90)
+    s.ev(type="receipt", ts=ts(at(1)), po="PO-B", supplier="bolt", sku="B", expected=100, received=70)
+    s.ev(type="receipt", ts=ts(at(2)), po="PO-C", supplier="cord", sku="C", expected=100,
+         received=100, damaged=5)
+    s.exp["incidents"] = [
+        dict(type="supplier_shortfall", severity="P3", purchase_orders=["PO-A"],
+             checklist={"record_discrepancy": "done", "quarantine_damaged": "n/a",
+                        "accept_partial": "pending", "adjust_sellable": "done",
+                        "file_claim": "pending", "contact_supplier": "n/a",
+                        "alternate_source": "n/a", "reorder_earlier": "n/a"}),
+        dict(type="supplier_shortfall", severity="P2", purchase_orders=["PO-B"],
+             checklist={"accept_partial": "n/a", "adjust_sellable": "n/a", "file_claim": "n/a",
+                        "contact_supplier": "done", "alternate_source": "pending",
+                        "reorder_earlier": "pending"},
+             timeline_contains=["Hook notify_supplier requested"]),
+        dict(type="supplier_shortfall", severity="P3", purchase_orders=["PO-C"],
+             checklist={"quarantine_damaged": "done", "adjust_sellable": "done"},
+             timeline_contains=["Quarantined 5 damaged units of PO-C"]),
+    ]
+    s.write()
+
+
 if __name__ == "__main__":
     for fn in [zero_spike_p1, corruption_near_misses_quiet, distribution_shift_p2,
                corruption_both_detectors_one_incident, corruption_recovers_without_second_incident,
@@ -589,5 +804,8 @@ if __name__ == "__main__":
                wms_complete_outage, system_never_up, order_rejections,
                order_rejections_window_slides, supplier_shortfall, complaint_spike, feed_rejects,
                bad_input_is_rejected_and_not_applied, volume_drop, volume_steady_quiet,
-               metric_drop_rule, resolve_then_repeat, ack_meets_sla]:
+               metric_drop_rule, resolve_then_repeat, ack_meets_sla,
+               contain_corruption_holds_and_zeroes, contain_corruption_rollback_then_release,
+               contain_corruption_accept, contain_stale_channel, contain_outage_single_location,
+               contain_outage_complete, contain_supplier_branches]:
         fn()

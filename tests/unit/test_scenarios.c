@@ -10,6 +10,12 @@
  *                   "by": "alice", "at": "..."}],   optional people's actions
  *      "restart_at": 120,                 optional: also run with a save/load
  *                                         of the engine after this line
+ *      "guard": {"amazon": {"paused": true, "held": 30}},     guard status after the run
+ *      "guarded": {"amazon": {"S08": 0, "S00": 10}},          guarded quantities after the run
+ *      "feed": {"ebay": [["S00", 7, "release"], ...]},        every change let through, in order
+ *      actions also take "rollback", "release" (arg: channel or absent = all), "pause",
+ *      "accept", "approve" (arg: action), "step" (arg: step, arg2: done|skip), with
+ *      "fails": true when the action must be refused
  *      "incidents": [ {                   exactly these incidents, in id order
  *         "type", "severity" (final), "initial_severity", "status",
  *         "detected_at", "started_at", "channels", "locations", "systems",
@@ -53,6 +59,7 @@ static char *slurp(const char *path, size_t *len)
 
 struct run {
     struct ks_buf all; /* every incident's detail JSON, one per line */
+    struct ks_buf guard, state, feed; /* guard status, guarded state, feed changes */
     json_t *rejected;  /* array of line numbers */
     long long duplicates;
 };
@@ -75,7 +82,21 @@ static void do_action(struct ks_engine *e, json_t *a, const char *name)
         t_failed_checks++;
         return;
     }
-    if (strcmp(what, "ack") == 0) {
+    struct ks_buf rep = {0};
+    const char *arg2 = json_string_value(json_object_get(a, "arg2"));
+    if (strcmp(what, "rollback") == 0) {
+        rc = ks_engine_guard_rollback(e, id, 0, by, at, &rep, &err);
+    } else if (strcmp(what, "release") == 0) {
+        rc = ks_engine_guard_release(e, arg, by, at, &err);
+    } else if (strcmp(what, "pause") == 0) {
+        rc = ks_engine_guard_pause(e, arg, by, at, &err);
+    } else if (strcmp(what, "accept") == 0) {
+        rc = ks_engine_guard_accept(e, id, by, at, &err);
+    } else if (strcmp(what, "approve") == 0) {
+        rc = ks_engine_approve(e, id, arg, by, at, &err);
+    } else if (strcmp(what, "step") == 0) {
+        rc = ks_engine_step(e, id, arg, arg2, by, NULL, at, &err);
+    } else if (strcmp(what, "ack") == 0) {
         rc = ks_engine_ack(e, id, by, at, &err);
     } else if (strcmp(what, "status") == 0) {
         rc = ks_engine_set_status(e, id, arg, by, at, &err);
@@ -84,10 +105,26 @@ static void do_action(struct ks_engine *e, json_t *a, const char *name)
     } else if (strcmp(what, "assign") == 0) {
         rc = ks_engine_assign(e, id, arg, by, at, &err);
     }
-    if (rc != KS_OK) {
-        fprintf(stderr, "FAIL %s: action %s on %lld: %s\n", name, what, (long long)id, err.msg);
+    ks_buf_fini(&rep);
+    int must_fail = json_is_true(json_object_get(a, "fails"));
+    if ((rc != KS_OK) != must_fail) {
+        fprintf(stderr, "FAIL %s: action %s on %lld %s: %s\n", name, what, (long long)id,
+                must_fail ? "was not refused" : "failed", rc != KS_OK ? err.msg : "");
         t_failed_checks++;
     }
+}
+
+/* Moves the feed changes the engine produced into out as [channel, sku, qty, why] lines. */
+static void take_feed(struct ks_engine *e, struct ks_buf *out)
+{
+    const struct ks_feed_effect *f;
+    size_t n = ks_engine_feed(e, &f);
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(out, "%s\t%s\t%u\t%s\n", ks_engine_name(e, f[i].channel),
+                      ks_engine_sku(e, f[i].sku), f[i].qty,
+                      ks_feed_why_name((enum ks_feed_why)f[i].why));
+    }
+    ks_engine_effects_clear(e);
 }
 
 /* Replays the scenario; with restart_at > 0 the engine is saved and restored
@@ -118,6 +155,7 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
         if (ks_engine_line(e, in, line, text + at, ll, &err) == KS_LINE_REJECTED) {
             json_array_append_new(out->rejected, json_integer(line));
         }
+        take_feed(e, &out->feed);
         at += ll + 1;
         size_t i;
         json_t *a;
@@ -125,6 +163,7 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
         {
             if (json_integer_value(json_object_get(a, "after_line")) == line) {
                 do_action(e, a, name);
+                take_feed(e, &out->feed);
             }
         }
         if (line == restart_at) {
@@ -143,6 +182,20 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
         }
     }
     ks_engine_end_input(e);
+    take_feed(e, &out->feed);
+    ks_engine_guard_status_json(e, &out->guard);
+    json_t *want_state = json_object_get(exp, "guarded");
+    const char *ch;
+    json_t *skus;
+    ks_buf_putc(&out->state, '{');
+    json_object_foreach(want_state, ch, skus)
+    {
+        ks_buf_printf(&out->state, "%s\"%s\":", out->state.len > 1 ? "," : "", ch);
+        if (ks_engine_feed_state_json(e, ch, &out->state, &err) != KS_OK) {
+            ks_buf_puts(&out->state, "null");
+        }
+    }
+    ks_buf_putc(&out->state, '}');
     struct ks_engine_stats st;
     ks_engine_stats(e, &st);
     out->duplicates = (long long)st.duplicates;
@@ -218,6 +271,92 @@ static void compare(const char *name, json_t *exp, struct run *r)
         mismatch(name, -1, "duplicates", dups, g);
         json_decref(g);
     }
+    /* guard status */
+    json_t *wg = json_object_get(exp, "guard");
+    if (wg) {
+        json_t *g = json_loads(r->guard.p, 0, NULL);
+        const char *ch;
+        json_t *want1;
+        json_object_foreach(wg, ch, want1)
+        {
+            json_t *have = NULL;
+            size_t k;
+            json_t *c;
+            json_array_foreach(json_object_get(g, "channels"), k, c)
+            {
+                if (strcmp(json_string_value(json_object_get(c, "channel")), ch) == 0) {
+                    have = c;
+                }
+            }
+            const char *key;
+            json_t *val;
+            json_object_foreach(want1, key, val)
+            {
+                if (!have || !json_equal(val, json_object_get(have, key))) {
+                    char what[128];
+                    snprintf(what, sizeof(what), "guard %s.%s", ch, key);
+                    mismatch(name, -1, what, val, have ? json_object_get(have, key) : NULL);
+                }
+            }
+        }
+        json_decref(g);
+    }
+    /* guarded quantities */
+    json_t *ws = json_object_get(exp, "guarded");
+    if (ws) {
+        json_t *gs = json_loads(r->state.p, 0, NULL);
+        const char *ch;
+        json_t *skus;
+        json_object_foreach(ws, ch, skus)
+        {
+            const char *sku;
+            json_t *q;
+            json_object_foreach(skus, sku, q)
+            {
+                json_t *have = NULL;
+                size_t k;
+                json_t *x;
+                json_array_foreach(json_object_get(json_object_get(gs, ch), "skus"), k, x)
+                {
+                    if (strcmp(json_string_value(json_object_get(x, "sku")), sku) == 0) {
+                        have = json_object_get(x, "qty");
+                    }
+                }
+                if (!have || !json_equal(q, have)) {
+                    char what[128];
+                    snprintf(what, sizeof(what), "guarded %s %s", ch, sku);
+                    mismatch(name, -1, what, q, have);
+                }
+            }
+        }
+        json_decref(gs);
+    }
+    /* feed changes per channel, in order */
+    json_t *wf = json_object_get(exp, "feed");
+    if (wf) {
+        const char *ch;
+        json_t *list;
+        json_object_foreach(wf, ch, list)
+        {
+            json_t *have = json_array();
+            char *save = NULL, *copy = ks_strdup(r->feed.p ? r->feed.p : "");
+            for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char c[128], s[128], why[64];
+                unsigned q;
+                if (sscanf(l, "%127[^\t]\t%127[^\t]\t%u\t%63s", c, s, &q, why) == 4 &&
+                    strcmp(c, ch) == 0) {
+                    json_array_append_new(have, json_pack("[s,i,s]", s, (int)q, why));
+                }
+            }
+            ks_free(copy);
+            if (!json_equal(list, have)) {
+                char what[128];
+                snprintf(what, sizeof(what), "feed %s", ch);
+                mismatch(name, -1, what, list, have);
+            }
+            json_decref(have);
+        }
+    }
     /* parse the incidents */
     json_t *got = json_array();
     char *p = r->all.p;
@@ -259,6 +398,43 @@ static void compare(const char *name, json_t *exp, struct run *r)
             json_t *have = NULL, *made = NULL;
             if (strcmp(key, "note") == 0) {
                 continue;
+            } else if (strcmp(key, "checklist") == 0) {
+                /* {"step": "status"}: the listed steps only */
+                made = json_object();
+                size_t k;
+                json_t *s;
+                json_array_foreach(json_object_get(g, "checklist"), k, s)
+                {
+                    const char *sk = json_string_value(json_object_get(s, "step"));
+                    if (json_object_get(val, sk)) {
+                        json_object_set(made, sk, json_object_get(s, "status"));
+                    }
+                }
+                have = made;
+            } else if (strcmp(key, "timeline_contains") == 0) {
+                /* every listed text is part of some entry, in this order */
+                made = json_array();
+                size_t k, from = 0;
+                json_t *want_text;
+                json_array_foreach(val, k, want_text)
+                {
+                    const char *needle = json_string_value(want_text);
+                    size_t t;
+                    json_t *entry;
+                    int found = 0;
+                    json_array_foreach(json_object_get(g, "timeline"), t, entry)
+                    {
+                        if (t >= from && !found &&
+                            strstr(json_string_value(json_object_get(entry, "text")), needle)) {
+                            found = 1;
+                            from = t;
+                        }
+                    }
+                    if (found) {
+                        json_array_append(made, want_text);
+                    }
+                }
+                have = made;
             } else if (strcmp(key, "escalations") == 0) {
                 have = made = escalations_of(g);
             } else if (strcmp(key, "sla") == 0) {
@@ -352,7 +528,15 @@ static void run_scenario(const char *dir, const char *name)
             t_failed_checks++;
         }
         ks_buf_fini(&r3.all);
+        ks_buf_fini(&r3.guard);
+        ks_buf_fini(&r3.state);
+        ks_buf_fini(&r3.feed);
         json_decref(r3.rejected);
+    }
+    for (struct run *r = &r1; r; r = r == &r1 ? &r2 : NULL) {
+        ks_buf_fini(&r->guard);
+        ks_buf_fini(&r->state);
+        ks_buf_fini(&r->feed);
     }
     ks_buf_fini(&r1.all);
     ks_buf_fini(&r2.all);
