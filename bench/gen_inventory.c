@@ -8,7 +8,10 @@
  * (one line each). The stream is CYCLES rounds; in each round every channel
  * pushes one full update (every SKU once, batch "CHANNEL-ROUND") followed by
  * an ok `sync` line naming the batch, which closes the update. Timestamps
- * start at 2026-11-22T10:00:00.000Z and advance by 1 ms per line.
+ * start at 2026-11-22T10:00:00.000Z and advance by 1 ms every
+ * --lines-per-ms (1) lines. A channel syncs once per round, so a round must
+ * last less than 30 minutes of event time (1.8 M lines at the default rate)
+ * or sync_freshness rightly fires: raise --lines-per-ms for larger streams.
  *
  * Quantities drift the way a shop's stock does between pushes: most SKUs do
  * not move, a quarter sell a few units, a few are restocked, one in a hundred
@@ -27,7 +30,8 @@
  * so two runs with the same arguments write the same bytes.
  *
  * Usage: gen_inventory [--channels N] [--skus N] [--cycles N] [--seed N]
- *                      [--zero-cycle N] [--shift-cycle N] [-o FILE]
+ *                      [--zero-cycle N] [--shift-cycle N] [--lines-per-ms N]
+ *                      [-o FILE]
  */
 #include <errno.h>
 #include <stdint.h>
@@ -199,11 +203,12 @@ static uint32_t initial_qty(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: gen_inventory [--channels N (1-%zu, 4)] [--skus N (250000)]\n"
-            "                     [--cycles N (10)] [--seed N (1)] [--zero-cycle N (7)]\n"
-            "                     [--shift-cycle N (8)] [-o FILE (stdout)]\n",
-            MAX_CHANNELS);
+    fprintf(
+        stderr,
+        "usage: gen_inventory [--channels N (1-%zu, 4)] [--skus N (250000)]\n"
+        "                     [--cycles N (10)] [--seed N (1)] [--zero-cycle N (7)]\n"
+        "                     [--shift-cycle N (8)] [--lines-per-ms N (1)] [-o FILE (stdout)]\n",
+        MAX_CHANNELS);
     exit(2);
 }
 
@@ -222,6 +227,7 @@ static uint64_t arg_num(const char *opt, const char *v, uint64_t max)
 int main(int argc, char **argv)
 {
     uint64_t nch = 4, nsku = 250000, ncyc = 10, seed = 1, zero_cycle = 7, shift_cycle = 8;
+    uint64_t per_ms = 1;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -237,6 +243,8 @@ int main(int argc, char **argv)
             zero_cycle = arg_num(a, v, UINT32_MAX);
         } else if (!strcmp(a, "--shift-cycle")) {
             shift_cycle = arg_num(a, v, UINT32_MAX);
+        } else if (!strcmp(a, "--lines-per-ms")) {
+            per_ms = arg_num(a, v, 1000000);
         } else if (!strcmp(a, "-o")) {
             if (!v) {
                 usage();
@@ -247,7 +255,7 @@ int main(int argc, char **argv)
         }
         i++;
     }
-    if (nch == 0 || nsku == 0) {
+    if (nch == 0 || nsku == 0 || per_ms == 0) {
         usage();
     }
     rng_state = seed;
@@ -269,7 +277,7 @@ int main(int argc, char **argv)
         qty[i] = initial_qty();
     }
 
-    int64_t ts = START_MS;
+    uint64_t line = 0; /* the line's timestamp is START_MS + line / per_ms */
     for (uint64_t cyc = 1; cyc <= ncyc; cyc++) {
         for (uint64_t c = 0; c < nch; c++) {
             const char *ch = channel_names[c];
@@ -296,7 +304,7 @@ int main(int argc, char **argv)
                 }
                 char *p = out_reserve(&o);
                 p = PUT_LIT(p, "{\"type\":\"inventory\",\"ts\":\"");
-                p = put_ts(p, ts++);
+                p = put_ts(p, START_MS + (int64_t)(line++ / per_ms));
                 p = PUT_LIT(p, "\",\"channel\":\"");
                 p = put_str(p, ch, chlen);
                 p = PUT_LIT(p, "\",\"sku\":\"SKU-");
@@ -310,7 +318,7 @@ int main(int argc, char **argv)
             }
             char *p = out_reserve(&o);
             p = PUT_LIT(p, "{\"type\":\"sync\",\"ts\":\"");
-            p = put_ts(p, ts++);
+            p = put_ts(p, START_MS + (int64_t)(line++ / per_ms));
             p = PUT_LIT(p, "\",\"channel\":\"");
             p = put_str(p, ch, chlen);
             p = PUT_LIT(p, "\",\"status\":\"ok\",\"batch\":\"");
