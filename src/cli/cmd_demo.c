@@ -197,9 +197,29 @@ int ks_cmd_demo(int argc, char **argv)
     }
     so.faults = KS_SIM_ALL_FAULTS;
     so.fit = 1;
-    char evpath[1100], trpath[1100];
+    char evpath[1100], trpath[1100], cfgpath[1100];
     sibling(db, "-events.ndjson", evpath, sizeof(evpath));
     sibling(db, "-truth.json", trpath, sizeof(trpath));
+    sibling(db, "-kintsugi.yaml", cfgpath, sizeof(cfgpath));
+    /* The default configuration has no metric rules and no people: the demo adds one
+     * rule for the simulated conversion drop, and people to approve actions. */
+    FILE *cf = fopen(cfgpath, "w");
+    if (!cf || fputs("# written by kintsugi demo\n"
+                     "metrics:\n"
+                     "  - name: conversion-drop\n"
+                     "    metric: conversion_rate\n"
+                     "    below: 0.02\n"
+                     "    severity: P3\n"
+                     "roles:\n"
+                     "  lead: {approve: [zero_channel, reroute_orders]}\n"
+                     "  manager: {approve: [\"*\"]}\n"
+                     "people:\n"
+                     "  you: {role: manager}\n",
+                     cf) < 0 ||
+        fclose(cf) != 0) {
+        ks_cli_error("cannot write %s: %s", cfgpath, strerror(errno));
+        return KS_EXIT_FAIL;
+    }
     FILE *ev = fopen(evpath, "w"), *tr = fopen(trpath, "w");
     struct ks_err err = {0};
     if (!ev || !tr) {
@@ -222,7 +242,7 @@ int ks_cmd_demo(int argc, char **argv)
         return KS_EXIT_FAIL;
     }
     struct ks_app a;
-    if ((rc = ks_app_open(&a, NULL, db, 1)) != 0) {
+    if ((rc = ks_app_open(&a, cfgpath, db, 1)) != 0) {
         return rc;
     }
     struct ks_progress pg = {0};
@@ -280,14 +300,27 @@ int ks_cmd_demo(int argc, char **argv)
             matched, want);
 
     fprintf(out, "\nwhere the data is:\n  database   %s (SQLite)\n  events     %s\n  truth      "
-                 "%s\n",
-            db, evpath, trpath);
+                 "%s\n  config     %s\n",
+            db, evpath, trpath, cfgpath);
+    long long cid = 1;
+    size_t ci;
+    json_t *cg;
+    json_array_foreach(f.incidents, ci, cg)
+    {
+        if (strcmp(json_string_value(json_object_get(cg, "type")), "data_corruption") == 0) {
+            cid = (long long)json_integer_value(json_object_get(cg, "id"));
+            break;
+        }
+    }
     fprintf(out, "\nwhat to run next:\n"
                  "  kintsugi incidents --db %s\n"
-                 "  kintsugi incident show 1 --db %s\n"
-                 "  kintsugi incident ack 1 --by you --db %s\n"
+                 "  kintsugi incident show %lld --db %s          (a contained corruption)\n"
+                 "  kintsugi guard status --db %s             (every channel paused, updates held)\n"
+                 "  kintsugi guard rollback %lld --by you --db %s\n"
+                 "  kintsugi guard release --all --by you --db %s\n"
+                 "  kintsugi action list --db %s\n"
                  "  kintsugi deadletters --db %s\n",
-            db, db, db, db);
+            db, cid, db, db, cid, db, db, db, db);
     if (json) {
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o,s:I,s:I}", "db", db, "events", evpath,
                                 "truth", trpath, "incidents", f.incidents, "ground_truth", report,
