@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The guard through the CLI: held updates survive kill -9, release in order,
+# rollback, feed cursors, approvals by role. Prints "RESULT passed=N failed=M".
+set -u
+K=${KINTSUGI:-build/san/kintsugi}
+SC=tests/scenarios
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+passed=0
+failed=0
+check() {
+    local name=$1
+    shift
+    if "$@" >"$T/out" 2>"$T/err"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name"
+        sed 's/^/    /' "$T/out" "$T/err" | tail -15
+    fi
+}
+exit_is() {
+    local want=$1
+    shift
+    "$@" >/dev/null 2>&1
+    [ $? -eq "$want" ]
+}
+json_held() { # db channel -> held count
+    "$K" guard status --db "$1" --json | grep -o "\"channel\":\"$2\",\"paused\":[a-z]*,\"held\":[0-9]*" | grep -o '[0-9]*$'
+}
+
+ev=$SC/contain_corruption_holds_and_zeroes/events.ndjson
+check ingest_corruption "$K" ingest --db "$T/g.db" "$ev"
+check all_channels_paused bash -c "[ \$($K guard status --db $T/g.db --json | grep -o '\"paused\":true' | wc -l) -eq 2 ]"
+check held_counts bash -c "[ \"\$(json_held() { :; }; $K guard status --db $T/g.db --json | grep -o '\"held\":[0-9]*' | tr '\n' ' ')\" = '\"held\":60 \"held\":5 ' ]"
+check risen_sku_zero bash -c "$K feed amazon --state --json --db $T/g.db | grep -q '{\"sku\":\"S08\",\"qty\":0,\"last_good\":18}'"
+check fallen_sku_at_last_good bash -c "$K feed amazon --state --json --db $T/g.db | grep -q '{\"sku\":\"S00\",\"qty\":10,\"last_good\":10}'"
+
+# A long ingest of more held updates, killed -9 in the middle: what was committed stays
+# whole, held updates keep their order, nothing half-applied.
+awk 'BEGIN { for (i = 0; i < 400000; i++)
+  printf "{\"type\":\"inventory\",\"ts\":\"2026-11-22T11:%02d:%02d.%03dZ\",\"channel\":\"ebay\",\"sku\":\"S%02d\",\"qty\":%d,\"batch\":\"big-%d\"}\n", int(i/60000)%60, int(i/1000)%60, i%1000, i%30, 10 + i%30, int(i/30) }' >"$T/big.ndjson"
+cp "$T/g.db" "$T/k.db"
+"$K" ingest --quiet --db "$T/k.db" "$T/big.ndjson" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+    h=$(json_held "$T/k.db" ebay 2>/dev/null)
+    [ -n "$h" ] && [ "$h" -gt 5 ] && break
+    sleep 0.1
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+held=$(json_held "$T/k.db" ebay)
+check kill9_state_readable [ -n "$held" ]
+check kill9_kept_earlier_holds [ "${held:-0}" -ge 5 ]
+check kill9_holds_whole_chunks bash -c "[ \$(( (${held:-0} - 5) % 30 )) -eq 0 ]"
+check kill9_amazon_untouched [ "$(json_held "$T/k.db" amazon)" = 60 ]
+check rollback_after_kill9 "$K" guard rollback 1 --by alice --db "$T/k.db"
+check release_after_kill9 "$K" guard release --all --by alice --db "$T/k.db"
+check released_in_order bash -c "$K feed ebay --since 30 --db $T/k.db --json | grep -o '\"seq\":[0-9]*' | grep -o '[0-9]*' | awk 'NR > 1 && \$1 != prev + 1 { exit 1 } { prev = \$1 }'"
+check release_count bash -c "[ \$($K feed ebay --since 30 --db $T/k.db --json | grep -o '\"why\":\"release\"' | wc -l) -le $held ]"
+check nothing_held_after_release bash -c "[ \$($K guard status --db $T/k.db --json | grep -o '\"held\":0' | wc -l) -eq 2 ]"
+
+# --- people's commands ------------------------------------------------------------------
+check release_refused_before_rollback exit_is 1 "$K" guard release amazon --by alice --db "$T/g.db"
+check release_needs_by exit_is 2 "$K" guard release --all --db "$T/g.db"
+check rollback_dry_run bash -c "$K guard rollback 1 --dry-run --db $T/g.db | grep -q '(dry run) 60 held corrupt values discarded'"
+check dry_run_changed_nothing bash -c "[ \"\$($K guard status --db $T/g.db --json | grep -o '\"held\":60')\" = '\"held\":60' ]"
+check rollback_of_unknown_incident exit_is 1 "$K" guard rollback 9 --by alice --db "$T/g.db"
+check feed_of_unknown_channel exit_is 1 "$K" feed nowhere --state --db "$T/g.db"
+check checklist_in_show bash -c "$K incident show 1 --db $T/g.db --json | grep -q '\"checklist\":\\[{\"step\":\"pause_all\",\"phase\":\"contain\",\"kind\":\"automated\",\"status\":\"done\"'"
+check step_done "$K" incident step 1 lineage done --by bob --note checked --db "$T/g.db"
+check unknown_step exit_is 1 "$K" incident step 1 nonsense done --by bob --db "$T/g.db"
+check verify_lists_spot_check bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"spot_check\":\\[{\"channel\":\"amazon\"'"
+check reconcile_json bash -c "$K reconcile --json --db $T/g.db | grep -q '\"oversell_risks\":0'"
+
+st=$SC/contain_stale_channel
+check stale_ingest "$K" ingest --config "$st/config.yaml" --db "$T/s.db" "$st/events.ndjson"
+check proposed_listed bash -c "$K action list --db $T/s.db --json | grep -q '\"action\":\"zero_channel\",\"step\":\"zero_channel\",\"status\":\"proposed\"'"
+check approve_refused_for_role exit_is 1 "$K" action approve 1 zero_channel --by bob --config "$st/config.yaml" --db "$T/s.db"
+check approve_by_lead "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/s.db"
+check zeroed_on_feed bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
+check hook_queued bash -c "$K incident show 1 --db $T/s.db --json | grep -q 'Hook zero_channel requested'"
+
+echo "RESULT passed=$passed failed=$failed"
