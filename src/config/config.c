@@ -5,8 +5,8 @@
  * Every key is declared once, in a table of struct key (name, type, where its
  * value lives, default as text, help), like Fluent Bit's config maps. A table
  * is an array ended by an entry without a name; sections, named maps
- * (channels, systems, roles, people) and lists (metrics) point to the table of
- * what they contain. The file is read with libyaml's document API, so the
+ * (channels, systems, roles, people, hooks) and lists (metrics) point to the
+ * table of what they contain. The file is read with libyaml's document API, so the
  * whole tree is known before anything is applied: keys are applied in table
  * order, not file order, which is what makes `detectors:` reach the
  * per-channel entries wherever `channels:` stands in the file.
@@ -15,6 +15,7 @@
  * of them, ks_config_load the first (in line order) and keeps the defaults.
  */
 #include "config.h"
+#include "../contain/hook.h"
 #include "config_int.h"
 
 #include <errno.h>
@@ -29,7 +30,7 @@
 enum ktype {
     K_DURATION, /* ks_time: "30s", "15m", "2h", "7d", bare seconds */
     K_PERCENT,  /* double, 0..100, an optional trailing '%' */
-    K_INT,      /* int >= min */
+    K_INT,      /* int >= min (and <= max when max is not 0) */
     K_NUMBER,   /* double >= min (or > min with F_POSITIVE; any with F_SIGNED) */
     K_STRING,   /* char *, never empty */
     K_SEVERITY, /* enum ks_severity from "P1".."P3" */
@@ -41,12 +42,13 @@ enum ktype {
 };
 
 /* The struct a key's offset is relative to. */
-enum kbase { B_CONFIG, B_CHANNEL, B_SYSTEM, B_METRIC, B_ROLE, B_PERSON, B_NBASES };
+enum kbase { B_CONFIG, B_CHANNEL, B_SYSTEM, B_METRIC, B_ROLE, B_PERSON, B_HOOK, B_NBASES };
 
 #define F_REQUIRED 1u /* an entry without it is an error */
 #define F_POSITIVE 2u /* strictly greater than min */
 #define F_SIGNED 4u   /* K_NUMBER: any finite number */
 #define F_CURRENCY 8u /* K_STRING: three capital letters */
+#define F_URL 16u     /* K_STRING: an http:// or https:// URL (ks_hook_url_problem) */
 
 struct key {
     const char *name;
@@ -57,6 +59,7 @@ struct key {
     const char *def;  /* the default, as it would be written in the file */
     const char *from; /* under channels/systems: the key whose value is inherited */
     double min;       /* lowest value (durations in ms) */
+    double max;       /* K_INT: highest value, when not 0 */
     unsigned flags;
     int tag;               /* metric rules: kind + 1 of a threshold key */
     const struct key *sub; /* K_SECTION, K_MAP, K_LIST */
@@ -70,6 +73,7 @@ struct key {
 #define CHAN(f) AT(B_CHANNEL, struct ks_channel_cfg, f)
 #define SYS(f) AT(B_SYSTEM, struct ks_system_cfg, f)
 #define RULE(f) AT(B_METRIC, struct ks_metric_rule, f)
+#define HOOK(f) AT(B_HOOK, struct ks_hook_cfg, f)
 #define SLA_ACK(sev)                                                                               \
     .base = B_CONFIG, .off = offsetof(struct ks_config, sla_ack) + (sev) * sizeof(ks_time)
 
@@ -555,13 +559,80 @@ static const struct key assess_keys[] = {
     {.name = NULL} /* end */
 };
 
+/* The actions of SPEC section 5 that other systems carry out. */
+const struct ks_action_name ks_action_names[] = {
+    {"stop_order_import", "Stop importing new orders from the channels into the OMS."},
+    {"resume_order_import", "Resume importing orders (and catch up on those held back)."},
+    {"reroute_orders", "Route open orders away from a location to the ones still up."},
+    {"extend_handling_time", "Lengthen the handling time the channels promise to buyers."},
+    {"hold_orders", "Hold open orders in the OMS: do not release them to fulfillment."},
+    {"reduce_channel_inventory", "Lower the quantities offered on the channels (a buffer)."},
+    {"pause_listings", "Pause listings on a channel so that they take no orders."},
+    {"zero_channel", "Set every quantity on a channel to zero."},
+    {"cancel_orders", "Cancel the listed orders (oversold ones) and notify the buyers."},
+    {"push_quantities", "Push the given quantities to a channel (restore, release)."},
+    {"notify_supplier", "Tell a supplier about a shipment discrepancy or a reorder."},
+    {NULL, NULL} /* end */
+};
+
+int ks_action_known(const char *name)
+{
+    for (const struct ks_action_name *a = ks_action_names; a->name; a++) {
+        if (!strcmp(a->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const struct key hook_keys[] = {
+    {.name = "url",
+     .type = K_STRING,
+     HOOK(url),
+     .flags = F_URL,
+     .help = "A webhook: the JSON body is POSTed here (`http://` or `https://`). Set exactly "
+             "one of `url` and `command`."},
+    {.name = "command",
+     .type = K_STRING,
+     HOOK(command),
+     .help = "A command, run with `/bin/sh -c`, the JSON body on its stdin; exit status 0 is "
+             "success."},
+    {.name = "retries",
+     .type = K_INT,
+     HOOK(retries),
+     .def = "5",
+     .min = 0,
+     .max = 20,
+     .help = "Further attempts after a failed one (5: at most 6 attempts in all)."},
+    {.name = "backoff",
+     .type = K_DURATION,
+     HOOK(backoff),
+     .def = "1s",
+     .flags = F_POSITIVE,
+     .help = "Wait before the first retry; each later retry waits twice the one before, at "
+             "most 5m."},
+    {.name = "timeout",
+     .type = K_DURATION,
+     HOOK(timeout),
+     .def = "10s",
+     .flags = F_POSITIVE,
+     .help = "Limit of one attempt (connecting included); a command still running then is "
+             "killed."},
+    {.name = "headers",
+     .type = K_STRMAP,
+     HOOK(headers),
+     .off2 = offsetof(struct ks_hook_cfg, nheaders),
+     .help = "Extra HTTP request headers of a webhook (`Authorization: \"Bearer ...\"`)."},
+    {.name = NULL} /* end */
+};
+
 static const struct key role_keys[] = {
     {.name = "approve",
      .type = K_STRLIST,
      AT(B_ROLE, struct ks_role, may_approve),
      .off2 = offsetof(struct ks_role, nmay),
      .help = "Names of the proposed actions this role may approve (`zero_channel`, "
-             "`pause_listings`, `cancel_orders`, ...); `\"*\"` for all."},
+             "`pause_listings`, `cancel_orders`, ...: see Actions below); `\"*\"` for all."},
     {.name = NULL} /* end */
 };
 
@@ -592,6 +663,13 @@ static const struct key root_keys[] = {
      .type = K_SECTION,
      .sub = contain_keys,
      .help = "Containment settings (SPEC section 5)."},
+    {.name = "hooks",
+     .type = K_MAP,
+     .sub = hook_keys,
+     .entry = B_HOOK,
+     .help = "How kintsugi asks other systems to act, by action name (see Actions below): a "
+             "webhook or a command each, retried with backoff. None by default; "
+             "docs/HOOKS.md describes what is sent."},
     {.name = "channels",
      .type = K_MAP,
      .sub = channel_keys,
@@ -857,7 +935,11 @@ static void expectation(const struct key *k, char *out, size_t cap)
         snprintf(out, cap, "must be a number between 0 and 100");
         break;
     case K_INT:
-        snprintf(out, cap, "must be an integer >= %d", (int)k->min);
+        if (k->max != 0) {
+            snprintf(out, cap, "must be an integer from %d to %d", (int)k->min, (int)k->max);
+        } else {
+            snprintf(out, cap, "must be an integer >= %d", (int)k->min);
+        }
         break;
     case K_NUMBER:
         if (k->flags & F_SIGNED) {
@@ -1010,7 +1092,8 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
     case K_INT: {
         double v;
         if (parse_number(s, n, &v) == 0 && v == floor(v) && v >= k->min && v <= INT_MAX &&
-            !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n)) {
+            (k->max == 0 || v <= k->max) && !memchr(s, '.', n) && !memchr(s, 'e', n) &&
+            !memchr(s, 'E', n)) {
             *(int *)dst = (int)v;
             return 0;
         }
@@ -1259,6 +1342,12 @@ static void apply_scalar(struct ctx *c, const struct key *k, yaml_node_t *v)
             issue(c, v, "%s, got %s", want, w);
             return;
         }
+        const char *why = (k->flags & F_URL) ? ks_hook_url_problem(s) : NULL;
+        if (why) {
+            quote(s, n, w, sizeof(w));
+            issue(c, v, "%s, got %s", why, w);
+            return;
+        }
         char **dst = field(c, k);
         if (*dst != k->def) {
             ks_free(*dst);
@@ -1302,30 +1391,56 @@ static void apply_strlist(struct ctx *c, const struct key *k, yaml_node_t *v)
     }
 }
 
+/* Appends a pair to the array of a K_STRMAP key: metric labels or hook
+ * headers, by the struct the key belongs to. */
+static void strmap_add(struct ctx *c, const struct key *k, const yaml_node_t *kn,
+                       const yaml_node_t *val)
+{
+    size_t *count = (size_t *)((char *)c->cur[k->base] + k->off2);
+    char *name = ks_strndup(scalar(kn), kn->data.scalar.length);
+    char *value = ks_strndup(scalar(val), val->data.scalar.length);
+    if (k->base == B_HOOK) {
+        struct ks_hook_header **hdrs = field(c, k);
+        *hdrs = ks_realloc(*hdrs, (*count + 1) * sizeof(**hdrs));
+        (*hdrs)[*count].name = name;
+        (*hdrs)[(*count)++].value = value;
+    } else {
+        KS_ASSERT(k->base == B_METRIC);
+        struct ks_metric_label **labels = field(c, k);
+        *labels = ks_realloc(*labels, (*count + 1) * sizeof(**labels));
+        (*labels)[*count].key = name;
+        (*labels)[(*count)++].val = value;
+    }
+}
+
 static void apply_strmap(struct ctx *c, const struct key *k, yaml_node_t *v)
 {
     tell_seen(c);
     if (is_null(v) || must_be_mapping(c, k, v)) {
         return;
     }
-    struct ks_metric_label **labels = field(c, k);
-    size_t *count = (size_t *)((char *)c->cur[k->base] + k->off2);
+    int headers = k->base == B_HOOK;
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         if (check_pair_key(c, v, p)) {
             continue;
         }
         yaml_node_t *kn = node_at(c, p->key), *val = node_at(c, p->value);
+        struct mark mk = push(c, scalar(kn), kn->data.scalar.length, "NAME");
+        const char *why = NULL;
         if (val->type != YAML_SCALAR_NODE || is_null(val)) {
-            struct mark mk = push(c, scalar(kn), kn->data.scalar.length, "NAME");
             c->key_line = line_of(kn);
-            wrong_kind(c, val, "a label value must be a string");
-            pop(c, mk);
-            continue;
+            wrong_kind(c, val,
+                       headers ? "a header value must be a string (quote an empty one)"
+                               : "a label value must be a string");
+        } else if (headers && (strlen(scalar(kn)) != kn->data.scalar.length ||
+                               strlen(scalar(val)) != val->data.scalar.length)) {
+            issue(c, kn, "a header must not contain a NUL character");
+        } else if (headers && (why = ks_hook_header_problem(scalar(kn), scalar(val))) != NULL) {
+            issue(c, kn, "%s", why);
+        } else {
+            strmap_add(c, k, kn, val);
         }
-        *labels = ks_realloc(*labels, (*count + 1) * sizeof(**labels));
-        struct ks_metric_label *l = &(*labels)[(*count)++];
-        l->key = ks_strndup(scalar(kn), kn->data.scalar.length);
-        l->val = ks_strndup(scalar(val), val->data.scalar.length);
+        pop(c, mk);
     }
 }
 
@@ -1364,6 +1479,17 @@ static void *entry_new(struct ctx *c, enum kbase b, const char *name, size_t n,
         struct ks_role *e = &cfg->roles[cfg->nroles++];
         memset(e, 0, sizeof(*e));
         e->name = ks_strndup(name, n);
+        return e;
+    }
+    case B_HOOK: {
+        cfg->hooks = ks_realloc(cfg->hooks, (cfg->nhooks + 1) * sizeof(*cfg->hooks));
+        struct ks_hook_cfg *e = &cfg->hooks[cfg->nhooks++];
+        memset(e, 0, sizeof(*e));
+        e->action = ks_strndup(name, n);
+        void *saved = c->cur[B_HOOK];
+        c->cur[B_HOOK] = e;
+        apply_defaults(c, sub);
+        c->cur[B_HOOK] = saved;
         return e;
     }
     case B_PERSON: {
@@ -1472,8 +1598,87 @@ static void channel_done(struct ctx *c, yaml_node_t *m)
     }
 }
 
-/* A named map (channels, systems, roles, people): each entry is created from
- * the defaults, then its own keys are applied. */
+/* Suggests the action name closest to s, or lists them all. */
+static void action_hint(const char *s, size_t n, char *out, size_t cap)
+{
+    const char *names[32] = {0};
+    size_t count = 0;
+    struct ks_buf all = {0};
+    for (const struct ks_action_name *a = ks_action_names; a->name && count < 32; a++) {
+        names[count++] = a->name;
+        ks_buf_printf(&all, "%s%s", all.len ? ", " : "", a->name);
+    }
+    const char *near = closest(s, n, names, count);
+    if (near) {
+        snprintf(out, cap, "did you mean \"%s\"?", near);
+    } else {
+        snprintf(out, cap, "actions are: %s", all.p);
+    }
+    ks_buf_fini(&all);
+}
+
+/* A hook: its name is an action, and it has exactly one of url and command
+ * (headers only with a url). line is the line of its name. */
+static void hook_done(struct ctx *c, const struct ks_hook_cfg *h, const yaml_node_t *kn,
+                      yaml_node_t *m, int line)
+{
+    char hint[400];
+    if (!ks_action_known(h->action)) {
+        action_hint(scalar(kn), kn->data.scalar.length, hint, sizeof(hint));
+        issue(c, kn, "unknown action (%s)", hint);
+    }
+    if (!is_null(m) && m->type != YAML_MAPPING_NODE) {
+        return; /* already reported as not a mapping */
+    }
+    yaml_node_t *uk = NULL, *ck = NULL, *hk = NULL;
+    lookup(c, m, "url", &uk);
+    lookup(c, m, "command", &ck);
+    lookup(c, m, "headers", &hk);
+    if (uk && ck) {
+        const yaml_node_t *second = line_of(ck) >= line_of(uk) ? ck : uk;
+        const char *name = second == ck ? "command" : "url";
+        struct mark mk = push(c, name, strlen(name), NULL);
+        issue(c, second, "conflicts with \"%s\": a hook has exactly one of url, command",
+              second == ck ? "url" : "command");
+        pop(c, mk);
+    } else if (!uk && !ck) {
+        add_issue(c, line, c->path.p, "needs exactly one of url, command");
+    } else if (ck && hk) {
+        struct mark mk = push(c, "headers", 7, NULL);
+        issue(c, hk, "only a webhook (url) sends headers; a command gets the body on stdin");
+        pop(c, mk);
+    }
+}
+
+/* A role approves only known actions, or "*". */
+static void role_done(struct ctx *c, yaml_node_t *m)
+{
+    yaml_node_t *v = lookup(c, m, "approve", NULL);
+    if (!v || v->type != YAML_SEQUENCE_NODE) {
+        return;
+    }
+    size_t i = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++, i++) {
+        yaml_node_t *item = node_at(c, *it);
+        if (item->type != YAML_SCALAR_NODE || is_null(item) || item->data.scalar.length == 0 ||
+            scalar_is(item, "*", 1) || ks_action_known(scalar(item))) {
+            continue; /* a bad item was reported by apply_strlist */
+        }
+        char idx[32], hint[400], w[96];
+        snprintf(idx, sizeof(idx), "[%zu]", i);
+        struct mark mk = push(c, "approve", 7, NULL);
+        struct mark mi = push(c, idx, strlen(idx), "[]");
+        action_hint(scalar(item), item->data.scalar.length, hint, sizeof(hint));
+        quote(scalar(item), item->data.scalar.length, w, sizeof(w));
+        issue(c, item, "unknown action %s (%s)", w, hint);
+        pop(c, mi);
+        pop(c, mk);
+    }
+}
+
+/* A named map (channels, systems, roles, people, hooks): each entry is
+ * created from the defaults, then its own keys are applied. */
 static void apply_map(struct ctx *c, const struct key *k, yaml_node_t *v)
 {
     if (is_null(v) || must_be_mapping(c, k, v)) {
@@ -1487,12 +1692,16 @@ static void apply_map(struct ctx *c, const struct key *k, yaml_node_t *v)
         yaml_node_t *kn = node_at(c, p->key), *ev = node_at(c, p->value);
         struct mark mk = push(c, scalar(kn), kn->data.scalar.length, "NAME");
         c->cur[k->entry] = entry_new(c, k->entry, scalar(kn), kn->data.scalar.length, k->sub);
-        c->key_line = line_of(kn);
+        int line = c->key_line = line_of(kn);
         apply_table(c, k->sub, NULL, ev);
         if (k->entry == B_PERSON) {
             person_done(c, c->cur[B_PERSON], ev);
         } else if (k->entry == B_CHANNEL) {
             channel_done(c, ev);
+        } else if (k->entry == B_HOOK) {
+            hook_done(c, c->cur[B_HOOK], kn, ev, line);
+        } else if (k->entry == B_ROLE) {
+            role_done(c, ev);
         }
         pop(c, mk);
     }
@@ -1758,6 +1967,10 @@ void ks_config_fini(struct ks_config *cfg)
         ks_free(cfg->roles[i].may_approve);
     }
     ks_free(cfg->roles);
+    for (size_t i = 0; i < cfg->nhooks; i++) {
+        ks_hook_cfg_fini(&cfg->hooks[i]);
+    }
+    ks_free(cfg->hooks);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1857,6 +2070,16 @@ const struct ks_system_cfg *ks_config_system(const struct ks_config *cfg, const 
     return &cfg->system_defaults;
 }
 
+const struct ks_hook_cfg *ks_config_hook(const struct ks_config *cfg, const char *action)
+{
+    for (size_t i = 0; action && i < cfg->nhooks; i++) {
+        if (!strcmp(cfg->hooks[i].action, action)) {
+            return &cfg->hooks[i];
+        }
+    }
+    return NULL;
+}
+
 const char *ks_severity_name(enum ks_severity s)
 {
     switch (s) {
@@ -1915,7 +2138,11 @@ static void type_name(const struct key *k, char *out, size_t cap)
         snprintf(out, cap, "percent 0-100");
         break;
     case K_INT:
-        snprintf(out, cap, "integer >= %d", (int)k->min);
+        if (k->max != 0) {
+            snprintf(out, cap, "integer %d-%d", (int)k->min, (int)k->max);
+        } else {
+            snprintf(out, cap, "integer >= %d", (int)k->min);
+        }
         break;
     case K_NUMBER:
         if (k->flags & F_SIGNED) {
@@ -1925,7 +2152,10 @@ static void type_name(const struct key *k, char *out, size_t cap)
         }
         break;
     case K_STRING:
-        snprintf(out, cap, "%s", (k->flags & F_CURRENCY) ? "currency code" : "string");
+        snprintf(out, cap, "%s",
+                 (k->flags & F_CURRENCY) ? "currency code"
+                 : (k->flags & F_URL)    ? "http(s) URL"
+                                         : "string");
         break;
     case K_SEVERITY:
         snprintf(out, cap, "P1, P2 or P3");
@@ -1981,7 +2211,8 @@ static void ref_rows(FILE *out, const struct key *tab, struct ks_buf *pat, struc
             fprintf(out, "required");
         } else if (k->type == K_STRLIST || k->type == K_STRMAP) {
             fprintf(out, "empty");
-        } else if (k->type == K_DURATION || k->type == K_NUMBER || k->type == K_PERCENT) {
+        } else if (k->type == K_DURATION || k->type == K_NUMBER || k->type == K_PERCENT ||
+                   k->type == K_STRING) {
             fprintf(out, "-");
         }
         fputs(" | ", out);
@@ -2039,7 +2270,10 @@ static const char ref_intro[] =
     "value is expected and the reverse, values of the wrong type or out of\n"
     "range (negative durations, percentages outside 0..100, minimum counts\n"
     "below 1), metric rules without a kind or with two, duplicate rule names,\n"
-    "people with a role not defined under `roles`, and a second YAML document.\n"
+    "people with a role not defined under `roles`, hooks and approvals that name\n"
+    "an unknown action, hooks without exactly one of `url` and `command`, URLs\n"
+    "that are not `http://` or `https://`, bad or reserved header names, and a\n"
+    "second YAML document.\n"
     "An empty file, and an empty section (`detectors:` with nothing under it),\n"
     "are valid.\n"
     "\n"
@@ -2063,8 +2297,9 @@ static const char ref_intro[] =
     "- *percent*: a number from 0 to 100 (`20` is 20 %), optionally written `20%`.\n"
     "- *integer*, *number*: plain decimals (`20`, `5000`, `2.5`).\n"
     "- *P1, P2 or P3*: a severity, P1 the most severe.\n"
-    "- *NAME* in a key stands for a channel, system, role or person name;\n"
-    "  `[]` for each element of a list.\n"
+    "- *NAME* in a key stands for a channel, system, role or person name, an\n"
+    "  action name (under `hooks`) or a header name (under `headers`); `[]` for\n"
+    "  each element of a list.\n"
     "\n"
     "## Keys\n";
 
@@ -2096,5 +2331,19 @@ void ks_config_reference(FILE *out)
         }
         ks_buf_fini(&pat);
         ks_buf_fini(&rel);
+    }
+    fputs("\n## Actions\n"
+          "\n"
+          "What kintsugi can ask other systems to do while containing an incident: the\n"
+          "names of `hooks` entries and of `roles.NAME.approve` items. kintsugi sends an\n"
+          "action to another system only through its hook (docs/HOOKS.md).\n"
+          "\n"
+          "| action | what the other system is asked to do |\n"
+          "|---|---|\n",
+          out);
+    for (const struct ks_action_name *a = ks_action_names; a->name; a++) {
+        fprintf(out, "| `%s` | ", a->name);
+        md_cell(out, a->help);
+        fputs(" |\n", out);
     }
 }

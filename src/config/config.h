@@ -63,6 +63,19 @@ struct ks_person {
     char *role;
 };
 
+struct ks_hook_cfg; /* src/contain/hook.h */
+
+/* An action kintsugi can ask another system to take while containing an
+ * incident: the names hooks are configured under and roles approve. */
+struct ks_action_name {
+    const char *name; /* "stop_order_import" */
+    const char *help; /* one line: what the other system is asked to do */
+};
+/* Every action, ended by an entry whose name is NULL. */
+extern const struct ks_action_name ks_action_names[];
+/* Whether name is one of ks_action_names. */
+int ks_action_known(const char *name);
+
 struct ks_role {
     char *name;
     char **may_approve; /* action names this role may approve; "*" for all */
@@ -121,6 +134,10 @@ struct ks_config {
     size_t npeople;
     struct ks_role *roles;
     size_t nroles;
+
+    /* Hooks by action name, in file order; none by default. */
+    struct ks_hook_cfg *hooks;
+    size_t nhooks;
 };
 
 /* Fills cfg with the defaults of SPEC section 3. The defaults own no memory:
@@ -149,6 +166,8 @@ void ks_config_fini(struct ks_config *cfg);
 /* The thresholds for a channel or system name (override or defaults). */
 const struct ks_channel_cfg *ks_config_channel(const struct ks_config *cfg, const char *name);
 const struct ks_system_cfg *ks_config_system(const struct ks_config *cfg, const char *name);
+/* The hook configured for an action, or NULL when there is none. */
+const struct ks_hook_cfg *ks_config_hook(const struct ks_config *cfg, const char *action);
 /* Writes the Markdown reference of every key (docs/CONFIG.md is generated from it). */
 void ks_config_reference(FILE *out);
 const char *ks_severity_name(enum ks_severity s);

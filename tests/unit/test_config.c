@@ -8,6 +8,7 @@
 #include "../../src/cli/cli.h"
 #include "../../src/config/config.h"
 #include "../../src/config/config_int.h"
+#include "../../src/contain/hook.h"
 #include "t.h"
 
 #include <fcntl.h>
@@ -174,6 +175,9 @@ static void check_spec_defaults(const struct ks_config *cfg)
     CHECK_INT(cfg->dedup_retention, 48 * KS_HOUR);
     CHECK_INT(cfg->npeople, 0);
     CHECK_INT(cfg->nroles, 0);
+    CHECK_INT(cfg->nhooks, 0);
+    CHECK(cfg->hooks == NULL);
+    CHECK(ks_config_hook(cfg, "stop_order_import") == NULL);
 }
 
 static void defaults_equal_spec_values(void)
@@ -390,6 +394,81 @@ static void roles_and_people_are_parsed(void)
     LEAK_END();
 }
 
+static void hooks_are_parsed_with_defaults(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("full.yaml")));
+    CHECK_INT(cfg.nhooks, 3);
+    const struct ks_hook_cfg *h = ks_config_hook(&cfg, "stop_order_import");
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_STR(h->action, "stop_order_import");
+        CHECK_STR(h->url, "http://oms.internal/hooks/stop");
+        CHECK(h->command == NULL);
+        CHECK_INT(h->retries, 3);
+        CHECK_INT(h->backoff, 2 * KS_SEC);
+        CHECK_INT(h->timeout, 5 * KS_SEC);
+        CHECK_INT(h->nheaders, 3);
+        if (h->nheaders == 3) {
+            CHECK_STR(h->headers[0].name, "Authorization");
+            CHECK_STR(h->headers[0].value, "Bearer xyz");
+            CHECK_STR(h->headers[1].name, "X-Tenant");
+            CHECK_STR(h->headers[1].value, "acme");
+            CHECK_STR(h->headers[2].name, "X-Empty");
+            CHECK_STR(h->headers[2].value, "");
+        }
+    }
+    h = ks_config_hook(&cfg, "pause_listings");
+    CHECK(h != NULL);
+    if (h) {
+        CHECK(h->url == NULL);
+        CHECK_STR(h->command, "/usr/local/bin/pause-listings");
+        CHECK_INT(h->retries, 0);
+        CHECK_INT(h->backoff, 500);
+        CHECK_INT(h->timeout, KS_MIN);
+        CHECK_INT(h->nheaders, 0);
+    }
+    /* The defaults: retries 5, backoff 1s, timeout 10s. */
+    h = ks_config_hook(&cfg, "notify_supplier");
+    CHECK(h != NULL);
+    if (h) {
+        CHECK_STR(h->url, "HTTPS://supplier.example/notify");
+        CHECK_INT(h->retries, 5);
+        CHECK_INT(h->backoff, KS_SEC);
+        CHECK_INT(h->timeout, 10 * KS_SEC);
+        CHECK(h->headers == NULL);
+    }
+    CHECK(ks_config_hook(&cfg, "zero_channel") == NULL);
+    CHECK(ks_config_hook(&cfg, NULL) == NULL);
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
+static void action_names_are_one_table_with_help(void)
+{
+    static const char *const want[] = {
+        "stop_order_import", "resume_order_import",      "reroute_orders", "extend_handling_time",
+        "hold_orders",       "reduce_channel_inventory", "pause_listings", "zero_channel",
+        "cancel_orders",     "push_quantities",          "notify_supplier"};
+    size_t n = 0;
+    while (ks_action_names[n].name) {
+        CHECK(ks_action_names[n].help && strlen(ks_action_names[n].help) > 10);
+        CHECK(strchr(ks_action_names[n].help, '\n') == NULL);
+        for (size_t j = 0; j < n; j++) {
+            CHECK(strcmp(ks_action_names[j].name, ks_action_names[n].name) != 0);
+        }
+        n++;
+    }
+    CHECK_INT(n, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        CHECK(ks_action_known(want[i]));
+    }
+    CHECK(!ks_action_known("*"));
+    CHECK(!ks_action_known(""));
+    CHECK(!ks_action_known("Zero_Channel"));
+}
+
 static void channel_override_inherits_detectors_regardless_of_order(void)
 {
     LEAK_START();
@@ -432,8 +511,8 @@ static const struct error_case error_cases[] = {
     {FIX("unknown_key.yaml"), 3, "detectors.zero_spik",
      "unknown key (did you mean \"zero_spike\"?)"},
     {FIX("unknown_top.yaml"), 3, "frobnicate",
-     "unknown key (expected one of: currency, detectors, contain, channels, systems, metrics, "
-     "sla, assessment, dedup_retention, roles, people)"},
+     "unknown key (expected one of: currency, detectors, contain, hooks, channels, systems, "
+     "metrics, sla, assessment, dedup_retention, roles, people)"},
     {FIX("syntax.yaml"), 5, "",
      "YAML syntax error: did not find expected key (while parsing a block mapping at line 3)"},
     {FIX("wrong_kind_section.yaml"), 3, "detectors.zero_spike",
@@ -459,6 +538,25 @@ static const struct error_case error_cases[] = {
     {FIX("load_fails_late.yaml"), 5, "dedup_retention",
      "must be a duration of at least 24h (like 30s, 15m, 2h, 7d), got \"1h\""},
     {FIX("no_such_file.yaml"), 0, "", "cannot open: No such file or directory"},
+    {FIX("hook_unknown_action.yaml"), 2, "hooks.stop_order_imprt",
+     "unknown action (did you mean \"stop_order_import\"?)"},
+    {FIX("hook_no_target.yaml"), 2, "hooks.hold_orders", "needs exactly one of url, command"},
+    {FIX("hook_two_targets.yaml"), 4, "hooks.hold_orders.command",
+     "conflicts with \"url\": a hook has exactly one of url, command"},
+    {FIX("hook_bad_url.yaml"), 2, "hooks.zero_channel.url",
+     "must start with http:// or https://, got \"ftp://feeds.internal/zero\""},
+    {FIX("hook_retries_range.yaml"), 4, "hooks.reroute_orders.retries",
+     "must be an integer from 0 to 20, got \"21\""},
+    {FIX("hook_reserved_header.yaml"), 5, "hooks.cancel_orders.headers.Idempotency-Key",
+     "this header is set by kintsugi"},
+    {FIX("hook_bad_header.yaml"), 4, "hooks.cancel_orders.headers.X Tenant",
+     "a header name may hold only letters, digits and !#$%&'*+-.^_`|~"},
+    {FIX("hook_command_headers.yaml"), 4, "hooks.pause_listings.headers",
+     "only a webhook (url) sends headers; a command gets the body on stdin"},
+    {FIX("hook_unknown_key.yaml"), 2, "hooks.zero_channel.timout",
+     "unknown key (did you mean \"timeout\"?)"},
+    {FIX("approve_unknown_action.yaml"), 2, "roles.lead.approve[1]",
+     "unknown action \"zero_chanel\" (did you mean \"zero_channel\"?)"},
 };
 
 static void each_error_kind_reports_its_line_and_key(void)
@@ -750,6 +848,8 @@ int main(void)
     RUN(full_file_overrides_every_key);
     RUN(metric_rules_are_parsed_with_defaults);
     RUN(roles_and_people_are_parsed);
+    RUN(hooks_are_parsed_with_defaults);
+    RUN(action_names_are_one_table_with_help);
     RUN(channel_override_inherits_detectors_regardless_of_order);
     RUN(each_error_kind_reports_its_line_and_key);
     RUN(load_message_names_file_line_and_key);

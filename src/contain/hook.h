@@ -1,0 +1,112 @@
+/*
+ * hook.h - delivering an action to a system kintsugi does not own.
+ *
+ * When kintsugi contains an incident it asks other systems to act: stop order
+ * import, pause listings, zero a channel, ... (the action names are
+ * ks_action_names[] in config.h). Each action can be configured as a hook
+ * under `hooks:` in kintsugi.yaml: an HTTP webhook (a JSON POST with an
+ * idempotency key) or a command (the JSON on its stdin).
+ *
+ * This module makes one attempt at a time and says how it went; it keeps no
+ * state between attempts. The caller (the delivery loop) owns the schedule:
+ * it asks ks_hook_may_retry whether another attempt is allowed and
+ * ks_hook_backoff how long to wait, and records every attempt in the
+ * incident's timeline. docs/HOOKS.md describes the whole contract as the
+ * receiving side sees it.
+ */
+#ifndef KS_HOOK_H
+#define KS_HOOK_H
+
+#include "../core/core.h"
+
+/* One extra HTTP request header of a webhook. */
+struct ks_hook_header {
+    char *name, *value;
+};
+
+/* A configured hook. Exactly one of url and command is set (the config
+ * loader guarantees it; ks_hook_attempt refuses anything else). All strings
+ * are owned by the struct; ks_hook_cfg_fini frees them. */
+struct ks_hook_cfg {
+    char *action;                   /* the action name, one of ks_action_names[] */
+    char *url;                      /* "http://..." or "https://...", or NULL */
+    char *command;                  /* run with /bin/sh -c, or NULL */
+    int retries;                    /* further attempts after the first fails: 0..20, default 5 */
+    ks_time backoff;                /* delay before the first retry, doubled each time: 1s */
+    ks_time timeout;                /* limit of one attempt, connection included: 10s */
+    struct ks_hook_header *headers; /* webhooks only */
+    size_t nheaders;
+};
+
+/* How one attempt went. detail is one printable line for the timeline:
+ * "HTTP 200 OK", "HTTP 503 Service Unavailable", "connection refused",
+ * "timed out after 10s", "exit 0", "exit 2: <first line of stderr>". */
+struct ks_hook_result {
+    int ok;           /* 1: the other system accepted the action */
+    long http_status; /* the response's status, 0 when none was received */
+    int exit_code;    /* a command's exit status, 128 + N when signal N ended it; -1
+                         for a webhook and for a command that timed out or did not
+                         start */
+    char detail[256];
+};
+
+/* The most a retry waits, however many attempts failed before. */
+#define KS_HOOK_MAX_BACKOFF (5 * KS_MIN)
+
+/* Makes one attempt to deliver body (a JSON document, NUL-terminated) for
+ * hook h, with key as its idempotency key (the same for every attempt of one
+ * action), and fills *out.
+ *
+ * Webhook: POST body to h->url with the headers Content-Type:
+ * application/json, Idempotency-Key: key, User-Agent: kintsugi, then
+ * h->headers. A 2xx status is success; anything else fails, including a
+ * redirect (never followed). The whole attempt is limited to h->timeout;
+ * proxies from the environment are ignored; the response body is discarded
+ * (read up to 1 MiB, then the connection is dropped).
+ *
+ * Command: /bin/sh -c h->command in its own process group, with body on
+ * stdin, stdout discarded, and KINTSUGI_ACTION and KINTSUGI_IDEMPOTENCY_KEY
+ * added to the environment. Exit status 0 is success. When h->timeout passes
+ * the whole process group is killed (SIGKILL). Processes the command leaves
+ * running in the background after it exits are not waited for.
+ *
+ * Returns KS_OK whenever an attempt was made, whatever its outcome (out->ok
+ * says): a refused connection, a 503 or an exit status of 1 are delivery
+ * failures for the caller to retry. Returns KS_EUSAGE when the hook cannot
+ * work as configured, so that retrying is pointless: neither or both of url
+ * and command, a URL that is not http(s) or that libcurl cannot parse, a
+ * timeout <= 0. Returns KS_EINPUT when key holds a control character (it
+ * would break the request's headers). In every case *out is filled, with a
+ * detail. body, key and out must not be NULL. */
+enum ks_rc ks_hook_attempt(const struct ks_hook_cfg *h, const char *body, const char *key,
+                           struct ks_hook_result *out);
+
+/* The delay before retry n (n >= 1: the delay after the first failed
+ * attempt is ks_hook_backoff(h, 1)): h->backoff * 2^(n-1), at most
+ * KS_HOOK_MAX_BACKOFF. n < 1 is taken as 1. */
+ks_time ks_hook_backoff(const struct ks_hook_cfg *h, int n);
+
+/* Whether, after `attempts` attempts (1-based, all made and failed), another
+ * may be made: attempts < 1 + h->retries. */
+int ks_hook_may_retry(const struct ks_hook_cfg *h, int attempts);
+
+/* Initializes libcurl's global state (curl_global_init) once. Call it before
+ * starting threads; ks_hook_attempt calls it too. Thread-safe. */
+void ks_hook_global_init(void);
+/* Releases libcurl's global state (curl_global_cleanup) if it was
+ * initialized: at exit, when no attempt is in progress. */
+void ks_hook_global_cleanup(void);
+
+/* Why url cannot be a webhook's URL ("must start with http:// or
+ * https://"), or NULL when it can. The config loader reports the same. */
+const char *ks_hook_url_problem(const char *url);
+/* Why a configured header cannot be sent (a name that is not an HTTP token, a
+ * line break in the value, a header kintsugi sets itself: Content-Type,
+ * Content-Length, Idempotency-Key, User-Agent, Host, Transfer-Encoding,
+ * Expect), or NULL when it can. */
+const char *ks_hook_header_problem(const char *name, const char *value);
+
+/* Frees what h owns and zeroes it. Takes NULL. */
+void ks_hook_cfg_fini(struct ks_hook_cfg *h);
+
+#endif
