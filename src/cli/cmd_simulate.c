@@ -204,6 +204,12 @@ int ks_cmd_simulate(int argc, char **argv)
             return KS_EXIT_USAGE;
         }
     }
+    /* Every usage error is found before any file is opened. */
+    struct ks_err err = {0};
+    if (ks_sim_check(&o, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_USAGE;
+    }
     FILE *ev = stdout, *tr = NULL;
     if (!to_stdout && !(ev = fopen(out_path, "w"))) {
         ks_cli_error("cannot write %s: %s", out_path, strerror(errno));
@@ -215,12 +221,10 @@ int ks_cmd_simulate(int argc, char **argv)
             ks_cli_error("cannot write %s: %s", truth_path, strerror(errno));
             if (ev != stdout) {
                 fclose(ev);
-                remove(out_path);
             }
             return KS_EXIT_FAIL;
         }
     }
-    struct ks_err err = {0};
     enum ks_rc src = ks_sim_run(&o, ev, tr, &err);
     int bad_close = 0;
     if (ev != stdout && fclose(ev) != 0) {
@@ -234,13 +238,6 @@ int ks_cmd_simulate(int argc, char **argv)
         src = KS_EIO;
     }
     if (src != KS_OK) {
-        /* Leave no half-written files behind. */
-        if (!to_stdout) {
-            remove(out_path);
-        }
-        if (tr && tr != stdout) {
-            remove(truth_path);
-        }
         ks_cli_error("simulate: %s", err.msg);
         return src == KS_EUSAGE ? KS_EXIT_USAGE : KS_EXIT_FAIL;
     }
