@@ -87,4 +87,7 @@ bench: deps
 clean:
 	rm -rf build
 
--include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d)
+# Keep test objects (they are intermediates) so their dependency files count.
+.SECONDARY:
+
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(wildcard build/san/obj/tests/unit/*.d build/obj/bench/*.d)

@@ -39,6 +39,16 @@ void ks_app_close(struct ks_app *a);
 /* Parses --at (RFC 3339) or returns KS_TIME_NONE; -1 on a bad value (printed). */
 int ks_app_at(const char *opt, ks_time *out);
 
+/* Delivers the due hook calls of the outbox, waiting for retries up to
+ * max_wait (ms) of wall time; what is still pending then stays in the outbox
+ * for `kintsugi hooks deliver`. Results go to the timelines (flushed).
+ * Returns 0 or an exit code. */
+struct ks_delivery {
+    unsigned done, retrying, failed, unconfigured;
+    int left; /* calls still pending after max_wait */
+};
+int ks_app_deliver(struct ks_app *a, ks_time max_wait, struct ks_delivery *st);
+
 /* Progress of a long ingest: a line on stderr when it is a terminal. */
 struct ks_progress {
     int tty;

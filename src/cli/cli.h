@@ -63,5 +63,6 @@ int ks_cmd_guard(int argc, char **argv);
 int ks_cmd_feed(int argc, char **argv);
 int ks_cmd_action(int argc, char **argv);
 int ks_cmd_reconcile(int argc, char **argv);
+int ks_cmd_hooks(int argc, char **argv);
 
 #endif

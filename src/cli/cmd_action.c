@@ -91,7 +91,9 @@ int ks_cmd_action(int argc, char **argv)
         ks_cli_error("%s", err.msg);
         rc = KS_EXIT_FAIL;
     } else if ((rc = ks_app_flush(&a, 1)) == 0) {
+        struct ks_delivery dl;
         printf("incident %lld: %s approved by %s and performed\n", (long long)id, args[2], by);
+        rc = ks_app_deliver(&a, 10 * KS_SEC, &dl);
     }
     ks_app_close(&a);
     ks_free(args);

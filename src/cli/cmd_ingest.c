@@ -88,6 +88,10 @@ int ks_cmd_ingest(int argc, char **argv)
         ks_engine_end_input(a.eng);
         rc = ks_app_flush(&a, 1);
     }
+    struct ks_delivery dl = {0};
+    if (rc == 0 && a.hooks_queued) {
+        rc = ks_app_deliver(&a, 10 * KS_SEC, &dl);
+    }
     ks_app_progress(&pg, a.eng, 1);
     ks_engine_stats(a.eng, &after);
     uint64_t events = after.events - before.events, rejected = after.rejected - before.rejected,
@@ -112,6 +116,11 @@ int ks_cmd_ingest(int argc, char **argv)
                (unsigned long long)escalated, ks_fmt_count((uint64_t)after.incidents, a2));
         if (rejected) {
             printf("rejected lines are dead letters: kintsugi deadletters --db %s\n", db);
+        }
+        if (a.hooks_queued) {
+            printf("hooks: %u delivered, %u failed, %u not configured%s (kintsugi hooks --db %s)\n",
+                   dl.done, dl.failed, dl.unconfigured, dl.left ? ", some wait for a retry" : "",
+                   db);
         }
         if (after.incidents) {
             printf("next: kintsugi incidents --db %s\n", db);

@@ -43,12 +43,12 @@ static struct ks_cmd_spec spec = {
     "  kintsugi simulate > quiet.ndjson                     a quiet day, 4 channels\n"
     "  kintsugi simulate --fault zero-spike --truth t.json --out day.ndjson\n"
     "  kintsugi simulate --fault stall-one,wms-one --seed 7 | kintsugi ingest -\n"
-    "  kintsugi simulate --fault all --duration 48h --out week.ndjson --truth truth.json\n"
+    "  kintsugi simulate --fault all --duration 48h --out two-days.ndjson --truth truth.json\n"
     "  kintsugi simulate --channels 8 --skus 20000 --cycle 5m --duration 3d > big.ndjson\n"
     "  kintsugi simulate --list-faults\n"
     "\n"
     "'all' leaves out volume-drop when the run is too short for it (it needs 24 h of\n"
-    "history: --duration 30h or more). Exit status: 0 ok, 1 write failure, 2 usage\n"
+    "history: --duration 29h or more). Exit status: 0 ok, 1 write failure, 2 usage\n"
     "(an unknown fault prints the list).",
     opts,
     sizeof(opts) / sizeof(opts[0]),

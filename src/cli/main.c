@@ -18,6 +18,7 @@ static const struct {
     {"feed", ks_cmd_feed, "a channel's guarded feed: changes since a cursor, or --state"},
     {"action", ks_cmd_action, "actions waiting for approval: list, approve"},
     {"reconcile", ks_cmd_reconcile, "guarded quantities against stock, oversell risks first"},
+    {"hooks", ks_cmd_hooks, "hook calls to other systems: list the outbox, deliver what is due"},
     {"check-config", ks_cmd_check_config, "validate a kintsugi.yaml, every error with its line"},
     {"simulate", ks_cmd_simulate, "write a simulated shop's event stream with chosen faults"},
     {"demo", ks_cmd_demo, "simulate a day with faults, replay it and explain what happened"},

@@ -28,7 +28,7 @@ exit_is() { # expected-code, command...
 }
 
 check help_exits_0 exit_is 0 "$K" --help
-check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo; do $K \$c --help | grep -q usage: || exit 1; done"
+check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo guard feed action reconcile hooks; do $K \$c --help | grep -q usage: || exit 1; done"
 check unknown_command_exits_2 exit_is 2 "$K" frobnicate
 check ingest_without_files_exits_2 exit_is 2 "$K" ingest --db "$T/x.db"
 check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexistent.ndjson

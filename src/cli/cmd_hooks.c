@@ -1,0 +1,126 @@
+/*
+ * cmd_hooks.c - `kintsugi hooks`: the outbox of hook calls (what kintsugi
+ * asked systems it does not own to do), and delivering what is still due.
+ */
+#include "app.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file with the hooks: section (default: ./kintsugi.yaml)", 0,
+     NULL},
+    {"json", 0, "list: JSON on stdout", 0, NULL},
+    {"status", 1, "list: only pending, done, failed or unconfigured", 0, NULL},
+    {"wait", 1, "deliver: wait up to this long for retries (default 30s)", 0, NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi hooks [list] [--status S] [--json] | deliver [--wait 30s]   [--db F]",
+    "Hook calls: stop order import, reroute, hold orders, pause listings, zero a channel...\n"
+    "Each is written to the outbox with the event that caused it and delivered at least\n"
+    "once with an idempotency key; every attempt is recorded in the incident's timeline.",
+    "  list       every call with its status (pending, done, failed, unconfigured),\n"
+    "             attempts and last result\n"
+    "  deliver    perform the due calls now, retrying with backoff for up to --wait\n\n"
+    "kintsugi delivers by itself after ingest and after an approval (waiting up to 10s\n"
+    "for retries); what is still pending then waits for 'kintsugi hooks deliver'.\n"
+    "Hooks are configured per action under hooks: in kintsugi.yaml (docs/HOOKS.md).",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+struct ctx {
+    struct ks_json *j;
+    int json, n;
+};
+
+static int row(void *vctx, const struct ks_hook_row *r)
+{
+    struct ctx *c = vctx;
+    c->n++;
+    if (!c->json) {
+        printf("%-8lld %-26s %-13s %-8lld %s\n", (long long)r->incident, r->action, r->status,
+               (long long)r->attempts, r->detail ? r->detail : "");
+        return 0;
+    }
+    struct ks_json *j = c->j;
+    ks_json_obj_begin(j);
+    ks_json_key(j, "key");
+    ks_json_str(j, r->key);
+    ks_json_key(j, "incident");
+    ks_json_int(j, r->incident);
+    ks_json_key(j, "action");
+    ks_json_str(j, r->action);
+    ks_json_key(j, "status");
+    ks_json_str(j, r->status);
+    ks_json_key(j, "attempts");
+    ks_json_int(j, r->attempts);
+    ks_json_key(j, "next_at");
+    ks_json_time(j, r->next_at);
+    ks_json_key(j, "detail");
+    ks_json_str(j, r->detail);
+    ks_json_key(j, "body");
+    ks_json_raw(j, r->body, strlen(r->body));
+    ks_json_obj_end(j);
+    return 0;
+}
+
+int ks_cmd_hooks(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    int deliver = nargs == 1 && strcmp(args[0], "deliver") == 0;
+    int list = nargs == 0 || (nargs == 1 && strcmp(args[0], "list") == 0);
+    ks_free(args);
+    if (!deliver && !list) {
+        ks_cli_error("use 'hooks list' or 'hooks deliver'");
+        return KS_EXIT_USAGE;
+    }
+    ks_time wait = 30 * KS_SEC;
+    const char *w = ks_cli_opt(&spec, "wait")->value;
+    if (w && ks_duration_parse(w, &wait) != 0) {
+        ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
+        return KS_EXIT_USAGE;
+    }
+    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    struct ks_app a;
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver)) != 0) {
+        return rc;
+    }
+    if (deliver) {
+        struct ks_delivery d;
+        rc = ks_app_deliver(&a, wait, &d);
+        if (rc == 0) {
+            printf("hooks: %u delivered, %u failed for good, %u not configured%s\n", d.done,
+                   d.failed, d.unconfigured, d.left ? "; some still wait for a retry" : "");
+        }
+    } else {
+        struct ks_buf out = {0};
+        struct ks_json j;
+        ks_json_init(&j, &out, 0);
+        struct ctx c = {&j, ks_cli_opt(&spec, "json")->set, 0};
+        struct ks_err err = {0};
+        if (c.json) {
+            ks_json_arr_begin(&j);
+        } else {
+            printf("%-8s %-26s %-13s %-8s %s\n", "INCIDENT", "ACTION", "STATUS", "ATTEMPTS",
+                   "LAST RESULT");
+        }
+        if (a.store->ops->list_hooks(a.store, ks_cli_opt(&spec, "status")->value, row, &c, &err) !=
+            KS_OK) {
+            ks_cli_error("%s", err.msg);
+            rc = KS_EXIT_FAIL;
+        } else if (c.json) {
+            ks_json_arr_end(&j);
+            printf("%s\n", out.p);
+        } else if (c.n == 0) {
+            printf("(no hook calls)\n");
+        }
+        ks_buf_fini(&out);
+    }
+    ks_app_close(&a);
+    return rc;
+}

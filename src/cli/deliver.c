@@ -1,0 +1,133 @@
+/*
+ * deliver.c - the hook outbox's delivery loop. Hook calls are written to the
+ * outbox with the effects that caused them; this loop performs the due ones
+ * (webhook or command, src/contain/hook.h), records every attempt in the
+ * incident's timeline and the outbox, and retries with backoff. A call that
+ * gives up, or an action without a configured hook, is shown in the
+ * timeline as a job for a person: never forgotten.
+ */
+#include "../contain/hook.h"
+#include "app.h"
+
+#include <string.h>
+#include <time.h>
+
+struct due {
+    char *key, *action, *body;
+    int64_t incident, attempts;
+    ks_time next_at;
+};
+
+struct pending {
+    struct due *v;
+    size_t n, cap;
+};
+
+static int collect(void *ctx, const struct ks_hook_row *r)
+{
+    struct pending *p = ctx;
+    KS_GROW(p->v, p->cap, p->n + 1);
+    p->v[p->n++] = (struct due){ks_strdup(r->key), ks_strdup(r->action), ks_strdup(r->body),
+                                r->incident, r->attempts, r->next_at};
+    return 0;
+}
+
+static void pending_fini(struct pending *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        ks_free(p->v[i].key);
+        ks_free(p->v[i].action);
+        ks_free(p->v[i].body);
+    }
+    ks_free(p->v);
+    memset(p, 0, sizeof(*p));
+}
+
+/* One pass over the due calls. Returns the earliest next_at still pending
+ * (KS_TIME_NONE when none is left), or -1 on a store failure. */
+static int pass(struct ks_app *a, ks_time *next, struct ks_delivery *st)
+{
+    struct pending p = {0};
+    struct ks_err err = {0};
+    *next = KS_TIME_NONE;
+    if (a->store->ops->list_hooks(a->store, "pending", collect, &p, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < p.n && rc == 0; i++) {
+        struct due *d = &p.v[i];
+        ks_time now = ks_time_now();
+        if (d->next_at != KS_TIME_NONE && d->next_at > now) {
+            if (*next == KS_TIME_NONE || d->next_at < *next) {
+                *next = d->next_at;
+            }
+            continue;
+        }
+        const struct ks_hook_cfg *h = ks_config_hook(&a->cfg, d->action);
+        const char *status;
+        char detail[300];
+        int attempts = (int)d->attempts;
+        ks_time next_at = KS_TIME_NONE;
+        if (!h) {
+            status = "unconfigured";
+            snprintf(detail, sizeof(detail), "no hook is configured for %s (hooks: in "
+                                             "kintsugi.yaml)",
+                     d->action);
+            ks_engine_hook_result(a->eng, d->incident, d->action, 0, 0, 1, detail);
+            st->unconfigured++;
+        } else {
+            struct ks_hook_result res;
+            attempts++;
+            ks_hook_attempt(h, d->body, d->key, &res);
+            snprintf(detail, sizeof(detail), "%s", res.detail);
+            if (res.ok) {
+                status = "done";
+                st->done++;
+            } else if (ks_hook_may_retry(h, attempts)) {
+                status = "pending";
+                next_at = ks_time_now() + ks_hook_backoff(h, attempts);
+                st->retrying++;
+                if (*next == KS_TIME_NONE || next_at < *next) {
+                    *next = next_at;
+                }
+            } else {
+                status = "failed";
+                st->failed++;
+            }
+            ks_engine_hook_result(a->eng, d->incident, d->action, attempts, res.ok,
+                                  !res.ok && strcmp(status, "failed") == 0, detail);
+        }
+        if (a->store->ops->update_hook(a->store, d->key, status, attempts, next_at, detail, &err) !=
+            KS_OK) {
+            ks_cli_error("%s", err.msg);
+            rc = -1;
+        }
+    }
+    pending_fini(&p);
+    if (rc == 0 && ks_app_flush(a, 1) != 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
+int ks_app_deliver(struct ks_app *a, ks_time max_wait, struct ks_delivery *st)
+{
+    memset(st, 0, sizeof(*st));
+    ks_time until = ks_time_now() + max_wait;
+    for (;;) {
+        ks_time next;
+        if (pass(a, &next, st) != 0) {
+            return KS_EXIT_FAIL;
+        }
+        if (next == KS_TIME_NONE || next > until) {
+            st->left = next != KS_TIME_NONE;
+            return KS_EXIT_OK;
+        }
+        ks_time wait = next - ks_time_now();
+        if (wait > 0) {
+            struct timespec ts = {wait / 1000, (long)(wait % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+}

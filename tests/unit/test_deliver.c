@@ -1,0 +1,163 @@
+/*
+ * test_deliver.c - from an incident to a hook call on a real HTTP server and
+ * back into the timeline: the outbox, retries with backoff, an endpoint that
+ * fails before it succeeds, one that never does, and an unconfigured action.
+ */
+#include "../../src/cli/app.h"
+#include "../../src/contain/hook.h"
+#include "httpd.h"
+#include "t.h"
+
+static char dir[64];
+
+/* Feeds a single-location wms outage (paris down at 10:05, lyon up) through
+ * the app with a config whose stop_order_import hook points at port. */
+static int outage(struct ks_app *a, const char *name, int port, int retries)
+{
+    char cfg[128], db[128];
+    snprintf(cfg, sizeof(cfg), "%s/%s.yaml", dir, name);
+    snprintf(db, sizeof(db), "%s/%s.db", dir, name);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "hooks:\n  stop_order_import: {url: \"http://127.0.0.1:%d/stop\", retries: %d, "
+               "backoff: 50ms, timeout: 2s}\n",
+            port, retries);
+    fclose(f);
+    if (ks_app_open(a, cfg, db, 1) != 0) {
+        return -1;
+    }
+    uint32_t in = ks_engine_input(a->eng, "outage.ndjson");
+    struct ks_err err;
+    char line[256];
+    for (int m = 0; m <= 7; m++) {
+        for (int k = 0; k < 2; k++) {
+            if (k == 0 && m > 0) {
+                continue; /* paris: up at 10:00 only */
+            }
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
+                     "\"location\":\"%s\",\"status\":\"up\"}",
+                     m, k ? "lyon" : "paris");
+            ks_engine_line(a->eng, in, m * 2 + k + 1, line, strlen(line), &err);
+        }
+    }
+    return ks_app_flush(a, 1);
+}
+
+struct seen {
+    const char *action[8], *status[8];
+    int64_t attempts[8];
+    int n;
+    char keep[8][2][64];
+};
+
+static int seen_row(void *ctx, const struct ks_hook_row *r)
+{
+    struct seen *s = ctx;
+    if (s->n < 8) {
+        snprintf(s->keep[s->n][0], 64, "%s", r->action);
+        snprintf(s->keep[s->n][1], 64, "%s", r->status);
+        s->action[s->n] = s->keep[s->n][0];
+        s->status[s->n] = s->keep[s->n][1];
+        s->attempts[s->n] = r->attempts;
+        s->n++;
+    }
+    return 0;
+}
+
+static void webhook_that_fails_twice_is_retried_until_it_succeeds(void)
+{
+    static const struct reply script[] = {{500, "Internal Server Error", NULL, 0},
+                                          {500, "Internal Server Error", NULL, 0},
+                                          {200, "OK", NULL, 0}};
+    struct server srv;
+    CHECK(server_start(&srv, script, 3) == 0);
+    struct ks_app a;
+    CHECK(outage(&a, "retry", srv.port, 5) == 0);
+    struct ks_delivery d;
+    CHECK_INT(ks_app_deliver(&a, 5 * KS_SEC, &d), 0);
+    CHECK_INT(d.done, 1);
+    CHECK_INT(d.unconfigured, 1); /* reduce_channel_inventory has no hook */
+    CHECK_INT(d.failed, 0);
+    CHECK_INT(server_count(&srv), 3);
+    char k0[128] = "", k2[128] = "";
+    header(&srv.req[0], "Idempotency-Key", k0, sizeof(k0));
+    header(&srv.req[2], "Idempotency-Key", k2, sizeof(k2));
+    CHECK(k0[0] != 0);
+    CHECK_STR(k0, k2);
+    CHECK(strncmp(srv.req[0].line, "POST /stop ", 11) == 0);
+    CHECK(strstr(srv.req[0].body, "\"action\":\"stop_order_import\",\"incident\":1") != NULL);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(a.eng, 1, 1, &b);
+    CHECK(strstr(b.p, "Hook stop_order_import attempt 1 failed (HTTP 500") != NULL);
+    CHECK(strstr(b.p, "Hook stop_order_import attempt 2 failed (HTTP 500") != NULL);
+    CHECK(strstr(b.p, "Hook stop_order_import attempt 3: ok (HTTP 200") != NULL);
+    CHECK(strstr(b.p, "Hook reduce_channel_inventory gave up after 0 attempts (no hook is "
+                      "configured") != NULL);
+    struct seen s = {0};
+    struct ks_err err;
+    a.store->ops->list_hooks(a.store, NULL, seen_row, &s, &err);
+    CHECK_INT(s.n, 2);
+    CHECK_STR(s.action[0], "stop_order_import");
+    CHECK_STR(s.status[0], "done");
+    CHECK_INT(s.attempts[0], 3);
+    CHECK_STR(s.status[1], "unconfigured");
+    ks_buf_fini(&b);
+    ks_app_close(&a);
+    server_stop(&srv);
+}
+
+static void webhook_that_never_succeeds_gives_up_and_says_so(void)
+{
+    static const struct reply script[] = {{503, "Service Unavailable", NULL, 0}};
+    struct server srv;
+    CHECK(server_start(&srv, script, 1) == 0);
+    struct ks_app a;
+    CHECK(outage(&a, "fail", srv.port, 1) == 0);
+    struct ks_delivery d;
+    CHECK_INT(ks_app_deliver(&a, 5 * KS_SEC, &d), 0);
+    CHECK_INT(d.failed, 1);
+    CHECK_INT(server_count(&srv), 2);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(a.eng, 1, 1, &b);
+    CHECK(strstr(b.p, "Hook stop_order_import gave up after 2 attempts (HTTP 503") != NULL);
+    ks_buf_fini(&b);
+    ks_app_close(&a);
+    server_stop(&srv);
+}
+
+static void delivery_results_survive_a_reopen(void)
+{
+    struct ks_app a;
+    char cfg[128], db[128];
+    snprintf(cfg, sizeof(cfg), "%s/retry.yaml", dir);
+    snprintf(db, sizeof(db), "%s/retry.db", dir);
+    CHECK_INT(ks_app_open(&a, cfg, db, 1), 0);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(a.eng, 1, 1, &b);
+    CHECK(b.p && strstr(b.p, "attempt 3: ok (HTTP 200") != NULL);
+    struct ks_delivery d;
+    CHECK_INT(ks_app_deliver(&a, 0, &d), 0); /* nothing is due again */
+    CHECK_INT(d.done + d.failed + d.unconfigured, 0);
+    ks_buf_fini(&b);
+    ks_app_close(&a);
+}
+
+int main(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/ks-deliver-XXXXXX");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    RUN(webhook_that_fails_twice_is_retried_until_it_succeeds);
+    RUN(webhook_that_never_succeeds_gives_up_and_says_so);
+    RUN(delivery_results_survive_a_reopen);
+    ks_hook_global_cleanup();
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return t_done();
+}
