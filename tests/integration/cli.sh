@@ -2,30 +2,7 @@
 # CLI integration tests: the real binary (sanitizer build) against real SQLite
 # files. Prints "RESULT passed=N failed=M".
 set -u
-K=${KINTSUGI:-build/san/kintsugi}
-SC=tests/scenarios
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-
-check() { # name, command...
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>"$T/err"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name"
-        sed 's/^/    /' "$T/out" "$T/err" | tail -15
-    fi
-}
-exit_is() { # expected-code, command...
-    local want=$1
-    shift
-    "$@" >/dev/null 2>&1
-    [ $? -eq "$want" ]
-}
+. "$(dirname "$0")/lib.sh"
 
 check help_exits_0 exit_is 0 "$K" --help
 check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo guard feed action reconcile hooks; do $K \$c --help | grep -q usage: || exit 1; done"

@@ -2,29 +2,7 @@
 # The guard through the CLI: held updates survive kill -9, release in order,
 # rollback, feed cursors, approvals by role. Prints "RESULT passed=N failed=M".
 set -u
-K=${KINTSUGI:-build/san/kintsugi}
-SC=tests/scenarios
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-passed=0
-failed=0
-check() {
-    local name=$1
-    shift
-    if "$@" >"$T/out" 2>"$T/err"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name"
-        sed 's/^/    /' "$T/out" "$T/err" | tail -15
-    fi
-}
-exit_is() {
-    local want=$1
-    shift
-    "$@" >/dev/null 2>&1
-    [ $? -eq "$want" ]
-}
+. "$(dirname "$0")/lib.sh"
 json_held() { # db channel -> held count
     "$K" guard status --db "$1" --json | grep -o "\"channel\":\"$2\",\"paused\":[a-z]*,\"held\":[0-9]*" | grep -o '[0-9]*$'
 }
