@@ -117,6 +117,7 @@ static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err 
     if (rc == KS_OK && checkpoint) {
         struct ks_buf blob = {0};
         ks_engine_save(a->eng, &blob);
+        a->checkpoint_bytes = blob.len;
         rc = a->store->ops->put_blob(a->store, CHECKPOINT_KEY, blob.p, blob.len, err);
         ks_buf_fini(&blob);
     }
@@ -240,7 +241,13 @@ int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progr
             }
             at += ll + 1;
             bytes_in_chunk += ll + 1;
-            if (++lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
+            /* A chunk is at least 64 Ki lines / 4 MiB, and at least four times the
+             * checkpoint written with it, so that saving the state stays a bounded
+             * share of the work however large the state grows. */
+            int big_state = a->checkpoint_bytes * 4 > CHUNK_BYTES;
+            ++lines_in_chunk;
+            if (big_state ? bytes_in_chunk >= a->checkpoint_bytes * 4
+                          : lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
                 /* Effects and the checkpoint commit together: a crash leaves the
                  * state of the last whole chunk, never half of one. */
                 if (ks_app_flush(a, 1) != 0) {

@@ -18,6 +18,7 @@ struct ks_app {
     const char *db;
     uint64_t dead_written;
     uint64_t hooks_queued; /* hook calls written to the outbox by this process */
+    size_t checkpoint_bytes; /* size of the last checkpoint written */
 };
 
 /* Resolves the configuration file: --config, else $KINTSUGI_CONFIG, else
