@@ -51,6 +51,7 @@ enum mode { MODE_ENGINE, MODE_DECODE, MODE_SCAN };
 struct run {
     uint64_t bytes, lines, rejected, fast_hits;
     double secs, cpu_secs;
+    long rss_end_kib;          /* resident set after the replay, engine still alive */
     struct ks_engine_stats st; /* MODE_ENGINE only */
     int64_t *ids;              /* incidents changed during the run, unique */
     size_t nids, capids;
@@ -87,6 +88,20 @@ static long peak_rss_kib(void)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss;
+}
+
+/* The current resident set, from /proc/self/statm; -1 where there is none. */
+static long rss_now_kib(void)
+{
+    long pages_total, pages_resident = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages_total, &pages_resident) != 2) {
+            pages_resident = -1;
+        }
+        fclose(f);
+    }
+    return pages_resident < 0 ? -1 : pages_resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static void note_reject(struct run *r, const char *msg)
@@ -301,6 +316,7 @@ static int replay(const char *path, enum mode mode, int use_mmap, struct run *r)
     }
     r->secs = now_secs() - t0;
     r->cpu_secs = cpu_secs() - c0;
+    r->rss_end_kib = rss_now_kib();
     int saved = errno;
 
     if (mode == MODE_ENGINE) {
@@ -431,6 +447,7 @@ int main(int argc, char **argv)
     }
     printf("rss_start_kib %ld\n", rss_before);
     printf("peak_rss_kib %ld\n", peak_rss_kib());
+    printf("rss_end_kib  %ld\n", r->rss_end_kib);
     if (r->incidents.len) {
         fputs(r->incidents.p, stdout);
     }
