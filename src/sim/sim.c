@@ -545,12 +545,10 @@ static enum ks_rc schedule(struct sim *w, unsigned faults, struct ks_err *err)
     }
     ks_time avail = w->end - w->start - WARMUP - TAIL;
     if (total > avail) {
-        char need[32];
-        ks_duration_fmt(total + WARMUP + TAIL, need);
         return ks_err_set(err, KS_EUSAGE,
-                          "the chosen faults need a --duration of at least %s (1 h warm-up, "
+                          "the chosen faults need a --duration of at least %lldh (1 h warm-up, "
                           "their spans, 30 min at the end)",
-                          need);
+                          (long long)((total + WARMUP + TAIL + KS_HOUR - 1) / KS_HOUR));
     }
     ks_time share = (avail - total) / n / KS_MIN * KS_MIN;
     ks_time t = w->start + WARMUP;
@@ -561,12 +559,12 @@ static enum ks_rc schedule(struct sim *w, unsigned faults, struct ks_err *err)
             at = w->start + VOLUME_HISTORY;
         }
         if (at + ks_sim_fault_table[f].span > w->end - TAIL) {
-            char need[32];
-            ks_duration_fmt(at + ks_sim_fault_table[f].span + TAIL - w->start, need);
+            ks_time need = at + ks_sim_fault_table[f].span + TAIL - w->start;
             return ks_err_set(err, KS_EUSAGE,
                               "%s needs 24 h of history before it: use a --duration of at "
-                              "least %s",
-                              ks_sim_fault_table[f].name, need);
+                              "least %lldh",
+                              ks_sim_fault_table[f].name,
+                              (long long)((need + KS_HOUR - 1) / KS_HOUR));
         }
         w->f[f].on = 1;
         w->f[f].at = at;
@@ -694,8 +692,10 @@ static void plan_po(struct sim *w, ks_time t0, int kind)
         int32_t e = 12 * rng_range(r, 2, 20);
         int32_t rec = e, dam = 0, wrong = 0;
         if (kind == KS_SIM_SUPPLIER_SHORT) {
-            /* 10 % short on the first line (P3), then about 30 % overall (P2). */
-            static const int pct[4] = {90, 50, 65, 65};
+            /* 10 % short on the first line (P3); 33 % short from the second line
+             * on (P2), and 33 % overall: fixed sizes keep that story true. */
+            static const int size[4] = {60, 120, 120, 96}, pct[4] = {90, 55, 65, 70};
+            e = size[i];
             rec = e * pct[i] / 100;
         } else if (kind == KS_SIM_SUPPLIER_WRONG && i == 1) {
             wrong = e; /* the right count of the wrong product */

@@ -28,7 +28,7 @@ const struct ks_sim_fault_info ks_sim_fault_table[KS_SIM_NFAULTS] = {
     {"rejections", "order_rejections",
      "25 % of orders are rejected (validation_failed) for 45 min: P2", 75 * KS_MIN},
     {"supplier-short", "supplier_shortfall",
-     "a purchase order arrives 30 % short, line by line: P3, then P2 past 20 %", 20 * KS_MIN},
+     "a purchase order arrives a third short, line by line: P3 at 10 %, then P2", 20 * KS_MIN},
     {"supplier-wrong", "supplier_shortfall", "a purchase order line of wrong products: P2",
      20 * KS_MIN},
     {"supplier-damaged", "supplier_shortfall",
