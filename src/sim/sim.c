@@ -771,7 +771,7 @@ static void push(struct sim *w, int c, int k, ks_time m)
     size_t step = partial ? 5 : 1;
     ks_time t0 = m + 1000 + (ks_time)rng_below(r, 1000);
     ks_time span = (ks_time)n * 20 < 40000 ? (ks_time)n * 20 : 40000;
-    ks_time half = (ks_time)((n + 1) / 2);
+    ks_time half = n ? (ks_time)((n + 1) / 2) : 1;
     /* The guard: at most 5 % of known SKUs through a large change and 5 % of
      * active ones to zero per update (the detectors need more than 20 % and
      * 10 %); a change beyond that waits for the next cycle. */
