@@ -94,7 +94,7 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
             if (loc != KS_NONE && ev->status == KS_ORDER_ACCEPTED) {
                 for (size_t k = 0; k < inc->locs.n; k++) {
                     const struct ks_loc *l = &e->locs[inc->locs.v[k]];
-                    if (l->location == loc && l->down) {
+                    if (l->location == loc && l->down && l->incident == inc->id) {
                         ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
                         break;
                     }

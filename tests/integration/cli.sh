@@ -2,7 +2,7 @@
 # CLI integration tests: the real binary (sanitizer build) against real SQLite
 # files. Prints "RESULT passed=N failed=M".
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 check help_exits_0 exit_is 0 "$K" --help
 check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo guard feed action reconcile hooks; do $K \$c --help | grep -q usage: || exit 1; done"

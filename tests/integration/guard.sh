@@ -2,7 +2,7 @@
 # The guard through the CLI: held updates survive kill -9, release in order,
 # rollback, feed cursors, approvals by role. Prints "RESULT passed=N failed=M".
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 json_held() { # db channel -> held count
     "$K" guard status --db "$1" --json | grep -o "\"channel\":\"$2\",\"paused\":[a-z]*,\"held\":[0-9]*" | grep -o '[0-9]*$'
 }

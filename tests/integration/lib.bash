@@ -1,4 +1,4 @@
-# lib.sh - shared by the CLI integration tests (sourced, not run).
+# lib.bash - shared by the CLI integration tests (sourced, not run).
 # check NAME CMD...    runs CMD, counts it as passed when it exits 0, else prints its output
 # exit_is CODE CMD...  succeeds when CMD exits with CODE
 # Both scripts end with: echo "RESULT passed=$passed failed=$failed"
