@@ -35,7 +35,7 @@
 // Node's start-up and DuckDB's instance creation.
 //
 // Usage: node detect.mjs FILE [--threads N] [--mode stream|table] [--repeat N] [--verbose]
-//   stream (default, the faster) the detection query straight over
+//   stream (default) the detection query straight over
 //          read_ndjson: one statement, one pass over the file;
 //   table  CREATE TABLE from read_ndjson, then the same query over the
 //          table, which shows load and query time apart;
