@@ -83,6 +83,29 @@ struct ks_str {
 };
 #define KS_STR(lit) ((struct ks_str){(lit), sizeof(lit) - 1})
 int ks_str_eq(struct ks_str a, const char *z);
+/* Whether a[0..n) == b[0..n): for the short keys of the hot path (SKUs,
+ * channels, batches), 8 bytes at a time, inline, no library call. */
+static inline int ks_mem_eq(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    while (n >= 8) {
+        uint64_t u, v;
+        __builtin_memcpy(&u, x, 8);
+        __builtin_memcpy(&v, y, 8);
+        if (u != v) {
+            return 0;
+        }
+        x += 8;
+        y += 8;
+        n -= 8;
+    }
+    while (n--) {
+        if (*x++ != *y++) {
+            return 0;
+        }
+    }
+    return 1;
+}
 uint64_t ks_hash(const void *p, size_t n);
 
 /* Growable byte buffer; always NUL-terminated. */

@@ -29,7 +29,7 @@ static uint32_t probe(const struct ks_intern *t, const char *s, size_t n, uint64
             return i;
         }
         uint32_t id = v - 1;
-        if (t->len[id] == n && memcmp(t->pool + t->off[id], s, n) == 0) {
+        if (t->len[id] == n && ks_mem_eq(t->pool + t->off[id], s, n)) {
             return i;
         }
         i = (i + 1) & mask;

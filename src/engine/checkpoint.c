@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
-#define CK_VERSION 2U
+#define CK_VERSION 3U
 
 static void w_bytes(struct ks_buf *b, const void *p, size_t n)
 {

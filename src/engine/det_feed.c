@@ -11,13 +11,19 @@
 
 static struct ks_feedsrc *src_get(struct ks_engine *e, uint32_t source)
 {
+    if (source == e->last_fs_src) {
+        return &e->fs[e->last_fs];
+    }
     int added;
     uint64_t *v = ks_map64_put(&e->fs_index, (uint64_t)source + 1, &added);
+    e->last_fs_src = source;
     if (!added) {
+        e->last_fs = (size_t)*v;
         return &e->fs[*v];
     }
     KS_GROW(e->fs, e->capfs, e->nfs + 1);
     *v = e->nfs;
+    e->last_fs = e->nfs;
     struct ks_feedsrc *f = &e->fs[e->nfs++];
     memset(f, 0, sizeof(*f));
     f->source = source;

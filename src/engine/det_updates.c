@@ -47,7 +47,7 @@ static uint32_t channel_str(struct ks_engine *e, struct ks_str s)
 {
     /* Most lines name the channel of the line before. */
     if (e->last_ch_str != KS_NONE && ks_intern_len(&e->strs, e->last_ch_str) == s.len &&
-        memcmp(ks_intern_str(&e->strs, e->last_ch_str), s.p, s.len) == 0) {
+        ks_mem_eq(ks_intern_str(&e->strs, e->last_ch_str), s.p, s.len)) {
         return e->last_ch_str;
     }
     e->last_ch_str = ks_intern_add(&e->strs, s.p, s.len);
@@ -60,7 +60,7 @@ static uint32_t batch_str(struct ks_engine *e, struct ks_str s)
         return KS_NONE;
     }
     if (e->last_batch != KS_NONE && ks_intern_len(&e->strs, e->last_batch) == s.len &&
-        memcmp(ks_intern_str(&e->strs, e->last_batch), s.p, s.len) == 0) {
+        ks_mem_eq(ks_intern_str(&e->strs, e->last_batch), s.p, s.len)) {
         return e->last_batch;
     }
     e->last_batch = ks_intern_add(&e->strs, s.p, s.len);
@@ -70,7 +70,22 @@ static uint32_t batch_str(struct ks_engine *e, struct ks_str s)
 void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
 {
     struct ks_channel *c = ks_eng_channel(e, channel_str(e, ev->channel));
-    uint32_t sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
+    uint32_t sku = KS_NONE;
+    struct ks_pair *prev = c->last_sku < c->cap ? &c->pairs[c->last_sku] : NULL;
+    if (prev && prev->next) {
+        uint32_t guess = prev->next - 1;
+        if (ks_intern_len(&e->skus, guess) == ev->sku.len &&
+            ks_mem_eq(ks_intern_str(&e->skus, guess), ev->sku.p, ev->sku.len)) {
+            sku = guess;
+        }
+    }
+    if (sku == KS_NONE) {
+        sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
+        if (prev) {
+            prev->next = sku + 1;
+        }
+    }
+    c->last_sku = sku;
     uint32_t batch = batch_str(e, ev->batch);
     if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
         ks_det_update_close(e, c, ev->ts);

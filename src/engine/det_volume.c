@@ -36,6 +36,14 @@ static uint64_t bucket(const struct ks_channel *c, int64_t k)
 
 void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts)
 {
+    if (ts > c->vol_lo && ts <= c->vol_hi && c->vol_minute[c->vol_slot] == c->vol_min &&
+        c->vol_min > c->vol_last_eval) {
+        c->vol_count[c->vol_slot]++; /* the minute of the line before: no division */
+        if (ts < c->first_inv) {
+            c->first_inv = ts;
+        }
+        return;
+    }
     int64_t r = ring_size(c);
     int64_t k = minute_ceil(ts);
     int64_t wmin = c->cfg->volume_window / KS_MIN, bmin = c->cfg->volume_baseline / KS_MIN;
@@ -61,6 +69,10 @@ void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts)
         c->vol_count[s] = 0;
     }
     c->vol_count[s]++;
+    c->vol_min = k;
+    c->vol_slot = s;
+    c->vol_lo = (k - 1) * KS_MIN;
+    c->vol_hi = k * KS_MIN;
     if (k <= c->vol_last_eval) {
         /* A late event inside windows already summed. */
         c->vol_hour += k > c->vol_last_eval - wmin;

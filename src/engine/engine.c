@@ -18,6 +18,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
     e->last_ch_str = KS_NONE;
     e->last_batch = KS_NONE;
+    e->last_fs_src = KS_NONE;
     e->seen_pruned = KS_TIME_NONE;
     return e;
 }
@@ -176,6 +177,8 @@ struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str)
     c->last_ok = KS_TIME_NONE;
     c->last_inventory = KS_TIME_NONE;
     c->first_inv = KS_TIME_NONE;
+    c->last_sku = KS_NONE;
+    c->vol_lo = c->vol_hi = KS_TIME_NONE;
     e->ch_of_str[name_str] = (uint32_t)++e->nch;
     return c;
 }

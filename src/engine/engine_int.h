@@ -71,16 +71,20 @@ const char *ks_tl_kind_name(enum ks_tl_kind k);
 #define KS_PAIR_GUARDED 8 /* guarded is valid: a quantity reached the channel */
 #define KS_PAIR_RISEN 16  /* zeroed as phantom stock; stays 0 until verified */
 
-/* 20 bytes. `good` is the last known good quantity: the reference updates
+/* 24 bytes. `good` is the last known good quantity: the reference updates
  * are judged against. `guarded` is what kintsugi let through to the channel
  * (the guarded feed). `stamp` is the sequence number of the update that
- * last touched the pair (dedupes a SKU seen twice in one update). */
+ * last touched the pair (dedupes a SKU seen twice in one update). `next` is
+ * a hint, the id + 1 of the SKU that followed this one in the channel's
+ * stream last time (0: none): full-catalog pushes repeat their order, so the
+ * next SKU is checked against one adjacent string before any hashing. */
 struct ks_pair {
     uint32_t cur;
     uint32_t good;
     uint32_t guarded;
     uint32_t stamp;
     uint32_t flags;
+    uint32_t next;
 };
 
 /* One update value held while its channel is paused, in arrival order.
@@ -131,8 +135,13 @@ struct ks_channel {
     size_t nheld, capheld;
     uint64_t feed_seq; /* last change let through */
 
+    uint32_t last_sku; /* id of the channel's previous inventory SKU, KS_NONE at first */
+
     /* volume_drop: per-minute counts of inventory events. */
     ks_time first_inv;     /* KS_TIME_NONE until the first inventory event */
+    ks_time vol_lo, vol_hi; /* (lo, hi]: the minute of vol_slot, a cache */
+    int64_t vol_min;
+    int64_t vol_slot;
     uint32_t *vol_count;   /* KS_VOL_RING entries */
     int64_t *vol_minute;   /* which minute each entry holds */
     int64_t vol_last_eval; /* last minute evaluated (sums are for it) */
@@ -385,6 +394,8 @@ struct ks_engine {
     struct ks_engine_stats st;
     /* hot-path caches */
     uint32_t last_ch_str, last_batch;
+    uint32_t last_fs_src; /* the feed source looked up last, and its index */
+    size_t last_fs;
     const char *last_ch_p, *last_batch_p;
 };
 
