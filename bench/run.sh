@@ -189,6 +189,13 @@ BEGIN {
     echo "  (cd bench/duckdb && $DUCK_CMD)"
     echo "  $DECODE_CMD"
     echo "  $SCAN_CMD"
+    echo "  build/bench/contain $FILE"
 } | tee -a "$OUT/summary.txt"
+
+# The cost of containment: the wall time of the line that detects and contains,
+# and its event-time delay (must be 0). docs/PERFORMANCE.md, "Containment".
+echo
+echo "== containment at detection"
+build/bench/contain "$FILE" | grep -v '^guard after' | tee -a "$OUT/summary.txt"
 
 [ "$SAME" = yes ]
