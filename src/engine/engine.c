@@ -19,6 +19,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     e->last_ch_str = KS_NONE;
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
+    e->last_src = KS_NONE;
     e->seen_pruned = KS_TIME_NONE;
     return e;
 }
@@ -359,6 +360,17 @@ void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
     }
 }
 
+/* Most lines name the source of the line before. */
+static uint32_t source_str(struct ks_engine *e, struct ks_str s)
+{
+    if (e->last_src != KS_NONE && ks_intern_len(&e->strs, e->last_src) == s.len &&
+        ks_mem_eq(ks_intern_str(&e->strs, e->last_src), s.p, s.len)) {
+        return e->last_src;
+    }
+    e->last_src = ks_intern_add(&e->strs, s.p, s.len);
+    return e->last_src;
+}
+
 static int blank(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -388,7 +400,7 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
         d->reason = ks_strdup(err->msg);
         d->raw = ks_strndup(line, len);
         d->raw_len = len;
-        uint32_t src = ev.source.p ? ks_eng_str(e, ev.source) : e->input_src[input];
+        uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
         if (e->clock != KS_TIME_NONE) {
             ks_det_feed_line(e, src, 1, e->clock);
         }
@@ -399,7 +411,7 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
         return KS_LINE_DUPLICATE;
     }
     ks_engine_apply(e, &ev);
-    uint32_t src = ev.source.p ? ks_eng_str(e, ev.source) : e->input_src[input];
+    uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
     ks_det_feed_line(e, src, 0, e->clock);
     return KS_LINE_ACCEPTED;
 }

@@ -394,6 +394,7 @@ struct ks_engine {
     struct ks_engine_stats st;
     /* hot-path caches */
     uint32_t last_ch_str, last_batch;
+    uint32_t last_src;    /* the `source` of the line before */
     uint32_t last_fs_src; /* the feed source looked up last, and its index */
     size_t last_fs;
     const char *last_ch_p, *last_batch_p;

@@ -478,7 +478,8 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
         ks_json_key(&j, "reason");
         ks_json_str(&j, ks_intern_str(&e->strs, inc->key_a));
     }
-    if (inc->type == KS_IT_METRIC_ANOMALY && inc->key_a != KS_NONE) {
+    /* A rule removed from the configuration since leaves its incidents without a name. */
+    if (inc->type == KS_IT_METRIC_ANOMALY && inc->key_a < e->cfg->nmetrics) {
         ks_json_key(&j, "rule");
         ks_json_str(&j, e->cfg->metrics[inc->key_a].name);
         ks_json_key(&j, "metric");
