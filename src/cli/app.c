@@ -25,10 +25,16 @@ const char *ks_app_config_path(const char *opt)
     return NULL;
 }
 
-int ks_app_open(struct ks_app *a, const char *config, const char *db, int with_engine)
+int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags)
 {
     struct ks_err err = {0};
+    int with_engine = flags & KS_APP_ENGINE;
     memset(a, 0, sizeof(*a));
+    if (!(flags & KS_APP_CREATE) && strcmp(db, ":memory:") != 0 && strncmp(db, "postgres", 8) != 0 &&
+        access(db, F_OK) != 0) {
+        ks_cli_error("%s: no such database (kintsugi ingest creates it; --db names another)", db);
+        return KS_EXIT_FAIL;
+    }
     a->db = db;
     ks_config_defaults(&a->cfg);
     config = ks_app_config_path(config);

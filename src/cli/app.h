@@ -24,10 +24,14 @@ struct ks_app {
 /* Resolves the configuration file: --config, else $KINTSUGI_CONFIG, else
  * ./kintsugi.yaml when it exists, else none (defaults). */
 const char *ks_app_config_path(const char *opt);
-/* Opens config (may be NULL), store and, if with_engine, the engine from the
- * store's checkpoint. Prints the problem and returns an exit code != 0 on
- * failure (2 for configuration errors, 1 for runtime ones). */
-int ks_app_open(struct ks_app *a, const char *config, const char *db, int with_engine);
+#define KS_APP_ENGINE 1 /* restore the engine from the store's checkpoint */
+#define KS_APP_CREATE 2 /* the database may be created (ingest, demo) */
+/* Opens config (may be NULL), store and, with KS_APP_ENGINE, the engine.
+ * Without KS_APP_CREATE a database file that does not exist is an error (a
+ * mistyped --db must not read as an empty shop). Prints the problem and
+ * returns an exit code != 0 on failure (2 for configuration errors, 1 for
+ * runtime ones). */
+int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags);
 /* Writes the engine's effects (dead letters, changed incidents) and, if
  * checkpoint, the engine state, in one transaction; clears the effects.
  * Returns 0 or prints the problem and returns 1. */

@@ -57,7 +57,7 @@ int ks_cmd_action(int argc, char **argv)
     }
     const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
     struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) != 0) {
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
         ks_free(args);
         return rc;
     }

@@ -227,7 +227,7 @@ int ks_cmd_deadletters(int argc, char **argv)
                 return KS_EXIT_USAGE;
             }
         }
-        if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) == 0) {
+        if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) == 0) {
             rc = replay(&a, only);
             ks_app_close(&a);
         }

@@ -242,7 +242,7 @@ int ks_cmd_demo(int argc, char **argv)
         return KS_EXIT_FAIL;
     }
     struct ks_app a;
-    if ((rc = ks_app_open(&a, cfgpath, db, 1)) != 0) {
+    if ((rc = ks_app_open(&a, cfgpath, db, KS_APP_ENGINE | KS_APP_CREATE)) != 0) {
         return rc;
     }
     struct ks_progress pg = {0};

@@ -100,7 +100,7 @@ int ks_cmd_feed(int argc, char **argv)
     const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
     struct ks_app a;
     int state = ks_cli_opt(&spec, "state")->set;
-    if ((rc = ks_app_open(&a, NULL, db, state)) != 0) {
+    if ((rc = ks_app_open(&a, NULL, db, state ? KS_APP_ENGINE : 0)) != 0) {
         return rc;
     }
     struct ks_err err = {0};

@@ -112,7 +112,7 @@ int ks_cmd_guard(int argc, char **argv)
         }
     }
     struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1)) != 0) {
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
         ks_free(args);
         return rc;
     }

@@ -87,7 +87,7 @@ int ks_cmd_hooks(int argc, char **argv)
     }
     const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
     struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver)) != 0) {
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver ? KS_APP_ENGINE : 0)) != 0) {
         return rc;
     }
     if (deliver) {

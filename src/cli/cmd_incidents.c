@@ -270,7 +270,7 @@ int ks_cmd_incident(int argc, char **argv)
         return rc;
     }
     if (v == 6) {
-        if ((rc = ks_app_open(&a, NULL, db, 1)) == 0) {
+        if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE)) == 0) {
             struct ks_buf out = {0};
             if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
@@ -296,7 +296,7 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    if ((rc = ks_app_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, 1)) != 0) {
+    if ((rc = ks_app_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
         ks_free(args);
         return rc;
     }

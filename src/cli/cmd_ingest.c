@@ -64,7 +64,7 @@ int ks_cmd_ingest(int argc, char **argv)
     }
     const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
     struct ks_app a;
-    rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, 1);
+    rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE | KS_APP_CREATE);
     if (rc != 0) {
         ks_free(args);
         return rc;

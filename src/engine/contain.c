@@ -41,7 +41,11 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
         return;
     }
     ks_time at = e->clock == KS_TIME_NONE ? 0 : e->clock;
-    if (ok) {
+    if (attempt == 0) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "Hook %s is not configured (%s): do it by hand and tick the step", action,
+                  detail);
+    } else if (ok) {
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi", "Hook %s attempt %d: ok (%s)", action,
                   attempt, detail);
     } else if (!final) {

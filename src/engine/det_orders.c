@@ -46,7 +46,8 @@ static int touches_suspect(const struct ks_engine *e, const struct ks_channel *c
     }
     for (size_t i = 0; i < ev->nlines; i++) {
         uint32_t sku = ks_intern_find(&e->skus, ev->lines[i].sku.p, ev->lines[i].sku.len);
-        if (sku != UINT32_MAX && sku < c->cap && (c->pairs[sku].flags & KS_PAIR_SUSPECT)) {
+        if (sku != UINT32_MAX && sku < c->cap && (c->pairs[sku].flags & KS_PAIR_SUSPECT) &&
+            c->pairs[sku].cur != c->pairs[sku].good) {
             return 1;
         }
     }

@@ -10,6 +10,8 @@ check unknown_command_exits_2 exit_is 2 "$K" frobnicate
 check ingest_without_files_exits_2 exit_is 2 "$K" ingest --db "$T/x.db"
 check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexistent.ndjson
 check unknown_option_exits_2 exit_is 2 "$K" incidents --colour
+check reading_a_missing_db_exits_1 exit_is 1 "$K" incidents --db "$T/typo.db"
+check reading_does_not_create_it [ ! -e "$T/typo.db" ]
 
 # --- ingest and read back -------------------------------------------------------------
 check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndjson"
