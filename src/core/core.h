@@ -88,19 +88,33 @@ int ks_str_eq(struct ks_str a, const char *z);
 static inline int ks_mem_eq(const void *a, const void *b, size_t n)
 {
     const unsigned char *x = a, *y = b;
-    while (n >= 8) {
-        uint64_t u, v;
-        __builtin_memcpy(&u, x, 8);
-        __builtin_memcpy(&v, y, 8);
-        if (u != v) {
+    uint64_t u, v;
+    uint32_t p, q;
+    if (n >= 8) {
+        /* whole words, then the last 8 bytes (overlapping the words before) */
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            __builtin_memcpy(&u, x + i, 8);
+            __builtin_memcpy(&v, y + i, 8);
+            if (u != v) {
+                return 0;
+            }
+        }
+        __builtin_memcpy(&u, x + n - 8, 8);
+        __builtin_memcpy(&v, y + n - 8, 8);
+        return u == v;
+    }
+    if (n >= 4) {
+        __builtin_memcpy(&p, x, 4);
+        __builtin_memcpy(&q, y, 4);
+        if (p != q) {
             return 0;
         }
-        x += 8;
-        y += 8;
-        n -= 8;
+        __builtin_memcpy(&p, x + n - 4, 4);
+        __builtin_memcpy(&q, y + n - 4, 4);
+        return p == q;
     }
-    while (n--) {
-        if (*x++ != *y++) {
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i]) {
             return 0;
         }
     }
@@ -140,8 +154,16 @@ void ks_intern_fini(struct ks_intern *t);
 uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n);
 /* Returns the id of s or UINT32_MAX. */
 uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n);
-const char *ks_intern_str(const struct ks_intern *t, uint32_t id);
-size_t ks_intern_len(const struct ks_intern *t, uint32_t id);
+static inline const char *ks_intern_str(const struct ks_intern *t, uint32_t id)
+{
+    KS_ASSERT(id < t->n);
+    return t->pool + t->off[id];
+}
+static inline size_t ks_intern_len(const struct ks_intern *t, uint32_t id)
+{
+    KS_ASSERT(id < t->n);
+    return t->len[id];
+}
 /* Bytes of memory held, for the state-size figures. */
 size_t ks_intern_bytes(const struct ks_intern *t);
 

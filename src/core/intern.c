@@ -96,18 +96,6 @@ uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n)
     return id;
 }
 
-const char *ks_intern_str(const struct ks_intern *t, uint32_t id)
-{
-    KS_ASSERT(id < t->n);
-    return t->pool + t->off[id];
-}
-
-size_t ks_intern_len(const struct ks_intern *t, uint32_t id)
-{
-    KS_ASSERT(id < t->n);
-    return t->len[id];
-}
-
 size_t ks_intern_bytes(const struct ks_intern *t)
 {
     return t->nslots * sizeof(uint32_t) + t->cap * 2 * sizeof(uint32_t) + t->pool_cap;

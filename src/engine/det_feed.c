@@ -30,6 +30,43 @@ static struct ks_feedsrc *src_get(struct ks_engine *e, uint32_t source)
     return f;
 }
 
+/* The condition became true: open or join the source's incident. Kept out of
+ * line so that the per-line path stays small. */
+static void __attribute__((noinline)) fire(struct ks_engine *e, struct ks_feedsrc *f,
+                                           uint32_t source, ks_time t, uint64_t total)
+{
+    const struct ks_config *cfg = e->cfg;
+    struct ks_incident *inc = ks_inc_open_get(e, f->incident);
+    int fresh = !inc;
+    const char *name = ks_intern_str(&e->strs, source);
+    char w[32];
+    ks_duration_fmt(cfg->feed_window, w);
+    if (fresh) {
+        ks_time first = t;
+        for (size_t i = f->head; i < f->n; i++) {
+            if (f->rec[i].rej) {
+                first = f->rec[i].t;
+                break;
+            }
+        }
+        inc = ks_inc_open(e, KS_IT_FEED_SCHEMA_CHANGE, KS_P2, first, t);
+        inc->key_a = source;
+        f->incident = inc->id;
+        ks_u32set_add(&inc->sources, source);
+    }
+    ks_inc_signal(e, inc, KS_DET_FEED_REJECTS, t, (double)f->rej / (double)total,
+                  cfg->feed_pct / 100.0, "%llu of %llu lines from %s rejected in the last %s",
+                  (unsigned long long)f->rej, (unsigned long long)total, name, w);
+    if (fresh) {
+        ks_inc_set_title(inc, "Feed rejects from %s at %.1f %% (%llu of %llu lines in %s)", name,
+                         100.0 * (double)f->rej / (double)total, (unsigned long long)f->rej,
+                         (unsigned long long)total, w);
+        char fam[300];
+        snprintf(fam, sizeof(fam), "feed_schema_change:%s", name);
+        ks_inc_set_fingerprint(e, inc, fam, NULL);
+    }
+}
+
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t)
 {
     const struct ks_config *cfg = e->cfg;
@@ -60,35 +97,7 @@ void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_tim
     uint64_t total = f->acc + f->rej;
     int cond = total >= (uint64_t)cfg->feed_min_lines && (double)f->rej * 100.0 > cfg->feed_pct * total;
     if (cond && !f->firing) {
-        struct ks_incident *inc = ks_inc_open_get(e, f->incident);
-        int fresh = !inc;
-        const char *name = ks_intern_str(&e->strs, source);
-        char w[32];
-        ks_duration_fmt(cfg->feed_window, w);
-        if (fresh) {
-            ks_time first = t;
-            for (size_t i = f->head; i < f->n; i++) {
-                if (f->rec[i].rej) {
-                    first = f->rec[i].t;
-                    break;
-                }
-            }
-            inc = ks_inc_open(e, KS_IT_FEED_SCHEMA_CHANGE, KS_P2, first, t);
-            inc->key_a = source;
-            f->incident = inc->id;
-            ks_u32set_add(&inc->sources, source);
-        }
-        ks_inc_signal(e, inc, KS_DET_FEED_REJECTS, t, (double)f->rej / (double)total,
-                      cfg->feed_pct / 100.0, "%llu of %llu lines from %s rejected in the last %s",
-                      (unsigned long long)f->rej, (unsigned long long)total, name, w);
-        if (fresh) {
-            ks_inc_set_title(inc, "Feed rejects from %s at %.1f %% (%llu of %llu lines in %s)", name,
-                             100.0 * (double)f->rej / (double)total, (unsigned long long)f->rej,
-                             (unsigned long long)total, w);
-            char fam[300];
-            snprintf(fam, sizeof(fam), "feed_schema_change:%s", name);
-            ks_inc_set_fingerprint(e, inc, fam, NULL);
-        }
+        fire(e, f, source, t, total);
     }
     f->firing = cond;
 }
