@@ -542,10 +542,20 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->first_inv = r_i64(r);
         uint64_t ring = r_u64(r);
         uint64_t want = (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64);
-        if (ring && (ring != want || ring * 12 > r->n - r->at)) {
-            /* The baseline changed since the checkpoint: counts cannot be reused. */
+        if (ring > (r->n - r->at) / 12) {
             r->bad = 1;
             break;
+        }
+        int restart_volume = ring && ring != want;
+        if (restart_volume) {
+            /* The configured baseline differs from the one the counts were kept
+             * for: they cannot be reused, so volume_drop starts counting again
+             * (it needs min_history before it judges). Not a damaged state. */
+            ks_log(KS_LOG_WARN, "engine",
+                   "volume_drop baseline changed for channel %s: its volume counts restart",
+                   ks_intern_str(&e->strs, c->name));
+            r->at += (size_t)ring * 12;
+            ring = 0;
         }
         if (ring) {
             c->vol_count = ks_malloc(ring * 4);
@@ -557,6 +567,10 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->vol_hour = r_u64(r);
         c->vol_week = r_u64(r);
         c->vol_incident = r_i64(r);
+        if (restart_volume) {
+            c->first_inv = KS_TIME_NONE;
+            c->vol_hour = c->vol_week = 0;
+        }
         c->paused = (int)r_u32(r);
         c->paused_since = r_i64(r);
         c->pause_incident = r_i64(r);

@@ -84,7 +84,7 @@ void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
 {
     const struct ks_channel_cfg *cfg = c->cfg;
     int64_t m = due / KS_MIN;
-    if (m != c->vol_last_eval + 1) {
+    if (!c->vol_count || m != c->vol_last_eval + 1) {
         return;
     }
     int64_t wmin = cfg->volume_window / KS_MIN, bmin = cfg->volume_baseline / KS_MIN;

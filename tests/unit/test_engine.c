@@ -172,6 +172,39 @@ static void damaged_checkpoints_are_refused_not_trusted(void)
     ks_buf_fini(&a);
 }
 
+static void a_changed_volume_baseline_restarts_the_counts_instead_of_failing(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":1}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00Z\"}",
+    };
+    struct ks_engine *e = feed(lines, 2);
+    struct ks_buf a = {0};
+    ks_engine_save(e, &a);
+    ks_engine_free(e);
+    struct ks_config other;
+    ks_config_defaults(&other);
+    other.channel_defaults.volume_baseline = KS_DAY;
+    struct ks_engine *f = ks_engine_new(&other);
+    struct ks_err err;
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
+    uint32_t in = ks_engine_input(f, "t.ndjson");
+    const char *more[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:45:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":2}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-23T12:00:00Z\"}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        ks_engine_line(f, in, (int64_t)i + 1, more[i], strlen(more[i]), &err);
+    }
+    struct ks_engine_stats st;
+    ks_engine_stats(f, &st);
+    CHECK_INT(st.events, 4);
+    ks_engine_free(f);
+    ks_buf_fini(&a);
+}
+
 int main(void)
 {
     ks_config_defaults(&cfg);
@@ -183,6 +216,7 @@ int main(void)
     RUN(actions_refuse_what_they_cannot_do);
     RUN(checkpoint_round_trip_is_exact);
     RUN(damaged_checkpoints_are_refused_not_trusted);
+    RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
     ks_config_fini(&cfg);
     return t_done();
 }
