@@ -97,6 +97,11 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
                     const struct ks_loc *l = &e->locs[inc->locs.v[k]];
                     if (l->location == loc && l->down && l->incident == inc->id) {
                         ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
+                        if (over) {
+                            KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
+                            inc->oversold[inc->noversold++] = (struct ks_oversold){
+                                ord, cust, c ? c->name : KS_NONE, ev->ts, value};
+                        }
                         break;
                     }
                 }
