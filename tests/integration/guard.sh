@@ -50,6 +50,7 @@ check checklist_in_show bash -c "$K incident show 1 --db $T/g.db --json | grep -
 check step_done "$K" incident step 1 lineage done --by bob --note checked --db "$T/g.db"
 check unknown_step exit_is 1 "$K" incident step 1 nonsense done --by bob --db "$T/g.db"
 check verify_lists_spot_check bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"spot_check\":\\[{\"channel\":\"amazon\"'"
+check verify_lists_oversold_orders bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"oversold_orders\":\\[{\"order_id\":\"O-1\",\"customer\":\"c-1\",\"channel\":\"amazon\",\"at\":\"2026-11-22T10:18:00.000Z\",\"value\":250.0}\\],\"oversold_value\":250.0'"
 check reconcile_json bash -c "$K reconcile --json --db $T/g.db | grep -q '\"oversell_risks\":0'"
 
 st=$SC/contain_stale_channel

@@ -611,6 +611,12 @@ def initial_feed(names):
 def contain_corruption_holds_and_zeroes():
     s = S("contain_corruption_holds_and_zeroes")
     names, n_detect, last = corruption_setup(s)
+    # an order placed in the corruption window for a phantom-stock SKU: 100 > 18 in stock
+    s.ev(type="order", ts=ts(at(18)), order_id="O-1", channel="amazon", status="accepted",
+         customer="c-1", value=250.0, lines=[{"sku": "S08", "qty": 100}])
+    # an order for a SKU the bad update did not change: not the incident's
+    s.ev(type="order", ts=ts(at(18, 30)), order_id="O-2", channel="amazon", status="accepted",
+         customer="c-2", value=10.0, lines=[{"sku": "S20", "qty": 100}])
     s.exp["guard"] = {"amazon": {"paused": True, "held": 60, "incident": 1},
                       "ebay": {"paused": True, "held": 5, "incident": 1}}
     g = {k: 10 + i for i, k in enumerate(names)}
@@ -624,6 +630,7 @@ def contain_corruption_holds_and_zeroes():
         type="data_corruption", severity="P1", status="contained", detected_at=ts(at(15, 5)),
         contained_at=ts(at(15, 5)), sources=["csv:bad"], signals=["zero_spike", "distribution_shift",
                                                                   "zero_spike", "distribution_shift"],
+        impact=dict(orders=1, customers=1, revenue=250.0, units=100),
         checklist={"pause_all": "done", "zero_risen": "done", "hold_fallen": "done",
                    "lineage": "done", "rollback": "pending", "release": "pending",
                    "cancel_orders": "pending"},
