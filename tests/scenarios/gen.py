@@ -803,6 +803,40 @@ def contain_supplier_branches():
     s.write()
 
 
+def grouping_boundaries():
+    s = S("grouping_boundaries")
+    # amazon stale at 10:30; ebay's deadline 10:45 is exactly one interval later: joins.
+    # etsy's deadline is 1 ms later than that: a new incident.
+    s.ev(type="sync", ts=ts(at(0)), channel="amazon", status="ok")
+    s.ev(type="sync", ts=ts(at(15)), channel="ebay", status="ok")
+    s.ev(type="sync", ts=ts(at(15, 0, 1)), channel="etsy", status="ok")
+    s.ev(type="sync", ts=ts(at(16)), channel="walmart", status="ok")
+    for m in range(20, 47, 2):
+        s.ev(type="sync", ts=ts(at(m)), channel="walmart", status="ok")
+    # wms: paris down at 11:05; lyon exactly 5 min later joins; nice 1 ms later does not
+    for loc, last in (("paris", at(60)), ("lyon", at(65)), ("nice", at(65, 0, 1)), ("rome", at(60))):
+        s.ev(type="health", ts=ts(last), system="wms", location=loc, status="up")
+    for m in range(61, 92):
+        s.ev(type="health", ts=ts(at(m)), system="wms", location="rome", status="up")
+        if m == 75:
+            s.ev(type="sync", ts=ts(at(75)), channel="walmart", status="ok")
+    s.exp["incidents"] = [
+        dict(type="sync_failure", channels=["amazon", "ebay"], detected_at=ts(at(30)),
+             started_at=ts(at(15)), signals=["sync_freshness", "sync_freshness"],
+             escalations=[dict(at=ts(at(90)), severity="P2", **{"from": "P3"})]),
+        dict(type="sync_failure", channels=["etsy"], detected_at=ts(at(45, 0, 1)),
+             started_at=ts(at(30, 0, 1))),
+        dict(type="system_outage", locations=["paris", "lyon"], detected_at=ts(at(65)),
+             signals=["system_down", "system_down"]),
+        dict(type="system_outage", locations=["nice"], detected_at=ts(at(70, 0, 1))),
+    ]
+    s.exp["incidents"][2]["escalations"] = [dict(at=ts(at(80)), severity="P1", **{"from": "P2"})]
+    s.exp["incidents"][3]["escalations"] = [dict(at=ts(at(85, 0, 1)), severity="P1",
+                                                 **{"from": "P2"})]
+    s.ev(type="tick", ts=ts(at(91, 30)))
+    s.write()
+
+
 if __name__ == "__main__":
     for fn in [zero_spike_p1, corruption_near_misses_quiet, distribution_shift_p2,
                corruption_both_detectors_one_incident, corruption_recovers_without_second_incident,
@@ -814,5 +848,5 @@ if __name__ == "__main__":
                metric_drop_rule, resolve_then_repeat, ack_meets_sla,
                contain_corruption_holds_and_zeroes, contain_corruption_rollback_then_release,
                contain_corruption_accept, contain_stale_channel, contain_outage_single_location,
-               contain_outage_complete, contain_supplier_branches]:
+               contain_outage_complete, contain_supplier_branches, grouping_boundaries]:
         fn()
