@@ -9,6 +9,7 @@
 #include "../../src/config/config.h"
 #include "../../src/config/config_int.h"
 #include "../../src/contain/hook.h"
+#include "slurp.h"
 #include "t.h"
 
 #include <fcntl.h>
@@ -59,26 +60,6 @@ static int load_ok(struct ks_config *cfg, const char *path)
     return rc == KS_OK;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct ks_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-        ks_buf_put(&b, tmp, n);
-    }
-    fclose(f);
-    if (!b.p) {
-        ks_buf_put(&b, "", 0);
-    }
-    *len = b.len;
-    return b.p;
-}
-
 /* Runs a command with stdout and stderr captured into out and err. */
 static int run_cmd(int (*cmd)(int, char **), int argc, char **argv, struct ks_buf *out,
                    struct ks_buf *err)
@@ -100,10 +81,10 @@ static int run_cmd(int (*cmd)(int, char **), int argc, char **argv, struct ks_bu
     close(fo);
     close(fe);
     size_t n;
-    char *s = slurp(po, &n);
+    char *s = t_slurp(po, &n);
     ks_buf_put(out, s, n);
     ks_free(s);
-    s = slurp(pe, &n);
+    s = t_slurp(pe, &n);
     ks_buf_put(err, s, n);
     ks_free(s);
     unlink(po);
@@ -753,7 +734,7 @@ static void docs_config_md_is_the_generated_reference(void)
     ks_config_reference(out);
     fclose(out);
     size_t flen = 0;
-    char *file = slurp("docs/CONFIG.md", &flen);
+    char *file = t_slurp("docs/CONFIG.md", &flen);
     CHECK(file != NULL);
     if (file) {
         if (flen != glen || memcmp(file, gen, glen) != 0) {

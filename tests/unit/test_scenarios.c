@@ -30,32 +30,13 @@
  */
 #include "../../src/config/config.h"
 #include "../../src/engine/engine.h"
+#include "slurp.h"
 #include "t.h"
 
 #include <dirent.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct ks_buf b = {0};
-    char tmp[65536];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-        ks_buf_put(&b, tmp, n);
-    }
-    fclose(f);
-    if (!b.p) {
-        ks_buf_put(&b, "", 0);
-    }
-    *len = b.len;
-    return b.p;
-}
 
 struct run {
     struct ks_buf all; /* every incident's detail JSON, one per line */
@@ -135,7 +116,7 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
     char path[1200];
     snprintf(path, sizeof(path), "%s/events.ndjson", dir);
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = t_slurp(path, &len);
     if (!text) {
         fprintf(stderr, "FAIL %s: cannot read %s\n", name, path);
         t_failed_checks++;
