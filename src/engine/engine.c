@@ -577,6 +577,7 @@ void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out)
         pairs += e->ch[i].n_tracked;
         pair_bytes += (uint64_t)e->ch[i].cap * sizeof(struct ks_pair);
         bytes += e->ch[i].upd_cap * sizeof(uint32_t);
+        bytes += e->ch[i].capheld * sizeof(struct ks_held); /* updates held while paused */
         if (e->ch[i].vol_count) {
             bytes += KS_VOL_RING * (sizeof(uint32_t) + sizeof(int64_t));
         }
