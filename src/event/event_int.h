@@ -38,6 +38,13 @@ struct ks_decoder {
      * cache is empty. Lines of one replay share a handful of dates. */
     char date_key[10];
     ks_time date_ms;
+    /* Fast path, canonical lines: the minute part "YYYY-MM-DDTHH:MM:" (17
+     * bytes, kept as the three words at offsets 0, 8 and 9) of the last
+     * fixed-shape timestamp and that minute in ms; valid only when
+     * minute_ok. A replay's lines share a minute by the hundred thousand. */
+    uint64_t minute_key[3];
+    ks_time minute_ms;
+    int minute_ok;
 };
 
 /* Sets *ev to the empty event both decoders start from: every field zero,

@@ -7,19 +7,28 @@
  *
  * It accepts one object with the keys type, ts, channel, sku, qty and
  * optionally batch, location, id and source, in any order, with JSON
- * whitespace between tokens. It gives up (KS_EINPUT: "not sure, ask the
- * general decoder") on everything else: another type, an unknown or
- * repeated key, a string with an escape, a control character or a non-ASCII
- * byte, a number with a sign, fraction, exponent or leading zero, or any
- * structure it does not expect. Within what it accepts, the decoded bytes
- * of every string equal its raw bytes, so slices point into the line and
- * nothing is allocated.
+ * whitespace between tokens. Lines in exactly the shape above (keys in
+ * that order, no whitespace, the 24-byte timestamp) take a shorter road,
+ * canonical(): a few word compares, one vector scan for the quotes, a
+ * cached minute, no key dispatch; any line canonical() is not sure about
+ * goes through the key-by-key parse, decode_any_order(), from the start.
+ * The decoder gives up (KS_EINPUT: "not sure, ask the general decoder") on
+ * everything else: another type, an unknown or repeated key, a string with
+ * an escape, a control character or a non-ASCII byte, a number with a
+ * sign, fraction, exponent or leading zero, or any structure it does not
+ * expect. Within what it accepts, the decoded bytes of every string equal
+ * its raw bytes, so slices point into the line and nothing is allocated.
  *
  * Its one obligation: whenever it accepts, the general decoder accepts too
  * and yields the same struct ks_event field by field. tests/unit/test_decode.c
  * and tests/fuzz/fuzz_decode.c check exactly that.
  */
 #include "event_int.h"
+
+#include <stddef.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* The keys the fast path knows, as bits of its "seen" mask. */
 enum fkey { K_TYPE, K_TS, K_CHANNEL, K_SKU, K_QTY, K_BATCH, K_LOCATION, K_ID, K_SOURCE };
@@ -239,6 +248,413 @@ static inline void clear_event(struct ks_event *ev)
     ev->due = KS_TIME_NONE;
 }
 
+/* ---- canonical lines ---------------------------------------------------- */
+
+/*
+ * Nearly every line of a feed has one shape: the keys type, ts, channel,
+ * sku, qty and optionally batch in that order, no whitespace, ts in the
+ * 24-byte shape "YYYY-MM-DDTHH:MM:SS.mmmZ", plain strings, a plain qty:
+ *
+ *   {"type":"inventory","ts":"2026-11-22T10:00:00.000Z","channel":"amazon",
+ *    "sku":"SKU-0012345","qty":17,"batch":"amazon-3"}
+ *
+ * canonical() checks exactly that shape with word loads and compares, in
+ * one pass without a key dispatch, and leaves every other line to
+ * decode_any_order(), which decides on it afresh. The word arithmetic reads
+ * bytes in little-endian order; elsewhere canonical() declines every line.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CANONICAL 1
+#else
+#define CANONICAL 0
+#endif
+
+/* The 8 bytes at p as a word (an unaligned load). */
+static inline uint64_t ld8(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* The n bytes at p (1 <= n <= 8, p + n == end, end - 8 inside the line)
+ * as a word, with zero bytes above them: the word that ends at end, shifted
+ * down. Reads nothing outside the line. */
+static inline uint64_t ld_tail(const char *p, const char *end)
+{
+    return ld8(end - 8) >> (8 * (8 - (unsigned)(end - p)));
+}
+
+/* The word at p, or what of it lies before end followed by zero bytes. */
+static inline uint64_t ld_upto(const char *p, const char *end)
+{
+    return end - p >= 8 ? ld8(p) : ld_tail(p, end);
+}
+
+/*
+ * plain_string_end() for a line of at least 16 bytes, 16 bytes at a time
+ * where SSE2 is there (x86-64 always has it), 8 otherwise. The last
+ * partial block is the line's last bytes, shifted, so no byte-by-byte loop
+ * is needed; the bytes shifted in (zeros) count as control characters,
+ * that is an unterminated string.
+ */
+#if defined(__SSE2__)
+/* The bytes of p[0..16) that are a quote (*quotes), or any byte that ends a
+ * plain string (the result): a quote, a backslash, or a byte that is < 0x20
+ * as a signed char, which is < 0x20 or >= 0x80. */
+static inline unsigned special16(const char *p, unsigned *quotes)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i q = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+    __m128i bad = _mm_or_si128(_mm_cmpgt_epi8(_mm_set1_epi8(0x20), v),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    *quotes = (unsigned)_mm_movemask_epi8(q);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(q, bad));
+}
+
+static inline const char *str_end(const char *p, const char *end)
+{
+    unsigned s, quotes;
+    while (end - p >= 16) {
+        s = special16(p, &quotes);
+        if (s != 0) {
+            unsigned i = (unsigned)__builtin_ctz(s);
+            return quotes >> i & 1 ? p + i : NULL;
+        }
+        p += 16;
+    }
+    if (p >= end) {
+        return NULL;
+    }
+    unsigned shift = 16 - (unsigned)(end - p);
+    s = special16(end - 16, &quotes) >> shift;
+    if (s == 0) {
+        return NULL;
+    }
+    unsigned i = (unsigned)__builtin_ctz(s);
+    return quotes >> shift >> i & 1 ? p + i : NULL;
+}
+
+/* Flags the quotes of the 64 bytes at p (bit i is p[i]), and sets *bad
+ * when one of them may not stand in a plain string. */
+static inline uint64_t quotes64(const char *p, int *bad)
+{
+    const __m128i quote = _mm_set1_epi8('"'), space = _mm_set1_epi8(0x20),
+                  backslash = _mm_set1_epi8('\\');
+    __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    __m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+    __m128i v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+    __m128i b = _mm_or_si128(_mm_or_si128(_mm_cmpgt_epi8(space, v0), _mm_cmpgt_epi8(space, v1)),
+                             _mm_or_si128(_mm_cmpgt_epi8(space, v2), _mm_cmpgt_epi8(space, v3)));
+    b = _mm_or_si128(
+        b,
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v0, backslash), _mm_cmpeq_epi8(v1, backslash)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v2, backslash), _mm_cmpeq_epi8(v3, backslash))));
+    *bad = _mm_movemask_epi8(b);
+    return (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v0, quote)) |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v1, quote)) << 16 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, quote)) << 32 |
+           (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, quote)) << 48;
+}
+#else
+/* Flags the bytes of w that are a quote, a backslash, < 0x20 or >= 0x80;
+ * as in plain_string_end, only the lowest flag is exact. */
+static inline uint64_t special_bytes(uint64_t w)
+{
+    uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+    return (((w - ONES * 0x20) & ~w) | w | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS;
+}
+
+static inline const char *str_end(const char *p, const char *end)
+{
+    for (;;) {
+        if (p >= end) {
+            return NULL;
+        }
+        uint64_t s = special_bytes(ld_upto(p, end));
+        if (s != 0) {
+            p += (unsigned)__builtin_ctzll(s) >> 3;
+            return p < end && *p == '"' ? p : NULL;
+        }
+        p += 8;
+    }
+}
+#endif
+
+/*
+ * Fills the minute cache from the timestamp at v, whose 24 bytes lie in the
+ * line: "YYYY-MM-DDTHH:MM:" must be a valid date (the date cache), 'T', an
+ * hour 00..23, ':', a minute 00..59, ':', as fast_time checks them.
+ * Returns 0, or -1 (cache untouched) when the minute part is not that.
+ */
+__attribute__((noinline)) static int minute_fill(struct ks_decoder *d, const char *v)
+{
+    if (v[10] != 'T' || v[13] != ':' || v[16] != ':') {
+        return -1;
+    }
+    unsigned h = two(v, 11), mi = two(v, 14);
+    if (h > 23 || mi > 59) {
+        return -1;
+    }
+    ks_time day = date_ms(d, v);
+    if (day == KS_TIME_NONE) {
+        return -1;
+    }
+    d->minute_key[0] = ld8(v);
+    d->minute_key[1] = ld8(v + 8);
+    d->minute_key[2] = ld8(v + 9);
+    d->minute_ms = day + (ks_time)(h * 60 + mi) * KS_MIN;
+    d->minute_ok = 1;
+    return 0;
+}
+
+/* B(x) repeats the byte x in every byte of a word. */
+#define B(x) (ONES * (x))
+
+/*
+ * Flags the bytes of x that are >= 10, where x is a word XORed with
+ * B('0'), so that the digits '0'..'9' became 0..9 and every other byte is
+ * >= 10. Only the lowest flag is exact: a byte >= 0x8a carries into the
+ * byte above, but it is flagged itself.
+ */
+static inline uint64_t over9(uint64_t x)
+{
+    return ((x + B(0x76)) | x) & HIGHS;
+}
+
+/* Bytes 17..24 of a canonical timestamp with its closing quote,
+ * "SS.mmmZ\"", XORed with TS_TAIL: the punctuation bytes (2, 6, 7) must
+ * be 0, the digit bytes (0, 1, 3, 4, 5) 0..9 and are the digits' values. */
+#define TS_TAIL ld8("00.000Z\"")
+#define TS_DIGITS 0x0000ffffff00ffffULL
+#define TS_PUNCT 0xffff000000ff0000ULL
+
+/* The keys of a canonical line with the bytes around them. */
+static const char LIT_HEAD[] = "{\"type\":\"inventory\",\"ts\":\""; /* 26 */
+static const char LIT_CHANNEL[] = "\",\"channel\":\"";              /* 13 */
+static const char LIT_SKU[] = "\",\"sku\":\"";                      /* 9 */
+static const char LIT_QTY[] = "\",\"qty\":";                        /* 8 */
+static const char LIT_BATCH[] = ",\"batch\":\"";                    /* 10 */
+
+/* The shortest canonical line: head, 24-byte ts, channel and sku of one
+ * byte, a one-digit qty, '}'. */
+#define CANON_MIN (26 + 24 + 13 + 1 + 9 + 1 + 8 + 1 + 1)
+
+/*
+ * The event a canonical line yields, written in full: the fields before
+ * status one by one, everything from status on zeroed with 16-byte stores
+ * and the two absent timestamps set. The assertions keep the list of
+ * fields before status complete: each starts where the one before ends.
+ */
+#define AFTER(a, b)                                                                                \
+    (offsetof(struct ks_event, b) ==                                                               \
+     offsetof(struct ks_event, a) + sizeof(((struct ks_event *)0)->a))
+_Static_assert(offsetof(struct ks_event, type) == 0 && offsetof(struct ks_event, ts) == 8 &&
+                   AFTER(ts, id) && AFTER(id, source) && AFTER(source, channel) &&
+                   AFTER(channel, sku) && AFTER(sku, batch) && AFTER(batch, location) &&
+                   AFTER(location, qty) && AFTER(qty, status) &&
+                   (sizeof(struct ks_event) - offsetof(struct ks_event, status)) % 16 == 0,
+               "canonical_event() no longer writes every field of struct ks_event");
+
+typedef uint64_t zero16 __attribute__((vector_size(16)));
+
+static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_str channel,
+                                   struct ks_str sku, uint64_t qty, struct ks_str batch)
+{
+    char *tail = (char *)ev + offsetof(struct ks_event, status);
+    const zero16 z = {0, 0};
+#pragma GCC unroll 32
+    for (size_t i = 0; i < sizeof(*ev) - offsetof(struct ks_event, status); i += 16) {
+        memcpy(tail + i, &z, 16);
+    }
+    ev->promised_ship = KS_TIME_NONE;
+    ev->due = KS_TIME_NONE;
+    memcpy(ev, &z, 8); /* type and the padding after it */
+    ev->type = KS_EV_INVENTORY;
+    ev->ts = ts;
+    ev->id = (struct ks_str){0};
+    ev->source = (struct ks_str){0};
+    ev->channel = channel;
+    ev->sku = sku;
+    ev->batch = batch;
+    ev->location = (struct ks_str){0};
+    ev->qty = (int64_t)qty;
+}
+
+/*
+ * How canonical_shape() finds the quote that closes a string starting at
+ * p: with window set, in the quote mask of the line's last 64 bytes (bit i
+ * is base[i], base = end - 64), made once for the whole line, which must
+ * then be at most CANON_WINDOW_MAX bytes long, and whose bytes from
+ * CANON_STRINGS on hold no byte a plain string may not; otherwise by
+ * scanning from p.
+ */
+#define CANON_STRINGS (26 + 24 + 13) /* where the channel starts */
+#define CANON_WINDOW_MAX (CANON_STRINGS + 64)
+
+static inline const char *close_quote(int window, const char *base, uint64_t quotes, const char *p,
+                                      const char *end)
+{
+#if defined(__SSE2__)
+    if (window) {
+        uint64_t m = quotes >> (p - base); /* p < end, so p - base < 64 */
+        return m != 0 ? p + __builtin_ctzll(m) : NULL;
+    }
+#endif
+    (void)window, (void)base, (void)quotes;
+    return str_end(p, end);
+}
+
+/*
+ * Returns 1 with *ev complete when line[0..len) is a canonical line that
+ * decode_any_order would accept, with the event it would yield; returns 0,
+ * *ev untouched, for every other line. The date and minute caches make the
+ * timestamp a compare of three words in the common case. window (a
+ * constant at each call) chooses how strings are scanned: see close_quote.
+ */
+__attribute__((always_inline)) static inline int canonical_shape(struct ks_decoder *d,
+                                                                 const char *line, size_t len,
+                                                                 struct ks_event *ev,
+                                                                 const int window)
+{
+    if (!CANONICAL || len < CANON_MIN) {
+        return 0;
+    }
+    const char *end = line + len, *base = end - 64;
+    uint64_t quotes = 0;
+    /* {"type":"inventory","ts":" */
+    if (((ld8(line) ^ ld8(LIT_HEAD)) | (ld8(line + 8) ^ ld8(LIT_HEAD + 8)) |
+         (ld8(line + 16) ^ ld8(LIT_HEAD + 16)) | (ld8(line + 18) ^ ld8(LIT_HEAD + 18))) != 0) {
+        return 0;
+    }
+
+    /* the timestamp: its minute through the cache, then SS.mmmZ" */
+    const char *v = line + 26;
+    if (!(d->minute_ok && ((ld8(v) ^ d->minute_key[0]) | (ld8(v + 8) ^ d->minute_key[1]) |
+                           (ld8(v + 9) ^ d->minute_key[2])) == 0) &&
+        minute_fill(d, v) != 0) {
+        return 0;
+    }
+    uint64_t t = ld8(v + 17) ^ TS_TAIL;
+    if ((t & TS_PUNCT) != 0 || (over9(t) & TS_DIGITS) != 0) {
+        return 0;
+    }
+    unsigned se = (unsigned)(t & 0xf) * 10 + (unsigned)(t >> 8 & 0xf);
+    unsigned ms = (unsigned)(t >> 24 & 0xf) * 100 + (unsigned)(t >> 32 & 0xf) * 10 +
+                  (unsigned)(t >> 40 & 0xf);
+    if (se > 60) {
+        return 0;
+    }
+    if (se == 60) {
+        se = 59; /* as ks_time_parse: a leap second stays inside its minute */
+    }
+    ks_time ts = d->minute_ms + (ks_time)se * KS_SEC + ms;
+
+    /* ","channel":" (its first quote closes the timestamp) and the channel */
+    const char *p = v + 24;
+    if (((ld8(p) ^ ld8(LIT_CHANNEL)) | (ld8(p + 5) ^ ld8(LIT_CHANNEL + 5))) != 0) {
+        return 0;
+    }
+    const char *channel = p + 13;
+#if defined(__SSE2__)
+    if (window) {
+        /* The bytes before the channel are checked, and past it a
+         * canonical line holds only the strings, their keys and
+         * punctuation, and the qty's digits: a byte that no plain string
+         * may hold is in none of them. */
+        int bad;
+        quotes = quotes64(base, &bad);
+        if (bad) {
+            return 0;
+        }
+    }
+#endif
+    const char *q = close_quote(window, base, quotes, channel, end);
+    /* non-empty, with room for ","sku":"X","qty":0} after it */
+    if (!q || q == channel || end - q < 9 + 1 + 8 + 1 + 1) {
+        return 0;
+    }
+    struct ks_str channel_s = {channel, (size_t)(q - channel)};
+
+    /* ","sku":" and the sku */
+    if (ld8(q) != ld8(LIT_SKU) || q[8] != '"') {
+        return 0;
+    }
+    const char *sku = q + 9;
+    q = close_quote(window, base, quotes, sku, end);
+    /* non-empty, followed by ","qty": and room for 0} */
+    if (!q || q == sku || end - q < 8 + 1 + 1 || ld8(q) != ld8(LIT_QTY)) {
+        return 0;
+    }
+    struct ks_str sku_s = {sku, (size_t)(q - sku)};
+
+    /* qty: 1 to 7 digits, no leading zero (more digits: decode_any_order,
+     * so 9999999 < KS_QTY_MAX needs no range check). Where a quote follows
+     * (that of "batch"), the digits end at the byte before it, so their
+     * count comes from the quote mask and not from the digits themselves;
+     * otherwise at the first byte that is not a digit. */
+    p = q + 8;
+    uint64_t x = ld_upto(p, end) ^ B('0');
+    unsigned n;
+    if (window && (quotes >> (p - base)) != 0) {
+        n = (unsigned)__builtin_ctzll(quotes >> (p - base)) - 1;
+        if (n - 1 > 6 || (over9(x) & ((1ULL << 8 * n) - 1)) != 0) {
+            return 0; /* none, more than 7 or not all digits */
+        }
+    } else {
+        uint64_t nd = over9(x);
+        if (nd == 0 || (nd & 0x80) != 0) {
+            return 0; /* 8 digits or more, or none */
+        }
+        n = (unsigned)__builtin_ctzll(nd) >> 3;
+    }
+    if ((x & 0xff) == 0 && n > 1) {
+        return 0; /* a leading zero: invalid JSON */
+    }
+    /* the digits to the top of the word, zero bytes below them, summed
+     * pairwise */
+    x <<= 64 - 8 * n;
+    x = x * 10 + (x >> 8);
+    x = ((x & 0x000000ff000000ffULL) * (100 + (1000000ULL << 32)) +
+         (x >> 16 & 0x000000ff000000ffULL) * (1 + (10000ULL << 32))) >>
+        32;
+    p += n;
+
+    /* } or ,"batch":"..."} */
+    struct ks_str batch_s = {0};
+    if (p < end && *p == '}') {
+        p++;
+    } else if (end - p >= 10 + 1 + 1 && ld8(p) == ld8(LIT_BATCH) && p[8] == ':' && p[9] == '"') {
+        const char *b = p + 10;
+        q = close_quote(window, base, quotes, b, end);
+        if (!q || end - q < 2 || q[1] != '}') {
+            return 0;
+        }
+        if (q > b) {
+            batch_s = (struct ks_str){b, (size_t)(q - b)}; /* empty stays absent */
+        }
+        p = q + 2;
+    } else {
+        return 0;
+    }
+    if (p != end && skip_ws(p, end) != end) {
+        return 0;
+    }
+    canonical_event(ev, ts, channel_s, sku_s, x, batch_s);
+    return 1;
+}
+
+static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev)
+{
+#if defined(__SSE2__)
+    if (len <= CANON_WINDOW_MAX) {
+        return canonical_shape(d, line, len, ev, 1);
+    }
+#endif
+    return canonical_shape(d, line, len, ev, 0);
+}
+
 /* The string field of ev that key fills. */
 static inline struct ks_str *slot(struct ks_event *ev, int key)
 {
@@ -258,16 +674,14 @@ static inline struct ks_str *slot(struct ks_event *ev, int key)
     }
 }
 
-enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t len,
-                                struct ks_event *ev)
+/*
+ * The order-independent parse: any key order, whitespace between tokens,
+ * null for an optional key, id, source and location. len is already
+ * trimmed and within KS_LINE_MAX.
+ */
+static enum ks_rc decode_any_order(struct ks_decoder *d, const char *line, size_t len,
+                                   struct ks_event *ev)
 {
-    if (!line) {
-        return KS_EINPUT;
-    }
-    len = ks_line_trim(line, len);
-    if (len > KS_LINE_MAX) {
-        return KS_EINPUT;
-    }
     const char *p = line, *end = line + len;
     unsigned seen = 0;
 
@@ -383,6 +797,22 @@ enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t l
         return KS_EINPUT;
     }
     ev->type = KS_EV_INVENTORY;
-    d->fast_hits++;
     return KS_OK;
+}
+
+enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t len,
+                                struct ks_event *ev)
+{
+    if (!line) {
+        return KS_EINPUT;
+    }
+    len = ks_line_trim(line, len);
+    if (len > KS_LINE_MAX) {
+        return KS_EINPUT;
+    }
+    if (canonical(d, line, len, ev) || decode_any_order(d, line, len, ev) == KS_OK) {
+        d->fast_hits++;
+        return KS_OK;
+    }
+    return KS_EINPUT;
 }

@@ -1456,6 +1456,142 @@ static void differential_generated_inventory_lines_agree(void)
     CHECK(lines - gen > lines / 5);
 }
 
+/* ---- differential: canonical lines -------------------------------------- */
+
+/* A plain string (printable ASCII, no quote or backslash) of a length
+ * around the decoder's 8- and 16-byte steps. */
+static void put_plain(struct ks_buf *b)
+{
+    static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                "-_./ :#~,{}[]";
+    static const unsigned lens[] = {1, 2, 4, 6, 7, 8, 9, 11, 15, 16, 17, 24, 40};
+    unsigned n = lens[rnd(sizeof(lens) / sizeof(lens[0]))];
+    for (unsigned i = 0; i < n; i++) {
+        ks_buf_putc(b, chars[rnd(sizeof(chars) - 1)]);
+    }
+}
+
+/*
+ * One line in the shape feeds write (keys type, ts, channel, sku, qty and
+ * optionally batch in that order, no whitespace, a 24-byte ts), with values
+ * near the edges: timestamps mostly within a few minutes (so the decoder's
+ * minute cache both hits and misses) and sometimes impossible, qty of 1 to
+ * 12 digits, an empty batch, now and then a trailing byte after the object.
+ */
+static void gen_canonical(struct ks_buf *b)
+{
+    static const char *const tails[] = {"}", "}", "}", "}", "} ", "}\r", "}\t \r", "} x", "}}"};
+    unsigned y = 2026, mo = 11, d = 22, h = 10, mi = rnd(3), se = rnd(60), ms = rnd(1000);
+    switch (rnd(12)) {
+    case 0:
+        y = rnd(10000), mo = 1 + rnd(12), d = 1 + rnd(28), h = rnd(24), mi = rnd(60);
+        break;
+    case 1:
+        mo = rnd(14), d = rnd(33), h = 22 + rnd(3), mi = 58 + rnd(3), se = 58 + rnd(4);
+        break;
+    case 2:
+        y = rnd(2) ? 2024 : 2100, mo = 2, d = 28 + rnd(2);
+        break;
+    default:
+        break;
+    }
+    ks_buf_reset(b);
+    ks_buf_printf(b, "{\"type\":\"inventory\",\"ts\":\"%04u-%02u-%02uT%02u:%02u:%02u.%03uZ\"", y,
+                  mo, d, h, mi, se, ms);
+    ks_buf_puts(b, ",\"channel\":\"");
+    put_plain(b);
+    ks_buf_puts(b, "\",\"sku\":\"");
+    put_plain(b);
+    ks_buf_puts(b, "\",\"qty\":");
+    switch (rnd(8)) {
+    case 0:
+        ks_buf_printf(b, "%llu", (unsigned long long)rnd(1000000) * 1000000 + rnd(1000000));
+        break;
+    case 1:
+        ks_buf_printf(b, "%u", rnd(4000000000u));
+        break;
+    case 2:
+        ks_buf_printf(b, "0%u", rnd(10));
+        break;
+    default:
+        ks_buf_printf(b, "%u", rnd(3) ? rnd(300) : rnd(10000000));
+        break;
+    }
+    switch (rnd(4)) {
+    case 0:
+        break;
+    case 1:
+        ks_buf_puts(b, ",\"batch\":\"\"");
+        break;
+    default:
+        ks_buf_puts(b, ",\"batch\":\"");
+        put_plain(b);
+        ks_buf_putc(b, '"');
+        break;
+    }
+    ks_buf_puts(b, rnd(4) ? "}" : PICK(tails));
+}
+
+/* Changes, deletes or inserts one byte of b, or cuts it short. */
+static void mutate(struct ks_buf *b)
+{
+    static const char odd[] = "\"\\\x01\x1f\x7f\x80\xc3\xff 09:,.}{Zz-Tt\0";
+    if (b->len == 0) {
+        return;
+    }
+    size_t at = rnd((uint32_t)b->len);
+    char c = odd[rnd(sizeof(odd) - 1)];
+    switch (rnd(4)) {
+    case 0:
+        b->p[at] = c;
+        break;
+    case 1:
+        memmove(b->p + at, b->p + at + 1, b->len - at - 1);
+        b->len--;
+        break;
+    case 2:
+        ks_buf_putc(b, ' ');
+        memmove(b->p + at + 1, b->p + at, b->len - at - 1);
+        b->p[at] = c;
+        break;
+    default:
+        b->len = at;
+        break;
+    }
+}
+
+static void differential_canonical_lines_agree(void)
+{
+    struct ks_buf b = {0};
+    long lines = diff_lines, fast = diff_fast_ok, gen = diff_gen_ok, bad = 0, missed = 0;
+    for (int i = 0; i < 30000 && bad < 10; i++) {
+        gen_canonical(&b);
+        int mutated = rnd(2);
+        for (int m = mutated ? 1 + (int)rnd(2) : 0; m > 0; m--) {
+            mutate(&b);
+        }
+        long fast_before = diff_fast_ok, gen_before = diff_gen_ok;
+        if (!check_line(b.p, b.len)) {
+            bad++;
+        } else if (!mutated && diff_gen_ok > gen_before && diff_fast_ok == fast_before) {
+            /* a plain line the general decoder takes must not need it */
+            if (missed++ < 3) {
+                fprintf(stderr, "FAIL %s: fast path declines a plain line\n", t_current);
+                show_line(b.p, b.len);
+            }
+            t_failed_checks++;
+        }
+    }
+    ks_buf_fini(&b);
+    lines = diff_lines - lines;
+    fast = diff_fast_ok - fast;
+    gen = diff_gen_ok - gen;
+    printf("differential: %ld canonical-shape lines, fast path took %ld, general accepted %ld\n",
+           lines, fast, gen);
+    CHECK(fast > lines / 3);
+    CHECK(lines - gen > lines / 5);
+}
+
 /* ---- differential: files ------------------------------------------------ */
 
 /* Reads a whole file into a malloc'd buffer; NULL when it cannot. */
@@ -1667,6 +1803,7 @@ int main(void)
     RUN(decode_uses_the_fast_path_only_for_inventory);
 
     RUN(differential_generated_inventory_lines_agree);
+    RUN(differential_canonical_lines_agree);
     RUN(differential_fuzz_corpus_agrees);
     RUN(differential_scenario_ndjson_agrees);
 
