@@ -72,8 +72,11 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
     struct ks_channel *c = ks_eng_channel(e, channel_str(e, ev->channel));
     uint32_t sku = KS_NONE;
     struct ks_pair *prev = c->last_sku < c->cap ? &c->pairs[c->last_sku] : NULL;
-    if (prev && prev->next) {
-        uint32_t guess = prev->next - 1;
+    uint32_t hint = prev && prev->next ? prev->next
+                    : c->last_sku < e->capsucc ? e->succ[c->last_sku]
+                                               : 0;
+    if (hint) {
+        uint32_t guess = hint - 1;
         if (ks_intern_len(&e->skus, guess) == ev->sku.len &&
             ks_mem_eq(ks_intern_str(&e->skus, guess), ev->sku.p, ev->sku.len)) {
             sku = guess;
@@ -81,9 +84,21 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
     }
     if (sku == KS_NONE) {
         sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
-        if (prev) {
-            prev->next = sku + 1;
+        if (c->last_sku != KS_NONE) {
+            if (c->last_sku >= e->capsucc) {
+                size_t nc = e->capsucc ? e->capsucc : 1024;
+                while (nc <= c->last_sku) {
+                    nc *= 2;
+                }
+                e->succ = ks_realloc(e->succ, nc * sizeof(uint32_t));
+                memset(e->succ + e->capsucc, 0, (nc - e->capsucc) * sizeof(uint32_t));
+                e->capsucc = nc;
+            }
+            e->succ[c->last_sku] = sku + 1;
         }
+    }
+    if (prev && prev->next != sku + 1) {
+        prev->next = sku + 1;
     }
     c->last_sku = sku;
     uint32_t batch = batch_str(e, ev->batch);

@@ -99,6 +99,7 @@ void ks_engine_free(struct ks_engine *e)
     }
     ks_free(e->inc);
     ks_free(e->heap);
+    ks_free(e->succ);
     for (size_t i = 0; i < e->ninputs; i++) {
         ks_free(e->inputs[i]);
     }

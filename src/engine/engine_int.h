@@ -395,6 +395,10 @@ struct ks_engine {
     /* hot-path caches */
     uint32_t last_ch_str, last_batch;
     uint32_t last_src;    /* the `source` of the line before */
+    uint32_t *succ;       /* per SKU id: id + 1 of the SKU that followed it when it was
+                           * looked up by hash (any channel): a channel's first pass
+                           * reuses the order another channel showed */
+    size_t capsucc;
     uint32_t last_fs_src; /* the feed source looked up last, and its index */
     size_t last_fs;
     const char *last_ch_p, *last_batch_p;
