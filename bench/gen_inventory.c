@@ -33,6 +33,8 @@
  *                      [--zero-cycle N] [--shift-cycle N] [--lines-per-ms N]
  *                      [-o FILE]
  */
+#include "../src/core/core.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,21 +132,6 @@ static char *put_fixed(char *p, uint64_t v, int width)
     return p + width;
 }
 
-/* Howard Hinnant's civil_from_days. */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t yy = (int64_t)yoe + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp + (mp < 10 ? 3 : -9);
-    *y = yy + (*m <= 2);
-}
-
 /* "2026-11-22T10:00:00.000Z"; the date part is cached per day. */
 static char *put_ts(char *p, int64_t ms)
 {
@@ -155,7 +142,7 @@ static char *put_ts(char *p, int64_t ms)
     if (day != cached_day) {
         int64_t y;
         unsigned m, d;
-        civil_from_days(day, &y, &m, &d);
+        ks_civil_from_days(day, &y, &m, &d);
         put_fixed(date, (uint64_t)y, 4);
         date[4] = '-';
         put_fixed(date + 5, m, 2);

@@ -10,6 +10,11 @@
 #define CHUNK_BYTES (4u << 20)
 #define CHUNK_LINES 65536
 
+const char *ks_app_db(const char *opt)
+{
+    return opt ? opt : "kintsugi.db";
+}
+
 const char *ks_app_config_path(const char *opt)
 {
     if (opt) {

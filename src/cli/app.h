@@ -21,6 +21,8 @@ struct ks_app {
     size_t checkpoint_bytes; /* size of the last checkpoint written */
 };
 
+/* The database a command works on: --db, else ./kintsugi.db. */
+const char *ks_app_db(const char *opt);
 /* Resolves the configuration file: --config, else $KINTSUGI_CONFIG, else
  * ./kintsugi.yaml when it exists, else none (defaults). */
 const char *ks_app_config_path(const char *opt);

@@ -55,7 +55,7 @@ int ks_cmd_action(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
         ks_free(args);

@@ -175,7 +175,7 @@ int ks_cmd_deadletters(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     struct ks_err err = {0};
     if (nargs == 0) {

@@ -4,6 +4,7 @@
  */
 #include "app.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,7 +98,7 @@ int ks_cmd_feed(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     int json = ks_cli_opt(&spec, "json")->set;
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     int state = ks_cli_opt(&spec, "state")->set;
     if ((rc = ks_app_open(&a, NULL, db, state ? KS_APP_ENGINE : 0)) != 0) {
@@ -112,16 +113,23 @@ int ks_cmd_feed(int argc, char **argv)
         } else if (json) {
             printf("%s\n", out.p);
         } else {
-            /* The JSON is flat: print it as a table without a JSON parser round trip. */
-            const char *p = out.p;
+            json_t *j = json_loads(out.p, 0, NULL);
+            size_t i;
+            json_t *x;
             printf("%-24s %8s %10s\n", "SKU", "QTY", "LAST_GOOD");
-            while ((p = strstr(p, "{\"sku\":\"")) != NULL) {
-                char sku[256] = "", qty[32] = "", good[32] = "";
-                sscanf(p, "{\"sku\":\"%255[^\"]\",\"qty\":%31[^,],\"last_good\":%31[^}]", sku, qty,
-                       good);
-                printf("%-24s %8s %10s\n", sku, qty, good);
-                p += 8;
+            json_array_foreach(json_object_get(j, "skus"), i, x)
+            {
+                json_t *q = json_object_get(x, "qty"), *g = json_object_get(x, "last_good");
+                char qs[24] = "-", gs[24] = "-";
+                if (json_is_integer(q)) {
+                    snprintf(qs, sizeof(qs), "%lld", (long long)json_integer_value(q));
+                }
+                if (json_is_integer(g)) {
+                    snprintf(gs, sizeof(gs), "%lld", (long long)json_integer_value(g));
+                }
+                printf("%-24s %8s %10s\n", json_string_value(json_object_get(x, "sku")), qs, gs);
             }
+            json_decref(j);
         }
     } else {
         struct ks_json j;

@@ -71,7 +71,7 @@ int ks_cmd_guard(int argc, char **argv)
         return rc < 0 ? KS_EXIT_OK : rc;
     }
     const char *verb = nargs ? args[0] : "";
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     int all = ks_cli_opt(&spec, "all")->set;
     const char *by = ks_cli_opt(&spec, "by")->value;
     ks_time at;

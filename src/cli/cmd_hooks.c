@@ -85,7 +85,7 @@ int ks_cmd_hooks(int argc, char **argv)
         ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver ? KS_APP_ENGINE : 0)) != 0) {
         return rc;

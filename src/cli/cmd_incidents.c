@@ -10,11 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *db_of(const char *v)
-{
-    return v ? v : "kintsugi.db";
-}
-
 /* ---- kintsugi incidents ------------------------------------------------------ */
 
 static struct ks_opt list_opts[] = {
@@ -80,7 +75,7 @@ int ks_cmd_incidents(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_app a;
-    if ((rc = ks_app_open(&a, NULL, db_of(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
+    if ((rc = ks_app_open(&a, NULL, ks_app_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
         return rc;
     }
     struct list_ctx ctx = {ks_cli_opt(&list_spec, "json")->set, 0};
@@ -249,7 +244,7 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = db_of(ks_cli_opt(&inc_spec, "db")->value);
+    const char *db = ks_app_db(ks_cli_opt(&inc_spec, "db")->value);
     struct ks_app a;
     struct ks_err err = {0};
     if (v == 0) {

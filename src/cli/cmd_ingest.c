@@ -62,7 +62,7 @@ int ks_cmd_ingest(int argc, char **argv)
             pg.total_bytes += (uint64_t)sb.st_size;
         }
     }
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE | KS_APP_CREATE);
     if (rc != 0) {

@@ -33,7 +33,7 @@ int ks_cmd_reconcile(int argc, char **argv)
         return rc < 0 ? KS_EXIT_OK : rc ? rc : KS_EXIT_USAGE;
     }
     const char *channel = nargs ? args[0] : NULL;
-    const char *db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     long limit = ks_cli_opt(&spec, "limit")->value ? atol(ks_cli_opt(&spec, "limit")->value) : 50;
     struct ks_app a;
     if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE)) != 0) {

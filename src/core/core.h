@@ -206,6 +206,8 @@ void ks_duration_fmt(ks_time d, char out[32]);
 /* The wall clock, for live serving and for stamping people's actions. */
 ks_time ks_time_now(void);
 int64_t ks_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The inverse: the calendar date of a day number (days since 1970-01-01). */
+void ks_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 /* ---- JSON writer ------------------------------------------------------- */
 

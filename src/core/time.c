@@ -16,7 +16,7 @@ int64_t ks_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void ks_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -129,7 +129,7 @@ void ks_time_fmt(ks_time t, char out[32])
     int64_t rem = t - days * KS_DAY;
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    ks_civil_from_days(days, &y, &m, &d);
     char tmp[96];
     snprintf(tmp, sizeof(tmp), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ", (long long)y, m, d,
              (long long)(rem / KS_HOUR), (long long)(rem / KS_MIN % 60),

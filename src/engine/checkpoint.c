@@ -13,6 +13,13 @@
 #include <string.h>
 
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
+
+/* A bounds-checked reader: once bad, every read yields zeros and load fails. */
+struct ks_rd {
+    const unsigned char *p;
+    size_t n, at;
+    int bad;
+};
 #define CK_VERSION 3U
 
 static void w_bytes(struct ks_buf *b, const void *p, size_t n)

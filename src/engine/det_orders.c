@@ -54,6 +54,14 @@ static int touches_suspect(const struct ks_engine *e, const struct ks_channel *c
     return 0;
 }
 
+/* Keeps an order that oversold during the incident, for cancellation and remediation. */
+static void note_oversold(struct ks_incident *inc, uint32_t ord, uint32_t cust, uint32_t channel,
+                          ks_time at, double value)
+{
+    KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
+    inc->oversold[inc->noversold++] = (struct ks_oversold){ord, cust, channel, at, value};
+}
+
 static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord, uint32_t cust,
                    double value, int64_t units)
 {
@@ -74,9 +82,7 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
             if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch))) {
                 ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
                 if (over && inc->type == KS_IT_SYNC_FAILURE) {
-                    KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
-                    inc->oversold[inc->noversold++] =
-                        (struct ks_oversold){ord, cust, c->name, ev->ts, value};
+                    note_oversold(inc, ord, cust, c->name, ev->ts, value);
                 }
             }
             break;
@@ -85,9 +91,7 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
                 touches_suspect(e, c, ev)) {
                 ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
                 if (over) {
-                    KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
-                    inc->oversold[inc->noversold++] =
-                        (struct ks_oversold){ord, cust, c->name, ev->ts, value};
+                    note_oversold(inc, ord, cust, c->name, ev->ts, value);
                 }
             }
             break;
@@ -98,9 +102,7 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
                     if (l->location == loc && l->down && l->incident == inc->id) {
                         ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
                         if (over) {
-                            KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
-                            inc->oversold[inc->noversold++] = (struct ks_oversold){
-                                ord, cust, c ? c->name : KS_NONE, ev->ts, value};
+                            note_oversold(inc, ord, cust, c ? c->name : KS_NONE, ev->ts, value);
                         }
                         break;
                     }

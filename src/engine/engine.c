@@ -413,15 +413,7 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
     }
     ks_engine_apply(e, &ev);
     uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
-    /* The common case inline: the source of the line before, no rejection in
-     * its window, the clock where it was: one more accepted line, nothing can fire. */
-    struct ks_feedsrc *f = src == e->last_fs_src ? &e->fs[e->last_fs] : NULL;
-    if (f && f->rej == 0 && f->n > f->head && f->rec[f->n - 1].t == e->clock) {
-        f->rec[f->n - 1].acc++;
-        f->acc++;
-    } else {
-        ks_det_feed_line(e, src, 0, e->clock);
-    }
+    ks_det_feed_accepted(e, src);
     return KS_LINE_ACCEPTED;
 }
 

@@ -477,6 +477,19 @@ void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
+/* An accepted line at the clock, with the common case inline (det_feed.c owns
+ * the rest): the source of the line before, no rejection in its window, the
+ * clock where it was - one more accepted line, and nothing can fire. */
+static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
+{
+    struct ks_feedsrc *f = source == e->last_fs_src ? &e->fs[e->last_fs] : NULL;
+    if (f && f->rej == 0 && f->n > f->head && f->rec[f->n - 1].t == e->clock) {
+        f->rec[f->n - 1].acc++;
+        f->acc++;
+        return;
+    }
+    ks_det_feed_line(e, source, 0, e->clock);
+}
 void ks_det_metric(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p);
 /* The corruption incident is resolved or accepted: its updates become the reference. */
@@ -516,14 +529,5 @@ void ks_contain_fire(struct ks_engine *e, const struct ks_timer *t);
 void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *action,
                  const char *detail_json);
 
-/* checkpoint.c */
-struct ks_wr {
-    struct ks_buf *b;
-};
-struct ks_rd {
-    const unsigned char *p;
-    size_t n, at;
-    int bad;
-};
 
 #endif

@@ -10,7 +10,7 @@ json_held() { # db channel -> held count
 ev=$SC/contain_corruption_holds_and_zeroes/events.ndjson
 check ingest_corruption "$K" ingest --db "$T/g.db" "$ev"
 check all_channels_paused bash -c "[ \$($K guard status --db $T/g.db --json | grep -o '\"paused\":true' | wc -l) -eq 2 ]"
-check held_counts bash -c "[ \"\$(json_held() { :; }; $K guard status --db $T/g.db --json | grep -o '\"held\":[0-9]*' | tr '\n' ' ')\" = '\"held\":60 \"held\":5 ' ]"
+check held_counts bash -c "[ \"\$($K guard status --db $T/g.db --json | grep -o '\"held\":[0-9]*' | tr '\n' ' ')\" = '\"held\":60 \"held\":5 ' ]"
 check risen_sku_zero bash -c "$K feed amazon --state --json --db $T/g.db | grep -q '{\"sku\":\"S08\",\"qty\":0,\"last_good\":18}'"
 check fallen_sku_at_last_good bash -c "$K feed amazon --state --json --db $T/g.db | grep -q '{\"sku\":\"S00\",\"qty\":10,\"last_good\":10}'"
 
