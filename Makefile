@@ -18,6 +18,11 @@ BENCH_SRC = $(wildcard bench/*.c)
 OBJ      = $(LIB_SRC:%.c=build/obj/%.o)
 SAN_OBJ  = $(LIB_SRC:%.c=build/san/obj/%.o)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# ThreadSanitizer build in build/tsan/, for the tests of code that runs on two
+# threads (the intake).
+TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
+TSANFLAGS = -O1 -g -fsanitize=thread
+TSAN_TESTS = build/tsan/tests/test_intake
 
 .PHONY: all demo test deps san unit-bins fuzz clean bench
 
@@ -43,6 +48,18 @@ build/san/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
+build/tsan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(TSANFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+build/tsan/libkintsugi.a: $(TSAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/tsan/tests/%: build/tsan/obj/tests/unit/%.o build/tsan/libkintsugi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TSANFLAGS) -o $@ $^ $(LDLIBS)
+
 build/libkintsugi.a: $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -67,7 +84,7 @@ build/bench/%: build/obj/bench/%.o build/libkintsugi.a
 
 unit-bins: $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
-san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode
+san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(TSAN_TESTS)
 
 # The libFuzzer target (clang); tests replay its corpus, `make fuzz` explores.
 FUZZ_SRC = $(filter-out src/cli/main.c,$(wildcard src/core/*.c src/event/*.c))
@@ -90,4 +107,4 @@ clean:
 # Keep test objects (they are intermediates) so their dependency files count.
 .SECONDARY:
 
--include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(wildcard build/san/obj/tests/unit/*.d build/obj/bench/*.d)
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(wildcard build/san/obj/tests/unit/*.d build/tsan/obj/tests/unit/*.d build/obj/bench/*.d)

@@ -29,6 +29,7 @@
 #include "../src/core/core.h"
 #include "../src/engine/engine.h"
 #include "../src/event/event.h"
+#include "../src/intake/intake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,6 +66,7 @@ struct sink {
     struct ks_engine *e;
     uint32_t input;
     struct ks_decoder *dec;
+    struct ks_intake *intake;
     struct run *r;
 };
 
@@ -112,14 +114,16 @@ static void note_reject(struct run *r, const char *msg)
     }
 }
 
-static void feed(struct sink *s, const char *p, size_t n)
+static int feed(void *arg, const char *p, size_t n, const struct ks_event *pre)
 {
+    struct sink *s = arg;
     struct run *r = s->r;
     struct ks_err err;
     r->lines++;
     switch (s->mode) {
     case MODE_ENGINE:
-        if (ks_engine_line(s->e, s->input, (int64_t)r->lines, p, n, &err) == KS_LINE_REJECTED) {
+        if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
+            KS_LINE_REJECTED) {
             note_reject(r, err.msg);
         }
         break;
@@ -133,6 +137,7 @@ static void feed(struct sink *s, const char *p, size_t n)
     case MODE_SCAN:
         break;
     }
+    return 0;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -173,28 +178,23 @@ static int replay_read(struct sink *s, int fd)
         }
         s->r->bytes += (uint64_t)got;
         have += (size_t)got;
+        size_t used;
+        /* At the end of the file the last line may have no newline. */
+        ks_intake_lines(s->intake, buf, have, got == 0, feed, s, &used);
         if (got == 0) {
-            if (have) {
-                feed(s, buf, have); /* the last line has no newline */
-            }
             break;
         }
-        const char *p = buf, *end = buf + have, *nl;
-        while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-            feed(s, p, (size_t)(nl - p));
-            p = nl + 1;
-        }
-        have = (size_t)(end - p);
+        have -= used;
         if (have == cap) {
             if (cap >= MAX_BUF) {
-                feed(s, buf, have); /* rejected as too long; the rest follows as lines */
+                feed(s, buf, have, NULL); /* rejected as too long; the rest follows as lines */
                 have = 0;
             } else {
                 cap *= 2;
                 buf = ks_realloc(buf, cap);
             }
         } else if (have) {
-            memmove(buf, p, have);
+            memmove(buf, buf + used, have);
         }
         drain(s);
     }
@@ -221,23 +221,29 @@ static int replay_mmap(struct sink *s, int fd)
         return -1;
     }
     madvise(base, size, MADV_SEQUENTIAL);
-    const char *p = base, *end = base + size, *nl;
-    size_t released = 0;
-    while (p < end) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        feed(s, p, (size_t)(le - p));
-        p = nl ? nl + 1 : end;
-        /* Read pages are released every CHUNK so that the mapping does not
-         * count as memory the engine holds. */
-        size_t done = (size_t)(p - base) & ~(size_t)(CHUNK - 1);
+    /* CHUNK bytes at a time; after each, the effects are drained and the
+     * read pages released, so that the mapping does not count as memory
+     * the engine holds. */
+    size_t at = 0, released = 0;
+    while (at < size) {
+        size_t n = size - at > CHUNK ? CHUNK : size - at, used;
+        int last = at + n == size;
+        ks_intake_lines(s->intake, base + at, n, last, feed, s, &used);
+        if (used == 0 && !last) {
+            /* A line longer than CHUNK: hand it over whole. */
+            const char *nl = memchr(base + at, '\n', size - at);
+            size_t ll = nl ? (size_t)(nl - (base + at)) : size - at;
+            feed(s, base + at, ll, NULL);
+            used = nl ? ll + 1 : ll;
+        }
+        at += used;
+        size_t done = at & ~(size_t)(CHUNK - 1);
         if (done > released) {
             madvise(base + released, done - released, MADV_DONTNEED);
             released = done;
-            drain(s);
         }
+        drain(s);
     }
-    drain(s);
     s->r->bytes = size;
     munmap(base, size);
     return 0;
@@ -290,7 +296,7 @@ static void list_incidents(const struct ks_engine *e, struct run *r)
 }
 
 /* One replay of path. Returns 0, or -1 with errno set on an I/O error. */
-static int replay(const char *path, enum mode mode, int use_mmap, struct run *r)
+static int replay(const char *path, enum mode mode, int use_mmap, int threads, struct run *r)
 {
     struct ks_config cfg;
     ks_config_defaults(&cfg);
@@ -301,6 +307,8 @@ static int replay(const char *path, enum mode mode, int use_mmap, struct run *r)
     } else if (mode == MODE_DECODE) {
         s.dec = ks_decoder_new();
     }
+    /* Decoding ahead on a second thread is the engine's business only. */
+    s.intake = ks_intake_new(mode == MODE_ENGINE ? threads : 1, 0);
 
     double c0 = cpu_secs(), t0 = now_secs();
     int rc = -1;
@@ -338,6 +346,7 @@ static int replay(const char *path, enum mode mode, int use_mmap, struct run *r)
     }
     ks_engine_free(s.e);
     ks_decoder_free(s.dec);
+    ks_intake_free(s.intake);
     ks_config_fini(&cfg);
     errno = saved;
     return rc;
@@ -346,14 +355,15 @@ static int replay(const char *path, enum mode mode, int use_mmap, struct run *r)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: replay [--decode-only | --scan-only] [--io read|mmap] [--repeat N] FILE\n");
+            "usage: replay [--decode-only | --scan-only] [--io read|mmap] [--threads 1|2]\n"
+            "              [--repeat N] FILE\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     enum mode mode = MODE_ENGINE;
-    int use_mmap = 1, repeat = 1;
+    int use_mmap = 1, repeat = 1, threads = 1;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -366,6 +376,11 @@ int main(int argc, char **argv)
             if (!strcmp(v, "read")) {
                 use_mmap = 0;
             } else if (strcmp(v, "mmap")) {
+                usage();
+            }
+        } else if (!strcmp(a, "--threads") && i + 1 < argc) {
+            threads = atoi(argv[++i]);
+            if (threads < 1 || threads > 2) {
                 usage();
             }
         } else if (!strcmp(a, "--repeat") && i + 1 < argc) {
@@ -389,7 +404,7 @@ int main(int argc, char **argv)
     int nall = 0;
     for (int i = 0; i < repeat; i++) {
         struct run r = {0};
-        int rc = replay(path, mode, use_mmap, &r);
+        int rc = replay(path, mode, use_mmap, threads, &r);
         if (rc < 0) {
             fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
             return 1;
@@ -412,6 +427,7 @@ int main(int argc, char **argv)
     printf("kintsugi replay\n");
     printf("mode         %s\n", mode_names[mode]);
     printf("io           %s\n", use_mmap ? "mmap" : "read");
+    printf("threads      %d\n", mode == MODE_ENGINE ? threads : 1);
     printf("file         %s\n", path);
     printf("bytes        %llu\n", (unsigned long long)r->bytes);
     printf("lines        %llu\n", (unsigned long long)r->lines);

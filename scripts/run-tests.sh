@@ -2,6 +2,7 @@
 # Runs every test of kintsugi under AddressSanitizer + UndefinedBehaviorSanitizer
 # and ends with the line CI reads: "N passed, N failed".
 #   unit + scenario tests: build/san/tests/test_*   (each prints RESULT passed=N failed=M)
+#   two-thread tests:      build/tsan/tests/test_*  (the same, under ThreadSanitizer)
 #   CLI integration tests: tests/integration/*.sh   (each prints RESULT passed=N failed=M)
 #   fuzz corpus replay:    build/fuzz/fuzz_decode over tests/fuzz/corpus
 set -uo pipefail
@@ -38,6 +39,16 @@ for t in build/san/tests/test_*; do
     "$t" >"$out" 2>&1; rc=$?
     cat "$out" >>"$log"
     count "$(basename "$t")" "$out" "$rc"
+    rm -f "$out"
+done
+
+# The tests of code that runs on two threads, again under ThreadSanitizer.
+for t in build/tsan/tests/test_*; do
+    [ -x "$t" ] || continue
+    out=$(mktemp)
+    TSAN_OPTIONS="halt_on_error=1" "$t" >"$out" 2>&1; rc=$?
+    cat "$out" >>"$log"
+    count "$(basename "$t") (ThreadSanitizer)" "$out" "$rc"
     rm -f "$out"
 done
 

@@ -1,6 +1,8 @@
 /* app.c - configuration, store and engine for the commands; see app.h. */
 #include "app.h"
 
+#include "../intake/intake.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,17 +208,57 @@ void ks_app_progress(struct ks_progress *p, const struct ks_engine *e, int final
     }
 }
 
-/* Reads one input and feeds its lines. Returns 0 or an exit code. */
+/* One ingest's position, for the line callback. */
+struct ingest {
+    struct ks_app *a;
+    uint32_t input;
+    const char *name;
+    struct ks_progress *pg;
+    int64_t lineno;
+    size_t lines_in_chunk, bytes_in_chunk;
+};
+
+static int ingest_line(void *arg, const char *line, size_t len, const struct ks_event *ev)
+{
+    struct ingest *g = arg;
+    struct ks_app *a = g->a;
+    struct ks_err err;
+    g->lineno++;
+    if (ks_engine_line_decoded(a->eng, g->input, g->lineno, line, len, ev, &err) ==
+        KS_LINE_REJECTED) {
+        fprintf(stderr, "%s%s:%lld: %s\n", g->pg->tty ? "\r" : "", g->name, (long long)g->lineno,
+                err.msg);
+    }
+    g->bytes_in_chunk += len + 1;
+    g->lines_in_chunk++;
+    /* A chunk is at least 64 Ki lines / 4 MiB, and at least four times the
+     * checkpoint written with it, so that saving the state stays a bounded
+     * share of the work however large the state grows. */
+    int big_state = a->checkpoint_bytes * 4 > CHUNK_BYTES;
+    if (big_state ? g->bytes_in_chunk >= a->checkpoint_bytes * 4
+                  : g->lines_in_chunk >= CHUNK_LINES || g->bytes_in_chunk >= CHUNK_BYTES) {
+        /* Effects and the checkpoint commit together: a crash leaves the
+         * state of the last whole chunk, never half of one. */
+        if (ks_app_flush(a, 1) != 0) {
+            return KS_EXIT_FAIL;
+        }
+        g->lines_in_chunk = g->bytes_in_chunk = 0;
+        ks_app_progress(g->pg, a->eng, 0);
+    }
+    return 0;
+}
+
+/* Reads one input and feeds its lines. Returns 0 or an exit code. Where the
+ * machine has two cores, the lines are found and decoded on a second thread
+ * ahead of the engine (src/intake/); the result is the same either way. */
 int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progress *pg)
 {
-    uint32_t input = ks_engine_input(a->eng, name);
+    struct ingest g = {a, ks_engine_input(a->eng, name), name, pg, 0, 0, 0};
+    struct ks_intake *intake = ks_intake_new(ks_intake_threads_default(), KS_INTAKE_MIN_PARALLEL);
     size_t cap = CHUNK_BYTES * 2, len = 0;
     char *buf = ks_malloc(cap);
-    int64_t lineno = 0;
-    size_t lines_in_chunk = 0, bytes_in_chunk = 0;
     int eof = 0, rc = 0;
-    struct ks_err err;
-    while (!eof) {
+    while (!eof && rc == 0) {
         if (cap - len < CHUNK_BYTES) {
             cap *= 2;
             buf = ks_realloc(buf, cap);
@@ -230,48 +272,15 @@ int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progr
             rc = KS_EXIT_FAIL;
             break;
         }
-        if (n == 0) {
-            eof = 1;
-            if (len > 0 && buf[len - 1] != '\n') {
-                buf[len++] = '\n'; /* the last line may lack its newline */
-            }
-        }
+        eof = n == 0; /* then the last line may lack its newline */
         len += (size_t)n;
         pg->done_bytes += (uint64_t)n;
-        size_t at = 0;
-        for (;;) {
-            char *nl = memchr(buf + at, '\n', len - at);
-            if (!nl) {
-                break;
-            }
-            size_t ll = (size_t)(nl - (buf + at));
-            lineno++;
-            if (ks_engine_line(a->eng, input, lineno, buf + at, ll, &err) == KS_LINE_REJECTED) {
-                fprintf(stderr, "%s%s:%lld: %s\n", pg->tty ? "\r" : "", name, (long long)lineno,
-                        err.msg);
-            }
-            at += ll + 1;
-            bytes_in_chunk += ll + 1;
-            /* A chunk is at least 64 Ki lines / 4 MiB, and at least four times the
-             * checkpoint written with it, so that saving the state stays a bounded
-             * share of the work however large the state grows. */
-            int big_state = a->checkpoint_bytes * 4 > CHUNK_BYTES;
-            ++lines_in_chunk;
-            if (big_state ? bytes_in_chunk >= a->checkpoint_bytes * 4
-                          : lines_in_chunk >= CHUNK_LINES || bytes_in_chunk >= CHUNK_BYTES) {
-                /* Effects and the checkpoint commit together: a crash leaves the
-                 * state of the last whole chunk, never half of one. */
-                if (ks_app_flush(a, 1) != 0) {
-                    ks_free(buf);
-                    return KS_EXIT_FAIL;
-                }
-                lines_in_chunk = bytes_in_chunk = 0;
-                ks_app_progress(pg, a->eng, 0);
-            }
-        }
-        memmove(buf, buf + at, len - at);
-        len -= at;
+        size_t used;
+        rc = ks_intake_lines(intake, buf, len, eof, ingest_line, &g, &used);
+        memmove(buf, buf + used, len - used);
+        len -= used;
     }
+    ks_intake_free(intake);
     ks_free(buf);
     return rc;
 }

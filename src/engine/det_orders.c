@@ -59,7 +59,13 @@ static void note_oversold(struct ks_incident *inc, uint32_t ord, uint32_t cust, 
                           ks_time at, double value)
 {
     KS_GROW(inc->oversold, inc->capoversold, inc->noversold + 1);
-    inc->oversold[inc->noversold++] = (struct ks_oversold){ord, cust, channel, at, value};
+    struct ks_oversold *o = &inc->oversold[inc->noversold++];
+    memset(o, 0, sizeof(*o)); /* the padding too: the checkpoint writes these raw */
+    o->order = ord;
+    o->customer = cust;
+    o->channel = channel;
+    o->at = at;
+    o->value = value;
 }
 
 static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord, uint32_t cust,

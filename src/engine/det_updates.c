@@ -29,29 +29,17 @@ static struct ks_pair *pair_at(struct ks_channel *c, uint32_t sku)
     return &c->pairs[sku];
 }
 
-/* The pair becomes part of the reference. */
-void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p)
-{
-    int was_active = (p->flags & KS_PAIR_KNOWN) && p->good > 0;
-    if (!(p->flags & KS_PAIR_KNOWN)) {
-        p->flags |= KS_PAIR_KNOWN;
-        c->n_known++;
-    }
-    p->good = p->cur;
-    p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
-    int now_active = p->good > 0;
-    c->n_active = c->n_active + (uint32_t)now_active - (uint32_t)was_active;
-}
-
-static uint32_t channel_str(struct ks_engine *e, struct ks_str s)
+static struct ks_channel *channel_of(struct ks_engine *e, struct ks_str s)
 {
     /* Most lines name the channel of the line before. */
     if (e->last_ch_str != KS_NONE && ks_intern_len(&e->strs, e->last_ch_str) == s.len &&
         ks_mem_eq(ks_intern_str(&e->strs, e->last_ch_str), s.p, s.len)) {
-        return e->last_ch_str;
+        return &e->ch[e->last_ch];
     }
     e->last_ch_str = ks_intern_add(&e->strs, s.p, s.len);
-    return e->last_ch_str;
+    struct ks_channel *c = ks_eng_channel(e, e->last_ch_str);
+    e->last_ch = (size_t)(c - e->ch);
+    return c;
 }
 
 static uint32_t batch_str(struct ks_engine *e, struct ks_str s)
@@ -67,69 +55,94 @@ static uint32_t batch_str(struct ks_engine *e, struct ks_str s)
     return e->last_batch;
 }
 
-void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+/* Whether SKU id g is the string s. */
+static inline int sku_is(const struct ks_intern *t, uint32_t g, struct ks_str s)
 {
-    struct ks_channel *c = ks_eng_channel(e, channel_str(e, ev->channel));
-    uint32_t sku = KS_NONE;
-    struct ks_pair *prev = c->last_sku < c->cap ? &c->pairs[c->last_sku] : NULL;
-    uint32_t hint = prev && prev->next ? prev->next
-                    : c->last_sku < e->capsucc ? e->succ[c->last_sku]
-                                               : 0;
-    if (hint) {
-        uint32_t guess = hint - 1;
-        if (ks_intern_len(&e->skus, guess) == ev->sku.len &&
-            ks_mem_eq(ks_intern_str(&e->skus, guess), ev->sku.p, ev->sku.len)) {
-            sku = guess;
-        }
-    }
-    if (sku == KS_NONE) {
-        sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
-        if (c->last_sku != KS_NONE) {
-            if (c->last_sku >= e->capsucc) {
+    KS_ASSERT(g < t->n);
+    return t->len[g] == s.len && ks_mem_eq(t->pool + t->off[g], s.p, s.len);
+}
+
+/* The SKU id of s when the channel's own successor hint missed: the shared
+ * hint, else the hash table (which then records both hints). */
+static uint32_t __attribute__((noinline)) sku_lookup(struct ks_engine *e, struct ks_channel *c,
+                                                     struct ks_str s)
+{
+    uint32_t last = c->last_sku, sku;
+    if (last < e->capsucc && e->succ[last] && sku_is(&e->skus, e->succ[last] - 1, s)) {
+        sku = e->succ[last] - 1;
+    } else {
+        sku = ks_intern_add(&e->skus, s.p, s.len);
+        if (last != KS_NONE) {
+            if (last >= e->capsucc) {
                 size_t nc = e->capsucc ? e->capsucc : 1024;
-                while (nc <= c->last_sku) {
+                while (nc <= last) {
                     nc *= 2;
                 }
                 e->succ = ks_realloc(e->succ, nc * sizeof(uint32_t));
                 memset(e->succ + e->capsucc, 0, (nc - e->capsucc) * sizeof(uint32_t));
                 e->capsucc = nc;
             }
-            e->succ[c->last_sku] = sku + 1;
+            e->succ[last] = sku + 1;
         }
     }
-    if (prev && prev->next != sku + 1) {
-        prev->next = sku + 1;
+    if (last < c->cap) {
+        c->pairs[last].next = sku + 1;
     }
+    return sku;
+}
+
+/* The SKU id of s on channel c. A feed pushes its catalogue in much the same
+ * order every time, so the SKU that followed the channel's previous one last
+ * time is tried first, by one comparison, before any hashing. */
+static inline uint32_t sku_of(struct ks_engine *e, struct ks_channel *c, struct ks_str s)
+{
+    uint32_t last = c->last_sku;
+    if (last < c->cap) {
+        uint32_t h = c->pairs[last].next;
+        if (h && sku_is(&e->skus, h - 1, s)) {
+            return h - 1;
+        }
+    }
+    return sku_lookup(e, c, s);
+}
+
+void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+{
+    const ks_time ts = ev->ts;
+    struct ks_channel *c = channel_of(e, ev->channel);
+    uint32_t sku = sku_of(e, c, ev->sku);
     c->last_sku = sku;
     uint32_t batch = batch_str(e, ev->batch);
     if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
-        ks_det_update_close(e, c, ev->ts);
+        ks_det_update_close(e, c, ts);
     }
     if (!c->upd_open) {
         c->upd_open = 1;
         c->upd_batch = batch;
         c->upd_source = ks_eng_str(e, ev->source);
         c->upd_seq = ++e->upd_seq;
-        c->upd_first = ev->ts;
+        c->upd_first = ts;
         c->upd_n = 0;
     }
     struct ks_pair *p = pair_at(c, sku);
-    if (!(p->flags & KS_PAIR_CUR)) {
-        p->flags |= KS_PAIR_CUR;
-        c->n_tracked++;
-    }
-    if (p->stamp != c->upd_seq) {
-        p->stamp = c->upd_seq;
+    uint32_t seq = c->upd_seq;
+    if (p->stamp != seq) {
+        /* The SKU's first value in this update. */
+        if (!(p->flags & KS_PAIR_CUR)) {
+            p->flags |= KS_PAIR_CUR;
+            c->n_tracked++;
+        }
+        p->stamp = seq;
         KS_GROW(c->upd_skus, c->upd_cap, c->upd_n + 1);
         c->upd_skus[c->upd_n++] = sku;
     }
     p->cur = (uint32_t)ev->qty;
-    if (c->last_inventory == KS_TIME_NONE || ev->ts > c->last_inventory) {
-        c->last_inventory = ev->ts;
+    if (c->last_inventory == KS_TIME_NONE || ts > c->last_inventory) {
+        c->last_inventory = ts;
     }
-    ks_det_volume_count(e, c, ev->ts);
+    ks_det_volume_count(e, c, ts);
     if (batch == KS_NONE) {
-        ks_det_update_close(e, c, ev->ts); /* an event without batch is an update of its own */
+        ks_det_update_close(e, c, ts); /* an event without batch is an update of its own */
     }
 }
 
@@ -137,6 +150,22 @@ static int changed(uint32_t old, uint32_t now, double pct)
 {
     double diff = old > now ? (double)(old - now) : (double)(now - old);
     return diff * 100.0 > pct * (old > 1 ? (double)old : 1.0);
+}
+
+/* pct * 100 when that is a whole number the integer test below can use
+ * (50, 12.5: every usual setting), else -1. */
+static int64_t pct_hundredths(double pct)
+{
+    double h = pct * 100.0;
+    return h >= 0 && h <= 1e8 && h == (double)(int64_t)h ? (int64_t)h : -1;
+}
+
+/* changed() in integers: 10000 |now - old| > p100 max(old, 1). Exact, and so
+ * equal to the double test, which is exact too for such p100. */
+static inline uint32_t changed_h(uint32_t old, uint32_t now, uint64_t p100)
+{
+    uint64_t diff = old > now ? old - now : now - old;
+    return diff * 10000u > p100 * (old > 1 ? old : 1u);
 }
 
 static struct ks_incident *corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at,
@@ -222,14 +251,17 @@ static struct ks_incident *corrupt(struct ks_engine *e, struct ks_channel *c, ks
 void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
 {
     const struct ks_channel_cfg *cfg = c->cfg;
+    const double pct = cfg->shift_change_pct;
+    const int64_t p100 = pct_hundredths(pct);
     uint32_t known = c->n_known, active = c->n_active, nchanged = 0, nzeroed = 0;
     for (size_t i = 0; i < c->upd_n; i++) {
         const struct ks_pair *p = &c->pairs[c->upd_skus[i]];
-        if (!(p->flags & KS_PAIR_KNOWN)) {
-            continue; /* new in this update: neither changed nor counted */
-        }
-        nchanged += (uint32_t)changed(p->good, p->cur, cfg->shift_change_pct);
-        nzeroed += (uint32_t)(p->good > 0 && p->cur == 0);
+        /* A SKU new in this update is neither changed nor counted. */
+        uint32_t k = (p->flags / KS_PAIR_KNOWN) & 1;
+        uint32_t ch = p100 >= 0 ? changed_h(p->good, p->cur, (uint64_t)p100)
+                                : (uint32_t)changed(p->good, p->cur, pct);
+        nchanged += k & ch;
+        nzeroed += k & (uint32_t)(p->good > 0) & (uint32_t)(p->cur == 0);
     }
     int shift = known > 0 && known >= (uint32_t)cfg->shift_min_known &&
                 (double)nchanged * 100.0 > cfg->shift_skus_pct * known;
@@ -241,9 +273,6 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
             corrupt(e, c, at, &fresh, zero, shift, known, active, nchanged, nzeroed);
         ks_guard_corrupt(e, c, inc, at, fresh);
     } else {
-        for (size_t i = 0; i < c->upd_n; i++) {
-            ks_det_accept_pair(c, &c->pairs[c->upd_skus[i]]);
-        }
         ks_guard_update(e, c, at);
     }
     c->upd_open = 0;

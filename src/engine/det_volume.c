@@ -34,16 +34,10 @@ static uint64_t bucket(const struct ks_channel *c, int64_t k)
     return c->vol_minute[s] == k ? c->vol_count[s] : 0;
 }
 
-void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts)
+/* The rest of ks_det_volume_count (engine_int.h): the first event of a
+ * channel, a new minute, or a late event. */
+void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts)
 {
-    if (ts > c->vol_lo && ts <= c->vol_hi && c->vol_minute[c->vol_slot] == c->vol_min &&
-        c->vol_min > c->vol_last_eval) {
-        c->vol_count[c->vol_slot]++; /* the minute of the line before: no division */
-        if (ts < c->first_inv) {
-            c->first_inv = ts;
-        }
-        return;
-    }
     int64_t r = ring_size(c);
     int64_t k = minute_ceil(ts);
     int64_t wmin = c->cfg->volume_window / KS_MIN, bmin = c->cfg->volume_baseline / KS_MIN;

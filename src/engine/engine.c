@@ -327,7 +327,11 @@ static int seen_before(struct ks_engine *e, const struct ks_event *ev)
 
 void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
 {
-    ks_engine_advance(e, ev->ts);
+    if (e->nheap && e->heap[0].due < ev->ts) {
+        ks_engine_advance(e, ev->ts);
+    } else if (e->clock == KS_TIME_NONE || ev->ts > e->clock) {
+        e->clock = ev->ts; /* nothing due: what ks_engine_advance would do, inline */
+    }
     e->st.events++;
     switch (ev->type) {
     case KS_EV_INVENTORY:
@@ -382,6 +386,20 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* A decoded line: a duplicate, or applied and counted for its source. */
+static inline enum ks_line_result take(struct ks_engine *e, uint32_t input,
+                                       const struct ks_event *ev)
+{
+    if (ev->id.p && seen_before(e, ev)) {
+        e->st.duplicates++;
+        return KS_LINE_DUPLICATE;
+    }
+    ks_engine_apply(e, ev);
+    uint32_t src = ev->source.p ? source_str(e, ev->source) : e->input_src[input];
+    ks_det_feed_accepted(e, src);
+    return KS_LINE_ACCEPTED;
+}
+
 enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
                                    const char *line, size_t len, struct ks_err *err)
 {
@@ -407,14 +425,19 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
         }
         return KS_LINE_REJECTED;
     }
-    if (seen_before(e, &ev)) {
-        e->st.duplicates++;
-        return KS_LINE_DUPLICATE;
+    return take(e, input, &ev);
+}
+
+enum ks_line_result ks_engine_line_decoded(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                           const char *line, size_t len,
+                                           const struct ks_event *ev, struct ks_err *err)
+{
+    if (!ev) {
+        return ks_engine_line(e, input, lineno, line, len, err);
     }
-    ks_engine_apply(e, &ev);
-    uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
-    ks_det_feed_accepted(e, src);
-    return KS_LINE_ACCEPTED;
+    e->st.lines++;
+    KS_ASSERT(input < e->ninputs);
+    return take(e, input, ev);
 }
 
 void ks_engine_end_input(struct ks_engine *e)

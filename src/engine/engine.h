@@ -36,6 +36,12 @@ enum ks_line_result { KS_LINE_ACCEPTED, KS_LINE_REJECTED, KS_LINE_DUPLICATE };
  */
 enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
                                    const char *line, size_t len, struct ks_err *err);
+/* The same, for a line whose event is already decoded: ev is what
+ * ks_event_decode returned KS_OK with for this line (src/intake/ decodes
+ * ahead on another thread), or NULL to have the engine decode the line. */
+enum ks_line_result ks_engine_line_decoded(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                           const char *line, size_t len,
+                                           const struct ks_event *ev, struct ks_err *err);
 /* Applies an already decoded event (the HTTP API and tests). */
 void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev);
 /* The end of an input batch: closes every open update at the final clock.

@@ -401,7 +401,7 @@ struct ks_engine {
     size_t capsucc;
     uint32_t last_fs_src; /* the feed source looked up last, and its index */
     size_t last_fs;
-    const char *last_ch_p, *last_batch_p;
+    size_t last_ch; /* the channel of last_ch_str, when that is not KS_NONE */
 };
 
 /* engine.c */
@@ -467,7 +467,22 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at);
 void ks_det_sync(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
-void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts);
+void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts);
+/* Counts an inventory event for volume_drop, with the common case inline
+ * (det_volume.c owns the rest): the minute of the line before, not yet
+ * evaluated - one more in its bucket. */
+static inline void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c, ks_time ts)
+{
+    if (ts > c->vol_lo && ts <= c->vol_hi && c->vol_minute[c->vol_slot] == c->vol_min &&
+        c->vol_min > c->vol_last_eval) {
+        c->vol_count[c->vol_slot]++; /* no division */
+        if (ts < c->first_inv) {
+            c->first_inv = ts;
+        }
+        return;
+    }
+    ks_det_volume_bucket(e, c, ts);
+}
 void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
 void ks_det_health(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due);
@@ -478,20 +493,46 @@ void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
 /* An accepted line at the clock, with the common case inline (det_feed.c owns
- * the rest): the source of the line before, no rejection in its window, the
- * clock where it was - one more accepted line, and nothing can fire. */
+ * the rest): the source of the line before and no rejection in its window -
+ * one more accepted line at the clock, the records that left the window
+ * dropped, and nothing can fire. */
 static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
 {
     struct ks_feedsrc *f = source == e->last_fs_src ? &e->fs[e->last_fs] : NULL;
-    if (f && f->rej == 0 && f->n > f->head && f->rec[f->n - 1].t == e->clock) {
-        f->rec[f->n - 1].acc++;
-        f->acc++;
-        return;
+    if (f && f->rej == 0 && f->n > f->head) {
+        ks_time t = e->clock;
+        if (f->rec[f->n - 1].t == t) {
+            f->rec[f->n - 1].acc++;
+            f->acc++;
+            return;
+        }
+        if (f->n < f->cap && f->rec[f->n - 1].t < t) {
+            f->rec[f->n++] = (struct ks_feed_rec){t, 1, 0};
+            f->acc++;
+            ks_time cut = t - e->cfg->feed_window;
+            while (f->head < f->n && f->rec[f->head].t <= cut) {
+                f->acc -= f->rec[f->head].acc;
+                f->head++;
+            }
+            return;
+        }
     }
     ks_det_feed_line(e, source, 0, e->clock);
 }
 void ks_det_metric(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p);
+/* The pair becomes part of the reference (inline: every pair of every
+ * clean update passes here). */
+static inline void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p)
+{
+    uint32_t was_active = (p->flags & KS_PAIR_KNOWN) && p->good > 0;
+    if (!(p->flags & KS_PAIR_KNOWN)) {
+        p->flags |= KS_PAIR_KNOWN;
+        c->n_known++;
+    }
+    p->good = p->cur;
+    p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
+    c->n_active = c->n_active + (uint32_t)(p->good > 0) - was_active;
+}
 /* The corruption incident is resolved or accepted: its updates become the reference. */
 void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc);
 
@@ -507,7 +548,8 @@ void ks_pb_render(const struct ks_incident *inc, struct ks_json *j);
 const char *ks_step_status_name(enum ks_step_status s);
 
 /* guard.c */
-/* An update closed clean: let it through, or hold it if the channel is paused. */
+/* An update closed clean: its values become the last known good ones and go
+ * through, or are held if the channel is paused. */
 void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at);
 /* An update closed corrupt: hold it as suspect, zero risen SKUs, pause. */
 void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,

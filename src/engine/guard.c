@@ -60,14 +60,18 @@ static void hold(struct ks_channel *c, uint32_t sku, uint32_t qty, ks_time at, i
 
 void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
 {
+    /* One pass over the update: the reference, then the feed or the queue. */
     for (size_t i = 0; i < c->upd_n; i++) {
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];
+        ks_det_accept_pair(c, p);
         if (c->paused) {
             hold(c, sku, p->cur, at, 0);
         } else {
             p->flags &= ~(uint32_t)KS_PAIR_RISEN; /* a clean value verifies it */
-            ks_guard_push(e, c, sku, p->cur, at, KS_WHY_UPDATE, 0);
+            if (!((p->flags & KS_PAIR_GUARDED) && p->guarded == p->cur)) {
+                ks_guard_push(e, c, sku, p->cur, at, KS_WHY_UPDATE, 0);
+            }
         }
     }
 }

@@ -525,6 +525,17 @@ static const dec_fn type_decoders[KS_EV__COUNT] = {
 
 /* ---- entry points ------------------------------------------------------ */
 
+/* The empty event both decoders start from: every field zero, every
+ * timestamp KS_TIME_NONE. The two decoders must agree field by field, so
+ * this is the one place that says what "absent" looks like. */
+void ks_event_clear(struct ks_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->ts = KS_TIME_NONE;
+    ev->promised_ship = KS_TIME_NONE;
+    ev->due = KS_TIME_NONE;
+}
+
 enum ks_rc ks_event_decode_general(struct ks_decoder *d, const char *line, size_t len,
                                    struct ks_event *ev, struct ks_err *err)
 {

@@ -47,17 +47,6 @@ struct ks_decoder {
     int minute_ok;
 };
 
-/* Sets *ev to the empty event both decoders start from: every field zero,
- * every timestamp KS_TIME_NONE. The two decoders must agree field by field,
- * so this is the one place that says what "absent" looks like. */
-static inline void ks_event_clear(struct ks_event *ev)
-{
-    memset(ev, 0, sizeof(*ev));
-    ev->ts = KS_TIME_NONE;
-    ev->promised_ship = KS_TIME_NONE;
-    ev->due = KS_TIME_NONE;
-}
-
 /* Length of line without one trailing '\r' (the contract ignores it). */
 static inline size_t ks_line_trim(const char *line, size_t len)
 {

@@ -460,16 +460,19 @@ _Static_assert(offsetof(struct ks_event, type) == 0 && offsetof(struct ks_event,
 typedef uint64_t zero16 __attribute__((vector_size(16)));
 
 static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_str channel,
-                                   struct ks_str sku, uint64_t qty, struct ks_str batch)
+                                   struct ks_str sku, uint64_t qty, struct ks_str batch,
+                                   int head_only)
 {
-    char *tail = (char *)ev + offsetof(struct ks_event, status);
     const zero16 z = {0, 0};
+    if (!head_only) {
+        char *tail = (char *)ev + offsetof(struct ks_event, status);
 #pragma GCC unroll 32
-    for (size_t i = 0; i < sizeof(*ev) - offsetof(struct ks_event, status); i += 16) {
-        memcpy(tail + i, &z, 16);
+        for (size_t i = 0; i < sizeof(*ev) - offsetof(struct ks_event, status); i += 16) {
+            memcpy(tail + i, &z, 16);
+        }
+        ev->promised_ship = KS_TIME_NONE;
+        ev->due = KS_TIME_NONE;
     }
-    ev->promised_ship = KS_TIME_NONE;
-    ev->due = KS_TIME_NONE;
     memcpy(ev, &z, 8); /* type and the padding after it */
     ev->type = KS_EV_INVENTORY;
     ev->ts = ts;
@@ -512,11 +515,14 @@ static inline const char *close_quote(int window, const char *base, uint64_t quo
  * *ev untouched, for every other line. The date and minute caches make the
  * timestamp a compare of three words in the common case. window (a
  * constant at each call) chooses how strings are scanned: see close_quote.
+ * head_only (also a constant) leaves the tail of *ev alone, for
+ * ks_event_decode_fast_head.
  */
 __attribute__((always_inline)) static inline int canonical_shape(struct ks_decoder *d,
                                                                  const char *line, size_t len,
                                                                  struct ks_event *ev,
-                                                                 const int window)
+                                                                 const int window,
+                                                                 const int head_only)
 {
     if (!CANONICAL || len < CANON_MIN) {
         return 0;
@@ -641,18 +647,19 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
     if (p != end && skip_ws(p, end) != end) {
         return 0;
     }
-    canonical_event(ev, ts, channel_s, sku_s, x, batch_s);
+    canonical_event(ev, ts, channel_s, sku_s, x, batch_s, head_only);
     return 1;
 }
 
-static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev)
+static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev,
+                            int head_only)
 {
 #if defined(__SSE2__)
     if (len <= CANON_WINDOW_MAX) {
-        return canonical_shape(d, line, len, ev, 1);
+        return canonical_shape(d, line, len, ev, 1, head_only);
     }
 #endif
-    return canonical_shape(d, line, len, ev, 0);
+    return canonical_shape(d, line, len, ev, 0, head_only);
 }
 
 /* The string field of ev that key fills. */
@@ -800,17 +807,43 @@ static enum ks_rc decode_any_order(struct ks_decoder *d, const char *line, size_
     return KS_OK;
 }
 
+/* Whether line can be a fast one at all; trims its '\r' off *len. */
+static inline int decodable(const char *line, size_t *len)
+{
+    if (!line) {
+        return 0;
+    }
+    *len = ks_line_trim(line, *len);
+    return *len <= KS_LINE_MAX;
+}
+
 enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t len,
                                 struct ks_event *ev)
 {
-    if (!line) {
+    if (!decodable(line, &len)) {
         return KS_EINPUT;
     }
-    len = ks_line_trim(line, len);
-    if (len > KS_LINE_MAX) {
+    if (canonical(d, line, len, ev, 0) || decode_any_order(d, line, len, ev) == KS_OK) {
+        d->fast_hits++;
+        return KS_OK;
+    }
+    return KS_EINPUT;
+}
+
+enum ks_rc ks_event_decode_fast_head(struct ks_decoder *d, const char *line, size_t len,
+                                     struct ks_event *ev)
+{
+    if (!decodable(line, &len)) {
         return KS_EINPUT;
     }
-    if (canonical(d, line, len, ev) || decode_any_order(d, line, len, ev) == KS_OK) {
+    if (canonical(d, line, len, ev, 1)) {
+        d->fast_hits++;
+        return KS_OK;
+    }
+    /* The rare shapes: in full aside, then the head. */
+    struct ks_event full;
+    if (decode_any_order(d, line, len, &full) == KS_OK) {
+        memcpy(ev, &full, KS_EVENT_HEAD);
         d->fast_hits++;
         return KS_OK;
     }

@@ -10,6 +10,8 @@
  * what holds for every decode: an accepted event has its required fields,
  * no string holds NUL and every slice lies in the line or the decoder; a
  * rejection is one line of valid UTF-8 that starts with a known prefix.
+ * The head-only fast decoder must give the fast decoder's verdict and, over
+ * a cleared event, the very same bytes.
  * Decoders are created and freed per input so LeakSanitizer sees every
  * allocation.
  *
@@ -203,6 +205,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (ks_decoder_fast_hits(dd) != 0) {
         die("ks_event_decode took the fast path where it declines");
     }
+    /* The head-only variant (src/intake/), over an event cleared once: the
+     * same verdict, and on success the same bytes, tail included. */
+    struct ks_decoder *dh = ks_decoder_new();
+    struct ks_event eh;
+    ks_event_clear(&eh);
+    if (ks_event_decode_fast_head(dh, line, size, &eh) != rf) {
+        die("the head-only fast decoder disagrees on the verdict");
+    }
+    if (rf == KS_OK && memcmp(&eh, &ef, sizeof(eh)) != 0) {
+        die("the head-only fast decoder yields another event");
+    }
+    ks_decoder_free(dh);
     if (rd != rg) {
         die("ks_event_decode and the general decoder disagree on the verdict");
     }

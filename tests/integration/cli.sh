@@ -66,4 +66,17 @@ check ingest_with_bad_config_exits_2 exit_is 2 "$K" ingest --config "$T/bad.yaml
 printf 'detectors:\n  sync_freshness: {interval: 5m}\n' >"$T/fast.yaml"
 check config_changes_thresholds bash -c "$K ingest --config $T/fast.yaml --db $T/fast.db $ev >/dev/null && $K incidents --db $T/fast.db --json | grep -q '\"detected_at\":\"2026-11-22T10:25:00.000Z\"'"
 
+# Two threads (the intake decodes ahead) and one give the same database: a
+# simulated day with every fault, with a few broken lines mixed in, is far
+# above the size at which the second thread starts.
+"$K" simulate --seed 5 --duration 18h --skus 300 --fault all --out "$T/day.ndjson" 2>/dev/null
+awk 'NR % 5000 == 0 { print "{\"type\":\"inventory\",\"ts\":\"nope\"}" } { print }' "$T/day.ndjson" >"$T/daybad.ndjson"
+check intake_input_is_large [ "$(wc -c <"$T/daybad.ndjson")" -gt 1048576 ]
+check intake_one_thread bash -c "KINTSUGI_INTAKE_THREADS=1 $K ingest --db $T/t1.db $T/daybad.ndjson >/dev/null 2>&1"
+check intake_two_threads bash -c "KINTSUGI_INTAKE_THREADS=2 $K ingest --db $T/t2.db $T/daybad.ndjson >/dev/null 2>&1"
+check intake_same_incidents bash -c "cmp <($K incidents --db $T/t1.db --json) <($K incidents --db $T/t2.db --json) && [ \$($K incidents --db $T/t1.db --json | grep -o '\"id\":' | wc -l) -ge 5 ]"
+nowall() { sed -E 's/"received_at":"[^"]*"//g'; } # the wall clock of the ingest
+export -f nowall
+check intake_same_dead_letters bash -c "cmp <($K deadletters --db $T/t1.db --json | nowall) <($K deadletters --db $T/t2.db --json | nowall) && [ \$($K deadletters --db $T/t1.db --json | grep -o '\"line\":' | wc -l) -ge 5 ]"
+
 echo "RESULT passed=$passed failed=$failed"

@@ -1,0 +1,57 @@
+/*
+ * intake.h - the lines of an input, found and decoded ahead of the engine.
+ *
+ * The engine is sequential: every line must reach it in order, on one
+ * thread. Finding the lines and decoding them is not: with two threads, a
+ * worker splits the buffer and runs the specialised inventory decoder
+ * (ks_event_decode_fast) a few hundred lines ahead, and the caller's thread
+ * only feeds the engine. What reaches the engine is the same either way: a
+ * line the fast decoder took comes with its event, any other line (other
+ * types, blank lines, lines with escapes, bad lines) comes without one and
+ * the engine decodes it itself, exactly as ks_engine_line always does. The
+ * worker only reads the buffer and writes its own ring of decoded batches;
+ * it allocates nothing and never touches the engine.
+ *
+ * Used by `kintsugi ingest` and by the replay benchmark. The differential
+ * test (tests/unit/test_intake.c) feeds every scenario through one and two
+ * threads and compares the engines' output byte for byte.
+ */
+#ifndef KS_INTAKE_H
+#define KS_INTAKE_H
+
+#include "../core/core.h"
+#include "../event/event.h"
+
+struct ks_intake;
+
+/* threads: 1 (everything on the caller's thread) or 2 (a worker decodes
+ * ahead). Buffers shorter than min_parallel bytes are handled on the
+ * caller's thread whatever threads says: starting the worker costs more
+ * than it saves on a few lines. KS_INTAKE_MIN_PARALLEL is the default. */
+#define KS_INTAKE_MIN_PARALLEL (256u << 10)
+struct ks_intake *ks_intake_new(int threads, size_t min_parallel);
+void ks_intake_free(struct ks_intake *in);
+/* The number of threads for intake: $KINTSUGI_INTAKE_THREADS when it is 1
+ * or 2, else 2 where there are at least two online processors, else 1. */
+int ks_intake_threads_default(void);
+
+/*
+ * Called for every line, in order, on the caller's thread: line without its
+ * newline, and ev, the fast decoder's event for the line, or NULL when the
+ * line is for the engine to decode (always NULL with one thread). ev and
+ * the strings it points into (they point into line) are valid during the
+ * call only. A nonzero return stops the intake: ks_intake_lines returns it.
+ */
+typedef int (*ks_intake_fn)(void *arg, const char *line, size_t len, const struct ks_event *ev);
+
+/*
+ * Hands every line of buf[0, len) that ends with '\n' to fn, in order; with
+ * last set, the bytes after the final '\n' (if any) are one more line.
+ * *used gets the bytes consumed (through the last newline handed over, or
+ * len with last set). Returns 0, or the first nonzero value fn returned (no
+ * line after that one is handed over, and *used ends after it).
+ */
+int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last, ks_intake_fn fn,
+                    void *arg, size_t *used);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * test_intake.c - the intake (src/intake/) hands the engine the same lines,
+ * in the same order, with the same events, on one thread and on two; and an
+ * engine fed through two threads ends in the same state, byte for byte, as
+ * one fed line by line with ks_engine_line.
+ */
+#include "../../src/config/config.h"
+#include "../../src/engine/engine.h"
+#include "../../src/intake/intake.h"
+#include "slurp.h"
+#include "t.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+/* ---- a stream with every kind of line ---------------------------------- */
+
+/* n lines: canonical inventory lines (most), inventory lines the canonical
+ * path does not take (spaces, other key order, escapes, a source, an id),
+ * other event types, blank lines, CRLF, broken JSON, invalid UTF-8, and
+ * one line longer than 1 MiB. No newline after the last line when
+ * open_end is set. */
+static char *mixed_stream(size_t n, int open_end, size_t *len)
+{
+    struct ks_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        long ms = (long)i;
+        char ts[40];
+        snprintf(ts, sizeof(ts), "2026-11-22T10:%02ld:%02ld.%03ldZ", (ms / 60000) % 60,
+                 (ms / 1000) % 60, ms % 1000);
+        const char *ch = i % 3 == 0 ? "amazon" : i % 3 == 1 ? "ebay" : "shopify";
+        switch (i % 97) {
+        case 10:
+            ks_buf_printf(&b, "{ \"type\" : \"inventory\", \"ts\":\"%s\", \"channel\":\"%s\", "
+                              "\"sku\":\"SKU-%zu\", \"qty\": %zu }",
+                          ts, ch, i % 500, i % 40);
+            break;
+        case 20:
+            ks_buf_printf(&b,
+                          "{\"qty\":%zu,\"sku\":\"SKU-%zu\",\"channel\":\"%s\",\"ts\":\"%s\","
+                          "\"type\":\"inventory\",\"source\":\"erp\",\"id\":\"ev-%zu\"}",
+                          i % 30, i % 500, ch, ts, i);
+            break;
+        case 30:
+            ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"%s\",\"sku\":"
+                              "\"SKU-\\u00e9%zu\",\"qty\":3}",
+                          ts, ch, i % 7);
+            break;
+        case 40:
+            ks_buf_printf(&b, "{\"type\":\"sync\",\"ts\":\"%s\",\"channel\":\"%s\",\"status\":"
+                              "\"ok\",\"batch\":\"%s-%zu\"}",
+                          ts, ch, ch, i / 500);
+            break;
+        case 50:
+            ks_buf_printf(&b, "   ");
+            break;
+        case 60:
+            ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"%s\",\"sku\":"
+                              "\"SKU-%zu\",\"qty\":-1}",
+                          ts, ch, i % 500);
+            break;
+        case 70:
+            ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"%s\" \"channel\"", ts);
+            break;
+        case 80:
+            ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"%s\",\"sku\":"
+                              "\"SKU-\xff\",\"qty\":1}",
+                          ts, ch);
+            break;
+        case 90:
+            ks_buf_printf(&b, "{\"type\":\"health\",\"ts\":\"%s\",\"system\":\"wms\",\"status\":"
+                              "\"up\"}\r",
+                          ts);
+            break;
+        default:
+            ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"%s\",\"sku\":"
+                              "\"SKU-%05zu\",\"qty\":%zu,\"batch\":\"%s-%zu\"}",
+                          ts, ch, i % 500, (i * 7) % 50, ch, i / 500);
+        }
+        if (i == n / 2) {
+            ks_buf_putc(&b, '\n');
+            for (size_t k = 0; k < (1u << 20) + 10; k++) {
+                ks_buf_putc(&b, 'x');
+            }
+        }
+        if (i + 1 < n || !open_end) {
+            ks_buf_putc(&b, '\n');
+        }
+    }
+    *len = b.len;
+    return b.p;
+}
+
+/* ---- what the intake handed over --------------------------------------- */
+
+struct seen {
+    struct ks_buf log; /* one record per line: its length and bytes */
+    size_t lines, events, stop_at;
+    int bad_event; /* an event that is not ks_event_decode_fast's for its line */
+    int missed;    /* no event for a line the fast decoder takes */
+    struct ks_decoder *dec;
+};
+
+static int collect(void *arg, const char *line, size_t len, const struct ks_event *ev)
+{
+    struct seen *s = arg;
+    s->lines++;
+    ks_buf_printf(&s->log, "%zu:", len);
+    ks_buf_put(&s->log, line, len);
+    /* The very event the fast decoder gives for the line, every byte of it. */
+    struct ks_event want;
+    int fast = ks_event_decode_fast(s->dec, line, len, &want) == KS_OK;
+    if (ev) {
+        s->events++;
+        s->bad_event += !fast || memcmp(&want, ev, sizeof(want)) != 0;
+    } else {
+        s->missed += fast;
+    }
+    return s->stop_at && s->lines == s->stop_at ? 7 : 0;
+}
+
+static int run_intake(int threads, const char *buf, size_t len, int last, size_t stop_at,
+                      struct seen *s, size_t *used)
+{
+    memset(s, 0, sizeof(*s));
+    s->dec = ks_decoder_new();
+    s->stop_at = stop_at;
+    struct ks_intake *in = ks_intake_new(threads, 0);
+    int rc = ks_intake_lines(in, buf, len, last, collect, s, used);
+    ks_intake_free(in);
+    ks_decoder_free(s->dec);
+    return rc;
+}
+
+static void lines_and_events_are_the_same_on_one_and_two_threads(void)
+{
+    for (int open_end = 0; open_end <= 1; open_end++) {
+        size_t len;
+        char *buf = mixed_stream(30000, open_end, &len);
+        for (int last = 0; last <= 1; last++) {
+            struct seen one, two;
+            size_t used1, used2;
+            CHECK_INT(run_intake(1, buf, len, last, 0, &one, &used1), 0);
+            CHECK_INT(run_intake(2, buf, len, last, 0, &two, &used2), 0);
+            /* 30000 lines and the long one; without `last` an open end waits. */
+            CHECK_INT(two.lines, 30001 - (open_end && !last));
+            CHECK_INT(one.lines, two.lines);
+            CHECK_INT(used1, used2);
+            size_t after_nl = (size_t)(strrchr(buf, '\n') - buf) + 1;
+            CHECK_INT(used2, open_end && !last ? after_nl : len);
+            CHECK(one.log.len > 0 && one.log.len == two.log.len);
+            CHECK(one.log.p && two.log.p && memcmp(one.log.p, two.log.p, one.log.len) == 0);
+            CHECK_INT(one.events, 0); /* one thread: the engine decodes */
+            CHECK(one.missed > 25000);
+            CHECK_INT(two.events, one.missed);
+            CHECK_INT(two.missed, 0);
+            CHECK_INT(two.bad_event, 0);
+            ks_buf_fini(&one.log);
+            ks_buf_fini(&two.log);
+        }
+        ks_free(buf);
+    }
+}
+
+static void a_nonzero_return_stops_after_that_line(void)
+{
+    size_t len;
+    char *buf = mixed_stream(20000, 0, &len);
+    for (int threads = 1; threads <= 2; threads++) {
+        struct seen s;
+        size_t used;
+        CHECK_INT(run_intake(threads, buf, len, 1, 12345, &s, &used), 7);
+        CHECK_INT(s.lines, 12345);
+        /* used ends just after line 12345's newline */
+        size_t want = 0;
+        for (size_t k = 0; k < 12345; k++) {
+            want = (size_t)((char *)memchr(buf + want, '\n', len - want) - buf) + 1;
+        }
+        CHECK_INT(used, want);
+        ks_buf_fini(&s.log);
+    }
+    ks_free(buf);
+}
+
+static void short_buffers_and_empty_ones_are_handled_in_place(void)
+{
+    struct seen s;
+    size_t used = 99;
+    CHECK_INT(run_intake(2, "", 0, 1, 0, &s, &used), 0);
+    CHECK_INT(s.lines, 0);
+    CHECK_INT(used, 0);
+    ks_buf_fini(&s.log);
+    const char *two = "{\"a\":1}\n{\"b\":2}";
+    CHECK_INT(run_intake(2, two, strlen(two), 0, 0, &s, &used), 0);
+    CHECK_INT(s.lines, 1);
+    CHECK_INT(used, 8);
+    ks_buf_fini(&s.log);
+    CHECK_INT(run_intake(2, two, strlen(two), 1, 0, &s, &used), 0);
+    CHECK_INT(s.lines, 2);
+    CHECK_INT(used, strlen(two));
+    ks_buf_fini(&s.log);
+}
+
+/* ---- the engine, fed both ways ------------------------------------------- */
+
+struct feed {
+    struct ks_engine *e;
+    uint32_t input;
+    int64_t lineno;
+};
+
+static int to_engine(void *arg, const char *line, size_t len, const struct ks_event *ev)
+{
+    struct feed *f = arg;
+    struct ks_err err;
+    ks_engine_line_decoded(f->e, f->input, ++f->lineno, line, len, ev, &err);
+    return 0;
+}
+
+/* The engine's whole state, dead letters and guarded feed after the input,
+ * as one string of bytes. */
+static void engine_outcome(struct ks_engine *e, struct ks_buf *out)
+{
+    ks_engine_end_input(e);
+    ks_engine_save(e, out);
+    const struct ks_dead_effect *dl;
+    size_t n = ks_engine_dead(e, &dl);
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(out, "\ndead %lld %s", (long long)dl[i].line, dl[i].reason);
+    }
+    const struct ks_feed_effect *fe;
+    n = ks_engine_feed(e, &fe);
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(out, "\nfeed %u %u %u %lld", fe[i].channel, fe[i].sku, fe[i].qty,
+                      (long long)fe[i].at);
+    }
+}
+
+/* Feeds text line by line, and through a two-thread intake, into two engines
+ * with cfg, and checks that they end alike. Returns the number of lines. */
+static size_t same_either_way(const char *name, const struct ks_config *cfg, const char *text,
+                              size_t len)
+{
+    struct ks_engine *a = ks_engine_new(cfg);
+    uint32_t in = ks_engine_input(a, "events.ndjson");
+    struct ks_err err;
+    int64_t line = 0;
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t ll = nl ? (size_t)(nl - (text + at)) : len - at;
+        ks_engine_line(a, in, ++line, text + at, ll, &err);
+        at += ll + 1;
+    }
+    struct feed f = {ks_engine_new(cfg), 0, 0};
+    f.input = ks_engine_input(f.e, "events.ndjson");
+    struct ks_intake *intake = ks_intake_new(2, 0);
+    size_t used;
+    CHECK_INT(ks_intake_lines(intake, text, len, 1, to_engine, &f, &used), 0);
+    CHECK_INT(used, len);
+    ks_intake_free(intake);
+    struct ks_buf oa = {0}, ob = {0};
+    engine_outcome(a, &oa);
+    engine_outcome(f.e, &ob);
+    if (f.lineno != line || oa.len != ob.len || memcmp(oa.p, ob.p, oa.len) != 0) {
+        fprintf(stderr, "FAIL %s: %s: the engine fed through two threads differs\n", t_current,
+                name);
+        t_failed_checks++;
+    }
+    ks_buf_fini(&oa);
+    ks_buf_fini(&ob);
+    ks_engine_free(a);
+    ks_engine_free(f.e);
+    return (size_t)line;
+}
+
+static void every_scenario_ends_the_same_through_two_threads(void)
+{
+    const char *root = "tests/scenarios";
+    DIR *d = opendir(root);
+    CHECK(d != NULL);
+    if (!d) {
+        return;
+    }
+    size_t scenarios = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char path[1200];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/%.200s/events.ndjson", root, de->d_name);
+        char *text = de->d_name[0] == '.' ? NULL : t_slurp(path, &len);
+        if (!text) {
+            continue;
+        }
+        struct ks_config cfg;
+        ks_config_defaults(&cfg);
+        struct ks_err err;
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%.200s/config.yaml", root, de->d_name);
+        if (stat(path, &sb) == 0 && ks_config_load(&cfg, path, &err) != KS_OK) {
+            CHECK(!"scenario config loads");
+        }
+        same_either_way(de->d_name, &cfg, text, len);
+        scenarios++;
+        ks_config_fini(&cfg);
+        ks_free(text);
+    }
+    closedir(d);
+    CHECK(scenarios >= 30);
+}
+
+static void a_long_mixed_stream_ends_the_same_through_two_threads(void)
+{
+    struct ks_config cfg;
+    ks_config_defaults(&cfg);
+    size_t len;
+    char *buf = mixed_stream(60000, 1, &len);
+    CHECK_INT(same_either_way("mixed", &cfg, buf, len), 60001);
+    ks_free(buf);
+    ks_config_fini(&cfg);
+}
+
+int main(void)
+{
+    RUN(lines_and_events_are_the_same_on_one_and_two_threads);
+    RUN(a_nonzero_return_stops_after_that_line);
+    RUN(short_buffers_and_empty_ones_are_handled_in_place);
+    RUN(every_scenario_ends_the_same_through_two_threads);
+    RUN(a_long_mixed_stream_ends_the_same_through_two_threads);
+    return t_done();
+}
