@@ -203,6 +203,48 @@ static int replay_read(struct sink *s, int fd)
     return 0;
 }
 
+/* The mapped file's pages and effects: after every CHUNK bytes of lines,
+ * the effects are drained and the pages read so far released, so that the
+ * mapping does not count as memory the engine holds. */
+struct mapped {
+    struct sink *s;
+    const char *base;
+    const char *next; /* the next CHUNK boundary */
+    size_t released;
+};
+
+static int feed_mapped(void *arg, const char *p, size_t n, const struct ks_event *pre)
+{
+    struct mapped *m = arg;
+    struct sink *s = m->s;
+    int rc;
+    if (s->mode == MODE_ENGINE) {
+        /* feed(), inline for the common case */
+        struct run *r = s->r;
+        struct ks_err err;
+        r->lines++;
+        if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
+            KS_LINE_REJECTED) {
+            note_reject(r, err.msg);
+        }
+        rc = 0;
+    } else {
+        rc = feed(s, p, n, pre);
+    }
+    if (p < m->next) {
+        return rc;
+    }
+    size_t done = (size_t)(p - m->base) & ~(size_t)(CHUNK - 1);
+    m->next = m->base + done + CHUNK;
+    if (done > m->released) {
+        /* The worker thread reads ahead of this line, never behind it. */
+        madvise((char *)m->base + m->released, done - m->released, MADV_DONTNEED);
+        m->released = done;
+        drain(m->s);
+    }
+    return rc;
+}
+
 static int replay_mmap(struct sink *s, int fd)
 {
     struct stat sb;
@@ -221,29 +263,10 @@ static int replay_mmap(struct sink *s, int fd)
         return -1;
     }
     madvise(base, size, MADV_SEQUENTIAL);
-    /* CHUNK bytes at a time; after each, the effects are drained and the
-     * read pages released, so that the mapping does not count as memory
-     * the engine holds. */
-    size_t at = 0, released = 0;
-    while (at < size) {
-        size_t n = size - at > CHUNK ? CHUNK : size - at, used;
-        int last = at + n == size;
-        ks_intake_lines(s->intake, base + at, n, last, feed, s, &used);
-        if (used == 0 && !last) {
-            /* A line longer than CHUNK: hand it over whole. */
-            const char *nl = memchr(base + at, '\n', size - at);
-            size_t ll = nl ? (size_t)(nl - (base + at)) : size - at;
-            feed(s, base + at, ll, NULL);
-            used = nl ? ll + 1 : ll;
-        }
-        at += used;
-        size_t done = at & ~(size_t)(CHUNK - 1);
-        if (done > released) {
-            madvise(base + released, done - released, MADV_DONTNEED);
-            released = done;
-        }
-        drain(s);
-    }
+    struct mapped m = {s, base, base + CHUNK, 0};
+    size_t used;
+    ks_intake_lines(s->intake, base, size, 1, feed_mapped, &m, &used);
+    drain(s);
     s->r->bytes = size;
     munmap(base, size);
     return 0;

@@ -168,6 +168,27 @@ static inline uint32_t changed_h(uint32_t old, uint32_t now, uint64_t p100)
     return diff * 10000u > p100 * (old > 1 ? old : 1u);
 }
 
+/* Counts the update's known SKUs that changed by more than pct % and those
+ * that went to zero (exact: the integer test with p100, else doubles). A
+ * SKU new in this update is neither changed nor counted. */
+static inline __attribute__((always_inline)) void judge(const struct ks_channel *c,
+                                                        const int exact, uint64_t p100,
+                                                        double pct, uint32_t *nchanged,
+                                                        uint32_t *nzeroed)
+{
+    uint32_t nc = 0, nz = 0;
+    for (size_t i = 0; i < c->upd_n; i++) {
+        const struct ks_pair *p = &c->pairs[c->upd_skus[i]];
+        uint32_t k = (p->flags / KS_PAIR_KNOWN) & 1;
+        uint32_t ch = exact ? changed_h(p->good, p->cur, p100)
+                            : (uint32_t)changed(p->good, p->cur, pct);
+        nc += k & ch;
+        nz += k & (uint32_t)(p->good > 0) & (uint32_t)(p->cur == 0);
+    }
+    *nchanged = nc;
+    *nzeroed = nz;
+}
+
 static struct ks_incident *corrupt(struct ks_engine *e, struct ks_channel *c, ks_time at,
                                    int *fresh_out, int zero, int shift,
                     uint32_t known, uint32_t active, uint32_t nchanged, uint32_t nzeroed)
@@ -254,14 +275,10 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
     const double pct = cfg->shift_change_pct;
     const int64_t p100 = pct_hundredths(pct);
     uint32_t known = c->n_known, active = c->n_active, nchanged = 0, nzeroed = 0;
-    for (size_t i = 0; i < c->upd_n; i++) {
-        const struct ks_pair *p = &c->pairs[c->upd_skus[i]];
-        /* A SKU new in this update is neither changed nor counted. */
-        uint32_t k = (p->flags / KS_PAIR_KNOWN) & 1;
-        uint32_t ch = p100 >= 0 ? changed_h(p->good, p->cur, (uint64_t)p100)
-                                : (uint32_t)changed(p->good, p->cur, pct);
-        nchanged += k & ch;
-        nzeroed += k & (uint32_t)(p->good > 0) & (uint32_t)(p->cur == 0);
+    if (p100 >= 0) {
+        judge(c, 1, (uint64_t)p100, pct, &nchanged, &nzeroed);
+    } else {
+        judge(c, 0, 0, pct, &nchanged, &nzeroed);
     }
     int shift = known > 0 && known >= (uint32_t)cfg->shift_min_known &&
                 (double)nchanged * 100.0 > cfg->shift_skus_pct * known;

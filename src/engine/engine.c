@@ -325,7 +325,9 @@ static int seen_before(struct ks_engine *e, const struct ks_event *ev)
     return 0;
 }
 
-void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
+/* ks_engine_apply, inline for the line path. */
+static inline __attribute__((always_inline)) void apply(struct ks_engine *e,
+                                                        const struct ks_event *ev)
 {
     if (e->nheap && e->heap[0].due < ev->ts) {
         ks_engine_advance(e, ev->ts);
@@ -365,6 +367,11 @@ void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
     }
 }
 
+void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
+{
+    apply(e, ev);
+}
+
 /* Most lines name the source of the line before. */
 static uint32_t source_str(struct ks_engine *e, struct ks_str s)
 {
@@ -387,14 +394,14 @@ static int blank(const char *s, size_t n)
 }
 
 /* A decoded line: a duplicate, or applied and counted for its source. */
-static inline enum ks_line_result take(struct ks_engine *e, uint32_t input,
-                                       const struct ks_event *ev)
+static inline __attribute__((always_inline)) enum ks_line_result
+take(struct ks_engine *e, uint32_t input, const struct ks_event *ev)
 {
     if (ev->id.p && seen_before(e, ev)) {
         e->st.duplicates++;
         return KS_LINE_DUPLICATE;
     }
-    ks_engine_apply(e, ev);
+    apply(e, ev);
     uint32_t src = ev->source.p ? source_str(e, ev->source) : e->input_src[input];
     ks_det_feed_accepted(e, src);
     return KS_LINE_ACCEPTED;

@@ -498,23 +498,31 @@ void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_tim
  * dropped, and nothing can fire. */
 static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
 {
-    struct ks_feedsrc *f = source == e->last_fs_src ? &e->fs[e->last_fs] : NULL;
-    if (f && f->rej == 0 && f->n > f->head) {
+    if (source == e->last_fs_src && e->fs[e->last_fs].rej == 0) {
+        struct ks_feedsrc *f = &e->fs[e->last_fs];
+        size_t n = f->n, h = f->head;
         ks_time t = e->clock;
-        if (f->rec[f->n - 1].t == t) {
-            f->rec[f->n - 1].acc++;
-            f->acc++;
-            return;
-        }
-        if (f->n < f->cap && f->rec[f->n - 1].t < t) {
-            f->rec[f->n++] = (struct ks_feed_rec){t, 1, 0};
-            f->acc++;
-            ks_time cut = t - e->cfg->feed_window;
-            while (f->head < f->n && f->rec[f->head].t <= cut) {
-                f->acc -= f->rec[f->head].acc;
-                f->head++;
+        if (n > h) {
+            struct ks_feed_rec *last = &f->rec[n - 1];
+            if (last->t == t) {
+                last->acc++;
+                f->acc++;
+                return;
             }
-            return;
+            if (n < f->cap && last->t < t) {
+                f->rec[n] = (struct ks_feed_rec){t, 1, 0};
+                n++;
+                uint64_t acc = f->acc + 1;
+                ks_time cut = t - e->cfg->feed_window;
+                while (h < n && f->rec[h].t <= cut) {
+                    acc -= f->rec[h].acc;
+                    h++;
+                }
+                f->n = n;
+                f->head = h;
+                f->acc = acc;
+                return;
+            }
         }
     }
     ks_det_feed_line(e, source, 0, e->clock);

@@ -60,7 +60,13 @@ static void hold(struct ks_channel *c, uint32_t sku, uint32_t qty, ks_time at, i
 
 void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
 {
-    /* One pass over the update: the reference, then the feed or the queue. */
+    /* One pass over the update: the reference, then the feed or the queue,
+     * with room for every value made once. */
+    if (c->paused) {
+        KS_GROW(c->held, c->capheld, c->nheld + c->upd_n);
+    } else {
+        KS_GROW(e->feed, e->capfeed, e->nfeed + c->upd_n);
+    }
     for (size_t i = 0; i < c->upd_n; i++) {
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];

@@ -223,13 +223,14 @@ int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last,
     for (uint64_t k = 0; !end && !rc; k++) {
         wait_for(in, batch_ready, k, &in->caller_sleeps);
         const struct batch *b = &in->ring[k % SLOTS];
-        for (uint32_t i = 0; i < b->n; i++) {
+        uint32_t i = 0;
+        while (i < b->n && !rc) {
             rc = fn(arg, b->line[i], b->len[i], b->fast[i] ? &b->ev[i] : NULL);
-            size_t at = (size_t)(b->line[i] - buf) + b->len[i];
+            i++;
+        }
+        if (i > 0) { /* through the newline of the last line handed over */
+            size_t at = (size_t)(b->line[i - 1] - buf) + b->len[i - 1];
             *used = at < len ? at + 1 : len;
-            if (rc) {
-                break;
-            }
         }
         end = b->end;
         atomic_store(&in->consumed, k + 1);
