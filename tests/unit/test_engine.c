@@ -205,6 +205,53 @@ static void a_changed_volume_baseline_restarts_the_counts_instead_of_failing(voi
     ks_buf_fini(&a);
 }
 
+/* Incidents opened by two updates of 20 SKUs on one channel: the first at
+ * qty old, the second with `moved` of them at qty now, under a config whose
+ * change_pct is pct. */
+static int64_t shift_incidents(double pct, uint32_t old, uint32_t now, int moved)
+{
+    struct ks_config c;
+    ks_config_defaults(&c);
+    c.channel_defaults.shift_change_pct = pct;
+    struct ks_engine *e = ks_engine_new(&c);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    char line[256];
+    int64_t n = 0;
+    for (int round = 1; round <= 2; round++) {
+        for (int k = 0; k < 20; k++) {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
+                     "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
+                     round, k, k, round == 2 && k < moved ? now : old, round);
+            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+        }
+    }
+    ks_engine_end_input(e);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    ks_engine_free(e);
+    ks_config_fini(&c);
+    return st.incidents;
+}
+
+static void change_pct_is_strict_for_fractional_settings(void)
+{
+    /* 12.5 %: 8 -> 9 is exactly 12.5 %, not more; 8 -> 10 is 25 %. Five of
+     * twenty SKUs is 25 %, over the 20 % of the update. */
+    CHECK_INT(shift_incidents(12.5, 8, 9, 5), 0);
+    CHECK_INT(shift_incidents(12.5, 8, 10, 5), 1);
+    CHECK_INT(shift_incidents(12.5, 8, 7, 5), 0);
+    CHECK_INT(shift_incidents(12.5, 8, 6, 5), 1);
+    /* 0.1 % has no exact hundredths in binary: the double test decides.
+     * 1000 -> 1001 is exactly 0.1 %; 1000 -> 1002 is 0.2 %. */
+    CHECK_INT(shift_incidents(0.1, 1000, 1001, 5), 0);
+    CHECK_INT(shift_incidents(0.1, 1000, 1002, 5), 1);
+    /* 50 % (the default) from 0 counts against 1: 0 -> 1 is 100 %. */
+    CHECK_INT(shift_incidents(50, 0, 1, 5), 1);
+    CHECK_INT(shift_incidents(50, 2, 3, 5), 0);
+}
+
 int main(void)
 {
     ks_config_defaults(&cfg);
@@ -217,6 +264,7 @@ int main(void)
     RUN(checkpoint_round_trip_is_exact);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
+    RUN(change_pct_is_strict_for_fractional_settings);
     ks_config_fini(&cfg);
     return t_done();
 }
