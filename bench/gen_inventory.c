@@ -108,30 +108,6 @@ static char *put_str(char *p, const char *s, size_t n)
 
 #define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
 
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) {
-        *p++ = tmp[--n];
-    }
-    return p;
-}
-
-/* Fixed-width decimal, zero padded. */
-static char *put_fixed(char *p, uint64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + width;
-}
-
 /* "2026-11-22T10:00:00.000Z"; the date part is cached per day. */
 static char *put_ts(char *p, int64_t ms)
 {
@@ -143,22 +119,22 @@ static char *put_ts(char *p, int64_t ms)
         int64_t y;
         unsigned m, d;
         ks_civil_from_days(day, &y, &m, &d);
-        put_fixed(date, (uint64_t)y, 4);
+        ks_put_digits(date, (uint64_t)y, 4);
         date[4] = '-';
-        put_fixed(date + 5, m, 2);
+        ks_put_digits(date + 5, m, 2);
         date[7] = '-';
-        put_fixed(date + 8, d, 2);
+        ks_put_digits(date + 8, d, 2);
         date[10] = 'T';
         cached_day = day;
     }
     p = put_str(p, date, 11);
-    p = put_fixed(p, (uint64_t)(in_day / 3600000), 2);
+    p = ks_put_digits(p, (uint64_t)(in_day / 3600000), 2);
     *p++ = ':';
-    p = put_fixed(p, (uint64_t)(in_day / 60000 % 60), 2);
+    p = ks_put_digits(p, (uint64_t)(in_day / 60000 % 60), 2);
     *p++ = ':';
-    p = put_fixed(p, (uint64_t)(in_day / 1000 % 60), 2);
+    p = ks_put_digits(p, (uint64_t)(in_day / 1000 % 60), 2);
     *p++ = '.';
-    p = put_fixed(p, (uint64_t)(in_day % 1000), 3);
+    p = ks_put_digits(p, (uint64_t)(in_day % 1000), 3);
     *p++ = 'Z';
     return p;
 }
@@ -295,9 +271,9 @@ int main(int argc, char **argv)
                 p = PUT_LIT(p, "\",\"channel\":\"");
                 p = put_str(p, ch, chlen);
                 p = PUT_LIT(p, "\",\"sku\":\"SKU-");
-                p = put_fixed(p, s, 7);
+                p = ks_put_digits(p, s, 7);
                 p = PUT_LIT(p, "\",\"qty\":");
-                p = put_u64(p, shown);
+                p = ks_put_u64(p, shown);
                 p = PUT_LIT(p, ",\"batch\":\"");
                 p = put_str(p, batch, (size_t)blen);
                 p = PUT_LIT(p, "\"}\n");

@@ -209,33 +209,14 @@ static int replay_read(struct sink *s, int fd)
 struct mapped {
     struct sink *s;
     const char *base;
-    const char *next; /* the next CHUNK boundary */
     size_t released;
 };
 
 static int feed_mapped(void *arg, const char *p, size_t n, const struct ks_event *pre)
 {
     struct mapped *m = arg;
-    struct sink *s = m->s;
-    int rc;
-    if (s->mode == MODE_ENGINE) {
-        /* feed(), inline for the common case */
-        struct run *r = s->r;
-        struct ks_err err;
-        r->lines++;
-        if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
-            KS_LINE_REJECTED) {
-            note_reject(r, err.msg);
-        }
-        rc = 0;
-    } else {
-        rc = feed(s, p, n, pre);
-    }
-    if (p < m->next) {
-        return rc;
-    }
+    int rc = feed(m->s, p, n, pre);
     size_t done = (size_t)(p - m->base) & ~(size_t)(CHUNK - 1);
-    m->next = m->base + done + CHUNK;
     if (done > m->released) {
         /* The worker thread reads ahead of this line, never behind it. */
         madvise((char *)m->base + m->released, done - m->released, MADV_DONTNEED);
@@ -263,7 +244,7 @@ static int replay_mmap(struct sink *s, int fd)
         return -1;
     }
     madvise(base, size, MADV_SEQUENTIAL);
-    struct mapped m = {s, base, base + CHUNK, 0};
+    struct mapped m = {s, base, 0};
     size_t used;
     ks_intake_lines(s->intake, base, size, 1, feed_mapped, &m, &used);
     drain(s);

@@ -134,6 +134,30 @@ void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format
 void ks_buf_reset(struct ks_buf *b);
 /* Formats n with thousands separators ("3,020") into out; returns out. */
 const char *ks_fmt_count(uint64_t n, char out[32]);
+/* Writes v in decimal at p (no NUL) and returns the end: for writers of
+ * large outputs (the simulator, the benchmark's generator). */
+static inline char *ks_put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) {
+        *p++ = tmp[--n];
+    }
+    return p;
+}
+/* The low `width` decimal digits of v, zero-padded, at p; returns the end. */
+static inline char *ks_put_digits(char *p, uint64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + width;
+}
 void ks_buf_fini(struct ks_buf *b);
 
 /* ---- interning --------------------------------------------------------- */

@@ -85,11 +85,7 @@ void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_tim
     }
     f->acc += (uint64_t)!rejected;
     f->rej += (uint64_t)rejected;
-    while (f->head < f->n && f->rec[f->head].t <= t - cfg->feed_window) {
-        f->acc -= f->rec[f->head].acc;
-        f->rej -= f->rec[f->head].rej;
-        f->head++;
-    }
+    ks_feed_prune(f, t - cfg->feed_window);
     if (f->rej == 0) {
         f->firing = 0;
         return;

@@ -492,6 +492,15 @@ void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
+/* Drops a feed source's records at or before cut from its window. */
+static inline void ks_feed_prune(struct ks_feedsrc *f, ks_time cut)
+{
+    while (f->head < f->n && f->rec[f->head].t <= cut) {
+        f->acc -= f->rec[f->head].acc;
+        f->rej -= f->rec[f->head].rej;
+        f->head++;
+    }
+}
 /* An accepted line at the clock, with the common case inline (det_feed.c owns
  * the rest): the source of the line before and no rejection in its window -
  * one more accepted line at the clock, the records that left the window
@@ -500,9 +509,9 @@ static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
 {
     if (source == e->last_fs_src && e->fs[e->last_fs].rej == 0) {
         struct ks_feedsrc *f = &e->fs[e->last_fs];
-        size_t n = f->n, h = f->head;
+        size_t n = f->n;
         ks_time t = e->clock;
-        if (n > h) {
+        if (n > f->head) {
             struct ks_feed_rec *last = &f->rec[n - 1];
             if (last->t == t) {
                 last->acc++;
@@ -510,17 +519,9 @@ static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
                 return;
             }
             if (n < f->cap && last->t < t) {
-                f->rec[n] = (struct ks_feed_rec){t, 1, 0};
-                n++;
-                uint64_t acc = f->acc + 1;
-                ks_time cut = t - e->cfg->feed_window;
-                while (h < n && f->rec[h].t <= cut) {
-                    acc -= f->rec[h].acc;
-                    h++;
-                }
-                f->n = n;
-                f->head = h;
-                f->acc = acc;
+                f->rec[f->n++] = (struct ks_feed_rec){t, 1, 0};
+                f->acc++;
+                ks_feed_prune(f, t - e->cfg->feed_window);
                 return;
             }
         }

@@ -230,25 +230,13 @@ static void putc_(struct out *o, char c)
 
 static void put_u(struct out *o, uint64_t v)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) {
-        o->p[o->len++] = tmp[--n];
-    }
+    o->len = (size_t)(ks_put_u64(o->p + o->len, v) - o->p);
 }
 
 /* n digits, zero-padded. */
 static void put_u_pad(struct out *o, uint64_t v, int n)
 {
-    for (int i = n - 1; i >= 0; i--) {
-        o->p[o->len + (size_t)i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    o->len += (size_t)n;
+    o->len = (size_t)(ks_put_digits(o->p + o->len, v, n) - o->p);
 }
 
 static void put_str(struct out *o, const char *s)

@@ -4,8 +4,9 @@
 
 #include "../../src/core/core.h"
 
-/* The file's bytes, NUL-terminated, in a ks_malloc'd buffer (ks_free it);
- * *len gets their number. NULL when the file cannot be opened. */
+/* The file's bytes, NUL-terminated, in a ks_malloc'd buffer of exactly
+ * *len + 1 bytes (so that ASan flags a read past the NUL; ks_free it); *len
+ * gets their number. NULL when the file cannot be opened. */
 static inline char *t_slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -23,7 +24,7 @@ static inline char *t_slurp(const char *path, size_t *len)
         ks_buf_put(&b, "", 0);
     }
     *len = b.len;
-    return b.p;
+    return ks_realloc(b.p, b.len + 1);
 }
 
 #endif

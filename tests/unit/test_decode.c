@@ -15,6 +15,7 @@
  * read from tests/fuzz/corpus.
  */
 #include "../../src/event/event.h"
+#include "slurp.h"
 #include "t.h"
 
 #include <dirent.h>
@@ -1594,30 +1595,6 @@ static void differential_canonical_lines_agree(void)
 
 /* ---- differential: files ------------------------------------------------ */
 
-/* Reads a whole file into a malloc'd buffer; NULL when it cannot. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct ks_buf b = {0};
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        ks_buf_put(&b, chunk, n);
-    }
-    fclose(f);
-    *len = b.len;
-    if (!b.p) {
-        ks_buf_put(&b, "", 0);
-    }
-    char *out = malloc(b.len + 1);
-    memcpy(out, b.p, b.len + 1);
-    ks_buf_fini(&b);
-    return out;
-}
-
 /* Checks every line of p[0..n) (split at '\n'). */
 static void check_lines(const char *p, size_t n)
 {
@@ -1670,7 +1647,7 @@ static int walk(const char *dir, const char *suffix, void (*fn)(const char *path
 static void check_corpus_file(const char *path)
 {
     size_t n;
-    char *p = slurp(path, &n);
+    char *p = t_slurp(path, &n);
     if (!p) {
         fprintf(stderr, "FAIL %s: cannot read %s\n", t_current, path);
         t_failed_checks++;
@@ -1679,13 +1656,13 @@ static void check_corpus_file(const char *path)
     files_seen++;
     check_line(p, n);
     check_lines(p, n);
-    free(p);
+    ks_free(p);
 }
 
 static void check_ndjson_file(const char *path)
 {
     size_t n;
-    char *p = slurp(path, &n);
+    char *p = t_slurp(path, &n);
     if (!p) {
         fprintf(stderr, "FAIL %s: cannot read %s\n", t_current, path);
         t_failed_checks++;
@@ -1693,7 +1670,7 @@ static void check_ndjson_file(const char *path)
     }
     files_seen++;
     check_lines(p, n);
-    free(p);
+    ks_free(p);
 }
 
 static void differential_fuzz_corpus_agrees(void)

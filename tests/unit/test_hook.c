@@ -12,6 +12,7 @@
  * allocation counter the leak checks read belongs to the test thread alone.
  */
 #include "../../src/contain/hook.h"
+#include "slurp.h"
 #include "t.h"
 
 #include <arpa/inet.h>
@@ -300,21 +301,11 @@ static void url_and_header_checks(void)
 
 static char tmpdir[64];
 
+/* The whole file, NUL-terminated (ks_free it); NULL when it cannot be read. */
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    struct ks_buf b = {0};
-    char tmp[4096];
-    size_t n;
-    while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0) {
-        ks_buf_put(&b, tmp, n);
-    }
-    fclose(f);
-    ks_buf_put(&b, "", 0);
-    return b.p;
+    size_t len;
+    return t_slurp(path, &len);
 }
 
 static void command_exit_0_is_success(void)
