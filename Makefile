@@ -17,7 +17,8 @@ BENCH_SRC = $(wildcard bench/*.c)
 # Release build in build/, sanitizer build (ASan + UBSan) in build/san/.
 OBJ      = $(LIB_SRC:%.c=build/obj/%.o)
 SAN_OBJ  = $(LIB_SRC:%.c=build/san/obj/%.o)
-SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+           -DKS_SLOW_CHECKS=1
 # ThreadSanitizer build in build/tsan/, for the tests of code that runs on two
 # threads (the intake).
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)

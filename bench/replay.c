@@ -114,27 +114,37 @@ static void note_reject(struct run *r, const char *msg)
     }
 }
 
+/* One line to the engine, as the shell hands it over. */
+static inline void to_engine(struct sink *s, const char *p, size_t n, const struct ks_event *pre)
+{
+    struct run *r = s->r;
+    struct ks_err err;
+    r->lines++;
+    if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
+        KS_LINE_REJECTED) {
+        note_reject(r, err.msg);
+    }
+}
+
 static int feed(void *arg, const char *p, size_t n, const struct ks_event *pre)
 {
     struct sink *s = arg;
     struct run *r = s->r;
     struct ks_err err;
-    r->lines++;
     switch (s->mode) {
     case MODE_ENGINE:
-        if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
-            KS_LINE_REJECTED) {
-            note_reject(r, err.msg);
-        }
+        to_engine(s, p, n, pre);
         break;
     case MODE_DECODE: {
         struct ks_event ev;
+        r->lines++;
         if (n && ks_event_decode(s->dec, p, n, &ev, &err) != KS_OK) {
             note_reject(r, err.msg);
         }
         break;
     }
     case MODE_SCAN:
+        r->lines++;
         break;
     }
     return 0;
@@ -210,20 +220,27 @@ struct mapped {
     struct sink *s;
     const char *base;
     size_t released;
+    const char *next; /* the first line past the next CHUNK boundary */
 };
 
 static int feed_mapped(void *arg, const char *p, size_t n, const struct ks_event *pre)
 {
     struct mapped *m = arg;
-    int rc = feed(m->s, p, n, pre);
-    size_t done = (size_t)(p - m->base) & ~(size_t)(CHUNK - 1);
-    if (done > m->released) {
+    struct sink *s = m->s;
+    if (s->mode == MODE_ENGINE) {
+        to_engine(s, p, n, pre);
+    } else {
+        feed(s, p, n, pre);
+    }
+    if (p >= m->next) {
+        size_t done = (size_t)(p - m->base) & ~(size_t)(CHUNK - 1);
         /* The worker thread reads ahead of this line, never behind it. */
         madvise((char *)m->base + m->released, done - m->released, MADV_DONTNEED);
         m->released = done;
-        drain(m->s);
+        m->next = m->base + done + CHUNK;
+        drain(s);
     }
-    return rc;
+    return 0;
 }
 
 static int replay_mmap(struct sink *s, int fd)
@@ -244,7 +261,7 @@ static int replay_mmap(struct sink *s, int fd)
         return -1;
     }
     madvise(base, size, MADV_SEQUENTIAL);
-    struct mapped m = {s, base, 0};
+    struct mapped m = {s, base, 0, base + CHUNK};
     size_t used;
     ks_intake_lines(s->intake, base, size, 1, feed_mapped, &m, &used);
     drain(s);

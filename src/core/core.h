@@ -46,6 +46,11 @@ void ks_err_prefix(struct ks_err *err, const char *fmt, ...) __attribute__((form
         }                                                                                          \
     } while (0)
 void ks_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));
+/* 1 in the sanitizer build (see the Makefile): fast paths are checked
+ * against the plain computation they replace. */
+#ifndef KS_SLOW_CHECKS
+#define KS_SLOW_CHECKS 0
+#endif
 
 /* ---- memory ------------------------------------------------------------ */
 

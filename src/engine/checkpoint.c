@@ -453,9 +453,10 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
     w_u64(b, e->nfs);
     for (size_t i = 0; i < e->nfs; i++) {
         const struct ks_feedsrc *f = &e->fs[i];
+        size_t live = ks_feed_live(f, e->cfg->feed_window);
         w_u32(b, f->source);
-        w_u64(b, f->n - f->head);
-        w_bytes(b, f->rec + f->head, (f->n - f->head) * sizeof(*f->rec));
+        w_u64(b, f->n - live);
+        w_bytes(b, f->rec + live, (f->n - live) * sizeof(*f->rec));
         w_u32(b, (uint32_t)f->firing);
         w_i64(b, f->incident);
     }

@@ -106,46 +106,6 @@ static inline uint32_t sku_of(struct ks_engine *e, struct ks_channel *c, struct 
     return sku_lookup(e, c, s);
 }
 
-void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
-{
-    const ks_time ts = ev->ts;
-    struct ks_channel *c = channel_of(e, ev->channel);
-    uint32_t sku = sku_of(e, c, ev->sku);
-    c->last_sku = sku;
-    uint32_t batch = batch_str(e, ev->batch);
-    if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
-        ks_det_update_close(e, c, ts);
-    }
-    if (!c->upd_open) {
-        c->upd_open = 1;
-        c->upd_batch = batch;
-        c->upd_source = ks_eng_str(e, ev->source);
-        c->upd_seq = ++e->upd_seq;
-        c->upd_first = ts;
-        c->upd_n = 0;
-    }
-    struct ks_pair *p = pair_at(c, sku);
-    uint32_t seq = c->upd_seq;
-    if (p->stamp != seq) {
-        /* The SKU's first value in this update. */
-        if (!(p->flags & KS_PAIR_CUR)) {
-            p->flags |= KS_PAIR_CUR;
-            c->n_tracked++;
-        }
-        p->stamp = seq;
-        KS_GROW(c->upd_skus, c->upd_cap, c->upd_n + 1);
-        c->upd_skus[c->upd_n++] = sku;
-    }
-    p->cur = (uint32_t)ev->qty;
-    if (c->last_inventory == KS_TIME_NONE || ts > c->last_inventory) {
-        c->last_inventory = ts;
-    }
-    ks_det_volume_count(e, c, ts);
-    if (batch == KS_NONE) {
-        ks_det_update_close(e, c, ts); /* an event without batch is an update of its own */
-    }
-}
-
 static int changed(uint32_t old, uint32_t now, double pct)
 {
     double diff = old > now ? (double)(old - now) : (double)(now - old);
@@ -166,6 +126,71 @@ static inline uint32_t changed_h(uint32_t old, uint32_t now, uint64_t p100)
 {
     uint64_t diff = old > now ? old - now : now - old;
     return diff * 10000u > p100 * (old > 1 ? old : 1u);
+}
+
+/* Whether a known SKU's value moved from its reference old to now by more
+ * than the channel's shift_change_pct. */
+static inline uint32_t shift_changed(const struct ks_channel *c, uint32_t old, uint32_t now)
+{
+    return c->upd_p100 >= 0 ? changed_h(old, now, (uint64_t)c->upd_p100)
+                            : (uint32_t)changed(old, now, c->cfg->shift_change_pct);
+}
+
+void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+{
+    const ks_time ts = ev->ts;
+    /* The decoder saw the line before (in the same buffer) name the same
+     * channel or batch, and that line came through here last. */
+    uint32_t same = e->same_ok ? ev->same_prev : 0;
+    e->line_next = e->line_end ? e->line_end + 1 : NULL;
+    struct ks_channel *c =
+        (same & KS_SAME_CHANNEL) ? &e->ch[e->last_ch] : channel_of(e, ev->channel);
+    uint32_t sku = sku_of(e, c, ev->sku);
+    c->last_sku = sku;
+    uint32_t batch = (same & KS_SAME_BATCH) ? e->last_batch : batch_str(e, ev->batch);
+    if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
+        ks_det_update_close(e, c, ts);
+    }
+    if (!c->upd_open) {
+        c->upd_open = 1;
+        c->upd_batch = batch;
+        c->upd_source = ks_eng_str(e, ev->source);
+        c->upd_seq = ++e->upd_seq;
+        c->upd_first = ts;
+        c->upd_n = 0;
+        c->upd_changed = c->upd_zeroed = 0;
+        c->upd_counted = 1;
+        c->upd_p100 = pct_hundredths(c->cfg->shift_change_pct);
+    }
+    struct ks_pair *p = pair_at(c, sku);
+    uint32_t seq = c->upd_seq, now = (uint32_t)ev->qty;
+    uint32_t known = (p->flags / KS_PAIR_KNOWN) & 1;
+    if (p->stamp != seq) {
+        /* The SKU's first value in this update. */
+        if (!(p->flags & KS_PAIR_CUR)) {
+            p->flags |= KS_PAIR_CUR;
+            c->n_tracked++;
+        }
+        p->stamp = seq;
+        KS_GROW(c->upd_skus, c->upd_cap, c->upd_n + 1);
+        c->upd_skus[c->upd_n++] = sku;
+    } else if (known) {
+        /* Another value in the same update: the last one counts. */
+        c->upd_changed -= shift_changed(c, p->good, p->cur);
+        c->upd_zeroed -= (uint32_t)(p->good > 0) & (uint32_t)(p->cur == 0);
+    }
+    p->cur = now;
+    if (known) {
+        c->upd_changed += shift_changed(c, p->good, now);
+        c->upd_zeroed += (uint32_t)(p->good > 0) & (uint32_t)(now == 0);
+    }
+    if (c->last_inventory == KS_TIME_NONE || ts > c->last_inventory) {
+        c->last_inventory = ts;
+    }
+    ks_det_volume_count(e, c, ts);
+    if (batch == KS_NONE) {
+        ks_det_update_close(e, c, ts); /* an event without batch is an update of its own */
+    }
 }
 
 /* Counts the update's known SKUs that changed by more than pct % and those
@@ -275,10 +300,17 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
     const double pct = cfg->shift_change_pct;
     const int64_t p100 = pct_hundredths(pct);
     uint32_t known = c->n_known, active = c->n_active, nchanged = 0, nzeroed = 0;
-    if (p100 >= 0) {
-        judge(c, 1, (uint64_t)p100, pct, &nchanged, &nzeroed);
+    if (!c->upd_counted || KS_SLOW_CHECKS) {
+        if (p100 >= 0) {
+            judge(c, 1, (uint64_t)p100, pct, &nchanged, &nzeroed);
+        } else {
+            judge(c, 0, 0, pct, &nchanged, &nzeroed);
+        }
+        /* The checking build counts both ways: they must agree. */
+        KS_ASSERT(!c->upd_counted || (nchanged == c->upd_changed && nzeroed == c->upd_zeroed));
     } else {
-        judge(c, 0, 0, pct, &nchanged, &nzeroed);
+        nchanged = c->upd_changed;
+        nzeroed = c->upd_zeroed;
     }
     int shift = known > 0 && known >= (uint32_t)cfg->shift_min_known &&
                 (double)nchanged * 100.0 > cfg->shift_skus_pct * known;
@@ -294,6 +326,7 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
     }
     c->upd_open = 0;
     c->upd_n = 0;
+    c->upd_counted = 0;
     c->upd_batch = KS_NONE;
 }
 

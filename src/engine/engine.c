@@ -412,6 +412,7 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
 {
     struct ks_event ev;
     e->st.lines++;
+    e->line_next = NULL;
     if (blank(line, len)) {
         e->st.blank++;
         return KS_LINE_ACCEPTED;
@@ -444,7 +445,13 @@ enum ks_line_result ks_engine_line_decoded(struct ks_engine *e, uint32_t input, 
     }
     e->st.lines++;
     KS_ASSERT(input < e->ninputs);
-    return take(e, input, ev);
+    e->same_ok = line == e->line_next;
+    e->line_next = NULL;
+    e->line_end = line + len;
+    enum ks_line_result r = take(e, input, ev);
+    e->same_ok = 0;
+    e->line_end = NULL;
+    return r;
 }
 
 void ks_engine_end_input(struct ks_engine *e)

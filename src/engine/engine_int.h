@@ -115,6 +115,14 @@ struct ks_channel {
     ks_time upd_first;
     uint32_t *upd_skus;
     size_t upd_n, upd_cap;
+    /* What the close judges, counted as the values arrive: known SKUs changed
+     * by more than shift_change_pct % and known SKUs gone to zero. Only
+     * ks_det_inventory touches the pairs of an open update, so the counts
+     * stay exact; upd_counted is 0 when they are not there (an update
+     * restored from a checkpoint), and the close counts afresh. */
+    uint32_t upd_changed, upd_zeroed;
+    int upd_counted;
+    int64_t upd_p100; /* shift_change_pct * 100 when whole, else -1 */
 
     /* sync_freshness */
     int sync_seen;       /* a sync event has been seen: the timer is armed */
@@ -402,6 +410,14 @@ struct ks_engine {
     uint32_t last_fs_src; /* the feed source looked up last, and its index */
     size_t last_fs;
     size_t last_ch; /* the channel of last_ch_str, when that is not KS_NONE */
+    /* For ev->same_prev: the line being taken, when it came with its event
+     * (ks_engine_line_decoded), else NULL; where the line after the last one
+     * ks_det_inventory took starts, else NULL; and whether the line being
+     * taken starts there - then the caches above hold the channel and batch
+     * of the line just before it in the same buffer. */
+    const char *line_end;
+    const char *line_next;
+    int same_ok;
 };
 
 /* engine.c */
@@ -492,6 +508,19 @@ void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
+/* The first of a feed source's records still in its window after its last
+ * line, that is after (last - window, last]. */
+static inline size_t ks_feed_live(const struct ks_feedsrc *f, ks_time window)
+{
+    size_t k = f->head;
+    if (f->n > k) {
+        ks_time cut = f->rec[f->n - 1].t - window;
+        while (k < f->n && f->rec[k].t <= cut) {
+            k++;
+        }
+    }
+    return k;
+}
 /* Drops a feed source's records at or before cut from its window. */
 static inline void ks_feed_prune(struct ks_feedsrc *f, ks_time cut)
 {
@@ -503,8 +532,11 @@ static inline void ks_feed_prune(struct ks_feedsrc *f, ks_time cut)
 }
 /* An accepted line at the clock, with the common case inline (det_feed.c owns
  * the rest): the source of the line before and no rejection in its window -
- * one more accepted line at the clock, the records that left the window
- * dropped, and nothing can fire. */
+ * one more accepted line at the clock, and nothing can fire. The records
+ * that left the window are dropped every 64 records only: with no
+ * rejection in the window the accepted count is not read, and the next
+ * rejected line (det_feed.c) prunes before it counts. The checkpoint writes
+ * the window as an eager prune would leave it (ks_feed_live). */
 static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
 {
     if (source == e->last_fs_src && e->fs[e->last_fs].rej == 0) {
@@ -521,7 +553,9 @@ static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
             if (n < f->cap && last->t < t) {
                 f->rec[f->n++] = (struct ks_feed_rec){t, 1, 0};
                 f->acc++;
-                ks_feed_prune(f, t - e->cfg->feed_window);
+                if ((n & 63) == 0) {
+                    ks_feed_prune(f, t - e->cfg->feed_window);
+                }
                 return;
             }
         }

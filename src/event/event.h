@@ -77,6 +77,12 @@ struct ks_label {
  */
 struct ks_event {
     enum ks_event_type type;
+    /* A note from ks_event_decode_fast_next (0 from every other decoder):
+     * KS_SAME_CHANNEL, KS_SAME_BATCH when the line's channel, its batch,
+     * has the same bytes as in the line just before it in the buffer, a
+     * canonical inventory line too. The engine uses it to skip looking the
+     * string up again; it is not part of what the line says. */
+    uint32_t same_prev;
     ks_time ts;
     struct ks_str id;     /* idempotency key, optional */
     struct ks_str source; /* lineage, optional */
@@ -161,6 +167,18 @@ enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t l
  * unspecified. */
 enum ks_rc ks_event_decode_fast_head(struct ks_decoder *d, const char *line, size_t len,
                                      struct ks_event *ev);
+/* The line that starts at p: its end is the first '\n' before end, set in
+ * *nl (NULL when there is none: the line runs to end). Its head is decoded
+ * as ks_event_decode_fast_head does, with the same result, and same_prev
+ * set; a canonical line is decoded and delimited in one pass, without a
+ * separate newline scan. */
+enum ks_rc ks_event_decode_fast_next(struct ks_decoder *d, const char *p, const char *end,
+                                     struct ks_event *ev, const char **nl);
+#define KS_SAME_CHANNEL 1u
+#define KS_SAME_BATCH 2u
+/* The next line handed to ks_event_decode_fast_next starts a new buffer:
+ * it is compared with no line before it. */
+void ks_decoder_new_buffer(struct ks_decoder *d);
 /* How many lines the fast path took (for the benchmark and tests). */
 uint64_t ks_decoder_fast_hits(const struct ks_decoder *d);
 

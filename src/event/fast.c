@@ -357,6 +357,25 @@ static inline uint64_t quotes64(const char *p, int *bad)
            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, quote)) << 32 |
            (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v3, quote)) << 48;
 }
+
+/* Flags the quotes of the 64 bytes at p (bit i is p[i]) and sets *stop to
+ * the mask of those that end a plain string or a line: a backslash, or a
+ * byte < 0x20 (a newline among them) or >= 0x80. */
+static inline uint64_t quotes_stops64(const char *p, uint64_t *stop)
+{
+    const __m128i quote = _mm_set1_epi8('"'), space = _mm_set1_epi8(0x20),
+                  backslash = _mm_set1_epi8('\\');
+    uint64_t q = 0, s = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * i));
+        __m128i b = _mm_or_si128(_mm_cmpgt_epi8(space, v), _mm_cmpeq_epi8(v, backslash));
+        q |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) << (16 * i);
+        s |= (uint64_t)(unsigned)_mm_movemask_epi8(b) << (16 * i);
+    }
+    *stop = s;
+    return q;
+}
 #else
 /* Flags the bytes of w that are a quote, a backslash, < 0x20 or >= 0x80;
  * as in plain_string_end, only the lowest flag is exact. */
@@ -450,18 +469,29 @@ static const char LIT_BATCH[] = ",\"batch\":\"";                    /* 10 */
 #define AFTER(a, b)                                                                                \
     (offsetof(struct ks_event, b) ==                                                               \
      offsetof(struct ks_event, a) + sizeof(((struct ks_event *)0)->a))
-_Static_assert(offsetof(struct ks_event, type) == 0 && offsetof(struct ks_event, ts) == 8 &&
+_Static_assert(offsetof(struct ks_event, type) == 0 && AFTER(type, same_prev) &&
+                   offsetof(struct ks_event, ts) == 8 &&
                    AFTER(ts, id) && AFTER(id, source) && AFTER(source, channel) &&
                    AFTER(channel, sku) && AFTER(sku, batch) && AFTER(batch, location) &&
                    AFTER(location, qty) && AFTER(qty, status) &&
                    (sizeof(struct ks_event) - offsetof(struct ks_event, status)) % 16 == 0,
                "canonical_event() no longer writes every field of struct ks_event");
 
+#if defined(__SSE2__)
+/* The bytes of the 16 at a and at b that differ (bit i: a[i] != b[i]). */
+static __attribute__((always_inline)) inline unsigned differ16(const char *a, const char *b)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)a);
+    __m128i y = _mm_loadu_si128((const __m128i *)(const void *)b);
+    return ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) & 0xffffu;
+}
+#endif
+
 typedef uint64_t zero16 __attribute__((vector_size(16)));
 
 static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_str channel,
                                    struct ks_str sku, uint64_t qty, struct ks_str batch,
-                                   int head_only)
+                                   uint32_t same_prev, int head_only)
 {
     const zero16 z = {0, 0};
     if (!head_only) {
@@ -473,8 +503,9 @@ static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_st
         ev->promised_ship = KS_TIME_NONE;
         ev->due = KS_TIME_NONE;
     }
-    memcpy(ev, &z, 8); /* type and the padding after it */
+    memcpy(ev, &z, 8); /* type and same_prev */
     ev->type = KS_EV_INVENTORY;
+    ev->same_prev = same_prev;
     ev->ts = ts;
     ev->id = (struct ks_str){0};
     ev->source = (struct ks_str){0};
@@ -510,29 +541,19 @@ static inline const char *close_quote(int window, const char *base, uint64_t quo
 }
 
 /*
- * Returns 1 with *ev complete when line[0..len) is a canonical line that
- * decode_any_order would accept, with the event it would yield; returns 0,
- * *ev untouched, for every other line. The date and minute caches make the
- * timestamp a compare of three words in the common case. window (a
- * constant at each call) chooses how strings are scanned: see close_quote.
- * head_only (also a constant) leaves the tail of *ev alone, for
- * ks_event_decode_fast_head.
+ * The part of a canonical line before the channel: the head, the timestamp
+ * (its minute through the cache) and ","channel":". line has at least
+ * CANON_STRINGS bytes. Returns 0 with *ts set, or -1. A line that passes
+ * holds no newline in these bytes: each is a literal, a digit or
+ * timestamp punctuation.
  */
-__attribute__((always_inline)) static inline int canonical_shape(struct ks_decoder *d,
-                                                                 const char *line, size_t len,
-                                                                 struct ks_event *ev,
-                                                                 const int window,
-                                                                 const int head_only)
+__attribute__((always_inline)) static inline int canonical_prefix(struct ks_decoder *d,
+                                                                  const char *line, ks_time *ts)
 {
-    if (!CANONICAL || len < CANON_MIN) {
-        return 0;
-    }
-    const char *end = line + len, *base = end - 64;
-    uint64_t quotes = 0;
     /* {"type":"inventory","ts":" */
     if (((ld8(line) ^ ld8(LIT_HEAD)) | (ld8(line + 8) ^ ld8(LIT_HEAD + 8)) |
          (ld8(line + 16) ^ ld8(LIT_HEAD + 16)) | (ld8(line + 18) ^ ld8(LIT_HEAD + 18))) != 0) {
-        return 0;
+        return -1;
     }
 
     /* the timestamp: its minute through the cache, then SS.mmmZ" */
@@ -540,42 +561,49 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
     if (!(d->minute_ok && ((ld8(v) ^ d->minute_key[0]) | (ld8(v + 8) ^ d->minute_key[1]) |
                            (ld8(v + 9) ^ d->minute_key[2])) == 0) &&
         minute_fill(d, v) != 0) {
-        return 0;
+        return -1;
     }
     uint64_t t = ld8(v + 17) ^ TS_TAIL;
     if ((t & TS_PUNCT) != 0 || (over9(t) & TS_DIGITS) != 0) {
-        return 0;
+        return -1;
     }
     unsigned se = (unsigned)(t & 0xf) * 10 + (unsigned)(t >> 8 & 0xf);
     unsigned ms = (unsigned)(t >> 24 & 0xf) * 100 + (unsigned)(t >> 32 & 0xf) * 10 +
                   (unsigned)(t >> 40 & 0xf);
     if (se > 60) {
-        return 0;
+        return -1;
     }
     if (se == 60) {
         se = 59; /* as ks_time_parse: a leap second stays inside its minute */
     }
-    ks_time ts = d->minute_ms + (ks_time)se * KS_SEC + ms;
+    *ts = d->minute_ms + (ks_time)se * KS_SEC + ms;
 
-    /* ","channel":" (its first quote closes the timestamp) and the channel */
+    /* ","channel":" (its first quote closes the timestamp) */
     const char *p = v + 24;
     if (((ld8(p) ^ ld8(LIT_CHANNEL)) | (ld8(p + 5) ^ ld8(LIT_CHANNEL + 5))) != 0) {
-        return 0;
+        return -1;
     }
-    const char *channel = p + 13;
-#if defined(__SSE2__)
-    if (window) {
-        /* The bytes before the channel are checked, and past it a
-         * canonical line holds only the strings, their keys and
-         * punctuation, and the qty's digits: a byte that no plain string
-         * may hold is in none of them. */
-        int bad;
-        quotes = quotes64(base, &bad);
-        if (bad) {
-            return 0;
-        }
-    }
-#endif
+    return 0;
+}
+
+/*
+ * The rest of a canonical line, from its channel (line + CANON_STRINGS) to
+ * end, whose prefix canonical_prefix() accepted with ts. With window set,
+ * quotes flags the quotes of the 64 bytes at base, which hold every quote
+ * from the channel to end, and no byte from the channel to end is one a
+ * plain string may not hold (the callers check both). Returns 1 with *ev
+ * written (its head only with head_only), or 0.
+ */
+__attribute__((always_inline)) static inline int canonical_rest(const char *line,
+                                                                const char *end, ks_time ts,
+                                                                struct ks_event *ev,
+                                                                const int window,
+                                                                const char *base,
+                                                                uint64_t quotes,
+                                                                const int head_only,
+                                                                struct ks_decoder *next)
+{
+    const char *channel = line + CANON_STRINGS;
     const char *q = close_quote(window, base, quotes, channel, end);
     /* non-empty, with room for ","sku":"X","qty":0} after it */
     if (!q || q == channel || end - q < 9 + 1 + 8 + 1 + 1) {
@@ -600,7 +628,7 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
      * (that of "batch"), the digits end at the byte before it, so their
      * count comes from the quote mask and not from the digits themselves;
      * otherwise at the first byte that is not a digit. */
-    p = q + 8;
+    const char *p = q + 8;
     uint64_t x = ld_upto(p, end) ^ B('0');
     unsigned n;
     if (window && (quotes >> (p - base)) != 0) {
@@ -647,8 +675,74 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
     if (p != end && skip_ws(p, end) != end) {
         return 0;
     }
-    canonical_event(ev, ts, channel_s, sku_s, x, batch_s, head_only);
+    uint32_t same = 0;
+#if defined(__SSE2__)
+    if (next) {
+        /*
+         * ks_event_decode_fast_next: compared with the line before, also
+         * canonical. Its channel is the same when the 16 bytes at the
+         * channel of both lines agree up to this channel's closing quote
+         * (the other's holds no quote before its own), its batch when this
+         * line ends with '"}' right after the batch and the two lines' last
+         * bytes agree from the quote that opens it (likewise). Both
+         * regions lie inside each line.
+         */
+        const char *prev = next->prev_line;
+        if (line == next->prev_next) {
+            unsigned d = differ16(channel_s.p, prev + CANON_STRINGS);
+            same = (channel_s.len < 16 && (d & ((2u << channel_s.len) - 1)) == 0);
+            if (batch_s.p && batch_s.len <= 13 && batch_s.p + batch_s.len + 2 == end) {
+                d = differ16(end - 16, next->prev_next - 1 - 16);
+                same |= (d >> (16 - (batch_s.len + 3)) == 0) << 1;
+            }
+            _Static_assert(KS_SAME_CHANNEL == 1 && KS_SAME_BATCH == 2, "same_prev bits");
+        }
+        next->prev_line = line;
+        next->prev_next = end + 1;
+    }
+#endif
+    canonical_event(ev, ts, channel_s, sku_s, x, batch_s, same, head_only);
     return 1;
+}
+
+/*
+ * Returns 1 with *ev complete when line[0..len) is a canonical line that
+ * decode_any_order would accept, with the event it would yield; returns 0,
+ * *ev untouched, for every other line. The date and minute caches make the
+ * timestamp a compare of three words in the common case. window (a
+ * constant at each call) chooses how strings are scanned: see close_quote,
+ * here with the quote mask of the line's last 64 bytes. head_only (also a
+ * constant) leaves the tail of *ev alone, for ks_event_decode_fast_head.
+ */
+__attribute__((always_inline)) static inline int canonical_shape(struct ks_decoder *d,
+                                                                 const char *line, size_t len,
+                                                                 struct ks_event *ev,
+                                                                 const int window,
+                                                                 const int head_only)
+{
+    if (!CANONICAL || len < CANON_MIN) {
+        return 0;
+    }
+    ks_time ts;
+    if (canonical_prefix(d, line, &ts) != 0) {
+        return 0;
+    }
+    const char *end = line + len, *base = end - 64;
+    uint64_t quotes = 0;
+#if defined(__SSE2__)
+    if (window) {
+        /* The bytes before the channel are checked, and past it a
+         * canonical line holds only the strings, their keys and
+         * punctuation, and the qty's digits: a byte that no plain string
+         * may hold is in none of them. */
+        int bad;
+        quotes = quotes64(base, &bad);
+        if (bad) {
+            return 0;
+        }
+    }
+#endif
+    return canonical_rest(line, end, ts, ev, window, base, quotes, head_only, NULL);
 }
 
 static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev,
@@ -830,6 +924,77 @@ enum ks_rc ks_event_decode_fast(struct ks_decoder *d, const char *line, size_t l
     return KS_EINPUT;
 }
 
+/* The rare shapes for ks_event_decode_fast_head: in full aside, then the
+ * head. Out of line, so that the common path keeps a small frame. */
+static __attribute__((noinline)) enum ks_rc head_any_order(struct ks_decoder *d, const char *line,
+                                                           size_t len, struct ks_event *ev)
+{
+    struct ks_event full;
+    if (decode_any_order(d, line, len, &full) == KS_OK) {
+        memcpy(ev, &full, KS_EVENT_HEAD);
+        d->fast_hits++;
+        return KS_OK;
+    }
+    return KS_EINPUT;
+}
+
+/*
+ * A canonical line at line, its end found on the way: the line is within
+ * the buffer's next CANON_WINDOW_MAX bytes, which are all readable. The
+ * prefix holds no newline when canonical_prefix() accepts it, so the line
+ * ends at the first newline in the 64 bytes from the channel, and that must
+ * be the first byte there that no plain string may hold. Returns 1 with the
+ * head of *ev written and *nl at the newline, or 0 (the caller then finds
+ * the line's end itself and tries again).
+ */
+static __attribute__((always_inline)) inline int canonical_next(struct ks_decoder *d,
+                                                                const char *line,
+                                                                struct ks_event *ev,
+                                                                const char **nl)
+{
+#if CANONICAL && defined(__SSE2__)
+    ks_time ts;
+    if (canonical_prefix(d, line, &ts) != 0) {
+        return 0;
+    }
+    const char *base = line + CANON_STRINGS;
+    uint64_t stop, quotes = quotes_stops64(base, &stop);
+    if (stop == 0) {
+        return 0; /* the line is longer than CANON_WINDOW_MAX */
+    }
+    const char *end = base + __builtin_ctzll(stop);
+    if (*end != '\n' || end - line < (ptrdiff_t)CANON_MIN) {
+        return 0;
+    }
+    quotes &= (stop & -stop) - 1; /* the quotes of this line only */
+    if (!canonical_rest(line, end, ts, ev, 1, base, quotes, 1, d)) {
+        return 0;
+    }
+    *nl = end;
+    return 1;
+#else
+    (void)d, (void)line, (void)ev, (void)nl;
+    return 0;
+#endif
+}
+
+enum ks_rc ks_event_decode_fast_next(struct ks_decoder *d, const char *p, const char *end,
+                                     struct ks_event *ev, const char **nl)
+{
+    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, ev, nl)) {
+        d->fast_hits++;
+        return KS_OK;
+    }
+    d->prev_next = NULL;
+    *nl = memchr(p, '\n', (size_t)(end - p));
+    return ks_event_decode_fast_head(d, p, (size_t)((*nl ? *nl : end) - p), ev);
+}
+
+void ks_decoder_new_buffer(struct ks_decoder *d)
+{
+    d->prev_next = NULL;
+}
+
 enum ks_rc ks_event_decode_fast_head(struct ks_decoder *d, const char *line, size_t len,
                                      struct ks_event *ev)
 {
@@ -840,12 +1005,5 @@ enum ks_rc ks_event_decode_fast_head(struct ks_decoder *d, const char *line, siz
         d->fast_hits++;
         return KS_OK;
     }
-    /* The rare shapes: in full aside, then the head. */
-    struct ks_event full;
-    if (decode_any_order(d, line, len, &full) == KS_OK) {
-        memcpy(ev, &full, KS_EVENT_HEAD);
-        d->fast_hits++;
-        return KS_OK;
-    }
-    return KS_EINPUT;
+    return head_any_order(d, line, len, ev);
 }

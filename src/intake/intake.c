@@ -109,6 +109,7 @@ static void *worker(void *arg)
     struct ks_intake *in = arg;
     const char *p = in->buf, *end = in->buf + in->len;
     int done = 0;
+    ks_decoder_new_buffer(in->dec);
     for (uint64_t k = 0; !done; k++) {
         wait_for(in, slot_free, k, &in->worker_sleeps);
         if (atomic_load_explicit(&in->stop, memory_order_relaxed)) {
@@ -117,15 +118,20 @@ static void *worker(void *arg)
         struct batch *b = &in->ring[k % SLOTS];
         uint32_t n = 0;
         while (n < BATCH) {
-            const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-            if (!nl && (!in->last || p >= end)) {
+            if (p >= end) {
                 done = 1;
+                break;
+            }
+            const char *nl;
+            int fast = ks_event_decode_fast_next(in->dec, p, end, &b->ev[n], &nl) == KS_OK;
+            if (!nl && !in->last) {
+                done = 1; /* an unfinished line: left to the next call */
                 break;
             }
             const char *le = nl ? nl : end;
             b->line[n] = p;
             b->len[n] = (size_t)(le - p);
-            b->fast[n] = ks_event_decode_fast_head(in->dec, p, b->len[n], &b->ev[n]) == KS_OK;
+            b->fast[n] = (uint8_t)fast;
             n++;
             p = nl ? nl + 1 : end;
         }

@@ -11,7 +11,9 @@
  * no string holds NUL and every slice lies in the line or the decoder; a
  * rejection is one line of valid UTF-8 that starts with a known prefix.
  * The head-only fast decoder must give the fast decoder's verdict and, over
- * a cleared event, the very same bytes.
+ * a cleared event, the very same bytes. Then the input is read as a buffer of
+ * lines through ks_event_decode_fast_next, which must find the same lines
+ * and events, and claim a repeated channel or batch only where there is one.
  * Decoders are created and freed per input so LeakSanitizer sees every
  * allocation.
  *
@@ -24,6 +26,7 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+static void next_lines(const uint8_t *data, size_t size);
 
 static void die(const char *what)
 {
@@ -249,5 +252,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ks_decoder_free(dg);
     ks_decoder_free(dd);
     free(line);
+    next_lines(data, size);
     return 0;
+}
+
+/*
+ * The input as a buffer of lines, through ks_event_decode_fast_next (the
+ * intake's decoder): every line it finds is the one a newline scan finds,
+ * with the head-only decoder's verdict and bytes, and a same_prev bit only
+ * where the line before has the same channel or batch.
+ */
+static void next_lines(const uint8_t *data, size_t size)
+{
+    char *buf = malloc(size ? size : 1);
+    memcpy(buf, data, size);
+    const char *p = buf, *end = buf + size;
+    struct ks_decoder *dn = ks_decoder_new(), *dh = ks_decoder_new();
+    struct ks_event en, eh, prev;
+    int have_prev = 0;
+    ks_event_clear(&en);
+    ks_event_clear(&eh);
+    ks_decoder_new_buffer(dn);
+    while (p < end) {
+        const char *nl, *want = memchr(p, '\n', (size_t)(end - p));
+        enum ks_rc rn = ks_event_decode_fast_next(dn, p, end, &en, &nl);
+        if (nl != want) {
+            die("fast_next ends the line elsewhere than the newline");
+        }
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (ks_event_decode_fast_head(dh, p, len, &eh) != rn) {
+            die("fast_next and the head-only decoder disagree on the verdict");
+        }
+        if (rn == KS_OK) {
+            uint32_t same = en.same_prev;
+            en.same_prev = 0;
+            if (memcmp(&en, &eh, sizeof(en)) != 0) {
+                die("fast_next yields another event than the head-only decoder");
+            }
+            if (same & ~(KS_SAME_CHANNEL | KS_SAME_BATCH)) {
+                die("same_prev has an unknown bit");
+            }
+            if ((same & KS_SAME_CHANNEL) && !(have_prev && str_same(prev.channel, en.channel))) {
+                die("same_prev says same channel where it is not");
+            }
+            if ((same & KS_SAME_BATCH) &&
+                !(have_prev && en.batch.p && str_same(prev.batch, en.batch))) {
+                die("same_prev says same batch where it is not");
+            }
+            prev = en;
+        }
+        have_prev = rn == KS_OK;
+        p = nl ? nl + 1 : end;
+    }
+    ks_decoder_free(dn);
+    ks_decoder_free(dh);
+    free(buf);
 }

@@ -1171,6 +1171,85 @@ static void decode_uses_the_fast_path_only_for_inventory(void)
     ks_decoder_free(d);
 }
 
+/* ks_event_decode_fast_next (the intake's decoder) over a buffer: each
+ * line's end, its event, and same_prev exactly where the line before names
+ * the same channel or batch, near misses included. */
+static void fast_next_finds_lines_and_repeated_channels_and_batches(void)
+{
+    static const struct {
+        const char *channel, *batch; /* batch NULL: none */
+        uint32_t same;
+    } want[] = {
+        {"amazon", "a-1", 0},                              /* the first line */
+        {"amazon", "a-1", KS_SAME_CHANNEL | KS_SAME_BATCH},
+        {"amazon2", "xa-1", 0},                            /* longer, each */
+        {"amazo", "a-1", 0},                               /* shorter, each */
+        {"amazo", NULL, KS_SAME_CHANNEL},
+        {"amazo", "a-1", KS_SAME_CHANNEL},                 /* no batch before */
+        {"amazo", "0123456789abc", KS_SAME_CHANNEL},
+        {"amazo", "0123456789abc", KS_SAME_CHANNEL | KS_SAME_BATCH}, /* 13: the longest */
+        {"amazo", "0123456789abcd", KS_SAME_CHANNEL},
+        {"amazo", "0123456789abcd", KS_SAME_CHANNEL},      /* 14: not compared */
+        {"a-very-long-name", "b", 0},                      /* 16 bytes: not compared */
+        {"a-very-long-name", "b", KS_SAME_BATCH},
+        {"ebay", "b", KS_SAME_BATCH},
+        {"ebay", "b", KS_SAME_CHANNEL | KS_SAME_BATCH},
+    };
+    size_t n = sizeof(want) / sizeof(want[0]);
+    struct ks_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(&b,
+                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:%02zu.000Z\",\"channel\":"
+                      "\"%s\",\"sku\":\"SKU-%zu\",\"qty\":%zu",
+                      i, want[i].channel, i, i + 1);
+        if (want[i].batch) {
+            ks_buf_printf(&b, ",\"batch\":\"%s\"", want[i].batch);
+        }
+        ks_buf_puts(&b, "}\n");
+    }
+    /* A line the fast path declines, then a canonical one at the very end
+     * (too close to it for the one-pass road), no newline after it. */
+    ks_buf_puts(&b, "{\"type\":\"tick\",\"ts\":1}\n");
+    ks_buf_puts(&b, "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:01:00.000Z\",\"channel\":"
+                    "\"ebay\",\"sku\":\"S\",\"qty\":1,\"batch\":\"b\"}");
+    struct ks_decoder *d = ks_decoder_new();
+    ks_decoder_new_buffer(d);
+    const char *p = b.p, *end = b.p + b.len;
+    struct ks_event e;
+    ks_event_clear(&e);
+    for (size_t i = 0; i < n + 2; i++) {
+        const char *nl;
+        enum ks_rc rc = ks_event_decode_fast_next(d, p, end, &e, &nl);
+        CHECK(i == n + 1 ? nl == NULL : nl == memchr(p, '\n', (size_t)(end - p)));
+        if (i == n) {
+            CHECK_INT(rc, KS_EINPUT);
+        } else {
+            CHECK_INT(rc, KS_OK);
+            CHECK_INT(e.qty, i < n ? (int64_t)i + 1 : 1);
+            CHECK_INT(e.same_prev, i < n ? want[i].same : 0);
+            if (i < n) {
+                CHECK(ks_str_eq(e.channel, want[i].channel));
+                CHECK(want[i].batch ? ks_str_eq(e.batch, want[i].batch) : e.batch.p == NULL);
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    CHECK(p == end);
+    /* A new buffer: the first line is compared with nothing. */
+    ks_decoder_new_buffer(d);
+    const char *nl;
+    CHECK_INT(ks_event_decode_fast_next(d, b.p, end, &e, &nl), KS_OK);
+    CHECK_INT(e.same_prev, 0);
+    const char *second = nl + 1;
+    CHECK_INT(ks_event_decode_fast_next(d, second, end, &e, &nl), KS_OK);
+    CHECK_INT(e.same_prev, KS_SAME_CHANNEL | KS_SAME_BATCH);
+    /* Not the line right after the last one: compared with nothing. */
+    CHECK_INT(ks_event_decode_fast_next(d, second, end, &e, &nl), KS_OK);
+    CHECK_INT(e.same_prev, 0);
+    ks_decoder_free(d);
+    ks_buf_fini(&b);
+}
+
 /* ---- differential: generated inventory lines ---------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -1777,6 +1856,7 @@ int main(void)
     RUN(fast_path_accepts_any_key_order_and_whitespace);
     RUN(fast_path_declines_what_it_is_not_sure_about);
     RUN(fast_path_date_cache_follows_the_date);
+    RUN(fast_next_finds_lines_and_repeated_channels_and_batches);
     RUN(decode_uses_the_fast_path_only_for_inventory);
 
     RUN(differential_generated_inventory_lines_agree);

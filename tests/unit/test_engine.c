@@ -252,6 +252,43 @@ static void change_pct_is_strict_for_fractional_settings(void)
     CHECK_INT(shift_incidents(50, 2, 3, 5), 0);
 }
 
+/* Incidents opened by a clean update of 20 SKUs at qty 8, then one update in
+ * which every SKU is pushed twice: first at `first`, then at `last`. The
+ * update is judged on the last values (counted as they arrive; the
+ * checking build counts them again at the close and compares). */
+static int64_t twice_pushed_incidents(uint32_t first, uint32_t last)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    char line[256];
+    int64_t n = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        for (int k = 0; k < 20; k++) {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
+                     "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
+                     pass, k, k, pass == 0 ? 8 : pass == 1 ? first : last, pass == 0 ? 1 : 2);
+            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+        }
+    }
+    ks_engine_end_input(e);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    ks_engine_free(e);
+    return st.incidents;
+}
+
+static void a_sku_pushed_twice_in_an_update_counts_with_its_last_value(void)
+{
+    CHECK_INT(twice_pushed_incidents(0, 8), 0);  /* zeroed, then put back */
+    CHECK_INT(twice_pushed_incidents(8, 0), 1);  /* zero spike */
+    CHECK_INT(twice_pushed_incidents(40, 8), 0); /* shifted, then put back */
+    CHECK_INT(twice_pushed_incidents(8, 40), 1); /* distribution shift */
+    CHECK_INT(twice_pushed_incidents(0, 40), 1);
+    CHECK_INT(twice_pushed_incidents(8, 8), 0);
+}
+
 int main(void)
 {
     ks_config_defaults(&cfg);
@@ -265,6 +302,7 @@ int main(void)
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
     RUN(change_pct_is_strict_for_fractional_settings);
+    RUN(a_sku_pushed_twice_in_an_update_counts_with_its_last_value);
     ks_config_fini(&cfg);
     return t_done();
 }

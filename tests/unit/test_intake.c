@@ -320,6 +320,70 @@ static void a_long_mixed_stream_ends_the_same_through_two_threads(void)
     ks_config_fini(&cfg);
 }
 
+/*
+ * The engine trusts an event's same_prev only for the line that starts
+ * right after the last one it took with its event. Here every event
+ * claims the channel and batch of the line before, wrongly (the channels
+ * alternate): fed from separate buffers, or after a line taken without
+ * its event, the engine must look every string up and end as one fed
+ * line by line.
+ */
+static void a_same_prev_note_counts_only_right_after_the_line_before(void)
+{
+    struct ks_buf t = {0};
+    for (int i = 0; i < 400; i++) {
+        const char *ch = i % 2 ? "ebay" : "amazon";
+        ks_buf_printf(&t,
+                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:%02d.%03dZ\",\"channel\":"
+                      "\"%s\",\"sku\":\"SKU-%d\",\"qty\":%d,\"batch\":\"%s-%d\"}\n",
+                      i / 100, i % 1000, ch, i / 2 % 50, i / 100 == 2 ? 0 : 5 + i % 3, ch,
+                      i / 100);
+    }
+    struct ks_config cfg;
+    ks_config_defaults(&cfg);
+    for (int how = 0; how < 2; how++) {
+        struct ks_engine *a = ks_engine_new(&cfg), *b = ks_engine_new(&cfg);
+        uint32_t ia = ks_engine_input(a, "x"), ib = ks_engine_input(b, "x");
+        struct ks_decoder *d = ks_decoder_new();
+        struct ks_err err;
+        int64_t lineno = 0;
+        for (size_t at = 0; at < t.len;) {
+            const char *line = t.p + at;
+            size_t len = (size_t)((const char *)memchr(line, '\n', t.len - at) - line);
+            at += len + 1;
+            lineno++;
+            ks_engine_line(a, ia, lineno, line, len, &err);
+            struct ks_event ev;
+            ks_event_clear(&ev);
+            CHECK_INT(ks_event_decode_fast_head(d, line, len, &ev), KS_OK);
+            ev.same_prev = KS_SAME_CHANNEL | KS_SAME_BATCH;
+            if (how == 0) {
+                char *own = ks_strndup(line, len); /* a buffer of its own */
+                ks_engine_line_decoded(b, ib, lineno, own, len, &ev, &err);
+                ks_free(own);
+            } else if (lineno % 2) {
+                ks_engine_line_decoded(b, ib, lineno, line, len, NULL, &err);
+            } else {
+                ks_engine_line_decoded(b, ib, lineno, line, len, &ev, &err);
+            }
+        }
+        struct ks_buf oa = {0}, ob = {0};
+        engine_outcome(a, &oa);
+        engine_outcome(b, &ob);
+        CHECK(oa.len > 0 && oa.len == ob.len && memcmp(oa.p, ob.p, oa.len) == 0);
+        struct ks_engine_stats st;
+        ks_engine_stats(a, &st);
+        CHECK_INT(st.incidents_opened, 2); /* the zeroed round, on each channel */
+        ks_buf_fini(&oa);
+        ks_buf_fini(&ob);
+        ks_decoder_free(d);
+        ks_engine_free(a);
+        ks_engine_free(b);
+    }
+    ks_config_fini(&cfg);
+    ks_buf_fini(&t);
+}
+
 int main(void)
 {
     RUN(lines_and_events_are_the_same_on_one_and_two_threads);
@@ -327,5 +391,6 @@ int main(void)
     RUN(short_buffers_and_empty_ones_are_handled_in_place);
     RUN(every_scenario_ends_the_same_through_two_threads);
     RUN(a_long_mixed_stream_ends_the_same_through_two_threads);
+    RUN(a_same_prev_note_counts_only_right_after_the_line_before);
     return t_done();
 }
