@@ -4,8 +4,8 @@
  * The engine is sequential: every line must reach it in order, on one
  * thread. Finding the lines and decoding them is not: with two threads, a
  * worker splits the buffer and runs the specialised inventory decoder
- * (ks_event_decode_fast) a few hundred lines ahead, and the caller's thread
- * only feeds the engine. What reaches the engine is the same either way: a
+ * (ks_event_decode_fast_next) up to 64 Ki lines ahead, and the caller's
+ * thread only feeds the engine. What reaches the engine is the same either way: a
  * line the fast decoder took comes with its event, any other line (other
  * types, blank lines, lines with escapes, bad lines) comes without one and
  * the engine decodes it itself, exactly as ks_engine_line always does. The
@@ -38,9 +38,12 @@ int ks_intake_threads_default(void);
 /*
  * Called for every line, in order, on the caller's thread: line without its
  * newline, and ev, the fast decoder's event for the line, or NULL when the
- * line is for the engine to decode (always NULL with one thread). ev and
- * the strings it points into (they point into line) are valid during the
- * call only. A nonzero return stops the intake: ks_intake_lines returns it.
+ * line is for the engine to decode (always NULL with one thread; also for
+ * the rare fast lines with an id, a source or a location, or over 64 KiB).
+ * ev and the strings it points into (they point into line) are valid
+ * during the call only. ev->same_prev is meant for ks_engine_line_decoded,
+ * which relies on being handed every line of the buffer in order. A
+ * nonzero return stops the intake: ks_intake_lines returns it.
  */
 typedef int (*ks_intake_fn)(void *arg, const char *line, size_t len, const struct ks_event *ev);
 

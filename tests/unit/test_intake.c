@@ -111,11 +111,15 @@ static int collect(void *arg, const char *line, size_t len, const struct ks_even
     /* The very event the fast decoder gives for the line, every byte of it. */
     struct ks_event want;
     int fast = ks_event_decode_fast(s->dec, line, len, &want) == KS_OK;
+    /* Lines with an id, a source or a location, and lines over 64 KiB, go
+     * without their event (the worker packs the others into a slot). */
+    int packs = fast && !want.id.p && !want.source.p && !want.location.p && len <= UINT16_MAX;
     if (ev) {
         s->events++;
-        s->bad_event += !fast || memcmp(&want, ev, sizeof(want)) != 0;
+        want.same_prev = ev->same_prev; /* a note about the line before, checked in test_decode */
+        s->bad_event += !packs || memcmp(&want, ev, sizeof(want)) != 0;
     } else {
-        s->missed += fast;
+        s->missed += packs;
     }
     return s->stop_at && s->lines == s->stop_at ? 7 : 0;
 }
@@ -153,6 +157,7 @@ static void lines_and_events_are_the_same_on_one_and_two_threads(void)
             CHECK(one.log.p && two.log.p && memcmp(one.log.p, two.log.p, one.log.len) == 0);
             CHECK_INT(one.events, 0); /* one thread: the engine decodes */
             CHECK(one.missed > 25000);
+            CHECK(two.events > 25000);
             CHECK_INT(two.events, one.missed);
             CHECK_INT(two.missed, 0);
             CHECK_INT(two.bad_event, 0);
