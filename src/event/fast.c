@@ -700,6 +700,8 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
         next->prev_line = line;
         next->prev_next = end + 1;
     }
+#else
+    (void)next; /* without SSE2, canonical_next declines every line */
 #endif
     canonical_event(ev, ts, channel_s, sku_s, x, batch_s, same, head_only);
     return 1;
