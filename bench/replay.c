@@ -114,37 +114,27 @@ static void note_reject(struct run *r, const char *msg)
     }
 }
 
-/* One line to the engine, as the shell hands it over. */
-static inline void to_engine(struct sink *s, const char *p, size_t n, const struct ks_event *pre)
-{
-    struct run *r = s->r;
-    struct ks_err err;
-    r->lines++;
-    if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
-        KS_LINE_REJECTED) {
-        note_reject(r, err.msg);
-    }
-}
-
 static int feed(void *arg, const char *p, size_t n, const struct ks_event *pre)
 {
     struct sink *s = arg;
     struct run *r = s->r;
     struct ks_err err;
+    r->lines++;
     switch (s->mode) {
     case MODE_ENGINE:
-        to_engine(s, p, n, pre);
+        if (ks_engine_line_decoded(s->e, s->input, (int64_t)r->lines, p, n, pre, &err) ==
+            KS_LINE_REJECTED) {
+            note_reject(r, err.msg);
+        }
         break;
     case MODE_DECODE: {
         struct ks_event ev;
-        r->lines++;
         if (n && ks_event_decode(s->dec, p, n, &ev, &err) != KS_OK) {
             note_reject(r, err.msg);
         }
         break;
     }
     case MODE_SCAN:
-        r->lines++;
         break;
     }
     return 0;
@@ -227,11 +217,7 @@ static int feed_mapped(void *arg, const char *p, size_t n, const struct ks_event
 {
     struct mapped *m = arg;
     struct sink *s = m->s;
-    if (s->mode == MODE_ENGINE) {
-        to_engine(s, p, n, pre);
-    } else {
-        feed(s, p, n, pre);
-    }
+    feed(s, p, n, pre);
     if (p >= m->next) {
         size_t done = (size_t)(p - m->base) & ~(size_t)(CHUNK - 1);
         /* The worker thread reads ahead of this line, never behind it. */

@@ -112,14 +112,6 @@ static int changed(uint32_t old, uint32_t now, double pct)
     return diff * 100.0 > pct * (old > 1 ? (double)old : 1.0);
 }
 
-/* pct * 100 when that is a whole number the integer test below can use
- * (50, 12.5: every usual setting), else -1. */
-static int64_t pct_hundredths(double pct)
-{
-    double h = pct * 100.0;
-    return h >= 0 && h <= 1e8 && h == (double)(int64_t)h ? (int64_t)h : -1;
-}
-
 /* changed() in integers: 10000 |now - old| > p100 max(old, 1). Exact, and so
  * equal to the double test, which is exact too for such p100. */
 static inline uint32_t changed_h(uint32_t old, uint32_t now, uint64_t p100)
@@ -132,7 +124,7 @@ static inline uint32_t changed_h(uint32_t old, uint32_t now, uint64_t p100)
  * than the channel's shift_change_pct. */
 static inline uint32_t shift_changed(const struct ks_channel *c, uint32_t old, uint32_t now)
 {
-    return c->upd_p100 >= 0 ? changed_h(old, now, (uint64_t)c->upd_p100)
+    return c->shift_p100 >= 0 ? changed_h(old, now, (uint64_t)c->shift_p100)
                             : (uint32_t)changed(old, now, c->cfg->shift_change_pct);
 }
 
@@ -160,7 +152,6 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
         c->upd_n = 0;
         c->upd_changed = c->upd_zeroed = 0;
         c->upd_counted = 1;
-        c->upd_p100 = pct_hundredths(c->cfg->shift_change_pct);
     }
     struct ks_pair *p = pair_at(c, sku);
     uint32_t seq = c->upd_seq, now = (uint32_t)ev->qty;
@@ -298,7 +289,7 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
 {
     const struct ks_channel_cfg *cfg = c->cfg;
     const double pct = cfg->shift_change_pct;
-    const int64_t p100 = pct_hundredths(pct);
+    const int64_t p100 = c->shift_p100;
     uint32_t known = c->n_known, active = c->n_active, nchanged = 0, nzeroed = 0;
     if (!c->upd_counted || KS_SLOW_CHECKS) {
         if (p100 >= 0) {

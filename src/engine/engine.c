@@ -173,6 +173,7 @@ struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str)
     memset(c, 0, sizeof(*c));
     c->name = name_str;
     c->cfg = ks_config_channel(e->cfg, ks_intern_str(&e->strs, name_str));
+    c->shift_p100 = ks_pct_hundredths(c->cfg->shift_change_pct);
     c->upd_batch = KS_NONE;
     c->upd_source = KS_NONE;
     c->fresh_due = KS_TIME_NONE;

@@ -122,7 +122,7 @@ struct ks_channel {
      * restored from a checkpoint), and the close counts afresh. */
     uint32_t upd_changed, upd_zeroed;
     int upd_counted;
-    int64_t upd_p100; /* shift_change_pct * 100 when whole, else -1 */
+    int64_t shift_p100; /* cfg->shift_change_pct * 100 when whole, else -1 */
 
     /* sync_freshness */
     int sync_seen;       /* a sync event has been seen: the timer is armed */
@@ -508,6 +508,13 @@ void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
+/* pct * 100 when that is a whole number the integer change test can use
+ * (50, 12.5: every usual setting), else -1. */
+static inline int64_t ks_pct_hundredths(double pct)
+{
+    double h = pct * 100.0;
+    return h >= 0 && h <= 1e8 && h == (double)(int64_t)h ? (int64_t)h : -1;
+}
 /* The first of a feed source's records still in its window after its last
  * line, that is after (last - window, last]. */
 static inline size_t ks_feed_live(const struct ks_feedsrc *f, ks_time window)
