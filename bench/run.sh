@@ -155,7 +155,7 @@ K_MBS=$(val "$OUT/replay1.txt" mb_s)
 K_EVS=$(val "$OUT/replay1.txt" events_s)
 K2_SEC=$(val "$OUT/replay2.txt" seconds)
 K2_MBS=$(val "$OUT/replay2.txt" mb_s)
-K_RSS=$(val "$OUT/replay1.txt" peak_rss_kib)
+K_RSS=$(val "$OUT/replay1.txt" peak_anon_kib)
 K_BPP=$(val "$OUT/replay1.txt" b_per_pair)
 K_SPP=$(val "$OUT/replay1.txt" state_per_pair)
 K_PAIRS=$(val "$OUT/replay1.txt" pairs)
@@ -193,7 +193,7 @@ BEGIN {
     printf "%-34s %16s\n", "same incidents, one and two", same12
     printf "%-34s %16.1f\n", "decoder alone MB/s (--decode-only)", dmbs
     printf "%-34s %16.1f\n", "line splitting MB/s (--scan-only)", smbs
-    printf "%-34s %16.1f\n", "kintsugi peak RSS MiB", krss / 1024
+    printf "%-34s %16.1f\n", "kintsugi peak memory MiB (anon RSS)", krss / 1024
     printf "%-34s %16d\n", "tracked (channel, SKU) pairs", pairs
     printf "%-34s %16.1f   %-12s %s\n", "bytes per pair (pair state)", kbpp, "<= 48", met(kbpp != "" && kbpp <= 48)
     printf "%-34s %16.1f\n", "engine bytes per pair (all state)", kspp
