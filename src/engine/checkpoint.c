@@ -20,7 +20,7 @@ struct ks_rd {
     size_t n, at;
     int bad;
 };
-#define CK_VERSION 3U
+#define CK_VERSION 4U
 
 static void w_bytes(struct ks_buf *b, const void *p, size_t n)
 {
@@ -425,6 +425,11 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
         w_i64(b, c->pause_incident);
         w_str(b, c->pause_why);
         w_u64(b, c->feed_seq);
+        w_u64(b, c->nruns);
+        for (size_t k = 0; k < c->nruns; k++) {
+            w_i64(b, c->runs[k].incident);
+            w_u64(b, c->runs[k].start);
+        }
         w_u64(b, c->nheld);
         w_bytes(b, c->held, c->nheld * sizeof(*c->held));
     }
@@ -487,10 +492,15 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
         return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
     }
-    if (r_u32(r) != CK_MAGIC || r_u32(r) != CK_VERSION) {
+    if (r_u32(r) != CK_MAGIC) {
+        return ks_err_set(err, KS_EIO, "checkpoint: not a kintsugi engine state");
+    }
+    uint32_t version = r_u32(r);
+    if (version != CK_VERSION) {
         return ks_err_set(err, KS_EIO,
-                          "checkpoint: not a kintsugi state of this version (written by "
-                          "another build?)");
+                          "checkpoint: engine state of version %u, this build reads version %u "
+                          "(ingest the input again into a new database)",
+                          version, CK_VERSION);
     }
     e->clock = r_i64(r);
     e->upd_seq = r_u32(r);
@@ -584,10 +594,24 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->pause_incident = r_i64(r);
         c->pause_why = r_str(r);
         c->feed_seq = r_u64(r);
+        size_t nruns = r_count(r, 16);
+        KS_GROW(c->runs, c->capruns, nruns + 1);
+        for (size_t k = 0; k < nruns && !r->bad; k++) {
+            c->runs[k].incident = r_i64(r);
+            c->runs[k].start = r_u64(r);
+        }
         size_t nheld = r_count(r, sizeof(*c->held));
         KS_GROW(c->held, c->capheld, nheld + 1);
         r_bytes(r, c->held, nheld * sizeof(*c->held));
+        c->nruns = r->bad ? 0 : nruns;
         c->nheld = r->bad ? 0 : nheld;
+        /* Runs start at 0, each after the one before and before the end. */
+        for (size_t k = 0; k < c->nruns; k++) {
+            uint64_t start = c->runs[k].start;
+            r->bad |= (k ? start <= c->runs[k - 1].start : start != 0) || start >= c->nheld ||
+                      c->runs[k].incident < 0;
+        }
+        r->bad |= c->nheld > 0 && c->nruns == 0;
         for (size_t k = 0; k < c->nheld; k++) {
             r->bad |= c->held[k].sku >= c->cap;
         }

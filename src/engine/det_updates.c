@@ -326,11 +326,7 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
     uint64_t n = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
-        for (size_t i = 0; i < c->nheld; i++) {
-            if (c->held[i].incident == inc->id) {
-                c->held[i].incident = 0; /* resolved without a rollback: the values stand */
-            }
-        }
+        ks_guard_held_accept(c, inc->id); /* resolved without a rollback: the values stand */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {

@@ -27,6 +27,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
 static void channel_fini(struct ks_channel *c)
 {
     ks_free(c->held);
+    ks_free(c->runs);
     ks_free(c->pause_why);
     ks_free(c->pairs);
     ks_free(c->upd_skus);
@@ -617,6 +618,7 @@ void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out)
         pair_bytes += (uint64_t)e->ch[i].cap * sizeof(struct ks_pair);
         bytes += e->ch[i].upd_cap * sizeof(uint32_t);
         bytes += e->ch[i].capheld * sizeof(struct ks_held); /* updates held while paused */
+        bytes += e->ch[i].capruns * sizeof(struct ks_held_run);
         if (e->ch[i].vol_count) {
             bytes += KS_VOL_RING * (sizeof(uint32_t) + sizeof(int64_t));
         }

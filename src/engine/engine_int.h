@@ -87,13 +87,19 @@ struct ks_pair {
     uint32_t next;
 };
 
-/* One update value held while its channel is paused, in arrival order.
- * incident != 0: a value of a corrupt update of that incident (suspect). */
+/* One update value held while its channel is paused. */
 struct ks_held {
     uint32_t sku;
     uint32_t qty;
-    ks_time at;
+};
+/* The held values, in arrival order, come in runs of one incident each:
+ * run i is held[start, the next run's start or nheld). incident 0: values
+ * of clean updates; else the values of a corrupt update of that incident
+ * (suspect). Most runs are long (every clean update while paused joins
+ * one), so a held value costs 8 bytes. */
+struct ks_held_run {
     int64_t incident;
+    uint64_t start;
 };
 
 /* ---- channels ------------------------------------------------------------ */
@@ -141,6 +147,8 @@ struct ks_channel {
     char *pause_why;
     struct ks_held *held;
     size_t nheld, capheld;
+    struct ks_held_run *runs;
+    size_t nruns, capruns;
     uint64_t feed_seq; /* last change let through */
 
     uint32_t last_sku; /* id of the channel's previous inventory SKU, KS_NONE at first */
@@ -606,6 +614,9 @@ void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incid
                       ks_time at, int fresh);
 void ks_guard_pause(struct ks_engine *e, struct ks_channel *c, ks_time at, int64_t incident,
                     const char *why);
+/* The held values of incident's corrupt update are good values now: they
+ * stay in their place and are released in order with the others. */
+void ks_guard_held_accept(struct ks_channel *c, int64_t incident);
 /* Emits one change of the guarded feed. */
 void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint32_t qty,
                    ks_time at, enum ks_feed_why why, int64_t incident);

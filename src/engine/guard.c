@@ -52,10 +52,69 @@ void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint
                                                   (uint8_t)why, incident};
 }
 
-static void hold(struct ks_channel *c, uint32_t sku, uint32_t qty, ks_time at, int64_t incident)
+/* Room for n more held values of incident (0: clean), which join the last
+ * run when it is of the same incident. */
+static void hold_begin(struct ks_channel *c, int64_t incident, size_t n)
 {
-    KS_GROW(c->held, c->capheld, c->nheld + 1);
-    c->held[c->nheld++] = (struct ks_held){sku, qty, at, incident};
+    KS_GROW(c->held, c->capheld, c->nheld + n);
+    if (n && (c->nruns == 0 || c->runs[c->nruns - 1].incident != incident)) {
+        KS_GROW(c->runs, c->capruns, c->nruns + 1);
+        c->runs[c->nruns++] = (struct ks_held_run){incident, c->nheld};
+    }
+}
+
+/* One held value, in the room hold_begin made. */
+static inline void hold(struct ks_channel *c, uint32_t sku, uint32_t qty)
+{
+    c->held[c->nheld++] = (struct ks_held){sku, qty};
+}
+
+/* Where run r of c's held values ends. */
+static size_t run_end(const struct ks_channel *c, size_t r)
+{
+    return r + 1 < c->nruns ? (size_t)c->runs[r + 1].start : c->nheld;
+}
+
+void ks_guard_held_accept(struct ks_channel *c, int64_t incident)
+{
+    size_t nr = 0;
+    for (size_t r = 0; r < c->nruns; r++) {
+        int64_t now = c->runs[r].incident == incident ? 0 : c->runs[r].incident;
+        if (nr > 0 && c->runs[nr - 1].incident == now) {
+            continue; /* joins the run before: its values follow on */
+        }
+        c->runs[nr++] = (struct ks_held_run){now, c->runs[r].start};
+    }
+    c->nruns = nr;
+}
+
+/* Drops c's held values of incident, keeping the others in order (with
+ * apply 0, only counts them). Returns how many. */
+static uint64_t held_discard(struct ks_channel *c, int64_t incident, int apply)
+{
+    uint64_t dropped = 0;
+    size_t keep = 0, nr = 0;
+    for (size_t r = 0; r < c->nruns; r++) {
+        size_t a = (size_t)c->runs[r].start, b = run_end(c, r);
+        int64_t inc = c->runs[r].incident;
+        if (inc == incident) {
+            dropped += b - a;
+            continue;
+        }
+        if (!apply) {
+            continue;
+        }
+        memmove(c->held + keep, c->held + a, (b - a) * sizeof(*c->held));
+        if (nr == 0 || c->runs[nr - 1].incident != inc) {
+            c->runs[nr++] = (struct ks_held_run){inc, keep};
+        }
+        keep += b - a;
+    }
+    if (apply) {
+        c->nheld = keep;
+        c->nruns = nr;
+    }
+    return dropped;
 }
 
 void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
@@ -63,7 +122,7 @@ void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
     /* One pass over the update: the reference, then the feed or the queue,
      * with room for every value made once. */
     if (c->paused) {
-        KS_GROW(c->held, c->capheld, c->nheld + c->upd_n);
+        hold_begin(c, 0, c->upd_n);
     } else {
         KS_GROW(e->feed, e->capfeed, e->nfeed + c->upd_n);
     }
@@ -72,7 +131,7 @@ void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
         struct ks_pair *p = &c->pairs[sku];
         ks_det_accept_pair(c, p);
         if (c->paused) {
-            hold(c, sku, p->cur, at, 0);
+            hold(c, sku, p->cur);
         } else {
             p->flags &= ~(uint32_t)KS_PAIR_RISEN; /* a clean value verifies it */
             if (!((p->flags & KS_PAIR_GUARDED) && p->guarded == p->cur)) {
@@ -124,10 +183,11 @@ void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incid
                   chname);
     }
     uint32_t up = 0, down = 0, fresh_skus = 0, zeroed = 0;
+    hold_begin(c, inc->id, c->upd_n);
     for (size_t i = 0; i < c->upd_n; i++) {
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];
-        hold(c, sku, p->cur, at, inc->id);
+        hold(c, sku, p->cur);
         if (!(p->flags & KS_PAIR_KNOWN)) {
             fresh_skus++;
         } else if (p->cur > p->good) {
@@ -213,9 +273,9 @@ enum ks_rc ks_engine_guard_pause(struct ks_engine *e, const char *channel, const
 /* The open incident whose corrupt values a channel still holds, or NULL. */
 static struct ks_incident *unresolved_hold(const struct ks_engine *e, const struct ks_channel *c)
 {
-    for (size_t i = 0; i < c->nheld; i++) {
-        if (c->held[i].incident) {
-            return ks_inc_get(e, c->held[i].incident);
+    for (size_t r = 0; r < c->nruns; r++) {
+        if (c->runs[r].incident) {
+            return ks_inc_get(e, c->runs[r].incident);
         }
     }
     return NULL;
@@ -230,6 +290,7 @@ static void release(struct ks_engine *e, struct ks_channel *c, const char *by, k
         ks_guard_push(e, c, c->held[i].sku, c->held[i].qty, at, KS_WHY_RELEASE, 0);
     }
     c->nheld = 0;
+    c->nruns = 0;
     c->paused = 0;
     struct ks_incident *inc = ks_inc_open_get(e, c->pause_incident);
     if (inc) {
@@ -317,17 +378,7 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
     uint64_t discarded = 0, restored = 0, phantom = 0, unchanged = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
-        size_t keep = 0;
-        for (size_t i = 0; i < c->nheld; i++) {
-            if (c->held[i].incident == id) {
-                discarded++;
-            } else if (!dry_run) {
-                c->held[keep++] = c->held[i];
-            }
-        }
-        if (!dry_run) {
-            c->nheld = keep;
-        }
+        discarded += held_discard(c, id, !dry_run);
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             if (!(p->flags & KS_PAIR_SUSPECT) || (c->upd_open && p->stamp == c->upd_seq)) {
@@ -379,11 +430,7 @@ enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *b
     uint64_t n = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
-        for (size_t i = 0; i < c->nheld; i++) {
-            if (c->held[i].incident == id) {
-                c->held[i].incident = 0; /* a good value now, released in order */
-            }
-        }
+        ks_guard_held_accept(c, id); /* good values now, released in order */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {
