@@ -218,19 +218,24 @@ struct ingest {
     size_t lines_in_chunk, bytes_in_chunk;
 };
 
-static int ingest_line(void *arg, const char *line, size_t len, const struct ks_event *ev)
+static void ingest_reject(void *arg, int64_t lineno, const struct ks_err *err)
+{
+    const struct ingest *g = arg;
+    fprintf(stderr, "%s%s:%lld: %s\n", g->pg->tty ? "\r" : "", g->name, (long long)lineno,
+            err->msg);
+}
+
+static int ingest_lines(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
 {
     struct ingest *g = arg;
     struct ks_app *a = g->a;
-    struct ks_err err;
-    g->lineno++;
-    if (ks_engine_line_decoded(a->eng, g->input, g->lineno, line, len, ev, &err) ==
-        KS_LINE_REJECTED) {
-        fprintf(stderr, "%s%s:%lld: %s\n", g->pg->tty ? "\r" : "", g->name, (long long)g->lineno,
-                err.msg);
+    ks_engine_lines(a->eng, g->input, g->lineno, lines, n, ingest_reject, g);
+    g->lineno += (int64_t)n;
+    for (size_t i = 0; i < n; i++) {
+        g->bytes_in_chunk += lines[i].len + 1;
     }
-    g->bytes_in_chunk += len + 1;
-    g->lines_in_chunk++;
+    g->lines_in_chunk += n;
+    *taken = n;
     /* A chunk is at least 64 Ki lines / 4 MiB, and at least four times the
      * checkpoint written with it, so that saving the state stays a bounded
      * share of the work however large the state grows. */
@@ -276,7 +281,7 @@ int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progr
         len += (size_t)n;
         pg->done_bytes += (uint64_t)n;
         size_t used;
-        rc = ks_intake_lines(intake, buf, len, eof, ingest_line, &g, &used);
+        rc = ks_intake_lines(intake, buf, len, eof, ingest_lines, &g, &used);
         memmove(buf, buf + used, len - used);
         len -= used;
     }

@@ -128,25 +128,23 @@ static inline uint32_t shift_changed(const struct ks_channel *c, uint32_t old, u
                             : (uint32_t)changed(old, now, c->cfg->shift_change_pct);
 }
 
-void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+/* One inventory event. same: KS_SAME_CHANNEL, KS_SAME_BATCH when the
+ * line's channel, batch, is the one of the line taken just before it. */
+static inline __attribute__((always_inline)) void
+inventory(struct ks_engine *e, ks_time ts, int64_t qty, struct ks_str channel, struct ks_str skus,
+          struct ks_str batchs, struct ks_str source, uint32_t same)
 {
-    const ks_time ts = ev->ts;
-    /* The decoder saw the line before (in the same buffer) name the same
-     * channel or batch, and that line came through here last. */
-    uint32_t same = e->same_ok ? ev->same_prev : 0;
-    e->line_next = e->line_end ? e->line_end + 1 : NULL;
-    struct ks_channel *c =
-        (same & KS_SAME_CHANNEL) ? &e->ch[e->last_ch] : channel_of(e, ev->channel);
-    uint32_t sku = sku_of(e, c, ev->sku);
+    struct ks_channel *c = (same & KS_SAME_CHANNEL) ? &e->ch[e->last_ch] : channel_of(e, channel);
+    uint32_t sku = sku_of(e, c, skus);
     c->last_sku = sku;
-    uint32_t batch = (same & KS_SAME_BATCH) ? e->last_batch : batch_str(e, ev->batch);
+    uint32_t batch = (same & KS_SAME_BATCH) ? e->last_batch : batch_str(e, batchs);
     if (c->upd_open && (batch == KS_NONE || c->upd_batch != batch)) {
         ks_det_update_close(e, c, ts);
     }
     if (!c->upd_open) {
         c->upd_open = 1;
         c->upd_batch = batch;
-        c->upd_source = ks_eng_str(e, ev->source);
+        c->upd_source = ks_eng_str(e, source);
         c->upd_seq = ++e->upd_seq;
         c->upd_first = ts;
         c->upd_n = 0;
@@ -154,7 +152,7 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
         c->upd_counted = 1;
     }
     struct ks_pair *p = pair_at(c, sku);
-    uint32_t seq = c->upd_seq, now = (uint32_t)ev->qty;
+    uint32_t seq = c->upd_seq, now = (uint32_t)qty;
     uint32_t known = (p->flags / KS_PAIR_KNOWN) & 1;
     if (p->stamp != seq) {
         /* The SKU's first value in this update. */
@@ -182,6 +180,24 @@ void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
     if (batch == KS_NONE) {
         ks_det_update_close(e, c, ts); /* an event without batch is an update of its own */
     }
+}
+
+void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+{
+    e->line_next = NULL; /* the next packed line cannot trust its note */
+    inventory(e, ev->ts, ev->qty, ev->channel, ev->sku, ev->batch, ev->source, 0);
+}
+
+void ks_det_inventory_line(struct ks_engine *e, const struct ks_line *l)
+{
+    /* The decoder saw the line before (in the same buffer) name the same
+     * channel or batch, and that line came through here last. */
+    uint32_t same = l->p == e->line_next ? l->same_prev : 0;
+    e->line_next = l->p + l->len + 1;
+    inventory(e, l->ts, l->qty, (struct ks_str){l->p + l->channel_off, l->channel_len},
+              (struct ks_str){l->p + l->sku_off, l->sku_len},
+              (struct ks_str){l->batch_len ? l->p + l->batch_off : NULL, l->batch_len},
+              (struct ks_str){NULL, 0}, same);
 }
 
 /* Counts the update's known SKUs that changed by more than pct % and those

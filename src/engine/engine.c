@@ -328,14 +328,20 @@ static int seen_before(struct ks_engine *e, const struct ks_event *ev)
 }
 
 /* ks_engine_apply, inline for the line path. */
+/* An event at ts moves the clock (ks_engine_advance, inline when nothing is due). */
+static inline __attribute__((always_inline)) void clock_to(struct ks_engine *e, ks_time ts)
+{
+    if (e->nheap && e->heap[0].due < ts) {
+        ks_engine_advance(e, ts);
+    } else if (e->clock == KS_TIME_NONE || ts > e->clock) {
+        e->clock = ts;
+    }
+}
+
 static inline __attribute__((always_inline)) void apply(struct ks_engine *e,
                                                         const struct ks_event *ev)
 {
-    if (e->nheap && e->heap[0].due < ev->ts) {
-        ks_engine_advance(e, ev->ts);
-    } else if (e->clock == KS_TIME_NONE || ev->ts > e->clock) {
-        e->clock = ev->ts; /* nothing due: what ks_engine_advance would do, inline */
-    }
+    clock_to(e, ev->ts);
     e->st.events++;
     switch (ev->type) {
     case KS_EV_INVENTORY:
@@ -438,22 +444,29 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
     return take(e, input, &ev);
 }
 
-enum ks_line_result ks_engine_line_decoded(struct ks_engine *e, uint32_t input, int64_t lineno,
-                                           const char *line, size_t len,
-                                           const struct ks_event *ev, struct ks_err *err)
+void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
+                     const struct ks_line *lines, size_t n, ks_reject_fn reject, void *arg)
 {
-    if (!ev) {
-        return ks_engine_line(e, input, lineno, line, len, err);
-    }
-    e->st.lines++;
     KS_ASSERT(input < e->ninputs);
-    e->same_ok = line == e->line_next;
-    e->line_next = NULL;
-    e->line_end = line + len;
-    enum ks_line_result r = take(e, input, ev);
-    e->same_ok = 0;
-    e->line_end = NULL;
-    return r;
+    const uint32_t src = e->input_src[input];
+    for (size_t i = 0; i < n; i++) {
+        const struct ks_line *l = &lines[i];
+        if (!l->packed) {
+            struct ks_err err;
+            if (ks_engine_line(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
+                    KS_LINE_REJECTED &&
+                reject) {
+                reject(arg, lineno + (int64_t)i + 1, &err);
+            }
+            continue;
+        }
+        /* take() for an inventory event without id or source, inline. */
+        e->st.lines++;
+        clock_to(e, l->ts);
+        e->st.events++;
+        ks_det_inventory_line(e, l);
+        ks_det_feed_accepted(e, src);
+    }
 }
 
 void ks_engine_end_input(struct ks_engine *e)

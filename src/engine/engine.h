@@ -36,12 +36,19 @@ enum ks_line_result { KS_LINE_ACCEPTED, KS_LINE_REJECTED, KS_LINE_DUPLICATE };
  */
 enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
                                    const char *line, size_t len, struct ks_err *err);
-/* The same, for a line whose event is already decoded: ev is what
- * ks_event_decode returned KS_OK with for this line (src/intake/ decodes
- * ahead on another thread), or NULL to have the engine decode the line. */
-enum ks_line_result ks_engine_line_decoded(struct ks_engine *e, uint32_t input, int64_t lineno,
-                                           const char *line, size_t len,
-                                           const struct ks_event *ev, struct ks_err *err);
+/* Told of every line ks_engine_lines rejects: its number and why (err->msg
+ * as for ks_engine_line). */
+typedef void (*ks_reject_fn)(void *arg, int64_t lineno, const struct ks_err *err);
+/*
+ * Feeds lines[0, n), numbered lineno + 1 on, as ks_engine_line feeds each:
+ * a line packed with its event (struct ks_line, event.h: the intake decodes
+ * ahead on another thread) is taken as decoded, any other line is decoded
+ * here. reject (may be NULL) is told of each rejected line. A line's
+ * same_prev note is trusted only when it starts right after the last line
+ * taken packed, so the lines of a buffer must come in order.
+ */
+void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
+                     const struct ks_line *lines, size_t n, ks_reject_fn reject, void *arg);
 /* Applies an already decoded event (the HTTP API and tests). */
 void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev);
 /* The end of an input batch: closes every open update at the final clock.

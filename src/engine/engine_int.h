@@ -418,14 +418,11 @@ struct ks_engine {
     uint32_t last_fs_src; /* the feed source looked up last, and its index */
     size_t last_fs;
     size_t last_ch; /* the channel of last_ch_str, when that is not KS_NONE */
-    /* For ev->same_prev: the line being taken, when it came with its event
-     * (ks_engine_line_decoded), else NULL; where the line after the last one
-     * ks_det_inventory took starts, else NULL; and whether the line being
-     * taken starts there - then the caches above hold the channel and batch
-     * of the line just before it in the same buffer. */
-    const char *line_end;
+    /* For a packed line's same_prev: where the line after the last one taken
+     * packed starts, else NULL (any other line clears it). A line that starts
+     * there follows that one in the same buffer, and the caches above hold
+     * its channel and batch. */
     const char *line_next;
-    int same_ok;
 };
 
 /* engine.c */
@@ -488,6 +485,8 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
 
 /* detectors */
 void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev);
+/* The same for a packed line (ks_engine_lines). */
+void ks_det_inventory_line(struct ks_engine *e, const struct ks_line *l);
 void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at);
 void ks_det_sync(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);

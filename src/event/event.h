@@ -135,6 +135,62 @@ struct ks_event {
  * timestamp KS_TIME_NONE. */
 void ks_event_clear(struct ks_event *ev);
 
+/*
+ * A line on its way to the engine, in one cache line: where it is and, when
+ * `packed` is set, its inventory event as ks_event_decode_fast_next decoded
+ * it, the strings as offsets into the line. Only an event whose strings are
+ * channel, sku and batch (no id, source or location) of a line under 64 KiB
+ * packs; any other line goes with packed 0 and the engine decodes it. The
+ * intake (src/intake/) hands lines over in arrays of these, and the engine
+ * takes them so (ks_engine_lines) without unpacking them into an event.
+ */
+struct ks_line {
+    const char *p; /* the line, without its newline */
+    size_t len;
+    ks_time ts;
+    int64_t qty;
+    uint32_t same_prev; /* as in struct ks_event */
+    uint16_t channel_off, channel_len, sku_off, sku_len, batch_off, batch_len; /* batch_len 0: none */
+    uint8_t packed;
+    char pad[11];
+};
+_Static_assert(sizeof(struct ks_line) == 64, "a line is one cache line");
+
+/* Packs ev, an event decoded from l's line (l->p, l->len set), into l;
+ * returns l->packed, 0 when the event does not fit. */
+static inline int ks_line_pack(struct ks_line *l, const struct ks_event *ev)
+{
+    l->packed = 0;
+    if (ev->type != KS_EV_INVENTORY || l->len > UINT16_MAX || ev->id.p || ev->source.p ||
+        ev->location.p) {
+        return 0;
+    }
+    l->ts = ev->ts;
+    l->qty = ev->qty;
+    l->same_prev = ev->same_prev;
+    l->channel_off = (uint16_t)(ev->channel.p - l->p);
+    l->channel_len = (uint16_t)ev->channel.len;
+    l->sku_off = (uint16_t)(ev->sku.p - l->p);
+    l->sku_len = (uint16_t)ev->sku.len;
+    l->batch_off = ev->batch.p ? (uint16_t)(ev->batch.p - l->p) : 0;
+    l->batch_len = (uint16_t)ev->batch.len;
+    l->packed = 1;
+    return 1;
+}
+
+/* The event of a packed line, written over the head of ev, whose other
+ * fields stay as they are (ks_event_clear's, for the very event packed). */
+static inline void ks_line_unpack(const struct ks_line *l, struct ks_event *ev)
+{
+    ev->type = KS_EV_INVENTORY;
+    ev->same_prev = l->same_prev;
+    ev->ts = l->ts;
+    ev->qty = l->qty;
+    ev->channel = (struct ks_str){l->p + l->channel_off, l->channel_len};
+    ev->sku = (struct ks_str){l->p + l->sku_off, l->sku_len};
+    ev->batch = (struct ks_str){l->batch_len ? l->p + l->batch_off : NULL, l->batch_len};
+}
+
 struct ks_decoder;
 struct ks_decoder *ks_decoder_new(void);
 void ks_decoder_free(struct ks_decoder *d);
@@ -176,6 +232,15 @@ enum ks_rc ks_event_decode_fast_next(struct ks_decoder *d, const char *p, const 
                                      struct ks_event *ev, const char **nl);
 #define KS_SAME_CHANNEL 1u
 #define KS_SAME_BATCH 2u
+/* The same line into l (struct ks_line below): l->p and l->len set, and
+ * the event packed into l when the decoder takes the line and it packs
+ * (ks_line_pack), else l->packed 0. A canonical line is decoded straight
+ * into l; other lines go through scratch, an event ks_event_clear'ed once
+ * and kept for these calls. Returns the decoder's verdict, as
+ * ks_event_decode_fast_next. */
+struct ks_line;
+enum ks_rc ks_line_decode_next(struct ks_decoder *d, const char *p, const char *end,
+                               struct ks_line *l, struct ks_event *scratch, const char **nl);
 /* The next line handed to ks_event_decode_fast_next starts a new buffer:
  * it is compared with no line before it. */
 void ks_decoder_new_buffer(struct ks_decoder *d);

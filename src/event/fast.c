@@ -601,7 +601,8 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
                                                                 const char *base,
                                                                 uint64_t quotes,
                                                                 const int head_only,
-                                                                struct ks_decoder *next)
+                                                                struct ks_decoder *next,
+                                                                struct ks_line *lo)
 {
     const char *channel = line + CANON_STRINGS;
     const char *q = close_quote(window, base, quotes, channel, end);
@@ -703,7 +704,23 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
 #else
     (void)next; /* without SSE2, canonical_next declines every line */
 #endif
-    canonical_event(ev, ts, channel_s, sku_s, x, batch_s, same, head_only);
+    if (lo) {
+        /* Straight into the line (ks_line_decode_next): the same fields
+         * ks_line_pack would take from the event. The line is shorter than
+         * CANON_WINDOW_MAX, so every offset fits. */
+        lo->ts = ts;
+        lo->qty = (int64_t)x;
+        lo->same_prev = same;
+        lo->channel_off = (uint16_t)(channel_s.p - line);
+        lo->channel_len = (uint16_t)channel_s.len;
+        lo->sku_off = (uint16_t)(sku_s.p - line);
+        lo->sku_len = (uint16_t)sku_s.len;
+        lo->batch_off = batch_s.p ? (uint16_t)(batch_s.p - line) : 0;
+        lo->batch_len = (uint16_t)batch_s.len;
+        lo->packed = 1;
+    } else {
+        canonical_event(ev, ts, channel_s, sku_s, x, batch_s, same, head_only);
+    }
     return 1;
 }
 
@@ -744,7 +761,7 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
         }
     }
 #endif
-    return canonical_rest(line, end, ts, ev, window, base, quotes, head_only, NULL);
+    return canonical_rest(line, end, ts, ev, window, base, quotes, head_only, NULL, NULL);
 }
 
 static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev,
@@ -952,6 +969,7 @@ static __attribute__((noinline)) enum ks_rc head_any_order(struct ks_decoder *d,
 static __attribute__((always_inline)) inline int canonical_next(struct ks_decoder *d,
                                                                 const char *line,
                                                                 struct ks_event *ev,
+                                                                struct ks_line *lo,
                                                                 const char **nl)
 {
 #if CANONICAL && defined(__SSE2__)
@@ -969,13 +987,14 @@ static __attribute__((always_inline)) inline int canonical_next(struct ks_decode
         return 0;
     }
     quotes &= (stop & -stop) - 1; /* the quotes of this line only */
-    if (!canonical_rest(line, end, ts, ev, 1, base, quotes, 1, d)) {
+    _Static_assert(CANON_WINDOW_MAX <= UINT16_MAX, "a one-pass line's offsets fit a ks_line");
+    if (!canonical_rest(line, end, ts, ev, 1, base, quotes, 1, d, lo)) {
         return 0;
     }
     *nl = end;
     return 1;
 #else
-    (void)d, (void)line, (void)ev, (void)nl;
+    (void)d, (void)line, (void)ev, (void)lo, (void)nl;
     return 0;
 #endif
 }
@@ -983,13 +1002,32 @@ static __attribute__((always_inline)) inline int canonical_next(struct ks_decode
 enum ks_rc ks_event_decode_fast_next(struct ks_decoder *d, const char *p, const char *end,
                                      struct ks_event *ev, const char **nl)
 {
-    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, ev, nl)) {
+    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, ev, NULL, nl)) {
         d->fast_hits++;
         return KS_OK;
     }
     d->prev_next = NULL;
     *nl = memchr(p, '\n', (size_t)(end - p));
     return ks_event_decode_fast_head(d, p, (size_t)((*nl ? *nl : end) - p), ev);
+}
+
+enum ks_rc ks_line_decode_next(struct ks_decoder *d, const char *p, const char *end,
+                               struct ks_line *l, struct ks_event *scratch, const char **nl)
+{
+    l->p = p;
+    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, NULL, l, nl)) {
+        d->fast_hits++;
+        l->len = (size_t)(*nl - p);
+        return KS_OK;
+    }
+    d->prev_next = NULL;
+    *nl = memchr(p, '\n', (size_t)(end - p));
+    l->len = (size_t)((*nl ? *nl : end) - p);
+    enum ks_rc rc = ks_event_decode_fast_head(d, p, l->len, scratch);
+    if (rc != KS_OK || !ks_line_pack(l, scratch)) {
+        l->packed = 0;
+    }
+    return rc;
 }
 
 void ks_decoder_new_buffer(struct ks_decoder *d)

@@ -4,10 +4,10 @@
  *
  * One producer, one consumer, a ring of SLOTS batches of up to BATCH lines.
  * The worker fills batch k (each line, and for a line the fast decoder
- * took, its event packed into the line's 64-byte slot), then publishes
- * k + 1 in `produced`; the caller reads batches up to `produced`, unpacks
- * each event into one struct ks_event of its own, and publishes how far it
- * got in `consumed`, which frees the slots for the worker. The counters are
+ * took, its event packed into the line's 64-byte struct ks_line), then
+ * publishes k + 1 in `produced`; the caller hands batches up to `produced`
+ * to fn as they are, and publishes how far it got in `consumed`, which
+ * frees them for the worker. The counters are
  * sequentially consistent atomics (a store per batch of 512 lines), which
  * orders the batch contents with them.
  *
@@ -37,65 +37,16 @@
 #define SLOTS 128
 #define SPINS 4096
 
-/*
- * One line as the worker hands it over: where it is, and for a line the
- * fast decoder took, its event packed into one cache line. Every string of
- * such an event lies in the line (event.h), so an offset and a length say
- * where; batch.len 0 is an absent batch (the decoders never yield an empty
- * one). A line over 64 KiB, or one with an id, source or location, goes
- * without its event and the engine decodes it: such lines are rare, and
- * canonical ones have neither.
- */
-struct slot {
-    const char *line;
-    size_t len;
-    ks_time ts;
-    int64_t qty;
-    uint32_t same_prev;
-    uint16_t channel_off, channel_len, sku_off, sku_len, batch_off, batch_len;
-    uint8_t fast;
-    char pad[11];
-};
-_Static_assert(sizeof(struct slot) == 64, "a slot is one cache line");
-
+/* A line over 64 KiB, or one with an id, source or location, goes without
+ * its event (ks_line_pack) and the engine decodes it: such lines are rare,
+ * and canonical ones have neither. */
 struct batch {
-    struct slot s[BATCH]; /* first: the ring is 64-byte aligned, so is each slot */
+    struct ks_line s[BATCH]; /* first: the ring is 64-byte aligned, so is each line */
     uint32_t n;
     int end; /* no line after this batch */
     char pad[56];
 };
-_Static_assert(sizeof(struct batch) % 64 == 0, "batches keep the slots aligned");
-
-/* Packs ev, the event of the line in s, into s; 0 when it does not fit. */
-static inline int pack(struct slot *s, const struct ks_event *ev)
-{
-    if (s->len > UINT16_MAX || ev->id.p || ev->source.p || ev->location.p) {
-        return 0;
-    }
-    s->ts = ev->ts;
-    s->qty = ev->qty;
-    s->same_prev = ev->same_prev;
-    s->channel_off = (uint16_t)(ev->channel.p - s->line);
-    s->channel_len = (uint16_t)ev->channel.len;
-    s->sku_off = (uint16_t)(ev->sku.p - s->line);
-    s->sku_len = (uint16_t)ev->sku.len;
-    s->batch_off = ev->batch.p ? (uint16_t)(ev->batch.p - s->line) : 0;
-    s->batch_len = (uint16_t)ev->batch.len;
-    return 1;
-}
-
-/* The event of a packed slot, written over the head of ev, whose id, source,
- * location and tail stay as ks_event_clear left them. */
-static inline void unpack(const struct slot *s, struct ks_event *ev)
-{
-    ev->type = KS_EV_INVENTORY;
-    ev->same_prev = s->same_prev;
-    ev->ts = s->ts;
-    ev->qty = s->qty;
-    ev->channel = (struct ks_str){s->line + s->channel_off, s->channel_len};
-    ev->sku = (struct ks_str){s->line + s->sku_off, s->sku_len};
-    ev->batch = (struct ks_str){s->batch_len ? s->line + s->batch_off : NULL, s->batch_len};
-}
+_Static_assert(sizeof(struct batch) % 64 == 0, "batches keep the lines aligned");
 
 struct ks_intake {
     int threads;
@@ -103,6 +54,7 @@ struct ks_intake {
     struct ks_decoder *dec; /* the worker's own */
     struct batch *ring;     /* 64-byte aligned inside ring_mem */
     void *ring_mem;
+    struct ks_line *one; /* BATCH lines for the caller's thread alone */
     struct ks_event wev; /* the worker's event: cleared once, heads decoded into it */
 
     /* one ks_intake_lines call */
@@ -181,15 +133,11 @@ static void *worker(void *arg)
                 break;
             }
             const char *nl;
-            int fast = ks_event_decode_fast_next(in->dec, p, end, &in->wev, &nl) == KS_OK;
+            ks_line_decode_next(in->dec, p, end, &b->s[n], &in->wev, &nl);
             if (!nl && !in->last) {
                 done = 1; /* an unfinished line: left to the next call */
                 break;
             }
-            struct slot *sl = &b->s[n];
-            sl->line = p;
-            sl->len = (size_t)((nl ? nl : end) - p);
-            sl->fast = (uint8_t)(fast && pack(sl, &in->wev));
             n++;
             p = nl ? nl + 1 : end;
         }
@@ -201,25 +149,50 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Where the bytes handed over end: after line l's newline, or at len. */
+static size_t used_through(const char *buf, size_t len, const struct ks_line *l)
+{
+    size_t at = (size_t)(l->p - buf) + l->len;
+    return at < len ? at + 1 : len;
+}
+
+/* Hands lines[0, n) to fn; *used and the return as ks_intake_lines. */
+static int hand_over(const char *buf, size_t len, const struct ks_line *lines, size_t n,
+                     ks_intake_fn fn, void *arg, size_t *used)
+{
+    size_t taken = n;
+    int rc = fn(arg, lines, n, &taken);
+    if (!rc) {
+        taken = n;
+    }
+    KS_ASSERT(taken >= 1 && taken <= n);
+    *used = used_through(buf, len, &lines[taken - 1]);
+    return rc;
+}
+
 /* Every line on the caller's thread, none decoded ahead. */
-static int serial(const char *buf, size_t len, int last, ks_intake_fn fn, void *arg, size_t *used)
+static int serial(struct ks_intake *in, const char *buf, size_t len, int last, ks_intake_fn fn,
+                  void *arg, size_t *used)
 {
     const char *p = buf, *end = buf + len;
     *used = 0;
+    size_t n = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl && !last) {
             break;
         }
-        const char *le = nl ? nl : end;
-        int rc = fn(arg, p, (size_t)(le - p), NULL);
+        in->one[n] = (struct ks_line){.p = p, .len = (size_t)((nl ? nl : end) - p)};
         p = nl ? nl + 1 : end;
-        *used = (size_t)(p - buf);
-        if (rc) {
-            return rc;
+        if (++n == BATCH) {
+            int rc = hand_over(buf, len, in->one, n, fn, arg, used);
+            if (rc) {
+                return rc;
+            }
+            n = 0;
         }
     }
-    return 0;
+    return n ? hand_over(buf, len, in->one, n, fn, arg, used) : 0;
 }
 
 struct ks_intake *ks_intake_new(int threads, size_t min_parallel)
@@ -227,6 +200,7 @@ struct ks_intake *ks_intake_new(int threads, size_t min_parallel)
     struct ks_intake *in = ks_calloc(1, sizeof(*in));
     in->threads = threads >= 2 ? 2 : 1;
     in->min_parallel = min_parallel;
+    in->one = ks_malloc(BATCH * sizeof(struct ks_line));
     if (in->threads == 2) {
         in->dec = ks_decoder_new();
         in->ring_mem = ks_malloc(SLOTS * sizeof(struct batch) + 64);
@@ -249,6 +223,7 @@ void ks_intake_free(struct ks_intake *in)
         ks_free(in->ring_mem);
         ks_decoder_free(in->dec);
     }
+    ks_free(in->one);
     ks_free(in);
 }
 
@@ -266,7 +241,7 @@ int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last,
 {
     pthread_t th;
     if (in->threads < 2 || len < in->min_parallel) {
-        return serial(buf, len, last, fn, arg, used);
+        return serial(in, buf, len, last, fn, arg, used);
     }
     in->buf = buf;
     in->len = len;
@@ -277,27 +252,15 @@ int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last,
     atomic_store(&in->worker_sleeps, 0);
     atomic_store(&in->caller_sleeps, 0);
     if (pthread_create(&th, NULL, worker, in) != 0) {
-        return serial(buf, len, last, fn, arg, used); /* no thread: the same lines, slower */
+        return serial(in, buf, len, last, fn, arg, used); /* no thread: the same lines, slower */
     }
     int rc = 0, end = 0;
-    struct ks_event ev;
-    ks_event_clear(&ev);
     *used = 0;
     for (uint64_t k = 0; !end && !rc; k++) {
         wait_for(in, batch_ready, k, &in->caller_sleeps);
         const struct batch *b = &in->ring[k % SLOTS];
-        uint32_t i = 0;
-        while (i < b->n && !rc) {
-            const struct slot *sl = &b->s[i];
-            if (sl->fast) {
-                unpack(sl, &ev);
-            }
-            rc = fn(arg, sl->line, sl->len, sl->fast ? &ev : NULL);
-            i++;
-        }
-        if (i > 0) { /* through the newline of the last line handed over */
-            size_t at = (size_t)(b->s[i - 1].line - buf) + b->s[i - 1].len;
-            *used = at < len ? at + 1 : len;
+        if (b->n > 0) {
+            rc = hand_over(buf, len, b->s, b->n, fn, arg, used);
         }
         end = b->end;
         atomic_store(&in->consumed, k + 1);

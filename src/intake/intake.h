@@ -10,7 +10,9 @@
  * types, blank lines, lines with escapes, bad lines) comes without one and
  * the engine decodes it itself, exactly as ks_engine_line always does. The
  * worker only reads the buffer and writes its own ring of decoded batches;
- * it allocates nothing and never touches the engine.
+ * it allocates nothing and never touches the engine. Lines are handed over
+ * a batch at a time (struct ks_line, event.h), which the caller passes to
+ * ks_engine_lines whole: no per-line call between the ring and the engine.
  *
  * Used by `kintsugi ingest` and by the replay benchmark. The differential
  * test (tests/unit/test_intake.c) feeds every scenario through one and two
@@ -36,23 +38,24 @@ void ks_intake_free(struct ks_intake *in);
 int ks_intake_threads_default(void);
 
 /*
- * Called for every line, in order, on the caller's thread: line without its
- * newline, and ev, the fast decoder's event for the line, or NULL when the
- * line is for the engine to decode (always NULL with one thread; also for
- * the rare fast lines with an id, a source or a location, or over 64 KiB).
- * ev and the strings it points into (they point into line) are valid
- * during the call only. ev->same_prev is meant for ks_engine_line_decoded,
- * which relies on being handed every line of the buffer in order. A
- * nonzero return stops the intake: ks_intake_lines returns it.
+ * Called for every batch of lines, lines[0, n) with n >= 1, in order, on the
+ * caller's thread. A line comes packed with the fast decoder's event, or
+ * unpacked for the engine to decode (always unpacked with one thread; also
+ * other types, bad lines, and the rare fast lines with an id, a source or a
+ * location, or over 64 KiB). The array is valid during the call only.
+ * same_prev is meant for ks_engine_lines, which relies on being handed
+ * every line of the buffer in order. Returns 0 having taken every line;
+ * a nonzero value stops the intake after *taken lines (1 to n; the others
+ * were not taken), and ks_intake_lines returns it.
  */
-typedef int (*ks_intake_fn)(void *arg, const char *line, size_t len, const struct ks_event *ev);
+typedef int (*ks_intake_fn)(void *arg, const struct ks_line *lines, size_t n, size_t *taken);
 
 /*
  * Hands every line of buf[0, len) that ends with '\n' to fn, in order; with
  * last set, the bytes after the final '\n' (if any) are one more line.
  * *used gets the bytes consumed (through the last newline handed over, or
  * len with last set). Returns 0, or the first nonzero value fn returned (no
- * line after that one is handed over, and *used ends after it).
+ * line after the last it took is handed over, and *used ends after that one).
  */
 int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last, ks_intake_fn fn,
                     void *arg, size_t *used);

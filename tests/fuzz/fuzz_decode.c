@@ -257,27 +257,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 /*
- * The input as a buffer of lines, through ks_event_decode_fast_next (the
- * intake's decoder): every line it finds is the one a newline scan finds,
- * with the head-only decoder's verdict and bytes, and a same_prev bit only
- * where the line before has the same channel or batch.
+ * The input as a buffer of lines, through ks_event_decode_fast_next: every
+ * line it finds is the one a newline scan finds, with the head-only
+ * decoder's verdict and bytes, and a same_prev bit only where the line
+ * before has the same channel or batch. ks_line_decode_next (the intake's
+ * decoder) finds the same lines with the same verdicts, and packs exactly
+ * the events that pack, as ks_line_pack would.
  */
 static void next_lines(const uint8_t *data, size_t size)
 {
     char *buf = malloc(size ? size : 1);
     memcpy(buf, data, size);
     const char *p = buf, *end = buf + size;
-    struct ks_decoder *dn = ks_decoder_new(), *dh = ks_decoder_new();
-    struct ks_event en, eh, prev;
+    struct ks_decoder *dn = ks_decoder_new(), *dh = ks_decoder_new(), *dl = ks_decoder_new();
+    struct ks_event en, eh, prev, scratch;
     int have_prev = 0;
     ks_event_clear(&en);
     ks_event_clear(&eh);
+    ks_event_clear(&scratch);
     ks_decoder_new_buffer(dn);
+    ks_decoder_new_buffer(dl);
     while (p < end) {
-        const char *nl, *want = memchr(p, '\n', (size_t)(end - p));
+        const char *nl, *nll, *want = memchr(p, '\n', (size_t)(end - p));
         enum ks_rc rn = ks_event_decode_fast_next(dn, p, end, &en, &nl);
         if (nl != want) {
             die("fast_next ends the line elsewhere than the newline");
+        }
+        struct ks_line l;
+        memset(&l, 0x5a, sizeof(l));
+        if (ks_line_decode_next(dl, p, end, &l, &scratch, &nll) != rn || nll != nl ||
+            l.p != p || l.len != (size_t)((nl ? nl : end) - p)) {
+            die("line_decode_next finds another line or verdict than fast_next");
+        }
+        struct ks_line want_l = {.p = p, .len = l.len};
+        if ((rn == KS_OK && ks_line_pack(&want_l, &en)) != l.packed) {
+            die("line_decode_next packs where ks_line_pack would not, or the reverse");
+        }
+        if (l.packed) {
+            struct ks_event got;
+            ks_event_clear(&got);
+            ks_line_unpack(&l, &got);
+            if (memcmp(&got, &en, sizeof(en)) != 0) {
+                die("line_decode_next packs another event than fast_next yields");
+            }
         }
         size_t len = (size_t)((nl ? nl : end) - p);
         if (ks_event_decode_fast_head(dh, p, len, &eh) != rn) {
@@ -306,5 +328,6 @@ static void next_lines(const uint8_t *data, size_t size)
     }
     ks_decoder_free(dn);
     ks_decoder_free(dh);
+    ks_decoder_free(dl);
     free(buf);
 }

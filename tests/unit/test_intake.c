@@ -102,26 +102,36 @@ struct seen {
     struct ks_decoder *dec;
 };
 
-static int collect(void *arg, const char *line, size_t len, const struct ks_event *ev)
+static int collect(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
 {
     struct seen *s = arg;
-    s->lines++;
-    ks_buf_printf(&s->log, "%zu:", len);
-    ks_buf_put(&s->log, line, len);
-    /* The very event the fast decoder gives for the line, every byte of it. */
-    struct ks_event want;
-    int fast = ks_event_decode_fast(s->dec, line, len, &want) == KS_OK;
-    /* Lines with an id, a source or a location, and lines over 64 KiB, go
-     * without their event (the worker packs the others into a slot). */
-    int packs = fast && !want.id.p && !want.source.p && !want.location.p && len <= UINT16_MAX;
-    if (ev) {
-        s->events++;
-        want.same_prev = ev->same_prev; /* a note about the line before, checked in test_decode */
-        s->bad_event += !packs || memcmp(&want, ev, sizeof(want)) != 0;
-    } else {
-        s->missed += packs;
+    for (size_t i = 0; i < n; i++) {
+        const struct ks_line *l = &lines[i];
+        s->lines++;
+        ks_buf_printf(&s->log, "%zu:", l->len);
+        ks_buf_put(&s->log, l->p, l->len);
+        /* The very event the fast decoder gives for the line, every byte of it. */
+        struct ks_event want, got;
+        int fast = ks_event_decode_fast(s->dec, l->p, l->len, &want) == KS_OK;
+        /* Lines with an id, a source or a location, and lines over 64 KiB, go
+         * without their event (the worker packs the others). */
+        int packs =
+            fast && !want.id.p && !want.source.p && !want.location.p && l->len <= UINT16_MAX;
+        if (l->packed) {
+            s->events++;
+            ks_event_clear(&got);
+            ks_line_unpack(l, &got);
+            want.same_prev = got.same_prev; /* a note about the line before, checked in test_decode */
+            s->bad_event += !packs || memcmp(&want, &got, sizeof(want)) != 0;
+        } else {
+            s->missed += packs;
+        }
+        if (s->stop_at && s->lines == s->stop_at) {
+            *taken = i + 1;
+            return 7;
+        }
     }
-    return s->stop_at && s->lines == s->stop_at ? 7 : 0;
+    return 0;
 }
 
 static int run_intake(int threads, const char *buf, size_t len, int last, size_t stop_at,
@@ -215,11 +225,12 @@ struct feed {
     int64_t lineno;
 };
 
-static int to_engine(void *arg, const char *line, size_t len, const struct ks_event *ev)
+static int to_engine(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
 {
     struct feed *f = arg;
-    struct ks_err err;
-    ks_engine_line_decoded(f->e, f->input, ++f->lineno, line, len, ev, &err);
+    ks_engine_lines(f->e, f->input, f->lineno, lines, n, NULL, NULL);
+    f->lineno += (int64_t)n;
+    *taken = n;
     return 0;
 }
 
@@ -358,19 +369,17 @@ static void a_same_prev_note_counts_only_right_after_the_line_before(void)
             at += len + 1;
             lineno++;
             ks_engine_line(a, ia, lineno, line, len, &err);
+            char *own = how == 0 ? ks_strndup(line, len) : NULL; /* a buffer of its own */
+            struct ks_line l = {.p = own ? own : line, .len = len};
             struct ks_event ev;
             ks_event_clear(&ev);
-            CHECK_INT(ks_event_decode_fast_head(d, line, len, &ev), KS_OK);
+            CHECK_INT(ks_event_decode_fast_head(d, l.p, len, &ev), KS_OK);
             ev.same_prev = KS_SAME_CHANNEL | KS_SAME_BATCH;
-            if (how == 0) {
-                char *own = ks_strndup(line, len); /* a buffer of its own */
-                ks_engine_line_decoded(b, ib, lineno, own, len, &ev, &err);
-                ks_free(own);
-            } else if (lineno % 2) {
-                ks_engine_line_decoded(b, ib, lineno, line, len, NULL, &err);
-            } else {
-                ks_engine_line_decoded(b, ib, lineno, line, len, &ev, &err);
+            if (how == 0 || lineno % 2 == 0) { /* else taken without its event */
+                CHECK_INT(ks_line_pack(&l, &ev), 1);
             }
+            ks_engine_lines(b, ib, lineno - 1, &l, 1, NULL, NULL);
+            ks_free(own);
         }
         struct ks_buf oa = {0}, ob = {0};
         engine_outcome(a, &oa);
