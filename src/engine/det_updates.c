@@ -15,16 +15,22 @@
 
 #include <string.h>
 
-static struct ks_pair *pair_at(struct ks_channel *c, uint32_t sku)
+/* Room in c's pairs for SKU id sku (out of line: rare). */
+static void __attribute__((noinline)) pairs_grow(struct ks_channel *c, uint32_t sku)
+{
+    uint32_t nc = c->cap ? c->cap : 1024;
+    while (nc <= sku) {
+        nc *= 2;
+    }
+    c->pairs = ks_realloc(c->pairs, (size_t)nc * sizeof(struct ks_pair));
+    memset(c->pairs + c->cap, 0, (size_t)(nc - c->cap) * sizeof(struct ks_pair));
+    c->cap = nc;
+}
+
+static inline struct ks_pair *pair_at(struct ks_channel *c, uint32_t sku)
 {
     if (sku >= c->cap) {
-        uint32_t nc = c->cap ? c->cap : 1024;
-        while (nc <= sku) {
-            nc *= 2;
-        }
-        c->pairs = ks_realloc(c->pairs, (size_t)nc * sizeof(struct ks_pair));
-        memset(c->pairs + c->cap, 0, (size_t)(nc - c->cap) * sizeof(struct ks_pair));
-        c->cap = nc;
+        pairs_grow(c, sku);
     }
     return &c->pairs[sku];
 }
