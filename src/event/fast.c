@@ -1024,7 +1024,9 @@ enum ks_rc ks_line_decode_next(struct ks_decoder *d, const char *p, const char *
     *nl = memchr(p, '\n', (size_t)(end - p));
     l->len = (size_t)((*nl ? *nl : end) - p);
     enum ks_rc rc = ks_event_decode_fast_head(d, p, l->len, scratch);
-    if (rc != KS_OK || !ks_line_pack(l, scratch)) {
+    if (rc == KS_OK) {
+        ks_line_pack(l, scratch); /* packed 0 when it does not fit */
+    } else {
         l->packed = 0;
     }
     return rc;
