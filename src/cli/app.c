@@ -1,16 +1,32 @@
-/* app.c - configuration, store and engine for the commands; see app.h. */
+/* app.c - configuration, store and engine for the commands; see app.h and
+ * docs/STORAGE.md (what is written when, the writer lock, resuming). */
 #include "app.h"
 
 #include "../intake/intake.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define CHECKPOINT_KEY "engine"
-#define CHUNK_BYTES (4u << 20)
-#define CHUNK_LINES 65536
+/* Effects are written every CHUNK_BYTES of input (or CHUNK_LINES lines);
+ * the engine state, which may be hundreds of MB, every CHECKPOINT_EVERY of
+ * wall time and at the end: an interrupted run resumes from the last one. */
+#define CHUNK_BYTES (16u << 20)
+#define CHUNK_LINES (128u << 10)
+#define CHECKPOINT_EVERY (30 * KS_SEC)
+/* Reading: a buffer of READ_BYTES plus room for one whole line. */
+#define READ_BYTES (8u << 20)
+/* An over-long line keeps this much of its start as a dead letter. */
+#define LONG_KEEP (64u << 10)
+/* A file is known again by the hash of its first bytes (up to this many). */
+#define PREFIX_BYTES (64u << 10)
 
 const char *ks_app_db(const char *opt)
 {
@@ -32,11 +48,256 @@ const char *ks_app_config_path(const char *opt)
     return NULL;
 }
 
+/* ---- the writer lock ------------------------------------------------------ */
+
+/* What the writer lock's holder wrote about itself (blob "writer"). */
+static void holder(struct ks_app *a, char *out, size_t cap)
+{
+    struct ks_buf b = {0};
+    struct ks_err err;
+    int found = 0;
+    snprintf(out, cap, "another kintsugi process");
+    if (a->store->ops->get_blob(a->store, "writer", &b, &found, &err) == KS_OK && found && b.p) {
+        snprintf(out, cap, "%s", b.p);
+    }
+    ks_buf_fini(&b);
+}
+
+/* The command line of this process, for the holder's description. */
+static void self_command(char *out, size_t cap)
+{
+    char raw[512];
+    size_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t k = read(fd, raw, sizeof(raw) - 1);
+        n = k > 0 ? (size_t)k : 0;
+        close(fd);
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        raw[i] = raw[i] ? raw[i] : ' ';
+    }
+    raw[n] = 0;
+    const char *base = strrchr(raw, '/');
+    const char *cmd = base && (size_t)(base - raw) < strcspn(raw, " ") ? base + 1 : raw;
+    snprintf(out, cap, "%.200s", *cmd ? cmd : "kintsugi");
+}
+
+/* Takes the writer lock: flock on the database file (released by the kernel
+ * when the process ends, however it ends). Waits while another process holds
+ * it, saying who. */
+static int lock_writer(struct ks_app *a)
+{
+    a->lock_fd = open(a->db, O_RDONLY | O_CLOEXEC);
+    if (a->lock_fd < 0) {
+        ks_cli_error("%s: %s", a->db, strerror(errno));
+        return KS_EXIT_FAIL;
+    }
+    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char who[300];
+        holder(a, who, sizeof(who));
+        fprintf(stderr, "kintsugi: %s is being written by %s; waiting for it to finish "
+                        "(one writer at a time; Ctrl-C to give up)\n",
+                a->db, who);
+        while (flock(a->lock_fd, LOCK_EX) != 0) {
+            if (errno != EINTR || ks_app_stop_signal) {
+                ks_cli_error("%s: gave up waiting for the writer lock", a->db);
+                return KS_EXIT_FAIL;
+            }
+        }
+    }
+    char cmd[256], at[32], desc[400];
+    self_command(cmd, sizeof(cmd));
+    ks_time_fmt(ks_time_now(), at);
+    snprintf(desc, sizeof(desc), "pid %ld (%s, since %s)", (long)getpid(), cmd, at);
+    struct ks_err err = {0};
+    if (ks_store_begin(a->store, &err) != KS_OK ||
+        a->store->ops->put_blob(a->store, "writer", desc, strlen(desc), &err) != KS_OK ||
+        ks_store_commit(a->store, &err) != KS_OK) {
+        struct ks_err ignore;
+        ks_store_rollback(a->store, &ignore);
+        ks_cli_error("%s: %s", a->db, err.msg);
+        return KS_EXIT_FAIL;
+    }
+    return KS_EXIT_OK;
+}
+
+/* ---- loading the engine ------------------------------------------------------ */
+
+/* The marks saved with a checkpoint: how many SKUs its dictionary holds and
+ * the last dead-letter and hook ids written with it. */
+struct marks {
+    int64_t skus, deadletter, hook;
+};
+
+static int read_marks(struct ks_app *a, struct marks *m, int *found, struct ks_err *err)
+{
+    struct ks_buf b = {0};
+    memset(m, 0, sizeof(*m));
+    if (a->store->ops->get_blob(a->store, "marks", &b, found, err) != KS_OK) {
+        ks_buf_fini(&b);
+        return -1;
+    }
+    int ok = !*found || (b.p && sscanf(b.p, "skus %" SCNd64 " deadletter %" SCNd64
+                                            " hook %" SCNd64,
+                                       &m->skus, &m->deadletter, &m->hook) == 3 &&
+                         m->skus >= 0 && m->skus <= UINT32_MAX);
+    ks_buf_fini(&b);
+    if (!ok) {
+        ks_err_set(err, KS_EIO, "checkpoint: its marks are damaged");
+        return -1;
+    }
+    return 0;
+}
+
+struct sku_load {
+    struct ks_engine *e;
+    int64_t next;
+    struct ks_err *err;
+    int bad;
+};
+
+static int sku_block(void *ctx, int64_t first, int64_t count, const void *data, size_t n)
+{
+    struct sku_load *l = ctx;
+    const unsigned char *p = data, *end = p + n;
+    const char *s;
+    size_t len;
+    int64_t got = 0;
+    if (first != l->next) {
+        l->bad = 1;
+        return 1;
+    }
+    int r;
+    while ((r = ks_sku_block_next(&p, end, &s, &len)) == 1) {
+        if (ks_engine_sku_load(l->e, s, len, l->err) != KS_OK) {
+            l->bad = 2;
+            return 1;
+        }
+        got++;
+    }
+    if (r < 0 || got != count) {
+        l->bad = 1;
+        return 1;
+    }
+    l->next += count;
+    return 0;
+}
+
+static enum ks_rc ck_get(void *ctx, const void **p, size_t *n, struct ks_err *err)
+{
+    struct ks_store *s = ctx;
+    return s->ops->ck_next(s, p, n, err);
+}
+
+/* Restores the engine: SKU dictionary, then the checkpoint's parts. */
+static int load_engine(struct ks_app *a, struct ks_err *err)
+{
+    struct marks m;
+    int found;
+    if (read_marks(a, &m, &found, err) != 0) {
+        return -1;
+    }
+    struct sku_load l = {a->eng, 0, err, 0};
+    if (found && m.skus > 0) {
+        if (a->store->ops->list_skus(a->store, m.skus, sku_block, &l, err) != KS_OK) {
+            return -1;
+        }
+        if (l.bad || l.next != m.skus) {
+            if (l.bad != 2) {
+                ks_err_set(err, KS_EIO, "checkpoint: the SKU dictionary is damaged (%lld of %lld)",
+                           (long long)l.next, (long long)m.skus);
+            }
+            return -1;
+        }
+    }
+    a->skus_saved = (uint32_t)m.skus;
+    uint64_t total = 0;
+    int have = 0;
+    if (a->store->ops->ck_open(a->store, &total, &have, err) != KS_OK) {
+        return -1;
+    }
+    enum ks_rc rc = KS_OK;
+    if (have) {
+        if (!found) {
+            rc = ks_err_set(err, KS_EIO, "checkpoint: saved without its marks");
+        } else {
+            rc = ks_engine_load_parts(a->eng, total, ck_get, a->store, err);
+        }
+    }
+    a->store->ops->ck_close(a->store);
+    if (rc == KS_OK) {
+        /* "tail" is "1" while rows follow that the checkpoint does not account for. */
+        int tail = 0;
+        struct ks_buf b = {0};
+        rc = a->store->ops->get_blob(a->store, "tail", &b, &tail, err);
+        a->tail = tail && b.len == 1 && b.p[0] == '1';
+        ks_buf_fini(&b);
+    }
+    return rc == KS_OK ? 0 : -1;
+}
+
+static int trim_channel(void *ctx, const char *ch)
+{
+    struct ks_app *a = ctx;
+    struct ks_err err;
+    return a->store->ops->trim_feed(a->store, ch, (int64_t)ks_engine_feed_seq(a->eng, ch), &err) !=
+           KS_OK;
+}
+
+static enum ks_rc put_incidents(struct ks_app *a, const int64_t *ids, size_t n, int64_t upto,
+                                struct ks_err *err);
+
+/* Undoes what an interrupted run wrote after the last checkpoint: the rows
+ * the state does not know of go, the incidents it knows are written as it
+ * knows them. The run's input position is the checkpoint's, so running the
+ * same ingest again writes them again, the same. */
+static int rewind_tail(struct ks_app *a, struct ks_err *err)
+{
+    struct marks m;
+    int found;
+    if (read_marks(a, &m, &found, err) != 0) {
+        return -1;
+    }
+    struct ks_engine_stats st;
+    ks_engine_stats(a->eng, &st);
+    struct ks_store_trim t = {m.deadletter, m.hook, m.skus, st.incidents};
+    enum ks_rc rc = ks_store_begin(a->store, err);
+    if (rc == KS_OK) {
+        rc = a->store->ops->trim(a->store, &t, err);
+    }
+    if (rc == KS_OK) {
+        rc = a->store->ops->list_feed_channels(a->store, trim_channel, a, err);
+    }
+    if (rc == KS_OK) {
+        rc = put_incidents(a, NULL, 0, st.incidents, err);
+    }
+    if (rc == KS_OK) {
+        rc = a->store->ops->put_blob(a->store, "tail", "0", 1, err);
+    }
+    if (rc == KS_OK) {
+        rc = ks_store_commit(a->store, err);
+    }
+    if (rc != KS_OK) {
+        struct ks_err ignore;
+        ks_store_rollback(a->store, &ignore);
+        return -1;
+    }
+    a->tail = 0;
+    fprintf(stderr,
+            "kintsugi: %s: a run was interrupted after its last saved state; what it wrote "
+            "after that was undone (run the same ingest again to resume)\n",
+            a->db);
+    return 0;
+}
+
 int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags)
 {
     struct ks_err err = {0};
     int with_engine = flags & KS_APP_ENGINE;
+    int writer = with_engine && !(flags & KS_APP_READ);
     memset(a, 0, sizeof(*a));
+    a->lock_fd = -1;
     if (!(flags & KS_APP_CREATE) && strcmp(db, ":memory:") != 0 && strncmp(db, "postgres", 8) != 0 &&
         access(db, F_OK) != 0) {
         ks_cli_error("%s: no such database (kintsugi ingest creates it; --db names another)", db);
@@ -58,21 +319,138 @@ int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags)
     if (!with_engine) {
         return KS_EXIT_OK;
     }
+    int rc;
+    if (writer && strcmp(db, ":memory:") != 0 && (rc = lock_writer(a)) != 0) {
+        ks_app_close(a);
+        return rc;
+    }
     a->eng = ks_engine_new(&a->cfg);
-    struct ks_buf blob = {0};
-    int found = 0;
-    if (a->store->ops->get_blob(a->store, CHECKPOINT_KEY, &blob, &found, &err) != KS_OK ||
-        (found && ks_engine_load(a->eng, blob.p, blob.len, &err) != KS_OK)) {
+    a->last_checkpoint = ks_time_now();
+    if (load_engine(a, &err) != 0 || (writer && a->tail && rewind_tail(a, &err) != 0)) {
         ks_cli_error("%s: %s", db, err.msg);
-        ks_buf_fini(&blob);
         ks_app_close(a);
         return KS_EXIT_FAIL;
     }
-    ks_buf_fini(&blob);
     return KS_EXIT_OK;
 }
 
-static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err *err)
+/* ---- writing effects ---------------------------------------------------------- */
+
+/* Writes incidents: ids[0, n), or with ids NULL every incident 1..upto. */
+static enum ks_rc put_incidents(struct ks_app *a, const int64_t *ids, size_t n, int64_t upto,
+                                struct ks_err *err)
+{
+    struct ks_buf sum = {0}, det = {0};
+    enum ks_rc rc = KS_OK;
+    size_t count = ids ? n : (size_t)upto;
+    for (size_t i = 0; i < count && rc == KS_OK; i++) {
+        int64_t id = ids ? ids[i] : (int64_t)i + 1;
+        struct ks_incident_meta m;
+        ks_buf_reset(&sum);
+        ks_buf_reset(&det);
+        ks_engine_incident_meta(a->eng, id, &m);
+        ks_engine_incident_json(a->eng, id, 0, &sum);
+        ks_engine_incident_json(a->eng, id, 1, &det);
+        struct ks_incident_row row = {m.id,          m.type, m.severity, m.status, m.fingerprint,
+                                      m.detected_at, sum.p,  det.p};
+        rc = a->store->ops->put_incident(a->store, &row, err);
+    }
+    ks_buf_fini(&sum);
+    ks_buf_fini(&det);
+    return rc;
+}
+
+/* The SKU strings interned since the last write, as one dictionary block. */
+static enum ks_rc put_skus(struct ks_app *a, uint32_t *saved, struct ks_err *err)
+{
+    uint32_t n = ks_engine_sku_count(a->eng);
+    *saved = a->skus_saved;
+    if (n == a->skus_saved) {
+        return KS_OK;
+    }
+    struct ks_buf b = {0};
+    for (uint32_t id = a->skus_saved; id < n; id++) {
+        const char *s = ks_engine_sku(a->eng, id);
+        ks_sku_block_add(&b, s, strlen(s));
+    }
+    enum ks_rc rc = a->store->ops->add_skus(a->store, a->skus_saved, n - a->skus_saved, b.p,
+                                            b.len, err);
+    ks_buf_fini(&b);
+    *saved = n;
+    return rc;
+}
+
+/* The guarded feed's changes, one block per channel. Changes of a channel
+ * come in seq order, interleaved with other channels'. */
+static enum ks_rc put_feed(struct ks_app *a, struct ks_err *err)
+{
+    const struct ks_feed_effect *fe;
+    size_t nf = ks_engine_feed(a->eng, &fe);
+    if (nf == 0) {
+        return KS_OK;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        uint32_t ch = fe[i].channel;
+        if (ch >= a->nenc) {
+            size_t nc = a->nenc ? a->nenc : 8;
+            while (nc <= ch) {
+                nc *= 2;
+            }
+            a->enc = ks_realloc(a->enc, nc * sizeof(*a->enc));
+            memset(a->enc + a->nenc, 0, (nc - a->nenc) * sizeof(*a->enc));
+            a->nenc = nc;
+        }
+        struct ks_feed_change c = {(int64_t)fe[i].seq, fe[i].sku, fe[i].qty, fe[i].at, fe[i].why,
+                                   fe[i].incident};
+        ks_feed_enc_add(&a->enc[ch], &c);
+    }
+    enum ks_rc rc = KS_OK;
+    for (size_t ch = 0; ch < a->nenc; ch++) {
+        struct ks_feed_enc *e = &a->enc[ch];
+        if (e->first && rc == KS_OK) {
+            rc = a->store->ops->add_feed_block(a->store, ks_engine_name(a->eng, (uint32_t)ch),
+                                               e->first, e->last, e->buf.p, e->buf.len, err);
+        }
+        ks_feed_enc_reset(e);
+    }
+    return rc;
+}
+
+static enum ks_rc put_checkpoint_part(void *ctx, const void *p, size_t n, struct ks_err *err)
+{
+    struct ks_app *a = ctx;
+    int64_t part = (int64_t)(a->checkpoint_bytes / KS_CK_PART);
+    a->checkpoint_bytes += n;
+    return a->store->ops->ck_put(a->store, part, p, n, err);
+}
+
+/* The checkpoint: the state in parts, and the marks that say what the rows
+ * written with it are. */
+static enum ks_rc put_checkpoint(struct ks_app *a, uint32_t skus, struct ks_err *err)
+{
+    enum ks_rc rc = a->store->ops->ck_clear(a->store, err);
+    a->checkpoint_bytes = 0;
+    if (rc == KS_OK) {
+        rc = ks_engine_save_parts(a->eng, 1, put_checkpoint_part, a, err);
+    }
+    int64_t dl = 0, hook = 0;
+    if (rc == KS_OK) {
+        rc = a->store->ops->max_ids(a->store, &dl, &hook, err);
+    }
+    if (rc == KS_OK) {
+        char m[128];
+        int n = snprintf(m, sizeof(m), "skus %u deadletter %lld hook %lld", skus, (long long)dl,
+                         (long long)hook);
+        rc = a->store->ops->put_blob(a->store, "marks", m, (size_t)n, err);
+    }
+    if (rc == KS_OK && a->tail) {
+        rc = a->store->ops->put_blob(a->store, "tail", "0", 1, err);
+    }
+    return rc;
+}
+
+static enum ks_rc write_effects(struct ks_app *a, int checkpoint, uint32_t *skus,
+                                struct ks_err *err)
 {
     const struct ks_dead_effect *dl;
     size_t nd = ks_engine_dead(a->eng, &dl);
@@ -90,16 +468,6 @@ static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err 
         }
         a->dead_written++;
     }
-    const struct ks_feed_effect *fe;
-    size_t nf = ks_engine_feed(a->eng, &fe);
-    for (size_t i = 0; i < nf; i++) {
-        struct ks_feed_row r = {ks_engine_name(a->eng, fe[i].channel), (int64_t)fe[i].seq,
-                                ks_engine_sku(a->eng, fe[i].sku), fe[i].qty, fe[i].at,
-                                ks_feed_why_name((enum ks_feed_why)fe[i].why), fe[i].incident};
-        if (a->store->ops->add_feed(a->store, &r, err) != KS_OK) {
-            return err->rc;
-        }
-    }
     const struct ks_hook_effect *he;
     size_t nh = ks_engine_hooks(a->eng, &he);
     for (size_t i = 0; i < nh; i++) {
@@ -112,27 +480,18 @@ static enum ks_rc write_effects(struct ks_app *a, int checkpoint, struct ks_err 
     }
     const int64_t *ids;
     size_t ni = ks_engine_dirty(a->eng, &ids);
-    struct ks_buf sum = {0}, det = {0};
-    enum ks_rc rc = KS_OK;
-    for (size_t i = 0; i < ni && rc == KS_OK; i++) {
-        struct ks_incident_meta m;
-        ks_buf_reset(&sum);
-        ks_buf_reset(&det);
-        ks_engine_incident_meta(a->eng, ids[i], &m);
-        ks_engine_incident_json(a->eng, ids[i], 0, &sum);
-        ks_engine_incident_json(a->eng, ids[i], 1, &det);
-        struct ks_incident_row row = {m.id,          m.type, m.severity, m.status, m.fingerprint,
-                                      m.detected_at, sum.p,  det.p};
-        rc = a->store->ops->put_incident(a->store, &row, err);
+    enum ks_rc rc = put_incidents(a, ids, ni, 0, err);
+    if (rc == KS_OK) {
+        rc = put_skus(a, skus, err);
     }
-    ks_buf_fini(&sum);
-    ks_buf_fini(&det);
+    if (rc == KS_OK) {
+        rc = put_feed(a, err);
+    }
     if (rc == KS_OK && checkpoint) {
-        struct ks_buf blob = {0};
-        ks_engine_save(a->eng, &blob);
-        a->checkpoint_bytes = blob.len;
-        rc = a->store->ops->put_blob(a->store, CHECKPOINT_KEY, blob.p, blob.len, err);
-        ks_buf_fini(&blob);
+        rc = put_checkpoint(a, *skus, err);
+    } else if (rc == KS_OK && !a->tail) {
+        /* From here on rows follow that the saved state does not account for. */
+        rc = a->store->ops->put_blob(a->store, "tail", "1", 1, err);
     }
     return rc;
 }
@@ -142,12 +501,20 @@ int ks_app_flush_with(struct ks_app *a, int checkpoint,
                       void *ctx)
 {
     struct ks_err err = {0};
+    uint32_t skus = a->skus_saved;
     if (ks_store_begin(a->store, &err) != KS_OK || (extra && extra(a, ctx, &err) != KS_OK) ||
-        write_effects(a, checkpoint, &err) != KS_OK || ks_store_commit(a->store, &err) != KS_OK) {
+        write_effects(a, checkpoint, &skus, &err) != KS_OK ||
+        ks_store_commit(a->store, &err) != KS_OK) {
         struct ks_err ignore;
         ks_store_rollback(a->store, &ignore);
+        a->store->ops->release(a->store);
         ks_cli_error("%s: %s", a->db, err.msg);
         return KS_EXIT_FAIL;
+    }
+    a->skus_saved = skus;
+    a->tail = !checkpoint;
+    if (checkpoint) {
+        a->last_checkpoint = ks_time_now();
     }
     ks_engine_effects_clear(a->eng);
     return KS_EXIT_OK;
@@ -163,7 +530,17 @@ void ks_app_close(struct ks_app *a)
     ks_engine_free(a->eng);
     ks_store_close(a->store);
     ks_config_fini(&a->cfg);
+    for (size_t i = 0; i < a->nenc; i++) {
+        ks_feed_enc_fini(&a->enc[i]);
+    }
+    ks_free(a->enc);
+    /* After the store: closing a descriptor of the database file would drop
+     * SQLite's own locks on it while the connection is open. */
+    if (a->lock_fd >= 0) {
+        close(a->lock_fd);
+    }
     memset(a, 0, sizeof(*a));
+    a->lock_fd = -1;
 }
 
 int ks_app_at(const char *opt, ks_time *out)
@@ -208,42 +585,175 @@ void ks_app_progress(struct ks_progress *p, const struct ks_engine *e, int final
     }
 }
 
+/* ---- inputs and their positions ------------------------------------------------ */
+
+volatile int ks_app_stop_signal;
+
+static void on_stop(int sig)
+{
+    ks_app_stop_signal = sig;
+}
+
+void ks_app_stop_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a blocking read or lock wait returns EINTR and the loop
+     * sees the flag. */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The hash of fd's first n bytes (read with pread: the position stays). */
+static int prefix_hash(int fd, int64_t n, uint64_t *out)
+{
+    char *buf = ks_malloc(n > 0 ? (size_t)n : 1);
+    ssize_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, (size_t)(n - got), got);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            break;
+        }
+        got += k;
+    }
+    *out = got == n ? ks_hash(buf, (size_t)n) : 0;
+    ks_free(buf);
+    return got == n ? 0 : -1;
+}
+
+int ks_app_input_open(struct ks_app *a, struct ks_input *in, int fd, const char *name,
+                      int from_start)
+{
+    memset(in, 0, sizeof(*in));
+    in->name = name;
+    struct stat sb;
+    char real[PATH_MAX];
+    /* Standard input and pipes have no position to come back to. */
+    if (strcmp(name, "-") == 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        !realpath(name, real)) {
+        return KS_EXIT_OK;
+    }
+    in->path = ks_strdup(real);
+    in->row.path = in->path;
+    in->row.size = sb.st_size;
+    struct ks_input_row old;
+    int found = 0;
+    struct ks_err err = {0};
+    if (a->store->ops->find_input(a->store, in->path, &old, &found, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    uint64_t h;
+    if (!from_start && found && old.offset <= sb.st_size && old.prefix_len <= sb.st_size &&
+        prefix_hash(fd, old.prefix_len, &h) == 0 && h == old.prefix_hash) {
+        in->row = old;
+        in->row.path = in->path;
+        in->row.size = sb.st_size;
+        in->resumed = 1;
+        if (lseek(fd, (off_t)old.offset, SEEK_SET) != (off_t)old.offset) {
+            ks_cli_error("%s: cannot seek to byte %lld: %s", name, (long long)old.offset,
+                         strerror(errno));
+            return KS_EXIT_FAIL;
+        }
+        if (old.offset == sb.st_size) {
+            fprintf(stderr, "kintsugi: %s: already taken up to its end (line %lld); nothing new "
+                            "(--from-start takes it again as a new input)\n",
+                    name, (long long)old.line);
+        } else if (old.offset > 0) {
+            fprintf(stderr, "kintsugi: %s: this database took it up to line %lld (byte %lld of "
+                            "%lld); continuing after it (--from-start takes it again)\n",
+                    name, (long long)old.line, (long long)old.offset, (long long)sb.st_size);
+        }
+        return KS_EXIT_OK;
+    }
+    /* A new input: known by its first bytes from now on. */
+    in->row.prefix_len = sb.st_size < PREFIX_BYTES ? sb.st_size : PREFIX_BYTES;
+    if (prefix_hash(fd, in->row.prefix_len, &in->row.prefix_hash) != 0) {
+        ks_cli_error("%s: read failed: %s", name, strerror(errno));
+        return KS_EXIT_FAIL;
+    }
+    return KS_EXIT_OK;
+}
+
+void ks_app_input_fini(struct ks_input *in)
+{
+    ks_free(in->path);
+    in->path = NULL;
+}
+
+struct positions {
+    struct ks_input *ins;
+    size_t n;
+};
+
+static enum ks_rc put_positions(struct ks_app *a, void *ctx, struct ks_err *err)
+{
+    struct positions *p = ctx;
+    for (size_t i = 0; i < p->n; i++) {
+        struct ks_input *in = &p->ins[i];
+        if (in->path && a->store->ops->put_input(a->store, &in->row, err) != KS_OK) {
+            return err->rc;
+        }
+    }
+    return KS_OK;
+}
+
+int ks_app_checkpoint(struct ks_app *a, struct ks_input *ins, size_t nins)
+{
+    struct positions p = {ins, nins};
+    return ks_app_flush_with(a, 1, put_positions, &p);
+}
+
+/* ---- reading an input ------------------------------------------------------------ */
+
 /* One ingest's position, for the line callback. */
 struct ingest {
     struct ks_app *a;
     uint32_t input;
-    const char *name;
+    struct ks_input *in;
+    struct ks_input *ins;
+    size_t nins;
     struct ks_progress *pg;
-    int64_t lineno;
     size_t lines_in_chunk, bytes_in_chunk;
 };
 
 static void ingest_reject(void *arg, int64_t lineno, const struct ks_err *err)
 {
     const struct ingest *g = arg;
-    fprintf(stderr, "%s%s:%lld: %s\n", g->pg->tty ? "\r" : "", g->name, (long long)lineno,
+    fprintf(stderr, "%s%s:%lld: %s\n", g->pg->tty ? "\r" : "", g->in->name, (long long)lineno,
             err->msg);
 }
 
-static int ingest_lines(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
+/* CHECKPOINT_EVERY, or $KINTSUGI_CHECKPOINT_EVERY seconds (0: with every
+ * chunk; the tests use it to stop runs between saves). */
+static ks_time checkpoint_every(void)
 {
-    struct ingest *g = arg;
+    static ks_time every = -1;
+    if (every < 0) {
+        const char *env = getenv("KINTSUGI_CHECKPOINT_EVERY");
+        char *end;
+        double v = env && *env ? strtod(env, &end) : -1;
+        every = env && *env && !*end && v >= 0 && v < 1e6 ? (ks_time)(v * KS_SEC) : CHECKPOINT_EVERY;
+    }
+    return every;
+}
+
+/* After every batch: effects every chunk, the state every CHECKPOINT_EVERY,
+ * and on a stop signal. */
+static int after_batch(struct ingest *g)
+{
     struct ks_app *a = g->a;
-    ks_engine_lines(a->eng, g->input, g->lineno, lines, n, ingest_reject, g);
-    g->lineno += (int64_t)n;
-    /* The batch's lines lie one after the other in the buffer. */
-    g->bytes_in_chunk += (size_t)(lines[n - 1].p + lines[n - 1].len + 1 - lines[0].p);
-    g->lines_in_chunk += n;
-    *taken = n;
-    /* A chunk is at least 64 Ki lines / 4 MiB, and at least four times the
-     * checkpoint written with it, so that saving the state stays a bounded
-     * share of the work however large the state grows. */
-    int big_state = a->checkpoint_bytes * 4 > CHUNK_BYTES;
-    if (big_state ? g->bytes_in_chunk >= a->checkpoint_bytes * 4
-                  : g->lines_in_chunk >= CHUNK_LINES || g->bytes_in_chunk >= CHUNK_BYTES) {
-        /* Effects and the checkpoint commit together: a crash leaves the
-         * state of the last whole chunk, never half of one. */
-        if (ks_app_flush(a, 1) != 0) {
+    if (ks_app_stop_signal) {
+        return ks_app_checkpoint(a, g->ins, g->nins) ? KS_EXIT_FAIL : KS_APP_STOPPED;
+    }
+    if (g->lines_in_chunk >= CHUNK_LINES || g->bytes_in_chunk >= CHUNK_BYTES) {
+        int ck = ks_time_now() - a->last_checkpoint >= checkpoint_every();
+        if ((ck ? ks_app_checkpoint(a, g->ins, g->nins) : ks_app_flush(a, 0)) != 0) {
             return KS_EXIT_FAIL;
         }
         g->lines_in_chunk = g->bytes_in_chunk = 0;
@@ -252,40 +762,135 @@ static int ingest_lines(void *arg, const struct ks_line *lines, size_t n, size_t
     return 0;
 }
 
+static int ingest_lines(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
+{
+    struct ingest *g = arg;
+    struct ks_input_row *pos = &g->in->row;
+    ks_engine_lines(g->a->eng, g->input, pos->line, lines, n, ingest_reject, g);
+    pos->line += (int64_t)n;
+    /* The batch's lines lie one after the other in the buffer; the last
+     * line of an input may lack its newline. */
+    size_t bytes = (size_t)(lines[n - 1].p + lines[n - 1].len + 1 - lines[0].p);
+    pos->offset += (int64_t)bytes;
+    if (pos->size && pos->offset > pos->size) {
+        pos->offset = pos->size;
+    }
+    g->bytes_in_chunk += bytes;
+    g->lines_in_chunk += n;
+    *taken = n;
+    return after_batch(g);
+}
+
+/* A line longer than KS_LINE_MAX, skipped as it streams: buf[0, len) is its
+ * start (no newline in it); reads on until its newline, keeping the first
+ * LONG_KEEP bytes. Moves what follows the newline to the front of buf and
+ * sets *len to it. Returns 0, or an exit code, or -1 at the end of input. */
+static int skip_long_line(struct ingest *g, int fd, char *buf, size_t cap, size_t *len, int *eof)
+{
+    char *head = ks_malloc(LONG_KEEP);
+    memcpy(head, buf, LONG_KEEP);
+    uint64_t total = *len;
+    size_t rest = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf, cap);
+        if (n < 0 && errno == EINTR && !ks_app_stop_signal) {
+            continue;
+        }
+        if (n < 0) {
+            ks_cli_error("%s: read failed: %s", g->in->name, strerror(errno));
+            rc = KS_EXIT_FAIL;
+            break;
+        }
+        g->pg->done_bytes += (uint64_t)n;
+        char *nl = n ? memchr(buf, '\n', (size_t)n) : NULL;
+        if (!nl) {
+            total += (uint64_t)n;
+            if (n == 0) {
+                *eof = 1;
+                break;
+            }
+            continue;
+        }
+        total += (uint64_t)(nl - buf);
+        rest = (size_t)n - (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, rest);
+        break;
+    }
+    if (rc == 0) {
+        struct ks_input_row *pos = &g->in->row;
+        struct ks_err err;
+        pos->line++;
+        ks_engine_line_skipped(g->a->eng, g->input, pos->line, head, LONG_KEEP, total, &err);
+        ingest_reject(g, pos->line, &err);
+        pos->offset += (int64_t)total + !*eof;
+        g->bytes_in_chunk += total;
+        g->lines_in_chunk++;
+        *len = rest;
+        rc = after_batch(g);
+    }
+    ks_free(head);
+    return rc;
+}
+
 /* Reads one input and feeds its lines. Returns 0 or an exit code. Where the
  * machine has two cores, the lines are found and decoded on a second thread
- * ahead of the engine (src/intake/); the result is the same either way. */
-int ks_app_ingest_fd(struct ks_app *a, int fd, const char *name, struct ks_progress *pg)
+ * ahead of the engine (src/intake/); the result is the same either way. The
+ * buffer has a fixed size: a line that does not fit (over 1 MiB) is skipped
+ * as it streams, so memory stays bounded whatever the input. */
+int ks_app_ingest_fd(struct ks_app *a, int fd, struct ks_input *in, struct ks_input *ins,
+                     size_t nins, struct ks_progress *pg)
 {
-    struct ingest g = {a, ks_engine_input(a->eng, name), name, pg, 0, 0, 0};
+    struct ingest g = {a, ks_engine_input(a->eng, in->name), in, ins, nins, pg, 0, 0};
     struct ks_intake *intake = ks_intake_new(ks_intake_threads_default(), KS_INTAKE_MIN_PARALLEL);
-    size_t cap = CHUNK_BYTES * 2, len = 0;
+    const size_t cap = READ_BYTES + KS_LINE_MAX + 1;
     char *buf = ks_malloc(cap);
-    int eof = 0, rc = 0;
+    size_t len = 0;
+    int eof = 0, rc = 0, first = in->row.offset == 0;
+    pg->done_bytes += (uint64_t)in->row.offset;
     while (!eof && rc == 0) {
-        if (cap - len < CHUNK_BYTES) {
-            cap *= 2;
-            buf = ks_realloc(buf, cap);
-        }
         ssize_t n = read(fd, buf + len, cap - len);
         if (n < 0) {
-            if (errno == EINTR) {
+            if (errno == EINTR && !ks_app_stop_signal) {
                 continue;
             }
-            ks_cli_error("%s: read failed: %s", name, strerror(errno));
+            if (errno == EINTR) {
+                rc = ks_app_checkpoint(a, ins, nins) ? KS_EXIT_FAIL : KS_APP_STOPPED;
+                break;
+            }
+            ks_cli_error("%s: read failed: %s", in->name, strerror(errno));
             rc = KS_EXIT_FAIL;
             break;
         }
         eof = n == 0; /* then the last line may lack its newline */
         len += (size_t)n;
         pg->done_bytes += (uint64_t)n;
-        size_t used;
-        rc = ks_intake_lines(intake, buf, len, eof, ingest_lines, &g, &used);
+        size_t skip = 0;
+        if (first) {
+            if (len < 3 && !eof) {
+                continue;
+            }
+            /* A UTF-8 byte-order mark is not part of the first line. */
+            first = 0;
+            if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
+                skip = 3;
+                in->row.offset += 3;
+            }
+        }
+        size_t used = 0;
+        rc = ks_intake_lines(intake, buf + skip, len - skip, eof, ingest_lines, &g, &used);
+        used += skip;
         memmove(buf, buf + used, len - used);
         len -= used;
+        if (rc == 0 && !eof && len > KS_LINE_MAX) {
+            rc = skip_long_line(&g, fd, buf, cap, &len, &eof);
+            if (rc == 0 && eof && len == 0) {
+                break;
+            }
+            eof = 0; /* the bytes after the long line still go through the intake */
+        }
     }
     ks_intake_free(intake);
     ks_free(buf);
     return rc;
 }
-

@@ -57,7 +57,8 @@ int ks_cmd_action(int argc, char **argv)
     }
     const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                          KS_APP_ENGINE | (list ? KS_APP_READ : 0))) != 0) {
         ks_free(args);
         return rc;
     }

@@ -257,7 +257,11 @@ int ks_cmd_demo(int argc, char **argv)
     if (devnull >= 0) {
         dup2(devnull, 2);
     }
-    rc = fd < 0 ? KS_EXIT_FAIL : ks_app_ingest_fd(&a, fd, evpath, &pg);
+    struct ks_input in = {0};
+    rc = fd < 0 ? KS_EXIT_FAIL : ks_app_input_open(&a, &in, fd, evpath, 1);
+    if (rc == 0) {
+        rc = ks_app_ingest_fd(&a, fd, &in, &in, 1, &pg);
+    }
     if (saved >= 0) {
         dup2(saved, 2);
         close(saved);
@@ -270,8 +274,9 @@ int ks_cmd_demo(int argc, char **argv)
     }
     if (rc == 0) {
         ks_engine_end_input(a.eng);
-        rc = ks_app_flush(&a, 1);
+        rc = ks_app_checkpoint(&a, &in, 1);
     }
+    ks_app_input_fini(&in);
     ks_time took = ks_time_now() - t0;
     if (rc != 0) {
         ks_app_close(&a);

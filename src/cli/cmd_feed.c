@@ -65,6 +65,70 @@ static int row(void *vctx, const struct ks_feed_row *r)
     return 0;
 }
 
+/* The SKU dictionary, read whole: the feed names SKUs by id. */
+struct dict {
+    struct ks_buf pool;
+    size_t *off;
+    size_t n, cap;
+    int bad;
+};
+
+static int dict_block(void *ctx, int64_t first, int64_t count, const void *data, size_t n)
+{
+    struct dict *d = ctx;
+    const unsigned char *p = data, *end = p + n;
+    const char *str;
+    size_t len;
+    int r;
+    if ((size_t)first != d->n) {
+        d->bad = 1;
+        return 1;
+    }
+    while ((r = ks_sku_block_next(&p, end, &str, &len)) == 1) {
+        KS_GROW(d->off, d->cap, d->n + 1);
+        d->off[d->n++] = d->pool.len;
+        ks_buf_put(&d->pool, str, len);
+        ks_buf_putc(&d->pool, 0);
+    }
+    d->bad |= r < 0 || d->n != (size_t)(first + count);
+    return d->bad;
+}
+
+/* Decodes the blocks and hands each change after `since` to row(). */
+struct blocks {
+    struct ctx *c;
+    const struct dict *d;
+    int64_t since, limit, shown;
+    int bad;
+};
+
+static int block(void *ctx, int64_t first, int64_t last, const void *data, size_t n)
+{
+    struct blocks *b = ctx;
+    struct ks_feed_dec dec;
+    struct ks_feed_change ch;
+    int r;
+    ks_feed_dec_init(&dec, first, data, n);
+    while ((r = ks_feed_dec_next(&dec, &ch)) == 1) {
+        if (ch.seq <= b->since) {
+            continue;
+        }
+        if (b->limit > 0 && b->shown >= b->limit) {
+            return 1;
+        }
+        if (ch.sku >= b->d->n || ch.seq > last) {
+            b->bad = 1;
+            return 1;
+        }
+        struct ks_feed_row fr = {NULL, ch.seq, b->d->pool.p + b->d->off[ch.sku], ch.qty, ch.at,
+                                 ks_feed_why_name((enum ks_feed_why)ch.why), ch.incident};
+        row(b->c, &fr);
+        b->shown++;
+    }
+    b->bad |= r < 0;
+    return b->bad;
+}
+
 static int parse_int(const char *s, const char *what, int64_t *out)
 {
     char *end;
@@ -101,7 +165,7 @@ int ks_cmd_feed(int argc, char **argv)
     const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     struct ks_app a;
     int state = ks_cli_opt(&spec, "state")->set;
-    if ((rc = ks_app_open(&a, NULL, db, state ? KS_APP_ENGINE : 0)) != 0) {
+    if ((rc = ks_app_open(&a, NULL, db, state ? KS_APP_ENGINE | KS_APP_READ : 0)) != 0) {
         return rc;
     }
     struct ks_err err = {0};
@@ -144,10 +208,18 @@ int ks_cmd_feed(int argc, char **argv)
         } else {
             printf("%-8s %-24s %8s  %-24s  %s\n", "SEQ", "SKU", "QTY", "AT", "WHY");
         }
-        if (a.store->ops->list_feed(a.store, channel, since, limit, row, &c, &err) != KS_OK) {
+        struct dict d = {0};
+        struct blocks b = {&c, &d, since, limit, 0, 0};
+        if (a.store->ops->list_skus(a.store, INT64_MAX, dict_block, &d, &err) != KS_OK ||
+            a.store->ops->list_feed_blocks(a.store, channel, since, block, &b, &err) != KS_OK) {
             ks_cli_error("%s", err.msg);
             rc = KS_EXIT_FAIL;
+        } else if (d.bad || b.bad) {
+            ks_cli_error("%s: the stored feed of %s is damaged", db, channel);
+            rc = KS_EXIT_FAIL;
         }
+        ks_buf_fini(&d.pool);
+        ks_free(d.off);
         if (json && rc == 0) {
             ks_json_arr_end(&j);
             ks_json_key(&j, "cursor");

@@ -112,7 +112,9 @@ int ks_cmd_guard(int argc, char **argv)
         }
     }
     struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
+    int read_only = is_status || (dry && strcmp(verb, "rollback") == 0);
+    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                          KS_APP_ENGINE | (read_only ? KS_APP_READ : 0))) != 0) {
         ks_free(args);
         return rc;
     }

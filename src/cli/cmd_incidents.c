@@ -265,7 +265,7 @@ int ks_cmd_incident(int argc, char **argv)
         return rc;
     }
     if (v == 6) {
-        if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE)) == 0) {
+        if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE | KS_APP_READ)) == 0) {
             struct ks_buf out = {0};
             if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);

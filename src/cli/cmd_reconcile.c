@@ -36,7 +36,7 @@ int ks_cmd_reconcile(int argc, char **argv)
     const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
     long limit = ks_cli_opt(&spec, "limit")->value ? atol(ks_cli_opt(&spec, "limit")->value) : 50;
     struct ks_app a;
-    if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE)) != 0) {
+    if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE | KS_APP_READ)) != 0) {
         ks_free(args);
         return rc;
     }

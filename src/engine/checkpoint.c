@@ -14,35 +14,74 @@
 
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
 
-/* A bounds-checked reader: once bad, every read yields zeros and load fails. */
+/* The writer: bytes gather in a buffer that is handed to the caller's put
+ * function every KS_CK_PART bytes, so that saving a large state never holds
+ * a second copy of it. Once put fails, the rest is skipped. */
+struct ks_wr {
+    struct ks_buf buf;
+    ks_ck_put_fn put;
+    void *ctx;
+    struct ks_err *err;
+    enum ks_rc rc;
+    uint64_t total;
+};
+
+/* A bounds-checked reader over a sequence of parts: once bad, every read
+ * yields zeros and load fails. `left` is what remains of the whole stream
+ * after the current part, so that counts can be checked against the bytes
+ * that could hold them before anything is allocated. */
 struct ks_rd {
     const unsigned char *p;
     size_t n, at;
+    uint64_t left;
     int bad;
+    ks_ck_get_fn get;
+    void *ctx;
+    struct ks_err *err; /* the get function's failure, when it failed */
+    int io;
+    unsigned char *scratch; /* a value that straddles two parts */
+    size_t scap;
 };
-#define CK_VERSION 4U
+#define CK_VERSION 5U
 
-static void w_bytes(struct ks_buf *b, const void *p, size_t n)
+static void w_flush(struct ks_wr *w)
 {
-    ks_buf_put(b, p, n);
+    if (w->rc == KS_OK && w->buf.len) {
+        w->rc = w->put(w->ctx, w->buf.p, w->buf.len, w->err);
+    }
+    w->buf.len = 0;
 }
-static void w_u32(struct ks_buf *b, uint32_t v)
+static void w_bytes(struct ks_wr *w, const void *p, size_t n)
+{
+    const char *c = p;
+    w->total += n;
+    while (n && w->rc == KS_OK) {
+        size_t room = KS_CK_PART - w->buf.len, k = n < room ? n : room;
+        ks_buf_put(&w->buf, c, k);
+        c += k;
+        n -= k;
+        if (w->buf.len == KS_CK_PART) {
+            w_flush(w);
+        }
+    }
+}
+static void w_u32(struct ks_wr *b, uint32_t v)
 {
     w_bytes(b, &v, 4);
 }
-static void w_u64(struct ks_buf *b, uint64_t v)
+static void w_u64(struct ks_wr *b, uint64_t v)
 {
     w_bytes(b, &v, 8);
 }
-static void w_i64(struct ks_buf *b, int64_t v)
+static void w_i64(struct ks_wr *b, int64_t v)
 {
     w_bytes(b, &v, 8);
 }
-static void w_f64(struct ks_buf *b, double v)
+static void w_f64(struct ks_wr *b, double v)
 {
     w_bytes(b, &v, 8);
 }
-static void w_str(struct ks_buf *b, const char *s)
+static void w_str(struct ks_wr *b, const char *s)
 {
     if (!s) {
         w_u32(b, UINT32_MAX);
@@ -53,19 +92,82 @@ static void w_str(struct ks_buf *b, const char *s)
     w_bytes(b, s, n);
 }
 
+/* Bytes left in the whole stream. */
+static uint64_t r_left(const struct ks_rd *r)
+{
+    return (uint64_t)(r->n - r->at) + r->left;
+}
+/* Moves to the next part; -1 at the end or when get failed. */
+static int r_next(struct ks_rd *r)
+{
+    const void *p = NULL;
+    size_t n = 0;
+    while (n == 0) {
+        if (!r->get || r->left == 0) {
+            return -1;
+        }
+        if (r->get(r->ctx, &p, &n, r->err) != KS_OK) {
+            r->io = 1;
+            return -1;
+        }
+        if (n == 0 || n > r->left) {
+            return -1; /* fewer or more bytes than announced */
+        }
+    }
+    r->left -= n;
+    r->p = p;
+    r->n = n;
+    r->at = 0;
+    return 0;
+}
 static int r_bytes(struct ks_rd *r, void *p, size_t n)
 {
     if (n == 0) {
         return 0;
     }
-    if (r->bad || n > r->n - r->at) {
+    if (r->bad || n > r_left(r)) {
         r->bad = 1;
         memset(p, 0, n);
         return -1;
     }
-    memcpy(p, r->p + r->at, n);
-    r->at += n;
+    unsigned char *d = p;
+    while (n) {
+        if (r->at == r->n && r_next(r) != 0) {
+            r->bad = 1;
+            memset(d, 0, n);
+            return -1;
+        }
+        size_t k = r->n - r->at < n ? r->n - r->at : n;
+        memcpy(d, r->p + r->at, k);
+        r->at += k;
+        d += k;
+        n -= k;
+    }
     return 0;
+}
+/* n contiguous bytes of the stream: in place when they lie in one part,
+ * else gathered into the reader's scratch buffer. NULL when bad. */
+static const char *r_span(struct ks_rd *r, size_t n)
+{
+    if (r->bad || n > r_left(r)) {
+        r->bad = 1;
+        return NULL;
+    }
+    if (r->at == r->n && n && r_next(r) != 0) {
+        r->bad = 1;
+        return NULL;
+    }
+    if (n <= r->n - r->at) {
+        const char *s = (const char *)r->p + r->at;
+        r->at += n;
+        return s;
+    }
+    if (n > r->scap) {
+        ks_free(r->scratch);
+        r->scap = n;
+        r->scratch = ks_malloc(n);
+    }
+    return r_bytes(r, r->scratch, n) == 0 ? (const char *)r->scratch : NULL;
 }
 static uint32_t r_u32(struct ks_rd *r)
 {
@@ -97,26 +199,21 @@ static char *r_str(struct ks_rd *r)
     if (n == UINT32_MAX || r->bad) {
         return NULL;
     }
-    if (n > r->n - r->at) {
-        r->bad = 1;
-        return NULL;
-    }
-    char *s = ks_strndup((const char *)r->p + r->at, n);
-    r->at += n;
-    return s;
+    const char *s = r_span(r, n);
+    return s ? ks_strndup(s, n) : NULL;
 }
-/* A count that must fit in what is left of the blob at `each` bytes per item. */
+/* A count that must fit in what is left of the stream at `each` bytes per item. */
 static size_t r_count(struct ks_rd *r, size_t each)
 {
     uint64_t n = r_u64(r);
-    if (r->bad || (each && n > (r->n - r->at) / each)) {
+    if (r->bad || (each && n > r_left(r) / each)) {
         r->bad = 1;
         return 0;
     }
     return (size_t)n;
 }
 
-static void w_intern(struct ks_buf *b, const struct ks_intern *t)
+static void w_intern(struct ks_wr *b, const struct ks_intern *t)
 {
     w_u64(b, t->n);
     for (uint32_t i = 0; i < t->n; i++) {
@@ -129,20 +226,18 @@ static void r_intern(struct ks_rd *r, struct ks_intern *t)
     size_t n = r_count(r, 4);
     for (size_t i = 0; i < n && !r->bad; i++) {
         uint32_t len = r_u32(r);
-        if (len > r->n - r->at) {
-            r->bad = 1;
+        const char *s = r_span(r, len);
+        if (!s) {
             return;
         }
-        uint32_t id = ks_intern_add(t, (const char *)r->p + r->at, len);
-        if (id != i) {
+        if (ks_intern_add(t, s, len) != i) {
             r->bad = 1; /* duplicate strings: not a blob we wrote */
             return;
         }
-        r->at += len;
     }
 }
 
-static void w_set(struct ks_buf *b, const struct ks_u32set *s)
+static void w_set(struct ks_wr *b, const struct ks_u32set *s)
 {
     w_u64(b, s->n);
     w_bytes(b, s->v, s->n * 4);
@@ -155,7 +250,7 @@ static void r_set(struct ks_rd *r, struct ks_u32set *s)
     }
 }
 
-static void w_win(struct ks_buf *b, const struct ks_tswin *w)
+static void w_win(struct ks_wr *b, const struct ks_tswin *w)
 {
     w_u64(b, w->n - w->head);
     for (size_t i = w->head; i < w->n; i++) {
@@ -176,7 +271,7 @@ static void r_win(struct ks_rd *r, struct ks_tswin *w)
     }
 }
 
-static void w_map(struct ks_buf *b, const struct ks_map64 *m)
+static void w_map(struct ks_wr *b, const struct ks_map64 *m)
 {
     w_u64(b, m->n);
     for (size_t i = 0; i < m->cap; i++) {
@@ -200,7 +295,7 @@ static void r_map(struct ks_rd *r, struct ks_map64 *m)
     }
 }
 
-static void w_incident(struct ks_buf *b, const struct ks_incident *inc)
+static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
 {
     w_i64(b, inc->id);
     w_u32(b, inc->type | (uint32_t)inc->severity << 8 | (uint32_t)inc->status << 16);
@@ -376,8 +471,10 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     return inc;
 }
 
-void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
+enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck_put_fn put,
+                                void *ctx, struct ks_err *err)
 {
+    struct ks_wr w = {{0}, put, ctx, err, KS_OK, 0}, *b = &w;
     w_u32(b, CK_MAGIC);
     w_u32(b, CK_VERSION);
     w_i64(b, e->clock);
@@ -385,15 +482,22 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
     w_u64(b, e->timer_seq);
     w_u64(b, e->hook_seq);
     w_bytes(b, &e->st, sizeof(e->st));
-    w_intern(b, &e->skus);
+    w_u32(b, (uint32_t)!!skus_apart);
+    if (skus_apart) {
+        w_u64(b, e->skus.n);
+    } else {
+        w_intern(b, &e->skus);
+    }
     w_intern(b, &e->strs);
 
     w_u64(b, e->nch);
     for (size_t i = 0; i < e->nch; i++) {
         const struct ks_channel *c = &e->ch[i];
+        /* Pairs past the last SKU id are zero: they are not written. */
+        uint32_t np = c->cap < e->skus.n ? c->cap : e->skus.n;
         w_u32(b, c->name);
-        w_u32(b, c->cap);
-        w_bytes(b, c->pairs, (size_t)c->cap * sizeof(struct ks_pair));
+        w_u32(b, np);
+        w_bytes(b, c->pairs, (size_t)np * sizeof(struct ks_pair));
         w_u32(b, c->n_tracked);
         w_u32(b, c->n_known);
         w_u32(b, c->n_active);
@@ -484,11 +588,76 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
     w_u64(b, e->nheap);
     w_bytes(b, e->heap, e->nheap * sizeof(struct ks_timer));
     w_u32(b, CK_MAGIC);
+    w_flush(b);
+    ks_buf_fini(&w.buf);
+    return w.rc;
+}
+
+static enum ks_rc put_buf(void *ctx, const void *p, size_t n, struct ks_err *err)
+{
+    (void)err;
+    ks_buf_put(ctx, p, n);
+    return KS_OK;
+}
+
+void ks_engine_save(const struct ks_engine *e, struct ks_buf *out)
+{
+    ks_engine_save_parts(e, 0, put_buf, out, NULL);
+}
+
+/* One buffer handed over as the only part. */
+struct one_part {
+    const void *p;
+    size_t n;
+    int given;
+};
+static enum ks_rc get_one(void *ctx, const void **p, size_t *n, struct ks_err *err)
+{
+    struct one_part *o = ctx;
+    (void)err;
+    *p = o->given ? NULL : o->p;
+    *n = o->given ? 0 : o->n;
+    o->given = 1;
+    return KS_OK;
 }
 
 enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct ks_err *err)
 {
-    struct ks_rd rd = {p, n, 0, 0}, *r = &rd;
+    struct one_part o = {p, n, 0};
+    return ks_engine_load_parts(e, n, get_one, &o, err);
+}
+
+uint32_t ks_engine_sku_count(const struct ks_engine *e)
+{
+    return e->skus.n;
+}
+
+enum ks_rc ks_engine_sku_load(struct ks_engine *e, const char *s, size_t n, struct ks_err *err)
+{
+    uint32_t want = e->skus.n;
+    if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
+        return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
+    }
+    if (n > UINT32_MAX / 2 || ks_intern_add(&e->skus, s, n) != want) {
+        return ks_err_set(err, KS_EIO, "checkpoint: SKU %u of the dictionary is a duplicate",
+                          want);
+    }
+    return KS_OK;
+}
+
+static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err);
+
+enum ks_rc ks_engine_load_parts(struct ks_engine *e, uint64_t total, ks_ck_get_fn get, void *ctx,
+                                struct ks_err *err)
+{
+    struct ks_rd rd = {NULL, 0, 0, total, 0, get, ctx, err, 0, NULL, 0};
+    enum ks_rc rc = load(e, &rd, err);
+    ks_free(rd.scratch);
+    return rc;
+}
+
+static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
+{
     if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
         return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
     }
@@ -507,7 +676,17 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     e->timer_seq = r_u64(r);
     e->hook_seq = r_u64(r);
     r_bytes(r, &e->st, sizeof(e->st));
-    r_intern(r, &e->skus);
+    uint32_t skus_apart = r_u32(r);
+    if (skus_apart == 1) {
+        /* The shell keeps the SKU strings apart and loaded them first. */
+        if (r_u64(r) != e->skus.n) {
+            r->bad = 1;
+        }
+    } else if (skus_apart == 0 && e->skus.n == 0) {
+        r_intern(r, &e->skus);
+    } else {
+        r->bad = 1;
+    }
     r_intern(r, &e->strs);
 
     size_t nch = r_count(r, 64);
@@ -523,13 +702,20 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
             break;
         }
         uint32_t cap = r_u32(r);
-        if ((uint64_t)cap * sizeof(struct ks_pair) > r->n - r->at) {
+        if ((uint64_t)cap * sizeof(struct ks_pair) > r_left(r)) {
+            r->bad = 1;
+            break;
+        }
+        if (cap > e->skus.n) {
             r->bad = 1;
             break;
         }
         c->cap = cap;
-        c->pairs = ks_malloc((size_t)cap * sizeof(struct ks_pair));
+        c->pairs = ks_malloc((cap ? cap : 1) * sizeof(struct ks_pair));
         r_bytes(r, c->pairs, (size_t)cap * sizeof(struct ks_pair));
+        for (uint32_t k = 0; k < cap; k++) {
+            r->bad |= c->pairs[k].next > e->skus.n; /* a hint, but read as an id */
+        }
         c->n_tracked = r_u32(r);
         c->n_known = r_u32(r);
         c->n_active = r_u32(r);
@@ -560,7 +746,7 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->first_inv = r_i64(r);
         uint64_t ring = r_u64(r);
         uint64_t want = (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64);
-        if (ring > (r->n - r->at) / 12) {
+        if (ring > r_left(r) / 12) {
             r->bad = 1;
             break;
         }
@@ -572,7 +758,9 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
             ks_log(KS_LOG_WARN, "engine",
                    "volume_drop baseline changed for channel %s: its volume counts restart",
                    ks_intern_str(&e->strs, c->name));
-            r->at += (size_t)ring * 12;
+            for (uint64_t k = 0; k < ring * 12 && !r->bad; k += 4) {
+                r_u32(r);
+            }
             ring = 0;
         }
         if (ring) {
@@ -718,9 +906,13 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     KS_GROW(e->heap, e->capheap, nheap + 1);
     r_bytes(r, e->heap, nheap * sizeof(struct ks_timer));
     e->nheap = r->bad ? 0 : nheap;
-    if (r_u32(r) != CK_MAGIC || r->bad || r->at != r->n) {
-        return ks_err_set(err, KS_EIO, "checkpoint: the saved state is damaged (at byte %zu of %zu)",
-                          r->at, r->n);
+    if (r_u32(r) != CK_MAGIC || r->bad || r_left(r) != 0 || r_next(r) == 0) {
+        if (r->io) {
+            return err->rc; /* the store said why */
+        }
+        return ks_err_set(err, KS_EIO,
+                          "checkpoint: the saved state is damaged (%llu bytes before its end)",
+                          (unsigned long long)r_left(r));
     }
     return KS_OK;
 }

@@ -433,8 +433,11 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
         d->input = input;
         d->line = lineno;
         d->reason = ks_strdup(err->msg);
-        d->raw = ks_strndup(line, len);
-        d->raw_len = len;
+        /* Of an over-long line only the start is kept (the reason says how
+         * long it was). */
+        size_t keep = len > KS_LINE_MAX ? KS_DEAD_KEEP : len;
+        d->raw = ks_strndup(line, keep);
+        d->raw_len = keep;
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
         if (e->clock != KS_TIME_NONE) {
             ks_det_feed_line(e, src, 1, e->clock);
@@ -442,6 +445,38 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
         return KS_LINE_REJECTED;
     }
     return take(e, input, &ev);
+}
+
+void ks_engine_line_skipped(struct ks_engine *e, uint32_t input, int64_t lineno,
+                            const char *head, size_t head_len, uint64_t total,
+                            struct ks_err *err)
+{
+    KS_ASSERT(input < e->ninputs);
+    e->st.lines++;
+    e->st.rejected++;
+    e->line_next = NULL;
+    ks_err_set(err, KS_EINPUT, "line: longer than 1 MiB (%llu bytes)", (unsigned long long)total);
+    KS_GROW(e->dead, e->capdead, e->ndead + 1);
+    struct ks_dead_effect *d = &e->dead[e->ndead++];
+    size_t keep = head_len < KS_DEAD_KEEP ? head_len : KS_DEAD_KEEP;
+    d->input = input;
+    d->line = lineno;
+    d->reason = ks_strdup(err->msg);
+    d->raw = ks_strndup(head, keep);
+    d->raw_len = keep;
+    if (e->clock != KS_TIME_NONE) {
+        ks_det_feed_line(e, e->input_src[input], 1, e->clock);
+    }
+}
+
+uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel)
+{
+    for (size_t i = 0; i < e->nch; i++) {
+        if (strcmp(ks_intern_str(&e->strs, e->ch[i].name), channel) == 0) {
+            return e->ch[i].feed_seq;
+        }
+    }
+    return 0;
 }
 
 void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,

@@ -49,6 +49,14 @@ typedef void (*ks_reject_fn)(void *arg, int64_t lineno, const struct ks_err *err
  */
 void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
                      const struct ks_line *lines, size_t n, ks_reject_fn reject, void *arg);
+/* A line longer than KS_LINE_MAX that the reader skipped as it streamed:
+ * rejected like an over-long line, its dead letter keeping head[0, head_len)
+ * (at most KS_DEAD_KEEP bytes) and naming the true length total. err gets
+ * the reason. */
+#define KS_DEAD_KEEP (64u << 10)
+void ks_engine_line_skipped(struct ks_engine *e, uint32_t input, int64_t lineno,
+                            const char *head, size_t head_len, uint64_t total,
+                            struct ks_err *err);
 /* Applies an already decoded event (the HTTP API and tests). */
 void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev);
 /* The end of an input batch: closes every open update at the final clock.
@@ -137,6 +145,8 @@ struct ks_hook_effect {
     char *key;  /* idempotency key, unique per call */
 };
 size_t ks_engine_feed(const struct ks_engine *e, const struct ks_feed_effect **out);
+/* The last seq let through on a channel (0: none, or no such channel). */
+uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel);
 const char *ks_engine_name(const struct ks_engine *e, uint32_t id);
 const char *ks_engine_sku(const struct ks_engine *e, uint32_t id);
 size_t ks_engine_hooks(const struct ks_engine *e, const struct ks_hook_effect **out);
@@ -189,10 +199,35 @@ enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct k
 
 /* ---- checkpoint ------------------------------------------------------------- */
 
-/* Serialises the whole state. */
+/*
+ * The state is written as a stream of parts of at most KS_CK_PART bytes, so
+ * that a large state (10 M pairs: hundreds of MB) is never held twice in
+ * memory. put is called for each part in order; its failure stops the save
+ * and is returned. With skus_apart the SKU strings are left out (only their
+ * count is written): the shell keeps them in its own dictionary, written
+ * once as they appear, and hands them back with ks_engine_sku_load before
+ * loading.
+ */
+#define KS_CK_PART (4u << 20)
+typedef enum ks_rc (*ks_ck_put_fn)(void *ctx, const void *p, size_t n, struct ks_err *err);
+enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck_put_fn put,
+                                void *ctx, struct ks_err *err);
+/* Hands out the next part (borrowed until the next call); *n = 0 at the end. */
+typedef enum ks_rc (*ks_ck_get_fn)(void *ctx, const void **p, size_t *n, struct ks_err *err);
+/* Restores a state of total bytes from its parts into a fresh engine (after
+ * ks_engine_sku_load of every SKU when it was saved with skus_apart). A
+ * damaged or truncated state, or one of another version, is KS_EIO with the
+ * reason; a failing get returns its own error. */
+enum ks_rc ks_engine_load_parts(struct ks_engine *e, uint64_t total, ks_ck_get_fn get, void *ctx,
+                                struct ks_err *err);
+/* The same with the whole state in one buffer (SKUs included). */
 void ks_engine_save(const struct ks_engine *e, struct ks_buf *out);
-/* Restores a state saved by ks_engine_save into a fresh engine. */
 enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct ks_err *err);
+/* SKU ids are dense, 0 .. count - 1, in order of first appearance. */
+uint32_t ks_engine_sku_count(const struct ks_engine *e);
+/* Appends the next SKU string of a saved dictionary to a fresh engine; a
+ * duplicate is KS_EIO. */
+enum ks_rc ks_engine_sku_load(struct ks_engine *e, const char *s, size_t n, struct ks_err *err);
 
 /* ---- figures ------------------------------------------------------------------ */
 

@@ -69,6 +69,36 @@ static const char *const migrations[] = {
     "  attempts INTEGER,"
     "  next_at TEXT,"
     "  detail TEXT);",
+    /* 3: the store of a fast ingest. The feed in compact blocks over a SKU
+     * dictionary, the checkpoint in parts, the inputs' positions. The
+     * row-per-change feed of version 2 is kept aside (a checkpoint of that
+     * version cannot be continued; re-ingest into a new database). */
+    "ALTER TABLE feed RENAME TO feed_rows_v2;"
+    "DELETE FROM blobs WHERE key = 'engine';"
+    "CREATE TABLE feed_blocks("
+    "  id INTEGER PRIMARY KEY,"
+    "  channel TEXT NOT NULL,"
+    "  first_seq INTEGER NOT NULL,"
+    "  last_seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX feed_blocks_seq ON feed_blocks(channel, first_seq);"
+    "CREATE TABLE skus("
+    "  first_id INTEGER PRIMARY KEY,"
+    "  n INTEGER NOT NULL,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE checkpoint("
+    "  part INTEGER PRIMARY KEY,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE inputs("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL,"
+    "  prefix_len INTEGER NOT NULL,"
+    "  prefix_hash INTEGER NOT NULL,"
+    "  offset INTEGER NOT NULL,"
+    "  line INTEGER NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  updated_at TEXT);"
+    "CREATE INDEX inputs_path ON inputs(path);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -92,8 +122,24 @@ enum st_id {
     ST_UPDATE_DL_RAW,
     ST_PUT_BLOB,
     ST_GET_BLOB,
-    ST_ADD_FEED,
-    ST_LIST_FEED,
+    ST_ADD_FEED_BLOCK,
+    ST_LIST_FEED_BLOCKS,
+    ST_FEED_CHANNELS,
+    ST_TRIM_FEED,
+    ST_ADD_SKUS,
+    ST_LIST_SKUS,
+    ST_CK_CLEAR,
+    ST_CK_PUT,
+    ST_CK_SIZE,
+    ST_CK_READ,
+    ST_MAX_IDS,
+    ST_TRIM_DL,
+    ST_TRIM_HOOKS,
+    ST_TRIM_SKUS,
+    ST_TRIM_INCIDENTS,
+    ST_TRIM_SEQ,
+    ST_FIND_INPUT,
+    ST_PUT_INPUT,
     ST_ADD_HOOK,
     ST_LIST_HOOKS_ALL,
     ST_LIST_HOOKS_STATUS,
@@ -135,10 +181,37 @@ static const char *const st_sql[ST_COUNT] = {
     [ST_PUT_BLOB] = "INSERT INTO blobs(key, value) VALUES(?1, ?2) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [ST_GET_BLOB] = "SELECT value FROM blobs WHERE key = ?1",
-    [ST_ADD_FEED] = "INSERT INTO feed(channel, seq, sku, qty, at, why, incident) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_LIST_FEED] = "SELECT channel, seq, sku, qty, at, why, incident FROM feed "
-                     "WHERE channel = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_ADD_FEED_BLOCK] = "INSERT INTO feed_blocks(channel, first_seq, last_seq, data) "
+                          "VALUES(?1, ?2, ?3, ?4)",
+    [ST_LIST_FEED_BLOCKS] = "SELECT first_seq, last_seq, data FROM feed_blocks "
+                            "WHERE channel = ?1 AND last_seq > ?2 ORDER BY first_seq",
+    [ST_FEED_CHANNELS] = "SELECT DISTINCT channel FROM feed_blocks ORDER BY channel",
+    [ST_TRIM_FEED] = "DELETE FROM feed_blocks WHERE channel = ?1 AND first_seq > ?2",
+    [ST_ADD_SKUS] = "INSERT INTO skus(first_id, n, data) VALUES(?1, ?2, ?3)",
+    [ST_LIST_SKUS] = "SELECT first_id, n, data FROM skus WHERE first_id < ?1 ORDER BY first_id",
+    [ST_CK_CLEAR] = "DELETE FROM checkpoint",
+    [ST_CK_PUT] = "INSERT INTO checkpoint(part, data) VALUES(?1, ?2)",
+    [ST_CK_SIZE] = "SELECT count(*), coalesce(sum(length(data)), 0) FROM checkpoint",
+    [ST_CK_READ] = "SELECT data FROM checkpoint ORDER BY part",
+    [ST_MAX_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM deadletters), "
+                   "(SELECT coalesce(max(id), 0) FROM hooks)",
+    [ST_TRIM_DL] = "DELETE FROM deadletters WHERE id > ?1",
+    [ST_TRIM_HOOKS] = "DELETE FROM hooks WHERE id > ?1",
+    [ST_TRIM_SKUS] = "DELETE FROM skus WHERE first_id >= ?1",
+    [ST_TRIM_INCIDENTS] = "DELETE FROM incidents WHERE id > ?1",
+    /* AUTOINCREMENT ids continue after the marks, as if the undone rows had
+     * never been written: a resumed ingest gives the ids an uninterrupted
+     * one gives. */
+    [ST_TRIM_SEQ] = "UPDATE sqlite_sequence SET seq = CASE name WHEN 'deadletters' THEN ?1 "
+                    "ELSE ?2 END WHERE name IN ('deadletters', 'hooks')",
+    [ST_FIND_INPUT] = "SELECT id, prefix_len, prefix_hash, offset, line, size FROM inputs "
+                      "WHERE path = ?1 ORDER BY id DESC LIMIT 1",
+    [ST_PUT_INPUT] = "INSERT INTO inputs(id, path, prefix_len, prefix_hash, offset, line, size, "
+                     "updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                     "ON CONFLICT(id) DO UPDATE SET prefix_len = excluded.prefix_len, "
+                     "prefix_hash = excluded.prefix_hash, offset = excluded.offset, "
+                     "line = excluded.line, size = excluded.size, "
+                     "updated_at = excluded.updated_at",
     [ST_ADD_HOOK] = "INSERT OR IGNORE INTO hooks(key, incident, action, body, status, attempts, "
                     "next_at, detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_LIST_HOOKS_ALL] = HOOK_COLS "ORDER BY id",
@@ -400,7 +473,12 @@ static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *e
     }
     sqlite3_finalize(st);
     if (krc == KS_OK) {
-        krc = exec(q, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", err, what);
+        /* The log shrinks back to 64 MiB after a large transaction (a
+         * checkpoint of a big state) instead of keeping its peak size. */
+        krc = exec(q,
+                   "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                   "PRAGMA journal_size_limit=67108864",
+                   err, what);
     }
     if (krc == KS_OK) {
         krc = migrate(q, path, err);
@@ -758,71 +836,320 @@ static enum ks_rc sq_get_blob(struct ks_store *s, const char *key, struct ks_buf
 
 /* ---- the guarded feed and the hook outbox ------------------------------------ */
 
-static enum ks_rc sq_add_feed(struct ks_store *s, const struct ks_feed_row *r, struct ks_err *err)
+/* Runs a statement whose parameters are all integers (n of them) to its end. */
+static enum ks_rc run_ints(struct sq *q, enum st_id id, const int64_t *v, int n,
+                           struct ks_err *err, const char *what)
 {
-    struct sq *q = sq_of(s);
-    sqlite3_stmt *st = stmt(q, ST_ADD_FEED);
-    char at[32];
-    int rc = bind_text(st, 1, r->channel);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 2, r->seq);
-    }
-    if (rc == SQLITE_OK) {
-        rc = bind_text(st, 3, r->sku);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 4, r->qty);
-    }
-    if (rc == SQLITE_OK) {
-        rc = bind_time(st, 5, r->at, at);
-    }
-    if (rc == SQLITE_OK) {
-        rc = bind_text(st, 6, r->why);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 7, r->incident);
+    sqlite3_stmt *st = stmt(q, id);
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++) {
+        rc = sqlite3_bind_int64(st, i + 1, v[i]);
     }
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
     }
     if (rc != SQLITE_DONE) {
-        return fail(q, st, rc, err, "insert feed change");
+        return fail(q, st, rc, err, "%s", what);
     }
     done(st);
     return KS_OK;
 }
 
-static enum ks_rc sq_list_feed(struct ks_store *s, const char *channel, int64_t since,
-                               int64_t limit, int (*fn)(void *ctx, const struct ks_feed_row *row),
-                               void *ctx, struct ks_err *err)
+/* Inserts (text key, ints, blob) rows: feed blocks and dictionary blocks. */
+static enum ks_rc put_block(struct ks_store *s, enum st_id id, const char *key, int64_t a,
+                            int64_t b, const void *data, size_t n, struct ks_err *err,
+                            const char *what)
 {
     struct sq *q = sq_of(s);
-    sqlite3_stmt *st = stmt(q, ST_LIST_FEED);
-    int rc = bind_text(st, 1, channel);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 2, since);
+    sqlite3_stmt *st = stmt(q, id);
+    int i = 1, rc = SQLITE_OK;
+    if (key) {
+        rc = bind_text(st, i++, key);
     }
     if (rc == SQLITE_OK) {
-        rc = sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
+        rc = sqlite3_bind_int64(st, i++, a);
     }
-    if (rc != SQLITE_OK) {
-        return fail(q, st, rc, err, "list feed");
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, i++, b);
     }
+    if (rc == SQLITE_OK) {
+        rc = bind_bytes(st, i, data, n);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "%s", what);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_add_feed_block(struct ks_store *s, const char *channel, int64_t first,
+                                    int64_t last, const void *data, size_t n, struct ks_err *err)
+{
+    return put_block(s, ST_ADD_FEED_BLOCK, channel, first, last, data, n, err,
+                     "insert feed block");
+}
+
+/* Steps st (bound) and calls fn(ctx, int0, int1, blob2) per row. */
+static enum ks_rc each_block(struct sq *q, sqlite3_stmt *st,
+                             int (*fn)(void *ctx, int64_t a, int64_t b, const void *p, size_t n),
+                             void *ctx, struct ks_err *err, const char *what)
+{
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct ks_feed_row row = {col_text(st, 0), sqlite3_column_int64(st, 1), col_text(st, 2),
-                                  sqlite3_column_int64(st, 3), KS_TIME_NONE, col_text(st, 5),
-                                  sqlite3_column_int64(st, 6)};
-        col_time(st, 4, &row.at);
-        if (fn(ctx, &row)) {
+        const void *p = sqlite3_column_blob(st, 2);
+        size_t n = (size_t)sqlite3_column_bytes(st, 2);
+        if (!p && sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+            return fail(q, st, SQLITE_NOMEM, err, "%s", what);
+        }
+        if (fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), p ? p : "", n)) {
             rc = SQLITE_DONE;
             break;
         }
     }
     if (rc != SQLITE_DONE) {
-        return fail(q, st, rc, err, "list feed");
+        return fail(q, st, rc, err, "%s", what);
     }
     done(st);
     return KS_OK;
+}
+
+static enum ks_rc sq_list_feed_blocks(struct ks_store *s, const char *channel, int64_t since,
+                                      ks_feed_block_fn fn, void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_FEED_BLOCKS);
+    int rc = bind_text(st, 1, channel);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, since);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list feed");
+    }
+    return each_block(q, st, fn, ctx, err, "list feed");
+}
+
+static enum ks_rc sq_list_feed_channels(struct ks_store *s, int (*fn)(void *ctx, const char *ch),
+                                        void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_FEED_CHANNELS);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(ctx, col_text(st, 0))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list feed channels");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_trim_feed(struct ks_store *s, const char *channel, int64_t seq,
+                               struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_TRIM_FEED);
+    int rc = bind_text(st, 1, channel);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, seq);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "trim feed of %s", channel);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_add_skus(struct ks_store *s, int64_t first, int64_t count, const void *data,
+                              size_t n, struct ks_err *err)
+{
+    return put_block(s, ST_ADD_SKUS, NULL, first, count, data, n, err,
+                     "insert SKU dictionary block");
+}
+
+static enum ks_rc sq_list_skus(struct ks_store *s, int64_t below, ks_sku_block_fn fn, void *ctx,
+                               struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_SKUS);
+    int rc = sqlite3_bind_int64(st, 1, below);
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "read SKU dictionary");
+    }
+    return each_block(q, st, fn, ctx, err, "read SKU dictionary");
+}
+
+static enum ks_rc sq_ck_clear(struct ks_store *s, struct ks_err *err)
+{
+    return run(sq_of(s), ST_CK_CLEAR, err, "clear checkpoint");
+}
+
+static enum ks_rc sq_ck_put(struct ks_store *s, int64_t part, const void *p, size_t n,
+                            struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_CK_PUT);
+    int rc = sqlite3_bind_int64(st, 1, part);
+    if (rc == SQLITE_OK) {
+        rc = bind_bytes(st, 2, p, n);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save checkpoint part %lld (%zu bytes)", (long long)part, n);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_ck_open(struct ks_store *s, uint64_t *total, int *found, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_CK_SIZE);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read checkpoint");
+    }
+    *found = sqlite3_column_int64(st, 0) > 0;
+    *total = (uint64_t)sqlite3_column_int64(st, 1);
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_ck_next(struct ks_store *s, const void **p, size_t *n, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = q->st[ST_CK_READ]; /* running between calls */
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        *p = NULL;
+        *n = 0;
+        return KS_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read checkpoint");
+    }
+    *p = sqlite3_column_blob(st, 0);
+    *n = (size_t)sqlite3_column_bytes(st, 0);
+    if (!*p && sqlite3_errcode(q->db) == SQLITE_NOMEM) {
+        return fail(q, st, SQLITE_NOMEM, err, "read checkpoint");
+    }
+    return KS_OK;
+}
+
+static void sq_ck_close(struct ks_store *s)
+{
+    done(sq_of(s)->st[ST_CK_READ]);
+}
+
+static enum ks_rc sq_max_ids(struct ks_store *s, int64_t *dl, int64_t *hook, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_MAX_IDS);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read last ids");
+    }
+    *dl = sqlite3_column_int64(st, 0);
+    *hook = sqlite3_column_int64(st, 1);
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_trim(struct ks_store *s, const struct ks_store_trim *t, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    int64_t seqs[2] = {t->deadletter, t->hook};
+    enum ks_rc rc = run_ints(q, ST_TRIM_DL, &t->deadletter, 1, err, "undo dead letters");
+    if (rc == KS_OK) {
+        rc = run_ints(q, ST_TRIM_HOOKS, &t->hook, 1, err, "undo hook calls");
+    }
+    if (rc == KS_OK) {
+        rc = run_ints(q, ST_TRIM_SKUS, &t->skus, 1, err, "undo SKU dictionary");
+    }
+    if (rc == KS_OK) {
+        rc = run_ints(q, ST_TRIM_INCIDENTS, &t->incidents, 1, err, "undo incidents");
+    }
+    if (rc == KS_OK) {
+        rc = run_ints(q, ST_TRIM_SEQ, seqs, 2, err, "reset ids");
+    }
+    return rc;
+}
+
+static enum ks_rc sq_find_input(struct ks_store *s, const char *path, struct ks_input_row *out,
+                                int *found, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_FIND_INPUT);
+    *found = 0;
+    int rc = bind_text(st, 1, path);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_DONE) {
+        done(st);
+        return KS_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "find input %s", path);
+    }
+    out->id = sqlite3_column_int64(st, 0);
+    out->path = path;
+    out->prefix_len = sqlite3_column_int64(st, 1);
+    out->prefix_hash = (uint64_t)sqlite3_column_int64(st, 2);
+    out->offset = sqlite3_column_int64(st, 3);
+    out->line = sqlite3_column_int64(st, 4);
+    out->size = sqlite3_column_int64(st, 5);
+    *found = 1;
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_put_input(struct ks_store *s, struct ks_input_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_INPUT);
+    char at[32];
+    int rc = r->id ? sqlite3_bind_int64(st, 1, r->id) : sqlite3_bind_null(st, 1);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, r->path);
+    }
+    int64_t v[5] = {r->prefix_len, (int64_t)r->prefix_hash, r->offset, r->line, r->size};
+    for (int i = 0; i < 5 && rc == SQLITE_OK; i++) {
+        rc = sqlite3_bind_int64(st, 3 + i, v[i]);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 8, ks_time_now(), at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save position in %s", r->path);
+    }
+    if (!r->id) {
+        r->id = sqlite3_last_insert_rowid(q->db);
+    }
+    done(st);
+    return KS_OK;
+}
+
+/* Moves what the write-ahead log holds into the database and truncates it,
+ * so that a failed write on a full disk does not keep the disk full. */
+static void sq_release(struct ks_store *s)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 static enum ks_rc sq_add_hook(struct ks_store *s, const struct ks_hook_row *r, struct ks_err *err)
@@ -943,8 +1270,22 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .update_deadletter = sq_update_deadletter,
     .put_blob = sq_put_blob,
     .get_blob = sq_get_blob,
-    .add_feed = sq_add_feed,
-    .list_feed = sq_list_feed,
+    .add_feed_block = sq_add_feed_block,
+    .list_feed_blocks = sq_list_feed_blocks,
+    .list_feed_channels = sq_list_feed_channels,
+    .trim_feed = sq_trim_feed,
+    .add_skus = sq_add_skus,
+    .list_skus = sq_list_skus,
+    .ck_clear = sq_ck_clear,
+    .ck_put = sq_ck_put,
+    .ck_open = sq_ck_open,
+    .ck_next = sq_ck_next,
+    .ck_close = sq_ck_close,
+    .max_ids = sq_max_ids,
+    .trim = sq_trim,
+    .find_input = sq_find_input,
+    .put_input = sq_put_input,
+    .release = sq_release,
     .add_hook = sq_add_hook,
     .list_hooks = sq_list_hooks,
     .update_hook = sq_update_hook,

@@ -40,7 +40,7 @@ struct ks_deadletter {
     ks_time received_at; /* wall clock when rejected */
 };
 
-/* One change of a channel's guarded feed. */
+/* One change of a channel's guarded feed (as `kintsugi feed` prints it). */
 struct ks_feed_row {
     const char *channel;
     int64_t seq; /* per channel, increasing: the cursor */
@@ -63,7 +63,38 @@ struct ks_hook_row {
     const char *detail;
 };
 
+/* The input an ingest reads, as far as the last saved state took it. A file
+ * is known again by its path and the hash of its first prefix_len bytes, so
+ * that re-running an interrupted ingest resumes after `line` (`offset`
+ * bytes), and a file that grew since continues with its new lines. */
+struct ks_input_row {
+    int64_t id; /* 0: a new input (set by put_input) */
+    const char *path; /* absolute */
+    int64_t prefix_len;
+    uint64_t prefix_hash;
+    int64_t offset, line; /* bytes and lines applied */
+    int64_t size;         /* the file's size when last seen */
+};
+
+/* What stays when the effects written after the last saved engine state are
+ * undone (an ingest stopped by a crash between two saves). */
+struct ks_store_trim {
+    int64_t deadletter; /* keep ids <= */
+    int64_t hook;       /* keep ids <= */
+    int64_t skus;       /* keep dictionary ids < */
+    int64_t incidents;  /* keep ids <= */
+};
+
 struct ks_store;
+
+/* Called per block of a channel's feed: the changes first..last (seqs),
+ * encoded as struct ks_feed_enc writes them. */
+typedef int (*ks_feed_block_fn)(void *ctx, int64_t first, int64_t last, const void *data,
+                                size_t n);
+/* Called per block of the SKU dictionary: the strings of ids first ..
+ * first + count - 1, each a varint length and its bytes. */
+typedef int (*ks_sku_block_fn)(void *ctx, int64_t first, int64_t count, const void *data,
+                               size_t n);
 
 struct ks_store_ops {
     const char *name;
@@ -97,12 +128,51 @@ struct ks_store_ops {
                            struct ks_err *err);
     enum ks_rc (*get_blob)(struct ks_store *s, const char *key, struct ks_buf *out, int *found,
                            struct ks_err *err);
-    enum ks_rc (*add_feed)(struct ks_store *s, const struct ks_feed_row *row, struct ks_err *err);
-    /* Calls fn for the changes of channel with seq > since, in seq order, at most limit
-     * (0: no limit). */
-    enum ks_rc (*list_feed)(struct ks_store *s, const char *channel, int64_t since, int64_t limit,
-                            int (*fn)(void *ctx, const struct ks_feed_row *row), void *ctx,
+    /* The guarded feed is stored a block of changes at a time (one per
+     * channel per written chunk), compact (ks_feed_enc), with SKUs as ids of
+     * the SKU dictionary: a row per change cost more than the engine's work. */
+    enum ks_rc (*add_feed_block)(struct ks_store *s, const char *channel, int64_t first,
+                                 int64_t last, const void *data, size_t n, struct ks_err *err);
+    /* Calls fn for the blocks of channel that hold changes after since, in order. */
+    enum ks_rc (*list_feed_blocks)(struct ks_store *s, const char *channel, int64_t since,
+                                   ks_feed_block_fn fn, void *ctx, struct ks_err *err);
+    /* The channels that have feed blocks; fn gets each name. */
+    enum ks_rc (*list_feed_channels)(struct ks_store *s, int (*fn)(void *ctx, const char *ch),
+                                     void *ctx, struct ks_err *err);
+    /* Drops the blocks of channel that start after seq. */
+    enum ks_rc (*trim_feed)(struct ks_store *s, const char *channel, int64_t seq,
                             struct ks_err *err);
+    /* The SKU dictionary: ids first .. first + count - 1. */
+    enum ks_rc (*add_skus)(struct ks_store *s, int64_t first, int64_t count, const void *data,
+                           size_t n, struct ks_err *err);
+    /* Calls fn for the dictionary blocks below id `below`, in id order. */
+    enum ks_rc (*list_skus)(struct ks_store *s, int64_t below, ks_sku_block_fn fn, void *ctx,
+                            struct ks_err *err);
+    /* The engine checkpoint in parts (ks_engine_save_parts): clear, then put
+     * parts 0, 1, ... inside one transaction. */
+    enum ks_rc (*ck_clear)(struct ks_store *s, struct ks_err *err);
+    enum ks_rc (*ck_put)(struct ks_store *s, int64_t part, const void *p, size_t n,
+                         struct ks_err *err);
+    /* Reading: ck_open gives the total size (*found = 0: none), ck_next each
+     * part in order (borrowed until the next call; *n = 0 at the end),
+     * ck_close ends the reading (always call it after ck_open). */
+    enum ks_rc (*ck_open)(struct ks_store *s, uint64_t *total, int *found, struct ks_err *err);
+    enum ks_rc (*ck_next)(struct ks_store *s, const void **p, size_t *n, struct ks_err *err);
+    void (*ck_close)(struct ks_store *s);
+    /* The highest dead-letter and hook ids (0: none). */
+    enum ks_rc (*max_ids)(struct ks_store *s, int64_t *deadletter, int64_t *hook,
+                          struct ks_err *err);
+    /* Deletes what lies past the marks (see struct ks_store_trim); the ids
+     * given out next continue after them. */
+    enum ks_rc (*trim)(struct ks_store *s, const struct ks_store_trim *t, struct ks_err *err);
+    /* The input last recorded for path (*found = 0: none). */
+    enum ks_rc (*find_input)(struct ks_store *s, const char *path, struct ks_input_row *out,
+                             int *found, struct ks_err *err);
+    /* Inserts (row->id == 0, then set) or updates an input's position. */
+    enum ks_rc (*put_input)(struct ks_store *s, struct ks_input_row *row, struct ks_err *err);
+    /* After a failed write (a full disk): gives back the space the write-ahead
+     * log holds, as far as possible. Never fails loudly. */
+    void (*release)(struct ks_store *s);
     /* Adds a hook call (ignored when its key is already there). */
     enum ks_rc (*add_hook)(struct ks_store *s, const struct ks_hook_row *row, struct ks_err *err);
     /* Calls fn for every hook call with that status (NULL: all), oldest first. */
@@ -127,6 +197,45 @@ enum ks_rc ks_store_open(struct ks_store **out, const char *uri, struct ks_err *
 void ks_store_close(struct ks_store *s);
 
 extern const struct ks_store_ops ks_store_sqlite_ops;
+
+/* ---- the feed block codec (feedcodec.c) ------------------------------------
+ * A block holds consecutive changes of one channel. Each change is a varint
+ * of (zigzag SKU-id delta << 1 | meta), then, when meta is set, the zigzag
+ * delta of `at`, `why` and the incident (each a varint), then the quantity.
+ * Changes of one update share their meta, so a change costs 2-4 bytes. */
+struct ks_feed_enc {
+    struct ks_buf buf;
+    int64_t first, last; /* seqs; first = 0 while empty */
+    uint32_t prev_sku;
+    ks_time prev_at;
+    uint32_t prev_why;
+    int64_t prev_incident;
+};
+struct ks_feed_change {
+    int64_t seq;
+    uint32_t sku; /* dictionary id */
+    int64_t qty;
+    ks_time at;
+    uint32_t why;
+    int64_t incident;
+};
+void ks_feed_enc_add(struct ks_feed_enc *e, const struct ks_feed_change *c);
+/* Empties the block for the next one (keeps the buffer). */
+void ks_feed_enc_reset(struct ks_feed_enc *e);
+void ks_feed_enc_fini(struct ks_feed_enc *e);
+/* Reads the changes of a block one by one: start with ks_feed_dec_init, then
+ * ks_feed_dec_next until it returns 0 (end) or -1 (a damaged block). */
+struct ks_feed_dec {
+    const unsigned char *p, *end;
+    struct ks_feed_change cur;
+};
+void ks_feed_dec_init(struct ks_feed_dec *d, int64_t first, const void *data, size_t n);
+int ks_feed_dec_next(struct ks_feed_dec *d, struct ks_feed_change *out);
+
+/* A SKU dictionary block: appends one string / reads the next (-1 damaged, 0 end). */
+void ks_sku_block_add(struct ks_buf *b, const char *s, size_t n);
+int ks_sku_block_next(const unsigned char **p, const unsigned char *end, const char **s,
+                      size_t *n);
 
 /* Thin wrappers so callers read naturally: ks_store_begin(s, &err). */
 static inline enum ks_rc ks_store_begin(struct ks_store *s, struct ks_err *e)

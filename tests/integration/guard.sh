@@ -19,7 +19,10 @@ check fallen_sku_at_last_good bash -c "$K feed amazon --state --json --db $T/g.d
 awk 'BEGIN { for (i = 0; i < 400000; i++)
   printf "{\"type\":\"inventory\",\"ts\":\"2026-11-22T11:%02d:%02d.%03dZ\",\"channel\":\"ebay\",\"sku\":\"S%02d\",\"qty\":%d,\"batch\":\"big-%d\"}\n", int(i/60000)%60, int(i/1000)%60, i%1000, i%30, 10 + i%30, int(i/30) }' >"$T/big.ndjson"
 cp "$T/g.db" "$T/k.db"
-"$K" ingest --quiet --db "$T/k.db" "$T/big.ndjson" >/dev/null 2>&1 &
+cp "$T/g.db" "$T/u.db"
+check uninterrupted_big "$K" ingest --quiet --db "$T/u.db" "$T/big.ndjson"
+# A checkpoint with every chunk, so that the kill falls between two of them.
+KINTSUGI_CHECKPOINT_EVERY=0 "$K" ingest --quiet --db "$T/k.db" "$T/big.ndjson" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
     h=$(json_held "$T/k.db" ebay 2>/dev/null)
@@ -33,6 +36,13 @@ check kill9_state_readable [ -n "$held" ]
 check kill9_kept_earlier_holds [ "${held:-0}" -ge 5 ]
 check kill9_holds_whole_chunks bash -c "[ \$(( (${held:-0} - 5) % 30 )) -eq 0 ]"
 check kill9_amazon_untouched [ "$(json_held "$T/k.db" amazon)" = 60 ]
+# Running the same ingest again resumes after the last saved line: the guard ends as
+# after an uninterrupted run, the feed too.
+cp "$T/k.db" "$T/r.db"
+check resume_after_kill9 "$K" ingest --quiet --db "$T/r.db" "$T/big.ndjson"
+check resumed_guard_same bash -c "cmp <($K guard status --json --db $T/u.db) <($K guard status --json --db $T/r.db)"
+check resumed_feed_same bash -c "cmp <($K feed ebay --json --db $T/u.db) <($K feed ebay --json --db $T/r.db)"
+check resumed_incidents_same bash -c "cmp <($K incidents --json --db $T/u.db) <($K incidents --json --db $T/r.db)"
 check rollback_after_kill9 "$K" guard rollback 1 --by alice --db "$T/k.db"
 check release_after_kill9 "$K" guard release --all --by alice --db "$T/k.db"
 check released_in_order bash -c "$K feed ebay --since 30 --db $T/k.db --json | grep -o '\"seq\":[0-9]*' | grep -o '[0-9]*' | awk 'NR > 1 && \$1 != prev + 1 { exit 1 } { prev = \$1 }'"
