@@ -21,10 +21,6 @@
 #define CHUNK_BYTES (16u << 20)
 #define CHUNK_LINES (128u << 10)
 #define CHECKPOINT_EVERY (30 * KS_SEC)
-/* Reading: a buffer of READ_BYTES plus room for one whole line. */
-#define READ_BYTES (8u << 20)
-/* An over-long line keeps this much of its start as a dead letter. */
-#define LONG_KEEP (64u << 10)
 /* A file is known again by the hash of its first bytes (up to this many). */
 #define PREFIX_BYTES (64u << 10)
 
@@ -74,12 +70,17 @@ static void self_command(char *out, size_t cap)
         n = k > 0 ? (size_t)k : 0;
         close(fd);
     }
+    /* The program's name without its directory, then its arguments. */
+    const char *cmd = raw;
+    for (size_t i = 0; i < n && raw[i]; i++) {
+        if (raw[i] == '/') {
+            cmd = raw + i + 1;
+        }
+    }
     for (size_t i = 0; i + 1 < n; i++) {
         raw[i] = raw[i] ? raw[i] : ' ';
     }
     raw[n] = 0;
-    const char *base = strrchr(raw, '/');
-    const char *cmd = base && (size_t)(base - raw) < strcspn(raw, " ") ? base + 1 : raw;
     snprintf(out, cap, "%.200s", *cmd ? cmd : "kintsugi");
 }
 
@@ -507,8 +508,11 @@ int ks_app_flush_with(struct ks_app *a, int checkpoint,
         ks_store_commit(a->store, &err) != KS_OK) {
         struct ks_err ignore;
         ks_store_rollback(a->store, &ignore);
-        a->store->ops->release(a->store);
         ks_cli_error("%s: %s", a->db, err.msg);
+        if (a->store->ops->release(a->store, &ignore) != KS_OK) {
+            ks_cli_error("%s: %s; it is released by the next kintsugi command once there is "
+                         "room", a->db, ignore.msg);
+        }
         return KS_EXIT_FAIL;
     }
     a->skus_saved = skus;
@@ -776,121 +780,58 @@ static int ingest_lines(void *arg, const struct ks_line *lines, size_t n, size_t
         pos->offset = pos->size;
     }
     g->bytes_in_chunk += bytes;
+    g->pg->done_bytes += bytes;
     g->lines_in_chunk += n;
     *taken = n;
     return after_batch(g);
 }
 
-/* A line longer than KS_LINE_MAX, skipped as it streams: buf[0, len) is its
- * start (no newline in it); reads on until its newline, keeping the first
- * LONG_KEEP bytes. Moves what follows the newline to the front of buf and
- * sets *len to it. Returns 0, or an exit code, or -1 at the end of input. */
-static int skip_long_line(struct ingest *g, int fd, char *buf, size_t cap, size_t *len, int *eof)
+/* A line longer than KS_LINE_MAX, skipped by the intake as it streamed. */
+static int long_line(void *arg, const char *head, size_t head_len, uint64_t total, int newline)
 {
-    char *head = ks_malloc(LONG_KEEP);
-    memcpy(head, buf, LONG_KEEP);
-    uint64_t total = *len;
-    size_t rest = 0;
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, cap);
-        if (n < 0 && errno == EINTR && !ks_app_stop_signal) {
-            continue;
-        }
-        if (n < 0) {
-            ks_cli_error("%s: read failed: %s", g->in->name, strerror(errno));
-            rc = KS_EXIT_FAIL;
-            break;
-        }
-        g->pg->done_bytes += (uint64_t)n;
-        char *nl = n ? memchr(buf, '\n', (size_t)n) : NULL;
-        if (!nl) {
-            total += (uint64_t)n;
-            if (n == 0) {
-                *eof = 1;
-                break;
-            }
-            continue;
-        }
-        total += (uint64_t)(nl - buf);
-        rest = (size_t)n - (size_t)(nl + 1 - buf);
-        memmove(buf, nl + 1, rest);
-        break;
-    }
-    if (rc == 0) {
-        struct ks_input_row *pos = &g->in->row;
-        struct ks_err err;
-        pos->line++;
-        ks_engine_line_skipped(g->a->eng, g->input, pos->line, head, LONG_KEEP, total, &err);
-        ingest_reject(g, pos->line, &err);
-        pos->offset += (int64_t)total + !*eof;
-        g->bytes_in_chunk += total;
-        g->lines_in_chunk++;
-        *len = rest;
-        rc = after_batch(g);
-    }
-    ks_free(head);
-    return rc;
+    struct ingest *g = arg;
+    struct ks_input_row *pos = &g->in->row;
+    struct ks_err err;
+    pos->line++;
+    ks_engine_line_skipped(g->a->eng, g->input, pos->line, head, head_len, total, &err);
+    ingest_reject(g, pos->line, &err);
+    pos->offset += (int64_t)total + newline;
+    g->bytes_in_chunk += total;
+    g->pg->done_bytes += total + (uint64_t)newline;
+    g->lines_in_chunk++;
+    return after_batch(g);
 }
 
 /* Reads one input and feeds its lines. Returns 0 or an exit code. Where the
- * machine has two cores, the lines are found and decoded on a second thread
- * ahead of the engine (src/intake/); the result is the same either way. The
- * buffer has a fixed size: a line that does not fit (over 1 MiB) is skipped
- * as it streams, so memory stays bounded whatever the input. */
+ * machine has two cores, the input is read, split and decoded on a second
+ * thread ahead of the engine (src/intake/); the result is the same either
+ * way. The intake's buffers have a fixed size: a line that does not fit
+ * (over 1 MiB) is skipped as it streams, so memory stays bounded whatever
+ * the input. */
 int ks_app_ingest_fd(struct ks_app *a, int fd, struct ks_input *in, struct ks_input *ins,
                      size_t nins, struct ks_progress *pg)
 {
     struct ingest g = {a, ks_engine_input(a->eng, in->name), in, ins, nins, pg, 0, 0};
-    struct ks_intake *intake = ks_intake_new(ks_intake_threads_default(), KS_INTAKE_MIN_PARALLEL);
-    const size_t cap = READ_BYTES + KS_LINE_MAX + 1;
-    char *buf = ks_malloc(cap);
-    size_t len = 0;
-    int eof = 0, rc = 0, first = in->row.offset == 0;
-    pg->done_bytes += (uint64_t)in->row.offset;
-    while (!eof && rc == 0) {
-        ssize_t n = read(fd, buf + len, cap - len);
-        if (n < 0) {
-            if (errno == EINTR && !ks_app_stop_signal) {
-                continue;
-            }
-            if (errno == EINTR) {
-                rc = ks_app_checkpoint(a, ins, nins) ? KS_EXIT_FAIL : KS_APP_STOPPED;
-                break;
-            }
-            ks_cli_error("%s: read failed: %s", in->name, strerror(errno));
-            rc = KS_EXIT_FAIL;
-            break;
-        }
-        eof = n == 0; /* then the last line may lack its newline */
-        len += (size_t)n;
-        pg->done_bytes += (uint64_t)n;
-        size_t skip = 0;
-        if (first) {
-            if (len < 3 && !eof) {
-                continue;
-            }
-            /* A UTF-8 byte-order mark is not part of the first line. */
-            first = 0;
-            if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0) {
-                skip = 3;
-                in->row.offset += 3;
-            }
-        }
-        size_t used = 0;
-        rc = ks_intake_lines(intake, buf + skip, len - skip, eof, ingest_lines, &g, &used);
-        used += skip;
-        memmove(buf, buf + used, len - used);
-        len -= used;
-        if (rc == 0 && !eof && len > KS_LINE_MAX) {
-            rc = skip_long_line(&g, fd, buf, cap, &len, &eof);
-            if (rc == 0 && eof && len == 0) {
-                break;
-            }
-            eof = 0; /* the bytes after the long line still go through the intake */
+    if (in->path && in->row.offset == 0) {
+        /* A UTF-8 byte-order mark is not part of the first line; skipped here
+         * for a file, so that positions count it. */
+        char bom[3];
+        if (pread(fd, bom, 3, 0) == 3 && memcmp(bom, "\xEF\xBB\xBF", 3) == 0 &&
+            lseek(fd, 3, SEEK_SET) == 3) {
+            in->row.offset = 3;
         }
     }
+    pg->done_bytes += (uint64_t)in->row.offset;
+    struct ks_intake *intake = ks_intake_new(ks_intake_threads_default(), KS_INTAKE_MIN_PARALLEL);
+    int bom = 0;
+    int rc = ks_intake_fd(intake, fd, ingest_lines, long_line, &g, &ks_app_stop_signal, &bom);
     ks_intake_free(intake);
-    ks_free(buf);
+    if (rc == -1) {
+        if (errno == EINTR && ks_app_stop_signal) {
+            return ks_app_checkpoint(a, ins, nins) ? KS_EXIT_FAIL : KS_APP_STOPPED;
+        }
+        ks_cli_error("%s: read failed: %s", in->name, strerror(errno));
+        return KS_EXIT_FAIL;
+    }
     return rc;
 }

@@ -126,7 +126,9 @@ int ks_cmd_ingest(int argc, char **argv)
     }
     ks_free(ins);
     struct ks_delivery dl = {0};
-    if (rc == 0 && a.hooks_queued) {
+    /* Every call still pending in the outbox, this run's and those an
+     * interrupted run queued. */
+    if (rc == 0) {
         rc = ks_app_deliver(&a, 10 * KS_SEC, &dl);
     }
     ks_app_progress(&pg, a.eng, 1);
@@ -154,7 +156,7 @@ int ks_cmd_ingest(int argc, char **argv)
         if (rejected) {
             printf("rejected lines are dead letters: kintsugi deadletters --db %s\n", db);
         }
-        if (a.hooks_queued) {
+        if (a.hooks_queued || dl.done || dl.failed || dl.unconfigured || dl.left) {
             printf("hooks: %u delivered, %u failed, %u not configured%s (kintsugi hooks --db %s)\n",
                    dl.done, dl.failed, dl.unconfigured, dl.left ? ", some wait for a retry" : "",
                    db);

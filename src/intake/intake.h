@@ -60,4 +60,23 @@ typedef int (*ks_intake_fn)(void *arg, const struct ks_line *lines, size_t n, si
 int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last, ks_intake_fn fn,
                     void *arg, size_t *used);
 
+/*
+ * Reads fd to its end and hands every line to fn in order, as
+ * ks_intake_lines does for a buffer; the reading happens on the worker
+ * thread too (with two threads), into NCHUNK fixed buffers of 8 MiB taken in
+ * turn, so memory stays bounded whatever the input and the caller's thread
+ * only feeds the engine. Lines of one batch lie one after the other in one
+ * buffer. A UTF-8 byte-order mark at the start is skipped (*bom = 1). A line
+ * longer than KS_LINE_MAX is not handed to fn: long_fn gets its first
+ * KS_INTAKE_LONG_KEEP bytes, its true length and whether a newline ended it,
+ * in its place in the order. Returns 0 at the end of the input, the first
+ * nonzero value fn or long_fn returned, or -1 with errno set when a read
+ * failed (EINTR is retried unless *stop_flag is set).
+ */
+#define KS_INTAKE_LONG_KEEP (64u << 10)
+typedef int (*ks_intake_long_fn)(void *arg, const char *head, size_t head_len, uint64_t total,
+                                 int newline);
+int ks_intake_fd(struct ks_intake *in, int fd, ks_intake_fn fn, ks_intake_long_fn long_fn,
+                 void *arg, const volatile int *stop_flag, int *bom);
+
 #endif

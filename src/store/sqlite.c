@@ -3,7 +3,8 @@
  *
  * The connection runs in WAL mode with synchronous=NORMAL (a commit survives a
  * crash of the process; a power cut may lose the last commits, never corrupt
- * the file), a 5 s busy timeout and foreign keys on. The schema is the ordered
+ * the file), a 5 s busy timeout and foreign keys on. A new database gets
+ * 64 KiB pages. The schema is the ordered
  * list of migrations below; open applies the missing ones in one transaction
  * and refuses a database written by a newer kintsugi.
  *
@@ -454,6 +455,13 @@ static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *e
     snprintf(what, sizeof(what), "open %s", path);
     enum ks_rc krc = KS_OK;
     sqlite3_stmt *st = NULL;
+    /* 64 KiB pages for a new database (an existing one keeps its own): the
+     * checkpoint's parts and the feed's blocks are large values, written in
+     * a sixteenth of the pages, and so of the log frames, of 4 KiB pages. */
+    if (exec(q, "PRAGMA page_size=65536", err, what) != KS_OK) {
+        sq_free(q);
+        return KS_EIO;
+    }
     rc = sqlite3_prepare_v2(q->db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
@@ -482,6 +490,18 @@ static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *e
     }
     if (krc == KS_OK) {
         krc = migrate(q, path, err);
+    }
+    if (krc == KS_OK) {
+        /* The log is copied into the database every 4 MiB of commits (not
+         * SQLite's 1000 pages, 64 MiB at 64 KiB pages): what a failed write
+         * on a full disk leaves to copy is then small, and the log can be
+         * released (sq_release). */
+        int64_t page = 0;
+        krc = query_int(q, "PRAGMA page_size", &page, err, what);
+        if (krc == KS_OK) {
+            sqlite3_wal_autocheckpoint(q->db, page > 0 ? (int)((4 << 20) / page) : 1000);
+            sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        }
     }
     for (int i = 0; krc == KS_OK && i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(q->db, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
@@ -1146,10 +1166,14 @@ static enum ks_rc sq_put_input(struct ks_store *s, struct ks_input_row *r, struc
 
 /* Moves what the write-ahead log holds into the database and truncates it,
  * so that a failed write on a full disk does not keep the disk full. */
-static void sq_release(struct ks_store *s)
+static enum ks_rc sq_release(struct ks_store *s, struct ks_err *err)
 {
     struct sq *q = sq_of(s);
-    sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return fail(q, NULL, rc, err, "release the write-ahead log");
+    }
+    return KS_OK;
 }
 
 static enum ks_rc sq_add_hook(struct ks_store *s, const struct ks_hook_row *r, struct ks_err *err)

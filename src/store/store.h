@@ -171,8 +171,8 @@ struct ks_store_ops {
     /* Inserts (row->id == 0, then set) or updates an input's position. */
     enum ks_rc (*put_input)(struct ks_store *s, struct ks_input_row *row, struct ks_err *err);
     /* After a failed write (a full disk): gives back the space the write-ahead
-     * log holds, as far as possible. Never fails loudly. */
-    void (*release)(struct ks_store *s);
+     * log holds. Fails when even that needs space the disk does not have. */
+    enum ks_rc (*release)(struct ks_store *s, struct ks_err *err);
     /* Adds a hook call (ignored when its key is already there). */
     enum ks_rc (*add_hook)(struct ks_store *s, const struct ks_hook_row *row, struct ks_err *err);
     /* Calls fn for every hook call with that status (NULL: all), oldest first. */

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- a stream with every kind of line ---------------------------------- */
 
@@ -398,6 +399,162 @@ static void a_same_prev_note_counts_only_right_after_the_line_before(void)
     ks_buf_fini(&t);
 }
 
+/* ---- reading a file descriptor ------------------------------------------ */
+
+struct fd_seen {
+    struct seen s;
+    struct ks_buf longs; /* "total:newline:first bytes" per skipped line */
+    size_t stop_after;   /* stop at the first batch that reaches this many lines (0: never) */
+};
+
+static int fd_collect(void *arg, const struct ks_line *lines, size_t n, size_t *taken)
+{
+    struct fd_seen *f = arg;
+    /* A batch's lines lie one after the other in one buffer. */
+    for (size_t i = 1; i < n; i++) {
+        if (lines[i].p != lines[i - 1].p + lines[i - 1].len + 1) {
+            f->s.bad_event++;
+        }
+    }
+    collect(&f->s, lines, n, taken);
+    return f->stop_after && f->s.lines >= f->stop_after ? 5 : 0;
+}
+
+static int fd_long(void *arg, const char *head, size_t head_len, uint64_t total, int newline)
+{
+    struct fd_seen *f = arg;
+    ks_buf_printf(&f->longs, "%llu:%d:%zu:", (unsigned long long)total, newline, head_len);
+    ks_buf_put(&f->longs, head, 16);
+    ks_buf_putc(&f->longs, ';');
+    f->s.lines++;
+    ks_buf_printf(&f->s.log, "long:");
+    return 0;
+}
+
+/* Writes text to a new temporary file and returns its descriptor. */
+static int temp_file(const char *text, size_t len)
+{
+    char name[] = "/tmp/ks-intake-XXXXXX";
+    int fd = mkstemp(name);
+    if (fd < 0) {
+        return -1;
+    }
+    unlink(name);
+    for (size_t at = 0; at < len;) {
+        ssize_t k = write(fd, text + at, len - at);
+        if (k <= 0) {
+            close(fd);
+            return -1;
+        }
+        at += (size_t)k;
+    }
+    lseek(fd, 0, SEEK_SET);
+    return fd;
+}
+
+static int run_fd(int threads, const char *text, size_t len, size_t stop_after, struct fd_seen *f,
+                  int *bom)
+{
+    memset(f, 0, sizeof(*f));
+    f->s.dec = ks_decoder_new();
+    f->stop_after = stop_after;
+    int fd = temp_file(text, len);
+    struct ks_intake *in = ks_intake_new(threads, 0);
+    int rc = fd < 0 ? -2 : ks_intake_fd(in, fd, fd_collect, fd_long, f, NULL, bom);
+    ks_intake_free(in);
+    ks_decoder_free(f->s.dec);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* A stream larger than the intake's buffers (8 MiB each), with a BOM, lines
+ * that straddle two buffers, a line of exactly 1 MiB, two over-long lines
+ * (one of 3 MiB, one of 20 MiB that spans whole buffers) and no newline at
+ * the end. */
+static char *fd_stream(size_t *len)
+{
+    size_t n;
+    char *mixed = mixed_stream(120000, 1, &n);
+    struct ks_buf b = {0};
+    ks_buf_put(&b, "\xEF\xBB\xBF", 3);
+    ks_buf_put(&b, mixed, n / 2);
+    ks_buf_putc(&b, '\n');
+    for (size_t k = 0; k < (1u << 20); k++) {
+        ks_buf_putc(&b, 'a');
+    }
+    ks_buf_putc(&b, '\n');
+    ks_buf_puts(&b, "LONG3");
+    for (size_t k = 0; k < (3u << 20); k++) {
+        ks_buf_putc(&b, 'b');
+    }
+    ks_buf_putc(&b, '\n');
+    ks_buf_puts(&b, "LONG20");
+    for (size_t k = 0; k < (20u << 20); k++) {
+        ks_buf_putc(&b, 'c');
+    }
+    ks_buf_putc(&b, '\n');
+    ks_buf_put(&b, mixed + n / 2, n - n / 2);
+    free(mixed);
+    *len = b.len;
+    return b.p;
+}
+
+static void a_file_read_through_the_intake_gives_every_line_once_in_order(void)
+{
+    size_t len;
+    char *text = fd_stream(&len);
+    struct fd_seen one, two;
+    int bom1 = 0, bom2 = 0;
+    CHECK_INT(run_fd(1, text, len, 0, &one, &bom1), 0);
+    CHECK_INT(run_fd(2, text, len, 0, &two, &bom2), 0);
+    CHECK_INT(bom1, 1);
+    CHECK_INT(bom2, 1);
+    /* The lines of the buffer, split by hand: the same count, one long each. */
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) {
+        lines += text[i] == '\n';
+    }
+    CHECK_INT(one.s.lines, lines);
+    CHECK_INT(two.s.lines, lines);
+    CHECK(one.s.log.len == two.s.log.len && memcmp(one.s.log.p, two.s.log.p, one.s.log.len) == 0);
+    CHECK_STR(one.longs.p, two.longs.p);
+    char want[256];
+    snprintf(want, sizeof(want), "%u:1:%u:LONG3bbbbbbbbbbb;%u:1:%u:LONG20cccccccccc;",
+             (3u << 20) + 5, KS_INTAKE_LONG_KEEP, (20u << 20) + 6, KS_INTAKE_LONG_KEEP);
+    CHECK_STR(one.longs.p, want);
+    CHECK_INT(two.s.bad_event, 0);
+    CHECK_INT(two.s.missed, 0);
+    CHECK(two.s.events > 100000);
+    /* The last line, without its newline, is the mixed stream's last. */
+    const char *last = memrchr(text, '\n', len) + 1;
+    size_t last_len = (size_t)(text + len - last);
+    CHECK(one.s.log.len > last_len &&
+          memcmp(one.s.log.p + one.s.log.len - last_len, last, last_len) == 0);
+    for (int i = 0; i < 2; i++) {
+        struct fd_seen *f = i ? &two : &one;
+        ks_buf_fini(&f->s.log);
+        ks_buf_fini(&f->longs);
+    }
+    free(text);
+}
+
+static void a_file_read_through_the_intake_stops_when_told(void)
+{
+    size_t len;
+    char *text = fd_stream(&len);
+    for (int threads = 1; threads <= 2; threads++) {
+        struct fd_seen f;
+        int bom;
+        CHECK_INT(run_fd(threads, text, len, 70000, &f, &bom), 5);
+        CHECK(f.s.lines >= 70000 && f.s.lines < 70000 + 512);
+        ks_buf_fini(&f.s.log);
+        ks_buf_fini(&f.longs);
+    }
+    free(text);
+}
+
 int main(void)
 {
     RUN(lines_and_events_are_the_same_on_one_and_two_threads);
@@ -406,5 +563,7 @@ int main(void)
     RUN(every_scenario_ends_the_same_through_two_threads);
     RUN(a_long_mixed_stream_ends_the_same_through_two_threads);
     RUN(a_same_prev_note_counts_only_right_after_the_line_before);
+    RUN(a_file_read_through_the_intake_gives_every_line_once_in_order);
+    RUN(a_file_read_through_the_intake_stops_when_told);
     return t_done();
 }
