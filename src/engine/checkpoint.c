@@ -530,6 +530,7 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->cap = cap;
         c->pairs = ks_malloc((size_t)cap * sizeof(struct ks_pair));
         r_bytes(r, c->pairs, (size_t)cap * sizeof(struct ks_pair));
+        ks_guard_recount(c); /* n_watch, n_hold: counted from the pairs' flags */
         c->n_tracked = r_u32(r);
         c->n_known = r_u32(r);
         c->n_active = r_u32(r);
