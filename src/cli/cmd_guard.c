@@ -23,18 +23,22 @@ static const struct ks_cmd_spec spec = {
     "The guard sits between your inventory pipeline and the sales channels: it lets\n"
     "quantities through (the guarded feed, see 'kintsugi feed'), holds them while a channel\n"
     "is paused, and keeps every SKU's last known good quantity.",
-    "  status     which channels are paused, since when, why, how many updates are held\n"
+    "  status     which channels are paused, since when, why, how many updates are held,\n"
+    "             and the SKUs held one by one at their last known good quantity\n"
     "  pause      hold a channel's updates (in order) until it is released\n"
     "  release    let the held updates through in order and resume the channel; a channel\n"
     "             that holds values of a corrupt update is released only after they are\n"
     "             rolled back or accepted\n"
-    "  rollback   discard a data_corruption incident's held bad values; every affected SKU\n"
-    "             is at its last known good quantity (phantom-stock SKUs stay at zero until\n"
-    "             a clean update verifies them)\n"
-    "  accept     declare the flagged update correct: it becomes the reference and is let\n"
-    "             through\n\n"
+    "  rollback   discard a data_corruption incident's held bad values; every affected SKU,\n"
+    "             phantom stock included, is set back to its last known good quantity\n"
+    "  accept     declare the flagged values correct (the held update, and the values held\n"
+    "             per SKU): they become the reference and are let through\n\n"
     "On corruption kintsugi pauses every channel by itself, zeroes SKUs whose quantity rose\n"
-    "and holds the rest. The usual way out:\n"
+    "and holds the rest. While the incident is open, a later value of an affected SKU that\n"
+    "is still wrong the same way (zero, or the same shift) is held at the SKU's last known\n"
+    "good quantity, whatever its update looks like as a whole, until a value in the normal\n"
+    "range arrives, someone accepts it, or the incident is resolved (resolving says the\n"
+    "source is fixed: values still held are dropped). The usual way out:\n"
     "  kintsugi guard rollback 3 --dry-run\n"
     "  kintsugi guard rollback 3 --by alice\n"
     "  kintsugi guard release --all --by alice\n"
@@ -46,18 +50,41 @@ static void print_status(const char *json)
     json_t *j = json_loads(json, 0, NULL);
     size_t i;
     json_t *c;
-    printf("%-16s %-7s %-8s %-25s %s\n", "CHANNEL", "PAUSED", "HELD", "SINCE", "WHY");
+    printf("%-16s %-7s %-8s %-9s %-25s %s\n", "CHANNEL", "PAUSED", "HELD", "SKU-HELD", "SINCE",
+           "WHY");
+    long long per_sku = 0;
     json_array_foreach(json_object_get(j, "channels"), i, c)
     {
         const char *since = json_string_value(json_object_get(c, "since"));
         const char *why = json_string_value(json_object_get(c, "why"));
-        printf("%-16s %-7s %-8lld %-25s %s\n", json_string_value(json_object_get(c, "channel")),
+        long long nsku = (long long)json_integer_value(json_object_get(c, "held_skus"));
+        per_sku += nsku;
+        printf("%-16s %-7s %-8lld %-9lld %-25s %s\n",
+               json_string_value(json_object_get(c, "channel")),
                json_is_true(json_object_get(c, "paused")) ? "yes" : "no",
-               (long long)json_integer_value(json_object_get(c, "held")), since ? since : "-",
-               why ? why : "");
+               (long long)json_integer_value(json_object_get(c, "held")), nsku,
+               since ? since : "-", why ? why : "");
     }
     if (json_array_size(json_object_get(j, "channels")) == 0) {
         printf("(no channels known yet)\n");
+    }
+    if (per_sku) {
+        printf("\nheld per SKU (the source still sends the corrupt value; the channel keeps the "
+               "last known good quantity):\n");
+        printf("  %-16s %-24s %-10s %s\n", "CHANNEL", "SKU", "SENT", "KEPT");
+        json_array_foreach(json_object_get(j, "channels"), i, c)
+        {
+            size_t k;
+            json_t *v;
+            json_array_foreach(json_object_get(c, "held_values"), k, v)
+            {
+                printf("  %-16s %-24s %-10lld %lld\n",
+                       json_string_value(json_object_get(c, "channel")),
+                       json_string_value(json_object_get(v, "sku")),
+                       (long long)json_integer_value(json_object_get(v, "held")),
+                       (long long)json_integer_value(json_object_get(v, "last_good")));
+            }
+        }
     }
     json_decref(j);
 }

@@ -117,7 +117,9 @@ static const struct ks_cmd_spec inc_spec = {
     "Read one incident, or act on it: acknowledge, move its status forward\n"
     "(investigating -> contained -> resolving -> resolved), add a note, assign an owner.",
     "Every action is a timeline entry with its actor. Resolving a data_corruption incident\n"
-    "makes the flagged quantities the new last known good reference.\n\n"
+    "makes the flagged quantities that were not rolled back the new last known good\n"
+    "reference, and says that its source is fixed: the SKUs held one by one since the\n"
+    "rollback keep their last known good quantity and are no longer held.\n\n"
     "examples:\n"
     "  kintsugi incident show 3\n"
     "  kintsugi incident ack 3 --by alice\n"

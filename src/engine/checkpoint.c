@@ -716,6 +716,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         for (uint32_t k = 0; k < cap; k++) {
             r->bad |= c->pairs[k].next > e->skus.n; /* a hint, but read as an id */
         }
+        ks_guard_recount(c); /* n_watch, n_hold: counted from the pairs' flags */
         c->n_tracked = r_u32(r);
         c->n_known = r_u32(r);
         c->n_active = r_u32(r);

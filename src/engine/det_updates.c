@@ -134,6 +134,11 @@ static inline uint32_t shift_changed(const struct ks_channel *c, uint32_t old, u
                             : (uint32_t)changed(old, now, c->cfg->shift_change_pct);
 }
 
+int ks_det_changed(const struct ks_channel *c, uint32_t old, uint32_t now)
+{
+    return (int)shift_changed(c, old, now);
+}
+
 /* One inventory event. same: KS_SAME_CHANNEL, KS_SAME_BATCH when the
  * line's channel, batch, is the one of the line taken just before it. */
 static inline __attribute__((always_inline)) void

@@ -622,6 +622,7 @@ enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *sta
         inc->resolved_at = at;
         inc->esc_due = inc->resolve_due = inc->assess_due = KS_TIME_NONE;
         if (inc->type == KS_IT_DATA_CORRUPTION) {
+            ks_guard_unwatch_resolved(e, inc, at); /* before: it sees what is still flagged */
             ks_det_accept_updates(e, inc);
         }
     }

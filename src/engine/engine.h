@@ -160,17 +160,22 @@ enum ks_rc ks_engine_guard_pause(struct ks_engine *e, const char *channel, const
 enum ks_rc ks_engine_guard_release(struct ks_engine *e, const char *channel, const char *by,
                                    ks_time at, struct ks_err *err);
 /* Rolls back a data_corruption incident: its held corrupt values are
- * discarded and every affected SKU is at its last known good quantity on the
- * guarded feed (SKUs zeroed as phantom stock stay at zero until a clean
- * update or a person verifies them). dry_run changes nothing. A summary line
- * is written to report. */
+ * discarded and every affected SKU, phantom stock zeroed at detection
+ * included, is set back to its last known good quantity on the guarded feed.
+ * Values held per SKU stay held. Refused (KS_ESTATE) for an incident already
+ * rolled back or accepted that holds no later corrupt update. dry_run changes
+ * nothing. A summary line is written to report. */
 enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run, const char *by,
                                     ks_time at, struct ks_buf *report, struct ks_err *err);
-/* A person declares the flagged update correct: it becomes the reference and
- * is let through (held in order if the channel is paused). */
+/* A person declares the flagged values correct - the held corrupt updates and
+ * the values held per SKU: they become the reference and are let through
+ * (held in order if the channel is paused), and the per-SKU holding on the
+ * incident's channels ends. Allowed after a rollback; refused once accepted
+ * unless something new is held. */
 enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *by, ks_time at,
                                   struct ks_err *err);
-/* {"channels":[{"channel","paused","held","since","why"}]} */
+/* {"channels":[{"channel","paused","held","since","why","incident","feed_cursor",
+ * "held_skus","held_values":[{"sku","held","last_good"}]}]} */
 void ks_engine_guard_status_json(const struct ks_engine *e, struct ks_buf *out);
 /* {"channel","skus":[{"sku","qty","last_good"}]}; KS_ENOTFOUND for an unknown channel. */
 enum ks_rc ks_engine_feed_state_json(const struct ks_engine *e, const char *channel,

@@ -69,7 +69,16 @@ const char *ks_tl_kind_name(enum ks_tl_kind k);
 #define KS_PAIR_KNOWN 2   /* good is valid: the SKU counts as known */
 #define KS_PAIR_SUSPECT 4 /* cur came from an update judged corrupt */
 #define KS_PAIR_GUARDED 8 /* guarded is valid: a quantity reached the channel */
-#define KS_PAIR_RISEN 16  /* zeroed as phantom stock; stays 0 until verified */
+#define KS_PAIR_RISEN 16  /* zeroed as phantom stock, until the rollback or a clean value */
+/* Per-SKU holding (guard.c): while a data_corruption incident of the channel
+ * is open, a SKU its corrupt update changed is WATCHed; a later value that
+ * still differs from `good` the same way (zero where it was positive, or
+ * beyond shift_change_pct in the direction of WATCH_UP) is HELD: it stays in
+ * cur and the channel keeps `good`, whatever the update as a whole looks like. */
+#define KS_PAIR_WATCH 32    /* affected by an open corruption incident */
+#define KS_PAIR_WATCH_UP 64 /* its corrupt value rose (else it fell) */
+#define KS_PAIR_HELD 128    /* cur is held per SKU at `good` */
+#define KS_PAIR_WATCHED (KS_PAIR_WATCH | KS_PAIR_WATCH_UP | KS_PAIR_HELD)
 
 /* 24 bytes. `good` is the last known good quantity: the reference updates
  * are judged against. `guarded` is what kintsugi let through to the channel
@@ -86,6 +95,7 @@ struct ks_pair {
     uint32_t flags;
     uint32_t next;
 };
+_Static_assert(sizeof(struct ks_pair) == 24, "a pair stays 24 bytes (SPEC: <= 48)");
 
 /* One update value held while its channel is paused. */
 struct ks_held {
@@ -150,6 +160,10 @@ struct ks_channel {
     struct ks_held_run *runs;
     size_t nruns, capruns;
     uint64_t feed_seq; /* last change let through */
+    /* Pairs with KS_PAIR_WATCH and KS_PAIR_HELD (not checkpointed: counted
+     * again from the flags on load). n_watch 0 keeps every clean update on
+     * the plain path. */
+    uint32_t n_watch, n_hold;
 
     uint32_t last_sku; /* id of the channel's previous inventory SKU, KS_NONE at first */
 
@@ -590,6 +604,9 @@ static inline void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p)
     p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
     c->n_active = c->n_active + (uint32_t)(p->good > 0) - was_active;
 }
+/* Whether a known SKU's value moved from old to now by more than the
+ * channel's shift_change_pct (the distribution_shift test). */
+int ks_det_changed(const struct ks_channel *c, uint32_t old, uint32_t now);
 /* The corruption incident is resolved or accepted: its updates become the reference. */
 void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc);
 
@@ -616,6 +633,20 @@ void ks_guard_pause(struct ks_engine *e, struct ks_channel *c, ks_time at, int64
 /* The held values of incident's corrupt update are good values now: they
  * stay in their place and are released in order with the others. */
 void ks_guard_held_accept(struct ks_channel *c, int64_t incident);
+/* Per-SKU holding: the close of an update of a channel with watched SKUs
+ * (n_watch > 0), or of a corrupt update joining a rolled-back incident
+ * (every changed SKU is held): holds the values that still differ the
+ * corrupt way at their last known good quantity, takes them out of the
+ * update and records them in the incident's timeline. The rest of the update
+ * goes on as usual. */
+void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
+                        ks_time at, int corrupt_update);
+/* Counts n_watch and n_hold again from the pairs' flags (checkpoint load). */
+void ks_guard_recount(struct ks_channel *c);
+/* The incident is resolved: the per-SKU holding on its channels ends (values
+ * held since a rollback are dropped: the channel keeps the last known good
+ * quantity). Channels another open corruption incident covers keep it. */
+void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_time at);
 /* Emits one change of the guarded feed. */
 void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint32_t qty,
                    ks_time at, enum ks_feed_why why, int64_t incident);

@@ -9,6 +9,12 @@
  * corrupt update are held too, marked with their incident, and leave the
  * queue only by rollback (discarded, recorded) or accept (let through):
  * nothing held is dropped silently.
+ *
+ * While a corruption incident is open, the SKUs its corrupt updates changed
+ * are watched one by one (per-SKU holding): a later value that still differs
+ * from the last known good one the corrupt way is held at the last known
+ * good quantity, whatever the update as a whole looks like, until a value in
+ * the normal range arrives, a person accepts it, or the incident is resolved.
  */
 #include "engine_int.h"
 
@@ -117,7 +123,10 @@ static uint64_t held_discard(struct ks_channel *c, int64_t incident, int apply)
     return dropped;
 }
 
-void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
+/* The values of the update go through: they become the reference, then the
+ * feed or the queue. */
+static inline __attribute__((always_inline)) void update_through(struct ks_engine *e,
+                                                                 struct ks_channel *c, ks_time at)
 {
     /* One pass over the update: the reference, then the feed or the queue,
      * with room for every value made once. */
@@ -141,6 +150,242 @@ void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
     }
 }
 
+void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)
+{
+    /* Only a channel with SKUs of an open corruption incident looks at them
+     * one by one; every other update goes straight through. */
+    if (__builtin_expect(c->n_watch != 0, 0)) {
+        ks_guard_hold_skus(e, c, NULL, at, 0);
+    }
+    update_through(e, c, at);
+}
+
+/* ---- per-SKU holding ---------------------------------------------------------------- */
+
+void ks_guard_recount(struct ks_channel *c)
+{
+    c->n_watch = c->n_hold = 0;
+    for (uint32_t s = 0; s < c->cap; s++) {
+        c->n_watch += (c->pairs[s].flags / KS_PAIR_WATCH) & 1;
+        c->n_hold += (c->pairs[s].flags / KS_PAIR_HELD) & 1;
+    }
+}
+
+/* p is affected by an open corruption incident: its corrupt value rose (up) or fell. */
+static void watch(struct ks_channel *c, struct ks_pair *p, int up)
+{
+    if (!(p->flags & KS_PAIR_WATCH)) {
+        p->flags |= KS_PAIR_WATCH;
+        c->n_watch++;
+    }
+    p->flags = up ? p->flags | KS_PAIR_WATCH_UP : p->flags & ~(uint32_t)KS_PAIR_WATCH_UP;
+}
+
+static void unhold(struct ks_channel *c, struct ks_pair *p)
+{
+    if (p->flags & KS_PAIR_HELD) {
+        p->flags &= ~(uint32_t)KS_PAIR_HELD;
+        c->n_hold--;
+    }
+}
+
+static void unwatch(struct ks_channel *c, struct ks_pair *p)
+{
+    unhold(c, p);
+    if (p->flags & KS_PAIR_WATCH) {
+        c->n_watch--;
+    }
+    p->flags &= ~(uint32_t)KS_PAIR_WATCHED;
+}
+
+/* Whether now still differs from p's last known good quantity the way its
+ * corrupt value did: zero where it was positive, or beyond the channel's
+ * change threshold in the same direction. */
+static int same_way(const struct ks_channel *c, const struct ks_pair *p, uint32_t now)
+{
+    if (p->flags & KS_PAIR_WATCH_UP) {
+        return now > p->good && ks_det_changed(c, p->good, now);
+    }
+    return now < p->good && (now == 0 || ks_det_changed(c, p->good, now));
+}
+
+/* Whether a known SKU's value in a corrupt update is one the update
+ * corrupted: zero where it was positive, or beyond the change threshold. */
+static int corrupt_way(const struct ks_channel *c, const struct ks_pair *p)
+{
+    return (p->flags & KS_PAIR_KNOWN) && p->cur != p->good &&
+           (p->cur == 0 || ks_det_changed(c, p->good, p->cur));
+}
+
+/* The open corruption incident that covers channel c (the newest), or NULL. */
+static struct ks_incident *watch_incident(const struct ks_engine *e, const struct ks_channel *c)
+{
+    uint32_t idx = (uint32_t)(c - e->ch);
+    for (size_t i = e->ninc; i-- > 0;) {
+        struct ks_incident *inc = e->inc[i];
+        if (inc->type == KS_IT_DATA_CORRUPTION && inc->status != KS_ST_RESOLVED &&
+            ks_u32set_has(&inc->channels, idx)) {
+            return inc;
+        }
+    }
+    return NULL;
+}
+
+/* Whether pair p of c is in c's update that is still open (its value is not
+ * judged yet). */
+static int in_open_update(const struct ks_channel *c, const struct ks_pair *p)
+{
+    return c->upd_open && p->stamp == c->upd_seq;
+}
+
+/* p's value (cur) goes to the channel: at once, or behind the held values
+ * while the channel is paused. */
+static void let_through(struct ks_engine *e, struct ks_channel *c, uint32_t sku, ks_time at,
+                        enum ks_feed_why why, int64_t incident)
+{
+    struct ks_pair *p = &c->pairs[sku];
+    if (c->paused) {
+        hold_begin(c, 0, 1);
+        hold(c, sku, p->cur);
+    } else {
+        p->flags &= ~(uint32_t)KS_PAIR_RISEN;
+        ks_guard_push(e, c, sku, p->cur, at, why, incident);
+    }
+}
+
+/* Ends the per-SKU holding on c without a person's word on the values (no
+ * open corruption incident covers c any more): values held per SKU are
+ * dropped, the channel keeps the last known good quantity. */
+static uint64_t unwatch_channel(struct ks_channel *c)
+{
+    uint64_t dropped = 0;
+    for (uint32_t s = 0; s < c->cap && (c->n_watch || c->n_hold); s++) {
+        struct ks_pair *p = &c->pairs[s];
+        if (!(p->flags & KS_PAIR_WATCHED)) {
+            continue;
+        }
+        if ((p->flags & KS_PAIR_HELD) && !in_open_update(c, p)) {
+            p->cur = p->good;
+            dropped++;
+        }
+        unwatch(c, p);
+    }
+    return dropped;
+}
+
+#define KS_HOLD_LIST 10 /* values named in a timeline entry */
+
+void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
+                        ks_time at, int corrupt_update)
+{
+    if (!inc && !(inc = watch_incident(e, c))) {
+        unwatch_channel(c); /* nothing open watches them any more */
+        return;
+    }
+    size_t keep = 0;
+    uint64_t nheld = 0, nback = 0;
+    struct ks_buf held = {0}, back = {0};
+    for (size_t i = 0; i < c->upd_n; i++) {
+        uint32_t sku = c->upd_skus[i];
+        struct ks_pair *p = &c->pairs[sku];
+        int bad = corrupt_update ? corrupt_way(c, p)
+                                 : (p->flags & KS_PAIR_WATCH) && same_way(c, p, p->cur);
+        if (bad) {
+            if (corrupt_update) {
+                /* After the rollback these values are known bad, not flagged for a
+                 * person's decision: resolving drops them. */
+                watch(c, p, p->cur > p->good);
+                p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
+            }
+            c->n_hold += !(p->flags & KS_PAIR_HELD) ? 1u : 0u;
+            p->flags |= KS_PAIR_HELD;
+            if (nheld++ < KS_HOLD_LIST) {
+                ks_buf_printf(&held, "%s%s %u (kept at %u)", nheld > 1 ? ", " : "",
+                              ks_intern_str(&e->skus, sku), p->cur, p->good);
+            }
+            continue; /* out of the update: the channel keeps p->good */
+        }
+        if (p->flags & KS_PAIR_WATCHED) {
+            if ((p->flags & KS_PAIR_HELD) && nback++ < KS_HOLD_LIST) {
+                ks_buf_printf(&back, "%s%s %u", nback > 1 ? ", " : "",
+                              ks_intern_str(&e->skus, sku), p->cur);
+            }
+            unwatch(c, p); /* a value in the normal range: it goes through as usual */
+        }
+        c->upd_skus[keep++] = sku;
+    }
+    c->upd_n = keep;
+    const char *chname = ks_intern_str(&e->strs, c->name);
+    const char *batch =
+        c->upd_batch != KS_NONE ? ks_intern_str(&e->strs, c->upd_batch) : "(no batch)";
+    const char *src =
+        c->upd_source != KS_NONE ? ks_intern_str(&e->strs, c->upd_source) : "(not named)";
+    char a[32], b[32], more[48] = "";
+    if (nheld > KS_HOLD_LIST) {
+        snprintf(more, sizeof(more), " and %s more", ks_fmt_count(nheld - KS_HOLD_LIST, a));
+    }
+    if (corrupt_update) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "Update %s of %s from source %s is corrupt again after the rollback: %s values "
+                  "held at their last known good quantity (%s%s), the other %s go through as a "
+                  "clean update's would; the channel is not paused again",
+                  batch, chname, src, ks_fmt_count(nheld, a), held.p ? held.p : "", more,
+                  ks_fmt_count(keep, b));
+    } else if (nheld) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "%s values of update %s of %s held at their last known good quantity: source "
+                  "%s still sends them the corrupt way (%s%s)",
+                  ks_fmt_count(nheld, a), batch, chname, src, held.p, more);
+    }
+    if (nback) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "%s SKUs of %s held per SKU are back in the normal range in update %s (%s%s): "
+                  "their values go through",
+                  ks_fmt_count(nback, a), chname, batch, back.p,
+                  nback > KS_HOLD_LIST ? ", ..." : "");
+    }
+    ks_buf_fini(&held);
+    ks_buf_fini(&back);
+}
+
+void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_time at)
+{
+    for (size_t k = 0; k < inc->channels.n; k++) {
+        struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        if (!c->n_watch && !c->n_hold) {
+            continue;
+        }
+        uint64_t watched = 0, dropped = 0, let = 0;
+        for (uint32_t s = 0; s < c->cap; s++) {
+            struct ks_pair *p = &c->pairs[s];
+            if (!(p->flags & KS_PAIR_WATCHED)) {
+                continue;
+            }
+            if ((p->flags & KS_PAIR_HELD) && !in_open_update(c, p)) {
+                if (p->flags & KS_PAIR_SUSPECT) {
+                    /* A flagged value never rolled back: resolving makes it the
+                     * reference (ks_det_accept_updates), so it goes out too. */
+                    let_through(e, c, s, at, KS_WHY_ACCEPT, inc->id);
+                    let++;
+                } else {
+                    p->cur = p->good;
+                    dropped++;
+                }
+            }
+            watched++;
+            unwatch(c, p);
+        }
+        char a[32], b[32];
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "Resolved, so the source is taken as fixed: the per-SKU holding on %s ends (%s "
+                  "SKUs no longer watched); %s values held per SKU since the rollback are dropped "
+                  "and the channel keeps their last known good quantity%s",
+                  ks_intern_str(&e->strs, c->name), ks_fmt_count(watched, a),
+                  ks_fmt_count(dropped, b), let ? "; flagged values never rolled back become the "
+                                                  "reference" : "");
+    }
+}
+
 void ks_guard_pause(struct ks_engine *e, struct ks_channel *c, ks_time at, int64_t incident,
                     const char *why)
 {
@@ -158,6 +403,14 @@ void ks_guard_pause(struct ks_engine *e, struct ks_channel *c, ks_time at, int64
 void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
                       ks_time at, int fresh)
 {
+    if (inc->rolled_back) {
+        /* A person already rolled this incident back: its source's corrupt
+         * values are known bad. The changed SKUs are held one by one at their
+         * last known good quantity, the rest goes through, nothing waits. */
+        ks_guard_hold_skus(e, c, inc, at, 1);
+        update_through(e, c, at);
+        return;
+    }
     const char *chname = ks_intern_str(&e->strs, c->name);
     char why[256];
     snprintf(why, sizeof(why), "incident %lld: data corruption on %s", (long long)inc->id, chname);
@@ -188,6 +441,10 @@ void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incid
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];
         hold(c, sku, p->cur);
+        unhold(c, p); /* its value waits in the held update now */
+        if (corrupt_way(c, p)) {
+            watch(c, p, p->cur > p->good); /* later values are judged one by one */
+        }
         if (!(p->flags & KS_PAIR_KNOWN)) {
             fresh_skus++;
         } else if (p->cur > p->good) {
@@ -344,7 +601,37 @@ enum ks_rc ks_engine_guard_release(struct ks_engine *e, const char *channel, con
     return rc;
 }
 
-static struct ks_incident *corruption(struct ks_engine *e, int64_t id, struct ks_err *err)
+/* Whether a channel of inc still holds values of one of its corrupt updates. */
+static int holds_run(const struct ks_engine *e, const struct ks_incident *inc)
+{
+    for (size_t k = 0; k < inc->channels.n; k++) {
+        const struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        for (size_t r = 0; r < c->nruns; r++) {
+            if (c->runs[r].incident == inc->id) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Values held per SKU on inc's channels. */
+static uint64_t held_skus(const struct ks_engine *e, const struct ks_incident *inc)
+{
+    uint64_t n = 0;
+    for (size_t k = 0; k < inc->channels.n; k++) {
+        n += e->ch[inc->channels.v[k]].n_hold;
+    }
+    return n;
+}
+
+/* The data_corruption incident id, if a rollback (accepting 0) or an accept
+ * (1) has something to act on: a rolled-back or accepted incident only when
+ * a later corrupt update of it is held again; an accept also after a
+ * rollback (values held per SKU, or the statement that the source's values
+ * are right). */
+static struct ks_incident *corruption(struct ks_engine *e, int64_t id, int accepting,
+                                      struct ks_err *err)
 {
     struct ks_incident *inc = ks_inc_get(e, id);
     if (!inc) {
@@ -357,9 +644,10 @@ static struct ks_incident *corruption(struct ks_engine *e, int64_t id, struct ks
                    (long long)id, ks_itype_name((enum ks_itype)inc->type));
         return NULL;
     }
-    if (inc->rolled_back || inc->accepted) {
+    int decided = accepting ? inc->accepted : inc->rolled_back || inc->accepted;
+    if (decided && !holds_run(e, inc) && !(accepting && held_skus(e, inc))) {
         ks_err_set(err, KS_ESTATE, "incident %lld was already %s", (long long)id,
-                   inc->rolled_back ? "rolled back" : "accepted");
+                   inc->accepted ? "accepted" : "rolled back");
         return NULL;
     }
     return inc;
@@ -368,7 +656,7 @@ static struct ks_incident *corruption(struct ks_engine *e, int64_t id, struct ks
 enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run, const char *by,
                                     ks_time at, struct ks_buf *report, struct ks_err *err)
 {
-    struct ks_incident *inc = corruption(e, id, err);
+    struct ks_incident *inc = corruption(e, id, 0, err);
     if (!inc) {
         return err->rc;
     }
@@ -381,14 +669,16 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
         discarded += held_discard(c, id, !dry_run);
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
-            if (!(p->flags & KS_PAIR_SUSPECT) || (c->upd_open && p->stamp == c->upd_seq)) {
+            /* The incident's flagged SKUs, and the phantom-stock ones zeroed for
+             * it even if a clean value (held) has replaced the flagged one since:
+             * zeroing was containment until the rollback. */
+            if (!(p->flags & (KS_PAIR_SUSPECT | KS_PAIR_RISEN)) || in_open_update(c, p)) {
                 continue;
             }
-            if (p->flags & KS_PAIR_RISEN) {
-                phantom++;
-            } else if ((p->flags & KS_PAIR_KNOWN) &&
-                       (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
+            if ((p->flags & KS_PAIR_KNOWN) &&
+                (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
                 restored++;
+                phantom += (p->flags & KS_PAIR_RISEN) != 0;
                 if (!dry_run) {
                     ks_guard_push(e, c, s, p->good, at, KS_WHY_ROLLBACK, id);
                 }
@@ -396,21 +686,34 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
                 unchanged++;
             }
             if (!dry_run) {
-                if (p->flags & KS_PAIR_KNOWN) {
+                /* The pipeline's value is reset too, unless a later value of the
+                 * SKU is held per SKU (it stays held). */
+                if ((p->flags & KS_PAIR_SUSPECT) && (p->flags & KS_PAIR_KNOWN) &&
+                    !(p->flags & KS_PAIR_HELD)) {
                     p->cur = p->good;
                 }
-                p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
+                p->flags &= ~(uint32_t)(KS_PAIR_SUSPECT | KS_PAIR_RISEN);
             }
         }
     }
-    char a[32], b[32], c3[32];
+    char a[32], b[32], c3[32], d[32], ph[96] = "";
+    if (phantom) {
+        snprintf(ph, sizeof(ph), " (%s of them phantom-stock SKUs zeroed at detection)",
+                 ks_fmt_count(phantom, c3));
+    }
     ks_buf_printf(report,
                   "incident %lld: %s%s held corrupt values discarded; %s SKUs set back to their "
-                  "last known good quantity, %llu already there; %s phantom-stock SKUs stay at "
-                  "zero until a clean update or a person verifies them",
+                  "last known good quantity%s, %llu already there",
                   (long long)id, dry_run ? "(dry run) " : "", ks_fmt_count(discarded, a),
-                  ks_fmt_count(restored, b), (unsigned long long)unchanged,
-                  ks_fmt_count(phantom, c3));
+                  ks_fmt_count(restored, b), ph, (unsigned long long)unchanged);
+    uint64_t nheld = held_skus(e, inc);
+    if (nheld) {
+        ks_buf_printf(report,
+                      "; %s values held per SKU stay at their last known good quantity until a "
+                      "value in the normal range arrives, a person accepts them or the incident "
+                      "is resolved",
+                      ks_fmt_count(nheld, d));
+    }
     if (!dry_run) {
         inc->rolled_back = 1;
         ks_inc_tl(e, inc, at, KS_TL_ACTION, by, "Rolled back by %s: %s", by, report->p);
@@ -422,33 +725,47 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
 enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *by, ks_time at,
                                   struct ks_err *err)
 {
-    struct ks_incident *inc = corruption(e, id, err);
+    struct ks_incident *inc = corruption(e, id, 1, err);
     if (!inc) {
         return err->rc;
     }
     at = stamp(e, at);
-    uint64_t n = 0;
+    uint64_t n = 0, nheld = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         ks_guard_held_accept(c, id); /* good values now, released in order */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
-            if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {
+            if (in_open_update(c, p)) {
+                if (p->flags & KS_PAIR_WATCHED) {
+                    unwatch(c, p); /* its value is judged as usual when the update closes */
+                }
+                continue;
+            }
+            uint32_t held = (p->flags & KS_PAIR_HELD) != 0;
+            if ((p->flags & KS_PAIR_SUSPECT) || held) {
                 ks_det_accept_pair(c, p);
                 p->flags &= ~(uint32_t)KS_PAIR_RISEN;
                 n++;
-                if (!c->paused) {
-                    ks_guard_push(e, c, s, p->cur, at, KS_WHY_ACCEPT, id);
+                nheld += held;
+                if (!c->paused || held) {
+                    /* A value held per SKU is in no queue: it goes behind them. */
+                    let_through(e, c, s, at, KS_WHY_ACCEPT, id);
                 }
+            }
+            if (p->flags & KS_PAIR_WATCHED) {
+                unwatch(c, p); /* the person says the values are right: no more holding */
             }
         }
     }
     inc->accepted = 1;
-    char a[32];
+    char a[32], b[32];
     ks_inc_tl(e, inc, at, KS_TL_ACTION, by,
-              "Accepted by %s: the flagged update is correct; %s SKUs take its values as their "
-              "last known good reference and are let through%s",
-              by, ks_fmt_count(n, a), " (in order, when their channel is released)");
+              "Accepted by %s: the flagged values are correct; %s SKUs take them as their last "
+              "known good reference and are let through%s (%s of them held per SKU); the per-SKU "
+              "holding ends",
+              by, ks_fmt_count(n, a), " (in order, when their channel is released)",
+              ks_fmt_count(nheld, b));
     return KS_OK;
 }
 
@@ -482,6 +799,27 @@ void ks_engine_guard_status_json(const struct ks_engine *e, struct ks_buf *out)
         }
         ks_json_key(&j, "feed_cursor");
         ks_json_int(&j, (int64_t)c->feed_seq);
+        /* Values held per SKU: what the source still sends, and the last
+         * known good quantity the channel keeps instead. */
+        ks_json_key(&j, "held_skus");
+        ks_json_int(&j, c->n_hold);
+        ks_json_key(&j, "held_values");
+        ks_json_arr_begin(&j);
+        for (uint32_t s = 0; s < c->cap && c->n_hold; s++) {
+            const struct ks_pair *p = &c->pairs[s];
+            if (!(p->flags & KS_PAIR_HELD)) {
+                continue;
+            }
+            ks_json_obj_begin(&j);
+            ks_json_key(&j, "sku");
+            ks_json_str(&j, ks_intern_str(&e->skus, s));
+            ks_json_key(&j, "held");
+            ks_json_int(&j, p->cur);
+            ks_json_key(&j, "last_good");
+            ks_json_int(&j, p->good);
+            ks_json_obj_end(&j);
+        }
+        ks_json_arr_end(&j);
         ks_json_obj_end(&j);
     }
     ks_json_arr_end(&j);

@@ -63,6 +63,24 @@ check verify_lists_spot_check bash -c "$K incident verify 1 --db $T/g.db | grep 
 check verify_lists_oversold_orders bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"oversold_orders\":\\[{\"order_id\":\"O-1\",\"customer\":\"c-1\",\"channel\":\"amazon\",\"at\":\"2026-11-22T10:18:00.000Z\",\"value\":250.0}\\],\"oversold_value\":250.0'"
 check reconcile_json bash -c "$K reconcile --json --db $T/g.db | grep -q '\"oversell_risks\":0'"
 
+# --- per-SKU holding: a zero spike whose importer keeps sending four of the zeros in an
+# update that crosses no threshold; the rest of the input comes in a second ingest.
+zk=$SC/contain_corruption_zero_source_keeps_sending/events.ndjson
+head -n 123 "$zk" >"$T/zk1.ndjson"
+tail -n +124 "$zk" >"$T/zk2.ndjson"
+check zk_ingest "$K" ingest --db "$T/z.db" "$T/zk1.ndjson"
+check zk_held_per_sku_json bash -c "$K guard status --json --db $T/z.db | grep -q '\"held_skus\":4,\"held_values\":\[{\"sku\":\"SKU-0001\",\"held\":0,\"last_good\":10}'"
+check zk_rollback_report bash -c "$K guard rollback 1 --by alice --db $T/z.db | grep -q '4 values held per SKU stay at their last known good quantity'"
+check zk_release "$K" guard release --all --by alice --db "$T/z.db"
+check zk_no_zero_reached_the_channel bash -c "! $K feed amazon --since 0 --json --db $T/z.db | grep -q '\"qty\":0'"
+check zk_status_text_lists_held bash -c "$K guard status --db $T/z.db | grep -q '^  amazon  *SKU-0002  *0  *10\$'"
+check zk_second_ingest "$K" ingest --db "$T/z.db" "$T/zk2.ndjson"
+check zk_clean_value_through bash -c "$K feed amazon --state --json --db $T/z.db | grep -q '{\"sku\":\"SKU-0001\",\"qty\":8,\"last_good\":8}'"
+check zk_still_held_across_ingests bash -c "$K feed amazon --state --json --db $T/z.db | grep -q '{\"sku\":\"SKU-0002\",\"qty\":10,\"last_good\":10}'"
+check zk_accept "$K" guard accept 1 --by alice --db "$T/z.db"
+check zk_accepted_values bash -c "$K feed amazon --state --json --db $T/z.db | grep -q '{\"sku\":\"SKU-0002\",\"qty\":0,\"last_good\":0}'"
+check zk_nothing_held_after_accept bash -c "$K guard status --json --db $T/z.db | grep -q '\"held_skus\":0,\"held_values\":\[\]'"
+
 st=$SC/contain_stale_channel
 check stale_ingest "$K" ingest --config "$st/config.yaml" --db "$T/s.db" "$st/events.ndjson"
 check proposed_listed bash -c "$K action list --db $T/s.db --json | grep -q '\"action\":\"zero_channel\",\"step\":\"zero_channel\",\"status\":\"proposed\"'"

@@ -653,16 +653,18 @@ def contain_corruption_rollback_then_release():
         dict(after_line=last, do="step", id=1, arg="spot_check", arg2="done", by="bob"),
     ]
     s.exp["guard"] = {"amazon": {"paused": False, "held": 0}, "ebay": {"paused": False, "held": 0}}
+    # the rollback restores every affected SKU, phantom stock included: zeroing was
+    # containment until the rollback
     g = {k: 10 + i for i, k in enumerate(names)}
-    g["S08"] = 0  # phantom stock stays at zero until a clean update verifies it
-    g["S09"] = 0
     e = {k: 10 + i for i, k in enumerate(names)}
     for k in names[:5]:
         e[k] = 7
     s.exp["guarded"] = {"amazon": g, "ebay": e}
     # nothing corrupt leaked; ebay's held good update let through in order
     s.exp["feed"] = {"amazon": initial_feed(names) + [["S08", 0, "phantom_stock"],
-                                                      ["S09", 0, "phantom_stock"]],
+                                                      ["S09", 0, "phantom_stock"],
+                                                      ["S08", 18, "rollback"],
+                                                      ["S09", 19, "rollback"]],
                      "ebay": initial_feed(names) + [[k, 7, "release"] for k in names[:5]]}
     s.exp["incidents"].append(dict(
         type="data_corruption", severity="P1", status="contained",
@@ -670,13 +672,15 @@ def contain_corruption_rollback_then_release():
                    "spot_check": "done", "reconcile_all": "pending"},
         # the first release (before the rollback) let ebay go and refused amazon
         timeline_contains=["Released ebay: 5 held values let through in order",
-                           "Rolled back by alice: incident 1: 60 held corrupt values discarded",
+                           "Rolled back by alice: incident 1: 60 held corrupt values discarded; "
+                           "2 SKUs set back to their last known good quantity (2 of them "
+                           "phantom-stock SKUs zeroed at detection)",
                            "Released amazon", "Step spot_check done by bob"]))
-    # a clean update after the release reaches the channel at once and verifies S08
-    inventory_update(s, "amazon", "amazon-4", at(30), [("S08", 18)], source="erp")
+    # a clean update after the release reaches the channel at once
+    inventory_update(s, "amazon", "amazon-4", at(30), [("S08", 20)], source="erp")
     s.ev(type="sync", ts=ts(at(30, 5)), channel="amazon", status="ok", batch="amazon-4")
-    g["S08"] = 18
-    s.exp["feed"]["amazon"].append(["S08", 18, "update"])
+    g["S08"] = 20
+    s.exp["feed"]["amazon"].append(["S08", 20, "update"])
     s.write()
 
 
@@ -837,6 +841,263 @@ def grouping_boundaries():
     s.write()
 
 
+# ---------------------------------------------------------------- per-SKU holding (issue 9)
+def check(s, after, label, guarded=None, guard=None):
+    """A check of the guard at this point of the run, in the order of the actions."""
+    c = dict(after_line=after, do="check", label=label)
+    if guarded is not None:
+        c["guarded"] = {"amazon": guarded}
+    if guard is not None:
+        c["guard"] = {"amazon": guard}
+    s.exp.setdefault("actions", []).append(c)
+
+
+def act(s, after, what, **kw):
+    s.exp.setdefault("actions", []).append(dict(after_line=after, do=what, by="alice", **kw))
+
+
+def held_list(skus_, sent, kept):
+    return [dict(sku=k, held=sent, last_good=kept) for k in skus_]
+
+
+def catalogue(s, names, base):
+    """upd(batch, t, q, sync_t): an update of every SKU of amazon from erp (q's value, else
+    base), closed by an ok sync; returns the sync's line."""
+    def upd(batch, t, q, sync_t):
+        inventory_update(s, "amazon", batch, t, [(k, q.get(k, base)) for k in names], source="erp")
+        return s.ev(type="sync", ts=ts(sync_t), channel="amazon", status="ok", batch=batch)
+    return upd
+
+
+def rollback_and_release(s, n, shown, held_after_rollback, held_skus):
+    """Rollback and release after line n: the affected SKUs show `shown` after each."""
+    act(s, n, "rollback", id=1)
+    check(s, n, "after rollback", shown,
+          {"paused": True, "held": held_after_rollback, "held_skus": held_skus})
+    act(s, n, "release")
+    check(s, n, "after release", shown, {"paused": False, "held": 0, "held_skus": held_skus})
+
+
+def clean_value_then_accept(s, n, after_clean, still_held, sent, kept):
+    """After line n (an update with a clean value for some SKUs): `still_held` are held per
+    SKU (sent, kept at kept); then accept lets them through. Returns the quantities after."""
+    check(s, n, "after a later clean value", after_clean,
+          {"paused": False, "held": 0, "held_skus": len(still_held),
+           "held_values": held_list(still_held, sent, kept)})
+    act(s, n, "accept", id=1)
+    after_accept = dict(after_clean, **{k: sent for k in still_held})
+    check(s, n, "after accept", after_accept,
+          {"paused": False, "held": 0, "held_skus": 0, "held_values": []})
+    return after_accept
+
+
+def contain_corruption_zero_source_keeps_sending():
+    """A zero spike whose importer keeps sending four of the five zeros in an update that
+    crosses no threshold (4 of 40 = exactly 10 %): those values are held per SKU at their
+    last known good quantity, through the rollback and the release, until a value in the
+    normal range arrives or a person accepts them."""
+    s = S("contain_corruption_zero_source_keeps_sending")
+    names = skus(40)
+    aff = names[:5]
+    upd = catalogue(s, names, 10)
+    upd("b1", at(0), {}, at(1))
+    n2 = upd("b2", at(15), {k: 0 for k in aff}, at(16))
+    check(s, n2, "before rollback", {k: 10 for k in aff},
+          {"paused": True, "held": 40, "held_skus": 0})
+    n3 = upd("b3", at(30), {k: 0 for k in aff[:4]}, at(31))
+    check(s, n3, "source keeps sending, before rollback", {k: 10 for k in aff},
+          {"paused": True, "held": 76, "held_skus": 4, "held_values": held_list(aff[:4], 0, 10)})
+    rollback_and_release(s, n3, {k: 10 for k in aff}, 36, 4)
+    # later: SKU-0001 at 8 (the normal range), the other three still at zero (3 of 40)
+    n4 = upd("b4", at(45), dict({k: 0 for k in aff[1:4]}, **{"SKU-0001": 8}), at(46))
+    after = clean_value_then_accept(s, n4, dict({k: 10 for k in aff}, **{"SKU-0001": 8}),
+                                    aff[1:4], 0, 10)
+    s.exp["guarded"] = {"amazon": dict({k: 10 for k in names}, **after)}
+    s.exp["guard"] = {"amazon": {"paused": False, "held": 0, "held_skus": 0}}
+    # not one zero reached the channel before the person accepted them
+    s.exp["feed"] = {"amazon": [[k, 10, "update"] for k in names] + [["SKU-0001", 8, "update"]] +
+                     [[k, 0, "accepted"] for k in aff[1:4]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", status="contained", signals=["zero_spike"],
+        skus=5, sku_list=aff,
+        timeline_contains=[
+            "Paused outbound sync on all 1 channels (amazon)",
+            "4 values of update b3 of amazon held at their last known good quantity: source erp "
+            "still sends them the corrupt way (SKU-0001 0 (kept at 10), SKU-0002 0 (kept at 10), "
+            "SKU-0003 0 (kept at 10), SKU-0004 0 (kept at 10))",
+            "Rolled back by alice: incident 1: 40 held corrupt values discarded; 0 SKUs set back "
+            "to their last known good quantity, 4 already there; 4 values held per SKU stay at "
+            "their last known good quantity until a value in the normal range arrives, a person "
+            "accepts them or the incident is resolved",
+            "Released amazon: 36 held values let through in order",
+            "3 values of update b4 of amazon held at their last known good quantity",
+            "1 SKUs of amazon held per SKU are back in the normal range in update b4 "
+            "(SKU-0001 8)",
+            "Accepted by alice: the flagged values are correct; 3 SKUs take them"]))
+    s.exp["restart_at"] = n3
+    s.write()
+
+
+def contain_corruption_shift_source_keeps_sending():
+    """A x10 distribution shift (12 of 40 SKUs, last known good 55) whose importer sends the
+    same corrupt update again (it joins the incident and is held) and then keeps 8 of the 12
+    at x10 in an update that crosses no threshold (8 of 40 = exactly 20 %). The rollback
+    restores the phantom-stock SKUs to 55; the 8 stay held per SKU at 55 after the release."""
+    s = S("contain_corruption_shift_source_keeps_sending")
+    names = skus(40)
+    aff = names[:12]
+    upd = catalogue(s, names, 55)
+    upd("b1", at(0), {}, at(1))
+    n2 = upd("b2", at(15), {k: 550 for k in aff}, at(16))
+    check(s, n2, "before rollback", {k: 0 for k in aff},
+          {"paused": True, "held": 40, "held_skus": 0})
+    n3 = upd("b3", at(20), {k: 550 for k in aff}, at(21))
+    check(s, n3, "the same corrupt update again", {k: 0 for k in aff},
+          {"paused": True, "held": 80, "held_skus": 0})
+    n4 = upd("b4", at(30), {k: 550 for k in aff[:8]}, at(31))
+    check(s, n4, "source keeps sending, before rollback", {k: 0 for k in aff},
+          {"paused": True, "held": 112, "held_skus": 8,
+           "held_values": held_list(aff[:8], 550, 55)})
+    rollback_and_release(s, n4, {k: 55 for k in aff}, 32, 8)
+    n5 = upd("b5", at(45), dict({k: 550 for k in aff[1:8]}, **{"SKU-0001": 60}), at(46))
+    after = clean_value_then_accept(s, n5, dict({k: 55 for k in aff}, **{"SKU-0001": 60}),
+                                    aff[1:8], 550, 55)
+    s.exp["guarded"] = {"amazon": dict({k: 55 for k in names}, **after)}
+    s.exp["feed"] = {"amazon": [[k, 55, "update"] for k in names] +
+                     [[k, 0, "phantom_stock"] for k in aff] +
+                     [[k, 55, "rollback"] for k in aff] + [["SKU-0001", 60, "update"]] +
+                     [[k, 550, "accepted"] for k in aff[1:8]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P2", status="contained",
+        signals=["distribution_shift", "distribution_shift"],
+        timeline_contains=[
+            "Zeroed 12 SKUs on amazon whose quantity rose",
+            "8 values of update b4 of amazon held at their last known good quantity: source erp "
+            "still sends them the corrupt way (SKU-0001 550 (kept at 55)",
+            "Rolled back by alice: incident 1: 80 held corrupt values discarded; 12 SKUs set back "
+            "to their last known good quantity (12 of them phantom-stock SKUs zeroed at "
+            "detection), 0 already there; 8 values held per SKU stay",
+            "7 values of update b5 of amazon held at their last known good quantity",
+            "Accepted by alice"]))
+    s.exp["restart_at"] = n4
+    s.write()
+
+
+def contain_corruption_shift_again_after_rollback():
+    """The x10 importer sends the whole corrupt update again after the rollback and the
+    release: it joins the incident (a second signal), but a person has already rolled the
+    incident back, so its changed values are held per SKU at 55 and the channel is not
+    paused again; a later clean value and the accept follow."""
+    s = S("contain_corruption_shift_again_after_rollback")
+    names = skus(40)
+    aff = names[:12]
+    upd = catalogue(s, names, 55)
+    upd("b1", at(0), {}, at(1))
+    n2 = upd("b2", at(15), {k: 550 for k in aff}, at(16))
+    check(s, n2, "before rollback", {k: 0 for k in aff},
+          {"paused": True, "held": 40, "held_skus": 0})
+    rollback_and_release(s, n2, {k: 55 for k in aff}, 0, 0)
+    # the same corrupt update again, and SKU-0040 moves within the normal range
+    n3 = upd("b3", at(30), dict({k: 550 for k in aff}, **{"SKU-0040": 50}), at(31))
+    check(s, n3, "corrupt again after the release", {k: 55 for k in aff},
+          {"paused": False, "held": 0, "held_skus": 12, "held_values": held_list(aff, 550, 55)})
+    # later: SKU-0001 at 60 and SKU-0009..0012 back at 55 (the normal range), 7 still at x10
+    # (7 of 40: no threshold crossed)
+    n4 = upd("b4", at(45), dict({k: 550 for k in aff[1:8]}, **{"SKU-0001": 60, "SKU-0040": 50}),
+             at(46))
+    after = clean_value_then_accept(s, n4, dict({k: 55 for k in aff}, **{"SKU-0001": 60}),
+                                    aff[1:8], 550, 55)
+    s.exp["guarded"] = {"amazon": dict({k: 55 for k in names}, **after, **{"SKU-0040": 50})}
+    s.exp["feed"] = {"amazon": [[k, 55, "update"] for k in names] +
+                     [[k, 0, "phantom_stock"] for k in aff] +
+                     [[k, 55, "rollback"] for k in aff] +
+                     [["SKU-0040", 50, "update"], ["SKU-0001", 60, "update"]] +
+                     [[k, 550, "accepted"] for k in aff[1:8]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P2", status="contained",
+        signals=["distribution_shift", "distribution_shift"],
+        timeline_contains=[
+            "Rolled back by alice: incident 1: 40 held corrupt values discarded; 12 SKUs set back "
+            "to their last known good quantity (12 of them phantom-stock SKUs zeroed at "
+            "detection), 28 already there",
+            "Released amazon",
+            "Update b3 of amazon from source erp is corrupt again after the rollback: 12 values "
+            "held at their last known good quantity (SKU-0001 550 (kept at 55)",
+            "the other 28 go through as a clean update's would; the channel is not paused again",
+            "7 values of update b4 of amazon held at their last known good quantity",
+            "5 SKUs of amazon held per SKU are back in the normal range in update b4 "
+            "(SKU-0001 60, SKU-0009 55, SKU-0010 55, SKU-0011 55, SKU-0012 55)",
+            "Accepted by alice: the flagged values are correct; 7 SKUs"]))
+    s.exp["restart_at"] = n3
+    s.write()
+
+
+def contain_corruption_source_recovers():
+    """A zero spike (5 of 40 to zero) with 2 SKUs risen to 100, whose source sends the right
+    values in its next update: nothing is held per SKU; the rollback restores the two
+    phantom-stock SKUs to their last known good 10 (a held clean value replaced their
+    flagged one); later values go through as usual."""
+    s = S("contain_corruption_source_recovers")
+    names = skus(40)
+    aff = names[:7]
+    upd = catalogue(s, names, 10)
+    upd("b1", at(0), {}, at(1))
+    n2 = upd("b2", at(15), dict({k: 0 for k in aff[:5]}, **{k: 100 for k in aff[5:]}), at(16))
+    contained = dict({k: 10 for k in aff[:5]}, **{k: 0 for k in aff[5:]})
+    check(s, n2, "before rollback", contained, {"paused": True, "held": 40, "held_skus": 0})
+    n3 = upd("b3", at(30), {}, at(31))
+    check(s, n3, "source recovered, before rollback", contained,
+          {"paused": True, "held": 80, "held_skus": 0})
+    rollback_and_release(s, n3, {k: 10 for k in aff}, 40, 0)
+    n4 = upd("b4", at(45), {"SKU-0001": 12}, at(46))
+    after = clean_value_then_accept(s, n4, dict({k: 10 for k in aff}, **{"SKU-0001": 12}), [],
+                                    0, 0)
+    s.exp["guarded"] = {"amazon": dict({k: 10 for k in names}, **after)}
+    s.exp["feed"] = {"amazon": [[k, 10, "update"] for k in names] +
+                     [[k, 0, "phantom_stock"] for k in aff[5:]] +
+                     [[k, 10, "rollback"] for k in aff[5:]] + [["SKU-0001", 12, "update"]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", status="contained", signals=["zero_spike"],
+        timeline_contains=[
+            "Zeroed 2 SKUs on amazon whose quantity rose",
+            "Rolled back by alice: incident 1: 40 held corrupt values discarded; 2 SKUs set back "
+            "to their last known good quantity (2 of them phantom-stock SKUs zeroed at "
+            "detection)",
+            "Released amazon: 40 held values let through in order",
+            "Accepted by alice: the flagged values are correct; 0 SKUs"]))
+    s.write()
+
+
+def contain_corruption_resolve_ends_holding():
+    """Resolving the incident is the statement that the source is fixed: the values held per
+    SKU are dropped (the channel keeps their last known good quantity) and the SKUs' next
+    values are judged with their update again, one zero among 40 going through."""
+    s = S("contain_corruption_resolve_ends_holding")
+    names = skus(40)
+    aff = names[:5]
+    upd = catalogue(s, names, 10)
+    upd("b1", at(0), {}, at(1))
+    upd("b2", at(15), {k: 0 for k in aff}, at(16))
+    n3 = upd("b3", at(30), {k: 0 for k in aff[:4]}, at(31))
+    rollback_and_release(s, n3, {k: 10 for k in aff}, 36, 4)
+    act(s, n3, "status", id=1, arg="resolved")
+    check(s, n3, "after resolve", {k: 10 for k in aff},
+          {"paused": False, "held_skus": 0, "held_values": []})
+    upd("b4", at(45), dict({k: 9 for k in aff[1:4]}, **{"SKU-0001": 0}), at(46))
+    s.exp["guarded"] = {"amazon": dict({k: 10 for k in names}, **{k: 9 for k in aff[1:4]},
+                                       **{"SKU-0001": 0})}
+    s.exp["feed"] = {"amazon": [[k, 10, "update"] for k in names] + [["SKU-0001", 0, "update"]] +
+                     [[k, 9, "update"] for k in aff[1:4]]}
+    s.exp["incidents"].append(dict(
+        type="data_corruption", severity="P1", status="resolved",
+        timeline_contains=[
+            "4 values of update b3 of amazon held at their last known good quantity",
+            "Resolved, so the source is taken as fixed: the per-SKU holding on amazon ends (4 "
+            "SKUs no longer watched); 4 values held per SKU since the rollback are dropped and "
+            "the channel keeps their last known good quantity",
+            "The flagged quantities of 0 SKUs are now the last known good reference"]))
+    s.write()
+
 if __name__ == "__main__":
     for fn in [zero_spike_p1, corruption_near_misses_quiet, distribution_shift_p2,
                corruption_both_detectors_one_incident, corruption_recovers_without_second_incident,
@@ -848,5 +1109,9 @@ if __name__ == "__main__":
                metric_drop_rule, resolve_then_repeat, ack_meets_sla,
                contain_corruption_holds_and_zeroes, contain_corruption_rollback_then_release,
                contain_corruption_accept, contain_stale_channel, contain_outage_single_location,
-               contain_outage_complete, contain_supplier_branches, grouping_boundaries]:
+               contain_outage_complete, contain_supplier_branches, grouping_boundaries,
+               contain_corruption_zero_source_keeps_sending,
+               contain_corruption_shift_source_keeps_sending, contain_corruption_source_recovers,
+               contain_corruption_resolve_ends_holding,
+               contain_corruption_shift_again_after_rollback]:
         fn()

@@ -15,7 +15,9 @@
  *      "feed": {"ebay": [["S00", 7, "release"], ...]},        every change let through, in order
  *      actions also take "rollback", "release" (arg: channel or absent = all), "pause",
  *      "accept", "approve" (arg: action), "step" (arg: step, arg2: done|skip), with
- *      "fails": true when the action must be refused
+ *      "fails": true when the action must be refused, and "check": {"do": "check",
+ *      "label": "after rollback", "guarded": {...}, "guard": {...}} compares the guard at
+ *      that point of the run (in the order of the actions) as "guarded"/"guard" do at its end
  *      "incidents": [ {                   exactly these incidents, in id order
  *         "type", "severity" (final), "initial_severity", "status",
  *         "detected_at", "started_at", "channels", "locations", "systems",
@@ -45,6 +47,126 @@ struct run {
     long long duplicates;
 };
 
+static void mismatch(const char *name, int idx, const char *key, json_t *want, json_t *got)
+{
+    char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *g = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    fprintf(stderr, "FAIL %s: incident %d: %s is %s, expected %s\n", name, idx + 1, key,
+            g ? g : "(absent)", w ? w : "?");
+    free(w);
+    free(g);
+    t_failed_checks++;
+}
+
+/* Compares the guard status JSON (status_json) with want: {"channel": {"key": value}}, the
+ * listed keys only. label names the point of the run ("" at its end). */
+static void cmp_guard(const char *name, const char *label, json_t *want, const char *status_json)
+{
+    if (!want) {
+        return;
+    }
+    json_t *g = json_loads(status_json ? status_json : "{}", 0, NULL);
+    const char *ch;
+    json_t *want1;
+    json_object_foreach(want, ch, want1)
+    {
+        json_t *have = NULL;
+        size_t k;
+        json_t *c;
+        json_array_foreach(json_object_get(g, "channels"), k, c)
+        {
+            if (strcmp(json_string_value(json_object_get(c, "channel")), ch) == 0) {
+                have = c;
+            }
+        }
+        const char *key;
+        json_t *val;
+        json_object_foreach(want1, key, val)
+        {
+            if (!have || !json_equal(val, json_object_get(have, key))) {
+                char what[256];
+                snprintf(what, sizeof(what), "%s%sguard %s.%s", label, *label ? ": " : "", ch,
+                         key);
+                mismatch(name, -1, what, val, have ? json_object_get(have, key) : NULL);
+            }
+        }
+    }
+    json_decref(g);
+}
+
+/* Compares guarded quantities: want {"channel": {"sku": qty}} against state_json
+ * {"channel": <feed state JSON>}. */
+static void cmp_guarded(const char *name, const char *label, json_t *want, const char *state_json)
+{
+    if (!want) {
+        return;
+    }
+    json_t *gs = json_loads(state_json ? state_json : "{}", 0, NULL);
+    const char *ch;
+    json_t *skus;
+    json_object_foreach(want, ch, skus)
+    {
+        const char *sku;
+        json_t *q;
+        json_object_foreach(skus, sku, q)
+        {
+            json_t *have = NULL;
+            size_t k;
+            json_t *x;
+            json_array_foreach(json_object_get(json_object_get(gs, ch), "skus"), k, x)
+            {
+                if (strcmp(json_string_value(json_object_get(x, "sku")), sku) == 0) {
+                    have = json_object_get(x, "qty");
+                }
+            }
+            if (!have || !json_equal(q, have)) {
+                char what[256];
+                snprintf(what, sizeof(what), "%s%sguarded %s %s", label, *label ? ": " : "", ch,
+                         sku);
+                mismatch(name, -1, what, q, have);
+            }
+        }
+    }
+    json_decref(gs);
+}
+
+/* The guarded state of the channels named in want, as {"channel": <feed state JSON>}. */
+static void guarded_state(struct ks_engine *e, json_t *want, struct ks_buf *out)
+{
+    const char *ch;
+    json_t *skus;
+    struct ks_err err;
+    ks_buf_putc(out, '{');
+    json_object_foreach(want, ch, skus)
+    {
+        ks_buf_printf(out, "%s\"%s\":", out->len > 1 ? "," : "", ch);
+        if (ks_engine_feed_state_json(e, ch, out, &err) != KS_OK) {
+            ks_buf_puts(out, "null");
+        }
+    }
+    ks_buf_putc(out, '}');
+}
+
+/* {"do": "check", "label": "...", "guarded": {...}, "guard": {...}}: the guard as it is at
+ * this point of the run, in the same form as at its end. */
+static void check_now(struct ks_engine *e, json_t *a, const char *name)
+{
+    const char *label = json_string_value(json_object_get(a, "label"));
+    char where[128];
+    snprintf(where, sizeof(where), "%s (after line %lld)", label ? label : "check",
+             (long long)json_integer_value(json_object_get(a, "after_line")));
+    struct ks_buf st = {0}, gs = {0};
+    ks_engine_guard_status_json(e, &st);
+    cmp_guard(name, where, json_object_get(a, "guard"), st.p);
+    json_t *want = json_object_get(a, "guarded");
+    if (want) {
+        guarded_state(e, want, &gs);
+        cmp_guarded(name, where, want, gs.p);
+    }
+    ks_buf_fini(&st);
+    ks_buf_fini(&gs);
+}
+
 static void do_action(struct ks_engine *e, json_t *a, const char *name)
 {
     const char *what = json_string_value(json_object_get(a, "do"));
@@ -58,6 +180,10 @@ static void do_action(struct ks_engine *e, json_t *a, const char *name)
     }
     struct ks_err err = {0};
     enum ks_rc rc = KS_EUSAGE;
+    if (what && strcmp(what, "check") == 0) {
+        check_now(e, a, name);
+        return;
+    }
     if (!what || !by) {
         fprintf(stderr, "FAIL %s: action without do/by\n", name);
         t_failed_checks++;
@@ -165,18 +291,7 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
     ks_engine_end_input(e);
     take_feed(e, &out->feed);
     ks_engine_guard_status_json(e, &out->guard);
-    json_t *want_state = json_object_get(exp, "guarded");
-    const char *ch;
-    json_t *skus;
-    ks_buf_putc(&out->state, '{');
-    json_object_foreach(want_state, ch, skus)
-    {
-        ks_buf_printf(&out->state, "%s\"%s\":", out->state.len > 1 ? "," : "", ch);
-        if (ks_engine_feed_state_json(e, ch, &out->state, &err) != KS_OK) {
-            ks_buf_puts(&out->state, "null");
-        }
-    }
-    ks_buf_putc(&out->state, '}');
+    guarded_state(e, json_object_get(exp, "guarded"), &out->state);
     struct ks_engine_stats st;
     ks_engine_stats(e, &st);
     out->duplicates = (long long)st.duplicates;
@@ -191,17 +306,6 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
 static int same_json(json_t *a, json_t *b)
 {
     return json_equal(a, b);
-}
-
-static void mismatch(const char *name, int idx, const char *key, json_t *want, json_t *got)
-{
-    char *w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
-    char *g = got ? json_dumps(got, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    fprintf(stderr, "FAIL %s: incident %d: %s is %s, expected %s\n", name, idx + 1, key,
-            g ? g : "(absent)", w ? w : "?");
-    free(w);
-    free(g);
-    t_failed_checks++;
 }
 
 static json_t *escalations_of(json_t *inc)
@@ -252,66 +356,8 @@ static void compare(const char *name, json_t *exp, struct run *r)
         mismatch(name, -1, "duplicates", dups, g);
         json_decref(g);
     }
-    /* guard status */
-    json_t *wg = json_object_get(exp, "guard");
-    if (wg) {
-        json_t *g = json_loads(r->guard.p, 0, NULL);
-        const char *ch;
-        json_t *want1;
-        json_object_foreach(wg, ch, want1)
-        {
-            json_t *have = NULL;
-            size_t k;
-            json_t *c;
-            json_array_foreach(json_object_get(g, "channels"), k, c)
-            {
-                if (strcmp(json_string_value(json_object_get(c, "channel")), ch) == 0) {
-                    have = c;
-                }
-            }
-            const char *key;
-            json_t *val;
-            json_object_foreach(want1, key, val)
-            {
-                if (!have || !json_equal(val, json_object_get(have, key))) {
-                    char what[128];
-                    snprintf(what, sizeof(what), "guard %s.%s", ch, key);
-                    mismatch(name, -1, what, val, have ? json_object_get(have, key) : NULL);
-                }
-            }
-        }
-        json_decref(g);
-    }
-    /* guarded quantities */
-    json_t *ws = json_object_get(exp, "guarded");
-    if (ws) {
-        json_t *gs = json_loads(r->state.p, 0, NULL);
-        const char *ch;
-        json_t *skus;
-        json_object_foreach(ws, ch, skus)
-        {
-            const char *sku;
-            json_t *q;
-            json_object_foreach(skus, sku, q)
-            {
-                json_t *have = NULL;
-                size_t k;
-                json_t *x;
-                json_array_foreach(json_object_get(json_object_get(gs, ch), "skus"), k, x)
-                {
-                    if (strcmp(json_string_value(json_object_get(x, "sku")), sku) == 0) {
-                        have = json_object_get(x, "qty");
-                    }
-                }
-                if (!have || !json_equal(q, have)) {
-                    char what[128];
-                    snprintf(what, sizeof(what), "guarded %s %s", ch, sku);
-                    mismatch(name, -1, what, q, have);
-                }
-            }
-        }
-        json_decref(gs);
-    }
+    cmp_guard(name, "", json_object_get(exp, "guard"), r->guard.p);
+    cmp_guarded(name, "", json_object_get(exp, "guarded"), r->state.p);
     /* feed changes per channel, in order */
     json_t *wf = json_object_get(exp, "feed");
     if (wf) {
