@@ -47,6 +47,8 @@ const char *ks_app_config_path(const char *opt)
 /* ---- the writer lock ------------------------------------------------------ */
 
 /* What the writer lock's holder wrote about itself (blob "writer"). */
+static void feed_change(void *ctx, const struct ks_feed_effect *fe);
+
 static void holder(struct ks_app *a, char *out, size_t cap)
 {
     struct ks_buf b = {0};
@@ -153,6 +155,7 @@ static int read_marks(struct ks_app *a, struct marks *m, int *found, struct ks_e
 
 struct sku_load {
     struct ks_engine *e;
+    int64_t total; /* SKUs in the dictionary */
     int64_t next;
     struct ks_err *err;
     int bad;
@@ -168,6 +171,10 @@ static int sku_block(void *ctx, int64_t first, int64_t count, const void *data, 
     if (first != l->next) {
         l->bad = 1;
         return 1;
+    }
+    if (first == 0 && l->total > 0) {
+        /* The whole dictionary's size is known: no table grows while it loads. */
+        ks_engine_sku_reserve(l->e, (uint32_t)l->total, (size_t)l->total * 16);
     }
     int r;
     while ((r = ks_sku_block_next(&p, end, &s, &len)) == 1) {
@@ -199,7 +206,7 @@ static int load_engine(struct ks_app *a, struct ks_err *err)
     if (read_marks(a, &m, &found, err) != 0) {
         return -1;
     }
-    struct sku_load l = {a->eng, 0, err, 0};
+    struct sku_load l = {a->eng, m.skus, 0, err, 0};
     if (found && m.skus > 0) {
         if (a->store->ops->list_skus(a->store, m.skus, sku_block, &l, err) != KS_OK) {
             return -1;
@@ -326,6 +333,7 @@ int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags)
         return rc;
     }
     a->eng = ks_engine_new(&a->cfg);
+    ks_engine_feed_sink(a->eng, feed_change, a);
     a->last_checkpoint = ks_time_now();
     if (load_engine(a, &err) != 0 || (writer && a->tail && rewind_tail(a, &err) != 0)) {
         ks_cli_error("%s: %s", db, err.msg);
@@ -381,30 +389,27 @@ static enum ks_rc put_skus(struct ks_app *a, uint32_t *saved, struct ks_err *err
     return rc;
 }
 
-/* The guarded feed's changes, one block per channel. Changes of a channel
- * come in seq order, interleaved with other channels'. */
+/* The guarded feed's changes, encoded as the engine lets them through (one
+ * encoder per channel) and written as one block per channel per chunk. */
+static void feed_change(void *ctx, const struct ks_feed_effect *fe)
+{
+    struct ks_app *a = ctx;
+    uint32_t ch = fe->channel;
+    if (ch >= a->nenc) {
+        size_t nc = a->nenc ? a->nenc : 8;
+        while (nc <= ch) {
+            nc *= 2;
+        }
+        a->enc = ks_realloc(a->enc, nc * sizeof(*a->enc));
+        memset(a->enc + a->nenc, 0, (nc - a->nenc) * sizeof(*a->enc));
+        a->nenc = nc;
+    }
+    struct ks_feed_change c = {(int64_t)fe->seq, fe->sku, fe->qty, fe->at, fe->why, fe->incident};
+    ks_feed_enc_add(&a->enc[ch], &c);
+}
+
 static enum ks_rc put_feed(struct ks_app *a, struct ks_err *err)
 {
-    const struct ks_feed_effect *fe;
-    size_t nf = ks_engine_feed(a->eng, &fe);
-    if (nf == 0) {
-        return KS_OK;
-    }
-    for (size_t i = 0; i < nf; i++) {
-        uint32_t ch = fe[i].channel;
-        if (ch >= a->nenc) {
-            size_t nc = a->nenc ? a->nenc : 8;
-            while (nc <= ch) {
-                nc *= 2;
-            }
-            a->enc = ks_realloc(a->enc, nc * sizeof(*a->enc));
-            memset(a->enc + a->nenc, 0, (nc - a->nenc) * sizeof(*a->enc));
-            a->nenc = nc;
-        }
-        struct ks_feed_change c = {(int64_t)fe[i].seq, fe[i].sku, fe[i].qty, fe[i].at, fe[i].why,
-                                   fe[i].incident};
-        ks_feed_enc_add(&a->enc[ch], &c);
-    }
     enum ks_rc rc = KS_OK;
     for (size_t ch = 0; ch < a->nenc; ch++) {
         struct ks_feed_enc *e = &a->enc[ch];

@@ -79,6 +79,15 @@ long ks_alloc_live(void);
         }                                                                                          \
     } while (0)
 
+/* Grows p from old to new bytes (new > old; p NULL when old is 0), the added
+ * bytes zero. Unlike realloc + memset, the zero tail is not written and a
+ * large block is not copied: from 1 MiB the array is an anonymous mapping
+ * grown in place, whose fresh pages cost no memory until they are used (10 M
+ * pairs grow without a second copy at the peak). Free with ks_free_zeroed
+ * and the array's size. */
+void *ks_grow_zeroed(void *p, size_t old, size_t new_size);
+void ks_free_zeroed(void *p, size_t size);
+
 /* ---- strings ----------------------------------------------------------- */
 
 /* A borrowed slice; never owns its bytes. */
@@ -183,6 +192,9 @@ void ks_intern_fini(struct ks_intern *t);
 uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n);
 /* Returns the id of s or UINT32_MAX. */
 uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n);
+/* Makes room for n strings of bytes bytes in all (without their NULs), so
+ * that adding them grows nothing: for loading a saved table. */
+void ks_intern_reserve(struct ks_intern *t, uint32_t n, size_t bytes);
 static inline const char *ks_intern_str(const struct ks_intern *t, uint32_t id)
 {
     KS_ASSERT(id < t->n);

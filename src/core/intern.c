@@ -45,15 +45,48 @@ uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n)
     return v ? v - 1 : UINT32_MAX;
 }
 
-static void rehash(struct ks_intern *t)
+/* Rebuilds the table with ns slots. The strings are distinct: each goes to
+ * the first empty slot from its hash, without comparing strings. */
+static void rehash_to(struct ks_intern *t, uint32_t ns)
 {
-    uint32_t ns = t->nslots * 2;
     ks_free(t->slots);
     t->slots = ks_calloc(ns, sizeof(uint32_t));
     t->nslots = ns;
+    uint32_t mask = ns - 1;
     for (uint32_t id = 0; id < t->n; id++) {
-        const char *s = t->pool + t->off[id];
-        t->slots[probe(t, s, t->len[id], ks_hash(s, t->len[id]))] = id + 1;
+        uint32_t i = (uint32_t)ks_hash(t->pool + t->off[id], t->len[id]) & mask;
+        while (t->slots[i]) {
+            i = (i + 1) & mask;
+        }
+        t->slots[i] = id + 1;
+    }
+}
+
+static void rehash(struct ks_intern *t)
+{
+    rehash_to(t, t->nslots * 2);
+}
+
+void ks_intern_reserve(struct ks_intern *t, uint32_t n, size_t bytes)
+{
+    if (!t->slots) {
+        ks_intern_init(t);
+    }
+    if (n > t->cap) {
+        t->off = ks_realloc(t->off, n * sizeof(uint32_t));
+        t->len = ks_realloc(t->len, n * sizeof(uint32_t));
+        t->cap = n;
+    }
+    if (bytes + n > t->pool_cap) {
+        t->pool_cap = bytes + n;
+        t->pool = ks_realloc(t->pool, t->pool_cap);
+    }
+    uint32_t ns = t->nslots;
+    while ((uint64_t)n * 2 > ns) {
+        ns *= 2;
+    }
+    if (ns != t->nslots) {
+        rehash_to(t, ns);
     }
 }
 

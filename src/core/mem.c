@@ -1,8 +1,10 @@
 /* mem.c - the one allocator entry point and growable buffers. */
 #include "core.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static long live;
 
@@ -12,6 +14,30 @@ static void *oom(size_t n)
     abort();
 }
 
+/* Large blocks (the pairs of a channel, the SKU table, held values) are
+ * asked to be backed by 2 MiB pages where the system does that on request
+ * (transparent huge pages in "madvise" mode): a first touch of 10 M pairs
+ * is then a few hundred page faults instead of a hundred thousand. Only a
+ * hint; nothing depends on it. */
+#define HUGE_FROM (8u << 20)
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+static void *hint_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    if (n >= HUGE_FROM) {
+        uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)p + n) & ~(HUGE_PAGE - 1);
+        if (hi > lo) {
+            madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+        }
+    }
+#else
+    (void)n;
+#endif
+    return p;
+}
+
 void *ks_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
@@ -19,7 +45,7 @@ void *ks_malloc(size_t n)
         return oom(n);
     }
     live++;
-    return p;
+    return hint_huge(p, n);
 }
 
 void *ks_calloc(size_t n, size_t size)
@@ -29,7 +55,7 @@ void *ks_calloc(size_t n, size_t size)
         return oom(n * size);
     }
     live++;
-    return p;
+    return hint_huge(p, n * size);
 }
 
 void *ks_realloc(void *p, size_t n)
@@ -41,7 +67,7 @@ void *ks_realloc(void *p, size_t n)
     if (!p) {
         live++;
     }
-    return q;
+    return hint_huge(q, n);
 }
 
 void ks_free(void *p)
@@ -215,4 +241,57 @@ const char *ks_fmt_count(uint64_t n, char out[32])
     }
     out[o] = 0;
     return out;
+}
+
+/* Arrays from ks_grow_zeroed: small ones on the heap, large ones (from
+ * ZMAP bytes) anonymous mappings grown with mremap: no copy, and the new
+ * pages are zero and take no memory until touched. */
+#define ZMAP ((size_t)1 << 20)
+
+static size_t page_round(size_t n)
+{
+    size_t pg = 4096;
+    return (n + pg - 1) & ~(pg - 1);
+}
+
+void *ks_grow_zeroed(void *p, size_t old, size_t new_size)
+{
+    KS_ASSERT(new_size > old);
+    if (new_size < ZMAP) {
+        void *q = ks_calloc(1, new_size);
+        if (old) {
+            memcpy(q, p, old);
+        }
+        ks_free(p);
+        return q;
+    }
+    void *q;
+    if (old >= ZMAP) {
+        q = mremap(p, page_round(old), page_round(new_size), MREMAP_MAYMOVE);
+    } else {
+        q = mmap(NULL, page_round(new_size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                 -1, 0);
+        if (q != MAP_FAILED && old) {
+            memcpy(q, p, old);
+        }
+        if (q != MAP_FAILED) {
+            ks_free(p);
+        }
+    }
+    if (q == MAP_FAILED) {
+        return oom(new_size);
+    }
+    return hint_huge(q, new_size);
+}
+
+void ks_free_zeroed(void *p, size_t size)
+{
+    if (!p) {
+        return;
+    }
+    if (size >= ZMAP) {
+        munmap(p, page_round(size));
+    } else {
+        ks_free(p);
+    }
 }

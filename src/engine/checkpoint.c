@@ -42,7 +42,7 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-#define CK_VERSION 5U
+#define CK_VERSION 6U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -211,6 +211,222 @@ static size_t r_count(struct ks_rd *r, size_t each)
         return 0;
     }
     return (size_t)n;
+}
+
+/* ---- compact arrays: the pairs and the held values ----------------------
+ * Written as pieces (u64 length, bytes) of whole records, at most about
+ * PIECE bytes each, so that neither side holds an encoded array whole. A
+ * pair is a byte saying which fields differ from what the pair before makes
+ * likely (cur = 0, good = guarded = cur, the same stamp and flags, the next
+ * SKU the one after it), then those fields as varints: 2 to 4 bytes instead
+ * of 24 for a pair of a full-catalogue channel. A held value is the SKU's
+ * distance from the one before and the quantity. */
+#define PIECE (1u << 20)
+
+static void put_varint(struct ks_buf *b, uint64_t v)
+{
+    unsigned char tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (unsigned char)v;
+    ks_buf_put(b, tmp, n);
+}
+
+static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        unsigned char c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static uint64_t zig(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzig(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static void w_piece(struct ks_wr *b, struct ks_buf *t)
+{
+    w_u64(b, t->len);
+    w_bytes(b, t->p, t->len);
+    ks_buf_reset(t);
+}
+
+/* What the pair before makes likely. */
+struct pair_ctx {
+    uint32_t stamp, flags;
+};
+
+static void w_pairs(struct ks_wr *b, const struct ks_pair *v, uint32_t n)
+{
+    struct ks_buf t = {0};
+    struct pair_ctx x = {0, 0};
+    for (uint32_t k = 0; k < n; k++) {
+        const struct ks_pair *p = &v[k];
+        uint32_t stamp = p->flags ? x.stamp : 0, next = p->flags ? k + 2 : 0;
+        unsigned m = (unsigned)(p->cur != 0) | (unsigned)(p->good != p->cur) << 1 |
+                     (unsigned)(p->guarded != p->cur) << 2 | (unsigned)(p->stamp != stamp) << 3 |
+                     (unsigned)(p->flags != x.flags) << 4 | (unsigned)(p->next != next) << 5;
+        ks_buf_putc(&t, (char)m);
+        if (m & 1) {
+            put_varint(&t, p->cur);
+        }
+        if (m & 2) {
+            put_varint(&t, zig((int64_t)p->good - p->cur));
+        }
+        if (m & 4) {
+            put_varint(&t, zig((int64_t)p->guarded - p->cur));
+        }
+        if (m & 8) {
+            put_varint(&t, zig((int64_t)p->stamp - stamp));
+        }
+        if (m & 16) {
+            put_varint(&t, p->flags);
+        }
+        if (m & 32) {
+            put_varint(&t, zig((int64_t)p->next - next));
+        }
+        x.flags = p->flags;
+        if (p->flags) {
+            x.stamp = p->stamp;
+        }
+        if (t.len >= PIECE) {
+            w_piece(b, &t);
+        }
+    }
+    if (t.len) {
+        w_piece(b, &t);
+    }
+    ks_buf_fini(&t);
+}
+
+/* A field of a pair: a varint that must fit in 32 bits. */
+static int get_u32(const unsigned char **p, const unsigned char *end, int64_t base, int zz,
+                   uint32_t *out)
+{
+    uint64_t v;
+    if (get_varint(p, end, &v) != 0) {
+        return -1;
+    }
+    int64_t x = zz ? base + unzig(v) : (int64_t)v;
+    if (x < 0 || x > UINT32_MAX) {
+        return -1;
+    }
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static void r_pairs(struct ks_rd *r, struct ks_pair *v, uint32_t n)
+{
+    struct pair_ctx x = {0, 0};
+    uint32_t k = 0;
+    while (k < n && !r->bad) {
+        uint64_t len = r_u64(r);
+        const unsigned char *p = len <= 2 * PIECE ? (const unsigned char *)r_span(r, len) : NULL;
+        if (!p || len == 0) {
+            r->bad = 1;
+            return;
+        }
+        const unsigned char *end = p + len;
+        while (p < end && k < n) {
+            struct ks_pair *q = &v[k];
+            unsigned m = *p++;
+            uint32_t stamp, next;
+            int bad = m > 63;
+            q->cur = 0;
+            bad = bad || ((m & 1) && get_u32(&p, end, 0, 0, &q->cur));
+            q->good = q->guarded = q->cur;
+            bad = bad || ((m & 2) && get_u32(&p, end, q->cur, 1, &q->good));
+            bad = bad || ((m & 4) && get_u32(&p, end, q->cur, 1, &q->guarded));
+            q->flags = x.flags;
+            uint64_t sd = 0, nd = 0;
+            bad = bad || ((m & 8) && get_varint(&p, end, &sd) != 0);
+            bad = bad || ((m & 16) && get_u32(&p, end, 0, 0, &q->flags));
+            bad = bad || ((m & 32) && get_varint(&p, end, &nd) != 0);
+            stamp = q->flags ? x.stamp : 0;
+            next = q->flags ? k + 2 : 0;
+            int64_t st = (m & 8) ? (int64_t)stamp + unzig(sd) : stamp;
+            int64_t nx = (m & 32) ? (int64_t)next + unzig(nd) : next;
+            if (bad || st < 0 || st > UINT32_MAX || nx < 0 || nx > UINT32_MAX) {
+                r->bad = 1;
+                return;
+            }
+            q->stamp = (uint32_t)st;
+            q->next = (uint32_t)nx;
+            x.flags = q->flags;
+            if (q->flags) {
+                x.stamp = q->stamp;
+            }
+            k++;
+        }
+        if (p != end) {
+            r->bad = 1; /* a piece ends with its last record */
+        }
+    }
+}
+
+static void w_held(struct ks_wr *b, const struct ks_held *v, size_t n)
+{
+    struct ks_buf t = {0};
+    uint32_t prev = 0;
+    for (size_t k = 0; k < n; k++) {
+        put_varint(&t, zig((int64_t)v[k].sku - prev - 1));
+        put_varint(&t, v[k].qty);
+        prev = v[k].sku;
+        if (t.len >= PIECE) {
+            w_piece(b, &t);
+        }
+    }
+    if (t.len) {
+        w_piece(b, &t);
+    }
+    ks_buf_fini(&t);
+}
+
+static void r_held(struct ks_rd *r, struct ks_held *v, size_t n)
+{
+    uint32_t prev = 0;
+    size_t k = 0;
+    while (k < n && !r->bad) {
+        uint64_t len = r_u64(r);
+        const unsigned char *p = len <= 2 * PIECE ? (const unsigned char *)r_span(r, len) : NULL;
+        if (!p || len == 0) {
+            r->bad = 1;
+            return;
+        }
+        const unsigned char *end = p + len;
+        while (p < end && k < n) {
+            uint64_t d;
+            if (get_varint(&p, end, &d) != 0 || get_u32(&p, end, 0, 0, &v[k].qty) != 0) {
+                r->bad = 1;
+                return;
+            }
+            int64_t sku = (int64_t)prev + 1 + unzig(d);
+            if (sku < 0 || sku > UINT32_MAX) {
+                r->bad = 1;
+                return;
+            }
+            v[k].sku = prev = (uint32_t)sku;
+            k++;
+        }
+        if (p != end) {
+            r->bad = 1;
+        }
+    }
 }
 
 static void w_intern(struct ks_wr *b, const struct ks_intern *t)
@@ -497,7 +713,7 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
         uint32_t np = c->cap < e->skus.n ? c->cap : e->skus.n;
         w_u32(b, c->name);
         w_u32(b, np);
-        w_bytes(b, c->pairs, (size_t)np * sizeof(struct ks_pair));
+        w_pairs(b, c->pairs, np);
         w_u32(b, c->n_tracked);
         w_u32(b, c->n_known);
         w_u32(b, c->n_active);
@@ -535,7 +751,7 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
             w_u64(b, c->runs[k].start);
         }
         w_u64(b, c->nheld);
-        w_bytes(b, c->held, c->nheld * sizeof(*c->held));
+        w_held(b, c->held, c->nheld);
     }
     w_u64(b, e->nlocs);
     for (size_t i = 0; i < e->nlocs; i++) {
@@ -627,6 +843,11 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     return ks_engine_load_parts(e, n, get_one, &o, err);
 }
 
+void ks_engine_sku_reserve(struct ks_engine *e, uint32_t n, size_t bytes)
+{
+    ks_intern_reserve(&e->skus, e->skus.n + n, e->skus.pool_len + bytes);
+}
+
 uint32_t ks_engine_sku_count(const struct ks_engine *e)
 {
     return e->skus.n;
@@ -702,7 +923,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             break;
         }
         uint32_t cap = r_u32(r);
-        if ((uint64_t)cap * sizeof(struct ks_pair) > r_left(r)) {
+        if (cap > r_left(r)) { /* a pair takes one byte at least */
             r->bad = 1;
             break;
         }
@@ -711,8 +932,8 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             break;
         }
         c->cap = cap;
-        c->pairs = ks_malloc((cap ? cap : 1) * sizeof(struct ks_pair));
-        r_bytes(r, c->pairs, (size_t)cap * sizeof(struct ks_pair));
+        c->pairs = cap ? ks_grow_zeroed(NULL, 0, (size_t)cap * sizeof(struct ks_pair)) : NULL;
+        r_pairs(r, c->pairs, cap);
         for (uint32_t k = 0; k < cap; k++) {
             r->bad |= c->pairs[k].next > e->skus.n; /* a hint, but read as an id */
         }
@@ -789,9 +1010,9 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             c->runs[k].incident = r_i64(r);
             c->runs[k].start = r_u64(r);
         }
-        size_t nheld = r_count(r, sizeof(*c->held));
+        size_t nheld = r_count(r, 2);
         KS_GROW(c->held, c->capheld, nheld + 1);
-        r_bytes(r, c->held, nheld * sizeof(*c->held));
+        r_held(r, c->held, nheld);
         c->nruns = r->bad ? 0 : nruns;
         c->nheld = r->bad ? 0 : nheld;
         /* Runs start at 0, each after the one before and before the end. */

@@ -20,10 +20,10 @@ static void __attribute__((noinline)) pairs_grow(struct ks_channel *c, uint32_t 
 {
     uint32_t nc = c->cap ? c->cap : 1024;
     while (nc <= sku) {
-        nc *= 2;
+        nc = nc < UINT32_MAX / 2 ? nc * 2 : UINT32_MAX;
     }
-    c->pairs = ks_realloc(c->pairs, (size_t)nc * sizeof(struct ks_pair));
-    memset(c->pairs + c->cap, 0, (size_t)(nc - c->cap) * sizeof(struct ks_pair));
+    c->pairs = ks_grow_zeroed(c->pairs, (size_t)c->cap * sizeof(struct ks_pair),
+                              (size_t)nc * sizeof(struct ks_pair));
     c->cap = nc;
 }
 
@@ -84,8 +84,8 @@ static uint32_t __attribute__((noinline)) sku_lookup(struct ks_engine *e, struct
                 while (nc <= last) {
                     nc *= 2;
                 }
-                e->succ = ks_realloc(e->succ, nc * sizeof(uint32_t));
-                memset(e->succ + e->capsucc, 0, (nc - e->capsucc) * sizeof(uint32_t));
+                e->succ = ks_grow_zeroed(e->succ, e->capsucc * sizeof(uint32_t),
+                                         nc * sizeof(uint32_t));
                 e->capsucc = nc;
             }
             e->succ[last] = sku + 1;
@@ -346,6 +346,13 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
     c->upd_n = 0;
     c->upd_counted = 0;
     c->upd_batch = KS_NONE;
+    if (c->upd_cap > (1u << 16)) {
+        /* A full-catalogue update's list (MBs) is not kept between updates:
+         * with many channels it would be most of the memory after the pairs. */
+        ks_free(c->upd_skus);
+        c->upd_skus = NULL;
+        c->upd_cap = 0;
+    }
 }
 
 void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)

@@ -29,7 +29,7 @@ static void channel_fini(struct ks_channel *c)
     ks_free(c->held);
     ks_free(c->runs);
     ks_free(c->pause_why);
-    ks_free(c->pairs);
+    ks_free_zeroed(c->pairs, (size_t)c->cap * sizeof(struct ks_pair));
     ks_free(c->upd_skus);
     ks_free(c->vol_count);
     ks_free(c->vol_minute);
@@ -100,7 +100,7 @@ void ks_engine_free(struct ks_engine *e)
     }
     ks_free(e->inc);
     ks_free(e->heap);
-    ks_free(e->succ);
+    ks_free_zeroed(e->succ, e->capsucc * sizeof(uint32_t));
     for (size_t i = 0; i < e->ninputs; i++) {
         ks_free(e->inputs[i]);
     }

@@ -145,6 +145,11 @@ struct ks_hook_effect {
     char *key;  /* idempotency key, unique per call */
 };
 size_t ks_engine_feed(const struct ks_engine *e, const struct ks_feed_effect **out);
+/* Instead of collecting the feed's changes for ks_engine_feed, hands each to
+ * fn as it is let through (fn NULL: collect again). The shell encodes them at
+ * once: the first update of a full catalogue is millions of changes. */
+typedef void (*ks_feed_sink_fn)(void *ctx, const struct ks_feed_effect *fe);
+void ks_engine_feed_sink(struct ks_engine *e, ks_feed_sink_fn fn, void *ctx);
 /* The last seq let through on a channel (0: none, or no such channel). */
 uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel);
 const char *ks_engine_name(const struct ks_engine *e, uint32_t id);
@@ -233,6 +238,8 @@ uint32_t ks_engine_sku_count(const struct ks_engine *e);
 /* Appends the next SKU string of a saved dictionary to a fresh engine; a
  * duplicate is KS_EIO. */
 enum ks_rc ks_engine_sku_load(struct ks_engine *e, const char *s, size_t n, struct ks_err *err);
+/* Room for n more SKUs of bytes bytes in all, before loading them. */
+void ks_engine_sku_reserve(struct ks_engine *e, uint32_t n, size_t bytes);
 
 /* ---- figures ------------------------------------------------------------------ */
 

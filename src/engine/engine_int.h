@@ -413,6 +413,8 @@ struct ks_engine {
     /* effects since the last clear */
     struct ks_feed_effect *feed;
     size_t nfeed, capfeed;
+    ks_feed_sink_fn feed_sink; /* when set, feed changes go there instead */
+    void *feed_ctx;
     struct ks_hook_effect *hooks;
     size_t nhooks, caphooks;
     uint64_t hook_seq;

@@ -53,9 +53,19 @@ void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint
     }
     p->guarded = qty;
     p->flags |= KS_PAIR_GUARDED;
+    struct ks_feed_effect fe = {c->name, sku, qty, at, ++c->feed_seq, (uint8_t)why, incident};
+    if (e->feed_sink) {
+        e->feed_sink(e->feed_ctx, &fe);
+        return;
+    }
     KS_GROW(e->feed, e->capfeed, e->nfeed + 1);
-    e->feed[e->nfeed++] = (struct ks_feed_effect){c->name, sku, qty, at, ++c->feed_seq,
-                                                  (uint8_t)why, incident};
+    e->feed[e->nfeed++] = fe;
+}
+
+void ks_engine_feed_sink(struct ks_engine *e, ks_feed_sink_fn fn, void *ctx)
+{
+    e->feed_sink = fn;
+    e->feed_ctx = ctx;
 }
 
 /* Room for n more held values of incident (0: clean), which join the last

@@ -40,7 +40,7 @@
 #define SPINS 4096
 /* ks_intake_fd reads into NCHUNK buffers of CHUNK bytes in turn, each with
  * room for the unfinished line carried over from the one before. */
-#define CHUNK (8u << 20)
+#define CHUNK (4u << 20)
 #define NCHUNK 4
 #define CHUNK_CAP (CHUNK + KS_LINE_MAX + 1)
 

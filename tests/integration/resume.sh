@@ -137,7 +137,7 @@ check bom_skipped_pipe bash -c "$K ingest --db $T/bomp.db - <$T/bom.ndjson 2>&1 
 # A full disk: a clear error, the log released, what was saved kept; once there is
 # room again the same command resumes and ends as an uninterrupted run.
 mkdir -p "$T/small"
-if mount -t tmpfs -o size=12m tmpfs "$T/small" 2>/dev/null; then
+if mount -t tmpfs -o size=3m tmpfs "$T/small" 2>/dev/null; then
     KINTSUGI_CHECKPOINT_EVERY=0 "$K" ingest --quiet --db "$T/small/f.db" "$T/day.ndjson" >/dev/null 2>"$T/full.err"
     check full_disk_fails_with_1 [ $? -eq 1 ]
     check full_disk_says_so grep -q "full" "$T/full.err"
