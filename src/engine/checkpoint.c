@@ -405,7 +405,7 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
         w_u64(b, c->upd_n);
         w_bytes(b, c->upd_skus, c->upd_n * 4);
         w_u32(b, (uint32_t)c->sync_seen | (uint32_t)c->ever_ok << 1 | (uint32_t)c->stale << 2 |
-                     (uint32_t)c->vol_firing << 3);
+                     (uint32_t)c->vol_firing << 3 | (uint32_t)c->vol_dormant << 4);
         w_i64(b, c->last_ok);
         w_i64(b, c->fresh_due);
         w_i64(b, c->stale_incident);
@@ -552,6 +552,7 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
         c->ever_ok = (fl >> 1) & 1;
         c->stale = (fl >> 2) & 1;
         c->vol_firing = (fl >> 3) & 1;
+        c->vol_dormant = (fl >> 4) & 1;
         c->last_ok = r_i64(r);
         c->fresh_due = r_i64(r);
         c->stale_incident = r_i64(r);

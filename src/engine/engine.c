@@ -401,6 +401,33 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* Whether an event at ts lies further ahead of the clock than the configured
+ * horizon: it is rejected rather than taken, for a far-future ts would fire
+ * every timer up to it and move the clock there for good. The first event
+ * sets the clock, whatever its ts. */
+static inline int beyond_horizon(const struct ks_engine *e, ks_time ts)
+{
+    return e->clock != KS_TIME_NONE && ts - e->clock > e->cfg->ts_horizon;
+}
+
+/* A rejected line: a dead letter with err's reason, counted for its source
+ * (src; the input's own name for a line too broken to name one). */
+static void reject_line(struct ks_engine *e, uint32_t input, int64_t lineno, const char *line,
+                        size_t len, uint32_t src, const struct ks_err *err)
+{
+    e->st.rejected++;
+    KS_GROW(e->dead, e->capdead, e->ndead + 1);
+    struct ks_dead_effect *d = &e->dead[e->ndead++];
+    d->input = input;
+    d->line = lineno;
+    d->reason = ks_strdup(err->msg);
+    d->raw = ks_strndup(line, len);
+    d->raw_len = len;
+    if (e->clock != KS_TIME_NONE) {
+        ks_det_feed_line(e, src, 1, e->clock);
+    }
+}
+
 /* A decoded line: a duplicate, or applied and counted for its source. */
 static inline __attribute__((always_inline)) enum ks_line_result
 take(struct ks_engine *e, uint32_t input, const struct ks_event *ev)
@@ -427,18 +454,20 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
     }
     KS_ASSERT(input < e->ninputs);
     if (ks_event_decode(e->dec, line, len, &ev, err) != KS_OK) {
-        e->st.rejected++;
-        KS_GROW(e->dead, e->capdead, e->ndead + 1);
-        struct ks_dead_effect *d = &e->dead[e->ndead++];
-        d->input = input;
-        d->line = lineno;
-        d->reason = ks_strdup(err->msg);
-        d->raw = ks_strndup(line, len);
-        d->raw_len = len;
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
-        if (e->clock != KS_TIME_NONE) {
-            ks_det_feed_line(e, src, 1, e->clock);
-        }
+        reject_line(e, input, lineno, line, len, src, err);
+        return KS_LINE_REJECTED;
+    }
+    if (beyond_horizon(e, ev.ts)) {
+        char ts[32], clock[32], h[32];
+        ks_time_fmt(ev.ts, ts);
+        ks_time_fmt(e->clock, clock);
+        ks_duration_fmt(e->cfg->ts_horizon, h);
+        ks_err_set(err, KS_EINPUT,
+                   "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
+                   ks_event_type_name(ev.type), ts, h, clock);
+        uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
+        reject_line(e, input, lineno, line, len, src, err);
         return KS_LINE_REJECTED;
     }
     return take(e, input, &ev);
@@ -451,7 +480,7 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
     const uint32_t src = e->input_src[input];
     for (size_t i = 0; i < n; i++) {
         const struct ks_line *l = &lines[i];
-        if (!l->packed) {
+        if (!l->packed || beyond_horizon(e, l->ts)) {
             struct ks_err err;
             if (ks_engine_line(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
                     KS_LINE_REJECTED &&

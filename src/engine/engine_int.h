@@ -164,6 +164,10 @@ struct ks_channel {
     uint64_t vol_hour, vol_week;
     int vol_firing;
     int64_t vol_incident;
+    /* No minute timer armed: the last evaluation found no event in either
+     * window, and nothing can change until the channel's next inventory
+     * event, which evaluates the minutes skipped at once (det_volume.c). */
+    int vol_dormant;
 };
 
 /* ---- systems and locations ----------------------------------------------- */

@@ -1,5 +1,6 @@
 /* test_engine.c - the engine's API: clock, effects, people's actions, checkpoint. */
 #include "../../src/engine/engine.h"
+#include "../../src/engine/engine_int.h" /* timer_seq: how many timers a jump armed */
 #include "t.h"
 
 static struct ks_config cfg;
@@ -94,6 +95,103 @@ static void duplicate_ids_are_ignored_and_counted(void)
     char out[32];
     ks_time_fmt(ks_engine_clock(e), out);
     CHECK_STR(out, "2026-11-22T10:30:00.000Z"); /* the duplicate did not move the clock */
+    ks_engine_free(e);
+}
+
+static void an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+        "{\"type\":\"tick\",\"ts\":\"9999-12-31T23:59:59Z\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-29T10:00:00.001Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"s1\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:20:00Z\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-29T10:00:00.001Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"s1\"}",
+    };
+    struct ks_engine *e = feed(lines, 4);
+    const struct ks_dead_effect *dl;
+    CHECK_INT(ks_engine_dead(e, &dl), 2);
+    CHECK_STR(dl[0].reason, "tick: field \"ts\": 9999-12-31T23:59:59.000Z is more than 7d ahead "
+                            "of the clock 2026-11-22T10:00:00.000Z (ts_horizon)");
+    CHECK_INT(dl[1].line, 3);
+    CHECK_STR(dl[1].reason, "sync: field \"ts\": 2026-11-29T10:00:00.001Z is more than 7d ahead "
+                            "of the clock 2026-11-22T10:00:00.000Z (ts_horizon)");
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-22T10:20:00.000Z");
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 0); /* no timer fired on the way to the year 9999 */
+    CHECK_INT(st.rejected, 2);
+    ks_engine_free(e);
+
+    /* One millisecond less is within the horizon; the rejected line's id
+     * was not remembered, so the same line is taken once the clock allows. */
+    e = feed(lines, 5);
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.rejected, 2);
+    CHECK_INT(st.duplicates, 0);
+    CHECK_INT(st.events, 3);
+    ks_engine_free(e);
+    const char *edge[] = {
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-29T10:00:00Z\"}",
+    };
+    e = feed(edge, 2);
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-29T10:00:00.000Z");
+    ks_engine_free(e);
+}
+
+static void the_first_event_sets_the_clock_whatever_its_ts(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"tick\",\"ts\":\"9999-12-31T23:59:59Z\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\"}",
+    };
+    struct ks_engine *e = feed(lines, 2);
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "9999-12-31T23:59:59.000Z");
+    const struct ks_dead_effect *dl;
+    CHECK_INT(ks_engine_dead(e, &dl), 0); /* behind the clock is no reason to reject */
+    ks_engine_free(e);
+}
+
+/* A jump of 20 years under a horizon raised to allow it: the channel's
+ * volume_drop timer runs for one baseline (7 d of minutes) after its last
+ * event and stops; it used to walk all 10.5 million minutes of the jump. */
+static void a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes(void)
+{
+    struct ks_config far;
+    ks_config_defaults(&far);
+    far.ts_horizon = 7305 * KS_DAY;
+    struct ks_engine *e = ks_engine_new(&far);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    const char *lines[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:01Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+        "{\"type\":\"tick\",\"ts\":\"2046-11-22T10:00:00Z\"}",
+        "{\"type\":\"inventory\",\"ts\":\"2046-11-22T10:00:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"tick\",\"ts\":\"2046-11-22T12:00:00Z\"}",
+    };
+    struct ks_err err;
+    for (size_t i = 0; i < 5; i++) {
+        CHECK_INT(ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+                  KS_LINE_ACCEPTED);
+    }
+    CHECK(e->timer_seq < 7 * 24 * 60 + 1000);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 2); /* the stale channel, the volume drop a day later */
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 2, 0, &b);
+    CHECK(strstr(b.p, "\"type\":\"volume_drop\"") != NULL);
+    CHECK(strstr(b.p, "\"detected_at\":\"2026-11-23T10:00:00.000Z\"") != NULL);
+    ks_buf_fini(&b);
     ks_engine_free(e);
 }
 
@@ -397,6 +495,9 @@ int main(void)
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
+    RUN(an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing);
+    RUN(the_first_event_sets_the_clock_whatever_its_ts);
+    RUN(a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes);
     RUN(actions_refuse_what_they_cannot_do);
     RUN(checkpoint_round_trip_is_exact);
     RUN(damaged_checkpoints_are_refused_not_trusted);
