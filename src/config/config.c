@@ -705,7 +705,8 @@ static const struct key root_keys[] = {
      CFG(dedup_retention),
      .def = "48h",
      .min = (double)KS_DAY,
-     .help = "How long event `id`s are remembered to drop duplicates (at least 24h)."},
+     .help = "How long, in event time, an event `id` is remembered to drop duplicates (at "
+             "least 24h): from the clock its event set when taken (docs/EVENTS.md)."},
     {.name = "ts_horizon",
      .type = K_DURATION,
      CFG(ts_horizon),

@@ -376,6 +376,12 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     return inc;
 }
 
+static void w_seen(void *b, uint64_t h, ks_time t)
+{
+    w_u64(b, h);
+    w_i64(b, t);
+}
+
 void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
 {
     w_u32(b, CK_MAGIC);
@@ -476,7 +482,9 @@ void ks_engine_save(const struct ks_engine *e, struct ks_buf *b)
     }
     w_map(b, &e->stock);
     w_map(b, &e->stock_sum);
-    w_map(b, &e->seen_ids);
+    /* The ids taken (seen.c), as (hash, instant) pairs: a map's format. */
+    w_u64(b, e->seen.n);
+    ks_seen_each(&e->seen, w_seen, b);
     w_u64(b, e->ninc);
     for (size_t i = 0; i < e->ninc; i++) {
         w_incident(b, e->inc[i]);
@@ -699,7 +707,15 @@ enum ks_rc ks_engine_load(struct ks_engine *e, const void *p, size_t n, struct k
     }
     r_map(r, &e->stock);
     r_map(r, &e->stock_sum);
-    r_map(r, &e->seen_ids);
+    size_t nseen = r_count(r, 16);
+    for (size_t i = 0; i < nseen && !r->bad; i++) {
+        uint64_t h = r_u64(r);
+        ks_time t = r_i64(r);
+        r->bad |= h == 0;
+        if (!r->bad) {
+            ks_seen_put(&e->seen, h, t);
+        }
+    }
     size_t ninc = r_count(r, 64);
     for (size_t i = 0; i < ninc && !r->bad; i++) {
         struct ks_incident *inc = r_incident(r);
