@@ -94,7 +94,9 @@ build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC)
 	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
 	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# libFuzzer writes what it finds into the first corpus directory, which must exist.
 fuzz: deps build/fuzz/fuzz_decode
+	@mkdir -p build/fuzz/corpus
 	./build/fuzz/fuzz_decode -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 \
 	  build/fuzz/corpus tests/fuzz/corpus
 

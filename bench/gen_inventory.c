@@ -26,12 +26,15 @@
  *     measure change in the feed: packs became pieces), and keeps doing so.
  *
  * A fault whose round or channel does not exist is not injected; 0 disables
- * it. The output is a function of the arguments alone (a fixed-seed PRNG),
+ * it. With --ids every line carries a unique idempotency key right after its
+ * timestamp, "id":"CHANNEL-ROUND-SKU" (the sync lines "CHANNEL-ROUND-sync"),
+ * to measure what duplicate detection costs against the same stream
+ * without ids. The output is a function of the arguments alone (a fixed-seed PRNG),
  * so two runs with the same arguments write the same bytes.
  *
  * Usage: gen_inventory [--channels N] [--skus N] [--cycles N] [--seed N]
  *                      [--zero-cycle N] [--shift-cycle N] [--lines-per-ms N]
- *                      [-o FILE]
+ *                      [--ids] [-o FILE]
  */
 #include "../src/core/core.h"
 
@@ -170,7 +173,8 @@ static void usage(void)
         stderr,
         "usage: gen_inventory [--channels N (1-%zu, 4)] [--skus N (250000)]\n"
         "                     [--cycles N (10)] [--seed N (1)] [--zero-cycle N (7)]\n"
-        "                     [--shift-cycle N (8)] [--lines-per-ms N (1)] [-o FILE (stdout)]\n",
+        "                     [--shift-cycle N (8)] [--lines-per-ms N (1)] [--ids]\n"
+        "                     [-o FILE (stdout)]\n",
         MAX_CHANNELS);
     exit(2);
 }
@@ -191,6 +195,7 @@ int main(int argc, char **argv)
 {
     uint64_t nch = 4, nsku = 250000, ncyc = 10, seed = 1, zero_cycle = 7, shift_cycle = 8;
     uint64_t per_ms = 1;
+    int ids = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -208,6 +213,9 @@ int main(int argc, char **argv)
             shift_cycle = arg_num(a, v, UINT32_MAX);
         } else if (!strcmp(a, "--lines-per-ms")) {
             per_ms = arg_num(a, v, 1000000);
+        } else if (!strcmp(a, "--ids")) {
+            ids = 1;
+            continue;
         } else if (!strcmp(a, "-o")) {
             if (!v) {
                 usage();
@@ -268,6 +276,12 @@ int main(int argc, char **argv)
                 char *p = out_reserve(&o);
                 p = PUT_LIT(p, "{\"type\":\"inventory\",\"ts\":\"");
                 p = put_ts(p, START_MS + (int64_t)(line++ / per_ms));
+                if (ids) {
+                    p = PUT_LIT(p, "\",\"id\":\"");
+                    p = put_str(p, batch, (size_t)blen);
+                    *p++ = '-';
+                    p = ks_put_digits(p, s, 7);
+                }
                 p = PUT_LIT(p, "\",\"channel\":\"");
                 p = put_str(p, ch, chlen);
                 p = PUT_LIT(p, "\",\"sku\":\"SKU-");
@@ -282,6 +296,11 @@ int main(int argc, char **argv)
             char *p = out_reserve(&o);
             p = PUT_LIT(p, "{\"type\":\"sync\",\"ts\":\"");
             p = put_ts(p, START_MS + (int64_t)(line++ / per_ms));
+            if (ids) {
+                p = PUT_LIT(p, "\",\"id\":\"");
+                p = put_str(p, batch, (size_t)blen);
+                p = PUT_LIT(p, "-sync");
+            }
             p = PUT_LIT(p, "\",\"channel\":\"");
             p = put_str(p, ch, chlen);
             p = PUT_LIT(p, "\",\"status\":\"ok\",\"batch\":\"");

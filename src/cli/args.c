@@ -14,6 +14,27 @@ void ks_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int ks_cli_id(const char *s, const char *what, int64_t *id)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    for (; s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > ((uint64_t)INT64_MAX - d) / 10) {
+            v = (uint64_t)INT64_MAX + 1; /* too large: stays so */
+            continue;
+        }
+        v = v * 10 + d;
+    }
+    if (i == 0 || s[i] || v < 1 || v > (uint64_t)INT64_MAX) {
+        ks_cli_error("'%s' is not %s (a whole number from 1 to %lld)", s, what,
+                     (long long)INT64_MAX);
+        return -1;
+    }
+    *id = (int64_t)v;
+    return 0;
+}
+
 void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out)
 {
     fprintf(out, "usage: %s\n\n%s\n", spec->usage, spec->summary);

@@ -49,6 +49,10 @@ struct ks_opt *ks_cli_opt(const struct ks_cmd_spec *spec, const char *name);
 void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out);
 /* Prints "kintsugi: " + message to stderr. */
 void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parses s as an id: decimal digits only, 1 to INT64_MAX. Returns 0 with *id
+ * set, or -1 after printing "'S' is not WHAT (...)", WHAT being e.g. "an
+ * incident id": a number too large for an id is refused, not clamped. */
+int ks_cli_id(const char *s, const char *what, int64_t *id);
 
 /* Commands: each returns an exit code. argv[0] is the first word after the
  * command's name. */

@@ -39,10 +39,19 @@ int ks_cmd_action(int argc, char **argv)
     int approve = nargs == 3 && strcmp(args[0], "approve") == 0;
     const char *by = ks_cli_opt(&spec, "by")->value;
     ks_time at;
-    char *end = NULL;
-    int64_t id = approve ? strtoll(args[1], &end, 10) : 0;
-    if ((!list && !approve) || (approve && (*end || id < 1))) {
-        ks_cli_error("use 'action list' or 'action approve INCIDENT ACTION --by NAME'");
+    int64_t id = 0;
+    if (!list && !approve) {
+        if (nargs && strcmp(args[0], "list") != 0 && strcmp(args[0], "approve") != 0) {
+            ks_cli_error("unknown action command '%s': use 'action list' or 'action approve "
+                         "INCIDENT ACTION --by NAME'",
+                         args[0]);
+        } else {
+            ks_cli_error("use 'action list' or 'action approve INCIDENT ACTION --by NAME'");
+        }
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    if (approve && ks_cli_id(args[1], "an incident id", &id) != 0) {
         ks_free(args);
         return KS_EXIT_USAGE;
     }

@@ -198,10 +198,8 @@ int ks_cmd_deadletters(int argc, char **argv)
             ks_app_close(&a);
         }
     } else if (strcmp(args[0], "fix") == 0 && nargs == 3) {
-        char *end;
-        long long id = strtoll(args[1], &end, 10);
-        if (*end || id < 1) {
-            ks_cli_error("'%s' is not a dead letter id", args[1]);
+        int64_t id;
+        if (ks_cli_id(args[1], "a dead letter id", &id) != 0) {
             rc = KS_EXIT_USAGE;
         } else if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
             if (a.store->ops->update_deadletter(a.store, id, "pending", NULL, args[2],
@@ -211,28 +209,34 @@ int ks_cmd_deadletters(int argc, char **argv)
             } else {
                 printf("dead letter %lld fixed; replay it with: kintsugi deadletters replay --id "
                        "%lld --db %s\n",
-                       id, id, db);
+                       (long long)id, (long long)id, db);
             }
             ks_app_close(&a);
         }
     } else if (strcmp(args[0], "replay") == 0 && nargs == 1) {
         int64_t only = 0;
         const char *idv = ks_cli_opt(&spec, "id")->value;
-        if (idv) {
-            char *end;
-            only = strtoll(idv, &end, 10);
-            if (*end || only < 1) {
-                ks_cli_error("--id '%s' is not a dead letter id", idv);
-                ks_free(args);
-                return KS_EXIT_USAGE;
-            }
+        if (idv && ks_cli_id(idv, "a dead letter id", &only) != 0) {
+            ks_free(args);
+            return KS_EXIT_USAGE;
         }
         if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) == 0) {
             rc = replay(&a, only);
             ks_app_close(&a);
         }
     } else {
-        ks_cli_error("unknown deadletters command; see 'kintsugi deadletters --help'");
+        /* A known subcommand with the wrong arguments, or an unknown one:
+         * either way, say what there is. */
+        if (strcmp(args[0], "fix") == 0) {
+            ks_cli_error("'deadletters fix' takes ID LINE: the dead letter's id and the corrected "
+                         "line, quoted as one argument");
+        } else if (strcmp(args[0], "replay") == 0) {
+            ks_cli_error("'deadletters replay' takes no argument (--id N replays one)");
+        } else {
+            ks_cli_error("unknown deadletters command '%s'", args[0]);
+        }
+        ks_cli_error("use 'deadletters' (list), 'deadletters fix ID LINE' or 'deadletters replay "
+                     "[--id N]'; see 'kintsugi deadletters --help'");
         rc = KS_EXIT_USAGE;
     }
     ks_free(args);

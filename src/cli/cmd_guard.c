@@ -107,15 +107,23 @@ int ks_cmd_guard(int argc, char **argv)
     int inc_verb = strcmp(verb, "rollback") == 0 || strcmp(verb, "accept") == 0;
     int dry = ks_cli_opt(&spec, "dry-run")->set;
     if (!is_status && !chan_verb && !inc_verb) {
-        ks_cli_error("guard needs a verb: status, pause, release, rollback or accept (see "
-                     "'kintsugi guard --help')");
+        if (nargs) {
+            ks_cli_error("unknown guard command '%s': use status, pause, release, rollback or "
+                         "accept (see 'kintsugi guard --help')",
+                         verb);
+        } else {
+            ks_cli_error("guard needs a verb: status, pause, release, rollback or accept (see "
+                         "'kintsugi guard --help')");
+        }
         ks_free(args);
         return KS_EXIT_USAGE;
     }
     if ((is_status && nargs != 1) || (chan_verb && nargs != (all ? 1 : 2)) ||
         (inc_verb && nargs != 2)) {
-        ks_cli_error("wrong arguments for 'guard %s'%s", verb,
-                     chan_verb ? ": name one CHANNEL or use --all" : "");
+        ks_cli_error("wrong arguments for 'guard %s': %s", verb,
+                     is_status   ? "it takes none"
+                     : chan_verb ? "name one CHANNEL or use --all"
+                                 : "it takes one INCIDENT id");
         ks_free(args);
         return KS_EXIT_USAGE;
     }
@@ -129,14 +137,9 @@ int ks_cmd_guard(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     int64_t id = 0;
-    if (inc_verb) {
-        char *end;
-        id = strtoll(args[1], &end, 10);
-        if (*end || id < 1) {
-            ks_cli_error("'%s' is not an incident id", args[1]);
-            ks_free(args);
-            return KS_EXIT_USAGE;
-        }
+    if (inc_verb && ks_cli_id(args[1], "an incident id", &id) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
     }
     struct ks_app a;
     int read_only = is_status || (dry && strcmp(verb, "rollback") == 0);

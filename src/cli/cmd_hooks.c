@@ -74,11 +74,18 @@ int ks_cmd_hooks(int argc, char **argv)
     }
     int deliver = nargs == 1 && strcmp(args[0], "deliver") == 0;
     int list = nargs == 0 || (nargs == 1 && strcmp(args[0], "list") == 0);
-    ks_free(args);
     if (!deliver && !list) {
-        ks_cli_error("use 'hooks list' or 'hooks deliver'");
+        if (strcmp(args[0], "list") != 0 && strcmp(args[0], "deliver") != 0) {
+            ks_cli_error("unknown hooks command '%s': use 'hooks list' or 'hooks deliver'",
+                         args[0]);
+        } else {
+            ks_cli_error("'hooks %s' takes no argument: use 'hooks list' or 'hooks deliver'",
+                         args[0]);
+        }
+        ks_free(args);
         return KS_EXIT_USAGE;
     }
+    ks_free(args);
     ks_time wait = 30 * KS_SEC;
     const char *w = ks_cli_opt(&spec, "wait")->value;
     if (w && ks_duration_parse(w, &wait) != 0) {

@@ -203,18 +203,6 @@ static void print_human(const char *detail)
     json_decref(j);
 }
 
-static int parse_id(const char *s, int64_t *id)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < 1) {
-        ks_cli_error("'%s' is not an incident id (a positive integer)", s);
-        return -1;
-    }
-    *id = v;
-    return 0;
-}
-
 int ks_cmd_incident(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -226,8 +214,14 @@ int ks_cmd_incident(int argc, char **argv)
     static const struct {
         const char *verb;
         int nargs;
-    } verbs[] = {{"show", 2},   {"ack", 2},  {"status", 3}, {"note", 3},
-                 {"assign", 3}, {"step", 4}, {"verify", 2}};
+        const char *takes;
+    } verbs[] = {{"show", 2, "ID"},
+                 {"ack", 2, "ID"},
+                 {"status", 3, "ID STATUS"},
+                 {"note", 3, "ID TEXT"},
+                 {"assign", 3, "ID OWNER"},
+                 {"step", 4, "ID STEP done|skip"},
+                 {"verify", 2, "ID"}};
     int v = -1;
     for (int i = 0; i < 7 && nargs > 0; i++) {
         if (strcmp(args[0], verbs[i].verb) == 0) {
@@ -235,12 +229,18 @@ int ks_cmd_incident(int argc, char **argv)
         }
     }
     int64_t id = 0;
-    if (v < 0 || nargs != verbs[v].nargs || parse_id(args[1], &id) != 0) {
-        if (v < 0 || nargs != verbs[v].nargs) {
-            ks_cli_error(v < 0 ? "incident needs a verb: show, verify, ack, status, note, assign or "
-                                 "step"
-                               : "wrong number of arguments for 'incident %s'",
-                         v < 0 ? "" : verbs[v].verb);
+    if (v < 0 || nargs != verbs[v].nargs || ks_cli_id(args[1], "an incident id", &id) != 0) {
+        if (v < 0 && nargs > 0) {
+            ks_cli_error("unknown incident command '%s': use show, verify, ack, status, note, "
+                         "assign or step",
+                         args[0]);
+            ks_cli_help(&inc_spec, stderr);
+        } else if (v < 0) {
+            ks_cli_error("incident needs a verb: show, verify, ack, status, note, assign or step");
+            ks_cli_help(&inc_spec, stderr);
+        } else if (nargs != verbs[v].nargs) {
+            ks_cli_error("wrong number of arguments for 'incident %s': it takes %s", verbs[v].verb,
+                         verbs[v].takes);
             ks_cli_help(&inc_spec, stderr);
         }
         ks_free(args);

@@ -59,7 +59,8 @@ struct key {
     const char *def;  /* the default, as it would be written in the file */
     const char *from; /* under channels/systems: the key whose value is inherited */
     double min;       /* lowest value (durations in ms) */
-    double max;       /* K_INT: highest value, when not 0 */
+    double max;       /* K_INT: highest value; K_DURATION: longest (ms, else
+                       * MAX_DURATION); when not 0 */
     unsigned flags;
     int tag;               /* metric rules: kind + 1 of a threshold key */
     const struct key *sub; /* K_SECTION, K_MAP, K_LIST */
@@ -76,6 +77,10 @@ struct key {
 #define HOOK(f) AT(B_HOOK, struct ks_hook_cfg, f)
 #define SLA_ACK(sev)                                                                               \
     .base = B_CONFIG, .off = offsetof(struct ks_config, sla_ack) + (sev) * sizeof(ks_time)
+
+/* The longest ts_horizon: 10,000 years, longer than the distance between any
+ * two timestamps (years 0000 to 9999), so that it can switch the check off. */
+#define MAX_HORIZON (3652500.0 * KS_DAY)
 
 /* The one string default; ks_config_defaults borrows it instead of copying,
  * so that the defaults own no memory. */
@@ -700,7 +705,19 @@ static const struct key root_keys[] = {
      CFG(dedup_retention),
      .def = "48h",
      .min = (double)KS_DAY,
-     .help = "How long event `id`s are remembered to drop duplicates (at least 24h)."},
+     .help = "How long, in event time, an event `id` is remembered to drop duplicates (at "
+             "least 24h): from the clock its event set when taken (docs/EVENTS.md)."},
+    {.name = "ts_horizon",
+     .type = K_DURATION,
+     CFG(ts_horizon),
+     .def = "7d",
+     .flags = F_POSITIVE,
+     .max = MAX_HORIZON,
+     .help = "How far ahead of the clock (the largest `ts` taken so far) an event's `ts` may "
+             "be. One further ahead is rejected as a dead letter and moves nothing: a far-future "
+             "timestamp would otherwise fire every timer up to it and open incidents that never "
+             "happened. The first event of an empty database sets the clock. At most 3652500d "
+             "(10,000 years, every timestamp there is: no limit)."},
     {.name = "roles",
      .type = K_MAP,
      .sub = role_keys,
@@ -1027,10 +1044,10 @@ static int parse_number(const char *s, size_t n, double *out)
     return 0;
 }
 
-/* Returns 0, -1 (not a duration) or -2 (longer than MAX_DURATION). The
+/* Returns 0, -1 (not a duration) or -2 (longer than max). The
  * syntax is checked here so that ks_duration_parse (strtod underneath) sees
  * only plain decimals with a unit. */
-static int parse_duration(const char *s, size_t n, ks_time *out)
+static int parse_duration(const char *s, size_t n, double max, ks_time *out)
 {
     static const struct {
         const char *suffix;
@@ -1049,7 +1066,7 @@ static int parse_duration(const char *s, size_t n, ks_time *out)
         if (n - i == strlen(units[u].suffix) && memcmp(s + i, units[u].suffix, n - i) == 0) {
             memcpy(tmp, s, n);
             tmp[n] = 0;
-            if (strtod(tmp, NULL) * units[u].ms > MAX_DURATION) {
+            if (strtod(tmp, NULL) * units[u].ms > max) {
                 return -2;
             }
             return ks_duration_parse(tmp, out) == 0 ? 0 : -1;
@@ -1069,13 +1086,16 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
     switch (k->type) {
     case K_DURATION: {
         ks_time t;
-        int rc = parse_duration(s, n, &t);
+        double max = k->max != 0 ? k->max : MAX_DURATION;
+        int rc = parse_duration(s, n, max, &t);
         if (rc == 0 && (double)t >= k->min && (!(k->flags & F_POSITIVE) || t > 0)) {
             *(ks_time *)dst = t;
             return 0;
         }
         if (rc == -2) {
-            snprintf(why, cap, "must be a duration of at most 3650d");
+            char d[32];
+            short_duration(max, d, sizeof(d));
+            snprintf(why, cap, "must be a duration of at most %s", d);
             return -1;
         }
         break;
@@ -2293,7 +2313,7 @@ static const char ref_intro[] =
     "\n"
     "- *duration*: a number with a unit: `500ms`, `30s`, `15m` (or `15min`), `2h`,\n"
     "  `7d`, `1w`; a bare number is seconds. Fractions are allowed (`1.5h`); at\n"
-    "  most `3650d`.\n"
+    "  most `3650d` (`ts_horizon`: `3652500d`).\n"
     "- *percent*: a number from 0 to 100 (`20` is 20 %), optionally written `20%`.\n"
     "- *integer*, *number*: plain decimals (`20`, `5000`, `2.5`).\n"
     "- *P1, P2 or P3*: a severity, P1 the most severe.\n"

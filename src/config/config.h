@@ -129,6 +129,7 @@ struct ks_config {
     double assess_supplier_value;    /* > 20000 */
 
     ks_time dedup_retention; /* ids remembered at least: 48h */
+    ks_time ts_horizon;      /* an event's ts at most this ahead of the clock: 7d */
 
     struct ks_person *people;
     size_t npeople;

@@ -42,7 +42,7 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-#define CK_VERSION 6U
+#define CK_VERSION 7U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -687,6 +687,13 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     return inc;
 }
 
+static void w_seen(void *arg, uint64_t h, ks_time t)
+{
+    struct ks_wr *b = arg;
+    w_u64(b, h);
+    w_i64(b, t);
+}
+
 enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck_put_fn put,
                                 void *ctx, struct ks_err *err)
 {
@@ -725,7 +732,7 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
         w_u64(b, c->upd_n);
         w_bytes(b, c->upd_skus, c->upd_n * 4);
         w_u32(b, (uint32_t)c->sync_seen | (uint32_t)c->ever_ok << 1 | (uint32_t)c->stale << 2 |
-                     (uint32_t)c->vol_firing << 3);
+                     (uint32_t)c->vol_firing << 3 | (uint32_t)c->vol_dormant << 4);
         w_i64(b, c->last_ok);
         w_i64(b, c->fresh_due);
         w_i64(b, c->stale_incident);
@@ -796,7 +803,9 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
     }
     w_map(b, &e->stock);
     w_map(b, &e->stock_sum);
-    w_map(b, &e->seen_ids);
+    /* The ids taken (seen.c), as (hash, instant) pairs: a map's format. */
+    w_u64(b, e->seen.n);
+    ks_seen_each(&e->seen, w_seen, b);
     w_u64(b, e->ninc);
     for (size_t i = 0; i < e->ninc; i++) {
         w_incident(b, e->inc[i]);
@@ -960,6 +969,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         c->ever_ok = (fl >> 1) & 1;
         c->stale = (fl >> 2) & 1;
         c->vol_firing = (fl >> 3) & 1;
+        c->vol_dormant = (fl >> 4) & 1;
         c->last_ok = r_i64(r);
         c->fresh_due = r_i64(r);
         c->stale_incident = r_i64(r);
@@ -1108,7 +1118,15 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     r_map(r, &e->stock);
     r_map(r, &e->stock_sum);
-    r_map(r, &e->seen_ids);
+    size_t nseen = r_count(r, 16);
+    for (size_t i = 0; i < nseen && !r->bad; i++) {
+        uint64_t h = r_u64(r);
+        ks_time t = r_i64(r);
+        r->bad |= h == 0;
+        if (!r->bad) {
+            ks_seen_put(&e->seen, h, t);
+        }
+    }
     size_t ninc = r_count(r, 64);
     for (size_t i = 0; i < ninc && !r->bad; i++) {
         struct ks_incident *inc = r_incident(r);

@@ -8,6 +8,13 @@
  * with ts in ((k-1) min, k min]); the hour and week sums are kept running as
  * the evaluated minute advances, so each minute costs O(1) however long the
  * windows are.
+ *
+ * A channel whose windows are both empty after a minute's evaluation stops
+ * its minute timer (vol_dormant): until its next inventory event every
+ * minute would find the same empty windows, and the condition (fewer than
+ * pct % of nothing) false. That event evaluates the minutes skipped in one
+ * step and arms the timer again, so a jump of the clock costs at most one
+ * baseline of minutes per channel, not one evaluation per minute skipped.
  */
 #include "engine_int.h"
 
@@ -34,6 +41,28 @@ static uint64_t bucket(const struct ks_channel *c, int64_t k)
     return c->vol_minute[s] == k ? c->vol_count[s] : 0;
 }
 
+/* The first inventory event of a dormant channel. The minutes after the
+ * last evaluated one whose timers would have fired (those before the
+ * clock's, which has moved to this event's ts if it is the later) would
+ * each have found both windows empty: the condition false, which sets
+ * vol_firing to 0 at the first of them with min_history - since history only
+ * grows, the last of them decides. Then the timer runs again from the
+ * clock's minute, with the sums (0) of the last minute evaluated. The timer
+ * is armed anew: at a minute where several channels' timers are due, it
+ * fires after those that never stopped (ties go by arming order). */
+static void volume_wake(struct ks_engine *e, struct ks_channel *c)
+{
+    int64_t last = minute_ceil(e->clock) - 1;
+    if (last > c->vol_last_eval) {
+        c->vol_last_eval = last;
+        if (last * KS_MIN - c->first_inv >= c->cfg->volume_min_history) {
+            c->vol_firing = 0;
+        }
+    }
+    c->vol_dormant = 0;
+    ks_eng_timer(e, (c->vol_last_eval + 1) * KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+}
+
 /* The rest of ks_det_volume_count (engine_int.h): the first event of a
  * channel, a new minute, or a late event. */
 void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts)
@@ -49,7 +78,10 @@ void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts)
         }
         c->first_inv = ts;
         c->vol_last_eval = k - 1;
+        c->vol_dormant = 0;
         ks_eng_timer(e, k * KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+    } else if (c->vol_dormant) {
+        volume_wake(e, c);
     }
     if (ts < c->first_inv) {
         c->first_inv = ts;
@@ -85,7 +117,13 @@ void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
     c->vol_hour += bucket(c, m) - bucket(c, m - wmin);
     c->vol_week += bucket(c, m) - bucket(c, m - bmin);
     c->vol_last_eval = m;
-    ks_eng_timer(e, due + KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+    if (c->vol_hour == 0 && c->vol_week == 0) {
+        /* Both windows empty, and no event after m yet (the clock has not
+         * passed m): nothing changes until the next one (volume_wake). */
+        c->vol_dormant = 1;
+    } else {
+        ks_eng_timer(e, due + KS_MIN, KS_TM_VOLUME, (uint32_t)(c - e->ch), 0);
+    }
 
     ks_time hist = due - c->first_inv;
     if (hist < cfg->volume_min_history) {

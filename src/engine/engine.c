@@ -20,7 +20,6 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
     e->last_src = KS_NONE;
-    e->seen_pruned = KS_TIME_NONE;
     return e;
 }
 
@@ -94,7 +93,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_free(e->ms);
     ks_map64_fini(&e->stock);
     ks_map64_fini(&e->stock_sum);
-    ks_map64_fini(&e->seen_ids);
+    ks_seen_fini(&e->seen);
     for (size_t i = 0; i < e->ninc; i++) {
         ks_inc_free(e->inc[i]);
     }
@@ -293,38 +292,12 @@ void ks_engine_advance(struct ks_engine *e, ks_time t)
 
 /* ---- intake ---------------------------------------------------------------------- */
 
-static void dedupe_prune(struct ks_engine *e)
+/* Whether an event with an id of hash h at ts is a duplicate (seen.c): its
+ * id taken at most dedup_retention before the clock the event would set. */
+static inline int seen_before(struct ks_engine *e, uint64_t h, ks_time ts)
 {
-    /* Ids are remembered for at least cfg->dedup_retention of event time;
-     * the map is rebuilt without older ones when it has doubled. */
-    struct ks_map64 keep = {0};
-    ks_time cut = e->clock - e->cfg->dedup_retention;
-    for (size_t i = 0; i < e->seen_ids.cap; i++) {
-        if (e->seen_ids.keys[i] && (ks_time)e->seen_ids.vals[i] >= cut) {
-            *ks_map64_put(&keep, e->seen_ids.keys[i], NULL) = e->seen_ids.vals[i];
-        }
-    }
-    ks_map64_fini(&e->seen_ids);
-    e->seen_ids = keep;
-}
-
-/* Returns 1 if the event's id was seen before (the event is a duplicate). */
-static int seen_before(struct ks_engine *e, const struct ks_event *ev)
-{
-    if (!ev->id.p) {
-        return 0;
-    }
-    uint64_t h = ks_hash(ev->id.p, ev->id.len) | 1;
-    int added;
-    uint64_t *v = ks_map64_put(&e->seen_ids, h, &added);
-    if (!added) {
-        return 1;
-    }
-    *v = (uint64_t)ev->ts;
-    if (e->seen_ids.n > 1u << 20 && e->seen_ids.n * 2 + 64 > e->seen_ids.cap) {
-        dedupe_prune(e);
-    }
-    return 0;
+    ks_time now = e->clock == KS_TIME_NONE || ts > e->clock ? ts : e->clock;
+    return ks_seen_check(&e->seen, h, now, e->cfg->dedup_retention);
 }
 
 /* ks_engine_apply, inline for the line path. */
@@ -401,11 +374,41 @@ static int blank(const char *s, size_t n)
     return 1;
 }
 
+/* Whether an event at ts lies further ahead of the clock than the configured
+ * horizon: it is rejected rather than taken, for a far-future ts would fire
+ * every timer up to it and move the clock there for good. The first event
+ * sets the clock, whatever its ts. */
+static inline int beyond_horizon(const struct ks_engine *e, ks_time ts)
+{
+    return e->clock != KS_TIME_NONE && ts - e->clock > e->cfg->ts_horizon;
+}
+
+/* A rejected line: a dead letter with err's reason, counted for its source
+ * (src; the input's own name for a line too broken to name one). */
+static void reject_line(struct ks_engine *e, uint32_t input, int64_t lineno, const char *line,
+                        size_t len, uint32_t src, const struct ks_err *err)
+{
+    e->st.rejected++;
+    KS_GROW(e->dead, e->capdead, e->ndead + 1);
+    struct ks_dead_effect *d = &e->dead[e->ndead++];
+    d->input = input;
+    d->line = lineno;
+    d->reason = ks_strdup(err->msg);
+    /* Of an over-long line only the start is kept (the reason says how long
+     * it was). */
+    size_t keep = len > KS_LINE_MAX ? KS_DEAD_KEEP : len;
+    d->raw = ks_strndup(line, keep);
+    d->raw_len = keep;
+    if (e->clock != KS_TIME_NONE) {
+        ks_det_feed_line(e, src, 1, e->clock);
+    }
+}
+
 /* A decoded line: a duplicate, or applied and counted for its source. */
 static inline __attribute__((always_inline)) enum ks_line_result
 take(struct ks_engine *e, uint32_t input, const struct ks_event *ev)
 {
-    if (ev->id.p && seen_before(e, ev)) {
+    if (ev->id.p && seen_before(e, ks_event_id_hash(ev->id), ev->ts)) {
         e->st.duplicates++;
         return KS_LINE_DUPLICATE;
     }
@@ -427,21 +430,20 @@ enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t 
     }
     KS_ASSERT(input < e->ninputs);
     if (ks_event_decode(e->dec, line, len, &ev, err) != KS_OK) {
-        e->st.rejected++;
-        KS_GROW(e->dead, e->capdead, e->ndead + 1);
-        struct ks_dead_effect *d = &e->dead[e->ndead++];
-        d->input = input;
-        d->line = lineno;
-        d->reason = ks_strdup(err->msg);
-        /* Of an over-long line only the start is kept (the reason says how
-         * long it was). */
-        size_t keep = len > KS_LINE_MAX ? KS_DEAD_KEEP : len;
-        d->raw = ks_strndup(line, keep);
-        d->raw_len = keep;
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
-        if (e->clock != KS_TIME_NONE) {
-            ks_det_feed_line(e, src, 1, e->clock);
-        }
+        reject_line(e, input, lineno, line, len, src, err);
+        return KS_LINE_REJECTED;
+    }
+    if (beyond_horizon(e, ev.ts)) {
+        char ts[32], clock[32], h[32];
+        ks_time_fmt(ev.ts, ts);
+        ks_time_fmt(e->clock, clock);
+        ks_duration_fmt(e->cfg->ts_horizon, h);
+        ks_err_set(err, KS_EINPUT,
+                   "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
+                   ks_event_type_name(ev.type), ts, h, clock);
+        uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
+        reject_line(e, input, lineno, line, len, src, err);
         return KS_LINE_REJECTED;
     }
     return take(e, input, &ev);
@@ -479,6 +481,9 @@ uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel)
     return 0;
 }
 
+/* How many lines ahead ks_engine_lines prefetches an id's slot. */
+#define ID_AHEAD 8
+
 void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
                      const struct ks_line *lines, size_t n, ks_reject_fn reject, void *arg)
 {
@@ -486,7 +491,11 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
     const uint32_t src = e->input_src[input];
     for (size_t i = 0; i < n; i++) {
         const struct ks_line *l = &lines[i];
-        if (!l->packed) {
+        /* An id's slot is a cache miss: start it a few lines ahead. */
+        if (i + ID_AHEAD < n && lines[i + ID_AHEAD].packed && lines[i + ID_AHEAD].id_len) {
+            ks_seen_prefetch(&e->seen, lines[i + ID_AHEAD].id_hash);
+        }
+        if (!l->packed || beyond_horizon(e, l->ts)) {
             struct ks_err err;
             if (ks_engine_line(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
                     KS_LINE_REJECTED &&
@@ -495,8 +504,12 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
             }
             continue;
         }
-        /* take() for an inventory event without id or source, inline. */
+        /* take() for an inventory event without source, inline. */
         e->st.lines++;
+        if (l->id_len && seen_before(e, l->id_hash, l->ts)) {
+            e->st.duplicates++;
+            continue;
+        }
         clock_to(e, l->ts);
         e->st.events++;
         ks_det_inventory_line(e, l);
@@ -675,6 +688,7 @@ void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out)
     out->pairs = pairs;
     out->pair_bytes = pair_bytes;
     out->state_bytes = pair_bytes + bytes + ks_intern_bytes(&e->skus) + ks_intern_bytes(&e->strs) +
-                       e->seen_ids.cap * 16 + e->capheap * sizeof(struct ks_timer);
+                       e->seen.nb * sizeof(struct ks_seen_bucket) +
+                       e->capheap * sizeof(struct ks_timer);
     out->incidents = (int64_t)e->ninc;
 }

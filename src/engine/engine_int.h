@@ -178,6 +178,10 @@ struct ks_channel {
     uint64_t vol_hour, vol_week;
     int vol_firing;
     int64_t vol_incident;
+    /* No minute timer armed: the last evaluation found no event in either
+     * window, and nothing can change until the channel's next inventory
+     * event, which evaluates the minutes skipped at once (det_volume.c). */
+    int vol_dormant;
 };
 
 /* ---- systems and locations ----------------------------------------------- */
@@ -356,6 +360,42 @@ struct ks_timer {
     int64_t ref2;
 };
 
+/* ---- ids seen (seen.c) ------------------------------------------------------- */
+
+/* One cache line: ids' hashes (never 0; 0 marks a free slot, and a
+ * bucket's slots fill from the first) and the second, modulo 2^32, at which
+ * each was taken (rounded up). */
+#define KS_SEEN_SLOTS 5
+struct ks_seen_bucket {
+    uint64_t h[KS_SEEN_SLOTS];
+    uint32_t t[KS_SEEN_SLOTS];
+    uint32_t pad;
+};
+struct ks_seen {
+    struct ks_seen_bucket *b;
+    size_t nb, n;   /* nb: buckets, a power of two, or 0; n: slots in use */
+    unsigned shift; /* an id's home bucket: h >> shift */
+    int64_t last;   /* the latest second taken */
+};
+/* Whether the id of hash h was taken at most retention before now (the
+ * clock its event would set): a duplicate. Else it is taken now. */
+int ks_seen_check(struct ks_seen *s, uint64_t h, ks_time now, ks_time retention);
+/* Sets h's instant to t (a checkpoint being loaded). */
+void ks_seen_put(struct ks_seen *s, uint64_t h, ks_time t);
+/* Calls fn with each id kept and its instant (ms, a whole second); returns
+ * how many (s->n). */
+size_t ks_seen_each(const struct ks_seen *s, void (*fn)(void *arg, uint64_t h, ks_time t),
+                    void *arg);
+void ks_seen_fini(struct ks_seen *s);
+/* Brings h's home bucket towards the cache: the engine calls it a few lines
+ * before it checks h. */
+static inline void ks_seen_prefetch(const struct ks_seen *s, uint64_t h)
+{
+    if (s->nb) {
+        __builtin_prefetch(&s->b[h >> s->shift]);
+    }
+}
+
 /* ---- the engine -------------------------------------------------------------- */
 
 struct ks_engine {
@@ -395,8 +435,7 @@ struct ks_engine {
     struct ks_map64 stock;     /* (sku << 32 | location) + 1 -> qty */
     struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
 
-    struct ks_map64 seen_ids; /* hash of id -> ts */
-    ks_time seen_pruned;
+    struct ks_seen seen; /* the ids taken (seen.c) */
 
     struct ks_incident **inc; /* by id - 1 */
     size_t ninc, capinc;

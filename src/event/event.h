@@ -135,11 +135,19 @@ struct ks_event {
  * timestamp KS_TIME_NONE. */
 void ks_event_clear(struct ks_event *ev);
 
+/* The hash by which the engine remembers an event's id to drop duplicates
+ * (never 0). A line's is taken where the line is decoded (ks_line_pack), on
+ * the intake's worker thread when there is one. */
+static inline uint64_t ks_event_id_hash(struct ks_str id)
+{
+    return ks_hash(id.p, id.len) | 1;
+}
+
 /*
  * A line on its way to the engine, in one cache line: where it is and, when
  * `packed` is set, its inventory event as ks_event_decode_fast_next decoded
  * it, the strings as offsets into the line. Only an event whose strings are
- * channel, sku and batch (no id, source or location) of a line under 64 KiB
+ * channel, sku, batch and id (no source or location) of a line under 64 KiB
  * packs; any other line goes with packed 0 and the engine decodes it. The
  * intake (src/intake/) hands lines over in arrays of these, and the engine
  * takes them so (ks_engine_lines) without unpacking them into an event.
@@ -152,7 +160,10 @@ struct ks_line {
     uint32_t same_prev; /* as in struct ks_event */
     uint16_t channel_off, channel_len, sku_off, sku_len, batch_off, batch_len; /* batch_len 0: none */
     uint8_t packed;
-    char pad[11];
+    uint8_t pad;
+    uint16_t id_off, id_len; /* id_len 0: none */
+    uint16_t pad2;
+    uint64_t id_hash; /* ks_event_id_hash of the id, when there is one */
 };
 _Static_assert(sizeof(struct ks_line) == 64, "a line is one cache line");
 
@@ -161,8 +172,7 @@ _Static_assert(sizeof(struct ks_line) == 64, "a line is one cache line");
 static inline int ks_line_pack(struct ks_line *l, const struct ks_event *ev)
 {
     l->packed = 0;
-    if (ev->type != KS_EV_INVENTORY || l->len > UINT16_MAX || ev->id.p || ev->source.p ||
-        ev->location.p) {
+    if (ev->type != KS_EV_INVENTORY || l->len > UINT16_MAX || ev->source.p || ev->location.p) {
         return 0;
     }
     l->ts = ev->ts;
@@ -174,6 +184,9 @@ static inline int ks_line_pack(struct ks_line *l, const struct ks_event *ev)
     l->sku_len = (uint16_t)ev->sku.len;
     l->batch_off = ev->batch.p ? (uint16_t)(ev->batch.p - l->p) : 0;
     l->batch_len = (uint16_t)ev->batch.len;
+    l->id_off = ev->id.p ? (uint16_t)(ev->id.p - l->p) : 0;
+    l->id_len = (uint16_t)ev->id.len;
+    l->id_hash = ev->id.p ? ks_event_id_hash(ev->id) : 0;
     l->packed = 1;
     return 1;
 }
@@ -189,6 +202,7 @@ static inline void ks_line_unpack(const struct ks_line *l, struct ks_event *ev)
     ev->channel = (struct ks_str){l->p + l->channel_off, l->channel_len};
     ev->sku = (struct ks_str){l->p + l->sku_off, l->sku_len};
     ev->batch = (struct ks_str){l->batch_len ? l->p + l->batch_off : NULL, l->batch_len};
+    ev->id = (struct ks_str){l->id_len ? l->p + l->id_off : NULL, l->id_len};
 }
 
 struct ks_decoder;

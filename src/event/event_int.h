@@ -45,10 +45,10 @@ struct ks_decoder {
     uint64_t minute_key[3];
     ks_time minute_ms;
     int minute_ok;
-    /* ks_event_decode_fast_next: the last canonical line it decoded, and
-     * where the line after it starts (NULL after any other line or a new
-     * buffer), for same_prev. */
-    const char *prev_line, *prev_next;
+    /* ks_event_decode_fast_next: the channel of the last canonical line it
+     * decoded, and where the line after it starts (NULL after any other
+     * line or a new buffer), for same_prev. */
+    const char *prev_channel, *prev_next;
 };
 
 /* Length of line without one trailing '\r' (the contract ignores it). */

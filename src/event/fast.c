@@ -8,7 +8,8 @@
  * It accepts one object with the keys type, ts, channel, sku, qty and
  * optionally batch, location, id and source, in any order, with JSON
  * whitespace between tokens. Lines in exactly the shape above (keys in
- * that order, no whitespace, the 24-byte timestamp) take a shorter road,
+ * that order, no whitespace, the 24-byte timestamp; an "id" may stand
+ * between ts and channel) take a shorter road,
  * canonical(): a few word compares, one vector scan for the quotes, a
  * cached minute, no key dispatch; any line canonical() is not sure about
  * goes through the key-by-key parse, decode_any_order(), from the start.
@@ -258,6 +259,11 @@ static inline void clear_event(struct ks_event *ev)
  *   {"type":"inventory","ts":"2026-11-22T10:00:00.000Z","channel":"amazon",
  *    "sku":"SKU-0012345","qty":17,"batch":"amazon-3"}
  *
+ * A feed whose events carry an idempotency key writes it with the
+ * envelope, right after ts: ..."ts":"...","id":"amazon-3-0012345","channel":...
+ * That shape is canonical too (a non-empty plain id), and the strings from
+ * the channel on are found as in the other.
+ *
  * canonical() checks exactly that shape with word loads and compares, in
  * one pass without a key dispatch, and leaves every other line to
  * decode_any_order(), which decides on it afresh. The word arithmetic reads
@@ -452,6 +458,7 @@ static inline uint64_t over9(uint64_t x)
 /* The keys of a canonical line with the bytes around them. */
 static const char LIT_HEAD[] = "{\"type\":\"inventory\",\"ts\":\""; /* 26 */
 static const char LIT_CHANNEL[] = "\",\"channel\":\"";              /* 13 */
+static const char LIT_ID[] = "\",\"id\":\"";                         /* 8 */
 static const char LIT_SKU[] = "\",\"sku\":\"";                      /* 9 */
 static const char LIT_QTY[] = "\",\"qty\":";                        /* 8 */
 static const char LIT_BATCH[] = ",\"batch\":\"";                    /* 10 */
@@ -489,9 +496,9 @@ static __attribute__((always_inline)) inline unsigned differ16(const char *a, co
 
 typedef uint64_t zero16 __attribute__((vector_size(16)));
 
-static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_str channel,
-                                   struct ks_str sku, uint64_t qty, struct ks_str batch,
-                                   uint32_t same_prev, int head_only)
+static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_str id,
+                                   struct ks_str channel, struct ks_str sku, uint64_t qty,
+                                   struct ks_str batch, uint32_t same_prev, int head_only)
 {
     const zero16 z = {0, 0};
     if (!head_only) {
@@ -507,7 +514,7 @@ static inline void canonical_event(struct ks_event *ev, ks_time ts, struct ks_st
     ev->type = KS_EV_INVENTORY;
     ev->same_prev = same_prev;
     ev->ts = ts;
-    ev->id = (struct ks_str){0};
+    ev->id = id;
     ev->source = (struct ks_str){0};
     ev->channel = channel;
     ev->sku = sku;
@@ -541,14 +548,41 @@ static inline const char *close_quote(int window, const char *base, uint64_t quo
 }
 
 /*
+ * ","id":"ID","channel":" at p, right after a canonical timestamp, with a
+ * non-empty plain ID, all before limit (the line is at least 16 bytes
+ * long before p). Returns 0 with *id and *channel (its first byte) set, or
+ * -1.
+ */
+static inline int canonical_id(const char *p, const char *limit, struct ks_str *id,
+                               const char **channel)
+{
+    if (limit - p < 8 + 1 + 13 || ld8(p) != ld8(LIT_ID)) {
+        return -1;
+    }
+    const char *s = p + 8, *q = str_end(s, limit);
+    if (!q || q == s || limit - q < 13 ||
+        ((ld8(q) ^ ld8(LIT_CHANNEL)) | (ld8(q + 5) ^ ld8(LIT_CHANNEL + 5))) != 0) {
+        return -1;
+    }
+    *id = (struct ks_str){s, (size_t)(q - s)};
+    *channel = q + 13;
+    return 0;
+}
+
+/*
  * The part of a canonical line before the channel: the head, the timestamp
- * (its minute through the cache) and ","channel":". line has at least
- * CANON_STRINGS bytes. Returns 0 with *ts set, or -1. A line that passes
- * holds no newline in these bytes: each is a literal, a digit or
- * timestamp punctuation.
+ * (its minute through the cache), an id if there is one (canonical_id) and
+ * ","channel":". line has at least CANON_STRINGS bytes, and limit is where
+ * the readable bytes end. Returns 0 with *ts, *id (absent: NULL) and
+ * *channel (line + CANON_STRINGS without an id) set, or -1. A line that
+ * passes holds no newline in these bytes: each is a literal, a digit,
+ * timestamp punctuation or a byte of a plain string.
  */
 __attribute__((always_inline)) static inline int canonical_prefix(struct ks_decoder *d,
-                                                                  const char *line, ks_time *ts)
+                                                                  const char *line,
+                                                                  const char *limit, ks_time *ts,
+                                                                  struct ks_str *id,
+                                                                  const char **channel)
 {
     /* {"type":"inventory","ts":" */
     if (((ld8(line) ^ ld8(LIT_HEAD)) | (ld8(line + 8) ^ ld8(LIT_HEAD + 8)) |
@@ -578,24 +612,28 @@ __attribute__((always_inline)) static inline int canonical_prefix(struct ks_deco
     }
     *ts = d->minute_ms + (ks_time)se * KS_SEC + ms;
 
-    /* ","channel":" (its first quote closes the timestamp) */
+    /* ","channel":" (its first quote closes the timestamp), or an id first */
     const char *p = v + 24;
     if (((ld8(p) ^ ld8(LIT_CHANNEL)) | (ld8(p + 5) ^ ld8(LIT_CHANNEL + 5))) != 0) {
-        return -1;
+        return canonical_id(p, limit, id, channel);
     }
+    *id = (struct ks_str){0};
+    *channel = line + CANON_STRINGS;
     return 0;
 }
 
 /*
- * The rest of a canonical line, from its channel (line + CANON_STRINGS) to
- * end, whose prefix canonical_prefix() accepted with ts. With window set,
+ * The rest of a canonical line, from its channel to end, whose prefix
+ * canonical_prefix() accepted with ts and id. With window set,
  * quotes flags the quotes of the 64 bytes at base, which hold every quote
  * from the channel to end, and no byte from the channel to end is one a
  * plain string may not hold (the callers check both). Returns 1 with *ev
  * written (its head only with head_only), or 0.
  */
 __attribute__((always_inline)) static inline int canonical_rest(const char *line,
+                                                                const char *channel,
                                                                 const char *end, ks_time ts,
+                                                                struct ks_str id,
                                                                 struct ks_event *ev,
                                                                 const int window,
                                                                 const char *base,
@@ -604,7 +642,6 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
                                                                 struct ks_decoder *next,
                                                                 struct ks_line *lo)
 {
-    const char *channel = line + CANON_STRINGS;
     const char *q = close_quote(window, base, quotes, channel, end);
     /* non-empty, with room for ","sku":"X","qty":0} after it */
     if (!q || q == channel || end - q < 9 + 1 + 8 + 1 + 1) {
@@ -688,9 +725,8 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
          * bytes agree from the quote that opens it (likewise). Both
          * regions lie inside each line.
          */
-        const char *prev = next->prev_line;
         if (line == next->prev_next) {
-            unsigned d = differ16(channel_s.p, prev + CANON_STRINGS);
+            unsigned d = differ16(channel_s.p, next->prev_channel);
             same = (channel_s.len < 16 && (d & ((2u << channel_s.len) - 1)) == 0);
             if (batch_s.p && batch_s.len <= 13 && batch_s.p + batch_s.len + 2 == end) {
                 d = differ16(end - 16, next->prev_next - 1 - 16);
@@ -698,7 +734,7 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
             }
             _Static_assert(KS_SAME_CHANNEL == 1 && KS_SAME_BATCH == 2, "same_prev bits");
         }
-        next->prev_line = line;
+        next->prev_channel = channel;
         next->prev_next = end + 1;
     }
 #else
@@ -706,8 +742,9 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
 #endif
     if (lo) {
         /* Straight into the line (ks_line_decode_next): the same fields
-         * ks_line_pack would take from the event. The line is shorter than
-         * CANON_WINDOW_MAX, so every offset fits. */
+         * ks_line_pack would take from the event. The line ends within 64
+         * bytes of its channel, which canonical_next() keeps below
+         * UINT16_MAX - 64, so every offset fits. */
         lo->ts = ts;
         lo->qty = (int64_t)x;
         lo->same_prev = same;
@@ -717,9 +754,12 @@ __attribute__((always_inline)) static inline int canonical_rest(const char *line
         lo->sku_len = (uint16_t)sku_s.len;
         lo->batch_off = batch_s.p ? (uint16_t)(batch_s.p - line) : 0;
         lo->batch_len = (uint16_t)batch_s.len;
+        lo->id_off = id.p ? (uint16_t)(id.p - line) : 0;
+        lo->id_len = (uint16_t)id.len;
+        lo->id_hash = id.p ? ks_event_id_hash(id) : 0;
         lo->packed = 1;
     } else {
-        canonical_event(ev, ts, channel_s, sku_s, x, batch_s, same, head_only);
+        canonical_event(ev, ts, id, channel_s, sku_s, x, batch_s, same, head_only);
     }
     return 1;
 }
@@ -743,10 +783,11 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
         return 0;
     }
     ks_time ts;
-    if (canonical_prefix(d, line, &ts) != 0) {
+    struct ks_str id;
+    const char *channel, *end = line + len, *base = end - 64;
+    if (canonical_prefix(d, line, end, &ts, &id, &channel) != 0) {
         return 0;
     }
-    const char *end = line + len, *base = end - 64;
     uint64_t quotes = 0;
 #if defined(__SSE2__)
     if (window) {
@@ -761,7 +802,8 @@ __attribute__((always_inline)) static inline int canonical_shape(struct ks_decod
         }
     }
 #endif
-    return canonical_rest(line, end, ts, ev, window, base, quotes, head_only, NULL, NULL);
+    return canonical_rest(line, channel, end, ts, id, ev, window, base, quotes, head_only, NULL,
+                          NULL);
 }
 
 static inline int canonical(struct ks_decoder *d, const char *line, size_t len, struct ks_event *ev,
@@ -959,28 +1001,36 @@ static __attribute__((noinline)) enum ks_rc head_any_order(struct ks_decoder *d,
 
 /*
  * A canonical line at line, its end found on the way: the line is within
- * the buffer's next CANON_WINDOW_MAX bytes, which are all readable. The
- * prefix holds no newline when canonical_prefix() accepts it, so the line
- * ends at the first newline in the 64 bytes from the channel, and that must
- * be the first byte there that no plain string may hold. Returns 1 with the
- * head of *ev written and *nl at the newline, or 0 (the caller then finds
- * the line's end itself and tries again).
+ * 64 bytes of its channel, and the buffer's bytes up to bufend, at least
+ * CANON_WINDOW_MAX of them, are all readable. The prefix holds no newline
+ * when canonical_prefix() accepts it, so the line ends at the first newline
+ * in the 64 bytes from the channel, and that must be the first byte there
+ * that no plain string may hold. Returns 1 with the head of *ev written and
+ * *nl at the newline, or 0 (the caller then finds the line's end itself and
+ * tries again).
  */
 static __attribute__((always_inline)) inline int canonical_next(struct ks_decoder *d,
                                                                 const char *line,
+                                                                const char *bufend,
                                                                 struct ks_event *ev,
                                                                 struct ks_line *lo,
                                                                 const char **nl)
 {
 #if CANONICAL && defined(__SSE2__)
     ks_time ts;
-    if (canonical_prefix(d, line, &ts) != 0) {
+    struct ks_str id;
+    const char *base;
+    if (canonical_prefix(d, line, bufend, &ts, &id, &base) != 0) {
         return 0;
     }
-    const char *base = line + CANON_STRINGS;
+    /* Past an id, the 64 bytes from the channel must still be readable, and
+     * the offsets of the line's strings fit a ks_line. */
+    if (id.p && (bufend - base < 64 || base - line > UINT16_MAX - 64)) {
+        return 0;
+    }
     uint64_t stop, quotes = quotes_stops64(base, &stop);
     if (stop == 0) {
-        return 0; /* the line is longer than CANON_WINDOW_MAX */
+        return 0; /* the line ends more than 64 bytes after its channel */
     }
     const char *end = base + __builtin_ctzll(stop);
     if (*end != '\n' || end - line < (ptrdiff_t)CANON_MIN) {
@@ -988,13 +1038,13 @@ static __attribute__((always_inline)) inline int canonical_next(struct ks_decode
     }
     quotes &= (stop & -stop) - 1; /* the quotes of this line only */
     _Static_assert(CANON_WINDOW_MAX <= UINT16_MAX, "a one-pass line's offsets fit a ks_line");
-    if (!canonical_rest(line, end, ts, ev, 1, base, quotes, 1, d, lo)) {
+    if (!canonical_rest(line, base, end, ts, id, ev, 1, base, quotes, 1, d, lo)) {
         return 0;
     }
     *nl = end;
     return 1;
 #else
-    (void)d, (void)line, (void)ev, (void)lo, (void)nl;
+    (void)d, (void)line, (void)bufend, (void)ev, (void)lo, (void)nl;
     return 0;
 #endif
 }
@@ -1002,7 +1052,7 @@ static __attribute__((always_inline)) inline int canonical_next(struct ks_decode
 enum ks_rc ks_event_decode_fast_next(struct ks_decoder *d, const char *p, const char *end,
                                      struct ks_event *ev, const char **nl)
 {
-    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, ev, NULL, nl)) {
+    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, end, ev, NULL, nl)) {
         d->fast_hits++;
         return KS_OK;
     }
@@ -1015,7 +1065,7 @@ enum ks_rc ks_line_decode_next(struct ks_decoder *d, const char *p, const char *
                                struct ks_line *l, struct ks_event *scratch, const char **nl)
 {
     l->p = p;
-    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, NULL, l, nl)) {
+    if (end - p >= (ptrdiff_t)CANON_WINDOW_MAX && canonical_next(d, p, end, NULL, l, nl)) {
         d->fast_hits++;
         l->len = (size_t)(*nl - p);
         return KS_OK;

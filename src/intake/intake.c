@@ -44,9 +44,9 @@
 #define NCHUNK 4
 #define CHUNK_CAP (CHUNK + KS_LINE_MAX + 1)
 
-/* A line over 64 KiB, or one with an id, source or location, goes without
- * its event (ks_line_pack) and the engine decodes it: such lines are rare,
- * and canonical ones have neither. */
+/* A line over 64 KiB, or one with a source or location, goes without its
+ * event (ks_line_pack) and the engine decodes it: such lines are rare, and
+ * canonical ones have neither. */
 enum batch_kind { BK_LINES, BK_LONG, BK_ERROR };
 struct batch {
     struct ks_line s[BATCH]; /* first: the ring is 64-byte aligned, so is each line */
@@ -65,11 +65,11 @@ _Static_assert(sizeof(struct batch) % 64 == 0, "batches keep the lines aligned")
 struct ks_intake {
     int threads;
     size_t min_parallel;
-    struct ks_decoder *dec; /* the worker's own */
+    struct ks_decoder *dec; /* the decoding side's own (the worker's, or the caller's) */
     struct batch *ring;     /* 64-byte aligned inside ring_mem */
     void *ring_mem;
     struct ks_line *one; /* BATCH lines for the caller's thread alone */
-    struct ks_event wev; /* the worker's event: cleared once, heads decoded into it */
+    struct ks_event wev; /* the decoding side's event: cleared once, heads decoded into it */
 
     /* one ks_intake_lines call */
     const char *buf;
@@ -203,19 +203,23 @@ static int hand_over(const char *buf, size_t len, const struct ks_line *lines, s
     return rc;
 }
 
-/* Every line on the caller's thread, none decoded ahead. */
+/* Every line on the caller's thread: a batch found and decoded (the worker's
+ * ks_line_decode_next), then handed over, so that the engine takes packed
+ * lines on one thread as on two, and can look ahead in the batch (an id's
+ * slot in the table of ids seen is prefetched a few lines early). */
 static int serial(struct ks_intake *in, const char *buf, size_t len, int last, ks_intake_fn fn,
                   void *arg, size_t *used)
 {
     const char *p = buf, *end = buf + len;
     *used = 0;
     size_t n = 0;
+    ks_decoder_new_buffer(in->dec);
     while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *nl;
+        ks_line_decode_next(in->dec, p, end, &in->one[n], &in->wev, &nl);
         if (!nl && !last) {
             break;
         }
-        in->one[n] = (struct ks_line){.p = p, .len = (size_t)((nl ? nl : end) - p)};
         p = nl ? nl + 1 : end;
         if (++n == BATCH) {
             int rc = hand_over(buf, len, in->one, n, fn, arg, used);
@@ -234,11 +238,11 @@ struct ks_intake *ks_intake_new(int threads, size_t min_parallel)
     in->threads = threads >= 2 ? 2 : 1;
     in->min_parallel = min_parallel;
     in->one = ks_malloc(BATCH * sizeof(struct ks_line));
+    in->dec = ks_decoder_new();
+    ks_event_clear(&in->wev);
     if (in->threads == 2) {
-        in->dec = ks_decoder_new();
         in->ring_mem = ks_malloc(SLOTS * sizeof(struct batch) + 64);
         in->ring = (struct batch *)(((uintptr_t)in->ring_mem + 63) & ~(uintptr_t)63);
-        ks_event_clear(&in->wev);
         pthread_mutex_init(&in->mu, NULL);
         pthread_cond_init(&in->cv, NULL);
     }
@@ -254,12 +258,12 @@ void ks_intake_free(struct ks_intake *in)
         pthread_mutex_destroy(&in->mu);
         pthread_cond_destroy(&in->cv);
         ks_free(in->ring_mem);
-        ks_decoder_free(in->dec);
     }
     for (int c = 0; c < NCHUNK; c++) {
         ks_free(in->chunks[c]);
     }
     ks_free(in->serial_batch);
+    ks_decoder_free(in->dec);
     ks_free(in->one);
     ks_free(in);
 }

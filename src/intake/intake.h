@@ -5,7 +5,9 @@
  * thread. Finding the lines and decoding them is not: with two threads, a
  * worker splits the buffer and runs the specialised inventory decoder
  * (ks_event_decode_fast_next) up to 64 Ki lines ahead, and the caller's
- * thread only feeds the engine. What reaches the engine is the same either way: a
+ * thread only feeds the engine; with one, the caller's thread decodes a
+ * batch of 512 lines the same way before it feeds them. What reaches the
+ * engine is the same either way: a
  * line the fast decoder took comes with its event, any other line (other
  * types, blank lines, lines with escapes, bad lines) comes without one and
  * the engine decodes it itself, exactly as ks_engine_line always does. The
@@ -40,9 +42,9 @@ int ks_intake_threads_default(void);
 /*
  * Called for every batch of lines, lines[0, n) with n >= 1, in order, on the
  * caller's thread. A line comes packed with the fast decoder's event, or
- * unpacked for the engine to decode (always unpacked with one thread; also
- * other types, bad lines, and the rare fast lines with an id, a source or a
- * location, or over 64 KiB). The array is valid during the call only.
+ * unpacked for the engine to decode (other types, bad lines, and the rare
+ * fast lines with a source or a location, or over 64 KiB). The array is
+ * valid during the call only.
  * same_prev is meant for ks_engine_lines, which relies on being handed
  * every line of the buffer in order. Returns 0 having taken every line;
  * a nonzero value stops the intake after *taken lines (1 to n; the others

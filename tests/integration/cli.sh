@@ -18,6 +18,13 @@ check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndj
 check incidents_json_lists_the_incident bash -c "$K incidents --db $T/a.db --json | grep -q '\"type\":\"data_corruption\",\"severity\":\"P1\"'"
 check options_after_arguments bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"timeline\":\\[{\"at\":\"2026-11-22T10:16:00.000Z\",\"kind\":\"signal\"'"
 check show_unknown_incident_exits_1 exit_is 1 "$K" incident show 99 --db "$T/a.db"
+# An id beyond 64 bits is refused, not clamped to 9223372036854775807 and looked up.
+check oversized_incident_id_exits_2 exit_is 2 "$K" incident show 99999999999999999999 --db "$T/a.db"
+check oversized_incident_id_says_why bash -c "$K incident show 99999999999999999999 --db $T/a.db 2>&1 | grep -q \"^kintsugi: '99999999999999999999' is not an incident id (a whole number from 1 to 9223372036854775807)\""
+check oversized_ids_refused_everywhere bash -c "for c in 'guard rollback 99999999999999999999 --by a' 'guard accept 99999999999999999999 --by a' 'action approve 99999999999999999999 zero_channel --by a' 'deadletters fix 99999999999999999999 {}' 'deadletters replay --id 99999999999999999999'; do $K \$c --db $T/a.db 2>&1 | grep -q ' is not an\? .* id (a whole number from 1 to 9223372036854775807)' || exit 1; $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
+# A wrong or unknown subcommand is answered with the ones there are.
+check subcommand_errors_name_the_subcommands bash -c "$K deadletters fix 1 --db $T/a.db 2>&1 | grep -q \"'deadletters fix ID LINE' or 'deadletters replay\" && $K deadletters frob --db $T/a.db 2>&1 | grep -q \"unknown deadletters command 'frob'\" && $K guard frob --db $T/a.db 2>&1 | grep -q 'use status, pause, release, rollback or accept' && $K guard rollback --db $T/a.db 2>&1 | grep -q 'it takes one INCIDENT id' && $K action frob --db $T/a.db 2>&1 | grep -q \"'action list' or 'action approve\" && $K hooks frob --db $T/a.db 2>&1 | grep -q \"'hooks list' or 'hooks deliver'\" && $K incident frob --db $T/a.db 2>&1 | grep -q 'use show, verify, ack, status, note, assign or step'"
+check subcommand_errors_exit_2 bash -c "for c in 'deadletters fix 1' 'deadletters frob' 'guard frob' 'action frob' 'hooks frob' 'incident frob' 'incident show'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 check human_list_has_a_header bash -c "$K incidents --db $T/a.db | head -1 | grep -q '^ID'"
 check status_filter bash -c "[ \"\$($K incidents --db $T/a.db --status resolved --json)\" = '[]' ]"
 check bad_status_filter_exits_2 exit_is 2 "$K" incidents --db "$T/a.db" --status done

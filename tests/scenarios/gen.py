@@ -7,6 +7,7 @@ instant of the closing event, last ok + 30 min, ...) or, for volume_drop, by a
 brute-force oracle written straight from the SPEC's definition - never by
 running kintsugi.
 """
+import bisect
 import json
 import os
 from datetime import datetime, timedelta, timezone
@@ -424,6 +425,39 @@ def feed_rejects():
     s.write()
 
 
+def far_future_ts_is_rejected():
+    """SPEC section 2 makes the clock the largest ts; a valid ts ten years ahead
+    would move it there for good. Lines further ahead of the clock than
+    ts_horizon (7 d) are dead letters, move nothing, and count for feed_rejects
+    as any rejected line does (here for the input's own name: no source)."""
+    s = S("far_future_ts_is_rejected")
+    bad_lines = []
+    for i in range(100):
+        if i in (10, 30, 50, 70, 90):
+            far = at(0, i) + timedelta(days=3650)
+            bad_lines.append(s.ev(type="inventory", ts=ts(far), channel="amazon",
+                                  sku="X%d" % i, qty=5))
+        else:
+            s.ev(type="inventory", ts=ts(at(0, i)), channel="amazon", sku="X%d" % i, qty=5)
+    bad_lines.append(s.ev(type="tick", ts="9999-12-31T23:59:59Z"))
+    # exactly 7 d ahead of the clock (10:01:39) is within the horizon
+    s.ev(type="tick", ts=ts(at(0, 99) + timedelta(days=7)))
+    s.exp["rejected_lines"] = bad_lines
+    s.exp["incidents"].append(dict(type="feed_schema_change", severity="P2",
+                                   sources=["file:events.ndjson"], detected_at=ts(at(0, 99)),
+                                   started_at=ts(at(0, 9))))
+    # in those 7 days the channel reached 24 h of history with an empty hour
+    first = int(at(0).timestamp() * 1000)
+    sig = volume_signals([first + i * 1000 for i in range(100) if i % 20 != 10], first,
+                         int((at(0, 99) + timedelta(days=7)).timestamp() * 1000))
+    assert len(sig) == 1, sig
+    d = datetime.fromtimestamp(sig[0] / 1000, tz=timezone.utc)
+    s.exp["incidents"].append(dict(type="volume_drop", severity="P3", channels=["amazon"],
+                                   detected_at=ts(d), started_at=ts(d - timedelta(hours=1)),
+                                   signals=["volume_drop"]))
+    s.write()
+
+
 # ---------------------------------------------------------------- bad input
 def bad_input_is_rejected_and_not_applied():
     s = S("bad_input_is_rejected_and_not_applied")
@@ -472,6 +506,64 @@ def volume_oracle(times_ms, first_ms, last_clock_ms):
                 return m
         m += 60000
     return None
+
+
+def volume_signals(times_ms, first_ms, last_clock_ms, window_min=60, baseline_min=7 * 24 * 60,
+                   history_min=24 * 60, pct=50):
+    """Every minute at which volume_drop signals: the condition holds at a whole
+    minute with enough history and did not hold at the last minute judged
+    (minutes without enough history are not judged), brute force from the
+    SPEC's definition."""
+    M = 60000
+    times = sorted(times_ms)
+    out, firing = [], False
+    m = -(-first_ms // M) * M
+    while m < last_clock_ms:
+        hist = m - first_ms
+        if hist >= history_min * M:
+            lo_h, lo_w = bisect.bisect_right(times, m - window_min * M), \
+                bisect.bisect_right(times, m - baseline_min * M)
+            hi = bisect.bisect_right(times, m)
+            hour, week = hi - lo_h, hi - lo_w
+            cond = hour * 100 * min(hist, baseline_min * M) < pct * week * window_min * M
+            if cond and not firing:
+                out.append(m)
+            firing = cond
+        m += M
+    return out
+
+
+def volume_drop_after_a_long_silence():
+    """A channel silent for longer than the baseline stops being evaluated
+    minute by minute (nothing can change until its next event); when it
+    sends again, it must judge exactly as if every minute had been: it
+    signals once when the silence starts, is quiet while it comes back, and
+    signals again when it stops again. The clock jumps 10 days, so the
+    horizon is raised; restart_at saves and restores the engine mid-silence."""
+    s = S("volume_drop_after_a_long_silence")
+    s.config = "ts_horizon: 30d\n"
+    base = datetime(2026, 11, 1, 0, 0, 0, tzinfo=timezone.utc)
+    times = []
+    for start in (0, 12):
+        t = base + timedelta(days=start)
+        while t <= base + timedelta(days=start + 2):
+            times.append(t)
+            t += timedelta(minutes=10)
+    for i, x in enumerate(times[:289]):
+        s.ev(type="inventory", ts=ts(x), channel="amazon", sku="SKU-%d" % (i % 20), qty=3)
+    s.exp["restart_at"] = s.ev(type="tick", ts=ts(base + timedelta(days=10)))
+    for i, x in enumerate(times[289:]):
+        s.ev(type="inventory", ts=ts(x), channel="amazon", sku="SKU-%d" % (i % 20), qty=3)
+    end = base + timedelta(days=17)
+    s.ev(type="tick", ts=ts(end))
+    ms = [int(x.timestamp() * 1000) for x in times]
+    sig = volume_signals(ms, ms[0], int(end.timestamp() * 1000))
+    assert len(sig) == 2, sig
+    d = datetime.fromtimestamp(sig[0] / 1000, tz=timezone.utc)
+    s.exp["incidents"].append(dict(type="volume_drop", severity="P3", channels=["amazon"],
+                                   detected_at=ts(d), started_at=ts(d - timedelta(hours=1)),
+                                   signals=["volume_drop", "volume_drop"]))
+    s.write()
 
 
 def volume_drop():
@@ -1105,7 +1197,8 @@ if __name__ == "__main__":
                sync_all_channels_p1, sync_stale_not_joining_late_channel, wms_location_down,
                wms_complete_outage, system_never_up, order_rejections,
                order_rejections_window_slides, supplier_shortfall, complaint_spike, feed_rejects,
-               bad_input_is_rejected_and_not_applied, volume_drop, volume_steady_quiet,
+               far_future_ts_is_rejected, bad_input_is_rejected_and_not_applied, volume_drop,
+               volume_drop_after_a_long_silence, volume_steady_quiet,
                metric_drop_rule, resolve_then_repeat, ack_meets_sla,
                contain_corruption_holds_and_zeroes, contain_corruption_rollback_then_release,
                contain_corruption_accept, contain_stale_channel, contain_outage_single_location,

@@ -154,6 +154,7 @@ static void check_spec_defaults(const struct ks_config *cfg)
     CHECK_INT(cfg->assess_supplier_delay, 7 * KS_DAY);
     CHECK(cfg->assess_supplier_value == 20000.0);
     CHECK_INT(cfg->dedup_retention, 48 * KS_HOUR);
+    CHECK_INT(cfg->ts_horizon, 7 * KS_DAY);
     CHECK_INT(cfg->npeople, 0);
     CHECK_INT(cfg->nroles, 0);
     CHECK_INT(cfg->nhooks, 0);
@@ -250,6 +251,7 @@ static void full_file_overrides_every_key(void)
     CHECK_INT(cfg.assess_supplier_delay, 10 * KS_DAY);
     CHECK(cfg.assess_supplier_value == 30000.0);
     CHECK_INT(cfg.dedup_retention, 72 * KS_HOUR);
+    CHECK_INT(cfg.ts_horizon, 7305 * KS_DAY);
 
     /* Channels: each a copy of the defaults above with its own changes. */
     CHECK_INT(cfg.nchannels, 3);
@@ -493,7 +495,7 @@ static const struct error_case error_cases[] = {
      "unknown key (did you mean \"zero_spike\"?)"},
     {FIX("unknown_top.yaml"), 3, "frobnicate",
      "unknown key (expected one of: currency, detectors, contain, hooks, channels, systems, "
-     "metrics, sla, assessment, dedup_retention, roles, people)"},
+     "metrics, sla, assessment, dedup_retention, ts_horizon, roles, people)"},
     {FIX("syntax.yaml"), 5, "",
      "YAML syntax error: did not find expected key (while parsing a block mapping at line 3)"},
     {FIX("wrong_kind_section.yaml"), 3, "detectors.zero_spike",
@@ -518,6 +520,10 @@ static const struct error_case error_cases[] = {
      "the file must be a mapping of keys (currency:, detectors:, ...), got a list"},
     {FIX("load_fails_late.yaml"), 5, "dedup_retention",
      "must be a duration of at least 24h (like 30s, 15m, 2h, 7d), got \"1h\""},
+    {FIX("horizon_too_long.yaml"), 2, "ts_horizon",
+     "must be a duration of at most 3652500d, got \"3652501d\""},
+    {FIX("duration_too_long.yaml"), 2, "dedup_retention",
+     "must be a duration of at most 3650d, got \"3651d\""},
     {FIX("no_such_file.yaml"), 0, "", "cannot open: No such file or directory"},
     {FIX("hook_unknown_action.yaml"), 2, "hooks.stop_order_imprt",
      "unknown action (did you mean \"stop_order_import\"?)"},

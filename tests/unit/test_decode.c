@@ -1250,6 +1250,57 @@ static void fast_next_finds_lines_and_repeated_channels_and_batches(void)
     ks_buf_fini(&b);
 }
 
+/* A line with an id right after ts takes the one-pass road too, and packs
+ * with its id and the id's hash; the channel and batch of the line before
+ * are recognised across lines with and without an id. */
+static void lines_with_an_id_take_the_one_pass_road_and_pack(void)
+{
+    static const char *const ids[] = {"e-1", NULL, "an-id-of-forty-bytes-0123456789abcdefghi", "x",
+                                      ""};
+    size_t n = sizeof(ids) / sizeof(ids[0]);
+    struct ks_buf b = {0};
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(&b, "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:%02zu.000Z\"", i);
+        if (ids[i]) {
+            ks_buf_printf(&b, ",\"id\":\"%s\"", ids[i]);
+        }
+        ks_buf_printf(&b, ",\"channel\":\"amazon\",\"sku\":\"SKU-%zu\",\"qty\":%zu,\"batch\":\"a-1\"}\n",
+                      i, i + 1);
+    }
+    ks_buf_puts(&b, "{\"type\":\"tick\",\"ts\":1}\n"); /* room for the one-pass road */
+    struct ks_decoder *d = ks_decoder_new(), *ref = ks_decoder_new();
+    ks_decoder_new_buffer(d);
+    const char *p = b.p, *end = b.p + b.len;
+    struct ks_event scratch, want, got;
+    ks_event_clear(&scratch);
+    for (size_t i = 0; i < n; i++) {
+        struct ks_line l;
+        const char *nl;
+        uint64_t hits = ks_decoder_fast_hits(d);
+        CHECK_INT(ks_line_decode_next(d, p, end, &l, &scratch, &nl), KS_OK);
+        CHECK(nl == memchr(p, '\n', (size_t)(end - p)));
+        CHECK_INT(ks_decoder_fast_hits(d), hits + 1);
+        CHECK_INT(l.packed, 1);
+        int has = ids[i] && ids[i][0];
+        CHECK_INT(l.id_len, has ? strlen(ids[i]) : 0);
+        if (has) {
+            CHECK(l.id_hash == ks_event_id_hash((struct ks_str){ids[i], strlen(ids[i])}));
+        }
+        /* i > 0 follow a canonical line naming amazon and a-1; the empty id
+         * is not the one-pass shape, so the last compares with nothing */
+        CHECK_INT(l.same_prev, i == 0 || i == n - 1 ? 0 : KS_SAME_CHANNEL | KS_SAME_BATCH);
+        CHECK_INT(ks_event_decode_fast(ref, p, l.len, &want), KS_OK);
+        ks_event_clear(&got);
+        ks_line_unpack(&l, &got);
+        want.same_prev = got.same_prev;
+        CHECK(memcmp(&want, &got, sizeof(want)) == 0);
+        p = nl + 1;
+    }
+    ks_decoder_free(d);
+    ks_decoder_free(ref);
+    ks_buf_fini(&b);
+}
+
 /* ---- differential: generated inventory lines ---------------------------- */
 
 static uint64_t rng = 0x9E3779B97F4A7C15ULL;
@@ -1578,6 +1629,19 @@ static void gen_canonical(struct ks_buf *b)
     ks_buf_reset(b);
     ks_buf_printf(b, "{\"type\":\"inventory\",\"ts\":\"%04u-%02u-%02uT%02u:%02u:%02u.%03uZ\"", y,
                   mo, d, h, mi, se, ms);
+    switch (rnd(6)) { /* an id with the envelope, now and then empty */
+    case 0:
+        ks_buf_puts(b, ",\"id\":\"\"");
+        break;
+    case 1:
+    case 2:
+        ks_buf_puts(b, ",\"id\":\"");
+        put_plain(b);
+        ks_buf_putc(b, '"');
+        break;
+    default:
+        break;
+    }
     ks_buf_puts(b, ",\"channel\":\"");
     put_plain(b);
     ks_buf_puts(b, "\",\"sku\":\"");
@@ -1857,6 +1921,7 @@ int main(void)
     RUN(fast_path_declines_what_it_is_not_sure_about);
     RUN(fast_path_date_cache_follows_the_date);
     RUN(fast_next_finds_lines_and_repeated_channels_and_batches);
+    RUN(lines_with_an_id_take_the_one_pass_road_and_pack);
     RUN(decode_uses_the_fast_path_only_for_inventory);
 
     RUN(differential_generated_inventory_lines_agree);

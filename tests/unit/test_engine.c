@@ -1,5 +1,6 @@
 /* test_engine.c - the engine's API: clock, effects, people's actions, checkpoint. */
 #include "../../src/engine/engine.h"
+#include "../../src/engine/engine_int.h" /* timer_seq: how many timers a jump armed */
 #include "t.h"
 
 static struct ks_config cfg;
@@ -13,6 +14,23 @@ static struct ks_engine *feed(const char *const *lines, size_t n)
         ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
     }
     return e;
+}
+
+/* e saved, freed and loaded into a new engine, whose save must give the
+ * same bytes. */
+static struct ks_engine *through_checkpoint(struct ks_engine *e)
+{
+    struct ks_buf a = {0}, b = {0};
+    struct ks_err err;
+    ks_engine_save(e, &a);
+    ks_engine_free(e);
+    struct ks_engine *f = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
+    ks_engine_save(f, &b);
+    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    return f;
 }
 
 static const char *stale[] = {
@@ -94,6 +112,196 @@ static void duplicate_ids_are_ignored_and_counted(void)
     char out[32];
     ks_time_fmt(ks_engine_clock(e), out);
     CHECK_STR(out, "2026-11-22T10:30:00.000Z"); /* the duplicate did not move the clock */
+    ks_engine_free(e);
+}
+
+/* An id is remembered for dedup_retention (48 h) of event time after the
+ * clock that taking its event set, then forgotten: the same id is taken
+ * anew, and remembered from then on. */
+static void an_id_is_forgotten_after_the_retention_and_taken_anew(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\",\"id\":\"a\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-24T10:00:00Z\",\"id\":\"a\"}", /* 48 h: dup */
+        "{\"type\":\"tick\",\"ts\":\"2026-11-24T10:00:01Z\",\"id\":\"b\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-24T10:00:01Z\",\"id\":\"a\"}", /* forgotten */
+        "{\"type\":\"tick\",\"ts\":\"2026-11-25T10:00:00Z\",\"id\":\"a\"}", /* dup again */
+        /* an old ts is taken at the clock (10:00:01 on the 24th: duplicates
+         * do not move it), not at its own ts */
+        "{\"type\":\"tick\",\"ts\":\"2026-11-20T10:00:00Z\",\"id\":\"c\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-26T10:00:01Z\",\"id\":\"c\"}", /* dup */
+    };
+    struct ks_engine *e = feed(lines, 7);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.duplicates, 3);
+    CHECK_INT(st.events, 4);
+    ks_engine_free(e);
+}
+
+/* An inventory line at t with the id "ev-ID". */
+static void id_line(char *line, size_t cap, ks_time t, int id)
+{
+    char ts[32];
+    ks_time_fmt(t, ts);
+    snprintf(line, cap,
+             "{\"type\":\"inventory\",\"ts\":\"%s\",\"id\":\"ev-%d\",\"channel\":\"c\","
+             "\"sku\":\"A\",\"qty\":1}",
+             ts, id);
+}
+
+/* 300,000 ids over 12 days of event time, 48 h of them at any moment: the
+ * table holds the last 48 h (about 50,000 ids), not every id ever seen. */
+static void ids_are_kept_for_the_retention_only(void)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    char line[200];
+    const int n = 300000;
+    const ks_time t0 = 1795341600000LL; /* 2026-11-22T10:00:00Z */
+    for (int i = 0; i < n; i++) {
+        id_line(line, sizeof(line), t0 + (ks_time)i * (12 * KS_DAY / n), i);
+        ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+    }
+    CHECK(e->seen.nb * sizeof(struct ks_seen_bucket) <= (4u << 20));
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK(st.state_bytes < (8u << 20));
+    CHECK_INT(st.duplicates, 0);
+    /* the newest is still a duplicate, one from the first day is not */
+    for (int id = n - 1; id >= 0; id -= n - 1) {
+        id_line(line, sizeof(line), t0 + 12 * KS_DAY, id);
+        ks_engine_line(e, in, n + 1, line, strlen(line), &err);
+    }
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.duplicates, 1);
+    ks_engine_free(e);
+}
+
+/* The ids seen go with the checkpoint: a restored engine drops the same
+ * duplicates, and forgets at the same instants. */
+static void ids_seen_survive_a_checkpoint(void)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    char line[200];
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            e = through_checkpoint(e);
+            in = ks_engine_input(e, "t.ndjson");
+        }
+        for (int i = 0; i < 2000; i++) {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"tick\",\"ts\":\"2026-11-2%dT10:%02d:%02d.500Z\",\"id\":\"t-%d\"}",
+                     2 + 2 * pass, i / 60 % 60, i % 60, i);
+            ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+        }
+    }
+    /* the second pass is 48 h later: ids of the first 1:59.5 of the first
+     * hour are still remembered (taken at .500, kept from the whole second
+     * after), the rest came more than 48 h before */
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK(st.duplicates > 0);
+    ks_engine_free(e);
+}
+
+static void an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+        "{\"type\":\"tick\",\"ts\":\"9999-12-31T23:59:59Z\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-29T10:00:00.001Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"s1\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:20:00Z\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-29T10:00:00.001Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"s1\"}",
+    };
+    struct ks_engine *e = feed(lines, 4);
+    const struct ks_dead_effect *dl;
+    CHECK_INT(ks_engine_dead(e, &dl), 2);
+    CHECK_STR(dl[0].reason, "tick: field \"ts\": 9999-12-31T23:59:59.000Z is more than 7d ahead "
+                            "of the clock 2026-11-22T10:00:00.000Z (ts_horizon)");
+    CHECK_INT(dl[1].line, 3);
+    CHECK_STR(dl[1].reason, "sync: field \"ts\": 2026-11-29T10:00:00.001Z is more than 7d ahead "
+                            "of the clock 2026-11-22T10:00:00.000Z (ts_horizon)");
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-22T10:20:00.000Z");
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 0); /* no timer fired on the way to the year 9999 */
+    CHECK_INT(st.rejected, 2);
+    ks_engine_free(e);
+
+    /* One millisecond less is within the horizon; the rejected line's id
+     * was not remembered, so the same line is taken once the clock allows. */
+    e = feed(lines, 5);
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.rejected, 2);
+    CHECK_INT(st.duplicates, 0);
+    CHECK_INT(st.events, 3);
+    ks_engine_free(e);
+    const char *edge[] = {
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-29T10:00:00Z\"}",
+    };
+    e = feed(edge, 2);
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "2026-11-29T10:00:00.000Z");
+    ks_engine_free(e);
+}
+
+static void the_first_event_sets_the_clock_whatever_its_ts(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"tick\",\"ts\":\"9999-12-31T23:59:59Z\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:00:00Z\"}",
+    };
+    struct ks_engine *e = feed(lines, 2);
+    char out[32];
+    ks_time_fmt(ks_engine_clock(e), out);
+    CHECK_STR(out, "9999-12-31T23:59:59.000Z");
+    const struct ks_dead_effect *dl;
+    CHECK_INT(ks_engine_dead(e, &dl), 0); /* behind the clock is no reason to reject */
+    ks_engine_free(e);
+}
+
+/* A jump of 20 years under a horizon raised to allow it: the channel's
+ * volume_drop timer runs for one baseline (7 d of minutes) after its last
+ * event and stops; it used to walk all 10.5 million minutes of the jump. */
+static void a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes(void)
+{
+    struct ks_config far;
+    ks_config_defaults(&far);
+    far.ts_horizon = 7305 * KS_DAY;
+    struct ks_engine *e = ks_engine_new(&far);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    const char *lines[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:01Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+        "{\"type\":\"tick\",\"ts\":\"2046-11-22T10:00:00Z\"}",
+        "{\"type\":\"inventory\",\"ts\":\"2046-11-22T10:00:00Z\",\"channel\":\"amazon\","
+        "\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"tick\",\"ts\":\"2046-11-22T12:00:00Z\"}",
+    };
+    struct ks_err err;
+    for (size_t i = 0; i < 5; i++) {
+        CHECK_INT(ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+                  KS_LINE_ACCEPTED);
+    }
+    CHECK(e->timer_seq < 7 * 24 * 60 + 1000);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 2); /* the stale channel, the volume drop a day later */
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 2, 0, &b);
+    CHECK(strstr(b.p, "\"type\":\"volume_drop\"") != NULL);
+    CHECK(strstr(b.p, "\"detected_at\":\"2026-11-23T10:00:00.000Z\"") != NULL);
+    ks_buf_fini(&b);
     ks_engine_free(e);
 }
 
@@ -317,19 +525,7 @@ static struct ks_engine *held_three_runs(int via_checkpoint)
     struct ks_engine_stats st;
     ks_engine_stats(e, &st);
     CHECK_INT(st.incidents, 1);
-    if (!via_checkpoint) {
-        return e;
-    }
-    struct ks_buf a = {0}, b = {0};
-    ks_engine_save(e, &a);
-    ks_engine_free(e);
-    struct ks_engine *f = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
-    ks_engine_save(f, &b);
-    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
-    ks_buf_fini(&a);
-    ks_buf_fini(&b);
-    return f;
+    return via_checkpoint ? through_checkpoint(e) : e;
 }
 
 /* The released values of e, as one string of quantities in feed order. */
@@ -397,6 +593,12 @@ int main(void)
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
+    RUN(an_id_is_forgotten_after_the_retention_and_taken_anew);
+    RUN(ids_are_kept_for_the_retention_only);
+    RUN(ids_seen_survive_a_checkpoint);
+    RUN(an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing);
+    RUN(the_first_event_sets_the_clock_whatever_its_ts);
+    RUN(a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes);
     RUN(actions_refuse_what_they_cannot_do);
     RUN(checkpoint_round_trip_is_exact);
     RUN(damaged_checkpoints_are_refused_not_trusted);
