@@ -68,5 +68,8 @@ int ks_cmd_feed(int argc, char **argv);
 int ks_cmd_action(int argc, char **argv);
 int ks_cmd_reconcile(int argc, char **argv);
 int ks_cmd_hooks(int argc, char **argv);
+int ks_cmd_review(int argc, char **argv);
+int ks_cmd_report(int argc, char **argv);
+int ks_cmd_cost(int argc, char **argv);
 
 #endif

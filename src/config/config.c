@@ -638,6 +638,65 @@ static const struct key role_keys[] = {
      .off2 = offsetof(struct ks_role, nmay),
      .help = "Names of the proposed actions this role may approve (`zero_channel`, "
              "`pause_listings`, `cancel_orders`, ...: see Actions below); `\"*\"` for all."},
+    {.name = "hourly_rate",
+     .type = K_NUMBER,
+     AT(B_ROLE, struct ks_role, hourly_rate),
+     .help = "What an hour of this role's time costs (in `currency`), for the response cost of "
+             "an incident; 0 or unset: `cost.hourly_rate`."},
+    {.name = NULL} /* end */
+};
+
+static const struct key review_keys[] = {
+    {.name = "p3_monthly_sample",
+     .type = K_INT,
+     CFG(review_p3_sample),
+     .def = "2",
+     .min = 0,
+     .help = "P3 incidents drawn for a post-incident review each calendar month (UTC): the "
+             "first this many resolved in the month, in order of resolution. Their review is "
+             "due `sla.review_due` after resolution, like P1 and P2."},
+    {.name = "retention_window",
+     .type = K_DURATION,
+     CFG(retention_window),
+     .def = "30d",
+     .flags = F_POSITIVE,
+     .help = "An affected customer is retained when they place an accepted order within this "
+             "after the incident's resolution (the retention metric and the churn cost)."},
+    {.name = NULL} /* end */
+};
+
+static const struct key cost_keys[] = {
+    {.name = "hourly_rate",
+     .type = K_NUMBER,
+     CFG(cost_hourly_rate),
+     .def = "50",
+     .help = "What an hour of a person's time costs when their role has no `hourly_rate`."},
+    {.name = "min_person_time",
+     .type = K_DURATION,
+     CFG(cost_min_person),
+     .def = "30m",
+     .help = "A person who acted on an incident is counted for at least this long."},
+    {.name = "per_order",
+     .type = K_NUMBER,
+     CFG(cost_per_order),
+     .def = "0",
+     .help = "Shipping and handling cost of each affected order (direct cost)."},
+    {.name = "per_unit",
+     .type = K_NUMBER,
+     CFG(cost_per_unit),
+     .def = "0",
+     .help = "Restocking cost of each affected unit (direct cost)."},
+    {.name = "lifetime_value",
+     .type = K_NUMBER,
+     CFG(cost_lifetime_value),
+     .def = "250",
+     .help = "Lifetime value of a customer: what a customer who does not return costs."},
+    {.name = "churn_rate",
+     .type = K_PERCENT,
+     CFG(cost_churn_pct),
+     .def = "15",
+     .help = "Share of affected customers expected not to return, used until "
+             "`review.retention_window` has passed after resolution."},
     {.name = NULL} /* end */
 };
 
@@ -700,6 +759,14 @@ static const struct key root_keys[] = {
      .sub = assess_keys,
      .help = "The assessment matrix: impact above these raises an incident's severity one "
              "level and notifies leadership."},
+    {.name = "review",
+     .type = K_SECTION,
+     .sub = review_keys,
+     .help = "Post-incident reviews and the recovery metrics (docs/REVIEWS.md)."},
+    {.name = "cost",
+     .type = K_SECTION,
+     .sub = cost_keys,
+     .help = "The cost of a mistake: direct, response, churn (docs/REVIEWS.md)."},
     {.name = "dedup_retention",
      .type = K_DURATION,
      CFG(dedup_retention),

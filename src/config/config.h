@@ -80,6 +80,7 @@ struct ks_role {
     char *name;
     char **may_approve; /* action names this role may approve; "*" for all */
     size_t nmay;
+    double hourly_rate; /* the response cost of an hour of this role; 0: cost.hourly_rate */
 };
 
 struct ks_config {
@@ -139,6 +140,16 @@ struct ks_config {
     /* Hooks by action name, in file order; none by default. */
     struct ks_hook_cfg *hooks;
     size_t nhooks;
+
+    /* Reviews, recovery metrics and the cost of a mistake (docs/REVIEWS.md). */
+    int review_p3_sample;      /* P3 incidents drawn for review per month: 2 */
+    ks_time retention_window;  /* an affected customer returned: ordered within 30d */
+    double cost_hourly_rate;   /* an hour of a person without a role rate: 50 */
+    ks_time cost_min_person;   /* a person's time on an incident counts at least: 30m */
+    double cost_per_order;     /* shipping and handling per affected order: 0 */
+    double cost_per_unit;      /* restocking per affected unit: 0 */
+    double cost_lifetime_value; /* lifetime value of a customer: 250 */
+    double cost_churn_pct;     /* estimated churn until the window has passed: 15 % */
 };
 
 /* Fills cfg with the defaults of SPEC section 3. The defaults own no memory:

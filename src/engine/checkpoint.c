@@ -42,7 +42,7 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-#define CK_VERSION 7U
+#define CK_VERSION 8U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -577,6 +577,19 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     w_u32(b, inc->rolled_back | (uint32_t)inc->accepted << 8);
     w_u64(b, inc->noversold);
     w_bytes(b, inc->oversold, inc->noversold * sizeof(*inc->oversold));
+    w_i64(b, inc->review_due);
+    w_u32(b, inc->review_written | (uint32_t)inc->review_late << 8 |
+                 (uint32_t)inc->not_persisted << 16);
+    w_i64(b, inc->reopened_by);
+    w_u64(b, inc->nitems);
+    for (size_t i = 0; i < inc->nitems; i++) {
+        w_i64(b, inc->items[i].id);
+        w_i64(b, inc->items[i].due);
+        w_u32(b, inc->items[i].closed | (uint32_t)inc->items[i].noted << 8);
+    }
+    w_set(b, &inc->returned);
+    w_i64(b, inc->fb_count);
+    w_i64(b, inc->fb_good);
 }
 
 static struct ks_incident *r_incident(struct ks_rd *r)
@@ -684,6 +697,25 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     inc->oversold = ks_malloc((nov ? nov : 1) * sizeof(*inc->oversold));
     r_bytes(r, inc->oversold, nov * sizeof(*inc->oversold));
     inc->noversold = inc->capoversold = r->bad ? 0 : nov;
+    inc->review_due = r_i64(r);
+    uint32_t g = r_u32(r);
+    inc->review_written = g & 1;
+    inc->review_late = (g >> 8) & 1;
+    inc->not_persisted = (g >> 16) & 1;
+    inc->reopened_by = r_i64(r);
+    size_t nit = r_count(r, 20);
+    inc->items = ks_calloc(nit ? nit : 1, sizeof(*inc->items));
+    inc->nitems = r->bad ? 0 : nit;
+    for (size_t i = 0; i < inc->nitems && !r->bad; i++) {
+        inc->items[i].id = r_i64(r);
+        inc->items[i].due = r_i64(r);
+        uint32_t h = r_u32(r);
+        inc->items[i].closed = h & 1;
+        inc->items[i].noted = (h >> 8) & 1;
+    }
+    r_set(r, &inc->returned);
+    inc->fb_count = r_i64(r);
+    inc->fb_good = r_i64(r);
     return inc;
 }
 

@@ -132,6 +132,7 @@ void ks_det_order(struct ks_engine *e, const struct ks_event *ev)
         units += ev->lines[i].qty;
     }
     impact(e, ev, ord, cust, value, units);
+    ks_learn_order(e, ev, ord, cust);
     if (ev->status != KS_ORDER_ACCEPTED && ev->status != KS_ORDER_REJECTED) {
         return;
     }

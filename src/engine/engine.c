@@ -271,6 +271,10 @@ static void fire(struct ks_engine *e, const struct ks_timer *t)
     case KS_TM_STEP24:
         ks_contain_fire(e, t);
         break;
+    case KS_TM_REVIEW:
+    case KS_TM_ITEM:
+        ks_learn_fire(e, t);
+        break;
     }
 }
 
@@ -342,6 +346,8 @@ static inline __attribute__((always_inline)) void apply(struct ks_engine *e,
         ks_det_metric(e, ev);
         break;
     case KS_EV_FEEDBACK:
+        ks_learn_feedback(e, ev);
+        break;
     case KS_EV_TICK:
     case KS_EV__COUNT:
         break;
@@ -638,6 +644,7 @@ enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *sta
             ks_guard_unwatch_resolved(e, inc, at); /* before: it sees what is still flagged */
             ks_det_accept_updates(e, inc);
         }
+        ks_learn_resolved(e, inc, at);
     }
     ks_inc_dirty(e, inc);
     return KS_OK;

@@ -207,6 +207,30 @@ enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *chann
 enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct ks_buf *out,
                                  struct ks_err *err);
 
+/* ---- reviews and learning (docs/REVIEWS.md) -------------------------------------- */
+
+/* One action item of an incident's review, as the engine needs it. */
+struct ks_review_item {
+    int64_t id;  /* the store's item id */
+    ks_time due; /* KS_TIME_NONE: none */
+    int closed;  /* done or dropped */
+};
+/*
+ * Tells the engine the state of incident id's review after a person saved it
+ * or closed an item: that a review is written, and its action items (they
+ * replace what it knew). An open item's due date arms a timer: when the
+ * clock passes it, an `sla` entry records the overdue item. The engine also
+ * uses the items when a later incident repeats this one: a repeat that comes
+ * when every item is closed is flagged "correction did not persist" on both.
+ * KS_ENOTFOUND for an unknown incident.
+ */
+enum ks_rc ks_engine_review_sync(struct ks_engine *e, int64_t id, int written,
+                                 const struct ks_review_item *items, size_t n, struct ks_err *err);
+/* Reads the engine clock from the first bytes of a saved state (n >= 16), so
+ * that readers need not restore the whole engine; KS_TIME_NONE when the
+ * bytes are not a state of this version. */
+ks_time ks_engine_saved_clock(const void *p, size_t n);
+
 /* ---- checkpoint ------------------------------------------------------------- */
 
 /*

@@ -299,6 +299,16 @@ struct ks_oversold {
     double value;
 };
 
+/* What the engine knows of one action item of an incident's review (the
+ * text lives in the store): enough to remind when it is overdue and to
+ * tell whether every item was closed when the incident repeats. */
+struct ks_item_due {
+    int64_t id;
+    ks_time due; /* KS_TIME_NONE: none */
+    uint8_t closed;
+    uint8_t noted; /* its overdue entry is in the timeline */
+};
+
 struct ks_incident {
     int64_t id;
     uint8_t type, severity, status;
@@ -335,6 +345,14 @@ struct ks_incident {
     uint8_t rolled_back, accepted;
     struct ks_oversold *oversold;
     size_t noversold, capoversold;
+    /* learning (learn.c, docs/REVIEWS.md) */
+    ks_time review_due;   /* KS_TIME_NONE: no review due (a P3 not drawn, or open) */
+    uint8_t review_written, review_late, not_persisted;
+    int64_t reopened_by;  /* the repeat that found its correction did not hold, or 0 */
+    struct ks_item_due *items;
+    size_t nitems;
+    struct ks_u32set returned; /* affected customers who ordered again in the window */
+    int64_t fb_count, fb_good; /* feedback events, and those scoring 4 or 5 */
 };
 #define KS_SCOPE_SKUS 100
 
@@ -350,7 +368,9 @@ enum ks_timer_kind {
     KS_TM_ASSESS,
     KS_TM_PROPOSE, /* sync: propose zeroing the channel after 2 h */
     KS_TM_STEP4,   /* outage: reduce channel inventory after 4 h */
-    KS_TM_STEP24   /* outage: propose pausing listings after 24 h */
+    KS_TM_STEP24,  /* outage: propose pausing listings after 24 h */
+    KS_TM_REVIEW,  /* ref2 = incident id: its review is due */
+    KS_TM_ITEM     /* ref2 = incident id, ref = item index: an action item is due */
 };
 
 struct ks_timer {
@@ -699,6 +719,18 @@ void ks_contain_outage(struct ks_engine *e, struct ks_incident *inc, ks_time at,
 void ks_contain_supplier(struct ks_engine *e, struct ks_incident *inc, const struct ks_po *p,
                          ks_time at);
 void ks_contain_fire(struct ks_engine *e, const struct ks_timer *t);
+/* learn.c: what reviews need the engine for (docs/REVIEWS.md) */
+/* The incident was resolved at `at`: a review becomes due (P1, P2, a drawn P3). */
+void ks_learn_resolved(struct ks_engine *e, struct ks_incident *inc, ks_time at);
+/* inc was just linked to repeat_of: flags a correction that did not persist. */
+void ks_learn_repeat(struct ks_engine *e, struct ks_incident *inc);
+/* An order of a customer: retention of the incidents it follows. */
+void ks_learn_order(struct ks_engine *e, const struct ks_event *ev, uint32_t order_str,
+                    uint32_t customer_str);
+void ks_learn_feedback(struct ks_engine *e, const struct ks_event *ev);
+void ks_learn_fire(struct ks_engine *e, const struct ks_timer *t);
+void ks_learn_render(const struct ks_incident *inc, struct ks_json *j);
+
 /* Queues a hook call effect and records it in the timeline. */
 void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *action,
                  const char *detail_json);

@@ -96,6 +96,7 @@ struct ks_incident *ks_inc_open(struct ks_engine *e, enum ks_itype type, enum ks
     inc->repeat_of = 0;
     inc->key_a = inc->key_b = KS_NONE;
     inc->propose_due = inc->step4_due = inc->step24_due = KS_TIME_NONE;
+    inc->review_due = KS_TIME_NONE;
     ks_pb_attach(inc);
     arm(e, inc, &inc->ack_due, at + e->cfg->sla_ack[sev], KS_TM_ACK);
     if (sev == KS_P3) {
@@ -214,6 +215,7 @@ void ks_inc_set_fingerprint(struct ks_engine *e, struct ks_incident *inc, const 
                   "days)",
                   (long long)inc->repeat_of, family,
                   (long long)(e->cfg->repeat_window / KS_DAY));
+        ks_learn_repeat(e, inc);
     }
 }
 
@@ -414,6 +416,8 @@ void ks_inc_free(struct ks_incident *inc)
     }
     ks_free(inc->steps);
     ks_free(inc->oversold);
+    ks_free(inc->items);
+    ks_u32set_fini(&inc->returned);
     ks_free(inc);
 }
 
@@ -537,6 +541,8 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
     } else {
         ks_json_null(&j);
     }
+
+    ks_learn_render(inc, &j);
 
     if (detail) {
         ks_json_key(&j, "checklist");

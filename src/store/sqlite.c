@@ -100,6 +100,35 @@ static const char *const migrations[] = {
     "  size INTEGER NOT NULL,"
     "  updated_at TEXT);"
     "CREATE INDEX inputs_path ON inputs(path);",
+    /* 4: post-incident reviews as people wrote them, their action items, and
+     * the parts of an incident's cost a person entered (docs/REVIEWS.md). */
+    "CREATE TABLE reviews("
+    "  incident INTEGER PRIMARY KEY,"
+    "  doc TEXT NOT NULL,"
+    "  updated_by TEXT,"
+    "  updated_at TEXT,"
+    "  first_at TEXT,"
+    "  root_cause_at TEXT);"
+    "CREATE TABLE review_items("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident INTEGER NOT NULL,"
+    "  pos INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  owner TEXT,"
+    "  due TEXT,"
+    "  kind TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  closed_by TEXT,"
+    "  closed_at TEXT,"
+    "  note TEXT);"
+    "CREATE INDEX review_items_incident ON review_items(incident, pos);"
+    "CREATE TABLE costs("
+    "  incident INTEGER NOT NULL,"
+    "  part TEXT NOT NULL,"
+    "  amount REAL NOT NULL,"
+    "  set_by TEXT,"
+    "  set_at TEXT,"
+    "  PRIMARY KEY(incident, part));",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -145,6 +174,17 @@ enum st_id {
     ST_LIST_HOOKS_ALL,
     ST_LIST_HOOKS_STATUS,
     ST_UPDATE_HOOK,
+    ST_PUT_REVIEW,
+    ST_LIST_REVIEWS_ALL,
+    ST_LIST_REVIEWS_ONE,
+    ST_ADD_ITEM,
+    ST_UPDATE_ITEM,
+    ST_DEL_ITEM,
+    ST_LIST_ITEMS_ALL,
+    ST_LIST_ITEMS_ONE,
+    ST_PUT_COST,
+    ST_LIST_COSTS_ALL,
+    ST_LIST_COSTS_ONE,
     ST_COUNT
 };
 
@@ -154,6 +194,13 @@ enum st_id {
 #define DL_COLS "SELECT id, source, line, reason, raw, status, received_at FROM deadletters "
 #define HOOK_COLS                                                                                  \
     "SELECT key, incident, action, body, status, attempts, next_at, detail FROM hooks "
+
+#define REVIEW_COLS                                                                                \
+    "SELECT incident, doc, updated_by, updated_at, first_at, root_cause_at FROM reviews "
+#define ITEM_COLS                                                                                  \
+    "SELECT id, incident, pos, text, owner, due, kind, status, closed_by, closed_at, note "        \
+    "FROM review_items "
+#define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
 
 static const char *const st_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -219,6 +266,27 @@ static const char *const st_sql[ST_COUNT] = {
     [ST_LIST_HOOKS_STATUS] = HOOK_COLS "WHERE status = ?1 ORDER BY id",
     [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5 "
                        "WHERE key = ?1",
+    [ST_PUT_REVIEW] =
+        "INSERT INTO reviews(incident, doc, updated_by, updated_at, first_at, root_cause_at) "
+        "VALUES(?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(incident) DO UPDATE SET doc = excluded.doc, "
+        "updated_by = excluded.updated_by, updated_at = excluded.updated_at, "
+        "root_cause_at = CASE WHEN excluded.root_cause_at IS NULL THEN NULL "
+        "ELSE coalesce(reviews.root_cause_at, excluded.root_cause_at) END",
+    [ST_LIST_REVIEWS_ALL] = REVIEW_COLS "ORDER BY incident",
+    [ST_LIST_REVIEWS_ONE] = REVIEW_COLS "WHERE incident = ?1",
+    [ST_ADD_ITEM] = "INSERT INTO review_items(incident, pos, text, owner, due, kind, status, "
+                    "closed_by, closed_at, note) VALUES(?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_UPDATE_ITEM] = "UPDATE review_items SET incident = ?2, pos = ?3, text = ?4, owner = ?5, "
+                       "due = ?6, kind = ?7, status = ?8, closed_by = ?9, closed_at = ?10, "
+                       "note = ?11 WHERE id = ?1",
+    [ST_DEL_ITEM] = "DELETE FROM review_items WHERE id = ?1",
+    [ST_LIST_ITEMS_ALL] = ITEM_COLS "ORDER BY incident, pos, id",
+    [ST_LIST_ITEMS_ONE] = ITEM_COLS "WHERE incident = ?1 ORDER BY pos, id",
+    [ST_PUT_COST] = "INSERT INTO costs(incident, part, amount, set_by, set_at) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(incident, part) DO UPDATE SET "
+                    "amount = excluded.amount, set_by = excluded.set_by, set_at = excluded.set_at",
+    [ST_LIST_COSTS_ALL] = COST_COLS "ORDER BY incident, part",
+    [ST_LIST_COSTS_ONE] = COST_COLS "WHERE incident = ?1 ORDER BY part",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -1279,6 +1347,221 @@ static enum ks_rc sq_update_hook(struct ks_store *s, const char *key, const char
     return KS_OK;
 }
 
+/* ---- reviews, action items and entered costs (migration 4) ------------------- */
+
+static enum ks_rc sq_put_review(struct ks_store *s, const struct ks_review_row *r,
+                                struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_REVIEW);
+    char at[32], rc_at[32];
+    int rc = sqlite3_bind_int64(st, 1, r->incident);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, r->doc);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, r->by);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 4, r->at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 5, r->root_cause_at, rc_at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save review of incident %lld", (long long)r->incident);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_reviews(struct ks_store *s, int64_t incident,
+                                  int (*fn)(void *ctx, const struct ks_review_row *row),
+                                  void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, incident ? ST_LIST_REVIEWS_ONE : ST_LIST_REVIEWS_ALL);
+    int rc = incident ? sqlite3_bind_int64(st, 1, incident) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list reviews");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_review_row row = {sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
+                                    KS_TIME_NONE, KS_TIME_NONE, KS_TIME_NONE};
+        col_time(st, 3, &row.at);
+        col_time(st, 4, &row.first_at);
+        col_time(st, 5, &row.root_cause_at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list reviews");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_put_item(struct ks_store *s, struct ks_item_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, r->id ? ST_UPDATE_ITEM : ST_ADD_ITEM);
+    char due[32], closed[32];
+    int rc = r->id ? sqlite3_bind_int64(st, 1, r->id) : SQLITE_OK;
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, r->incident);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, r->pos);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 4, r->text);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 5, r->owner);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 6, r->due, due);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 7, r->kind);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 8, r->status);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 9, r->closed_by);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 10, r->closed_at, closed);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 11, r->note);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save action item of incident %lld", (long long)r->incident);
+    }
+    done(st);
+    if (!r->id) {
+        r->id = sqlite3_last_insert_rowid(q->db);
+    } else if (sqlite3_changes(q->db) == 0) {
+        return ks_err_set(err, KS_ENOTFOUND, "no action item %lld", (long long)r->id);
+    }
+    return KS_OK;
+}
+
+static enum ks_rc sq_del_item(struct ks_store *s, int64_t id, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_DEL_ITEM);
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "delete action item %lld", (long long)id);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_items(struct ks_store *s, int64_t incident,
+                                int (*fn)(void *ctx, const struct ks_item_row *row), void *ctx,
+                                struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, incident ? ST_LIST_ITEMS_ONE : ST_LIST_ITEMS_ALL);
+    int rc = incident ? sqlite3_bind_int64(st, 1, incident) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list action items");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_item_row row = {sqlite3_column_int64(st, 0),
+                                  sqlite3_column_int64(st, 1),
+                                  sqlite3_column_int64(st, 2),
+                                  col_text(st, 3),
+                                  col_text(st, 4),
+                                  KS_TIME_NONE,
+                                  col_text(st, 6),
+                                  col_text(st, 7),
+                                  col_text(st, 8),
+                                  KS_TIME_NONE,
+                                  col_text(st, 10)};
+        col_time(st, 5, &row.due);
+        col_time(st, 9, &row.closed_at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list action items");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_put_cost(struct ks_store *s, const struct ks_cost_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_COST);
+    char at[32];
+    int rc = sqlite3_bind_int64(st, 1, r->incident);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, r->part);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_double(st, 3, r->amount);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 4, r->by);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 5, r->at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save cost of incident %lld", (long long)r->incident);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_costs(struct ks_store *s, int64_t incident,
+                                int (*fn)(void *ctx, const struct ks_cost_row *row), void *ctx,
+                                struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, incident ? ST_LIST_COSTS_ONE : ST_LIST_COSTS_ALL);
+    int rc = incident ? sqlite3_bind_int64(st, 1, incident) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list costs");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_cost_row row = {sqlite3_column_int64(st, 0), col_text(st, 1),
+                                  sqlite3_column_double(st, 2), col_text(st, 3), KS_TIME_NONE};
+        col_time(st, 4, &row.at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list costs");
+    }
+    done(st);
+    return KS_OK;
+}
+
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1313,4 +1596,11 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .add_hook = sq_add_hook,
     .list_hooks = sq_list_hooks,
     .update_hook = sq_update_hook,
+    .put_review = sq_put_review,
+    .list_reviews = sq_list_reviews,
+    .put_item = sq_put_item,
+    .del_item = sq_del_item,
+    .list_items = sq_list_items,
+    .put_cost = sq_put_cost,
+    .list_costs = sq_list_costs,
 };

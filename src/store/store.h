@@ -85,6 +85,42 @@ struct ks_store_trim {
     int64_t incidents;  /* keep ids <= */
 };
 
+/* A post-incident review as people wrote it (docs/REVIEWS.md). doc is JSON
+ * with root_cause, whys, went_well, improve and notes; the action items are
+ * rows of their own. Times are the engine clock of the saving command. */
+struct ks_review_row {
+    int64_t incident;
+    const char *doc;
+    const char *by;         /* who saved it last */
+    ks_time at;             /* saved last */
+    ks_time first_at;       /* saved first (set by the store) */
+    ks_time root_cause_at;  /* first saved with a root cause; KS_TIME_NONE: none */
+};
+
+/* One action item of a review. */
+struct ks_item_row {
+    int64_t id; /* 0: a new item (set by put_item) */
+    int64_t incident;
+    int64_t pos; /* its place in the review, 1.. */
+    const char *text;
+    const char *owner; /* NULL: none */
+    ks_time due;       /* KS_TIME_NONE: none */
+    const char *kind;  /* immediate | systematic | prevention */
+    const char *status; /* open | done | dropped */
+    const char *closed_by;
+    ks_time closed_at;
+    const char *note;
+};
+
+/* A part of an incident's cost entered or overridden by a person. */
+struct ks_cost_row {
+    int64_t incident;
+    const char *part; /* direct | response | churn | repeats | brand */
+    double amount;
+    const char *by;
+    ks_time at;
+};
+
 struct ks_store;
 
 /* Called per block of a channel's feed: the changes first..last (seqs),
@@ -182,6 +218,27 @@ struct ks_store_ops {
     enum ks_rc (*update_hook)(struct ks_store *s, const char *key, const char *status,
                               int64_t attempts, ks_time next_at, const char *detail,
                               struct ks_err *err);
+    /* Reviews (migration 4): put is an upsert by incident; root_cause_at
+     * keeps its first value while the review keeps a root cause. list calls
+     * fn for one incident's review (incident > 0) or all, in incident order. */
+    enum ks_rc (*put_review)(struct ks_store *s, const struct ks_review_row *row,
+                             struct ks_err *err);
+    enum ks_rc (*list_reviews)(struct ks_store *s, int64_t incident,
+                               int (*fn)(void *ctx, const struct ks_review_row *row), void *ctx,
+                               struct ks_err *err);
+    /* Action items: put inserts (id 0, then set) or updates by id
+     * (KS_ENOTFOUND when there is none); list is by incident and position
+     * (incident 0: all). */
+    enum ks_rc (*put_item)(struct ks_store *s, struct ks_item_row *row, struct ks_err *err);
+    enum ks_rc (*del_item)(struct ks_store *s, int64_t id, struct ks_err *err);
+    enum ks_rc (*list_items)(struct ks_store *s, int64_t incident,
+                             int (*fn)(void *ctx, const struct ks_item_row *row), void *ctx,
+                             struct ks_err *err);
+    /* Costs a person entered: an upsert by (incident, part); list as above. */
+    enum ks_rc (*put_cost)(struct ks_store *s, const struct ks_cost_row *row, struct ks_err *err);
+    enum ks_rc (*list_costs)(struct ks_store *s, int64_t incident,
+                             int (*fn)(void *ctx, const struct ks_cost_row *row), void *ctx,
+                             struct ks_err *err);
 };
 
 struct ks_store {

@@ -1,0 +1,585 @@
+/*
+ * parse.c - a review as people write it: Markdown with a YAML front matter,
+ * or plain YAML (docs/REVIEWS.md), read with libyaml's document API so that
+ * every error names its line. Also saving it, closing action items and
+ * entering costs: the writing half of the review module.
+ */
+#include "review.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+static const char *const categories[] = {"process", "system", "human", "environmental", NULL};
+static const char *const kinds[] = {"immediate", "systematic", "prevention", NULL};
+static const char *const statuses[] = {"open", "done", "dropped", NULL};
+/* Keys `review show --json` writes that are not people's to set: ignored. */
+static const char *const readonly_keys[] = {
+    "incident", "title",   "type",   "severity", "status",    "fingerprint",
+    "timeline", "impact",  "automated", "people", "signals",  "lineage",
+    "review",   "repeat_of", "repeats", "correction_did_not_persist", "reopened_by", "flags",
+    NULL};
+
+static int one_of(const char *s, const char *const *list)
+{
+    for (size_t i = 0; list[i]; i++) {
+        if (!strcmp(s, list[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+struct pctx {
+    yaml_document_t *doc;
+    const char *name;
+    int base; /* lines before the YAML text (the opening ---) */
+    struct ks_err *err;
+};
+
+static int line_of(const struct pctx *p, const yaml_node_t *n)
+{
+    return (int)n->start_mark.line + 1 + p->base;
+}
+
+static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return ks_err_set(p->err, KS_EINPUT, "%s:%d: %s", p->name, line_of(p, n), msg);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* A YAML null: empty, ~ or null, unquoted. */
+static int is_null(const yaml_node_t *n)
+{
+    const char *s = scalar(n);
+    return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
+}
+
+static enum ks_rc text_of(struct pctx *p, const yaml_node_t *n, const char *key, char **out)
+{
+    const char *s = scalar(n);
+    if (!s) {
+        return bad(p, n, "%s: must be text", key);
+    }
+    size_t k = 0;
+    while (s[k] == ' ' || s[k] == '\t' || s[k] == '\n') {
+        k++;
+    }
+    if (!s[k]) {
+        return bad(p, n, "%s: must not be empty", key);
+    }
+    *out = ks_strdup(s);
+    return KS_OK;
+}
+
+static enum ks_rc list_of(struct pctx *p, const yaml_node_t *n, const char *key, char ***out,
+                          size_t *count)
+{
+    if (is_null(n)) {
+        return KS_OK;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        return bad(p, n, "%s: must be a list of text", key);
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        char k[64];
+        snprintf(k, sizeof(k), "%s[%zu]", key, *count);
+        char *s = NULL;
+        if (text_of(p, yaml_document_get_node(p->doc, *it), k, &s) != KS_OK) {
+            return p->err->rc;
+        }
+        *out = ks_realloc(*out, (*count + 1) * sizeof(char *));
+        (*out)[(*count)++] = s;
+    }
+    return KS_OK;
+}
+
+/* "2026-12-01" (the end of that day, UTC) or an RFC 3339 timestamp. */
+static int parse_due(const char *s, ks_time *out)
+{
+    const char *why;
+    size_t n = strlen(s);
+    if (n == 10) {
+        char buf[40];
+        snprintf(buf, sizeof(buf), "%sT23:59:59.999Z", s);
+        return ks_time_parse(buf, strlen(buf), out, &why);
+    }
+    return ks_time_parse(s, n, out, &why);
+}
+
+static enum ks_rc parse_root(struct pctx *p, const yaml_node_t *n, struct ks_review_doc *d)
+{
+    if (is_null(n)) {
+        return KS_OK;
+    }
+    if (n->type != YAML_MAPPING_NODE) {
+        return bad(p, n, "root_cause: must be a mapping of category, text and known_risk");
+    }
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+        yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
+        const char *key = scalar(k);
+        if (!key) {
+            return bad(p, k, "root_cause: keys must be text");
+        }
+        if (is_null(v)) {
+            continue;
+        }
+        if (!strcmp(key, "category")) {
+            const char *s = scalar(v);
+            if (!s || !one_of(s, categories)) {
+                return bad(p, v,
+                           "root_cause.category: must be process, system, human or "
+                           "environmental, got \"%s\"",
+                           s ? s : "(not text)");
+            }
+            d->category = ks_strdup(s);
+        } else if (!strcmp(key, "text")) {
+            if (text_of(p, v, "root_cause.text", &d->cause) != KS_OK) {
+                return p->err->rc;
+            }
+        } else if (!strcmp(key, "known_risk")) {
+            const char *s = scalar(v);
+            if (s && (!strcmp(s, "true") || !strcmp(s, "yes"))) {
+                d->known_risk = 1;
+            } else if (s && (!strcmp(s, "false") || !strcmp(s, "no"))) {
+                d->known_risk = 0;
+            } else {
+                return bad(p, v, "root_cause.known_risk: must be true or false, got \"%s\"",
+                           s ? s : "(not text)");
+            }
+        } else {
+            return bad(p, k, "root_cause: unknown key \"%s\" (use category, text, known_risk)",
+                       key);
+        }
+    }
+    return KS_OK;
+}
+
+static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_review_doc *d)
+{
+    if (is_null(n)) {
+        return KS_OK;
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        return bad(p, n, "action_items: must be a list of {text, owner, due, kind}");
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *m = yaml_document_get_node(p->doc, *it);
+        size_t i = d->nitems;
+        char key[64];
+        if (m->type != YAML_MAPPING_NODE) {
+            return bad(p, m, "action_items[%zu]: must be a mapping of text, owner, due, kind", i);
+        }
+        d->items = ks_realloc(d->items, (i + 1) * sizeof(*d->items));
+        struct ks_review_action *a = &d->items[d->nitems++];
+        memset(a, 0, sizeof(*a));
+        a->due = KS_TIME_NONE;
+        a->line = line_of(p, m);
+        for (yaml_node_pair_t *pr = m->data.mapping.pairs.start; pr < m->data.mapping.pairs.top;
+             pr++) {
+            yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+            yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
+            const char *kn = scalar(k);
+            if (!kn) {
+                return bad(p, k, "action_items[%zu]: keys must be text", i);
+            }
+            snprintf(key, sizeof(key), "action_items[%zu].%s", i, kn);
+            if (is_null(v)) {
+                continue;
+            }
+            const char *s = scalar(v);
+            if (!strcmp(kn, "text")) {
+                if (text_of(p, v, key, &a->text) != KS_OK) {
+                    return p->err->rc;
+                }
+            } else if (!strcmp(kn, "owner")) {
+                if (text_of(p, v, key, &a->owner) != KS_OK) {
+                    return p->err->rc;
+                }
+            } else if (!strcmp(kn, "due")) {
+                if (!s || parse_due(s, &a->due) != 0) {
+                    return bad(p, v, "%s: must be a date (2026-12-01) or an RFC 3339 time, got "
+                               "\"%s\"", key, s ? s : "(not text)");
+                }
+            } else if (!strcmp(kn, "kind")) {
+                if (!s || !one_of(s, kinds)) {
+                    return bad(p, v, "%s: must be immediate, systematic or prevention, got \"%s\"",
+                               key, s ? s : "(not text)");
+                }
+                a->kind = ks_strdup(s);
+            } else if (!strcmp(kn, "status")) {
+                if (!s || !one_of(s, statuses)) {
+                    return bad(p, v, "%s: must be open, done or dropped, got \"%s\"", key,
+                               s ? s : "(not text)");
+                }
+                a->status = ks_strdup(s);
+            } else if (!strcmp(kn, "id") || !strcmp(kn, "closed_by") ||
+                       !strcmp(kn, "closed_at") || !strcmp(kn, "note") ||
+                       !strcmp(kn, "overdue")) {
+                continue; /* written by `review show --json`, kept by the store */
+            } else {
+                return bad(p, k, "action_items[%zu]: unknown key \"%s\" (use text, owner, due, "
+                           "kind, status)", i, kn);
+            }
+        }
+        if (!a->text) {
+            return bad(p, m, "action_items[%zu]: needs a text", i);
+        }
+        if (!a->kind) {
+            return bad(p, m, "action_items[%zu]: needs a kind: immediate (48 h), systematic "
+                       "(2 weeks) or prevention (1 month)", i);
+        }
+    }
+    return KS_OK;
+}
+
+void ks_review_doc_fini(struct ks_review_doc *d)
+{
+    ks_free(d->category);
+    ks_free(d->cause);
+    char **lists[] = {d->whys, d->went_well, d->improve};
+    size_t ns[] = {d->nwhys, d->nwell, d->nimprove};
+    for (size_t l = 0; l < 3; l++) {
+        for (size_t i = 0; i < ns[l]; i++) {
+            ks_free(lists[l][i]);
+        }
+        ks_free(lists[l]);
+    }
+    for (size_t i = 0; i < d->nitems; i++) {
+        ks_free(d->items[i].text);
+        ks_free(d->items[i].owner);
+        ks_free(d->items[i].kind);
+        ks_free(d->items[i].status);
+    }
+    ks_free(d->items);
+    ks_free(d->notes);
+    memset(d, 0, sizeof(*d));
+    d->known_risk = -1;
+}
+
+static enum ks_rc parse_root_node(struct pctx *p, yaml_node_t *root, struct ks_review_doc *d)
+{
+    if (!root || is_null(root)) {
+        return KS_OK; /* an empty review */
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        return bad(p, root, "a review is a mapping of root_cause, whys, went_well, improve, "
+                   "action_items");
+    }
+    for (yaml_node_pair_t *pr = root->data.mapping.pairs.start; pr < root->data.mapping.pairs.top;
+         pr++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pr->key);
+        yaml_node_t *v = yaml_document_get_node(p->doc, pr->value);
+        const char *key = scalar(k);
+        enum ks_rc rc = KS_OK;
+        if (!key) {
+            return bad(p, k, "keys must be text");
+        } else if (!strcmp(key, "root_cause")) {
+            rc = parse_root(p, v, d);
+        } else if (!strcmp(key, "whys")) {
+            rc = list_of(p, v, "whys", &d->whys, &d->nwhys);
+        } else if (!strcmp(key, "went_well")) {
+            rc = list_of(p, v, "went_well", &d->went_well, &d->nwell);
+        } else if (!strcmp(key, "improve")) {
+            rc = list_of(p, v, "improve", &d->improve, &d->nimprove);
+        } else if (!strcmp(key, "action_items")) {
+            rc = parse_items(p, v, d);
+        } else if (!strcmp(key, "notes")) {
+            if (!is_null(v)) {
+                ks_free(d->notes);
+                rc = text_of(p, v, "notes", &d->notes);
+            }
+        } else if (!one_of(key, readonly_keys)) {
+            return bad(p, k, "unknown key \"%s\" (use root_cause, whys, went_well, improve, "
+                       "action_items, notes)", key);
+        }
+        if (rc != KS_OK) {
+            return rc;
+        }
+    }
+    return KS_OK;
+}
+
+enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
+                           struct ks_review_doc *d, struct ks_err *err)
+{
+    memset(d, 0, sizeof(*d));
+    d->known_risk = -1;
+    struct pctx p = {NULL, name, 0, err};
+    const char *y = text;
+    size_t yn = n;
+    const char *body = NULL;
+    /* Markdown with front matter: "---" on the first line, YAML up to the next
+     * "---" line, the body after it. */
+    if (n >= 3 && !strncmp(text, "---", 3) && (n == 3 || text[3] == '\n' || text[3] == '\r')) {
+        const char *s = memchr(text, '\n', n);
+        s = s ? s + 1 : text + n;
+        const char *e = s;
+        int found = 0;
+        while (e < text + n) {
+            const char *nl = memchr(e, '\n', (size_t)(text + n - e));
+            size_t len = nl ? (size_t)(nl - e) : (size_t)(text + n - e);
+            if ((len == 3 || (len == 4 && e[3] == '\r')) && !strncmp(e, "---", 3)) {
+                found = 1;
+                body = nl ? nl + 1 : text + n;
+                break;
+            }
+            e = nl ? nl + 1 : text + n;
+        }
+        if (!found) {
+            return ks_err_set(err, KS_EINPUT,
+                              "%s:1: the front matter opened by \"---\" is never closed by a "
+                              "\"---\" line",
+                              name);
+        }
+        y = s;
+        yn = (size_t)(e - s);
+        p.base = 1;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)y, yn);
+    if (!yaml_parser_load(&parser, &doc)) {
+        int line = (int)(parser.problem_mark.line + 1) + p.base;
+        ks_err_set(err, KS_EINPUT, "%s:%d: not valid YAML: %s%s%s", name, line,
+                   parser.problem ? parser.problem : "syntax error",
+                   parser.context ? " " : "", parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return KS_EINPUT;
+    }
+    p.doc = &doc;
+    enum ks_rc rc = parse_root_node(&p, yaml_document_get_root_node(&doc), d);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    if (rc == KS_OK && body) {
+        size_t k = 0, bl = (size_t)(text + n - body);
+        while (k < bl && (body[k] == '\n' || body[k] == '\r' || body[k] == ' ')) {
+            k++;
+        }
+        size_t e = bl;
+        while (e > k && (body[e - 1] == '\n' || body[e - 1] == '\r' || body[e - 1] == ' ')) {
+            e--;
+        }
+        if (e > k) {
+            ks_free(d->notes);
+            d->notes = ks_strndup(body + k, e - k);
+        }
+    }
+    if (rc != KS_OK) {
+        ks_review_doc_fini(d);
+    }
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+struct items_ctx {
+    struct ks_item_row *v;
+    size_t n;
+    int64_t want_id; /* 0: all */
+};
+
+static char *dupz(const char *s)
+{
+    return s ? ks_strdup(s) : NULL;
+}
+
+static int collect_item(void *ctx, const struct ks_item_row *r)
+{
+    struct items_ctx *c = ctx;
+    if (c->want_id && r->id != c->want_id) {
+        return 0;
+    }
+    c->v = ks_realloc(c->v, (c->n + 1) * sizeof(*c->v));
+    struct ks_item_row *o = &c->v[c->n++];
+    *o = *r;
+    o->text = dupz(r->text);
+    o->owner = dupz(r->owner);
+    o->kind = dupz(r->kind);
+    o->status = dupz(r->status);
+    o->closed_by = dupz(r->closed_by);
+    o->note = dupz(r->note);
+    return 0;
+}
+
+static void items_fini(struct items_ctx *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        ks_free((char *)c->v[i].text);
+        ks_free((char *)c->v[i].owner);
+        ks_free((char *)c->v[i].kind);
+        ks_free((char *)c->v[i].status);
+        ks_free((char *)c->v[i].closed_by);
+        ks_free((char *)c->v[i].note);
+    }
+    ks_free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The engine's view of an incident's items, from the store. */
+static enum ks_rc engine_items(struct ks_store *s, int64_t id, struct ks_review_item **items,
+                               size_t *n, struct ks_err *err)
+{
+    struct items_ctx c = {0};
+    enum ks_rc rc = s->ops->list_items(s, id, collect_item, &c, err);
+    *items = ks_calloc(c.n ? c.n : 1, sizeof(**items));
+    *n = c.n;
+    for (size_t i = 0; i < c.n; i++) {
+        (*items)[i].id = c.v[i].id;
+        (*items)[i].due = c.v[i].due;
+        (*items)[i].closed = strcmp(c.v[i].status, "open") != 0;
+    }
+    items_fini(&c);
+    return rc;
+}
+
+static void json_list(json_t *o, const char *key, char **v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(v[i]));
+    }
+    json_object_set_new(o, key, a);
+}
+
+enum ks_rc ks_review_save(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
+                          const char *by, ks_time at, struct ks_review_item **items, size_t *n,
+                          struct ks_err *err)
+{
+    struct ks_buf probe = {0};
+    enum ks_rc rc = s->ops->get_incident(s, id, 0, &probe, err);
+    ks_buf_fini(&probe);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    json_t *o = json_object();
+    json_t *root = json_object();
+    json_object_set_new(root, "category", d->category ? json_string(d->category) : json_null());
+    json_object_set_new(root, "text", d->cause ? json_string(d->cause) : json_null());
+    json_object_set_new(root, "known_risk",
+                        d->known_risk < 0 ? json_null() : json_boolean(d->known_risk));
+    json_object_set_new(o, "root_cause", root);
+    json_list(o, "whys", d->whys, d->nwhys);
+    json_list(o, "went_well", d->went_well, d->nwell);
+    json_list(o, "improve", d->improve, d->nimprove);
+    json_object_set_new(o, "notes", d->notes ? json_string(d->notes) : json_null());
+    char *doc = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    struct ks_review_row row = {id, doc, by, at, KS_TIME_NONE, d->cause ? at : KS_TIME_NONE};
+    rc = s->ops->put_review(s, &row, err);
+    free(doc);
+    struct items_ctx old = {0};
+    if (rc == KS_OK) {
+        rc = s->ops->list_items(s, id, collect_item, &old, err);
+    }
+    int *kept = ks_calloc(old.n + 1, sizeof(int));
+    for (size_t i = 0; i < d->nitems && rc == KS_OK; i++) {
+        const struct ks_review_action *a = &d->items[i];
+        struct ks_item_row r = {0, id, (int64_t)i + 1, a->text, a->owner, a->due, a->kind,
+                                "open", NULL, KS_TIME_NONE, NULL};
+        for (size_t k = 0; k < old.n; k++) {
+            if (!kept[k] && !strcmp(old.v[k].text, a->text)) {
+                kept[k] = 1;
+                r.id = old.v[k].id;
+                r.status = old.v[k].status;
+                r.closed_by = old.v[k].closed_by;
+                r.closed_at = old.v[k].closed_at;
+                r.note = old.v[k].note;
+                break;
+            }
+        }
+        if (a->status && strcmp(a->status, r.status) != 0) {
+            r.status = a->status;
+            int open = !strcmp(a->status, "open");
+            r.closed_by = open ? NULL : by;
+            r.closed_at = open ? KS_TIME_NONE : at;
+        }
+        rc = s->ops->put_item(s, &r, err);
+    }
+    for (size_t k = 0; k < old.n && rc == KS_OK; k++) {
+        if (!kept[k]) {
+            rc = s->ops->del_item(s, old.v[k].id, err);
+        }
+    }
+    ks_free(kept);
+    items_fini(&old);
+    if (rc == KS_OK) {
+        rc = engine_items(s, id, items, n, err);
+    }
+    return rc;
+}
+
+enum ks_rc ks_review_item_close(struct ks_store *s, int64_t item_id, const char *verb,
+                                const char *by, const char *note, ks_time at, int64_t *incident,
+                                struct ks_review_item **items, size_t *n, struct ks_err *err)
+{
+    const char *status = !strcmp(verb, "done") ? "done" : !strcmp(verb, "drop") ? "dropped" : NULL;
+    if (!status) {
+        return ks_err_set(err, KS_EUSAGE, "unknown '%s': an item is closed with done or drop",
+                          verb);
+    }
+    struct items_ctx c = {NULL, 0, item_id};
+    enum ks_rc rc = s->ops->list_items(s, 0, collect_item, &c, err);
+    if (rc == KS_OK && c.n == 0) {
+        rc = ks_err_set(err, KS_ENOTFOUND, "no action item %lld", (long long)item_id);
+    }
+    if (rc == KS_OK && strcmp(c.v[0].status, "open") != 0) {
+        rc = ks_err_set(err, KS_ESTATE, "action item %lld is already %s", (long long)item_id,
+                        c.v[0].status);
+    }
+    if (rc == KS_OK) {
+        struct ks_item_row r = c.v[0];
+        r.status = status;
+        r.closed_by = by;
+        r.closed_at = at;
+        r.note = note;
+        *incident = r.incident;
+        rc = s->ops->put_item(s, &r, err);
+    }
+    if (rc == KS_OK) {
+        rc = engine_items(s, *incident, items, n, err);
+    }
+    items_fini(&c);
+    return rc;
+}
+
+enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, double amount,
+                              const char *by, ks_time at, struct ks_err *err)
+{
+    static const char *const parts[] = {"direct", "response", "churn", "repeats", "brand", NULL};
+    if (!one_of(part, parts)) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "unknown cost part '%s' (use direct, response, churn, repeats or brand)",
+                          part);
+    }
+    if (!(amount >= 0) || amount > 1e15) {
+        return ks_err_set(err, KS_EUSAGE, "a cost must be a number >= 0");
+    }
+    struct ks_buf probe = {0};
+    enum ks_rc rc = s->ops->get_incident(s, id, 0, &probe, err);
+    ks_buf_fini(&probe);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    struct ks_cost_row r = {id, part, amount, by, at};
+    return s->ops->put_cost(s, &r, err);
+}

@@ -1,0 +1,338 @@
+/*
+ * test_review.c - post-incident reviews: parse errors with their line, each
+ * shallow-review flag raised by exactly the input that should raise it, every
+ * recovery metric on a constructed set of incidents (missing timestamps
+ * included), the playbook's worked cost example, and a report that is the
+ * same bytes every time.
+ */
+#include "../../src/review/review.h"
+#include "t.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+static struct ks_config cfg;
+
+static ks_time T(const char *s)
+{
+    ks_time t;
+    const char *why;
+    return ks_time_parse(s, strlen(s), &t, &why) == 0 ? t : KS_TIME_NONE;
+}
+
+/* An incident row as the engine renders it, with only what reviews read. */
+static void put(struct ks_store *s, int64_t id, const char *sev, const char *fields)
+{
+    char detail[4096];
+    snprintf(detail, sizeof(detail),
+             "{\"id\":%lld,\"type\":\"data_corruption\",\"severity\":\"%s\",\"status\":\"resolved\","
+             "\"title\":\"t%lld\",\"fingerprint\":\"f\",\"scope\":{\"channels\":[\"amazon\"]}%s%s}",
+             (long long)id, sev, (long long)id, *fields ? "," : "", fields);
+    struct ks_incident_row r = {id, "data_corruption", sev, "resolved", "f", 0, detail, detail};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->put_incident(s, &r, &err), KS_OK);
+}
+
+static struct ks_store *mem(void)
+{
+    struct ks_store *s = NULL;
+    struct ks_err err = {0};
+    CHECK_INT(ks_store_open(&s, ":memory:", &err), KS_OK);
+    return s;
+}
+
+static int set_review(struct ks_store *s, int64_t id, const char *text)
+{
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    if (ks_review_parse("r.md", text, strlen(text), &d, &err) != KS_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    struct ks_review_item *items = NULL;
+    size_t n = 0;
+    enum ks_rc rc = ks_review_save(s, id, &d, "carol", T("2026-11-22T12:00:00Z"), &items, &n, &err);
+    ks_free(items);
+    ks_review_doc_fini(&d);
+    return rc == KS_OK ? 0 : -1;
+}
+
+/* The flags of incident id, "a|b|c". */
+static void flags_of(struct ks_store *s, int64_t id, ks_time now, char *out, size_t cap)
+{
+    struct ks_review_set *l = NULL;
+    struct ks_err err = {0};
+    struct ks_buf b = {0};
+    CHECK_INT(ks_review_load(s, &cfg, now, &l, &err), KS_OK);
+    CHECK_INT(ks_review_show_json(l, id, &b, &err), KS_OK);
+    out[0] = 0;
+    const char *p = strstr(b.p ? b.p : "", "\"flags\":[");
+    size_t o = 0;
+    while (p && (p = strstr(p, "{\"flag\":\"")) != NULL) {
+        p += 9;
+        const char *e = strchr(p, '"');
+        o += (size_t)snprintf(out + o, cap - o, "%s%.*s", o ? "|" : "", (int)(e - p), p);
+    }
+    ks_buf_fini(&b);
+    ks_review_free(l);
+}
+
+static const char *good =
+    "---\n"
+    "root_cause: {category: process, text: the import accepted a file without its header check, "
+    "known_risk: false}\n"
+    "whys: [the feed zeroed 400 SKUs, the file had no quantities, the export changed its columns]\n"
+    "action_items:\n"
+    "  - {text: check columns before import, owner: dave, due: 2026-11-30, kind: prevention}\n"
+    "---\n";
+
+static void a_complete_review_raises_no_flag(void)
+{
+    struct ks_store *s = mem();
+    put(s, 1, "P2", "\"timeline\":[]");
+    CHECK_INT(set_review(s, 1, good), 0);
+    char f[512];
+    flags_of(s, 1, T("2026-11-23T00:00:00Z"), f, sizeof(f));
+    CHECK_STR(f, "");
+    ks_store_close(s);
+}
+
+/* Each variant changes one thing of `good` and must raise exactly one flag. */
+static void each_shallow_flag_is_raised_by_exactly_its_input(void)
+{
+    static const struct {
+        const char *from, *to, *flag;
+    } cases[] = {
+        {"text: the import accepted a file without its header check, ", "", "no root cause"},
+        {", the export changed its columns]", "]", "fewer than three whys"},
+        {"category: process", "category: environmental", "only external causes"},
+        {"the file had no quantities", "Erin forgot the quantities", "cause names a person"},
+        {"kind: prevention", "kind: systematic", "no preventive action item"},
+        {"owner: dave, ", "", "action item without owner or due date"},
+        {"due: 2026-11-30, ", "", "action item without owner or due date"},
+    };
+    cfg.people = (struct ks_person[]){{"erin", "agent"}};
+    cfg.npeople = 1;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ks_store *s = mem();
+        put(s, 1, "P2", "\"timeline\":[]");
+        char text[1024];
+        const char *at = strstr(good, cases[i].from);
+        KS_ASSERT(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good, cases[i].to,
+                 at + strlen(cases[i].from));
+        CHECK_INT(set_review(s, 1, text), 0);
+        char f[512];
+        flags_of(s, 1, T("2026-11-23T00:00:00Z"), f, sizeof(f));
+        if (strcmp(f, cases[i].flag) != 0) {
+            fprintf(stderr, "  case %zu: flags \"%s\", expected \"%s\"\n", i, f, cases[i].flag);
+        }
+        CHECK_STR(f, cases[i].flag);
+        ks_store_close(s);
+    }
+    cfg.people = NULL;
+    cfg.npeople = 0;
+}
+
+static void review_overdue_is_raised_only_after_its_due_time_without_a_review(void)
+{
+    struct ks_store *s = mem();
+    put(s, 1, "P1", "\"review_due\":\"2026-11-24T12:00:00.000Z\",\"timeline\":[]");
+    char f[512];
+    flags_of(s, 1, T("2026-11-24T12:00:00Z"), f, sizeof(f));
+    CHECK_STR(f, "");
+    flags_of(s, 1, T("2026-11-24T12:00:00.001Z"), f, sizeof(f));
+    CHECK_STR(f, "review overdue");
+    CHECK_INT(set_review(s, 1, good), 0);
+    flags_of(s, 1, T("2026-11-25T00:00:00Z"), f, sizeof(f));
+    CHECK_STR(f, "");
+    ks_store_close(s);
+}
+
+static void parse_errors_name_their_line(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"---\nwhys: [a, b]\naction_items:\n  - text: x\n    kind: later\n---\n",
+         "r.md:5: action_items[0].kind: must be immediate, systematic or prevention, got \"later\""},
+        {"root_cause:\n  category: people\n",
+         "r.md:2: root_cause.category: must be process, system, human or environmental, got "
+         "\"people\""},
+        {"whys: [a]\nwho: me\n", "r.md:2: unknown key \"who\" (use root_cause, whys, went_well, "
+                                 "improve, action_items, notes)"},
+        {"---\nwhys: [a\n", "r.md:1: the front matter opened by \"---\" is never closed by a \"---\" line"},
+        {"action_items:\n  - {text: x, due: soon, kind: immediate}\n",
+         "r.md:2: action_items[0].due: must be a date (2026-12-01) or an RFC 3339 time, got \"soon\""},
+        {"action_items:\n  - owner: bob\n    kind: immediate\n", "r.md:2: action_items[0]: needs a text"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ks_review_doc d;
+        struct ks_err err = {0};
+        CHECK_INT(ks_review_parse("r.md", cases[i].text, strlen(cases[i].text), &d, &err),
+                  KS_EINPUT);
+        CHECK_STR(err.msg, cases[i].msg);
+    }
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    const char *bad = "---\nwhys:\n  - a\n  - [b\n---\n";
+    CHECK_INT(ks_review_parse("r.md", bad, strlen(bad), &d, &err), KS_EINPUT);
+    CHECK(strncmp(err.msg, "r.md:5: not valid YAML", 22) == 0 ||
+          strncmp(err.msg, "r.md:4: not valid YAML", 22) == 0);
+}
+
+/* $2,500 direct, $5,000 of response (40 h of a $125 role), 15 % of 500 customers at
+ * $250 = $18,750 of churn, three repeats at $2,500, $10,000 of brand damage. */
+static void the_worked_cost_example_adds_up(void)
+{
+    struct ks_store *s = mem();
+    struct ks_role role = {"lead", NULL, 0, 125};
+    cfg.roles = &role;
+    cfg.nroles = 1;
+    cfg.people = (struct ks_person[]){{"alice", "lead"}};
+    cfg.npeople = 1;
+    put(s, 1, "P1",
+        "\"detected_at\":\"2026-11-22T10:00:00.000Z\",\"resolved_at\":\"2026-11-23T10:00:00.000Z\","
+        "\"impact\":{\"orders\":0,\"customers\":500,\"revenue\":2500.0,\"units\":0},"
+        "\"timeline\":[{\"at\":\"2026-11-22T10:00:00.000Z\",\"kind\":\"note\",\"actor\":\"alice\","
+        "\"text\":\"a\"},{\"at\":\"2026-11-24T02:00:00.000Z\",\"kind\":\"note\",\"actor\":\"alice\","
+        "\"text\":\"b\"}]");
+    for (int64_t i = 2; i <= 4; i++) {
+        put(s, i, "P3", "\"repeat_of\":1,\"impact\":{\"orders\":0,\"customers\":0,\"revenue\":2500.0}");
+    }
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_cost_set(s, 1, "brand", 10000, "alice", 0, &err), KS_OK);
+    struct ks_review_set *l = NULL;
+    CHECK_INT(ks_review_load(s, &cfg, T("2026-11-25T00:00:00Z"), &l, &err), KS_OK);
+    struct ks_buf b = {0};
+    CHECK_INT(ks_review_cost_json(l, 1, &b, &err), KS_OK);
+    CHECK(strstr(b.p, "\"direct\":2500,\"response\":5000,\"churn\":18750,\"repeats\":7500,"
+                      "\"brand\":10000,\"total\":43750,\"multiplier\":17.5,") != NULL);
+    ks_buf_fini(&b);
+    ks_review_free(l);
+    CHECK_INT(ks_review_cost_set(s, 1, "goodwill", 1, "alice", 0, &err), KS_EUSAGE);
+    cfg.roles = NULL;
+    cfg.nroles = 0;
+    cfg.people = NULL;
+    cfg.npeople = 0;
+    ks_store_close(s);
+}
+
+static const char *metric(const char *report, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\"%s\":{", key);
+    const char *p = strstr(report, pat);
+    const char *e = p ? strchr(p, '}') : NULL;
+    snprintf(out, cap, "%.*s", p ? (int)(e - p + 1) : 0, p ? p : "");
+    return out;
+}
+
+/* Three incidents: 1 has every timestamp, 2 lacks acknowledgement and
+ * containment, 3 is a repeat and lacks resolution. */
+static void every_metric_on_a_constructed_set(void)
+{
+    struct ks_store *s = mem();
+    put(s, 1, "P1",
+        "\"started_at\":\"2026-11-22T09:50:00.000Z\",\"detected_at\":\"2026-11-22T10:00:00.000Z\","
+        "\"acknowledged_at\":\"2026-11-22T10:10:00.000Z\",\"contained_at\":\"2026-11-22T10:30:00.000Z\","
+        "\"resolved_at\":\"2026-11-22T14:00:00.000Z\",\"returned_customers\":9,"
+        "\"feedback\":{\"count\":4,\"satisfied\":3},"
+        "\"impact\":{\"orders\":10,\"customers\":10,\"revenue\":1000.0,\"units\":10},"
+        "\"timeline\":[{\"at\":\"2026-11-22T11:00:00.000Z\",\"kind\":\"note\",\"actor\":\"bob\","
+        "\"text\":\"Customers notified by e-mail\"}]");
+    put(s, 2, "P2",
+        "\"started_at\":\"2026-11-22T11:00:00.000Z\",\"detected_at\":\"2026-11-22T11:30:00.000Z\","
+        "\"resolved_at\":\"2026-11-22T12:30:00.000Z\","
+        "\"impact\":{\"orders\":0,\"customers\":0,\"revenue\":0.0,\"units\":0},"
+        "\"timeline\":[{\"at\":\"2026-11-22T11:30:00.000Z\",\"kind\":\"sla\",\"actor\":\"kintsugi\","
+        "\"text\":\"Acknowledgement SLA missed: ...\"}]");
+    put(s, 3, "P2",
+        "\"started_at\":\"2026-11-29T10:00:00.000Z\",\"detected_at\":\"2026-11-29T10:05:00.000Z\","
+        "\"acknowledged_at\":\"2026-11-29T10:35:00.000Z\",\"contained_at\":\"2026-11-29T10:15:00.000Z\","
+        "\"repeat_of\":1,\"impact\":{\"orders\":0,\"customers\":0,\"revenue\":500.0,\"units\":0},"
+        "\"timeline\":[]");
+    CHECK_INT(set_review(s, 1, good), 0); /* root cause at 12:00, one item */
+    struct ks_err err = {0};
+    struct ks_review_item *it = NULL;
+    size_t n = 0;
+    int64_t inc = 0;
+    CHECK_INT(ks_review_item_close(s, 1, "done", "dave", NULL, T("2026-11-23T10:00:00Z"), &inc,
+                                   &it, &n, &err),
+              KS_OK);
+    ks_free(it);
+    CHECK_INT(inc, 1);
+    struct ks_review_set *l = NULL;
+    CHECK_INT(ks_review_load(s, &cfg, T("2026-12-23T14:00:00.001Z"), &l, &err), KS_OK);
+    struct ks_report_opts o = {KS_TIME_NONE, KS_TIME_NONE, NULL};
+    struct ks_buf a = {0}, b = {0};
+    CHECK_INT(ks_review_report_json(l, &o, &a, &err), KS_OK);
+    CHECK_INT(ks_review_report_json(l, &o, &b, &err), KS_OK);
+    CHECK_STR(a.p, b.p);
+    char m[512];
+    CHECK_STR(metric(a.p, "initial_response", m, sizeof(m)),
+              "\"initial_response\":{\"value\":1200,\"unit\":\"seconds\",\"target\":7200,"
+              "\"met\":true,\"count\":2,\"missing\":[2]}");
+    CHECK_STR(metric(a.p, "customer_communication", m, sizeof(m)),
+              "\"customer_communication\":{\"value\":3600,\"unit\":\"seconds\",\"target\":14400,"
+              "\"met\":true,\"count\":1,\"missing\":[2,3]}");
+    CHECK_STR(metric(a.p, "root_cause", m, sizeof(m)),
+              "\"root_cause\":{\"value\":7200,\"unit\":\"seconds\",\"target\":86400,\"met\":true,"
+              "\"count\":1,\"missing\":[2,3]}");
+    CHECK_STR(metric(a.p, "process_fix", m, sizeof(m)),
+              "\"process_fix\":{\"value\":86400,\"unit\":\"seconds\",\"target\":172800,"
+              "\"met\":true,\"count\":1,\"missing\":[2,3]}");
+    CHECK_STR(metric(a.p, "detection_gap", m, sizeof(m)),
+              "\"detection_gap\":{\"value\":600,\"unit\":\"seconds\",\"target\":null,\"met\":null,"
+              "\"count\":3,\"missing\":[]}");
+    CHECK_STR(metric(a.p, "contain", m, sizeof(m)),
+              "\"contain\":{\"value\":1200,\"unit\":\"seconds\",\"target\":null,\"met\":null,"
+              "\"count\":2,\"missing\":[2]}");
+    CHECK_STR(metric(a.p, "resolve", m, sizeof(m)),
+              "\"resolve\":{\"value\":9000,\"unit\":\"seconds\",\"target\":null,\"met\":null,"
+              "\"count\":2,\"missing\":[3]}");
+    CHECK_STR(metric(a.p, "sla_attainment", m, sizeof(m)),
+              "\"sla_attainment\":{\"value\":0.6667,\"unit\":\"ratio\",\"target\":1,\"met\":false,"
+              "\"count\":3,\"missing\":[]}");
+    CHECK_STR(metric(a.p, "repeat_rate", m, sizeof(m)),
+              "\"repeat_rate\":{\"value\":0.3333,\"unit\":\"ratio\",\"target\":0.05,\"met\":false,"
+              "\"count\":3,\"missing\":[]}");
+    CHECK_STR(metric(a.p, "action_item_completion", m, sizeof(m)),
+              "\"action_item_completion\":{\"value\":1,\"unit\":\"ratio\",\"target\":1,"
+              "\"met\":true,\"count\":1,\"missing\":[]}");
+    CHECK_STR(metric(a.p, "satisfaction", m, sizeof(m)),
+              "\"satisfaction\":{\"value\":0.75,\"unit\":\"ratio\",\"target\":0.8,\"met\":false,"
+              "\"count\":4,\"missing\":[]}");
+    CHECK_STR(metric(a.p, "retention", m, sizeof(m)),
+              "\"retention\":{\"value\":0.9,\"unit\":\"ratio\",\"target\":0.9,\"met\":false,"
+              "\"count\":10,\"missing\":[]}");
+    /* resolve: the median of 4 h (1) and 1 h (2) is 9000 s. cost_multiplier: 1 costs
+     * 1000 direct + 25 response (bob, at least 30 min at 50) + 250 churn (1 of 10
+     * customers lost, x 250) + 500 (the direct cost of its repeat 3) = 1775; 3 costs
+     * 500 direct; 2 has no direct cost. (1775 + 500) / (1000 + 500) = 1.5167. */
+    CHECK_STR(metric(a.p, "cost_multiplier", m, sizeof(m)),
+              "\"cost_multiplier\":{\"value\":1.5167,\"unit\":\"times\",\"target\":1.5,"
+              "\"met\":false,\"count\":2,\"missing\":[2]}");
+    o.since = T("2026-11-29T00:00:00Z");
+    o.by = "week";
+    ks_buf_reset(&b);
+    CHECK_INT(ks_review_report_json(l, &o, &b, &err), KS_OK);
+    CHECK(strstr(b.p, "\"incidents\":1,") != NULL);
+    CHECK(strstr(b.p, "\"groups\":[{\"key\":\"2026-W48\",\"incidents\":1,") != NULL);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    ks_review_free(l);
+    ks_store_close(s);
+}
+
+int main(void)
+{
+    ks_config_defaults(&cfg);
+    RUN(a_complete_review_raises_no_flag);
+    RUN(each_shallow_flag_is_raised_by_exactly_its_input);
+    RUN(review_overdue_is_raised_only_after_its_due_time_without_a_review);
+    RUN(parse_errors_name_their_line);
+    RUN(the_worked_cost_example_adds_up);
+    RUN(every_metric_on_a_constructed_set);
+    return t_done();
+}
