@@ -86,9 +86,17 @@ static void self_command(char *out, size_t cap)
     snprintf(out, cap, "%.200s", *cmd ? cmd : "kintsugi");
 }
 
+static const char *server_url; /* set by kintsugi serve: it owns the database */
+
+void ks_app_writer_role(const char *url)
+{
+    server_url = url;
+}
+
 /* Takes the writer lock: flock on the database file (released by the kernel
  * when the process ends, however it ends). Waits while another process holds
- * it, saying who. */
+ * it, saying who; a server holds it for good, so while one owns the database
+ * the command is refused with its name instead. */
 static int lock_writer(struct ks_app *a)
 {
     a->lock_fd = open(a->db, O_RDONLY | O_CLOEXEC);
@@ -99,6 +107,13 @@ static int lock_writer(struct ks_app *a)
     if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         char who[300];
         holder(a, who, sizeof(who));
+        if (strstr(who, "kintsugi serve")) {
+            ks_cli_error("%s is owned by %s: make this change through its HTTP API "
+                         "(docs/API.md), or stop the server first; reading commands work "
+                         "meanwhile",
+                         a->db, who);
+            return KS_EXIT_FAIL;
+        }
         fprintf(stderr, "kintsugi: %s is being written by %s; waiting for it to finish "
                         "(one writer at a time; Ctrl-C to give up)\n",
                 a->db, who);
@@ -112,7 +127,12 @@ static int lock_writer(struct ks_app *a)
     char cmd[256], at[32], desc[400];
     self_command(cmd, sizeof(cmd));
     ks_time_fmt(ks_time_now(), at);
-    snprintf(desc, sizeof(desc), "pid %ld (%s, since %s)", (long)getpid(), cmd, at);
+    if (server_url) {
+        snprintf(desc, sizeof(desc), "pid %ld (kintsugi serve at %.200s, since %s)",
+                 (long)getpid(), server_url, at);
+    } else {
+        snprintf(desc, sizeof(desc), "pid %ld (%s, since %s)", (long)getpid(), cmd, at);
+    }
     struct ks_err err = {0};
     if (ks_store_begin(a->store, &err) != KS_OK ||
         a->store->ops->put_blob(a->store, "writer", desc, strlen(desc), &err) != KS_OK ||

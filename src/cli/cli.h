@@ -57,6 +57,7 @@ int ks_cli_id(const char *s, const char *what, int64_t *id);
 /* Commands: each returns an exit code. argv[0] is the first word after the
  * command's name. */
 int ks_cmd_ingest(int argc, char **argv);
+int ks_cmd_serve(int argc, char **argv);
 int ks_cmd_incidents(int argc, char **argv);
 int ks_cmd_incident(int argc, char **argv);
 int ks_cmd_deadletters(int argc, char **argv);

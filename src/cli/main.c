@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"ingest", ks_cmd_ingest, "replay NDJSON events (files or -) into the database"},
+    {"serve", ks_cmd_serve, "run live: HTTP API, event and alert intake, timers on the wall clock"},
     {"incidents", ks_cmd_incidents, "list incidents (--status, --json)"},
     {"incident", ks_cmd_incident, "show one incident, or ack / status / note / assign it"},
     {"deadletters", ks_cmd_deadletters, "rejected lines: list, fix, replay"},

@@ -129,6 +129,15 @@ static const char *const migrations[] = {
     "  set_by TEXT,"
     "  set_at TEXT,"
     "  PRIMARY KEY(incident, part));",
+    /* 5: the server's journal: what changed the engine after its last saved
+     * state (request bodies, clock moves, people's commands), committed
+     * before the client hears back, re-applied after a restart. */
+    "CREATE TABLE journal("
+    "  seq INTEGER PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  source TEXT,"
+    "  data BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -185,6 +194,9 @@ enum st_id {
     ST_PUT_COST,
     ST_LIST_COSTS_ALL,
     ST_LIST_COSTS_ONE,
+    ST_ADD_JOURNAL,
+    ST_LIST_JOURNAL,
+    ST_TRIM_JOURNAL,
     ST_COUNT
 };
 
@@ -287,6 +299,10 @@ static const char *const st_sql[ST_COUNT] = {
                     "amount = excluded.amount, set_by = excluded.set_by, set_at = excluded.set_at",
     [ST_LIST_COSTS_ALL] = COST_COLS "ORDER BY incident, part",
     [ST_LIST_COSTS_ONE] = COST_COLS "WHERE incident = ?1 ORDER BY part",
+    [ST_ADD_JOURNAL] = "INSERT INTO journal(kind, at, source, data) VALUES (?1, ?2, ?3, ?4)",
+    [ST_LIST_JOURNAL] = "SELECT seq, kind, at, source, data FROM journal WHERE seq > ?1 "
+                        "ORDER BY seq",
+    [ST_TRIM_JOURNAL] = "DELETE FROM journal WHERE seq <= ?1",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -1562,6 +1578,75 @@ static enum ks_rc sq_list_costs(struct ks_store *s, int64_t incident,
     return KS_OK;
 }
 
+/* ---- the server's journal ---------------------------------------------------- */
+
+static enum ks_rc sq_add_journal(struct ks_store *s, struct ks_journal_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_JOURNAL);
+    int rc = bind_text(st, 1, r->kind);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, r->at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, r->source);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_blob64(st, 4, r->len ? r->data : "", r->len, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "append to the journal");
+    }
+    r->seq = sqlite3_last_insert_rowid(q->db);
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_journal(struct ks_store *s, int64_t after,
+                                  int (*fn)(void *ctx, const struct ks_journal_row *row),
+                                  void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_JOURNAL);
+    int rc = sqlite3_bind_int64(st, 1, after);
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "read the journal");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_journal_row row = {sqlite3_column_int64(st, 0), col_text(st, 1),
+                                     sqlite3_column_int64(st, 2), col_text(st, 3),
+                                     sqlite3_column_blob(st, 4),
+                                     (size_t)sqlite3_column_bytes(st, 4)};
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "read the journal");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_trim_journal(struct ks_store *s, int64_t upto, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_TRIM_JOURNAL);
+    int rc = sqlite3_bind_int64(st, 1, upto);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "trim the journal");
+    }
+    done(st);
+    return KS_OK;
+}
+
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1603,4 +1688,7 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .list_items = sq_list_items,
     .put_cost = sq_put_cost,
     .list_costs = sq_list_costs,
+    .add_journal = sq_add_journal,
+    .list_journal = sq_list_journal,
+    .trim_journal = sq_trim_journal,
 };

@@ -121,6 +121,20 @@ struct ks_cost_row {
     ks_time at;
 };
 
+/* A journal entry of the server (migration 5): what changed the engine
+ * after its last saved state, in order. kind is "events" (a request body, as
+ * received, from source), "clock" (the wall clock moved the engine to at) or
+ * "command" (a person's action as JSON). at is the wall clock the server
+ * applied it at (ms). data is borrowed in list callbacks. */
+struct ks_journal_row {
+    int64_t seq; /* set by add_journal */
+    const char *kind;
+    ks_time at;
+    const char *source;
+    const void *data;
+    size_t len;
+};
+
 struct ks_store;
 
 /* Called per block of a channel's feed: the changes first..last (seqs),
@@ -239,6 +253,13 @@ struct ks_store_ops {
     enum ks_rc (*list_costs)(struct ks_store *s, int64_t incident,
                              int (*fn)(void *ctx, const struct ks_cost_row *row), void *ctx,
                              struct ks_err *err);
+    /* The server's journal: append (sets row->seq), read in order after a
+     * seq, delete up to a seq (what a saved state accounts for). */
+    enum ks_rc (*add_journal)(struct ks_store *s, struct ks_journal_row *row, struct ks_err *err);
+    enum ks_rc (*list_journal)(struct ks_store *s, int64_t after,
+                               int (*fn)(void *ctx, const struct ks_journal_row *row), void *ctx,
+                               struct ks_err *err);
+    enum ks_rc (*trim_journal)(struct ks_store *s, int64_t upto, struct ks_err *err);
 };
 
 struct ks_store {
