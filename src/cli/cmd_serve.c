@@ -24,12 +24,14 @@ static struct ks_opt opts[] = {
      0, NULL},
     {"max-skew", 1, "wall clock: an event's ts may be at most this far ahead (default 5m)", 0,
      NULL},
+    {"open-metrics", 0, "serve /metrics without a token (for a Prometheus on a trusted network)",
+     0, NULL},
     {"max-body", 1, "POST /v1/events: the largest body in bytes (default 67108864, 64 MiB)", 0,
      NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
-    "       [--max-skew DUR] [--max-body BYTES]",
+    "       [--max-skew DUR] [--max-body BYTES] [--open-metrics]",
     "Run kintsugi live: events and people's actions over HTTP, timers on the wall clock.",
     "It owns the database while it runs: other kintsugi commands that change it are refused\n"
     "with the server's name (reading commands work meanwhile). A request that changes state is\n"
@@ -154,6 +156,9 @@ int ks_cmd_serve(int argc, char **argv)
         return rc;
     }
     api.live = live;
+    static struct ks_metrics metrics = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    api.metrics = &metrics;
+    api.metrics_open = ks_cli_opt(&spec, "open-metrics")->set > 0;
     struct ks_http_route routes[64];
     struct ks_http_opts ho = {0};
     ho.host = host;
@@ -163,6 +168,8 @@ int ks_cmd_serve(int argc, char **argv)
     ho.auth = ks_api_auth;
     ho.auth_ctx = &api;
     ho.access_log = access_log;
+    ho.observe = ks_metrics_observe;
+    ho.observe_ctx = &metrics;
     struct ks_err err = {0};
     ks_live_start(live);
     struct ks_http *h = ks_http_start(&ho, &err);

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
         return KS_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("kintsugi 0.1.0\n");
+        printf("kintsugi " KS_VERSION "\n");
         return KS_EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {

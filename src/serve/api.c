@@ -409,6 +409,20 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
     command(req, resp, ctx, cmd);
 }
 
+/* ---- /metrics -------------------------------------------------------------------- */
+
+static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    struct ks_api *api = ctx;
+    struct ks_err err = {0};
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (ks_metrics_render(api->live, api->metrics, &resp->body, &err) != KS_OK) {
+        resp->content_type = "application/json";
+        fail(resp, &err);
+    }
+}
+
 /* ---- the table ------------------------------------------------------------------- */
 
 #define JSON_IN "application/json"
@@ -439,6 +453,8 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
+         0, NULL, 0},
     };
     size_t n = sizeof(r) / sizeof(r[0]);
     for (size_t i = 0; i < n && i < cap; i++) {

@@ -68,18 +68,22 @@ static void apply_events(struct ks_live *l, struct job *jb)
             n--;
         }
         struct ks_err err = {0};
+        int t = ks_metrics_type(p, n);
         switch (ks_engine_line(l->a.eng, l->input, lineno, p, n, &err)) {
         case KS_LINE_ACCEPTED:
             /* a blank line is accepted without effect and not counted */
             if (n) {
                 res->accepted++;
+                __atomic_add_fetch(&l->by_type[t][0], 1, __ATOMIC_RELAXED);
             }
             break;
         case KS_LINE_DUPLICATE:
             res->duplicates++;
+            __atomic_add_fetch(&l->by_type[t][1], 1, __ATOMIC_RELAXED);
             break;
         case KS_LINE_REJECTED:
             res->rejected++;
+            __atomic_add_fetch(&l->by_type[t][2], 1, __ATOMIC_RELAXED);
             ks_json_obj_begin(&j);
             ks_json_key(&j, "line");
             ks_json_int(&j, lineno);

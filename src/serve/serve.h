@@ -20,6 +20,8 @@
 #include "../core/core.h"
 #include "../http/http.h"
 
+#include <pthread.h>
+
 struct ks_store;
 struct ks_engine;
 struct ks_live;
@@ -93,8 +95,11 @@ void ks_live_stats(struct ks_live *l, struct ks_live_stats *out);
 
 /* ---- the routes (api.c) ------------------------------------------------------- */
 
+struct ks_metrics;
 struct ks_api {
     struct ks_live *live;
+    struct ks_metrics *metrics;
+    int metrics_open; /* /metrics without a token */
     size_t max_events_body; /* POST /v1/events: bytes (64 MiB) */
 };
 /* The routes of the API into out[0, cap); returns how many. */
@@ -102,5 +107,27 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap);
 /* The auth callback (ctx: the struct ks_api): bearer tokens of the store. */
 enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bearer,
                        struct ks_auth_who *who, struct ks_err *err);
+
+/* ---- /metrics (metrics.c) ------------------------------------------------------ */
+
+#define KS_METRICS_ROUTES 64
+#define KS_METRICS_TYPES 11 /* the ten event types and "other" */
+struct ks_metrics_route {
+    const char *route;
+    uint64_t buckets[14], count, by_class[5];
+    double sum;
+};
+struct ks_metrics {
+    pthread_mutex_t mu;
+    struct ks_metrics_route routes[KS_METRICS_ROUTES];
+    size_t nroutes;
+};
+/* The http server's observe hook (ctx: a struct ks_metrics). */
+void ks_metrics_observe(void *ctx, const struct ks_http_done *d);
+/* The whole exposition, text format 0.0.4. */
+enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_buf *out,
+                             struct ks_err *err);
+/* The type index of an event line (KS_METRICS_TYPES - 1: not a known type). */
+int ks_metrics_type(const char *line, size_t n);
 
 #endif

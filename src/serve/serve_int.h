@@ -22,6 +22,7 @@ struct ks_live {
     int64_t journal_seq; /* the last entry applied */
     ks_time last_checkpoint;
     struct ks_live_stats st; /* counters: atomics */
+    uint64_t by_type[KS_METRICS_TYPES][3]; /* accepted, duplicate, rejected: atomics */
     pthread_key_t reader_key;
 };
 
