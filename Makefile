@@ -23,7 +23,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 # threads (the intake).
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
 TSANFLAGS = -O1 -g -fsanitize=thread
-TSAN_TESTS = build/tsan/tests/test_intake
+TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 
 .PHONY: all demo test deps san unit-bins fuzz clean bench
 
