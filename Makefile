@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl
+PKGS     = sqlite3 yaml-0.1 jansson libcurl libmicrohttpd libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -23,7 +23,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 # threads (the intake).
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
 TSANFLAGS = -O1 -g -fsanitize=thread
-TSAN_TESTS = build/tsan/tests/test_intake
+TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 
 .PHONY: all demo test deps san unit-bins fuzz clean bench
 

@@ -121,11 +121,21 @@ struct ks_cost_row {
     ks_time at;
 };
 
-/* A journal entry of the server (migration 5): what changed the engine
+/* An API token as stored (migration 5, see src/auth/auth.h): the SHA-256 of
+ * its text, never the text. Strings are borrowed for the call. */
+struct ks_token_row {
+    const char *name; /* unique for ever */
+    const char *role; /* viewer | responder | admin */
+    unsigned char hash[32];
+    ks_time created_at;
+    ks_time revoked_at; /* KS_TIME_NONE: in force */
+};
+
+/* A journal entry of the server (migration 6): what changed the engine
  * after its last saved state, in order. kind is "events" (a request body, as
- * received, from source), "clock" (the wall clock moved the engine to at) or
- * "command" (a person's action as JSON). at is the wall clock the server
- * applied it at (ms). data is borrowed in list callbacks. */
+ * received, from source), or "command" (a person's action, an alert or a
+ * clock tick, as JSON). at is the wall clock the server applied it at (ms; 0
+ * on event time). data is borrowed in list callbacks. */
 struct ks_journal_row {
     int64_t seq; /* set by add_journal */
     const char *kind;
@@ -253,6 +263,18 @@ struct ks_store_ops {
     enum ks_rc (*list_costs)(struct ks_store *s, int64_t incident,
                              int (*fn)(void *ctx, const struct ks_cost_row *row), void *ctx,
                              struct ks_err *err);
+    /* API tokens (migration 5). add: KS_ESTATE when the name is taken
+     * (revoked tokens included). list: every token in name order, or (hash
+     * != NULL) the one with that 32-byte hash. revoke: sets revoked_at;
+     * KS_ENOTFOUND for no such name, KS_ESTATE (nothing changed) when it
+     * was revoked already. */
+    enum ks_rc (*add_token)(struct ks_store *s, const struct ks_token_row *row,
+                            struct ks_err *err);
+    enum ks_rc (*list_tokens)(struct ks_store *s, const unsigned char *hash,
+                              int (*fn)(void *ctx, const struct ks_token_row *row), void *ctx,
+                              struct ks_err *err);
+    enum ks_rc (*revoke_token)(struct ks_store *s, const char *name, ks_time at,
+                               struct ks_err *err);
     /* The server's journal: append (sets row->seq), read in order after a
      * seq, delete up to a seq (what a saved state accounts for). */
     enum ks_rc (*add_journal)(struct ks_store *s, struct ks_journal_row *row, struct ks_err *err);
