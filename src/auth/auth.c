@@ -15,16 +15,16 @@
 
 static const char *const role_names[] = {"none", "viewer", "responder", "admin"};
 
-const char *ks_role_name(enum ks_role r)
+const char *ks_role_name(enum ks_auth_role r)
 {
     return (unsigned)r < sizeof(role_names) / sizeof(role_names[0]) ? role_names[r] : "unknown";
 }
 
-int ks_role_parse(const char *s, enum ks_role *out)
+int ks_role_parse(const char *s, enum ks_auth_role *out)
 {
     for (int r = KS_ROLE_VIEWER; r <= KS_ROLE_ADMIN; r++) {
         if (s && strcmp(s, role_names[r]) == 0) {
-            *out = (enum ks_role)r;
+            *out = (enum ks_auth_role)r;
             return 0;
         }
     }
@@ -104,7 +104,7 @@ static enum ks_rc random_bytes(unsigned char *p, size_t n, struct ks_err *err)
     return KS_OK;
 }
 
-enum ks_rc ks_auth_create(struct ks_store *s, const char *name, enum ks_role role, ks_time now,
+enum ks_rc ks_auth_create(struct ks_store *s, const char *name, enum ks_auth_role role, ks_time now,
                           char token[KS_TOKEN_BUF], struct ks_err *err)
 {
     token[0] = 0;
@@ -142,7 +142,7 @@ struct found {
     int same;
     enum ks_rc rc;
     char name[KS_TOKEN_NAME_MAX + 1];
-    enum ks_role role;
+    enum ks_auth_role role;
     ks_time revoked_at;
     const unsigned char *want;
 };

@@ -22,7 +22,7 @@
 struct ks_store;
 
 /* Ordered: a role allows everything a lower one does. */
-enum ks_role {
+enum ks_auth_role {
     KS_ROLE_NONE = 0, /* no token needed (a route's minimum only) */
     KS_ROLE_VIEWER = 1,
     KS_ROLE_RESPONDER = 2,
@@ -30,9 +30,9 @@ enum ks_role {
 };
 
 /* "none", "viewer", "responder", "admin". */
-const char *ks_role_name(enum ks_role r);
+const char *ks_role_name(enum ks_auth_role r);
 /* Parses viewer|responder|admin (not none). Returns 0, or -1 for anything else. */
-int ks_role_parse(const char *s, enum ks_role *out);
+int ks_role_parse(const char *s, enum ks_auth_role *out);
 
 #define KS_TOKEN_NAME_MAX 64
 /* "ks_" + 43 base64url characters, and a NUL. */
@@ -51,13 +51,13 @@ void ks_sha256(const void *p, size_t n, unsigned char out[32]);
  * Errors: KS_EUSAGE for a bad name or role, KS_ESTATE when the name is taken
  * (also by a revoked token), KS_EIO for the store or the random source.
  */
-enum ks_rc ks_auth_create(struct ks_store *s, const char *name, enum ks_role role, ks_time now,
+enum ks_rc ks_auth_create(struct ks_store *s, const char *name, enum ks_auth_role role, ks_time now,
                           char token[KS_TOKEN_BUF], struct ks_err *err);
 
 /* Who a verified token is. */
 struct ks_auth_who {
     char name[KS_TOKEN_NAME_MAX + 1];
-    enum ks_role role;
+    enum ks_auth_role role;
 };
 
 /*
@@ -74,7 +74,7 @@ enum ks_rc ks_auth_verify(struct ks_store *s, const char *bearer, struct ks_auth
  * for the call. */
 struct ks_token_info {
     const char *name;
-    enum ks_role role;
+    enum ks_auth_role role;
     ks_time created_at;
     ks_time revoked_at; /* KS_TIME_NONE: in force */
 };

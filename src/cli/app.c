@@ -93,6 +93,14 @@ void ks_app_writer_role(const char *url)
     server_url = url;
 }
 
+static int write_holder(struct ks_app *a);
+
+int ks_app_writer_describe(struct ks_app *a, const char *url)
+{
+    server_url = url;
+    return write_holder(a);
+}
+
 /* Takes the writer lock: flock on the database file (released by the kernel
  * when the process ends, however it ends). Waits while another process holds
  * it, saying who; a server holds it for good, so while one owns the database
@@ -124,6 +132,12 @@ static int lock_writer(struct ks_app *a)
             }
         }
     }
+    return write_holder(a);
+}
+
+/* Writes who holds the writer lock (blob "writer"). */
+static int write_holder(struct ks_app *a)
+{
     char cmd[256], at[32], desc[400];
     self_command(cmd, sizeof(cmd));
     ks_time_fmt(ks_time_now(), at);
@@ -314,8 +328,8 @@ static int rewind_tail(struct ks_app *a, struct ks_err *err)
     a->tail = 0;
     fprintf(stderr,
             "kintsugi: %s: a run was interrupted after its last saved state; what it wrote "
-            "after that was undone (run the same ingest again to resume)\n",
-            a->db);
+            "after that was undone (%s)\n",
+            a->db, server_url ? "the server re-applies its journal" : "run the same ingest again to resume");
     return 0;
 }
 

@@ -53,6 +53,8 @@ int ks_app_open(struct ks_app *a, const char *config, const char *db, int flags)
 /* Called by kintsugi serve before ks_app_open: the writer lock then names the
  * server and its URL, and other writers are refused rather than kept waiting. */
 void ks_app_writer_role(const char *url);
+/* The server's URL once it is known (after binding port 0), written anew. */
+int ks_app_writer_describe(struct ks_app *a, const char *url);
 /* Writes the engine's effects (dead letters, changed incidents, hook calls,
  * the guarded feed, new SKU strings) and, if checkpoint, the engine state,
  * in one transaction; clears the effects. Returns 0 or prints the problem

@@ -24,6 +24,9 @@ static struct ks_opt opts[] = {
      0, NULL},
     {"max-skew", 1, "wall clock: an event's ts may be at most this far ahead (default 5m)", 0,
      NULL},
+    {"update-idle", 1, "open inventory updates close after this long without events (default "
+                       "5s; POST /v1/events?end=true closes them at once)",
+     0, NULL},
     {"open-metrics", 0, "serve /metrics without a token (for a Prometheus on a trusted network)",
      0, NULL},
     {"max-body", 1, "POST /v1/events: the largest body in bytes (default 67108864, 64 MiB)", 0,
@@ -31,7 +34,7 @@ static struct ks_opt opts[] = {
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
-    "       [--max-skew DUR] [--max-body BYTES] [--open-metrics]",
+    "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]",
     "Run kintsugi live: events and people's actions over HTTP, timers on the wall clock.",
     "It owns the database while it runs: other kintsugi commands that change it are refused\n"
     "with the server's name (reading commands work meanwhile). A request that changes state is\n"
@@ -119,6 +122,11 @@ int ks_cmd_serve(int argc, char **argv)
         ks_cli_error("--max-skew '%s': expected a duration such as 5m, 30s or 1h", skew);
         return KS_EXIT_USAGE;
     }
+    const char *idle = ks_cli_opt(&spec, "update-idle")->value;
+    if (idle && (ks_duration_parse(idle, &lo.update_idle) != 0 || lo.update_idle <= 0)) {
+        ks_cli_error("--update-idle '%s': expected a duration such as 5s or 500ms", idle);
+        return KS_EXIT_USAGE;
+    }
     struct ks_api api = {0};
     api.max_events_body = 64u << 20;
     const char *mb = ks_cli_opt(&spec, "max-body")->value;
@@ -171,7 +179,7 @@ int ks_cmd_serve(int argc, char **argv)
     ho.observe = ks_metrics_observe;
     ho.observe_ctx = &metrics;
     struct ks_err err = {0};
-    ks_live_start(live);
+    /* Requests that come before the writer starts wait in its queue. */
     struct ks_http *h = ks_http_start(&ho, &err);
     if (!h) {
         ks_cli_error("cannot listen on %s: %s", listen ? listen : "127.0.0.1:8080", err.msg);
@@ -182,6 +190,12 @@ int ks_cmd_serve(int argc, char **argv)
         snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
                  ks_http_port(h));
     }
+    if (ks_live_set_url(live, url) != 0) {
+        ks_http_stop(h);
+        ks_live_close(live);
+        return KS_EXIT_FAIL;
+    }
+    ks_live_start(live);
     fprintf(stderr, "listening on %s\n", url);
     fflush(stderr);
     int sig = 0;

@@ -64,7 +64,7 @@ static int token_create(const char *db)
 {
     const char *name = ks_cli_opt(&spec, "name")->value;
     const char *role_s = ks_cli_opt(&spec, "role")->value;
-    enum ks_role role;
+    enum ks_auth_role role;
     if (!name) {
         ks_cli_error("'token create' needs --name NAME (who the token is; see --help)");
         return KS_EXIT_USAGE;

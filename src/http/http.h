@@ -94,7 +94,7 @@ struct ks_http_route {
     const char *pattern; /* "/v1/incidents/{id}"; segments of 63 bytes at most */
     ks_http_handler_fn fn;
     void *ctx;
-    enum ks_role role; /* the least role allowed; KS_ROLE_NONE: anyone, no token */
+    enum ks_auth_role role; /* the least role allowed; KS_ROLE_NONE: anyone, no token */
     size_t max_body;   /* bytes; 0: the server's default (opts.max_body) */
     /* Media types accepted for a body, comma separated
      * ("application/json, application/x-ndjson"); NULL: any. A request

@@ -136,9 +136,16 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
         body = lines.p ? lines.p : "";
         len = lines.len;
     }
+    const char *endq = ks_http_query(req, "end");
+    int end = endq && (strcmp(endq, "") == 0 || strcmp(endq, "1") == 0 || strcmp(endq, "true") == 0);
+    if (endq && !end && strcmp(endq, "0") != 0 && strcmp(endq, "false") != 0) {
+        ks_buf_fini(&lines);
+        ks_http_error(resp, 400, "invalid", "query \"end\": '%s' is not true or false", endq);
+        return;
+    }
     struct ks_live_events res;
     struct ks_err err = {0};
-    if (ks_live_events(live_of(ctx), body, len, req->who.name, &res, &err) != 0) {
+    if (ks_live_events(live_of(ctx), body, len, req->who.name, end, &res, &err) != 0) {
         ks_buf_fini(&lines);
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
         return;

@@ -26,6 +26,7 @@ struct job {
     void *ctx;
     struct ks_err err;
     int failed; /* -1: refused before any change; 1: the store failed */
+    int end;    /* events: close open updates after them */
     int done;
     ks_time at;   /* the time it was applied at */
     int64_t seq;  /* its journal entry */
@@ -96,6 +97,14 @@ static void apply_events(struct ks_live *l, struct job *jb)
     }
     ks_json_arr_end(&j);
     jb->dead1 = ks_engine_dead(l->a.eng, &dl);
+    if (res->accepted) {
+        l->open_updates = 1;
+        l->last_events = ks_time_now();
+    }
+    if (jb->end) {
+        ks_engine_end_input(l->a.eng);
+        l->open_updates = 0;
+    }
     KS_LIVE_COUNT(l, events_accepted, res->accepted);
     KS_LIVE_COUNT(l, events_duplicate, res->duplicates);
     KS_LIVE_COUNT(l, events_rejected, res->rejected);
@@ -104,6 +113,9 @@ static void apply_events(struct ks_live *l, struct job *jb)
 static void apply_command(struct ks_live *l, struct job *jb)
 {
     move_clock(l, jb->at);
+    if (jb->len == 17 && memcmp(jb->body, "{\"op\":\"end_input\"}", 17) == 0) {
+        l->open_updates = 0;
+    }
     ks_time at = l->o.clock_event ? KS_TIME_NONE : jb->at;
     if (ks_live_cmd_apply(l->a.eng, jb->body, jb->len, jb->actor, at, jb->out, &jb->err) !=
         KS_OK) {
@@ -134,9 +146,9 @@ struct batch {
     int trim;    /* with a checkpoint: drop the journal it accounts for */
 };
 
-static const char *kind_name(enum job_kind k)
+static const char *kind_name(const struct job *jb)
 {
-    return k == JOB_EVENTS ? "events" : "command";
+    return jb->kind != JOB_EVENTS ? "command" : jb->end ? "events+end" : "events";
 }
 
 /* Inside the batch's transaction: the journal entries, then the dead letters
@@ -152,7 +164,7 @@ static enum ks_rc write_batch(struct ks_app *a, void *ctx, struct ks_err *err)
             continue;
         }
         if (b->journal) {
-            struct ks_journal_row r = {0, kind_name(jb->kind), jb->at, jb->actor, jb->body,
+            struct ks_journal_row r = {0, kind_name(jb), jb->at, jb->actor, jb->body,
                                        jb->len};
             if (a->store->ops->add_journal(a->store, &r, err) != KS_OK) {
                 return err->rc;
@@ -184,10 +196,15 @@ static enum ks_rc write_batch(struct ks_app *a, void *ctx, struct ks_err *err)
         }
     }
     ks_engine_dead_drop(a->eng);
+    if (!b->trim) {
+        return KS_OK;
+    }
+    /* With a saved state: the journal entries it accounts for go, and the
+     * "journal" blob says where re-applying starts after a restart. */
     char seq[32];
     int n = snprintf(seq, sizeof(seq), "%lld", (long long)l->journal_seq);
     enum ks_rc rc = a->store->ops->put_blob(a->store, "journal", seq, (size_t)n, err);
-    if (rc == KS_OK && b->trim) {
+    if (rc == KS_OK) {
         rc = a->store->ops->trim_journal(a->store, l->journal_seq, err);
     }
     return rc;
@@ -241,7 +258,8 @@ static int replay_row(void *ctx, const struct ks_journal_row *r)
 {
     struct replay *rp = ctx;
     struct job *jb = ks_calloc(1, sizeof(*jb));
-    jb->kind = strcmp(r->kind, "events") == 0 ? JOB_EVENTS : JOB_COMMAND;
+    jb->kind = strncmp(r->kind, "events", 6) == 0 ? JOB_EVENTS : JOB_COMMAND;
+    jb->end = strcmp(r->kind, "events+end") == 0;
     char *copy = ks_malloc(r->len + 1);
     memcpy(copy, r->data, r->len);
     copy[r->len] = 0;
@@ -351,6 +369,15 @@ static void *writer(void *arg)
             }
         } else if (jobs) {
             run_batch(l, jobs, 1);
+        } else if (l->open_updates && ks_time_now() - l->last_events >= l->o.update_idle) {
+            /* A quiet spell after events: their open updates close, as at the
+             * end of a file (journaled, so a restart closes them the same). */
+            struct job end = {.kind = JOB_COMMAND, .body = "{\"op\":\"end_input\"}", .len = 17,
+                              .actor = "kintsugi"};
+            struct ks_buf out = {0};
+            end.out = &out;
+            run_batch(l, &end, 1);
+            ks_buf_fini(&out);
         } else if (!l->o.clock_event && ks_time_now() > ks_engine_clock(l->a.eng)) {
             /* A tick: the wall clock moves the engine on, firing what is due
              * (journaled as a clock entry, so a restart fires it the same). */
@@ -407,6 +434,9 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     if (!l->o.checkpoint_every) {
         l->o.checkpoint_every = 30 * KS_SEC;
     }
+    if (!l->o.update_idle) {
+        l->o.update_idle = 5 * KS_SEC;
+    }
     if (!l->o.max_skew) {
         l->o.max_skew = 5 * KS_MIN;
     }
@@ -435,6 +465,11 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     l->last_checkpoint = ks_time_now();
     *out = l;
     return 0;
+}
+
+int ks_live_set_url(struct ks_live *l, const char *url)
+{
+    return ks_app_writer_describe(&l->a, url);
 }
 
 void ks_live_start(struct ks_live *l)
@@ -466,11 +501,12 @@ int ks_live_close(struct ks_live *l)
     return rc;
 }
 
-int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor,
+int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor, int end,
                    struct ks_live_events *res, struct ks_err *err)
 {
     memset(res, 0, sizeof(*res));
-    struct job jb = {.kind = JOB_EVENTS, .body = body, .len = len, .actor = actor, .res = res};
+    struct job jb = {.kind = JOB_EVENTS, .body = body, .len = len, .actor = actor, .res = res,
+                     .end = end};
     submit(l, &jb);
     if (jb.failed) {
         *err = jb.err;

@@ -35,6 +35,17 @@ static enum ks_rc op_clock(struct ks_engine *e, const struct cmd_args *c, struct
     return KS_OK; /* the writer moved the clock before */
 }
 
+/* The end of an input, as the end of a file in `kintsugi ingest`: every open
+ * inventory update closes (the server sends it after a quiet spell, or when
+ * a request asks for it). */
+static enum ks_rc op_end(struct ks_engine *e, const struct cmd_args *c, struct ks_buf *out,
+                         struct ks_err *err)
+{
+    (void)c, (void)out, (void)err;
+    ks_engine_end_input(e);
+    return KS_OK;
+}
+
 static enum ks_rc op_ack(struct ks_engine *e, const struct cmd_args *c, struct ks_buf *out,
                          struct ks_err *err)
 {
@@ -134,7 +145,8 @@ static const struct {
     enum ks_rc (*fn)(struct ks_engine *e, const struct cmd_args *c, struct ks_buf *out,
                      struct ks_err *err);
 } ops[] = {
-    {"clock", 0, op_clock},        {"ack", 1, op_ack},
+    {"clock", 0, op_clock},        {"end_input", 0, op_end},
+    {"ack", 1, op_ack},
     {"status", 1, op_status},      {"note", 1, op_note},
     {"assign", 1, op_assign},      {"step", 1, op_step},
     {"approve", 1, op_approve},    {"guard_pause", 0, op_pause},

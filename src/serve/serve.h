@@ -33,6 +33,7 @@ struct ks_live_opts {
     ks_time max_skew;         /* wall clock: an event's ts at most this ahead (5 min) */
     ks_time checkpoint_every; /* saved state every (30 s) */
     ks_time tick;             /* wall clock: the engine is moved on this often (250 ms) */
+    ks_time update_idle;      /* open inventory updates close after this long without events (5 s) */
     const char *url;          /* http://HOST:PORT, for the writer lock's description */
 };
 
@@ -40,6 +41,8 @@ struct ks_live_opts {
  * the journal after it, then saves. Prints the problem and returns an exit
  * code != 0 on failure. */
 int ks_live_open(struct ks_live **out, const struct ks_live_opts *o);
+/* Records the server's URL as the database's writer (before ks_live_start). */
+int ks_live_set_url(struct ks_live *l, const char *url);
 /* Starts the writer thread. */
 void ks_live_start(struct ks_live *l);
 /* 1 once the state is loaded and the writer runs (for /readyz). */
@@ -56,11 +59,14 @@ struct ks_live_events {
 };
 /*
  * Applies NDJSON lines (body[0, len)) from actor, durably: returns only once
+ * they and their effects are committed. end: then close every open
+ * inventory update, as the end of a file does in `kintsugi ingest`. Returns
+ * only once
  * they and their effects are committed. Returns 0, or -1 with err set (the
  * store failed: nothing of it is acknowledged). res->rejected_json is the
  * caller's to free.
  */
-int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor,
+int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor, int end,
                    struct ks_live_events *res, struct ks_err *err);
 
 /*

@@ -20,6 +20,8 @@ struct ks_live {
     int stopping, started, ready, broken;
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
+    int open_updates;    /* events came since the last end of input */
+    ks_time last_events; /* wall clock of the last events applied */
     ks_time last_checkpoint;
     struct ks_live_stats st; /* counters: atomics */
     uint64_t by_type[KS_METRICS_TYPES][3]; /* accepted, duplicate, rejected: atomics */

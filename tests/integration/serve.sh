@@ -94,6 +94,9 @@ stop "$PID" TERM
 check sigterm_exits_0 [ "$STOP_RC" -eq 0 ]
 
 # Scenarios posted in batches of 7 lines give what ingest gives.
+undelivered() {
+    jq -c '.timeline |= map(select(.text | test("^Hook [a-z_]+ (is not configured|attempt|gave up)") | not))'
+}
 same_as_ingest() { # scenario
     local sc=$SC/$1 db=$T/sc-$1.db ref=$T/ref-$1.db n i
     "$K" ingest --quiet --db "$ref" "$sc/events.ndjson" >/dev/null 2>&1
@@ -107,15 +110,20 @@ same_as_ingest() { # scenario
     stop "$PID" TERM
     rm -f "$T/part-$1-"*
     [ "$(sort -u "$T/codes-$1")" = 202 ] || { echo "codes: $(sort -u "$T/codes-$1")"; return 1; }
-    "$K" incidents --db "$ref" --json >"$T/a"
-    "$K" incidents --db "$db" --json >"$T/b"
-    n=$(grep -o '"id":[0-9]*' "$T/a" | wc -l)
-    for i in $(seq 1 "$n"); do
-        "$K" incident show "$i" --db "$ref" --json >>"$T/a"
-        "$K" incident show "$i" --db "$db" --json >>"$T/b"
-    done
-    "$K" guard status --db "$ref" --json >>"$T/a"
-    "$K" guard status --db "$db" --json >>"$T/b"
+    # The input is named after its door (a file, "http"), and ingest runs the
+    # hook deliveries at its end: both are left out of the comparison.
+    local file="file:$sc/events.ndjson"
+    n=$("$K" incidents --db "$ref" --json | grep -o '"id":[0-9]*' | wc -l)
+    {
+        "$K" incidents --db "$ref" --json
+        for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$ref" --json | undelivered; done
+        "$K" guard status --db "$ref" --json
+    } | sed "s#$file#http#g" >"$T/a"
+    {
+        "$K" incidents --db "$db" --json
+        for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$db" --json | undelivered; done
+        "$K" guard status --db "$db" --json
+    } >"$T/b"
     diff "$T/a" "$T/b" >/dev/null || { diff "$T/a" "$T/b" | head -5; return 1; }
 }
 for sc in $(ls "$SC"); do
@@ -129,7 +137,7 @@ check restarts start ev2 "$DB" --clock event
 status_is 202 POST /v1/events "$RESP" "$(cat "$SC/ack_meets_sla/events.ndjson")" application/x-ndjson
 ID=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" | jq '.[-1].id')
 check ack_by_responder status_is 200 POST "/v1/incidents/$ID/ack" "$RESP" '{}'
-check ack_actor_is_token_name sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | grep -q '\"by\":\"bob\"'"
+check ack_actor_is_token_name sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '.timeline | map(select(.actor == \"bob\")) | length == 1' >/dev/null"
 check note_needs_text status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{}'
 check note status_is 200 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"looking at the importer"}'
 check status_backwards_409 status_is 409 POST "/v1/incidents/$ID/status" "$RESP" '{"status":"investigating"}'
@@ -152,7 +160,7 @@ stop "$PID" TERM
 # random moment and restarted; every batch is then posted again: each event
 # that got a 202 must come back as a duplicate, and the database must end as
 # an ingest of every event once.
-"$K" simulate --seed 11 --duration 6h --skus 300 --fault all --out "$T/load.ndjson" 2>/dev/null
+"$K" simulate --seed 11 --duration 20h --skus 200 --fault all --out "$T/load.ndjson" 2>/dev/null
 awk '{ sub(/^\{/, "{\"id\":\"L" NR "\","); print }' "$T/load.ndjson" >"$T/load-ids.ndjson"
 split -l 200 -d -a 4 "$T/load-ids.ndjson" "$T/batch-"
 KDB=$T/kill.db

@@ -86,7 +86,7 @@ static int raw_exec(const char *sql)
 
 static const ks_time T0 = 1795000000000LL; /* 2026-11-18 */
 
-static void create_ok(struct ks_store *s, const char *name, enum ks_role role,
+static void create_ok(struct ks_store *s, const char *name, enum ks_auth_role role,
                       char tok[KS_TOKEN_BUF])
 {
     struct ks_err err = {0};
@@ -112,7 +112,7 @@ static void sha256_matches_the_standard_vector(void)
 
 static void roles_are_ordered_and_named(void)
 {
-    enum ks_role r;
+    enum ks_auth_role r;
     CHECK(KS_ROLE_NONE < KS_ROLE_VIEWER && KS_ROLE_VIEWER < KS_ROLE_RESPONDER &&
           KS_ROLE_RESPONDER < KS_ROLE_ADMIN);
     CHECK_INT(ks_role_parse("responder", &r), 0);
@@ -274,7 +274,7 @@ static void bad_names_and_roles_are_usage_errors(void)
     }
     CHECK_INT(ks_auth_create(s, NULL, KS_ROLE_VIEWER, T0, tok, &err), KS_EUSAGE);
     CHECK_INT(ks_auth_create(s, "ok", KS_ROLE_NONE, T0, tok, &err), KS_EUSAGE);
-    CHECK_INT(ks_auth_create(s, "ok", (enum ks_role)9, T0, tok, &err), KS_EUSAGE);
+    CHECK_INT(ks_auth_create(s, "ok", (enum ks_auth_role)9, T0, tok, &err), KS_EUSAGE);
     CHECK(ks_auth_name_ok("1234567890123456789012345678901234567890123456789012345678901234"));
     CHECK(ks_auth_name_ok("deploy-bot.prod_2@eu"));
     CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 0);

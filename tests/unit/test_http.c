@@ -238,7 +238,7 @@ static enum ks_rc auth(void *ctx, const struct ks_http_req *q, const char *beare
     (void)ctx;
     static const struct {
         const char *token, *name;
-        enum ks_role role;
+        enum ks_auth_role role;
     } known[] = {{"tv", "vera", KS_ROLE_VIEWER},
                  {"tr", "rui", KS_ROLE_RESPONDER},
                  {"ta", "ada", KS_ROLE_ADMIN}};
