@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl
+PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
