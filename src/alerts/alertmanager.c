@@ -141,7 +141,8 @@ static enum ks_rc str_value(struct ks_err *err, const char *field, json_t *v, in
         return required ? fail(err, field, "is required") : KS_OK;
     }
     if (!json_is_string(v) || (required && json_string_length(v) == 0)) {
-        return fail_got(err, field, v, required ? "must be a non-empty string" : "must be a string");
+        return fail_got(err, field, v,
+                        required ? "must be a non-empty string" : "must be a string");
     }
     if (json_string_length(v) > 0) {
         *out = ks_strndup(json_string_value(v), json_string_length(v));
@@ -187,7 +188,11 @@ static enum ks_rc time_value(struct ks_err *err, const char *field, json_t *v, i
     const char *why = "is not a timestamp";
     ks_time t;
     if (ks_time_parse(json_string_value(v), json_string_length(v), &t, &why) != 0) {
-        return fail_got(err, field, v, why);
+        /* The core's first reason offers epoch milliseconds, which the
+         * webhook never carries. */
+        return fail_got(
+            err, field, v,
+            strstr(why, "epoch") ? "must be an RFC 3339 timestamp (YYYY-MM-DDTHH:MM:SSZ)" : why);
     }
     *out = t == zero_time() ? KS_TIME_NONE : t;
     return KS_OK;

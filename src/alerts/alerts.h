@@ -183,7 +183,7 @@ struct ks_am_alert {
     char fingerprint[KS_AM_FINGERPRINT_MAX + 1];
     struct ks_am_labels labels, annotations;
     ks_time starts_at;
-    ks_time ends_at; /* KS_TIME_NONE for Go's zero time 0001-01-01T00:00:00Z: no end */
+    ks_time ends_at;     /* KS_TIME_NONE for Go's zero time 0001-01-01T00:00:00Z: no end */
     char *generator_url; /* NULL when absent or empty */
 };
 
@@ -194,7 +194,7 @@ struct ks_am_webhook {
      * PagerDuty receiver sends for the same group */
     char group_key_hash[65];
     enum ks_am_status status;
-    char *receiver;         /* NULL when absent */
+    char *receiver;           /* NULL when absent */
     int64_t truncated_alerts; /* alerts of the group left out of this body */
     struct ks_am_labels group_labels, common_labels, common_annotations;
     char *external_url; /* NULL when absent or empty */

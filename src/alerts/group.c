@@ -142,8 +142,8 @@ void ks_am_group_apply(const struct ks_am_group *known, const struct ks_am_webho
     if (out->nfiring > 0) {
         next->open = 1;
         out->change = !known->open ? KS_AM_GROUP_OPENED
-                      : changed   ? KS_AM_GROUP_UPDATED
-                                  : KS_AM_GROUP_UNCHANGED;
+                      : changed    ? KS_AM_GROUP_UPDATED
+                                   : KS_AM_GROUP_UNCHANGED;
     } else if (known->open && truncated) {
         /* Nothing known fires, but the alerts left out may: stay open. */
         next->open = 1;

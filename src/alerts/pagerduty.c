@@ -37,9 +37,9 @@ void ks_pd_event_fini(struct ks_pd_event *ev)
     if (!ev) {
         return;
     }
-    char **strs[] = {&ev->routing_key, &ev->dedup_key,  &ev->summary,   &ev->source,
-                     &ev->pd_severity, &ev->component,  &ev->group,     &ev->class_name,
-                     &ev->custom_details, &ev->client, &ev->client_url};
+    char **strs[] = {&ev->routing_key,    &ev->dedup_key, &ev->summary,   &ev->source,
+                     &ev->pd_severity,    &ev->component, &ev->group,     &ev->class_name,
+                     &ev->custom_details, &ev->client,    &ev->client_url};
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         ks_free(*strs[i]);
     }
@@ -202,9 +202,8 @@ static void timestamp_field(struct ks_pd_event *ev, json_t *payload)
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
         char fixed[64];
-        if (ks_time_parse(s, n, &t, NULL) == 0 ||
-            (colon_zone(s, n, fixed, sizeof(fixed)) &&
-             ks_time_parse(fixed, n + 1, &t, NULL) == 0)) {
+        if (ks_time_parse(s, n, &t, NULL) == 0 || (colon_zone(s, n, fixed, sizeof(fixed)) &&
+                                                   ks_time_parse(fixed, n + 1, &t, NULL) == 0)) {
             ev->timestamp = t;
             return;
         }
@@ -234,7 +233,7 @@ static void links_field(struct ks_pd_event *ev, json_t *body)
         if (!json_is_string(href) || blank(json_string_value(href), json_string_length(href))) {
             continue;
         }
-        KS_GROW(ev->links, ev->nlinks, ev->nlinks + 1);
+        ev->links = ks_realloc(ev->links, (ev->nlinks + 1) * sizeof(*ev->links));
         struct ks_pd_link *l = &ev->links[ev->nlinks++];
         l->href = ks_strdup(json_string_value(href));
         l->text = json_is_string(text) ? ks_strdup(json_string_value(text)) : NULL;
@@ -255,7 +254,7 @@ static void images_field(struct ks_pd_event *ev, json_t *body)
         if (!json_is_string(src) || blank(json_string_value(src), json_string_length(src))) {
             continue;
         }
-        KS_GROW(ev->images, ev->nimages, ev->nimages + 1);
+        ev->images = ks_realloc(ev->images, (ev->nimages + 1) * sizeof(*ev->images));
         struct ks_pd_image *im = &ev->images[ev->nimages++];
         im->src = ks_strdup(json_string_value(src));
         im->href = json_is_string(href) ? ks_strdup(json_string_value(href)) : NULL;
@@ -345,10 +344,9 @@ enum ks_rc ks_alert_parse_pagerduty(const char *body, size_t len, struct ks_pd_e
     }
 
     /* A trigger may leave the key out; acknowledge and resolve name one. */
-    out->dedup_key =
-        str_field(out, root, "dedup_key", "dedup_key",
-                  out->action == KS_PD_ACKNOWLEDGE || out->action == KS_PD_RESOLVE ? REQUIRED
-                                                                                   : OPTIONAL);
+    out->dedup_key = str_field(
+        out, root, "dedup_key", "dedup_key",
+        out->action == KS_PD_ACKNOWLEDGE || out->action == KS_PD_RESOLVE ? REQUIRED : OPTIONAL);
     if (out->dedup_key &&
         ks_alerts_utf8_chars(out->dedup_key, strlen(out->dedup_key)) > KS_PD_DEDUP_KEY_MAX) {
         add_error(out, "'dedup_key' is too long (maximum is %d characters)", KS_PD_DEDUP_KEY_MAX);

@@ -61,9 +61,9 @@ size_t ks_alerts_utf8_chars(const char *s, size_t n)
 
 /* kintsugi's incident types (SPEC section 3), which an alert may name. */
 static const char *const known_types[] = {
-    "sync_failure",       "volume_drop",       "data_corruption",
-    "order_rejections",   "system_outage",     "supplier_shortfall",
-    "fulfillment_error",  "feed_schema_change", "metric_anomaly",
+    "sync_failure",      "volume_drop",        "data_corruption",
+    "order_rejections",  "system_outage",      "supplier_shortfall",
+    "fulfillment_error", "feed_schema_change", "metric_anomaly",
 };
 
 int ks_alerts_known_type(const char *s, size_t n)
@@ -90,7 +90,7 @@ int ks_alert_severity_parse(const char *s, size_t n)
         const char *word;
         int sev;
     } words[] = {
-        {"critical", KS_ALERT_P1}, {"p1", KS_ALERT_P1},   {"error", KS_ALERT_P2},
+        {"critical", KS_ALERT_P1}, {"p1", KS_ALERT_P1},      {"error", KS_ALERT_P2},
         {"p2", KS_ALERT_P2},       {"warning", KS_ALERT_P3}, {"info", KS_ALERT_P3},
         {"p3", KS_ALERT_P3},
     };
@@ -217,8 +217,7 @@ void ks_alert_scope_pagerduty(const struct ks_pd_event *ev, struct ks_alert_scop
 static void scope_take_labels(struct ks_alert_scope *s, const struct ks_am_labels *l)
 {
     for (size_t i = 0; i < l->n; i++) {
-        scope_take(s, l->kv[i].key, strlen(l->kv[i].key), l->kv[i].value,
-                   strlen(l->kv[i].value));
+        scope_take(s, l->kv[i].key, strlen(l->kv[i].key), l->kv[i].value, strlen(l->kv[i].value));
     }
 }
 
