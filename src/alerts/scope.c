@@ -175,6 +175,48 @@ static void scope_take_rendered(struct ks_alert_scope *s, const char *text)
     }
 }
 
+/* The labels objects of an array of alerts, as newer Alertmanagers render
+ * custom_details.firing ({{ .Alerts.Firing | toJson }}), as an array or as
+ * the text of one. */
+static void scope_take_json_alerts(struct ks_alert_scope *s, json_t *a)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(a, i, e)
+    {
+        json_t *labels = json_object_get(e, "labels"), *v;
+        const char *key;
+        json_object_foreach(labels, key, v)
+        {
+            if (json_is_string(v)) {
+                scope_take(s, key, strlen(key), json_string_value(v), json_string_length(v));
+            }
+        }
+    }
+}
+
+/* Whether custom_details.firing (or .resolved) names any alert. */
+static int has_alerts(json_t *v)
+{
+    return (json_is_string(v) && json_string_length(v) > 0 &&
+            strcmp(json_string_value(v), "[]") != 0 && strcmp(json_string_value(v), "null") != 0) ||
+           json_array_size(v) > 0;
+}
+
+/* Alertmanager's custom_details.firing or .resolved, in whichever form. */
+static void scope_take_alerts(struct ks_alert_scope *s, json_t *v)
+{
+    if (json_is_array(v)) {
+        scope_take_json_alerts(s, v);
+    } else if (json_is_string(v) && json_string_value(v)[0] == '[') {
+        json_t *a = json_loads(json_string_value(v), 0, NULL);
+        scope_take_json_alerts(s, a);
+        json_decref(a);
+    } else if (json_is_string(v)) {
+        scope_take_rendered(s, json_string_value(v));
+    }
+}
+
 void ks_alert_scope_pagerduty(const struct ks_pd_event *ev, struct ks_alert_scope *out)
 {
     scope_start(out);
@@ -204,12 +246,8 @@ void ks_alert_scope_pagerduty(const struct ks_pd_event *ev, struct ks_alert_scop
         }
         /* Alertmanager's receiver: the firing alerts' labels, or the
          * resolved ones' when none fires (as for its webhook, below). */
-        json_t *firing = json_object_get(cd, "firing"), *resolved = json_object_get(cd, "resolved");
-        if (json_is_string(firing) && json_string_length(firing) > 0) {
-            scope_take_rendered(out, json_string_value(firing));
-        } else if (json_is_string(resolved)) {
-            scope_take_rendered(out, json_string_value(resolved));
-        }
+        json_t *firing = json_object_get(cd, "firing");
+        scope_take_alerts(out, has_alerts(firing) ? firing : json_object_get(cd, "resolved"));
     }
     json_decref(cd);
 }

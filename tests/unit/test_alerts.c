@@ -539,6 +539,31 @@ static void custom_details_name_channel_location_system_and_type(void)
     ks_alert_scope_fini(&sc);
     ks_pd_event_fini(&ev);
 
+    /* Newer Alertmanagers render custom_details.firing as JSON alerts, as
+     * text or as an array. */
+    CHECK_INT(pd_text("{\"routing_key\":\"k\",\"event_action\":\"trigger\",\"payload\":{"
+                      "\"summary\":\"s\",\"source\":\"h\",\"severity\":\"critical\","
+                      "\"custom_details\":{\"firing\":\"[{\\\"labels\\\":{\\\"channel\\\":"
+                      "\\\"amazon\\\",\\\"location\\\":\\\"berlin\\\"}}]\",\"resolved\":\"[]\"}}}",
+                      &ev, &err),
+              KS_OK);
+    ks_alert_scope_pagerduty(&ev, &sc);
+    CHECK_STR(joined(&sc.channels), "amazon");
+    CHECK_STR(joined(&sc.locations), "berlin");
+    ks_alert_scope_fini(&sc);
+    ks_pd_event_fini(&ev);
+    CHECK_INT(pd_text("{\"routing_key\":\"k\",\"event_action\":\"trigger\",\"payload\":{"
+                      "\"summary\":\"s\",\"source\":\"h\",\"severity\":\"critical\","
+                      "\"custom_details\":{\"firing\":[],\"resolved\":[{\"labels\":{"
+                      "\"system\":\"wms\",\"location\":\"paris\"}},7]}}}",
+                      &ev, &err),
+              KS_OK);
+    ks_alert_scope_pagerduty(&ev, &sc);
+    CHECK_STR(joined(&sc.systems), "wms");
+    CHECK_STR(joined(&sc.locations), "paris");
+    ks_alert_scope_fini(&sc);
+    ks_pd_event_fini(&ev);
+
     /* a type that is not one of kintsugi's stays external */
     CHECK_INT(pd_text("{\"routing_key\":\"k\",\"event_action\":\"trigger\",\"payload\":{"
                       "\"summary\":\"s\",\"source\":\"h\",\"severity\":\"info\","
