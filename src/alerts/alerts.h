@@ -150,8 +150,9 @@ void ks_alert_uuid(char out[37]);
 /* The scope of a trigger (docs/ALERTS.md): severity from payload.severity,
  * title from the summary, systems from payload.component, and channel,
  * location, system, component and type from custom_details (its top-level
- * string fields, and the label lines of the text Alertmanager's PagerDuty
- * receiver renders into custom_details.firing and .resolved). */
+ * string fields, and the labels of the alerts Alertmanager's PagerDuty
+ * receiver renders into custom_details.firing and .resolved, as text or as
+ * JSON). */
 void ks_alert_scope_pagerduty(const struct ks_pd_event *ev, struct ks_alert_scope *out);
 
 /* ---- Alertmanager webhook, version 4 ------------------------------------ */
