@@ -382,7 +382,7 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           step, (long long)id, d[i].action);
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     at = e->clock;
     ks_pb_mark(e, inc, step, done ? KS_SS_DONE : KS_SS_SKIPPED, by, at, note);
@@ -491,7 +491,7 @@ enum ks_rc ks_engine_approve(struct ks_engine *e, int64_t id, const char *action
         return ks_err_set(err, KS_ESTATE, "%s (role %s) may not approve '%s'", by, role, action);
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     at = e->clock;
     ks_pb_mark(e, inc, d[idx].key, KS_SS_APPROVED, by, at, NULL);

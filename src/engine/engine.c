@@ -280,7 +280,7 @@ static void fire(struct ks_engine *e, const struct ks_timer *t)
 
 /* Fires every timer due strictly before t, in (deadline, seq) order, each at
  * its own deadline; then the clock is t. */
-void ks_engine_advance(struct ks_engine *e, ks_time t)
+void ks_eng_advance(struct ks_engine *e, ks_time t)
 {
     while (e->nheap && e->heap[0].due < t) {
         struct ks_timer tm = heap_pop(e);
@@ -304,12 +304,11 @@ static inline int seen_before(struct ks_engine *e, uint64_t h, ks_time ts)
     return ks_seen_check(&e->seen, h, now, e->cfg->dedup_retention);
 }
 
-/* ks_engine_apply, inline for the line path. */
 /* An event at ts moves the clock (ks_engine_advance, inline when nothing is due). */
 static inline __attribute__((always_inline)) void clock_to(struct ks_engine *e, ks_time ts)
 {
     if (e->nheap && e->heap[0].due < ts) {
-        ks_engine_advance(e, ts);
+        ks_eng_advance(e, ts);
     } else if (e->clock == KS_TIME_NONE || ts > e->clock) {
         e->clock = ts;
     }
@@ -352,11 +351,6 @@ static inline __attribute__((always_inline)) void apply(struct ks_engine *e,
     case KS_EV__COUNT:
         break;
     }
-}
-
-void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
-{
-    apply(e, ev);
 }
 
 /* Most lines name the source of the line before. */
@@ -424,15 +418,15 @@ take(struct ks_engine *e, uint32_t input, const struct ks_event *ev)
     return KS_LINE_ACCEPTED;
 }
 
-enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
-                                   const char *line, size_t len, struct ks_err *err)
+enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                    const char *line, size_t len, struct ks_err *err)
 {
     struct ks_event ev;
     e->st.lines++;
     e->line_next = NULL;
     if (blank(line, len)) {
         e->st.blank++;
-        return KS_LINE_ACCEPTED;
+        return KS_LINE_BLANK;
     }
     KS_ASSERT(input < e->ninputs);
     if (ks_event_decode(e->dec, line, len, &ev, err) != KS_OK) {
@@ -503,7 +497,7 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
         }
         if (!l->packed || beyond_horizon(e, l->ts)) {
             struct ks_err err;
-            if (ks_engine_line(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
+            if (ks_engine_event(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
                     KS_LINE_REJECTED &&
                 reject) {
                 reject(arg, lineno + (int64_t)i + 1, &err);
@@ -573,7 +567,7 @@ static struct ks_incident *action_target(struct ks_engine *e, int64_t id, ks_tim
         return NULL;
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     return inc;
 }

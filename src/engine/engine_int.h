@@ -501,6 +501,8 @@ struct ks_engine {
 };
 
 /* engine.c */
+/* Moves the clock to t (if later), firing every timer due before t. */
+void ks_eng_advance(struct ks_engine *e, ks_time t);
 struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str);
 struct ks_channel *ks_eng_channel_find(struct ks_engine *e, uint32_t name_str);
 void ks_eng_timer(struct ks_engine *e, ks_time due, enum ks_timer_kind kind, uint32_t ref,

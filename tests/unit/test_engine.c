@@ -11,7 +11,7 @@ static struct ks_engine *feed(const char *const *lines, size_t n)
     uint32_t in = ks_engine_input(e, "t.ndjson");
     struct ks_err err;
     for (size_t i = 0; i < n; i++) {
-        ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
+        ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
     }
     return e;
 }
@@ -162,7 +162,7 @@ static void ids_are_kept_for_the_retention_only(void)
     const ks_time t0 = 1795341600000LL; /* 2026-11-22T10:00:00Z */
     for (int i = 0; i < n; i++) {
         id_line(line, sizeof(line), t0 + (ks_time)i * (12 * KS_DAY / n), i);
-        ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+        ks_engine_event(e, in, i + 1, line, strlen(line), &err);
     }
     CHECK(e->seen.nb * sizeof(struct ks_seen_bucket) <= (4u << 20));
     struct ks_engine_stats st;
@@ -172,7 +172,7 @@ static void ids_are_kept_for_the_retention_only(void)
     /* the newest is still a duplicate, one from the first day is not */
     for (int id = n - 1; id >= 0; id -= n - 1) {
         id_line(line, sizeof(line), t0 + 12 * KS_DAY, id);
-        ks_engine_line(e, in, n + 1, line, strlen(line), &err);
+        ks_engine_event(e, in, n + 1, line, strlen(line), &err);
     }
     ks_engine_stats(e, &st);
     CHECK_INT(st.duplicates, 1);
@@ -196,7 +196,7 @@ static void ids_seen_survive_a_checkpoint(void)
             snprintf(line, sizeof(line),
                      "{\"type\":\"tick\",\"ts\":\"2026-11-2%dT10:%02d:%02d.500Z\",\"id\":\"t-%d\"}",
                      2 + 2 * pass, i / 60 % 60, i % 60, i);
-            ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+            ks_engine_event(e, in, i + 1, line, strlen(line), &err);
         }
     }
     /* the second pass is 48 h later: ids of the first 1:59.5 of the first
@@ -290,7 +290,7 @@ static void a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes(void
     };
     struct ks_err err;
     for (size_t i = 0; i < 5; i++) {
-        CHECK_INT(ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+        CHECK_INT(ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
                   KS_LINE_ACCEPTED);
     }
     CHECK(e->timer_seq < 7 * 24 * 60 + 1000);
@@ -404,7 +404,7 @@ static void a_changed_volume_baseline_restarts_the_counts_instead_of_failing(voi
         "{\"type\":\"tick\",\"ts\":\"2026-11-23T12:00:00Z\"}",
     };
     for (size_t i = 0; i < 2; i++) {
-        ks_engine_line(f, in, (int64_t)i + 1, more[i], strlen(more[i]), &err);
+        ks_engine_event(f, in, (int64_t)i + 1, more[i], strlen(more[i]), &err);
     }
     struct ks_engine_stats st;
     ks_engine_stats(f, &st);
@@ -432,7 +432,7 @@ static int64_t shift_incidents(double pct, uint32_t old, uint32_t now, int moved
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      round, k, k, round == 2 && k < moved ? now : old, round);
-            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+            ks_engine_event(e, in, ++n, line, strlen(line), &err);
         }
     }
     ks_engine_end_input(e);
@@ -477,7 +477,7 @@ static int64_t twice_pushed_incidents(uint32_t first, uint32_t last)
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      pass, k, k, pass == 0 ? 8 : pass == 1 ? first : last, pass == 0 ? 1 : 2);
-            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+            ks_engine_event(e, in, ++n, line, strlen(line), &err);
         }
     }
     ks_engine_end_input(e);
@@ -515,7 +515,7 @@ static struct ks_engine *held_three_runs(int via_checkpoint)
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%02d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      pass, k, k, qty[pass], pass);
-            CHECK_INT(ks_engine_line(e, in, ++n, line, strlen(line), &err), KS_LINE_ACCEPTED);
+            CHECK_INT(ks_engine_event(e, in, ++n, line, strlen(line), &err), KS_LINE_ACCEPTED);
             if (pass == 1 && k == 0) { /* b0 closed (and went through) at this line */
                 CHECK_INT(ks_engine_guard_pause(e, "amazon", "bob", KS_TIME_NONE, &err), KS_OK);
             }
