@@ -13,10 +13,16 @@
 #define KS_ENGINE_H
 
 #include "../config/config.h"
+#include "../config/keys.h"
 #include "../core/core.h"
 #include "../event/event.h"
 
 struct ks_engine;
+
+/* The engine's keys of kintsugi.yaml (keys.c): detectors, contain, channels,
+ * systems, metrics, sla, assessment, dedup_retention, ts_horizon, roles,
+ * people. */
+extern const struct ks_key ks_engine_keys[];
 
 /* cfg must outlive the engine. */
 struct ks_engine *ks_engine_new(const struct ks_config *cfg);

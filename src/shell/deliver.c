@@ -28,7 +28,7 @@ static int collect(void *ctx, const struct ks_hook_row *r)
     struct pending *p = ctx;
     KS_GROW(p->v, p->cap, p->n + 1);
     p->v[p->n++] = (struct due){ks_strdup(r->key), ks_strdup(r->action), ks_strdup(r->body),
-                                r->incident, r->attempts, r->next_at};
+                                r->incident,       r->attempts,          r->next_at};
     return 0;
 }
 
@@ -71,8 +71,9 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         ks_time next_at = KS_TIME_NONE;
         if (!h) {
             status = "unconfigured";
-            snprintf(detail, sizeof(detail), "no hook is configured for %s (hooks: in "
-                                             "kintsugi.yaml)",
+            snprintf(detail, sizeof(detail),
+                     "no hook is configured for %s (hooks: in "
+                     "kintsugi.yaml)",
                      d->action);
             ks_engine_hook_result(sh->eng, d->incident, d->action, 0, 0, 1, detail);
             st->unconfigured++;
@@ -98,8 +99,8 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
             ks_engine_hook_result(sh->eng, d->incident, d->action, attempts, res.ok,
                                   !res.ok && strcmp(status, "failed") == 0, detail);
         }
-        if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail, &err) !=
-            KS_OK) {
+        if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail,
+                                        &err) != KS_OK) {
             ks_shell_error("%s", err.msg);
             rc = -1;
         }

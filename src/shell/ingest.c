@@ -98,16 +98,18 @@ int ks_shell_input_open(struct ks_shell *sh, struct ks_input *in, int fd, const 
         in->resumed = 1;
         if (lseek(fd, (off_t)old.offset, SEEK_SET) != (off_t)old.offset) {
             ks_shell_error("%s: cannot seek to byte %lld: %s", name, (long long)old.offset,
-                         strerror(errno));
+                           strerror(errno));
             return KS_SHELL_FAIL;
         }
         if (old.offset == sb.st_size) {
-            fprintf(stderr, "kintsugi: %s: already taken up to its end (line %lld); nothing new "
-                            "(--from-start takes it again as a new input)\n",
+            fprintf(stderr,
+                    "kintsugi: %s: already taken up to its end (line %lld); nothing new "
+                    "(--from-start takes it again as a new input)\n",
                     name, (long long)old.line);
         } else if (old.offset > 0) {
-            fprintf(stderr, "kintsugi: %s: this database took it up to line %lld (byte %lld of "
-                            "%lld); continuing after it (--from-start takes it again)\n",
+            fprintf(stderr,
+                    "kintsugi: %s: this database took it up to line %lld (byte %lld of "
+                    "%lld); continuing after it (--from-start takes it again)\n",
                     name, (long long)old.line, (long long)old.offset, (long long)sb.st_size);
         }
         return KS_SHELL_OK;
@@ -182,7 +184,8 @@ static ks_time checkpoint_every(void)
         const char *env = getenv("KINTSUGI_CHECKPOINT_EVERY");
         char *end;
         double v = env && *env ? strtod(env, &end) : -1;
-        every = env && *env && !*end && v >= 0 && v < 1e6 ? (ks_time)(v * KS_SEC) : CHECKPOINT_EVERY;
+        every =
+            env && *env && !*end && v >= 0 && v < 1e6 ? (ks_time)(v * KS_SEC) : CHECKPOINT_EVERY;
     }
     return every;
 }

@@ -100,8 +100,9 @@ static int lock_writer(struct ks_shell *sh)
     if (flock(sh->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         char who[300];
         holder(sh, who, sizeof(who));
-        fprintf(stderr, "kintsugi: %s is being written by %s; waiting for it to finish "
-                        "(one writer at a time; Ctrl-C to give up)\n",
+        fprintf(stderr,
+                "kintsugi: %s is being written by %s; waiting for it to finish "
+                "(one writer at a time; Ctrl-C to give up)\n",
                 sh->db, who);
         while (flock(sh->lock_fd, LOCK_EX) != 0) {
             if (errno != EINTR || ks_shell_stop_signal) {
@@ -142,9 +143,9 @@ static int read_marks(struct ks_shell *sh, struct marks *m, int *found, struct k
         ks_buf_fini(&b);
         return -1;
     }
-    int ok = !*found || (b.p && sscanf(b.p, "skus %" SCNd64 " deadletter %" SCNd64
-                                            " hook %" SCNd64,
-                                       &m->skus, &m->deadletter, &m->hook) == 3 &&
+    int ok = !*found || (b.p &&
+                         sscanf(b.p, "skus %" SCNd64 " deadletter %" SCNd64 " hook %" SCNd64,
+                                &m->skus, &m->deadletter, &m->hook) == 3 &&
                          m->skus >= 0 && m->skus <= UINT32_MAX);
     ks_buf_fini(&b);
     if (!ok) {
@@ -250,8 +251,8 @@ static int trim_channel(void *ctx, const char *ch)
 {
     struct ks_shell *sh = ctx;
     struct ks_err err;
-    return sh->store->ops->trim_feed(sh->store, ch, (int64_t)ks_engine_feed_seq(sh->eng, ch), &err) !=
-           KS_OK;
+    return sh->store->ops->trim_feed(sh->store, ch, (int64_t)ks_engine_feed_seq(sh->eng, ch),
+                                     &err) != KS_OK;
 }
 
 static enum ks_rc put_incidents(struct ks_shell *sh, const int64_t *ids, size_t n, int64_t upto,
@@ -307,8 +308,8 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
     int writer = with_engine && !(flags & KS_SHELL_READ);
     memset(sh, 0, sizeof(*sh));
     sh->lock_fd = -1;
-    if (!(flags & KS_SHELL_CREATE) && strcmp(db, ":memory:") != 0 && strncmp(db, "postgres", 8) != 0 &&
-        access(db, F_OK) != 0) {
+    if (!(flags & KS_SHELL_CREATE) && strcmp(db, ":memory:") != 0 &&
+        strncmp(db, "postgres", 8) != 0 && access(db, F_OK) != 0) {
         ks_shell_error("%s: no such database (kintsugi ingest creates it; --db names another)", db);
         return KS_SHELL_FAIL;
     }
@@ -361,8 +362,8 @@ static enum ks_rc put_incidents(struct ks_shell *sh, const int64_t *ids, size_t 
         ks_engine_incident_meta(sh->eng, id, &m);
         ks_engine_incident_json(sh->eng, id, 0, &sum);
         ks_engine_incident_json(sh->eng, id, 1, &det);
-        struct ks_incident_row row = {m.id,          m.type, m.severity, m.status, m.fingerprint,
-                                      m.detected_at, sum.p,  det.p};
+        struct ks_incident_row row = {m.id,          m.type,        m.severity, m.status,
+                                      m.fingerprint, m.detected_at, sum.p,      det.p};
         rc = sh->store->ops->put_incident(sh->store, &row, err);
     }
     ks_buf_fini(&sum);
@@ -383,8 +384,8 @@ static enum ks_rc put_skus(struct ks_shell *sh, uint32_t *saved, struct ks_err *
         const char *s = ks_engine_sku(sh->eng, id);
         ks_sku_block_add(&b, s, strlen(s));
     }
-    enum ks_rc rc = sh->store->ops->add_skus(sh->store, sh->skus_saved, n - sh->skus_saved, b.p,
-                                            b.len, err);
+    enum ks_rc rc =
+        sh->store->ops->add_skus(sh->store, sh->skus_saved, n - sh->skus_saved, b.p, b.len, err);
     ks_buf_fini(&b);
     *saved = n;
     return rc;
@@ -416,7 +417,7 @@ static enum ks_rc put_feed(struct ks_shell *sh, struct ks_err *err)
         struct ks_feed_enc *e = &sh->enc[ch];
         if (e->first && rc == KS_OK) {
             rc = sh->store->ops->add_feed_block(sh->store, ks_engine_name(sh->eng, (uint32_t)ch),
-                                               e->first, e->last, e->buf.p, e->buf.len, err);
+                                                e->first, e->last, e->buf.p, e->buf.len, err);
         }
         ks_feed_enc_reset(e);
     }
@@ -479,7 +480,7 @@ static enum ks_rc write_effects(struct ks_shell *sh, int checkpoint, uint32_t *s
     size_t nh = ks_engine_hooks(sh->eng, &he);
     for (size_t i = 0; i < nh; i++) {
         struct ks_hook_row r = {he[i].key, he[i].incident, he[i].action, he[i].body, "pending",
-                                0, ks_time_now(), NULL};
+                                0,         ks_time_now(),  NULL};
         if (sh->store->ops->add_hook(sh->store, &r, err) != KS_OK) {
             return err->rc;
         }
@@ -515,7 +516,8 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
         ks_shell_error("%s: %s", sh->db, err.msg);
         if (sh->store->ops->release(sh->store, &ignore) != KS_OK) {
             ks_shell_error("%s: %s; it is released by the next kintsugi command once there is "
-                         "room", sh->db, ignore.msg);
+                           "room",
+                           sh->db, ignore.msg);
         }
         return KS_SHELL_FAIL;
     }
@@ -550,4 +552,3 @@ void ks_shell_close(struct ks_shell *sh)
     memset(sh, 0, sizeof(*sh));
     sh->lock_fd = -1;
 }
-

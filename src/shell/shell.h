@@ -33,7 +33,7 @@ struct ks_shell {
     struct ks_engine *eng; /* NULL unless opened with the engine */
     const char *db;
     uint64_t dead_written;
-    uint64_t hooks_queued; /* hook calls written to the outbox by this process */
+    uint64_t hooks_queued;   /* hook calls written to the outbox by this process */
     size_t checkpoint_bytes; /* size of the last checkpoint written */
     uint32_t skus_saved;     /* SKU dictionary entries in the store */
     int tail;                /* effects written after the last checkpoint */
@@ -112,10 +112,10 @@ struct ks_progress {
 /* Where an input stands: set up by ks_shell_input_open, advanced by
  * ks_shell_ingest_fd, saved with every checkpoint of the ingest. */
 struct ks_input {
-    const char *name;     /* as given (messages, dead letters) */
-    char *path;           /* absolute, NULL for standard input */
+    const char *name; /* as given (messages, dead letters) */
+    char *path;       /* absolute, NULL for standard input */
     struct ks_input_row row;
-    int resumed;          /* the store knew it: reading starts at row.offset */
+    int resumed; /* the store knew it: reading starts at row.offset */
 };
 /* Looks the file up among the inputs this database has taken and positions fd
  * after what was applied when it is the same file (same path, same first
