@@ -132,10 +132,10 @@ struct ks_channel {
     uint32_t *upd_skus;
     size_t upd_n, upd_cap;
     /* What the close judges, counted as the values arrive: known SKUs changed
-     * by more than shift_change_pct % and known SKUs gone to zero. Only
-     * ks_det_inventory touches the pairs of an open update, so the counts
-     * stay exact; upd_counted is 0 when they are not there (an update
-     * restored from a checkpoint), and the close counts afresh. */
+     * by more than shift_change_pct % and known SKUs gone to zero. Only the
+     * inventory path (det_updates.c) touches the pairs of an open update, so
+     * the counts stay exact; upd_counted is 0 when they are not there (an
+     * update restored from a checkpoint), and the close counts afresh. */
     uint32_t upd_changed, upd_zeroed;
     int upd_counted;
     int64_t shift_p100; /* cfg->shift_change_pct * 100 when whole, else -1 */

@@ -115,6 +115,85 @@ static void duplicate_ids_are_ignored_and_counted(void)
     ks_engine_free(e);
 }
 
+/* The feed_rejects window of the source named src: lines accepted, rejected. */
+static void feed_counts(struct ks_engine *e, const char *src, uint64_t *acc, uint64_t *rej)
+{
+    *acc = *rej = 0;
+    for (size_t i = 0; i < e->nfs; i++) {
+        if (strcmp(ks_intern_str(&e->strs, e->fs[i].source), src) == 0) {
+            *acc = e->fs[i].acc;
+            *rej = e->fs[i].rej;
+        }
+    }
+}
+
+/* The one entry for an event from any door tells the door what became of
+ * each line, and dedupes and accounts for the feed exactly as the batch
+ * entry of files does, packed lines included. */
+static void one_event_entry_says_what_became_of_each_line(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00Z\",\"id\":\"a\","
+        "\"channel\":\"amazon\",\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:01Z\",\"id\":\"a\","
+        "\"channel\":\"amazon\",\"sku\":\"A\",\"qty\":4}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:02Z\",\"channel\":\"amazon\"}",
+        "  ",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:03Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"b\"}",
+    };
+    enum ks_line_result want[] = {KS_LINE_ACCEPTED, KS_LINE_DUPLICATE, KS_LINE_REJECTED,
+                                  KS_LINE_BLANK, KS_LINE_ACCEPTED};
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "http");
+    for (size_t i = 0; i < 5; i++) {
+        struct ks_err err = {0};
+        CHECK_INT(ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+                  want[i]);
+        CHECK(want[i] == KS_LINE_REJECTED ? strncmp(err.msg, "inventory: field", 16) == 0
+                                          : err.msg[0] == 0);
+    }
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.lines, 5);
+    CHECK_INT(st.events, 2);
+    CHECK_INT(st.duplicates, 1);
+    CHECK_INT(st.rejected, 1);
+    CHECK_INT(st.blank, 1);
+    uint64_t acc, rej;
+    feed_counts(e, "http", &acc, &rej);
+    CHECK_INT(acc, 2); /* neither the duplicate nor the blank line counts */
+    CHECK_INT(rej, 1);
+
+    /* The same lines through the batch entry, the inventory ones packed as
+     * the intake packs them: the same state, byte for byte. */
+    struct ks_engine *f = ks_engine_new(&cfg);
+    uint32_t fin = ks_engine_input(f, "http");
+    struct ks_decoder *dec = ks_decoder_new();
+    struct ks_line batch[5];
+    for (size_t i = 0; i < 5; i++) {
+        struct ks_event ev;
+        struct ks_err err;
+        memset(&batch[i], 0, sizeof(batch[i]));
+        batch[i].p = lines[i];
+        batch[i].len = strlen(lines[i]);
+        if (ks_event_decode(dec, lines[i], batch[i].len, &ev, &err) == KS_OK) {
+            ks_line_pack(&batch[i], &ev);
+        }
+    }
+    CHECK(batch[0].packed && batch[1].packed && !batch[2].packed && !batch[4].packed);
+    ks_engine_lines(f, fin, 0, batch, 5, NULL, NULL);
+    struct ks_buf a = {0}, b = {0};
+    ks_engine_save(e, &a);
+    ks_engine_save(f, &b);
+    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    ks_decoder_free(dec);
+    ks_engine_free(e);
+    ks_engine_free(f);
+}
+
 /* An id is remembered for dedup_retention (48 h) of event time after the
  * clock that taking its event set, then forgotten: the same id is taken
  * anew, and remembered from then on. */
@@ -593,6 +672,7 @@ int main(void)
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
+    RUN(one_event_entry_says_what_became_of_each_line);
     RUN(an_id_is_forgotten_after_the_retention_and_taken_anew);
     RUN(ids_are_kept_for_the_retention_only);
     RUN(ids_seen_survive_a_checkpoint);
