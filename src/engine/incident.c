@@ -321,7 +321,7 @@ static int condition_holds(const struct ks_engine *e, const struct ks_incident *
     }
 }
 
-void ks_inc_fire(struct ks_engine *e, const struct ks_timer *t)
+static void inc_timer(struct ks_engine *e, const struct ks_timer *t)
 {
     struct ks_incident *inc = ks_inc_open_get(e, t->ref2);
     if (!inc) {
@@ -631,3 +631,11 @@ struct ks_incident *ks_inc_find_open(const struct ks_engine *e, enum ks_itype ty
     }
     return NULL;
 }
+
+/* Incidents are written by the checkpoint itself (with their timers). */
+const struct ks_part ks_part_incidents = {
+    .name = "incidents",
+    .timers = KS_TMBIT(KS_TM_ESC) | KS_TMBIT(KS_TM_ACK) | KS_TMBIT(KS_TM_RESOLVE) |
+              KS_TMBIT(KS_TM_ASSESS),
+    .timer = inc_timer,
+};
