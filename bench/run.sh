@@ -12,7 +12,14 @@
 #     in DuckDB on the same file (bench/duckdb/detect.mjs, every core);
 #     then the replay with --decode-only and --scan-only, to show the
 #     decoder's share and the floor of reading and splitting lines;
-#  4. checks that both flagged the same corrupt updates, and prints a summary
+#     each round also runs the command a user types, `kintsugi ingest` of
+#     the same file into a new database, and DuckDB's whole process, both
+#     timed by /usr/bin/time (wall clock, peak RSS);
+#  4. the state of 10 M (channel, SKU) pairs: `kintsugi ingest` of a stream
+#     of 4 x 2.5 M SKUs, its peak RSS, then the same command again on the
+#     same database (the input is known and fully applied: the time is that
+#     of loading the saved state and finding nothing new);
+#  5. checks that both flagged the same corrupt updates, and prints a summary
 #     with the targets and the commands. The summary is also written to
 #     bench/out/summary.txt.
 #
@@ -27,6 +34,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 CHANNELS=${BENCH_CHANNELS:-4}
 SKUS=${BENCH_SKUS:-250000}
 CYCLES=${BENCH_CYCLES:-10}
@@ -44,7 +52,11 @@ say() { printf '\n== %s\n' "$*"; }
 
 # ---- build ------------------------------------------------------------------
 say "build"
-make --no-print-directory build/bench/gen_inventory build/bench/replay
+make --no-print-directory build/kintsugi build/bench/gen_inventory build/bench/replay build/bench/contain
+command -v /usr/bin/time >/dev/null || {
+    echo "GNU time missing: installing Debian's time"
+    $SUDO apt-get install -y -qq time
+}
 
 # ---- data -------------------------------------------------------------------
 GEN_CMD="build/bench/gen_inventory --channels $CHANNELS --skus $SKUS --cycles $CYCLES --seed $SEED --lines-per-ms $PER_MS -o $FILE"
@@ -92,6 +104,9 @@ fi
 REPLAY1_CMD="build/bench/replay --threads 1 $FILE"
 REPLAY2_CMD="build/bench/replay --threads 2 $FILE"
 DUCK_CMD="node detect.mjs ../../$FILE"
+INGEST_DB=$OUT/ingest.db
+INGEST_CMD="build/kintsugi ingest --quiet --db $INGEST_DB $FILE"
+TIME_FMT=$'seconds %e\nuser %U\nsys %S\npeak_rss_kib %M'
 DECODE_CMD="build/bench/replay --decode-only --repeat $REPEAT $FILE"
 SCAN_CMD="build/bench/replay --scan-only --repeat $REPEAT $FILE"
 
@@ -105,8 +120,20 @@ keep_best() {
     fi
 }
 
-rm -f "$OUT/replay1.txt" "$OUT/replay2.txt" "$OUT/duckdb.txt"
+# timed NAME CMD...: runs CMD as a whole process under /usr/bin/time, its
+# output and the time's figures into $OUT/NAME.txt
+timed() {
+    local name=$1
+    shift
+    /usr/bin/time -f "$TIME_FMT" -o "$ROOT/$OUT/$name.time" "$@" >"$ROOT/$OUT/$name.txt"
+    cat "$ROOT/$OUT/$name.time" >>"$ROOT/$OUT/$name.txt"
+    cat "$ROOT/$OUT/$name.time"
+}
+fresh_db() { rm -f "$1" "$1-wal" "$1-shm"; }
+
+rm -f "$OUT/replay1.txt" "$OUT/replay2.txt" "$OUT/duckdb.txt" "$OUT/ingest.txt" "$OUT/duckdb-whole.txt"
 ratios=""
+iratios=""
 for round in $(seq 1 "$REPEAT"); do
     say "round $round/$REPEAT, kintsugi on one core: $REPLAY1_CMD"
     $REPLAY1_CMD | tee "$OUT/replay1-$round.txt"
@@ -114,6 +141,16 @@ for round in $(seq 1 "$REPEAT"); do
     $REPLAY2_CMD | tee "$OUT/replay2-$round.txt"
     say "round $round/$REPEAT, DuckDB: (cd bench/duckdb && $DUCK_CMD)"
     (cd bench/duckdb && $DUCK_CMD) | tee "$OUT/duckdb-$round.txt"
+    say "round $round/$REPEAT, kintsugi ingest (whole process, new database): $INGEST_CMD"
+    fresh_db "$INGEST_DB"
+    timed "ingest-$round" $INGEST_CMD
+    say "round $round/$REPEAT, DuckDB (whole process): (cd bench/duckdb && $DUCK_CMD)"
+    (cd bench/duckdb && timed "duckdb-whole-$round" $DUCK_CMD)
+    ki=$(val "$OUT/ingest-$round.txt" seconds)
+    dw=$(val "$OUT/duckdb-whole-$round.txt" seconds)
+    iratios="$iratios $(awk -v k="$ki" -v d="$dw" 'BEGIN { printf "%.1f", d / k }')"
+    keep_best ingest "$OUT/ingest-$round.txt" "$ki"
+    keep_best duckdb-whole "$OUT/duckdb-whole-$round.txt" "$dw"
     k1=$(val "$OUT/replay1-$round.txt" seconds)
     k2=$(val "$OUT/replay2-$round.txt" seconds)
     d=$(val "$OUT/duckdb-$round.txt" seconds)
@@ -126,6 +163,27 @@ say "kintsugi decoder alone: $DECODE_CMD"
 $DECODE_CMD | tee "$OUT/decode.txt"
 say "line splitting alone (the I/O floor): $SCAN_CMD"
 $SCAN_CMD | tee "$OUT/scan.txt"
+
+# ---- 10 M pairs: memory and the time to load the saved state ------------------
+PAIRS_FILE=$OUT/pairs-4x2500000x1.ndjson
+PAIRS_GEN="build/bench/gen_inventory --channels 4 --skus 2500000 --cycles 1 --lines-per-ms 4 -o $PAIRS_FILE"
+PAIRS_STAMP="$PAIRS_GEN $(sha256sum bench/gen_inventory.c | cut -c1-16)"
+if ! { [ -f "$PAIRS_FILE" ] && [ "$(cat "$PAIRS_FILE.params" 2>/dev/null)" = "$PAIRS_STAMP" ]; }; then
+    say "data: $PAIRS_GEN"
+    $PAIRS_GEN
+    echo "$PAIRS_STAMP" >"$PAIRS_FILE.params"
+fi
+PAIRS_DB=$OUT/pairs.db
+PAIRS_CMD="build/kintsugi ingest --quiet --db $PAIRS_DB $PAIRS_FILE"
+fresh_db "$PAIRS_DB"
+say "10 M pairs, first ingest (new database): $PAIRS_CMD"
+timed pairs-ingest $PAIRS_CMD
+rm -f "$OUT/pairs-reload.txt"
+for round in $(seq 1 "$REPEAT"); do
+    say "10 M pairs, the same command again (state loaded, nothing new), $round/$REPEAT"
+    timed "pairs-reload-$round" $PAIRS_CMD
+    keep_best pairs-reload "$OUT/pairs-reload-$round.txt" "$(val "$OUT/pairs-reload-$round.txt" seconds)"
+done
 
 # ---- comparison -----------------------------------------------------------------
 
@@ -166,6 +224,14 @@ NFLAG=$(wc -l <"$OUT/flagged-duckdb.txt")
 Q_SEC=$(val "$OUT/duckdb.txt" seconds)
 BYTES=$(val "$OUT/replay1.txt" bytes)
 LINES=$(val "$OUT/replay1.txt" lines)
+I_SEC=$(val "$OUT/ingest.txt" seconds)
+I_RSS=$(val "$OUT/ingest.txt" peak_rss_kib)
+DW_SEC=$(val "$OUT/duckdb-whole.txt" seconds)
+DW_RSS=$(val "$OUT/duckdb-whole.txt" peak_rss_kib)
+P_SEC=$(val "$OUT/pairs-ingest.txt" seconds)
+P_RSS=$(val "$OUT/pairs-ingest.txt" peak_rss_kib)
+P_LOAD=$(val "$OUT/pairs-reload.txt" seconds)
+P_LRSS=$(val "$OUT/pairs-reload.txt" peak_rss_kib)
 # Both kintsugi runs must open the same incidents.
 if [ "$(grep '^incident ' "$OUT/replay1.txt")" = "$(grep '^incident ' "$OUT/replay2.txt")" ]; then
     SAME12=yes
@@ -177,6 +243,8 @@ awk -v bytes="$BYTES" -v lines="$LINES" -v ksec="$K_SEC" -v kmbs="$K_MBS" -v kev
     -v k2sec="$K2_SEC" -v k2mbs="$K2_MBS" -v same12="$SAME12" \
     -v krss="$K_RSS" -v kbpp="$K_BPP" -v kspp="$K_SPP" -v pairs="$K_PAIRS" -v inc="$K_INC" \
     -v dmbs="$D_MBS" -v smbs="$S_MBS" -v nflag="$NFLAG" -v ratios="$ratios" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    -v isec="$I_SEC" -v irss="$I_RSS" -v dwsec="$DW_SEC" -v dwrss="$DW_RSS" -v iratios="$iratios" \
+    -v psec="$P_SEC" -v prss="$P_RSS" -v pload="$P_LOAD" -v plrss="$P_LRSS" \
     -v cores="$(nproc)" -v repeat="$REPEAT" '
 function met(ok) { return ok ? "met" : "NOT met" }
 BEGIN {
@@ -185,6 +253,19 @@ BEGIN {
     printf "\n== summary (%s, %d cores; fastest of %d runs each)\n", cpu, cores, repeat
     printf "file: %d bytes, %d lines\n\n", bytes, lines
     printf "%-34s %16s   %-12s %s\n", "figure", "measured", "target", ""
+    printf "the command a user types, whole process (/usr/bin/time):\n"
+    printf "%-34s %16.2f\n", "kintsugi ingest seconds", isec
+    printf "%-34s %16.1f\n", "kintsugi ingest MB/s", bytes / 1e6 / isec
+    printf "%-34s %16.1f\n", "kintsugi ingest peak RSS MiB", irss / 1024
+    printf "%-34s %16.2f\n", "DuckDB whole process seconds", dwsec
+    printf "%-34s %16.1f\n", "DuckDB whole process peak RSS MiB", dwrss / 1024
+    printf "%-34s %16.1f   %-12s %s\n", "DuckDB / kintsugi ingest", dwsec / isec, ">= 10", met(dwsec / isec >= 10)
+    printf "%-34s %s\n", "  the same, round by round", iratios
+    printf "%-34s %16.2f\n", "ingest of 10 M pairs, seconds", psec
+    printf "%-34s %16.1f\n", "ingest of 10 M pairs, peak RSS MiB", prss / 1024
+    printf "%-34s %16.2f   %-12s %s\n", "restart with 10 M pairs, seconds", pload, "<= 2", met(pload <= 2)
+    printf "%-34s %16.1f\n", "restart, peak RSS MiB", plrss / 1024
+    printf "the engine alone (build/bench/replay, in-process timing):\n"
     printf "%-34s %16.1f   %-12s %s\n", "kintsugi MB/s (one core)", kmbs, ">= 1000", met(kmbs >= 1000)
     printf "%-34s %16.0f   %-12s %s\n", "kintsugi events/s", kevs, "~8 M", ""
     printf "%-34s %16.3f\n", "kintsugi seconds (one core)", ksec
@@ -210,9 +291,13 @@ BEGIN {
     echo
     echo "commands:"
     echo "  $GEN_CMD"
-    echo "  $REPLAY1_CMD   (x $REPEAT, alternating with the next two)"
+    echo "  $REPLAY1_CMD   (x $REPEAT, alternating with the next four)"
     echo "  $REPLAY2_CMD"
     echo "  (cd bench/duckdb && $DUCK_CMD)"
+    echo "  rm -f $INGEST_DB*; /usr/bin/time -v $INGEST_CMD"
+    echo "  (cd bench/duckdb && /usr/bin/time -v $DUCK_CMD)"
+    echo "  $PAIRS_GEN"
+    echo "  rm -f $PAIRS_DB*; /usr/bin/time -v $PAIRS_CMD   (then the same again: restart)"
     echo "  $DECODE_CMD"
     echo "  $SCAN_CMD"
     echo "  build/bench/contain $FILE"

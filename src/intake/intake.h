@@ -65,7 +65,7 @@ int ks_intake_lines(struct ks_intake *in, const char *buf, size_t len, int last,
 /*
  * Reads fd to its end and hands every line to fn in order, as
  * ks_intake_lines does for a buffer; the reading happens on the worker
- * thread too (with two threads), into NCHUNK fixed buffers of 8 MiB taken in
+ * thread too (with two threads), into NCHUNK fixed buffers of 4 MiB taken in
  * turn, so memory stays bounded whatever the input and the caller's thread
  * only feeds the engine. Lines of one batch lie one after the other in one
  * buffer. A UTF-8 byte-order mark at the start is skipped (*bom = 1). A line
