@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto
+PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -20,10 +20,10 @@ SAN_OBJ  = $(LIB_SRC:%.c=build/san/obj/%.o)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
            -DKS_SLOW_CHECKS=1
 # ThreadSanitizer build in build/tsan/, for the tests of code that runs on two
-# threads (the intake).
+# threads (the intake, the HTTP server).
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
 TSANFLAGS = -O1 -g -fsanitize=thread
-TSAN_TESTS = build/tsan/tests/test_intake
+TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 # libFuzzer targets of the alert parsers; tests replay tests/fuzz/corpus-NAME
 # through build/fuzz/fuzz_NAME.
 ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager

@@ -84,5 +84,6 @@ int ks_cmd_hooks(int argc, char **argv);
 int ks_cmd_review(int argc, char **argv);
 int ks_cmd_report(int argc, char **argv);
 int ks_cmd_cost(int argc, char **argv);
+int ks_cmd_token(int argc, char **argv);
 
 #endif

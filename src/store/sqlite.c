@@ -129,6 +129,15 @@ static const char *const migrations[] = {
     "  set_by TEXT,"
     "  set_at TEXT,"
     "  PRIMARY KEY(incident, part));",
+    /* 5: API tokens (docs/API.md): the SHA-256 of a token's text, never the
+     * text; names unique for ever, revoked tokens included. */
+    "CREATE TABLE tokens("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  created_at TEXT NOT NULL,"
+    "  revoked_at TEXT);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -185,6 +194,11 @@ enum st_id {
     ST_PUT_COST,
     ST_LIST_COSTS_ALL,
     ST_LIST_COSTS_ONE,
+    ST_ADD_TOKEN,
+    ST_LIST_TOKENS_ALL,
+    ST_LIST_TOKENS_HASH,
+    ST_REVOKE_TOKEN,
+    ST_HAS_TOKEN,
     ST_COUNT
 };
 
@@ -201,6 +215,7 @@ enum st_id {
     "SELECT id, incident, pos, text, owner, due, kind, status, closed_by, closed_at, note "        \
     "FROM review_items "
 #define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
+#define TOKEN_COLS "SELECT name, role, hash, created_at, revoked_at FROM tokens "
 
 static const char *const st_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -287,6 +302,11 @@ static const char *const st_sql[ST_COUNT] = {
                     "amount = excluded.amount, set_by = excluded.set_by, set_at = excluded.set_at",
     [ST_LIST_COSTS_ALL] = COST_COLS "ORDER BY incident, part",
     [ST_LIST_COSTS_ONE] = COST_COLS "WHERE incident = ?1 ORDER BY part",
+    [ST_ADD_TOKEN] = "INSERT INTO tokens(name, role, hash, created_at) VALUES(?1, ?2, ?3, ?4)",
+    [ST_LIST_TOKENS_ALL] = TOKEN_COLS "ORDER BY name",
+    [ST_LIST_TOKENS_HASH] = TOKEN_COLS "WHERE hash = ?1",
+    [ST_REVOKE_TOKEN] = "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
+    [ST_HAS_TOKEN] = "SELECT count(*) FROM tokens WHERE name = ?1",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -1562,6 +1582,110 @@ static enum ks_rc sq_list_costs(struct ks_store *s, int64_t incident,
     return KS_OK;
 }
 
+/* ---- API tokens (migration 5) --------------------------------------------- */
+
+static enum ks_rc sq_add_token(struct ks_store *s, const struct ks_token_row *r,
+                               struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_TOKEN);
+    char at[32];
+    int rc = bind_text(st, 1, r->name);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, r->role);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_bytes(st, 3, r->hash, sizeof(r->hash));
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 4, r->created_at, at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        /* The hash is 32 random bytes hashed: a clash is the name's. */
+        done(st);
+        return ks_err_set(err, KS_ESTATE,
+                          "a token named '%s' already exists (names are never reused, revoked "
+                          "tokens included: pick another name)",
+                          r->name);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save token '%s'", r->name);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_tokens(struct ks_store *s, const unsigned char *hash,
+                                 int (*fn)(void *ctx, const struct ks_token_row *row), void *ctx,
+                                 struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, hash ? ST_LIST_TOKENS_HASH : ST_LIST_TOKENS_ALL);
+    int rc = hash ? bind_bytes(st, 1, hash, 32) : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list tokens");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_token_row row = {col_text(st, 0), col_text(st, 1), {0}, KS_TIME_NONE,
+                                   KS_TIME_NONE};
+        if (!row.name || !row.role || sqlite3_column_bytes(st, 2) != (int)sizeof(row.hash)) {
+            done(st);
+            return ks_err_set(err, KS_EIO, "store: a token row is damaged (name, role or hash)");
+        }
+        memcpy(row.hash, sqlite3_column_blob(st, 2), sizeof(row.hash));
+        col_time(st, 3, &row.created_at);
+        col_time(st, 4, &row.revoked_at);
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list tokens");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_revoke_token(struct ks_store *s, const char *name, ks_time at,
+                                  struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_REVOKE_TOKEN);
+    char when[32];
+    int rc = bind_text(st, 1, name);
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 2, at, when);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "revoke token '%s'", name);
+    }
+    done(st);
+    if (sqlite3_changes(q->db) > 0) {
+        return KS_OK;
+    }
+    st = stmt(q, ST_HAS_TOKEN);
+    rc = bind_text(st, 1, name);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "revoke token '%s'", name);
+    }
+    int64_t n = sqlite3_column_int64(st, 0);
+    done(st);
+    if (n == 0) {
+        return ks_err_set(err, KS_ENOTFOUND, "no token named '%s'", name);
+    }
+    return ks_err_set(err, KS_ESTATE, "token '%s' was already revoked", name);
+}
+
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1603,4 +1727,7 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .list_items = sq_list_items,
     .put_cost = sq_put_cost,
     .list_costs = sq_list_costs,
+    .add_token = sq_add_token,
+    .list_tokens = sq_list_tokens,
+    .revoke_token = sq_revoke_token,
 };

@@ -121,6 +121,16 @@ struct ks_cost_row {
     ks_time at;
 };
 
+/* An API token as stored (migration 5, see src/auth/auth.h): the SHA-256 of
+ * its text, never the text. Strings are borrowed for the call. */
+struct ks_token_row {
+    const char *name; /* unique for ever */
+    const char *role; /* viewer | responder | admin */
+    unsigned char hash[32];
+    ks_time created_at;
+    ks_time revoked_at; /* KS_TIME_NONE: in force */
+};
+
 struct ks_store;
 
 /* Called per block of a channel's feed: the changes first..last (seqs),
@@ -239,6 +249,18 @@ struct ks_store_ops {
     enum ks_rc (*list_costs)(struct ks_store *s, int64_t incident,
                              int (*fn)(void *ctx, const struct ks_cost_row *row), void *ctx,
                              struct ks_err *err);
+    /* API tokens (migration 5). add: KS_ESTATE when the name is taken
+     * (revoked tokens included). list: every token in name order, or (hash
+     * != NULL) the one with that 32-byte hash. revoke: sets revoked_at;
+     * KS_ENOTFOUND for no such name, KS_ESTATE (nothing changed) when it
+     * was revoked already. */
+    enum ks_rc (*add_token)(struct ks_store *s, const struct ks_token_row *row,
+                            struct ks_err *err);
+    enum ks_rc (*list_tokens)(struct ks_store *s, const unsigned char *hash,
+                              int (*fn)(void *ctx, const struct ks_token_row *row), void *ctx,
+                              struct ks_err *err);
+    enum ks_rc (*revoke_token)(struct ks_store *s, const char *name, ks_time at,
+                               struct ks_err *err);
 };
 
 struct ks_store {
