@@ -94,6 +94,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock);
     ks_map64_fini(&e->stock_sum);
     ks_seen_fini(&e->seen);
+    ks_map64_fini(&e->alert_keys);
     for (size_t i = 0; i < e->ninc; i++) {
         ks_inc_free(e->inc[i]);
     }
