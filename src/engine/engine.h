@@ -100,8 +100,9 @@ struct ks_am_webhook; /* src/alerts/alerts.h: a parsed Alertmanager webhook body
  *  - acknowledge: acknowledges the open incident as `kintsugi incident ack`
  *    by `by` does (nothing when it was acknowledged already).
  *  - resolve: sets the open incident's status to resolved, by `by`.
- * An acknowledge or resolve whose key has no open incident changes nothing
- * and is KS_OK with *incident 0. Otherwise *incident gets the incident's id.
+ * An acknowledge or resolve whose key has no open incident changes nothing,
+ * not even the clock, and is KS_OK with *incident 0. Otherwise *incident
+ * gets the incident's id.
  * `by` is the sender as the caller authenticated it (NULL: "pagerduty");
  * `at` the time the caller stamps the event with (a later `at` moves the
  * clock first, firing the timers due before it; an earlier one counts as
@@ -121,9 +122,11 @@ enum ks_rc ks_engine_pd_event(struct ks_engine *e, const struct ks_pd_event *ev,
  * alert's; scope from the labels). Still open: each alert that fires is a
  * signal, each that resolves a note, a worse severity escalates, the scope
  * widens. No known alert fires and the body is complete: the incident is
- * resolved, by `by`. The same body again changes nothing. *incident gets
- * the group's incident (open, or just resolved), else 0. by, at and errors
- * as for ks_engine_pd_event (by NULL: "alertmanager").
+ * resolved, by `by`. The same body again changes nothing; a body that
+ * finds no open incident and opens none changes nothing, not even the
+ * clock. *incident gets the group's incident (open, or just resolved),
+ * else 0. by, at and errors as for ks_engine_pd_event (by NULL:
+ * "alertmanager").
  */
 enum ks_rc ks_engine_am_webhook(struct ks_engine *e, const struct ks_am_webhook *w, const char *by,
                                 ks_time at, int64_t *incident, struct ks_err *err);
