@@ -47,7 +47,8 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-#define CK_VERSION 8U
+/* 9: incidents opened by alerts from other tools (struct ks_alert_inc). */
+#define CK_VERSION 9U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -524,6 +525,72 @@ void ks_rd_map(struct ks_rd *r, struct ks_map64 *m)
     }
 }
 
+/* What an incident opened by an alert keeps (alert.c); a 0 for the others.
+ * The dedup_key index (e->alert_keys) is not written: ks_alert_reindex
+ * rebuilds it from the incidents. */
+static void w_alert(struct ks_wr *b, const struct ks_alert_inc *a)
+{
+    ks_wr_u32(b, a ? 1 : 0);
+    if (!a) {
+        return;
+    }
+    ks_wr_u32(b, a->source | (uint32_t)a->pd_severity << 8);
+    ks_wr_u32(b, a->dedup_key);
+    ks_wr_str(b, a->routing_key_hash);
+    ks_wr_str(b, a->group_key);
+    ks_wr_str(b, a->details);
+    w_set(b, &a->channels);
+    w_set(b, &a->locations);
+    ks_wr_u64(b, a->group.n);
+    for (size_t i = 0; i < a->group.n; i++) {
+        ks_wr_str(b, a->group.members[i].fingerprint);
+        ks_wr_u32(b, a->group.members[i].status);
+        ks_wr_str(b, a->names[i]);
+    }
+}
+static struct ks_alert_inc *r_alert(struct ks_rd *r)
+{
+    uint32_t present = ks_rd_u32(r);
+    if (present != 1) {
+        r->bad |= present != 0;
+        return NULL;
+    }
+    struct ks_alert_inc *a = ks_calloc(1, sizeof(*a));
+    uint32_t x = ks_rd_u32(r);
+    a->source = x & 0xff;
+    a->pd_severity = (x >> 8) & 0xff;
+    r->bad |= a->source < KS_ALERT_SRC_PAGERDUTY || a->source > KS_ALERT_SRC_ALERTMANAGER ||
+              a->pd_severity > KS_P3 || (x >> 16) != 0;
+    a->dedup_key = ks_rd_u32(r);
+    a->routing_key_hash = ks_rd_str(r);
+    a->group_key = ks_rd_str(r);
+    a->details = ks_rd_str(r);
+    r_set(r, &a->channels);
+    r_set(r, &a->locations);
+    size_t n = ks_rd_count(r, 12);
+    a->names = ks_calloc(n ? n : 1, sizeof(*a->names));
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        char *fp = ks_rd_str(r);
+        uint32_t st = ks_rd_u32(r);
+        char *name = ks_rd_str(r);
+        if (!fp || !name || strlen(fp) == 0 || strlen(fp) > KS_AM_FINGERPRINT_MAX ||
+            (st != KS_AM_FIRING && st != KS_AM_RESOLVED)) {
+            r->bad = 1;
+            ks_free(fp);
+            ks_free(name);
+            break;
+        }
+        KS_GROW(a->group.members, a->group.cap, a->group.n + 1);
+        struct ks_am_member *m = &a->group.members[a->group.n];
+        memset(m, 0, sizeof(*m));
+        strcpy(m->fingerprint, fp);
+        m->status = (enum ks_am_status)st;
+        a->names[a->group.n++] = name;
+        ks_free(fp);
+    }
+    return a;
+}
+
 static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
 {
     ks_wr_i64(b, inc->id);
@@ -603,6 +670,7 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     w_set(b, &inc->returned);
     ks_wr_i64(b, inc->fb_count);
     ks_wr_i64(b, inc->fb_good);
+    w_alert(b, inc->alert);
 }
 
 static struct ks_incident *r_incident(struct ks_rd *r)
@@ -729,6 +797,7 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     r_set(r, &inc->returned);
     inc->fb_count = ks_rd_i64(r);
     inc->fb_good = ks_rd_i64(r);
+    inc->alert = r_alert(r);
     return inc;
 }
 
@@ -1072,6 +1141,21 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         for (size_t k = 0; k < inc->locs.n; k++) {
             r->bad |= inc->locs.v[k] >= e->nlocs;
         }
+        /* The string ids the incident's JSON renders. */
+        const struct ks_u32set *strs_sets[] = {&inc->systems, &inc->pos, &inc->sources};
+        for (size_t m = 0; m < 3; m++) {
+            for (size_t k = 0; k < strs_sets[m]->n; k++) {
+                r->bad |= strs_sets[m]->v[k] >= e->strs.n;
+            }
+        }
+        for (size_t k = 0; k < inc->sku_ids.n; k++) {
+            r->bad |= inc->sku_ids.v[k] >= e->skus.n;
+        }
+        r->bad |= inc->type == KS_IT_FULFILLMENT_ERROR && inc->key_a != KS_NONE &&
+                  inc->key_a >= e->strs.n;
+    }
+    if (!r->bad && ks_alert_reindex(e) != 0) {
+        r->bad = 1;
     }
     size_t nheap = ks_rd_count(r, sizeof(struct ks_timer));
     KS_GROW(e->heap, e->capheap, nheap + 1);

@@ -96,6 +96,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock);
     ks_map64_fini(&e->stock_sum);
     ks_seen_fini(&e->seen);
+    ks_map64_fini(&e->alert_keys);
     for (size_t i = 0; i < e->ninc; i++) {
         ks_inc_free(e->inc[i]);
     }
@@ -246,6 +247,11 @@ static struct ks_timer heap_pop(struct ks_engine *e)
 
 /* Fires every timer due strictly before t, in (deadline, seq) order, each at
  * its own deadline; then the clock is t. */
+void ks_engine_advance(struct ks_engine *e, ks_time t)
+{
+    ks_eng_advance(e, t);
+}
+
 void ks_eng_advance(struct ks_engine *e, ks_time t)
 {
     while (e->nheap && e->heap[0].due < t) {

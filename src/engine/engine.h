@@ -84,6 +84,9 @@ void ks_engine_line_skipped(struct ks_engine *e, uint32_t input, int64_t lineno,
 /* The end of an input batch: closes every open update at the final clock.
  * The clock does not move and no timer fires. */
 void ks_engine_end_input(struct ks_engine *e);
+/* The wall clock's door (kintsugi serve): moves the clock to t if later,
+ * firing every timer due before t, each at its own deadline. */
+void ks_engine_advance(struct ks_engine *e, ks_time t);
 ks_time ks_engine_clock(const struct ks_engine *e);
 
 /* ---- people's actions on incidents (SPEC section 4) ---------------------- */
@@ -99,6 +102,57 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
                           ks_time at, struct ks_err *err);
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err);
+
+/* ---- alerts from other tools (SPEC section 8, docs/ALERTS.md) ------------- */
+
+struct ks_pd_event;   /* src/alerts/alerts.h: a parsed PagerDuty Events API v2 event */
+struct ks_am_webhook; /* src/alerts/alerts.h: a parsed Alertmanager webhook body */
+
+/*
+ * Applies one PagerDuty event (parsed and validated by
+ * ks_alert_parse_pagerduty; a generated dedup_key already drawn and
+ * recorded by the caller: the engine draws nothing). Incidents are matched
+ * by dedup_key alone, so that Alertmanager's PagerDuty receiver (dedup_key
+ * = SHA-256 of the groupKey) and its webhook meet on one incident.
+ *  - trigger: opens an incident (type `external` unless custom_details.type
+ *    names one of kintsugi's, severity from payload.severity, title the
+ *    summary, details the custom_details) or, when one is open for the key,
+ *    updates it: a new title, details or severity, or a wider scope, is a
+ *    signal in the timeline; a worse severity escalates it, a milder one
+ *    never lowers it; a trigger that changes nothing records nothing.
+ *  - acknowledge: acknowledges the open incident as `kintsugi incident ack`
+ *    by `by` does (nothing when it was acknowledged already).
+ *  - resolve: sets the open incident's status to resolved, by `by`.
+ * An acknowledge or resolve whose key has no open incident changes nothing,
+ * not even the clock, and is KS_OK with *incident 0. Otherwise *incident
+ * gets the incident's id.
+ * `by` is the sender as the caller authenticated it (NULL: "pagerduty");
+ * `at` the time the caller stamps the event with (a later `at` moves the
+ * clock first, firing the timers due before it; an earlier one counts as
+ * the clock). Deterministic: the same calls give the same incidents.
+ * Errors: KS_EUSAGE for an event no parser would give, or no time at all
+ * (at KS_TIME_NONE before any event).
+ */
+enum ks_rc ks_engine_pd_event(struct ks_engine *e, const struct ks_pd_event *ev, const char *by,
+                              ks_time at, int64_t *incident, struct ks_err *err);
+/*
+ * Applies one Alertmanager webhook body (parsed by
+ * ks_alert_parse_alertmanager) to its group, keyed by group_key_hash (the
+ * dedup_key the PagerDuty receiver sends for the group): the group rule
+ * (ks_am_group_apply, docs/ALERTS.md) against the alerts the group's open
+ * incident knows. The group fires with no open incident: one is opened
+ * (type from the `type` label, else `external`; severity the worst firing
+ * alert's; scope from the labels). Still open: each alert that fires is a
+ * signal, each that resolves a note, a worse severity escalates, the scope
+ * widens. No known alert fires and the body is complete: the incident is
+ * resolved, by `by`. The same body again changes nothing; a body that
+ * finds no open incident and opens none changes nothing, not even the
+ * clock. *incident gets the group's incident (open, or just resolved),
+ * else 0. by, at and errors as for ks_engine_pd_event (by NULL:
+ * "alertmanager").
+ */
+enum ks_rc ks_engine_am_webhook(struct ks_engine *e, const struct ks_am_webhook *w, const char *by,
+                                ks_time at, int64_t *incident, struct ks_err *err);
 
 /* ---- effects -------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #ifndef KS_ENGINE_INT_H
 #define KS_ENGINE_INT_H
 
+#include "../alerts/alerts.h"
 #include "engine.h"
 
 #define KS_NONE UINT32_MAX
@@ -28,6 +29,7 @@ enum ks_itype {
     KS_IT_FULFILLMENT_ERROR,
     KS_IT_FEED_SCHEMA_CHANGE,
     KS_IT_METRIC_ANOMALY,
+    KS_IT_EXTERNAL, /* opened by an alert from another tool (alert.c) */
     KS_IT__COUNT
 };
 
@@ -42,6 +44,8 @@ enum ks_detector {
     KS_DET_COMPLAINT_SPIKE,
     KS_DET_FEED_REJECTS,
     KS_DET_METRIC,
+    KS_DET_PAGERDUTY,    /* a PagerDuty Events API v2 trigger (alert.c) */
+    KS_DET_ALERTMANAGER, /* an alert of an Alertmanager webhook body (alert.c) */
     KS_DET__COUNT
 };
 
@@ -353,6 +357,8 @@ struct ks_incident {
     size_t nitems;
     struct ks_u32set returned; /* affected customers who ordered again in the window */
     int64_t fb_count, fb_good; /* feedback events, and those scoring 4 or 5 */
+    /* opened by an alert from another tool (alert.c), else NULL */
+    struct ks_alert_inc *alert;
 };
 #define KS_SCOPE_SKUS 100
 
@@ -530,6 +536,11 @@ struct ks_engine {
     struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
 
     struct ks_seen seen; /* the ids taken (seen.c) */
+
+    /* Alerts from other tools (alert.c): dedup_key (strs id) + 1 -> the id of
+     * the last incident opened for it, open or not. Not checkpointed: rebuilt
+     * from the incidents (ks_alert_reindex). */
+    struct ks_map64 alert_keys;
 
     struct ks_incident **inc; /* by id - 1 */
     size_t ninc, capinc;
@@ -792,6 +803,35 @@ void ks_learn_repeat(struct ks_engine *e, struct ks_incident *inc);
 void ks_learn_order(struct ks_engine *e, const struct ks_event *ev, uint32_t order_str,
                     uint32_t customer_str);
 void ks_learn_render(const struct ks_incident *inc, struct ks_json *j);
+
+/* alert.c: incidents opened by alerts from other tools (docs/ALERTS.md) */
+/* What an incident opened by a PagerDuty event or an Alertmanager webhook
+ * keeps beside the common fields. Its channels and locations are names
+ * (strs ids), not the engine's channel and location state: an alert that
+ * names a channel kintsugi never saw must not make it a known channel. */
+enum ks_alert_src { KS_ALERT_SRC_PAGERDUTY = 1, KS_ALERT_SRC_ALERTMANAGER = 2 };
+struct ks_alert_inc {
+    uint8_t source;         /* enum ks_alert_src: what opened it */
+    uint8_t pd_severity;    /* what the last PagerDuty trigger said (1..3), 0 before any */
+    uint32_t dedup_key;     /* strs id */
+    char *routing_key_hash; /* first 16 hex digits of SHA-256(routing_key), or NULL */
+    char *group_key;        /* the Alertmanager groupKey, or NULL */
+    char *details;          /* the last trigger's custom_details (compact JSON), or NULL */
+    struct ks_u32set channels, locations; /* strs ids */
+    /* The Alertmanager group's known alerts (group.open unused: the incident's
+     * status says it) and, per member, the labels that tell it apart. */
+    struct ks_am_group group;
+    char **names;
+};
+void ks_alert_inc_free(struct ks_alert_inc *a);
+/* The extra fields of an incident opened by an alert, appended to its JSON. */
+void ks_alert_render(const struct ks_engine *e, const struct ks_incident *inc, struct ks_json *j);
+/* Appends the alert's channels (what = 0) or locations (1) to an open array. */
+void ks_alert_render_scope(const struct ks_engine *e, const struct ks_incident *inc, int what,
+                           struct ks_json *j);
+/* Rebuilds alert_keys from the incidents (checkpoint load); -1 when two open
+ * incidents hold one dedup_key or a string id is out of range. */
+int ks_alert_reindex(struct ks_engine *e);
 
 /* Queues a hook call effect and records it in the timeline. */
 void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *action,
