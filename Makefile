@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl libmicrohttpd libcrypto
+PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -20,10 +20,13 @@ SAN_OBJ  = $(LIB_SRC:%.c=build/san/obj/%.o)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
            -DKS_SLOW_CHECKS=1
 # ThreadSanitizer build in build/tsan/, for the tests of code that runs on two
-# threads (the intake).
+# threads (the intake, the HTTP server).
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
 TSANFLAGS = -O1 -g -fsanitize=thread
 TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
+# libFuzzer targets of the alert parsers; tests replay tests/fuzz/corpus-NAME
+# through build/fuzz/fuzz_NAME.
+ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
 
 .PHONY: all demo test deps san unit-bins fuzz clean bench
 
@@ -85,7 +88,7 @@ build/bench/%: build/obj/bench/%.o build/libkintsugi.a
 
 unit-bins: $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
-san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(TSAN_TESTS)
+san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(ALERT_FUZZ) $(TSAN_TESTS)
 
 # The libFuzzer target (clang); tests replay its corpus, `make fuzz` explores.
 FUZZ_SRC = $(filter-out src/cli/main.c,$(wildcard src/core/*.c src/event/*.c))
@@ -94,11 +97,23 @@ build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC)
 	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
 	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The alert parsers (src/alerts), one target each (ALERT_FUZZ, above).
+ALERT_FUZZ_SRC = $(wildcard src/core/*.c src/alerts/*.c)
+$(ALERT_FUZZ): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALERT_FUZZ_SRC)
+	@mkdir -p $(dir $@)
+	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
+	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # libFuzzer writes what it finds into the first corpus directory, which must exist.
-fuzz: deps build/fuzz/fuzz_decode
-	@mkdir -p build/fuzz/corpus
-	./build/fuzz/fuzz_decode -max_total_time=$${FUZZ_SECONDS:-60} -max_len=4096 \
-	  build/fuzz/corpus tests/fuzz/corpus
+# `make fuzz` explores the event decoder; `make fuzz FUZZ=pagerduty` (or
+# alertmanager) an alert parser.
+FUZZ ?= decode
+FUZZ_CORPUS = $(if $(filter decode,$(FUZZ)),corpus,corpus-$(FUZZ))
+FUZZ_MAX_LEN = $(if $(filter decode,$(FUZZ)),4096,16384)
+fuzz: deps build/fuzz/fuzz_$(FUZZ)
+	@mkdir -p build/fuzz/$(FUZZ_CORPUS)
+	./build/fuzz/fuzz_$(FUZZ) -max_total_time=$${FUZZ_SECONDS:-60} -max_len=$(FUZZ_MAX_LEN) \
+	  build/fuzz/$(FUZZ_CORPUS) tests/fuzz/$(FUZZ_CORPUS)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_SRC:bench/%.c=build/bench/%)

@@ -1,7 +1,7 @@
 /*
  * contain.c - the cost of containment in the replay (SPEC 5, issue "Contain
  * first"): for every input line whose processing changed an incident, the
- * wall time of that one ks_engine_line call (detection + pause of every
+ * wall time of that one ks_engine_event call (detection + pause of every
  * channel + zeroing of risen SKUs + holding), the feed changes it emitted,
  * and the event-time delay between the line's own ts and the incident's
  * detected_at, which must be zero: containment happens at the closing event
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         size_t len = nl ? (size_t)(nl - (base + at)) : size - at;
         lineno++;
         double a = now_us();
-        ks_engine_line(e, in, lineno, base + at, len, &err);
+        ks_engine_event(e, in, lineno, base + at, len, &err);
         double us = now_us() - a;
         if (nsample < capsample && lineno % 8 == 0) {
             sample[nsample++] = us;

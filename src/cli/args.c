@@ -119,3 +119,17 @@ int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **a
     }
     return KS_EXIT_OK;
 }
+
+int ks_cli_at(const char *opt, ks_time *out)
+{
+    *out = KS_TIME_NONE;
+    if (!opt) {
+        return 0;
+    }
+    const char *why;
+    if (ks_time_parse(opt, strlen(opt), out, &why) != 0) {
+        ks_cli_error("--at '%s' %s", opt, why);
+        return -1;
+    }
+    return 0;
+}

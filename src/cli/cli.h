@@ -11,6 +11,8 @@
 
 #include "../core/core.h"
 
+struct ks_engine;
+
 #define KS_EXIT_OK 0
 #define KS_EXIT_FAIL 1
 #define KS_EXIT_USAGE 2
@@ -53,6 +55,17 @@ void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * set, or -1 after printing "'S' is not WHAT (...)", WHAT being e.g. "an
  * incident id": a number too large for an id is refused, not clamped. */
 int ks_cli_id(const char *s, const char *what, int64_t *id);
+/* Parses a time option (--at, --since, ...: RFC 3339) into *out, or
+ * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
+ * wrong with it. */
+int ks_cli_at(const char *opt, ks_time *out);
+struct ks_progress; /* src/shell/shell.h */
+/* Sets up an ingest's progress for a terminal: with tty, a line on stderr
+ * updated after every chunk, and each rejection printed on a line of its
+ * own; without, rejections only. The final line is shown by
+ * ks_cli_progress_end. Leaves the byte counts alone. */
+void ks_cli_progress(struct ks_progress *pg, int tty);
+void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e);
 
 /* Commands: each returns an exit code. argv[0] is the first word after the
  * command's name. */

@@ -3,7 +3,8 @@
  * kintsugi proposes and a person approves (zero a channel, pause listings,
  * reroute or cancel orders), and the hook calls made for them.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -60,14 +61,14 @@ int ks_cmd_action(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    if (ks_app_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
+    if (ks_cli_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
-    struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db,
-                          KS_APP_ENGINE | (list ? KS_APP_READ : 0))) != 0) {
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                          KS_SHELL_ENGINE | (list ? KS_SHELL_READ : 0))) != 0) {
         ks_free(args);
         return rc;
     }
@@ -100,12 +101,12 @@ int ks_cmd_action(int argc, char **argv)
     } else if (ks_engine_approve(a.eng, id, args[2], by, at, &err) != KS_OK) {
         ks_cli_error("%s", err.msg);
         rc = KS_EXIT_FAIL;
-    } else if ((rc = ks_app_flush(&a, 1)) == 0) {
+    } else if ((rc = ks_shell_flush(&a, 1)) == 0) {
         struct ks_delivery dl;
         printf("incident %lld: %s approved by %s and performed\n", (long long)id, args[2], by);
-        rc = ks_app_deliver(&a, 10 * KS_SEC, &dl);
+        rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     ks_free(args);
     return rc;
 }

@@ -3,7 +3,8 @@
  * and replay them through the engine. A replayed line that passes is marked
  * "replayed"; one that still fails keeps its place with the new reason.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -108,7 +109,7 @@ struct outcomes {
 };
 
 /* Runs inside the flush transaction: the dead letters' new states. */
-static enum ks_rc mark(struct ks_app *a, void *vctx, struct ks_err *err)
+static enum ks_rc mark(struct ks_shell *a, void *vctx, struct ks_err *err)
 {
     struct outcomes *o = vctx;
     for (size_t i = 0; i < o->n; i++) {
@@ -122,7 +123,7 @@ static enum ks_rc mark(struct ks_app *a, void *vctx, struct ks_err *err)
     return KS_OK;
 }
 
-static int replay(struct ks_app *a, int64_t only)
+static int replay(struct ks_shell *a, int64_t only)
 {
     struct ctx c = {0};
     c.only = only;
@@ -142,7 +143,7 @@ static int replay(struct ks_app *a, int64_t only)
     for (size_t i = 0; i < c.nrows; i++) {
         struct ks_deadletter *d = &c.rows[i];
         o.v[i].id = d->id;
-        if (ks_engine_line(a->eng, input, d->line, d->raw, d->raw_len, &err) == KS_LINE_REJECTED) {
+        if (ks_engine_event(a->eng, input, d->line, d->raw, d->raw_len, &err) == KS_LINE_REJECTED) {
             printf("still rejected: %lld %s:%lld: %s\n", (long long)d->id, d->source,
                    (long long)d->line, err.msg);
             o.v[i].reason = ks_strdup(err.msg);
@@ -156,7 +157,7 @@ static int replay(struct ks_app *a, int64_t only)
     ks_engine_end_input(a->eng);
     /* A line that fails again is the same dead letter, not a new one. */
     ks_engine_dead_drop(a->eng);
-    int rc = ks_app_flush_with(a, 1, mark, &o);
+    int rc = ks_shell_flush_with(a, 1, mark, &o);
     for (size_t i = 0; i < o.n; i++) {
         ks_free(o.v[i].reason);
     }
@@ -175,11 +176,11 @@ int ks_cmd_deadletters(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
-    struct ks_app a;
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    struct ks_shell a;
     struct ks_err err = {0};
     if (nargs == 0) {
-        if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+        if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
             struct ctx c = {ks_cli_opt(&spec, "json")->set, 0, 0, NULL, 0, 0};
             if (c.json) {
                 printf("[");
@@ -195,13 +196,13 @@ int ks_cmd_deadletters(int argc, char **argv)
             } else if (c.n == 0) {
                 printf("(no dead letters)\n");
             }
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
     } else if (strcmp(args[0], "fix") == 0 && nargs == 3) {
         int64_t id;
         if (ks_cli_id(args[1], "a dead letter id", &id) != 0) {
             rc = KS_EXIT_USAGE;
-        } else if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+        } else if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
             if (a.store->ops->update_deadletter(a.store, id, "pending", NULL, args[2],
                                                 strlen(args[2]), &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
@@ -211,7 +212,7 @@ int ks_cmd_deadletters(int argc, char **argv)
                        "%lld --db %s\n",
                        (long long)id, (long long)id, db);
             }
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
     } else if (strcmp(args[0], "replay") == 0 && nargs == 1) {
         int64_t only = 0;
@@ -220,9 +221,9 @@ int ks_cmd_deadletters(int argc, char **argv)
             ks_free(args);
             return KS_EXIT_USAGE;
         }
-        if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE)) == 0) {
+        if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_SHELL_ENGINE)) == 0) {
             rc = replay(&a, only);
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
     } else {
         /* A known subcommand with the wrong arguments, or an unknown one:

@@ -5,7 +5,8 @@
  * with the simulator's ground truth, where the data is and what to run next.
  */
 #include "../sim/sim.h"
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -241,14 +242,14 @@ int ks_cmd_demo(int argc, char **argv)
         ks_cli_error("simulation failed: %s", src != KS_OK ? err.msg : strerror(errno));
         return KS_EXIT_FAIL;
     }
-    struct ks_app a;
-    if ((rc = ks_app_open(&a, cfgpath, db, KS_APP_ENGINE | KS_APP_CREATE)) != 0) {
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, cfgpath, db, KS_SHELL_ENGINE | KS_SHELL_CREATE)) != 0) {
         return rc;
     }
     struct ks_progress pg = {0};
     stat(evpath, &sb);
     pg.total_bytes = (uint64_t)sb.st_size;
-    pg.tty = isatty(2);
+    ks_cli_progress(&pg, isatty(2));
     int fd = open(evpath, O_RDONLY);
     ks_time t0 = ks_time_now();
     /* The simulated feed-schema fault sends rejected lines on purpose: they are
@@ -258,9 +259,9 @@ int ks_cmd_demo(int argc, char **argv)
         dup2(devnull, 2);
     }
     struct ks_input in = {0};
-    rc = fd < 0 ? KS_EXIT_FAIL : ks_app_input_open(&a, &in, fd, evpath, 1);
+    rc = fd < 0 ? KS_EXIT_FAIL : ks_shell_input_open(&a, &in, fd, evpath, 1);
     if (rc == 0) {
-        rc = ks_app_ingest_fd(&a, fd, &in, &in, 1, &pg);
+        rc = ks_shell_ingest_fd(&a, fd, &in, &in, 1, &pg);
     }
     if (saved >= 0) {
         dup2(saved, 2);
@@ -274,12 +275,12 @@ int ks_cmd_demo(int argc, char **argv)
     }
     if (rc == 0) {
         ks_engine_end_input(a.eng);
-        rc = ks_app_checkpoint(&a, &in, 1);
+        rc = ks_shell_checkpoint(&a, &in, 1);
     }
-    ks_app_input_fini(&in);
+    ks_shell_input_fini(&in);
     ks_time took = ks_time_now() - t0;
     if (rc != 0) {
-        ks_app_close(&a);
+        ks_shell_close(&a);
         return rc;
     }
     struct ks_engine_stats st;
@@ -339,6 +340,6 @@ int ks_cmd_demo(int argc, char **argv)
     }
     json_decref(truth);
     json_decref(f.incidents);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return matched == want ? KS_EXIT_OK : KS_EXIT_FAIL;
 }

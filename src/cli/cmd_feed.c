@@ -2,7 +2,8 @@
  * cmd_feed.c - `kintsugi feed CHANNEL`: what channel adapters read. The
  * ordered changes let through after a cursor, or the current guarded state.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -162,10 +163,10 @@ int ks_cmd_feed(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     int json = ks_cli_opt(&spec, "json")->set;
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
-    struct ks_app a;
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    struct ks_shell a;
     int state = ks_cli_opt(&spec, "state")->set;
-    if ((rc = ks_app_open(&a, NULL, db, state ? KS_APP_ENGINE | KS_APP_READ : 0)) != 0) {
+    if ((rc = ks_shell_open(&a, NULL, db, state ? KS_SHELL_ENGINE | KS_SHELL_READ : 0)) != 0) {
         return rc;
     }
     struct ks_err err = {0};
@@ -232,6 +233,6 @@ int ks_cmd_feed(int argc, char **argv)
         }
     }
     ks_buf_fini(&out);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return rc;
 }

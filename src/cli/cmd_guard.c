@@ -2,7 +2,8 @@
  * cmd_guard.c - `kintsugi guard`: the guard's state and people's commands on
  * it: pause, release, rollback, accept (SPEC section 5).
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ int ks_cmd_guard(int argc, char **argv)
         return rc < 0 ? KS_EXIT_OK : rc;
     }
     const char *verb = nargs ? args[0] : "";
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     int all = ks_cli_opt(&spec, "all")->set;
     const char *by = ks_cli_opt(&spec, "by")->value;
     ks_time at;
@@ -132,7 +133,7 @@ int ks_cmd_guard(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    if (ks_app_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
+    if (ks_cli_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
         ks_free(args);
         return KS_EXIT_USAGE;
     }
@@ -141,10 +142,10 @@ int ks_cmd_guard(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    struct ks_app a;
+    struct ks_shell a;
     int read_only = is_status || (dry && strcmp(verb, "rollback") == 0);
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db,
-                          KS_APP_ENGINE | (read_only ? KS_APP_READ : 0))) != 0) {
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                          KS_SHELL_ENGINE | (read_only ? KS_SHELL_READ : 0))) != 0) {
         ks_free(args);
         return rc;
     }
@@ -176,7 +177,7 @@ int ks_cmd_guard(int argc, char **argv)
     }
     /* A release that refused some channels still let the others go: keep that. */
     if (!is_status && !dry && (r == KS_OK || r == KS_ESTATE)) {
-        int frc = ks_app_flush(&a, 1);
+        int frc = ks_shell_flush(&a, 1);
         if (frc != 0) {
             rc = frc;
         } else if (r == KS_OK && !inc_verb) {
@@ -186,7 +187,7 @@ int ks_cmd_guard(int argc, char **argv)
         }
     }
     ks_buf_fini(&out);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     ks_free(args);
     return rc;
 }

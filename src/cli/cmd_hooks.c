@@ -2,7 +2,8 @@
  * cmd_hooks.c - `kintsugi hooks`: the outbox of hook calls (what kintsugi
  * asked systems it does not own to do), and delivering what is still due.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -92,14 +93,14 @@ int ks_cmd_hooks(int argc, char **argv)
         ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
-    struct ks_app a;
-    if ((rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver ? KS_APP_ENGINE : 0)) != 0) {
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, deliver ? KS_SHELL_ENGINE : 0)) != 0) {
         return rc;
     }
     if (deliver) {
         struct ks_delivery d;
-        rc = ks_app_deliver(&a, wait, &d);
+        rc = ks_shell_deliver(&a, wait, &d);
         if (rc == 0) {
             printf("hooks: %u delivered, %u failed for good, %u not configured%s\n", d.done,
                    d.failed, d.unconfigured, d.left ? "; some still wait for a retry" : "");
@@ -128,6 +129,6 @@ int ks_cmd_hooks(int argc, char **argv)
         }
         ks_buf_fini(&out);
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return rc;
 }

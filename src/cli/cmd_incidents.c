@@ -4,7 +4,8 @@
  * actions go through the engine (restored from its checkpoint) so that the
  * incident, its timers and the stored rows stay one state.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -74,8 +75,8 @@ int ks_cmd_incidents(int argc, char **argv)
                      status);
         return KS_EXIT_USAGE;
     }
-    struct ks_app a;
-    if ((rc = ks_app_open(&a, NULL, ks_app_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, NULL, ks_shell_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
         return rc;
     }
     struct list_ctx ctx = {ks_cli_opt(&list_spec, "json")->set, 0};
@@ -95,7 +96,7 @@ int ks_cmd_incidents(int argc, char **argv)
     } else if (ctx.n == 0) {
         printf("(no incidents%s%s)\n", status ? " with status " : "", status ? status : "");
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return rc;
 }
 
@@ -246,11 +247,11 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_app_db(ks_cli_opt(&inc_spec, "db")->value);
-    struct ks_app a;
+    const char *db = ks_shell_db(ks_cli_opt(&inc_spec, "db")->value);
+    struct ks_shell a;
     struct ks_err err = {0};
     if (v == 0) {
-        if ((rc = ks_app_open(&a, NULL, db, 0)) == 0) {
+        if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
             struct ks_buf out = {0};
             if (a.store->ops->get_incident(a.store, id, 1, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
@@ -261,13 +262,13 @@ int ks_cmd_incident(int argc, char **argv)
                 print_human(out.p);
             }
             ks_buf_fini(&out);
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
         ks_free(args);
         return rc;
     }
     if (v == 6) {
-        if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE | KS_APP_READ)) == 0) {
+        if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) == 0) {
             struct ks_buf out = {0};
             if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
@@ -276,7 +277,7 @@ int ks_cmd_incident(int argc, char **argv)
                 printf("%s\n", out.p);
             }
             ks_buf_fini(&out);
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
         ks_free(args);
         return rc;
@@ -289,11 +290,11 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    if (ks_app_at(ks_cli_opt(&inc_spec, "at")->value, &at) != 0) {
+    if (ks_cli_at(ks_cli_opt(&inc_spec, "at")->value, &at) != 0) {
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    if ((rc = ks_app_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, KS_APP_ENGINE)) != 0) {
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, KS_SHELL_ENGINE)) != 0) {
         ks_free(args);
         return rc;
     }
@@ -320,12 +321,12 @@ int ks_cmd_incident(int argc, char **argv)
         ks_cli_error("%s", err.msg);
         rc = r == KS_EUSAGE ? KS_EXIT_USAGE : KS_EXIT_FAIL;
     } else {
-        rc = ks_app_flush(&a, 1);
+        rc = ks_shell_flush(&a, 1);
         if (rc == 0) {
             printf("incident %lld: %s done by %s\n", (long long)id, verbs[v].verb, by);
         }
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     ks_free(args);
     return rc;
 }

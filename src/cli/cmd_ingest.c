@@ -5,7 +5,8 @@
  * so the next ingest into the same database continues exactly where this one
  * stopped, and an interrupted one (signal, crash, full disk) resumes.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -59,7 +60,7 @@ int ks_cmd_ingest(int argc, char **argv)
         return rc < 0 ? KS_EXIT_OK : rc;
     }
     struct ks_progress pg = {0};
-    pg.tty = isatty(2) && !ks_cli_opt(&spec, "quiet")->set;
+    ks_cli_progress(&pg, isatty(2) && !ks_cli_opt(&spec, "quiet")->set);
     for (int i = 0; i < nargs; i++) {
         struct stat sb;
         if (strcmp(args[i], "-") != 0) {
@@ -71,16 +72,16 @@ int ks_cmd_ingest(int argc, char **argv)
             pg.total_bytes += (uint64_t)sb.st_size;
         }
     }
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
-    struct ks_app a;
-    rc = ks_app_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_APP_ENGINE | KS_APP_CREATE);
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    struct ks_shell a;
+    rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_SHELL_ENGINE | KS_SHELL_CREATE);
     if (rc != 0) {
         ks_free(args);
         return rc;
     }
     struct ks_engine_stats before, after;
     ks_engine_stats(a.eng, &before);
-    ks_app_stop_on_signals();
+    ks_shell_stop_on_signals();
     struct ks_input *ins = ks_calloc((size_t)nargs, sizeof(*ins));
     int from_start = ks_cli_opt(&spec, "from-start")->set > 0;
     size_t nins = 0;
@@ -93,9 +94,9 @@ int ks_cmd_ingest(int argc, char **argv)
             break;
         }
         struct ks_input *in = &ins[nins++];
-        rc = ks_app_input_open(&a, in, fd, args[i], from_start);
+        rc = ks_shell_input_open(&a, in, fd, args[i], from_start);
         if (rc == 0) {
-            rc = ks_app_ingest_fd(&a, fd, in, ins, nins, &pg);
+            rc = ks_shell_ingest_fd(&a, fd, in, ins, nins, &pg);
         }
         if (!stdin_input) {
             close(fd);
@@ -103,18 +104,18 @@ int ks_cmd_ingest(int argc, char **argv)
     }
     if (rc == 0) {
         ks_engine_end_input(a.eng);
-        rc = ks_app_checkpoint(&a, ins, nins);
+        rc = ks_shell_checkpoint(&a, ins, nins);
     }
     if (rc != 0 && nins) {
         /* Say what stands: the last saved line of each input. */
-        ks_app_progress(&pg, a.eng, 1);
+        ks_cli_progress_end(&pg, a.eng);
         for (size_t i = 0; i < nins; i++) {
             fprintf(stderr, "kintsugi: %s: %s\n", ins[i].name,
                     !ins[i].path ? "standard input cannot be resumed; what was saved stays"
                                  : "a later run resumes after its last saved line");
         }
-        if (rc == KS_APP_STOPPED) {
-            int sig = ks_app_stop_signal;
+        if (rc == KS_SHELL_STOPPED) {
+            int sig = ks_shell_stop_signal;
             fprintf(stderr, "kintsugi: stopped by %s after saving; run the same command again to "
                             "resume\n",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -122,16 +123,16 @@ int ks_cmd_ingest(int argc, char **argv)
         }
     }
     for (size_t i = 0; i < nins; i++) {
-        ks_app_input_fini(&ins[i]);
+        ks_shell_input_fini(&ins[i]);
     }
     ks_free(ins);
     struct ks_delivery dl = {0};
     /* Every call still pending in the outbox, this run's and those an
      * interrupted run queued. */
     if (rc == 0) {
-        rc = ks_app_deliver(&a, 10 * KS_SEC, &dl);
+        rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
     }
-    ks_app_progress(&pg, a.eng, 1);
+    ks_cli_progress_end(&pg, a.eng);
     ks_engine_stats(a.eng, &after);
     uint64_t events = after.events - before.events, rejected = after.rejected - before.rejected,
              dups = after.duplicates - before.duplicates,
@@ -165,7 +166,7 @@ int ks_cmd_ingest(int argc, char **argv)
             printf("next: kintsugi incidents --db %s\n", db);
         }
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     ks_free(args);
     return rc;
 }

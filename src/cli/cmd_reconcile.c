@@ -2,7 +2,8 @@
  * cmd_reconcile.c - `kintsugi reconcile [CHANNEL]`: guarded quantities
  * against the system of record (`stock` events), oversell risks first.
  */
-#include "app.h"
+#include "../shell/shell.h"
+#include "cli.h"
 
 #include <jansson.h>
 #include <string.h>
@@ -33,10 +34,10 @@ int ks_cmd_reconcile(int argc, char **argv)
         return rc < 0 ? KS_EXIT_OK : rc ? rc : KS_EXIT_USAGE;
     }
     const char *channel = nargs ? args[0] : NULL;
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     long limit = ks_cli_opt(&spec, "limit")->value ? atol(ks_cli_opt(&spec, "limit")->value) : 50;
-    struct ks_app a;
-    if ((rc = ks_app_open(&a, NULL, db, KS_APP_ENGINE | KS_APP_READ)) != 0) {
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
         ks_free(args);
         return rc;
     }
@@ -78,7 +79,7 @@ int ks_cmd_reconcile(int argc, char **argv)
         json_decref(j);
     }
     ks_buf_fini(&out);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     ks_free(args);
     return rc;
 }

@@ -46,8 +46,8 @@ int ks_cmd_report(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_report_opts o = {KS_TIME_NONE, KS_TIME_NONE, ks_cli_opt(&report_spec, "by")->value};
-    if (ks_app_at(ks_cli_opt(&report_spec, "since")->value, &o.since) != 0 ||
-        ks_app_at(ks_cli_opt(&report_spec, "until")->value, &o.until) != 0) {
+    if (ks_cli_at(ks_cli_opt(&report_spec, "since")->value, &o.since) != 0 ||
+        ks_cli_at(ks_cli_opt(&report_spec, "until")->value, &o.until) != 0) {
         return KS_EXIT_USAGE;
     }
     if (o.by && strcmp(o.by, "type") && strcmp(o.by, "severity") && strcmp(o.by, "channel") &&
@@ -55,10 +55,10 @@ int ks_cmd_report(int argc, char **argv)
         ks_cli_error("unknown --by '%s' (use type, severity, channel or week)", o.by);
         return KS_EXIT_USAGE;
     }
-    struct ks_app a;
+    struct ks_shell a;
     struct ks_review_set *set = NULL;
     if ((rc = ks_learn_open(&a, ks_cli_opt(&report_spec, "config")->value,
-                            ks_app_db(ks_cli_opt(&report_spec, "db")->value),
+                            ks_shell_db(ks_cli_opt(&report_spec, "db")->value),
                             ks_cli_opt(&report_spec, "now")->value, &set)) != 0) {
         return rc;
     }
@@ -75,7 +75,7 @@ int ks_cmd_report(int argc, char **argv)
     }
     ks_buf_fini(&out);
     ks_review_free(set);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return rc;
 }
 
@@ -107,7 +107,7 @@ struct cost_ctx {
     ks_time at;
 };
 
-static enum ks_rc write_cost(struct ks_app *a, void *ctx, struct ks_err *err)
+static enum ks_rc write_cost(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct cost_ctx *c = ctx;
     enum ks_rc rc = ks_review_cost_set(a->store, c->id, c->part, c->amount, c->by, c->at, err);
@@ -160,9 +160,9 @@ int ks_cmd_cost(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_app_db(ks_cli_opt(&cost_spec, "db")->value);
+    const char *db = ks_shell_db(ks_cli_opt(&cost_spec, "db")->value);
     const char *config = ks_cli_opt(&cost_spec, "config")->value;
-    struct ks_app a;
+    struct ks_shell a;
     struct ks_err err = {0};
     if (set) {
         const char *by = ks_cli_opt(&cost_spec, "by")->value;
@@ -175,18 +175,18 @@ int ks_cmd_cost(int argc, char **argv)
         } else if (!*args[3] || *end || !(amount >= 0)) {
             ks_cli_error("'%s' is not an amount (a number >= 0)", args[3]);
             rc = KS_EXIT_USAGE;
-        } else if (ks_app_at(ks_cli_opt(&cost_spec, "at")->value, &at) != 0) {
+        } else if (ks_cli_at(ks_cli_opt(&cost_spec, "at")->value, &at) != 0) {
             rc = KS_EXIT_USAGE;
-        } else if ((rc = ks_app_open(&a, config, db, KS_APP_ENGINE)) == 0) {
+        } else if ((rc = ks_shell_open(&a, config, db, KS_SHELL_ENGINE)) == 0) {
             ks_time c = ks_engine_clock(a.eng);
             struct cost_ctx cx = {id, args[2], by, amount,
                                   at != KS_TIME_NONE && (c == KS_TIME_NONE || at > c) ? at : c};
-            rc = ks_app_flush_with(&a, 1, write_cost, &cx);
+            rc = ks_shell_flush_with(&a, 1, write_cost, &cx);
             if (rc == 0) {
                 printf("incident %lld: cost %s set to %.2f by %s\n", (long long)id, args[2],
                        amount, by);
             }
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
         ks_free(args);
         return rc;
@@ -204,7 +204,7 @@ int ks_cmd_cost(int argc, char **argv)
         }
         ks_buf_fini(&out);
         ks_review_free(rs);
-        ks_app_close(&a);
+        ks_shell_close(&a);
     }
     ks_free(args);
     return rc;

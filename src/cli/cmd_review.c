@@ -67,7 +67,7 @@ int ks_learn_parse_id(const char *s, int64_t *id)
     return 0;
 }
 
-ks_time ks_learn_clock(struct ks_app *a)
+ks_time ks_learn_clock(struct ks_shell *a)
 {
     struct ks_store *s = a->store;
     struct ks_err err = {0};
@@ -86,14 +86,14 @@ ks_time ks_learn_clock(struct ks_app *a)
     return t;
 }
 
-int ks_learn_open(struct ks_app *a, const char *config, const char *db, const char *now_opt,
+int ks_learn_open(struct ks_shell *a, const char *config, const char *db, const char *now_opt,
                   struct ks_review_set **set)
 {
     ks_time now = KS_TIME_NONE;
-    if (ks_app_at(now_opt, &now) != 0) {
+    if (ks_cli_at(now_opt, &now) != 0) {
         return KS_EXIT_USAGE;
     }
-    int rc = ks_app_open(a, config, db, 0);
+    int rc = ks_shell_open(a, config, db, 0);
     if (rc != 0) {
         return rc;
     }
@@ -103,7 +103,7 @@ int ks_learn_open(struct ks_app *a, const char *config, const char *db, const ch
     struct ks_err err = {0};
     if (ks_review_load(a->store, &a->cfg, now, set, &err) != KS_OK) {
         ks_cli_error("%s", err.msg);
-        ks_app_close(a);
+        ks_shell_close(a);
         return KS_EXIT_FAIL;
     }
     return 0;
@@ -120,13 +120,13 @@ struct write_ctx {
     int64_t item;
 };
 
-static ks_time stamp(struct ks_app *a, ks_time at)
+static ks_time stamp(struct ks_shell *a, ks_time at)
 {
     ks_time c = ks_engine_clock(a->eng);
     return at != KS_TIME_NONE && (c == KS_TIME_NONE || at > c) ? at : c;
 }
 
-static enum ks_rc write_review(struct ks_app *a, void *ctx, struct ks_err *err)
+static enum ks_rc write_review(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct write_ctx *c = ctx;
     struct ks_review_item *items = NULL;
@@ -145,7 +145,7 @@ static enum ks_rc write_review(struct ks_app *a, void *ctx, struct ks_err *err)
     return rc;
 }
 
-static enum ks_rc write_item(struct ks_app *a, void *ctx, struct ks_err *err)
+static enum ks_rc write_item(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct write_ctx *c = ctx;
     struct ks_review_item *items = NULL;
@@ -186,18 +186,18 @@ static int read_file(const char *path, struct ks_buf *out)
 static int apply_review(const char *config, const char *db, int64_t id,
                         const struct ks_review_doc *doc, const char *by, ks_time at)
 {
-    struct ks_app a;
-    int rc = ks_app_open(&a, config, db, KS_APP_ENGINE);
+    struct ks_shell a;
+    int rc = ks_shell_open(&a, config, db, KS_SHELL_ENGINE);
     if (rc != 0) {
         return rc;
     }
     struct write_ctx c = {id, doc, NULL, by, NULL, stamp(&a, at), 0};
-    rc = ks_app_flush_with(&a, 1, write_review, &c);
+    rc = ks_shell_flush_with(&a, 1, write_review, &c);
     if (rc == 0) {
         printf("review of incident %lld saved by %s (%zu action item%s)\n", (long long)id, by,
                doc->nitems, doc->nitems == 1 ? "" : "s");
     }
-    ks_app_close(&a);
+    ks_shell_close(&a);
     return rc;
 }
 
@@ -205,7 +205,7 @@ static int apply_review(const char *config, const char *db, int64_t id,
 static int edit_review(const char *config, const char *db, int64_t id, const char *by,
                        ks_time at)
 {
-    struct ks_app a;
+    struct ks_shell a;
     struct ks_review_set *set = NULL;
     int rc = ks_learn_open(&a, config, db, NULL, &set);
     if (rc != 0) {
@@ -218,7 +218,7 @@ static int edit_review(const char *config, const char *db, int64_t id, const cha
         rc = KS_EXIT_FAIL;
     }
     ks_review_free(set);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     if (rc != 0) {
         ks_buf_fini(&text);
         return rc;
@@ -353,12 +353,12 @@ int ks_cmd_review(int argc, char **argv)
         ks_free(args);
         return KS_EXIT_USAGE;
     }
-    const char *db = ks_app_db(ks_cli_opt(&spec, "db")->value);
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     const char *config = ks_cli_opt(&spec, "config")->value;
     const char *by = ks_cli_opt(&spec, "by")->value;
     int json = ks_cli_opt(&spec, "json")->set;
     struct ks_err err = {0};
-    struct ks_app a;
+    struct ks_shell a;
     struct ks_review_set *set = NULL;
     ks_time at = KS_TIME_NONE;
     if (v == 1 || v == 2 || v == 4) {
@@ -368,7 +368,7 @@ int ks_cmd_review(int argc, char **argv)
             ks_free(args);
             return KS_EXIT_USAGE;
         }
-        if (ks_app_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
+        if (ks_cli_at(ks_cli_opt(&spec, "at")->value, &at) != 0) {
             ks_free(args);
             return KS_EXIT_USAGE;
         }
@@ -399,15 +399,15 @@ int ks_cmd_review(int argc, char **argv)
         } else if (strcmp(args[2], "done") != 0 && strcmp(args[2], "drop") != 0) {
             ks_cli_error("an action item is closed with 'done' or 'drop', not '%s'", args[2]);
             rc = KS_EXIT_USAGE;
-        } else if ((rc = ks_app_open(&a, config, db, KS_APP_ENGINE)) == 0) {
+        } else if ((rc = ks_shell_open(&a, config, db, KS_SHELL_ENGINE)) == 0) {
             struct write_ctx c = {0,  NULL, args[2], by, ks_cli_opt(&spec, "note")->value,
                                   stamp(&a, at), item};
-            rc = ks_app_flush_with(&a, 1, write_item, &c);
+            rc = ks_shell_flush_with(&a, 1, write_item, &c);
             if (rc == 0) {
                 printf("action item %lld of incident %lld: %s by %s\n", (long long)item,
                        (long long)c.id, !strcmp(args[2], "done") ? "done" : "dropped", by);
             }
-            ks_app_close(&a);
+            ks_shell_close(&a);
         }
     } else if ((rc = ks_learn_open(&a, config, db, ks_cli_opt(&spec, "now")->value, &set)) == 0) {
         struct ks_buf out = {0};
@@ -438,7 +438,7 @@ int ks_cmd_review(int argc, char **argv)
         }
         ks_buf_fini(&out);
         ks_review_free(set);
-        ks_app_close(&a);
+        ks_shell_close(&a);
     }
     ks_free(args);
     return rc;

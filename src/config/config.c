@@ -1,12 +1,11 @@
 /*
- * config.c - kintsugi.yaml: the key tables, and everything derived from them:
- * the defaults, the loader, the checker's messages and the Markdown reference.
+ * config.c - kintsugi.yaml: everything derived from the key tables the
+ * modules declare (src/config/keys.h): the defaults, the loader, the
+ * checker's messages, freeing, and the Markdown reference.
  *
- * Every key is declared once, in a table of struct key (name, type, where its
- * value lives, default as text, help), like Fluent Bit's config maps. A table
- * is an array ended by an entry without a name; sections, named maps
- * (channels, systems, roles, people, hooks) and lists (metrics) point to the
- * table of what they contain. The file is read with libyaml's document API, so the
+ * The top-level keys are gathered from the modules' tables in the order
+ * ks_config_root lists them (src/shell/keys.c). The file is read with
+ * libyaml's document API, so the
  * whole tree is known before anything is applied: keys are applied in table
  * order, not file order, which is what makes `detectors:` reach the
  * per-channel entries wherever `channels:` stands in the file.
@@ -15,552 +14,32 @@
  * of them, ks_config_load the first (in line order) and keeps the defaults.
  */
 #include "config.h"
-#include "../contain/hook.h"
 #include "config_int.h"
+#include "keys.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
 
-/* ---- the key tables ------------------------------------------------------ */
-
-enum ktype {
-    K_DURATION, /* ks_time: "30s", "15m", "2h", "7d", bare seconds */
-    K_PERCENT,  /* double, 0..100, an optional trailing '%' */
-    K_INT,      /* int >= min (and <= max when max is not 0) */
-    K_NUMBER,   /* double >= min (or > min with F_POSITIVE; any with F_SIGNED) */
-    K_STRING,   /* char *, never empty */
-    K_SEVERITY, /* enum ks_severity from "P1".."P3" */
-    K_SECTION,  /* a mapping of the keys in sub */
-    K_MAP,      /* a mapping of names, each a mapping of the keys in sub */
-    K_LIST,     /* a sequence of mappings of the keys in sub */
-    K_STRLIST,  /* a sequence of strings: char ** at off, size_t count at off2 */
-    K_STRMAP    /* a mapping of strings: struct ks_metric_label * at off, count at off2 */
-};
-
-/* The struct a key's offset is relative to. */
-enum kbase { B_CONFIG, B_CHANNEL, B_SYSTEM, B_METRIC, B_ROLE, B_PERSON, B_HOOK, B_NBASES };
-
-#define F_REQUIRED 1u /* an entry without it is an error */
-#define F_POSITIVE 2u /* strictly greater than min */
-#define F_SIGNED 4u   /* K_NUMBER: any finite number */
-#define F_CURRENCY 8u /* K_STRING: three capital letters */
-#define F_URL 16u     /* K_STRING: an http:// or https:// URL (ks_hook_url_problem) */
-
-struct key {
-    const char *name;
-    enum ktype type;
-    enum kbase base;
-    size_t off;       /* offset of the value in the base struct */
-    size_t off2;      /* K_STRLIST, K_STRMAP: offset of the size_t count */
-    const char *def;  /* the default, as it would be written in the file */
-    const char *from; /* under channels/systems: the key whose value is inherited */
-    double min;       /* lowest value (durations in ms) */
-    double max;       /* K_INT: highest value; K_DURATION: longest (ms, else
-                       * MAX_DURATION); when not 0 */
-    unsigned flags;
-    int tag;               /* metric rules: kind + 1 of a threshold key */
-    const struct key *sub; /* K_SECTION, K_MAP, K_LIST */
-    enum kbase entry;      /* K_MAP, K_LIST: what one entry is */
-    const char *inherit;   /* K_MAP: where the unnamed keys of an entry inherit from */
-    const char *help;
-};
-
-#define AT(b, type, field) .base = (b), .off = offsetof(type, field)
-#define CFG(f) AT(B_CONFIG, struct ks_config, f)
-#define CHAN(f) AT(B_CHANNEL, struct ks_channel_cfg, f)
-#define SYS(f) AT(B_SYSTEM, struct ks_system_cfg, f)
-#define RULE(f) AT(B_METRIC, struct ks_metric_rule, f)
-#define HOOK(f) AT(B_HOOK, struct ks_hook_cfg, f)
-#define SLA_ACK(sev)                                                                               \
-    .base = B_CONFIG, .off = offsetof(struct ks_config, sla_ack) + (sev) * sizeof(ks_time)
-
-/* The longest ts_horizon: 10,000 years, longer than the distance between any
- * two timestamps (years 0000 to 9999), so that it can switch the check off. */
-#define MAX_HORIZON (3652500.0 * KS_DAY)
+/* ---- the configuration's own keys ------------------------------------------ */
 
 /* The one string default; ks_config_defaults borrows it instead of copying,
  * so that the defaults own no memory. */
 static const char default_currency[] = "USD";
 
-static const struct key sync_keys[] = {
-    {.name = "interval",
-     .type = K_DURATION,
-     CHAN(sync_interval),
-     .def = "15m",
-     .flags = F_POSITIVE,
-     .help = "Expected interval between two `ok` syncs of a channel."},
-    {.name = "multiplier",
-     .type = K_NUMBER,
-     CHAN(sync_multiplier),
-     .def = "2",
-     .min = 1,
-     .help = "A channel is stale after no `ok` sync for more than multiplier x interval, "
-             "counted from its last `ok` sync."},
-    {.name = "escalate_after",
-     .type = K_DURATION,
-     CHAN(sync_escalate),
-     .def = "1h",
-     .help = "A stale-channel incident still unresolved and still stale this long after "
-             "detection rises from P3 to P2."},
-    {.name = NULL} /* end */
-};
-
-static const struct key volume_keys[] = {
-    {.name = "drop_pct",
-     .type = K_PERCENT,
-     CHAN(volume_drop_pct),
-     .def = "50",
-     .help = "Fires when the channel's inventory events in the last window are fewer than this "
-             "percentage of its average count per window."},
-    {.name = "window",
-     .type = K_DURATION,
-     CHAN(volume_window),
-     .def = "60m",
-     .flags = F_POSITIVE,
-     .help = "The recent window whose events are counted, ending at a whole UTC minute."},
-    {.name = "baseline",
-     .type = K_DURATION,
-     CHAN(volume_baseline),
-     .def = "7d",
-     .flags = F_POSITIVE,
-     .help = "The history the average is taken over (it also caps the hours of history "
-             "divided by)."},
-    {.name = "min_history",
-     .type = K_DURATION,
-     CHAN(volume_min_history),
-     .def = "24h",
-     .help = "History needed since the channel's first inventory event before it can fire."},
-    {.name = NULL} /* end */
-};
-
-static const struct key shift_keys[] = {
-    {.name = "skus_pct",
-     .type = K_PERCENT,
-     CHAN(shift_skus_pct),
-     .def = "20",
-     .help = "Fires when one update changes more than this percentage of the channel's known "
-             "SKUs ..."},
-    {.name = "change_pct",
-     .type = K_PERCENT,
-     CHAN(shift_change_pct),
-     .def = "50",
-     .help = "... each by more than this percentage of its old quantity (old taken as at "
-             "least 1)."},
-    {.name = "min_known",
-     .type = K_INT,
-     CHAN(shift_min_known),
-     .def = "20",
-     .min = 1,
-     .help = "Known SKUs the channel needs before the update for the detector to judge it."},
-    {.name = NULL} /* end */
-};
-
-static const struct key zero_keys[] = {
-    {.name = "skus_pct",
-     .type = K_PERCENT,
-     CHAN(zero_skus_pct),
-     .def = "10",
-     .help = "Fires when one update takes more than this percentage of the channel's active "
-             "SKUs (qty > 0) to zero."},
-    {.name = "min_active",
-     .type = K_INT,
-     CHAN(zero_min_active),
-     .def = "20",
-     .min = 1,
-     .help = "Active SKUs the channel needs before the update for the detector to judge it."},
-    {.name = NULL} /* end */
-};
-
-static const struct key rej_keys[] = {
-    {.name = "window",
-     .type = K_DURATION,
-     CFG(rej_window),
-     .def = "60m",
-     .flags = F_POSITIVE,
-     .help = "Orders counted: those accepted or rejected in this window up to each order."},
-    {.name = "pct",
-     .type = K_PERCENT,
-     CFG(rej_pct),
-     .def = "5",
-     .help = "Fires when more than this percentage of them are rejected ..."},
-    {.name = "min_orders",
-     .type = K_INT,
-     CFG(rej_min_orders),
-     .def = "20",
-     .min = 1,
-     .help = "... with at least this many orders in the window."},
-    {.name = NULL} /* end */
-};
-
-static const struct key sysdown_keys[] = {
-    {.name = "after",
-     .type = K_DURATION,
-     SYS(down_after),
-     .def = "5m",
-     .flags = F_POSITIVE,
-     .help = "Fires when a known system (and location) has had no `up` check for more than "
-             "this, counted from its last `up` (or its first check if it was never up)."},
-    {.name = "escalate_after",
-     .type = K_DURATION,
-     SYS(escalate),
-     .def = "15m",
-     .help = "An outage still unresolved and still down this long after detection rises from "
-             "P2 to P1."},
-    {.name = "group_within",
-     .type = K_DURATION,
-     SYS(group_within),
-     .def = "5m",
-     .help = "A location that goes down joins an open outage of the same system detected at "
-             "most this long before."},
-    {.name = NULL} /* end */
-};
-
-static const struct key supplier_keys[] = {
-    {.name = "p2_shortage_pct",
-     .type = K_PERCENT,
-     CFG(supplier_p2_pct),
-     .def = "20",
-     .help = "A purchase order short by at least this percentage of its expected sellable "
-             "units is P2; a smaller shortage is P3."},
-    {.name = "damaged_pct",
-     .type = K_PERCENT,
-     CFG(supplier_damaged_pct),
-     .def = "50",
-     .help = "Damaged units at or above this percentage of the received ones make it P2."},
-    {.name = NULL} /* end */
-};
-
-static const struct key complaint_keys[] = {
-    {.name = "window",
-     .type = K_DURATION,
-     CFG(complaint_window),
-     .def = "24h",
-     .flags = F_POSITIVE,
-     .help = "Complaints counted: those in this window up to each one."},
-    {.name = "count",
-     .type = K_INT,
-     CFG(complaint_count),
-     .def = "10",
-     .min = 1,
-     .help = "Fires at this many complaints with the same `reason` and `sku` in the window."},
-    {.name = NULL} /* end */
-};
-
-static const struct key feed_keys[] = {
-    {.name = "window",
-     .type = K_DURATION,
-     CFG(feed_window),
-     .def = "10m",
-     .flags = F_POSITIVE,
-     .help = "Lines counted: a source's lines, accepted or rejected, in this window."},
-    {.name = "min_lines",
-     .type = K_INT,
-     CFG(feed_min_lines),
-     .def = "100",
-     .min = 1,
-     .help = "Lines the source needs in the window for the detector to judge it."},
-    {.name = "pct",
-     .type = K_PERCENT,
-     CFG(feed_pct),
-     .def = "5",
-     .help = "Fires when more than this percentage of them were rejected."},
-    {.name = NULL} /* end */
-};
-
-static const struct key detector_keys[] = {
-    {.name = "sync_freshness",
-     .type = K_SECTION,
-     .sub = sync_keys,
-     .help = "A channel without `ok` syncs: P3 `sync_failure`, escalating to P2."},
-    {.name = "volume_drop",
-     .type = K_SECTION,
-     .sub = volume_keys,
-     .help = "A channel's inventory events fall well below their usual rate: P3 `volume_drop`."},
-    {.name = "distribution_shift",
-     .type = K_SECTION,
-     .sub = shift_keys,
-     .help = "One update changes many quantities a lot: P2 `data_corruption`."},
-    {.name = "zero_spike",
-     .type = K_SECTION,
-     .sub = zero_keys,
-     .help = "One update takes many active SKUs to zero: P1 `data_corruption`."},
-    {.name = "order_rejections",
-     .type = K_SECTION,
-     .sub = rej_keys,
-     .help = "Too many orders rejected: P2 `order_rejections`."},
-    {.name = "system_down",
-     .type = K_SECTION,
-     .sub = sysdown_keys,
-     .help = "A system (WMS, OMS, ...) without `up` health checks: P2 `system_outage`, "
-             "escalating to P1."},
-    {.name = "supplier_shortfall",
-     .type = K_SECTION,
-     .sub = supplier_keys,
-     .help = "A purchase order received short, wrong or damaged: P3 or P2 "
-             "`supplier_shortfall`."},
-    {.name = "complaint_spike",
-     .type = K_SECTION,
-     .sub = complaint_keys,
-     .help = "Many complaints with the same reason about the same SKU: P3 "
-             "`fulfillment_error`."},
-    {.name = "feed_rejects",
-     .type = K_SECTION,
-     .sub = feed_keys,
-     .help = "A source sends many lines that are rejected: P2 `feed_schema_change`."},
-    {.name = NULL} /* end */
-};
-
-static const struct key contain_keys[] = {
-    {.name = "low_stock",
-     .type = K_INT,
-     CHAN(low_stock),
-     .def = "5",
-     .min = 0,
-     .help = "SKUs with qty at or below this are zeroed on a stale channel (sync pipeline "
-             "playbook)."},
-    {.name = NULL} /* end */
-};
-
-/* One entry of channels: the channel-scoped detector sections, reused. */
-static const struct key channel_keys[] = {
-    {.name = "sync_interval",
-     .type = K_DURATION,
-     CHAN(sync_interval),
-     .flags = F_POSITIVE,
-     .from = "detectors.sync_freshness.interval",
-     .help = "Shorthand for `sync_freshness.interval` (set one of the two)."},
-    {.name = "low_stock",
-     .type = K_INT,
-     CHAN(low_stock),
-     .min = 0,
-     .from = "contain.low_stock",
-     .help = "Low-stock level of this channel."},
-    {.name = "sync_freshness",
-     .type = K_SECTION,
-     .sub = sync_keys,
-     .help = "Overrides of `detectors.sync_freshness` for this channel."},
-    {.name = "volume_drop",
-     .type = K_SECTION,
-     .sub = volume_keys,
-     .help = "Overrides of `detectors.volume_drop` for this channel."},
-    {.name = "distribution_shift",
-     .type = K_SECTION,
-     .sub = shift_keys,
-     .help = "Overrides of `detectors.distribution_shift` for this channel."},
-    {.name = "zero_spike",
-     .type = K_SECTION,
-     .sub = zero_keys,
-     .help = "Overrides of `detectors.zero_spike` for this channel."},
-    {.name = NULL} /* end */
-};
-
-static const struct key system_keys[] = {
-    {.name = "down_after",
-     .type = K_DURATION,
-     SYS(down_after),
-     .flags = F_POSITIVE,
-     .from = "detectors.system_down.after",
-     .help = "Down after no `up` check for more than this."},
-    {.name = "escalate_after",
-     .type = K_DURATION,
-     SYS(escalate),
-     .from = "detectors.system_down.escalate_after",
-     .help = "P2 -> P1 after this."},
-    {.name = "group_within",
-     .type = K_DURATION,
-     SYS(group_within),
-     .from = "detectors.system_down.group_within",
-     .help = "A location joins an outage of this system detected at most this long before."},
-    {.name = NULL} /* end */
-};
-
-static const struct key metric_keys[] = {
-    {.name = "name",
-     .type = K_STRING,
-     RULE(name),
-     .flags = F_REQUIRED,
-     .help = "The rule's name, unique; used in incident titles and fingerprints."},
-    {.name = "metric",
-     .type = K_STRING,
-     RULE(metric),
-     .flags = F_REQUIRED,
-     .help = "The `name` of the `metric` events the rule watches."},
-    {.name = "labels",
-     .type = K_STRMAP,
-     RULE(labels),
-     .off2 = offsetof(struct ks_metric_rule, nlabels),
-     .help = "Labels a sample must carry (all of them, with these values; others may be "
-             "present)."},
-    {.name = "above",
-     .type = K_NUMBER,
-     RULE(threshold),
-     .flags = F_SIGNED,
-     .tag = KS_METRIC_ABOVE + 1,
-     .help = "Fires when a sample's value is above this."},
-    {.name = "below",
-     .type = K_NUMBER,
-     RULE(threshold),
-     .flags = F_SIGNED,
-     .tag = KS_METRIC_BELOW + 1,
-     .help = "Fires when a sample's value is below this."},
-    {.name = "drop_pct",
-     .type = K_PERCENT,
-     RULE(threshold),
-     .tag = KS_METRIC_DROP_PCT + 1,
-     .help = "Fires when a sample is more than this percentage below the baseline's mean."},
-    {.name = "rise_pct",
-     .type = K_NUMBER,
-     RULE(threshold),
-     .tag = KS_METRIC_RISE_PCT + 1,
-     .help = "Fires when a sample is more than this percentage above the baseline's mean "
-             "(may exceed 100)."},
-    {.name = "baseline",
-     .type = K_DURATION,
-     RULE(baseline),
-     .def = "7d",
-     .flags = F_POSITIVE,
-     .help = "The trailing window of samples whose mean is the baseline (`drop_pct`, "
-             "`rise_pct`)."},
-    {.name = "min_samples",
-     .type = K_INT,
-     RULE(min_samples),
-     .def = "3",
-     .min = 1,
-     .help = "Samples the baseline needs before the rule can fire."},
-    {.name = "severity",
-     .type = K_SEVERITY,
-     RULE(severity),
-     .def = "P3",
-     .help = "Severity of the `metric_anomaly` incident."},
-    {.name = NULL} /* end */
-};
-
-static const struct key ack_keys[] = {
-    {.name = "P1",
-     .type = K_DURATION,
-     SLA_ACK(KS_P1),
-     .def = "15m",
-     .flags = F_POSITIVE,
-     .help = "Acknowledge a P1 incident within this."},
-    {.name = "P2",
-     .type = K_DURATION,
-     SLA_ACK(KS_P2),
-     .def = "1h",
-     .flags = F_POSITIVE,
-     .help = "Acknowledge a P2 incident within this."},
-    {.name = "P3",
-     .type = K_DURATION,
-     SLA_ACK(KS_P3),
-     .def = "4h",
-     .flags = F_POSITIVE,
-     .help = "Acknowledge a P3 incident within this."},
-    {.name = NULL} /* end */
-};
-
-static const struct key sla_keys[] = {
-    {.name = "ack",
-     .type = K_SECTION,
-     .sub = ack_keys,
-     .help = "Time to acknowledge, per severity."},
-    {.name = "resolve_p3",
-     .type = K_DURATION,
-     CFG(sla_resolve_p3),
-     .def = "24h",
-     .flags = F_POSITIVE,
-     .help = "Resolve a P3 incident within this."},
-    {.name = "review_due",
-     .type = K_DURATION,
-     CFG(review_due),
-     .def = "48h",
-     .flags = F_POSITIVE,
-     .help = "A post-incident review of a P1 or P2 incident is due this long after resolution."},
-    {.name = "repeat_window",
-     .type = K_DURATION,
-     CFG(repeat_window),
-     .def = "30d",
-     .help = "An incident repeats one of the same fingerprint family resolved within this."},
-    {.name = NULL} /* end */
-};
-
-static const struct key assess_inventory_keys[] = {
-    {.name = "customers",
-     .type = K_INT,
-     CFG(assess_inventory_customers),
-     .def = "100",
-     .min = 0,
-     .help = "More affected customers than this."},
-    {.name = "revenue",
-     .type = K_NUMBER,
-     CFG(assess_inventory_revenue),
-     .def = "5000",
-     .help = "More revenue impact than this (in `currency`)."},
-    {.name = NULL} /* end */
-};
-
-static const struct key assess_fulfillment_keys[] = {
-    {.name = "customers",
-     .type = K_INT,
-     CFG(assess_fulfillment_customers),
-     .def = "50",
-     .min = 0,
-     .help = "More affected customers than this."},
-    {.name = "revenue",
-     .type = K_NUMBER,
-     CFG(assess_fulfillment_revenue),
-     .def = "2000",
-     .help = "More revenue impact than this."},
-    {.name = NULL} /* end */
-};
-
-static const struct key assess_system_keys[] = {
-    {.name = "duration",
-     .type = K_DURATION,
-     CFG(assess_system_duration),
-     .def = "2h",
-     .help = "Down longer than this."},
-    {.name = "revenue",
-     .type = K_NUMBER,
-     CFG(assess_system_revenue),
-     .def = "10000",
-     .help = "More revenue impact than this."},
-    {.name = NULL} /* end */
-};
-
-static const struct key assess_supplier_keys[] = {
-    {.name = "delay",
-     .type = K_DURATION,
-     CFG(assess_supplier_delay),
-     .def = "7d",
-     .help = "A receipt later than its due time by more than this."},
-    {.name = "revenue",
-     .type = K_NUMBER,
-     CFG(assess_supplier_value),
-     .def = "20000",
-     .help = "Missing sellable units x `unit_cost` worth more than this."},
-    {.name = NULL} /* end */
-};
-
-static const struct key assess_keys[] = {
-    {.name = "inventory",
-     .type = K_SECTION,
-     .sub = assess_inventory_keys,
-     .help = "Inventory errors: `data_corruption`, `sync_failure`, `volume_drop`."},
-    {.name = "fulfillment",
-     .type = K_SECTION,
-     .sub = assess_fulfillment_keys,
-     .help = "Fulfillment errors: `fulfillment_error`."},
-    {.name = "system",
-     .type = K_SECTION,
-     .sub = assess_system_keys,
-     .help = "System failures: `system_outage`, `order_rejections`."},
-    {.name = "supplier",
-     .type = K_SECTION,
-     .sub = assess_supplier_keys,
-     .help = "Supplier problems: `supplier_shortfall`."},
+const struct ks_key ks_config_keys[] = {
+    {.name = "currency",
+     .type = KS_KEY_STRING,
+     .base = NULL,
+     .off = offsetof(struct ks_config, currency),
+     .def = default_currency,
+     .flags = KS_KEY_CURRENCY,
+     .help = "ISO 4217 code of money amounts without their own currency (orders, thresholds)."},
     {.name = NULL} /* end */
 };
 
@@ -590,213 +69,63 @@ int ks_action_known(const char *name)
     return 0;
 }
 
-static const struct key hook_keys[] = {
-    {.name = "url",
-     .type = K_STRING,
-     HOOK(url),
-     .flags = F_URL,
-     .help = "A webhook: the JSON body is POSTed here (`http://` or `https://`). Set exactly "
-             "one of `url` and `command`."},
-    {.name = "command",
-     .type = K_STRING,
-     HOOK(command),
-     .help = "A command, run with `/bin/sh -c`, the JSON body on its stdin; exit status 0 is "
-             "success."},
-    {.name = "retries",
-     .type = K_INT,
-     HOOK(retries),
-     .def = "5",
-     .min = 0,
-     .max = 20,
-     .help = "Further attempts after a failed one (5: at most 6 attempts in all)."},
-    {.name = "backoff",
-     .type = K_DURATION,
-     HOOK(backoff),
-     .def = "1s",
-     .flags = F_POSITIVE,
-     .help = "Wait before the first retry; each later retry waits twice the one before, at "
-             "most 5m."},
-    {.name = "timeout",
-     .type = K_DURATION,
-     HOOK(timeout),
-     .def = "10s",
-     .flags = F_POSITIVE,
-     .help = "Limit of one attempt (connecting included); a command still running then is "
-             "killed."},
-    {.name = "headers",
-     .type = K_STRMAP,
-     HOOK(headers),
-     .off2 = offsetof(struct ks_hook_cfg, nheaders),
-     .help = "Extra HTTP request headers of a webhook (`Authorization: \"Bearer ...\"`)."},
-    {.name = NULL} /* end */
-};
+void ks_action_hint(const char *s, size_t n, char *out, size_t cap)
+{
+    const char *names[32] = {0};
+    size_t count = 0;
+    struct ks_buf all = {0};
+    for (const struct ks_action_name *a = ks_action_names; a->name && count < 32; a++) {
+        names[count++] = a->name;
+        ks_buf_printf(&all, "%s%s", all.len ? ", " : "", a->name);
+    }
+    const char *near = ks_key_closest(s, n, names, count);
+    if (near) {
+        snprintf(out, cap, "did you mean \"%s\"?", near);
+    } else {
+        snprintf(out, cap, "actions are: %s", all.p);
+    }
+    ks_buf_fini(&all);
+}
 
-static const struct key role_keys[] = {
-    {.name = "approve",
-     .type = K_STRLIST,
-     AT(B_ROLE, struct ks_role, may_approve),
-     .off2 = offsetof(struct ks_role, nmay),
-     .help = "Names of the proposed actions this role may approve (`zero_channel`, "
-             "`pause_listings`, `cancel_orders`, ...: see Actions below); `\"*\"` for all."},
-    {.name = "hourly_rate",
-     .type = K_NUMBER,
-     AT(B_ROLE, struct ks_role, hourly_rate),
-     .help = "What an hour of this role's time costs (in `currency`), for the response cost of "
-             "an incident; 0 or unset: `cost.hourly_rate`."},
-    {.name = NULL} /* end */
-};
+/* ---- the root: every module's top-level keys ------------------------------------ */
 
-static const struct key review_keys[] = {
-    {.name = "p3_monthly_sample",
-     .type = K_INT,
-     CFG(review_p3_sample),
-     .def = "2",
-     .min = 0,
-     .help = "P3 incidents drawn for a post-incident review each calendar month (UTC): the "
-             "first this many resolved in the month, in order of resolution. Their review is "
-             "due `sla.review_due` after resolution, like P1 and P2."},
-    {.name = "retention_window",
-     .type = K_DURATION,
-     CFG(retention_window),
-     .def = "30d",
-     .flags = F_POSITIVE,
-     .help = "An affected customer is retained when they place an accepted order within this "
-             "after the incident's resolution (the retention metric and the churn cost)."},
-    {.name = NULL} /* end */
-};
+#define MAX_ROOT 32
+static struct ks_key root_keys[MAX_ROOT + 1];
+static pthread_once_t root_once = PTHREAD_ONCE_INIT;
 
-static const struct key cost_keys[] = {
-    {.name = "hourly_rate",
-     .type = K_NUMBER,
-     CFG(cost_hourly_rate),
-     .def = "50",
-     .help = "What an hour of a person's time costs when their role has no `hourly_rate`."},
-    {.name = "min_person_time",
-     .type = K_DURATION,
-     CFG(cost_min_person),
-     .def = "30m",
-     .help = "A person who acted on an incident is counted for at least this long."},
-    {.name = "per_order",
-     .type = K_NUMBER,
-     CFG(cost_per_order),
-     .def = "0",
-     .help = "Shipping and handling cost of each affected order (direct cost)."},
-    {.name = "per_unit",
-     .type = K_NUMBER,
-     CFG(cost_per_unit),
-     .def = "0",
-     .help = "Restocking cost of each affected unit (direct cost)."},
-    {.name = "lifetime_value",
-     .type = K_NUMBER,
-     CFG(cost_lifetime_value),
-     .def = "250",
-     .help = "Lifetime value of a customer: what a customer who does not return costs."},
-    {.name = "churn_rate",
-     .type = K_PERCENT,
-     CFG(cost_churn_pct),
-     .def = "15",
-     .help = "Share of affected customers expected not to return, used until "
-             "`review.retention_window` has passed after resolution."},
-    {.name = NULL} /* end */
-};
+/* Gathers the rows ks_config_root names, in its order. A row that is not
+ * listed, or listed twice, is a bug in the lists. */
+static void root_build(void)
+{
+    size_t n = 0;
+    for (const struct ks_key_root *r = ks_config_root; r->table; r++) {
+        const struct ks_key *k = r->table;
+        while (k->name && strcmp(k->name, r->name) != 0) {
+            k++;
+        }
+        KS_ASSERT(k->name && n < MAX_ROOT);
+        for (size_t i = 0; i < n; i++) {
+            KS_ASSERT(strcmp(root_keys[i].name, k->name) != 0);
+        }
+        root_keys[n++] = *k;
+    }
+    for (const struct ks_key_root *r = ks_config_root; r->table; r++) {
+        for (const struct ks_key *k = r->table; k->name; k++) {
+            size_t i = 0;
+            while (i < n && strcmp(root_keys[i].name, k->name) != 0) {
+                i++;
+            }
+            KS_ASSERT(i < n); /* every row of a listed table is listed */
+        }
+    }
+    root_keys[n].name = NULL;
+}
 
-static const struct key person_keys[] = {
-    {.name = "role",
-     .type = K_STRING,
-     AT(B_PERSON, struct ks_person, role),
-     .flags = F_REQUIRED,
-     .help = "One of the roles defined under `roles`."},
-    {.name = NULL} /* end */
-};
-
-/* The order of this table is the order sections are applied in: detectors and
- * contain before channels and systems, roles before people. */
-static const struct key root_keys[] = {
-    {.name = "currency",
-     .type = K_STRING,
-     CFG(currency),
-     .def = default_currency,
-     .flags = F_CURRENCY,
-     .help = "ISO 4217 code of money amounts without their own currency (orders, thresholds)."},
-    {.name = "detectors",
-     .type = K_SECTION,
-     .sub = detector_keys,
-     .help = "Thresholds of the built-in detectors (SPEC section 3). All comparisons are "
-             "strict: a value exactly at a threshold does not fire."},
-    {.name = "contain",
-     .type = K_SECTION,
-     .sub = contain_keys,
-     .help = "Containment settings (SPEC section 5)."},
-    {.name = "hooks",
-     .type = K_MAP,
-     .sub = hook_keys,
-     .entry = B_HOOK,
-     .help = "How kintsugi asks other systems to act, by action name (see Actions below): a "
-             "webhook or a command each, retried with backoff. None by default; "
-             "docs/HOOKS.md describes what is sent."},
-    {.name = "channels",
-     .type = K_MAP,
-     .sub = channel_keys,
-     .entry = B_CHANNEL,
-     .inherit = "detectors",
-     .help = "Per-channel overrides, by channel name. An entry starts as a copy of the "
-             "thresholds under `detectors` and `contain` and changes only the keys it names."},
-    {.name = "systems",
-     .type = K_MAP,
-     .sub = system_keys,
-     .entry = B_SYSTEM,
-     .help = "Per-system overrides of `detectors.system_down`, by system name (`wms`, `oms`, "
-             "...)."},
-    {.name = "metrics",
-     .type = K_LIST,
-     .sub = metric_keys,
-     .entry = B_METRIC,
-     .help = "Rules over `metric` events, each opening a `metric_anomaly` incident. A rule has "
-             "exactly one of `above`, `below`, `drop_pct`, `rise_pct`."},
-    {.name = "sla", .type = K_SECTION, .sub = sla_keys, .help = "Response SLAs (SPEC section 4)."},
-    {.name = "assessment",
-     .type = K_SECTION,
-     .sub = assess_keys,
-     .help = "The assessment matrix: impact above these raises an incident's severity one "
-             "level and notifies leadership."},
-    {.name = "review",
-     .type = K_SECTION,
-     .sub = review_keys,
-     .help = "Post-incident reviews and the recovery metrics (docs/REVIEWS.md)."},
-    {.name = "cost",
-     .type = K_SECTION,
-     .sub = cost_keys,
-     .help = "The cost of a mistake: direct, response, churn (docs/REVIEWS.md)."},
-    {.name = "dedup_retention",
-     .type = K_DURATION,
-     CFG(dedup_retention),
-     .def = "48h",
-     .min = (double)KS_DAY,
-     .help = "How long, in event time, an event `id` is remembered to drop duplicates (at "
-             "least 24h): from the clock its event set when taken (docs/EVENTS.md)."},
-    {.name = "ts_horizon",
-     .type = K_DURATION,
-     CFG(ts_horizon),
-     .def = "7d",
-     .flags = F_POSITIVE,
-     .max = MAX_HORIZON,
-     .help = "How far ahead of the clock (the largest `ts` taken so far) an event's `ts` may "
-             "be. One further ahead is rejected as a dead letter and moves nothing: a far-future "
-             "timestamp would otherwise fire every timer up to it and open incidents that never "
-             "happened. The first event of an empty database sets the clock. At most 3652500d "
-             "(10,000 years, every timestamp there is: no limit)."},
-    {.name = "roles",
-     .type = K_MAP,
-     .sub = role_keys,
-     .entry = B_ROLE,
-     .help = "Roles, by name, and the proposed actions each may approve. None by default."},
-    {.name = "people",
-     .type = K_MAP,
-     .sub = person_keys,
-     .entry = B_PERSON,
-     .help = "People, by name, and their role. None by default."},
-    {.name = NULL} /* end */
-};
+static const struct ks_key *root_table(void)
+{
+    pthread_once(&root_once, root_build);
+    return root_keys;
+}
 
 /* ---- the walk's state ---------------------------------------------------- */
 
@@ -807,9 +136,23 @@ struct issue {
     size_t seq;
 };
 
-struct ctx {
+/* The loader's state (an entry's done function sees it as struct
+ * ks_key_check). */
+struct ks_key_check {
     struct ks_config *cfg;
-    void *cur[B_NBASES]; /* the struct each base currently refers to */
+    /* The entries being applied: the struct each entry type refers to now.
+     * A struct with defaults that is not here refers to its defaults. */
+    struct {
+        const struct ks_key_struct *s;
+        void *p;
+    } cur[8];
+    size_t ncur;
+    /* The entry being checked (done): its name (NULL in a list), its value,
+     * its table, its line. */
+    const yaml_node_t *entry_name;
+    yaml_node_t *entry_value;
+    const struct ks_key *entry_tab;
+    int entry_line;
     yaml_document_t *doc;
     struct ks_buf path;    /* "channels.amazon.zero_spike" */
     struct ks_buf pattern; /* "channels.NAME.zero_spike" */
@@ -835,7 +178,7 @@ static void buf_truncate(struct ks_buf *b, size_t len)
 
 /* Appends a key to the path (".name") and to the pattern (".pat", or the
  * name itself when pat is NULL). Index segments ("[3]") take no dot. */
-static struct mark push(struct ctx *c, const char *name, size_t n, const char *pat)
+static struct mark push(struct ks_key_check *c, const char *name, size_t n, const char *pat)
 {
     struct mark m = {c->path.len, c->pattern.len};
     if (c->path.len && name[0] != '[') {
@@ -851,7 +194,7 @@ static struct mark push(struct ctx *c, const char *name, size_t n, const char *p
     return m;
 }
 
-static void pop(struct ctx *c, struct mark m)
+static void pop(struct ks_key_check *c, struct mark m)
 {
     buf_truncate(&c->path, m.path);
     buf_truncate(&c->pattern, m.pattern);
@@ -862,7 +205,7 @@ static int line_of(const yaml_node_t *n)
     return n ? (int)n->start_mark.line + 1 : 0;
 }
 
-static void add_issue(struct ctx *c, int line, const char *key, const char *msg)
+static void add_issue(struct ks_key_check *c, int line, const char *key, const char *msg)
 {
     KS_GROW(c->issues, c->capissues, c->nissues + 1);
     struct issue *is = &c->issues[c->nissues];
@@ -873,9 +216,9 @@ static void add_issue(struct ctx *c, int line, const char *key, const char *msg)
 }
 
 /* Records a problem at node n (its line) for the current key path. */
-static void issue(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+static void issue(struct ks_key_check *c, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void issue(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
+static void issue(struct ks_key_check *c, const yaml_node_t *n, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -885,7 +228,7 @@ static void issue(struct ctx *c, const yaml_node_t *n, const char *fmt, ...)
     add_issue(c, line_of(n), c->path.len ? c->path.p : NULL, msg);
 }
 
-static void tell_seen(struct ctx *c)
+static void tell_seen(struct ks_key_check *c)
 {
     if (c->seen) {
         c->seen(c->seen_ctx, c->pattern.p);
@@ -894,7 +237,7 @@ static void tell_seen(struct ctx *c)
 
 /* ---- YAML nodes ------------------------------------------------------------ */
 
-static yaml_node_t *node_at(struct ctx *c, int id)
+static yaml_node_t *node_at(struct ks_key_check *c, int id)
 {
     return yaml_document_get_node(c->doc, id);
 }
@@ -925,7 +268,7 @@ static int scalar_is(const yaml_node_t *n, const char *s, size_t len)
 
 /* Writes s quoted for a message, escaped, cut after 60 bytes (or when out is
  * nearly full) with "...". cap must be at least 16. */
-static void quote(const char *s, size_t n, char *out, size_t cap)
+void ks_key_quote(const char *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0, i = 0;
     out[o++] = '"';
@@ -961,13 +304,13 @@ static void what(const yaml_node_t *n, char *out, size_t cap)
     } else if (n->type == YAML_SEQUENCE_NODE) {
         snprintf(out, cap, "a list");
     } else {
-        quote(scalar(n), n->data.scalar.length, out, cap);
+        ks_key_quote(scalar(n), n->data.scalar.length, out, cap);
     }
 }
 
 /* Records that node v is of the wrong kind. A block mapping or list starts
  * on the line after its key; the key's line is where the reader looks. */
-static void wrong_kind(struct ctx *c, const yaml_node_t *v, const char *want)
+static void wrong_kind(struct ks_key_check *c, const yaml_node_t *v, const char *want)
 {
     char w[96];
     what(v, w, sizeof(w));
@@ -1001,55 +344,55 @@ static void short_duration(double ms, char *out, size_t cap)
 }
 
 /* What a key's value must be, as the start of an error message. */
-static void expectation(const struct key *k, char *out, size_t cap)
+static void expectation(const struct ks_key *k, char *out, size_t cap)
 {
     char d[32];
     switch (k->type) {
-    case K_DURATION:
+    case KS_KEY_DURATION:
         if (k->min > 0) {
             short_duration(k->min, d, sizeof(d));
             snprintf(out, cap, "must be a duration of at least %s %s", d, dur_examples);
-        } else if (k->flags & F_POSITIVE) {
+        } else if (k->flags & KS_KEY_POSITIVE) {
             snprintf(out, cap, "must be a duration greater than 0 %s", dur_examples);
         } else {
             snprintf(out, cap, "must be a duration >= 0 %s", dur_examples);
         }
         break;
-    case K_PERCENT:
+    case KS_KEY_PERCENT:
         snprintf(out, cap, "must be a number between 0 and 100");
         break;
-    case K_INT:
+    case KS_KEY_INT:
         if (k->max != 0) {
             snprintf(out, cap, "must be an integer from %d to %d", (int)k->min, (int)k->max);
         } else {
             snprintf(out, cap, "must be an integer >= %d", (int)k->min);
         }
         break;
-    case K_NUMBER:
-        if (k->flags & F_SIGNED) {
+    case KS_KEY_NUMBER:
+        if (k->flags & KS_KEY_SIGNED) {
             snprintf(out, cap, "must be a number");
         } else {
             snprintf(out, cap, "must be a number %s %g",
-                     (k->flags & F_POSITIVE) ? ">" : ">=", k->min);
+                     (k->flags & KS_KEY_POSITIVE) ? ">" : ">=", k->min);
         }
         break;
-    case K_STRING:
-        if (k->flags & F_CURRENCY) {
+    case KS_KEY_STRING:
+        if (k->flags & KS_KEY_CURRENCY) {
             snprintf(out, cap, "must be a 3-letter currency code in capitals (like USD, EUR)");
         } else {
             snprintf(out, cap, "must be a non-empty string");
         }
         break;
-    case K_SEVERITY:
+    case KS_KEY_SEVERITY:
         snprintf(out, cap, "must be P1, P2 or P3");
         break;
-    case K_SECTION:
-    case K_MAP:
-    case K_STRMAP:
+    case KS_KEY_SECTION:
+    case KS_KEY_MAP:
+    case KS_KEY_STRMAP:
         snprintf(out, cap, "must be a mapping (key: value)");
         break;
-    case K_LIST:
-    case K_STRLIST:
+    case KS_KEY_LIST:
+    case KS_KEY_STRLIST:
         snprintf(out, cap, "must be a list");
         break;
     }
@@ -1143,19 +486,19 @@ static int parse_duration(const char *s, size_t n, double max, ks_time *out)
 }
 
 /* Parses the text of a scalar key into dst (of the key's type). Returns 0, or
- * -1 after writing what the value must be into why. Not for K_STRING. */
-static int parse_value(const struct key *k, const char *s, size_t n, void *dst, char *why,
+ * -1 after writing what the value must be into why. Not for KS_KEY_STRING. */
+static int parse_value(const struct ks_key *k, const char *s, size_t n, void *dst, char *why,
                        size_t cap)
 {
     if (strlen(s) != n) {
         n = 0; /* an embedded NUL: no valid value of any type has one */
     }
     switch (k->type) {
-    case K_DURATION: {
+    case KS_KEY_DURATION: {
         ks_time t;
         double max = k->max != 0 ? k->max : MAX_DURATION;
         int rc = parse_duration(s, n, max, &t);
-        if (rc == 0 && (double)t >= k->min && (!(k->flags & F_POSITIVE) || t > 0)) {
+        if (rc == 0 && (double)t >= k->min && (!(k->flags & KS_KEY_POSITIVE) || t > 0)) {
             *(ks_time *)dst = t;
             return 0;
         }
@@ -1167,7 +510,7 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
         }
         break;
     }
-    case K_PERCENT: {
+    case KS_KEY_PERCENT: {
         double v;
         size_t m = (n && s[n - 1] == '%') ? n - 1 : n;
         if (parse_number(s, m, &v) == 0 && v >= 0 && v <= 100) {
@@ -1176,7 +519,7 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
         }
         break;
     }
-    case K_INT: {
+    case KS_KEY_INT: {
         double v;
         if (parse_number(s, n, &v) == 0 && v == floor(v) && v >= k->min && v <= INT_MAX &&
             (k->max == 0 || v <= k->max) && !memchr(s, '.', n) && !memchr(s, 'e', n) &&
@@ -1186,16 +529,16 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
         }
         break;
     }
-    case K_NUMBER: {
+    case KS_KEY_NUMBER: {
         double v;
         if (parse_number(s, n, &v) == 0 &&
-            ((k->flags & F_SIGNED) || ((k->flags & F_POSITIVE) ? v > k->min : v >= k->min))) {
+            ((k->flags & KS_KEY_SIGNED) || ((k->flags & KS_KEY_POSITIVE) ? v > k->min : v >= k->min))) {
             *(double *)dst = v;
             return 0;
         }
         break;
     }
-    case K_SEVERITY:
+    case KS_KEY_SEVERITY:
         if (n == 2 && (s[0] == 'P' || s[0] == 'p') && s[1] >= '1' && s[1] <= '3') {
             *(enum ks_severity *)dst = (enum ks_severity)(s[1] - '0');
             return 0;
@@ -1208,22 +551,54 @@ static int parse_value(const struct key *k, const char *s, size_t n, void *dst, 
     return -1;
 }
 
-static void *field(struct ctx *c, const struct key *k)
+/* The struct the keys of base refer to now. */
+static void *base_of(const struct ks_key_check *c, const struct ks_key_struct *b)
 {
-    KS_ASSERT(c->cur[k->base]);
-    return (char *)c->cur[k->base] + k->off;
+    if (!b) {
+        return c->cfg;
+    }
+    for (size_t i = c->ncur; i-- > 0;) {
+        if (c->cur[i].s == b) {
+            return c->cur[i].p;
+        }
+    }
+    KS_ASSERT(b->defaults != KS_KEY_NONE); /* an entry's key outside its entry */
+    return (char *)c->cfg + b->defaults;
+}
+
+static void cur_push(struct ks_key_check *c, const struct ks_key_struct *b, void *p)
+{
+    KS_ASSERT(c->ncur < sizeof(c->cur) / sizeof(c->cur[0]));
+    c->cur[c->ncur].s = b;
+    c->cur[c->ncur++].p = p;
+}
+
+static void cur_pop(struct ks_key_check *c)
+{
+    KS_ASSERT(c->ncur > 0);
+    c->ncur--;
+}
+
+static void *field(const struct ks_key_check *c, const struct ks_key *k)
+{
+    return (char *)base_of(c, k->base) + k->off;
+}
+
+static void *count_field(const struct ks_key_check *c, const struct ks_key *k)
+{
+    return (char *)base_of(c, k->base) + k->off2;
 }
 
 /* Sets every key with a default in tab (and in its sections) on the structs
  * c->cur points to. Named maps and lists are left alone: their entries get
  * their defaults when they are created. */
-static void apply_defaults(struct ctx *c, const struct key *tab)
+static void apply_defaults(struct ks_key_check *c, const struct ks_key *tab)
 {
-    for (const struct key *k = tab; k->name; k++) {
-        if (k->type == K_SECTION) {
+    for (const struct ks_key *k = tab; k->name; k++) {
+        if (k->type == KS_KEY_SECTION) {
             apply_defaults(c, k->sub);
-        } else if (k->def && k->type == K_STRING) {
-            *(char **)field(c, k) = (char *)k->def; /* borrowed: see default_currency */
+        } else if (k->def && k->type == KS_KEY_STRING) {
+            *(char **)field(c, k) = (char *)k->def; /* borrowed: freeing skips it */
         } else if (k->def) {
             char why[160];
             int rc = parse_value(k, k->def, strlen(k->def), field(c, k), why, sizeof(why));
@@ -1263,7 +638,7 @@ static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
 }
 
 /* The closest of names to s, if close enough to be a likely typo. */
-static const char *closest(const char *s, size_t n, const char *const *names, size_t count)
+const char *ks_key_closest(const char *s, size_t n, const char *const *names, size_t count)
 {
     const char *best = NULL;
     size_t bestd = SIZE_MAX;
@@ -1279,17 +654,17 @@ static const char *closest(const char *s, size_t n, const char *const *names, si
     return best;
 }
 
-static void unknown_key(struct ctx *c, const yaml_node_t *kn, const struct key *tab)
+static void unknown_key(struct ks_key_check *c, const yaml_node_t *kn, const struct ks_key *tab)
 {
     const char *names[32] = {0};
     size_t count = 0;
     struct ks_buf all = {0};
-    for (const struct key *k = tab; k->name && count < 32; k++) {
+    for (const struct ks_key *k = tab; k->name && count < 32; k++) {
         names[count++] = k->name;
         ks_buf_printf(&all, "%s%s", all.len ? ", " : "", k->name);
     }
     const char *s = scalar(kn);
-    const char *near = closest(s, kn->data.scalar.length, names, count);
+    const char *near = ks_key_closest(s, kn->data.scalar.length, names, count);
     if (near) {
         issue(c, kn, "unknown key (did you mean \"%s\"?)", near);
     } else {
@@ -1300,11 +675,11 @@ static void unknown_key(struct ctx *c, const yaml_node_t *kn, const struct key *
 
 /* ---- applying a file ---------------------------------------------------- */
 
-static void apply_value(struct ctx *c, const struct key *k, yaml_node_t *v);
+static void apply_value(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v);
 
-static const struct key *find_key(const struct key *tab, const yaml_node_t *kn)
+static const struct ks_key *find_key(const struct ks_key *tab, const yaml_node_t *kn)
 {
-    for (const struct key *k = tab; k->name; k++) {
+    for (const struct ks_key *k = tab; k->name; k++) {
         if (scalar_is(kn, k->name, strlen(k->name))) {
             return k;
         }
@@ -1313,7 +688,7 @@ static const struct key *find_key(const struct key *tab, const yaml_node_t *kn)
 }
 
 /* The value of key name in mapping m, or NULL (first occurrence). */
-static yaml_node_t *lookup(struct ctx *c, const yaml_node_t *m, const char *name,
+static yaml_node_t *lookup(struct ks_key_check *c, const yaml_node_t *m, const char *name,
                            yaml_node_t **key_out)
 {
     if (!m || m->type != YAML_MAPPING_NODE) {
@@ -1333,7 +708,7 @@ static yaml_node_t *lookup(struct ctx *c, const yaml_node_t *m, const char *name
 
 /* Checks the keys of a mapping: each a non-empty scalar, none twice. Returns
  * 0 for a good key, -1 for one to skip (an issue was recorded). */
-static int check_pair_key(struct ctx *c, const yaml_node_t *m, yaml_node_pair_t *p)
+static int check_pair_key(struct ks_key_check *c, const yaml_node_t *m, yaml_node_pair_t *p)
 {
     yaml_node_t *kn = node_at(c, p->key);
     char w[96];
@@ -1354,7 +729,7 @@ static int check_pair_key(struct ctx *c, const yaml_node_t *m, yaml_node_pair_t 
     return 0;
 }
 
-static int must_be_mapping(struct ctx *c, const struct key *k, const yaml_node_t *v)
+static int must_be_mapping(struct ks_key_check *c, const struct ks_key *k, const yaml_node_t *v)
 {
     if (v->type == YAML_MAPPING_NODE) {
         return 0;
@@ -1370,7 +745,7 @@ static int must_be_mapping(struct ctx *c, const struct key *k, const yaml_node_t
 }
 
 /* Applies mapping m (or an empty value) with the keys of tab, in table order. */
-static void apply_table(struct ctx *c, const struct key *tab, const struct key *self,
+static void apply_table(struct ks_key_check *c, const struct ks_key *tab, const struct ks_key *self,
                         yaml_node_t *m)
 {
     if (!is_null(m)) {
@@ -1390,21 +765,21 @@ static void apply_table(struct ctx *c, const struct key *tab, const struct key *
             }
         }
     }
-    for (const struct key *k = tab; k->name; k++) {
+    for (const struct ks_key *k = tab; k->name; k++) {
         yaml_node_t *kn = NULL;
         yaml_node_t *v = lookup(c, m, k->name, &kn);
         struct mark mk = push(c, k->name, strlen(k->name), NULL);
         if (v) {
             c->key_line = line_of(kn);
             apply_value(c, k, v);
-        } else if (k->flags & F_REQUIRED) {
+        } else if (k->flags & KS_KEY_REQUIRED) {
             issue(c, m, "is required");
         }
         pop(c, mk);
     }
 }
 
-static void apply_scalar(struct ctx *c, const struct key *k, yaml_node_t *v)
+static void apply_scalar(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     char want[160], w[96];
     tell_seen(c);
@@ -1415,9 +790,9 @@ static void apply_scalar(struct ctx *c, const struct key *k, yaml_node_t *v)
     }
     const char *s = scalar(v);
     size_t n = v->data.scalar.length;
-    if (k->type == K_STRING) {
+    if (k->type == KS_KEY_STRING) {
         int ok = n > 0 && strlen(s) == n;
-        if (ok && (k->flags & F_CURRENCY)) {
+        if (ok && (k->flags & KS_KEY_CURRENCY)) {
             ok = n == 3;
             for (size_t i = 0; i < n; i++) {
                 ok = ok && s[i] >= 'A' && s[i] <= 'Z';
@@ -1425,14 +800,14 @@ static void apply_scalar(struct ctx *c, const struct key *k, yaml_node_t *v)
         }
         if (!ok) {
             expectation(k, want, sizeof(want));
-            quote(s, n, w, sizeof(w));
+            ks_key_quote(s, n, w, sizeof(w));
             issue(c, v, "%s, got %s", want, w);
             return;
         }
-        const char *why = (k->flags & F_URL) ? ks_hook_url_problem(s) : NULL;
+        char msg[512];
+        const char *why = k->check ? k->check(s, msg, sizeof(msg)) : NULL;
         if (why) {
-            quote(s, n, w, sizeof(w));
-            issue(c, v, "%s, got %s", why, w);
+            issue(c, v, "%s", why);
             return;
         }
         char **dst = field(c, k);
@@ -1443,12 +818,12 @@ static void apply_scalar(struct ctx *c, const struct key *k, yaml_node_t *v)
         return;
     }
     if (parse_value(k, s, n, field(c, k), want, sizeof(want)) != 0) {
-        quote(s, n, w, sizeof(w));
+        ks_key_quote(s, n, w, sizeof(w));
         issue(c, v, "%s, got %s", want, w);
     }
 }
 
-static void apply_strlist(struct ctx *c, const struct key *k, yaml_node_t *v)
+static void apply_strlist(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     tell_seen(c);
     if (is_null(v)) {
@@ -1459,54 +834,38 @@ static void apply_strlist(struct ctx *c, const struct key *k, yaml_node_t *v)
         return;
     }
     char ***list = field(c, k);
-    size_t *count = (size_t *)((char *)c->cur[k->base] + k->off2);
+    size_t *count = count_field(c, k);
     size_t i = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++, i++) {
         yaml_node_t *item = node_at(c, *it);
+        char idx[32], msg[512];
+        snprintf(idx, sizeof(idx), "[%zu]", i);
         if (item->type != YAML_SCALAR_NODE || is_null(item) || item->data.scalar.length == 0) {
-            char w[96], idx[32];
+            char w[96];
             what(item, w, sizeof(w));
-            snprintf(idx, sizeof(idx), "[%zu]", i);
             struct mark mk = push(c, idx, strlen(idx), "[]");
             issue(c, item, "must be a non-empty name, got %s", w);
             pop(c, mk);
             continue;
+        }
+        const char *why = k->check ? k->check(scalar(item), msg, sizeof(msg)) : NULL;
+        if (why) {
+            struct mark mk = push(c, idx, strlen(idx), "[]");
+            issue(c, item, "%s", why);
+            pop(c, mk);
         }
         *list = ks_realloc(*list, (*count + 1) * sizeof(**list));
         (*list)[(*count)++] = ks_strndup(scalar(item), item->data.scalar.length);
     }
 }
 
-/* Appends a pair to the array of a K_STRMAP key: metric labels or hook
- * headers, by the struct the key belongs to. */
-static void strmap_add(struct ctx *c, const struct key *k, const yaml_node_t *kn,
-                       const yaml_node_t *val)
-{
-    size_t *count = (size_t *)((char *)c->cur[k->base] + k->off2);
-    char *name = ks_strndup(scalar(kn), kn->data.scalar.length);
-    char *value = ks_strndup(scalar(val), val->data.scalar.length);
-    if (k->base == B_HOOK) {
-        struct ks_hook_header **hdrs = field(c, k);
-        *hdrs = ks_realloc(*hdrs, (*count + 1) * sizeof(**hdrs));
-        (*hdrs)[*count].name = name;
-        (*hdrs)[(*count)++].value = value;
-    } else {
-        KS_ASSERT(k->base == B_METRIC);
-        struct ks_metric_label **labels = field(c, k);
-        *labels = ks_realloc(*labels, (*count + 1) * sizeof(**labels));
-        (*labels)[*count].key = name;
-        (*labels)[(*count)++].val = value;
-    }
-}
-
-static void apply_strmap(struct ctx *c, const struct key *k, yaml_node_t *v)
+static void apply_strmap(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     tell_seen(c);
     if (is_null(v) || must_be_mapping(c, k, v)) {
         return;
     }
-    int headers = k->base == B_HOOK;
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         if (check_pair_key(c, v, p)) {
             continue;
@@ -1516,286 +875,86 @@ static void apply_strmap(struct ctx *c, const struct key *k, yaml_node_t *v)
         const char *why = NULL;
         if (val->type != YAML_SCALAR_NODE || is_null(val)) {
             c->key_line = line_of(kn);
-            wrong_kind(c, val,
-                       headers ? "a header value must be a string (quote an empty one)"
-                               : "a label value must be a string");
-        } else if (headers && (strlen(scalar(kn)) != kn->data.scalar.length ||
-                               strlen(scalar(val)) != val->data.scalar.length)) {
-            issue(c, kn, "a header must not contain a NUL character");
-        } else if (headers && (why = ks_hook_header_problem(scalar(kn), scalar(val))) != NULL) {
+            wrong_kind(c, val, k->bad_value ? k->bad_value : "a value must be a string");
+        } else if (k->check_pair &&
+                   (why = k->check_pair(scalar(kn), kn->data.scalar.length, scalar(val),
+                                        val->data.scalar.length)) != NULL) {
             issue(c, kn, "%s", why);
         } else {
-            strmap_add(c, k, kn, val);
+            struct ks_key_pair **pairs = field(c, k);
+            size_t *count = count_field(c, k);
+            *pairs = ks_realloc(*pairs, (*count + 1) * sizeof(**pairs));
+            (*pairs)[*count].name = ks_strndup(scalar(kn), kn->data.scalar.length);
+            (*pairs)[(*count)++].value = ks_strndup(scalar(val), val->data.scalar.length);
         }
         pop(c, mk);
     }
 }
 
-/* Creates an entry of a named map or list and returns it; name may be NULL. */
-static void *entry_new(struct ctx *c, enum kbase b, const char *name, size_t n,
-                       const struct key *sub)
+/* Creates an entry of a named map or list (name NULL in a list): a copy of
+ * its defaults, or zeros and the defaults of its table. */
+static void *entry_new(struct ks_key_check *c, const struct ks_key *k, const char *name, size_t n)
 {
-    struct ks_config *cfg = c->cfg;
-    switch (b) {
-    case B_CHANNEL: {
-        cfg->channels = ks_realloc(cfg->channels, (cfg->nchannels + 1) * sizeof(*cfg->channels));
-        struct ks_channel_cfg *e = &cfg->channels[cfg->nchannels++];
-        *e = cfg->channel_defaults;
-        e->name = ks_strndup(name, n);
-        return e;
-    }
-    case B_SYSTEM: {
-        cfg->systems = ks_realloc(cfg->systems, (cfg->nsystems + 1) * sizeof(*cfg->systems));
-        struct ks_system_cfg *e = &cfg->systems[cfg->nsystems++];
-        *e = cfg->system_defaults;
-        e->name = ks_strndup(name, n);
-        return e;
-    }
-    case B_METRIC: {
-        cfg->metrics = ks_realloc(cfg->metrics, (cfg->nmetrics + 1) * sizeof(*cfg->metrics));
-        struct ks_metric_rule *e = &cfg->metrics[cfg->nmetrics++];
-        memset(e, 0, sizeof(*e));
-        void *saved = c->cur[B_METRIC];
-        c->cur[B_METRIC] = e;
-        apply_defaults(c, sub);
-        c->cur[B_METRIC] = saved;
-        return e;
-    }
-    case B_ROLE: {
-        cfg->roles = ks_realloc(cfg->roles, (cfg->nroles + 1) * sizeof(*cfg->roles));
-        struct ks_role *e = &cfg->roles[cfg->nroles++];
-        memset(e, 0, sizeof(*e));
-        e->name = ks_strndup(name, n);
-        return e;
-    }
-    case B_HOOK: {
-        cfg->hooks = ks_realloc(cfg->hooks, (cfg->nhooks + 1) * sizeof(*cfg->hooks));
-        struct ks_hook_cfg *e = &cfg->hooks[cfg->nhooks++];
-        memset(e, 0, sizeof(*e));
-        e->action = ks_strndup(name, n);
-        void *saved = c->cur[B_HOOK];
-        c->cur[B_HOOK] = e;
-        apply_defaults(c, sub);
-        c->cur[B_HOOK] = saved;
-        return e;
-    }
-    case B_PERSON: {
-        cfg->people = ks_realloc(cfg->people, (cfg->npeople + 1) * sizeof(*cfg->people));
-        struct ks_person *e = &cfg->people[cfg->npeople++];
-        memset(e, 0, sizeof(*e));
-        e->name = ks_strndup(name, n);
-        return e;
-    }
-    default:
-        KS_ASSERT(!"entry_new: not an entry base");
-        return NULL;
-    }
-}
-
-/* The names of the rule keys that set its kind, "above, below, ...". */
-static void kind_names(char *out, size_t cap)
-{
-    size_t o = 0;
-    out[0] = 0;
-    for (const struct key *k = metric_keys; k->name; k++) {
-        if (k->tag && o < cap) {
-            o += (size_t)snprintf(out + o, cap - o, "%s%s", o ? ", " : "", k->name);
-        }
-    }
-}
-
-static void metric_done(struct ctx *c, struct ks_metric_rule *r, yaml_node_t *m)
-{
-    const struct key *first = NULL;
-    char kinds[96];
-    kind_names(kinds, sizeof(kinds));
-    if (m->type == YAML_MAPPING_NODE) {
-        for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
-             p++) {
-            yaml_node_t *kn = node_at(c, p->key);
-            const struct key *k = find_key(metric_keys, kn);
-            if (!k || !k->tag) {
-                continue;
-            }
-            if (!first) {
-                first = k;
-                r->kind = (enum ks_metric_kind)(k->tag - 1);
-            } else if (k != first) {
-                struct mark mk = push(c, k->name, strlen(k->name), NULL);
-                issue(c, kn, "conflicts with \"%s\": a rule has exactly one of %s", first->name,
-                      kinds);
-                pop(c, mk);
-            }
-        }
-    }
-    if (!first) {
-        issue(c, m, "needs exactly one of %s", kinds);
-    }
-    for (size_t i = 0; r->name && i + 1 < c->cfg->nmetrics; i++) {
-        if (c->cfg->metrics[i].name && !strcmp(c->cfg->metrics[i].name, r->name)) {
-            yaml_node_t *v = lookup(c, m, "name", NULL);
-            struct mark mk = push(c, "name", 4, NULL);
-            issue(c, v, "duplicate rule name \"%s\" (also metrics[%zu])", r->name, i);
-            pop(c, mk);
-            break;
-        }
-    }
-}
-
-static void person_done(struct ctx *c, struct ks_person *p, yaml_node_t *m)
-{
-    if (!p->role) {
-        return; /* missing: already reported as required */
-    }
-    const char *names[32] = {0};
-    size_t count = 0;
-    struct ks_buf all = {0};
-    for (size_t i = 0; i < c->cfg->nroles; i++) {
-        if (!strcmp(c->cfg->roles[i].name, p->role)) {
-            ks_buf_fini(&all);
-            return;
-        }
-        if (count < 32) {
-            names[count++] = c->cfg->roles[i].name;
-        }
-        ks_buf_printf(&all, "%s%s", all.len ? ", " : "", c->cfg->roles[i].name);
-    }
-    yaml_node_t *v = lookup(c, m, "role", NULL);
-    struct mark mk = push(c, "role", 4, NULL);
-    const char *near = closest(p->role, strlen(p->role), names, count);
-    if (near) {
-        issue(c, v, "unknown role \"%s\" (did you mean \"%s\"?)", p->role, near);
-    } else if (count) {
-        issue(c, v, "unknown role \"%s\" (roles are: %s)", p->role, all.p);
+    const struct ks_key_struct *d = k->entry;
+    void **arr = (void **)((char *)c->cfg + d->array);
+    size_t *count = (size_t *)((char *)c->cfg + d->count);
+    *arr = ks_realloc(*arr, (*count + 1) * d->size);
+    void *e = (char *)*arr + *count * d->size;
+    (*count)++;
+    if (d->defaults != KS_KEY_NONE) {
+        memcpy(e, (char *)c->cfg + d->defaults, d->size);
     } else {
-        issue(c, v, "unknown role \"%s\" (no roles are defined under \"roles\")", p->role);
+        memset(e, 0, d->size);
+        cur_push(c, d, e);
+        apply_defaults(c, k->sub);
+        cur_pop(c);
     }
-    pop(c, mk);
-    ks_buf_fini(&all);
+    if (d->name != KS_KEY_NONE) {
+        *(char **)((char *)e + d->name) = ks_strndup(name, n);
+    }
+    return e;
 }
 
-static void channel_done(struct ctx *c, yaml_node_t *m)
+/* Applies one entry's keys, then its done check. */
+static void apply_entry(struct ks_key_check *c, const struct ks_key *k, const yaml_node_t *kn,
+                        yaml_node_t *ev, int line)
 {
-    yaml_node_t *kn = NULL;
-    if (lookup(c, m, "sync_interval", &kn) &&
-        lookup(c, lookup(c, m, "sync_freshness", NULL), "interval", NULL)) {
-        struct mark mk = push(c, "sync_interval", 13, NULL);
-        issue(c, kn, "sets the same value as \"sync_freshness.interval\"; keep one of them");
-        pop(c, mk);
+    void *e = entry_new(c, k, kn ? scalar(kn) : NULL, kn ? kn->data.scalar.length : 0);
+    cur_push(c, k->entry, e);
+    c->key_line = line;
+    apply_table(c, k->sub, NULL, ev);
+    if (k->entry->done) {
+        c->entry_name = kn;
+        c->entry_value = ev;
+        c->entry_tab = k->sub;
+        c->entry_line = line;
+        k->entry->done(c, e);
+        c->entry_name = NULL;
+        c->entry_value = NULL;
+        c->entry_tab = NULL;
     }
-}
-
-/* Suggests the action name closest to s, or lists them all. */
-static void action_hint(const char *s, size_t n, char *out, size_t cap)
-{
-    const char *names[32] = {0};
-    size_t count = 0;
-    struct ks_buf all = {0};
-    for (const struct ks_action_name *a = ks_action_names; a->name && count < 32; a++) {
-        names[count++] = a->name;
-        ks_buf_printf(&all, "%s%s", all.len ? ", " : "", a->name);
-    }
-    const char *near = closest(s, n, names, count);
-    if (near) {
-        snprintf(out, cap, "did you mean \"%s\"?", near);
-    } else {
-        snprintf(out, cap, "actions are: %s", all.p);
-    }
-    ks_buf_fini(&all);
-}
-
-/* A hook: its name is an action, and it has exactly one of url and command
- * (headers only with a url). line is the line of its name. */
-static void hook_done(struct ctx *c, const struct ks_hook_cfg *h, const yaml_node_t *kn,
-                      yaml_node_t *m, int line)
-{
-    char hint[400];
-    if (!ks_action_known(h->action)) {
-        action_hint(scalar(kn), kn->data.scalar.length, hint, sizeof(hint));
-        issue(c, kn, "unknown action (%s)", hint);
-    }
-    if (!is_null(m) && m->type != YAML_MAPPING_NODE) {
-        return; /* already reported as not a mapping */
-    }
-    yaml_node_t *uk = NULL, *ck = NULL, *hk = NULL;
-    lookup(c, m, "url", &uk);
-    lookup(c, m, "command", &ck);
-    lookup(c, m, "headers", &hk);
-    if (uk && ck) {
-        const yaml_node_t *second = line_of(ck) >= line_of(uk) ? ck : uk;
-        const char *name = second == ck ? "command" : "url";
-        struct mark mk = push(c, name, strlen(name), NULL);
-        issue(c, second, "conflicts with \"%s\": a hook has exactly one of url, command",
-              second == ck ? "url" : "command");
-        pop(c, mk);
-    } else if (!uk && !ck) {
-        add_issue(c, line, c->path.p, "needs exactly one of url, command");
-    } else if (ck && hk) {
-        struct mark mk = push(c, "headers", 7, NULL);
-        issue(c, hk, "only a webhook (url) sends headers; a command gets the body on stdin");
-        pop(c, mk);
-    }
-}
-
-/* A role approves only known actions, or "*". */
-static void role_done(struct ctx *c, yaml_node_t *m)
-{
-    yaml_node_t *v = lookup(c, m, "approve", NULL);
-    if (!v || v->type != YAML_SEQUENCE_NODE) {
-        return;
-    }
-    size_t i = 0;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++, i++) {
-        yaml_node_t *item = node_at(c, *it);
-        if (item->type != YAML_SCALAR_NODE || is_null(item) || item->data.scalar.length == 0 ||
-            scalar_is(item, "*", 1) || ks_action_known(scalar(item))) {
-            continue; /* a bad item was reported by apply_strlist */
-        }
-        char idx[32], hint[400], w[96];
-        snprintf(idx, sizeof(idx), "[%zu]", i);
-        struct mark mk = push(c, "approve", 7, NULL);
-        struct mark mi = push(c, idx, strlen(idx), "[]");
-        action_hint(scalar(item), item->data.scalar.length, hint, sizeof(hint));
-        quote(scalar(item), item->data.scalar.length, w, sizeof(w));
-        issue(c, item, "unknown action %s (%s)", w, hint);
-        pop(c, mi);
-        pop(c, mk);
-    }
+    cur_pop(c);
 }
 
 /* A named map (channels, systems, roles, people, hooks): each entry is
  * created from the defaults, then its own keys are applied. */
-static void apply_map(struct ctx *c, const struct key *k, yaml_node_t *v)
+static void apply_map(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     if (is_null(v) || must_be_mapping(c, k, v)) {
         return;
     }
-    void *saved = c->cur[k->entry];
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         if (check_pair_key(c, v, p)) {
             continue;
         }
         yaml_node_t *kn = node_at(c, p->key), *ev = node_at(c, p->value);
         struct mark mk = push(c, scalar(kn), kn->data.scalar.length, "NAME");
-        c->cur[k->entry] = entry_new(c, k->entry, scalar(kn), kn->data.scalar.length, k->sub);
-        int line = c->key_line = line_of(kn);
-        apply_table(c, k->sub, NULL, ev);
-        if (k->entry == B_PERSON) {
-            person_done(c, c->cur[B_PERSON], ev);
-        } else if (k->entry == B_CHANNEL) {
-            channel_done(c, ev);
-        } else if (k->entry == B_HOOK) {
-            hook_done(c, c->cur[B_HOOK], kn, ev, line);
-        } else if (k->entry == B_ROLE) {
-            role_done(c, ev);
-        }
+        apply_entry(c, k, kn, ev, line_of(kn));
         pop(c, mk);
     }
-    c->cur[k->entry] = saved;
 }
 
-static void apply_list(struct ctx *c, const struct key *k, yaml_node_t *v)
+static void apply_list(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     if (is_null(v)) {
         return;
@@ -1806,7 +965,6 @@ static void apply_list(struct ctx *c, const struct key *k, yaml_node_t *v)
         wrong_kind(c, v, want);
         return;
     }
-    void *saved = c->cur[k->entry];
     size_t i = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++, i++) {
@@ -1814,34 +972,100 @@ static void apply_list(struct ctx *c, const struct key *k, yaml_node_t *v)
         char idx[32];
         snprintf(idx, sizeof(idx), "[%zu]", i);
         struct mark mk = push(c, idx, strlen(idx), "[]");
-        struct ks_metric_rule *r = entry_new(c, k->entry, NULL, 0, k->sub);
-        c->cur[k->entry] = r;
-        c->key_line = line_of(ev);
-        apply_table(c, k->sub, NULL, ev);
-        if (!is_null(ev) && ev->type == YAML_MAPPING_NODE) {
-            metric_done(c, r, ev);
-        }
+        apply_entry(c, k, NULL, ev, line_of(ev));
         pop(c, mk);
     }
-    c->cur[k->entry] = saved;
 }
 
-static void apply_value(struct ctx *c, const struct key *k, yaml_node_t *v)
+/* ---- what an entry's done function sees (keys.h) ---------------------------------- */
+
+const struct ks_config *ks_key_config(const struct ks_key_check *chk)
+{
+    return chk->cfg;
+}
+
+int ks_key_entry_line(const struct ks_key_check *chk)
+{
+    return chk->entry_line;
+}
+
+int ks_key_entry_kind(const struct ks_key_check *chk)
+{
+    if (is_null(chk->entry_value)) {
+        return 0;
+    }
+    return chk->entry_value->type == YAML_MAPPING_NODE ? 1 : -1;
+}
+
+int ks_key_line(const struct ks_key_check *chk, const char *path, int of_value)
+{
+    yaml_node_t *m = chk->entry_value, *kn = NULL;
+    struct ks_key_check *c = (struct ks_key_check *)chk; /* lookup only reads */
+    while (m && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        char name[64];
+        if (n >= sizeof(name)) {
+            return 0;
+        }
+        memcpy(name, path, n);
+        name[n] = 0;
+        m = lookup(c, m, name, &kn);
+        path += n + (dot != NULL);
+    }
+    if (!m) {
+        return 0;
+    }
+    return line_of(of_value ? m : kn);
+}
+
+void ks_key_each_set(const struct ks_key_check *chk,
+                     void (*fn)(struct ks_key_check *chk, void *arg, const struct ks_key *row,
+                                int line),
+                     void *arg)
+{
+    struct ks_key_check *c = (struct ks_key_check *)chk;
+    yaml_node_t *m = c->entry_value;
+    if (!m || m->type != YAML_MAPPING_NODE) {
+        return;
+    }
+    for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node_at(c, p->key);
+        fn(c, arg, find_key(c->entry_tab, kn), line_of(kn));
+    }
+}
+
+void ks_key_issue(struct ks_key_check *chk, int line, const char *key, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    struct mark mk = {chk->path.len, chk->pattern.len};
+    if (key) {
+        mk = push(chk, key, strlen(key), NULL);
+    }
+    add_issue(chk, line, chk->path.len ? chk->path.p : NULL, msg);
+    pop(chk, mk);
+}
+
+static void apply_value(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     switch (k->type) {
-    case K_SECTION:
+    case KS_KEY_SECTION:
         apply_table(c, k->sub, k, v);
         break;
-    case K_MAP:
+    case KS_KEY_MAP:
         apply_map(c, k, v);
         break;
-    case K_LIST:
+    case KS_KEY_LIST:
         apply_list(c, k, v);
         break;
-    case K_STRLIST:
+    case KS_KEY_STRLIST:
         apply_strlist(c, k, v);
         break;
-    case K_STRMAP:
+    case KS_KEY_STRMAP:
         apply_strmap(c, k, v);
         break;
     default:
@@ -1855,7 +1079,7 @@ static void apply_value(struct ctx *c, const struct key *k, yaml_node_t *v)
 #define MAX_FILE (4u << 20)
 
 /* Reads the whole file (configs are small); NULL after recording why. */
-static char *read_file(struct ctx *c, const char *path, size_t *len)
+static char *read_file(struct ks_key_check *c, const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -1878,7 +1102,7 @@ static char *read_file(struct ctx *c, const char *path, size_t *len)
     return buf;
 }
 
-static void yaml_problem(struct ctx *c, const yaml_parser_t *p, const char *buf, size_t len)
+static void yaml_problem(struct ks_key_check *c, const yaml_parser_t *p, const char *buf, size_t len)
 {
     char msg[400];
     int line = (int)p->problem_mark.line + 1;
@@ -1905,7 +1129,7 @@ static void yaml_problem(struct ctx *c, const yaml_parser_t *p, const char *buf,
 }
 
 /* Reads path over the defaults into c->cfg, collecting every problem. */
-static void load_into(struct ctx *c, const char *path)
+static void load_into(struct ks_key_check *c, const char *path)
 {
     size_t len = 0;
     char *buf = read_file(c, path, &len);
@@ -1937,7 +1161,7 @@ static void load_into(struct ctx *c, const char *path)
                   "got %s",
                   w);
         } else {
-            apply_table(c, root_keys, NULL, root);
+            apply_table(c, root_table(), NULL, root);
         }
     }
     /* A second document would be silently ignored: say so instead. */
@@ -1967,17 +1191,14 @@ static int issue_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void ctx_init(struct ctx *c, struct ks_config *cfg)
+static void ctx_init(struct ks_key_check *c, struct ks_config *cfg)
 {
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
     ks_config_defaults(cfg);
-    c->cur[B_CONFIG] = cfg;
-    c->cur[B_CHANNEL] = &cfg->channel_defaults;
-    c->cur[B_SYSTEM] = &cfg->system_defaults;
 }
 
-static void ctx_fini(struct ctx *c)
+static void ctx_fini(struct ks_key_check *c)
 {
     for (size_t i = 0; i < c->nissues; i++) {
         ks_free(c->issues[i].key);
@@ -1989,7 +1210,7 @@ static void ctx_fini(struct ctx *c)
 }
 
 /* Loads path into a scratch config, collecting issues sorted by line. */
-static void run(struct ctx *c, struct ks_config *scratch, const char *path)
+static void run(struct ks_key_check *c, struct ks_config *scratch, const char *path)
 {
     KS_ASSERT(path);
     ctx_init(c, scratch);
@@ -2004,13 +1225,69 @@ static void run(struct ctx *c, struct ks_config *scratch, const char *path)
 void ks_config_defaults(struct ks_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    struct ctx c;
+    struct ks_key_check c;
     memset(&c, 0, sizeof(c));
     c.cfg = cfg;
-    c.cur[B_CONFIG] = cfg;
-    c.cur[B_CHANNEL] = &cfg->channel_defaults;
-    c.cur[B_SYSTEM] = &cfg->system_defaults;
-    apply_defaults(&c, root_keys);
+    apply_defaults(&c, root_table());
+}
+
+/* Frees what the keys of tab own in the structs c refers to: strings that
+ * are not their borrowed default, lists and maps of strings, and every entry
+ * of the named maps and lists with its name. */
+static void free_keys(struct ks_key_check *c, const struct ks_key *tab)
+{
+    for (const struct ks_key *k = tab; k->name; k++) {
+        switch (k->type) {
+        case KS_KEY_SECTION:
+            free_keys(c, k->sub);
+            break;
+        case KS_KEY_STRING: {
+            char **p = field(c, k);
+            if (*p != k->def) {
+                ks_free(*p);
+            }
+            break;
+        }
+        case KS_KEY_STRLIST: {
+            char **v = *(char ***)field(c, k);
+            size_t n = *(size_t *)count_field(c, k);
+            for (size_t i = 0; i < n; i++) {
+                ks_free(v[i]);
+            }
+            ks_free(v);
+            break;
+        }
+        case KS_KEY_STRMAP: {
+            struct ks_key_pair *v = *(struct ks_key_pair **)field(c, k);
+            size_t n = *(size_t *)count_field(c, k);
+            for (size_t i = 0; i < n; i++) {
+                ks_free(v[i].name);
+                ks_free(v[i].value);
+            }
+            ks_free(v);
+            break;
+        }
+        case KS_KEY_MAP:
+        case KS_KEY_LIST: {
+            const struct ks_key_struct *d = k->entry;
+            char *arr = *(char **)((char *)c->cfg + d->array);
+            size_t n = *(size_t *)((char *)c->cfg + d->count);
+            for (size_t i = 0; i < n; i++) {
+                void *e = arr + i * d->size;
+                cur_push(c, d, e);
+                free_keys(c, k->sub);
+                cur_pop(c);
+                if (d->name != KS_KEY_NONE) {
+                    ks_free(*(char **)((char *)e + d->name));
+                }
+            }
+            ks_free(arr);
+            break;
+        }
+        default:
+            break;
+        }
+    }
 }
 
 void ks_config_fini(struct ks_config *cfg)
@@ -2018,46 +1295,11 @@ void ks_config_fini(struct ks_config *cfg)
     if (!cfg) {
         return;
     }
+    struct ks_key_check c;
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
     ks_free(cfg->path);
-    if (cfg->currency != default_currency) {
-        ks_free(cfg->currency);
-    }
-    for (size_t i = 0; i < cfg->nchannels; i++) {
-        ks_free(cfg->channels[i].name);
-    }
-    ks_free(cfg->channels);
-    for (size_t i = 0; i < cfg->nsystems; i++) {
-        ks_free(cfg->systems[i].name);
-    }
-    ks_free(cfg->systems);
-    for (size_t i = 0; i < cfg->nmetrics; i++) {
-        struct ks_metric_rule *r = &cfg->metrics[i];
-        ks_free(r->name);
-        ks_free(r->metric);
-        for (size_t j = 0; j < r->nlabels; j++) {
-            ks_free(r->labels[j].key);
-            ks_free(r->labels[j].val);
-        }
-        ks_free(r->labels);
-    }
-    ks_free(cfg->metrics);
-    for (size_t i = 0; i < cfg->npeople; i++) {
-        ks_free(cfg->people[i].name);
-        ks_free(cfg->people[i].role);
-    }
-    ks_free(cfg->people);
-    for (size_t i = 0; i < cfg->nroles; i++) {
-        ks_free(cfg->roles[i].name);
-        for (size_t j = 0; j < cfg->roles[i].nmay; j++) {
-            ks_free(cfg->roles[i].may_approve[j]);
-        }
-        ks_free(cfg->roles[i].may_approve);
-    }
-    ks_free(cfg->roles);
-    for (size_t i = 0; i < cfg->nhooks; i++) {
-        ks_hook_cfg_fini(&cfg->hooks[i]);
-    }
-    ks_free(cfg->hooks);
+    free_keys(&c, root_table());
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -2076,7 +1318,7 @@ static void format_issue(char *out, size_t cap, const char *path, const struct i
 
 enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err)
 {
-    struct ctx c;
+    struct ks_key_check c;
     struct ks_config scratch;
     run(&c, &scratch, path);
     if (c.nissues) {
@@ -2095,7 +1337,7 @@ enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err
 
 int ks_config_check_each(const char *path, ks_config_issue_fn fn, void *ctx)
 {
-    struct ctx c;
+    struct ks_key_check c;
     struct ks_config scratch;
     run(&c, &scratch, path);
     int n = (int)c.nissues;
@@ -2109,7 +1351,7 @@ int ks_config_check_each(const char *path, ks_config_issue_fn fn, void *ctx)
 
 int ks_config_check(const char *path, FILE *out)
 {
-    struct ctx c;
+    struct ks_key_check c;
     struct ks_config scratch;
     run(&c, &scratch, path);
     for (size_t i = 0; out && i < c.nissues; i++) {
@@ -2125,7 +1367,7 @@ int ks_config_check(const char *path, FILE *out)
 
 int ks_config_each_set(const char *path, ks_config_key_fn fn, void *ctx)
 {
-    struct ctx c;
+    struct ks_key_check c;
     struct ks_config scratch;
     ctx_init(&c, &scratch);
     c.seen = fn;
@@ -2157,16 +1399,6 @@ const struct ks_system_cfg *ks_config_system(const struct ks_config *cfg, const 
     return &cfg->system_defaults;
 }
 
-const struct ks_hook_cfg *ks_config_hook(const struct ks_config *cfg, const char *action)
-{
-    for (size_t i = 0; action && i < cfg->nhooks; i++) {
-        if (!strcmp(cfg->hooks[i].action, action)) {
-            return &cfg->hooks[i];
-        }
-    }
-    return NULL;
-}
-
 const char *ks_severity_name(enum ks_severity s)
 {
     switch (s) {
@@ -2182,17 +1414,17 @@ const char *ks_severity_name(enum ks_severity s)
 
 /* ---- the reference ------------------------------------------------------- */
 
-static void each_key(const struct key *tab, struct ks_buf *pat, ks_config_key_fn fn, void *ctx)
+static void each_key(const struct ks_key *tab, struct ks_buf *pat, ks_config_key_fn fn, void *ctx)
 {
-    for (const struct key *k = tab; k->name; k++) {
+    for (const struct ks_key *k = tab; k->name; k++) {
         size_t mark = pat->len;
         ks_buf_printf(pat, "%s%s", pat->len ? "." : "", k->name);
-        if (k->type == K_SECTION) {
+        if (k->type == KS_KEY_SECTION) {
             each_key(k->sub, pat, fn, ctx);
-        } else if (k->type == K_MAP) {
+        } else if (k->type == KS_KEY_MAP) {
             ks_buf_puts(pat, ".NAME");
             each_key(k->sub, pat, fn, ctx);
-        } else if (k->type == K_LIST) {
+        } else if (k->type == KS_KEY_LIST) {
             ks_buf_puts(pat, "[]");
             each_key(k->sub, pat, fn, ctx);
         } else {
@@ -2205,61 +1437,58 @@ static void each_key(const struct key *tab, struct ks_buf *pat, ks_config_key_fn
 void ks_config_each_key(ks_config_key_fn fn, void *ctx)
 {
     struct ks_buf pat = {0};
-    each_key(root_keys, &pat, fn, ctx);
+    each_key(root_table(), &pat, fn, ctx);
     ks_buf_fini(&pat);
 }
 
-static void type_name(const struct key *k, char *out, size_t cap)
+static void type_name(const struct ks_key *k, char *out, size_t cap)
 {
     switch (k->type) {
-    case K_DURATION:
+    case KS_KEY_DURATION:
         if (k->min > 0) {
             char d[32];
             short_duration(k->min, d, sizeof(d));
             snprintf(out, cap, "duration >= %s", d);
         } else {
-            snprintf(out, cap, "duration %s 0", (k->flags & F_POSITIVE) ? ">" : ">=");
+            snprintf(out, cap, "duration %s 0", (k->flags & KS_KEY_POSITIVE) ? ">" : ">=");
         }
         break;
-    case K_PERCENT:
+    case KS_KEY_PERCENT:
         snprintf(out, cap, "percent 0-100");
         break;
-    case K_INT:
+    case KS_KEY_INT:
         if (k->max != 0) {
             snprintf(out, cap, "integer %d-%d", (int)k->min, (int)k->max);
         } else {
             snprintf(out, cap, "integer >= %d", (int)k->min);
         }
         break;
-    case K_NUMBER:
-        if (k->flags & F_SIGNED) {
+    case KS_KEY_NUMBER:
+        if (k->flags & KS_KEY_SIGNED) {
             snprintf(out, cap, "number");
         } else {
-            snprintf(out, cap, "number %s %g", (k->flags & F_POSITIVE) ? ">" : ">=", k->min);
+            snprintf(out, cap, "number %s %g", (k->flags & KS_KEY_POSITIVE) ? ">" : ">=", k->min);
         }
         break;
-    case K_STRING:
-        snprintf(out, cap, "%s",
-                 (k->flags & F_CURRENCY) ? "currency code"
-                 : (k->flags & F_URL)    ? "http(s) URL"
-                                         : "string");
+    case KS_KEY_STRING:
+        snprintf(out, cap, "%s", (k->flags & KS_KEY_CURRENCY) ? "currency code" : "string");
         break;
-    case K_SEVERITY:
+    case KS_KEY_SEVERITY:
         snprintf(out, cap, "P1, P2 or P3");
         break;
-    case K_SECTION:
+    case KS_KEY_SECTION:
         snprintf(out, cap, "section");
         break;
-    case K_MAP:
+    case KS_KEY_MAP:
         snprintf(out, cap, "map of names");
         break;
-    case K_LIST:
+    case KS_KEY_LIST:
         snprintf(out, cap, "list");
         break;
-    case K_STRLIST:
+    case KS_KEY_STRLIST:
         snprintf(out, cap, "list of strings");
         break;
-    case K_STRMAP:
+    case KS_KEY_STRMAP:
         snprintf(out, cap, "map of strings");
         break;
     }
@@ -2278,15 +1507,19 @@ static void md_cell(FILE *out, const char *s)
 
 /* One table row per key of tab, then the rows of what it contains. rel is
  * the path inside an entry that inherits from `inherit`. */
-static void ref_rows(FILE *out, const struct key *tab, struct ks_buf *pat, struct ks_buf *rel,
+static void ref_rows(FILE *out, const struct ks_key *tab, struct ks_buf *pat, struct ks_buf *rel,
                      const char *inherit)
 {
-    for (const struct key *k = tab; k->name; k++) {
+    for (const struct ks_key *k = tab; k->name; k++) {
         size_t pmark = pat->len, rmark = rel->len;
         ks_buf_printf(pat, "%s%s", pat->len ? "." : "", k->name);
         ks_buf_printf(rel, "%s%s", rel->len ? "." : "", k->name);
         char type[64];
-        type_name(k, type, sizeof(type));
+        if (k->type_name) {
+            snprintf(type, sizeof(type), "%s", k->type_name);
+        } else {
+            type_name(k, type, sizeof(type));
+        }
         fprintf(out, "| `%s` | %s | ", pat->p, type);
         if (k->from) {
             fprintf(out, "from `%s`", k->from);
@@ -2294,22 +1527,22 @@ static void ref_rows(FILE *out, const struct key *tab, struct ks_buf *pat, struc
             fprintf(out, "from `%s.%s`", inherit, rel->p);
         } else if (k->def) {
             fprintf(out, "`%s`", k->def);
-        } else if (k->flags & F_REQUIRED) {
+        } else if (k->flags & KS_KEY_REQUIRED) {
             fprintf(out, "required");
-        } else if (k->type == K_STRLIST || k->type == K_STRMAP) {
+        } else if (k->type == KS_KEY_STRLIST || k->type == KS_KEY_STRMAP) {
             fprintf(out, "empty");
-        } else if (k->type == K_DURATION || k->type == K_NUMBER || k->type == K_PERCENT ||
-                   k->type == K_STRING) {
+        } else if (k->type == KS_KEY_DURATION || k->type == KS_KEY_NUMBER || k->type == KS_KEY_PERCENT ||
+                   k->type == KS_KEY_STRING) {
             fprintf(out, "-");
         }
         fputs(" | ", out);
         md_cell(out, k->help);
         fputs(" |\n", out);
-        if (k->type == K_SECTION) {
+        if (k->type == KS_KEY_SECTION) {
             ref_rows(out, k->sub, pat, rel, inherit);
-        } else if (k->type == K_MAP || k->type == K_LIST) {
+        } else if (k->type == KS_KEY_MAP || k->type == KS_KEY_LIST) {
             struct ks_buf inner = {0};
-            ks_buf_puts(pat, k->type == K_MAP ? ".NAME" : "[]");
+            ks_buf_puts(pat, k->type == KS_KEY_MAP ? ".NAME" : "[]");
             ks_buf_puts(&inner, "");
             ref_rows(out, k->sub, pat, &inner, k->inherit);
             ks_buf_fini(&inner);
@@ -2327,7 +1560,9 @@ static const char ref_intro[] =
     "`--config FILE` changes only the keys it names. `examples/kintsugi.yaml` sets\n"
     "every key, with comments.\n"
     "\n"
-    "This file is generated from the key tables in `src/config/config.c`:\n"
+    "This file is generated from the key tables each module declares beside its\n"
+    "code (`src/engine/keys.c`, `src/contain/hook_keys.c`, `src/review/keys.c`,\n"
+    "`src/config/config.c`; `src/shell/keys.c` orders the sections):\n"
     "`kintsugi check-config --reference > docs/CONFIG.md`. A unit test fails when\n"
     "they differ.\n"
     "\n"
@@ -2393,11 +1628,11 @@ static const char ref_intro[] =
 void ks_config_reference(FILE *out)
 {
     fputs(ref_intro, out);
-    for (const struct key *k = root_keys; k->name; k++) {
+    for (const struct ks_key *k = root_table(); k->name; k++) {
         struct ks_buf pat = {0}, rel = {0};
         ks_buf_puts(&pat, "");
         ks_buf_puts(&rel, "");
-        int scalar_key = k->type != K_SECTION && k->type != K_MAP && k->type != K_LIST;
+        int scalar_key = k->type != KS_KEY_SECTION && k->type != KS_KEY_MAP && k->type != KS_KEY_LIST;
         fprintf(out, "\n### `%s`\n\n", k->name);
         if (!scalar_key) {
             /* The paragraph is the help of the section; the table lists what
@@ -2407,14 +1642,14 @@ void ks_config_reference(FILE *out)
         fputs("| key | type | default | meaning |\n", out);
         fputs("|---|---|---|---|\n", out);
         if (scalar_key) {
-            const struct key one[] = {*k, {.name = NULL}};
+            const struct ks_key one[] = {*k, {.name = NULL}};
             ref_rows(out, one, &pat, &rel, NULL);
         } else {
             ks_buf_puts(&pat, k->name);
-            if (k->type != K_SECTION) {
-                ks_buf_puts(&pat, k->type == K_MAP ? ".NAME" : "[]");
+            if (k->type != KS_KEY_SECTION) {
+                ks_buf_puts(&pat, k->type == KS_KEY_MAP ? ".NAME" : "[]");
             }
-            ref_rows(out, k->sub, &pat, &rel, k->type == K_MAP ? k->inherit : NULL);
+            ref_rows(out, k->sub, &pat, &rel, k->type == KS_KEY_MAP ? k->inherit : NULL);
         }
         ks_buf_fini(&pat);
         ks_buf_fini(&rel);

@@ -2,8 +2,9 @@
  * config.h - kintsugi.yaml: every detector threshold, per channel, system and
  * metric rule, SLAs, the assessment matrix. Defaults need no file at all.
  *
- * Keys are declared once in a table (config.c) from which the loader,
- * `kintsugi check-config` and docs/CONFIG.md are all derived. Unknown keys,
+ * Keys are declared once, in tables beside the modules that read them
+ * (keys.h), from which the loader, `kintsugi check-config` and
+ * docs/CONFIG.md are all derived. Unknown keys,
  * wrong types and out-of-range values are errors that name the file and line.
  */
 #ifndef KS_CONFIG_H
@@ -63,7 +64,7 @@ struct ks_person {
     char *role;
 };
 
-struct ks_hook_cfg; /* src/contain/hook.h */
+struct ks_hook_cfg; /* src/contain/hook.h, which also finds them (ks_config_hook) */
 
 /* An action kintsugi can ask another system to take while containing an
  * incident: the names hooks are configured under and roles approve. */
@@ -178,8 +179,6 @@ void ks_config_fini(struct ks_config *cfg);
 /* The thresholds for a channel or system name (override or defaults). */
 const struct ks_channel_cfg *ks_config_channel(const struct ks_config *cfg, const char *name);
 const struct ks_system_cfg *ks_config_system(const struct ks_config *cfg, const char *name);
-/* The hook configured for an action, or NULL when there is none. */
-const struct ks_hook_cfg *ks_config_hook(const struct ks_config *cfg, const char *action);
 /* Writes the Markdown reference of every key (docs/CONFIG.md is generated from it). */
 void ks_config_reference(FILE *out);
 const char *ks_severity_name(enum ks_severity s);

@@ -17,6 +17,7 @@
 #ifndef KS_HOOK_H
 #define KS_HOOK_H
 
+#include "../config/keys.h"
 #include "../core/core.h"
 
 /* One extra HTTP request header of a webhook. */
@@ -105,6 +106,12 @@ const char *ks_hook_url_problem(const char *url);
  * Content-Length, Idempotency-Key, User-Agent, Host, Transfer-Encoding,
  * Expect), or NULL when it can. */
 const char *ks_hook_header_problem(const char *name, const char *value);
+
+/* The `hooks:` keys of kintsugi.yaml (hook_keys.c). */
+extern const struct ks_key ks_hook_keys[];
+/* The hook configured for an action, or NULL when there is none (or action
+ * is NULL). */
+const struct ks_hook_cfg *ks_config_hook(const struct ks_config *cfg, const char *action);
 
 /* Frees what h owns and zeroes it. Takes NULL. */
 void ks_hook_cfg_fini(struct ks_hook_cfg *h);

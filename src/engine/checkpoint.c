@@ -2,9 +2,14 @@
  * checkpoint.c - the whole engine state as one binary blob, so that a second
  * ingest into the same database continues exactly where the first stopped.
  *
- * Format: "KSCK", a version, then every part in a fixed order. Numbers are
- * host-endian (a checkpoint is read back by the same build on the same kind
- * of machine; a mismatch is refused by the magic/version/endianness check).
+ * Format: "KSCK", a version, then the clock, counters and figures, the
+ * strings, the channels (with all per-channel state of every detector and
+ * the guard), the state of each part of the part table that has one, in the
+ * table's order (parts.c: each part writes its own with the ks_wr_ and
+ * ks_rd_ functions below), the ids seen, the incidents, the timers and the
+ * magic again. Numbers are host-endian (a checkpoint is read back by the
+ * same build on the same kind of machine; a mismatch is refused by the
+ * magic/version/endianness check).
  * Configuration is not saved: thresholds come from the configuration of the
  * run that loads the state, looked up again by channel and system name.
  */
@@ -42,7 +47,8 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-#define CK_VERSION 8U
+/* 9: incidents opened by alerts from other tools (struct ks_alert_inc). */
+#define CK_VERSION 9U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -51,7 +57,7 @@ static void w_flush(struct ks_wr *w)
     }
     w->buf.len = 0;
 }
-static void w_bytes(struct ks_wr *w, const void *p, size_t n)
+void ks_wr_bytes(struct ks_wr *w, const void *p, size_t n)
 {
     const char *c = p;
     w->total += n;
@@ -65,31 +71,31 @@ static void w_bytes(struct ks_wr *w, const void *p, size_t n)
         }
     }
 }
-static void w_u32(struct ks_wr *b, uint32_t v)
+void ks_wr_u32(struct ks_wr *b, uint32_t v)
 {
-    w_bytes(b, &v, 4);
+    ks_wr_bytes(b, &v, 4);
 }
-static void w_u64(struct ks_wr *b, uint64_t v)
+void ks_wr_u64(struct ks_wr *b, uint64_t v)
 {
-    w_bytes(b, &v, 8);
+    ks_wr_bytes(b, &v, 8);
 }
-static void w_i64(struct ks_wr *b, int64_t v)
+void ks_wr_i64(struct ks_wr *b, int64_t v)
 {
-    w_bytes(b, &v, 8);
+    ks_wr_bytes(b, &v, 8);
 }
-static void w_f64(struct ks_wr *b, double v)
+void ks_wr_f64(struct ks_wr *b, double v)
 {
-    w_bytes(b, &v, 8);
+    ks_wr_bytes(b, &v, 8);
 }
-static void w_str(struct ks_wr *b, const char *s)
+void ks_wr_str(struct ks_wr *b, const char *s)
 {
     if (!s) {
-        w_u32(b, UINT32_MAX);
+        ks_wr_u32(b, UINT32_MAX);
         return;
     }
     size_t n = strlen(s);
-    w_u32(b, (uint32_t)n);
-    w_bytes(b, s, n);
+    ks_wr_u32(b, (uint32_t)n);
+    ks_wr_bytes(b, s, n);
 }
 
 /* Bytes left in the whole stream. */
@@ -120,7 +126,7 @@ static int r_next(struct ks_rd *r)
     r->at = 0;
     return 0;
 }
-static int r_bytes(struct ks_rd *r, void *p, size_t n)
+int ks_rd_bytes(struct ks_rd *r, void *p, size_t n)
 {
     if (n == 0) {
         return 0;
@@ -167,45 +173,53 @@ static const char *r_span(struct ks_rd *r, size_t n)
         r->scap = n;
         r->scratch = ks_malloc(n);
     }
-    return r_bytes(r, r->scratch, n) == 0 ? (const char *)r->scratch : NULL;
+    return ks_rd_bytes(r, r->scratch, n) == 0 ? (const char *)r->scratch : NULL;
 }
-static uint32_t r_u32(struct ks_rd *r)
+uint32_t ks_rd_u32(struct ks_rd *r)
 {
     uint32_t v;
-    r_bytes(r, &v, 4);
+    ks_rd_bytes(r, &v, 4);
     return v;
 }
-static uint64_t r_u64(struct ks_rd *r)
+uint64_t ks_rd_u64(struct ks_rd *r)
 {
     uint64_t v;
-    r_bytes(r, &v, 8);
+    ks_rd_bytes(r, &v, 8);
     return v;
 }
-static int64_t r_i64(struct ks_rd *r)
+int64_t ks_rd_i64(struct ks_rd *r)
 {
     int64_t v;
-    r_bytes(r, &v, 8);
+    ks_rd_bytes(r, &v, 8);
     return v;
 }
-static double r_f64(struct ks_rd *r)
+double ks_rd_f64(struct ks_rd *r)
 {
     double v;
-    r_bytes(r, &v, 8);
+    ks_rd_bytes(r, &v, 8);
     return v;
 }
-static char *r_str(struct ks_rd *r)
+char *ks_rd_str(struct ks_rd *r)
 {
-    uint32_t n = r_u32(r);
+    uint32_t n = ks_rd_u32(r);
     if (n == UINT32_MAX || r->bad) {
         return NULL;
     }
     const char *s = r_span(r, n);
     return s ? ks_strndup(s, n) : NULL;
 }
-/* A count that must fit in what is left of the stream at `each` bytes per item. */
-static size_t r_count(struct ks_rd *r, size_t each)
+int ks_rd_bad(const struct ks_rd *r)
 {
-    uint64_t n = r_u64(r);
+    return r->bad;
+}
+void ks_rd_fail(struct ks_rd *r)
+{
+    r->bad = 1;
+}
+/* A count that must fit in what is left of the stream at `each` bytes per item. */
+size_t ks_rd_count(struct ks_rd *r, size_t each)
+{
+    uint64_t n = ks_rd_u64(r);
     if (r->bad || (each && n > r_left(r) / each)) {
         r->bad = 1;
         return 0;
@@ -261,8 +275,8 @@ static int64_t unzig(uint64_t v)
 
 static void w_piece(struct ks_wr *b, struct ks_buf *t)
 {
-    w_u64(b, t->len);
-    w_bytes(b, t->p, t->len);
+    ks_wr_u64(b, t->len);
+    ks_wr_bytes(b, t->p, t->len);
     ks_buf_reset(t);
 }
 
@@ -335,7 +349,7 @@ static void r_pairs(struct ks_rd *r, struct ks_pair *v, uint32_t n)
     struct pair_ctx x = {0, 0};
     uint32_t k = 0;
     while (k < n && !r->bad) {
-        uint64_t len = r_u64(r);
+        uint64_t len = ks_rd_u64(r);
         const unsigned char *p = len <= 2 * PIECE ? (const unsigned char *)r_span(r, len) : NULL;
         if (!p || len == 0) {
             r->bad = 1;
@@ -402,7 +416,7 @@ static void r_held(struct ks_rd *r, struct ks_held *v, size_t n)
     uint32_t prev = 0;
     size_t k = 0;
     while (k < n && !r->bad) {
-        uint64_t len = r_u64(r);
+        uint64_t len = ks_rd_u64(r);
         const unsigned char *p = len <= 2 * PIECE ? (const unsigned char *)r_span(r, len) : NULL;
         if (!p || len == 0) {
             r->bad = 1;
@@ -431,17 +445,17 @@ static void r_held(struct ks_rd *r, struct ks_held *v, size_t n)
 
 static void w_intern(struct ks_wr *b, const struct ks_intern *t)
 {
-    w_u64(b, t->n);
+    ks_wr_u64(b, t->n);
     for (uint32_t i = 0; i < t->n; i++) {
-        w_u32(b, (uint32_t)ks_intern_len(t, i));
-        w_bytes(b, ks_intern_str(t, i), ks_intern_len(t, i));
+        ks_wr_u32(b, (uint32_t)ks_intern_len(t, i));
+        ks_wr_bytes(b, ks_intern_str(t, i), ks_intern_len(t, i));
     }
 }
 static void r_intern(struct ks_rd *r, struct ks_intern *t)
 {
-    size_t n = r_count(r, 4);
+    size_t n = ks_rd_count(r, 4);
     for (size_t i = 0; i < n && !r->bad; i++) {
-        uint32_t len = r_u32(r);
+        uint32_t len = ks_rd_u32(r);
         const char *s = r_span(r, len);
         if (!s) {
             return;
@@ -455,54 +469,54 @@ static void r_intern(struct ks_rd *r, struct ks_intern *t)
 
 static void w_set(struct ks_wr *b, const struct ks_u32set *s)
 {
-    w_u64(b, s->n);
-    w_bytes(b, s->v, s->n * 4);
+    ks_wr_u64(b, s->n);
+    ks_wr_bytes(b, s->v, s->n * 4);
 }
 static void r_set(struct ks_rd *r, struct ks_u32set *s)
 {
-    size_t n = r_count(r, 4);
+    size_t n = ks_rd_count(r, 4);
     for (size_t i = 0; i < n && !r->bad; i++) {
-        ks_u32set_add(s, r_u32(r));
+        ks_u32set_add(s, ks_rd_u32(r));
     }
 }
 
-static void w_win(struct ks_wr *b, const struct ks_tswin *w)
+void ks_wr_win(struct ks_wr *b, const struct ks_tswin *w)
 {
-    w_u64(b, w->n - w->head);
+    ks_wr_u64(b, w->n - w->head);
     for (size_t i = w->head; i < w->n; i++) {
-        w_i64(b, w->ts[i]);
-        w_f64(b, w->val[i]);
-        w_u32(b, w->ref[i]);
-        w_u32(b, w->ref2[i]);
+        ks_wr_i64(b, w->ts[i]);
+        ks_wr_f64(b, w->val[i]);
+        ks_wr_u32(b, w->ref[i]);
+        ks_wr_u32(b, w->ref2[i]);
     }
 }
-static void r_win(struct ks_rd *r, struct ks_tswin *w)
+void ks_rd_win(struct ks_rd *r, struct ks_tswin *w)
 {
-    size_t n = r_count(r, 24);
+    size_t n = ks_rd_count(r, 24);
     for (size_t i = 0; i < n && !r->bad; i++) {
-        ks_time t = r_i64(r);
-        double v = r_f64(r);
-        uint32_t a = r_u32(r);
-        ks_tswin_push(w, t, v, a, r_u32(r));
+        ks_time t = ks_rd_i64(r);
+        double v = ks_rd_f64(r);
+        uint32_t a = ks_rd_u32(r);
+        ks_tswin_push(w, t, v, a, ks_rd_u32(r));
     }
 }
 
-static void w_map(struct ks_wr *b, const struct ks_map64 *m)
+void ks_wr_map(struct ks_wr *b, const struct ks_map64 *m)
 {
-    w_u64(b, m->n);
+    ks_wr_u64(b, m->n);
     for (size_t i = 0; i < m->cap; i++) {
         if (m->keys[i]) {
-            w_u64(b, m->keys[i]);
-            w_u64(b, m->vals[i]);
+            ks_wr_u64(b, m->keys[i]);
+            ks_wr_u64(b, m->vals[i]);
         }
     }
 }
-static void r_map(struct ks_rd *r, struct ks_map64 *m)
+void ks_rd_map(struct ks_rd *r, struct ks_map64 *m)
 {
-    size_t n = r_count(r, 16);
+    size_t n = ks_rd_count(r, 16);
     for (size_t i = 0; i < n && !r->bad; i++) {
-        uint64_t k = r_u64(r);
-        uint64_t v = r_u64(r);
+        uint64_t k = ks_rd_u64(r);
+        uint64_t v = ks_rd_u64(r);
         if (k == 0) {
             r->bad = 1;
             return;
@@ -511,147 +525,214 @@ static void r_map(struct ks_rd *r, struct ks_map64 *m)
     }
 }
 
+/* What an incident opened by an alert keeps (alert.c); a 0 for the others.
+ * The dedup_key index (e->alert_keys) is not written: ks_alert_reindex
+ * rebuilds it from the incidents. */
+static void w_alert(struct ks_wr *b, const struct ks_alert_inc *a)
+{
+    ks_wr_u32(b, a ? 1 : 0);
+    if (!a) {
+        return;
+    }
+    ks_wr_u32(b, a->source | (uint32_t)a->pd_severity << 8);
+    ks_wr_u32(b, a->dedup_key);
+    ks_wr_str(b, a->routing_key_hash);
+    ks_wr_str(b, a->group_key);
+    ks_wr_str(b, a->details);
+    w_set(b, &a->channels);
+    w_set(b, &a->locations);
+    ks_wr_u64(b, a->group.n);
+    for (size_t i = 0; i < a->group.n; i++) {
+        ks_wr_str(b, a->group.members[i].fingerprint);
+        ks_wr_u32(b, a->group.members[i].status);
+        ks_wr_str(b, a->names[i]);
+    }
+}
+static struct ks_alert_inc *r_alert(struct ks_rd *r)
+{
+    uint32_t present = ks_rd_u32(r);
+    if (present != 1) {
+        r->bad |= present != 0;
+        return NULL;
+    }
+    struct ks_alert_inc *a = ks_calloc(1, sizeof(*a));
+    uint32_t x = ks_rd_u32(r);
+    a->source = x & 0xff;
+    a->pd_severity = (x >> 8) & 0xff;
+    r->bad |= a->source < KS_ALERT_SRC_PAGERDUTY || a->source > KS_ALERT_SRC_ALERTMANAGER ||
+              a->pd_severity > KS_P3 || (x >> 16) != 0;
+    a->dedup_key = ks_rd_u32(r);
+    a->routing_key_hash = ks_rd_str(r);
+    a->group_key = ks_rd_str(r);
+    a->details = ks_rd_str(r);
+    r_set(r, &a->channels);
+    r_set(r, &a->locations);
+    size_t n = ks_rd_count(r, 12);
+    a->names = ks_calloc(n ? n : 1, sizeof(*a->names));
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        char *fp = ks_rd_str(r);
+        uint32_t st = ks_rd_u32(r);
+        char *name = ks_rd_str(r);
+        if (!fp || !name || strlen(fp) == 0 || strlen(fp) > KS_AM_FINGERPRINT_MAX ||
+            (st != KS_AM_FIRING && st != KS_AM_RESOLVED)) {
+            r->bad = 1;
+            ks_free(fp);
+            ks_free(name);
+            break;
+        }
+        KS_GROW(a->group.members, a->group.cap, a->group.n + 1);
+        struct ks_am_member *m = &a->group.members[a->group.n];
+        memset(m, 0, sizeof(*m));
+        strcpy(m->fingerprint, fp);
+        m->status = (enum ks_am_status)st;
+        a->names[a->group.n++] = name;
+        ks_free(fp);
+    }
+    return a;
+}
+
 static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
 {
-    w_i64(b, inc->id);
-    w_u32(b, inc->type | (uint32_t)inc->severity << 8 | (uint32_t)inc->status << 16);
-    w_str(b, inc->title);
-    w_str(b, inc->fingerprint);
-    w_str(b, inc->family);
+    ks_wr_i64(b, inc->id);
+    ks_wr_u32(b, inc->type | (uint32_t)inc->severity << 8 | (uint32_t)inc->status << 16);
+    ks_wr_str(b, inc->title);
+    ks_wr_str(b, inc->fingerprint);
+    ks_wr_str(b, inc->family);
     w_set(b, &inc->channels);
     w_set(b, &inc->locs);
     w_set(b, &inc->systems);
     w_set(b, &inc->pos);
     w_set(b, &inc->sources);
     w_set(b, &inc->sku_ids);
-    w_u64(b, inc->skus);
-    w_u32(b, inc->key_a);
-    w_u32(b, inc->key_b);
-    w_i64(b, inc->started_at);
-    w_i64(b, inc->detected_at);
-    w_i64(b, inc->acknowledged_at);
-    w_i64(b, inc->contained_at);
-    w_i64(b, inc->resolved_at);
-    w_str(b, inc->owner);
-    w_i64(b, inc->orders);
-    w_i64(b, inc->units);
-    w_f64(b, inc->revenue);
+    ks_wr_u64(b, inc->skus);
+    ks_wr_u32(b, inc->key_a);
+    ks_wr_u32(b, inc->key_b);
+    ks_wr_i64(b, inc->started_at);
+    ks_wr_i64(b, inc->detected_at);
+    ks_wr_i64(b, inc->acknowledged_at);
+    ks_wr_i64(b, inc->contained_at);
+    ks_wr_i64(b, inc->resolved_at);
+    ks_wr_str(b, inc->owner);
+    ks_wr_i64(b, inc->orders);
+    ks_wr_i64(b, inc->units);
+    ks_wr_f64(b, inc->revenue);
     w_set(b, &inc->customers);
     w_set(b, &inc->order_ids);
-    w_u64(b, inc->nsignals);
+    ks_wr_u64(b, inc->nsignals);
     for (size_t i = 0; i < inc->nsignals; i++) {
         const struct ks_signal *s = &inc->signals[i];
-        w_u32(b, s->detector);
-        w_i64(b, s->at);
-        w_f64(b, s->value);
-        w_f64(b, s->threshold);
-        w_str(b, s->text);
+        ks_wr_u32(b, s->detector);
+        ks_wr_i64(b, s->at);
+        ks_wr_f64(b, s->value);
+        ks_wr_f64(b, s->threshold);
+        ks_wr_str(b, s->text);
     }
-    w_u64(b, inc->ntl);
+    ks_wr_u64(b, inc->ntl);
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
-        w_i64(b, t->at);
-        w_u32(b, t->kind | (uint32_t)t->severity << 8 | (uint32_t)t->from << 16 |
+        ks_wr_i64(b, t->at);
+        ks_wr_u32(b, t->kind | (uint32_t)t->severity << 8 | (uint32_t)t->from << 16 |
                      (uint32_t)(uint8_t)t->status << 24);
-        w_str(b, t->actor);
-        w_str(b, t->text);
-        w_str(b, t->why);
+        ks_wr_str(b, t->actor);
+        ks_wr_str(b, t->text);
+        ks_wr_str(b, t->why);
     }
-    w_i64(b, inc->repeat_of);
-    w_i64(b, inc->esc_due);
-    w_i64(b, inc->ack_due);
-    w_i64(b, inc->resolve_due);
-    w_i64(b, inc->assess_due);
-    w_u32(b, inc->esc_to | (uint32_t)inc->ack_missed << 8 | (uint32_t)inc->resolve_missed << 16 |
+    ks_wr_i64(b, inc->repeat_of);
+    ks_wr_i64(b, inc->esc_due);
+    ks_wr_i64(b, inc->ack_due);
+    ks_wr_i64(b, inc->resolve_due);
+    ks_wr_i64(b, inc->assess_due);
+    ks_wr_u32(b, inc->esc_to | (uint32_t)inc->ack_missed << 8 | (uint32_t)inc->resolve_missed << 16 |
                  (uint32_t)inc->assessed << 24);
-    w_u64(b, inc->nsteps);
+    ks_wr_u64(b, inc->nsteps);
     for (size_t i = 0; i < inc->nsteps; i++) {
-        w_u32(b, inc->steps[i].status);
-        w_i64(b, inc->steps[i].at);
-        w_str(b, inc->steps[i].by);
-        w_str(b, inc->steps[i].note);
+        ks_wr_u32(b, inc->steps[i].status);
+        ks_wr_i64(b, inc->steps[i].at);
+        ks_wr_str(b, inc->steps[i].by);
+        ks_wr_str(b, inc->steps[i].note);
     }
-    w_i64(b, inc->propose_due);
-    w_i64(b, inc->step4_due);
-    w_i64(b, inc->step24_due);
-    w_u32(b, inc->rolled_back | (uint32_t)inc->accepted << 8);
-    w_u64(b, inc->noversold);
-    w_bytes(b, inc->oversold, inc->noversold * sizeof(*inc->oversold));
-    w_i64(b, inc->review_due);
-    w_u32(b, inc->review_written | (uint32_t)inc->review_late << 8 |
+    ks_wr_i64(b, inc->propose_due);
+    ks_wr_i64(b, inc->step4_due);
+    ks_wr_i64(b, inc->step24_due);
+    ks_wr_u32(b, inc->rolled_back | (uint32_t)inc->accepted << 8);
+    ks_wr_u64(b, inc->noversold);
+    ks_wr_bytes(b, inc->oversold, inc->noversold * sizeof(*inc->oversold));
+    ks_wr_i64(b, inc->review_due);
+    ks_wr_u32(b, inc->review_written | (uint32_t)inc->review_late << 8 |
                  (uint32_t)inc->not_persisted << 16);
-    w_i64(b, inc->reopened_by);
-    w_u64(b, inc->nitems);
+    ks_wr_i64(b, inc->reopened_by);
+    ks_wr_u64(b, inc->nitems);
     for (size_t i = 0; i < inc->nitems; i++) {
-        w_i64(b, inc->items[i].id);
-        w_i64(b, inc->items[i].due);
-        w_u32(b, inc->items[i].closed | (uint32_t)inc->items[i].noted << 8);
+        ks_wr_i64(b, inc->items[i].id);
+        ks_wr_i64(b, inc->items[i].due);
+        ks_wr_u32(b, inc->items[i].closed | (uint32_t)inc->items[i].noted << 8);
     }
     w_set(b, &inc->returned);
-    w_i64(b, inc->fb_count);
-    w_i64(b, inc->fb_good);
+    ks_wr_i64(b, inc->fb_count);
+    ks_wr_i64(b, inc->fb_good);
+    w_alert(b, inc->alert);
 }
 
 static struct ks_incident *r_incident(struct ks_rd *r)
 {
     struct ks_incident *inc = ks_calloc(1, sizeof(*inc));
-    inc->id = r_i64(r);
-    uint32_t x = r_u32(r);
+    inc->id = ks_rd_i64(r);
+    uint32_t x = ks_rd_u32(r);
     inc->type = x & 0xff;
     inc->severity = (x >> 8) & 0xff;
     inc->status = (x >> 16) & 0xff;
     if (inc->type >= KS_IT__COUNT || inc->severity < 1 || inc->severity > 3 || inc->status > 3) {
         r->bad = 1;
     }
-    inc->title = r_str(r);
-    inc->fingerprint = r_str(r);
-    inc->family = r_str(r);
+    inc->title = ks_rd_str(r);
+    inc->fingerprint = ks_rd_str(r);
+    inc->family = ks_rd_str(r);
     r_set(r, &inc->channels);
     r_set(r, &inc->locs);
     r_set(r, &inc->systems);
     r_set(r, &inc->pos);
     r_set(r, &inc->sources);
     r_set(r, &inc->sku_ids);
-    inc->skus = r_u64(r);
-    inc->key_a = r_u32(r);
-    inc->key_b = r_u32(r);
-    inc->started_at = r_i64(r);
-    inc->detected_at = r_i64(r);
-    inc->acknowledged_at = r_i64(r);
-    inc->contained_at = r_i64(r);
-    inc->resolved_at = r_i64(r);
-    inc->owner = r_str(r);
-    inc->orders = r_i64(r);
-    inc->units = r_i64(r);
-    inc->revenue = r_f64(r);
+    inc->skus = ks_rd_u64(r);
+    inc->key_a = ks_rd_u32(r);
+    inc->key_b = ks_rd_u32(r);
+    inc->started_at = ks_rd_i64(r);
+    inc->detected_at = ks_rd_i64(r);
+    inc->acknowledged_at = ks_rd_i64(r);
+    inc->contained_at = ks_rd_i64(r);
+    inc->resolved_at = ks_rd_i64(r);
+    inc->owner = ks_rd_str(r);
+    inc->orders = ks_rd_i64(r);
+    inc->units = ks_rd_i64(r);
+    inc->revenue = ks_rd_f64(r);
     r_set(r, &inc->customers);
     r_set(r, &inc->order_ids);
-    size_t ns = r_count(r, 36);
+    size_t ns = ks_rd_count(r, 36);
     for (size_t i = 0; i < ns && !r->bad; i++) {
         KS_GROW(inc->signals, inc->capsignals, inc->nsignals + 1);
         struct ks_signal *s = &inc->signals[inc->nsignals++];
-        s->detector = (uint8_t)r_u32(r);
-        s->at = r_i64(r);
-        s->value = r_f64(r);
-        s->threshold = r_f64(r);
-        s->text = r_str(r);
+        s->detector = (uint8_t)ks_rd_u32(r);
+        s->at = ks_rd_i64(r);
+        s->value = ks_rd_f64(r);
+        s->threshold = ks_rd_f64(r);
+        s->text = ks_rd_str(r);
         if (s->detector >= KS_DET__COUNT || !s->text) {
             r->bad = 1;
         }
     }
-    size_t nt = r_count(r, 24);
+    size_t nt = ks_rd_count(r, 24);
     for (size_t i = 0; i < nt && !r->bad; i++) {
         KS_GROW(inc->tl, inc->captl, inc->ntl + 1);
         struct ks_tl *t = &inc->tl[inc->ntl++];
-        t->at = r_i64(r);
-        uint32_t y = r_u32(r);
+        t->at = ks_rd_i64(r);
+        uint32_t y = ks_rd_u32(r);
         t->kind = y & 0xff;
         t->severity = (y >> 8) & 0xff;
         t->from = (y >> 16) & 0xff;
         t->status = (int8_t)(y >> 24);
-        t->actor = r_str(r);
-        t->text = r_str(r);
-        t->why = r_str(r);
+        t->actor = ks_rd_str(r);
+        t->text = ks_rd_str(r);
+        t->why = ks_rd_str(r);
         if (t->kind > KS_TL_SLA || t->status > 3 || !t->actor || !t->text ||
             (t->kind == KS_TL_STATUS && t->status < 0) ||
             ((t->kind == KS_TL_SIGNAL || t->kind == KS_TL_ESCALATION) &&
@@ -660,191 +741,155 @@ static struct ks_incident *r_incident(struct ks_rd *r)
             r->bad = 1;
         }
     }
-    inc->repeat_of = r_i64(r);
-    inc->esc_due = r_i64(r);
-    inc->ack_due = r_i64(r);
-    inc->resolve_due = r_i64(r);
-    inc->assess_due = r_i64(r);
-    uint32_t z = r_u32(r);
+    inc->repeat_of = ks_rd_i64(r);
+    inc->esc_due = ks_rd_i64(r);
+    inc->ack_due = ks_rd_i64(r);
+    inc->resolve_due = ks_rd_i64(r);
+    inc->assess_due = ks_rd_i64(r);
+    uint32_t z = ks_rd_u32(r);
     inc->esc_to = z & 0xff;
     inc->ack_missed = (z >> 8) & 0xff;
     inc->resolve_missed = (z >> 16) & 0xff;
     inc->assessed = (z >> 24) & 0xff;
     size_t want;
     ks_pb_steps((enum ks_itype)(inc->type < KS_IT__COUNT ? inc->type : 0), &want);
-    size_t nsteps = r_count(r, 24);
+    size_t nsteps = ks_rd_count(r, 24);
     if (nsteps != want) {
         r->bad = 1;
     }
     inc->steps = ks_calloc(nsteps ? nsteps : 1, sizeof(*inc->steps));
     inc->nsteps = r->bad ? 0 : nsteps;
     for (size_t i = 0; i < inc->nsteps && !r->bad; i++) {
-        inc->steps[i].status = (uint8_t)r_u32(r);
-        inc->steps[i].at = r_i64(r);
-        inc->steps[i].by = r_str(r);
-        inc->steps[i].note = r_str(r);
+        inc->steps[i].status = (uint8_t)ks_rd_u32(r);
+        inc->steps[i].at = ks_rd_i64(r);
+        inc->steps[i].by = ks_rd_str(r);
+        inc->steps[i].note = ks_rd_str(r);
         if (inc->steps[i].status > KS_SS_NA) {
             r->bad = 1;
         }
     }
-    inc->propose_due = r_i64(r);
-    inc->step4_due = r_i64(r);
-    inc->step24_due = r_i64(r);
-    uint32_t f = r_u32(r);
+    inc->propose_due = ks_rd_i64(r);
+    inc->step4_due = ks_rd_i64(r);
+    inc->step24_due = ks_rd_i64(r);
+    uint32_t f = ks_rd_u32(r);
     inc->rolled_back = f & 1;
     inc->accepted = (f >> 8) & 1;
-    size_t nov = r_count(r, sizeof(*inc->oversold));
+    size_t nov = ks_rd_count(r, sizeof(*inc->oversold));
     inc->oversold = ks_malloc((nov ? nov : 1) * sizeof(*inc->oversold));
-    r_bytes(r, inc->oversold, nov * sizeof(*inc->oversold));
+    ks_rd_bytes(r, inc->oversold, nov * sizeof(*inc->oversold));
     inc->noversold = inc->capoversold = r->bad ? 0 : nov;
-    inc->review_due = r_i64(r);
-    uint32_t g = r_u32(r);
+    inc->review_due = ks_rd_i64(r);
+    uint32_t g = ks_rd_u32(r);
     inc->review_written = g & 1;
     inc->review_late = (g >> 8) & 1;
     inc->not_persisted = (g >> 16) & 1;
-    inc->reopened_by = r_i64(r);
-    size_t nit = r_count(r, 20);
+    inc->reopened_by = ks_rd_i64(r);
+    size_t nit = ks_rd_count(r, 20);
     inc->items = ks_calloc(nit ? nit : 1, sizeof(*inc->items));
     inc->nitems = r->bad ? 0 : nit;
     for (size_t i = 0; i < inc->nitems && !r->bad; i++) {
-        inc->items[i].id = r_i64(r);
-        inc->items[i].due = r_i64(r);
-        uint32_t h = r_u32(r);
+        inc->items[i].id = ks_rd_i64(r);
+        inc->items[i].due = ks_rd_i64(r);
+        uint32_t h = ks_rd_u32(r);
         inc->items[i].closed = h & 1;
         inc->items[i].noted = (h >> 8) & 1;
     }
     r_set(r, &inc->returned);
-    inc->fb_count = r_i64(r);
-    inc->fb_good = r_i64(r);
+    inc->fb_count = ks_rd_i64(r);
+    inc->fb_good = ks_rd_i64(r);
+    inc->alert = r_alert(r);
     return inc;
 }
 
 static void w_seen(void *arg, uint64_t h, ks_time t)
 {
     struct ks_wr *b = arg;
-    w_u64(b, h);
-    w_i64(b, t);
+    ks_wr_u64(b, h);
+    ks_wr_i64(b, t);
 }
 
 enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck_put_fn put,
                                 void *ctx, struct ks_err *err)
 {
     struct ks_wr w = {{0}, put, ctx, err, KS_OK, 0}, *b = &w;
-    w_u32(b, CK_MAGIC);
-    w_u32(b, CK_VERSION);
-    w_i64(b, e->clock);
-    w_u32(b, e->upd_seq);
-    w_u64(b, e->timer_seq);
-    w_u64(b, e->hook_seq);
-    w_bytes(b, &e->st, sizeof(e->st));
-    w_u32(b, (uint32_t)!!skus_apart);
+    ks_wr_u32(b, CK_MAGIC);
+    ks_wr_u32(b, CK_VERSION);
+    ks_wr_i64(b, e->clock);
+    ks_wr_u32(b, e->upd_seq);
+    ks_wr_u64(b, e->timer_seq);
+    ks_wr_u64(b, e->hook_seq);
+    ks_wr_bytes(b, &e->st, sizeof(e->st));
+    ks_wr_u32(b, (uint32_t)!!skus_apart);
     if (skus_apart) {
-        w_u64(b, e->skus.n);
+        ks_wr_u64(b, e->skus.n);
     } else {
         w_intern(b, &e->skus);
     }
     w_intern(b, &e->strs);
 
-    w_u64(b, e->nch);
+    ks_wr_u64(b, e->nch);
     for (size_t i = 0; i < e->nch; i++) {
         const struct ks_channel *c = &e->ch[i];
         /* Pairs past the last SKU id are zero: they are not written. */
         uint32_t np = c->cap < e->skus.n ? c->cap : e->skus.n;
-        w_u32(b, c->name);
-        w_u32(b, np);
+        ks_wr_u32(b, c->name);
+        ks_wr_u32(b, np);
         w_pairs(b, c->pairs, np);
-        w_u32(b, c->n_tracked);
-        w_u32(b, c->n_known);
-        w_u32(b, c->n_active);
-        w_u32(b, (uint32_t)c->upd_open);
-        w_u32(b, c->upd_batch);
-        w_u32(b, c->upd_source);
-        w_u32(b, c->upd_seq);
-        w_i64(b, c->upd_first);
-        w_u64(b, c->upd_n);
-        w_bytes(b, c->upd_skus, c->upd_n * 4);
-        w_u32(b, (uint32_t)c->sync_seen | (uint32_t)c->ever_ok << 1 | (uint32_t)c->stale << 2 |
+        ks_wr_u32(b, c->n_tracked);
+        ks_wr_u32(b, c->n_known);
+        ks_wr_u32(b, c->n_active);
+        ks_wr_u32(b, (uint32_t)c->upd_open);
+        ks_wr_u32(b, c->upd_batch);
+        ks_wr_u32(b, c->upd_source);
+        ks_wr_u32(b, c->upd_seq);
+        ks_wr_i64(b, c->upd_first);
+        ks_wr_u64(b, c->upd_n);
+        ks_wr_bytes(b, c->upd_skus, c->upd_n * 4);
+        ks_wr_u32(b, (uint32_t)c->sync_seen | (uint32_t)c->ever_ok << 1 | (uint32_t)c->stale << 2 |
                      (uint32_t)c->vol_firing << 3 | (uint32_t)c->vol_dormant << 4);
-        w_i64(b, c->last_ok);
-        w_i64(b, c->fresh_due);
-        w_i64(b, c->stale_incident);
-        w_bytes(b, c->err_counts, sizeof(c->err_counts));
-        w_i64(b, c->last_inventory);
-        w_i64(b, c->first_inv);
+        ks_wr_i64(b, c->last_ok);
+        ks_wr_i64(b, c->fresh_due);
+        ks_wr_i64(b, c->stale_incident);
+        ks_wr_bytes(b, c->err_counts, sizeof(c->err_counts));
+        ks_wr_i64(b, c->last_inventory);
+        ks_wr_i64(b, c->first_inv);
         uint64_t ring = c->vol_count ? (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64) : 0;
-        w_u64(b, ring);
-        w_bytes(b, c->vol_count, ring * 4);
-        w_bytes(b, c->vol_minute, ring * 8);
-        w_i64(b, c->vol_last_eval);
-        w_u64(b, c->vol_hour);
-        w_u64(b, c->vol_week);
-        w_i64(b, c->vol_incident);
-        w_u32(b, (uint32_t)c->paused);
-        w_i64(b, c->paused_since);
-        w_i64(b, c->pause_incident);
-        w_str(b, c->pause_why);
-        w_u64(b, c->feed_seq);
-        w_u64(b, c->nruns);
+        ks_wr_u64(b, ring);
+        ks_wr_bytes(b, c->vol_count, ring * 4);
+        ks_wr_bytes(b, c->vol_minute, ring * 8);
+        ks_wr_i64(b, c->vol_last_eval);
+        ks_wr_u64(b, c->vol_hour);
+        ks_wr_u64(b, c->vol_week);
+        ks_wr_i64(b, c->vol_incident);
+        ks_wr_u32(b, (uint32_t)c->paused);
+        ks_wr_i64(b, c->paused_since);
+        ks_wr_i64(b, c->pause_incident);
+        ks_wr_str(b, c->pause_why);
+        ks_wr_u64(b, c->feed_seq);
+        ks_wr_u64(b, c->nruns);
         for (size_t k = 0; k < c->nruns; k++) {
-            w_i64(b, c->runs[k].incident);
-            w_u64(b, c->runs[k].start);
+            ks_wr_i64(b, c->runs[k].incident);
+            ks_wr_u64(b, c->runs[k].start);
         }
-        w_u64(b, c->nheld);
+        ks_wr_u64(b, c->nheld);
         w_held(b, c->held, c->nheld);
     }
-    w_u64(b, e->nlocs);
-    for (size_t i = 0; i < e->nlocs; i++) {
-        const struct ks_loc *l = &e->locs[i];
-        w_u32(b, l->system);
-        w_u32(b, l->location);
-        w_u32(b, (uint32_t)l->ever_up | (uint32_t)l->down << 1);
-        w_i64(b, l->first_check);
-        w_i64(b, l->last_up);
-        w_i64(b, l->down_due);
-        w_i64(b, l->incident);
+    /* The parts' own state, in the order of the table. */
+    for (const struct ks_part *const *p = ks_eng_parts; *p; p++) {
+        if ((*p)->save) {
+            (*p)->save(e, b);
+        }
     }
-    w_win(b, &e->orders_all);
-    w_win(b, &e->orders_rej);
-    w_u32(b, (uint32_t)e->rej_firing);
-    w_i64(b, e->rej_incident);
-    w_u64(b, e->nck);
-    for (size_t i = 0; i < e->nck; i++) {
-        w_u32(b, e->ck[i].reason);
-        w_u32(b, e->ck[i].sku);
-        w_win(b, &e->ck[i].win);
-        w_i64(b, e->ck[i].incident);
-    }
-    w_u64(b, e->nfs);
-    for (size_t i = 0; i < e->nfs; i++) {
-        const struct ks_feedsrc *f = &e->fs[i];
-        size_t live = ks_feed_live(f, e->cfg->feed_window);
-        w_u32(b, f->source);
-        w_u64(b, f->n - live);
-        w_bytes(b, f->rec + live, (f->n - live) * sizeof(*f->rec));
-        w_u32(b, (uint32_t)f->firing);
-        w_i64(b, f->incident);
-    }
-    w_u64(b, e->npo);
-    w_bytes(b, e->po, e->npo * sizeof(*e->po));
-    w_u64(b, e->cfg->nmetrics);
-    for (size_t i = 0; i < e->cfg->nmetrics; i++) {
-        w_str(b, e->cfg->metrics[i].name);
-        w_win(b, &e->ms[i].win);
-        w_u32(b, (uint32_t)e->ms[i].firing);
-        w_i64(b, e->ms[i].incident);
-    }
-    w_map(b, &e->stock);
-    w_map(b, &e->stock_sum);
     /* The ids taken (seen.c), as (hash, instant) pairs: a map's format. */
-    w_u64(b, e->seen.n);
+    ks_wr_u64(b, e->seen.n);
     ks_seen_each(&e->seen, w_seen, b);
-    w_u64(b, e->ninc);
+    ks_wr_u64(b, e->ninc);
     for (size_t i = 0; i < e->ninc; i++) {
         w_incident(b, e->inc[i]);
     }
-    w_u64(b, e->nheap);
-    w_bytes(b, e->heap, e->nheap * sizeof(struct ks_timer));
-    w_u32(b, CK_MAGIC);
+    ks_wr_u64(b, e->nheap);
+    ks_wr_bytes(b, e->heap, e->nheap * sizeof(struct ks_timer));
+    ks_wr_u32(b, CK_MAGIC);
     w_flush(b);
     ks_buf_fini(&w.buf);
     return w.rc;
@@ -923,25 +968,25 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
         return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
     }
-    if (r_u32(r) != CK_MAGIC) {
+    if (ks_rd_u32(r) != CK_MAGIC) {
         return ks_err_set(err, KS_EIO, "checkpoint: not a kintsugi engine state");
     }
-    uint32_t version = r_u32(r);
+    uint32_t version = ks_rd_u32(r);
     if (version != CK_VERSION) {
         return ks_err_set(err, KS_EIO,
                           "checkpoint: engine state of version %u, this build reads version %u "
                           "(ingest the input again into a new database)",
                           version, CK_VERSION);
     }
-    e->clock = r_i64(r);
-    e->upd_seq = r_u32(r);
-    e->timer_seq = r_u64(r);
-    e->hook_seq = r_u64(r);
-    r_bytes(r, &e->st, sizeof(e->st));
-    uint32_t skus_apart = r_u32(r);
+    e->clock = ks_rd_i64(r);
+    e->upd_seq = ks_rd_u32(r);
+    e->timer_seq = ks_rd_u64(r);
+    e->hook_seq = ks_rd_u64(r);
+    ks_rd_bytes(r, &e->st, sizeof(e->st));
+    uint32_t skus_apart = ks_rd_u32(r);
     if (skus_apart == 1) {
         /* The shell keeps the SKU strings apart and loaded them first. */
-        if (r_u64(r) != e->skus.n) {
+        if (ks_rd_u64(r) != e->skus.n) {
             r->bad = 1;
         }
     } else if (skus_apart == 0 && e->skus.n == 0) {
@@ -951,9 +996,9 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     r_intern(r, &e->strs);
 
-    size_t nch = r_count(r, 64);
+    size_t nch = ks_rd_count(r, 64);
     for (size_t i = 0; i < nch && !r->bad; i++) {
-        uint32_t name = r_u32(r);
+        uint32_t name = ks_rd_u32(r);
         if (name >= e->strs.n) {
             r->bad = 1;
             break;
@@ -963,7 +1008,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             r->bad = 1;
             break;
         }
-        uint32_t cap = r_u32(r);
+        uint32_t cap = ks_rd_u32(r);
         if (cap > r_left(r)) { /* a pair takes one byte at least */
             r->bad = 1;
             break;
@@ -979,36 +1024,36 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             r->bad |= c->pairs[k].next > e->skus.n; /* a hint, but read as an id */
         }
         ks_guard_recount(c); /* n_watch, n_hold: counted from the pairs' flags */
-        c->n_tracked = r_u32(r);
-        c->n_known = r_u32(r);
-        c->n_active = r_u32(r);
-        c->upd_open = (int)r_u32(r);
-        c->upd_batch = r_u32(r);
-        c->upd_source = r_u32(r);
-        c->upd_seq = r_u32(r);
-        c->upd_first = r_i64(r);
-        c->upd_n = r_count(r, 4);
+        c->n_tracked = ks_rd_u32(r);
+        c->n_known = ks_rd_u32(r);
+        c->n_active = ks_rd_u32(r);
+        c->upd_open = (int)ks_rd_u32(r);
+        c->upd_batch = ks_rd_u32(r);
+        c->upd_source = ks_rd_u32(r);
+        c->upd_seq = ks_rd_u32(r);
+        c->upd_first = ks_rd_i64(r);
+        c->upd_n = ks_rd_count(r, 4);
         c->upd_cap = c->upd_n;
         c->upd_skus = ks_malloc((c->upd_n ? c->upd_n : 1) * 4);
-        r_bytes(r, c->upd_skus, c->upd_n * 4);
+        ks_rd_bytes(r, c->upd_skus, c->upd_n * 4);
         for (size_t k = 0; k < c->upd_n; k++) {
             if (c->upd_skus[k] >= c->cap) {
                 r->bad = 1;
             }
         }
-        uint32_t fl = r_u32(r);
+        uint32_t fl = ks_rd_u32(r);
         c->sync_seen = fl & 1;
         c->ever_ok = (fl >> 1) & 1;
         c->stale = (fl >> 2) & 1;
         c->vol_firing = (fl >> 3) & 1;
         c->vol_dormant = (fl >> 4) & 1;
-        c->last_ok = r_i64(r);
-        c->fresh_due = r_i64(r);
-        c->stale_incident = r_i64(r);
-        r_bytes(r, c->err_counts, sizeof(c->err_counts));
-        c->last_inventory = r_i64(r);
-        c->first_inv = r_i64(r);
-        uint64_t ring = r_u64(r);
+        c->last_ok = ks_rd_i64(r);
+        c->fresh_due = ks_rd_i64(r);
+        c->stale_incident = ks_rd_i64(r);
+        ks_rd_bytes(r, c->err_counts, sizeof(c->err_counts));
+        c->last_inventory = ks_rd_i64(r);
+        c->first_inv = ks_rd_i64(r);
+        uint64_t ring = ks_rd_u64(r);
         uint64_t want = (uint64_t)(c->cfg->volume_baseline / KS_MIN + 64);
         if (ring > r_left(r) / 12) {
             r->bad = 1;
@@ -1023,36 +1068,36 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
                    "volume_drop baseline changed for channel %s: its volume counts restart",
                    ks_intern_str(&e->strs, c->name));
             for (uint64_t k = 0; k < ring * 12 && !r->bad; k += 4) {
-                r_u32(r);
+                ks_rd_u32(r);
             }
             ring = 0;
         }
         if (ring) {
             c->vol_count = ks_malloc(ring * 4);
             c->vol_minute = ks_malloc(ring * 8);
-            r_bytes(r, c->vol_count, ring * 4);
-            r_bytes(r, c->vol_minute, ring * 8);
+            ks_rd_bytes(r, c->vol_count, ring * 4);
+            ks_rd_bytes(r, c->vol_minute, ring * 8);
         }
-        c->vol_last_eval = r_i64(r);
-        c->vol_hour = r_u64(r);
-        c->vol_week = r_u64(r);
-        c->vol_incident = r_i64(r);
+        c->vol_last_eval = ks_rd_i64(r);
+        c->vol_hour = ks_rd_u64(r);
+        c->vol_week = ks_rd_u64(r);
+        c->vol_incident = ks_rd_i64(r);
         if (restart_volume) {
             c->first_inv = KS_TIME_NONE;
             c->vol_hour = c->vol_week = 0;
         }
-        c->paused = (int)r_u32(r);
-        c->paused_since = r_i64(r);
-        c->pause_incident = r_i64(r);
-        c->pause_why = r_str(r);
-        c->feed_seq = r_u64(r);
-        size_t nruns = r_count(r, 16);
+        c->paused = (int)ks_rd_u32(r);
+        c->paused_since = ks_rd_i64(r);
+        c->pause_incident = ks_rd_i64(r);
+        c->pause_why = ks_rd_str(r);
+        c->feed_seq = ks_rd_u64(r);
+        size_t nruns = ks_rd_count(r, 16);
         KS_GROW(c->runs, c->capruns, nruns + 1);
         for (size_t k = 0; k < nruns && !r->bad; k++) {
-            c->runs[k].incident = r_i64(r);
-            c->runs[k].start = r_u64(r);
+            c->runs[k].incident = ks_rd_i64(r);
+            c->runs[k].start = ks_rd_u64(r);
         }
-        size_t nheld = r_count(r, 2);
+        size_t nheld = ks_rd_count(r, 2);
         KS_GROW(c->held, c->capheld, nheld + 1);
         r_held(r, c->held, nheld);
         c->nruns = r->bad ? 0 : nruns;
@@ -1068,98 +1113,21 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
             r->bad |= c->held[k].sku >= c->cap;
         }
     }
-    size_t nlocs = r_count(r, 44);
-    for (size_t i = 0; i < nlocs && !r->bad; i++) {
-        KS_GROW(e->locs, e->caplocs, e->nlocs + 1);
-        struct ks_loc *l = &e->locs[e->nlocs++];
-        memset(l, 0, sizeof(*l));
-        l->system = r_u32(r);
-        l->location = r_u32(r);
-        if (l->system >= e->strs.n || (l->location != KS_NONE && l->location >= e->strs.n)) {
-            r->bad = 1;
-            break;
+    for (const struct ks_part *const *p = ks_eng_parts; *p; p++) {
+        if ((*p)->load) {
+            (*p)->load(e, r);
         }
-        l->cfg = ks_config_system(e->cfg, ks_intern_str(&e->strs, l->system));
-        uint32_t fl = r_u32(r);
-        l->ever_up = fl & 1;
-        l->down = (fl >> 1) & 1;
-        l->first_check = r_i64(r);
-        l->last_up = r_i64(r);
-        l->down_due = r_i64(r);
-        l->incident = r_i64(r);
     }
-    r_win(r, &e->orders_all);
-    r_win(r, &e->orders_rej);
-    e->rej_firing = (int)r_u32(r);
-    e->rej_incident = r_i64(r);
-    size_t nck = r_count(r, 16);
-    for (size_t i = 0; i < nck && !r->bad; i++) {
-        KS_GROW(e->ck, e->capck, e->nck + 1);
-        struct ks_complaint_key *k = &e->ck[e->nck++];
-        memset(k, 0, sizeof(*k));
-        k->reason = r_u32(r);
-        k->sku = r_u32(r);
-        r_win(r, &k->win);
-        k->incident = r_i64(r);
-        *ks_map64_put(&e->ck_index, (((uint64_t)k->reason << 32) | k->sku) + 1, NULL) = i;
-    }
-    size_t nfs = r_count(r, 16);
-    for (size_t i = 0; i < nfs && !r->bad; i++) {
-        KS_GROW(e->fs, e->capfs, e->nfs + 1);
-        struct ks_feedsrc *f = &e->fs[e->nfs++];
-        memset(f, 0, sizeof(*f));
-        f->source = r_u32(r);
-        size_t nrec = r_count(r, sizeof(*f->rec));
-        KS_GROW(f->rec, f->cap, nrec + 1);
-        r_bytes(r, f->rec, nrec * sizeof(*f->rec));
-        f->n = nrec;
-        for (size_t k = 0; k < nrec; k++) {
-            f->acc += f->rec[k].acc;
-            f->rej += f->rec[k].rej;
-        }
-        f->firing = (int)r_u32(r);
-        f->incident = r_i64(r);
-        *ks_map64_put(&e->fs_index, (uint64_t)f->source + 1, NULL) = i;
-    }
-    size_t npo = r_count(r, sizeof(*e->po));
-    KS_GROW(e->po, e->cappo, npo + 1);
-    r_bytes(r, e->po, npo * sizeof(*e->po));
-    e->npo = r->bad ? 0 : npo;
-    for (size_t i = 0; i < e->npo; i++) {
-        *ks_map64_put(&e->po_index, (uint64_t)e->po[i].po + 1, NULL) = i;
-    }
-    size_t nms = r_count(r, 4);
-    for (size_t i = 0; i < nms && !r->bad; i++) {
-        char *name = r_str(r);
-        struct ks_metric_state tmp = {0};
-        r_win(r, &tmp.win);
-        tmp.firing = (int)r_u32(r);
-        tmp.incident = r_i64(r);
-        /* Rules are matched by name: a rule removed from the config is dropped. */
-        size_t k = 0;
-        while (k < e->cfg->nmetrics && (!name || strcmp(e->cfg->metrics[k].name, name) != 0)) {
-            k++;
-        }
-        if (k < e->cfg->nmetrics) {
-            ks_tswin_fini(&e->ms[k].win);
-            e->ms[k] = tmp;
-        } else {
-            ks_tswin_fini(&tmp.win);
-        }
-        ks_free(name);
-    }
-    r_map(r, &e->stock);
-    r_map(r, &e->stock_sum);
-    size_t nseen = r_count(r, 16);
+    size_t nseen = ks_rd_count(r, 16);
     for (size_t i = 0; i < nseen && !r->bad; i++) {
-        uint64_t h = r_u64(r);
-        ks_time t = r_i64(r);
+        uint64_t h = ks_rd_u64(r);
+        ks_time t = ks_rd_i64(r);
         r->bad |= h == 0;
         if (!r->bad) {
             ks_seen_put(&e->seen, h, t);
         }
     }
-    size_t ninc = r_count(r, 64);
+    size_t ninc = ks_rd_count(r, 64);
     for (size_t i = 0; i < ninc && !r->bad; i++) {
         struct ks_incident *inc = r_incident(r);
         KS_GROW(e->inc, e->capinc, e->ninc + 1);
@@ -1173,12 +1141,30 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         for (size_t k = 0; k < inc->locs.n; k++) {
             r->bad |= inc->locs.v[k] >= e->nlocs;
         }
+        /* The string ids the incident's JSON renders. */
+        const struct ks_u32set *strs_sets[] = {&inc->systems, &inc->pos, &inc->sources};
+        for (size_t m = 0; m < 3; m++) {
+            for (size_t k = 0; k < strs_sets[m]->n; k++) {
+                r->bad |= strs_sets[m]->v[k] >= e->strs.n;
+            }
+        }
+        for (size_t k = 0; k < inc->sku_ids.n; k++) {
+            r->bad |= inc->sku_ids.v[k] >= e->skus.n;
+        }
+        r->bad |= inc->type == KS_IT_FULFILLMENT_ERROR && inc->key_a != KS_NONE &&
+                  inc->key_a >= e->strs.n;
     }
-    size_t nheap = r_count(r, sizeof(struct ks_timer));
+    if (!r->bad && ks_alert_reindex(e) != 0) {
+        r->bad = 1;
+    }
+    size_t nheap = ks_rd_count(r, sizeof(struct ks_timer));
     KS_GROW(e->heap, e->capheap, nheap + 1);
-    r_bytes(r, e->heap, nheap * sizeof(struct ks_timer));
+    ks_rd_bytes(r, e->heap, nheap * sizeof(struct ks_timer));
+    for (size_t i = 0; i < nheap; i++) {
+        r->bad |= e->heap[i].kind >= KS_TM__COUNT;
+    }
     e->nheap = r->bad ? 0 : nheap;
-    if (r_u32(r) != CK_MAGIC || r->bad || r_left(r) != 0 || r_next(r) == 0) {
+    if (ks_rd_u32(r) != CK_MAGIC || r->bad || r_left(r) != 0 || r_next(r) == 0) {
         if (r->io) {
             return err->rc; /* the store said why */
         }

@@ -256,7 +256,7 @@ static void busiest_channels(const struct ks_engine *e, struct ks_buf *b)
     ks_free(used);
 }
 
-void ks_contain_fire(struct ks_engine *e, const struct ks_timer *t)
+static void contain_timer(struct ks_engine *e, const struct ks_timer *t)
 {
     struct ks_incident *inc = ks_inc_open_get(e, t->ref2);
     if (!inc) {
@@ -382,7 +382,7 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           step, (long long)id, d[i].action);
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     at = e->clock;
     ks_pb_mark(e, inc, step, done ? KS_SS_DONE : KS_SS_SKIPPED, by, at, note);
@@ -491,7 +491,7 @@ enum ks_rc ks_engine_approve(struct ks_engine *e, int64_t id, const char *action
         return ks_err_set(err, KS_ESTATE, "%s (role %s) may not approve '%s'", by, role, action);
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     at = e->clock;
     ks_pb_mark(e, inc, d[idx].key, KS_SS_APPROVED, by, at, NULL);
@@ -715,3 +715,10 @@ enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct k
     ks_json_obj_end(&j);
     return KS_OK;
 }
+
+/* Per-incident state only (written with the incident). */
+const struct ks_part ks_part_contain = {
+    .name = "playbooks",
+    .timers = KS_TMBIT(KS_TM_PROPOSE) | KS_TMBIT(KS_TM_STEP4) | KS_TMBIT(KS_TM_STEP24),
+    .timer = contain_timer,
+};

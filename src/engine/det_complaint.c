@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev)
+static void complaint_event(struct ks_engine *e, const struct ks_event *ev)
 {
     const struct ks_config *cfg = e->cfg;
     if (!ev->sku.p) {
@@ -76,3 +76,37 @@ void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev)
         }
     }
 }
+
+static void save(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_u64(w, e->nck);
+    for (size_t i = 0; i < e->nck; i++) {
+        ks_wr_u32(w, e->ck[i].reason);
+        ks_wr_u32(w, e->ck[i].sku);
+        ks_wr_win(w, &e->ck[i].win);
+        ks_wr_i64(w, e->ck[i].incident);
+    }
+}
+
+static void load(struct ks_engine *e, struct ks_rd *r)
+{
+    size_t nck = ks_rd_count(r, 16);
+    for (size_t i = 0; i < nck && !ks_rd_bad(r); i++) {
+        KS_GROW(e->ck, e->capck, e->nck + 1);
+        struct ks_complaint_key *k = &e->ck[e->nck++];
+        memset(k, 0, sizeof(*k));
+        k->reason = ks_rd_u32(r);
+        k->sku = ks_rd_u32(r);
+        ks_rd_win(r, &k->win);
+        k->incident = ks_rd_i64(r);
+        *ks_map64_put(&e->ck_index, (((uint64_t)k->reason << 32) | k->sku) + 1, NULL) = i;
+    }
+}
+
+const struct ks_part ks_part_complaint = {
+    .name = "complaint_spike",
+    .events = KS_EVBIT(KS_EV_COMPLAINT),
+    .event = complaint_event,
+    .save = save,
+    .load = load,
+};

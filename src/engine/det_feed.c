@@ -97,3 +97,48 @@ void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_tim
     }
     f->firing = cond;
 }
+
+/* The window as an eager prune would leave it (ks_feed_live). */
+static void save(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_u64(w, e->nfs);
+    for (size_t i = 0; i < e->nfs; i++) {
+        const struct ks_feedsrc *f = &e->fs[i];
+        size_t live = ks_feed_live(f, e->cfg->feed_window);
+        ks_wr_u32(w, f->source);
+        ks_wr_u64(w, f->n - live);
+        ks_wr_bytes(w, f->rec + live, (f->n - live) * sizeof(*f->rec));
+        ks_wr_u32(w, (uint32_t)f->firing);
+        ks_wr_i64(w, f->incident);
+    }
+}
+
+static void load(struct ks_engine *e, struct ks_rd *r)
+{
+    size_t nfs = ks_rd_count(r, 16);
+    for (size_t i = 0; i < nfs && !ks_rd_bad(r); i++) {
+        KS_GROW(e->fs, e->capfs, e->nfs + 1);
+        struct ks_feedsrc *f = &e->fs[e->nfs++];
+        memset(f, 0, sizeof(*f));
+        f->source = ks_rd_u32(r);
+        size_t nrec = ks_rd_count(r, sizeof(*f->rec));
+        KS_GROW(f->rec, f->cap, nrec + 1);
+        ks_rd_bytes(r, f->rec, nrec * sizeof(*f->rec));
+        f->n = nrec;
+        for (size_t k = 0; k < nrec; k++) {
+            f->acc += f->rec[k].acc;
+            f->rej += f->rec[k].rej;
+        }
+        f->firing = (int)ks_rd_u32(r);
+        f->incident = ks_rd_i64(r);
+        *ks_map64_put(&e->fs_index, (uint64_t)f->source + 1, NULL) = i;
+    }
+}
+
+/* Fed by the engine's entry points (every line, accepted or rejected), not
+ * by events of a type. */
+const struct ks_part ks_part_feed = {
+    .name = "feed_rejects",
+    .save = save,
+    .load = load,
+};

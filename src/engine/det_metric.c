@@ -25,7 +25,7 @@ static int matches(const struct ks_metric_rule *r, const struct ks_event *ev)
     return 1;
 }
 
-void ks_det_metric(struct ks_engine *e, const struct ks_event *ev)
+static void metric_event(struct ks_engine *e, const struct ks_event *ev)
 {
     for (size_t i = 0; i < e->cfg->nmetrics; i++) {
         const struct ks_metric_rule *r = &e->cfg->metrics[i];
@@ -83,3 +83,46 @@ void ks_det_metric(struct ks_engine *e, const struct ks_event *ev)
         st->firing = cond;
     }
 }
+
+static void save(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_u64(w, e->cfg->nmetrics);
+    for (size_t i = 0; i < e->cfg->nmetrics; i++) {
+        ks_wr_str(w, e->cfg->metrics[i].name);
+        ks_wr_win(w, &e->ms[i].win);
+        ks_wr_u32(w, (uint32_t)e->ms[i].firing);
+        ks_wr_i64(w, e->ms[i].incident);
+    }
+}
+
+static void load(struct ks_engine *e, struct ks_rd *r)
+{
+    size_t nms = ks_rd_count(r, 4);
+    for (size_t i = 0; i < nms && !ks_rd_bad(r); i++) {
+        char *name = ks_rd_str(r);
+        struct ks_metric_state tmp = {0};
+        ks_rd_win(r, &tmp.win);
+        tmp.firing = (int)ks_rd_u32(r);
+        tmp.incident = ks_rd_i64(r);
+        /* Rules are matched by name: a rule removed from the config is dropped. */
+        size_t k = 0;
+        while (k < e->cfg->nmetrics && (!name || strcmp(e->cfg->metrics[k].name, name) != 0)) {
+            k++;
+        }
+        if (k < e->cfg->nmetrics) {
+            ks_tswin_fini(&e->ms[k].win);
+            e->ms[k] = tmp;
+        } else {
+            ks_tswin_fini(&tmp.win);
+        }
+        ks_free(name);
+    }
+}
+
+const struct ks_part ks_part_metric = {
+    .name = "metric rules",
+    .events = KS_EVBIT(KS_EV_METRIC),
+    .event = metric_event,
+    .save = save,
+    .load = load,
+};

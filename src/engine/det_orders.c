@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-void ks_det_stock(struct ks_engine *e, const struct ks_event *ev)
+static void stock_event(struct ks_engine *e, const struct ks_event *ev)
 {
     uint32_t sku = ks_intern_add(&e->skus, ev->sku.p, ev->sku.len);
     uint32_t loc = ks_eng_str(e, ev->location);
@@ -121,7 +121,7 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
     }
 }
 
-void ks_det_order(struct ks_engine *e, const struct ks_event *ev)
+static void order_event(struct ks_engine *e, const struct ks_event *ev)
 {
     const struct ks_config *cfg = e->cfg;
     uint32_t ord = ks_eng_str(e, ev->order_id);
@@ -186,3 +186,48 @@ void ks_det_order(struct ks_engine *e, const struct ks_event *ev)
     }
     e->rej_firing = cond;
 }
+
+static void save_orders(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_win(w, &e->orders_all);
+    ks_wr_win(w, &e->orders_rej);
+    ks_wr_u32(w, (uint32_t)e->rej_firing);
+    ks_wr_i64(w, e->rej_incident);
+}
+
+static void load_orders(struct ks_engine *e, struct ks_rd *r)
+{
+    ks_rd_win(r, &e->orders_all);
+    ks_rd_win(r, &e->orders_rej);
+    e->rej_firing = (int)ks_rd_u32(r);
+    e->rej_incident = ks_rd_i64(r);
+}
+
+const struct ks_part ks_part_orders = {
+    .name = "order_rejections",
+    .events = KS_EVBIT(KS_EV_ORDER),
+    .event = order_event,
+    .save = save_orders,
+    .load = load_orders,
+};
+
+static void save_stock(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_map(w, &e->stock);
+    ks_wr_map(w, &e->stock_sum);
+}
+
+static void load_stock(struct ks_engine *e, struct ks_rd *r)
+{
+    ks_rd_map(r, &e->stock);
+    ks_rd_map(r, &e->stock_sum);
+}
+
+/* The system of record's stock, per (SKU, location) and per SKU. */
+const struct ks_part ks_part_stock = {
+    .name = "stock",
+    .events = KS_EVBIT(KS_EV_STOCK),
+    .event = stock_event,
+    .save = save_stock,
+    .load = load_stock,
+};

@@ -26,7 +26,7 @@ static struct ks_po *po_get(struct ks_engine *e, uint32_t po, uint32_t supplier)
     return p;
 }
 
-void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev)
+static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
 {
     const struct ks_config *cfg = e->cfg;
     struct ks_po *p = po_get(e, ks_eng_str(e, ev->po), ks_eng_str(e, ev->supplier));
@@ -105,3 +105,28 @@ void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev)
         }
     }
 }
+
+static void save(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_u64(w, e->npo);
+    ks_wr_bytes(w, e->po, e->npo * sizeof(*e->po));
+}
+
+static void load(struct ks_engine *e, struct ks_rd *r)
+{
+    size_t npo = ks_rd_count(r, sizeof(*e->po));
+    KS_GROW(e->po, e->cappo, npo + 1);
+    ks_rd_bytes(r, e->po, npo * sizeof(*e->po));
+    e->npo = ks_rd_bad(r) ? 0 : npo;
+    for (size_t i = 0; i < e->npo; i++) {
+        *ks_map64_put(&e->po_index, (uint64_t)e->po[i].po + 1, NULL) = i;
+    }
+}
+
+const struct ks_part ks_part_supplier = {
+    .name = "supplier_shortfall",
+    .events = KS_EVBIT(KS_EV_RECEIPT),
+    .event = receipt_event,
+    .save = save,
+    .load = load,
+};

@@ -25,7 +25,7 @@ static void arm(struct ks_engine *e, struct ks_channel *c, ks_time due)
     ks_eng_timer(e, due, KS_TM_FRESH, (uint32_t)(c - e->ch), 0);
 }
 
-void ks_det_sync(struct ks_engine *e, const struct ks_event *ev)
+static void sync_event(struct ks_engine *e, const struct ks_event *ev)
 {
     struct ks_channel *c = ks_eng_channel(e, ks_eng_str(e, ev->channel));
     if (ev->batch.p && c->upd_open) {
@@ -69,7 +69,7 @@ static void error_summary(const struct ks_channel *c, char *out, size_t cap)
     }
 }
 
-void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
+static void fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
 {
     ks_time interval = c->cfg->sync_interval;
     c->fresh_due = KS_TIME_NONE;
@@ -121,3 +121,19 @@ void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
     }
     ks_contain_stale(e, c, inc, due, fresh);
 }
+
+static void fresh_timer(struct ks_engine *e, const struct ks_timer *t)
+{
+    if (t->ref < e->nch && e->ch[t->ref].fresh_due == t->due) {
+        fresh_fire(e, &e->ch[t->ref], t->due);
+    }
+}
+
+/* Per-channel state only (written with the channel). */
+const struct ks_part ks_part_sync = {
+    .name = "sync_freshness",
+    .events = KS_EVBIT(KS_EV_SYNC),
+    .event = sync_event,
+    .timers = KS_TMBIT(KS_TM_FRESH),
+    .timer = fresh_timer,
+};

@@ -52,7 +52,7 @@ static const char *loc_name(const struct ks_engine *e, const struct ks_loc *l, c
     return out;
 }
 
-void ks_det_health(struct ks_engine *e, const struct ks_event *ev)
+static void health_event(struct ks_engine *e, const struct ks_event *ev)
 {
     int created;
     struct ks_loc *l = loc_get(e, ks_eng_str(e, ev->system), ks_eng_str(e, ev->location), ev->ts,
@@ -87,7 +87,7 @@ int ks_det_loc_condition(const struct ks_engine *e, const struct ks_incident *in
     return 0;
 }
 
-void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due)
+static void down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due)
 {
     const struct ks_system_cfg *cfg = l->cfg;
     l->down_due = KS_TIME_NONE;
@@ -148,3 +148,59 @@ void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due)
     }
     ks_contain_outage(e, inc, due, fresh);
 }
+
+static void down_timer(struct ks_engine *e, const struct ks_timer *t)
+{
+    if (t->ref < e->nlocs && e->locs[t->ref].down_due == t->due) {
+        down_fire(e, &e->locs[t->ref], t->due);
+    }
+}
+
+static void save(const struct ks_engine *e, struct ks_wr *w)
+{
+    ks_wr_u64(w, e->nlocs);
+    for (size_t i = 0; i < e->nlocs; i++) {
+        const struct ks_loc *l = &e->locs[i];
+        ks_wr_u32(w, l->system);
+        ks_wr_u32(w, l->location);
+        ks_wr_u32(w, (uint32_t)l->ever_up | (uint32_t)l->down << 1);
+        ks_wr_i64(w, l->first_check);
+        ks_wr_i64(w, l->last_up);
+        ks_wr_i64(w, l->down_due);
+        ks_wr_i64(w, l->incident);
+    }
+}
+
+static void load(struct ks_engine *e, struct ks_rd *r)
+{
+    size_t nlocs = ks_rd_count(r, 44);
+    for (size_t i = 0; i < nlocs && !ks_rd_bad(r); i++) {
+        KS_GROW(e->locs, e->caplocs, e->nlocs + 1);
+        struct ks_loc *l = &e->locs[e->nlocs++];
+        memset(l, 0, sizeof(*l));
+        l->system = ks_rd_u32(r);
+        l->location = ks_rd_u32(r);
+        if (l->system >= e->strs.n || (l->location != KS_NONE && l->location >= e->strs.n)) {
+            ks_rd_fail(r);
+            break;
+        }
+        l->cfg = ks_config_system(e->cfg, ks_intern_str(&e->strs, l->system));
+        uint32_t fl = ks_rd_u32(r);
+        l->ever_up = fl & 1;
+        l->down = (fl >> 1) & 1;
+        l->first_check = ks_rd_i64(r);
+        l->last_up = ks_rd_i64(r);
+        l->down_due = ks_rd_i64(r);
+        l->incident = ks_rd_i64(r);
+    }
+}
+
+const struct ks_part ks_part_system = {
+    .name = "system_down",
+    .events = KS_EVBIT(KS_EV_HEALTH),
+    .event = health_event,
+    .timers = KS_TMBIT(KS_TM_DOWN),
+    .timer = down_timer,
+    .save = save,
+    .load = load,
+};

@@ -193,7 +193,7 @@ inventory(struct ks_engine *e, ks_time ts, int64_t qty, struct ks_str channel, s
     }
 }
 
-void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev)
+static void inventory_event(struct ks_engine *e, const struct ks_event *ev)
 {
     e->line_next = NULL; /* the next packed line cannot trust its note */
     inventory(e, ev->ts, ev->qty, ev->channel, ev->sku, ev->batch, ev->source, 0);
@@ -374,3 +374,11 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
               "kintsugi", "The flagged quantities of %s SKUs are now the last known good reference",
               ks_fmt_count(n, a));
 }
+
+/* Inventory events; their updates close here too. Per-channel state only:
+ * the pairs and the open update are written with the channel. */
+const struct ks_part ks_part_updates = {
+    .name = "distribution_shift, zero_spike",
+    .events = KS_EVBIT(KS_EV_INVENTORY),
+    .event = inventory_event,
+};

@@ -106,7 +106,7 @@ void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts)
     }
 }
 
-void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
+static void volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
 {
     const struct ks_channel_cfg *cfg = c->cfg;
     int64_t m = due / KS_MIN;
@@ -167,3 +167,18 @@ void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
         ks_inc_set_fingerprint(e, inc, fam, NULL);
     }
 }
+
+static void volume_timer(struct ks_engine *e, const struct ks_timer *t)
+{
+    if (t->ref < e->nch) {
+        volume_fire(e, &e->ch[t->ref], t->due);
+    }
+}
+
+/* Counted from inventory events (ks_det_volume_count); per-channel state
+ * only (written with the channel). */
+const struct ks_part ks_part_volume = {
+    .name = "volume_drop",
+    .timers = KS_TMBIT(KS_TM_VOLUME),
+    .timer = volume_timer,
+};

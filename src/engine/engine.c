@@ -1,7 +1,8 @@
 /*
- * engine.c - the engine's life cycle, its clock and timers, line intake
- * (decode, dedupe, dead letters, feed accounting) and dispatch of events to
- * the detectors, and people's actions on incidents.
+ * engine.c - the engine's life cycle, its clock and timers, its entry points
+ * for events (decode, dedupe, dead letters, feed accounting), dispatch of
+ * events and timers through the part table (parts.c), and people's actions
+ * on incidents.
  */
 #include "engine_int.h"
 
@@ -12,6 +13,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     struct ks_engine *e = ks_calloc(1, sizeof(*e));
     e->cfg = cfg;
     e->dec = ks_decoder_new();
+    ks_eng_dispatch(e);
     e->clock = KS_TIME_NONE;
     ks_intern_init(&e->skus);
     ks_intern_init(&e->strs);
@@ -94,6 +96,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock);
     ks_map64_fini(&e->stock_sum);
     ks_seen_fini(&e->seen);
+    ks_map64_fini(&e->alert_keys);
     for (size_t i = 0; i < e->ninc; i++) {
         ks_inc_free(e->inc[i]);
     }
@@ -242,52 +245,23 @@ static struct ks_timer heap_pop(struct ks_engine *e)
     return top;
 }
 
-static void fire(struct ks_engine *e, const struct ks_timer *t)
-{
-    switch ((enum ks_timer_kind)t->kind) {
-    case KS_TM_FRESH:
-        if (t->ref < e->nch && e->ch[t->ref].fresh_due == t->due) {
-            ks_det_fresh_fire(e, &e->ch[t->ref], t->due);
-        }
-        break;
-    case KS_TM_VOLUME:
-        if (t->ref < e->nch) {
-            ks_det_volume_fire(e, &e->ch[t->ref], t->due);
-        }
-        break;
-    case KS_TM_DOWN:
-        if (t->ref < e->nlocs && e->locs[t->ref].down_due == t->due) {
-            ks_det_down_fire(e, &e->locs[t->ref], t->due);
-        }
-        break;
-    case KS_TM_ESC:
-    case KS_TM_ACK:
-    case KS_TM_RESOLVE:
-    case KS_TM_ASSESS:
-        ks_inc_fire(e, t);
-        break;
-    case KS_TM_PROPOSE:
-    case KS_TM_STEP4:
-    case KS_TM_STEP24:
-        ks_contain_fire(e, t);
-        break;
-    case KS_TM_REVIEW:
-    case KS_TM_ITEM:
-        ks_learn_fire(e, t);
-        break;
-    }
-}
-
 /* Fires every timer due strictly before t, in (deadline, seq) order, each at
  * its own deadline; then the clock is t. */
 void ks_engine_advance(struct ks_engine *e, ks_time t)
+{
+    ks_eng_advance(e, t);
+}
+
+void ks_eng_advance(struct ks_engine *e, ks_time t)
 {
     while (e->nheap && e->heap[0].due < t) {
         struct ks_timer tm = heap_pop(e);
         if (e->clock == KS_TIME_NONE || tm.due > e->clock) {
             e->clock = tm.due;
         }
-        fire(e, &tm);
+        if (tm.kind < KS_TM__COUNT && e->on_timer[tm.kind]) {
+            e->on_timer[tm.kind](e, &tm);
+        }
     }
     if (e->clock == KS_TIME_NONE || t > e->clock) {
         e->clock = t;
@@ -304,12 +278,11 @@ static inline int seen_before(struct ks_engine *e, uint64_t h, ks_time ts)
     return ks_seen_check(&e->seen, h, now, e->cfg->dedup_retention);
 }
 
-/* ks_engine_apply, inline for the line path. */
 /* An event at ts moves the clock (ks_engine_advance, inline when nothing is due). */
 static inline __attribute__((always_inline)) void clock_to(struct ks_engine *e, ks_time ts)
 {
     if (e->nheap && e->heap[0].due < ts) {
-        ks_engine_advance(e, ts);
+        ks_eng_advance(e, ts);
     } else if (e->clock == KS_TIME_NONE || ts > e->clock) {
         e->clock = ts;
     }
@@ -320,43 +293,10 @@ static inline __attribute__((always_inline)) void apply(struct ks_engine *e,
 {
     clock_to(e, ev->ts);
     e->st.events++;
-    switch (ev->type) {
-    case KS_EV_INVENTORY:
-        ks_det_inventory(e, ev);
-        break;
-    case KS_EV_SYNC:
-        ks_det_sync(e, ev);
-        break;
-    case KS_EV_ORDER:
-        ks_det_order(e, ev);
-        break;
-    case KS_EV_HEALTH:
-        ks_det_health(e, ev);
-        break;
-    case KS_EV_STOCK:
-        ks_det_stock(e, ev);
-        break;
-    case KS_EV_RECEIPT:
-        ks_det_receipt(e, ev);
-        break;
-    case KS_EV_COMPLAINT:
-        ks_det_complaint(e, ev);
-        break;
-    case KS_EV_METRIC:
-        ks_det_metric(e, ev);
-        break;
-    case KS_EV_FEEDBACK:
-        ks_learn_feedback(e, ev);
-        break;
-    case KS_EV_TICK:
-    case KS_EV__COUNT:
-        break;
+    ks_event_fn fn = e->on_event[ev->type];
+    if (fn) {
+        fn(e, ev);
     }
-}
-
-void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev)
-{
-    apply(e, ev);
 }
 
 /* Most lines name the source of the line before. */
@@ -424,15 +364,15 @@ take(struct ks_engine *e, uint32_t input, const struct ks_event *ev)
     return KS_LINE_ACCEPTED;
 }
 
-enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
-                                   const char *line, size_t len, struct ks_err *err)
+enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                    const char *line, size_t len, struct ks_err *err)
 {
     struct ks_event ev;
     e->st.lines++;
     e->line_next = NULL;
     if (blank(line, len)) {
         e->st.blank++;
-        return KS_LINE_ACCEPTED;
+        return KS_LINE_BLANK;
     }
     KS_ASSERT(input < e->ninputs);
     if (ks_event_decode(e->dec, line, len, &ev, err) != KS_OK) {
@@ -503,7 +443,7 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
         }
         if (!l->packed || beyond_horizon(e, l->ts)) {
             struct ks_err err;
-            if (ks_engine_line(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
+            if (ks_engine_event(e, input, lineno + (int64_t)i + 1, l->p, l->len, &err) ==
                     KS_LINE_REJECTED &&
                 reject) {
                 reject(arg, lineno + (int64_t)i + 1, &err);
@@ -573,7 +513,7 @@ static struct ks_incident *action_target(struct ks_engine *e, int64_t id, ks_tim
         return NULL;
     }
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     return inc;
 }

@@ -13,10 +13,16 @@
 #define KS_ENGINE_H
 
 #include "../config/config.h"
+#include "../config/keys.h"
 #include "../core/core.h"
 #include "../event/event.h"
 
 struct ks_engine;
+
+/* The engine's keys of kintsugi.yaml (keys.c): detectors, contain, channels,
+ * systems, metrics, sla, assessment, dedup_retention, ts_horizon, roles,
+ * people. */
+extern const struct ks_key ks_engine_keys[];
 
 /* cfg must outlive the engine. */
 struct ks_engine *ks_engine_new(const struct ks_config *cfg);
@@ -26,26 +32,44 @@ void ks_engine_free(struct ks_engine *e);
  * its lines without a `source` count for feed_rejects as "file:NAME". */
 uint32_t ks_engine_input(struct ks_engine *e, const char *name);
 
-enum ks_line_result { KS_LINE_ACCEPTED, KS_LINE_REJECTED, KS_LINE_DUPLICATE };
+/*
+ * The engine's entry points for events. Every event, from any door (a file,
+ * an HTTP request, an alert intake, later a bus), enters through one of
+ * these two, and both always do the same for each line: blank lines are
+ * skipped; anything else is decoded and validated (a rejected line becomes a
+ * dead-letter effect), an event whose `id` was taken within dedup_retention
+ * is a duplicate and changes nothing, and every other line, accepted or
+ * rejected, counts for its source's feed_rejects window (the `source`
+ * field, else the input's own name). ks_engine_event takes one line;
+ * ks_engine_lines a batch of a file's lines, some of them decoded ahead
+ * (struct ks_line, event.h), which it takes without unpacking them.
+ */
+enum ks_line_result {
+    KS_LINE_ACCEPTED,  /* applied */
+    KS_LINE_REJECTED,  /* a dead letter; err->msg says why */
+    KS_LINE_DUPLICATE, /* its id was taken before: ignored, counted in stats.duplicates */
+    KS_LINE_BLANK      /* empty or white space only: skipped, counted in stats.blank */
+};
 
 /*
- * Feeds one raw input line (without its newline). A rejected line is kept
- * as a dead-letter effect; err->msg then holds "TYPE: field \"x\": reason"
- * (the caller prints it after "NAME:LINE: "). Blank lines are skipped: they
- * return KS_LINE_ACCEPTED without effect and are counted in stats.blank.
+ * Feeds one raw event line (without its newline) of input, numbered lineno
+ * (for the dead letter; any number the door likes, e.g. the line of a
+ * request body). A rejected line is kept as a dead-letter effect; err->msg
+ * then holds "TYPE: field \"x\": reason" (the door prints it after
+ * "NAME:LINE: " or returns it). err is untouched otherwise.
  */
-enum ks_line_result ks_engine_line(struct ks_engine *e, uint32_t input, int64_t lineno,
-                                   const char *line, size_t len, struct ks_err *err);
+enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t lineno,
+                                    const char *line, size_t len, struct ks_err *err);
 /* Told of every line ks_engine_lines rejects: its number and why (err->msg
- * as for ks_engine_line). */
+ * as for ks_engine_event). */
 typedef void (*ks_reject_fn)(void *arg, int64_t lineno, const struct ks_err *err);
 /*
- * Feeds lines[0, n), numbered lineno + 1 on, as ks_engine_line feeds each:
- * a line packed with its event (struct ks_line, event.h: the intake decodes
- * ahead on another thread) is taken as decoded, any other line is decoded
- * here. reject (may be NULL) is told of each rejected line. A line's
- * same_prev note is trusted only when it starts right after the last line
- * taken packed, so the lines of a buffer must come in order.
+ * Feeds lines[0, n), numbered lineno + 1 on, each exactly as
+ * ks_engine_event would: a line packed with its event (the intake decodes
+ * ahead, possibly on another thread) is taken as decoded, any other line is
+ * decoded here. reject (may be NULL) is told of each rejected line. A
+ * line's same_prev note is trusted only when it starts right after the last
+ * line taken packed, so the lines of a buffer must come in order.
  */
 void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
                      const struct ks_line *lines, size_t n, ks_reject_fn reject, void *arg);
@@ -57,12 +81,11 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
 void ks_engine_line_skipped(struct ks_engine *e, uint32_t input, int64_t lineno,
                             const char *head, size_t head_len, uint64_t total,
                             struct ks_err *err);
-/* Applies an already decoded event (the HTTP API and tests). */
-void ks_engine_apply(struct ks_engine *e, const struct ks_event *ev);
 /* The end of an input batch: closes every open update at the final clock.
  * The clock does not move and no timer fires. */
 void ks_engine_end_input(struct ks_engine *e);
-/* Moves the clock to t (if later), firing every timer due before t. */
+/* The wall clock's door (kintsugi serve): moves the clock to t if later,
+ * firing every timer due before t, each at its own deadline. */
 void ks_engine_advance(struct ks_engine *e, ks_time t);
 ks_time ks_engine_clock(const struct ks_engine *e);
 
@@ -79,6 +102,57 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
                           ks_time at, struct ks_err *err);
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err);
+
+/* ---- alerts from other tools (SPEC section 8, docs/ALERTS.md) ------------- */
+
+struct ks_pd_event;   /* src/alerts/alerts.h: a parsed PagerDuty Events API v2 event */
+struct ks_am_webhook; /* src/alerts/alerts.h: a parsed Alertmanager webhook body */
+
+/*
+ * Applies one PagerDuty event (parsed and validated by
+ * ks_alert_parse_pagerduty; a generated dedup_key already drawn and
+ * recorded by the caller: the engine draws nothing). Incidents are matched
+ * by dedup_key alone, so that Alertmanager's PagerDuty receiver (dedup_key
+ * = SHA-256 of the groupKey) and its webhook meet on one incident.
+ *  - trigger: opens an incident (type `external` unless custom_details.type
+ *    names one of kintsugi's, severity from payload.severity, title the
+ *    summary, details the custom_details) or, when one is open for the key,
+ *    updates it: a new title, details or severity, or a wider scope, is a
+ *    signal in the timeline; a worse severity escalates it, a milder one
+ *    never lowers it; a trigger that changes nothing records nothing.
+ *  - acknowledge: acknowledges the open incident as `kintsugi incident ack`
+ *    by `by` does (nothing when it was acknowledged already).
+ *  - resolve: sets the open incident's status to resolved, by `by`.
+ * An acknowledge or resolve whose key has no open incident changes nothing,
+ * not even the clock, and is KS_OK with *incident 0. Otherwise *incident
+ * gets the incident's id.
+ * `by` is the sender as the caller authenticated it (NULL: "pagerduty");
+ * `at` the time the caller stamps the event with (a later `at` moves the
+ * clock first, firing the timers due before it; an earlier one counts as
+ * the clock). Deterministic: the same calls give the same incidents.
+ * Errors: KS_EUSAGE for an event no parser would give, or no time at all
+ * (at KS_TIME_NONE before any event).
+ */
+enum ks_rc ks_engine_pd_event(struct ks_engine *e, const struct ks_pd_event *ev, const char *by,
+                              ks_time at, int64_t *incident, struct ks_err *err);
+/*
+ * Applies one Alertmanager webhook body (parsed by
+ * ks_alert_parse_alertmanager) to its group, keyed by group_key_hash (the
+ * dedup_key the PagerDuty receiver sends for the group): the group rule
+ * (ks_am_group_apply, docs/ALERTS.md) against the alerts the group's open
+ * incident knows. The group fires with no open incident: one is opened
+ * (type from the `type` label, else `external`; severity the worst firing
+ * alert's; scope from the labels). Still open: each alert that fires is a
+ * signal, each that resolves a note, a worse severity escalates, the scope
+ * widens. No known alert fires and the body is complete: the incident is
+ * resolved, by `by`. The same body again changes nothing; a body that
+ * finds no open incident and opens none changes nothing, not even the
+ * clock. *incident gets the group's incident (open, or just resolved),
+ * else 0. by, at and errors as for ks_engine_pd_event (by NULL:
+ * "alertmanager").
+ */
+enum ks_rc ks_engine_am_webhook(struct ks_engine *e, const struct ks_am_webhook *w, const char *by,
+                                ks_time at, int64_t *incident, struct ks_err *err);
 
 /* ---- effects -------------------------------------------------------------- */
 

@@ -14,6 +14,7 @@
 #ifndef KS_ENGINE_INT_H
 #define KS_ENGINE_INT_H
 
+#include "../alerts/alerts.h"
 #include "engine.h"
 
 #define KS_NONE UINT32_MAX
@@ -28,6 +29,7 @@ enum ks_itype {
     KS_IT_FULFILLMENT_ERROR,
     KS_IT_FEED_SCHEMA_CHANGE,
     KS_IT_METRIC_ANOMALY,
+    KS_IT_EXTERNAL, /* opened by an alert from another tool (alert.c) */
     KS_IT__COUNT
 };
 
@@ -42,6 +44,8 @@ enum ks_detector {
     KS_DET_COMPLAINT_SPIKE,
     KS_DET_FEED_REJECTS,
     KS_DET_METRIC,
+    KS_DET_PAGERDUTY,    /* a PagerDuty Events API v2 trigger (alert.c) */
+    KS_DET_ALERTMANAGER, /* an alert of an Alertmanager webhook body (alert.c) */
     KS_DET__COUNT
 };
 
@@ -132,10 +136,10 @@ struct ks_channel {
     uint32_t *upd_skus;
     size_t upd_n, upd_cap;
     /* What the close judges, counted as the values arrive: known SKUs changed
-     * by more than shift_change_pct % and known SKUs gone to zero. Only
-     * ks_det_inventory touches the pairs of an open update, so the counts
-     * stay exact; upd_counted is 0 when they are not there (an update
-     * restored from a checkpoint), and the close counts afresh. */
+     * by more than shift_change_pct % and known SKUs gone to zero. Only the
+     * inventory path (det_updates.c) touches the pairs of an open update, so
+     * the counts stay exact; upd_counted is 0 when they are not there (an
+     * update restored from a checkpoint), and the close counts afresh. */
     uint32_t upd_changed, upd_zeroed;
     int upd_counted;
     int64_t shift_p100; /* cfg->shift_change_pct * 100 when whole, else -1 */
@@ -353,6 +357,8 @@ struct ks_incident {
     size_t nitems;
     struct ks_u32set returned; /* affected customers who ordered again in the window */
     int64_t fb_count, fb_good; /* feedback events, and those scoring 4 or 5 */
+    /* opened by an alert from another tool (alert.c), else NULL */
+    struct ks_alert_inc *alert;
 };
 #define KS_SCOPE_SKUS 100
 
@@ -370,7 +376,8 @@ enum ks_timer_kind {
     KS_TM_STEP4,   /* outage: reduce channel inventory after 4 h */
     KS_TM_STEP24,  /* outage: propose pausing listings after 24 h */
     KS_TM_REVIEW,  /* ref2 = incident id: its review is due */
-    KS_TM_ITEM     /* ref2 = incident id, ref = item index: an action item is due */
+    KS_TM_ITEM,    /* ref2 = incident id, ref = item index: an action item is due */
+    KS_TM__COUNT
 };
 
 struct ks_timer {
@@ -416,11 +423,84 @@ static inline void ks_seen_prefetch(const struct ks_seen *s, uint64_t h)
     }
 }
 
+/* ---- the checkpoint's reader and writer (checkpoint.c) ------------------------
+ * For the parts of the state a module writes itself (struct ks_part). Once a
+ * write fails the rest is skipped; once a read goes wrong (too few bytes, a
+ * count larger than what is left) every later read yields zeros and the load
+ * fails, so a part can read on and check ks_rd_bad where it matters (before
+ * it trusts a count or an id). Numbers are host-endian. */
+struct ks_wr;
+struct ks_rd;
+void ks_wr_bytes(struct ks_wr *w, const void *p, size_t n);
+void ks_wr_u32(struct ks_wr *w, uint32_t v);
+void ks_wr_u64(struct ks_wr *w, uint64_t v);
+void ks_wr_i64(struct ks_wr *w, int64_t v);
+void ks_wr_f64(struct ks_wr *w, double v);
+void ks_wr_str(struct ks_wr *w, const char *s); /* NULL is kept as NULL */
+void ks_wr_win(struct ks_wr *w, const struct ks_tswin *win);
+void ks_wr_map(struct ks_wr *w, const struct ks_map64 *m);
+int ks_rd_bytes(struct ks_rd *r, void *p, size_t n);
+uint32_t ks_rd_u32(struct ks_rd *r);
+uint64_t ks_rd_u64(struct ks_rd *r);
+int64_t ks_rd_i64(struct ks_rd *r);
+double ks_rd_f64(struct ks_rd *r);
+char *ks_rd_str(struct ks_rd *r); /* owned by the caller */
+/* A count of items of at least `each` bytes: larger than what is left of the
+ * state makes the reader bad (and returns 0). */
+size_t ks_rd_count(struct ks_rd *r, size_t each);
+void ks_rd_win(struct ks_rd *r, struct ks_tswin *win);
+void ks_rd_map(struct ks_rd *r, struct ks_map64 *m);
+int ks_rd_bad(const struct ks_rd *r);
+void ks_rd_fail(struct ks_rd *r); /* what was read is not a state we wrote */
+
+/* ---- the part table (parts.c) --------------------------------------------------
+ * Every detector, and every other part of the engine that takes events, owns
+ * timers or keeps state of its own in the checkpoint, is described by one
+ * struct ks_part in its own file and listed once in ks_eng_parts[]. The
+ * engine dispatches events by type and timers by kind through the table
+ * (each type and kind has at most one owner, checked when an engine is
+ * made), and the checkpoint writes and reads the parts' state in the order
+ * of the table, between the channels and the ids seen (checkpoint.c). State
+ * kept per channel (struct ks_channel) or per incident is written with the
+ * channel or the incident, not by a part. */
+typedef void (*ks_event_fn)(struct ks_engine *e, const struct ks_event *ev);
+/* Called for a timer of the part's kinds when it is due; the timer may be
+ * stale (its owner re-armed or disarmed it since: lazy cancellation), so the
+ * part checks that its owner still holds t->due. */
+typedef void (*ks_timer_fn)(struct ks_engine *e, const struct ks_timer *t);
+typedef void (*ks_save_fn)(const struct ks_engine *e, struct ks_wr *w);
+/* Reads what save wrote into a fresh engine whose strings and channels are
+ * loaded; fails the reader (ks_rd_fail) on anything out of range. */
+typedef void (*ks_load_fn)(struct ks_engine *e, struct ks_rd *r);
+#define KS_EVBIT(t) (1u << (t))
+#define KS_TMBIT(k) (1u << (k))
+struct ks_part {
+    const char *name;     /* the detector's name, or what the part is */
+    uint32_t events;      /* KS_EVBIT of every event type it takes */
+    ks_event_fn event;    /* NULL when events is 0 */
+    uint32_t timers;      /* KS_TMBIT of every timer kind it owns */
+    ks_timer_fn timer;    /* NULL when timers is 0 */
+    ks_save_fn save;      /* its state in the checkpoint, or NULL (none of its own) */
+    ks_load_fn load;
+};
+/* In checkpoint order; ended by NULL. Changing the order, or a save
+ * function, changes the checkpoint's format (CK_VERSION in checkpoint.c). */
+extern const struct ks_part *const ks_eng_parts[];
+/* Fills e->on_event and e->on_timer from the table. */
+void ks_eng_dispatch(struct ks_engine *e);
+extern const struct ks_part ks_part_updates, ks_part_sync, ks_part_volume, ks_part_system,
+    ks_part_orders, ks_part_complaint, ks_part_feed, ks_part_supplier, ks_part_metric,
+    ks_part_stock, ks_part_incidents, ks_part_contain, ks_part_learn;
+
 /* ---- the engine -------------------------------------------------------------- */
 
 struct ks_engine {
     const struct ks_config *cfg;
     struct ks_decoder *dec;
+    /* Dispatch, from ks_eng_parts[]: the part taking each event type and
+     * owning each timer kind (NULL: none; a tick only moves the clock). */
+    ks_event_fn on_event[KS_EV__COUNT];
+    ks_timer_fn on_timer[KS_TM__COUNT];
     ks_time clock; /* KS_TIME_NONE before the first event */
 
     struct ks_intern skus, strs;
@@ -456,6 +536,11 @@ struct ks_engine {
     struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
 
     struct ks_seen seen; /* the ids taken (seen.c) */
+
+    /* Alerts from other tools (alert.c): dedup_key (strs id) + 1 -> the id of
+     * the last incident opened for it, open or not. Not checkpointed: rebuilt
+     * from the incidents (ks_alert_reindex). */
+    struct ks_map64 alert_keys;
 
     struct ks_incident **inc; /* by id - 1 */
     size_t ninc, capinc;
@@ -501,6 +586,8 @@ struct ks_engine {
 };
 
 /* engine.c */
+/* Moves the clock to t (if later), firing every timer due before t. */
+void ks_eng_advance(struct ks_engine *e, ks_time t);
 struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str);
 struct ks_channel *ks_eng_channel_find(struct ks_engine *e, uint32_t name_str);
 void ks_eng_timer(struct ks_engine *e, ks_time due, enum ks_timer_kind kind, uint32_t ref,
@@ -553,18 +640,15 @@ void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_
                    uint32_t customer_str, double value, int64_t units, ks_time at);
 /* Checks the assessment matrix after impact or duration changed. */
 void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, const char *why);
-void ks_inc_fire(struct ks_engine *e, const struct ks_timer *t);
 void ks_inc_free(struct ks_incident *inc);
 void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int detail,
                    struct ks_buf *out);
 
 /* detectors */
-void ks_det_inventory(struct ks_engine *e, const struct ks_event *ev);
-/* The same for a packed line (ks_engine_lines). */
+/* An inventory event of a packed line (ks_engine_lines, the fast path; the
+ * part table's ks_part_updates takes the others). */
 void ks_det_inventory_line(struct ks_engine *e, const struct ks_line *l);
 void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at);
-void ks_det_sync(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
 void ks_det_volume_bucket(struct ks_engine *e, struct ks_channel *c, ks_time ts);
 /* Counts an inventory event for volume_drop, with the common case inline
  * (det_volume.c owns the rest): the minute of the line before, not yet
@@ -581,14 +665,7 @@ static inline void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c
     }
     ks_det_volume_bucket(e, c, ts);
 }
-void ks_det_volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due);
-void ks_det_health(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due);
 int ks_det_loc_condition(const struct ks_engine *e, const struct ks_incident *inc);
-void ks_det_order(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_stock(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_receipt(struct ks_engine *e, const struct ks_event *ev);
-void ks_det_complaint(struct ks_engine *e, const struct ks_event *ev);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
 /* pct * 100 when that is a whole number the integer change test can use
  * (50, 12.5: every usual setting), else -1. */
@@ -651,7 +728,6 @@ static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
     }
     ks_det_feed_line(e, source, 0, e->clock);
 }
-void ks_det_metric(struct ks_engine *e, const struct ks_event *ev);
 /* The pair becomes part of the reference (inline: every pair of every
  * clean update passes here). */
 static inline void ks_det_accept_pair(struct ks_channel *c, struct ks_pair *p)
@@ -718,7 +794,6 @@ void ks_contain_stale(struct ks_engine *e, struct ks_channel *c, struct ks_incid
 void ks_contain_outage(struct ks_engine *e, struct ks_incident *inc, ks_time at, int fresh);
 void ks_contain_supplier(struct ks_engine *e, struct ks_incident *inc, const struct ks_po *p,
                          ks_time at);
-void ks_contain_fire(struct ks_engine *e, const struct ks_timer *t);
 /* learn.c: what reviews need the engine for (docs/REVIEWS.md) */
 /* The incident was resolved at `at`: a review becomes due (P1, P2, a drawn P3). */
 void ks_learn_resolved(struct ks_engine *e, struct ks_incident *inc, ks_time at);
@@ -727,9 +802,36 @@ void ks_learn_repeat(struct ks_engine *e, struct ks_incident *inc);
 /* An order of a customer: retention of the incidents it follows. */
 void ks_learn_order(struct ks_engine *e, const struct ks_event *ev, uint32_t order_str,
                     uint32_t customer_str);
-void ks_learn_feedback(struct ks_engine *e, const struct ks_event *ev);
-void ks_learn_fire(struct ks_engine *e, const struct ks_timer *t);
 void ks_learn_render(const struct ks_incident *inc, struct ks_json *j);
+
+/* alert.c: incidents opened by alerts from other tools (docs/ALERTS.md) */
+/* What an incident opened by a PagerDuty event or an Alertmanager webhook
+ * keeps beside the common fields. Its channels and locations are names
+ * (strs ids), not the engine's channel and location state: an alert that
+ * names a channel kintsugi never saw must not make it a known channel. */
+enum ks_alert_src { KS_ALERT_SRC_PAGERDUTY = 1, KS_ALERT_SRC_ALERTMANAGER = 2 };
+struct ks_alert_inc {
+    uint8_t source;         /* enum ks_alert_src: what opened it */
+    uint8_t pd_severity;    /* what the last PagerDuty trigger said (1..3), 0 before any */
+    uint32_t dedup_key;     /* strs id */
+    char *routing_key_hash; /* first 16 hex digits of SHA-256(routing_key), or NULL */
+    char *group_key;        /* the Alertmanager groupKey, or NULL */
+    char *details;          /* the last trigger's custom_details (compact JSON), or NULL */
+    struct ks_u32set channels, locations; /* strs ids */
+    /* The Alertmanager group's known alerts (group.open unused: the incident's
+     * status says it) and, per member, the labels that tell it apart. */
+    struct ks_am_group group;
+    char **names;
+};
+void ks_alert_inc_free(struct ks_alert_inc *a);
+/* The extra fields of an incident opened by an alert, appended to its JSON. */
+void ks_alert_render(const struct ks_engine *e, const struct ks_incident *inc, struct ks_json *j);
+/* Appends the alert's channels (what = 0) or locations (1) to an open array. */
+void ks_alert_render_scope(const struct ks_engine *e, const struct ks_incident *inc, int what,
+                           struct ks_json *j);
+/* Rebuilds alert_keys from the incidents (checkpoint load); -1 when two open
+ * incidents hold one dedup_key or a string id is out of range. */
+int ks_alert_reindex(struct ks_engine *e);
 
 /* Queues a hook call effect and records it in the timeline. */
 void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *action,

@@ -514,7 +514,7 @@ static struct ks_channel *channel_named(struct ks_engine *e, const char *name, s
 static ks_time stamp(struct ks_engine *e, ks_time at)
 {
     if (at != KS_TIME_NONE) {
-        ks_engine_advance(e, at);
+        ks_eng_advance(e, at);
     }
     return e->clock == KS_TIME_NONE ? 0 : e->clock;
 }

@@ -10,11 +10,12 @@
 
 static const char *itype_names[] = {"sync_failure",       "volume_drop",       "data_corruption",
                                     "order_rejections",   "system_outage",     "supplier_shortfall",
-                                    "fulfillment_error",  "feed_schema_change", "metric_anomaly"};
+                                    "fulfillment_error",  "feed_schema_change", "metric_anomaly",
+                                    "external"};
 static const char *det_names[] = {"sync_freshness",   "volume_drop", "distribution_shift",
                                   "zero_spike",       "order_rejections", "system_down",
                                   "supplier_shortfall", "complaint_spike", "feed_rejects",
-                                  "metric_rule"};
+                                  "metric_rule",      "pagerduty",   "alertmanager"};
 static const char *status_names[] = {"investigating", "contained", "resolving", "resolved"};
 static const char *tl_names[] = {"signal", "escalation", "status", "action",
                                  "notification", "note", "sla"};
@@ -281,6 +282,7 @@ void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, con
         break;
     case KS_IT_FEED_SCHEMA_CHANGE:
     case KS_IT_METRIC_ANOMALY:
+    case KS_IT_EXTERNAL:
     case KS_IT__COUNT:
         break;
     }
@@ -321,7 +323,7 @@ static int condition_holds(const struct ks_engine *e, const struct ks_incident *
     }
 }
 
-void ks_inc_fire(struct ks_engine *e, const struct ks_timer *t)
+static void inc_timer(struct ks_engine *e, const struct ks_timer *t)
 {
     struct ks_incident *inc = ks_inc_open_get(e, t->ref2);
     if (!inc) {
@@ -418,6 +420,7 @@ void ks_inc_free(struct ks_incident *inc)
     ks_free(inc->oversold);
     ks_free(inc->items);
     ks_u32set_fini(&inc->returned);
+    ks_alert_inc_free(inc->alert);
     ks_free(inc);
 }
 
@@ -458,6 +461,7 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
     for (size_t i = 0; i < inc->channels.n; i++) {
         ks_json_str(&j, ks_intern_str(&e->strs, e->ch[inc->channels.v[i]].name));
     }
+    ks_alert_render_scope(e, inc, 0, &j); /* the channels an alert named */
     ks_json_arr_end(&j);
     ks_json_key(&j, "skus");
     ks_json_int(&j, (int64_t)inc->skus);
@@ -471,6 +475,7 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
             ks_json_str(&j, ks_intern_str(&e->strs, l->location));
         }
     }
+    ks_alert_render_scope(e, inc, 1, &j); /* the locations an alert named */
     ks_json_arr_end(&j);
     ks_json_key(&j, "systems");
     str_list(&j, &e->strs, &inc->systems);
@@ -543,6 +548,7 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
     }
 
     ks_learn_render(inc, &j);
+    ks_alert_render(e, inc, &j); /* source, dedup_key, ...: incidents opened by alerts */
 
     if (detail) {
         ks_json_key(&j, "checklist");
@@ -631,3 +637,11 @@ struct ks_incident *ks_inc_find_open(const struct ks_engine *e, enum ks_itype ty
     }
     return NULL;
 }
+
+/* Incidents are written by the checkpoint itself (with their timers). */
+const struct ks_part ks_part_incidents = {
+    .name = "incidents",
+    .timers = KS_TMBIT(KS_TM_ESC) | KS_TMBIT(KS_TM_ACK) | KS_TMBIT(KS_TM_RESOLVE) |
+              KS_TMBIT(KS_TM_ASSESS),
+    .timer = inc_timer,
+};

@@ -107,7 +107,7 @@ void ks_learn_order(struct ks_engine *e, const struct ks_event *ev, uint32_t ord
 /* A feedback event belongs to the incident it names, else to the newest
  * incident its order touched, else to the newest that affected its
  * customer. Feedback that belongs to none is not counted. */
-void ks_learn_feedback(struct ks_engine *e, const struct ks_event *ev)
+static void feedback_event(struct ks_engine *e, const struct ks_event *ev)
 {
     struct ks_incident *inc = NULL;
     if (ev->incident.p && ev->incident.len && ev->incident.len < 20) {
@@ -144,7 +144,7 @@ void ks_learn_feedback(struct ks_engine *e, const struct ks_event *ev)
     ks_inc_dirty(e, inc);
 }
 
-void ks_learn_fire(struct ks_engine *e, const struct ks_timer *t)
+static void learn_timer(struct ks_engine *e, const struct ks_timer *t)
 {
     struct ks_incident *inc = ks_inc_get(e, t->ref2);
     char due[32];
@@ -198,7 +198,7 @@ enum ks_rc ks_engine_review_sync(struct ks_engine *e, int64_t id, int written,
         }
         if (!it->closed && !it->noted && it->due != KS_TIME_NONE) {
             if (e->clock != KS_TIME_NONE && it->due < e->clock) {
-                ks_learn_fire(e, &(struct ks_timer){it->due, 0, KS_TM_ITEM, (uint32_t)i, id});
+                learn_timer(e, &(struct ks_timer){it->due, 0, KS_TM_ITEM, (uint32_t)i, id});
             } else {
                 ks_eng_timer(e, it->due, KS_TM_ITEM, (uint32_t)i, id);
             }
@@ -247,3 +247,12 @@ void ks_learn_render(const struct ks_incident *inc, struct ks_json *j)
     ks_json_int(j, inc->fb_good);
     ks_json_obj_end(j);
 }
+
+/* Per-incident state only (written with the incident). */
+const struct ks_part ks_part_learn = {
+    .name = "reviews",
+    .events = KS_EVBIT(KS_EV_FEEDBACK),
+    .event = feedback_event,
+    .timers = KS_TMBIT(KS_TM_REVIEW) | KS_TMBIT(KS_TM_ITEM),
+    .timer = learn_timer,
+};

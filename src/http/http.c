@@ -70,6 +70,8 @@ struct ks_http_conn {
     struct ks_http *h;
     struct MHD_Connection *mc;
     const struct route *rt;
+    char *path;    /* the path as given (the hooks read it after libmicrohttpd's copy is gone) */
+    char method[16];
     char *pathbuf; /* the path, its segments NUL-terminated: param values */
     const char *seg[MAX_SEGS];
     int nseg;
@@ -557,8 +559,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc, const cha
         c->h = h;
         c->mc = mc;
         clock_gettime(CLOCK_MONOTONIC, &c->t0);
-        c->req.method = method;
-        c->req.path = url;
+        snprintf(c->method, sizeof(c->method), "%s", method);
+        c->path = ks_strdup(url);
+        c->req.method = c->method;
+        c->req.path = c->path;
         c->req.body = "";
         c->req.content_type = "";
         c->req.conn = c;
@@ -637,6 +641,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
     json_decref(c->req.json);
     ks_buf_fini(&c->body);
     ks_free(c->pathbuf);
+    ks_free(c->path);
     ks_free(c);
     pthread_mutex_lock(&h->lock);
     h->active--;

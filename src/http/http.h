@@ -163,8 +163,9 @@ unsigned ks_http_inflight(const struct ks_http *h);
  * Stops: no new connection is accepted, requests in progress are finished
  * and answered (waiting up to opts.drain_ms), requests arriving meanwhile on
  * open connections get 503, then every connection is closed and the
- * threads joined, and h is freed. Takes NULL. Must not be called from a
- * handler.
+ * threads joined (a handler still running after drain_ms is waited for:
+ * handlers must return), and h is freed. Takes NULL. Must not be called
+ * from a handler.
  */
 void ks_http_stop(struct ks_http *h);
 

@@ -10,7 +10,7 @@
  * engine is the same either way: a
  * line the fast decoder took comes with its event, any other line (other
  * types, blank lines, lines with escapes, bad lines) comes without one and
- * the engine decodes it itself, exactly as ks_engine_line always does. The
+ * the engine decodes it itself, exactly as ks_engine_event always does. The
  * worker only reads the buffer and writes its own ring of decoded batches;
  * it allocates nothing and never touches the engine. Lines are handed over
  * a batch at a time (struct ks_line, event.h), which the caller passes to

@@ -20,6 +20,9 @@
 #include "../engine/engine.h"
 #include "../store/store.h"
 
+/* The reviews' keys of kintsugi.yaml (keys.c): review, cost. */
+extern const struct ks_key ks_review_keys[];
+
 /* ---- a review as people write it ------------------------------------------- */
 
 struct ks_review_action {

@@ -70,13 +70,12 @@ static void apply_events(struct ks_live *l, struct job *jb)
         }
         struct ks_err err = {0};
         int t = ks_metrics_type(p, n);
-        switch (ks_engine_line(l->a.eng, l->input, lineno, p, n, &err)) {
+        switch (ks_engine_event(l->a.eng, l->input, lineno, p, n, &err)) {
+        case KS_LINE_BLANK:
+            break; /* without effect, not counted */
         case KS_LINE_ACCEPTED:
-            /* a blank line is accepted without effect and not counted */
-            if (n) {
-                res->accepted++;
-                __atomic_add_fetch(&l->by_type[t][0], 1, __ATOMIC_RELAXED);
-            }
+            res->accepted++;
+            __atomic_add_fetch(&l->by_type[t][0], 1, __ATOMIC_RELAXED);
             break;
         case KS_LINE_DUPLICATE:
             res->duplicates++;
@@ -153,7 +152,7 @@ static const char *kind_name(const struct job *jb)
 
 /* Inside the batch's transaction: the journal entries, then the dead letters
  * named after their request (the engine's own are dropped). */
-static enum ks_rc write_batch(struct ks_app *a, void *ctx, struct ks_err *err)
+static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct batch *b = ctx;
     struct ks_live *l = b->l;
@@ -223,7 +222,7 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     }
     int ck = now - l->last_checkpoint >= l->o.checkpoint_every;
     struct batch b = {l, jobs, journal, ck};
-    int rc = ks_app_flush_with(&l->a, ck, write_batch, &b);
+    int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
         /* The engine holds what the store does not: no more changes until a
          * restart re-applies the journal. */
@@ -304,17 +303,17 @@ static int replay_journal(struct ks_live *l)
     struct ks_buf b = {0};
     int found = 0;
     if (l->a.store->ops->get_blob(l->a.store, "journal", &b, &found, &err) != KS_OK) {
-        ks_cli_error("%s: %s", l->a.db, err.msg);
-        return KS_EXIT_FAIL;
+        ks_shell_error("%s: %s", l->a.db, err.msg);
+        return KS_SHELL_FAIL;
     }
     l->journal_seq = found && b.p ? strtoll(b.p, NULL, 10) : 0;
     ks_buf_fini(&b);
     struct replay rp = {l, NULL, &rp.head, 0, 0};
     if (l->a.store->ops->list_journal(l->a.store, l->journal_seq, replay_row, &rp, &err) !=
         KS_OK) {
-        ks_cli_error("%s: %s", l->a.db, err.msg);
+        ks_shell_error("%s: %s", l->a.db, err.msg);
         free_replayed(rp.head);
-        return KS_EXIT_FAIL;
+        return KS_SHELL_FAIL;
     }
     /* Re-applied in chunks, each committed with a saved state at the end. */
     int rc = 0;
@@ -326,8 +325,8 @@ static int replay_journal(struct ks_live *l)
     }
     if (rp.n) {
         struct batch bt = {l, rp.head, 0, 1};
-        if (ks_app_flush_with(&l->a, 1, write_batch, &bt) != 0) {
-            rc = KS_EXIT_FAIL;
+        if (ks_shell_flush_with(&l->a, 1, write_batch, &bt) != 0) {
+            rc = KS_SHELL_FAIL;
         } else {
             fprintf(stderr, "kintsugi: %s: re-applied %zu journal entr%s written after the last "
                             "saved state\n",
@@ -445,8 +444,8 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     pthread_cond_init(&l->done_cv, NULL);
     pthread_key_create(&l->reader_key, ks_live_reader_free);
     l->tail = &l->head;
-    ks_app_writer_role(o->url);
-    int rc = ks_app_open(&l->a, o->config, o->db, KS_APP_ENGINE | KS_APP_CREATE);
+    ks_shell_writer_role(o->url);
+    int rc = ks_shell_open(&l->a, o->config, o->db, KS_SHELL_ENGINE | KS_SHELL_CREATE);
     if (rc != 0) {
         ks_live_free(l);
         return rc;
@@ -458,7 +457,7 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     }
     l->input = ks_engine_input(l->a.eng, "http");
     if ((rc = replay_journal(l)) != 0) {
-        ks_app_close(&l->a);
+        ks_shell_close(&l->a);
         ks_live_free(l);
         return rc;
     }
@@ -469,7 +468,7 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
 
 int ks_live_set_url(struct ks_live *l, const char *url)
 {
-    return ks_app_writer_describe(&l->a, url);
+    return ks_shell_writer_describe(&l->a, url);
 }
 
 void ks_live_start(struct ks_live *l)
@@ -495,8 +494,8 @@ int ks_live_close(struct ks_live *l)
     }
     __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
     struct batch b = {l, NULL, 0, 1};
-    int rc = ks_app_flush_with(&l->a, 1, write_batch, &b);
-    ks_app_close(&l->a);
+    int rc = ks_shell_flush_with(&l->a, 1, write_batch, &b);
+    ks_shell_close(&l->a);
     ks_live_free(l);
     return rc;
 }

@@ -2,7 +2,7 @@
 #ifndef KS_SERVE_INT_H
 #define KS_SERVE_INT_H
 
-#include "../cli/app.h"
+#include "../shell/shell.h"
 #include "serve.h"
 
 #include <pthread.h>
@@ -10,7 +10,7 @@
 struct job;
 
 struct ks_live {
-    struct ks_app a;
+    struct ks_shell a;
     struct ks_live_opts o;
     uint32_t input; /* the engine's input "http" */
     pthread_mutex_t mu;

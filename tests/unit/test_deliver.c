@@ -3,7 +3,7 @@
  * back into the timeline: the outbox, retries with backoff, an endpoint that
  * fails before it succeeds, one that never does, and an unconfigured action.
  */
-#include "../../src/cli/app.h"
+#include "../../src/shell/shell.h"
 #include "../../src/contain/hook.h"
 #include "httpd.h"
 #include "t.h"
@@ -12,7 +12,7 @@ static char dir[64];
 
 /* Feeds a single-location wms outage (paris down at 10:05, lyon up) through
  * the app with a config whose stop_order_import hook points at port. */
-static int outage(struct ks_app *a, const char *name, int port, int retries)
+static int outage(struct ks_shell *a, const char *name, int port, int retries)
 {
     char cfg[128], db[128];
     snprintf(cfg, sizeof(cfg), "%s/%s.yaml", dir, name);
@@ -22,7 +22,7 @@ static int outage(struct ks_app *a, const char *name, int port, int retries)
                "backoff: 50ms, timeout: 2s}\n",
             port, retries);
     fclose(f);
-    if (ks_app_open(a, cfg, db, KS_APP_ENGINE | KS_APP_CREATE) != 0) {
+    if (ks_shell_open(a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE) != 0) {
         return -1;
     }
     uint32_t in = ks_engine_input(a->eng, "outage.ndjson");
@@ -37,10 +37,10 @@ static int outage(struct ks_app *a, const char *name, int port, int retries)
                      "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
                      "\"location\":\"%s\",\"status\":\"up\"}",
                      m, k ? "lyon" : "paris");
-            ks_engine_line(a->eng, in, m * 2 + k + 1, line, strlen(line), &err);
+            ks_engine_event(a->eng, in, m * 2 + k + 1, line, strlen(line), &err);
         }
     }
-    return ks_app_flush(a, 1);
+    return ks_shell_flush(a, 1);
 }
 
 struct seen {
@@ -71,10 +71,10 @@ static void webhook_that_fails_twice_is_retried_until_it_succeeds(void)
                                           {200, "OK", NULL, 0}};
     struct server srv;
     CHECK(server_start(&srv, script, 3) == 0);
-    struct ks_app a;
+    struct ks_shell a;
     CHECK(outage(&a, "retry", srv.port, 5) == 0);
     struct ks_delivery d;
-    CHECK_INT(ks_app_deliver(&a, 5 * KS_SEC, &d), 0);
+    CHECK_INT(ks_shell_deliver(&a, 5 * KS_SEC, &d), 0);
     CHECK_INT(d.done, 1);
     CHECK_INT(d.unconfigured, 1); /* reduce_channel_inventory has no hook */
     CHECK_INT(d.failed, 0);
@@ -102,7 +102,7 @@ static void webhook_that_fails_twice_is_retried_until_it_succeeds(void)
     CHECK_INT(s.attempts[0], 3);
     CHECK_STR(s.status[1], "unconfigured");
     ks_buf_fini(&b);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     server_stop(&srv);
 }
 
@@ -111,35 +111,35 @@ static void webhook_that_never_succeeds_gives_up_and_says_so(void)
     static const struct reply script[] = {{503, "Service Unavailable", NULL, 0}};
     struct server srv;
     CHECK(server_start(&srv, script, 1) == 0);
-    struct ks_app a;
+    struct ks_shell a;
     CHECK(outage(&a, "fail", srv.port, 1) == 0);
     struct ks_delivery d;
-    CHECK_INT(ks_app_deliver(&a, 5 * KS_SEC, &d), 0);
+    CHECK_INT(ks_shell_deliver(&a, 5 * KS_SEC, &d), 0);
     CHECK_INT(d.failed, 1);
     CHECK_INT(server_count(&srv), 2);
     struct ks_buf b = {0};
     ks_engine_incident_json(a.eng, 1, 1, &b);
     CHECK(strstr(b.p, "Hook stop_order_import gave up after 2 attempts (HTTP 503") != NULL);
     ks_buf_fini(&b);
-    ks_app_close(&a);
+    ks_shell_close(&a);
     server_stop(&srv);
 }
 
 static void delivery_results_survive_a_reopen(void)
 {
-    struct ks_app a;
+    struct ks_shell a;
     char cfg[128], db[128];
     snprintf(cfg, sizeof(cfg), "%s/retry.yaml", dir);
     snprintf(db, sizeof(db), "%s/retry.db", dir);
-    CHECK_INT(ks_app_open(&a, cfg, db, KS_APP_ENGINE), 0);
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
     struct ks_buf b = {0};
     ks_engine_incident_json(a.eng, 1, 1, &b);
     CHECK(b.p && strstr(b.p, "attempt 3: ok (HTTP 200") != NULL);
     struct ks_delivery d;
-    CHECK_INT(ks_app_deliver(&a, 0, &d), 0); /* nothing is due again */
+    CHECK_INT(ks_shell_deliver(&a, 0, &d), 0); /* nothing is due again */
     CHECK_INT(d.done + d.failed + d.unconfigured, 0);
     ks_buf_fini(&b);
-    ks_app_close(&a);
+    ks_shell_close(&a);
 }
 
 int main(void)

@@ -11,7 +11,7 @@ static struct ks_engine *feed(const char *const *lines, size_t n)
     uint32_t in = ks_engine_input(e, "t.ndjson");
     struct ks_err err;
     for (size_t i = 0; i < n; i++) {
-        ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
+        ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
     }
     return e;
 }
@@ -115,6 +115,85 @@ static void duplicate_ids_are_ignored_and_counted(void)
     ks_engine_free(e);
 }
 
+/* The feed_rejects window of the source named src: lines accepted, rejected. */
+static void feed_counts(struct ks_engine *e, const char *src, uint64_t *acc, uint64_t *rej)
+{
+    *acc = *rej = 0;
+    for (size_t i = 0; i < e->nfs; i++) {
+        if (strcmp(ks_intern_str(&e->strs, e->fs[i].source), src) == 0) {
+            *acc = e->fs[i].acc;
+            *rej = e->fs[i].rej;
+        }
+    }
+}
+
+/* The one entry for an event from any door tells the door what became of
+ * each line, and dedupes and accounts for the feed exactly as the batch
+ * entry of files does, packed lines included. */
+static void one_event_entry_says_what_became_of_each_line(void)
+{
+    const char *lines[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00Z\",\"id\":\"a\","
+        "\"channel\":\"amazon\",\"sku\":\"A\",\"qty\":3}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:01Z\",\"id\":\"a\","
+        "\"channel\":\"amazon\",\"sku\":\"A\",\"qty\":4}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:02Z\",\"channel\":\"amazon\"}",
+        "  ",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:03Z\",\"channel\":\"amazon\","
+        "\"status\":\"ok\",\"id\":\"b\"}",
+    };
+    enum ks_line_result want[] = {KS_LINE_ACCEPTED, KS_LINE_DUPLICATE, KS_LINE_REJECTED,
+                                  KS_LINE_BLANK, KS_LINE_ACCEPTED};
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "http");
+    for (size_t i = 0; i < 5; i++) {
+        struct ks_err err = {0};
+        CHECK_INT(ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+                  want[i]);
+        CHECK(want[i] == KS_LINE_REJECTED ? strncmp(err.msg, "inventory: field", 16) == 0
+                                          : err.msg[0] == 0);
+    }
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.lines, 5);
+    CHECK_INT(st.events, 2);
+    CHECK_INT(st.duplicates, 1);
+    CHECK_INT(st.rejected, 1);
+    CHECK_INT(st.blank, 1);
+    uint64_t acc, rej;
+    feed_counts(e, "http", &acc, &rej);
+    CHECK_INT(acc, 2); /* neither the duplicate nor the blank line counts */
+    CHECK_INT(rej, 1);
+
+    /* The same lines through the batch entry, the inventory ones packed as
+     * the intake packs them: the same state, byte for byte. */
+    struct ks_engine *f = ks_engine_new(&cfg);
+    uint32_t fin = ks_engine_input(f, "http");
+    struct ks_decoder *dec = ks_decoder_new();
+    struct ks_line batch[5];
+    for (size_t i = 0; i < 5; i++) {
+        struct ks_event ev;
+        struct ks_err err;
+        memset(&batch[i], 0, sizeof(batch[i]));
+        batch[i].p = lines[i];
+        batch[i].len = strlen(lines[i]);
+        if (ks_event_decode(dec, lines[i], batch[i].len, &ev, &err) == KS_OK) {
+            ks_line_pack(&batch[i], &ev);
+        }
+    }
+    CHECK(batch[0].packed && batch[1].packed && !batch[2].packed && !batch[4].packed);
+    ks_engine_lines(f, fin, 0, batch, 5, NULL, NULL);
+    struct ks_buf a = {0}, b = {0};
+    ks_engine_save(e, &a);
+    ks_engine_save(f, &b);
+    CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    ks_decoder_free(dec);
+    ks_engine_free(e);
+    ks_engine_free(f);
+}
+
 /* An id is remembered for dedup_retention (48 h) of event time after the
  * clock that taking its event set, then forgotten: the same id is taken
  * anew, and remembered from then on. */
@@ -162,7 +241,7 @@ static void ids_are_kept_for_the_retention_only(void)
     const ks_time t0 = 1795341600000LL; /* 2026-11-22T10:00:00Z */
     for (int i = 0; i < n; i++) {
         id_line(line, sizeof(line), t0 + (ks_time)i * (12 * KS_DAY / n), i);
-        ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+        ks_engine_event(e, in, i + 1, line, strlen(line), &err);
     }
     CHECK(e->seen.nb * sizeof(struct ks_seen_bucket) <= (4u << 20));
     struct ks_engine_stats st;
@@ -172,7 +251,7 @@ static void ids_are_kept_for_the_retention_only(void)
     /* the newest is still a duplicate, one from the first day is not */
     for (int id = n - 1; id >= 0; id -= n - 1) {
         id_line(line, sizeof(line), t0 + 12 * KS_DAY, id);
-        ks_engine_line(e, in, n + 1, line, strlen(line), &err);
+        ks_engine_event(e, in, n + 1, line, strlen(line), &err);
     }
     ks_engine_stats(e, &st);
     CHECK_INT(st.duplicates, 1);
@@ -196,7 +275,7 @@ static void ids_seen_survive_a_checkpoint(void)
             snprintf(line, sizeof(line),
                      "{\"type\":\"tick\",\"ts\":\"2026-11-2%dT10:%02d:%02d.500Z\",\"id\":\"t-%d\"}",
                      2 + 2 * pass, i / 60 % 60, i % 60, i);
-            ks_engine_line(e, in, i + 1, line, strlen(line), &err);
+            ks_engine_event(e, in, i + 1, line, strlen(line), &err);
         }
     }
     /* the second pass is 48 h later: ids of the first 1:59.5 of the first
@@ -290,7 +369,7 @@ static void a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes(void
     };
     struct ks_err err;
     for (size_t i = 0; i < 5; i++) {
-        CHECK_INT(ks_engine_line(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+        CHECK_INT(ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
                   KS_LINE_ACCEPTED);
     }
     CHECK(e->timer_seq < 7 * 24 * 60 + 1000);
@@ -404,7 +483,7 @@ static void a_changed_volume_baseline_restarts_the_counts_instead_of_failing(voi
         "{\"type\":\"tick\",\"ts\":\"2026-11-23T12:00:00Z\"}",
     };
     for (size_t i = 0; i < 2; i++) {
-        ks_engine_line(f, in, (int64_t)i + 1, more[i], strlen(more[i]), &err);
+        ks_engine_event(f, in, (int64_t)i + 1, more[i], strlen(more[i]), &err);
     }
     struct ks_engine_stats st;
     ks_engine_stats(f, &st);
@@ -432,7 +511,7 @@ static int64_t shift_incidents(double pct, uint32_t old, uint32_t now, int moved
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      round, k, k, round == 2 && k < moved ? now : old, round);
-            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+            ks_engine_event(e, in, ++n, line, strlen(line), &err);
         }
     }
     ks_engine_end_input(e);
@@ -477,7 +556,7 @@ static int64_t twice_pushed_incidents(uint32_t first, uint32_t last)
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      pass, k, k, pass == 0 ? 8 : pass == 1 ? first : last, pass == 0 ? 1 : 2);
-            ks_engine_line(e, in, ++n, line, strlen(line), &err);
+            ks_engine_event(e, in, ++n, line, strlen(line), &err);
         }
     }
     ks_engine_end_input(e);
@@ -515,7 +594,7 @@ static struct ks_engine *held_three_runs(int via_checkpoint)
                      "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:0%d:%02d.000Z\","
                      "\"channel\":\"amazon\",\"sku\":\"S%02d\",\"qty\":%u,\"batch\":\"b%d\"}",
                      pass, k, k, qty[pass], pass);
-            CHECK_INT(ks_engine_line(e, in, ++n, line, strlen(line), &err), KS_LINE_ACCEPTED);
+            CHECK_INT(ks_engine_event(e, in, ++n, line, strlen(line), &err), KS_LINE_ACCEPTED);
             if (pass == 1 && k == 0) { /* b0 closed (and went through) at this line */
                 CHECK_INT(ks_engine_guard_pause(e, "amazon", "bob", KS_TIME_NONE, &err), KS_OK);
             }
@@ -593,6 +672,7 @@ int main(void)
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
+    RUN(one_event_entry_says_what_became_of_each_line);
     RUN(an_id_is_forgotten_after_the_retention_and_taken_anew);
     RUN(ids_are_kept_for_the_retention_only);
     RUN(ids_seen_survive_a_checkpoint);

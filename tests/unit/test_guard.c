@@ -18,7 +18,7 @@ struct run {
 static void line(struct run *r, const char *text)
 {
     struct ks_err err;
-    CHECK_INT(ks_engine_line(r->e, r->in, ++r->line, text, strlen(text), &err), KS_LINE_ACCEPTED);
+    CHECK_INT(ks_engine_event(r->e, r->in, ++r->line, text, strlen(text), &err), KS_LINE_ACCEPTED);
 }
 
 /* One update of amazon's NSKU SKUs at minute m (qty[k] for SKU k), closed by a sync. */

@@ -2,7 +2,7 @@
  * test_intake.c - the intake (src/intake/) hands the engine the same lines,
  * in the same order, with the same events, on one thread and on two; and an
  * engine fed through two threads ends in the same state, byte for byte, as
- * one fed line by line with ks_engine_line.
+ * one fed line by line with ks_engine_event.
  */
 #include "../../src/config/config.h"
 #include "../../src/engine/engine.h"
@@ -273,7 +273,7 @@ static size_t same_either_way(const char *name, const struct ks_config *cfg, con
     for (size_t at = 0; at < len;) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t ll = nl ? (size_t)(nl - (text + at)) : len - at;
-        ks_engine_line(a, in, ++line, text + at, ll, &err);
+        ks_engine_event(a, in, ++line, text + at, ll, &err);
         at += ll + 1;
     }
     struct ks_buf oa = {0};
@@ -379,7 +379,7 @@ static void a_same_prev_note_counts_only_right_after_the_line_before(void)
             size_t len = (size_t)((const char *)memchr(line, '\n', t.len - at) - line);
             at += len + 1;
             lineno++;
-            ks_engine_line(a, ia, lineno, line, len, &err);
+            ks_engine_event(a, ia, lineno, line, len, &err);
             char *own = how == 0 ? ks_strndup(line, len) : NULL; /* a buffer of its own */
             struct ks_line l = {.p = own ? own : line, .len = len};
             struct ks_event ev;

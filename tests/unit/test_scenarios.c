@@ -259,7 +259,7 @@ static void replay(const char *dir, const char *name, const struct ks_config *cf
         char *nl = memchr(text + at, '\n', len - at);
         size_t ll = nl ? (size_t)(nl - (text + at)) : len - at;
         line++;
-        if (ks_engine_line(e, in, line, text + at, ll, &err) == KS_LINE_REJECTED) {
+        if (ks_engine_event(e, in, line, text + at, ll, &err) == KS_LINE_REJECTED) {
             json_array_append_new(out->rejected, json_integer(line));
         }
         take_feed(e, &out->feed);

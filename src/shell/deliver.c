@@ -7,7 +7,7 @@
  * timeline as a job for a person: never forgotten.
  */
 #include "../contain/hook.h"
-#include "app.h"
+#include "shell.h"
 
 #include <string.h>
 #include <time.h>
@@ -28,7 +28,7 @@ static int collect(void *ctx, const struct ks_hook_row *r)
     struct pending *p = ctx;
     KS_GROW(p->v, p->cap, p->n + 1);
     p->v[p->n++] = (struct due){ks_strdup(r->key), ks_strdup(r->action), ks_strdup(r->body),
-                                r->incident, r->attempts, r->next_at};
+                                r->incident,       r->attempts,          r->next_at};
     return 0;
 }
 
@@ -45,13 +45,13 @@ static void pending_fini(struct pending *p)
 
 /* One pass over the due calls. Returns the earliest next_at still pending
  * (KS_TIME_NONE when none is left), or -1 on a store failure. */
-static int pass(struct ks_app *a, ks_time *next, struct ks_delivery *st)
+static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
 {
     struct pending p = {0};
     struct ks_err err = {0};
     *next = KS_TIME_NONE;
-    if (a->store->ops->list_hooks(a->store, "pending", collect, &p, &err) != KS_OK) {
-        ks_cli_error("%s", err.msg);
+    if (sh->store->ops->list_hooks(sh->store, "pending", collect, &p, &err) != KS_OK) {
+        ks_shell_error("%s", err.msg);
         return -1;
     }
     int rc = 0;
@@ -64,17 +64,18 @@ static int pass(struct ks_app *a, ks_time *next, struct ks_delivery *st)
             }
             continue;
         }
-        const struct ks_hook_cfg *h = ks_config_hook(&a->cfg, d->action);
+        const struct ks_hook_cfg *h = ks_config_hook(&sh->cfg, d->action);
         const char *status;
         char detail[300];
         int attempts = (int)d->attempts;
         ks_time next_at = KS_TIME_NONE;
         if (!h) {
             status = "unconfigured";
-            snprintf(detail, sizeof(detail), "no hook is configured for %s (hooks: in "
-                                             "kintsugi.yaml)",
+            snprintf(detail, sizeof(detail),
+                     "no hook is configured for %s (hooks: in "
+                     "kintsugi.yaml)",
                      d->action);
-            ks_engine_hook_result(a->eng, d->incident, d->action, 0, 0, 1, detail);
+            ks_engine_hook_result(sh->eng, d->incident, d->action, 0, 0, 1, detail);
             st->unconfigured++;
         } else {
             struct ks_hook_result res;
@@ -95,34 +96,34 @@ static int pass(struct ks_app *a, ks_time *next, struct ks_delivery *st)
                 status = "failed";
                 st->failed++;
             }
-            ks_engine_hook_result(a->eng, d->incident, d->action, attempts, res.ok,
+            ks_engine_hook_result(sh->eng, d->incident, d->action, attempts, res.ok,
                                   !res.ok && strcmp(status, "failed") == 0, detail);
         }
-        if (a->store->ops->update_hook(a->store, d->key, status, attempts, next_at, detail, &err) !=
-            KS_OK) {
-            ks_cli_error("%s", err.msg);
+        if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail,
+                                        &err) != KS_OK) {
+            ks_shell_error("%s", err.msg);
             rc = -1;
         }
     }
     pending_fini(&p);
-    if (rc == 0 && ks_app_flush(a, 1) != 0) {
+    if (rc == 0 && ks_shell_flush(sh, 1) != 0) {
         rc = -1;
     }
     return rc;
 }
 
-int ks_app_deliver(struct ks_app *a, ks_time max_wait, struct ks_delivery *st)
+int ks_shell_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_delivery *st)
 {
     memset(st, 0, sizeof(*st));
     ks_time until = ks_time_now() + max_wait;
     for (;;) {
         ks_time next;
-        if (pass(a, &next, st) != 0) {
-            return KS_EXIT_FAIL;
+        if (pass(sh, &next, st) != 0) {
+            return KS_SHELL_FAIL;
         }
         if (next == KS_TIME_NONE || next > until) {
             st->left = next != KS_TIME_NONE;
-            return KS_EXIT_OK;
+            return KS_SHELL_OK;
         }
         ks_time wait = next - ks_time_now();
         if (wait > 0) {

@@ -1,0 +1,60 @@
+/* progress.c - an ingest's progress on a terminal (cmd_ingest, cmd_demo). */
+#include "../shell/shell.h"
+#include "cli.h"
+
+#include <string.h>
+
+/* The last time the line was drawn (one ingest at a time per process). */
+static ks_time last_drawn;
+
+static void show(struct ks_progress *p, const struct ks_engine *e, int final)
+{
+    ks_time now = ks_time_now();
+    if (!final && now - last_drawn < 250) {
+        return;
+    }
+    last_drawn = now;
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    char ev[32], inc[32];
+    if (p->total_bytes) {
+        fprintf(stderr, "\r  ingest: %5.1f %% of %.1f MB, %s events, %llu rejected, %s incidents ",
+                100.0 * (double)p->done_bytes / (double)p->total_bytes,
+                (double)p->total_bytes / 1e6, ks_fmt_count(st.events, ev),
+                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
+    } else {
+        fprintf(stderr, "\r  ingest: %.1f MB, %s events, %llu rejected, %s incidents ",
+                (double)p->done_bytes / 1e6, ks_fmt_count(st.events, ev),
+                (unsigned long long)st.rejected, ks_fmt_count((uint64_t)st.incidents, inc));
+    }
+    if (final) {
+        fputc('\n', stderr);
+    }
+}
+
+/* A rejection starts at the beginning of the progress line it overwrites. */
+static void reject(struct ks_progress *p, const char *input, int64_t lineno, const char *reason)
+{
+    (void)p;
+    fprintf(stderr, "\r%s:%lld: %s\n", input, (long long)lineno, reason);
+}
+
+void ks_cli_progress(struct ks_progress *pg, int tty)
+{
+    pg->show = tty ? show : NULL;
+    pg->reject = tty ? reject : NULL;
+    pg->ctx = NULL;
+    last_drawn = 0;
+}
+
+void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e)
+{
+    if (pg->show) {
+        pg->show(pg, e, 1);
+    }
+}
+
+/* The shell returns the exit codes the commands return. */
+_Static_assert(KS_SHELL_OK == KS_EXIT_OK && KS_SHELL_FAIL == KS_EXIT_FAIL &&
+                   KS_SHELL_USAGE == KS_EXIT_USAGE,
+               "the shell's results are the exit codes of SPEC section 8");

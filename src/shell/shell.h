@@ -1,0 +1,147 @@
+/*
+ * shell.h - the house around the engine, with one front door per way in:
+ * the CLI today, the HTTP server and the bus later. The shell opens the
+ * configuration, the store and the engine restored from its checkpoint
+ * (taking the one writer lock), feeds events through the engine's entry
+ * points (ks_engine_event for one event from any door, ks_engine_lines for
+ * the lines of a file), writes the engine's effects back in one transaction
+ * per chunk, and runs the deliveries of the hook outbox.
+ *
+ * The doors keep only their own concerns: parsing arguments or requests and
+ * presenting results. Failures are printed on stderr as "kintsugi: ..." by
+ * the layer that knows the reason and returned as the exit codes of SPEC
+ * section 8 (KS_SHELL_OK, KS_SHELL_FAIL, KS_SHELL_USAGE).
+ * See docs/STORAGE.md for what is written when, the writer lock and resuming.
+ */
+#ifndef KS_SHELL_H
+#define KS_SHELL_H
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+#include "../store/store.h"
+
+/* Results: the exit codes of SPEC section 8. */
+#define KS_SHELL_OK 0
+#define KS_SHELL_FAIL 1  /* a runtime failure: the store, a file */
+#define KS_SHELL_USAGE 2 /* a usage or configuration error */
+/* An ingest stopped by a signal after saving (ks_shell_ingest_fd). */
+#define KS_SHELL_STOPPED 99
+
+struct ks_shell {
+    struct ks_config cfg;
+    struct ks_store *store;
+    struct ks_engine *eng; /* NULL unless opened with the engine */
+    const char *db;
+    uint64_t dead_written;
+    uint64_t hooks_queued;   /* hook calls written to the outbox by this process */
+    size_t checkpoint_bytes; /* size of the last checkpoint written */
+    uint32_t skus_saved;     /* SKU dictionary entries in the store */
+    int tail;                /* effects written after the last checkpoint */
+    int lock_fd;             /* the writer lock on the database file, or -1 */
+    ks_time last_checkpoint; /* wall clock of the last checkpoint */
+    struct ks_feed_enc *enc; /* one feed block encoder per channel id (strs id) */
+    size_t nenc;
+};
+
+/* Prints "kintsugi: " + message on stderr (the shell's failures). */
+void ks_shell_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The database a door works on: the one named (--db), else ./kintsugi.db. */
+const char *ks_shell_db(const char *opt);
+/* Resolves the configuration file: the one named (--config), else
+ * $KINTSUGI_CONFIG, else ./kintsugi.yaml when it exists, else none
+ * (defaults). */
+const char *ks_shell_config_path(const char *opt);
+
+#define KS_SHELL_ENGINE 1 /* restore the engine from the store's checkpoint, to change it */
+#define KS_SHELL_CREATE 2 /* the database may be created (ingest, demo) */
+#define KS_SHELL_READ 4   /* with KS_SHELL_ENGINE: only to read it (no writer lock) */
+/*
+ * Opens config (may be NULL: see ks_shell_config_path), store and, with
+ * KS_SHELL_ENGINE, the engine. Without KS_SHELL_CREATE a database file that
+ * does not exist is an error (a mistyped --db must not read as an empty
+ * shop). Prints the problem and returns KS_SHELL_USAGE for configuration
+ * errors, KS_SHELL_FAIL for runtime ones; on failure s is closed.
+ *
+ * One writer at a time: KS_SHELL_ENGINE without KS_SHELL_READ takes the
+ * database's writer lock first, waiting (with a message naming the holder on
+ * stderr) while another kintsugi process holds it; the lock goes with the
+ * process (ks_shell_close, exit or kill -9). A writer that finds effects of
+ * an interrupted run written after the last saved state undoes them first
+ * (see docs/STORAGE.md), so that state and rows agree again.
+ */
+int ks_shell_open(struct ks_shell *s, const char *config, const char *db, int flags);
+/* Called by kintsugi serve before ks_shell_open: the writer lock then names
+ * the server and its URL, and other writers are refused rather than kept
+ * waiting. ks_shell_writer_describe writes the URL anew once it is known. */
+void ks_shell_writer_role(const char *url);
+int ks_shell_writer_describe(struct ks_shell *s, const char *url);
+/* Writes the engine's effects (dead letters, changed incidents, hook calls,
+ * the guarded feed, new SKU strings) and, if checkpoint, the engine state,
+ * in one transaction; clears the effects. Returns KS_SHELL_OK or prints the
+ * problem and returns KS_SHELL_FAIL (nothing of the transaction is kept). */
+int ks_shell_flush(struct ks_shell *s, int checkpoint);
+/* The same, with extra writes of the caller's inside the transaction (extra
+ * returns KS_OK or the failure, with err set). */
+typedef enum ks_rc (*ks_shell_extra_fn)(struct ks_shell *s, void *ctx, struct ks_err *err);
+int ks_shell_flush_with(struct ks_shell *s, int checkpoint, ks_shell_extra_fn extra, void *ctx);
+/* Frees everything and releases the writer lock; takes a zeroed or closed shell. */
+void ks_shell_close(struct ks_shell *s);
+
+/* ---- deliveries (deliver.c) ----------------------------------------------------- */
+
+struct ks_delivery {
+    unsigned done, retrying, failed, unconfigured;
+    int left; /* calls still pending after max_wait */
+};
+/* Delivers the due hook calls of the outbox, waiting for retries up to
+ * max_wait (ms) of wall time; what is still pending then stays in the outbox
+ * for `kintsugi hooks deliver`. Results go to the timelines (flushed with a
+ * checkpoint). Returns KS_SHELL_OK or KS_SHELL_FAIL (printed). */
+int ks_shell_deliver(struct ks_shell *s, ks_time max_wait, struct ks_delivery *st);
+
+/* ---- reading inputs (ingest.c) -------------------------------------------------- */
+
+/* What an ingest tells its door as it goes. Both functions may be NULL. */
+struct ks_progress {
+    uint64_t total_bytes, done_bytes;
+    /* After every chunk written, and once more (final 1) when the door says so. */
+    void (*show)(struct ks_progress *p, const struct ks_engine *e, int final);
+    /* Each rejected line, by input name and line number, with the reason
+     * ("TYPE: field \"x\": reason"). NULL: printed on stderr as
+     * NAME:LINE: reason. */
+    void (*reject)(struct ks_progress *p, const char *input, int64_t lineno, const char *reason);
+    void *ctx; /* the door's */
+};
+
+/* Where an input stands: set up by ks_shell_input_open, advanced by
+ * ks_shell_ingest_fd, saved with every checkpoint of the ingest. */
+struct ks_input {
+    const char *name; /* as given (messages, dead letters) */
+    char *path;       /* absolute, NULL for standard input */
+    struct ks_input_row row;
+    int resumed; /* the store knew it: reading starts at row.offset */
+};
+/* Looks the file up among the inputs this database has taken and positions fd
+ * after what was applied when it is the same file (same path, same first
+ * bytes; it may have grown since). from_start treats it as new. Returns
+ * KS_SHELL_OK or KS_SHELL_FAIL (printed). */
+int ks_shell_input_open(struct ks_shell *s, struct ks_input *in, int fd, const char *name,
+                        int from_start);
+void ks_shell_input_fini(struct ks_input *in);
+/* Set by a SIGINT or SIGTERM handler (ks_shell_stop_on_signals): ingest then
+ * stops after the current batch, saves and returns KS_SHELL_STOPPED. */
+extern volatile int ks_shell_stop_signal;
+void ks_shell_stop_on_signals(void);
+/* Reads one input (fd) line by line into the engine (ks_engine_lines),
+ * telling pg of each rejection, writing effects per chunk and saving the
+ * state (with the position of every input of ins[0, nins)) every 30 s of
+ * wall time. A line over 1 MiB is skipped as it streams (its dead letter
+ * keeps the first 64 KiB and the true length). Does not close fd or end the
+ * input. Returns KS_SHELL_OK, KS_SHELL_STOPPED or KS_SHELL_FAIL (printed). */
+int ks_shell_ingest_fd(struct ks_shell *s, int fd, struct ks_input *in, struct ks_input *ins,
+                       size_t nins, struct ks_progress *pg);
+/* Saves the effects, the state and the positions of ins[0, nins). */
+int ks_shell_checkpoint(struct ks_shell *s, struct ks_input *ins, size_t nins);
+
+#endif
