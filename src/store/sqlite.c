@@ -140,9 +140,10 @@ static const char *const migrations[] = {
     "  revoked_at TEXT);",
     /* 6: the server's journal: what changed the engine after its last saved
      * state (request bodies, clock moves, people's commands), committed
-     * before the client hears back, re-applied after a restart. */
+     * before the client hears back, re-applied after a restart. Its seqs are
+     * never reused (AUTOINCREMENT): the saved state names the last it took. */
     "CREATE TABLE journal("
-    "  seq INTEGER PRIMARY KEY,"
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  kind TEXT NOT NULL,"
     "  at INTEGER NOT NULL,"
     "  source TEXT,"
