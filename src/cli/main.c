@@ -11,6 +11,7 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"ingest", ks_cmd_ingest, "replay NDJSON events (files or -) into the database"},
+    {"serve", ks_cmd_serve, "run live: HTTP API, event and alert intake, timers on the wall clock"},
     {"incidents", ks_cmd_incidents, "list incidents (--status, --json)"},
     {"incident", ks_cmd_incident, "show one incident, or ack / status / note / assign it"},
     {"deadletters", ks_cmd_deadletters, "rejected lines: list, fix, replay"},
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
         return KS_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("kintsugi 0.1.0\n");
+        printf("kintsugi " KS_VERSION "\n");
         return KS_EXIT_OK;
     }
     for (size_t i = 0; i < NCOMMANDS; i++) {

@@ -9,6 +9,9 @@
 #ifndef KS_CORE_H
 #define KS_CORE_H
 
+/* The version kintsugi reports (--version, /metrics build info). */
+#define KS_VERSION "0.1.0"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -87,9 +87,25 @@ static void self_command(char *out, size_t cap)
     snprintf(out, cap, "%.200s", *cmd ? cmd : "kintsugi");
 }
 
+static const char *server_url; /* set by kintsugi serve: it owns the database */
+
+void ks_shell_writer_role(const char *url)
+{
+    server_url = url;
+}
+
+static int write_holder(struct ks_shell *sh);
+
+int ks_shell_writer_describe(struct ks_shell *sh, const char *url)
+{
+    server_url = url;
+    return write_holder(sh);
+}
+
 /* Takes the writer lock: flock on the database file (released by the kernel
  * when the process ends, however it ends). Waits while another process holds
- * it, saying who. */
+ * it, saying who; a server holds it for good, so while one owns the database
+ * the command is refused with its name instead. */
 static int lock_writer(struct ks_shell *sh)
 {
     sh->lock_fd = open(sh->db, O_RDONLY | O_CLOEXEC);
@@ -100,6 +116,13 @@ static int lock_writer(struct ks_shell *sh)
     if (flock(sh->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         char who[300];
         holder(sh, who, sizeof(who));
+        if (strstr(who, "kintsugi serve")) {
+            ks_shell_error("%s is owned by %s: make this change through its HTTP API "
+                           "(docs/API.md), or stop the server first; reading commands work "
+                           "meanwhile",
+                           sh->db, who);
+            return KS_SHELL_FAIL;
+        }
         fprintf(stderr,
                 "kintsugi: %s is being written by %s; waiting for it to finish "
                 "(one writer at a time; Ctrl-C to give up)\n",
@@ -111,10 +134,21 @@ static int lock_writer(struct ks_shell *sh)
             }
         }
     }
+    return write_holder(sh);
+}
+
+/* Writes who holds the writer lock (blob "writer"). */
+static int write_holder(struct ks_shell *sh)
+{
     char cmd[256], at[32], desc[400];
     self_command(cmd, sizeof(cmd));
     ks_time_fmt(ks_time_now(), at);
-    snprintf(desc, sizeof(desc), "pid %ld (%s, since %s)", (long)getpid(), cmd, at);
+    if (server_url) {
+        snprintf(desc, sizeof(desc), "pid %ld (kintsugi serve at %.200s, since %s)",
+                 (long)getpid(), server_url, at);
+    } else {
+        snprintf(desc, sizeof(desc), "pid %ld (%s, since %s)", (long)getpid(), cmd, at);
+    }
     struct ks_err err = {0};
     if (ks_store_begin(sh->store, &err) != KS_OK ||
         sh->store->ops->put_blob(sh->store, "writer", desc, strlen(desc), &err) != KS_OK ||
@@ -296,8 +330,9 @@ static int rewind_tail(struct ks_shell *sh, struct ks_err *err)
     sh->tail = 0;
     fprintf(stderr,
             "kintsugi: %s: a run was interrupted after its last saved state; what it wrote "
-            "after that was undone (run the same ingest again to resume)\n",
-            sh->db);
+            "after that was undone (%s)\n",
+            sh->db,
+            server_url ? "the server re-applies its journal" : "run the same ingest again to resume");
     return 0;
 }
 

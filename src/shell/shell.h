@@ -71,6 +71,11 @@ const char *ks_shell_config_path(const char *opt);
  * (see docs/STORAGE.md), so that state and rows agree again.
  */
 int ks_shell_open(struct ks_shell *s, const char *config, const char *db, int flags);
+/* Called by kintsugi serve before ks_shell_open: the writer lock then names
+ * the server and its URL, and other writers are refused rather than kept
+ * waiting. ks_shell_writer_describe writes the URL anew once it is known. */
+void ks_shell_writer_role(const char *url);
+int ks_shell_writer_describe(struct ks_shell *s, const char *url);
 /* Writes the engine's effects (dead letters, changed incidents, hook calls,
  * the guarded feed, new SKU strings) and, if checkpoint, the engine state,
  * in one transaction; clears the effects. Returns KS_SHELL_OK or prints the

@@ -138,6 +138,16 @@ static const char *const migrations[] = {
     "  hash BLOB NOT NULL UNIQUE,"
     "  created_at TEXT NOT NULL,"
     "  revoked_at TEXT);",
+    /* 6: the server's journal: what changed the engine after its last saved
+     * state (request bodies, clock moves, people's commands), committed
+     * before the client hears back, re-applied after a restart. Its seqs are
+     * never reused (AUTOINCREMENT): the saved state names the last it took. */
+    "CREATE TABLE journal("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  source TEXT,"
+    "  data BLOB NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -199,6 +209,9 @@ enum st_id {
     ST_LIST_TOKENS_HASH,
     ST_REVOKE_TOKEN,
     ST_HAS_TOKEN,
+    ST_ADD_JOURNAL,
+    ST_LIST_JOURNAL,
+    ST_TRIM_JOURNAL,
     ST_COUNT
 };
 
@@ -307,6 +320,10 @@ static const char *const st_sql[ST_COUNT] = {
     [ST_LIST_TOKENS_HASH] = TOKEN_COLS "WHERE hash = ?1",
     [ST_REVOKE_TOKEN] = "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
     [ST_HAS_TOKEN] = "SELECT count(*) FROM tokens WHERE name = ?1",
+    [ST_ADD_JOURNAL] = "INSERT INTO journal(kind, at, source, data) VALUES (?1, ?2, ?3, ?4)",
+    [ST_LIST_JOURNAL] = "SELECT seq, kind, at, source, data FROM journal WHERE seq > ?1 "
+                        "ORDER BY seq",
+    [ST_TRIM_JOURNAL] = "DELETE FROM journal WHERE seq <= ?1",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -1686,6 +1703,75 @@ static enum ks_rc sq_revoke_token(struct ks_store *s, const char *name, ks_time 
     return ks_err_set(err, KS_ESTATE, "token '%s' was already revoked", name);
 }
 
+/* ---- the server's journal (migration 6) --------------------------------------- */
+
+static enum ks_rc sq_add_journal(struct ks_store *s, struct ks_journal_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_JOURNAL);
+    int rc = bind_text(st, 1, r->kind);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, r->at);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, r->source);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_blob64(st, 4, r->len ? r->data : "", r->len, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "append to the journal");
+    }
+    r->seq = sqlite3_last_insert_rowid(q->db);
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_journal(struct ks_store *s, int64_t after,
+                                  int (*fn)(void *ctx, const struct ks_journal_row *row),
+                                  void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_JOURNAL);
+    int rc = sqlite3_bind_int64(st, 1, after);
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "read the journal");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_journal_row row = {sqlite3_column_int64(st, 0), col_text(st, 1),
+                                     sqlite3_column_int64(st, 2), col_text(st, 3),
+                                     sqlite3_column_blob(st, 4),
+                                     (size_t)sqlite3_column_bytes(st, 4)};
+        if (fn(ctx, &row)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "read the journal");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_trim_journal(struct ks_store *s, int64_t upto, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_TRIM_JOURNAL);
+    int rc = sqlite3_bind_int64(st, 1, upto);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "trim the journal");
+    }
+    done(st);
+    return KS_OK;
+}
+
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1727,6 +1813,9 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .list_items = sq_list_items,
     .put_cost = sq_put_cost,
     .list_costs = sq_list_costs,
+    .add_journal = sq_add_journal,
+    .list_journal = sq_list_journal,
+    .trim_journal = sq_trim_journal,
     .add_token = sq_add_token,
     .list_tokens = sq_list_tokens,
     .revoke_token = sq_revoke_token,

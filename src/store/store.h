@@ -131,6 +131,20 @@ struct ks_token_row {
     ks_time revoked_at; /* KS_TIME_NONE: in force */
 };
 
+/* A journal entry of the server (migration 6): what changed the engine
+ * after its last saved state, in order. kind is "events" (a request body, as
+ * received, from source), or "command" (a person's action, an alert or a
+ * clock tick, as JSON). at is the wall clock the server applied it at (ms; 0
+ * on event time). data is borrowed in list callbacks. */
+struct ks_journal_row {
+    int64_t seq; /* set by add_journal */
+    const char *kind;
+    ks_time at;
+    const char *source;
+    const void *data;
+    size_t len;
+};
+
 struct ks_store;
 
 /* Called per block of a channel's feed: the changes first..last (seqs),
@@ -261,6 +275,13 @@ struct ks_store_ops {
                               struct ks_err *err);
     enum ks_rc (*revoke_token)(struct ks_store *s, const char *name, ks_time at,
                                struct ks_err *err);
+    /* The server's journal: append (sets row->seq), read in order after a
+     * seq, delete up to a seq (what a saved state accounts for). */
+    enum ks_rc (*add_journal)(struct ks_store *s, struct ks_journal_row *row, struct ks_err *err);
+    enum ks_rc (*list_journal)(struct ks_store *s, int64_t after,
+                               int (*fn)(void *ctx, const struct ks_journal_row *row), void *ctx,
+                               struct ks_err *err);
+    enum ks_rc (*trim_journal)(struct ks_store *s, int64_t upto, struct ks_err *err);
 };
 
 struct ks_store {

@@ -1,0 +1,212 @@
+/*
+ * cmd_serve.c - `kintsugi serve`: the engine live behind HTTP (src/serve/,
+ * src/http/). Prints "listening on http://HOST:PORT" on stderr when ready;
+ * SIGTERM or SIGINT stop it: no new connection, requests in progress
+ * finished, the state saved, exit 0.
+ */
+#include "../serve/serve.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0: any free port)", 0,
+     NULL},
+    {"db", 1, "database file (default: ./kintsugi.db; created if absent)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
+    {"clock", 1, "wall (default: timers fire on the wall clock) or event (event time, as a "
+                 "replay)",
+     0, NULL},
+    {"max-skew", 1, "wall clock: an event's ts may be at most this far ahead (default 5m)", 0,
+     NULL},
+    {"update-idle", 1, "open inventory updates close after this long without events (default "
+                       "5s; POST /v1/events?end=true closes them at once)",
+     0, NULL},
+    {"open-metrics", 0, "serve /metrics without a token (for a Prometheus on a trusted network)",
+     0, NULL},
+    {"max-body", 1, "POST /v1/events: the largest body in bytes (default 67108864, 64 MiB)", 0,
+     NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
+    "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]",
+    "Run kintsugi live: events and people's actions over HTTP, timers on the wall clock.",
+    "It owns the database while it runs: other kintsugi commands that change it are refused\n"
+    "with the server's name (reading commands work meanwhile). A request that changes state is\n"
+    "answered only once it is committed; after a crash or kill -9 the server loads its last\n"
+    "saved state and re-applies its journal, so nothing acknowledged is lost.\n\n"
+    "Every /v1/ request needs a token (kintsugi token create --name NAME --role ROLE):\n"
+    "  curl -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/x-ndjson' \\\n"
+    "       --data-binary @events.ndjson http://127.0.0.1:8080/v1/events\n"
+    "  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/v1/incidents?status=open\n"
+    "/healthz and /readyz need none. docs/API.md lists every route.\n\n"
+    "--clock event runs on event time, as `kintsugi ingest` does (backfills, tests, demos): the\n"
+    "same events posted in the same order give the same incidents, to the millisecond.\n\n"
+    "exit status: 0 stopped by SIGTERM or SIGINT after saving, 1 runtime failure (address in\n"
+    "use, store), 2 usage or configuration error.",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+/* HOST:PORT, [V6]:PORT or PORT. */
+static int parse_listen(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *p = colon ? colon + 1 : s;
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (!*p || *end || v < 0 || v > 65535) {
+        return -1;
+    }
+    *port = (int)v;
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n >= cap) {
+        return -1;
+    }
+    memcpy(host, s, n);
+    host[n] = 0;
+    if (!*host) {
+        snprintf(host, cap, "127.0.0.1");
+    }
+    return 0;
+}
+
+static void access_log(void *ctx, const struct ks_http_done *d)
+{
+    (void)ctx;
+    if (d->status >= 500) {
+        fprintf(stderr, "kintsugi: %s %s -> %d (%s)\n", d->method, d->path, d->status,
+                d->who && *d->who ? d->who : "-");
+    }
+}
+
+int ks_cmd_serve(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    ks_free(args);
+    if (rc != 0) {
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (nargs) {
+        ks_cli_error("serve takes no arguments (see kintsugi serve --help)");
+        return KS_EXIT_USAGE;
+    }
+    char host[256];
+    int port;
+    const char *listen = ks_cli_opt(&spec, "listen")->value;
+    if (parse_listen(listen ? listen : "127.0.0.1:8080", host, sizeof(host), &port) != 0) {
+        ks_cli_error("--listen '%s': expected HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:9000, "
+                     "[::1]:8080)",
+                     listen);
+        return KS_EXIT_USAGE;
+    }
+    struct ks_live_opts lo = {0};
+    lo.db = ks_cli_opt(&spec, "db")->value ? ks_cli_opt(&spec, "db")->value : "kintsugi.db";
+    lo.config = ks_cli_opt(&spec, "config")->value;
+    const char *clock = ks_cli_opt(&spec, "clock")->value;
+    if (clock && strcmp(clock, "wall") != 0 && strcmp(clock, "event") != 0) {
+        ks_cli_error("--clock '%s': use wall or event", clock);
+        return KS_EXIT_USAGE;
+    }
+    lo.clock_event = clock && strcmp(clock, "event") == 0;
+    const char *skew = ks_cli_opt(&spec, "max-skew")->value;
+    if (skew && (ks_duration_parse(skew, &lo.max_skew) != 0 || lo.max_skew <= 0)) {
+        ks_cli_error("--max-skew '%s': expected a duration such as 5m, 30s or 1h", skew);
+        return KS_EXIT_USAGE;
+    }
+    const char *idle = ks_cli_opt(&spec, "update-idle")->value;
+    if (idle && (ks_duration_parse(idle, &lo.update_idle) != 0 || lo.update_idle <= 0)) {
+        ks_cli_error("--update-idle '%s': expected a duration such as 5s or 500ms", idle);
+        return KS_EXIT_USAGE;
+    }
+    struct ks_api api = {0};
+    api.max_events_body = 64u << 20;
+    const char *mb = ks_cli_opt(&spec, "max-body")->value;
+    if (mb) {
+        char *end;
+        unsigned long long v = strtoull(mb, &end, 10);
+        if (!*mb || *end || v < 1024 || v > (1ull << 32)) {
+            ks_cli_error("--max-body '%s': expected bytes from 1024 to 4294967296", mb);
+            return KS_EXIT_USAGE;
+        }
+        api.max_events_body = (size_t)v;
+    }
+    const char *ms = getenv("KINTSUGI_CHECKPOINT_EVERY");
+    if (ms && *ms) {
+        lo.checkpoint_every = (ks_time)(strtod(ms, NULL) * KS_SEC);
+        if (lo.checkpoint_every <= 0) {
+            lo.checkpoint_every = 1;
+        }
+    }
+    char url[300];
+    snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+    lo.url = url;
+
+    /* Signals are taken by sigwait on this thread alone: block them before
+     * any thread starts, so that every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct ks_live *live;
+    if ((rc = ks_live_open(&live, &lo)) != 0) {
+        return rc;
+    }
+    api.live = live;
+    static struct ks_metrics metrics = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    api.metrics = &metrics;
+    api.metrics_open = ks_cli_opt(&spec, "open-metrics")->set > 0;
+    struct ks_http_route routes[64];
+    struct ks_http_opts ho = {0};
+    ho.host = host;
+    ho.port = port;
+    ho.routes = routes;
+    ho.nroutes = ks_api_routes(&api, routes, 64);
+    ho.auth = ks_api_auth;
+    ho.auth_ctx = &api;
+    ho.access_log = access_log;
+    ho.observe = ks_metrics_observe;
+    ho.observe_ctx = &metrics;
+    struct ks_err err = {0};
+    /* Requests that come before the writer starts wait in its queue. */
+    struct ks_http *h = ks_http_start(&ho, &err);
+    if (!h) {
+        ks_cli_error("cannot listen on %s: %s", listen ? listen : "127.0.0.1:8080", err.msg);
+        ks_live_close(live);
+        return KS_EXIT_FAIL;
+    }
+    if (port == 0) {
+        snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+                 ks_http_port(h));
+    }
+    if (ks_live_set_url(live, url) != 0) {
+        ks_http_stop(h);
+        ks_live_close(live);
+        return KS_EXIT_FAIL;
+    }
+    ks_live_start(live);
+    fprintf(stderr, "listening on %s\n", url);
+    fflush(stderr);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    fprintf(stderr, "kintsugi: %s: finishing requests in progress and saving\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    ks_http_stop(h);
+    rc = ks_live_close(live);
+    if (rc == 0) {
+        fprintf(stderr, "kintsugi: stopped; state saved to %s\n", lo.db);
+    }
+    return rc;
+}

@@ -1,0 +1,488 @@
+/* api.c - the routes of `kintsugi serve` under /v1/: the same documents as
+ * the CLI's --json for the same question. Reads of stored rows use the
+ * request thread's own store connection; reads that need the engine and
+ * every change go to the writer (live.c). docs/API.md lists them. */
+#include "serve_int.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* The HTTP status of a refused change or failed read. */
+static int status_of(enum ks_rc rc)
+{
+    switch (rc) {
+    case KS_EINPUT:
+    case KS_EUSAGE:
+        return 400;
+    case KS_ENOTFOUND:
+        return 404;
+    case KS_ESTATE:
+        return 409;
+    default:
+        return 503;
+    }
+}
+
+static const char *code_of(int status)
+{
+    switch (status) {
+    case 400:
+        return "invalid";
+    case 404:
+        return "not_found";
+    case 409:
+        return "conflict";
+    default:
+        return "unavailable";
+    }
+}
+
+static void fail(struct ks_http_resp *resp, const struct ks_err *err)
+{
+    int st = status_of(err->rc);
+    ks_http_error(resp, st, code_of(st), "%s", err->msg);
+}
+
+/* The {id} of the path as an incident id; 0 (answered 400) when it is not one. */
+static int64_t path_id(const struct ks_http_req *req, struct ks_http_resp *resp)
+{
+    const char *s = ks_http_param(req, "id");
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || v <= 0 || v == LLONG_MAX) {
+        ks_http_error(resp, 400, "invalid", "path: '%s' is not an incident id (a positive integer)",
+                      s ? s : "");
+        return 0;
+    }
+    return v;
+}
+
+static struct ks_live *live_of(void *ctx)
+{
+    return ((struct ks_api *)ctx)->live;
+}
+
+/* ---- health --------------------------------------------------------------------- */
+
+static void get_healthz(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req, (void)ctx;
+    ks_buf_puts(&resp->body, "{\"status\":\"ok\"}");
+}
+
+static void get_readyz(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    if (!ks_live_ready(live_of(ctx))) {
+        ks_http_error(resp, 503, "not_ready", "the state is not loaded, or the store failed");
+        return;
+    }
+    ks_buf_puts(&resp->body, "{\"status\":\"ready\"}");
+}
+
+/* ---- events --------------------------------------------------------------------- */
+
+/* A JSON array (or one object) as NDJSON lines, one per element. Returns 0,
+ * or -1 with the reason in why. */
+static int array_to_lines(const char *body, size_t len, struct ks_buf *out, char *why,
+                          size_t cap)
+{
+    json_error_t je;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!j) {
+        snprintf(why, cap, "body: invalid JSON at line %d column %d: %s", je.line, je.column,
+                 je.text);
+        return -1;
+    }
+    if (json_is_object(j)) {
+        json_t *one = json_array();
+        json_array_append(one, j);
+        json_decref(j);
+        j = one;
+    }
+    if (!json_is_array(j)) {
+        json_decref(j);
+        snprintf(why, cap, "body: must be a JSON array of events (or one event object)");
+        return -1;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(j, i, v)
+    {
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        ks_buf_puts(out, s ? s : "null");
+        ks_buf_putc(out, '\n');
+        free(s);
+    }
+    json_decref(j);
+    return 0;
+}
+
+static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *body = req->body;
+    size_t len = req->body_len;
+    struct ks_buf lines = {0};
+    if (strcmp(req->content_type, "application/json") == 0) {
+        char why[300];
+        if (array_to_lines(body, len, &lines, why, sizeof(why)) != 0) {
+            ks_http_error(resp, 400, "bad_json", "%s", why);
+            return;
+        }
+        body = lines.p ? lines.p : "";
+        len = lines.len;
+    }
+    const char *endq = ks_http_query(req, "end");
+    int end = endq && (strcmp(endq, "") == 0 || strcmp(endq, "1") == 0 || strcmp(endq, "true") == 0);
+    if (endq && !end && strcmp(endq, "0") != 0 && strcmp(endq, "false") != 0) {
+        ks_buf_fini(&lines);
+        ks_http_error(resp, 400, "invalid", "query \"end\": '%s' is not true or false", endq);
+        return;
+    }
+    struct ks_live_events res;
+    struct ks_err err = {0};
+    if (ks_live_events(live_of(ctx), body, len, req->who.name, end, &res, &err) != 0) {
+        ks_buf_fini(&lines);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+        return;
+    }
+    ks_buf_fini(&lines);
+    resp->status = 202;
+    ks_buf_printf(&resp->body,
+                  "{\"accepted\":%llu,\"duplicates\":%llu,\"request\":%lld,\"rejected\":",
+                  (unsigned long long)res.accepted, (unsigned long long)res.duplicates,
+                  (long long)res.request);
+    ks_buf_put(&resp->body, res.rejected_json.p ? res.rejected_json.p : "[]",
+               res.rejected_json.p ? res.rejected_json.len : 2);
+    ks_buf_putc(&resp->body, '}');
+    ks_buf_fini(&res.rejected_json);
+}
+
+/* ---- incidents ------------------------------------------------------------------ */
+
+struct list_ctx {
+    struct ks_buf *out;
+    const char *severity, *type;
+    int n;
+};
+
+static int list_row(void *vctx, const struct ks_incident_row *row)
+{
+    struct list_ctx *c = vctx;
+    if ((c->severity && strcmp(c->severity, row->severity) != 0) ||
+        (c->type && strcmp(c->type, row->type) != 0)) {
+        return 0;
+    }
+    ks_buf_puts(c->out, c->n ? ",\n " : "");
+    ks_buf_puts(c->out, row->summary_json);
+    c->n++;
+    return 0;
+}
+
+static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *status = ks_http_query(req, "status");
+    static const char *ok[] = {"open", "investigating", "contained", "resolving", "resolved"};
+    int valid = !status;
+    for (size_t i = 0; i < 5 && !valid; i++) {
+        valid = strcmp(status, ok[i]) == 0;
+    }
+    if (!valid) {
+        ks_http_error(resp, 400, "invalid",
+                      "query \"status\": unknown status '%s' (use open, investigating, contained, "
+                      "resolving or resolved)",
+                      status);
+        return;
+    }
+    const char *sev = ks_http_query(req, "severity");
+    if (sev && strcmp(sev, "P1") != 0 && strcmp(sev, "P2") != 0 && strcmp(sev, "P3") != 0) {
+        ks_http_error(resp, 400, "invalid", "query \"severity\": '%s' is not P1, P2 or P3", sev);
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"), 0};
+    ks_buf_putc(&resp->body, '[');
+    if (!s || s->ops->list_incidents(s, status, list_row, &c, &err) != KS_OK) {
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+        return;
+    }
+    ks_buf_puts(&resp->body, "]");
+}
+
+static void get_incident(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    int64_t id = path_id(req, resp);
+    if (!id) {
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || s->ops->get_incident(s, id, 1, &resp->body, &err) != KS_OK) {
+        fail(resp, &err);
+    }
+}
+
+/* Runs cmd (a JSON object) as the request's token. */
+static void command(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
+                    json_t *cmd)
+{
+    char *text = json_dumps(cmd, JSON_COMPACT);
+    json_decref(cmd);
+    struct ks_err err = {0};
+    if (ks_live_command(live_of(ctx), text, req->who.name, &resp->body, &err) != 0) {
+        fail(resp, &err);
+    }
+    free(text);
+}
+
+/* A command on incident {id}: op with the body's string fields named. */
+static void incident_cmd(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
+                         const char *op, const char *const *fields)
+{
+    int64_t id = path_id(req, resp);
+    if (!id) {
+        return;
+    }
+    json_t *cmd = json_pack("{s:s, s:I}", "op", op, "id", (json_int_t)id);
+    for (size_t i = 0; fields && fields[i]; i++) {
+        const char *f = fields[i];
+        int optional = f[0] == '?';
+        f += optional;
+        json_t *v = req->json ? json_object_get(req->json, f) : NULL;
+        if (!v && optional) {
+            continue;
+        }
+        if (!json_is_string(v) || !*json_string_value(v)) {
+            json_decref(cmd);
+            ks_http_error(resp, 400, "invalid", "field \"%s\": is required (a non-empty string)",
+                          f);
+            return;
+        }
+        json_object_set(cmd, f, v);
+    }
+    command(req, resp, ctx, cmd);
+}
+
+static void post_ack(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    incident_cmd(req, resp, ctx, "ack", NULL);
+}
+
+static void post_status(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const f[] = {"status", NULL};
+    incident_cmd(req, resp, ctx, "status", f);
+}
+
+static void post_note(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const f[] = {"text", NULL};
+    incident_cmd(req, resp, ctx, "note", f);
+}
+
+static void post_assign(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const f[] = {"owner", NULL};
+    incident_cmd(req, resp, ctx, "assign", f);
+}
+
+static void post_step(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    int64_t id = path_id(req, resp);
+    if (!id) {
+        return;
+    }
+    json_t *st = req->json ? json_object_get(req->json, "status") : NULL;
+    json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
+    if (!json_is_string(st)) {
+        ks_http_error(resp, 400, "invalid", "field \"status\": is required (done or skip)");
+        return;
+    }
+    if (note && !json_is_string(note)) {
+        ks_http_error(resp, 400, "invalid", "field \"note\": must be a string");
+        return;
+    }
+    json_t *cmd = json_pack("{s:s, s:I, s:s, s:O}", "op", "step", "id", (json_int_t)id, "step",
+                            ks_http_param(req, "step"), "status", st);
+    if (note) {
+        json_object_set(cmd, "note", note);
+    }
+    command(req, resp, ctx, cmd);
+}
+
+/* ---- actions and the guard ------------------------------------------------------- */
+
+static enum ks_rc read_actions(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                               struct ks_err *err)
+{
+    (void)ctx, (void)err;
+    ks_engine_actions_json(e, out);
+    return KS_OK;
+}
+
+static enum ks_rc read_guard(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                             struct ks_err *err)
+{
+    (void)ctx, (void)err;
+    ks_engine_guard_status_json(e, out);
+    return KS_OK;
+}
+
+static enum ks_rc read_reconcile(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                                 struct ks_err *err)
+{
+    return ks_engine_reconcile_json(e, ctx, out, err);
+}
+
+static void engine_read(struct ks_http_resp *resp, void *ctx, ks_live_read_fn fn, void *arg)
+{
+    struct ks_err err = {0};
+    if (ks_live_read(live_of(ctx), fn, arg, &resp->body, &err) != KS_OK) {
+        fail(resp, &err);
+    }
+}
+
+static void get_actions(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    engine_read(resp, ctx, read_actions, NULL);
+}
+
+static void get_guard(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    engine_read(resp, ctx, read_guard, NULL);
+}
+
+static void get_reconcile(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    engine_read(resp, ctx, read_reconcile, (void *)ks_http_query(req, "channel"));
+}
+
+static void post_approve(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const f[] = {"action", NULL};
+    incident_cmd(req, resp, ctx, "approve", f);
+}
+
+/* POST /v1/guard/{verb}: pause and release take an optional "channel" (all
+ * when absent), rollback and accept an "incident". */
+static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *verb = ks_http_param(req, "verb");
+    static const char *verbs[] = {"pause", "release", "rollback", "accept"};
+    size_t v = 0;
+    while (v < 4 && strcmp(verbs[v], verb) != 0) {
+        v++;
+    }
+    if (v == 4) {
+        ks_http_error(resp, 404, "not_found",
+                      "no guard action '%s' (use pause, release, rollback or accept)", verb);
+        return;
+    }
+    char op[32];
+    snprintf(op, sizeof(op), "guard_%s", verb);
+    json_t *cmd = json_pack("{s:s}", "op", op);
+    json_t *j = req->json;
+    if (v < 2) {
+        json_t *ch = j ? json_object_get(j, "channel") : NULL;
+        if (ch && !json_is_string(ch)) {
+            json_decref(cmd);
+            ks_http_error(resp, 400, "invalid", "field \"channel\": must be a channel name");
+            return;
+        }
+        if (ch) {
+            json_object_set(cmd, "channel", ch);
+        }
+    } else {
+        json_t *id = j ? json_object_get(j, "incident") : NULL;
+        if (!json_is_integer(id) || json_integer_value(id) <= 0) {
+            json_decref(cmd);
+            ks_http_error(resp, 400, "invalid",
+                          "field \"incident\": is required (the id of a data_corruption incident)");
+            return;
+        }
+        json_object_set(cmd, "id", id);
+        json_t *dry = json_object_get(j, "dry_run");
+        if (dry) {
+            json_object_set(cmd, "dry_run", dry);
+        }
+    }
+    command(req, resp, ctx, cmd);
+}
+
+/* ---- /metrics -------------------------------------------------------------------- */
+
+static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    struct ks_api *api = ctx;
+    struct ks_err err = {0};
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    if (ks_metrics_render(api->live, api->metrics, &resp->body, &err) != KS_OK) {
+        resp->content_type = "application/json";
+        fail(resp, &err);
+    }
+}
+
+/* ---- the table ------------------------------------------------------------------- */
+
+#define JSON_IN "application/json"
+#define EVENTS_IN "application/x-ndjson, application/json"
+
+size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
+{
+    const struct ks_http_route r[] = {
+        {"GET", "/healthz", get_healthz, api, KS_ROLE_NONE, 0, NULL, 0},
+        {"GET", "/readyz", get_readyz, api, KS_ROLE_NONE, 0, NULL, 0},
+        {"POST", "/v1/events", post_events, api, KS_ROLE_RESPONDER, api->max_events_body,
+         EVENTS_IN, 0},
+        {"GET", "/v1/incidents", get_incidents, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}", get_incident, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/incidents/{id}/ack", post_ack, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
+        {"POST", "/v1/incidents/{id}/status", post_status, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
+        {"POST", "/v1/incidents/{id}/note", post_note, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
+        {"POST", "/v1/incidents/{id}/assign", post_assign, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
+        {"POST", "/v1/incidents/{id}/steps/{step}", post_step, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/actions", get_actions, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/actions/{id}/approve", post_approve, api, KS_ROLE_ADMIN, 0, JSON_IN,
+         KS_HTTP_JSON},
+        {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
+         0, NULL, 0},
+    };
+    size_t n = sizeof(r) / sizeof(r[0]);
+    for (size_t i = 0; i < n && i < cap; i++) {
+        out[i] = r[i];
+    }
+    return n < cap ? n : cap;
+}
+
+enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bearer,
+                       struct ks_auth_who *who, struct ks_err *err)
+{
+    (void)req;
+    struct ks_api *api = ctx;
+    if (!bearer) {
+        return ks_err_set(err, KS_EINPUT,
+                          "this needs a token: Authorization: Bearer TOKEN (kintsugi token "
+                          "create)");
+    }
+    struct ks_store *s = ks_live_reader(api->live, err);
+    if (!s) {
+        return KS_EIO;
+    }
+    return ks_auth_verify(s, bearer, who, err);
+}

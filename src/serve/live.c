@@ -1,0 +1,584 @@
+/* live.c - the server's writer: one thread owns the engine and the store,
+ * applies queued jobs in arrival order, journals them and commits their
+ * effects together (group commit), then answers. See serve.h. */
+#include "serve.h"
+#include "serve_int.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum job_kind { JOB_EVENTS, JOB_COMMAND, JOB_READ };
+
+struct job {
+    enum job_kind kind;
+    const char *body;
+    size_t len;
+    const char *actor;
+    struct ks_live_events *res;
+    struct ks_buf *out;
+    ks_live_read_fn fn;
+    void *ctx;
+    struct ks_err err;
+    int failed; /* -1: refused before any change; 1: the store failed */
+    int end;    /* events: close open updates after them */
+    int done;
+    ks_time at;   /* the time it was applied at */
+    int64_t seq;  /* its journal entry */
+    size_t dead0, dead1; /* its dead letters among the engine's */
+    struct job *next;
+};
+
+/* ---- applying: the same code live and when the journal is re-applied ---------- */
+
+/* Moves the engine to the wall clock (not with event time). */
+static void move_clock(struct ks_live *l, ks_time at)
+{
+    if (!l->o.clock_event && at > 0) {
+        ks_engine_advance(l->a.eng, at);
+    }
+}
+
+struct reject_ctx {
+    struct ks_live_events *res;
+    struct ks_json j;
+};
+
+static void apply_events(struct ks_live *l, struct job *jb)
+{
+    struct ks_live_events *res = jb->res;
+    move_clock(l, jb->at);
+    struct ks_json j;
+    ks_json_init(&j, &res->rejected_json, 0);
+    ks_json_arr_begin(&j);
+    const struct ks_dead_effect *dl;
+    jb->dead0 = ks_engine_dead(l->a.eng, &dl);
+    const char *p = jb->body, *end = jb->body + jb->len;
+    int64_t lineno = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl : end;
+        lineno++;
+        size_t n = (size_t)(e - p);
+        if (n && p[n - 1] == '\r') {
+            n--;
+        }
+        struct ks_err err = {0};
+        int t = ks_metrics_type(p, n);
+        switch (ks_engine_event(l->a.eng, l->input, lineno, p, n, &err)) {
+        case KS_LINE_BLANK:
+            break; /* without effect, not counted */
+        case KS_LINE_ACCEPTED:
+            res->accepted++;
+            __atomic_add_fetch(&l->by_type[t][0], 1, __ATOMIC_RELAXED);
+            break;
+        case KS_LINE_DUPLICATE:
+            res->duplicates++;
+            __atomic_add_fetch(&l->by_type[t][1], 1, __ATOMIC_RELAXED);
+            break;
+        case KS_LINE_REJECTED:
+            res->rejected++;
+            __atomic_add_fetch(&l->by_type[t][2], 1, __ATOMIC_RELAXED);
+            ks_json_obj_begin(&j);
+            ks_json_key(&j, "line");
+            ks_json_int(&j, lineno);
+            ks_json_key(&j, "reason");
+            ks_json_str(&j, err.msg);
+            ks_json_obj_end(&j);
+            break;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    ks_json_arr_end(&j);
+    jb->dead1 = ks_engine_dead(l->a.eng, &dl);
+    if (res->accepted) {
+        l->open_updates = 1;
+        l->last_events = ks_time_now();
+    }
+    if (jb->end) {
+        ks_engine_end_input(l->a.eng);
+        l->open_updates = 0;
+    }
+    KS_LIVE_COUNT(l, events_accepted, res->accepted);
+    KS_LIVE_COUNT(l, events_duplicate, res->duplicates);
+    KS_LIVE_COUNT(l, events_rejected, res->rejected);
+}
+
+static void apply_command(struct ks_live *l, struct job *jb)
+{
+    move_clock(l, jb->at);
+    if (jb->len == 17 && memcmp(jb->body, "{\"op\":\"end_input\"}", 17) == 0) {
+        l->open_updates = 0;
+    }
+    ks_time at = l->o.clock_event ? KS_TIME_NONE : jb->at;
+    if (ks_live_cmd_apply(l->a.eng, jb->body, jb->len, jb->actor, at, jb->out, &jb->err) !=
+        KS_OK) {
+        jb->failed = -1;
+    }
+    KS_LIVE_COUNT(l, commands, 1);
+}
+
+static void apply(struct ks_live *l, struct job *jb)
+{
+    if (jb->kind == JOB_EVENTS) {
+        apply_events(l, jb);
+    } else if (jb->kind == JOB_COMMAND) {
+        apply_command(l, jb);
+    } else {
+        if (jb->fn(l->a.eng, jb->ctx, jb->out, &jb->err) != KS_OK) {
+            jb->failed = -1;
+        }
+    }
+}
+
+/* ---- writing a batch ----------------------------------------------------------- */
+
+struct batch {
+    struct ks_live *l;
+    struct job *jobs;
+    int journal; /* append the jobs to the journal (live; not when re-applying it) */
+    int trim;    /* with a checkpoint: drop the journal it accounts for */
+};
+
+static const char *kind_name(const struct job *jb)
+{
+    return jb->kind != JOB_EVENTS ? "command" : jb->end ? "events+end" : "events";
+}
+
+/* Inside the batch's transaction: the journal entries, then the dead letters
+ * named after their request (the engine's own are dropped). */
+static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
+{
+    struct batch *b = ctx;
+    struct ks_live *l = b->l;
+    const struct ks_dead_effect *dl;
+    size_t nd = ks_engine_dead(a->eng, &dl);
+    for (struct job *jb = b->jobs; jb; jb = jb->next) {
+        if (jb->kind == JOB_READ || jb->failed) {
+            continue;
+        }
+        if (b->journal) {
+            struct ks_journal_row r = {0, kind_name(jb), jb->at, jb->actor, jb->body,
+                                       jb->len};
+            if (a->store->ops->add_journal(a->store, &r, err) != KS_OK) {
+                return err->rc;
+            }
+            jb->seq = r.seq;
+            KS_LIVE_COUNT(l, journal_rows, 1);
+        }
+        if (jb->seq > l->journal_seq) {
+            l->journal_seq = jb->seq;
+        }
+        if (jb->res) {
+            jb->res->request = jb->seq;
+        }
+        char source[160];
+        snprintf(source, sizeof(source), "http request %lld (%.100s)", (long long)jb->seq,
+                 jb->actor ? jb->actor : "?");
+        for (size_t i = jb->dead0; i < jb->dead1 && i < nd; i++) {
+            struct ks_deadletter d = {0};
+            d.source = source;
+            d.line = dl[i].line;
+            d.reason = dl[i].reason;
+            d.raw = dl[i].raw;
+            d.raw_len = dl[i].raw_len;
+            d.status = "pending";
+            d.received_at = ks_time_now();
+            if (a->store->ops->add_deadletter(a->store, &d, err) != KS_OK) {
+                return err->rc;
+            }
+        }
+    }
+    ks_engine_dead_drop(a->eng);
+    if (!b->trim) {
+        return KS_OK;
+    }
+    /* With a saved state: the journal entries it accounts for go, and the
+     * "journal" blob says where re-applying starts after a restart. */
+    char seq[32];
+    int n = snprintf(seq, sizeof(seq), "%lld", (long long)l->journal_seq);
+    enum ks_rc rc = a->store->ops->put_blob(a->store, "journal", seq, (size_t)n, err);
+    if (rc == KS_OK) {
+        rc = a->store->ops->trim_journal(a->store, l->journal_seq, err);
+    }
+    return rc;
+}
+
+/* Applies and commits jobs; 0, or -1 when the store failed (each job then
+ * has failed = 1). */
+static int run_batch(struct ks_live *l, struct job *jobs, int journal)
+{
+    ks_time now = ks_time_now();
+    for (struct job *jb = jobs; jb; jb = jb->next) {
+        if (journal) {
+            jb->at = l->o.clock_event ? 0 : now;
+        }
+        apply(l, jb);
+    }
+    int ck = now - l->last_checkpoint >= l->o.checkpoint_every;
+    struct batch b = {l, jobs, journal, ck};
+    int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
+    if (rc != 0) {
+        /* The engine holds what the store does not: no more changes until a
+         * restart re-applies the journal. */
+        __atomic_store_n(&l->broken, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
+        for (struct job *jb = jobs; jb; jb = jb->next) {
+            if (!jb->failed) {
+                jb->failed = 1;
+                ks_err_set(&jb->err, KS_EIO, "the store failed; nothing of it was kept");
+            }
+        }
+        return -1;
+    }
+    if (ck) {
+        l->last_checkpoint = now;
+    }
+    KS_LIVE_COUNT(l, commits, 1);
+    __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
+    return 0;
+}
+
+/* ---- re-applying the journal after a restart ------------------------------------ */
+
+struct replay {
+    struct ks_live *l;
+    struct job *head, **tail;
+    size_t n;
+    int failed;
+};
+
+static int replay_row(void *ctx, const struct ks_journal_row *r)
+{
+    struct replay *rp = ctx;
+    struct job *jb = ks_calloc(1, sizeof(*jb));
+    jb->kind = strncmp(r->kind, "events", 6) == 0 ? JOB_EVENTS : JOB_COMMAND;
+    jb->end = strcmp(r->kind, "events+end") == 0;
+    char *copy = ks_malloc(r->len + 1);
+    memcpy(copy, r->data, r->len);
+    copy[r->len] = 0;
+    jb->body = copy;
+    jb->len = r->len;
+    jb->actor = ks_strdup(r->source ? r->source : "");
+    jb->at = r->at;
+    jb->seq = r->seq;
+    if (jb->kind == JOB_EVENTS) {
+        jb->res = ks_calloc(1, sizeof(*jb->res));
+    } else {
+        jb->out = ks_calloc(1, sizeof(*jb->out));
+    }
+    *rp->tail = jb;
+    rp->tail = &jb->next;
+    rp->n++;
+    return 0;
+}
+
+static void free_replayed(struct job *jb)
+{
+    while (jb) {
+        struct job *next = jb->next;
+        ks_free((char *)jb->body);
+        ks_free((char *)jb->actor);
+        if (jb->res) {
+            ks_buf_fini(&jb->res->rejected_json);
+            ks_free(jb->res);
+        }
+        if (jb->out) {
+            ks_buf_fini(jb->out);
+            ks_free(jb->out);
+        }
+        ks_free(jb);
+        jb = next;
+    }
+}
+
+static int replay_journal(struct ks_live *l)
+{
+    struct ks_err err = {0};
+    struct ks_buf b = {0};
+    int found = 0;
+    if (l->a.store->ops->get_blob(l->a.store, "journal", &b, &found, &err) != KS_OK) {
+        ks_shell_error("%s: %s", l->a.db, err.msg);
+        return KS_SHELL_FAIL;
+    }
+    l->journal_seq = found && b.p ? strtoll(b.p, NULL, 10) : 0;
+    ks_buf_fini(&b);
+    struct replay rp = {l, NULL, &rp.head, 0, 0};
+    if (l->a.store->ops->list_journal(l->a.store, l->journal_seq, replay_row, &rp, &err) !=
+        KS_OK) {
+        ks_shell_error("%s: %s", l->a.db, err.msg);
+        free_replayed(rp.head);
+        return KS_SHELL_FAIL;
+    }
+    /* Re-applied in chunks, each committed with a saved state at the end. */
+    int rc = 0;
+    struct job *jb = rp.head;
+    for (struct job *last = NULL; jb; jb = jb->next) {
+        apply(l, jb);
+        last = jb;
+        (void)last;
+    }
+    if (rp.n) {
+        struct batch bt = {l, rp.head, 0, 1};
+        if (ks_shell_flush_with(&l->a, 1, write_batch, &bt) != 0) {
+            rc = KS_SHELL_FAIL;
+        } else {
+            fprintf(stderr, "kintsugi: %s: re-applied %zu journal entr%s written after the last "
+                            "saved state\n",
+                    l->a.db, rp.n, rp.n == 1 ? "y" : "ies");
+        }
+    }
+    free_replayed(rp.head);
+    return rc;
+}
+
+/* ---- the writer thread --------------------------------------------------------- */
+
+static void *writer(void *arg)
+{
+    struct ks_live *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->head && !l->stopping) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ks_time tick = l->o.tick > 0 ? l->o.tick : 250;
+            ts.tv_nsec += (long)(tick % 1000) * 1000000L;
+            ts.tv_sec += (time_t)(tick / 1000) + ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            if (pthread_cond_timedwait(&l->cv, &l->mu, &ts) == ETIMEDOUT) {
+                break;
+            }
+        }
+        struct job *jobs = l->head;
+        l->head = NULL;
+        l->tail = &l->head;
+        int stopping = l->stopping;
+        pthread_mutex_unlock(&l->mu);
+        if (__atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
+            for (struct job *jb = jobs; jb; jb = jb->next) {
+                jb->failed = 1;
+                ks_err_set(&jb->err, KS_EIO, "the store failed; restart the server to continue "
+                                             "from its journal");
+            }
+        } else if (jobs) {
+            run_batch(l, jobs, 1);
+        } else if (l->open_updates && ks_time_now() - l->last_events >= l->o.update_idle) {
+            /* A quiet spell after events: their open updates close, as at the
+             * end of a file (journaled, so a restart closes them the same). */
+            struct job end = {.kind = JOB_COMMAND, .body = "{\"op\":\"end_input\"}", .len = 17,
+                              .actor = "kintsugi"};
+            struct ks_buf out = {0};
+            end.out = &out;
+            run_batch(l, &end, 1);
+            ks_buf_fini(&out);
+        } else if (!l->o.clock_event && ks_time_now() > ks_engine_clock(l->a.eng)) {
+            /* A tick: the wall clock moves the engine on, firing what is due
+             * (journaled as a clock entry, so a restart fires it the same). */
+            struct job tick = {.kind = JOB_COMMAND, .body = "{\"op\":\"clock\"}", .len = 14,
+                               .actor = "clock"};
+            struct ks_buf out = {0};
+            tick.out = &out;
+            run_batch(l, &tick, 1);
+            ks_buf_fini(&out);
+        }
+        pthread_mutex_lock(&l->mu);
+        for (struct job *jb = jobs; jb; jb = jb->next) {
+            jb->done = 1;
+        }
+        if (jobs) {
+            pthread_cond_broadcast(&l->done_cv);
+        }
+        if (stopping && !l->head) {
+            break;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+/* Queues jb and waits until the writer has committed (or failed) it. */
+static void submit(struct ks_live *l, struct job *jb)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping || __atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_unlock(&l->mu);
+        jb->failed = 1;
+        ks_err_set(&jb->err, KS_EIO, l->stopping ? "the server is stopping"
+                                                 : "the store failed; restart the server to "
+                                                   "continue from its journal");
+        return;
+    }
+    *l->tail = jb;
+    l->tail = &jb->next;
+    KS_LIVE_COUNT(l, requests, 1);
+    pthread_cond_signal(&l->cv);
+    while (!jb->done) {
+        pthread_cond_wait(&l->done_cv, &l->mu);
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the public face ----------------------------------------------------------- */
+
+int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
+{
+    struct ks_live *l = ks_calloc(1, sizeof(*l));
+    l->o = *o;
+    if (!l->o.checkpoint_every) {
+        l->o.checkpoint_every = 30 * KS_SEC;
+    }
+    if (!l->o.update_idle) {
+        l->o.update_idle = 5 * KS_SEC;
+    }
+    if (!l->o.max_skew) {
+        l->o.max_skew = 5 * KS_MIN;
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    pthread_cond_init(&l->done_cv, NULL);
+    pthread_key_create(&l->reader_key, ks_live_reader_free);
+    l->tail = &l->head;
+    ks_shell_writer_role(o->url);
+    int rc = ks_shell_open(&l->a, o->config, o->db, KS_SHELL_ENGINE | KS_SHELL_CREATE);
+    if (rc != 0) {
+        ks_live_free(l);
+        return rc;
+    }
+    if (!l->o.clock_event) {
+        /* The wall clock: an event further ahead of it than max_skew is a
+         * sender's clock gone wrong, rejected with that reason. */
+        l->a.cfg.ts_horizon = l->o.max_skew;
+    }
+    l->input = ks_engine_input(l->a.eng, "http");
+    if ((rc = replay_journal(l)) != 0) {
+        ks_shell_close(&l->a);
+        ks_live_free(l);
+        return rc;
+    }
+    l->last_checkpoint = ks_time_now();
+    *out = l;
+    return 0;
+}
+
+int ks_live_set_url(struct ks_live *l, const char *url)
+{
+    return ks_shell_writer_describe(&l->a, url);
+}
+
+void ks_live_start(struct ks_live *l)
+{
+    pthread_create(&l->th, NULL, writer, l);
+    l->started = 1;
+    __atomic_store_n(&l->ready, 1, __ATOMIC_RELEASE);
+}
+
+int ks_live_ready(const struct ks_live *l)
+{
+    return __atomic_load_n(&l->ready, __ATOMIC_ACQUIRE);
+}
+
+int ks_live_close(struct ks_live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->stopping = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    if (l->started) {
+        pthread_join(l->th, NULL);
+    }
+    __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
+    struct batch b = {l, NULL, 0, 1};
+    int rc = ks_shell_flush_with(&l->a, 1, write_batch, &b);
+    ks_shell_close(&l->a);
+    ks_live_free(l);
+    return rc;
+}
+
+int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor, int end,
+                   struct ks_live_events *res, struct ks_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    struct job jb = {.kind = JOB_EVENTS, .body = body, .len = len, .actor = actor, .res = res,
+                     .end = end};
+    submit(l, &jb);
+    if (jb.failed) {
+        *err = jb.err;
+        ks_buf_fini(&res->rejected_json);
+        return -1;
+    }
+    return 0;
+}
+
+int ks_live_command(struct ks_live *l, const char *cmd, const char *actor, struct ks_buf *out,
+                    struct ks_err *err)
+{
+    struct job jb = {.kind = JOB_COMMAND, .body = cmd, .len = strlen(cmd), .actor = actor,
+                     .out = out};
+    submit(l, &jb);
+    if (jb.failed) {
+        *err = jb.err;
+        return -1;
+    }
+    return 0;
+}
+
+enum ks_rc ks_live_read(struct ks_live *l, ks_live_read_fn fn, void *ctx, struct ks_buf *out,
+                        struct ks_err *err)
+{
+    struct job jb = {.kind = JOB_READ, .fn = fn, .ctx = ctx, .out = out};
+    submit(l, &jb);
+    if (jb.failed) {
+        *err = jb.err;
+        return err->rc ? err->rc : KS_EIO;
+    }
+    return KS_OK;
+}
+
+void ks_live_stats(struct ks_live *l, struct ks_live_stats *out)
+{
+    uint64_t *dst = (uint64_t *)out;
+    const uint64_t *src = (const uint64_t *)&l->st;
+    for (size_t i = 0; i < offsetof(struct ks_live_stats, clock) / sizeof(uint64_t); i++) {
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    }
+    out->clock = __atomic_load_n(&l->st.clock, __ATOMIC_RELAXED);
+}
+
+/* ---- readers ------------------------------------------------------------------ */
+
+void ks_live_reader_free(void *store)
+{
+    ks_store_close(store);
+}
+
+struct ks_store *ks_live_reader(struct ks_live *l, struct ks_err *err)
+{
+    struct ks_store *s = pthread_getspecific(l->reader_key);
+    if (!s) {
+        if (ks_store_open(&s, l->a.db, err) != KS_OK) {
+            return NULL;
+        }
+        pthread_setspecific(l->reader_key, s);
+    }
+    return s;
+}
+
+void ks_live_free(struct ks_live *l)
+{
+    struct ks_store *s = pthread_getspecific(l->reader_key);
+    if (s) {
+        ks_store_close(s);
+        pthread_setspecific(l->reader_key, NULL);
+    }
+    pthread_key_delete(l->reader_key);
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->cv);
+    pthread_cond_destroy(&l->done_cv);
+    ks_free(l);
+}
