@@ -28,7 +28,7 @@ TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 # through build/fuzz/fuzz_NAME.
 ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
 
-.PHONY: all demo test deps san unit-bins fuzz clean bench
+.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve
 
 all: build/kintsugi
 
@@ -118,6 +118,10 @@ fuzz: deps build/fuzz/fuzz_$(FUZZ)
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_SRC:bench/%.c=build/bench/%)
 	@bash bench/run.sh
+
+bench-serve: deps
+	@$(MAKE) --no-print-directory all build/bench/post_events build/bench/gen_inventory
+	@bash bench/serve.sh
 
 clean:
 	rm -rf build

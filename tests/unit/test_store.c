@@ -708,6 +708,64 @@ static void closing_null_does_nothing(void)
     CHECK(1);
 }
 
+/* The server's journal: entries come back in order after a seq, exactly;
+ * trimming drops those a saved state accounts for; seqs are never reused. */
+struct jlist {
+    int n;
+    int64_t seq[8];
+    char data[8][32];
+    char kind[8][16];
+    ks_time at[8];
+};
+
+static int jrow(void *ctx, const struct ks_journal_row *r)
+{
+    struct jlist *l = ctx;
+    if (l->n < 8) {
+        l->seq[l->n] = r->seq;
+        snprintf(l->data[l->n], sizeof(l->data[0]), "%.*s", (int)r->len, (const char *)r->data);
+        snprintf(l->kind[l->n], sizeof(l->kind[0]), "%s", r->kind);
+        l->at[l->n] = r->at;
+    }
+    l->n++;
+    return 0;
+}
+
+static void journal_appends_lists_in_order_trims_and_never_reuses_seqs(void)
+{
+    setup();
+    struct ks_store *s = open_ok(path);
+    struct ks_err err = {0};
+    const char *bodies[] = {"{\"type\":\"tick\"}", "{\"op\":\"ack\",\"id\":1}", "a\nb"};
+    const char *kinds[] = {"events", "command", "events+end"};
+    int64_t seqs[3];
+    for (int i = 0; i < 3; i++) {
+        struct ks_journal_row r = {0, kinds[i], 1000 + i, "bob", bodies[i], strlen(bodies[i])};
+        CHECK_INT(s->ops->add_journal(s, &r, &err), KS_OK);
+        seqs[i] = r.seq;
+    }
+    CHECK_INT(seqs[0], 1);
+    CHECK_INT(seqs[2], 3);
+    struct jlist l = {0};
+    CHECK_INT(s->ops->list_journal(s, 1, jrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(l.seq[0], 2);
+    CHECK_STR(l.data[0], "{\"op\":\"ack\",\"id\":1}");
+    CHECK_STR(l.kind[0], "command");
+    CHECK_INT(l.at[0], 1001);
+    CHECK_STR(l.data[1], "a\nb");
+    CHECK_STR(l.kind[1], "events+end");
+    CHECK_INT(s->ops->trim_journal(s, 3, &err), KS_OK);
+    memset(&l, 0, sizeof(l));
+    CHECK_INT(s->ops->list_journal(s, 0, jrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 0);
+    struct ks_journal_row r = {0, "events", 2000, "bob", "x", 1};
+    CHECK_INT(s->ops->add_journal(s, &r, &err), KS_OK);
+    CHECK_INT(r.seq, 4);
+    ks_store_close(s);
+    teardown();
+}
+
 int main(void)
 {
     RUN(open_creates_schema_at_current_version);
@@ -731,5 +789,6 @@ int main(void)
     RUN(commit_without_begin_is_an_io_error_saying_what_failed);
     RUN(second_connection_sees_committed_data_only);
     RUN(closing_null_does_nothing);
+    RUN(journal_appends_lists_in_order_trims_and_never_reuses_seqs);
     return t_done();
 }
