@@ -324,16 +324,17 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 5);
-    /* back to version 4, as a database written before tokens */
-    CHECK_INT(raw_exec("DROP TABLE tokens; DELETE FROM schema_migrations WHERE version = 5"),
+    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 6);
+    /* back to version 4, as a database written before tokens (and the journal, 6) */
+    CHECK_INT(raw_exec("DROP TABLE tokens; DROP TABLE journal; "
+                       "DELETE FROM schema_migrations WHERE version >= 5"),
               SQLITE_OK);
     CHECK_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'tokens'"), 0);
     s = open_ok();
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 5);
+    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 6);
     CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 1);
     teardown();
 }
