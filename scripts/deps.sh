@@ -2,11 +2,18 @@
 # Installs the Debian packages kintsugi needs to build and test, if missing.
 # Idempotent and quiet when everything is there already.
 set -euo pipefail
-need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2)
+# prometheus-alertmanager, openssl, nodejs and npm: tests/integration/alerts.sh
+# (a real Alertmanager, and PagerDuty's JavaScript client behind a TLS front).
+need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2
+      prometheus-alertmanager openssl)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# node and npm by command: a machine may have them from another package than Debian's
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "kintsugi: installing missing Debian packages: ${missing[*]}"
 SUDO=""

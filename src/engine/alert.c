@@ -535,6 +535,12 @@ enum ks_rc ks_engine_am_webhook(struct ks_engine *e, const struct ks_am_webhook 
     return KS_OK;
 }
 
+int64_t ks_engine_alert_open(const struct ks_engine *e, const char *dedup_key)
+{
+    const struct ks_incident *inc = dedup_key ? open_of(e, key_find(e, dedup_key)) : NULL;
+    return inc ? inc->id : 0;
+}
+
 /* ---- what incident.c and checkpoint.c call ---------------------------------------- */
 
 void ks_alert_inc_free(struct ks_alert_inc *a)

@@ -153,6 +153,9 @@ enum ks_rc ks_engine_pd_event(struct ks_engine *e, const struct ks_pd_event *ev,
  */
 enum ks_rc ks_engine_am_webhook(struct ks_engine *e, const struct ks_am_webhook *w, const char *by,
                                 ks_time at, int64_t *incident, struct ks_err *err);
+/* The open incident matched by dedup_key (a PagerDuty dedup_key, a webhook
+ * group's group_key_hash), or 0: what the two calls above would find. */
+int64_t ks_engine_alert_open(const struct ks_engine *e, const char *dedup_key);
 
 /* ---- effects -------------------------------------------------------------- */
 

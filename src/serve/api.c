@@ -2,6 +2,8 @@
  * the CLI's --json for the same question. Reads of stored rows use the
  * request thread's own store connection; reads that need the engine and
  * every change go to the writer (live.c). docs/API.md lists them. */
+#include "../alerts/alerts.h"
+#include "alerts_api.h"
 #include "serve_int.h"
 
 #include <jansson.h>
@@ -462,6 +464,11 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
          0, NULL, 0},
+        /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */
+        {"POST", "/v2/enqueue", ks_alerts_post_enqueue, api, KS_ROLE_RESPONDER, KS_PD_BODY_MAX,
+         JSON_IN, KS_HTTP_AUTH_BODY},
+        {"POST", "/v1/alertmanager", ks_alerts_post_alertmanager, api, KS_ROLE_RESPONDER,
+         KS_AM_BODY_MAX, JSON_IN, 0},
     };
     size_t n = sizeof(r) / sizeof(r[0]);
     for (size_t i = 0; i < n && i < cap; i++) {
@@ -473,9 +480,9 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
 enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bearer,
                        struct ks_auth_who *who, struct ks_err *err)
 {
-    (void)req;
     struct ks_api *api = ctx;
-    if (!bearer) {
+    int by_body = !bearer && req->route && (req->route->flags & KS_HTTP_AUTH_BODY);
+    if (!bearer && !by_body) {
         return ks_err_set(err, KS_EINPUT,
                           "this needs a token: Authorization: Bearer TOKEN (kintsugi token "
                           "create)");
@@ -484,5 +491,6 @@ enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bea
     if (!s) {
         return KS_EIO;
     }
-    return ks_auth_verify(s, bearer, who, err);
+    /* a PagerDuty sender's routing_key (alerts_api.c) */
+    return by_body ? ks_alerts_auth_body(s, req, who, err) : ks_auth_verify(s, bearer, who, err);
 }

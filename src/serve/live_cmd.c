@@ -1,9 +1,11 @@
 /* live_cmd.c - people's actions as journaled commands: a JSON object
  * {"op": "...", ...} applied to the engine by the writer, live and again
  * when a restart re-applies the journal. One row per op in the table. */
+#include "../alerts/alerts.h"
 #include "serve_int.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct cmd_args {
@@ -139,6 +141,141 @@ static enum ks_rc op_accept(struct ks_engine *e, const struct cmd_args *c, struc
     return ks_engine_guard_accept(e, c->id, c->actor, c->at, err);
 }
 
+/* ---- alerts (alerts_api.c): the body as journaled, parsed again here, so
+ * that a restart re-applies exactly what was answered ----------------------- */
+
+/* The command's "body" (a JSON object) as compact text, for the parsers; the
+ * caller frees it (free). */
+static enum ks_rc body_text(const struct cmd_args *c, char **out, size_t *len,
+                            struct ks_err *err)
+{
+    json_t *b = json_object_get(c->j, "body");
+    *out = json_is_object(b) ? json_dumps(b, JSON_COMPACT) : NULL;
+    if (!*out) {
+        return ks_err_set(err, KS_EUSAGE, "field \"body\": must be a JSON object");
+    }
+    *len = strlen(*out);
+    return KS_OK;
+}
+
+static void incident_member(struct ks_buf *out, int64_t id)
+{
+    if (id) {
+        ks_buf_printf(out, "\"incident\":%lld", (long long)id);
+    } else {
+        ks_buf_puts(out, "\"incident\":null");
+    }
+}
+
+/* A PagerDuty Events API v2 event whose dedup_key was set (drawn when the
+ * sender gave none) before it was journaled. */
+static enum ks_rc op_pd_event(struct ks_engine *e, const struct cmd_args *c, struct ks_buf *out,
+                              struct ks_err *err)
+{
+    char *text;
+    size_t len;
+    enum ks_rc rc = body_text(c, &text, &len, err);
+    if (rc) {
+        return rc;
+    }
+    struct ks_pd_event ev = {0};
+    rc = ks_alert_parse_pagerduty(text, len, &ev, err);
+    free(text);
+    if (rc == KS_OK && ev.dedup_key_generated) {
+        /* a replay must not draw another key */
+        rc = ks_err_set(err, KS_EUSAGE, "pd_event: the journaled event has no dedup_key");
+    }
+    int64_t id = 0;
+    if (rc == KS_OK) {
+        rc = ks_engine_pd_event(e, &ev, c->actor, c->at, &id, err);
+    }
+    if (rc == KS_OK) {
+        incident_member(out, id);
+        ks_buf_puts(out, ",\"event_action\":");
+        ks_json_escape(out, ks_pd_action_name(ev.action), strlen(ks_pd_action_name(ev.action)));
+        ks_buf_puts(out, ",\"dedup_key\":");
+        ks_json_escape(out, ev.dedup_key, strlen(ev.dedup_key));
+    }
+    ks_pd_event_fini(&ev);
+    return rc;
+}
+
+/* The alerts that the open incident of the group knows, from its JSON. */
+static void known_group(struct ks_engine *e, int64_t id, struct ks_am_group *g)
+{
+    struct ks_buf b = {0};
+    g->open = 1;
+    if (ks_engine_incident_json(e, id, 0, &b) == KS_OK && b.p) {
+        json_t *j = json_loadb(b.p, b.len, 0, NULL);
+        json_t *alerts = json_object_get(j, "alerts");
+        size_t n = json_array_size(alerts), i;
+        json_t *a;
+        if (n) {
+            g->members = ks_calloc(n, sizeof(*g->members));
+            g->cap = n;
+        }
+        json_array_foreach(alerts, i, a)
+        {
+            const char *fp = json_string_value(json_object_get(a, "fingerprint"));
+            const char *st = json_string_value(json_object_get(a, "status"));
+            if (!fp || !st || strlen(fp) > KS_AM_FINGERPRINT_MAX) {
+                continue;
+            }
+            struct ks_am_member *m = &g->members[g->n++];
+            strcpy(m->fingerprint, fp);
+            m->status = strcmp(st, "firing") == 0 ? KS_AM_FIRING : KS_AM_RESOLVED;
+        }
+        json_decref(j);
+    }
+    ks_buf_fini(&b);
+}
+
+/* An Alertmanager webhook body (version 4). The result says what it did to
+ * the group's incident: the group rule applied to what the incident knew. */
+static enum ks_rc op_am_webhook(struct ks_engine *e, const struct cmd_args *c, struct ks_buf *out,
+                                struct ks_err *err)
+{
+    char *text;
+    size_t len;
+    enum ks_rc rc = body_text(c, &text, &len, err);
+    if (rc) {
+        return rc;
+    }
+    struct ks_am_webhook w = {0};
+    rc = ks_alert_parse_alertmanager(text, len, &w, err);
+    free(text);
+    if (rc) {
+        ks_am_webhook_fini(&w);
+        return rc;
+    }
+    int64_t before = ks_engine_alert_open(e, w.group_key_hash), id = 0;
+    enum ks_am_change change = KS_AM_GROUP_UNCHANGED;
+    if (before) {
+        struct ks_am_group known = {0}, next = {0};
+        struct ks_am_outcome o = {0};
+        known_group(e, before, &known);
+        ks_am_group_apply(&known, &w, &next, &o);
+        change = o.change;
+        ks_am_outcome_fini(&o);
+        ks_am_group_fini(&next);
+        ks_am_group_fini(&known);
+    }
+    rc = ks_engine_am_webhook(e, &w, c->actor, c->at, &id, err);
+    if (rc == KS_OK) {
+        if (!before) {
+            change = id ? KS_AM_GROUP_OPENED : KS_AM_GROUP_UNCHANGED;
+        }
+        incident_member(out, id);
+        ks_buf_puts(out, ",\"change\":");
+        const char *ch = ks_am_change_name(change);
+        ks_json_escape(out, ch, strlen(ch));
+        ks_buf_puts(out, ",\"dedup_key\":");
+        ks_json_escape(out, w.group_key_hash, strlen(w.group_key_hash));
+    }
+    ks_am_webhook_fini(&w);
+    return rc;
+}
+
 static const struct {
     const char *op;
     int needs_id; /* an incident id in "id" */
@@ -152,6 +289,7 @@ static const struct {
     {"approve", 1, op_approve},    {"guard_pause", 0, op_pause},
     {"guard_release", 0, op_release}, {"guard_rollback", 1, op_rollback},
     {"guard_accept", 1, op_accept},
+    {"pd_event", 0, op_pd_event},  {"am_webhook", 0, op_am_webhook},
 };
 
 enum ks_rc ks_live_cmd_apply(struct ks_engine *e, const char *cmd, size_t len, const char *actor,
