@@ -2,7 +2,7 @@
 # Installs the Debian packages kintsugi needs to build and test, if missing.
 # Idempotent and quiet when everything is there already.
 set -euo pipefail
-need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2)
+need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2 python3 prometheus)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

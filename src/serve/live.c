@@ -282,7 +282,9 @@ static int replay_row(void *ctx, const struct ks_journal_row *r)
     jb->kind = strncmp(r->kind, "events", 6) == 0 ? JOB_EVENTS : JOB_COMMAND;
     jb->end = strcmp(r->kind, "events+end") == 0;
     char *copy = ks_malloc(r->len + 1);
-    memcpy(copy, r->data, r->len);
+    if (r->len) { /* an empty body (a request only to end the input) has no data */
+        memcpy(copy, r->data, r->len);
+    }
     copy[r->len] = 0;
     jb->body = copy;
     jb->len = r->len;

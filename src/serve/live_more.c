@@ -27,6 +27,7 @@ struct ks_live_mark {
     char *reason;   /* dead letter: the new reason, NULL: none */
     char *key;      /* hook */
     char *detail;   /* hook */
+    struct ks_buf raw; /* dead letter: the line replayed (a fix made meanwhile included) */
     int64_t attempts;
     ks_time next_at;
 };
@@ -46,6 +47,7 @@ void ks_live_more_drop(struct ks_live *l)
         ks_free(l->marks[i].reason);
         ks_free(l->marks[i].key);
         ks_free(l->marks[i].detail);
+        ks_buf_fini(&l->marks[i].raw);
     }
     l->nmarks = 0;
 }
@@ -59,7 +61,10 @@ enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
     for (size_t i = 0; i < l->nmarks && rc == KS_OK; i++) {
         struct ks_live_mark *m = &l->marks[i];
         if (!m->hook) {
-            rc = s->ops->update_deadletter(s, m->id, m->status, m->reason, NULL, 0, err);
+            /* with the line replayed: after a restart the row (made anew
+             * by the journal) shows it as it was when replayed */
+            rc = s->ops->update_deadletter(s, m->id, m->status, m->reason, m->raw.p ? m->raw.p : "",
+                                           m->raw.len, err);
         } else {
             /* Re-applying the journal: the call was queued by an entry of
              * the same batch, and its row is not written yet. */
@@ -204,6 +209,7 @@ static enum ks_rc op_replay(struct ks_live *l, json_t *j, int live, char **journ
             ks_engine_event(l->a.eng, input, line, raw.p ? raw.p : "", raw.len, &why);
         struct ks_live_mark *m = add_mark(l);
         m->id = id;
+        ks_buf_put(&m->raw, raw.p ? raw.p : "", raw.len);
         if (r == KS_LINE_REJECTED) {
             m->status = ks_strdup("pending");
             m->reason = ks_strdup(why.msg);
