@@ -185,7 +185,9 @@ static enum ks_rc op_replay(struct ks_live *l, json_t *j, int live, char **journ
         }
         json_object_set_new(j, "letters", p.letters);
         letters = p.letters;
-        *journal = json_dumps(j, JSON_COMPACT);
+        char *text = json_dumps(j, JSON_COMPACT); /* jansson's malloc: copied for ks_free */
+        *journal = ks_strdup(text ? text : "{}");
+        free(text);
     }
     if (!json_is_array(letters)) {
         return ks_err_set(err, KS_EUSAGE, "field \"letters\": must be an array");
