@@ -37,47 +37,12 @@ struct ctx {
     size_t nrows, cap;
 };
 
-/* JSON needs valid UTF-8: invalid bytes of a raw line show as U+FFFD. */
-static void raw_json(struct ks_buf *b, const char *raw, size_t n)
-{
-    struct ks_buf clean = {0};
-    size_t at = 0;
-    while (at < n) {
-        size_t bad = ks_utf8_invalid_at(raw + at, n - at);
-        if (bad == (size_t)-1) {
-            ks_buf_put(&clean, raw + at, n - at);
-            break;
-        }
-        ks_buf_put(&clean, raw + at, bad);
-        ks_buf_puts(&clean, "\xEF\xBF\xBD");
-        at += bad + 1;
-    }
-    ks_json_escape(b, clean.p ? clean.p : "", clean.len);
-    ks_buf_fini(&clean);
-}
-
 static int list_row(void *vctx, const struct ks_deadletter *d)
 {
     struct ctx *c = vctx;
-    if (c->json) {
-        struct ks_buf b = {0};
-        char at[32];
-        ks_time_fmt(d->received_at, at);
-        ks_buf_printf(&b, "%s{\"id\":%lld,\"line\":%lld,\"source\":", c->n ? ",\n " : "",
-                      (long long)d->id, (long long)d->line);
-        ks_json_escape(&b, d->source, strlen(d->source));
-        ks_buf_puts(&b, ",\"reason\":");
-        ks_json_escape(&b, d->reason, strlen(d->reason));
-        ks_buf_puts(&b, ",\"raw\":");
-        raw_json(&b, d->raw, d->raw_len);
-        ks_buf_printf(&b, ",\"status\":\"%s\",\"received_at\":\"%s\"}", d->status, at);
-        fputs(b.p, stdout);
-        ks_buf_fini(&b);
-    } else {
-        printf("%-5lld %s:%lld: %s  [%s]\n      %.*s%s\n", (long long)d->id, d->source,
-               (long long)d->line, d->reason, d->status, (int)(d->raw_len > 200 ? 200 : d->raw_len),
-               d->raw, d->raw_len > 200 ? "..." : "");
-    }
+    printf("%-5lld %s:%lld: %s  [%s]\n      %.*s%s\n", (long long)d->id, d->source,
+           (long long)d->line, d->reason, d->status, (int)(d->raw_len > 200 ? 200 : d->raw_len),
+           d->raw, d->raw_len > 200 ? "..." : "");
     c->n++;
     return 0;
 }
@@ -182,18 +147,21 @@ int ks_cmd_deadletters(int argc, char **argv)
     if (nargs == 0) {
         if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
             struct ctx c = {ks_cli_opt(&spec, "json")->set, 0, 0, NULL, 0, 0};
+            const char *status = ks_cli_opt(&spec, "all")->set ? NULL : "pending";
+            enum ks_rc lrc;
             if (c.json) {
-                printf("[");
+                struct ks_buf out = {0};
+                lrc = ks_shell_deadletters_json(a.store, status, &out, &err);
+                printf("%s\n", out.p);
+                ks_buf_fini(&out);
+            } else {
+                lrc = a.store->ops->list_deadletters(a.store, status, list_row, &c, &err);
             }
-            if (a.store->ops->list_deadletters(a.store, ks_cli_opt(&spec, "all")->set ? NULL
-                                                                                   : "pending",
-                                               list_row, &c, &err) != KS_OK) {
+            if (lrc != KS_OK) {
                 ks_cli_error("%s", err.msg);
                 rc = KS_EXIT_FAIL;
             }
-            if (c.json) {
-                printf("]\n");
-            } else if (c.n == 0) {
+            if (!c.json && c.n == 0) {
                 printf("(no dead letters)\n");
             }
             ks_shell_close(&a);

@@ -29,105 +29,14 @@ static const struct ks_cmd_spec spec = {
     "  kintsugi feed amazon --state --json",
     opts, sizeof(opts) / sizeof(opts[0])};
 
-struct ctx {
-    struct ks_json *j;
-    int json;
-    int64_t last;
-};
-
-static int row(void *vctx, const struct ks_feed_row *r)
+/* One change as a line of the table (the JSON comes from ks_shell_feed_json). */
+static void row(void *ctx, const struct ks_feed_row *r)
 {
-    struct ctx *c = vctx;
+    (void)ctx;
     char at[32];
     ks_time_fmt(r->at, at);
-    c->last = r->seq;
-    if (!c->json) {
-        printf("%-8lld %-24s %8lld  %s  %s\n", (long long)r->seq, r->sku, (long long)r->qty, at,
-               r->why);
-        return 0;
-    }
-    struct ks_json *j = c->j;
-    ks_json_obj_begin(j);
-    ks_json_key(j, "seq");
-    ks_json_int(j, r->seq);
-    ks_json_key(j, "sku");
-    ks_json_str(j, r->sku);
-    ks_json_key(j, "qty");
-    ks_json_int(j, r->qty);
-    ks_json_key(j, "at");
-    ks_json_time(j, r->at);
-    ks_json_key(j, "why");
-    ks_json_str(j, r->why);
-    if (r->incident) {
-        ks_json_key(j, "incident");
-        ks_json_int(j, r->incident);
-    }
-    ks_json_obj_end(j);
-    return 0;
-}
-
-/* The SKU dictionary, read whole: the feed names SKUs by id. */
-struct dict {
-    struct ks_buf pool;
-    size_t *off;
-    size_t n, cap;
-    int bad;
-};
-
-static int dict_block(void *ctx, int64_t first, int64_t count, const void *data, size_t n)
-{
-    struct dict *d = ctx;
-    const unsigned char *p = data, *end = p + n;
-    const char *str;
-    size_t len;
-    int r;
-    if ((size_t)first != d->n) {
-        d->bad = 1;
-        return 1;
-    }
-    while ((r = ks_sku_block_next(&p, end, &str, &len)) == 1) {
-        KS_GROW(d->off, d->cap, d->n + 1);
-        d->off[d->n++] = d->pool.len;
-        ks_buf_put(&d->pool, str, len);
-        ks_buf_putc(&d->pool, 0);
-    }
-    d->bad |= r < 0 || d->n != (size_t)(first + count);
-    return d->bad;
-}
-
-/* Decodes the blocks and hands each change after `since` to row(). */
-struct blocks {
-    struct ctx *c;
-    const struct dict *d;
-    int64_t since, limit, shown;
-    int bad;
-};
-
-static int block(void *ctx, int64_t first, int64_t last, const void *data, size_t n)
-{
-    struct blocks *b = ctx;
-    struct ks_feed_dec dec;
-    struct ks_feed_change ch;
-    int r;
-    ks_feed_dec_init(&dec, first, data, n);
-    while ((r = ks_feed_dec_next(&dec, &ch)) == 1) {
-        if (ch.seq <= b->since) {
-            continue;
-        }
-        if (b->limit > 0 && b->shown >= b->limit) {
-            return 1;
-        }
-        if (ch.sku >= b->d->n || ch.seq > last) {
-            b->bad = 1;
-            return 1;
-        }
-        struct ks_feed_row fr = {NULL, ch.seq, b->d->pool.p + b->d->off[ch.sku], ch.qty, ch.at,
-                                 ks_feed_why_name((enum ks_feed_why)ch.why), ch.incident};
-        row(b->c, &fr);
-        b->shown++;
-    }
-    b->bad |= r < 0;
-    return b->bad;
+    printf("%-8lld %-24s %8lld  %s  %s\n", (long long)r->seq, r->sku, (long long)r->qty, at,
+           r->why);
 }
 
 static int parse_int(const char *s, const char *what, int64_t *out)
@@ -196,40 +105,23 @@ int ks_cmd_feed(int argc, char **argv)
             }
             json_decref(j);
         }
-    } else {
-        struct ks_json j;
-        ks_json_init(&j, &out, 0);
-        struct ctx c = {&j, json, since};
-        if (json) {
-            ks_json_obj_begin(&j);
-            ks_json_key(&j, "channel");
-            ks_json_str(&j, channel);
-            ks_json_key(&j, "changes");
-            ks_json_arr_begin(&j);
-        } else {
-            printf("%-8s %-24s %8s  %-24s  %s\n", "SEQ", "SKU", "QTY", "AT", "WHY");
-        }
-        struct dict d = {0};
-        struct blocks b = {&c, &d, since, limit, 0, 0};
-        if (a.store->ops->list_skus(a.store, INT64_MAX, dict_block, &d, &err) != KS_OK ||
-            a.store->ops->list_feed_blocks(a.store, channel, since, block, &b, &err) != KS_OK) {
+    } else if (json) {
+        if (ks_shell_feed_json(a.store, db, channel, since, limit, &out, &err) != KS_OK) {
             ks_cli_error("%s", err.msg);
             rc = KS_EXIT_FAIL;
-        } else if (d.bad || b.bad) {
-            ks_cli_error("%s: the stored feed of %s is damaged", db, channel);
-            rc = KS_EXIT_FAIL;
-        }
-        ks_buf_fini(&d.pool);
-        ks_free(d.off);
-        if (json && rc == 0) {
-            ks_json_arr_end(&j);
-            ks_json_key(&j, "cursor");
-            ks_json_int(&j, c.last);
-            ks_json_obj_end(&j);
+        } else {
             printf("%s\n", out.p);
-        } else if (rc == 0) {
-            printf("cursor: %lld (next: kintsugi feed %s --since %lld)\n", (long long)c.last,
-                   channel, (long long)c.last);
+        }
+    } else {
+        printf("%-8s %-24s %8s  %-24s  %s\n", "SEQ", "SKU", "QTY", "AT", "WHY");
+        int64_t cursor;
+        if (ks_shell_feed_rows(a.store, db, channel, since, limit, row, NULL, &cursor, &err) !=
+            KS_OK) {
+            ks_cli_error("%s", err.msg);
+            rc = KS_EXIT_FAIL;
+        } else {
+            printf("cursor: %lld (next: kintsugi feed %s --since %lld)\n", (long long)cursor,
+                   channel, (long long)cursor);
         }
     }
     ks_buf_fini(&out);

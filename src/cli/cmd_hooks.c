@@ -30,38 +30,15 @@ static const struct ks_cmd_spec spec = {
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct ctx {
-    struct ks_json *j;
-    int json, n;
+    int n;
 };
 
 static int row(void *vctx, const struct ks_hook_row *r)
 {
     struct ctx *c = vctx;
     c->n++;
-    if (!c->json) {
-        printf("%-8lld %-26s %-13s %-8lld %s\n", (long long)r->incident, r->action, r->status,
-               (long long)r->attempts, r->detail ? r->detail : "");
-        return 0;
-    }
-    struct ks_json *j = c->j;
-    ks_json_obj_begin(j);
-    ks_json_key(j, "key");
-    ks_json_str(j, r->key);
-    ks_json_key(j, "incident");
-    ks_json_int(j, r->incident);
-    ks_json_key(j, "action");
-    ks_json_str(j, r->action);
-    ks_json_key(j, "status");
-    ks_json_str(j, r->status);
-    ks_json_key(j, "attempts");
-    ks_json_int(j, r->attempts);
-    ks_json_key(j, "next_at");
-    ks_json_time(j, r->next_at);
-    ks_json_key(j, "detail");
-    ks_json_str(j, r->detail);
-    ks_json_key(j, "body");
-    ks_json_raw(j, r->body, strlen(r->body));
-    ks_json_obj_end(j);
+    printf("%-8lld %-26s %-13s %-8lld %s\n", (long long)r->incident, r->action, r->status,
+           (long long)r->attempts, r->detail ? r->detail : "");
     return 0;
 }
 
@@ -106,28 +83,28 @@ int ks_cmd_hooks(int argc, char **argv)
                    d.failed, d.unconfigured, d.left ? "; some still wait for a retry" : "");
         }
     } else {
-        struct ks_buf out = {0};
-        struct ks_json j;
-        ks_json_init(&j, &out, 0);
-        struct ctx c = {&j, ks_cli_opt(&spec, "json")->set, 0};
         struct ks_err err = {0};
-        if (c.json) {
-            ks_json_arr_begin(&j);
+        const char *status = ks_cli_opt(&spec, "status")->value;
+        if (ks_cli_opt(&spec, "json")->set) {
+            struct ks_buf out = {0};
+            if (ks_shell_hooks_json(a.store, status, &out, &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            } else {
+                printf("%s\n", out.p);
+            }
+            ks_buf_fini(&out);
         } else {
+            struct ctx c = {0};
             printf("%-8s %-26s %-13s %-8s %s\n", "INCIDENT", "ACTION", "STATUS", "ATTEMPTS",
                    "LAST RESULT");
+            if (a.store->ops->list_hooks(a.store, status, row, &c, &err) != KS_OK) {
+                ks_cli_error("%s", err.msg);
+                rc = KS_EXIT_FAIL;
+            } else if (c.n == 0) {
+                printf("(no hook calls)\n");
+            }
         }
-        if (a.store->ops->list_hooks(a.store, ks_cli_opt(&spec, "status")->value, row, &c, &err) !=
-            KS_OK) {
-            ks_cli_error("%s", err.msg);
-            rc = KS_EXIT_FAIL;
-        } else if (c.json) {
-            ks_json_arr_end(&j);
-            printf("%s\n", out.p);
-        } else if (c.n == 0) {
-            printf("(no hook calls)\n");
-        }
-        ks_buf_fini(&out);
     }
     ks_shell_close(&a);
     return rc;

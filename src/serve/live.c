@@ -31,6 +31,8 @@ struct job {
     ks_time at;   /* the time it was applied at */
     int64_t seq;  /* its journal entry */
     size_t dead0, dead1; /* its dead letters among the engine's */
+    int reapplied;       /* from the journal, after a restart */
+    char *owned;         /* the body as journaled, when the op rewrote it (live_more.c) */
     struct job *next;
 };
 
@@ -116,8 +118,19 @@ static void apply_command(struct ks_live *l, struct job *jb)
         l->open_updates = 0;
     }
     ks_time at = l->o.clock_event ? KS_TIME_NONE : jb->at;
-    if (ks_live_cmd_apply(l->a.eng, jb->body, jb->len, jb->actor, at, jb->out, &jb->err) !=
-        KS_OK) {
+    enum ks_rc rc;
+    char *journal = NULL;
+    if (!ks_live_more_cmd(l, jb->body, jb->len, !jb->reapplied, &journal, jb->actor, jb->out,
+                          &jb->err, &rc)) {
+        rc = ks_live_cmd_apply(l->a.eng, jb->body, jb->len, jb->actor, at, jb->out, &jb->err);
+    }
+    if (journal) {
+        /* journaled as the op rewrote it (what it read from the store included) */
+        jb->owned = journal;
+        jb->body = journal;
+        jb->len = strlen(journal);
+    }
+    if (rc != KS_OK) {
         jb->failed = -1;
     }
     KS_LIVE_COUNT(l, commands, 1);
@@ -194,6 +207,9 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
             }
         }
     }
+    if (ks_live_more_write(l, err) != KS_OK) {
+        return err->rc;
+    }
     ks_engine_dead_drop(a->eng);
     if (!b->trim) {
         return KS_OK;
@@ -228,6 +244,7 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
          * restart re-applies the journal. */
         __atomic_store_n(&l->broken, 1, __ATOMIC_RELEASE);
         __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
+        ks_live_more_drop(l);
         for (struct job *jb = jobs; jb; jb = jb->next) {
             if (!jb->failed) {
                 jb->failed = 1;
@@ -241,6 +258,11 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     }
     KS_LIVE_COUNT(l, commits, 1);
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
+    if (l->a.hooks_queued != l->hooks_seen) {
+        /* new hook calls in the outbox: the deliverer takes them now */
+        l->hooks_seen = l->a.hooks_queued;
+        ks_live_deliver_kick(l);
+    }
     return 0;
 }
 
@@ -260,13 +282,16 @@ static int replay_row(void *ctx, const struct ks_journal_row *r)
     jb->kind = strncmp(r->kind, "events", 6) == 0 ? JOB_EVENTS : JOB_COMMAND;
     jb->end = strcmp(r->kind, "events+end") == 0;
     char *copy = ks_malloc(r->len + 1);
-    memcpy(copy, r->data, r->len);
+    if (r->len) { /* an empty body (a request only to end the input) has no data */
+        memcpy(copy, r->data, r->len);
+    }
     copy[r->len] = 0;
     jb->body = copy;
     jb->len = r->len;
     jb->actor = ks_strdup(r->source ? r->source : "");
     jb->at = r->at;
     jb->seq = r->seq;
+    jb->reapplied = 1;
     if (jb->kind == JOB_EVENTS) {
         jb->res = ks_calloc(1, sizeof(*jb->res));
     } else {
@@ -282,6 +307,9 @@ static void free_replayed(struct job *jb)
 {
     while (jb) {
         struct job *next = jb->next;
+        if (jb->owned != jb->body) {
+            ks_free(jb->owned);
+        }
         ks_free((char *)jb->body);
         ks_free((char *)jb->actor);
         if (jb->res) {
@@ -442,6 +470,8 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     pthread_cond_init(&l->done_cv, NULL);
+    pthread_mutex_init(&l->dmu, NULL);
+    pthread_cond_init(&l->dcv, NULL);
     pthread_key_create(&l->reader_key, ks_live_reader_free);
     l->tail = &l->head;
     ks_shell_writer_role(o->url);
@@ -476,6 +506,7 @@ void ks_live_start(struct ks_live *l)
     pthread_create(&l->th, NULL, writer, l);
     l->started = 1;
     __atomic_store_n(&l->ready, 1, __ATOMIC_RELEASE);
+    ks_live_deliver_start(l);
 }
 
 int ks_live_ready(const struct ks_live *l)
@@ -485,6 +516,7 @@ int ks_live_ready(const struct ks_live *l)
 
 int ks_live_close(struct ks_live *l)
 {
+    ks_live_deliver_stop(l); /* before the writer: a result in hand is still journaled */
     pthread_mutex_lock(&l->mu);
     l->stopping = 1;
     pthread_cond_signal(&l->cv);
@@ -521,6 +553,7 @@ int ks_live_command(struct ks_live *l, const char *cmd, const char *actor, struc
     struct job jb = {.kind = JOB_COMMAND, .body = cmd, .len = strlen(cmd), .actor = actor,
                      .out = out};
     submit(l, &jb);
+    ks_free(jb.owned);
     if (jb.failed) {
         *err = jb.err;
         return -1;
@@ -580,5 +613,9 @@ void ks_live_free(struct ks_live *l)
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
     pthread_cond_destroy(&l->done_cv);
+    pthread_mutex_destroy(&l->dmu);
+    pthread_cond_destroy(&l->dcv);
+    ks_live_more_drop(l);
+    ks_free(l->marks);
     ks_free(l);
 }

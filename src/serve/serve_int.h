@@ -26,6 +26,15 @@ struct ks_live {
     struct ks_live_stats st; /* counters: atomics */
     uint64_t by_type[KS_METRICS_TYPES][3]; /* accepted, duplicate, rejected: atomics */
     pthread_key_t reader_key;
+    /* live_more.c: rows of the batch being applied that its transaction
+     * writes (dead letters replayed, hook results), and the hook deliverer. */
+    struct ks_live_mark *marks;
+    size_t nmarks, capmarks;
+    pthread_t deliverer;
+    pthread_mutex_t dmu;
+    pthread_cond_t dcv;
+    int dstarted, dstop, dkick;
+    uint64_t hooks_seen; /* a.hooks_queued at the last kick */
 };
 
 #define KS_LIVE_COUNT(l, field, n) __atomic_add_fetch(&(l)->st.field, (n), __ATOMIC_RELAXED)
@@ -35,6 +44,35 @@ struct ks_live {
 enum ks_rc ks_live_cmd_apply(struct ks_engine *e, const char *cmd, size_t len, const char *actor,
                              ks_time at, struct ks_buf *out, struct ks_err *err);
 void ks_live_reader_free(void *store);
+
+/* ---- live_more.c: ops that need the writer's state, and hook delivery ---------- */
+
+/*
+ * If cmd is one of the ops of live_more.c (deadletters_replay, hook_result),
+ * applies it and returns 1 with *rc set, else returns 0. live: applied for a
+ * request (not re-applied from the journal); an op that reads the store then
+ * puts the command as it must be journaled (what it read included, so that
+ * re-applying it needs no store) in *journal (the caller frees it).
+ */
+int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, char **journal,
+                     const char *actor, struct ks_buf *out, struct ks_err *err, enum ks_rc *rc);
+/* Inside the batch's transaction: the rows those ops changed. */
+enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err);
+/* Forgets the rows of a batch that was not written. */
+void ks_live_more_drop(struct ks_live *l);
+/* The hook deliverer: a thread making the due calls of the outbox and
+ * journaling each result as a hook_result command. */
+void ks_live_deliver_start(struct ks_live *l);
+void ks_live_deliver_kick(struct ks_live *l);
+void ks_live_deliver_stop(struct ks_live *l);
+
+/* ---- api_more.c: the routes of the feed, dead letters and hooks ------------------ */
+
+void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_deadletters(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_http_resp *resp,
+                                    void *ctx);
+void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_live_free(struct ks_live *l);
 
 #endif

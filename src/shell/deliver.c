@@ -43,6 +43,39 @@ static void pending_fini(struct pending *p)
     memset(p, 0, sizeof(*p));
 }
 
+void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
+                       struct ks_hook_try *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->next_at = KS_TIME_NONE;
+    t->attempts = (int)row->attempts;
+    const struct ks_hook_cfg *h = ks_config_hook(cfg, row->action);
+    if (!h) {
+        t->status = "unconfigured";
+        t->final = 1;
+        snprintf(t->detail, sizeof(t->detail),
+                 "no hook is configured for %s (hooks: in "
+                 "kintsugi.yaml)",
+                 row->action);
+        return;
+    }
+    struct ks_hook_result res;
+    t->attempts++;
+    t->attempt = t->attempts;
+    ks_hook_attempt(h, row->body, row->key, &res);
+    snprintf(t->detail, sizeof(t->detail), "%s", res.detail);
+    t->ok = res.ok;
+    if (res.ok) {
+        t->status = "done";
+    } else if (ks_hook_may_retry(h, t->attempts)) {
+        t->status = "pending";
+        t->next_at = ks_time_now() + ks_hook_backoff(h, t->attempts);
+    } else {
+        t->status = "failed";
+        t->final = 1;
+    }
+}
+
 /* One pass over the due calls. Returns the earliest next_at still pending
  * (KS_TIME_NONE when none is left), or -1 on a store failure. */
 static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
@@ -64,41 +97,27 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
             }
             continue;
         }
-        const struct ks_hook_cfg *h = ks_config_hook(&sh->cfg, d->action);
-        const char *status;
-        char detail[300];
-        int attempts = (int)d->attempts;
-        ks_time next_at = KS_TIME_NONE;
-        if (!h) {
-            status = "unconfigured";
-            snprintf(detail, sizeof(detail),
-                     "no hook is configured for %s (hooks: in "
-                     "kintsugi.yaml)",
-                     d->action);
-            ks_engine_hook_result(sh->eng, d->incident, d->action, 0, 0, 1, detail);
+        struct ks_hook_row row = {d->key,     d->incident, d->action, d->body, "pending",
+                                  d->attempts, d->next_at,  NULL};
+        struct ks_hook_try t;
+        ks_shell_hook_try(&sh->cfg, &row, &t);
+        const char *status = t.status;
+        const char *detail = t.detail;
+        int attempts = t.attempts;
+        ks_time next_at = t.next_at;
+        if (strcmp(status, "unconfigured") == 0) {
             st->unconfigured++;
-        } else {
-            struct ks_hook_result res;
-            attempts++;
-            ks_hook_attempt(h, d->body, d->key, &res);
-            snprintf(detail, sizeof(detail), "%s", res.detail);
-            if (res.ok) {
-                status = "done";
-                st->done++;
-            } else if (ks_hook_may_retry(h, attempts)) {
-                status = "pending";
-                next_at = ks_time_now() + ks_hook_backoff(h, attempts);
-                st->retrying++;
-                if (*next == KS_TIME_NONE || next_at < *next) {
-                    *next = next_at;
-                }
-            } else {
-                status = "failed";
-                st->failed++;
+        } else if (strcmp(status, "done") == 0) {
+            st->done++;
+        } else if (strcmp(status, "pending") == 0) {
+            st->retrying++;
+            if (*next == KS_TIME_NONE || next_at < *next) {
+                *next = next_at;
             }
-            ks_engine_hook_result(sh->eng, d->incident, d->action, attempts, res.ok,
-                                  !res.ok && strcmp(status, "failed") == 0, detail);
+        } else {
+            st->failed++;
         }
+        ks_engine_hook_result(sh->eng, d->incident, d->action, t.attempt, t.ok, t.final, detail);
         if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail,
                                         &err) != KS_OK) {
             ks_shell_error("%s", err.msg);

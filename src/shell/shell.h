@@ -100,6 +100,46 @@ struct ks_delivery {
  * checkpoint). Returns KS_SHELL_OK or KS_SHELL_FAIL (printed). */
 int ks_shell_deliver(struct ks_shell *s, ks_time max_wait, struct ks_delivery *st);
 
+/* One attempt at a due hook call of the outbox (row), as the delivery loop
+ * makes it: the call itself (or "unconfigured" when no hook is configured
+ * for its action) and what follows for the outbox and the timeline. Blocks
+ * for the attempt (up to the hook's timeout). */
+struct ks_hook_try {
+    const char *status; /* the row's next status: done, pending (a retry), failed, unconfigured */
+    int attempts;       /* the row's attempts after this one */
+    int attempt;        /* for ks_engine_hook_result: the attempt's number, 0 when unconfigured */
+    int ok, final;      /* for ks_engine_hook_result */
+    ks_time next_at;    /* wall clock of the retry, KS_TIME_NONE: none */
+    char detail[300];
+};
+void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
+                       struct ks_hook_try *t);
+
+/* ---- documents shared by the doors (docs.c) ---------------------------------------- */
+
+/* raw (any bytes) as a JSON string; invalid UTF-8 shows as U+FFFD. */
+void ks_shell_json_bytes(struct ks_buf *b, const char *raw, size_t n);
+/* The changes of channel's guarded feed after since (at most limit, 0: all),
+ * in order, each to fn; *cursor is the last seq handed over (since when
+ * none). db names the database in the message of a damaged feed. */
+typedef void (*ks_shell_feed_fn)(void *ctx, const struct ks_feed_row *r);
+enum ks_rc ks_shell_feed_rows(struct ks_store *s, const char *db, const char *channel,
+                              int64_t since, int64_t limit, ks_shell_feed_fn fn, void *ctx,
+                              int64_t *cursor, struct ks_err *err);
+/* `kintsugi feed CHANNEL --since N --json`: {"channel","changes":[{"seq","sku","qty","at",
+ * "why","incident"?}],"cursor"}. */
+enum ks_rc ks_shell_feed_json(struct ks_store *s, const char *db, const char *channel,
+                              int64_t since, int64_t limit, struct ks_buf *out,
+                              struct ks_err *err);
+/* `kintsugi deadletters --json` (status "pending", or NULL with --all): [{"id","line",
+ * "source","reason","raw","status","received_at"}]; the array is closed even on failure. */
+enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, struct ks_buf *out,
+                                     struct ks_err *err);
+/* `kintsugi hooks --json [--status S]`: [{"key","incident","action","status","attempts",
+ * "next_at","detail","body"}]. */
+enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
+                               struct ks_err *err);
+
 /* ---- reading inputs (ingest.c) -------------------------------------------------- */
 
 /* What an ingest tells its door as it goes. Both functions may be NULL. */

@@ -1,0 +1,202 @@
+/* api_more.c - routes of `kintsugi serve` for the guarded feed, dead letters
+ * and the hook outbox: the documents of `kintsugi feed --json`, `kintsugi
+ * deadletters --json` and `kintsugi hooks --json`, rendered by the same
+ * functions (src/shell/docs.c). Replaying dead letters changes the engine:
+ * it is a journaled command of the writer (live_more.c). docs/API.md. */
+#include "serve_int.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_live *live_of(void *ctx)
+{
+    return ((struct ks_api *)ctx)->live;
+}
+
+static int status_of(enum ks_rc rc)
+{
+    switch (rc) {
+    case KS_EINPUT:
+    case KS_EUSAGE:
+        return 400;
+    case KS_ENOTFOUND:
+        return 404;
+    case KS_ESTATE:
+        return 409;
+    default:
+        return 503;
+    }
+}
+
+static void fail(struct ks_http_resp *resp, const struct ks_err *err)
+{
+    int st = status_of(err->rc);
+    ks_http_error(resp, st,
+                  st == 400   ? "invalid"
+                  : st == 404 ? "not_found"
+                  : st == 409 ? "conflict"
+                              : "unavailable",
+                  "%s", err->msg);
+}
+
+/* Query parameter name as a whole number >= 0 (absent: 0). 0 when it is
+ * one, else -1 (answered 400). */
+static int query_count(const struct ks_http_req *req, struct ks_http_resp *resp, const char *name,
+                       int64_t *out)
+{
+    const char *s = ks_http_query(req, name);
+    *out = 0;
+    if (!s) {
+        return 0;
+    }
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0 || v == LLONG_MAX) {
+        ks_http_error(resp, 400, "invalid", "query \"%s\": '%s' is not a whole number >= 0", name,
+                      s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Query parameter name as a flag; -1 (answered 400) when it is not one. */
+static int query_flag(const struct ks_http_req *req, struct ks_http_resp *resp, const char *name)
+{
+    const char *s = ks_http_query(req, name);
+    if (!s || strcmp(s, "0") == 0 || strcmp(s, "false") == 0) {
+        return 0;
+    }
+    if (!*s || strcmp(s, "1") == 0 || strcmp(s, "true") == 0) {
+        return 1;
+    }
+    ks_http_error(resp, 400, "invalid", "query \"%s\": '%s' is not true or false", name, s);
+    return -1;
+}
+
+/* Query parameter "status" among ok[0, n) (absent: def). 0, or -1 answered 400. */
+static int query_status(const struct ks_http_req *req, struct ks_http_resp *resp,
+                        const char *const *ok, size_t n, const char *def, const char **out)
+{
+    const char *s = ks_http_query(req, "status");
+    *out = def;
+    if (!s) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s, ok[i]) == 0) {
+            *out = s;
+            return 0;
+        }
+    }
+    struct ks_buf list = {0};
+    for (size_t i = 0; i < n; i++) {
+        ks_buf_printf(&list, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", ok[i]);
+    }
+    ks_http_error(resp, 400, "invalid", "query \"status\": unknown status '%s' (use %s)", s,
+                  list.p);
+    ks_buf_fini(&list);
+    return -1;
+}
+
+/* ---- GET /v1/feed/{channel} ------------------------------------------------------- */
+
+static enum ks_rc read_feed_state(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                                  struct ks_err *err)
+{
+    return ks_engine_feed_state_json(e, ctx, out, err);
+}
+
+void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *channel = ks_http_param(req, "channel");
+    int64_t since, limit;
+    int state = query_flag(req, resp, "state");
+    if (state < 0 || query_count(req, resp, "since", &since) != 0 ||
+        query_count(req, resp, "limit", &limit) != 0) {
+        return;
+    }
+    struct ks_err err = {0};
+    if (state) {
+        if (ks_http_query(req, "since") || ks_http_query(req, "limit")) {
+            ks_http_error(resp, 400, "invalid",
+                          "query \"state\": the current state takes no since or limit");
+            return;
+        }
+        if (ks_live_read(live_of(ctx), read_feed_state, (void *)channel, &resp->body, &err) !=
+            KS_OK) {
+            fail(resp, &err);
+        }
+        return;
+    }
+    struct ks_live *l = live_of(ctx);
+    struct ks_store *s = ks_live_reader(l, &err);
+    if (!s || ks_shell_feed_json(s, l->a.db, channel, since, limit, &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}
+
+/* ---- dead letters ------------------------------------------------------------------ */
+
+void ks_api_get_deadletters(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const ok[] = {"pending", "replayed", "all"};
+    const char *status;
+    if (query_status(req, resp, ok, 3, "pending", &status) != 0) {
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || ks_shell_deadletters_json(s, strcmp(status, "all") == 0 ? NULL : status,
+                                        &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}
+
+void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_http_resp *resp,
+                                    void *ctx)
+{
+    json_t *id = req->json ? json_object_get(req->json, "id") : NULL;
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object ({\"id\": N} or {})");
+        return;
+    }
+    if (id && (!json_is_integer(id) || json_integer_value(id) <= 0)) {
+        ks_http_error(resp, 400, "invalid",
+                      "field \"id\": must be a dead letter id (a positive integer)");
+        return;
+    }
+    char cmd[96];
+    if (id) {
+        snprintf(cmd, sizeof(cmd), "{\"op\":\"deadletters_replay\",\"deadletter\":%lld}",
+                 (long long)json_integer_value(id));
+    } else {
+        snprintf(cmd, sizeof(cmd), "{\"op\":\"deadletters_replay\"}");
+    }
+    struct ks_err err = {0};
+    if (ks_live_command(live_of(ctx), cmd, req->who.name, &resp->body, &err) != 0) {
+        ks_buf_fini(&resp->body);
+        fail(resp, &err);
+    }
+}
+
+/* ---- GET /v1/hooks ------------------------------------------------------------------ */
+
+void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const ok[] = {"pending", "done", "failed", "unconfigured"};
+    const char *status;
+    if (query_status(req, resp, ok, 4, NULL, &status) != 0) {
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || ks_shell_hooks_json(s, status, &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}

@@ -1,0 +1,453 @@
+/* live_more.c - the writer's ops that need more than the engine, and the
+ * hook deliverer.
+ *
+ * deadletters_replay: the dead letters are read from the store when the
+ * command is applied for a request, and journaled with what was read (id,
+ * line number, raw bytes), so that re-applying the journal after a restart
+ * replays the very lines that were replayed, whatever the rows say by then.
+ * Their new states (replayed, or pending with the new reason) are written
+ * by the batch's transaction.
+ *
+ * hook_result: one attempt at a hook call, made by the deliverer thread
+ * (never the writer: an attempt may take the hook's whole timeout), applied
+ * to the engine (the incident's timeline and checklist) and the outbox row
+ * in one transaction, and journaled, so that a restart records it again. */
+#include "serve_int.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ks_live_mark {
+    int hook;       /* 0: a dead letter */
+    int64_t id;     /* dead letter */
+    char *status;
+    char *reason;   /* dead letter: the new reason, NULL: none */
+    char *key;      /* hook */
+    char *detail;   /* hook */
+    struct ks_buf raw; /* dead letter: the line replayed (a fix made meanwhile included) */
+    int64_t attempts;
+    ks_time next_at;
+};
+
+static struct ks_live_mark *add_mark(struct ks_live *l)
+{
+    KS_GROW(l->marks, l->capmarks, l->nmarks + 1);
+    struct ks_live_mark *m = &l->marks[l->nmarks++];
+    memset(m, 0, sizeof(*m));
+    return m;
+}
+
+void ks_live_more_drop(struct ks_live *l)
+{
+    for (size_t i = 0; i < l->nmarks; i++) {
+        ks_free(l->marks[i].status);
+        ks_free(l->marks[i].reason);
+        ks_free(l->marks[i].key);
+        ks_free(l->marks[i].detail);
+        ks_buf_fini(&l->marks[i].raw);
+    }
+    l->nmarks = 0;
+}
+
+enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
+{
+    struct ks_store *s = l->a.store;
+    const struct ks_hook_effect *he;
+    size_t nh = ks_engine_hooks(l->a.eng, &he);
+    enum ks_rc rc = KS_OK;
+    for (size_t i = 0; i < l->nmarks && rc == KS_OK; i++) {
+        struct ks_live_mark *m = &l->marks[i];
+        if (!m->hook) {
+            /* with the line replayed: after a restart the row (made anew
+             * by the journal) shows it as it was when replayed */
+            rc = s->ops->update_deadletter(s, m->id, m->status, m->reason, m->raw.p ? m->raw.p : "",
+                                           m->raw.len, err);
+        } else {
+            /* Re-applying the journal: the call was queued by an entry of
+             * the same batch, and its row is not written yet. */
+            for (size_t k = 0; k < nh; k++) {
+                if (strcmp(he[k].key, m->key) == 0) {
+                    struct ks_hook_row r = {he[k].key,  he[k].incident, he[k].action,
+                                            he[k].body, "pending",      0,
+                                            ks_time_now(), NULL};
+                    rc = s->ops->add_hook(s, &r, err);
+                    break;
+                }
+            }
+            if (rc == KS_OK) {
+                rc = s->ops->update_hook(s, m->key, m->status, m->attempts, m->next_at,
+                                         m->detail, err);
+            }
+        }
+        if (rc == KS_ENOTFOUND) {
+            rc = KS_OK; /* a row that is no more: nothing to record */
+        }
+    }
+    ks_live_more_drop(l);
+    return rc;
+}
+
+/* ---- deadletters_replay ------------------------------------------------------------ */
+
+/* raw as a member of o: "raw" when it is valid UTF-8 without NUL, else "raw_hex". */
+static void set_raw(json_t *o, const char *raw, size_t n)
+{
+    if (ks_utf8_invalid_at(raw, n) == (size_t)-1 && !memchr(raw, 0, n)) {
+        json_object_set_new(o, "raw", json_stringn(raw, n));
+        return;
+    }
+    static const char hex[] = "0123456789abcdef";
+    char *h = ks_malloc(2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        h[2 * i] = hex[(unsigned char)raw[i] >> 4];
+        h[2 * i + 1] = hex[(unsigned char)raw[i] & 15];
+    }
+    h[2 * n] = 0;
+    json_object_set_new(o, "raw_hex", json_string(h));
+    ks_free(h);
+}
+
+static int unhex(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The raw bytes of a journaled letter into b; -1 when malformed. */
+static int get_raw(json_t *o, struct ks_buf *b)
+{
+    json_t *r = json_object_get(o, "raw");
+    if (json_is_string(r)) {
+        ks_buf_put(b, json_string_value(r), json_string_length(r));
+        return 0;
+    }
+    const char *h = json_string_value(json_object_get(o, "raw_hex"));
+    size_t n = h ? strlen(h) : 1;
+    if (n % 2) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 2) {
+        int a = unhex(h[i]), c = unhex(h[i + 1]);
+        if (a < 0 || c < 0) {
+            return -1;
+        }
+        ks_buf_putc(b, (char)(a << 4 | c));
+    }
+    return 0;
+}
+
+struct pending_dl {
+    struct ks_live *l;
+    int64_t only;
+    json_t *letters;
+};
+
+static int collect_dl(void *ctx, const struct ks_deadletter *d)
+{
+    struct pending_dl *p = ctx;
+    if (p->only && d->id != p->only) {
+        return 0;
+    }
+    /* Replayed by an earlier request of this batch (not written yet): gone. */
+    for (size_t i = p->l->nmarks; i-- > 0;) {
+        const struct ks_live_mark *m = &p->l->marks[i];
+        if (!m->hook && m->id == d->id) {
+            if (strcmp(m->status, "replayed") == 0) {
+                return 0;
+            }
+            break;
+        }
+    }
+    json_t *o = json_pack("{s:I, s:I}", "id", (json_int_t)d->id, "line", (json_int_t)d->line);
+    set_raw(o, d->raw, d->raw_len);
+    json_array_append_new(p->letters, o);
+    return 0;
+}
+
+static enum ks_rc op_replay(struct ks_live *l, json_t *j, int live, char **journal,
+                            const char *actor, struct ks_buf *out, struct ks_err *err)
+{
+    json_t *one = json_object_get(j, "deadletter");
+    int64_t only = json_is_integer(one) ? json_integer_value(one) : 0;
+    json_t *letters = json_object_get(j, "letters");
+    if (live && !letters) {
+        struct pending_dl p = {l, only, json_array()};
+        if (l->a.store->ops->list_deadletters(l->a.store, "pending", collect_dl, &p, err) !=
+            KS_OK) {
+            json_decref(p.letters);
+            return err->rc ? err->rc : KS_EIO;
+        }
+        if (only && json_array_size(p.letters) == 0) {
+            json_decref(p.letters);
+            return ks_err_set(err, KS_ENOTFOUND, "no pending dead letter %lld", (long long)only);
+        }
+        json_object_set_new(j, "letters", p.letters);
+        letters = p.letters;
+        char *text = json_dumps(j, JSON_COMPACT); /* jansson's malloc: copied for ks_free */
+        *journal = ks_strdup(text ? text : "{}");
+        free(text);
+    }
+    if (!json_is_array(letters)) {
+        return ks_err_set(err, KS_EUSAGE, "field \"letters\": must be an array");
+    }
+    uint32_t input = ks_engine_input(l->a.eng, "deadletters");
+    size_t i, passed = 0, accepted = 0;
+    json_t *o;
+    struct ks_buf still = {0};
+    size_t nstill = 0;
+    json_array_foreach(letters, i, o)
+    {
+        struct ks_buf raw = {0};
+        int64_t id = json_integer_value(json_object_get(o, "id"));
+        int64_t line = json_integer_value(json_object_get(o, "line"));
+        if (get_raw(o, &raw) != 0) {
+            ks_buf_fini(&raw);
+            continue;
+        }
+        struct ks_err why = {0};
+        enum ks_line_result r =
+            ks_engine_event(l->a.eng, input, line, raw.p ? raw.p : "", raw.len, &why);
+        struct ks_live_mark *m = add_mark(l);
+        m->id = id;
+        ks_buf_put(&m->raw, raw.p ? raw.p : "", raw.len);
+        if (r == KS_LINE_REJECTED) {
+            m->status = ks_strdup("pending");
+            m->reason = ks_strdup(why.msg);
+            ks_buf_printf(&still, "%s{\"id\":%lld,\"line\":%lld,\"reason\":", nstill ? "," : "",
+                          (long long)id, (long long)line);
+            ks_json_escape(&still, why.msg, strlen(why.msg));
+            ks_buf_putc(&still, '}');
+            nstill++;
+        } else {
+            m->status = ks_strdup("replayed");
+            passed++;
+            accepted += r == KS_LINE_ACCEPTED;
+        }
+        ks_buf_fini(&raw);
+    }
+    if (accepted) {
+        /* Their inventory updates close as those of events posted do. */
+        l->open_updates = 1;
+        l->last_events = ks_time_now();
+    }
+    if (out) {
+        ks_buf_puts(out, "{\"op\":\"deadletters_replay\",");
+        if (only) {
+            ks_buf_printf(out, "\"deadletter\":%lld,", (long long)only);
+        }
+        ks_buf_puts(out, "\"by\":");
+        ks_json_escape(out, actor, strlen(actor));
+        ks_buf_printf(out, ",\"replayed\":%zu,\"still_rejected\":[", passed);
+        ks_buf_put(out, still.p ? still.p : "", still.len);
+        ks_buf_puts(out, "]}");
+    }
+    ks_buf_fini(&still);
+    return KS_OK;
+}
+
+/* ---- hook_result ------------------------------------------------------------------- */
+
+static enum ks_rc op_hook_result(struct ks_live *l, json_t *j, const char *actor,
+                                 struct ks_buf *out, struct ks_err *err)
+{
+    const char *key = json_string_value(json_object_get(j, "key"));
+    const char *action = json_string_value(json_object_get(j, "action"));
+    const char *status = json_string_value(json_object_get(j, "status"));
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    json_t *next = json_object_get(j, "next_at");
+    if (!key || !action || !status || !detail) {
+        return ks_err_set(err, KS_EUSAGE, "hook_result: key, action, status and detail are "
+                                          "required");
+    }
+    int64_t incident = json_integer_value(json_object_get(j, "incident"));
+    ks_engine_hook_result(l->a.eng, incident, action,
+                          (int)json_integer_value(json_object_get(j, "attempt")),
+                          json_is_true(json_object_get(j, "ok")),
+                          json_is_true(json_object_get(j, "final")), detail);
+    struct ks_live_mark *m = add_mark(l);
+    m->hook = 1;
+    m->key = ks_strdup(key);
+    m->status = ks_strdup(status);
+    m->detail = ks_strdup(detail);
+    m->attempts = json_integer_value(json_object_get(j, "attempts"));
+    m->next_at = json_is_integer(next) ? json_integer_value(next) : KS_TIME_NONE;
+    if (out) {
+        ks_buf_puts(out, "{\"op\":\"hook_result\",\"by\":");
+        ks_json_escape(out, actor, strlen(actor));
+        ks_buf_puts(out, ",\"key\":");
+        ks_json_escape(out, key, strlen(key));
+        ks_buf_puts(out, ",\"status\":");
+        ks_json_escape(out, status, strlen(status));
+        ks_buf_putc(out, '}');
+    }
+    return KS_OK;
+}
+
+int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, char **journal,
+                     const char *actor, struct ks_buf *out, struct ks_err *err, enum ks_rc *rc)
+{
+    static const char *const ops[] = {"\"op\":\"deadletters_replay\"", "\"op\":\"hook_result\""};
+    int which = -1;
+    for (int i = 0; i < 2 && which < 0; i++) {
+        if (memmem(cmd, len, ops[i], strlen(ops[i]))) {
+            which = i;
+        }
+    }
+    if (which < 0) {
+        return 0;
+    }
+    json_t *j = json_loadb(cmd, len, JSON_REJECT_DUPLICATES, NULL);
+    const char *op = json_string_value(json_object_get(j, "op"));
+    if (!op || strcmp(op, which == 0 ? "deadletters_replay" : "hook_result") != 0) {
+        json_decref(j);
+        return 0; /* the text was in a string: not one of these */
+    }
+    *journal = NULL;
+    *rc = which == 0 ? op_replay(l, j, live, journal, actor, out, err)
+                     : op_hook_result(l, j, actor, out, err);
+    json_decref(j);
+    return 1;
+}
+
+/* ---- the deliverer ------------------------------------------------------------------- */
+
+struct due {
+    char *key, *action, *body;
+    int64_t incident, attempts;
+    ks_time next_at;
+};
+
+struct dues {
+    struct due *v;
+    size_t n, cap;
+};
+
+static int collect_hook(void *ctx, const struct ks_hook_row *r)
+{
+    struct dues *d = ctx;
+    KS_GROW(d->v, d->cap, d->n + 1);
+    d->v[d->n++] = (struct due){ks_strdup(r->key), ks_strdup(r->action), ks_strdup(r->body),
+                                r->incident,       r->attempts,          r->next_at};
+    return 0;
+}
+
+/* The command recording one attempt. */
+static void result_cmd(struct ks_buf *b, const struct due *d, const struct ks_hook_try *t)
+{
+    ks_buf_puts(b, "{\"op\":\"hook_result\",\"key\":");
+    ks_shell_json_bytes(b, d->key, strlen(d->key));
+    ks_buf_printf(b, ",\"incident\":%lld,\"action\":", (long long)d->incident);
+    ks_shell_json_bytes(b, d->action, strlen(d->action));
+    ks_buf_printf(b, ",\"attempt\":%d,\"ok\":%s,\"final\":%s,\"status\":\"%s\",\"attempts\":%d,"
+                     "\"next_at\":",
+                  t->attempt, t->ok ? "true" : "false", t->final ? "true" : "false", t->status,
+                  t->attempts);
+    if (t->next_at == KS_TIME_NONE) {
+        ks_buf_puts(b, "null");
+    } else {
+        ks_buf_printf(b, "%lld", (long long)t->next_at);
+    }
+    ks_buf_puts(b, ",\"detail\":");
+    ks_shell_json_bytes(b, t->detail, strlen(t->detail));
+    ks_buf_putc(b, '}');
+}
+
+/* One pass over the due calls; returns the earliest next_at still ahead
+ * (KS_TIME_NONE: none). */
+static ks_time deliver_pass(struct ks_live *l)
+{
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(l, &err);
+    struct dues d = {0};
+    ks_time next = KS_TIME_NONE;
+    if (!s || s->ops->list_hooks(s, "pending", collect_hook, &d, &err) != KS_OK) {
+        return next;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        struct due *x = &d.v[i];
+        if (failed || __atomic_load_n(&l->dstop, __ATOMIC_ACQUIRE)) {
+            /* left pending, for the next start */
+        } else if (x->next_at != KS_TIME_NONE && x->next_at > ks_time_now()) {
+            if (next == KS_TIME_NONE || x->next_at < next) {
+                next = x->next_at;
+            }
+        } else {
+            struct ks_hook_row row = {x->key,      x->incident, x->action, x->body, "pending",
+                                      x->attempts, x->next_at,  NULL};
+            struct ks_hook_try t;
+            ks_shell_hook_try(&l->a.cfg, &row, &t);
+            struct ks_buf cmd = {0}, out = {0};
+            result_cmd(&cmd, x, &t);
+            if (ks_live_command(l, cmd.p, "hooks", &out, &err) != 0) {
+                failed = 1; /* stopping, or the store failed: it stays pending */
+            } else if (t.next_at != KS_TIME_NONE && (next == KS_TIME_NONE || t.next_at < next)) {
+                next = t.next_at;
+            }
+            ks_buf_fini(&cmd);
+            ks_buf_fini(&out);
+        }
+        ks_free(x->key);
+        ks_free(x->action);
+        ks_free(x->body);
+    }
+    ks_free(d.v);
+    return next;
+}
+
+static void *deliverer(void *arg)
+{
+    struct ks_live *l = arg;
+    ks_time wake = ks_time_now();
+    pthread_mutex_lock(&l->dmu);
+    for (;;) {
+        while (!l->dstop && !l->dkick && ks_time_now() < wake) {
+            ks_time at = wake;
+            struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
+            pthread_cond_timedwait(&l->dcv, &l->dmu, &ts);
+        }
+        if (l->dstop) {
+            break;
+        }
+        l->dkick = 0;
+        pthread_mutex_unlock(&l->dmu);
+        ks_time next = deliver_pass(l);
+        /* Retries when due; new calls when the writer says so; a look every
+         * second all the same. */
+        ks_time now = ks_time_now();
+        wake = next == KS_TIME_NONE || next > now + KS_SEC ? now + KS_SEC : next;
+        pthread_mutex_lock(&l->dmu);
+    }
+    pthread_mutex_unlock(&l->dmu);
+    return NULL;
+}
+
+void ks_live_deliver_start(struct ks_live *l)
+{
+    if (pthread_create(&l->deliverer, NULL, deliverer, l) == 0) {
+        l->dstarted = 1;
+    }
+}
+
+void ks_live_deliver_kick(struct ks_live *l)
+{
+    pthread_mutex_lock(&l->dmu);
+    l->dkick = 1;
+    pthread_cond_signal(&l->dcv);
+    pthread_mutex_unlock(&l->dmu);
+}
+
+void ks_live_deliver_stop(struct ks_live *l)
+{
+    if (!l->dstarted) {
+        return;
+    }
+    pthread_mutex_lock(&l->dmu);
+    __atomic_store_n(&l->dstop, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&l->dcv);
+    pthread_mutex_unlock(&l->dmu);
+    pthread_join(l->deliverer, NULL);
+    l->dstarted = 0;
+}
