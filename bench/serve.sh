@@ -128,7 +128,7 @@ for i in $(seq 1 "$NTIMERS"); do
 done >"$OUT/timers.ndjson"
 curl -s -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/x-ndjson' \
     --data-binary @"$OUT/timers.ndjson" "$URL/v1/events"
-declare -A seen
+declare -A seen=()
 for _ in $(seq 1 1000); do
     t=$(date +%s%3N)
     for ch in $(curl -s -H "Authorization: Bearer $T" "$URL/v1/incidents" | jq -r '.[].scope.channels[]'); do

@@ -503,6 +503,7 @@ int ks_live_set_url(struct ks_live *l, const char *url)
 
 void ks_live_start(struct ks_live *l)
 {
+    ks_live_logcopy_start(l);
     pthread_create(&l->th, NULL, writer, l);
     l->started = 1;
     __atomic_store_n(&l->ready, 1, __ATOMIC_RELEASE);
@@ -524,6 +525,7 @@ int ks_live_close(struct ks_live *l)
     if (l->started) {
         pthread_join(l->th, NULL);
     }
+    ks_live_logcopy_stop(l);
     __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
     struct batch b = {l, NULL, 0, 1};
     int rc = ks_shell_flush_with(&l->a, 1, write_batch, &b);

@@ -35,6 +35,12 @@ struct ks_live {
     pthread_cond_t dcv;
     int dstarted, dstop, dkick;
     uint64_t hooks_seen; /* a.hooks_queued at the last kick */
+    /* logcopy.c: the log copied into the database from a thread of its own. */
+    struct ks_store *cstore;
+    pthread_t copier;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int cstarted, cstop;
 };
 
 #define KS_LIVE_COUNT(l, field, n) __atomic_add_fetch(&(l)->st.field, (n), __ATOMIC_RELAXED)
@@ -65,6 +71,12 @@ void ks_live_more_drop(struct ks_live *l);
 void ks_live_deliver_start(struct ks_live *l);
 void ks_live_deliver_kick(struct ks_live *l);
 void ks_live_deliver_stop(struct ks_live *l);
+
+/* ---- logcopy.c: the write-ahead log copied off the writer's path ---------------- */
+/* Started with the writer (the writer's connection then never copies the log
+ * at commit), stopped after it (the connection copies again from then on). */
+void ks_live_logcopy_start(struct ks_live *l);
+void ks_live_logcopy_stop(struct ks_live *l);
 
 /* ---- api_more.c: the routes of the feed, dead letters and hooks ------------------ */
 

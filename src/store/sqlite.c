@@ -539,6 +539,18 @@ static void sq_free(struct sq *q)
     ks_free(q);
 }
 
+/* The log is copied every 4 MiB of commits (see sq_open), or never by this
+ * connection. */
+static void sq_autocopy(struct sq *q, int on)
+{
+    int64_t page = 0;
+    if (!on) {
+        sqlite3_wal_autocheckpoint(q->db, 0);
+    } else if (query_int(q, "PRAGMA page_size", &page, NULL, "page size") == KS_OK) {
+        sqlite3_wal_autocheckpoint(q->db, page > 0 ? (int)((4 << 20) / page) : 1000);
+    }
+}
+
 static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *err)
 {
     struct sq *q = ks_calloc(1, sizeof(*q));
@@ -601,12 +613,8 @@ static enum ks_rc sq_open(struct ks_store *s, const char *path, struct ks_err *e
          * SQLite's 1000 pages, 64 MiB at 64 KiB pages): what a failed write
          * on a full disk leaves to copy is then small, and the log can be
          * released (sq_release). */
-        int64_t page = 0;
-        krc = query_int(q, "PRAGMA page_size", &page, err, what);
-        if (krc == KS_OK) {
-            sqlite3_wal_autocheckpoint(q->db, page > 0 ? (int)((4 << 20) / page) : 1000);
-            sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        }
+        sq_autocopy(q, 1);
+        sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
     for (int i = 0; krc == KS_OK && i < ST_COUNT; i++) {
         rc = sqlite3_prepare_v3(q->db, st_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &q->st[i], NULL);
@@ -1281,6 +1289,25 @@ static enum ks_rc sq_release(struct ks_store *s, struct ks_err *err)
     return KS_OK;
 }
 
+static enum ks_rc sq_log_autocopy(struct ks_store *s, int on, struct ks_err *err)
+{
+    (void)err;
+    sq_autocopy(sq_of(s), on);
+    return KS_OK;
+}
+
+/* A passive copy: what no reader still needs, without waiting for anyone.
+ * Busy (another connection copying) is not an error: it is being done. */
+static enum ks_rc sq_copy_log(struct ks_store *s, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        return fail(q, NULL, rc, err, "copy the write-ahead log");
+    }
+    return KS_OK;
+}
+
 static enum ks_rc sq_add_hook(struct ks_store *s, const struct ks_hook_row *r, struct ks_err *err)
 {
     struct sq *q = sq_of(s);
@@ -1803,6 +1830,8 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .find_input = sq_find_input,
     .put_input = sq_put_input,
     .release = sq_release,
+    .log_autocopy = sq_log_autocopy,
+    .copy_log = sq_copy_log,
     .add_hook = sq_add_hook,
     .list_hooks = sq_list_hooks,
     .update_hook = sq_update_hook,

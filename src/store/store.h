@@ -233,6 +233,14 @@ struct ks_store_ops {
     /* After a failed write (a full disk): gives back the space the write-ahead
      * log holds. Fails when even that needs space the disk does not have. */
     enum ks_rc (*release)(struct ks_store *s, struct ks_err *err);
+    /* The log's copy into the database (SQLite's WAL checkpoint, with its
+     * fsyncs). By default a commit does it when the log has grown; a
+     * long-running server turns that off (on = 0) on its writing connection
+     * and calls copy_log from a thread of its own, on a connection of its
+     * own, so that no acknowledgement waits for a disk flush. Either may be
+     * NULL for a backend without such a log. */
+    enum ks_rc (*log_autocopy)(struct ks_store *s, int on, struct ks_err *err);
+    enum ks_rc (*copy_log)(struct ks_store *s, struct ks_err *err);
     /* Adds a hook call (ignored when its key is already there). */
     enum ks_rc (*add_hook)(struct ks_store *s, const struct ks_hook_row *row, struct ks_err *err);
     /* Calls fn for every hook call with that status (NULL: all), oldest first. */

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -766,6 +767,59 @@ static void journal_appends_lists_in_order_trims_and_never_reuses_seqs(void)
     teardown();
 }
 
+static long long file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* 6 MiB of journal entries in 64 KiB commits on connection s. */
+static void write_6mib(struct ks_store *s)
+{
+    static char body[64 * 1024];
+    memset(body, 'x', sizeof(body));
+    struct ks_err err = {0};
+    for (int i = 0; i < 96; i++) {
+        struct ks_journal_row r = {0, "events", 1000 + i, "bob", body, sizeof(body)};
+        CHECK_INT(s->ops->add_journal(s, &r, &err), KS_OK);
+    }
+}
+
+/* By default a commit copies the log into the database once it passes
+ * 4 MiB; with log_autocopy off it never does, and copy_log from a second
+ * connection does it (what kintsugi serve's log-copy thread relies on). */
+static void the_log_is_copied_at_commit_or_by_copy_log_only(void)
+{
+    setup();
+    char wal[320];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    struct ks_store *s = open_ok(path);
+    struct ks_err err = {0};
+    long long db0 = file_size(path);
+    write_6mib(s);
+    CHECK(file_size(path) > db0 + (4 << 20)); /* copied by a commit */
+    ks_store_close(s);
+    teardown();
+
+    setup();
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    s = open_ok(path);
+    db0 = file_size(path);
+    CHECK_INT(s->ops->log_autocopy(s, 0, &err), KS_OK);
+    write_6mib(s);
+    CHECK_INT(file_size(path), db0);             /* nothing copied */
+    CHECK(file_size(wal) > (6LL << 20));         /* all of it in the log */
+    struct ks_store *c = open_ok(path);
+    CHECK_INT(c->ops->copy_log(c, &err), KS_OK);
+    CHECK(file_size(path) > db0 + (6LL << 20)); /* copied by the other connection */
+    struct jlist l = {0};
+    CHECK_INT(s->ops->list_journal(s, 95, jrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    ks_store_close(c);
+    ks_store_close(s);
+    teardown();
+}
+
 int main(void)
 {
     RUN(open_creates_schema_at_current_version);
@@ -790,5 +844,6 @@ int main(void)
     RUN(second_connection_sees_committed_data_only);
     RUN(closing_null_does_nothing);
     RUN(journal_appends_lists_in_order_trims_and_never_reuses_seqs);
+    RUN(the_log_is_copied_at_commit_or_by_copy_log_only);
     return t_done();
 }
