@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The dashboard in a real browser (docs/DASHBOARD.md): a simulated day with
+# faults (a zero-inventory spike, a stalled channel, a warehouse down, a feed
+# schema change) replayed by `kintsugi ingest`, `kintsugi serve` (the
+# sanitizer build) started on it on a free port, tokens of each role made,
+# then tests/browser/dashboard.mjs drives Debian's headless chromium through
+# puppeteer-core (`npm ci` from tests/browser/ when node_modules is missing;
+# no browser is downloaded): sign-in and refused tokens, every open incident
+# on Now, acknowledge, a checklist step, a half-typed note kept across live
+# updates, roll back after confirming and the guard changing, release, an
+# approval, a dead-letter replay, no action for a viewer, the bytes each page
+# transfers, theme and phone width. Screenshots go to build/screenshots/.
+# Also checked with curl: the assets' headers. Prints "RESULT passed=N failed=M".
+set -u
+. "$(dirname "$0")/lib.bash"
+ROOT=$PWD
+BR=tests/browser
+SHOTS=$ROOT/build/screenshots
+
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+is() { # WANT GOT...: equal, else say both
+    local want=$1
+    shift
+    [ "$*" = "$want" ] || { echo "want: $want"; echo "got:  $*"; return 1; }
+}
+
+browser_ready() {
+    command -v node >/dev/null && command -v npm >/dev/null || {
+        echo "node and npm are missing (scripts/deps.sh installs them)"
+        return 1
+    }
+    [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || {
+        echo "chromium is missing (scripts/deps.sh installs it)"
+        return 1
+    }
+    [ -d "$BR/node_modules/puppeteer-core" ] && return 0
+    (cd "$BR" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
+check browser_installed browser_ready
+
+# ---- the scenario --------------------------------------------------------------------
+DB=$T/shop.db
+"$K" simulate --fault zero-spike,stall-one,wms-one,schema-change --skus 400 --seed 3 \
+    --out "$T/day.ndjson" 2>/dev/null
+cat >"$T/kintsugi.yaml" <<'EOF'
+roles:
+  lead: {approve: ["*"]}
+people:
+  ada: {role: lead}
+EOF
+check scenario_ingested "$K" ingest "$T/day.ndjson" --db "$DB" --config "$T/kintsugi.yaml"
+"$K" token create --name rob --role responder --db "$DB" >"$T/rob.tok" 2>/dev/null
+"$K" token create --name ada --role admin --db "$DB" >"$T/ada.tok" 2>/dev/null
+"$K" token create --name vera --role viewer --db "$DB" >"$T/vera.tok" 2>/dev/null
+"$K" token create --name gone --role responder --db "$DB" >"$T/gone.tok" 2>/dev/null
+"$K" token revoke gone --db "$DB" >/dev/null 2>&1
+VIEW=$(cat "$T/vera.tok")
+
+"$K" serve --listen 127.0.0.1:0 --db "$DB" --config "$T/kintsugi.yaml" --clock event 2>"$T/serve.err" &
+PID=$!
+PIDS+=("$PID")
+URL=""
+for _ in $(seq 1 600); do
+    URL=$(sed -n 's/^listening on //p' "$T/serve.err" | head -1)
+    [ -n "$URL" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.05
+done
+check server_starts test -n "$URL"
+
+# ---- the assets, by curl ---------------------------------------------------------------
+hdr() { curl -s -D - -o /dev/null "$URL$1" | tr -d '\r'; }
+check index_is_html_without_token grep -qx 'Content-Type: text/html; charset=utf-8' <(hdr /)
+check index_has_csp grep -q "^Content-Security-Policy: default-src 'none'; script-src 'self'" <(hdr /)
+check js_type grep -qx 'Content-Type: text/javascript; charset=utf-8' <(hdr /app.js)
+check css_type grep -qx 'Content-Type: text/css; charset=utf-8' <(hdr /app.css)
+check assets_revalidate grep -qx 'Cache-Control: no-cache' <(hdr /app.js)
+ETAG=$(hdr /app.js | sed -n 's/^ETag: //p')
+check etag_gives_304 is 304 "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $ETAG" "$URL/app.js")"
+check assets_are_the_files cmp <(curl -s "$URL/app.js") web/app.js
+check unknown_asset_404 is 404 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nothing.js")"
+check whoami_names_the_role is '{"name":"vera","role":"viewer"}' \
+    "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/whoami")"
+check whoami_needs_a_token is 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/whoami")"
+check sla_runs_on_event_time is event "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/sla" | jq -r .clock_mode)"
+
+# ---- the browser -------------------------------------------------------------------------
+OPEN=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" |
+    jq -r '[.[] | select(.status != "resolved") | .id] | join(",")')
+CORRUPT=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/guard" |
+    jq -r '[.channels[] | select(.incident != null) | .incident][0] // empty')
+check scenario_has_open_incidents test -n "$OPEN"
+check scenario_holds_a_corrupt_update test -n "$CORRUPT"
+rm -rf "$SHOTS"
+(cd "$BR" && KS_URL=$URL KS_RESPONDER=$(cat "$T/rob.tok") KS_ADMIN=$(cat "$T/ada.tok") \
+    KS_VIEWER=$VIEW KS_REVOKED=$(cat "$T/gone.tok") KS_OPEN=$OPEN KS_CORRUPT=$CORRUPT \
+    KS_SHOTS=$SHOTS timeout 300 node dashboard.mjs) >"$T/browser.out" 2>&1
+rc=$?
+cat "$T/browser.out"
+p=$(grep -c '^ok ' "$T/browser.out")
+f=$(grep -c '^FAIL ' "$T/browser.out")
+passed=$((passed + p))
+failed=$((failed + f))
+if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL browser: exit $rc"
+    failed=$((failed + 1))
+fi
+check browser_ran_every_check test "$p" -ge 30
+check screenshots_saved test "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 12
+
+kill -TERM "$PID" 2>/dev/null
+wait "$PID" 2>/dev/null
+check server_stops_cleanly is 0 "$?"
+echo "RESULT passed=$passed failed=$failed"
