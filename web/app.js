@@ -325,11 +325,11 @@
     });
     if (!paused.length && !held && !heldSkus) { return ''; }
     var parts = [];
-    if (paused.length) { parts.push('<strong>⏸ Paused:</strong> ' + esc(paused.join(', '))); }
+    if (paused.length) { parts.push('<strong>■ Paused:</strong> ' + esc(paused.join(', '))); }
     if (held) { parts.push('<strong>' + num(held) + '</strong> updates held'); }
     if (heldSkus) { parts.push('<strong>' + num(heldSkus) + '</strong> SKUs held one by one'); }
     return '<div class="banner" role="status" id="guard-banner">' + parts.join(' · ') +
-      ' — <a href="#/guard">see the guard</a></div>';
+      (current().name === 'guard' ? '' : ' — <a href="#/guard">see the guard</a>') + '</div>';
   }
 
   /* ---- pages ------------------------------------------------------------------ */
@@ -377,6 +377,8 @@
     return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks')])
       .then(function (r) {
         var inc = r[0], actions = r[2].filter(function (a) { return a.incident === id; });
+        S.inc = inc;
+        S.guard = r[3];
         var guard = r[3], hooks = r[4].filter(function (h) { return h.incident === id; });
         var sm = slaMap();
         var gap = Date.parse(inc.detected_at) - Date.parse(inc.started_at);
@@ -478,7 +480,7 @@
     });
     if (!chans.length && inc.type !== 'data_corruption') { return ''; }
     var rows = chans.map(function (c) {
-      return '<tr><td>' + esc(c.channel) + '</td><td>' + (c.paused ? '<span class="chip bad">⏸ paused</span>' : '<span class="chip good">▶ flowing</span>') +
+      return '<tr><td>' + esc(c.channel) + '</td><td>' + (c.paused ? '<span class="chip bad">■ paused</span>' : '<span class="chip good">▶ flowing</span>') +
         '</td><td class="num">' + num(c.held) + '</td><td class="num">' + num(c.held_skus) + '</td><td>' + esc(c.why || '') + '</td>' +
         '<td>' + (can('admin') && c.paused ? '<button type="button" data-act="release" data-channel="' + esc(c.channel) + '">Release ' + esc(c.channel) + '</button>' : '') +
         '</td></tr>';
@@ -512,7 +514,7 @@
           (g.channels || []).map(function (c, i) {
             var l = last[i];
             return '<tr data-channel="' + esc(c.channel) + '"><td><b>' + esc(c.channel) + '</b></td><td>' +
-              (c.paused ? '<span class="chip bad" data-field="paused">⏸ paused</span>' : '<span class="chip good" data-field="paused">▶ flowing</span>') +
+              (c.paused ? '<span class="chip bad" data-field="paused">■ paused</span>' : '<span class="chip good" data-field="paused">▶ flowing</span>') +
               '</td><td class="num" data-field="held">' + num(c.held) + '</td><td class="num">' + num(c.held_skus) + '</td><td>' + when(c.since) + '</td><td>' +
               (c.incident ? '<a href="#/incident/' + c.incident + '">' + esc(c.why || ('incident ' + c.incident)) + '</a>' : esc(c.why || '')) + '</td><td>' +
               (l ? esc(l.sku) + ' → ' + num(l.qty) + ' <span class="muted">(' + esc(l.why) + ', ' + when(l.at) + ')</span>' : '<span class="muted">none yet</span>') +
@@ -582,7 +584,11 @@
       if (!refused(e)) { toast(e.message, true); }
     }).then(function () { btn.disabled = false; });
   }
+  /* The channels an incident is about (its scope), else those it holds. */
   function channelsOf(id) {
+    if (S.inc && S.inc.id === id && S.inc.scope.channels && S.inc.scope.channels.length) {
+      return S.inc.scope.channels;
+    }
     return ((S.guard && S.guard.channels) || []).filter(function (c) { return c.incident === id; })
       .map(function (c) { return c.channel; });
   }
