@@ -144,7 +144,7 @@
     $('signin').hidden = true;
     $('nav').hidden = false;
     $('signout').hidden = false;
-    $('whoami').innerHTML = esc(who.name) + ' · <span class="chip" id="role">' + esc(who.role) + '</span>';
+    $('whoami').innerHTML = '<span class="name">' + esc(who.name) + ' · </span><span class="chip" id="role">' + esc(who.role) + '</span>';
     if (!location.hash || location.hash === '#') { location.hash = '#/now'; }
     route();
   }
@@ -338,7 +338,7 @@
 
   PAGES.now = function () {
     layout('now', ['now-banner', 'now-head', 'now-list']);
-    return Promise.all([get('/v1/incidents'), loadSla(), get('/v1/guard')]).then(function (r) {
+    return Promise.all([get('/v1/incidents?status=open'), loadSla(), get('/v1/guard')]).then(function (r) {
       var list = r[0].filter(function (i) { return i.status !== 'resolved'; });
       S.guard = r[2];
       list.sort(function (a, b) {
@@ -350,7 +350,7 @@
       patch(section('now-banner'), bannerHtml(S.guard));
       patch(section('now-head'), '<h1>Now: ' + list.length + ' open incident' + (list.length === 1 ? '' : 's') +
         '</h1><p class="muted">' + ['P1', 'P2', 'P3'].map(function (s) { return sev(s) + ' ' + counts[s]; }).join(' &nbsp; ') +
-        ' &nbsp; · ' + (r[0].length - list.length) + ' resolved not shown</p>');
+        ' &nbsp; · resolved incidents are not shown</p>');
       var sm = slaMap();
       var html = list.length ? '<div class="cards">' + list.map(function (i) {
         var gap = Date.parse(i.detected_at) - Date.parse(i.started_at);
@@ -375,7 +375,14 @@
     var id = parseInt(arg, 10);
     layout('incident/' + id, ['inc-head', 'inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline']);
     return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks')])
+      .catch(function (e) {
+        if (e.status !== 404 && e.status !== 400) { throw e; }
+        ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline'].forEach(function (x) { patch(section(x), ''); });
+        patch(section('inc-head'), '<p><a href="#/now">← Now</a></p><h1>No such incident</h1><p class="error">' + esc(e.message) + '</p>');
+        return null;
+      })
       .then(function (r) {
+        if (!r) { return; }
         var inc = r[0], actions = r[2].filter(function (a) { return a.incident === id; });
         S.inc = inc;
         S.guard = r[3];

@@ -288,6 +288,12 @@ try {
     });
   }
 
+  await check('unknown_incident_says_so', async () => {
+    await vera.goto(URL + '/#/incident/99999', { waitUntil: 'networkidle0' });
+    await waitText(vera, '#inc-head', /No such incident/);
+    await waitText(vera, '#inc-head', /no incident 99999/);
+  });
+
   // ---- size, theme, phone --------------------------------------------------------------
   for (const [hash, ready] of [['#/now', '#now-list .card'], [`#/incident/${CORRUPT}`, '#timeline li'], ['#/guard', '#guard-reconcile table'],
     ['#/deadletters', '#dl-head h1']]) {
@@ -311,7 +317,8 @@ try {
     await signIn(phone, process.env.KS_RESPONDER);
     await phone.waitForSelector('#now-list .card');
     const w = await phone.evaluate(() => document.documentElement.scrollWidth);
-    await shot(phone, '15-now-phone');
+    await new Promise((r) => setTimeout(r, 300));
+    await shot(phone, '15-now-phone', false);
     if (w > 390) { throw new Error(`page is ${w}px wide`); }
   });
   await check('keyboard_reaches_the_ack_button', async () => {
