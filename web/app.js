@@ -55,11 +55,13 @@
     var d = new Date(iso);
     return iso + ' (' + d.toLocaleString() + ' local)';
   }
-  /* A time relative to the engine's present, with the exact time on hover. */
+  /* A time relative to the engine's present, with the exact time on hover. Its
+   * text is filled by tick() (right after each render, before the browser
+   * paints), so that the HTML of a section changes only when its data does:
+   * an unchanged section is not rebuilt, and an open menu stays open. */
   function when(iso) {
     if (!iso) { return '<span class="muted">-</span>'; }
-    return '<time datetime="' + esc(iso) + '" title="' + esc(exact(iso)) + '" data-rel="' + esc(iso) + '">' +
-      esc(rel(iso)) + '</time>';
+    return '<time datetime="' + esc(iso) + '" title="' + esc(exact(iso)) + '" data-rel="' + esc(iso) + '"></time>';
   }
   function rel(iso) {
     var d = now() - Date.parse(iso);
@@ -126,6 +128,7 @@
   function showSignin(msg) {
     $('signin').hidden = false;
     $('page').innerHTML = '';
+    $('page').__key = null;
     $('nav').hidden = true;
     $('signout').hidden = true;
     $('whoami').textContent = '';
@@ -145,7 +148,10 @@
     $('nav').hidden = false;
     $('signout').hidden = false;
     $('whoami').innerHTML = '<span class="name">' + esc(who.name) + ' · </span><span class="chip" id="role">' + esc(who.role) + '</span>';
-    if (!location.hash || location.hash === '#') { location.hash = '#/now'; }
+    if (!location.hash || location.hash === '#') {
+      location.hash = '#/now'; /* hashchange routes */
+      return;
+    }
     route();
   }
   $('signin-form').addEventListener('submit', function (ev) {
@@ -307,7 +313,7 @@
       if (a.getAttribute('data-page') === p.name) { a.setAttribute('aria-current', 'page'); }
       else { a.removeAttribute('aria-current'); }
     });
-    $('page').__key = null;
+    /* layout() rebuilds the sections only when the page changes */
     S.dlAfter = 0;
     refresh();
   }
@@ -585,7 +591,6 @@
     btn.disabled = true;
     return api(method, path, body).then(function (r) {
       toast(done(r.data || {}));
-      $('page').__key = $('page').__key; /* keep the layout; refresh the data */
       refresh();
     }, function (e) {
       if (!refused(e)) { toast(e.message, true); }
