@@ -59,12 +59,15 @@
    * text is filled by tick() (right after each render, before the browser
    * paints), so that the HTML of a section changes only when its data does:
    * an unchanged section is not rebuilt, and an open menu stays open. */
-  function when(iso) {
+  function when(iso, wall) {
     if (!iso) { return '<span class="muted">-</span>'; }
-    return '<time datetime="' + esc(iso) + '" title="' + esc(exact(iso)) + '" data-rel="' + esc(iso) + '"></time>';
+    return '<time datetime="' + esc(iso) + '" title="' + esc(exact(iso)) + '" data-rel="' + esc(iso) + '"' +
+      (wall ? ' data-wall="1"' : '') + '></time>';
   }
-  function rel(iso) {
-    var d = now() - Date.parse(iso);
+  /* wall: a wall-clock stamp (a dead letter's arrival, a hook's next try), not
+   * one of the engine's, which may run on event time. */
+  function rel(iso, wall) {
+    var d = (wall ? Date.now() : now()) - Date.parse(iso);
     return d >= 0 ? dur(d) + ' ago' : 'in ' + dur(d);
   }
   function sev(s) {
@@ -238,7 +241,7 @@
   /* Ticks relative times and SLA countdowns once a second, in place. */
   function tick() {
     document.querySelectorAll('[data-rel]').forEach(function (t) {
-      var v = rel(t.getAttribute('data-rel'));
+      var v = rel(t.getAttribute('data-rel'), t.hasAttribute('data-wall'));
       if (t.textContent !== v) { t.textContent = v; }
     });
     document.querySelectorAll('[data-due]').forEach(function (c) { c.textContent = clockText(c); });
@@ -423,7 +426,7 @@
           hooks.map(function (h) {
             return '<tr><td>' + esc(h.action) + '</td><td><span class="chip' + (h.status === 'failed' ? ' bad' : h.status === 'done' ? ' good' : '') +
               '">' + esc(h.status) + '</span></td><td class="num">' + num(h.attempts) + '</td><td>' +
-              (h.status === 'pending' ? when(h.next_at) : '-') + '</td><td>' + esc(h.detail || '') + '</td></tr>';
+              (h.status === 'pending' ? when(h.next_at, true) : '-') + '</td><td>' + esc(h.detail || '') + '</td></tr>';
           }).join('') + '</tbody></table></div>' : '');
         var tl = (inc.timeline || []).slice().reverse();
         patch(section('inc-timeline'), '<h2>Timeline <span class="muted">(newest first)</span></h2><ol class="tl" id="timeline">' +
@@ -567,7 +570,7 @@
       patch(section('dl-list'), list.length ? '<div class="scroll"><table id="dl-table"><thead><tr><th>id</th><th>source : line</th><th>reason</th>' +
         '<th>line as received</th><th>received</th><th></th></tr></thead><tbody>' + list.map(function (d) {
           return '<tr data-id="' + d.id + '"><td>' + d.id + '</td><td class="mono">' + esc(d.source) + ':' + d.line + '</td><td>' + esc(d.reason) +
-            '</td><td class="raw mono">' + esc(d.raw.length > 240 ? d.raw.slice(0, 240) + '…' : d.raw) + '</td><td>' + when(d.received_at) + '</td><td>' +
+            '</td><td class="raw mono">' + esc(d.raw.length > 240 ? d.raw.slice(0, 240) + '…' : d.raw) + '</td><td>' + when(d.received_at, true) + '</td><td>' +
             (can('responder') ? '<button type="button" data-act="replay" data-id="' + d.id + '">Replay</button>' : '') + '</td></tr>';
         }).join('') + '</tbody></table></div>' : '<p class="empty">No dead letter pending. ✓</p>');
     });
