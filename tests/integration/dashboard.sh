@@ -10,7 +10,9 @@
 # updates, roll back after confirming and the guard changing, release, an
 # approval, a dead-letter replay, no action for a viewer, the bytes each page
 # transfers, theme and phone width. Screenshots go to build/screenshots/.
-# Also checked with curl: the assets' headers. Prints "RESULT passed=N failed=M".
+# Also checked with curl: the assets' headers; and `kintsugi demo`, which serves
+# its database only on a terminal (script(1) gives it one) and otherwise says how.
+# Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
 ROOT=$PWD
@@ -116,4 +118,34 @@ check screenshots_saved test "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 12
 kill -TERM "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 check server_stops_cleanly is 0 "$?"
+
+# ---- kintsugi demo ends on the dashboard, on a terminal only --------------------------------
+"$K" demo --db "$T/d1.db" </dev/null >"$T/demo1.out" 2>&1
+check demo_unattended_exits_0 is 0 "$?"
+check demo_unattended_says_how_to_serve grep -q -- "kintsugi serve --db $T/d1.db --config $T/d1-kintsugi.yaml --clock event" "$T/demo1.out"
+check demo_unattended_does_not_serve bash -c "! grep -q 'listening on' '$T/demo1.out'"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# script(1) gives the demo a terminal
+script -qfec "$K demo --db $T/d2.db --listen 127.0.0.1:$PORT" /dev/null >"$T/demo2.out" 2>&1 &
+SPID=$!
+PIDS+=("$SPID")
+for _ in $(seq 1 600); do
+    grep -q '^listening on' "$T/demo2.out" && break
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+done
+check demo_on_a_terminal_serves grep -q "^the dashboard: http://127.0.0.1:$PORT/" "$T/demo2.out"
+DTOK=$(sed -n 's/^  sign in with the viewer token  //p' "$T/demo2.out" | tr -d '\r')
+check demo_prints_a_viewer_token is '{"name":"demo-viewer","role":"viewer"}' \
+    "$(curl -s -H "Authorization: Bearer $DTOK" "http://127.0.0.1:$PORT/v1/whoami")"
+check demo_serves_the_dashboard is 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")"
+# Ctrl-C: SIGINT to the server (script's child, found by its parent's PID)
+DPID=$(pgrep -P "$SPID" | head -1)
+while [ -n "$DPID" ] && [ "$(cat /proc/"$DPID"/comm 2>/dev/null)" != kintsugi ]; do
+    DPID=$(pgrep -P "$DPID" | head -1)
+done
+[ -n "$DPID" ] && kill -INT "$DPID"
+wait "$SPID"
+check demo_stops_on_ctrl_c is 0 "$?"
+check demo_saved_on_ctrl_c grep -q 'stopped; state saved' "$T/demo2.out"
 echo "RESULT passed=$passed failed=$failed"
