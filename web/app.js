@@ -383,7 +383,7 @@
   PAGES.incident = function (arg) {
     var id = parseInt(arg, 10);
     layout('incident/' + id, ['inc-head', 'inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline']);
-    return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks')])
+    return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks?incident=' + id)])
       .catch(function (e) {
         if (e.status !== 404 && e.status !== 400) { throw e; }
         ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline'].forEach(function (x) { patch(section(x), ''); });
@@ -395,7 +395,7 @@
         var inc = r[0], actions = r[2].filter(function (a) { return a.incident === id; });
         S.inc = inc;
         S.guard = r[3];
-        var guard = r[3], hooks = r[4].filter(function (h) { return h.incident === id; });
+        var guard = r[3], hooks = r[4];
         var sm = slaMap();
         var gap = Date.parse(inc.detected_at) - Date.parse(inc.started_at);
         patch(section('inc-head'),

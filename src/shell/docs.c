@@ -210,9 +210,18 @@ enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, str
 
 /* ---- the hook outbox --------------------------------------------------------------- */
 
+struct hook_list {
+    struct ks_json j;
+    int64_t incident; /* 0: every incident's */
+};
+
 static int hook_row(void *ctx, const struct ks_hook_row *r)
 {
-    struct ks_json *j = ctx;
+    struct hook_list *c = ctx;
+    struct ks_json *j = &c->j;
+    if (c->incident && r->incident != c->incident) {
+        return 0;
+    }
     ks_json_obj_begin(j);
     ks_json_key(j, "key");
     ks_json_str(j, r->key);
@@ -234,15 +243,21 @@ static int hook_row(void *ctx, const struct ks_hook_row *r)
     return 0;
 }
 
+enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
+                                  struct ks_buf *out, struct ks_err *err)
+{
+    struct hook_list c = {.incident = incident};
+    ks_json_init(&c.j, out, 0);
+    ks_json_arr_begin(&c.j);
+    enum ks_rc rc = s->ops->list_hooks(s, status, hook_row, &c, err);
+    if (rc == KS_OK) {
+        ks_json_arr_end(&c.j);
+    }
+    return rc;
+}
+
 enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                struct ks_err *err)
 {
-    struct ks_json j;
-    ks_json_init(&j, out, 0);
-    ks_json_arr_begin(&j);
-    enum ks_rc rc = s->ops->list_hooks(s, status, hook_row, &j, err);
-    if (rc == KS_OK) {
-        ks_json_arr_end(&j);
-    }
-    return rc;
+    return ks_shell_hooks_json_of(s, status, 0, out, err);
 }

@@ -145,6 +145,9 @@ enum ks_rc ks_shell_deadletters_page(struct ks_store *s, const char *status, int
  * "next_at","detail","body"}]. */
 enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                struct ks_err *err);
+/* The same, of one incident only (incident > 0; 0: all). */
+enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
+                                  struct ks_buf *out, struct ks_err *err);
 
 /* ---- reading inputs (ingest.c) -------------------------------------------------- */
 

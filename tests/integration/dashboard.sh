@@ -89,6 +89,17 @@ check unknown_asset_404 is 404 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/n
 check whoami_names_the_role is '{"name":"vera","role":"viewer"}' \
     "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/whoami")"
 check whoami_needs_a_token is 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/whoami")"
+vget() { curl -s -H "Authorization: Bearer $VIEW" "$URL$1"; }
+HINC=$(vget /v1/hooks | jq '.[0].incident // empty')
+check scenario_has_hook_calls test -n "$HINC"
+check hooks_of_one_incident is "$(vget /v1/hooks | jq -c "map(select(.incident == $HINC))")" \
+    "$(vget "/v1/hooks?incident=$HINC" | jq -c .)"
+check hooks_bad_incident_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$URL/v1/hooks?incident=x")"
+check deadletters_page is '[3,2]' "$(vget '/v1/deadletters?after=2&limit=2' | jq -c '[.[0].id, length]')"
+check deadletters_total_header grep -qx "X-Total-Count: $(vget /v1/deadletters | jq length)" \
+    <(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r')
+check reconcile_limit_keeps_counts is "$(vget /v1/reconcile | jq -c '[.differences, .oversell_risks, .items[:3]]')" \
+    "$(vget '/v1/reconcile?limit=3' | jq -c '[.differences, .oversell_risks, .items]')"
 check sla_runs_on_event_time is event "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/sla" | jq -r .clock_mode)"
 
 # ---- the browser -------------------------------------------------------------------------
