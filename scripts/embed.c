@@ -65,8 +65,7 @@ int main(int argc, char **argv)
         fclose(f);
         fprintf(out, "0};\n");
         const char *base = strrchr(argv[i], '/') ? strrchr(argv[i], '/') + 1 : argv[i];
-        fprintf(out, "#define F%d_PATH \"/%s\"\n", i,
-                strcmp(base, "index.html") == 0 ? "" : base);
+        fprintf(out, "#define F%d_PATH \"/%s\"\n", i, strcmp(base, "index.html") == 0 ? "" : base);
         fprintf(out, "#define F%d_TYPE \"%s\"\n#define F%d_LEN %zu\n", i, type, i, len);
         fprintf(out, "#define F%d_ETAG \"\\\"%016llx\\\"\"\n\n", i, (unsigned long long)h);
     }

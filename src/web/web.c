@@ -41,9 +41,10 @@ void ks_web_serve(const struct ks_http_req *req, struct ks_http_resp *resp, void
 size_t ks_web_routes(struct ks_http_route *out, size_t n, size_t cap)
 {
     for (size_t i = 0; i < ks_web_nassets && n < cap; i++) {
-        out[n++] = (struct ks_http_route){
-            "GET", ks_web_assets[i].path, ks_web_serve, (void *)&ks_web_assets[i],
-            KS_ROLE_NONE, 0, NULL, 0};
+        out[n++] = (struct ks_http_route){"GET",        ks_web_assets[i].path,
+                                          ks_web_serve, (void *)&ks_web_assets[i],
+                                          KS_ROLE_NONE, 0,
+                                          NULL,         0};
     }
     return n;
 }

@@ -25,8 +25,8 @@ extern const size_t ks_web_nassets;
 
 /* The Content-Security-Policy every asset is served with: scripts, styles
  * and connections to this origin only, no inline code, no frames. */
-#define KS_WEB_CSP                                                                          \
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "           \
+#define KS_WEB_CSP                                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "                \
     "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /* The handler of an asset's route (ctx: the struct ks_web_asset): the bytes

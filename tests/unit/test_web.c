@@ -26,9 +26,12 @@ static void sla_clocks_count_down_then_say_missed_then_stop_at_the_ack(void)
     struct ks_buf b = {0};
     struct ks_err err;
     CHECK_STR(sla(e, &b), "{\"clock\":null,\"incidents\":[]}");
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}");
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:20:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}");
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:25:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":"
+            "\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:20:00Z\",\"channel\":\"ebay\",\"status\":"
+            "\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:25:00Z\",\"channel\":\"ebay\",\"status\":"
+            "\"ok\"}");
     feed(e, "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00.001Z\"}");
     /* amazon stale: a P3, acknowledge within 4 h, resolve within 24 h */
     CHECK_STR(sla(e, &b), "{\"clock\":\"2026-11-22T10:30:00.001Z\",\"incidents\":[{\"id\":1,"
@@ -49,9 +52,12 @@ static void sla_clocks_count_down_then_say_missed_then_stop_at_the_ack(void)
                           "\"ack\":{\"due\":\"2026-11-22T12:30:00.000Z\",\"missed\":false},"
                           "\"resolve\":null}]}");
     /* past it: missed, and due says when it was */
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:00:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}");
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:20:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}");
-    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:40:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:00:00Z\",\"channel\":\"ebay\",\"status\":"
+            "\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:20:00Z\",\"channel\":\"ebay\",\"status\":"
+            "\"ok\"}");
+    feed(e, "{\"type\":\"sync\",\"ts\":\"2026-11-22T12:40:00Z\",\"channel\":\"ebay\",\"status\":"
+            "\"ok\"}");
     CHECK_STR(sla(e, &b), "{\"clock\":\"2026-11-22T12:40:00.000Z\",\"incidents\":[{\"id\":1,"
                           "\"ack\":{\"due\":\"2026-11-22T12:30:00.000Z\",\"missed\":true},"
                           "\"resolve\":null}]}");
