@@ -7,6 +7,7 @@
 (function () {
   var POLL_MS = 2000;
   var RECONCILE_MS = 10000;
+  var DL_PAGE = 50; /* dead letters per page: a line may be long */
   var RANK = { viewer: 1, responder: 2, admin: 3 };
   var SEV_WORD = { P1: 'P1 critical', P2: 'P2 major', P3: 'P3 minor' };
   var STATUSES = ['investigating', 'contained', 'resolving', 'resolved'];
@@ -347,7 +348,7 @@
 
   PAGES.now = function () {
     layout('now', ['now-banner', 'now-head', 'now-list']);
-    return Promise.all([get('/v1/incidents?status=open'), loadSla(), get('/v1/guard')]).then(function (r) {
+    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard')]).then(function (r) {
       var list = r[0].filter(function (i) { return i.status !== 'resolved'; });
       S.guard = r[2];
       list.sort(function (a, b) {
@@ -559,14 +560,14 @@
 
   PAGES.deadletters = function () {
     layout('deadletters', ['dl-head', 'dl-list']);
-    return Promise.all([api('GET', '/v1/deadletters?limit=100' + (S.dlAfter ? '&after=' + S.dlAfter : '')), loadSla()]).then(function (r) {
+    return Promise.all([api('GET', '/v1/deadletters?limit=' + DL_PAGE + (S.dlAfter ? '&after=' + S.dlAfter : '')), loadSla()]).then(function (r) {
       var list = r[0].data, total = parseInt(r[0].headers.get('X-Total-Count') || list.length, 10);
       patch(section('dl-head'), '<h1>Dead letters: ' + num(total) + ' pending</h1><p class="muted">Lines rejected by validation, ' +
         'with where they came from and why. Fix the source (or <code>kintsugi deadletters fix</code>), then replay them.</p>' +
         (can('responder') && total ? '<div class="row"><button type="button" data-act="replay" data-id="">Replay all pending…</button></div>' : '') +
         (list.length ? '<p class="muted">' + list.length + ' shown, ids ' + list[0].id + '–' + list[list.length - 1].id + '. ' +
           (S.dlAfter ? '<button type="button" class="ghost" data-nav="dl-first">First page</button> ' : '') +
-          (list.length === 100 ? '<button type="button" class="ghost" data-nav="dl-next" data-after="' + list[list.length - 1].id + '">Next 100</button>' : '') + '</p>' : ''));
+          (list.length === DL_PAGE ? '<button type="button" class="ghost" data-nav="dl-next" data-after="' + list[list.length - 1].id + '">Next ' + DL_PAGE + '</button>' : '') + '</p>' : ''));
       patch(section('dl-list'), list.length ? '<div class="scroll"><table id="dl-table"><thead><tr><th>id</th><th>source : line</th><th>reason</th>' +
         '<th>line as received</th><th>received</th><th></th></tr></thead><tbody>' + list.map(function (d) {
           return '<tr data-id="' + d.id + '"><td>' + d.id + '</td><td class="mono">' + esc(d.source) + ':' + d.line + '</td><td>' + esc(d.reason) +

@@ -170,8 +170,25 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
 struct list_ctx {
     struct ks_buf *out;
     const char *severity, *type;
+    int brief;
     int n;
 };
+
+/* ?view=brief: a summary without its lists (the scope's sku_list, the
+ * signals), for a list read every few seconds (the dashboard's Now page). */
+static void put_brief(struct ks_buf *out, const char *summary)
+{
+    json_t *j = json_loads(summary, 0, NULL);
+    char *s = NULL;
+    if (j) {
+        json_object_del(json_object_get(j, "scope"), "sku_list");
+        json_object_del(j, "signals");
+        s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+    }
+    ks_buf_puts(out, s ? s : summary);
+    free(s);
+}
 
 static int list_row(void *vctx, const struct ks_incident_row *row)
 {
@@ -181,7 +198,11 @@ static int list_row(void *vctx, const struct ks_incident_row *row)
         return 0;
     }
     ks_buf_puts(c->out, c->n ? ",\n " : "");
-    ks_buf_puts(c->out, row->summary_json);
+    if (c->brief) {
+        put_brief(c->out, row->summary_json);
+    } else {
+        ks_buf_puts(c->out, row->summary_json);
+    }
     c->n++;
     return 0;
 }
@@ -206,9 +227,15 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
         ks_http_error(resp, 400, "invalid", "query \"severity\": '%s' is not P1, P2 or P3", sev);
         return;
     }
+    const char *view = ks_http_query(req, "view");
+    if (view && strcmp(view, "brief") != 0 && strcmp(view, "full") != 0) {
+        ks_http_error(resp, 400, "invalid", "query \"view\": '%s' is not brief or full", view);
+        return;
+    }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"), 0};
+    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"),
+                         view && strcmp(view, "brief") == 0, 0};
     ks_buf_putc(&resp->body, '[');
     if (!s || s->ops->list_incidents(s, status, list_row, &c, &err) != KS_OK) {
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);

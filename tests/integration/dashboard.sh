@@ -100,6 +100,9 @@ check deadletters_total_header grep -qx "X-Total-Count: $(vget /v1/deadletters |
     <(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r')
 check reconcile_limit_keeps_counts is "$(vget /v1/reconcile | jq -c '[.differences, .oversell_risks, .items[:3]]')" \
     "$(vget '/v1/reconcile?limit=3' | jq -c '[.differences, .oversell_risks, .items]')"
+check incidents_brief_drops_the_lists is "$(vget /v1/incidents | jq -c 'map(del(.signals, .scope.sku_list))')" \
+    "$(vget '/v1/incidents?view=brief' | jq -c .)"
+check incidents_bad_view_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$URL/v1/incidents?view=x")"
 check sla_runs_on_event_time is event "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/sla" | jq -r .clock_mode)"
 
 # ---- the browser -------------------------------------------------------------------------
