@@ -595,6 +595,7 @@
     btn.disabled = true;
     return api(method, path, body).then(function (r) {
       toast(done(r.data || {}));
+      S.reconcileAt = 0; /* an action may change it: read it again now */
       refresh();
     }, function (e) {
       if (!refused(e)) { toast(e.message, true); }
