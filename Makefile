@@ -10,7 +10,11 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 CFLAGS  ?= -O2 -g
 LDLIBS   = $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+# The dashboard's files (web/) become build/gen/web_assets.c (scripts/embed.c),
+# compiled into the library like any source: nothing is read at run time.
+WEB_FILES = web/index.html web/app.css web/app.js
+WEB_GEN   = build/gen/web_assets.c
+LIB_SRC  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(WEB_GEN)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard bench/*.c)
 
@@ -29,6 +33,11 @@ TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
 
 .PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve
+
+$(WEB_GEN): scripts/embed.c $(WEB_FILES)
+	@mkdir -p build/gen build/tools
+	$(CC) $(WARN) -O1 -o build/tools/embed scripts/embed.c
+	build/tools/embed $@ $(WEB_FILES)
 
 all: build/kintsugi
 

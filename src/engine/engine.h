@@ -276,9 +276,15 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
                            int ok, int final, const char *detail);
 /* Reconciliation: guarded quantities against the latest `stock` (all
  * locations), differences with oversell risks (guarded > available) first.
- * channel NULL = all channels. */
+ * channel NULL = all channels; limit > 0 writes only the first limit items (the
+ * counts stay those of every difference). */
 enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *channel,
-                                    struct ks_buf *out, struct ks_err *err);
+                                    size_t limit, struct ks_buf *out, struct ks_err *err);
+/* The response-SLA clocks of every incident not resolved: {"clock": T, "incidents":
+ * [{"id", "ack": {"due", "missed"} | null, "resolve": {"due", "missed"} | null}]}.
+ * ack is null once acknowledged, resolve unless a P3 resolution clock runs;
+ * a missed clock's due is the instant it was missed. */
+void ks_engine_sla_json(const struct ks_engine *e, struct ks_buf *out);
 /* Verification of an incident: spot check of up to 20 affected SKUs against
  * stock, and the orders that oversold during it. */
 enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct ks_buf *out,

@@ -135,10 +135,19 @@ enum ks_rc ks_shell_feed_json(struct ks_store *s, const char *db, const char *ch
  * "source","reason","raw","status","received_at"}]; the array is closed even on failure. */
 enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                      struct ks_err *err);
+/* The same array, a page of it: the letters with id > after (0: from the first),
+ * at most limit of them (0: all); *total (may be NULL) counts every letter of
+ * that status, the page's or not (GET /v1/deadletters?after=&limit=). */
+enum ks_rc ks_shell_deadletters_page(struct ks_store *s, const char *status, int64_t after,
+                                     int64_t limit, struct ks_buf *out, int64_t *total,
+                                     struct ks_err *err);
 /* `kintsugi hooks --json [--status S]`: [{"key","incident","action","status","attempts",
  * "next_at","detail","body"}]. */
 enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                struct ks_err *err);
+/* The same, of one incident only (incident > 0; 0: all). */
+enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
+                                  struct ks_buf *out, struct ks_err *err);
 
 /* ---- reading inputs (ingest.c) -------------------------------------------------- */
 
