@@ -19,6 +19,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     ks_intern_init(&e->strs);
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
     e->last_ch_str = KS_NONE;
+    e->cur_email = KS_NONE;
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
     e->last_src = KS_NONE;

@@ -332,6 +332,10 @@ struct ks_incident {
     int64_t orders, units;
     double revenue;
     struct ks_u32set customers, order_ids;
+    /* the affected orders that carried an `email`, in the order they came:
+     * pairs of strs ids (order, email), for the customer notices */
+    uint32_t *mail;
+    size_t nmail, capmail;
     /* record */
     struct ks_signal *signals;
     size_t nsignals, capsignals;
@@ -583,6 +587,10 @@ struct ks_engine {
      * there follows that one in the same buffer, and the caches above hold
      * its channel and batch. */
     const char *line_next;
+    /* The `email` of the order being applied (strs id), KS_NONE outside
+     * an order event or without one: ks_inc_impact keeps it beside a newly
+     * affected order. Not checkpointed (set and cleared within an event). */
+    uint32_t cur_email;
 };
 
 /* engine.c */

@@ -228,6 +228,11 @@ void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_
     if (order_str != KS_NONE && !ks_u32set_add(&inc->order_ids, order_str)) {
         return; /* the same order touches an incident once */
     }
+    if (order_str != KS_NONE && e->cur_email != KS_NONE) {
+        KS_GROW(inc->mail, inc->capmail, inc->nmail + 2);
+        inc->mail[inc->nmail++] = order_str;
+        inc->mail[inc->nmail++] = e->cur_email;
+    }
     inc->orders++;
     inc->revenue += value;
     inc->units += units;
@@ -402,6 +407,7 @@ void ks_inc_free(struct ks_incident *inc)
     ks_u32set_fini(&inc->sku_ids);
     ks_u32set_fini(&inc->customers);
     ks_u32set_fini(&inc->order_ids);
+    ks_free(inc->mail);
     for (size_t i = 0; i < inc->nsignals; i++) {
         ks_free(inc->signals[i].text);
     }
