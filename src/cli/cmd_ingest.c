@@ -132,6 +132,11 @@ int ks_cmd_ingest(int argc, char **argv)
     if (rc == 0) {
         rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
     }
+    /* The messages the triggers queued (and any an interrupted run left). */
+    struct ks_msg_delivery md = {0};
+    if (rc == 0) {
+        rc = ks_shell_messages_deliver(&a, 10 * KS_SEC, &md);
+    }
     ks_cli_progress_end(&pg, a.eng);
     ks_engine_stats(a.eng, &after);
     uint64_t events = after.events - before.events, rejected = after.rejected - before.rejected,
@@ -161,6 +166,11 @@ int ks_cmd_ingest(int argc, char **argv)
             printf("hooks: %u delivered, %u failed, %u not configured%s (kintsugi hooks --db %s)\n",
                    dl.done, dl.failed, dl.unconfigured, dl.left ? ", some wait for a retry" : "",
                    db);
+        }
+        if (a.messages_queued || md.sent || md.failed || md.left) {
+            printf("messages: %llu queued, %u sent, %u failed%s (kintsugi messages --db %s)\n",
+                   (unsigned long long)a.messages_queued, md.sent, md.failed,
+                   md.left ? ", some wait for a retry" : "", db);
         }
         if (after.incidents) {
             printf("next: kintsugi incidents --db %s\n", db);

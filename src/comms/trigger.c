@@ -258,6 +258,7 @@ struct run {
     struct ks_incident_facts f;
     struct ks_buf subject, body;
     unsigned queued; /* by the current trigger */
+    ks_time at;      /* the event time the current trigger fires at */
     enum ks_rc rc;
 };
 
@@ -284,7 +285,9 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
     ks_comms_key(r->f.id, audience, recipient, ks_tpl_name(k), seq, key);
     ks_buf_reset(&r->subject);
     ks_buf_reset(&r->body);
-    ks_comms_render(r->cfg, r->set, k, &r->f, order, email, recipient, &r->subject, &r->body);
+    struct ks_incident_facts fc = r->f; /* rendered as at the time it fires */
+    fc.clock = r->at;
+    ks_comms_render(r->cfg, r->set, k, &fc, order, email, recipient, &r->subject, &r->body);
     struct ks_message_row m = {0};
     m.key = key;
     m.incident = r->f.id;
@@ -296,7 +299,7 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
     m.subject = r->subject.p ? r->subject.p : "";
     m.body = r->body.p ? r->body.p : "";
     m.status = "queued";
-    m.created_at = r->f.clock;
+    m.created_at = r->at;
     m.sent_at = KS_TIME_NONE;
     m.next_at = KS_TIME_NONE;
     int added = 0;
@@ -367,9 +370,12 @@ static void queue_customers(struct run *r, enum ks_tpl_kind k, size_t from, size
 }
 
 /* Whether (name, seq) fired before (*row then holds it); else records it
- * as fired now. */
-static int fired(struct run *r, const char *name, int64_t seq, struct ks_trigger_row *row)
+ * as fired at `at` (the event time its condition came true, never later
+ * than the clock), which stamps what it queues. */
+static int fired(struct run *r, const char *name, int64_t seq, ks_time at,
+                 struct ks_trigger_row *row)
 {
+    r->at = at && at < r->f.clock ? at : r->f.clock;
     int found = 0;
     if (r->rc == KS_OK) {
         r->rc = r->st->ops->get_trigger(r->st, r->f.id, name, seq, row, &found, r->err);
@@ -377,7 +383,7 @@ static int fired(struct run *r, const char *name, int64_t seq, struct ks_trigger
     if (r->rc != KS_OK || found) {
         return 1;
     }
-    *row = (struct ks_trigger_row){r->f.id, name, seq, r->f.clock, 0};
+    *row = (struct ks_trigger_row){r->f.id, name, seq, r->at, 0};
     r->rc = r->st->ops->put_trigger(r->st, row, r->err);
     r->stats->fired++;
     r->queued = 0;
@@ -398,7 +404,7 @@ static void note(struct run *r, const char *audience, const char *what)
         snprintf(text, sizeof(text), "%s: %u message%s queued", what, r->queued,
                  r->queued == 1 ? "" : "s");
     }
-    ks_engine_notification(r->eng, r->f.id, text);
+    ks_engine_notification(r->eng, r->f.id, r->at, text);
 }
 
 static void set_done(struct run *r, struct ks_trigger_row *row, int64_t done)
@@ -419,20 +425,20 @@ static void run_incident(struct run *r)
     unsigned extended = !strcmp(f->type, "supplier_shortfall") ? T_SUPPLIER : 0;
 
     /* detection: the incident's team */
-    if (!fired(r, "detected", 0, &det)) {
+    if (!fired(r, "detected", 0, f->detected_at, &det)) {
         queue_internal(r, KS_TPL_INCIDENT, "team", T_OPERATIONS | extended, 1, "team", 0);
-        ks_time_fmt(f->clock + cfg->msg_update[sev], next);
+        ks_time_fmt(r->at + cfg->msg_update[sev], next);
         snprintf(what, sizeof(what), "Team notified of the %s incident (next update by %s)",
                  f->severity, next);
         note(r, "team", what);
     }
     /* P1: the whole core team */
-    if (sev == 1 && !fired(r, "p1_core_team", 0, &row)) {
+    if (sev == 1 && !fired(r, "p1_core_team", 0, f->p1_at, &row)) {
         queue_internal(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "core_team", 1);
         note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)");
     }
     /* each status change: an update */
-    if (f->status_changes > 0 && !fired(r, "status", f->status_changes, &row)) {
+    if (f->status_changes > 0 && !fired(r, "status", f->status_changes, f->last_status_at, &row)) {
         queue_internal(r, KS_TPL_UPDATE, "team", (sev == 1 ? T_CORE : T_OPERATIONS) | extended, 1,
                        "team", f->status_changes);
         snprintf(what, sizeof(what), "Status update (%s) sent to the team", f->status);
@@ -446,7 +452,7 @@ static void run_incident(struct run *r)
         if (n >= 1) {
             char name[64];
             snprintf(name, sizeof(name), "reminder@%lld", (long long)(last / 1000));
-            if (!fired(r, name, n, &row)) {
+            if (!fired(r, name, n, last + n * every, &row)) {
                 queue_internal(r, KS_TPL_REMINDER, "team", f->owner ? 0 : T_OPERATIONS, 1,
                                f->owner ? f->owner : "team", n);
                 ks_time_fmt(last + every, next);
@@ -457,7 +463,9 @@ static void run_incident(struct run *r)
         }
     }
     /* leadership: revenue impact or an assessment-matrix threshold */
-    if ((f->revenue > cfg->msg_revenue || f->assessed) && !fired(r, "leadership", 0, &row)) {
+    ks_time lead_at = f->revenue > cfg->msg_revenue ? f->revenue_at : f->clock;
+    if ((f->revenue > cfg->msg_revenue || f->assessed) &&
+        !fired(r, "leadership", 0, lead_at, &row)) {
         queue_internal(r, KS_TPL_INCIDENT, "leadership", T_LEADERSHIP, 0, "leadership", 0);
         if (f->revenue > cfg->msg_revenue) {
             snprintf(what, sizeof(what), "Leadership notified: revenue impact %s %.2f (> %.2f)",
@@ -473,12 +481,12 @@ static void run_incident(struct run *r)
     size_t nmail = ks_engine_incident_mail(r->eng, f->id, NULL, NULL);
     int have_cn = 0;
     if (f->customers > cfg->msg_customers && r->rc == KS_OK) {
-        int before = fired(r, "customer_notice", 0, &cn);
+        int before = fired(r, "customer_notice", 0, f->customers_at, &cn);
         have_cn = 1;
         queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
         if (!before) {
             char gap[32];
-            ks_duration_fmt(f->clock - f->detected_at, gap);
+            ks_duration_fmt(r->at - f->detected_at, gap);
             snprintf(what, sizeof(what),
                      "Customer notices: %lld customers affected (> %d), one per affected order "
                      "with an e-mail; first customer message %s after detection",
@@ -493,7 +501,9 @@ static void run_incident(struct run *r)
     }
     /* the follow-up: at resolution or follow_up after the first notice */
     if (have_cn && r->rc == KS_OK && (f->resolved || f->clock >= cn.at + cfg->msg_follow_up)) {
-        int before = fired(r, "follow_up", 0, &row);
+        ks_time due = cn.at + cfg->msg_follow_up;
+        int before = fired(r, "follow_up", 0,
+                           f->resolved && f->resolved_at < due ? f->resolved_at : due, &row);
         queue_customers(r, KS_TPL_FOLLOW_UP, (size_t)row.done, (size_t)cn.done);
         if (!before) {
             snprintf(what, sizeof(what), "Customer follow-up%s",
@@ -505,7 +515,7 @@ static void run_incident(struct run *r)
     /* a system outage past the delay: the order-delay notice for each affected order */
     if (!strcmp(f->type, "system_outage") && !f->resolved && r->rc == KS_OK &&
         f->clock - f->started_at > cfg->msg_delay) {
-        int before = fired(r, "order_delay", 0, &row);
+        int before = fired(r, "order_delay", 0, f->started_at + cfg->msg_delay + 1, &row);
         queue_customers(r, KS_TPL_ORDER_DELAY, (size_t)row.done, nmail);
         if (!before) {
             char d[32];

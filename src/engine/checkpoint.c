@@ -622,6 +622,9 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     for (size_t i = 0; i < inc->nmail; i++) {
         ks_wr_u32(b, inc->mail[i]);
     }
+    ks_wr_i64(b, inc->p1_at);
+    ks_wr_i64(b, inc->customers_at);
+    ks_wr_i64(b, inc->revenue_at);
     ks_wr_u64(b, inc->nsignals);
     for (size_t i = 0; i < inc->nsignals; i++) {
         const struct ks_signal *s = &inc->signals[i];
@@ -720,6 +723,9 @@ static struct ks_incident *r_incident(struct ks_rd *r)
         KS_GROW(inc->mail, inc->capmail, inc->nmail + 1);
         inc->mail[inc->nmail++] = ks_rd_u32(r);
     }
+    inc->p1_at = ks_rd_i64(r);
+    inc->customers_at = ks_rd_i64(r);
+    inc->revenue_at = ks_rd_i64(r);
     size_t ns = ks_rd_count(r, 36);
     for (size_t i = 0; i < ns && !r->bad; i++) {
         KS_GROW(inc->signals, inc->capsignals, inc->nsignals + 1);

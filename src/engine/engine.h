@@ -300,6 +300,8 @@ struct ks_incident_facts {
     ks_time clock;           /* the engine clock (event time) */
     int64_t orders, units, customers;
     double revenue;
+    ks_time p1_at, customers_at, revenue_at; /* first a P1, over messages.customers,
+                                              * over messages.revenue; 0: not yet */
     int status_changes;      /* status entries of the timeline */
     ks_time last_status_at;  /* the latest of them, or 0 */
     const char *last_action; /* the text of the latest action entry, or NULL */
@@ -313,8 +315,9 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
  * be NULL to count). */
 typedef void (*ks_mail_fn)(void *ctx, const char *order, const char *email);
 size_t ks_engine_incident_mail(const struct ks_engine *e, int64_t id, ks_mail_fn fn, void *ctx);
-/* Adds a `notification` entry (actor kintsugi) at the engine clock. */
-void ks_engine_notification(struct ks_engine *e, int64_t id, const char *text);
+/* Adds a `notification` entry (actor kintsugi) at `at`, after the entries
+ * not later than it (the timeline stays in time order). */
+void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const char *text);
 
 /* ---- reviews and learning (docs/REVIEWS.md) -------------------------------------- */
 

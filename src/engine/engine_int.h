@@ -336,6 +336,11 @@ struct ks_incident {
      * pairs of strs ids (order, email), for the customer notices */
     uint32_t *mail;
     size_t nmail, capmail;
+    /* When (engine clock) it first was a P1, had more customers than
+     * messages.customers, more revenue impact than messages.revenue; 0:
+     * not yet. The message triggers stamp what they send with these, so a
+     * notice is on time in event time however late the shell looks. */
+    ks_time p1_at, customers_at, revenue_at;
     /* record */
     struct ks_signal *signals;
     size_t nsignals, capsignals;

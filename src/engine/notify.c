@@ -48,6 +48,9 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
     out->revenue = inc->revenue;
     out->assessed = inc->assessed;
     out->clock = e->clock;
+    out->p1_at = inc->p1_at;
+    out->customers_at = inc->customers_at;
+    out->revenue_at = inc->revenue_at;
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
         if (t->kind == KS_TL_STATUS) {
@@ -77,10 +80,18 @@ size_t ks_engine_incident_mail(const struct ks_engine *e, int64_t id, ks_mail_fn
     return inc->nmail / 2;
 }
 
-void ks_engine_notification(struct ks_engine *e, int64_t id, const char *text)
+void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const char *text)
 {
     struct ks_incident *inc = ks_inc_get(e, id);
-    if (inc) {
-        ks_inc_tl(e, inc, e->clock, KS_TL_NOTIFICATION, "kintsugi", "%s", text);
+    if (!inc) {
+        return;
+    }
+    ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi", "%s", text);
+    size_t i = inc->ntl - 1;
+    while (i > 0 && inc->tl[i - 1].at > at) {
+        struct ks_tl t = inc->tl[i - 1];
+        inc->tl[i - 1] = inc->tl[i];
+        inc->tl[i] = t;
+        i--;
     }
 }

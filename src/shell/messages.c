@@ -157,7 +157,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_msg_delivery *st)
                      "messages retry %lld` sends it again",
                      (long long)m->id, m->kind, m->recipient, m->receiver, t.attempts, t.detail,
                      (long long)m->id);
-            ks_engine_notification(sh->eng, m->incident, text);
+            ks_engine_notification(sh->eng, m->incident, ks_engine_clock(sh->eng), text);
         }
         if (sh->store->ops->update_message(sh->store, m->id, t.status, t.attempts, t.next_at,
                                            t.sent_at, t.detail, &err) != KS_OK) {
