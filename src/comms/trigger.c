@@ -428,8 +428,7 @@ static void run_incident(struct run *r)
     if (!fired(r, "detected", 0, f->detected_at, &det)) {
         queue_internal(r, KS_TPL_INCIDENT, "team", T_OPERATIONS | extended, 1, "team", 0);
         ks_time_fmt(r->at + cfg->msg_update[sev], next);
-        snprintf(what, sizeof(what), "Team notified of the %s incident (next update by %s)",
-                 f->severity, next);
+        snprintf(what, sizeof(what), "Team notified of the incident (next update by %s)", next);
         note(r, "team", what);
     }
     /* P1: the whole core team */
@@ -468,8 +467,8 @@ static void run_incident(struct run *r)
         !fired(r, "leadership", 0, lead_at, &row)) {
         queue_internal(r, KS_TPL_INCIDENT, "leadership", T_LEADERSHIP, 0, "leadership", 0);
         if (f->revenue > cfg->msg_revenue) {
-            snprintf(what, sizeof(what), "Leadership notified: revenue impact %s %.2f (> %.2f)",
-                     cfg->currency ? cfg->currency : "USD", f->revenue, cfg->msg_revenue);
+            snprintf(what, sizeof(what), "Leadership notified: revenue impact over %s %.2f",
+                     cfg->currency ? cfg->currency : "USD", cfg->msg_revenue);
         } else {
             snprintf(what, sizeof(what),
                      "Leadership notified: an escalation threshold of the assessment matrix "
