@@ -180,7 +180,7 @@ static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m
     } else {
         out->retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
                          !(code >= 500 && code <= 599);
-        snprintf(out->detail, sizeof(out->detail), "SMTP %s%s%s", errbuf[0] ? errbuf : "",
+        snprintf(out->detail, sizeof(out->detail), "SMTP %.150s%s%.80s", errbuf[0] ? errbuf : "",
                  errbuf[0] ? ": " : "", curl_easy_strerror(rc));
         if (code) {
             size_t l = strlen(out->detail);
