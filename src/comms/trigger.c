@@ -390,7 +390,11 @@ static int fired(struct run *r, const char *name, int64_t seq, ks_time at,
     return 0;
 }
 
-static void note(struct run *r, const char *audience, const char *what)
+/* The timeline entry of a trigger that fired. with_count: the number of
+ * messages it queued (not for per-order triggers, whose first batch depends
+ * on how much of the stream the shell had seen: the timeline stays the same
+ * however the input was split). */
+static void note(struct run *r, const char *audience, const char *what, int with_count)
 {
     char **names;
     size_t n;
@@ -400,9 +404,11 @@ static void note(struct run *r, const char *audience, const char *what)
         snprintf(text, sizeof(text), "%s: no receiver for the %s audience (notify.%s in "
                                      "kintsugi.yaml); nothing sent",
                  what, audience, audience);
-    } else {
+    } else if (with_count) {
         snprintf(text, sizeof(text), "%s: %u message%s queued", what, r->queued,
                  r->queued == 1 ? "" : "s");
+    } else {
+        snprintf(text, sizeof(text), "%s", what);
     }
     ks_engine_notification(r->eng, r->f.id, r->at, text);
 }
@@ -415,58 +421,76 @@ static void set_done(struct run *r, struct ks_trigger_row *row, int64_t done)
     }
 }
 
+/* At most this many reminders for one overdue status update. */
+#define MAX_REMINDERS 3
+
+/* Every trigger depends only on the incident's state and the times stamped
+ * in it, never on when the shell looked: the same events give the same
+ * triggers and timeline entries however the input was split. */
 static void run_incident(struct run *r)
 {
     const struct ks_config *cfg = r->cfg;
     struct ks_incident_facts *f = &r->f;
     struct ks_trigger_row det, row, cn;
     char what[256], next[32];
-    int sev = f->sev >= 1 && f->sev <= 3 ? f->sev : 3;
     unsigned extended = !strcmp(f->type, "supplier_shortfall") ? T_SUPPLIER : 0;
 
     /* detection: the incident's team */
     if (!fired(r, "detected", 0, f->detected_at, &det)) {
         queue_internal(r, KS_TPL_INCIDENT, "team", T_OPERATIONS | extended, 1, "team", 0);
-        ks_time_fmt(r->at + cfg->msg_update[sev], next);
+        int sev = ks_engine_severity_at(r->eng, f->id, r->at);
+        ks_time_fmt(r->at + cfg->msg_update[sev >= 1 && sev <= 3 ? sev : 3], next);
         snprintf(what, sizeof(what), "Team notified of the incident (next update by %s)", next);
-        note(r, "team", what);
+        note(r, "team", what, 1);
     }
     /* P1: the whole core team */
-    if (sev == 1 && !fired(r, "p1_core_team", 0, f->p1_at, &row)) {
+    if (f->p1_at && !fired(r, "p1_core_team", 0, f->p1_at, &row)) {
         queue_internal(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "core_team", 1);
-        note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)");
+        note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)",
+             1);
     }
     /* each status change: an update */
-    if (f->status_changes > 0 && !fired(r, "status", f->status_changes, f->last_status_at, &row)) {
-        queue_internal(r, KS_TPL_UPDATE, "team", (sev == 1 ? T_CORE : T_OPERATIONS) | extended, 1,
-                       "team", f->status_changes);
-        snprintf(what, sizeof(what), "Status update (%s) sent to the team", f->status);
-        note(r, "team", what);
+    ks_time last_status = 0;
+    for (int n = 1; n <= f->status_changes && r->rc == KS_OK; n++) {
+        const char *status = "";
+        if (!ks_engine_status_entry(r->eng, f->id, n, &last_status, &status) ||
+            fired(r, "status", n, last_status, &row)) {
+            continue;
+        }
+        int p1 = ks_engine_severity_at(r->eng, f->id, last_status) == 1;
+        queue_internal(r, KS_TPL_UPDATE, "team", (p1 ? T_CORE : T_OPERATIONS) | extended, 1,
+                       "team", n);
+        snprintf(what, sizeof(what), "Status update (%s) sent to the team", status);
+        note(r, "team", what, 1);
     }
-    /* a status update overdue: a reminder to the owner */
+    /* a status update overdue: reminders to the owner, each interval, at most 3 */
     if (!f->resolved && r->rc == KS_OK) {
-        ks_time last = f->last_status_at > det.at ? f->last_status_at : det.at;
-        ks_time every = cfg->msg_update[sev];
-        int64_t n = f->clock > last ? (f->clock - last) / every : 0;
-        if (n >= 1) {
-            char name[64];
-            snprintf(name, sizeof(name), "reminder@%lld", (long long)(last / 1000));
-            if (!fired(r, name, n, last + n * every, &row)) {
-                queue_internal(r, KS_TPL_REMINDER, "team", f->owner ? 0 : T_OPERATIONS, 1,
-                               f->owner ? f->owner : "team", n);
-                ks_time_fmt(last + every, next);
-                snprintf(what, sizeof(what), "Reminder: the status update due at %s is overdue",
-                         next);
-                note(r, "team", what);
+        ks_time last = last_status > det.at ? last_status : det.at;
+        int sev = ks_engine_severity_at(r->eng, f->id, last);
+        ks_time every = cfg->msg_update[sev >= 1 && sev <= 3 ? sev : 3];
+        int64_t due = f->clock > last ? (f->clock - last) / every : 0;
+        char name[64];
+        snprintf(name, sizeof(name), "reminder@%lld", (long long)(last / 1000));
+        for (int64_t k = 1; k <= due && k <= MAX_REMINDERS && r->rc == KS_OK; k++) {
+            if (fired(r, name, k, last + k * every, &row)) {
+                continue;
             }
+            queue_internal(r, KS_TPL_REMINDER, "team", f->owner ? 0 : T_OPERATIONS, 1,
+                           f->owner ? f->owner : "team", k);
+            ks_time_fmt(last + every, next);
+            snprintf(what, sizeof(what), "Reminder: the status update due at %s is overdue",
+                     next);
+            note(r, "team", what, 1);
         }
     }
-    /* leadership: revenue impact or an assessment-matrix threshold */
-    ks_time lead_at = f->revenue > cfg->msg_revenue ? f->revenue_at : f->clock;
-    if ((f->revenue > cfg->msg_revenue || f->assessed) &&
-        !fired(r, "leadership", 0, lead_at, &row)) {
+    /* leadership: revenue impact, or an assessment-matrix threshold, whichever came first */
+    ks_time lead_at = f->revenue_at;
+    if (f->assessed_at && (!lead_at || f->assessed_at < lead_at)) {
+        lead_at = f->assessed_at;
+    }
+    if (lead_at && !fired(r, "leadership", 0, lead_at, &row)) {
         queue_internal(r, KS_TPL_INCIDENT, "leadership", T_LEADERSHIP, 0, "leadership", 0);
-        if (f->revenue > cfg->msg_revenue) {
+        if (lead_at == f->revenue_at) {
             snprintf(what, sizeof(what), "Leadership notified: revenue impact over %s %.2f",
                      cfg->currency ? cfg->currency : "USD", cfg->msg_revenue);
         } else {
@@ -474,40 +498,42 @@ static void run_incident(struct run *r)
                      "Leadership notified: an escalation threshold of the assessment matrix "
                      "passed");
         }
-        note(r, "leadership", what);
+        note(r, "leadership", what, 1);
     }
     /* customers: a notice per affected order, once more than the threshold are affected */
     size_t nmail = ks_engine_incident_mail(r->eng, f->id, NULL, NULL);
     int have_cn = 0;
-    if (f->customers > cfg->msg_customers && r->rc == KS_OK) {
+    if (f->customers_at && r->rc == KS_OK) {
         int before = fired(r, "customer_notice", 0, f->customers_at, &cn);
         have_cn = 1;
+        if (before) {
+            r->at = f->clock; /* orders affected since: told now */
+        }
         queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
         if (!before) {
             char gap[32];
             ks_duration_fmt(r->at - f->detected_at, gap);
             snprintf(what, sizeof(what),
-                     "Customer notices: %lld customers affected (> %d), one per affected order "
-                     "with an e-mail; first customer message %s after detection",
-                     (long long)f->customers, cfg->msg_customers, gap);
-            note(r, "customer", what);
+                     "Customer notices: more than %d customers affected; one per affected order "
+                     "with an e-mail, the first %s after detection",
+                     cfg->msg_customers, gap);
+            note(r, "customer", what, 0);
         }
         set_done(r, &cn, (int64_t)nmail);
-    } else if (r->rc == KS_OK) {
-        int found = 0;
-        r->rc = r->st->ops->get_trigger(r->st, f->id, "customer_notice", 0, &cn, &found, r->err);
-        have_cn = found;
     }
     /* the follow-up: at resolution or follow_up after the first notice */
     if (have_cn && r->rc == KS_OK && (f->resolved || f->clock >= cn.at + cfg->msg_follow_up)) {
         ks_time due = cn.at + cfg->msg_follow_up;
         int before = fired(r, "follow_up", 0,
                            f->resolved && f->resolved_at < due ? f->resolved_at : due, &row);
+        if (before) {
+            r->at = f->clock;
+        }
         queue_customers(r, KS_TPL_FOLLOW_UP, (size_t)row.done, (size_t)cn.done);
         if (!before) {
             snprintf(what, sizeof(what), "Customer follow-up%s",
-                     f->resolved ? " with the resolution" : "");
-            note(r, "customer", what);
+                     f->resolved && f->resolved_at < due ? " with the resolution" : "");
+            note(r, "customer", what, 0);
         }
         set_done(r, &row, cn.done);
     }
@@ -515,13 +541,16 @@ static void run_incident(struct run *r)
     if (!strcmp(f->type, "system_outage") && !f->resolved && r->rc == KS_OK &&
         f->clock - f->started_at > cfg->msg_delay) {
         int before = fired(r, "order_delay", 0, f->started_at + cfg->msg_delay + 1, &row);
+        if (before) {
+            r->at = f->clock;
+        }
         queue_customers(r, KS_TPL_ORDER_DELAY, (size_t)row.done, nmail);
         if (!before) {
             char d[32];
             ks_duration_fmt(cfg->msg_delay, d);
             snprintf(what, sizeof(what), "Order-delay notices: the outage has lasted more than %s",
                      d);
-            note(r, "customer", what);
+            note(r, "customer", what, 0);
         }
         set_done(r, &row, (int64_t)nmail);
     }

@@ -625,6 +625,7 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     ks_wr_i64(b, inc->p1_at);
     ks_wr_i64(b, inc->customers_at);
     ks_wr_i64(b, inc->revenue_at);
+    ks_wr_i64(b, inc->assessed_at);
     ks_wr_u64(b, inc->nsignals);
     for (size_t i = 0; i < inc->nsignals; i++) {
         const struct ks_signal *s = &inc->signals[i];
@@ -726,6 +727,7 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     inc->p1_at = ks_rd_i64(r);
     inc->customers_at = ks_rd_i64(r);
     inc->revenue_at = ks_rd_i64(r);
+    inc->assessed_at = ks_rd_i64(r);
     size_t ns = ks_rd_count(r, 36);
     for (size_t i = 0; i < ns && !r->bad; i++) {
         KS_GROW(inc->signals, inc->capsignals, inc->nsignals + 1);

@@ -302,6 +302,7 @@ struct ks_incident_facts {
     double revenue;
     ks_time p1_at, customers_at, revenue_at; /* first a P1, over messages.customers,
                                               * over messages.revenue; 0: not yet */
+    ks_time assessed_at;     /* the assessment matrix raised it; 0: not */
     int status_changes;      /* status entries of the timeline */
     ks_time last_status_at;  /* the latest of them, or 0 */
     const char *last_action; /* the text of the latest action entry, or NULL */
@@ -315,6 +316,13 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
  * be NULL to count). */
 typedef void (*ks_mail_fn)(void *ctx, const char *order, const char *email);
 size_t ks_engine_incident_mail(const struct ks_engine *e, int64_t id, ks_mail_fn fn, void *ctx);
+/* The incident's severity (1..3) at time at, from its detection entry and
+ * the escalations not later than at; 0 for an unknown id. */
+int ks_engine_severity_at(const struct ks_engine *e, int64_t id, ks_time at);
+/* The n-th (1-based) status entry of the timeline: its time and status.
+ * Returns 0 when there is none. */
+int ks_engine_status_entry(const struct ks_engine *e, int64_t id, int n, ks_time *at,
+                           const char **status);
 /* Adds a `notification` entry (actor kintsugi) at `at`, after the entries
  * not later than it (the timeline stays in time order). */
 void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const char *text);

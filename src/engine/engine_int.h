@@ -341,6 +341,7 @@ struct ks_incident {
      * not yet. The message triggers stamp what they send with these, so a
      * notice is on time in event time however late the shell looks. */
     ks_time p1_at, customers_at, revenue_at;
+    ks_time assessed_at; /* when the assessment matrix raised it (0: not) */
     /* record */
     struct ks_signal *signals;
     size_t nsignals, capsignals;

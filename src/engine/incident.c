@@ -298,6 +298,7 @@ void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, con
         return;
     }
     inc->assessed = 1;
+    inc->assessed_at = at;
     inc->assess_due = KS_TIME_NONE;
     if (inc->severity > KS_P1) {
         ks_inc_raise(e, inc, (enum ks_severity)(inc->severity - 1), at,

@@ -51,6 +51,7 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
     out->p1_at = inc->p1_at;
     out->customers_at = inc->customers_at;
     out->revenue_at = inc->revenue_at;
+    out->assessed_at = inc->assessed_at;
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
         if (t->kind == KS_TL_STATUS) {
@@ -94,4 +95,40 @@ void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const c
         inc->tl[i] = t;
         i--;
     }
+}
+
+int ks_engine_severity_at(const struct ks_engine *e, int64_t id, ks_time at)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        return 0;
+    }
+    int sev = 0;
+    for (size_t i = 0; i < inc->ntl && inc->tl[i].at <= at; i++) {
+        const struct ks_tl *t = &inc->tl[i];
+        if ((i == 0 || t->kind == KS_TL_ESCALATION) && t->severity >= 1 && t->severity <= 3) {
+            sev = t->severity;
+        }
+    }
+    if (!sev) { /* before its detection entry: as detected */
+        sev = inc->ntl && inc->tl[0].severity >= 1 && inc->tl[0].severity <= 3
+                  ? inc->tl[0].severity
+                  : inc->severity;
+    }
+    return sev;
+}
+
+int ks_engine_status_entry(const struct ks_engine *e, int64_t id, int n, ks_time *at,
+                           const char **status)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    for (size_t i = 0; inc && i < inc->ntl; i++) {
+        const struct ks_tl *t = &inc->tl[i];
+        if (t->kind == KS_TL_STATUS && --n == 0) {
+            *at = t->at;
+            *status = t->status >= 0 ? ks_status_name((enum ks_status)t->status) : "";
+            return 1;
+        }
+    }
+    return 0;
 }

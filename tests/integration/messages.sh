@@ -158,7 +158,59 @@ check retry_after_honoured python3 -c "
 import json; t=[json.loads(l)['t'] for l in open('$T/calls')]
 assert 0.8 <= t[1]-t[0] < 1.8 and 1.8 <= t[2]-t[1] < 3.5, t"
 check json_keys bash -c "$K messages --db $T/a51.db --json | jq -e '.[0] | has(\"id\",\"incident\",\"kind\",\"audience\",\"recipient\",\"receiver\",\"subject\",\"idempotency_key\",\"status\",\"attempts\",\"created_at\",\"sent_at\")'"
-check timeline_records_notice bash -c "$K incident show 1 --db $T/a51.db | grep -q 'notification kintsugi   Customer notices: 51 customers affected (> 50)'"
+check timeline_records_notice bash -c "$K incident show 1 --db $T/a51.db | grep -q 'notification kintsugi   Customer notices: more than 50 customers affected; one per affected order with an e-mail, the first 5m50s after detection'"
+
+# the same events split in two ingests: the same timeline and the same messages (keys)
+head -n 30 "$T/o51.ndjson" >"$T/half1.ndjson"
+tail -n +31 "$T/o51.ndjson" >"$T/half2.ndjson"
+sed 's/team: \[chat\]/team: [files]/' "$T/kintsugi.yaml" >"$T/split.yaml"
+"$K" ingest --quiet --no-deliver --config "$T/split.yaml" --db "$T/one.db" "$T/o51.ndjson" >/dev/null 2>&1
+"$K" ingest --quiet --no-deliver --config "$T/split.yaml" --db "$T/split.db" "$T/half1.ndjson" >/dev/null 2>&1
+"$K" ingest --quiet --no-deliver --config "$T/split.yaml" --db "$T/split.db" "$T/half2.ndjson" >/dev/null 2>&1
+check split_same_timeline cmp <("$K" incident show 1 --json --db "$T/one.db") <("$K" incident show 1 --json --db "$T/split.db")
+check split_same_keys cmp <("$K" messages --json --db "$T/one.db" | jq -r '.[].idempotency_key' | sort) <("$K" messages --json --db "$T/split.db" | jq -r '.[].idempotency_key' | sort)
+
+# ---- failed for good, on the incident, and retried by hand ---------------------------
+: >"$T/fails"
+python3 "$T/hook.py" "$T/fails" "$T/fails.port" "500,500" & PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$T/fails.port" ] && break; sleep 0.1; done
+cat >"$T/fails.yaml" <<EOF
+receivers:
+  chat: {webhook: "http://127.0.0.1:$(cat "$T/fails.port")/f", retries: 1, backoff: 1s}
+notify: {team: [chat]}
+EOF
+"$K" ingest --quiet --config "$T/fails.yaml" --db "$T/f.db" "$T/o50.ndjson" >/dev/null 2>&1
+state1() { "$K" messages --db "$T/f.db" --json | jq -r '.[0] | "\(.status) \(.attempts)"'; }
+check failed_after_two_attempts [ "$(state1)" = "failed 2" ]
+check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q 'Message 1 (incident to team via chat) failed after 2 attempts: attempt 2: HTTP 500'"
+"$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
+check retry_by_hand [ "$(state1)" = "sent 1" ]
+check retry_unknown_id_exits_1 exit_is 1 "$K" messages retry 99 --config "$T/fails.yaml" --db "$T/f.db"
+check bad_audience_exits_2 exit_is 2 "$K" messages --audience everyone --db "$T/f.db"
+
+# ---- the server: GET /v1/messages is the CLI's JSON, and it delivers by itself -------
+"$K" token create --name v --role admin --db "$T/s.db" >"$T/v.tok" 2>/dev/null
+VT=$(cat "$T/v.tok")
+"$K" serve --listen 127.0.0.1:0 --clock event --config "$T/a50.yaml" --db "$T/s.db" >"$T/serve.out" 2>"$T/serve.err" &
+SPID=$!
+PIDS+=($SPID)
+for _ in $(seq 1 100); do grep -q 'listening on' "$T/serve.out" "$T/serve.err" && break; sleep 0.1; done
+URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/serve.out" "$T/serve.err" | head -1)
+curl -s -H "Authorization: Bearer $VT" -H 'Content-Type: application/x-ndjson' --data-binary @"$T/o51.ndjson" "$URL/v1/events?end=true" >/dev/null
+until_sent() {
+    for _ in $(seq 1 100); do
+        [ "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/messages?status=queued" | jq length)" = 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check serve_delivers until_sent
+route=$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/messages?audience=customer")
+cli=$("$K" messages --audience customer --json --db "$T/s.db")
+check serve_route_is_cli_json [ -n "$route" -a "$route" = "$cli" ]
+check serve_metrics_count_messages bash -c "curl -s -H 'Authorization: Bearer $VT' $URL/metrics | grep -qx 'kintsugi_outbox{kind=\"message\",status=\"sent\"} 45'"
+kill "$SPID"
+wait "$SPID" 2>/dev/null
 
 # ---- P1 and revenue: the core team and leadership within 30 min of event time -----
 gen 60 300 30 >"$T/p1.ndjson"
