@@ -511,6 +511,9 @@ static void run_incident(struct run *r)
         }
         queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
         if (!before) {
+            /* the extended team by rule: PR when customers are told, legal too on a P1 */
+            int p1 = ks_engine_severity_at(r->eng, f->id, r->at) == 1;
+            queue_internal(r, KS_TPL_INCIDENT, "team", T_PR | (p1 ? T_LEGAL : 0), 0, "pr", 2);
             char gap[32];
             ks_duration_fmt(r->at - f->detected_at, gap);
             snprintf(what, sizeof(what),
