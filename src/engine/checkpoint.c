@@ -639,7 +639,8 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
         ks_wr_i64(b, t->at);
-        ks_wr_u32(b, t->kind | (uint32_t)t->severity << 8 | (uint32_t)t->from << 16 |
+        ks_wr_u32(b, t->kind | (uint32_t)t->trig << 7 | (uint32_t)t->severity << 8 |
+                         (uint32_t)t->from << 16 |
                      (uint32_t)(uint8_t)t->status << 24);
         ks_wr_str(b, t->actor);
         ks_wr_str(b, t->text);
@@ -747,7 +748,8 @@ static struct ks_incident *r_incident(struct ks_rd *r)
         struct ks_tl *t = &inc->tl[inc->ntl++];
         t->at = ks_rd_i64(r);
         uint32_t y = ks_rd_u32(r);
-        t->kind = y & 0xff;
+        t->kind = y & 0x7f;
+        t->trig = (y >> 7) & 1;
         t->severity = (y >> 8) & 0xff;
         t->from = (y >> 16) & 0xff;
         t->status = (int8_t)(y >> 24);

@@ -259,6 +259,8 @@ struct ks_tl {
     uint8_t kind;
     uint8_t severity, from; /* escalation, and the detection entry */
     int8_t status;          /* status entries, else -1 */
+    uint8_t trig;           /* written by a message trigger (ks_engine_notification): it
+                             * stays after the other entries of its instant */
     char *actor;
     char *text;
     char *why;

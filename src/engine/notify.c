@@ -87,7 +87,16 @@ void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const c
     if (!inc) {
         return;
     }
-    ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi", "%s", text);
+    KS_GROW(inc->tl, inc->captl, inc->ntl + 1);
+    struct ks_tl *n = &inc->tl[inc->ntl++];
+    memset(n, 0, sizeof(*n));
+    n->at = at;
+    n->kind = KS_TL_NOTIFICATION;
+    n->status = -1;
+    n->trig = 1;
+    n->actor = ks_strdup("kintsugi");
+    n->text = ks_strdup(text);
+    ks_inc_dirty(e, inc);
     size_t i = inc->ntl - 1;
     while (i > 0 && inc->tl[i - 1].at > at) {
         struct ks_tl t = inc->tl[i - 1];
