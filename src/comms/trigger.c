@@ -450,34 +450,45 @@ static void run_incident(struct run *r)
              1);
     }
     /* each status change: an update */
-    ks_time last_status = 0;
     for (int n = 1; n <= f->status_changes && r->rc == KS_OK; n++) {
         const char *status = "";
-        if (!ks_engine_status_entry(r->eng, f->id, n, &last_status, &status) ||
-            fired(r, "status", n, last_status, &row)) {
+        ks_time at = 0;
+        if (!ks_engine_status_entry(r->eng, f->id, n, &at, &status) ||
+            fired(r, "status", n, at, &row)) {
             continue;
         }
-        int p1 = ks_engine_severity_at(r->eng, f->id, last_status) == 1;
+        int p1 = ks_engine_severity_at(r->eng, f->id, at) == 1;
         queue_internal(r, KS_TPL_UPDATE, "team", (p1 ? T_CORE : T_OPERATIONS) | extended, 1,
                        "team", n);
         snprintf(what, sizeof(what), "Status update (%s) sent to the team", status);
         note(r, "team", what, 1);
     }
-    /* a status update overdue: reminders to the owner, each interval, at most 3 */
-    if (!f->resolved && r->rc == KS_OK) {
-        ks_time last = last_status > det.at ? last_status : det.at;
-        int sev = ks_engine_severity_at(r->eng, f->id, last);
+    /* a status update overdue: reminders to the owner, each interval, at most 3 per
+     * update. Period n runs from the detection (n = 0) or the n-th status change to
+     * the next one, the resolution or the clock: reminders are due in it however
+     * late the shell looked. */
+    ks_time end_all = f->resolved ? f->resolved_at : f->clock;
+    for (int n = 0; n <= f->status_changes && r->rc == KS_OK; n++) {
+        ks_time start = det.at, end = end_all, at;
+        const char *status;
+        if (n > 0 && ks_engine_status_entry(r->eng, f->id, n, &at, &status)) {
+            start = at;
+        }
+        if (n < f->status_changes && ks_engine_status_entry(r->eng, f->id, n + 1, &at, &status)) {
+            end = at;
+        }
+        int sev = ks_engine_severity_at(r->eng, f->id, start);
         ks_time every = cfg->msg_update[sev >= 1 && sev <= 3 ? sev : 3];
-        int64_t due = f->clock > last ? (f->clock - last) / every : 0;
+        int64_t due = end > start ? (end - start - 1) / every : 0;
         char name[64];
-        snprintf(name, sizeof(name), "reminder@%lld", (long long)(last / 1000));
+        snprintf(name, sizeof(name), "reminder@%lld", (long long)(start / 1000));
         for (int64_t k = 1; k <= due && k <= MAX_REMINDERS && r->rc == KS_OK; k++) {
-            if (fired(r, name, k, last + k * every, &row)) {
+            if (fired(r, name, k, start + k * every, &row)) {
                 continue;
             }
             queue_internal(r, KS_TPL_REMINDER, "team", f->owner ? 0 : T_OPERATIONS, 1,
                            f->owner ? f->owner : "team", k);
-            ks_time_fmt(last + every, next);
+            ks_time_fmt(start + every, next);
             snprintf(what, sizeof(what), "Reminder: the status update due at %s is overdue",
                      next);
             note(r, "team", what, 1);
@@ -541,8 +552,8 @@ static void run_incident(struct run *r)
         set_done(r, &row, cn.done);
     }
     /* a system outage past the delay: the order-delay notice for each affected order */
-    if (!strcmp(f->type, "system_outage") && !f->resolved && r->rc == KS_OK &&
-        f->clock - f->started_at > cfg->msg_delay) {
+    if (!strcmp(f->type, "system_outage") && r->rc == KS_OK &&
+        end_all - f->started_at > cfg->msg_delay) {
         int before = fired(r, "order_delay", 0, f->started_at + cfg->msg_delay + 1, &row);
         if (before) {
             r->at = f->clock;
@@ -572,6 +583,9 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
     r.stats = stats;
     r.err = err;
     r.rc = KS_OK;
+    if (!cfg->nnotify_team && !cfg->nnotify_leadership && !cfg->nnotify_customer) {
+        return KS_OK; /* no `notify:`: messages are off (docs/MESSAGES.md) */
+    }
     struct ks_engine_stats es;
     ks_engine_stats(eng, &es);
     /* The changed incidents and every open one (time-driven triggers). ids

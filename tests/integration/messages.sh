@@ -270,4 +270,42 @@ check kill9_all_sent [ "$("$K" messages --db "$T/k.db" --json --status sent | jq
 check kill9_nothing_lost [ "$(jq -r .key "$T/slow" | sort -u | wc -l)" = "$total" ]
 check kill9_at_most_one_repeat [ "$(($(wc -l <"$T/slow") - total))" -le 1 ]
 
+# ---- kill -9 during an ingest with messages: the same as an uninterrupted run ----------
+"$K" simulate --seed 7 --duration 30h --skus 300 --fault all --out "$T/sim.ndjson" 2>/dev/null
+mkdir -p "$T/simout"
+cat >"$T/sim.yaml" <<EOF
+roles:
+  manager: {approve: ["*"]}
+people:
+  olivia: {role: manager, email: olivia@shop.example, team: operations}
+  lena: {role: manager, email: lena@shop.example, team: leadership}
+receivers:
+  out: {dir: "$T/simout"}
+notify: {team: [out], leadership: [out], customer: [out]}
+messages: {customers: 5}
+EOF
+simsnap() { # db: incidents with timelines, and the messages without their delivery
+    local n i
+    "$K" incidents --db "$1" --json
+    n=$("$K" incidents --db "$1" --json | jq length)
+    for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$1" --json; done
+    "$K" messages --db "$1" --json | jq -c 'sort_by(.idempotency_key, .receiver) | map({idempotency_key, incident, kind, audience, recipient, receiver, created_at})'
+}
+"$K" ingest --quiet --no-deliver --config "$T/sim.yaml" --db "$T/simu.db" "$T/sim.ndjson" >/dev/null 2>&1
+simsnap "$T/simu.db" >"$T/simu.snap"
+check sim_has_customer_notices [ "$("$K" messages --db "$T/simu.db" --json --audience customer | jq length)" -gt 20 ]
+for trial in 1 2; do
+    for every in 0 30; do
+        db=$T/simk$trial$every.db
+        KINTSUGI_CHECKPOINT_EVERY=$every "$K" ingest --quiet --no-deliver --config "$T/sim.yaml" --db "$db" "$T/sim.ndjson" >/dev/null 2>&1 &
+        pid=$!
+        sleep "0.$((RANDOM % 9 + 1))"
+        kill -9 "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        "$K" ingest --quiet --no-deliver --config "$T/sim.yaml" --db "$db" "$T/sim.ndjson" >/dev/null 2>&1
+        simsnap "$db" >"$T/simk.snap"
+        check "sim_kill_${trial}_${every}_same_as_uninterrupted" cmp "$T/simu.snap" "$T/simk.snap"
+    done
+done
+
 echo "RESULT passed=$passed failed=$failed"
