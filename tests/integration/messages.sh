@@ -189,6 +189,8 @@ check failed_after_two_attempts [ "$(state1)" = "failed 2" ]
 check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q 'Message 1 (incident to team via chat) failed after 2 attempts: attempt 2: HTTP 500'"
 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
 check retry_by_hand [ "$(state1)" = "sent 1" ]
+check retry_sent_refused bash -c "$K messages retry 1 --config $T/fails.yaml --db $T/f.db 2>&1 | grep -q 'message 1 is sent, not failed'"
+check retry_sent_exits_1 exit_is 1 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db"
 check retry_unknown_id_exits_1 exit_is 1 "$K" messages retry 99 --config "$T/fails.yaml" --db "$T/f.db"
 check bad_audience_exits_2 exit_is 2 "$K" messages --audience everyone --db "$T/f.db"
 
