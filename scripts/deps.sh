@@ -4,13 +4,14 @@
 set -euo pipefail
 # prometheus-alertmanager, openssl, nodejs and npm: tests/integration/alerts.sh
 # (a real Alertmanager, and PagerDuty's JavaScript client behind a TLS front).
-# python3 and prometheus: tests/integration/serve_more.sh and metrics.sh.
+# python3 and prometheus: tests/integration/serve_more.sh and metrics.sh;
+# python3-aiosmtpd: a real SMTP server in tests/integration/messages.sh.
 # chromium: tests/integration/dashboard.sh drives it headless with puppeteer-core
 # (tests/browser/, npm ci with PUPPETEER_SKIP_DOWNLOAD: no browser is downloaded);
 # it also gives `kintsugi demo` a terminal with script (bsdutils) and finds the
 # server under it with pgrep (procps).
 need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2
-      prometheus-alertmanager openssl python3 prometheus chromium bsdutils procps)
+      prometheus-alertmanager openssl python3 prometheus python3-aiosmtpd chromium bsdutils procps)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -20,6 +20,7 @@ static const struct {
     {"action", ks_cmd_action, "actions waiting for approval: list, approve"},
     {"reconcile", ks_cmd_reconcile, "guarded quantities against stock, oversell risks first"},
     {"hooks", ks_cmd_hooks, "hook calls to other systems: list the outbox, deliver what is due"},
+    {"messages", ks_cmd_messages, "notifications and customer notices: list, deliver, retry, preview"},
     {"review", ks_cmd_review, "post-incident reviews: show, edit, set, action items, flags"},
     {"report", ks_cmd_report, "recovery metrics against the playbook's targets"},
     {"cost", ks_cmd_cost, "the cost of a mistake: its parts, total and multiplier"},

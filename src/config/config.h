@@ -62,7 +62,11 @@ struct ks_metric_rule {
 struct ks_person {
     char *name;
     char *role;
+    char *email; /* NULL: none */
+    char *team;  /* a team function (src/comms/comms.h), NULL: none */
 };
+
+struct ks_receiver_cfg; /* src/comms/comms.h, which also finds them (ks_config_receiver) */
 
 struct ks_hook_cfg; /* src/contain/hook.h, which also finds them (ks_config_hook) */
 
@@ -141,6 +145,20 @@ struct ks_config {
     /* Hooks by action name, in file order; none by default. */
     struct ks_hook_cfg *hooks;
     size_t nhooks;
+
+    /* Messages (src/comms, docs/MESSAGES.md): receivers by name, the
+     * receivers of each audience, templates and trigger thresholds. */
+    struct ks_receiver_cfg *receivers;
+    size_t nreceivers;
+    char **notify_team, **notify_leadership, **notify_customer;
+    size_t nnotify_team, nnotify_leadership, nnotify_customer;
+    char *msg_templates;     /* a directory of templates overriding the built-in ones */
+    char *msg_shop;          /* the shop's name in customer messages */
+    int msg_customers;       /* customer notices when more than: 50 customers */
+    double msg_revenue;      /* leadership when revenue impact is more than: 10000 */
+    ks_time msg_delay;       /* order-delay notices when an outage lasts more than: 24h */
+    ks_time msg_follow_up;   /* the follow-up after the first customer notice: 20h */
+    ks_time msg_update[4];   /* next status update by severity: P1 30m, P2 2h, P3 24h */
 
     /* Reviews, recovery metrics and the cost of a mistake (docs/REVIEWS.md). */
     int review_p3_sample;      /* P3 incidents drawn for review per month: 2 */

@@ -19,6 +19,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     ks_intern_init(&e->strs);
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
     e->last_ch_str = KS_NONE;
+    e->cur_email = KS_NONE;
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
     e->last_src = KS_NONE;
@@ -476,6 +477,16 @@ void ks_engine_end_input(struct ks_engine *e)
 
 void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc)
 {
+    ks_time now = e->clock > inc->detected_at ? e->clock : inc->detected_at;
+    if (!inc->p1_at && inc->severity == KS_P1) {
+        inc->p1_at = now;
+    }
+    if (!inc->customers_at && (int64_t)inc->customers.n > e->cfg->msg_customers) {
+        inc->customers_at = now;
+    }
+    if (!inc->revenue_at && inc->revenue > e->cfg->msg_revenue) {
+        inc->revenue_at = now;
+    }
     /* Kept sorted and unique: incidents change in bursts, mostly the newest. */
     size_t i = e->ndirty;
     while (i > 0 && e->dirty[i - 1] > inc->id) {

@@ -5,6 +5,7 @@
  * and the clock's horizon, roles and people; and the checks that span the
  * keys of one entry. The values live in struct ks_config (config.h).
  */
+#include "../comms/comms.h"
 #include "engine.h"
 
 #include <string.h>
@@ -574,6 +575,21 @@ static const struct ks_key person_keys[] = {
      PERSON(role),
      .flags = KS_KEY_REQUIRED,
      .help = "One of the roles defined under `roles`."},
+    {.name = "email",
+     .type = KS_KEY_STRING,
+     PERSON(email),
+     .check = ks_comms_email_check,
+     .type_name = "e-mail address",
+     .help = "Where e-mail receivers (`receivers:` with `smtp`) reach this person."},
+    {.name = "team",
+     .type = KS_KEY_STRING,
+     PERSON(team),
+     .check = ks_comms_team_check,
+     .type_name = "team function",
+     .help = "The person's function in incidents: `operations` (the incident commander), "
+             "`customer_success`, `it`, `finance` (the core team, told of every P1), `pr`, "
+             "`legal`, `leadership`, `supplier_relations` (the extended team, told by rule: "
+             "docs/MESSAGES.md)."},
     {.name = NULL} /* end */
 };
 

@@ -548,6 +548,7 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"POST", "/v1/deadletters/replay", ks_api_post_deadletters_replay, api,
          KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/messages", ks_api_get_messages, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
          0, NULL, 0},
         /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */

@@ -212,3 +212,31 @@ void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, 
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
     }
 }
+
+/* ---- GET /v1/messages ---------------------------------------------------------------- */
+
+/* `kintsugi messages --json` with ?incident=N&audience=A&status=S. */
+void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const ok[] = {"queued", "sent", "failed"};
+    struct ks_message_filter f = {0};
+    if (query_status(req, resp, ok, 3, NULL, &f.status) != 0 ||
+        query_count(req, resp, "incident", &f.incident) != 0) {
+        return;
+    }
+    f.audience = ks_http_query(req, "audience");
+    if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
+        strcmp(f.audience, "customer")) {
+        ks_http_error(resp, 400, "invalid",
+                      "query \"audience\": unknown audience '%s' (use team, leadership or "
+                      "customer)",
+                      f.audience);
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || ks_shell_messages_json(s, &f, &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}

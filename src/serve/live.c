@@ -258,9 +258,9 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     }
     KS_LIVE_COUNT(l, commits, 1);
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
-    if (l->a.hooks_queued != l->hooks_seen) {
-        /* new hook calls in the outbox: the deliverer takes them now */
-        l->hooks_seen = l->a.hooks_queued;
+    if (l->a.hooks_queued + l->a.messages_queued != l->hooks_seen) {
+        /* new hook calls or messages in the outbox: the deliverer takes them now */
+        l->hooks_seen = l->a.hooks_queued + l->a.messages_queued;
         ks_live_deliver_kick(l);
     }
     return 0;

@@ -148,6 +148,36 @@ static const char *const migrations[] = {
     "  at INTEGER NOT NULL,"
     "  source TEXT,"
     "  data BLOB NOT NULL);",
+    /* 7: the outbox of messages and the triggers that fired (docs/MESSAGES.md):
+     * written in the transaction of the incident change that caused them. */
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL,"
+    "  incident INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  audience TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL,"
+    "  receiver TEXT NOT NULL,"
+    "  order_id TEXT,"
+    "  subject TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  created_at TEXT,"
+    "  sent_at TEXT,"
+    "  next_at TEXT,"
+    "  detail TEXT,"
+    "  UNIQUE(key, receiver));"
+    "CREATE INDEX messages_incident ON messages(incident);"
+    "CREATE INDEX messages_status ON messages(status);"
+    "CREATE TABLE message_triggers("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  at TEXT,"
+    "  done INTEGER NOT NULL,"
+    "  UNIQUE(incident, name, seq));",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -212,6 +242,14 @@ enum st_id {
     ST_ADD_JOURNAL,
     ST_LIST_JOURNAL,
     ST_TRIM_JOURNAL,
+    ST_ADD_MESSAGE,
+    ST_LIST_MESSAGES,
+    ST_UPDATE_MESSAGE,
+    ST_GET_TRIGGER,
+    ST_PUT_TRIGGER,
+    ST_MAX_MESSAGE_IDS,
+    ST_TRIM_MESSAGES,
+    ST_TRIM_TRIGGERS,
     ST_COUNT
 };
 
@@ -230,7 +268,29 @@ enum st_id {
 #define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
 #define TOKEN_COLS "SELECT name, role, hash, created_at, revoked_at FROM tokens "
 
+#define MESSAGE_COLS                                                                               \
+    "SELECT id, key, incident, kind, audience, recipient, receiver, order_id, subject, body, "     \
+    "status, attempts, created_at, sent_at, next_at, detail FROM messages "
+
 static const char *const st_sql[ST_COUNT] = {
+    [ST_ADD_MESSAGE] =
+        "INSERT OR IGNORE INTO messages(key, incident, kind, audience, recipient, receiver, "
+        "order_id, subject, body, status, attempts, created_at, sent_at, next_at, detail) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    [ST_LIST_MESSAGES] = MESSAGE_COLS
+        "WHERE (?1 = 0 OR id = ?1) AND (?2 = 0 OR incident = ?2) AND "
+        "(?3 IS NULL OR audience = ?3) AND (?4 IS NULL OR status = ?4) ORDER BY id",
+    [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
+                          "sent_at = ?5, detail = ?6 WHERE id = ?1",
+    [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
+                       "AND seq = ?3",
+    [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(incident, name, seq) "
+                       "DO UPDATE SET done = excluded.done",
+    [ST_MAX_MESSAGE_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM messages), "
+                           "(SELECT coalesce(max(id), 0) FROM message_triggers)",
+    [ST_TRIM_MESSAGES] = "DELETE FROM messages WHERE id > ?1",
+    [ST_TRIM_TRIGGERS] = "DELETE FROM message_triggers WHERE id > ?1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -1216,7 +1276,219 @@ static enum ks_rc sq_trim(struct ks_store *s, const struct ks_store_trim *t, str
     if (rc == KS_OK) {
         rc = run_ints(q, ST_TRIM_SEQ, seqs, 2, err, "reset ids");
     }
+    if (rc == KS_OK && t->messages >= 0) {
+        rc = run_ints(q, ST_TRIM_MESSAGES, &t->messages, 1, err, "undo messages");
+    }
+    if (rc == KS_OK && t->triggers >= 0) {
+        rc = run_ints(q, ST_TRIM_TRIGGERS, &t->triggers, 1, err, "undo triggers");
+    }
     return rc;
+}
+
+/* ---- the outbox of messages (migration 7) ------------------------------------ */
+
+static enum ks_rc sq_add_message(struct ks_store *s, struct ks_message_row *r, int *added,
+                                 struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_ADD_MESSAGE);
+    char t1[32], t2[32], t3[32];
+    const char *texts[] = {r->key, NULL, r->kind, r->audience, r->recipient, r->receiver,
+                           r->order_id, r->subject, r->body, r->status ? r->status : "queued"};
+    int rc = SQLITE_OK;
+    for (int i = 0; i < 10 && rc == SQLITE_OK; i++) {
+        rc = i == 1 ? sqlite3_bind_int64(st, 2, r->incident) : bind_text(st, i + 1, texts[i]);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 11, r->attempts);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 12, r->created_at, t1);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 13, r->sent_at, t2);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 14, r->next_at, t3);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 15, r->detail);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "queue message");
+    }
+    *added = sqlite3_changes(q->db) > 0;
+    if (*added) {
+        r->id = sqlite3_last_insert_rowid(q->db);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_messages(struct ks_store *s, const struct ks_message_filter *f,
+                                   int (*fn)(void *ctx, const struct ks_message_row *row),
+                                   void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_LIST_MESSAGES);
+    int rc = sqlite3_bind_int64(st, 1, f ? f->id : 0);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 2, f ? f->incident : 0);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 3, f ? f->audience : NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 4, f ? f->status : NULL);
+    }
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list messages");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_message_row m = {0};
+        m.id = sqlite3_column_int64(st, 0);
+        m.key = col_text(st, 1);
+        m.incident = sqlite3_column_int64(st, 2);
+        m.kind = col_text(st, 3);
+        m.audience = col_text(st, 4);
+        m.recipient = col_text(st, 5);
+        m.receiver = col_text(st, 6);
+        m.order_id = col_text(st, 7);
+        m.subject = col_text(st, 8);
+        m.body = col_text(st, 9);
+        m.status = col_text(st, 10);
+        m.attempts = sqlite3_column_int64(st, 11);
+        col_time(st, 12, &m.created_at);
+        col_time(st, 13, &m.sent_at);
+        col_time(st, 14, &m.next_at);
+        m.detail = col_text(st, 15);
+        if (fn(ctx, &m)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list messages");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_update_message(struct ks_store *s, int64_t id, const char *status,
+                                    int64_t attempts, ks_time next_at, ks_time sent_at,
+                                    const char *detail, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_UPDATE_MESSAGE);
+    char t1[32], t2[32];
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, status);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, attempts);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 4, next_at, t1);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 5, sent_at, t2);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 6, detail);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "update message %lld", (long long)id);
+    }
+    int changed = sqlite3_changes(q->db);
+    done(st);
+    if (!changed) {
+        return ks_err_set(err, KS_ENOTFOUND, "no message %lld", (long long)id);
+    }
+    return KS_OK;
+}
+
+static enum ks_rc sq_get_trigger(struct ks_store *s, int64_t incident, const char *name,
+                                 int64_t seq, struct ks_trigger_row *out, int *found,
+                                 struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_GET_TRIGGER);
+    *found = 0;
+    int rc = sqlite3_bind_int64(st, 1, incident);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, name);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, seq);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc == SQLITE_ROW) {
+        *found = 1;
+        out->incident = incident;
+        out->name = name;
+        out->seq = seq;
+        col_time(st, 0, &out->at);
+        out->done = sqlite3_column_int64(st, 1);
+        rc = SQLITE_DONE;
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "read trigger");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_put_trigger(struct ks_store *s, const struct ks_trigger_row *r,
+                                 struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_TRIGGER);
+    char t[32];
+    int rc = sqlite3_bind_int64(st, 1, r->incident);
+    if (rc == SQLITE_OK) {
+        rc = bind_text(st, 2, r->name);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 3, r->seq);
+    }
+    if (rc == SQLITE_OK) {
+        rc = bind_time(st, 4, r->at, t);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_bind_int64(st, 5, r->done);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "record trigger");
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_max_message_ids(struct ks_store *s, int64_t *message, int64_t *trigger,
+                                     struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_MAX_MESSAGE_IDS);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        return fail(q, st, rc, err, "read last message ids");
+    }
+    *message = sqlite3_column_int64(st, 0);
+    *trigger = sqlite3_column_int64(st, 1);
+    done(st);
+    return KS_OK;
 }
 
 static enum ks_rc sq_find_input(struct ks_store *s, const char *path, struct ks_input_row *out,
@@ -1845,6 +2117,12 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .add_journal = sq_add_journal,
     .list_journal = sq_list_journal,
     .trim_journal = sq_trim_journal,
+    .add_message = sq_add_message,
+    .list_messages = sq_list_messages,
+    .update_message = sq_update_message,
+    .get_trigger = sq_get_trigger,
+    .put_trigger = sq_put_trigger,
+    .max_message_ids = sq_max_message_ids,
     .add_token = sq_add_token,
     .list_tokens = sq_list_tokens,
     .revoke_token = sq_revoke_token,

@@ -63,6 +63,45 @@ struct ks_hook_row {
     const char *detail;
 };
 
+/* One message of the outbox (migration 7, src/comms/comms.h). Unique by
+ * (key, receiver): the same message through two receivers is two rows with
+ * one idempotency key. Strings are borrowed for the call. */
+struct ks_message_row {
+    int64_t id; /* set by add_message */
+    const char *key;
+    int64_t incident;
+    const char *kind;      /* incident | update | reminder | customer_notice | follow_up |
+                            * order_delay */
+    const char *audience;  /* team | leadership | customer */
+    const char *recipient; /* an e-mail address, or the audience's label for a webhook/dir */
+    const char *receiver;  /* the receiver's name under `receivers:` */
+    const char *order_id;  /* customer messages: the order, else NULL */
+    const char *subject, *body;
+    const char *status;   /* queued | sent | failed */
+    int64_t attempts;
+    ks_time created_at;   /* engine clock (event time) when queued */
+    ks_time sent_at;      /* wall clock of the accepted attempt, KS_TIME_NONE */
+    ks_time next_at;      /* wall clock of the next attempt */
+    const char *detail;   /* how the last attempt went, or NULL */
+};
+
+/* Which messages list_messages gives (0 / NULL: any). */
+struct ks_message_filter {
+    int64_t id, incident;
+    const char *audience, *status;
+};
+
+/* A trigger that fired for an incident (migration 7): once per (incident,
+ * name, seq); done counts the affected orders a per-order trigger has
+ * written messages for so far. */
+struct ks_trigger_row {
+    int64_t incident;
+    const char *name;
+    int64_t seq;
+    ks_time at; /* engine clock when it fired */
+    int64_t done;
+};
+
 /* The input an ingest reads, as far as the last saved state took it. A file
  * is known again by its path and the hash of its first prefix_len bytes, so
  * that re-running an interrupted ingest resumes after `line` (`offset`
@@ -83,6 +122,8 @@ struct ks_store_trim {
     int64_t hook;       /* keep ids <= */
     int64_t skus;       /* keep dictionary ids < */
     int64_t incidents;  /* keep ids <= */
+    int64_t messages;   /* keep ids <=; -1: keep all (marks written before messages) */
+    int64_t triggers;   /* keep ids <=; -1: keep all */
 };
 
 /* A post-incident review as people wrote it (docs/REVIEWS.md). doc is JSON
@@ -290,6 +331,26 @@ struct ks_store_ops {
                                int (*fn)(void *ctx, const struct ks_journal_row *row), void *ctx,
                                struct ks_err *err);
     enum ks_rc (*trim_journal)(struct ks_store *s, int64_t upto, struct ks_err *err);
+    /* The outbox of messages (migration 7). add: *added = 0 when (key,
+     * receiver) was there already (nothing changed). list: oldest first.
+     * update: KS_ENOTFOUND for no such id. */
+    enum ks_rc (*add_message)(struct ks_store *s, struct ks_message_row *row, int *added,
+                              struct ks_err *err);
+    enum ks_rc (*list_messages)(struct ks_store *s, const struct ks_message_filter *f,
+                                int (*fn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                                struct ks_err *err);
+    enum ks_rc (*update_message)(struct ks_store *s, int64_t id, const char *status,
+                                 int64_t attempts, ks_time next_at, ks_time sent_at,
+                                 const char *detail, struct ks_err *err);
+    /* Triggers: get (*found = 0: not fired; name borrowed in out) and put
+     * (an upsert by incident, name, seq). */
+    enum ks_rc (*get_trigger)(struct ks_store *s, int64_t incident, const char *name, int64_t seq,
+                              struct ks_trigger_row *out, int *found, struct ks_err *err);
+    enum ks_rc (*put_trigger)(struct ks_store *s, const struct ks_trigger_row *row,
+                              struct ks_err *err);
+    /* The highest message and trigger ids (0: none). */
+    enum ks_rc (*max_message_ids)(struct ks_store *s, int64_t *message, int64_t *trigger,
+                                  struct ks_err *err);
 };
 
 struct ks_store {

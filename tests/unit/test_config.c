@@ -495,7 +495,8 @@ static const struct error_case error_cases[] = {
      "unknown key (did you mean \"zero_spike\"?)"},
     {FIX("unknown_top.yaml"), 3, "frobnicate",
      "unknown key (expected one of: currency, detectors, contain, hooks, channels, systems, "
-     "metrics, sla, assessment, review, cost, dedup_retention, ts_horizon, roles, people)"},
+     "metrics, sla, assessment, review, cost, dedup_retention, ts_horizon, roles, people, "
+     "receivers, notify, messages)"},
     {FIX("syntax.yaml"), 5, "",
      "YAML syntax error: did not find expected key (while parsing a block mapping at line 3)"},
     {FIX("wrong_kind_section.yaml"), 3, "detectors.zero_spike",
