@@ -324,7 +324,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 6);
+    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 7);
     /* back to version 4, as a database written before tokens (and the
      * server's journal, migration 6) */
     CHECK_INT(raw_exec("DROP TABLE journal; DROP TABLE tokens; "
@@ -335,7 +335,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 6);
+    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 7);
     CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 1);
     teardown();
 }
