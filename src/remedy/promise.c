@@ -233,7 +233,15 @@ void ks_remedy_promise(const struct ks_config *cfg, enum ks_remedy_format f, str
                 ks_buf_putc(out, '\n');
             }
         } else if (d.kind[i] == B_HEADING) {
-            ks_buf_printf(out, f == KS_PROMISE_MARKDOWN ? "## %s\n" : "%s\n", t);
+            if (f == KS_PROMISE_MARKDOWN) {
+                ks_buf_printf(out, "## %s\n", t);
+            } else {
+                ks_buf_printf(out, "%s\n", t);
+                for (size_t k = 0; k < strlen(t); k++) {
+                    ks_buf_putc(out, '-');
+                }
+                ks_buf_putc(out, '\n');
+            }
         } else if (d.kind[i] == B_ITEM) {
             ks_buf_printf(out, "%s%s\n", f == KS_PROMISE_MARKDOWN ? "- " : "  - ", t);
         } else {
