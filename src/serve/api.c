@@ -467,6 +467,15 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"POST", "/v1/deadletters/replay", ks_api_post_deadletters_replay, api,
          KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        /* the service-recovery policy (api_remedy.c) */
+        {"GET", "/v1/remedies", ks_api_get_remedies, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}/remedies/offer", ks_api_get_offer, api, KS_ROLE_VIEWER, 0,
+         NULL, 0},
+        {"POST", "/v1/incidents/{id}/remedies", ks_api_post_grant, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"POST", "/v1/remedies/{id}/{verb}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
          0, NULL, 0},
         /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */
