@@ -579,7 +579,7 @@ static const struct ks_key role_keys[] = {
      .off2 = offsetof(struct ks_role, nremedies),
      .check_pair = remedy_check,
      .bad_value = "a remedy's limit must be an amount, true or false",
-     .type_name = "mapping of remedy: amount | true | false",
+     .type_name = "mapping: remedy to an amount, true or false",
      .help = "What this role may grant of each remedy of the service-recovery policy "
              "(`refund`, `store_credit`, `replacement`, `expedited_shipping`, `discount_code`, "
              "`cancel_with_refund`; `\"*\"` for every one not named): an amount in `currency` "
