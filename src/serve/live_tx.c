@@ -129,6 +129,78 @@ static enum ks_rc op_remedy_review(const struct tx_args *t, struct ks_err *err)
     return rc;
 }
 
+/* ---- reviews, action items, costs ------------------------------------------------------ */
+
+/* The review's text as posted (Markdown with YAML front matter, or YAML),
+ * parsed again here: a restart re-applies the very text. */
+static enum ks_rc op_review_set(const struct tx_args *t, struct ks_err *err)
+{
+    int64_t id;
+    enum ks_rc rc = need_id(t, "id", &id, "an incident id", err);
+    json_t *text = json_object_get(t->j, "text");
+    if (rc == KS_OK && !json_is_string(text)) {
+        rc = ks_err_set(err, KS_EUSAGE, "field \"text\": must be the review's text");
+    }
+    if (rc) {
+        return rc;
+    }
+    struct ks_review_doc doc;
+    rc = ks_review_parse("body", json_string_value(text), json_string_length(text), &doc, err);
+    if (rc == KS_OK) {
+        rc = ks_review_apply_set(t->a->store, t->a->eng, id, &doc, t->actor, t->at, err);
+        if (rc == KS_OK) {
+            ks_buf_printf(t->extra, "\"action_items\":%zu", doc.nitems);
+        }
+        ks_review_doc_fini(&doc);
+    }
+    return rc;
+}
+
+static enum ks_rc op_review_item(const struct tx_args *t, struct ks_err *err)
+{
+    int64_t item, incident = 0;
+    enum ks_rc rc = need_id(t, "item", &item, "an action item id", err);
+    const char *verb = str_field(t, "verb");
+    if (rc == KS_OK && (!verb || (strcmp(verb, "done") != 0 && strcmp(verb, "drop") != 0))) {
+        rc = ks_err_set(err, KS_EUSAGE, "field \"verb\": must be done or drop");
+    }
+    if (rc == KS_OK) {
+        rc = ks_review_apply_item(t->a->store, t->a->eng, item, verb, t->actor,
+                                  str_field(t, "note"), t->at, t->reapply, &incident, err);
+    }
+    if (rc == KS_OK) {
+        ks_buf_printf(t->extra, "\"item\":%lld,\"incident\":%lld,\"status\":\"%s\"",
+                      (long long)item, (long long)incident,
+                      !strcmp(verb, "done") ? "done" : "dropped");
+    }
+    return rc;
+}
+
+static enum ks_rc op_cost_set(const struct tx_args *t, struct ks_err *err)
+{
+    int64_t id;
+    enum ks_rc rc = need_id(t, "id", &id, "an incident id", err);
+    const char *part = str_field(t, "part");
+    json_t *amount = json_object_get(t->j, "amount");
+    if (rc == KS_OK && !part) {
+        rc = ks_err_set(err, KS_EUSAGE, "field \"part\": is required (direct, response, churn, "
+                                        "repeats or brand)");
+    }
+    if (rc == KS_OK && !json_is_number(amount)) {
+        rc = ks_err_set(err, KS_EUSAGE, "field \"amount\": must be a number >= 0");
+    }
+    if (rc == KS_OK) {
+        rc = ks_review_apply_cost(t->a->store, t->a->eng, t->a->cfg.currency, id, part,
+                                  json_number_value(amount), t->actor, t->at, err);
+    }
+    if (rc == KS_OK) {
+        ks_buf_puts(t->extra, "\"part\":");
+        ks_json_escape(t->extra, part, strlen(part));
+        ks_buf_printf(t->extra, ",\"amount\":%.2f", json_number_value(amount));
+    }
+    return rc;
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 static const struct {
@@ -138,6 +210,9 @@ static const struct {
     {"remedy_grant", op_remedy_grant},
     {"remedy_approve", op_remedy_approve},
     {"remedy_review", op_remedy_review},
+    {"review_set", op_review_set},
+    {"review_item", op_review_item},
+    {"cost_set", op_cost_set},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

@@ -105,4 +105,15 @@ void ks_api_get_promise(const struct ks_http_req *req, struct ks_http_resp *resp
 void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 
+/* ---- api_learn.c: reviews, the report, costs ------------------------------------------ */
+
+void ks_api_get_reviews(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_review(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_review(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_review_items(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_item(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_report(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_cost(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_cost(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+
 #endif
