@@ -86,6 +86,8 @@ int ks_cmd_hooks(int argc, char **argv);
 int ks_cmd_review(int argc, char **argv);
 int ks_cmd_report(int argc, char **argv);
 int ks_cmd_cost(int argc, char **argv);
+int ks_cmd_remedy(int argc, char **argv);
+int ks_cmd_promise(int argc, char **argv);
 int ks_cmd_token(int argc, char **argv);
 
 #endif

@@ -24,6 +24,8 @@ static const struct {
     {"review", ks_cmd_review, "post-incident reviews: show, edit, set, action items, flags"},
     {"report", ks_cmd_report, "recovery metrics against the playbook's targets"},
     {"cost", ks_cmd_cost, "the cost of a mistake: its parts, total and multiplier"},
+    {"remedy", ks_cmd_remedy, "make it right: offer, grant, approve, review and list remedies"},
+    {"promise", ks_cmd_promise, "the recovery promise, in plain language, from the policy"},
     {"token", ks_cmd_token, "API tokens for the HTTP API: create (shown once), list, revoke"},
     {"check-config", ks_cmd_check_config, "validate a kintsugi.yaml, every error with its line"},
     {"simulate", ks_cmd_simulate, "write a simulated shop's event stream with chosen faults"},

@@ -59,6 +59,26 @@ const struct ks_action_name ks_action_names[] = {
     {NULL, NULL} /* end */
 };
 
+const struct ks_action_name ks_remedy_names[] = {
+    {"refund", "Money back for part of an order (an amount)."},
+    {"store_credit", "Credit with the shop for a later order (an amount)."},
+    {"replacement", "The item sent again, or a substitute (its value)."},
+    {"expedited_shipping", "The order shipped faster, at the shop's cost."},
+    {"discount_code", "A code for a later order (its value)."},
+    {"cancel_with_refund", "The order cancelled and its whole value refunded."},
+    {NULL, NULL} /* end */
+};
+
+int ks_remedy_known(const char *name)
+{
+    for (const struct ks_action_name *a = ks_remedy_names; a->name; a++) {
+        if (!strcmp(a->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ks_action_known(const char *name)
 {
     for (const struct ks_action_name *a = ks_action_names; a->name; a++) {

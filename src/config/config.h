@@ -81,11 +81,27 @@ extern const struct ks_action_name ks_action_names[];
 /* Whether name is one of ks_action_names. */
 int ks_action_known(const char *name);
 
+/* The remedies of the service-recovery policy (SPEC section 6,
+ * docs/REMEDIES.md), in the order offers list them; ended by a NULL name. */
+extern const struct ks_action_name ks_remedy_names[];
+/* Whether name is one of ks_remedy_names. */
+int ks_remedy_known(const char *name);
+
+/* What a role may grant of one remedy: a pair of roles.NAME.remedies, the
+ * remedy's name (or "*" for every remedy) and its limit as written: an
+ * amount in `currency`, "true" (any amount) or "false" (not allowed). The
+ * layout of struct ks_key_pair (src/config/keys.h). */
+struct ks_remedy_limit {
+    char *name, *value;
+};
+
 struct ks_role {
     char *name;
     char **may_approve; /* action names this role may approve; "*" for all */
     size_t nmay;
     double hourly_rate; /* the response cost of an hour of this role; 0: cost.hourly_rate */
+    struct ks_remedy_limit *remedies; /* in file order; none: no remedy at all */
+    size_t nremedies;
 };
 
 struct ks_config {

@@ -627,6 +627,40 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
     return KS_OK;
 }
 
+int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc || !order) {
+        return 0;
+    }
+    uint32_t o = ks_intern_find(&e->strs, order, strlen(order));
+    return o != KS_NONE && ks_u32set_has(&inc->order_ids, o);
+}
+
+enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
+                                   int *severity)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        return KS_ENOTFOUND;
+    }
+    *type = ks_itype_name((enum ks_itype)inc->type);
+    *severity = inc->severity;
+    return KS_OK;
+}
+
+enum ks_rc ks_engine_sla_entry(struct ks_engine *e, int64_t id, ks_time at, const char *text,
+                               struct ks_err *err)
+{
+    struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
+    }
+    ks_inc_tl(e, inc, at, KS_TL_SLA, "kintsugi", "%s", text);
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
 /* ---- figures ---------------------------------------------------------------------------- */
 
 void ks_engine_stats(const struct ks_engine *e, struct ks_engine_stats *out)

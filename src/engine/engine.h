@@ -103,6 +103,20 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err);
 
+/* For the service-recovery policy (src/remedy/): whether order (an
+ * `order_id`) touched incident id (counted in its impact); 0 for an unknown
+ * incident or order. */
+int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order);
+/* The type ("data_corruption", ...) and severity (1..3) of incident id;
+ * KS_ENOTFOUND for an unknown one. */
+enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
+                                   int *severity);
+/* A missed deadline kintsugi records: an `sla` entry (actor kintsugi) at
+ * `at`, which may be earlier than the clock (the deadline itself); the
+ * clock does not move. KS_ENOTFOUND for an unknown incident. */
+enum ks_rc ks_engine_sla_entry(struct ks_engine *e, int64_t id, ks_time at, const char *text,
+                               struct ks_err *err);
+
 /* ---- alerts from other tools (SPEC section 8, docs/ALERTS.md) ------------- */
 
 struct ks_pd_event;   /* src/alerts/alerts.h: a parsed PagerDuty Events API v2 event */

@@ -515,6 +515,9 @@ static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp
 
 #define JSON_IN "application/json"
 #define EVENTS_IN "application/x-ndjson, application/json"
+/* a review as `kintsugi review set` reads it: Markdown with YAML front matter, or YAML */
+#define REVIEW_IN                                                                                  \
+    "text/markdown, text/yaml, application/yaml, application/x-yaml, text/plain, application/json"
 
 size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
 {
@@ -549,6 +552,27 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
          KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/v1/messages", ks_api_get_messages, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        /* the service-recovery policy (api_remedy.c) */
+        {"GET", "/v1/remedies", ks_api_get_remedies, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}/remedies/offer", ks_api_get_offer, api, KS_ROLE_VIEWER, 0,
+         NULL, 0},
+        {"POST", "/v1/incidents/{id}/remedies", ks_api_post_grant, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"POST", "/v1/remedies/{id}/{verb}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        /* reviews, the report, costs (api_learn.c) */
+        {"GET", "/v1/reviews", ks_api_get_reviews, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/reviews/{id}", ks_api_get_review, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/reviews/{id}", ks_api_post_review, api, KS_ROLE_RESPONDER, 0, REVIEW_IN,
+         0},
+        {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/review-items/{id}/{verb}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/report", ks_api_get_report, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}/cost", ks_api_get_cost, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/incidents/{id}/cost", ks_api_post_cost, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
          0, NULL, 0},
         /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */

@@ -33,6 +33,7 @@ struct job {
     size_t dead0, dead1; /* its dead letters among the engine's */
     int reapplied;       /* from the journal, after a restart */
     char *owned;         /* the body as journaled, when the op rewrote it (live_more.c) */
+    int deferred;        /* an op of live_tx.c: applied inside the batch's transaction */
     struct job *next;
 };
 
@@ -117,6 +118,11 @@ static void apply_command(struct ks_live *l, struct job *jb)
     if (jb->len == 17 && memcmp(jb->body, "{\"op\":\"end_input\"}", 17) == 0) {
         l->open_updates = 0;
     }
+    if (ks_live_tx_op(jb->body, jb->len)) {
+        jb->deferred = 1; /* rows of the store too: in write_batch */
+        KS_LIVE_COUNT(l, commands, 1);
+        return;
+    }
     ks_time at = l->o.clock_event ? KS_TIME_NONE : jb->at;
     enum ks_rc rc;
     char *journal = NULL;
@@ -174,6 +180,30 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
     for (struct job *jb = b->jobs; jb; jb = jb->next) {
         if (jb->kind == JOB_READ || jb->failed) {
             continue;
+        }
+        if (jb->deferred) {
+            /* live_tx.c: its rows, its timeline entries and its journal
+             * entry in this transaction; refused, it is not journaled */
+            char *journal = NULL;
+            struct ks_err e2 = {0};
+            enum ks_rc rc = ks_live_tx_apply(a, jb->body, jb->len, jb->actor,
+                                             l->o.clock_event ? KS_TIME_NONE : jb->at,
+                                             jb->reapplied, jb->out, &journal, &e2);
+            if (rc == KS_EIO || rc == KS_ENOMEM) {
+                *err = e2;
+                return rc;
+            }
+            if (rc != KS_OK) {
+                jb->failed = -1;
+                jb->err = e2;
+                continue;
+            }
+            if (journal) {
+                ks_free(jb->owned);
+                jb->owned = journal;
+                jb->body = journal;
+                jb->len = strlen(journal);
+            }
         }
         if (b->journal) {
             struct ks_journal_row r = {0, kind_name(jb), jb->at, jb->actor, jb->body,

@@ -261,3 +261,21 @@ enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks
 {
     return ks_shell_hooks_json_of(s, status, 0, out, err);
 }
+
+ks_time ks_shell_saved_clock(struct ks_store *s)
+{
+    struct ks_err err = {0};
+    uint64_t total = 0;
+    int found = 0;
+    ks_time t = KS_TIME_NONE;
+    if (s->ops->ck_open(s, &total, &found, &err) != KS_OK) {
+        return KS_TIME_NONE;
+    }
+    const void *p;
+    size_t n = 0;
+    if (found && s->ops->ck_next(s, &p, &n, &err) == KS_OK) {
+        t = ks_engine_saved_clock(p, n);
+    }
+    s->ops->ck_close(s);
+    return t;
+}

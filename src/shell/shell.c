@@ -5,6 +5,7 @@
  * and docs/STORAGE.md (what is written when, the writer lock, resuming).
  */
 #include "shell.h"
+#include "../remedy/remedy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -562,7 +563,11 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
 {
     struct ks_err err = {0};
     uint32_t skus = sh->skus_saved;
+    /* With a saved state: the specialist reviews of remedies that missed
+     * their deadline by the engine clock get their sla entries, in the same
+     * transaction as the state that records them (docs/REMEDIES.md). */
     if (ks_store_begin(sh->store, &err) != KS_OK || (extra && extra(sh, ctx, &err) != KS_OK) ||
+        (checkpoint && sh->eng && ks_remedy_sla(sh->store, sh->eng, &err) != KS_OK) ||
         write_effects(sh, checkpoint, &skus, &err) != KS_OK ||
         ks_store_commit(sh->store, &err) != KS_OK) {
         struct ks_err ignore;

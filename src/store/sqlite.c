@@ -178,6 +178,29 @@ static const char *const migrations[] = {
     "  at TEXT,"
     "  done INTEGER NOT NULL,"
     "  UNIQUE(incident, name, seq));",
+    /* 8: remedies of the service-recovery policy,
+     * granted or pending, with their specialist reviews (docs/REMEDIES.md). */
+    "CREATE TABLE IF NOT EXISTS remedies("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident INTEGER NOT NULL,"
+    "  order_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  amount REAL,"
+    "  currency TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  by_person TEXT NOT NULL,"
+    "  approved_by TEXT,"
+    "  requested_at TEXT,"
+    "  granted_at TEXT,"
+    "  note TEXT,"
+    "  affected INTEGER NOT NULL,"
+    "  complex TEXT,"
+    "  review_due TEXT,"
+    "  review_status TEXT,"
+    "  review_missed INTEGER NOT NULL,"
+    "  reviewed_by TEXT,"
+    "  reviewed_at TEXT);"
+    "CREATE INDEX IF NOT EXISTS remedies_incident ON remedies(incident, order_id);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -250,6 +273,10 @@ enum st_id {
     ST_MAX_MESSAGE_IDS,
     ST_TRIM_MESSAGES,
     ST_TRIM_TRIGGERS,
+    ST_PUT_REMEDY,
+    ST_LIST_REMEDIES_ALL,
+    ST_LIST_REMEDIES_INCIDENT,
+    ST_LIST_REMEDIES_ID,
     ST_COUNT
 };
 
@@ -266,6 +293,10 @@ enum st_id {
     "SELECT id, incident, pos, text, owner, due, kind, status, closed_by, closed_at, note "        \
     "FROM review_items "
 #define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
+#define REMEDY_COLS                                                                                \
+    "SELECT id, incident, order_id, kind, amount, currency, status, by_person, approved_by, "     \
+    "requested_at, granted_at, note, affected, complex, review_due, review_status, "              \
+    "review_missed, reviewed_by, reviewed_at FROM remedies "
 #define TOKEN_COLS "SELECT name, role, hash, created_at, revoked_at FROM tokens "
 
 #define MESSAGE_COLS                                                                               \
@@ -384,6 +415,14 @@ static const char *const st_sql[ST_COUNT] = {
     [ST_LIST_JOURNAL] = "SELECT seq, kind, at, source, data FROM journal WHERE seq > ?1 "
                         "ORDER BY seq",
     [ST_TRIM_JOURNAL] = "DELETE FROM journal WHERE seq <= ?1",
+    [ST_PUT_REMEDY] =
+        "INSERT OR REPLACE INTO remedies(id, incident, order_id, kind, amount, currency, status, "
+        "by_person, approved_by, requested_at, granted_at, note, affected, complex, review_due, "
+        "review_status, review_missed, reviewed_by, reviewed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, "
+        "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+    [ST_LIST_REMEDIES_ALL] = REMEDY_COLS "ORDER BY id",
+    [ST_LIST_REMEDIES_INCIDENT] = REMEDY_COLS "WHERE incident = ?1 ORDER BY id",
+    [ST_LIST_REMEDIES_ID] = REMEDY_COLS "WHERE id = ?1",
 };
 
 /* The backend's state behind struct ks_store.impl. */
@@ -1898,6 +1937,98 @@ static enum ks_rc sq_list_costs(struct ks_store *s, int64_t incident,
     return KS_OK;
 }
 
+/* ---- remedies (migration 8) ------------------------------------------------- */
+
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? bind_text(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static enum ks_rc sq_put_remedy(struct ks_store *s, struct ks_remedy_row *r, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, ST_PUT_REMEDY);
+    char t1[32], t2[32], t3[32], t4[32];
+    int rc = r->id ? sqlite3_bind_int64(st, 1, r->id) : sqlite3_bind_null(st, 1);
+    rc = rc ? rc : sqlite3_bind_int64(st, 2, r->incident);
+    rc = rc ? rc : bind_text(st, 3, r->order_id);
+    rc = rc ? rc : bind_text(st, 4, r->kind);
+    rc = rc ? rc : r->has_amount ? sqlite3_bind_double(st, 5, r->amount) : sqlite3_bind_null(st, 5);
+    rc = rc ? rc : bind_text(st, 6, r->currency);
+    rc = rc ? rc : bind_text(st, 7, r->status);
+    rc = rc ? rc : bind_text(st, 8, r->by);
+    rc = rc ? rc : bind_opt_text(st, 9, r->approved_by);
+    rc = rc ? rc : bind_time(st, 10, r->requested_at, t1);
+    rc = rc ? rc : bind_time(st, 11, r->granted_at, t2);
+    rc = rc ? rc : bind_opt_text(st, 12, r->note);
+    rc = rc ? rc : sqlite3_bind_int(st, 13, r->affected);
+    rc = rc ? rc : bind_opt_text(st, 14, r->complex);
+    rc = rc ? rc : bind_time(st, 15, r->review_due, t3);
+    rc = rc ? rc : bind_opt_text(st, 16, r->review_status);
+    rc = rc ? rc : sqlite3_bind_int(st, 17, r->review_missed);
+    rc = rc ? rc : bind_opt_text(st, 18, r->reviewed_by);
+    rc = rc ? rc : bind_time(st, 19, r->reviewed_at, t4);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(st);
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "save remedy of incident %lld", (long long)r->incident);
+    }
+    if (!r->id) {
+        r->id = sqlite3_last_insert_rowid(q->db);
+    }
+    done(st);
+    return KS_OK;
+}
+
+static enum ks_rc sq_list_remedies(struct ks_store *s, int64_t incident, int64_t id,
+                                   int (*fn)(void *ctx, const struct ks_remedy_row *row),
+                                   void *ctx, struct ks_err *err)
+{
+    struct sq *q = sq_of(s);
+    sqlite3_stmt *st = stmt(q, id         ? ST_LIST_REMEDIES_ID
+                               : incident ? ST_LIST_REMEDIES_INCIDENT
+                                          : ST_LIST_REMEDIES_ALL);
+    int rc = id ? sqlite3_bind_int64(st, 1, id)
+             : incident ? sqlite3_bind_int64(st, 1, incident)
+                        : SQLITE_OK;
+    if (rc != SQLITE_OK) {
+        return fail(q, st, rc, err, "list remedies");
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct ks_remedy_row r = {0};
+        r.id = sqlite3_column_int64(st, 0);
+        r.incident = sqlite3_column_int64(st, 1);
+        r.order_id = col_text(st, 2);
+        r.kind = col_text(st, 3);
+        r.has_amount = sqlite3_column_type(st, 4) != SQLITE_NULL;
+        r.amount = sqlite3_column_double(st, 4);
+        r.currency = col_text(st, 5);
+        r.status = col_text(st, 6);
+        r.by = col_text(st, 7);
+        r.approved_by = col_text(st, 8);
+        col_time(st, 9, &r.requested_at);
+        col_time(st, 10, &r.granted_at);
+        r.note = col_text(st, 11);
+        r.affected = sqlite3_column_int(st, 12);
+        r.complex = col_text(st, 13);
+        col_time(st, 14, &r.review_due);
+        r.review_status = col_text(st, 15);
+        r.review_missed = sqlite3_column_int(st, 16);
+        r.reviewed_by = col_text(st, 17);
+        col_time(st, 18, &r.reviewed_at);
+        if (fn(ctx, &r)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        return fail(q, st, rc, err, "list remedies");
+    }
+    done(st);
+    return KS_OK;
+}
+
 /* ---- API tokens (migration 5) --------------------------------------------- */
 
 static enum ks_rc sq_add_token(struct ks_store *s, const struct ks_token_row *r,
@@ -2126,4 +2257,6 @@ const struct ks_store_ops ks_store_sqlite_ops = {
     .add_token = sq_add_token,
     .list_tokens = sq_list_tokens,
     .revoke_token = sq_revoke_token,
+    .put_remedy = sq_put_remedy,
+    .list_remedies = sq_list_remedies,
 };

@@ -162,6 +162,32 @@ struct ks_cost_row {
     ks_time at;
 };
 
+/* A remedy of the service-recovery policy (migration 8, docs/REMEDIES.md):
+ * granted at once within the accountable person's limit, else pending until
+ * someone whose limit covers it approves it. Strings are borrowed for the
+ * call; times are the engine clock (event time). */
+struct ks_remedy_row {
+    int64_t id; /* 0: a new remedy (set by put_remedy) */
+    int64_t incident;
+    const char *order_id;
+    const char *kind;     /* refund | store_credit | ... (ks_remedy_names) */
+    double amount;        /* in currency; meaningful when has_amount */
+    int has_amount;       /* 0: not given (the order's value, unknown to kintsugi) */
+    const char *currency;
+    const char *status;   /* granted | pending */
+    const char *by;       /* the accountable person: who granted or proposed it */
+    const char *approved_by; /* pending, then approved: who; NULL: none */
+    ks_time requested_at, granted_at; /* granted_at: KS_TIME_NONE while pending */
+    const char *note;     /* NULL: none */
+    int affected;         /* the order touched the incident (its impact) */
+    const char *complex;  /* why the case is complex (escalated), NULL: it is not */
+    ks_time review_due;   /* the specialist review's deadline; KS_TIME_NONE: none */
+    const char *review_status; /* NULL | due | done */
+    int review_missed;    /* its deadline passed before it was done (sla entry written) */
+    const char *reviewed_by;
+    ks_time reviewed_at;
+};
+
 /* An API token as stored (migration 5, see src/auth/auth.h): the SHA-256 of
  * its text, never the text. Strings are borrowed for the call. */
 struct ks_token_row {
@@ -351,6 +377,14 @@ struct ks_store_ops {
     /* The highest message and trigger ids (0: none). */
     enum ks_rc (*max_message_ids)(struct ks_store *s, int64_t *message, int64_t *trigger,
                                   struct ks_err *err);
+    /* Remedies (migration 8): put inserts (id 0, then set) or replaces the
+     * row of that id whole (so that writing the same row again changes
+     * nothing); list calls fn in id order for those of one incident
+     * (incident > 0) or all, or for the one of id (id > 0). */
+    enum ks_rc (*put_remedy)(struct ks_store *s, struct ks_remedy_row *row, struct ks_err *err);
+    enum ks_rc (*list_remedies)(struct ks_store *s, int64_t incident, int64_t id,
+                                int (*fn)(void *ctx, const struct ks_remedy_row *row), void *ctx,
+                                struct ks_err *err);
 };
 
 struct ks_store {

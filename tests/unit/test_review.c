@@ -186,7 +186,7 @@ static void parse_errors_name_their_line(void)
 static void the_worked_cost_example_adds_up(void)
 {
     struct ks_store *s = mem();
-    struct ks_role role = {"lead", NULL, 0, 125};
+    struct ks_role role = {.name = "lead", .hourly_rate = 125};
     cfg.roles = &role;
     cfg.nroles = 1;
     cfg.people = (struct ks_person[]){{"alice", "lead", NULL, NULL}};
