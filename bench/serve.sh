@@ -162,7 +162,10 @@ if [ "$PAIRS" = 1 ]; then
         $K serve --listen 127.0.0.1:0 --db "$PDB" 2>"$OUT/pairs.err" &
         PID=$!
         PIDS+=("$PID")
-        until grep -q '^listening on' "$OUT/pairs.err" 2>/dev/null; do sleep 0.005; done
+        until grep -q '^listening on' "$OUT/pairs.err" 2>/dev/null; do
+            kill -0 "$PID" 2>/dev/null || { echo "kintsugi serve stopped:"; cat "$OUT/pairs.err"; exit 1; }
+            sleep 0.005
+        done
         URL=$(sed -n 's/^listening on //p' "$OUT/pairs.err")
         until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ]; do sleep 0.005; done
         t1=$(date +%s%N)
