@@ -590,17 +590,16 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
     ks_engine_stats(eng, &es);
     /* The changed incidents and every open one (time-driven triggers). ids
      * may change as timeline entries are added: copy them. */
-    int64_t *todo = n ? ks_malloc(n * sizeof(*todo)) : NULL;
+    int64_t *changed = n ? ks_malloc(n * sizeof(*changed)) : NULL;
     if (n) {
-        memcpy(todo, ids, n * sizeof(*todo));
+        memcpy(changed, ids, n * sizeof(*changed));
     }
     size_t k = 0;
     for (int64_t id = 1; id <= es.incidents && r.rc == KS_OK; id++) {
-        int dirty = 0;
-        while (k < n && todo[k] < id) {
+        while (k < n && changed[k] < id) {
             k++;
         }
-        dirty = k < n && todo[k] == id;
+        int dirty = k < n && changed[k] == id;
         struct ks_incident_meta m;
         if (ks_engine_incident_meta(eng, id, &m) != KS_OK) {
             continue;
@@ -613,7 +612,7 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
         }
         run_incident(&r);
     }
-    ks_free(todo);
+    ks_free(changed);
     ks_buf_fini(&r.subject);
     ks_buf_fini(&r.body);
     return r.rc;
