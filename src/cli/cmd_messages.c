@@ -145,8 +145,8 @@ static int preview(struct ks_shell *a, int64_t id, const char *tname)
     struct ks_buf subject = {0}, body = {0};
     int cust = ks_tpl_customer((enum ks_tpl_kind)k);
     const char *email = fm.email ? fm.email : "customer@example.com";
-    ks_comms_render(&a->cfg, set, (enum ks_tpl_kind)k, &f, fm.order ? fm.order : "ORDER-ID",
-                    email, cust ? email : "team", &subject, &body);
+    ks_comms_render(&a->cfg, a->store, set, (enum ks_tpl_kind)k, &f,
+                    fm.order ? fm.order : "ORDER-ID", email, cust ? email : "team", &subject, &body);
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf j = {0};
         ks_buf_puts(&j, "{\"template\":");
