@@ -240,3 +240,20 @@ void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *res
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
     }
 }
+
+/* POST /v1/messages/{id}/retry: `kintsugi messages retry ID` as a journaled
+ * command (live_tx.c); 409 when the message is not failed. */
+void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
+                               void *ctx)
+{
+    int64_t id = ks_api_id(ks_http_param(req, "id"), "a message id", "path", resp);
+    if (!id) {
+        return;
+    }
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    ks_api_command(req, resp, ctx,
+                   json_pack("{s:s, s:I}", "op", "message_retry", "message", (json_int_t)id));
+}
