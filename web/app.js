@@ -554,7 +554,7 @@
         '<div class="row"><span class="chip">' + esc(v.status) + '</span><span class="chip">' + esc(v.type) + '</span>' +
         (rv.written ? '<span class="chip good">written by ' + esc(rv.by) + '</span> <span class="muted">updated ' + when(rv.updated_at) + '</span>'
           : '<span class="chip warn">a draft: nobody wrote it yet</span>') +
-        (rv.due ? ' <span class="' + (rv.overdue ? 'chip bad">⚠ review overdue, was due ' : 'muted">due ') + when(rv.due) + '</span>' : '') + '</div>' +
+        (rv.due && (rv.overdue || !rv.written) ? ' <span class="' + (rv.overdue ? 'chip bad">⚠ review overdue, was due ' : 'muted">due ') + when(rv.due) + '</span>' : '') + '</div>' +
         (v.correction_did_not_persist ? '<p class="banner bad-banner"><strong>⚠ The correction did not persist:</strong> this repeats incident #' +
           v.repeat_of + ' after every action item of its review was closed.</p>' : '') +
         (v.repeat_of ? '<p>A repeat of <a href="#/review/' + v.repeat_of + '">#' + v.repeat_of + '</a>.</p>' : '') +
@@ -598,7 +598,7 @@
       patch(section('rvs-list'), incs.length ? '<div class="scroll"><table id="reviews-table"><thead><tr><th>incident</th><th>severity</th><th>title</th><th>status</th>' +
         '<th>flags</th><th class="num">open items</th></tr></thead><tbody>' + incs.map(function (i) {
           var f = flags[i.id] || [];
-          return '<tr data-id="' + i.id + '"><td><a href="#/review/' + i.id + '">Review #' + i.id + '</a></td><td>' + sev(i.severity) + '</td><td>' + esc(i.title) +
+          return '<tr data-id="' + i.id + '"><td class="nowrap"><a href="#/review/' + i.id + '">Review #' + i.id + '</a></td><td>' + sev(i.severity) + '</td><td>' + esc(i.title) +
             '</td><td>' + esc(i.status) + '</td><td>' + (f.length ? f.map(function (x) { return '<span class="chip warn">⚠ ' + esc(x.flag) + '</span>'; }).join(' ')
               : '<span class="muted">none</span>') + '</td><td class="num">' + (open[i.id] || 0) + (late[i.id] ? ' <span class="chip bad">⚠ ' + late[i.id] + ' overdue</span>' : '') + '</td></tr>';
         }).join('') + '</tbody></table></div>' : '<p class="empty">No incident to review yet.</p>');
@@ -633,7 +633,8 @@
   }
   function metReport(m) {
     return m.met === true ? '<span class="chip good" data-field="met">✓ met</span>'
-      : m.met === false ? '<span class="chip bad" data-field="met">✗ not met</span>' : '<span class="chip" data-field="met">no data</span>';
+      : m.met === false ? '<span class="chip bad" data-field="met">✗ not met</span>'
+        : m.target === null ? '<span class="muted" data-field="met">no target</span>' : '<span class="chip" data-field="met">no data</span>';
   }
 
   /* ISO weeks: "2026-W47" to the Monday it starts, and back. */
@@ -658,7 +659,7 @@
     return out;
   }
   function chartHtml(name, title, weeks, byKey) {
-    var W = 640, H = 200, L = 64, R = 12, T = 14, B = 34;
+    var W = 420, H = 230, L = 74, R = 10, T = 20, B = 34;
     var pts = weeks.map(function (k, i) {
       var g = byKey[k], m = g && g.metrics[name];
       return { k: k, i: i, v: m && m.value !== null && m.value !== undefined ? m.value : null, m: m };
@@ -675,15 +676,16 @@
       if (p.v === null) {
         pen = false;
         dots += '<g class="gap" data-week="' + p.k + '"><line x1="' + x(p.i) + '" y1="' + T + '" x2="' + x(p.i) + '" y2="' + (H - B) + '"></line>' +
-          '<text x="' + x(p.i) + '" y="' + (T + 12) + '" text-anchor="middle">no data</text></g>';
+          '<text x="' + x(p.i) + '" y="' + (T - 6) + '" text-anchor="middle">no data</text></g>';
       } else {
         path += (pen ? 'L' : 'M') + x(p.i).toFixed(1) + ' ' + y(p.v).toFixed(1);
         pen = true;
         dots += '<circle cx="' + x(p.i).toFixed(1) + '" cy="' + y(p.v).toFixed(1) + '" r="5" data-week="' + p.k + '" data-value="' + p.v + '"><title>' +
           p.k + ': ' + esc(metricText(p.v, unit)) + ' (' + p.m.count + ' incidents)</title></circle>';
       }
-      if (weeks.length <= 16 || p.i % Math.ceil(weeks.length / 16) === 0) {
-        labels += '<text class="axis" x="' + x(p.i) + '" y="' + (H - 12) + '" text-anchor="middle">' + p.k.slice(5) + '</text>';
+      if (weeks.length <= 8 || p.i % Math.ceil(weeks.length / 8) === 0) {
+        labels += '<text class="axis" x="' + x(p.i) + '" y="' + (H - 10) + '" text-anchor="' +
+          (p.i === 0 && weeks.length > 1 ? 'start' : p.i === weeks.length - 1 && weeks.length > 1 ? 'end' : 'middle') + '">' + p.k.slice(5) + '</text>';
       }
     });
     var tl = target !== null ? '<line class="target" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(target).toFixed(1) + '" y2="' + y(target).toFixed(1) + '"></line>' +

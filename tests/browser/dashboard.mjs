@@ -453,7 +453,7 @@ try {
       r.querySelector('[data-field=met]').textContent, r.querySelector('[data-field=count]').textContent,
       r.querySelector('[data-field=missing]').textContent]));
     const s = (x) => (x === null ? '' : String(x));
-    eq(Object.entries(rep.metrics).map(([k, m]) => [k, s(m.value), s(m.target), m.met === true ? '✓ met' : m.met === false ? '✗ not met' : 'no data',
+    eq(Object.entries(rep.metrics).map(([k, m]) => [k, s(m.value), s(m.target), m.met === true ? '✓ met' : m.met === false ? '✗ not met' : m.target === null ? 'no target' : 'no data',
       String(m.count), m.missing.length ? m.missing.map((i) => '#' + i).join(' ') : 'none']).sort(), shown.sort(), 'metrics');
     // plain words: the repeat rate and its target as a person reads them
     eq(['50.0 %', '< 5.0 %', '✗ not met'], [await text(rob2, 'tr[data-metric=repeat_rate] [data-field=value]'),
@@ -492,6 +492,19 @@ try {
     await vera2.waitForSelector('#remedies-table');
     eq(3, (await vera2.$$('#remedies-table tbody tr')).length, 'remedy rows');
     await shot(vera2, '21-incident-viewer-learn');
+  });
+  await check('phone_width_recovery_and_review_no_sideways_scroll', async () => {
+    const phone = await tab(390, 844);
+    await signIn(phone, V2, URL2);
+    await phone.waitForSelector('#now-list');
+    for (const [hash, ready] of [['#/incident/1', '#messages-table'], ['#/review/1', '#review-items table'], ['#/recovery', 'figure[data-metric=contain] svg']]) {
+      await phone.goto(URL2 + '/' + hash, { waitUntil: 'networkidle0' });
+      await phone.waitForSelector(ready);
+      const w = await phone.evaluate(() => document.documentElement.scrollWidth);
+      if (w > 390) { throw new Error(`${hash} is ${w}px wide`); }
+    }
+    await shot(phone, '22-recovery-phone');
+    await phone.ctx.close();
   });
   await check('transferred_under_200KB_recovery', async () => {
     const n = await measured(R2, '#/recovery', 'figure[data-metric=contain] svg', URL2);
