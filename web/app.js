@@ -390,7 +390,7 @@
     var more = ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-messages', 'inc-remedies', 'inc-signals', 'inc-hooks', 'inc-timeline'];
     layout('incident/' + id, ['inc-head'].concat(more));
     return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks?incident=' + id),
-      get('/v1/messages?incident=' + id), get('/v1/remedies?incident=' + id)])
+      messagesOf(id), get('/v1/remedies?incident=' + id)])
       .catch(function (e) {
         if (e.status !== 404 && e.status !== 400) { throw e; }
         more.forEach(function (x) { patch(section(x), ''); });
@@ -455,12 +455,38 @@
     return '<span class="chip' + cls + '"' + (field ? ' data-field="' + field + '"' : '') + '>' +
       (st === 'failed' ? '⚠ ' : '') + esc(st) + '</span>';
   }
-  function messagesHtml(list) {
-    var failed = list.filter(function (m) { return m.status === 'failed'; }).length;
-    var head = '<h2>Messages <span class="muted">(' + list.length + ': ' +
-      ['queued', 'sent', 'failed'].map(function (s) {
-        return list.filter(function (m) { return m.status === s; }).length + ' ' + s;
-      }).join(', ') + ')</span></h2>';
+  /* An incident may have a notice per affected order: the first MSG_PAGE
+   * messages and the first MSG_PAGE failed ones, without their bodies, and
+   * the count of each status (X-Total-Count). */
+  var MSG_PAGE = 100;
+  function messagesOf(id) {
+    var q = function (st, n) {
+      return api('GET', '/v1/messages?incident=' + id + '&view=brief&limit=' + n + (st ? '&status=' + st : ''));
+    };
+    var total = function (r) { return parseInt(r.headers.get('X-Total-Count') || r.data.length, 10); };
+    return Promise.all([q('', MSG_PAGE), q('failed', MSG_PAGE)]).then(function (r) {
+      var seen = {}, list = [];
+      r[0].data.concat(r[1].data).forEach(function (m) { if (!seen[m.id]) { seen[m.id] = 1; list.push(m); } });
+      list.sort(function (a, b) { return a.id - b.id; });
+      var all = total(r[0]), counts = { failed: total(r[1]) };
+      var done = function () { return { list: list, total: all, counts: counts }; };
+      if (all <= r[0].data.length) {
+        ['queued', 'sent'].forEach(function (st) { counts[st] = r[0].data.filter(function (m) { return m.status === st; }).length; });
+        return done();
+      }
+      return Promise.all([q('queued', 1), q('sent', 1)]).then(function (c) {
+        counts.queued = total(c[0]);
+        counts.sent = total(c[1]);
+        return done();
+      });
+    });
+  }
+  function messagesHtml(ms) {
+    var list = ms.list, failed = ms.counts.failed;
+    var head = '<h2>Messages <span class="muted">(' + num(ms.total) + ': ' +
+      ['queued', 'sent', 'failed'].map(function (s) { return num(ms.counts[s]) + ' ' + s; }).join(', ') + ')</span></h2>' +
+      (list.length < ms.total ? '<p class="muted">The first ' + MSG_PAGE + ' and the failed ones are shown (' + list.length + '); ' +
+        '<code>kintsugi messages --incident ' + esc(String(list[0] && list[0].incident)) + '</code> lists them all.</p>' : '');
     if (!list.length) { return head + '<p class="muted">No message for this incident (without a <code>notify:</code> section nothing is sent).</p>'; }
     return head + (failed ? '<p class="banner bad-banner" role="status"><strong>⚠ ' + failed + ' failed</strong>: they gave up after their retries' +
       (can('responder') ? '; fix the receiver, then retry them.' : '.') + '</p>' : '') +

@@ -243,7 +243,11 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)
         ks_buf_puts(b, "null");
     }
     ks_buf_puts(b, ",\"body\":");
-    ks_shell_json_bytes(b, m->body, strlen(m->body));
+    if (m->body) {
+        ks_shell_json_bytes(b, m->body, strlen(m->body));
+    } else {
+        ks_buf_puts(b, "null"); /* a brief view */
+    }
     ks_buf_putc(b, '}');
 }
 
@@ -306,25 +310,44 @@ enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, i
 
 struct json_ctx {
     struct ks_buf *out;
-    int n;
+    int64_t n, total, limit;
+    int brief;
 };
 
 static int json_one(void *ctx, const struct ks_message_row *m)
 {
     struct json_ctx *j = ctx;
+    j->total++;
+    if (j->limit > 0 && j->n >= j->limit) {
+        return 0; /* counted, not written */
+    }
     if (j->n++) {
         ks_buf_putc(j->out, ',');
     }
-    ks_shell_message_json(m, j->out);
+    struct ks_message_row c = *m;
+    if (j->brief) {
+        c.body = NULL;
+    }
+    ks_shell_message_json(&c, j->out);
     return 0;
+}
+
+enum ks_rc ks_shell_messages_page(struct ks_store *s, const struct ks_message_filter *f, int brief,
+                                  int64_t limit, struct ks_buf *out, int64_t *total,
+                                  struct ks_err *err)
+{
+    struct json_ctx j = {out, 0, 0, limit, brief};
+    ks_buf_putc(out, '[');
+    enum ks_rc rc = s->ops->list_messages(s, f, json_one, &j, err);
+    ks_buf_putc(out, ']');
+    if (total) {
+        *total = j.total;
+    }
+    return rc;
 }
 
 enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
                                   struct ks_buf *out, struct ks_err *err)
 {
-    struct json_ctx j = {out, 0};
-    ks_buf_putc(out, '[');
-    enum ks_rc rc = s->ops->list_messages(s, f, json_one, &j, err);
-    ks_buf_putc(out, ']');
-    return rc;
+    return ks_shell_messages_page(s, f, 0, 0, out, NULL, err);
 }

@@ -159,6 +159,12 @@ enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, i
 /* `kintsugi messages --json`: the messages of f, oldest first. */
 enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
                                   struct ks_buf *out, struct ks_err *err);
+/* The same, a page: brief leaves out each body ("body": null), limit > 0
+ * writes only the first limit messages; *total (may be NULL) counts every
+ * message of f. */
+enum ks_rc ks_shell_messages_page(struct ks_store *s, const struct ks_message_filter *f, int brief,
+                                  int64_t limit, struct ks_buf *out, int64_t *total,
+                                  struct ks_err *err);
 void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *out);
 
 /* ---- documents shared by the doors (docs.c) ---------------------------------------- */

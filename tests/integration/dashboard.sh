@@ -45,6 +45,21 @@ browser_ready() {
 }
 check browser_installed browser_ready
 
+# serve_on DB CONFIG ERRFILE: `kintsugi serve` on a free port, event time;
+# sets SPID and SURL (empty when it did not start).
+serve_on() {
+    "$K" serve --listen 127.0.0.1:0 --db "$1" --config "$2" --clock event 2>"$3" &
+    SPID=$!
+    PIDS+=("$SPID")
+    SURL=""
+    for _ in $(seq 1 600); do
+        SURL=$(sed -n 's/^listening on //p' "$3" | head -1)
+        [ -n "$SURL" ] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+}
+
 # ---- the scenario --------------------------------------------------------------------
 DB=$T/shop.db
 "$K" simulate --fault zero-spike,stall-one,wms-one,schema-change --skus 400 --seed 3 \
@@ -63,16 +78,8 @@ check scenario_ingested "$K" ingest "$T/day.ndjson" --db "$DB" --config "$T/kint
 "$K" token revoke gone --db "$DB" >/dev/null 2>&1
 VIEW=$(cat "$T/vera.tok")
 
-"$K" serve --listen 127.0.0.1:0 --db "$DB" --config "$T/kintsugi.yaml" --clock event 2>"$T/serve.err" &
-PID=$!
-PIDS+=("$PID")
-URL=""
-for _ in $(seq 1 600); do
-    URL=$(sed -n 's/^listening on //p' "$T/serve.err" | head -1)
-    [ -n "$URL" ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-done
+serve_on "$DB" "$T/kintsugi.yaml" "$T/serve.err"
+PID=$SPID URL=$SURL
 check server_starts test -n "$URL"
 
 # ---- the assets, by curl ---------------------------------------------------------------
@@ -169,22 +176,20 @@ check learn_review_written "$K" review set 1 --file "$T/review.yaml" --by ada --
 for who in rob:responder ada:admin vera:viewer; do
     "$K" token create --name "${who%%:*}" --role "${who##*:}" --db "$L" >"$T/l-${who%%:*}.tok" 2>/dev/null
 done
-"$K" serve --listen 127.0.0.1:0 --db "$L" --config "$T/learn.yaml" --clock event 2>"$T/serve2.err" &
-PID2=$!
-PIDS+=("$PID2")
-URL2=""
-for _ in $(seq 1 600); do
-    URL2=$(sed -n 's/^listening on //p' "$T/serve2.err" | head -1)
-    [ -n "$URL2" ] && break
-    kill -0 "$PID2" 2>/dev/null || break
-    sleep 0.05
-done
+serve_on "$L" "$T/learn.yaml" "$T/serve2.err"
+PID2=$SPID URL2=$SURL
 check learn_server_starts test -n "$URL2"
 LV=$(cat "$T/l-vera.tok") LR=$(cat "$T/l-rob.tok")
 lpost() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}' "$URL2$2"; }
 check messages_failed_before_the_retry is 10 "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/messages?status=failed" | jq length)"
 check retry_a_sent_or_unknown_message_refused is "404 403" "$(lpost "$LR" /v1/messages/999/retry) $(lpost "$LV" /v1/messages/1/retry)"
 check retry_bad_id_400 is 400 "$(lpost "$LR" /v1/messages/x/retry)"
+lget() { curl -s -H "Authorization: Bearer $LV" "$URL2$1"; }
+check messages_page_and_brief is "$(lget '/v1/messages?incident=1' | jq -c '.[:2] | map(.body = null)')" \
+    "$(lget '/v1/messages?incident=1&limit=2&view=brief' | jq -c .)"
+check messages_total_header grep -qx "X-Total-Count: $(lget '/v1/messages?incident=1' | jq length)" \
+    <(curl -s -D - -o /dev/null -H "Authorization: Bearer $LV" "$URL2/v1/messages?incident=1&limit=1" | tr -d '\r')
+check messages_bad_view_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LV" "$URL2/v1/messages?view=x")"
 rm "$T/box" && mkdir "$T/box" # the receiver is fixed: a retry now goes through
 
 # ---- the browser -------------------------------------------------------------------------
@@ -215,6 +220,21 @@ check screenshots_saved test "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 12
 kill -TERM "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 check server_stops_cleanly is 0 "$?"
+# The retry the browser made is journaled: after a kill -9 the server comes
+# back with the message sent once and the note on the timeline once.
+lstate() {
+    echo "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/messages?status=sent" | jq -c 'map([.id, .attempts])')" \
+        "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/incidents/1" | jq '[.timeline[] | select(.text | test("queued again by hand by rob"))] | length')" \
+        "$(ls "$T/box" | wc -l)"
+}
+BEFORE=$(lstate)
+check browser_retried_one_message is "[[1,1]] 1 1" "$BEFORE"
+kill -9 "$PID2"
+wait "$PID2" 2>/dev/null
+serve_on "$L" "$T/learn.yaml" "$T/serve3.err"
+PID2=$SPID URL2=$SURL
+sleep 1.5 # a deliverer pass: nothing is sent again
+check retry_survives_kill_9_once is "$BEFORE" "$(lstate)"
 kill -TERM "$PID2" 2>/dev/null
 wait "$PID2" 2>/dev/null
 check learn_server_stops_cleanly is 0 "$?"
