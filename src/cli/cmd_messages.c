@@ -146,7 +146,8 @@ static int preview(struct ks_shell *a, int64_t id, const char *tname)
     int cust = ks_tpl_customer((enum ks_tpl_kind)k);
     const char *email = fm.email ? fm.email : "customer@example.com";
     ks_comms_render(&a->cfg, a->store, set, (enum ks_tpl_kind)k, &f,
-                    fm.order ? fm.order : "ORDER-ID", email, cust ? email : "team", &subject, &body);
+                    fm.order ? fm.order : "ORDER-ID", email, cust ? email : "team", &subject,
+                    &body);
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf j = {0};
         ks_buf_puts(&j, "{\"template\":");
