@@ -21,6 +21,8 @@
     timer: 0, ticker: 0, busy: false,
     reconcile: null, reconcileAt: 0,
     dlAfter: 0,
+    report: null, reportAt: 0, /* GET /v1/report and ?by=week, read every REPORT_MS */
+    promise: null,             /* the recovery promise: read once */
   };
 
   /* ---- helpers ------------------------------------------------------------------ */
@@ -112,7 +114,7 @@
           err.status = r.status;
           throw err;
         }
-        return { data: j, headers: r.headers };
+        return { data: j, text: txt, headers: r.headers };
       });
     }, function () {
       var err = new Error('the server does not answer');
@@ -134,6 +136,7 @@
     $('page').innerHTML = '';
     $('page').__key = null;
     $('nav').hidden = true;
+    $('foot').hidden = true;
     $('signout').hidden = true;
     $('whoami').textContent = '';
     $('signin-error').textContent = msg || '';
@@ -150,6 +153,7 @@
     S.who = who;
     $('signin').hidden = true;
     $('nav').hidden = false;
+    $('foot').hidden = false;
     $('signout').hidden = false;
     $('whoami').innerHTML = '<span class="name">' + esc(who.name) + ' · </span><span class="chip" id="role">' + esc(who.role) + '</span>';
     if (!location.hash || location.hash === '#') {
@@ -314,7 +318,7 @@
     if (!S.who) { return; }
     var p = current();
     document.querySelectorAll('#nav a').forEach(function (a) {
-      if (a.getAttribute('data-page') === p.name) { a.setAttribute('aria-current', 'page'); }
+      if (a.getAttribute('data-page') === (p.name === 'review' ? 'reviews' : p.name)) { a.setAttribute('aria-current', 'page'); }
       else { a.removeAttribute('aria-current'); }
     });
     /* layout() rebuilds the sections only when the page changes */
@@ -383,11 +387,13 @@
 
   PAGES.incident = function (arg) {
     var id = parseInt(arg, 10);
-    layout('incident/' + id, ['inc-head', 'inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline']);
-    return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks?incident=' + id)])
+    var more = ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-messages', 'inc-remedies', 'inc-signals', 'inc-hooks', 'inc-timeline'];
+    layout('incident/' + id, ['inc-head'].concat(more));
+    return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks?incident=' + id),
+      messagesOf(id), get('/v1/remedies?incident=' + id)])
       .catch(function (e) {
         if (e.status !== 404 && e.status !== 400) { throw e; }
-        ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline'].forEach(function (x) { patch(section(x), ''); });
+        more.forEach(function (x) { patch(section(x), ''); });
         patch(section('inc-head'), '<p><a href="#/now">← Now</a></p><h1>No such incident</h1><p class="error">' + esc(e.message) + '</p>');
         return null;
       })
@@ -412,10 +418,13 @@
           fact('Resolved', when(inc.resolved_at)) +
           fact('Impact', num(inc.impact.orders) + ' orders · ' + num(inc.impact.customers) + ' customers · ' +
             money(inc.impact.revenue) + ' revenue · ' + num(inc.impact.units) + ' units') +
-          '</dl>');
+          '</dl><p class="row"><a class="big-link" id="review-link" href="#/review/' + inc.id + '">Post-incident review →</a>' +
+          '<a class="big-link" href="#/promise">Our recovery promise →</a></p>');
         patch(section('inc-actions'), actionsHtml(inc));
         patch(section('inc-guard'), guardHtml(inc, guard));
         patch(section('inc-checklist'), checklistHtml(inc, actions));
+        patch(section('inc-messages'), messagesHtml(r[5]));
+        patch(section('inc-remedies'), remediesHtml(inc, r[6]));
         patch(section('inc-signals'), '<h2>Signals</h2><div class="scroll"><table><thead><tr><th>detector</th><th>at</th>' +
           '<th class="num">value</th><th class="num">threshold</th><th>what it saw</th></tr></thead><tbody>' +
           (inc.signals || []).map(function (s) {
@@ -438,6 +447,327 @@
       });
   };
   function fact(k, v) { return '<div><dt>' + k + '</dt><dd>' + v + '</dd></div>'; }
+
+  /* ---- messages and remedies of an incident ------------------------------------ */
+
+  function statusChip(st, field) {
+    var cls = st === 'failed' ? ' bad' : st === 'sent' || st === 'granted' || st === 'done' ? ' good' : st === 'pending' || st === 'queued' ? ' warn' : '';
+    return '<span class="chip' + cls + '"' + (field ? ' data-field="' + field + '"' : '') + '>' +
+      (st === 'failed' ? '⚠ ' : '') + esc(st) + '</span>';
+  }
+  /* An incident may have a notice per affected order: the first MSG_PAGE
+   * messages and the first MSG_PAGE failed ones, without their bodies, and
+   * the count of each status (X-Total-Count). */
+  var MSG_PAGE = 100;
+  function messagesOf(id) {
+    var q = function (st, n) {
+      return api('GET', '/v1/messages?incident=' + id + '&view=brief&limit=' + n + (st ? '&status=' + st : ''));
+    };
+    var total = function (r) { return parseInt(r.headers.get('X-Total-Count') || r.data.length, 10); };
+    return Promise.all([q('', MSG_PAGE), q('failed', MSG_PAGE)]).then(function (r) {
+      var seen = {}, list = [];
+      r[0].data.concat(r[1].data).forEach(function (m) { if (!seen[m.id]) { seen[m.id] = 1; list.push(m); } });
+      list.sort(function (a, b) { return a.id - b.id; });
+      var all = total(r[0]), counts = { failed: total(r[1]) };
+      var done = function () { return { list: list, total: all, counts: counts }; };
+      if (all <= r[0].data.length) {
+        ['queued', 'sent'].forEach(function (st) { counts[st] = r[0].data.filter(function (m) { return m.status === st; }).length; });
+        return done();
+      }
+      return Promise.all([q('queued', 1), q('sent', 1)]).then(function (c) {
+        counts.queued = total(c[0]);
+        counts.sent = total(c[1]);
+        return done();
+      });
+    });
+  }
+  function messagesHtml(ms) {
+    var list = ms.list, failed = ms.counts.failed;
+    var head = '<h2>Messages <span class="muted">(' + num(ms.total) + ': ' +
+      ['queued', 'sent', 'failed'].map(function (s) { return num(ms.counts[s]) + ' ' + s; }).join(', ') + ')</span></h2>' +
+      (list.length < ms.total ? '<p class="muted">The first ' + MSG_PAGE + ' and the failed ones are shown (' + list.length + '); ' +
+        '<code>kintsugi messages --incident ' + esc(String(list[0] && list[0].incident)) + '</code> lists them all.</p>' : '');
+    if (!list.length) { return head + '<p class="muted">No message for this incident (without a <code>notify:</code> section nothing is sent).</p>'; }
+    return head + (failed ? '<p class="banner bad-banner" role="status"><strong>⚠ ' + failed + ' failed</strong>: they gave up after their retries' +
+      (can('responder') ? '; fix the receiver, then retry them.' : '.') + '</p>' : '') +
+      '<div class="scroll"><table id="messages-table"><thead><tr><th>id</th><th>audience</th><th>kind</th><th>recipient</th><th>receiver</th>' +
+      '<th>subject</th><th>status</th><th class="num">attempts</th><th>created</th><th>sent</th><th></th></tr></thead><tbody>' +
+      list.map(function (m) {
+        return '<tr data-id="' + m.id + '"' + (m.status === 'failed' ? ' class="failed"' : '') + '><td>' + m.id + '</td><td data-field="audience">' +
+          esc(m.audience) + '</td><td data-field="kind">' + esc(m.kind) + '</td><td data-field="recipient">' + esc(m.recipient) +
+          (m.order ? '<br><span class="muted">order ' + esc(m.order) + '</span>' : '') + '</td><td data-field="receiver">' + esc(m.receiver) +
+          '</td><td data-field="subject">' + esc(m.subject) + '</td><td>' + statusChip(m.status, 'status') +
+          (m.detail && m.status !== 'sent' ? '<br><span class="muted small">' + esc(m.detail) + '</span>' : '') +
+          '</td><td class="num" data-field="attempts">' + num(m.attempts) + '</td><td>' + when(m.created_at) + '</td><td>' + when(m.sent_at, true) +
+          '</td><td>' + (m.status === 'failed' && can('responder')
+            ? '<button type="button" data-act="retry-message" data-id="' + m.id + '">Retry #' + m.id + '</button>' : '') + '</td></tr>';
+      }).join('') + '</tbody></table></div>';
+  }
+
+  var REMEDIES = ['refund', 'store_credit', 'replacement', 'expedited_shipping', 'discount_code', 'cancel_with_refund'];
+  function remediesHtml(inc, list) {
+    var rows = list.map(function (r) {
+      var rv = r.review;
+      return '<tr data-id="' + r.id + '"><td>' + r.id + '</td><td data-field="order">' + esc(r.order) + '</td><td data-field="kind">' +
+        esc(r.kind.replace(/_/g, ' ')) + '</td><td class="num" data-field="amount">' +
+        (r.amount === null ? '<span class="muted">whole order</span>' : money(r.amount) + ' ' + esc(r.currency)) + '</td><td>' +
+        statusChip(r.status, 'status') + '</td><td data-field="accountable">' +
+        (r.accountable ? '<b>' + esc(r.accountable) + '</b>' : '<span class="muted">nobody yet: waiting for approval</span>') +
+        '</td><td>' + esc(r.requested_by) + ' ' + when(r.requested_at) + (r.note ? '<br><span class="muted">“' + esc(r.note) + '”</span>' : '') +
+        '</td><td>' + (r.complex ? '<span class="chip warn">complex</span> ' + esc(r.complex) + (rv ? '<br>review ' + esc(rv.status) +
+          (rv.status === 'done' ? ' by ' + esc(rv.by) : ', due ' + when(rv.due)) + (rv.missed ? ' <span class="chip bad">⚠ missed</span>' : '') : '')
+          : '<span class="muted">-</span>') + '</td><td>' +
+        (can('responder') && r.status === 'pending' ? '<button type="button" data-act="remedy-approve" data-id="' + r.id + '">Approve #' + r.id + '</button>' : '') +
+        (can('responder') && rv && rv.status !== 'done' ? '<button type="button" class="ghost" data-act="remedy-review" data-id="' + r.id + '">Review #' + r.id + '</button>' : '') +
+        '</td></tr>';
+    }).join('');
+    var form = '';
+    if (can('responder')) {
+      form = '<form class="panel row" data-form="remedy" data-id="' + inc.id + '" id="remedy-form">' +
+        '<label for="rem-order">Order</label><input id="rem-order" name="order" autocomplete="off" placeholder="order id" required>' +
+        '<label for="rem-kind">Remedy</label><select id="rem-kind" name="kind">' +
+        REMEDIES.map(function (k) { return '<option value="' + k + '">' + k.replace(/_/g, ' ') + '</option>'; }).join('') + '</select>' +
+        '<label for="rem-amount">Amount</label><input id="rem-amount" name="amount" type="number" min="0" step="0.01" inputmode="decimal" placeholder="whole order">' +
+        '<input id="rem-note" name="note" class="grow" autocomplete="off" placeholder="note (optional)" aria-label="Note">' +
+        '<button type="submit" data-act="remedy-offer" class="primary">Grant as ' + esc(S.who.name) + '</button>' +
+        '<p class="muted small">Within your limit it is granted at once and you are accountable; above it, it waits for someone whose limit covers it. ' +
+        'The server checks the policy (<code>roles.*.remedies</code>).</p></form>';
+    }
+    return '<h2>Remedies <span class="muted">(the service-recovery policy)</span></h2>' +
+      (rows ? '<div class="scroll"><table id="remedies-table"><thead><tr><th>id</th><th>order</th><th>remedy</th><th class="num">amount</th>' +
+        '<th>status</th><th>accountable</th><th>asked by</th><th>complex case</th><th></th></tr></thead><tbody>' + rows + '</tbody></table></div>'
+        : '<p class="muted">No remedy offered or granted for this incident yet.</p>') + form +
+      '<p><a href="#/promise">What we promise customers when we make a mistake →</a></p>';
+  }
+
+  /* ---- the post-incident review ---------------------------------------------------- */
+
+  function secs(s) { return s === null || s === undefined ? '<span class="muted">-</span>' : dur(s * 1000); }
+  function list(items, cls) {
+    return items && items.length ? '<ol class="' + (cls || 'plain') + '">' + items.map(function (x) { return '<li>' + esc(x) + '</li>'; }).join('') + '</ol>'
+      : '<p class="muted">Nobody wrote this yet.</p>';
+  }
+  function itemsHtml(items, withIncident) {
+    if (!items.length) { return '<p class="muted">No action item.</p>'; }
+    return '<div class="scroll"><table class="items"><thead><tr><th>id</th>' + (withIncident ? '<th>incident</th>' : '') +
+      '<th>action</th><th>owner</th><th>due</th><th>kind</th><th>status</th><th></th></tr></thead><tbody>' +
+      items.map(function (it) {
+        var open = it.status === 'open';
+        return '<tr data-id="' + it.id + '"' + (it.overdue ? ' class="overdue"' : '') + '><td>' + it.id + '</td>' +
+          (withIncident ? '<td><a href="#/review/' + it.incident + '">#' + it.incident + '</a></td>' : '') +
+          '<td>' + esc(it.text) + (it.note ? '<br><span class="muted">“' + esc(it.note) + '”</span>' : '') + '</td><td data-field="owner">' +
+          (it.owner ? '<b>' + esc(it.owner) + '</b>' : '<span class="chip bad">⚠ no owner</span>') + '</td><td data-field="due" data-due-at="' + esc(it.due || '') + '">' +
+          (it.due ? esc(it.due.slice(0, 10)) : '<span class="chip bad">⚠ no due date</span>') +
+          (it.overdue ? ' <span class="chip bad" data-field="overdue">⚠ overdue</span>' : '') + '</td><td>' + esc(it.kind) + '</td><td>' +
+          statusChip(it.status, 'status') + (it.closed_by ? '<br><span class="muted">' + esc(it.closed_by) + ' ' + when(it.closed_at) + '</span>' : '') +
+          '</td><td>' + (open && can('responder') ? '<button type="button" data-act="item-done" data-id="' + it.id + '">Done</button>' +
+            '<button type="button" class="ghost" data-act="item-drop" data-id="' + it.id + '">Drop</button>' : '') + '</td></tr>';
+      }).join('') + '</tbody></table></div>';
+  }
+  function flagsHtml(flags) {
+    return flags.length ? '<ul class="flags" id="review-flags">' + flags.map(function (f) {
+      return '<li data-flag="' + esc(f.flag) + '"><b>⚠ ' + esc(f.flag) + '</b> — ' + esc(f.reason) + '</li>';
+    }).join('') + '</ul>' : '<p class="good-text" id="review-flags">✓ No flag: the review is not shallow.</p>';
+  }
+
+  PAGES.review = function (arg) {
+    var id = parseInt(arg, 10);
+    layout('review/' + id, ['rv-head', 'rv-flags', 'rv-facts', 'rv-cause', 'rv-items', 'rv-did']);
+    return Promise.all([get('/v1/reviews/' + id), loadSla()]).then(function (r) {
+      var v = r[0], t = v.timeline, rc = v.root_cause, rv = v.review;
+      patch(section('rv-head'), '<p><a href="#/reviews">← Reviews</a> · <a href="#/incident/' + v.incident + '">incident #' + v.incident + '</a></p>' +
+        '<div class="head">' + sev(v.severity) + '<h1>Review of #' + v.incident + ' ' + esc(v.title) + '</h1></div>' +
+        '<div class="row"><span class="chip">' + esc(v.status) + '</span><span class="chip">' + esc(v.type) + '</span>' +
+        (rv.written ? '<span class="chip good">written by ' + esc(rv.by) + '</span> <span class="muted">updated ' + when(rv.updated_at) + '</span>'
+          : '<span class="chip warn">a draft: nobody wrote it yet</span>') +
+        (rv.due && (rv.overdue || !rv.written) ? ' <span class="' + (rv.overdue ? 'chip bad">⚠ review overdue, was due ' : 'muted">due ') + when(rv.due) + '</span>' : '') + '</div>' +
+        (v.correction_did_not_persist ? '<p class="banner bad-banner"><strong>⚠ The correction did not persist:</strong> this repeats incident #' +
+          v.repeat_of + ' after every action item of its review was closed.</p>' : '') +
+        (v.repeat_of ? '<p>A repeat of <a href="#/review/' + v.repeat_of + '">#' + v.repeat_of + '</a>.</p>' : '') +
+        (v.repeats && v.repeats.length ? '<p>Repeated by ' + v.repeats.map(function (x) { return '<a href="#/review/' + x + '">#' + x + '</a>'; }).join(', ') + '.</p>' : '') +
+        (can('responder') ? '<p class="muted">Write it with <code>kintsugi review edit ' + v.incident + ' --by ' + esc(S.who.name) + '</code> (or POST it to <code>/v1/reviews/' + v.incident + '</code>).</p>' : ''));
+      patch(section('rv-flags'), '<h2>Flags <span class="muted">(' + v.flags.length + ')</span></h2>' + flagsHtml(v.flags));
+      patch(section('rv-facts'), '<h2>Timeline</h2><dl class="facts" id="review-timeline">' +
+        fact('Started', when(t.started_at)) + fact('Detected', when(t.detected_at)) + fact('Acknowledged', when(t.acknowledged_at)) +
+        fact('Contained', when(t.contained_at)) + fact('Resolved', when(t.resolved_at)) +
+        fact('Detection gap', secs(t.detection_gap)) + fact('Time to contain', secs(t.time_to_contain)) + fact('Time to resolve', secs(t.time_to_resolve)) +
+        fact('Impact', num(v.impact.orders) + ' orders · ' + num(v.impact.customers) + ' customers · ' + money(v.impact.revenue) + ' revenue · ' +
+          num(v.impact.units) + ' units') + '</dl>');
+      patch(section('rv-cause'), '<h2>Root cause</h2>' + (rc ? '<p id="root-cause"><span class="chip">' + esc(rc.category) + '</span> ' + esc(rc.text) +
+          (rc.known_risk ? ' <span class="chip warn">a known risk</span>' : '') + '</p>' : '<p class="muted" id="root-cause">No root cause yet.</p>') +
+        '<h2>Five whys <span class="muted">(' + (v.whys || []).length + ')</span></h2>' + list(v.whys, 'whys') +
+        '<div class="two"><div><h2>What went well</h2>' + list(v.went_well) + '</div><div><h2>What could improve</h2>' + list(v.improve) + '</div></div>');
+      patch(section('rv-items'), '<h2>Action items</h2><div id="review-items">' + itemsHtml(v.action_items || [], false) + '</div>');
+      var did = function (xs) {
+        return xs && xs.length ? '<ul class="plain">' + xs.map(function (x) { return '<li>' + when(x.at) + ' <b>' + esc(x.actor) + '</b> ' + esc(x.text) + '</li>'; }).join('') + '</ul>'
+          : '<p class="muted">Nothing.</p>';
+      };
+      patch(section('rv-did'), '<div class="two"><div><h2>What kintsugi did</h2>' + did(v.automated) + '</div><div><h2>What people did</h2>' + did(v.people) + '</div></div>');
+    }, function (e) {
+      if (e.status !== 404 && e.status !== 400) { throw e; }
+      ['rv-flags', 'rv-facts', 'rv-cause', 'rv-items', 'rv-did'].forEach(function (x) { patch(section(x), ''); });
+      patch(section('rv-head'), '<p><a href="#/reviews">← Reviews</a></p><h1>No such review</h1><p class="error">' + esc(e.message) + '</p>');
+    });
+  };
+
+  PAGES.reviews = function () {
+    layout('reviews', ['rvs-head', 'rvs-list', 'rvs-items']);
+    return Promise.all([get('/v1/incidents?view=brief'), get('/v1/reviews'), get('/v1/review-items?open=true'), loadSla()]).then(function (r) {
+      var flags = {}, items = r[2], open = {}, late = {};
+      r[1].forEach(function (x) { flags[x.incident] = x.flags; });
+      items.forEach(function (it) { open[it.incident] = (open[it.incident] || 0) + 1; if (it.overdue) { late[it.incident] = (late[it.incident] || 0) + 1; } });
+      var incs = r[0].filter(function (i) { return i.status === 'resolved' || flags[i.id] || open[i.id]; })
+        .sort(function (a, b) { return b.id - a.id; });
+      var overdue = items.filter(function (it) { return it.overdue; }).length;
+      patch(section('rvs-head'), '<h1>Reviews</h1><p>' + incs.length + ' incident' + (incs.length === 1 ? '' : 's') + ' to review · <b>' + items.length +
+        '</b> open action items' + (overdue ? ' · <span class="chip bad">⚠ ' + overdue + ' overdue</span>' : '') + '</p>');
+      patch(section('rvs-list'), incs.length ? '<div class="scroll"><table id="reviews-table"><thead><tr><th>incident</th><th>severity</th><th>title</th><th>status</th>' +
+        '<th>flags</th><th class="num">open items</th></tr></thead><tbody>' + incs.map(function (i) {
+          var f = flags[i.id] || [];
+          return '<tr data-id="' + i.id + '"><td class="nowrap"><a href="#/review/' + i.id + '">Review #' + i.id + '</a></td><td>' + sev(i.severity) + '</td><td>' + esc(i.title) +
+            '</td><td>' + esc(i.status) + '</td><td>' + (f.length ? f.map(function (x) { return '<span class="chip warn">⚠ ' + esc(x.flag) + '</span>'; }).join(' ')
+              : '<span class="muted">none</span>') + '</td><td class="num">' + (open[i.id] || 0) + (late[i.id] ? ' <span class="chip bad">⚠ ' + late[i.id] + ' overdue</span>' : '') + '</td></tr>';
+        }).join('') + '</tbody></table></div>' : '<p class="empty">No incident to review yet.</p>');
+      patch(section('rvs-items'), '<h2>Open action items</h2><div id="open-items">' + itemsHtml(items, true) + '</div>');
+    });
+  };
+
+  /* ---- recovery metrics ------------------------------------------------------------- */
+
+  /* name, plain words, how the value must compare with the target (as the
+   * report judges it: src/review/review.c) */
+  var METRICS = [
+    ['initial_response', 'Time to initial response', '<'], ['customer_communication', 'Time to customer communication', '<'],
+    ['root_cause', 'Time to root cause', '<'], ['process_fix', 'Time to process fix', '<'],
+    ['detection_gap', 'Detection gap', ''], ['contain', 'Time to contain', ''], ['resolve', 'Time to resolve', ''],
+    ['sla_attainment', 'SLA attainment', '≥'], ['repeat_rate', 'Repeat incidents (30 days)', '<'],
+    ['action_item_completion', 'Action items completed', '≥'], ['satisfaction', 'Satisfied with the resolution', '>'],
+    ['retention', 'Affected customers who came back', '>'], ['cost_multiplier', 'Cost multiplier (total ÷ direct)', '<']];
+  var CHARTS = [['contain', 'Time to contain'], ['detection_gap', 'Detection gap'], ['repeat_rate', 'Repeat rate'], ['cost_multiplier', 'Cost multiplier']];
+  var REPORT_MS = 30000; /* the report reads every incident: every 30 s is enough */
+
+  function metricText(v, unit) {
+    if (v === null || v === undefined) { return 'no data'; }
+    if (unit === 'seconds') { return dur(v * 1000); }
+    if (unit === 'ratio') { return (Math.round(v * 1000) / 10).toFixed(1) + ' %'; }
+    if (unit === 'times') { return (Math.round(v * 100) / 100).toFixed(2) + ' ×'; }
+    return String(v);
+  }
+  function targetText(m, how) {
+    if (m.target === null || m.target === undefined) { return '<span class="muted">no target</span>'; }
+    return (how ? how + ' ' : '') + metricText(m.target, m.unit);
+  }
+  function metReport(m) {
+    return m.met === true ? '<span class="chip good" data-field="met">✓ met</span>'
+      : m.met === false ? '<span class="chip bad" data-field="met">✗ not met</span>'
+        : m.target === null ? '<span class="muted" data-field="met">no target</span>' : '<span class="chip" data-field="met">no data</span>';
+  }
+
+  /* ISO weeks: "2026-W47" to the Monday it starts, and back. */
+  function weekMonday(key) {
+    var y = parseInt(key.slice(0, 4), 10), w = parseInt(key.slice(6), 10);
+    var jan4 = Date.UTC(y, 0, 4), dow = (new Date(jan4).getUTCDay() + 6) % 7;
+    return jan4 - dow * 864e5 + (w - 1) * 7 * 864e5;
+  }
+  function weekKey(ms) {
+    var d = new Date(ms), day = (d.getUTCDay() + 6) % 7;
+    var thu = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()) - day * 864e5 + 3 * 864e5;
+    var y = new Date(thu).getUTCFullYear(), w = 1 + Math.floor((thu - Date.UTC(y, 0, 1)) / (7 * 864e5));
+    return y + '-W' + (w < 10 ? '0' : '') + w;
+  }
+  /* Every week from the first group's to the last one's: a week without
+   * incidents is in the axis, as a gap. */
+  function weeksOf(groups) {
+    var keys = groups.map(function (g) { return g.key; }).filter(function (k) { return /^\d{4}-W\d\d$/.test(k); }).sort();
+    if (!keys.length) { return []; }
+    var out = [], at = weekMonday(keys[0]), end = weekMonday(keys[keys.length - 1]);
+    for (; at <= end && out.length < 260; at += 7 * 864e5) { out.push(weekKey(at)); }
+    return out;
+  }
+  function chartHtml(name, title, weeks, byKey) {
+    var W = 420, H = 230, L = 74, R = 10, T = 20, B = 34;
+    var pts = weeks.map(function (k, i) {
+      var g = byKey[k], m = g && g.metrics[name];
+      return { k: k, i: i, v: m && m.value !== null && m.value !== undefined ? m.value : null, m: m };
+    });
+    var unit = (pts.filter(function (p) { return p.m; })[0] || { m: { unit: '' } }).m.unit;
+    var target = (pts.filter(function (p) { return p.m && p.m.target !== null; })[0] || { m: { target: null } }).m.target;
+    var max = Math.max.apply(null, pts.map(function (p) { return p.v || 0; }).concat([target || 0]));
+    if (!(max > 0)) { max = unit === 'ratio' ? 0.1 : 1; }
+    max *= 1.15;
+    var x = function (i) { return L + (weeks.length === 1 ? (W - L - R) / 2 : i * (W - L - R) / (weeks.length - 1)); };
+    var y = function (v) { return T + (H - T - B) * (1 - v / max); };
+    var path = '', pen = false, dots = '', labels = '';
+    pts.forEach(function (p) {
+      if (p.v === null) {
+        pen = false;
+        dots += '<g class="gap" data-week="' + p.k + '"><line x1="' + x(p.i) + '" y1="' + T + '" x2="' + x(p.i) + '" y2="' + (H - B) + '"></line>' +
+          '<text x="' + x(p.i) + '" y="' + (T - 6) + '" text-anchor="middle">no data</text></g>';
+      } else {
+        path += (pen ? 'L' : 'M') + x(p.i).toFixed(1) + ' ' + y(p.v).toFixed(1);
+        pen = true;
+        dots += '<circle cx="' + x(p.i).toFixed(1) + '" cy="' + y(p.v).toFixed(1) + '" r="5" data-week="' + p.k + '" data-value="' + p.v + '"><title>' +
+          p.k + ': ' + esc(metricText(p.v, unit)) + ' (' + p.m.count + ' incidents)</title></circle>';
+      }
+      if (weeks.length <= 8 || p.i % Math.ceil(weeks.length / 8) === 0) {
+        labels += '<text class="axis" x="' + x(p.i) + '" y="' + (H - 10) + '" text-anchor="' +
+          (p.i === 0 && weeks.length > 1 ? 'start' : p.i === weeks.length - 1 && weeks.length > 1 ? 'end' : 'middle') + '">' + p.k.slice(5) + '</text>';
+      }
+    });
+    var tl = target !== null ? '<line class="target" x1="' + L + '" x2="' + (W - R) + '" y1="' + y(target).toFixed(1) + '" y2="' + y(target).toFixed(1) + '"></line>' +
+      '<text class="axis" x="' + (W - R) + '" y="' + (y(target) - 4).toFixed(1) + '" text-anchor="end">target ' + esc(metricText(target, unit)) + '</text>' : '';
+    var axis = '<line class="frame" x1="' + L + '" y1="' + (H - B) + '" x2="' + (W - R) + '" y2="' + (H - B) + '"></line>' +
+      '<text class="axis" x="' + (L - 6) + '" y="' + (T + 4) + '" text-anchor="end">' + esc(metricText(max, unit)) + '</text>' +
+      '<text class="axis" x="' + (L - 6) + '" y="' + (H - B) + '" text-anchor="end">0</text>';
+    return '<figure class="chart" data-metric="' + name + '"><figcaption>' + esc(title) + ' <span class="muted">per week</span></figcaption>' +
+      '<svg viewBox="0 0 ' + W + ' ' + H + '" role="img" aria-label="' + esc(title) + ' per week" data-weeks="' + weeks.length + '">' +
+      axis + tl + '<path d="' + path + '"></path>' + dots + labels + '</svg></figure>';
+  }
+
+  PAGES.recovery = function () {
+    layout('recovery', ['rec-head', 'rec-metrics', 'rec-charts']);
+    var fresh = S.report && Date.now() - S.reportAt < REPORT_MS;
+    return (fresh ? Promise.resolve(S.report) : Promise.all([get('/v1/report'), get('/v1/report?by=week')]).then(function (r) {
+      S.report = r;
+      S.reportAt = Date.now();
+      return r;
+    })).then(function (r) {
+      var rep = r[0], weeks = weeksOf(r[1].groups), byKey = {};
+      r[1].groups.forEach(function (g) { byKey[g.key] = g; });
+      var met = 0, judged = 0;
+      METRICS.forEach(function (d) { var m = rep.metrics[d[0]]; if (m && m.met !== null) { judged++; if (m.met) { met++; } } });
+      patch(section('rec-head'), '<h1>Recovery: ' + met + ' of ' + judged + ' targets met</h1><p class="muted">' + num(rep.incidents) +
+        ' incidents, judged at ' + when(rep.now) + '. Durations are medians; each metric says how many incidents it covers and which lack the data ' +
+        '(docs/REVIEWS.md defines which timestamps each subtracts).</p>');
+      patch(section('rec-metrics'), '<div class="scroll"><table id="metrics-table"><thead><tr><th>metric</th><th class="num">value</th><th>target</th>' +
+        '<th>met</th><th class="num">incidents</th><th>missing data</th></tr></thead><tbody>' + METRICS.map(function (d) {
+          var m = rep.metrics[d[0]];
+          if (!m) { return ''; }
+          return '<tr data-metric="' + d[0] + '" class="' + (m.met === false ? 'notmet' : '') + '"><td>' + esc(d[1]) + '</td><td class="num big" data-field="value" data-value="' +
+            (m.value === null ? '' : m.value) + '">' + esc(metricText(m.value, m.unit)) + '</td><td data-field="target" data-value="' +
+            (m.target === null ? '' : m.target) + '">' + targetText(m, d[2]) + '</td><td>' + metReport(m) + '</td><td class="num" data-field="count">' +
+            num(m.count) + '</td><td data-field="missing">' + (m.missing.length ? m.missing.map(function (i) { return '<a href="#/incident/' + i + '">#' + i + '</a>'; }).join(' ')
+              : '<span class="muted">none</span>') + '</td></tr>';
+        }).join('') + '</tbody></table></div>');
+      patch(section('rec-charts'), '<h2>Per week <span class="muted">(' + weeks.length + ' week' + (weeks.length === 1 ? '' : 's') +
+        '; a week without data is a gap, not a zero)</span></h2>' + (weeks.length ? '<div class="charts">' + CHARTS.map(function (c) {
+          return chartHtml(c[0], c[1], weeks, byKey);
+        }).join('') + '</div>' : '<p class="empty">No incident yet.</p>'));
+    });
+  };
+
+  /* ---- the recovery promise ---------------------------------------------------------- */
+
+  PAGES.promise = function () {
+    layout('promise', ['promise-text']);
+    return (S.promise !== null ? Promise.resolve(S.promise) : api('GET', '/v1/promise?format=text').then(function (r) {
+      S.promise = r.text;
+      return r.text;
+    })).then(function (text) {
+      patch(section('promise-text'), '<h1>Our recovery promise</h1><p class="muted">Written from the service-recovery policy of the configuration ' +
+        '(<code>kintsugi promise</code>).</p><pre class="promise" id="promise">' + esc(text) + '</pre>');
+    });
+  };
 
   function actionsHtml(inc) {
     if (!can('responder') || inc.status === 'resolved') { return ''; }
@@ -665,6 +995,20 @@
             });
           }
         });
+    } else if (what === 'retry-message') {
+      act(b, 'POST', '/v1/messages/' + id + '/retry', {}, function () { return 'Message ' + id + ' queued again'; });
+    } else if (what === 'remedy-approve') {
+      act(b, 'POST', '/v1/remedies/' + id + '/approve', {}, function (d) {
+        return 'Remedy ' + id + ' approved; accountable: ' + ((d.remedy && d.remedy.accountable) || S.who.name);
+      });
+    } else if (what === 'remedy-review') {
+      act(b, 'POST', '/v1/remedies/' + id + '/review', {}, function () { return 'Specialist review of remedy ' + id + ' done'; });
+    } else if (what === 'item-done' || what === 'item-drop') {
+      var verb = what === 'item-done' ? 'done' : 'drop';
+      act(b, 'POST', '/v1/review-items/' + id + '/' + verb, {}, function () {
+        S.reportAt = 0;
+        return 'Action item ' + id + (verb === 'done' ? ' done' : ' dropped');
+      });
     } else if (what === 'replay') {
       var one = !isNaN(id);
       var go = function () {
@@ -698,6 +1042,18 @@
       var t = f.querySelector('[name=text]').value.trim();
       if (!t) { toast('Write the note first', true); return; }
       act(btn, 'POST', '/v1/incidents/' + id + '/note', { text: t }, function () { clear('text'); return 'Note added'; });
+    } else if (kind === 'remedy') {
+      var rb = { order: f.querySelector('[name=order]').value.trim(), kind: f.querySelector('[name=kind]').value };
+      var amt = f.querySelector('[name=amount]').value.trim(), rn = f.querySelector('[name=note]').value.trim();
+      if (!rb.order) { toast('Type the order id first', true); return; }
+      if (amt !== '') { rb.amount = Number(amt); }
+      if (rn) { rb.note = rn; }
+      act(btn, 'POST', '/v1/incidents/' + id + '/remedies', rb, function (d) {
+        var r = d.remedy || {};
+        clear('order'); clear('amount'); clear('note');
+        return 'Remedy ' + r.id + ' ' + (r.status === 'granted' ? 'granted; accountable: ' + r.accountable
+          : 'waits for approval by someone whose limit covers it');
+      });
     } else if (kind === 'step') {
       var step = f.getAttribute('data-step'), how = btn && btn.value === 'skip' ? 'skip' : 'done';
       var note = f.querySelector('[name=note]').value.trim();

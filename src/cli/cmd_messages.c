@@ -145,8 +145,9 @@ static int preview(struct ks_shell *a, int64_t id, const char *tname)
     struct ks_buf subject = {0}, body = {0};
     int cust = ks_tpl_customer((enum ks_tpl_kind)k);
     const char *email = fm.email ? fm.email : "customer@example.com";
-    ks_comms_render(&a->cfg, set, (enum ks_tpl_kind)k, &f, fm.order ? fm.order : "ORDER-ID",
-                    email, cust ? email : "team", &subject, &body);
+    ks_comms_render(&a->cfg, a->store, set, (enum ks_tpl_kind)k, &f,
+                    fm.order ? fm.order : "ORDER-ID", email, cust ? email : "team", &subject,
+                    &body);
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf j = {0};
         ks_buf_puts(&j, "{\"template\":");
@@ -173,33 +174,12 @@ static int preview(struct ks_shell *a, int64_t id, const char *tname)
     return KS_EXIT_OK;
 }
 
-static int status_of(void *ctx, const struct ks_message_row *m)
-{
-    snprintf(ctx, 16, "%s", m->status);
-    return 1;
-}
-
 static int retry(struct ks_shell *a, int64_t id, ks_time wait)
 {
     struct ks_err err = {0};
-    char status[16] = "";
-    struct ks_message_filter f = {id, 0, NULL, NULL};
-    if (a->store->ops->list_messages(a->store, &f, status_of, status, &err) != KS_OK) {
-        ks_cli_error("%s", err.msg);
-        return KS_EXIT_FAIL;
-    }
-    if (status[0] && strcmp(status, "failed") != 0) {
-        ks_cli_error("message %lld is %s, not failed: only a failed message is retried by hand",
-                     (long long)id, status);
-        return KS_EXIT_FAIL;
-    }
-    enum ks_rc rc = a->store->ops->update_message(a->store, id, "queued", 0, KS_TIME_NONE,
-                                                  KS_TIME_NONE, "queued again by hand", &err);
-    if (rc == KS_ENOTFOUND) {
-        ks_cli_error("no message %lld (kintsugi messages lists them)", (long long)id);
-        return KS_EXIT_FAIL;
-    }
-    if (rc != KS_OK) {
+    int64_t incident = 0;
+    if (ks_shell_message_requeue(a->store, NULL, id, NULL, KS_TIME_NONE, 0, &incident, &err) !=
+        KS_OK) {
         ks_cli_error("%s", err.msg);
         return KS_EXIT_FAIL;
     }

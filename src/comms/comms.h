@@ -104,17 +104,22 @@ void ks_tpl_set_fini(struct ks_tpl_set *set);
 
 /* ---- remedies: the placeholder values the service-recovery policy fills ---------------- */
 
-/* What a customer is offered in a follow-up or order-delay notice for this
- * incident and order. Until the policy decides per order this is the
- * documented default text (docs/MESSAGES.md). Never NULL. */
-const char *ks_comms_remedy_offer(const struct ks_incident_facts *f, const char *order);
-const char *ks_comms_compensation(const struct ks_incident_facts *f, const char *order);
+/* {{remedy}} (compensation 0) or {{compensation}} (1) of a customer notice
+ * for incident f and order, appended to out: the service-recovery policy's
+ * paragraph for the order (ks_remedy_describe: what was granted and who
+ * decided it, what waits for approval, else the choices). Without a store,
+ * or when the policy offers nothing, the documented default text
+ * (docs/MESSAGES.md). Never empty. */
+void ks_comms_remedy_text(const struct ks_config *cfg, struct ks_store *st,
+                          const struct ks_incident_facts *f, const char *order, int compensation,
+                          struct ks_buf *out);
 
 /* ---- rendering and triggers (trigger.c) ---------------------------------------------------- */
 
 /* Renders template kind k for incident f (order and email for the customer
- * kinds, else NULL) into subject and body. */
-void ks_comms_render(const struct ks_config *cfg, const struct ks_tpl_set *set,
+ * kinds, else NULL) into subject and body; st (NULL: none) is read for the
+ * remedies of the order. */
+void ks_comms_render(const struct ks_config *cfg, struct ks_store *st, const struct ks_tpl_set *set,
                      enum ks_tpl_kind k, const struct ks_incident_facts *f, const char *order,
                      const char *email, const char *recipient, struct ks_buf *subject,
                      struct ks_buf *body);

@@ -9,22 +9,32 @@
  */
 #include "comms.h"
 
+#include "../remedy/remedy.h"
+
 #include <openssl/sha.h>
 #include <string.h>
 
-const char *ks_comms_remedy_offer(const struct ks_incident_facts *f, const char *order)
-{
-    (void)f;
-    (void)order;
-    return "a refund, store credit, a replacement or expedited shipping: reply to choose";
-}
+/* The defaults, when there is no store to read the policy's remedies from
+ * (or the policy offers nothing for the incident's type). */
+static const char DEFAULT_REMEDY[] =
+    "a refund, store credit, a replacement or expedited shipping: reply to choose";
+static const char DEFAULT_COMPENSATION[] =
+    "our customer care team will offer you a remedy for the trouble (reply to this message "
+    "to choose one)";
 
-const char *ks_comms_compensation(const struct ks_incident_facts *f, const char *order)
+void ks_comms_remedy_text(const struct ks_config *cfg, struct ks_store *st,
+                          const struct ks_incident_facts *f, const char *order, int compensation,
+                          struct ks_buf *out)
 {
-    (void)f;
-    (void)order;
-    return "our customer care team will offer you a remedy for the trouble (reply to this "
-           "message to choose one)";
+    size_t before = out->len;
+    struct ks_err err = {0};
+    if (st && order && *order &&
+        ks_remedy_describe(st, cfg, f->id, f->type, order, out, &err) == KS_OK &&
+        out->len > before) {
+        return;
+    }
+    out->len = before; /* a failed read leaves no half paragraph */
+    ks_buf_puts(out, compensation ? DEFAULT_COMPENSATION : DEFAULT_REMEDY);
 }
 
 void ks_comms_key(int64_t incident, const char *audience, const char *recipient, const char *kind,
@@ -54,6 +64,9 @@ void ks_comms_key(int64_t incident, const char *audience, const char *recipient,
 
 struct values {
     const struct ks_config *cfg;
+    struct ks_store *st; /* the policy's remedies; NULL: the default texts */
+    struct ks_buf remedy[2]; /* {{remedy}}, {{compensation}}: read when first used */
+    int have_remedy[2];
     const struct ks_incident_facts *f;
     const char *order, *email, *recipient, *audience;
     char id[24], started[32], detected[32], next[48], impact[160], orders[24], customers[24],
@@ -143,14 +156,17 @@ static const char *value(void *ctx, const char *name)
         return v->steps;
     } else if (IS("resolution_timeline")) {
         return v->resolution;
-    } else if (IS("compensation")) {
-        return ks_comms_compensation(f, v->order);
+    } else if (IS("compensation") || IS("remedy")) {
+        int c = IS("compensation");
+        if (!v->have_remedy[c]) {
+            ks_comms_remedy_text(v->cfg, v->st, f, v->order, c, &v->remedy[c]);
+            v->have_remedy[c] = 1;
+        }
+        return v->remedy[c].p ? v->remedy[c].p : "";
     } else if (IS("prevention")) {
         return "we review every incident and fix its cause so that it does not happen again";
     } else if (IS("new_ship_date")) {
         return v->ship;
-    } else if (IS("remedy")) {
-        return ks_comms_remedy_offer(f, v->order);
     } else if (IS("cancel")) {
         return "You may also cancel the order for a full refund: reply to this message.";
     }
@@ -159,7 +175,7 @@ static const char *value(void *ctx, const char *name)
     return "";
 }
 
-void ks_comms_render(const struct ks_config *cfg, const struct ks_tpl_set *set,
+void ks_comms_render(const struct ks_config *cfg, struct ks_store *st, const struct ks_tpl_set *set,
                      enum ks_tpl_kind k, const struct ks_incident_facts *f, const char *order,
                      const char *email, const char *recipient, struct ks_buf *subject,
                      struct ks_buf *body)
@@ -167,6 +183,7 @@ void ks_comms_render(const struct ks_config *cfg, const struct ks_tpl_set *set,
     struct values v;
     memset(&v, 0, sizeof(v));
     v.cfg = cfg;
+    v.st = st;
     v.f = f;
     v.order = ks_tpl_customer(k) ? (order ? order : "") : NULL;
     v.email = email;
@@ -220,6 +237,8 @@ void ks_comms_render(const struct ks_config *cfg, const struct ks_tpl_set *set,
     ks_time_fmt(f->clock + 2 * KS_DAY, day);
     snprintf(v.ship, sizeof(v.ship), "%.10s", day);
     ks_tpl_render(set->t[k], value, &v, subject, body);
+    ks_buf_fini(&v.remedy[0]);
+    ks_buf_fini(&v.remedy[1]);
 }
 
 /* ---- triggers ------------------------------------------------------------------------------- */
@@ -287,7 +306,7 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
     ks_buf_reset(&r->body);
     struct ks_incident_facts fc = r->f; /* rendered as at the time it fires */
     fc.clock = r->at;
-    ks_comms_render(r->cfg, r->set, k, &fc, order, email, recipient, &r->subject, &r->body);
+    ks_comms_render(r->cfg, r->st, r->set, k, &fc, order, email, recipient, &r->subject, &r->body);
     struct ks_message_row m = {0};
     m.key = key;
     m.incident = r->f.id;

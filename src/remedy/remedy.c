@@ -725,10 +725,16 @@ enum ks_rc ks_remedy_offer_json(struct ks_store *s, const struct ks_config *cfg,
 /* ---- for the customer notices --------------------------------------------------------- */
 
 enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
-                              const char *order, struct ks_buf *out, struct ks_err *err)
+                              const char *itype, const char *order, struct ks_buf *out,
+                              struct ks_err *err)
 {
     char type[64];
-    enum ks_rc rc = incident_type(s, incident, type, sizeof(type), err);
+    enum ks_rc rc = KS_OK;
+    if (itype) {
+        snprintf(type, sizeof(type), "%s", itype);
+    } else {
+        rc = incident_type(s, incident, type, sizeof(type), err);
+    }
     struct order_rows given = {order, NULL, 0, 0};
     if (rc == KS_OK) {
         rc = s->ops->list_remedies(s, incident, 0, collect_order, &given, err);

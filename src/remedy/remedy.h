@@ -114,10 +114,13 @@ enum ks_rc ks_remedy_offer_json(struct ks_store *s, const struct ks_config *cfg,
 /* For the customer notices (the follow-up, the order-delay notice): one
  * plain-language paragraph (no trailing newline) on the remedies of order
  * for incident: what was granted and who decided it, what waits for
- * approval, else the choices the policy offers. Empty when the policy
- * offers nothing. */
+ * approval, else the choices the policy offers for the incident's type
+ * (type NULL: read from the incident's stored row, which a trigger running
+ * before the incident is written cannot do). Empty when the policy offers
+ * nothing. */
 enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
-                              const char *order, struct ks_buf *out, struct ks_err *err);
+                              const char *type, const char *order, struct ks_buf *out,
+                              struct ks_err *err);
 
 /* The recovery promise, written from the policy: what we do when we make a
  * mistake, what the customer can choose, who decides and reviews complex

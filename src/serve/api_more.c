@@ -215,13 +215,22 @@ void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, 
 
 /* ---- GET /v1/messages ---------------------------------------------------------------- */
 
-/* `kintsugi messages --json` with ?incident=N&audience=A&status=S. */
+/* `kintsugi messages --json` with ?incident=N&audience=A&status=S; a page
+ * with limit=N (the first N, X-Total-Count counting them all) and
+ * view=brief (no bodies): an incident may have a notice per affected order. */
 void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
     static const char *const ok[] = {"queued", "sent", "failed"};
     struct ks_message_filter f = {0};
+    int64_t limit, total = 0;
     if (query_status(req, resp, ok, 3, NULL, &f.status) != 0 ||
-        query_count(req, resp, "incident", &f.incident) != 0) {
+        query_count(req, resp, "incident", &f.incident) != 0 ||
+        query_count(req, resp, "limit", &limit) != 0) {
+        return;
+    }
+    const char *view = ks_http_query(req, "view");
+    if (view && strcmp(view, "brief") != 0 && strcmp(view, "full") != 0) {
+        ks_http_error(resp, 400, "invalid", "query \"view\": '%s' is not brief or full", view);
         return;
     }
     f.audience = ks_http_query(req, "audience");
@@ -235,8 +244,30 @@ void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *res
     }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    if (!s || ks_shell_messages_json(s, &f, &resp->body, &err) != KS_OK) {
+    if (!s || ks_shell_messages_page(s, &f, view && !strcmp(view, "brief"), limit, &resp->body,
+                                     &total, &err) != KS_OK) {
         ks_buf_fini(&resp->body);
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+        return;
     }
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", (long long)total);
+    ks_http_add_header(resp, "X-Total-Count", n);
+}
+
+/* POST /v1/messages/{id}/retry: `kintsugi messages retry ID` as a journaled
+ * command (live_tx.c); 409 when the message is not failed. */
+void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
+                               void *ctx)
+{
+    int64_t id = ks_api_id(ks_http_param(req, "id"), "a message id", "path", resp);
+    if (!id) {
+        return;
+    }
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    ks_api_command(req, resp, ctx,
+                   json_pack("{s:s, s:I}", "op", "message_retry", "message", (json_int_t)id));
 }

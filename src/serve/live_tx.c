@@ -1,6 +1,7 @@
 /* live_tx.c - the writer's ops that change rows of the store besides the
- * engine: remedies (grant, approve, specialist review), and a review, an
- * action item's closure and a cost part people enter.
+ * engine: remedies (grant, approve, specialist review), a review, an
+ * action item's closure and a cost part people enter, and a failed message
+ * queued again by hand.
  *
  * Such an op is not applied with the other jobs of a batch but inside the
  * batch's transaction (write_batch in live.c), in arrival order among its
@@ -201,6 +202,25 @@ static enum ks_rc op_cost_set(const struct tx_args *t, struct ks_err *err)
     return rc;
 }
 
+/* ---- messages ------------------------------------------------------------------------- */
+
+/* A failed message queued again by hand: the row and the note of its
+ * incident's timeline together; the deliverer takes it within a second. */
+static enum ks_rc op_message_retry(const struct tx_args *t, struct ks_err *err)
+{
+    int64_t id, incident = 0;
+    enum ks_rc rc = need_id(t, "message", &id, "a message id", err);
+    if (rc == KS_OK) {
+        rc = ks_shell_message_requeue(t->a->store, t->a->eng, id, t->actor, t->at, t->reapply,
+                                      &incident, err);
+    }
+    if (rc == KS_OK) {
+        ks_buf_printf(t->extra, "\"message\":%lld,\"incident\":%lld,\"status\":\"queued\"",
+                      (long long)id, (long long)incident);
+    }
+    return rc;
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 static const struct {
@@ -213,6 +233,7 @@ static const struct {
     {"review_set", op_review_set},
     {"review_item", op_review_item},
     {"cost_set", op_cost_set},
+    {"message_retry", op_message_retry},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

@@ -243,31 +243,111 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)
         ks_buf_puts(b, "null");
     }
     ks_buf_puts(b, ",\"body\":");
-    ks_shell_json_bytes(b, m->body, strlen(m->body));
+    if (m->body) {
+        ks_shell_json_bytes(b, m->body, strlen(m->body));
+    } else {
+        ks_buf_puts(b, "null"); /* a brief view */
+    }
     ks_buf_putc(b, '}');
+}
+
+/* ---- retrying by hand ------------------------------------------------------------------ */
+
+struct found_msg {
+    int found;
+    int64_t incident;
+    char status[16], what[400];
+};
+
+static int found_one(void *ctx, const struct ks_message_row *m)
+{
+    struct found_msg *f = ctx;
+    f->found = 1;
+    f->incident = m->incident;
+    snprintf(f->status, sizeof(f->status), "%s", m->status);
+    snprintf(f->what, sizeof(f->what), "%s to %s via %s", m->kind, m->recipient, m->receiver);
+    return 1;
+}
+
+enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, int64_t id,
+                                    const char *by, ks_time at, int again, int64_t *incident,
+                                    struct ks_err *err)
+{
+    struct found_msg f = {0};
+    struct ks_message_filter q = {id, 0, NULL, NULL};
+    enum ks_rc rc = s->ops->list_messages(s, &q, found_one, &f, err);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    if (!f.found) {
+        return ks_err_set(err, KS_ENOTFOUND, "no message %lld (kintsugi messages lists them)",
+                          (long long)id);
+    }
+    *incident = f.incident;
+    int failed = !strcmp(f.status, "failed");
+    if (!failed && !again) {
+        return ks_err_set(err, KS_ESTATE,
+                          "message %lld is %s, not failed: only a failed message is retried "
+                          "by hand",
+                          (long long)id, f.status);
+    }
+    if (failed) {
+        /* re-applied after later attempts were kept (not failed), the row
+         * stays as they left it; the note, not in the saved state, comes back */
+        char detail[160];
+        snprintf(detail, sizeof(detail), "queued again by hand%s%s", by ? " by " : "",
+                 by ? by : "");
+        rc = s->ops->update_message(s, id, "queued", 0, KS_TIME_NONE, KS_TIME_NONE, detail, err);
+    }
+    if (rc == KS_OK && eng) {
+        char text[600];
+        snprintf(text, sizeof(text), "Message %lld (%s) queued again by hand by %s",
+                 (long long)id, f.what, by ? by : "?");
+        rc = ks_engine_note(eng, f.incident, text, by ? by : "?", at, err);
+    }
+    return rc;
 }
 
 struct json_ctx {
     struct ks_buf *out;
-    int n;
+    int64_t n, total, limit;
+    int brief;
 };
 
 static int json_one(void *ctx, const struct ks_message_row *m)
 {
     struct json_ctx *j = ctx;
+    j->total++;
+    if (j->limit > 0 && j->n >= j->limit) {
+        return 0; /* counted, not written */
+    }
     if (j->n++) {
         ks_buf_putc(j->out, ',');
     }
-    ks_shell_message_json(m, j->out);
+    struct ks_message_row c = *m;
+    if (j->brief) {
+        c.body = NULL;
+    }
+    ks_shell_message_json(&c, j->out);
     return 0;
+}
+
+enum ks_rc ks_shell_messages_page(struct ks_store *s, const struct ks_message_filter *f, int brief,
+                                  int64_t limit, struct ks_buf *out, int64_t *total,
+                                  struct ks_err *err)
+{
+    struct json_ctx j = {out, 0, 0, limit, brief};
+    ks_buf_putc(out, '[');
+    enum ks_rc rc = s->ops->list_messages(s, f, json_one, &j, err);
+    ks_buf_putc(out, ']');
+    if (total) {
+        *total = j.total;
+    }
+    return rc;
 }
 
 enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
                                   struct ks_buf *out, struct ks_err *err)
 {
-    struct json_ctx j = {out, 0};
-    ks_buf_putc(out, '[');
-    enum ks_rc rc = s->ops->list_messages(s, f, json_one, &j, err);
-    ks_buf_putc(out, ']');
-    return rc;
+    return ks_shell_messages_page(s, f, 0, 0, out, NULL, err);
 }

@@ -148,9 +148,23 @@ struct ks_msg_delivery {
  * max_wait (ms) of wall time (hooks as ks_shell_deliver). A message that
  * gives up is a timeline entry of its incident. */
 int ks_shell_messages_deliver(struct ks_shell *s, ks_time max_wait, struct ks_msg_delivery *st);
+/* `kintsugi messages retry ID` and POST /v1/messages/{id}/retry: queues a
+ * failed message again, its attempts starting over (*incident: its
+ * incident). KS_ENOTFOUND for no such message; KS_ESTATE when it is not
+ * failed, unless again (a journal re-applied: later attempts stand). With
+ * eng, a note of the incident's timeline by `by` at `at` says so. */
+enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, int64_t id,
+                                    const char *by, ks_time at, int again, int64_t *incident,
+                                    struct ks_err *err);
 /* `kintsugi messages --json`: the messages of f, oldest first. */
 enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
                                   struct ks_buf *out, struct ks_err *err);
+/* The same, a page: brief leaves out each body ("body": null), limit > 0
+ * writes only the first limit messages; *total (may be NULL) counts every
+ * message of f. */
+enum ks_rc ks_shell_messages_page(struct ks_store *s, const struct ks_message_filter *f, int brief,
+                                  int64_t limit, struct ks_buf *out, int64_t *total,
+                                  struct ks_err *err);
 void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *out);
 
 /* ---- documents shared by the doors (docs.c) ---------------------------------------- */

@@ -7,6 +7,9 @@
 //   KS_REVOKED    a revoked token
 //   KS_OPEN       the ids of the open incidents, comma separated (from the API)
 //   KS_CORRUPT    the id of a data_corruption incident holding updates
+//   KS_URL2       a second server (a WMS down in ISO weeks 45 and 47, a review
+//                 written, team messages failed), with KS_R2, KS_A2, KS_V2:
+//                 its responder, admin and viewer tokens (rob, ada, vera)
 //   KS_SHOTS      where to save the screenshots
 //   CHROMIUM      the browser (default /usr/bin/chromium)
 import fs from 'node:fs';
@@ -15,6 +18,7 @@ import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 
 const URL = process.env.KS_URL;
+const URL2 = process.env.KS_URL2; // the second scenario (messages, remedies, reviews, recovery)
 const SHOTS = process.env.KS_SHOTS;
 const OPEN = (process.env.KS_OPEN || '').split(',').filter(Boolean).map(Number);
 const CORRUPT = Number(process.env.KS_CORRUPT);
@@ -37,8 +41,8 @@ function eq(want, got, what) {
     throw new Error(`${what || 'value'}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
   }
 }
-async function api(token, p, body) {
-  const r = await fetch(URL + p, {
+async function api(token, p, body, base = URL) {
+  const r = await fetch(base + p, {
     method: body ? 'POST' : 'GET',
     headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     body: body ? JSON.stringify(body) : undefined,
@@ -71,8 +75,8 @@ async function tab(width = 1280, height = 900) {
   page.ctx = ctx;
   return page;
 }
-async function signIn(page, token) {
-  await page.goto(URL + '/', { waitUntil: 'networkidle0' });
+async function signIn(page, token, base = URL) {
+  await page.goto(base + '/', { waitUntil: 'networkidle0' });
   await page.waitForSelector('#token', { visible: true });
   await page.type('#token', token);
   await page.click('#signin-form button[type=submit]');
@@ -89,10 +93,10 @@ async function shot(page, name, full = true) {
 }
 // The bytes transferred by a page's load and its first refresh.
 // A cold load: a new context (empty cache) with the token already in the tab.
-async function measured(token, hash, ready) {
+async function measured(token, hash, ready, base = URL) {
   const page = await tab();
   await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ks_token', t), token);
-  await page.goto(URL + '/' + hash, { waitUntil: 'networkidle0' });
+  await page.goto(base + '/' + hash, { waitUntil: 'networkidle0' });
   await page.waitForSelector(ready, { timeout: 10000 });
   await new Promise((r) => setTimeout(r, 300));
   const n = page.bytes;
@@ -334,6 +338,181 @@ try {
   });
   await check('no_script_errors', async () => {
     const errs = [anon, rob, ada, vera].flatMap((p) => p.errors);
+    if (errs.length) { throw new Error(errs.join(' | ')); }
+  });
+
+  // ---- the second server: messages, remedies, review, recovery, promise ------------------
+  const R2 = process.env.KS_R2, A2 = process.env.KS_A2, V2 = process.env.KS_V2;
+  const rob2 = await tab();
+  await signIn(rob2, R2, URL2);
+  await rob2.waitForSelector('#now-list');
+  await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
+  await rob2.waitForSelector('#messages-table');
+  const rowText = (page, sel) => page.$$eval(sel, (rs) => rs.map((r) => Object.fromEntries(
+    [...r.querySelectorAll('[data-field]')].map((c) => [c.dataset.field, c.textContent.trim()]))));
+  await check('messages_show_what_the_api_returns', async () => {
+    const msgs = await api(V2, '/v1/messages?incident=1', undefined, URL2);
+    if (msgs.length < 2) { throw new Error(`${msgs.length} messages`); }
+    const shown = await rowText(rob2, '#messages-table tbody tr');
+    eq(msgs.map((m) => ({ audience: m.audience, kind: m.kind, recipient: m.recipient, receiver: m.receiver, subject: m.subject,
+      status: (m.status === 'failed' ? '⚠ ' : '') + m.status, attempts: String(m.attempts) })), shown, 'message rows');
+    const failed = await rob2.$$eval('#messages-table tr.failed', (rs) => rs.map((r) => Number(r.dataset.id)));
+    eq(msgs.filter((m) => m.status === 'failed').map((m) => m.id), failed, 'failed rows stand out');
+  });
+  await shot(rob2, '16-incident-messages-remedies');
+  await check('retry_button_sends_a_failed_message', async () => {
+    const m = (await api(V2, '/v1/messages?incident=1&status=failed', undefined, URL2))[0];
+    const row = `#messages-table tr[data-id="${m.id}"]`;
+    eq('⚠ failed', await text(rob2, `${row} [data-field=status]`), 'before');
+    await rob2.click(`${row} button[data-act=retry-message]`);
+    await waitText(rob2, `${row} [data-field=status]`, /^sent$/, 8000);
+    const now = (await api(V2, `/v1/messages?incident=1`, undefined, URL2)).find((x) => x.id === m.id);
+    eq(['sent', 1], [now.status, now.attempts], 'the API');
+    if (await rob2.$(`${row} button[data-act=retry-message]`)) { throw new Error('Retry still offered'); }
+    await waitText(rob2, '#timeline', new RegExp(`Message ${m.id} \\(.*\\) queued again by hand by rob`));
+  });
+  await check('remedies_show_what_the_api_returns', async () => {
+    await api(R2, '/v1/incidents/1/remedies', { order: 'o1-1', kind: 'refund', amount: 30 }, URL2);
+    await api(R2, '/v1/incidents/1/remedies', { order: 'o1-2', kind: 'refund', amount: 120, note: 'late twice' }, URL2);
+    await rob2.waitForFunction(() => document.querySelectorAll('#remedies-table tbody tr').length === 2, { timeout: 6000 });
+    const rem = await api(V2, '/v1/remedies?incident=1', undefined, URL2);
+    eq([['granted', 'rob'], ['pending', null]], rem.map((r) => [r.status, r.accountable]), 'the API');
+    const shown = await rowText(rob2, '#remedies-table tbody tr');
+    eq(rem.map((r) => ({ order: r.order, kind: r.kind.replace(/_/g, ' '), amount: r.amount.toFixed(2) + ' ' + r.currency, status: r.status,
+      accountable: r.accountable || 'nobody yet: waiting for approval' })), shown, 'remedy rows');
+  });
+  await check('offer_form_grants_within_the_limit', async () => {
+    await rob2.type('#rem-order', 'o1-3');
+    await rob2.select('#rem-kind', 'discount_code');
+    await rob2.type('#rem-amount', '10');
+    await rob2.click('#remedy-form button[type=submit]');
+    await waitText(rob2, '#toast', /Remedy 3 granted; accountable: rob/);
+    const r = (await api(V2, '/v1/remedies?incident=1', undefined, URL2)).find((x) => x.id === 3);
+    eq(['o1-3', 'discount_code', 10, 'granted', 'rob'], [r.order, r.kind, r.amount, r.status, r.accountable], 'the API');
+    await waitText(rob2, '#remedies-table tr[data-id="3"] [data-field=accountable]', /^rob$/);
+  });
+  await check('admin_approves_a_pending_remedy', async () => {
+    const ada2 = await tab();
+    await signIn(ada2, A2, URL2);
+    await ada2.waitForSelector('#now-list');
+    await ada2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
+    await ada2.waitForSelector('#remedies-table button[data-act=remedy-approve][data-id="2"]');
+    await ada2.click('#remedies-table button[data-act=remedy-approve][data-id="2"]');
+    await waitText(ada2, '#remedies-table tr[data-id="2"] [data-field=accountable]', /^ada$/, 6000);
+    const r = (await api(V2, '/v1/remedies?incident=1', undefined, URL2)).find((x) => x.id === 2);
+    eq(['granted', 'ada'], [r.status, r.accountable], 'the API');
+    await ada2.ctx.close();
+  });
+  await check('promise_linked_from_remedies', async () => {
+    await rob2.click('#inc-remedies a[href="#/promise"]');
+    await rob2.waitForSelector('#promise');
+    const want = await (await fetch(URL2 + '/v1/promise?format=text', { headers: { Authorization: `Bearer ${V2}` } })).text();
+    eq(want, await rob2.$eval('#promise', (e) => e.textContent), 'the promise');
+    await shot(rob2, '17-promise');
+  });
+  await check('review_page_shows_flags_and_action_items', async () => {
+    await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
+    await rob2.waitForSelector('#review-link');
+    await rob2.click('#review-link');
+    await rob2.waitForSelector('#review-items table');
+    const v = await api(V2, '/v1/reviews/1', undefined, URL2);
+    eq(v.flags.map((f) => f.flag), await rob2.$$eval('#review-flags li', (l) => l.map((x) => x.dataset.flag)), 'flags');
+    if (!v.flags.some((f) => f.flag === 'fewer than three whys')) { throw new Error('the scenario lost its shallow flag'); }
+    eq(v.whys, await rob2.$$eval('ol.whys li', (l) => l.map((x) => x.textContent)), 'whys');
+    const items = await rowText(rob2, '#review-items tbody tr');
+    eq(v.action_items.map((it) => ({ owner: it.owner, due: it.due.slice(0, 10) + (it.overdue ? ' ⚠ overdue' : ''),
+      ...(it.overdue ? { overdue: '⚠ overdue' } : {}), status: it.status })), items, 'action items');
+    eq([true, false], v.action_items.map((it) => it.overdue), 'overdue in the API');
+    eq(v.action_items.filter((it) => it.overdue).map((it) => String(it.id)),
+      await rob2.$$eval('#review-items tr.overdue', (r) => r.map((x) => x.dataset.id)), 'overdue rows');
+    await waitText(rob2, '#root-cause', new RegExp(v.root_cause.text));
+    await shot(rob2, '18-review');
+  });
+  await check('action_item_done_from_the_review', async () => {
+    await rob2.click('#review-items tr[data-id="2"] button[data-act=item-done]');
+    await waitText(rob2, '#review-items tr[data-id="2"] [data-field=status]', /^done$/, 6000);
+    const it = (await api(V2, '/v1/review-items', undefined, URL2)).find((x) => x.id === 2);
+    eq(['done', 'rob'], [it.status, it.closed_by], 'the API');
+  });
+  await check('reviews_list_links_to_the_review', async () => {
+    await rob2.goto(`${URL2}/#/reviews`, { waitUntil: 'networkidle0' });
+    await rob2.waitForSelector('#reviews-table');
+    eq(['1', '2'].reverse(), await rob2.$$eval('#reviews-table tbody tr', (r) => r.map((x) => x.dataset.id)), 'incidents listed');
+    await waitText(rob2, '#reviews-table tr[data-id="1"]', /fewer than three whys/);
+    await waitText(rob2, '#open-items', /alert on the WMS host's free disk/);
+    await shot(rob2, '19-reviews');
+    await rob2.click('#reviews-table tr[data-id="1"] a');
+    await rob2.waitForSelector('#review-flags');
+  });
+  await check('recovery_shows_every_metric_against_its_target', async () => {
+    await rob2.goto(`${URL2}/#/recovery`, { waitUntil: 'networkidle0' });
+    await rob2.waitForSelector('#metrics-table');
+    const rep = await api(V2, '/v1/report', undefined, URL2);
+    const shown = await rob2.$$eval('#metrics-table tbody tr', (rs) => rs.map((r) => [r.dataset.metric,
+      r.querySelector('[data-field=value]').dataset.value, r.querySelector('[data-field=target]').dataset.value,
+      r.querySelector('[data-field=met]').textContent, r.querySelector('[data-field=count]').textContent,
+      r.querySelector('[data-field=missing]').textContent]));
+    const s = (x) => (x === null ? '' : String(x));
+    eq(Object.entries(rep.metrics).map(([k, m]) => [k, s(m.value), s(m.target), m.met === true ? '✓ met' : m.met === false ? '✗ not met' : m.target === null ? 'no target' : 'no data',
+      String(m.count), m.missing.length ? m.missing.map((i) => '#' + i).join(' ') : 'none']).sort(), shown.sort(), 'metrics');
+    // plain words: the repeat rate and its target as a person reads them
+    eq(['50.0 %', '< 5.0 %', '✗ not met'], [await text(rob2, 'tr[data-metric=repeat_rate] [data-field=value]'),
+      await text(rob2, 'tr[data-metric=repeat_rate] [data-field=target]'), await text(rob2, 'tr[data-metric=repeat_rate] [data-field=met]')], 'repeat rate');
+    eq(0.5, rep.metrics.repeat_rate.value, 'the API repeat rate');
+  });
+  await check('recovery_charts_per_week_with_a_gap', async () => {
+    const wk = await api(V2, '/v1/report?by=week', undefined, URL2);
+    eq(['2026-W45', '2026-W47'], wk.groups.map((g) => g.key), 'weeks in the API');
+    for (const name of ['contain', 'detection_gap', 'repeat_rate', 'cost_multiplier']) {
+      const fig = `figure[data-metric=${name}]`;
+      eq('3', await rob2.$eval(`${fig} svg`, (e) => e.dataset.weeks), `${name}: weeks plotted`);
+      const pts = await rob2.$$eval(`${fig} circle`, (c) => c.map((x) => [x.dataset.week, Number(x.dataset.value)]));
+      eq(wk.groups.filter((g) => g.metrics[name].value !== null).map((g) => [g.key, g.metrics[name].value]), pts, `${name}: points`);
+      eq(1, (await rob2.$$(`${fig} g.gap[data-week="2026-W46"]`)).length, `${name}: week 46 is a gap`);
+      // the line is broken at the gap: two separate moves, no line across week 46
+      const d = await rob2.$eval(`${fig} path`, (p) => p.getAttribute('d'));
+      eq(2, (d.match(/M/g) || []).length, `${name}: line pieces`);
+    }
+    await shot(rob2, '20-recovery');
+  });
+  const vera2 = await tab();
+  await signIn(vera2, V2, URL2);
+  await vera2.waitForSelector('#now-list');
+  for (const [hash, ready] of [['#/incident/1', '#messages-table'], ['#/review/1', '#review-items table'], ['#/reviews', '#reviews-table'],
+    ['#/recovery', '#metrics-table'], ['#/promise', '#promise']]) {
+    await check(`read_only_token_sees_no_action_${hash.split('/')[1]}`, async () => {
+      await vera2.goto(URL2 + '/' + hash, { waitUntil: 'networkidle0' });
+      await vera2.waitForSelector(ready);
+      await new Promise((r) => setTimeout(r, 300));
+      eq(0, (await vera2.$$('button[data-act], form[data-form]')).length, 'action buttons and forms');
+    });
+  }
+  await check('read_only_sees_the_remedies_and_messages', async () => {
+    await vera2.goto(URL2 + '/#/incident/1', { waitUntil: 'networkidle0' });
+    await vera2.waitForSelector('#remedies-table');
+    eq(3, (await vera2.$$('#remedies-table tbody tr')).length, 'remedy rows');
+    await shot(vera2, '21-incident-viewer-learn');
+  });
+  await check('phone_width_recovery_and_review_no_sideways_scroll', async () => {
+    const phone = await tab(390, 844);
+    await signIn(phone, V2, URL2);
+    await phone.waitForSelector('#now-list');
+    for (const [hash, ready] of [['#/incident/1', '#messages-table'], ['#/review/1', '#review-items table'], ['#/recovery', 'figure[data-metric=contain] svg']]) {
+      await phone.goto(URL2 + '/' + hash, { waitUntil: 'networkidle0' });
+      await phone.waitForSelector(ready);
+      const w = await phone.evaluate(() => document.documentElement.scrollWidth);
+      if (w > 390) { throw new Error(`${hash} is ${w}px wide`); }
+    }
+    await shot(phone, '22-recovery-phone');
+    await phone.ctx.close();
+  });
+  await check('transferred_under_200KB_recovery', async () => {
+    const n = await measured(R2, '#/recovery', 'figure[data-metric=contain] svg', URL2);
+    console.log(`  #/recovery: ${n} bytes transferred`);
+    if (!(n > 1000 && n < LIMIT)) { throw new Error(`${n} bytes`); }
+  });
+  await check('no_script_errors_learn', async () => {
+    const errs = [rob2, vera2].flatMap((p) => p.errors);
     if (errs.length) { throw new Error(errs.join(' | ')); }
   });
 } catch (e) {

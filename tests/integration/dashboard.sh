@@ -45,6 +45,21 @@ browser_ready() {
 }
 check browser_installed browser_ready
 
+# serve_on DB CONFIG ERRFILE: `kintsugi serve` on a free port, event time;
+# sets SPID and SURL (empty when it did not start).
+serve_on() {
+    "$K" serve --listen 127.0.0.1:0 --db "$1" --config "$2" --clock event 2>"$3" &
+    SPID=$!
+    PIDS+=("$SPID")
+    SURL=""
+    for _ in $(seq 1 600); do
+        SURL=$(sed -n 's/^listening on //p' "$3" | head -1)
+        [ -n "$SURL" ] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+}
+
 # ---- the scenario --------------------------------------------------------------------
 DB=$T/shop.db
 "$K" simulate --fault zero-spike,stall-one,wms-one,schema-change --skus 400 --seed 3 \
@@ -63,16 +78,8 @@ check scenario_ingested "$K" ingest "$T/day.ndjson" --db "$DB" --config "$T/kint
 "$K" token revoke gone --db "$DB" >/dev/null 2>&1
 VIEW=$(cat "$T/vera.tok")
 
-"$K" serve --listen 127.0.0.1:0 --db "$DB" --config "$T/kintsugi.yaml" --clock event 2>"$T/serve.err" &
-PID=$!
-PIDS+=("$PID")
-URL=""
-for _ in $(seq 1 600); do
-    URL=$(sed -n 's/^listening on //p' "$T/serve.err" | head -1)
-    [ -n "$URL" ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.05
-done
+serve_on "$DB" "$T/kintsugi.yaml" "$T/serve.err"
+PID=$SPID URL=$SURL
 check server_starts test -n "$URL"
 
 # ---- the assets, by curl ---------------------------------------------------------------
@@ -105,6 +112,86 @@ check incidents_brief_drops_the_lists is "$(vget /v1/incidents | jq -c 'map(del(
 check incidents_bad_view_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$URL/v1/incidents?view=x")"
 check sla_runs_on_event_time is event "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/sla" | jq -r .clock_mode)"
 
+# ---- a second scenario for messages, remedies, reviews and recovery ---------------------
+# A WMS at wh-a, checked every 4 minutes for three weeks, down twice: in ISO
+# week 45 and week 47 (week 46 has no incident: a gap in the charts), three
+# orders with an e-mail each time; each outage contained and resolved by ada
+# (ingested in steps, so that the status changes fall at those instants);
+# the review of the first written with two whys (a shallow flag) and two
+# action items, one overdue. Team messages go to a dir receiver whose path
+# is a file, so they fail; it becomes a directory before the browser retries one.
+L=$T/learn.db
+python3 - "$T" <<'EOF'
+import datetime as dt, json, sys
+T = lambda s: dt.datetime.fromisoformat(s.replace('Z', '+00:00'))
+iso = lambda x: x.strftime('%Y-%m-%dT%H:%M:%SZ')
+down = [(T('2026-11-02T10:05:00Z'), T('2026-11-02T11:00:00Z')), (T('2026-11-16T10:05:00Z'), T('2026-11-16T11:30:00Z'))]
+ev, t = [], T('2026-11-02T10:00:00Z')
+while t <= T('2026-11-20T12:00:00Z'):
+    st = 'down' if any(a <= t < b for a, b in down) else 'up'
+    ev.append({"type": "health", "ts": iso(t), "system": "wms", "location": "wh-a", "status": st})
+    t += dt.timedelta(minutes=4)
+for k, (a, b) in enumerate(down):
+    for i in range(3):
+        ev.append({"type": "order", "ts": iso(a + dt.timedelta(minutes=12 + i)), "order_id": "o%d-%d" % (k + 1, i + 1),
+                   "channel": "amazon", "location": "wh-a", "status": "accepted", "customer": "c%d-%d" % (k + 1, i + 1),
+                   "value": 40 + 10 * i, "email": "c%d-%d@shop.example" % (k + 1, i + 1)})
+ev.sort(key=lambda e: e["ts"])
+cuts = ['2026-11-02T10:40:00Z', '2026-11-02T11:10:00Z', '2026-11-16T10:50:00Z', '2026-11-16T11:40:00Z']
+parts = [[] for _ in cuts + [0]]
+for e in ev:
+    parts[sum(1 for c in cuts if e["ts"] >= c)].append(json.dumps(e) + '\n')
+for i, p in enumerate(parts):
+    open('%s/w%d.ndjson' % (sys.argv[1], i), 'w').write(''.join(p))
+EOF
+touch "$T/box"
+cat >"$T/learn.yaml" <<EOF
+roles:
+  lead: {approve: ["*"], remedies: {"*": true}}
+  agent: {remedies: {refund: 50, discount_code: true, cancel_with_refund: false}}
+people:
+  ada: {role: lead}
+  rob: {role: agent}
+receivers:
+  box: {dir: $T/box, retries: 0}
+notify: {team: [box]}
+EOF
+cat >"$T/review.yaml" <<'EOF'
+root_cause: {category: system, text: "the WMS host ran out of disk during its nightly job", known_risk: false}
+whys:
+  - orders stopped reaching the warehouse
+  - the WMS stopped answering its health checks
+went_well: [the outage was detected within 5 minutes]
+improve: [nobody watched the WMS host's disk]
+action_items:
+  - {text: "alert on the WMS host's free disk", owner: ada, due: 2026-11-05, kind: immediate}
+  - {text: "move the nightly job off the WMS host", owner: rob, due: 2026-12-31, kind: prevention}
+EOF
+lstep() { "$K" ingest --quiet "$T/w$1.ndjson" --db "$L" --config "$T/learn.yaml" >/dev/null 2>&1; }
+lstatus() { "$K" incident status "$1" "$2" --by ada --db "$L" --config "$T/learn.yaml" >/dev/null; }
+lstep 0 && lstatus 1 contained && lstep 1 && lstatus 1 resolved && lstep 2 && lstatus 2 contained &&
+    lstep 3 && lstatus 2 resolved && lstep 4
+check learn_scenario_ingested is "resolved resolved" "$("$K" incidents --json --db "$L" | jq -r 'map(.status) | join(" ")')"
+check learn_review_written "$K" review set 1 --file "$T/review.yaml" --by ada --db "$L" --config "$T/learn.yaml"
+for who in rob:responder ada:admin vera:viewer; do
+    "$K" token create --name "${who%%:*}" --role "${who##*:}" --db "$L" >"$T/l-${who%%:*}.tok" 2>/dev/null
+done
+serve_on "$L" "$T/learn.yaml" "$T/serve2.err"
+PID2=$SPID URL2=$SURL
+check learn_server_starts test -n "$URL2"
+LV=$(cat "$T/l-vera.tok") LR=$(cat "$T/l-rob.tok")
+lpost() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}' "$URL2$2"; }
+check messages_failed_before_the_retry is 10 "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/messages?status=failed" | jq length)"
+check retry_a_sent_or_unknown_message_refused is "404 403" "$(lpost "$LR" /v1/messages/999/retry) $(lpost "$LV" /v1/messages/1/retry)"
+check retry_bad_id_400 is 400 "$(lpost "$LR" /v1/messages/x/retry)"
+lget() { curl -s -H "Authorization: Bearer $LV" "$URL2$1"; }
+check messages_page_and_brief is "$(lget '/v1/messages?incident=1' | jq -c '.[:2] | map(.body = null)')" \
+    "$(lget '/v1/messages?incident=1&limit=2&view=brief' | jq -c .)"
+check messages_total_header grep -qx "X-Total-Count: $(lget '/v1/messages?incident=1' | jq length)" \
+    <(curl -s -D - -o /dev/null -H "Authorization: Bearer $LV" "$URL2/v1/messages?incident=1&limit=1" | tr -d '\r')
+check messages_bad_view_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $LV" "$URL2/v1/messages?view=x")"
+rm "$T/box" && mkdir "$T/box" # the receiver is fixed: a retry now goes through
+
 # ---- the browser -------------------------------------------------------------------------
 OPEN=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" |
     jq -r '[.[] | select(.status != "resolved") | .id] | join(",")')
@@ -115,6 +202,7 @@ check scenario_holds_a_corrupt_update test -n "$CORRUPT"
 rm -rf "$SHOTS"
 (cd "$BR" && KS_URL=$URL KS_RESPONDER=$(cat "$T/rob.tok") KS_ADMIN=$(cat "$T/ada.tok") \
     KS_VIEWER=$VIEW KS_REVOKED=$(cat "$T/gone.tok") KS_OPEN=$OPEN KS_CORRUPT=$CORRUPT \
+    KS_URL2=$URL2 KS_R2=$LR KS_A2=$(cat "$T/l-ada.tok") KS_V2=$LV \
     KS_SHOTS=$SHOTS timeout 300 node dashboard.mjs) >"$T/browser.out" 2>&1
 rc=$?
 cat "$T/browser.out"
@@ -132,6 +220,24 @@ check screenshots_saved test "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 12
 kill -TERM "$PID" 2>/dev/null
 wait "$PID" 2>/dev/null
 check server_stops_cleanly is 0 "$?"
+# The retry the browser made is journaled: after a kill -9 the server comes
+# back with the message sent once and the note on the timeline once.
+lstate() {
+    echo "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/messages?status=sent" | jq -c 'map([.id, .attempts])')" \
+        "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/incidents/1" | jq '[.timeline[] | select(.text | test("queued again by hand by rob"))] | length')" \
+        "$(ls "$T/box" | wc -l)"
+}
+BEFORE=$(lstate)
+check browser_retried_one_message is "[[1,1]] 1 1" "$BEFORE"
+kill -9 "$PID2"
+wait "$PID2" 2>/dev/null
+serve_on "$L" "$T/learn.yaml" "$T/serve3.err"
+PID2=$SPID URL2=$SURL
+sleep 1.5 # a deliverer pass: nothing is sent again
+check retry_survives_kill_9_once is "$BEFORE" "$(lstate)"
+kill -TERM "$PID2" 2>/dev/null
+wait "$PID2" 2>/dev/null
+check learn_server_stops_cleanly is 0 "$?"
 
 # ---- kintsugi demo ends on the dashboard, on a terminal only --------------------------------
 "$K" demo --db "$T/d1.db" </dev/null >"$T/demo1.out" 2>&1

@@ -141,4 +141,47 @@ status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-
 stop "$PID" TERM
 check api_sla_entry_at_stop [ "$("$K" incident show 1 --json --db "$DB" | jq '[.timeline[] | select(.kind == "sla" and (.text | startswith("Specialist review of remedy 3 ")))] | length')" = 1 ]
 
+# ---- the notices say the policy's remedy ----------------------------------------------------
+# A WMS outage of more than a day at wh1 with two orders with an e-mail: o2 is
+# granted faster shipping before the order-delay notices go out; o1 is not.
+mkdir -p "$T/nout"
+cat >"$T/n.yaml" <<EOF
+systems:
+  wms: {down_after: 10m}
+roles:
+  agent: {remedies: {refund: 50, discount_code: true, cancel_with_refund: false}}
+  lead: {remedies: {expedited_shipping: true, cancel_with_refund: true, refund: 200}}
+people:
+  carol: {role: agent}
+  alice: {role: lead}
+receivers:
+  out: {dir: $T/nout}
+notify: {customer: [out]}
+messages: {shop: "Example Shop", delay: 24h}
+EOF
+cat >"$T/n1.ndjson" <<'EOF'
+{"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","location":"wh1","status":"up"}
+{"type":"health","ts":"2026-11-22T10:05:00Z","system":"wms","location":"wh1","status":"down"}
+{"type":"order","ts":"2026-11-22T10:12:00Z","order_id":"o1","channel":"amazon","location":"wh1","status":"accepted","customer":"c1","value":100,"email":"c1@shop.example"}
+{"type":"order","ts":"2026-11-22T10:14:00Z","order_id":"o2","channel":"amazon","location":"wh1","status":"accepted","customer":"c2","value":80,"email":"c2@shop.example"}
+{"type":"tick","ts":"2026-11-22T10:20:00Z"}
+EOF
+cat >"$T/n2.ndjson" <<'EOF'
+{"type":"health","ts":"2026-11-23T11:00:00Z","system":"wms","location":"wh1","status":"up"}
+{"type":"tick","ts":"2026-11-23T11:05:00Z"}
+EOF
+ND=$T/n.db
+"$K" ingest --quiet --db "$ND" --config "$T/n.yaml" "$T/n1.ndjson" >/dev/null 2>&1
+"$K" remedy grant 1 --order o2 --kind expedited_shipping --by alice --db "$ND" --config "$T/n.yaml" >/dev/null
+"$K" ingest --quiet --db "$ND" --config "$T/n.yaml" "$T/n2.ndjson" >/dev/null 2>&1
+offer() { "$K" messages --json --db "$ND" --config "$T/n.yaml" | jq -r ".[] | select(.kind == \"order_delay\" and .order == \"$1\") | .body" | grep '^What we offer: '; }
+check notice_offers_the_policys_choices [ "$(offer o1)" = 'What we offer: You may choose: cancelling your order, with a full refund; faster shipping, at our cost. We may also add: a discount code for a later order; a refund of part of what you paid.' ]
+check notice_names_the_grant_and_who_decided [ "$(offer o2)" = 'What we offer: Granted: faster shipping, at our cost, decided by alice, who is accountable for it.' ]
+check notice_file_says_it_too grep -q 'decided by alice, who is accountable for it' $(grep -l '"order":"o2"' "$T"/nout/*.json)
+# a configuration without remedies: the documented default text
+printf 'receivers: {out: {dir: %s}}\nnotify: {customer: [out]}\n' "$T/nout" >"$T/np.yaml"
+check no_policy_keeps_the_default [ "$("$K" messages preview 1 --template order_delay --db "$ND" --config "$T/np.yaml" | grep '^What we offer: ')" = 'What we offer: a refund, store credit, a replacement or expedited shipping: reply to choose' ]
+"$K" remedy grant 1 --order o1 --kind refund --amount 120 --by carol --db "$ND" --config "$T/n.yaml" >/dev/null 2>&1
+check follow_up_compensation_pending [ "$("$K" messages preview 1 --template follow_up --db "$ND" --config "$T/n.yaml" | grep '^Compensation: ')" = 'Compensation: Waiting for approval: a refund of part of what you paid (120.00 USD); we will tell you as soon as it is decided.' ]
+
 echo "RESULT passed=$passed failed=$failed"

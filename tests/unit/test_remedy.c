@@ -288,7 +288,7 @@ static void the_notices_describe_what_was_granted_or_offered(void)
     setup();
     struct ks_err err = {0};
     struct ks_buf b = {0};
-    CHECK_INT(ks_remedy_describe(s, &cfg, 1, "o1", &b, &err), KS_OK);
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, NULL, "o1", &b, &err), KS_OK);
     CHECK_STR(b.p, "You may choose: cancelling your order, with a full refund; faster shipping, at "
                    "our cost. We may also add: a discount code for a later order; store credit for "
                    "a later order; a refund of part of what you paid.");
@@ -296,12 +296,12 @@ static void the_notices_describe_what_was_granted_or_offered(void)
     CHECK_INT(grant("o1", "expedited_shipping", -1, "alice", &id, &err), KS_OK);
     CHECK_INT(grant("o1", "refund", 500, "carol", &id, &err), KS_OK);
     ks_buf_reset(&b);
-    CHECK_INT(ks_remedy_describe(s, &cfg, 1, "o1", &b, &err), KS_OK);
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, NULL, "o1", &b, &err), KS_OK);
     CHECK_STR(b.p, "Granted: faster shipping, at our cost, decided by alice, who is accountable for "
                    "it. Waiting for approval: a refund of part of what you paid (500.00 USD); we "
                    "will tell you as soon as it is decided.");
     ks_buf_reset(&b);
-    CHECK_INT(ks_remedy_describe(s, &cfg, 9, "o1", &b, &err), KS_ENOTFOUND);
+    CHECK_INT(ks_remedy_describe(s, &cfg, 9, NULL, "o1", &b, &err), KS_ENOTFOUND);
     ks_buf_fini(&b);
     teardown();
 }
