@@ -141,8 +141,9 @@ fuzz: deps
 TORTURE_KILLS ?= 100
 torture: deps
 	@$(MAKE) --no-print-directory all san
-	KS_CRASH_KILLS=$(TORTURE_KILLS) KS_DISKFULL_ROUNDS=5 bash tests/integration/crash.sh
-	bash tests/integration/diskfull.sh
+	KS_CRASH_KILLS=$(TORTURE_KILLS) KINTSUGI=build/san/kintsugi bash tests/integration/crash.sh
+	KINTSUGI=build/san/kintsugi bash tests/integration/diskfull.sh
+	./build/san/tests/test_store_vfs
 
 bench-messages: deps build/kintsugi
 	@bash bench/messages.sh

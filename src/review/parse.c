@@ -44,27 +44,6 @@ static int line_of(const struct pctx *p, const yaml_node_t *n)
     return (int)n->start_mark.line + 1 + p->base;
 }
 
-/* Keeps a message on one line: control characters of the review's own text
- * (a key with a tab or a newline in it) are written \xNN, and a character
- * cut by the end of out is dropped. */
-static void one_line(const char *in, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (; *in && o + 5 < cap; in++) {
-        unsigned char ch = (unsigned char)*in;
-        if (ch < 0x20 || ch == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = 0;
-    size_t bad_at = ks_utf8_invalid_at(out, o);
-    if (bad_at != (size_t)-1) {
-        out[bad_at] = 0;
-    }
-}
-
 static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
@@ -74,7 +53,7 @@ static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    one_line(msg, line, sizeof(line));
+    ks_one_line(msg, line, sizeof(line)); /* a key with a tab or a newline in it */
     return ks_err_set(p->err, KS_EINPUT, "%s:%d: %s", p->name, line_of(p, n), line);
 }
 

@@ -128,9 +128,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A copy of exactly size bytes, so ASan flags any read past the text. */
     char *text = malloc(size ? size : 1);
     memcpy(text, data, size);
+    /* YAML breaks lines at \n, \r, and NEL, LS and PS (0x85, 0xE2 ...): at
+     * most this many lines */
     long lines = 1;
     for (size_t i = 0; i < size; i++) {
-        lines += data[i] == '\n';
+        lines += data[i] == '\n' || data[i] == '\r' || data[i] == 0x85 || data[i] == 0xE2;
     }
     struct ks_review_doc d, again;
     memset(&d, 0, sizeof(d));
