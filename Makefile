@@ -28,11 +28,14 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 TSAN_OBJ  = $(LIB_SRC:%.c=build/tsan/obj/%.o)
 TSANFLAGS = -O1 -g -fsanitize=thread
 TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
-# libFuzzer targets of the alert parsers; tests replay tests/fuzz/corpus-NAME
-# through build/fuzz/fuzz_NAME.
-ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
+# libFuzzer targets, one per parser: tests/fuzz/fuzz_NAME.c becomes
+# build/fuzz/fuzz_NAME, and the tests replay tests/fuzz/corpus-NAME through it.
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+FUZZ_OBJ     = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZFLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve bench-messages
+.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages
 
 $(WEB_GEN): scripts/embed.c $(WEB_FILES)
 	@mkdir -p build/gen build/tools
@@ -97,39 +100,50 @@ build/bench/%: build/obj/bench/%.o build/libkintsugi.a
 
 unit-bins: $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
-san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(ALERT_FUZZ) build/fuzz/fuzz_template \
-  $(TSAN_TESTS)
+san: build/san/kintsugi unit-bins fuzz-bins $(TSAN_TESTS)
 
-# The libFuzzer target (clang); tests replay its corpus, `make fuzz` explores.
-FUZZ_SRC = $(filter-out src/cli/main.c,$(wildcard src/core/*.c src/event/*.c))
-build/fuzz/fuzz_decode: tests/fuzz/fuzz_decode.c $(FUZZ_SRC)
+# The libFuzzer targets (clang): the library once more, instrumented for
+# coverage, and one pattern rule for every tests/fuzz/fuzz_NAME.c. (clang's
+# -Wformat=2 also flags the v*printf wrappers, which gcc accepts.)
+fuzz-bins: $(FUZZ_TARGETS)
+
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
-	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+	clang $(WARN) -Wno-format-nonliteral $(FUZZFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
-# The alert parsers (src/alerts), one target each (ALERT_FUZZ, above).
-ALERT_FUZZ_SRC = $(wildcard src/core/*.c src/alerts/*.c)
-$(ALERT_FUZZ): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALERT_FUZZ_SRC)
-	@mkdir -p $(dir $@)
-	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
-	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+build/fuzz/libkintsugi.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-# The message template parser (src/comms/template.c).
-build/fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(wildcard src/core/*.c) src/comms/template.c
-	@mkdir -p $(dir $@)
-	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
-	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o build/fuzz/libkintsugi.a
+	clang $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-# libFuzzer writes what it finds into the first corpus directory, which must exist.
-# `make fuzz` explores the event decoder; `make fuzz FUZZ=pagerduty` (or
-# alertmanager) an alert parser.
-FUZZ ?= decode
-FUZZ_CORPUS = $(if $(filter decode,$(FUZZ)),corpus,corpus-$(FUZZ))
-FUZZ_MAX_LEN = $(if $(filter decode,$(FUZZ)),4096,16384)
-fuzz: deps build/fuzz/fuzz_$(FUZZ)
-	@mkdir -p build/fuzz/$(FUZZ_CORPUS)
-	./build/fuzz/fuzz_$(FUZZ) -max_total_time=$${FUZZ_SECONDS:-60} -max_len=$(FUZZ_MAX_LEN) \
-	  build/fuzz/$(FUZZ_CORPUS) tests/fuzz/$(FUZZ_CORPUS)
+# `make fuzz` explores every target for FUZZ_SECONDS each (30 unless told),
+# `make fuzz FUZZ=NAME` one (decode, pagerduty, config, ...). libFuzzer writes
+# what it finds into its first corpus directory (build/fuzz/corpus-NAME, made
+# here: it must exist); a crash is left as build/fuzz/crash-* and stops make.
+FUZZ ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ:%=build/fuzz/fuzz_%)
+	@set -e; for n in $(FUZZ); do \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzz $$n: $(FUZZ_SECONDS) s"; \
+	  ./build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 \
+	    -artifact_prefix=build/fuzz/crash-$$n- -print_final_stats=1 \
+	    build/fuzz/corpus-$$n tests/fuzz/corpus-$$n 2>build/fuzz/$$n.log || \
+	    { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E '^stat::(number_of_executed_units|new_units_added)' build/fuzz/$$n.log | tr '\n' ' '; echo; \
+	done
+
+# The crash and fault tests at their full counts (docs/DURABILITY.md):
+# `make test` runs them small; KS_TEST_DB picks the store (sqlite by default).
+TORTURE_KILLS ?= 100
+torture: deps
+	@$(MAKE) --no-print-directory all san
+	KS_CRASH_KILLS=$(TORTURE_KILLS) KINTSUGI=build/san/kintsugi bash tests/integration/crash.sh
+	KINTSUGI=build/san/kintsugi bash tests/integration/diskfull.sh
+	./build/san/tests/test_store_vfs
 
 bench-messages: deps build/kintsugi
 	@bash bench/messages.sh
@@ -148,4 +162,4 @@ clean:
 # Keep test objects (they are intermediates) so their dependency files count.
 .SECONDARY:
 
--include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(wildcard build/san/obj/tests/unit/*.d build/tsan/obj/tests/unit/*.d build/obj/bench/*.d)
+-include $(OBJ:.o=.d) $(SAN_OBJ:.o=.d) $(TSAN_OBJ:.o=.d) $(wildcard build/san/obj/tests/unit/*.d build/tsan/obj/tests/unit/*.d build/obj/bench/*.d build/fuzz/obj/tests/fuzz/*.d) $(FUZZ_OBJ:.o=.d)

@@ -4,8 +4,8 @@
 #   unit + scenario tests: build/san/tests/test_*   (each prints RESULT passed=N failed=M)
 #   two-thread tests:      build/tsan/tests/test_*  (the same, under ThreadSanitizer)
 #   CLI integration tests: tests/integration/*.sh   (each prints RESULT passed=N failed=M)
-#   fuzz corpus replay:    build/fuzz/fuzz_decode over tests/fuzz/corpus, and
-#                          build/fuzz/fuzz_NAME over tests/fuzz/corpus-NAME
+#   fuzz corpus replay:    build/fuzz/fuzz_NAME over tests/fuzz/corpus-NAME, for
+#                          every parser (decode, config, review, checkpoint, ...)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
@@ -62,24 +62,15 @@ for t in tests/integration/*.sh; do
     rm -f "$out"
 done
 
-# Replay the fuzz corpus (every file is one input) through the fuzz target.
-if [ -x build/fuzz/fuzz_decode ] && [ -d tests/fuzz/corpus ]; then
-    n=$(find tests/fuzz/corpus -type f | wc -l)
-    out=$(mktemp)
-    if find tests/fuzz/corpus -type f -print0 | xargs -0 ./build/fuzz/fuzz_decode >"$out" 2>&1; then
-        echo "ok   fuzz corpus replay ($n inputs)"; passed=$((passed + 1))
-    else
-        echo "FAIL fuzz corpus replay"; tail -30 "$out" | sed 's/^/    /'; failed=$((failed + 1))
-    fi
-    rm -f "$out"
-fi
-
-# The alert parsers' targets, each over its own corpus (tests/fuzz/corpus-NAME).
+# Every parser's libFuzzer target over its own corpus (tests/fuzz/corpus-NAME):
+# each file is one input, and each corpus must have its target.
 for d in tests/fuzz/corpus-*; do
     [ -d "$d" ] || continue
     name=${d#tests/fuzz/corpus-}
     t=build/fuzz/fuzz_$name
-    [ -x "$t" ] || continue
+    if [ ! -x "$t" ]; then
+        echo "FAIL fuzz $name corpus replay: $t is not built"; failed=$((failed + 1)); continue
+    fi
     n=$(find "$d" -type f | wc -l)
     out=$(mktemp)
     if find "$d" -type f -print0 | xargs -0 "$t" >"$out" 2>&1; then

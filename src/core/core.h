@@ -38,6 +38,12 @@ struct ks_err {
 /* Sets err (which may be NULL) and returns rc. */
 enum ks_rc ks_err_set(struct ks_err *err, enum ks_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Copies in to out (cap bytes) on one line: control characters become
+ * \xNN, and a character cut by the end of out is dropped. For messages that
+ * quote what people wrote (a key with a tab, a name with a newline). */
+void ks_one_line(const char *in, char *out, size_t cap);
+/* The same over err->msg, in place. */
+void ks_err_one_line(struct ks_err *err);
 /* Prepends context ("file:17: ") to an already set message. */
 void ks_err_prefix(struct ks_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

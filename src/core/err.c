@@ -18,6 +18,34 @@ enum ks_rc ks_err_set(struct ks_err *err, enum ks_rc rc, const char *fmt, ...)
     return rc;
 }
 
+void ks_one_line(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in && o + 5 < cap; in++) {
+        unsigned char ch = (unsigned char)*in;
+        if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = 0;
+    size_t bad = ks_utf8_invalid_at(out, o);
+    if (bad != (size_t)-1) {
+        out[bad] = 0;
+    }
+}
+
+void ks_err_one_line(struct ks_err *err)
+{
+    if (!err) {
+        return;
+    }
+    char tmp[sizeof(err->msg)];
+    ks_one_line(err->msg, tmp, sizeof(tmp));
+    memcpy(err->msg, tmp, sizeof(tmp));
+}
+
 void ks_err_prefix(struct ks_err *err, const char *fmt, ...)
 {
     if (!err) {

@@ -429,8 +429,9 @@ static void r_held(struct ks_rd *r, struct ks_held *v, size_t n)
                 r->bad = 1;
                 return;
             }
-            int64_t sku = (int64_t)prev + 1 + unzig(d);
-            if (sku < 0 || sku > UINT32_MAX) {
+            int64_t sku;
+            if (__builtin_add_overflow((int64_t)prev + 1, unzig(d), &sku) || sku < 0 ||
+                sku > UINT32_MAX) {
                 r->bad = 1;
                 return;
             }

@@ -99,6 +99,10 @@ static void load(struct ks_engine *e, struct ks_rd *r)
         k->sku = ks_rd_u32(r);
         ks_rd_win(r, &k->win);
         k->incident = ks_rd_i64(r);
+        if (k->sku >= e->skus.n || (k->reason != KS_NONE && k->reason >= e->strs.n)) {
+            ks_rd_fail(r); /* ids no state we wrote holds (freed with the engine) */
+            break;
+        }
         *ks_map64_put(&e->ck_index, (((uint64_t)k->reason << 32) | k->sku) + 1, NULL) = i;
     }
 }

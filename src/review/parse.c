@@ -48,17 +48,32 @@ static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 static enum ks_rc bad(struct pctx *p, const yaml_node_t *n, const char *fmt, ...)
 {
-    char msg[400];
+    char msg[400], line[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return ks_err_set(p->err, KS_EINPUT, "%s:%d: %s", p->name, line_of(p, n), msg);
+    ks_one_line(msg, line, sizeof(line)); /* a key with a tab or a newline in it */
+    return ks_err_set(p->err, KS_EINPUT, "%s:%d: %s", p->name, line_of(p, n), line);
 }
 
 static const char *scalar(const yaml_node_t *n)
 {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* Whether the key of pair pr (of mapping m) came before in m: a key given
+ * twice is refused rather than one value silently replacing the other. */
+static int given_before(const struct pctx *p, const yaml_node_t *m, const yaml_node_pair_t *pr)
+{
+    const char *key = scalar(yaml_document_get_node(p->doc, pr->key));
+    for (const yaml_node_pair_t *q = m->data.mapping.pairs.start; key && q < pr; q++) {
+        const char *k = scalar(yaml_document_get_node(p->doc, q->key));
+        if (k && !strcmp(k, key)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* A YAML null: empty, ~ or null, unquoted. */
@@ -138,6 +153,9 @@ static enum ks_rc parse_root(struct pctx *p, const yaml_node_t *n, struct ks_rev
         if (!key) {
             return bad(p, k, "root_cause: keys must be text");
         }
+        if (given_before(p, n, pr)) {
+            return bad(p, k, "root_cause: key \"%s\" given twice", key);
+        }
         if (is_null(v)) {
             continue;
         }
@@ -200,6 +218,9 @@ static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_re
             const char *kn = scalar(k);
             if (!kn) {
                 return bad(p, k, "action_items[%zu]: keys must be text", i);
+            }
+            if (given_before(p, m, pr)) {
+                return bad(p, k, "action_items[%zu]: key \"%s\" given twice", i, kn);
             }
             snprintf(key, sizeof(key), "action_items[%zu].%s", i, kn);
             if (is_null(v)) {
@@ -292,6 +313,8 @@ static enum ks_rc parse_root_node(struct pctx *p, yaml_node_t *root, struct ks_r
         enum ks_rc rc = KS_OK;
         if (!key) {
             return bad(p, k, "keys must be text");
+        } else if (given_before(p, root, pr)) {
+            return bad(p, k, "key \"%s\" given twice", key);
         } else if (!strcmp(key, "root_cause")) {
             rc = parse_root(p, v, d);
         } else if (!strcmp(key, "whys")) {

@@ -344,5 +344,9 @@ enum ks_rc ks_live_cmd_apply(struct ks_engine *e, const char *cmd, size_t len, c
         }
     }
     json_decref(j);
+    if (rc != KS_OK) {
+        /* a refusal may quote a field as sent ("zero_ch\nnel"): one line */
+        ks_err_one_line(err);
+    }
     return rc;
 }

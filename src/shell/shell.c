@@ -367,7 +367,13 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
         return KS_SHELL_USAGE;
     }
     if (ks_store_open(&sh->store, db, &err) != KS_OK) {
-        ks_shell_error("%s", err.msg);
+        /* the database named once: "store: open PATH: ..." names it already,
+         * a failed migration (a full disk) does not */
+        if (strstr(err.msg, db)) {
+            ks_shell_error("%s", err.msg);
+        } else {
+            ks_shell_error("%s: %s", db, err.msg);
+        }
         ks_config_fini(&sh->cfg);
         return err.rc == KS_EUSAGE ? KS_SHELL_USAGE : KS_SHELL_FAIL;
     }

@@ -93,7 +93,7 @@ void ks_feed_enc_fini(struct ks_feed_enc *e)
 void ks_feed_dec_init(struct ks_feed_dec *d, int64_t first, const void *data, size_t n)
 {
     d->p = data;
-    d->end = d->p + n;
+    d->end = n ? d->p + n : d->p; /* an empty blob may come as NULL */
     memset(&d->cur, 0, sizeof(d->cur));
     d->cur.seq = first - 1;
 }
@@ -115,7 +115,9 @@ int ks_feed_dec_next(struct ks_feed_dec *d, struct ks_feed_change *out)
         if (get_varint(&d->p, d->end, &v) != 0) {
             return -1;
         }
-        d->cur.at += unzig(v);
+        if (__builtin_add_overflow(d->cur.at, unzig(v), &d->cur.at)) {
+            return -1; /* no instant a block was written with */
+        }
         if (get_varint(&d->p, d->end, &v) != 0 || v > UINT32_MAX) {
             return -1;
         }

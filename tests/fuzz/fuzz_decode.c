@@ -18,7 +18,7 @@
  * allocation.
  *
  *   make build/fuzz/fuzz_decode
- *   ./build/fuzz/fuzz_decode -max_len=4096 build/fuzz/corpus tests/fuzz/corpus
+ *   make fuzz FUZZ=decode
  */
 #include "../../src/event/event.h"
 

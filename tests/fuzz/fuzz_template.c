@@ -20,14 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The one helper of the configuration module the parser uses (for "did you
- * mean" hints); the target links only core and the parser. */
-const char *ks_key_closest(const char *s, size_t n, const char *const *names, size_t count)
-{
-    (void)s, (void)n, (void)names, (void)count;
-    return NULL;
-}
-
 static void die(const char *what)
 {
     fprintf(stderr, "fuzz_template: %s\n", what);

@@ -12,7 +12,7 @@
  * lines, the fuzz corpus and every scenario's NDJSON.
  *
  * Run from the repository root (as scripts/run-tests.sh does): the corpus is
- * read from tests/fuzz/corpus.
+ * read from tests/fuzz/corpus-decode.
  */
 #include "../../src/event/event.h"
 #include "slurp.h"
@@ -1819,7 +1819,7 @@ static void check_ndjson_file(const char *path)
 static void differential_fuzz_corpus_agrees(void)
 {
     files_seen = 0;
-    CHECK_INT(walk("tests/fuzz/corpus", "", check_corpus_file), 0);
+    CHECK_INT(walk("tests/fuzz/corpus-decode", "", check_corpus_file), 0);
     CHECK(files_seen >= 30);
 }
 
