@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto libmicrohttpd
+PKGS     = sqlite3 libpq yaml-0.1 jansson libcurl libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
