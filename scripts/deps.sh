@@ -5,8 +5,10 @@ set -euo pipefail
 # prometheus-alertmanager, openssl, nodejs and npm: tests/integration/alerts.sh
 # (a real Alertmanager, and PagerDuty's JavaScript client behind a TLS front).
 # python3 and prometheus: tests/integration/serve_more.sh and metrics.sh.
+# libpq-dev: the PostgreSQL store (--db postgresql://...); postgresql (the
+# server, run by scripts/pg-test.sh for the tests) and postgresql-client (psql).
 need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2
-      prometheus-alertmanager openssl python3 prometheus)
+      prometheus-alertmanager openssl python3 prometheus libpq-dev postgresql postgresql-client)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

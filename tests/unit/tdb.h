@@ -27,20 +27,20 @@ static char tdb_uri[1024];  /* the fresh database */
 static char tdb_schema[64]; /* PostgreSQL: the test's schema */
 static int tdb_count;
 
-static const char *tdb_pg_base(void)
+static inline const char *tdb_pg_base(void)
 {
     const char *u = getenv("KS_TEST_PG_URI");
     return u && *u ? u : NULL;
 }
 
-static void tdb_quiet(void *arg, const char *msg)
+static inline void tdb_quiet(void *arg, const char *msg)
 {
     (void)arg;
     (void)msg;
 }
 
 /* A connection to the test server with search_path on the test's schema. */
-static PGconn *tdb_pg_connect(void)
+static inline PGconn *tdb_pg_connect(void)
 {
     PGconn *c = PQconnectdb(tdb_pg_base());
     if (PQstatus(c) != CONNECTION_OK) {
@@ -52,7 +52,7 @@ static PGconn *tdb_pg_connect(void)
     return c;
 }
 
-static int tdb_pg_run(const char *sql, long long *out)
+static inline int tdb_pg_run(const char *sql, long long *out)
 {
     PGconn *c = tdb_pg_connect();
     if (!c) {
@@ -76,7 +76,7 @@ static int tdb_pg_run(const char *sql, long long *out)
 }
 
 /* A new empty database for one test: tdb_uri names it. */
-static void tdb_setup(void)
+static inline void tdb_setup(void)
 {
     tdb_count++;
     if (tdb_pg) {
@@ -114,7 +114,7 @@ static void tdb_setup(void)
     snprintf(tdb_uri, sizeof(tdb_uri), "%s/kintsugi.db", tdb_dir);
 }
 
-static void tdb_teardown(void)
+static inline void tdb_teardown(void)
 {
     if (tdb_pg) {
         char sql[128];
@@ -138,7 +138,7 @@ static void tdb_teardown(void)
 }
 
 /* One number from a query straight through the backend (-1: none or error). */
-static long long tdb_int(const char *sql)
+static inline long long tdb_int(const char *sql)
 {
     long long v = -1;
     if (tdb_pg) {
@@ -157,7 +157,7 @@ static long long tdb_int(const char *sql)
 }
 
 /* Runs statements straight through the backend: 0 when they all ran. */
-static int tdb_exec(const char *sql)
+static inline int tdb_exec(const char *sql)
 {
     if (tdb_pg) {
         return tdb_pg_run(sql, NULL);
@@ -171,7 +171,7 @@ static int tdb_exec(const char *sql)
     return rc == SQLITE_OK ? 0 : -1;
 }
 
-static void tdb_run(void (*fn)(void), const char *name, int pg)
+static inline void tdb_run(void (*fn)(void), const char *name, int pg)
 {
     static int said;
     char label[160];
