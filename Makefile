@@ -28,7 +28,7 @@ TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 # through build/fuzz/fuzz_NAME.
 ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
 
-.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve
+.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve bench-pg
 
 all: build/kintsugi
 
@@ -122,6 +122,11 @@ bench: deps
 bench-serve: deps
 	@$(MAKE) --no-print-directory all build/bench/post_events build/bench/gen_inventory
 	@bash bench/serve.sh
+
+# SQLite against PostgreSQL: the same replay, and restart to ready with 10 M pairs.
+bench-pg: deps
+	@$(MAKE) --no-print-directory all build/bench/gen_inventory
+	@bash bench/postgres.sh
 
 clean:
 	rm -rf build
