@@ -71,7 +71,7 @@ for round in $(seq 1 "$REPEAT"); do
     fresh_pg
     say "round $round/$REPEAT, PostgreSQL: kintsugi ingest --quiet --db '$DB' $FILE"
     timed "pg-replay-$round" build/kintsugi ingest --quiet --db "$DB" "$FILE"
-    psql "$PG" -qAtX -c "DROP SCHEMA b$nschema CASCADE" >/dev/null
+    psql "$PG" -qAtX -c "SET client_min_messages = warning" -c "DROP SCHEMA b$nschema CASCADE" >/dev/null
     r=$(awk -v a="$(val "$OUT/pg-replay-$round.txt" seconds)" \
         -v b="$(val "$OUT/pg-sqlite-replay-$round.txt" seconds)" 'BEGIN { printf "%.2f", a / b }')
     ratios="$ratios $r"
