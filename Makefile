@@ -10,7 +10,11 @@ WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 CFLAGS  ?= -O2 -g
 LDLIBS   = $(PKG_LIBS) -lm -lpthread
 
-LIB_SRC  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
+# The dashboard's files (web/) become build/gen/web_assets.c (scripts/embed.c),
+# compiled into the library like any source: nothing is read at run time.
+WEB_FILES = web/index.html web/app.css web/app.js
+WEB_GEN   = build/gen/web_assets.c
+LIB_SRC  = $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(WEB_GEN)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 BENCH_SRC = $(wildcard bench/*.c)
 
@@ -28,7 +32,12 @@ TSAN_TESTS = build/tsan/tests/test_intake build/tsan/tests/test_http
 # through build/fuzz/fuzz_NAME.
 ALERT_FUZZ = build/fuzz/fuzz_pagerduty build/fuzz/fuzz_alertmanager
 
-.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve bench-pg
+.PHONY: all demo test deps san unit-bins fuzz clean bench bench-serve bench-messages bench-pg
+
+$(WEB_GEN): scripts/embed.c $(WEB_FILES)
+	@mkdir -p build/gen build/tools
+	$(CC) $(WARN) -O1 -o build/tools/embed scripts/embed.c
+	build/tools/embed $@ $(WEB_FILES)
 
 all: build/kintsugi
 
@@ -88,7 +97,8 @@ build/bench/%: build/obj/bench/%.o build/libkintsugi.a
 
 unit-bins: $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
-san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(ALERT_FUZZ) $(TSAN_TESTS)
+san: build/san/kintsugi unit-bins build/fuzz/fuzz_decode $(ALERT_FUZZ) build/fuzz/fuzz_template \
+  $(TSAN_TESTS)
 
 # The libFuzzer target (clang); tests replay its corpus, `make fuzz` explores.
 FUZZ_SRC = $(filter-out src/cli/main.c,$(wildcard src/core/*.c src/event/*.c))
@@ -104,6 +114,12 @@ $(ALERT_FUZZ): build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALERT_FUZZ_SRC)
 	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
 	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The message template parser (src/comms/template.c).
+build/fuzz/fuzz_template: tests/fuzz/fuzz_template.c $(wildcard src/core/*.c) src/comms/template.c
+	@mkdir -p $(dir $@)
+	clang $(WARN) -Wno-unused-command-line-argument -O1 -g -fsanitize=fuzzer,address,undefined \
+	  $(PKG_CFLAGS) -o $@ $^ $(LDLIBS)
+
 # libFuzzer writes what it finds into the first corpus directory, which must exist.
 # `make fuzz` explores the event decoder; `make fuzz FUZZ=pagerduty` (or
 # alertmanager) an alert parser.
@@ -114,6 +130,9 @@ fuzz: deps build/fuzz/fuzz_$(FUZZ)
 	@mkdir -p build/fuzz/$(FUZZ_CORPUS)
 	./build/fuzz/fuzz_$(FUZZ) -max_total_time=$${FUZZ_SECONDS:-60} -max_len=$(FUZZ_MAX_LEN) \
 	  build/fuzz/$(FUZZ_CORPUS) tests/fuzz/$(FUZZ_CORPUS)
+
+bench-messages: deps build/kintsugi
+	@bash bench/messages.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_SRC:bench/%.c=build/bench/%)

@@ -231,6 +231,13 @@ int main(int argc, char **argv)
         pthread_join(th[i], NULL);
     }
     double secs = now() - t0;
+    /* The slowest request, by number (1-based), before the sort loses it. */
+    size_t slowest = 0;
+    for (size_t i = 1; i < g.nbatches; i++) {
+        if (g.lat[i] > g.lat[slowest]) {
+            slowest = i;
+        }
+    }
     qsort(g.lat, g.nbatches, sizeof(double), cmp);
     size_t n = g.nbatches;
     printf("requests %zu\n", n);
@@ -246,6 +253,7 @@ int main(int argc, char **argv)
         printf("latency_p50_ms %.3f\n", g.lat[n / 2] * 1e3);
         printf("latency_p99_ms %.3f\n", g.lat[(size_t)((double)n * 0.99) < n ? (size_t)((double)n * 0.99) : n - 1] * 1e3);
         printf("latency_max_ms %.3f\n", g.lat[n - 1] * 1e3);
+        printf("latency_max_request %zu\n", slowest + 1);
     }
     curl_global_cleanup();
     free(th);

@@ -8,7 +8,7 @@
 #     process, /usr/bin/time) for the ratio;
 #  2. the latency of single events, request to 202 (the event, the incident
 #     it opens or changes and its containment are committed by then): the
-#     first SERVE_SINGLE lines of a simulated shop with every fault, one per
+#     lines (the first SERVE_SINGLE, or all) of a simulated shop with every fault, one per
 #     request;
 #  3. how late timers fire on the wall clock: SERVE_TIMERS channels whose last
 #     ok sync makes them stale 2 to 8 s from now; each incident's first sight
@@ -21,7 +21,8 @@
 # Prints a summary (also bench/out/serve-summary.txt) and the commands.
 #
 # Environment: SERVE_SKUS (50000: x 4 channels x 5 cycles = 1 M lines),
-# SERVE_REPEAT (3 rounds; the best counts), SERVE_SINGLE (2000),
+# SERVE_REPEAT (3 rounds; the best counts), SERVE_SINGLE (0: every line of the
+# simulated day, 65 k requests, so that the faults open incidents),
 # SERVE_TIMERS (12), SERVE_PAIRS (1: the 10 M-pair restart; 0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +31,7 @@ OUT=bench/out
 mkdir -p "$OUT"
 SKUS=${SERVE_SKUS:-50000}
 REPEAT=${SERVE_REPEAT:-3}
-SINGLE=${SERVE_SINGLE:-2000}
+SINGLE=${SERVE_SINGLE:-0}
 NTIMERS=${SERVE_TIMERS:-12}
 PAIRS=${SERVE_PAIRS:-1}
 K=build/kintsugi
@@ -128,7 +129,7 @@ for i in $(seq 1 "$NTIMERS"); do
 done >"$OUT/timers.ndjson"
 curl -s -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/x-ndjson' \
     --data-binary @"$OUT/timers.ndjson" "$URL/v1/events"
-declare -A seen
+declare -A seen=()
 for _ in $(seq 1 1000); do
     t=$(date +%s%3N)
     for ch in $(curl -s -H "Authorization: Bearer $T" "$URL/v1/incidents" | jq -r '.[].scope.channels[]'); do
@@ -161,7 +162,10 @@ if [ "$PAIRS" = 1 ]; then
         $K serve --listen 127.0.0.1:0 --db "$PDB" 2>"$OUT/pairs.err" &
         PID=$!
         PIDS+=("$PID")
-        until grep -q '^listening on' "$OUT/pairs.err" 2>/dev/null; do sleep 0.005; done
+        until grep -q '^listening on' "$OUT/pairs.err" 2>/dev/null; do
+            kill -0 "$PID" 2>/dev/null || { echo "kintsugi serve stopped:"; cat "$OUT/pairs.err"; exit 1; }
+            sleep 0.005
+        done
         URL=$(sed -n 's/^listening on //p' "$OUT/pairs.err")
         until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ]; do sleep 0.005; done
         t1=$(date +%s%N)

@@ -70,6 +70,7 @@ void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e);
 /* Commands: each returns an exit code. argv[0] is the first word after the
  * command's name. */
 int ks_cmd_ingest(int argc, char **argv);
+int ks_cmd_messages(int argc, char **argv);
 int ks_cmd_serve(int argc, char **argv);
 int ks_cmd_incidents(int argc, char **argv);
 int ks_cmd_incident(int argc, char **argv);
@@ -85,6 +86,8 @@ int ks_cmd_hooks(int argc, char **argv);
 int ks_cmd_review(int argc, char **argv);
 int ks_cmd_report(int argc, char **argv);
 int ks_cmd_cost(int argc, char **argv);
+int ks_cmd_remedy(int argc, char **argv);
+int ks_cmd_promise(int argc, char **argv);
 int ks_cmd_token(int argc, char **argv);
 
 #endif

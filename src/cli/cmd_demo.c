@@ -3,7 +3,10 @@
  * replay it into a fresh database and tell the story: incidents by severity
  * with their detection gap, what each detector saw, how the result compares
  * with the simulator's ground truth, where the data is and what to run next.
+ * On a terminal it then serves the database (`kintsugi serve --clock event`)
+ * with a viewer token printed, so that the story ends on the dashboard.
  */
+#include "../auth/auth.h"
 #include "../sim/sim.h"
 #include "../shell/shell.h"
 #include "cli.h"
@@ -22,15 +25,21 @@ static struct ks_opt opts[] = {
     {"seed", 1, "simulation seed (default 7)", 0, NULL},
     {"force", 0, "replace an existing demo database", 0, NULL},
     {"json", 0, "print the incidents and the ground-truth comparison as JSON", 0, NULL},
+    {"no-serve", 0, "end after the story: do not serve the dashboard", 0, NULL},
+    {"listen", 1, "where the dashboard is served (default 127.0.0.1:8080)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi demo [--db F] [--seed N] [--force] [--json]",
+    "kintsugi demo [--db F] [--seed N] [--force] [--json] [--no-serve] [--listen HOST:PORT]",
     "Simulate a day at a shop (4 channels, 2,000 SKUs) with faults injected - a stalled\n"
     "channel sync, a zero-inventory spike, a distribution shift, a warehouse location down,\n"
     "order rejections, supplier problems, a complaint spike, a feed schema change, a metric\n"
     "drop - replay it through every detector and explain what kintsugi found.",
     "The events and the simulator's ground truth are written next to the database\n"
     "(NAME-events.ndjson, NAME-truth.json) so you can replay or inspect them.\n\n"
+    "When its output is a terminal (and without --json or --no-serve) the demo ends by\n"
+    "serving the database - the dashboard and the API, on event time - and prints the URL\n"
+    "and a viewer token to sign in with (and an admin token, to act); Ctrl-C stops it.\n"
+    "Otherwise (a pipe, CI, `make demo` unattended) it prints how to start that server.\n\n"
     "examples:\n"
     "  kintsugi demo\n"
     "  kintsugi demo --db /tmp/shop.db --seed 42",
@@ -151,6 +160,30 @@ static void sibling(const char *db, const char *suffix, char *out, size_t cap)
         n -= 3;
     }
     snprintf(out, cap, "%.*s%s", (int)n, db, suffix);
+}
+
+/* Ends the demo on the dashboard: a viewer and an admin token, then
+ * `kintsugi serve` on the demo database until Ctrl-C. Closes a. */
+static int serve_demo(struct ks_shell *a, const char *db, const char *cfgpath, const char *listen)
+{
+    char viewer[KS_TOKEN_BUF], admin[KS_TOKEN_BUF];
+    struct ks_err err = {0};
+    ks_time t = ks_time_now();
+    if (ks_auth_create(a->store, "demo-viewer", KS_ROLE_VIEWER, t, viewer, &err) != KS_OK ||
+        ks_auth_create(a->store, "demo-admin", KS_ROLE_ADMIN, t, admin, &err) != KS_OK) {
+        ks_cli_error("cannot create the demo's tokens: %s", err.msg);
+        ks_shell_close(a);
+        return KS_EXIT_FAIL;
+    }
+    ks_shell_close(a); /* the server takes the database's writer lock */
+    printf("\nthe dashboard: http://%s/  (Ctrl-C stops it)\n"
+           "  sign in with the viewer token  %s\n"
+           "  or, to act (ack, roll back...)  %s\n\n",
+           listen, viewer, admin);
+    fflush(stdout);
+    char *argv[] = {"--db", (char *)db, "--config", (char *)cfgpath, "--clock", "event",
+                    "--listen", (char *)listen, NULL};
+    return ks_cmd_serve(8, argv);
 }
 
 int ks_cmd_demo(int argc, char **argv)
@@ -340,6 +373,21 @@ int ks_cmd_demo(int argc, char **argv)
     }
     json_decref(truth);
     json_decref(f.incidents);
-    ks_shell_close(&a);
-    return matched == want ? KS_EXIT_OK : KS_EXIT_FAIL;
+    int serve = !json && !ks_cli_opt(&spec, "no-serve")->set && isatty(1);
+    const char *listen = ks_cli_opt(&spec, "listen")->value ? ks_cli_opt(&spec, "listen")->value
+                                                            : "127.0.0.1:8080";
+    rc = matched == want ? KS_EXIT_OK : KS_EXIT_FAIL;
+    if (!serve || rc != KS_EXIT_OK) {
+        if (!json) {
+            fprintf(out,
+                    "\nthe dashboard (on a terminal the demo starts it itself):\n"
+                    "  kintsugi token create --name me --role admin --db %s\n"
+                    "  kintsugi serve --db %s --config %s --clock event --listen %s\n"
+                    "  then open http://%s/ and sign in with the token\n",
+                    db, db, cfgpath, listen, listen);
+        }
+        ks_shell_close(&a);
+        return rc;
+    }
+    return serve_demo(&a, db, cfgpath, listen);
 }

@@ -20,6 +20,9 @@ static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"json", 0, "print the summary as JSON on stdout", 0, NULL},
     {"quiet", 0, "no progress line and no summary (rejections are still printed)", 0, NULL},
+    {"no-deliver", 0, "leave hook calls and messages queued (for `kintsugi hooks deliver`, "
+                      "`kintsugi messages deliver` or the server)",
+     0, NULL},
     {"from-start", 0, "take every FILE from its first line, even one this database has taken", 0,
      NULL},
 };
@@ -129,8 +132,14 @@ int ks_cmd_ingest(int argc, char **argv)
     struct ks_delivery dl = {0};
     /* Every call still pending in the outbox, this run's and those an
      * interrupted run queued. */
-    if (rc == 0) {
+    int deliver = !ks_cli_opt(&spec, "no-deliver")->set;
+    if (rc == 0 && deliver) {
         rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
+    }
+    /* The messages the triggers queued (and any an interrupted run left). */
+    struct ks_msg_delivery md = {0};
+    if (rc == 0 && deliver) {
+        rc = ks_shell_messages_deliver(&a, 10 * KS_SEC, &md);
     }
     ks_cli_progress_end(&pg, a.eng);
     ks_engine_stats(a.eng, &after);
@@ -161,6 +170,11 @@ int ks_cmd_ingest(int argc, char **argv)
             printf("hooks: %u delivered, %u failed, %u not configured%s (kintsugi hooks --db %s)\n",
                    dl.done, dl.failed, dl.unconfigured, dl.left ? ", some wait for a retry" : "",
                    db);
+        }
+        if (a.messages_queued || md.sent || md.failed || md.left) {
+            printf("messages: %llu queued, %u sent, %u failed%s (kintsugi messages --db %s)\n",
+                   (unsigned long long)a.messages_queued, md.sent, md.failed,
+                   md.left ? ", some wait for a retry" : "", db);
         }
         if (after.incidents) {
             printf("next: kintsugi incidents --db %s\n", db);

@@ -43,7 +43,7 @@ int ks_cmd_reconcile(int argc, char **argv)
     }
     struct ks_err err = {0};
     struct ks_buf out = {0};
-    if (ks_engine_reconcile_json(a.eng, channel, &out, &err) != KS_OK) {
+    if (ks_engine_reconcile_json(a.eng, channel, 0, &out, &err) != KS_OK) {
         ks_cli_error("%s", err.msg);
         rc = KS_EXIT_FAIL;
     } else if (ks_cli_opt(&spec, "json")->set) {

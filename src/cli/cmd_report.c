@@ -110,14 +110,8 @@ struct cost_ctx {
 static enum ks_rc write_cost(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct cost_ctx *c = ctx;
-    enum ks_rc rc = ks_review_cost_set(a->store, c->id, c->part, c->amount, c->by, c->at, err);
-    if (rc == KS_OK) {
-        char text[256];
-        snprintf(text, sizeof(text), "Cost part %s set to %.2f %s by %s", c->part, c->amount,
-                 a->cfg.currency, c->by);
-        rc = ks_engine_note(a->eng, c->id, text, c->by, c->at, err);
-    }
-    return rc;
+    return ks_review_apply_cost(a->store, a->eng, a->cfg.currency, c->id, c->part, c->amount,
+                                c->by, c->at, err);
 }
 
 static void print_cost(const char *text)

@@ -69,21 +69,7 @@ int ks_learn_parse_id(const char *s, int64_t *id)
 
 ks_time ks_learn_clock(struct ks_shell *a)
 {
-    struct ks_store *s = a->store;
-    struct ks_err err = {0};
-    uint64_t total = 0;
-    int found = 0;
-    ks_time t = KS_TIME_NONE;
-    if (s->ops->ck_open(s, &total, &found, &err) != KS_OK) {
-        return KS_TIME_NONE;
-    }
-    const void *p;
-    size_t n = 0;
-    if (found && s->ops->ck_next(s, &p, &n, &err) == KS_OK) {
-        t = ks_engine_saved_clock(p, n);
-    }
-    s->ops->ck_close(s);
-    return t;
+    return ks_shell_saved_clock(a->store);
 }
 
 int ks_learn_open(struct ks_shell *a, const char *config, const char *db, const char *now_opt,
@@ -129,41 +115,14 @@ static ks_time stamp(struct ks_shell *a, ks_time at)
 static enum ks_rc write_review(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct write_ctx *c = ctx;
-    struct ks_review_item *items = NULL;
-    size_t n = 0;
-    enum ks_rc rc = ks_review_save(a->store, c->id, c->doc, c->by, c->at, &items, &n, err);
-    if (rc == KS_OK) {
-        rc = ks_engine_review_sync(a->eng, c->id, 1, items, n, err);
-    }
-    if (rc == KS_OK) {
-        char text[256];
-        snprintf(text, sizeof(text), "Post-incident review saved by %s (%zu action item%s)",
-                 c->by, n, n == 1 ? "" : "s");
-        rc = ks_engine_note(a->eng, c->id, text, c->by, c->at, err);
-    }
-    ks_free(items);
-    return rc;
+    return ks_review_apply_set(a->store, a->eng, c->id, c->doc, c->by, c->at, err);
 }
 
 static enum ks_rc write_item(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct write_ctx *c = ctx;
-    struct ks_review_item *items = NULL;
-    size_t n = 0;
-    enum ks_rc rc = ks_review_item_close(a->store, c->item, c->verb, c->by, c->note, c->at,
-                                         &c->id, &items, &n, err);
-    if (rc == KS_OK) {
-        rc = ks_engine_review_sync(a->eng, c->id, 0, items, n, err);
-    }
-    if (rc == KS_OK) {
-        char text[600];
-        snprintf(text, sizeof(text), "Action item %lld %s by %s%s%s", (long long)c->item,
-                 !strcmp(c->verb, "done") ? "done" : "dropped", c->by, c->note ? ": " : "",
-                 c->note ? c->note : "");
-        rc = ks_engine_note(a->eng, c->id, text, c->by, c->at, err);
-    }
-    ks_free(items);
-    return rc;
+    return ks_review_apply_item(a->store, a->eng, c->item, c->verb, c->by, c->note, c->at, 0,
+                                &c->id, err);
 }
 
 static int read_file(const char *path, struct ks_buf *out)

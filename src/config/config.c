@@ -59,6 +59,26 @@ const struct ks_action_name ks_action_names[] = {
     {NULL, NULL} /* end */
 };
 
+const struct ks_action_name ks_remedy_names[] = {
+    {"refund", "Money back for part of an order (an amount)."},
+    {"store_credit", "Credit with the shop for a later order (an amount)."},
+    {"replacement", "The item sent again, or a substitute (its value)."},
+    {"expedited_shipping", "The order shipped faster, at the shop's cost."},
+    {"discount_code", "A code for a later order (its value)."},
+    {"cancel_with_refund", "The order cancelled and its whole value refunded."},
+    {NULL, NULL} /* end */
+};
+
+int ks_remedy_known(const char *name)
+{
+    for (const struct ks_action_name *a = ks_remedy_names; a->name; a++) {
+        if (!strcmp(a->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int ks_action_known(const char *name)
 {
     for (const struct ks_action_name *a = ks_action_names; a->name; a++) {
@@ -386,6 +406,9 @@ static void expectation(const struct ks_key *k, char *out, size_t cap)
     case KS_KEY_SEVERITY:
         snprintf(out, cap, "must be P1, P2 or P3");
         break;
+    case KS_KEY_BOOL:
+        snprintf(out, cap, "must be true or false");
+        break;
     case KS_KEY_SECTION:
     case KS_KEY_MAP:
     case KS_KEY_STRMAP:
@@ -538,6 +561,12 @@ static int parse_value(const struct ks_key *k, const char *s, size_t n, void *ds
         }
         break;
     }
+    case KS_KEY_BOOL:
+        if ((n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5))) {
+            *(int *)dst = n == 4;
+            return 0;
+        }
+        break;
     case KS_KEY_SEVERITY:
         if (n == 2 && (s[0] == 'P' || s[0] == 'p') && s[1] >= '1' && s[1] <= '3') {
             *(enum ks_severity *)dst = (enum ks_severity)(s[1] - '0');
@@ -806,6 +835,9 @@ static void apply_scalar(struct ks_key_check *c, const struct ks_key *k, yaml_no
         }
         char msg[512];
         const char *why = k->check ? k->check(s, msg, sizeof(msg)) : NULL;
+        if (!why && k->check_cfg) {
+            why = k->check_cfg(c->cfg, s, msg, sizeof(msg));
+        }
         if (why) {
             issue(c, v, "%s", why);
             return;
@@ -850,6 +882,9 @@ static void apply_strlist(struct ks_key_check *c, const struct ks_key *k, yaml_n
             continue;
         }
         const char *why = k->check ? k->check(scalar(item), msg, sizeof(msg)) : NULL;
+        if (!why && k->check_cfg) {
+            why = k->check_cfg(c->cfg, scalar(item), msg, sizeof(msg));
+        }
         if (why) {
             struct mark mk = push(c, idx, strlen(idx), "[]");
             issue(c, item, "%s", why);
@@ -1475,6 +1510,9 @@ static void type_name(const struct ks_key *k, char *out, size_t cap)
         break;
     case KS_KEY_SEVERITY:
         snprintf(out, cap, "P1, P2 or P3");
+        break;
+    case KS_KEY_BOOL:
+        snprintf(out, cap, "true or false");
         break;
     case KS_KEY_SECTION:
         snprintf(out, cap, "section");

@@ -62,7 +62,11 @@ struct ks_metric_rule {
 struct ks_person {
     char *name;
     char *role;
+    char *email; /* NULL: none */
+    char *team;  /* a team function (src/comms/comms.h), NULL: none */
 };
+
+struct ks_receiver_cfg; /* src/comms/comms.h, which also finds them (ks_config_receiver) */
 
 struct ks_hook_cfg; /* src/contain/hook.h, which also finds them (ks_config_hook) */
 
@@ -77,11 +81,27 @@ extern const struct ks_action_name ks_action_names[];
 /* Whether name is one of ks_action_names. */
 int ks_action_known(const char *name);
 
+/* The remedies of the service-recovery policy (SPEC section 6,
+ * docs/REMEDIES.md), in the order offers list them; ended by a NULL name. */
+extern const struct ks_action_name ks_remedy_names[];
+/* Whether name is one of ks_remedy_names. */
+int ks_remedy_known(const char *name);
+
+/* What a role may grant of one remedy: a pair of roles.NAME.remedies, the
+ * remedy's name (or "*" for every remedy) and its limit as written: an
+ * amount in `currency`, "true" (any amount) or "false" (not allowed). The
+ * layout of struct ks_key_pair (src/config/keys.h). */
+struct ks_remedy_limit {
+    char *name, *value;
+};
+
 struct ks_role {
     char *name;
     char **may_approve; /* action names this role may approve; "*" for all */
     size_t nmay;
     double hourly_rate; /* the response cost of an hour of this role; 0: cost.hourly_rate */
+    struct ks_remedy_limit *remedies; /* in file order; none: no remedy at all */
+    size_t nremedies;
 };
 
 struct ks_config {
@@ -141,6 +161,20 @@ struct ks_config {
     /* Hooks by action name, in file order; none by default. */
     struct ks_hook_cfg *hooks;
     size_t nhooks;
+
+    /* Messages (src/comms, docs/MESSAGES.md): receivers by name, the
+     * receivers of each audience, templates and trigger thresholds. */
+    struct ks_receiver_cfg *receivers;
+    size_t nreceivers;
+    char **notify_team, **notify_leadership, **notify_customer;
+    size_t nnotify_team, nnotify_leadership, nnotify_customer;
+    char *msg_templates;     /* a directory of templates overriding the built-in ones */
+    char *msg_shop;          /* the shop's name in customer messages */
+    int msg_customers;       /* customer notices when more than: 50 customers */
+    double msg_revenue;      /* leadership when revenue impact is more than: 10000 */
+    ks_time msg_delay;       /* order-delay notices when an outage lasts more than: 24h */
+    ks_time msg_follow_up;   /* the follow-up after the first customer notice: 20h */
+    ks_time msg_update[4];   /* next status update by severity: P1 30m, P2 2h, P3 24h */
 
     /* Reviews, recovery metrics and the cost of a mistake (docs/REVIEWS.md). */
     int review_p3_sample;      /* P3 incidents drawn for review per month: 2 */

@@ -36,7 +36,8 @@ enum ks_key_type {
     KS_KEY_MAP,      /* a mapping of names, each a mapping of the keys in sub */
     KS_KEY_LIST,     /* a sequence of mappings of the keys in sub */
     KS_KEY_STRLIST,  /* a sequence of strings: char ** at off, size_t count at off2 */
-    KS_KEY_STRMAP    /* a mapping of strings: struct ks_key_pair * at off, size_t count at off2 */
+    KS_KEY_STRMAP,   /* a mapping of strings: struct ks_key_pair * at off, size_t count at off2 */
+    KS_KEY_BOOL      /* int, 0 or 1, from true/false */
 };
 
 #define KS_KEY_REQUIRED 1u /* an entry without it is an error */
@@ -95,6 +96,9 @@ struct ks_key {
      * item): NULL when it is good, else the whole message, which may be
      * written into buf. */
     const char *(*check)(const char *s, char *buf, size_t cap);
+    /* KS_KEY_STRING, KS_KEY_STRLIST: the same, for a check that reads the
+     * configuration applied so far (a name defined by an earlier section). */
+    const char *(*check_cfg)(const struct ks_config *cfg, const char *s, char *buf, size_t cap);
     /* KS_KEY_STRMAP: a check of each pair (the strings may hold NUL
      * characters: their lengths are given): NULL or the message. */
     const char *(*check_pair)(const char *name, size_t name_len, const char *value,

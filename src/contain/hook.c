@@ -203,6 +203,7 @@ struct http_state {
     size_t body_bytes;
     int body_capped;  /* we dropped the connection after MAX_RESPONSE_BODY */
     char reason[100]; /* reason phrase of the last status line ("" in HTTP/2) */
+    ks_time retry_after; /* the last response's Retry-After in ms (delay-seconds), 0: none */
 };
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -224,9 +225,25 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct http_state *st = ud;
     size_t len = size * n;
+    static const char ra[] = "retry-after:";
+    if (len > sizeof(ra) - 1 && strncasecmp(p, ra, sizeof(ra) - 1) == 0) {
+        size_t i = sizeof(ra) - 1;
+        long long v = 0;
+        int digits = 0;
+        while (i < len && p[i] == ' ') {
+            i++;
+        }
+        for (; i < len && p[i] >= '0' && p[i] <= '9' && digits < 9; i++, digits++) {
+            v = v * 10 + (p[i] - '0');
+        }
+        /* delay-seconds only; an HTTP date is taken as no hint */
+        st->retry_after = digits ? v * KS_SEC : 0;
+        return len;
+    }
     if (len < 5 || memcmp(p, "HTTP/", 5) != 0) {
         return len;
     }
+    st->retry_after = 0; /* a new response (after a 100 Continue) */
     size_t i = 5;
     while (i < len && p[i] != ' ') {
         i++; /* version */
@@ -363,6 +380,7 @@ static enum ks_rc http_attempt(const struct ks_hook_cfg *h, const char *body, co
     } else {
         rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->http_status);
+        out->retry_after = st.retry_after;
         if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && st.body_capped)) {
             long s = out->http_status;
             out->ok = s >= 200 && s <= 299;

@@ -48,6 +48,7 @@ struct ks_hook_result {
     int exit_code;    /* a command's exit status, 128 + N when signal N ended it; -1
                          for a webhook and for a command that timed out or did not
                          start */
+    ks_time retry_after; /* a webhook response's Retry-After (delay-seconds) in ms, 0: none */
     char detail[256];
 };
 

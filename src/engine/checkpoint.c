@@ -48,7 +48,7 @@ struct ks_rd {
     size_t scap;
 };
 /* 9: incidents opened by alerts from other tools (struct ks_alert_inc). */
-#define CK_VERSION 9U
+#define CK_VERSION 10U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -618,6 +618,14 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     ks_wr_f64(b, inc->revenue);
     w_set(b, &inc->customers);
     w_set(b, &inc->order_ids);
+    ks_wr_u64(b, inc->nmail);
+    for (size_t i = 0; i < inc->nmail; i++) {
+        ks_wr_u32(b, inc->mail[i]);
+    }
+    ks_wr_i64(b, inc->p1_at);
+    ks_wr_i64(b, inc->customers_at);
+    ks_wr_i64(b, inc->revenue_at);
+    ks_wr_i64(b, inc->assessed_at);
     ks_wr_u64(b, inc->nsignals);
     for (size_t i = 0; i < inc->nsignals; i++) {
         const struct ks_signal *s = &inc->signals[i];
@@ -631,7 +639,8 @@ static void w_incident(struct ks_wr *b, const struct ks_incident *inc)
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
         ks_wr_i64(b, t->at);
-        ks_wr_u32(b, t->kind | (uint32_t)t->severity << 8 | (uint32_t)t->from << 16 |
+        ks_wr_u32(b, t->kind | (uint32_t)t->trig << 7 | (uint32_t)t->severity << 8 |
+                         (uint32_t)t->from << 16 |
                      (uint32_t)(uint8_t)t->status << 24);
         ks_wr_str(b, t->actor);
         ks_wr_str(b, t->text);
@@ -707,6 +716,19 @@ static struct ks_incident *r_incident(struct ks_rd *r)
     inc->revenue = ks_rd_f64(r);
     r_set(r, &inc->customers);
     r_set(r, &inc->order_ids);
+    size_t nm = ks_rd_count(r, 4);
+    if (nm % 2) {
+        ks_rd_fail(r);
+        nm = 0;
+    }
+    for (size_t i = 0; i < nm && !r->bad; i++) {
+        KS_GROW(inc->mail, inc->capmail, inc->nmail + 1);
+        inc->mail[inc->nmail++] = ks_rd_u32(r);
+    }
+    inc->p1_at = ks_rd_i64(r);
+    inc->customers_at = ks_rd_i64(r);
+    inc->revenue_at = ks_rd_i64(r);
+    inc->assessed_at = ks_rd_i64(r);
     size_t ns = ks_rd_count(r, 36);
     for (size_t i = 0; i < ns && !r->bad; i++) {
         KS_GROW(inc->signals, inc->capsignals, inc->nsignals + 1);
@@ -726,7 +748,8 @@ static struct ks_incident *r_incident(struct ks_rd *r)
         struct ks_tl *t = &inc->tl[inc->ntl++];
         t->at = ks_rd_i64(r);
         uint32_t y = ks_rd_u32(r);
-        t->kind = y & 0xff;
+        t->kind = y & 0x7f;
+        t->trig = (y >> 7) & 1;
         t->severity = (y >> 8) & 0xff;
         t->from = (y >> 16) & 0xff;
         t->status = (int8_t)(y >> 24);

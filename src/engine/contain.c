@@ -562,7 +562,7 @@ static int diff_order(const void *va, const void *vb)
 }
 
 enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *channel,
-                                    struct ks_buf *out, struct ks_err *err)
+                                    size_t limit, struct ks_buf *out, struct ks_err *err)
 {
     const struct ks_channel *only = NULL;
     if (channel) {
@@ -614,7 +614,7 @@ enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *chann
     ks_json_int(&j, (int64_t)no_stock);
     ks_json_key(&j, "items");
     ks_json_arr_begin(&j);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && (!limit || i < limit); i++) {
         ks_json_obj_begin(&j);
         ks_json_key(&j, "channel");
         ks_json_str(&j, ks_intern_str(&e->strs, e->ch[v[i].ch].name));

@@ -131,9 +131,11 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
     for (size_t i = 0; i < ev->nlines; i++) {
         units += ev->lines[i].qty;
     }
+    e->cur_email = ev->email.p ? ks_eng_str(e, ev->email) : KS_NONE;
     impact(e, ev, ord, cust, value, units);
     ks_learn_order(e, ev, ord, cust);
     if (ev->status != KS_ORDER_ACCEPTED && ev->status != KS_ORDER_REJECTED) {
+        e->cur_email = KS_NONE;
         return;
     }
     int rejected = ev->status == KS_ORDER_REJECTED;
@@ -185,6 +187,7 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
         ks_inc_impact(e, inc, ord, cust, value, units, t);
     }
     e->rej_firing = cond;
+    e->cur_email = KS_NONE;
 }
 
 static void save_orders(const struct ks_engine *e, struct ks_wr *w)

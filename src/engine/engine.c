@@ -19,6 +19,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     ks_intern_init(&e->strs);
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
     e->last_ch_str = KS_NONE;
+    e->cur_email = KS_NONE;
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
     e->last_src = KS_NONE;
@@ -476,6 +477,16 @@ void ks_engine_end_input(struct ks_engine *e)
 
 void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc)
 {
+    ks_time now = e->clock > inc->detected_at ? e->clock : inc->detected_at;
+    if (!inc->p1_at && inc->severity == KS_P1) {
+        inc->p1_at = now;
+    }
+    if (!inc->customers_at && (int64_t)inc->customers.n > e->cfg->msg_customers) {
+        inc->customers_at = now;
+    }
+    if (!inc->revenue_at && inc->revenue > e->cfg->msg_revenue) {
+        inc->revenue_at = now;
+    }
     /* Kept sorted and unique: incidents change in bursts, mostly the newest. */
     size_t i = e->ndirty;
     while (i > 0 && e->dirty[i - 1] > inc->id) {
@@ -612,6 +623,40 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
     ks_free(inc->owner);
     inc->owner = ks_strdup(owner);
     ks_inc_tl(e, inc, stamp(e, at), KS_TL_NOTE, by, "Assigned to %s by %s", owner, by);
+    ks_inc_dirty(e, inc);
+    return KS_OK;
+}
+
+int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc || !order) {
+        return 0;
+    }
+    uint32_t o = ks_intern_find(&e->strs, order, strlen(order));
+    return o != KS_NONE && ks_u32set_has(&inc->order_ids, o);
+}
+
+enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
+                                   int *severity)
+{
+    const struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        return KS_ENOTFOUND;
+    }
+    *type = ks_itype_name((enum ks_itype)inc->type);
+    *severity = inc->severity;
+    return KS_OK;
+}
+
+enum ks_rc ks_engine_sla_entry(struct ks_engine *e, int64_t id, ks_time at, const char *text,
+                               struct ks_err *err)
+{
+    struct ks_incident *inc = ks_inc_get(e, id);
+    if (!inc) {
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
+    }
+    ks_inc_tl(e, inc, at, KS_TL_SLA, "kintsugi", "%s", text);
     ks_inc_dirty(e, inc);
     return KS_OK;
 }

@@ -103,6 +103,20 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err);
 
+/* For the service-recovery policy (src/remedy/): whether order (an
+ * `order_id`) touched incident id (counted in its impact); 0 for an unknown
+ * incident or order. */
+int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order);
+/* The type ("data_corruption", ...) and severity (1..3) of incident id;
+ * KS_ENOTFOUND for an unknown one. */
+enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
+                                   int *severity);
+/* A missed deadline kintsugi records: an `sla` entry (actor kintsugi) at
+ * `at`, which may be earlier than the clock (the deadline itself); the
+ * clock does not move. KS_ENOTFOUND for an unknown incident. */
+enum ks_rc ks_engine_sla_entry(struct ks_engine *e, int64_t id, ks_time at, const char *text,
+                               struct ks_err *err);
+
 /* ---- alerts from other tools (SPEC section 8, docs/ALERTS.md) ------------- */
 
 struct ks_pd_event;   /* src/alerts/alerts.h: a parsed PagerDuty Events API v2 event */
@@ -276,13 +290,62 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
                            int ok, int final, const char *detail);
 /* Reconciliation: guarded quantities against the latest `stock` (all
  * locations), differences with oversell risks (guarded > available) first.
- * channel NULL = all channels. */
+ * channel NULL = all channels; limit > 0 writes only the first limit items (the
+ * counts stay those of every difference). */
 enum ks_rc ks_engine_reconcile_json(const struct ks_engine *e, const char *channel,
-                                    struct ks_buf *out, struct ks_err *err);
+                                    size_t limit, struct ks_buf *out, struct ks_err *err);
+/* The response-SLA clocks of every incident not resolved: {"clock": T, "incidents":
+ * [{"id", "ack": {"due", "missed"} | null, "resolve": {"due", "missed"} | null}]}.
+ * ack is null once acknowledged, resolve unless a P3 resolution clock runs;
+ * a missed clock's due is the instant it was missed. */
+void ks_engine_sla_json(const struct ks_engine *e, struct ks_buf *out);
 /* Verification of an incident: spot check of up to 20 affected SKUs against
  * stock, and the orders that oversold during it. */
 enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct ks_buf *out,
                                  struct ks_err *err);
+
+/* ---- messages (src/comms, docs/MESSAGES.md) --------------------------------------- */
+
+/* What the triggers and templates read of an incident. Strings are borrowed
+ * from the engine until it next changes; channels and locations are
+ * ", "-separated names (cut at the buffer's size). */
+struct ks_incident_facts {
+    int64_t id;
+    const char *type, *severity, *status, *title;
+    const char *owner;       /* NULL: none */
+    int sev;                 /* 1..3 */
+    int resolved;            /* status is resolved */
+    int assessed;            /* an escalation threshold of the assessment matrix passed */
+    ks_time started_at, detected_at, resolved_at;
+    ks_time clock;           /* the engine clock (event time) */
+    int64_t orders, units, customers;
+    double revenue;
+    ks_time p1_at, customers_at, revenue_at; /* first a P1, over messages.customers,
+                                              * over messages.revenue; 0: not yet */
+    ks_time assessed_at;     /* the assessment matrix raised it; 0: not */
+    int status_changes;      /* status entries of the timeline */
+    ks_time last_status_at;  /* the latest of them, or 0 */
+    const char *last_action; /* the text of the latest action entry, or NULL */
+    char channels[256], locations[256];
+};
+/* KS_ENOTFOUND for an unknown id (out zeroed). */
+enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
+                                    struct ks_incident_facts *out);
+/* Calls fn with each affected order of incident id that carried an `email`,
+ * in the order they were affected, and returns how many there are (fn may
+ * be NULL to count). */
+typedef void (*ks_mail_fn)(void *ctx, const char *order, const char *email);
+size_t ks_engine_incident_mail(const struct ks_engine *e, int64_t id, ks_mail_fn fn, void *ctx);
+/* The incident's severity (1..3) at time at, from its detection entry and
+ * the escalations not later than at; 0 for an unknown id. */
+int ks_engine_severity_at(const struct ks_engine *e, int64_t id, ks_time at);
+/* The n-th (1-based) status entry of the timeline: its time and status.
+ * Returns 0 when there is none. */
+int ks_engine_status_entry(const struct ks_engine *e, int64_t id, int n, ks_time *at,
+                           const char **status);
+/* Adds a `notification` entry (actor kintsugi) at `at`, after the entries
+ * not later than it (the timeline stays in time order). */
+void ks_engine_notification(struct ks_engine *e, int64_t id, ks_time at, const char *text);
 
 /* ---- reviews and learning (docs/REVIEWS.md) -------------------------------------- */
 

@@ -259,6 +259,8 @@ struct ks_tl {
     uint8_t kind;
     uint8_t severity, from; /* escalation, and the detection entry */
     int8_t status;          /* status entries, else -1 */
+    uint8_t trig;           /* written by a message trigger (ks_engine_notification): it
+                             * stays after the other entries of its instant */
     char *actor;
     char *text;
     char *why;
@@ -332,6 +334,16 @@ struct ks_incident {
     int64_t orders, units;
     double revenue;
     struct ks_u32set customers, order_ids;
+    /* the affected orders that carried an `email`, in the order they came:
+     * pairs of strs ids (order, email), for the customer notices */
+    uint32_t *mail;
+    size_t nmail, capmail;
+    /* When (engine clock) it first was a P1, had more customers than
+     * messages.customers, more revenue impact than messages.revenue; 0:
+     * not yet. The message triggers stamp what they send with these, so a
+     * notice is on time in event time however late the shell looks. */
+    ks_time p1_at, customers_at, revenue_at;
+    ks_time assessed_at; /* when the assessment matrix raised it (0: not) */
     /* record */
     struct ks_signal *signals;
     size_t nsignals, capsignals;
@@ -583,6 +595,10 @@ struct ks_engine {
      * there follows that one in the same buffer, and the caches above hold
      * its channel and batch. */
     const char *line_next;
+    /* The `email` of the order being applied (strs id), KS_NONE outside
+     * an order event or without one: ks_inc_impact keeps it beside a newly
+     * affected order. Not checkpointed (set and cleared within an event). */
+    uint32_t cur_email;
 };
 
 /* engine.c */

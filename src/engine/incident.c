@@ -122,6 +122,18 @@ struct ks_tl *ks_inc_tl(struct ks_engine *e, struct ks_incident *inc, ks_time at
     va_start(ap, fmt);
     t->text = vfmt(fmt, ap);
     va_end(ap);
+    /* Before the trigger entries of the same instant: they were written when
+     * the shell looked, which may be before or after this one came (a
+     * split input): after every other entry of their instant they read the
+     * same either way. */
+    size_t i = inc->ntl - 1;
+    while (i > 0 && inc->tl[i - 1].trig && inc->tl[i - 1].at == at) {
+        struct ks_tl x = inc->tl[i - 1];
+        inc->tl[i - 1] = inc->tl[i];
+        inc->tl[i] = x;
+        i--;
+    }
+    t = &inc->tl[i];
     ks_inc_dirty(e, inc);
     return t;
 }
@@ -228,6 +240,11 @@ void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_
     if (order_str != KS_NONE && !ks_u32set_add(&inc->order_ids, order_str)) {
         return; /* the same order touches an incident once */
     }
+    if (order_str != KS_NONE && e->cur_email != KS_NONE) {
+        KS_GROW(inc->mail, inc->capmail, inc->nmail + 2);
+        inc->mail[inc->nmail++] = order_str;
+        inc->mail[inc->nmail++] = e->cur_email;
+    }
     inc->orders++;
     inc->revenue += value;
     inc->units += units;
@@ -293,6 +310,7 @@ void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, con
         return;
     }
     inc->assessed = 1;
+    inc->assessed_at = at;
     inc->assess_due = KS_TIME_NONE;
     if (inc->severity > KS_P1) {
         ks_inc_raise(e, inc, (enum ks_severity)(inc->severity - 1), at,
@@ -402,6 +420,7 @@ void ks_inc_free(struct ks_incident *inc)
     ks_u32set_fini(&inc->sku_ids);
     ks_u32set_fini(&inc->customers);
     ks_u32set_fini(&inc->order_ids);
+    ks_free(inc->mail);
     for (size_t i = 0; i < inc->nsignals; i++) {
         ks_free(inc->signals[i].text);
     }

@@ -5,8 +5,10 @@
  * and the clock's horizon, roles and people; and the checks that span the
  * keys of one entry. The values live in struct ks_config (config.h).
  */
+#include "../comms/comms.h"
 #include "engine.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* The entries of the named maps and the list. */
@@ -14,6 +16,8 @@ static void channel_done(struct ks_key_check *chk, void *entry);
 static void metric_done(struct ks_key_check *chk, void *entry);
 static void person_done(struct ks_key_check *chk, void *entry);
 static const char *approve_check(const char *s, char *buf, size_t cap);
+static const char *remedy_check(const char *name, size_t name_len, const char *value,
+                                size_t value_len);
 
 #define ENTRIES(arr, n)                                                                            \
     .array = offsetof(struct ks_config, arr), .count = offsetof(struct ks_config, n)
@@ -55,6 +59,11 @@ static const struct ks_key_struct person_entry = {
 };
 
 /* Metric labels are KS_KEY_STRMAP pairs. */
+/* A role's remedy limits are KS_KEY_STRMAP pairs. */
+_Static_assert(sizeof(struct ks_remedy_limit) == sizeof(struct ks_key_pair) &&
+                   offsetof(struct ks_remedy_limit, name) == offsetof(struct ks_key_pair, name) &&
+                   offsetof(struct ks_remedy_limit, value) == offsetof(struct ks_key_pair, value),
+               "a remedy limit is a key pair");
 _Static_assert(sizeof(struct ks_metric_label) == sizeof(struct ks_key_pair) &&
                    offsetof(struct ks_metric_label, key) == offsetof(struct ks_key_pair, name) &&
                    offsetof(struct ks_metric_label, val) == offsetof(struct ks_key_pair, value),
@@ -565,6 +574,19 @@ static const struct ks_key role_keys[] = {
      ROLE(hourly_rate),
      .help = "What an hour of this role's time costs (in `currency`), for the response cost of "
              "an incident; 0 or unset: `cost.hourly_rate`."},
+    {.name = "remedies",
+     .type = KS_KEY_STRMAP,
+     ROLE(remedies),
+     .off2 = offsetof(struct ks_role, nremedies),
+     .check_pair = remedy_check,
+     .bad_value = "a remedy's limit must be an amount, true or false",
+     .type_name = "mapping: remedy to an amount, true or false",
+     .help = "What this role may grant of each remedy of the service-recovery policy "
+             "(`refund`, `store_credit`, `replacement`, `expedited_shipping`, `discount_code`, "
+             "`cancel_with_refund`; `\"*\"` for every one not named): an amount in `currency` "
+             "(granted at once up to it, above it a grant waits for someone whose limit covers "
+             "it), `true` for any amount, `false` or absent for not allowed "
+             "(docs/REMEDIES.md)."},
     {.name = NULL} /* end */
 };
 
@@ -574,6 +596,21 @@ static const struct ks_key person_keys[] = {
      PERSON(role),
      .flags = KS_KEY_REQUIRED,
      .help = "One of the roles defined under `roles`."},
+    {.name = "email",
+     .type = KS_KEY_STRING,
+     PERSON(email),
+     .check = ks_comms_email_check,
+     .type_name = "e-mail address",
+     .help = "Where e-mail receivers (`receivers:` with `smtp`) reach this person."},
+    {.name = "team",
+     .type = KS_KEY_STRING,
+     PERSON(team),
+     .check = ks_comms_team_check,
+     .type_name = "team function",
+     .help = "The person's function in incidents: `operations` (the incident commander), "
+             "`customer_success`, `it`, `finance` (the core team, told of every P1), `pr`, "
+             "`legal`, `leadership`, `supplier_relations` (the extended team, told by rule: "
+             "docs/MESSAGES.md)."},
     {.name = NULL} /* end */
 };
 
@@ -764,4 +801,24 @@ static const char *approve_check(const char *s, char *buf, size_t cap)
     ks_key_quote(s, strlen(s), w, sizeof(w));
     snprintf(buf, cap, "unknown action %s (%s)", w, hint);
     return buf;
+}
+
+/* A remedy limit: a known remedy (or "*") and an amount >= 0, true or false.
+ * The messages are constant: the loader names the key (the remedy) itself. */
+static const char *remedy_check(const char *name, size_t name_len, const char *value,
+                                size_t value_len)
+{
+    if (strlen(name) != name_len || (strcmp(name, "*") != 0 && !ks_remedy_known(name))) {
+        return "unknown remedy (remedies are: refund, store_credit, replacement, "
+               "expedited_shipping, discount_code, cancel_with_refund, or \"*\" for all)";
+    }
+    if (strlen(value) == value_len && (!strcmp(value, "true") || !strcmp(value, "false"))) {
+        return NULL;
+    }
+    char *end = NULL;
+    double v = strlen(value) == value_len && value_len ? strtod(value, &end) : -1;
+    if (!end || *end || !(v >= 0) || v > 1e12) {
+        return "a remedy's limit must be an amount >= 0 (in currency), true or false";
+    }
+    return NULL;
 }

@@ -461,16 +461,45 @@ static void json_list(json_t *o, const char *key, char **v, size_t n)
     json_object_set_new(o, key, a);
 }
 
-enum ks_rc ks_review_save(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
-                          const char *by, ks_time at, struct ks_review_item **items, size_t *n,
-                          struct ks_err *err)
+/* Whether the store has incident id (KS_ENOTFOUND, with err set, if not). */
+static enum ks_rc probe_incident(struct ks_store *s, int64_t id, struct ks_err *err)
 {
     struct ks_buf probe = {0};
     enum ks_rc rc = s->ops->get_incident(s, id, 0, &probe, err);
     ks_buf_fini(&probe);
-    if (rc != KS_OK) {
-        return rc;
+    return rc;
+}
+
+/* The engine, when the caller has it, is the judge of which incidents exist:
+ * the server re-applying its journal writes the incidents' rows only after
+ * the commands that name them. */
+static enum ks_rc engine_has(const struct ks_engine *e, int64_t id, struct ks_err *err)
+{
+    const char *type;
+    int sev;
+    if (ks_engine_incident_kind(e, id, &type, &sev) != KS_OK) {
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
     }
+    return KS_OK;
+}
+
+static enum ks_rc save_review(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
+                              const char *by, ks_time at, struct ks_review_item **items,
+                              size_t *n, struct ks_err *err);
+
+enum ks_rc ks_review_save(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
+                          const char *by, ks_time at, struct ks_review_item **items, size_t *n,
+                          struct ks_err *err)
+{
+    enum ks_rc rc = probe_incident(s, id, err);
+    return rc ? rc : save_review(s, id, d, by, at, items, n, err);
+}
+
+static enum ks_rc save_review(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
+                              const char *by, ks_time at, struct ks_review_item **items,
+                              size_t *n, struct ks_err *err)
+{
+    enum ks_rc rc;
     json_t *o = json_object();
     json_t *root = json_object();
     json_object_set_new(root, "category", d->category ? json_string(d->category) : json_null());
@@ -562,8 +591,20 @@ enum ks_rc ks_review_item_close(struct ks_store *s, int64_t item_id, const char 
     return rc;
 }
 
+static enum ks_rc set_cost(struct ks_store *s, const struct ks_engine *e, int64_t id,
+                           const char *part, double amount, const char *by, ks_time at,
+                           struct ks_err *err);
+
 enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, double amount,
                               const char *by, ks_time at, struct ks_err *err)
+{
+    return set_cost(s, NULL, id, part, amount, by, at, err);
+}
+
+/* With e, the engine says whether the incident exists, else the store. */
+static enum ks_rc set_cost(struct ks_store *s, const struct ks_engine *e, int64_t id,
+                           const char *part, double amount, const char *by, ks_time at,
+                           struct ks_err *err)
 {
     static const char *const parts[] = {"direct", "response", "churn", "repeats", "brand", NULL};
     if (!one_of(part, parts)) {
@@ -574,12 +615,92 @@ enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, 
     if (!(amount >= 0) || amount > 1e15) {
         return ks_err_set(err, KS_EUSAGE, "a cost must be a number >= 0");
     }
-    struct ks_buf probe = {0};
-    enum ks_rc rc = s->ops->get_incident(s, id, 0, &probe, err);
-    ks_buf_fini(&probe);
+    enum ks_rc rc = e ? engine_has(e, id, err) : probe_incident(s, id, err);
     if (rc != KS_OK) {
         return rc;
     }
     struct ks_cost_row r = {id, part, amount, by, at};
     return s->ops->put_cost(s, &r, err);
+}
+
+/* ---- the writes with the engine ---------------------------------------------------- */
+
+static ks_time stamp_at(const struct ks_engine *e, ks_time at)
+{
+    ks_time c = ks_engine_clock(e);
+    return at != KS_TIME_NONE && (c == KS_TIME_NONE || at > c) ? at : c;
+}
+
+enum ks_rc ks_review_apply_set(struct ks_store *s, struct ks_engine *e, int64_t id,
+                               const struct ks_review_doc *doc, const char *by, ks_time at,
+                               struct ks_err *err)
+{
+    struct ks_review_item *items = NULL;
+    size_t n = 0;
+    at = stamp_at(e, at);
+    enum ks_rc rc = engine_has(e, id, err);
+    if (rc == KS_OK) {
+        rc = save_review(s, id, doc, by, at, &items, &n, err);
+    }
+    if (rc == KS_OK) {
+        rc = ks_engine_review_sync(e, id, 1, items, n, err);
+    }
+    if (rc == KS_OK) {
+        char text[256];
+        snprintf(text, sizeof(text), "Post-incident review saved by %s (%zu action item%s)", by,
+                 n, n == 1 ? "" : "s");
+        rc = ks_engine_note(e, id, text, by, at, err);
+    }
+    ks_free(items);
+    return rc;
+}
+
+enum ks_rc ks_review_apply_item(struct ks_store *s, struct ks_engine *e, int64_t item_id,
+                                const char *verb, const char *by, const char *note, ks_time at,
+                                int reapply, int64_t *incident, struct ks_err *err)
+{
+    struct ks_review_item *items = NULL;
+    size_t n = 0;
+    at = stamp_at(e, at);
+    enum ks_rc rc = ks_review_item_close(s, item_id, verb, by, note, at, incident, &items, &n, err);
+    if (rc == KS_ESTATE && reapply) {
+        /* closed by this very command before a restart: the same again */
+        struct items_ctx c = {NULL, 0, item_id};
+        const char *status = !strcmp(verb, "done") ? "done" : "dropped";
+        if (s->ops->list_items(s, 0, collect_item, &c, err) == KS_OK && c.n == 1 &&
+            !strcmp(c.v[0].status, status) && c.v[0].closed_by && !strcmp(c.v[0].closed_by, by)) {
+            *incident = c.v[0].incident;
+            ks_free(items);
+            items = NULL;
+            rc = engine_items(s, *incident, &items, &n, err);
+        }
+        items_fini(&c);
+    }
+    if (rc == KS_OK) {
+        rc = ks_engine_review_sync(e, *incident, 0, items, n, err);
+    }
+    if (rc == KS_OK) {
+        char text[600];
+        snprintf(text, sizeof(text), "Action item %lld %s by %s%s%s", (long long)item_id,
+                 !strcmp(verb, "done") ? "done" : "dropped", by, note ? ": " : "",
+                 note ? note : "");
+        rc = ks_engine_note(e, *incident, text, by, at, err);
+    }
+    ks_free(items);
+    return rc;
+}
+
+enum ks_rc ks_review_apply_cost(struct ks_store *s, struct ks_engine *e, const char *currency,
+                                int64_t id, const char *part, double amount, const char *by,
+                                ks_time at, struct ks_err *err)
+{
+    at = stamp_at(e, at);
+    enum ks_rc rc = set_cost(s, e, id, part, amount, by, at, err);
+    if (rc == KS_OK) {
+        char text[256];
+        snprintf(text, sizeof(text), "Cost part %s set to %.2f %s by %s", part, amount, currency,
+                 by);
+        rc = ks_engine_note(e, id, text, by, at, err);
+    }
+    return rc;
 }

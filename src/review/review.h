@@ -77,6 +77,24 @@ enum ks_rc ks_review_item_close(struct ks_store *s, int64_t item_id, const char 
 enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, double amount,
                               const char *by, ks_time at, struct ks_err *err);
 
+/*
+ * The same three writes with what the engine must know, as every door makes
+ * them inside one transaction of the shell: the store's rows, the engine's
+ * view of the review (ks_engine_review_sync) and a timeline note by the
+ * person. at KS_TIME_NONE: the engine clock. reapply: the server re-applying
+ * its journal, whose rows may be written already - an item closed already
+ * the same way by the same person is then closed again without error.
+ */
+enum ks_rc ks_review_apply_set(struct ks_store *s, struct ks_engine *e, int64_t id,
+                               const struct ks_review_doc *doc, const char *by, ks_time at,
+                               struct ks_err *err);
+enum ks_rc ks_review_apply_item(struct ks_store *s, struct ks_engine *e, int64_t item_id,
+                                const char *verb, const char *by, const char *note, ks_time at,
+                                int reapply, int64_t *incident, struct ks_err *err);
+enum ks_rc ks_review_apply_cost(struct ks_store *s, struct ks_engine *e, const char *currency,
+                                int64_t id, const char *part, double amount, const char *by,
+                                ks_time at, struct ks_err *err);
+
 /* ---- reading ---------------------------------------------------------------- */
 
 /* Every incident, review, item and cost of a store, loaded once. */

@@ -3,6 +3,7 @@
  * request thread's own store connection; reads that need the engine and
  * every change go to the writer (live.c). docs/API.md lists them. */
 #include "../alerts/alerts.h"
+#include "../web/web.h"
 #include "alerts_api.h"
 #include "serve_int.h"
 
@@ -169,8 +170,25 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
 struct list_ctx {
     struct ks_buf *out;
     const char *severity, *type;
+    int brief;
     int n;
 };
+
+/* ?view=brief: a summary without its lists (the scope's sku_list, the
+ * signals), for a list read every few seconds (the dashboard's Now page). */
+static void put_brief(struct ks_buf *out, const char *summary)
+{
+    json_t *j = json_loads(summary, 0, NULL);
+    char *s = NULL;
+    if (j) {
+        json_object_del(json_object_get(j, "scope"), "sku_list");
+        json_object_del(j, "signals");
+        s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(j);
+    }
+    ks_buf_puts(out, s ? s : summary);
+    free(s);
+}
 
 static int list_row(void *vctx, const struct ks_incident_row *row)
 {
@@ -180,7 +198,11 @@ static int list_row(void *vctx, const struct ks_incident_row *row)
         return 0;
     }
     ks_buf_puts(c->out, c->n ? ",\n " : "");
-    ks_buf_puts(c->out, row->summary_json);
+    if (c->brief) {
+        put_brief(c->out, row->summary_json);
+    } else {
+        ks_buf_puts(c->out, row->summary_json);
+    }
     c->n++;
     return 0;
 }
@@ -205,9 +227,15 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
         ks_http_error(resp, 400, "invalid", "query \"severity\": '%s' is not P1, P2 or P3", sev);
         return;
     }
+    const char *view = ks_http_query(req, "view");
+    if (view && strcmp(view, "brief") != 0 && strcmp(view, "full") != 0) {
+        ks_http_error(resp, 400, "invalid", "query \"view\": '%s' is not brief or full", view);
+        return;
+    }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"), 0};
+    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"),
+                         view && strcmp(view, "brief") == 0, 0};
     ks_buf_putc(&resp->body, '[');
     if (!s || s->ops->list_incidents(s, status, list_row, &c, &err) != KS_OK) {
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
@@ -335,10 +363,33 @@ static enum ks_rc read_guard(const struct ks_engine *e, void *ctx, struct ks_buf
     return KS_OK;
 }
 
+struct reconcile_q {
+    const char *channel;
+    size_t limit;
+};
+
 static enum ks_rc read_reconcile(const struct ks_engine *e, void *ctx, struct ks_buf *out,
                                  struct ks_err *err)
 {
-    return ks_engine_reconcile_json(e, ctx, out, err);
+    const struct reconcile_q *q = ctx;
+    return ks_engine_reconcile_json(e, q->channel, q->limit, out, err);
+}
+
+/* The SLA clocks, with the clock they run on ("wall" or "event"): a page
+ * counting them down moves the engine clock on by its own only on the
+ * wall clock. */
+static enum ks_rc read_sla(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                           struct ks_err *err)
+{
+    (void)err;
+    const struct ks_live *l = ctx;
+    struct ks_buf b = {0};
+    ks_engine_sla_json(e, &b);
+    /* {"clock_mode":"...", then the engine's members */
+    ks_buf_printf(out, "{\"clock_mode\":\"%s\",", l->o.clock_event ? "event" : "wall");
+    ks_buf_put(out, b.p + 1, b.len - 1);
+    ks_buf_fini(&b);
+    return KS_OK;
 }
 
 static void engine_read(struct ks_http_resp *resp, void *ctx, ks_live_read_fn fn, void *arg)
@@ -363,7 +414,35 @@ static void get_guard(const struct ks_http_req *req, struct ks_http_resp *resp, 
 
 static void get_reconcile(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    engine_read(resp, ctx, read_reconcile, (void *)ks_http_query(req, "channel"));
+    struct reconcile_q q = {ks_http_query(req, "channel"), 0};
+    const char *lim = ks_http_query(req, "limit");
+    if (lim) {
+        char *end;
+        long long v = strtoll(lim, &end, 10);
+        if (!*lim || *end || v < 0 || v > INT_MAX) {
+            ks_http_error(resp, 400, "invalid", "query \"limit\": '%s' is not a whole number >= 0",
+                          lim);
+            return;
+        }
+        q.limit = (size_t)v;
+    }
+    engine_read(resp, ctx, read_reconcile, &q);
+}
+
+static void get_sla(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    engine_read(resp, ctx, read_sla, live_of(ctx));
+}
+
+/* Who the token is: {"name": "...", "role": "viewer|responder|admin"}, so that
+ * a client (the dashboard) offers only what the role allows. */
+static void get_whoami(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)ctx;
+    ks_buf_puts(&resp->body, "{\"name\":");
+    ks_json_escape(&resp->body, req->who.name, strlen(req->who.name));
+    ks_buf_printf(&resp->body, ",\"role\":\"%s\"}", ks_role_name(req->who.role));
 }
 
 static void post_approve(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
@@ -436,6 +515,9 @@ static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp
 
 #define JSON_IN "application/json"
 #define EVENTS_IN "application/x-ndjson, application/json"
+/* a review as `kintsugi review set` reads it: Markdown with YAML front matter, or YAML */
+#define REVIEW_IN                                                                                  \
+    "text/markdown, text/yaml, application/yaml, application/x-yaml, text/plain, application/json"
 
 size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
 {
@@ -462,11 +544,35 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/whoami", get_whoami, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/sla", get_sla, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/v1/feed/{channel}", ks_api_get_feed, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/v1/deadletters", ks_api_get_deadletters, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"POST", "/v1/deadletters/replay", ks_api_post_deadletters_replay, api,
          KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
         {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/messages", ks_api_get_messages, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        /* the service-recovery policy (api_remedy.c) */
+        {"GET", "/v1/remedies", ks_api_get_remedies, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}/remedies/offer", ks_api_get_offer, api, KS_ROLE_VIEWER, 0,
+         NULL, 0},
+        {"POST", "/v1/incidents/{id}/remedies", ks_api_post_grant, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"POST", "/v1/remedies/{id}/{verb}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        /* reviews, the report, costs (api_learn.c) */
+        {"GET", "/v1/reviews", ks_api_get_reviews, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/reviews/{id}", ks_api_get_review, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/reviews/{id}", ks_api_post_review, api, KS_ROLE_RESPONDER, 0, REVIEW_IN,
+         0},
+        {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/review-items/{id}/{verb}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
+         JSON_IN, KS_HTTP_JSON},
+        {"GET", "/v1/report", ks_api_get_report, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/incidents/{id}/cost", ks_api_get_cost, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"POST", "/v1/incidents/{id}/cost", ks_api_post_cost, api, KS_ROLE_RESPONDER, 0, JSON_IN,
+         KS_HTTP_JSON},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
          0, NULL, 0},
         /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */
@@ -479,7 +585,8 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
     for (size_t i = 0; i < n && i < cap; i++) {
         out[i] = r[i];
     }
-    return n < cap ? n : cap;
+    /* the dashboard (src/web), open to all: the page holds no data */
+    return ks_web_routes(out, n < cap ? n : cap, cap);
 }
 
 enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bearer,

@@ -148,13 +148,23 @@ void ks_api_get_deadletters(const struct ks_http_req *req, struct ks_http_resp *
     if (query_status(req, resp, ok, 3, "pending", &status) != 0) {
         return;
     }
+    int64_t after, limit, total = 0;
+    if (query_count(req, resp, "after", &after) != 0 ||
+        query_count(req, resp, "limit", &limit) != 0) {
+        return;
+    }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    if (!s || ks_shell_deadletters_json(s, strcmp(status, "all") == 0 ? NULL : status,
-                                        &resp->body, &err) != KS_OK) {
+    if (!s || ks_shell_deadletters_page(s, strcmp(status, "all") == 0 ? NULL : status, after,
+                                        limit, &resp->body, &total, &err) != KS_OK) {
         ks_buf_fini(&resp->body);
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+        return;
     }
+    /* how many letters of that status there are, the page's or not */
+    char n[32];
+    snprintf(n, sizeof(n), "%lld", (long long)total);
+    ks_http_add_header(resp, "X-Total-Count", n);
 }
 
 void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_http_resp *resp,
@@ -190,12 +200,42 @@ void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, 
 {
     static const char *const ok[] = {"pending", "done", "failed", "unconfigured"};
     const char *status;
-    if (query_status(req, resp, ok, 4, NULL, &status) != 0) {
+    int64_t incident;
+    if (query_status(req, resp, ok, 4, NULL, &status) != 0 ||
+        query_count(req, resp, "incident", &incident) != 0) {
         return;
     }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    if (!s || ks_shell_hooks_json(s, status, &resp->body, &err) != KS_OK) {
+    if (!s || ks_shell_hooks_json_of(s, status, incident, &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}
+
+/* ---- GET /v1/messages ---------------------------------------------------------------- */
+
+/* `kintsugi messages --json` with ?incident=N&audience=A&status=S. */
+void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    static const char *const ok[] = {"queued", "sent", "failed"};
+    struct ks_message_filter f = {0};
+    if (query_status(req, resp, ok, 3, NULL, &f.status) != 0 ||
+        query_count(req, resp, "incident", &f.incident) != 0) {
+        return;
+    }
+    f.audience = ks_http_query(req, "audience");
+    if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
+        strcmp(f.audience, "customer")) {
+        ks_http_error(resp, 400, "invalid",
+                      "query \"audience\": unknown audience '%s' (use team, leadership or "
+                      "customer)",
+                      f.audience);
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || ks_shell_messages_json(s, &f, &resp->body, &err) != KS_OK) {
         ks_buf_fini(&resp->body);
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
     }

@@ -33,6 +33,7 @@ struct job {
     size_t dead0, dead1; /* its dead letters among the engine's */
     int reapplied;       /* from the journal, after a restart */
     char *owned;         /* the body as journaled, when the op rewrote it (live_more.c) */
+    int deferred;        /* an op of live_tx.c: applied inside the batch's transaction */
     struct job *next;
 };
 
@@ -117,6 +118,11 @@ static void apply_command(struct ks_live *l, struct job *jb)
     if (jb->len == 17 && memcmp(jb->body, "{\"op\":\"end_input\"}", 17) == 0) {
         l->open_updates = 0;
     }
+    if (ks_live_tx_op(jb->body, jb->len)) {
+        jb->deferred = 1; /* rows of the store too: in write_batch */
+        KS_LIVE_COUNT(l, commands, 1);
+        return;
+    }
     ks_time at = l->o.clock_event ? KS_TIME_NONE : jb->at;
     enum ks_rc rc;
     char *journal = NULL;
@@ -174,6 +180,30 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
     for (struct job *jb = b->jobs; jb; jb = jb->next) {
         if (jb->kind == JOB_READ || jb->failed) {
             continue;
+        }
+        if (jb->deferred) {
+            /* live_tx.c: its rows, its timeline entries and its journal
+             * entry in this transaction; refused, it is not journaled */
+            char *journal = NULL;
+            struct ks_err e2 = {0};
+            enum ks_rc rc = ks_live_tx_apply(a, jb->body, jb->len, jb->actor,
+                                             l->o.clock_event ? KS_TIME_NONE : jb->at,
+                                             jb->reapplied, jb->out, &journal, &e2);
+            if (rc == KS_EIO || rc == KS_ENOMEM) {
+                *err = e2;
+                return rc;
+            }
+            if (rc != KS_OK) {
+                jb->failed = -1;
+                jb->err = e2;
+                continue;
+            }
+            if (journal) {
+                ks_free(jb->owned);
+                jb->owned = journal;
+                jb->body = journal;
+                jb->len = strlen(journal);
+            }
         }
         if (b->journal) {
             struct ks_journal_row r = {0, kind_name(jb), jb->at, jb->actor, jb->body,
@@ -258,9 +288,9 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     }
     KS_LIVE_COUNT(l, commits, 1);
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
-    if (l->a.hooks_queued != l->hooks_seen) {
-        /* new hook calls in the outbox: the deliverer takes them now */
-        l->hooks_seen = l->a.hooks_queued;
+    if (l->a.hooks_queued + l->a.messages_queued != l->hooks_seen) {
+        /* new hook calls or messages in the outbox: the deliverer takes them now */
+        l->hooks_seen = l->a.hooks_queued + l->a.messages_queued;
         ks_live_deliver_kick(l);
     }
     return 0;
@@ -503,6 +533,7 @@ int ks_live_set_url(struct ks_live *l, const char *url)
 
 void ks_live_start(struct ks_live *l)
 {
+    ks_live_logcopy_start(l);
     pthread_create(&l->th, NULL, writer, l);
     l->started = 1;
     __atomic_store_n(&l->ready, 1, __ATOMIC_RELEASE);
@@ -524,6 +555,7 @@ int ks_live_close(struct ks_live *l)
     if (l->started) {
         pthread_join(l->th, NULL);
     }
+    ks_live_logcopy_stop(l);
     __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
     int rc;
     if (__atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {

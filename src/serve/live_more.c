@@ -30,6 +30,7 @@ struct ks_live_mark {
     struct ks_buf raw; /* dead letter: the line replayed (a fix made meanwhile included) */
     int64_t attempts;
     ks_time next_at;
+    ks_time sent_at; /* message */
 };
 
 static struct ks_live_mark *add_mark(struct ks_live *l)
@@ -60,7 +61,10 @@ enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
     enum ks_rc rc = KS_OK;
     for (size_t i = 0; i < l->nmarks && rc == KS_OK; i++) {
         struct ks_live_mark *m = &l->marks[i];
-        if (!m->hook) {
+        if (m->hook == 2) {
+            rc = s->ops->update_message(s, m->id, m->status, m->attempts, m->next_at, m->sent_at,
+                                        m->detail, err);
+        } else if (!m->hook) {
             /* with the line replayed: after a restart the row (made anew
              * by the journal) shows it as it was when replayed */
             rc = s->ops->update_deadletter(s, m->id, m->status, m->reason, m->raw.p ? m->raw.p : "",
@@ -285,12 +289,48 @@ static enum ks_rc op_hook_result(struct ks_live *l, json_t *j, const char *actor
     return KS_OK;
 }
 
+/* ---- message_result ------------------------------------------------------------------- */
+
+/* One attempt at a message of the outbox, made by the deliverer: the row's
+ * new state, and a timeline entry when it gave up. */
+static enum ks_rc op_message_result(struct ks_live *l, json_t *j, struct ks_buf *out,
+                                    struct ks_err *err)
+{
+    const char *status = json_string_value(json_object_get(j, "status"));
+    const char *detail = json_string_value(json_object_get(j, "detail"));
+    json_t *next = json_object_get(j, "next_at"), *sent = json_object_get(j, "sent_at");
+    int64_t id = json_integer_value(json_object_get(j, "id"));
+    if (!status || !detail || id <= 0) {
+        return ks_err_set(err, KS_EUSAGE, "message_result: id, status and detail are required");
+    }
+    const char *text = json_string_value(json_object_get(j, "text"));
+    if (text) {
+        ks_engine_notification(l->a.eng, json_integer_value(json_object_get(j, "incident")),
+                               ks_engine_clock(l->a.eng), text);
+    }
+    struct ks_live_mark *m = add_mark(l);
+    m->hook = 2;
+    m->id = id;
+    m->status = ks_strdup(status);
+    m->detail = ks_strdup(detail);
+    m->attempts = json_integer_value(json_object_get(j, "attempts"));
+    m->next_at = json_is_integer(next) ? json_integer_value(next) : KS_TIME_NONE;
+    m->sent_at = json_is_integer(sent) ? json_integer_value(sent) : KS_TIME_NONE;
+    if (out) {
+        ks_buf_printf(out, "{\"op\":\"message_result\",\"id\":%lld,\"status\":\"%s\"}",
+                      (long long)id, m->status);
+    }
+    return KS_OK;
+}
+
 int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, char **journal,
                      const char *actor, struct ks_buf *out, struct ks_err *err, enum ks_rc *rc)
 {
-    static const char *const ops[] = {"\"op\":\"deadletters_replay\"", "\"op\":\"hook_result\""};
+    static const char *const ops[] = {"\"op\":\"deadletters_replay\"", "\"op\":\"hook_result\"",
+                                      "\"op\":\"message_result\""};
+    static const char *const names[] = {"deadletters_replay", "hook_result", "message_result"};
     int which = -1;
-    for (int i = 0; i < 2 && which < 0; i++) {
+    for (int i = 0; i < 3 && which < 0; i++) {
         if (memmem(cmd, len, ops[i], strlen(ops[i]))) {
             which = i;
         }
@@ -300,13 +340,14 @@ int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, c
     }
     json_t *j = json_loadb(cmd, len, JSON_REJECT_DUPLICATES, NULL);
     const char *op = json_string_value(json_object_get(j, "op"));
-    if (!op || strcmp(op, which == 0 ? "deadletters_replay" : "hook_result") != 0) {
+    if (!op || strcmp(op, names[which]) != 0) {
         json_decref(j);
         return 0; /* the text was in a string: not one of these */
     }
     *journal = NULL;
-    *rc = which == 0 ? op_replay(l, j, live, journal, actor, out, err)
-                     : op_hook_result(l, j, actor, out, err);
+    *rc = which == 0   ? op_replay(l, j, live, journal, actor, out, err)
+          : which == 1 ? op_hook_result(l, j, actor, out, err)
+                       : op_message_result(l, j, out, err);
     json_decref(j);
     return 1;
 }
@@ -397,6 +438,116 @@ static ks_time deliver_pass(struct ks_live *l)
     return next;
 }
 
+/* ---- messages ------------------------------------------------------------------------ */
+
+struct mdues {
+    struct ks_message_row *v;
+    size_t n, cap;
+};
+
+static char *dupn(const char *s)
+{
+    return s ? ks_strdup(s) : NULL;
+}
+
+static int collect_message(void *ctx, const struct ks_message_row *r)
+{
+    struct mdues *d = ctx;
+    KS_GROW(d->v, d->cap, d->n + 1);
+    struct ks_message_row *m = &d->v[d->n++];
+    *m = *r;
+    m->key = dupn(r->key);
+    m->kind = dupn(r->kind);
+    m->audience = dupn(r->audience);
+    m->recipient = dupn(r->recipient);
+    m->receiver = dupn(r->receiver);
+    m->order_id = dupn(r->order_id);
+    m->subject = dupn(r->subject);
+    m->body = dupn(r->body);
+    m->status = NULL;
+    m->detail = NULL;
+    return 0;
+}
+
+static void mdue_free(struct ks_message_row *m)
+{
+    const char *s[] = {m->key,      m->kind,    m->audience, m->recipient,
+                       m->receiver, m->order_id, m->subject, m->body};
+    for (size_t k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
+        ks_free((char *)s[k]);
+    }
+}
+
+static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
+                        const struct ks_message_try *t)
+{
+    ks_buf_printf(b, "{\"op\":\"message_result\",\"id\":%lld,\"incident\":%lld,\"status\":\"%s\","
+                     "\"attempts\":%d,\"next_at\":",
+                  (long long)m->id, (long long)m->incident, t->status, t->attempts);
+    if (t->next_at == KS_TIME_NONE) {
+        ks_buf_puts(b, "null");
+    } else {
+        ks_buf_printf(b, "%lld", (long long)t->next_at);
+    }
+    ks_buf_puts(b, ",\"sent_at\":");
+    if (t->sent_at == KS_TIME_NONE) {
+        ks_buf_puts(b, "null");
+    } else {
+        ks_buf_printf(b, "%lld", (long long)t->sent_at);
+    }
+    ks_buf_puts(b, ",\"detail\":");
+    ks_shell_json_bytes(b, t->detail, strlen(t->detail));
+    if (t->final_failure) {
+        char text[600];
+        snprintf(text, sizeof(text),
+                 "Message %lld (%s to %s via %s) failed after %d attempts: %s; `kintsugi "
+                 "messages retry %lld` sends it again",
+                 (long long)m->id, m->kind, m->recipient, m->receiver, t->attempts, t->detail,
+                 (long long)m->id);
+        ks_buf_puts(b, ",\"text\":");
+        ks_shell_json_bytes(b, text, strlen(text));
+    }
+    ks_buf_putc(b, '}');
+}
+
+/* The due messages, as deliver_pass does the hook calls. */
+static ks_time deliver_messages(struct ks_live *l, ks_time next)
+{
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(l, &err);
+    struct mdues d = {0};
+    struct ks_message_filter f = {0, 0, NULL, "queued"};
+    if (!s || s->ops->list_messages(s, &f, collect_message, &d, &err) != KS_OK) {
+        return next;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        struct ks_message_row *x = &d.v[i];
+        if (failed || __atomic_load_n(&l->dstop, __ATOMIC_ACQUIRE)) {
+            /* left queued, for the next start */
+        } else if (x->next_at != KS_TIME_NONE && x->next_at > ks_time_now()) {
+            if (next == KS_TIME_NONE || x->next_at < next) {
+                next = x->next_at;
+            }
+        } else {
+            struct ks_message_try t;
+            ks_shell_message_try(&l->a.cfg, x, &t);
+            struct ks_buf cmd = {0}, out = {0};
+            message_cmd(&cmd, x, &t);
+            if (ks_live_command(l, cmd.p, "messages", &out, &err) != 0) {
+                failed = 1;
+            } else if (t.next_at != KS_TIME_NONE && (next == KS_TIME_NONE || t.next_at < next)) {
+                next = t.next_at;
+            }
+            ks_buf_fini(&cmd);
+            ks_buf_fini(&out);
+        }
+        mdue_free(x);
+    }
+    ks_free(d.v);
+    return next;
+}
+
 static void *deliverer(void *arg)
 {
     struct ks_live *l = arg;
@@ -413,7 +564,7 @@ static void *deliverer(void *arg)
         }
         l->dkick = 0;
         pthread_mutex_unlock(&l->dmu);
-        ks_time next = deliver_pass(l);
+        ks_time next = deliver_messages(l, deliver_pass(l));
         /* Retries when due; new calls when the writer says so; a look every
          * second all the same. */
         ks_time now = ks_time_now();

@@ -146,6 +146,23 @@ static int count_hook(void *ctx, const struct ks_hook_row *r)
     return 0;
 }
 
+struct msg_counts {
+    uint64_t queued, sent, failed;
+};
+
+static int count_message(void *ctx, const struct ks_message_row *r)
+{
+    struct msg_counts *c = ctx;
+    if (strcmp(r->status, "sent") == 0) {
+        c->sent++;
+    } else if (strcmp(r->status, "failed") == 0) {
+        c->failed++;
+    } else {
+        c->queued++;
+    }
+    return 0;
+}
+
 static enum ks_rc read_guard(const struct ks_engine *e, void *ctx, struct ks_buf *out,
                              struct ks_err *err)
 {
@@ -187,6 +204,10 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     }
     struct hook_counts hc = {0};
     if (s->ops->list_hooks(s, NULL, count_hook, &hc, err) != KS_OK) {
+        return err->rc;
+    }
+    struct msg_counts mc = {0};
+    if (s->ops->list_messages(s, NULL, count_message, &mc, err) != KS_OK) {
         return err->rc;
     }
     struct ks_buf g = {0};
@@ -267,7 +288,7 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     head(o, "kintsugi_guard_held_values", "gauge", "SKU values held one by one.");
     ks_buf_printf(o, "kintsugi_guard_held_values %llu\n", (unsigned long long)held_values);
 
-    head(o, "kintsugi_outbox", "gauge", "Hook calls in the outbox, by status.");
+    head(o, "kintsugi_outbox", "gauge", "Hook calls and messages in the outbox, by status.");
     ks_buf_printf(o,
                   "kintsugi_outbox{kind=\"hook\",status=\"pending\"} %llu\n"
                   "kintsugi_outbox{kind=\"hook\",status=\"failed\"} %llu\n"
@@ -275,6 +296,12 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
                   "kintsugi_outbox{kind=\"hook\",status=\"unconfigured\"} %llu\n",
                   (unsigned long long)hc.pending, (unsigned long long)hc.failed,
                   (unsigned long long)hc.done, (unsigned long long)hc.unconfigured);
+    ks_buf_printf(o,
+                  "kintsugi_outbox{kind=\"message\",status=\"queued\"} %llu\n"
+                  "kintsugi_outbox{kind=\"message\",status=\"sent\"} %llu\n"
+                  "kintsugi_outbox{kind=\"message\",status=\"failed\"} %llu\n",
+                  (unsigned long long)mc.queued, (unsigned long long)mc.sent,
+                  (unsigned long long)mc.failed);
 
     head(o, "kintsugi_http_request_duration_seconds", "histogram",
          "HTTP requests from headers received to answer sent, by route.");

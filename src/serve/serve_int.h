@@ -5,6 +5,7 @@
 #include "../shell/shell.h"
 #include "serve.h"
 
+#include <jansson.h>
 #include <pthread.h>
 
 struct job;
@@ -35,6 +36,12 @@ struct ks_live {
     pthread_cond_t dcv;
     int dstarted, dstop, dkick;
     uint64_t hooks_seen; /* a.hooks_queued at the last kick */
+    /* logcopy.c: the log copied into the database from a thread of its own. */
+    struct ks_store *cstore;
+    pthread_t copier;
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int cstarted, cstop;
 };
 
 #define KS_LIVE_COUNT(l, field, n) __atomic_add_fetch(&(l)->st.field, (n), __ATOMIC_RELAXED)
@@ -66,6 +73,25 @@ void ks_live_deliver_start(struct ks_live *l);
 void ks_live_deliver_kick(struct ks_live *l);
 void ks_live_deliver_stop(struct ks_live *l);
 
+/* ---- logcopy.c: the write-ahead log copied off the writer's path ---------------- */
+/* Started with the writer (the writer's connection then never copies the log
+ * at commit), stopped after it (the connection copies again from then on). */
+void ks_live_logcopy_start(struct ks_live *l);
+void ks_live_logcopy_stop(struct ks_live *l);
+/* ---- live_tx.c: ops that change rows of the store too --------------------------- */
+
+/* Whether cmd names one of the ops of live_tx.c (remedies, reviews, costs):
+ * applied inside the batch's transaction, not with the engine's ops. */
+int ks_live_tx_op(const char *cmd, size_t len);
+/* Applies such an op to the store and the engine of a, as actor at `at`
+ * (KS_TIME_NONE: the engine clock); reapply: from the journal after a
+ * restart. out gets the result document; *journal (ks_free) the command as
+ * it must be journaled when the op rewrote it, else NULL. A refusal
+ * (KS_EUSAGE, KS_ENOTFOUND, KS_ESTATE) changed nothing. */
+enum ks_rc ks_live_tx_apply(struct ks_shell *a, const char *cmd, size_t len, const char *actor,
+                            ks_time at, int reapply, struct ks_buf *out, char **journal,
+                            struct ks_err *err);
+
 /* ---- api_more.c: the routes of the feed, dead letters and hooks ------------------ */
 
 void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
@@ -73,6 +99,33 @@ void ks_api_get_deadletters(const struct ks_http_req *req, struct ks_http_resp *
 void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_http_resp *resp,
                                     void *ctx);
 void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_live_free(struct ks_live *l);
+
+/* ---- api_remedy.c: the service-recovery policy, and helpers of the routes ------------ */
+
+/* An error answer for err: 400 invalid, 404 not_found, 409 conflict, else 503. */
+void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err);
+/* s as a positive id; 0 after answering 400 ("WHERE: 'S' is not WHAT"). */
+int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp);
+/* Runs cmd (a JSON object, consumed) as the request's token, durably. */
+void ks_api_command(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
+                    json_t *cmd);
+void ks_api_get_remedies(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_offer(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_promise(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+
+/* ---- api_learn.c: reviews, the report, costs ------------------------------------------ */
+
+void ks_api_get_reviews(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_review(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_review(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_review_items(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_item(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_report(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_cost(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_post_cost(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 
 #endif

@@ -162,6 +162,7 @@ enum ks_rc ks_shell_feed_json(struct ks_store *s, const char *db, const char *ch
 
 struct dl_list {
     struct ks_buf *out;
+    int64_t after, limit, total;
     int n;
 };
 
@@ -169,6 +170,10 @@ static int dl_row(void *vctx, const struct ks_deadletter *d)
 {
     struct dl_list *c = vctx;
     struct ks_buf *b = c->out;
+    c->total++;
+    if (d->id <= c->after || (c->limit && c->n >= c->limit)) {
+        return 0;
+    }
     char at[32];
     ks_time_fmt(d->received_at, at);
     ks_buf_printf(b, "%s{\"id\":%lld,\"line\":%lld,\"source\":", c->n ? ",\n " : "",
@@ -183,21 +188,40 @@ static int dl_row(void *vctx, const struct ks_deadletter *d)
     return 0;
 }
 
-enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, struct ks_buf *out,
+enum ks_rc ks_shell_deadletters_page(struct ks_store *s, const char *status, int64_t after,
+                                     int64_t limit, struct ks_buf *out, int64_t *total,
                                      struct ks_err *err)
 {
-    struct dl_list c = {out, 0};
+    struct dl_list c = {out, after, limit, 0, 0};
     ks_buf_putc(out, '[');
     enum ks_rc rc = s->ops->list_deadletters(s, status, dl_row, &c, err);
     ks_buf_putc(out, ']');
+    if (total) {
+        *total = c.total;
+    }
     return rc;
+}
+
+enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, struct ks_buf *out,
+                                     struct ks_err *err)
+{
+    return ks_shell_deadletters_page(s, status, 0, 0, out, NULL, err);
 }
 
 /* ---- the hook outbox --------------------------------------------------------------- */
 
+struct hook_list {
+    struct ks_json j;
+    int64_t incident; /* 0: every incident's */
+};
+
 static int hook_row(void *ctx, const struct ks_hook_row *r)
 {
-    struct ks_json *j = ctx;
+    struct hook_list *c = ctx;
+    struct ks_json *j = &c->j;
+    if (c->incident && r->incident != c->incident) {
+        return 0;
+    }
     ks_json_obj_begin(j);
     ks_json_key(j, "key");
     ks_json_str(j, r->key);
@@ -219,15 +243,39 @@ static int hook_row(void *ctx, const struct ks_hook_row *r)
     return 0;
 }
 
+enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
+                                  struct ks_buf *out, struct ks_err *err)
+{
+    struct hook_list c = {.incident = incident};
+    ks_json_init(&c.j, out, 0);
+    ks_json_arr_begin(&c.j);
+    enum ks_rc rc = s->ops->list_hooks(s, status, hook_row, &c, err);
+    if (rc == KS_OK) {
+        ks_json_arr_end(&c.j);
+    }
+    return rc;
+}
+
 enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                struct ks_err *err)
 {
-    struct ks_json j;
-    ks_json_init(&j, out, 0);
-    ks_json_arr_begin(&j);
-    enum ks_rc rc = s->ops->list_hooks(s, status, hook_row, &j, err);
-    if (rc == KS_OK) {
-        ks_json_arr_end(&j);
+    return ks_shell_hooks_json_of(s, status, 0, out, err);
+}
+
+ks_time ks_shell_saved_clock(struct ks_store *s)
+{
+    struct ks_err err = {0};
+    uint64_t total = 0;
+    int found = 0;
+    ks_time t = KS_TIME_NONE;
+    if (s->ops->ck_open(s, &total, &found, &err) != KS_OK) {
+        return KS_TIME_NONE;
     }
-    return rc;
+    const void *p;
+    size_t n = 0;
+    if (found && s->ops->ck_next(s, &p, &n, &err) == KS_OK) {
+        t = ks_engine_saved_clock(p, n);
+    }
+    s->ops->ck_close(s);
+    return t;
 }

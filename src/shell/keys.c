@@ -9,6 +9,7 @@
  * them. Each module keeps its keys in its own table; a new key of a module
  * goes into that table and, when it is a top-level key, into this list.
  */
+#include "../comms/comms.h"
 #include "../config/keys.h"
 #include "../contain/hook.h"
 #include "../engine/engine.h"
@@ -32,6 +33,9 @@ const struct ks_key_root ks_config_root[] = {
     {ks_engine_keys, "ts_horizon"},
     {ks_engine_keys, "roles"},
     {ks_engine_keys, "people"},
+    {ks_comms_keys, "receivers"},
+    {ks_comms_keys, "notify"},
+    {ks_comms_keys, "messages"},
     {NULL, NULL},
 };
 /* clang-format on */

@@ -5,6 +5,7 @@
  * and docs/STORAGE.md (what is written when, the writer lock, resuming).
  */
 #include "shell.h"
+#include "../remedy/remedy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -211,6 +212,7 @@ static int write_holder(struct ks_shell *sh)
  * the last dead-letter and hook ids written with it. */
 struct marks {
     int64_t skus, deadletter, hook;
+    int64_t message, trigger; /* -1: marks written before the outbox of messages */
 };
 
 static int read_marks(struct ks_shell *sh, struct marks *m, int *found, struct ks_err *err)
@@ -221,10 +223,18 @@ static int read_marks(struct ks_shell *sh, struct marks *m, int *found, struct k
         ks_buf_fini(&b);
         return -1;
     }
-    int ok = !*found || (b.p &&
-                         sscanf(b.p, "skus %" SCNd64 " deadletter %" SCNd64 " hook %" SCNd64,
-                                &m->skus, &m->deadletter, &m->hook) == 3 &&
-                         m->skus >= 0 && m->skus <= UINT32_MAX);
+    m->message = m->trigger = -1;
+    int got = 0;
+    int ok = !*found ||
+             (b.p &&
+              (got = sscanf(b.p,
+                            "skus %" SCNd64 " deadletter %" SCNd64 " hook %" SCNd64
+                            " message %" SCNd64 " trigger %" SCNd64,
+                            &m->skus, &m->deadletter, &m->hook, &m->message, &m->trigger)) >= 3 &&
+              got != 4 && m->skus >= 0 && m->skus <= UINT32_MAX);
+    if (got == 3) {
+        m->message = m->trigger = -1;
+    }
     ks_buf_fini(&b);
     if (!ok) {
         ks_err_set(err, KS_EIO, "checkpoint: its marks are damaged");
@@ -349,7 +359,7 @@ static int rewind_tail(struct ks_shell *sh, struct ks_err *err)
     }
     struct ks_engine_stats st;
     ks_engine_stats(sh->eng, &st);
-    struct ks_store_trim t = {m.deadletter, m.hook, m.skus, st.incidents};
+    struct ks_store_trim t = {m.deadletter, m.hook, m.skus, st.incidents, m.message, m.trigger};
     enum ks_rc rc = ks_store_begin(sh->store, err);
     if (rc == KS_OK) {
         rc = sh->store->ops->trim(sh->store, &t, err);
@@ -520,14 +530,17 @@ static enum ks_rc put_checkpoint(struct ks_shell *sh, uint32_t skus, struct ks_e
     if (rc == KS_OK) {
         rc = ks_engine_save_parts(sh->eng, 1, put_checkpoint_part, sh, err);
     }
-    int64_t dl = 0, hook = 0;
+    int64_t dl = 0, hook = 0, msg = 0, trig = 0;
     if (rc == KS_OK) {
         rc = sh->store->ops->max_ids(sh->store, &dl, &hook, err);
     }
     if (rc == KS_OK) {
-        char m[128];
-        int n = snprintf(m, sizeof(m), "skus %u deadletter %lld hook %lld", skus, (long long)dl,
-                         (long long)hook);
+        rc = sh->store->ops->max_message_ids(sh->store, &msg, &trig, err);
+    }
+    if (rc == KS_OK) {
+        char m[192];
+        int n = snprintf(m, sizeof(m), "skus %u deadletter %lld hook %lld message %lld trigger %lld",
+                         skus, (long long)dl, (long long)hook, (long long)msg, (long long)trig);
         rc = sh->store->ops->put_blob(sh->store, "marks", m, (size_t)n, err);
     }
     if (rc == KS_OK && sh->tail) {
@@ -567,7 +580,14 @@ static enum ks_rc write_effects(struct ks_shell *sh, int checkpoint, uint32_t *s
     }
     const int64_t *ids;
     size_t ni = ks_engine_dirty(sh->eng, &ids);
-    enum ks_rc rc = put_incidents(sh, ids, ni, 0, err);
+    /* The triggers see the incidents as this transaction writes them; the
+     * notification entries they add are written with them. */
+    enum ks_rc rc = ks_shell_messages_queue(sh, ids, ni, err);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    ni = ks_engine_dirty(sh->eng, &ids);
+    rc = put_incidents(sh, ids, ni, 0, err);
     if (rc == KS_OK) {
         rc = put_skus(sh, skus, err);
     }
@@ -587,7 +607,11 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
 {
     struct ks_err err = {0};
     uint32_t skus = sh->skus_saved;
+    /* With a saved state: the specialist reviews of remedies that missed
+     * their deadline by the engine clock get their sla entries, in the same
+     * transaction as the state that records them (docs/REMEDIES.md). */
     if (ks_store_begin(sh->store, &err) != KS_OK || (extra && extra(sh, ctx, &err) != KS_OK) ||
+        (checkpoint && sh->eng && ks_remedy_sla(sh->store, sh->eng, &err) != KS_OK) ||
         write_effects(sh, checkpoint, &skus, &err) != KS_OK ||
         ks_store_commit(sh->store, &err) != KS_OK) {
         struct ks_err ignore;
@@ -616,6 +640,10 @@ int ks_shell_flush(struct ks_shell *sh, int checkpoint)
 
 void ks_shell_close(struct ks_shell *sh)
 {
+    if (sh->tpl) {
+        ks_tpl_set_fini(sh->tpl);
+        ks_free(sh->tpl);
+    }
     ks_engine_free(sh->eng);
     ks_store_close(sh->store);
     ks_config_fini(&sh->cfg);

@@ -16,6 +16,7 @@
 #ifndef KS_SHELL_H
 #define KS_SHELL_H
 
+#include "../comms/comms.h"
 #include "../config/config.h"
 #include "../engine/engine.h"
 #include "../store/store.h"
@@ -41,6 +42,8 @@ struct ks_shell {
     ks_time last_checkpoint; /* wall clock of the last checkpoint */
     struct ks_feed_enc *enc; /* one feed block encoder per channel id (strs id) */
     size_t nenc;
+    struct ks_tpl_set *tpl;  /* the message templates, loaded at the first use */
+    uint64_t messages_queued; /* messages written to the outbox by this process */
 };
 
 /* Prints "kintsugi: " + message on stderr (the shell's failures). */
@@ -115,8 +118,47 @@ struct ks_hook_try {
 void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
                        struct ks_hook_try *t);
 
+/* ---- messages (messages.c, docs/MESSAGES.md) -------------------------------------------- */
+
+/* Runs the message triggers (src/comms) for the open incidents and ids[0, n)
+ * inside the flush's transaction: the outbox rows and the timeline entries
+ * of what fires. */
+enum ks_rc ks_shell_messages_queue(struct ks_shell *s, const int64_t *ids, size_t n,
+                                   struct ks_err *err);
+/* The templates in force (loaded once); NULL with err set when a template
+ * file is broken. */
+const struct ks_tpl_set *ks_shell_templates(struct ks_shell *s, struct ks_err *err);
+
+/* One attempt at a queued message, as the delivery loop makes it. */
+struct ks_message_try {
+    const char *status; /* the row's next status: sent, queued (a retry), failed */
+    int attempts;       /* after this one */
+    ks_time next_at;    /* wall clock of the retry, KS_TIME_NONE: none */
+    ks_time sent_at;    /* wall clock when accepted, KS_TIME_NONE */
+    int final_failure;  /* gave up: the incident's timeline says so */
+    char detail[300];
+};
+void ks_shell_message_try(const struct ks_config *cfg, const struct ks_message_row *m,
+                          struct ks_message_try *t);
+struct ks_msg_delivery {
+    unsigned sent, retrying, failed;
+    int left; /* still queued after max_wait */
+};
+/* Delivers the due messages of the outbox, waiting for retries up to
+ * max_wait (ms) of wall time (hooks as ks_shell_deliver). A message that
+ * gives up is a timeline entry of its incident. */
+int ks_shell_messages_deliver(struct ks_shell *s, ks_time max_wait, struct ks_msg_delivery *st);
+/* `kintsugi messages --json`: the messages of f, oldest first. */
+enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
+                                  struct ks_buf *out, struct ks_err *err);
+void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *out);
+
 /* ---- documents shared by the doors (docs.c) ---------------------------------------- */
 
+/* The engine clock of the last saved state (KS_TIME_NONE: none), read from
+ * the head of the checkpoint without restoring the engine: the `now` the
+ * documents of reviews, reports and costs are judged at, by every door. */
+ks_time ks_shell_saved_clock(struct ks_store *s);
 /* raw (any bytes) as a JSON string; invalid UTF-8 shows as U+FFFD. */
 void ks_shell_json_bytes(struct ks_buf *b, const char *raw, size_t n);
 /* The changes of channel's guarded feed after since (at most limit, 0: all),
@@ -135,10 +177,19 @@ enum ks_rc ks_shell_feed_json(struct ks_store *s, const char *db, const char *ch
  * "source","reason","raw","status","received_at"}]; the array is closed even on failure. */
 enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                      struct ks_err *err);
+/* The same array, a page of it: the letters with id > after (0: from the first),
+ * at most limit of them (0: all); *total (may be NULL) counts every letter of
+ * that status, the page's or not (GET /v1/deadletters?after=&limit=). */
+enum ks_rc ks_shell_deadletters_page(struct ks_store *s, const char *status, int64_t after,
+                                     int64_t limit, struct ks_buf *out, int64_t *total,
+                                     struct ks_err *err);
 /* `kintsugi hooks --json [--status S]`: [{"key","incident","action","status","attempts",
  * "next_at","detail","body"}]. */
 enum ks_rc ks_shell_hooks_json(struct ks_store *s, const char *status, struct ks_buf *out,
                                struct ks_err *err);
+/* The same, of one incident only (incident > 0; 0: all). */
+enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
+                                  struct ks_buf *out, struct ks_err *err);
 
 /* ---- reading inputs (ingest.c) -------------------------------------------------- */
 

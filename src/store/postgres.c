@@ -44,7 +44,7 @@ enum {
     OID_FLOAT8 = 701,
 };
 
-#define MAX_PARAMS 16
+#define MAX_PARAMS 24
 
 /* What PostgreSQL says differently from SQLite. */
 static const char *const pg_override[ST_COUNT] = {

@@ -131,6 +131,59 @@ const char *const ks_sql_migrations[] = {
     "  at INTEGER NOT NULL,"
     "  source TEXT,"
     "  data BLOB NOT NULL);",
+    /* 7: the outbox of messages and the triggers that fired (docs/MESSAGES.md):
+     * written in the transaction of the incident change that caused them. */
+    "CREATE TABLE messages("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  key TEXT NOT NULL,"
+    "  incident INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  audience TEXT NOT NULL,"
+    "  recipient TEXT NOT NULL,"
+    "  receiver TEXT NOT NULL,"
+    "  order_id TEXT,"
+    "  subject TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  created_at TEXT,"
+    "  sent_at TEXT,"
+    "  next_at TEXT,"
+    "  detail TEXT,"
+    "  UNIQUE(key, receiver));"
+    "CREATE INDEX messages_incident ON messages(incident);"
+    "CREATE INDEX messages_status ON messages(status);"
+    "CREATE TABLE message_triggers("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  incident INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  at TEXT,"
+    "  done INTEGER NOT NULL,"
+    "  UNIQUE(incident, name, seq));",
+    /* 8: remedies of the service-recovery policy,
+     * granted or pending, with their specialist reviews (docs/REMEDIES.md). */
+    "CREATE TABLE IF NOT EXISTS remedies("
+    "  id INTEGER PRIMARY KEY,"
+    "  incident INTEGER NOT NULL,"
+    "  order_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  amount REAL,"
+    "  currency TEXT NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  by_person TEXT NOT NULL,"
+    "  approved_by TEXT,"
+    "  requested_at TEXT,"
+    "  granted_at TEXT,"
+    "  note TEXT,"
+    "  affected INTEGER NOT NULL,"
+    "  complex TEXT,"
+    "  review_due TEXT,"
+    "  review_status TEXT,"
+    "  review_missed INTEGER NOT NULL,"
+    "  reviewed_by TEXT,"
+    "  reviewed_at TEXT);"
+    "CREATE INDEX IF NOT EXISTS remedies_incident ON remedies(incident, order_id);",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
@@ -148,6 +201,13 @@ const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sq
     "FROM review_items "
 #define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
 #define TOKEN_COLS "SELECT name, role, hash, created_at, revoked_at FROM tokens "
+#define MESSAGE_COLS                                                                               \
+    "SELECT id, key, incident, kind, audience, recipient, receiver, order_id, subject, body, "     \
+    "status, attempts, created_at, sent_at, next_at, detail FROM messages "
+#define REMEDY_COLS                                                                                \
+    "SELECT id, incident, order_id, kind, amount, currency, status, by_person, approved_by, "     \
+    "requested_at, granted_at, note, affected, complex, review_due, review_status, "              \
+    "review_missed, reviewed_by, reviewed_at FROM remedies "
 
 /* Portable on purpose: ON CONFLICT ... DO NOTHING rather than INSERT OR
  * IGNORE, RETURNING rather than last_insert_rowid(), "offset" quoted, every
@@ -252,4 +312,48 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_LIST_JOURNAL] = "SELECT seq, kind, at, source, data FROM journal WHERE seq > ?1 "
                         "ORDER BY seq",
     [ST_TRIM_JOURNAL] = "DELETE FROM journal WHERE seq <= ?1",
+    /* No row (and no id) when (key, receiver) is queued already. */
+    [ST_ADD_MESSAGE] =
+        "INSERT INTO messages(key, incident, kind, audience, recipient, receiver, order_id, "
+        "subject, body, status, attempts, created_at, sent_at, next_at, detail) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
+        "ON CONFLICT(key, receiver) DO NOTHING RETURNING id",
+    /* 0 or NULL: any. Each parameter's first use gives PostgreSQL its type. */
+    [ST_LIST_MESSAGES] = MESSAGE_COLS
+        "WHERE (id = ?1 OR ?1 = 0) AND (incident = ?2 OR ?2 = 0) AND "
+        "(audience = ?3 OR ?3 IS NULL) AND (status = ?4 OR ?4 IS NULL) ORDER BY id",
+    [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
+                          "sent_at = ?5, detail = ?6 WHERE id = ?1",
+    [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
+                       "AND seq = ?3",
+    [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "
+                       "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(incident, name, seq) "
+                       "DO UPDATE SET done = excluded.done",
+    [ST_MAX_MESSAGE_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM messages), "
+                           "(SELECT coalesce(max(id), 0) FROM message_triggers)",
+    [ST_TRIM_MESSAGES] = "DELETE FROM messages WHERE id > ?1",
+    [ST_TRIM_TRIGGERS] = "DELETE FROM message_triggers WHERE id > ?1",
+    /* A new remedy gets its id from the table; a known one is replaced whole. */
+    [ST_ADD_REMEDY] =
+        "INSERT INTO remedies(incident, order_id, kind, amount, currency, status, by_person, "
+        "approved_by, requested_at, granted_at, note, affected, complex, review_due, "
+        "review_status, review_missed, reviewed_by, reviewed_at) VALUES(?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id",
+    [ST_PUT_REMEDY] =
+        "INSERT INTO remedies(incident, order_id, kind, amount, currency, status, by_person, "
+        "approved_by, requested_at, granted_at, note, affected, complex, review_due, "
+        "review_status, review_missed, reviewed_by, reviewed_at, id) VALUES(?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
+        "ON CONFLICT(id) DO UPDATE SET incident = excluded.incident, "
+        "order_id = excluded.order_id, kind = excluded.kind, amount = excluded.amount, "
+        "currency = excluded.currency, status = excluded.status, "
+        "by_person = excluded.by_person, approved_by = excluded.approved_by, "
+        "requested_at = excluded.requested_at, granted_at = excluded.granted_at, "
+        "note = excluded.note, affected = excluded.affected, complex = excluded.complex, "
+        "review_due = excluded.review_due, review_status = excluded.review_status, "
+        "review_missed = excluded.review_missed, reviewed_by = excluded.reviewed_by, "
+        "reviewed_at = excluded.reviewed_at",
+    [ST_LIST_REMEDIES_ALL] = REMEDY_COLS "ORDER BY id",
+    [ST_LIST_REMEDIES_INCIDENT] = REMEDY_COLS "WHERE incident = ?1 ORDER BY id",
+    [ST_LIST_REMEDIES_ID] = REMEDY_COLS "WHERE id = ?1",
 };

@@ -140,6 +140,19 @@ enum ks_st {
     ST_ADD_JOURNAL,
     ST_LIST_JOURNAL,
     ST_TRIM_JOURNAL,
+    ST_ADD_MESSAGE,
+    ST_LIST_MESSAGES,
+    ST_UPDATE_MESSAGE,
+    ST_GET_TRIGGER,
+    ST_PUT_TRIGGER,
+    ST_MAX_MESSAGE_IDS,
+    ST_TRIM_MESSAGES,
+    ST_TRIM_TRIGGERS,
+    ST_ADD_REMEDY,
+    ST_PUT_REMEDY,
+    ST_LIST_REMEDIES_ALL,
+    ST_LIST_REMEDIES_INCIDENT,
+    ST_LIST_REMEDIES_ID,
     ST_COUNT
 };
 
@@ -202,6 +215,10 @@ struct ks_sqldrv {
     /* See struct ks_store_ops: release and the writer lock (may be NULL). */
     enum ks_rc (*release)(void *conn, struct ks_err *err);
     enum ks_rc (*lock_writer)(void *conn, int *got, struct ks_err *err);
+    /* SQLite's write-ahead log copied by commits (on) or only by copy_log
+     * (struct ks_store_ops); NULL for a server that manages its own log. */
+    enum ks_rc (*log_autocopy)(void *conn, int on, struct ks_err *err);
+    enum ks_rc (*copy_log)(void *conn, struct ks_err *err);
 };
 
 extern const struct ks_sqldrv ks_sqldrv_sqlite;

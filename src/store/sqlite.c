@@ -117,10 +117,15 @@ static enum ks_rc sq_connect(void **conn, const char *path, struct ks_err *err)
 
 /* The log is copied into the database every 4 MiB of commits (not SQLite's
  * 1000 pages, 64 MiB at 64 KiB pages): what a failed write on a full disk
- * leaves to copy is then small, and the log can be released (sq_release). */
-static enum ks_rc sq_ready(void *conn, struct ks_err *err)
+ * leaves to copy is then small, and the log can be released (sq_release).
+ * Off (on = 0), commits never copy it: a server's thread does (copy_log). */
+static enum ks_rc sq_log_autocopy(void *conn, int on, struct ks_err *err)
 {
     struct sq *q = conn;
+    if (!on) {
+        sqlite3_wal_autocheckpoint(q->db, 0);
+        return KS_OK;
+    }
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(q->db, "PRAGMA page_size", -1, &st, NULL);
     if (rc == SQLITE_OK) {
@@ -133,8 +138,28 @@ static enum ks_rc sq_ready(void *conn, struct ks_err *err)
     int64_t page = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_wal_autocheckpoint(q->db, page > 0 ? (int)((4 << 20) / page) : 1000);
-    sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return KS_OK;
+}
+
+/* A passive copy: what no reader still needs, without waiting for anyone.
+ * Busy (another connection copying) is not an error: it is being done. */
+static enum ks_rc sq_copy_log(void *conn, struct ks_err *err)
+{
+    struct sq *q = conn;
+    int rc = sqlite3_wal_checkpoint_v2(q->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        return fail(q->db, rc, err, "copy the write-ahead log");
+    }
+    return KS_OK;
+}
+
+static enum ks_rc sq_ready(void *conn, struct ks_err *err)
+{
+    enum ks_rc rc = sq_log_autocopy(conn, 1, err);
+    if (rc == KS_OK) {
+        sq_copy_log(conn, NULL);
+    }
+    return rc;
 }
 
 static enum ks_rc sq_script(void *conn, const char *sql, struct ks_err *err, const char *what)
@@ -305,4 +330,6 @@ const struct ks_sqldrv ks_sqldrv_sqlite = {
     .ready = sq_ready,
     .release = sq_release,
     .lock_writer = NULL,
+    .log_autocopy = sq_log_autocopy,
+    .copy_log = sq_copy_log,
 };

@@ -636,6 +636,14 @@ static enum ks_rc sql_trim(struct ks_store *s, const struct ks_store_trim *t, st
         rc = q_exec(d, ST_TRIM_SEQ, SQLV(V_INT(t->deadletter), V_INT(t->hook)), NULL, NULL, err,
                     "reset ids");
     }
+    if (rc == KS_OK && t->messages >= 0) {
+        rc = q_exec(d, ST_TRIM_MESSAGES, SQLV(V_INT(t->messages)), NULL, NULL, err,
+                    "undo messages");
+    }
+    if (rc == KS_OK && t->triggers >= 0) {
+        rc = q_exec(d, ST_TRIM_TRIGGERS, SQLV(V_INT(t->triggers)), NULL, NULL, err,
+                    "undo triggers");
+    }
     return rc;
 }
 
@@ -970,6 +978,205 @@ static enum ks_rc sql_trim_journal(struct ks_store *s, int64_t upto, struct ks_e
                   "trim the journal");
 }
 
+/* ---- the outbox of messages (migration 7) --------------------------------------------------- */
+
+static enum ks_rc sql_add_message(struct ks_store *s, struct ks_message_row *r, int *added,
+                                  struct ks_err *err)
+{
+    int64_t changed = 0, id = 0;
+    enum ks_rc rc = q_exec(db(s), ST_ADD_MESSAGE,
+                           SQLV(V_TEXT(r->key), V_INT(r->incident), V_TEXT(r->kind),
+                                V_TEXT(r->audience), V_TEXT(r->recipient), V_TEXT(r->receiver),
+                                V_TEXT(r->order_id), V_TEXT(r->subject), V_TEXT(r->body),
+                                V_TEXT(r->status ? r->status : "queued"), V_INT(r->attempts),
+                                V_TIME(r->created_at), V_TIME(r->sent_at), V_TIME(r->next_at),
+                                V_TEXT(r->detail)),
+                           &changed, &id, err, "queue message");
+    *added = rc == KS_OK && changed > 0;
+    if (*added) {
+        r->id = id;
+    }
+    return rc;
+}
+
+static enum ks_rc sql_list_messages(struct ks_store *s, const struct ks_message_filter *f,
+                                    int (*fn)(void *ctx, const struct ks_message_row *row),
+                                    void *ctx, struct ks_err *err)
+{
+    const char *what = "list messages";
+    struct ks_sqlcur c;
+    enum ks_rc rc = q_query(db(s), ST_LIST_MESSAGES,
+                            SQLV(V_INT(f ? f->id : 0), V_INT(f ? f->incident : 0),
+                                 V_TEXT(f ? f->audience : NULL), V_TEXT(f ? f->status : NULL)),
+                            &c, err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    int r;
+    while ((r = q_next(&c, err, what)) == 1) {
+        struct ks_message_row m = {
+            .id = c_int(&c, 0),
+            .key = c_text(&c, 1),
+            .incident = c_int(&c, 2),
+            .kind = c_text(&c, 3),
+            .audience = c_text(&c, 4),
+            .recipient = c_text(&c, 5),
+            .receiver = c_text(&c, 6),
+            .order_id = c_text(&c, 7),
+            .subject = c_text(&c, 8),
+            .body = c_text(&c, 9),
+            .status = c_text(&c, 10),
+            .attempts = c_int(&c, 11),
+            .detail = c_text(&c, 15),
+        };
+        c_time(&c, 12, &m.created_at);
+        c_time(&c, 13, &m.sent_at);
+        c_time(&c, 14, &m.next_at);
+        if (fn(ctx, &m)) {
+            break;
+        }
+    }
+    return end_list(&c, r);
+}
+
+static enum ks_rc sql_update_message(struct ks_store *s, int64_t id, const char *status,
+                                     int64_t attempts, ks_time next_at, ks_time sent_at,
+                                     const char *detail, struct ks_err *err)
+{
+    char what[64];
+    snprintf(what, sizeof(what), "update message %lld", (long long)id);
+    int64_t changed = 0;
+    enum ks_rc rc = q_exec(db(s), ST_UPDATE_MESSAGE,
+                           SQLV(V_INT(id), V_TEXT(status), V_INT(attempts), V_TIME(next_at),
+                                V_TIME(sent_at), V_TEXT(detail)),
+                           &changed, NULL, err, what);
+    if (rc == KS_OK && changed == 0) {
+        return ks_err_set(err, KS_ENOTFOUND, "no message %lld", (long long)id);
+    }
+    return rc;
+}
+
+static enum ks_rc sql_get_trigger(struct ks_store *s, int64_t incident, const char *name,
+                                  int64_t seq, struct ks_trigger_row *out, int *found,
+                                  struct ks_err *err)
+{
+    const char *what = "read trigger";
+    struct ks_sqlcur c;
+    *found = 0;
+    enum ks_rc rc = q_query(db(s), ST_GET_TRIGGER, SQLV(V_INT(incident), V_TEXT(name), V_INT(seq)),
+                            &c, err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    int r = q_next(&c, err, what);
+    if (r == 1) {
+        *found = 1;
+        *out = (struct ks_trigger_row){incident, name, seq, KS_TIME_NONE, c_int(&c, 1)};
+        c_time(&c, 0, &out->at);
+    }
+    return end_list(&c, r);
+}
+
+static enum ks_rc sql_put_trigger(struct ks_store *s, const struct ks_trigger_row *r,
+                                  struct ks_err *err)
+{
+    return q_exec(db(s), ST_PUT_TRIGGER,
+                  SQLV(V_INT(r->incident), V_TEXT(r->name), V_INT(r->seq), V_TIME(r->at),
+                       V_INT(r->done)),
+                  NULL, NULL, err, "record trigger");
+}
+
+static enum ks_rc sql_max_message_ids(struct ks_store *s, int64_t *message, int64_t *trigger,
+                                      struct ks_err *err)
+{
+    int64_t v[2];
+    enum ks_rc rc =
+        q_ints(db(s), ST_MAX_MESSAGE_IDS, SQLV_NONE, v, 2, NULL, err, "read last message ids");
+    *message = v[0];
+    *trigger = v[1];
+    return rc;
+}
+
+/* ---- remedies (migration 8) ------------------------------------------------------------------ */
+
+/* A new remedy (id 0) takes the next id; a known one is replaced whole, so
+ * that writing the same row again changes nothing. */
+static enum ks_rc sql_put_remedy(struct ks_store *s, struct ks_remedy_row *r, struct ks_err *err)
+{
+    char what[80];
+    snprintf(what, sizeof(what), "save remedy of incident %lld", (long long)r->incident);
+#define REMEDY_VALUES                                                                              \
+    V_INT(r->incident), V_TEXT(r->order_id), V_TEXT(r->kind),                                     \
+        r->has_amount ? V_REAL(r->amount) : V_NULL, V_TEXT(r->currency), V_TEXT(r->status),        \
+        V_TEXT(r->by), V_TEXT(r->approved_by), V_TIME(r->requested_at), V_TIME(r->granted_at),     \
+        V_TEXT(r->note), V_INT(r->affected), V_TEXT(r->complex), V_TIME(r->review_due),            \
+        V_TEXT(r->review_status), V_INT(r->review_missed), V_TEXT(r->reviewed_by),                 \
+        V_TIME(r->reviewed_at)
+    if (!r->id) {
+        return q_exec(db(s), ST_ADD_REMEDY, SQLV(REMEDY_VALUES), NULL, &r->id, err, what);
+    }
+    return q_exec(db(s), ST_PUT_REMEDY, SQLV(REMEDY_VALUES, V_INT(r->id)), NULL, NULL, err, what);
+#undef REMEDY_VALUES
+}
+
+static enum ks_rc sql_list_remedies(struct ks_store *s, int64_t incident, int64_t id,
+                                    int (*fn)(void *ctx, const struct ks_remedy_row *row),
+                                    void *ctx, struct ks_err *err)
+{
+    const char *what = "list remedies";
+    struct ks_sqlcur c;
+    enum ks_rc rc =
+        id         ? q_query(db(s), ST_LIST_REMEDIES_ID, SQLV(V_INT(id)), &c, err, what)
+        : incident ? q_query(db(s), ST_LIST_REMEDIES_INCIDENT, SQLV(V_INT(incident)), &c, err, what)
+                   : q_query(db(s), ST_LIST_REMEDIES_ALL, SQLV_NONE, &c, err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    int r;
+    while ((r = q_next(&c, err, what)) == 1) {
+        struct ks_remedy_row m = {
+            .id = c_int(&c, 0),
+            .incident = c_int(&c, 1),
+            .order_id = c_text(&c, 2),
+            .kind = c_text(&c, 3),
+            .amount = c.drv->col_real(&c, 4),
+            .has_amount = !c.drv->is_null(&c, 4),
+            .currency = c_text(&c, 5),
+            .status = c_text(&c, 6),
+            .by = c_text(&c, 7),
+            .approved_by = c_text(&c, 8),
+            .note = c_text(&c, 11),
+            .affected = (int)c_int(&c, 12),
+            .complex = c_text(&c, 13),
+            .review_status = c_text(&c, 15),
+            .review_missed = (int)c_int(&c, 16),
+            .reviewed_by = c_text(&c, 17),
+        };
+        c_time(&c, 9, &m.requested_at);
+        c_time(&c, 10, &m.granted_at);
+        c_time(&c, 14, &m.review_due);
+        c_time(&c, 18, &m.reviewed_at);
+        if (fn(ctx, &m)) {
+            break;
+        }
+    }
+    return end_list(&c, r);
+}
+
+/* ---- the write-ahead log's copy (SQLite only) -------------------------------------------------- */
+
+static enum ks_rc sql_log_autocopy(struct ks_store *s, int on, struct ks_err *err)
+{
+    struct sqlstore *d = db(s);
+    return d->drv->log_autocopy ? d->drv->log_autocopy(d->conn, on, err) : KS_OK;
+}
+
+static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
+{
+    struct sqlstore *d = db(s);
+    return d->drv->copy_log ? d->drv->copy_log(d->conn, err) : KS_OK;
+}
+
 /* ---- the two tables of operations ------------------------------------------------------------ */
 
 #define SQL_OPS                                                                                    \
@@ -988,15 +1195,23 @@ static enum ks_rc sql_trim_journal(struct ks_store *s, int64_t upto, struct ks_e
     .del_item = sql_del_item, .list_items = sql_list_items, .put_cost = sql_put_cost,              \
     .list_costs = sql_list_costs, .add_token = sql_add_token, .list_tokens = sql_list_tokens,      \
     .revoke_token = sql_revoke_token, .add_journal = sql_add_journal,                              \
-    .list_journal = sql_list_journal, .trim_journal = sql_trim_journal
+    .list_journal = sql_list_journal, .trim_journal = sql_trim_journal,                            \
+    .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
+    .update_message = sql_update_message, .get_trigger = sql_get_trigger,                          \
+    .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
+    .put_remedy = sql_put_remedy, .list_remedies = sql_list_remedies
 
 const struct ks_store_ops ks_store_sqlite_ops = {
     .name = "sqlite",
     .open = open_sqlite,
+    .log_autocopy = sql_log_autocopy,
+    .copy_log = sql_copy_log,
     SQL_OPS,
 };
 
-/* The writer lock lives in the database (an advisory lock), not on a file. */
+/* The writer lock lives in the database (an advisory lock), not on a file.
+ * No log_autocopy / copy_log: the server manages its own WAL, and kintsugi
+ * serve starts no copying thread for it (docs/STORAGE.md). */
 const struct ks_store_ops ks_store_pg_ops = {
     .name = "postgres",
     .open = open_pg,

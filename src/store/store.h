@@ -65,6 +65,45 @@ struct ks_hook_row {
     const char *detail;
 };
 
+/* One message of the outbox (migration 7, src/comms/comms.h). Unique by
+ * (key, receiver): the same message through two receivers is two rows with
+ * one idempotency key. Strings are borrowed for the call. */
+struct ks_message_row {
+    int64_t id; /* set by add_message */
+    const char *key;
+    int64_t incident;
+    const char *kind;      /* incident | update | reminder | customer_notice | follow_up |
+                            * order_delay */
+    const char *audience;  /* team | leadership | customer */
+    const char *recipient; /* an e-mail address, or the audience's label for a webhook/dir */
+    const char *receiver;  /* the receiver's name under `receivers:` */
+    const char *order_id;  /* customer messages: the order, else NULL */
+    const char *subject, *body;
+    const char *status;   /* queued | sent | failed */
+    int64_t attempts;
+    ks_time created_at;   /* engine clock (event time) when queued */
+    ks_time sent_at;      /* wall clock of the accepted attempt, KS_TIME_NONE */
+    ks_time next_at;      /* wall clock of the next attempt */
+    const char *detail;   /* how the last attempt went, or NULL */
+};
+
+/* Which messages list_messages gives (0 / NULL: any). */
+struct ks_message_filter {
+    int64_t id, incident;
+    const char *audience, *status;
+};
+
+/* A trigger that fired for an incident (migration 7): once per (incident,
+ * name, seq); done counts the affected orders a per-order trigger has
+ * written messages for so far. */
+struct ks_trigger_row {
+    int64_t incident;
+    const char *name;
+    int64_t seq;
+    ks_time at; /* engine clock when it fired */
+    int64_t done;
+};
+
 /* The input an ingest reads, as far as the last saved state took it. A file
  * is known again by its path and the hash of its first prefix_len bytes, so
  * that re-running an interrupted ingest resumes after `line` (`offset`
@@ -85,6 +124,8 @@ struct ks_store_trim {
     int64_t hook;       /* keep ids <= */
     int64_t skus;       /* keep dictionary ids < */
     int64_t incidents;  /* keep ids <= */
+    int64_t messages;   /* keep ids <=; -1: keep all (marks written before messages) */
+    int64_t triggers;   /* keep ids <=; -1: keep all */
 };
 
 /* A post-incident review as people wrote it (docs/REVIEWS.md). doc is JSON
@@ -121,6 +162,32 @@ struct ks_cost_row {
     double amount;
     const char *by;
     ks_time at;
+};
+
+/* A remedy of the service-recovery policy (migration 8, docs/REMEDIES.md):
+ * granted at once within the accountable person's limit, else pending until
+ * someone whose limit covers it approves it. Strings are borrowed for the
+ * call; times are the engine clock (event time). */
+struct ks_remedy_row {
+    int64_t id; /* 0: a new remedy (set by put_remedy) */
+    int64_t incident;
+    const char *order_id;
+    const char *kind;     /* refund | store_credit | ... (ks_remedy_names) */
+    double amount;        /* in currency; meaningful when has_amount */
+    int has_amount;       /* 0: not given (the order's value, unknown to kintsugi) */
+    const char *currency;
+    const char *status;   /* granted | pending */
+    const char *by;       /* the accountable person: who granted or proposed it */
+    const char *approved_by; /* pending, then approved: who; NULL: none */
+    ks_time requested_at, granted_at; /* granted_at: KS_TIME_NONE while pending */
+    const char *note;     /* NULL: none */
+    int affected;         /* the order touched the incident (its impact) */
+    const char *complex;  /* why the case is complex (escalated), NULL: it is not */
+    ks_time review_due;   /* the specialist review's deadline; KS_TIME_NONE: none */
+    const char *review_status; /* NULL | due | done */
+    int review_missed;    /* its deadline passed before it was done (sla entry written) */
+    const char *reviewed_by;
+    ks_time reviewed_at;
 };
 
 /* An API token as stored (migration 5, see src/auth/auth.h): the SHA-256 of
@@ -235,6 +302,14 @@ struct ks_store_ops {
     /* After a failed write (a full disk): gives back the space the write-ahead
      * log holds. Fails when even that needs space the disk does not have. */
     enum ks_rc (*release)(struct ks_store *s, struct ks_err *err);
+    /* The log's copy into the database (SQLite's WAL checkpoint, with its
+     * fsyncs). By default a commit does it when the log has grown; a
+     * long-running server turns that off (on = 0) on its writing connection
+     * and calls copy_log from a thread of its own, on a connection of its
+     * own, so that no acknowledgement waits for a disk flush. Either may be
+     * NULL for a backend without such a log. */
+    enum ks_rc (*log_autocopy)(struct ks_store *s, int on, struct ks_err *err);
+    enum ks_rc (*copy_log)(struct ks_store *s, struct ks_err *err);
     /* Adds a hook call (ignored when its key is already there). */
     enum ks_rc (*add_hook)(struct ks_store *s, const struct ks_hook_row *row, struct ks_err *err);
     /* Calls fn for every hook call with that status (NULL: all), oldest first. */
@@ -284,6 +359,34 @@ struct ks_store_ops {
                                int (*fn)(void *ctx, const struct ks_journal_row *row), void *ctx,
                                struct ks_err *err);
     enum ks_rc (*trim_journal)(struct ks_store *s, int64_t upto, struct ks_err *err);
+    /* The outbox of messages (migration 7). add: *added = 0 when (key,
+     * receiver) was there already (nothing changed). list: oldest first.
+     * update: KS_ENOTFOUND for no such id. */
+    enum ks_rc (*add_message)(struct ks_store *s, struct ks_message_row *row, int *added,
+                              struct ks_err *err);
+    enum ks_rc (*list_messages)(struct ks_store *s, const struct ks_message_filter *f,
+                                int (*fn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                                struct ks_err *err);
+    enum ks_rc (*update_message)(struct ks_store *s, int64_t id, const char *status,
+                                 int64_t attempts, ks_time next_at, ks_time sent_at,
+                                 const char *detail, struct ks_err *err);
+    /* Triggers: get (*found = 0: not fired; name borrowed in out) and put
+     * (an upsert by incident, name, seq). */
+    enum ks_rc (*get_trigger)(struct ks_store *s, int64_t incident, const char *name, int64_t seq,
+                              struct ks_trigger_row *out, int *found, struct ks_err *err);
+    enum ks_rc (*put_trigger)(struct ks_store *s, const struct ks_trigger_row *row,
+                              struct ks_err *err);
+    /* The highest message and trigger ids (0: none). */
+    enum ks_rc (*max_message_ids)(struct ks_store *s, int64_t *message, int64_t *trigger,
+                                  struct ks_err *err);
+    /* Remedies (migration 8): put inserts (id 0, then set) or replaces the
+     * row of that id whole (so that writing the same row again changes
+     * nothing); list calls fn in id order for those of one incident
+     * (incident > 0) or all, or for the one of id (id > 0). */
+    enum ks_rc (*put_remedy)(struct ks_store *s, struct ks_remedy_row *row, struct ks_err *err);
+    enum ks_rc (*list_remedies)(struct ks_store *s, int64_t incident, int64_t id,
+                                int (*fn)(void *ctx, const struct ks_remedy_row *row), void *ctx,
+                                struct ks_err *err);
     /* The writer lock of a database that is not a file (PostgreSQL: a
      * session advisory lock, released when the connection ends however the
      * process ends). *got = 0 when another session holds it; never waits.

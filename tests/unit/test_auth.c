@@ -275,10 +275,12 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     tdb_setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 6);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
     /* back to version 4, as a database written before tokens (and the
-     * server's journal, migration 6) */
-    CHECK_INT(tdb_exec("DROP TABLE journal; DROP TABLE tokens; "
+     * server's journal, migration 6, the outbox of messages, 7, and
+     * remedies, 8) */
+    CHECK_INT(tdb_exec("DROP TABLE remedies; DROP TABLE messages; DROP TABLE message_triggers; "
+                       "DROP TABLE journal; DROP TABLE tokens; "
                        "DELETE FROM schema_migrations WHERE version >= 5"),
               0);
     CHECK_INT(tdb_int(tdb_pg ? "SELECT count(*) FROM pg_tables WHERE schemaname = "
@@ -289,7 +291,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 6);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
     CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
     tdb_teardown();
 }

@@ -495,7 +495,8 @@ static const struct error_case error_cases[] = {
      "unknown key (did you mean \"zero_spike\"?)"},
     {FIX("unknown_top.yaml"), 3, "frobnicate",
      "unknown key (expected one of: currency, detectors, contain, hooks, channels, systems, "
-     "metrics, sla, assessment, review, cost, dedup_retention, ts_horizon, roles, people)"},
+     "metrics, sla, assessment, review, cost, dedup_retention, ts_horizon, roles, people, "
+     "receivers, notify, messages)"},
     {FIX("syntax.yaml"), 5, "",
      "YAML syntax error: did not find expected key (while parsing a block mapping at line 3)"},
     {FIX("wrong_kind_section.yaml"), 3, "detectors.zero_spike",
@@ -544,6 +545,11 @@ static const struct error_case error_cases[] = {
      "unknown key (did you mean \"timeout\"?)"},
     {FIX("approve_unknown_action.yaml"), 2, "roles.lead.approve[1]",
      "unknown action \"zero_chanel\" (did you mean \"zero_channel\"?)"},
+    {FIX("remedy_unknown.yaml"), 3, "roles.agent.remedies.hug",
+     "unknown remedy (remedies are: refund, store_credit, replacement, expedited_shipping, "
+     "discount_code, cancel_with_refund, or \"*\" for all)"},
+    {FIX("remedy_bad_limit.yaml"), 5, "roles.agent.remedies.refund",
+     "a remedy's limit must be an amount >= 0 (in currency), true or false"},
 };
 
 static void each_error_kind_reports_its_line_and_key(void)

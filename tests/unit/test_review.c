@@ -120,7 +120,7 @@ static void each_shallow_flag_is_raised_by_exactly_its_input(void)
         {"owner: dave, ", "", "action item without owner or due date"},
         {"due: 2026-11-30, ", "", "action item without owner or due date"},
     };
-    cfg.people = (struct ks_person[]){{"erin", "agent"}};
+    cfg.people = (struct ks_person[]){{"erin", "agent", NULL, NULL}};
     cfg.npeople = 1;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ks_store *s = mem();
@@ -195,10 +195,10 @@ static void parse_errors_name_their_line(void)
 static void the_worked_cost_example_adds_up(void)
 {
     struct ks_store *s = mem();
-    struct ks_role role = {"lead", NULL, 0, 125};
+    struct ks_role role = {.name = "lead", .hourly_rate = 125};
     cfg.roles = &role;
     cfg.nroles = 1;
-    cfg.people = (struct ks_person[]){{"alice", "lead"}};
+    cfg.people = (struct ks_person[]){{"alice", "lead", NULL, NULL}};
     cfg.npeople = 1;
     put(s, 1, "P1",
         "\"detected_at\":\"2026-11-22T10:00:00.000Z\",\"resolved_at\":\"2026-11-23T10:00:00.000Z\","

@@ -10,6 +10,8 @@
 #include "../../src/store/store.h"
 #include "tdb.h"
 
+#include <sys/stat.h>
+
 static struct ks_store *open_ok(const char *uri)
 {
     struct ks_store *s = NULL;
@@ -868,7 +870,7 @@ static void ids_continue_after_trim_marks(void)
         CHECK_INT(s->ops->add_deadletter(s, &dl, &err), KS_OK);
     }
     CHECK_INT(dl.id, 5);
-    struct ks_store_trim t = {2, 0, 0, 0};
+    struct ks_store_trim t = {2, 0, 0, 0, -1, -1};
     CHECK_INT(s->ops->trim(s, &t, &err), KS_OK);
     CHECK_INT(s->ops->add_deadletter(s, &dl, &err), KS_OK);
     CHECK_INT(dl.id, 3);
@@ -963,6 +965,68 @@ static void the_sqlite_dialect_translates_to_postgres(void)
     ks_buf_fini(&b);
 }
 
+static long long file_size(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* 6 MiB of journal entries in 64 KiB commits on connection s. */
+static void write_6mib(struct ks_store *s)
+{
+    static char body[64 * 1024];
+    memset(body, 'x', sizeof(body));
+    struct ks_err err = {0};
+    for (int i = 0; i < 96; i++) {
+        struct ks_journal_row r = {0, "events", 1000 + i, "bob", body, sizeof(body)};
+        CHECK_INT(s->ops->add_journal(s, &r, &err), KS_OK);
+    }
+}
+
+/* By default a commit copies the log into the database once it passes
+ * 4 MiB; with log_autocopy off it never does, and copy_log from a second
+ * connection does it (what kintsugi serve's log-copy thread relies on).
+ * PostgreSQL has no such log to copy (the server manages its WAL): both
+ * operations are absent, and kintsugi serve starts no copying thread. */
+static void the_log_is_copied_at_commit_or_by_copy_log_only(void)
+{
+    tdb_setup();
+    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_err err = {0};
+    if (tdb_pg) {
+        CHECK(s->ops->log_autocopy == NULL);
+        CHECK(s->ops->copy_log == NULL);
+        ks_store_close(s);
+        tdb_teardown();
+        return;
+    }
+    char wal[1100];
+    snprintf(wal, sizeof(wal), "%s-wal", tdb_uri);
+    long long db0 = file_size(tdb_uri);
+    write_6mib(s);
+    CHECK(file_size(tdb_uri) > db0 + (4 << 20)); /* copied by a commit */
+    ks_store_close(s);
+    tdb_teardown();
+
+    tdb_setup();
+    snprintf(wal, sizeof(wal), "%s-wal", tdb_uri);
+    s = open_ok(tdb_uri);
+    db0 = file_size(tdb_uri);
+    CHECK_INT(s->ops->log_autocopy(s, 0, &err), KS_OK);
+    write_6mib(s);
+    CHECK_INT(file_size(tdb_uri), db0);          /* nothing copied */
+    CHECK(file_size(wal) > (6LL << 20));         /* all of it in the log */
+    struct ks_store *c = open_ok(tdb_uri);
+    CHECK_INT(c->ops->copy_log(c, &err), KS_OK);
+    CHECK(file_size(tdb_uri) > db0 + (6LL << 20)); /* copied by the other connection */
+    struct jlist l = {0};
+    CHECK_INT(s->ops->list_journal(s, 95, jrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    ks_store_close(c);
+    ks_store_close(s);
+    tdb_teardown();
+}
+
 int main(void)
 {
     RUN(the_sqlite_dialect_translates_to_postgres);
@@ -994,5 +1058,6 @@ int main(void)
     RUN_PG(a_connection_lost_in_a_transaction_fails_until_the_rollback);
     RUN_PG(commit_after_a_failed_statement_is_an_error_and_keeps_nothing);
     RUN_PG(the_writer_lock_is_held_by_one_session_until_it_ends);
+    RUN_BOTH(the_log_is_copied_at_commit_or_by_copy_log_only);
     return t_done();
 }

@@ -1,0 +1,280 @@
+/*
+ * cmd_messages.c - `kintsugi messages`: the outbox of notifications and
+ * customer notices (docs/MESSAGES.md): list it, deliver what is due, retry a
+ * failed message, preview a template rendered for an incident.
+ */
+#include "../shell/shell.h"
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_opt opts[] = {
+    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file with receivers:, notify: and messages: (default: "
+                  "./kintsugi.yaml)",
+     0, NULL},
+    {"json", 0, "list: JSON on stdout (an array of messages)", 0, NULL},
+    {"incident", 1, "list: only this incident's messages", 0, NULL},
+    {"audience", 1, "list: only team, leadership or customer", 0, NULL},
+    {"status", 1, "list: only queued, sent or failed", 0, NULL},
+    {"template", 1, "preview: incident, update, reminder, customer_notice, follow_up or "
+                    "order_delay",
+     0, NULL},
+    {"wait", 1, "deliver, retry: wait up to this long for retries (default 30s)", 0, NULL},
+};
+static const struct ks_cmd_spec spec = {
+    "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--json]\n"
+    "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T",
+    "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
+    "  list       every message with its audience, recipient, receiver, status and attempts\n"
+    "  deliver    send what is due now, retrying with backoff for up to --wait\n"
+    "  retry ID   queue a failed message again (its attempts start over) and deliver\n"
+    "  preview N  render a template for incident N (a customer template for its first\n"
+    "             affected order with an e-mail)\n\n"
+    "Messages are queued by the triggers in the same transaction as the incident change\n"
+    "that caused them, each with an idempotency key, and delivered at least once;\n"
+    "kintsugi ingest delivers after replaying, kintsugi serve all the time.\n"
+    "examples:\n"
+    "  kintsugi messages --incident 3 --audience customer --json\n"
+    "  kintsugi messages preview 3 --template customer_notice",
+    opts, sizeof(opts) / sizeof(opts[0])};
+
+static int row(void *ctx, const struct ks_message_row *m)
+{
+    int *n = ctx;
+    (*n)++;
+    printf("%-6lld %-8lld %-16s %-10s %-28s %-10s %-7s %-3lld %s\n", (long long)m->id,
+           (long long)m->incident, m->kind, m->audience, m->recipient, m->receiver, m->status,
+           (long long)m->attempts, m->detail ? m->detail : "");
+    return 0;
+}
+
+static int list(const struct ks_shell *a)
+{
+    struct ks_message_filter f = {0};
+    const char *inc = ks_cli_opt(&spec, "incident")->value;
+    if (inc && ks_cli_id(inc, "an incident id", &f.incident) != 0) {
+        return KS_EXIT_USAGE;
+    }
+    f.audience = ks_cli_opt(&spec, "audience")->value;
+    f.status = ks_cli_opt(&spec, "status")->value;
+    if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
+        strcmp(f.audience, "customer")) {
+        ks_cli_error("--audience '%s': use team, leadership or customer", f.audience);
+        return KS_EXIT_USAGE;
+    }
+    if (f.status && strcmp(f.status, "queued") && strcmp(f.status, "sent") &&
+        strcmp(f.status, "failed")) {
+        ks_cli_error("--status '%s': use queued, sent or failed", f.status);
+        return KS_EXIT_USAGE;
+    }
+    struct ks_err err = {0};
+    if (ks_cli_opt(&spec, "json")->set) {
+        struct ks_buf out = {0};
+        enum ks_rc rc = ks_shell_messages_json(a->store, &f, &out, &err);
+        if (rc == KS_OK) {
+            printf("%s\n", out.p);
+        }
+        ks_buf_fini(&out);
+        if (rc != KS_OK) {
+            ks_cli_error("%s", err.msg);
+            return KS_EXIT_FAIL;
+        }
+        return KS_EXIT_OK;
+    }
+    int n = 0;
+    printf("%-6s %-8s %-16s %-10s %-28s %-10s %-7s %-3s %s\n", "ID", "INCIDENT", "KIND",
+           "AUDIENCE", "RECIPIENT", "RECEIVER", "STATUS", "TRY", "LAST RESULT");
+    if (a->store->ops->list_messages(a->store, &f, row, &n, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    if (!n) {
+        printf("(no messages)\n");
+    }
+    return KS_EXIT_OK;
+}
+
+static int deliver(struct ks_shell *a, ks_time wait)
+{
+    struct ks_msg_delivery d;
+    int rc = ks_shell_messages_deliver(a, wait, &d);
+    if (rc == 0) {
+        printf("messages: %u sent, %u failed for good%s\n", d.sent, d.failed,
+               d.left ? "; some still wait for a retry" : "");
+    }
+    return rc;
+}
+
+struct first {
+    char *order, *email;
+};
+
+static void first_mail(void *ctx, const char *order, const char *email)
+{
+    struct first *f = ctx;
+    if (!f->order) {
+        f->order = ks_strdup(order);
+        f->email = ks_strdup(email);
+    }
+}
+
+static int preview(struct ks_shell *a, int64_t id, const char *tname)
+{
+    int k = ks_tpl_parse_name(tname);
+    if (k < 0) {
+        ks_cli_error("--template '%s': use incident, update, reminder, customer_notice, "
+                     "follow_up or order_delay",
+                     tname ? tname : "");
+        return KS_EXIT_USAGE;
+    }
+    struct ks_err err = {0};
+    const struct ks_tpl_set *set = ks_shell_templates(a, &err);
+    if (!set) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_USAGE;
+    }
+    struct ks_incident_facts f;
+    if (ks_engine_incident_facts(a->eng, id, &f) != KS_OK) {
+        ks_cli_error("no incident %lld", (long long)id);
+        return KS_EXIT_FAIL;
+    }
+    struct first fm = {0};
+    ks_engine_incident_mail(a->eng, id, first_mail, &fm);
+    struct ks_buf subject = {0}, body = {0};
+    int cust = ks_tpl_customer((enum ks_tpl_kind)k);
+    const char *email = fm.email ? fm.email : "customer@example.com";
+    ks_comms_render(&a->cfg, set, (enum ks_tpl_kind)k, &f, fm.order ? fm.order : "ORDER-ID",
+                    email, cust ? email : "team", &subject, &body);
+    if (ks_cli_opt(&spec, "json")->set) {
+        struct ks_buf j = {0};
+        ks_buf_puts(&j, "{\"template\":");
+        ks_shell_json_bytes(&j, tname, strlen(tname));
+        ks_buf_puts(&j, ",\"subject\":");
+        ks_shell_json_bytes(&j, subject.p, subject.len);
+        ks_buf_puts(&j, ",\"body\":");
+        ks_shell_json_bytes(&j, body.p, body.len);
+        ks_buf_puts(&j, ",\"from\":");
+        if (set->from[k]) {
+            ks_shell_json_bytes(&j, set->from[k], strlen(set->from[k]));
+        } else {
+            ks_buf_puts(&j, "\"built-in\"");
+        }
+        printf("%s}\n", j.p);
+        ks_buf_fini(&j);
+    } else {
+        printf("Subject: %s\n\n%s", subject.p, body.p);
+    }
+    ks_buf_fini(&subject);
+    ks_buf_fini(&body);
+    ks_free(fm.order);
+    ks_free(fm.email);
+    return KS_EXIT_OK;
+}
+
+static int status_of(void *ctx, const struct ks_message_row *m)
+{
+    snprintf(ctx, 16, "%s", m->status);
+    return 1;
+}
+
+static int retry(struct ks_shell *a, int64_t id, ks_time wait)
+{
+    struct ks_err err = {0};
+    char status[16] = "";
+    struct ks_message_filter f = {id, 0, NULL, NULL};
+    if (a->store->ops->list_messages(a->store, &f, status_of, status, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    if (status[0] && strcmp(status, "failed") != 0) {
+        ks_cli_error("message %lld is %s, not failed: only a failed message is retried by hand",
+                     (long long)id, status);
+        return KS_EXIT_FAIL;
+    }
+    enum ks_rc rc = a->store->ops->update_message(a->store, id, "queued", 0, KS_TIME_NONE,
+                                                  KS_TIME_NONE, "queued again by hand", &err);
+    if (rc == KS_ENOTFOUND) {
+        ks_cli_error("no message %lld (kintsugi messages lists them)", (long long)id);
+        return KS_EXIT_FAIL;
+    }
+    if (rc != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    printf("message %lld queued again\n", (long long)id);
+    return deliver(a, wait);
+}
+
+int ks_cmd_messages(int argc, char **argv)
+{
+    char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
+    int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
+    if (rc != 0) {
+        ks_free(args);
+        return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    static const struct {
+        const char *name;
+        int nargs;
+    } verbs[] = {{"list", 0}, {"deliver", 0}, {"retry", 1}, {"preview", 1}};
+    int v = nargs == 0 ? 0 : -1;
+    for (int i = 0; nargs > 0 && i < 4; i++) {
+        if (!strcmp(args[0], verbs[i].name)) {
+            v = i;
+        }
+    }
+    if (v < 0 || (nargs > 0 && nargs - 1 != verbs[v].nargs)) {
+        if (v < 0) {
+            ks_cli_error("unknown messages command '%s': use list, deliver, retry ID or preview "
+                         "INCIDENT --template T",
+                         args[0]);
+        } else {
+            ks_cli_error("'messages %s' takes %s", verbs[v].name,
+                         verbs[v].nargs ? "one argument" : "no argument");
+        }
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    int64_t id = 0;
+    if (verbs[v].nargs &&
+        ks_cli_id(args[1], v == 2 ? "a message id" : "an incident id", &id) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
+    ks_free(args);
+    ks_time wait = 30 * KS_SEC;
+    const char *w = ks_cli_opt(&spec, "wait")->value;
+    if (w && ks_duration_parse(w, &wait) != 0) {
+        ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
+        return KS_EXIT_USAGE;
+    }
+    if (v == 3 && !ks_cli_opt(&spec, "template")->value) {
+        ks_cli_error("preview needs --template (incident, update, reminder, customer_notice, "
+                     "follow_up, order_delay)");
+        return KS_EXIT_USAGE;
+    }
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    int flags = v == 0 ? 0 : v == 3 ? KS_SHELL_ENGINE | KS_SHELL_READ : KS_SHELL_ENGINE;
+    struct ks_shell a;
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, flags)) != 0) {
+        return rc;
+    }
+    switch (v) {
+    case 0:
+        rc = list(&a);
+        break;
+    case 1:
+        rc = deliver(&a, wait);
+        break;
+    case 2:
+        rc = retry(&a, id, wait);
+        break;
+    default:
+        rc = preview(&a, id, ks_cli_opt(&spec, "template")->value);
+        break;
+    }
+    ks_shell_close(&a);
+    return rc;
+}

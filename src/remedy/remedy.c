@@ -1,0 +1,781 @@
+/*
+ * remedy.c - the service-recovery policy: rights from the roles' limits,
+ * grants, approvals, specialist reviews and their deadline, the JSON of
+ * remedies and offers, and the text the customer notices use. See remedy.h
+ * and docs/REMEDIES.md; the promise is in promise.c.
+ */
+#include "remedy.h"
+#include "remedy_int.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- rights ------------------------------------------------------------------------ */
+
+enum ks_remedy_right ks_remedy_role_right(const struct ks_role *r, const char *kind,
+                                          double *limit)
+{
+    const struct ks_remedy_limit *hit = NULL;
+    for (size_t i = 0; r && i < r->nremedies; i++) {
+        if (!strcmp(r->remedies[i].name, kind)) {
+            hit = &r->remedies[i];
+            break;
+        }
+        if (!strcmp(r->remedies[i].name, "*")) {
+            hit = &r->remedies[i]; /* unless the remedy is named too */
+        }
+    }
+    *limit = 0;
+    if (!hit || !strcmp(hit->value, "false")) {
+        return KS_REMEDY_NONE;
+    }
+    if (!strcmp(hit->value, "true")) {
+        return KS_REMEDY_ANY;
+    }
+    *limit = strtod(hit->value, NULL);
+    return KS_REMEDY_UPTO;
+}
+
+static const struct ks_role *role_of(const struct ks_config *cfg, const char *by,
+                                     const char **role)
+{
+    *role = NULL;
+    for (size_t i = 0; by && i < cfg->npeople; i++) {
+        if (!strcmp(cfg->people[i].name, by)) {
+            *role = cfg->people[i].role;
+            break;
+        }
+    }
+    for (size_t i = 0; *role && i < cfg->nroles; i++) {
+        if (!strcmp(cfg->roles[i].name, *role)) {
+            return &cfg->roles[i];
+        }
+    }
+    return NULL;
+}
+
+enum ks_remedy_right ks_remedy_right_of(const struct ks_config *cfg, const char *by,
+                                        const char *kind, double *limit, const char **role)
+{
+    const struct ks_role *r = role_of(cfg, by, role);
+    *limit = 0;
+    return r ? ks_remedy_role_right(r, kind, limit) : KS_REMEDY_NONE;
+}
+
+/* Whether a right covers an amount (has_amount 0: the order's value, which
+ * only "any amount" covers). */
+static int covers(enum ks_remedy_right r, double limit, int has_amount, double amount)
+{
+    return r == KS_REMEDY_ANY || (r == KS_REMEDY_UPTO && has_amount && amount <= limit + 1e-9);
+}
+
+void ks_remedy_money(struct ks_buf *b, int has_amount, double amount, const char *currency)
+{
+    if (has_amount) {
+        ks_buf_printf(b, "%.2f %s", amount, currency);
+    } else {
+        ks_buf_puts(b, "the order's value");
+    }
+}
+
+/* "(agent, up to 50.00 USD)" */
+static void right_text(struct ks_buf *b, const char *role, enum ks_remedy_right r, double limit,
+                       const char *currency)
+{
+    ks_buf_printf(b, "(%s, ", role ? role : "no role");
+    if (r == KS_REMEDY_ANY) {
+        ks_buf_puts(b, "any amount)");
+    } else if (r == KS_REMEDY_UPTO) {
+        ks_buf_printf(b, "up to %.2f %s)", limit, currency);
+    } else {
+        ks_buf_puts(b, "not allowed)");
+    }
+}
+
+/* ---- rows --------------------------------------------------------------------------- */
+
+/* A remedy row with owned strings. */
+struct rem {
+    struct ks_remedy_row r;
+    char *s[10];
+};
+
+static void rem_fini(struct rem *m)
+{
+    for (size_t i = 0; i < 10; i++) {
+        ks_free(m->s[i]);
+    }
+    memset(m, 0, sizeof(*m));
+}
+
+static void rem_copy(struct rem *m, const struct ks_remedy_row *r)
+{
+    rem_fini(m);
+    m->r = *r;
+    const char **f[10] = {&m->r.order_id, &m->r.kind,    &m->r.currency,    &m->r.status,
+                          &m->r.by,       &m->r.approved_by, &m->r.note,    &m->r.complex,
+                          &m->r.review_status, &m->r.reviewed_by};
+    for (size_t i = 0; i < 10; i++) {
+        m->s[i] = *f[i] ? ks_strdup(*f[i]) : NULL;
+        *f[i] = m->s[i];
+    }
+}
+
+static int take_one(void *ctx, const struct ks_remedy_row *r)
+{
+    rem_copy(ctx, r);
+    return 1;
+}
+
+/* Remedy id into m; KS_ENOTFOUND when there is none. */
+static enum ks_rc load(struct ks_store *s, int64_t id, struct rem *m, struct ks_err *err)
+{
+    memset(m, 0, sizeof(*m));
+    if (s->ops->list_remedies(s, 0, id, take_one, m, err) != KS_OK) {
+        return err->rc;
+    }
+    if (!m->r.id) {
+        return ks_err_set(err, KS_ENOTFOUND, "no remedy %lld", (long long)id);
+    }
+    return KS_OK;
+}
+
+void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
+{
+    char money[40];
+    ks_json_obj_begin(j);
+    ks_json_key(j, "id");
+    ks_json_int(j, r->id);
+    ks_json_key(j, "incident");
+    ks_json_int(j, r->incident);
+    ks_json_key(j, "order");
+    ks_json_str(j, r->order_id);
+    ks_json_key(j, "kind");
+    ks_json_str(j, r->kind);
+    ks_json_key(j, "amount");
+    if (r->has_amount) {
+        snprintf(money, sizeof(money), "%.2f", r->amount);
+        ks_json_raw(j, money, strlen(money));
+    } else {
+        ks_json_null(j);
+    }
+    ks_json_key(j, "currency");
+    ks_json_str(j, r->currency);
+    ks_json_key(j, "status");
+    ks_json_str(j, r->status);
+    int granted = !strcmp(r->status, "granted");
+    ks_json_key(j, "accountable");
+    ks_json_str(j, !granted ? NULL : r->approved_by ? r->approved_by : r->by);
+    ks_json_key(j, "requested_by");
+    ks_json_str(j, r->by);
+    ks_json_key(j, "approved_by");
+    ks_json_str(j, r->approved_by);
+    ks_json_key(j, "requested_at");
+    ks_json_time(j, r->requested_at);
+    ks_json_key(j, "granted_at");
+    ks_json_time(j, r->granted_at);
+    ks_json_key(j, "note");
+    ks_json_str(j, r->note);
+    ks_json_key(j, "affected");
+    ks_json_bool(j, r->affected);
+    ks_json_key(j, "complex");
+    ks_json_str(j, r->complex);
+    ks_json_key(j, "review");
+    if (r->review_status) {
+        ks_json_obj_begin(j);
+        ks_json_key(j, "due");
+        ks_json_time(j, r->review_due);
+        ks_json_key(j, "status");
+        ks_json_str(j, r->review_status);
+        ks_json_key(j, "missed");
+        ks_json_bool(j, r->review_missed);
+        ks_json_key(j, "by");
+        ks_json_str(j, r->reviewed_by);
+        ks_json_key(j, "at");
+        ks_json_time(j, r->reviewed_at);
+        ks_json_obj_end(j);
+    } else {
+        ks_json_null(j);
+    }
+    ks_json_obj_end(j);
+}
+
+static void row_out(struct ks_buf *out, const struct ks_remedy_row *r)
+{
+    if (out) {
+        struct ks_json j;
+        ks_json_init(&j, out, 0);
+        ks_remedy_row_json(&j, r);
+    }
+}
+
+/* ---- granting ------------------------------------------------------------------------ */
+
+struct order_scan {
+    const char *order;
+    int64_t below; /* only remedies with a smaller id (0: all) */
+    int count, cancelled;
+};
+
+static int scan_order(void *ctx, const struct ks_remedy_row *r)
+{
+    struct order_scan *o = ctx;
+    if (strcmp(r->order_id, o->order) != 0 || (o->below && r->id >= o->below)) {
+        return 0;
+    }
+    o->count++;
+    o->cancelled |= !strcmp(r->kind, "cancel_with_refund");
+    return 0;
+}
+
+static void list_remedy_names(struct ks_buf *b)
+{
+    for (const struct ks_action_name *a = ks_remedy_names; a->name; a++) {
+        ks_buf_printf(b, "%s%s", a == ks_remedy_names ? "" : ", ", a->name);
+    }
+}
+
+enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
+                           const struct ks_remedy_req *rq, ks_time at, int64_t id,
+                           int64_t *out_id, struct ks_buf *out, struct ks_err *err)
+{
+    if (!rq->kind || !ks_remedy_known(rq->kind)) {
+        struct ks_buf names = {0};
+        list_remedy_names(&names);
+        ks_err_set(err, KS_EUSAGE, "unknown remedy '%s' (remedies are: %s)",
+                   rq->kind ? rq->kind : "", names.p);
+        ks_buf_fini(&names);
+        return KS_EUSAGE;
+    }
+    if (rq->has_amount && !(rq->amount >= 0 && rq->amount <= 1e12)) {
+        return ks_err_set(err, KS_EUSAGE, "amount: must be a number >= 0 (in %s)", cfg->currency);
+    }
+    if (!rq->order || !*rq->order) {
+        return ks_err_set(err, KS_EUSAGE, "order: is required (the order's order_id)");
+    }
+    const char *type;
+    int sev;
+    if (ks_engine_incident_kind(e, rq->incident, &type, &sev) != KS_OK) {
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)rq->incident);
+    }
+    double limit;
+    const char *role;
+    enum ks_remedy_right right = ks_remedy_right_of(cfg, rq->by, rq->kind, &limit, &role);
+    if (!role) {
+        return ks_err_set(err, KS_ESTATE,
+                          "%s is not a person of the configuration: a remedy needs a named "
+                          "person accountable for it, whose role allows it (people: and "
+                          "roles: in kintsugi.yaml)",
+                          rq->by ? rq->by : "");
+    }
+    if (right == KS_REMEDY_NONE) {
+        return ks_err_set(err, KS_ESTATE,
+                          "%s (role %s) may not grant '%s': the role's remedies do not allow it",
+                          rq->by, role, rq->kind);
+    }
+    struct order_scan scan = {rq->order, id, 0, 0};
+    if (s->ops->list_remedies(s, rq->incident, 0, scan_order, &scan, err) != KS_OK) {
+        return err->rc;
+    }
+    if (scan.cancelled) {
+        return ks_err_set(err, KS_ESTATE,
+                          "order %s was cancelled with a full refund for incident %lld already",
+                          rq->order, (long long)rq->incident);
+    }
+    if (at == KS_TIME_NONE) {
+        at = ks_engine_clock(e);
+    }
+    int now = covers(right, limit, rq->has_amount, rq->amount);
+    struct ks_buf why = {0};
+    if (rq->escalate) {
+        ks_buf_printf(&why, "escalated by %s", rq->by);
+    }
+    if (!now) {
+        ks_buf_printf(&why, "%sabove the limit of %s", why.len ? "; " : "", rq->by);
+    }
+    if (scan.count) {
+        ks_buf_printf(&why, "%sorder %s has %d remedy%s already", why.len ? "; " : "", rq->order,
+                      scan.count, scan.count == 1 ? "" : "ies");
+    }
+    struct ks_remedy_row r = {0};
+    r.id = id;
+    r.incident = rq->incident;
+    r.order_id = rq->order;
+    r.kind = rq->kind;
+    r.has_amount = rq->has_amount;
+    r.amount = rq->has_amount ? rq->amount : 0;
+    r.currency = cfg->currency;
+    r.status = now ? "granted" : "pending";
+    r.by = rq->by;
+    r.requested_at = at;
+    r.granted_at = now ? at : KS_TIME_NONE;
+    r.note = rq->note;
+    r.affected = ks_engine_incident_has_order(e, rq->incident, rq->order);
+    r.complex = why.len ? why.p : NULL;
+    r.review_due = why.len ? at + KS_REMEDY_REVIEW_DUE : KS_TIME_NONE;
+    r.review_status = why.len ? "due" : NULL;
+    enum ks_rc rc = s->ops->put_remedy(s, &r, err);
+    if (rc == KS_OK) {
+        struct ks_buf t = {0};
+        ks_buf_printf(&t, "Remedy %lld %s: %s of ", (long long)r.id, now ? "granted" : "proposed",
+                      rq->kind);
+        ks_remedy_money(&t, rq->has_amount, rq->amount, cfg->currency);
+        ks_buf_printf(&t, " for order %s, by %s ", rq->order, rq->by);
+        right_text(&t, role, right, limit, cfg->currency);
+        if (now) {
+            ks_buf_printf(&t, "; accountable: %s", rq->by);
+        } else {
+            ks_buf_puts(&t, "; waits for approval by someone whose limit covers it");
+        }
+        if (why.len) {
+            char due[32];
+            ks_time_fmt(r.review_due, due);
+            ks_buf_printf(&t, "; complex (%s): specialist review due %s", why.p, due);
+        }
+        if (rq->note) {
+            ks_buf_printf(&t, ": %s", rq->note);
+        }
+        rc = ks_engine_note(e, rq->incident, t.p, rq->by, at, err);
+        ks_buf_fini(&t);
+    }
+    if (rc == KS_OK) {
+        *out_id = r.id;
+        row_out(out, &r);
+    }
+    ks_buf_fini(&why);
+    return rc;
+}
+
+enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
+                             const struct ks_config *cfg, int64_t id, const char *by,
+                             ks_time at, int reapply, struct ks_buf *out, struct ks_err *err)
+{
+    struct rem m;
+    enum ks_rc rc = load(s, id, &m, err);
+    if (rc != KS_OK) {
+        rem_fini(&m);
+        return rc;
+    }
+    int again = reapply && m.r.approved_by && !strcmp(m.r.approved_by, by);
+    double limit;
+    const char *role;
+    enum ks_remedy_right right = ks_remedy_right_of(cfg, by, m.r.kind, &limit, &role);
+    if (strcmp(m.r.status, "pending") != 0 && !again) {
+        rc = ks_err_set(err, KS_ESTATE, "remedy %lld is %s already (accountable: %s)",
+                        (long long)id, m.r.status, m.r.approved_by ? m.r.approved_by : m.r.by);
+    } else if (!role) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "%s is not a person of the configuration: approvals need a named person "
+                        "whose role's limit covers the remedy (people: and roles: in "
+                        "kintsugi.yaml)",
+                        by);
+    } else if (!covers(right, limit, m.r.has_amount, m.r.amount)) {
+        struct ks_buf t = {0};
+        ks_buf_printf(&t, "%s ", by);
+        right_text(&t, role, right, limit, m.r.currency);
+        ks_buf_printf(&t, " may not approve remedy %lld: %s of ", (long long)id, m.r.kind);
+        ks_remedy_money(&t, m.r.has_amount, m.r.amount, m.r.currency);
+        rc = ks_err_set(err, KS_ESTATE, "%s", t.p);
+        ks_buf_fini(&t);
+    }
+    if (rc == KS_OK) {
+        if (at == KS_TIME_NONE) {
+            at = ks_engine_clock(e);
+        }
+        m.r.status = "granted";
+        m.r.approved_by = by;
+        m.r.granted_at = at;
+        rc = s->ops->put_remedy(s, &m.r, err);
+    }
+    if (rc == KS_OK) {
+        struct ks_buf t = {0};
+        ks_buf_printf(&t, "Remedy %lld approved by %s ", (long long)id, by);
+        right_text(&t, role, right, limit, m.r.currency);
+        ks_buf_printf(&t, ": %s of ", m.r.kind);
+        ks_remedy_money(&t, m.r.has_amount, m.r.amount, m.r.currency);
+        ks_buf_printf(&t, " for order %s, proposed by %s; accountable: %s", m.r.order_id, m.r.by,
+                      by);
+        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
+        ks_buf_fini(&t);
+    }
+    if (rc == KS_OK) {
+        row_out(out, &m.r);
+    }
+    rem_fini(&m);
+    return rc;
+}
+
+enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
+                            int64_t id, const char *by, const char *note, ks_time at,
+                            int reapply, struct ks_buf *out, struct ks_err *err)
+{
+    struct rem m;
+    enum ks_rc rc = load(s, id, &m, err);
+    if (rc != KS_OK) {
+        rem_fini(&m);
+        return rc;
+    }
+    int again = reapply && m.r.reviewed_by && !strcmp(m.r.reviewed_by, by);
+    const char *accountable = m.r.approved_by ? m.r.approved_by : m.r.by;
+    double limit;
+    const char *role;
+    enum ks_remedy_right right = ks_remedy_right_of(cfg, by, m.r.kind, &limit, &role);
+    if (!m.r.review_status) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "remedy %lld is not a complex case: it has no specialist review",
+                        (long long)id);
+    } else if (strcmp(m.r.review_status, "due") != 0 && !again) {
+        rc = ks_err_set(err, KS_ESTATE, "remedy %lld was reviewed already by %s", (long long)id,
+                        m.r.reviewed_by ? m.r.reviewed_by : "?");
+    } else if (!role || !covers(right, limit, m.r.has_amount, m.r.amount)) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "%s may not review remedy %lld: a specialist review needs a person of "
+                        "the configuration whose role's limit covers the remedy",
+                        by, (long long)id);
+    } else if (!strcmp(by, accountable) || !strcmp(by, m.r.by)) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "%s may not review remedy %lld: they decided or proposed it (a "
+                        "specialist review is a second person's)",
+                        by, (long long)id);
+    }
+    if (rc == KS_OK) {
+        if (at == KS_TIME_NONE) {
+            at = ks_engine_clock(e);
+        }
+        m.r.review_status = "done";
+        m.r.reviewed_by = by;
+        m.r.reviewed_at = at;
+        rc = s->ops->put_remedy(s, &m.r, err);
+    }
+    if (rc == KS_OK) {
+        struct ks_buf t = {0};
+        ks_buf_printf(&t, "Specialist review of remedy %lld (%s for order %s) by %s%s%s%s",
+                      (long long)id, m.r.kind, m.r.order_id, by,
+                      m.r.review_missed ? ", after its deadline" : "", note ? ": " : "",
+                      note ? note : "");
+        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
+        ks_buf_fini(&t);
+    }
+    if (rc == KS_OK) {
+        row_out(out, &m.r);
+    }
+    rem_fini(&m);
+    return rc;
+}
+
+struct due_scan {
+    ks_time clock;
+    struct rem *due;
+    size_t n, cap;
+};
+
+static int scan_due(void *ctx, const struct ks_remedy_row *r)
+{
+    struct due_scan *d = ctx;
+    if (r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
+        r->review_due != KS_TIME_NONE && r->review_due <= d->clock) {
+        KS_GROW(d->due, d->cap, d->n + 1);
+        memset(&d->due[d->n], 0, sizeof(d->due[d->n]));
+        rem_copy(&d->due[d->n++], r);
+    }
+    return 0;
+}
+
+enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err *err)
+{
+    struct due_scan d = {ks_engine_clock(e), NULL, 0, 0};
+    if (d.clock == KS_TIME_NONE) {
+        return KS_OK;
+    }
+    enum ks_rc rc = s->ops->list_remedies(s, 0, 0, scan_due, &d, err);
+    for (size_t i = 0; i < d.n && rc == KS_OK; i++) {
+        struct ks_remedy_row *r = &d.due[i].r;
+        r->review_missed = 1;
+        rc = s->ops->put_remedy(s, r, err);
+        if (rc == KS_OK) {
+            struct ks_buf t = {0};
+            ks_buf_printf(&t,
+                          "Specialist review of remedy %lld (%s for order %s; complex: %s) "
+                          "missed its deadline, 24 h after the grant",
+                          (long long)r->id, r->kind, r->order_id, r->complex ? r->complex : "");
+            rc = ks_engine_sla_entry(e, r->incident, r->review_due, t.p, err);
+            ks_buf_fini(&t);
+            if (rc == KS_ENOTFOUND) {
+                rc = KS_OK; /* an incident the engine no longer has */
+            }
+        }
+    }
+    for (size_t i = 0; i < d.n; i++) {
+        rem_fini(&d.due[i]);
+    }
+    ks_free(d.due);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+struct list_ctx {
+    struct ks_json j;
+};
+
+static int list_one(void *ctx, const struct ks_remedy_row *r)
+{
+    ks_remedy_row_json(&((struct list_ctx *)ctx)->j, r);
+    return 0;
+}
+
+enum ks_rc ks_remedy_list_json(struct ks_store *s, int64_t incident, struct ks_buf *out,
+                               struct ks_err *err)
+{
+    struct list_ctx c;
+    ks_json_init(&c.j, out, 0);
+    ks_json_arr_begin(&c.j);
+    enum ks_rc rc = s->ops->list_remedies(s, incident, 0, list_one, &c, err);
+    ks_json_arr_end(&c.j);
+    return rc;
+}
+
+/* What the policy offers per incident type: the customer's own choices
+ * (one of them makes it right), then what the shop may add. */
+static const struct offer_row {
+    const char *types; /* " "-separated, NULL: every other type */
+    const char *choice[4], *add[4];
+} offers[] = {
+    /* the order is late: keep it (shipped faster once it can ship) or cancel it */
+    {"system_outage supplier_shortfall sync_failure order_rejections",
+     {"cancel_with_refund", "expedited_shipping", NULL},
+     {"discount_code", "store_credit", "refund", NULL}},
+    /* the stock shown was wrong: the order may not be fillable as placed */
+    {"data_corruption volume_drop feed_schema_change",
+     {"cancel_with_refund", "replacement", NULL},
+     {"store_credit", "discount_code", "expedited_shipping", "refund"}},
+    /* the wrong or a damaged item */
+    {"fulfillment_error",
+     {"replacement", "refund", "cancel_with_refund", NULL},
+     {"expedited_shipping", "discount_code", "store_credit", NULL}},
+    {NULL,
+     {"cancel_with_refund", "replacement", "refund", NULL},
+     {"store_credit", "expedited_shipping", "discount_code", NULL}},
+};
+
+static const struct offer_row *offer_for(const char *type)
+{
+    size_t n = sizeof(offers) / sizeof(offers[0]);
+    for (size_t i = 0; type && i + 1 < n; i++) {
+        const char *p = strstr(offers[i].types, type);
+        size_t len = strlen(type);
+        while (p) {
+            if ((p == offers[i].types || p[-1] == ' ') && (p[len] == ' ' || !p[len])) {
+                return &offers[i];
+            }
+            p = strstr(p + 1, type);
+        }
+    }
+    return &offers[n - 1];
+}
+
+int ks_remedy_offerable(const struct ks_config *cfg, const char *kind)
+{
+    double limit;
+    for (size_t i = 0; i < cfg->nroles; i++) {
+        if (ks_remedy_role_right(&cfg->roles[i], kind, &limit) != KS_REMEDY_NONE) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *ks_remedy_choices(const char *type, int add, size_t i)
+{
+    const struct offer_row *o = offer_for(type);
+    return i < 4 ? (add ? o->add[i] : o->choice[i]) : NULL;
+}
+
+/* The type of incident id from its stored row, into type. */
+static enum ks_rc incident_type(struct ks_store *s, int64_t id, char *type, size_t cap,
+                                struct ks_err *err)
+{
+    struct ks_buf b = {0};
+    enum ks_rc rc = s->ops->get_incident(s, id, 0, &b, err);
+    if (rc == KS_ENOTFOUND) {
+        ks_buf_fini(&b);
+        return ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
+    }
+    if (rc == KS_OK) {
+        json_t *j = json_loadb(b.p ? b.p : "", b.len, 0, NULL);
+        const char *t = json_string_value(json_object_get(j, "type"));
+        snprintf(type, cap, "%s", t ? t : "");
+        json_decref(j);
+    }
+    ks_buf_fini(&b);
+    return rc;
+}
+
+struct order_rows {
+    const char *order;
+    struct rem *rows;
+    size_t n, cap;
+};
+
+static int collect_order(void *ctx, const struct ks_remedy_row *r)
+{
+    struct order_rows *o = ctx;
+    if (!strcmp(r->order_id, o->order)) {
+        KS_GROW(o->rows, o->cap, o->n + 1);
+        memset(&o->rows[o->n], 0, sizeof(o->rows[o->n]));
+        rem_copy(&o->rows[o->n++], r);
+    }
+    return 0;
+}
+
+static void order_rows_fini(struct order_rows *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        rem_fini(&o->rows[i]);
+    }
+    ks_free(o->rows);
+}
+
+static void offer_entries(struct ks_json *j, const struct ks_config *cfg, const char *type,
+                          int add, const struct order_rows *given)
+{
+    for (size_t i = 0; i < 4; i++) {
+        const char *kind = ks_remedy_choices(type, add, i);
+        if (!kind || !ks_remedy_offerable(cfg, kind)) {
+            continue;
+        }
+        ks_json_obj_begin(j);
+        ks_json_key(j, "kind");
+        ks_json_str(j, kind);
+        ks_json_key(j, "choice");
+        ks_json_str(j, add ? "shop" : "customer");
+        ks_json_key(j, "text");
+        ks_json_str(j, ks_remedy_phrase(kind));
+        ks_json_key(j, "roles");
+        ks_json_obj_begin(j);
+        for (size_t k = 0; k < cfg->nroles; k++) {
+            double limit;
+            enum ks_remedy_right r = ks_remedy_role_right(&cfg->roles[k], kind, &limit);
+            if (r == KS_REMEDY_NONE) {
+                continue;
+            }
+            ks_json_key(j, cfg->roles[k].name);
+            if (r == KS_REMEDY_ANY) {
+                ks_json_bool(j, 1);
+            } else {
+                char money[40];
+                snprintf(money, sizeof(money), "%.2f", limit);
+                ks_json_raw(j, money, strlen(money));
+            }
+        }
+        ks_json_obj_end(j);
+        ks_json_key(j, "given");
+        ks_json_arr_begin(j);
+        for (size_t k = 0; k < given->n; k++) {
+            if (!strcmp(given->rows[k].r.kind, kind)) {
+                ks_json_int(j, given->rows[k].r.id);
+            }
+        }
+        ks_json_arr_end(j);
+        ks_json_obj_end(j);
+    }
+}
+
+enum ks_rc ks_remedy_offer_json(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
+                                const char *order, struct ks_buf *out, struct ks_err *err)
+{
+    char type[64];
+    enum ks_rc rc = incident_type(s, incident, type, sizeof(type), err);
+    struct order_rows given = {order, NULL, 0, 0};
+    if (rc == KS_OK) {
+        rc = s->ops->list_remedies(s, incident, 0, collect_order, &given, err);
+    }
+    if (rc != KS_OK) {
+        order_rows_fini(&given);
+        return rc;
+    }
+    struct ks_json j;
+    ks_json_init(&j, out, 0);
+    ks_json_obj_begin(&j);
+    ks_json_key(&j, "incident");
+    ks_json_int(&j, incident);
+    ks_json_key(&j, "order");
+    ks_json_str(&j, order);
+    ks_json_key(&j, "type");
+    ks_json_str(&j, type);
+    ks_json_key(&j, "currency");
+    ks_json_str(&j, cfg->currency);
+    ks_json_key(&j, "choices");
+    ks_json_arr_begin(&j);
+    offer_entries(&j, cfg, type, 0, &given);
+    offer_entries(&j, cfg, type, 1, &given);
+    ks_json_arr_end(&j);
+    ks_json_key(&j, "remedies");
+    ks_json_arr_begin(&j);
+    for (size_t k = 0; k < given.n; k++) {
+        ks_remedy_row_json(&j, &given.rows[k].r);
+    }
+    ks_json_arr_end(&j);
+    ks_json_obj_end(&j);
+    order_rows_fini(&given);
+    return KS_OK;
+}
+
+/* ---- for the customer notices --------------------------------------------------------- */
+
+enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
+                              const char *order, struct ks_buf *out, struct ks_err *err)
+{
+    char type[64];
+    enum ks_rc rc = incident_type(s, incident, type, sizeof(type), err);
+    struct order_rows given = {order, NULL, 0, 0};
+    if (rc == KS_OK) {
+        rc = s->ops->list_remedies(s, incident, 0, collect_order, &given, err);
+    }
+    if (rc != KS_OK) {
+        order_rows_fini(&given);
+        return rc;
+    }
+    size_t before = out->len;
+    for (size_t k = 0; k < given.n; k++) {
+        const struct ks_remedy_row *r = &given.rows[k].r;
+        int granted = !strcmp(r->status, "granted");
+        ks_buf_puts(out, out->len > before ? " " : "");
+        ks_buf_printf(out, "%s: %s", granted ? "Granted" : "Waiting for approval",
+                      ks_remedy_phrase(r->kind));
+        if (r->has_amount) {
+            ks_buf_printf(out, " (%.2f %s)", r->amount, r->currency);
+        }
+        if (granted) {
+            ks_buf_printf(out, ", decided by %s, who is accountable for it.",
+                          r->approved_by ? r->approved_by : r->by);
+        } else {
+            ks_buf_puts(out, "; we will tell you as soon as it is decided.");
+        }
+    }
+    if (out->len == before) {
+        /* nothing given yet: the choices */
+        for (int add = 0; add < 2; add++) {
+            size_t n = 0;
+            for (size_t i = 0; i < 4; i++) {
+                const char *kind = ks_remedy_choices(type, add, i);
+                if (kind && ks_remedy_offerable(cfg, kind)) {
+                    if (n == 0) {
+                        ks_buf_puts(out, out->len > before ? " " : "");
+                        ks_buf_puts(out, add ? "We may also add: " : "You may choose: ");
+                    } else {
+                        ks_buf_puts(out, "; ");
+                    }
+                    ks_buf_puts(out, ks_remedy_phrase(kind));
+                    n++;
+                }
+            }
+            if (n) {
+                ks_buf_putc(out, '.');
+            }
+        }
+    }
+    order_rows_fini(&given);
+    return KS_OK;
+}

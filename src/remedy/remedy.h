@@ -1,0 +1,128 @@
+/*
+ * remedy.h - the service-recovery policy (SPEC section 6, docs/REMEDIES.md):
+ * what a customer whose order an incident touched may be given, who may
+ * grant it, and the plain-language promise written from the same policy.
+ *
+ * The policy is the configuration's roles: roles.NAME.remedies gives each
+ * role a limit per remedy (an amount in `currency`, true for any amount,
+ * false or absent for none; "*" for every remedy the role does not name).
+ * A grant within the accountable person's limit is granted at once; above
+ * it, it waits (pending) for someone whose limit covers it; a person whose
+ * role has no right to the remedy at all is refused. Automation proposes, a
+ * named person decides: every remedy names the person accountable for it,
+ * and each grant, approval and specialist review is an entry of the
+ * incident's timeline.
+ *
+ * A case is complex (escalated) when the person granting escalates it, when
+ * the remedy goes above their limit, or when the order already has a remedy
+ * of the same incident. A complex case gets a specialist review due 24 h
+ * (event time) after the grant; a review that misses it is an `sla` entry
+ * of the timeline, written at its deadline by ks_remedy_sla.
+ *
+ * Remedies live in the store (migration 7); writes change the store and the
+ * engine (timeline entries) and must run inside one transaction of the
+ * shell (ks_shell_flush_with). Reads need only the store.
+ */
+#ifndef KS_REMEDY_H
+#define KS_REMEDY_H
+
+#include "../config/config.h"
+#include "../core/core.h"
+#include "../engine/engine.h"
+#include "../store/store.h"
+
+/* The specialist review of a complex case is due this long after the grant. */
+#define KS_REMEDY_REVIEW_DUE (24 * KS_HOUR)
+
+/* What a person may grant of one remedy. */
+enum ks_remedy_right {
+    KS_REMEDY_NONE, /* not allowed (false, absent, or not a person of the configuration) */
+    KS_REMEDY_UPTO, /* up to an amount */
+    KS_REMEDY_ANY   /* any amount (true) */
+};
+/* The right of person `by` to remedy kind, from their role's limits (the
+ * remedy's own pair first, else "*"). *limit gets the amount of UPTO; *role
+ * the person's role (NULL: not a person of the configuration). */
+enum ks_remedy_right ks_remedy_right_of(const struct ks_config *cfg, const char *by,
+                                        const char *kind, double *limit, const char **role);
+
+/* A request to grant a remedy. */
+struct ks_remedy_req {
+    int64_t incident;
+    const char *order;  /* the order's `order_id` */
+    const char *kind;   /* one of ks_remedy_names */
+    int has_amount;     /* 0: none given (the order's value: above any amount limit) */
+    double amount;      /* >= 0, in the configuration's currency */
+    const char *by;     /* the accountable person: a person of the configuration */
+    const char *note;   /* NULL: none */
+    int escalate;       /* the person asks for a specialist review */
+};
+
+/*
+ * Grants (or, above by's limit, records pending) a remedy: a row in the
+ * store and a timeline entry by the person. at: the engine clock when
+ * KS_TIME_NONE. id: 0 for a new remedy; the id of a remedy re-applied from
+ * the server's journal (the row is written again, whole). *out_id gets the
+ * remedy's id; out (may be NULL) its JSON (as in ks_remedy_list_json).
+ * Errors: KS_EUSAGE (unknown remedy, negative amount), KS_ENOTFOUND (no such
+ * incident), KS_ESTATE (refused: not a person of the configuration, a role
+ * without the right to this remedy, an order cancelled and refunded already).
+ */
+enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
+                           const struct ks_remedy_req *rq, ks_time at, int64_t id,
+                           int64_t *out_id, struct ks_buf *out, struct ks_err *err);
+/*
+ * Approves pending remedy id as person by, whose limit must cover it: it is
+ * granted, by is accountable. reapply: the server re-applying its journal
+ * (a remedy approved by by already is approved again, without error).
+ * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, or by's limit does not cover it).
+ */
+enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
+                             const struct ks_config *cfg, int64_t id, const char *by,
+                             ks_time at, int reapply, struct ks_buf *out, struct ks_err *err);
+/*
+ * Records the specialist review of complex remedy id by person by: a person
+ * of the configuration whose limit covers the remedy, other than the one
+ * accountable for it. Errors: KS_ENOTFOUND, KS_ESTATE (no review due, or by
+ * may not review it). reapply as above.
+ */
+enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
+                            int64_t id, const char *by, const char *note, ks_time at,
+                            int reapply, struct ks_buf *out, struct ks_err *err);
+/* Every specialist review due at or before the engine clock and not done:
+ * an `sla` entry at its deadline, and the remedy marked missed. The shell
+ * calls it with each saved state, in the same transaction. */
+enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err *err);
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+/* `kintsugi remedy list --json`: [{"id","incident","order","kind","amount","currency",
+ * "status","accountable","requested_by","approved_by","requested_at","granted_at",
+ * "note","affected","complex","review":{"due","status","missed","by","at"}|null}]
+ * in id order, of one incident (incident > 0) or all. The array is closed
+ * even on failure. */
+enum ks_rc ks_remedy_list_json(struct ks_store *s, int64_t incident, struct ks_buf *out,
+                               struct ks_err *err);
+/* `kintsugi remedy offer INCIDENT --order ID --json`: the choices the customer
+ * may be given under the policy, the customer's own choices first, then what
+ * the shop may add; each with the roles that may grant it at once and the
+ * remedies of this kind the order has already. Read from the store (the
+ * incident's stored row). KS_ENOTFOUND for an unknown incident. */
+enum ks_rc ks_remedy_offer_json(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
+                                const char *order, struct ks_buf *out, struct ks_err *err);
+
+/* For the customer notices (the follow-up, the order-delay notice): one
+ * plain-language paragraph (no trailing newline) on the remedies of order
+ * for incident: what was granted and who decided it, what waits for
+ * approval, else the choices the policy offers. Empty when the policy
+ * offers nothing. */
+enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, int64_t incident,
+                              const char *order, struct ks_buf *out, struct ks_err *err);
+
+/* The recovery promise, written from the policy: what we do when we make a
+ * mistake, what the customer can choose, who decides and reviews complex
+ * cases and when, that a person is accountable, how their data is used. */
+enum ks_remedy_format { KS_PROMISE_TEXT, KS_PROMISE_MARKDOWN, KS_PROMISE_HTML };
+void ks_remedy_promise(const struct ks_config *cfg, enum ks_remedy_format f, struct ks_buf *out);
+
+#endif

@@ -1,0 +1,204 @@
+/* api_remedy.c - routes of `kintsugi serve` for the service-recovery policy:
+ * the documents of `kintsugi remedy list --json` and `remedy offer --json`
+ * (the same functions, src/remedy/), the recovery promise, and grants,
+ * approvals and specialist reviews as journaled commands applied inside the
+ * batch's transaction (live_tx.c). The person accountable is the token's
+ * name, which must be a person of the configuration. docs/API.md. */
+#include "../remedy/remedy.h"
+#include "serve_int.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ks_live *live_of(void *ctx)
+{
+    return ((struct ks_api *)ctx)->live;
+}
+
+static int status_of(enum ks_rc rc)
+{
+    return rc == KS_EINPUT || rc == KS_EUSAGE ? 400
+           : rc == KS_ENOTFOUND               ? 404
+           : rc == KS_ESTATE                  ? 409
+                                              : 503;
+}
+
+void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err)
+{
+    int st = status_of(err->rc);
+    ks_buf_fini(&resp->body);
+    ks_http_error(resp, st,
+                  st == 400   ? "invalid"
+                  : st == 404 ? "not_found"
+                  : st == 409 ? "conflict"
+                              : "unavailable",
+                  "%s", err->msg);
+}
+
+int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp)
+{
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || !*s || *end || v <= 0 || v == LLONG_MAX) {
+        ks_http_error(resp, 400, "invalid", "%s: '%s' is not %s (a positive integer)", where,
+                      s ? s : "", what);
+        return 0;
+    }
+    return v;
+}
+
+void ks_api_command(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
+                    json_t *cmd)
+{
+    char *text = json_dumps(cmd, JSON_COMPACT);
+    json_decref(cmd);
+    struct ks_err err = {0};
+    if (ks_live_command(live_of(ctx), text, req->who.name, &resp->body, &err) != 0) {
+        ks_api_fail(resp, &err);
+    }
+    free(text);
+}
+
+/* ---- reading -------------------------------------------------------------------------- */
+
+void ks_api_get_remedies(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *q = ks_http_query(req, "incident");
+    int64_t incident = 0;
+    if (q && !(incident = ks_api_id(q, "an incident id", "query \"incident\"", resp))) {
+        return;
+    }
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(live_of(ctx), &err);
+    if (!s || ks_remedy_list_json(s, incident, &resp->body, &err) != KS_OK) {
+        ks_api_fail(resp, &err);
+    }
+}
+
+void ks_api_get_offer(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    int64_t id = ks_api_id(ks_http_param(req, "id"), "an incident id", "path", resp);
+    if (!id) {
+        return;
+    }
+    const char *order = ks_http_query(req, "order");
+    if (!order || !*order) {
+        ks_http_error(resp, 400, "invalid", "query \"order\": is required (the order's order_id)");
+        return;
+    }
+    struct ks_live *l = live_of(ctx);
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(l, &err);
+    if (!s || ks_remedy_offer_json(s, &l->a.cfg, id, order, &resp->body, &err) != KS_OK) {
+        ks_api_fail(resp, &err);
+    }
+}
+
+void ks_api_get_promise(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *f = ks_http_query(req, "format");
+    enum ks_remedy_format fmt;
+    if (!f || !strcmp(f, "text")) {
+        fmt = KS_PROMISE_TEXT;
+        resp->content_type = "text/plain; charset=utf-8";
+    } else if (!strcmp(f, "markdown")) {
+        fmt = KS_PROMISE_MARKDOWN;
+        resp->content_type = "text/markdown; charset=utf-8";
+    } else if (!strcmp(f, "html")) {
+        fmt = KS_PROMISE_HTML;
+        resp->content_type = "text/html; charset=utf-8";
+    } else {
+        ks_http_error(resp, 400, "invalid", "query \"format\": '%s' is not text, markdown or html",
+                      f);
+        return;
+    }
+    ks_remedy_promise(&live_of(ctx)->a.cfg, fmt, &resp->body);
+}
+
+/* ---- changing: journaled commands -------------------------------------------------------- */
+
+void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    int64_t id = ks_api_id(ks_http_param(req, "id"), "an incident id", "path", resp);
+    if (!id) {
+        return;
+    }
+    json_t *j = req->json;
+    json_t *order = json_object_get(j, "order"), *kind = json_object_get(j, "kind");
+    json_t *amount = json_object_get(j, "amount"), *note = json_object_get(j, "note");
+    json_t *esc = json_object_get(j, "escalate");
+    const char *bad = !json_is_object(j)                                   ? "body"
+                      : !json_is_string(order) || !*json_string_value(order) ? "order"
+                      : !json_is_string(kind) || !ks_remedy_known(json_string_value(kind))
+                          ? "kind"
+                      : amount && !json_is_null(amount) &&
+                              !(json_is_number(amount) && json_number_value(amount) >= 0)
+                          ? "amount"
+                      : note && !json_is_string(note) ? "note"
+                      : esc && !json_is_boolean(esc)  ? "escalate"
+                                                      : NULL;
+    if (bad) {
+        static const struct {
+            const char *field, *want;
+        } why[] = {
+            {"body", "must be a JSON object"},
+            {"order", "is required (the order's order_id)"},
+            {"kind", "must be one of refund, store_credit, replacement, expedited_shipping, "
+                     "discount_code, cancel_with_refund"},
+            {"amount", "must be a number >= 0 (in the configuration's currency)"},
+            {"note", "must be a string"},
+            {"escalate", "must be true or false"},
+        };
+        for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++) {
+            if (!strcmp(why[i].field, bad)) {
+                ks_http_error(resp, 400, "invalid", "field \"%s\": %s", bad, why[i].want);
+            }
+        }
+        return;
+    }
+    json_t *cmd = json_pack("{s:s, s:I, s:O, s:O}", "op", "remedy_grant", "id", (json_int_t)id,
+                            "order", order, "kind", kind);
+    if (amount && !json_is_null(amount)) {
+        json_object_set(cmd, "amount", amount);
+    }
+    if (note) {
+        json_object_set(cmd, "note", note);
+    }
+    if (json_is_true(esc)) {
+        json_object_set_new(cmd, "escalate", json_true());
+    }
+    ks_api_command(req, resp, ctx, cmd);
+}
+
+/* POST /v1/remedies/{id}/{verb}: approve, review ({"note"} optional). */
+void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *verb = ks_http_param(req, "verb");
+    if (strcmp(verb, "approve") != 0 && strcmp(verb, "review") != 0) {
+        ks_http_error(resp, 404, "not_found", "no remedy action '%s' (use approve or review)",
+                      verb);
+        return;
+    }
+    int64_t id = ks_api_id(ks_http_param(req, "id"), "a remedy id", "path", resp);
+    if (!id) {
+        return;
+    }
+    json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    if (note && !json_is_string(note)) {
+        ks_http_error(resp, 400, "invalid", "field \"note\": must be a string");
+        return;
+    }
+    json_t *cmd = json_pack("{s:s, s:I}", "op", !strcmp(verb, "approve") ? "remedy_approve"
+                                                                         : "remedy_review",
+                            "remedy", (json_int_t)id);
+    if (note && !strcmp(verb, "review")) {
+        json_object_set(cmd, "note", note);
+    }
+    ks_api_command(req, resp, ctx, cmd);
+}

@@ -1,0 +1,345 @@
+// dashboard.mjs - drives the dashboard of a running `kintsugi serve` in
+// Debian's headless chromium (puppeteer-core, no browser download) and
+// prints one line per check: "ok NAME" or "FAIL NAME: why". Run by
+// tests/integration/dashboard.sh, which starts the server and passes:
+//   KS_URL        the server's base URL
+//   KS_RESPONDER, KS_ADMIN, KS_VIEWER   tokens of those roles (names rob, ada, vera)
+//   KS_REVOKED    a revoked token
+//   KS_OPEN       the ids of the open incidents, comma separated (from the API)
+//   KS_CORRUPT    the id of a data_corruption incident holding updates
+//   KS_SHOTS      where to save the screenshots
+//   CHROMIUM      the browser (default /usr/bin/chromium)
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const URL = process.env.KS_URL;
+const SHOTS = process.env.KS_SHOTS;
+const OPEN = (process.env.KS_OPEN || '').split(',').filter(Boolean).map(Number);
+const CORRUPT = Number(process.env.KS_CORRUPT);
+const LIMIT = 200 * 1024;
+fs.mkdirSync(SHOTS, { recursive: true });
+
+let failed = 0;
+function ok(name) { console.log(`ok ${name}`); }
+function fail(name, why) { failed++; console.log(`FAIL ${name}: ${why}`); }
+async function check(name, fn) {
+  try {
+    const r = await fn();
+    if (r === false) { fail(name, 'condition false'); } else { ok(name); }
+  } catch (e) {
+    fail(name, (e && e.message ? e.message : String(e)).split('\n')[0]);
+  }
+}
+function eq(want, got, what) {
+  if (JSON.stringify(want) !== JSON.stringify(got)) {
+    throw new Error(`${what || 'value'}: want ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+  }
+}
+async function api(token, p, body) {
+  const r = await fetch(URL + p, {
+    method: body ? 'POST' : 'GET',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return r.json();
+}
+
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ks-chromium-'));
+const browser = await puppeteer.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  userDataDir: userDir,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
+});
+
+// A fresh tab in its own context (sessionStorage is per tab), counting the
+// bytes it transfers (CDP encodedDataLength) and every console error.
+async function tab(width = 1280, height = 900) {
+  const ctx = await browser.createBrowserContext();
+  const page = await ctx.newPage();
+  await page.setViewport({ width, height });
+  const cdp = await page.createCDPSession();
+  await cdp.send('Network.enable');
+  page.bytes = 0;
+  cdp.on('Network.loadingFinished', (e) => { page.bytes += e.encodedDataLength; });
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  // 401, 403 and 404 answers are expected (refused tokens, an unknown incident)
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) { page.errors.push(m.text()); } });
+  page.ctx = ctx;
+  return page;
+}
+async function signIn(page, token) {
+  await page.goto(URL + '/', { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#token', { visible: true });
+  await page.type('#token', token);
+  await page.click('#signin-form button[type=submit]');
+}
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim());
+async function waitText(page, sel, re, timeout = 5000) {
+  await page.waitForFunction((s, r) => {
+    const e = document.querySelector(s);
+    return e && new RegExp(r).test(e.textContent);
+  }, { timeout }, sel, re.source);
+}
+async function shot(page, name, full = true) {
+  await page.screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: full });
+}
+// The bytes transferred by a page's load and its first refresh.
+// A cold load: a new context (empty cache) with the token already in the tab.
+async function measured(token, hash, ready) {
+  const page = await tab();
+  await page.evaluateOnNewDocument((t) => sessionStorage.setItem('ks_token', t), token);
+  await page.goto(URL + '/' + hash, { waitUntil: 'networkidle0' });
+  await page.waitForSelector(ready, { timeout: 10000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const n = page.bytes;
+  await page.ctx.close();
+  return n;
+}
+
+try {
+  // ---- sign-in: refused tokens say so --------------------------------------------
+  const anon = await tab();
+  await check('signin_page_served_without_token', async () => {
+    await anon.goto(URL + '/', { waitUntil: 'networkidle0' });
+    await anon.waitForSelector('#signin-form', { visible: true });
+    await shot(anon, '01-signin');
+  });
+  await check('wrong_token_is_refused_and_says_so', async () => {
+    await anon.type('#token', 'ks_not-a-real-token-at-all-0000000000000000000');
+    await anon.click('#signin-form button[type=submit]');
+    await waitText(anon, '#signin-error', /Token refused: unknown token/);
+  });
+  await check('revoked_token_is_refused_and_says_so', async () => {
+    await anon.$eval('#token', (e) => { e.value = ''; });
+    await anon.type('#token', process.env.KS_REVOKED);
+    await anon.click('#signin-form button[type=submit]');
+    await waitText(anon, '#signin-error', /was revoked/);
+    await shot(anon, '02-signin-revoked', false);
+  });
+  await check('token_kept_in_session_storage_only', async () => {
+    eq(null, await anon.evaluate(() => sessionStorage.getItem('ks_token')), 'a refused token is not kept');
+  });
+
+  // ---- responder: the Now page ------------------------------------------------------
+  const rob = await tab();
+  await signIn(rob, process.env.KS_RESPONDER);
+  await check('responder_signs_in', async () => {
+    await rob.waitForSelector('#now-list .card', { timeout: 10000 });
+    eq('responder', await text(rob, '#role'), 'role shown');
+    eq(process.env.KS_RESPONDER, await rob.evaluate(() => sessionStorage.getItem('ks_token')), 'token in sessionStorage');
+  });
+  await check('now_shows_every_open_incident', async () => {
+    const ids = await rob.$$eval('#now-list .card', (cs) => cs.map((c) => Number(c.dataset.id)));
+    eq([...OPEN].sort((a, b) => a - b), [...ids].sort((a, b) => a - b), 'incident ids on Now');
+  });
+  await check('now_lists_P1_first', async () => {
+    const sevs = await rob.$$eval('#now-list .card .sev', (s) => s.map((x) => x.textContent));
+    eq([...sevs].sort(), sevs, 'severities in order');
+  });
+  await check('now_shows_sla_clock_and_banner', async () => {
+    const clocks = await rob.$$eval('#now-list .clock', (c) => c.map((x) => x.textContent));
+    if (!clocks.length || !clocks.every((c) => /(due in|overdue by) \d/.test(c))) { throw new Error('clocks: ' + clocks.join(' | ')); }
+    await waitText(rob, '#guard-banner', /Paused/);
+    const title = await rob.$eval('#now-list time[title]', (t) => t.title);
+    if (!/^\d{4}-\d\d-\d\dT/.test(title)) { throw new Error('no exact time on hover: ' + title); }
+  });
+  await shot(rob, '03-now-responder');
+
+  const target = await rob.$eval('#now-list button[data-act=ack]', (b) => Number(b.dataset.id));
+  await check('ack_changes_the_incident_on_now', async () => {
+    const card = `#now-list .card[data-id="${target}"]`;
+    eq('! not acknowledged', await text(rob, `${card} [data-field=ack]`), 'before');
+    await rob.click(`${card} button[data-act=ack]`);
+    await waitText(rob, `${card} [data-field=ack]`, /✓ acknowledged/);
+    await waitText(rob, `${card} [data-field=owner]`, /^rob$/);
+    const inc = await api(process.env.KS_VIEWER, `/v1/incidents/${target}`);
+    if (!inc.acknowledged_at) { throw new Error('the API does not show it acknowledged'); }
+    if (await rob.$(`${card} button[data-act=ack]`)) { throw new Error('the ack button is still offered'); }
+  });
+
+  // ---- responder: the incident page, a checklist step, a half-typed note -------------
+  await rob.goto(`${URL}/#/incident/${CORRUPT}`, { waitUntil: 'networkidle0' });
+  await rob.waitForSelector('#checklist');
+  await check('incident_page_shows_timeline_checklist_signals', async () => {
+    const n = await rob.$$eval('#timeline li', (l) => l.length);
+    if (n < 3) { throw new Error(`timeline has ${n} entries`); }
+    await waitText(rob, '#inc-signals', /threshold/);
+    await waitText(rob, '#inc-guard', /Held updates/);
+  });
+  await check('half_typed_note_survives_live_updates', async () => {
+    await rob.click(`#note-${CORRUPT}`);
+    await rob.type(`#note-${CORRUPT}`, 'checking the csv imp');
+    // a change arrives meanwhile (another person's note), and two polls pass
+    await api(process.env.KS_ADMIN, `/v1/incidents/${CORRUPT}/note`, { text: 'ada is looking at the feed' });
+    await waitText(rob, '#timeline', /ada is looking at the feed/, 5000);
+    eq('checking the csv imp', await rob.$eval(`#note-${CORRUPT}`, (e) => e.value), 'the note field');
+    eq(`note-${CORRUPT}`, await rob.evaluate(() => document.activeElement.id), 'focus');
+    await rob.keyboard.type('ort');
+    await rob.click(`form[data-form=note] button[type=submit]`);
+    await waitText(rob, '#timeline', /checking the csv import/);
+  });
+  // a verification step if the playbook has one (not the rollback the admin does below)
+  const step = await rob.$$eval('#checklist form[data-form=step]', (fs) =>
+    (fs.find((f) => f.dataset.step === 'spot_check') || fs[0]).dataset.step);
+  await check('tick_a_checklist_step_with_a_note', async () => {
+    const li = `#checklist li[data-step="${step}"]`;
+    await rob.type(`${li} input[name=note]`, 'done from the dashboard');
+    await rob.click(`${li} button[data-act=step-done]`);
+    await waitText(rob, `${li} [data-field=step-status]`, /^done$/);
+    await waitText(rob, li, /rob/);
+    const inc = await api(process.env.KS_VIEWER, `/v1/incidents/${CORRUPT}`);
+    eq('done', inc.checklist.find((s) => s.step === step).status, 'step status in the API');
+  });
+  await check('responder_is_not_offered_admin_actions', async () => {
+    eq(0, (await rob.$$('button[data-act=rollback], button[data-act=release], button[data-act=approve]')).length, 'admin buttons');
+    await waitText(rob, '#inc-guard', /need an admin token/);
+  });
+  await shot(rob, '04-incident-responder');
+
+  // ---- admin: roll back after confirming, see the guard change ------------------------
+  const ada = await tab();
+  await signIn(ada, process.env.KS_ADMIN);
+  await ada.waitForSelector('#now-list .card');
+  const guardBefore = await api(process.env.KS_VIEWER, '/v1/guard');
+  await ada.goto(`${URL}/#/incident/${CORRUPT}`, { waitUntil: 'networkidle0' });
+  await ada.waitForSelector('button[data-act=rollback]');
+  await check('rollback_asks_first_saying_what_will_happen', async () => {
+    await ada.click('button[data-act=rollback]');
+    await ada.waitForSelector('#confirm[open]');
+    const t = await text(ada, '#confirm-text');
+    if (!/SKUs set back to their last known good quantity/.test(t) || !/^On [a-z0-9, -]+: \d/.test(t)) { throw new Error('confirmation: ' + t); }
+    await shot(ada, '05-rollback-confirm', false);
+    // cancelling changes nothing
+    await ada.click('#confirm-cancel');
+    await new Promise((r) => setTimeout(r, 300));
+    const inc = await api(process.env.KS_VIEWER, `/v1/incidents/${CORRUPT}`);
+    if (inc.timeline.some((e) => /^Rolled back by/.test(e.text))) { throw new Error('rolled back on cancel'); }
+  });
+  await check('rollback_after_confirming_changes_the_guard', async () => {
+    await ada.click('button[data-act=rollback]');
+    await ada.waitForSelector('#confirm[open]');
+    await ada.click('#confirm-ok');
+    await waitText(ada, '#timeline', /Rolled back by ada/, 8000);
+    const after = await api(process.env.KS_VIEWER, '/v1/guard');
+    const held = (g) => g.channels.reduce((n, c) => n + c.held, 0);
+    if (!(held(after) < held(guardBefore))) { throw new Error(`held ${held(guardBefore)} -> ${held(after)}`); }
+    // the dashboard shows the new counts
+    const shown = await ada.$$eval('#inc-guard-table td.num:nth-child(3)', (t) => t.map((x) => Number(x.textContent.replace(/,/g, ''))));
+    const want = after.channels.filter((c) => c.incident === CORRUPT).map((c) => c.held);
+    eq(want, shown, 'held updates shown');
+  });
+  await shot(ada, '06-incident-after-rollback');
+  await check('release_every_channel_from_the_guard_page', async () => {
+    await ada.goto(`${URL}/#/guard`, { waitUntil: 'networkidle0' });
+    await ada.waitForSelector('#guard-table');
+    await shot(ada, '07-guard-paused');
+    await ada.click('#guard-head button[data-act=release]');
+    await ada.waitForSelector('#confirm[open]');
+    const t = await text(ada, '#confirm-text');
+    if (!/held updates go out to every channel/.test(t)) { throw new Error('confirmation: ' + t); }
+    await ada.click('#confirm-ok');
+    await ada.waitForFunction(() => [...document.querySelectorAll('#guard-table [data-field=paused]')]
+      .every((e) => /flowing/.test(e.textContent)), { timeout: 8000 });
+    const g = await api(process.env.KS_VIEWER, '/v1/guard');
+    eq(0, g.channels.filter((c) => c.paused).length, 'paused channels in the API');
+  });
+  await shot(ada, '08-guard-released');
+  await check('approve_a_proposed_action', async () => {
+    const acts = (await api(process.env.KS_VIEWER, '/v1/actions')).filter((a) => a.status === 'proposed');
+    if (!acts.length) { return; } // the scenario proposes none
+    const a = acts[0];
+    await ada.goto(`${URL}/#/incident/${a.incident}`, { waitUntil: 'networkidle0' });
+    await ada.waitForSelector(`button[data-act=approve][data-action="${a.action}"]`);
+    await ada.click(`button[data-act=approve][data-action="${a.action}"]`);
+    await ada.waitForFunction((act) => !document.querySelector(`button[data-act=approve][data-action="${act}"]`), { timeout: 8000 }, a.action);
+    const now = (await api(process.env.KS_VIEWER, '/v1/actions')).find((x) => x.incident === a.incident && x.action === a.action);
+    if (now.status === 'proposed') { throw new Error('still proposed'); }
+  });
+
+  // ---- dead letters ----------------------------------------------------------------
+  await check('dead_letters_listed_and_replayed', async () => {
+    await rob.goto(`${URL}/#/deadletters`, { waitUntil: 'networkidle0' });
+    await rob.waitForSelector('#dl-head h1');
+    const before = await text(rob, '#dl-head h1');
+    const first = await rob.$('#dl-table tr[data-id] button[data-act=replay]');
+    if (!first) { throw new Error('no dead letter to replay (' + before + ')'); }
+    await waitText(rob, '#dl-table', /:\d+/);
+    const id = await rob.$eval('#dl-table tr[data-id]', (r) => r.dataset.id);
+    await shot(rob, '09-deadletters', false);
+    await rob.click(`#dl-table tr[data-id="${id}"] button[data-act=replay]`);
+    await waitText(rob, '#toast', /Replayed/);
+  });
+
+  // ---- viewer: nothing to press ------------------------------------------------------
+  const vera = await tab();
+  await signIn(vera, process.env.KS_VIEWER);
+  await vera.waitForSelector('#now-list .card');
+  for (const [hash, ready, name] of [['#/now', '#now-list', '10-now-viewer'], [`#/incident/${CORRUPT}`, '#checklist', '11-incident-viewer'],
+    ['#/guard', '#guard-table', '12-guard-viewer'], ['#/deadletters', '#dl-head h1', '13-deadletters-viewer']]) {
+    await check(`viewer_sees_no_action_buttons_${hash.split('/')[1]}`, async () => {
+      await vera.goto(URL + '/' + hash, { waitUntil: 'networkidle0' });
+      await vera.waitForSelector(ready);
+      await new Promise((r) => setTimeout(r, 300));
+      eq(0, (await vera.$$('button[data-act], form[data-form]')).length, 'action buttons and forms');
+      await shot(vera, name, !/deadletters/.test(hash));
+    });
+  }
+
+  await check('unknown_incident_says_so', async () => {
+    await vera.goto(URL + '/#/incident/99999', { waitUntil: 'networkidle0' });
+    await waitText(vera, '#inc-head', /No such incident/);
+    await waitText(vera, '#inc-head', /no incident 99999/);
+  });
+
+  // ---- size, theme, phone --------------------------------------------------------------
+  for (const [hash, ready] of [['#/now', '#now-list .card'], [`#/incident/${CORRUPT}`, '#timeline li'], ['#/guard', '#guard-reconcile table'],
+    ['#/deadletters', '#dl-head h1']]) {
+    await check(`transferred_under_200KB_${hash.split('/')[1]}`, async () => {
+      const n = await measured(process.env.KS_RESPONDER, hash, ready);
+      console.log(`  ${hash}: ${n} bytes transferred`);
+      if (!(n > 1000 && n < LIMIT)) { throw new Error(`${n} bytes`); }
+    });
+  }
+  await check('light_theme', async () => {
+    await vera.goto(URL + '/#/now', { waitUntil: 'networkidle0' });
+    await vera.waitForSelector('#now-list .card');
+    eq('dark', await vera.evaluate(() => document.documentElement.dataset.theme), 'default theme');
+    await vera.click('#theme');
+    eq('light', await vera.evaluate(() => document.documentElement.dataset.theme), 'theme');
+    await shot(vera, '14-now-light');
+    await vera.click('#theme');
+  });
+  await check('phone_width_has_no_sideways_scroll', async () => {
+    const phone = await tab(390, 844);
+    await signIn(phone, process.env.KS_RESPONDER);
+    await phone.waitForSelector('#now-list .card');
+    const w = await phone.evaluate(() => document.documentElement.scrollWidth);
+    await new Promise((r) => setTimeout(r, 300));
+    await shot(phone, '15-now-phone', false);
+    if (w > 390) { throw new Error(`page is ${w}px wide`); }
+  });
+  await check('keyboard_reaches_the_ack_button', async () => {
+    await rob.goto(URL + '/#/now', { waitUntil: 'networkidle0' });
+    await rob.waitForSelector('#now-list .card');
+    let found = false;
+    for (let i = 0; i < 60 && !found; i++) {
+      await rob.keyboard.press('Tab');
+      found = await rob.evaluate(() => document.activeElement && document.activeElement.dataset.act === 'ack');
+    }
+    if (!found) { throw new Error('Tab never reached an Acknowledge button'); }
+  });
+  await check('no_script_errors', async () => {
+    const errs = [anon, rob, ada, vera].flatMap((p) => p.errors);
+    if (errs.length) { throw new Error(errs.join(' | ')); }
+  });
+} catch (e) {
+  fail('run', e.stack || e.message);
+} finally {
+  await browser.close();
+  fs.rmSync(userDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);

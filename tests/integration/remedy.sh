@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The service-recovery policy through the CLI and `kintsugi serve`, with the
+# example configuration's roles (agent: refund up to 50, discount codes, no
+# cancellation; lead: more; manager: everything): a grant within the limit,
+# one above it then approved, a role without the right refused, every grant
+# on the timeline with its accountable person, the offer's customer choices
+# first, a complex case's specialist review and the sla entry of a missed
+# one, the promise; over HTTP the same documents byte for byte, the same
+# rules with the token's name as the person, and nothing lost or doubled by a
+# kill -9. Prints "RESULT passed=N failed=M".
+set -u
+. "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/serve_lib.bash"
+
+export KINTSUGI_CONFIG=$PWD/examples/kintsugi.yaml
+# A WMS outage (detected at 10:15, down_after 10m in the example) and two orders.
+cat >"$T/a.ndjson" <<'EOF'
+{"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","status":"up"}
+{"type":"order","ts":"2026-11-22T10:02:00Z","order_id":"o1","channel":"amazon","status":"accepted","customer":"c1","value":100}
+{"type":"health","ts":"2026-11-22T10:05:00Z","system":"wms","status":"down"}
+{"type":"order","ts":"2026-11-22T10:06:00Z","order_id":"o2","channel":"amazon","status":"accepted","customer":"c2","value":80}
+{"type":"tick","ts":"2026-11-22T10:20:00Z"}
+EOF
+DB=$T/r.db
+"$K" ingest --quiet --db "$DB" "$T/a.ndjson" >/dev/null 2>&1
+cp "$DB" "$T/s.db"
+tl() { "$K" incident show 1 --json --db "${2:-$DB}" | jq -r '.timeline[] | select(.text | startswith("'"$1"'")) | "\(.kind) \(.actor) \(.at) \(.text)"'; }
+rem() { "$K" remedy list --json --db "${2:-$DB}" | jq -c ".[] | select(.id == $1) | $3"; }
+
+# ---- the CLI -----------------------------------------------------------------------------
+check offer_customer_choices_first bash -c "[ \"\$($K remedy offer 1 --order o2 --json --db $DB | jq -c '[.choices[] | [.kind, .choice]]')\" = '[[\"cancel_with_refund\",\"customer\"],[\"expedited_shipping\",\"customer\"],[\"discount_code\",\"shop\"],[\"store_credit\",\"shop\"],[\"refund\",\"shop\"]]' ]"
+check offer_roles_and_limits bash -c "[ \"\$($K remedy offer 1 --order o2 --json --db $DB | jq -c '.choices[] | select(.kind == \"refund\") | .roles')\" = '{\"agent\":50,\"lead\":200,\"manager\":true}' ]"
+check offer_unknown_incident exit_is 1 "$K" remedy offer 9 --order o2 --db "$DB"
+check offer_needs_order exit_is 2 "$K" remedy offer 1 --db "$DB"
+
+check grant_within_limit "$K" remedy grant 1 --order o2 --kind refund --amount 30 --by carol --db "$DB"
+check grant_within_limit_granted [ "$(rem 1 "$DB" '[.status, .accountable, .amount, .complex]')" = '["granted","carol",30,null]' ]
+check grant_on_timeline [ "$(tl 'Remedy 1 ')" = 'note carol 2026-11-22T10:20:00.000Z Remedy 1 granted: refund of 30.00 USD for order o2, by carol (agent, up to 50.00 USD); accountable: carol' ]
+check grant_at_the_limit "$K" remedy grant 1 --order o1 --kind refund --amount 50 --by carol --db "$DB"
+check at_the_limit_granted [ "$(rem 2 "$DB" .status)" = '"granted"' ]
+
+check grant_above_limit "$K" remedy grant 1 --order o2 --kind refund --amount 120 --by carol --at 2026-11-22T11:00:00Z --db "$DB"
+check above_limit_pending [ "$(rem 3 "$DB" '[.status, .accountable, .requested_by, .granted_at]')" = '["pending",null,"carol",null]' ]
+check above_limit_is_complex [ "$(rem 3 "$DB" '[.complex, .review.due, .review.status]')" = '["above the limit of carol; order o2 has 1 remedy already","2026-11-23T11:00:00.000Z","due"]' ]
+check approve_by_the_agent_refused exit_is 1 "$K" remedy approve 3 --by carol --db "$DB"
+"$K" remedy approve 3 --by carol --db "$DB" 2>"$T/e"
+check approve_refusal_says_why grep -q 'carol (agent, up to 50.00 USD) may not approve remedy 3: refund of 120.00 USD' "$T/e"
+check approve_by_an_unknown_person_refused exit_is 1 "$K" remedy approve 3 --by nobody --db "$DB"
+check approve_by_a_manager "$K" remedy approve 3 --by bob --at 2026-11-22T11:30:00Z --db "$DB"
+check approved_granted [ "$(rem 3 "$DB" '[.status, .accountable, .approved_by, .granted_at]')" = '["granted","bob","bob","2026-11-22T11:30:00.000Z"]' ]
+check approval_on_timeline [ "$(tl 'Remedy 3 approved')" = 'note bob 2026-11-22T11:30:00.000Z Remedy 3 approved by bob (manager, any amount): refund of 120.00 USD for order o2, proposed by carol; accountable: bob' ]
+check approve_twice_refused exit_is 1 "$K" remedy approve 3 --by bob --db "$DB"
+
+check no_right_refused exit_is 1 "$K" remedy grant 1 --order o2 --kind cancel_with_refund --by carol --db "$DB"
+"$K" remedy grant 1 --order o2 --kind cancel_with_refund --by carol --db "$DB" 2>"$T/e"
+check no_right_says_why grep -q "carol (role agent) may not grant 'cancel_with_refund'" "$T/e"
+check not_a_person_refused exit_is 1 "$K" remedy grant 1 --order o2 --kind refund --amount 1 --by mallory --db "$DB"
+check refused_changes_nothing [ "$("$K" remedy list --json --db "$DB" | jq length)" = 3 ]
+check unknown_kind_usage exit_is 2 "$K" remedy grant 1 --order o2 --kind hug --by carol --db "$DB"
+check bad_amount_usage exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount -5 --by carol --db "$DB"
+check grant_needs_by exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount 5 --db "$DB"
+check unknown_incident exit_is 1 "$K" remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+
+# A lead cancels o1 with a full refund (no amount: any amount is the lead's right).
+check cancel_by_lead "$K" remedy grant 1 --order o1 --kind cancel_with_refund --by alice --db "$DB"
+check cancel_granted [ "$(rem 4 "$DB" '[.status, .amount, .accountable]')" = '["granted",null,"alice"]' ]
+check cancel_twice_refused exit_is 1 "$K" remedy grant 1 --order o1 --kind cancel_with_refund --by bob --db "$DB"
+# no amount: above every amount limit, pending for the agent's refund right
+check no_amount_pending "$K" remedy grant 1 --order o2 --kind refund --by carol --note 'whole order' --db "$DB"
+check no_amount_is_pending [ "$(rem 5 "$DB" .status)" = '"pending"' ]
+
+# Specialist reviews: by a second person whose limit covers it.
+check review_by_the_approver_refused exit_is 1 "$K" remedy review 3 --by bob --db "$DB"
+check review_by_the_agent_refused exit_is 1 "$K" remedy review 3 --by carol --db "$DB"
+check review_by_a_specialist "$K" remedy review 3 --by dana --note 'right call' --at 2026-11-22T12:00:00Z --db "$DB"
+check review_done [ "$(rem 3 "$DB" '[.review.status, .review.by, .review.missed]')" = '["done","dana",false]' ]
+check review_on_timeline [ "$(tl 'Specialist review of remedy 3')" = 'note dana 2026-11-22T12:00:00.000Z Specialist review of remedy 3 (refund for order o2) by dana: right call' ]
+check escalated "$K" remedy grant 1 --order o3 --kind discount_code --amount 10 --by carol --escalate --db "$DB"
+check escalated_is_complex [ "$(rem 6 "$DB" '[.status, .complex, .review.due]')" = '["granted","escalated by carol","2026-11-23T12:00:00.000Z"]' ]
+# A day later, nobody reviewed remedy 6 (nor 5): sla entries at their deadlines.
+echo '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' >"$T/b.ndjson"
+"$K" ingest --quiet --db "$DB" "$T/b.ndjson" >/dev/null 2>&1
+check missed_review_sla_entry [ "$(tl 'Specialist review of remedy 6 ')" = 'sla kintsugi 2026-11-23T12:00:00.000Z Specialist review of remedy 6 (discount_code for order o3; complex: escalated by carol) missed its deadline, 24 h after the grant' ]
+check missed_marked [ "$(rem 6 "$DB" '[.review.status, .review.missed]')" = '["due",true]' ]
+check missed_once bash -c "$K ingest --quiet --db $DB $T/b.ndjson >/dev/null 2>&1; [ \$($K incident show 1 --json --db $DB | jq '[.timeline[] | select(.kind == \"sla\" and (.text | startswith(\"Specialist review of remedy 6 \")))] | length') = 1 ]"
+check list_human bash -c "$K remedy list --db $DB | grep -q '^3    1    o2           refund              120.00 USD         granted  bob        review done'"
+check list_by_incident bash -c "[ \"\$($K remedy list --incident 1 --json --db $DB)\" = \"\$($K remedy list --json --db $DB)\" ] && [ \"\$($K remedy list --incident 2 --json --db $DB)\" = '[]' ]"
+check offer_shows_given bash -c "[ \"\$($K remedy offer 1 --order o1 --json --db $DB | jq -c '[.choices[] | select(.kind == \"cancel_with_refund\") | .given[]]')\" = '[4]' ]"
+check promise_markdown bash -c "$K promise --markdown | grep -qx -- '- an agent: a refund of part of what you paid (up to 50.00 USD); a discount code for a later order'"
+check promise_html bash -c "$K promise --html | grep -q '<h2>Complex cases</h2>'"
+check promise_one_format exit_is 2 "$K" promise --markdown --html
+
+# ---- over HTTP ----------------------------------------------------------------------------
+DB=$T/s.db
+for who in carol:responder bob:responder dana:responder alice:responder vic:viewer; do
+    "$K" token create --name "${who%%:*}" --role "${who##*:}" --db "$DB" >"$T/${who%%:*}.tok" 2>/dev/null
+done
+CAROL=$(cat "$T/carol.tok") BOB=$(cat "$T/bob.tok") DANA=$(cat "$T/dana.tok") VIEW=$(cat "$T/vic.tok")
+check starts start a "$DB" --clock event
+
+check api_offer_same_as_cli same '/v1/incidents/1/remedies/offer?order=o2' remedy offer 1 --order o2 --json
+check api_offer_needs_order status_is 400 GET /v1/incidents/1/remedies/offer "$VIEW"
+check api_offer_unknown_incident status_is 404 GET '/v1/incidents/9/remedies/offer?order=o2' "$VIEW"
+check api_grant_within status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":30}'
+check api_grant_answer [ "$(jq -c '[.op, .incident, .by, .remedy.id, .remedy.status, .remedy.accountable]' <<<"$BODY")" = '["remedy_grant",1,"carol",1,"granted","carol"]' ]
+check api_grant_above status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":120,"note":"late twice"}'
+check api_above_pending [ "$(jq -c '[.remedy.id, .remedy.status, .remedy.note]' <<<"$BODY")" = '[2,"pending","late twice"]' ]
+check api_no_right_409 status_is 409 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"cancel_with_refund"}'
+check api_no_right_says_why grep -q "may not grant 'cancel_with_refund'" "$T/body"
+check api_viewer_403 status_is 403 POST /v1/incidents/1/remedies "$VIEW" '{"order":"o2","kind":"refund","amount":1}'
+check api_bad_kind_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"hug"}'
+check api_bad_amount_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":"5"}'
+check api_unknown_incident_404 status_is 404 POST /v1/incidents/9/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":5}'
+check api_approve_agent_409 status_is 409 POST /v1/remedies/2/approve "$CAROL" '{}'
+check api_approve_manager status_is 200 POST /v1/remedies/2/approve "$BOB" '{}'
+check api_approved [ "$(jq -c '[.op, .by, .remedy.status, .remedy.accountable]' <<<"$BODY")" = '["remedy_approve","bob","granted","bob"]' ]
+check api_approve_twice_409 status_is 409 POST /v1/remedies/2/approve "$BOB" '{}'
+check api_approve_unknown_404 status_is 404 POST /v1/remedies/99/approve "$BOB" '{}'
+check api_unknown_verb_404 status_is 404 POST /v1/remedies/2/refund "$BOB" '{}'
+check api_review status_is 200 POST /v1/remedies/2/review "$DANA" '{"note":"ok"}'
+check api_list_same_as_cli same /v1/remedies remedy list --json
+check api_list_incident_same_as_cli same '/v1/remedies?incident=1' remedy list --incident 1 --json
+check api_list_bad_incident_400 status_is 400 GET '/v1/remedies?incident=x' "$VIEW"
+check api_promise_same_as_cli bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/promise?format=markdown')\" = \"\$($K promise --markdown)\" ]"
+check api_cli_writes_refused exit_is 1 "$K" remedy grant 1 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+LIST=$(get /v1/remedies)
+TL=$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')
+check api_timeline_entries [ "$(jq -c 'map([.actor, (.text | split(":")[0])])' <<<"$TL")" = '[["carol","Remedy 1 granted"],["carol","Remedy 2 proposed"],["bob","Remedy 2 approved by bob (manager, any amount)"],["dana","Specialist review of remedy 2 (refund for order o2) by dana"]]' ]
+
+# kill -9: the journal brings back what was answered, written once.
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+check restarts start b "$DB" --clock event
+check api_remedies_survive_kill [ "$(get /v1/remedies)" = "$LIST" ]
+check api_timeline_survives_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
+check api_next_id_after_kill status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o1","kind":"discount_code","amount":5,"escalate":true}'
+check api_next_id_is_3 [ "$(jq .remedy.id <<<"$BODY")" = 3 ]
+# The review of remedy 3 is missed a day later (event time); the sla entry is
+# written with the state saved at a stop.
+status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' application/x-ndjson
+stop "$PID" TERM
+check api_sla_entry_at_stop [ "$("$K" incident show 1 --json --db "$DB" | jq '[.timeline[] | select(.kind == "sla" and (.text | startswith("Specialist review of remedy 3 ")))] | length')" = 1 ]
+
+echo "RESULT passed=$passed failed=$failed"

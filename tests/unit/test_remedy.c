@@ -1,0 +1,395 @@
+/*
+ * test_remedy.c - the service-recovery policy on a real store and engine:
+ * a grant within the limit (and at it), one above it that waits and is then
+ * approved by someone whose limit covers it, a role without the right
+ * refused with nothing written, a complex case's specialist review and the
+ * sla entry of a missed one (once), a grant re-applied from the journal
+ * writing the same row, the text the customer notices use, and the recovery
+ * promise of the example policy, exactly. The tests that write remedies run
+ * on both backends (tdb.h).
+ */
+#include "../../src/remedy/remedy.h"
+#include "tdb.h"
+
+#include <stdlib.h>
+
+static struct ks_config cfg;
+static struct ks_store *s;
+static struct ks_engine *e;
+
+static ks_time T(const char *str)
+{
+    ks_time t;
+    const char *why;
+    return ks_time_parse(str, strlen(str), &t, &why) == 0 ? t : KS_TIME_NONE;
+}
+
+/* A WMS outage (incident 1) with two orders, on the example configuration. */
+static void setup(void)
+{
+    struct ks_err err = {0};
+    tdb_setup();
+    CHECK_INT(ks_store_open(&s, tdb_uri, &err), KS_OK);
+    e = ks_engine_new(&cfg);
+    static const char *lines[] = {
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"wms\",\"status\":\"up\"}",
+        "{\"type\":\"order\",\"ts\":\"2026-11-22T10:02:00Z\",\"order_id\":\"o1\",\"channel\":"
+        "\"amazon\",\"status\":\"accepted\",\"customer\":\"c1\",\"value\":100}",
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:05:00Z\",\"system\":\"wms\",\"status\":\"down\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:20:00Z\"}",
+    };
+    uint32_t in = ks_engine_input(e, "test");
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        CHECK_INT(ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err),
+                  KS_LINE_ACCEPTED);
+    }
+    /* the incident row the offers read */
+    struct ks_buf b = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 0, &b), KS_OK);
+    struct ks_incident_row r = {1, "system_outage", "P2", "investigating", "f", 0, b.p, b.p};
+    CHECK_INT(s->ops->put_incident(s, &r, &err), KS_OK);
+    ks_buf_fini(&b);
+}
+
+static void teardown(void)
+{
+    ks_engine_free(e);
+    ks_store_close(s);
+    tdb_teardown();
+}
+
+static enum ks_rc grant(const char *order, const char *kind, double amount, const char *by,
+                        int64_t *id, struct ks_err *err)
+{
+    struct ks_remedy_req rq = {1, order, kind, amount >= 0, amount, by, NULL, 0};
+    return ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 0, id, NULL, err);
+}
+
+/* Remedy id's JSON. */
+static void json_of(int64_t id, struct ks_buf *out)
+{
+    struct ks_buf all = {0};
+    struct ks_err err = {0};
+    CHECK_INT(ks_remedy_list_json(s, 0, &all, &err), KS_OK);
+    char key[32];
+    snprintf(key, sizeof(key), "{\"id\":%lld,", (long long)id);
+    const char *p = strstr(all.p, key);
+    CHECK(p != NULL);
+    if (p) {
+        int depth = 0;
+        const char *q = p;
+        do {
+            depth += *q == '{' ? 1 : *q == '}' ? -1 : 0;
+            q++;
+        } while (depth > 0);
+        ks_buf_put(out, p, (size_t)(q - p));
+        ks_buf_putc(out, 0);
+        out->len--;
+    }
+    ks_buf_fini(&all);
+}
+
+/* Whether the incident's timeline has an entry of kind by actor with text. */
+static int on_timeline(const char *kind, const char *actor, const char *text)
+{
+    struct ks_buf b = {0}, want = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 1, &b), KS_OK);
+    ks_buf_printf(&want, "\"kind\":\"%s\",\"actor\":\"%s\",\"text\":", kind, actor);
+    ks_json_escape(&want, text, strlen(text));
+    ks_buf_putc(&want, 0);
+    int n = 0;
+    for (const char *p = b.p; (p = strstr(p, want.p)) != NULL; p++) {
+        n++;
+    }
+    ks_buf_fini(&b);
+    ks_buf_fini(&want);
+    return n;
+}
+
+static int count(void)
+{
+    struct ks_buf b = {0};
+    struct ks_err err = {0};
+    ks_remedy_list_json(s, 0, &b, &err);
+    int n = 0;
+    for (const char *p = b.p; (p = strstr(p, "{\"id\":")) != NULL; p++) {
+        n++;
+    }
+    ks_buf_fini(&b);
+    return n;
+}
+
+static void rights_come_from_the_roles(void)
+{
+    double limit;
+    const char *role;
+    CHECK_INT(ks_remedy_right_of(&cfg, "carol", "refund", &limit, &role), KS_REMEDY_UPTO);
+    CHECK(limit == 50.0);
+    CHECK_STR(role, "agent");
+    CHECK_INT(ks_remedy_right_of(&cfg, "carol", "discount_code", &limit, &role), KS_REMEDY_ANY);
+    CHECK_INT(ks_remedy_right_of(&cfg, "carol", "cancel_with_refund", &limit, &role),
+              KS_REMEDY_NONE);
+    CHECK_INT(ks_remedy_right_of(&cfg, "carol", "store_credit", &limit, &role), KS_REMEDY_NONE);
+    CHECK_INT(ks_remedy_right_of(&cfg, "bob", "replacement", &limit, &role), KS_REMEDY_ANY);
+    CHECK_INT(ks_remedy_right_of(&cfg, "mallory", "refund", &limit, &role), KS_REMEDY_NONE);
+    CHECK(role == NULL);
+}
+
+static void a_grant_within_the_limit_is_granted_at_once(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o1", "refund", 30, "carol", &id, &err), KS_OK);
+    CHECK_INT(id, 1);
+    CHECK_INT(grant("o2", "refund", 50, "carol", &id, &err), KS_OK); /* at the limit */
+    struct ks_buf b = {0};
+    json_of(1, &b);
+    CHECK_STR(b.p, "{\"id\":1,\"incident\":1,\"order\":\"o1\",\"kind\":\"refund\",\"amount\":30.00,"
+                   "\"currency\":\"USD\",\"status\":\"granted\",\"accountable\":\"carol\","
+                   "\"requested_by\":\"carol\",\"approved_by\":null,"
+                   "\"requested_at\":\"2026-11-22T10:20:00.000Z\","
+                   "\"granted_at\":\"2026-11-22T10:20:00.000Z\",\"note\":null,\"affected\":false,"
+                   "\"complex\":null,\"review\":null}");
+    ks_buf_reset(&b);
+    json_of(2, &b);
+    CHECK(strstr(b.p, "\"status\":\"granted\"") != NULL);
+    ks_buf_fini(&b);
+    CHECK_INT(on_timeline("note", "carol",
+                          "Remedy 1 granted: refund of 30.00 USD for order o1, by carol (agent, up "
+                          "to 50.00 USD); accountable: carol"),
+              1);
+    teardown();
+}
+
+static void above_the_limit_waits_until_someone_whose_limit_covers_it_approves(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o1", "refund", 50.01, "carol", &id, &err), KS_OK);
+    struct ks_buf b = {0};
+    json_of(id, &b);
+    CHECK(strstr(b.p, "\"status\":\"pending\",\"accountable\":null,\"requested_by\":\"carol\"") !=
+          NULL);
+    CHECK(strstr(b.p, "\"complex\":\"above the limit of carol\",\"review\":{\"due\":"
+                      "\"2026-11-23T10:20:00.000Z\",\"status\":\"due\"") != NULL);
+    /* the agent cannot approve it, nor someone unknown; a lead (200) can */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "carol", KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "carol (agent, up to 50.00 USD) may not approve remedy 1: refund of 50.01 "
+                       "USD");
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "mallory", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, 99, "bob", KS_TIME_NONE, 0, NULL, &err),
+              KS_ENOTFOUND);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "alice", T("2026-11-22T11:00:00Z"), 0, NULL, &err),
+              KS_OK);
+    ks_buf_reset(&b);
+    json_of(id, &b);
+    CHECK(strstr(b.p, "\"status\":\"granted\",\"accountable\":\"alice\",\"requested_by\":\"carol\","
+                      "\"approved_by\":\"alice\",\"requested_at\":\"2026-11-22T10:20:00.000Z\","
+                      "\"granted_at\":\"2026-11-22T11:00:00.000Z\"") != NULL);
+    CHECK_INT(on_timeline("note", "alice",
+                          "Remedy 1 approved by alice (lead, up to 200.00 USD): refund of 50.01 USD "
+                          "for order o1, proposed by carol; accountable: alice"),
+              1);
+    /* approved once */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "bob", KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    /* the journal re-applied: the same approval again is no error, the row the same */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "alice", T("2026-11-22T11:00:00Z"), 1, NULL, &err),
+              KS_OK);
+    struct ks_buf again = {0};
+    json_of(id, &again);
+    CHECK_STR(again.p, b.p);
+    ks_buf_fini(&again);
+    ks_buf_fini(&b);
+    teardown();
+}
+
+static void a_role_without_the_right_is_refused_and_nothing_is_written(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o1", "cancel_with_refund", -1, "carol", &id, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "carol (role agent) may not grant 'cancel_with_refund': the role's remedies "
+                       "do not allow it");
+    CHECK_INT(grant("o1", "store_credit", 5, "carol", &id, &err), KS_ESTATE); /* absent */
+    CHECK_INT(grant("o1", "refund", 5, "mallory", &id, &err), KS_ESTATE);
+    CHECK_INT(grant("o1", "hug", 5, "bob", &id, &err), KS_EUSAGE);
+    CHECK_INT(grant("o1", "refund", -1, "bob", &id, &err), KS_OK); /* no amount: any */
+    CHECK_INT(count(), 1);
+    CHECK_INT(grant("o1", "cancel_with_refund", -1, "alice", &id, &err), KS_OK);
+    CHECK_INT(grant("o1", "cancel_with_refund", -1, "bob", &id, &err), KS_ESTATE); /* once */
+    CHECK_INT(count(), 2);
+    struct ks_remedy_req rq = {7, "o1", "refund", 1, 5, "bob", NULL, 0};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 0, &id, NULL, &err), KS_ENOTFOUND);
+    teardown();
+}
+
+static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t a = 0, b = 0;
+    struct ks_remedy_req rq = {1, "o1", "discount_code", 1, 10, "carol", NULL, 1};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 0, &a, NULL, &err), KS_OK);
+    CHECK_INT(grant("o1", "refund", 20, "carol", &b, &err), KS_OK); /* a second remedy */
+    struct ks_buf j = {0};
+    json_of(b, &j);
+    CHECK(strstr(j.p, "\"complex\":\"order o1 has 1 remedy already\"") != NULL);
+    ks_buf_fini(&j);
+    /* b is reviewed in time, by a second person whose limit covers it */
+    CHECK_INT(ks_remedy_review(s, e, &cfg, b, "carol", NULL, KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, b, "alice", "fine", T("2026-11-22T12:00:00Z"), 0, NULL,
+                               &err),
+              KS_OK);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, b, "bob", NULL, KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    /* nothing is missed before the deadline */
+    ks_engine_advance(e, T("2026-11-23T10:19:59Z"));
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    const char *missed = "Specialist review of remedy 1 (discount_code for order o1; complex: "
+                         "escalated by carol) missed its deadline, 24 h after the grant";
+    CHECK_INT(on_timeline("sla", "kintsugi", missed), 0);
+    ks_engine_advance(e, T("2026-11-23T10:20:00Z"));
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    CHECK_INT(on_timeline("sla", "kintsugi", missed), 1);
+    struct ks_buf b2 = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 1, &b2), KS_OK);
+    CHECK(strstr(b2.p, "{\"at\":\"2026-11-23T10:20:00.000Z\",\"kind\":\"sla\"") != NULL);
+    ks_buf_fini(&b2);
+    json_of(a, &j);
+    CHECK(strstr(j.p, "\"review\":{\"due\":\"2026-11-23T10:20:00.000Z\",\"status\":\"due\","
+                      "\"missed\":true") != NULL);
+    ks_buf_fini(&j);
+    teardown();
+}
+
+static void a_grant_reapplied_from_the_journal_writes_the_same_row(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0, again = 0;
+    CHECK_INT(grant("o1", "refund", 80, "carol", &id, &err), KS_OK); /* pending, complex */
+    struct ks_buf before = {0}, after = {0};
+    json_of(id, &before);
+    struct ks_remedy_req rq = {1, "o1", "refund", 1, 80, "carol", NULL, 0};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, id, &again, NULL, &err), KS_OK);
+    CHECK_INT(again, id);
+    CHECK_INT(count(), 1);
+    json_of(id, &after);
+    CHECK_STR(after.p, before.p); /* not "has 1 remedy already": itself does not count */
+    ks_buf_fini(&before);
+    ks_buf_fini(&after);
+    teardown();
+}
+
+static void the_notices_describe_what_was_granted_or_offered(void)
+{
+    setup();
+    struct ks_err err = {0};
+    struct ks_buf b = {0};
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, "o1", &b, &err), KS_OK);
+    CHECK_STR(b.p, "You may choose: cancelling your order, with a full refund; faster shipping, at "
+                   "our cost. We may also add: a discount code for a later order; store credit for "
+                   "a later order; a refund of part of what you paid.");
+    int64_t id;
+    CHECK_INT(grant("o1", "expedited_shipping", -1, "alice", &id, &err), KS_OK);
+    CHECK_INT(grant("o1", "refund", 500, "carol", &id, &err), KS_OK);
+    ks_buf_reset(&b);
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, "o1", &b, &err), KS_OK);
+    CHECK_STR(b.p, "Granted: faster shipping, at our cost, decided by alice, who is accountable for "
+                   "it. Waiting for approval: a refund of part of what you paid (500.00 USD); we "
+                   "will tell you as soon as it is decided.");
+    ks_buf_reset(&b);
+    CHECK_INT(ks_remedy_describe(s, &cfg, 9, "o1", &b, &err), KS_ENOTFOUND);
+    ks_buf_fini(&b);
+    teardown();
+}
+
+static void the_promise_of_the_example_policy(void)
+{
+    struct ks_buf b = {0};
+    ks_remedy_promise(&cfg, KS_PROMISE_TEXT, &b);
+    CHECK_STR(b.p,
+    "Our recovery promise\n"
+    "====================\n"
+    "\n"
+    "When we make a mistake that affects your order, we tell you ourselves: what happened, what we are doing about it, and when you will hear from us next. We do not wait for you to find out.\n"
+    "\n"
+    "What you can choose\n"
+    "-------------------\n"
+    "\n"
+    "If your order is affected, you choose how we put it right:\n"
+    "\n"
+    "  - cancelling your order, with a full refund\n"
+    "  - a replacement, or a substitute of equal value\n"
+    "  - a refund of part of what you paid\n"
+    "\n"
+    "We may also add, without you asking:\n"
+    "\n"
+    "  - store credit for a later order\n"
+    "  - faster shipping, at our cost\n"
+    "  - a discount code for a later order\n"
+    "\n"
+    "Who decides\n"
+    "-----------\n"
+    "\n"
+    "A person on our team decides every remedy and is accountable for it. Our systems may propose one; they never decide on their own.\n"
+    "\n"
+    "Who may grant what at once:\n"
+    "\n"
+    "  - an agent: a refund of part of what you paid (up to 50.00 USD); a discount code for a later order\n"
+    "  - a lead: a refund of part of what you paid (up to 200.00 USD); store credit for a later order (up to 200.00 USD); a replacement, or a substitute of equal value; faster shipping, at our cost; a discount code for a later order; cancelling your order, with a full refund\n"
+    "  - a manager: any remedy, of any amount\n"
+    "\n"
+    "Anything more is approved by a colleague whose authority covers it, and we tell you when it is.\n"
+    "\n"
+    "Complex cases\n"
+    "-------------\n"
+    "\n"
+    "If your case is complex - the person helping you escalates it, it goes beyond what they may grant, or your order needs a second remedy - a specialist (a manager) reviews it within 24 hours.\n"
+    "\n"
+    "Your data\n"
+    "---------\n"
+    "\n"
+    "We use your order details and your contact address only to put this right and to keep you informed about it. We keep a record of what we offered, what you chose and who decided it, so that every decision can be checked. We do not use it for marketing.\n");
+    ks_buf_reset(&b);
+    ks_remedy_promise(&cfg, KS_PROMISE_MARKDOWN, &b);
+    CHECK(strncmp(b.p, "# Our recovery promise\n\nWhen we make", 36) == 0);
+    CHECK(strstr(b.p, "\n## Complex cases\n\nIf your case is complex") != NULL);
+    CHECK(strstr(b.p, "\n- a manager: any remedy, of any amount\n") != NULL);
+    ks_buf_reset(&b);
+    ks_remedy_promise(&cfg, KS_PROMISE_HTML, &b);
+    CHECK(strstr(b.p, "<ul>\n<li>cancelling your order, with a full refund</li>\n") != NULL);
+    CHECK(strstr(b.p, "</ul>\n<p>We may also add, without you asking:</p>\n<ul>\n") != NULL);
+    ks_buf_fini(&b);
+    /* without roles nothing can be granted: the promise says so */
+    struct ks_config none;
+    ks_config_defaults(&none);
+    ks_remedy_promise(&none, KS_PROMISE_TEXT, &b);
+    CHECK(strstr(b.p, "We will talk with you about how to put it right.") != NULL);
+    CHECK(strstr(b.p, "a specialist (a senior colleague) reviews it within 24 hours") != NULL);
+    ks_buf_fini(&b);
+}
+
+int main(void)
+{
+    struct ks_err err = {0};
+    if (ks_config_load(&cfg, "examples/kintsugi.yaml", &err) != KS_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    RUN(rights_come_from_the_roles);
+    RUN_BOTH(a_grant_within_the_limit_is_granted_at_once);
+    RUN_BOTH(above_the_limit_waits_until_someone_whose_limit_covers_it_approves);
+    RUN_BOTH(a_role_without_the_right_is_refused_and_nothing_is_written);
+    RUN_BOTH(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
+    RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);
+    RUN_BOTH(the_notices_describe_what_was_granted_or_offered);
+    RUN(the_promise_of_the_example_policy);
+    ks_config_fini(&cfg);
+    return t_done();
+}

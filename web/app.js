@@ -1,0 +1,724 @@
+/* kintsugi dashboard: a client of the /v1/ API of `kintsugi serve` and of
+ * nothing else (docs/DASHBOARD.md). The token is kept in sessionStorage and
+ * sent as a Bearer header; pages poll every 2 s; what the token's role may
+ * not do is not offered as a button. No framework, no inline code (the
+ * server's Content-Security-Policy forbids it). */
+'use strict';
+(function () {
+  var POLL_MS = 2000;
+  var RECONCILE_MS = 10000;
+  var DL_PAGE = 50; /* dead letters per page: a line may be long */
+  var RANK = { viewer: 1, responder: 2, admin: 3 };
+  var SEV_WORD = { P1: 'P1 critical', P2: 'P2 major', P3: 'P3 minor' };
+  var STATUSES = ['investigating', 'contained', 'resolving', 'resolved'];
+
+  var S = {
+    token: sessionStorage.getItem('ks_token') || '',
+    who: null,                 /* {name, role} */
+    sla: null, slaAt: 0,       /* GET /v1/sla and when it arrived (Date.now()) */
+    guard: null,
+    lastOk: 0,
+    timer: 0, ticker: 0, busy: false,
+    reconcile: null, reconcileAt: 0,
+    dlAfter: 0,
+  };
+
+  /* ---- helpers ------------------------------------------------------------------ */
+
+  function $(id) { return document.getElementById(id); }
+  function esc(v) {
+    return String(v === null || v === undefined ? '' : v).replace(/[&<>"']/g, function (c) {
+      return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c];
+    });
+  }
+  function can(role) { return !!S.who && RANK[S.who.role] >= RANK[role]; }
+  function num(n) { return n === null || n === undefined ? '-' : Number(n).toLocaleString('en-US'); }
+  function money(n) { return Number(n || 0).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }); }
+
+  /* The engine's present: on the wall clock the server's clock moved on by the
+   * time since it was read; on event time (replays, demos) it stands still. */
+  function now() {
+    if (!S.sla || !S.sla.clock) { return Date.now(); }
+    var c = Date.parse(S.sla.clock);
+    return S.sla.clock_mode === 'event' ? c : c + (Date.now() - S.slaAt);
+  }
+  function dur(ms) {
+    ms = Math.abs(ms);
+    var s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600),
+        m = Math.floor(s % 3600 / 60), sec = s % 60;
+    if (d) { return d + 'd ' + h + 'h'; }
+    if (h) { return h + 'h ' + (m < 10 ? '0' : '') + m + 'm'; }
+    if (m) { return m + 'm ' + (sec < 10 ? '0' : '') + sec + 's'; }
+    return sec + 's';
+  }
+  function exact(iso) {
+    if (!iso) { return ''; }
+    var d = new Date(iso);
+    return iso + ' (' + d.toLocaleString() + ' local)';
+  }
+  /* A time relative to the engine's present, with the exact time on hover. Its
+   * text is filled by tick() (right after each render, before the browser
+   * paints), so that the HTML of a section changes only when its data does:
+   * an unchanged section is not rebuilt, and an open menu stays open. */
+  function when(iso, wall) {
+    if (!iso) { return '<span class="muted">-</span>'; }
+    return '<time datetime="' + esc(iso) + '" title="' + esc(exact(iso)) + '" data-rel="' + esc(iso) + '"' +
+      (wall ? ' data-wall="1"' : '') + '></time>';
+  }
+  /* wall: a wall-clock stamp (a dead letter's arrival, a hook's next try), not
+   * one of the engine's, which may run on event time. */
+  function rel(iso, wall) {
+    var d = (wall ? Date.now() : now()) - Date.parse(iso);
+    return d >= 0 ? dur(d) + ' ago' : 'in ' + dur(d);
+  }
+  function sev(s) {
+    return '<span class="sev ' + esc(s) + '" title="' + esc(SEV_WORD[s] || s) + '">' + esc(s) + '</span>';
+  }
+  function scopeText(sc) {
+    if (!sc) { return ''; }
+    var parts = [];
+    if (sc.channels && sc.channels.length) { parts.push(sc.channels.join(', ')); }
+    if (sc.locations && sc.locations.length) { parts.push('locations ' + sc.locations.join(', ')); }
+    if (sc.systems && sc.systems.length) { parts.push('systems ' + sc.systems.join(', ')); }
+    if (sc.purchase_orders && sc.purchase_orders.length) { parts.push('POs ' + sc.purchase_orders.join(', ')); }
+    if (sc.skus) { parts.push(num(sc.skus) + ' SKUs'); }
+    if (sc.sources && sc.sources.length) { parts.push('from ' + sc.sources.join(', ')); }
+    return parts.join(' · ') || 'shop-wide';
+  }
+  function toast(msg, bad) {
+    var t = $('toast');
+    t.textContent = msg;
+    t.className = 'toast' + (bad ? ' bad' : '');
+    clearTimeout(toast.t);
+    toast.t = setTimeout(function () { t.textContent = ''; }, bad ? 9000 : 4000);
+  }
+
+  /* ---- the API ---------------------------------------------------------------- */
+
+  function api(method, path, body, tokenOverride) {
+    var h = { Authorization: 'Bearer ' + (tokenOverride || S.token) };
+    var opt = { method: method, headers: h, cache: 'no-store' };
+    if (body !== undefined) {
+      h['Content-Type'] = 'application/json';
+      opt.body = JSON.stringify(body);
+    }
+    return fetch(path, opt).then(function (r) {
+      return r.text().then(function (txt) {
+        var j = null;
+        try { j = txt ? JSON.parse(txt) : null; } catch (e) { j = null; }
+        if (!r.ok) {
+          var msg = j && j.error ? j.error.message : ('HTTP ' + r.status);
+          var err = new Error(msg);
+          err.status = r.status;
+          throw err;
+        }
+        return { data: j, headers: r.headers };
+      });
+    }, function () {
+      var err = new Error('the server does not answer');
+      err.status = 0;
+      throw err;
+    });
+  }
+  function get(path) { return api('GET', path).then(function (r) { return r.data; }); }
+
+  function refused(e) {
+    if (e.status === 401) { signOut('Your token was refused: ' + e.message); return true; }
+    return false;
+  }
+
+  /* ---- sign-in ---------------------------------------------------------------- */
+
+  function showSignin(msg) {
+    $('signin').hidden = false;
+    $('page').innerHTML = '';
+    $('page').__key = null;
+    $('nav').hidden = true;
+    $('signout').hidden = true;
+    $('whoami').textContent = '';
+    $('signin-error').textContent = msg || '';
+    $('token').focus();
+  }
+  function signOut(msg) {
+    sessionStorage.removeItem('ks_token');
+    S.token = '';
+    S.who = null;
+    clearTimeout(S.timer);
+    showSignin(msg);
+  }
+  function signedIn(who) {
+    S.who = who;
+    $('signin').hidden = true;
+    $('nav').hidden = false;
+    $('signout').hidden = false;
+    $('whoami').innerHTML = '<span class="name">' + esc(who.name) + ' · </span><span class="chip" id="role">' + esc(who.role) + '</span>';
+    if (!location.hash || location.hash === '#') {
+      location.hash = '#/now'; /* hashchange routes */
+      return;
+    }
+    route();
+  }
+  $('signin-form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var tok = $('token').value.trim();
+    $('signin-error').textContent = '';
+    api('GET', '/v1/whoami', undefined, tok).then(function (r) {
+      S.token = tok;
+      sessionStorage.setItem('ks_token', tok);
+      $('token').value = '';
+      signedIn(r.data);
+    }, function (e) {
+      $('signin-error').textContent = e.status === 401 ? 'Token refused: ' + e.message
+        : 'Cannot sign in: ' + e.message;
+    });
+  });
+  $('signout').addEventListener('click', function () { signOut('Signed out.'); });
+
+  /* ---- theme ------------------------------------------------------------------ */
+
+  function setTheme(t) {
+    document.documentElement.setAttribute('data-theme', t);
+    $('theme').textContent = t === 'dark' ? 'Light' : 'Dark';
+    localStorage.setItem('ks_theme', t);
+  }
+  setTheme(localStorage.getItem('ks_theme') === 'light' ? 'light' : 'dark');
+  $('theme').addEventListener('click', function () {
+    setTheme(document.documentElement.getAttribute('data-theme') === 'dark' ? 'light' : 'dark');
+  });
+
+  /* ---- rendering without losing what is typed -------------------------------- */
+
+  /* Replaces el's content with html unless it is the same, keeping the values of
+   * its fields (by id), the focus and the caret: a half-typed note survives. */
+  function patch(el, html) {
+    if (el.__html === html) { return; }
+    var keep = {}, active = document.activeElement, aid = null, sel = null;
+    el.querySelectorAll('input[id], textarea[id], select[id]').forEach(function (f) {
+      if (f.type !== 'hidden') { keep[f.id] = f.value; }
+    });
+    if (active && el.contains(active) && active.id) {
+      aid = active.id;
+      try { sel = [active.selectionStart, active.selectionEnd]; } catch (e) { sel = null; }
+    }
+    var y = window.scrollY;
+    el.innerHTML = html;
+    el.__html = html;
+    Object.keys(keep).forEach(function (id) {
+      var f = document.getElementById(id);
+      if (!f || !el.contains(f) || keep[id] === '') { return; }
+      if (f.tagName !== 'SELECT' || [].some.call(f.options, function (o) { return o.value === keep[id]; })) {
+        f.value = keep[id];
+      }
+    });
+    if (aid) {
+      var f = document.getElementById(aid);
+      if (f) {
+        f.focus({ preventScroll: true });
+        if (sel && sel[0] !== null && typeof f.setSelectionRange === 'function') {
+          try { f.setSelectionRange(sel[0], sel[1]); } catch (e) { /* not a text field */ }
+        }
+      }
+    }
+    window.scrollTo(0, y);
+  }
+  /* Sections of a page, each patched on its own. */
+  function section(id) {
+    var el = document.getElementById(id);
+    if (!el) {
+      el = document.createElement('div');
+      el.id = id;
+      $('page').appendChild(el);
+    }
+    return el;
+  }
+  function layout(key, ids) {
+    var page = $('page');
+    if (page.__key === key) { return; }
+    page.__key = key;
+    page.innerHTML = '';
+    ids.forEach(section);
+  }
+
+  /* Ticks relative times and SLA countdowns once a second, in place. */
+  function tick() {
+    document.querySelectorAll('[data-rel]').forEach(function (t) {
+      var v = rel(t.getAttribute('data-rel'), t.hasAttribute('data-wall'));
+      if (t.textContent !== v) { t.textContent = v; }
+    });
+    document.querySelectorAll('[data-due]').forEach(function (c) { c.textContent = clockText(c); });
+    var live = $('live');
+    if (S.who) {
+      var age = Date.now() - S.lastOk;
+      live.textContent = S.lastOk ? (age < 5000 ? '● live' : '● last update ' + dur(age) + ' ago') : '';
+      live.className = 'live' + (S.lastOk && age >= 5000 ? ' stale' : '');
+    } else {
+      live.textContent = '';
+    }
+  }
+  function clockText(c) {
+    var due = Date.parse(c.getAttribute('data-due')), what = c.getAttribute('data-what');
+    var left = due - now(), over = c.getAttribute('data-missed') === 'true' || left < 0;
+    c.classList.toggle('over', over);
+    return over ? what + ' overdue by ' + dur(now() - due) : what + ' due in ' + dur(left);
+  }
+  function clock(slaOf, inc) {
+    if (inc.status === 'resolved') { return '<span class="chip good">resolved</span>'; }
+    var parts = [];
+    ['ack', 'resolve'].forEach(function (k) {
+      var c = slaOf && slaOf[k];
+      if (c && c.due) {
+        parts.push('<span class="clock" data-due="' + esc(c.due) + '" data-missed="' + c.missed +
+          '" data-what="' + (k === 'ack' ? 'Ack' : 'Resolution') + '" title="' + esc(exact(c.due)) + '"></span>');
+      }
+    });
+    return parts.join('<br>');
+  }
+  function ackState(inc) {
+    return inc.acknowledged_at
+      ? '<span class="chip good" data-field="ack" title="' + esc(exact(inc.acknowledged_at)) + '">✓ acknowledged</span>'
+      : '<span class="chip warn" data-field="ack">! not acknowledged</span>';
+  }
+
+  /* ---- polling ---------------------------------------------------------------- */
+
+  function refresh() {
+    clearTimeout(S.timer);
+    if (!S.who) { return; }
+    if (S.busy) { S.timer = setTimeout(refresh, 250); return; }
+    S.busy = true;
+    var page = current();
+    var p = PAGES[page.name] ? PAGES[page.name](page.arg) : Promise.resolve();
+    p.then(function () {
+      S.lastOk = Date.now();
+    }, function (e) {
+      if (!refused(e)) { toast('Cannot refresh: ' + e.message, true); }
+    }).then(function () {
+      S.busy = false;
+      tick();
+      if (S.who) { S.timer = setTimeout(refresh, document.hidden ? POLL_MS * 5 : POLL_MS); }
+    });
+  }
+  function loadSla() {
+    return get('/v1/sla').then(function (s) { S.sla = s; S.slaAt = Date.now(); });
+  }
+  function slaMap() {
+    var m = {};
+    ((S.sla && S.sla.incidents) || []).forEach(function (x) { m[x.id] = x; });
+    return m;
+  }
+  function current() {
+    var h = location.hash.replace(/^#\/?/, '').split('/');
+    return { name: h[0] || 'now', arg: h[1] };
+  }
+  function route() {
+    if (!S.who) { return; }
+    var p = current();
+    document.querySelectorAll('#nav a').forEach(function (a) {
+      if (a.getAttribute('data-page') === p.name) { a.setAttribute('aria-current', 'page'); }
+      else { a.removeAttribute('aria-current'); }
+    });
+    /* layout() rebuilds the sections only when the page changes */
+    S.dlAfter = 0;
+    refresh();
+  }
+  window.addEventListener('hashchange', function () { route(); $('view').focus({ preventScroll: true }); });
+  document.addEventListener('visibilitychange', function () { if (!document.hidden) { refresh(); } });
+
+  /* ---- the guard banner ------------------------------------------------------- */
+
+  function bannerHtml(g) {
+    var paused = [], held = 0, heldSkus = 0;
+    ((g && g.channels) || []).forEach(function (c) {
+      if (c.paused) { paused.push(c.channel); }
+      held += c.held || 0;
+      heldSkus += c.held_skus || 0;
+    });
+    if (!paused.length && !held && !heldSkus) { return ''; }
+    var parts = [];
+    if (paused.length) { parts.push('<strong>■ Paused:</strong> ' + esc(paused.join(', '))); }
+    if (held) { parts.push('<strong>' + num(held) + '</strong> updates held'); }
+    if (heldSkus) { parts.push('<strong>' + num(heldSkus) + '</strong> SKUs held one by one'); }
+    return '<div class="banner" role="status" id="guard-banner">' + parts.join(' · ') +
+      (current().name === 'guard' ? '' : ' — <a href="#/guard">see the guard</a>') + '</div>';
+  }
+
+  /* ---- pages ------------------------------------------------------------------ */
+
+  var PAGES = {};
+
+  PAGES.now = function () {
+    layout('now', ['now-banner', 'now-head', 'now-list']);
+    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard')]).then(function (r) {
+      var list = r[0].filter(function (i) { return i.status !== 'resolved'; });
+      S.guard = r[2];
+      list.sort(function (a, b) {
+        return a.severity < b.severity ? -1 : a.severity > b.severity ? 1
+          : a.detected_at < b.detected_at ? -1 : a.detected_at > b.detected_at ? 1 : a.id - b.id;
+      });
+      var counts = { P1: 0, P2: 0, P3: 0 };
+      list.forEach(function (i) { counts[i.severity]++; });
+      patch(section('now-banner'), bannerHtml(S.guard));
+      patch(section('now-head'), '<h1>Now: ' + list.length + ' open incident' + (list.length === 1 ? '' : 's') +
+        '</h1><p class="muted">' + ['P1', 'P2', 'P3'].map(function (s) { return sev(s) + ' ' + counts[s]; }).join(' &nbsp; ') +
+        ' &nbsp; · resolved incidents are not shown</p>');
+      var sm = slaMap();
+      var html = list.length ? '<div class="cards">' + list.map(function (i) {
+        var gap = Date.parse(i.detected_at) - Date.parse(i.started_at);
+        return '<article class="card ' + esc(i.severity) + '" data-id="' + i.id + '" aria-label="Incident ' + i.id + '">' +
+          '<div>' + sev(i.severity) + '<div class="muted">#' + i.id + '</div></div>' +
+          '<div><div class="title"><a href="#/incident/' + i.id + '">' + esc(i.title) + '</a></div>' +
+          '<div class="meta"><span><b>' + esc(i.type) + '</b></span><span>' + esc(scopeText(i.scope)) + '</span></div>' +
+          '<div class="meta"><span>detected ' + when(i.detected_at) + '</span>' +
+          '<span title="from the problem\'s start to its detection">gap <b>' + dur(gap) + '</b></span>' +
+          '<span>owner <b data-field="owner">' + esc(i.owner || 'nobody') + '</b></span></div></div>' +
+          '<div class="side"><span class="chip" data-field="status">' + esc(i.status) + '</span>' + ackState(i) +
+          clock(sm[i.id], i) +
+          (can('responder') && !i.acknowledged_at
+            ? '<button type="button" class="primary" data-act="ack" data-id="' + i.id + '">Acknowledge #' + i.id + '</button>' : '') +
+          '</div></article>';
+      }).join('') + '</div>' : '<p class="empty">No open incident. ✓</p>';
+      patch(section('now-list'), html);
+    });
+  };
+
+  PAGES.incident = function (arg) {
+    var id = parseInt(arg, 10);
+    layout('incident/' + id, ['inc-head', 'inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline']);
+    return Promise.all([get('/v1/incidents/' + id), loadSla(), get('/v1/actions'), get('/v1/guard'), get('/v1/hooks?incident=' + id)])
+      .catch(function (e) {
+        if (e.status !== 404 && e.status !== 400) { throw e; }
+        ['inc-actions', 'inc-guard', 'inc-checklist', 'inc-signals', 'inc-hooks', 'inc-timeline'].forEach(function (x) { patch(section(x), ''); });
+        patch(section('inc-head'), '<p><a href="#/now">← Now</a></p><h1>No such incident</h1><p class="error">' + esc(e.message) + '</p>');
+        return null;
+      })
+      .then(function (r) {
+        if (!r) { return; }
+        var inc = r[0], actions = r[2].filter(function (a) { return a.incident === id; });
+        S.inc = inc;
+        S.guard = r[3];
+        var guard = r[3], hooks = r[4];
+        var sm = slaMap();
+        var gap = Date.parse(inc.detected_at) - Date.parse(inc.started_at);
+        patch(section('inc-head'),
+          '<p><a href="#/now">← Now</a></p><div class="head">' + sev(inc.severity) +
+          '<h1>#' + inc.id + ' ' + esc(inc.title) + '</h1></div>' +
+          '<div class="row"><span class="chip" data-field="status">' + esc(inc.status) + '</span>' + ackState(inc) +
+          '<span class="chip">' + esc(inc.type) + '</span>' + clock(sm[inc.id], inc) + '</div>' +
+          '<dl class="facts">' +
+          fact('Scope', esc(scopeText(inc.scope))) +
+          fact('Owner', '<span data-field="owner">' + esc(inc.owner || 'nobody') + '</span>') +
+          fact('Started', when(inc.started_at)) + fact('Detected', when(inc.detected_at) + ' (gap ' + dur(gap) + ')') +
+          fact('Acknowledged', when(inc.acknowledged_at)) + fact('Contained', when(inc.contained_at)) +
+          fact('Resolved', when(inc.resolved_at)) +
+          fact('Impact', num(inc.impact.orders) + ' orders · ' + num(inc.impact.customers) + ' customers · ' +
+            money(inc.impact.revenue) + ' revenue · ' + num(inc.impact.units) + ' units') +
+          '</dl>');
+        patch(section('inc-actions'), actionsHtml(inc));
+        patch(section('inc-guard'), guardHtml(inc, guard));
+        patch(section('inc-checklist'), checklistHtml(inc, actions));
+        patch(section('inc-signals'), '<h2>Signals</h2><div class="scroll"><table><thead><tr><th>detector</th><th>at</th>' +
+          '<th class="num">value</th><th class="num">threshold</th><th>what it saw</th></tr></thead><tbody>' +
+          (inc.signals || []).map(function (s) {
+            return '<tr><td>' + esc(s.detector) + '</td><td>' + when(s.at) + '</td><td class="num">' + esc(s.value) +
+              '</td><td class="num">' + esc(s.threshold) + '</td><td>' + esc(s.text) + '</td></tr>';
+          }).join('') + '</tbody></table></div>');
+        patch(section('inc-hooks'), hooks.length ? '<h2>Hook calls</h2><div class="scroll"><table><thead><tr><th>action</th>' +
+          '<th>status</th><th class="num">attempts</th><th>next</th><th>detail</th></tr></thead><tbody>' +
+          hooks.map(function (h) {
+            return '<tr><td>' + esc(h.action) + '</td><td><span class="chip' + (h.status === 'failed' ? ' bad' : h.status === 'done' ? ' good' : '') +
+              '">' + esc(h.status) + '</span></td><td class="num">' + num(h.attempts) + '</td><td>' +
+              (h.status === 'pending' ? when(h.next_at, true) : '-') + '</td><td>' + esc(h.detail || '') + '</td></tr>';
+          }).join('') + '</tbody></table></div>' : '');
+        var tl = (inc.timeline || []).slice().reverse();
+        patch(section('inc-timeline'), '<h2>Timeline <span class="muted">(newest first)</span></h2><ol class="tl" id="timeline">' +
+          tl.map(function (t) {
+            return '<li><span>' + when(t.at) + '</span><span class="kind">' + esc(t.kind) + '<br><b>' + esc(t.actor) +
+              '</b></span><span>' + esc(t.text) + '</span></li>';
+          }).join('') + '</ol>');
+      });
+  };
+  function fact(k, v) { return '<div><dt>' + k + '</dt><dd>' + v + '</dd></div>'; }
+
+  function actionsHtml(inc) {
+    if (!can('responder') || inc.status === 'resolved') { return ''; }
+    var next = STATUSES.slice(STATUSES.indexOf(inc.status) + 1);
+    return '<h2>Respond</h2><div class="actions">' +
+      '<div class="panel"><div class="row">' +
+      (inc.acknowledged_at ? '<span class="muted">Acknowledged ' + when(inc.acknowledged_at) + '</span>'
+        : '<button type="button" class="primary" data-act="ack" data-id="' + inc.id + '">Acknowledge</button>') +
+      '</div>' +
+      (next.length ? '<form class="row" data-form="status" data-id="' + inc.id + '">' +
+        '<label for="status-' + inc.id + '">Status</label><select id="status-' + inc.id + '" name="status">' +
+        next.map(function (s) { return '<option>' + s + '</option>'; }).join('') + '</select>' +
+        '<button type="submit" data-act="status">Set status</button></form>' : '') +
+      '</div>' +
+      '<form class="panel row" data-form="assign" data-id="' + inc.id + '"><label for="owner-' + inc.id + '">Owner</label>' +
+      '<input id="owner-' + inc.id + '" name="owner" class="grow" placeholder="' + esc(inc.owner || 'name') + '" autocomplete="off">' +
+      '<button type="submit" data-act="assign">Assign</button></form>' +
+      '<form class="panel" data-form="note" data-id="' + inc.id + '"><label for="note-' + inc.id + '">Note</label>' +
+      '<textarea id="note-' + inc.id + '" name="text" placeholder="What you saw, what you did"></textarea>' +
+      '<div class="row"><button type="submit" data-act="note">Add note</button></div></form>' +
+      '</div>';
+  }
+
+  function checklistHtml(inc, actions) {
+    var byStep = {};
+    actions.forEach(function (a) { byStep[a.step] = a; });
+    var phase = '';
+    return '<h2>Playbook checklist</h2><ol class="steps" id="checklist">' + (inc.checklist || []).map(function (s) {
+      var mark = s.status === 'done' ? '✓' : s.status === 'skip' ? '↷' : s.status === 'pending' ? '○' : '◐';
+      var ph = s.phase !== phase ? '<div class="phase">' + esc(s.phase) + '</div>' : '';
+      phase = s.phase;
+      var act = byStep[s.step], doing = '';
+      if (s.status !== 'done' && s.status !== 'skip' && inc.status !== 'resolved') {
+        if (s.kind === 'manual' && can('responder')) {
+          var nid = 'stepnote-' + inc.id + '-' + s.step;
+          doing = '<form class="row do" data-form="step" data-id="' + inc.id + '" data-step="' + esc(s.step) + '">' +
+            '<label class="muted" for="' + esc(nid) + '">note</label><input id="' + esc(nid) + '" name="note" autocomplete="off" placeholder="optional for done, why for skip">' +
+            '<button type="submit" data-act="step-done" value="done">Done</button>' +
+            '<button type="submit" data-act="step-skip" value="skip" class="ghost">Skip</button></form>';
+        } else if (s.kind === 'approval' && act && act.status === 'proposed') {
+          doing = '<div class="row do"><span class="chip warn">awaiting approval: ' + esc(act.what || act.action) + '</span>' +
+            (can('admin') ? '<button type="button" class="primary" data-act="approve" data-id="' + inc.id + '" data-action="' +
+              esc(act.action) + '">Approve ' + esc(act.action) + '</button>' : '') + '</div>';
+        }
+      }
+      return '<li class="step ' + esc(s.status) + '" data-step="' + esc(s.step) + '">' + ph +
+        '<span class="mark" aria-hidden="true">' + mark + '</span><b>' + esc(s.text) + '</b> ' +
+        '<span class="chip" data-field="step-status">' + esc(s.status) + '</span> <span class="muted">' + esc(s.kind) +
+        (s.by ? ' · ' + esc(s.by) + ' ' + when(s.at) : '') + (s.note ? ' · “' + esc(s.note) + '”' : '') + '</span>' +
+        doing + '</li>';
+    }).join('') + '</ol>';
+  }
+
+  function guardHtml(inc, guard) {
+    var chans = ((guard && guard.channels) || []).filter(function (c) {
+      return c.incident === inc.id || (inc.scope.channels || []).indexOf(c.channel) >= 0 && (c.held_skus || c.paused);
+    });
+    if (!chans.length && inc.type !== 'data_corruption') { return ''; }
+    var rows = chans.map(function (c) {
+      return '<tr><td>' + esc(c.channel) + '</td><td>' + (c.paused ? '<span class="chip bad">■ paused</span>' : '<span class="chip good">▶ flowing</span>') +
+        '</td><td class="num">' + num(c.held) + '</td><td class="num">' + num(c.held_skus) + '</td><td>' + esc(c.why || '') + '</td>' +
+        '<td>' + (can('admin') && c.paused ? '<button type="button" data-act="release" data-channel="' + esc(c.channel) + '">Release ' + esc(c.channel) + '</button>' : '') +
+        '</td></tr>';
+    }).join('');
+    var btns = '';
+    if (inc.type === 'data_corruption' && inc.status !== 'resolved') {
+      btns = can('admin')
+        ? '<div class="row"><button type="button" class="danger" data-act="rollback" data-id="' + inc.id + '">Roll back…</button>' +
+          '<button type="button" data-act="accept" data-id="' + inc.id + '">Accept the values…</button></div>'
+        : (can('responder') ? '<p class="muted">Roll back, accept and release need an admin token.</p>' : '');
+    }
+    return '<h2>Held updates</h2>' + (rows ? '<div class="scroll"><table id="inc-guard-table"><thead><tr><th>channel</th><th>state</th><th class="num">updates held</th>' +
+      '<th class="num">SKUs held</th><th>why</th><th></th></tr></thead><tbody>' + rows + '</tbody></table></div>' : '<p class="muted">Nothing held for this incident.</p>') + btns;
+  }
+
+  PAGES.guard = function () {
+    layout('guard', ['guard-head', 'guard-channels', 'guard-reconcile']);
+    var wantRec = !S.reconcile || Date.now() - S.reconcileAt > RECONCILE_MS;
+    return Promise.all([get('/v1/guard'), loadSla()]).then(function (r) {
+      var g = r[0];
+      S.guard = g;
+      return Promise.all((g.channels || []).map(function (c) {
+        return c.feed_cursor > 0 ? get('/v1/feed/' + encodeURIComponent(c.channel) + '?since=' + (c.feed_cursor - 1) + '&limit=1')
+          .then(function (f) { return f.changes && f.changes[0]; }, function () { return null; }) : Promise.resolve(null);
+      })).then(function (last) {
+        var anyPaused = (g.channels || []).some(function (c) { return c.paused; });
+        patch(section('guard-head'), '<h1>Guard</h1>' + bannerHtml(g) +
+          (can('admin') && anyPaused ? '<div class="row"><button type="button" data-act="release" data-channel="">Release every channel…</button></div>' : ''));
+        patch(section('guard-channels'), '<div class="scroll"><table id="guard-table"><thead><tr><th>channel</th><th>state</th><th class="num">updates held</th>' +
+          '<th class="num">SKUs held one by one</th><th>since</th><th>why</th><th>last let through</th><th></th></tr></thead><tbody>' +
+          (g.channels || []).map(function (c, i) {
+            var l = last[i];
+            return '<tr data-channel="' + esc(c.channel) + '"><td><b>' + esc(c.channel) + '</b></td><td>' +
+              (c.paused ? '<span class="chip bad" data-field="paused">■ paused</span>' : '<span class="chip good" data-field="paused">▶ flowing</span>') +
+              '</td><td class="num" data-field="held">' + num(c.held) + '</td><td class="num">' + num(c.held_skus) + '</td><td>' + when(c.since) + '</td><td>' +
+              (c.incident ? '<a href="#/incident/' + c.incident + '">' + esc(c.why || ('incident ' + c.incident)) + '</a>' : esc(c.why || '')) + '</td><td>' +
+              (l ? esc(l.sku) + ' → ' + num(l.qty) + ' <span class="muted">(' + esc(l.why) + ', ' + when(l.at) + ')</span>' : '<span class="muted">none yet</span>') +
+              '</td><td>' + (can('admin') ? (c.paused
+                ? '<button type="button" data-act="release" data-channel="' + esc(c.channel) + '">Release…</button>'
+                : '<button type="button" data-act="pause" data-channel="' + esc(c.channel) + '">Pause…</button>') : '') + '</td></tr>';
+          }).join('') + '</tbody></table></div>');
+        if (!wantRec) { return; }
+        return get('/v1/reconcile?limit=50').then(function (rec) {
+          S.reconcile = rec;
+          S.reconcileAt = Date.now();
+          patch(section('guard-reconcile'), '<h2>Reconciliation <span class="muted">(guarded quantity against stock; refreshed every ' +
+            RECONCILE_MS / 1000 + ' s)</span></h2><p>' + num(rec.compared) + ' compared · <b>' + num(rec.differences) + '</b> differ · ' +
+            '<span class="chip' + (rec.oversell_risks ? ' bad' : '') + '">' + num(rec.oversell_risks) + ' oversell risks</span> · ' +
+            num(rec.without_stock) + ' without stock' + (rec.differences > rec.items.length ? ' · the first ' + rec.items.length + ' shown' : '') + '</p>' +
+            '<div class="scroll"><table><thead><tr><th>channel</th><th>SKU</th><th class="num">guarded</th><th class="num">stock</th><th class="num">diff</th><th>risk</th></tr></thead><tbody>' +
+            rec.items.map(function (it) {
+              return '<tr><td>' + esc(it.channel) + '</td><td class="mono">' + esc(it.sku) + '</td><td class="num">' + num(it.guarded) +
+                '</td><td class="num">' + num(it.stock) + '</td><td class="num">' + (it.diff > 0 ? '+' : '') + num(it.diff) + '</td><td>' +
+                (it.oversell_risk ? '<span class="chip bad">▲ oversell risk</span>' : '<span class="muted">under</span>') + '</td></tr>';
+            }).join('') + '</tbody></table></div>');
+        });
+      });
+    });
+  };
+
+  PAGES.deadletters = function () {
+    layout('deadletters', ['dl-head', 'dl-list']);
+    return Promise.all([api('GET', '/v1/deadletters?limit=' + DL_PAGE + (S.dlAfter ? '&after=' + S.dlAfter : '')), loadSla()]).then(function (r) {
+      var list = r[0].data, total = parseInt(r[0].headers.get('X-Total-Count') || list.length, 10);
+      patch(section('dl-head'), '<h1>Dead letters: ' + num(total) + ' pending</h1><p class="muted">Lines rejected by validation, ' +
+        'with where they came from and why. Fix the source (or <code>kintsugi deadletters fix</code>), then replay them.</p>' +
+        (can('responder') && total ? '<div class="row"><button type="button" data-act="replay" data-id="">Replay all pending…</button></div>' : '') +
+        (list.length ? '<p class="muted">' + list.length + ' shown, ids ' + list[0].id + '–' + list[list.length - 1].id + '. ' +
+          (S.dlAfter ? '<button type="button" class="ghost" data-nav="dl-first">First page</button> ' : '') +
+          (list.length === DL_PAGE ? '<button type="button" class="ghost" data-nav="dl-next" data-after="' + list[list.length - 1].id + '">Next ' + DL_PAGE + '</button>' : '') + '</p>' : ''));
+      patch(section('dl-list'), list.length ? '<div class="scroll"><table id="dl-table"><thead><tr><th>id</th><th>source : line</th><th>reason</th>' +
+        '<th>line as received</th><th>received</th><th></th></tr></thead><tbody>' + list.map(function (d) {
+          return '<tr data-id="' + d.id + '"><td>' + d.id + '</td><td class="mono">' + esc(d.source) + ':' + d.line + '</td><td>' + esc(d.reason) +
+            '</td><td class="raw mono">' + esc(d.raw.length > 240 ? d.raw.slice(0, 240) + '…' : d.raw) + '</td><td>' + when(d.received_at, true) + '</td><td>' +
+            (can('responder') ? '<button type="button" data-act="replay" data-id="' + d.id + '">Replay</button>' : '') + '</td></tr>';
+        }).join('') + '</tbody></table></div>' : '<p class="empty">No dead letter pending. ✓</p>');
+    });
+  };
+
+  /* ---- actions ---------------------------------------------------------------- */
+
+  function confirmThen(title, text, okLabel) {
+    return new Promise(function (resolve) {
+      var d = $('confirm');
+      $('confirm-title').textContent = title;
+      $('confirm-text').textContent = text;
+      $('confirm-ok').textContent = okLabel || 'Confirm';
+      d.returnValue = '';
+      d.onclose = function () { resolve(d.returnValue === 'ok'); };
+      d.showModal();
+      $('confirm-cancel').focus();
+    });
+  }
+  function act(btn, method, path, body, done) {
+    btn.disabled = true;
+    return api(method, path, body).then(function (r) {
+      toast(done(r.data || {}));
+      S.reconcileAt = 0; /* an action may change it: read it again now */
+      refresh();
+    }, function (e) {
+      if (!refused(e)) { toast(e.message, true); }
+    }).then(function () { btn.disabled = false; });
+  }
+  /* The channels an incident is about (its scope), else those it holds. */
+  function channelsOf(id) {
+    if (S.inc && S.inc.id === id && S.inc.scope.channels && S.inc.scope.channels.length) {
+      return S.inc.scope.channels;
+    }
+    return ((S.guard && S.guard.channels) || []).filter(function (c) { return c.incident === id; })
+      .map(function (c) { return c.channel; });
+  }
+
+  document.addEventListener('click', function (ev) {
+    var nav = ev.target.closest('[data-nav]');
+    if (nav) {
+      S.dlAfter = nav.getAttribute('data-nav') === 'dl-next' ? parseInt(nav.getAttribute('data-after'), 10) : 0;
+      refresh();
+      return;
+    }
+    var b = ev.target.closest('button[data-act]');
+    if (!b || b.type === 'submit') { return; }
+    var id = parseInt(b.getAttribute('data-id'), 10), what = b.getAttribute('data-act');
+    var ch = b.getAttribute('data-channel');
+    if (what === 'ack') {
+      act(b, 'POST', '/v1/incidents/' + id + '/ack', {}, function () { return 'Incident ' + id + ' acknowledged'; });
+    } else if (what === 'approve') {
+      var a = b.getAttribute('data-action');
+      act(b, 'POST', '/v1/actions/' + id + '/approve', { action: a }, function () { return a + ' approved'; });
+    } else if (what === 'rollback') {
+      /* a dry run first: the confirmation says exactly what will happen */
+      b.disabled = true;
+      api('POST', '/v1/guard/rollback', { incident: id, dry_run: true }).then(function (r) {
+        b.disabled = false;
+        var chans = channelsOf(id);
+        var text = (r.data.report || '').replace(/^incident \d+: \(dry run\) /, '');
+        return confirmThen('Roll back incident ' + id + '?',
+          'On ' + (chans.length ? chans.join(', ') : 'its channels') + ': ' + text +
+          '. The corrupt update\'s held values are thrown away; this cannot be undone.', 'Roll back').then(function (ok) {
+          if (ok) {
+            act(b, 'POST', '/v1/guard/rollback', { incident: id, dry_run: false }, function (d) {
+              return 'Rolled back: ' + (d.report || '').replace(/^incident \d+: /, '');
+            });
+          }
+        });
+      }, function (e) { b.disabled = false; if (!refused(e)) { toast(e.message, true); } });
+    } else if (what === 'accept') {
+      confirmThen('Accept the values of incident ' + id + '?',
+        'The flagged values are declared correct: they become the last known good quantities and are let through ' +
+        (channelsOf(id).length ? 'to ' + channelsOf(id).join(', ') + ' ' : '') + '(in order, when each channel is released).', 'Accept')
+        .then(function (ok) {
+          if (ok) { act(b, 'POST', '/v1/guard/accept', { incident: id }, function () { return 'Values of incident ' + id + ' accepted'; }); }
+        });
+    } else if (what === 'release' || what === 'pause') {
+      var c = ((S.guard && S.guard.channels) || []).filter(function (x) { return !ch || x.channel === ch; });
+      var held = c.reduce(function (n, x) { return n + (x.held || 0); }, 0);
+      var names = ch || 'every channel';
+      var text = what === 'release'
+        ? num(held) + ' held updates go out to ' + names + ', in the order they arrived, and sync resumes.'
+        : 'Outbound sync to ' + names + ' stops; its updates are held (never dropped) until released.';
+      confirmThen((what === 'release' ? 'Release ' : 'Pause ') + names + '?', text, what === 'release' ? 'Release' : 'Pause')
+        .then(function (ok) {
+          if (ok) {
+            act(b, 'POST', '/v1/guard/' + what, ch ? { channel: ch } : {}, function () {
+              return (what === 'release' ? 'Released ' : 'Paused ') + names;
+            });
+          }
+        });
+    } else if (what === 'replay') {
+      var one = !isNaN(id);
+      var go = function () {
+        act(b, 'POST', '/v1/deadletters/replay', one ? { id: id } : {}, function (d) {
+          var still = (d.still_rejected || []).length;
+          return 'Replayed ' + num(d.replayed) + (still ? '; ' + still + ' still rejected: ' + d.still_rejected[0].reason : '');
+        });
+      };
+      if (one) { go(); } else {
+        confirmThen('Replay every pending dead letter?', 'Each line goes through validation and the detectors again, in order; ' +
+          'those still invalid stay pending with their new reason.', 'Replay').then(function (ok) { if (ok) { go(); } });
+      }
+    }
+  });
+
+  document.addEventListener('submit', function (ev) {
+    var f = ev.target.closest('form[data-form]');
+    if (!f) { return; }
+    ev.preventDefault();
+    var kind = f.getAttribute('data-form'), id = parseInt(f.getAttribute('data-id'), 10);
+    var btn = ev.submitter || f.querySelector('button[type=submit]');
+    var clear = function (name) { var x = f.querySelector('[name=' + name + ']'); if (x) { x.value = ''; } };
+    if (kind === 'status') {
+      var st = f.querySelector('[name=status]').value;
+      act(btn, 'POST', '/v1/incidents/' + id + '/status', { status: st }, function () { return 'Incident ' + id + ' is ' + st; });
+    } else if (kind === 'assign') {
+      var o = f.querySelector('[name=owner]').value.trim();
+      if (!o) { toast('Type the owner\'s name first', true); return; }
+      act(btn, 'POST', '/v1/incidents/' + id + '/assign', { owner: o }, function () { clear('owner'); return 'Assigned to ' + o; });
+    } else if (kind === 'note') {
+      var t = f.querySelector('[name=text]').value.trim();
+      if (!t) { toast('Write the note first', true); return; }
+      act(btn, 'POST', '/v1/incidents/' + id + '/note', { text: t }, function () { clear('text'); return 'Note added'; });
+    } else if (kind === 'step') {
+      var step = f.getAttribute('data-step'), how = btn && btn.value === 'skip' ? 'skip' : 'done';
+      var note = f.querySelector('[name=note]').value.trim();
+      if (how === 'skip' && !note) { toast('Say why the step is skipped (a note)', true); return; }
+      var body = { status: how };
+      if (note) { body.note = note; }
+      act(btn, 'POST', '/v1/incidents/' + id + '/steps/' + encodeURIComponent(step), body, function () {
+        clear('note');
+        return 'Step ' + step + ' ' + (how === 'done' ? 'done' : 'skipped');
+      });
+    }
+  });
+
+  /* ---- start ------------------------------------------------------------------ */
+
+  S.ticker = setInterval(tick, 1000);
+  if (S.token) {
+    api('GET', '/v1/whoami').then(function (r) { signedIn(r.data); }, function (e) {
+      if (e.status === 401) { signOut('Your token was refused: ' + e.message); } else { showSignin('Cannot reach the server: ' + e.message); }
+    });
+  } else {
+    showSignin('');
+  }
+})();
