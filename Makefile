@@ -2,7 +2,7 @@
 # of the README: each first installs any missing Debian package (scripts/deps.sh).
 
 CC      ?= gcc
-PKGS     = sqlite3 yaml-0.1 jansson libcurl libcrypto libmicrohttpd
+PKGS     = sqlite3 libpq yaml-0.1 jansson libcurl libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
@@ -35,7 +35,7 @@ FUZZ_TARGETS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_OBJ     = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZFLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages
+.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg
 
 $(WEB_GEN): scripts/embed.c $(WEB_FILES)
 	@mkdir -p build/gen build/tools
@@ -155,6 +155,11 @@ bench: deps
 bench-serve: deps
 	@$(MAKE) --no-print-directory all build/bench/post_events build/bench/gen_inventory
 	@bash bench/serve.sh
+
+# SQLite against PostgreSQL: the same replay, and restart to ready with 10 M pairs.
+bench-pg: deps
+	@$(MAKE) --no-print-directory all build/bench/gen_inventory
+	@bash bench/postgres.sh
 
 clean:
 	rm -rf build

@@ -4,6 +4,8 @@
 #   unit + scenario tests: build/san/tests/test_*   (each prints RESULT passed=N failed=M)
 #   two-thread tests:      build/tsan/tests/test_*  (the same, under ThreadSanitizer)
 #   CLI integration tests: tests/integration/*.sh   (each prints RESULT passed=N failed=M)
+#   (the store's tests and tests/integration/postgres.sh also run on a
+#   PostgreSQL server started for the run: KS_TEST_PG_URI)
 #   fuzz corpus replay:    build/fuzz/fuzz_NAME over tests/fuzz/corpus-NAME, for
 #                          every parser (decode, config, review, checkpoint, ...)
 set -uo pipefail
@@ -15,6 +17,22 @@ passed=0
 failed=0
 log=build/test.log
 : >"$log"
+
+# One PostgreSQL server for the run (scripts/pg-test.sh: Debian's server in a
+# temporary directory, a free port, stopped by its PID at the end): the store
+# tests run on it beside SQLite (tests/unit/tdb.h), the integration tests
+# that need it take their own schemas or databases on it.
+PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ks-pg-XXXXXX")
+trap 'bash scripts/pg-test.sh stop "$PG_DIR"' EXIT
+if KS_TEST_PG_URI=$(bash scripts/pg-test.sh start "$PG_DIR" 2>"$PG_DIR.err"); then
+    export KS_TEST_PG_URI
+    echo "ok   PostgreSQL test server ($KS_TEST_PG_URI)"
+else
+    echo "FAIL PostgreSQL test server did not start:"; sed 's/^/    /' "$PG_DIR.err" | tail -20
+    failed=$((failed + 1))
+    unset KS_TEST_PG_URI
+fi
+rm -f "$PG_DIR.err"
 
 count() { # name, output file, exit code
     local name=$1 out=$2 rc=$3 line p f

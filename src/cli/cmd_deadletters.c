@@ -10,7 +10,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (replay)", 0, NULL},
     {"json", 0, "a JSON array on stdout", 0, NULL},
     {"all", 0, "list replayed ones too (default: pending only)", 0, NULL},

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"since", 1, "cursor: only changes after this sequence number (default 0)", 0, NULL},
     {"limit", 1, "at most this many changes (default: all)", 0, NULL},
     {"state", 0, "the current guarded quantity and last known good of every SKU", 0, NULL},

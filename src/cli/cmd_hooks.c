@@ -9,7 +9,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file with the hooks: section (default: ./kintsugi.yaml)", 0,
      NULL},
     {"json", 0, "list: JSON on stdout", 0, NULL},

@@ -14,7 +14,7 @@
 /* ---- kintsugi incidents ------------------------------------------------------ */
 
 static struct ks_opt list_opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"status", 1, "only this status: open, investigating, contained, resolving, resolved", 0,
      NULL},
     {"json", 0, "a JSON array of incidents on stdout", 0, NULL},
@@ -103,7 +103,7 @@ int ks_cmd_incidents(int argc, char **argv)
 /* ---- kintsugi incident ... ---------------------------------------------------- */
 
 static struct ks_opt inc_opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"json", 0, "show: the incident with its timeline as JSON", 0, NULL},
     {"by", 1, "who does it (required for every action)", 0, NULL},

@@ -17,7 +17,7 @@
 
 static struct ks_opt opts[] = {
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"json", 0, "print the summary as JSON on stdout", 0, NULL},
     {"quiet", 0, "no progress line and no summary (rejections are still printed)", 0, NULL},
     {"no-deliver", 0, "leave hook calls and messages queued (for `kintsugi hooks deliver`, "

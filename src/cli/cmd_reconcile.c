@@ -9,7 +9,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
     {"limit", 1, "show at most this many differences (default 50; JSON has them all)", 0, NULL},
 };

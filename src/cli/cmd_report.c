@@ -10,7 +10,7 @@
 #include <string.h>
 
 static struct ks_opt report_opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"since", 1, "incidents detected at or after this time (RFC 3339)", 0, NULL},
     {"until", 1, "incidents detected before this time (RFC 3339)", 0, NULL},
@@ -82,7 +82,7 @@ int ks_cmd_report(int argc, char **argv)
 /* ---- kintsugi cost -------------------------------------------------------------------- */
 
 static struct ks_opt cost_opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"json", 0, "the parts as JSON", 0, NULL},
     {"by", 1, "set: who enters it (required)", 0, NULL},

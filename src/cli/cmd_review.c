@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"json", 0, "show, items, flags: JSON on stdout", 0, NULL},
     {"markdown", 0, "show: the review as Markdown", 0, NULL},

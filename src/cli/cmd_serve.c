@@ -17,7 +17,7 @@
 static struct ks_opt opts[] = {
     {"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0: any free port)", 0,
      NULL},
-    {"db", 1, "database file (default: ./kintsugi.db; created if absent)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db; created if absent)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"clock", 1, "wall (default: timers fire on the wall clock) or event (event time, as a "
                  "replay)",

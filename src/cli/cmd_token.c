@@ -17,7 +17,7 @@ static struct ks_opt opts[] = {
     {"name", 1, "create: the token's name (letters, digits, . _ - @; at most 64)", 0, NULL},
     {"role", 1, "create: viewer, responder or admin", 0, NULL},
     {"json", 0, "list: JSON on stdout", 0, NULL},
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi token create --name NAME --role viewer|responder|admin | list [--json] |\n"

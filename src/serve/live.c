@@ -557,8 +557,20 @@ int ks_live_close(struct ks_live *l)
     }
     ks_live_logcopy_stop(l);
     __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
-    struct batch b = {l, NULL, 0, 1};
-    int rc = ks_shell_flush_with(&l->a, 1, write_batch, &b);
+    int rc;
+    if (__atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
+        /* The engine holds changes the store refused (their requests were
+         * answered 503): saving it now would keep what was never
+         * acknowledged. The next start loads the last saved state and
+         * re-applies the journal instead. */
+        ks_shell_error("%s: not saved: the store failed earlier; the next start continues from "
+                       "the last saved state and the journal",
+                       l->a.db);
+        rc = KS_SHELL_FAIL;
+    } else {
+        struct batch b = {l, NULL, 0, 1};
+        rc = ks_shell_flush_with(&l->a, 1, write_batch, &b);
+    }
     ks_shell_close(&l->a);
     ks_live_free(l);
     return rc;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 void ks_shell_error(const char *fmt, ...)
@@ -107,8 +108,13 @@ int ks_shell_writer_describe(struct ks_shell *sh, const char *url)
  * when the process ends, however it ends). Waits while another process holds
  * it, saying who; a server holds it for good, so while one owns the database
  * the command is refused with its name instead. */
+static int lock_writer_shared(struct ks_shell *sh);
+
 static int lock_writer(struct ks_shell *sh)
 {
+    if (sh->store->ops->lock_writer) {
+        return lock_writer_shared(sh);
+    }
     sh->lock_fd = open(sh->db, O_RDONLY | O_CLOEXEC);
     if (sh->lock_fd < 0) {
         ks_shell_error("%s: %s", sh->db, strerror(errno));
@@ -134,6 +140,44 @@ static int lock_writer(struct ks_shell *sh)
                 return KS_SHELL_FAIL;
             }
         }
+    }
+    return write_holder(sh);
+}
+
+/* The same for a database that is not a file (PostgreSQL): the lock is the
+ * database's (an advisory lock of this connection), tried every 200 ms while
+ * another process holds it, so that Ctrl-C still gives up. */
+static int lock_writer_shared(struct ks_shell *sh)
+{
+    struct ks_err err = {0};
+    int got = 0, said = 0;
+    while (sh->store->ops->lock_writer(sh->store, &got, &err) == KS_OK && !got) {
+        if (!said) {
+            char who[300];
+            holder(sh, who, sizeof(who));
+            if (strstr(who, "kintsugi serve")) {
+                ks_shell_error("%s is owned by %s: make this change through its HTTP API "
+                               "(docs/API.md), or stop the server first; reading commands work "
+                               "meanwhile",
+                               sh->store->uri, who);
+                return KS_SHELL_FAIL;
+            }
+            fprintf(stderr,
+                    "kintsugi: %s is being written by %s; waiting for it to finish "
+                    "(one writer at a time; Ctrl-C to give up)\n",
+                    sh->store->uri, who);
+            said = 1;
+        }
+        if (ks_shell_stop_signal) {
+            ks_shell_error("%s: gave up waiting for the writer lock", sh->store->uri);
+            return KS_SHELL_FAIL;
+        }
+        struct timespec pause = {0, 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (!got) {
+        ks_shell_error("%s: %s", sh->store->uri, err.msg);
+        return KS_SHELL_FAIL;
     }
     return write_holder(sh);
 }

@@ -1,8 +1,10 @@
 /*
  * store.h - durable state behind one narrow table of operations.
  *
- * SQLite (one file, WAL, no set-up) is the default backend; a PostgreSQL
- * backend implements the same table later. The shell writes everything that
+ * SQLite (one file, WAL, no set-up) is the default backend; PostgreSQL
+ * (postgresql://...) implements the same table with the same schema, for
+ * state shared by several instances. Both run the operations of sqlops.c
+ * over a small SQL driver (sql.h). The shell writes everything that
  * one input chunk produced (dead letters, changed incidents, the engine
  * checkpoint) inside one transaction, so a crash leaves either all of it or
  * none of it.
@@ -385,6 +387,11 @@ struct ks_store_ops {
     enum ks_rc (*list_remedies)(struct ks_store *s, int64_t incident, int64_t id,
                                 int (*fn)(void *ctx, const struct ks_remedy_row *row), void *ctx,
                                 struct ks_err *err);
+    /* The writer lock of a database that is not a file (PostgreSQL: a
+     * session advisory lock, released when the connection ends however the
+     * process ends). *got = 0 when another session holds it; never waits.
+     * NULL for SQLite, whose writer lock is a flock on the file (shell.c). */
+    enum ks_rc (*lock_writer)(struct ks_store *s, int *got, struct ks_err *err);
 };
 
 struct ks_store {
@@ -393,13 +400,17 @@ struct ks_store {
     char *uri;
 };
 
-/* Opens a store: "postgres://..." or "postgresql://..." selects PostgreSQL,
- * anything else is a SQLite file path (created with its schema if absent;
- * migrations are applied on open). */
+/* Opens a store: "postgres://..." or "postgresql://..." selects PostgreSQL
+ * (a libpq URI; the schema is created in the connection's current schema),
+ * anything else is a SQLite file path (created with its schema if absent).
+ * Migrations are applied on open. s->uri is the URI without its password. */
 enum ks_rc ks_store_open(struct ks_store **out, const char *uri, struct ks_err *err);
+/* 1 when uri names a PostgreSQL database (no file to lock or check). */
+int ks_store_is_shared(const char *uri);
 void ks_store_close(struct ks_store *s);
 
 extern const struct ks_store_ops ks_store_sqlite_ops;
+extern const struct ks_store_ops ks_store_pg_ops;
 
 /* ---- the feed block codec (feedcodec.c) ------------------------------------
  * A block holds consecutive changes of one channel. Each change is a varint

@@ -2,86 +2,28 @@
  * test_auth.c - API tokens: their shape, what the store keeps (the SHA-256,
  * never the text), verification with roles, revocation, unique names,
  * migration 5 on an older database, and a token taken by the HTTP server
- * end to end. Every database lives in a fresh mkdtemp directory.
+ * end to end. The store tests run on SQLite and on PostgreSQL (tdb.h).
  */
 #include "../../src/auth/auth.h"
 #include "../../src/http/http.h"
 #include "../../src/store/store.h"
-#include "t.h"
+#include "tdb.h"
 
 #include <curl/curl.h>
-#include <dirent.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static char dir[256];
-static char path[300];
-
-static void setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/ks-auth-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    snprintf(path, sizeof(path), "%s/kintsugi.db", dir);
-}
-
-static void teardown(void)
-{
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-                char p[600];
-                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-                unlink(p);
-            }
-        }
-        closedir(d);
-    }
-    rmdir(dir);
-}
 
 static struct ks_store *open_ok(void)
 {
     struct ks_store *s = NULL;
     struct ks_err err = {0};
-    if (ks_store_open(&s, path, &err) != KS_OK) {
-        fprintf(stderr, "FAIL %s: open %s: %s\n", t_current, path, err.msg);
+    if (ks_store_open(&s, tdb_uri, &err) != KS_OK) {
+        fprintf(stderr, "FAIL %s: open %s: %s\n", t_current, tdb_uri, err.msg);
         t_failed_checks++;
         exit(1);
     }
     return s;
-}
-
-static long long raw_int(const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    long long v = -1;
-    if (sqlite3_open(path, &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static int raw_exec(const char *sql)
-{
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open(path, &db);
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    }
-    sqlite3_close(db);
-    return rc;
 }
 
 static const ks_time T0 = 1795000000000LL; /* 2026-11-18 */
@@ -126,7 +68,7 @@ static void roles_are_ordered_and_named(void)
 
 static void token_is_ks_and_43_base64url_characters_and_verifies_with_its_role(void)
 {
-    setup();
+    tdb_setup();
     long before = ks_alloc_live();
     struct ks_store *s = open_ok();
     char a[KS_TOKEN_BUF], b[KS_TOKEN_BUF];
@@ -147,26 +89,35 @@ static void token_is_ks_and_43_base64url_characters_and_verifies_with_its_role(v
     CHECK_INT(who.role, KS_ROLE_ADMIN);
     ks_store_close(s);
     CHECK_INT(ks_alloc_live(), before);
-    teardown();
+    tdb_teardown();
 }
 
 static void the_store_keeps_the_sha256_never_the_token(void)
 {
-    setup();
+    tdb_setup();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
     unsigned char h[32];
     ks_sha256(tok, strlen(tok), h);
-    char sql[400], hex[65];
+    char sql[1200], hex[65];
     for (int i = 0; i < 32; i++) {
         snprintf(hex + 2 * i, 3, "%02X", h[i]);
     }
-    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tokens WHERE hex(hash) = '%s'", hex);
-    CHECK_INT(raw_int(sql), 1);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tokens WHERE %s = '%s'",
+             tdb_pg ? "upper(encode(hash, 'hex'))" : "hex(hash)", hex);
+    CHECK_INT(tdb_int(sql), 1);
+    if (tdb_pg) {
+        /* and nothing else in the table holds its text */
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM tokens t WHERE position('%.43s' in t::text) > 0", tok + 3);
+        CHECK_INT(tdb_int(sql), 0);
+        tdb_teardown();
+        return;
+    }
     /* the token's text is nowhere in the file (the random part of it) */
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(tdb_uri, "rb");
     CHECK(f != NULL);
     if (f) {
         static char data[1 << 20];
@@ -176,7 +127,7 @@ static void the_store_keeps_the_sha256_never_the_token(void)
         CHECK(memmem(data, n, "ci", 2) != NULL); /* the name is */
     }
     /* nor in the write-ahead log */
-    snprintf(sql, sizeof(sql), "%s-wal", path);
+    snprintf(sql, sizeof(sql), "%s-wal", tdb_uri);
     f = fopen(sql, "rb");
     if (f) {
         static char wal[4 << 20];
@@ -184,12 +135,12 @@ static void the_store_keeps_the_sha256_never_the_token(void)
         fclose(f);
         CHECK(memmem(wal, n, tok + 3, 43) == NULL);
     }
-    teardown();
+    tdb_teardown();
 }
 
 static void unknown_malformed_and_missing_tokens_are_refused(void)
 {
-    setup();
+    tdb_setup();
     long before = ks_alloc_live();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF];
@@ -217,12 +168,12 @@ static void unknown_malformed_and_missing_tokens_are_refused(void)
     CHECK_INT(ks_auth_verify(s, longer, &who, &err), KS_EINPUT);
     ks_store_close(s);
     CHECK_INT(ks_alloc_live(), before);
-    teardown();
+    tdb_teardown();
 }
 
 static void a_revoked_token_stops_verifying_and_stays_listed(void)
 {
-    setup();
+    tdb_setup();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_RESPONDER, tok);
@@ -236,17 +187,17 @@ static void a_revoked_token_stops_verifying_and_stays_listed(void)
     /* again: nothing changes, the first time is kept */
     CHECK_INT(ks_auth_revoke(s, "ci", T0 + 5000, &was, &err), KS_OK);
     CHECK_INT(was, 1);
-    CHECK_INT(raw_int("SELECT count(*) FROM tokens WHERE revoked_at = '2026-11-18T11:06:41.000Z'"),
+    CHECK_INT(tdb_int("SELECT count(*) FROM tokens WHERE revoked_at = '2026-11-18T11:06:41.000Z'"),
               1);
     CHECK_INT(ks_auth_revoke(s, "nobody", T0, &was, &err), KS_ENOTFOUND);
     CHECK_STR(err.msg, "no token named 'nobody'");
     ks_store_close(s);
-    teardown();
+    tdb_teardown();
 }
 
 static void names_are_unique_for_ever(void)
 {
-    setup();
+    tdb_setup();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF], again[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
@@ -256,14 +207,14 @@ static void names_are_unique_for_ever(void)
     CHECK_STR(again, "");
     CHECK_INT(ks_auth_revoke(s, "ci", T0, NULL, &err), KS_OK);
     CHECK_INT(ks_auth_create(s, "ci", KS_ROLE_ADMIN, T0, again, &err), KS_ESTATE);
-    CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 1);
+    CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
     ks_store_close(s);
-    teardown();
+    tdb_teardown();
 }
 
 static void bad_names_and_roles_are_usage_errors(void)
 {
-    setup();
+    tdb_setup();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF];
     struct ks_err err = {0};
@@ -277,9 +228,9 @@ static void bad_names_and_roles_are_usage_errors(void)
     CHECK_INT(ks_auth_create(s, "ok", (enum ks_auth_role)9, T0, tok, &err), KS_EUSAGE);
     CHECK(ks_auth_name_ok("1234567890123456789012345678901234567890123456789012345678901234"));
     CHECK(ks_auth_name_ok("deploy-bot.prod_2@eu"));
-    CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 0);
+    CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 0);
     ks_store_close(s);
-    teardown();
+    tdb_teardown();
 }
 
 struct listed {
@@ -302,7 +253,7 @@ static int on_token(void *ctx, const struct ks_token_info *t)
 
 static void list_gives_names_roles_and_times_in_name_order(void)
 {
-    setup();
+    tdb_setup();
     long before = ks_alloc_live();
     struct ks_store *s = open_ok();
     char tok[KS_TOKEN_BUF];
@@ -316,30 +267,33 @@ static void list_gives_names_roles_and_times_in_name_order(void)
                       "zed viewer 2026-11-18T11:06:40.000Z 2026-11-18T12:06:40.000Z\n");
     ks_store_close(s);
     CHECK_INT(ks_alloc_live(), before);
-    teardown();
+    tdb_teardown();
 }
 
 static void migration_5_adds_tokens_to_an_older_database(void)
 {
-    setup();
+    tdb_setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 8);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
     /* back to version 4, as a database written before tokens (and the
      * server's journal, migration 6, the outbox of messages, 7, and
      * remedies, 8) */
-    CHECK_INT(raw_exec("DROP TABLE remedies; DROP TABLE messages; DROP TABLE message_triggers; "
+    CHECK_INT(tdb_exec("DROP TABLE remedies; DROP TABLE messages; DROP TABLE message_triggers; "
                        "DROP TABLE journal; DROP TABLE tokens; "
                        "DELETE FROM schema_migrations WHERE version >= 5"),
-              SQLITE_OK);
-    CHECK_INT(raw_int("SELECT count(*) FROM sqlite_master WHERE name = 'tokens'"), 0);
+              0);
+    CHECK_INT(tdb_int(tdb_pg ? "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                               "current_schema() AND tablename = 'tokens'"
+                             : "SELECT count(*) FROM sqlite_master WHERE name = 'tokens'"),
+              0);
     s = open_ok();
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(raw_int("SELECT max(version) FROM schema_migrations"), 8);
-    CHECK_INT(raw_int("SELECT count(*) FROM tokens"), 1);
-    teardown();
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
+    CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
+    tdb_teardown();
 }
 
 /* ---- end to end: the HTTP server asking the store ------------------------------ */
@@ -399,7 +353,7 @@ static long get(int port, const char *token, struct ks_buf *body)
 
 static void the_server_takes_a_created_token_until_it_is_revoked(void)
 {
-    setup();
+    tdb_setup();
     long before = ks_alloc_live();
     struct guard g = {PTHREAD_MUTEX_INITIALIZER, open_ok()};
     char viewer[KS_TOKEN_BUF], responder[KS_TOKEN_BUF];
@@ -432,7 +386,7 @@ static void the_server_takes_a_created_token_until_it_is_revoked(void)
     }
     ks_store_close(g.s);
     CHECK_INT(ks_alloc_live(), before);
-    teardown();
+    tdb_teardown();
 }
 
 int main(void)
@@ -440,15 +394,15 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     RUN(sha256_matches_the_standard_vector);
     RUN(roles_are_ordered_and_named);
-    RUN(token_is_ks_and_43_base64url_characters_and_verifies_with_its_role);
-    RUN(the_store_keeps_the_sha256_never_the_token);
-    RUN(unknown_malformed_and_missing_tokens_are_refused);
-    RUN(a_revoked_token_stops_verifying_and_stays_listed);
-    RUN(names_are_unique_for_ever);
-    RUN(bad_names_and_roles_are_usage_errors);
-    RUN(list_gives_names_roles_and_times_in_name_order);
-    RUN(migration_5_adds_tokens_to_an_older_database);
-    RUN(the_server_takes_a_created_token_until_it_is_revoked);
+    RUN_BOTH(token_is_ks_and_43_base64url_characters_and_verifies_with_its_role);
+    RUN_BOTH(the_store_keeps_the_sha256_never_the_token);
+    RUN_BOTH(unknown_malformed_and_missing_tokens_are_refused);
+    RUN_BOTH(a_revoked_token_stops_verifying_and_stays_listed);
+    RUN_BOTH(names_are_unique_for_ever);
+    RUN_BOTH(bad_names_and_roles_are_usage_errors);
+    RUN_BOTH(list_gives_names_roles_and_times_in_name_order);
+    RUN_BOTH(migration_5_adds_tokens_to_an_older_database);
+    RUN_BOTH(the_server_takes_a_created_token_until_it_is_revoked);
     curl_global_cleanup();
     return t_done();
 }

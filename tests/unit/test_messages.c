@@ -2,11 +2,12 @@
  * test_messages.c - message templates (src/comms/template.c): parsing with
  * every error at its line, rendering with every placeholder filled, the
  * built-in set, an override directory; the idempotency key; the outbox
- * rows in a real SQLite store (one row per key and receiver).
+ * rows on both backends (tdb.h): one row per key and receiver, the filters
+ * of a listing, triggers, and an interrupted run's messages undone.
  */
 #include "../../src/comms/comms.h"
 #include "../../src/store/store.h"
-#include "t.h"
+#include "tdb.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -168,11 +169,32 @@ static void key_depends_on_every_part(void)
     CHECK(strcmp(a, b) != 0);
 }
 
+struct mlist {
+    int n;
+    char text[512];
+};
+
+static int mrow(void *ctx, const struct ks_message_row *m)
+{
+    struct mlist *l = ctx;
+    size_t len = strlen(l->text);
+    char t[32] = "-";
+    if (m->sent_at != KS_TIME_NONE) {
+        ks_time_fmt(m->sent_at, t);
+    }
+    snprintf(l->text + len, sizeof(l->text) - len, "%lld %s %s %s %s %lld %s %s|",
+             (long long)m->id, m->key, m->receiver, m->audience, m->status,
+             (long long)m->attempts, t, m->detail ? m->detail : "-");
+    l->n++;
+    return 0;
+}
+
 static void outbox_keeps_one_row_per_key_and_receiver(void)
 {
     struct ks_store *s;
     struct ks_err err = {0};
-    CHECK_INT(ks_store_open(&s, ":memory:", &err), KS_OK);
+    tdb_setup();
+    CHECK_INT(ks_store_open(&s, tdb_uri, &err), KS_OK);
     struct ks_message_row m = {0};
     m.key = "ks-1";
     m.incident = 3;
@@ -189,15 +211,38 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
     CHECK_INT(added, 1);
     CHECK_INT(m.id, 1);
+    m.id = 0;
     CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
     CHECK_INT(added, 0);
+    CHECK_INT(m.id, 0); /* nothing added, no id */
     m.receiver = "files";
     CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
     CHECK_INT(added, 1);
     int64_t second = m.id;
+    CHECK_INT(second, 3); /* the ignored row used an id up, on both backends */
     CHECK_INT(s->ops->update_message(s, 1, "sent", 2, KS_TIME_NONE, 5000, "ok", &err), KS_OK);
     CHECK_INT(s->ops->update_message(s, 9, "sent", 2, KS_TIME_NONE, 5000, "ok", &err),
               KS_ENOTFOUND);
+    CHECK_STR(err.msg, "no message 9");
+    struct mlist l = {0};
+    CHECK_INT(s->ops->list_messages(s, NULL, mrow, &l, &err), KS_OK);
+    CHECK_STR(l.text, "1 ks-1 mail customer sent 2 1970-01-01T00:00:05.000Z ok|"
+                      "3 ks-1 files customer queued 0 - -|");
+    struct ks_message_filter f = {0, 3, "customer", "queued"};
+    l = (struct mlist){0};
+    CHECK_INT(s->ops->list_messages(s, &f, mrow, &l, &err), KS_OK);
+    CHECK_STR(l.text, "3 ks-1 files customer queued 0 - -|");
+    f = (struct ks_message_filter){1, 0, NULL, NULL};
+    l = (struct mlist){0};
+    CHECK_INT(s->ops->list_messages(s, &f, mrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 1);
+    f = (struct ks_message_filter){0, 4, NULL, NULL};
+    l = (struct mlist){0};
+    CHECK_INT(s->ops->list_messages(s, &f, mrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 0);
+    f = (struct ks_message_filter){0, 0, "team", NULL};
+    CHECK_INT(s->ops->list_messages(s, &f, mrow, &l, &err), KS_OK);
+    CHECK_INT(l.n, 0);
     struct ks_trigger_row tr = {3, "customer_notice", 0, 1000, 0}, got;
     int found = 1;
     CHECK_INT(s->ops->get_trigger(s, 3, "customer_notice", 0, &got, &found, &err), KS_OK);
@@ -209,11 +254,26 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(found, 1);
     CHECK_INT(got.done, 51);
     CHECK_INT(got.at, 1000);
+    CHECK_INT(got.seq, 0);
     int64_t mid, tid;
     CHECK_INT(s->ops->max_message_ids(s, &mid, &tid, &err), KS_OK);
     CHECK_INT(mid, second);
     CHECK_INT(tid, 1);
+    /* an interrupted run's tail: messages after 1 and triggers after 0 go;
+     * -1 keeps a table whole (marks written before messages existed) */
+    struct ks_store_trim t = {0, 0, 0, 100, -1, -1};
+    CHECK_INT(s->ops->trim(s, &t, &err), KS_OK);
+    CHECK_INT(s->ops->max_message_ids(s, &mid, &tid, &err), KS_OK);
+    CHECK_INT(mid, 3);
+    CHECK_INT(tid, 1);
+    t.messages = 1;
+    t.triggers = 0;
+    CHECK_INT(s->ops->trim(s, &t, &err), KS_OK);
+    CHECK_INT(s->ops->max_message_ids(s, &mid, &tid, &err), KS_OK);
+    CHECK_INT(mid, 1);
+    CHECK_INT(tid, 0);
     ks_store_close(s);
+    tdb_teardown();
 }
 
 int main(void)
@@ -225,6 +285,6 @@ int main(void)
     RUN(a_subject_stays_one_line);
     RUN(builtins_parse_and_a_directory_overrides_one);
     RUN(key_depends_on_every_part);
-    RUN(outbox_keeps_one_row_per_key_and_receiver);
+    RUN_BOTH(outbox_keeps_one_row_per_key_and_receiver);
     return t_done();
 }

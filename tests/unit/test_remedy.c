@@ -5,10 +5,11 @@
  * refused with nothing written, a complex case's specialist review and the
  * sla entry of a missed one (once), a grant re-applied from the journal
  * writing the same row, the text the customer notices use, and the recovery
- * promise of the example policy, exactly.
+ * promise of the example policy, exactly. The tests that write remedies run
+ * on both backends (tdb.h).
  */
 #include "../../src/remedy/remedy.h"
-#include "t.h"
+#include "tdb.h"
 
 #include <stdlib.h>
 
@@ -27,7 +28,8 @@ static ks_time T(const char *str)
 static void setup(void)
 {
     struct ks_err err = {0};
-    CHECK_INT(ks_store_open(&s, ":memory:", &err), KS_OK);
+    tdb_setup();
+    CHECK_INT(ks_store_open(&s, tdb_uri, &err), KS_OK);
     e = ks_engine_new(&cfg);
     static const char *lines[] = {
         "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"wms\",\"status\":\"up\"}",
@@ -53,6 +55,7 @@ static void teardown(void)
 {
     ks_engine_free(e);
     ks_store_close(s);
+    tdb_teardown();
 }
 
 static enum ks_rc grant(const char *order, const char *kind, double amount, const char *by,
@@ -380,12 +383,12 @@ int main(void)
         return 1;
     }
     RUN(rights_come_from_the_roles);
-    RUN(a_grant_within_the_limit_is_granted_at_once);
-    RUN(above_the_limit_waits_until_someone_whose_limit_covers_it_approves);
-    RUN(a_role_without_the_right_is_refused_and_nothing_is_written);
-    RUN(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
-    RUN(a_grant_reapplied_from_the_journal_writes_the_same_row);
-    RUN(the_notices_describe_what_was_granted_or_offered);
+    RUN_BOTH(a_grant_within_the_limit_is_granted_at_once);
+    RUN_BOTH(above_the_limit_waits_until_someone_whose_limit_covers_it_approves);
+    RUN_BOTH(a_role_without_the_right_is_refused_and_nothing_is_written);
+    RUN_BOTH(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
+    RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);
+    RUN_BOTH(the_notices_describe_what_was_granted_or_offered);
     RUN(the_promise_of_the_example_policy);
     ks_config_fini(&cfg);
     return t_done();

@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# The PostgreSQL store end to end (--db postgresql://...), on the server that
+# scripts/run-tests.sh started (KS_TEST_PG_URI), or on one this script starts
+# and stops itself (scripts/pg-test.sh): every scenario ingested into SQLite
+# and into PostgreSQL reads back the same bytes (incidents, each incident,
+# guard, dead letters, hooks, report, feed); a second ingest resumes; two
+# writers wait for each other; `kintsugi serve` on PostgreSQL takes events
+# over HTTP and gives what ingest gives, keeps what it acknowledged across
+# kill -9, answers 503 with a clear error when its database connection is
+# lost, and continues after a restart. Each test takes its own schema.
+# Prints "RESULT passed=N failed=M".
+set -u
+. "$(dirname "$0")/lib.bash"
+
+OWN_PG=""
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "$OWN_PG" ] && bash scripts/pg-test.sh stop "$OWN_PG"
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+if [ -z "${KS_TEST_PG_URI:-}" ]; then
+    OWN_PG=$(mktemp -d "${TMPDIR:-/tmp}/ks-pg-XXXXXX")
+    if ! KS_TEST_PG_URI=$(bash scripts/pg-test.sh start "$OWN_PG"); then
+        echo "FAIL no PostgreSQL server"
+        echo "RESULT passed=0 failed=1"
+        exit 1
+    fi
+fi
+PG=$KS_TEST_PG_URI
+psql_() { psql "$PG" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+nschema=0
+# fresh: a URI on a new empty schema (in FRESH; no subshell, so the count holds)
+fresh() {
+    nschema=$((nschema + 1))
+    local s="it_$$_$nschema"
+    psql_ -c "CREATE SCHEMA $s" >/dev/null
+    FRESH="$PG&options=-csearch_path%3D$s"
+}
+
+# Everything a reader sees of a database, in one stream.
+dump() {
+    local db=$1 n i ch
+    "$K" incidents --db "$db" --json
+    n=$("$K" incidents --db "$db" --json | grep -o '"id":[0-9]*' | wc -l)
+    for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$db" --json; done
+    "$K" guard status --db "$db" --json
+    # received_at is the wall clock of the run
+    "$K" deadletters --db "$db" --json | sed -E 's/"received_at":"[^"]*"/"received_at":"-"/g'
+    "$K" hooks --db "$db" --json
+    "$K" report --db "$db" --json
+    for ch in amazon shopify ebay; do "$K" feed "$ch" --db "$db" --json 2>&1; done
+}
+
+# ---- the same bytes from both backends ---------------------------------------------
+same_on_both() { # scenario
+    local sc=$SC/$1 a=$T/$1.db ra rb
+    fresh
+    local b=$FRESH
+    "$K" ingest --quiet --db "$a" "$sc/events.ndjson" >"$T/ia" 2>&1
+    ra=$?
+    "$K" ingest --quiet --db "$b" "$sc/events.ndjson" >"$T/ib" 2>&1
+    rb=$?
+    [ "$ra" = "$rb" ] || { echo "exit $ra on SQLite, $rb on PostgreSQL"; cat "$T/ib"; return 1; }
+    dump "$a" >"$T/a"
+    dump "$b" >"$T/b"
+    [ -s "$T/a" ] || return 1
+    diff "$T/a" "$T/b" >/dev/null || { diff "$T/a" "$T/b" | head -8; return 1; }
+}
+# A spread of scenarios: containment and its feed, rejected input, grouping,
+# the clock's horizon, reviews' timestamps, orders and suppliers.
+for sc in bad_input_is_rejected_and_not_applied contain_corruption_rollback_then_release \
+    contain_corruption_holds_and_zeroes contain_outage_complete contain_supplier_branches \
+    corruption_all_channels_p1 far_future_ts_is_rejected feed_rejects grouping_boundaries \
+    order_rejections resolve_then_repeat volume_drop_after_a_long_silence; do
+    check "same_on_both_$sc" same_on_both "$sc"
+done
+
+# A simulated day with every fault, large enough for many checkpoints and
+# dictionary pages, and then the same file again: nothing new is applied.
+"$K" simulate --seed 5 --duration 30h --skus 3000 --fault all --out "$T/sim.ndjson" 2>/dev/null
+fresh
+SIM=$FRESH
+check sim_same_on_both sh -c "'$K' ingest --quiet --db '$T/sim.db' '$T/sim.ndjson' >/dev/null 2>&1;
+    '$K' ingest --quiet --db '$SIM' '$T/sim.ndjson' >/dev/null 2>&1;
+    '$K' incidents --db '$T/sim.db' --json >'$T/s1'; '$K' incidents --db '$SIM' --json >'$T/s2';
+    [ \$(wc -c <'$T/s1') -gt 100 ] && cmp -s '$T/s1' '$T/s2'"
+check second_ingest_changes_nothing sh -c "'$K' ingest --quiet --db '$SIM' '$T/sim.ndjson' >/dev/null 2>&1;
+    '$K' incidents --db '$SIM' --json | cmp -s - '$T/s1'"
+
+# ---- the writer lock is the database's ------------------------------------------------
+fresh
+LK=$FRESH
+"$K" ingest --quiet --db "$LK" "$SC/contain_corruption_rollback_then_release/events.ndjson" >/dev/null 2>&1
+# a writer holding the lock: a stdin ingest that waits for its input
+mkfifo "$T/fifo"
+"$K" ingest --quiet --db "$LK" - <"$T/fifo" >/dev/null 2>&1 &
+HOLDER=$!
+PIDS+=("$HOLDER")
+exec 9>"$T/fifo"
+sleep 1
+second_writer_waits() {
+    "$K" guard pause amazon --by test --db "$LK" >/dev/null 2>"$T/wait.err" 9>&- &
+    local w=$!
+    sleep 1.5
+    kill -0 "$w" 2>/dev/null || { echo "did not wait"; cat "$T/wait.err"; return 1; }
+    grep -q "is being written by pid $HOLDER" "$T/wait.err" || { cat "$T/wait.err"; return 1; }
+    exec 9>&- # the holder's input ends: it finishes, the second writer goes on
+    wait "$w"
+}
+check second_writer_waits_for_the_first second_writer_waits
+wait "$HOLDER" 2>/dev/null
+
+# ---- kintsugi serve on PostgreSQL ---------------------------------------------------------
+start() { # NAME DB ARGS...: a server on a free port; sets URL and PID
+    local name=$1 db=$2
+    shift 2
+    "$K" serve --listen 127.0.0.1:0 --db "$db" "$@" 2>"$T/$name.err" &
+    PID=$!
+    PIDS+=("$PID")
+    URL=""
+    for _ in $(seq 1 600); do
+        URL=$(sed -n 's/^listening on //p' "$T/$name.err" | head -1)
+        [ -n "$URL" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "server $name did not start:"
+    cat "$T/$name.err"
+    return 1
+}
+post() { # FILE [QUERY]: prints the status
+    curl -s -o "$T/pb" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
+        -H 'Content-Type: application/x-ndjson' --data-binary @"$1" "$URL/v1/events${2:-}"
+}
+
+fresh
+SV=$FRESH
+"$K" token create --name feeder --role responder --db "$SV" >"$T/tok" 2>/dev/null
+TOK=$(cat "$T/tok")
+check token_on_postgres [ ${#TOK} -eq 46 ]
+check serve_starts_on_postgres start sv "$SV" --clock event
+check readyz sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/readyz' | grep -q 200"
+EV=$SC/contain_corruption_rollback_then_release/events.ndjson
+split -l 5 "$EV" "$T/part-"
+LAST=$(ls "$T/part-"* | tail -1)
+for f in "$T/part-"*; do
+    post "$f" "$([ "$f" = "$LAST" ] && echo '?end=true')"
+    echo
+done >"$T/codes"
+check every_batch_202 [ "$(sort -u "$T/codes")" = 202 ]
+check cli_writer_refused_while_serving sh -c "! '$K' guard pause amazon --by x --db '$SV' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+# What was acknowledged before kill -9 is there after a restart (the journal).
+check restarts_after_kill start sv2 "$SV" --clock event
+kill -TERM "$PID"
+wait "$PID" 2>/dev/null
+"$K" ingest --quiet --db "$T/ref.db" "$EV" >/dev/null 2>&1
+undelivered() { # ingest runs hook deliveries at its end; the server in the background
+    jq -c 'if type == "object" and has("timeline") then .timeline |= map(select(.text | test("^Hook [a-z_]+ (is not configured|attempt|gave up)") | not)) else . end'
+}
+same_as_ingest() {
+    local db
+    for db in "$T/ref.db" "$SV"; do
+        {
+            "$K" incidents --db "$db" --json
+            for i in $(seq 1 "$("$K" incidents --db "$db" --json | grep -o '"id":[0-9]*' | wc -l)"); do
+                "$K" incident show "$i" --db "$db" --json | undelivered
+            done
+            "$K" guard status --db "$db" --json
+        } | sed "s#file:$EV#http#g" >"$T/out-$(basename "$db" | tr -c 'a-z0-9\n' _)"
+    done
+    cmp -s "$T/out-ref_db" "$T/out-$(basename "$SV" | tr -c 'a-z0-9\n' _)" ||
+        { diff "$T/out-ref_db" "$T/out-$(basename "$SV" | tr -c 'a-z0-9\n' _)" | head -6; return 1; }
+}
+check serve_on_postgres_gives_what_ingest_gives same_as_ingest
+
+# Connection lost under the server: a clear 503, nothing acknowledged lost.
+check serve_again start sv3 "$SV" --clock event
+printf '%s\n' '{"id":"x1","type":"sync","ts":"2026-11-23T10:00:00Z","channel":"amazon","status":"ok"}' >"$T/one"
+printf '%s\n' '{"id":"x2","type":"sync","ts":"2026-11-23T10:00:01Z","channel":"amazon","status":"ok"}' >"$T/two"
+check accepted_before_loss [ "$(post "$T/one")" = 202 ]
+psql_ -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kintsugi' AND pid <> pg_backend_pid()" >/dev/null
+sleep 0.3
+lost_is_503() {
+    local code
+    code=$(post "$T/two")
+    [ "$code" = 503 ] || { echo "got $code: $(cat "$T/pb")"; return 1; }
+    grep -q 'connection to PostgreSQL was lost\|the store failed' "$T/pb" || { cat "$T/pb"; return 1; }
+}
+check connection_loss_is_503 lost_is_503
+check not_ready_after_loss sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/readyz' | grep -q 503"
+kill -TERM "$PID"
+wait "$PID" 2>/dev/null
+check restart_after_loss start sv4 "$SV" --clock event
+check acknowledged_event_kept_refused_one_absent sh -c "[ \"\$(curl -s -o '$T/pb' -w '%{http_code}' -H 'Authorization: Bearer $TOK' -H 'Content-Type: application/x-ndjson' --data-binary @'$T/one' '$URL/v1/events')\" = 202 ] && jq -e '.duplicates == 1' '$T/pb' >/dev/null"
+check refused_event_now_accepted sh -c "[ \"\$(curl -s -o '$T/pb' -w '%{http_code}' -H 'Authorization: Bearer $TOK' -H 'Content-Type: application/x-ndjson' --data-binary @'$T/two' '$URL/v1/events')\" = 202 ] && jq -e '.accepted == 1' '$T/pb' >/dev/null || { cat '$T/pb'; exit 1; }"
+kill -TERM "$PID"
+wait "$PID" 2>/dev/null
+
+# No server there: a clear error and exit 1, the password never shown.
+check unreachable_server_exit_1 exit_is 1 "$K" incidents --db "postgresql://kintsugi:s3cret@127.0.0.1:1/ks"
+check unreachable_server_message sh -c "'$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q 'connect to PostgreSQL (database ks on 127.0.0.1 port 1)' && ! '$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q s3cret"
+
+psql_ -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'it\\_$$\\_%' LOOP EXECUTE 'DROP SCHEMA ' || s || ' CASCADE'; END LOOP; END \$\$" >/dev/null 2>&1
+echo "RESULT passed=$passed failed=$failed"
