@@ -55,6 +55,7 @@ struct ks_bus_conf {
     uint32_t partitions;  /* KS_BUS_PARTITIONS (publish) */
     int window;           /* publish: acknowledgements awaited at most (4096) */
     int batch;            /* serve: messages fetched and committed together (512) */
+    ks_time ack_wait;     /* serve: a message not acknowledged by then comes again (30 s) */
 };
 
 /* ---- publishing (publish.c) ---------------------------------------------------- */

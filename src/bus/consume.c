@@ -16,6 +16,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +29,8 @@ struct ks_bus_sub {
     pthread_t th;
     int started, stop;
     int64_t committed; /* the stream sequence of the last committed message */
+    int resumed;       /* the consumer was made from committed + 1 in this process */
+    int drop_acks;     /* fault injection (KINTSUGI_BUS_DROP_ACKS): batches left unacknowledged */
     uint64_t last_cseq; /* the consumer's delivery sequence last seen (0: none yet) */
     /* for /healthz, under mu */
     pthread_mutex_t mu;
@@ -110,7 +113,7 @@ static int subscribe(struct ks_bus_sub *s, int remake, struct ks_err *err)
         jsConsumerConfig_Init(&cc);
         cc.Durable = s->consumer;
         cc.AckPolicy = js_AckExplicit;
-        cc.AckWait = (int64_t)30 * 1000000000; /* ns */
+        cc.AckWait = (int64_t)s->c.ack_wait * 1000000; /* ns */
         cc.FilterSubject = s->filter;
         cc.MaxAckPending = s->c.batch * 4 > 1024 ? s->c.batch * 4 : 1024;
         if (s->committed > 0) {
@@ -162,7 +165,15 @@ static int set_up(struct ks_bus_sub *s, struct ks_err *err)
         return -1;
     }
     __atomic_store_n(&s->committed, committed, __ATOMIC_RELAXED);
-    return subscribe(s, 0, err);
+    /* The first time in this process the consumer is made again from the
+     * committed sequence + 1: what a killed predecessor had fetched but not
+     * acknowledged comes again at once, not after the ack wait. */
+    int remake = !s->resumed;
+    if (subscribe(s, remake, err) != 0) {
+        return -1;
+    }
+    s->resumed = 1;
+    return 0;
 }
 
 /* Applies and acknowledges one fetched batch. Returns 0, 1 when the consumer
@@ -218,8 +229,12 @@ static int take(struct ks_bus_sub *s, natsMsgList *list, struct ks_buf *body)
         pthread_mutex_unlock(&s->mu);
     }
     /* committed: now, and only now, acknowledged */
-    for (int i = 0; i < list->Count; i++) {
-        natsMsg_Ack(list->Msgs[i], NULL);
+    if (s->drop_acks > 0) {
+        s->drop_acks--; /* as if the process died between the commit and the acks */
+    } else {
+        for (int i = 0; i < list->Count; i++) {
+            natsMsg_Ack(list->Msgs[i], NULL);
+        }
     }
     pthread_mutex_lock(&s->mu);
     s->applied += napplied;
@@ -308,6 +323,11 @@ struct ks_bus_sub *ks_bus_sub_new(struct ks_live *l, const struct ks_bus_conf *c
     if (s->c.batch <= 0) {
         s->c.batch = 512;
     }
+    if (s->c.ack_wait <= 0) {
+        s->c.ack_wait = 30 * KS_SEC;
+    }
+    const char *drop = getenv("KINTSUGI_BUS_DROP_ACKS");
+    s->drop_acks = drop && *drop ? atoi(drop) : 0;
     s->state = "connecting";
     s->since = ks_time_now();
     pthread_mutex_init(&s->mu, NULL);

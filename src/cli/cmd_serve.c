@@ -39,12 +39,15 @@ static struct ks_opt opts[] = {
     {"bus-consumer", 1, "--bus: the durable consumer's name (default kintsugi)", 0, NULL},
     {"bus-batch", 1, "--bus: messages fetched, committed and acknowledged together (default 512)",
      0, NULL},
+    {"bus-ack-wait", 1, "--bus: a message not acknowledged by then is delivered again (default "
+                        "30s)",
+     0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
     "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]\n"
     "       [--bus nats://HOST:PORT [--bus-stream S] [--bus-subject P] [--bus-consumer C]\n"
-    "        [--bus-batch N]]",
+    "        [--bus-batch N] [--bus-ack-wait DUR]]",
     "Run kintsugi live: events and people's actions over HTTP, timers on the wall clock.",
     "It owns the database while it runs: other kintsugi commands that change it are refused\n"
     "with the server's name (reading commands work meanwhile). A request that changes state is\n"
@@ -181,9 +184,17 @@ int ks_cmd_serve(int argc, char **argv)
             }
             bus.batch = (int)v;
         }
+        const char *aw = ks_cli_opt(&spec, "bus-ack-wait")->value;
+        if (aw && (ks_duration_parse(aw, &bus.ack_wait) != 0 || bus.ack_wait < 100)) {
+            ks_cli_error("--bus-ack-wait '%s': expected a duration of 100ms or more, such as 30s",
+                         aw);
+            return KS_EXIT_USAGE;
+        }
     } else if (ks_cli_opt(&spec, "bus-stream")->set || ks_cli_opt(&spec, "bus-subject")->set ||
-               ks_cli_opt(&spec, "bus-consumer")->set || ks_cli_opt(&spec, "bus-batch")->set) {
-        ks_cli_error("--bus-stream, --bus-subject, --bus-consumer and --bus-batch go with --bus");
+               ks_cli_opt(&spec, "bus-consumer")->set || ks_cli_opt(&spec, "bus-batch")->set ||
+               ks_cli_opt(&spec, "bus-ack-wait")->set) {
+        ks_cli_error("--bus-stream, --bus-subject, --bus-consumer, --bus-batch and --bus-ack-wait "
+                     "go with --bus");
         return KS_EXIT_USAGE;
     }
     const char *ms = getenv("KINTSUGI_CHECKPOINT_EVERY");
