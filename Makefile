@@ -5,10 +5,12 @@ CC      ?= gcc
 PKGS     = sqlite3 libpq yaml-0.1 jansson libcurl libcrypto libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The NATS client (libnats-dev): its pkg-config name is libnats; -lnats without it.
+NATS_LIBS  = $(shell pkg-config --libs libnats 2>/dev/null || echo -lnats)
 WARN     = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wvla -Werror
 CFLAGS  ?= -O2 -g
-LDLIBS   = $(PKG_LIBS) -lm -lpthread
+LDLIBS   = $(PKG_LIBS) $(NATS_LIBS) -lm -lpthread
 
 # The dashboard's files (web/) become build/gen/web_assets.c (scripts/embed.c),
 # compiled into the library like any source: nothing is read at run time.

@@ -10,11 +10,13 @@ set -euo pipefail
 # (tests/browser/, npm ci with PUPPETEER_SKIP_DOWNLOAD: no browser is downloaded);
 # it also gives `kintsugi demo` a terminal with script (bsdutils) and finds the
 # server under it with pgrep (procps).
+# libnats-dev: the NATS C client (JetStream) of `kintsugi publish` and `serve --bus`;
+# nats-server: the JetStream server tests/integration/bus.sh and bench/bus.sh start.
 # libpq-dev: the PostgreSQL store (--db postgresql://...); postgresql (the
 # server, run by scripts/pg-test.sh for the tests) and postgresql-client (psql).
 need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2
       prometheus-alertmanager openssl python3 prometheus python3-aiosmtpd chromium bsdutils procps
-      libpq-dev postgresql postgresql-client)
+      libpq-dev postgresql postgresql-client libnats-dev nats-server)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -72,6 +72,7 @@ void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e);
 int ks_cmd_ingest(int argc, char **argv);
 int ks_cmd_messages(int argc, char **argv);
 int ks_cmd_serve(int argc, char **argv);
+int ks_cmd_publish(int argc, char **argv);
 int ks_cmd_incidents(int argc, char **argv);
 int ks_cmd_incident(int argc, char **argv);
 int ks_cmd_deadletters(int argc, char **argv);

@@ -4,6 +4,7 @@
  * SIGTERM or SIGINT stop it: no new connection, requests in progress
  * finished, the state saved, exit 0.
  */
+#include "../bus/bus.h"
 #include "../serve/serve.h"
 #include "cli.h"
 
@@ -31,10 +32,22 @@ static struct ks_opt opts[] = {
      0, NULL},
     {"max-body", 1, "POST /v1/events: the largest body in bytes (default 67108864, 64 MiB)", 0,
      NULL},
+    {"bus", 1, "also consume events from NATS JetStream: nats://HOST:PORT[,...] (docs/BUS.md)", 0,
+     NULL},
+    {"bus-stream", 1, "--bus: the stream (default KINTSUGI; created if absent)", 0, NULL},
+    {"bus-subject", 1, "--bus: the subjects' prefix (default kintsugi.events)", 0, NULL},
+    {"bus-consumer", 1, "--bus: the durable consumer's name (default kintsugi)", 0, NULL},
+    {"bus-batch", 1, "--bus: messages fetched, committed and acknowledged together (default 512)",
+     0, NULL},
+    {"bus-ack-wait", 1, "--bus: a message not acknowledged by then is delivered again (default "
+                        "30s)",
+     0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
-    "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]",
+    "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]\n"
+    "       [--bus nats://HOST:PORT [--bus-stream S] [--bus-subject P] [--bus-consumer C]\n"
+    "        [--bus-batch N] [--bus-ack-wait DUR]]",
     "Run kintsugi live: events and people's actions over HTTP, timers on the wall clock.",
     "It owns the database while it runs: other kintsugi commands that change it are refused\n"
     "with the server's name (reading commands work meanwhile). A request that changes state is\n"
@@ -47,6 +60,10 @@ static const struct ks_cmd_spec spec = {
     "/healthz and /readyz need none. docs/API.md lists every route.\n\n"
     "--clock event runs on event time, as `kintsugi ingest` does (backfills, tests, demos): the\n"
     "same events posted in the same order give the same incidents, to the millisecond.\n\n"
+    "--bus also takes the events `kintsugi publish` put on a NATS JetStream stream, with a\n"
+    "durable pull consumer: each batch is committed with the stream sequence it reaches, then\n"
+    "acknowledged; a restart resumes after the committed sequence and skips what is delivered\n"
+    "again. A bus that is down is retried with backoff and shown on /healthz (\"bus\").\n\n"
     "exit status: 0 stopped by SIGTERM or SIGINT after saving, 1 runtime failure (address in\n"
     "use, store), 2 usage or configuration error.",
     opts, sizeof(opts) / sizeof(opts[0])};
@@ -139,6 +156,47 @@ int ks_cmd_serve(int argc, char **argv)
         }
         api.max_events_body = (size_t)v;
     }
+    struct ks_bus_conf bus = {0};
+    bus.url = ks_cli_opt(&spec, "bus")->value;
+    if (bus.url) {
+        struct ks_err be = {0};
+        const char *bs = ks_cli_opt(&spec, "bus-stream")->value;
+        const char *bp = ks_cli_opt(&spec, "bus-subject")->value;
+        const char *bc = ks_cli_opt(&spec, "bus-consumer")->value;
+        bus.stream = bs ? bs : KS_BUS_STREAM;
+        bus.prefix = bp ? bp : KS_BUS_PREFIX;
+        bus.consumer = bc ? bc : KS_BUS_CONSUMER;
+        if (ks_bus_url_check(bus.url, &be) != 0 ||
+            ks_bus_name_check("--bus-stream", bus.stream, 0, &be) != 0 ||
+            ks_bus_name_check("--bus-subject", bus.prefix, 1, &be) != 0 ||
+            ks_bus_name_check("--bus-consumer", bus.consumer, 0, &be) != 0) {
+            ks_cli_error("%s", be.msg);
+            return KS_EXIT_USAGE;
+        }
+        const char *bb = ks_cli_opt(&spec, "bus-batch")->value;
+        bus.batch = 512;
+        if (bb) {
+            char *end;
+            long v = strtol(bb, &end, 10);
+            if (!*bb || *end || v < 1 || v > 65536) {
+                ks_cli_error("--bus-batch '%s': expected a whole number from 1 to 65536", bb);
+                return KS_EXIT_USAGE;
+            }
+            bus.batch = (int)v;
+        }
+        const char *aw = ks_cli_opt(&spec, "bus-ack-wait")->value;
+        if (aw && (ks_duration_parse(aw, &bus.ack_wait) != 0 || bus.ack_wait < 100)) {
+            ks_cli_error("--bus-ack-wait '%s': expected a duration of 100ms or more, such as 30s",
+                         aw);
+            return KS_EXIT_USAGE;
+        }
+    } else if (ks_cli_opt(&spec, "bus-stream")->set || ks_cli_opt(&spec, "bus-subject")->set ||
+               ks_cli_opt(&spec, "bus-consumer")->set || ks_cli_opt(&spec, "bus-batch")->set ||
+               ks_cli_opt(&spec, "bus-ack-wait")->set) {
+        ks_cli_error("--bus-stream, --bus-subject, --bus-consumer, --bus-batch and --bus-ack-wait "
+                     "go with --bus");
+        return KS_EXIT_USAGE;
+    }
     const char *ms = getenv("KINTSUGI_CHECKPOINT_EVERY");
     if (ms && *ms) {
         lo.checkpoint_every = (ks_time)(strtod(ms, NULL) * KS_SEC);
@@ -179,10 +237,18 @@ int ks_cmd_serve(int argc, char **argv)
     ho.observe = ks_metrics_observe;
     ho.observe_ctx = &metrics;
     struct ks_err err = {0};
+    struct ks_bus_sub *sub = NULL;
+    if (bus.url) {
+        /* started after the writer: its batches are jobs of the writer */
+        sub = ks_bus_sub_new(live, &bus);
+        api.health = ks_bus_health;
+        api.health_ctx = sub;
+    }
     /* Requests that come before the writer starts wait in its queue. */
     struct ks_http *h = ks_http_start(&ho, &err);
     if (!h) {
         ks_cli_error("cannot listen on %s: %s", listen ? listen : "127.0.0.1:8080", err.msg);
+        ks_bus_sub_stop(sub);
         ks_live_close(live);
         return KS_EXIT_FAIL;
     }
@@ -192,10 +258,14 @@ int ks_cmd_serve(int argc, char **argv)
     }
     if (ks_live_set_url(live, url) != 0) {
         ks_http_stop(h);
+        ks_bus_sub_stop(sub);
         ks_live_close(live);
         return KS_EXIT_FAIL;
     }
     ks_live_start(live);
+    if (sub) {
+        ks_bus_sub_start(sub);
+    }
     fprintf(stderr, "listening on %s\n", url);
     fflush(stderr);
     int sig = 0;
@@ -204,6 +274,7 @@ int ks_cmd_serve(int argc, char **argv)
     fprintf(stderr, "kintsugi: %s: finishing requests in progress and saving\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM");
     ks_http_stop(h);
+    ks_bus_sub_stop(sub); /* a batch in progress is committed and acknowledged first */
     rc = ks_live_close(live);
     if (rc == 0) {
         fprintf(stderr, "kintsugi: stopped; state saved to %s\n", lo.db);

@@ -12,6 +12,7 @@ static const struct {
 } commands[] = {
     {"ingest", ks_cmd_ingest, "replay NDJSON events (files or -) into the database"},
     {"serve", ks_cmd_serve, "run live: HTTP API, event and alert intake, timers on the wall clock"},
+    {"publish", ks_cmd_publish, "publish NDJSON events to NATS JetStream (for serve --bus)"},
     {"incidents", ks_cmd_incidents, "list incidents (--status, --json)"},
     {"incident", ks_cmd_incident, "show one incident, or ack / status / note / assign it"},
     {"deadletters", ks_cmd_deadletters, "rejected lines: list, fix, replay"},

@@ -73,8 +73,20 @@ static struct ks_live *live_of(void *ctx)
 
 static void get_healthz(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    (void)req, (void)ctx;
-    ks_buf_puts(&resp->body, "{\"status\":\"ok\"}");
+    (void)req;
+    const struct ks_api *api = ctx;
+    if (!api->health) {
+        ks_buf_puts(&resp->body, "{\"status\":\"ok\"}");
+        return;
+    }
+    struct ks_buf more = {0};
+    int degraded = api->health(api->health_ctx, &more);
+    ks_buf_printf(&resp->body, "{\"status\":\"%s\"", degraded ? "degraded" : "ok");
+    if (more.len) {
+        ks_buf_put(&resp->body, more.p, more.len);
+    }
+    ks_buf_putc(&resp->body, '}');
+    ks_buf_fini(&more);
 }
 
 static void get_readyz(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)

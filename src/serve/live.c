@@ -34,6 +34,8 @@ struct job {
     int reapplied;       /* from the journal, after a restart */
     char *owned;         /* the body as journaled, when the op rewrote it (live_more.c) */
     int deferred;        /* an op of live_tx.c: applied inside the batch's transaction */
+    const char *mark_key; /* events from a bus: its position, stored in the same transaction */
+    int64_t mark;
     struct job *next;
 };
 
@@ -220,9 +222,17 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
         if (jb->res) {
             jb->res->request = jb->seq;
         }
+        if (jb->mark_key) {
+            /* the bus position this batch reaches, committed with what it produced */
+            char v[32];
+            int n = snprintf(v, sizeof(v), "%lld", (long long)jb->mark);
+            if (a->store->ops->put_blob(a->store, jb->mark_key, v, (size_t)n, err) != KS_OK) {
+                return err->rc;
+            }
+        }
         char source[160];
-        snprintf(source, sizeof(source), "http request %lld (%.100s)", (long long)jb->seq,
-                 jb->actor ? jb->actor : "?");
+        snprintf(source, sizeof(source), "%s request %lld (%.100s)",
+                 jb->mark_key ? "bus" : "http", (long long)jb->seq, jb->actor ? jb->actor : "?");
         for (size_t i = jb->dead0; i < jb->dead1 && i < nd; i++) {
             struct ks_deadletter d = {0};
             d.source = source;
@@ -579,9 +589,16 @@ int ks_live_close(struct ks_live *l)
 int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor, int end,
                    struct ks_live_events *res, struct ks_err *err)
 {
+    return ks_live_events_mark(l, body, len, actor, end, NULL, 0, res, err);
+}
+
+int ks_live_events_mark(struct ks_live *l, const char *body, size_t len, const char *actor,
+                        int end, const char *mark_key, int64_t mark, struct ks_live_events *res,
+                        struct ks_err *err)
+{
     memset(res, 0, sizeof(*res));
     struct job jb = {.kind = JOB_EVENTS, .body = body, .len = len, .actor = actor, .res = res,
-                     .end = end};
+                     .end = end, .mark_key = mark_key, .mark = mark};
     submit(l, &jb);
     if (jb.failed) {
         *err = jb.err;
@@ -625,6 +642,23 @@ void ks_live_stats(struct ks_live *l, struct ks_live_stats *out)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
     }
     out->clock = __atomic_load_n(&l->st.clock, __ATOMIC_RELAXED);
+}
+
+int ks_live_mark(struct ks_live *l, const char *mark_key, int64_t *mark, struct ks_err *err)
+{
+    struct ks_store *s = ks_live_reader(l, err);
+    if (!s) {
+        return -1;
+    }
+    struct ks_buf b = {0};
+    int found = 0;
+    if (s->ops->get_blob(s, mark_key, &b, &found, err) != KS_OK) {
+        ks_buf_fini(&b);
+        return -1;
+    }
+    *mark = found && b.p ? strtoll(b.p, NULL, 10) : 0;
+    ks_buf_fini(&b);
+    return 0;
 }
 
 /* ---- readers ------------------------------------------------------------------ */

@@ -68,6 +68,19 @@ struct ks_live_events {
  */
 int ks_live_events(struct ks_live *l, const char *body, size_t len, const char *actor, int end,
                    struct ks_live_events *res, struct ks_err *err);
+/*
+ * The same for events taken from a message bus (src/bus/): mark, the bus
+ * position these lines reach, is stored under mark_key (a blob) in the very
+ * transaction that commits them and their effects, so that after a crash the
+ * position read back (ks_live_mark) is exactly that of the state. Their dead
+ * letters name a "bus request".
+ */
+int ks_live_events_mark(struct ks_live *l, const char *body, size_t len, const char *actor,
+                        int end, const char *mark_key, int64_t mark, struct ks_live_events *res,
+                        struct ks_err *err);
+/* The committed position under mark_key (0 when none), read on the calling
+ * thread's reader connection. Returns 0, or -1 with err set. */
+int ks_live_mark(struct ks_live *l, const char *mark_key, int64_t *mark, struct ks_err *err);
 
 /*
  * Runs a command on the engine as the writer, durably: cmd is a JSON object
@@ -107,6 +120,10 @@ struct ks_api {
     struct ks_metrics *metrics;
     int metrics_open; /* /metrics without a token */
     size_t max_events_body; /* POST /v1/events: bytes (64 MiB) */
+    /* /healthz: more of its object (",\"bus\":{...}"), 1 when degraded
+     * (the status then reads "degraded"); NULL: nothing more. */
+    int (*health)(void *ctx, struct ks_buf *out);
+    void *health_ctx;
 };
 /* The routes of the API into out[0, cap); returns how many. */
 size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap);

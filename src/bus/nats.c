@@ -1,0 +1,110 @@
+/* nats.c - connecting to NATS with JetStream and making sure of the stream
+ * (bus_int.h), for both ends of the bus. */
+#include "bus_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ks_bus_fail(struct ks_err *err, natsStatus st, const char *what)
+{
+    const char *last = nats_GetLastError(NULL);
+    ks_err_set(err, KS_EIO, "%s: %s%s%s%s", what, natsStatus_GetText(st),
+               last && *last ? " (" : "", last && *last ? last : "", last && *last ? ")" : "");
+    return -1;
+}
+
+int ks_bus_options(struct ks_bus_conn *bc, const struct ks_bus_conf *c, int max_reconnect,
+                   natsConnectionHandler disconnected, natsConnectionHandler reconnected,
+                   void *ctx, struct ks_err *err)
+{
+    memset(bc, 0, sizeof(*bc));
+    natsStatus st = natsOptions_Create(&bc->opts);
+    if (st == NATS_OK) {
+        st = natsOptions_SetURL(bc->opts, c->url);
+    }
+    if (st == NATS_OK) {
+        st = natsOptions_SetMaxReconnect(bc->opts, max_reconnect);
+    }
+    if (st == NATS_OK) {
+        st = natsOptions_SetReconnectWait(bc->opts, 500);
+    }
+    if (st == NATS_OK) {
+        st = natsOptions_SetReconnectJitter(bc->opts, 250, 1000);
+    }
+    if (st == NATS_OK) {
+        st = natsOptions_SetTimeout(bc->opts, 2000);
+    }
+    if (st == NATS_OK) {
+        /* what is published while reconnecting waits here (32 MiB) */
+        st = natsOptions_SetReconnectBufSize(bc->opts, 32 << 20);
+    }
+    if (st == NATS_OK && disconnected) {
+        st = natsOptions_SetDisconnectedCB(bc->opts, disconnected, ctx);
+    }
+    if (st == NATS_OK && reconnected) {
+        st = natsOptions_SetReconnectedCB(bc->opts, reconnected, ctx);
+    }
+    if (st != NATS_OK) {
+        ks_bus_conn_close(bc);
+        return ks_bus_fail(err, st, c->url);
+    }
+    return 0;
+}
+
+int ks_bus_connect(struct ks_bus_conn *bc, jsOptions *jo, struct ks_err *err)
+{
+    natsStatus st = natsConnection_Connect(&bc->nc, bc->opts);
+    if (st != NATS_OK) {
+        return ks_bus_fail(err, st, "cannot connect to the bus");
+    }
+    st = natsConnection_JetStream(&bc->js, bc->nc, jo);
+    if (st != NATS_OK) {
+        return ks_bus_fail(err, st, "JetStream");
+    }
+    return 0;
+}
+
+int ks_bus_stream(struct ks_bus_conn *bc, const struct ks_bus_conf *c, struct ks_err *err)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    natsStatus st = js_GetStreamInfo(&si, bc->js, c->stream, NULL, &jerr);
+    if (st == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return 0;
+    }
+    if (st != NATS_NOT_FOUND) {
+        return ks_bus_fail(err, st, "the stream's information");
+    }
+    char subject[160];
+    snprintf(subject, sizeof(subject), "%s.*", c->prefix);
+    const char *subjects[] = {subject};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = c->stream;
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Retention = js_LimitsPolicy;
+    cfg.Duplicates = (int64_t)10 * 60 * 1000000000; /* ns: publish again within 10 min, dropped */
+    st = js_AddStream(&si, bc->js, &cfg, NULL, &jerr);
+    if (st != NATS_OK && jerr != JSStreamNameExistErr) {
+        char what[200];
+        snprintf(what, sizeof(what), "cannot create the stream %s (subjects %s)", c->stream,
+                 subject);
+        return ks_bus_fail(err, st, what);
+    }
+    jsStreamInfo_Destroy(si);
+    return 0;
+}
+
+void ks_bus_conn_close(struct ks_bus_conn *bc)
+{
+    jsCtx_Destroy(bc->js);
+    if (bc->nc) {
+        natsConnection_Close(bc->nc);
+        natsConnection_Destroy(bc->nc);
+    }
+    natsOptions_Destroy(bc->opts);
+    memset(bc, 0, sizeof(*bc));
+}
