@@ -412,8 +412,9 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
     }
     if (ks_store_open(&sh->store, db, &err) != KS_OK) {
         /* the database named once: "store: open PATH: ..." names it already,
-         * a failed migration (a full disk) does not */
-        if (strstr(err.msg, db)) {
+         * a failed migration (a full disk) does not; a PostgreSQL URI is
+         * never repeated (its password), the driver names database and host */
+        if (strstr(err.msg, db) || ks_store_is_shared(db)) {
             ks_shell_error("%s", err.msg);
         } else {
             ks_shell_error("%s: %s", db, err.msg);
