@@ -6,11 +6,14 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct ks_bus_pub {
     struct ks_bus_conn bc;
     pthread_mutex_t mu;
+    pthread_cond_t cv;
     uint64_t sent, acked, failed;
+    uint64_t handled; /* acknowledgement handlers that have finished, message freed */
     char first_error[300];
 };
 
@@ -35,12 +38,17 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     }
     pthread_mutex_unlock(&p->mu);
     natsMsg_Destroy(msg);
+    pthread_mutex_lock(&p->mu);
+    p->handled++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int ks_bus_pub_open(struct ks_bus_pub **out, const struct ks_bus_conf *c, struct ks_err *err)
 {
     struct ks_bus_pub *p = ks_calloc(1, sizeof(*p));
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     *out = p;
     /* a bus restarting under a publish: reconnect for up to a minute */
     if (ks_bus_options(&p->bc, c, 120, NULL, NULL, NULL, err) != 0) {
@@ -88,7 +96,18 @@ int ks_bus_pub_finish(struct ks_bus_pub *p, ks_time timeout, struct ks_err *err)
     jsPubOptions_Init(&po);
     po.MaxWait = timeout;
     natsStatus st = js_PublishAsyncComplete(p->bc.js, &po);
-    if (st != NATS_OK) {
+    if (st == NATS_OK) {
+        /* the library counts a message done before its handler has run:
+         * wait for the handlers, which free the messages, before closing */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&p->mu);
+        while (p->handled < p->sent &&
+               pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
+        }
+        pthread_mutex_unlock(&p->mu);
+    } else {
         /* what is still awaited is given back: not acknowledged, failed */
         natsMsgList pending = {0};
         if (js_PublishAsyncGetPendingList(&pending, p->bc.js) == NATS_OK) {
@@ -116,6 +135,7 @@ void ks_bus_pub_close(struct ks_bus_pub *p)
     }
     ks_bus_conn_close(&p->bc);
     pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     ks_free(p);
     nats_Close();
 }

@@ -64,8 +64,11 @@ static const struct ks_cmd_spec spec = {
     "durable pull consumer: each batch is committed with the stream sequence it reaches, then\n"
     "acknowledged; a restart resumes after the committed sequence and skips what is delivered\n"
     "again. A bus that is down is retried with backoff and shown on /healthz (\"bus\").\n\n"
-    "exit status: 0 stopped by SIGTERM or SIGINT after saving, 1 runtime failure (address in\n"
-    "use, store), 2 usage or configuration error.",
+    "Several servers on one PostgreSQL database: the first is active, the others wait as\n"
+    "standbys (not listening) and one takes over, from the committed state, when the active one\n"
+    "stops or dies (docs/DEPLOY.md). A second server on one SQLite file is refused.\n\n"
+    "exit status: 0 stopped by SIGTERM or SIGINT after saving (a standby: at once), 1 runtime\n"
+    "failure (address in use, store), 2 usage or configuration error.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 /* HOST:PORT, [V6]:PORT or PORT. */
@@ -219,7 +222,8 @@ int ks_cmd_serve(int argc, char **argv)
 
     struct ks_live *live;
     if ((rc = ks_live_open(&live, &lo)) != 0) {
-        return rc;
+        /* a standby stopped by SIGTERM or SIGINT before it took over */
+        return rc == KS_LIVE_STOPPED ? KS_EXIT_OK : rc;
     }
     api.live = live;
     static struct ks_metrics metrics = {.mu = PTHREAD_MUTEX_INITIALIZER};

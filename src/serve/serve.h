@@ -39,7 +39,10 @@ struct ks_live_opts {
 
 /* Opens the database as its one writer, loads the saved state and re-applies
  * the journal after it, then saves. Prints the problem and returns an exit
- * code != 0 on failure. */
+ * code != 0 on failure. On a shared database (PostgreSQL) that another server
+ * owns, waits as its standby and takes over when it stops; KS_LIVE_STOPPED if
+ * SIGINT or SIGTERM came first. */
+#define KS_LIVE_STOPPED 99
 int ks_live_open(struct ks_live **out, const struct ks_live_opts *o);
 /* Records the server's URL as the database's writer (before ks_live_start). */
 int ks_live_set_url(struct ks_live *l, const char *url);

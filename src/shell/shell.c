@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,38 +147,77 @@ static int lock_writer(struct ks_shell *sh)
 
 /* The same for a database that is not a file (PostgreSQL): the lock is the
  * database's (an advisory lock of this connection), tried every 200 ms while
- * another process holds it, so that Ctrl-C still gives up. */
+ * another process holds it, so that Ctrl-C still gives up.
+ *
+ * A server (kintsugi serve) that finds another server holding it is a
+ * standby: it waits, and takes over the moment the holder's connection ends
+ * (a kill -9, a crash, a stop), loading the state the holder committed. Its
+ * SIGINT and SIGTERM are blocked (the server takes them with sigwait), so it
+ * waits for them with sigtimedwait instead of sleeping. */
+static int standby_wait(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    int sig = sigtimedwait(&set, NULL, &pause);
+    if (sig > 0) {
+        ks_shell_stop_signal = sig;
+        return 1;
+    }
+    return 0;
+}
+
 static int lock_writer_shared(struct ks_shell *sh)
 {
     struct ks_err err = {0};
-    int got = 0, said = 0;
+    int got = 0, said = 0, standby = 0;
     while (sh->store->ops->lock_writer(sh->store, &got, &err) == KS_OK && !got) {
         if (!said) {
             char who[300];
             holder(sh, who, sizeof(who));
-            if (strstr(who, "kintsugi serve")) {
+            standby = server_url && strstr(who, "kintsugi serve");
+            if (standby) {
+                fprintf(stderr,
+                        "kintsugi: standby: %s is owned by %s; this server takes over when "
+                        "that one stops (docs/DEPLOY.md)\n",
+                        sh->store->uri, who);
+            } else if (strstr(who, "kintsugi serve")) {
                 ks_shell_error("%s is owned by %s: make this change through its HTTP API "
                                "(docs/API.md), or stop the server first; reading commands work "
                                "meanwhile",
                                sh->store->uri, who);
                 return KS_SHELL_FAIL;
+            } else {
+                fprintf(stderr,
+                        "kintsugi: %s is being written by %s; waiting for it to finish "
+                        "(one writer at a time; Ctrl-C to give up)\n",
+                        sh->store->uri, who);
             }
-            fprintf(stderr,
-                    "kintsugi: %s is being written by %s; waiting for it to finish "
-                    "(one writer at a time; Ctrl-C to give up)\n",
-                    sh->store->uri, who);
+            fflush(stderr);
             said = 1;
         }
-        if (ks_shell_stop_signal) {
+        if (standby ? standby_wait() : ks_shell_stop_signal != 0) {
+            if (standby) {
+                fprintf(stderr, "kintsugi: standby stopped before taking over\n");
+                return KS_SHELL_STOPPED;
+            }
             ks_shell_error("%s: gave up waiting for the writer lock", sh->store->uri);
             return KS_SHELL_FAIL;
         }
-        struct timespec pause = {0, 200 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        if (!standby) {
+            struct timespec pause = {0, 200 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
     }
     if (!got) {
         ks_shell_error("%s: %s", sh->store->uri, err.msg);
         return KS_SHELL_FAIL;
+    }
+    if (standby) {
+        fprintf(stderr, "kintsugi: taking over %s\n", sh->store->uri);
+        fflush(stderr);
     }
     return write_holder(sh);
 }
