@@ -37,7 +37,7 @@ FUZZ_TARGETS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_OBJ     = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZFLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg
+.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg bench-bus
 
 $(WEB_GEN): scripts/embed.c $(WEB_FILES)
 	@mkdir -p build/gen build/tools
@@ -162,6 +162,11 @@ bench-serve: deps
 bench-pg: deps
 	@$(MAKE) --no-print-directory all build/bench/gen_inventory
 	@bash bench/postgres.sh
+
+# Events through NATS JetStream with 1, 2 and 3 instances, and a standby's takeover.
+bench-bus: deps
+	@$(MAKE) --no-print-directory all build/bench/gen_inventory
+	@bash bench/bus.sh
 
 clean:
 	rm -rf build

@@ -22,6 +22,9 @@ struct ks_live;
 #define KS_BUS_CONSUMER "kintsugi"
 #define KS_BUS_PARTITIONS 8
 #define KS_BUS_MAX_PARTITIONS 1024
+/* the subject (PREFIX.rejected) of lines the decoder rejects: published for the
+ * server to dead-letter, as a POST of them would be */
+#define KS_BUS_REJECTED "rejected"
 
 /* ---- partitioning (partition.c: no NATS in it) ------------------------------- */
 
@@ -63,12 +66,13 @@ struct ks_bus_conf {
 struct ks_bus_pub;
 /* Connects and creates the stream if it is absent. Returns 0, or -1 with err. */
 int ks_bus_pub_open(struct ks_bus_pub **out, const struct ks_bus_conf *c, struct ks_err *err);
-/* Publishes one event line (without its newline) to subject, without waiting
- * for its acknowledgement (at most conf.window wait at a time). msg_id: the
- * stream drops a second message with the same id in its duplicate window. */
+/* Publishes one message to subject: one event line, or several joined by
+ * '\n' (no newline at the end), without waiting for its acknowledgement (at
+ * most conf.window wait at a time). msg_id: the stream drops a second message
+ * with the same id in its duplicate window. The counts are in events (lines). */
 int ks_bus_pub_send(struct ks_bus_pub *p, const char *subject, const char *line, size_t n,
                     const char *msg_id, struct ks_err *err);
-/* Acknowledged and failed so far. */
+/* Events (lines) acknowledged and failed so far. */
 void ks_bus_pub_counts(struct ks_bus_pub *p, uint64_t *acked, uint64_t *failed);
 /* Waits (at most timeout) for every acknowledgement; those still missing
  * count as failed. Returns 0 when every message was acknowledged, else -1

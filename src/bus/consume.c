@@ -199,17 +199,25 @@ static int take(struct ks_bus_sub *s, natsMsgList *list, struct ks_buf *body)
             return 1;
         }
         s->last_cseq = cseq;
+        /* a message carries one event line or several joined by '\n' */
+        const char *data = natsMsg_GetData(list->Msgs[i]);
+        size_t len = (size_t)natsMsg_GetDataLength(list->Msgs[i]);
+        uint64_t lines = 1;
+        for (const char *q = data; data && (q = memchr(q, '\n', (size_t)(data + len - q))) != NULL;
+             q++) {
+            lines++;
+        }
         if (sseq <= s->committed || sseq <= last) {
-            nskipped++;
+            nskipped += lines;
             continue;
         }
-        ks_buf_put(body, natsMsg_GetData(list->Msgs[i]), (size_t)natsMsg_GetDataLength(list->Msgs[i]));
+        ks_buf_put(body, data, len);
         ks_buf_putc(body, '\n');
         if (!first) {
             first = sseq;
         }
         last = sseq;
-        napplied++;
+        napplied += lines;
     }
     if (napplied) {
         char actor[200];

@@ -12,20 +12,37 @@ struct ks_bus_pub {
     struct ks_bus_conn bc;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    uint64_t sent, acked, failed;
+    uint64_t sent, acked, failed; /* events (lines) */
+    uint64_t messages;            /* messages sent */
     uint64_t handled; /* acknowledgement handlers that have finished, message freed */
     char first_error[300];
 };
+
+/* The events a message carries: its lines. */
+static uint64_t msg_lines(natsMsg *msg)
+{
+    if (!msg) {
+        return 1;
+    }
+    const char *d = natsMsg_GetData(msg);
+    int n = natsMsg_GetDataLength(msg);
+    uint64_t lines = 1;
+    for (const char *q = d; d && (q = memchr(q, '\n', (size_t)(d + n - q))) != NULL; q++) {
+        lines++;
+    }
+    return lines;
+}
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     (void)js;
     struct ks_bus_pub *p = closure;
+    uint64_t lines = msg_lines(msg);
     pthread_mutex_lock(&p->mu);
     if (pa && !pae) {
-        p->acked++;
+        p->acked += lines;
     } else {
-        p->failed++;
+        p->failed += lines;
         if (!p->first_error[0]) {
             const char *id = NULL;
             if (msg) {
@@ -76,8 +93,13 @@ int ks_bus_pub_send(struct ks_bus_pub *p, const char *subject, const char *line,
     if (st != NATS_OK) {
         return ks_bus_fail(err, st, "publish");
     }
+    uint64_t lines = 1;
+    for (const char *q = line; (q = memchr(q, '\n', (size_t)(line + n - q))) != NULL; q++) {
+        lines++;
+    }
     pthread_mutex_lock(&p->mu);
-    p->sent++;
+    p->sent += lines;
+    p->messages++;
     pthread_mutex_unlock(&p->mu);
     return 0;
 }
@@ -103,7 +125,7 @@ int ks_bus_pub_finish(struct ks_bus_pub *p, ks_time timeout, struct ks_err *err)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 5;
         pthread_mutex_lock(&p->mu);
-        while (p->handled < p->sent &&
+        while (p->handled < p->messages &&
                pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {
         }
         pthread_mutex_unlock(&p->mu);
@@ -112,7 +134,9 @@ int ks_bus_pub_finish(struct ks_bus_pub *p, ks_time timeout, struct ks_err *err)
         natsMsgList pending = {0};
         if (js_PublishAsyncGetPendingList(&pending, p->bc.js) == NATS_OK) {
             pthread_mutex_lock(&p->mu);
-            p->failed += (uint64_t)pending.Count;
+            for (int i = 0; i < pending.Count; i++) {
+                p->failed += msg_lines(pending.Msgs[i]);
+            }
             pthread_mutex_unlock(&p->mu);
             natsMsgList_Destroy(&pending);
         }
