@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/bus.sh - events through NATS JetStream (`make bench-bus`):
 #
-#  1. `kintsugi publish` of an inventory stream (4 channels x BENCH_BUS_SKUS
+#  1. `kintsugi publish` (BENCH_BUS_LINES events per message, default 100) of an inventory stream (4 channels x BENCH_BUS_SKUS
 #     SKUs x BENCH_BUS_CYCLES cycles, bench/gen_inventory.c) onto a stream, as
 #     a whole process under /usr/bin/time;
 #  2. `kintsugi serve --bus` taking that stream into PostgreSQL with 1, 2 and
@@ -21,6 +21,7 @@ cd "$(dirname "$0")/.."
 SKUS=${BENCH_BUS_SKUS:-25000}
 CYCLES=${BENCH_BUS_CYCLES:-10}
 BATCH=${BENCH_BUS_BATCH:-512}
+LINES=${BENCH_BUS_LINES:-100} # publish --lines-per-message
 OUT=bench/out
 mkdir -p "$OUT"
 say() { printf '\n== %s\n' "$*"; }
@@ -60,9 +61,10 @@ N=$(wc -l <"$FILE")
 BYTES=$(stat -c %s "$FILE")
 
 # ---- 1. publish ---------------------------------------------------------------------
-say "kintsugi publish --bus $BUS --quiet $FILE ($N events)"
-/usr/bin/time -f "$TIME_FMT" -o "$OUT/bus-publish.txt" build/kintsugi publish --bus "$BUS" --quiet "$FILE"
-cat "$OUT/bus-publish.txt"
+say "kintsugi publish --bus $BUS --lines-per-message $LINES --json $FILE ($N events)"
+/usr/bin/time -f "$TIME_FMT" -o "$OUT/bus-publish.txt" build/kintsugi publish --bus "$BUS" --lines-per-message "$LINES" --json "$FILE" >"$W/pub.json"
+cat "$OUT/bus-publish.txt" "$W/pub.json"
+MSGS=$(jq .messages "$W/pub.json") # the last stream sequence
 PUB_S=$(val "$OUT/bus-publish.txt" seconds)
 
 # ---- 2. serve --bus with 1, 2, 3 instances --------------------------------------------
@@ -85,7 +87,7 @@ run() {
             active=$P_1
         fi
     done
-    until [ "$(committed "$u")" -ge "$N" ]; do sleep 0.05; done
+    until [ "$(committed "$u")" -ge "$MSGS" ]; do sleep 0.05; done
     t1=$(now_ms)
     local secs cpu
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
@@ -144,7 +146,7 @@ cat "$OUT/bus-ingest-sq.txt"
 rate_of() { awk -v k="$1:" '$1 == k { print $6 }' "$W/rates"; }
 {
     echo "kintsugi through NATS JetStream, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "stream: $FILE ($N events, $BYTES bytes), --bus-batch $BATCH"
+    echo "stream: $FILE ($N events, $BYTES bytes) in $MSGS messages (--lines-per-message $LINES), --bus-batch $BATCH"
     echo "nats-server $(nats-server --version 2>&1 | head -1), PostgreSQL $(psql "$PG" -qAtX -c 'SHOW server_version') (fsync on)"
     echo "command: make bench-bus"
     printf 'publish: %s s, %.0f events/s\n' "$PUB_S" "$(awk -v n="$N" -v s="$PUB_S" 'BEGIN { print n / s }')"

@@ -16,7 +16,7 @@ set -euo pipefail
 # server, run by scripts/pg-test.sh for the tests) and postgresql-client (psql).
 need=(gcc make pkg-config curl jq libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev libssl-dev libmicrohttpd-dev clang libclang-rt-14-dev libtsan2
       prometheus-alertmanager openssl python3 prometheus python3-aiosmtpd chromium bsdutils procps
-      libpq-dev postgresql postgresql-client libnats-dev nats-server)
+      libpq-dev postgresql postgresql-client libnats-dev nats-server sqlite3)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -207,6 +207,11 @@ int ks_cmd_serve(int argc, char **argv)
             lo.checkpoint_every = 1;
         }
     }
+    const char *cb = getenv("KINTSUGI_CHECKPOINT_BYTES");
+    if (cb && *cb) {
+        double v = strtod(cb, NULL);
+        lo.checkpoint_bytes = v >= 1 ? (size_t)v : 1;
+    }
     char url[300];
     snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
     lo.url = url;

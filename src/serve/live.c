@@ -276,7 +276,13 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
         }
         apply(l, jb);
     }
-    int ck = now - l->last_checkpoint >= l->o.checkpoint_every;
+    if (journal) {
+        for (struct job *jb = jobs; jb; jb = jb->next) {
+            l->journal_bytes += jb->kind == JOB_READ ? 0 : jb->len;
+        }
+    }
+    int ck = now - l->last_checkpoint >= l->o.checkpoint_every ||
+             l->journal_bytes >= l->o.checkpoint_bytes;
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
@@ -295,6 +301,7 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     }
     if (ck) {
         l->last_checkpoint = now;
+        l->journal_bytes = 0;
     }
     KS_LIVE_COUNT(l, commits, 1);
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
@@ -500,6 +507,9 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     l->o = *o;
     if (!l->o.checkpoint_every) {
         l->o.checkpoint_every = 30 * KS_SEC;
+    }
+    if (!l->o.checkpoint_bytes) {
+        l->o.checkpoint_bytes = (size_t)64 << 20;
     }
     if (!l->o.update_idle) {
         l->o.update_idle = 5 * KS_SEC;

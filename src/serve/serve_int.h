@@ -21,6 +21,7 @@ struct ks_live {
     int stopping, started, ready, broken;
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
+    size_t journal_bytes; /* journaled since the last saved state */
     int open_updates;    /* events came since the last end of input */
     ks_time last_events; /* wall clock of the last events applied */
     ks_time last_checkpoint;

@@ -140,4 +140,26 @@ check no_second_call [ "$(grep -c . "$T/calls")" = 1 ]
 check feed_state_same_as_cli same '/v1/feed/amazon?state=1' feed amazon --state --json
 stop "$PID" TERM
 
+# ---- the state is saved once enough is journaled (KINTSUGI_CHECKPOINT_BYTES) ----------
+# With a threshold below one request, every request's entry is accounted for by
+# a saved state and leaves the journal at once; with the default (64 MiB), the
+# entry stays until the 30 s timer.
+journal_rows() { sqlite3 "$1" 'SELECT count(*) FROM journal'; }
+EV='{"type":"inventory","ts":"2026-11-22T10:00:00Z","channel":"amazon","sku":"J-1","qty":3}'
+by_bytes() { # THRESHOLD WANT-ROWS
+    local db=$T/ckb-$1.db
+    "$K" token create --name feeder --role responder --db "$db" >"$T/ckb.tok" 2>/dev/null
+    KINTSUGI_CHECKPOINT_EVERY=3600 KINTSUGI_CHECKPOINT_BYTES=$1 start "ckb$1" "$db" --clock event || return 1
+    status_is 202 POST /v1/events "$(cat "$T/ckb.tok")" "$EV" application/x-ndjson || return 1
+    [ "$(journal_rows "$db")" = "$2" ] || { echo "journal rows $(journal_rows "$db"), want $2"; return 1; }
+    kill -9 "$PID"; wait "$PID" 2>/dev/null
+    # either way, after kill -9 and a restart the event is there, once
+    start "ckb$1-again" "$db" --clock event || return 1
+    stop "$PID" TERM
+    [ "$(journal_rows "$db")" = 0 ] || return 1
+    "$K" feed amazon --state --db "$db" --json | jq -e '[.. | objects | select(.sku? == "J-1")] | length == 1' >/dev/null
+}
+check checkpoint_after_bytes_trims_journal by_bytes 10 0
+check checkpoint_default_keeps_journal_entry by_bytes 67108864 1
+
 echo "RESULT passed=$passed failed=$failed"
