@@ -281,8 +281,12 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
             l->journal_bytes += jb->kind == JOB_READ ? 0 : jb->len;
         }
     }
-    int ck = now - l->last_checkpoint >= l->o.checkpoint_every ||
-             l->journal_bytes >= l->o.checkpoint_bytes;
+    /* by time, or by what a restart would re-apply: once the journal since
+     * the last save outgrows both the threshold and the saved state itself
+     * (so saving never writes more than twice what comes in) */
+    size_t by_bytes = l->o.checkpoint_bytes > l->a.checkpoint_bytes ? l->o.checkpoint_bytes
+                                                                     : l->a.checkpoint_bytes;
+    int ck = now - l->last_checkpoint >= l->o.checkpoint_every || l->journal_bytes >= by_bytes;
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
@@ -509,7 +513,7 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
         l->o.checkpoint_every = 30 * KS_SEC;
     }
     if (!l->o.checkpoint_bytes) {
-        l->o.checkpoint_bytes = (size_t)64 << 20;
+        l->o.checkpoint_bytes = (size_t)16 << 20;
     }
     if (!l->o.update_idle) {
         l->o.update_idle = 5 * KS_SEC;

@@ -32,8 +32,9 @@ struct ks_live_opts {
     int clock_event;          /* event time instead of the wall clock */
     ks_time max_skew;         /* wall clock: an event's ts at most this ahead (5 min) */
     ks_time checkpoint_every; /* saved state every (30 s) */
-    size_t checkpoint_bytes;  /* or once this much is journaled since (64 MiB): bounds
-                               * what a restart or a standby's takeover re-applies */
+    size_t checkpoint_bytes;  /* or once this much, and more than the saved state's size,
+                               * is journaled since (16 MiB): bounds what a restart or a
+                               * standby's takeover re-applies */
     ks_time tick;             /* wall clock: the engine is moved on this often (250 ms) */
     ks_time update_idle;      /* open inventory updates close after this long without events (5 s) */
     const char *url;          /* http://HOST:PORT, for the writer lock's description */

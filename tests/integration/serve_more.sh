@@ -142,7 +142,7 @@ stop "$PID" TERM
 
 # ---- the state is saved once enough is journaled (KINTSUGI_CHECKPOINT_BYTES) ----------
 # With a threshold below one request, every request's entry is accounted for by
-# a saved state and leaves the journal at once; with the default (64 MiB), the
+# a saved state and leaves the journal at once; with the default (16 MiB), the
 # entry stays until the 30 s timer.
 journal_rows() { sqlite3 "$1" 'SELECT count(*) FROM journal'; }
 EV='{"type":"inventory","ts":"2026-11-22T10:00:00Z","channel":"amazon","sku":"J-1","qty":3}'
@@ -160,6 +160,6 @@ by_bytes() { # THRESHOLD WANT-ROWS
     "$K" feed amazon --state --db "$db" --json | jq -e '[.. | objects | select(.sku? == "J-1")] | length == 1' >/dev/null
 }
 check checkpoint_after_bytes_trims_journal by_bytes 10 0
-check checkpoint_default_keeps_journal_entry by_bytes 67108864 1
+check checkpoint_default_keeps_journal_entry by_bytes 16777216 1
 
 echo "RESULT passed=$passed failed=$failed"
