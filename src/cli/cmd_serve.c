@@ -6,6 +6,7 @@
  */
 #include "../bus/bus.h"
 #include "../serve/serve.h"
+#include "../store/store.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -65,8 +66,9 @@ static const struct ks_cmd_spec spec = {
     "acknowledged; a restart resumes after the committed sequence and skips what is delivered\n"
     "again. A bus that is down is retried with backoff and shown on /healthz (\"bus\").\n\n"
     "Several servers on one PostgreSQL database: the first is active, the others wait as\n"
-    "standbys (not listening) and one takes over, from the committed state, when the active one\n"
-    "stops or dies (docs/DEPLOY.md). A second server on one SQLite file is refused.\n\n"
+    "standbys (answering /healthz and /readyz only) and one takes over, from the committed\n"
+    "state and on its own address, when the active one stops or dies (docs/DEPLOY.md). A\n"
+    "second server on one SQLite file is refused.\n\n"
     "exit status: 0 stopped by SIGTERM or SIGINT after saving (a standby: at once), 1 runtime\n"
     "failure (address in use, store), 2 usage or configuration error.",
     opts, sizeof(opts) / sizeof(opts[0])};
@@ -225,8 +227,26 @@ int ks_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* On a shared database another server may own: listen at once with the
+     * standby's two answers while ks_live_open waits, on the port the full
+     * server then takes over. */
+    struct ks_http *standby = NULL;
+    if (ks_store_is_shared(lo.db)) {
+        struct ks_err se = {0};
+        if (!(standby = ks_standby_http_start(host, port, &se))) {
+            ks_cli_error("cannot listen on %s: %s", listen ? listen : "127.0.0.1:8080", se.msg);
+            return KS_EXIT_FAIL;
+        }
+        if (port == 0) {
+            port = ks_http_port(standby);
+            snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
+                     host, port);
+        }
+    }
     struct ks_live *live;
-    if ((rc = ks_live_open(&live, &lo)) != 0) {
+    rc = ks_live_open(&live, &lo);
+    ks_http_stop(standby);
+    if (rc != 0) {
         /* a standby stopped by SIGTERM or SIGINT before it took over */
         return rc == KS_LIVE_STOPPED ? KS_EXIT_OK : rc;
     }
@@ -286,7 +306,9 @@ int ks_cmd_serve(int argc, char **argv)
     ks_bus_sub_stop(sub); /* a batch in progress is committed and acknowledged first */
     rc = ks_live_close(live);
     if (rc == 0) {
-        fprintf(stderr, "kintsugi: stopped; state saved to %s\n", lo.db);
+        /* a PostgreSQL URI is never printed (its password) */
+        fprintf(stderr, "kintsugi: stopped; state saved to %s\n",
+                ks_store_is_shared(lo.db) ? "the database" : lo.db);
     }
     return rc;
 }

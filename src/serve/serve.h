@@ -47,6 +47,12 @@ struct ks_live_opts {
  * SIGINT or SIGTERM came first. */
 #define KS_LIVE_STOPPED 99
 int ks_live_open(struct ks_live **out, const struct ks_live_opts *o);
+
+/* A standby's HTTP server (standby.c): while ks_live_open waits for a shared
+ * database another server owns, it answers /healthz (200, "standby", who is
+ * active) and /readyz (503) on the server's address; stop it (ks_http_stop)
+ * once ks_live_open returns, before the full server starts there. */
+struct ks_http *ks_standby_http_start(const char *host, int port, struct ks_err *err);
 /* Records the server's URL as the database's writer (before ks_live_start). */
 int ks_live_set_url(struct ks_live *l, const char *url);
 /* Starts the writer thread. */

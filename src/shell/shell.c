@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -169,6 +170,25 @@ static int standby_wait(void)
     return 0;
 }
 
+/* Whom a standby waits for, for its /healthz and /readyz (another thread). */
+static pthread_mutex_t standby_mu = PTHREAD_MUTEX_INITIALIZER;
+static char standby_of[300];
+
+static void set_standby_of(const char *who)
+{
+    pthread_mutex_lock(&standby_mu);
+    snprintf(standby_of, sizeof(standby_of), "%s", who);
+    pthread_mutex_unlock(&standby_mu);
+}
+
+int ks_shell_standby_of(char *out, size_t cap)
+{
+    pthread_mutex_lock(&standby_mu);
+    snprintf(out, cap, "%s", standby_of);
+    pthread_mutex_unlock(&standby_mu);
+    return out[0] != 0;
+}
+
 static int lock_writer_shared(struct ks_shell *sh)
 {
     struct ks_err err = {0};
@@ -179,10 +199,12 @@ static int lock_writer_shared(struct ks_shell *sh)
             holder(sh, who, sizeof(who));
             standby = server_url && strstr(who, "kintsugi serve");
             if (standby) {
+                set_standby_of(who);
                 fprintf(stderr,
-                        "kintsugi: standby: %s is owned by %s; this server takes over when "
-                        "that one stops (docs/DEPLOY.md)\n",
-                        sh->store->uri, who);
+                        "kintsugi: standby: %s is owned by %s; this server (%s) answers "
+                        "/healthz and /readyz only, and takes over when that one stops "
+                        "(docs/DEPLOY.md)\n",
+                        sh->store->uri, who, server_url);
             } else if (strstr(who, "kintsugi serve")) {
                 ks_shell_error("%s is owned by %s: make this change through its HTTP API "
                                "(docs/API.md), or stop the server first; reading commands work "
@@ -216,6 +238,7 @@ static int lock_writer_shared(struct ks_shell *sh)
         return KS_SHELL_FAIL;
     }
     if (standby) {
+        set_standby_of("");
         fprintf(stderr, "kintsugi: taking over %s\n", sh->store->uri);
         fflush(stderr);
     }

@@ -78,6 +78,9 @@ int ks_shell_open(struct ks_shell *s, const char *config, const char *db, int fl
  * the server and its URL, and other writers are refused rather than kept
  * waiting. ks_shell_writer_describe writes the URL anew once it is known. */
 void ks_shell_writer_role(const char *url);
+/* While a server waits as a standby (the database owned by another server):
+ * 1 and who owns it in out; else 0 and "". Safe from any thread. */
+int ks_shell_standby_of(char *out, size_t cap);
 int ks_shell_writer_describe(struct ks_shell *s, const char *url);
 /* Writes the engine's effects (dead letters, changed incidents, hook calls,
  * the guarded feed, new SKU strings) and, if checkpoint, the engine state,

@@ -152,8 +152,24 @@ three_start() {
     until_ok 20 is_standby b && until_ok 20 is_standby c
 }
 check three_one_active_two_standbys three_start
-# the standbys do not listen: they only wait for the writer lock
-check standbys_do_not_listen [ -z "$(url_of b)$(url_of c)" ]
+# the standbys answer /healthz (200, standby, who is active) and /readyz (503)
+# only, on their own address, until they take over
+standby_url() { sed -n 's/^kintsugi: standby: .* this server (\(http[^)]*\)) answers.*/\1/p' "$T/$1.err" | head -1; }
+standby_answers() {
+    local n u h
+    for n in b c; do
+        [ -z "$(url_of "$n")" ] || { echo "$n listens as the active one"; return 1; }
+        u=$(standby_url "$n")
+        h=$(curl -s -w ' %{http_code}' "$u/healthz")
+        [[ "$h" == '{"status":"standby","active":"pid '*'(kintsugi serve at '"$(url_of a)"', since '*'"} 200' ]] || { echo "$n /healthz: $h"; return 1; }
+        h=$(curl -s -w ' %{http_code}' "$u/readyz")
+        [[ "$h" == '{"error":{"code":"standby","message":"standby: the database is owned by pid '*' 503' ]] || { echo "$n /readyz: $h"; return 1; }
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/incidents")" = 404 ] || return 1
+    done
+    # the URI (and a password in it) is never in an answer
+    ! curl -s "$(standby_url b)/healthz" "$(standby_url b)/readyz" | grep -q postgres
+}
+check standbys_answer_health_only standby_answers
 kill_active_midway() {
     local u c0 c
     u=$(url_of a)
@@ -174,6 +190,7 @@ check kill9_active_midway kill_active_midway
 takeover() {
     which_active b c || return 1
     local ms=$((($(date +%s%N) - KILLED_NS) / 1000000))
+    [ "$(url_of "$ACTIVE")" = "$(standby_url "$ACTIVE")" ] || { echo "not on its standby address"; return 1; }
     grep -q "^kintsugi: taking over" "$T/$ACTIVE.err" || { cat "$T/$ACTIVE.err"; return 1; }
     echo "    $ACTIVE took over, listening ${ms} ms after the kill" >>"$T/story"
 }
