@@ -125,6 +125,7 @@ struct ks_channel {
     const struct ks_channel_cfg *cfg;
     struct ks_pair *pairs; /* indexed by SKU id, cap entries */
     uint32_t cap;
+    uint32_t ready; /* pairs [0, ready) have their pages (det_updates.c, pairs_room) */
     uint32_t n_tracked, n_known, n_active;
 
     /* The open update (distribution_shift, zero_spike). */
