@@ -67,15 +67,19 @@ static void tune_allocator(void)
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     mallopt(M_TOP_PAD, 64 << 20);
-#ifdef MADV_HUGEPAGE
-    /* Blocks under the mapping threshold, so that the heap itself grows. */
+#if defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    /* Blocks under the mapping threshold, so that the heap itself grows;
+     * with an allocator that does not grow it (the sanitizers'), nothing. */
     enum { NBLK = 8 };
-    void *blk[NBLK];
-    uintptr_t lo = (uintptr_t)sbrk(0);
+    void *blk[NBLK] = {0};
+    uintptr_t lo = (uintptr_t)sbrk(0), hi = lo;
     for (int i = 0; i < NBLK; i++) {
         blk[i] = malloc(HEAP_AHEAD / NBLK);
+        hi = (uintptr_t)sbrk(0);
+        if (hi == lo) {
+            break;
+        }
     }
-    uintptr_t hi = (uintptr_t)sbrk(0);
     for (int i = NBLK - 1; i >= 0; i--) {
         free(blk[i]);
     }
