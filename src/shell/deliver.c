@@ -128,8 +128,9 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
     }
     pending_fini(&p);
     /* The attempts went to the engine's timelines: saved with the state. A
-     * pass that tried nothing changed nothing (every caller saved before
-     * delivering), and a state of hundreds of MB is not written again. */
+     * pass that tried nothing changed nothing in the engine (ingest and
+     * action save just before; hooks deliver opens what is saved), so a
+     * state of hundreds of MB is not written again for nothing. */
     if (rc == 0 && tried && ks_shell_flush(sh, 1) != 0) {
         rc = -1;
     }
