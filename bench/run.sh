@@ -226,6 +226,9 @@ BYTES=$(val "$OUT/replay1.txt" bytes)
 LINES=$(val "$OUT/replay1.txt" lines)
 I_SEC=$(val "$OUT/ingest.txt" seconds)
 I_RSS=$(val "$OUT/ingest.txt" peak_rss_kib)
+# The CPU time of that run (user + sys): steadier than the wall clock when
+# other work shares the machine.
+I_CPU=$(awk '$1 == "user" { u = $2 } $1 == "sys" { s = $2 } END { printf "%.2f", u + s }' "$OUT/ingest.txt")
 DW_SEC=$(val "$OUT/duckdb-whole.txt" seconds)
 DW_RSS=$(val "$OUT/duckdb-whole.txt" peak_rss_kib)
 P_SEC=$(val "$OUT/pairs-ingest.txt" seconds)
@@ -243,7 +246,7 @@ awk -v bytes="$BYTES" -v lines="$LINES" -v ksec="$K_SEC" -v kmbs="$K_MBS" -v kev
     -v k2sec="$K2_SEC" -v k2mbs="$K2_MBS" -v same12="$SAME12" \
     -v krss="$K_RSS" -v kbpp="$K_BPP" -v kspp="$K_SPP" -v pairs="$K_PAIRS" -v inc="$K_INC" \
     -v dmbs="$D_MBS" -v smbs="$S_MBS" -v nflag="$NFLAG" -v ratios="$ratios" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    -v isec="$I_SEC" -v irss="$I_RSS" -v dwsec="$DW_SEC" -v dwrss="$DW_RSS" -v iratios="$iratios" \
+    -v isec="$I_SEC" -v icpu="$I_CPU" -v irss="$I_RSS" -v dwsec="$DW_SEC" -v dwrss="$DW_RSS" -v iratios="$iratios" \
     -v psec="$P_SEC" -v prss="$P_RSS" -v pload="$P_LOAD" -v plrss="$P_LRSS" \
     -v cores="$(nproc)" -v repeat="$REPEAT" '
 function met(ok) { return ok ? "met" : "NOT met" }
@@ -256,6 +259,7 @@ BEGIN {
     printf "the command a user types, whole process (/usr/bin/time):\n"
     printf "%-34s %16.2f\n", "kintsugi ingest seconds", isec
     printf "%-34s %16.1f\n", "kintsugi ingest MB/s", bytes / 1e6 / isec
+    printf "%-34s %16.2f\n", "kintsugi ingest CPU s (user + sys)", icpu
     printf "%-34s %16.1f\n", "kintsugi ingest peak RSS MiB", irss / 1024
     printf "%-34s %16.2f\n", "DuckDB whole process seconds", dwsec
     printf "%-34s %16.1f\n", "DuckDB whole process peak RSS MiB", dwrss / 1024

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,8 +51,50 @@ static const struct ks_cmd_spec spec = {
     "or configuration error, 130 / 143 stopped by SIGINT / SIGTERM after saving.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
+/* The allocator for a process that grows its tables for seconds and ends.
+ * First touches of pages are most of what the system charges an ingest
+ * (docs/PERFORMANCE.md: about 12 us each on a virtual machine), so:
+ * memory freed along the way (a grown array's old copy, a checkpoint's
+ * buffers) stays in the process for the next use instead of going back to
+ * the system and coming back page by page; blocks of up to 32 MiB come from
+ * the heap rather than from mappings of their own; and the heap is grown
+ * once by HEAP_AHEAD and that part asked to be backed by 2 MiB pages where
+ * the system does that on request (one fault for 512 pages). Hints only: no
+ * result depends on them. */
+#define HEAP_AHEAD ((size_t)192 << 20)
+static void tune_allocator(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 64 << 20);
+#if defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
+    /* Blocks under the mapping threshold, so that the heap itself grows;
+     * with an allocator that does not grow it (the sanitizers'), nothing. */
+    enum { NBLK = 8 };
+    void *blk[NBLK] = {0};
+    uintptr_t lo = (uintptr_t)sbrk(0), hi = lo;
+    for (int i = 0; i < NBLK; i++) {
+        blk[i] = malloc(HEAP_AHEAD / NBLK);
+        hi = (uintptr_t)sbrk(0);
+        if (hi == lo) {
+            break;
+        }
+    }
+    for (int i = NBLK - 1; i >= 0; i--) {
+        free(blk[i]);
+    }
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    lo = (lo + huge - 1) & ~(huge - 1);
+    hi &= ~(huge - 1);
+    if (lo != (uintptr_t)-1 && hi > lo && hi - lo <= 2 * HEAP_AHEAD) {
+        madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#endif
+}
+
 int ks_cmd_ingest(int argc, char **argv)
 {
+    tune_allocator();
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
     int nargs, rc = ks_cli_parse(&spec, argc, argv, args, &nargs);
     if (rc != 0 || nargs == 0) {

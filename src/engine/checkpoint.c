@@ -237,16 +237,40 @@ size_t ks_rd_count(struct ks_rd *r, size_t each)
  * distance from the one before and the quantity. */
 #define PIECE (1u << 20)
 
-static void put_varint(struct ks_buf *b, uint64_t v)
+/* Room for n more bytes and the terminating zero ks_buf keeps (as
+ * ks_buf_put grows it), so that the encoders below write in place: a pair
+ * or a held value is a few bytes, and a call with a copy for each of them
+ * was most of a large checkpoint's encoding time. */
+static inline void buf_room(struct ks_buf *b, size_t n)
 {
-    unsigned char tmp[10];
-    size_t n = 0;
+    if (__builtin_expect(b->len + n + 1 > b->cap, 0)) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        while (nc < b->len + n + 1) {
+            nc *= 2;
+        }
+        b->p = ks_realloc(b->p, nc);
+        b->cap = nc;
+    }
+}
+
+static inline void put_byte(struct ks_buf *b, unsigned char c)
+{
+    buf_room(b, 1);
+    b->p[b->len++] = (char)c;
+    b->p[b->len] = 0;
+}
+
+static inline void put_varint(struct ks_buf *b, uint64_t v)
+{
+    buf_room(b, 10);
+    unsigned char *o = (unsigned char *)b->p + b->len;
     while (v >= 0x80) {
-        tmp[n++] = (unsigned char)(v | 0x80);
+        *o++ = (unsigned char)(v | 0x80);
         v >>= 7;
     }
-    tmp[n++] = (unsigned char)v;
-    ks_buf_put(b, tmp, n);
+    *o++ = (unsigned char)v;
+    *o = 0;
+    b->len = (size_t)((char *)o - b->p);
 }
 
 static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
@@ -295,7 +319,7 @@ static void w_pairs(struct ks_wr *b, const struct ks_pair *v, uint32_t n)
         unsigned m = (unsigned)(p->cur != 0) | (unsigned)(p->good != p->cur) << 1 |
                      (unsigned)(p->guarded != p->cur) << 2 | (unsigned)(p->stamp != stamp) << 3 |
                      (unsigned)(p->flags != x.flags) << 4 | (unsigned)(p->next != next) << 5;
-        ks_buf_putc(&t, (char)m);
+        put_byte(&t, (unsigned char)m);
         if (m & 1) {
             put_varint(&t, p->cur);
         }

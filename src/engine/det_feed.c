@@ -44,8 +44,8 @@ static void __attribute__((noinline)) fire(struct ks_engine *e, struct ks_feedsr
     if (fresh) {
         ks_time first = t;
         for (size_t i = f->head; i < f->n; i++) {
-            if (f->rec[i].rej) {
-                first = f->rec[i].t;
+            if (ks_feed_at(f, i)->rej) {
+                first = ks_feed_at(f, i)->t;
                 break;
             }
         }
@@ -67,21 +67,32 @@ static void __attribute__((noinline)) fire(struct ks_engine *e, struct ks_feedsr
     }
 }
 
+/* A full ring twice the size, each record at its place in the new one. */
+static void __attribute__((noinline)) ring_grow(struct ks_feedsrc *f)
+{
+    size_t nc = f->cap ? f->cap * 2 : 8;
+    struct ks_feed_rec *v = ks_malloc(nc * sizeof(*v));
+    for (size_t i = f->head; i < f->n; i++) {
+        v[i & (nc - 1)] = *ks_feed_at(f, i);
+    }
+    ks_free(f->rec);
+    f->rec = v;
+    f->cap = nc;
+}
+
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t)
 {
     const struct ks_config *cfg = e->cfg;
     struct ks_feedsrc *f = src_get(e, source);
-    if (f->n > f->head && f->rec[f->n - 1].t == t) {
-        f->rec[f->n - 1].acc += (uint32_t)!rejected;
-        f->rec[f->n - 1].rej += (uint32_t)rejected;
+    if (f->n > f->head && ks_feed_at(f, f->n - 1)->t == t) {
+        ks_feed_at(f, f->n - 1)->acc += (uint32_t)!rejected;
+        ks_feed_at(f, f->n - 1)->rej += (uint32_t)rejected;
     } else {
-        if (f->head > 0 && f->head * 2 >= f->n) {
-            memmove(f->rec, f->rec + f->head, (f->n - f->head) * sizeof(*f->rec));
-            f->n -= f->head;
-            f->head = 0;
+        if (f->n - f->head == f->cap) {
+            ring_grow(f);
         }
-        KS_GROW(f->rec, f->cap, f->n + 1);
-        f->rec[f->n++] = (struct ks_feed_rec){t, (uint32_t)!rejected, (uint32_t)rejected};
+        *ks_feed_at(f, f->n) = (struct ks_feed_rec){t, (uint32_t)!rejected, (uint32_t)rejected};
+        f->n++;
     }
     f->acc += (uint64_t)!rejected;
     f->rej += (uint64_t)rejected;
@@ -107,7 +118,14 @@ static void save(const struct ks_engine *e, struct ks_wr *w)
         size_t live = ks_feed_live(f, e->cfg->feed_window);
         ks_wr_u32(w, f->source);
         ks_wr_u64(w, f->n - live);
-        ks_wr_bytes(w, f->rec + live, (f->n - live) * sizeof(*f->rec));
+        /* In order: the ring's records from live up to its end, then those
+         * that wrapped around to its start. */
+        size_t a = f->cap ? live & (f->cap - 1) : 0, left = f->n - live;
+        size_t first = left < f->cap - a ? left : f->cap - a;
+        if (left) {
+            ks_wr_bytes(w, f->rec + a, first * sizeof(*f->rec));
+            ks_wr_bytes(w, f->rec, (left - first) * sizeof(*f->rec));
+        }
         ks_wr_u32(w, (uint32_t)f->firing);
         ks_wr_i64(w, f->incident);
     }
@@ -122,7 +140,7 @@ static void load(struct ks_engine *e, struct ks_rd *r)
         memset(f, 0, sizeof(*f));
         f->source = ks_rd_u32(r);
         size_t nrec = ks_rd_count(r, sizeof(*f->rec));
-        KS_GROW(f->rec, f->cap, nrec + 1);
+        KS_GROW(f->rec, f->cap, nrec + 1); /* a power of two, as the ring needs */
         ks_rd_bytes(r, f->rec, nrec * sizeof(*f->rec));
         f->n = nrec;
         for (size_t k = 0; k < nrec; k++) {

@@ -125,6 +125,7 @@ struct ks_channel {
     const struct ks_channel_cfg *cfg;
     struct ks_pair *pairs; /* indexed by SKU id, cap entries */
     uint32_t cap;
+    uint32_t ready; /* pairs [0, ready) have their pages (det_updates.c, pairs_room) */
     uint32_t n_tracked, n_known, n_active;
 
     /* The open update (distribution_shift, zero_spike). */
@@ -216,7 +217,10 @@ struct ks_complaint_key {
     int64_t incident;
 };
 
-/* feed_rejects: run-length records of lines per clock instant. */
+/* feed_rejects: run-length records of lines per clock instant, in a ring:
+ * records head..n-1 (counted from the source's first, never reset) are the
+ * window, record i in rec[i & (cap - 1)], cap a power of two (or 0). A ring
+ * keeps the window where it is: no moving it down, no array twice its size. */
 struct ks_feed_rec {
     ks_time t;
     uint32_t acc, rej;
@@ -692,12 +696,16 @@ static inline int64_t ks_pct_hundredths(double pct)
 }
 /* The first of a feed source's records still in its window after its last
  * line, that is after (last - window, last]. */
+static inline struct ks_feed_rec *ks_feed_at(const struct ks_feedsrc *f, size_t i)
+{
+    return &f->rec[i & (f->cap - 1)];
+}
 static inline size_t ks_feed_live(const struct ks_feedsrc *f, ks_time window)
 {
     size_t k = f->head;
     if (f->n > k) {
-        ks_time cut = f->rec[f->n - 1].t - window;
-        while (k < f->n && f->rec[k].t <= cut) {
+        ks_time cut = ks_feed_at(f, f->n - 1)->t - window;
+        while (k < f->n && ks_feed_at(f, k)->t <= cut) {
             k++;
         }
     }
@@ -706,9 +714,10 @@ static inline size_t ks_feed_live(const struct ks_feedsrc *f, ks_time window)
 /* Drops a feed source's records at or before cut from its window. */
 static inline void ks_feed_prune(struct ks_feedsrc *f, ks_time cut)
 {
-    while (f->head < f->n && f->rec[f->head].t <= cut) {
-        f->acc -= f->rec[f->head].acc;
-        f->rej -= f->rec[f->head].rej;
+    while (f->head < f->n && ks_feed_at(f, f->head)->t <= cut) {
+        const struct ks_feed_rec *r = ks_feed_at(f, f->head);
+        f->acc -= r->acc;
+        f->rej -= r->rej;
         f->head++;
     }
 }
@@ -726,14 +735,15 @@ static inline void ks_det_feed_accepted(struct ks_engine *e, uint32_t source)
         size_t n = f->n;
         ks_time t = e->clock;
         if (n > f->head) {
-            struct ks_feed_rec *last = &f->rec[n - 1];
+            struct ks_feed_rec *last = ks_feed_at(f, n - 1);
             if (last->t == t) {
                 last->acc++;
                 f->acc++;
                 return;
             }
-            if (n < f->cap && last->t < t) {
-                f->rec[f->n++] = (struct ks_feed_rec){t, 1, 0};
+            if (n - f->head < f->cap && last->t < t) {
+                *ks_feed_at(f, n) = (struct ks_feed_rec){t, 1, 0};
+                f->n++;
                 f->acc++;
                 if ((n & 63) == 0) {
                     ks_feed_prune(f, t - e->cfg->feed_window);

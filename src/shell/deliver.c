@@ -88,6 +88,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         return -1;
     }
     int rc = 0;
+    size_t tried = 0;
     for (size_t i = 0; i < p.n && rc == 0; i++) {
         struct due *d = &p.v[i];
         ks_time now = ks_time_now();
@@ -97,6 +98,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
             }
             continue;
         }
+        tried++;
         struct ks_hook_row row = {d->key,     d->incident, d->action, d->body, "pending",
                                   d->attempts, d->next_at,  NULL};
         struct ks_hook_try t;
@@ -125,7 +127,11 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         }
     }
     pending_fini(&p);
-    if (rc == 0 && ks_shell_flush(sh, 1) != 0) {
+    /* The attempts went to the engine's timelines: saved with the state. A
+     * pass that tried nothing changed nothing in the engine (ingest and
+     * action save just before; hooks deliver opens what is saved), so a
+     * state of hundreds of MB is not written again for nothing. */
+    if (rc == 0 && tried && ks_shell_flush(sh, 1) != 0) {
         rc = -1;
     }
     return rc;

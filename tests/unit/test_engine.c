@@ -127,6 +127,65 @@ static void feed_counts(struct ks_engine *e, const char *src, uint64_t *acc, uin
     }
 }
 
+/* The feed_rejects window is a ring of records: over 3,600 lines a second
+ * apart (a window holds 600), one in seven rejected, it wraps many times and
+ * grows while full, and after every line it counts exactly the lines of the
+ * last 10 minutes, as a recount from scratch does; a checkpoint taken while
+ * the window runs over the ring's end loads into the same window (and saves
+ * the same bytes). */
+static void feed_rejects_window_wraps_and_counts_exactly(void)
+{
+    enum { N = 3600, CUT = 2620 };
+    static ks_time rec_t[N];
+    static int rej_of[N];
+    ks_time base;
+    CHECK_INT(ks_time_parse("2026-11-22T10:00:00Z", 20, &base, NULL), 0);
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "win");
+    ks_time clock = KS_TIME_NONE;
+    for (int i = 0; i < N; i++) {
+        char ts[32], line[256];
+        ks_time_fmt(base + (ks_time)i * KS_SEC, ts);
+        rej_of[i] = i % 7 == 3;
+        if (rej_of[i]) {
+            snprintf(line, sizeof(line), "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"a\"}",
+                     ts);
+        } else {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"inventory\",\"ts\":\"%s\",\"channel\":\"a\",\"sku\":\"S%d\","
+                     "\"qty\":%d,\"batch\":\"b\"}",
+                     ts, i % 50, i % 9);
+            clock = base + (ks_time)i * KS_SEC;
+        }
+        struct ks_err err = {0};
+        ks_engine_event(e, in, i + 1, line, strlen(line), &err);
+        rec_t[i] = clock; /* a rejected line counts at the clock, which it does not move */
+        if (i == CUT) {
+            /* the window runs over the ring's end back to its start */
+            CHECK(e->nfs == 1 && (e->fs[0].head & (e->fs[0].cap - 1)) > (e->fs[0].n & (e->fs[0].cap - 1)));
+            e = through_checkpoint(e);
+            in = ks_engine_input(e, "win");
+        }
+        uint64_t want_acc = 0, want_rej = 0, acc, rej;
+        for (int k = 0; k <= i; k++) {
+            if (rec_t[k] > clock - cfg.feed_window && rec_t[k] <= clock) {
+                want_acc += (uint64_t)!rej_of[k];
+                want_rej += (uint64_t)rej_of[k];
+            }
+        }
+        feed_counts(e, "file:win", &acc, &rej);
+        if (acc != want_acc || rej != want_rej) {
+            fprintf(stderr, "line %d: window %llu/%llu, recount %llu/%llu\n", i,
+                    (unsigned long long)acc, (unsigned long long)rej,
+                    (unsigned long long)want_acc, (unsigned long long)want_rej);
+            CHECK(0);
+            break;
+        }
+    }
+    CHECK(e->nfs == 1 && e->fs[0].n - e->fs[0].head > 500 && e->fs[0].n > e->fs[0].cap);
+    ks_engine_free(e);
+}
+
 /* The one entry for an event from any door tells the door what became of
  * each line, and dedupes and accounts for the feed exactly as the batch
  * entry of files does, packed lines included. */
@@ -673,6 +732,7 @@ int main(void)
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
     RUN(one_event_entry_says_what_became_of_each_line);
+    RUN(feed_rejects_window_wraps_and_counts_exactly);
     RUN(an_id_is_forgotten_after_the_retention_and_taken_anew);
     RUN(ids_are_kept_for_the_retention_only);
     RUN(ids_seen_survive_a_checkpoint);
