@@ -296,7 +296,16 @@ static void *run(void *arg)
         int rc = take(s, &list, &body);
         natsMsgList_Destroy(&list);
         if (rc < 0) {
-            break; /* the server's store failed: it says so on /readyz; a restart continues */
+            /* The server's store failed (it says so on /readyz): nothing of
+             * the batch was acknowledged. Wait, then start again from what
+             * the store says is committed (a PostgreSQL server taken up
+             * again in place reloads its state; a broken SQLite store keeps
+             * failing here until a restart). */
+            drop_sub(s);
+            s->resumed = 0;
+            pause_ms(s, backoff);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            continue;
         }
         if (rc > 0) {
             drop_sub(s);
