@@ -88,6 +88,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         return -1;
     }
     int rc = 0;
+    size_t tried = 0;
     for (size_t i = 0; i < p.n && rc == 0; i++) {
         struct due *d = &p.v[i];
         ks_time now = ks_time_now();
@@ -118,6 +119,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
             st->failed++;
         }
         ks_engine_hook_result(sh->eng, d->incident, d->action, t.attempt, t.ok, t.final, detail);
+        tried++;
         if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail,
                                         &err) != KS_OK) {
             ks_shell_error("%s", err.msg);
@@ -125,7 +127,9 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         }
     }
     pending_fini(&p);
-    if (rc == 0 && ks_shell_flush(sh, 1) != 0) {
+    /* The results go into the state, saved with them; a pass that tried no
+     * call changed nothing (restart to ready does not save the state again). */
+    if (rc == 0 && (tried || !ks_shell_unchanged(sh)) && ks_shell_flush(sh, 1) != 0) {
         rc = -1;
     }
     return rc;
