@@ -109,8 +109,15 @@ serve_ready() {
     t0=$(date +%s.%N)
     "$bin" serve --listen 127.0.0.1:0 --db "$db" 2>"$err" &
     pid=$!
+    local line
     for _ in $(seq 1 6000); do
-        [ -n "$url" ] || url=$(sed -n 's/^listening on //p' "$err" | head -1)
+        # read is a builtin: waiting for the line forks nothing that would
+        # take the CPU from the server it waits for
+        if [ -z "$url" ]; then
+            while IFS= read -r line; do
+                [ "${line#listening on }" != "$line" ] && url=${line#listening on }
+            done <"$err"
+        fi
         if [ -n "$url" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/readyz")" = 200 ]; then
             break
         fi
