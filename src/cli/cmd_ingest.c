@@ -132,6 +132,7 @@ int ks_cmd_ingest(int argc, char **argv)
     struct ks_input *ins = ks_calloc((size_t)nargs, sizeof(*ins));
     int from_start = ks_cli_opt(&spec, "from-start")->set > 0;
     size_t nins = 0;
+    int moved = 0;
     for (int i = 0; i < nargs && rc == 0; i++) {
         int stdin_input = strcmp(args[i], "-") == 0;
         int fd = stdin_input ? 0 : open(args[i], O_RDONLY);
@@ -142,16 +143,22 @@ int ks_cmd_ingest(int argc, char **argv)
         }
         struct ks_input *in = &ins[nins++];
         rc = ks_shell_input_open(&a, in, fd, args[i], from_start);
+        int64_t offset = in->row.offset;
         if (rc == 0) {
             rc = ks_shell_ingest_fd(&a, fd, in, ins, nins, &pg);
         }
+        /* An input known to this database, read to its end before, that has
+         * not grown: nothing was taken from it, its position stands. */
+        moved |= !in->path || !in->resumed || in->row.offset != offset;
         if (!stdin_input) {
             close(fd);
         }
     }
     if (rc == 0) {
-        ks_engine_end_input(a.eng);
-        rc = ks_shell_checkpoint(&a, ins, nins);
+        /* Nothing new in any input: the state loaded is the state saved, and
+         * restart to ready does not write it again. */
+        moved |= ks_engine_end_input(a.eng) > 0 || !ks_shell_unchanged(&a);
+        rc = moved ? ks_shell_checkpoint(&a, ins, nins) : 0;
     }
     if (rc != 0 && nins) {
         /* Say what stands: the last saved line of each input. */

@@ -199,6 +199,11 @@ void ks_intern_init(struct ks_intern *t);
 void ks_intern_fini(struct ks_intern *t);
 /* Returns the id of s, adding it if absent. */
 uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n);
+/* Adds count strings s[i] of n[i] bytes, in order, each expected to be new
+ * (a dictionary loaded whole): returns how many were added, stopping before
+ * the first that was already there. ks_intern_add one by one, faster. */
+size_t ks_intern_add_new(struct ks_intern *t, const char *const *s, const size_t *n,
+                         size_t count);
 /* Returns the id of s or UINT32_MAX. */
 uint32_t ks_intern_find(const struct ks_intern *t, const char *s, size_t n);
 /* Makes room for n strings of bytes bytes in all (without their NULs), so

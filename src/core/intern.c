@@ -90,12 +90,8 @@ void ks_intern_reserve(struct ks_intern *t, uint32_t n, size_t bytes)
     }
 }
 
-uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n)
+static uint32_t add_hashed(struct ks_intern *t, const char *s, size_t n, uint64_t h)
 {
-    if (!t->slots) {
-        ks_intern_init(t);
-    }
-    uint64_t h = ks_hash(s, n);
     uint32_t i = probe(t, s, n, h);
     if (t->slots[i]) {
         return t->slots[i] - 1;
@@ -127,6 +123,44 @@ uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n)
         rehash(t);
     }
     return id;
+}
+
+uint32_t ks_intern_add(struct ks_intern *t, const char *s, size_t n)
+{
+    if (!t->slots) {
+        ks_intern_init(t);
+    }
+    return add_hashed(t, s, n, ks_hash(s, n));
+}
+
+size_t ks_intern_add_new(struct ks_intern *t, const char *const *s, const size_t *n,
+                         size_t count)
+{
+    /* A table of millions of slots is far larger than the caches: each
+     * string's slot is asked for AHEAD strings before it is needed, so the
+     * memory fetches overlap instead of following one another. */
+    enum { AHEAD = 16 };
+    uint64_t h[AHEAD];
+    if (!t->slots) {
+        ks_intern_init(t);
+    }
+    for (size_t i = 0; i < count && i < AHEAD; i++) {
+        h[i] = ks_hash(s[i], n[i]);
+        __builtin_prefetch(&t->slots[(uint32_t)h[i] & (t->nslots - 1)]);
+    }
+    for (size_t i = 0; i < count; i++) {
+        uint64_t hi = h[i % AHEAD];
+        if (i + AHEAD < count) {
+            uint64_t ha = ks_hash(s[i + AHEAD], n[i + AHEAD]);
+            h[(i + AHEAD) % AHEAD] = ha;
+            __builtin_prefetch(&t->slots[(uint32_t)ha & (t->nslots - 1)]);
+        }
+        uint32_t want = t->n;
+        if (add_hashed(t, s[i], n[i], hi) != want) {
+            return i;
+        }
+    }
+    return count;
 }
 
 size_t ks_intern_bytes(const struct ks_intern *t)

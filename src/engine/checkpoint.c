@@ -1000,6 +1000,27 @@ enum ks_rc ks_engine_sku_load(struct ks_engine *e, const char *s, size_t n, stru
     return KS_OK;
 }
 
+enum ks_rc ks_engine_sku_load_many(struct ks_engine *e, const char *const *s, const size_t *n,
+                                   size_t count, struct ks_err *err)
+{
+    uint32_t first = e->skus.n;
+    if (e->nch || e->ninc || e->clock != KS_TIME_NONE) {
+        return ks_err_set(err, KS_ESTATE, "checkpoint: the engine is not fresh");
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (n[i] > UINT32_MAX / 2) {
+            return ks_err_set(err, KS_EIO, "checkpoint: SKU %zu of the dictionary is too long",
+                              first + i);
+        }
+    }
+    size_t added = ks_intern_add_new(&e->skus, s, n, count);
+    if (added != count) {
+        return ks_err_set(err, KS_EIO, "checkpoint: SKU %zu of the dictionary is a duplicate",
+                          first + added);
+    }
+    return KS_OK;
+}
+
 static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err);
 
 enum ks_rc ks_engine_load_parts(struct ks_engine *e, uint64_t total, ks_ck_get_fn get, void *ctx,

@@ -464,13 +464,16 @@ void ks_engine_lines(struct ks_engine *e, uint32_t input, int64_t lineno,
     }
 }
 
-void ks_engine_end_input(struct ks_engine *e)
+size_t ks_engine_end_input(struct ks_engine *e)
 {
+    size_t closed = 0;
     for (size_t i = 0; i < e->nch; i++) {
         if (e->ch[i].upd_open) {
             ks_det_update_close(e, &e->ch[i], e->clock);
+            closed++;
         }
     }
+    return closed;
 }
 
 /* ---- effects ------------------------------------------------------------------------ */

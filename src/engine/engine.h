@@ -82,8 +82,9 @@ void ks_engine_line_skipped(struct ks_engine *e, uint32_t input, int64_t lineno,
                             const char *head, size_t head_len, uint64_t total,
                             struct ks_err *err);
 /* The end of an input batch: closes every open update at the final clock.
- * The clock does not move and no timer fires. */
-void ks_engine_end_input(struct ks_engine *e);
+ * The clock does not move and no timer fires. Returns how many it closed (0:
+ * the state did not change). */
+size_t ks_engine_end_input(struct ks_engine *e);
 /* The wall clock's door (kintsugi serve): moves the clock to t if later,
  * firing every timer due before t, each at its own deadline. */
 void ks_engine_advance(struct ks_engine *e, ks_time t);
@@ -402,6 +403,10 @@ uint32_t ks_engine_sku_count(const struct ks_engine *e);
 /* Appends the next SKU string of a saved dictionary to a fresh engine; a
  * duplicate is KS_EIO. */
 enum ks_rc ks_engine_sku_load(struct ks_engine *e, const char *s, size_t n, struct ks_err *err);
+/* ks_engine_sku_load of s[0, count) (lengths n), in order: the same result,
+ * faster for a whole dictionary (the table's slots are fetched ahead). */
+enum ks_rc ks_engine_sku_load_many(struct ks_engine *e, const char *const *s, const size_t *n,
+                                   size_t count, struct ks_err *err);
 /* Room for n more SKUs of bytes bytes in all, before loading them. */
 void ks_engine_sku_reserve(struct ks_engine *e, uint32_t n, size_t bytes);
 

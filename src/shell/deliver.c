@@ -120,6 +120,7 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
             st->failed++;
         }
         ks_engine_hook_result(sh->eng, d->incident, d->action, t.attempt, t.ok, t.final, detail);
+        tried++;
         if (sh->store->ops->update_hook(sh->store, d->key, status, attempts, next_at, detail,
                                         &err) != KS_OK) {
             ks_shell_error("%s", err.msg);
@@ -127,11 +128,9 @@ static int pass(struct ks_shell *sh, ks_time *next, struct ks_delivery *st)
         }
     }
     pending_fini(&p);
-    /* The attempts went to the engine's timelines: saved with the state. A
-     * pass that tried nothing changed nothing in the engine (ingest and
-     * action save just before; hooks deliver opens what is saved), so a
-     * state of hundreds of MB is not written again for nothing. */
-    if (rc == 0 && tried && ks_shell_flush(sh, 1) != 0) {
+    /* The results go into the state, saved with them; a pass that tried no
+     * call changed nothing (restart to ready does not save the state again). */
+    if (rc == 0 && (tried || !ks_shell_unchanged(sh)) && ks_shell_flush(sh, 1) != 0) {
         rc = -1;
     }
     return rc;

@@ -329,13 +329,27 @@ static int sku_block(void *ctx, int64_t first, int64_t count, const void *data, 
         /* The whole dictionary's size is known: no table grows while it loads. */
         ks_engine_sku_reserve(l->e, (uint32_t)l->total, (size_t)l->total * 16);
     }
+    /* Handed over to the engine in batches, interned together. */
+    enum { BATCH = 256 };
+    const char *sv[BATCH];
+    size_t nv[BATCH], k = 0;
     int r;
-    while ((r = ks_sku_block_next(&p, end, &s, &len)) == 1) {
-        if (ks_engine_sku_load(l->e, s, len, l->err) != KS_OK) {
-            l->bad = 2;
-            return 1;
+    while ((r = ks_sku_block_next(&p, end, &s, &len)) == 1 || k > 0) {
+        if (r == 1) {
+            sv[k] = s;
+            nv[k++] = len;
+            got++;
         }
-        got++;
+        if (k == BATCH || (r != 1 && k > 0)) {
+            if (ks_engine_sku_load_many(l->e, sv, nv, k, l->err) != KS_OK) {
+                l->bad = 2;
+                return 1;
+            }
+            k = 0;
+        }
+        if (r != 1) {
+            break;
+        }
     }
     if (r < 0 || got != count) {
         l->bad = 1;
@@ -701,6 +715,23 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
     }
     ks_engine_effects_clear(sh->eng);
     return KS_SHELL_OK;
+}
+
+int ks_shell_unchanged(const struct ks_shell *sh)
+{
+    const int64_t *ids;
+    const struct ks_dead_effect *dl;
+    const struct ks_hook_effect *he;
+    if (!sh->eng || sh->tail || ks_engine_dirty(sh->eng, &ids) || ks_engine_dead(sh->eng, &dl) ||
+        ks_engine_hooks(sh->eng, &he) || ks_engine_sku_count(sh->eng) != sh->skus_saved) {
+        return 0;
+    }
+    for (size_t ch = 0; ch < sh->nenc; ch++) {
+        if (sh->enc[ch].first) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 int ks_shell_flush(struct ks_shell *sh, int checkpoint)

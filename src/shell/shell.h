@@ -251,5 +251,10 @@ int ks_shell_ingest_fd(struct ks_shell *s, int fd, struct ks_input *in, struct k
                        size_t nins, struct ks_progress *pg);
 /* Saves the effects, the state and the positions of ins[0, nins). */
 int ks_shell_checkpoint(struct ks_shell *s, struct ks_input *ins, size_t nins);
+/* 1 when nothing the engine holds is missing from the store: no effect
+ * waiting to be written, no SKU outside the saved dictionary, no rows after
+ * the saved state. With no event applied since it was loaded, the saved
+ * state is then the engine's own and saving it again would only copy it. */
+int ks_shell_unchanged(const struct ks_shell *s);
 
 #endif

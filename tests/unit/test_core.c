@@ -116,6 +116,45 @@ static void interning_gives_dense_stable_ids(void)
     ks_intern_fini(&t);
 }
 
+/* A dictionary loaded whole: the same ids as one by one, growing the table
+ * in the middle of a batch, and it stops before the first string already
+ * there (a damaged dictionary). */
+static void interning_many_new_strings_at_once(void)
+{
+    struct ks_intern t, u;
+    ks_intern_init(&t);
+    ks_intern_init(&u);
+    enum { N = 3000 };
+    static char buf[N][16];
+    const char *s[N];
+    size_t n[N];
+    for (int i = 0; i < N; i++) {
+        n[i] = (size_t)snprintf(buf[i], sizeof(buf[i]), "SKU-%07d", i * 7);
+        s[i] = buf[i];
+        CHECK_INT(ks_intern_add(&u, s[i], n[i]), i);
+    }
+    CHECK_INT(ks_intern_add_new(&t, s, n, 1000), 1000);
+    CHECK_INT(ks_intern_add_new(&t, s + 1000, n + 1000, N - 1000), N - 1000);
+    CHECK_INT(t.n, N);
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+        same &= ks_intern_find(&t, s[i], n[i]) == (uint32_t)i &&
+                strcmp(ks_intern_str(&t, (uint32_t)i), ks_intern_str(&u, (uint32_t)i)) == 0;
+    }
+    CHECK(same);
+    CHECK_INT(ks_intern_find(&t, "SKU-0000001", 11), UINT32_MAX);
+    /* The 3rd of this batch is already there: two are added, then it stops. */
+    const char *again[] = {"new-1", "new-2", "SKU-0000014", "new-3"};
+    size_t again_n[] = {5, 5, 11, 5};
+    CHECK_INT(ks_intern_add_new(&t, again, again_n, 4), 2);
+    CHECK_INT(t.n, N + 2);
+    CHECK_INT(ks_intern_find(&t, "new-2", 5), N + 1);
+    CHECK_INT(ks_intern_find(&t, "new-3", 5), UINT32_MAX);
+    CHECK_INT(ks_intern_add_new(&t, again, again_n, 0), 0);
+    ks_intern_fini(&t);
+    ks_intern_fini(&u);
+}
+
 static void map_holds_many_keys(void)
 {
     struct ks_map64 m = {0};
@@ -164,6 +203,7 @@ int main(void)
     RUN(durations_parse_and_format);
     RUN(json_writer_escapes_and_separates);
     RUN(interning_gives_dense_stable_ids);
+    RUN(interning_many_new_strings_at_once);
     RUN(map_holds_many_keys);
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);

@@ -132,12 +132,21 @@ static void delivery_results_survive_a_reopen(void)
     snprintf(cfg, sizeof(cfg), "%s/retry.yaml", dir);
     snprintf(db, sizeof(db), "%s/retry.db", dir);
     CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
+    /* Loaded as saved: nothing to write back (restart to ready saves nothing). */
+    CHECK(ks_shell_unchanged(&a));
     struct ks_buf b = {0};
     ks_engine_incident_json(a.eng, 1, 1, &b);
     CHECK(b.p && strstr(b.p, "attempt 3: ok (HTTP 200") != NULL);
     struct ks_delivery d;
     CHECK_INT(ks_shell_deliver(&a, 0, &d), 0); /* nothing is due again */
     CHECK_INT(d.done + d.failed + d.unconfigured, 0);
+    CHECK(ks_shell_unchanged(&a));
+    /* A new SKU is not in the saved dictionary yet. */
+    struct ks_err err;
+    const char *line = "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:09:00Z\","
+                       "\"channel\":\"amazon\",\"sku\":\"NEW-1\",\"qty\":3}";
+    ks_engine_event(a.eng, ks_engine_input(a.eng, "more.ndjson"), 1, line, strlen(line), &err);
+    CHECK(!ks_shell_unchanged(&a));
     ks_buf_fini(&b);
     ks_shell_close(&a);
 }
