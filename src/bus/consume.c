@@ -288,7 +288,17 @@ static void *run(void *arg)
         int rc = take(s, &list, &body);
         natsMsgList_Destroy(&list);
         if (rc < 0) {
-            break; /* the server's store failed: it says so on /readyz; a restart continues */
+            /* The server's store failed (it says so on /readyz): nothing of
+             * the batch was acknowledged. A store the server takes up again
+             * (PostgreSQL) is waited for, then the consumer is made again
+             * from the committed sequence + 1, read back from the store;
+             * otherwise (SQLite) a restart continues. */
+            drop_sub(s);
+            s->resumed = 0;
+            while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) && !ks_live_ready(s->l)) {
+                pause_ms(s, 200);
+            }
+            continue;
         }
         if (rc > 0) {
             drop_sub(s);

@@ -24,7 +24,12 @@
  * connection to PostgreSQL was lost: ..."); outside a transaction the next
  * statement reconnects first (and fails clearly if the server is still
  * away); inside one, everything until the rollback fails, since the server
- * has rolled it back already.
+ * has rolled it back already. A connection that held the writer lock takes
+ * it again as it reconnects, before any statement of its caller: the lock
+ * went with the old session, and another process may have taken it since
+ * (another `kintsugi serve` took over). Then the connection is fenced: every
+ * statement fails (KS_ESTATE, "...another process holds the writer lock
+ * now..."), so that a process that lost its lock cannot write again.
  */
 #include "sql.h"
 
@@ -61,6 +66,8 @@ static const char *const pg_override[ST_COUNT] = {
 struct pg {
     PGconn *c;
     int in_tx;                  /* between our BEGIN and COMMIT/ROLLBACK */
+    int writer;                 /* this connection took the writer lock */
+    int fenced;                 /* ... and lost it to another process: no more statements */
     char prepared[ST_COUNT];    /* on this connection */
 };
 
@@ -287,10 +294,25 @@ static enum ks_rc pg_connect(void **conn, const char *uri, struct ks_err *err)
     return KS_OK;
 }
 
+static enum ks_rc try_writer_lock(struct pg *g, int *got, struct ks_err *err, const char *what);
+
+static enum ks_rc fenced_err(struct ks_err *err, const char *what)
+{
+    return ks_err_set(err, KS_ESTATE,
+                      "store: %s: the writer lock went with the lost connection to PostgreSQL "
+                      "and another process holds it now (another kintsugi took over as the "
+                      "writer): this process writes no more",
+                      what);
+}
+
 /* Before a statement: a connection found broken outside a transaction is
- * opened again (statements are prepared again as they are used). */
+ * opened again (statements are prepared again as they are used), and the
+ * writer lock it held taken again first. */
 static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
 {
+    if (g->fenced) {
+        return fenced_err(err, what);
+    }
     if (PQstatus(g->c) == CONNECTION_OK) {
         return KS_OK;
     }
@@ -312,8 +334,25 @@ static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
         return KS_EIO;
     }
     PQsetNoticeProcessor(g->c, quiet, NULL);
-    ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL");
-    return run_ok(g, "SET client_encoding = 'UTF8'", err, what);
+    enum ks_rc rc = run_ok(g, "SET client_encoding = 'UTF8'", err, what);
+    if (rc != KS_OK || !g->writer) {
+        if (rc == KS_OK) {
+            ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL");
+        }
+        return rc;
+    }
+    int got = 0;
+    if ((rc = try_writer_lock(g, &got, err, what)) != KS_OK) {
+        return rc;
+    }
+    if (!got) {
+        g->fenced = 1;
+        ks_log(KS_LOG_ERROR, "store",
+               "reconnected to PostgreSQL, but another process holds the writer lock now");
+        return fenced_err(err, what);
+    }
+    ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL and took the writer lock again");
+    return KS_OK;
 }
 
 static enum ks_rc pg_script(void *conn, const char *sql, struct ks_err *err, const char *what)
@@ -603,15 +642,9 @@ static enum ks_rc pg_ready(void *conn, struct ks_err *err)
 /* One writer per schema: a session-level advisory lock, keyed by the schema
  * the tables are in, so that two kintsugi set-ups in one database do not
  * exclude each other. */
-static enum ks_rc pg_lock_writer(void *conn, int *got, struct ks_err *err)
+static enum ks_rc try_writer_lock(struct pg *g, int *got, struct ks_err *err, const char *what)
 {
-    struct pg *g = conn;
-    const char *what = "take the writer lock";
     *got = 0;
-    enum ks_rc rc = alive(g, err, what);
-    if (rc != KS_OK) {
-        return rc;
-    }
     PGresult *res = run(g,
                         "SELECT pg_try_advisory_lock(hashtext('kintsugi writer ' || "
                         "coalesce(current_schema(), '')))",
@@ -622,6 +655,26 @@ static enum ks_rc pg_lock_writer(void *conn, int *got, struct ks_err *err)
     *got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
     return KS_OK;
+}
+
+/* Taken again by a connection that holds it already, it is held once more
+ * (PostgreSQL counts): harmless, the session's end releases them all; so a
+ * server checks with it that its session still holds the lock. A connection
+ * that reconnects takes it again itself (alive): KS_ESTATE when another
+ * process holds it now. */
+static enum ks_rc pg_lock_writer(void *conn, int *got, struct ks_err *err)
+{
+    struct pg *g = conn;
+    const char *what = "take the writer lock";
+    *got = 0;
+    enum ks_rc rc = alive(g, err, what);
+    if (rc == KS_OK) {
+        rc = try_writer_lock(g, got, err, what);
+    }
+    if (rc == KS_OK && *got) {
+        g->writer = 1;
+    }
+    return rc;
 }
 
 const struct ks_sqldrv ks_sqldrv_pg = {
