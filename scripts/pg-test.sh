@@ -17,6 +17,10 @@
 # is its own. Authentication is "trust" on the socket and 127.0.0.1 only.
 # PG_FSYNC=off (the tests' default) skips fsync: a test server's data need not
 # survive a power cut; bench/ sets PG_FSYNC=on to measure what users get.
+# synchronous_commit follows it unless PG_SYNC_COMMIT says otherwise: a test
+# that crashes the server (crash, below) needs it on, since a commit is
+# otherwise answered before its WAL leaves the server's memory, and a crash
+# of the server (not of the machine) then loses it.
 set -euo pipefail
 
 die() { echo "pg-test: $*" >&2; exit 1; }
@@ -39,13 +43,14 @@ as_server() {
 
 # Starts the server of DIR on its port (DIR/port) with its settings.
 serve() {
-    local dir=$1 port fsync
+    local dir=$1 port fsync sync
     port=$(cat "$dir/port")
     fsync=$(cat "$dir/fsync")
+    sync=$(cat "$dir/sync_commit")
     # The server's log goes to DIR/sock (writable by the server's user).
     as_server "$bindir/pg_ctl" -D "$dir/data" -l "$dir/sock/server.log" -w -t 60 \
         -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c fsync=$fsync \
-            -c synchronous_commit=$fsync -c full_page_writes=$fsync -c max_connections=100 \
+            -c synchronous_commit=$sync -c full_page_writes=$fsync -c max_connections=100 \
             -c shared_buffers=128MB" start >>"$dir/pg_ctl.log" 2>&1 ||
         { cat "$dir/pg_ctl.log" "$dir/sock/server.log" >&2 2>/dev/null; die "the server did not start"; }
 }
@@ -68,6 +73,7 @@ start)
         >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
     port=$(free_port)
     echo "${PG_FSYNC:-off}" >"$dir/fsync"
+    echo "${PG_SYNC_COMMIT:-${PG_FSYNC:-off}}" >"$dir/sync_commit"
     echo "$port" >"$dir/port"
     serve "$dir"
     "$bindir/createdb" -h "$dir/sock" -p "$port" -U kintsugi kintsugi ||
