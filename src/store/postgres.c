@@ -24,7 +24,10 @@
  * connection to PostgreSQL was lost: ..."); outside a transaction the next
  * statement reconnects first (and fails clearly if the server is still
  * away); inside one, everything until the rollback fails, since the server
- * has rolled it back already. A connection that held the writer lock takes
+ * has rolled it back already. Two cases are sent again at once on a new
+ * connection, since nothing of them can have been done: a BEGIN, and a
+ * read outside a transaction, that met a connection gone while idle (the
+ * server restarted meanwhile); a write never is. A connection that held the writer lock takes
  * it again as it reconnects, before any statement of its caller: the lock
  * went with the old session, and another process may have taken it since
  * (another `kintsugi serve` took over). Then the connection is fenced: every
@@ -296,6 +299,21 @@ static enum ks_rc pg_connect(void **conn, const char *uri, struct ks_err *err)
 
 static enum ks_rc try_writer_lock(struct pg *g, int *got, struct ks_err *err, const char *what);
 
+static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what);
+
+/* Whether a failed statement met a lost connection (the server restarted or
+ * ended the session) rather than an error of its own: the connection is
+ * down, or the error is libpq's (no SQLSTATE), a connection exception (08)
+ * or the server going away (57P: shutdown, terminated). */
+static int conn_lost(struct pg *g, PGresult *res)
+{
+    if (PQstatus(g->c) != CONNECTION_OK) {
+        return 1;
+    }
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return !st || strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0;
+}
+
 static enum ks_rc fenced_err(struct ks_err *err, const char *what)
 {
     return ks_err_set(err, KS_ESTATE,
@@ -323,6 +341,13 @@ static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
                    what);
         return KS_EIO;
     }
+    return reconnect(g, err, what);
+}
+
+/* Opens the connection again (outside a transaction), and takes the writer
+ * lock again first when it held it. */
+static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what)
+{
     PQreset(g->c);
     memset(g->prepared, 0, sizeof(g->prepared));
     if (PQstatus(g->c) != CONNECTION_OK) {
@@ -369,6 +394,16 @@ static enum ks_rc pg_script(void *conn, const char *sql, struct ks_err *err, con
 }
 
 /* ---- statements ------------------------------------------------------------------- */
+
+/* A statement that only reads (SELECT): safe to send again. */
+static int is_read(enum ks_st id)
+{
+    const char *p = pg_override[id] ? pg_override[id] : ks_sql_statements[id];
+    while (*p == ' ' || *p == '\n' || *p == '\t') {
+        p++;
+    }
+    return strncasecmp(p, "SELECT", 6) == 0 && id != ST_TRIM_SEQ;
+}
 
 static enum ks_rc prepare(struct pg *g, enum ks_st id, struct ks_err *err, const char *what)
 {
@@ -442,6 +477,18 @@ static enum ks_rc pg_query(void *conn, enum ks_st id, const struct ks_sqlv *v, i
     snprintf(name, sizeof(name), "ks%d", (int)id);
     PGresult *res = PQexecPrepared(g->c, name, n, vals, lens, fmts, 1);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !g->in_tx && is_read(id) &&
+        conn_lost(g, res)) {
+        /* A read on a connection that went while idle: once more on a new
+         * one (a write is not sent twice: it may have been done). */
+        PQclear(res);
+        res = NULL;
+        if ((rc = reconnect(g, err, what)) != KS_OK || (rc = prepare(g, id, err, what)) != KS_OK) {
+            return rc;
+        }
+        res = PQexecPrepared(g->c, name, n, vals, lens, fmts, 1);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = result_err(g, res, err, what);
         PQclear(res);
@@ -571,7 +618,19 @@ static enum ks_rc pg_begin(void *conn, struct ks_err *err)
     }
     enum ks_rc rc = alive(g, err, what);
     if (rc == KS_OK) {
-        rc = run_ok(g, "BEGIN", err, what);
+        PGresult *res = PQexec(g->c, "BEGIN");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && conn_lost(g, res)) {
+            /* A connection that went while idle (the server restarted):
+             * nothing ran on it yet, so the transaction starts on a new one
+             * (the writer lock taken again first: reconnect). */
+            PQclear(res);
+            rc = reconnect(g, err, what);
+            res = rc == KS_OK ? PQexec(g->c, "BEGIN") : NULL;
+        }
+        if (rc == KS_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = result_err(g, res, err, what);
+        }
+        PQclear(res);
     }
     g->in_tx = rc == KS_OK;
     return rc;
