@@ -297,7 +297,8 @@ static enum ks_rc pg_connect(void **conn, const char *uri, struct ks_err *err)
     return KS_OK;
 }
 
-static enum ks_rc try_writer_lock(struct pg *g, int *got, struct ks_err *err, const char *what);
+static enum ks_rc try_writer_lock(struct pg *g, int *got, int *lost, struct ks_err *err,
+                                  const char *what);
 
 static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what);
 
@@ -367,7 +368,7 @@ static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what)
         return rc;
     }
     int got = 0;
-    if ((rc = try_writer_lock(g, &got, err, what)) != KS_OK) {
+    if ((rc = try_writer_lock(g, &got, NULL, err, what)) != KS_OK) {
         return rc;
     }
     if (!got) {
@@ -405,7 +406,9 @@ static int is_read(enum ks_st id)
     return strncasecmp(p, "SELECT", 6) == 0 && id != ST_TRIM_SEQ;
 }
 
-static enum ks_rc prepare(struct pg *g, enum ks_st id, struct ks_err *err, const char *what)
+/* *lost (when given): it failed on a lost connection. */
+static enum ks_rc prepare(struct pg *g, enum ks_st id, int *lost, struct ks_err *err,
+                          const char *what)
 {
     char name[16];
     snprintf(name, sizeof(name), "ks%d", (int)id);
@@ -419,6 +422,9 @@ static enum ks_rc prepare(struct pg *g, enum ks_st id, struct ks_err *err, const
     ks_buf_fini(&b);
     enum ks_rc rc = KS_OK;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (lost) {
+            *lost = conn_lost(g, res);
+        }
         rc = result_err(g, res, err, what);
     } else {
         g->prepared[id] = 1;
@@ -434,8 +440,15 @@ static enum ks_rc pg_query(void *conn, enum ks_st id, const struct ks_sqlv *v, i
     *c = (struct ks_sqlcur){&ks_sqldrv_pg, g, NULL, -1, 0, 0};
     KS_ASSERT(n <= MAX_PARAMS);
     enum ks_rc rc = alive(g, err, what);
+    int lost = 0;
     if (rc == KS_OK && !g->prepared[id]) {
-        rc = prepare(g, id, err, what);
+        rc = prepare(g, id, &lost, err, what);
+        if (rc != KS_OK && lost && !g->in_tx) {
+            /* gone while idle: preparing did nothing, so on a new connection */
+            if ((rc = reconnect(g, err, what)) == KS_OK) {
+                rc = prepare(g, id, NULL, err, what);
+            }
+        }
     }
     if (rc != KS_OK) {
         return rc;
@@ -483,7 +496,8 @@ static enum ks_rc pg_query(void *conn, enum ks_st id, const struct ks_sqlv *v, i
          * one (a write is not sent twice: it may have been done). */
         PQclear(res);
         res = NULL;
-        if ((rc = reconnect(g, err, what)) != KS_OK || (rc = prepare(g, id, err, what)) != KS_OK) {
+        if ((rc = reconnect(g, err, what)) != KS_OK ||
+            (rc = prepare(g, id, NULL, err, what)) != KS_OK) {
             return rc;
         }
         res = PQexecPrepared(g->c, name, n, vals, lens, fmts, 1);
@@ -701,15 +715,20 @@ static enum ks_rc pg_ready(void *conn, struct ks_err *err)
 /* One writer per schema: a session-level advisory lock, keyed by the schema
  * the tables are in, so that two kintsugi set-ups in one database do not
  * exclude each other. */
-static enum ks_rc try_writer_lock(struct pg *g, int *got, struct ks_err *err, const char *what)
+/* *lost (when given): it failed on a lost connection. */
+static enum ks_rc try_writer_lock(struct pg *g, int *got, int *lost, struct ks_err *err,
+                                  const char *what)
 {
     *got = 0;
-    PGresult *res = run(g,
-                        "SELECT pg_try_advisory_lock(hashtext('kintsugi writer ' || "
-                        "coalesce(current_schema(), '')))",
-                        err, what);
-    if (!res) {
-        return KS_EIO;
+    PGresult *res = PQexec(g->c, "SELECT pg_try_advisory_lock(hashtext('kintsugi writer ' || "
+                                 "coalesce(current_schema(), '')))");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (lost) {
+            *lost = conn_lost(g, res);
+        }
+        enum ks_rc rc = result_err(g, res, err, what);
+        PQclear(res);
+        return rc;
     }
     *got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     PQclear(res);
@@ -727,8 +746,16 @@ static enum ks_rc pg_lock_writer(void *conn, int *got, struct ks_err *err)
     const char *what = "take the writer lock";
     *got = 0;
     enum ks_rc rc = alive(g, err, what);
+    int lost = 0;
     if (rc == KS_OK) {
-        rc = try_writer_lock(g, got, err, what);
+        rc = try_writer_lock(g, got, &lost, err, what);
+    }
+    if (rc != KS_OK && lost && !g->in_tx) {
+        /* a connection gone while idle: the lock went with it; on a new one
+         * (which takes it again itself if it held it: reconnect) */
+        if ((rc = reconnect(g, err, what)) == KS_OK) {
+            rc = try_writer_lock(g, got, NULL, err, what);
+        }
     }
     if (rc == KS_OK && *got) {
         g->writer = 1;
