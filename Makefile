@@ -139,11 +139,15 @@ fuzz: deps
 	done
 
 # The crash and fault tests at their full counts (docs/DURABILITY.md):
-# `make test` runs them small; KS_TEST_DB picks the store (sqlite by default).
+# `make test` runs them small. kill -9 on SQLite (crash.sh) and on PostgreSQL
+# (crash_pg.sh, a server of its own), PostgreSQL crashed under load (pg_restart.sh).
 TORTURE_KILLS ?= 100
+TORTURE_PG_RESTARTS ?= 10
 torture: deps
 	@$(MAKE) --no-print-directory all san
 	KS_CRASH_KILLS=$(TORTURE_KILLS) KINTSUGI=build/san/kintsugi bash tests/integration/crash.sh
+	KS_CRASH_KILLS=$(TORTURE_KILLS) KINTSUGI=build/san/kintsugi bash tests/integration/crash_pg.sh
+	KS_PG_RESTARTS=$(TORTURE_PG_RESTARTS) KINTSUGI=build/san/kintsugi bash tests/integration/pg_restart.sh
 	KINTSUGI=build/san/kintsugi bash tests/integration/diskfull.sh
 	./build/san/tests/test_store_vfs
 

@@ -297,14 +297,15 @@ static void *run(void *arg)
         natsMsgList_Destroy(&list);
         if (rc < 0) {
             /* The server's store failed (it says so on /readyz): nothing of
-             * the batch was acknowledged. Wait, then start again from what
-             * the store says is committed (a PostgreSQL server taken up
-             * again in place reloads its state; a broken SQLite store keeps
-             * failing here until a restart). */
+             * the batch was acknowledged. A store the server takes up again
+             * (PostgreSQL) is waited for, then the consumer is made again
+             * from the committed sequence + 1, read back from the store;
+             * otherwise (SQLite) a restart continues. */
             drop_sub(s);
             s->resumed = 0;
-            pause_ms(s, backoff);
-            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE) && !ks_live_ready(s->l)) {
+                pause_ms(s, 200);
+            }
             continue;
         }
         if (rc > 0) {

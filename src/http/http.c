@@ -413,6 +413,14 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
                       "%s", err.msg[0] ? err.msg : "a token is needed");
         return 1;
     }
+    if (rc == KS_EIO) {
+        /* the tokens' store is away (a lost database connection): try again later */
+        memset(&c->req.who, 0, sizeof(c->req.who));
+        ks_log(KS_LOG_WARN, "http", "auth: %s", err.msg);
+        *res = refuse(c, 503, "unavailable", NULL, NULL, "cannot check the token now: %s",
+                      err.msg);
+        return 1;
+    }
     if (rc != KS_OK) {
         memset(&c->req.who, 0, sizeof(c->req.who));
         ks_log(KS_LOG_ERROR, "http", "auth: %s", err.msg);

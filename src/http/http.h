@@ -18,6 +18,8 @@
  *   415 unsupported_media_type  a body whose Content-Type the route does not take
  *   429 too_many_requests  more requests in progress than max_inflight
  *   503 stopping           a request that arrived after ks_http_stop began
+ *   503 unavailable        the auth callback could not read its tokens (KS_EIO:
+ *                          the store is unavailable)
  *
  * Threading: by default one thread per connection (libmicrohttpd's
  * MHD_USE_THREAD_PER_CONNECTION), so that a handler may block (a durable

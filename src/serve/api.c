@@ -92,8 +92,9 @@ static void get_healthz(const struct ks_http_req *req, struct ks_http_resp *resp
 static void get_readyz(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
     (void)req;
-    if (!ks_live_ready(live_of(ctx))) {
-        ks_http_error(resp, 503, "not_ready", "the state is not loaded, or the store failed");
+    char why[600];
+    if (!ks_live_unready_why(live_of(ctx), why, sizeof(why))) {
+        ks_http_error(resp, 503, "not_ready", "%s", why);
         return;
     }
     ks_buf_puts(&resp->body, "{\"status\":\"ready\"}");

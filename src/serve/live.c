@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum job_kind { JOB_EVENTS, JOB_COMMAND, JOB_READ };
 
@@ -290,15 +291,21 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
-        /* The engine holds what the store does not: no more changes until a
-         * restart re-applies the journal. */
+        /* The engine holds what the store does not: no more changes until
+         * the engine is loaded again from the store (recover: PostgreSQL) or
+         * a restart re-applies the journal (SQLite). */
+        pthread_mutex_lock(&l->mu);
+        snprintf(l->why, sizeof(l->why), "%s", l->a.failed.msg);
+        l->down_since = ks_time_now();
+        pthread_mutex_unlock(&l->mu);
         __atomic_store_n(&l->broken, 1, __ATOMIC_RELEASE);
         __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
         ks_live_more_drop(l);
         for (struct job *jb = jobs; jb; jb = jb->next) {
             if (!jb->failed) {
                 jb->failed = 1;
-                ks_err_set(&jb->err, KS_EIO, "the store failed; nothing of it was kept");
+                ks_err_set(&jb->err, KS_EIO, "the store failed; nothing of it was kept: %s",
+                           l->a.failed.msg);
             }
         }
         return -1;
@@ -376,13 +383,17 @@ static void free_replayed(struct job *jb)
     }
 }
 
-static int replay_journal(struct ks_live *l)
+/* Re-applies the journal after the saved state the engine was loaded from;
+ * KS_SHELL_FAIL with err set (and printed) when the store failed. */
+static int replay_journal(struct ks_live *l, struct ks_err *errp)
 {
     struct ks_err err = {0};
     struct ks_buf b = {0};
     int found = 0;
     if (l->a.store->ops->get_blob(l->a.store, "journal", &b, &found, &err) != KS_OK) {
-        ks_shell_error("%s: %s", l->a.db, err.msg);
+        ks_shell_error("%s: %s", l->a.store->uri, err.msg);
+        ks_buf_fini(&b);
+        *errp = err;
         return KS_SHELL_FAIL;
     }
     l->journal_seq = found && b.p ? strtoll(b.p, NULL, 10) : 0;
@@ -390,8 +401,9 @@ static int replay_journal(struct ks_live *l)
     struct replay rp = {l, NULL, &rp.head, 0, 0};
     if (l->a.store->ops->list_journal(l->a.store, l->journal_seq, replay_row, &rp, &err) !=
         KS_OK) {
-        ks_shell_error("%s: %s", l->a.db, err.msg);
+        ks_shell_error("%s: %s", l->a.store->uri, err.msg);
         free_replayed(rp.head);
+        *errp = err;
         return KS_SHELL_FAIL;
     }
     /* Re-applied in chunks, each committed with a saved state at the end. */
@@ -406,6 +418,8 @@ static int replay_journal(struct ks_live *l)
         struct batch bt = {l, rp.head, 0, 1};
         if (ks_shell_flush_with(&l->a, 1, write_batch, &bt) != 0) {
             rc = KS_SHELL_FAIL;
+            *errp = l->a.failed;
+            ks_live_more_drop(l);
         } else {
             fprintf(stderr, "kintsugi: %s: re-applied %zu journal entr%s written after the last "
                             "saved state\n",
@@ -414,6 +428,136 @@ static int replay_journal(struct ks_live *l)
     }
     free_replayed(rp.head);
     return rc;
+}
+
+/* ---- a shared store taken up again after a failure -------------------------------- */
+
+/* What a request that needs the writer is told while the store is down. */
+static void unavailable(struct ks_live *l, struct ks_err *err)
+{
+    if (l->stopping) {
+        ks_err_set(err, KS_EIO, "the server is stopping");
+    } else if (l->reconnects) {
+        ks_err_set(err, KS_EIO, "the store is unavailable (%s); reconnecting", l->why);
+    } else {
+        ks_err_set(err, KS_EIO, "the store failed; restart the server to continue from its "
+                                "journal");
+    }
+}
+
+/* Under mu: answers the jobs queued meanwhile (they changed nothing). */
+static void fail_queued(struct ks_live *l)
+{
+    struct job *jobs = l->head;
+    l->head = NULL;
+    l->tail = &l->head;
+    for (struct job *jb = jobs; jb; jb = jb->next) {
+        jb->failed = 1;
+        unavailable(l, &jb->err);
+        jb->done = 1;
+    }
+    if (jobs) {
+        pthread_cond_broadcast(&l->done_cv);
+    }
+}
+
+/* The engine as the store has it: the last saved state, the journal after it. */
+static int reload(struct ks_live *l, struct ks_err *err)
+{
+    ks_live_more_drop(l);
+    if (ks_shell_reload(&l->a, err) != 0) {
+        return -1;
+    }
+    l->input = ks_engine_input(l->a.eng, "http");
+    if (replay_journal(l, err) != 0) {
+        return -1;
+    }
+    l->last_checkpoint = ks_time_now();
+    __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
+    return 0;
+}
+
+/*
+ * The writer after a failed transaction on a shared store (PostgreSQL: the
+ * connection lost, the server restarted): the transaction was rolled back,
+ * so what was acknowledged is in the store and nothing else is. Requests
+ * that need the writer fail meanwhile (503, with why; /readyz says it too).
+ * Tries again after 100 ms, doubling to 5 s, each wait drawn between half
+ * and all of it (jitter: many servers do not come back in step): reconnects,
+ * takes the writer lock again (it went with the session), loads the engine
+ * again from the store and re-applies the journal, and goes on. Returns 0
+ * once the writer can go on, -1 when the server is stopping. Another process
+ * holding the writer lock now (another `kintsugi serve` took over): this
+ * one must not write anything more, and exits 1 at once (fencing: a
+ * supervisor starts it again, as a standby).
+ */
+static int recover(struct ks_live *l)
+{
+    struct ks_store *s = l->a.store;
+    unsigned seed = (unsigned)ks_time_now() ^ (unsigned)getpid();
+    ks_time backoff = 100;
+    ks_log(KS_LOG_ERROR, "serve", "%s: the store failed (%s); nothing more is taken until it is "
+                                  "back: reconnecting",
+           s->uri, l->why);
+    for (int attempt = 1;; attempt++) {
+        ks_time wait = backoff / 2 + (ks_time)(rand_r(&seed) % (unsigned)(backoff / 2 + 1));
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(wait / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&l->mu);
+        fail_queued(l);
+        while (!l->stopping && pthread_cond_timedwait(&l->cv, &l->mu, &ts) != ETIMEDOUT) {
+            fail_queued(l);
+        }
+        fail_queued(l);
+        int stopping = l->stopping;
+        pthread_mutex_unlock(&l->mu);
+        if (stopping) {
+            return -1;
+        }
+        struct ks_err err = {0};
+        int got = 0;
+        enum ks_rc rc = s->ops->lock_writer(s, &got, &err);
+        if (rc == KS_ESTATE || (rc == KS_OK && !got)) {
+            if (rc == KS_OK) {
+                ks_err_set(&err, KS_ESTATE, "store: another process holds the writer lock now");
+            }
+            ks_shell_error("%s: %s; exiting without writing anything more (the active server "
+                           "is the one holding the lock; a supervisor may start this one again "
+                           "as a standby)",
+                           s->uri, err.msg);
+            fflush(stderr);
+            _exit(KS_SHELL_FAIL);
+        }
+        if (rc == KS_OK && reload(l, &err) == 0) {
+            ks_shell_writer_describe(&l->a, l->o.url);
+            pthread_mutex_lock(&l->mu);
+            ks_time down = ks_time_now() - l->down_since;
+            l->why[0] = 0;
+            l->down_since = 0;
+            __atomic_store_n(&l->broken, 0, __ATOMIC_RELEASE);
+            __atomic_store_n(&l->ready, 1, __ATOMIC_RELEASE);
+            pthread_mutex_unlock(&l->mu);
+            KS_LIVE_COUNT(l, reconnects, 1);
+            ks_log(KS_LOG_WARN, "serve",
+                   "%s: the store is back after %lld ms (attempt %d): writer lock held, state "
+                   "loaded again from the store, taking requests",
+                   s->uri, (long long)down, attempt);
+            return 0;
+        }
+        pthread_mutex_lock(&l->mu);
+        int changed = strcmp(l->why, err.msg) != 0;
+        snprintf(l->why, sizeof(l->why), "%s", err.msg);
+        pthread_mutex_unlock(&l->mu);
+        if (changed || attempt % 20 == 0) {
+            ks_log(KS_LOG_WARN, "serve",
+                   "%s: still unavailable (attempt %d, next within %lld ms): %s", s->uri, attempt,
+                   (long long)(backoff * 2 > 5000 ? 5000 : backoff * 2), err.msg);
+        }
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
 }
 
 /* ---- the writer thread --------------------------------------------------------- */
@@ -442,8 +586,9 @@ static void *writer(void *arg)
         if (__atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
             for (struct job *jb = jobs; jb; jb = jb->next) {
                 jb->failed = 1;
-                ks_err_set(&jb->err, KS_EIO, "the store failed; restart the server to continue "
-                                             "from its journal");
+                pthread_mutex_lock(&l->mu);
+                unavailable(l, &jb->err);
+                pthread_mutex_unlock(&l->mu);
             }
         } else if (jobs) {
             run_batch(l, jobs, 1);
@@ -476,6 +621,11 @@ static void *writer(void *arg)
         if (stopping && !l->head) {
             break;
         }
+        if (l->reconnects && !l->stopping && __atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
+            pthread_mutex_unlock(&l->mu);
+            recover(l);
+            pthread_mutex_lock(&l->mu);
+        }
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -486,11 +636,9 @@ static void submit(struct ks_live *l, struct job *jb)
 {
     pthread_mutex_lock(&l->mu);
     if (l->stopping || __atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
-        pthread_mutex_unlock(&l->mu);
         jb->failed = 1;
-        ks_err_set(&jb->err, KS_EIO, l->stopping ? "the server is stopping"
-                                                 : "the store failed; restart the server to "
-                                                   "continue from its journal");
+        unavailable(l, &jb->err);
+        pthread_mutex_unlock(&l->mu);
         return;
     }
     *l->tail = jb;
@@ -540,7 +688,10 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
         l->a.cfg.ts_horizon = l->o.max_skew;
     }
     l->input = ks_engine_input(l->a.eng, "http");
-    if ((rc = replay_journal(l)) != 0) {
+    /* PostgreSQL: a lost connection is taken up again in place (recover) */
+    l->reconnects = l->a.store->ops->lock_writer != NULL;
+    struct ks_err err = {0};
+    if ((rc = replay_journal(l, &err)) != 0) {
         ks_shell_close(&l->a);
         ks_live_free(l);
         return rc;
@@ -567,6 +718,46 @@ void ks_live_start(struct ks_live *l)
 int ks_live_ready(const struct ks_live *l)
 {
     return __atomic_load_n(&l->ready, __ATOMIC_ACQUIRE);
+}
+
+int ks_live_unready_why(struct ks_live *l, char *out, size_t cap)
+{
+    if (l->reconnects && ks_live_ready(l)) {
+        /* A database server: ready when it answers now, on this thread's
+         * connection (a connection that went stale with a restart of the
+         * database is opened again by the second try). The writer finds a
+         * lost connection itself at its next transaction. */
+        struct ks_err err = {0};
+        struct ks_buf b = {0};
+        int found = 0, ok = 0;
+        for (int i = 0; i < 2 && !ok; i++) {
+            struct ks_store *s = ks_live_reader(l, &err);
+            ok = s && s->ops->get_blob(s, "journal", &b, &found, &err) == KS_OK;
+        }
+        ks_buf_fini(&b);
+        if (!ok) {
+            snprintf(out, cap, "the store is unavailable (%s)", err.msg);
+            return 0;
+        }
+    }
+    pthread_mutex_lock(&l->mu);
+    int ready = ks_live_ready(l);
+    if (ready) {
+        snprintf(out, cap, "ready");
+    } else if (l->stopping) {
+        snprintf(out, cap, "the server is stopping");
+    } else if (!l->started) {
+        snprintf(out, cap, "the state is not loaded yet");
+    } else if (l->reconnects) {
+        snprintf(out, cap, "the store is unavailable since %.1f s (%s); reconnecting",
+                 (double)(ks_time_now() - l->down_since) / 1000.0, l->why);
+    } else {
+        snprintf(out, cap, "the store failed (%s); restart the server to continue from its "
+                           "journal",
+                 l->why);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ready;
 }
 
 int ks_live_close(struct ks_live *l)

@@ -246,6 +246,9 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     head(o, "kintsugi_commits_total", "counter",
          "Store transactions of the writer (each may carry several requests).");
     ks_buf_printf(o, "kintsugi_commits_total %llu\n", (unsigned long long)st.commits);
+    head(o, "kintsugi_store_reconnects_total", "counter",
+         "Times the writer took a shared store (PostgreSQL) up again after it failed.");
+    ks_buf_printf(o, "kintsugi_store_reconnects_total %llu\n", (unsigned long long)st.reconnects);
     head(o, "kintsugi_commands_total", "counter", "People's actions and clock ticks applied.");
     ks_buf_printf(o, "kintsugi_commands_total %llu\n", (unsigned long long)st.commands);
     head(o, "kintsugi_engine_clock_seconds", "gauge", "The engine clock (Unix time).");

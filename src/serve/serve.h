@@ -59,6 +59,10 @@ int ks_live_set_url(struct ks_live *l, const char *url);
 void ks_live_start(struct ks_live *l);
 /* 1 once the state is loaded and the writer runs (for /readyz). */
 int ks_live_ready(const struct ks_live *l);
+/* The same, with why it is not ready in out ("the store is unavailable
+ * since 2.3 s (store: ...: the connection to PostgreSQL was lost ...);
+ * reconnecting"), or "ready". */
+int ks_live_unready_why(struct ks_live *l, char *out, size_t cap);
 /* Stops taking jobs, finishes those queued, saves the state, joins the
  * writer thread, closes the store and frees l. Returns 0 or an exit code. */
 int ks_live_close(struct ks_live *l);
@@ -120,6 +124,7 @@ struct ks_store *ks_live_reader(struct ks_live *l, struct ks_err *err);
 struct ks_live_stats {
     uint64_t requests, events_accepted, events_duplicate, events_rejected, commands;
     uint64_t commits, journal_rows;
+    uint64_t reconnects; /* a shared store taken up again after a failure */
     ks_time clock;
 };
 void ks_live_stats(struct ks_live *l, struct ks_live_stats *out);

@@ -19,6 +19,11 @@ struct ks_live {
     pthread_cond_t done_cv; /* submitters wait for their job */
     struct job *head, **tail;
     int stopping, started, ready, broken;
+    /* A shared store (PostgreSQL) that failed is reconnected in place
+     * (live.c, recover); meanwhile why says what is wrong (under mu). */
+    int reconnects;
+    char why[512];
+    ks_time down_since; /* wall clock of the failure (0: none) */
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
     size_t journal_bytes; /* journaled since the last saved state */

@@ -518,6 +518,23 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
     return KS_SHELL_OK;
 }
 
+int ks_shell_reload(struct ks_shell *sh, struct ks_err *err)
+{
+    ks_engine_free(sh->eng);
+    sh->eng = ks_engine_new(&sh->cfg);
+    ks_engine_feed_sink(sh->eng, feed_change, sh);
+    for (size_t i = 0; i < sh->nenc; i++) {
+        ks_feed_enc_reset(&sh->enc[i]); /* changes of the rolled-back transaction */
+    }
+    if (load_engine(sh, err) != 0 || (sh->tail && rewind_tail(sh, err) != 0)) {
+        ks_engine_free(sh->eng);
+        sh->eng = ks_engine_new(&sh->cfg);
+        ks_engine_feed_sink(sh->eng, feed_change, sh);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- writing effects ---------------------------------------------------------- */
 
 /* Writes incidents: ids[0, n), or with ids NULL every incident 1..upto. */
@@ -701,6 +718,7 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
         struct ks_err ignore;
         ks_store_rollback(sh->store, &ignore);
         ks_shell_error("%s: %s", sh->db, err.msg);
+        sh->failed = err;
         if (sh->store->ops->release(sh->store, &ignore) != KS_OK) {
             ks_shell_error("%s: %s; it is released by the next kintsugi command once there is "
                            "room",

@@ -44,6 +44,7 @@ struct ks_shell {
     size_t nenc;
     struct ks_tpl_set *tpl;  /* the message templates, loaded at the first use */
     uint64_t messages_queued; /* messages written to the outbox by this process */
+    struct ks_err failed;     /* why the last ks_shell_flush failed */
 };
 
 /* Prints "kintsugi: " + message on stderr (the shell's failures). */
@@ -91,6 +92,13 @@ int ks_shell_flush(struct ks_shell *s, int checkpoint);
  * returns KS_OK or the failure, with err set). */
 typedef enum ks_rc (*ks_shell_extra_fn)(struct ks_shell *s, void *ctx, struct ks_err *err);
 int ks_shell_flush_with(struct ks_shell *s, int checkpoint, ks_shell_extra_fn extra, void *ctx);
+/* After a failed transaction of a writer (the store's connection lost: the
+ * engine holds changes the store rolled back): the engine loaded again from
+ * the store as ks_shell_open loads it (the last saved state; rows written
+ * after it undone), keeping the writer lock, the configuration and the
+ * store. The caller re-applies what it journaled after that state. Returns
+ * 0, or -1 with err set (the engine is then empty: call it again). */
+int ks_shell_reload(struct ks_shell *s, struct ks_err *err);
 /* Frees everything and releases the writer lock; takes a zeroed or closed shell. */
 void ks_shell_close(struct ks_shell *s);
 

@@ -24,7 +24,15 @@
  * connection to PostgreSQL was lost: ..."); outside a transaction the next
  * statement reconnects first (and fails clearly if the server is still
  * away); inside one, everything until the rollback fails, since the server
- * has rolled it back already.
+ * has rolled it back already. Two cases are sent again at once on a new
+ * connection, since nothing of them can have been done: a BEGIN, and a
+ * read outside a transaction, that met a connection gone while idle (the
+ * server restarted meanwhile); a write never is. A connection that held the writer lock takes
+ * it again as it reconnects, before any statement of its caller: the lock
+ * went with the old session, and another process may have taken it since
+ * (another `kintsugi serve` took over). Then the connection is fenced: every
+ * statement fails (KS_ESTATE, "...another process holds the writer lock
+ * now..."), so that a process that lost its lock cannot write again.
  */
 #include "sql.h"
 
@@ -61,6 +69,8 @@ static const char *const pg_override[ST_COUNT] = {
 struct pg {
     PGconn *c;
     int in_tx;                  /* between our BEGIN and COMMIT/ROLLBACK */
+    int writer;                 /* this connection took the writer lock */
+    int fenced;                 /* ... and lost it to another process: no more statements */
     char prepared[ST_COUNT];    /* on this connection */
 };
 
@@ -301,10 +311,41 @@ static enum ks_rc pg_connect(void **conn, const char *uri, struct ks_err *err)
     return KS_OK;
 }
 
+static enum ks_rc try_writer_lock(struct pg *g, int *got, int *lost, struct ks_err *err,
+                                  const char *what);
+
+static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what);
+
+/* Whether a failed statement met a lost connection (the server restarted or
+ * ended the session) rather than an error of its own: the connection is
+ * down, or the error is libpq's (no SQLSTATE), a connection exception (08)
+ * or the server going away (57P: shutdown, terminated). */
+static int conn_lost(struct pg *g, PGresult *res)
+{
+    if (PQstatus(g->c) != CONNECTION_OK) {
+        return 1;
+    }
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return !st || strncmp(st, "08", 2) == 0 || strncmp(st, "57P", 3) == 0;
+}
+
+static enum ks_rc fenced_err(struct ks_err *err, const char *what)
+{
+    return ks_err_set(err, KS_ESTATE,
+                      "store: %s: the writer lock went with the lost connection to PostgreSQL "
+                      "and another process holds it now (another kintsugi took over as the "
+                      "writer): this process writes no more",
+                      what);
+}
+
 /* Before a statement: a connection found broken outside a transaction is
- * opened again (statements are prepared again as they are used). */
+ * opened again (statements are prepared again as they are used), and the
+ * writer lock it held taken again first. */
 static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
 {
+    if (g->fenced) {
+        return fenced_err(err, what);
+    }
     if (PQstatus(g->c) == CONNECTION_OK) {
         return KS_OK;
     }
@@ -315,6 +356,13 @@ static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
                    what);
         return KS_EIO;
     }
+    return reconnect(g, err, what);
+}
+
+/* Opens the connection again (outside a transaction), and takes the writer
+ * lock again first when it held it. */
+static enum ks_rc reconnect(struct pg *g, struct ks_err *err, const char *what)
+{
     PQreset(g->c);
     memset(g->prepared, 0, sizeof(g->prepared));
     if (PQstatus(g->c) != CONNECTION_OK) {
@@ -326,10 +374,28 @@ static enum ks_rc alive(struct pg *g, struct ks_err *err, const char *what)
         return KS_EIO;
     }
     PQsetNoticeProcessor(g->c, quiet, NULL);
-    ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL");
     enum ks_rc rc = run_ok(g, "SET client_encoding = 'UTF8'", err, what);
-    prefer_lz4(g);
-    return rc;
+    if (rc == KS_OK) {
+        prefer_lz4(g);
+    }
+    if (rc != KS_OK || !g->writer) {
+        if (rc == KS_OK) {
+            ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL");
+        }
+        return rc;
+    }
+    int got = 0;
+    if ((rc = try_writer_lock(g, &got, NULL, err, what)) != KS_OK) {
+        return rc;
+    }
+    if (!got) {
+        g->fenced = 1;
+        ks_log(KS_LOG_ERROR, "store",
+               "reconnected to PostgreSQL, but another process holds the writer lock now");
+        return fenced_err(err, what);
+    }
+    ks_log(KS_LOG_WARN, "store", "reconnected to PostgreSQL and took the writer lock again");
+    return KS_OK;
 }
 
 static enum ks_rc pg_script(void *conn, const char *sql, struct ks_err *err, const char *what)
@@ -347,7 +413,19 @@ static enum ks_rc pg_script(void *conn, const char *sql, struct ks_err *err, con
 
 /* ---- statements ------------------------------------------------------------------- */
 
-static enum ks_rc prepare(struct pg *g, enum ks_st id, struct ks_err *err, const char *what)
+/* A statement that only reads (SELECT): safe to send again. */
+static int is_read(enum ks_st id)
+{
+    const char *p = pg_override[id] ? pg_override[id] : ks_sql_statements[id];
+    while (*p == ' ' || *p == '\n' || *p == '\t') {
+        p++;
+    }
+    return strncasecmp(p, "SELECT", 6) == 0 && id != ST_TRIM_SEQ;
+}
+
+/* *lost (when given): it failed on a lost connection. */
+static enum ks_rc prepare(struct pg *g, enum ks_st id, int *lost, struct ks_err *err,
+                          const char *what)
 {
     char name[16];
     snprintf(name, sizeof(name), "ks%d", (int)id);
@@ -361,6 +439,9 @@ static enum ks_rc prepare(struct pg *g, enum ks_st id, struct ks_err *err, const
     ks_buf_fini(&b);
     enum ks_rc rc = KS_OK;
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (lost) {
+            *lost = conn_lost(g, res);
+        }
         rc = result_err(g, res, err, what);
     } else {
         g->prepared[id] = 1;
@@ -376,8 +457,15 @@ static enum ks_rc pg_query(void *conn, enum ks_st id, const struct ks_sqlv *v, i
     *c = (struct ks_sqlcur){&ks_sqldrv_pg, g, NULL, -1, 0, 0};
     KS_ASSERT(n <= MAX_PARAMS);
     enum ks_rc rc = alive(g, err, what);
+    int lost = 0;
     if (rc == KS_OK && !g->prepared[id]) {
-        rc = prepare(g, id, err, what);
+        rc = prepare(g, id, &lost, err, what);
+        if (rc != KS_OK && lost && !g->in_tx) {
+            /* gone while idle: preparing did nothing, so on a new connection */
+            if ((rc = reconnect(g, err, what)) == KS_OK) {
+                rc = prepare(g, id, NULL, err, what);
+            }
+        }
     }
     if (rc != KS_OK) {
         return rc;
@@ -419,6 +507,19 @@ static enum ks_rc pg_query(void *conn, enum ks_st id, const struct ks_sqlv *v, i
     snprintf(name, sizeof(name), "ks%d", (int)id);
     PGresult *res = PQexecPrepared(g->c, name, n, vals, lens, fmts, 1);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !g->in_tx && is_read(id) &&
+        conn_lost(g, res)) {
+        /* A read on a connection that went while idle: once more on a new
+         * one (a write is not sent twice: it may have been done). */
+        PQclear(res);
+        res = NULL;
+        if ((rc = reconnect(g, err, what)) != KS_OK ||
+            (rc = prepare(g, id, NULL, err, what)) != KS_OK) {
+            return rc;
+        }
+        res = PQexecPrepared(g->c, name, n, vals, lens, fmts, 1);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    }
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         rc = result_err(g, res, err, what);
         PQclear(res);
@@ -548,7 +649,19 @@ static enum ks_rc pg_begin(void *conn, struct ks_err *err)
     }
     enum ks_rc rc = alive(g, err, what);
     if (rc == KS_OK) {
-        rc = run_ok(g, "BEGIN", err, what);
+        PGresult *res = PQexec(g->c, "BEGIN");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && conn_lost(g, res)) {
+            /* A connection that went while idle (the server restarted):
+             * nothing ran on it yet, so the transaction starts on a new one
+             * (the writer lock taken again first: reconnect). */
+            PQclear(res);
+            rc = reconnect(g, err, what);
+            res = rc == KS_OK ? PQexec(g->c, "BEGIN") : NULL;
+        }
+        if (rc == KS_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+            rc = result_err(g, res, err, what);
+        }
+        PQclear(res);
     }
     g->in_tx = rc == KS_OK;
     return rc;
@@ -619,25 +732,52 @@ static enum ks_rc pg_ready(void *conn, struct ks_err *err)
 /* One writer per schema: a session-level advisory lock, keyed by the schema
  * the tables are in, so that two kintsugi set-ups in one database do not
  * exclude each other. */
+/* *lost (when given): it failed on a lost connection. */
+static enum ks_rc try_writer_lock(struct pg *g, int *got, int *lost, struct ks_err *err,
+                                  const char *what)
+{
+    *got = 0;
+    PGresult *res = PQexec(g->c, "SELECT pg_try_advisory_lock(hashtext('kintsugi writer ' || "
+                                 "coalesce(current_schema(), '')))");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (lost) {
+            *lost = conn_lost(g, res);
+        }
+        enum ks_rc rc = result_err(g, res, err, what);
+        PQclear(res);
+        return rc;
+    }
+    *got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+    return KS_OK;
+}
+
+/* Taken again by a connection that holds it already, it is held once more
+ * (PostgreSQL counts): harmless, the session's end releases them all; so a
+ * server checks with it that its session still holds the lock. A connection
+ * that reconnects takes it again itself (alive): KS_ESTATE when another
+ * process holds it now. */
 static enum ks_rc pg_lock_writer(void *conn, int *got, struct ks_err *err)
 {
     struct pg *g = conn;
     const char *what = "take the writer lock";
     *got = 0;
     enum ks_rc rc = alive(g, err, what);
-    if (rc != KS_OK) {
-        return rc;
+    int lost = 0;
+    if (rc == KS_OK) {
+        rc = try_writer_lock(g, got, &lost, err, what);
     }
-    PGresult *res = run(g,
-                        "SELECT pg_try_advisory_lock(hashtext('kintsugi writer ' || "
-                        "coalesce(current_schema(), '')))",
-                        err, what);
-    if (!res) {
-        return KS_EIO;
+    if (rc != KS_OK && lost && !g->in_tx) {
+        /* a connection gone while idle: the lock went with it; on a new one
+         * (which takes it again itself if it held it: reconnect) */
+        if ((rc = reconnect(g, err, what)) == KS_OK) {
+            rc = try_writer_lock(g, got, NULL, err, what);
+        }
     }
-    *got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-    PQclear(res);
-    return KS_OK;
+    if (rc == KS_OK && *got) {
+        g->writer = 1;
+    }
+    return rc;
 }
 
 const struct ks_sqldrv ks_sqldrv_pg = {

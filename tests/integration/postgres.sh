@@ -6,8 +6,9 @@
 # guard, dead letters, hooks, report, feed); a second ingest resumes; two
 # writers wait for each other; `kintsugi serve` on PostgreSQL takes events
 # over HTTP and gives what ingest gives, keeps what it acknowledged across
-# kill -9, answers 503 with a clear error when its database connection is
-# lost, and continues after a restart. Each test takes its own schema.
+# kill -9, takes up again a database connection that was lost, and continues
+# after a restart. Each test takes its own schema. (PostgreSQL itself
+# restarted under load: pg_restart.sh.)
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
@@ -178,26 +179,37 @@ same_as_ingest() {
 }
 check serve_on_postgres_gives_what_ingest_gives same_as_ingest
 
-# Connection lost under the server: a clear 503, nothing acknowledged lost.
+# Connection lost under an idle server (its sessions ended by PostgreSQL):
+# the next transaction and the next read start on new connections, the
+# writer lock taken again first, so the next request is taken as if nothing
+# happened; nothing acknowledged is lost. (The database away for a while,
+# requests answered 503 meanwhile: pg_restart.sh.)
 check serve_again start sv3 "$SV" --clock event
 printf '%s\n' '{"id":"x1","type":"sync","ts":"2026-11-23T10:00:00Z","channel":"amazon","status":"ok"}' >"$T/one"
 printf '%s\n' '{"id":"x2","type":"sync","ts":"2026-11-23T10:00:01Z","channel":"amazon","status":"ok"}' >"$T/two"
 check accepted_before_loss [ "$(post "$T/one")" = 202 ]
 psql_ -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kintsugi' AND pid <> pg_backend_pid()" >/dev/null
 sleep 0.3
-lost_is_503() {
+taken_after_loss() {
     local code
     code=$(post "$T/two")
-    [ "$code" = 503 ] || { echo "got $code: $(cat "$T/pb")"; return 1; }
-    grep -q 'connection to PostgreSQL was lost\|the store failed' "$T/pb" || { cat "$T/pb"; return 1; }
+    [ "$code" = 202 ] && jq -e '.accepted == 1' "$T/pb" >/dev/null || { echo "got $code: $(cat "$T/pb")"; return 1; }
 }
-check connection_loss_is_503 lost_is_503
-check not_ready_after_loss sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/readyz' | grep -q 503"
+check taken_after_connection_loss taken_after_loss
+check writer_lock_taken_again grep -q 'reconnected to PostgreSQL and took the writer lock again' "$T/sv3.err"
+check same_process_after_loss kill -0 "$PID"
+check ready_after_loss sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/readyz' | grep -q 200"
 kill -TERM "$PID"
-wait "$PID" 2>/dev/null
+wait "$PID"
+check clean_stop_after_loss [ $? -eq 0 ]
 check restart_after_loss start sv4 "$SV" --clock event
-check acknowledged_event_kept_refused_one_absent sh -c "[ \"\$(curl -s -o '$T/pb' -w '%{http_code}' -H 'Authorization: Bearer $TOK' -H 'Content-Type: application/x-ndjson' --data-binary @'$T/one' '$URL/v1/events')\" = 202 ] && jq -e '.duplicates == 1' '$T/pb' >/dev/null"
-check refused_event_now_accepted sh -c "[ \"\$(curl -s -o '$T/pb' -w '%{http_code}' -H 'Authorization: Bearer $TOK' -H 'Content-Type: application/x-ndjson' --data-binary @'$T/two' '$URL/v1/events')\" = 202 ] && jq -e '.accepted == 1' '$T/pb' >/dev/null || { cat '$T/pb'; exit 1; }"
+both_kept() {
+    local f
+    for f in "$T/one" "$T/two"; do
+        [ "$(post "$f")" = 202 ] && jq -e '.duplicates == 1' "$T/pb" >/dev/null || { cat "$T/pb"; return 1; }
+    done
+}
+check acknowledged_events_kept both_kept
 kill -TERM "$PID"
 wait "$PID" 2>/dev/null
 

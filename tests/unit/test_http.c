@@ -256,6 +256,9 @@ static enum ks_rc auth(void *ctx, const struct ks_http_req *q, const char *beare
     if (strcmp(bearer, "boom") == 0) {
         return ks_err_set(err, KS_EIO, "store: disk on fire");
     }
+    if (strcmp(bearer, "oom") == 0) {
+        return ks_err_set(err, KS_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (strcmp(bearer, known[i].token) == 0) {
             snprintf(who->name, sizeof(who->name), "%s", known[i].name);
@@ -599,7 +602,15 @@ static void tokens_and_roles_give_401_and_403(void)
     free(r);
     const char *const boom[] = {"Authorization: Bearer boom", NULL};
     r = req(port, "GET", "/v1/incidents", boom, NULL);
+    /* the tokens' store away: try again later */
+    CHECK_INT(r->status, 503);
+    CHECK(strstr(r->body, "\"unavailable\"") != NULL);
+    CHECK(strstr(r->body, "cannot check the token now: store: disk on fire") != NULL);
+    free(r);
+    const char *const oom[] = {"Authorization: Bearer oom", NULL};
+    r = req(port, "GET", "/v1/incidents", oom, NULL);
     CHECK_INT(r->status, 500);
+    CHECK(strstr(r->body, "\"internal\"") != NULL);
     free(r);
     /* an open route never asks */
     r = req(port, "GET", "/healthz", wrong, NULL);

@@ -752,7 +752,10 @@ static void kill_store_sessions(void)
     }
 }
 
-static void a_lost_connection_fails_one_statement_clearly_then_reconnects(void)
+/* A connection gone while idle: a read and a BEGIN are sent again on a new
+ * one (nothing of them can have been done); a write fails clearly (it may
+ * have been), and the next statement opens the connection again. */
+static void a_lost_connection_is_opened_again_a_write_never_sent_twice(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
@@ -761,15 +764,70 @@ static void a_lost_connection_fails_one_statement_clearly_then_reconnects(void)
     kill_store_sessions();
     struct ks_buf b = {0};
     struct ks_err err = {0};
-    CHECK_INT(s->ops->get_incident(s, 1, 0, &b, &err), KS_EIO);
-    CHECK(strncmp(err.msg, "store: read incident 1: the connection to PostgreSQL was lost: ",
-                  63) == 0);
-    /* The next statement opens the connection again. */
-    ks_buf_reset(&b);
     CHECK_INT(s->ops->get_incident(s, 1, 0, &b, &err), KS_OK);
     CHECK_STR(b.p, "{\"id\":1}");
+    struct ks_incident_row row = {.id = 2,
+                                  .type = "sync_failure",
+                                  .severity = "P3",
+                                  .status = "investigating",
+                                  .fingerprint = "sync_failure:amazon",
+                                  .detected_at = ts("2026-11-22T10:00:04.250Z"),
+                                  .summary_json = "{}",
+                                  .detail_json = "{}"};
+    /* prepared on this connection: the write itself meets the lost one */
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+    kill_store_sessions();
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_EIO);
+    CHECK(strncmp(err.msg, "store: save incident 2: the connection to PostgreSQL was lost: ",
+                  63) == 0);
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+    kill_store_sessions();
+    CHECK_INT(ks_store_begin(s, &err), KS_OK);
+    put_incident(s, 3, "investigating", "{}");
+    CHECK_INT(ks_store_commit(s, &err), KS_OK);
+    list_into(s, NULL, &b);
+    CHECK(strstr(b.p, "2:investigating") && strstr(b.p, "3:investigating"));
     ks_buf_fini(&b);
     ks_store_close(s);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+/* The writer lock across a lost connection: taken again as the connection
+ * is opened again; taken by another session meanwhile, the connection is
+ * fenced and writes nothing more. */
+static void a_writer_reconnects_with_its_lock_or_is_fenced(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_store *a = open_ok(tdb_uri), *b = open_ok(tdb_uri);
+    struct ks_err err = {0};
+    int got = 0;
+    CHECK_INT(a->ops->lock_writer(a, &got, &err), KS_OK);
+    CHECK_INT(got, 1);
+    kill_store_sessions();
+    /* a's next transaction reconnects and takes the lock again first */
+    CHECK_INT(ks_store_begin(a, &err), KS_OK);
+    put_incident(a, 1, "investigating", "{}");
+    CHECK_INT(ks_store_commit(a, &err), KS_OK);
+    CHECK_INT(b->ops->lock_writer(b, &got, &err), KS_OK);
+    CHECK_INT(got, 0);
+    /* lost again; b takes the lock before a notices */
+    kill_store_sessions();
+    CHECK_INT(b->ops->lock_writer(b, &got, &err), KS_OK);
+    CHECK_INT(got, 1);
+    CHECK_INT(a->ops->lock_writer(a, &got, &err), KS_ESTATE);
+    CHECK_INT(got, 0);
+    CHECK(strstr(err.msg, "another process holds it now") != NULL);
+    struct ks_buf out = {0};
+    CHECK_INT(a->ops->get_incident(a, 1, 0, &out, &err), KS_ESTATE);
+    CHECK_INT(ks_store_begin(a, &err), KS_ESTATE);
+    CHECK(strstr(err.msg, "this process writes no more") != NULL);
+    CHECK_INT(b->ops->lock_writer(b, &got, &err), KS_OK);
+    CHECK_INT(got, 1);
+    ks_buf_fini(&out);
+    ks_store_close(a);
+    ks_store_close(b);
     tdb_teardown();
     CHECK_INT(ks_alloc_live(), before);
 }
@@ -1054,7 +1112,8 @@ int main(void)
     RUN_BOTH(journal_appends_lists_in_order_trims_and_never_reuses_seqs);
     RUN_BOTH(ids_continue_after_trim_marks);
     RUN_BOTH(checkpoint_parts_and_paged_blocks_come_back_in_order);
-    RUN_PG(a_lost_connection_fails_one_statement_clearly_then_reconnects);
+    RUN_PG(a_lost_connection_is_opened_again_a_write_never_sent_twice);
+    RUN_PG(a_writer_reconnects_with_its_lock_or_is_fenced);
     RUN_PG(a_connection_lost_in_a_transaction_fails_until_the_rollback);
     RUN_PG(commit_after_a_failed_statement_is_an_error_and_keeps_nothing);
     RUN_PG(the_writer_lock_is_held_by_one_session_until_it_ends);
