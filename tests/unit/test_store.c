@@ -69,7 +69,8 @@ static void list_into(struct ks_store *s, const char *status, struct ks_buf *b)
     struct ks_err err = {0};
     ks_buf_reset(b);
     ks_buf_puts(b, "");
-    CHECK_INT(s->ops->list_incidents(s, status, collect_incident, b, &err), KS_OK);
+    struct ks_incident_filter f = {.status = status};
+    CHECK_INT(s->ops->list_incidents(s, &f, collect_incident, b, &err), KS_OK);
 }
 
 /* Dead letters as read back, copied out of the callback. */
