@@ -490,11 +490,19 @@ static enum ks_rc sql_list_incidents(struct ks_store *s, const struct ks_inciden
     if (!f) {
         f = &all;
     }
-    ks_time since = f->since == KS_TIME_NONE ? 0 : f->since;
-    ks_time until = f->until == KS_TIME_NONE ? 0 : f->until;
+    /* the bounds as text that lives until the rows are read (SQLite binds
+     * without a copy) */
+    char since[32], until[32];
+    if (f->since != 0 && f->since != KS_TIME_NONE) {
+        ks_time_fmt(f->since, since);
+    }
+    if (f->until != 0 && f->until != KS_TIME_NONE) {
+        ks_time_fmt(f->until, until);
+    }
 #define FILTER_VALUES                                                                              \
-    V_TEXT(f->severity), V_TEXT(f->type), since ? V_TIME(since) : V_NULL,                          \
-        until ? V_TIME(until) : V_NULL, V_TEXT(f->channel)
+    V_TEXT(f->severity), V_TEXT(f->type),                                                          \
+        V_TEXT(f->since != 0 && f->since != KS_TIME_NONE ? since : NULL),                          \
+        V_TEXT(f->until != 0 && f->until != KS_TIME_NONE ? until : NULL), V_TEXT(f->channel)
     struct ks_sqlcur c;
     enum ks_rc rc;
     if (!f->status) {
