@@ -242,9 +242,10 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
     struct list_ctx c = {&resp->body, view && strcmp(view, "brief") == 0, 0};
-    /* filtered by the store's columns (severity and type exact) */
+    /* filtered by the store's columns (severity, type and channel exact) */
     struct ks_incident_filter f = {.status = status, .severity = sev,
-                                   .type = ks_http_query(req, "type")};
+                                   .type = ks_http_query(req, "type"),
+                                   .channel = ks_http_query(req, "channel")};
     ks_buf_putc(&resp->body, '[');
     if (!s || s->ops->list_incidents(s, &f, list_row, &c, &err) != KS_OK) {
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
