@@ -9,9 +9,11 @@
  * checkpoint) inside one transaction, so a crash leaves either all of it or
  * none of it.
  *
- * Incidents are stored as rendered JSON (summary and detail) beside the
- * columns that listing filters on; the engine's checkpoint is the source of
- * truth for open incidents, the rows are what readers read.
+ * Incidents are stored as rendered JSON (summary and detail) beside columns
+ * (lifecycle instants, severity, type, status, impact, and their scope in a
+ * table of its own) that listing filters on and reports read; the engine's
+ * checkpoint is the source of truth for open incidents, the rows are what
+ * readers read.
  */
 #ifndef KS_STORE_H
 #define KS_STORE_H
