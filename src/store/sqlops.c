@@ -354,8 +354,8 @@ static struct ks_sqlv v_jreal(json_t *v)
 #define INC_COLS_VALUES(c)                                                                         \
     v_jtext((c)->title), v_jtext((c)->owner), V_TIME((c)->started), V_TIME((c)->acked),            \
         V_TIME((c)->contained), V_TIME((c)->resolved), V_TIME((c)->review_due),                    \
-        v_jint((c)->repeat_of), v_jint((c)->orders), v_jint((c)->customers),                       \
-        v_jint((c)->units), v_jreal((c)->revenue)
+        v_jint((c)->repeat_of), v_jint((c)->orders), v_jint((c)->customers), v_jint((c)->units),   \
+        v_jreal((c)->revenue)
 
 /* The scope's lists as rows of incident_scope, in the JSON's order. */
 static enum ks_rc put_scope(struct sqlstore *d, int64_t id, const struct inc_cols *c, int clear,
@@ -376,8 +376,8 @@ static enum ks_rc put_scope(struct sqlstore *d, int64_t id, const struct inc_col
             const char *name = json_string_value(v);
             if (name && rc == KS_OK) {
                 rc = q_exec(d, ST_ADD_SCOPE,
-                            SQLV(V_INT(id), V_TEXT(lists[k][1]), V_INT(++pos), V_TEXT(name)),
-                            NULL, NULL, err, what);
+                            SQLV(V_INT(id), V_TEXT(lists[k][1]), V_INT(++pos), V_TEXT(name)), NULL,
+                            NULL, err, what);
             }
         }
     }
@@ -510,8 +510,7 @@ static enum ks_rc sql_list_incidents(struct ks_store *s, const struct ks_inciden
     } else if (strcmp(f->status, "open") == 0) {
         rc = q_query(db(s), ST_LIST_OPEN, SQLV(FILTER_VALUES), &c, err, what);
     } else {
-        rc = q_query(db(s), ST_LIST_STATUS, SQLV(FILTER_VALUES, V_TEXT(f->status)), &c, err,
-                     what);
+        rc = q_query(db(s), ST_LIST_STATUS, SQLV(FILTER_VALUES, V_TEXT(f->status)), &c, err, what);
     }
 #undef FILTER_VALUES
     if (rc != KS_OK) {

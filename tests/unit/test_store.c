@@ -393,16 +393,15 @@ static void summary_of(struct ks_buf *b, int64_t id, const char *title, const ch
 static int collect_columns(void *ctx, const struct ks_incident_row *r)
 {
     char t[6][32];
-    const ks_time v[6] = {r->started_at,  r->detected_at, r->acknowledged_at,
+    const ks_time v[6] = {r->started_at,   r->detected_at, r->acknowledged_at,
                           r->contained_at, r->resolved_at, r->review_due};
     for (int i = 0; i < 6; i++) {
         ks_time_fmt(v[i], t[i]);
     }
-    ks_buf_printf(ctx, "%lld|%s|%s|%s %s %s %s %s %s|%lld|%lld %lld %lld %.17g\n",
-                  (long long)r->id, r->title ? r->title : "(null)",
-                  r->owner ? r->owner : "(null)", t[0], t[1], t[2], t[3], t[4], t[5],
-                  (long long)r->repeat_of, (long long)r->orders, (long long)r->customers,
-                  (long long)r->units, r->revenue);
+    ks_buf_printf(ctx, "%lld|%s|%s|%s %s %s %s %s %s|%lld|%lld %lld %lld %.17g\n", (long long)r->id,
+                  r->title ? r->title : "(null)", r->owner ? r->owner : "(null)", t[0], t[1], t[2],
+                  t[3], t[4], t[5], (long long)r->repeat_of, (long long)r->orders,
+                  (long long)r->customers, (long long)r->units, r->revenue);
     return 0;
 }
 
@@ -481,14 +480,23 @@ static void incident_columns_are_derived_from_the_json_and_read_back(void)
 
     /* No summary: from the detail. JSON without the fields (or not JSON at
      * all): NULL columns, read back as none and 0. */
-    struct ks_incident_row r2 = {.id = 2, .type = "t", .severity = "P3", .status = "resolved",
+    struct ks_incident_row r2 = {.id = 2,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
                                  .detected_at = KS_TIME_NONE,
                                  .detail_json = "{\"title\":\"from the detail\","
                                                 "\"resolved_at\":\"2026-11-23T00:00:00.000Z\"}"};
-    struct ks_incident_row r3 = {.id = 3, .type = "t", .severity = "P3", .status = "resolved",
+    struct ks_incident_row r3 = {.id = 3,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
                                  .detected_at = KS_TIME_NONE,
                                  .summary_json = "{\"impact\":{\"orders\":\"many\"}}"};
-    struct ks_incident_row r4 = {.id = 4, .type = "t", .severity = "P3", .status = "resolved",
+    struct ks_incident_row r4 = {.id = 4,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
                                  .detected_at = KS_TIME_NONE,
                                  .summary_json = "not json"};
     CHECK_INT(s->ops->put_incident(s, &r2, &err), KS_OK);
@@ -521,8 +529,9 @@ static void migration_9_fills_the_columns_of_a_version_8_database(void)
                       "applied_at TEXT);");
     for (int v = 0; v < 8; v++) {
         ks_buf_puts(&sql, ks_sql_migrations[v]);
-        ks_buf_printf(&sql, ";INSERT INTO schema_migrations VALUES(%d, "
-                            "'2026-11-01T00:00:00.000Z');",
+        ks_buf_printf(&sql,
+                      ";INSERT INTO schema_migrations VALUES(%d, "
+                      "'2026-11-01T00:00:00.000Z');",
                       v + 1);
     }
     /* 70 incidents (more than one page of the backfill), one without JSON */
@@ -623,8 +632,7 @@ static int collect_ids(void *ctx, const struct ks_incident_row *row)
     return 0;
 }
 
-static const char *ids_of(struct ks_store *s, const struct ks_incident_filter *f,
-                          struct ks_buf *b)
+static const char *ids_of(struct ks_store *s, const struct ks_incident_filter *f, struct ks_buf *b)
 {
     struct ks_err err = {0};
     ks_buf_reset(b);
@@ -661,8 +669,7 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
                                                   .until = ts("2026-11-04T00:00:00.000Z")},
                      &b),
               "2 3 ");
-    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = ts("2026-11-02T00:00:00.001Z")},
-                     &b),
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = ts("2026-11-02T00:00:00.001Z")}, &b),
               "1 2 ");
     CHECK_STR(ids_of(s,
                      &(struct ks_incident_filter){.since = ts("2026-11-04T00:00:00.000Z"),
@@ -674,12 +681,13 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
               "3 ");
     CHECK_STR(ids_of(s, &(struct ks_incident_filter){.status = "open", .channel = "amazon"}, &b),
               "2 ");
+    CHECK_STR(
+        ids_of(s, &(struct ks_incident_filter){.status = "investigating", .type = "system_outage"},
+               &b),
+        "4 ");
     CHECK_STR(ids_of(s,
-                     &(struct ks_incident_filter){.status = "investigating", .type = "system_outage"},
-                     &b),
-              "4 ");
-    CHECK_STR(ids_of(s,
-                     &(struct ks_incident_filter){.type = "data_corruption", .severity = "P2",
+                     &(struct ks_incident_filter){.type = "data_corruption",
+                                                  .severity = "P2",
                                                   .channel = "Amazon",
                                                   .since = ts("2026-11-05T00:00:00.000Z")},
                      &b),
@@ -709,7 +717,6 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
     tdb_teardown();
     CHECK_INT(ks_alloc_live(), before);
 }
-
 
 static void get_unknown_incident_is_not_found(void)
 {
