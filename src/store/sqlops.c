@@ -423,9 +423,9 @@ static enum ks_rc backfill_9(struct sqlstore *d, struct ks_err *err)
             return rc;
         }
         while (n < 64 && (r = q_next(&cur, err, what)) == 1) {
-            const char *sum = c_text(&cur, 1), *det = c_text(&cur, 2);
+            const char *text = c_text(&cur, 1); /* the summary, else the detail */
             ids[n] = c_int(&cur, 0);
-            json[n++] = sum ? ks_strdup(sum) : det ? ks_strdup(det) : NULL;
+            json[n++] = text ? ks_strdup(text) : NULL;
         }
         q_done(&cur);
         if (n < 64 && r < 0) {
