@@ -17,13 +17,17 @@ static struct ks_opt list_opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"status", 1, "only this status: open, investigating, contained, resolving, resolved", 0,
      NULL},
+    {"severity", 1, "only this severity: P1, P2 or P3", 0, NULL},
+    {"type", 1, "only this type (e.g. data_corruption)", 0, NULL},
+    {"channel", 1, "only incidents whose scope has this channel", 0, NULL},
     {"json", 0, "a JSON array of incidents on stdout", 0, NULL},
 };
 static const struct ks_cmd_spec list_spec = {
-    "kintsugi incidents [--db F] [--status S] [--json]",
+    "kintsugi incidents [--db F] [--status S] [--severity P] [--type T] [--channel C] [--json]",
     "List incidents, oldest first: id, severity, status, type, detection time and title.",
     "examples:\n"
     "  kintsugi incidents --status open\n"
+    "  kintsugi incidents --status open --severity P1 --channel amazon\n"
     "  kintsugi incidents --json | jq '.[] | select(.severity == \"P1\")'\n"
     "then: kintsugi incident show ID",
     list_opts, sizeof(list_opts) / sizeof(list_opts[0])};
@@ -39,13 +43,10 @@ static int list_row(void *ctx, const struct ks_incident_row *row)
     if (c->json) {
         printf("%s%s", c->n ? ",\n " : "", row->summary_json);
     } else {
-        json_t *j = json_loads(row->summary_json, 0, NULL);
-        const char *title = j ? json_string_value(json_object_get(j, "title")) : NULL;
         char at[32];
         ks_time_fmt(row->detected_at, at);
         printf("%-5lld %-3s %-13s %-19s %s  %s\n", (long long)row->id, row->severity, row->status,
-               row->type, at, title ? title : "");
-        json_decref(j);
+               row->type, at, row->title ? row->title : "");
     }
     c->n++;
     return 0;
@@ -75,6 +76,15 @@ int ks_cmd_incidents(int argc, char **argv)
                      status);
         return KS_EXIT_USAGE;
     }
+    struct ks_incident_filter f = {.status = status,
+                                   .severity = ks_cli_opt(&list_spec, "severity")->value,
+                                   .type = ks_cli_opt(&list_spec, "type")->value,
+                                   .channel = ks_cli_opt(&list_spec, "channel")->value};
+    if (f.severity && strcmp(f.severity, "P1") && strcmp(f.severity, "P2") &&
+        strcmp(f.severity, "P3")) {
+        ks_cli_error("unknown --severity '%s' (use P1, P2 or P3)", f.severity);
+        return KS_EXIT_USAGE;
+    }
     struct ks_shell a;
     if ((rc = ks_shell_open(&a, NULL, ks_shell_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
         return rc;
@@ -87,14 +97,23 @@ int ks_cmd_incidents(int argc, char **argv)
         printf("%-5s %-3s %-13s %-19s %-24s  %s\n", "ID", "SEV", "STATUS", "TYPE", "DETECTED",
                "TITLE");
     }
-    if (a.store->ops->list_incidents(a.store, status, list_row, &ctx, &err) != KS_OK) {
+    if (a.store->ops->list_incidents(a.store, &f, list_row, &ctx, &err) != KS_OK) {
         ks_cli_error("%s", err.msg);
         rc = KS_EXIT_FAIL;
     }
     if (ctx.json) {
         printf("]\n");
     } else if (ctx.n == 0) {
-        printf("(no incidents%s%s)\n", status ? " with status " : "", status ? status : "");
+        /* "(no incidents with status open, severity P1)": the filters given */
+        const char *name[] = {"status", "severity", "type", "channel"};
+        const char *val[] = {f.status, f.severity, f.type, f.channel};
+        printf("(no incidents");
+        for (size_t i = 0, n = 0; i < 4; i++) {
+            if (val[i]) {
+                printf("%s%s %s", n++ ? ", " : " with ", name[i], val[i]);
+            }
+        }
+        printf(")\n");
     }
     ks_shell_close(&a);
     return rc;

@@ -23,8 +23,8 @@ struct rv_item {
 
 struct rv_inc {
     int64_t id;
-    json_t *j; /* the stored detail JSON */
-    const char *type, *severity, *status, *title;
+    json_t *j; /* the stored detail JSON: the timeline and what has no column */
+    char *type, *severity, *status, *title; /* the store's columns (migration 9) */
     ks_time started, detected, acked, contained, resolved, review_due;
     int64_t repeat_of, reopened_by;
     int not_persisted;
@@ -96,24 +96,24 @@ static int load_inc(void *ctx, const struct ks_incident_row *r)
     memset(x, 0, sizeof(*x));
     x->id = r->id;
     x->j = j;
-    x->type = jstr(j, "type");
-    x->severity = jstr(j, "severity");
-    x->status = jstr(j, "status");
-    x->title = jstr(j, "title");
-    x->started = jtime(j, "started_at");
-    x->detected = jtime(j, "detected_at");
-    x->acked = jtime(j, "acknowledged_at");
-    x->contained = jtime(j, "contained_at");
-    x->resolved = jtime(j, "resolved_at");
-    x->review_due = jtime(j, "review_due");
-    x->repeat_of = json_integer_value(json_object_get(j, "repeat_of"));
+    /* what the store keeps as columns is read from them, not from the JSON */
+    x->type = ks_strdup(r->type ? r->type : "");
+    x->severity = ks_strdup(r->severity ? r->severity : "");
+    x->status = ks_strdup(r->status ? r->status : "");
+    x->title = ks_strdup(r->title ? r->title : "");
+    x->started = r->started_at;
+    x->detected = r->detected_at;
+    x->acked = r->acknowledged_at;
+    x->contained = r->contained_at;
+    x->resolved = r->resolved_at;
+    x->review_due = r->review_due;
+    x->repeat_of = r->repeat_of;
+    x->orders = r->orders;
+    x->customers = r->customers;
+    x->units = r->units;
+    x->revenue = r->revenue;
     x->reopened_by = json_integer_value(json_object_get(j, "reopened_by"));
     x->not_persisted = json_is_true(json_object_get(j, "correction_did_not_persist"));
-    json_t *imp = json_object_get(j, "impact");
-    x->orders = json_integer_value(json_object_get(imp, "orders"));
-    x->customers = json_integer_value(json_object_get(imp, "customers"));
-    x->units = json_integer_value(json_object_get(imp, "units"));
-    x->revenue = json_number_value(json_object_get(imp, "revenue"));
     x->returned = json_integer_value(json_object_get(j, "returned_customers"));
     json_t *fb = json_object_get(j, "feedback");
     x->fb_count = json_integer_value(json_object_get(fb, "count"));
@@ -207,6 +207,10 @@ void ks_review_free(struct ks_review_set *l)
     for (size_t i = 0; i < l->n; i++) {
         struct rv_inc *x = &l->inc[i];
         json_decref(x->j);
+        ks_free(x->type);
+        ks_free(x->severity);
+        ks_free(x->status);
+        ks_free(x->title);
         json_decref(x->doc);
         ks_free(x->by);
         for (size_t k = 0; k < x->nitems; k++) {

@@ -182,7 +182,6 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
 
 struct list_ctx {
     struct ks_buf *out;
-    const char *severity, *type;
     int brief;
     int n;
 };
@@ -206,10 +205,6 @@ static void put_brief(struct ks_buf *out, const char *summary)
 static int list_row(void *vctx, const struct ks_incident_row *row)
 {
     struct list_ctx *c = vctx;
-    if ((c->severity && strcmp(c->severity, row->severity) != 0) ||
-        (c->type && strcmp(c->type, row->type) != 0)) {
-        return 0;
-    }
     ks_buf_puts(c->out, c->n ? ",\n " : "");
     if (c->brief) {
         put_brief(c->out, row->summary_json);
@@ -247,10 +242,13 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
     }
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
-    struct list_ctx c = {&resp->body, sev, ks_http_query(req, "type"),
-                         view && strcmp(view, "brief") == 0, 0};
+    struct list_ctx c = {&resp->body, view && strcmp(view, "brief") == 0, 0};
+    /* filtered by the store's columns (severity, type and channel exact) */
+    struct ks_incident_filter f = {.status = status, .severity = sev,
+                                   .type = ks_http_query(req, "type"),
+                                   .channel = ks_http_query(req, "channel")};
     ks_buf_putc(&resp->body, '[');
-    if (!s || s->ops->list_incidents(s, status, list_row, &c, &err) != KS_OK) {
+    if (!s || s->ops->list_incidents(s, &f, list_row, &c, &err) != KS_OK) {
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
         return;
     }

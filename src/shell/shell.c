@@ -552,8 +552,15 @@ static enum ks_rc put_incidents(struct ks_shell *sh, const int64_t *ids, size_t 
         ks_engine_incident_meta(sh->eng, id, &m);
         ks_engine_incident_json(sh->eng, id, 0, &sum);
         ks_engine_incident_json(sh->eng, id, 1, &det);
-        struct ks_incident_row row = {m.id,          m.type,        m.severity, m.status,
-                                      m.fingerprint, m.detected_at, sum.p,      det.p};
+        /* the store derives the other columns from the summary (migration 9) */
+        struct ks_incident_row row = {.id = m.id,
+                                      .type = m.type,
+                                      .severity = m.severity,
+                                      .status = m.status,
+                                      .fingerprint = m.fingerprint,
+                                      .detected_at = m.detected_at,
+                                      .summary_json = sum.p,
+                                      .detail_json = det.p};
         rc = sh->store->ops->put_incident(sh->store, &row, err);
     }
     ks_buf_fini(&sum);

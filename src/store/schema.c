@@ -184,13 +184,50 @@ const char *const ks_sql_migrations[] = {
     "  reviewed_by TEXT,"
     "  reviewed_at TEXT);"
     "CREATE INDEX IF NOT EXISTS remedies_incident ON remedies(incident, order_id);",
+    /* 9: an incident's lifecycle instants, impact and scope as columns beside
+     * its JSON, for readers that filter and count without parsing it. The
+     * rows already there are filled from their JSON by the migration itself
+     * (backfill_9 in sqlops.c, in the same transaction). */
+    "ALTER TABLE incidents ADD COLUMN title TEXT;"
+    "ALTER TABLE incidents ADD COLUMN owner TEXT;"
+    "ALTER TABLE incidents ADD COLUMN started_at TEXT;"
+    "ALTER TABLE incidents ADD COLUMN acknowledged_at TEXT;"
+    "ALTER TABLE incidents ADD COLUMN contained_at TEXT;"
+    "ALTER TABLE incidents ADD COLUMN resolved_at TEXT;"
+    "ALTER TABLE incidents ADD COLUMN review_due TEXT;"
+    "ALTER TABLE incidents ADD COLUMN repeat_of INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN orders INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN customers INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN units INTEGER;"
+    "ALTER TABLE incidents ADD COLUMN revenue REAL;"
+    "CREATE INDEX incidents_severity ON incidents(severity);"
+    "CREATE INDEX incidents_type ON incidents(type);"
+    "CREATE INDEX incidents_detected ON incidents(detected_at);"
+    "CREATE TABLE incident_scope("
+    "  incident INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  pos INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  PRIMARY KEY(incident, kind, pos));"
+    "CREATE INDEX incident_scope_name ON incident_scope(kind, name);",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
 
 #define INCIDENT_COLS                                                                              \
-    "SELECT id, type, severity, status, fingerprint, detected_at, summary_json, detail_json "      \
-    "FROM incidents "
+    "SELECT id, type, severity, status, fingerprint, detected_at, summary_json, detail_json, "     \
+    "title, owner, started_at, acknowledged_at, contained_at, resolved_at, review_due, "          \
+    "repeat_of, orders, customers, units, revenue FROM incidents "
+/* The filters of struct ks_incident_filter, ?1 .. ?5 (NULL: any). */
+#define INCIDENT_FILTER                                                                            \
+    "(severity = ?1 OR ?1 IS NULL) AND (type = ?2 OR ?2 IS NULL) AND "                             \
+    "(detected_at >= ?3 OR ?3 IS NULL) AND (detected_at < ?4 OR ?4 IS NULL) AND "                 \
+    "(id IN (SELECT incident FROM incident_scope WHERE kind = 'channel' AND name = ?5) OR "      \
+    "?5 IS NULL) "
+/* The columns of migration 9 that put_incident derives from the JSON. */
+#define INCIDENT_DERIVED                                                                           \
+    "title, owner, started_at, acknowledged_at, contained_at, resolved_at, review_due, "          \
+    "repeat_of, orders, customers, units, revenue"
 #define DL_COLS "SELECT id, source, line, reason, raw, status, received_at FROM deadletters "
 #define HOOK_COLS                                                                                  \
     "SELECT key, incident, action, body, status, attempts, next_at, detail FROM hooks "
@@ -219,16 +256,36 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_ADD_MIGRATION] = "INSERT INTO schema_migrations(version, applied_at) VALUES(?1, ?2)",
     [ST_PUT_INCIDENT] =
         "INSERT INTO incidents(id, type, severity, status, fingerprint, detected_at, "
-        "summary_json, detail_json) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "summary_json, detail_json, " INCIDENT_DERIVED ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) "
         "ON CONFLICT(id) DO UPDATE SET type = excluded.type, severity = excluded.severity, "
         "status = excluded.status, fingerprint = excluded.fingerprint, "
         "detected_at = excluded.detected_at, summary_json = excluded.summary_json, "
-        "detail_json = excluded.detail_json",
+        "detail_json = excluded.detail_json, title = excluded.title, owner = excluded.owner, "
+        "started_at = excluded.started_at, acknowledged_at = excluded.acknowledged_at, "
+        "contained_at = excluded.contained_at, resolved_at = excluded.resolved_at, "
+        "review_due = excluded.review_due, repeat_of = excluded.repeat_of, "
+        "orders = excluded.orders, customers = excluded.customers, units = excluded.units, "
+        "revenue = excluded.revenue",
     [ST_GET_SUMMARY] = "SELECT summary_json FROM incidents WHERE id = ?1",
     [ST_GET_DETAIL] = "SELECT detail_json FROM incidents WHERE id = ?1",
-    [ST_LIST_ALL] = INCIDENT_COLS "ORDER BY id",
-    [ST_LIST_OPEN] = INCIDENT_COLS "WHERE status IS NULL OR status <> 'resolved' ORDER BY id",
-    [ST_LIST_STATUS] = INCIDENT_COLS "WHERE status = ?1 ORDER BY id",
+    [ST_LIST_ALL] = INCIDENT_COLS "WHERE " INCIDENT_FILTER "ORDER BY id",
+    [ST_LIST_OPEN] = INCIDENT_COLS "WHERE (status IS NULL OR status <> 'resolved') AND "
+                                   INCIDENT_FILTER "ORDER BY id",
+    [ST_LIST_STATUS] = INCIDENT_COLS "WHERE status = ?6 AND " INCIDENT_FILTER "ORDER BY id",
+    /* An incident's scope (migration 9): rewritten whole with the incident. */
+    [ST_DEL_SCOPE] = "DELETE FROM incident_scope WHERE incident = ?1",
+    [ST_ADD_SCOPE] = "INSERT INTO incident_scope(incident, kind, pos, name) "
+                     "VALUES(?1, ?2, ?3, ?4)",
+    [ST_TRIM_SCOPE] = "DELETE FROM incident_scope WHERE incident > ?1",
+    /* Migration 9's own (its backfill runs against the schema of version 9:
+     * never change these two, a later migration brings its own). */
+    [ST_MIG9_PAGE] = "SELECT id, coalesce(summary_json, detail_json) FROM incidents "
+                     "WHERE id > ?1 ORDER BY id LIMIT 64",
+    [ST_MIG9_SET] = "UPDATE incidents SET title = ?2, owner = ?3, started_at = ?4, "
+                    "acknowledged_at = ?5, contained_at = ?6, resolved_at = ?7, "
+                    "review_due = ?8, repeat_of = ?9, orders = ?10, customers = ?11, "
+                    "units = ?12, revenue = ?13 WHERE id = ?1",
     [ST_ADD_DL] = "INSERT INTO deadletters(source, line, reason, raw, status, received_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [ST_LIST_DL_ALL] = DL_COLS "ORDER BY id",

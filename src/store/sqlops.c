@@ -10,6 +10,7 @@
  */
 #include "sql.h"
 
+#include <jansson.h>
 #include <string.h>
 
 /* The state behind struct ks_store.impl. */
@@ -142,6 +143,8 @@ static enum ks_rc refuse_newer(const char *uri, int64_t v, struct ks_err *err)
                       uri, (long long)v, ks_sql_schema_version);
 }
 
+static enum ks_rc backfill_9(struct sqlstore *d, struct ks_err *err);
+
 /* Applies the missing migrations in one transaction. The version is read
  * first without a lock, so that opening an up-to-date database never waits
  * for another connection's write, then again under the driver's migration
@@ -178,6 +181,9 @@ static enum ks_rc migrate(struct ks_store *s, struct ks_err *err)
         char what[64];
         snprintf(what, sizeof(what), "migration %lld", (long long)v + 1);
         rc = d->drv->script(d->conn, ks_sql_migrations[v], err, what);
+        if (rc == KS_OK && v + 1 == 9) {
+            rc = backfill_9(d, err);
+        }
         if (rc == KS_OK) {
             rc = q_exec(d, ST_ADD_MIGRATION, SQLV(V_INT(v + 1), V_TIME(now)), NULL, NULL, err,
                         what);
@@ -269,16 +275,180 @@ static enum ks_rc sql_lock_writer(struct ks_store *s, int *got, struct ks_err *e
 
 /* ---- incidents ------------------------------------------------------------------- */
 
+/* The columns of migration 9, as the incident's JSON has them: a value
+ * the JSON lacks (or that is not of its type) is NULL. Strings are borrowed
+ * from j. */
+struct inc_cols {
+    json_t *j;
+    json_t *title, *owner, *repeat_of, *orders, *customers, *units, *revenue;
+    ks_time started, acked, contained, resolved, review_due;
+};
+
+static ks_time json_instant(json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    ks_time t;
+    if (!s || ks_time_parse(s, strlen(s), &t, NULL) != 0) {
+        return KS_TIME_NONE;
+    }
+    return t;
+}
+
+static json_t *json_typed(json_t *o, const char *key, int (*is)(const json_t *))
+{
+    json_t *v = json_object_get(o, key);
+    return v && is(v) ? v : NULL;
+}
+
+static int is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+static int is_integer(const json_t *v)
+{
+    return json_is_integer(v);
+}
+static int is_number(const json_t *v)
+{
+    return json_is_number(v);
+}
+
+/* From the summary (json); NULL or not a JSON object: every column NULL. */
+static void inc_cols_read(const char *json, struct inc_cols *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->j = json ? json_loads(json, 0, NULL) : NULL;
+    if (!json_is_object(c->j)) {
+        json_decref(c->j);
+        c->j = NULL;
+    }
+    json_t *j = c->j, *imp = json_object_get(j, "impact");
+    c->title = json_typed(j, "title", is_string);
+    c->owner = json_typed(j, "owner", is_string);
+    c->repeat_of = json_typed(j, "repeat_of", is_integer);
+    c->orders = json_typed(imp, "orders", is_integer);
+    c->customers = json_typed(imp, "customers", is_integer);
+    c->units = json_typed(imp, "units", is_integer);
+    c->revenue = json_typed(imp, "revenue", is_number);
+    c->started = json_instant(j, "started_at");
+    c->acked = json_instant(j, "acknowledged_at");
+    c->contained = json_instant(j, "contained_at");
+    c->resolved = json_instant(j, "resolved_at");
+    c->review_due = json_instant(j, "review_due");
+}
+
+static struct ks_sqlv v_jtext(json_t *v)
+{
+    return v ? V_TEXT(json_string_value(v)) : V_NULL;
+}
+static struct ks_sqlv v_jint(json_t *v)
+{
+    return v ? V_INT(json_integer_value(v)) : V_NULL;
+}
+static struct ks_sqlv v_jreal(json_t *v)
+{
+    return v ? V_REAL(json_number_value(v)) : V_NULL;
+}
+
+/* The derived values in the order of INCIDENT_DERIVED (schema.c). */
+#define INC_COLS_VALUES(c)                                                                         \
+    v_jtext((c)->title), v_jtext((c)->owner), V_TIME((c)->started), V_TIME((c)->acked),            \
+        V_TIME((c)->contained), V_TIME((c)->resolved), V_TIME((c)->review_due),                    \
+        v_jint((c)->repeat_of), v_jint((c)->orders), v_jint((c)->customers), v_jint((c)->units),   \
+        v_jreal((c)->revenue)
+
+/* The scope's lists as rows of incident_scope, in the JSON's order. */
+static enum ks_rc put_scope(struct sqlstore *d, int64_t id, const struct inc_cols *c, int clear,
+                            struct ks_err *err, const char *what)
+{
+    static const char *const lists[][2] = {{"channels", "channel"},
+                                           {"locations", "location"},
+                                           {"systems", "system"},
+                                           {"purchase_orders", "purchase_order"}};
+    enum ks_rc rc = clear ? q_exec(d, ST_DEL_SCOPE, SQLV(V_INT(id)), NULL, NULL, err, what) : KS_OK;
+    json_t *scope = json_object_get(c->j, "scope");
+    for (size_t k = 0; k < sizeof(lists) / sizeof(lists[0]) && rc == KS_OK; k++) {
+        size_t i;
+        json_t *v;
+        int64_t pos = 0;
+        json_array_foreach(json_object_get(scope, lists[k][0]), i, v)
+        {
+            const char *name = json_string_value(v);
+            if (name && rc == KS_OK) {
+                rc = q_exec(d, ST_ADD_SCOPE,
+                            SQLV(V_INT(id), V_TEXT(lists[k][1]), V_INT(++pos), V_TEXT(name)), NULL,
+                            NULL, err, what);
+            }
+        }
+    }
+    return rc;
+}
+
+/* The columns of migration 9 are derived from the summary (the detail when
+ * there is no summary): what readers filter on is what they would parse. */
 static enum ks_rc sql_put_incident(struct ks_store *s, const struct ks_incident_row *r,
                                    struct ks_err *err)
 {
     char what[64];
     snprintf(what, sizeof(what), "save incident %lld", (long long)r->id);
-    return q_exec(db(s), ST_PUT_INCIDENT,
-                  SQLV(V_INT(r->id), V_TEXT(r->type), V_TEXT(r->severity), V_TEXT(r->status),
-                       V_TEXT(r->fingerprint), V_TIME(r->detected_at), V_TEXT(r->summary_json),
-                       V_TEXT(r->detail_json)),
-                  NULL, NULL, err, what);
+    struct inc_cols c;
+    inc_cols_read(r->summary_json ? r->summary_json : r->detail_json, &c);
+    enum ks_rc rc =
+        q_exec(db(s), ST_PUT_INCIDENT,
+               SQLV(V_INT(r->id), V_TEXT(r->type), V_TEXT(r->severity), V_TEXT(r->status),
+                    V_TEXT(r->fingerprint), V_TIME(r->detected_at), V_TEXT(r->summary_json),
+                    V_TEXT(r->detail_json), INC_COLS_VALUES(&c)),
+               NULL, NULL, err, what);
+    if (rc == KS_OK) {
+        rc = put_scope(db(s), r->id, &c, 1, err, what);
+    }
+    json_decref(c.j);
+    return rc;
+}
+
+/* Migration 9 fills the new columns and the scope of the incidents already
+ * stored, from their JSON, a page at a time (no cursor stays open across the
+ * updates). */
+static enum ks_rc backfill_9(struct sqlstore *d, struct ks_err *err)
+{
+    const char *what = "migration 9: fill the incidents' columns";
+    int64_t after = 0;
+    enum ks_rc rc = KS_OK;
+    for (;;) {
+        struct ks_sqlcur cur;
+        int64_t ids[64];
+        char *json[64];
+        int n = 0, r;
+        if ((rc = q_query(d, ST_MIG9_PAGE, SQLV(V_INT(after)), &cur, err, what)) != KS_OK) {
+            return rc;
+        }
+        while (n < 64 && (r = q_next(&cur, err, what)) == 1) {
+            const char *text = c_text(&cur, 1); /* the summary, else the detail */
+            ids[n] = c_int(&cur, 0);
+            json[n++] = text ? ks_strdup(text) : NULL;
+        }
+        q_done(&cur);
+        if (n < 64 && r < 0) {
+            rc = KS_EIO;
+        }
+        for (int i = 0; i < n; i++) {
+            if (rc == KS_OK) {
+                struct inc_cols c;
+                inc_cols_read(json[i], &c);
+                rc = q_exec(d, ST_MIG9_SET, SQLV(V_INT(ids[i]), INC_COLS_VALUES(&c)), NULL, NULL,
+                            err, what);
+                if (rc == KS_OK) {
+                    rc = put_scope(d, ids[i], &c, 0, err, what);
+                }
+                json_decref(c.j);
+            }
+            ks_free(json[i]);
+        }
+        if (rc != KS_OK || n < 64) {
+            return rc;
+        }
+        after = ids[n - 1];
+    }
 }
 
 /* A row without the requested JSON appends "null", so that out always holds
@@ -311,20 +481,38 @@ static enum ks_rc sql_get_incident(struct ks_store *s, int64_t id, int detail, s
     return r < 0 ? KS_EIO : KS_OK;
 }
 
-static enum ks_rc sql_list_incidents(struct ks_store *s, const char *status,
+static enum ks_rc sql_list_incidents(struct ks_store *s, const struct ks_incident_filter *f,
                                      int (*fn)(void *ctx, const struct ks_incident_row *row),
                                      void *ctx, struct ks_err *err)
 {
     const char *what = "list incidents";
+    static const struct ks_incident_filter all = {0};
+    if (!f) {
+        f = &all;
+    }
+    /* the bounds as text that lives until the rows are read (SQLite binds
+     * without a copy) */
+    char since[32], until[32];
+    if (f->since != 0 && f->since != KS_TIME_NONE) {
+        ks_time_fmt(f->since, since);
+    }
+    if (f->until != 0 && f->until != KS_TIME_NONE) {
+        ks_time_fmt(f->until, until);
+    }
+#define FILTER_VALUES                                                                              \
+    V_TEXT(f->severity), V_TEXT(f->type),                                                          \
+        V_TEXT(f->since != 0 && f->since != KS_TIME_NONE ? since : NULL),                          \
+        V_TEXT(f->until != 0 && f->until != KS_TIME_NONE ? until : NULL), V_TEXT(f->channel)
     struct ks_sqlcur c;
     enum ks_rc rc;
-    if (!status) {
-        rc = q_query(db(s), ST_LIST_ALL, SQLV_NONE, &c, err, what);
-    } else if (strcmp(status, "open") == 0) {
-        rc = q_query(db(s), ST_LIST_OPEN, SQLV_NONE, &c, err, what);
+    if (!f->status) {
+        rc = q_query(db(s), ST_LIST_ALL, SQLV(FILTER_VALUES), &c, err, what);
+    } else if (strcmp(f->status, "open") == 0) {
+        rc = q_query(db(s), ST_LIST_OPEN, SQLV(FILTER_VALUES), &c, err, what);
     } else {
-        rc = q_query(db(s), ST_LIST_STATUS, SQLV(V_TEXT(status)), &c, err, what);
+        rc = q_query(db(s), ST_LIST_STATUS, SQLV(FILTER_VALUES, V_TEXT(f->status)), &c, err, what);
     }
+#undef FILTER_VALUES
     if (rc != KS_OK) {
         return rc;
     }
@@ -338,14 +526,28 @@ static enum ks_rc sql_list_incidents(struct ks_store *s, const char *status,
             .fingerprint = c_text(&c, 4),
             .summary_json = c_text(&c, 6),
             .detail_json = c_text(&c, 7),
+            .title = c_text(&c, 8),
+            .owner = c_text(&c, 9),
+            .repeat_of = c_int(&c, 15),
+            .orders = c_int(&c, 16),
+            .customers = c_int(&c, 17),
+            .units = c_int(&c, 18),
+            .revenue = c.drv->col_real(&c, 19),
         };
-        if (c_time(&c, 5, &row.detected_at) != 0) {
-            ks_err_set(err, KS_EIO,
-                       "store: list incidents: incident %lld has a malformed "
-                       "detected_at \"%.40s\"",
-                       (long long)row.id, c_text(&c, 5));
-            q_done(&c);
-            return KS_EIO;
+        /* every instant column: detected_at (5), then started_at .. review_due */
+        static const int tcol[] = {5, 10, 11, 12, 13, 14};
+        static const char *const tname[] = {"detected_at",  "started_at",  "acknowledged_at",
+                                            "contained_at", "resolved_at", "review_due"};
+        ks_time *tv[] = {&row.detected_at,  &row.started_at,  &row.acknowledged_at,
+                         &row.contained_at, &row.resolved_at, &row.review_due};
+        for (size_t k = 0; k < sizeof(tcol) / sizeof(tcol[0]); k++) {
+            if (c_time(&c, tcol[k], tv[k]) != 0) {
+                ks_err_set(err, KS_EIO,
+                           "store: list incidents: incident %lld has a malformed %s \"%.40s\"",
+                           (long long)row.id, tname[k], c_text(&c, tcol[k]));
+                q_done(&c);
+                return KS_EIO;
+            }
         }
         if (fn(ctx, &row)) {
             break;
@@ -631,6 +833,10 @@ static enum ks_rc sql_trim(struct ks_store *s, const struct ks_store_trim *t, st
     if (rc == KS_OK) {
         rc = q_exec(d, ST_TRIM_INCIDENTS, SQLV(V_INT(t->incidents)), NULL, NULL, err,
                     "undo incidents");
+    }
+    if (rc == KS_OK) {
+        rc = q_exec(d, ST_TRIM_SCOPE, SQLV(V_INT(t->incidents)), NULL, NULL, err,
+                    "undo incidents' scope");
     }
     if (rc == KS_OK) {
         rc = q_exec(d, ST_TRIM_SEQ, SQLV(V_INT(t->deadletter), V_INT(t->hook)), NULL, NULL, err,

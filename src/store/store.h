@@ -9,25 +9,48 @@
  * checkpoint) inside one transaction, so a crash leaves either all of it or
  * none of it.
  *
- * Incidents are stored as rendered JSON (summary and detail) beside the
- * columns that listing filters on; the engine's checkpoint is the source of
- * truth for open incidents, the rows are what readers read.
+ * Incidents are stored as rendered JSON (summary and detail) beside columns
+ * (lifecycle instants, severity, type, status, impact, and their scope in a
+ * table of its own) that listing filters on and reports read; the engine's
+ * checkpoint is the source of truth for open incidents, the rows are what
+ * readers read.
  */
 #ifndef KS_STORE_H
 #define KS_STORE_H
 
 #include "../core/core.h"
 
-/* One incident as stored. Strings are borrowed for the call. */
+/* One incident as stored. Strings are borrowed for the call.
+ *
+ * put_incident takes id .. detail_json; the columns after them (migration
+ * 9) it derives from the JSON itself (the summary, else the detail), so
+ * that a column never disagrees with the JSON beside it. list_incidents
+ * fills every field. */
 struct ks_incident_row {
     int64_t id;
     const char *type;
-    const char *severity; /* "P1".."P3" */
+    const char *severity; /* "P1".."P3": the highest it reached (it never goes down) */
     const char *status;   /* investigating|contained|resolving|resolved */
     const char *fingerprint;
     ks_time detected_at;
     const char *summary_json; /* the incident without its timeline */
     const char *detail_json;  /* the incident with timeline and checklist */
+    /* read only (migration 9): NULL / KS_TIME_NONE / 0 where the JSON has none */
+    const char *title, *owner;
+    ks_time started_at, acknowledged_at, contained_at, resolved_at, review_due;
+    int64_t repeat_of; /* 0: none */
+    int64_t orders, customers, units; /* the impact */
+    double revenue;
+};
+
+/* Which incidents list_incidents gives (a NULL filter: all). Strings NULL
+ * and times 0 or KS_TIME_NONE: any. */
+struct ks_incident_filter {
+    const char *status;   /* "open": every status but resolved */
+    const char *severity; /* exact: P1, P2, P3 */
+    const char *type;     /* exact */
+    const char *channel;  /* one of the scope's channels (table incident_scope) */
+    ks_time since, until; /* detected_at in [since, until) */
 };
 
 /* One rejected input line. raw may hold any bytes (invalid UTF-8 included). */
@@ -238,9 +261,10 @@ struct ks_store_ops {
      * KS_ENOTFOUND if there is none with that id. */
     enum ks_rc (*get_incident)(struct ks_store *s, int64_t id, int detail, struct ks_buf *out,
                                struct ks_err *err);
-    /* Calls fn for every incident in id order whose status equals status
-     * (NULL: all; "open": all but resolved). fn returns non-zero to stop. */
-    enum ks_rc (*list_incidents)(struct ks_store *s, const char *status,
+    /* Calls fn for every incident the filter lets through (NULL: all), in
+     * id order; the filters are columns (migration 9), not the JSON. fn
+     * returns non-zero to stop. */
+    enum ks_rc (*list_incidents)(struct ks_store *s, const struct ks_incident_filter *f,
                                  int (*fn)(void *ctx, const struct ks_incident_row *row),
                                  void *ctx, struct ks_err *err);
     enum ks_rc (*add_deadletter)(struct ks_store *s, struct ks_deadletter *dl, struct ks_err *err);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The disk filling up (docs/DURABILITY.md): the store on a small tmpfs (8 MiB),
+# The disk filling up (docs/DURABILITY.md): the store on a small tmpfs (10 MiB),
 # filled by a file until no byte is left, under `kintsugi serve` and under
 # `kintsugi ingest`. What must hold: a clear error that names the store and
 # says the disk is full, a 503 (serve) or a non-zero exit (ingest); no
@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p "$MNT"
-if ! mount -t tmpfs -o size=8m tmpfs "$MNT" 2>"$T/mount.err"; then
+if ! mount -t tmpfs -o size=10m tmpfs "$MNT" 2>"$T/mount.err"; then
     echo "SKIP diskfull: cannot mount a tmpfs ($(head -1 "$T/mount.err")); see test_store_vfs"
     echo "RESULT passed=0 failed=0"
     exit 0

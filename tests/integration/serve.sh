@@ -151,6 +151,8 @@ check pause_needs_admin status_is 403 POST /v1/guard/pause "$RESP" '{}'
 check pause_by_admin status_is 200 POST /v1/guard/pause "$ADMIN" '{"channel":"amazon"}'
 check guard_shows_pause sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/guard' | jq -e '.channels[] | select(.channel == \"amazon\") | .paused' >/dev/null"
 check list_filters status_is 400 GET "/v1/incidents?severity=P9" "$VIEW"
+# The filters are the store's columns: each one's answer is the full list filtered by jq.
+check list_filters_by_columns sh -c "all=\$(curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents'); for q in 'severity=P1:.severity == \"P1\"' 'severity=P3:.severity == \"P3\"' 'type=data_corruption:.type == \"data_corruption\"' 'channel=amazon:(.scope.channels | index(\"amazon\")) != null' 'status=open&channel=ebay:.status != \"resolved\" and ((.scope.channels | index(\"ebay\")) != null)'; do got=\$(curl -s -H 'Authorization: Bearer $VIEW' \"$URL/v1/incidents?\${q%%:*}\" | jq -c 'map(.id)'); want=\$(echo \"\$all\" | jq -c \"map(select(\${q#*:})) | map(.id)\"); [ \"\$got\" = \"\$want\" ] || { echo \"\$q: \$got != \$want\"; exit 1; }; done; [ \$(echo \"\$all\" | jq length) -ge 2 ]"
 kill -9 "$PID"
 wait "$PID" 2>/dev/null
 # Everything acknowledged before the kill is there after the restart.

@@ -275,11 +275,25 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     tdb_setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 9);
     /* back to version 4, as a database written before tokens (and the
-     * server's journal, migration 6, the outbox of messages, 7, and
-     * remedies, 8) */
-    CHECK_INT(tdb_exec("DROP TABLE remedies; DROP TABLE messages; DROP TABLE message_triggers; "
+     * server's journal, migration 6, the outbox of messages, 7, remedies,
+     * 8, and the incidents' columns, 9) */
+    CHECK_INT(tdb_exec("DROP TABLE incident_scope; DROP INDEX incidents_severity; "
+                       "DROP INDEX incidents_type; DROP INDEX incidents_detected; "
+                       "ALTER TABLE incidents DROP COLUMN title; "
+                       "ALTER TABLE incidents DROP COLUMN owner; "
+                       "ALTER TABLE incidents DROP COLUMN started_at; "
+                       "ALTER TABLE incidents DROP COLUMN acknowledged_at; "
+                       "ALTER TABLE incidents DROP COLUMN contained_at; "
+                       "ALTER TABLE incidents DROP COLUMN resolved_at; "
+                       "ALTER TABLE incidents DROP COLUMN review_due; "
+                       "ALTER TABLE incidents DROP COLUMN repeat_of; "
+                       "ALTER TABLE incidents DROP COLUMN orders; "
+                       "ALTER TABLE incidents DROP COLUMN customers; "
+                       "ALTER TABLE incidents DROP COLUMN units; "
+                       "ALTER TABLE incidents DROP COLUMN revenue; "
+                       "DROP TABLE remedies; DROP TABLE messages; DROP TABLE message_triggers; "
                        "DROP TABLE journal; DROP TABLE tokens; "
                        "DELETE FROM schema_migrations WHERE version >= 5"),
               0);
@@ -291,7 +305,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 9);
     CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
     tdb_teardown();
 }

@@ -46,7 +46,9 @@ static void setup(void)
     /* the incident row the offers read */
     struct ks_buf b = {0};
     CHECK_INT(ks_engine_incident_json(e, 1, 0, &b), KS_OK);
-    struct ks_incident_row r = {1, "system_outage", "P2", "investigating", "f", 0, b.p, b.p};
+    struct ks_incident_row r = {.id = 1, .type = "system_outage", .severity = "P2",
+                                .status = "investigating", .fingerprint = "f",
+                                .summary_json = b.p, .detail_json = b.p};
     CHECK_INT(s->ops->put_incident(s, &r, &err), KS_OK);
     ks_buf_fini(&b);
 }

@@ -28,7 +28,17 @@ static void put(struct ks_store *s, int64_t id, const char *sev, const char *fie
              "{\"id\":%lld,\"type\":\"data_corruption\",\"severity\":\"%s\",\"status\":\"resolved\","
              "\"title\":\"t%lld\",\"fingerprint\":\"f\",\"scope\":{\"channels\":[\"amazon\"]}%s%s}",
              (long long)id, sev, (long long)id, *fields ? "," : "", fields);
-    struct ks_incident_row r = {id, "data_corruption", sev, "resolved", "f", 0, detail, detail};
+    /* detected_at is a column the writer gives, as the shell does (the
+     * others the store derives from the JSON) */
+    const char *at = strstr(detail, "\"detected_at\":\"");
+    ks_time det = KS_TIME_NONE;
+    if (at) {
+        at += strlen("\"detected_at\":\"");
+        ks_time_parse(at, (size_t)(strchr(at, '"') - at), &det, NULL);
+    }
+    struct ks_incident_row r = {.id = id, .type = "data_corruption", .severity = sev,
+                                .status = "resolved", .fingerprint = "f", .detected_at = det,
+                                .summary_json = detail, .detail_json = detail};
     struct ks_err err = {0};
     CHECK_INT(s->ops->put_incident(s, &r, &err), KS_OK);
 }

@@ -69,7 +69,8 @@ static void list_into(struct ks_store *s, const char *status, struct ks_buf *b)
     struct ks_err err = {0};
     ks_buf_reset(b);
     ks_buf_puts(b, "");
-    CHECK_INT(s->ops->list_incidents(s, status, collect_incident, b, &err), KS_OK);
+    struct ks_incident_filter f = {.status = status};
+    CHECK_INT(s->ops->list_incidents(s, &f, collect_incident, b, &err), KS_OK);
 }
 
 /* Dead letters as read back, copied out of the callback. */
@@ -360,6 +361,357 @@ static void missing_detected_at_reads_back_as_none(void)
     struct ks_buf b = {0};
     list_into(s, NULL, &b);
     CHECK_STR(b.p, "1:contained:P2:- ");
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+/* ---- the columns of migration 9 ------------------------------------------------ */
+
+/* A summary as the engine renders one (the fields the columns take). */
+static void summary_of(struct ks_buf *b, int64_t id, const char *title, const char *channels,
+                       const char *acked, int64_t orders, double revenue)
+{
+    ks_buf_reset(b);
+    ks_buf_printf(b,
+                  "{\"id\":%lld,\"type\":\"data_corruption\",\"severity\":\"P1\","
+                  "\"status\":\"contained\",\"title\":\"%s\",\"fingerprint\":\"f\","
+                  "\"scope\":{\"channels\":%s,\"skus\":412,\"sku_list\":[\"a\"],"
+                  "\"locations\":[\"berlin\"],\"systems\":[\"erp\",\"wms\"],"
+                  "\"purchase_orders\":[],\"sources\":[]},"
+                  "\"started_at\":\"2026-11-22T10:00:00.000Z\","
+                  "\"detected_at\":\"2026-11-22T10:00:04.000Z\",\"acknowledged_at\":%s,"
+                  "\"contained_at\":\"2026-11-22T10:00:04.000Z\",\"resolved_at\":null,"
+                  "\"owner\":\"alice\",\"signals\":[],"
+                  "\"impact\":{\"orders\":%lld,\"customers\":7,\"revenue\":%.17g,\"units\":31},"
+                  "\"repeat_of\":3,\"review_due\":null}",
+                  (long long)id, title, channels, acked, (long long)orders, revenue);
+}
+
+/* Every column of one listed incident, as text. */
+static int collect_columns(void *ctx, const struct ks_incident_row *r)
+{
+    char t[6][32];
+    const ks_time v[6] = {r->started_at,   r->detected_at, r->acknowledged_at,
+                          r->contained_at, r->resolved_at, r->review_due};
+    for (int i = 0; i < 6; i++) {
+        ks_time_fmt(v[i], t[i]);
+    }
+    ks_buf_printf(ctx, "%lld|%s|%s|%s %s %s %s %s %s|%lld|%lld %lld %lld %.17g\n", (long long)r->id,
+                  r->title ? r->title : "(null)", r->owner ? r->owner : "(null)", t[0], t[1], t[2],
+                  t[3], t[4], t[5], (long long)r->repeat_of, (long long)r->orders,
+                  (long long)r->customers, (long long)r->units, r->revenue);
+    return 0;
+}
+
+/* The rows of incident_scope, "incident:kind:pos:name ..." in key order. */
+static void scope_rows(struct ks_buf *out)
+{
+    ks_buf_reset(out);
+    ks_buf_puts(out, "");
+    long long n = tdb_int("SELECT count(*) FROM incident_scope");
+    for (long long i = 0; i < n; i++) {
+        /* one row at a time through tdb_int: its id, kind, pos and the name's length
+         * identify it, the name is checked by the count of exact matches below */
+        char q[256];
+        snprintf(q, sizeof(q),
+                 "SELECT incident * 1000 + pos * 10 + CASE kind WHEN 'channel' THEN 1 "
+                 "WHEN 'location' THEN 2 WHEN 'system' THEN 3 ELSE 4 END FROM incident_scope "
+                 "ORDER BY incident, kind, pos LIMIT 1 OFFSET %lld",
+                 i);
+        ks_buf_printf(out, "%lld ", tdb_int(q));
+    }
+}
+
+static void incident_columns_are_derived_from_the_json_and_read_back(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_buf sum = {0}, b = {0};
+    struct ks_err err = {0};
+    summary_of(&sum, 1, "Zero-inventory spike on amazon", "[\"amazon\",\"ebay\"]", "null", 12,
+               1234.5);
+    struct ks_incident_row row = {.id = 1,
+                                  .type = "data_corruption",
+                                  .severity = "P1",
+                                  .status = "contained",
+                                  .fingerprint = "f",
+                                  .detected_at = ts("2026-11-22T10:00:04.000Z"),
+                                  .summary_json = sum.p,
+                                  .detail_json = "{\"timeline\":[]}"};
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+    ks_buf_puts(&b, "");
+    CHECK_INT(s->ops->list_incidents(s, NULL, collect_columns, &b, &err), KS_OK);
+    CHECK_STR(b.p, "1|Zero-inventory spike on amazon|alice|2026-11-22T10:00:00.000Z "
+                   "2026-11-22T10:00:04.000Z - 2026-11-22T10:00:04.000Z - -|3|12 7 31 1234.5\n");
+    /* the columns themselves, as a report's SQL would read them */
+    CHECK_INT(tdb_int("SELECT count(*) FROM incidents WHERE id = 1 AND "
+                      "started_at = '2026-11-22T10:00:00.000Z' AND "
+                      "contained_at = '2026-11-22T10:00:04.000Z' AND acknowledged_at IS NULL AND "
+                      "resolved_at IS NULL AND review_due IS NULL AND owner = 'alice' AND "
+                      "repeat_of = 3 AND orders = 12 AND customers = 7 AND units = 31 AND "
+                      "revenue = 1234.5"),
+              1);
+    /* the scope: channels 1, 2; location 1; systems 1, 2 (kind order: channel,
+     * location, system) */
+    scope_rows(&b);
+    CHECK_STR(b.p, "1011 1021 1012 1013 1023 ");
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE incident = 1 AND "
+                      "((kind = 'channel' AND pos = 1 AND name = 'amazon') OR "
+                      "(kind = 'channel' AND pos = 2 AND name = 'ebay') OR "
+                      "(kind = 'location' AND name = 'berlin') OR "
+                      "(kind = 'system' AND pos = 1 AND name = 'erp') OR "
+                      "(kind = 'system' AND pos = 2 AND name = 'wms'))"),
+              5);
+
+    /* Written again: acknowledged, the scope down to one channel, more impact. */
+    summary_of(&sum, 1, "Zero-inventory spike on amazon", "[\"ebay\"]",
+               "\"2026-11-22T10:05:00.250Z\"", 40, 99.99);
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->list_incidents(s, NULL, collect_columns, &b, &err), KS_OK);
+    CHECK_STR(b.p, "1|Zero-inventory spike on amazon|alice|2026-11-22T10:00:00.000Z "
+                   "2026-11-22T10:00:04.000Z 2026-11-22T10:05:00.250Z 2026-11-22T10:00:04.000Z - "
+                   "-|3|40 7 31 99.989999999999995\n");
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE kind = 'channel'"), 1);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE name = 'ebay' AND pos = 1"), 1);
+
+    /* No summary: from the detail. JSON without the fields (or not JSON at
+     * all): NULL columns, read back as none and 0. */
+    struct ks_incident_row r2 = {.id = 2,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
+                                 .detected_at = KS_TIME_NONE,
+                                 .detail_json = "{\"title\":\"from the detail\","
+                                                "\"resolved_at\":\"2026-11-23T00:00:00.000Z\"}"};
+    struct ks_incident_row r3 = {.id = 3,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
+                                 .detected_at = KS_TIME_NONE,
+                                 .summary_json = "{\"impact\":{\"orders\":\"many\"}}"};
+    struct ks_incident_row r4 = {.id = 4,
+                                 .type = "t",
+                                 .severity = "P3",
+                                 .status = "resolved",
+                                 .detected_at = KS_TIME_NONE,
+                                 .summary_json = "not json"};
+    CHECK_INT(s->ops->put_incident(s, &r2, &err), KS_OK);
+    CHECK_INT(s->ops->put_incident(s, &r3, &err), KS_OK);
+    CHECK_INT(s->ops->put_incident(s, &r4, &err), KS_OK);
+    ks_buf_reset(&b);
+    struct ks_incident_filter resolved = {.status = "resolved"};
+    CHECK_INT(s->ops->list_incidents(s, &resolved, collect_columns, &b, &err), KS_OK);
+    CHECK_STR(b.p, "2|from the detail|(null)|- - - - 2026-11-23T00:00:00.000Z -|0|0 0 0 0\n"
+                   "3|(null)|(null)|- - - - - -|0|0 0 0 0\n"
+                   "4|(null)|(null)|- - - - - -|0|0 0 0 0\n");
+    CHECK_INT(tdb_int("SELECT count(*) FROM incidents WHERE id IN (3, 4) AND title IS NULL AND "
+                      "orders IS NULL AND revenue IS NULL AND started_at IS NULL"),
+              2);
+    ks_buf_fini(&sum);
+    ks_buf_fini(&b);
+    ks_store_close(s);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+/* A database as kintsugi left it at schema version 8, with incidents:
+ * migration 9 fills their columns and scope from their JSON. */
+static void migration_9_fills_the_columns_of_a_version_8_database(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_buf sql = {0}, sum = {0}, b = {0};
+    ks_buf_puts(&sql, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, "
+                      "applied_at TEXT);");
+    for (int v = 0; v < 8; v++) {
+        ks_buf_puts(&sql, ks_sql_migrations[v]);
+        ks_buf_printf(&sql,
+                      ";INSERT INTO schema_migrations VALUES(%d, "
+                      "'2026-11-01T00:00:00.000Z');",
+                      v + 1);
+    }
+    /* 70 incidents (more than one page of the backfill), one without JSON */
+    for (int id = 1; id <= 70; id++) {
+        char title[32];
+        snprintf(title, sizeof(title), "incident %d", id);
+        summary_of(&sum, id, title, id % 2 ? "[\"amazon\"]" : "[\"ebay\",\"amazon\"]",
+                   id % 3 ? "null" : "\"2026-11-22T10:01:00.000Z\"", id, id * 10.25);
+        ks_buf_printf(&sql,
+                      "INSERT INTO incidents(id, type, severity, status, fingerprint, "
+                      "detected_at, summary_json, detail_json) VALUES(%d, 'data_corruption', "
+                      "'P1', 'contained', 'f', '2026-11-22T10:00:04.000Z', '%s', '{}');",
+                      id, sum.p);
+    }
+    ks_buf_puts(&sql, "INSERT INTO incidents(id, type, severity, status) "
+                      "VALUES(71, 't', 'P3', 'resolved');");
+    struct ks_buf pg = {0};
+    if (tdb_pg) {
+        ks_sql_to_pg(sql.p, 1, &pg);
+    }
+    CHECK_INT(tdb_exec(tdb_pg ? pg.p : sql.p), 0);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
+
+    struct ks_store *s = open_ok(tdb_uri);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), ks_sql_schema_version);
+    CHECK(ks_sql_schema_version >= 9);
+    struct ks_err err = {0};
+    ks_buf_puts(&b, "");
+    struct ks_incident_filter one = {.since = ts("2026-11-22T10:00:04.000Z")};
+    CHECK_INT(s->ops->list_incidents(s, &one, collect_columns, &b, &err), KS_OK);
+    /* the first three and the last two, as the JSON had them */
+    const char *head = "1|incident 1|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z - "
+                       "2026-11-22T10:00:04.000Z - -|3|1 7 31 10.25\n"
+                       "2|incident 2|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z - "
+                       "2026-11-22T10:00:04.000Z - -|3|2 7 31 20.5\n"
+                       "3|incident 3|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z "
+                       "2026-11-22T10:01:00.000Z 2026-11-22T10:00:04.000Z - -|3|3 7 31 30.75\n";
+    CHECK(strncmp(b.p, head, strlen(head)) == 0);
+    const char *tail = "69|incident 69|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z "
+                       "2026-11-22T10:01:00.000Z 2026-11-22T10:00:04.000Z - -|3|69 7 31 707.25\n"
+                       "70|incident 70|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z - "
+                       "2026-11-22T10:00:04.000Z - -|3|70 7 31 717.5\n";
+    CHECK(b.len > strlen(tail) && strcmp(b.p + b.len - strlen(tail), tail) == 0);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incidents WHERE title IS NOT NULL"), 70);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incidents WHERE acknowledged_at IS NOT NULL"), 23);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incidents WHERE id = 71 AND title IS NULL AND "
+                      "orders IS NULL"),
+              1);
+    /* the scope: amazon in all 70, ebay (first) in the 35 even ones */
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE kind = 'channel' AND "
+                      "name = 'amazon'"),
+              70);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE kind = 'channel' AND "
+                      "name = 'ebay' AND pos = 1"),
+              35);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope"), 70 + 35 + 70 + 140);
+    /* filters work on the filled columns */
+    struct ks_incident_filter ebay = {.channel = "ebay"};
+    ks_buf_reset(&b);
+    CHECK_INT(s->ops->list_incidents(s, &ebay, stop_after_first, &b, &err), KS_OK);
+    CHECK_STR(b.p, "2 ");
+    ks_store_close(s);
+    /* opened again: nothing applied twice */
+    s = open_ok(tdb_uri);
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope"), 70 + 35 + 70 + 140);
+    CHECK_INT(tdb_int("SELECT count(*) FROM schema_migrations"), ks_sql_schema_version);
+    ks_store_close(s);
+    ks_buf_fini(&sql);
+    ks_buf_fini(&pg);
+    ks_buf_fini(&sum);
+    ks_buf_fini(&b);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+/* One incident with the columns the filters read. */
+static void put_filtered(struct ks_store *s, int64_t id, const char *type, const char *sev,
+                         const char *status, const char *detected, const char *channels)
+{
+    char sum[256];
+    snprintf(sum, sizeof(sum), "{\"id\":%lld,\"scope\":{\"channels\":%s}}", (long long)id,
+             channels);
+    struct ks_incident_row row = {.id = id,
+                                  .type = type,
+                                  .severity = sev,
+                                  .status = status,
+                                  .fingerprint = "f",
+                                  .detected_at = ts(detected),
+                                  .summary_json = sum,
+                                  .detail_json = sum};
+    struct ks_err err = {0};
+    CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
+}
+
+static int collect_ids(void *ctx, const struct ks_incident_row *row)
+{
+    ks_buf_printf(ctx, "%lld ", (long long)row->id);
+    return 0;
+}
+
+static const char *ids_of(struct ks_store *s, const struct ks_incident_filter *f, struct ks_buf *b)
+{
+    struct ks_err err = {0};
+    ks_buf_reset(b);
+    ks_buf_puts(b, "");
+    CHECK_INT(s->ops->list_incidents(s, f, collect_ids, b, &err), KS_OK);
+    return b->p;
+}
+
+static void list_incidents_filters_by_severity_type_channel_and_period(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_store *s = open_ok(tdb_uri);
+    put_filtered(s, 1, "data_corruption", "P1", "resolved", "2026-11-01T00:00:00.000Z",
+                 "[\"amazon\"]");
+    put_filtered(s, 2, "sync_failure", "P2", "investigating", "2026-11-02T00:00:00.000Z",
+                 "[\"ebay\",\"amazon\"]");
+    put_filtered(s, 3, "data_corruption", "P1", "contained", "2026-11-03T00:00:00.000Z",
+                 "[\"ebay\"]");
+    put_filtered(s, 4, "system_outage", "P3", "investigating", "2026-11-04T00:00:00.000Z", "[]");
+    put_filtered(s, 5, "data_corruption", "P2", "resolving", "2026-11-05T00:00:00.000Z",
+                 "[\"Amazon\"]");
+    struct ks_buf b = {0};
+    CHECK_STR(ids_of(s, NULL, &b), "1 2 3 4 5 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.severity = "P1"}, &b), "1 3 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.type = "data_corruption"}, &b), "1 3 5 ");
+    /* a channel anywhere in the scope, exactly (Amazon is another channel) */
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.channel = "amazon"}, &b), "1 2 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.channel = "ebay"}, &b), "2 3 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.channel = "otto"}, &b), "");
+    /* [since, until) */
+    CHECK_STR(ids_of(s,
+                     &(struct ks_incident_filter){.since = ts("2026-11-02T00:00:00.000Z"),
+                                                  .until = ts("2026-11-04T00:00:00.000Z")},
+                     &b),
+              "2 3 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = ts("2026-11-02T00:00:00.001Z")}, &b),
+              "1 2 ");
+    CHECK_STR(ids_of(s,
+                     &(struct ks_incident_filter){.since = ts("2026-11-04T00:00:00.000Z"),
+                                                  .until = KS_TIME_NONE},
+                     &b),
+              "4 5 ");
+    /* combined, and with the status filters */
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.status = "open", .severity = "P1"}, &b),
+              "3 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.status = "open", .channel = "amazon"}, &b),
+              "2 ");
+    CHECK_STR(
+        ids_of(s, &(struct ks_incident_filter){.status = "investigating", .type = "system_outage"},
+               &b),
+        "4 ");
+    CHECK_STR(ids_of(s,
+                     &(struct ks_incident_filter){.type = "data_corruption",
+                                                  .severity = "P2",
+                                                  .channel = "Amazon",
+                                                  .since = ts("2026-11-05T00:00:00.000Z")},
+                     &b),
+              "5 ");
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.status = "resolved", .severity = "P2"}, &b),
+              "");
+    /* the indexes the listing's filters use */
+    if (tdb_pg) {
+        CHECK_INT(tdb_int("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+                          "AND indexname IN ('incidents_status', 'incidents_severity', "
+                          "'incidents_type', 'incidents_detected', 'incident_scope_name')"),
+                  5);
+    } else {
+        CHECK_INT(tdb_int("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                          "('incidents_status', 'incidents_severity', 'incidents_type', "
+                          "'incidents_detected', 'incident_scope_name')"),
+                  5);
+    }
+    /* undoing a run's tail drops the scope of the incidents it undoes */
+    struct ks_err err = {0};
+    struct ks_store_trim t = {0, 0, 0, 2, -1, -1};
+    CHECK_INT(s->ops->trim(s, &t, &err), KS_OK);
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.channel = "ebay"}, &b), "2 ");
+    CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope WHERE incident > 2"), 0);
     ks_buf_fini(&b);
     ks_store_close(s);
     tdb_teardown();
@@ -1100,6 +1452,9 @@ int main(void)
     RUN_BOTH(list_incidents_filters_by_status_in_id_order);
     RUN_BOTH(list_incidents_stops_when_the_callback_asks);
     RUN_BOTH(missing_detected_at_reads_back_as_none);
+    RUN_BOTH(incident_columns_are_derived_from_the_json_and_read_back);
+    RUN_BOTH(migration_9_fills_the_columns_of_a_version_8_database);
+    RUN_BOTH(list_incidents_filters_by_severity_type_channel_and_period);
     RUN_BOTH(get_unknown_incident_is_not_found);
     RUN_BOTH(dead_letters_keep_raw_bytes_exactly);
     RUN_BOTH(update_deadletter_changes_status_reason_and_raw);
