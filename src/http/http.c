@@ -456,7 +456,21 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
                       "more than %u requests in progress; retry shortly", h->o.max_inflight);
         return 1;
     }
-    if (!split_path(c, url)) {
+    if (h->o.unrouted_status) {
+        /* nothing but the routes: everything else is refused as the owner says */
+        int any = split_path(c, url);
+        for (size_t i = 0; any && i < h->nroutes && !c->rt; i++) {
+            if (path_matches(&h->routes[i], c) && method_matches(h->routes[i].r->method, method)) {
+                c->rt = &h->routes[i];
+            }
+        }
+        if (!c->rt) {
+            *res = refuse(c, h->o.unrouted_status, h->o.unrouted_code, "Retry-After", "1", "%s",
+                          h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
+            return 1;
+        }
+    }
+    if (!c->rt && !split_path(c, url)) {
         *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s", url);
         return 1;
     }

@@ -148,6 +148,12 @@ struct ks_http_opts {
     void *access_ctx;
     ks_http_done_fn observe; /* each finished request, for latency histograms; NULL: none */
     void *observe_ctx;
+    /* A request that no route takes: with unrouted_status 0, 404 not_found
+     * (405 when other methods have the path); else that status with
+     * unrouted_code and unrouted_msg and "Retry-After: 1" (a standby's 503:
+     * clients retry instead of giving up). */
+    int unrouted_status;
+    const char *unrouted_code, *unrouted_msg;
 };
 
 /*

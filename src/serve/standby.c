@@ -3,7 +3,7 @@
  * shared database another server owns (docs/DEPLOY.md): /healthz 200 with
  * "status":"standby" and who is active, /readyz 503 with the same reason, so
  * that a load balancer sends nothing to it and an operator sees why. Every
- * other path is 404. It listens on the server's own address and is stopped
+ * other request is 503 (Retry-After: 1). It listens on the server's own address and is stopped
  * when the server takes over, before the full server starts there.
  */
 #include "serve.h"
@@ -57,5 +57,11 @@ struct ks_http *ks_standby_http_start(const char *host, int port, struct ks_err 
     o.routes = standby_routes;
     o.nroutes = sizeof(standby_routes) / sizeof(standby_routes[0]);
     o.drain_ms = 1000;
+    /* everything else: 503 with Retry-After, so that a client that was
+     * talking to this address before a restart retries instead of giving up */
+    o.unrouted_status = 503;
+    o.unrouted_code = "standby";
+    o.unrouted_msg = "this server is a standby or taking over; retry, or send requests to the "
+                     "active server";
     return ks_http_start(&o, err);
 }

@@ -164,7 +164,8 @@ standby_answers() {
         [[ "$h" == '{"status":"standby","active":"pid '*'(kintsugi serve at '"$(url_of a)"', since '*'"} 200' ]] || { echo "$n /healthz: $h"; return 1; }
         h=$(curl -s -w ' %{http_code}' "$u/readyz")
         [[ "$h" == '{"error":{"code":"standby","message":"standby: the database is owned by pid '*' 503' ]] || { echo "$n /readyz: $h"; return 1; }
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/incidents")" = 404 ] || return 1
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$u/v1/incidents")" = 503 ] || return 1
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary x "$u/v1/events")" = 503 ] || return 1
     done
     # the URI (and a password in it) is never in an answer
     ! curl -s "$(standby_url b)/healthz" "$(standby_url b)/readyz" | grep -q postgres

@@ -411,6 +411,41 @@ static void unknown_path_is_404_in_json(void)
     LEAK_END();
 }
 
+/* unrouted_status: everything but the routes answered as the owner says
+ * (a standby's 503 with Retry-After), the routes as usual */
+static void unrouted_status_answers_everything_else(void)
+{
+    LEAK_START();
+    struct ks_http_opts o = {0};
+    o.routes = routes;
+    o.nroutes = 1; /* GET /healthz only */
+    o.threads = threads;
+    o.unrouted_status = 503;
+    o.unrouted_code = "standby";
+    o.unrouted_msg = "a standby";
+    struct ks_err err = {0};
+    struct ks_http *h = ks_http_start(&o, &err);
+    CHECK(h != NULL);
+    if (!h) {
+        return;
+    }
+    int port = ks_http_port(h);
+    struct res *r = req(port, "GET", "/healthz", NULL, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    const char *const paths[][2] = {{"GET", "/v1/nothing"}, {"POST", "/healthz"},
+                                    {"POST", "/v1/events"}, {"DELETE", "/v1/incidents/1"}};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        r = req(port, paths[i][0], paths[i][1], as_admin, "x");
+        CHECK_INT(r->status, 503);
+        CHECK_STR(r->body, "{\"error\":{\"code\":\"standby\",\"message\":\"a standby\"}}\n");
+        CHECK(has_header(r, "Retry-After: 1"));
+        free(r);
+    }
+    ks_http_stop(h);
+    LEAK_END();
+}
+
 static void wrong_method_is_405_with_allow(void)
 {
     LEAK_START();
@@ -849,6 +884,7 @@ static void run_all(void)
     RUN(query_params_are_decoded_and_headers_case_insensitive);
     RUN(unknown_path_is_404_in_json);
     RUN(wrong_method_is_405_with_allow);
+    RUN(unrouted_status_answers_everything_else);
     RUN(handler_errors_keep_the_json_shape);
     RUN(body_over_the_route_limit_is_413);
     RUN(declared_length_over_limit_is_refused_before_the_body);
