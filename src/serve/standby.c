@@ -3,8 +3,9 @@
  * shared database another server owns (docs/DEPLOY.md): /healthz 200 with
  * "status":"standby" and who is active, /readyz 503 with the same reason, so
  * that a load balancer sends nothing to it and an operator sees why. Every
- * other request is 503 (Retry-After: 1). It listens on the server's own address and is stopped
- * when the server takes over, before the full server starts there.
+ * other request is 503 (Retry-After: 1). It listens on the server's own
+ * address from its start on a shared database, and is stopped once the state
+ * is loaded, before the full server starts there.
  */
 #include "serve.h"
 #include "../shell/shell.h"
@@ -15,7 +16,7 @@ static void standby_healthz(const struct ks_http_req *req, struct ks_http_resp *
     (void)ctx;
     char who[300];
     if (!ks_shell_standby_of(who, sizeof(who))) {
-        /* between the lock taken and the full server started */
+        /* starting, or taking over: the lock taken, the state loading */
         ks_buf_puts(&resp->body, "{\"status\":\"starting\"}");
         return;
     }
@@ -35,7 +36,7 @@ static void standby_readyz(const struct ks_http_req *req, struct ks_http_resp *r
     (void)ctx;
     char who[300];
     if (!ks_shell_standby_of(who, sizeof(who))) {
-        ks_http_error(resp, 503, "not_ready", "taking over: loading the state");
+        ks_http_error(resp, 503, "not_ready", "starting: loading the state");
         return;
     }
     ks_http_error(resp, 503, "standby",
