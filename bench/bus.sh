@@ -6,9 +6,11 @@
 #     a whole process under /usr/bin/time;
 #  2. `kintsugi serve --bus` taking that stream into PostgreSQL with 1, 2 and
 #     3 instances (the first active, the others standbys: docs/DEPLOY.md),
-#     and with 1 instance into SQLite: events/s from the moment the active
-#     one listens to the moment /healthz says the last sequence is
-#     committed; the active process's CPU time from /proc;
+#     and with 1 instance into SQLite. The headline: the active process as
+#     /usr/bin/time sees it, from its start to its exit after SIGTERM once
+#     /healthz says the last sequence is committed (load, consume, commit,
+#     save); beside it, the engine side: from the moment it listens to the
+#     last commit, with its CPU time from /proc;
 #  3. the baseline in the same run: `kintsugi ingest` of the same file into
 #     the same backend (no bus), as a whole process;
 #  4. takeover: the active instance of the 3 killed with -9, the time until a
@@ -77,10 +79,19 @@ url_of() { sed -n 's/^listening on //p' "$1" | head -1; }
 run() {
     local name=$1 n=$2 db=$3 i u="" t0 t1 active=""
     for i in $(seq 1 "$n"); do
-        build/kintsugi serve --listen 127.0.0.1:0 --db "$db" --clock event --update-idle 1h \
+        local wrap=()
+        # the active one as a whole process, as /usr/bin/time sees it
+        [ "$i" -eq 1 ] && wrap=(/usr/bin/time -f "$TIME_FMT" -o "$W/$name.time")
+        "${wrap[@]}" build/kintsugi serve --listen 127.0.0.1:0 --db "$db" --clock event --update-idle 1h \
             --bus "$BUS" --bus-consumer "$name" --bus-batch "$BATCH" 2>"$W/$name-$i.err" &
         PIDS+=("$!")
-        eval "P_$i=$!"
+        eval "T_$i=$!"
+        local p=$!
+        if [ "$i" -eq 1 ]; then # the server is /usr/bin/time's child
+            until p=$(pgrep -P "$T_1"); do sleep 0.01; done
+            PIDS+=("$p")
+        fi
+        eval "P_$i=$p"
         if [ "$i" -eq 1 ]; then
             for _ in $(seq 1 600); do u=$(url_of "$W/$name-1.err"); [ -n "$u" ] && break; sleep 0.01; done
             t0=$(now_ms)
@@ -92,18 +103,28 @@ run() {
     local secs cpu
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
     cpu=$(cpu_s "$active")
-    printf '%s: %d instances, %s s, %.0f events/s, active CPU %s s\n' "$name" "$n" "$secs" \
-        "$(awk -v n="$N" -v s="$secs" 'BEGIN { print n / s }')" "$cpu" | tee -a "$W/rates"
+    printf '%s (engine side): %d instances, listening to committed %s s, %.0f events/s, active CPU %s s\n' \
+        "$name" "$n" "$secs" "$(awk -v n="$N" -v s="$secs" 'BEGIN { print n / s }')" "$cpu" | tee -a "$W/rates"
     ACTIVE_URL=$u
 }
 stop_all() { # NAME INSTANCES: SIGTERM, standbys first
     local i p
     for i in $(seq "$2" -1 1); do
-        eval "p=\$P_$i"
+        eval "p=\$P_$i t=\$T_$i"
         [ -n "$p" ] || continue
         kill -TERM "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
+        wait "$t" 2>/dev/null || true
     done
+}
+# whole NAME: the active process from its start to its exit after SIGTERM
+# (load, consume, commit, the save at stop), as /usr/bin/time saw it
+whole() {
+    local s cpu
+    s=$(val "$W/$1.time" seconds)
+    cpu=$(awk -v u="$(val "$W/$1.time" user)" -v y="$(val "$W/$1.time" sys)" 'BEGIN { print u + y }')
+    printf '%s: whole process %s s, %.0f events/s, CPU %s s, peak RSS %s KiB\n' "$1" "$s" \
+        "$(awk -v n="$N" -v s="$s" 'BEGIN { print n / s }')" "$cpu" "$(val "$W/$1.time" peak_rss_kib)" |
+        tee -a "$W/rates"
 }
 
 : >"$W/rates"
@@ -114,7 +135,7 @@ for n in 1 2 3; do
     if [ "$n" -eq 3 ]; then
         # ---- 4. takeover: kill -9 the active one, a standby ready with the state
         t0=$(now_ms)
-        kill -9 "$P_1"; wait "$P_1" 2>/dev/null || true
+        kill -9 "$P_1"; wait "$T_1" 2>/dev/null || true
         u=""
         until [ -n "$u" ]; do
             u=$(url_of "$W/pg3-2.err")
@@ -127,11 +148,14 @@ for n in 1 2 3; do
         P_1="" # already gone
     fi
     stop_all "pg$n" "$n"
+    # (the active one of the three was killed for the takeover: no whole figure)
+    [ "$n" -eq 3 ] || whole "pg$n"
 done
 say "serve --bus on SQLite, 1 instance"
 rm -f "$W/bus.db"*
 run sq1 1 "$W/bus.db"
 stop_all sq1 1
+whole sq1
 
 # ---- 3. the baseline: ingest of the same file ----------------------------------------
 fresh_pg
@@ -143,7 +167,7 @@ rm -f "$W/ing.db"*
 /usr/bin/time -f "$TIME_FMT" -o "$OUT/bus-ingest-sq.txt" build/kintsugi ingest --quiet --db "$W/ing.db" "$FILE"
 cat "$OUT/bus-ingest-sq.txt"
 
-rate_of() { awk -v k="$1:" '$1 == k { print $6 }' "$W/rates"; }
+rate_of() { awk -v k="$1:" '$1 == k && $2 == "whole" { print $6 }' "$W/rates"; }
 {
     echo "kintsugi through NATS JetStream, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "stream: $FILE ($N events, $BYTES bytes) in $MSGS messages (--lines-per-message $LINES), --bus-batch $BATCH"
@@ -155,6 +179,6 @@ rate_of() { awk -v k="$1:" '$1 == k { print $6 }' "$W/rates"; }
         s=$(val "$OUT/bus-ingest-$f.txt" seconds)
         printf 'baseline ingest (%s): %s s, %.0f events/s\n' "$f" "$s" "$(awk -v n="$N" -v s="$s" 'BEGIN { print n / s }')"
     done
-    printf 'ratio serve --bus (1 instance, PostgreSQL) / ingest (PostgreSQL), events/s: %.3f\n' \
+    printf 'ratio serve --bus (1 instance, PostgreSQL, whole process) / ingest (PostgreSQL), events/s: %.3f\n' \
         "$(awk -v a="$(rate_of pg1)" -v s="$(val "$OUT/bus-ingest-pg.txt" seconds)" -v n="$N" 'BEGIN { print a / (n / s) }')"
 } | tee "$OUT/bus-summary.txt"

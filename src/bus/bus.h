@@ -41,6 +41,8 @@ uint32_t ks_bus_hash(const char *p, size_t n);
 uint32_t ks_bus_partition(struct ks_str key, uint32_t n);
 /* "PREFIX.P" into out. */
 void ks_bus_subject(const char *prefix, uint32_t part, char *out, size_t cap);
+/* The events a message carries: its lines (one, or several joined by '\n'). */
+uint64_t ks_bus_lines(const char *data, size_t len);
 /* Checks a bus URL: nats://HOST:PORT, several separated by commas. Returns
  * 0, or -1 with the reason in err. */
 int ks_bus_url_check(const char *url, struct ks_err *err);

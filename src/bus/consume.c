@@ -202,11 +202,7 @@ static int take(struct ks_bus_sub *s, natsMsgList *list, struct ks_buf *body)
         /* a message carries one event line or several joined by '\n' */
         const char *data = natsMsg_GetData(list->Msgs[i]);
         size_t len = (size_t)natsMsg_GetDataLength(list->Msgs[i]);
-        uint64_t lines = 1;
-        for (const char *q = data; data && (q = memchr(q, '\n', (size_t)(data + len - q))) != NULL;
-             q++) {
-            lines++;
-        }
+        uint64_t lines = ks_bus_lines(data, len);
         if (sseq <= s->committed || sseq <= last) {
             nskipped += lines;
             continue;

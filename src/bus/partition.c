@@ -108,3 +108,13 @@ int ks_bus_name_check(const char *what, const char *name, int dots, struct ks_er
     }
     return 0;
 }
+
+uint64_t ks_bus_lines(const char *data, size_t len)
+{
+    uint64_t lines = 1;
+    for (const char *q = data; data && (q = memchr(q, '\n', (size_t)(data + len - q))) != NULL;
+         q++) {
+        lines++;
+    }
+    return lines;
+}

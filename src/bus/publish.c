@@ -21,16 +21,7 @@ struct ks_bus_pub {
 /* The events a message carries: its lines. */
 static uint64_t msg_lines(natsMsg *msg)
 {
-    if (!msg) {
-        return 1;
-    }
-    const char *d = natsMsg_GetData(msg);
-    int n = natsMsg_GetDataLength(msg);
-    uint64_t lines = 1;
-    for (const char *q = d; d && (q = memchr(q, '\n', (size_t)(d + n - q))) != NULL; q++) {
-        lines++;
-    }
-    return lines;
+    return msg ? ks_bus_lines(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg)) : 1;
 }
 
 static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
@@ -93,10 +84,7 @@ int ks_bus_pub_send(struct ks_bus_pub *p, const char *subject, const char *line,
     if (st != NATS_OK) {
         return ks_bus_fail(err, st, "publish");
     }
-    uint64_t lines = 1;
-    for (const char *q = line; (q = memchr(q, '\n', (size_t)(line + n - q))) != NULL; q++) {
-        lines++;
-    }
+    uint64_t lines = ks_bus_lines(line, n);
     pthread_mutex_lock(&p->mu);
     p->sent += lines;
     p->messages++;

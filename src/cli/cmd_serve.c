@@ -73,6 +73,12 @@ static const struct ks_cmd_spec spec = {
     "failure (address in use, store), 2 usage or configuration error.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
+/* http://HOST:PORT, with an IPv6 address in brackets. */
+static void server_url(char *out, size_t cap, const char *host, int port)
+{
+    snprintf(out, cap, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+}
+
 /* HOST:PORT, [V6]:PORT or PORT. */
 static int parse_listen(const char *s, char *host, size_t cap, int *port)
 {
@@ -215,7 +221,7 @@ int ks_cmd_serve(int argc, char **argv)
         lo.checkpoint_bytes = v >= 1 ? (size_t)v : 1;
     }
     char url[300];
-    snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+    server_url(url, sizeof(url), host, port);
     lo.url = url;
 
     /* Signals are taken by sigwait on this thread alone: block them before
@@ -239,8 +245,7 @@ int ks_cmd_serve(int argc, char **argv)
         }
         if (port == 0) {
             port = ks_http_port(standby);
-            snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d",
-                     host, port);
+            server_url(url, sizeof(url), host, port);
         }
     }
     struct ks_live *live;
@@ -282,8 +287,7 @@ int ks_cmd_serve(int argc, char **argv)
         return KS_EXIT_FAIL;
     }
     if (port == 0) {
-        snprintf(url, sizeof(url), strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
-                 ks_http_port(h));
+        server_url(url, sizeof(url), host, ks_http_port(h));
     }
     if (ks_live_set_url(live, url) != 0) {
         ks_http_stop(h);
