@@ -182,6 +182,63 @@ static inline char *ks_put_digits(char *p, uint64_t v, int width)
     return p + width;
 }
 void ks_buf_fini(struct ks_buf *b);
+/* Room for n more bytes and the NUL after them (inline: the encoders of the
+ * checkpoint and of the feed's blocks write a few bytes at a time). */
+static inline void ks_buf_room(struct ks_buf *b, size_t n)
+{
+    if (__builtin_expect(b->len + n + 1 > b->cap, 0)) {
+        size_t nc = b->cap ? b->cap * 2 : 256;
+        while (nc < b->len + n + 1) {
+            nc *= 2;
+        }
+        b->p = ks_realloc(b->p, nc);
+        b->cap = nc;
+    }
+}
+
+/* ---- varints: unsigned LEB128, zigzag for signed values ------------------ */
+
+static inline void ks_varint_put(struct ks_buf *b, uint64_t v)
+{
+    ks_buf_room(b, 10);
+    unsigned char *o = (unsigned char *)b->p + b->len;
+    while (v >= 0x80) {
+        *o++ = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (unsigned char)v;
+    *o = 0;
+    b->len = (size_t)((char *)o - b->p);
+}
+/* Reads one varint at *p, moving *p past it. -1 when it runs past end or
+ * over 64 bits (a tenth byte above 1). */
+static inline int ks_varint_get(const unsigned char **p, const unsigned char *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) {
+            return -1;
+        }
+        unsigned char c = *(*p)++;
+        if (shift == 63 && c > 1) {
+            return -1;
+        }
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+static inline uint64_t ks_zig(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+static inline int64_t ks_unzig(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
 
 /* ---- interning --------------------------------------------------------- */
 

@@ -237,64 +237,11 @@ size_t ks_rd_count(struct ks_rd *r, size_t each)
  * distance from the one before and the quantity. */
 #define PIECE (1u << 20)
 
-/* Room for n more bytes and the terminating zero ks_buf keeps (as
- * ks_buf_put grows it), so that the encoders below write in place: a pair
- * or a held value is a few bytes, and a call with a copy for each of them
- * was most of a large checkpoint's encoding time. */
-static inline void buf_room(struct ks_buf *b, size_t n)
-{
-    if (__builtin_expect(b->len + n + 1 > b->cap, 0)) {
-        size_t nc = b->cap ? b->cap * 2 : 256;
-        while (nc < b->len + n + 1) {
-            nc *= 2;
-        }
-        b->p = ks_realloc(b->p, nc);
-        b->cap = nc;
-    }
-}
-
 static inline void put_byte(struct ks_buf *b, unsigned char c)
 {
-    buf_room(b, 1);
+    ks_buf_room(b, 1);
     b->p[b->len++] = (char)c;
     b->p[b->len] = 0;
-}
-
-static inline void put_varint(struct ks_buf *b, uint64_t v)
-{
-    buf_room(b, 10);
-    unsigned char *o = (unsigned char *)b->p + b->len;
-    while (v >= 0x80) {
-        *o++ = (unsigned char)(v | 0x80);
-        v >>= 7;
-    }
-    *o++ = (unsigned char)v;
-    *o = 0;
-    b->len = (size_t)((char *)o - b->p);
-}
-
-static int get_varint(const unsigned char **p, const unsigned char *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-        unsigned char c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static uint64_t zig(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzig(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
 static void w_piece(struct ks_wr *b, struct ks_buf *t)
@@ -321,22 +268,22 @@ static void w_pairs(struct ks_wr *b, const struct ks_pair *v, uint32_t n)
                      (unsigned)(p->flags != x.flags) << 4 | (unsigned)(p->next != next) << 5;
         put_byte(&t, (unsigned char)m);
         if (m & 1) {
-            put_varint(&t, p->cur);
+            ks_varint_put(&t, p->cur);
         }
         if (m & 2) {
-            put_varint(&t, zig((int64_t)p->good - p->cur));
+            ks_varint_put(&t, ks_zig((int64_t)p->good - p->cur));
         }
         if (m & 4) {
-            put_varint(&t, zig((int64_t)p->guarded - p->cur));
+            ks_varint_put(&t, ks_zig((int64_t)p->guarded - p->cur));
         }
         if (m & 8) {
-            put_varint(&t, zig((int64_t)p->stamp - stamp));
+            ks_varint_put(&t, ks_zig((int64_t)p->stamp - stamp));
         }
         if (m & 16) {
-            put_varint(&t, p->flags);
+            ks_varint_put(&t, p->flags);
         }
         if (m & 32) {
-            put_varint(&t, zig((int64_t)p->next - next));
+            ks_varint_put(&t, ks_zig((int64_t)p->next - next));
         }
         x.flags = p->flags;
         if (p->flags) {
@@ -357,10 +304,10 @@ static int get_u32(const unsigned char **p, const unsigned char *end, int64_t ba
                    uint32_t *out)
 {
     uint64_t v;
-    if (get_varint(p, end, &v) != 0) {
+    if (ks_varint_get(p, end, &v) != 0) {
         return -1;
     }
-    int64_t x = zz ? base + unzig(v) : (int64_t)v;
+    int64_t x = zz ? base + ks_unzig(v) : (int64_t)v;
     if (x < 0 || x > UINT32_MAX) {
         return -1;
     }
@@ -392,13 +339,13 @@ static void r_pairs(struct ks_rd *r, struct ks_pair *v, uint32_t n)
             bad = bad || ((m & 4) && get_u32(&p, end, q->cur, 1, &q->guarded));
             q->flags = x.flags;
             uint64_t sd = 0, nd = 0;
-            bad = bad || ((m & 8) && get_varint(&p, end, &sd) != 0);
+            bad = bad || ((m & 8) && ks_varint_get(&p, end, &sd) != 0);
             bad = bad || ((m & 16) && get_u32(&p, end, 0, 0, &q->flags));
-            bad = bad || ((m & 32) && get_varint(&p, end, &nd) != 0);
+            bad = bad || ((m & 32) && ks_varint_get(&p, end, &nd) != 0);
             stamp = q->flags ? x.stamp : 0;
             next = q->flags ? k + 2 : 0;
-            int64_t st = (m & 8) ? (int64_t)stamp + unzig(sd) : stamp;
-            int64_t nx = (m & 32) ? (int64_t)next + unzig(nd) : next;
+            int64_t st = (m & 8) ? (int64_t)stamp + ks_unzig(sd) : stamp;
+            int64_t nx = (m & 32) ? (int64_t)next + ks_unzig(nd) : next;
             if (bad || st < 0 || st > UINT32_MAX || nx < 0 || nx > UINT32_MAX) {
                 r->bad = 1;
                 return;
@@ -422,8 +369,8 @@ static void w_held(struct ks_wr *b, const struct ks_held *v, size_t n)
     struct ks_buf t = {0};
     uint32_t prev = 0;
     for (size_t k = 0; k < n; k++) {
-        put_varint(&t, zig((int64_t)v[k].sku - prev - 1));
-        put_varint(&t, v[k].qty);
+        ks_varint_put(&t, ks_zig((int64_t)v[k].sku - prev - 1));
+        ks_varint_put(&t, v[k].qty);
         prev = v[k].sku;
         if (t.len >= PIECE) {
             w_piece(b, &t);
@@ -449,12 +396,12 @@ static void r_held(struct ks_rd *r, struct ks_held *v, size_t n)
         const unsigned char *end = p + len;
         while (p < end && k < n) {
             uint64_t d;
-            if (get_varint(&p, end, &d) != 0 || get_u32(&p, end, 0, 0, &v[k].qty) != 0) {
+            if (ks_varint_get(&p, end, &d) != 0 || get_u32(&p, end, 0, 0, &v[k].qty) != 0) {
                 r->bad = 1;
                 return;
             }
             int64_t sku;
-            if (__builtin_add_overflow((int64_t)prev + 1, unzig(d), &sku) || sku < 0 ||
+            if (__builtin_add_overflow((int64_t)prev + 1, ks_unzig(d), &sku) || sku < 0 ||
                 sku > UINT32_MAX) {
                 r->bad = 1;
                 return;

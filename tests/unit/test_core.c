@@ -1,4 +1,5 @@
-/* test_core.c - time, durations, JSON writer, interning, hash map, UTF-8. */
+/* test_core.c - time, durations, JSON writer, interning, hash map, UTF-8,
+ * varints. */
 #include "../../src/core/core.h"
 #include "t.h"
 
@@ -193,6 +194,59 @@ static void counts_get_thousands_separators(void)
     CHECK_STR(ks_fmt_count(10000000, out), "10,000,000");
 }
 
+/* The varints of the checkpoint and of the feed's blocks: LEB128 bytes as
+ * the format gives them, a round trip at every width, and a damaged varint
+ * refused without reading past its end. */
+static void varints_round_trip_and_refuse_damage(void)
+{
+    struct ks_buf b = {0};
+    ks_varint_put(&b, 0);
+    ks_varint_put(&b, 127);
+    ks_varint_put(&b, 300);
+    CHECK_INT(b.len, 4);
+    CHECK_INT((unsigned char)b.p[0], 0x00);
+    CHECK_INT((unsigned char)b.p[1], 0x7f);
+    CHECK_INT((unsigned char)b.p[2], 0xac);
+    CHECK_INT((unsigned char)b.p[3], 0x02);
+    CHECK_INT(b.p[b.len], 0);
+    ks_buf_reset(&b);
+    static const uint64_t vals[] = {0, 1, 127, 128, 16383, 16384, UINT32_MAX, (uint64_t)1 << 62,
+                                    UINT64_MAX};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        ks_varint_put(&b, vals[i]);
+    }
+    CHECK_INT(b.len, 1 + 1 + 1 + 2 + 2 + 3 + 5 + 9 + 10);
+    const unsigned char *p = (const unsigned char *)b.p, *end = p + b.len;
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        uint64_t v = 0;
+        CHECK_INT(ks_varint_get(&p, end, &v), 0);
+        CHECK(v == vals[i]);
+    }
+    CHECK(p == end);
+    uint64_t v = 0;
+    CHECK_INT(ks_varint_get(&p, end, &v), -1); /* nothing left */
+    /* cut short: the last byte still says "more" */
+    const unsigned char cut[] = {0x80, 0x80};
+    p = cut;
+    CHECK_INT(ks_varint_get(&p, cut + 2, &v), -1);
+    CHECK(p == cut + 2);
+    /* over 64 bits: a tenth byte above 1, or an eleventh byte */
+    const unsigned char wide[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02};
+    p = wide;
+    CHECK_INT(ks_varint_get(&p, wide + 10, &v), -1);
+    const unsigned char longer[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x81, 0x00};
+    p = longer;
+    CHECK_INT(ks_varint_get(&p, longer + 11, &v), -1);
+    CHECK(p <= longer + 11);
+    static const int64_t sv[] = {0, -1, 1, -2, INT64_MAX, INT64_MIN};
+    static const uint64_t zv[] = {0, 1, 2, 3, UINT64_MAX - 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(sv) / sizeof(sv[0]); i++) {
+        CHECK(ks_zig(sv[i]) == zv[i]);
+        CHECK(ks_unzig(zv[i]) == sv[i]);
+    }
+    ks_buf_fini(&b);
+}
+
 int main(void)
 {
     RUN(rfc3339_utc_is_epoch_milliseconds);
@@ -207,5 +261,6 @@ int main(void)
     RUN(map_holds_many_keys);
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);
+    RUN(varints_round_trip_and_refuse_damage);
     return t_done();
 }
