@@ -13,7 +13,8 @@
 #     then the replay with --decode-only and --scan-only, to show the
 #     decoder's share and the floor of reading and splitting lines;
 #     each round also runs the command a user types, `kintsugi ingest` of
-#     the same file into a new database, and DuckDB's whole process, both
+#     the same file into a new database (as it runs, then held to one
+#     processor with one intake thread), and DuckDB's whole process, all
 #     timed by /usr/bin/time (wall clock, peak RSS);
 #  4. the state of 10 M (channel, SKU) pairs: `kintsugi ingest` of a stream
 #     of 4 x 2.5 M SKUs, its peak RSS, then the same command again on the
@@ -106,6 +107,9 @@ REPLAY2_CMD="build/bench/replay --threads 2 $FILE"
 DUCK_CMD="node detect.mjs ../../$FILE"
 INGEST_DB=$OUT/ingest.db
 INGEST_CMD="build/kintsugi ingest --quiet --db $INGEST_DB $FILE"
+# The same command held to one processor with one intake thread: SPEC 9's
+# ">= 1 GB/s on one core", for the command a user types.
+INGEST1_CMD="taskset -c 0 env KINTSUGI_INTAKE_THREADS=1 $INGEST_CMD"
 TIME_FMT=$'seconds %e\nuser %U\nsys %S\npeak_rss_kib %M'
 DECODE_CMD="build/bench/replay --decode-only --repeat $REPEAT $FILE"
 SCAN_CMD="build/bench/replay --scan-only --repeat $REPEAT $FILE"
@@ -131,7 +135,8 @@ timed() {
 }
 fresh_db() { rm -f "$1" "$1-wal" "$1-shm"; }
 
-rm -f "$OUT/replay1.txt" "$OUT/replay2.txt" "$OUT/duckdb.txt" "$OUT/ingest.txt" "$OUT/duckdb-whole.txt"
+rm -f "$OUT/replay1.txt" "$OUT/replay2.txt" "$OUT/duckdb.txt" "$OUT/ingest.txt" "$OUT/ingest1.txt" \
+    "$OUT/duckdb-whole.txt"
 ratios=""
 iratios=""
 for round in $(seq 1 "$REPEAT"); do
@@ -144,6 +149,10 @@ for round in $(seq 1 "$REPEAT"); do
     say "round $round/$REPEAT, kintsugi ingest (whole process, new database): $INGEST_CMD"
     fresh_db "$INGEST_DB"
     timed "ingest-$round" $INGEST_CMD
+    say "round $round/$REPEAT, kintsugi ingest on one core (whole process, new database): $INGEST1_CMD"
+    fresh_db "$INGEST_DB"
+    timed "ingest1-$round" $INGEST1_CMD
+    keep_best ingest1 "$OUT/ingest1-$round.txt" "$(val "$OUT/ingest1-$round.txt" seconds)"
     say "round $round/$REPEAT, DuckDB (whole process): (cd bench/duckdb && $DUCK_CMD)"
     (cd bench/duckdb && timed "duckdb-whole-$round" $DUCK_CMD)
     ki=$(val "$OUT/ingest-$round.txt" seconds)
@@ -226,6 +235,7 @@ BYTES=$(val "$OUT/replay1.txt" bytes)
 LINES=$(val "$OUT/replay1.txt" lines)
 I_SEC=$(val "$OUT/ingest.txt" seconds)
 I_RSS=$(val "$OUT/ingest.txt" peak_rss_kib)
+I1_SEC=$(val "$OUT/ingest1.txt" seconds)
 # The CPU time of that run (user + sys): steadier than the wall clock when
 # other work shares the machine.
 I_CPU=$(awk '$1 == "user" { u = $2 } $1 == "sys" { s = $2 } END { printf "%.2f", u + s }' "$OUT/ingest.txt")
@@ -246,7 +256,7 @@ awk -v bytes="$BYTES" -v lines="$LINES" -v ksec="$K_SEC" -v kmbs="$K_MBS" -v kev
     -v k2sec="$K2_SEC" -v k2mbs="$K2_MBS" -v same12="$SAME12" \
     -v krss="$K_RSS" -v kbpp="$K_BPP" -v kspp="$K_SPP" -v pairs="$K_PAIRS" -v inc="$K_INC" \
     -v dmbs="$D_MBS" -v smbs="$S_MBS" -v nflag="$NFLAG" -v ratios="$ratios" -v qsec="$Q_SEC" -v same="$SAME" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
-    -v isec="$I_SEC" -v icpu="$I_CPU" -v irss="$I_RSS" -v dwsec="$DW_SEC" -v dwrss="$DW_RSS" -v iratios="$iratios" \
+    -v isec="$I_SEC" -v i1sec="$I1_SEC" -v icpu="$I_CPU" -v irss="$I_RSS" -v dwsec="$DW_SEC" -v dwrss="$DW_RSS" -v iratios="$iratios" \
     -v psec="$P_SEC" -v prss="$P_RSS" -v pload="$P_LOAD" -v plrss="$P_LRSS" \
     -v cores="$(nproc)" -v repeat="$REPEAT" '
 function met(ok) { return ok ? "met" : "NOT met" }
@@ -261,6 +271,8 @@ BEGIN {
     printf "%-34s %16.1f\n", "kintsugi ingest MB/s", bytes / 1e6 / isec
     printf "%-34s %16.2f\n", "kintsugi ingest CPU s (user + sys)", icpu
     printf "%-34s %16.1f\n", "kintsugi ingest peak RSS MiB", irss / 1024
+    printf "%-34s %16.2f\n", "ingest on one core, seconds", i1sec
+    printf "%-34s %16.1f   %-12s %s\n", "ingest on one core, MB/s", bytes / 1e6 / i1sec, ">= 1000", met(bytes / 1e6 / i1sec >= 1000)
     printf "%-34s %16.2f\n", "DuckDB whole process seconds", dwsec
     printf "%-34s %16.1f\n", "DuckDB whole process peak RSS MiB", dwrss / 1024
     printf "%-34s %16.1f   %-12s %s\n", "DuckDB / kintsugi ingest", dwsec / isec, ">= 10", met(dwsec / isec >= 10)
@@ -299,6 +311,7 @@ BEGIN {
     echo "  $REPLAY2_CMD"
     echo "  (cd bench/duckdb && $DUCK_CMD)"
     echo "  rm -f $INGEST_DB*; /usr/bin/time -v $INGEST_CMD"
+    echo "  rm -f $INGEST_DB*; /usr/bin/time -v $INGEST1_CMD"
     echo "  (cd bench/duckdb && /usr/bin/time -v $DUCK_CMD)"
     echo "  $PAIRS_GEN"
     echo "  rm -f $PAIRS_DB*; /usr/bin/time -v $PAIRS_CMD   (then the same again: restart)"
