@@ -133,3 +133,23 @@ int ks_cli_at(const char *opt, ks_time *out)
     }
     return 0;
 }
+
+int ks_cli_wait(const char *opt, ks_time *out)
+{
+    *out = 30 * KS_SEC;
+    if (opt && ks_duration_parse(opt, out) != 0) {
+        ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", opt);
+        return -1;
+    }
+    return 0;
+}
+
+int ks_cli_verb(const struct ks_cli_verb *verbs, size_t n, const char *word)
+{
+    for (size_t i = 0; word && i < n; i++) {
+        if (!strcmp(verbs[i].name, word)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}

@@ -59,6 +59,23 @@ int ks_cli_id(const char *s, const char *what, int64_t *id);
  * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
  * wrong with it. */
 int ks_cli_at(const char *opt, ks_time *out);
+/* Parses a --wait option (how long a delivery waits for retries: a
+ * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing
+ * what is wrong with it. */
+int ks_cli_wait(const char *opt, ks_time *out);
+
+/* One verb of a command that has verbs (`incident status ID STATUS`): its
+ * name, the number of words that follow it, and those words for a message
+ * ("ID STATUS"; NULL where the command does not say). */
+struct ks_cli_verb {
+    const char *name;
+    int nargs;
+    const char *takes;
+};
+/* The index in verbs[0, n) of the verb named word, or -1 when word is NULL
+ * or names none. */
+int ks_cli_verb(const struct ks_cli_verb *verbs, size_t n, const char *word);
+
 struct ks_progress; /* src/shell/shell.h */
 /* Sets up an ingest's progress for a terminal: with tty, a line on stderr
  * updated after every chunk, and each rejection printed on a line of its

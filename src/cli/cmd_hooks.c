@@ -64,10 +64,8 @@ int ks_cmd_hooks(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     ks_free(args);
-    ks_time wait = 30 * KS_SEC;
-    const char *w = ks_cli_opt(&spec, "wait")->value;
-    if (w && ks_duration_parse(w, &wait) != 0) {
-        ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
+    ks_time wait;
+    if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0) {
         return KS_EXIT_USAGE;
     }
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);

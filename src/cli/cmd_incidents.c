@@ -231,25 +231,13 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    static const struct {
-        const char *verb;
-        int nargs;
-        const char *takes;
-    } verbs[] = {{"show", 2, "ID"},
-                 {"ack", 2, "ID"},
-                 {"status", 3, "ID STATUS"},
-                 {"note", 3, "ID TEXT"},
-                 {"assign", 3, "ID OWNER"},
-                 {"step", 4, "ID STEP done|skip"},
-                 {"verify", 2, "ID"}};
-    int v = -1;
-    for (int i = 0; i < 7 && nargs > 0; i++) {
-        if (strcmp(args[0], verbs[i].verb) == 0) {
-            v = i;
-        }
-    }
+    static const struct ks_cli_verb verbs[] = {
+        {"show", 1, "ID"},      {"ack", 1, "ID"},          {"status", 2, "ID STATUS"},
+        {"note", 2, "ID TEXT"}, {"assign", 2, "ID OWNER"}, {"step", 3, "ID STEP done|skip"},
+        {"verify", 1, "ID"}};
+    int v = ks_cli_verb(verbs, 7, nargs > 0 ? args[0] : NULL);
     int64_t id = 0;
-    if (v < 0 || nargs != verbs[v].nargs || ks_cli_id(args[1], "an incident id", &id) != 0) {
+    if (v < 0 || nargs - 1 != verbs[v].nargs || ks_cli_id(args[1], "an incident id", &id) != 0) {
         if (v < 0 && nargs > 0) {
             ks_cli_error("unknown incident command '%s': use show, verify, ack, status, note, "
                          "assign or step",
@@ -258,8 +246,8 @@ int ks_cmd_incident(int argc, char **argv)
         } else if (v < 0) {
             ks_cli_error("incident needs a verb: show, verify, ack, status, note, assign or step");
             ks_cli_help(&inc_spec, stderr);
-        } else if (nargs != verbs[v].nargs) {
-            ks_cli_error("wrong number of arguments for 'incident %s': it takes %s", verbs[v].verb,
+        } else if (nargs - 1 != verbs[v].nargs) {
+            ks_cli_error("wrong number of arguments for 'incident %s': it takes %s", verbs[v].name,
                          verbs[v].takes);
             ks_cli_help(&inc_spec, stderr);
         }
@@ -305,7 +293,7 @@ int ks_cmd_incident(int argc, char **argv)
     ks_time at;
     if (!by || !*by) {
         ks_cli_error("'incident %s' needs --by NAME: every action has a person accountable",
-                     verbs[v].verb);
+                     verbs[v].name);
         ks_free(args);
         return KS_EXIT_USAGE;
     }
@@ -342,7 +330,7 @@ int ks_cmd_incident(int argc, char **argv)
     } else {
         rc = ks_shell_flush(&a, 1);
         if (rc == 0) {
-            printf("incident %lld: %s done by %s\n", (long long)id, verbs[v].verb, by);
+            printf("incident %lld: %s done by %s\n", (long long)id, verbs[v].name, by);
         }
     }
     ks_shell_close(&a);

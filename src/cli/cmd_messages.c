@@ -195,16 +195,9 @@ int ks_cmd_messages(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    static const struct {
-        const char *name;
-        int nargs;
-    } verbs[] = {{"list", 0}, {"deliver", 0}, {"retry", 1}, {"preview", 1}};
-    int v = nargs == 0 ? 0 : -1;
-    for (int i = 0; nargs > 0 && i < 4; i++) {
-        if (!strcmp(args[0], verbs[i].name)) {
-            v = i;
-        }
-    }
+    static const struct ks_cli_verb verbs[] = {
+        {"list", 0, NULL}, {"deliver", 0, NULL}, {"retry", 1, NULL}, {"preview", 1, NULL}};
+    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 4, args[0]);
     if (v < 0 || (nargs > 0 && nargs - 1 != verbs[v].nargs)) {
         if (v < 0) {
             ks_cli_error("unknown messages command '%s': use list, deliver, retry ID or preview "
@@ -224,10 +217,8 @@ int ks_cmd_messages(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     ks_free(args);
-    ks_time wait = 30 * KS_SEC;
-    const char *w = ks_cli_opt(&spec, "wait")->value;
-    if (w && ks_duration_parse(w, &wait) != 0) {
-        ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", w);
+    ks_time wait;
+    if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0) {
         return KS_EXIT_USAGE;
     }
     if (v == 3 && !ks_cli_opt(&spec, "template")->value) {

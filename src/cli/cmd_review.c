@@ -289,26 +289,20 @@ int ks_cmd_review(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    static const struct {
-        const char *verb;
-        int nargs;
-    } verbs[] = {{"show", 2}, {"edit", 2}, {"set", 2}, {"items", 1}, {"item", 3}, {"flags", 1}};
-    int v = -1;
-    for (int i = 0; i < 6 && nargs > 0; i++) {
-        if (strcmp(args[0], verbs[i].verb) == 0) {
-            v = i;
-        }
-    }
-    if (v < 0 || nargs != verbs[v].nargs) {
+    static const struct ks_cli_verb verbs[] = {{"show", 1, NULL}, {"edit", 1, NULL},
+                                               {"set", 1, NULL},  {"items", 0, NULL},
+                                               {"item", 2, NULL}, {"flags", 0, NULL}};
+    int v = ks_cli_verb(verbs, 6, nargs > 0 ? args[0] : NULL);
+    if (v < 0 || nargs - 1 != verbs[v].nargs) {
         ks_cli_error(v < 0 ? "review needs a verb: show, edit, set, items, item or flags%s"
                            : "wrong number of arguments for 'review %s'",
-                     v < 0 ? "" : verbs[v].verb);
+                     v < 0 ? "" : verbs[v].name);
         ks_cli_help(&spec, stderr);
         ks_free(args);
         return KS_EXIT_USAGE;
     }
     int64_t id = 0;
-    if (verbs[v].nargs >= 2 && ks_learn_parse_id(args[1], &id) != 0) {
+    if (verbs[v].nargs >= 1 && ks_learn_parse_id(args[1], &id) != 0) {
         ks_free(args);
         return KS_EXIT_USAGE;
     }
@@ -323,7 +317,7 @@ int ks_cmd_review(int argc, char **argv)
     if (v == 1 || v == 2 || v == 4) {
         if (!by || !*by) {
             ks_cli_error("'review %s' needs --by NAME: every change has a person accountable",
-                         verbs[v].verb);
+                         verbs[v].name);
             ks_free(args);
             return KS_EXIT_USAGE;
         }

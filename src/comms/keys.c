@@ -70,9 +70,6 @@ static const struct ks_key_struct receiver_entry = {
     .done = receiver_done,
 };
 
-_Static_assert(sizeof(struct ks_hook_header) == sizeof(struct ks_key_pair),
-               "a receiver header is a key pair");
-
 static const char *smtp_check(const char *s, char *buf, size_t cap)
 {
     if (!strncmp(s, "smtp://", 7) || !strncmp(s, "smtps://", 8)) {
@@ -81,18 +78,6 @@ static const char *smtp_check(const char *s, char *buf, size_t cap)
     char w[96];
     ks_key_quote(s, strlen(s), w, sizeof(w));
     snprintf(buf, cap, "must start with smtp:// or smtps://, got %s", w);
-    return buf;
-}
-
-static const char *url_check(const char *s, char *buf, size_t cap)
-{
-    const char *why = ks_hook_url_problem(s);
-    if (!why) {
-        return NULL;
-    }
-    char w[96];
-    ks_key_quote(s, strlen(s), w, sizeof(w));
-    snprintf(buf, cap, "%s, got %s", why, w);
     return buf;
 }
 
@@ -105,15 +90,6 @@ static const char *tls_check(const char *s, char *buf, size_t cap)
     ks_key_quote(s, strlen(s), w, sizeof(w));
     snprintf(buf, cap, "must be none, try or required, got %s", w);
     return buf;
-}
-
-static const char *header_check(const char *name, size_t name_len, const char *value,
-                                size_t value_len)
-{
-    if (strlen(name) != name_len || strlen(value) != value_len) {
-        return "a header must not contain a NUL character";
-    }
-    return ks_hook_header_problem(name, value);
 }
 
 static const char *receiver_name_check(const struct ks_config *cfg, const char *s, char *buf,
@@ -197,10 +173,8 @@ static const struct ks_key receiver_keys[] = {
      RCV(password),
      .help = "SMTP: the login password."},
     {.name = "webhook",
-     .type = KS_KEY_STRING,
+     KS_HOOK_KEY_URL,
      RCV(webhook),
-     .check = url_check,
-     .type_name = "http(s) URL",
      .help = "A webhook: each message is POSTed here as JSON, with an `Idempotency-Key` header."},
     {.name = "slack",
      .type = KS_KEY_BOOL,
@@ -208,11 +182,9 @@ static const struct ks_key receiver_keys[] = {
      .def = "false",
      .help = "Webhook: a Slack-compatible body (`{\"text\": ...}` with the key beside it)."},
     {.name = "headers",
-     .type = KS_KEY_STRMAP,
+     KS_HOOK_KEY_HEADERS,
      RCV(headers),
      .off2 = offsetof(struct ks_receiver_cfg, nheaders),
-     .check_pair = header_check,
-     .bad_value = "a header value must be a string (quote an empty one)",
      .help = "Webhook: extra HTTP request headers (`Authorization: \"Bearer ...\"`)."},
     {.name = "dir",
      .type = KS_KEY_STRING,
@@ -229,17 +201,13 @@ static const struct ks_key receiver_keys[] = {
      .help = "Further attempts after a failed one; then the message is `failed` (retry it by "
              "hand with `kintsugi messages retry ID`)."},
     {.name = "backoff",
-     .type = KS_KEY_DURATION,
+     KS_HOOK_KEY_BACKOFF,
      RCV(backoff),
-     .def = "1s",
-     .flags = KS_KEY_POSITIVE,
      .help = "Wait before the first retry, doubled each time (at most 5m); a 429's "
              "`Retry-After` is honoured instead when it says more."},
     {.name = "timeout",
-     .type = KS_KEY_DURATION,
+     KS_HOOK_KEY_TIMEOUT,
      RCV(timeout),
-     .def = "10s",
-     .flags = KS_KEY_POSITIVE,
      .help = "Limit of one attempt, connecting included."},
     {.name = NULL} /* end */
 };

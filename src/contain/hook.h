@@ -20,10 +20,15 @@
 #include "../config/keys.h"
 #include "../core/core.h"
 
-/* One extra HTTP request header of a webhook. */
+/* One extra HTTP request header of a webhook: a KS_KEY_STRMAP pair of
+ * kintsugi.yaml (`hooks:`, a webhook under `receivers:`). */
 struct ks_hook_header {
     char *name, *value;
 };
+_Static_assert(sizeof(struct ks_hook_header) == sizeof(struct ks_key_pair) &&
+                   offsetof(struct ks_hook_header, name) == offsetof(struct ks_key_pair, name) &&
+                   offsetof(struct ks_hook_header, value) == offsetof(struct ks_key_pair, value),
+               "a hook header is a key pair");
 
 /* A configured hook. Exactly one of url and command is set (the config
  * loader guarantees it; ks_hook_attempt refuses anything else). All strings
@@ -107,6 +112,39 @@ const char *ks_hook_url_problem(const char *url);
  * Content-Length, Idempotency-Key, User-Agent, Host, Transfer-Encoding,
  * Expect), or NULL when it can. */
 const char *ks_hook_header_problem(const char *name, const char *value);
+
+/* ---- keys of a call made through ks_hook_attempt ----------------------------------- */
+
+/* What every table of keys that configures a webhook checks alike (the
+ * `hooks:` keys and a receiver's `webhook` under `receivers:`; see
+ * src/config/keys.h). Each macro is the part of a row that does not depend on
+ * the table: the table adds the name, where the value lives and the help.
+ *
+ * KS_HOOK_KEY_URL: the webhook's http(s) URL, checked by ks_hook_url_check.
+ * KS_HOOK_KEY_HEADERS: its extra request headers (struct ks_hook_header
+ * pairs; the table sets .off2 to their count), each checked by
+ * ks_hook_header_check.
+ * KS_HOOK_KEY_BACKOFF, KS_HOOK_KEY_TIMEOUT: ks_hook_backoff's first wait
+ * (1s) and the limit of one attempt (10s), both longer than zero. */
+#define KS_HOOK_KEY_URL                                                                            \
+    .type = KS_KEY_STRING, .check = ks_hook_url_check, .type_name = "http(s) URL"
+#define KS_HOOK_KEY_HEADERS                                                                        \
+    .type = KS_KEY_STRMAP, .check_pair = ks_hook_header_check,                                     \
+    .bad_value = "a header value must be a string (quote an empty one)"
+#define KS_HOOK_KEY_BACKOFF .type = KS_KEY_DURATION, .def = "1s", .flags = KS_KEY_POSITIVE
+#define KS_HOOK_KEY_TIMEOUT .type = KS_KEY_DURATION, .def = "10s", .flags = KS_KEY_POSITIVE
+
+/* A KS_KEY_STRING check (struct ks_key's check) of a webhook's URL: NULL when
+ * ks_hook_url_problem finds none, else the problem and the value as given
+ * ("must start with http:// or https://, got \"ftp://x\""), written into
+ * buf[0, cap). */
+const char *ks_hook_url_check(const char *s, char *buf, size_t cap);
+/* A KS_KEY_STRMAP check (struct ks_key's check_pair) of one header: NULL when
+ * it can be sent, "a header must not contain a NUL character" when name or
+ * value holds one (their lengths say), else ks_hook_header_problem's
+ * message. */
+const char *ks_hook_header_check(const char *name, size_t name_len, const char *value,
+                                 size_t value_len);
 
 /* The `hooks:` keys of kintsugi.yaml (hook_keys.c). */
 extern const struct ks_key ks_hook_keys[];

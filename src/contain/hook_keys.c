@@ -1,7 +1,8 @@
 /*
  * hook_keys.c - the `hooks:` keys of kintsugi.yaml (see src/config/keys.h):
- * one entry per action, a webhook or a command, and its checks; and the
- * lookup of a configured hook.
+ * one entry per action, a webhook or a command, and its checks; the checks
+ * every webhook's keys share (hook.h: KS_HOOK_KEY_URL, ...); and the lookup
+ * of a configured hook.
  */
 #include "hook.h"
 
@@ -18,13 +19,7 @@ static const struct ks_key_struct hook_entry = {
     .done = hook_done,
 };
 
-/* Headers are KS_KEY_STRMAP pairs. */
-_Static_assert(sizeof(struct ks_hook_header) == sizeof(struct ks_key_pair) &&
-                   offsetof(struct ks_hook_header, name) == offsetof(struct ks_key_pair, name) &&
-                   offsetof(struct ks_hook_header, value) == offsetof(struct ks_key_pair, value),
-               "a hook header is a key pair");
-
-static const char *url_check(const char *s, char *buf, size_t cap)
+const char *ks_hook_url_check(const char *s, char *buf, size_t cap)
 {
     const char *why = ks_hook_url_problem(s);
     if (!why) {
@@ -36,8 +31,8 @@ static const char *url_check(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-static const char *header_check(const char *name, size_t name_len, const char *value,
-                                size_t value_len)
+const char *ks_hook_header_check(const char *name, size_t name_len, const char *value,
+                                 size_t value_len)
 {
     if (strlen(name) != name_len || strlen(value) != value_len) {
         return "a header must not contain a NUL character";
@@ -49,10 +44,8 @@ static const char *header_check(const char *name, size_t name_len, const char *v
 
 static const struct ks_key hook_keys[] = {
     {.name = "url",
-     .type = KS_KEY_STRING,
+     KS_HOOK_KEY_URL,
      HOOK(url),
-     .check = url_check,
-     .type_name = "http(s) URL",
      .help = "A webhook: the JSON body is POSTed here (`http://` or `https://`). Set exactly "
              "one of `url` and `command`."},
     {.name = "command",
@@ -68,25 +61,19 @@ static const struct ks_key hook_keys[] = {
      .max = 20,
      .help = "Further attempts after a failed one (5: at most 6 attempts in all)."},
     {.name = "backoff",
-     .type = KS_KEY_DURATION,
+     KS_HOOK_KEY_BACKOFF,
      HOOK(backoff),
-     .def = "1s",
-     .flags = KS_KEY_POSITIVE,
      .help = "Wait before the first retry; each later retry waits twice the one before, at "
              "most 5m."},
     {.name = "timeout",
-     .type = KS_KEY_DURATION,
+     KS_HOOK_KEY_TIMEOUT,
      HOOK(timeout),
-     .def = "10s",
-     .flags = KS_KEY_POSITIVE,
      .help = "Limit of one attempt (connecting included); a command still running then is "
              "killed."},
     {.name = "headers",
-     .type = KS_KEY_STRMAP,
+     KS_HOOK_KEY_HEADERS,
      HOOK(headers),
      .off2 = offsetof(struct ks_hook_cfg, nheaders),
-     .check_pair = header_check,
-     .bad_value = "a header value must be a string (quote an empty one)",
      .help = "Extra HTTP request headers of a webhook (`Authorization: \"Bearer ...\"`)."},
     {.name = NULL} /* end */
 };

@@ -6,6 +6,7 @@
  * tests/unit/config/.
  */
 #include "../../src/cli/cli.h"
+#include "../../src/comms/comms.h"
 #include "../../src/config/config.h"
 #include "../../src/config/config_int.h"
 #include "../../src/contain/hook.h"
@@ -428,6 +429,41 @@ static void hooks_are_parsed_with_defaults(void)
     LEAK_END();
 }
 
+/* A webhook receiver's url, headers, backoff and timeout are read and
+ * checked as a hook's are (hook.h: KS_HOOK_KEY_URL, ...); its retries are its
+ * own (8). */
+static void webhook_receivers_are_parsed_like_hooks(void)
+{
+    LEAK_START();
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, FIX("receivers_webhook.yaml")));
+    CHECK_INT(cfg.nreceivers, 2);
+    const struct ks_receiver_cfg *r = ks_config_receiver(&cfg, "chat");
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_STR(r->webhook, "https://chat.example/hooks/ops");
+        CHECK_INT(r->retries, 8);
+        CHECK_INT(r->backoff, KS_SEC);
+        CHECK_INT(r->timeout, 10 * KS_SEC);
+        CHECK_INT(r->nheaders, 2);
+        if (r->nheaders == 2) {
+            CHECK_STR(r->headers[0].name, "Authorization");
+            CHECK_STR(r->headers[0].value, "Bearer xyz");
+            CHECK_STR(r->headers[1].name, "X-Empty");
+            CHECK_STR(r->headers[1].value, "");
+        }
+    }
+    r = ks_config_receiver(&cfg, "slow");
+    CHECK(r != NULL);
+    if (r) {
+        CHECK_INT(r->backoff, 2 * KS_SEC);
+        CHECK_INT(r->timeout, 5 * KS_SEC);
+        CHECK(r->headers == NULL);
+    }
+    ks_config_fini(&cfg);
+    LEAK_END();
+}
+
 static void action_names_are_one_table_with_help(void)
 {
     static const char *const want[] = {
@@ -543,6 +579,12 @@ static const struct error_case error_cases[] = {
      "only a webhook (url) sends headers; a command gets the body on stdin"},
     {FIX("hook_unknown_key.yaml"), 2, "hooks.zero_channel.timout",
      "unknown key (did you mean \"timeout\"?)"},
+    {FIX("receiver_bad_url.yaml"), 3, "receivers.chat.webhook",
+     "must start with http:// or https://, got \"ftp://chat.example/hooks\""},
+    {FIX("receiver_reserved_header.yaml"), 5, "receivers.chat.headers.User-Agent",
+     "this header is set by kintsugi"},
+    {FIX("receiver_zero_timeout.yaml"), 4, "receivers.chat.timeout",
+     "must be a duration greater than 0 (like 30s, 15m, 2h, 7d), got \"0s\""},
     {FIX("approve_unknown_action.yaml"), 2, "roles.lead.approve[1]",
      "unknown action \"zero_chanel\" (did you mean \"zero_channel\"?)"},
     {FIX("remedy_unknown.yaml"), 3, "roles.agent.remedies.hug",
@@ -842,6 +884,7 @@ int main(void)
     RUN(metric_rules_are_parsed_with_defaults);
     RUN(roles_and_people_are_parsed);
     RUN(hooks_are_parsed_with_defaults);
+    RUN(webhook_receivers_are_parsed_like_hooks);
     RUN(action_names_are_one_table_with_help);
     RUN(channel_override_inherits_detectors_regardless_of_order);
     RUN(each_error_kind_reports_its_line_and_key);

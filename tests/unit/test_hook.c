@@ -297,6 +297,27 @@ static void url_and_header_checks(void)
     CHECK(ks_hook_header_problem("USER-AGENT", "x") != NULL);
 }
 
+/* The key checks every table with a webhook uses (`hooks:`, a webhook
+ * receiver): the problem and the value as given, a NUL inside a header. */
+static void key_checks_of_a_webhook(void)
+{
+    char buf[256];
+    CHECK(ks_hook_url_check("https://oms.internal/x", buf, sizeof(buf)) == NULL);
+    CHECK_STR(ks_hook_url_check("ftp://feeds.internal/zero", buf, sizeof(buf)),
+              "must start with http:// or https://, got \"ftp://feeds.internal/zero\"");
+    CHECK_STR(ks_hook_url_check("https://", buf, sizeof(buf)),
+              "needs a host after the scheme, got \"https://\"");
+    CHECK(ks_hook_header_check("X-Tenant", 8, "acme", 4) == NULL);
+    CHECK(ks_hook_header_check("X-Empty", 7, "", 0) == NULL);
+    CHECK_STR(ks_hook_header_check("X-Tenant", 8, "ac\0me", 5),
+              "a header must not contain a NUL character");
+    CHECK_STR(ks_hook_header_check("X\0Y", 3, "acme", 4),
+              "a header must not contain a NUL character");
+    CHECK_STR(ks_hook_header_check("Idempotency-Key", 15, "k", 1),
+              "this header is set by kintsugi");
+    CHECK_STR(ks_hook_header_check("X Tenant", 8, "a", 1), ks_hook_header_problem("X Tenant", "a"));
+}
+
 /* ---- commands ------------------------------------------------------------- */
 
 static char tmpdir[64];
@@ -553,6 +574,7 @@ int main(void)
     RUN(huge_response_body_is_not_read_in_full);
     RUN(unusable_configs_are_usage_errors_never_crashes);
     RUN(url_and_header_checks);
+    RUN(key_checks_of_a_webhook);
     RUN(command_exit_0_is_success);
     RUN(command_failure_shows_first_stderr_line);
     RUN(command_gets_body_on_stdin_and_env);
