@@ -21,25 +21,6 @@ static struct ks_live *live_of(void *ctx)
     return ((struct ks_api *)ctx)->live;
 }
 
-/* A command that was refused, or a store that failed: kintsugi's error shape. */
-static void fail(struct ks_http_resp *resp, const struct ks_err *err)
-{
-    switch (err->rc) {
-    case KS_EINPUT:
-    case KS_EUSAGE:
-        ks_http_error(resp, 400, "invalid", "%s", err->msg);
-        break;
-    case KS_ENOTFOUND:
-        ks_http_error(resp, 404, "not_found", "%s", err->msg);
-        break;
-    case KS_ESTATE:
-        ks_http_error(resp, 409, "conflict", "%s", err->msg);
-        break;
-    default:
-        ks_http_error(resp, 503, "unavailable", "%s", err->msg);
-    }
-}
-
 /* Runs {"op": op, "body": body} (body's reference taken) as the request's
  * token; the command's result into out. 0, or -1 with the answer set. */
 static int run(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
@@ -56,7 +37,7 @@ static int run(const struct ks_http_req *req, struct ks_http_resp *resp, void *c
     int rc = ks_live_command(live_of(ctx), text, req->who.name, out, &err);
     free(text);
     if (rc != 0) {
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
         return -1;
     }
     return 0;

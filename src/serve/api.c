@@ -14,42 +14,6 @@
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-/* The HTTP status of a refused change or failed read. */
-static int status_of(enum ks_rc rc)
-{
-    switch (rc) {
-    case KS_EINPUT:
-    case KS_EUSAGE:
-        return 400;
-    case KS_ENOTFOUND:
-        return 404;
-    case KS_ESTATE:
-        return 409;
-    default:
-        return 503;
-    }
-}
-
-static const char *code_of(int status)
-{
-    switch (status) {
-    case 400:
-        return "invalid";
-    case 404:
-        return "not_found";
-    case 409:
-        return "conflict";
-    default:
-        return "unavailable";
-    }
-}
-
-static void fail(struct ks_http_resp *resp, const struct ks_err *err)
-{
-    int st = status_of(err->rc);
-    ks_http_error(resp, st, code_of(st), "%s", err->msg);
-}
-
 /* The {id} of the path as an incident id; 0 (answered 400) when it is not one. */
 static int64_t path_id(const struct ks_http_req *req, struct ks_http_resp *resp)
 {
@@ -264,7 +228,7 @@ static void get_incident(const struct ks_http_req *req, struct ks_http_resp *res
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(live_of(ctx), &err);
     if (!s || s->ops->get_incident(s, id, 1, &resp->body, &err) != KS_OK) {
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
     }
 }
 
@@ -276,7 +240,7 @@ static void command(const struct ks_http_req *req, struct ks_http_resp *resp, vo
     json_decref(cmd);
     struct ks_err err = {0};
     if (ks_live_command(live_of(ctx), text, req->who.name, &resp->body, &err) != 0) {
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
     }
     free(text);
 }
@@ -407,7 +371,7 @@ static void engine_read(struct ks_http_resp *resp, void *ctx, ks_live_read_fn fn
 {
     struct ks_err err = {0};
     if (ks_live_read(live_of(ctx), fn, arg, &resp->body, &err) != KS_OK) {
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
     }
 }
 
@@ -518,7 +482,7 @@ static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     if (ks_metrics_render(api->live, api->metrics, &resp->body, &err) != KS_OK) {
         resp->content_type = "application/json";
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
     }
 }
 

@@ -15,32 +15,6 @@ static struct ks_live *live_of(void *ctx)
     return ((struct ks_api *)ctx)->live;
 }
 
-static int status_of(enum ks_rc rc)
-{
-    switch (rc) {
-    case KS_EINPUT:
-    case KS_EUSAGE:
-        return 400;
-    case KS_ENOTFOUND:
-        return 404;
-    case KS_ESTATE:
-        return 409;
-    default:
-        return 503;
-    }
-}
-
-static void fail(struct ks_http_resp *resp, const struct ks_err *err)
-{
-    int st = status_of(err->rc);
-    ks_http_error(resp, st,
-                  st == 400   ? "invalid"
-                  : st == 404 ? "not_found"
-                  : st == 409 ? "conflict"
-                              : "unavailable",
-                  "%s", err->msg);
-}
-
 /* Query parameter name as a whole number >= 0 (absent: 0). 0 when it is
  * one, else -1 (answered 400). */
 static int query_count(const struct ks_http_req *req, struct ks_http_resp *resp, const char *name,
@@ -127,7 +101,7 @@ void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, v
         }
         if (ks_live_read(live_of(ctx), read_feed_state, (void *)channel, &resp->body, &err) !=
             KS_OK) {
-            fail(resp, &err);
+            ks_api_fail(resp, &err);
         }
         return;
     }
@@ -189,8 +163,7 @@ void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_htt
     }
     struct ks_err err = {0};
     if (ks_live_command(live_of(ctx), cmd, req->who.name, &resp->body, &err) != 0) {
-        ks_buf_fini(&resp->body);
-        fail(resp, &err);
+        ks_api_fail(resp, &err);
     }
 }
 

@@ -235,15 +235,7 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
         snprintf(source, sizeof(source), "%s request %lld (%.100s)",
                  jb->mark_key ? "bus" : "http", (long long)jb->seq, jb->actor ? jb->actor : "?");
         for (size_t i = jb->dead0; i < jb->dead1 && i < nd; i++) {
-            struct ks_deadletter d = {0};
-            d.source = source;
-            d.line = dl[i].line;
-            d.reason = dl[i].reason;
-            d.raw = dl[i].raw;
-            d.raw_len = dl[i].raw_len;
-            d.status = "pending";
-            d.received_at = ks_time_now();
-            if (a->store->ops->add_deadletter(a->store, &d, err) != KS_OK) {
+            if (ks_shell_add_deadletter(a->store, source, &dl[i], err) != KS_OK) {
                 return err->rc;
             }
         }

@@ -354,28 +354,8 @@ int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, c
 
 /* ---- the deliverer ------------------------------------------------------------------- */
 
-struct due {
-    char *key, *action, *body;
-    int64_t incident, attempts;
-    ks_time next_at;
-};
-
-struct dues {
-    struct due *v;
-    size_t n, cap;
-};
-
-static int collect_hook(void *ctx, const struct ks_hook_row *r)
-{
-    struct dues *d = ctx;
-    KS_GROW(d->v, d->cap, d->n + 1);
-    d->v[d->n++] = (struct due){ks_strdup(r->key), ks_strdup(r->action), ks_strdup(r->body),
-                                r->incident,       r->attempts,          r->next_at};
-    return 0;
-}
-
 /* The command recording one attempt. */
-static void result_cmd(struct ks_buf *b, const struct due *d, const struct ks_hook_try *t)
+static void result_cmd(struct ks_buf *b, const struct ks_hook_row *d, const struct ks_hook_try *t)
 {
     ks_buf_puts(b, "{\"op\":\"hook_result\",\"key\":");
     ks_shell_json_bytes(b, d->key, strlen(d->key));
@@ -395,88 +375,7 @@ static void result_cmd(struct ks_buf *b, const struct due *d, const struct ks_ho
     ks_buf_putc(b, '}');
 }
 
-/* One pass over the due calls; returns the earliest next_at still ahead
- * (KS_TIME_NONE: none). */
-static ks_time deliver_pass(struct ks_live *l)
-{
-    struct ks_err err = {0};
-    struct ks_store *s = ks_live_reader(l, &err);
-    struct dues d = {0};
-    ks_time next = KS_TIME_NONE;
-    if (!s || s->ops->list_hooks(s, "pending", collect_hook, &d, &err) != KS_OK) {
-        return next;
-    }
-    int failed = 0;
-    for (size_t i = 0; i < d.n; i++) {
-        struct due *x = &d.v[i];
-        if (failed || __atomic_load_n(&l->dstop, __ATOMIC_ACQUIRE)) {
-            /* left pending, for the next start */
-        } else if (x->next_at != KS_TIME_NONE && x->next_at > ks_time_now()) {
-            if (next == KS_TIME_NONE || x->next_at < next) {
-                next = x->next_at;
-            }
-        } else {
-            struct ks_hook_row row = {x->key,      x->incident, x->action, x->body, "pending",
-                                      x->attempts, x->next_at,  NULL};
-            struct ks_hook_try t;
-            ks_shell_hook_try(&l->a.cfg, &row, &t);
-            struct ks_buf cmd = {0}, out = {0};
-            result_cmd(&cmd, x, &t);
-            if (ks_live_command(l, cmd.p, "hooks", &out, &err) != 0) {
-                failed = 1; /* stopping, or the store failed: it stays pending */
-            } else if (t.next_at != KS_TIME_NONE && (next == KS_TIME_NONE || t.next_at < next)) {
-                next = t.next_at;
-            }
-            ks_buf_fini(&cmd);
-            ks_buf_fini(&out);
-        }
-        ks_free(x->key);
-        ks_free(x->action);
-        ks_free(x->body);
-    }
-    ks_free(d.v);
-    return next;
-}
-
 /* ---- messages ------------------------------------------------------------------------ */
-
-struct mdues {
-    struct ks_message_row *v;
-    size_t n, cap;
-};
-
-static char *dupn(const char *s)
-{
-    return s ? ks_strdup(s) : NULL;
-}
-
-static int collect_message(void *ctx, const struct ks_message_row *r)
-{
-    struct mdues *d = ctx;
-    KS_GROW(d->v, d->cap, d->n + 1);
-    struct ks_message_row *m = &d->v[d->n++];
-    *m = *r;
-    m->key = dupn(r->key);
-    m->kind = dupn(r->kind);
-    m->audience = dupn(r->audience);
-    m->recipient = dupn(r->recipient);
-    m->receiver = dupn(r->receiver);
-    m->order_id = dupn(r->order_id);
-    m->subject = dupn(r->subject);
-    m->body = dupn(r->body);
-    m->status = NULL;
-    m->detail = NULL;
-    return 0;
-}
-
-static void mdue_free(struct ks_message_row *m)
-{
-    const char *s[] = {m->key,      m->kind,    m->audience, m->recipient,
-                       m->receiver, m->order_id, m->subject, m->body};
-    for (size_t k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
-        ks_free((char *)s[k]);
-    }
-}
 
 static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
                         const struct ks_message_try *t)
@@ -499,52 +398,48 @@ static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
     ks_shell_json_bytes(b, t->detail, strlen(t->detail));
     if (t->final_failure) {
         char text[600];
-        snprintf(text, sizeof(text),
-                 "Message %lld (%s to %s via %s) failed after %d attempts: %s; `kintsugi "
-                 "messages retry %lld` sends it again",
-                 (long long)m->id, m->kind, m->recipient, m->receiver, t->attempts, t->detail,
-                 (long long)m->id);
+        ks_shell_message_gave_up(m, t, text, sizeof(text));
         ks_buf_puts(b, ",\"text\":");
         ks_shell_json_bytes(b, text, strlen(text));
     }
     ks_buf_putc(b, '}');
 }
 
-/* The due messages, as deliver_pass does the hook calls. */
-static ks_time deliver_messages(struct ks_live *l, ks_time next)
+/* Each attempt is journaled as a command (hook_result, message_result) of
+ * the writer, which records it with its batch. */
+struct record_ctx {
+    struct ks_live *l;
+    int messages;
+};
+
+static int record(void *ctx, const void *row, const void *t)
+{
+    const struct record_ctx *r = ctx;
+    struct ks_err err = {0};
+    struct ks_buf cmd = {0}, out = {0};
+    if (r->messages) {
+        message_cmd(&cmd, row, t);
+    } else {
+        result_cmd(&cmd, row, t);
+    }
+    /* stopping, or the store failed: it stays waiting */
+    int rc = ks_live_command(r->l, cmd.p, r->messages ? "messages" : "hooks", &out, &err);
+    ks_buf_fini(&cmd);
+    ks_buf_fini(&out);
+    return rc != 0 ? -1 : 0;
+}
+
+/* One pass over the due rows of an outbox (ks_outbox_pass) from the reader's
+ * store; returns next lowered by what is due later. */
+static ks_time deliver_pass(struct ks_live *l, int messages, ks_time next)
 {
     struct ks_err err = {0};
     struct ks_store *s = ks_live_reader(l, &err);
-    struct mdues d = {0};
-    struct ks_message_filter f = {0, 0, NULL, "queued"};
-    if (!s || s->ops->list_messages(s, &f, collect_message, &d, &err) != KS_OK) {
-        return next;
+    if (s) {
+        struct record_ctx r = {l, messages};
+        struct ks_outbox o = {messages, s, &l->a.cfg, record, &r, &l->dstop};
+        (void)ks_outbox_pass(&o, &next, &err); /* what failed is looked at again */
     }
-    int failed = 0;
-    for (size_t i = 0; i < d.n; i++) {
-        struct ks_message_row *x = &d.v[i];
-        if (failed || __atomic_load_n(&l->dstop, __ATOMIC_ACQUIRE)) {
-            /* left queued, for the next start */
-        } else if (x->next_at != KS_TIME_NONE && x->next_at > ks_time_now()) {
-            if (next == KS_TIME_NONE || x->next_at < next) {
-                next = x->next_at;
-            }
-        } else {
-            struct ks_message_try t;
-            ks_shell_message_try(&l->a.cfg, x, &t);
-            struct ks_buf cmd = {0}, out = {0};
-            message_cmd(&cmd, x, &t);
-            if (ks_live_command(l, cmd.p, "messages", &out, &err) != 0) {
-                failed = 1;
-            } else if (t.next_at != KS_TIME_NONE && (next == KS_TIME_NONE || t.next_at < next)) {
-                next = t.next_at;
-            }
-            ks_buf_fini(&cmd);
-            ks_buf_fini(&out);
-        }
-        mdue_free(x);
-    }
-    ks_free(d.v);
     return next;
 }
 
@@ -564,7 +459,7 @@ static void *deliverer(void *arg)
         }
         l->dkick = 0;
         pthread_mutex_unlock(&l->dmu);
-        ks_time next = deliver_messages(l, deliver_pass(l));
+        ks_time next = deliver_pass(l, 1, deliver_pass(l, 0, KS_TIME_NONE));
         /* Retries when due; new calls when the writer says so; a look every
          * second all the same. */
         ks_time now = ks_time_now();

@@ -1,13 +1,13 @@
 /*
  * messages.c - the shell's side of messages (src/comms, docs/MESSAGES.md):
  * the triggers run inside every flush's transaction (so an outbox row exists
- * exactly when the incident change that caused it was kept), and the
- * delivery loop of `kintsugi messages deliver` and `kintsugi ingest`.
+ * exactly when the incident change that caused it was kept), and what the
+ * delivery loop (outbox.c) of `kintsugi messages deliver` and `kintsugi
+ * ingest` records of each attempt.
  */
 #include "shell.h"
 
 #include <string.h>
-#include <time.h>
 
 const struct ks_tpl_set *ks_shell_templates(struct ks_shell *sh, struct ks_err *err)
 {
@@ -71,135 +71,91 @@ void ks_shell_message_try(const struct ks_config *cfg, const struct ks_message_r
     }
 }
 
-struct due {
-    struct ks_message_row *v;
-    size_t n, cap;
+void ks_shell_message_gave_up(const struct ks_message_row *m, const struct ks_message_try *t,
+                              char *text, size_t cap)
+{
+    snprintf(text, cap,
+             "Message %lld (%s to %s via %s) failed after %d attempts: %s; `kintsugi "
+             "messages retry %lld` sends it again",
+             (long long)m->id, m->kind, m->recipient, m->receiver, t->attempts, t->detail,
+             (long long)m->id);
+}
+
+struct msg_pass {
+    struct ks_shell *sh;
+    struct ks_msg_delivery *st;
 };
 
-static char *dup(const char *s)
+/* Each attempt is written at once (its own transaction, with a failure's
+ * timeline entry), so a kill loses at most the attempt in flight, which the
+ * next pass makes again with the same key. */
+static int record(void *ctx, const void *row, const void *try)
 {
-    return s ? ks_strdup(s) : NULL;
-}
-
-static int collect(void *ctx, const struct ks_message_row *r)
-{
-    struct due *d = ctx;
-    KS_GROW(d->v, d->cap, d->n + 1);
-    struct ks_message_row *m = &d->v[d->n++];
-    *m = *r;
-    m->key = dup(r->key);
-    m->kind = dup(r->kind);
-    m->audience = dup(r->audience);
-    m->recipient = dup(r->recipient);
-    m->receiver = dup(r->receiver);
-    m->order_id = dup(r->order_id);
-    m->subject = dup(r->subject);
-    m->body = dup(r->body);
-    m->status = dup(r->status);
-    m->detail = dup(r->detail);
-    return 0;
-}
-
-static void due_fini(struct due *d)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        struct ks_message_row *m = &d->v[i];
-        const char *s[] = {m->key,      m->kind,    m->audience, m->recipient, m->receiver,
-                           m->order_id, m->subject, m->body,     m->status,    m->detail};
-        for (size_t k = 0; k < sizeof(s) / sizeof(s[0]); k++) {
-            ks_free((char *)s[k]);
-        }
-    }
-    ks_free(d->v);
-    memset(d, 0, sizeof(*d));
-}
-
-
-/* One pass over the due messages: each attempt is written at once (its own
- * transaction, with a failure's timeline entry), so a kill loses at most the
- * attempt in flight, which the next pass makes again with the same key. */
-static int pass(struct ks_shell *sh, ks_time *next, struct ks_msg_delivery *st)
-{
-    struct due d = {0};
+    struct msg_pass *p = ctx;
+    struct ks_shell *sh = p->sh;
+    const struct ks_message_row *m = row;
+    const struct ks_message_try *t = try;
     struct ks_err err = {0};
-    struct ks_message_filter f = {0, 0, NULL, "queued"};
-    *next = KS_TIME_NONE;
-    if (sh->store->ops->list_messages(sh->store, &f, collect, &d, &err) != KS_OK) {
+    if (!strcmp(t->status, "sent")) {
+        p->st->sent++;
+    } else if (!strcmp(t->status, "queued")) {
+        p->st->retrying++;
+    } else {
+        p->st->failed++;
+    }
+    if (t->final_failure && sh->eng) {
+        char text[512];
+        ks_shell_message_gave_up(m, t, text, sizeof(text));
+        ks_engine_notification(sh->eng, m->incident, ks_engine_clock(sh->eng), text);
+    }
+    if (sh->store->ops->update_message(sh->store, m->id, t->status, t->attempts, t->next_at,
+                                       t->sent_at, t->detail, &err) != KS_OK) {
         ks_shell_error("%s", err.msg);
         return -1;
     }
-    int rc = 0;
-    for (size_t i = 0; i < d.n && rc == 0; i++) {
-        struct ks_message_row *m = &d.v[i];
-        ks_time now = ks_time_now();
-        if (m->next_at != KS_TIME_NONE && m->next_at > now) {
-            if (*next == KS_TIME_NONE || m->next_at < *next) {
-                *next = m->next_at;
-            }
-            continue;
-        }
-        struct ks_message_try t;
-        ks_shell_message_try(&sh->cfg, m, &t);
-        if (!strcmp(t.status, "sent")) {
-            st->sent++;
-        } else if (!strcmp(t.status, "queued")) {
-            st->retrying++;
-            if (*next == KS_TIME_NONE || t.next_at < *next) {
-                *next = t.next_at;
-            }
-        } else {
-            st->failed++;
-        }
-        if (t.final_failure && sh->eng) {
-            char text[512];
-            snprintf(text, sizeof(text),
-                     "Message %lld (%s to %s via %s) failed after %d attempts: %s; `kintsugi "
-                     "messages retry %lld` sends it again",
-                     (long long)m->id, m->kind, m->recipient, m->receiver, t.attempts, t.detail,
-                     (long long)m->id);
-            ks_engine_notification(sh->eng, m->incident, ks_engine_clock(sh->eng), text);
-        }
-        if (sh->store->ops->update_message(sh->store, m->id, t.status, t.attempts, t.next_at,
-                                           t.sent_at, t.detail, &err) != KS_OK) {
-            ks_shell_error("%s", err.msg);
-            rc = -1;
-        } else if (t.final_failure && sh->eng && ks_shell_flush(sh, 1) != 0) {
-            rc = -1;
-        }
+    if (t->final_failure && sh->eng && ks_shell_flush(sh, 1) != 0) {
+        return -1;
     }
-    due_fini(&d);
-    return rc;
+    return 0;
+}
+
+/* One pass over the due messages (ks_outbox_pass). */
+static int pass(void *ctx, ks_time *next)
+{
+    struct msg_pass *p = ctx;
+    struct ks_outbox o = {1, p->sh->store, &p->sh->cfg, record, p, NULL};
+    struct ks_err err = {0};
+    int rc = ks_outbox_pass(&o, next, &err);
+    if (rc < 0) {
+        ks_shell_error("%s", err.msg);
+    }
+    return rc ? -1 : 0;
+}
+
+static int count(void *ctx, const struct ks_message_row *m)
+{
+    (void)m;
+    (*(int *)ctx)++;
+    return 0;
 }
 
 int ks_shell_messages_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_msg_delivery *st)
 {
     memset(st, 0, sizeof(*st));
-    ks_time until = ks_time_now() + max_wait;
-    for (;;) {
-        ks_time next;
-        if (pass(sh, &next, st) != 0) {
-            return KS_SHELL_FAIL;
-        }
-        if (next == KS_TIME_NONE) {
-            st->left = 0;
-            return KS_SHELL_OK;
-        }
-        if (next > until) {
-            struct due d = {0};
-            struct ks_err err = {0};
-            struct ks_message_filter f = {0, 0, NULL, "queued"};
-            if (sh->store->ops->list_messages(sh->store, &f, collect, &d, &err) == KS_OK) {
-                st->left = (int)d.n;
-            }
-            due_fini(&d);
-            return KS_SHELL_OK;
-        }
-        ks_time wait = next - ks_time_now();
-        if (wait > 0) {
-            struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
+    struct msg_pass p = {sh, st};
+    ks_time next;
+    if (ks_outbox_deliver(pass, &p, max_wait, &next) != 0) {
+        return KS_SHELL_FAIL;
+    }
+    if (next != KS_TIME_NONE) {
+        int n = 0; /* what is still queued, due before long or not */
+        struct ks_err err = {0};
+        struct ks_message_filter f = {0, 0, NULL, "queued"};
+        if (sh->store->ops->list_messages(sh->store, &f, count, &n, &err) == KS_OK) {
+            st->left = n;
         }
     }
+    return KS_SHELL_OK;
 }
 
 void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)

@@ -657,21 +657,28 @@ static enum ks_rc put_checkpoint(struct ks_shell *sh, uint32_t skus, struct ks_e
     return rc;
 }
 
+enum ks_rc ks_shell_add_deadletter(struct ks_store *s, const char *source,
+                                   const struct ks_dead_effect *e, struct ks_err *err)
+{
+    struct ks_deadletter d = {0};
+    d.source = source;
+    d.line = e->line;
+    d.reason = e->reason;
+    d.raw = e->raw;
+    d.raw_len = e->raw_len;
+    d.status = "pending";
+    d.received_at = ks_time_now();
+    return s->ops->add_deadletter(s, &d, err);
+}
+
 static enum ks_rc write_effects(struct ks_shell *sh, int checkpoint, uint32_t *skus,
                                 struct ks_err *err)
 {
     const struct ks_dead_effect *dl;
     size_t nd = ks_engine_dead(sh->eng, &dl);
     for (size_t i = 0; i < nd; i++) {
-        struct ks_deadletter d = {0};
-        d.source = ks_engine_input_name(sh->eng, dl[i].input);
-        d.line = dl[i].line;
-        d.reason = dl[i].reason;
-        d.raw = dl[i].raw;
-        d.raw_len = dl[i].raw_len;
-        d.status = "pending";
-        d.received_at = ks_time_now();
-        if (sh->store->ops->add_deadletter(sh->store, &d, err) != KS_OK) {
+        if (ks_shell_add_deadletter(sh->store, ks_engine_input_name(sh->eng, dl[i].input),
+                                    &dl[i], err) != KS_OK) {
             return err->rc;
         }
         sh->dead_written++;

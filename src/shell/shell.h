@@ -83,6 +83,10 @@ void ks_shell_writer_role(const char *url);
  * 1 and who owns it in out; else 0 and "". Safe from any thread. */
 int ks_shell_standby_of(char *out, size_t cap);
 int ks_shell_writer_describe(struct ks_shell *s, const char *url);
+/* One dead letter of the engine's (e) from source, written as received now
+ * and pending (inside a flush's transaction, or a server's batch). */
+enum ks_rc ks_shell_add_deadletter(struct ks_store *s, const char *source,
+                                   const struct ks_dead_effect *e, struct ks_err *err);
 /* Writes the engine's effects (dead letters, changed incidents, hook calls,
  * the guarded feed, new SKU strings) and, if checkpoint, the engine state,
  * in one transaction; clears the effects. Returns KS_SHELL_OK or prints the
@@ -129,6 +133,36 @@ struct ks_hook_try {
 void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
                        struct ks_hook_try *t);
 
+/* ---- one pass over an outbox (outbox.c), hook calls and messages alike ------------ */
+
+/* What a pass does with a due row after its attempt: records it. row is a
+ * struct ks_hook_row with t a struct ks_hook_try, or a struct ks_message_row
+ * with t a struct ks_message_try, by the outbox. Returns 0, or -1: not
+ * recorded, the pass ends there (the row and those after it stay waiting). */
+typedef int (*ks_outbox_record_fn)(void *ctx, const void *row, const void *t);
+struct ks_outbox {
+    int messages;                /* 0: the hook calls (pending); 1: the messages (queued) */
+    struct ks_store *store;      /* the rows are listed from it */
+    const struct ks_config *cfg; /* the hooks and receivers of the attempts */
+    ks_outbox_record_fn record;
+    void *ctx;
+    const int *stop; /* NULL, or set (read atomically): the pass ends before the next row */
+};
+/* One pass: lists the waiting rows (oldest first) and, for each that is due
+ * (no next_at, or reached), makes its attempt (ks_shell_hook_try,
+ * ks_shell_message_try) and hands it to record. *next comes in as the
+ * earliest wall time known to be due (KS_TIME_NONE: none) and is lowered by
+ * the rows not due yet and the retries recorded. Returns 0; 1 when record or
+ * stop ended the pass; -1 with err set when the rows could not be listed
+ * (*next unchanged). */
+int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err);
+/* A door's pass (0, or -1: failed) setting *next (it comes in KS_TIME_NONE). */
+typedef int (*ks_outbox_pass_fn)(void *ctx, ks_time *next);
+/* Runs pass again, sleeping until the earliest retry, while that retry is
+ * due within max_wait (ms) of wall time from the start. Returns 0 with *next
+ * the earliest retry left (KS_TIME_NONE: none), or -1 when a pass failed. */
+int ks_outbox_deliver(ks_outbox_pass_fn pass, void *ctx, ks_time max_wait, ks_time *next);
+
 /* ---- messages (messages.c, docs/MESSAGES.md) -------------------------------------------- */
 
 /* Runs the message triggers (src/comms) for the open incidents and ids[0, n)
@@ -151,6 +185,10 @@ struct ks_message_try {
 };
 void ks_shell_message_try(const struct ks_config *cfg, const struct ks_message_row *m,
                           struct ks_message_try *t);
+/* The timeline's entry of a message that gave up (t->final_failure), in
+ * text[0, cap). */
+void ks_shell_message_gave_up(const struct ks_message_row *m, const struct ks_message_try *t,
+                              char *text, size_t cap);
 struct ks_msg_delivery {
     unsigned sent, retrying, failed;
     int left; /* still queued after max_wait */
