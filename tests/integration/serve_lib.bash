@@ -1,6 +1,7 @@
 # serve_lib.bash - shared by the integration tests of `kintsugi serve`
 # (sourced after lib.bash, not run): servers on free ports stopped by PID,
-# requests with a token, and the comparison of a route with the CLI.
+# requests with a token, the comparison of a route with the CLI and of a
+# server's database with an ingest's, and nats-server for `serve --bus`.
 # start NAME DB ARGS...     a server; sets URL and PID (killed on exit), its
 #                           stderr in $T/NAME.err
 # stop PID [SIGNAL]         stops it (TERM) and waits; its exit status in STOP_RC
