@@ -16,38 +16,10 @@
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/serve_lib.bash"
 ROOT=$PWD
 FX=tests/unit/alerts
 
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-# start NAME DB ARGS...: kintsugi serve on a free port; sets URL and PID.
-start() {
-    local name=$1 db=$2
-    shift 2
-    "$K" serve --listen 127.0.0.1:0 --db "$db" "$@" 2>"$T/$name.err" &
-    PID=$!
-    PIDS+=("$PID")
-    URL=""
-    for _ in $(seq 1 600); do
-        URL=$(sed -n 's/^listening on //p' "$T/$name.err" | head -1)
-        [ -n "$URL" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "server $name did not start:"
-    cat "$T/$name.err"
-    return 1
-}
-stop() { # PID [SIGNAL]
-    kill "-${2:-TERM}" "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
 # post PATH BODY [TOKEN [TYPE]]: sets CODE and BODY (TOKEN "" sends no header)
 post() {
     local args=(-s -o "$T/body" -w '%{http_code}' -H "Content-Type: ${4:-application/json}"
@@ -222,15 +194,6 @@ check alertmanager_installed test -n "$AMBIN"
 DB=$T/am.db
 tokens "$DB"
 check am_server_starts start am "$DB"
-# free_port: a port nothing listens on (Alertmanager takes no port 0)
-free_port() {
-    local p
-    for _ in $(seq 1 50); do
-        p=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-    done
-    return 1
-}
 cat >"$T/alertmanager.yml" <<EOF
 route:
   receiver: kintsugi
@@ -256,7 +219,7 @@ EOF
 am_start() {
     local i
     for i in 1 2 3; do
-        AMPORT=$(free_port) || return 1
+        AMPORT=$(free_port) || return 1 # (Alertmanager takes no port 0)
         mkdir -p "$T/am-data"
         "$AMBIN" --config.file="$T/alertmanager.yml" --storage.path="$T/am-data" \
             --web.listen-address="127.0.0.1:$AMPORT" --cluster.listen-address= \

@@ -13,23 +13,7 @@ set -u
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/serve_lib.bash"
 
-command -v nats-server >/dev/null || { echo "nats-server is missing (scripts/deps.sh)"; echo "RESULT passed=0 failed=1"; exit 1; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NPORT=$(free_port)
-BUS=nats://127.0.0.1:$NPORT
-NATS_PID=""
-nats_start() { # the same port and store directory every time
-    nats-server -js -sd "$T/js" -a 127.0.0.1 -p "$NPORT" >>"$T/nats.log" 2>&1 &
-    NATS_PID=$!
-    PIDS+=("$NATS_PID")
-    for _ in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nats-server did not start"; tail -5 "$T/nats.log"; return 1
-}
-nats_kill() { kill -9 "$NATS_PID" 2>/dev/null; wait "$NATS_PID" 2>/dev/null; }
+need_nats
 check nats_server_starts nats_start
 
 # ---- publish: usage and bad input ---------------------------------------------------
@@ -81,25 +65,6 @@ wait_committed() {
 end_input() { # as the end of a file ends ingest's input
     curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" \
         -H 'Content-Type: application/x-ndjson' --data-binary '' "$URL/v1/events?end=true" | grep -qx 202
-}
-undelivered() {
-    jq -c '.timeline |= map(select(.text | test("^Hook [a-z_]+ (is not configured|attempt|gave up)") | not))'
-}
-# same_db REF DB FILE: incidents, each incident, the guard: the same
-same_db() {
-    local ref=$1 db=$2 file="file:$3" n i
-    n=$("$K" incidents --db "$ref" --json | jq length)
-    {
-        "$K" incidents --db "$ref" --json
-        for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$ref" --json | undelivered; done
-        "$K" guard status --db "$ref" --json
-    } | sed "s#$file#http#g" >"$T/a"
-    {
-        "$K" incidents --db "$db" --json
-        for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$db" --json | undelivered; done
-        "$K" guard status --db "$db" --json
-    } >"$T/b"
-    diff "$T/a" "$T/b" >/dev/null || { diff "$T/a" "$T/b" | head -5; return 1; }
 }
 # through_bus NAME FILE [SERVE-ARGS...]: published to stream NAME, consumed by a
 # server on its own database, compared with an ingest of FILE

@@ -7,22 +7,13 @@
 # `kintsugi ingest` into SQLite makes it, no row doubled, every delivery made)
 # and prints "RESULT passed=N failed=M".
 set -u
-OWN_PG=
-if [ -z "${KS_TEST_PG_URI:-}" ]; then
-    OWN_PG=$(mktemp -d "${TMPDIR:-/tmp}/ks-pg-XXXXXX")
-    if ! KS_TEST_PG_URI=$(bash scripts/pg-test.sh start "$OWN_PG"); then
-        bash scripts/pg-test.sh stop "$OWN_PG"
-        echo "FAIL no PostgreSQL server"
-        echo "RESULT passed=0 failed=1"
-        exit 1
-    fi
-fi
+. "$(dirname "$0")/pg_lib.bash"
+pg_server
 SCHEMA=crash_$$
-trap 'psql "$KS_TEST_PG_URI" -qAtX -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1
-      [ -n "$OWN_PG" ] && bash scripts/pg-test.sh stop "$OWN_PG"' EXIT
-if ! psql "$KS_TEST_PG_URI" -qAtX -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $SCHEMA" >/dev/null; then
+trap 'pg_sql -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1; pg_stop_own' EXIT
+if ! URI=$(pg_schema "$SCHEMA"); then
     echo "FAIL cannot create schema $SCHEMA"
     echo "RESULT passed=0 failed=1"
     exit 1
 fi
-KS_TEST_DB="$KS_TEST_PG_URI&options=-csearch_path%3D$SCHEMA" bash "$(dirname "$0")/crash.sh"
+KS_TEST_DB=$URI bash "$(dirname "$0")/crash.sh"

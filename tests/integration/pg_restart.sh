@@ -19,7 +19,8 @@
 # Prints "RESULT passed=N failed=M" and a summary line "pg_restart: ...".
 set -u
 . "$(dirname "$0")/lib.bash"
-D=$(cd "$(dirname "$0")" && pwd)/crash
+. "$(dirname "$0")/load_lib.bash"
+. "$(dirname "$0")/pg_lib.bash"
 RESTARTS=${KS_PG_RESTARTS:-2}
 PGDIR=$(mktemp -d "${TMPDIR:-/tmp}/ks-pgr-XXXXXX")
 SPID= RPID= CPID= BPID=
@@ -38,31 +39,13 @@ trap cleanup EXIT
 # synchronous_commit on (PostgreSQL's default): an acknowledged commit is in
 # the server's WAL on disk (or the OS's cache), so a crash of the server
 # keeps it. (fsync off: the machine does not crash here.)
-if ! DB=$(PG_SYNC_COMMIT=on bash scripts/pg-test.sh start "$PGDIR" 2>"$T/pg.err"); then
-    echo "FAIL no PostgreSQL server"
-    cat "$T/pg.err"
-    echo "RESULT passed=0 failed=1"
-    exit 1
-fi
+PG_SYNC_COMMIT=on pg_start "$PGDIR"
+DB=$PG_URI
 
 # ---- receivers, configuration, load (as crash.sh) -------------------------------------
-: >"$T/calls"
-python3 "$D/receiver.py" "$T/calls" "$T/recv.port" & RPID=$!
-for _ in $(seq 1 100); do [ -s "$T/recv.port" ] && break; sleep 0.1; done
-RP=$(cat "$T/recv.port")
-mkdir -p "$T/outbox"
-cat >"$T/k.yaml" <<EOF
-hooks:
-  stop_order_import: {url: "http://127.0.0.1:$RP/hooks/stop", retries: 8, backoff: 1s}
-  resume_order_import: {url: "http://127.0.0.1:$RP/hooks/resume", retries: 8, backoff: 1s}
-  reduce_channel_inventory: {url: "http://127.0.0.1:$RP/hooks/reduce", retries: 8, backoff: 1s}
-receivers:
-  chat: {webhook: "http://127.0.0.1:$RP/chat", retries: 8, backoff: 1s}
-  files: {dir: "$T/outbox"}
-notify: {team: [chat, files], leadership: [files]}
-EOF
+load_config
 ROUNDS=${KS_PG_ROUNDS:-$((RESTARTS * 4 + 4))}
-read -r NEV NREQ < <(python3 "$D/gen.py" "$T/req" "$ROUNDS" 20)
+load_make
 "$K" token create --name load --role responder --db "$DB" >"$T/tok" 2>"$T/tok.err"
 check token_made [ -s "$T/tok" ]
 TOK=$(cat "$T/tok")
@@ -84,7 +67,6 @@ start() { # NAME: a server on a free port; sets URL and its PID in the variable 
     cat "$T/$name.log"
     return 1
 }
-acked() { wc -l <"$T/acks" 2>/dev/null || echo 0; }
 readyz() { curl -s -o "$T/readyz" -w '%{http_code}' --max-time 10 "$URL/readyz"; }
 
 # ---- the load, PostgreSQL crashed and started again under it ----------------------------
@@ -144,27 +126,10 @@ reconnects() { curl -s -H "Authorization: Bearer $TOK" "$URL/metrics" | sed -n '
 check recoveries_counted [ "$(reconnects)" = "$NBACK" ]
 
 # ---- acknowledgements: every request once, whole ----------------------------------------
-once() { [ "$(cut -d' ' -f1 "$T/acks" | sort -n | uniq | wc -l)" = "$NREQ" ] && [ "$(acked)" = "$NREQ" ]; }
-check every_request_acknowledged_once once
-check requests_whole awk '$2 + $3 != $4 || ($2 != $4 && $3 != $4) { bad = 1 } END { exit bad }' "$T/acks"
-ACC=$(awk '{ a += $2 } END { print a + 0 }' "$T/acks")
-DUP=$(awk '{ d += $3 } END { print d + 0 }' "$T/acks")
-check every_event_accounted_for [ "$((ACC + DUP))" -eq "$NEV" ]
+check_acks
 
 # ---- deliveries finish, then the server stops ----------------------------------------------
-pending() {
-    "$K" messages --db "$DB" --json | jq '[.[] | select(.status != "sent")] | length'
-    "$K" hooks --db "$DB" --json | jq '[.[] | select(.status != "done" and .status != "delivered")] | length'
-}
-drained() {
-    for _ in $(seq 1 600); do
-        [ "$(pending | tr '\n' ' ')" = "0 0 " ] && return 0
-        sleep 0.1
-    done
-    pending
-    return 1
-}
-check deliveries_drained drained
+check_drained
 kill "$SPID"
 wait "$SPID"
 check clean_stop [ $? -eq 0 ]
@@ -172,36 +137,7 @@ SPID=
 check state_saved grep -q 'stopped; state saved' "$T/SPID.log"
 
 # ---- the same requests through `kintsugi ingest` into SQLite: the same store -------------------
-REF=${KINTSUGI_REF:-build/kintsugi}
-[ -x "$REF" ] || REF=$K
-reference() {
-    local f
-    for f in "$T"/req/req-*.ndjson; do
-        "$REF" ingest --quiet --no-deliver --config "$T/k.yaml" --db "$T/ref.db" "$f" \
-            >/dev/null 2>"$T/ingest.err" || return 1
-    done
-}
-check reference_ingest reference
-same() { cmp <("$K" "$@" --db "$DB") <("$K" "$@" --db "$T/ref.db"); }
-check same_incidents same incidents --json
-made() { [ "$("$K" incidents --json --db "$T/ref.db" | jq length)" -ge "$ROUNDS" ]; }
-check incidents_made made
-check same_feed_amazon same feed amazon --json
-check same_feed_ebay same feed ebay --json
-hookrows() { "$K" hooks --json --db "$1" | jq -c '.[] | [.key, .incident, .action, .body]' | sort; }
-msgrows() {
-    "$K" messages --json --db "$1" |
-        jq -c '.[] | [.idempotency_key, .receiver, .incident, .kind, .audience, .recipient, .created_at]' | sort
-}
-check same_hook_rows cmp <(hookrows "$DB") <(hookrows "$T/ref.db")
-check same_message_rows cmp <(msgrows "$DB") <(msgrows "$T/ref.db")
-check hooks_made [ "$(hookrows "$DB" | wc -l)" -ge "$ROUNDS" ]
-"$K" hooks --json --db "$DB" | jq -r '.[].key' | sort >"$T/hook.keys"
-"$K" messages --json --db "$DB" | jq -r '.[] | select(.receiver == "chat") | .idempotency_key' | sort >"$T/chat.keys"
-jq -r 'select(.path | startswith("/hooks/")) | .key' "$T/calls" | sort >"$T/hook.calls"
-jq -r 'select(.path == "/chat") | .key' "$T/calls" | sort >"$T/chat.calls"
-check hooks_delivered cmp "$T/hook.keys" <(uniq "$T/hook.calls")
-check chat_delivered cmp "$T/chat.keys" <(uniq "$T/chat.calls")
+check_as_ingest "$DB"
 
 # ---- fencing: another server took the writer lock while the database was away ------------------
 check first_server_again start APID

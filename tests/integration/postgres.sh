@@ -12,33 +12,15 @@
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
+. "$(dirname "$0")/serve_lib.bash"
+. "$(dirname "$0")/pg_lib.bash"
 
-OWN_PG=""
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ -n "$OWN_PG" ] && bash scripts/pg-test.sh stop "$OWN_PG"
-    rm -rf "$T"
-}
-trap cleanup EXIT
-
-if [ -z "${KS_TEST_PG_URI:-}" ]; then
-    OWN_PG=$(mktemp -d "${TMPDIR:-/tmp}/ks-pg-XXXXXX")
-    if ! KS_TEST_PG_URI=$(bash scripts/pg-test.sh start "$OWN_PG"); then
-        echo "FAIL no PostgreSQL server"
-        echo "RESULT passed=0 failed=1"
-        exit 1
-    fi
-fi
-PG=$KS_TEST_PG_URI
-psql_() { psql "$PG" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+pg_server
 nschema=0
 # fresh: a URI on a new empty schema (in FRESH; no subshell, so the count holds)
 fresh() {
     nschema=$((nschema + 1))
-    local s="it_$$_$nschema"
-    psql_ -c "CREATE SCHEMA $s" >/dev/null
-    FRESH="$PG&options=-csearch_path%3D$s"
+    FRESH=$(pg_schema "it_$$_$nschema")
 }
 
 # Everything a reader sees of a database, in one stream.
@@ -115,23 +97,6 @@ check second_writer_waits_for_the_first second_writer_waits
 wait "$HOLDER" 2>/dev/null
 
 # ---- kintsugi serve on PostgreSQL ---------------------------------------------------------
-start() { # NAME DB ARGS...: a server on a free port; sets URL and PID
-    local name=$1 db=$2
-    shift 2
-    "$K" serve --listen 127.0.0.1:0 --db "$db" "$@" 2>"$T/$name.err" &
-    PID=$!
-    PIDS+=("$PID")
-    URL=""
-    for _ in $(seq 1 600); do
-        URL=$(sed -n 's/^listening on //p' "$T/$name.err" | head -1)
-        [ -n "$URL" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "server $name did not start:"
-    cat "$T/$name.err"
-    return 1
-}
 post() { # FILE [QUERY]: prints the status
     curl -s -o "$T/pb" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
         -H 'Content-Type: application/x-ndjson' --data-binary @"$1" "$URL/v1/events${2:-}"
@@ -160,23 +125,7 @@ check restarts_after_kill start sv2 "$SV" --clock event
 kill -TERM "$PID"
 wait "$PID" 2>/dev/null
 "$K" ingest --quiet --db "$T/ref.db" "$EV" >/dev/null 2>&1
-undelivered() { # ingest runs hook deliveries at its end; the server in the background
-    jq -c 'if type == "object" and has("timeline") then .timeline |= map(select(.text | test("^Hook [a-z_]+ (is not configured|attempt|gave up)") | not)) else . end'
-}
-same_as_ingest() {
-    local db
-    for db in "$T/ref.db" "$SV"; do
-        {
-            "$K" incidents --db "$db" --json
-            for i in $(seq 1 "$("$K" incidents --db "$db" --json | grep -o '"id":[0-9]*' | wc -l)"); do
-                "$K" incident show "$i" --db "$db" --json | undelivered
-            done
-            "$K" guard status --db "$db" --json
-        } | sed "s#file:$EV#http#g" >"$T/out-$(basename "$db" | tr -c 'a-z0-9\n' _)"
-    done
-    cmp -s "$T/out-ref_db" "$T/out-$(basename "$SV" | tr -c 'a-z0-9\n' _)" ||
-        { diff "$T/out-ref_db" "$T/out-$(basename "$SV" | tr -c 'a-z0-9\n' _)" | head -6; return 1; }
-}
+same_as_ingest() { same_db "$T/ref.db" "$SV" "$EV"; }
 check serve_on_postgres_gives_what_ingest_gives same_as_ingest
 
 # Connection lost under an idle server (its sessions ended by PostgreSQL):
@@ -188,7 +137,7 @@ check serve_again start sv3 "$SV" --clock event
 printf '%s\n' '{"id":"x1","type":"sync","ts":"2026-11-23T10:00:00Z","channel":"amazon","status":"ok"}' >"$T/one"
 printf '%s\n' '{"id":"x2","type":"sync","ts":"2026-11-23T10:00:01Z","channel":"amazon","status":"ok"}' >"$T/two"
 check accepted_before_loss [ "$(post "$T/one")" = 202 ]
-psql_ -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kintsugi' AND pid <> pg_backend_pid()" >/dev/null
+pg_sql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kintsugi' AND pid <> pg_backend_pid()" >/dev/null
 sleep 0.3
 taken_after_loss() {
     local code
@@ -217,5 +166,5 @@ wait "$PID" 2>/dev/null
 check unreachable_server_exit_1 exit_is 1 "$K" incidents --db "postgresql://kintsugi:s3cret@127.0.0.1:1/ks"
 check unreachable_server_message sh -c "'$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q 'connect to PostgreSQL (database ks on 127.0.0.1 port 1)' && ! '$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q s3cret"
 
-psql_ -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'it\\_$$\\_%' LOOP EXECUTE 'DROP SCHEMA ' || s || ' CASCADE'; END LOOP; END \$\$" >/dev/null 2>&1
+pg_sql -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'it\\_$$\\_%' LOOP EXECUTE 'DROP SCHEMA ' || s || ' CASCADE'; END LOOP; END \$\$" >/dev/null 2>&1
 echo "RESULT passed=$passed failed=$failed"

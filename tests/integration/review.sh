@@ -6,6 +6,7 @@
 # bytes twice, and costs entered by a person. Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
+RV=$(dirname "$0")/reviews # bad.md, ok.md
 
 outage() { # day: a wms outage (up, down checks, 10 min later)
     cat <<EOF2
@@ -30,41 +31,10 @@ check draft_review_due bash -c "$K review show 1 --json --db $db | grep -q '\"du
 check draft_markdown bash -c "$K review show 1 --markdown --db $db | grep -q '^| detection gap | 5m 0s |$'"
 check due_in_timeline bash -c "$K incident show 1 --db $db | grep -q 'Post-incident review due by 2026-11-24T12:05:00.000Z'"
 
-cat >"$T/bad.md" <<'EOF2'
----
-root_cause:
-  category: system
-  text: the WMS had one node
-whys: [a, b, c]
-action_items:
-  - text: add a node
-    kind: soon
----
-EOF2
-check bad_review_refused_with_line bash -c "! $K review set 1 --file $T/bad.md --by alice --db $db 2>$T/e; grep -q \"bad.md:8: action_items\\[0\\].kind: must be immediate, systematic or prevention, got \\\"soon\\\"\" $T/e"
+check bad_review_refused_with_line bash -c "! $K review set 1 --file $RV/bad.md --by alice --db $db 2>$T/e; grep -q \"bad.md:8: action_items\\[0\\].kind: must be immediate, systematic or prevention, got \\\"soon\\\"\" $T/e"
 check bad_review_changes_nothing bash -c "$K review show 1 --json --db $db | grep -q '\"written\":false'"
 
-cat >"$T/ok.md" <<'EOF2'
----
-root_cause:
-  category: system
-  text: the WMS ran on one node without a disk alert
-  known_risk: true
-whys:
-  - the WMS stopped answering health checks
-  - its only node ran out of disk
-action_items:
-  - text: alert on disk above 80 %
-    owner: bob
-    due: 2026-11-24
-    kind: immediate
-  - text: add a second node
-    owner: dave
-    kind: systematic
----
-The disk filled with logs.
-EOF2
-check review_set "$K" review set 1 --file "$T/ok.md" --by alice --db "$db"
+check review_set "$K" review set 1 --file "$RV/ok.md" --by alice --db "$db"
 check shallow_flags bash -c "[ \"\$($K review flags --json --db $db | grep -o '\"flag\":\"[a-z ]*\"' | tr '\n' ' ')\" = '\"flag\":\"fewer than three whys\" \"flag\":\"no preventive action item\" \"flag\":\"action item without owner or due date\" ' ]"
 check notes_kept bash -c "$K review show 1 --json --db $db | grep -q '\"notes\":\"The disk filled with logs.\"'"
 check items_open bash -c "[ \$($K review items --open --json --db $db | grep -o '\"id\":' | wc -l) -eq 2 ]"

@@ -20,36 +20,11 @@
 set -u
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/serve_lib.bash"
+. "$(dirname "$0")/pg_lib.bash"
 
-command -v nats-server >/dev/null || { echo "nats-server is missing (scripts/deps.sh)"; echo "RESULT passed=0 failed=1"; exit 1; }
-
-OWN_PG=""
-cleanup_all() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$OWN_PG" ] && bash scripts/pg-test.sh stop "$OWN_PG"
-    rm -rf "$T"
-}
-trap cleanup_all EXIT
-if [ -z "${KS_TEST_PG_URI:-}" ]; then
-    OWN_PG=$(mktemp -d "${TMPDIR:-/tmp}/ks-pg-XXXXXX")
-    if ! KS_TEST_PG_URI=$(bash scripts/pg-test.sh start "$OWN_PG"); then
-        echo "FAIL no PostgreSQL server"; echo "RESULT passed=0 failed=1"; exit 1
-    fi
-fi
-PG=$KS_TEST_PG_URI
-fresh() { # a URI on a new empty schema
-    local s="scale_$$_$1"
-    psql "$PG" -qAtX -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $s" >/dev/null
-    echo "$PG&options=-csearch_path%3D$s"
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NPORT=$(free_port)
-BUS=nats://127.0.0.1:$NPORT
-nats-server -js -sd "$T/js" -a 127.0.0.1 -p "$NPORT" >>"$T/nats.log" 2>&1 &
-PIDS+=("$!")
-nats_up() { (exec 3<>"/dev/tcp/127.0.0.1/$NPORT") 2>/dev/null; }
-check nats_server_starts until_ok 10 nats_up
+need_nats
+pg_server
+check nats_server_starts nats_start
 
 SEED=${KS_SCALE_SEED:-23}
 LOAD=$T/shop.ndjson
@@ -64,15 +39,9 @@ check ingest_reference "$K" ingest --quiet --db "$REF" "$LOAD"
 # What is compared: the incidents (list and each one; hook attempts, which
 # carry the wall clock, left out), the guard, the guarded feed per channel,
 # the dead letters (reason and raw line).
-undelivered() {
-    jq -c '.timeline |= map(select(.text | test("^Hook [a-z_]+ (is not configured|attempt|gave up)") | not))'
-}
 view() { # DB: everything compared, the ingest's source named as the bus's
-    local db=$1 n i ch
-    n=$("$K" incidents --db "$REF" --json | jq length)
-    "$K" incidents --db "$db" --json
-    for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$db" --json | undelivered; done
-    "$K" guard status --db "$db" --json
+    local db=$1 ch
+    incidents_view "$db" "$("$K" incidents --db "$REF" --json | jq length)"
     for ch in amazon ebay shopify walmart; do "$K" feed "$ch" --db "$db" --json; done
     "$K" deadletters --db "$db" --json | jq -c '[.[] | {reason, raw, status}]'
 }
@@ -109,7 +78,7 @@ end_input() { # URL TOKEN: the end of the input, as the end of a file ends inges
 ARGS=(--clock event --update-idle 1h --bus "$BUS" --bus-batch 10)
 
 # 2. one instance on PostgreSQL
-ONE=$(fresh one)
+ONE=$(pg_schema "scale_$$_one")
 one_pg() {
     "$K" token create --name feeder --role responder --db "$ONE" >"$T/one.tok" 2>/dev/null || return 1
     start one "$ONE" "${ARGS[@]}" --bus-consumer one || return 1
@@ -122,7 +91,7 @@ check one_instance_postgres_same_as_sqlite same_as_ref "$ONE"
 check one_instance_postgres_none_twice none_twice "$ONE"
 
 # 3. three instances sharing PostgreSQL, one killed midway
-THREE=$(fresh three)
+THREE=$(pg_schema "scale_$$_three")
 "$K" token create --name feeder --role responder --db "$THREE" >"$T/three.tok" 2>/dev/null
 launch() { # NAME: a server in the background; its stderr in $T/NAME.err
     "$K" serve --listen 127.0.0.1:0 --db "$THREE" "${ARGS[@]}" --bus-consumer three 2>"$T/$1.err" &

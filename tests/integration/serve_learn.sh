@@ -8,6 +8,7 @@
 set -u
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/serve_lib.bash"
+RV=$(dirname "$0")/reviews # bad.md, ok.md
 
 DB=$T/l.db
 "$K" token create --name alice --role responder --db "$DB" >"$T/alice.tok" 2>/dev/null
@@ -37,45 +38,14 @@ check review_bad_now_400 status_is 400 GET '/v1/reviews/1?now=yesterday' "$VIEW"
 check review_bad_now_names_it grep -q 'query \\"now\\"' "$T/body"
 
 # ---- a review saved over HTTP ---------------------------------------------------------------
-cat >"$T/bad.md" <<'EOF'
----
-root_cause:
-  category: system
-  text: the WMS had one node
-whys: [a, b, c]
-action_items:
-  - text: add a node
-    kind: soon
----
-EOF
-cat >"$T/ok.md" <<'EOF'
----
-root_cause:
-  category: system
-  text: the WMS ran on one node without a disk alert
-  known_risk: true
-whys:
-  - the WMS stopped answering health checks
-  - its only node ran out of disk
-action_items:
-  - text: alert on disk above 80 %
-    owner: bob
-    due: 2026-11-24
-    kind: immediate
-  - text: add a second node
-    owner: dave
-    kind: systematic
----
-The disk filled with logs.
-EOF
 BEFORE=$(get /v1/reviews/1)
-check bad_review_400 status_is 400 POST /v1/reviews/1 "$ALICE" "$(cat "$T/bad.md")" text/markdown
+check bad_review_400 status_is 400 POST /v1/reviews/1 "$ALICE" "$(cat "$RV/bad.md")" text/markdown
 check bad_review_names_its_line grep -q 'body:8: action_items\[0\].kind: must be immediate, systematic or prevention, got \\"soon\\"' "$T/body"
 check bad_review_changes_nothing [ "$(get /v1/reviews/1)" = "$BEFORE" ]
-check review_viewer_403 status_is 403 POST /v1/reviews/1 "$VIEW" "$(cat "$T/ok.md")" text/markdown
-check review_wrong_type_415 status_is 415 POST /v1/reviews/1 "$ALICE" "$(cat "$T/ok.md")" image/png
-check review_unknown_incident_404 status_is 404 POST /v1/reviews/9 "$ALICE" "$(cat "$T/ok.md")" text/markdown
-check review_set status_is 200 POST /v1/reviews/1 "$ALICE" "$(cat "$T/ok.md")" text/markdown
+check review_viewer_403 status_is 403 POST /v1/reviews/1 "$VIEW" "$(cat "$RV/ok.md")" text/markdown
+check review_wrong_type_415 status_is 415 POST /v1/reviews/1 "$ALICE" "$(cat "$RV/ok.md")" image/png
+check review_unknown_incident_404 status_is 404 POST /v1/reviews/9 "$ALICE" "$(cat "$RV/ok.md")" text/markdown
+check review_set status_is 200 POST /v1/reviews/1 "$ALICE" "$(cat "$RV/ok.md")" text/markdown
 check review_set_answer [ "$(jq -c '[.op, .incident, .by, .action_items]' <<<"$BODY")" = '["review_set",1,"alice",2]' ]
 check review_written [ "$(get /v1/reviews/1 | jq .review.written)" = true ]
 check review_same_as_cli same /v1/reviews/1 review show 1 --json
@@ -86,7 +56,7 @@ check items_open_owner_same_as_cli same '/v1/review-items?open=true&owner=bob' r
 check items_overdue_same_as_cli same '/v1/review-items?overdue=1&now=2026-11-30T00:00:00Z' review items --overdue --json --now 2026-11-30T00:00:00Z
 check items_bad_flag_400 status_is 400 GET '/v1/review-items?open=maybe' "$VIEW"
 # YAML (as application/yaml) is taken too
-check review_yaml status_is 200 POST /v1/reviews/1 "$ALICE" "$(sed '1d; /^---$/,$d' "$T/ok.md")" application/yaml
+check review_yaml status_is 200 POST /v1/reviews/1 "$ALICE" "$(sed '1d; /^---$/,$d' "$RV/ok.md")" application/yaml
 
 # ---- action items ------------------------------------------------------------------------------
 ITEM=$(get '/v1/review-items?owner=bob' | jq '.[0].id')
