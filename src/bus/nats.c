@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int ks_bus_fail(struct ks_err *err, natsStatus st, const char *what)
 {
@@ -13,11 +14,24 @@ int ks_bus_fail(struct ks_err *err, natsStatus st, const char *what)
     return -1;
 }
 
+static void on_closed(natsConnection *nc, void *ctx)
+{
+    (void)nc;
+    struct ks_bus_conn *bc = ctx;
+    pthread_mutex_lock(&bc->mu);
+    bc->closed = 1;
+    pthread_cond_broadcast(&bc->cv);
+    pthread_mutex_unlock(&bc->mu);
+}
+
 int ks_bus_options(struct ks_bus_conn *bc, const struct ks_bus_conf *c, int max_reconnect,
                    natsConnectionHandler disconnected, natsConnectionHandler reconnected,
                    void *ctx, struct ks_err *err)
 {
     memset(bc, 0, sizeof(*bc));
+    pthread_mutex_init(&bc->mu, NULL);
+    pthread_cond_init(&bc->cv, NULL);
+    bc->inited = 1;
     natsStatus st = natsOptions_Create(&bc->opts);
     if (st == NATS_OK) {
         st = natsOptions_SetURL(bc->opts, c->url);
@@ -37,6 +51,9 @@ int ks_bus_options(struct ks_bus_conn *bc, const struct ks_bus_conf *c, int max_
     if (st == NATS_OK) {
         /* what is published while reconnecting waits here (32 MiB) */
         st = natsOptions_SetReconnectBufSize(bc->opts, 32 << 20);
+    }
+    if (st == NATS_OK) {
+        st = natsOptions_SetClosedCB(bc->opts, on_closed, bc);
     }
     if (st == NATS_OK && disconnected) {
         st = natsOptions_SetDisconnectedCB(bc->opts, disconnected, ctx);
@@ -103,8 +120,21 @@ void ks_bus_conn_close(struct ks_bus_conn *bc)
     jsCtx_Destroy(bc->js);
     if (bc->nc) {
         natsConnection_Close(bc->nc);
+        /* The disconnected callback of this close may still be on its way
+         * to ctx: wait for the closed one, which comes after it. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 5;
+        pthread_mutex_lock(&bc->mu);
+        while (!bc->closed && pthread_cond_timedwait(&bc->cv, &bc->mu, &until) == 0) {
+        }
+        pthread_mutex_unlock(&bc->mu);
         natsConnection_Destroy(bc->nc);
     }
     natsOptions_Destroy(bc->opts);
+    if (bc->inited) {
+        pthread_mutex_destroy(&bc->mu);
+        pthread_cond_destroy(&bc->cv);
+    }
     memset(bc, 0, sizeof(*bc));
 }
