@@ -126,7 +126,9 @@ void ks_bus_conn_close(struct ks_bus_conn *bc)
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 5;
         pthread_mutex_lock(&bc->mu);
-        while (!bc->closed && pthread_cond_timedwait(&bc->cv, &bc->mu, &until) == 0) {
+        int timed_out = 0;
+        while (!bc->closed && !timed_out) {
+            timed_out = pthread_cond_timedwait(&bc->cv, &bc->mu, &until) != 0;
         }
         pthread_mutex_unlock(&bc->mu);
         natsConnection_Destroy(bc->nc);

@@ -543,12 +543,12 @@ static int recover(struct ks_live *l)
         int changed = strcmp(l->why, err.msg) != 0;
         snprintf(l->why, sizeof(l->why), "%s", err.msg);
         pthread_mutex_unlock(&l->mu);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
         if (changed || attempt % 20 == 0) {
             ks_log(KS_LOG_WARN, "serve",
                    "%s: still unavailable (attempt %d, next within %lld ms): %s", s->uri, attempt,
-                   (long long)(backoff * 2 > 5000 ? 5000 : backoff * 2), err.msg);
+                   (long long)backoff, err.msg);
         }
-        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
 }
 
