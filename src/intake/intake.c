@@ -379,26 +379,22 @@ static int fill(struct ks_intake *in, char *buf, size_t *len, size_t want, size_
     return 0;
 }
 
-/* The lines of buf[0, len), complete ones (or all with eof), in batches.
+/* The lines of buf[0, len), complete ones (or all with eof), in batches,
+ * each found and decoded in one scan (ks_line_decode_next) on one thread as
+ * on two: with one, finding the lines with memchr and leaving the engine to
+ * decode them was measured 1.16 x slower (docs/PERFORMANCE.md).
  * Returns where the unfinished line starts, or NULL when told to stop. */
 static const char *lines_of(struct ks_intake *in, const char *p, const char *end, int eof)
 {
     struct batch *b = NULL;
     uint32_t n = 0;
-    if (in->threaded) {
-        ks_decoder_new_buffer(in->dec);
-    }
+    ks_decoder_new_buffer(in->dec);
     while (p < end) {
         if (!b && !(b = slot(in))) {
             return NULL;
         }
         const char *nl;
-        if (in->threaded) {
-            ks_line_decode_next(in->dec, p, end, &b->s[n], &in->wev, &nl);
-        } else {
-            nl = memchr(p, '\n', (size_t)(end - p));
-            b->s[n] = (struct ks_line){.p = p, .len = (size_t)((nl ? nl : end) - p)};
-        }
+        ks_line_decode_next(in->dec, p, end, &b->s[n], &in->wev, &nl);
         if (!nl && !eof) {
             break;
         }
