@@ -10,6 +10,10 @@
 #     it opens or changes and its containment are committed by then): the
 #     lines (the first SERVE_SINGLE, or all) of a simulated shop with every fault, one per
 #     request;
+#     then the same with SERVE_OPEN open incidents (PagerDuty triggers, each
+#     its own dedup_key) and messages off, then on (`notify:` to a directory
+#     receiver): the first 3,000 lines, one per request (a trigger pass runs
+#     with each and leaves out the open incidents with nothing due);
 #  3. how late timers fire on the wall clock: SERVE_TIMERS channels whose last
 #     ok sync makes them stale 2 to 8 s from now; each incident's first sight
 #     (polling every 20 ms) minus its deadline;
@@ -23,7 +27,8 @@
 # Environment: SERVE_SKUS (50000: x 4 channels x 5 cycles = 1 M lines),
 # SERVE_REPEAT (3 rounds; the best counts), SERVE_SINGLE (0: every line of the
 # simulated day, 65 k requests, so that the faults open incidents),
-# SERVE_TIMERS (12), SERVE_PAIRS (1: the 10 M-pair restart; 0 skips it).
+# SERVE_TIMERS (12), SERVE_PAIRS (1: the 10 M-pair restart; 0 skips it),
+# SERVE_OPEN (500 open incidents for the second latency run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -34,6 +39,7 @@ REPEAT=${SERVE_REPEAT:-3}
 SINGLE=${SERVE_SINGLE:-0}
 NTIMERS=${SERVE_TIMERS:-12}
 PAIRS=${SERVE_PAIRS:-1}
+NOPEN=${SERVE_OPEN:-500}
 K=build/kintsugi
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -112,6 +118,31 @@ say "$LAT_CMD"
 build/bench/post_events --url "$URL" --token "$T" --single --limit "$SINGLE" "$SIM" | tee "$OUT/post-single.txt"
 incidents=$(curl -s -H "Authorization: Bearer $T" "$URL/v1/incidents" | jq length)
 stop "$PID"
+
+# the same with NOPEN open incidents, messages off and on
+cat >"$OUT/notify.yaml" <<EOF
+receivers:
+  files: {dir: "$ROOT/$OUT/notify-outbox"}
+notify: {team: [files], leadership: [files]}
+EOF
+: >"$OUT/no-notify.yaml"
+OPEN_CMD="build/bench/post_events --url URL --token TOKEN --single --limit 3000 $SIM"
+for cfg in no-notify notify; do
+    fresh "$DB"
+    rm -rf "$OUT/notify-outbox"
+    T=$(token "$DB" bench)
+    serve "open-$cfg" "$DB" --clock event --config "$OUT/$cfg.yaml"
+    head -1 "$SIM" | curl -s -o /dev/null -H "Authorization: Bearer $T" -H 'Content-Type: application/x-ndjson' \
+        --data-binary @- "$URL/v1/events"
+    for i in $(seq 1 "$NOPEN"); do
+        printf '{"routing_key":"%s","event_action":"trigger","dedup_key":"open-%d","payload":{"summary":"disk %d full","source":"host%d","severity":"critical"}}\n' \
+            "$T" "$i" "$i" "$i"
+    done | xargs -d '\n' -P 4 -I{} curl -s -o /dev/null -H 'Content-Type: application/json' -d {} "$URL/v2/enqueue"
+    open_n=$(curl -s -H "Authorization: Bearer $T" "$URL/v1/incidents" | jq '[.[] | select(.status != "resolved")] | length')
+    say "$cfg, $open_n open incidents: $OPEN_CMD"
+    build/bench/post_events --url "$URL" --token "$T" --single --limit 3000 "$SIM" | tee "$OUT/post-open-$cfg.txt"
+    stop "$PID"
+done
 
 # ---- 3. timers on the wall clock -----------------------------------------------------------
 fresh "$DB"
@@ -226,6 +257,12 @@ fi
     printf '%-44s %14s   %s\n' "single event, p99 ms" "$(val "$OUT/post-single.txt" latency_p99_ms)" "<= 5"
     printf '%-44s %14s\n' "single event, max ms" "$(val "$OUT/post-single.txt" latency_max_ms)"
     printf '%-44s %14s\n' "  incidents opened by those events" "$incidents"
+    for cfg in no-notify notify; do
+        m=$([ "$cfg" = notify ] && echo on || echo off)
+        printf '%-44s %14s   %s\n' "$open_n open, messages $m: single p50 / p99 ms" \
+            "$(val "$OUT/post-open-$cfg.txt" latency_p50_ms) / $(val "$OUT/post-open-$cfg.txt" latency_p99_ms)" "p99 <= 5"
+        printf '%-44s %14s\n' "  requests/s" "$(val "$OUT/post-open-$cfg.txt" requests_s)"
+    done
     printf '%-44s %14s   %s\n' "timers: latest first sight after deadline, ms" "$late_max" "<= 1000"
     printf '%-44s %14s\n' "timers: median, ms (incl. 20 ms polling)" "$late_med"
     printf '%-44s %14s\n' "timers seen" "$late_n of $NTIMERS"
@@ -238,6 +275,7 @@ fi
     echo "  build/bench/post_events --url URL --token TOKEN --batch 1000|10000 --clients 1|4 $FILE"
     echo "  rm -f $OUT/serve-ingest.db*; /usr/bin/time $INGEST"
     echo "  $LAT_CMD"
+    echo "  $NOPEN x POST /v2/enqueue (one dedup_key each), kintsugi serve --clock event --config $OUT/notify.yaml (or none); $OPEN_CMD"
     echo "  kintsugi serve (wall clock); $NTIMERS sync events stale 2-8 s later; poll GET /v1/incidents every 20 ms"
     echo "  kintsugi ingest --db $OUT/serve-pairs.db $OUT/pairs-4x2500000x1.ndjson; kintsugi serve --db $OUT/serve-pairs.db until /readyz is 200"
     echo "  prometheus-alertmanager; ${AM_CMD:-}"

@@ -133,14 +133,29 @@ struct ks_comms_stats {
     uint64_t queued; /* messages written to the outbox */
     uint64_t fired;  /* triggers fired */
 };
+/* What trigger passes remember of each incident (by id): the engine clock
+ * before which none of its time-driven triggers (reminders, the customer
+ * follow-up, order-delay notices) can fire while the incident does not
+ * change. A pass then runs the incidents that changed and those due, not
+ * every open one. Zeroed to start; cleared (fini) whenever the passes'
+ * writes were rolled back or the engine reloaded. */
+struct ks_comms_due {
+    ks_time *at; /* KS_TIME_NONE: not known, run it */
+    size_t n;
+};
+void ks_comms_due_fini(struct ks_comms_due *d);
+
 /* Runs every trigger for the open incidents and incident ids[0, n) (changed
  * since the last write) against the engine's state, at the engine clock:
  * the messages each writes go to the store's outbox and its timeline entry
  * to the engine (call it inside the transaction, before the incidents are
- * written). set: the templates in force. */
+ * written). set: the templates in force. due (NULL: none) leaves out the
+ * open incidents that did not change and have nothing due; the sanitizer
+ * build runs them all the same and aborts if one fires. */
 enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_set *set,
                              struct ks_engine *eng, struct ks_store *st, const int64_t *ids,
-                             size_t n, struct ks_comms_stats *stats, struct ks_err *err);
+                             size_t n, struct ks_comms_due *due, struct ks_comms_stats *stats,
+                             struct ks_err *err);
 
 /* ---- receivers (receiver.c) ------------------------------------------------------------------ */
 

@@ -30,7 +30,8 @@ enum ks_rc ks_shell_messages_queue(struct ks_shell *sh, const int64_t *ids, size
         return err->rc;
     }
     struct ks_comms_stats st = {0};
-    enum ks_rc rc = ks_comms_triggers(&sh->cfg, set, sh->eng, sh->store, ids, n, &st, err);
+    enum ks_rc rc = ks_comms_triggers(&sh->cfg, set, sh->eng, sh->store, ids, n, &sh->trig_due,
+                                      &st, err);
     sh->messages_queued += st.queued;
     return rc;
 }

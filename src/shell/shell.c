@@ -521,6 +521,7 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
 int ks_shell_reload(struct ks_shell *sh, struct ks_err *err)
 {
     ks_engine_free(sh->eng);
+    ks_comms_due_fini(&sh->trig_due);
     sh->eng = ks_engine_new(&sh->cfg);
     ks_engine_feed_sink(sh->eng, feed_change, sh);
     for (size_t i = 0; i < sh->nenc; i++) {
@@ -731,6 +732,7 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
         ks_store_commit(sh->store, &err) != KS_OK) {
         struct ks_err ignore;
         ks_store_rollback(sh->store, &ignore);
+        ks_comms_due_fini(&sh->trig_due); /* the trigger rows it wrote are gone */
         ks_shell_error("%s: %s", sh->db, err.msg);
         sh->failed = err;
         if (sh->store->ops->release(sh->store, &ignore) != KS_OK) {
@@ -784,6 +786,7 @@ void ks_shell_close(struct ks_shell *sh)
         ks_feed_enc_fini(&sh->enc[i]);
     }
     ks_free(sh->enc);
+    ks_comms_due_fini(&sh->trig_due);
     /* After the store: closing a descriptor of the database file would drop
      * SQLite's own locks on it while the connection is open. */
     if (sh->lock_fd >= 0) {

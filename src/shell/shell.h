@@ -43,6 +43,7 @@ struct ks_shell {
     struct ks_feed_enc *enc; /* one feed block encoder per channel id (strs id) */
     size_t nenc;
     struct ks_tpl_set *tpl;  /* the message templates, loaded at the first use */
+    struct ks_comms_due trig_due; /* what the trigger passes may leave out */
     uint64_t messages_queued; /* messages written to the outbox by this process */
     struct ks_err failed;     /* why the last ks_shell_flush failed */
 };
