@@ -23,7 +23,8 @@ struct rv_item {
 
 struct rv_inc {
     int64_t id;
-    json_t *j; /* the stored detail JSON: the timeline and what has no column */
+    char *detail; /* the stored detail JSON: the timeline and what has no column */
+    json_t *j;    /* detail parsed, at its first use only (detail_of) */
     char *type, *severity, *status, *title; /* the store's columns (migration 9) */
     ks_time started, detected, acked, contained, resolved, review_due;
     int64_t repeat_of, reopened_by;
@@ -84,10 +85,26 @@ static struct rv_inc *find(const struct ks_review_set *l, int64_t id)
     return NULL;
 }
 
+/* The incident's detail, parsed at the first call: most incidents of a
+ * listing have no review and only need what the summary says. */
+static json_t *detail_of(const struct rv_inc *c)
+{
+    struct rv_inc *x = (struct rv_inc *)c; /* a cache: the set is one caller's */
+    if (!x->j) {
+        x->j = json_loads(x->detail ? x->detail : "{}", 0, NULL);
+        if (!x->j) {
+            x->j = json_object();
+        }
+    }
+    return x->j;
+}
+
 static int load_inc(void *ctx, const struct ks_incident_row *r)
 {
     struct ks_review_set *l = ctx;
-    json_t *j = json_loads(r->detail_json ? r->detail_json : "{}", 0, NULL);
+    /* the summary (the incident without its timeline) has the fields below */
+    const char *sum = r->summary_json ? r->summary_json : r->detail_json;
+    json_t *j = json_loads(sum ? sum : "{}", 0, NULL);
     if (!j) {
         return 0;
     }
@@ -95,7 +112,7 @@ static int load_inc(void *ctx, const struct ks_incident_row *r)
     struct rv_inc *x = &l->inc[l->n++];
     memset(x, 0, sizeof(*x));
     x->id = r->id;
-    x->j = j;
+    x->detail = ks_strdup(r->detail_json ? r->detail_json : "{}");
     /* what the store keeps as columns is read from them, not from the JSON */
     x->type = ks_strdup(r->type ? r->type : "");
     x->severity = ks_strdup(r->severity ? r->severity : "");
@@ -119,6 +136,7 @@ static int load_inc(void *ctx, const struct ks_incident_row *r)
     x->fb_count = json_integer_value(json_object_get(fb, "count"));
     x->fb_good = json_integer_value(json_object_get(fb, "satisfied"));
     x->rv_at = x->rv_first = x->rc_at = KS_TIME_NONE;
+    json_decref(j);
     return 0;
 }
 
@@ -207,6 +225,7 @@ void ks_review_free(struct ks_review_set *l)
     for (size_t i = 0; i < l->n; i++) {
         struct rv_inc *x = &l->inc[i];
         json_decref(x->j);
+        ks_free(x->detail);
         ks_free(x->type);
         ks_free(x->severity);
         ks_free(x->status);
@@ -365,7 +384,7 @@ static const char *person_named(const struct ks_review_set *l, const struct rv_i
     }
     size_t k;
     json_t *t;
-    json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+    json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
     {
         const char *a = jstr(t, "actor");
         if (strcmp(a, "kintsugi") != 0 && names(text, a)) {
@@ -547,7 +566,7 @@ enum ks_rc ks_review_show_json(const struct ks_review_set *l, int64_t id, struct
     static const char *const copy[] = {"title", "type", "severity", "status", "fingerprint"};
     for (size_t i = 0; i < 5; i++) {
         ks_json_key(&j, copy[i]);
-        raw_json(&j, json_object_get(x->j, copy[i]));
+        raw_json(&j, json_object_get(detail_of(x), copy[i]));
     }
     ks_json_key(&j, "timeline");
     ks_json_obj_begin(&j);
@@ -555,7 +574,7 @@ enum ks_rc ks_review_show_json(const struct ks_review_set *l, int64_t id, struct
                                         "contained_at", "resolved_at"};
     for (size_t i = 0; i < 5; i++) {
         ks_json_key(&j, times[i]);
-        raw_json(&j, json_object_get(x->j, times[i]));
+        raw_json(&j, json_object_get(detail_of(x), times[i]));
     }
     ks_json_key(&j, "detection_gap");
     dur(&j, x->started, x->detected);
@@ -566,10 +585,10 @@ enum ks_rc ks_review_show_json(const struct ks_review_set *l, int64_t id, struct
     ks_json_key(&j, "time_to_resolve");
     dur(&j, x->detected, x->resolved);
     ks_json_key(&j, "entries");
-    str_array(&j, json_object_get(x->j, "timeline"));
+    str_array(&j, json_object_get(detail_of(x), "timeline"));
     ks_json_obj_end(&j);
 
-    json_t *imp = json_object_get(x->j, "impact"), *scope = json_object_get(x->j, "scope");
+    json_t *imp = json_object_get(detail_of(x), "impact"), *scope = json_object_get(detail_of(x), "scope");
     ks_json_key(&j, "impact");
     ks_json_obj_begin(&j);
     ks_json_key(&j, "orders");
@@ -591,7 +610,7 @@ enum ks_rc ks_review_show_json(const struct ks_review_set *l, int64_t id, struct
         ks_json_arr_begin(&j);
         size_t k;
         json_t *t;
-        json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+        json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
         {
             const char *actor = jstr(t, "actor"), *kind = jstr(t, "kind");
             int mine = people ? strcmp(actor, "kintsugi") != 0
@@ -610,7 +629,7 @@ enum ks_rc ks_review_show_json(const struct ks_review_set *l, int64_t id, struct
         ks_json_arr_end(&j);
     }
     ks_json_key(&j, "signals");
-    str_array(&j, json_object_get(x->j, "signals"));
+    str_array(&j, json_object_get(detail_of(x), "signals"));
     ks_json_key(&j, "lineage");
     ks_json_obj_begin(&j);
     static const char *const lin[] = {"sources", "channels", "systems", "locations",
@@ -727,7 +746,7 @@ enum ks_rc ks_review_show_markdown(const struct ks_review_set *l, int64_t id, st
     static const char *const times[] = {"started_at", "detected_at", "acknowledged_at",
                                         "contained_at", "resolved_at"};
     for (size_t i = 0; i < 5; i++) {
-        const char *s = json_string_value(json_object_get(x->j, times[i]));
+        const char *s = json_string_value(json_object_get(detail_of(x), times[i]));
         ks_buf_printf(b, "| %s | %s |\n", times[i], s ? s : "-");
     }
     fmt_dur(diff(x->started, x->detected), d1);
@@ -738,7 +757,7 @@ enum ks_rc ks_review_show_markdown(const struct ks_review_set *l, int64_t id, st
     ks_buf_printf(b, "| time to resolve | %s |\n\n", d1);
     size_t k;
     json_t *t;
-    json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+    json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
     {
         ks_buf_printf(b, "- %s %s (%s): %s\n", jstr(t, "at"), jstr(t, "kind"), jstr(t, "actor"),
                       jstr(t, "text"));
@@ -749,12 +768,12 @@ enum ks_rc ks_review_show_markdown(const struct ks_review_set *l, int64_t id, st
     money(b, x->revenue);
     ks_buf_printf(b, " %s; duration %s; channels:", l->cfg->currency, d1);
     json_t *ch;
-    json_array_foreach(json_object_get(json_object_get(x->j, "scope"), "channels"), k, ch)
+    json_array_foreach(json_object_get(json_object_get(detail_of(x), "scope"), "channels"), k, ch)
     {
         ks_buf_printf(b, " %s", json_string_value(ch));
     }
     ks_buf_puts(b, "\n\n## Signals\n\n");
-    json_array_foreach(json_object_get(x->j, "signals"), k, t)
+    json_array_foreach(json_object_get(detail_of(x), "signals"), k, t)
     {
         ks_buf_printf(b, "- %s %s: %s\n", jstr(t, "at"), jstr(t, "detector"), jstr(t, "text"));
     }
@@ -957,7 +976,7 @@ static void cost_of(const struct ks_review_set *l, const struct rv_inc *x, struc
         ks_time first[64], last[64];
         size_t np = 0, k;
         json_t *t;
-        json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+        json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
         {
             const char *a = jstr(t, "actor");
             ks_time at = jtime(t, "at");
@@ -1146,7 +1165,7 @@ static ks_time first_customer_message(const struct rv_inc *x)
 {
     size_t k;
     json_t *t;
-    json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+    json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
     {
         const char *kind = jstr(t, "kind");
         if ((!strcmp(kind, "notification") || !strcmp(kind, "note")) &&
@@ -1161,7 +1180,7 @@ static int sla_met(const struct rv_inc *x)
 {
     size_t k;
     json_t *t;
-    json_array_foreach(json_object_get(x->j, "timeline"), k, t)
+    json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
     {
         const char *text = jstr(t, "text");
         if (!strcmp(jstr(t, "kind"), "sla") && (!strncmp(text, "Acknowledgement SLA", 19) ||
@@ -1317,7 +1336,7 @@ static size_t keys_of(const struct rv_inc *x, const char *by, char keys[][64], s
     }
     size_t n = 0, k;
     json_t *c;
-    json_array_foreach(json_object_get(json_object_get(x->j, "scope"), "channels"), k, c)
+    json_array_foreach(json_object_get(json_object_get(detail_of(x), "scope"), "channels"), k, c)
     {
         if (n < cap) {
             snprintf(keys[n++], 64, "%s", json_string_value(c));
