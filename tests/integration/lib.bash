@@ -27,3 +27,26 @@ exit_is() {
     "$@" >/dev/null 2>&1
     [ $? -eq "$want" ]
 }
+
+# outage_orders N VALUE MINUTES EMAIL: a WMS outage at wh1 (up at 2026-11-22T09:00Z,
+# down 3 minutes later), N orders there from 09:10, one a second, each of
+# VALUE, then a tick MINUTES after the last; EMAIL: all (each order with an
+# e-mail), none, or 6of7 (every seventh without).
+outage_orders() {
+    python3 - "$@" <<'PY'
+import json, sys
+n, value, minutes, email = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+base = 1795338000000
+ev = [{"type": "health", "ts": base, "system": "wms", "location": "wh1", "status": "up"},
+      {"type": "health", "ts": base + 180000, "system": "wms", "location": "wh1", "status": "down"}]
+for i in range(n):
+    o = {"type": "order", "ts": base + 600000 + i * 1000, "order_id": "o%d" % i, "channel": "amazon",
+         "status": "accepted", "location": "wh1", "customer": "c%d" % i, "value": value}
+    if email == "all" or (email == "6of7" and i % 7 != 6):
+        o["email"] = "c%d@shop.example" % i
+    ev.append(o)
+ev.append({"type": "tick", "ts": base + 600000 + n * 1000 + minutes * 60000})
+for e in ev:
+    print(json.dumps(e))
+PY
+}

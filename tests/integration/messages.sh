@@ -19,24 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 # N orders at a warehouse whose WMS went down; value each; minutes of event time after.
-gen() {
-    python3 - "$@" <<'EOF'
-import json, sys
-n, value, minutes = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-base = 1795338000000
-ev = [{"type": "health", "ts": base, "system": "wms", "location": "wh1", "status": "up"},
-      {"type": "health", "ts": base + 180000, "system": "wms", "location": "wh1", "status": "down"}]
-for i in range(n):
-    o = {"type": "order", "ts": base + 600000 + i * 1000, "order_id": "o%d" % i, "channel": "amazon",
-         "status": "accepted", "location": "wh1", "customer": "c%d" % i, "value": value}
-    if i % 7 != 6:
-        o["email"] = "c%d@shop.example" % i
-    ev.append(o)
-ev.append({"type": "tick", "ts": base + 600000 + n * 1000 + minutes * 60000})
-for e in ev:
-    print(json.dumps(e))
-EOF
-}
+gen() { outage_orders "$1" "$2" "$3" 6of7; } # N VALUE MINUTES (lib.bash)
 
 # ---- a real SMTP server ------------------------------------------------------------
 cat >"$T/smtp.py" <<'EOF'

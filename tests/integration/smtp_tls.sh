@@ -65,19 +65,7 @@ check servers_up [ -n "$ST" -a -n "$SS" ]
 
 # 60 orders of 300 at a warehouse whose WMS is down: revenue passes the
 # leadership threshold, one message to lena through the receiver "mail".
-python3 - >"$T/ev.ndjson" <<'EOF'
-import json
-base = 1795338000000
-ev = [{"type": "health", "ts": base, "system": "wms", "location": "wh1", "status": "up"},
-      {"type": "health", "ts": base + 180000, "system": "wms", "location": "wh1", "status": "down"}]
-for i in range(60):
-    ev.append({"type": "order", "ts": base + 600000 + i * 1000, "order_id": "o%d" % i,
-               "channel": "amazon", "status": "accepted", "location": "wh1",
-               "customer": "c%d" % i, "value": 300})
-ev.append({"type": "tick", "ts": base + 600000 + 60000 + 30 * 60000})
-for e in ev:
-    print(json.dumps(e))
-EOF
+outage_orders 60 300 30 none >"$T/ev.ndjson"
 
 # run NAME RECEIVER-FLOW-MAP: a fresh store, the events, one delivery pass
 run() {

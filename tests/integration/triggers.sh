@@ -26,20 +26,10 @@ EOF
 check config_ok "$K" check-config "$T/kintsugi.yaml"
 
 # the outage at 00:03, 60 orders from 00:10, then a tick every 7 minutes to 05:00
-python3 - >"$T/events.ndjson" <<'EOF'
-import json
-base = 1795338000000
-ev = [{"type": "health", "ts": base, "system": "wms", "location": "wh1", "status": "up"},
-      {"type": "health", "ts": base + 180000, "system": "wms", "location": "wh1", "status": "down"}]
-for i in range(60):
-    ev.append({"type": "order", "ts": base + 600000 + i * 1000, "order_id": "o%d" % i,
-               "channel": "amazon", "status": "accepted", "location": "wh1",
-               "customer": "c%d" % i, "email": "c%d@shop.example" % i, "value": 10})
-for k in range(1, 44):
-    ev.append({"type": "tick", "ts": base + 660000 + k * 7 * 60000})
-for e in ev:
-    print(json.dumps(e))
-EOF
+{
+    outage_orders 60 10 0 all
+    for k in $(seq 1 43); do printf '{"type":"tick","ts":%d}\n' $((1795338000000 + 660000 + k * 7 * 60000)); done
+} >"$T/events.ndjson"
 
 # Each trigger's instant X, learnt from an ingest of these events, gets ticks
 # at X - 1 ms, X and X + 1 ms, so that a pass runs right before and right
