@@ -286,6 +286,9 @@ struct run {
 };
 
 #define NEVER INT64_MAX
+/* In struct ks_comms_due: resolved when last seen (no trigger of a resolved
+ * incident fires unless it changes). */
+#define RESOLVED (INT64_MIN + 1)
 
 /* A time-driven trigger of the incident falls due at `at`. */
 static void due_at(struct run *r, ks_time at)
@@ -625,11 +628,19 @@ void ks_comms_due_fini(struct ks_comms_due *d)
     memset(d, 0, sizeof(*d));
 }
 
+/* What the passes remember of incident id: KS_TIME_NONE, RESOLVED or the
+ * clock of its next time-driven trigger. */
+static ks_time due_of(const struct ks_comms_due *d, int64_t id)
+{
+    return d && (size_t)id <= d->n ? d->at[id - 1] : KS_TIME_NONE;
+}
+
 /* Whether incident id, unchanged since its last run, can be left out at
  * this clock: nothing of it is due yet. */
 static int not_due(const struct ks_comms_due *d, int64_t id, ks_time clock)
 {
-    return d && (size_t)id <= d->n && d->at[id - 1] != KS_TIME_NONE && clock < d->at[id - 1];
+    ks_time at = due_of(d, id);
+    return at != KS_TIME_NONE && at != RESOLVED && clock < at;
 }
 
 static void remember_due(struct ks_comms_due *d, int64_t id, ks_time at)
@@ -682,11 +693,15 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
             k++;
         }
         int dirty = k < n && changed[k] == id;
+        if (!dirty && due_of(due, id) == RESOLVED) {
+            continue; /* a long history is mostly these: not even looked up */
+        }
         struct ks_incident_meta m;
         if (ks_engine_incident_meta(eng, id, &m) != KS_OK) {
             continue;
         }
         if (!dirty && !strcmp(m.status, "resolved")) {
+            remember_due(due, id, RESOLVED);
             continue;
         }
         int skip = !dirty && not_due(due, id, ks_engine_clock(eng));
