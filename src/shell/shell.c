@@ -524,9 +524,10 @@ int ks_shell_reload(struct ks_shell *sh, struct ks_err *err)
     ks_comms_due_fini(&sh->trig_due);
     sh->eng = ks_engine_new(&sh->cfg);
     ks_engine_feed_sink(sh->eng, feed_change, sh);
-    for (size_t i = 0; i < sh->nenc; i++) {
-        ks_feed_enc_reset(&sh->enc[i]); /* changes of the rolled-back transaction */
+    for (size_t i = 0; i < sh->nused; i++) {
+        ks_feed_enc_reset(&sh->enc[sh->enc_used[i]]); /* changes of the rolled-back transaction */
     }
+    sh->nused = 0;
     if (load_engine(sh, err) != 0 || (sh->tail && rewind_tail(sh, err) != 0)) {
         ks_engine_free(sh->eng);
         sh->eng = ks_engine_new(&sh->cfg);
@@ -605,20 +606,35 @@ static void feed_change(void *ctx, const struct ks_feed_effect *fe)
         sh->nenc = nc;
     }
     struct ks_feed_change c = {(int64_t)fe->seq, fe->sku, fe->qty, fe->at, fe->why, fe->incident};
+    if (!sh->enc[ch].first) {
+        KS_GROW(sh->enc_used, sh->capused, sh->nused + 1);
+        sh->enc_used[sh->nused++] = ch;
+    }
     ks_feed_enc_add(&sh->enc[ch], &c);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* One block per channel with changes, in channel id order. */
 static enum ks_rc put_feed(struct ks_shell *sh, struct ks_err *err)
 {
     enum ks_rc rc = KS_OK;
-    for (size_t ch = 0; ch < sh->nenc; ch++) {
-        struct ks_feed_enc *e = &sh->enc[ch];
-        if (e->first && rc == KS_OK) {
-            rc = sh->store->ops->add_feed_block(sh->store, ks_engine_name(sh->eng, (uint32_t)ch),
+    if (sh->nused > 1) {
+        qsort(sh->enc_used, sh->nused, sizeof(*sh->enc_used), cmp_u32);
+    }
+    for (size_t i = 0; i < sh->nused; i++) {
+        struct ks_feed_enc *e = &sh->enc[sh->enc_used[i]];
+        if (rc == KS_OK) {
+            rc = sh->store->ops->add_feed_block(sh->store, ks_engine_name(sh->eng, sh->enc_used[i]),
                                                 e->first, e->last, e->buf.p, e->buf.len, err);
         }
         ks_feed_enc_reset(e);
     }
+    sh->nused = 0;
     return rc;
 }
 
@@ -760,12 +776,7 @@ int ks_shell_unchanged(const struct ks_shell *sh)
         ks_engine_hooks(sh->eng, &he) || ks_engine_sku_count(sh->eng) != sh->skus_saved) {
         return 0;
     }
-    for (size_t ch = 0; ch < sh->nenc; ch++) {
-        if (sh->enc[ch].first) {
-            return 0;
-        }
-    }
-    return 1;
+    return sh->nused == 0;
 }
 
 int ks_shell_flush(struct ks_shell *sh, int checkpoint)
@@ -786,6 +797,7 @@ void ks_shell_close(struct ks_shell *sh)
         ks_feed_enc_fini(&sh->enc[i]);
     }
     ks_free(sh->enc);
+    ks_free(sh->enc_used);
     ks_comms_due_fini(&sh->trig_due);
     /* After the store: closing a descriptor of the database file would drop
      * SQLite's own locks on it while the connection is open. */

@@ -42,6 +42,12 @@ struct ks_shell {
     ks_time last_checkpoint; /* wall clock of the last checkpoint */
     struct ks_feed_enc *enc; /* one feed block encoder per channel id (strs id) */
     size_t nenc;
+    /* The channel ids whose encoder holds changes, in first-change order:
+     * channel ids are name ids, so nenc grows with every name interned
+     * (a server that saw 20,000 alert sources), and a flush looks only at
+     * these. */
+    uint32_t *enc_used;
+    size_t nused, capused;
     struct ks_tpl_set *tpl;  /* the message templates, loaded at the first use */
     struct ks_comms_due trig_due; /* what the trigger passes may leave out */
     uint64_t messages_queued; /* messages written to the outbox by this process */
