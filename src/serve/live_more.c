@@ -74,9 +74,9 @@ enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
              * the same batch, and its row is not written yet. */
             for (size_t k = 0; k < nh; k++) {
                 if (strcmp(he[k].key, m->key) == 0) {
-                    struct ks_hook_row r = {he[k].key,  he[k].incident, he[k].action,
-                                            he[k].body, "pending",      0,
-                                            ks_time_now(), NULL};
+                    struct ks_hook_row r = {.key = he[k].key, .incident = he[k].incident,
+                                            .action = he[k].action, .body = he[k].body,
+                                            .status = "pending", .next_at = ks_time_now()};
                     rc = s->ops->add_hook(s, &r, err);
                     break;
                 }

@@ -7,8 +7,30 @@
  */
 #include "shell.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+static char owner[160];
+static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
+
+static void owner_init(void)
+{
+    char host[64] = "?", at[32];
+    (void)gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    ks_time_fmt(ks_time_now(), at);
+    snprintf(owner, sizeof(owner), "%s pid %ld since %s", host, (long)getpid(), at);
+}
+
+const char *ks_outbox_owner(void)
+{
+    pthread_once(&owner_once, owner_init);
+    return owner;
+}
 
 struct rows {
     struct ks_hook_row *h; /* the hook calls, or */
@@ -16,7 +38,7 @@ struct rows {
     size_t n, cap;
 };
 
-static char *dup(const char *s)
+static char *dup_str(const char *s)
 {
     return s ? ks_strdup(s) : NULL;
 }
@@ -28,11 +50,12 @@ static int keep_hook(void *ctx, const struct ks_hook_row *r)
     KS_GROW(w->h, w->cap, w->n + 1);
     struct ks_hook_row *h = &w->h[w->n++];
     *h = *r;
-    h->key = dup(r->key);
-    h->action = dup(r->action);
-    h->body = dup(r->body);
-    h->status = dup(r->status);
-    h->detail = dup(r->detail);
+    h->key = dup_str(r->key);
+    h->action = dup_str(r->action);
+    h->body = dup_str(r->body);
+    h->status = dup_str(r->status);
+    h->detail = dup_str(r->detail);
+    h->lease_owner = NULL; /* only looked at while listing */
     return 0;
 }
 
@@ -42,16 +65,17 @@ static int keep_message(void *ctx, const struct ks_message_row *r)
     KS_GROW(w->m, w->cap, w->n + 1);
     struct ks_message_row *m = &w->m[w->n++];
     *m = *r;
-    m->key = dup(r->key);
-    m->kind = dup(r->kind);
-    m->audience = dup(r->audience);
-    m->recipient = dup(r->recipient);
-    m->receiver = dup(r->receiver);
-    m->order_id = dup(r->order_id);
-    m->subject = dup(r->subject);
-    m->body = dup(r->body);
-    m->status = dup(r->status);
-    m->detail = dup(r->detail);
+    m->key = dup_str(r->key);
+    m->kind = dup_str(r->kind);
+    m->audience = dup_str(r->audience);
+    m->recipient = dup_str(r->recipient);
+    m->receiver = dup_str(r->receiver);
+    m->order_id = dup_str(r->order_id);
+    m->subject = dup_str(r->subject);
+    m->body = dup_str(r->body);
+    m->status = dup_str(r->status);
+    m->detail = dup_str(r->detail);
+    m->lease_owner = NULL; /* only looked at while listing */
     return 0;
 }
 
@@ -99,39 +123,95 @@ static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time 
     return o->record(o->ctx, &w->h[i], &t);
 }
 
+/* The rows a listing found due at `now`: next lowered by the others (a
+ * retry to come, another deliverer's lease still running). */
+struct due {
+    ks_time now, *next;
+    size_t n;
+};
+
+static void look(struct due *d, ks_time at, const char *lease_owner, ks_time lease_until)
+{
+    if (at != KS_TIME_NONE && at > d->now) {
+        earliest(d->next, at); /* not due yet */
+    } else if (lease_owner && strcmp(lease_owner, ks_outbox_owner()) != 0 &&
+               lease_until != KS_TIME_NONE && lease_until > d->now) {
+        earliest(d->next, lease_until); /* another deliverer has it */
+    } else {
+        d->n++;
+    }
+}
+
+static int look_hook(void *ctx, const struct ks_hook_row *r)
+{
+    look(ctx, r->next_at, r->lease_owner, r->lease_until);
+    return 0;
+}
+
+static int look_message(void *ctx, const struct ks_message_row *r)
+{
+    look(ctx, r->next_at, r->lease_owner, r->lease_until);
+    return 0;
+}
+
+static int by_hook_id(const void *a, const void *b)
+{
+    int64_t x = ((const struct ks_hook_row *)a)->id, y = ((const struct ks_hook_row *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static int by_message_id(const void *a, const void *b)
+{
+    int64_t x = ((const struct ks_message_row *)a)->id, y = ((const struct ks_message_row *)b)->id;
+    return (x > y) - (x < y);
+}
+
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
 {
-    struct rows w = {0};
+    /* A read first: a pass with nothing due writes nothing (no claim). */
+    struct due d = {ks_time_now(), next, 0};
     enum ks_rc rc;
     if (o->messages) {
         struct ks_message_filter f = {0, 0, NULL, "queued"};
-        rc = o->store->ops->list_messages(o->store, &f, keep_message, &w, err);
+        rc = o->store->ops->list_messages(o->store, &f, look_message, &d, err);
     } else {
-        rc = o->store->ops->list_hooks(o->store, "pending", keep_hook, &w, err);
+        rc = o->store->ops->list_hooks(o->store, "pending", look_hook, &d, err);
     }
     if (rc != KS_OK) {
-        rows_fini(&w);
         return -1;
     }
     int ended = 0;
-    for (size_t i = 0; i < w.n && !ended; i++) {
-        if (o->stop && __atomic_load_n(o->stop, __ATOMIC_ACQUIRE)) {
-            ended = 1; /* the rows left stay waiting, for the next start */
-            break;
+    while (d.n && !ended) {
+        /* The due rows, claimed a batch at a time: attempted by this
+         * deliverer only, each recorded attempt ending its lease. */
+        struct rows w = {0};
+        ks_time now = ks_time_now();
+        if (o->store->ops->claim_due(o->store, o->messages, ks_outbox_owner(), now,
+                                     now + KS_OUTBOX_LEASE, KS_OUTBOX_BATCH, keep_hook,
+                                     keep_message, &w, err) != KS_OK) {
+            rows_fini(&w);
+            return -1;
         }
-        ks_time at = o->messages ? w.m[i].next_at : w.h[i].next_at;
-        if (at != KS_TIME_NONE && at > ks_time_now()) {
-            earliest(next, at); /* not due yet */
-            continue;
+        if (w.n > 1) {
+            qsort(o->messages ? (void *)w.m : (void *)w.h, w.n,
+                  o->messages ? sizeof(*w.m) : sizeof(*w.h),
+                  o->messages ? by_message_id : by_hook_id);
         }
-        ks_time retry;
-        if (attempt(o, &w, i, &retry) != 0) {
-            ended = 1; /* not recorded: it, and the rows after it, stay waiting */
-        } else {
-            earliest(next, retry);
+        for (size_t i = 0; i < w.n && !ended; i++) {
+            if (o->stop && __atomic_load_n(o->stop, __ATOMIC_ACQUIRE)) {
+                ended = 1; /* the rows left stay waiting, for the next start */
+                break;
+            }
+            ks_time retry;
+            if (attempt(o, &w, i, &retry) != 0) {
+                ended = 1; /* not recorded: it, and the rows after it, stay waiting */
+            } else {
+                earliest(next, retry);
+            }
         }
+        d.n = w.n == KS_OUTBOX_BATCH; /* a full batch: there may be more */
+        rows_fini(&w);
     }
-    rows_fini(&w);
     return ended;
 }
 

@@ -260,6 +260,7 @@ static int write_holder(struct ks_shell *sh)
     struct ks_err err = {0};
     if (ks_store_begin(sh->store, &err) != KS_OK ||
         sh->store->ops->put_blob(sh->store, "writer", desc, strlen(desc), &err) != KS_OK ||
+        sh->store->ops->void_leases(sh->store, ks_outbox_owner(), &err) != KS_OK ||
         ks_store_commit(sh->store, &err) != KS_OK) {
         struct ks_err ignore;
         ks_store_rollback(sh->store, &ignore);
@@ -703,8 +704,9 @@ static enum ks_rc write_effects(struct ks_shell *sh, int checkpoint, uint32_t *s
     const struct ks_hook_effect *he;
     size_t nh = ks_engine_hooks(sh->eng, &he);
     for (size_t i = 0; i < nh; i++) {
-        struct ks_hook_row r = {he[i].key, he[i].incident, he[i].action, he[i].body, "pending",
-                                0,         ks_time_now(),  NULL};
+        struct ks_hook_row r = {.key = he[i].key, .incident = he[i].incident,
+                                .action = he[i].action, .body = he[i].body,
+                                .status = "pending", .next_at = ks_time_now()};
         if (sh->store->ops->add_hook(sh->store, &r, err) != KS_OK) {
             return err->rc;
         }

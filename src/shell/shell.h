@@ -155,14 +155,24 @@ struct ks_outbox {
     void *ctx;
     const int *stop; /* NULL, or set (read atomically): the pass ends before the next row */
 };
-/* One pass: lists the waiting rows (oldest first) and, for each that is due
- * (no next_at, or reached), makes its attempt (ks_shell_hook_try,
- * ks_shell_message_try) and hands it to record. *next comes in as the
- * earliest wall time known to be due (KS_TIME_NONE: none) and is lowered by
- * the rows not due yet and the retries recorded. Returns 0; 1 when record or
- * stop ended the pass; -1 with err set when the rows could not be listed
- * (*next unchanged). */
+/* One pass: lists the waiting rows and, when some are due (no next_at, or
+ * reached, and no lease of another deliverer running), claims them with a
+ * lease (claim_due, KS_OUTBOX_BATCH at a time, for KS_OUTBOX_LEASE) and
+ * makes the attempt of each claimed row, oldest first (ks_shell_hook_try,
+ * ks_shell_message_try), handing it to record, which ends its lease. *next
+ * comes in as the earliest wall time known to be due (KS_TIME_NONE: none)
+ * and is lowered by the rows not due yet, the leases of others and the
+ * retries recorded. Returns 0; 1 when record or stop ended the pass (the
+ * rows it claimed and did not attempt stay leased to this process until the
+ * lease ends or the next writer of the database takes over); -1 with err set
+ * when the rows could not be listed or claimed. */
+#define KS_OUTBOX_BATCH 8
+#define KS_OUTBOX_LEASE (5 * KS_MIN)
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err);
+/* This process as the owner of its delivery leases ("HOST pid N since T"):
+ * the writer voids the leases of every other owner when it takes the
+ * writer lock, since only the lock's holder delivers. */
+const char *ks_outbox_owner(void);
 /* A door's pass (0, or -1: failed) setting *next (it comes in KS_TIME_NONE). */
 typedef int (*ks_outbox_pass_fn)(void *ctx, ks_time *next);
 /* Runs pass again, sleeping until the earliest retry, while that retry is

@@ -64,6 +64,12 @@ static const char *const pg_override[ST_COUNT] = {
                     "greatest($1::bigint, 1), $1::bigint > 0), "
                     "setval(pg_get_serial_sequence('hooks', 'id'), "
                     "greatest($2::bigint, 1), $2::bigint > 0)",
+    /* Two deliverers claiming at once take different rows: each skips the
+     * rows the other's claim has locked instead of waiting for them. */
+    [ST_CLAIM_HOOKS] =
+        KS_SQL_CLAIM("hooks", "pending", KS_SQL_HOOK_COLS, " FOR UPDATE SKIP LOCKED"),
+    [ST_CLAIM_MESSAGES] =
+        KS_SQL_CLAIM("messages", "queued", KS_SQL_MESSAGE_COLS, " FOR UPDATE SKIP LOCKED"),
 };
 
 struct pg {
@@ -430,11 +436,8 @@ static enum ks_rc prepare(struct pg *g, enum ks_st id, int *lost, struct ks_err 
     char name[16];
     snprintf(name, sizeof(name), "ks%d", (int)id);
     struct ks_buf b = {0};
-    if (pg_override[id]) {
-        ks_buf_puts(&b, pg_override[id]);
-    } else {
-        ks_sql_to_pg(ks_sql_statements[id], 0, &b);
-    }
+    /* An override may be written with ?N too (KS_SQL_CLAIM). */
+    ks_sql_to_pg(pg_override[id] ? pg_override[id] : ks_sql_statements[id], 0, &b);
     PGresult *res = PQprepare(g->c, name, b.p, 0, NULL);
     ks_buf_fini(&b);
     enum ks_rc rc = KS_OK;

@@ -210,6 +210,13 @@ const char *const ks_sql_migrations[] = {
     "  name TEXT NOT NULL,"
     "  PRIMARY KEY(incident, kind, pos));"
     "CREATE INDEX incident_scope_name ON incident_scope(kind, name);",
+    /* 10: delivery leases (docs/STORAGE.md): a deliverer claims the due rows
+     * of an outbox for a while before it attempts them, so that one
+     * deliverer attempts each; a recorded attempt ends the lease. */
+    "ALTER TABLE hooks ADD COLUMN lease_owner TEXT;"
+    "ALTER TABLE hooks ADD COLUMN lease_until TEXT;"
+    "ALTER TABLE messages ADD COLUMN lease_owner TEXT;"
+    "ALTER TABLE messages ADD COLUMN lease_until TEXT;",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
@@ -229,8 +236,7 @@ const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sq
     "title, owner, started_at, acknowledged_at, contained_at, resolved_at, review_due, "          \
     "repeat_of, orders, customers, units, revenue"
 #define DL_COLS "SELECT id, source, line, reason, raw, status, received_at FROM deadletters "
-#define HOOK_COLS                                                                                  \
-    "SELECT key, incident, action, body, status, attempts, next_at, detail FROM hooks "
+#define HOOK_COLS "SELECT " KS_SQL_HOOK_COLS " FROM hooks "
 #define REVIEW_COLS                                                                                \
     "SELECT incident, doc, updated_by, updated_at, first_at, root_cause_at FROM reviews "
 #define ITEM_COLS                                                                                  \
@@ -238,9 +244,7 @@ const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sq
     "FROM review_items "
 #define COST_COLS "SELECT incident, part, amount, set_by, set_at FROM costs "
 #define TOKEN_COLS "SELECT name, role, hash, created_at, revoked_at FROM tokens "
-#define MESSAGE_COLS                                                                               \
-    "SELECT id, key, incident, kind, audience, recipient, receiver, order_id, subject, body, "     \
-    "status, attempts, created_at, sent_at, next_at, detail FROM messages "
+#define MESSAGE_COLS "SELECT " KS_SQL_MESSAGE_COLS " FROM messages "
 #define REMEDY_COLS                                                                                \
     "SELECT id, incident, order_id, kind, amount, currency, status, by_person, approved_by, "     \
     "requested_at, granted_at, note, affected, complex, review_due, review_status, "              \
@@ -333,8 +337,12 @@ const char *const ks_sql_statements[ST_COUNT] = {
                     "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(key) DO NOTHING",
     [ST_LIST_HOOKS_ALL] = HOOK_COLS "ORDER BY id",
     [ST_LIST_HOOKS_STATUS] = HOOK_COLS "WHERE status = ?1 ORDER BY id",
-    [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5 "
-                       "WHERE key = ?1",
+    /* A recorded attempt ends the lease of its deliverer. */
+    [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5, "
+                       "lease_owner = NULL, lease_until = NULL WHERE key = ?1",
+    [ST_CLAIM_HOOKS] = KS_SQL_CLAIM("hooks", "pending", KS_SQL_HOOK_COLS, ""),
+    [ST_VOID_HOOK_LEASES] = "UPDATE hooks SET lease_owner = NULL, lease_until = NULL "
+                            "WHERE status = 'pending' AND lease_owner <> ?1",
     [ST_PUT_REVIEW] =
         "INSERT INTO reviews(incident, doc, updated_by, updated_at, first_at, root_cause_at) "
         "VALUES(?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(incident) DO UPDATE SET doc = excluded.doc, "
@@ -380,7 +388,11 @@ const char *const ks_sql_statements[ST_COUNT] = {
         "WHERE (id = ?1 OR ?1 = 0) AND (incident = ?2 OR ?2 = 0) AND "
         "(audience = ?3 OR ?3 IS NULL) AND (status = ?4 OR ?4 IS NULL) ORDER BY id",
     [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
-                          "sent_at = ?5, detail = ?6 WHERE id = ?1",
+                          "sent_at = ?5, detail = ?6, lease_owner = NULL, lease_until = NULL "
+                          "WHERE id = ?1",
+    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM("messages", "queued", KS_SQL_MESSAGE_COLS, ""),
+    [ST_VOID_MESSAGE_LEASES] = "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
+                               "WHERE status = 'queued' AND lease_owner <> ?1",
     [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
                        "AND seq = ?3",
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "

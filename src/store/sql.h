@@ -126,6 +126,8 @@ enum ks_st {
     ST_LIST_HOOKS_ALL,
     ST_LIST_HOOKS_STATUS,
     ST_UPDATE_HOOK,
+    ST_CLAIM_HOOKS,
+    ST_VOID_HOOK_LEASES,
     ST_PUT_REVIEW,
     ST_LIST_REVIEWS_ALL,
     ST_LIST_REVIEWS_ONE,
@@ -148,6 +150,8 @@ enum ks_st {
     ST_ADD_MESSAGE,
     ST_LIST_MESSAGES,
     ST_UPDATE_MESSAGE,
+    ST_CLAIM_MESSAGES,
+    ST_VOID_MESSAGE_LEASES,
     ST_GET_TRIGGER,
     ST_PUT_TRIGGER,
     ST_MAX_MESSAGE_IDS,
@@ -160,6 +164,25 @@ enum ks_st {
     ST_LIST_REMEDIES_ID,
     ST_COUNT
 };
+
+/* The columns of a hook call and of a message as the operations read them
+ * (list and claim alike). */
+#define KS_SQL_HOOK_COLS                                                                           \
+    "key, incident, action, body, status, attempts, next_at, detail, id, lease_owner, "          \
+    "lease_until"
+#define KS_SQL_MESSAGE_COLS                                                                        \
+    "id, key, incident, kind, audience, recipient, receiver, order_id, subject, body, status, "   \
+    "attempts, created_at, sent_at, next_at, detail, lease_owner, lease_until"
+/* A claim of an outbox's due rows (claim_due): ?1 the deliverer, ?2 the end
+ * of its lease, ?3 now, ?4 how many at most, oldest first. A row is due when
+ * it waits (status), its next attempt has come and nobody else holds a lease
+ * on it that still runs. lock: what the backend adds to the row choice so
+ * that two deliverers claiming at once take different rows. */
+#define KS_SQL_CLAIM(table, status, cols, lock)                                                   \
+    "UPDATE " table " SET lease_owner = ?1, lease_until = ?2 WHERE id IN (SELECT id FROM " table \
+    " WHERE status = '" status "' AND (next_at IS NULL OR next_at <= ?3) AND "                    \
+    "(lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1) ORDER BY id LIMIT ?4" lock   \
+    ") RETURNING " cols
 
 /* The statements in SQLite's dialect (parameters ?1, ?2, ...). */
 extern const char *const ks_sql_statements[ST_COUNT];

@@ -901,6 +901,9 @@ static enum ks_rc sql_add_hook(struct ks_store *s, const struct ks_hook_row *r,
                   NULL, NULL, err, "insert hook call");
 }
 
+static enum ks_rc hook_rows(struct ks_sqlcur *c, int (*fn)(void *ctx, const struct ks_hook_row *row),
+                            void *ctx, struct ks_err *err, const char *what);
+
 static enum ks_rc sql_list_hooks(struct ks_store *s, const char *status,
                                  int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
                                  struct ks_err *err)
@@ -913,16 +916,25 @@ static enum ks_rc sql_list_hooks(struct ks_store *s, const char *status,
     if (rc != KS_OK) {
         return rc;
     }
+    return hook_rows(&c, fn, ctx, err, what);
+}
+
+/* Calls fn for each row of a statement that gives KS_SQL_HOOK_COLS. */
+static enum ks_rc hook_rows(struct ks_sqlcur *c, int (*fn)(void *ctx, const struct ks_hook_row *row),
+                            void *ctx, struct ks_err *err, const char *what)
+{
     int r;
-    while ((r = q_next(&c, err, what)) == 1) {
-        struct ks_hook_row row = {c_text(&c, 0), c_int(&c, 1), c_text(&c, 2), c_text(&c, 3),
-                                  c_text(&c, 4), c_int(&c, 5), KS_TIME_NONE,  c_text(&c, 7)};
-        c_time(&c, 6, &row.next_at);
+    while ((r = q_next(c, err, what)) == 1) {
+        struct ks_hook_row row = {c_text(c, 0), c_int(c, 1), c_text(c, 2), c_text(c, 3),
+                                  c_text(c, 4), c_int(c, 5), KS_TIME_NONE,  c_text(c, 7),
+                                  c_int(c, 8),  c_text(c, 9), KS_TIME_NONE};
+        c_time(c, 6, &row.next_at);
+        c_time(c, 10, &row.lease_until);
         if (fn(ctx, &row)) {
             break;
         }
     }
-    return end_list(&c, r);
+    return end_list(c, r);
 }
 
 static enum ks_rc sql_update_hook(struct ks_store *s, const char *key, const char *status,
@@ -1205,6 +1217,10 @@ static enum ks_rc sql_add_message(struct ks_store *s, struct ks_message_row *r, 
     return rc;
 }
 
+static enum ks_rc message_rows(struct ks_sqlcur *c,
+                               int (*fn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                               struct ks_err *err, const char *what);
+
 static enum ks_rc sql_list_messages(struct ks_store *s, const struct ks_message_filter *f,
                                     int (*fn)(void *ctx, const struct ks_message_row *row),
                                     void *ctx, struct ks_err *err)
@@ -1218,31 +1234,71 @@ static enum ks_rc sql_list_messages(struct ks_store *s, const struct ks_message_
     if (rc != KS_OK) {
         return rc;
     }
+    return message_rows(&c, fn, ctx, err, what);
+}
+
+/* Calls fn for each row of a statement that gives KS_SQL_MESSAGE_COLS. */
+static enum ks_rc message_rows(struct ks_sqlcur *c,
+                               int (*fn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                               struct ks_err *err, const char *what)
+{
     int r;
-    while ((r = q_next(&c, err, what)) == 1) {
+    while ((r = q_next(c, err, what)) == 1) {
         struct ks_message_row m = {
-            .id = c_int(&c, 0),
-            .key = c_text(&c, 1),
-            .incident = c_int(&c, 2),
-            .kind = c_text(&c, 3),
-            .audience = c_text(&c, 4),
-            .recipient = c_text(&c, 5),
-            .receiver = c_text(&c, 6),
-            .order_id = c_text(&c, 7),
-            .subject = c_text(&c, 8),
-            .body = c_text(&c, 9),
-            .status = c_text(&c, 10),
-            .attempts = c_int(&c, 11),
-            .detail = c_text(&c, 15),
+            .id = c_int(c, 0),
+            .key = c_text(c, 1),
+            .incident = c_int(c, 2),
+            .kind = c_text(c, 3),
+            .audience = c_text(c, 4),
+            .recipient = c_text(c, 5),
+            .receiver = c_text(c, 6),
+            .order_id = c_text(c, 7),
+            .subject = c_text(c, 8),
+            .body = c_text(c, 9),
+            .status = c_text(c, 10),
+            .attempts = c_int(c, 11),
+            .detail = c_text(c, 15),
+            .lease_owner = c_text(c, 16),
         };
-        c_time(&c, 12, &m.created_at);
-        c_time(&c, 13, &m.sent_at);
-        c_time(&c, 14, &m.next_at);
+        c_time(c, 12, &m.created_at);
+        c_time(c, 13, &m.sent_at);
+        c_time(c, 14, &m.next_at);
+        c_time(c, 17, &m.lease_until);
         if (fn(ctx, &m)) {
             break;
         }
     }
-    return end_list(&c, r);
+    return end_list(c, r);
+}
+
+/* ---- delivery leases (migration 10) ----------------------------------------------------------- */
+
+static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *owner, ks_time now,
+                                ks_time until, int64_t limit,
+                                int (*fn)(void *ctx, const struct ks_hook_row *row),
+                                int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                                struct ks_err *err)
+{
+    const char *what = messages ? "claim due messages" : "claim due hook calls";
+    struct ks_sqlcur c;
+    enum ks_rc rc = q_query(db(s), messages ? ST_CLAIM_MESSAGES : ST_CLAIM_HOOKS,
+                            SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit)), &c,
+                            err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    return messages ? message_rows(&c, mfn, ctx, err, what) : hook_rows(&c, fn, ctx, err, what);
+}
+
+static enum ks_rc sql_void_leases(struct ks_store *s, const char *owner, struct ks_err *err)
+{
+    enum ks_rc rc = q_exec(db(s), ST_VOID_HOOK_LEASES, SQLV(V_TEXT(owner)), NULL, NULL, err,
+                           "end the leases of hook calls");
+    if (rc == KS_OK) {
+        rc = q_exec(db(s), ST_VOID_MESSAGE_LEASES, SQLV(V_TEXT(owner)), NULL, NULL, err,
+                    "end the leases of messages");
+    }
+    return rc;
 }
 
 static enum ks_rc sql_update_message(struct ks_store *s, int64_t id, const char *status,
@@ -1403,7 +1459,8 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .revoke_token = sql_revoke_token, .add_journal = sql_add_journal,                              \
     .list_journal = sql_list_journal, .trim_journal = sql_trim_journal,                            \
     .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
-    .update_message = sql_update_message, .get_trigger = sql_get_trigger,                          \
+    .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
+    .void_leases = sql_void_leases, .get_trigger = sql_get_trigger,                          \
     .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
     .put_remedy = sql_put_remedy, .list_remedies = sql_list_remedies
 

@@ -86,6 +86,9 @@ struct ks_hook_row {
     int64_t attempts;
     ks_time next_at; /* wall clock of the next attempt */
     const char *detail;
+    int64_t id;              /* read back only (add_hook gives none) */
+    const char *lease_owner; /* read back: the deliverer that claimed it, or NULL */
+    ks_time lease_until;     /* read back: the end of that claim */
 };
 
 /* One message of the outbox (migration 7, src/comms/comms.h). Unique by
@@ -108,6 +111,8 @@ struct ks_message_row {
     ks_time sent_at;      /* wall clock of the accepted attempt, KS_TIME_NONE */
     ks_time next_at;      /* wall clock of the next attempt */
     const char *detail;   /* how the last attempt went, or NULL */
+    const char *lease_owner; /* read back: the deliverer that claimed it, or NULL */
+    ks_time lease_until;     /* read back: the end of that claim */
 };
 
 /* Which messages list_messages gives (0 / NULL: any). */
@@ -343,6 +348,22 @@ struct ks_store_ops {
     enum ks_rc (*update_hook)(struct ks_store *s, const char *key, const char *status,
                               int64_t attempts, ks_time next_at, const char *detail,
                               struct ks_err *err);
+    /* Delivery leases (migration 10), for the hook calls (messages = 0) and
+     * the messages (1). claim_due: atomically claims for owner, until
+     * `until`, at most `limit` of the rows that wait and are due at `now`
+     * (next attempt come, no lease of another owner running), oldest
+     * first, and calls fn (hook) or mfn (message) for each claimed row, in
+     * no set order (an UPDATE's RETURNING); two owners claiming at once get different rows (PostgreSQL:
+     * FOR UPDATE SKIP LOCKED; SQLite: one writer at a time). update_hook and
+     * update_message end the lease. void_leases ends the leases that owners
+     * other than owner hold on waiting rows (one that has just become the
+     * only deliverer). */
+    enum ks_rc (*claim_due)(struct ks_store *s, int messages, const char *owner, ks_time now,
+                            ks_time until, int64_t limit,
+                            int (*fn)(void *ctx, const struct ks_hook_row *row),
+                            int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
+                            struct ks_err *err);
+    enum ks_rc (*void_leases)(struct ks_store *s, const char *owner, struct ks_err *err);
     /* Reviews (migration 4): put is an upsert by incident; root_cause_at
      * keeps its first value while the review keeps a root cause. list calls
      * fn for one incident's review (incident > 0) or all, in incident order. */

@@ -254,6 +254,19 @@ total=$("$K" messages --db "$T/k.db" --json | jq length)
 check kill9_all_sent [ "$("$K" messages --db "$T/k.db" --json --status sent | jq length)" = "$total" -a "$total" -gt 300 ]
 check kill9_nothing_lost [ "$(jq -r .key "$T/slow" | sort -u | wc -l)" = "$total" ]
 check kill9_at_most_one_repeat [ "$(($(wc -l <"$T/slow") - total))" -le 1 ]
+check kill9_no_lease_left [ "$(sqlite3 "$T/k.db" 'SELECT count(*) FROM messages WHERE lease_owner IS NOT NULL')" = 0 ]
+
+# ---- delivery leases (docs/STORAGE.md): a lease of a process that no longer holds the
+# writer lock is voided by the next writer, which then delivers the rows at once
+gen 60 10 5 >"$T/o60.ndjson"
+"$K" ingest --quiet --no-deliver --config "$T/kill.yaml" --db "$T/l.db" "$T/o60.ndjson" >/dev/null 2>&1
+sqlite3 "$T/l.db" "UPDATE messages SET lease_owner = 'gone pid 1 since 2026-12-01T00:00:00.000Z', lease_until = '2999-01-01T00:00:00.000Z' WHERE status = 'queued'"
+leased=$(sqlite3 "$T/l.db" "SELECT count(*) FROM messages WHERE lease_owner LIKE 'gone %'")
+: >"$T/slow"
+"$K" messages deliver --config "$T/kill.yaml" --db "$T/l.db" >/dev/null 2>&1
+check lease_of_the_gone_voided [ "$leased" -gt 8 -a "$("$K" messages --db "$T/l.db" --json --status sent | jq length)" = "$leased" ]
+check lease_each_sent_once [ "$(wc -l <"$T/slow")" = "$leased" -a "$(jq -r .key "$T/slow" | sort -u | wc -l)" = "$leased" ]
+check lease_ended_by_the_attempt [ "$(sqlite3 "$T/l.db" 'SELECT count(*) FROM messages WHERE lease_owner IS NOT NULL')" = 0 ]
 
 # ---- kill -9 during an ingest with messages: the same as an uninterrupted run ----------
 "$K" simulate --seed 7 --duration 30h --skus 300 --fault all --out "$T/sim.ndjson" 2>/dev/null

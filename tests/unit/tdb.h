@@ -13,6 +13,7 @@
 #ifndef KS_TDB_H
 #define KS_TDB_H
 
+#include "../../src/store/store.h"
 #include "t.h"
 
 #include <dirent.h>
@@ -195,6 +196,26 @@ static inline void tdb_run(void (*fn)(void), const char *name, int pg)
     }
     t_current = NULL;
     tdb_pg = 0;
+}
+
+/* Opens the store at uri; a failure is a failed check, saying why. */
+static inline struct ks_store *tdb_open(const char *uri)
+{
+    struct ks_store *s = NULL;
+    struct ks_err err = {0};
+    if (ks_store_open(&s, uri, &err) != KS_OK) {
+        fprintf(stderr, "FAIL %s: open %s: %s\n", t_current, uri, err.msg);
+        t_failed_checks++;
+    }
+    return s;
+}
+
+/* An RFC 3339 instant (KS_TIME_NONE when it is not one). */
+static inline ks_time tdb_time(const char *s)
+{
+    ks_time t = KS_TIME_NONE;
+    ks_time_parse(s, strlen(s), &t, NULL);
+    return t;
 }
 
 /* Runs a test on SQLite, then on PostgreSQL. */

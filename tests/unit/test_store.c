@@ -12,25 +12,6 @@
 
 #include <sys/stat.h>
 
-static struct ks_store *open_ok(const char *uri)
-{
-    struct ks_store *s = NULL;
-    struct ks_err err = {0};
-    enum ks_rc rc = ks_store_open(&s, uri, &err);
-    if (rc != KS_OK) {
-        fprintf(stderr, "FAIL %s: open %s: %s\n", t_current, uri, err.msg);
-        t_failed_checks++;
-    }
-    return s;
-}
-
-static ks_time ts(const char *s)
-{
-    ks_time t = KS_TIME_NONE;
-    ks_time_parse(s, strlen(s), &t, NULL);
-    return t;
-}
-
 static void put_incident(struct ks_store *s, int64_t id, const char *status, const char *summary)
 {
     char detail[128];
@@ -41,7 +22,7 @@ static void put_incident(struct ks_store *s, int64_t id, const char *status, con
         .severity = "P3",
         .status = status,
         .fingerprint = "sync_failure:amazon",
-        .detected_at = ts("2026-11-22T10:00:04.250Z"),
+        .detected_at = tdb_time("2026-11-22T10:00:04.250Z"),
         .summary_json = summary,
         .detail_json = detail,
     };
@@ -119,7 +100,7 @@ static void open_creates_schema_at_current_version(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     CHECK(s != NULL);
     CHECK_STR(s->ops->name, tdb_pg ? "postgres" : "sqlite");
     CHECK_STR(s->uri, tdb_uri);
@@ -149,7 +130,7 @@ static void open_creates_schema_at_current_version(void)
 static void open_puts_the_file_in_wal_mode(void)
 {
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     ks_store_close(s);
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -166,14 +147,14 @@ static void reopening_keeps_data_and_does_not_reapply_migrations(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_incident(s, 1, "investigating", "{\"id\":1}");
     ks_store_close(s);
     /* Mark the applied rows: a second application would add rows or fail. */
     CHECK_INT(tdb_exec("UPDATE schema_migrations SET applied_at = 'first-open'"), 0);
     long long versions = tdb_int("SELECT count(*) FROM schema_migrations");
 
-    s = open_ok(tdb_uri);
+    s = tdb_open(tdb_uri);
     struct ks_buf b = {0};
     struct ks_err err = {0};
     CHECK_INT(s->ops->get_incident(s, 1, 0, &b, &err), KS_OK);
@@ -191,7 +172,7 @@ static void reopening_keeps_data_and_does_not_reapply_migrations(void)
 static void memory_database_works(void)
 {
     long before = ks_alloc_live();
-    struct ks_store *s = open_ok(":memory:");
+    struct ks_store *s = tdb_open(":memory:");
     put_incident(s, 3, "investigating", "{\"id\":3}");
     struct ks_buf b = {0};
     struct ks_err err = {0};
@@ -246,7 +227,7 @@ static void database_from_a_newer_kintsugi_is_refused(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    ks_store_close(open_ok(tdb_uri));
+    ks_store_close(tdb_open(tdb_uri));
     CHECK_INT(
         tdb_exec("INSERT INTO schema_migrations VALUES(999, '2030-01-01T00:00:00.000Z')"),
         0);
@@ -264,7 +245,7 @@ static void put_incident_upserts_by_id(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_incident(s, 7, "investigating", "{\"v\":1}");
     put_incident(s, 7, "contained", "{\"v\":2}");
     struct ks_buf b = {0};
@@ -287,7 +268,7 @@ static void list_incidents_filters_by_status_in_id_order(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_incident(s, 5, "resolved", "{}");
     put_incident(s, 2, "investigating", "{}");
     put_incident(s, 9, "contained", "{}");
@@ -325,7 +306,7 @@ static void list_incidents_stops_when_the_callback_asks(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_incident(s, 1, "investigating", "{}");
     put_incident(s, 2, "investigating", "{}");
     struct ks_buf b = {0};
@@ -347,7 +328,7 @@ static void missing_detected_at_reads_back_as_none(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_incident_row row = {.id = 1,
                                   .type = "t",
                                   .severity = "P2",
@@ -428,7 +409,7 @@ static void incident_columns_are_derived_from_the_json_and_read_back(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_buf sum = {0}, b = {0};
     struct ks_err err = {0};
     summary_of(&sum, 1, "Zero-inventory spike on amazon", "[\"amazon\",\"ebay\"]", "null", 12,
@@ -438,7 +419,7 @@ static void incident_columns_are_derived_from_the_json_and_read_back(void)
                                   .severity = "P1",
                                   .status = "contained",
                                   .fingerprint = "f",
-                                  .detected_at = ts("2026-11-22T10:00:04.000Z"),
+                                  .detected_at = tdb_time("2026-11-22T10:00:04.000Z"),
                                   .summary_json = sum.p,
                                   .detail_json = "{\"timeline\":[]}"};
     CHECK_INT(s->ops->put_incident(s, &row, &err), KS_OK);
@@ -555,12 +536,12 @@ static void migration_9_fills_the_columns_of_a_version_8_database(void)
     CHECK_INT(tdb_exec(tdb_pg ? pg.p : sql.p), 0);
     CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 8);
 
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), ks_sql_schema_version);
     CHECK(ks_sql_schema_version >= 9);
     struct ks_err err = {0};
     ks_buf_puts(&b, "");
-    struct ks_incident_filter one = {.since = ts("2026-11-22T10:00:04.000Z")};
+    struct ks_incident_filter one = {.since = tdb_time("2026-11-22T10:00:04.000Z")};
     CHECK_INT(s->ops->list_incidents(s, &one, collect_columns, &b, &err), KS_OK);
     /* the first three and the last two, as the JSON had them */
     const char *head = "1|incident 1|alice|2026-11-22T10:00:00.000Z 2026-11-22T10:00:04.000Z - "
@@ -595,7 +576,7 @@ static void migration_9_fills_the_columns_of_a_version_8_database(void)
     CHECK_STR(b.p, "2 ");
     ks_store_close(s);
     /* opened again: nothing applied twice */
-    s = open_ok(tdb_uri);
+    s = tdb_open(tdb_uri);
     CHECK_INT(tdb_int("SELECT count(*) FROM incident_scope"), 70 + 35 + 70 + 140);
     CHECK_INT(tdb_int("SELECT count(*) FROM schema_migrations"), ks_sql_schema_version);
     ks_store_close(s);
@@ -619,7 +600,7 @@ static void put_filtered(struct ks_store *s, int64_t id, const char *type, const
                                   .severity = sev,
                                   .status = status,
                                   .fingerprint = "f",
-                                  .detected_at = ts(detected),
+                                  .detected_at = tdb_time(detected),
                                   .summary_json = sum,
                                   .detail_json = sum};
     struct ks_err err = {0};
@@ -645,7 +626,7 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_filtered(s, 1, "data_corruption", "P1", "resolved", "2026-11-01T00:00:00.000Z",
                  "[\"amazon\"]");
     put_filtered(s, 2, "sync_failure", "P2", "investigating", "2026-11-02T00:00:00.000Z",
@@ -665,14 +646,14 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
     CHECK_STR(ids_of(s, &(struct ks_incident_filter){.channel = "otto"}, &b), "");
     /* [since, until) */
     CHECK_STR(ids_of(s,
-                     &(struct ks_incident_filter){.since = ts("2026-11-02T00:00:00.000Z"),
-                                                  .until = ts("2026-11-04T00:00:00.000Z")},
+                     &(struct ks_incident_filter){.since = tdb_time("2026-11-02T00:00:00.000Z"),
+                                                  .until = tdb_time("2026-11-04T00:00:00.000Z")},
                      &b),
               "2 3 ");
-    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = ts("2026-11-02T00:00:00.001Z")}, &b),
+    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = tdb_time("2026-11-02T00:00:00.001Z")}, &b),
               "1 2 ");
     CHECK_STR(ids_of(s,
-                     &(struct ks_incident_filter){.since = ts("2026-11-04T00:00:00.000Z"),
+                     &(struct ks_incident_filter){.since = tdb_time("2026-11-04T00:00:00.000Z"),
                                                   .until = KS_TIME_NONE},
                      &b),
               "4 5 ");
@@ -689,7 +670,7 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
                      &(struct ks_incident_filter){.type = "data_corruption",
                                                   .severity = "P2",
                                                   .channel = "Amazon",
-                                                  .since = ts("2026-11-05T00:00:00.000Z")},
+                                                  .since = tdb_time("2026-11-05T00:00:00.000Z")},
                      &b),
               "5 ");
     CHECK_STR(ids_of(s, &(struct ks_incident_filter){.status = "resolved", .severity = "P2"}, &b),
@@ -722,7 +703,7 @@ static void get_unknown_incident_is_not_found(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_buf b = {0};
     struct ks_err err = {0};
     CHECK_INT(s->ops->get_incident(s, 42, 0, &b, &err), KS_ENOTFOUND);
@@ -740,7 +721,7 @@ static void dead_letters_keep_raw_bytes_exactly(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     /* A NUL in the middle, invalid UTF-8 (lone continuation, overlong, 0xFF). */
     static const char raw1[] = "{\"type\":\"inv\0ntory\",\"sku\":\"\x80\xC0\xAF\xFF\"}\r";
     size_t raw1_len = sizeof(raw1) - 1;
@@ -751,13 +732,13 @@ static void dead_letters_keep_raw_bytes_exactly(void)
                               .raw = raw1,
                               .raw_len = raw1_len,
                               .status = "pending",
-                              .received_at = ts("2026-11-22T10:00:00.123Z")};
+                              .received_at = tdb_time("2026-11-22T10:00:00.123Z")};
     struct ks_deadletter b = {.source = "-",
                               .line = 3,
                               .reason = "not valid JSON",
                               .raw = raw2,
                               .raw_len = sizeof(raw2) - 1,
-                              .received_at = ts("2026-11-22T10:00:01.000Z")};
+                              .received_at = tdb_time("2026-11-22T10:00:01.000Z")};
     struct ks_deadletter empty = {.source = "http",
                                   .line = 1,
                                   .reason = "empty line",
@@ -783,7 +764,7 @@ static void dead_letters_keep_raw_bytes_exactly(void)
         CHECK_INT(tdb_int("SELECT count(*) FROM deadletters WHERE typeof(raw) <> 'blob'"), 0);
     }
 
-    s = open_ok(tdb_uri);
+    s = tdb_open(tdb_uri);
     struct dl_list l = {0};
     CHECK_INT(s->ops->list_deadletters(s, NULL, collect_dl, &l, &err), KS_OK);
     CHECK_INT(l.n, 3);
@@ -795,7 +776,7 @@ static void dead_letters_keep_raw_bytes_exactly(void)
         CHECK_STR(l.items[0].status, "pending");
         CHECK_INT(l.items[0].raw_len, raw1_len);
         CHECK(memcmp(l.items[0].raw, raw1, raw1_len) == 0);
-        CHECK_INT(l.items[0].received_at, ts("2026-11-22T10:00:00.123Z"));
+        CHECK_INT(l.items[0].received_at, tdb_time("2026-11-22T10:00:00.123Z"));
         /* No status given is stored as pending. */
         CHECK_STR(l.items[1].status, "pending");
         CHECK_INT(l.items[1].raw_len, sizeof(raw2) - 1);
@@ -817,14 +798,14 @@ static void update_deadletter_changes_status_reason_and_raw(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_deadletter a = {.source = "f",
                               .line = 1,
                               .reason = "bad qty",
                               .raw = "{\"qty\":-1}",
                               .raw_len = 10,
                               .status = "pending",
-                              .received_at = ts("2026-11-22T10:00:00Z")};
+                              .received_at = tdb_time("2026-11-22T10:00:00Z")};
     struct ks_err err = {0};
     CHECK_INT(s->ops->add_deadletter(s, &a, &err), KS_OK);
 
@@ -868,7 +849,7 @@ static void update_unknown_deadletter_is_not_found(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(s->ops->update_deadletter(s, 77, "replayed", "x", NULL, 0, &err), KS_ENOTFOUND);
     CHECK_STR(err.msg, "no dead letter 77");
@@ -881,7 +862,7 @@ static void blobs_round_trip_and_are_replaced(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_buf b = {0};
     struct ks_err err = {0};
     int found = -1;
@@ -919,14 +900,14 @@ static void a_20_mb_blob_round_trips(void)
         x ^= x << 17;
         big[i] = (unsigned char)x;
     }
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(ks_store_begin(s, &err), KS_OK);
     CHECK_INT(s->ops->put_blob(s, "checkpoint", big, n, &err), KS_OK);
     CHECK_INT(ks_store_commit(s, &err), KS_OK);
     ks_store_close(s);
 
-    s = open_ok(tdb_uri);
+    s = tdb_open(tdb_uri);
     struct ks_buf b = {0};
     int found = 0;
     CHECK_INT(s->ops->get_blob(s, "checkpoint", &b, &found, &err), KS_OK);
@@ -944,7 +925,7 @@ static void rollback_discards_everything_since_begin(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     put_incident(s, 1, "investigating", "{\"kept\":true}");
     CHECK_INT(ks_store_begin(s, &err), KS_OK);
@@ -977,7 +958,7 @@ static void commit_without_begin_is_an_io_error_saying_what_failed(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(ks_store_commit(s, &err), KS_EIO);
     CHECK_INT(err.rc, KS_EIO);
@@ -995,8 +976,8 @@ static void second_connection_sees_committed_data_only(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *w = open_ok(tdb_uri);
-    struct ks_store *r = open_ok(tdb_uri);
+    struct ks_store *w = tdb_open(tdb_uri);
+    struct ks_store *r = tdb_open(tdb_uri);
     struct ks_err err = {0};
     struct ks_buf b = {0};
 
@@ -1056,7 +1037,7 @@ static int jrow(void *ctx, const struct ks_journal_row *r)
 static void journal_appends_lists_in_order_trims_and_never_reuses_seqs(void)
 {
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     const char *bodies[] = {"{\"type\":\"tick\"}", "{\"op\":\"ack\",\"id\":1}", "a\nb"};
     const char *kinds[] = {"events", "command", "events+end"};
@@ -1111,7 +1092,7 @@ static void a_lost_connection_is_opened_again_a_write_never_sent_twice(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     put_incident(s, 1, "investigating", "{\"id\":1}");
     kill_store_sessions();
     struct ks_buf b = {0};
@@ -1123,7 +1104,7 @@ static void a_lost_connection_is_opened_again_a_write_never_sent_twice(void)
                                   .severity = "P3",
                                   .status = "investigating",
                                   .fingerprint = "sync_failure:amazon",
-                                  .detected_at = ts("2026-11-22T10:00:04.250Z"),
+                                  .detected_at = tdb_time("2026-11-22T10:00:04.250Z"),
                                   .summary_json = "{}",
                                   .detail_json = "{}"};
     /* prepared on this connection: the write itself meets the lost one */
@@ -1152,7 +1133,7 @@ static void a_writer_reconnects_with_its_lock_or_is_fenced(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *a = open_ok(tdb_uri), *b = open_ok(tdb_uri);
+    struct ks_store *a = tdb_open(tdb_uri), *b = tdb_open(tdb_uri);
     struct ks_err err = {0};
     int got = 0;
     CHECK_INT(a->ops->lock_writer(a, &got, &err), KS_OK);
@@ -1188,7 +1169,7 @@ static void a_connection_lost_in_a_transaction_fails_until_the_rollback(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(ks_store_begin(s, &err), KS_OK);
     put_incident(s, 1, "investigating", "{}");
@@ -1220,7 +1201,7 @@ static void commit_after_a_failed_statement_is_an_error_and_keeps_nothing(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(tdb_exec("DROP TABLE costs"), 0);
     CHECK_INT(ks_store_begin(s, &err), KS_OK);
@@ -1245,7 +1226,7 @@ static void the_writer_lock_is_held_by_one_session_until_it_ends(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *a = open_ok(tdb_uri), *b = open_ok(tdb_uri);
+    struct ks_store *a = tdb_open(tdb_uri), *b = tdb_open(tdb_uri);
     struct ks_err err = {0};
     int got = -1;
     CHECK(a->ops->lock_writer != NULL);
@@ -1273,7 +1254,7 @@ static void ids_continue_after_trim_marks(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     struct ks_deadletter dl = {.source = "f", .line = 1, .reason = "r", .raw = "x", .raw_len = 1};
     for (int i = 0; i < 5; i++) {
@@ -1288,7 +1269,8 @@ static void ids_continue_after_trim_marks(void)
     CHECK_INT(s->ops->max_ids(s, &mdl, &mhook, &err), KS_OK);
     CHECK_INT(mdl, 3);
     CHECK_INT(mhook, 0);
-    struct ks_hook_row h = {"k1", 1, "pause", "{}", NULL, 0, KS_TIME_NONE, NULL};
+    struct ks_hook_row h = {.key = "k1", .incident = 1, .action = "pause", .body = "{}",
+                            .next_at = KS_TIME_NONE};
     CHECK_INT(s->ops->add_hook(s, &h, &err), KS_OK);
     CHECK_INT(s->ops->add_hook(s, &h, &err), KS_OK); /* the same key: ignored */
     CHECK_INT(s->ops->max_ids(s, &mdl, &mhook, &err), KS_OK);
@@ -1315,7 +1297,7 @@ static void checkpoint_parts_and_paged_blocks_come_back_in_order(void)
 {
     long before = ks_alloc_live();
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     CHECK_INT(ks_store_begin(s, &err), KS_OK);
     CHECK_INT(s->ops->ck_clear(s, &err), KS_OK);
@@ -1401,7 +1383,7 @@ static void write_6mib(struct ks_store *s)
 static void the_log_is_copied_at_commit_or_by_copy_log_only(void)
 {
     tdb_setup();
-    struct ks_store *s = open_ok(tdb_uri);
+    struct ks_store *s = tdb_open(tdb_uri);
     struct ks_err err = {0};
     if (tdb_pg) {
         CHECK(s->ops->log_autocopy == NULL);
@@ -1420,13 +1402,13 @@ static void the_log_is_copied_at_commit_or_by_copy_log_only(void)
 
     tdb_setup();
     snprintf(wal, sizeof(wal), "%s-wal", tdb_uri);
-    s = open_ok(tdb_uri);
+    s = tdb_open(tdb_uri);
     db0 = file_size(tdb_uri);
     CHECK_INT(s->ops->log_autocopy(s, 0, &err), KS_OK);
     write_6mib(s);
     CHECK_INT(file_size(tdb_uri), db0);          /* nothing copied */
     CHECK(file_size(wal) > (6LL << 20));         /* all of it in the log */
-    struct ks_store *c = open_ok(tdb_uri);
+    struct ks_store *c = tdb_open(tdb_uri);
     CHECK_INT(c->ops->copy_log(c, &err), KS_OK);
     CHECK(file_size(tdb_uri) > db0 + (6LL << 20)); /* copied by the other connection */
     struct jlist l = {0};
