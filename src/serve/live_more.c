@@ -14,6 +14,8 @@
  * in one transaction, and journaled, so that a restart records it again. */
 #include "serve_int.h"
 
+#include "../comms/comms.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -429,15 +431,19 @@ static int record(void *ctx, const void *row, const void *t)
     return rc != 0 ? -1 : 0;
 }
 
-/* One pass over the due rows of an outbox (ks_outbox_pass) from the reader's
- * store; returns next lowered by what is due later. */
-static ks_time deliver_pass(struct ks_live *l, int messages, ks_time next)
+/* One pass of deliverer d over its rows (ks_outbox_pass) from its thread's
+ * reader store; returns when its next row is due (KS_TIME_NONE: none known). */
+static ks_time deliver_pass(struct ks_live_deliverer *d)
 {
+    struct ks_live *l = d->l;
     struct ks_err err = {0};
+    ks_time next = KS_TIME_NONE;
     struct ks_store *s = ks_live_reader(l, &err);
     if (s) {
-        struct record_ctx r = {l, messages};
-        struct ks_outbox o = {messages, s, &l->a.cfg, record, &r, &l->dstop};
+        struct record_ctx r = {l, d->messages};
+        struct ks_outbox o = {.messages = d->messages, .store = s, .cfg = &l->a.cfg,
+                              .record = record, .ctx = &r, .stop = &l->dstop,
+                              .receiver = d->receiver, .owner = d->owner};
         (void)ks_outbox_pass(&o, &next, &err); /* what failed is looked at again */
     }
     return next;
@@ -445,11 +451,12 @@ static ks_time deliver_pass(struct ks_live *l, int messages, ks_time next)
 
 static void *deliverer(void *arg)
 {
-    struct ks_live *l = arg;
+    struct ks_live_deliverer *d = arg;
+    struct ks_live *l = d->l;
     ks_time wake = ks_time_now();
     pthread_mutex_lock(&l->dmu);
     for (;;) {
-        while (!l->dstop && !l->dkick && ks_time_now() < wake) {
+        while (!l->dstop && d->seen == l->dgen && ks_time_now() < wake) {
             ks_time at = wake;
             struct timespec ts = {(time_t)(at / 1000), (long)(at % 1000) * 1000000L};
             pthread_cond_timedwait(&l->dcv, &l->dmu, &ts);
@@ -457,10 +464,10 @@ static void *deliverer(void *arg)
         if (l->dstop) {
             break;
         }
-        l->dkick = 0;
+        d->seen = l->dgen;
         pthread_mutex_unlock(&l->dmu);
-        ks_time next = deliver_pass(l, 1, deliver_pass(l, 0, KS_TIME_NONE));
-        /* Retries when due; new calls when the writer says so; a look every
+        ks_time next = deliver_pass(d);
+        /* Retries when due; new rows when the writer says so; a look every
          * second all the same. */
         ks_time now = ks_time_now();
         wake = next == KS_TIME_NONE || next > now + KS_SEC ? now + KS_SEC : next;
@@ -470,30 +477,88 @@ static void *deliverer(void *arg)
     return NULL;
 }
 
+/* The receivers of the messages still queued (some may be configured no
+ * more: their own deliverer fails them, saying so). */
+struct names {
+    char **v;
+    size_t n, cap;
+};
+
+static void add_name(struct names *w, const char *name)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        if (strcmp(w->v[i], name) == 0) {
+            return;
+        }
+    }
+    KS_GROW(w->v, w->cap, w->n + 1);
+    w->v[w->n++] = ks_strdup(name);
+}
+
+static int queued_receiver(void *ctx, const struct ks_message_row *m)
+{
+    add_name(ctx, m->receiver);
+    return 0;
+}
+
+static void add_deliverer(struct ks_live *l, int messages, char *receiver)
+{
+    KS_GROW(l->dl, l->capdl, l->ndl + 1);
+    struct ks_live_deliverer *d = &l->dl[l->ndl++];
+    memset(d, 0, sizeof(*d));
+    d->l = l;
+    d->messages = messages;
+    d->receiver = receiver;
+    snprintf(d->owner, sizeof(d->owner), "%s %s%s", ks_outbox_owner(),
+             messages ? "receiver " : "hooks", messages ? receiver : "");
+}
+
 void ks_live_deliver_start(struct ks_live *l)
 {
-    if (pthread_create(&l->deliverer, NULL, deliverer, l) == 0) {
-        l->dstarted = 1;
+    struct names w = {0};
+    for (size_t i = 0; i < l->a.cfg.nreceivers; i++) {
+        add_name(&w, l->a.cfg.receivers[i].name);
+    }
+    /* (a connection of its own: the writer runs already) */
+    struct ks_err err = {0};
+    struct ks_store *s = NULL;
+    struct ks_message_filter f = {.status = "queued"};
+    if (ks_store_open(&s, l->a.db, &err) != KS_OK ||
+        s->ops->list_messages(s, &f, queued_receiver, &w, &err) != KS_OK) {
+        ks_shell_error("%s", err.msg); /* the configured receivers' deliverers start all the same */
+    }
+    ks_store_close(s);
+    add_deliverer(l, 0, NULL);
+    for (size_t i = 0; i < w.n; i++) {
+        add_deliverer(l, 1, w.v[i]); /* it owns the name from here */
+    }
+    ks_free(w.v);
+    for (size_t i = 0; i < l->ndl; i++) {
+        l->dl[i].started = pthread_create(&l->dl[i].th, NULL, deliverer, &l->dl[i]) == 0;
     }
 }
 
 void ks_live_deliver_kick(struct ks_live *l)
 {
     pthread_mutex_lock(&l->dmu);
-    l->dkick = 1;
-    pthread_cond_signal(&l->dcv);
+    l->dgen++;
+    pthread_cond_broadcast(&l->dcv);
     pthread_mutex_unlock(&l->dmu);
 }
 
 void ks_live_deliver_stop(struct ks_live *l)
 {
-    if (!l->dstarted) {
-        return;
-    }
     pthread_mutex_lock(&l->dmu);
     __atomic_store_n(&l->dstop, 1, __ATOMIC_RELEASE);
-    pthread_cond_signal(&l->dcv);
+    pthread_cond_broadcast(&l->dcv);
     pthread_mutex_unlock(&l->dmu);
-    pthread_join(l->deliverer, NULL);
-    l->dstarted = 0;
+    for (size_t i = 0; i < l->ndl; i++) {
+        if (l->dl[i].started) {
+            pthread_join(l->dl[i].th, NULL);
+        }
+        ks_free(l->dl[i].receiver);
+    }
+    ks_free(l->dl);
+    l->dl = NULL;
+    l->ndl = l->capdl = 0;
 }

@@ -37,10 +37,12 @@ struct ks_live {
      * writes (dead letters replayed, hook results), and the hook deliverer. */
     struct ks_live_mark *marks;
     size_t nmarks, capmarks;
-    pthread_t deliverer;
+    struct ks_live_deliverer *dl; /* the deliverer's threads */
+    size_t ndl, capdl;
     pthread_mutex_t dmu;
     pthread_cond_t dcv;
-    int dstarted, dstop, dkick;
+    int dstop;
+    uint64_t dgen; /* kicks so far: each thread makes a pass when it moves */
     uint64_t hooks_seen; /* a.hooks_queued at the last kick */
     /* logcopy.c: the log copied into the database from a thread of its own. */
     struct ks_store *cstore;
@@ -73,8 +75,22 @@ int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, c
 enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err);
 /* Forgets the rows of a batch that was not written. */
 void ks_live_more_drop(struct ks_live *l);
-/* The hook deliverer: a thread making the due calls of the outbox and
- * journaling each result as a hook_result command. */
+/* The deliverer: threads making the due attempts of the outboxes and
+ * journaling each result as a hook_result or message_result command, one
+ * for the hook calls and one per receiver (those configured, and any that
+ * queued messages name), so that a slow or failing receiver holds up its
+ * own messages only, and containment never waits behind messages. Each
+ * claims its rows with leases in a name of its own ("<process> hooks",
+ * "<process> receiver NAME"). */
+struct ks_live_deliverer {
+    struct ks_live *l;
+    pthread_t th;
+    int started;
+    int messages;
+    char *receiver; /* messages: this receiver's */
+    char owner[300];
+    uint64_t seen; /* l->dgen at its last pass */
+};
 void ks_live_deliver_start(struct ks_live *l);
 void ks_live_deliver_kick(struct ks_live *l);
 void ks_live_deliver_stop(struct ks_live *l);

@@ -84,7 +84,7 @@ static int pass(void *ctx, ks_time *next)
 {
     struct hook_pass *p = ctx;
     struct ks_shell *sh = p->sh;
-    struct ks_outbox o = {0, sh->store, &sh->cfg, record, p, NULL};
+    struct ks_outbox o = {.store = sh->store, .cfg = &sh->cfg, .record = record, .ctx = p};
     struct ks_err err = {0};
     p->tried = 0;
     int rc = ks_outbox_pass(&o, next, &err);

@@ -124,7 +124,8 @@ static int record(void *ctx, const void *row, const void *try)
 static int pass(void *ctx, ks_time *next)
 {
     struct msg_pass *p = ctx;
-    struct ks_outbox o = {1, p->sh->store, &p->sh->cfg, record, p, NULL};
+    struct ks_outbox o = {.messages = 1, .store = p->sh->store, .cfg = &p->sh->cfg,
+                         .record = record, .ctx = p};
     struct ks_err err = {0};
     int rc = ks_outbox_pass(&o, next, &err);
     if (rc < 0) {
@@ -151,7 +152,7 @@ int ks_shell_messages_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_m
     if (next != KS_TIME_NONE) {
         int n = 0; /* what is still queued, due before long or not */
         struct ks_err err = {0};
-        struct ks_message_filter f = {0, 0, NULL, "queued"};
+        struct ks_message_filter f = {.status = "queued"};
         if (sh->store->ops->list_messages(sh->store, &f, count, &n, &err) == KS_OK) {
             st->left = n;
         }
@@ -231,7 +232,7 @@ enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, i
                                     struct ks_err *err)
 {
     struct found_msg f = {0};
-    struct ks_message_filter q = {id, 0, NULL, NULL};
+    struct ks_message_filter q = {.id = id};
     enum ks_rc rc = s->ops->list_messages(s, &q, found_one, &f, err);
     if (rc != KS_OK) {
         return rc;

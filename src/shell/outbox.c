@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char owner[160];
+static char process_owner[160];
 static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
 
 static void owner_init(void)
@@ -23,13 +23,13 @@ static void owner_init(void)
     (void)gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = 0;
     ks_time_fmt(ks_time_now(), at);
-    snprintf(owner, sizeof(owner), "%s pid %ld since %s", host, (long)getpid(), at);
+    snprintf(process_owner, sizeof(process_owner), "%s pid %ld since %s", host, (long)getpid(), at);
 }
 
 const char *ks_outbox_owner(void)
 {
     pthread_once(&owner_once, owner_init);
-    return owner;
+    return process_owner;
 }
 
 struct rows {
@@ -127,6 +127,7 @@ static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time 
  * retry to come, another deliverer's lease still running). */
 struct due {
     ks_time now, *next;
+    const char *owner; /* the deliverer */
     size_t n;
 };
 
@@ -134,7 +135,7 @@ static void look(struct due *d, ks_time at, const char *lease_owner, ks_time lea
 {
     if (at != KS_TIME_NONE && at > d->now) {
         earliest(d->next, at); /* not due yet */
-    } else if (lease_owner && strcmp(lease_owner, ks_outbox_owner()) != 0 &&
+    } else if (lease_owner && strcmp(lease_owner, d->owner) != 0 &&
                lease_until != KS_TIME_NONE && lease_until > d->now) {
         earliest(d->next, lease_until); /* another deliverer has it */
     } else {
@@ -160,19 +161,25 @@ static int by_hook_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The claim's order: the shop's people before customers, then oldest first. */
 static int by_message_id(const void *a, const void *b)
 {
-    int64_t x = ((const struct ks_message_row *)a)->id, y = ((const struct ks_message_row *)b)->id;
-    return (x > y) - (x < y);
+    const struct ks_message_row *p = a, *q = b;
+    int pc = strcmp(p->audience, "customer") == 0, qc = strcmp(q->audience, "customer") == 0;
+    if (pc != qc) {
+        return pc - qc;
+    }
+    return (p->id > q->id) - (p->id < q->id);
 }
 
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
 {
     /* A read first: a pass with nothing due writes nothing (no claim). */
-    struct due d = {ks_time_now(), next, 0};
+    const char *owner = o->owner ? o->owner : ks_outbox_owner();
+    struct due d = {ks_time_now(), next, owner, 0};
     enum ks_rc rc;
     if (o->messages) {
-        struct ks_message_filter f = {0, 0, NULL, "queued"};
+        struct ks_message_filter f = {.status = "queued", .receiver = o->receiver};
         rc = o->store->ops->list_messages(o->store, &f, look_message, &d, err);
     } else {
         rc = o->store->ops->list_hooks(o->store, "pending", look_hook, &d, err);
@@ -186,7 +193,7 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
          * deliverer only, each recorded attempt ending its lease. */
         struct rows w = {0};
         ks_time now = ks_time_now();
-        if (o->store->ops->claim_due(o->store, o->messages, ks_outbox_owner(), now,
+        if (o->store->ops->claim_due(o->store, o->messages, o->receiver, owner, now,
                                      now + KS_OUTBOX_LEASE, KS_OUTBOX_BATCH, keep_hook,
                                      keep_message, &w, err) != KS_OK) {
             rows_fini(&w);

@@ -154,11 +154,14 @@ struct ks_outbox {
     ks_outbox_record_fn record;
     void *ctx;
     const int *stop; /* NULL, or set (read atomically): the pass ends before the next row */
+    const char *receiver; /* messages: only this receiver's (NULL: every receiver's) */
+    const char *owner;    /* the deliverer's name for its leases (NULL: ks_outbox_owner()) */
 };
 /* One pass: lists the waiting rows and, when some are due (no next_at, or
  * reached, and no lease of another deliverer running), claims them with a
  * lease (claim_due, KS_OUTBOX_BATCH at a time, for KS_OUTBOX_LEASE) and
- * makes the attempt of each claimed row, oldest first (ks_shell_hook_try,
+ * makes the attempt of each claimed row in the claim's order (hook calls
+ * oldest first; messages to the shop's people first) (ks_shell_hook_try,
  * ks_shell_message_try), handing it to record, which ends its lease. *next
  * comes in as the earliest wall time known to be due (KS_TIME_NONE: none)
  * and is lowered by the rows not due yet, the leases of others and the
@@ -169,9 +172,10 @@ struct ks_outbox {
 #define KS_OUTBOX_BATCH 8
 #define KS_OUTBOX_LEASE (5 * KS_MIN)
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err);
-/* This process as the owner of its delivery leases ("HOST pid N since T"):
- * the writer voids the leases of every other owner when it takes the
- * writer lock, since only the lock's holder delivers. */
+/* This process as the owner of its delivery leases ("HOST pid N since T"),
+ * and the beginning of the name of each of its deliverers: the writer voids
+ * the leases of every other process when it takes the writer lock, since
+ * only the lock's holder delivers. */
 const char *ks_outbox_owner(void);
 /* A door's pass (0, or -1: failed) setting *next (it comes in KS_TIME_NONE). */
 typedef int (*ks_outbox_pass_fn)(void *ctx, ks_time *next);

@@ -66,10 +66,8 @@ static const char *const pg_override[ST_COUNT] = {
                     "greatest($2::bigint, 1), $2::bigint > 0)",
     /* Two deliverers claiming at once take different rows: each skips the
      * rows the other's claim has locked instead of waiting for them. */
-    [ST_CLAIM_HOOKS] =
-        KS_SQL_CLAIM("hooks", "pending", KS_SQL_HOOK_COLS, " FOR UPDATE SKIP LOCKED"),
-    [ST_CLAIM_MESSAGES] =
-        KS_SQL_CLAIM("messages", "queued", KS_SQL_MESSAGE_COLS, " FOR UPDATE SKIP LOCKED"),
+    [ST_CLAIM_HOOKS] = KS_SQL_CLAIM_HOOKS(" FOR UPDATE SKIP LOCKED"),
+    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM_MESSAGES(" FOR UPDATE SKIP LOCKED"),
 };
 
 struct pg {

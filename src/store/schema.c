@@ -340,9 +340,11 @@ const char *const ks_sql_statements[ST_COUNT] = {
     /* A recorded attempt ends the lease of its deliverer. */
     [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5, "
                        "lease_owner = NULL, lease_until = NULL WHERE key = ?1",
-    [ST_CLAIM_HOOKS] = KS_SQL_CLAIM("hooks", "pending", KS_SQL_HOOK_COLS, ""),
+    [ST_CLAIM_HOOKS] = KS_SQL_CLAIM_HOOKS(""),
+    /* ?1 a process: its deliverers' names begin with it (ks_outbox_owner). */
     [ST_VOID_HOOK_LEASES] = "UPDATE hooks SET lease_owner = NULL, lease_until = NULL "
-                            "WHERE status = 'pending' AND lease_owner <> ?1",
+                            "WHERE status = 'pending' AND "
+                            "substr(lease_owner, 1, length(CAST(?1 AS TEXT))) <> ?1",
     [ST_PUT_REVIEW] =
         "INSERT INTO reviews(incident, doc, updated_by, updated_at, first_at, root_cause_at) "
         "VALUES(?1, ?2, ?3, ?4, ?4, ?5) ON CONFLICT(incident) DO UPDATE SET doc = excluded.doc, "
@@ -386,13 +388,15 @@ const char *const ks_sql_statements[ST_COUNT] = {
     /* 0 or NULL: any. Each parameter's first use gives PostgreSQL its type. */
     [ST_LIST_MESSAGES] = MESSAGE_COLS
         "WHERE (id = ?1 OR ?1 = 0) AND (incident = ?2 OR ?2 = 0) AND "
-        "(audience = ?3 OR ?3 IS NULL) AND (status = ?4 OR ?4 IS NULL) ORDER BY id",
+        "(audience = ?3 OR ?3 IS NULL) AND (status = ?4 OR ?4 IS NULL) AND "
+        "(receiver = ?5 OR ?5 IS NULL) ORDER BY id",
     [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
                           "sent_at = ?5, detail = ?6, lease_owner = NULL, lease_until = NULL "
                           "WHERE id = ?1",
-    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM("messages", "queued", KS_SQL_MESSAGE_COLS, ""),
+    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM_MESSAGES(""),
     [ST_VOID_MESSAGE_LEASES] = "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
-                               "WHERE status = 'queued' AND lease_owner <> ?1",
+                               "WHERE status = 'queued' AND "
+                               "substr(lease_owner, 1, length(CAST(?1 AS TEXT))) <> ?1",
     [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
                        "AND seq = ?3",
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "

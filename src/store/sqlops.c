@@ -901,8 +901,9 @@ static enum ks_rc sql_add_hook(struct ks_store *s, const struct ks_hook_row *r,
                   NULL, NULL, err, "insert hook call");
 }
 
-static enum ks_rc hook_rows(struct ks_sqlcur *c, int (*fn)(void *ctx, const struct ks_hook_row *row),
-                            void *ctx, struct ks_err *err, const char *what);
+static enum ks_rc hook_rows(struct ks_sqlcur *c,
+                            int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                            struct ks_err *err, const char *what);
 
 static enum ks_rc sql_list_hooks(struct ks_store *s, const char *status,
                                  int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
@@ -920,8 +921,9 @@ static enum ks_rc sql_list_hooks(struct ks_store *s, const char *status,
 }
 
 /* Calls fn for each row of a statement that gives KS_SQL_HOOK_COLS. */
-static enum ks_rc hook_rows(struct ks_sqlcur *c, int (*fn)(void *ctx, const struct ks_hook_row *row),
-                            void *ctx, struct ks_err *err, const char *what)
+static enum ks_rc hook_rows(struct ks_sqlcur *c,
+                            int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                            struct ks_err *err, const char *what)
 {
     int r;
     while ((r = q_next(c, err, what)) == 1) {
@@ -1229,7 +1231,8 @@ static enum ks_rc sql_list_messages(struct ks_store *s, const struct ks_message_
     struct ks_sqlcur c;
     enum ks_rc rc = q_query(db(s), ST_LIST_MESSAGES,
                             SQLV(V_INT(f ? f->id : 0), V_INT(f ? f->incident : 0),
-                                 V_TEXT(f ? f->audience : NULL), V_TEXT(f ? f->status : NULL)),
+                                 V_TEXT(f ? f->audience : NULL), V_TEXT(f ? f->status : NULL),
+                                 V_TEXT(f ? f->receiver : NULL)),
                             &c, err, what);
     if (rc != KS_OK) {
         return rc;
@@ -1271,31 +1274,36 @@ static enum ks_rc message_rows(struct ks_sqlcur *c,
     return end_list(c, r);
 }
 
-/* ---- delivery leases (migration 10) ----------------------------------------------------------- */
+/* ---- delivery leases (migration 10) --------------------------------------------------------- */
 
-static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *owner, ks_time now,
-                                ks_time until, int64_t limit,
+static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *receiver,
+                                const char *owner, ks_time now, ks_time until, int64_t limit,
                                 int (*fn)(void *ctx, const struct ks_hook_row *row),
                                 int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
                                 struct ks_err *err)
 {
     const char *what = messages ? "claim due messages" : "claim due hook calls";
     struct ks_sqlcur c;
-    enum ks_rc rc = q_query(db(s), messages ? ST_CLAIM_MESSAGES : ST_CLAIM_HOOKS,
-                            SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit)), &c,
-                            err, what);
+    enum ks_rc rc =
+        messages ? q_query(db(s), ST_CLAIM_MESSAGES,
+                           SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit),
+                                V_TEXT(receiver)),
+                           &c, err, what)
+                 : q_query(db(s), ST_CLAIM_HOOKS,
+                           SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit)), &c,
+                           err, what);
     if (rc != KS_OK) {
         return rc;
     }
     return messages ? message_rows(&c, mfn, ctx, err, what) : hook_rows(&c, fn, ctx, err, what);
 }
 
-static enum ks_rc sql_void_leases(struct ks_store *s, const char *owner, struct ks_err *err)
+static enum ks_rc sql_void_leases(struct ks_store *s, const char *process, struct ks_err *err)
 {
-    enum ks_rc rc = q_exec(db(s), ST_VOID_HOOK_LEASES, SQLV(V_TEXT(owner)), NULL, NULL, err,
+    enum ks_rc rc = q_exec(db(s), ST_VOID_HOOK_LEASES, SQLV(V_TEXT(process)), NULL, NULL, err,
                            "end the leases of hook calls");
     if (rc == KS_OK) {
-        rc = q_exec(db(s), ST_VOID_MESSAGE_LEASES, SQLV(V_TEXT(owner)), NULL, NULL, err,
+        rc = q_exec(db(s), ST_VOID_MESSAGE_LEASES, SQLV(V_TEXT(process)), NULL, NULL, err,
                     "end the leases of messages");
     }
     return rc;

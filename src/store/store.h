@@ -119,6 +119,7 @@ struct ks_message_row {
 struct ks_message_filter {
     int64_t id, incident;
     const char *audience, *status;
+    const char *receiver;
 };
 
 /* A trigger that fired for an incident (migration 7): once per (incident,
@@ -349,21 +350,24 @@ struct ks_store_ops {
                               int64_t attempts, ks_time next_at, const char *detail,
                               struct ks_err *err);
     /* Delivery leases (migration 10), for the hook calls (messages = 0) and
-     * the messages (1). claim_due: atomically claims for owner, until
-     * `until`, at most `limit` of the rows that wait and are due at `now`
-     * (next attempt come, no lease of another owner running), oldest
-     * first, and calls fn (hook) or mfn (message) for each claimed row, in
-     * no set order (an UPDATE's RETURNING); two owners claiming at once get different rows (PostgreSQL:
-     * FOR UPDATE SKIP LOCKED; SQLite: one writer at a time). update_hook and
-     * update_message end the lease. void_leases ends the leases that owners
-     * other than owner hold on waiting rows (one that has just become the
-     * only deliverer). */
-    enum ks_rc (*claim_due)(struct ks_store *s, int messages, const char *owner, ks_time now,
-                            ks_time until, int64_t limit,
+     * the messages (1; of one receiver, or of all when receiver is NULL).
+     * claim_due: atomically claims for owner, until `until`, at most `limit`
+     * of the rows that wait and are due at `now` (next attempt come, no
+     * lease of another owner running): hook calls oldest first, messages to
+     * the shop's people before those to customers, each oldest first; calls
+     * fn (hook) or mfn (message) for each claimed row, in no set order (an
+     * UPDATE's RETURNING). Two owners claiming at once get different rows
+     * (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time).
+     * update_hook and update_message end the lease. void_leases ends the
+     * leases on waiting rows of every owner whose name does not begin with
+     * `process` (a process that has just become the only deliverer; its own
+     * deliverers' names begin with it). */
+    enum ks_rc (*claim_due)(struct ks_store *s, int messages, const char *receiver,
+                            const char *owner, ks_time now, ks_time until, int64_t limit,
                             int (*fn)(void *ctx, const struct ks_hook_row *row),
                             int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
                             struct ks_err *err);
-    enum ks_rc (*void_leases)(struct ks_store *s, const char *owner, struct ks_err *err);
+    enum ks_rc (*void_leases)(struct ks_store *s, const char *process, struct ks_err *err);
     /* Reviews (migration 4): put is an upsert by incident; root_cause_at
      * keeps its first value while the review keeps a root cause. list calls
      * fn for one incident's review (incident > 0) or all, in incident order. */

@@ -11,12 +11,7 @@
 # key. Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/serve_lib.bash" # PIDS killed on exit, start
 
 # N orders at a warehouse whose WMS went down; value each; minutes of event time after.
 gen() { outage_orders "$1" "$2" "$3" 6of7; } # N VALUE MINUTES (lib.bash)
@@ -180,11 +175,8 @@ check bad_audience_exits_2 exit_is 2 "$K" messages --audience everyone --db "$T/
 # ---- the server: GET /v1/messages is the CLI's JSON, and it delivers by itself -------
 "$K" token create --name v --role admin --db "$T/s.db" >"$T/v.tok" 2>/dev/null
 VT=$(cat "$T/v.tok")
-"$K" serve --listen 127.0.0.1:0 --clock event --config "$T/a50.yaml" --db "$T/s.db" >"$T/serve.out" 2>"$T/serve.err" &
-SPID=$!
-PIDS+=($SPID)
-for _ in $(seq 1 100); do grep -q 'listening on' "$T/serve.out" "$T/serve.err" && break; sleep 0.1; done
-URL=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$T/serve.out" "$T/serve.err" | head -1)
+start serve "$T/s.db" --clock event --config "$T/a50.yaml"
+SPID=$PID
 curl -s -H "Authorization: Bearer $VT" -H 'Content-Type: application/x-ndjson' --data-binary @"$T/o51.ndjson" "$URL/v1/events?end=true" >/dev/null
 until_sent() {
     for _ in $(seq 1 100); do
@@ -198,6 +190,49 @@ route=$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/messages?audience=custom
 cli=$("$K" messages --audience customer --json --db "$T/s.db")
 check serve_route_is_cli_json [ -n "$route" -a "$route" = "$cli" ]
 check serve_metrics_count_messages bash -c "curl -s -H 'Authorization: Bearer $VT' $URL/metrics | grep -qx 'kintsugi_outbox{kind=\"message\",status=\"sent\"} 46'"
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+
+# ---- the server's deliverer: a thread per receiver and one for hooks. While a slow
+# receiver (0.25 s a message) works through 44 customer notices, a second incident's
+# hook call and team message go out through the other receiver at once --------------
+: >"$T/fast"
+: >"$T/slowc"
+python3 "$T/hook.py" "$T/fast" "$T/fast.port" "" 0 & PIDS+=($!)
+python3 "$T/hook.py" "$T/slowc" "$T/slowc.port" "" 0.25 & PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$T/fast.port" ] && [ -s "$T/slowc.port" ] && break; sleep 0.1; done
+cat >"$T/two.yaml" <<EOF
+receivers:
+  fast: {webhook: "http://127.0.0.1:$(cat "$T/fast.port")/team"}
+  slow: {webhook: "http://127.0.0.1:$(cat "$T/slowc.port")/customers"}
+notify: {team: [fast], customer: [slow]}
+hooks:
+  stop_order_import: {url: "http://127.0.0.1:$(cat "$T/fast.port")/hooks"}
+EOF
+python3 - >"$T/erp.ndjson" <<'PY'
+import json
+t = 1795338000000 + 600000 + 51 * 1000 + 5 * 60000  # after gen 51's last tick
+for e in [{"type": "health", "ts": t + 1000, "system": "erp", "location": "hq", "status": "up"},
+          {"type": "health", "ts": t + 2000, "system": "erp", "location": "hq", "status": "down"},
+          {"type": "tick", "ts": t + 2000 + 10 * 60000}]:
+    print(json.dumps(e))
+PY
+"$K" token create --name v --role admin --db "$T/two.db" >"$T/two.tok" 2>/dev/null
+VT=$(cat "$T/two.tok")
+start two "$T/two.db" --clock event --config "$T/two.yaml"
+SPID=$PID
+post() { curl -s -H "Authorization: Bearer $VT" -H 'Content-Type: application/x-ndjson' --data-binary @"$1" "$URL/v1/events?end=true" >/dev/null; }
+post "$T/o51.ndjson"
+for _ in $(seq 1 100); do [ "$(wc -l <"$T/slowc")" -ge 3 ] && break; sleep 0.1; done
+post "$T/erp.ndjson" # incident 2: an ERP outage, its hook call and its team message
+incident2() { [ "$(jq -r 'select(.body.incident == 2) | .body.action // .body.kind' "$T/fast" | sort | tr '\n' ' ')" = "incident stop_order_import " ]; }
+for _ in $(seq 1 100); do incident2 && break; sleep 0.1; done
+slow_then=$(wc -l <"$T/slowc")
+check deliverer_incident2_not_behind_customers incident2
+check deliverer_slow_receiver_still_busy [ "$slow_then" -ge 3 -a "$slow_then" -lt 40 ]
+until_sent
+check deliverer_each_notice_once [ "$(wc -l <"$T/slowc")" = 44 -a "$(jq -r .key "$T/slowc" | sort -u | wc -l)" = 44 ]
+check deliverer_customers_by_their_receiver [ "$(jq -r .body.audience "$T/fast" | grep -c customer)" = 0 ]
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 

@@ -56,8 +56,8 @@ static void claim(struct ks_store *s, const char *owner, const char *now, int64_
     ks_buf_reset(out);
     ks_buf_puts(out, "");
     ks_time t = tdb_time(now);
-    enum ks_rc rc = s->ops->claim_due(s, 0, owner, t, t + 5 * KS_MIN, limit, note_hook, NULL, out,
-                                      &err);
+    enum ks_rc rc =
+        s->ops->claim_due(s, 0, NULL, owner, t, t + 5 * KS_MIN, limit, note_hook, NULL, out, &err);
     if (rc != KS_OK) {
         fprintf(stderr, "claim: %s\n", err.msg);
     }
@@ -68,8 +68,12 @@ static void claim(struct ks_store *s, const char *owner, const char *now, int64_
 static void add_hook(struct ks_store *s, const char *key, const char *status, ks_time next_at)
 {
     struct ks_err err = {0};
-    struct ks_hook_row h = {.key = key, .incident = 1, .action = "pause_channel", .body = "{}",
-                            .status = status, .next_at = next_at};
+    struct ks_hook_row h = {.key = key,
+                            .incident = 1,
+                            .action = "pause_channel",
+                            .body = "{}",
+                            .status = status,
+                            .next_at = next_at};
     CHECK_INT(s->ops->add_hook(s, &h, &err), KS_OK);
 }
 
@@ -141,11 +145,17 @@ static void messages_are_claimed_and_their_recorded_attempt_ends_the_lease(void)
     for (int i = 0; i < 3; i++) {
         char key[16];
         snprintf(key, sizeof(key), "msg-%d", i);
-        struct ks_message_row m = {.key = key, .incident = 7, .kind = "incident",
-                                   .audience = "team", .recipient = "#ops",
-                                   .receiver = "slack", .subject = "s", .body = "b",
+        struct ks_message_row m = {.key = key,
+                                   .incident = 7,
+                                   .kind = "incident",
+                                   .audience = "team",
+                                   .recipient = "#ops",
+                                   .receiver = "slack",
+                                   .subject = "s",
+                                   .body = "b",
                                    .status = i == 2 ? "sent" : "queued",
-                                   .created_at = KS_TIME_NONE, .sent_at = KS_TIME_NONE,
+                                   .created_at = KS_TIME_NONE,
+                                   .sent_at = KS_TIME_NONE,
                                    .next_at = KS_TIME_NONE};
         int added = 0;
         CHECK_INT(a->ops->add_message(a, &m, &added, &err), KS_OK);
@@ -154,26 +164,86 @@ static void messages_are_claimed_and_their_recorded_attempt_ends_the_lease(void)
     }
     ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
     char want[64];
-    CHECK_INT(a->ops->claim_due(a, 1, "a", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-              KS_OK);
+    CHECK_INT(
+        a->ops->claim_due(a, 1, NULL, "a", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
+        KS_OK);
     sorted(&got);
     snprintf(want, sizeof(want), "m%lld@a m%lld@a ", (long long)ids[0], (long long)ids[1]);
     CHECK_STR(got.p, want);
     ks_buf_reset(&got);
-    CHECK_INT(b->ops->claim_due(b, 1, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-              KS_OK);
+    CHECK_INT(
+        b->ops->claim_due(b, 1, NULL, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
+        KS_OK);
     CHECK_STR(got.p == NULL ? "" : got.p, "");
-    CHECK_INT(a->ops->update_message(a, ids[0], "queued", 1, KS_TIME_NONE, KS_TIME_NONE, "busy",
-                                     &err),
-              KS_OK);
+    CHECK_INT(
+        a->ops->update_message(a, ids[0], "queued", 1, KS_TIME_NONE, KS_TIME_NONE, "busy", &err),
+        KS_OK);
     ks_buf_reset(&got);
-    CHECK_INT(b->ops->claim_due(b, 1, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-              KS_OK);
+    CHECK_INT(
+        b->ops->claim_due(b, 1, NULL, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
+        KS_OK);
     snprintf(want, sizeof(want), "m%lld@b ", (long long)ids[0]);
     CHECK_STR(got.p, want);
     ks_buf_fini(&got);
     ks_store_close(b);
     ks_store_close(a);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
+/* One receiver's messages at a time (a deliverer per receiver), the shop's
+ * people before customers; a process voids the leases of other processes
+ * only, whatever its deliverers are called. */
+static void messages_are_claimed_by_receiver_people_first(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_store *s = tdb_open(tdb_uri);
+    struct ks_err err = {0};
+    struct ks_buf got = {0};
+    const char *rows[][2] = {{"customer", "slow"},
+                             {"customer", "slow"},
+                             {"team", "slow"},
+                             {"leadership", "fast"},
+                             {"customer", "fast"}};
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "msg-%d", i);
+        struct ks_message_row m = {.key = key,
+                                   .incident = 7,
+                                   .kind = "incident",
+                                   .audience = rows[i][0],
+                                   .recipient = "x",
+                                   .receiver = rows[i][1],
+                                   .subject = "s",
+                                   .body = "b",
+                                   .status = "queued",
+                                   .created_at = KS_TIME_NONE,
+                                   .sent_at = KS_TIME_NONE,
+                                   .next_at = KS_TIME_NONE};
+        int added = 0;
+        CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
+        CHECK_INT(m.id, i + 1);
+    }
+    ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
+    /* the team's message (3) first, then the oldest customer's (1) */
+    CHECK_INT(s->ops->claim_due(s, 1, "slow", "p1:slow", now, now + KS_MIN, 2, NULL, note_message,
+                                &got, &err),
+              KS_OK);
+    sorted(&got);
+    CHECK_STR(got.p, "m1@p1:slow m3@p1:slow ");
+    ks_buf_reset(&got);
+    CHECK_INT(s->ops->claim_due(s, 1, "fast", "p2:fast", now, now + KS_MIN, 1, NULL, note_message,
+                                &got, &err),
+              KS_OK);
+    CHECK_STR(got.p, "m4@p2:fast ");
+    /* p1 takes the writer lock: p2's lease ends, p1's deliverers keep theirs */
+    CHECK_INT(s->ops->void_leases(s, "p1", &err), KS_OK);
+    ks_buf_reset(&got);
+    CHECK_INT(s->ops->list_messages(s, NULL, note_message, &got, &err), KS_OK);
+    CHECK_STR(got.p, "m1@p1:slow m2@- m3@p1:slow m4@- m5@- ");
+    ks_buf_fini(&got);
+    ks_store_close(s);
     tdb_teardown();
     CHECK_INT(ks_alloc_live(), before);
 }
@@ -192,7 +262,7 @@ static void *claim_as_b(void *arg)
     struct ks_err err = {0};
     ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
     ks_buf_puts(&o->got, "");
-    o->rc = o->s->ops->claim_due(o->s, 0, "b", now, now + KS_MIN, 8, note_hook, NULL, &o->got,
+    o->rc = o->s->ops->claim_due(o->s, 0, NULL, "b", now, now + KS_MIN, 8, note_hook, NULL, &o->got,
                                  &err);
     __atomic_store_n(&o->done, 1, __ATOMIC_RELEASE);
     return NULL;
@@ -241,6 +311,7 @@ int main(void)
 {
     RUN_BOTH(hooks_are_claimed_by_one_deliverer_until_recorded_or_expired);
     RUN_BOTH(messages_are_claimed_and_their_recorded_attempt_ends_the_lease);
+    RUN_BOTH(messages_are_claimed_by_receiver_people_first);
     RUN_PG(a_claim_skips_the_rows_another_open_claim_has_locked);
     return t_done();
 }

@@ -650,7 +650,9 @@ static void list_incidents_filters_by_severity_type_channel_and_period(void)
                                                   .until = tdb_time("2026-11-04T00:00:00.000Z")},
                      &b),
               "2 3 ");
-    CHECK_STR(ids_of(s, &(struct ks_incident_filter){.until = tdb_time("2026-11-02T00:00:00.001Z")}, &b),
+    CHECK_STR(ids_of(s,
+                     &(struct ks_incident_filter){.until = tdb_time("2026-11-02T00:00:00.001Z")},
+                     &b),
               "1 2 ");
     CHECK_STR(ids_of(s,
                      &(struct ks_incident_filter){.since = tdb_time("2026-11-04T00:00:00.000Z"),
