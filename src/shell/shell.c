@@ -276,7 +276,7 @@ static int write_holder(struct ks_shell *sh)
  * the last dead-letter and hook ids written with it. */
 struct marks {
     int64_t skus, deadletter, hook;
-    int64_t message, trigger; /* -1: marks written before the outbox of messages */
+    int64_t message, trigger; /* -1: marks written before the outbox of messages; 0: no marks */
 };
 
 static int read_marks(struct ks_shell *sh, struct marks *m, int *found, struct ks_err *err)
@@ -287,7 +287,9 @@ static int read_marks(struct ks_shell *sh, struct marks *m, int *found, struct k
         ks_buf_fini(&b);
         return -1;
     }
-    m->message = m->trigger = -1;
+    /* No saved state: every message and trigger row is an interrupted run's
+     * tail, as every dead letter and hook call is (all marks 0). */
+    m->message = m->trigger = 0;
     int got = 0;
     int ok = !*found ||
              (b.p &&

@@ -151,6 +151,57 @@ static void delivery_results_survive_a_reopen(void)
     ks_shell_close(&a);
 }
 
+static int count_message(void *ctx, const struct ks_message_row *r)
+{
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* A run killed before its first saved state leaves messages and fired
+ * triggers behind it; the next writer undoes them with the rest of the tail,
+ * so that running it again queues them again and the timeline says so. */
+static void a_killed_first_run_leaves_no_message_behind(void)
+{
+    char cfg[128], db[128], out[160];
+    snprintf(cfg, sizeof(cfg), "%s/tail.yaml", dir);
+    snprintf(db, sizeof(db), "%s/tail.db", dir);
+    snprintf(out, sizeof(out), "%s/outbox", dir);
+    FILE *f = fopen(cfg, "w");
+    fprintf(f, "receivers:\n  out: {dir: \"%s\"}\nnotify: {team: [out]}\n", out);
+    fclose(f);
+    for (int run = 0; run < 2; run++) {
+        struct ks_shell a;
+        CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE), 0);
+        struct ks_err err = {0};
+        int64_t mid = -1, tid = -1;
+        CHECK_INT(a.store->ops->max_message_ids(a.store, &mid, &tid, &err), KS_OK);
+        CHECK_INT(mid, 0); /* the first run's tail is gone, its triggers too */
+        CHECK_INT(tid, 0);
+        uint32_t in = ks_engine_input(a.eng, "outage.ndjson");
+        char line[256];
+        for (int m = 0; m <= 7; m++) {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
+                     "\"location\":\"%s\",\"status\":\"up\"}",
+                     m, m ? "lyon" : "paris");
+            ks_engine_event(a.eng, in, m + 1, line, strlen(line), &err);
+        }
+        /* written, but no state saved: the run is killed here the first time */
+        CHECK_INT(ks_shell_flush(&a, run), 0);
+        int n = 0;
+        CHECK_INT(a.store->ops->list_messages(a.store, NULL, count_message, &n, &err), KS_OK);
+        CHECK_INT(n, 1);
+        if (run == 1) {
+            struct ks_buf b = {0};
+            ks_engine_incident_json(a.eng, 1, 1, &b);
+            CHECK(b.p && strstr(b.p, "Team notified of the incident") != NULL);
+            ks_buf_fini(&b);
+        }
+        ks_shell_close(&a);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/ks-deliver-XXXXXX");
@@ -162,6 +213,7 @@ int main(void)
     RUN(webhook_that_fails_twice_is_retried_until_it_succeeds);
     RUN(webhook_that_never_succeeds_gives_up_and_says_so);
     RUN(delivery_results_survive_a_reopen);
+    RUN(a_killed_first_run_leaves_no_message_behind);
     ks_hook_global_cleanup();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
