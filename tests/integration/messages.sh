@@ -230,7 +230,12 @@ for _ in $(seq 1 100); do incident2 && break; sleep 0.1; done
 slow_then=$(wc -l <"$T/slowc")
 check deliverer_incident2_not_behind_customers incident2
 check deliverer_slow_receiver_still_busy [ "$slow_then" -ge 3 -a "$slow_then" -lt 40 ]
+metric() { curl -s -H "Authorization: Bearer $VT" "$URL/metrics" | sed -n "s/^$1 //p"; }
+check metrics_queued_by_receiver [ "$(metric 'kintsugi_messages_queued{receiver="fast"}')" = 0 -a "$(metric 'kintsugi_messages_queued{receiver="slow"}')" -gt 0 ]
+# the oldest waiting notice was queued at the customer trigger; the ERP events moved the clock past it
+check metrics_slow_receiver_behind awk -v v="$(metric 'kintsugi_messages_oldest_queued_seconds{receiver="slow"}')" 'BEGIN { exit !(v > 600) }'
 until_sent
+check metrics_caught_up [ "$(metric 'kintsugi_messages_queued{receiver="slow"}')" = 0 -a "$(metric 'kintsugi_messages_oldest_queued_seconds{receiver="slow"}')" = 0 ]
 check deliverer_each_notice_once [ "$(wc -l <"$T/slowc")" = 44 -a "$(jq -r .key "$T/slowc" | sort -u | wc -l)" = 44 ]
 check deliverer_customers_by_their_receiver [ "$(jq -r .body.audience "$T/fast" | grep -c customer)" = 0 ]
 kill "$SPID"
