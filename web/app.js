@@ -346,13 +346,35 @@
       (current().name === 'guard' ? '' : ' — <a href="#/guard">see the guard</a>') + '</div>';
   }
 
+  /* ---- the notification banner: a receiver whose messages do not go out ------ */
+
+  var BEHIND_MS = 5 * 60000; /* messages waiting longer than this, by the engine clock */
+  function notifyBannerHtml(rs) {
+    var parts = [];
+    (rs || []).forEach(function (r) {
+      var bits = [];
+      if (r.failed) {
+        bits.push('<strong>' + num(r.failed) + ' failed</strong>' +
+          (r.last_failure ? ' (last: ' + esc(r.last_failure) + ')' : ''));
+      }
+      if (r.queued && (!r.configured || now() - Date.parse(r.oldest_queued_at) > BEHIND_MS)) {
+        bits.push(num(r.queued) + ' waiting, the oldest since ' + when(r.oldest_queued_at) +
+          (r.configured ? '' : ': the receiver is configured no more'));
+      }
+      if (bits.length) { parts.push('<b>' + esc(r.receiver) + '</b>: ' + bits.join(', ')); }
+    });
+    if (!parts.length) { return ''; }
+    return '<div class="banner bad-banner" role="status" id="notify-banner"><strong>✉ Notifications not going out:</strong> ' +
+      parts.join(' · ') + ' <span class="muted">(a failed message is retried from its incident)</span></div>';
+  }
+
   /* ---- pages ------------------------------------------------------------------ */
 
   var PAGES = {};
 
   PAGES.now = function () {
-    layout('now', ['now-banner', 'now-head', 'now-list']);
-    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard')]).then(function (r) {
+    layout('now', ['now-banner', 'now-notify', 'now-head', 'now-list']);
+    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard'), get('/v1/receivers')]).then(function (r) {
       var list = r[0].filter(function (i) { return i.status !== 'resolved'; });
       S.guard = r[2];
       list.sort(function (a, b) {
@@ -362,6 +384,7 @@
       var counts = { P1: 0, P2: 0, P3: 0 };
       list.forEach(function (i) { counts[i.severity]++; });
       patch(section('now-banner'), bannerHtml(S.guard));
+      patch(section('now-notify'), notifyBannerHtml(r[3]));
       patch(section('now-head'), '<h1>Now: ' + list.length + ' open incident' + (list.length === 1 ? '' : 's') +
         '</h1><p class="muted">' + ['P1', 'P2', 'P3'].map(function (s) { return sev(s) + ' ' + counts[s]; }).join(' &nbsp; ') +
         ' &nbsp; · resolved incidents are not shown</p>');

@@ -1,7 +1,8 @@
 /*
  * cmd_messages.c - `kintsugi messages`: the outbox of notifications and
  * customer notices (docs/MESSAGES.md): list it, deliver what is due, retry a
- * failed message, preview a template rendered for an incident.
+ * failed message, preview a template rendered for an incident, say how each
+ * receiver is doing.
  */
 #include "../shell/shell.h"
 #include "cli.h"
@@ -14,7 +15,7 @@ static struct ks_opt opts[] = {
     {"config", 1, "configuration file with receivers:, notify: and messages: (default: "
                   "./kintsugi.yaml)",
      0, NULL},
-    {"json", 0, "list: JSON on stdout (an array of messages)", 0, NULL},
+    {"json", 0, "list, receivers: JSON on stdout (an array of messages, of receivers)", 0, NULL},
     {"incident", 1, "list: only this incident's messages", 0, NULL},
     {"audience", 1, "list: only team, leadership or customer", 0, NULL},
     {"status", 1, "list: only queued, sent or failed", 0, NULL},
@@ -25,13 +26,16 @@ static struct ks_opt opts[] = {
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--json]\n"
-    "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T",
+    "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
+    "       kintsugi messages receivers [--json]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
     "  list       every message with its audience, recipient, receiver, status and attempts\n"
     "  deliver    send what is due now, retrying with backoff for up to --wait\n"
     "  retry ID   queue a failed message again (its attempts start over) and deliver\n"
     "  preview N  render a template for incident N (a customer template for its first\n"
-    "             affected order with an e-mail)\n\n"
+    "             affected order with an e-mail)\n"
+    "  receivers  each receiver: messages waiting and since when, failed (with the last\n"
+    "             failure), sent\n\n"
     "Messages are queued by the triggers in the same transaction as the incident change\n"
     "that caused them, each with an idempotency key, and delivered at least once;\n"
     "kintsugi ingest delivers after replaying, kintsugi serve all the time.\n"
@@ -48,6 +52,18 @@ static int row(void *ctx, const struct ks_message_row *m)
            (long long)m->incident, m->kind, m->audience, m->recipient, m->receiver, m->status,
            (long long)m->attempts, m->detail ? m->detail : "");
     return 0;
+}
+
+/* --json: out on stdout, or the error (out is freed either way). */
+static int json_out(enum ks_rc rc, struct ks_buf *out, const struct ks_err *err)
+{
+    if (rc == KS_OK) {
+        printf("%s\n", out->p);
+    } else {
+        ks_cli_error("%s", err->msg);
+    }
+    ks_buf_fini(out);
+    return rc == KS_OK ? KS_EXIT_OK : KS_EXIT_FAIL;
 }
 
 static int list(const struct ks_shell *a)
@@ -72,16 +88,7 @@ static int list(const struct ks_shell *a)
     struct ks_err err = {0};
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf out = {0};
-        enum ks_rc rc = ks_shell_messages_json(a->store, &f, &out, &err);
-        if (rc == KS_OK) {
-            printf("%s\n", out.p);
-        }
-        ks_buf_fini(&out);
-        if (rc != KS_OK) {
-            ks_cli_error("%s", err.msg);
-            return KS_EXIT_FAIL;
-        }
-        return KS_EXIT_OK;
+        return json_out(ks_shell_messages_json(a->store, &f, &out, &err), &out, &err);
     }
     int n = 0;
     printf("%-6s %-8s %-16s %-10s %-28s %-10s %-7s %-3s %s\n", "ID", "INCIDENT", "KIND",
@@ -93,6 +100,38 @@ static int list(const struct ks_shell *a)
     if (!n) {
         printf("(no messages)\n");
     }
+    return KS_EXIT_OK;
+}
+
+static int receivers(const struct ks_shell *a)
+{
+    struct ks_err err = {0};
+    if (ks_cli_opt(&spec, "json")->set) {
+        struct ks_buf out = {0};
+        return json_out(ks_shell_receivers_json(a->store, &a->cfg, &out, &err), &out, &err);
+    }
+    struct ks_receiver_state *v;
+    size_t n;
+    if (ks_shell_receivers(a->store, &a->cfg, &v, &n, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    printf("%-16s %-13s %-7s %-25s %-7s %-7s %s\n", "RECEIVER", "KIND", "QUEUED",
+           "OLDEST WAITING SINCE", "FAILED", "SENT", "LAST FAILURE");
+    for (size_t i = 0; i < n; i++) {
+        char at[32] = "-";
+        if (v[i].oldest_queued != KS_TIME_NONE) {
+            ks_time_fmt(v[i].oldest_queued, at);
+        }
+        printf("%-16s %-13s %-7lld %-25s %-7lld %-7lld %s\n", v[i].name,
+               v[i].kind ? v[i].kind : "unconfigured", (long long)v[i].queued, at,
+               (long long)v[i].failed, (long long)v[i].sent,
+               v[i].last_failure ? v[i].last_failure : "-");
+    }
+    if (!n) {
+        printf("(no receivers: none is configured under receivers: and no message names one)\n");
+    }
+    ks_shell_receivers_free(v, n);
     return KS_EXIT_OK;
 }
 
@@ -195,13 +234,16 @@ int ks_cmd_messages(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    static const struct ks_cli_verb verbs[] = {
-        {"list", 0, NULL}, {"deliver", 0, NULL}, {"retry", 1, NULL}, {"preview", 1, NULL}};
-    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 4, args[0]);
+    static const struct ks_cli_verb verbs[] = {{"list", 0, NULL},
+                                               {"deliver", 0, NULL},
+                                               {"retry", 1, NULL},
+                                               {"preview", 1, NULL},
+                                               {"receivers", 0, NULL}};
+    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 5, args[0]);
     if (v < 0 || (nargs > 0 && nargs - 1 != verbs[v].nargs)) {
         if (v < 0) {
-            ks_cli_error("unknown messages command '%s': use list, deliver, retry ID or preview "
-                         "INCIDENT --template T",
+            ks_cli_error("unknown messages command '%s': use list, deliver, retry ID, preview "
+                         "INCIDENT --template T or receivers",
                          args[0]);
         } else {
             ks_cli_error("'messages %s' takes %s", verbs[v].name,
@@ -227,7 +269,7 @@ int ks_cmd_messages(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
-    int flags = v == 0 ? 0 : v == 3 ? KS_SHELL_ENGINE | KS_SHELL_READ : KS_SHELL_ENGINE;
+    int flags = v == 0 || v == 4 ? 0 : v == 3 ? KS_SHELL_ENGINE | KS_SHELL_READ : KS_SHELL_ENGINE;
     struct ks_shell a;
     if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, flags)) != 0) {
         return rc;
@@ -242,8 +284,11 @@ int ks_cmd_messages(int argc, char **argv)
     case 2:
         rc = retry(&a, id, wait);
         break;
-    default:
+    case 3:
         rc = preview(&a, id, ks_cli_opt(&spec, "template")->value);
+        break;
+    default:
+        rc = receivers(&a);
         break;
     }
     ks_shell_close(&a);

@@ -228,6 +228,19 @@ void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *res
     ks_http_add_header(resp, "X-Total-Count", n);
 }
 
+/* GET /v1/receivers: `kintsugi messages receivers --json`. */
+void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    (void)req;
+    struct ks_live *l = live_of(ctx);
+    struct ks_err err = {0};
+    struct ks_store *s = ks_live_reader(l, &err);
+    if (!s || ks_shell_receivers_json(s, &l->a.cfg, &resp->body, &err) != KS_OK) {
+        ks_buf_fini(&resp->body);
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+    }
+}
+
 /* POST /v1/messages/{id}/retry: `kintsugi messages retry ID` as a journaled
  * command (live_tx.c); 409 when the message is not failed. */
 void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,

@@ -146,60 +146,6 @@ static int count_hook(void *ctx, const struct ks_hook_row *r)
     return 0;
 }
 
-/* The messages still queued for one receiver: how many, and the creation
- * (engine clock) of the oldest. */
-struct rcv_queue {
-    char *name;
-    uint64_t queued;
-    ks_time oldest; /* KS_TIME_NONE: none queued */
-};
-
-struct msg_counts {
-    uint64_t queued, sent, failed;
-    struct rcv_queue *rcv;
-    size_t nrcv, caprcv;
-};
-
-static struct rcv_queue *rcv_of(struct msg_counts *c, const char *name)
-{
-    for (size_t i = 0; i < c->nrcv; i++) {
-        if (strcmp(c->rcv[i].name, name) == 0) {
-            return &c->rcv[i];
-        }
-    }
-    KS_GROW(c->rcv, c->caprcv, c->nrcv + 1);
-    struct rcv_queue *q = &c->rcv[c->nrcv++];
-    *q = (struct rcv_queue){ks_strdup(name), 0, KS_TIME_NONE};
-    return q;
-}
-
-static int count_message(void *ctx, const struct ks_message_row *r)
-{
-    struct msg_counts *c = ctx;
-    if (strcmp(r->status, "sent") == 0) {
-        c->sent++;
-    } else if (strcmp(r->status, "failed") == 0) {
-        c->failed++;
-    } else {
-        c->queued++;
-        struct rcv_queue *q = rcv_of(c, r->receiver);
-        q->queued++;
-        if (r->created_at != KS_TIME_NONE &&
-            (q->oldest == KS_TIME_NONE || r->created_at < q->oldest)) {
-            q->oldest = r->created_at;
-        }
-    }
-    return 0;
-}
-
-static void msg_counts_fini(struct msg_counts *c)
-{
-    for (size_t i = 0; i < c->nrcv; i++) {
-        ks_free(c->rcv[i].name);
-    }
-    ks_free(c->rcv);
-}
-
 static enum ks_rc read_guard(const struct ks_engine *e, void *ctx, struct ks_buf *out,
                              struct ks_err *err)
 {
@@ -243,13 +189,17 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     if (s->ops->list_hooks(s, NULL, count_hook, &hc, err) != KS_OK) {
         return err->rc;
     }
-    struct msg_counts mc = {0};
-    for (size_t i = 0; i < l->a.cfg.nreceivers; i++) {
-        rcv_of(&mc, l->a.cfg.receivers[i].name); /* a configured receiver is always a series */
-    }
-    if (s->ops->list_messages(s, NULL, count_message, &mc, err) != KS_OK) {
-        msg_counts_fini(&mc);
+    /* by receiver, one grouped query (a configured receiver is always a series) */
+    struct ks_receiver_state *rv;
+    size_t nrv;
+    if (ks_shell_receivers(s, &l->a.cfg, &rv, &nrv, err) != KS_OK) {
         return err->rc;
+    }
+    int64_t queued = 0, sent = 0, failed = 0;
+    for (size_t i = 0; i < nrv; i++) {
+        queued += rv[i].queued;
+        sent += rv[i].sent;
+        failed += rv[i].failed;
     }
     struct ks_buf g = {0};
     uint64_t paused = 0, held = 0, held_values = 0;
@@ -344,28 +294,28 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
                   "kintsugi_outbox{kind=\"message\",status=\"queued\"} %llu\n"
                   "kintsugi_outbox{kind=\"message\",status=\"sent\"} %llu\n"
                   "kintsugi_outbox{kind=\"message\",status=\"failed\"} %llu\n",
-                  (unsigned long long)mc.queued, (unsigned long long)mc.sent,
-                  (unsigned long long)mc.failed);
+                  (unsigned long long)queued, (unsigned long long)sent,
+                  (unsigned long long)failed);
     head(o, "kintsugi_messages_queued", "gauge",
          "Messages waiting for their receiver (the server delivers each receiver's on a thread "
          "of its own).");
-    for (size_t i = 0; i < mc.nrcv; i++) {
+    for (size_t i = 0; i < nrv; i++) {
         ks_buf_puts(o, "kintsugi_messages_queued{receiver=\"");
-        label_escape(o, mc.rcv[i].name);
-        ks_buf_printf(o, "\"} %llu\n", (unsigned long long)mc.rcv[i].queued);
+        label_escape(o, rv[i].name);
+        ks_buf_printf(o, "\"} %llu\n", (unsigned long long)rv[i].queued);
     }
     head(o, "kintsugi_messages_oldest_queued_seconds", "gauge",
          "Engine clock minus the creation of the oldest message waiting for the receiver (0: "
          "none waits): how far behind the receiver is.");
-    for (size_t i = 0; i < mc.nrcv; i++) {
-        ks_time old = mc.rcv[i].oldest;
+    for (size_t i = 0; i < nrv; i++) {
+        ks_time old = rv[i].oldest_queued;
         ks_buf_puts(o, "kintsugi_messages_oldest_queued_seconds{receiver=\"");
-        label_escape(o, mc.rcv[i].name);
+        label_escape(o, rv[i].name);
         ks_buf_puts(o, "\"} ");
         num(o, old == KS_TIME_NONE || st.clock <= old ? 0.0 : (double)(st.clock - old) / 1e3);
         ks_buf_putc(o, '\n');
     }
-    msg_counts_fini(&mc);
+    ks_shell_receivers_free(rv, nrv);
 
     head(o, "kintsugi_http_request_duration_seconds", "histogram",
          "HTTP requests from headers received to answer sent, by route.");

@@ -122,6 +122,7 @@ void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_htt
                                     void *ctx);
 void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
+void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx);
 void ks_live_free(struct ks_live *l);

@@ -226,6 +226,25 @@ int ks_shell_messages_deliver(struct ks_shell *s, ks_time max_wait, struct ks_ms
 enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, int64_t id,
                                     const char *by, ks_time at, int again, int64_t *incident,
                                     struct ks_err *err);
+/* ---- receivers (receivers.c) --------------------------------------------------- */
+
+/* One receiver of messages: configured, or named by a message still in the
+ * outbox. */
+struct ks_receiver_state {
+    char *name;
+    const char *kind; /* smtp | webhook | dir; NULL: configured no more */
+    int64_t queued, sent, failed;
+    ks_time oldest_queued; /* engine clock; KS_TIME_NONE: nothing waits */
+    char *last_failure;    /* the last failed message's detail, or NULL */
+};
+/* Every receiver, by name; free with ks_shell_receivers_free. */
+enum ks_rc ks_shell_receivers(struct ks_store *s, const struct ks_config *cfg,
+                              struct ks_receiver_state **out, size_t *n, struct ks_err *err);
+void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n);
+/* `kintsugi messages receivers --json`, GET /v1/receivers. */
+enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *cfg,
+                                   struct ks_buf *out, struct ks_err *err);
+
 /* `kintsugi messages --json`: the messages of f, oldest first. */
 enum ks_rc ks_shell_messages_json(struct ks_store *s, const struct ks_message_filter *f,
                                   struct ks_buf *out, struct ks_err *err);

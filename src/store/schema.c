@@ -402,6 +402,12 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "
                        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(incident, name, seq) "
                        "DO UPDATE SET done = excluded.done",
+    /* Per receiver and status: how many, the oldest creation, the last
+     * message's detail (for failed ones: how the last failure went). */
+    [ST_MESSAGE_STATS] = "SELECT receiver, status, count(*), min(created_at), "
+                         "(SELECT f.detail FROM messages f WHERE f.receiver = m.receiver AND "
+                         "f.status = m.status ORDER BY f.id DESC LIMIT 1) "
+                         "FROM messages m GROUP BY receiver, status ORDER BY receiver, status",
     [ST_MAX_MESSAGE_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM messages), "
                            "(SELECT coalesce(max(id), 0) FROM message_triggers)",
     [ST_TRIM_MESSAGES] = "DELETE FROM messages WHERE id > ?1",

@@ -1356,6 +1356,29 @@ static enum ks_rc sql_put_trigger(struct ks_store *s, const struct ks_trigger_ro
                   NULL, NULL, err, "record trigger");
 }
 
+static enum ks_rc sql_message_stats(struct ks_store *s,
+                                    int (*fn)(void *ctx, const char *receiver, const char *status,
+                                              int64_t count, ks_time oldest,
+                                              const char *last_detail),
+                                    void *ctx, struct ks_err *err)
+{
+    const char *what = "count messages by receiver";
+    struct ks_sqlcur c;
+    enum ks_rc rc = q_query(db(s), ST_MESSAGE_STATS, SQLV_NONE, &c, err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    int r;
+    while ((r = q_next(&c, err, what)) == 1) {
+        ks_time oldest = KS_TIME_NONE;
+        c_time(&c, 3, &oldest);
+        if (fn(ctx, c_text(&c, 0), c_text(&c, 1), c_int(&c, 2), oldest, c_text(&c, 4))) {
+            break;
+        }
+    }
+    return end_list(&c, r);
+}
+
 static enum ks_rc sql_max_message_ids(struct ks_store *s, int64_t *message, int64_t *trigger,
                                       struct ks_err *err)
 {
@@ -1470,6 +1493,7 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
     .void_leases = sql_void_leases, .get_trigger = sql_get_trigger,                          \
     .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
+    .message_stats = sql_message_stats,                        \
     .put_remedy = sql_put_remedy, .list_remedies = sql_list_remedies
 
 const struct ks_store_ops ks_store_sqlite_ops = {

@@ -425,6 +425,13 @@ struct ks_store_ops {
                               struct ks_trigger_row *out, int *found, struct ks_err *err);
     enum ks_rc (*put_trigger)(struct ks_store *s, const struct ks_trigger_row *row,
                               struct ks_err *err);
+    /* The messages by receiver and status, in that order: fn gets how many,
+     * the creation of the oldest (engine clock) and the detail of the last
+     * one (borrowed for the call). */
+    enum ks_rc (*message_stats)(struct ks_store *s,
+                                int (*fn)(void *ctx, const char *receiver, const char *status,
+                                          int64_t count, ks_time oldest, const char *last_detail),
+                                void *ctx, struct ks_err *err);
     /* The highest message and trigger ids (0: none). */
     enum ks_rc (*max_message_ids)(struct ks_store *s, int64_t *message, int64_t *trigger,
                                   struct ks_err *err);

@@ -346,6 +346,15 @@ try {
   const rob2 = await tab();
   await signIn(rob2, R2, URL2);
   await rob2.waitForSelector('#now-list');
+  await check('now_says_which_receiver_fails', async () => {
+    const rs = await api(V2, '/v1/receivers', undefined, URL2);
+    const box = rs.find((r) => r.receiver === 'box');
+    eq(10, box.failed, 'failed messages of box');
+    await waitText(rob2, '#notify-banner', /Notifications not going out: box: 10 failed \(last: /);
+    const last = await text(rob2, '#notify-banner');
+    if (!last.includes(box.last_failure)) { throw new Error('no last failure in: ' + last); }
+  });
+  await shot(rob2, '15b-now-notifications');
   await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
   await rob2.waitForSelector('#messages-table');
   const rowText = (page, sel) => page.$$eval(sel, (rs) => rs.map((r) => Object.fromEntries(

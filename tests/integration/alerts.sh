@@ -32,11 +32,6 @@ post() {
 inc() { curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents/$1" | jq -c "$2"; }
 inr() { inc "$1" "$2" | jq -r .; } # a string of the incident, raw
 incidents() { curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" | jq -c "$1"; }
-is() { # WANT GOT...: equal, else say both
-    local want=$1
-    shift
-    [ "$*" = "$want" ] || { echo "want: $want"; echo "got:  $*"; return 1; }
-}
 # until_is SECONDS WANT CMD...: polls CMD until it prints WANT
 until_is() {
     local secs=$1 want=$2 got="" i

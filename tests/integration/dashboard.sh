@@ -25,11 +25,6 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
-is() { # WANT GOT...: equal, else say both
-    local want=$1
-    shift
-    [ "$*" = "$want" ] || { echo "want: $want"; echo "got:  $*"; return 1; }
-}
 
 browser_ready() {
     command -v node >/dev/null && command -v npm >/dev/null || {

@@ -1,5 +1,6 @@
 # lib.bash - shared by the CLI integration tests (sourced, not run).
 # check NAME CMD...    runs CMD, counts it as passed when it exits 0, else prints its output
+# is WANT GOT...       succeeds when GOT (its words joined) is WANT, else says both
 # exit_is CODE CMD...  succeeds when CMD exits with CODE
 # Both scripts end with: echo "RESULT passed=$passed failed=$failed"
 K=${KINTSUGI:-build/san/kintsugi}
@@ -21,6 +22,11 @@ check() {
     fi
 }
 
+is() { # WANT GOT...: equal, else say both
+    local want=$1
+    shift
+    [ "$*" = "$want" ] || { echo "want: $want"; echo "got:  $*"; return 1; }
+}
 exit_is() {
     local want=$1
     shift

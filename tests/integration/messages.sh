@@ -165,6 +165,8 @@ EOF
 state1() { "$K" messages --db "$T/f.db" --json | jq -r '.[0] | "\(.status) \(.attempts)"'; }
 check failed_after_two_attempts [ "$(state1)" = "failed 2" ]
 check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q 'Message 1 (incident to team via chat) failed after 2 attempts: attempt 2: HTTP 500'"
+check receivers_say_the_failure is '[{"receiver":"chat","kind":"webhook","configured":true,"queued":0,"oldest_queued_at":null,"sent":0,"failed":1,"last_failure":"attempt 2: HTTP 500 Internal Server Error"}]' "$("$K" messages receivers --json --config "$T/fails.yaml" --db "$T/f.db")"
+check receivers_table bash -c "$K messages receivers --config $T/fails.yaml --db $T/f.db | grep -Eq '^chat +webhook +0 +- +1 +0 +attempt 2: HTTP 500 Internal Server Error\$'"
 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
 check retry_by_hand [ "$(state1)" = "sent 1" ]
 check retry_sent_refused bash -c "$K messages retry 1 --config $T/fails.yaml --db $T/f.db 2>&1 | grep -q 'message 1 is sent, not failed'"
@@ -230,6 +232,8 @@ for _ in $(seq 1 100); do incident2 && break; sleep 0.1; done
 slow_then=$(wc -l <"$T/slowc")
 check deliverer_incident2_not_behind_customers incident2
 check deliverer_slow_receiver_still_busy [ "$slow_then" -ge 3 -a "$slow_then" -lt 40 ]
+waiting=$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers")
+check receivers_route_while_behind is "fast 0 null slow true true" "$(echo "$waiting" | jq -r '[.[] | .receiver, (if .receiver == "fast" then .queued, (.oldest_queued_at | tostring) else (.queued > 0), (.oldest_queued_at != null) end)] | join(" ")')"
 metric() { curl -s -H "Authorization: Bearer $VT" "$URL/metrics" | sed -n "s/^$1 //p"; }
 check metrics_queued_by_receiver [ "$(metric 'kintsugi_messages_queued{receiver="fast"}')" = 0 -a "$(metric 'kintsugi_messages_queued{receiver="slow"}')" -gt 0 ]
 # the oldest waiting notice was queued at the customer trigger; the ERP events moved the clock past it
@@ -238,6 +242,8 @@ until_sent
 check metrics_caught_up [ "$(metric 'kintsugi_messages_queued{receiver="slow"}')" = 0 -a "$(metric 'kintsugi_messages_oldest_queued_seconds{receiver="slow"}')" = 0 ]
 check deliverer_each_notice_once [ "$(wc -l <"$T/slowc")" = 44 -a "$(jq -r .key "$T/slowc" | sort -u | wc -l)" = 44 ]
 check deliverer_customers_by_their_receiver [ "$(jq -r .body.audience "$T/fast" | grep -c customer)" = 0 ]
+check receivers_route_is_cli_json [ "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers")" = "$("$K" messages receivers --json --config "$T/two.yaml" --db "$T/two.db")" ]
+check receivers_caught_up is "fast 0 slow 0 44" "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers" | jq -r '[.[] | .receiver, .queued, (select(.receiver == "slow") | .sent)] | join(" ")')"
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 

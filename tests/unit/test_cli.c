@@ -96,8 +96,9 @@ static const struct usage_case usage_cases[] = {
     {ks_cmd_messages, {"retry"}, "kintsugi: 'messages retry' takes one argument"},
     {ks_cmd_messages,
      {"frob"},
-     "kintsugi: unknown messages command 'frob': use list, deliver, retry ID or preview INCIDENT "
-     "--template T"},
+     "kintsugi: unknown messages command 'frob': use list, deliver, retry ID, preview INCIDENT "
+     "--template T or receivers"},
+    {ks_cmd_messages, {"receivers", "x"}, "kintsugi: 'messages receivers' takes no argument"},
     {ks_cmd_review, {"show"}, "kintsugi: wrong number of arguments for 'review show'"},
     {ks_cmd_review, {"items", "1"}, "kintsugi: wrong number of arguments for 'review items'"},
     {ks_cmd_review,

@@ -189,6 +189,16 @@ static int mrow(void *ctx, const struct ks_message_row *m)
     return 0;
 }
 
+static int stat_row(void *ctx, const char *receiver, const char *status, int64_t count,
+                    ks_time oldest, const char *last)
+{
+    char at[32];
+    ks_time_fmt(oldest, at);
+    ks_buf_printf(ctx, "%s %s %lld %s %s|", receiver, status, (long long)count, at,
+                  last ? last : "-");
+    return 0;
+}
+
 static void outbox_keeps_one_row_per_key_and_receiver(void)
 {
     struct ks_store *s;
@@ -263,12 +273,28 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(s->ops->max_message_ids(s, &mid, &tid, &err), KS_OK);
     CHECK_INT(mid, second);
     CHECK_INT(tid, 1);
+    /* by receiver and status: how many, the oldest, the last one's detail */
+    CHECK_INT(s->ops->update_message(s, second, "failed", 3, KS_TIME_NONE, KS_TIME_NONE,
+                                     "attempt 3: HTTP 500", &err),
+              KS_OK);
+    m.key = "ks-2";
+    m.created_at = 700;
+    CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
+    m.key = "ks-3";
+    m.created_at = 900;
+    CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
+    struct ks_buf st = {0};
+    CHECK_INT(s->ops->message_stats(s, stat_row, &st, &err), KS_OK);
+    CHECK_STR(st.p, "files failed 1 1970-01-01T00:00:01.000Z attempt 3: HTTP 500|"
+                    "files queued 2 1970-01-01T00:00:00.700Z -|"
+                    "mail sent 1 1970-01-01T00:00:01.000Z ok|");
+    ks_buf_fini(&st);
     /* an interrupted run's tail: messages after 1 and triggers after 0 go;
      * -1 keeps a table whole (marks written before messages existed) */
     struct ks_store_trim t = {0, 0, 0, 100, -1, -1};
     CHECK_INT(s->ops->trim(s, &t, &err), KS_OK);
     CHECK_INT(s->ops->max_message_ids(s, &mid, &tid, &err), KS_OK);
-    CHECK_INT(mid, 3);
+    CHECK_INT(mid, 5);
     CHECK_INT(tid, 1);
     t.messages = 1;
     t.triggers = 0;

@@ -1,0 +1,132 @@
+/*
+ * receivers.c - how each receiver of messages is doing (docs/MESSAGES.md,
+ * "Receivers"): what waits for it and since when, what failed and how the
+ * last failure went, what it sent. `kintsugi messages receivers`, GET
+ * /v1/receivers and the dashboard's notification banner read it.
+ */
+#include "../comms/comms.h"
+#include "shell.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct collect {
+    struct ks_receiver_state *v;
+    size_t n, cap;
+};
+
+/* The receiver of that name, added when it is not there yet. */
+static struct ks_receiver_state *add(struct collect *c, const char *name)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->v[i].name, name) == 0) {
+            return &c->v[i];
+        }
+    }
+    KS_GROW(c->v, c->cap, c->n + 1);
+    struct ks_receiver_state *r = &c->v[c->n++];
+    memset(r, 0, sizeof(*r));
+    r->name = ks_strdup(name);
+    r->oldest_queued = KS_TIME_NONE;
+    return r;
+}
+
+static int stat_row(void *ctx, const char *receiver, const char *status, int64_t count,
+                    ks_time oldest, const char *last_detail)
+{
+    struct ks_receiver_state *r = add(ctx, receiver);
+    if (strcmp(status, "queued") == 0) {
+        r->queued = count;
+        r->oldest_queued = oldest;
+    } else if (strcmp(status, "sent") == 0) {
+        r->sent = count;
+    } else if (strcmp(status, "failed") == 0) {
+        r->failed = count;
+        ks_free(r->last_failure);
+        r->last_failure = last_detail ? ks_strdup(last_detail) : NULL;
+    }
+    return 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct ks_receiver_state *)a)->name,
+                  ((const struct ks_receiver_state *)b)->name);
+}
+
+enum ks_rc ks_shell_receivers(struct ks_store *s, const struct ks_config *cfg,
+                              struct ks_receiver_state **out, size_t *n, struct ks_err *err)
+{
+    struct collect c = {0};
+    for (size_t i = 0; cfg && i < cfg->nreceivers; i++) {
+        add(&c, cfg->receivers[i].name);
+    }
+    enum ks_rc rc = s->ops->message_stats(s, stat_row, &c, err);
+    for (size_t i = 0; i < c.n; i++) {
+        const struct ks_receiver_cfg *r = cfg ? ks_config_receiver(cfg, c.v[i].name) : NULL;
+        c.v[i].kind = !r ? NULL : r->smtp ? "smtp" : r->webhook ? "webhook" : "dir";
+    }
+    if (c.n > 1) {
+        qsort(c.v, c.n, sizeof(*c.v), by_name);
+    }
+    if (rc != KS_OK) {
+        ks_shell_receivers_free(c.v, c.n);
+        c.v = NULL;
+        c.n = 0;
+    }
+    *out = c.v;
+    *n = c.n;
+    return rc;
+}
+
+void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        ks_free(v[i].name);
+        ks_free(v[i].last_failure);
+    }
+    ks_free(v);
+}
+
+enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *cfg,
+                                   struct ks_buf *out, struct ks_err *err)
+{
+    struct ks_receiver_state *v;
+    size_t n;
+    enum ks_rc rc = ks_shell_receivers(s, cfg, &v, &n, err);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    ks_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        const struct ks_receiver_state *r = &v[i];
+        ks_buf_puts(out, i ? ",{\"receiver\":" : "{\"receiver\":");
+        ks_shell_json_bytes(out, r->name, strlen(r->name));
+        ks_buf_puts(out, ",\"kind\":");
+        if (r->kind) {
+            ks_buf_printf(out, "\"%s\"", r->kind);
+        } else {
+            ks_buf_puts(out, "null");
+        }
+        ks_buf_printf(out, ",\"configured\":%s,\"queued\":%lld,\"oldest_queued_at\":",
+                      r->kind ? "true" : "false", (long long)r->queued);
+        if (r->oldest_queued == KS_TIME_NONE) {
+            ks_buf_puts(out, "null");
+        } else {
+            char at[32];
+            ks_time_fmt(r->oldest_queued, at);
+            ks_buf_printf(out, "\"%s\"", at);
+        }
+        ks_buf_printf(out, ",\"sent\":%lld,\"failed\":%lld,\"last_failure\":", (long long)r->sent,
+                      (long long)r->failed);
+        if (r->last_failure) {
+            ks_shell_json_bytes(out, r->last_failure, strlen(r->last_failure));
+        } else {
+            ks_buf_puts(out, "null");
+        }
+        ks_buf_putc(out, '}');
+    }
+    ks_buf_putc(out, ']');
+    ks_shell_receivers_free(v, n);
+    return KS_OK;
+}
