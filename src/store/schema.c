@@ -402,11 +402,13 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "
                        "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(incident, name, seq) "
                        "DO UPDATE SET done = excluded.done",
-    /* Per receiver and status: how many, the oldest creation, the last
-     * message's detail (for failed ones: how the last failure went). */
+    /* Per receiver and status: how many, the oldest creation, and for the
+     * failed ones how the last failure went (looked up for them only: the
+     * sent may be many). */
     [ST_MESSAGE_STATS] = "SELECT receiver, status, count(*), min(created_at), "
-                         "(SELECT f.detail FROM messages f WHERE f.receiver = m.receiver AND "
-                         "f.status = m.status ORDER BY f.id DESC LIMIT 1) "
+                         "CASE WHEN status = 'failed' THEN (SELECT f.detail FROM messages f "
+                         "WHERE f.receiver = m.receiver AND f.status = 'failed' "
+                         "ORDER BY f.id DESC LIMIT 1) END "
                          "FROM messages m GROUP BY receiver, status ORDER BY receiver, status",
     [ST_MAX_MESSAGE_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM messages), "
                            "(SELECT coalesce(max(id), 0) FROM message_triggers)",

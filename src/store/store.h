@@ -426,8 +426,8 @@ struct ks_store_ops {
     enum ks_rc (*put_trigger)(struct ks_store *s, const struct ks_trigger_row *row,
                               struct ks_err *err);
     /* The messages by receiver and status, in that order: fn gets how many,
-     * the creation of the oldest (engine clock) and the detail of the last
-     * one (borrowed for the call). */
+     * the creation of the oldest (engine clock) and, for the failed ones,
+     * the detail of the last one (else NULL; borrowed for the call). */
     enum ks_rc (*message_stats)(struct ks_store *s,
                                 int (*fn)(void *ctx, const char *receiver, const char *status,
                                           int64_t count, ks_time oldest, const char *last_detail),

@@ -287,7 +287,7 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(s->ops->message_stats(s, stat_row, &st, &err), KS_OK);
     CHECK_STR(st.p, "files failed 1 1970-01-01T00:00:01.000Z attempt 3: HTTP 500|"
                     "files queued 2 1970-01-01T00:00:00.700Z -|"
-                    "mail sent 1 1970-01-01T00:00:01.000Z ok|");
+                    "mail sent 1 1970-01-01T00:00:01.000Z -|");
     ks_buf_fini(&st);
     /* an interrupted run's tail: messages after 1 and triggers after 0 go;
      * -1 keeps a table whole (marks written before messages existed) */
