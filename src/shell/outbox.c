@@ -123,38 +123,6 @@ static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time 
     return o->record(o->ctx, &w->h[i], &t);
 }
 
-/* The rows a listing found due at `now`: next lowered by the others (a
- * retry to come, another deliverer's lease still running). */
-struct due {
-    ks_time now, *next;
-    const char *owner; /* the deliverer */
-    size_t n;
-};
-
-static void look(struct due *d, ks_time at, const char *lease_owner, ks_time lease_until)
-{
-    if (at != KS_TIME_NONE && at > d->now) {
-        earliest(d->next, at); /* not due yet */
-    } else if (lease_owner && strcmp(lease_owner, d->owner) != 0 &&
-               lease_until != KS_TIME_NONE && lease_until > d->now) {
-        earliest(d->next, lease_until); /* another deliverer has it */
-    } else {
-        d->n++;
-    }
-}
-
-static int look_hook(void *ctx, const struct ks_hook_row *r)
-{
-    look(ctx, r->next_at, r->lease_owner, r->lease_until);
-    return 0;
-}
-
-static int look_message(void *ctx, const struct ks_message_row *r)
-{
-    look(ctx, r->next_at, r->lease_owner, r->lease_until);
-    return 0;
-}
-
 static int by_hook_id(const void *a, const void *b)
 {
     int64_t x = ((const struct ks_hook_row *)a)->id, y = ((const struct ks_hook_row *)b)->id;
@@ -176,19 +144,15 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
 {
     /* A read first: a pass with nothing due writes nothing (no claim). */
     const char *owner = o->owner ? o->owner : ks_outbox_owner();
-    struct due d = {ks_time_now(), next, owner, 0};
-    enum ks_rc rc;
-    if (o->messages) {
-        struct ks_message_filter f = {.status = "queued", .receiver = o->receiver};
-        rc = o->store->ops->list_messages(o->store, &f, look_message, &d, err);
-    } else {
-        rc = o->store->ops->list_hooks(o->store, "pending", look_hook, &d, err);
-    }
-    if (rc != KS_OK) {
+    int64_t due = 0;
+    ks_time later = KS_TIME_NONE;
+    if (o->store->ops->due_summary(o->store, o->messages, o->receiver, owner, ks_time_now(), &due,
+                                   &later, err) != KS_OK) {
         return -1;
     }
+    earliest(next, later); /* retries to come, other deliverers' leases */
     int ended = 0;
-    while (d.n && !ended) {
+    while (due && !ended) {
         /* The due rows, claimed a batch at a time: attempted by this
          * deliverer only, each recorded attempt ending its lease. */
         struct rows w = {0};
@@ -216,7 +180,7 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
                 earliest(next, retry);
             }
         }
-        d.n = w.n == KS_OUTBOX_BATCH; /* a full batch: there may be more */
+        due = w.n == KS_OUTBOX_BATCH; /* a full batch: there may be more */
         rows_fini(&w);
     }
     return ended;

@@ -157,18 +157,19 @@ struct ks_outbox {
     const char *receiver; /* messages: only this receiver's (NULL: every receiver's) */
     const char *owner;    /* the deliverer's name for its leases (NULL: ks_outbox_owner()) */
 };
-/* One pass: lists the waiting rows and, when some are due (no next_at, or
- * reached, and no lease of another deliverer running), claims them with a
- * lease (claim_due, KS_OUTBOX_BATCH at a time, for KS_OUTBOX_LEASE) and
- * makes the attempt of each claimed row in the claim's order (hook calls
- * oldest first; messages to the shop's people first) (ks_shell_hook_try,
- * ks_shell_message_try), handing it to record, which ends its lease. *next
- * comes in as the earliest wall time known to be due (KS_TIME_NONE: none)
- * and is lowered by the rows not due yet, the leases of others and the
- * retries recorded. Returns 0; 1 when record or stop ended the pass (the
- * rows it claimed and did not attempt stay leased to this process until the
- * lease ends or the next writer of the database takes over); -1 with err set
- * when the rows could not be listed or claimed. */
+/* One pass: asks the store what is due (due_summary, a read: no next_at or
+ * reached, and no lease of another deliverer running) and, when some rows
+ * are, claims them with a lease (claim_due, KS_OUTBOX_BATCH at a time, for
+ * KS_OUTBOX_LEASE) and makes the attempt of each claimed row in the claim's
+ * order (hook calls oldest first; messages to the shop's people first)
+ * (ks_shell_hook_try, ks_shell_message_try), handing it to record, which
+ * ends its lease. *next comes in as the earliest wall time known to be due
+ * (KS_TIME_NONE: none) and is lowered by the rows not due yet, the leases of
+ * others and the retries recorded. Returns 0; 1 when record or stop ended
+ * the pass (the rows it claimed and did not attempt stay leased to this
+ * deliverer until the lease ends or the next writer of the database takes
+ * over); -1 with err set when the store could not be read or the rows
+ * claimed. */
 #define KS_OUTBOX_BATCH 8
 #define KS_OUTBOX_LEASE (5 * KS_MIN)
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err);

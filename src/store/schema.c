@@ -341,6 +341,7 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5, "
                        "lease_owner = NULL, lease_until = NULL WHERE key = ?1",
     [ST_CLAIM_HOOKS] = KS_SQL_CLAIM_HOOKS(""),
+    [ST_DUE_HOOKS] = KS_SQL_DUE("hooks", "pending", ""),
     /* ?1 a process: its deliverers' names begin with it (ks_outbox_owner). */
     [ST_VOID_HOOK_LEASES] = "UPDATE hooks SET lease_owner = NULL, lease_until = NULL "
                             "WHERE status = 'pending' AND "
@@ -394,6 +395,7 @@ const char *const ks_sql_statements[ST_COUNT] = {
                           "sent_at = ?5, detail = ?6, lease_owner = NULL, lease_until = NULL "
                           "WHERE id = ?1",
     [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM_MESSAGES(""),
+    [ST_DUE_MESSAGES] = KS_SQL_DUE("messages", "queued", " AND (receiver = ?3 OR ?3 IS NULL)"),
     [ST_VOID_MESSAGE_LEASES] = "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
                                "WHERE status = 'queued' AND "
                                "substr(lease_owner, 1, length(CAST(?1 AS TEXT))) <> ?1",

@@ -127,6 +127,7 @@ enum ks_st {
     ST_LIST_HOOKS_STATUS,
     ST_UPDATE_HOOK,
     ST_CLAIM_HOOKS,
+    ST_DUE_HOOKS,
     ST_VOID_HOOK_LEASES,
     ST_PUT_REVIEW,
     ST_LIST_REVIEWS_ALL,
@@ -151,6 +152,7 @@ enum ks_st {
     ST_LIST_MESSAGES,
     ST_UPDATE_MESSAGE,
     ST_CLAIM_MESSAGES,
+    ST_DUE_MESSAGES,
     ST_VOID_MESSAGE_LEASES,
     ST_GET_TRIGGER,
     ST_PUT_TRIGGER,
@@ -185,6 +187,16 @@ enum ks_st {
     " WHERE status = '" status "' AND (next_at IS NULL OR next_at <= ?3) AND "                    \
     "(lease_until IS NULL OR lease_until <= ?3 OR lease_owner = ?1)" where " ORDER BY " order    \
     " LIMIT ?4" lock ") RETURNING " cols
+/* What a claim would take now, without taking it: ?1 the deliverer, ?2 now
+ * (messages: ?3 the receiver); one row: how many rows are due, the earliest
+ * next attempt still to come, the earliest end of another deliverer's lease
+ * that still runs. */
+#define KS_SQL_DUE(table, status, where)                                                           \
+    "SELECT coalesce(sum(CASE WHEN (next_at IS NULL OR next_at <= ?2) AND (lease_until IS NULL " \
+    "OR lease_until <= ?2 OR lease_owner = ?1) THEN 1 ELSE 0 END), 0), "                          \
+    "min(CASE WHEN next_at > ?2 THEN next_at END), "                                              \
+    "min(CASE WHEN lease_until > ?2 AND lease_owner <> ?1 THEN lease_until END) FROM " table      \
+    " WHERE status = '" status "'" where
 /* The hook calls oldest first; the messages of one receiver (?5, NULL: of
  * every receiver), those to people of the shop before those to customers,
  * each oldest first: a team's page never waits behind 10,000 notices. */

@@ -1298,6 +1298,33 @@ static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *re
     return messages ? message_rows(&c, mfn, ctx, err, what) : hook_rows(&c, fn, ctx, err, what);
 }
 
+static enum ks_rc sql_due_summary(struct ks_store *s, int messages, const char *receiver,
+                                  const char *owner, ks_time now, int64_t *due, ks_time *next,
+                                  struct ks_err *err)
+{
+    const char *what = messages ? "look for due messages" : "look for due hook calls";
+    struct ks_sqlcur c;
+    enum ks_rc rc = messages ? q_query(db(s), ST_DUE_MESSAGES,
+                                       SQLV(V_TEXT(owner), V_TIME(now), V_TEXT(receiver)), &c,
+                                       err, what)
+                             : q_query(db(s), ST_DUE_HOOKS, SQLV(V_TEXT(owner), V_TIME(now)),
+                                       &c, err, what);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    *due = 0;
+    *next = KS_TIME_NONE;
+    int r = q_next(&c, err, what);
+    if (r == 1) {
+        ks_time a = KS_TIME_NONE, b = KS_TIME_NONE;
+        *due = c_int(&c, 0);
+        c_time(&c, 1, &a);
+        c_time(&c, 2, &b);
+        *next = a == KS_TIME_NONE || (b != KS_TIME_NONE && b < a) ? b : a;
+    }
+    return end_list(&c, r);
+}
+
 static enum ks_rc sql_void_leases(struct ks_store *s, const char *process, struct ks_err *err)
 {
     enum ks_rc rc = q_exec(db(s), ST_VOID_HOOK_LEASES, SQLV(V_TEXT(process)), NULL, NULL, err,
@@ -1491,7 +1518,8 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .list_journal = sql_list_journal, .trim_journal = sql_trim_journal,                            \
     .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
     .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
-    .void_leases = sql_void_leases, .get_trigger = sql_get_trigger,                          \
+    .void_leases = sql_void_leases, .due_summary = sql_due_summary,                              \
+    .get_trigger = sql_get_trigger,                          \
     .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
     .message_stats = sql_message_stats,                        \
     .put_remedy = sql_put_remedy, .list_remedies = sql_list_remedies

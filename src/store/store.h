@@ -368,6 +368,13 @@ struct ks_store_ops {
                             int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
                             struct ks_err *err);
     enum ks_rc (*void_leases)(struct ks_store *s, const char *process, struct ks_err *err);
+    /* What claim_due would take for owner at now, without taking it (a
+     * read): *due how many rows; *next (KS_TIME_NONE: none) the earliest of
+     * the next attempts still to come and of the other owners' leases that
+     * still run. */
+    enum ks_rc (*due_summary)(struct ks_store *s, int messages, const char *receiver,
+                              const char *owner, ks_time now, int64_t *due, ks_time *next,
+                              struct ks_err *err);
     /* Reviews (migration 4): put is an upsert by incident; root_cause_at
      * keeps its first value while the review keeps a root cause. list calls
      * fn for one incident's review (incident > 0) or all, in incident order. */

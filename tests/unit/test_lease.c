@@ -65,6 +65,19 @@ static void claim(struct ks_store *s, const char *owner, const char *now, int64_
     sorted(out);
 }
 
+/* What a claim by owner at now would take: "DUE next" (next "-": none). */
+static void due(struct ks_store *s, const char *owner, const char *now, struct ks_buf *out)
+{
+    struct ks_err err = {0};
+    int64_t n = -1;
+    ks_time next = 0;
+    CHECK_INT(s->ops->due_summary(s, 0, NULL, owner, tdb_time(now), &n, &next, &err), KS_OK);
+    char at[32];
+    ks_time_fmt(next, at);
+    ks_buf_reset(out);
+    ks_buf_printf(out, "%lld %s", (long long)n, at);
+}
+
 static void add_hook(struct ks_store *s, const char *key, const char *status, ks_time next_at)
 {
     struct ks_err err = {0};
@@ -89,11 +102,20 @@ static void hooks_are_claimed_by_one_deliverer_until_recorded_or_expired(void)
     add_hook(a, "k3", "pending", tdb_time("2026-12-06T10:00:00.000Z")); /* due at 10:00 */
     add_hook(a, "k4", "done", KS_TIME_NONE);
 
+    /* what is due at 10:00 (k1, k3), read without a claim; k2 at 11:00 */
+    due(b, "b", "2026-12-06T10:00:00.000Z", &got);
+    CHECK_STR(got.p, "2 2026-12-06T11:00:00.000Z");
     /* a takes what is due at 10:00, oldest first within the limit */
     claim(a, "a", "2026-12-06T10:00:00.000Z", 1, &got);
     CHECK_STR(got.p, "k1@a/2026-12-06T10:05:00.000Z ");
     claim(a, "a", "2026-12-06T10:00:00.000Z", 8, &got);
     CHECK_STR(got.p, "k1@a/2026-12-06T10:05:00.000Z k3@a/2026-12-06T10:05:00.000Z ");
+    /* b finds nothing while a's leases run: the first ends at 10:05; a's own
+     * rows stay due to a */
+    due(b, "b", "2026-12-06T10:00:00.000Z", &got);
+    CHECK_STR(got.p, "0 2026-12-06T10:05:00.000Z");
+    due(a, "a", "2026-12-06T10:00:00.000Z", &got);
+    CHECK_STR(got.p, "2 2026-12-06T11:00:00.000Z");
     /* b finds nothing while a's leases run */
     claim(b, "b", "2026-12-06T10:04:59.999Z", 8, &got);
     CHECK_STR(got.p, "");
