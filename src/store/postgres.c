@@ -67,7 +67,8 @@ static const char *const pg_override[ST_COUNT] = {
     /* Two deliverers claiming at once take different rows: each skips the
      * rows the other's claim has locked instead of waiting for them. */
     [ST_CLAIM_HOOKS] = KS_SQL_CLAIM_HOOKS(" FOR UPDATE SKIP LOCKED"),
-    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM_MESSAGES(" FOR UPDATE SKIP LOCKED"),
+    [ST_CLAIM_PEOPLE] = KS_SQL_CLAIM_MESSAGES(KS_SQL_PEOPLE, " FOR UPDATE SKIP LOCKED"),
+    [ST_CLAIM_CUSTOMERS] = KS_SQL_CLAIM_MESSAGES(KS_SQL_CUSTOMERS, " FOR UPDATE SKIP LOCKED"),
 };
 
 struct pg {

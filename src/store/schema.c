@@ -216,7 +216,11 @@ const char *const ks_sql_migrations[] = {
     "ALTER TABLE hooks ADD COLUMN lease_owner TEXT;"
     "ALTER TABLE hooks ADD COLUMN lease_until TEXT;"
     "ALTER TABLE messages ADD COLUMN lease_owner TEXT;"
-    "ALTER TABLE messages ADD COLUMN lease_until TEXT;",
+    "ALTER TABLE messages ADD COLUMN lease_until TEXT;"
+    /* claims walk (status, audience) in id order (KS_SQL_CLAIM_MESSAGES);
+     * it serves what (status) served */
+    "CREATE INDEX messages_due ON messages(status, audience);"
+    "DROP INDEX messages_status;",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
@@ -394,7 +398,8 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
                           "sent_at = ?5, detail = ?6, lease_owner = NULL, lease_until = NULL "
                           "WHERE id = ?1",
-    [ST_CLAIM_MESSAGES] = KS_SQL_CLAIM_MESSAGES(""),
+    [ST_CLAIM_PEOPLE] = KS_SQL_CLAIM_MESSAGES(KS_SQL_PEOPLE, ""),
+    [ST_CLAIM_CUSTOMERS] = KS_SQL_CLAIM_MESSAGES(KS_SQL_CUSTOMERS, ""),
     [ST_DUE_MESSAGES] = KS_SQL_DUE("messages", "queued", " AND (receiver = ?3 OR ?3 IS NULL)"),
     [ST_VOID_MESSAGE_LEASES] = "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
                                "WHERE status = 'queued' AND "

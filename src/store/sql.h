@@ -151,7 +151,8 @@ enum ks_st {
     ST_ADD_MESSAGE,
     ST_LIST_MESSAGES,
     ST_UPDATE_MESSAGE,
-    ST_CLAIM_MESSAGES,
+    ST_CLAIM_PEOPLE,
+    ST_CLAIM_CUSTOMERS,
     ST_DUE_MESSAGES,
     ST_VOID_MESSAGE_LEASES,
     ST_GET_TRIGGER,
@@ -198,12 +199,16 @@ enum ks_st {
     "min(CASE WHEN lease_until > ?2 AND lease_owner <> ?1 THEN lease_until END) FROM " table      \
     " WHERE status = '" status "'" where
 /* The hook calls oldest first; the messages of one receiver (?5, NULL: of
- * every receiver), those to people of the shop before those to customers,
- * each oldest first: a team's page never waits behind 10,000 notices. */
+ * every receiver) to the shop's people, then those to customers, each
+ * oldest first: a team's page never waits behind 10,000 notices. Two
+ * statements, so that each walks the index on (status, audience) in id
+ * order and stops at the limit, instead of sorting the whole queue. */
 #define KS_SQL_CLAIM_HOOKS(lock) KS_SQL_CLAIM("hooks", "pending", "", "id", KS_SQL_HOOK_COLS, lock)
-#define KS_SQL_CLAIM_MESSAGES(lock)                                                                \
-    KS_SQL_CLAIM("messages", "queued", " AND (receiver = ?5 OR ?5 IS NULL)",                       \
-                 "audience = 'customer', id", KS_SQL_MESSAGE_COLS, lock)
+#define KS_SQL_CLAIM_MESSAGES(audience, lock)                                                      \
+    KS_SQL_CLAIM("messages", "queued", " AND audience " audience " AND (receiver = ?5 OR ?5 IS NULL)", \
+                 "id", KS_SQL_MESSAGE_COLS, lock)
+#define KS_SQL_PEOPLE "IN ('team', 'leadership')"
+#define KS_SQL_CUSTOMERS "= 'customer'"
 
 /* The statements in SQLite's dialect (parameters ?1, ?2, ...). */
 extern const char *const ks_sql_statements[ST_COUNT];

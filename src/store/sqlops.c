@@ -1276,6 +1276,20 @@ static enum ks_rc message_rows(struct ks_sqlcur *c,
 
 /* ---- delivery leases (migration 10) --------------------------------------------------------- */
 
+/* A claim's rows handed on, counted. */
+struct counted {
+    int (*fn)(void *ctx, const struct ks_message_row *row);
+    void *ctx;
+    int64_t n;
+};
+
+static int count_row(void *ctx, const struct ks_message_row *row)
+{
+    struct counted *k = ctx;
+    k->n++;
+    return k->fn(k->ctx, row);
+}
+
 static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *receiver,
                                 const char *owner, ks_time now, ks_time until, int64_t limit,
                                 int (*fn)(void *ctx, const struct ks_hook_row *row),
@@ -1284,18 +1298,28 @@ static enum ks_rc sql_claim_due(struct ks_store *s, int messages, const char *re
 {
     const char *what = messages ? "claim due messages" : "claim due hook calls";
     struct ks_sqlcur c;
-    enum ks_rc rc =
-        messages ? q_query(db(s), ST_CLAIM_MESSAGES,
-                           SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit),
-                                V_TEXT(receiver)),
-                           &c, err, what)
-                 : q_query(db(s), ST_CLAIM_HOOKS,
-                           SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit)), &c,
-                           err, what);
-    if (rc != KS_OK) {
-        return rc;
+    if (!messages) {
+        enum ks_rc rc = q_query(db(s), ST_CLAIM_HOOKS,
+                                SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now), V_INT(limit)), &c,
+                                err, what);
+        return rc != KS_OK ? rc : hook_rows(&c, fn, ctx, err, what);
     }
-    return messages ? message_rows(&c, mfn, ctx, err, what) : hook_rows(&c, fn, ctx, err, what);
+    /* the shop's people first, then customers up to the limit */
+    struct counted k = {mfn, ctx, 0};
+    enum ks_st st[2] = {ST_CLAIM_PEOPLE, ST_CLAIM_CUSTOMERS};
+    for (int i = 0; i < 2 && k.n < limit; i++) {
+        enum ks_rc rc = q_query(db(s), st[i],
+                                SQLV(V_TEXT(owner), V_TIME(until), V_TIME(now),
+                                     V_INT(limit - k.n), V_TEXT(receiver)),
+                                &c, err, what);
+        if (rc == KS_OK) {
+            rc = message_rows(&c, count_row, &k, err, what);
+        }
+        if (rc != KS_OK) {
+            return rc;
+        }
+    }
+    return KS_OK;
 }
 
 static enum ks_rc sql_due_summary(struct ks_store *s, int messages, const char *receiver,
