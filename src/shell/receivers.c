@@ -1,7 +1,8 @@
 /*
  * receivers.c - how each receiver of messages is doing (docs/MESSAGES.md,
- * "Receivers"): what waits for it and since when, what failed and how the
- * last failure went, what it sent. `kintsugi messages receivers`, GET
+ * "How each receiver is doing"): what waits for it and since when, what
+ * failed and how the last failure went, what it sent; "configured" as the
+ * configuration given says. `kintsugi messages receivers`, GET
  * /v1/receivers and the dashboard's notification banner read it.
  */
 #include "../comms/comms.h"
