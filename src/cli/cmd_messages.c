@@ -19,13 +19,14 @@ static struct ks_opt opts[] = {
     {"incident", 1, "list: only this incident's messages", 0, NULL},
     {"audience", 1, "list: only team, leadership or customer", 0, NULL},
     {"status", 1, "list: only queued, sent or failed", 0, NULL},
+    {"receiver", 1, "list: only the messages of this receiver (see messages receivers)", 0, NULL},
     {"template", 1, "preview: incident, update, reminder, customer_notice, follow_up or "
                     "order_delay",
      0, NULL},
     {"wait", 1, "deliver, retry: wait up to this long for retries (default 30s)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--json]\n"
+    "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--receiver R] [--json]\n"
     "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
     "       kintsugi messages receivers [--json]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
@@ -75,6 +76,7 @@ static int list(const struct ks_shell *a)
     }
     f.audience = ks_cli_opt(&spec, "audience")->value;
     f.status = ks_cli_opt(&spec, "status")->value;
+    f.receiver = ks_cli_opt(&spec, "receiver")->value;
     if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
         strcmp(f.audience, "customer")) {
         ks_cli_error("--audience '%s': use team, leadership or customer", f.audience);

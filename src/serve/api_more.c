@@ -188,7 +188,7 @@ void ks_api_get_hooks(const struct ks_http_req *req, struct ks_http_resp *resp, 
 
 /* ---- GET /v1/messages ---------------------------------------------------------------- */
 
-/* `kintsugi messages --json` with ?incident=N&audience=A&status=S; a page
+/* `kintsugi messages --json` with ?incident=N&audience=A&status=S&receiver=R; a page
  * with limit=N (the first N, X-Total-Count counting them all) and
  * view=brief (no bodies): an incident may have a notice per affected order. */
 void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
@@ -206,6 +206,7 @@ void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *res
         ks_http_error(resp, 400, "invalid", "query \"view\": '%s' is not brief or full", view);
         return;
     }
+    f.receiver = ks_http_query(req, "receiver");
     f.audience = ks_http_query(req, "audience");
     if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
         strcmp(f.audience, "customer")) {

@@ -166,6 +166,7 @@ state1() { "$K" messages --db "$T/f.db" --json | jq -r '.[0] | "\(.status) \(.at
 check failed_after_two_attempts [ "$(state1)" = "failed 2" ]
 check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q 'Message 1 (incident to team via chat) failed after 2 attempts: attempt 2: HTTP 500'"
 check receivers_say_the_failure is '[{"receiver":"chat","kind":"webhook","configured":true,"queued":0,"oldest_queued_at":null,"sent":0,"failed":1,"last_failure":"attempt 2: HTTP 500 Internal Server Error"}]' "$("$K" messages receivers --json --config "$T/fails.yaml" --db "$T/f.db")"
+check messages_of_one_receiver is "1 0" "$("$K" messages --receiver chat --json --db "$T/f.db" | jq length) $("$K" messages --receiver mail --json --db "$T/f.db" | jq length)"
 check receivers_table bash -c "$K messages receivers --config $T/fails.yaml --db $T/f.db | grep -Eq '^chat +webhook +0 +- +1 +0 +attempt 2: HTTP 500 Internal Server Error\$'"
 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
 check retry_by_hand [ "$(state1)" = "sent 1" ]
@@ -243,6 +244,7 @@ check metrics_caught_up [ "$(metric 'kintsugi_messages_queued{receiver="slow"}')
 check deliverer_each_notice_once [ "$(wc -l <"$T/slowc")" = 44 -a "$(jq -r .key "$T/slowc" | sort -u | wc -l)" = 44 ]
 check deliverer_customers_by_their_receiver [ "$(jq -r .body.audience "$T/fast" | grep -c customer)" = 0 ]
 check receivers_route_is_cli_json [ "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers")" = "$("$K" messages receivers --json --config "$T/two.yaml" --db "$T/two.db")" ]
+check route_messages_of_one_receiver [ "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/messages?receiver=slow")" = "$("$K" messages --receiver slow --json --db "$T/two.db")" ]
 check receivers_caught_up is "fast 0 slow 0 44" "$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers" | jq -r '[.[] | .receiver, .queued, (select(.receiver == "slow") | .sent)] | join(" ")')"
 kill "$SPID"
 wait "$SPID" 2>/dev/null
