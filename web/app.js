@@ -368,13 +368,30 @@
       parts.join(' · ') + ' <span class="muted">(a failed message is retried from its incident)</span></div>';
   }
 
+  /* Hook calls of open incidents that gave up: what containment asked of
+   * other systems and did not get, to be done by hand (the incident's page
+   * has each call and its timeline). A resolved incident's are left out. */
+  function hooksBannerHtml(hs, open) {
+    var ids = {};
+    open.forEach(function (i) { ids[i.id] = true; });
+    hs = (hs || []).filter(function (h) { return ids[h.incident]; });
+    if (!hs.length) { return ''; }
+    var shown = hs.slice(0, 5).map(function (h) {
+      return '<b>' + esc(h.action) + '</b> for <a href="#/incident/' + h.incident + '">#' + h.incident + '</a>' +
+        (h.detail ? ' (' + esc(h.detail) + ')' : '');
+    });
+    return '<div class="banner bad-banner" role="status" id="hooks-banner"><strong>⚠ Hook calls that gave up:</strong> ' +
+      shown.join(' · ') + (hs.length > 5 ? ' · and ' + num(hs.length - 5) + ' more' : '') + '</div>';
+  }
+
   /* ---- pages ------------------------------------------------------------------ */
 
   var PAGES = {};
 
   PAGES.now = function () {
-    layout('now', ['now-banner', 'now-notify', 'now-head', 'now-list']);
-    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard'), get('/v1/receivers')]).then(function (r) {
+    layout('now', ['now-banner', 'now-hooks', 'now-notify', 'now-head', 'now-list']);
+    return Promise.all([get('/v1/incidents?status=open&view=brief'), loadSla(), get('/v1/guard'), get('/v1/receivers'),
+      get('/v1/hooks?status=failed')]).then(function (r) {
       var list = r[0].filter(function (i) { return i.status !== 'resolved'; });
       S.guard = r[2];
       list.sort(function (a, b) {
@@ -384,6 +401,7 @@
       var counts = { P1: 0, P2: 0, P3: 0 };
       list.forEach(function (i) { counts[i.severity]++; });
       patch(section('now-banner'), bannerHtml(S.guard));
+      patch(section('now-hooks'), hooksBannerHtml(r[4], list));
       patch(section('now-notify'), notifyBannerHtml(r[3]));
       patch(section('now-head'), '<h1>Now: ' + list.length + ' open incident' + (list.length === 1 ? '' : 's') +
         '</h1><p class="muted">' + ['P1', 'P2', 'P3'].map(function (s) { return sev(s) + ' ' + counts[s]; }).join(' &nbsp; ') +

@@ -151,6 +151,14 @@ try {
     const title = await rob.$eval('#now-list time[title]', (t) => t.title);
     if (!/^\d{4}-\d\d-\d\dT/.test(title)) { throw new Error('no exact time on hover: ' + title); }
   });
+  await check('now_says_which_hook_calls_gave_up', async () => {
+    const hs = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).filter((h) => OPEN.includes(h.incident));
+    if (!hs.length) { throw new Error('the scenario has no failed call of an open incident'); }
+    const want = hs.slice(0, 5).map((h) => `${h.action} for #${h.incident} (${h.detail})`).join(' · ');
+    await rob.waitForSelector('#hooks-banner');
+    eq('⚠ Hook calls that gave up: ' + want + (hs.length > 5 ? ` · and ${hs.length - 5} more` : ''),
+      await text(rob, '#hooks-banner'), 'hooks banner');
+  });
   await shot(rob, '03-now-responder');
 
   const target = await rob.$eval('#now-list button[data-act=ack]', (b) => Number(b.dataset.id));
@@ -353,6 +361,10 @@ try {
     await waitText(rob2, '#notify-banner', /Notifications not going out: box: 10 failed \(last: /);
     const last = await text(rob2, '#notify-banner');
     if (!last.includes(box.last_failure)) { throw new Error('no last failure in: ' + last); }
+  });
+  await check('now_leaves_out_the_hook_calls_of_resolved_incidents', async () => {
+    eq(2, (await api(V2, '/v1/hooks?status=failed', undefined, URL2)).length, 'failed calls');
+    if (await rob2.$('#hooks-banner')) { throw new Error('a banner for resolved incidents'); }
   });
   await shot(rob2, '15b-now-notifications');
   await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });

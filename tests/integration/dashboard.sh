@@ -64,6 +64,8 @@ roles:
   lead: {approve: ["*"]}
 people:
   ada: {role: lead}
+hooks:
+  stop_order_import: {command: "echo the OMS refused >&2; exit 3", retries: 0}
 EOF
 check scenario_ingested "$K" ingest "$T/day.ndjson" --db "$DB" --config "$T/kintsugi.yaml"
 "$K" token create --name rob --role responder --db "$DB" >"$T/rob.tok" 2>/dev/null
@@ -94,6 +96,7 @@ check whoami_needs_a_token is 401 "$(curl -s -o /dev/null -w '%{http_code}' "$UR
 vget() { curl -s -H "Authorization: Bearer $VIEW" "$URL$1"; }
 HINC=$(vget /v1/hooks | jq '.[0].incident // empty')
 check scenario_has_hook_calls test -n "$HINC"
+check scenario_has_a_failed_hook_call is failed "$(vget /v1/hooks | jq -r 'map(select(.action == "stop_order_import")) | .[0].status')"
 check hooks_of_one_incident is "$(vget /v1/hooks | jq -c "map(select(.incident == $HINC))")" \
     "$(vget "/v1/hooks?incident=$HINC" | jq -c .)"
 check hooks_bad_incident_400 is 400 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $VIEW" "$URL/v1/hooks?incident=x")"
@@ -150,6 +153,8 @@ people:
 receivers:
   box: {dir: $T/box, retries: 0}
 notify: {team: [box]}
+hooks:
+  stop_order_import: {command: "echo the OMS refused >&2; exit 3", retries: 0}
 EOF
 cat >"$T/review.yaml" <<'EOF'
 root_cause: {category: system, text: "the WMS host ran out of disk during its nightly job", known_risk: false}
@@ -176,6 +181,7 @@ PID2=$SPID URL2=$SURL
 check learn_server_starts test -n "$URL2"
 LV=$(cat "$T/l-vera.tok") LR=$(cat "$T/l-rob.tok")
 lpost() { curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d '{}' "$URL2$2"; }
+check hooks_failed_in_the_scenario is "2" "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/hooks?status=failed" | jq length)"
 check messages_failed_before_the_retry is 10 "$(curl -s -H "Authorization: Bearer $LV" "$URL2/v1/messages?status=failed" | jq length)"
 check retry_a_sent_or_unknown_message_refused is "404 403" "$(lpost "$LR" /v1/messages/999/retry) $(lpost "$LV" /v1/messages/1/retry)"
 check retry_bad_id_400 is 400 "$(lpost "$LR" /v1/messages/x/retry)"
