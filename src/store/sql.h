@@ -205,8 +205,9 @@ enum ks_st {
  * order and stops at the limit, instead of sorting the whole queue. */
 #define KS_SQL_CLAIM_HOOKS(lock) KS_SQL_CLAIM("hooks", "pending", "", "id", KS_SQL_HOOK_COLS, lock)
 #define KS_SQL_CLAIM_MESSAGES(audience, lock)                                                      \
-    KS_SQL_CLAIM("messages", "queued", " AND audience " audience " AND (receiver = ?5 OR ?5 IS NULL)", \
-                 "id", KS_SQL_MESSAGE_COLS, lock)
+    KS_SQL_CLAIM("messages", "queued",                                                             \
+                 " AND audience " audience " AND (receiver = ?5 OR ?5 IS NULL)", "id",             \
+                 KS_SQL_MESSAGE_COLS, lock)
 #define KS_SQL_PEOPLE "IN ('team', 'leadership')"
 #define KS_SQL_CUSTOMERS "= 'customer'"
 
