@@ -477,30 +477,6 @@ static void *deliverer(void *arg)
     return NULL;
 }
 
-/* The receivers of the messages still queued (some may be configured no
- * more: their own deliverer fails them, saying so). */
-struct names {
-    char **v;
-    size_t n, cap;
-};
-
-static void add_name(struct names *w, const char *name)
-{
-    for (size_t i = 0; i < w->n; i++) {
-        if (strcmp(w->v[i], name) == 0) {
-            return;
-        }
-    }
-    KS_GROW(w->v, w->cap, w->n + 1);
-    w->v[w->n++] = ks_strdup(name);
-}
-
-static int queued_receiver(void *ctx, const struct ks_message_row *m)
-{
-    add_name(ctx, m->receiver);
-    return 0;
-}
-
 static void add_deliverer(struct ks_live *l, int messages, char *receiver)
 {
     KS_GROW(l->dl, l->capdl, l->ndl + 1);
@@ -515,24 +491,29 @@ static void add_deliverer(struct ks_live *l, int messages, char *receiver)
 
 void ks_live_deliver_start(struct ks_live *l)
 {
-    struct names w = {0};
-    for (size_t i = 0; i < l->a.cfg.nreceivers; i++) {
-        add_name(&w, l->a.cfg.receivers[i].name);
-    }
-    /* (a connection of its own: the writer runs already) */
+    /* A thread per receiver configured or named by a queued message (one
+     * configured no more: its thread fails them, saying so), from the
+     * grouped count of ks_shell_receivers, on a connection of its own (the
+     * writer runs already). */
     struct ks_err err = {0};
     struct ks_store *s = NULL;
-    struct ks_message_filter f = {.status = "queued"};
+    struct ks_receiver_state *rv = NULL;
+    size_t nrv = 0;
     if (ks_store_open(&s, l->a.db, &err) != KS_OK ||
-        s->ops->list_messages(s, &f, queued_receiver, &w, &err) != KS_OK) {
+        ks_shell_receivers(s, &l->a.cfg, &rv, &nrv, &err) != KS_OK) {
         ks_shell_error("%s", err.msg); /* the configured receivers' deliverers start all the same */
     }
     ks_store_close(s);
     add_deliverer(l, 0, NULL);
-    for (size_t i = 0; i < w.n; i++) {
-        add_deliverer(l, 1, w.v[i]); /* it owns the name from here */
+    for (size_t i = 0; i < nrv; i++) {
+        if (rv[i].kind || rv[i].queued) {
+            add_deliverer(l, 1, ks_strdup(rv[i].name));
+        }
     }
-    ks_free(w.v);
+    for (size_t i = 0; !rv && i < l->a.cfg.nreceivers; i++) {
+        add_deliverer(l, 1, ks_strdup(l->a.cfg.receivers[i].name));
+    }
+    ks_shell_receivers_free(rv, nrv);
     for (size_t i = 0; i < l->ndl; i++) {
         l->dl[i].started = pthread_create(&l->dl[i].th, NULL, deliverer, &l->dl[i]) == 0;
     }

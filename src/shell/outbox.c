@@ -55,7 +55,7 @@ static int keep_hook(void *ctx, const struct ks_hook_row *r)
     h->body = dup_str(r->body);
     h->status = dup_str(r->status);
     h->detail = dup_str(r->detail);
-    h->lease_owner = NULL; /* only looked at while listing */
+    h->lease_owner = NULL; /* not kept: the claim made it this deliverer */
     return 0;
 }
 
@@ -75,7 +75,7 @@ static int keep_message(void *ctx, const struct ks_message_row *r)
     m->body = dup_str(r->body);
     m->status = dup_str(r->status);
     m->detail = dup_str(r->detail);
-    m->lease_owner = NULL; /* only looked at while listing */
+    m->lease_owner = NULL; /* not kept: the claim made it this deliverer */
     return 0;
 }
 

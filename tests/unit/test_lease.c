@@ -90,6 +90,31 @@ static void add_hook(struct ks_store *s, const char *key, const char *status, ks
     CHECK_INT(s->ops->add_hook(s, &h, &err), KS_OK);
 }
 
+/* Message "msg-I" of incident 7; its id. */
+static int64_t add_message(struct ks_store *s, int i, const char *audience, const char *receiver,
+                           const char *status)
+{
+    char key[16];
+    snprintf(key, sizeof(key), "msg-%d", i);
+    struct ks_message_row m = {.key = key,
+                               .incident = 7,
+                               .kind = "incident",
+                               .audience = audience,
+                               .recipient = "x",
+                               .receiver = receiver,
+                               .subject = "s",
+                               .body = "b",
+                               .status = status,
+                               .created_at = KS_TIME_NONE,
+                               .sent_at = KS_TIME_NONE,
+                               .next_at = KS_TIME_NONE};
+    struct ks_err err = {0};
+    int added = 0;
+    CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
+    CHECK_INT(added, 1);
+    return m.id;
+}
+
 static void hooks_are_claimed_by_one_deliverer_until_recorded_or_expired(void)
 {
     long before = ks_alloc_live();
@@ -165,24 +190,7 @@ static void messages_are_claimed_and_their_recorded_attempt_ends_the_lease(void)
     struct ks_buf got = {0};
     int64_t ids[3];
     for (int i = 0; i < 3; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "msg-%d", i);
-        struct ks_message_row m = {.key = key,
-                                   .incident = 7,
-                                   .kind = "incident",
-                                   .audience = "team",
-                                   .recipient = "#ops",
-                                   .receiver = "slack",
-                                   .subject = "s",
-                                   .body = "b",
-                                   .status = i == 2 ? "sent" : "queued",
-                                   .created_at = KS_TIME_NONE,
-                                   .sent_at = KS_TIME_NONE,
-                                   .next_at = KS_TIME_NONE};
-        int added = 0;
-        CHECK_INT(a->ops->add_message(a, &m, &added, &err), KS_OK);
-        CHECK_INT(added, 1);
-        ids[i] = m.id;
+        ids[i] = add_message(a, i, "team", "slack", i == 2 ? "sent" : "queued");
     }
     ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
     char want[64];
@@ -229,23 +237,7 @@ static void messages_are_claimed_by_receiver_people_first(void)
                              {"leadership", "fast"},
                              {"customer", "fast"}};
     for (int i = 0; i < 5; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), "msg-%d", i);
-        struct ks_message_row m = {.key = key,
-                                   .incident = 7,
-                                   .kind = "incident",
-                                   .audience = rows[i][0],
-                                   .recipient = "x",
-                                   .receiver = rows[i][1],
-                                   .subject = "s",
-                                   .body = "b",
-                                   .status = "queued",
-                                   .created_at = KS_TIME_NONE,
-                                   .sent_at = KS_TIME_NONE,
-                                   .next_at = KS_TIME_NONE};
-        int added = 0;
-        CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
-        CHECK_INT(m.id, i + 1);
+        CHECK_INT(add_message(s, i, rows[i][0], rows[i][1], "queued"), i + 1);
     }
     ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
     /* the team's message (3) first, then the oldest customer's (1) */
