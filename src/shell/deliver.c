@@ -45,21 +45,65 @@ void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *ro
     }
 }
 
-/* A CLI pass: the counters of its attempts and how many it made. */
+/* An attempt's outcome for its outbox row, kept until it is saved with the
+ * timeline entry it made. */
+struct hook_outcome {
+    char *key, *detail;
+    const char *status;
+    int64_t attempts;
+    ks_time next_at;
+};
+
+/* A CLI pass: the counters of its attempts and the outcomes not saved yet. */
 struct hook_pass {
     struct ks_shell *sh;
     struct ks_delivery *st;
-    size_t tried;
+    struct hook_outcome *out;
+    size_t nout, capout;
 };
 
-/* Each attempt goes to the incident's timeline and the outbox row. */
+static void outcomes_clear(struct hook_pass *p)
+{
+    for (size_t i = 0; i < p->nout; i++) {
+        ks_free(p->out[i].key);
+        ks_free(p->out[i].detail);
+    }
+    p->nout = 0;
+}
+
+/* Inside the state's transaction: the outbox rows of the outcomes. */
+static enum ks_rc write_outcomes(struct ks_shell *sh, void *ctx, struct ks_err *err)
+{
+    struct hook_pass *p = ctx;
+    for (size_t i = 0; i < p->nout; i++) {
+        const struct hook_outcome *o = &p->out[i];
+        if (sh->store->ops->update_hook(sh->store, o->key, o->status, o->attempts, o->next_at,
+                                        o->detail, err) != KS_OK) {
+            return err->rc;
+        }
+    }
+    return KS_OK;
+}
+
+/* The outcomes and the state that holds their timeline entries, in one
+ * transaction: a kill before it leaves the calls waiting (the next writer
+ * voids this process's leases and they are made again, with the same
+ * idempotency key), never a row that says "done" or "unconfigured" beside
+ * a timeline that does not. */
+static int save(struct hook_pass *p)
+{
+    int rc = ks_shell_flush_with(p->sh, 1, write_outcomes, p);
+    outcomes_clear(p);
+    return rc;
+}
+
+/* Each attempt goes to the incident's timeline and, saved with it, the
+ * outbox row. */
 static int record(void *ctx, const void *row, const void *try)
 {
     struct hook_pass *p = ctx;
     const struct ks_hook_row *d = row;
     const struct ks_hook_try *t = try;
-    struct ks_err err = {0};
-    p->tried++;
     if (strcmp(t->status, "unconfigured") == 0) {
         p->st->unconfigured++;
     } else if (strcmp(t->status, "done") == 0) {
@@ -71,12 +115,17 @@ static int record(void *ctx, const void *row, const void *try)
     }
     ks_engine_hook_result(p->sh->eng, d->incident, d->action, t->attempt, t->ok, t->final,
                           t->detail);
-    if (p->sh->store->ops->update_hook(p->sh->store, d->key, t->status, t->attempts, t->next_at,
-                                       t->detail, &err) != KS_OK) {
-        ks_shell_error("%s", err.msg);
-        return -1;
-    }
+    KS_GROW(p->out, p->capout, p->nout + 1);
+    p->out[p->nout++] = (struct hook_outcome){ks_strdup(d->key), ks_strdup(t->detail), t->status,
+                                              t->attempts, t->next_at};
     return 0;
+}
+
+/* A claimed batch at a time: a kill costs at most a batch of attempts made
+ * again. */
+static int batch(void *ctx)
+{
+    return save(ctx);
 }
 
 /* One pass over the due calls (ks_outbox_pass), then the state saved. */
@@ -84,17 +133,22 @@ static int pass(void *ctx, ks_time *next)
 {
     struct hook_pass *p = ctx;
     struct ks_shell *sh = p->sh;
-    struct ks_outbox o = {.store = sh->store, .cfg = &sh->cfg, .record = record, .ctx = p};
+    struct ks_outbox o = {
+        .store = sh->store, .cfg = &sh->cfg, .record = record, .batch = batch, .ctx = p};
     struct ks_err err = {0};
-    p->tried = 0;
     int rc = ks_outbox_pass(&o, next, &err);
-    if (rc < 0) {
-        ks_shell_error("%s", err.msg);
+    if (rc != 0) {
+        /* the store failed, or a save did (and said so): what is not saved
+         * stays waiting, leased to this process until the next writer */
+        if (rc < 0) {
+            ks_shell_error("%s", err.msg);
+        }
+        outcomes_clear(p);
         return -1;
     }
-    /* The results go into the state, saved with them; a pass that tried no
-     * call changed nothing (restart to ready does not save the state again). */
-    if (rc != 0 || ((p->tried || !ks_shell_unchanged(sh)) && ks_shell_flush(sh, 1) != 0)) {
+    /* A pass that tried no call changed nothing (restart to ready does not
+     * save the state again). */
+    if (!ks_shell_unchanged(sh) && save(p) != 0) {
         return -1;
     }
     return 0;
@@ -103,9 +157,12 @@ static int pass(void *ctx, ks_time *next)
 int ks_shell_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_delivery *st)
 {
     memset(st, 0, sizeof(*st));
-    struct hook_pass p = {sh, st, 0};
+    struct hook_pass p = {sh, st, NULL, 0, 0};
     ks_time next;
-    if (ks_outbox_deliver(pass, &p, max_wait, &next) != 0) {
+    int rc = ks_outbox_deliver(pass, &p, max_wait, &next);
+    outcomes_clear(&p);
+    ks_free(p.out);
+    if (rc != 0) {
         return KS_SHELL_FAIL;
     }
     st->left = next != KS_TIME_NONE;

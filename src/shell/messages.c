@@ -87,9 +87,22 @@ struct msg_pass {
     struct ks_msg_delivery *st;
 };
 
-/* Each attempt is written at once (its own transaction, with a failure's
- * timeline entry), so a kill loses at most the attempt in flight, which the
- * next pass makes again with the same key. */
+struct msg_outcome {
+    const struct ks_message_row *m;
+    const struct ks_message_try *t;
+};
+
+static enum ks_rc write_outcome(struct ks_shell *sh, void *ctx, struct ks_err *err)
+{
+    const struct msg_outcome *o = ctx;
+    return sh->store->ops->update_message(sh->store, o->m->id, o->t->status, o->t->attempts,
+                                          o->t->next_at, o->t->sent_at, o->t->detail, err);
+}
+
+/* Each attempt is written at once (its own transaction; a final failure's
+ * with the state that holds its timeline entry), so a kill loses at most
+ * the attempt in flight, which the next pass makes again with the same
+ * key. */
 static int record(void *ctx, const void *row, const void *try)
 {
     struct msg_pass *p = ctx;
@@ -104,17 +117,15 @@ static int record(void *ctx, const void *row, const void *try)
     } else {
         p->st->failed++;
     }
+    struct msg_outcome o = {m, t};
     if (t->final_failure && sh->eng) {
         char text[512];
         ks_shell_message_gave_up(m, t, text, sizeof(text));
         ks_engine_notification(sh->eng, m->incident, ks_engine_clock(sh->eng), text);
+        return ks_shell_flush_with(sh, 1, write_outcome, &o) != 0 ? -1 : 0;
     }
-    if (sh->store->ops->update_message(sh->store, m->id, t->status, t->attempts, t->next_at,
-                                       t->sent_at, t->detail, &err) != KS_OK) {
+    if (write_outcome(sh, &o, &err) != KS_OK) {
         ks_shell_error("%s", err.msg);
-        return -1;
-    }
-    if (t->final_failure && sh->eng && ks_shell_flush(sh, 1) != 0) {
         return -1;
     }
     return 0;

@@ -180,6 +180,9 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
                 earliest(next, retry);
             }
         }
+        if (!ended && w.n && o->batch && o->batch(o->ctx) != 0) {
+            ended = 1;
+        }
         due = w.n == KS_OUTBOX_BATCH; /* a full batch: there may be more */
         rows_fini(&w);
     }

@@ -152,6 +152,11 @@ struct ks_outbox {
     struct ks_store *store;      /* the rows are listed from it */
     const struct ks_config *cfg; /* the hooks and receivers of the attempts */
     ks_outbox_record_fn record;
+    /* NULL, or called after each claimed batch's attempts, before the next
+     * claim: the records it holds are written now (a claim sees a row's
+     * lease of this deliverer as its own, so a row not written yet would be
+     * claimed again). Returns 0, or -1: the pass ends. */
+    int (*batch)(void *ctx);
     void *ctx;
     const int *stop; /* NULL, or set (read atomically): the pass ends before the next row */
     const char *receiver; /* messages: only this receiver's (NULL: every receiver's) */

@@ -14,13 +14,16 @@ static char dir[64];
  * the app with a config whose stop_order_import hook points at port. */
 static int outage(struct ks_shell *a, const char *name, int port, int retries)
 {
-    char cfg[128], db[128];
+    static char cfg[128], db[128]; /* the shell keeps the names */
     snprintf(cfg, sizeof(cfg), "%s/%s.yaml", dir, name);
     snprintf(db, sizeof(db), "%s/%s.db", dir, name);
     FILE *f = fopen(cfg, "w");
-    fprintf(f, "hooks:\n  stop_order_import: {url: \"http://127.0.0.1:%d/stop\", retries: %d, "
-               "backoff: 50ms, timeout: 2s}\n",
-            port, retries);
+    if (port) { /* 0: no hook configured */
+        fprintf(f,
+                "hooks:\n  stop_order_import: {url: \"http://127.0.0.1:%d/stop\", retries: %d, "
+                "backoff: 50ms, timeout: 2s}\n",
+                port, retries);
+    }
     fclose(f);
     if (ks_shell_open(a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE) != 0) {
         return -1;
@@ -151,6 +154,122 @@ static void delivery_results_survive_a_reopen(void)
     ks_shell_close(&a);
 }
 
+static enum ks_rc disk_full(struct ks_store *s, struct ks_err *err)
+{
+    (void)s;
+    return ks_err_set(err, KS_EIO, "disk full (injected)");
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; p && (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+        n++;
+    }
+    return n;
+}
+
+/* A hook's outcome is saved with the state that holds its timeline entry:
+ * when that save fails (or the run is killed before it), the call stays
+ * waiting and the next run makes it again, and the timeline says so once. */
+static void a_hook_outcome_is_saved_with_its_timeline_entry(void)
+{
+    struct ks_shell a;
+    CHECK(outage(&a, "atomic", 0, 0) == 0);
+    const struct ks_store_ops *real = a.store->ops;
+    struct ks_store_ops failing = *real;
+    failing.ck_clear = disk_full;
+    a.store->ops = &failing;
+    struct ks_delivery d;
+    CHECK_INT(ks_shell_deliver(&a, 0, &d), KS_SHELL_FAIL);
+    CHECK_INT(d.unconfigured, 2); /* both attempted, neither saved */
+    a.store->ops = real;
+    ks_shell_close(&a);
+
+    char cfg[128], db[128];
+    snprintf(cfg, sizeof(cfg), "%s/atomic.yaml", dir);
+    snprintf(db, sizeof(db), "%s/atomic.db", dir);
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
+    struct seen s = {0};
+    struct ks_err err;
+    CHECK_INT(a.store->ops->list_hooks(a.store, NULL, seen_row, &s, &err), KS_OK);
+    CHECK_INT(s.n, 2);
+    CHECK_STR(s.status[0], "pending");
+    CHECK_STR(s.status[1], "pending");
+    CHECK_INT(ks_shell_deliver(&a, 0, &d), 0);
+    CHECK_INT(d.unconfigured, 2);
+    ks_shell_close(&a);
+
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(a.eng, 1, 1, &b);
+    CHECK_INT(count_of(b.p, "Hook stop_order_import is not configured"), 1);
+    CHECK_INT(count_of(b.p, "Hook reduce_channel_inventory is not configured"), 1);
+    memset(&s, 0, sizeof(s));
+    CHECK_INT(a.store->ops->list_hooks(a.store, NULL, seen_row, &s, &err), KS_OK);
+    CHECK_STR(s.status[0], "unconfigured");
+    CHECK_STR(s.status[1], "unconfigured");
+    ks_buf_fini(&b);
+    ks_shell_close(&a);
+}
+
+static int message_status(void *ctx, const struct ks_message_row *r)
+{
+    snprintf(ctx, 16, "%s", r->status);
+    return 0;
+}
+
+/* The same for a message that gave up: its "failed" row is saved with the
+ * timeline entry that says so, or neither is. */
+static void a_message_that_gave_up_is_saved_with_its_timeline_entry(void)
+{
+    char cfg[128], db[128];
+    snprintf(cfg, sizeof(cfg), "%s/gaveup.yaml", dir);
+    snprintf(db, sizeof(db), "%s/gaveup.db", dir);
+    FILE *f = fopen(cfg, "w"); /* port 1: refused at once */
+    fprintf(f, "receivers:\n  chat: {webhook: \"http://127.0.0.1:1/team\", retries: 0}\n"
+               "notify: {team: [chat]}\n");
+    fclose(f);
+    struct ks_shell a;
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE), 0);
+    struct ks_err err = {0};
+    uint32_t in = ks_engine_input(a.eng, "outage.ndjson");
+    char line[256];
+    for (int m = 0; m <= 7; m++) {
+        snprintf(line, sizeof(line),
+                 "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
+                 "\"location\":\"%s\",\"status\":\"up\"}",
+                 m, m ? "lyon" : "paris");
+        ks_engine_event(a.eng, in, m + 1, line, strlen(line), &err);
+    }
+    CHECK_INT(ks_shell_flush(&a, 1), 0);
+    const struct ks_store_ops *real = a.store->ops;
+    struct ks_store_ops failing = *real;
+    failing.ck_clear = disk_full;
+    a.store->ops = &failing;
+    struct ks_msg_delivery md;
+    CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), KS_SHELL_FAIL);
+    a.store->ops = real;
+    ks_shell_close(&a);
+
+    char status[16] = "";
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
+    CHECK_INT(a.store->ops->list_messages(a.store, NULL, message_status, status, &err), KS_OK);
+    CHECK_STR(status, "queued");
+    CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), 0);
+    CHECK_INT(md.failed, 1);
+    ks_shell_close(&a);
+
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE), 0);
+    CHECK_INT(a.store->ops->list_messages(a.store, NULL, message_status, status, &err), KS_OK);
+    CHECK_STR(status, "failed");
+    struct ks_buf b = {0};
+    ks_engine_incident_json(a.eng, 1, 1, &b);
+    CHECK_INT(count_of(b.p, "via chat) failed after 1 attempts"), 1);
+    ks_buf_fini(&b);
+    ks_shell_close(&a);
+}
+
 static int count_message(void *ctx, const struct ks_message_row *r)
 {
     (void)r;
@@ -214,6 +333,8 @@ int main(void)
     RUN(webhook_that_never_succeeds_gives_up_and_says_so);
     RUN(delivery_results_survive_a_reopen);
     RUN(a_killed_first_run_leaves_no_message_behind);
+    RUN(a_hook_outcome_is_saved_with_its_timeline_entry);
+    RUN(a_message_that_gave_up_is_saved_with_its_timeline_entry);
     ks_hook_global_cleanup();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
