@@ -100,7 +100,14 @@ check seq_b "$K" ingest --quiet --db "$T/seq.db" "$b"
 want=$("$K" incidents --db "$T/seq.db" --json | grep -o '"id":' | wc -l)
 "$K" ingest --quiet --db "$T/par.db" "$a" "$T/inv.ndjson" >/dev/null 2>&1 &
 p1=$!
-sleep 0.3
+# The second starts once the first holds the writer lock (flock on the file),
+# and it has had time to write its name: not after a fixed delay from the
+# first's start, which a loaded machine can outlast.
+for _ in $(seq 1 500); do
+    [ -f "$T/par.db" ] && ! flock -n "$T/par.db" true 2>/dev/null && break
+    sleep 0.02
+done
+sleep 0.2
 "$K" ingest --quiet --db "$T/par.db" "$b" >/dev/null 2>"$T/par.err"
 r2=$?
 wait "$p1"
