@@ -381,7 +381,26 @@
         (h.detail ? ' (' + esc(h.detail) + ')' : '');
     });
     return '<div class="banner bad-banner" role="status" id="hooks-banner"><strong>⚠ Hook calls that gave up:</strong> ' +
-      shown.join(' · ') + (hs.length > 5 ? ' · and ' + num(hs.length - 5) + ' more' : '') + '</div>';
+      shown.join(' · ') + (hs.length > 5 ? ' · and ' + num(hs.length - 5) + ' more' : '') +
+      '. Do it by hand, or retry it from the incident\'s page once the other system is back.</div>';
+  }
+
+  /* The incident's hook calls; one that gave up (failed, or unconfigured) can
+   * be made again by a responder once the other system is back or its hook
+   * is configured (POST /v1/hooks/{key}/retry). */
+  function hooksHtml(hooks) {
+    if (!hooks.length) { return ''; }
+    var gaveUp = function (h) { return h.status === 'failed' || h.status === 'unconfigured'; };
+    return '<h2>Hook calls</h2><div class="scroll"><table id="hooks-table"><thead><tr><th>action</th>' +
+      '<th>status</th><th class="num">attempts</th><th>next</th><th>detail</th><th></th></tr></thead><tbody>' +
+      hooks.map(function (h) {
+        return '<tr data-key="' + esc(h.key) + '"' + (h.status === 'failed' ? ' class="failed"' : '') + '><td>' + esc(h.action) +
+          '</td><td><span class="chip' + (h.status === 'failed' ? ' bad' : h.status === 'done' ? ' good' : '') +
+          '" data-field="status">' + esc(h.status) + '</span></td><td class="num" data-field="attempts">' + num(h.attempts) + '</td><td>' +
+          (h.status === 'pending' ? when(h.next_at, true) : '-') + '</td><td>' + esc(h.detail || '') + '</td><td>' +
+          (gaveUp(h) && can('responder') ? '<button type="button" data-act="retry-hook" data-id="' + esc(h.key) + '">Retry ' +
+            esc(h.action) + '</button>' : '') + '</td></tr>';
+      }).join('') + '</tbody></table></div>';
   }
 
   /* ---- pages ------------------------------------------------------------------ */
@@ -472,13 +491,7 @@
             return '<tr><td>' + esc(s.detector) + '</td><td>' + when(s.at) + '</td><td class="num">' + esc(s.value) +
               '</td><td class="num">' + esc(s.threshold) + '</td><td>' + esc(s.text) + '</td></tr>';
           }).join('') + '</tbody></table></div>');
-        patch(section('inc-hooks'), hooks.length ? '<h2>Hook calls</h2><div class="scroll"><table><thead><tr><th>action</th>' +
-          '<th>status</th><th class="num">attempts</th><th>next</th><th>detail</th></tr></thead><tbody>' +
-          hooks.map(function (h) {
-            return '<tr><td>' + esc(h.action) + '</td><td><span class="chip' + (h.status === 'failed' ? ' bad' : h.status === 'done' ? ' good' : '') +
-              '">' + esc(h.status) + '</span></td><td class="num">' + num(h.attempts) + '</td><td>' +
-              (h.status === 'pending' ? when(h.next_at, true) : '-') + '</td><td>' + esc(h.detail || '') + '</td></tr>';
-          }).join('') + '</tbody></table></div>' : '');
+        patch(section('inc-hooks'), hooksHtml(hooks));
         var tl = (inc.timeline || []).slice().reverse();
         patch(section('inc-timeline'), '<h2>Timeline <span class="muted">(newest first)</span></h2><ol class="tl" id="timeline">' +
           tl.map(function (t) {
@@ -1036,6 +1049,9 @@
             });
           }
         });
+    } else if (what === 'retry-hook') {
+      var key = b.getAttribute('data-id');
+      act(b, 'POST', '/v1/hooks/' + encodeURIComponent(key) + '/retry', {}, function () { return 'Hook call ' + key + ' made again'; });
     } else if (what === 'retry-message') {
       act(b, 'POST', '/v1/messages/' + id + '/retry', {}, function () { return 'Message ' + id + ' queued again'; });
     } else if (what === 'remedy-approve') {

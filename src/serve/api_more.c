@@ -258,3 +258,20 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
     ks_api_command(req, resp, ctx,
                    json_pack("{s:s, s:I}", "op", "message_retry", "message", (json_int_t)id));
 }
+
+/* POST /v1/hooks/{key}/retry: `kintsugi hooks retry KEY` as a journaled
+ * command (live_tx.c); 404 for no such call, 409 when it did not give up or
+ * its action still has no hook. */
+void ks_api_post_hook_retry(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
+{
+    const char *key = ks_http_param(req, "key");
+    if (!key || !*key) {
+        ks_http_error(resp, 400, "invalid", "path: a hook call's key is required");
+        return;
+    }
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    ks_api_command(req, resp, ctx, json_pack("{s:s, s:s}", "op", "hook_retry", "key", key));
+}

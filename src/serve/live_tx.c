@@ -221,6 +221,27 @@ static enum ks_rc op_message_retry(const struct tx_args *t, struct ks_err *err)
     return rc;
 }
 
+/* A hook call that gave up made due again by hand: the row and the note of
+ * its incident's timeline together; the hooks' deliverer is woken for it. */
+static enum ks_rc op_hook_retry(const struct tx_args *t, struct ks_err *err)
+{
+    const char *key = str_field(t, "key");
+    int64_t incident = 0;
+    if (!key || !*key) {
+        return ks_err_set(err, KS_EUSAGE, "field \"key\": the hook call's idempotency key is "
+                                          "required");
+    }
+    enum ks_rc rc = ks_shell_hook_requeue(t->a->store, &t->a->cfg, t->a->eng, key, t->actor,
+                                          t->at, t->reapply, &incident, err);
+    if (rc == KS_OK) {
+        t->a->hooks_queued++; /* the commit wakes the deliverer */
+        ks_buf_puts(t->extra, "\"key\":");
+        ks_json_escape(t->extra, key, strlen(key));
+        ks_buf_printf(t->extra, ",\"incident\":%lld,\"status\":\"pending\"", (long long)incident);
+    }
+    return rc;
+}
+
 /* ---- the table ---------------------------------------------------------------------- */
 
 static const struct {
@@ -234,6 +255,7 @@ static const struct {
     {"review_item", op_review_item},
     {"cost_set", op_cost_set},
     {"message_retry", op_message_retry},
+    {"hook_retry", op_hook_retry},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

@@ -168,3 +168,70 @@ int ks_shell_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_delivery *
     st->left = next != KS_TIME_NONE;
     return KS_SHELL_OK;
 }
+
+/* ---- a call that gave up, made again by hand ------------------------------------- */
+
+struct found_hook {
+    const char *key;
+    int found;
+    int64_t incident;
+    char status[16], action[64];
+};
+
+static int found_one(void *ctx, const struct ks_hook_row *r)
+{
+    struct found_hook *f = ctx;
+    if (strcmp(r->key, f->key) != 0) {
+        return 0;
+    }
+    f->found = 1;
+    f->incident = r->incident;
+    snprintf(f->status, sizeof(f->status), "%s", r->status);
+    snprintf(f->action, sizeof(f->action), "%s", r->action);
+    return 1;
+}
+
+enum ks_rc ks_shell_hook_requeue(struct ks_store *s, const struct ks_config *cfg,
+                                 struct ks_engine *eng, const char *key, const char *by,
+                                 ks_time at, int again, int64_t *incident, struct ks_err *err)
+{
+    struct found_hook f = {.key = key};
+    enum ks_rc rc = s->ops->list_hooks(s, NULL, found_one, &f, err);
+    if (rc != KS_OK) {
+        return rc;
+    }
+    if (!f.found) {
+        return ks_err_set(err, KS_ENOTFOUND,
+                          "no hook call with key '%s' (kintsugi hooks lists them with their keys)",
+                          key);
+    }
+    *incident = f.incident;
+    int gave_up = !strcmp(f.status, "failed") || !strcmp(f.status, "unconfigured");
+    if (!gave_up && !again) {
+        return ks_err_set(err, KS_ESTATE,
+                          "hook call %s is %s, not failed: only a call that gave up (failed or "
+                          "unconfigured) is made again by hand",
+                          key, f.status);
+    }
+    if (gave_up && !ks_config_hook(cfg, f.action) && !again) {
+        return ks_err_set(err, KS_ESTATE,
+                          "no hook is configured for %s: add one under hooks: in kintsugi.yaml "
+                          "(a server reads it when it starts), then retry",
+                          f.action);
+    }
+    if (gave_up) {
+        /* re-applied after later attempts were kept (not failed), the row
+         * stays as they left it; the note, not in the saved state, comes back */
+        char detail[160];
+        snprintf(detail, sizeof(detail), "made due again by hand%s%s", by ? " by " : "",
+                 by ? by : "");
+        rc = s->ops->update_hook(s, key, "pending", 0, KS_TIME_NONE, detail, err);
+    }
+    if (rc == KS_OK && eng) {
+        char text[300];
+        snprintf(text, sizeof(text), "Hook %s (key %s) made again by hand by %s", f.action, key,
+                 by ? by : "?");
+        rc = ks_engine_note(eng, f.incident, text, by ? by : "?", at, err);
+    }
+    return rc;
+}

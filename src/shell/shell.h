@@ -124,6 +124,16 @@ struct ks_delivery {
  * for `kintsugi hooks deliver`. Results go to the timelines (flushed with a
  * checkpoint). Returns KS_SHELL_OK or KS_SHELL_FAIL (printed). */
 int ks_shell_deliver(struct ks_shell *s, ks_time max_wait, struct ks_delivery *st);
+/* `kintsugi hooks retry KEY` and POST /v1/hooks/{key}/retry: makes a hook
+ * call that gave up (failed), or that found no hook configured
+ * (unconfigured; cfg must now configure one), due again with its attempts
+ * starting over (*incident: its incident). KS_ENOTFOUND for no such call;
+ * KS_ESTATE when it is pending or done, or its action still has no hook,
+ * unless again (a journal re-applied: later attempts stand). With eng, a
+ * note of the incident's timeline by `by` at `at` says so. */
+enum ks_rc ks_shell_hook_requeue(struct ks_store *s, const struct ks_config *cfg,
+                                 struct ks_engine *eng, const char *key, const char *by,
+                                 ks_time at, int again, int64_t *incident, struct ks_err *err);
 
 /* One attempt at a due hook call of the outbox (row), as the delivery loop
  * makes it: the call itself (or "unconfigured" when no hook is configured

@@ -156,7 +156,8 @@ try {
     if (!hs.length) { throw new Error('the scenario has no failed call of an open incident'); }
     const want = hs.slice(0, 5).map((h) => `${h.action} for #${h.incident} (${h.detail})`).join(' · ');
     await rob.waitForSelector('#hooks-banner');
-    eq('⚠ Hook calls that gave up: ' + want + (hs.length > 5 ? ` · and ${hs.length - 5} more` : ''),
+    eq('⚠ Hook calls that gave up: ' + want + (hs.length > 5 ? ` · and ${hs.length - 5} more` : '') +
+      '. Do it by hand, or retry it from the incident\'s page once the other system is back.',
       await text(rob, '#hooks-banner'), 'hooks banner');
   });
   await shot(rob, '03-now-responder');
@@ -270,6 +271,30 @@ try {
     await ada.waitForFunction((act) => !document.querySelector(`button[data-act=approve][data-action="${act}"]`), { timeout: 8000 }, a.action);
     const now = (await api(process.env.KS_VIEWER, '/v1/actions')).find((x) => x.incident === a.incident && x.action === a.action);
     if (now.status === 'proposed') { throw new Error('still proposed'); }
+  });
+
+  // ---- a hook call that gave up, made again from the incident's page ---------------------
+  await check('retry_button_makes_a_failed_hook_call_again', async () => {
+    const h = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).filter((x) => OPEN.includes(x.incident))[0];
+    await rob.goto(`${URL}/#/incident/${h.incident}`, { waitUntil: 'networkidle0' });
+    const row = `#hooks-table tr[data-key="${h.key}"]`;
+    await rob.waitForSelector(`${row} button[data-act=retry-hook]`);
+    eq('failed', await text(rob, `${row} [data-field=status]`), 'before');
+    await rob.click(`${row} button[data-act=retry-hook]`);
+    // the command still exits 3: one attempt more, and it gives up again
+    await waitText(rob, '#timeline', new RegExp(`Hook ${h.action} \\(key ${h.key}\\) made again by hand by rob`), 8000);
+    let after = [];
+    for (let i = 0; i < 40; i++) {
+      const tl = (await api(process.env.KS_VIEWER, `/v1/incidents/${h.incident}`)).timeline.map((t) => t.text);
+      after = tl.slice(tl.findIndex((t) => t.startsWith(`Hook ${h.action} (key ${h.key}) made again`)));
+      if (after.some((t) => t.startsWith(`Hook ${h.action} gave up after 1 attempts (exit 3`))) { break; }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    if (!after.some((t) => t.startsWith(`Hook ${h.action} gave up after 1 attempts (exit 3`))) {
+      throw new Error('no new attempt after the retry: ' + after.join(' | '));
+    }
+    const now = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).find((x) => x.key === h.key);
+    eq(['failed', 1], [now.status, now.attempts], 'the API after the new attempt');
   });
 
   // ---- dead letters ----------------------------------------------------------------

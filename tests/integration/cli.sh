@@ -23,7 +23,7 @@ check oversized_incident_id_exits_2 exit_is 2 "$K" incident show 999999999999999
 check oversized_incident_id_says_why bash -c "$K incident show 99999999999999999999 --db $T/a.db 2>&1 | grep -q \"^kintsugi: '99999999999999999999' is not an incident id (a whole number from 1 to 9223372036854775807)\""
 check oversized_ids_refused_everywhere bash -c "for c in 'guard rollback 99999999999999999999 --by a' 'guard accept 99999999999999999999 --by a' 'action approve 99999999999999999999 zero_channel --by a' 'deadletters fix 99999999999999999999 {}' 'deadletters replay --id 99999999999999999999'; do $K \$c --db $T/a.db 2>&1 | grep -q ' is not an\? .* id (a whole number from 1 to 9223372036854775807)' || exit 1; $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # A wrong or unknown subcommand is answered with the ones there are.
-check subcommand_errors_name_the_subcommands bash -c "$K deadletters fix 1 --db $T/a.db 2>&1 | grep -q \"'deadletters fix ID LINE' or 'deadletters replay\" && $K deadletters frob --db $T/a.db 2>&1 | grep -q \"unknown deadletters command 'frob'\" && $K guard frob --db $T/a.db 2>&1 | grep -q 'use status, pause, release, rollback or accept' && $K guard rollback --db $T/a.db 2>&1 | grep -q 'it takes one INCIDENT id' && $K action frob --db $T/a.db 2>&1 | grep -q \"'action list' or 'action approve\" && $K hooks frob --db $T/a.db 2>&1 | grep -q \"'hooks list' or 'hooks deliver'\" && $K incident frob --db $T/a.db 2>&1 | grep -q 'use show, verify, ack, status, note, assign or step'"
+check subcommand_errors_name_the_subcommands bash -c "$K deadletters fix 1 --db $T/a.db 2>&1 | grep -q \"'deadletters fix ID LINE' or 'deadletters replay\" && $K deadletters frob --db $T/a.db 2>&1 | grep -q \"unknown deadletters command 'frob'\" && $K guard frob --db $T/a.db 2>&1 | grep -q 'use status, pause, release, rollback or accept' && $K guard rollback --db $T/a.db 2>&1 | grep -q 'it takes one INCIDENT id' && $K action frob --db $T/a.db 2>&1 | grep -q \"'action list' or 'action approve\" && $K hooks frob --db $T/a.db 2>&1 | grep -q \"'hooks list', 'hooks deliver' or 'hooks retry KEY'\" && $K incident frob --db $T/a.db 2>&1 | grep -q 'use show, verify, ack, status, note, assign or step'"
 check subcommand_errors_exit_2 bash -c "for c in 'deadletters fix 1' 'deadletters frob' 'guard frob' 'action frob' 'hooks frob' 'incident frob' 'incident show'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 check human_list_has_a_header bash -c "$K incidents --db $T/a.db | head -1 | grep -q '^ID'"
 check status_filter bash -c "[ \"\$($K incidents --db $T/a.db --status resolved --json)\" = '[]' ]"
@@ -89,5 +89,26 @@ check intake_same_incidents bash -c "cmp <($K incidents --db $T/t1.db --json) <(
 nowall() { sed -E 's/"received_at":"[^"]*"//g'; } # the wall clock of the ingest
 export -f nowall
 check intake_same_dead_letters bash -c "cmp <($K deadletters --db $T/t1.db --json | nowall) <($K deadletters --db $T/t2.db --json | nowall) && [ \$($K deadletters --db $T/t1.db --json | grep -o '\"line\":' | wc -l) -ge 5 ]"
+
+# --- a hook call that gave up, made again by hand ------------------------------------------
+# An OMS outage: stop_order_import is a command that fails (no retries),
+# hold_orders and extend_handling_time have no hook.
+printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null; echo the OMS refused >&2; exit 3", retries: 0}\n' >"$T/hk.yaml"
+"$K" ingest --quiet --config "$T/hk.yaml" --db "$T/hk.db" "$SC/ack_meets_sla/events.ndjson" >/dev/null 2>&1
+HK=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].key')
+HOLD=$("$K" hooks --json --status unconfigured --db "$T/hk.db" | jq -r 'map(select(.action == "hold_orders"))[0].key')
+HINC=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].incident')
+check hook_failed_for_good bash -c "[ -n '$HK' ] && [ '$HK' != null ] && [ -n '$HOLD' ] && [ '$HOLD' != null ]"
+check hooks_list_shows_keys bash -c "$K hooks --db $T/hk.db | grep -q '^INCIDENT .* KEY .*LAST RESULT' && $K hooks --db $T/hk.db | grep -q ' $HK '"
+check hook_retry_fails_again bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 0 delivered, 1 failed for good'"
+printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null", retries: 0}\n' >"$T/hk.yaml"
+check hook_retry_by_hand bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 1 delivered'"
+check hook_retry_row_done bash -c "$K hooks --json --db $T/hk.db | jq -e --arg k $HK 'map(select(.key == \$k))[0] | .status == \"done\" and .attempts == 1'"
+check hook_retry_timeline bash -c "$K incident show $HINC --json --db $T/hk.db | jq -e --arg k $HK '[.timeline[].text] | (map(select(. == \"Hook stop_order_import (key \" + \$k + \") made again by hand by rob\")) | length == 2) and (map(select(startswith(\"Hook stop_order_import gave up after 1 attempts (exit 3\"))) | length == 2) and (map(select(startswith(\"Hook stop_order_import attempt 1: ok\"))) | length == 1)'"
+check hook_retry_done_exits_1 exit_is 1 "$K" hooks retry "$HK" --config "$T/hk.yaml" --db "$T/hk.db"
+check hook_retry_done_says_why bash -c "$K hooks retry $HK --config $T/hk.yaml --db $T/hk.db 2>&1 | grep -q 'is done, not failed'"
+check hook_retry_unconfigured_refused bash -c "$K hooks retry $HOLD --config $T/hk.yaml --db $T/hk.db 2>&1 | grep -q 'no hook is configured for hold_orders: add one under hooks: in kintsugi.yaml'"
+check hook_retry_unknown_exits_1 exit_is 1 "$K" hooks retry kintsugi-0-nothing-0 --config "$T/hk.yaml" --db "$T/hk.db"
+check hook_retry_without_key_exits_2 exit_is 2 "$K" hooks retry --db "$T/hk.db"
 
 echo "RESULT passed=$passed failed=$failed"

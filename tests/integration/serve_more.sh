@@ -138,6 +138,41 @@ sleep 1.5
 check no_second_call [ "$(grep -c . "$T/calls")" = 1 ]
 # The engine's state (after a restart it is the saved one) is what the CLI reads.
 check feed_state_same_as_cli same '/v1/feed/amazon?state=1' feed amazon --state --json
+
+# ---- a hook call that gave up, made again by hand ---------------------------------------
+HKEY=$(get '/v1/hooks?status=unconfigured' | jq -r 'map(select(.action == "hold_orders"))[0].key')
+check hook_retry_still_unconfigured_409 status_is 409 POST "/v1/hooks/$HKEY/retry" "$RESP" '{}'
+check hook_retry_409_says_what_to_do grep -q 'no hook is configured for hold_orders: add one under hooks:' "$T/body"
+check hook_retry_done_409 status_is 409 POST "/v1/hooks/$KEY/retry" "$RESP" '{}'
+check hook_retry_unknown_404 status_is 404 POST /v1/hooks/kintsugi-0-nothing-0/retry "$RESP" '{}'
+check hook_retry_viewer_403 status_is 403 POST "/v1/hooks/$HKEY/retry" "$VIEW" '{}'
+check hook_retry_bad_body_400 status_is 400 POST "/v1/hooks/$HKEY/retry" "$RESP" '[1]'
+stop "$PID" TERM
+# hold_orders now has a hook: the call is made again, once, with its key.
+cat >>"$T/kintsugi.yaml" <<EOF
+  hold_orders:
+    url: "http://127.0.0.1:$RPORT/hooks/hold"
+    timeout: 5s
+EOF
+check restarts_with_hold_orders start c "$DB" --clock event --config "$T/kintsugi.yaml"
+check hook_retry_200 status_is 200 POST "/v1/hooks/$HKEY/retry" "$RESP" '{}'
+check hook_retry_answers jq -e --arg k "$HKEY" '.op == "hook_retry" and .key == $k and .status == "pending" and .by == "bob"' "$T/body"
+held() { [ "$(jq -r 'select(.path == "/hooks/hold") | .key' "$T/calls")" = "$HKEY" ]; }
+check hook_retry_delivered until_ok 10 held
+retried_tl() {
+    get "/v1/incidents/$ID" | jq -e --arg k "$HKEY" '[.timeline[] | .text] |
+        (map(select(. == "Hook hold_orders (key " + $k + ") made again by hand by bob")) | length == 1) and
+        (map(select(startswith("Hook hold_orders attempt 1: ok"))) | length == 1)'
+}
+check hook_retry_on_the_timeline until_ok 5 retried_tl
+check hook_retry_row_done until_ok 5 bash -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/hooks?status=done' | jq -e --arg k '$HKEY' 'map(select(.key == \$k and .attempts == 1)) | length == 1'"
+check hook_retry_again_409 status_is 409 POST "/v1/hooks/$HKEY/retry" "$RESP" '{}'
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+check restarts_after_retry start d "$DB" --clock event --config "$T/kintsugi.yaml"
+check hook_retry_survives_kill retried_tl
+sleep 1.5
+check hook_retry_not_repeated [ "$(grep -c '/hooks/hold' "$T/calls")" = 1 ]
 stop "$PID" TERM
 
 # ---- the state is saved once enough is journaled (KINTSUGI_CHECKPOINT_BYTES) ----------
