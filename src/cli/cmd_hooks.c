@@ -14,12 +14,13 @@ static struct ks_opt opts[] = {
      NULL},
     {"json", 0, "list: JSON on stdout", 0, NULL},
     {"status", 1, "list: only pending, done, failed or unconfigured", 0, NULL},
+    {"incident", 1, "list: only this incident's calls", 0, NULL},
     {"wait", 1, "deliver, retry: wait up to this long for retries (default 30s)", 0, NULL},
     {"by", 1, "retry: who makes the call again, for the timeline's note (default: $USER)", 0,
      NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi hooks [list] [--status S] [--json] | deliver [--wait 30s] | retry KEY [--by NAME]"
+    "kintsugi hooks [list] [--status S] [--incident N] [--json] | deliver [--wait 30s] | retry KEY [--by NAME]"
     "   [--db F]",
     "Hook calls: stop order import, reroute, hold orders, pause listings, zero a channel...\n"
     "Each is written to the outbox with the event that caused it and delivered at least\n"
@@ -37,11 +38,15 @@ static const struct ks_cmd_spec spec = {
 
 struct ctx {
     int n;
+    int64_t incident; /* 0: every incident's */
 };
 
 static int row(void *vctx, const struct ks_hook_row *r)
 {
     struct ctx *c = vctx;
+    if (c->incident && r->incident != c->incident) {
+        return 0;
+    }
     c->n++;
     printf("%-8lld %-26s %-13s %-8lld %-40s %s\n", (long long)r->incident, r->action, r->status,
            (long long)r->attempts, r->key, r->detail ? r->detail : "");
@@ -59,14 +64,14 @@ static int deliver(struct ks_shell *a, ks_time wait)
     return rc;
 }
 
-static int list(struct ks_shell *a)
+static int list(struct ks_shell *a, int64_t incident)
 {
     struct ks_err err = {0};
     const char *status = ks_cli_opt(&spec, "status")->value;
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf out = {0};
         int rc = KS_EXIT_OK;
-        if (ks_shell_hooks_json(a->store, status, &out, &err) != KS_OK) {
+        if (ks_shell_hooks_json_of(a->store, status, incident, &out, &err) != KS_OK) {
             ks_cli_error("%s", err.msg);
             rc = KS_EXIT_FAIL;
         } else {
@@ -75,7 +80,7 @@ static int list(struct ks_shell *a)
         ks_buf_fini(&out);
         return rc;
     }
-    struct ctx c = {0};
+    struct ctx c = {0, incident};
     printf("%-8s %-26s %-13s %-8s %-40s %s\n", "INCIDENT", "ACTION", "STATUS", "ATTEMPTS", "KEY",
            "LAST RESULT");
     if (a->store->ops->list_hooks(a->store, status, row, &c, &err) != KS_OK) {
@@ -153,7 +158,10 @@ int ks_cmd_hooks(int argc, char **argv)
     char *key = v == 2 ? ks_strdup(args[1]) : NULL;
     ks_free(args);
     ks_time wait;
-    if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0) {
+    int64_t incident = 0;
+    const char *only = ks_cli_opt(&spec, "incident")->value;
+    if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0 ||
+        (only && ks_cli_id(only, "an incident id", &incident) != 0)) {
         ks_free(key);
         return KS_EXIT_USAGE;
     }
@@ -164,7 +172,7 @@ int ks_cmd_hooks(int argc, char **argv)
         ks_free(key);
         return rc;
     }
-    rc = v == 0 ? list(&a) : v == 1 ? deliver(&a, wait) : retry(&a, key, wait);
+    rc = v == 0 ? list(&a, incident) : v == 1 ? deliver(&a, wait) : retry(&a, key, wait);
     ks_shell_close(&a);
     ks_free(key);
     return rc;

@@ -110,5 +110,6 @@ check hook_retry_done_says_why bash -c "$K hooks retry $HK --config $T/hk.yaml -
 check hook_retry_unconfigured_refused bash -c "$K hooks retry $HOLD --config $T/hk.yaml --db $T/hk.db 2>&1 | grep -q 'no hook is configured for hold_orders: add one under hooks: in kintsugi.yaml'"
 check hook_retry_unknown_exits_1 exit_is 1 "$K" hooks retry kintsugi-0-nothing-0 --config "$T/hk.yaml" --db "$T/hk.db"
 check hook_retry_without_key_exits_2 exit_is 2 "$K" hooks retry --db "$T/hk.db"
+check hooks_of_one_incident bash -c "[ \"\$($K hooks --json --incident $HINC --db $T/hk.db | jq -c 'map(.incident) | unique')\" = '[$HINC]' ] && $K hooks --incident 999 --db $T/hk.db | grep -qx '(no hook calls)'"
 
 echo "RESULT passed=$passed failed=$failed"
