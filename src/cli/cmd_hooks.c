@@ -114,7 +114,8 @@ static int retry(struct ks_shell *a, const char *key, ks_time wait)
     }
     struct requeue q = {key, by && *by ? by : "cli", 0};
     struct ks_err err = {0};
-    /* checked first, so that a refusal is the store's message, not a failed save */
+    /* Checked first, in a transaction undone at once: a refusal (no such
+     * call, not given up, still no hook) is said plainly, before any save. */
     if (ks_store_begin(a->store, &err) != KS_OK ||
         ks_shell_hook_requeue(a->store, &a->cfg, NULL, key, q.by, KS_TIME_NONE, 0, &q.incident,
                               &err) != KS_OK) {

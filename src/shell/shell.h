@@ -178,7 +178,7 @@ struct ks_outbox {
  * KS_OUTBOX_LEASE) and makes the attempt of each claimed row in the claim's
  * order (hook calls oldest first; messages to the shop's people first)
  * (ks_shell_hook_try, ks_shell_message_try), handing it to record, which
- * ends its lease. *next comes in as the earliest wall time known to be due
+ * ends its lease (or, with batch, keeps it for batch to write). *next comes in as the earliest wall time known to be due
  * (KS_TIME_NONE: none) and is lowered by the rows not due yet, the leases of
  * others and the retries recorded. Returns 0; 1 when record or stop ended
  * the pass (the rows it claimed and did not attempt stay leased to this
