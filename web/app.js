@@ -355,7 +355,9 @@
       var bits = [];
       if (r.failed) {
         bits.push('<strong>' + num(r.failed) + ' failed</strong>' +
-          (r.last_failure ? ' (last: ' + esc(r.last_failure) + ')' : ''));
+          (r.last_failure ? ' (last: ' + esc(r.last_failure) + ')' : '') +
+          (can('responder') && r.configured ? ' <button type="button" data-act="retry-receiver" data-receiver="' + esc(r.receiver) +
+            '">Retry ' + num(r.failed) + ' failed via ' + esc(r.receiver) + '</button>' : ''));
       }
       if (r.queued && (!r.configured || now() - Date.parse(r.oldest_queued_at) > BEHIND_MS)) {
         bits.push(num(r.queued) + ' waiting, the oldest since ' + when(r.oldest_queued_at) +
@@ -365,7 +367,8 @@
     });
     if (!parts.length) { return ''; }
     return '<div class="banner bad-banner" role="status" id="notify-banner"><strong>✉ Notifications not going out:</strong> ' +
-      parts.join(' · ') + ' <span class="muted">(a failed message is retried from its incident)</span></div>';
+      parts.join(' · ') + ' <span class="muted">(once the receiver is fixed, retry its failed messages here, or one by one from ' +
+      'their incident)</span></div>';
   }
 
   /* Hook calls of open incidents that gave up: what containment asked of
@@ -1046,6 +1049,17 @@
           if (ok) {
             act(b, 'POST', '/v1/guard/' + what, ch ? { channel: ch } : {}, function () {
               return (what === 'release' ? 'Released ' : 'Paused ') + names;
+            });
+          }
+        });
+    } else if (what === 'retry-receiver') {
+      var rcv = b.getAttribute('data-receiver');
+      confirmThen('Retry the failed messages via ' + rcv + '?', 'Every failed message of ' + rcv +
+        ' is queued again, its attempts starting over; each incident gets a note. Fix the receiver first.', 'Retry')
+        .then(function (ok) {
+          if (ok) {
+            act(b, 'POST', '/v1/messages/retry', { receiver: rcv }, function (d) {
+              return num(d.count || 0) + ' failed messages via ' + rcv + ' queued again';
             });
           }
         });

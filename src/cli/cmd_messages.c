@@ -23,12 +23,16 @@ static struct ks_opt opts[] = {
     {"template", 1, "preview: incident, update, reminder, customer_notice, follow_up or "
                     "order_delay",
      0, NULL},
-    {"wait", 1, "deliver, retry: wait up to this long for retries (default 30s)", 0, NULL},
+    {"wait", 1, "deliver, retry, retry-failed: wait up to this long for retries (default 30s)",
+     0, NULL},
+    {"by", 1, "retry-failed: who queues them again, for the timelines' notes (default: $USER)",
+     0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--receiver R] [--json]\n"
     "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
-    "       kintsugi messages receivers [--json]",
+    "       kintsugi messages receivers [--json]\n"
+    "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A] [--by NAME]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
     "  list       every message with its audience, recipient, receiver, status and attempts\n"
     "  deliver    send what is due now, retrying with backoff for up to --wait\n"
@@ -36,13 +40,16 @@ static const struct ks_cmd_spec spec = {
     "  preview N  render a template for incident N (a customer template for its first\n"
     "             affected order with an e-mail)\n"
     "  receivers  each receiver: messages waiting and since when, failed (with the last\n"
-    "             failure), sent\n\n"
+    "             failure), sent\n"
+    "  retry-failed  every failed message (of --receiver, --incident, --audience) queued\n"
+    "             again once the receiver is fixed, a note per incident, and deliver\n\n"
     "Messages are queued by the triggers in the same transaction as the incident change\n"
     "that caused them, each with an idempotency key, and delivered at least once;\n"
     "kintsugi ingest delivers after replaying, kintsugi serve all the time.\n"
     "examples:\n"
     "  kintsugi messages --incident 3 --audience customer --json\n"
-    "  kintsugi messages preview 3 --template customer_notice",
+    "  kintsugi messages preview 3 --template customer_notice\n"
+    "  kintsugi messages retry-failed --receiver mail --by rob",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 static int row(void *ctx, const struct ks_message_row *m)
@@ -67,24 +74,35 @@ static int json_out(enum ks_rc rc, struct ks_buf *out, const struct ks_err *err)
     return rc == KS_OK ? KS_EXIT_OK : KS_EXIT_FAIL;
 }
 
+/* --incident, --audience, --status and --receiver as a filter; 0, or
+ * KS_EXIT_USAGE (said). */
+static int filter_of(struct ks_message_filter *f)
+{
+    memset(f, 0, sizeof(*f));
+    const char *inc = ks_cli_opt(&spec, "incident")->value;
+    if (inc && ks_cli_id(inc, "an incident id", &f->incident) != 0) {
+        return KS_EXIT_USAGE;
+    }
+    f->audience = ks_cli_opt(&spec, "audience")->value;
+    f->status = ks_cli_opt(&spec, "status")->value;
+    f->receiver = ks_cli_opt(&spec, "receiver")->value;
+    if (f->audience && strcmp(f->audience, "team") && strcmp(f->audience, "leadership") &&
+        strcmp(f->audience, "customer")) {
+        ks_cli_error("--audience '%s': use team, leadership or customer", f->audience);
+        return KS_EXIT_USAGE;
+    }
+    if (f->status && strcmp(f->status, "queued") && strcmp(f->status, "sent") &&
+        strcmp(f->status, "failed")) {
+        ks_cli_error("--status '%s': use queued, sent or failed", f->status);
+        return KS_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int list(const struct ks_shell *a)
 {
-    struct ks_message_filter f = {0};
-    const char *inc = ks_cli_opt(&spec, "incident")->value;
-    if (inc && ks_cli_id(inc, "an incident id", &f.incident) != 0) {
-        return KS_EXIT_USAGE;
-    }
-    f.audience = ks_cli_opt(&spec, "audience")->value;
-    f.status = ks_cli_opt(&spec, "status")->value;
-    f.receiver = ks_cli_opt(&spec, "receiver")->value;
-    if (f.audience && strcmp(f.audience, "team") && strcmp(f.audience, "leadership") &&
-        strcmp(f.audience, "customer")) {
-        ks_cli_error("--audience '%s': use team, leadership or customer", f.audience);
-        return KS_EXIT_USAGE;
-    }
-    if (f.status && strcmp(f.status, "queued") && strcmp(f.status, "sent") &&
-        strcmp(f.status, "failed")) {
-        ks_cli_error("--status '%s': use queued, sent or failed", f.status);
+    struct ks_message_filter f;
+    if (filter_of(&f) != 0) {
         return KS_EXIT_USAGE;
     }
     struct ks_err err = {0};
@@ -228,6 +246,60 @@ static int retry(struct ks_shell *a, int64_t id, ks_time wait)
     return deliver(a, wait);
 }
 
+struct bulk {
+    struct ks_message_filter f;
+    const char *by;
+    struct ks_msg_pick *picked;
+    size_t n;
+};
+
+/* Inside the transaction that saves the state: the rows and the notes. */
+static enum ks_rc requeue_failed(struct ks_shell *a, void *ctx, struct ks_err *err)
+{
+    struct bulk *b = ctx;
+    return ks_shell_messages_requeue_failed(a->store, a->eng, &b->f, NULL, 0, b->by, KS_TIME_NONE,
+                                            &b->picked, &b->n, err);
+}
+
+/* retry-failed's filter, checked before the database is opened. */
+static int bulk_of(struct bulk *b)
+{
+    memset(b, 0, sizeof(*b));
+    if (filter_of(&b->f) != 0) {
+        return KS_EXIT_USAGE;
+    }
+    if (b->f.status && strcmp(b->f.status, "failed") != 0) {
+        ks_cli_error("retry-failed takes the failed messages: leave --status out");
+        return KS_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int retry_failed(struct ks_shell *a, struct bulk b, ks_time wait)
+{
+    b.by = ks_cli_opt(&spec, "by")->value;
+    if (!b.by || !*b.by) {
+        b.by = getenv("USER");
+    }
+    b.by = b.by && *b.by ? b.by : "cli";
+    if (ks_shell_flush_with(a, 1, requeue_failed, &b) != 0) {
+        ks_free(b.picked);
+        return KS_EXIT_FAIL;
+    }
+    size_t incidents = 0;
+    for (size_t i = 0; i < b.n; i++) {
+        incidents += i == 0 || b.picked[i].incident != b.picked[i - 1].incident;
+    }
+    ks_free(b.picked);
+    if (!b.n) {
+        printf("no failed message to retry\n");
+        return KS_EXIT_OK;
+    }
+    printf("%zu failed message%s of %zu incident%s queued again\n", b.n, b.n == 1 ? "" : "s",
+           incidents, incidents == 1 ? "" : "s");
+    return deliver(a, wait);
+}
+
 int ks_cmd_messages(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -240,12 +312,13 @@ int ks_cmd_messages(int argc, char **argv)
                                                {"deliver", 0, NULL},
                                                {"retry", 1, NULL},
                                                {"preview", 1, NULL},
-                                               {"receivers", 0, NULL}};
-    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 5, args[0]);
+                                               {"receivers", 0, NULL},
+                                               {"retry-failed", 0, NULL}};
+    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 6, args[0]);
     if (v < 0 || (nargs > 0 && nargs - 1 != verbs[v].nargs)) {
         if (v < 0) {
-            ks_cli_error("unknown messages command '%s': use list, deliver, retry ID, preview "
-                         "INCIDENT --template T or receivers",
+            ks_cli_error("unknown messages command '%s': use list, deliver, retry ID, "
+                         "retry-failed, preview INCIDENT --template T or receivers",
                          args[0]);
         } else {
             ks_cli_error("'messages %s' takes %s", verbs[v].name,
@@ -261,6 +334,10 @@ int ks_cmd_messages(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     ks_free(args);
+    struct bulk b;
+    if (v == 5 && bulk_of(&b) != 0) {
+        return KS_EXIT_USAGE;
+    }
     ks_time wait;
     if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0) {
         return KS_EXIT_USAGE;
@@ -289,8 +366,11 @@ int ks_cmd_messages(int argc, char **argv)
     case 3:
         rc = preview(&a, id, ks_cli_opt(&spec, "template")->value);
         break;
-    default:
+    case 4:
         rc = receivers(&a);
+        break;
+    default:
+        rc = retry_failed(&a, b, wait);
         break;
     }
     ks_shell_close(&a);

@@ -259,6 +259,47 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
                    json_pack("{s:s, s:I}", "op", "message_retry", "message", (json_int_t)id));
 }
 
+/* POST /v1/messages/retry {"receiver", "incident", "audience"} (each
+ * optional): `kintsugi messages retry-failed` as a journaled command
+ * (live_tx.c): every failed message they select queued again; none is not
+ * an error (count 0). */
+void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
+                                void *ctx)
+{
+    json_t *b = req->json;
+    if (b && !json_is_object(b)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    json_t *cmd = json_pack("{s:s}", "op", "messages_retry");
+    const char *key;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        const char *bad = NULL;
+        if (!strcmp(key, "receiver")) {
+            bad = json_is_string(v) && json_string_length(v) ? NULL : "must be a receiver's name";
+        } else if (!strcmp(key, "incident")) {
+            bad = json_is_integer(v) && json_integer_value(v) > 0 ? NULL
+                                                                   : "must be an incident id";
+        } else if (!strcmp(key, "audience")) {
+            const char *a = json_string_value(v);
+            bad = a && (!strcmp(a, "team") || !strcmp(a, "leadership") || !strcmp(a, "customer"))
+                      ? NULL
+                      : "must be team, leadership or customer";
+        } else {
+            bad = "is not known (receiver, incident, audience)";
+        }
+        if (bad) {
+            json_decref(cmd);
+            ks_http_error(resp, 400, "invalid", "field \"%s\": %s", key, bad);
+            return;
+        }
+        json_object_set(cmd, key, v);
+    }
+    ks_api_command(req, resp, ctx, cmd);
+}
+
 /* POST /v1/hooks/{key}/retry: `kintsugi hooks retry KEY` as a journaled
  * command (live_tx.c); 404 for no such call, 409 when it did not give up or
  * its action still has no hook. */

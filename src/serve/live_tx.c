@@ -221,6 +221,54 @@ static enum ks_rc op_message_retry(const struct tx_args *t, struct ks_err *err)
     return rc;
 }
 
+/* Every failed message of a receiver (or an incident, an audience) queued
+ * again: journaled with the messages chosen (id and incident), so that
+ * re-applied it writes the same notes and leaves alone what was sent since. */
+static enum ks_rc op_messages_retry(const struct tx_args *t, struct ks_err *err)
+{
+    struct ks_message_filter f = {0};
+    f.receiver = str_field(t, "receiver");
+    f.audience = str_field(t, "audience");
+    f.incident = int_field(t, "incident");
+    json_t *given = json_object_get(t->j, "messages");
+    struct ks_msg_pick *g = NULL, *picked = NULL;
+    size_t ng = 0, n = 0;
+    if (t->reapply && json_is_array(given)) {
+        g = ks_malloc((json_array_size(given) + 1) * sizeof(*g));
+        size_t i;
+        json_t *e;
+        json_array_foreach(given, i, e)
+        {
+            g[ng++] = (struct ks_msg_pick){json_integer_value(json_array_get(e, 0)),
+                                           json_integer_value(json_array_get(e, 1))};
+        }
+    }
+    enum ks_rc rc = ks_shell_messages_requeue_failed(t->a->store, t->a->eng, &f,
+                                                     g, ng,
+                                                     t->actor, t->at, &picked, &n, err);
+    ks_free(g);
+    if (rc != KS_OK || g) {
+        ks_free(picked);
+        return rc;
+    }
+    json_t *list = json_array();
+    ks_buf_printf(t->extra, "\"count\":%zu,\"incidents\":[", n);
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(list, json_pack("[I,I]", (json_int_t)picked[i].id,
+                                              (json_int_t)picked[i].incident));
+        if (i == 0 || picked[i].incident != picked[i - 1].incident) {
+            ks_buf_printf(t->extra, "%s%lld", i ? "," : "", (long long)picked[i].incident);
+        }
+    }
+    ks_buf_putc(t->extra, ']');
+    json_object_set_new(t->j, "messages", list);
+    char *text = json_dumps(t->j, JSON_COMPACT);
+    *t->journal = ks_strdup(text ? text : "{}");
+    free(text);
+    ks_free(picked);
+    return KS_OK;
+}
+
 /* A hook call that gave up made due again by hand: the row and the note of
  * its incident's timeline together; the hooks' deliverer is woken for it. */
 static enum ks_rc op_hook_retry(const struct tx_args *t, struct ks_err *err)
@@ -256,6 +304,7 @@ static const struct {
     {"cost_set", op_cost_set},
     {"message_retry", op_message_retry},
     {"hook_retry", op_hook_retry},
+    {"messages_retry", op_messages_retry},
 };
 #define NOPS (sizeof(ops) / sizeof(ops[0]))
 

@@ -242,6 +242,25 @@ int ks_shell_messages_deliver(struct ks_shell *s, ks_time max_wait, struct ks_ms
 enum ks_rc ks_shell_message_requeue(struct ks_store *s, struct ks_engine *eng, int64_t id,
                                     const char *by, ks_time at, int again, int64_t *incident,
                                     struct ks_err *err);
+/* A message chosen to be queued again, with its incident. */
+struct ks_msg_pick {
+    int64_t id, incident;
+};
+/* `kintsugi messages retry-failed` and POST /v1/messages/retry (retry.c):
+ * every failed message that f selects (its receiver, incident, audience;
+ * its status and id are ignored) queued again, attempts starting over, and
+ * with eng one note per incident by `by` at `at` ("3 failed messages via
+ * box queued again by hand by rob"). *picked (ks_free) gets what was
+ * queued, ordered by incident then id: a server journals it. With given (a
+ * journal re-applied) the notes are those of given, and only the messages
+ * of given still failed are queued again; nothing is returned. No failed
+ * message is not an error (*npicked 0, no note). */
+enum ks_rc ks_shell_messages_requeue_failed(struct ks_store *s, struct ks_engine *eng,
+                                            const struct ks_message_filter *f,
+                                            const struct ks_msg_pick *given, size_t ngiven,
+                                            const char *by, ks_time at,
+                                            struct ks_msg_pick **picked, size_t *npicked,
+                                            struct ks_err *err);
 /* ---- receivers (receivers.c) --------------------------------------------------- */
 
 /* One receiver of messages: configured, or named by a message still in the

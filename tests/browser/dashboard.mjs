@@ -417,6 +417,28 @@ try {
     if (await rob2.$(`${row} button[data-act=retry-message]`)) { throw new Error('Retry still offered'); }
     await waitText(rob2, '#timeline', new RegExp(`Message ${m.id} \\(.*\\) queued again by hand by rob`));
   });
+  await check('retry_every_failed_message_of_a_receiver', async () => {
+    const before = await api(V2, '/v1/messages?status=failed', undefined, URL2);
+    if (!before.length) { throw new Error('no failed message left'); }
+    const incs = [...new Set(before.map((x) => x.incident))].sort((a, b) => a - b);
+    await rob2.goto(`${URL2}/#/now`, { waitUntil: 'networkidle0' });
+    const btn = '#notify-banner button[data-act=retry-receiver][data-receiver=box]';
+    await rob2.waitForSelector(btn);
+    eq(`Retry ${before.length} failed via box`, await text(rob2, btn), 'the button');
+    await rob2.click(btn);
+    await rob2.waitForSelector('#confirm[open]');
+    await rob2.click('#confirm-ok');
+    await rob2.waitForFunction(() => !document.querySelector('#notify-banner'), { timeout: 10000 });
+    eq(0, (await api(V2, '/v1/messages?status=failed', undefined, URL2)).length, 'failed after the retry');
+    for (const id of incs) {
+      const n = before.filter((x) => x.incident === id).length;
+      const tl = (await api(V2, `/v1/incidents/${id}`, undefined, URL2)).timeline.map((t) => t.text);
+      eq(1, tl.filter((t) => t === `${n} failed message${n === 1 ? '' : 's'} via box queued again by hand by rob`).length,
+        `the note of incident ${id}`);
+    }
+  });
+  await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
+  await rob2.waitForSelector('#messages-table');
   await check('remedies_show_what_the_api_returns', async () => {
     await api(R2, '/v1/incidents/1/remedies', { order: 'o1-1', kind: 'refund', amount: 30 }, URL2);
     await api(R2, '/v1/incidents/1/remedies', { order: 'o1-2', kind: 'refund', amount: 120, note: 'late twice' }, URL2);

@@ -175,6 +175,57 @@ check retry_sent_exits_1 exit_is 1 "$K" messages retry 1 --config "$T/fails.yaml
 check retry_unknown_id_exits_1 exit_is 1 "$K" messages retry 99 --config "$T/fails.yaml" --db "$T/f.db"
 check bad_audience_exits_2 exit_is 2 "$K" messages --audience everyone --db "$T/f.db"
 
+# ---- a receiver down for a while: every failed message queued again in one go ----------
+touch "$T/rbox" # a file where the directory should be: every write fails
+cat >"$T/rbox.yaml" <<EOF
+receivers:
+  box: {dir: "$T/rbox", retries: 0}
+notify: {team: [box], customer: [box]}
+EOF
+"$K" ingest --quiet --config "$T/rbox.yaml" --db "$T/rb.db" "$T/o51.ndjson" >/dev/null 2>&1
+cp "$T/rb.db" "$T/rbs.db" # the same outage, for the server below
+failed_of() { "$K" messages --status failed ${2:+--audience $2} --json --db "$1" | jq length; }
+check bulk_all_failed is "46 44" "$(failed_of "$T/rb.db") $(failed_of "$T/rb.db" customer)"
+rm "$T/rbox" && mkdir "$T/rbox" # the receiver is fixed
+check bulk_retry_customers bash -c "$K messages retry-failed --receiver box --audience customer --by rob --config $T/rbox.yaml --db $T/rb.db | grep -qx '44 failed messages of 1 incident queued again'"
+check bulk_customers_sent is "2 0 44" "$(failed_of "$T/rb.db") $(failed_of "$T/rb.db" customer) $(ls "$T/rbox" | wc -l)"
+check bulk_retry_the_rest bash -c "$K messages retry-failed --by ada --config $T/rbox.yaml --db $T/rb.db | grep -qx '2 failed messages of 1 incident queued again'"
+check bulk_nothing_left bash -c "$K messages retry-failed --config $T/rbox.yaml --db $T/rb.db | grep -qx 'no failed message to retry'"
+check bulk_each_sent_once is "46 46" "$("$K" messages --status sent --json --db "$T/rb.db" | jq '[.[] | select(.attempts == 1)] | length') $(ls "$T/rbox" | wc -l)"
+bulk_notes() { "$K" incident show 1 --json --db "$1" | jq -c '[.timeline[] | select(.kind == "note") | [.actor, .text]]'; }
+check bulk_notes_on_the_incident is "[[\"rob\",\"44 failed messages via box queued again by hand by rob\"],[\"ada\",\"2 failed messages queued again by hand by ada\"]]" "$(bulk_notes "$T/rb.db")"
+check bulk_bad_status_exits_2 exit_is 2 "$K" messages retry-failed --status sent --db "$T/rb.db"
+
+# The same through the server, journaled: after a kill -9 the notes come back
+# once and nothing is sent again.
+"$K" token create --name rob --role responder --db "$T/rbs.db" >"$T/rb.tok" 2>/dev/null
+"$K" token create --name vic --role viewer --db "$T/rbs.db" >"$T/rbv.tok" 2>/dev/null
+RB=$(cat "$T/rb.tok") RV=$(cat "$T/rbv.tok")
+rm -rf "$T/rbox" && mkdir "$T/rbox"
+start rbs "$T/rbs.db" --clock event --config "$T/rbox.yaml"
+RBPID=$PID
+rpost() { curl -s -o "$T/rb.out" -w '%{http_code}' -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2" "$URL/v1/messages/retry"; }
+check bulk_api_viewer_403 is 403 "$(rpost "$RV" '{}')"
+check bulk_api_bad_fields_400 is "400 400 400" "$(rpost "$RB" '{"receiver":3}') $(rpost "$RB" '{"audience":"all"}') $(rpost "$RB" '{"colour":"red"}')"
+check bulk_api_names_the_field grep -q 'field \\"colour\\": is not known' "$T/rb.out"
+check bulk_api_200 is 200 "$(rpost "$RB" '{"receiver":"box"}')"
+check bulk_api_answers jq -e '.op == "messages_retry" and .by == "rob" and .count == 46 and .incidents == [1]' "$T/rb.out"
+all_sent() { [ "$(curl -s -H "Authorization: Bearer $RV" "$URL/v1/messages?status=sent" | jq length)" = 46 ]; }
+check bulk_api_delivered until_ok 20 all_sent
+check bulk_api_none_left is 200 "$(rpost "$RB" '{"receiver":"box"}')"
+check bulk_api_count_0 jq -e '.count == 0 and .incidents == []' "$T/rb.out"
+kill -9 "$RBPID"
+wait "$RBPID" 2>/dev/null
+start rbs2 "$T/rbs.db" --clock event --config "$T/rbox.yaml"
+RBPID=$PID
+check bulk_api_journal_reapplied grep -q 're-applied [0-9]* journal entr' "$T/rbs2.err"
+sleep 1.5 # a deliverer pass: nothing is sent again
+api_notes() { curl -s -H "Authorization: Bearer $RV" "$URL/v1/incidents/1" | jq -c '[.timeline[] | select(.kind == "note") | [.actor, .text]]'; }
+check bulk_api_note_once is '[["rob","46 failed messages via box queued again by hand by rob"]]' "$(api_notes)"
+check bulk_api_each_sent_once is "46 46" "$(curl -s -H "Authorization: Bearer $RV" "$URL/v1/messages?status=sent" | jq '[.[] | select(.attempts == 1)] | length') $(ls "$T/rbox" | wc -l)"
+kill "$RBPID"
+wait "$RBPID" 2>/dev/null
+
 # ---- the server: GET /v1/messages is the CLI's JSON, and it delivers by itself -------
 "$K" token create --name v --role admin --db "$T/s.db" >"$T/v.tok" 2>/dev/null
 VT=$(cat "$T/v.tok")

@@ -96,9 +96,13 @@ static const struct usage_case usage_cases[] = {
     {ks_cmd_messages, {"retry"}, "kintsugi: 'messages retry' takes one argument"},
     {ks_cmd_messages,
      {"frob"},
-     "kintsugi: unknown messages command 'frob': use list, deliver, retry ID, preview INCIDENT "
-     "--template T or receivers"},
+     "kintsugi: unknown messages command 'frob': use list, deliver, retry ID, retry-failed, "
+     "preview INCIDENT --template T or receivers"},
     {ks_cmd_messages, {"receivers", "x"}, "kintsugi: 'messages receivers' takes no argument"},
+    {ks_cmd_messages, {"retry-failed", "x"}, "kintsugi: 'messages retry-failed' takes no argument"},
+    {ks_cmd_messages,
+     {"retry-failed", "--status", "sent"},
+     "kintsugi: retry-failed takes the failed messages: leave --status out"},
     {ks_cmd_review, {"show"}, "kintsugi: wrong number of arguments for 'review show'"},
     {ks_cmd_review, {"items", "1"}, "kintsugi: wrong number of arguments for 'review items'"},
     {ks_cmd_review,
