@@ -381,11 +381,13 @@
     if (!hs.length) { return ''; }
     var shown = hs.slice(0, 5).map(function (h) {
       return '<b>' + esc(h.action) + '</b> for <a href="#/incident/' + h.incident + '">#' + h.incident + '</a>' +
-        (h.detail ? ' (' + esc(h.detail) + ')' : '');
+        (h.detail ? ' (' + esc(h.detail) + ')' : '') +
+        (can('responder') ? ' <button type="button" data-act="retry-hook" data-id="' + esc(h.key) + '" aria-label="Retry ' +
+          esc(h.action) + ' for #' + h.incident + '">Retry</button>' : '');
     });
     return '<div class="banner bad-banner" role="status" id="hooks-banner"><strong>⚠ Hook calls that gave up:</strong> ' +
       shown.join(' · ') + (hs.length > 5 ? ' · and ' + num(hs.length - 5) + ' more' : '') +
-      '. Do it by hand, or retry it from the incident\'s page once the other system is back.</div>';
+      '. Do it by hand, or retry it once the other system is back.</div>';
   }
 
   /* The incident's hook calls; one that gave up (failed, or unconfigured) can

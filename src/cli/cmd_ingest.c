@@ -227,6 +227,16 @@ int ks_cmd_ingest(int argc, char **argv)
                    (unsigned long long)a.messages_queued, md.sent, md.failed,
                    md.left ? ", some wait for a retry" : "", db);
         }
+        if (md.failed) {
+            printf("failed messages: kintsugi messages receivers --db %s says which receiver; "
+                   "once it is fixed, kintsugi messages retry-failed --db %s\n",
+                   db, db);
+        }
+        if (dl.failed) {
+            printf("hook calls that gave up: kintsugi hooks --status failed --db %s; once the "
+                   "other system is back, kintsugi hooks retry KEY --db %s\n",
+                   db, db);
+        }
         if (after.incidents) {
             printf("next: kintsugi incidents --db %s\n", db);
         }

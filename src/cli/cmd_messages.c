@@ -151,6 +151,12 @@ static int receivers(const struct ks_shell *a)
     if (!n) {
         printf("(no receivers: none is configured under receivers: and no message names one)\n");
     }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].failed && v[i].kind) {
+            printf("once %s is fixed: kintsugi messages retry-failed --receiver %s\n", v[i].name,
+                   v[i].name);
+        }
+    }
     ks_shell_receivers_free(v, n);
     return KS_EXIT_OK;
 }

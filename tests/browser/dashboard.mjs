@@ -154,10 +154,10 @@ try {
   await check('now_says_which_hook_calls_gave_up', async () => {
     const hs = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).filter((h) => OPEN.includes(h.incident));
     if (!hs.length) { throw new Error('the scenario has no failed call of an open incident'); }
-    const want = hs.slice(0, 5).map((h) => `${h.action} for #${h.incident} (${h.detail})`).join(' · ');
+    const want = hs.slice(0, 5).map((h) => `${h.action} for #${h.incident} (${h.detail}) Retry`).join(' · ');
     await rob.waitForSelector('#hooks-banner');
     eq('⚠ Hook calls that gave up: ' + want + (hs.length > 5 ? ` · and ${hs.length - 5} more` : '') +
-      '. Do it by hand, or retry it from the incident\'s page once the other system is back.',
+      '. Do it by hand, or retry it once the other system is back.',
       await text(rob, '#hooks-banner'), 'hooks banner');
   });
   await shot(rob, '03-now-responder');

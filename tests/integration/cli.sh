@@ -94,7 +94,8 @@ check intake_same_dead_letters bash -c "cmp <($K deadletters --db $T/t1.db --jso
 # An OMS outage: stop_order_import is a command that fails (no retries),
 # hold_orders and extend_handling_time have no hook.
 printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null; echo the OMS refused >&2; exit 3", retries: 0}\n' >"$T/hk.yaml"
-"$K" ingest --quiet --config "$T/hk.yaml" --db "$T/hk.db" "$SC/ack_meets_sla/events.ndjson" >/dev/null 2>&1
+"$K" ingest --config "$T/hk.yaml" --db "$T/hk.db" "$SC/ack_meets_sla/events.ndjson" >"$T/hk.out" 2>&1
+check ingest_says_how_to_retry_a_hook grep -qx "hook calls that gave up: kintsugi hooks --status failed --db $T/hk.db; once the other system is back, kintsugi hooks retry KEY --db $T/hk.db" "$T/hk.out"
 HK=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].key')
 HOLD=$("$K" hooks --json --status unconfigured --db "$T/hk.db" | jq -r 'map(select(.action == "hold_orders"))[0].key')
 HINC=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].incident')

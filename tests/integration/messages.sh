@@ -182,7 +182,9 @@ receivers:
   box: {dir: "$T/rbox", retries: 0}
 notify: {team: [box], customer: [box]}
 EOF
-"$K" ingest --quiet --config "$T/rbox.yaml" --db "$T/rb.db" "$T/o51.ndjson" >/dev/null 2>&1
+"$K" ingest --config "$T/rbox.yaml" --db "$T/rb.db" "$T/o51.ndjson" >"$T/rb.out" 2>&1
+check ingest_says_how_to_retry_messages grep -qx "failed messages: kintsugi messages receivers --db $T/rb.db says which receiver; once it is fixed, kintsugi messages retry-failed --db $T/rb.db" "$T/rb.out"
+check receivers_say_how_to_retry bash -c "$K messages receivers --config $T/rbox.yaml --db $T/rb.db | grep -qx 'once box is fixed: kintsugi messages retry-failed --receiver box'"
 cp "$T/rb.db" "$T/rbs.db" # the same outage, for the server below
 failed_of() { "$K" messages --status failed ${2:+--audience $2} --json --db "$1" | jq length; }
 check bulk_all_failed is "46 44" "$(failed_of "$T/rb.db") $(failed_of "$T/rb.db" customer)"
