@@ -122,7 +122,9 @@ static int record(void *ctx, const void *row, const void *try)
 }
 
 /* A claimed batch at a time: a kill costs at most a batch of attempts made
- * again. */
+ * again (with their keys). Each save writes the state, which takes long
+ * with millions of pairs: the CLI claims up to SAVE_BATCH calls at once. */
+#define SAVE_BATCH 256
 static int batch(void *ctx)
 {
     return save(ctx);
@@ -134,7 +136,8 @@ static int pass(void *ctx, ks_time *next)
     struct hook_pass *p = ctx;
     struct ks_shell *sh = p->sh;
     struct ks_outbox o = {
-        .store = sh->store, .cfg = &sh->cfg, .record = record, .batch = batch, .ctx = p};
+        .store = sh->store, .cfg = &sh->cfg, .record = record, .batch = batch,
+        .batch_size = SAVE_BATCH, .ctx = p};
     struct ks_err err = {0};
     int rc = ks_outbox_pass(&o, next, &err);
     if (rc != 0) {

@@ -152,13 +152,14 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
     }
     earliest(next, later); /* retries to come, other deliverers' leases */
     int ended = 0;
+    size_t lim = o->batch_size ? o->batch_size : KS_OUTBOX_BATCH;
     while (due && !ended) {
         /* The due rows, claimed a batch at a time: attempted by this
          * deliverer only, each recorded attempt ending its lease. */
         struct rows w = {0};
         ks_time now = ks_time_now();
         if (o->store->ops->claim_due(o->store, o->messages, o->receiver, owner, now,
-                                     now + KS_OUTBOX_LEASE, KS_OUTBOX_BATCH, keep_hook,
+                                     now + KS_OUTBOX_LEASE, (int64_t)lim, keep_hook,
                                      keep_message, &w, err) != KS_OK) {
             rows_fini(&w);
             return -1;
@@ -183,7 +184,7 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
         if (!ended && w.n && o->batch && o->batch(o->ctx) != 0) {
             ended = 1;
         }
-        due = w.n == KS_OUTBOX_BATCH; /* a full batch: there may be more */
+        due = w.n == lim; /* a full batch: there may be more */
         rows_fini(&w);
     }
     return ended;

@@ -167,6 +167,7 @@ struct ks_outbox {
      * lease of this deliverer as its own, so a row not written yet would be
      * claimed again). Returns 0, or -1: the pass ends. */
     int (*batch)(void *ctx);
+    size_t batch_size; /* rows a claim takes at most (0: KS_OUTBOX_BATCH) */
     void *ctx;
     const int *stop; /* NULL, or set (read atomically): the pass ends before the next row */
     const char *receiver; /* messages: only this receiver's (NULL: every receiver's) */
@@ -174,13 +175,14 @@ struct ks_outbox {
 };
 /* One pass: asks the store what is due (due_summary, a read: no next_at or
  * reached, and no lease of another deliverer running) and, when some rows
- * are, claims them with a lease (claim_due, KS_OUTBOX_BATCH at a time, for
+ * are, claims them with a lease (claim_due, batch_size at a time, for
  * KS_OUTBOX_LEASE) and makes the attempt of each claimed row in the claim's
  * order (hook calls oldest first; messages to the shop's people first)
  * (ks_shell_hook_try, ks_shell_message_try), handing it to record, which
- * ends its lease (or, with batch, keeps it for batch to write). *next comes in as the earliest wall time known to be due
- * (KS_TIME_NONE: none) and is lowered by the rows not due yet, the leases of
- * others and the retries recorded. Returns 0; 1 when record or stop ended
+ * ends its lease (or, with batch, keeps it for batch to write). *next comes
+ * in as the earliest wall time known to be due (KS_TIME_NONE: none) and is
+ * lowered by the rows not due yet, the leases of others and the retries
+ * recorded. Returns 0; 1 when record or stop ended
  * the pass (the rows it claimed and did not attempt stay leased to this
  * deliverer until the lease ends or the next writer of the database takes
  * over); -1 with err set when the store could not be read or the rows
