@@ -82,6 +82,8 @@ struct inc_counts {
     uint64_t open_now[3];
     uint64_t gap_buckets[12], gap_count;
     double gap_sum;
+    int64_t *open_ids; /* the incidents not resolved, in the listing's order */
+    size_t nopen, capopen;
 };
 
 static const double gap_bounds[] = {0, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 86400};
@@ -107,6 +109,8 @@ static int count_incident(void *ctx, const struct ks_incident_row *row)
     }
     if (strcmp(row->status, "resolved") != 0) {
         c->open_now[sev]++;
+        KS_GROW(c->open_ids, c->capopen, c->nopen + 1);
+        c->open_ids[c->nopen++] = row->id;
     }
     json_t *j = json_loads(row->summary_json, 0, NULL);
     const char *st = j ? json_string_value(json_object_get(j, "started_at")) : NULL;
@@ -129,7 +133,15 @@ static int count_incident(void *ctx, const struct ks_incident_row *row)
 
 struct hook_counts {
     uint64_t pending, failed, done, unconfigured;
+    uint64_t failed_open; /* failed, of an incident not resolved */
+    const struct inc_counts *ic;
 };
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
 
 static int count_hook(void *ctx, const struct ks_hook_row *r)
 {
@@ -138,6 +150,8 @@ static int count_hook(void *ctx, const struct ks_hook_row *r)
         h->pending++;
     } else if (strcmp(r->status, "failed") == 0) {
         h->failed++;
+        h->failed_open += h->ic->nopen && bsearch(&r->incident, h->ic->open_ids, h->ic->nopen,
+                                                  sizeof(int64_t), cmp_id) != NULL;
     } else if (strcmp(r->status, "done") == 0) {
         h->done++;
     } else {
@@ -183,10 +197,16 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     struct inc_counts ic;
     memset(&ic, 0, sizeof(ic));
     if (s->ops->list_incidents(s, NULL, count_incident, &ic, err) != KS_OK) {
+        ks_free(ic.open_ids);
         return err->rc;
     }
-    struct hook_counts hc = {0};
-    if (s->ops->list_hooks(s, NULL, count_hook, &hc, err) != KS_OK) {
+    if (ic.nopen > 1) {
+        qsort(ic.open_ids, ic.nopen, sizeof(int64_t), cmp_id);
+    }
+    struct hook_counts hc = {.ic = &ic};
+    enum ks_rc hrc = s->ops->list_hooks(s, NULL, count_hook, &hc, err);
+    ks_free(ic.open_ids);
+    if (hrc != KS_OK) {
         return err->rc;
     }
     /* by receiver, one grouped query (a configured receiver is always a series) */
@@ -296,6 +316,17 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
                   "kintsugi_outbox{kind=\"message\",status=\"failed\"} %llu\n",
                   (unsigned long long)queued, (unsigned long long)sent,
                   (unsigned long long)failed);
+    head(o, "kintsugi_hooks_gave_up_open", "gauge",
+         "Hook calls that gave up (failed) for incidents not resolved: containment a person "
+         "must do by hand, or retry.");
+    ks_buf_printf(o, "kintsugi_hooks_gave_up_open %llu\n", (unsigned long long)hc.failed_open);
+    head(o, "kintsugi_messages_failed", "gauge",
+         "Messages that gave up, by receiver (kintsugi messages retry-failed queues them again).");
+    for (size_t i = 0; i < nrv; i++) {
+        ks_buf_puts(o, "kintsugi_messages_failed{receiver=\"");
+        label_escape(o, rv[i].name);
+        ks_buf_printf(o, "\"} %llu\n", (unsigned long long)rv[i].failed);
+    }
     head(o, "kintsugi_messages_queued", "gauge",
          "Messages waiting for their receiver (the server delivers each receiver's on a thread "
          "of its own).");

@@ -199,6 +199,16 @@ OPEN=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" |
 CORRUPT=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/guard" |
     jq -r '[.channels[] | select(.incident != null) | .incident][0] // empty')
 check scenario_has_open_incidents test -n "$OPEN"
+# /metrics says what to alert on: hook calls of open incidents that gave up,
+# messages that gave up by receiver (the second scenario's incidents are
+# resolved: its failed calls are not counted).
+metric() { curl -s -H "Authorization: Bearer $2" "$1/metrics" | awk -v s="$3" '$1 == s { print $2 }'; }
+GAVE_UP=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/hooks?status=failed" |
+    jq --argjson open "[$OPEN]" '[.[] | select(.incident as $i | $open | index($i))] | length')
+check metrics_hooks_gave_up_open is "$GAVE_UP" "$(metric "$URL" "$VIEW" kintsugi_hooks_gave_up_open)"
+check metrics_hooks_gave_up_counted [ "$GAVE_UP" -ge 1 ]
+check metrics_resolved_not_counted is 0 "$(metric "$URL2" "$LV" kintsugi_hooks_gave_up_open)"
+check metrics_messages_failed_by_receiver is 10 "$(metric "$URL2" "$LV" 'kintsugi_messages_failed{receiver="box"}')"
 check scenario_holds_a_corrupt_update test -n "$CORRUPT"
 rm -rf "$SHOTS"
 (cd "$BR" && KS_URL=$URL KS_RESPONDER=$(cat "$T/rob.tok") KS_ADMIN=$(cat "$T/ada.tok") \
