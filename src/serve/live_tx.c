@@ -243,11 +243,11 @@ static enum ks_rc op_messages_retry(const struct tx_args *t, struct ks_err *err)
                                            json_integer_value(json_array_get(e, 1))};
         }
     }
-    enum ks_rc rc = ks_shell_messages_requeue_failed(t->a->store, t->a->eng, &f,
-                                                     g, ng,
-                                                     t->actor, t->at, &picked, &n, err);
+    int replay = g != NULL;
+    enum ks_rc rc = ks_shell_messages_requeue_failed(t->a->store, t->a->eng, &f, g, ng, t->actor,
+                                                     t->at, &picked, &n, err);
     ks_free(g);
-    if (rc != KS_OK || g) {
+    if (rc != KS_OK || replay) {
         ks_free(picked);
         return rc;
     }

@@ -82,7 +82,7 @@ struct inc_counts {
     uint64_t open_now[3];
     uint64_t gap_buckets[12], gap_count;
     double gap_sum;
-    int64_t *open_ids; /* the incidents not resolved, in the listing's order */
+    int64_t *open_ids; /* the incidents not resolved (sorted before the hooks are counted) */
     size_t nopen, capopen;
 };
 
