@@ -340,7 +340,7 @@ int ks_cmd_messages(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     ks_free(args);
-    struct bulk b;
+    struct bulk b = {0};
     if (v == 5 && bulk_of(&b) != 0) {
         return KS_EXIT_USAGE;
     }
