@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ks_cli_error(const char *fmt, ...)
@@ -142,6 +143,14 @@ int ks_cli_wait(const char *opt, ks_time *out)
         return -1;
     }
     return 0;
+}
+
+const char *ks_cli_by(const char *opt)
+{
+    if (!opt || !*opt) {
+        opt = getenv("USER");
+    }
+    return opt && *opt ? opt : "cli";
 }
 
 int ks_cli_verb(const struct ks_cli_verb *verbs, size_t n, const char *word)

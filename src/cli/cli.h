@@ -63,6 +63,9 @@ int ks_cli_at(const char *opt, ks_time *out);
  * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing
  * what is wrong with it. */
 int ks_cli_wait(const char *opt, ks_time *out);
+/* Who a note of the timeline names when --by is optional: opt, else $USER,
+ * else "cli". */
+const char *ks_cli_by(const char *opt);
 
 /* One verb of a command that has verbs (`incident status ID STATUS`): its
  * name, the number of words that follow it, and those words for a message

@@ -108,11 +108,7 @@ static enum ks_rc requeue(struct ks_shell *a, void *ctx, struct ks_err *err)
 
 static int retry(struct ks_shell *a, const char *key, ks_time wait)
 {
-    const char *by = ks_cli_opt(&spec, "by")->value;
-    if (!by || !*by) {
-        by = getenv("USER");
-    }
-    struct requeue q = {key, by && *by ? by : "cli", 0};
+    struct requeue q = {key, ks_cli_by(ks_cli_opt(&spec, "by")->value), 0};
     struct ks_err err = {0};
     /* Checked first, in a transaction undone at once: a refusal (no such
      * call, not given up, still no hook) is said plainly, before any save. */

@@ -283,11 +283,7 @@ static int bulk_of(struct bulk *b)
 
 static int retry_failed(struct ks_shell *a, struct bulk b, ks_time wait)
 {
-    b.by = ks_cli_opt(&spec, "by")->value;
-    if (!b.by || !*b.by) {
-        b.by = getenv("USER");
-    }
-    b.by = b.by && *b.by ? b.by : "cli";
+    b.by = ks_cli_by(ks_cli_opt(&spec, "by")->value);
     if (ks_shell_flush_with(a, 1, requeue_failed, &b) != 0) {
         ks_free(b.picked);
         return KS_EXIT_FAIL;

@@ -187,6 +187,15 @@ static void num(struct ks_buf *o, double v)
     ks_buf_printf(o, "%.17g", v);
 }
 
+/* "NAME{receiver="R"} ", the value to follow. */
+static void receiver_series(struct ks_buf *o, const char *name, const char *receiver)
+{
+    ks_buf_puts(o, name);
+    ks_buf_puts(o, "{receiver=\"");
+    label_escape(o, receiver);
+    ks_buf_puts(o, "\"} ");
+}
+
 enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_buf *o,
                              struct ks_err *err)
 {
@@ -323,26 +332,22 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     head(o, "kintsugi_messages_failed", "gauge",
          "Messages that gave up, by receiver (kintsugi messages retry-failed queues them again).");
     for (size_t i = 0; i < nrv; i++) {
-        ks_buf_puts(o, "kintsugi_messages_failed{receiver=\"");
-        label_escape(o, rv[i].name);
-        ks_buf_printf(o, "\"} %llu\n", (unsigned long long)rv[i].failed);
+        receiver_series(o, "kintsugi_messages_failed", rv[i].name);
+        ks_buf_printf(o, "%llu\n", (unsigned long long)rv[i].failed);
     }
     head(o, "kintsugi_messages_queued", "gauge",
          "Messages waiting for their receiver (the server delivers each receiver's on a thread "
          "of its own).");
     for (size_t i = 0; i < nrv; i++) {
-        ks_buf_puts(o, "kintsugi_messages_queued{receiver=\"");
-        label_escape(o, rv[i].name);
-        ks_buf_printf(o, "\"} %llu\n", (unsigned long long)rv[i].queued);
+        receiver_series(o, "kintsugi_messages_queued", rv[i].name);
+        ks_buf_printf(o, "%llu\n", (unsigned long long)rv[i].queued);
     }
     head(o, "kintsugi_messages_oldest_queued_seconds", "gauge",
          "Engine clock minus the creation of the oldest message waiting for the receiver (0: "
          "none waits): how far behind the receiver is.");
     for (size_t i = 0; i < nrv; i++) {
         ks_time old = rv[i].oldest_queued;
-        ks_buf_puts(o, "kintsugi_messages_oldest_queued_seconds{receiver=\"");
-        label_escape(o, rv[i].name);
-        ks_buf_puts(o, "\"} ");
+        receiver_series(o, "kintsugi_messages_oldest_queued_seconds", rv[i].name);
         num(o, old == KS_TIME_NONE || st.clock <= old ? 0.0 : (double)(st.clock - old) / 1e3);
         ks_buf_putc(o, '\n');
     }

@@ -213,6 +213,22 @@ static void a_hook_outcome_is_saved_with_its_timeline_entry(void)
     ks_shell_close(&a);
 }
 
+/* A wms outage at one location (paris up at 10:00 only, lyon up each
+ * minute to 10:07), fed to a's engine. */
+static void paris_down(struct ks_shell *a)
+{
+    struct ks_err err = {0};
+    uint32_t in = ks_engine_input(a->eng, "outage.ndjson");
+    char line[256];
+    for (int m = 0; m <= 7; m++) {
+        snprintf(line, sizeof(line),
+                 "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
+                 "\"location\":\"%s\",\"status\":\"up\"}",
+                 m, m ? "lyon" : "paris");
+        ks_engine_event(a->eng, in, m + 1, line, strlen(line), &err);
+    }
+}
+
 static int message_status(void *ctx, const struct ks_message_row *r)
 {
     snprintf(ctx, 16, "%s", r->status);
@@ -233,15 +249,7 @@ static void a_message_that_gave_up_is_saved_with_its_timeline_entry(void)
     struct ks_shell a;
     CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE), 0);
     struct ks_err err = {0};
-    uint32_t in = ks_engine_input(a.eng, "outage.ndjson");
-    char line[256];
-    for (int m = 0; m <= 7; m++) {
-        snprintf(line, sizeof(line),
-                 "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
-                 "\"location\":\"%s\",\"status\":\"up\"}",
-                 m, m ? "lyon" : "paris");
-        ks_engine_event(a.eng, in, m + 1, line, strlen(line), &err);
-    }
+    paris_down(&a);
     CHECK_INT(ks_shell_flush(&a, 1), 0);
     const struct ks_store_ops *real = a.store->ops;
     struct ks_store_ops failing = *real;
@@ -297,15 +305,7 @@ static void a_killed_first_run_leaves_no_message_behind(void)
         CHECK_INT(a.store->ops->max_message_ids(a.store, &mid, &tid, &err), KS_OK);
         CHECK_INT(mid, 0); /* the first run's tail is gone, its triggers too */
         CHECK_INT(tid, 0);
-        uint32_t in = ks_engine_input(a.eng, "outage.ndjson");
-        char line[256];
-        for (int m = 0; m <= 7; m++) {
-            snprintf(line, sizeof(line),
-                     "{\"type\":\"health\",\"ts\":\"2026-11-22T10:%02d:00Z\",\"system\":\"wms\","
-                     "\"location\":\"%s\",\"status\":\"up\"}",
-                     m, m ? "lyon" : "paris");
-            ks_engine_event(a.eng, in, m + 1, line, strlen(line), &err);
-        }
+        paris_down(&a);
         /* written, but no state saved: the run is killed here the first time */
         CHECK_INT(ks_shell_flush(&a, run), 0);
         int n = 0;

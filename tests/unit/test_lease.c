@@ -49,20 +49,27 @@ static void sorted(struct ks_buf *b)
     }
 }
 
-static void claim(struct ks_store *s, const char *owner, const char *now, int64_t limit,
-                  struct ks_buf *out)
+/* What owner claims at now (messages: of receiver, NULL: any), sorted. */
+static void claim_of(struct ks_store *s, int messages, const char *receiver, const char *owner,
+                     const char *now, int64_t limit, struct ks_buf *out)
 {
     struct ks_err err = {0};
     ks_buf_reset(out);
     ks_buf_puts(out, "");
     ks_time t = tdb_time(now);
-    enum ks_rc rc =
-        s->ops->claim_due(s, 0, NULL, owner, t, t + 5 * KS_MIN, limit, note_hook, NULL, out, &err);
+    enum ks_rc rc = s->ops->claim_due(s, messages, receiver, owner, t, t + 5 * KS_MIN, limit,
+                                      note_hook, note_message, out, &err);
     if (rc != KS_OK) {
         fprintf(stderr, "claim: %s\n", err.msg);
     }
     CHECK_INT(rc, KS_OK);
     sorted(out);
+}
+
+static void claim(struct ks_store *s, const char *owner, const char *now, int64_t limit,
+                  struct ks_buf *out)
+{
+    claim_of(s, 0, NULL, owner, now, limit, out);
 }
 
 /* What a claim by owner at now would take: "DUE next" (next "-": none). */
@@ -192,26 +199,17 @@ static void messages_are_claimed_and_their_recorded_attempt_ends_the_lease(void)
     for (int i = 0; i < 3; i++) {
         ids[i] = add_message(a, i, "team", "slack", i == 2 ? "sent" : "queued");
     }
-    ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
+    const char *now = "2026-12-06T10:00:00.000Z";
     char want[64];
-    CHECK_INT(
-        a->ops->claim_due(a, 1, NULL, "a", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-        KS_OK);
-    sorted(&got);
+    claim_of(a, 1, NULL, "a", now, 8, &got);
     snprintf(want, sizeof(want), "m%lld@a m%lld@a ", (long long)ids[0], (long long)ids[1]);
     CHECK_STR(got.p, want);
-    ks_buf_reset(&got);
-    CHECK_INT(
-        b->ops->claim_due(b, 1, NULL, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-        KS_OK);
-    CHECK_STR(got.p == NULL ? "" : got.p, "");
+    claim_of(b, 1, NULL, "b", now, 8, &got);
+    CHECK_STR(got.p, "");
     CHECK_INT(
         a->ops->update_message(a, ids[0], "queued", 1, KS_TIME_NONE, KS_TIME_NONE, "busy", &err),
         KS_OK);
-    ks_buf_reset(&got);
-    CHECK_INT(
-        b->ops->claim_due(b, 1, NULL, "b", now, now + KS_MIN, 8, NULL, note_message, &got, &err),
-        KS_OK);
+    claim_of(b, 1, NULL, "b", now, 8, &got);
     snprintf(want, sizeof(want), "m%lld@b ", (long long)ids[0]);
     CHECK_STR(got.p, want);
     ks_buf_fini(&got);
@@ -239,17 +237,11 @@ static void messages_are_claimed_by_receiver_people_first(void)
     for (int i = 0; i < 5; i++) {
         CHECK_INT(add_message(s, i, rows[i][0], rows[i][1], "queued"), i + 1);
     }
-    ks_time now = tdb_time("2026-12-06T10:00:00.000Z");
+    const char *now = "2026-12-06T10:00:00.000Z";
     /* the team's message (3) first, then the oldest customer's (1) */
-    CHECK_INT(s->ops->claim_due(s, 1, "slow", "p1:slow", now, now + KS_MIN, 2, NULL, note_message,
-                                &got, &err),
-              KS_OK);
-    sorted(&got);
+    claim_of(s, 1, "slow", "p1:slow", now, 2, &got);
     CHECK_STR(got.p, "m1@p1:slow m3@p1:slow ");
-    ks_buf_reset(&got);
-    CHECK_INT(s->ops->claim_due(s, 1, "fast", "p2:fast", now, now + KS_MIN, 1, NULL, note_message,
-                                &got, &err),
-              KS_OK);
+    claim_of(s, 1, "fast", "p2:fast", now, 1, &got);
     CHECK_STR(got.p, "m4@p2:fast ");
     /* p1 takes the writer lock: p2's lease ends, p1's deliverers keep theirs */
     CHECK_INT(s->ops->void_leases(s, "p1", &err), KS_OK);
