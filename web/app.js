@@ -361,7 +361,9 @@
       }
       if (r.queued && (!r.configured || now() - Date.parse(r.oldest_queued_at) > BEHIND_MS)) {
         bits.push(num(r.queued) + ' waiting, the oldest since ' + when(r.oldest_queued_at) +
-          (r.configured ? '' : ': the receiver is configured no more'));
+          (r.configured ? '' : ': the receiver is configured no more') +
+          (r.configured && r.retrying ? ' (retrying: ' + esc(r.retrying) +
+            (r.next_attempt_at ? '; next attempt ' + when(r.next_attempt_at, true) : '') + ')' : ''));
       }
       if (bits.length) { parts.push('<b>' + esc(r.receiver) + '</b>: ' + bits.join(', ')); }
     });

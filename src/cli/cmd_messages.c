@@ -45,7 +45,9 @@ static const struct ks_cmd_spec spec = {
     "             again once the receiver is fixed, a note per incident, and deliver\n\n"
     "Messages are queued by the triggers in the same transaction as the incident change\n"
     "that caused them, each with an idempotency key, and delivered at least once;\n"
-    "kintsugi ingest delivers after replaying, kintsugi serve all the time.\n"
+    "kintsugi ingest delivers after replaying, kintsugi serve all the time. A receiver\n"
+    "that is down (no answer, 503) is tried with one message; the others wait for its\n"
+    "retry (\"held until\") instead of each paying for the outage.\n"
     "examples:\n"
     "  kintsugi messages --incident 3 --audience customer --json\n"
     "  kintsugi messages preview 3 --template customer_notice\n"
@@ -150,6 +152,14 @@ static int receivers(const struct ks_shell *a)
     }
     if (!n) {
         printf("(no receivers: none is configured under receivers: and no message names one)\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].queued && v[i].retrying) {
+            char at[32] = "-";
+            ks_time_fmt(v[i].next_attempt, at);
+            printf("%s: %lld waiting, retrying (%s); next attempt %s\n", v[i].name,
+                   (long long)v[i].queued, v[i].retrying, at);
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (v[i].failed && v[i].kind) {

@@ -162,6 +162,12 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
 struct ks_send_result {
     int ok;
     int retryable;       /* 0: retrying is pointless (a bad configuration) */
+    /* The receiver itself could not take messages just now (no answer, a
+     * time-out, a refused connection or TLS, HTTP 429/502/503/504, SMTP 421
+     * or no reply, a directory it cannot write): its other messages wait
+     * with this one instead of each paying for the outage (outbox.c). A
+     * reply about this message alone (HTTP 500, SMTP 450) is not. */
+    int unavailable;
     ks_time retry_after; /* a 429's Retry-After (ms), 0: none */
     char detail[256];
 };

@@ -79,7 +79,10 @@ static void webhook(const struct ks_receiver_cfg *r, const struct ks_message_row
     ks_buf_fini(&body);
     out->ok = res.ok;
     out->retryable = rc == KS_OK;
-    out->retry_after = res.http_status == 429 || res.http_status == 503 ? res.retry_after : 0;
+    long st = res.http_status;
+    out->unavailable = !res.ok && out->retryable &&
+                       (st == 0 || st == 429 || st == 502 || st == 503 || st == 504);
+    out->retry_after = st == 429 || st == 503 ? res.retry_after : 0;
     snprintf(out->detail, sizeof(out->detail), "%s", res.detail);
 }
 
@@ -118,6 +121,7 @@ static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m
     if (!c) {
         snprintf(out->detail, sizeof(out->detail), "cannot start libcurl");
         out->retryable = 1;
+        out->unavailable = 1;
         return;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -180,6 +184,9 @@ static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m
     } else {
         out->retryable = rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
                          !(code >= 500 && code <= 599);
+        /* no reply, or 421 (closing the channel): the server, not this
+         * message; another 4xx (450 mailbox busy) is about this message */
+        out->unavailable = out->retryable && (code < 400 || code == 421);
         snprintf(out->detail, sizeof(out->detail), "SMTP %.150s%s%.80s", errbuf[0] ? errbuf : "",
                  errbuf[0] ? ": " : "", curl_easy_strerror(rc));
         if (code) {
@@ -214,6 +221,7 @@ static void dir_outbox(const struct ks_receiver_cfg *r, const struct ks_message_
     ks_comms_message_json(m, 0, &b);
     ks_buf_putc(&b, '\n');
     out->retryable = 1;
+    out->unavailable = 1; /* until written: a directory that fails, fails every message */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(out->detail, sizeof(out->detail), "%.180s: %s", r->dir, strerror(errno));
@@ -247,6 +255,7 @@ static void dir_outbox(const struct ks_receiver_cfg *r, const struct ks_message_
             close(dfd);
         }
         out->ok = 1;
+        out->unavailable = 0;
         snprintf(out->detail, sizeof(out->detail), "written %.240s", path);
     }
     ks_buf_fini(&b);

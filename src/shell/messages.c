@@ -56,6 +56,7 @@ void ks_shell_message_try(const struct ks_config *cfg, const struct ks_message_r
     t->attempts++;
     ks_comms_send(r, m, &res);
     snprintf(t->detail, sizeof(t->detail), "attempt %d: %s", t->attempts, res.detail);
+    t->unavailable = !res.ok && res.unavailable;
     if (res.ok) {
         t->status = "sent";
         t->sent_at = ks_time_now();

@@ -108,14 +108,68 @@ static void earliest(ks_time *next, ks_time at)
     }
 }
 
-/* The attempt at row i (due) and its record; the retry it set in *retry. */
-static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time *retry)
+/* The receivers a pass found unavailable (their names copied: a batch's
+ * rows do not outlive it). */
+#define KS_HELD_MAX 16
+struct held {
+    char *name[KS_HELD_MAX];
+    size_t n;
+};
+
+static int is_held(const struct held *h, const char *receiver)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (!strcmp(h->name[i], receiver)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Message m found its receiver unavailable (attempt t, recorded, with a
+ * retry to come): the receiver's other waiting messages wait for m's next
+ * attempt, and the rest of the pass leaves them alone. */
+static int hold(const struct ks_outbox *o, const struct ks_message_row *m,
+                const struct ks_message_try *t, struct held *h, ks_time *next,
+                struct ks_err *err)
+{
+    ks_time now = ks_time_now(), until = t->next_at;
+    char detail[512], at[32];
+    ks_time_fmt(until, at);
+    snprintf(detail, sizeof(detail),
+             "held until %s: %s did not take message %lld just now (%s); its messages wait for "
+             "its next attempt",
+             at, m->receiver, (long long)m->id, t->detail);
+    const char *owner = o->owner ? o->owner : ks_outbox_owner();
+    int64_t held = 0;
+    if (o->store->ops->hold_messages(o->store, m->receiver, owner, now, until, detail, &held,
+                                     err) != KS_OK) {
+        return -1;
+    }
+    earliest(next, until);
+    if (h->n < KS_HELD_MAX) {
+        h->name[h->n++] = ks_strdup(m->receiver);
+    }
+    return 0;
+}
+
+/* The attempt at row i (due) and its record; the retry it set in *retry.
+ * 1: a message's receiver was unavailable and the message will be tried
+ * again (*unavailable, the try). A message that gave up holds nothing: the
+ * receiver's next message makes its own attempt (with `retries: 0`, each
+ * message gets its one attempt, as configured). */
+static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time *retry,
+                   struct ks_message_try *unavailable)
 {
     if (o->messages) {
         struct ks_message_try t;
         ks_shell_message_try(o->cfg, &w->m[i], &t);
         *retry = t.next_at;
-        return o->record(o->ctx, &w->m[i], &t);
+        if (o->record(o->ctx, &w->m[i], &t) != 0) {
+            return -1;
+        }
+        *unavailable = t;
+        return t.unavailable && t.next_at != KS_TIME_NONE;
     }
     struct ks_hook_try t;
     ks_shell_hook_try(o->cfg, &w->h[i], &t);
@@ -151,8 +205,9 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
         return -1;
     }
     earliest(next, later); /* retries to come, other deliverers' leases */
-    int ended = 0;
+    int ended = 0, failed = 0;
     size_t lim = o->batch_size ? o->batch_size : KS_OUTBOX_BATCH;
+    struct held h = {0};
     while (due && !ended) {
         /* The due rows, claimed a batch at a time: attempted by this
          * deliverer only, each recorded attempt ending its lease. */
@@ -174,11 +229,19 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
                 ended = 1; /* the rows left stay waiting, for the next start */
                 break;
             }
+            if (o->messages && is_held(&h, w.m[i].receiver)) {
+                continue; /* held (hold_messages ended its lease) */
+            }
             ks_time retry;
-            if (attempt(o, &w, i, &retry) != 0) {
+            struct ks_message_try t;
+            int rc = attempt(o, &w, i, &retry, &t);
+            if (rc < 0) {
                 ended = 1; /* not recorded: it, and the rows after it, stay waiting */
-            } else {
-                earliest(next, retry);
+                break;
+            }
+            earliest(next, retry);
+            if (rc == 1 && hold(o, &w.m[i], &t, &h, next, err) != 0) {
+                ended = failed = 1;
             }
         }
         if (!ended && w.n && o->batch && o->batch(o->ctx) != 0) {
@@ -187,7 +250,10 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
         due = w.n == lim; /* a full batch: there may be more */
         rows_fini(&w);
     }
-    return ended;
+    for (size_t i = 0; i < h.n; i++) {
+        ks_free(h.name[i]);
+    }
+    return failed ? -1 : ended;
 }
 
 int ks_outbox_deliver(ks_outbox_pass_fn pass, void *ctx, ks_time max_wait, ks_time *next)

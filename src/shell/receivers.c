@@ -29,22 +29,30 @@ static struct ks_receiver_state *add(struct collect *c, const char *name)
     memset(r, 0, sizeof(*r));
     r->name = ks_strdup(name);
     r->oldest_queued = KS_TIME_NONE;
+    r->next_attempt = KS_TIME_NONE;
     return r;
 }
 
-static int stat_row(void *ctx, const char *receiver, const char *status, int64_t count,
-                    ks_time oldest, const char *last_detail)
+static char *dup_or_null(const char *s)
 {
-    struct ks_receiver_state *r = add(ctx, receiver);
-    if (strcmp(status, "queued") == 0) {
-        r->queued = count;
-        r->oldest_queued = oldest;
-    } else if (strcmp(status, "sent") == 0) {
-        r->sent = count;
-    } else if (strcmp(status, "failed") == 0) {
-        r->failed = count;
+    return s ? ks_strdup(s) : NULL;
+}
+
+static int stat_row(void *ctx, const struct ks_message_stat *st)
+{
+    struct ks_receiver_state *r = add(ctx, st->receiver);
+    if (strcmp(st->status, "queued") == 0) {
+        r->queued = st->count;
+        r->oldest_queued = st->oldest;
+        r->next_attempt = st->next_at;
+        ks_free(r->retrying);
+        r->retrying = dup_or_null(st->last_detail);
+    } else if (strcmp(st->status, "sent") == 0) {
+        r->sent = st->count;
+    } else if (strcmp(st->status, "failed") == 0) {
+        r->failed = st->count;
         ks_free(r->last_failure);
-        r->last_failure = last_detail ? ks_strdup(last_detail) : NULL;
+        r->last_failure = dup_or_null(st->last_detail);
     }
     return 0;
 }
@@ -85,8 +93,29 @@ void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         ks_free(v[i].name);
         ks_free(v[i].last_failure);
+        ks_free(v[i].retrying);
     }
     ks_free(v);
+}
+
+static void json_str_or_null(struct ks_buf *out, const char *s)
+{
+    if (s) {
+        ks_shell_json_bytes(out, s, strlen(s));
+    } else {
+        ks_buf_puts(out, "null");
+    }
+}
+
+static void json_time_or_null(struct ks_buf *out, ks_time t)
+{
+    if (t == KS_TIME_NONE) {
+        ks_buf_puts(out, "null");
+    } else {
+        char at[32];
+        ks_time_fmt(t, at);
+        ks_buf_printf(out, "\"%s\"", at);
+    }
 }
 
 enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *cfg,
@@ -111,20 +140,14 @@ enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *c
         }
         ks_buf_printf(out, ",\"configured\":%s,\"queued\":%lld,\"oldest_queued_at\":",
                       r->kind ? "true" : "false", (long long)r->queued);
-        if (r->oldest_queued == KS_TIME_NONE) {
-            ks_buf_puts(out, "null");
-        } else {
-            char at[32];
-            ks_time_fmt(r->oldest_queued, at);
-            ks_buf_printf(out, "\"%s\"", at);
-        }
+        json_time_or_null(out, r->oldest_queued);
         ks_buf_printf(out, ",\"sent\":%lld,\"failed\":%lld,\"last_failure\":", (long long)r->sent,
                       (long long)r->failed);
-        if (r->last_failure) {
-            ks_shell_json_bytes(out, r->last_failure, strlen(r->last_failure));
-        } else {
-            ks_buf_puts(out, "null");
-        }
+        json_str_or_null(out, r->last_failure);
+        ks_buf_puts(out, ",\"retrying\":");
+        json_str_or_null(out, r->retrying);
+        ks_buf_puts(out, ",\"next_attempt_at\":");
+        json_time_or_null(out, r->next_attempt);
         ks_buf_putc(out, '}');
     }
     ks_buf_putc(out, ']');

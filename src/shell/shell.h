@@ -179,14 +179,18 @@ struct ks_outbox {
  * KS_OUTBOX_LEASE) and makes the attempt of each claimed row in the claim's
  * order (hook calls oldest first; messages to the shop's people first)
  * (ks_shell_hook_try, ks_shell_message_try), handing it to record, which
- * ends its lease (or, with batch, keeps it for batch to write). *next comes
+ * ends its lease (or, with batch, keeps it for batch to write). A message
+ * whose receiver was unavailable, with a retry to come, holds that
+ * receiver's other waiting messages until that retry (hold_messages), and
+ * the pass makes no more attempts through it: an outage costs one attempt
+ * (one time-out) per retry, not one per message. *next comes
  * in as the earliest wall time known to be due (KS_TIME_NONE: none) and is
  * lowered by the rows not due yet, the leases of others and the retries
  * recorded. Returns 0; 1 when record or stop ended
  * the pass (the rows it claimed and did not attempt stay leased to this
  * deliverer until the lease ends or the next writer of the database takes
- * over); -1 with err set when the store could not be read or the rows
- * claimed. */
+ * over); -1 with err set when the store could not be read, the rows
+ * claimed or a receiver's messages held. */
 #define KS_OUTBOX_BATCH 8
 #define KS_OUTBOX_LEASE (5 * KS_MIN)
 int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err);
@@ -220,6 +224,7 @@ struct ks_message_try {
     ks_time next_at;    /* wall clock of the retry, KS_TIME_NONE: none */
     ks_time sent_at;    /* wall clock when accepted, KS_TIME_NONE */
     int final_failure;  /* gave up: the incident's timeline says so */
+    int unavailable;    /* the receiver could not take messages (struct ks_send_result) */
     char detail[300];
 };
 void ks_shell_message_try(const struct ks_config *cfg, const struct ks_message_row *m,
@@ -273,6 +278,8 @@ struct ks_receiver_state {
     int64_t queued, sent, failed;
     ks_time oldest_queued; /* engine clock; KS_TIME_NONE: nothing waits */
     char *last_failure;    /* the last failed message's detail, or NULL */
+    char *retrying;        /* the detail of the last waiting message attempted, or NULL */
+    ks_time next_attempt;  /* wall clock of the earliest retry of a waiting one, or NONE */
 };
 /* Every receiver, by name; free with ks_shell_receivers_free. */
 enum ks_rc ks_shell_receivers(struct ks_store *s, const struct ks_config *cfg,

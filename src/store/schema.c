@@ -404,6 +404,12 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_VOID_MESSAGE_LEASES] = "UPDATE messages SET lease_owner = NULL, lease_until = NULL "
                                "WHERE status = 'queued' AND "
                                "substr(lease_owner, 1, length(CAST(?1 AS TEXT))) <> ?1",
+    /* The due and the later-but-sooner waiting messages of one receiver
+     * (not leased by another deliverer) wait until ?4. */
+    [ST_HOLD_MESSAGES] = "UPDATE messages SET next_at = ?4, detail = ?5, lease_owner = NULL, "
+                         "lease_until = NULL WHERE status = 'queued' AND receiver = ?1 AND "
+                         "(next_at IS NULL OR next_at < ?4) AND (lease_until IS NULL OR "
+                         "lease_until <= ?3 OR lease_owner = ?2)",
     [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
                        "AND seq = ?3",
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "
@@ -415,7 +421,11 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_MESSAGE_STATS] = "SELECT receiver, status, count(*), min(created_at), "
                          "CASE WHEN status = 'failed' THEN (SELECT f.detail FROM messages f "
                          "WHERE f.receiver = m.receiver AND f.status = 'failed' "
-                         "ORDER BY f.id DESC LIMIT 1) END "
+                         "ORDER BY f.id DESC LIMIT 1) "
+                         "WHEN status = 'queued' THEN (SELECT f.detail FROM messages f "
+                         "WHERE f.receiver = m.receiver AND f.status = 'queued' AND "
+                         "f.attempts > 0 ORDER BY f.id DESC LIMIT 1) END, "
+                         "CASE WHEN status = 'queued' THEN min(next_at) END "
                          "FROM messages m GROUP BY receiver, status ORDER BY receiver, status",
     [ST_MAX_MESSAGE_IDS] = "SELECT (SELECT coalesce(max(id), 0) FROM messages), "
                            "(SELECT coalesce(max(id), 0) FROM message_triggers)",

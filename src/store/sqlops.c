@@ -1360,6 +1360,16 @@ static enum ks_rc sql_void_leases(struct ks_store *s, const char *process, struc
     return rc;
 }
 
+static enum ks_rc sql_hold_messages(struct ks_store *s, const char *receiver, const char *owner,
+                                    ks_time now, ks_time until, const char *detail, int64_t *held,
+                                    struct ks_err *err)
+{
+    *held = 0;
+    return q_exec(db(s), ST_HOLD_MESSAGES,
+                  SQLV(V_TEXT(receiver), V_TEXT(owner), V_TIME(now), V_TIME(until), V_TEXT(detail)),
+                  held, NULL, err, "hold the messages of a receiver");
+}
+
 static enum ks_rc sql_update_message(struct ks_store *s, int64_t id, const char *status,
                                      int64_t attempts, ks_time next_at, ks_time sent_at,
                                      const char *detail, struct ks_err *err)
@@ -1408,9 +1418,7 @@ static enum ks_rc sql_put_trigger(struct ks_store *s, const struct ks_trigger_ro
 }
 
 static enum ks_rc sql_message_stats(struct ks_store *s,
-                                    int (*fn)(void *ctx, const char *receiver, const char *status,
-                                              int64_t count, ks_time oldest,
-                                              const char *last_detail),
+                                    int (*fn)(void *ctx, const struct ks_message_stat *st),
                                     void *ctx, struct ks_err *err)
 {
     const char *what = "count messages by receiver";
@@ -1421,9 +1429,15 @@ static enum ks_rc sql_message_stats(struct ks_store *s,
     }
     int r;
     while ((r = q_next(&c, err, what)) == 1) {
-        ks_time oldest = KS_TIME_NONE;
-        c_time(&c, 3, &oldest);
-        if (fn(ctx, c_text(&c, 0), c_text(&c, 1), c_int(&c, 2), oldest, c_text(&c, 4))) {
+        struct ks_message_stat st = {.receiver = c_text(&c, 0),
+                                     .status = c_text(&c, 1),
+                                     .count = c_int(&c, 2),
+                                     .oldest = KS_TIME_NONE,
+                                     .last_detail = c_text(&c, 4),
+                                     .next_at = KS_TIME_NONE};
+        c_time(&c, 3, &st.oldest);
+        c_time(&c, 5, &st.next_at);
+        if (fn(ctx, &st)) {
             break;
         }
     }
@@ -1543,6 +1557,7 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
     .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
     .void_leases = sql_void_leases, .due_summary = sql_due_summary,                              \
+    .hold_messages = sql_hold_messages,                                                            \
     .get_trigger = sql_get_trigger,                          \
     .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
     .message_stats = sql_message_stats,                        \

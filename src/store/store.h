@@ -254,6 +254,17 @@ typedef int (*ks_feed_block_fn)(void *ctx, int64_t first, int64_t last, const vo
 typedef int (*ks_sku_block_fn)(void *ctx, int64_t first, int64_t count, const void *data,
                                size_t n);
 
+/* One receiver's messages of one status (message_stats). */
+struct ks_message_stat {
+    const char *receiver, *status;
+    int64_t count;
+    ks_time oldest;          /* the creation of the oldest (engine clock) */
+    const char *last_detail; /* failed: the last one's detail; queued: that of the last one
+                                attempted (a retry to come), NULL when none was */
+    ks_time next_at;         /* queued: the earliest next attempt (wall clock), or
+                                KS_TIME_NONE */
+};
+
 struct ks_store_ops {
     const char *name;
     enum ks_rc (*open)(struct ks_store *s, const char *uri, struct ks_err *err);
@@ -368,6 +379,15 @@ struct ks_store_ops {
                             int (*mfn)(void *ctx, const struct ks_message_row *row), void *ctx,
                             struct ks_err *err);
     enum ks_rc (*void_leases)(struct ks_store *s, const char *process, struct ks_err *err);
+    /* A receiver that could not take a message just now (struct
+     * ks_send_result's unavailable): its other waiting messages due before
+     * `until` - those not leased by another deliverer, owner's own claims
+     * included, whose lease it ends - wait until then, with detail as their
+     * detail; *held how many. Their attempts are not counted: the outage is
+     * paid for once, by the message whose attempt found it. */
+    enum ks_rc (*hold_messages)(struct ks_store *s, const char *receiver, const char *owner,
+                                ks_time now, ks_time until, const char *detail, int64_t *held,
+                                struct ks_err *err);
     /* What claim_due would take for owner at now, without taking it (a
      * read): *due how many rows; *next (KS_TIME_NONE: none) the earliest of
      * the next attempts still to come and of the other owners' leases that
@@ -432,12 +452,10 @@ struct ks_store_ops {
                               struct ks_trigger_row *out, int *found, struct ks_err *err);
     enum ks_rc (*put_trigger)(struct ks_store *s, const struct ks_trigger_row *row,
                               struct ks_err *err);
-    /* The messages by receiver and status, in that order: fn gets how many,
-     * the creation of the oldest (engine clock) and, for the failed ones,
-     * the detail of the last one (else NULL; borrowed for the call). */
+    /* The messages by receiver and status, in that order (struct
+     * ks_message_stat, borrowed for the call). */
     enum ks_rc (*message_stats)(struct ks_store *s,
-                                int (*fn)(void *ctx, const char *receiver, const char *status,
-                                          int64_t count, ks_time oldest, const char *last_detail),
+                                int (*fn)(void *ctx, const struct ks_message_stat *st),
                                 void *ctx, struct ks_err *err);
     /* The highest message and trigger ids (0: none). */
     enum ks_rc (*max_message_ids)(struct ks_store *s, int64_t *message, int64_t *trigger,

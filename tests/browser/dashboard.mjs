@@ -8,7 +8,8 @@
 //   KS_OPEN       the ids of the open incidents, comma separated (from the API)
 //   KS_CORRUPT    the id of a data_corruption incident holding updates
 //   KS_URL2       a second server (a WMS down in ISO weeks 45 and 47, a review
-//                 written, team messages failed), with KS_R2, KS_A2, KS_V2:
+//                 written, team messages failed through one receiver and held
+//                 behind a retry by another, down), with KS_R2, KS_A2, KS_V2:
 //                 its responder, admin and viewer tokens (rob, ada, vera)
 //   KS_SHOTS      where to save the screenshots
 //   CHROMIUM      the browser (default /usr/bin/chromium)
@@ -386,6 +387,11 @@ try {
     await waitText(rob2, '#notify-banner', /Notifications not going out: box: 10 failed \(last: /);
     const last = await text(rob2, '#notify-banner');
     if (!last.includes(box.last_failure)) { throw new Error('no last failure in: ' + last); }
+    // a receiver that is down: its messages wait behind one retry, and the banner says how it went
+    const down = rs.find((r) => r.receiver === 'down');
+    // (attempt 1 unless the test ran past the 5-minute retry)
+    eq([10, 0, true], [down.queued, down.failed, /^attempt \d+: connection refused$/.test(down.retrying)], 'down');
+    await waitText(rob2, '#notify-banner', /down: 10 waiting, the oldest since .+ \(retrying: attempt \d+: connection refused; next attempt .+\)/);
   });
   await check('now_leaves_out_the_hook_calls_of_resolved_incidents', async () => {
     eq(2, (await api(V2, '/v1/hooks?status=failed', undefined, URL2)).length, 'failed calls');
@@ -428,7 +434,8 @@ try {
     await rob2.click(btn);
     await rob2.waitForSelector('#confirm[open]');
     await rob2.click('#confirm-ok');
-    await rob2.waitForFunction(() => !document.querySelector('#notify-banner'), { timeout: 10000 });
+    await rob2.waitForFunction(() => !(document.querySelector('#notify-banner') || { textContent: '' }).textContent.includes('box:'),
+      { timeout: 10000 });
     eq(0, (await api(V2, '/v1/messages?status=failed', undefined, URL2)).length, 'failed after the retry');
     for (const id of incs) {
       const n = before.filter((x) => x.incident === id).length;

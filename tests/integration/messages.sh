@@ -8,7 +8,8 @@
 # leadership in event time; templates with every placeholder and a broken
 # one refused by check-config with its file and line; kill -9 during
 # delivery loses nothing and doubles nothing for a receiver honouring the
-# key. Prints "RESULT passed=N failed=M".
+# key; a receiver that is down costs one attempt, the other messages held
+# behind its retry. Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
 . "$(dirname "$0")/serve_lib.bash" # PIDS killed on exit, start
@@ -165,7 +166,7 @@ EOF
 state1() { "$K" messages --db "$T/f.db" --json | jq -r '.[0] | "\(.status) \(.attempts)"'; }
 check failed_after_two_attempts [ "$(state1)" = "failed 2" ]
 check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q 'Message 1 (incident to team via chat) failed after 2 attempts: attempt 2: HTTP 500'"
-check receivers_say_the_failure is '[{"receiver":"chat","kind":"webhook","configured":true,"queued":0,"oldest_queued_at":null,"sent":0,"failed":1,"last_failure":"attempt 2: HTTP 500 Internal Server Error"}]' "$("$K" messages receivers --json --config "$T/fails.yaml" --db "$T/f.db")"
+check receivers_say_the_failure is '[{"receiver":"chat","kind":"webhook","configured":true,"queued":0,"oldest_queued_at":null,"sent":0,"failed":1,"last_failure":"attempt 2: HTTP 500 Internal Server Error","retrying":null,"next_attempt_at":null}]' "$("$K" messages receivers --json --config "$T/fails.yaml" --db "$T/f.db")"
 check messages_of_one_receiver is "1 0" "$("$K" messages --receiver chat --json --db "$T/f.db" | jq length) $("$K" messages --receiver mail --json --db "$T/f.db" | jq length)"
 check receivers_table bash -c "$K messages receivers --config $T/fails.yaml --db $T/f.db | grep -Eq '^chat +webhook +0 +- +1 +0 +attempt 2: HTTP 500 Internal Server Error\$'"
 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
@@ -227,6 +228,19 @@ check bulk_api_note_once is '[["rob","46 failed messages via box queued again by
 check bulk_api_each_sent_once is "46 46" "$(curl -s -H "Authorization: Bearer $RV" "$URL/v1/messages?status=sent" | jq '[.[] | select(.attempts == 1)] | length') $(ls "$T/rbox" | wc -l)"
 kill "$RBPID"
 wait "$RBPID" 2>/dev/null
+
+# ---- a receiver that is down: one message tried, the other 45 held behind its retry ------
+cat >"$T/down.yaml" <<EOF
+receivers:
+  down: {webhook: "http://127.0.0.1:1/x", backoff: 1h}
+notify: {team: [down], customer: [down]}
+EOF
+"$K" ingest --quiet --config "$T/down.yaml" --db "$T/down.db" "$T/o51.ndjson" >/dev/null 2>&1
+held_counts() { "$K" messages --json --db "$T/down.db" | jq -r '[length, ([.[] | select(.attempts == 1 and .audience == "team")] | length), ([.[] | select(.attempts == 0 and (.detail | startswith("held until ")) and (.detail | contains(": down did not take message ")))] | length), ([.[] | .status] | unique | join(","))] | join(" ")'; }
+check down_receiver_tried_once is "46 1 45 queued" "$(held_counts)"
+"$K" messages receivers --json --config "$T/down.yaml" --db "$T/down.db" >"$T/down.json"
+check down_receiver_json jq -e '.[0] | .receiver == "down" and .queued == 46 and .failed == 0 and .retrying == "attempt 1: connection refused" and (.next_attempt_at | type) == "string"' "$T/down.json"
+check down_receiver_line bash -c "$K messages receivers --config $T/down.yaml --db $T/down.db | grep -Eq '^down: 46 waiting, retrying \(attempt 1: connection refused\); next attempt 20[0-9-]+T'"
 
 # ---- the server: GET /v1/messages is the CLI's JSON, and it delivers by itself -------
 "$K" token create --name v --role admin --db "$T/s.db" >"$T/v.tok" 2>/dev/null

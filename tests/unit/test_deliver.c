@@ -278,6 +278,12 @@ static void a_message_that_gave_up_is_saved_with_its_timeline_entry(void)
     ks_shell_close(&a);
 }
 
+static int detail_of(void *ctx, const struct ks_message_row *r)
+{
+    ks_buf_puts(ctx, r->detail ? r->detail : "");
+    return 0;
+}
+
 static int count_message(void *ctx, const struct ks_message_row *r)
 {
     (void)r;
@@ -321,6 +327,141 @@ static void a_killed_first_run_leaves_no_message_behind(void)
     }
 }
 
+/* One line per message: "ID STATUS ATTEMPTS NEXT DETAIL", NEXT as "+Nms"
+ * from base (or "-"), DETAIL up to its first '('. */
+struct mrows {
+    struct ks_buf b;
+    ks_time base;
+    ks_time next[16];
+};
+
+static int note_row(void *ctx, const struct ks_message_row *r)
+{
+    struct mrows *l = ctx;
+    char next[32] = "-";
+    if (r->next_at != KS_TIME_NONE) {
+        snprintf(next, sizeof(next), "%s", r->next_at > l->base ? "later" : "due");
+    }
+    if (r->id < 16) {
+        l->next[r->id] = r->next_at;
+    }
+    const char *d = r->detail ? r->detail : "";
+    if (!strncmp(d, "held until ", 11)) {
+        d = "held"; /* and a time */
+    }
+    const char *paren = strchr(d, '(');
+    ks_buf_printf(&l->b, "%lld %s %lld %s %.*s|", (long long)r->id, r->status,
+                  (long long)r->attempts, next, (int)(paren ? paren - d : (long)strlen(d)), d);
+    return 0;
+}
+
+static void messages_of(struct ks_shell *a, const char *receiver, struct mrows *l)
+{
+    struct ks_err err = {0};
+    ks_buf_reset(&l->b);
+    ks_buf_puts(&l->b, "");
+    l->base = ks_time_now();
+    struct ks_message_filter f = {.receiver = receiver};
+    CHECK_INT(a->store->ops->list_messages(a->store, &f, note_row, l, &err), KS_OK);
+}
+
+/* A receiver that cannot take messages (no answer, 503) costs one attempt
+ * a pass, not one per message: its other messages wait with the first,
+ * their attempts not counted, until its retry; a 500 (about one message)
+ * holds nothing, nor does a message that gave up (retries: 0), and another
+ * receiver's messages go on. When the receiver is back, the first retry
+ * succeeds and the rest follow in the same pass. */
+static void an_unavailable_receiver_holds_its_messages_behind_one_attempt(void)
+{
+    static const struct reply busy_then_ok[] = {{503, "Service Unavailable", NULL, 0},
+                                                {200, "OK", NULL, 0}};
+    static const struct reply always_500[] = {{500, "Internal Server Error", NULL, 0}};
+    struct server busy, picky;
+    CHECK_INT(server_start(&busy, busy_then_ok, 2), 0);
+    CHECK_INT(server_start(&picky, always_500, 1), 0);
+    char cfg[128], db[128], out[160];
+    snprintf(cfg, sizeof(cfg), "%s/held.yaml", dir);
+    snprintf(db, sizeof(db), "%s/held.db", dir);
+    snprintf(out, sizeof(out), "%s/held-out", dir);
+    mkdir(out, 0755);
+    FILE *f = fopen(cfg, "w"); /* port 1: refused at once */
+    fprintf(f,
+            "receivers:\n"
+            "  down: {webhook: \"http://127.0.0.1:1/x\", backoff: 300ms}\n"
+            "  busy: {webhook: \"http://127.0.0.1:%d/x\", backoff: 300ms}\n"
+            "  picky: {webhook: \"http://127.0.0.1:%d/x\", backoff: 300ms}\n"
+            "  out: {dir: \"%s\"}\n"
+            "  gone: {webhook: \"http://127.0.0.1:1/x\", retries: 0}\n",
+            busy.port, picky.port, out);
+    fclose(f);
+    struct ks_shell a;
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE), 0);
+    const char *receivers[] = {"down", "busy", "picky", "out", "gone"};
+    struct ks_err err = {0};
+    for (int i = 0; i < 14; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        struct ks_message_row m = {.key = key, .incident = 1, .kind = "incident",
+                                   .audience = "team", .recipient = "ops",
+                                   .receiver = receivers[i / 3], .subject = "s", .body = "b",
+                                   .status = "queued", .created_at = ks_time_now(),
+                                   .sent_at = KS_TIME_NONE, .next_at = KS_TIME_NONE};
+        int added = 0;
+        CHECK_INT(a.store->ops->add_message(a.store, &m, &added, &err), KS_OK);
+        CHECK_INT(m.id, i + 1);
+    }
+    struct ks_msg_delivery md;
+    CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), 0);
+    CHECK_INT(md.sent, 3);
+    CHECK_INT(md.retrying, 5); /* down's first, busy's first, picky's three */
+    CHECK_INT(md.failed, 2); /* gone's, each its one attempt: no retry to wait for */
+    CHECK_INT(server_count(&busy), 1);
+    CHECK_INT(server_count(&picky), 3);
+    struct mrows l = {0};
+    messages_of(&a, "down", &l);
+    CHECK_STR(l.b.p, "1 queued 1 later attempt 1: connection refused|"
+                     "2 queued 0 later held|"
+                     "3 queued 0 later held|");
+    CHECK(l.next[2] == l.next[1] && l.next[3] == l.next[1]); /* with the first's retry */
+    messages_of(&a, "busy", &l);
+    CHECK_STR(l.b.p, "4 queued 1 later attempt 1: HTTP 503 Service Unavailable|"
+                     "5 queued 0 later held|"
+                     "6 queued 0 later held|");
+    struct ks_message_filter one = {.id = 5};
+    struct ks_buf d = {0};
+    CHECK_INT(a.store->ops->list_messages(a.store, &one, detail_of, &d, &err), KS_OK);
+    CHECK(d.p && strstr(d.p, ": busy did not take message 4 just now (attempt 1: HTTP 503") != NULL);
+    ks_buf_fini(&d);
+    messages_of(&a, "gone", &l);
+    CHECK_STR(l.b.p, "13 failed 1 - attempt 1: connection refused|"
+                     "14 failed 1 - attempt 1: connection refused|");
+    messages_of(&a, "picky", &l);
+    CHECK_STR(l.b.p, "7 queued 1 later attempt 1: HTTP 500 Internal Server Error|"
+                     "8 queued 1 later attempt 1: HTTP 500 Internal Server Error|"
+                     "9 queued 1 later attempt 1: HTTP 500 Internal Server Error|");
+
+    /* the retries: down is still down, busy is back */
+    struct timespec ts = {0, 400 * 1000000L};
+    nanosleep(&ts, NULL);
+    CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), 0);
+    CHECK_INT(md.sent, 3);
+    CHECK_INT(md.retrying, 4);
+    CHECK_INT(server_count(&busy), 4);
+    CHECK_INT(server_count(&picky), 6);
+    messages_of(&a, "down", &l);
+    CHECK_STR(l.b.p, "1 queued 2 later attempt 2: connection refused|"
+                     "2 queued 0 later held|"
+                     "3 queued 0 later held|");
+    messages_of(&a, "busy", &l);
+    CHECK_STR(l.b.p, "4 sent 2 - attempt 2: HTTP 200 OK|"
+                     "5 sent 1 - attempt 1: HTTP 200 OK|"
+                     "6 sent 1 - attempt 1: HTTP 200 OK|");
+    ks_buf_fini(&l.b);
+    ks_shell_close(&a);
+    server_stop(&busy);
+    server_stop(&picky);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/ks-deliver-XXXXXX");
@@ -335,6 +476,7 @@ int main(void)
     RUN(a_killed_first_run_leaves_no_message_behind);
     RUN(a_hook_outcome_is_saved_with_its_timeline_entry);
     RUN(a_message_that_gave_up_is_saved_with_its_timeline_entry);
+    RUN(an_unavailable_receiver_holds_its_messages_behind_one_attempt);
     ks_hook_global_cleanup();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

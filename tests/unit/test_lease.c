@@ -254,6 +254,68 @@ static void messages_are_claimed_by_receiver_people_first(void)
     CHECK_INT(ks_alloc_live(), before);
 }
 
+/* "mID@OWNER NEXT DETAIL" per message, NEXT as a time or "-". */
+static int note_held(void *ctx, const struct ks_message_row *r)
+{
+    char at[32] = "-";
+    if (r->next_at != KS_TIME_NONE) {
+        ks_time_fmt(r->next_at, at);
+    }
+    ks_buf_printf(ctx, "m%lld@%s %s %s %s|", (long long)r->id,
+                  r->lease_owner ? r->lease_owner : "-", r->status, at,
+                  r->detail ? r->detail : "");
+    return 0;
+}
+
+/* A receiver found unavailable: its waiting messages due before the end of
+ * the hold wait until then (the holder's own claims released), those of
+ * another deliverer's running lease, those due later, those done and
+ * another receiver's are left alone. */
+static void an_unavailable_receiver_holds_its_waiting_messages(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_store *s = tdb_open(tdb_uri);
+    struct ks_err err = {0};
+    struct ks_buf got = {0};
+    const char *now = "2026-12-06T10:00:00.000Z";
+    for (int i = 0; i < 7; i++) {
+        CHECK_INT(add_message(s, i, "team", i == 6 ? "chat" : "mail", i == 4 ? "failed" : "queued"),
+                  i + 1);
+    }
+    CHECK_INT(s->ops->update_message(s, 4, "queued", 1, tdb_time("2026-12-06T12:00:00.000Z"),
+                                     KS_TIME_NONE, "attempt 1: later", &err),
+              KS_OK);
+    CHECK_INT(s->ops->update_message(s, 6, "queued", 1, tdb_time("2026-12-06T10:30:00.000Z"),
+                                     KS_TIME_NONE, "attempt 1: sooner", &err),
+              KS_OK);
+    claim_of(s, 1, "mail", "b", now, 1, &got);
+    CHECK_STR(got.p, "m1@b ");
+    claim_of(s, 1, "mail", "a", now, 1, &got);
+    CHECK_STR(got.p, "m2@a ");
+    int64_t held = -1;
+    CHECK_INT(s->ops->hold_messages(s, "mail", "a", tdb_time(now),
+                                    tdb_time("2026-12-06T11:00:00.000Z"), "held", &held, &err),
+              KS_OK);
+    CHECK_INT(held, 3); /* m2 (a's own claim), m3 (due), m6 (due before 11:00) */
+    ks_buf_reset(&got);
+    CHECK_INT(s->ops->list_messages(s, NULL, note_held, &got, &err), KS_OK);
+    CHECK_STR(got.p, "m1@b queued - |"
+                     "m2@- queued 2026-12-06T11:00:00.000Z held|"
+                     "m3@- queued 2026-12-06T11:00:00.000Z held|"
+                     "m4@- queued 2026-12-06T12:00:00.000Z attempt 1: later|"
+                     "m5@- failed - |"
+                     "m6@- queued 2026-12-06T11:00:00.000Z held|"
+                     "m7@- queued - |");
+    /* at 10:04, b still holds m1 and the rest of mail waits for 11:00 */
+    claim_of(s, 1, "mail", "a", "2026-12-06T10:04:00.000Z", 8, &got);
+    CHECK_STR(got.p, "");
+    ks_buf_fini(&got);
+    ks_store_close(s);
+    tdb_teardown();
+    CHECK_INT(ks_alloc_live(), before);
+}
+
 /* b's claim, on a thread of its own: it must not wait for a's open one. */
 struct other {
     struct ks_store *s;
@@ -318,6 +380,7 @@ int main(void)
     RUN_BOTH(hooks_are_claimed_by_one_deliverer_until_recorded_or_expired);
     RUN_BOTH(messages_are_claimed_and_their_recorded_attempt_ends_the_lease);
     RUN_BOTH(messages_are_claimed_by_receiver_people_first);
+    RUN_BOTH(an_unavailable_receiver_holds_its_waiting_messages);
     RUN_PG(a_claim_skips_the_rows_another_open_claim_has_locked);
     return t_done();
 }

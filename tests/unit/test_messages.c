@@ -189,13 +189,13 @@ static int mrow(void *ctx, const struct ks_message_row *m)
     return 0;
 }
 
-static int stat_row(void *ctx, const char *receiver, const char *status, int64_t count,
-                    ks_time oldest, const char *last)
+static int stat_row(void *ctx, const struct ks_message_stat *st)
 {
-    char at[32];
-    ks_time_fmt(oldest, at);
-    ks_buf_printf(ctx, "%s %s %lld %s %s|", receiver, status, (long long)count, at,
-                  last ? last : "-");
+    char at[32], next[32];
+    ks_time_fmt(st->oldest, at);
+    ks_time_fmt(st->next_at, next);
+    ks_buf_printf(ctx, "%s %s %lld %s %s next %s|", st->receiver, st->status,
+                  (long long)st->count, at, st->last_detail ? st->last_detail : "-", next);
     return 0;
 }
 
@@ -285,9 +285,19 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(s->ops->add_message(s, &m, &added, &err), KS_OK);
     struct ks_buf st = {0};
     CHECK_INT(s->ops->message_stats(s, stat_row, &st, &err), KS_OK);
-    CHECK_STR(st.p, "files failed 1 1970-01-01T00:00:01.000Z attempt 3: HTTP 500|"
-                    "files queued 2 1970-01-01T00:00:00.700Z -|"
-                    "mail sent 1 1970-01-01T00:00:01.000Z -|");
+    CHECK_STR(st.p, "files failed 1 1970-01-01T00:00:01.000Z attempt 3: HTTP 500 next -|"
+                    "files queued 2 1970-01-01T00:00:00.700Z - next -|"
+                    "mail sent 1 1970-01-01T00:00:01.000Z - next -|");
+    /* a waiting one attempted: its detail and its retry */
+    CHECK_INT(s->ops->update_message(s, m.id, "queued", 2, 4000, KS_TIME_NONE,
+                                     "attempt 2: HTTP 503", &err),
+              KS_OK);
+    ks_buf_reset(&st);
+    CHECK_INT(s->ops->message_stats(s, stat_row, &st, &err), KS_OK);
+    CHECK_STR(st.p, "files failed 1 1970-01-01T00:00:01.000Z attempt 3: HTTP 500 next -|"
+                    "files queued 2 1970-01-01T00:00:00.700Z attempt 2: HTTP 503 next "
+                    "1970-01-01T00:00:04.000Z|"
+                    "mail sent 1 1970-01-01T00:00:01.000Z - next -|");
     ks_buf_fini(&st);
     /* an interrupted run's tail: messages after 1 and triggers after 0 go;
      * -1 keeps a table whole (marks written before messages existed) */
