@@ -86,6 +86,12 @@ struct ks_progress; /* src/shell/shell.h */
  * ks_cli_progress_end. Leaves the byte counts alone. */
 void ks_cli_progress(struct ks_progress *pg, int tty);
 void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e);
+/* A delivery's progress on a terminal (tty): a line on stderr per outbox
+ * ("messages: 1,200 delivered, 1 to retry, 0 failed"), redrawn as attempts
+ * are recorded; ks_cli_delivery_end draws the last one and ends it. */
+struct ks_shell; /* src/shell/shell.h */
+void ks_cli_delivery_progress(struct ks_shell *a, int tty);
+void ks_cli_delivery_end(void);
 
 /* Commands: each returns an exit code. argv[0] is the first word after the
  * command's name. */

@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
@@ -56,7 +57,9 @@ static int row(void *vctx, const struct ks_hook_row *r)
 static int deliver(struct ks_shell *a, ks_time wait)
 {
     struct ks_delivery d;
+    ks_cli_delivery_progress(a, isatty(2));
     int rc = ks_shell_deliver(a, wait, &d);
+    ks_cli_delivery_end();
     if (rc == 0) {
         printf("hooks: %u delivered, %u failed for good, %u not configured%s\n", d.done, d.failed,
                d.unconfigured, d.left ? "; some still wait for a retry" : "");

@@ -185,6 +185,9 @@ int ks_cmd_ingest(int argc, char **argv)
      * interrupted run queued. */
     int deliver = !ks_cli_opt(&spec, "no-deliver")->set;
     if (rc == 0 && deliver) {
+        ks_cli_progress_end(&pg, a.eng); /* the ingest's line ends, the deliveries' follow */
+        pg.show = NULL;
+        ks_cli_delivery_progress(&a, isatty(2) && !ks_cli_opt(&spec, "quiet")->set);
         rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
     }
     /* The messages the triggers queued (and any an interrupted run left). */
@@ -192,6 +195,7 @@ int ks_cmd_ingest(int argc, char **argv)
     if (rc == 0 && deliver) {
         rc = ks_shell_messages_deliver(&a, 10 * KS_SEC, &md);
     }
+    ks_cli_delivery_end();
     ks_cli_progress_end(&pg, a.eng);
     ks_engine_stats(a.eng, &after);
     uint64_t events = after.events - before.events, rejected = after.rejected - before.rejected,
@@ -230,6 +234,11 @@ int ks_cmd_ingest(int argc, char **argv)
         if (md.failed) {
             printf("failed messages: kintsugi messages receivers --db %s says which receiver; "
                    "once it is fixed, kintsugi messages retry-failed --db %s\n",
+                   db, db);
+        }
+        if (md.left) {
+            printf("messages still waiting: kintsugi messages receivers --db %s says why; "
+                   "kintsugi messages deliver --db %s (or kintsugi serve) sends them when due\n",
                    db, db);
         }
         if (dl.failed) {

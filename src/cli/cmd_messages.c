@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct ks_opt opts[] = {
     {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
@@ -39,8 +40,8 @@ static const struct ks_cmd_spec spec = {
     "  retry ID   queue a failed message again (its attempts start over) and deliver\n"
     "  preview N  render a template for incident N (a customer template for its first\n"
     "             affected order with an e-mail)\n"
-    "  receivers  each receiver: messages waiting and since when, failed (with the last\n"
-    "             failure), sent\n"
+    "  receivers  each receiver: messages waiting and since when (and how the retry of\n"
+    "             one went), failed (with the last failure), sent\n"
     "  retry-failed  every failed message (of --receiver, --incident, --audience) queued\n"
     "             again once the receiver is fixed, a note per incident, and deliver\n\n"
     "Messages are queued by the triggers in the same transaction as the incident change\n"
@@ -174,7 +175,9 @@ static int receivers(const struct ks_shell *a)
 static int deliver(struct ks_shell *a, ks_time wait)
 {
     struct ks_msg_delivery d;
+    ks_cli_delivery_progress(a, isatty(2));
     int rc = ks_shell_messages_deliver(a, wait, &d);
+    ks_cli_delivery_end();
     if (rc == 0) {
         printf("messages: %u sent, %u failed for good%s\n", d.sent, d.failed,
                d.left ? "; some still wait for a retry" : "");

@@ -1,4 +1,5 @@
-/* progress.c - an ingest's progress on a terminal (cmd_ingest, cmd_demo). */
+/* progress.c - an ingest's progress on a terminal (cmd_ingest, cmd_demo),
+ * and a delivery's (ingest, `messages deliver`, `hooks deliver`). */
 #include "../shell/shell.h"
 #include "cli.h"
 
@@ -51,6 +52,62 @@ void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e)
 {
     if (pg->show) {
         pg->show(pg, e, 1);
+    }
+}
+
+/* ---- a delivery: one line per outbox, redrawn as attempts are recorded ---- */
+
+static struct {
+    const char *what; /* the outbox of the line drawn, NULL: none yet */
+    unsigned ok, retrying, failed, unconfigured;
+} dl;
+
+static void draw_delivery(int final)
+{
+    char a[32], b[32], c[32];
+    fprintf(stderr, "\r  %s: %s delivered, %s to retry, %s failed", dl.what, ks_fmt_count(dl.ok, a),
+            ks_fmt_count(dl.retrying, b), ks_fmt_count(dl.failed, c));
+    if (dl.unconfigured) {
+        fprintf(stderr, ", %s not configured", ks_fmt_count(dl.unconfigured, a));
+    }
+    fputc(' ', stderr);
+    if (final) {
+        fputc('\n', stderr);
+    }
+}
+
+static void delivered(void *ctx, const char *what, unsigned ok, unsigned retrying,
+                      unsigned failed, unsigned unconfigured)
+{
+    (void)ctx;
+    if (dl.what && strcmp(dl.what, what) != 0) {
+        draw_delivery(1); /* the hook calls' line ends, the messages' begins */
+    }
+    int first = !dl.what || strcmp(dl.what, what) != 0;
+    dl.what = what;
+    dl.ok = ok;
+    dl.retrying = retrying;
+    dl.failed = failed;
+    dl.unconfigured = unconfigured;
+    ks_time now = ks_time_now();
+    if (first || now - last_drawn >= 250) {
+        last_drawn = now;
+        draw_delivery(0);
+    }
+}
+
+void ks_cli_delivery_progress(struct ks_shell *a, int tty)
+{
+    memset(&dl, 0, sizeof(dl));
+    a->delivered = tty ? delivered : NULL;
+    a->delivered_ctx = NULL;
+}
+
+void ks_cli_delivery_end(void)
+{
+    if (dl.what) {
+        draw_delivery(1);
+        dl.what = NULL;
     }
 }
 

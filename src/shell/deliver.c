@@ -113,6 +113,10 @@ static int record(void *ctx, const void *row, const void *try)
     } else {
         p->st->failed++;
     }
+    if (p->sh->delivered) {
+        p->sh->delivered(p->sh->delivered_ctx, "hook calls", p->st->done, p->st->retrying,
+                         p->st->failed, p->st->unconfigured);
+    }
     ks_engine_hook_result(p->sh->eng, d->incident, d->action, t->attempt, t->ok, t->final,
                           t->detail);
     KS_GROW(p->out, p->capout, p->nout + 1);

@@ -118,6 +118,10 @@ static int record(void *ctx, const void *row, const void *try)
     } else {
         p->st->failed++;
     }
+    if (sh->delivered) {
+        sh->delivered(sh->delivered_ctx, "messages", p->st->sent, p->st->retrying, p->st->failed,
+                      0);
+    }
     struct msg_outcome o = {m, t};
     if (t->final_failure && sh->eng) {
         char text[512];

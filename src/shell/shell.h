@@ -52,6 +52,13 @@ struct ks_shell {
     struct ks_comms_due trig_due; /* what the trigger passes may leave out */
     uint64_t messages_queued; /* messages written to the outbox by this process */
     struct ks_err failed;     /* why the last ks_shell_flush failed */
+    /* NULL, or told of each attempt a delivery records (the CLI's progress
+     * on a terminal): what ("hook calls", "messages") and the counts so far
+     * of this delivery: accepted (done, sent), retrying, failed, and hook
+     * calls of an action that no hook is configured for. */
+    void (*delivered)(void *ctx, const char *what, unsigned ok, unsigned retrying,
+                      unsigned failed, unsigned unconfigured);
+    void *delivered_ctx;
 };
 
 /* Prints "kintsugi: " + message on stderr (the shell's failures). */

@@ -235,12 +235,21 @@ receivers:
   down: {webhook: "http://127.0.0.1:1/x", backoff: 1h}
 notify: {team: [down], customer: [down]}
 EOF
-"$K" ingest --quiet --config "$T/down.yaml" --db "$T/down.db" "$T/o51.ndjson" >/dev/null 2>&1
+"$K" ingest --config "$T/down.yaml" --db "$T/down.db" "$T/o51.ndjson" >"$T/down.out" 2>&1
+check down_ingest_says_where_to_look grep -qx "messages still waiting: kintsugi messages receivers --db $T/down.db says why; kintsugi messages deliver --db $T/down.db (or kintsugi serve) sends them when due" "$T/down.out"
 held_counts() { "$K" messages --json --db "$T/down.db" | jq -r '[length, ([.[] | select(.attempts == 1 and .audience == "team")] | length), ([.[] | select(.attempts == 0 and (.detail | startswith("held until ")) and (.detail | contains(": down did not take message ")))] | length), ([.[] | .status] | unique | join(","))] | join(" ")'; }
 check down_receiver_tried_once is "46 1 45 queued" "$(held_counts)"
 "$K" messages receivers --json --config "$T/down.yaml" --db "$T/down.db" >"$T/down.json"
 check down_receiver_json jq -e '.[0] | .receiver == "down" and .queued == 46 and .failed == 0 and .retrying == "attempt 1: connection refused" and (.next_attempt_at | type) == "string"' "$T/down.json"
 check down_receiver_line bash -c "$K messages receivers --config $T/down.yaml --db $T/down.db | grep -Eq '^down: 46 waiting, retrying \(attempt 1: connection refused\); next attempt 20[0-9-]+T'"
+
+# ---- a delivery's progress on a terminal: a line per outbox, none off a terminal ----------
+mkdir -p "$T/ttybox"
+printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], customer: [box]}\n' "$T/ttybox" >"$T/tty.yaml"
+script -qfec "$K ingest --config $T/tty.yaml --db $T/tty.db $T/o51.ndjson" /dev/null >"$T/tty.out" 2>&1
+check delivery_progress_on_a_tty grep -q 'messages: 46 delivered, 0 to retry, 0 failed' "$T/tty.out"
+check delivery_progress_says_unconfigured_hooks grep -Eq 'hook calls: 0 delivered, 0 to retry, 0 failed, [1-9][0-9]* not configured' "$T/tty.out"
+check no_delivery_progress_off_a_terminal bash -c "! grep -q 'to retry' '$T/rb.out'"
 
 # ---- the server: GET /v1/messages is the CLI's JSON, and it delivers by itself -------
 "$K" token create --name v --role admin --db "$T/s.db" >"$T/v.tok" 2>/dev/null
