@@ -1160,16 +1160,22 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* The first timeline entry that records a message to customers: a
- * notification or note whose text starts with "customer" (any case). */
+ * notification or note whose text starts with "customer" (any case), but
+ * not the trigger's entry saying that no receiver was there to send it
+ * ("...; nothing sent", src/comms/trigger.c). */
 static ks_time first_customer_message(const struct rv_inc *x)
 {
+    static const char unsent[] = "; nothing sent";
     size_t k;
     json_t *t;
     json_array_foreach(json_object_get(detail_of(x), "timeline"), k, t)
     {
-        const char *kind = jstr(t, "kind");
+        const char *kind = jstr(t, "kind"), *text = jstr(t, "text");
+        size_t len = strlen(text);
+        int nothing_sent = len >= sizeof(unsent) - 1 &&
+                           !strcmp(text + len - (sizeof(unsent) - 1), unsent);
         if ((!strcmp(kind, "notification") || !strcmp(kind, "note")) &&
-            !strncasecmp(jstr(t, "text"), "customer", 8)) {
+            !strncasecmp(text, "customer", 8) && !nothing_sent) {
             return jtime(t, "at");
         }
     }

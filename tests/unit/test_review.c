@@ -248,7 +248,8 @@ static const char *metric(const char *report, const char *key, char *out, size_t
 }
 
 /* Three incidents: 1 has every timestamp, 2 lacks acknowledgement and
- * containment, 3 is a repeat and lacks resolution. */
+ * containment (and told no customer: its notice had no receiver), 3 is a
+ * repeat and lacks resolution. */
 static void every_metric_on_a_constructed_set(void)
 {
     struct ks_store *s = mem();
@@ -265,7 +266,12 @@ static void every_metric_on_a_constructed_set(void)
         "\"resolved_at\":\"2026-11-22T12:30:00.000Z\","
         "\"impact\":{\"orders\":0,\"customers\":0,\"revenue\":0.0,\"units\":0},"
         "\"timeline\":[{\"at\":\"2026-11-22T11:30:00.000Z\",\"kind\":\"sla\",\"actor\":\"kintsugi\","
-        "\"text\":\"Acknowledgement SLA missed: ...\"}]");
+        "\"text\":\"Acknowledgement SLA missed: ...\"},"
+        /* the trigger fired with no customer receiver: nobody was told */
+        "{\"at\":\"2026-11-22T11:40:00.000Z\",\"kind\":\"notification\",\"actor\":\"kintsugi\","
+        "\"text\":\"Customer notices: more than 50 customers affected; one per affected order "
+        "with an e-mail, the first 10m after detection: no receiver for the customer audience "
+        "(notify.customer in kintsugi.yaml); nothing sent\"}]");
     put(s, 3, "P2",
         "\"started_at\":\"2026-11-29T10:00:00.000Z\",\"detected_at\":\"2026-11-29T10:05:00.000Z\","
         "\"acknowledged_at\":\"2026-11-29T10:35:00.000Z\",\"contained_at\":\"2026-11-29T10:15:00.000Z\","
