@@ -79,7 +79,9 @@ int ks_cmd_check_config(int argc, char **argv)
             "with the same exit codes (line and key are null when they do not apply).\n"
             "\n"
             "--reference prints the reference of every key, its type, default and meaning\n"
-            "(the text of docs/CONFIG.md). examples/kintsugi.yaml sets every key.",
+            "(the text of docs/CONFIG.md). examples/kintsugi.yaml sets every key.\n\n"
+            "A valid file says nothing of whether its receivers answer: 'kintsugi messages\n"
+            "test NAME' sends one a test message.",
         .opts = opts,
         .nopts = sizeof(opts) / sizeof(opts[0]),
     };

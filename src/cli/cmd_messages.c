@@ -16,7 +16,9 @@ static struct ks_opt opts[] = {
     {"config", 1, "configuration file with receivers:, notify: and messages: (default: "
                   "./kintsugi.yaml)",
      0, NULL},
-    {"json", 0, "list, receivers: JSON on stdout (an array of messages, of receivers)", 0, NULL},
+    {"json", 0, "list, receivers, test: JSON on stdout (an array of messages, of receivers; "
+                "the test's result)",
+     0, NULL},
     {"incident", 1, "list: only this incident's messages", 0, NULL},
     {"audience", 1, "list: only team, leadership or customer", 0, NULL},
     {"status", 1, "list: only queued, sent or failed", 0, NULL},
@@ -26,14 +28,17 @@ static struct ks_opt opts[] = {
      0, NULL},
     {"wait", 1, "deliver, retry, retry-failed: wait up to this long for retries (default 30s)",
      0, NULL},
-    {"by", 1, "retry-failed: who queues them again, for the timelines' notes (default: $USER)",
+    {"by", 1, "retry-failed: who queues them again, for the timelines' notes; test: who sends "
+              "it (default: $USER)",
      0, NULL},
+    {"to", 1, "test: the recipient (an smtp receiver's default: its from address)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--receiver R] [--json]\n"
     "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
     "       kintsugi messages receivers [--json]\n"
-    "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A] [--by NAME]",
+    "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A] [--by NAME]\n"
+    "       kintsugi messages test RECEIVER [--to ADDRESS] [--json]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
     "  list       every message with its audience, recipient, receiver, status and attempts\n"
     "  deliver    send what is due now, retrying with backoff for up to --wait\n"
@@ -43,7 +48,9 @@ static const struct ks_cmd_spec spec = {
     "  receivers  each receiver: messages waiting and since when (and how the retry of\n"
     "             one went), failed (with the last failure), sent\n"
     "  retry-failed  every failed message (of --receiver, --incident, --audience) queued\n"
-    "             again once the receiver is fixed, a note per incident, and deliver\n\n"
+    "             again once the receiver is fixed, a note per incident, and deliver\n"
+    "  test R     send one test message through receiver R now (no database needed,\n"
+    "             nothing written): exit 0 when it took it, 1 when not, saying why\n\n"
     "Messages are queued by the triggers in the same transaction as the incident change\n"
     "that caused them, each with an idempotency key, and delivered at least once;\n"
     "kintsugi ingest delivers after replaying, kintsugi serve all the time. A receiver\n"
@@ -52,7 +59,8 @@ static const struct ks_cmd_spec spec = {
     "examples:\n"
     "  kintsugi messages --incident 3 --audience customer --json\n"
     "  kintsugi messages preview 3 --template customer_notice\n"
-    "  kintsugi messages retry-failed --receiver mail --by rob",
+    "  kintsugi messages retry-failed --receiver mail --by rob\n"
+    "  kintsugi messages test mail --to oncall@shop.example",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 static int row(void *ctx, const struct ks_message_row *m)
@@ -315,6 +323,46 @@ static int retry_failed(struct ks_shell *a, struct bulk b, ks_time wait)
     return deliver(a, wait);
 }
 
+/* `messages test NAME`: the configuration alone, no database. */
+static int test(const char *name)
+{
+    struct ks_config cfg;
+    struct ks_err err = {0};
+    ks_config_defaults(&cfg);
+    const char *path = ks_shell_config_path(ks_cli_opt(&spec, "config")->value);
+    if (path && ks_config_load(&cfg, path, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_USAGE;
+    }
+    const char *by = ks_cli_by(ks_cli_opt(&spec, "by")->value);
+    struct ks_receiver_test t;
+    int rc = KS_EXIT_OK;
+    if (ks_shell_receiver_test(&cfg, name, ks_cli_opt(&spec, "to")->value, by, &t, &err) !=
+        KS_OK) {
+        ks_cli_error("%s", err.msg);
+        rc = KS_EXIT_USAGE;
+    } else if (ks_cli_opt(&spec, "json")->set) {
+        struct ks_buf out = {0};
+        ks_shell_receiver_test_json(&t, &out);
+        printf("%s\n", out.p);
+        ks_buf_fini(&out);
+        rc = t.sent ? KS_EXIT_OK : KS_EXIT_FAIL;
+    } else if (t.sent) {
+        printf("test message sent through %s (%s) to %s: %s (key %s)\n", t.receiver, t.kind,
+               t.recipient, t.detail, t.key);
+    } else {
+        ks_cli_error("%s (%s) did not take the test message to %s: %s", t.receiver, t.kind,
+                     t.recipient, t.detail);
+        if (t.unavailable) {
+            fprintf(stderr, "kintsugi: it could not be reached: check its address in "
+                            "kintsugi.yaml, the network, and its timeout\n");
+        }
+        rc = KS_EXIT_FAIL;
+    }
+    ks_config_fini(&cfg);
+    return rc;
+}
+
 int ks_cmd_messages(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -328,12 +376,14 @@ int ks_cmd_messages(int argc, char **argv)
                                                {"retry", 1, NULL},
                                                {"preview", 1, NULL},
                                                {"receivers", 0, NULL},
-                                               {"retry-failed", 0, NULL}};
-    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 6, args[0]);
+                                               {"retry-failed", 0, NULL},
+                                               {"test", 1, NULL}};
+    int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 7, args[0]);
     if (v < 0 || (nargs > 0 && nargs - 1 != verbs[v].nargs)) {
         if (v < 0) {
             ks_cli_error("unknown messages command '%s': use list, deliver, retry ID, "
-                         "retry-failed, preview INCIDENT --template T or receivers",
+                         "retry-failed, preview INCIDENT --template T, receivers or test "
+                         "RECEIVER",
                          args[0]);
         } else {
             ks_cli_error("'messages %s' takes %s", verbs[v].name,
@@ -341,6 +391,11 @@ int ks_cmd_messages(int argc, char **argv)
         }
         ks_free(args);
         return KS_EXIT_USAGE;
+    }
+    if (v == 6) {
+        rc = test(args[1]);
+        ks_free(args);
+        return rc;
     }
     int64_t id = 0;
     if (verbs[v].nargs &&

@@ -242,6 +242,49 @@ void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *re
     }
 }
 
+/* POST /v1/receivers/{name}/test: `kintsugi messages test NAME` from the
+ * server, by the token's name; {"to"?}. 200 with the result when the
+ * receiver took it, 502 (receiver_failed) when not, 404 for no such
+ * receiver. Nothing is written: the attempt is made on this request's
+ * thread, waiting up to the receiver's timeout. */
+void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_resp *resp,
+                               void *ctx)
+{
+    json_t *b = req->json;
+    if (b && !json_is_object(b)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return;
+    }
+    const char *key, *to = NULL;
+    json_t *v;
+    json_object_foreach(b, key, v)
+    {
+        if (strcmp(key, "to") != 0) {
+            ks_http_error(resp, 400, "invalid", "field \"%s\": is not known (to)", key);
+            return;
+        }
+        if (!json_is_string(v) || !json_string_length(v)) {
+            ks_http_error(resp, 400, "invalid", "field \"to\": must be a recipient");
+            return;
+        }
+        to = json_string_value(v);
+    }
+    struct ks_live *l = live_of(ctx);
+    struct ks_receiver_test t;
+    struct ks_err err = {0};
+    if (ks_shell_receiver_test(&l->a.cfg, ks_http_param(req, "name"), to, req->who.name, &t,
+                               &err) != KS_OK) {
+        ks_http_error(resp, 404, "not_found", "%s", err.msg);
+        return;
+    }
+    if (!t.sent) {
+        ks_http_error(resp, 502, "receiver_failed", "%s (%s) did not take the test message to %s: %s",
+                      t.receiver, t.kind, t.recipient, t.detail);
+        return;
+    }
+    ks_shell_receiver_test_json(&t, &resp->body);
+}
+
 /* POST /v1/messages/{id}/retry: `kintsugi messages retry ID` as a journaled
  * command (live_tx.c); 409 when the message is not failed. */
 void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,

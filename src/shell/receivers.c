@@ -3,13 +3,17 @@
  * "How each receiver is doing"): what waits for it and since when, what
  * failed and how the last failure went, what it sent; "configured" as the
  * configuration given says. `kintsugi messages receivers`, GET
- * /v1/receivers and the dashboard's notification banner read it.
+ * /v1/receivers and the dashboard's notification banner read it. And a
+ * test message through one of them (`kintsugi messages test`).
  */
 #include "../comms/comms.h"
 #include "shell.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 struct collect {
     struct ks_receiver_state *v;
@@ -153,4 +157,95 @@ enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *c
     ks_buf_putc(out, ']');
     ks_shell_receivers_free(v, n);
     return KS_OK;
+}
+
+/* ---- a test message ---------------------------------------------------------------- */
+
+static const char *kind_of(const struct ks_receiver_cfg *r)
+{
+    return r->smtp ? "smtp" : r->webhook ? "webhook" : "dir";
+}
+
+/* "ks-test-" and 16 hex digits: a key of its own for every test. */
+static void test_key(char key[32])
+{
+    unsigned char b[8];
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        uint64_t v = (uint64_t)ks_time_now() * 1000003u ^ (uint64_t)getpid();
+        memcpy(b, &v, sizeof(b));
+    }
+    int n = snprintf(key, 32, "ks-test-");
+    for (size_t i = 0; i < sizeof(b); i++) {
+        n += snprintf(key + n, 32 - (size_t)n, "%02x", b[i]);
+    }
+}
+
+enum ks_rc ks_shell_receiver_test(const struct ks_config *cfg, const char *name, const char *to,
+                                  const char *by, struct ks_receiver_test *t, struct ks_err *err)
+{
+    memset(t, 0, sizeof(*t));
+    const struct ks_receiver_cfg *r = ks_config_receiver(cfg, name);
+    if (!r) {
+        struct ks_buf names = {0};
+        for (size_t i = 0; i < cfg->nreceivers; i++) {
+            ks_buf_printf(&names, "%s%s", i ? ", " : "", cfg->receivers[i].name);
+        }
+        ks_err_set(err, KS_ENOTFOUND, "no receiver %s is configured (%s%s)", name,
+                   names.p ? "receivers: " : "none is, under receivers: in kintsugi.yaml",
+                   names.p ? names.p : "");
+        ks_buf_fini(&names);
+        return err->rc;
+    }
+    test_key(t->key);
+    t->receiver = r->name;
+    t->kind = kind_of(r);
+    t->recipient = to && *to ? to : r->smtp ? r->from : "test";
+    t->by = by && *by ? by : NULL;
+    char host[64] = "?", at[32];
+    (void)gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    ks_time now = ks_time_now();
+    ks_time_fmt(now, at);
+    struct ks_buf subject = {0}, body = {0};
+    ks_buf_printf(&subject, "kintsugi test message through %s", r->name);
+    ks_buf_printf(&body,
+                  "This is a test message from kintsugi on %s, through the receiver %s (%s), "
+                  "sent by %s at %s.\n\nIf it reached you, the receiver works: when an "
+                  "incident needs it, its messages come this way. Nothing needs to be done "
+                  "with this one.\n",
+                  host, r->name, t->kind, t->by ? t->by : "?", at);
+    struct ks_message_row m = {.key = t->key,
+                               .incident = 0,
+                               .kind = "test",
+                               .audience = "team",
+                               .recipient = t->recipient,
+                               .receiver = r->name,
+                               .subject = subject.p,
+                               .body = body.p,
+                               .status = "queued",
+                               .created_at = now,
+                               .sent_at = KS_TIME_NONE,
+                               .next_at = KS_TIME_NONE};
+    struct ks_send_result res;
+    ks_comms_send(r, &m, &res);
+    t->sent = res.ok;
+    t->unavailable = res.unavailable;
+    snprintf(t->detail, sizeof(t->detail), "%s", res.detail);
+    ks_buf_fini(&subject);
+    ks_buf_fini(&body);
+    return KS_OK;
+}
+
+void ks_shell_receiver_test_json(const struct ks_receiver_test *t, struct ks_buf *out)
+{
+    ks_buf_puts(out, "{\"receiver\":");
+    json_str_or_null(out, t->receiver);
+    ks_buf_printf(out, ",\"kind\":\"%s\",\"recipient\":", t->kind);
+    json_str_or_null(out, t->recipient);
+    ks_buf_printf(out, ",\"key\":\"%s\",\"sent\":%s,\"unavailable\":%s,\"detail\":", t->key,
+                  t->sent ? "true" : "false", t->unavailable ? "true" : "false");
+    json_str_or_null(out, t->detail);
+    ks_buf_puts(out, ",\"by\":");
+    json_str_or_null(out, t->by);
+    ks_buf_putc(out, '}');
 }

@@ -292,6 +292,24 @@ struct ks_receiver_state {
 enum ks_rc ks_shell_receivers(struct ks_store *s, const struct ks_config *cfg,
                               struct ks_receiver_state **out, size_t *n, struct ks_err *err);
 void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n);
+/* `kintsugi messages test NAME`, POST /v1/receivers/{name}/test: one
+ * message through the receiver `name`, now, with a key of its own and no
+ * retry, not written to the outbox (it belongs to no incident): to `to` (an
+ * smtp receiver's default: its `from`; others: "test"), saying it was sent
+ * by `by`. The result in *t (its strings are cfg's, to and by: they live as
+ * long); KS_ENOTFOUND (err says which receivers there are): no such
+ * receiver. The JSON of a result: receiver, kind, recipient, key, sent,
+ * unavailable, detail, by. */
+struct ks_receiver_test {
+    const char *receiver, *kind, *recipient, *by;
+    char key[32];
+    int sent;        /* the receiver took it */
+    int unavailable; /* it could not be reached (struct ks_send_result) */
+    char detail[256];
+};
+enum ks_rc ks_shell_receiver_test(const struct ks_config *cfg, const char *name, const char *to,
+                                  const char *by, struct ks_receiver_test *t, struct ks_err *err);
+void ks_shell_receiver_test_json(const struct ks_receiver_test *t, struct ks_buf *out);
 /* `kintsugi messages receivers --json`, GET /v1/receivers. */
 enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *cfg,
                                    struct ks_buf *out, struct ks_err *err);

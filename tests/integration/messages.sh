@@ -433,4 +433,60 @@ for trial in 1 2; do
     done
 done
 
+
+# ---- a test message through a receiver, from the CLI (no database) and the server -----
+# (last: the mail and file counts above are exact)
+mail_says() { # RCPT TEXT: a mail to RCPT whose decoded text has TEXT
+    python3 - "$T/mail" "$1" "$2" <<'EOF'
+import email, glob, sys
+d, rcpt, text = sys.argv[1:]
+for f in glob.glob(d + "/*.eml"):
+    m = email.message_from_bytes(open(f, "rb").read())
+    if rcpt not in m.get("X-Rcpt", ""):
+        continue
+    for part in m.walk():
+        body = part.get_payload(decode=True)
+        if body and text in body.decode("utf-8", "replace"):
+            sys.exit(0)
+sys.exit(1)
+EOF
+}
+before_mail=$(ls "$T/mail" | wc -l)
+mkdir -p "$T/nodb"
+KA=$(realpath "$K")
+(cd "$T/nodb" && "$KA" messages test mail --to carl@shop.example --by ada --config "$T/kintsugi.yaml") >"$T/test.out" 2>&1
+check test_smtp_exit_0 is 0 "$?"
+check test_smtp_says_sent grep -Eqx 'test message sent through mail \(smtp\) to carl@shop.example: SMTP 250 accepted \(key ks-test-[0-9a-f]{16}\)' "$T/test.out"
+check test_smtp_arrived is "$((before_mail + 1))" "$(ls "$T/mail" | wc -l)"
+check test_smtp_says_who_sent_it mail_says carl@shop.example 'through the receiver mail (smtp), sent by ada at'
+check test_no_database_needed test ! -e "$T/nodb/kintsugi.db"
+"$K" messages test files --json --config "$T/kintsugi.yaml" >"$T/test.json"
+check test_dir_json jq -e '.receiver == "files" and .kind == "dir" and .sent == true and .unavailable == false and (.key | test("^ks-test-[0-9a-f]{16}$")) and .recipient == "test"' "$T/test.json"
+check test_dir_file_written jq -e '.kind == "test" and .incident == 0' "$T/outbox/$(jq -r .key "$T/test.json").json"
+"$K" messages test chat --config "$T/kintsugi.yaml" >"$T/test.out" 2>&1 # the webhook answers 503 first
+check test_refused_exit_1 is 1 "$?"
+check test_refused_says_why grep -qx 'kintsugi: chat (webhook) did not take the test message to test: HTTP 503 Service Unavailable' "$T/test.out"
+check test_refused_says_unreachable grep -q 'it could not be reached: check its address' "$T/test.out"
+check test_unknown_receiver_exit_2 exit_is 2 "$K" messages test pager --config "$T/kintsugi.yaml"
+check test_unknown_receiver_names_them bash -c "$K messages test pager --config $T/kintsugi.yaml 2>&1 | grep -qx 'kintsugi: no receiver pager is configured (receivers: mail, chat, files)'"
+"$K" token create --name rob --role responder --db "$T/rt.db" >"$T/rt.tok" 2>/dev/null
+"$K" token create --name vic --role viewer --db "$T/rt.db" >"$T/rtv.tok" 2>/dev/null
+start rt "$T/rt.db" --config "$T/kintsugi.yaml"
+RT=$(cat "$T/rt.tok") RTV=$(cat "$T/rtv.tok")
+req POST /v1/receivers/mail/test "$RT" '{"to":"fiona@shop.example"}'
+check test_api_200 is 200 "$CODE"
+check test_api_answers jq -e '.receiver == "mail" and .sent == true and .recipient == "fiona@shop.example" and .by == "rob"' "$T/body"
+check test_api_arrived mail_says fiona@shop.example 'sent by rob at'
+req POST /v1/receivers/chat/test "$RT" '{}'
+check test_api_502 is 502 "$CODE"
+check test_api_502_says_why jq -e '.error.code == "receiver_failed" and (.error.message | contains("HTTP 503"))' "$T/body"
+req POST /v1/receivers/pager/test "$RT" '{}'
+check test_api_404 is 404 "$CODE"
+req POST /v1/receivers/mail/test "$RT" '{"cc":"x"}'
+check test_api_unknown_field_400 is 400 "$CODE"
+req POST /v1/receivers/mail/test "$RTV" '{}'
+check test_api_viewer_403 is 403 "$CODE"
+check test_api_wrote_no_message is 0 "$("$K" messages --db "$T/rt.db" --json | jq length)"
+stop "$PID"
+
 echo "RESULT passed=$passed failed=$failed"

@@ -97,7 +97,7 @@ static const struct usage_case usage_cases[] = {
     {ks_cmd_messages,
      {"frob"},
      "kintsugi: unknown messages command 'frob': use list, deliver, retry ID, retry-failed, "
-     "preview INCIDENT --template T or receivers"},
+     "preview INCIDENT --template T, receivers or test RECEIVER"},
     {ks_cmd_messages, {"receivers", "x"}, "kintsugi: 'messages receivers' takes no argument"},
     {ks_cmd_messages, {"retry-failed", "x"}, "kintsugi: 'messages retry-failed' takes no argument"},
     {ks_cmd_messages,
