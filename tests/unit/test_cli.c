@@ -99,6 +99,7 @@ static const struct usage_case usage_cases[] = {
      "kintsugi: unknown messages command 'frob': use list, deliver, retry ID, retry-failed, "
      "preview INCIDENT --template T, receivers or test RECEIVER"},
     {ks_cmd_messages, {"receivers", "x"}, "kintsugi: 'messages receivers' takes no argument"},
+    {ks_cmd_messages, {"test"}, "kintsugi: 'messages test' takes one argument"},
     {ks_cmd_messages, {"retry-failed", "x"}, "kintsugi: 'messages retry-failed' takes no argument"},
     {ks_cmd_messages,
      {"retry-failed", "--status", "sent"},
