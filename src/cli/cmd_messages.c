@@ -37,7 +37,8 @@ static const struct ks_cmd_spec spec = {
     "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--receiver R] [--json]\n"
     "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
     "       kintsugi messages receivers [--json]\n"
-    "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A] [--by NAME]\n"
+    "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A]\n"
+    "                                      [--by NAME]\n"
     "       kintsugi messages test RECEIVER [--to ADDRESS] [--json]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
     "  list       every message with its audience, recipient, receiver, status and attempts\n"

@@ -65,8 +65,8 @@ static struct {
 static void draw_delivery(int final)
 {
     char a[32], b[32], c[32];
-    fprintf(stderr, "\r  %s: %s delivered, %s to retry, %s failed", dl.what, ks_fmt_count(dl.ok, a),
-            ks_fmt_count(dl.retrying, b), ks_fmt_count(dl.failed, c));
+    fprintf(stderr, "\r  %s: %s delivered, %s to retry, %s failed", dl.what,
+            ks_fmt_count(dl.ok, a), ks_fmt_count(dl.retrying, b), ks_fmt_count(dl.failed, c));
     if (dl.unconfigured) {
         fprintf(stderr, ", %s not configured", ks_fmt_count(dl.unconfigured, a));
     }

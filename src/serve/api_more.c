@@ -278,8 +278,9 @@ void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_res
         return;
     }
     if (!t.sent) {
-        ks_http_error(resp, 502, "receiver_failed", "%s (%s) did not take the test message to %s: %s",
-                      t.receiver, t.kind, t.recipient, t.detail);
+        ks_http_error(resp, 502, "receiver_failed",
+                      "%s (%s) did not take the test message to %s: %s", t.receiver, t.kind,
+                      t.recipient, t.detail);
         return;
     }
     ks_shell_receiver_test_json(&t, &resp->body);

@@ -61,6 +61,11 @@ static int stat_row(void *ctx, const struct ks_message_stat *st)
     return 0;
 }
 
+static const char *kind_of(const struct ks_receiver_cfg *r)
+{
+    return r->smtp ? "smtp" : r->webhook ? "webhook" : "dir";
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(((const struct ks_receiver_state *)a)->name,
@@ -77,7 +82,7 @@ enum ks_rc ks_shell_receivers(struct ks_store *s, const struct ks_config *cfg,
     enum ks_rc rc = s->ops->message_stats(s, stat_row, &c, err);
     for (size_t i = 0; i < c.n; i++) {
         const struct ks_receiver_cfg *r = cfg ? ks_config_receiver(cfg, c.v[i].name) : NULL;
-        c.v[i].kind = !r ? NULL : r->smtp ? "smtp" : r->webhook ? "webhook" : "dir";
+        c.v[i].kind = r ? kind_of(r) : NULL;
     }
     if (c.n > 1) {
         qsort(c.v, c.n, sizeof(*c.v), by_name);
@@ -160,11 +165,6 @@ enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *c
 }
 
 /* ---- a test message ---------------------------------------------------------------- */
-
-static const char *kind_of(const struct ks_receiver_cfg *r)
-{
-    return r->smtp ? "smtp" : r->webhook ? "webhook" : "dir";
-}
 
 /* "ks-test-" and 16 hex digits: a key of its own for every test. */
 static void test_key(char key[32])

@@ -430,7 +430,8 @@ static void an_unavailable_receiver_holds_its_messages_behind_one_attempt(void)
     struct ks_message_filter one = {.id = 5};
     struct ks_buf d = {0};
     CHECK_INT(a.store->ops->list_messages(a.store, &one, detail_of, &d, &err), KS_OK);
-    CHECK(d.p && strstr(d.p, ": busy did not take message 4 just now (attempt 1: HTTP 503") != NULL);
+    CHECK(d.p &&
+          strstr(d.p, ": busy did not take message 4 just now (attempt 1: HTTP 503") != NULL);
     ks_buf_fini(&d);
     messages_of(&a, "gone", &l);
     CHECK_STR(l.b.p, "13 failed 1 - attempt 1: connection refused|"
