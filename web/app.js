@@ -363,7 +363,9 @@
         bits.push(num(r.queued) + ' waiting, the oldest since ' + when(r.oldest_queued_at) +
           (r.configured ? '' : ': the receiver is configured no more') +
           (r.configured && r.retrying ? ' (retrying: ' + esc(r.retrying) +
-            (r.next_attempt_at ? '; next attempt ' + when(r.next_attempt_at, true) : '') + ')' : ''));
+            (r.next_attempt_at ? '; next attempt ' + when(r.next_attempt_at, true) : '') + ')' +
+            (can('responder') ? ' <button type="button" data-act="deliver-receiver" data-receiver="' + esc(r.receiver) +
+              '">Try ' + esc(r.receiver) + ' now</button>' : '') : ''));
       }
       if (bits.length) { parts.push('<b>' + esc(r.receiver) + '</b>: ' + bits.join(', ')); }
     });
@@ -1067,6 +1069,12 @@
             });
           }
         });
+    } else if (what === 'deliver-receiver') {
+      /* the receiver is fixed: what waits for its retry goes now, not at the retry */
+      var rname = b.getAttribute('data-receiver');
+      act(b, 'POST', '/v1/receivers/' + encodeURIComponent(rname) + '/deliver', {}, function (d) {
+        return num(d.count || 0) + ' waiting messages via ' + rname + ' tried now';
+      });
     } else if (what === 'retry-hook') {
       var key = b.getAttribute('data-id');
       act(b, 'POST', '/v1/hooks/' + encodeURIComponent(key) + '/retry', {}, function () { return 'Hook call ' + key + ' made again'; });

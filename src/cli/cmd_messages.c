@@ -22,7 +22,12 @@ static struct ks_opt opts[] = {
     {"incident", 1, "list: only this incident's messages", 0, NULL},
     {"audience", 1, "list: only team, leadership or customer", 0, NULL},
     {"status", 1, "list: only queued, sent or failed", 0, NULL},
-    {"receiver", 1, "list: only the messages of this receiver (see messages receivers)", 0, NULL},
+    {"receiver", 1, "list, retry-failed, deliver --now: only the messages of this receiver "
+                    "(see messages receivers)",
+     0, NULL},
+    {"now", 0, "deliver: the waiting messages whose retry has not come are due now (once a "
+               "receiver is fixed)",
+     0, NULL},
     {"template", 1, "preview: incident, update, reminder, customer_notice, follow_up or "
                     "order_delay",
      0, NULL},
@@ -35,14 +40,16 @@ static struct ks_opt opts[] = {
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi messages [list] [--incident N] [--audience A] [--status S] [--receiver R] [--json]\n"
-    "       kintsugi messages deliver [--wait 30s] | retry ID | preview INCIDENT --template T\n"
+    "       kintsugi messages deliver [--wait 30s] [--now [--receiver R]]\n"
+    "       kintsugi messages retry ID | preview INCIDENT --template T\n"
     "       kintsugi messages receivers [--json]\n"
     "       kintsugi messages retry-failed [--receiver R] [--incident N] [--audience A]\n"
     "                                      [--by NAME]\n"
     "       kintsugi messages test RECEIVER [--to ADDRESS] [--json]",
     "Who was told what: internal notifications, customer notices, follow-ups, delay notices.",
     "  list       every message with its audience, recipient, receiver, status and attempts\n"
-    "  deliver    send what is due now, retrying with backoff for up to --wait\n"
+    "  deliver    send what is due now, retrying with backoff for up to --wait; with\n"
+    "             --now also what waits for a retry (a receiver fixed: no need to wait)\n"
     "  retry ID   queue a failed message again (its attempts start over) and deliver\n"
     "  preview N  render a template for incident N (a customer template for its first\n"
     "             affected order with an e-mail)\n"
@@ -192,6 +199,24 @@ static int deliver(struct ks_shell *a, ks_time wait)
                d.left ? "; some still wait for a retry" : "");
     }
     return rc;
+}
+
+/* deliver --now: what waits for a retry (of --receiver) is due first. */
+static int deliver_now(struct ks_shell *a)
+{
+    if (!ks_cli_opt(&spec, "now")->set) {
+        return 0;
+    }
+    const char *receiver = ks_cli_opt(&spec, "receiver")->value;
+    struct ks_err err = {0};
+    int64_t n = 0;
+    if (a->store->ops->due_now(a->store, receiver, &n, &err) != KS_OK) {
+        ks_cli_error("%s", err.msg);
+        return -1;
+    }
+    printf("%lld waiting message%s%s%s made due now\n", (long long)n, n == 1 ? "" : "s",
+           receiver ? " of " : "", receiver ? receiver : "");
+    return 0;
 }
 
 struct first {
@@ -429,7 +454,7 @@ int ks_cmd_messages(int argc, char **argv)
         rc = list(&a);
         break;
     case 1:
-        rc = deliver(&a, wait);
+        rc = deliver_now(&a) != 0 ? KS_EXIT_FAIL : deliver(&a, wait);
         break;
     case 2:
         rc = retry(&a, id, wait);

@@ -532,6 +532,8 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"GET", "/v1/receivers", ks_api_get_receivers, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"POST", "/v1/receivers/{name}/test", ks_api_post_receiver_test, api, KS_ROLE_RESPONDER,
          0, JSON_IN, KS_HTTP_JSON},
+        {"POST", "/v1/receivers/{name}/deliver", ks_api_post_receiver_deliver, api,
+         KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
         {"POST", "/v1/messages/{id}/retry", ks_api_post_message_retry, api, KS_ROLE_RESPONDER,
          0, JSON_IN, KS_HTTP_JSON},
         {"POST", "/v1/messages/retry", ks_api_post_messages_retry, api, KS_ROLE_RESPONDER, 0,

@@ -286,6 +286,36 @@ void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_res
     ks_shell_receiver_test_json(&t, &resp->body);
 }
 
+/* POST /v1/receivers/{name}/deliver: `kintsugi messages deliver --now
+ * --receiver NAME` - what waits for a retry of that receiver is due now,
+ * and the deliverers are woken; {"receiver","count"}. Like a claim or a
+ * hold, a change of when to try, not of what happened: not journaled. */
+void ks_api_post_receiver_deliver(const struct ks_http_req *req, struct ks_http_resp *resp,
+                                  void *ctx)
+{
+    if (req->json && (!json_is_object(req->json) || json_object_size(req->json))) {
+        ks_http_error(resp, 400, "invalid", "body: must be empty or {}");
+        return;
+    }
+    struct ks_live *l = live_of(ctx);
+    const char *name = ks_http_param(req, "name");
+    if (!ks_config_receiver(&l->a.cfg, name)) {
+        ks_http_error(resp, 404, "not_found", "no receiver %s is configured", name);
+        return;
+    }
+    struct ks_err err = {0};
+    int64_t n = 0;
+    struct ks_store *s = ks_live_reader(l, &err);
+    if (!s || s->ops->due_now(s, name, &n, &err) != KS_OK) {
+        ks_http_error(resp, 503, "unavailable", "%s", err.msg);
+        return;
+    }
+    ks_live_deliver_kick(l);
+    ks_buf_puts(&resp->body, "{\"receiver\":");
+    ks_json_escape(&resp->body, name, strlen(name));
+    ks_buf_printf(&resp->body, ",\"count\":%lld}", (long long)n);
+}
+
 /* POST /v1/messages/{id}/retry: `kintsugi messages retry ID` as a journaled
  * command (live_tx.c); 409 when the message is not failed. */
 void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,

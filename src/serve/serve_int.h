@@ -125,6 +125,8 @@ void ks_api_get_messages(const struct ks_http_req *req, struct ks_http_resp *res
 void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx);
 void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx);
+void ks_api_post_receiver_deliver(const struct ks_http_req *req, struct ks_http_resp *resp,
+                                  void *ctx);
 void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx);
 void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_resp *resp,

@@ -410,6 +410,9 @@ const char *const ks_sql_statements[ST_COUNT] = {
                          "lease_until = NULL WHERE status = 'queued' AND receiver = ?1 AND "
                          "(next_at IS NULL OR next_at < ?4) AND (lease_until IS NULL OR "
                          "lease_until <= ?3 OR lease_owner = ?2)",
+    /* The waiting messages (of receiver ?1, NULL: of every one) due now. */
+    [ST_DUE_NOW] = "UPDATE messages SET next_at = NULL WHERE status = 'queued' AND "
+                   "next_at IS NOT NULL AND (receiver = ?1 OR ?1 IS NULL)",
     [ST_GET_TRIGGER] = "SELECT at, done FROM message_triggers WHERE incident = ?1 AND name = ?2 "
                        "AND seq = ?3",
     [ST_PUT_TRIGGER] = "INSERT INTO message_triggers(incident, name, seq, at, done) "

@@ -1360,6 +1360,14 @@ static enum ks_rc sql_void_leases(struct ks_store *s, const char *process, struc
     return rc;
 }
 
+static enum ks_rc sql_due_now(struct ks_store *s, const char *receiver, int64_t *n,
+                              struct ks_err *err)
+{
+    *n = 0;
+    return q_exec(db(s), ST_DUE_NOW, SQLV(V_TEXT(receiver)), n, NULL, err,
+                  "make waiting messages due");
+}
+
 static enum ks_rc sql_hold_messages(struct ks_store *s, const char *receiver, const char *owner,
                                     ks_time now, ks_time until, const char *detail, int64_t *held,
                                     struct ks_err *err)
@@ -1557,7 +1565,7 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
     .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
     .void_leases = sql_void_leases, .due_summary = sql_due_summary,                              \
-    .hold_messages = sql_hold_messages,                                                            \
+    .hold_messages = sql_hold_messages, .due_now = sql_due_now,                                    \
     .get_trigger = sql_get_trigger,                          \
     .put_trigger = sql_put_trigger, .max_message_ids = sql_max_message_ids,                        \
     .message_stats = sql_message_stats,                        \

@@ -388,6 +388,12 @@ struct ks_store_ops {
     enum ks_rc (*hold_messages)(struct ks_store *s, const char *receiver, const char *owner,
                                 ks_time now, ks_time until, const char *detail, int64_t *held,
                                 struct ks_err *err);
+    /* `kintsugi messages deliver --now`: the waiting messages whose next
+     * attempt has not come (a retry, a hold) are due at once, those of
+     * receiver (NULL: of every receiver); *n how many. Their attempts and
+     * leases stay as they are. */
+    enum ks_rc (*due_now)(struct ks_store *s, const char *receiver, int64_t *n,
+                          struct ks_err *err);
     /* What claim_due would take for owner at now, without taking it (a
      * read): *due how many rows; *next (KS_TIME_NONE: none) the earliest of
      * the next attempts still to come and of the other owners' leases that

@@ -398,6 +398,23 @@ try {
     if (await rob2.$('#hooks-banner')) { throw new Error('a banner for resolved incidents'); }
   });
   await shot(rob2, '15b-now-notifications');
+  await check('try_a_receiver_now', async () => {
+    // the receiver "fixed" (it is not): what waits for its retry is tried now, one attempt,
+    // the rest held again behind it
+    const attempts = async () => (await api(V2, '/v1/messages?receiver=down', undefined, URL2))
+      .reduce((n, m) => n + m.attempts, 0);
+    const before = await attempts();
+    await rob2.click('#notify-banner button[data-act=deliver-receiver][data-receiver=down]');
+    await waitText(rob2, '#toast', /^\d+ waiting messages via down tried now$/);
+    let after = before;
+    for (let i = 0; i < 40 && after === before; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      after = await attempts();
+    }
+    if (after <= before) { throw new Error(`no new attempt: ${before} -> ${after}`); }
+    const down = (await api(V2, '/v1/receivers', undefined, URL2)).find((r) => r.receiver === 'down');
+    eq([10, 0], [down.queued, down.failed], 'down after trying it now');
+  });
   await rob2.goto(`${URL2}/#/incident/1`, { waitUntil: 'networkidle0' });
   await rob2.waitForSelector('#messages-table');
   const rowText = (page, sel) => page.$$eval(sel, (rs) => rs.map((r) => Object.fromEntries(

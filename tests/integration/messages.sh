@@ -243,6 +243,16 @@ check down_receiver_tried_once is "46 1 45 queued" "$(held_counts)"
 check down_receiver_json jq -e '.[0] | .receiver == "down" and .queued == 46 and .failed == 0 and .retrying == "attempt 1: connection refused" and (.next_attempt_at | type) == "string"' "$T/down.json"
 check down_receiver_line bash -c "$K messages receivers --config $T/down.yaml --db $T/down.db | grep -Eq '^down: 46 waiting, retrying \(attempt 1: connection refused\); next attempt 20[0-9-]+T'"
 
+# the receiver fixed (a directory now): what is held waits for its retry, unless --now
+mkdir -p "$T/downbox"
+printf 'receivers:\n  down: {dir: "%s"}\nnotify: {team: [down], customer: [down]}\n' "$T/downbox" >"$T/down2.yaml"
+"$K" messages deliver --wait 0 --config "$T/down2.yaml" --db "$T/down.db" >"$T/down2.out" 2>&1
+check down_held_until_the_retry grep -qx 'messages: 0 sent, 0 failed for good; some still wait for a retry' "$T/down2.out"
+"$K" messages deliver --wait 0 --now --receiver down --config "$T/down2.yaml" --db "$T/down.db" >"$T/down2.out" 2>&1
+check down_now_made_due grep -qx '46 waiting messages of down made due now' "$T/down2.out"
+check down_now_sent grep -qx 'messages: 46 sent, 0 failed for good' "$T/down2.out"
+check down_now_each_once is 46 "$(ls "$T/downbox" | wc -l)"
+
 # ---- a delivery's progress on a terminal: a line per outbox, none off a terminal ----------
 mkdir -p "$T/ttybox"
 printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], customer: [box]}\n' "$T/ttybox" >"$T/tty.yaml"
@@ -487,6 +497,15 @@ check test_api_unknown_field_400 is 400 "$CODE"
 req POST /v1/receivers/mail/test "$RTV" '{}'
 check test_api_viewer_403 is 403 "$CODE"
 check test_api_wrote_no_message is 0 "$("$K" messages --db "$T/rt.db" --json | jq length)"
+# what waits for a retry of a receiver, due now (the browser test clicks it on an outage)
+req POST /v1/receivers/files/deliver "$RT" '{}'
+check deliver_now_api_200 is "200 {\"receiver\":\"files\",\"count\":0}" "$CODE $BODY"
+req POST /v1/receivers/pager/deliver "$RT" '{}'
+check deliver_now_api_404 is 404 "$CODE"
+req POST /v1/receivers/files/deliver "$RT" '{"all":true}'
+check deliver_now_api_400 is 400 "$CODE"
+req POST /v1/receivers/files/deliver "$RTV" '{}'
+check deliver_now_api_viewer_403 is 403 "$CODE"
 stop "$PID"
 
 echo "RESULT passed=$passed failed=$failed"
