@@ -179,7 +179,6 @@ int ks_shell_deliver(struct ks_shell *sh, ks_time max_wait, struct ks_delivery *
 /* ---- a call that gave up, made again by hand ------------------------------------- */
 
 struct found_hook {
-    const char *key;
     int found;
     int64_t incident;
     char status[16], action[64];
@@ -188,9 +187,6 @@ struct found_hook {
 static int found_one(void *ctx, const struct ks_hook_row *r)
 {
     struct found_hook *f = ctx;
-    if (strcmp(r->key, f->key) != 0) {
-        return 0;
-    }
     f->found = 1;
     f->incident = r->incident;
     snprintf(f->status, sizeof(f->status), "%s", r->status);
@@ -202,8 +198,8 @@ enum ks_rc ks_shell_hook_requeue(struct ks_store *s, const struct ks_config *cfg
                                  struct ks_engine *eng, const char *key, const char *by,
                                  ks_time at, int again, int64_t *incident, struct ks_err *err)
 {
-    struct found_hook f = {.key = key};
-    enum ks_rc rc = s->ops->list_hooks(s, NULL, found_one, &f, err);
+    struct found_hook f = {0};
+    enum ks_rc rc = s->ops->get_hook(s, key, found_one, &f, err);
     if (rc != KS_OK) {
         return rc;
     }

@@ -341,6 +341,7 @@ const char *const ks_sql_statements[ST_COUNT] = {
                     "detail) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(key) DO NOTHING",
     [ST_LIST_HOOKS_ALL] = HOOK_COLS "ORDER BY id",
     [ST_LIST_HOOKS_STATUS] = HOOK_COLS "WHERE status = ?1 ORDER BY id",
+    [ST_GET_HOOK] = HOOK_COLS "WHERE key = ?1",
     /* A recorded attempt ends the lease of its deliverer. */
     [ST_UPDATE_HOOK] = "UPDATE hooks SET status = ?2, attempts = ?3, next_at = ?4, detail = ?5, "
                        "lease_owner = NULL, lease_until = NULL WHERE key = ?1",

@@ -920,6 +920,16 @@ static enum ks_rc sql_list_hooks(struct ks_store *s, const char *status,
     return hook_rows(&c, fn, ctx, err, what);
 }
 
+static enum ks_rc sql_get_hook(struct ks_store *s, const char *key,
+                               int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                               struct ks_err *err)
+{
+    const char *what = "read a hook call";
+    struct ks_sqlcur c;
+    enum ks_rc rc = q_query(db(s), ST_GET_HOOK, SQLV(V_TEXT(key)), &c, err, what);
+    return rc != KS_OK ? rc : hook_rows(&c, fn, ctx, err, what);
+}
+
 /* Calls fn for each row of a statement that gives KS_SQL_HOOK_COLS. */
 static enum ks_rc hook_rows(struct ks_sqlcur *c,
                             int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
@@ -1556,7 +1566,8 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .ck_clear = sql_ck_clear, .ck_put = sql_ck_put, .ck_open = sql_ck_open,                        \
     .ck_next = sql_ck_next, .ck_close = sql_ck_close, .max_ids = sql_max_ids, .trim = sql_trim,    \
     .find_input = sql_find_input, .put_input = sql_put_input, .release = sql_release,              \
-    .add_hook = sql_add_hook, .list_hooks = sql_list_hooks, .update_hook = sql_update_hook,        \
+    .add_hook = sql_add_hook, .list_hooks = sql_list_hooks, .get_hook = sql_get_hook,              \
+    .update_hook = sql_update_hook,                                                                \
     .put_review = sql_put_review, .list_reviews = sql_list_reviews, .put_item = sql_put_item,      \
     .del_item = sql_del_item, .list_items = sql_list_items, .put_cost = sql_put_cost,              \
     .list_costs = sql_list_costs, .add_token = sql_add_token, .list_tokens = sql_list_tokens,      \

@@ -357,6 +357,10 @@ struct ks_store_ops {
     enum ks_rc (*list_hooks)(struct ks_store *s, const char *status,
                              int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
                              struct ks_err *err);
+    /* Calls fn for the hook call of that key, if there is one (else not at all). */
+    enum ks_rc (*get_hook)(struct ks_store *s, const char *key,
+                           int (*fn)(void *ctx, const struct ks_hook_row *row), void *ctx,
+                           struct ks_err *err);
     enum ks_rc (*update_hook)(struct ks_store *s, const char *key, const char *status,
                               int64_t attempts, ks_time next_at, const char *detail,
                               struct ks_err *err);

@@ -167,6 +167,11 @@ static void hooks_are_claimed_by_one_deliverer_until_recorded_or_expired(void)
     CHECK_INT(a->ops->list_hooks(a, NULL, note_hook, &got, &err), KS_OK);
     CHECK_STR(got.p, "k1@b/2026-12-06T10:10:00.000Z k2@-/- k3@b/2026-12-06T10:10:00.000Z "
                      "k4@-/- ");
+    /* one call by its key, with its lease; no call, nothing */
+    ks_buf_reset(&got);
+    CHECK_INT(b->ops->get_hook(b, "k3", note_hook, &got, &err), KS_OK);
+    CHECK_INT(b->ops->get_hook(b, "k9", note_hook, &got, &err), KS_OK);
+    CHECK_STR(got.p, "k3@b/2026-12-06T10:10:00.000Z ");
 
     /* a takes the writer lock, so it is the only deliverer: b's leases end */
     CHECK_INT(a->ops->void_leases(a, "a", &err), KS_OK);
