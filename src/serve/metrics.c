@@ -342,6 +342,13 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
         receiver_series(o, "kintsugi_messages_queued", rv[i].name);
         ks_buf_printf(o, "%llu\n", (unsigned long long)rv[i].queued);
     }
+    head(o, "kintsugi_messages_retrying", "gauge",
+         "1 while a message waiting for the receiver failed its last attempt and waits for a "
+         "retry (the receiver is failing now; the others wait behind it), else 0.");
+    for (size_t i = 0; i < nrv; i++) {
+        receiver_series(o, "kintsugi_messages_retrying", rv[i].name);
+        ks_buf_printf(o, "%d\n", rv[i].queued && rv[i].retrying ? 1 : 0);
+    }
     head(o, "kintsugi_messages_oldest_queued_seconds", "gauge",
          "Engine clock minus the creation of the oldest message waiting for the receiver (0: "
          "none waits): how far behind the receiver is.");

@@ -243,6 +243,13 @@ check down_receiver_tried_once is "46 1 45 queued" "$(held_counts)"
 check down_receiver_json jq -e '.[0] | .receiver == "down" and .queued == 46 and .failed == 0 and .retrying == "attempt 1: connection refused" and (.next_attempt_at | type) == "string"' "$T/down.json"
 check down_receiver_line bash -c "$K messages receivers --config $T/down.yaml --db $T/down.db | grep -Eq '^down: 46 waiting, retrying \(attempt 1: connection refused\); next attempt 20[0-9-]+T'"
 
+# the server on the same outage says so in /metrics
+cp "$T/down.db" "$T/downs.db"
+"$K" token create --name m --role viewer --db "$T/downs.db" >"$T/downs.tok" 2>/dev/null
+start downs "$T/downs.db" --clock event --config "$T/down.yaml"
+retrying_of() { curl -s -H "Authorization: Bearer $(cat "$T/downs.tok")" "$URL/metrics" | grep -x "kintsugi_messages_retrying{receiver=\"$1\"} [01]"; }
+check metrics_receiver_retrying is 'kintsugi_messages_retrying{receiver="down"} 1' "$(retrying_of down)"
+stop "$PID"
 # the receiver fixed (a directory now): what is held waits for its retry, unless --now
 mkdir -p "$T/downbox"
 printf 'receivers:\n  down: {dir: "%s"}\nnotify: {team: [down], customer: [down]}\n' "$T/downbox" >"$T/down2.yaml"
@@ -326,6 +333,7 @@ waiting=$(curl -s -H "Authorization: Bearer $VT" "$URL/v1/receivers")
 check receivers_route_while_behind is "fast 0 null slow true true" "$(echo "$waiting" | jq -r '[.[] | .receiver, (if .receiver == "fast" then .queued, (.oldest_queued_at | tostring) else (.queued > 0), (.oldest_queued_at != null) end)] | join(" ")')"
 metric() { curl -s -H "Authorization: Bearer $VT" "$URL/metrics" | sed -n "s/^$1 //p"; }
 check metrics_queued_by_receiver [ "$(metric 'kintsugi_messages_queued{receiver="fast"}')" = 0 -a "$(metric 'kintsugi_messages_queued{receiver="slow"}')" -gt 0 ]
+check metrics_slow_is_not_failing is 0 "$(metric 'kintsugi_messages_retrying{receiver="slow"}')"
 # the oldest waiting notice was queued at the customer trigger; the ERP events moved the clock past it
 check metrics_slow_receiver_behind awk -v v="$(metric 'kintsugi_messages_oldest_queued_seconds{receiver="slow"}')" 'BEGIN { exit !(v > 600) }'
 until_sent
