@@ -489,6 +489,21 @@ static void run_incident(struct run *r)
         note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)",
              1);
     }
+    /* not acknowledged in time: the escalation the timeline announces goes
+     * out - to the core team, or on a P1 (whose core team knows already)
+     * to leadership */
+    if (f->ack_missed_at && !fired(r, "ack_escalation", 0, f->ack_missed_at, &row)) {
+        if (ks_engine_severity_at(r->eng, f->id, r->at) == 1) {
+            queue_internal(r, KS_TPL_INCIDENT, "leadership", T_LEADERSHIP, 0, "escalation", 1);
+            note(r, "leadership", "Not acknowledged in time: leadership notified", 1);
+        } else {
+            queue_internal(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "escalation", 2);
+            note(r, "team",
+                 "Not acknowledged in time: the core team notified (operations, customer "
+                 "success, IT, finance)",
+                 1);
+        }
+    }
     /* each status change: an update */
     for (int n = 1; n <= f->status_changes && r->rc == KS_OK; n++) {
         const char *status = "";

@@ -59,6 +59,9 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
             out->last_status_at = t->at;
         } else if (t->kind == KS_TL_ACTION) {
             out->last_action = t->text;
+        } else if (t->kind == KS_TL_SLA && !out->ack_missed_at && t->text &&
+                   !strncmp(t->text, "Acknowledgement SLA missed", 26)) {
+            out->ack_missed_at = t->at;
         }
     }
     ks_inc_channel_list(e, inc, out->channels, sizeof(out->channels));

@@ -260,6 +260,37 @@ check down_now_made_due grep -qx '46 waiting messages of down made due now' "$T/
 check down_now_sent grep -qx 'messages: 46 sent, 0 failed for good' "$T/down2.out"
 check down_now_each_once is 46 "$(ls "$T/downbox" | wc -l)"
 
+# ---- not acknowledged in time: the escalation the timeline announces goes out, once -------
+mkdir -p "$T/escbox"
+printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], leadership: [box]}\n' "$T/escbox" >"$T/esc.yaml"
+esc_of() { "$K" messages --db "$1" --json | jq -r '[.[] | select(.recipient == "escalation") | [.audience, .kind, .created_at] | join(" ")] | join(",")'; }
+esc_notes() { "$K" incident show 1 --db "$1" --json | jq -r '[.timeline[] | select(.text | startswith("Not acknowledged in time")) | .at + " " + .text] | join(",")'; }
+# order rejections, P2 from detection: the core team, 1 h (sla.ack.P2) after it
+"$K" simulate --fault rejections --skus 200 --seed 3 --out "$T/rej.ndjson" 2>/dev/null
+"$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escp2.db" "$T/rej.ndjson" >/dev/null 2>&1
+det=$("$K" incident show 1 --db "$T/escp2.db" --json | jq -r .detected_at)
+sla=$(python3 -c 'import datetime, sys; d = datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%fZ") + datetime.timedelta(hours=1); print(d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (d.microsecond // 1000))' "$det")
+check escalation_p2_core_team_at_the_sla is "team incident $sla" "$(esc_of "$T/escp2.db")"
+check escalation_p2_on_the_timeline is "$sla Not acknowledged in time: the core team notified (operations, customer success, IT, finance): 1 message queued" "$(esc_notes "$T/escp2.db")"
+# a WMS outage, P1 at 09:20: leadership (the core team was told then), at 09:35 (sla.ack.P1 15m)
+gen 5 10 120 >"$T/esc1.ndjson"
+"$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escp1.db" "$T/esc1.ndjson" >/dev/null 2>&1
+check escalation_p1_leadership is "leadership incident 2026-11-22T09:35:00.000Z" "$(esc_of "$T/escp1.db")"
+check escalation_p1_on_the_timeline is "2026-11-22T09:35:00.000Z Not acknowledged in time: leadership notified: 1 message queued" "$(esc_notes "$T/escp1.db")"
+# acknowledged 30 minutes after detection: no escalation
+python3 - "$T/rej.ndjson" "$det" "$T/rej1.ndjson" "$T/rej2.ndjson" <<'EOF'
+import datetime, json, sys
+src, det, a, b = sys.argv[1:]
+cut = (datetime.datetime.strptime(det, "%Y-%m-%dT%H:%M:%S.%fZ") + datetime.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+with open(src) as f, open(a, "w") as fa, open(b, "w") as fb:
+    for line in f:
+        (fa if json.loads(line)["ts"] < cut else fb).write(line)
+EOF
+"$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escack.db" "$T/rej1.ndjson" >/dev/null 2>&1
+"$K" incident ack 1 --by ada --config "$T/esc.yaml" --db "$T/escack.db" >/dev/null 2>&1
+"$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escack.db" "$T/rej2.ndjson" >/dev/null 2>&1
+check escalation_none_when_acknowledged is "true  " "$("$K" incident show 1 --db "$T/escack.db" --json | jq '.acknowledged_at != null') $(esc_of "$T/escack.db") $(esc_notes "$T/escack.db")"
+
 # ---- a delivery's progress on a terminal: a line per outbox, none off a terminal ----------
 mkdir -p "$T/ttybox"
 printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], customer: [box]}\n' "$T/ttybox" >"$T/tty.yaml"
@@ -350,11 +381,12 @@ wait "$SPID" 2>/dev/null
 gen 60 300 30 >"$T/p1.ndjson"
 "$K" ingest --quiet --config "$T/kintsugi.yaml" --db "$T/p1.db" "$T/p1.ndjson" >/dev/null 2>&1
 check p1_core_team [ "$("$K" messages --db "$T/p1.db" --json | jq '[.[] | select(.recipient == "core_team")] | length')" = 1 ]
-check leadership_by_mail_and_file [ "$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '[.[].recipient] | sort | join(",")')" = "leadership,lena@shop.example" ]
-# revenue passes 10,000 with the 34th order (34 x 300): 09:10:33
-check leadership_in_event_time [ "$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[0].created_at')" = 2026-11-22T09:10:33.000Z ]
+# revenue passes 10,000 with the 34th order (34 x 300): 09:10:33, and makes it a P1 that
+# nobody acknowledges within 15m: leadership again at 09:25:33, the escalation
+lead_at() { "$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '[.[] | .created_at + " " + .recipient] | sort | join(",")'; }
+check leadership_by_mail_and_file_in_event_time is "2026-11-22T09:10:33.000Z leadership,2026-11-22T09:10:33.000Z lena@shop.example,2026-11-22T09:25:33.000Z escalation,2026-11-22T09:25:33.000Z lena@shop.example" "$(lead_at)"
 # one file per message, named by its key: the leadership message of p1.db among them
-lkey=$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[] | select(.receiver == "files") | .idempotency_key')
+lkey=$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[] | select(.receiver == "files" and .recipient == "leadership") | .idempotency_key')
 check dir_outbox_file jq -e ".audience == \"leadership\" and .idempotency_key == \"$lkey\" and .incident == 1" "$T/outbox/$lkey.json"
 check dir_outbox_no_temp_left [ -z "$(ls -A "$T/outbox" | grep -v '^ks-[0-9a-f]*\.json$')" ]
 

@@ -64,7 +64,8 @@ ST=$(cat "$T/st.port") SS=$(cat "$T/ss.port")
 check servers_up [ -n "$ST" -a -n "$SS" ]
 
 # 60 orders of 300 at a warehouse whose WMS is down: revenue passes the
-# leadership threshold, one message to lena through the receiver "mail".
+# leadership threshold, one message to lena through the receiver "mail"; 15
+# minutes later the P1 is not acknowledged, and its escalation tells her too.
 outage_orders 60 300 30 none >"$T/ev.ndjson"
 
 # run NAME RECEIVER-FLOW-MAP: a fresh store, the events, one delivery pass
@@ -89,7 +90,7 @@ FROM='from: "ops@shop.example", timeout: 5s, retries: 0'
 
 run ok "{smtp: \"$URL\", $FROM, tls: required, insecure: true, username: ops-sender, password: \"s3cret pass\"}"
 check starttls_login_sent [ "$(jq -r '.[0].status' "$T/ok.json")" = sent ]
-check starttls_one_mail [ "$(ls "$T/mail" | wc -l)" = 1 ]
+check starttls_both_mails [ "$(ls "$T/mail" | wc -l)" = 2 ]
 check starttls_was_tls grep -qx $'X-TLS: yes\r' "$T/mail/00001.eml"
 check starttls_logged_in grep -qx $'X-Login: ops-sender\r' "$T/mail/00001.eml"
 check starttls_to_lena grep -q '^To: lena@shop.example' "$T/mail/00001.eml"
@@ -106,7 +107,7 @@ check no_tls_says_530 bash -c "jq -r '.[0].detail' '$T/notls.json' | grep -q 530
 run unverified "{smtp: \"$URL\", $FROM, tls: required, username: ops-sender, password: \"s3cret pass\"}"
 check unverified_not_sent [ "$(jq -r '.[0].status' "$T/unverified.json")" != sent ]
 check unverified_names_certificate bash -c "jq -r '.[0].detail' '$T/unverified.json' | grep -qi certificate"
-check nothing_else_arrived [ "$(ls "$T/mail" | wc -l)" = 1 ]
+check nothing_else_arrived [ "$(ls "$T/mail" | wc -l)" = 2 ]
 
 run smtps "{smtp: \"smtps://127.0.0.1:$SS\", $FROM, insecure: true}"
 check smtps_sent [ "$(jq -r '.[0].status' "$T/smtps.json")" = sent ]
