@@ -155,11 +155,11 @@ static int hold(const struct ks_outbox *o, const struct ks_message_row *m,
 
 /* The attempt at row i (due) and its record; the retry it set in *retry.
  * 1: a message's receiver was unavailable and the message will be tried
- * again (*unavailable, the try). A message that gave up holds nothing: the
+ * again (*mt: the message's try). A message that gave up holds nothing: the
  * receiver's next message makes its own attempt (with `retries: 0`, each
  * message gets its one attempt, as configured). */
 static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time *retry,
-                   struct ks_message_try *unavailable)
+                   struct ks_message_try *mt)
 {
     if (o->messages) {
         struct ks_message_try t;
@@ -168,7 +168,7 @@ static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time 
         if (o->record(o->ctx, &w->m[i], &t) != 0) {
             return -1;
         }
-        *unavailable = t;
+        *mt = t;
         return t.unavailable && t.next_at != KS_TIME_NONE;
     }
     struct ks_hook_try t;
