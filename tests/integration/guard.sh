@@ -35,12 +35,14 @@ ended=$? # 0: the ingest ended on its own before the kill (a fast machine)
 held=$(json_held "$T/k.db" ebay)
 check kill9_state_readable [ -n "$held" ]
 check kill9_kept_earlier_holds [ "${held:-0}" -ge 5 ]
-# Killed: whole updates of 30 only. Ended first: the end of the input closed the
-# last update (10 lines), as in the uninterrupted run.
+# Killed: whole updates of 30 only. Ended first, or killed after its last save (while
+# it exits, on a fast machine): the end of the input closed the last update (10
+# lines), as in the uninterrupted run.
+whole=$(json_held "$T/u.db" ebay)
 if [ "$ended" -eq 0 ]; then
-    check kill9_holds_whole_chunks [ "${held:-0}" = "$(json_held "$T/u.db" ebay)" ]
+    check kill9_holds_whole_chunks [ "${held:-0}" = "$whole" ]
 else
-    check kill9_holds_whole_chunks bash -c "[ \$(( (${held:-0} - 5) % 30 )) -eq 0 ]"
+    check kill9_holds_whole_chunks bash -c "[ \$(( (${held:-0} - 5) % 30 )) -eq 0 ] || [ '${held:-0}' = '$whole' ] || { echo '    held ${held:-0}, uninterrupted $whole'; false; }"
 fi
 check kill9_amazon_untouched [ "$(json_held "$T/k.db" amazon)" = 60 ]
 # Running the same ingest again resumes after the last saved line: the guard ends as
