@@ -3,7 +3,8 @@
 # (accepted, duplicates, rejected) and an action, then `promtool check
 # metrics` must find nothing, the counters must have their exact values, and
 # a real Prometheus server (Debian's prometheus package) scraping the server
-# every second with a bearer token must come to hold them. Every process is
+# every second with a bearer token must come to hold them, and evaluate the
+# alerting rules of examples/prometheus-rules.yml. Every process is
 # stopped by its PID. Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
@@ -86,10 +87,19 @@ check ready is kintsugi_ready 1
 
 # ---- a real Prometheus scraping it -------------------------------------------------------
 PPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# with the alerting rules of examples/prometheus-rules.yml: each metric they use exists
+cp examples/prometheus-rules.yml "$T/rules.yml"
+check promtool_rules promtool check rules "$T/rules.yml"
+missing=""
+for m in $(grep -o 'kintsugi_[a-z_]*' "$T/rules.yml" | sort -u); do
+    grep -q "^# TYPE $m " "$T/metrics" || missing="$missing $m"
+done
+check rules_use_metrics_that_exist [ -z "$missing" ]
 cat >"$T/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files: ["$T/rules.yml"]
 scrape_configs:
   - job_name: kintsugi
     scrape_interval: 1s
@@ -120,6 +130,16 @@ check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="
 check prometheus_incidents [ "$(query 'kintsugi_incidents_opened_total{type="data_corruption",severity="P1"}')" = 1 ]
 up() { curl -s "http://127.0.0.1:$PPORT/api/v1/targets" | jq -e '.data.activeTargets[0].health == "up"'; }
 check target_up_with_the_token up
+# the rules evaluate: the corruption incident is an open P1, and nothing else fires
+firing=""
+for _ in $(seq 1 40); do # 20 s at most
+    firing=$(curl -s "http://127.0.0.1:$PPORT/api/v1/alerts" | jq -r '[.data.alerts[] | select(.state == "firing") | .labels.alertname] | sort | join(",")')
+    [ -n "$firing" ] && break
+    sleep 0.5
+done
+check rules_p1_alert_fires [ "$firing" = KintsugiP1Open ]
+rules=$(curl -s "http://127.0.0.1:$PPORT/api/v1/rules" | jq -r '[.data.groups[].rules[]] | "\(length) \([.[].health] | unique | join(","))"')
+check rules_all_healthy [ "$rules" = "6 ok" ]
 kill "$PPID_"
 wait "$PPID_" 2>/dev/null
 kill "$PID"
