@@ -70,7 +70,7 @@ void *ks_malloc(size_t n);
 void *ks_calloc(size_t n, size_t size);
 void *ks_realloc(void *p, size_t n);
 void ks_free(void *p);
-char *ks_strdup(const char *s);
+char *ks_strdup(const char *s); /* NULL for NULL */
 char *ks_strndup(const char *s, size_t n);
 /* Number of live allocations made through ks_malloc (for leak tests). */
 long ks_alloc_live(void);

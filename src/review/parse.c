@@ -421,11 +421,6 @@ struct items_ctx {
     int64_t want_id; /* 0: all */
 };
 
-static char *dupz(const char *s)
-{
-    return s ? ks_strdup(s) : NULL;
-}
-
 static int collect_item(void *ctx, const struct ks_item_row *r)
 {
     struct items_ctx *c = ctx;
@@ -435,12 +430,12 @@ static int collect_item(void *ctx, const struct ks_item_row *r)
     c->v = ks_realloc(c->v, (c->n + 1) * sizeof(*c->v));
     struct ks_item_row *o = &c->v[c->n++];
     *o = *r;
-    o->text = dupz(r->text);
-    o->owner = dupz(r->owner);
-    o->kind = dupz(r->kind);
-    o->status = dupz(r->status);
-    o->closed_by = dupz(r->closed_by);
-    o->note = dupz(r->note);
+    o->text = ks_strdup(r->text);
+    o->owner = ks_strdup(r->owner);
+    o->kind = ks_strdup(r->kind);
+    o->status = ks_strdup(r->status);
+    o->closed_by = ks_strdup(r->closed_by);
+    o->note = ks_strdup(r->note);
     return 0;
 }
 

@@ -153,11 +153,6 @@ static int load_review(void *ctx, const struct ks_review_row *r)
     return 0;
 }
 
-static char *dupz(const char *s)
-{
-    return s ? ks_strdup(s) : NULL;
-}
-
 static int load_item(void *ctx, const struct ks_item_row *r)
 {
     struct rv_inc *x = find(ctx, r->incident);
@@ -167,12 +162,12 @@ static int load_item(void *ctx, const struct ks_item_row *r)
         it->id = r->id;
         it->incident = r->incident;
         it->pos = r->pos;
-        it->text = dupz(r->text);
-        it->owner = dupz(r->owner);
-        it->kind = dupz(r->kind);
-        it->status = dupz(r->status);
-        it->closed_by = dupz(r->closed_by);
-        it->note = dupz(r->note);
+        it->text = ks_strdup(r->text);
+        it->owner = ks_strdup(r->owner);
+        it->kind = ks_strdup(r->kind);
+        it->status = ks_strdup(r->status);
+        it->closed_by = ks_strdup(r->closed_by);
+        it->note = ks_strdup(r->note);
         it->due = r->due;
         it->closed_at = r->closed_at;
     }
@@ -187,7 +182,7 @@ static int load_cost(void *ctx, const struct ks_cost_row *r)
             x->cost[k] = r->amount;
             x->cost_set[k] = 1;
             ks_free(x->cost_by[k]);
-            x->cost_by[k] = dupz(r->by);
+            x->cost_by[k] = ks_strdup(r->by);
         }
     }
     return 0;

@@ -217,8 +217,7 @@ void ks_api_post_item(const struct ks_http_req *req, struct ks_http_resp *resp, 
     if (!item) {
         return;
     }
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;

@@ -250,11 +250,10 @@ void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *re
 void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx)
 {
-    json_t *b = req->json;
-    if (b && !json_is_object(b)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
+    json_t *b = req->json;
     const char *key, *to = NULL;
     json_t *v;
     json_object_foreach(b, key, v)
@@ -325,8 +324,7 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
     if (!id) {
         return;
     }
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
     ks_api_command(req, resp, ctx,
@@ -340,11 +338,10 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
 void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
                                 void *ctx)
 {
-    json_t *b = req->json;
-    if (b && !json_is_object(b)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
+    json_t *b = req->json;
     json_t *cmd = json_pack("{s:s}", "op", "messages_retry");
     const char *key;
     json_t *v;
@@ -384,8 +381,7 @@ void ks_api_post_hook_retry(const struct ks_http_req *req, struct ks_http_resp *
         ks_http_error(resp, 400, "invalid", "path: a hook call's key is required");
         return;
     }
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
     ks_api_command(req, resp, ctx, json_pack("{s:s, s:s}", "op", "hook_retry", "key", key));

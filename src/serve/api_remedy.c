@@ -37,6 +37,15 @@ void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err)
                   "%s", err->msg);
 }
 
+int ks_api_body_object(const struct ks_http_req *req, struct ks_http_resp *resp)
+{
+    if (req->json && !json_is_object(req->json)) {
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+        return -1;
+    }
+    return 0;
+}
+
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp)
 {
     char *end;
@@ -186,8 +195,7 @@ void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp
         return;
     }
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (ks_api_body_object(req, resp) != 0) {
         return;
     }
     if (note && !json_is_string(note)) {

@@ -196,6 +196,40 @@ static void receiver_series(struct ks_buf *o, const char *name, const char *rece
     ks_buf_puts(o, "\"} ");
 }
 
+/* The gauges by receiver (ks_shell_receivers), a value per receiver each. */
+enum rv_gauge { RV_FAILED, RV_QUEUED, RV_RETRYING, RV_BEHIND, RV_GAUGES };
+static const struct {
+    const char *name, *help;
+} rv_gauges[RV_GAUGES] = {
+    {"kintsugi_messages_failed",
+     "Messages that gave up, by receiver (kintsugi messages retry-failed queues them again)."},
+    {"kintsugi_messages_queued",
+     "Messages waiting for their receiver (the server delivers each receiver's on a thread of "
+     "its own)."},
+    {"kintsugi_messages_retrying",
+     "1 while a message waiting for the receiver failed its last attempt and waits for a retry "
+     "(the receiver is failing now; the others wait behind it), else 0."},
+    {"kintsugi_messages_oldest_queued_seconds",
+     "Engine clock minus the creation of the oldest message waiting for the receiver (0: none "
+     "waits): how far behind the receiver is."},
+};
+
+static double rv_value(const struct ks_receiver_state *r, enum rv_gauge g, ks_time clock)
+{
+    switch (g) {
+    case RV_FAILED:
+        return (double)r->failed;
+    case RV_QUEUED:
+        return (double)r->queued;
+    case RV_RETRYING:
+        return r->queued && r->retrying ? 1.0 : 0.0;
+    default: /* RV_BEHIND */
+        return r->oldest_queued == KS_TIME_NONE || clock <= r->oldest_queued
+                   ? 0.0
+                   : (double)(clock - r->oldest_queued) / 1e3;
+    }
+}
+
 enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_buf *o,
                              struct ks_err *err)
 {
@@ -329,34 +363,13 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
          "Hook calls that gave up (failed) for incidents not resolved: containment a person "
          "must do by hand, or retry.");
     ks_buf_printf(o, "kintsugi_hooks_gave_up_open %llu\n", (unsigned long long)hc.failed_open);
-    head(o, "kintsugi_messages_failed", "gauge",
-         "Messages that gave up, by receiver (kintsugi messages retry-failed queues them again).");
-    for (size_t i = 0; i < nrv; i++) {
-        receiver_series(o, "kintsugi_messages_failed", rv[i].name);
-        ks_buf_printf(o, "%llu\n", (unsigned long long)rv[i].failed);
-    }
-    head(o, "kintsugi_messages_queued", "gauge",
-         "Messages waiting for their receiver (the server delivers each receiver's on a thread "
-         "of its own).");
-    for (size_t i = 0; i < nrv; i++) {
-        receiver_series(o, "kintsugi_messages_queued", rv[i].name);
-        ks_buf_printf(o, "%llu\n", (unsigned long long)rv[i].queued);
-    }
-    head(o, "kintsugi_messages_retrying", "gauge",
-         "1 while a message waiting for the receiver failed its last attempt and waits for a "
-         "retry (the receiver is failing now; the others wait behind it), else 0.");
-    for (size_t i = 0; i < nrv; i++) {
-        receiver_series(o, "kintsugi_messages_retrying", rv[i].name);
-        ks_buf_printf(o, "%d\n", rv[i].queued && rv[i].retrying ? 1 : 0);
-    }
-    head(o, "kintsugi_messages_oldest_queued_seconds", "gauge",
-         "Engine clock minus the creation of the oldest message waiting for the receiver (0: "
-         "none waits): how far behind the receiver is.");
-    for (size_t i = 0; i < nrv; i++) {
-        ks_time old = rv[i].oldest_queued;
-        receiver_series(o, "kintsugi_messages_oldest_queued_seconds", rv[i].name);
-        num(o, old == KS_TIME_NONE || st.clock <= old ? 0.0 : (double)(st.clock - old) / 1e3);
-        ks_buf_putc(o, '\n');
+    for (int k = 0; k < RV_GAUGES; k++) {
+        head(o, rv_gauges[k].name, "gauge", rv_gauges[k].help);
+        for (size_t i = 0; i < nrv; i++) {
+            receiver_series(o, rv_gauges[k].name, rv[i].name);
+            num(o, rv_value(&rv[i], (enum rv_gauge)k, st.clock));
+            ks_buf_putc(o, '\n');
+        }
     }
     ks_shell_receivers_free(rv, nrv);
 

@@ -140,6 +140,9 @@ void ks_live_free(struct ks_live *l);
 void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err);
 /* s as a positive id; 0 after answering 400 ("WHERE: 'S' is not WHAT"). */
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp);
+/* 0 when the request has no body or a JSON object; -1 after answering 400
+ * ("body: must be a JSON object"). */
+int ks_api_body_object(const struct ks_http_req *req, struct ks_http_resp *resp);
 /* Runs cmd (a JSON object, consumed) as the request's token, durably. */
 void ks_api_command(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
                     json_t *cmd);

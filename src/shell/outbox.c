@@ -38,11 +38,6 @@ struct rows {
     size_t n, cap;
 };
 
-static char *dup_str(const char *s)
-{
-    return s ? ks_strdup(s) : NULL;
-}
-
 /* The store lends a row only for the call: each is copied. */
 static int keep_hook(void *ctx, const struct ks_hook_row *r)
 {
@@ -50,11 +45,11 @@ static int keep_hook(void *ctx, const struct ks_hook_row *r)
     KS_GROW(w->h, w->cap, w->n + 1);
     struct ks_hook_row *h = &w->h[w->n++];
     *h = *r;
-    h->key = dup_str(r->key);
-    h->action = dup_str(r->action);
-    h->body = dup_str(r->body);
-    h->status = dup_str(r->status);
-    h->detail = dup_str(r->detail);
+    h->key = ks_strdup(r->key);
+    h->action = ks_strdup(r->action);
+    h->body = ks_strdup(r->body);
+    h->status = ks_strdup(r->status);
+    h->detail = ks_strdup(r->detail);
     h->lease_owner = NULL; /* not kept: the claim made it this deliverer */
     return 0;
 }
@@ -65,16 +60,16 @@ static int keep_message(void *ctx, const struct ks_message_row *r)
     KS_GROW(w->m, w->cap, w->n + 1);
     struct ks_message_row *m = &w->m[w->n++];
     *m = *r;
-    m->key = dup_str(r->key);
-    m->kind = dup_str(r->kind);
-    m->audience = dup_str(r->audience);
-    m->recipient = dup_str(r->recipient);
-    m->receiver = dup_str(r->receiver);
-    m->order_id = dup_str(r->order_id);
-    m->subject = dup_str(r->subject);
-    m->body = dup_str(r->body);
-    m->status = dup_str(r->status);
-    m->detail = dup_str(r->detail);
+    m->key = ks_strdup(r->key);
+    m->kind = ks_strdup(r->kind);
+    m->audience = ks_strdup(r->audience);
+    m->recipient = ks_strdup(r->recipient);
+    m->receiver = ks_strdup(r->receiver);
+    m->order_id = ks_strdup(r->order_id);
+    m->subject = ks_strdup(r->subject);
+    m->body = ks_strdup(r->body);
+    m->status = ks_strdup(r->status);
+    m->detail = ks_strdup(r->detail);
     m->lease_owner = NULL; /* not kept: the claim made it this deliverer */
     return 0;
 }

@@ -37,11 +37,6 @@ static struct ks_receiver_state *add(struct collect *c, const char *name)
     return r;
 }
 
-static char *dup_or_null(const char *s)
-{
-    return s ? ks_strdup(s) : NULL;
-}
-
 static int stat_row(void *ctx, const struct ks_message_stat *st)
 {
     struct ks_receiver_state *r = add(ctx, st->receiver);
@@ -50,13 +45,13 @@ static int stat_row(void *ctx, const struct ks_message_stat *st)
         r->oldest_queued = st->oldest;
         r->next_attempt = st->next_at;
         ks_free(r->retrying);
-        r->retrying = dup_or_null(st->last_detail);
+        r->retrying = ks_strdup(st->last_detail);
     } else if (strcmp(st->status, "sent") == 0) {
         r->sent = st->count;
     } else if (strcmp(st->status, "failed") == 0) {
         r->failed = st->count;
         ks_free(r->last_failure);
-        r->last_failure = dup_or_null(st->last_detail);
+        r->last_failure = ks_strdup(st->last_detail);
     }
     return 0;
 }

@@ -160,6 +160,17 @@ static enum ks_rc disk_full(struct ks_store *s, struct ks_err *err)
     return ks_err_set(err, KS_EIO, "disk full (injected)");
 }
 
+/* Every save of a's state fails from now on (a full disk at the checkpoint's
+ * first write); the real operations, to put back. */
+static const struct ks_store_ops *saves_fail(struct ks_shell *a, struct ks_store_ops *failing)
+{
+    const struct ks_store_ops *real = a->store->ops;
+    *failing = *real;
+    failing->ck_clear = disk_full;
+    a->store->ops = failing;
+    return real;
+}
+
 static int count_of(const char *hay, const char *needle)
 {
     int n = 0;
@@ -176,10 +187,8 @@ static void a_hook_outcome_is_saved_with_its_timeline_entry(void)
 {
     struct ks_shell a;
     CHECK(outage(&a, "atomic", 0, 0) == 0);
-    const struct ks_store_ops *real = a.store->ops;
-    struct ks_store_ops failing = *real;
-    failing.ck_clear = disk_full;
-    a.store->ops = &failing;
+    struct ks_store_ops failing;
+    const struct ks_store_ops *real = saves_fail(&a, &failing);
     struct ks_delivery d;
     CHECK_INT(ks_shell_deliver(&a, 0, &d), KS_SHELL_FAIL);
     CHECK_INT(d.unconfigured, 2); /* both attempted, neither saved */
@@ -251,10 +260,8 @@ static void a_message_that_gave_up_is_saved_with_its_timeline_entry(void)
     struct ks_err err = {0};
     paris_down(&a);
     CHECK_INT(ks_shell_flush(&a, 1), 0);
-    const struct ks_store_ops *real = a.store->ops;
-    struct ks_store_ops failing = *real;
-    failing.ck_clear = disk_full;
-    a.store->ops = &failing;
+    struct ks_store_ops failing;
+    const struct ks_store_ops *real = saves_fail(&a, &failing);
     struct ks_msg_delivery md;
     CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), KS_SHELL_FAIL);
     a.store->ops = real;
