@@ -104,11 +104,10 @@ static void earliest(ks_time *next, ks_time at)
 }
 
 /* The receivers a pass found unavailable (their names copied: a batch's
- * rows do not outlive it). */
-#define KS_HELD_MAX 16
+ * rows do not outlive it). As many as the configuration has. */
 struct held {
-    char *name[KS_HELD_MAX];
-    size_t n;
+    char **name;
+    size_t n, cap;
 };
 
 static int is_held(const struct held *h, const char *receiver)
@@ -142,9 +141,8 @@ static int hold(const struct ks_outbox *o, const struct ks_message_row *m,
         return -1;
     }
     earliest(next, until);
-    if (h->n < KS_HELD_MAX) {
-        h->name[h->n++] = ks_strdup(m->receiver);
-    }
+    KS_GROW(h->name, h->cap, h->n + 1);
+    h->name[h->n++] = ks_strdup(m->receiver);
     return 0;
 }
 
@@ -248,6 +246,7 @@ int ks_outbox_pass(const struct ks_outbox *o, ks_time *next, struct ks_err *err)
     for (size_t i = 0; i < h.n; i++) {
         ks_free(h.name[i]);
     }
+    ks_free(h.name);
     return failed ? -1 : ended;
 }
 

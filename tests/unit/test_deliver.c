@@ -470,6 +470,48 @@ static void an_unavailable_receiver_holds_its_messages_behind_one_attempt(void)
     server_stop(&picky);
 }
 
+/* However many receivers are down at once, each costs one attempt a pass:
+ * 16 refused receivers with one message, then 4 with two messages each,
+ * each pair claimed in one batch after 16 holds: one pass, 20 attempts. */
+static void many_unavailable_receivers_each_hold_behind_one_attempt(void)
+{
+    char cfg[128], db[128];
+    snprintf(cfg, sizeof(cfg), "%s/many.yaml", dir);
+    snprintf(db, sizeof(db), "%s/many.db", dir);
+    FILE *f = fopen(cfg, "w"); /* port 1: refused at once */
+    fprintf(f, "receivers:\n");
+    for (int r = 0; r < 20; r++) {
+        fprintf(f, "  down%d: {webhook: \"http://127.0.0.1:1/x\", backoff: 10s}\n", r);
+    }
+    fclose(f);
+    struct ks_shell a;
+    CHECK_INT(ks_shell_open(&a, cfg, db, KS_SHELL_ENGINE | KS_SHELL_CREATE), 0);
+    struct ks_err err = {0};
+    for (int i = 0; i < 24; i++) {
+        char key[16], receiver[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(receiver, sizeof(receiver), "down%d", i < 16 ? i : 16 + (i - 16) / 2);
+        struct ks_message_row m = {.key = key, .incident = 1, .kind = "incident",
+                                   .audience = "team", .recipient = "ops",
+                                   .receiver = receiver, .subject = "s", .body = "b",
+                                   .status = "queued", .created_at = ks_time_now(),
+                                   .sent_at = KS_TIME_NONE, .next_at = KS_TIME_NONE};
+        int added = 0;
+        CHECK_INT(a.store->ops->add_message(a.store, &m, &added, &err), KS_OK);
+    }
+    struct ks_msg_delivery md;
+    CHECK_INT(ks_shell_messages_deliver(&a, 0, &md), 0);
+    CHECK_INT(md.sent, 0);
+    CHECK_INT(md.retrying, 20); /* each receiver's first message */
+    CHECK_INT(md.failed, 0);
+    struct mrows l = {0};
+    messages_of(&a, "down19", &l);
+    CHECK_STR(l.b.p, "23 queued 1 later attempt 1: connection refused|"
+                     "24 queued 0 later held|");
+    ks_buf_fini(&l.b);
+    ks_shell_close(&a);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/ks-deliver-XXXXXX");
@@ -485,6 +527,7 @@ int main(void)
     RUN(a_hook_outcome_is_saved_with_its_timeline_entry);
     RUN(a_message_that_gave_up_is_saved_with_its_timeline_entry);
     RUN(an_unavailable_receiver_holds_its_messages_behind_one_attempt);
+    RUN(many_unavailable_receivers_each_hold_behind_one_attempt);
     ks_hook_global_cleanup();
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
