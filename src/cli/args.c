@@ -1,6 +1,7 @@
 /* args.c - option parsing and help shared by every command. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,22 @@ void ks_cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+int ks_cli_count(const char *opt, const char *name, int64_t *out)
+{
+    if (!opt) {
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(opt, &end, 10);
+    if (!*opt || *end || v < 0 || errno) {
+        ks_cli_error("--%s '%s' is not a whole number >= 0", name, opt);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 int ks_cli_id(const char *s, const char *what, int64_t *id)

@@ -55,6 +55,9 @@ void ks_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * set, or -1 after printing "'S' is not WHAT (...)", WHAT being e.g. "an
  * incident id": a number too large for an id is refused, not clamped. */
 int ks_cli_id(const char *s, const char *what, int64_t *id);
+/* Parses the value of option --name, a whole number >= 0, into *out (left
+ * as it is when opt is NULL). Returns 0, or -1 after printing what is wrong. */
+int ks_cli_count(const char *opt, const char *name, int64_t *out);
 /* Parses a time option (--at, --since, ...: RFC 3339) into *out, or
  * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
  * wrong with it. */

@@ -39,18 +39,6 @@ static void row(void *ctx, const struct ks_feed_row *r)
            r->why);
 }
 
-static int parse_int(const char *s, const char *what, int64_t *out)
-{
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || v < 0) {
-        ks_cli_error("--%s '%s' is not a whole number >= 0", what, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int ks_cmd_feed(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -65,10 +53,8 @@ int ks_cmd_feed(int argc, char **argv)
     const char *channel = args[0];
     ks_free(args);
     int64_t since = 0, limit = 0;
-    if ((ks_cli_opt(&spec, "since")->value &&
-         parse_int(ks_cli_opt(&spec, "since")->value, "since", &since) != 0) ||
-        (ks_cli_opt(&spec, "limit")->value &&
-         parse_int(ks_cli_opt(&spec, "limit")->value, "limit", &limit) != 0)) {
+    if (ks_cli_count(ks_cli_opt(&spec, "since")->value, "since", &since) != 0 ||
+        ks_cli_count(ks_cli_opt(&spec, "limit")->value, "limit", &limit) != 0) {
         return KS_EXIT_USAGE;
     }
     int json = ks_cli_opt(&spec, "json")->set;

@@ -160,6 +160,13 @@ int ks_cmd_hooks(int argc, char **argv)
     ks_time wait;
     int64_t incident = 0;
     const char *only = ks_cli_opt(&spec, "incident")->value;
+    const char *status = ks_cli_opt(&spec, "status")->value;
+    if (status && strcmp(status, "pending") && strcmp(status, "done") &&
+        strcmp(status, "failed") && strcmp(status, "unconfigured")) {
+        ks_cli_error("--status '%s': use pending, done, failed or unconfigured", status);
+        ks_free(key);
+        return KS_EXIT_USAGE;
+    }
     if (ks_cli_wait(ks_cli_opt(&spec, "wait")->value, &wait) != 0 ||
         (only && ks_cli_id(only, "an incident id", &incident) != 0)) {
         ks_free(key);

@@ -330,7 +330,18 @@ int ks_cmd_incident(int argc, char **argv)
     } else {
         rc = ks_shell_flush(&a, 1);
         if (rc == 0) {
-            printf("incident %lld: %s done by %s\n", (long long)id, verbs[v].name, by);
+            if (v == 1) {
+                printf("incident %lld: acknowledged by %s\n", (long long)id, by);
+            } else if (v == 2) {
+                printf("incident %lld: status %s, set by %s\n", (long long)id, args[2], by);
+            } else if (v == 3) {
+                printf("incident %lld: note added by %s\n", (long long)id, by);
+            } else if (v == 4) {
+                printf("incident %lld: assigned to %s by %s\n", (long long)id, args[2], by);
+            } else {
+                printf("incident %lld: step %s %s by %s\n", (long long)id, args[2],
+                       strcmp(args[3], "skip") == 0 ? "skipped" : "done", by);
+            }
         }
     }
     ks_shell_close(&a);

@@ -35,7 +35,11 @@ int ks_cmd_reconcile(int argc, char **argv)
     }
     const char *channel = nargs ? args[0] : NULL;
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
-    long limit = ks_cli_opt(&spec, "limit")->value ? atol(ks_cli_opt(&spec, "limit")->value) : 50;
+    int64_t limit = 50;
+    if (ks_cli_count(ks_cli_opt(&spec, "limit")->value, "limit", &limit) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE;
+    }
     struct ks_shell a;
     if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
         ks_free(args);
@@ -60,7 +64,7 @@ int ks_cmd_reconcile(int argc, char **argv)
         json_t *x;
         json_array_foreach(json_object_get(j, "items"), i, x)
         {
-            if ((long)i >= limit) {
+            if ((int64_t)i >= limit) {
                 printf("... (%zu more; --json has them all)\n",
                        json_array_size(json_object_get(j, "items")) - i);
                 break;

@@ -13,7 +13,7 @@
 static struct ks_opt opts[] = {
     {"seed", 1, "PRNG seed (default 1): the same seed gives the same bytes", 0, NULL},
     {"start", 1, "first minute, RFC 3339 (default 2026-11-22T00:00:00Z)", 0, NULL},
-    {"duration", 1, "how long to simulate: 30m, 24h, 3d (default 24h)", 0, NULL},
+    {"duration", 1, "how long to simulate, from 1h to 31d in whole minutes: 90m, 24h, 3d (default 24h)", 0, NULL},
     {"channels", 1, "sales channels, 1-16 (default 4: amazon ebay shopify walmart)", 0, NULL},
     {"skus", 1, "SKUs in the catalogue, 200-100000 (default 2000)", 0, NULL},
     {"cycle", 1, "inventory cycle per channel, 1m-15m (default 15m)", 0, NULL},

@@ -376,13 +376,24 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
     }
     size_t n;
     const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
+    if (d[i].kind == KS_STEP_AUTO && inc->steps[i].status == KS_SS_DONE && inc->steps[i].by &&
+        strcmp(inc->steps[i].by, "kintsugi") == 0) {
+        /* What kintsugi did is a record, not a checkbox: a person adds a note
+         * instead (an automated step kintsugi could not do stays theirs). */
+        char t[32];
+        ks_time_fmt(inc->steps[i].at, t);
+        return ks_err_set(err, KS_ESTATE,
+                          "step %s is automated and kintsugi did it at %s; its record stays "
+                          "(add a note: kintsugi incident note %lld TEXT --by NAME)",
+                          step, t, (long long)id);
+    }
     if (d[i].kind == KS_STEP_APPROVAL && inc->steps[i].status == KS_SS_PROPOSED && done) {
         return ks_err_set(err, KS_ESTATE, "step %s waits for an approval: kintsugi action approve "
                                           "%lld %s --by NAME",
                           step, (long long)id, d[i].action);
     }
-    if (at != KS_TIME_NONE) {
-        ks_eng_advance(e, at);
+    if (ks_eng_at(e, at, err) != KS_OK) {
+        return err->rc;
     }
     at = e->clock;
     ks_pb_mark(e, inc, step, done ? KS_SS_DONE : KS_SS_SKIPPED, by, at, note);
@@ -490,8 +501,8 @@ enum ks_rc ks_engine_approve(struct ks_engine *e, int64_t id, const char *action
         }
         return ks_err_set(err, KS_ESTATE, "%s (role %s) may not approve '%s'", by, role, action);
     }
-    if (at != KS_TIME_NONE) {
-        ks_eng_advance(e, at);
+    if (ks_eng_at(e, at, err) != KS_OK) {
+        return err->rc;
     }
     at = e->clock;
     ks_pb_mark(e, inc, d[idx].key, KS_SS_APPROVED, by, at, NULL);

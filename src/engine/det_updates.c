@@ -390,14 +390,18 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
     uint64_t n = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        /* Another open corruption incident's flagged values stay flagged. */
+        uint8_t *others = ks_guard_others(e, c, inc->id);
         ks_guard_held_accept(c, inc->id); /* resolved without a rollback: the values stand */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
-            if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq)) {
+            if ((p->flags & KS_PAIR_SUSPECT) && !(c->upd_open && p->stamp == c->upd_seq) &&
+                ks_guard_mine(others, s)) {
                 ks_det_accept_pair(c, p);
                 n++;
             }
         }
+        ks_free(others);
     }
     char a[32];
     ks_inc_tl(e, inc, inc->resolved_at != KS_TIME_NONE ? inc->resolved_at : e->clock, KS_TL_ACTION,

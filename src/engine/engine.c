@@ -330,6 +330,25 @@ static inline int beyond_horizon(const struct ks_engine *e, ks_time ts)
     return e->clock != KS_TIME_NONE && ts - e->clock > e->cfg->ts_horizon;
 }
 
+enum ks_rc ks_eng_at(struct ks_engine *e, ks_time at, struct ks_err *err)
+{
+    if (at == KS_TIME_NONE) {
+        return KS_OK;
+    }
+    if (beyond_horizon(e, at)) {
+        char t[32], c[32], h[32];
+        ks_time_fmt(at, t);
+        ks_time_fmt(e->clock, c);
+        ks_duration_fmt(e->cfg->ts_horizon, h);
+        return ks_err_set(err, KS_EUSAGE,
+                          "--at %s is more than %s ahead of the clock %s (ts_horizon); a time "
+                          "that far ahead would fire every timer up to it",
+                          t, h, c);
+    }
+    ks_eng_advance(e, at);
+    return KS_OK;
+}
+
 /* A rejected line: a dead letter with err's reason, counted for its source
  * (src; the input's own name for a line too broken to name one). */
 static void reject_line(struct ks_engine *e, uint32_t input, int64_t lineno, const char *line,
@@ -526,8 +545,8 @@ static struct ks_incident *action_target(struct ks_engine *e, int64_t id, ks_tim
         ks_err_set(err, KS_ENOTFOUND, "no incident %lld", (long long)id);
         return NULL;
     }
-    if (at != KS_TIME_NONE) {
-        ks_eng_advance(e, at);
+    if (ks_eng_at(e, at, err) != KS_OK) {
+        return NULL;
     }
     return inc;
 }

@@ -82,7 +82,14 @@ const char *ks_tl_kind_name(enum ks_tl_kind k);
 #define KS_PAIR_WATCH 32    /* affected by an open corruption incident */
 #define KS_PAIR_WATCH_UP 64 /* its corrupt value rose (else it fell) */
 #define KS_PAIR_HELD 128    /* cur is held per SKU at `good` */
-#define KS_PAIR_WATCHED (KS_PAIR_WATCH | KS_PAIR_WATCH_UP | KS_PAIR_HELD)
+/* The bits above the flags name the incident that watches the SKU (its id,
+ * when below 2^24; 0: not named, as in states saved before, and then every
+ * open corruption incident of the channel counts as watching it). Accept,
+ * rollback and resolve act on their own incident's SKUs only. */
+#define KS_PAIR_OWNER_SHIFT 8
+#define KS_PAIR_OWNER_MAX 0xFFFFFFu
+#define KS_PAIR_OWNER (KS_PAIR_OWNER_MAX << KS_PAIR_OWNER_SHIFT)
+#define KS_PAIR_WATCHED (KS_PAIR_WATCH | KS_PAIR_WATCH_UP | KS_PAIR_HELD | KS_PAIR_OWNER)
 
 /* 24 bytes. `good` is the last known good quantity: the reference updates
  * are judged against. `guarded` is what kintsugi let through to the channel
@@ -608,6 +615,11 @@ struct ks_engine {
 /* engine.c */
 /* Moves the clock to t (if later), firing every timer due before t. */
 void ks_eng_advance(struct ks_engine *e, ks_time t);
+/* A person's command at `at` (KS_TIME_NONE: now, the engine clock): moves the
+ * clock there first, like an event; refused (KS_EUSAGE) beyond the clock's
+ * ts_horizon, as an event's ts would be, so that a mistyped year cannot fire
+ * every timer up to it. */
+enum ks_rc ks_eng_at(struct ks_engine *e, ks_time at, struct ks_err *err);
 struct ks_channel *ks_eng_channel(struct ks_engine *e, uint32_t name_str);
 struct ks_channel *ks_eng_channel_find(struct ks_engine *e, uint32_t name_str);
 void ks_eng_timer(struct ks_engine *e, ks_time due, enum ks_timer_kind kind, uint32_t ref,
@@ -804,6 +816,15 @@ void ks_guard_held_accept(struct ks_channel *c, int64_t incident);
  * goes on as usual. */
 void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
                         ks_time at, int corrupt_update);
+/* SKUs of c that belong to another incident than id: those another
+ * incident's corrupt update changed the corrupt way, watched for it (a
+ * bitmap of c->cap bits, ks_free it; NULL when there are none). */
+uint8_t *ks_guard_others(const struct ks_engine *e, const struct ks_channel *c, int64_t id);
+/* Whether SKU s of c is incident id's to act on (others from ks_guard_others). */
+static inline int ks_guard_mine(const uint8_t *others, uint32_t s)
+{
+    return !others || !(others[s >> 3] & (1u << (s & 7)));
+}
 /* Counts n_watch and n_hold again from the pairs' flags (checkpoint load). */
 void ks_guard_recount(struct ks_channel *c);
 /* The incident is resolved: the per-SKU holding on its channels ends (values

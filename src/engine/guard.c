@@ -181,14 +181,45 @@ void ks_guard_recount(struct ks_channel *c)
     }
 }
 
-/* p is affected by an open corruption incident: its corrupt value rose (up) or fell. */
-static void watch(struct ks_channel *c, struct ks_pair *p, int up)
+/* p is affected by open corruption incident `incident`: its corrupt value
+ * rose (up) or fell. A later incident's corrupt value makes the SKU its. */
+static void watch(struct ks_channel *c, struct ks_pair *p, int up, int64_t incident)
 {
     if (!(p->flags & KS_PAIR_WATCH)) {
         p->flags |= KS_PAIR_WATCH;
         c->n_watch++;
     }
-    p->flags = up ? p->flags | KS_PAIR_WATCH_UP : p->flags & ~(uint32_t)KS_PAIR_WATCH_UP;
+    uint32_t owner = incident > 0 && incident <= (int64_t)KS_PAIR_OWNER_MAX ? (uint32_t)incident
+                                                                            : 0;
+    p->flags = (p->flags & ~(uint32_t)(KS_PAIR_WATCH_UP | KS_PAIR_OWNER)) |
+               (up ? (uint32_t)KS_PAIR_WATCH_UP : 0u) | owner << KS_PAIR_OWNER_SHIFT;
+}
+
+/* The incident that watches p (0: not named). */
+static int64_t owner_of(const struct ks_pair *p)
+{
+    return (int64_t)((p->flags & KS_PAIR_OWNER) >> KS_PAIR_OWNER_SHIFT);
+}
+
+static void mark(uint8_t **bits, uint32_t cap, uint32_t s)
+{
+    if (!*bits) {
+        *bits = ks_calloc((cap + 7) / 8, 1);
+    }
+    (*bits)[s >> 3] |= (uint8_t)(1u << (s & 7));
+}
+
+uint8_t *ks_guard_others(const struct ks_engine *e, const struct ks_channel *c, int64_t id)
+{
+    (void)e;
+    uint8_t *bits = NULL;
+    for (uint32_t s = 0; s < c->cap && c->n_watch; s++) {
+        int64_t o = owner_of(&c->pairs[s]);
+        if ((c->pairs[s].flags & KS_PAIR_WATCH) && o && o != id) {
+            mark(&bits, c->cap, s);
+        }
+    }
+    return bits;
 }
 
 static void unhold(struct ks_channel *c, struct ks_pair *p)
@@ -283,18 +314,51 @@ static uint64_t unwatch_channel(struct ks_channel *c)
     return dropped;
 }
 
+/* The timeline entries of one update's close, per incident whose SKUs it
+ * held or let back (an update can touch the SKUs of two incidents). */
+#define KS_HOLDERS 4
+struct holder {
+    struct ks_incident *inc;
+    uint64_t nheld, nback;
+    struct ks_buf held, back;
+};
+
+static struct holder *holder_of(const struct ks_engine *e, struct holder *h, size_t *n,
+                                struct ks_incident *fallback, const struct ks_pair *p)
+{
+    struct ks_incident *inc = NULL;
+    int64_t o = owner_of(p);
+    if (o) {
+        inc = ks_inc_open_get(e, o);
+    }
+    if (!inc) {
+        inc = fallback;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (h[i].inc == inc) {
+            return &h[i];
+        }
+    }
+    if (*n == KS_HOLDERS) {
+        return &h[0];
+    }
+    h[*n] = (struct holder){.inc = inc};
+    return &h[(*n)++];
+}
+
 #define KS_HOLD_LIST 10 /* values named in a timeline entry */
 
 void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,
                         ks_time at, int corrupt_update)
 {
-    if (!inc && !(inc = watch_incident(e, c))) {
+    struct ks_incident *newest = inc ? inc : watch_incident(e, c);
+    if (!newest) {
         unwatch_channel(c); /* nothing open watches them any more */
         return;
     }
-    size_t keep = 0;
-    uint64_t nheld = 0, nback = 0;
-    struct ks_buf held = {0}, back = {0};
+    size_t keep = 0, nh = 0;
+    uint64_t nheld = 0;
+    struct holder hs[KS_HOLDERS];
     for (size_t i = 0; i < c->upd_n; i++) {
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];
@@ -304,23 +368,30 @@ void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_inc
             if (corrupt_update) {
                 /* After the rollback these values are known bad, not flagged for a
                  * person's decision: resolving drops them. */
-                watch(c, p, p->cur > p->good);
+                watch(c, p, p->cur > p->good, inc->id);
                 p->flags &= ~(uint32_t)KS_PAIR_SUSPECT;
             }
             c->n_hold += !(p->flags & KS_PAIR_HELD) ? 1u : 0u;
             p->flags |= KS_PAIR_HELD;
-            if (nheld++ < KS_HOLD_LIST) {
-                ks_buf_printf(&held, "%s%s %u (kept at %u)", nheld > 1 ? ", " : "",
+            nheld++;
+            struct holder *h = corrupt_update ? holder_of(e, hs, &nh, inc, &(struct ks_pair){0})
+                                              : holder_of(e, hs, &nh, newest, p);
+            if (h->nheld++ < KS_HOLD_LIST) {
+                ks_buf_printf(&h->held, "%s%s %u (kept at %u)", h->nheld > 1 ? ", " : "",
                               ks_intern_str(&e->skus, sku), p->cur, p->good);
             }
             continue; /* out of the update: the channel keeps p->good */
         }
-        if (p->flags & KS_PAIR_WATCHED) {
-            if ((p->flags & KS_PAIR_HELD) && nback++ < KS_HOLD_LIST) {
-                ks_buf_printf(&back, "%s%s %u", nback > 1 ? ", " : "",
+        if (p->flags & KS_PAIR_HELD) {
+            /* A value in the normal range: it goes through as usual. The SKU
+             * stays watched while its incident is open: a source that sends
+             * the corrupt value again is held again. */
+            struct holder *h = holder_of(e, hs, &nh, newest, p);
+            if (h->nback++ < KS_HOLD_LIST) {
+                ks_buf_printf(&h->back, "%s%s %u", h->nback > 1 ? ", " : "",
                               ks_intern_str(&e->skus, sku), p->cur);
             }
-            unwatch(c, p); /* a value in the normal range: it goes through as usual */
+            unhold(c, p);
         }
         c->upd_skus[keep++] = sku;
     }
@@ -330,32 +401,45 @@ void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_inc
         c->upd_batch != KS_NONE ? ks_intern_str(&e->strs, c->upd_batch) : "(no batch)";
     const char *src =
         c->upd_source != KS_NONE ? ks_intern_str(&e->strs, c->upd_source) : "(not named)";
-    char a[32], b[32], more[48] = "";
-    if (nheld > KS_HOLD_LIST) {
-        snprintf(more, sizeof(more), " and %s more", ks_fmt_count(nheld - KS_HOLD_LIST, a));
-    }
     if (corrupt_update) {
+        char a[32], b[32], more[48] = "";
+        if (nheld > KS_HOLD_LIST) {
+            snprintf(more, sizeof(more), " and %s more", ks_fmt_count(nheld - KS_HOLD_LIST, a));
+        }
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
-                  "Update %s of %s from source %s is corrupt again after the rollback: %s values "
+                  "Update %s of %s from source %s is corrupt again after the rollback: %s %s "
                   "held at their last known good quantity (%s%s), the other %s go through as a "
                   "clean update's would; the channel is not paused again",
-                  batch, chname, src, ks_fmt_count(nheld, a), held.p ? held.p : "", more,
-                  ks_fmt_count(keep, b));
-    } else if (nheld) {
-        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
-                  "%s values of update %s of %s held at their last known good quantity: source "
-                  "%s still sends them the corrupt way (%s%s)",
-                  ks_fmt_count(nheld, a), batch, chname, src, held.p, more);
+                  batch, chname, src, ks_fmt_count(nheld, a), nheld == 1 ? "value" : "values",
+                  nh && hs[0].held.p ? hs[0].held.p : "", more, ks_fmt_count(keep, b));
     }
-    if (nback) {
-        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
-                  "%s SKUs of %s held per SKU are back in the normal range in update %s (%s%s): "
-                  "their values go through",
-                  ks_fmt_count(nback, a), chname, batch, back.p,
-                  nback > KS_HOLD_LIST ? ", ..." : "");
+    for (size_t k = 0; k < nh; k++) {
+        struct holder *h = &hs[k];
+        char a[32], more[48] = "";
+        if (h->nheld > KS_HOLD_LIST) {
+            snprintf(more, sizeof(more), " and %s more",
+                     ks_fmt_count(h->nheld - KS_HOLD_LIST, a));
+        }
+        if (h->nheld && !corrupt_update) {
+            ks_inc_tl(e, h->inc, at, KS_TL_ACTION, "kintsugi",
+                      "%s %s of update %s of %s held at their last known good quantity: source "
+                      "%s still sends them the corrupt way (%s%s)",
+                      ks_fmt_count(h->nheld, a), h->nheld == 1 ? "value" : "values", batch,
+                      chname, src, h->held.p, more);
+        }
+        if (h->nback) {
+            ks_inc_tl(e, h->inc, at, KS_TL_ACTION, "kintsugi",
+                      "%s %s of %s held per SKU %s back in the normal range in update %s (%s%s): "
+                      "%s through; %s still watched while the incident is open",
+                      ks_fmt_count(h->nback, a), h->nback == 1 ? "SKU" : "SKUs", chname,
+                      h->nback == 1 ? "is" : "are", batch, h->back.p,
+                      h->nback > KS_HOLD_LIST ? ", ..." : "",
+                      h->nback == 1 ? "its value goes" : "their values go",
+                      h->nback == 1 ? "it is" : "they are");
+        }
+        ks_buf_fini(&h->held);
+        ks_buf_fini(&h->back);
     }
-    ks_buf_fini(&held);
-    ks_buf_fini(&back);
 }
 
 void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_time at)
@@ -366,9 +450,10 @@ void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_
             continue;
         }
         uint64_t watched = 0, dropped = 0, let = 0;
+        uint8_t *others = ks_guard_others(e, c, inc->id); /* another open incident's */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
-            if (!(p->flags & KS_PAIR_WATCHED)) {
+            if (!(p->flags & KS_PAIR_WATCHED) || !ks_guard_mine(others, s)) {
                 continue;
             }
             if ((p->flags & KS_PAIR_HELD) && !in_open_update(c, p)) {
@@ -385,6 +470,7 @@ void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_
             watched++;
             unwatch(c, p);
         }
+        ks_free(others);
         char a[32], b[32];
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Resolved, so the source is taken as fixed: the per-SKU holding on %s ends (%s "
@@ -424,26 +510,36 @@ void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incid
     const char *chname = ks_intern_str(&e->strs, c->name);
     char why[256];
     snprintf(why, sizeof(why), "incident %lld: data corruption on %s", (long long)inc->id, chname);
-    if (fresh) {
-        size_t n = 0;
-        struct ks_buf names = {0};
-        for (size_t i = 0; i < e->nch; i++) {
-            if (!e->ch[i].paused) {
-                ks_guard_pause(e, &e->ch[i], at, inc->id, why);
-                ks_buf_printf(&names, "%s%s", n++ ? ", " : "",
-                              ks_intern_str(&e->strs, e->ch[i].name));
-            }
+    /* SPEC 5: a corruption pauses every channel, at detection and again when
+     * a later corrupt update joins the incident (after an accept or a
+     * release, say). */
+    size_t n = 0;
+    struct ks_buf names = {0};
+    for (size_t i = 0; i < e->nch; i++) {
+        if (!e->ch[i].paused) {
+            ks_guard_pause(e, &e->ch[i], at, inc->id, why);
+            ks_buf_printf(&names, "%s%s", n++ ? ", " : "", ks_intern_str(&e->strs, e->ch[i].name));
         }
+    }
+    if (n == e->nch) {
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
-                  "Paused outbound sync on all %zu channels (%s); their updates are held, "
+                  "Paused outbound sync on all %zu %s (%s)%s; their updates are held, never "
+                  "dropped",
+                  n, n == 1 ? "channel" : "channels", names.p, fresh ? "" : " again");
+    } else if (n) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "Paused outbound sync on %s%s (the other %zu of the %zu channels were paused "
+                  "already); their updates are held, never dropped",
+                  names.p, fresh ? "" : " again", e->nch - n, e->nch);
+    } else if (fresh) {
+        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
+                  "Outbound sync was paused already on all %zu %s; their updates stay held, "
                   "never dropped",
-                  e->nch, names.p ? names.p : "");
-        ks_buf_fini(&names);
+                  e->nch, e->nch == 1 ? "channel" : "channels");
+    }
+    ks_buf_fini(&names);
+    if (fresh) {
         ks_pb_mark(e, inc, "pause_all", KS_SS_DONE, "kintsugi", at, NULL);
-    } else if (!c->paused) {
-        ks_guard_pause(e, c, at, inc->id, why);
-        ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi", "Paused outbound sync on %s again",
-                  chname);
     }
     uint32_t up = 0, down = 0, fresh_skus = 0, zeroed = 0;
     hold_begin(c, inc->id, c->upd_n);
@@ -453,7 +549,7 @@ void ks_guard_corrupt(struct ks_engine *e, struct ks_channel *c, struct ks_incid
         hold(c, sku, p->cur);
         unhold(c, p); /* its value waits in the held update now */
         if (corrupt_way(c, p)) {
-            watch(c, p, p->cur > p->good); /* later values are judged one by one */
+            watch(c, p, p->cur > p->good, inc->id); /* later values are judged one by one */
         }
         if (!(p->flags & KS_PAIR_KNOWN)) {
             fresh_skus++;
@@ -511,18 +607,23 @@ static struct ks_channel *channel_named(struct ks_engine *e, const char *name, s
     return c;
 }
 
-static ks_time stamp(struct ks_engine *e, ks_time at)
+/* A person's command at `at`: the clock moves there first (refused beyond
+ * the horizon); *at becomes the time to record. */
+static enum ks_rc stamp(struct ks_engine *e, ks_time *at, struct ks_err *err)
 {
-    if (at != KS_TIME_NONE) {
-        ks_eng_advance(e, at);
+    if (ks_eng_at(e, *at, err) != KS_OK) {
+        return err->rc;
     }
-    return e->clock == KS_TIME_NONE ? 0 : e->clock;
+    *at = e->clock == KS_TIME_NONE ? 0 : e->clock;
+    return KS_OK;
 }
 
 enum ks_rc ks_engine_guard_pause(struct ks_engine *e, const char *channel, const char *by,
                                  ks_time at, struct ks_err *err)
 {
-    at = stamp(e, at);
+    if (stamp(e, &at, err) != KS_OK) {
+        return err->rc;
+    }
     char why[160];
     snprintf(why, sizeof(why), "paused by %s", by);
     for (size_t i = 0; i < e->nch; i++) {
@@ -584,7 +685,9 @@ enum ks_rc ks_engine_guard_release(struct ks_engine *e, const char *channel, con
     if (channel && !(only = channel_named(e, channel, err))) {
         return err->rc;
     }
-    at = stamp(e, at);
+    if (stamp(e, &at, err) != KS_OK) {
+        return err->rc;
+    }
     struct ks_buf refused = {0};
     for (size_t i = 0; i < e->nch; i++) {
         struct ks_channel *c = &e->ch[i];
@@ -625,12 +728,20 @@ static int holds_run(const struct ks_engine *e, const struct ks_incident *inc)
     return 0;
 }
 
-/* Values held per SKU on inc's channels. */
+/* Values held per SKU on inc's channels for inc. */
 static uint64_t held_skus(const struct ks_engine *e, const struct ks_incident *inc)
 {
     uint64_t n = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
-        n += e->ch[inc->channels.v[k]].n_hold;
+        const struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        if (!c->n_hold) {
+            continue;
+        }
+        uint8_t *others = ks_guard_others(e, c, inc->id);
+        for (uint32_t s = 0; s < c->cap; s++) {
+            n += (c->pairs[s].flags & KS_PAIR_HELD) && ks_guard_mine(others, s);
+        }
+        ks_free(others);
     }
     return n;
 }
@@ -670,30 +781,33 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
     if (!inc) {
         return err->rc;
     }
-    if (!dry_run) {
-        at = stamp(e, at);
+    if (!dry_run && stamp(e, &at, err) != KS_OK) {
+        return err->rc;
     }
     uint64_t discarded = 0, restored = 0, phantom = 0, unchanged = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        /* Another corruption incident's SKUs are left to its own rollback. */
+        uint8_t *others = ks_guard_others(e, c, id);
         discarded += held_discard(c, id, !dry_run);
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             /* The incident's flagged SKUs, and the phantom-stock ones zeroed for
              * it even if a clean value (held) has replaced the flagged one since:
              * zeroing was containment until the rollback. */
-            if (!(p->flags & (KS_PAIR_SUSPECT | KS_PAIR_RISEN)) || in_open_update(c, p)) {
+            if (!(p->flags & (KS_PAIR_SUSPECT | KS_PAIR_RISEN)) || in_open_update(c, p) ||
+                !ks_guard_mine(others, s)) {
                 continue;
             }
             if ((p->flags & KS_PAIR_KNOWN) &&
-                (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
+                       (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
                 restored++;
                 phantom += (p->flags & KS_PAIR_RISEN) != 0;
                 if (!dry_run) {
                     ks_guard_push(e, c, s, p->good, at, KS_WHY_ROLLBACK, id);
                 }
-            } else {
-                unchanged++;
+            } else if (p->flags & (KS_PAIR_WATCH | KS_PAIR_RISEN)) {
+                unchanged++; /* an affected SKU the channel shows right already */
             }
             if (!dry_run) {
                 /* The pipeline's value is reset too, unless a later value of the
@@ -705,6 +819,7 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
                 p->flags &= ~(uint32_t)(KS_PAIR_SUSPECT | KS_PAIR_RISEN);
             }
         }
+        ks_free(others);
     }
     char a[32], b[32], c3[32], d[32], ph[96] = "";
     if (phantom) {
@@ -712,10 +827,13 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
                  ks_fmt_count(phantom, c3));
     }
     ks_buf_printf(report,
-                  "incident %lld: %s%s held corrupt values discarded; %s SKUs set back to their "
-                  "last known good quantity%s, %llu already there",
+                  "incident %lld: %s%s held corrupt %s discarded; %s %s set back to %s last "
+                  "known good quantity%s, %llu already there",
                   (long long)id, dry_run ? "(dry run) " : "", ks_fmt_count(discarded, a),
-                  ks_fmt_count(restored, b), ph, (unsigned long long)unchanged);
+                  discarded == 1 ? "value" : "values", ks_fmt_count(restored, b),
+                  restored == 1 ? "SKU" : "SKUs", restored == 1 ? "its" : "their", ph,
+                  (unsigned long long)unchanged);
+
     uint64_t nheld = held_skus(e, inc);
     if (nheld) {
         ks_buf_printf(report,
@@ -739,13 +857,20 @@ enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *b
     if (!inc) {
         return err->rc;
     }
-    at = stamp(e, at);
+    if (stamp(e, &at, err) != KS_OK) {
+        return err->rc;
+    }
     uint64_t n = 0, nheld = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
+        /* Another corruption incident's held and watched SKUs stay as they are. */
+        uint8_t *others = ks_guard_others(e, c, id);
         ks_guard_held_accept(c, id); /* good values now, released in order */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
+            if (!ks_guard_mine(others, s)) {
+                continue;
+            }
             if (in_open_update(c, p)) {
                 if (p->flags & KS_PAIR_WATCHED) {
                     unwatch(c, p); /* its value is judged as usual when the update closes */
@@ -767,6 +892,7 @@ enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *b
                 unwatch(c, p); /* the person says the values are right: no more holding */
             }
         }
+        ks_free(others);
     }
     inc->accepted = 1;
     char a[32], b[32];

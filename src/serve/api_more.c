@@ -108,6 +108,10 @@ void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, v
     struct ks_live *l = live_of(ctx);
     struct ks_store *s = ks_live_reader(l, &err);
     if (!s || ks_shell_feed_json(s, l->a.db, channel, since, limit, &resp->body, &err) != KS_OK) {
+        if (s && err.rc == KS_ESTATE) {
+            ks_api_fail(resp, &err); /* 409: a cursor past the end of the feed */
+            return;
+        }
         ks_buf_fini(&resp->body);
         ks_http_error(resp, 503, "unavailable", "%s", err.msg);
     }

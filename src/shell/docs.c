@@ -57,6 +57,17 @@ static int dict_block(void *ctx, int64_t first, int64_t count, const void *data,
     return d->bad;
 }
 
+/* The last seq of the blocks listed (their data is not read). */
+static int last_seq(void *ctx, int64_t first, int64_t last, const void *data, size_t n)
+{
+    (void)first, (void)data, (void)n;
+    int64_t *end = ctx;
+    if (last > *end) {
+        *end = last;
+    }
+    return 0;
+}
+
 /* Decodes the blocks and hands each change after `since` to fn. */
 struct blocks {
     ks_shell_feed_fn fn;
@@ -106,6 +117,27 @@ enum ks_rc ks_shell_feed_rows(struct ks_store *s, const char *db, const char *ch
     }
     if (rc == KS_OK && (d.bad || b.bad)) {
         rc = ks_err_set(err, KS_EIO, "%s: the stored feed of %s is damaged", db, channel);
+    }
+    int64_t end = since;
+    if (rc == KS_OK && b.shown == 0 && since > 0) {
+        /* Nothing after the cursor: is the cursor within the feed at all? A
+         * cursor past its end (a database made again, restored from an older
+         * backup, or another channel's cursor) must not be handed back as if
+         * all were well: the adapter would skip every change up to it. */
+        end = 0;
+        rc = s->ops->list_feed_blocks(s, channel, since - 1, last_seq, &end, err);
+        if (rc == KS_OK && end < since) {
+            end = 0;
+            rc = s->ops->list_feed_blocks(s, channel, 0, last_seq, &end, err);
+            if (rc == KS_OK) {
+                rc = ks_err_set(err, KS_ESTATE,
+                                "cursor %lld is past the end of %s's feed (its last change is "
+                                "%lld): the database was made again or restored, or the cursor "
+                                "is another channel's; read the whole state (kintsugi feed %s "
+                                "--state) and go on from its cursor",
+                                (long long)since, channel, (long long)end, channel);
+            }
+        }
     }
     ks_buf_fini(&d.pool);
     ks_free(d.off);

@@ -28,6 +28,7 @@ check subcommand_errors_exit_2 bash -c "for c in 'deadletters fix 1' 'deadletter
 check human_list_has_a_header bash -c "$K incidents --db $T/a.db | head -1 | grep -q '^ID'"
 check status_filter bash -c "[ \"\$($K incidents --db $T/a.db --status resolved --json)\" = '[]' ]"
 check bad_status_filter_exits_2 exit_is 2 "$K" incidents --db "$T/a.db" --status done
+check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
 check column_filters_drop bash -c "[ \"\$($K incidents --db $T/a.db --severity P2 --json)\" = '[]' ] && [ \"\$($K incidents --db $T/a.db --channel ebay --type data_corruption)\" = \"\$(printf '%-5s %-3s %-13s %-19s %-24s  %s\\n(no incidents with type data_corruption, channel ebay)' ID SEV STATUS TYPE DETECTED TITLE)\" ]"

@@ -113,6 +113,12 @@ check feed_unknown_channel_same_as_cli same /v1/feed/nowhere feed nowhere --json
 check feed_bad_since_400 status_is 400 GET '/v1/feed/amazon?since=-1' "$VIEW"
 check feed_bad_since_names_the_field grep -q 'query \\"since\\"' "$T/body"
 check feed_state_unknown_channel_404 status_is 404 GET '/v1/feed/nowhere?state=1' "$VIEW"
+# A cursor past the end of the feed (a database made again) is a conflict, never an
+# empty answer that hands the cursor back: an adapter would skip every change up to it.
+END=$(get /v1/feed/amazon | jq .cursor)
+check feed_at_its_end_is_empty [ "$(get "/v1/feed/amazon?since=$END" | jq -c '[.changes, .cursor]')" = "[[],$END]" ]
+check feed_past_its_end_409 status_is 409 GET "/v1/feed/amazon?since=$((END + 1))" "$VIEW"
+check feed_past_its_end_says_so grep -q "is past the end of amazon's feed (its last change is $END)" "$T/body"
 FEED=$(get /v1/feed/amazon)
 DLS=$(get '/v1/deadletters?status=all')
 

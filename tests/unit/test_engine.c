@@ -443,6 +443,37 @@ static void a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes(void
     ks_engine_free(e);
 }
 
+/* A person's --at is an event's time: beyond the horizon it is refused, and
+ * neither the clock nor any timer moves (a mistyped year opened incidents). */
+static void a_persons_time_beyond_the_horizon_is_refused(void)
+{
+    struct ks_engine *e = feed(stale, 7);
+    struct ks_err err = {0};
+    ks_time far = 0, near = 0;
+    CHECK_INT(ks_time_parse("2062-11-22T00:00:00Z", 20, &far, NULL), 0);
+    CHECK_INT(ks_time_parse("2026-11-22T10:40:00Z", 20, &near, NULL), 0);
+    ks_time before = ks_engine_clock(e);
+    CHECK_INT(ks_engine_note(e, 1, "typo", "bob", far, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "--at 2062-11-22T00:00:00.000Z is more than 7d ahead of the clock "
+                          "2026-11-22T10:30:00.001Z (ts_horizon)") != NULL);
+    CHECK_INT(ks_engine_ack(e, 1, "bob", far, &err), KS_EUSAGE);
+    CHECK_INT(ks_engine_guard_pause(e, NULL, "bob", far, &err), KS_EUSAGE);
+    CHECK_INT(ks_engine_step(e, 1, "fix_pipeline", "done", "bob", NULL, far, &err), KS_EUSAGE);
+    CHECK(ks_engine_clock(e) == before);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 1);
+    CHECK_INT(ks_engine_note(e, 1, "within it", "bob", near, &err), KS_OK);
+    CHECK(ks_engine_clock(e) == near);
+    /* an automated step kintsugi did is a record a person cannot overwrite */
+    CHECK_INT(ks_engine_step(e, 1, "identify_channels", "skip", "bob", NULL, KS_TIME_NONE, &err),
+              KS_ESTATE);
+    CHECK(strstr(err.msg, "step identify_channels is automated and kintsugi did it at") != NULL);
+    CHECK_INT(ks_engine_step(e, 1, "fix_pipeline", "done", "bob", NULL, KS_TIME_NONE, &err),
+              KS_OK);
+    ks_engine_free(e);
+}
+
 static void actions_refuse_what_they_cannot_do(void)
 {
     struct ks_engine *e = feed(stale, 7);
@@ -740,6 +771,7 @@ int main(void)
     RUN(the_first_event_sets_the_clock_whatever_its_ts);
     RUN(a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes);
     RUN(actions_refuse_what_they_cannot_do);
+    RUN(a_persons_time_beyond_the_horizon_is_refused);
     RUN(checkpoint_round_trip_is_exact);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);

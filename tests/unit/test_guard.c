@@ -21,17 +21,39 @@ static void line(struct run *r, const char *text)
     CHECK_INT(ks_engine_event(r->e, r->in, ++r->line, text, strlen(text), &err), KS_LINE_ACCEPTED);
 }
 
-/* One update of amazon's NSKU SKUs at minute m (qty[k] for SKU k), closed by a sync. */
-static void update(struct run *r, int m, const unsigned *qty)
+/* One update of amazon's NSKU SKUs at minute m (qty[k] for SKU k) from source
+ * src, closed by a sync. */
+static void update_from(struct run *r, int m, const unsigned *qty, const char *src)
 {
     char buf[256];
     for (int k = 0; k < NSKU; k++) {
         snprintf(buf, sizeof(buf),
                  "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:%02d:%02d.000Z\",\"channel\":"
-                 "\"amazon\",\"sku\":\"S%02d\",\"qty\":%u,\"batch\":\"b%d\",\"source\":\"erp\"}",
-                 m, k, k, qty[k], m);
+                 "\"amazon\",\"sku\":\"S%02d\",\"qty\":%u,\"batch\":\"b%d\",\"source\":\"%s\"}",
+                 m, k, k, qty[k], m, src);
         line(r, buf);
     }
+    snprintf(buf, sizeof(buf),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:%02d:50.000Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\",\"batch\":\"b%d\"}",
+             m, m);
+    line(r, buf);
+}
+
+static void update(struct run *r, int m, const unsigned *qty)
+{
+    update_from(r, m, qty, "erp");
+}
+
+/* An update of one SKU (k at qty) from source src at minute m. */
+static void one(struct run *r, int m, const char *src, int k, unsigned qty)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf),
+             "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:%02d:00.000Z\",\"channel\":"
+             "\"amazon\",\"sku\":\"S%02d\",\"qty\":%u,\"batch\":\"b%d\",\"source\":\"%s\"}",
+             m, k, qty, m, src);
+    line(r, buf);
     snprintf(buf, sizeof(buf),
              "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:%02d:50.000Z\",\"channel\":\"amazon\","
              "\"status\":\"ok\",\"batch\":\"b%d\"}",
@@ -132,8 +154,9 @@ static void resolving_ends_the_holding_and_the_clean_path_is_plain_again(void)
     struct run r;
     zero_spike_kept_sending(&r);
     struct ks_channel *c = amazon(&r);
-    CHECK_INT(c->n_watch, 4); /* S04 came back in the normal range */
+    CHECK_INT(c->n_watch, 5); /* S04 came back in the normal range: watched, not held */
     CHECK_INT(c->n_hold, 4);
+    CHECK(!(c->pairs[4].flags & KS_PAIR_HELD) && (c->pairs[4].flags & KS_PAIR_WATCH));
     for (int k = 0; k < 4; k++) {
         CHECK(c->pairs[k].flags & KS_PAIR_HELD);
         CHECK_INT(c->pairs[k].cur, 0);
@@ -185,7 +208,7 @@ static void the_holding_survives_a_checkpoint(void)
     CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
     ks_engine_save(f, &b);
     CHECK(a.len == b.len && memcmp(a.p, b.p, a.len) == 0);
-    CHECK_INT(f->ch[0].n_watch, 4);
+    CHECK_INT(f->ch[0].n_watch, 5);
     CHECK_INT(f->ch[0].n_hold, 4);
     ks_buf_fini(&a);
     ks_buf_fini(&b);
@@ -217,8 +240,10 @@ static uint32_t after_shift(unsigned now)
     update(&r, 2, q);
     uint32_t shown = amazon(&r)->pairs[0].guarded;
     int held = now != 55 && shown == 55;
-    CHECK_INT(amazon(&r)->n_watch, held); /* S01..S09 came back to 55: unwatched */
+    /* S01..S09 came back to 55: watched still, while the incident is open */
+    CHECK_INT(amazon(&r)->n_watch, 10);
     CHECK_INT(amazon(&r)->n_hold, held ? 1 : 0);
+    CHECK_INT((amazon(&r)->pairs[0].flags & KS_PAIR_OWNER) >> KS_PAIR_OWNER_SHIFT, 1);
     ks_engine_free(r.e);
     return shown;
 }
@@ -233,11 +258,163 @@ static void only_a_value_beyond_the_threshold_the_same_way_is_held(void)
     CHECK_INT(after_shift(55), 55);
 }
 
+/* A source that sends a normal value, then the corrupt one again, while the
+ * incident is open: the second is held again (the SKU stays watched). */
+static void a_value_in_the_normal_range_does_not_end_the_watch(void)
+{
+    struct run r;
+    zero_spike_kept_sending(&r); /* S00..S03 held at 10, S04 back at 10 */
+    unsigned q[NSKU];
+    fill(q, 10);
+    q[0] = 12; /* back in the normal range */
+    update(&r, 3, q);
+    char got[512];
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "S00=12/update "); /* S01..S03: the channel has 10 already */
+    CHECK_INT(amazon(&r)->n_hold, 0);
+    fill(q, 10);
+    q[0] = q[4] = 0; /* the corrupt way again: 2 of 40 cross nothing */
+    update(&r, 4, q);
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "");
+    CHECK_INT(amazon(&r)->n_hold, 2);
+    CHECK_INT(amazon(&r)->pairs[0].guarded, 12);
+    CHECK_INT(amazon(&r)->pairs[4].guarded, 10);
+    ks_engine_free(r.e);
+}
+
+/* Two corruption incidents on one channel, from two sources: erp zeroes S00..S04
+ * (incident 1), pim sets S20..S28 x10 (incident 2). Each rollback, accept and
+ * resolve acts on its own incident's SKUs only. */
+static void two_incidents(struct run *r)
+{
+    start(r);
+    unsigned q[NSKU];
+    fill(q, 10);
+    update(r, 0, q);
+    for (int k = 0; k < 5; k++) {
+        q[k] = 0;
+    }
+    update(r, 1, q);
+    fill(q, 10);
+    for (int k = 20; k < 29; k++) {
+        q[k] = 100;
+    }
+    update_from(r, 2, q, "pim");
+    struct ks_engine_stats st;
+    ks_engine_stats(r->e, &st);
+    CHECK_INT(st.incidents, 2);
+}
+
+static void rollback_sets_back_only_its_own_incidents_skus(void)
+{
+    struct run r;
+    two_incidents(&r);
+    char got[1024];
+    changes(&r, got, sizeof(got));
+    struct ks_err err;
+    struct ks_buf rep = {0};
+    /* incident 1's zeros never reached the channel; incident 2's phantom-stock
+     * SKUs stay at zero until incident 2's own rollback */
+    CHECK_INT(ks_engine_guard_rollback(r.e, 1, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK(strstr(rep.p, "0 SKUs set back to their last known good quantity, 5 already there"));
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "");
+    ks_buf_reset(&rep);
+    CHECK_INT(ks_engine_guard_rollback(r.e, 2, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK(strstr(rep.p, "9 SKUs set back to their last known good quantity (9 of them "
+                        "phantom-stock SKUs zeroed at detection), 0 already there"));
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "S20=10/rollback S21=10/rollback S22=10/rollback S23=10/rollback "
+                   "S24=10/rollback S25=10/rollback S26=10/rollback S27=10/rollback "
+                   "S28=10/rollback ");
+    ks_buf_fini(&rep);
+    ks_engine_free(r.e);
+}
+
+static void accept_and_resolve_leave_the_other_incidents_holding(void)
+{
+    struct run r;
+    two_incidents(&r);
+    struct ks_err err;
+    struct ks_buf rep = {0};
+    CHECK_INT(ks_engine_guard_rollback(r.e, 1, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK_INT(ks_engine_guard_rollback(r.e, 2, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    ks_buf_fini(&rep);
+    CHECK_INT(ks_engine_guard_release(r.e, NULL, "bob", KS_TIME_NONE, &err), KS_OK);
+    char got[2048];
+    changes(&r, got, sizeof(got));
+    one(&r, 3, "erp", 0, 0);     /* erp still zeroes S00 */
+    one(&r, 4, "pim", 20, 100); /* pim still sends S20 x10 */
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "");
+    struct ks_channel *c = amazon(&r);
+    CHECK_INT(c->n_hold, 2);
+    CHECK_INT(ks_engine_guard_accept(r.e, 1, "bob", KS_TIME_NONE, &err), KS_OK);
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "S00=0/accepted "); /* S20 stays held at 10 for incident 2 */
+    CHECK_INT(c->n_hold, 1);
+    CHECK(c->pairs[20].flags & KS_PAIR_HELD);
+    CHECK_INT(c->pairs[20].good, 10);
+    CHECK_INT(ks_engine_set_status(r.e, 1, "resolved", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK(c->pairs[20].flags & KS_PAIR_HELD);
+    one(&r, 5, "pim", 21, 100); /* incident 2 is open: held */
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "");
+    CHECK_INT(c->n_hold, 2);
+    CHECK_INT(ks_engine_set_status(r.e, 2, "resolved", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK(unwatched(c));
+    ks_engine_free(r.e);
+}
+
+/* A corrupt update that joins an incident after an accept pauses every
+ * channel again, as the first one did (SPEC 5), not only its own. */
+static void a_joining_corrupt_update_pauses_every_channel_again(void)
+{
+    struct run r;
+    start(&r);
+    line(&r, "{\"type\":\"inventory\",\"ts\":\"2026-11-22T09:59:00.000Z\",\"channel\":\"ebay\","
+             "\"sku\":\"S00\",\"qty\":10}");
+    unsigned q[NSKU];
+    fill(q, 10);
+    update(&r, 0, q);
+    for (int k = 0; k < 5; k++) {
+        q[k] = 0;
+    }
+    update(&r, 1, q);
+    CHECK_INT(r.e->nch, 2);
+    CHECK(r.e->ch[0].paused && r.e->ch[1].paused);
+    struct ks_err err;
+    CHECK_INT(ks_engine_guard_accept(r.e, 1, "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_guard_release(r.e, NULL, "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK(!r.e->ch[0].paused && !r.e->ch[1].paused);
+    fill(q, 10);
+    update(&r, 2, q);
+    for (int k = 10; k < 15; k++) {
+        q[k] = 0;
+    }
+    update(&r, 3, q);
+    struct ks_engine_stats st;
+    ks_engine_stats(r.e, &st);
+    CHECK_INT(st.incidents, 1); /* it joined incident 1 */
+    CHECK(r.e->ch[0].paused && r.e->ch[1].paused);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(r.e, 1, 1, &b);
+    CHECK(strstr(b.p, "Paused outbound sync on all 2 channels (") != NULL);
+    CHECK(strstr(b.p, ") again; their updates are held, never dropped") != NULL);
+    ks_buf_fini(&b);
+    ks_engine_free(r.e);
+}
+
 int main(void)
 {
     ks_config_defaults(&cfg);
     RUN(the_clean_path_is_untouched_while_no_corruption_incident_is_open);
     RUN(resolving_ends_the_holding_and_the_clean_path_is_plain_again);
+    RUN(a_value_in_the_normal_range_does_not_end_the_watch);
+    RUN(rollback_sets_back_only_its_own_incidents_skus);
+    RUN(accept_and_resolve_leave_the_other_incidents_holding);
+    RUN(a_joining_corrupt_update_pauses_every_channel_again);
     RUN(accept_lets_the_held_values_through_and_ends_the_holding);
     RUN(the_holding_survives_a_checkpoint);
     RUN(only_a_value_beyond_the_threshold_the_same_way_is_held);
