@@ -144,6 +144,13 @@ static void load(struct ks_engine *e, struct ks_rd *r)
         ks_rd_bytes(r, f->rec, nrec * sizeof(*f->rec));
         f->n = nrec;
         for (size_t k = 0; k < nrec; k++) {
+            /* Times an event can carry (years 0000-9999), in order: the
+             * window's arithmetic relies on it. */
+            ks_time t = f->rec[k].t;
+            if (t < -62167219200000LL || t > 253402300799999LL || (k && t < f->rec[k - 1].t)) {
+                ks_rd_fail(r);
+                break;
+            }
             f->acc += f->rec[k].acc;
             f->rej += f->rec[k].rej;
         }

@@ -465,6 +465,12 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         }
         json_object_set(cmd, "id", id);
         json_t *dry = json_object_get(j, "dry_run");
+        if (dry && !json_is_boolean(dry)) {
+            /* Never taken as false: a rollback cannot be undone. */
+            json_decref(cmd);
+            ks_http_error(resp, 400, "invalid", "field \"dry_run\": must be true or false");
+            return;
+        }
         if (dry) {
             json_object_set(cmd, "dry_run", dry);
         }

@@ -119,6 +119,10 @@ END=$(get /v1/feed/amazon | jq .cursor)
 check feed_at_its_end_is_empty [ "$(get "/v1/feed/amazon?since=$END" | jq -c '[.changes, .cursor]')" = "[[],$END]" ]
 check feed_past_its_end_409 status_is 409 GET "/v1/feed/amazon?since=$((END + 1))" "$VIEW"
 check feed_past_its_end_says_so grep -q "is past the end of amazon's feed (its last change is $END)" "$T/body"
+# A dry run that is not a boolean is refused, never taken for a real rollback.
+check rollback_dry_run_1_400 status_is 400 POST /v1/guard/rollback "$ADMIN" '{"incident":1,"dry_run":1}'
+check rollback_dry_run_no_400 status_is 400 POST /v1/guard/rollback "$ADMIN" '{"incident":1,"dry_run":"no"}'
+check rollback_dry_run_names_the_field grep -q 'field \\"dry_run\\": must be true or false' "$T/body"
 FEED=$(get /v1/feed/amazon)
 DLS=$(get '/v1/deadletters?status=all')
 
