@@ -16,6 +16,29 @@ void ks_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+const char *ks_cli_safe(const char *s)
+{
+    static struct ks_buf ring[4];
+    static unsigned next;
+    if (!s) {
+        return NULL;
+    }
+    size_t i = 0;
+    while (s[i] && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f) {
+        i++;
+    }
+    if (!s[i]) {
+        return s; /* nothing to change: most text */
+    }
+    struct ks_buf *b = &ring[next++ % 4];
+    ks_buf_reset(b);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        ks_buf_putc(b, c == '\t' || c == '\n' || c == '\r' ? ' ' : c < 0x20 || c == 0x7f ? '?' : (char)c);
+    }
+    return b->p;
+}
+
 int ks_cli_count(const char *opt, const char *name, int64_t *out)
 {
     if (!opt) {

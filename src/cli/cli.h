@@ -58,6 +58,11 @@ int ks_cli_id(const char *s, const char *what, int64_t *id);
 /* Parses the value of option --name, a whole number >= 0, into *out (left
  * as it is when opt is NULL). Returns 0, or -1 after printing what is wrong. */
 int ks_cli_count(const char *opt, const char *name, int64_t *out);
+/* Text from events or people made safe for a terminal: control characters
+ * (an escape sequence, a newline inside a title) become '?' (tab, CR and LF
+ * a space). Returns one of a few rotating buffers: valid until the fourth
+ * call after it; NULL stays NULL. */
+const char *ks_cli_safe(const char *s);
 /* Parses a time option (--at, --since, ...: RFC 3339) into *out, or
  * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
  * wrong with it. */

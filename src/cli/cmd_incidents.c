@@ -46,7 +46,7 @@ static int list_row(void *ctx, const struct ks_incident_row *row)
         char at[32];
         ks_time_fmt(row->detected_at, at);
         printf("%-5lld %-3s %-13s %-19s %s  %s\n", (long long)row->id, row->severity, row->status,
-               row->type, at, row->title ? row->title : "");
+               row->type, at, row->title ? ks_cli_safe(row->title) : "");
     }
     c->n++;
     return 0;
@@ -164,7 +164,7 @@ static void print_human(const char *detail)
            json_string_value(json_object_get(j, "severity")),
            json_string_value(json_object_get(j, "status")),
            json_string_value(json_object_get(j, "type")));
-    printf("  %s\n", json_string_value(json_object_get(j, "title")));
+    printf("  %s\n", ks_cli_safe(json_string_value(json_object_get(j, "title"))));
     static const char *times[] = {"started_at", "detected_at", "acknowledged_at", "contained_at",
                                   "resolved_at"};
     for (size_t i = 0; i < 5; i++) {
@@ -172,10 +172,10 @@ static void print_human(const char *detail)
         printf("  %-16s %s\n", times[i], s ? s : "-");
     }
     s = json_string_value(json_object_get(j, "owner"));
-    printf("  %-16s %s\n", "owner", s ? s : "(nobody yet)");
+    printf("  %-16s %s\n", "owner", s ? ks_cli_safe(s) : "(nobody yet)");
     json_t *scope = json_object_get(j, "scope");
     char *sc = json_dumps(scope, JSON_COMPACT);
-    printf("  %-16s %s\n", "scope", sc ? sc : "{}");
+    printf("  %-16s %s\n", "scope", sc ? ks_cli_safe(sc) : "{}");
     free(sc);
     json_t *imp = json_object_get(j, "impact");
     printf("  %-16s %lld orders, %lld customers, %.2f revenue, %lld units\n", "impact",
@@ -217,8 +217,8 @@ static void print_human(const char *detail)
     {
         printf("  %s  %-12s %-10s %s\n", json_string_value(json_object_get(t, "at")),
                json_string_value(json_object_get(t, "kind")),
-               json_string_value(json_object_get(t, "actor")),
-               json_string_value(json_object_get(t, "text")));
+               ks_cli_safe(json_string_value(json_object_get(t, "actor"))),
+               ks_cli_safe(json_string_value(json_object_get(t, "text"))));
     }
     json_decref(j);
 }

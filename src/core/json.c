@@ -87,7 +87,32 @@ void ks_json_key(struct ks_json *j, const char *k)
     j->after_key = 1; /* the value that follows takes no separator */
 }
 
+static void escape_valid(struct ks_buf *b, const char *s, size_t n);
+
+/* JSON text is UTF-8: a byte that is not part of a valid sequence (a
+ * percent-decoded path, an argument, a cut string) is written as U+FFFD, so
+ * that every document kintsugi writes stays valid JSON. */
 void ks_json_escape(struct ks_buf *b, const char *s, size_t n)
+{
+    size_t bad = ks_utf8_invalid_at(s, n);
+    if (bad == (size_t)-1) {
+        escape_valid(b, s, n);
+        return;
+    }
+    struct ks_buf clean = {0};
+    size_t at = 0;
+    while (bad != (size_t)-1) {
+        ks_buf_put(&clean, s + at, bad);
+        ks_buf_puts(&clean, "\xEF\xBF\xBD");
+        at += bad + 1;
+        bad = at < n ? ks_utf8_invalid_at(s + at, n - at) : (size_t)-1;
+    }
+    ks_buf_put(&clean, s + at, n - at);
+    escape_valid(b, clean.p ? clean.p : "", clean.len);
+    ks_buf_fini(&clean);
+}
+
+static void escape_valid(struct ks_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     ks_buf_putc(b, '"');

@@ -387,10 +387,20 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           "(add a note: kintsugi incident note %lld TEXT --by NAME)",
                           step, t, (long long)id);
     }
-    if (d[i].kind == KS_STEP_APPROVAL && inc->steps[i].status == KS_SS_PROPOSED && done) {
-        return ks_err_set(err, KS_ESTATE, "step %s waits for an approval: kintsugi action approve "
-                                          "%lld %s --by NAME",
-                          step, (long long)id, d[i].action);
+    if (d[i].kind == KS_STEP_APPROVAL && done) {
+        /* Done only by an approval of someone whose role allows it (which
+         * carries the action out): never by ticking it. */
+        if (inc->steps[i].status == KS_SS_PROPOSED) {
+            return ks_err_set(err, KS_ESTATE,
+                              "step %s waits for an approval: kintsugi action approve %lld %s "
+                              "--by NAME",
+                              step, (long long)id, d[i].action);
+        }
+        return ks_err_set(err, KS_ESTATE,
+                          "step %s needs an approval, not a tick: kintsugi proposes it when it "
+                          "applies, and someone whose role allows '%s' approves it (kintsugi "
+                          "action approve %lld %s --by NAME)",
+                          step, d[i].action, (long long)id, d[i].action);
     }
     if (ks_eng_at(e, at, err) != KS_OK) {
         return err->rc;

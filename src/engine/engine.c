@@ -15,6 +15,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     e->dec = ks_decoder_new();
     ks_eng_dispatch(e);
     e->clock = KS_TIME_NONE;
+    e->horizon_base = KS_TIME_NONE;
     ks_intern_init(&e->skus);
     ks_intern_init(&e->strs);
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
@@ -327,7 +328,13 @@ static int blank(const char *s, size_t n)
  * sets the clock, whatever its ts. */
 static inline int beyond_horizon(const struct ks_engine *e, ks_time ts)
 {
-    return e->clock != KS_TIME_NONE && ts - e->clock > e->cfg->ts_horizon;
+    ks_time base = e->horizon_base != KS_TIME_NONE ? e->horizon_base : e->clock;
+    return base != KS_TIME_NONE && ts - base > e->cfg->ts_horizon;
+}
+
+void ks_engine_horizon_base(struct ks_engine *e, ks_time base)
+{
+    e->horizon_base = base;
 }
 
 enum ks_rc ks_eng_at(struct ks_engine *e, ks_time at, struct ks_err *err)
@@ -403,7 +410,7 @@ enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t
     if (beyond_horizon(e, ev.ts)) {
         char ts[32], clock[32], h[32];
         ks_time_fmt(ev.ts, ts);
-        ks_time_fmt(e->clock, clock);
+        ks_time_fmt(e->horizon_base != KS_TIME_NONE ? e->horizon_base : e->clock, clock);
         ks_duration_fmt(e->cfg->ts_horizon, h);
         ks_err_set(err, KS_EINPUT,
                    "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
@@ -626,6 +633,22 @@ enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *sta
 enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
                           ks_time at, struct ks_err *err)
 {
+    /* A note is text a person reads on the timeline: some, not too much,
+     * and UTF-8 (it goes into JSON as it is). */
+    size_t len = strlen(text), k = 0, bad;
+    while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r')) {
+        k++;
+    }
+    if (k == len) {
+        return ks_err_set(err, KS_EUSAGE, "a note needs some text");
+    }
+    if (len > KS_NOTE_MAX) {
+        return ks_err_set(err, KS_EUSAGE, "a note is at most %d bytes (this one has %zu)",
+                          KS_NOTE_MAX, len);
+    }
+    if ((bad = ks_utf8_invalid_at(text, len)) != (size_t)-1) {
+        return ks_err_set(err, KS_EUSAGE, "the note is not valid UTF-8 (byte %zu)", bad + 1);
+    }
     struct ks_incident *inc = action_target(e, id, at, err);
     if (!inc) {
         return err->rc;

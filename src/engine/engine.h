@@ -88,6 +88,11 @@ size_t ks_engine_end_input(struct ks_engine *e);
 /* The wall clock's door (kintsugi serve): moves the clock to t if later,
  * firing every timer due before t, each at its own deadline. */
 void ks_engine_advance(struct ks_engine *e, ks_time t);
+/* What ts_horizon is measured from: `base` (the server's wall clock when a
+ * request arrived, so that events cannot walk the clock ahead of it step by
+ * step), or the engine clock again with KS_TIME_NONE (the default). Not
+ * part of the saved state: set it around the lines it is for. */
+void ks_engine_horizon_base(struct ks_engine *e, ks_time base);
 ks_time ks_engine_clock(const struct ks_engine *e);
 
 /* ---- people's actions on incidents (SPEC section 4) ---------------------- */
@@ -99,6 +104,7 @@ enum ks_rc ks_engine_ack(struct ks_engine *e, int64_t id, const char *by, ks_tim
                          struct ks_err *err);
 enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *status,
                                 const char *by, ks_time at, struct ks_err *err);
+#define KS_NOTE_MAX 8192 /* bytes of a note (ks_engine_note refuses more) */
 enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
                           ks_time at, struct ks_err *err);
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,

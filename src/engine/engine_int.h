@@ -525,6 +525,7 @@ struct ks_engine {
     ks_event_fn on_event[KS_EV__COUNT];
     ks_timer_fn on_timer[KS_TM__COUNT];
     ks_time clock; /* KS_TIME_NONE before the first event */
+    ks_time horizon_base; /* ks_engine_horizon_base; KS_TIME_NONE: the clock */
 
     struct ks_intern skus, strs;
     struct ks_channel *ch;

@@ -50,13 +50,26 @@ const char *ks_tl_kind_name(enum ks_tl_kind k)
     return (unsigned)k < 7 ? tl_names[k] : "?";
 }
 
+/* The whole text, however long (a person's note is bounded where it comes
+ * in, ks_engine_note): never cut, so never cut inside a UTF-8 sequence. */
 static char *vfmt(const char *fmt, va_list ap)
 {
-    struct ks_buf b = {0};
     char tmp[1024];
-    vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    ks_buf_puts(&b, tmp);
-    return b.p;
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    if (n < 0) {
+        va_end(again);
+        return ks_strdup("");
+    }
+    if ((size_t)n < sizeof(tmp)) {
+        va_end(again);
+        return ks_strndup(tmp, (size_t)n);
+    }
+    char *p = ks_malloc((size_t)n + 1);
+    vsnprintf(p, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return p;
 }
 
 struct ks_incident *ks_inc_get(const struct ks_engine *e, int64_t id)

@@ -112,6 +112,9 @@ const char *ks_http_reason(int status)
     }
 }
 
+#define BODY_GRACE_US (10 * 1000000LL) /* a body's first seconds, at any rate */
+#define BODY_MIN_RATE 1024             /* bytes a second on average after them */
+
 static int64_t micros_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -439,6 +442,23 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
 
 /* Everything decided from the headers. Returns 0 to go on to the body, else
  * a response was queued (*res says how). */
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind, (void)value;
+    if (cls && strcasecmp(key, "Content-Length") == 0) {
+        ++*(int *)cls;
+    }
+    return MHD_YES;
+}
+
+static int count_lengths(struct ks_http_conn *c)
+{
+    int n = 0;
+    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_length, &n);
+    return n;
+}
+
 static int on_headers(struct ks_http_conn *c, const char *url, const char *method,
                       enum MHD_Result *res)
 {
@@ -451,7 +471,10 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         *res = refuse(c, 503, "stopping", NULL, NULL, "the server is stopping");
         return 1;
     }
-    if (active > h->o.max_inflight) {
+    /* The health checks answer whatever else is going on: a load balancer
+     * or an orchestrator must not take a busy server for a dead one. */
+    int health = !strcmp(url, "/healthz") || !strcmp(url, "/readyz");
+    if (active > h->o.max_inflight && !health) {
         *res = refuse(c, 429, "too_many_requests", "Retry-After", "1",
                       "more than %u requests in progress; retry shortly", h->o.max_inflight);
         return 1;
@@ -469,6 +492,12 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
                           h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
             return 1;
         }
+    }
+    size_t bad = ks_utf8_invalid_at(url, strlen(url));
+    if (bad != (size_t)-1) {
+        *res = refuse(c, 400, "invalid", NULL, NULL,
+                      "path: not valid UTF-8 once percent-decoded (byte %zu)", bad + 1);
+        return 1;
     }
     if (!c->rt && !split_path(c, url)) {
         *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s", url);
@@ -505,6 +534,12 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     c->limit = r->max_body ? r->max_body : h->o.max_body;
     const char *cl = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Content-Length");
     const char *te = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Transfer-Encoding");
+    if (count_lengths(c) > 1) {
+        /* Two lengths: a proxy in front may have framed the body by the other
+         * one (request smuggling). Refused, and the connection closed. */
+        *res = refuse(c, 400, "invalid", NULL, NULL, "more than one Content-Length header");
+        return 1;
+    }
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
     int has_body = declared > 0 || te != NULL;
     media_type(MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Content-Type"), c->ctype,
@@ -606,6 +641,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc, const cha
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        /* A body that trickles in (under 1 KiB/s on average after 10 s) holds
+         * a request slot for nothing: the connection is dropped. */
+        int64_t us = micros_since(&c->t0);
+        if (us > BODY_GRACE_US &&
+            (int64_t)(c->body.len + c->discarded + n) < us / 1000000 * BODY_MIN_RATE) {
+            return MHD_NO;
+        }
         if (c->over || c->body.len + n > c->limit) {
             c->over = 1;
             c->discarded += n;

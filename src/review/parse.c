@@ -37,6 +37,7 @@ struct pctx {
     const char *name;
     int base; /* lines before the YAML text (the opening ---) */
     struct ks_err *err;
+    int given; /* the review's own keys given (not the read-only ones) */
 };
 
 static int line_of(const struct pctx *p, const yaml_node_t *n)
@@ -315,7 +316,9 @@ static enum ks_rc parse_root_node(struct pctx *p, yaml_node_t *root, struct ks_r
             return bad(p, k, "keys must be text");
         } else if (given_before(p, root, pr)) {
             return bad(p, k, "key \"%s\" given twice", key);
-        } else if (!strcmp(key, "root_cause")) {
+        }
+        p->given += !one_of(key, readonly_keys);
+        if (!strcmp(key, "root_cause")) {
             rc = parse_root(p, v, d);
         } else if (!strcmp(key, "whys")) {
             rc = list_of(p, v, "whys", &d->whys, &d->nwhys);
@@ -346,7 +349,7 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
 {
     memset(d, 0, sizeof(*d));
     d->known_risk = -1;
-    struct pctx p = {NULL, name, 0, err};
+    struct pctx p = {NULL, name, 0, err, 0};
     const char *y = text;
     size_t yn = n;
     const char *body = NULL;
@@ -406,6 +409,15 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
             ks_free(d->notes);
             d->notes = ks_strndup(body + k, e - k);
         }
+    }
+    if (rc == KS_OK && !p.given && !d->notes) {
+        /* Saving it would wipe the review (its action items and their
+         * history too): say so instead. */
+        rc = ks_err_set(err, KS_EINPUT,
+                        "%s: the review sets nothing (no root_cause, whys, went_well, improve, "
+                        "action_items or notes): saving it would empty the review; send the "
+                        "fields it should have",
+                        name);
     }
     if (rc != KS_OK) {
         ks_review_doc_fini(d);

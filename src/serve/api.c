@@ -106,6 +106,10 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
 {
     const char *body = req->body;
     size_t len = req->body_len;
+    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) {
+        body += 3; /* a byte order mark at the start is skipped, as ingest does */
+        len -= 3;
+    }
     struct ks_buf lines = {0};
     if (strcmp(req->content_type, "application/json") == 0) {
         char why[300];

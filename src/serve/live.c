@@ -59,6 +59,11 @@ static void apply_events(struct ks_live *l, struct job *jb)
 {
     struct ks_live_events *res = jb->res;
     move_clock(l, jb->at);
+    if (!l->o.clock_event && jb->at > 0) {
+        /* --max-skew is measured from the wall clock of the request, not from
+         * the engine clock that the previous events may have moved on. */
+        ks_engine_horizon_base(l->a.eng, jb->at);
+    }
     struct ks_json j;
     ks_json_init(&j, &res->rejected_json, 0);
     ks_json_arr_begin(&j);
@@ -101,6 +106,7 @@ static void apply_events(struct ks_live *l, struct job *jb)
         p = nl ? nl + 1 : end;
     }
     ks_json_arr_end(&j);
+    ks_engine_horizon_base(l->a.eng, KS_TIME_NONE);
     jb->dead1 = ks_engine_dead(l->a.eng, &dl);
     if (res->accepted) {
         l->open_updates = 1;

@@ -10,20 +10,7 @@
 
 void ks_shell_json_bytes(struct ks_buf *b, const char *raw, size_t n)
 {
-    struct ks_buf clean = {0};
-    size_t at = 0;
-    while (at < n) {
-        size_t bad = ks_utf8_invalid_at(raw + at, n - at);
-        if (bad == (size_t)-1) {
-            ks_buf_put(&clean, raw + at, n - at);
-            break;
-        }
-        ks_buf_put(&clean, raw + at, bad);
-        ks_buf_puts(&clean, "\xEF\xBF\xBD");
-        at += bad + 1;
-    }
-    ks_json_escape(b, clean.p ? clean.p : "", clean.len);
-    ks_buf_fini(&clean);
+    ks_json_escape(b, raw, n); /* invalid UTF-8 as U+FFFD */
 }
 
 /* ---- the guarded feed ------------------------------------------------------------ */

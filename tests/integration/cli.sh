@@ -28,6 +28,13 @@ check subcommand_errors_exit_2 bash -c "for c in 'deadletters fix 1' 'deadletter
 check human_list_has_a_header bash -c "$K incidents --db $T/a.db | head -1 | grep -q '^ID'"
 check status_filter bash -c "[ \"\$($K incidents --db $T/a.db --status resolved --json)\" = '[]' ]"
 check bad_status_filter_exits_2 exit_is 2 "$K" incidents --db "$T/a.db" --status done
+# Control characters from event data (an escape sequence, a newline in a title) never
+# reach the terminal in the text forms; the JSON keeps them, escaped.
+for i in 0 1 2 3 4 5 6 7 8 9; do printf '{"type":"complaint","ts":"2026-11-22T10:0%s:00Z","reason":"bad\\u001b[31mred\\nFAKE","sku":"S1"}\n' $i; done >"$T/esc.ndjson"
+"$K" ingest --db "$T/esc.db" "$T/esc.ndjson" >/dev/null 2>&1
+check text_has_no_control_chars bash -c "! { $K incidents --db $T/esc.db; $K incident show 1 --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]'"
+check text_title_one_line bash -c "$K incidents --db $T/esc.db | grep -q \"'bad?\\[31mred FAKE'\""
+check json_keeps_them bash -c "$K incidents --db $T/esc.db --json | jq -r '.[0].title' | grep -q \$'bad\x1b\\[31mred'"
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"

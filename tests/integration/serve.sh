@@ -42,6 +42,8 @@ check dead_letter_names_the_request sh -c "'$K' deadletters --db '$DB' --json | 
 check array_body status_is 202 POST /v1/events "$RESP" '[{"id":"a1","type":"sync","ts":"2026-11-22T10:00:00Z","channel":"amazon","status":"ok"},{"type":"tick","ts":"2026-11-22T10:00:02Z"}]'
 check array_counts [ "$(jq -c '[.accepted, .duplicates]' <<<"$BODY")" = '[1,1]' ]
 check bad_array_400 status_is 400 POST /v1/events "$RESP" '[{"type":' application/json
+check bom_skipped status_is 202 POST /v1/events "$RESP" "$(printf '\xef\xbb\xbf{"type":"tick","ts":"2026-11-22T10:00:03Z"}')" application/x-ndjson
+check bom_line_accepted [ "$(jq -c '[.accepted, (.rejected | length)]' <<<"$BODY")" = '[1,0]' ]
 check cli_writer_refused sh -c "! '$K' guard pause amazon --by x --db '$DB' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
 check cli_reader_works "$K" incidents --db "$DB" --json
 stop "$PID" TERM
@@ -181,6 +183,16 @@ late() { [ -n "$seen" ] && [ $((seen - deadline)) -le 1000 ] && [ $((seen - dead
 check opened_within_1s_of_deadline late
 want=$(date -u -d "@$((deadline / 1000)).$((deadline % 1000))" +%Y-%m-%dT%H:%M:%S.%3NZ)
 check recorded_at_the_deadline sh -c "curl -s -H 'Authorization: Bearer $WT' '$URL/v1/incidents' | jq -r '.[0].detected_at' | grep -qx '$want'"
+# --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
+# walk the clock ahead step by step (only the first, 4 min ahead, is taken).
+ticks=""
+for k in 1 2 3 4; do
+    at=$(( $(date +%s) + k * 240 ))
+    ticks="$ticks{\"type\":\"tick\",\"ts\":\"$(date -u -d "@$at" +%Y-%m-%dT%H:%M:%SZ)\"}
+"
+done
+check ticks_posted status_is 202 POST /v1/events "$WT" "$ticks" application/x-ndjson
+check skew_from_the_wall_clock [ "$(jq -c '[.accepted, (.rejected | map(.line))]' <<<"$BODY")" = '[1,[2,3,4]]' ]
 stop "$PID" TERM
 
 echo "RESULT passed=$passed failed=$failed"

@@ -42,6 +42,9 @@ BEFORE=$(get /v1/reviews/1)
 check bad_review_400 status_is 400 POST /v1/reviews/1 "$ALICE" "$(cat "$RV/bad.md")" text/markdown
 check bad_review_names_its_line grep -q 'body:8: action_items\[0\].kind: must be immediate, systematic or prevention, got \\"soon\\"' "$T/body"
 check bad_review_changes_nothing [ "$(get /v1/reviews/1)" = "$BEFORE" ]
+check empty_review_400 status_is 400 POST /v1/reviews/1 "$ALICE" '{}'
+check empty_review_says_so grep -q 'the review sets nothing' "$T/body"
+check empty_review_changes_nothing [ "$(get /v1/reviews/1)" = "$BEFORE" ]
 check review_viewer_403 status_is 403 POST /v1/reviews/1 "$VIEW" "$(cat "$RV/ok.md")" text/markdown
 check review_wrong_type_415 status_is 415 POST /v1/reviews/1 "$ALICE" "$(cat "$RV/ok.md")" image/png
 check review_unknown_incident_404 status_is 404 POST /v1/reviews/9 "$ALICE" "$(cat "$RV/ok.md")" text/markdown

@@ -471,6 +471,10 @@ static void a_persons_time_beyond_the_horizon_is_refused(void)
     CHECK(strstr(err.msg, "step identify_channels is automated and kintsugi did it at") != NULL);
     CHECK_INT(ks_engine_step(e, 1, "fix_pipeline", "done", "bob", NULL, KS_TIME_NONE, &err),
               KS_OK);
+    /* a step that needs an approval is done by the approval, never by a tick */
+    CHECK_INT(ks_engine_step(e, 1, "zero_channel", "done", "bob", NULL, KS_TIME_NONE, &err),
+              KS_ESTATE);
+    CHECK(strstr(err.msg, "step zero_channel needs an approval, not a tick") != NULL);
     ks_engine_free(e);
 }
 

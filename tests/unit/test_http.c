@@ -11,6 +11,7 @@
 #include "t.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -557,6 +558,14 @@ static void declared_length_over_limit_is_refused_before_the_body(void)
                  "Expect: 100-continue\r\n\r\n",
                  out, sizeof(out));
     CHECK(strncmp(out, "HTTP/1.1 413", 12) == 0);
+    /* two lengths are refused, not framed by the first (request smuggling) */
+    raw_exchange(ks_http_port(h),
+                 "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tr\r\n"
+                 "Content-Type: application/x-ndjson\r\nContent-Length: 3\r\n"
+                 "Content-Length: 6\r\n\r\nabcdef",
+                 out, sizeof(out));
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    CHECK(strstr(out, "more than one Content-Length header") != NULL);
     ks_http_stop(h);
     LEAK_END();
 }
@@ -793,10 +802,14 @@ static void over_max_inflight_is_429(void)
     }
     CHECK(gate_wait_for(2));
     CHECK_INT(ks_http_inflight(h), 2);
-    struct res *r = req(port, "GET", "/healthz", NULL, NULL);
+    struct res *r = req(port, "GET", "/v1/incidents", as_viewer, NULL);
     CHECK_INT(r->status, 429);
     CHECK(strstr(r->body, "\"code\":\"too_many_requests\"") != NULL);
     CHECK(has_header(r, "Retry-After: 1"));
+    free(r);
+    /* the health check answers whatever else is going on */
+    r = req(port, "GET", "/healthz", NULL, NULL);
+    CHECK_INT(r->status, 200);
     free(r);
     gate_release();
     for (int i = 0; i < 2; i++) {
@@ -878,6 +891,52 @@ static void start_refuses_bad_patterns_and_busy_ports(void)
     LEAK_END();
 }
 
+/* A body that trickles in (a byte every half second, no token: the route
+ * authenticates from the body) is cut off after the grace of 10 s, so it
+ * cannot hold a request slot for as long as it likes. */
+static void a_trickling_body_is_cut_off(void)
+{
+    if (threads) {
+        return; /* the same code in a pool; once is enough for 10 s */
+    }
+    LEAK_START();
+    struct ks_http *h = start(0, 0);
+    int port = ks_http_port(h);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK_INT(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    const char *head = "POST /v2/enqueue HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 500\r\n\r\n";
+    send(fd, head, strlen(head), MSG_NOSIGNAL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int closed = 0;
+    for (int i = 0; i < 60 && !closed; i++) {
+        if (send(fd, " ", 1, MSG_NOSIGNAL) != 1) {
+            closed = 1;
+            break;
+        }
+        usleep(500000);
+        char buf[64];
+        ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        closed = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close(fd);
+    CHECK(closed);
+    long secs = (long)(t1.tv_sec - t0.tv_sec);
+    CHECK(secs >= 10 && secs <= 20);
+    for (int i = 0; i < 100 && ks_http_inflight(h) > 0; i++) {
+        usleep(10000);
+    }
+    CHECK_INT(ks_http_inflight(h), 0);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
 static void run_all(void)
 {
     RUN(routes_match_literal_and_param_segments);
@@ -895,6 +954,7 @@ static void run_all(void)
     RUN(hooks_see_every_finished_request);
     RUN(concurrent_clients_are_all_answered);
     RUN(over_max_inflight_is_429);
+    RUN(a_trickling_body_is_cut_off);
     RUN(stop_finishes_a_slow_request_in_progress);
 }
 

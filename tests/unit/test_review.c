@@ -184,6 +184,15 @@ static void parse_errors_name_their_line(void)
         {"action_items:\n  - {text: x, due: soon, kind: immediate}\n",
          "r.md:2: action_items[0].due: must be a date (2026-12-01) or an RFC 3339 time, got \"soon\""},
         {"action_items:\n  - owner: bob\n    kind: immediate\n", "r.md:2: action_items[0]: needs a text"},
+        {"", "r.md: the review sets nothing (no root_cause, whys, went_well, improve, "
+             "action_items or notes): saving it would empty the review; send the fields it "
+             "should have"},
+        {"{}", "r.md: the review sets nothing (no root_cause, whys, went_well, improve, "
+               "action_items or notes): saving it would empty the review; send the fields it "
+               "should have"},
+        {"{\"flags\": []}", "r.md: the review sets nothing (no root_cause, whys, went_well, "
+                          "improve, action_items or notes): saving it would empty the review; "
+                          "send the fields it should have"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct ks_review_doc d;
@@ -198,6 +207,10 @@ static void parse_errors_name_their_line(void)
     CHECK_INT(ks_review_parse("r.md", bad, strlen(bad), &d, &err), KS_EINPUT);
     CHECK(strncmp(err.msg, "r.md:5: not valid YAML", 22) == 0 ||
           strncmp(err.msg, "r.md:4: not valid YAML", 22) == 0);
+    /* a field given, even empty, is a review's word */
+    const char *cleared = "whys: []\n";
+    CHECK_INT(ks_review_parse("r.md", cleared, strlen(cleared), &d, &err), KS_OK);
+    ks_review_doc_fini(&d);
 }
 
 /* $2,500 direct, $5,000 of response (40 h of a $125 role), 15 % of 500 customers at
