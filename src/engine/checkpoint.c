@@ -18,6 +18,8 @@
 #include <string.h>
 
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
+/* Sections after the end mark (see the end of ks_engine_save_parts). */
+#define CK_EXT_ORDERS 0x4F524431U /* "ORD1": what orders' earlier events said */
 
 /* The writer: bytes gather in a buffer that is handed to the caller's put
  * function every KS_CK_PART bytes, so that saving a large state never holds
@@ -885,6 +887,13 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
     ks_wr_u64(b, e->nheap);
     ks_wr_bytes(b, e->heap, e->nheap * sizeof(struct ks_timer));
     ks_wr_u32(b, CK_MAGIC);
+    /* Sections added since the version: after the end mark, each a tag, its
+     * data and the mark again. A state saved before them ends at the first
+     * mark and loads as it did (an older build refuses one that has them). */
+    ks_wr_u32(b, CK_EXT_ORDERS);
+    ks_wr_map(b, &e->order_who);
+    ks_wr_map(b, &e->order_value);
+    ks_wr_u32(b, CK_MAGIC);
     w_flush(b);
     ks_buf_fini(&w.buf);
     return w.rc;
@@ -1180,7 +1189,18 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         r->bad |= e->heap[i].kind >= KS_TM__COUNT;
     }
     e->nheap = r->bad ? 0 : nheap;
-    if (ks_rd_u32(r) != CK_MAGIC || r->bad || r_left(r) != 0 || r_next(r) == 0) {
+    r->bad |= ks_rd_u32(r) != CK_MAGIC;
+    while (!r->bad && r_left(r) != 0) {
+        uint32_t tag = ks_rd_u32(r);
+        if (tag == CK_EXT_ORDERS) {
+            ks_rd_map(r, &e->order_who);
+            ks_rd_map(r, &e->order_value);
+        } else {
+            r->bad = 1; /* a section of a later build */
+        }
+        r->bad |= ks_rd_u32(r) != CK_MAGIC;
+    }
+    if (r->bad || r_left(r) != 0 || r_next(r) == 0) {
         if (r->io) {
             return err->rc; /* the store said why */
         }

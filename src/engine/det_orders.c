@@ -121,6 +121,39 @@ static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
     }
 }
 
+/* An order's customer, value and units as its events gave them: a later
+ * event without them (a cancellation that names only the order) counts
+ * with those of the earlier ones, so that an incident's impact keeps the
+ * customers and revenue it touched. What an event gives replaces what was
+ * remembered. */
+static void remember(struct ks_engine *e, uint32_t ord, uint32_t *cust, int has_value,
+                     double *value, int has_units, int64_t *units)
+{
+    uint64_t key = (uint64_t)ord + 1;
+    const uint64_t *who = ks_map64_get(&e->order_who, key);
+    const uint64_t *val = ks_map64_get(&e->order_value, key);
+    uint32_t c0 = who ? (uint32_t)(*who >> 32) : KS_NONE;
+    uint32_t u0 = who ? (uint32_t)*who : 0;
+    if (*cust == KS_NONE) {
+        *cust = c0;
+    }
+    if (!has_units) {
+        *units = u0;
+    }
+    if (!has_value && val) {
+        memcpy(value, val, sizeof(*value));
+    }
+    uint64_t packed = (uint64_t)*cust << 32 | (uint32_t)(*units > UINT32_MAX ? UINT32_MAX : *units);
+    if (!who || *who != packed) {
+        *ks_map64_put(&e->order_who, key, NULL) = packed;
+    }
+    if (has_value) {
+        uint64_t bits;
+        memcpy(&bits, value, sizeof(bits));
+        *ks_map64_put(&e->order_value, key, NULL) = bits;
+    }
+}
+
 static void order_event(struct ks_engine *e, const struct ks_event *ev)
 {
     const struct ks_config *cfg = e->cfg;
@@ -131,6 +164,7 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
     for (size_t i = 0; i < ev->nlines; i++) {
         units += ev->lines[i].qty;
     }
+    remember(e, ord, &cust, ev->has_value, &value, ev->nlines > 0, &units);
     e->cur_email = ev->email.p ? ks_eng_str(e, ev->email) : KS_NONE;
     impact(e, ev, ord, cust, value, units);
     ks_learn_order(e, ev, ord, cust);

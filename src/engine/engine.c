@@ -97,6 +97,8 @@ void ks_engine_free(struct ks_engine *e)
     ks_free(e->ms);
     ks_map64_fini(&e->stock);
     ks_map64_fini(&e->stock_sum);
+    ks_map64_fini(&e->order_who);
+    ks_map64_fini(&e->order_value);
     ks_seen_fini(&e->seen);
     ks_map64_fini(&e->alert_keys);
     for (size_t i = 0; i < e->ninc; i++) {

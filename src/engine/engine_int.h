@@ -558,6 +558,11 @@ struct ks_engine {
 
     struct ks_map64 stock;     /* (sku << 32 | location) + 1 -> qty */
     struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
+    /* What an order's earlier events said, for a later one that does not
+     * repeat it (a cancellation with only order_id and status): order str
+     * id + 1 -> customer str id (KS_NONE: none) << 32 | units, and -> the
+     * value's bits. Saved after the state's end mark (checkpoint.c). */
+    struct ks_map64 order_who, order_value;
 
     struct ks_seen seen; /* the ids taken (seen.c) */
 

@@ -344,6 +344,42 @@ static enum ks_rc parse_root_node(struct pctx *p, yaml_node_t *root, struct ks_r
     return KS_OK;
 }
 
+/* A review nests two levels (action items in a list); libyaml takes time
+ * that grows with the square of the depth of flow collections ([[[[...),
+ * so a body nested absurdly deep is refused before it is parsed. Returns
+ * the line where the depth passes KS_REVIEW_DEPTH, or 0. Quoted text and
+ * comments do not count. */
+#define KS_REVIEW_DEPTH 64
+static int too_deep(const char *s, size_t n)
+{
+    int depth = 0, line = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\n') {
+            line++;
+        } else if (c == '"' || c == '\'') {
+            for (i++; i < n && s[i] != c; i++) {
+                if (c == '"' && s[i] == '\\') {
+                    i++;
+                } else if (s[i] == '\n') {
+                    line++;
+                }
+            }
+        } else if (c == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n')) {
+            while (i + 1 < n && s[i + 1] != '\n') {
+                i++;
+            }
+        } else if (c == '[' || c == '{') {
+            if (++depth > KS_REVIEW_DEPTH) {
+                return line;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
                            struct ks_review_doc *d, struct ks_err *err)
 {
@@ -379,6 +415,11 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
         y = s;
         yn = (size_t)(e - s);
         p.base = 1;
+    }
+    int deep = too_deep(y, yn);
+    if (deep) {
+        return ks_err_set(err, KS_EINPUT, "%s:%d: nested more than %d levels deep", name,
+                          deep + p.base, KS_REVIEW_DEPTH);
     }
     yaml_parser_t parser;
     yaml_document_t doc;

@@ -503,6 +503,45 @@ static void actions_refuse_what_they_cannot_do(void)
     ks_engine_free(e);
 }
 
+/* A cancellation that names only its order counts with the customer, value
+ * and units of the order's earlier event, also across a checkpoint; and a
+ * state saved before that memory existed (ending at the end mark) loads. */
+static void a_bare_cancellation_counts_with_what_the_order_said(void)
+{
+    const char *lines[] = {
+        stale[0], stale[1], stale[2], stale[3], stale[4], stale[5], stale[6],
+        "{\"type\":\"order\",\"ts\":\"2026-11-22T10:31:00Z\",\"order_id\":\"o1\","
+        "\"channel\":\"amazon\",\"status\":\"accepted\",\"customer\":\"c1\",\"value\":50,"
+        "\"lines\":[{\"sku\":\"A\",\"qty\":2},{\"sku\":\"B\",\"qty\":1}]}",
+        "{\"type\":\"order\",\"ts\":\"2026-11-22T10:32:00Z\",\"order_id\":\"o1\","
+        "\"channel\":\"amazon\",\"status\":\"cancelled\"}",
+    };
+    struct ks_engine *e = feed(lines, 8);
+    /* the old format: the same state without its sections after the end mark */
+    struct ks_buf a = {0};
+    ks_engine_save(e, &a);
+    static const unsigned char mark[4] = {0x4B, 0x53, 0x43, 0x4B};
+    size_t ext = 4 + 8 + 16 + 8 + 16 + 4; /* tag, one order in each map, the mark */
+    CHECK(a.len > ext + 4 && memcmp(a.p + a.len - ext - 4, mark, 4) == 0);
+    struct ks_engine *old = ks_engine_new(&cfg);
+    struct ks_err err;
+    CHECK_INT(ks_engine_load(old, a.p, a.len - ext, &err), KS_OK);
+    ks_engine_free(old);
+    /* and the cancellation after a checkpoint */
+    struct ks_engine *f = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
+    ks_buf_fini(&a);
+    uint32_t in = ks_engine_input(f, "t.ndjson");
+    CHECK_INT(ks_engine_event(f, in, 9, lines[8], strlen(lines[8]), &err), KS_LINE_ACCEPTED);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(f, 1, 0, &b);
+    CHECK(strstr(b.p, "\"impact\":{\"orders\":1,\"customers\":1,\"revenue\":50.0,\"units\":3}") !=
+          NULL);
+    ks_buf_fini(&b);
+    ks_engine_free(f);
+    ks_engine_free(e);
+}
+
 static void checkpoint_round_trip_is_exact(void)
 {
     struct ks_engine *e = feed(stale, 7);
@@ -777,6 +816,7 @@ int main(void)
     RUN(actions_refuse_what_they_cannot_do);
     RUN(a_persons_time_beyond_the_horizon_is_refused);
     RUN(checkpoint_round_trip_is_exact);
+    RUN(a_bare_cancellation_counts_with_what_the_order_said);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
     RUN(change_pct_is_strict_for_fractional_settings);

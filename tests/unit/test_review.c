@@ -207,6 +207,19 @@ static void parse_errors_name_their_line(void)
     CHECK_INT(ks_review_parse("r.md", bad, strlen(bad), &d, &err), KS_EINPUT);
     CHECK(strncmp(err.msg, "r.md:5: not valid YAML", 22) == 0 ||
           strncmp(err.msg, "r.md:4: not valid YAML", 22) == 0);
+    /* nesting is refused before libyaml spends time on it */
+    struct ks_buf deep = {0};
+    ks_buf_puts(&deep, "whys: ");
+    for (int i = 0; i < 100000; i++) {
+        ks_buf_putc(&deep, '[');
+    }
+    CHECK_INT(ks_review_parse("r.md", deep.p, deep.len, &d, &err), KS_EINPUT);
+    CHECK_STR(err.msg, "r.md:1: nested more than 64 levels deep");
+    ks_buf_fini(&deep);
+    const char *quoted = "whys: ['[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                         "[[[[[[[[[[']\n";
+    CHECK_INT(ks_review_parse("r.md", quoted, strlen(quoted), &d, &err), KS_OK);
+    ks_review_doc_fini(&d);
     /* a field given, even empty, is a review's word */
     const char *cleared = "whys: []\n";
     CHECK_INT(ks_review_parse("r.md", cleared, strlen(cleared), &d, &err), KS_OK);
