@@ -341,25 +341,29 @@ int ks_cmd_demo(int argc, char **argv)
     fprintf(out, "\nwhere the data is:\n  database   %s (SQLite)\n  events     %s\n  truth      "
                  "%s\n  config     %s\n",
             db, evpath, trpath, cfgpath);
-    long long cid = 1;
+    long long cid = 0;
     size_t ci;
     json_t *cg;
+    struct ks_buf rollbacks = {0}; /* every corruption holds its channels until rolled back */
     json_array_foreach(f.incidents, ci, cg)
     {
         if (strcmp(json_string_value(json_object_get(cg, "type")), "data_corruption") == 0) {
-            cid = (long long)json_integer_value(json_object_get(cg, "id"));
-            break;
+            long long id = (long long)json_integer_value(json_object_get(cg, "id"));
+            cid = cid ? cid : id;
+            ks_buf_printf(&rollbacks, "  kintsugi guard rollback %lld --by you --db %s\n", id, db);
         }
     }
-    fprintf(out, "\nwhat to run next:\n"
-                 "  kintsugi incidents --db %s\n"
-                 "  kintsugi incident show %lld --db %s          (a contained corruption)\n"
-                 "  kintsugi guard status --db %s             (every channel paused, updates held)\n"
-                 "  kintsugi guard rollback %lld --by you --db %s\n"
-                 "  kintsugi guard release --all --by you --db %s\n"
-                 "  kintsugi action list --db %s\n"
-                 "  kintsugi deadletters --db %s\n",
-            db, cid, db, db, cid, db, db, db, db);
+    fprintf(out, "\nwhat to run next:\n  kintsugi incidents --db %s\n", db);
+    if (cid) {
+        fprintf(out,
+                "  kintsugi incident show %lld --db %s          (a contained corruption)\n"
+                "  kintsugi guard status --db %s             (every channel paused, updates held)\n"
+                "%s"
+                "  kintsugi guard release --all --by you --db %s\n",
+                cid, db, db, rollbacks.p, db);
+    }
+    ks_buf_fini(&rollbacks);
+    fprintf(out, "  kintsugi action list --db %s\n  kintsugi deadletters --db %s\n", db, db);
     if (json) {
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o,s:I,s:I}", "db", db, "events", evpath,
                                 "truth", trpath, "incidents", f.incidents, "ground_truth", report,

@@ -46,6 +46,31 @@ static const struct ks_cmd_spec spec = {
     "  kintsugi reconcile",
     opts, sizeof(opts) / sizeof(opts[0])};
 
+/* The channels a release --all let go: paused in `before` (the status JSON
+ * of the engine before it) and not now. */
+static void released(const struct ks_engine *e, const char *before)
+{
+    struct ks_buf now = {0}, names = {0};
+    ks_engine_guard_status_json(e, &now);
+    json_t *b = json_loads(before, 0, NULL), *n = json_loads(now.p, 0, NULL);
+    size_t i, k = 0;
+    json_t *c;
+    json_array_foreach(json_object_get(b, "channels"), i, c)
+    {
+        json_t *later = json_array_get(json_object_get(n, "channels"), i);
+        if (json_is_true(json_object_get(c, "paused")) &&
+            !json_is_true(json_object_get(later, "paused"))) {
+            ks_buf_printf(&names, "%s%s", k++ ? ", " : "",
+                          json_string_value(json_object_get(c, "channel")));
+        }
+    }
+    printf("released: %s\n", k ? names.p : "(none)");
+    json_decref(b);
+    json_decref(n);
+    ks_buf_fini(&now);
+    ks_buf_fini(&names);
+}
+
 static void print_status(const char *json)
 {
     json_t *j = json_loads(json, 0, NULL);
@@ -162,7 +187,11 @@ int ks_cmd_guard(int argc, char **argv)
     } else if (strcmp(verb, "pause") == 0) {
         r = ks_engine_guard_pause(a.eng, all ? NULL : args[1], by, at, &err);
     } else if (strcmp(verb, "release") == 0) {
+        ks_engine_guard_status_json(a.eng, &out);
         r = ks_engine_guard_release(a.eng, all ? NULL : args[1], by, at, &err);
+        if (all && (r == KS_OK || r == KS_ESTATE)) {
+            released(a.eng, out.p); /* which went, when some were refused */
+        }
     } else if (strcmp(verb, "rollback") == 0) {
         r = ks_engine_guard_rollback(a.eng, id, dry, by ? by : "-", at, &out, &err);
         if (r == KS_OK) {

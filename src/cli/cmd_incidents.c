@@ -85,6 +85,10 @@ int ks_cmd_incidents(int argc, char **argv)
         ks_cli_error("unknown --severity '%s' (use P1, P2 or P3)", f.severity);
         return KS_EXIT_USAGE;
     }
+    if (f.type && !ks_engine_type_known(f.type)) {
+        ks_cli_error("unknown --type '%s' (use %s)", f.type, KS_INCIDENT_TYPES);
+        return KS_EXIT_USAGE;
+    }
     struct ks_shell a;
     if ((rc = ks_shell_open(&a, NULL, ks_shell_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
         return rc;
@@ -150,6 +154,54 @@ static const struct ks_cmd_spec inc_spec = {
     "exit status: 0 done, 1 not found or refused (e.g. a status that goes backwards),\n"
     "2 usage error.",
     inc_opts, sizeof(inc_opts) / sizeof(inc_opts[0])};
+
+/* `incident verify` for a person: the spot check, then the oversold orders. */
+static void print_verify(const char *json)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    json_t *spot = json_object_get(j, "spot_check"), *over = json_object_get(j, "oversold_orders");
+    printf("incident %lld: spot check of %zu affected SKUs against stock: %lld ok\n",
+           (long long)json_integer_value(json_object_get(j, "incident")), json_array_size(spot),
+           (long long)json_integer_value(json_object_get(j, "spot_check_ok")));
+    if (json_array_size(spot)) {
+        printf("  %-12s %-24s %8s %9s %8s  %s\n", "CHANNEL", "SKU", "GUARDED", "LAST_GOOD",
+               "STOCK", "OK");
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(spot, i, x)
+    {
+        json_t *st = json_object_get(x, "stock");
+        char stock[32] = "-";
+        if (json_is_integer(st)) {
+            snprintf(stock, sizeof(stock), "%lld", (long long)json_integer_value(st));
+        }
+        printf("  %-12s %-24s %8lld %9lld %8s  %s\n",
+               ks_cli_safe(json_string_value(json_object_get(x, "channel"))),
+               ks_cli_safe(json_string_value(json_object_get(x, "sku"))),
+               (long long)json_integer_value(json_object_get(x, "guarded")),
+               (long long)json_integer_value(json_object_get(x, "last_good")), stock,
+               json_is_true(json_object_get(x, "ok")) ? "ok" : "MORE THAN STOCK");
+    }
+    printf("oversold orders in the window: %zu, %.2f in value", json_array_size(over),
+           json_number_value(json_object_get(j, "oversold_value")));
+    if (json_array_size(over)) {
+        printf(" (to cancel them once proposed: kintsugi action approve %lld cancel_orders --by "
+               "NAME)",
+               (long long)json_integer_value(json_object_get(j, "incident")));
+    }
+    printf("\n");
+    json_array_foreach(over, i, x)
+    {
+        printf("  %s  %-12s order %s  customer %s  %.2f\n",
+               json_string_value(json_object_get(x, "at")),
+               ks_cli_safe(json_string_value(json_object_get(x, "channel"))),
+               ks_cli_safe(json_string_value(json_object_get(x, "order_id"))),
+               ks_cli_safe(json_string_value(json_object_get(x, "customer"))),
+               json_number_value(json_object_get(x, "value")));
+    }
+    json_decref(j);
+}
 
 static void print_human(const char *detail)
 {
@@ -280,8 +332,10 @@ int ks_cmd_incident(int argc, char **argv)
             if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
                 rc = KS_EXIT_FAIL;
-            } else {
+            } else if (ks_cli_opt(&inc_spec, "json")->set) {
                 printf("%s\n", out.p);
+            } else {
+                print_verify(out.p);
             }
             ks_buf_fini(&out);
             ks_shell_close(&a);

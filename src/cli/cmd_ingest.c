@@ -116,6 +116,19 @@ int ks_cmd_ingest(int argc, char **argv)
                 ks_free(args);
                 return KS_EXIT_FAIL;
             }
+            if (S_ISDIR(sb.st_mode)) {
+                /* before the database is made: a wrong argument leaves nothing behind */
+                ks_cli_error("%s: is a directory (ingest takes NDJSON files, or - for standard "
+                             "input)",
+                             args[i]);
+                ks_free(args);
+                return KS_EXIT_USAGE;
+            }
+            if (access(args[i], R_OK) != 0) {
+                ks_cli_error("%s: %s", args[i], strerror(errno));
+                ks_free(args);
+                return KS_EXIT_FAIL;
+            }
             pg.total_bytes += (uint64_t)sb.st_size;
         }
     }

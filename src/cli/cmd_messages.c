@@ -449,6 +449,16 @@ int ks_cmd_messages(int argc, char **argv)
     if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, flags)) != 0) {
         return rc;
     }
+    const char *only = ks_cli_opt(&spec, "receiver")->value;
+    if (only && (v == 1 || v == 5) && !ks_config_receiver(&a.cfg, only)) {
+        /* listing may name a receiver the configuration dropped; delivering
+         * through one it does not have cannot work */
+        ks_cli_error("--receiver '%s': no such receiver in the configuration (see kintsugi "
+                     "messages receivers)",
+                     only);
+        ks_shell_close(&a);
+        return KS_EXIT_USAGE;
+    }
     switch (v) {
     case 0:
         rc = list(&a);

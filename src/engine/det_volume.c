@@ -160,8 +160,10 @@ static void volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
                   "(less than %g %%)",
                   chname, ks_fmt_count(c->vol_hour, a), w, avg, cfg->volume_drop_pct);
     if (fresh) {
-        ks_inc_set_title(inc, "Inventory volume drop on %s (%s events in the last %s, average %.0f)",
-                         chname, ks_fmt_count(c->vol_hour, a), w, avg);
+        /* Whole above 10, else one decimal: "average 0" read as a false alarm. */
+        ks_inc_set_title(inc, "Inventory volume drop on %s (%s events in the last %s, average %.*f)",
+                         chname, ks_fmt_count(c->vol_hour, a), w, avg >= 10 ? 0 : avg >= 1 ? 1 : 2,
+                         avg);
         char fam[300];
         snprintf(fam, sizeof(fam), "volume_drop:%s", chname);
         ks_inc_set_fingerprint(e, inc, fam, NULL);

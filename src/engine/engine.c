@@ -663,6 +663,9 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err)
 {
+    if (!*owner || strspn(owner, " \t\r\n") == strlen(owner)) {
+        return ks_err_set(err, KS_EUSAGE, "an owner needs a name");
+    }
     struct ks_incident *inc = action_target(e, id, at, err);
     if (!inc) {
         return err->rc;

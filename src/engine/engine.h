@@ -104,6 +104,11 @@ enum ks_rc ks_engine_ack(struct ks_engine *e, int64_t id, const char *by, ks_tim
                          struct ks_err *err);
 enum ks_rc ks_engine_set_status(struct ks_engine *e, int64_t id, const char *status,
                                 const char *by, ks_time at, struct ks_err *err);
+/* Whether name is an incident type (sync_failure, ..., external). */
+int ks_engine_type_known(const char *name);
+#define KS_INCIDENT_TYPES                                                                          \
+    "sync_failure, volume_drop, data_corruption, order_rejections, system_outage, "               \
+    "supplier_shortfall, fulfillment_error, feed_schema_change, metric_anomaly or external"
 #define KS_NOTE_MAX 8192 /* bytes of a note (ks_engine_note refuses more) */
 enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
                           ks_time at, struct ks_err *err);

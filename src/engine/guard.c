@@ -406,12 +406,18 @@ void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_inc
         if (nheld > KS_HOLD_LIST) {
             snprintf(more, sizeof(more), " and %s more", ks_fmt_count(nheld - KS_HOLD_LIST, a));
         }
+        const char *list = "";
+        for (size_t k = 0; k < nh; k++) {
+            if (hs[k].inc == inc && hs[k].held.p) {
+                list = hs[k].held.p; /* every value held here is inc's */
+            }
+        }
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Update %s of %s from source %s is corrupt again after the rollback: %s %s "
                   "held at their last known good quantity (%s%s), the other %s go through as a "
                   "clean update's would; the channel is not paused again",
                   batch, chname, src, ks_fmt_count(nheld, a), nheld == 1 ? "value" : "values",
-                  nh && hs[0].held.p ? hs[0].held.p : "", more, ks_fmt_count(keep, b));
+                  list, more, ks_fmt_count(keep, b));
     }
     for (size_t k = 0; k < nh; k++) {
         struct holder *h = &hs[k];

@@ -20,6 +20,16 @@ static const char *status_names[] = {"investigating", "contained", "resolving", 
 static const char *tl_names[] = {"signal", "escalation", "status", "action",
                                  "notification", "note", "sla"};
 
+int ks_engine_type_known(const char *name)
+{
+    for (size_t i = 0; name && i < KS_IT__COUNT; i++) {
+        if (!strcmp(itype_names[i], name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 const char *ks_itype_name(enum ks_itype t)
 {
     return t < KS_IT__COUNT ? itype_names[t] : "?";

@@ -715,6 +715,34 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
     pthread_mutex_unlock(&h->lock);
 }
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* %HH decoded in paths and query values, as libmicrohttpd does, except %00:
+ * a NUL would cut the text short for every C string after it
+ * (/v1/incidents/1%00abc read as incident 1), so it stays as written. */
+static size_t unescape(void *cls, struct MHD_Connection *mc, char *s)
+{
+    (void)cls, (void)mc;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -824,6 +852,11 @@ struct ks_http *ks_http_start(const struct ks_http_opts *o, struct ks_err *err)
         {MHD_OPTION_LISTEN_SOCKET, h->listen_fd, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed_cb, h},
         {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)h->o.max_conns, NULL},
+        /* One address cannot hold every connection (clients that send their
+         * headers a line at a time, say): a quarter of them at most. */
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+         (intptr_t)(h->o.max_conns / 4 > 16 ? h->o.max_conns / 4 : 16), NULL},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)h->o.idle_timeout, NULL},
         /* the read buffer and the headers of one connection */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(64 * 1024), NULL},

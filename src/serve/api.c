@@ -203,6 +203,12 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
         ks_http_error(resp, 400, "invalid", "query \"severity\": '%s' is not P1, P2 or P3", sev);
         return;
     }
+    const char *type = ks_http_query(req, "type");
+    if (type && !ks_engine_type_known(type)) {
+        ks_http_error(resp, 400, "invalid", "query \"type\": unknown type '%s' (use %s)", type,
+                      KS_INCIDENT_TYPES);
+        return;
+    }
     const char *view = ks_http_query(req, "view");
     if (view && strcmp(view, "brief") != 0 && strcmp(view, "full") != 0) {
         ks_http_error(resp, 400, "invalid", "query \"view\": '%s' is not brief or full", view);
@@ -213,7 +219,7 @@ static void get_incidents(const struct ks_http_req *req, struct ks_http_resp *re
     struct list_ctx c = {&resp->body, view && strcmp(view, "brief") == 0, 0};
     /* filtered by the store's columns (severity, type and channel exact) */
     struct ks_incident_filter f = {.status = status, .severity = sev,
-                                   .type = ks_http_query(req, "type"),
+                                   .type = type,
                                    .channel = ks_http_query(req, "channel")};
     ks_buf_putc(&resp->body, '[');
     if (!s || s->ops->list_incidents(s, &f, list_row, &c, &err) != KS_OK) {

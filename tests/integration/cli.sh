@@ -8,6 +8,9 @@ check help_exits_0 exit_is 0 "$K" --help
 check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo guard feed action reconcile hooks; do $K \$c --help | grep -q usage: || exit 1; done"
 check unknown_command_exits_2 exit_is 2 "$K" frobnicate
 check ingest_without_files_exits_2 exit_is 2 "$K" ingest --db "$T/x.db"
+mkdir -p "$T/adir"
+check ingest_of_a_directory_exits_2 exit_is 2 "$K" ingest --db "$T/dir.db" "$T/adir"
+check ingest_of_a_directory_makes_no_db [ ! -e "$T/dir.db" ]
 check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexistent.ndjson
 check unknown_option_exits_2 exit_is 2 "$K" incidents --colour
 check reading_a_missing_db_exits_1 exit_is 1 "$K" incidents --db "$T/typo.db"
@@ -35,7 +38,7 @@ for i in 0 1 2 3 4 5 6 7 8 9; do printf '{"type":"complaint","ts":"2026-11-22T10
 check text_has_no_control_chars bash -c "! { $K incidents --db $T/esc.db; $K incident show 1 --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]'"
 check text_title_one_line bash -c "$K incidents --db $T/esc.db | grep -q \"'bad?\\[31mred FAKE'\""
 check json_keeps_them bash -c "$K incidents --db $T/esc.db --json | jq -r '.[0].title' | grep -q \$'bad\x1b\\[31mred'"
-check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
+check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
 check column_filters_drop bash -c "[ \"\$($K incidents --db $T/a.db --severity P2 --json)\" = '[]' ] && [ \"\$($K incidents --db $T/a.db --channel ebay --type data_corruption)\" = \"\$(printf '%-5s %-3s %-13s %-19s %-24s  %s\\n(no incidents with type data_corruption, channel ebay)' ID SEV STATUS TYPE DETECTED TITLE)\" ]"

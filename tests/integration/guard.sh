@@ -73,8 +73,9 @@ check automated_step_record_stays bash -c "$K incident show 1 --db $T/g.db --jso
 check at_beyond_horizon_refused exit_is 2 "$K" incident note 1 typo --by bob --at 2062-11-22T00:00:00Z --db "$T/g.db"
 check at_beyond_horizon_opened_nothing bash -c "[ \"\$($K incidents --db $T/g.db --json | jq length)\" = 1 ]"
 check unknown_step exit_is 1 "$K" incident step 1 nonsense done --by bob --db "$T/g.db"
-check verify_lists_spot_check bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"spot_check\":\\[{\"channel\":\"amazon\"'"
-check verify_lists_oversold_orders bash -c "$K incident verify 1 --db $T/g.db | grep -q '\"oversold_orders\":\\[{\"order_id\":\"O-1\",\"customer\":\"c-1\",\"channel\":\"amazon\",\"at\":\"2026-11-22T10:18:00.000Z\",\"value\":250.0}\\],\"oversold_value\":250.0'"
+check verify_lists_spot_check bash -c "$K incident verify 1 --json --db $T/g.db | grep -q '\"spot_check\":\\[{\"channel\":\"amazon\"'"
+check verify_text_form bash -c "$K incident verify 1 --db $T/g.db | grep -q '^oversold orders in the window: 1, 250.00 in value'"
+check verify_lists_oversold_orders bash -c "$K incident verify 1 --json --db $T/g.db | grep -q '\"oversold_orders\":\\[{\"order_id\":\"O-1\",\"customer\":\"c-1\",\"channel\":\"amazon\",\"at\":\"2026-11-22T10:18:00.000Z\",\"value\":250.0}\\],\"oversold_value\":250.0'"
 check reconcile_json bash -c "$K reconcile --json --db $T/g.db | grep -q '\"oversell_risks\":0'"
 
 # --- per-SKU holding: a zero spike whose importer keeps sending four of the zeros in an
@@ -102,5 +103,15 @@ check approve_refused_for_role exit_is 1 "$K" action approve 1 zero_channel --by
 check approve_by_lead "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/s.db"
 check zeroed_on_feed bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
 check hook_queued bash -c "$K incident show 1 --db $T/s.db --json | grep -q 'Hook zero_channel requested'"
+
+# --- the demo's walkthrough: two corruptions (walmart, ebay); release --all after only
+# the first rollback lets the other channels go, says which, and names what it refused.
+"$K" demo --no-serve --db "$T/dm.db" >"$T/dm.out" 2>&1
+check demo_lists_every_rollback bash -c "grep -c '^  kintsugi guard rollback [0-9]* --by you' $T/dm.out | grep -qx 2"
+"$K" guard rollback 3 --by you --db "$T/dm.db" >/dev/null
+"$K" guard release --all --by you --db "$T/dm.db" >"$T/rel.out" 2>"$T/rel.err"
+check release_all_partial_exit_1 [ $? -eq 1 ]
+check release_all_says_what_went grep -qx 'released: amazon, shopify, walmart' "$T/rel.out"
+check release_all_names_the_refused grep -q 'ebay holds values of the corrupt update of incident 4' "$T/rel.err"
 
 echo "RESULT passed=$passed failed=$failed"

@@ -255,6 +255,8 @@ mkdir -p "$T/downbox"
 printf 'receivers:\n  down: {dir: "%s"}\nnotify: {team: [down], customer: [down]}\n' "$T/downbox" >"$T/down2.yaml"
 "$K" messages deliver --wait 0 --config "$T/down2.yaml" --db "$T/down.db" >"$T/down2.out" 2>&1
 check down_held_until_the_retry grep -qx 'messages: 0 sent, 0 failed for good; some still wait for a retry' "$T/down2.out"
+check now_unknown_receiver_exits_2 exit_is 2 "$K" messages deliver --wait 0 --now --receiver nosuch --config "$T/down2.yaml" --db "$T/down.db"
+check retry_failed_unknown_receiver_exits_2 exit_is 2 "$K" messages retry-failed --receiver nosuch --by rob --config "$T/down2.yaml" --db "$T/down.db"
 "$K" messages deliver --wait 0 --now --receiver down --config "$T/down2.yaml" --db "$T/down.db" >"$T/down2.out" 2>&1
 check down_now_made_due grep -qx '46 waiting messages of down made due now' "$T/down2.out"
 check down_now_sent grep -qx 'messages: 46 sent, 0 failed for good' "$T/down2.out"

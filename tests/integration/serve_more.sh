@@ -119,6 +119,8 @@ END=$(get /v1/feed/amazon | jq .cursor)
 check feed_at_its_end_is_empty [ "$(get "/v1/feed/amazon?since=$END" | jq -c '[.changes, .cursor]')" = "[[],$END]" ]
 check feed_past_its_end_409 status_is 409 GET "/v1/feed/amazon?since=$((END + 1))" "$VIEW"
 check feed_past_its_end_says_so grep -q "is past the end of amazon's feed (its last change is $END)" "$T/body"
+check incidents_unknown_type_400 status_is 400 GET '/v1/incidents?type=bogus' "$VIEW"
+check incidents_known_type_200 status_is 200 GET '/v1/incidents?type=external' "$VIEW"
 # A dry run that is not a boolean is refused, never taken for a real rollback.
 check rollback_dry_run_1_400 status_is 400 POST /v1/guard/rollback "$ADMIN" '{"incident":1,"dry_run":1}'
 check rollback_dry_run_no_400 status_is 400 POST /v1/guard/rollback "$ADMIN" '{"incident":1,"dry_run":"no"}'

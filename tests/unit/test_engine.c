@@ -489,6 +489,8 @@ static void actions_refuse_what_they_cannot_do(void)
     CHECK_INT(ks_engine_ack(e, 1, "bob", KS_TIME_NONE, &err), KS_ESTATE); /* status change acked */
     CHECK_INT(ks_engine_note(e, 1, "looking at the pipeline", "bob", KS_TIME_NONE, &err), KS_OK);
     CHECK_INT(ks_engine_assign(e, 1, "carol", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_assign(e, 1, " ", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK_INT(ks_engine_note(e, 1, " \n", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
     struct ks_buf b = {0};
     ks_engine_incident_json(e, 1, 1, &b);
     CHECK(strstr(b.p, "\"owner\":\"carol\"") != NULL);

@@ -394,6 +394,17 @@ static void query_params_are_decoded_and_headers_case_insensitive(void)
     CHECK(strstr(r->body, "\"q_missing\"") == NULL);
     CHECK(strstr(r->body, "\"x_test\":\"Hello There\"") != NULL);
     free(r);
+    /* %00 is not decoded: a NUL would cut the id and the query short */
+    r = req(ks_http_port(h), "GET", "/v1/incidents/1%00abc?status=open%00junk", hdrs, NULL);
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"id\":\"1%00abc\"") != NULL);
+    CHECK(strstr(r->body, "\"q_status\":\"open%00junk\"") != NULL);
+    free(r);
+    /* a path that is not UTF-8 once decoded is refused */
+    r = req(ks_http_port(h), "GET", "/v1/incidents/%ff%fe", hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "not valid UTF-8") != NULL);
+    free(r);
     ks_http_stop(h);
     LEAK_END();
 }
