@@ -843,10 +843,11 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
     uint64_t nheld = held_skus(e, inc);
     if (nheld) {
         ks_buf_printf(report,
-                      "; %s values held per SKU stay at their last known good quantity until a "
-                      "value in the normal range arrives, a person accepts them or the incident "
-                      "is resolved",
-                      ks_fmt_count(nheld, d));
+                      "; %s %s held per SKU %s at %s last known good quantity until a value in "
+                      "the normal range arrives, a person accepts %s or the incident is resolved",
+                      ks_fmt_count(nheld, d), nheld == 1 ? "value" : "values",
+                      nheld == 1 ? "stays" : "stay", nheld == 1 ? "its" : "their",
+                      nheld == 1 ? "it" : "them");
     }
     if (!dry_run) {
         inc->rolled_back = 1;

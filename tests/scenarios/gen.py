@@ -1013,7 +1013,7 @@ def contain_corruption_zero_source_keeps_sending():
         type="data_corruption", severity="P1", status="contained", signals=["zero_spike"],
         skus=5, sku_list=aff,
         timeline_contains=[
-            "Paused outbound sync on all 1 channels (amazon)",
+            "Paused outbound sync on all 1 channel (amazon)",
             "4 values of update b3 of amazon held at their last known good quantity: source erp "
             "still sends them the corrupt way (SKU-0001 0 (kept at 10), SKU-0002 0 (kept at 10), "
             "SKU-0003 0 (kept at 10), SKU-0004 0 (kept at 10))",
@@ -1023,7 +1023,7 @@ def contain_corruption_zero_source_keeps_sending():
             "accepts them or the incident is resolved",
             "Released amazon: 36 held values let through in order",
             "3 values of update b4 of amazon held at their last known good quantity",
-            "1 SKUs of amazon held per SKU are back in the normal range in update b4 "
+            "1 SKU of amazon held per SKU is back in the normal range in update b4 "
             "(SKU-0001 8)",
             "Accepted by alice: the flagged values are correct; 3 SKUs take them"]))
     s.exp["restart_at"] = n3
@@ -1111,7 +1111,7 @@ def contain_corruption_shift_again_after_rollback():
         timeline_contains=[
             "Rolled back by alice: incident 1: 40 held corrupt values discarded; 12 SKUs set back "
             "to their last known good quantity (12 of them phantom-stock SKUs zeroed at "
-            "detection), 28 already there",
+            "detection), 0 already there",
             "Released amazon",
             "Update b3 of amazon from source erp is corrupt again after the rollback: 12 values "
             "held at their last known good quantity (SKU-0001 550 (kept at 55)",
@@ -1184,7 +1184,7 @@ def contain_corruption_resolve_ends_holding():
         type="data_corruption", severity="P1", status="resolved",
         timeline_contains=[
             "4 values of update b3 of amazon held at their last known good quantity",
-            "Resolved, so the source is taken as fixed: the per-SKU holding on amazon ends (4 "
+            "Resolved, so the source is taken as fixed: the per-SKU holding on amazon ends (5 "
             "SKUs no longer watched); 4 values held per SKU since the rollback are dropped and "
             "the channel keeps their last known good quantity",
             "The flagged quantities of 0 SKUs are now the last known good reference"]))
