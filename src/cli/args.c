@@ -34,7 +34,9 @@ const char *ks_cli_safe(const char *s)
     ks_buf_reset(b);
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
-        ks_buf_putc(b, c == '\t' || c == '\n' || c == '\r' ? ' ' : c < 0x20 || c == 0x7f ? '?' : (char)c);
+        ks_buf_putc(b, c == '\t' || c == '\n' || c == '\r' ? ' '
+                       : c < 0x20 || c == 0x7f             ? '?'
+                                                           : (char)c);
     }
     return b->p;
 }

@@ -806,7 +806,7 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
                 continue;
             }
             if ((p->flags & KS_PAIR_KNOWN) &&
-                       (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
+                (!(p->flags & KS_PAIR_GUARDED) || p->guarded != p->good)) {
                 restored++;
                 phantom += (p->flags & KS_PAIR_RISEN) != 0;
                 if (!dry_run) {

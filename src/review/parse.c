@@ -455,9 +455,9 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
         /* Saving it would wipe the review (its action items and their
          * history too): say so instead. */
         rc = ks_err_set(err, KS_EINPUT,
-                        "%s: the review sets nothing (no root_cause, whys, went_well, improve, "
-                        "action_items or notes): saving it would empty the review; send the "
-                        "fields it should have",
+                        "%s:1: the review sets nothing (no root_cause, whys, went_well, "
+                        "improve, action_items or notes): saving it would empty the review; "
+                        "send the fields it should have",
                         name);
     }
     if (rc != KS_OK) {

@@ -184,13 +184,13 @@ static void parse_errors_name_their_line(void)
         {"action_items:\n  - {text: x, due: soon, kind: immediate}\n",
          "r.md:2: action_items[0].due: must be a date (2026-12-01) or an RFC 3339 time, got \"soon\""},
         {"action_items:\n  - owner: bob\n    kind: immediate\n", "r.md:2: action_items[0]: needs a text"},
-        {"", "r.md: the review sets nothing (no root_cause, whys, went_well, improve, "
+        {"", "r.md:1: the review sets nothing (no root_cause, whys, went_well, improve, "
              "action_items or notes): saving it would empty the review; send the fields it "
              "should have"},
-        {"{}", "r.md: the review sets nothing (no root_cause, whys, went_well, improve, "
+        {"{}", "r.md:1: the review sets nothing (no root_cause, whys, went_well, improve, "
                "action_items or notes): saving it would empty the review; send the fields it "
                "should have"},
-        {"{\"flags\": []}", "r.md: the review sets nothing (no root_cause, whys, went_well, "
+        {"{\"flags\": []}", "r.md:1: the review sets nothing (no root_cause, whys, went_well, "
                           "improve, action_items or notes): saving it would empty the review; "
                           "send the fields it should have"},
     };
