@@ -516,6 +516,9 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
                 ks_buf_puts(&allow, ", ");
             }
             ks_buf_puts(&allow, rt->r->method);
+            if (!strcmp(rt->r->method, "GET")) {
+                ks_buf_puts(&allow, ", HEAD"); /* answered as GET is, without the body */
+            }
         }
     }
     if (!c->rt) {

@@ -464,7 +464,7 @@ static void wrong_method_is_405_with_allow(void)
     struct ks_http *h = start(0, 0);
     struct res *r = req(ks_http_port(h), "PUT", "/v1/incidents/3", as_admin, "{}");
     CHECK_INT(r->status, 405);
-    CHECK(has_header(r, "Allow: GET, DELETE"));
+    CHECK(has_header(r, "Allow: GET, HEAD, DELETE"));
     CHECK(strstr(r->body, "\"code\":\"method_not_allowed\"") != NULL);
     free(r);
     ks_http_stop(h);
