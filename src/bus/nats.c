@@ -24,6 +24,33 @@ static void on_closed(natsConnection *nc, void *ctx)
     pthread_mutex_unlock(&bc->mu);
 }
 
+/* One server, or several separated by commas (each nats://HOST:PORT, or
+ * HOST:PORT after the first): the client is given the list, which it tries
+ * in turn and reconnects through (a comma list as one URL is not taken). */
+static natsStatus set_servers(natsOptions *opts, const char *url)
+{
+    if (!strchr(url, ',')) {
+        return natsOptions_SetURL(opts, url);
+    }
+    char *copy = ks_strdup(url), *save = NULL;
+    const char *servers[64];
+    char *owned[64];
+    int n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok && n < 64; tok = strtok_r(NULL, ",", &save)) {
+        struct ks_buf b = {0};
+        ks_buf_printf(&b, "%s%s", strncmp(tok, "nats://", 7) == 0 ? "" : "nats://", tok);
+        owned[n] = b.p;
+        servers[n] = owned[n];
+        n++;
+    }
+    natsStatus st = natsOptions_SetServers(opts, servers, n);
+    for (int i = 0; i < n; i++) {
+        ks_free(owned[i]);
+    }
+    ks_free(copy);
+    return st;
+}
+
 int ks_bus_options(struct ks_bus_conn *bc, const struct ks_bus_conf *c, int max_reconnect,
                    natsConnectionHandler disconnected, natsConnectionHandler reconnected,
                    void *ctx, struct ks_err *err)
@@ -34,7 +61,7 @@ int ks_bus_options(struct ks_bus_conn *bc, const struct ks_bus_conf *c, int max_
     bc->inited = 1;
     natsStatus st = natsOptions_Create(&bc->opts);
     if (st == NATS_OK) {
-        st = natsOptions_SetURL(bc->opts, c->url);
+        st = set_servers(bc->opts, c->url);
     }
     if (st == NATS_OK) {
         st = natsOptions_SetMaxReconnect(bc->opts, max_reconnect);

@@ -72,12 +72,12 @@ int ks_bus_url_check(const char *url, struct ks_err *err)
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        const char *colon = NULL;
-        if (n > 7 && memcmp(p, "nats://", 7) == 0) {
-            colon = memrchr(p + 7, ':', n - 7);
-        }
+        /* nats://HOST:PORT, or HOST:PORT after the first (the scheme is
+         * taken as said: nats://a:4222,b:4222,c:4222) */
+        size_t skip = n > 7 && memcmp(p, "nats://", 7) == 0 ? 7 : p == url ? n : 0;
+        const char *colon = skip < n ? memrchr(p + skip, ':', n - skip) : NULL;
         size_t port_len = colon ? n - (size_t)(colon + 1 - p) : 0;
-        int ok = colon && colon > p + 7 && port_len >= 1 && port_len <= 5;
+        int ok = colon && colon > p + skip && port_len >= 1 && port_len <= 5;
         for (size_t i = 0; ok && i < port_len; i++) {
             ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
         }

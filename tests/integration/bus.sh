@@ -29,6 +29,15 @@ no_bus() { # a port where nothing listens: exit 1, saying what
     [ $? -eq 1 ] && grep -q "cannot connect to the bus" "$T/nobus.err"
 }
 check publish_bus_down_exit_1 no_bus
+# Several servers: the client gets the list (one down is tried past), the scheme said once.
+server_list() {
+    local p hostport=${BUS#nats://}
+    p=$(free_port)
+    "$K" publish --bus "nats://127.0.0.1:$p,$hostport" --stream LIST --subject list.ev --json \
+        "$SC/wms_complete_outage/events.ndjson" >"$T/list.json" 2>"$T/list.err" || { cat "$T/list.err"; return 1; }
+    jq -e '.not_acknowledged == 0 and .acknowledged > 0' "$T/list.json" >/dev/null
+}
+check publish_to_a_server_list server_list
 
 BAD=$SC/bad_input_is_rejected_and_not_applied/events.ndjson
 bad_lines() {
