@@ -680,6 +680,8 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
         ks_live_free(l);
         return rc;
     }
+    l->a.after_effects = ks_live_more_write_messages;
+    l->a.after_ctx = l;
     if (!l->o.clock_event) {
         /* The wall clock: an event further ahead of it than max_skew is a
          * sender's clock gone wrong, rejected with that reason. */

@@ -27,7 +27,8 @@ struct ks_live_mark {
     int64_t id;     /* dead letter */
     char *status;
     char *reason;   /* dead letter: the new reason, NULL: none */
-    char *key;      /* hook */
+    char *key;      /* hook; message: its idempotency key (NULL in older journals) */
+    char *receiver; /* message */
     char *detail;   /* hook */
     struct ks_buf raw; /* dead letter: the line replayed (a fix made meanwhile included) */
     int64_t attempts;
@@ -49,6 +50,7 @@ void ks_live_more_drop(struct ks_live *l)
         ks_free(l->marks[i].status);
         ks_free(l->marks[i].reason);
         ks_free(l->marks[i].key);
+        ks_free(l->marks[i].receiver);
         ks_free(l->marks[i].detail);
         ks_buf_fini(&l->marks[i].raw);
     }
@@ -64,8 +66,7 @@ enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
     for (size_t i = 0; i < l->nmarks && rc == KS_OK; i++) {
         struct ks_live_mark *m = &l->marks[i];
         if (m->hook == 2) {
-            rc = s->ops->update_message(s, m->id, m->status, m->attempts, m->next_at, m->sent_at,
-                                        m->detail, err);
+            continue; /* after the effects: ks_live_more_write_messages */
         } else if (!m->hook) {
             /* with the line replayed: after a restart the row (made anew
              * by the journal) shows it as it was when replayed */
@@ -87,6 +88,34 @@ enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err)
                 rc = s->ops->update_hook(s, m->key, m->status, m->attempts, m->next_at,
                                          m->detail, err);
             }
+        }
+        if (rc == KS_ENOTFOUND) {
+            rc = KS_OK; /* a row that is no more: nothing to record */
+        }
+    }
+    return rc;
+}
+
+enum ks_rc ks_live_more_write_messages(struct ks_shell *sh, void *ctx, struct ks_err *err)
+{
+    struct ks_live *l = ctx;
+    struct ks_store *s = sh->store;
+    enum ks_rc rc = KS_OK;
+    for (size_t i = 0; i < l->nmarks && rc == KS_OK; i++) {
+        struct ks_live_mark *m = &l->marks[i];
+        if (m->hook != 2) {
+            continue;
+        }
+        /* By key and receiver: a message written again when the journal is
+         * re-applied after a restart has a new id; its result must land on
+         * it, or it would be sent again. */
+        int64_t id = m->id;
+        if (m->key && m->receiver) {
+            rc = s->ops->message_id(s, m->key, m->receiver, &id, err);
+        }
+        if (rc == KS_OK) {
+            rc = s->ops->update_message(s, id, m->status, m->attempts, m->next_at, m->sent_at,
+                                        m->detail, err);
         }
         if (rc == KS_ENOTFOUND) {
             rc = KS_OK; /* a row that is no more: nothing to record */
@@ -313,6 +342,10 @@ static enum ks_rc op_message_result(struct ks_live *l, json_t *j, struct ks_buf 
     struct ks_live_mark *m = add_mark(l);
     m->hook = 2;
     m->id = id;
+    const char *key = json_string_value(json_object_get(j, "key"));
+    const char *receiver = json_string_value(json_object_get(j, "receiver"));
+    m->key = key ? ks_strdup(key) : NULL;
+    m->receiver = receiver ? ks_strdup(receiver) : NULL;
     m->status = ks_strdup(status);
     m->detail = ks_strdup(detail);
     m->attempts = json_integer_value(json_object_get(j, "attempts"));
@@ -382,9 +415,12 @@ static void result_cmd(struct ks_buf *b, const struct ks_hook_row *d, const stru
 static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
                         const struct ks_message_try *t)
 {
-    ks_buf_printf(b, "{\"op\":\"message_result\",\"id\":%lld,\"incident\":%lld,\"status\":\"%s\","
-                     "\"attempts\":%d,\"next_at\":",
-                  (long long)m->id, (long long)m->incident, t->status, t->attempts);
+    ks_buf_printf(b, "{\"op\":\"message_result\",\"id\":%lld,\"key\":", (long long)m->id);
+    ks_shell_json_bytes(b, m->key, strlen(m->key));
+    ks_buf_puts(b, ",\"receiver\":");
+    ks_shell_json_bytes(b, m->receiver, strlen(m->receiver));
+    ks_buf_printf(b, ",\"incident\":%lld,\"status\":\"%s\",\"attempts\":%d,\"next_at\":",
+                  (long long)m->incident, t->status, t->attempts);
     if (t->next_at == KS_TIME_NONE) {
         ks_buf_puts(b, "null");
     } else {

@@ -73,6 +73,9 @@ int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, c
                      const char *actor, struct ks_buf *out, struct ks_err *err, enum ks_rc *rc);
 /* Inside the batch's transaction: the rows those ops changed. */
 enum ks_rc ks_live_more_write(struct ks_live *l, struct ks_err *err);
+/* The delivery results of messages among the marks, recorded after the
+ * flush's effects (the shell's after_effects); then every mark goes. */
+enum ks_rc ks_live_more_write_messages(struct ks_shell *sh, void *ctx, struct ks_err *err);
 /* Forgets the rows of a batch that was not written. */
 void ks_live_more_drop(struct ks_live *l);
 /* The deliverer: threads making the due attempts of the outboxes and

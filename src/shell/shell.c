@@ -749,6 +749,7 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
     if (ks_store_begin(sh->store, &err) != KS_OK || (extra && extra(sh, ctx, &err) != KS_OK) ||
         (checkpoint && sh->eng && ks_remedy_sla(sh->store, sh->eng, &err) != KS_OK) ||
         write_effects(sh, checkpoint, &skus, &err) != KS_OK ||
+        (sh->after_effects && sh->after_effects(sh, sh->after_ctx, &err) != KS_OK) ||
         ks_store_commit(sh->store, &err) != KS_OK) {
         struct ks_err ignore;
         ks_store_rollback(sh->store, &ignore);

@@ -59,6 +59,12 @@ struct ks_shell {
     void (*delivered)(void *ctx, const char *what, unsigned ok, unsigned retrying,
                       unsigned failed, unsigned unconfigured);
     void *delivered_ctx;
+    /* NULL, or called in every flush's transaction after the effects (the
+     * messages of the triggers among them) are written: the server records
+     * delivery results there, so that a result re-applied from the journal
+     * finds the message its batch writes again. */
+    enum ks_rc (*after_effects)(struct ks_shell *s, void *ctx, struct ks_err *err);
+    void *after_ctx;
 };
 
 /* Prints "kintsugi: " + message on stderr (the shell's failures). */

@@ -399,6 +399,7 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_UPDATE_MESSAGE] = "UPDATE messages SET status = ?2, attempts = ?3, next_at = ?4, "
                           "sent_at = ?5, detail = ?6, lease_owner = NULL, lease_until = NULL "
                           "WHERE id = ?1",
+    [ST_MESSAGE_ID] = "SELECT id FROM messages WHERE key = ?1 AND receiver = ?2",
     [ST_CLAIM_PEOPLE] = KS_SQL_CLAIM_MESSAGES(KS_SQL_PEOPLE, ""),
     [ST_CLAIM_CUSTOMERS] = KS_SQL_CLAIM_MESSAGES(KS_SQL_CUSTOMERS, ""),
     [ST_DUE_MESSAGES] = KS_SQL_DUE("messages", "queued", " AND (receiver = ?3 OR ?3 IS NULL)"),

@@ -1405,6 +1405,18 @@ static enum ks_rc sql_update_message(struct ks_store *s, int64_t id, const char 
     return rc;
 }
 
+static enum ks_rc sql_message_id(struct ks_store *s, const char *key, const char *receiver,
+                                 int64_t *id, struct ks_err *err)
+{
+    int found = 0;
+    enum ks_rc rc = q_ints(db(s), ST_MESSAGE_ID, SQLV(V_TEXT(key), V_TEXT(receiver)), id, 1,
+                           &found, err, "find a message by key");
+    if (rc == KS_OK && !found) {
+        return ks_err_set(err, KS_ENOTFOUND, "no message of key %s for %s", key, receiver);
+    }
+    return rc;
+}
+
 static enum ks_rc sql_get_trigger(struct ks_store *s, int64_t incident, const char *name,
                                   int64_t seq, struct ks_trigger_row *out, int *found,
                                   struct ks_err *err)
@@ -1574,7 +1586,8 @@ static enum ks_rc sql_copy_log(struct ks_store *s, struct ks_err *err)
     .revoke_token = sql_revoke_token, .add_journal = sql_add_journal,                              \
     .list_journal = sql_list_journal, .trim_journal = sql_trim_journal,                            \
     .add_message = sql_add_message, .list_messages = sql_list_messages,                            \
-    .update_message = sql_update_message, .claim_due = sql_claim_due,                            \
+    .update_message = sql_update_message, .message_id = sql_message_id,                            \
+    .claim_due = sql_claim_due,                            \
     .void_leases = sql_void_leases, .due_summary = sql_due_summary,                              \
     .hold_messages = sql_hold_messages, .due_now = sql_due_now,                                    \
     .get_trigger = sql_get_trigger,                          \

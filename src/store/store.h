@@ -456,6 +456,11 @@ struct ks_store_ops {
     enum ks_rc (*update_message)(struct ks_store *s, int64_t id, const char *status,
                                  int64_t attempts, ks_time next_at, ks_time sent_at,
                                  const char *detail, struct ks_err *err);
+    /* The id of the message of this idempotency key for this receiver (the
+     * pair is unique): KS_ENOTFOUND for none. A row written again after a
+     * restart has a new id and the same pair. */
+    enum ks_rc (*message_id)(struct ks_store *s, const char *key, const char *receiver,
+                             int64_t *id, struct ks_err *err);
     /* Triggers: get (*found = 0: not fired; name borrowed in out) and put
      * (an upsert by incident, name, seq). */
     enum ks_rc (*get_trigger)(struct ks_store *s, int64_t incident, const char *name, int64_t seq,

@@ -287,6 +287,21 @@ static void access_log(void *ctx, const struct ks_http_done *d)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* The hooks run after the response is sent, observe before access_log:
+ * waits (up to 10 s) until access_log has seen n requests. */
+static void wait_logs(int n)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&log_lock);
+        int seen = nlogs;
+        pthread_mutex_unlock(&log_lock);
+        if (seen >= n) {
+            return;
+        }
+        usleep(5000);
+    }
+}
+
 static void observe(void *ctx, const struct ks_http_done *d)
 {
     (void)ctx;
@@ -712,9 +727,7 @@ static void hooks_see_every_finished_request(void)
     struct res *r = req(port, "POST", "/v1/incidents/9/ack", as_responder, NULL);
     free(r);
     /* the hooks run after the response is sent: wait for them */
-    for (int i = 0; i < 200 && __atomic_load_n(&nobs, __ATOMIC_RELAXED) < 1; i++) {
-        usleep(5000);
-    }
+    wait_logs(1);
     pthread_mutex_lock(&log_lock);
     CHECK_INT(nlogs, 1);
     CHECK(strncmp(last_log, "POST /v1/incidents/9/ack /v1/incidents/{id}/ack 200 who=rui "
@@ -724,9 +737,7 @@ static void hooks_see_every_finished_request(void)
     pthread_mutex_unlock(&log_lock);
     r = req(port, "GET", "/nope", NULL, NULL);
     free(r);
-    for (int i = 0; i < 200 && __atomic_load_n(&nobs, __ATOMIC_RELAXED) < 2; i++) {
-        usleep(5000);
-    }
+    wait_logs(2);
     pthread_mutex_lock(&log_lock);
     CHECK(strncmp(last_log, "GET /nope - 404 who= ", 21) == 0);
     pthread_mutex_unlock(&log_lock);

@@ -234,6 +234,13 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     CHECK_INT(s->ops->update_message(s, 9, "sent", 2, KS_TIME_NONE, 5000, "ok", &err),
               KS_ENOTFOUND);
     CHECK_STR(err.msg, "no message 9");
+    /* the pair (key, receiver) finds its row */
+    int64_t id = 0;
+    CHECK_INT(s->ops->message_id(s, "ks-1", "files", &id, &err), KS_OK);
+    CHECK_INT(id, 3);
+    CHECK_INT(s->ops->message_id(s, "ks-1", "mail", &id, &err), KS_OK);
+    CHECK_INT(id, 1);
+    CHECK_INT(s->ops->message_id(s, "ks-2", "mail", &id, &err), KS_ENOTFOUND);
     struct mlist l = {0};
     CHECK_INT(s->ops->list_messages(s, NULL, mrow, &l, &err), KS_OK);
     CHECK_STR(l.text, "1 ks-1 mail customer sent 2 1970-01-01T00:00:05.000Z ok|"
