@@ -900,12 +900,16 @@ void ks_http_stop(struct ks_http *h)
         pthread_mutex_lock(&h->lock);
         h->stopping = 1;
         pthread_mutex_unlock(&h->lock);
-        /* no more connections: the listening socket comes back to us */
+        /* No more connections: the listening socket comes back to us. It is
+         * shut down at once (a client that connects now is refused, not left
+         * waiting) and closed after MHD_stop_daemon: a worker of the pool may
+         * still be taking it out of its epoll set, and closing it under that
+         * worker would let the number be reused while it does. */
         MHD_socket fd = MHD_quiesce_daemon(h->d);
         if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
+            shutdown(fd, SHUT_RDWR);
         }
-        h->listen_fd = -1;
+        h->listen_fd = fd != MHD_INVALID_SOCKET ? fd : -1;
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += h->o.drain_ms / 1000;
