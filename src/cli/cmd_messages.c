@@ -263,14 +263,14 @@ static int preview(struct ks_shell *a, int64_t id, const char *tname)
     if (ks_cli_opt(&spec, "json")->set) {
         struct ks_buf j = {0};
         ks_buf_puts(&j, "{\"template\":");
-        ks_shell_json_bytes(&j, tname, strlen(tname));
+        ks_json_escape(&j, tname, strlen(tname));
         ks_buf_puts(&j, ",\"subject\":");
-        ks_shell_json_bytes(&j, subject.p, subject.len);
+        ks_json_escape(&j, subject.p, subject.len);
         ks_buf_puts(&j, ",\"body\":");
-        ks_shell_json_bytes(&j, body.p, body.len);
+        ks_json_escape(&j, body.p, body.len);
         ks_buf_puts(&j, ",\"from\":");
         if (set->from[k]) {
-            ks_shell_json_bytes(&j, set->from[k], strlen(set->from[k]));
+            ks_json_escape(&j, set->from[k], strlen(set->from[k]));
         } else {
             ks_buf_puts(&j, "\"built-in\"");
         }

@@ -391,7 +391,7 @@ void ks_det_accept_updates(struct ks_engine *e, struct ks_incident *inc)
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         /* Another open corruption incident's flagged values stay flagged. */
-        uint8_t *others = ks_guard_others(e, c, inc->id);
+        uint8_t *others = ks_guard_others(c, inc->id);
         ks_guard_held_accept(c, inc->id); /* resolved without a rollback: the values stand */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];

@@ -825,7 +825,7 @@ void ks_guard_hold_skus(struct ks_engine *e, struct ks_channel *c, struct ks_inc
 /* SKUs of c that belong to another incident than id: those another
  * incident's corrupt update changed the corrupt way, watched for it (a
  * bitmap of c->cap bits, ks_free it; NULL when there are none). */
-uint8_t *ks_guard_others(const struct ks_engine *e, const struct ks_channel *c, int64_t id);
+uint8_t *ks_guard_others(const struct ks_channel *c, int64_t id);
 /* Whether SKU s of c is incident id's to act on (others from ks_guard_others). */
 static inline int ks_guard_mine(const uint8_t *others, uint32_t s)
 {

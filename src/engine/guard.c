@@ -209,9 +209,8 @@ static void mark(uint8_t **bits, uint32_t cap, uint32_t s)
     (*bits)[s >> 3] |= (uint8_t)(1u << (s & 7));
 }
 
-uint8_t *ks_guard_others(const struct ks_engine *e, const struct ks_channel *c, int64_t id)
+uint8_t *ks_guard_others(const struct ks_channel *c, int64_t id)
 {
-    (void)e;
     uint8_t *bits = NULL;
     for (uint32_t s = 0; s < c->cap && c->n_watch; s++) {
         int64_t o = owner_of(&c->pairs[s]);
@@ -456,7 +455,7 @@ void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_
             continue;
         }
         uint64_t watched = 0, dropped = 0, let = 0;
-        uint8_t *others = ks_guard_others(e, c, inc->id); /* another open incident's */
+        uint8_t *others = ks_guard_others(c, inc->id); /* another open incident's */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
             if (!(p->flags & KS_PAIR_WATCHED) || !ks_guard_mine(others, s)) {
@@ -743,7 +742,7 @@ static uint64_t held_skus(const struct ks_engine *e, const struct ks_incident *i
         if (!c->n_hold) {
             continue;
         }
-        uint8_t *others = ks_guard_others(e, c, inc->id);
+        uint8_t *others = ks_guard_others(c, inc->id);
         for (uint32_t s = 0; s < c->cap; s++) {
             n += (c->pairs[s].flags & KS_PAIR_HELD) && ks_guard_mine(others, s);
         }
@@ -794,7 +793,7 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         /* Another corruption incident's SKUs are left to its own rollback. */
-        uint8_t *others = ks_guard_others(e, c, id);
+        uint8_t *others = ks_guard_others(c, id);
         discarded += held_discard(c, id, !dry_run);
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];
@@ -871,7 +870,7 @@ enum ks_rc ks_engine_guard_accept(struct ks_engine *e, int64_t id, const char *b
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         /* Another corruption incident's held and watched SKUs stay as they are. */
-        uint8_t *others = ks_guard_others(e, c, id);
+        uint8_t *others = ks_guard_others(c, id);
         ks_guard_held_accept(c, id); /* good values now, released in order */
         for (uint32_t s = 0; s < c->cap; s++) {
             struct ks_pair *p = &c->pairs[s];

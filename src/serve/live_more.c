@@ -393,9 +393,9 @@ int ks_live_more_cmd(struct ks_live *l, const char *cmd, size_t len, int live, c
 static void result_cmd(struct ks_buf *b, const struct ks_hook_row *d, const struct ks_hook_try *t)
 {
     ks_buf_puts(b, "{\"op\":\"hook_result\",\"key\":");
-    ks_shell_json_bytes(b, d->key, strlen(d->key));
+    ks_json_escape(b, d->key, strlen(d->key));
     ks_buf_printf(b, ",\"incident\":%lld,\"action\":", (long long)d->incident);
-    ks_shell_json_bytes(b, d->action, strlen(d->action));
+    ks_json_escape(b, d->action, strlen(d->action));
     ks_buf_printf(b, ",\"attempt\":%d,\"ok\":%s,\"final\":%s,\"status\":\"%s\",\"attempts\":%d,"
                      "\"next_at\":",
                   t->attempt, t->ok ? "true" : "false", t->final ? "true" : "false", t->status,
@@ -406,7 +406,7 @@ static void result_cmd(struct ks_buf *b, const struct ks_hook_row *d, const stru
         ks_buf_printf(b, "%lld", (long long)t->next_at);
     }
     ks_buf_puts(b, ",\"detail\":");
-    ks_shell_json_bytes(b, t->detail, strlen(t->detail));
+    ks_json_escape(b, t->detail, strlen(t->detail));
     ks_buf_putc(b, '}');
 }
 
@@ -416,9 +416,9 @@ static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
                         const struct ks_message_try *t)
 {
     ks_buf_printf(b, "{\"op\":\"message_result\",\"id\":%lld,\"key\":", (long long)m->id);
-    ks_shell_json_bytes(b, m->key, strlen(m->key));
+    ks_json_escape(b, m->key, strlen(m->key));
     ks_buf_puts(b, ",\"receiver\":");
-    ks_shell_json_bytes(b, m->receiver, strlen(m->receiver));
+    ks_json_escape(b, m->receiver, strlen(m->receiver));
     ks_buf_printf(b, ",\"incident\":%lld,\"status\":\"%s\",\"attempts\":%d,\"next_at\":",
                   (long long)m->incident, t->status, t->attempts);
     if (t->next_at == KS_TIME_NONE) {
@@ -433,12 +433,12 @@ static void message_cmd(struct ks_buf *b, const struct ks_message_row *m,
         ks_buf_printf(b, "%lld", (long long)t->sent_at);
     }
     ks_buf_puts(b, ",\"detail\":");
-    ks_shell_json_bytes(b, t->detail, strlen(t->detail));
+    ks_json_escape(b, t->detail, strlen(t->detail));
     if (t->final_failure) {
         char text[600];
         ks_shell_message_gave_up(m, t, text, sizeof(text));
         ks_buf_puts(b, ",\"text\":");
-        ks_shell_json_bytes(b, text, strlen(text));
+        ks_json_escape(b, text, strlen(text));
     }
     ks_buf_putc(b, '}');
 }

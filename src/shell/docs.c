@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ks_shell_json_bytes(struct ks_buf *b, const char *raw, size_t n)
-{
-    ks_json_escape(b, raw, n); /* invalid UTF-8 as U+FFFD */
-}
-
 /* ---- the guarded feed ------------------------------------------------------------ */
 
 /* The SKU dictionary, read whole: the feed names SKUs by id. */
@@ -201,7 +196,7 @@ static int dl_row(void *vctx, const struct ks_deadletter *d)
     ks_buf_puts(b, ",\"reason\":");
     ks_json_escape(b, d->reason, strlen(d->reason));
     ks_buf_puts(b, ",\"raw\":");
-    ks_shell_json_bytes(b, d->raw, d->raw_len);
+    ks_json_escape(b, d->raw, d->raw_len);
     ks_buf_printf(b, ",\"status\":\"%s\",\"received_at\":\"%s\"}", d->status, at);
     c->n++;
     return 0;

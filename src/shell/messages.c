@@ -181,7 +181,7 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)
     char at[32];
     ks_buf_printf(b, "{\"id\":%lld,\"incident\":%lld,\"kind\":", (long long)m->id,
                   (long long)m->incident);
-    ks_shell_json_bytes(b, m->kind, strlen(m->kind));
+    ks_json_escape(b, m->kind, strlen(m->kind));
     const char *names[] = {"audience", "recipient", "receiver", "order", "subject",
                            "idempotency_key", "status"};
     const char *vals[] = {m->audience, m->recipient, m->receiver, m->order_id,
@@ -189,7 +189,7 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         ks_buf_printf(b, ",\"%s\":", names[i]);
         if (vals[i]) {
-            ks_shell_json_bytes(b, vals[i], strlen(vals[i]));
+            ks_json_escape(b, vals[i], strlen(vals[i]));
         } else {
             ks_buf_puts(b, "null");
         }
@@ -212,13 +212,13 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *b)
     }
     ks_buf_puts(b, ",\"detail\":");
     if (m->detail) {
-        ks_shell_json_bytes(b, m->detail, strlen(m->detail));
+        ks_json_escape(b, m->detail, strlen(m->detail));
     } else {
         ks_buf_puts(b, "null");
     }
     ks_buf_puts(b, ",\"body\":");
     if (m->body) {
-        ks_shell_json_bytes(b, m->body, strlen(m->body));
+        ks_json_escape(b, m->body, strlen(m->body));
     } else {
         ks_buf_puts(b, "null"); /* a brief view */
     }

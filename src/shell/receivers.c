@@ -105,7 +105,7 @@ void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n)
 static void json_str_or_null(struct ks_buf *out, const char *s)
 {
     if (s) {
-        ks_shell_json_bytes(out, s, strlen(s));
+        ks_json_escape(out, s, strlen(s));
     } else {
         ks_buf_puts(out, "null");
     }
@@ -135,7 +135,7 @@ enum ks_rc ks_shell_receivers_json(struct ks_store *s, const struct ks_config *c
     for (size_t i = 0; i < n; i++) {
         const struct ks_receiver_state *r = &v[i];
         ks_buf_puts(out, i ? ",{\"receiver\":" : "{\"receiver\":");
-        ks_shell_json_bytes(out, r->name, strlen(r->name));
+        ks_json_escape(out, r->name, strlen(r->name));
         ks_buf_puts(out, ",\"kind\":");
         if (r->kind) {
             ks_buf_printf(out, "\"%s\"", r->kind);

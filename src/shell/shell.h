@@ -337,8 +337,6 @@ void ks_shell_message_json(const struct ks_message_row *m, struct ks_buf *out);
  * the head of the checkpoint without restoring the engine: the `now` the
  * documents of reviews, reports and costs are judged at, by every door. */
 ks_time ks_shell_saved_clock(struct ks_store *s);
-/* raw (any bytes) as a JSON string; invalid UTF-8 shows as U+FFFD. */
-void ks_shell_json_bytes(struct ks_buf *b, const char *raw, size_t n);
 /* The changes of channel's guarded feed after since (at most limit, 0: all),
  * in order, each to fn; *cursor is the last seq handed over (since when
  * none). db names the database in the message of a damaged feed. */

@@ -127,18 +127,25 @@ static void the_clean_path_is_untouched_while_no_corruption_incident_is_open(voi
     ks_engine_free(r.e);
 }
 
-/* A zero spike (S00..S04 to zero) rolled back; the source keeps S00..S03 at zero in an
- * update that crosses nothing. Returns the run, the channel released. */
-static void zero_spike_kept_sending(struct run *r)
+/* amazon's NSKU SKUs at 10 (minute 0), then S00..S04 to zero (minute 1): a
+ * zero spike of 5 of 40 from source erp, incident 1. q holds minute 1's. */
+static void zero_spike(struct run *r, unsigned *q)
 {
-    start(r);
-    unsigned q[NSKU];
     fill(q, 10);
     update(r, 0, q);
     for (int k = 0; k < 5; k++) {
         q[k] = 0;
     }
     update(r, 1, q);
+}
+
+/* A zero spike (S00..S04 to zero) rolled back; the source keeps S00..S03 at zero in an
+ * update that crosses nothing. Returns the run, the channel released. */
+static void zero_spike_kept_sending(struct run *r)
+{
+    start(r);
+    unsigned q[NSKU];
+    zero_spike(r, q);
     q[4] = 10;
     update(r, 2, q);
     struct ks_err err;
@@ -290,12 +297,7 @@ static void two_incidents(struct run *r)
 {
     start(r);
     unsigned q[NSKU];
-    fill(q, 10);
-    update(r, 0, q);
-    for (int k = 0; k < 5; k++) {
-        q[k] = 0;
-    }
-    update(r, 1, q);
+    zero_spike(r, q);
     fill(q, 10);
     for (int k = 20; k < 29; k++) {
         q[k] = 100;
@@ -376,12 +378,7 @@ static void a_joining_corrupt_update_pauses_every_channel_again(void)
     line(&r, "{\"type\":\"inventory\",\"ts\":\"2026-11-22T09:59:00.000Z\",\"channel\":\"ebay\","
              "\"sku\":\"S00\",\"qty\":10}");
     unsigned q[NSKU];
-    fill(q, 10);
-    update(&r, 0, q);
-    for (int k = 0; k < 5; k++) {
-        q[k] = 0;
-    }
-    update(&r, 1, q);
+    zero_spike(&r, q);
     CHECK_INT(r.e->nch, 2);
     CHECK(r.e->ch[0].paused && r.e->ch[1].paused);
     struct ks_err err;
