@@ -71,6 +71,7 @@ struct ks_http_conn {
     struct MHD_Connection *mc;
     const struct route *rt;
     char *path;    /* the path as given (the hooks read it after libmicrohttpd's copy is gone) */
+    char *raw;     /* the path as sent, still percent-encoded: split before it is decoded */
     char method[16];
     char *pathbuf; /* the path, its segments NUL-terminated: param values */
     const char *seg[MAX_SEGS];
@@ -237,12 +238,19 @@ static int method_matches(const char *route, const char *req)
 }
 
 /* Splits the request's path into c->seg; 0 when it cannot be a route's. */
+static size_t unescape(void *cls, struct MHD_Connection *mc, char *s);
+
+/* The path's segments, each percent-decoded on its own once the path is
+ * split at its slashes, so that a value holding an encoded slash
+ * (/v1/feed/amazon%2Fus: the channel "amazon/us") stays one segment. */
 static int split_path(struct ks_http_conn *c, const char *url)
 {
-    if (url[0] != '/') {
+    const char *src = c->raw ? c->raw : url;
+    if (src[0] != '/') {
         return 0;
     }
-    c->pathbuf = ks_strdup(url);
+    ks_free(c->pathbuf);
+    c->pathbuf = ks_strdup(src);
     char *p = c->pathbuf;
     c->nseg = 0;
     while (*p == '/') {
@@ -253,6 +261,11 @@ static int split_path(struct ks_http_conn *c, const char *url)
         c->seg[c->nseg++] = p;
         char *e = strchr(p, '/');
         p = e ? e : p + strlen(p);
+    }
+    if (c->raw) {
+        for (int i = 0; i < c->nseg; i++) {
+            unescape(NULL, NULL, (char *)c->seg[i]); /* in place, within the segment */
+        }
     }
     return 1;
 }
@@ -614,8 +627,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *mc, const cha
     (void)version;
     struct ks_http *h = cls;
     struct ks_http_conn *c = *con_cls;
-    if (!c) {
-        c = ks_calloc(1, sizeof(*c));
+    if (!c || !c->h) {
+        if (!c) {
+            c = ks_calloc(1, sizeof(*c));
+        }
         c->h = h;
         c->mc = mc;
         clock_gettime(CLOCK_MONOTONIC, &c->t0);
@@ -674,6 +689,12 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
         return;
     }
     *con_cls = NULL;
+    if (!c->h) {
+        /* only the request line came: nothing was counted or routed */
+        ks_free(c->raw);
+        ks_free(c);
+        return;
+    }
     if (h->o.access_log || h->o.observe) {
         char remote[INET6_ADDRSTRLEN] = "";
         const union MHD_ConnectionInfo *ci =
@@ -709,6 +730,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
     ks_buf_fini(&c->body);
     ks_free(c->pathbuf);
     ks_free(c->path);
+    ks_free(c->raw);
     ks_free(c);
     pthread_mutex_lock(&h->lock);
     h->active--;
@@ -744,6 +766,17 @@ static size_t unescape(void *cls, struct MHD_Connection *mc, char *s)
     }
     *w = 0;
     return (size_t)(w - s);
+}
+
+/* The first callback of a request, with its target exactly as sent: its
+ * path is kept, still encoded, in the request's state that access_cb takes
+ * over. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    (void)cls, (void)mc;
+    struct ks_http_conn *c = ks_calloc(1, sizeof(*c));
+    c->raw = ks_strndup(uri, strcspn(uri, "?#"));
+    return c;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -860,6 +893,7 @@ struct ks_http *ks_http_start(const struct ks_http_opts *o, struct ks_err *err)
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
          (intptr_t)(h->o.max_conns / 4 > 16 ? h->o.max_conns / 4 : 16), NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, NULL},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_seen, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)h->o.idle_timeout, NULL},
         /* the read buffer and the headers of one connection */
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(64 * 1024), NULL},

@@ -110,6 +110,13 @@ check feed_same_as_cli same /v1/feed/amazon feed amazon --json
 check feed_since_same_as_cli same '/v1/feed/amazon?since=3' feed amazon --since 3 --json
 check feed_limit_same_as_cli same '/v1/feed/amazon?since=1&limit=2' feed amazon --since 1 --limit 2 --json
 check feed_unknown_channel_same_as_cli same /v1/feed/nowhere feed nowhere --json
+# A channel whose name holds a slash is one path segment when the slash is
+# percent-encoded (the path is split before it is decoded).
+status_is 202 POST /v1/events "$RESP" '{"type":"inventory","ts":"2026-11-22T10:17:00Z","channel":"amazon/us","sku":"S1","qty":7}' application/x-ndjson
+status_is 202 POST '/v1/events?end=true' "$RESP" '' application/x-ndjson
+check feed_slash_channel_same_as_cli same /v1/feed/amazon%2Fus feed amazon/us --json
+check feed_slash_channel_has_its_change [ "$(get /v1/feed/amazon%2fus | jq -c '[.channel, (.changes | map([.sku, .qty]))]')" = '["amazon/us",[["S1",7]]]' ]
+check feed_slash_unencoded_404 status_is 404 GET /v1/feed/amazon/us "$VIEW"
 check feed_bad_since_400 status_is 400 GET '/v1/feed/amazon?since=-1' "$VIEW"
 check feed_bad_since_names_the_field grep -q 'query \\"since\\"' "$T/body"
 check feed_state_unknown_channel_404 status_is 404 GET '/v1/feed/nowhere?state=1' "$VIEW"
