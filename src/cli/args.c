@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void ks_cli_error(const char *fmt, ...)
 {
@@ -39,6 +40,51 @@ const char *ks_cli_safe(const char *s)
                                                            : (char)c);
     }
     return b->p;
+}
+
+/* Every byte a command writes to standard output passes here: a control
+ * character other than newline and tab (ESC above all: an event's text could
+ * otherwise move the cursor, recolour or retitle an operator's terminal, or
+ * hide a line with a carriage return) is written as '?'. JSON documents
+ * never hold one unescaped, so they pass unchanged. */
+static ssize_t stdout_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    char tmp[8192];
+    size_t done = 0;
+    while (done < n) {
+        size_t k = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
+        for (size_t i = 0; i < k; i++) {
+            unsigned char c = (unsigned char)buf[done + i];
+            tmp[i] = c < 0x20 && c != '\n' && c != '\t' ? '?' : (char)c;
+        }
+        size_t off = 0;
+        while (off < k) {
+            ssize_t w = write(STDOUT_FILENO, tmp + off, k - off);
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w <= 0) {
+                return done ? (ssize_t)done : -1;
+            }
+            off += (size_t)w;
+            done += (size_t)w;
+        }
+    }
+    return (ssize_t)n;
+}
+
+void ks_cli_guard_stdout(void)
+{
+    static const cookie_io_functions_t io = {.write = stdout_write};
+    int tty = isatty(STDOUT_FILENO);
+    FILE *f = fopencookie(NULL, "w", io);
+    if (!f) {
+        return; /* out of memory at start: the plain stream stays */
+    }
+    setvbuf(f, NULL, tty ? _IOLBF : _IOFBF, tty ? 0 : 1 << 16);
+    fflush(stdout);
+    stdout = f;
 }
 
 int ks_cli_count(const char *opt, const char *name, int64_t *out)

@@ -63,6 +63,10 @@ int ks_cli_count(const char *opt, const char *name, int64_t *out);
  * a space). Returns one of a few rotating buffers: valid until the fourth
  * call after it; NULL stays NULL. */
 const char *ks_cli_safe(const char *s);
+/* Puts a filter on standard output for the rest of the process: control
+ * characters other than newline and tab are written as '?', so that no text
+ * from an event or a person can drive the terminal it is read on. */
+void ks_cli_guard_stdout(void);
 /* Parses a time option (--at, --since, ...: RFC 3339) into *out, or
  * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
  * wrong with it. */

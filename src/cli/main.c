@@ -52,6 +52,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    ks_cli_guard_stdout();
     if (argc < 2) {
         usage(stderr);
         return KS_EXIT_USAGE;

@@ -38,6 +38,13 @@ for i in 0 1 2 3 4 5 6 7 8 9; do printf '{"type":"complaint","ts":"2026-11-22T10
 check text_has_no_control_chars bash -c "! { $K incidents --db $T/esc.db; $K incident show 1 --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f\x7f]'"
 check text_title_one_line bash -c "$K incidents --db $T/esc.db | grep -q \"'bad?\\[31mred FAKE'\""
 check json_keeps_them bash -c "$K incidents --db $T/esc.db --json | jq -r '.[0].title' | grep -q \$'bad\x1b\\[31mred'"
+# Every text form, not only the incident views: a dead letter's raw line, a
+# channel's feed, the guard, the review.
+printf '{bad \033[2J\033]0;pwned\007 line\r\n{"type":"inventory","ts":"2026-11-22T11:00:00Z","channel":"a\\u001b[31mred","sku":"x\\u0007","qty":1}\n' >"$T/esc2.ndjson"
+"$K" ingest --db "$T/esc.db" "$T/esc2.ndjson" >/dev/null 2>&1
+check all_text_forms_have_no_control_chars bash -c "! { $K deadletters --db $T/esc.db; $K feed \$'a\x1b[31mred' --db $T/esc.db; $K guard status --db $T/esc.db; $K review show 1 --db $T/esc.db; $K reconcile --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f]'"
+check deadletter_raw_shown_with_marks bash -c "$K deadletters --db $T/esc.db | grep -qF '{bad ?[2J?]0;pwned? line?'"
+check deadletter_json_keeps_raw bash -c "$K deadletters --db $T/esc.db --json | jq -r '.[0].raw' | grep -q \$'\x1b\\[2J'"
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
