@@ -341,6 +341,9 @@ void ks_json_str(struct ks_json *j, const char *s);
 void ks_json_strn(struct ks_json *j, const char *s, size_t n);
 void ks_json_int(struct ks_json *j, int64_t v);
 void ks_json_num(struct ks_json *j, double v);
+/* sum + value, rounded to a millionth: money adds up without binary
+ * fractions' drift (a strict threshold is crossed by the sum people see). */
+double ks_money_add(double sum, double value);
 void ks_json_bool(struct ks_json *j, int v);
 void ks_json_null(struct ks_json *j);
 void ks_json_time(struct ks_json *j, ks_time t); /* null for KS_TIME_NONE */

@@ -2,6 +2,7 @@
 #include "core.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ks_json_init(struct ks_json *j, struct ks_buf *out, int pretty)
@@ -179,8 +180,15 @@ void ks_json_num(struct ks_json *j, double v)
         return;
     }
     char tmp[64];
-    /* Shortest form that round-trips well enough for figures people read. */
-    snprintf(tmp, sizeof(tmp), "%.6g", v);
+    /* The shortest form that reads back as the same number: a revenue of
+     * 1234567.89 stays 1234567.89 (six digits wrote 1.23457e+06), a ratio
+     * of 0.1 stays 0.1. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v) {
+            break;
+        }
+    }
     if (!strpbrk(tmp, ".eE")) {
         strcat(tmp, ".0");
     }
@@ -214,4 +222,15 @@ void ks_json_raw(struct ks_json *j, const char *s, size_t n)
 {
     before_value(j);
     ks_buf_put(j->out, s, n);
+}
+
+double ks_money_add(double sum, double value)
+{
+    double r = sum + value;
+    /* Sums of money are kept to a millionth of a unit, so that nine orders of
+     * 1000.10 and one of 999.10 make exactly 10000 and not 10000.000000000002,
+     * which a strict "> 10000" threshold would take for more. Past 2^53
+     * millionths (9e9) the sum is left as it is. */
+    double m = r * 1e6;
+    return fabs(m) < 9e15 ? round(m) / 1e6 : r;
 }

@@ -716,7 +716,7 @@ enum ks_rc ks_engine_verify_json(const struct ks_engine *e, int64_t id, struct k
     double total = 0;
     for (size_t i = 0; i < inc->noversold; i++) {
         const struct ks_oversold *o = &inc->oversold[i];
-        total += o->value;
+        total = ks_money_add(total, o->value);
         ks_json_obj_begin(&j);
         ks_json_key(&j, "order_id");
         ks_json_str(&j, ks_intern_str(&e->strs, o->order));

@@ -36,7 +36,7 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
     p->wrong += ev->wrong;
     int64_t line_missing = ev->expected - (ev->received - ev->damaged - ev->wrong);
     if (line_missing > 0 && ev->has_unit_cost) {
-        p->missing_value += (double)line_missing * ev->unit_cost;
+        p->missing_value = ks_money_add(p->missing_value, (double)line_missing * ev->unit_cost);
     }
     if (ev->due != KS_TIME_NONE && (p->max_delay == KS_TIME_NONE || ev->ts - ev->due > p->max_delay)) {
         p->max_delay = ev->ts - ev->due;

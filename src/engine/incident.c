@@ -269,7 +269,7 @@ void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_
         inc->mail[inc->nmail++] = e->cur_email;
     }
     inc->orders++;
-    inc->revenue += value;
+    inc->revenue = ks_money_add(inc->revenue, value);
     inc->units += units;
     if (customer_str != KS_NONE) {
         ks_u32set_add(&inc->customers, customer_str);

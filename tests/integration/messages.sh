@@ -421,6 +421,18 @@ lkey=$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[] |
 check dir_outbox_file jq -e ".audience == \"leadership\" and .idempotency_key == \"$lkey\" and .incident == 1" "$T/outbox/$lkey.json"
 check dir_outbox_no_temp_left [ -z "$(ls -A "$T/outbox" | grep -v '^ks-[0-9a-f]*\.json$')" ]
 
+# ---- money adds up exactly: 9 x 1000.10 + 999.10 is 10000, not more -------------------
+rev() { # LAST-ORDER-VALUE DB: an outage's ten orders, the last one of LAST-ORDER-VALUE
+    { outage_orders 9 1000.10 0 none | head -n -1
+      printf '{"type":"order","ts":1795338609000,"order_id":"o9","channel":"amazon","status":"accepted","location":"wh1","customer":"c9","value":%s}\n{"type":"tick","ts":1795338909000}\n' "$1"; } >"$T/rev.ndjson"
+    "$K" ingest --quiet --no-deliver --config "$T/kintsugi.yaml" --db "$2" "$T/rev.ndjson" >/dev/null 2>&1
+}
+rev 999.10 "$T/rev0.db"
+check revenue_sums_to_exactly_10000 is "10000" "$("$K" incident show 1 --db "$T/rev0.db" --json | jq -c '.impact.revenue')"
+check revenue_of_10000_tells_no_leadership is "0" "$("$K" messages --db "$T/rev0.db" --json --audience leadership | jq length)"
+rev 999.11 "$T/rev1.db"
+check revenue_of_10000_01_tells_leadership is "10000.01 2" "$("$K" incident show 1 --db "$T/rev1.db" --json | jq -c '.impact.revenue') $("$K" messages --db "$T/rev1.db" --json --audience leadership | jq length)"
+
 # ---- templates ---------------------------------------------------------------------
 mkdir -p "$T/tpl"
 cat >"$T/tpl/customer_notice.txt" <<'EOF'

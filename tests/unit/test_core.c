@@ -101,6 +101,43 @@ static void json_writer_escapes_and_separates(void)
     ks_buf_fini(&b);
 }
 
+/* Figures are written whole (money above all), in the shortest form that
+ * reads back as the same number. */
+static void json_numbers_keep_every_digit(void)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {{1234567.89, "1234567.89"}, {10000.01, "10000.01"}, {0.1, "0.1"},
+                 {1.0 / 3, "0.3333333333333333"}, {1e21, "1e+21"}, {-42.5, "-42.5"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ks_buf b = {0};
+        struct ks_json j;
+        ks_json_init(&j, &b, 0);
+        ks_json_num(&j, cases[i].v);
+        CHECK_STR(b.p, cases[i].want);
+        ks_buf_fini(&b);
+    }
+}
+
+/* Nine orders of 1000.10 and one of 999.10 are 10000 exactly: a strict
+ * "> 10000" threshold is not crossed by binary fractions' drift. */
+static void money_adds_up_without_drift(void)
+{
+    double sum = 0, plain = 0;
+    for (int i = 0; i < 9; i++) {
+        sum = ks_money_add(sum, 1000.10);
+        plain += 1000.10;
+    }
+    sum = ks_money_add(sum, 999.10);
+    plain += 999.10;
+    CHECK(plain > 10000.0); /* what the plain sum did */
+    CHECK(sum == 10000.0);
+    CHECK(!(sum > 10000.0));
+    CHECK(ks_money_add(10000.0, 0.01) > 10000.0);
+    CHECK(ks_money_add(1e12, 0.5) == 1e12 + 0.5); /* past the rounding's range: kept */
+}
+
 static void interning_gives_dense_stable_ids(void)
 {
     struct ks_intern t;
@@ -256,6 +293,8 @@ int main(void)
     RUN(formatting_round_trips);
     RUN(durations_parse_and_format);
     RUN(json_writer_escapes_and_separates);
+    RUN(json_numbers_keep_every_digit);
+    RUN(money_adds_up_without_drift);
     RUN(interning_gives_dense_stable_ids);
     RUN(interning_many_new_strings_at_once);
     RUN(map_holds_many_keys);
