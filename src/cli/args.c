@@ -209,18 +209,36 @@ int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **a
     return KS_EXIT_OK;
 }
 
-int ks_cli_at(const char *opt, ks_time *out)
+int ks_cli_time(const char *name, const char *opt, ks_time *out)
 {
     *out = KS_TIME_NONE;
     if (!opt) {
         return 0;
     }
+    size_t n = strlen(opt);
+    if (n && strspn(opt, "0123456789") == n) {
+        /* integer epoch milliseconds, as an event's ts may be (SPEC 1) */
+        errno = 0;
+        unsigned long long v = strtoull(opt, NULL, 10);
+        if (errno || v > 253402300799999ULL) {
+            ks_cli_error("--%s '%s' must be epoch milliseconds between 0 and 253402300799999",
+                         name, opt);
+            return -1;
+        }
+        *out = (ks_time)v;
+        return 0;
+    }
     const char *why;
-    if (ks_time_parse(opt, strlen(opt), out, &why) != 0) {
-        ks_cli_error("--at '%s' %s", opt, why);
+    if (ks_time_parse(opt, n, out, &why) != 0) {
+        ks_cli_error("--%s '%s' %s", name, opt, why);
         return -1;
     }
     return 0;
+}
+
+int ks_cli_at(const char *opt, ks_time *out)
+{
+    return ks_cli_time("at", opt, out);
 }
 
 int ks_cli_wait(const char *opt, ks_time *out)

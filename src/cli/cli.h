@@ -67,9 +67,11 @@ const char *ks_cli_safe(const char *s);
  * characters other than newline and tab are written as '?', so that no text
  * from an event or a person can drive the terminal it is read on. */
 void ks_cli_guard_stdout(void);
-/* Parses a time option (--at, --since, ...: RFC 3339) into *out, or
- * KS_TIME_NONE when opt is NULL. Returns 0, or -1 after printing what is
- * wrong with it. */
+/* Parses the time option --NAME (an RFC 3339 timestamp or integer epoch
+ * milliseconds, as an event's ts) into *out, or KS_TIME_NONE when opt is
+ * NULL. Returns 0, or -1 after printing what is wrong with it. */
+int ks_cli_time(const char *name, const char *opt, ks_time *out);
+/* ks_cli_time for --at. */
 int ks_cli_at(const char *opt, ks_time *out);
 /* Parses a --wait option (how long a delivery waits for retries: a
  * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing

@@ -12,8 +12,8 @@
 static struct ks_opt report_opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
-    {"since", 1, "incidents detected at or after this time (RFC 3339)", 0, NULL},
-    {"until", 1, "incidents detected before this time (RFC 3339)", 0, NULL},
+    {"since", 1, "incidents detected at or after this time (RFC 3339 or epoch ms)", 0, NULL},
+    {"until", 1, "incidents detected before this time (RFC 3339 or epoch ms)", 0, NULL},
     {"by", 1, "also per group: type, severity, channel or week", 0, NULL},
     {"json", 0, "the report as JSON", 0, NULL},
     {"markdown", 0, "the report as Markdown (the default)", 0, NULL},
@@ -46,8 +46,8 @@ int ks_cmd_report(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_report_opts o = {KS_TIME_NONE, KS_TIME_NONE, ks_cli_opt(&report_spec, "by")->value};
-    if (ks_cli_at(ks_cli_opt(&report_spec, "since")->value, &o.since) != 0 ||
-        ks_cli_at(ks_cli_opt(&report_spec, "until")->value, &o.until) != 0) {
+    if (ks_cli_time("since", ks_cli_opt(&report_spec, "since")->value, &o.since) != 0 ||
+        ks_cli_time("until", ks_cli_opt(&report_spec, "until")->value, &o.until) != 0) {
         return KS_EXIT_USAGE;
     }
     if (o.by && strcmp(o.by, "type") && strcmp(o.by, "severity") && strcmp(o.by, "channel") &&

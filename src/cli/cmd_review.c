@@ -76,7 +76,7 @@ int ks_learn_open(struct ks_shell *a, const char *config, const char *db, const 
                   struct ks_review_set **set)
 {
     ks_time now = KS_TIME_NONE;
-    if (ks_cli_at(now_opt, &now) != 0) {
+    if (ks_cli_time("now", now_opt, &now) != 0) {
         return KS_EXIT_USAGE;
     }
     int rc = ks_shell_open(a, config, db, 0);

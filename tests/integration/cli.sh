@@ -45,6 +45,10 @@ printf '{bad \033[2J\033]0;pwned\007 line\r\n{"type":"inventory","ts":"2026-11-2
 check all_text_forms_have_no_control_chars bash -c "! { $K deadletters --db $T/esc.db; $K feed \$'a\x1b[31mred' --db $T/esc.db; $K guard status --db $T/esc.db; $K review show 1 --db $T/esc.db; $K reconcile --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f]'"
 check deadletter_raw_shown_with_marks bash -c "$K deadletters --db $T/esc.db | grep -qF '{bad ?[2J?]0;pwned? line?'"
 check deadletter_json_keeps_raw bash -c "$K deadletters --db $T/esc.db --json | jq -r '.[0].raw' | grep -q \$'\x1b\\[2J'"
+# Time options take what an event's ts takes: RFC 3339 or epoch milliseconds;
+# an error names the option that was wrong.
+check time_option_epoch_ms bash -c "[ \"\$($K report --since 1795338000000 --until 1795338060000 --json --db $T/esc.db | jq -c '[.since, .until]')\" = '[\"2026-11-22T09:00:00.000Z\",\"2026-11-22T09:01:00.000Z\"]' ]"
+check time_option_error_names_it bash -c "$K report --until 2026-13-01 --db $T/esc.db 2>&1 | grep -q \"^kintsugi: --until '2026-13-01'\" && $K review flags --now 99999999999999999 --db $T/esc.db 2>&1 | grep -q \"^kintsugi: --now '99999999999999999' must be epoch milliseconds\""
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
