@@ -78,8 +78,11 @@ static void fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
     struct ks_incident *inc = NULL;
     for (size_t i = e->ninc; i-- > 0;) {
         struct ks_incident *o = e->inc[i];
+        /* detected at most one expected interval before this deadline, and
+         * not after it (a late event's deadline can be behind an incident
+         * detected since) */
         if (o->type == KS_IT_SYNC_FAILURE && o->status != KS_ST_RESOLVED &&
-            o->detected_at >= due - interval) {
+            o->detected_at >= due - interval && o->detected_at <= due) {
             inc = o;
             break;
         }

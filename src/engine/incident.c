@@ -145,12 +145,14 @@ struct ks_tl *ks_inc_tl(struct ks_engine *e, struct ks_incident *inc, ks_time at
     va_start(ap, fmt);
     t->text = vfmt(fmt, ap);
     va_end(ap);
-    /* Before the trigger entries of the same instant: they were written when
-     * the shell looked, which may be before or after this one came (a
-     * split input): after every other entry of their instant they read the
-     * same either way. */
+    /* The timeline reads oldest first (SPEC 4): an entry stamped before the
+     * last one (a timer armed by a late event fires at its own, earlier
+     * deadline) goes in at its place. And before the trigger entries of the
+     * same instant: they were written when the shell looked, which may be
+     * before or after this one came (a split input): after every other entry
+     * of their instant they read the same either way. */
     size_t i = inc->ntl - 1;
-    while (i > 0 && inc->tl[i - 1].trig && inc->tl[i - 1].at == at) {
+    while (i > 0 && (inc->tl[i - 1].at > at || (inc->tl[i - 1].trig && inc->tl[i - 1].at == at))) {
         struct ks_tl x = inc->tl[i - 1];
         inc->tl[i - 1] = inc->tl[i];
         inc->tl[i] = x;

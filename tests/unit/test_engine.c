@@ -3,6 +3,8 @@
 #include "../../src/engine/engine_int.h" /* timer_seq: how many timers a jump armed */
 #include "t.h"
 
+#include <jansson.h>
+
 static struct ks_config cfg;
 
 static struct ks_engine *feed(const char *const *lines, size_t n)
@@ -58,6 +60,51 @@ static void timer_at_the_deadline_fires_only_when_the_clock_passes_it(void)
     ks_engine_incident_json(e, 1, 0, &b);
     CHECK(strstr(b.p, "\"detected_at\":\"2026-11-22T10:30:00.000Z\"") != NULL);
     ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
+/* A late event (otto's last ok at 09:50, come after 10:30) arms a deadline
+ * (10:20) behind the clock: it fires at the next step, at its own instant.
+ * It does not join amazon's incident, detected after it (SPEC 3: one
+ * detected at most one interval *before* its deadline), and every
+ * timeline still reads oldest first. */
+static void a_late_events_deadline_opens_its_own_incident_in_order(void)
+{
+    static const char *late[] = {
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:05:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:30:00.001Z\",\"channel\":\"ebay\",\"status\":\"ok\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T09:50:00Z\",\"channel\":\"otto\",\"status\":\"ok\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:31:00Z\"}",
+    };
+    struct ks_engine *e = feed(late, 5);
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    CHECK_INT(st.incidents, 2);
+    static const char *want[] = {"2026-11-22T10:30:00.000Z", "2026-11-22T10:20:00.000Z"};
+    static const char *chan[] = {"[\"amazon\"]", "[\"otto\"]"};
+    for (int id = 1; id <= 2; id++) {
+        struct ks_buf b = {0};
+        CHECK_INT(ks_engine_incident_json(e, id, 1, &b), KS_OK);
+        json_t *j = json_loads(b.p, 0, NULL);
+        CHECK(j != NULL);
+        CHECK_STR(json_string_value(json_object_get(j, "detected_at")), want[id - 1]);
+        char *ch = json_dumps(json_object_get(json_object_get(j, "scope"), "channels"), JSON_COMPACT);
+        CHECK_STR(ch ? ch : "", chan[id - 1]);
+        free(ch);
+        const char *prev = "";
+        json_t *t;
+        size_t i;
+        json_array_foreach(json_object_get(j, "timeline"), i, t)
+        {
+            const char *at = json_string_value(json_object_get(t, "at"));
+            CHECK(at && strcmp(prev, at) <= 0);
+            prev = at ? at : prev;
+        }
+        CHECK(i > 0);
+        json_decref(j);
+        ks_buf_fini(&b);
+    }
     ks_engine_free(e);
 }
 
@@ -804,6 +851,7 @@ int main(void)
     ks_config_defaults(&cfg);
     RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
     RUN(an_older_event_does_not_move_the_clock_back);
+    RUN(a_late_events_deadline_opens_its_own_incident_in_order);
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
