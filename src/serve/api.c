@@ -155,7 +155,9 @@ struct list_ctx {
 };
 
 /* ?view=brief: a summary without its lists (the scope's sku_list, the
- * signals), for a list read every few seconds (the dashboard's Now page). */
+ * signals, an alert group's alerts, an alert's details: an Alertmanager
+ * group may hold thousands), for a list read every few seconds (the
+ * dashboard's Now page). */
 static void put_brief(struct ks_buf *out, const char *summary)
 {
     json_t *j = json_loads(summary, 0, NULL);
@@ -163,6 +165,8 @@ static void put_brief(struct ks_buf *out, const char *summary)
     if (j) {
         json_object_del(json_object_get(j, "scope"), "sku_list");
         json_object_del(j, "signals");
+        json_object_del(j, "alerts");
+        json_object_del(j, "details");
         s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(j);
     }

@@ -154,6 +154,9 @@ post /v1/alertmanager "$(jq -c '.truncatedAlerts = 3 | .status = "resolved" | .a
 check truncated_body_does_not_resolve is '200 updated 2 investigating' \
     "$CODE $(jq -r '"\(.change) \(.incident)"' <<<"$BODY") $(inr 2 .status)"
 check truncated_alerts_resolved is '["resolved","resolved"]' "$(inc 2 '[.alerts[].status]')"
+# The brief list leaves out a group's alerts and details (a group may hold thousands).
+check brief_view_without_alerts is '[false,false]' "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents?view=brief" | jq -c '[.[] | select(.id == 2) | has("alerts"), has("details")]')"
+check full_list_keeps_them is '[true,true]' "$(incidents '[.[] | select(.id == 2) | has("alerts"), has("details")]')"
 # The group's PagerDuty receiver meets the webhook's incident (one key).
 post /v2/enqueue "$(cat "$FX/pagerduty-group-trigger.json")" "$AM"
 check pd_receiver_joins_the_group is '202 2' "$CODE $(incidents length)"
