@@ -663,8 +663,24 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err)
 {
-    if (!*owner || strspn(owner, " \t\r\n") == strlen(owner)) {
+    /* An owner is a person's name (or handle) shown on one line of every
+     * list and page: some, not too much, UTF-8, no control characters. */
+    size_t len = strlen(owner), bad;
+    if (!len || strspn(owner, " \t\r\n") == len) {
         return ks_err_set(err, KS_EUSAGE, "an owner needs a name");
+    }
+    if (len > KS_OWNER_MAX) {
+        return ks_err_set(err, KS_EUSAGE, "an owner's name is at most %d bytes (this one has %zu)",
+                          KS_OWNER_MAX, len);
+    }
+    if ((bad = ks_utf8_invalid_at(owner, len)) != (size_t)-1) {
+        return ks_err_set(err, KS_EUSAGE, "the owner's name is not valid UTF-8 (byte %zu)", bad + 1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)owner[i] < 0x20 || owner[i] == 0x7f) {
+            return ks_err_set(err, KS_EUSAGE,
+                              "the owner's name holds a control character (byte %zu)", i + 1);
+        }
     }
     struct ks_incident *inc = action_target(e, id, at, err);
     if (!inc) {

@@ -537,6 +537,20 @@ static void actions_refuse_what_they_cannot_do(void)
     CHECK_INT(ks_engine_note(e, 1, "looking at the pipeline", "bob", KS_TIME_NONE, &err), KS_OK);
     CHECK_INT(ks_engine_assign(e, 1, "carol", "bob", KS_TIME_NONE, &err), KS_OK);
     CHECK_INT(ks_engine_assign(e, 1, " ", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    /* an owner's name: at most 200 bytes, UTF-8, no control characters */
+    char longname[KS_OWNER_MAX + 2];
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = 0;
+    CHECK_INT(ks_engine_assign(e, 1, longname, "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "at most 200 bytes (this one has 201)") != NULL);
+    longname[KS_OWNER_MAX] = 0;
+    CHECK_INT(ks_engine_assign(e, 1, longname, "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_assign(e, 1, "a\nb", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "control character (byte 2)") != NULL);
+    CHECK_INT(ks_engine_assign(e, 1, "d\xffn", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "not valid UTF-8 (byte 2)") != NULL);
+    CHECK_INT(ks_engine_assign(e, 1, "Zoë", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_assign(e, 1, "carol", "bob", KS_TIME_NONE, &err), KS_OK);
     CHECK_INT(ks_engine_note(e, 1, " \n", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
     struct ks_buf b = {0};
     ks_engine_incident_json(e, 1, 1, &b);
