@@ -217,21 +217,40 @@ void ks_comms_render(const struct ks_config *cfg, struct ks_store *st, const str
         snprintf(v.actions, sizeof(v.actions), "%s (kintsugi's playbook for %s)", f->status,
                  f->type);
     }
+    /* What a customer is told is only what is true: "contained" once the
+     * incident is (its status says so), and a time to write again only
+     * where a message is due then (the follow-up, follow_up after the first
+     * notice); the team's update interval is no promise to customers. */
     snprintf(v.doing, sizeof(v.doing), "%s",
              f->resolved ? "we have fixed the problem and are checking every affected order"
-                         : "we have contained the problem and are working on every affected "
-                           "order");
+             : strcmp(f->status, "investigating")
+                 ? "we have contained the problem and are working on every affected order"
+                 : "we are working to contain the problem and on every affected order");
     snprintf(v.timeline, sizeof(v.timeline), "the problem began at %s; we found it at %s", v.started,
              v.detected);
+    ks_time follow = f->customers_at ? f->customers_at + cfg->msg_follow_up : KS_TIME_NONE;
     if (f->resolved) {
         snprintf(v.steps, sizeof(v.steps), "nothing is needed from you");
         char at[32];
         ks_time_fmt(f->resolved_at, at);
         snprintf(v.resolution, sizeof(v.resolution), "resolved at %s", at);
+    } else if (!v.order) {
+        snprintf(v.steps, sizeof(v.steps), "the next update is due by %s", v.next);
+        snprintf(v.resolution, sizeof(v.resolution), "the next update is due by %s", v.next);
+    } else if (follow != KS_TIME_NONE && f->clock < follow && k != KS_TPL_FOLLOW_UP) {
+        char at[32];
+        ks_time_fmt(follow, at);
+        snprintf(v.steps, sizeof(v.steps),
+                 "nothing is needed from you; we will write again by %s at the latest", at);
+        snprintf(v.resolution, sizeof(v.resolution), "we will write again by %s at the latest",
+                 at);
     } else {
         snprintf(v.steps, sizeof(v.steps),
-                 "nothing is needed from you; we will write again by %s", v.next);
-        snprintf(v.resolution, sizeof(v.resolution), "we expect to write again by %s", v.next);
+                 "nothing is needed from you; reply to this message at any time for news of your "
+                 "order");
+        snprintf(v.resolution, sizeof(v.resolution),
+                 "we are still working on it; reply to this message at any time for news of your "
+                 "order");
     }
     char day[32];
     ks_time_fmt(f->clock + 2 * KS_DAY, day);

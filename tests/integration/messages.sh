@@ -106,6 +106,11 @@ check fifty_customers_no_notice [ "$(count "$T/a50.db" customer)" = 0 ]
 "$K" ingest --quiet --config "$T/kintsugi.yaml" --db "$T/a51.db" "$T/o51.ndjson" >/dev/null 2>&1
 # 51 orders, every 7th without an e-mail: 44 with one
 check fiftyone_customers_notices [ "$(count "$T/a51.db" customer)" = 44 ]
+# The notice says only what is true: the outage is not contained yet, and the
+# next message to the customer is the follow-up, 20 h after this notice.
+cbody() { "$K" messages --db "$T/a51.db" --json --audience customer | jq -r '.[0].body'; }
+check notice_not_contained_yet bash -c "[ \"\$(grep '^What we are doing' <<<'$(cbody)')\" = 'What we are doing: we are working to contain the problem and on every affected order' ]"
+check notice_promises_the_follow_up bash -c "grep -qx 'Next steps: nothing is needed from you; we will write again by 2026-11-23T05:10:50.000Z at the latest' <<<'$(cbody)'"
 "$K" messages deliver --wait 20s --config "$T/kintsugi.yaml" --db "$T/a51.db" >/dev/null 2>&1
 check smtp_got_each_notice [ "$(ls "$T/mail" | wc -l)" = 44 ]
 cat >"$T/mime.py" <<'EOF'
