@@ -369,8 +369,13 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
 /* An internal message to the people of teams (and the owner when owner_too):
  * one per person with an email through each smtp receiver, one labelled
  * `label` through each webhook or dir receiver. */
-static void queue_internal(struct run *r, enum ks_tpl_kind k, const char *audience,
-                           unsigned teams, int owner_too, const char *label, int64_t seq)
+/* Queues message kind k for the audience's receivers: one per receiver
+ * that is not e-mail, one per person of `teams` (and the owner, owner_too)
+ * for an e-mail receiver. `told`: the same message went out at the same
+ * instant to these teams (and the owner, and every receiver that is not
+ * e-mail) already; they are left out, so that nobody gets it twice. */
+static void queue_people(struct run *r, enum ks_tpl_kind k, const char *audience, unsigned teams,
+                         int owner_too, const char *label, int64_t seq, unsigned told)
 {
     char **names;
     size_t n;
@@ -381,18 +386,27 @@ static void queue_internal(struct run *r, enum ks_tpl_kind k, const char *audien
             continue;
         }
         if (!rc->smtp) {
-            queue_one(r, k, audience, label, rc->name, NULL, NULL, seq);
+            if (!told) {
+                queue_one(r, k, audience, label, rc->name, NULL, NULL, seq);
+            }
             continue;
         }
         for (size_t p = 0; p < r->cfg->npeople; p++) {
             const struct ks_person *pe = &r->cfg->people[p];
-            int in = (team_bit(pe->team) & teams) ||
-                     (owner_too && r->f.owner && !strcmp(r->f.owner, pe->name));
-            if (in && pe->email) {
+            int owner = r->f.owner && !strcmp(r->f.owner, pe->name);
+            int in = (team_bit(pe->team) & teams) || (owner_too && owner);
+            int had = told && ((team_bit(pe->team) & told) || owner);
+            if (in && !had && pe->email) {
                 queue_one(r, k, audience, pe->email, rc->name, NULL, NULL, seq);
             }
         }
     }
+}
+
+static void queue_internal(struct run *r, enum ks_tpl_kind k, const char *audience,
+                           unsigned teams, int owner_too, const char *label, int64_t seq)
+{
+    queue_people(r, k, audience, teams, owner_too, label, seq, 0);
 }
 
 struct mail_ctx {
@@ -504,7 +518,11 @@ static void run_incident(struct run *r)
     }
     /* P1: the whole core team */
     if (f->p1_at && !fired(r, "p1_core_team", 0, f->p1_at, &row)) {
-        queue_internal(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "core_team", 1);
+        /* a P1 from its detection: the team's message of that instant was
+         * the same one, and went to operations, the owner and every
+         * receiver that is not e-mail already */
+        queue_people(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "core_team", 1,
+                     f->p1_at == f->detected_at ? T_OPERATIONS | extended : 0);
         note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)",
              1);
     }

@@ -426,6 +426,15 @@ lkey=$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[] |
 check dir_outbox_file jq -e ".audience == \"leadership\" and .idempotency_key == \"$lkey\" and .incident == 1" "$T/outbox/$lkey.json"
 check dir_outbox_no_temp_left [ -z "$(ls -A "$T/outbox" | grep -v '^ks-[0-9a-f]*\.json$')" ]
 
+# ---- a P1 from its detection: the team's message once per person and receiver ---------
+# operations (olivia) and the chat are told at detection; the core team's message of
+# the same instant goes only to the core teams not told yet (carl, ivan, fiona).
+sed 's/^notify: .*/notify: {team: [mail, chat], leadership: [files], customer: [mail]}/' "$T/kintsugi.yaml" >"$T/p1d.yaml"
+"$K" ingest --quiet --no-deliver --config "$T/p1d.yaml" --db "$T/p1d.db" "$SC/zero_spike_p1/events.ndjson" >/dev/null 2>&1
+check p1_at_detection_is_p1 is "P1" "$("$K" incident show 1 --db "$T/p1d.db" --json | jq -r .severity)"
+check p1_at_detection_each_told_once is "carl@shop.example,fiona@shop.example,ivan@shop.example,olivia@shop.example,team" \
+    "$("$K" messages --db "$T/p1d.db" --json --audience team | jq -r '[.[] | select(.kind == "incident") | .recipient] | sort | join(",")')"
+
 # ---- money adds up exactly: 9 x 1000.10 + 999.10 is 10000, not more -------------------
 rev() { # LAST-ORDER-VALUE DB: an outage's ten orders, the last one of LAST-ORDER-VALUE
     { outage_orders 9 1000.10 0 none | head -n -1
