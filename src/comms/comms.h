@@ -92,13 +92,25 @@ const char *ks_tpl_builtin(enum ks_tpl_kind k);
 void ks_tpl_placeholders(enum ks_tpl_kind k, const char **out, size_t cap, size_t *n);
 
 /* The templates in force: the built-in ones, each overridden by a file of
- * dir (NULL: none). On error returns KS_EINPUT with err->msg
- * "FILE:LINE: reason". */
+ * dir (NULL: none). The directory must exist and be readable; in it every
+ * file named NAME.txt or NAME.md (the extension in any case) must be a
+ * template of a known kind, at most one per kind, that parses. Files whose
+ * names start with "." or end otherwise (NAME.txt~, NAME.txt.bak, a
+ * README) are not read (docs/MESSAGES.md). */
 struct ks_tpl_set {
     struct ks_tpl *t[KS_TPL__COUNT];
     char *from[KS_TPL__COUNT]; /* the file, or NULL for built-in */
     int markdown[KS_TPL__COUNT];
 };
+/* Receives one problem of a templates directory, "FILE:LINE: reason",
+ * "FILE: reason" or "DIR: reason"; valid only during the call. */
+typedef void (*ks_tpl_issue_fn)(void *ctx, const char *msg);
+/* Loads the set, handing every problem of dir to fn (NULL: none), in file
+ * name order, and returns their number: 0 when set holds the templates,
+ * else set is empty (ks_tpl_set_fini is still allowed). */
+int ks_tpl_set_load_each(struct ks_tpl_set *set, const char *dir, ks_tpl_issue_fn fn, void *ctx);
+/* The same, the first problem in err->msg (with how many more there are)
+ * and KS_EINPUT when there is any. */
 enum ks_rc ks_tpl_set_load(struct ks_tpl_set *set, const char *dir, struct ks_err *err);
 void ks_tpl_set_fini(struct ks_tpl_set *set);
 

@@ -121,18 +121,26 @@ static const char *receiver_name_check(const struct ks_config *cfg, const char *
     return buf;
 }
 
-/* The templates directory: every file in it parses (the message names the
- * template's file and line). */
-static const char *templates_check(const char *s, char *buf, size_t cap)
+/* The templates directory: it exists, and every template file in it is a
+ * known template that parses; each problem on its own line (the message
+ * names the template's file and line). */
+struct tpl_check {
+    struct ks_key_check *chk;
+    int line;
+};
+
+static void templates_issue(void *ctx, const char *msg)
+{
+    struct tpl_check *t = ctx;
+    ks_key_issue(t->chk, t->line, NULL, "%s", msg);
+}
+
+static void templates_check(struct ks_key_check *chk, int line, const char *s)
 {
     struct ks_tpl_set set;
-    struct ks_err err = {0};
-    if (ks_tpl_set_load(&set, s, &err) != KS_OK) {
-        snprintf(buf, cap, "%s", err.msg);
-        return buf;
-    }
+    struct tpl_check t = {chk, line};
+    ks_tpl_set_load_each(&set, s, templates_issue, &t);
     ks_tpl_set_fini(&set);
-    return NULL;
 }
 
 #define RCV(f) .base = &receiver_entry, .off = offsetof(struct ks_receiver_cfg, f)
@@ -189,9 +197,11 @@ static const struct ks_key receiver_keys[] = {
     {.name = "dir",
      .type = KS_KEY_STRING,
      RCV(dir),
+     .flags = KS_KEY_PATH,
      .type_name = "directory",
      .help = "A file outbox: one JSON file per message, named by its idempotency key, written "
-             "atomically (for a mail system or a ticketing tool to pick up)."},
+             "atomically (for a mail system or a ticketing tool to pick up). A relative path is "
+             "read from the configuration file's directory."},
     {.name = "retries",
      .type = KS_KEY_INT,
      RCV(retries),
@@ -241,11 +251,15 @@ static const struct ks_key message_keys[] = {
     {.name = "templates",
      .type = KS_KEY_STRING,
      CFG(msg_templates),
-     .check = templates_check,
+     .flags = KS_KEY_PATH,
+     .check_each = templates_check,
      .type_name = "directory",
      .help = "A directory of templates (`incident`, `update`, `reminder`, `customer_notice`, "
              "`follow_up`, `order_delay`, each `NAME.txt` or `NAME.md`) replacing the built-in "
-             "ones; each is checked here."},
+             "ones. A relative path is read from the configuration file's directory. The "
+             "directory must exist; every `.txt` and `.md` file in it must be one of these "
+             "templates and parse (each problem is reported); other files are not read "
+             "(docs/MESSAGES.md)."},
     {.name = "shop",
      .type = KS_KEY_STRING,
      CFG(msg_shop),

@@ -7,9 +7,14 @@
  */
 #include "comms.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 static const char *const kind_names[KS_TPL__COUNT] = {
     "incident", "update", "reminder", "customer_notice", "follow_up", "order_delay",
@@ -340,80 +345,205 @@ const char *ks_tpl_builtin(enum ks_tpl_kind k)
     return builtin[k];
 }
 
-/* Reads path whole; 1 when it does not exist, -1 on another failure (err). */
-static int read_file(const char *path, struct ks_buf *b, struct ks_err *err)
+/* Reads path whole into b; NULL, or why it cannot (into buf). */
+static const char *read_file(const char *path, struct ks_buf *b, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errno == ENOENT) {
-            return 1;
-        }
-        ks_err_set(err, KS_EINPUT, "%s: %s", path, strerror(errno));
-        return -1;
+        snprintf(buf, cap, "%s", strerror(errno));
+        return buf;
     }
     char chunk[4096];
     size_t n;
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
         if (b->len + n > (1u << 20)) {
             fclose(f);
-            ks_err_set(err, KS_EINPUT, "%s: a template is at most 1 MiB", path);
-            return -1;
+            return "a template is at most 1 MiB";
         }
         ks_buf_put(b, chunk, n);
     }
     int bad = ferror(f);
     fclose(f);
-    if (bad) {
-        ks_err_set(err, KS_EINPUT, "%s: read error", path);
-        return -1;
+    return bad ? "read error" : NULL;
+}
+
+/* Hands one problem to fn and counts it. */
+static void report(int *count, ks_tpl_issue_fn fn, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(int *count, ks_tpl_issue_fn fn, void *ctx, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    (*count)++;
+    if (fn) {
+        fn(ctx, msg);
+    }
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The kind of file name `name` of a templates directory: 0 to ignore it (a
+ * dot file, or not ending in .txt or .md in any case), 1 for a template
+ * (*kind, *md set), -1 for one that is not a template (hint: the name it was
+ * likely meant to have, or empty). */
+static int classify(const char *name, int *kind, int *md, char *hint, size_t cap)
+{
+    hint[0] = 0;
+    const char *dot = strrchr(name, '.');
+    if (name[0] == '.' || !dot) {
+        return 0;
+    }
+    int txt = !strcasecmp(dot, ".txt");
+    if (!txt && strcasecmp(dot, ".md") != 0) {
+        return 0; /* an editor's backup (NAME.txt~, NAME.txt.bak), a README, ... */
+    }
+    size_t n = (size_t)(dot - name);
+    const char *ext = txt ? "txt" : "md";
+    for (int k = 0; k < KS_TPL__COUNT; k++) {
+        if (strlen(kind_names[k]) == n && !memcmp(kind_names[k], name, n) &&
+            !strcmp(dot + 1, ext)) {
+            *kind = k;
+            *md = !txt;
+            return 1;
+        }
+    }
+    const char *near = ks_key_closest(name, n, kind_names, KS_TPL__COUNT);
+    if (near) {
+        snprintf(hint, cap, " (did you mean %s.%s?)", near, ext);
+    }
+    return -1;
+}
+
+/* Reads every template file of dir into set (those it has), handing each
+ * problem to fn; returns their number. */
+static int load_dir(struct ks_tpl_set *set, const char *dir, ks_tpl_issue_fn fn, void *ctx)
+{
+    int problems = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        int e = errno;
+        if (e == ENOENT) {
+            report(&problems, fn, ctx, "%s: no such directory", dir);
+        } else if (e == ENOTDIR) {
+            report(&problems, fn, ctx, "%s: not a directory", dir);
+        } else {
+            report(&problems, fn, ctx, "%s: cannot read the directory: %s", dir, strerror(e));
+        }
+        return problems;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        if (de->d_name[0] != '.') {
+            KS_GROW(names, cap, n + 1);
+            names[n++] = ks_strdup(de->d_name);
+        }
+    }
+    closedir(d);
+    if (n > 1) {
+        qsort(names, n, sizeof(*names), name_cmp);
+    }
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') {
+        dl--;
+    }
+    char *seen[KS_TPL__COUNT] = {0}; /* the file read for each kind */
+    for (size_t i = 0; i < n; i++) {
+        struct ks_buf path = {0};
+        ks_buf_printf(&path, "%.*s%s%s", (int)dl, dir, dir[dl - 1] == '/' ? "" : "/", names[i]);
+        int k = 0, md = 0;
+        char hint[96], why[256];
+        int what = classify(names[i], &k, &md, hint, sizeof(hint));
+        if (what < 0) {
+            report(&problems, fn, ctx,
+                   "%s: not a template: known ones are incident, update, reminder, "
+                   "customer_notice, follow_up and order_delay, each NAME.txt or NAME.md%s",
+                   path.p, hint);
+        } else if (what > 0 && seen[k]) {
+            report(&problems, fn, ctx, "%s: the %s template is also %s: keep one of the two",
+                   path.p, kind_names[k], seen[k]);
+        } else if (what > 0) {
+            seen[k] = ks_strdup(path.p);
+            struct stat sb;
+            struct ks_buf text = {0};
+            const char *bad = NULL;
+            if (stat(path.p, &sb) != 0) {
+                bad = strerror(errno);
+            } else if (!S_ISREG(sb.st_mode)) {
+                bad = "not a regular file";
+            } else {
+                bad = read_file(path.p, &text, why, sizeof(why));
+            }
+            struct ks_err e2 = {0};
+            if (bad) {
+                report(&problems, fn, ctx, "%s: %s", path.p, bad);
+            } else if (ks_tpl_parse((enum ks_tpl_kind)k, text.p ? text.p : "", text.len, &set->t[k],
+                                    &e2) != KS_OK) {
+                report(&problems, fn, ctx, "%s:%s", path.p, e2.msg);
+            } else {
+                set->from[k] = ks_strdup(path.p);
+                set->markdown[k] = md;
+            }
+            ks_buf_fini(&text);
+        }
+        ks_buf_fini(&path);
+    }
+    for (int k = 0; k < KS_TPL__COUNT; k++) {
+        ks_free(seen[k]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ks_free(names[i]);
+    }
+    ks_free(names);
+    return problems;
+}
+
+int ks_tpl_set_load_each(struct ks_tpl_set *set, const char *dir, ks_tpl_issue_fn fn, void *ctx)
+{
+    memset(set, 0, sizeof(*set));
+    int problems = dir ? load_dir(set, dir, fn, ctx) : 0;
+    if (problems) {
+        ks_tpl_set_fini(set);
+        return problems;
+    }
+    for (int k = 0; k < KS_TPL__COUNT; k++) {
+        if (!set->t[k]) {
+            struct ks_err e2 = {0};
+            enum ks_rc rc =
+                ks_tpl_parse((enum ks_tpl_kind)k, builtin[k], strlen(builtin[k]), &set->t[k], &e2);
+            KS_ASSERT(rc == KS_OK); /* a built-in template that does not parse is a bug */
+        }
     }
     return 0;
 }
 
+/* Keeps the first problem. */
+static void first_issue(void *ctx, const char *msg)
+{
+    struct ks_err *err = ctx;
+    if (!err->msg[0]) {
+        snprintf(err->msg, sizeof(err->msg), "%s", msg);
+    }
+}
+
 enum ks_rc ks_tpl_set_load(struct ks_tpl_set *set, const char *dir, struct ks_err *err)
 {
-    memset(set, 0, sizeof(*set));
-    for (int k = 0; k < KS_TPL__COUNT; k++) {
-        struct ks_buf b = {0};
-        int found = 0;
-        for (int md = 0; dir && md < 2 && !found; md++) {
-            char pb[4096];
-            snprintf(pb, sizeof(pb), "%s/%s.%s", dir, kind_names[k], md ? "md" : "txt");
-            char *path = ks_strdup(pb);
-            ks_buf_reset(&b);
-            int r = read_file(path, &b, err);
-            if (r < 0) {
-                ks_free(path);
-                ks_buf_fini(&b);
-                ks_tpl_set_fini(set);
-                return KS_EINPUT;
-            }
-            if (r == 0) {
-                found = 1;
-                struct ks_err e2 = {0};
-                if (ks_tpl_parse((enum ks_tpl_kind)k, b.p ? b.p : "", b.len, &set->t[k], &e2) !=
-                    KS_OK) {
-                    ks_err_set(err, KS_EINPUT, "%s:%s", path, e2.msg);
-                    ks_free(path);
-                    ks_buf_fini(&b);
-                    ks_tpl_set_fini(set);
-                    return KS_EINPUT;
-                }
-                set->from[k] = path;
-                set->markdown[k] = md;
-            } else {
-                ks_free(path);
-            }
-        }
-        ks_buf_fini(&b);
-        if (!found) {
-            struct ks_err e2 = {0};
-            enum ks_rc rc = ks_tpl_parse((enum ks_tpl_kind)k, builtin[k], strlen(builtin[k]),
-                                         &set->t[k], &e2);
-            KS_ASSERT(rc == KS_OK); /* a built-in template that does not parse is a bug */
-        }
+    struct ks_err first = {0};
+    int n = ks_tpl_set_load_each(set, dir, first_issue, &first);
+    if (!n) {
+        return KS_OK;
     }
-    return KS_OK;
+    if (n > 1) {
+        return ks_err_set(err, KS_EINPUT, "%s (and %d more problems of the templates)", first.msg,
+                          n - 1);
+    }
+    return ks_err_set(err, KS_EINPUT, "%s", first.msg);
 }
 
 void ks_tpl_set_fini(struct ks_tpl_set *set)

@@ -181,6 +181,7 @@ struct ks_key_check {
     int key_line;          /* line of the key whose value is being applied */
     ks_config_key_fn seen; /* NULL, or told each leaf key set */
     void *seen_ctx;
+    char *dir; /* the directory of the file, for relative paths; NULL: the working one */
 };
 
 /* A position in the key path, to return to. */
@@ -808,6 +809,29 @@ static void apply_table(struct ks_key_check *c, const struct ks_key *tab, const 
     }
 }
 
+/* A path as kintsugi reads it (KS_KEY_PATH): a relative one joined to the
+ * directory of the configuration file ("./" left out), so that the same
+ * file means the same whatever the working directory. */
+static char *path_value(const struct ks_key_check *c, const char *s)
+{
+    if (s[0] == '/' || !c->dir) {
+        return ks_strdup(s);
+    }
+    while (s[0] == '.' && s[1] == '/') {
+        s += 2;
+        while (*s == '/') {
+            s++;
+        }
+    }
+    if (!*s || !strcmp(s, ".")) {
+        return ks_strdup(c->dir);
+    }
+    struct ks_buf b = {0};
+    size_t dl = strlen(c->dir);
+    ks_buf_printf(&b, "%s%s%s", c->dir, dl && c->dir[dl - 1] == '/' ? "" : "/", s);
+    return b.p;
+}
+
 static void apply_scalar(struct ks_key_check *c, const struct ks_key *k, yaml_node_t *v)
 {
     char want[160], w[96];
@@ -833,20 +857,30 @@ static void apply_scalar(struct ks_key_check *c, const struct ks_key *k, yaml_no
             issue(c, v, "%s, got %s", want, w);
             return;
         }
+        char *val = (k->flags & KS_KEY_PATH) ? path_value(c, s) : ks_strndup(s, n);
         char msg[512];
-        const char *why = k->check ? k->check(s, msg, sizeof(msg)) : NULL;
+        const char *why = k->check ? k->check(val, msg, sizeof(msg)) : NULL;
         if (!why && k->check_cfg) {
-            why = k->check_cfg(c->cfg, s, msg, sizeof(msg));
+            why = k->check_cfg(c->cfg, val, msg, sizeof(msg));
         }
         if (why) {
             issue(c, v, "%s", why);
+            ks_free(val);
+            return;
+        }
+        size_t before = c->nissues;
+        if (k->check_each) {
+            k->check_each(c, line_of(v), val);
+        }
+        if (c->nissues > before) {
+            ks_free(val);
             return;
         }
         char **dst = field(c, k);
         if (*dst != k->def) {
             ks_free(*dst);
         }
-        *dst = ks_strndup(s, n);
+        *dst = val;
         return;
     }
     if (parse_value(k, s, n, field(c, k), want, sizeof(want)) != 0) {
@@ -1166,6 +1200,9 @@ static void yaml_problem(struct ks_key_check *c, const yaml_parser_t *p, const c
 /* Reads path over the defaults into c->cfg, collecting every problem. */
 static void load_into(struct ks_key_check *c, const char *path)
 {
+    const char *slash = strrchr(path, '/');
+    ks_free(c->dir);
+    c->dir = slash ? ks_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
     size_t len = 0;
     char *buf = read_file(c, path, &len);
     if (!buf) {
@@ -1240,6 +1277,7 @@ static void ctx_fini(struct ks_key_check *c)
         ks_free(c->issues[i].msg);
     }
     ks_free(c->issues);
+    ks_free(c->dir);
     ks_buf_fini(&c->path);
     ks_buf_fini(&c->pattern);
 }
@@ -1632,8 +1670,10 @@ static const char ref_intro[] =
     "below 1), metric rules without a kind or with two, duplicate rule names,\n"
     "people with a role not defined under `roles`, hooks and approvals that name\n"
     "an unknown action, hooks without exactly one of `url` and `command`, URLs\n"
-    "that are not `http://` or `https://`, bad or reserved header names, and a\n"
-    "second YAML document.\n"
+    "that are not `http://` or `https://`, bad or reserved header names, a\n"
+    "`messages.templates` directory that does not exist or cannot be read, each\n"
+    "file in it that is not a template and each problem of each template (one\n"
+    "line each, docs/MESSAGES.md), and a second YAML document.\n"
     "An empty file, and an empty section (`detectors:` with nothing under it),\n"
     "are valid.\n"
     "\n"
@@ -1657,6 +1697,13 @@ static const char ref_intro[] =
     "- *percent*: a number from 0 to 100 (`20` is 20 %), optionally written `20%`.\n"
     "- *integer*, *number*: plain decimals (`20`, `5000`, `2.5`).\n"
     "- *P1, P2 or P3*: a severity, P1 the most severe.\n"
+    "- *directory* (`messages.templates`, `receivers.NAME.dir`): a path; a relative\n"
+    "  one is read from the directory of the configuration file, not the working\n"
+    "  directory (`templates: tpl` in `/etc/kintsugi/kintsugi.yaml` is\n"
+    "  `/etc/kintsugi/tpl`), so a file means the same wherever kintsugi starts.\n"
+    "  A hook's `command` is a shell command line, not a path, and is not\n"
+    "  rewritten: it runs in kintsugi's working directory, so name a script by\n"
+    "  its absolute path.\n"
     "- *NAME* in a key stands for a channel, system, role or person name, an\n"
     "  action name (under `hooks`) or a header name (under `headers`); `[]` for\n"
     "  each element of a list.\n"

@@ -44,6 +44,10 @@ enum ks_key_type {
 #define KS_KEY_POSITIVE 2u /* strictly greater than min */
 #define KS_KEY_SIGNED 4u   /* KS_KEY_NUMBER: any finite number */
 #define KS_KEY_CURRENCY 8u /* KS_KEY_STRING: three capital letters */
+/* KS_KEY_STRING: a file or directory. A relative one is taken from the
+ * directory of the configuration file, not the working directory: the value
+ * kept (and checked) is that directory joined with it. */
+#define KS_KEY_PATH 16u
 
 /* "No such offset" in struct ks_key_struct. */
 #define KS_KEY_NONE ((size_t)-1)
@@ -99,6 +103,11 @@ struct ks_key {
     /* KS_KEY_STRING, KS_KEY_STRLIST: the same, for a check that reads the
      * configuration applied so far (a name defined by an earlier section). */
     const char *(*check_cfg)(const struct ks_config *cfg, const char *s, char *buf, size_t cap);
+    /* KS_KEY_STRING: a check that may find more than one problem (the files
+     * of a directory), after check and check_cfg: reports each with
+     * ks_key_issue(chk, line, NULL, ...), line being the value's. The value
+     * is kept when it reports none. */
+    void (*check_each)(struct ks_key_check *chk, int line, const char *s);
     /* KS_KEY_STRMAP: a check of each pair (the strings may hold NUL
      * characters: their lengths are given): NULL or the message. */
     const char *(*check_pair)(const char *name, size_t name_len, const char *value,

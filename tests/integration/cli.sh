@@ -99,6 +99,45 @@ check ingest_with_bad_config_exits_2 exit_is 2 "$K" ingest --config "$T/bad.yaml
 printf 'detectors:\n  sync_freshness: {interval: 5m}\n' >"$T/fast.yaml"
 check config_changes_thresholds bash -c "$K ingest --config $T/fast.yaml --db $T/fast.db $ev >/dev/null && $K incidents --db $T/fast.db --json | grep -q '\"detected_at\":\"2026-11-22T10:25:00.000Z\"'"
 
+# The templates directory (docs/MESSAGES.md): one that is not there is refused by
+# check-config, ingest and serve alike, never replaced by the built-in templates.
+printf 'messages:\n  templates: /nonexistent/templatez\n' >"$T/notpl.yaml"
+check templates_missing_dir_exits_2 exit_is 2 "$K" check-config "$T/notpl.yaml"
+check templates_missing_dir_names_line_and_path bash -c "$K check-config $T/notpl.yaml 2>&1 | grep -qxF '$T/notpl.yaml:2: key \"messages.templates\": /nonexistent/templatez: no such directory'"
+check templates_missing_dir_ingest_exits_2 exit_is 2 "$K" ingest --config "$T/notpl.yaml" --db "$T/notpl.db" "$ev"
+check templates_missing_dir_serve_exits_2 exit_is 2 timeout 20 "$K" serve --listen 127.0.0.1:0 --config "$T/notpl.yaml" --db "$T/notpl.db"
+check templates_missing_dir_serve_says_why bash -c "timeout 20 $K serve --listen 127.0.0.1:0 --config $T/notpl.yaml --db $T/notpl.db 2>&1 | grep -qF '/nonexistent/templatez: no such directory'"
+printf 'messages:\n  templates: notpl.yaml\n' >"$T/filetpl.yaml"
+check templates_file_is_not_a_dir bash -c "$K check-config $T/filetpl.yaml 2>&1 | grep -qxF '$T/filetpl.yaml:2: key \"messages.templates\": $T/notpl.yaml: not a directory'"
+# Every problem of every template, one line each (and one JSON element each); a
+# misspelled file name is one of them, an editor's backup is not read.
+mkdir -p "$T/three/tpl"
+printf 'messages:\n  templates: tpl\n' >"$T/three/kintsugi.yaml"
+printf 'Subject: x\n\nHello {{shop\n' >"$T/three/tpl/follow_up.txt"
+printf 'Subject: x\n\nA }} b\n' >"$T/three/tpl/incident.txt"
+printf 'Subject: x\n\n{{bogus}}\n' >"$T/three/tpl/order_delay.txt"
+printf 'Subject: x\n\nHello {{order}}\n' >"$T/three/tpl/customer-notice.txt"
+printf 'Subject: x\n\n{{' >"$T/three/tpl/update.txt~"
+check templates_every_problem_exits_2 exit_is 2 "$K" check-config "$T/three/kintsugi.yaml"
+"$K" check-config "$T/three/kintsugi.yaml" 2>"$T/three.err"
+check templates_every_problem_one_line_each bash -c "[ \$(wc -l <$T/three.err) = 4 ] && [ \$(grep -c '^$T/three/kintsugi.yaml:2: key \"messages.templates\": $T/three/tpl/' $T/three.err) = 4 ]"
+check templates_every_broken_one bash -c "grep -qF 'tpl/follow_up.txt:3: unclosed or malformed placeholder \"{{shop\"' $T/three.err && grep -qF 'tpl/incident.txt:3: \"}}\" without an opening \"{{\"' $T/three.err && grep -qF 'tpl/order_delay.txt:3: unknown placeholder {{bogus}}' $T/three.err"
+check templates_misspelled_file_reported grep -qF "tpl/customer-notice.txt: not a template: known ones are incident, update, reminder, customer_notice, follow_up and order_delay, each NAME.txt or NAME.md (did you mean customer_notice.txt?)" "$T/three.err"
+check templates_backup_not_read bash -c "! grep -q 'update.txt~' $T/three.err"
+check templates_every_problem_json bash -c "$K check-config --json $T/three/kintsugi.yaml | jq -e '.valid == false and (.errors | length) == 4 and all(.errors[]; .line == 2 and .key == \"messages.templates\")'"
+# A relative path is read from the configuration file's directory: the same file
+# says the same from its own directory and from anywhere else.
+KA=$(realpath "$K")
+mkdir -p "$T/rel/conf/tpl" "$T/rel/conf/out" "$T/rel/elsewhere"
+printf 'receivers:\n  box: {dir: out}\nnotify: {team: [box]}\nmessages:\n  templates: tpl\n' >"$T/rel/conf/kintsugi.yaml"
+printf 'Subject: x\n\nHello {{name}}\n' >"$T/rel/conf/tpl/customer_notice.txt"
+check templates_relative_broken_from_its_dir bash -c "cd $T/rel/conf && $KA check-config kintsugi.yaml 2>&1 | grep -qxF 'kintsugi.yaml:5: key \"messages.templates\": tpl/customer_notice.txt:3: unknown placeholder {{name}} for the customer_notice template (see docs/MESSAGES.md)'"
+check templates_relative_broken_from_elsewhere bash -c "cd $T/rel/elsewhere && $KA check-config ../conf/kintsugi.yaml 2>&1 | grep -qxF '../conf/kintsugi.yaml:5: key \"messages.templates\": ../conf/tpl/customer_notice.txt:3: unknown placeholder {{name}} for the customer_notice template (see docs/MESSAGES.md)'"
+check templates_relative_broken_from_root bash -c "cd / && ! $KA check-config $T/rel/conf/kintsugi.yaml >/dev/null 2>&1"
+printf 'Subject: x\n\nHello {{order}}\n' >"$T/rel/conf/tpl/customer_notice.txt"
+check templates_relative_ok_from_elsewhere bash -c "cd $T/rel/elsewhere && $KA check-config ../conf/kintsugi.yaml"
+check relative_receiver_dir_from_the_files_dir bash -c "cd $T/rel/elsewhere && $KA ingest --config ../conf/kintsugi.yaml --db $T/rel/r.db $PWD/$SC/zero_spike_p1/events.ndjson >/dev/null 2>&1 && ls $T/rel/conf/out/ks-*.json >/dev/null"
+
 # Two threads (the intake decodes ahead) and one give the same database: a
 # simulated day with every fault, with a few broken lines mixed in, is far
 # above the size at which the second thread starts.

@@ -14,7 +14,9 @@
 #include "t.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FIX(name) "tests/unit/config/" name
@@ -875,6 +877,175 @@ static void check_config_command_exit_codes_and_output(void)
     LEAK_END();
 }
 
+/* ---- paths and the templates directory ----------------------------------- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A scratch tree: D, D/conf, D/conf/tpl; conf gets D/conf. */
+static void scratch_tree(char *d, char *conf, size_t cap)
+{
+    CHECK(mkdtemp(d) != NULL);
+    snprintf(conf, cap, "%s/conf", d);
+    CHECK_INT(mkdir(conf, 0700), 0);
+    char tpl[256];
+    snprintf(tpl, sizeof(tpl), "%s/tpl", conf);
+    CHECK_INT(mkdir(tpl, 0700), 0);
+}
+
+/* A relative messages.templates or receiver dir is read from the
+ * configuration file's directory: the same file means the same directories
+ * from any working directory. */
+static void relative_paths_are_read_from_the_files_directory(void)
+{
+    LEAK_START();
+    char d[] = "/tmp/ks-cfg-XXXXXX", conf[200], path[300], want[300];
+    scratch_tree(d, conf, sizeof(conf));
+    snprintf(path, sizeof(path), "%s/tpl/follow_up.txt", conf);
+    write_file(path, "Subject: x\n\nHello {{order}}\n");
+    char yaml[300];
+    snprintf(yaml, sizeof(yaml), "%s/kintsugi.yaml", conf);
+    write_file(yaml, "receivers:\n"
+                     "  box: {dir: out}\n"
+                     "  spool: {dir: ./spool/x}\n"
+                     "  abs: {dir: /var/spool/kintsugi}\n"
+                     "notify: {team: [box]}\n"
+                     "messages:\n"
+                     "  templates: ./tpl\n");
+    struct ks_config cfg;
+    CHECK(load_ok(&cfg, yaml));
+    snprintf(want, sizeof(want), "%s/tpl", conf);
+    CHECK_STR(cfg.msg_templates, want);
+    const struct ks_receiver_cfg *r = ks_config_receiver(&cfg, "box");
+    snprintf(want, sizeof(want), "%s/out", conf);
+    CHECK(r && !strcmp(r->dir, want));
+    r = ks_config_receiver(&cfg, "spool");
+    snprintf(want, sizeof(want), "%s/spool/x", conf);
+    CHECK(r && !strcmp(r->dir, want));
+    r = ks_config_receiver(&cfg, "abs");
+    CHECK(r && !strcmp(r->dir, "/var/spool/kintsugi"));
+    ks_config_fini(&cfg);
+
+    /* From the file's own directory, named without one: as written. */
+    char old[4096];
+    CHECK(getcwd(old, sizeof(old)) != NULL);
+    CHECK_INT(chdir(conf), 0);
+    CHECK(load_ok(&cfg, "kintsugi.yaml"));
+    CHECK_STR(cfg.msg_templates, "./tpl");
+    ks_config_fini(&cfg);
+    CHECK_INT(chdir(old), 0);
+
+    /* A broken template is found from anywhere, named by the path read. */
+    write_file(path, "Subject: x\n\nHello {{name}}\n");
+    struct issues is;
+    CHECK_INT(check_file(yaml, &is), 1);
+    snprintf(want, sizeof(want), "%s/tpl/follow_up.txt:3: unknown placeholder {{name}}", conf);
+    CHECK(strncmp(is.v[0].msg, want, strlen(want)) == 0);
+    CHECK_INT(chdir(d), 0);
+    CHECK_INT(check_file("conf/kintsugi.yaml", &is), 1);
+    CHECK_INT(is.v[0].line, 7);
+    CHECK(strncmp(is.v[0].msg, "conf/tpl/follow_up.txt:3: unknown placeholder {{name}}", 54) == 0);
+    CHECK_INT(chdir(old), 0);
+    CHECK_INT(nftw(d, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+    LEAK_END();
+}
+
+/* A templates directory that is not there is a problem of the key, and
+ * every problem of the directory is one issue: each broken template, a file
+ * that is not a template. */
+static void every_template_problem_is_reported(void)
+{
+    LEAK_START();
+    char d[] = "/tmp/ks-cfg-XXXXXX", conf[200], path[300], want[1024];
+    scratch_tree(d, conf, sizeof(conf));
+    char yaml[300];
+    snprintf(yaml, sizeof(yaml), "%s/kintsugi.yaml", conf);
+    write_file(yaml, "currency: USD\nmessages:\n  shop: Shop\n  templates: nowhere\n");
+    struct issues is;
+    CHECK_INT(check_file(yaml, &is), 1);
+    CHECK_INT(is.v[0].line, 4);
+    CHECK_STR(is.v[0].key, "messages.templates");
+    snprintf(want, sizeof(want), "%s/nowhere: no such directory", conf);
+    CHECK_STR(is.v[0].msg, want);
+    struct ks_config cfg;
+    struct ks_err err = {0};
+    CHECK_INT(ks_config_load(&cfg, yaml, &err), KS_EUSAGE);
+    snprintf(want, sizeof(want), "%s:4: key \"messages.templates\": %s/nowhere: no such directory",
+             yaml, conf);
+    CHECK_STR(err.msg, want);
+    ks_config_fini(&cfg);
+
+    write_file(yaml, "currency: USD\nmessages:\n  shop: Shop\n  templates: tpl\n");
+    static const char *const files[][2] = {
+        {"incident.txt", "Subject: x\n\nA }} b\n"},
+        {"follow_up.txt", "Subject: x\n\nHello {{shop\n"},
+        {"order_delay.txt", "Subject: x\n\n{{bogus}}\n"},
+        {"customer-notice.txt", "Subject: x\n\nHello {{order}}\n"},
+        {"update.txt~", "an editor's backup {{"},
+    };
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/tpl/%s", conf, files[i][0]);
+        write_file(path, files[i][1]);
+    }
+    static const char *const msgs[] = {
+        "customer-notice.txt: not a template: known ones are incident, update, reminder, "
+        "customer_notice, follow_up and order_delay, each NAME.txt or NAME.md (did you mean "
+        "customer_notice.txt?)",
+        "follow_up.txt:3: unclosed or malformed placeholder \"{{shop\"",
+        "incident.txt:3: \"}}\" without an opening \"{{\"",
+        "order_delay.txt:3: unknown placeholder {{bogus}} for the order_delay template",
+    };
+    CHECK_INT(check_file(yaml, &is), 4);
+    for (int i = 0; i < 4 && i < is.n; i++) {
+        CHECK_INT(is.v[i].line, 4);
+        CHECK_STR(is.v[i].key, "messages.templates");
+        snprintf(want, sizeof(want), "%s/tpl/%s", conf, msgs[i]);
+        CHECK(strncmp(is.v[i].msg, want, strlen(want)) == 0);
+    }
+
+    /* check-config: one line each, one element each with --json. */
+    struct ks_buf out = {0}, errb = {0};
+    char *args[] = {yaml};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 1, args, &out, &errb), 2);
+    int lines = 0;
+    for (size_t i = 0; i < errb.len; i++) {
+        lines += errb.p[i] == '\n';
+    }
+    CHECK_INT(lines, 4);
+    for (int i = 0; i < 4; i++) {
+        snprintf(want, sizeof(want), "%s:4: key \"messages.templates\": %s/tpl/%s", yaml, conf,
+                 msgs[i]);
+        CHECK(errb.p && strstr(errb.p, want) != NULL);
+    }
+    ks_buf_reset(&out);
+    ks_buf_reset(&errb);
+    char *jargs[] = {"--json", yaml};
+    CHECK_INT(run_cmd(ks_cmd_check_config, 2, jargs, &out, &errb), 2);
+    int elems = 0;
+    for (const char *p = out.p; p && (p = strstr(p, "{\"line\":4,\"key\":\"messages.templates\""));
+         p++) {
+        elems++;
+    }
+    CHECK_INT(elems, 4);
+    ks_buf_fini(&out);
+    ks_buf_fini(&errb);
+    CHECK_INT(nftw(d, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+    LEAK_END();
+}
+
 int main(void)
 {
     RUN(defaults_equal_spec_values);
@@ -896,5 +1067,7 @@ int main(void)
     RUN(example_file_is_valid_and_sets_every_key);
     RUN(docs_config_md_is_the_generated_reference);
     RUN(check_config_command_exit_codes_and_output);
+    RUN(relative_paths_are_read_from_the_files_directory);
+    RUN(every_template_problem_is_reported);
     return t_done();
 }

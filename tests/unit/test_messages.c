@@ -7,6 +7,7 @@
  */
 #include "../../src/comms/comms.h"
 #include "../../src/store/store.h"
+#include "slurp.h"
 #include "tdb.h"
 
 #include <stdlib.h>
@@ -151,6 +152,166 @@ static void builtins_parse_and_a_directory_overrides_one(void)
     CHECK(strncmp(err.msg, want, strlen(want)) == 0);
     unlink(path);
     rmdir(dir);
+}
+
+static long live_before;
+#define LEAK_START() (live_before = ks_alloc_live())
+#define LEAK_END() CHECK_INT(ks_alloc_live(), live_before)
+
+/* Writes text to dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+struct problems {
+    char v[16][512];
+    int n;
+};
+
+static void keep(void *ctx, const char *msg)
+{
+    struct problems *p = ctx;
+    if (p->n < 16) {
+        snprintf(p->v[p->n], sizeof(p->v[0]), "%s", msg);
+    }
+    p->n++;
+}
+
+/* A templates directory that is not there is an error, never the built-in
+ * templates in silence; so is a file where the directory should be. */
+static void a_missing_templates_directory_is_an_error(void)
+{
+    LEAK_START();
+    struct ks_tpl_set set;
+    struct ks_err err = {0};
+    CHECK_INT(ks_tpl_set_load(&set, "/nonexistent/templatez", &err), KS_EINPUT);
+    CHECK_STR(err.msg, "/nonexistent/templatez: no such directory");
+    CHECK(set.t[KS_TPL_INCIDENT] == NULL);
+    ks_tpl_set_fini(&set);
+    char dir[] = "/tmp/ks-tpl-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    put(dir, "plain", "x");
+    char file[128];
+    snprintf(file, sizeof(file), "%s/plain", dir);
+    memset(&err, 0, sizeof(err));
+    CHECK_INT(ks_tpl_set_load(&set, file, &err), KS_EINPUT);
+    char want[200];
+    snprintf(want, sizeof(want), "%s: not a directory", file);
+    CHECK_STR(err.msg, want);
+    ks_tpl_set_fini(&set);
+    /* No directory at all (NULL) is the built-in set. */
+    CHECK_INT(ks_tpl_set_load(&set, NULL, &err), KS_OK);
+    CHECK(set.t[KS_TPL_ORDER_DELAY] != NULL && set.from[KS_TPL_ORDER_DELAY] == NULL);
+    ks_tpl_set_fini(&set);
+    unlink(file);
+    rmdir(dir);
+    LEAK_END();
+}
+
+/* Every problem of every file, in file name order: three broken templates,
+ * a misspelled name, a template kept as both .txt and .md; an editor's
+ * backup, a dot file and a file of another extension are not read. */
+static void every_problem_of_a_templates_directory_is_reported(void)
+{
+    LEAK_START();
+    char dir[] = "/tmp/ks-tpl-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    put(dir, "incident.txt", "Subject: x\n\nA }} b\n");
+    put(dir, "follow_up.txt", "Subject: x\n\nHello {{shop\n");
+    put(dir, "order_delay.txt", "Subject: x\n\n{{bogus}}\n");
+    put(dir, "customer-notice.txt", "Subject: x\n\nHello {{order}}\n");
+    put(dir, "update.md", "Subject: x\n\n{{status}}\n");
+    put(dir, "update.txt", "Subject: x\n\n{{status}}\n");
+    put(dir, "reminder.txt~", "not a template at all {{");
+    put(dir, ".reminder.txt.swp", "{{");
+    put(dir, "README", "notes {{");
+    struct ks_tpl_set set;
+    struct problems p = {0};
+    CHECK_INT(ks_tpl_set_load_each(&set, dir, keep, &p), 5);
+    CHECK_INT(p.n, 5);
+    char want[5][512];
+    snprintf(want[0], sizeof(want[0]),
+             "%s/customer-notice.txt: not a template: known ones are incident, update, reminder, "
+             "customer_notice, follow_up and order_delay, each NAME.txt or NAME.md (did you mean "
+             "customer_notice.txt?)",
+             dir);
+    snprintf(want[1], sizeof(want[1]),
+             "%s/follow_up.txt:3: unclosed or malformed placeholder \"{{shop\" (a placeholder is "
+             "{{name}}, lowercase letters, digits and _)",
+             dir);
+    snprintf(want[2], sizeof(want[2]), "%s/incident.txt:3: \"}}\" without an opening \"{{\"", dir);
+    snprintf(want[3], sizeof(want[3]),
+             "%s/order_delay.txt:3: unknown placeholder {{bogus}} for the order_delay template "
+             "(see docs/MESSAGES.md)",
+             dir);
+    snprintf(want[4], sizeof(want[4]),
+             "%s/update.txt: the update template is also %s/update.md: keep one of the two", dir,
+             dir);
+    for (int i = 0; i < 5 && i < p.n; i++) {
+        CHECK_STR(p.v[i], want[i]);
+    }
+    for (int k = 0; k < KS_TPL__COUNT; k++) {
+        CHECK(set.t[k] == NULL && set.from[k] == NULL);
+    }
+    ks_tpl_set_fini(&set);
+    /* ks_tpl_set_load says the first and how many more. */
+    struct ks_err err = {0};
+    CHECK_INT(ks_tpl_set_load(&set, dir, &err), KS_EINPUT);
+    char first[600];
+    snprintf(first, sizeof(first), "%s (and 4 more problems of the templates)", want[0]);
+    CHECK_STR(err.msg, first);
+    ks_tpl_set_fini(&set);
+    /* With the problems gone, the ignored files stay ignored. */
+    const char *gone[] = {"incident.txt", "follow_up.txt", "order_delay.txt", "customer-notice.txt",
+                          "update.md"};
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", dir, gone[i]);
+        unlink(path);
+    }
+    memset(&p, 0, sizeof(p));
+    CHECK_INT(ks_tpl_set_load_each(&set, dir, keep, &p), 0);
+    CHECK(set.from[KS_TPL_UPDATE] != NULL);
+    CHECK(set.from[KS_TPL_REMINDER] == NULL && set.t[KS_TPL_REMINDER] != NULL);
+    ks_tpl_set_fini(&set);
+    const char *rest[] = {"update.txt", "reminder.txt~", ".reminder.txt.swp", "README"};
+    for (size_t i = 0; i < sizeof(rest) / sizeof(rest[0]); i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", dir, rest[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    LEAK_END();
+}
+
+/* examples/templates (set by examples/kintsugi.yaml) holds the built-in
+ * templates, so the example behaves like no file at all. */
+static void example_templates_are_the_builtin_ones(void)
+{
+    struct ks_tpl_set set;
+    struct problems p = {0};
+    CHECK_INT(ks_tpl_set_load_each(&set, "examples/templates", keep, &p), 0);
+    for (int k = 0; k < KS_TPL__COUNT; k++) {
+        char path[128];
+        snprintf(path, sizeof(path), "examples/templates/%s.txt", ks_tpl_name((enum ks_tpl_kind)k));
+        CHECK_STR(set.from[k], path);
+        size_t n = 0;
+        char *text = t_slurp(path, &n);
+        CHECK(text != NULL);
+        if (text) {
+            CHECK_STR(text, ks_tpl_builtin((enum ks_tpl_kind)k));
+        }
+        ks_free(text);
+    }
+    ks_tpl_set_fini(&set);
 }
 
 static void key_depends_on_every_part(void)
@@ -331,6 +492,9 @@ int main(void)
     RUN(broken_templates_are_refused_with_their_line);
     RUN(a_subject_stays_one_line);
     RUN(builtins_parse_and_a_directory_overrides_one);
+    RUN(a_missing_templates_directory_is_an_error);
+    RUN(every_problem_of_a_templates_directory_is_reported);
+    RUN(example_templates_are_the_builtin_ones);
     RUN(key_depends_on_every_part);
     RUN_BOTH(outbox_keeps_one_row_per_key_and_receiver);
     return t_done();
