@@ -590,7 +590,7 @@
         '<label for="rem-order">Order</label><input id="rem-order" name="order" autocomplete="off" placeholder="order id" required>' +
         '<label for="rem-kind">Remedy</label><select id="rem-kind" name="kind">' +
         REMEDIES.map(function (k) { return '<option value="' + k + '">' + k.replace(/_/g, ' ') + '</option>'; }).join('') + '</select>' +
-        '<label for="rem-amount">Amount</label><input id="rem-amount" name="amount" type="number" min="0" step="0.01" inputmode="decimal" placeholder="whole order">' +
+        '<label for="rem-amount">Amount</label><input id="rem-amount" name="amount" type="number" min="0.01" step="0.01" inputmode="decimal" placeholder="whole order">' +
         '<input id="rem-note" name="note" class="grow" autocomplete="off" placeholder="note (optional)" aria-label="Note">' +
         '<button type="submit" data-act="remedy-offer" class="primary">Grant as ' + esc(S.who.name) + '</button>' +
         '<p class="muted small">Within your limit it is granted at once and you are accountable; above it, it waits for someone whose limit covers it. ' +

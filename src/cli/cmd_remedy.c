@@ -20,8 +20,8 @@ static struct ks_opt opts[] = {
     {"order", 1, "offer, grant: the order (its order_id)", 0, NULL},
     {"kind", 1, "grant: the remedy (refund, store_credit, replacement, expedited_shipping,\n"
                 "          discount_code, cancel_with_refund)", 0, NULL},
-    {"amount", 1, "grant: its amount in the configuration's currency (none: the order's value)", 0,
-     NULL},
+    {"amount", 1, "grant: its amount in the configuration's currency, > 0, two decimals at most\n"
+                  "          (none: the order's value)", 0, NULL},
     {"by", 1, "grant, approve, review: the person accountable (a person of the configuration)", 0,
      NULL},
     {"note", 1, "grant, review: a note kept with it", 0, NULL},
@@ -170,13 +170,27 @@ static void print_offer(const char *text)
 
 static int parse_amount(const char *s, double *out)
 {
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= 0) || v > 1e12) {
-        ks_cli_error("--amount '%s' is not an amount (a number >= 0)", s);
+    if (ks_remedy_amount_parse(s, out) != 0) {
+        ks_cli_error("--amount '%s' is not an amount: a decimal number > 0 with at most two "
+                     "decimals (30, 49.99)",
+                     ks_cli_safe(s));
         return -1;
     }
-    *out = v;
+    return 0;
+}
+
+/* --order: the order id of a remedy (offer, grant). */
+static int check_order(const char *verb, const char *order)
+{
+    char why[96];
+    if (!order || !*order) {
+        ks_cli_error("'remedy %s' needs --order ID (the order's order_id)", verb);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_remedy_order_invalid(order, why, sizeof(why))) {
+        ks_cli_error("--order: the order id %s", why);
+        return KS_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -196,8 +210,7 @@ static int check_write(int verb, const char *by, struct write_ctx *c)
     }
     const char *kind = ks_cli_opt(&spec, "kind")->value;
     const char *amount = ks_cli_opt(&spec, "amount")->value;
-    if (!c->rq.order || !*c->rq.order) {
-        ks_cli_error("'remedy grant' needs --order ID (the order's order_id)");
+    if (check_order("grant", c->rq.order) != 0) {
         return KS_EXIT_USAGE;
     }
     if (!kind || !ks_remedy_known(kind)) {
@@ -316,8 +329,7 @@ int ks_cmd_remedy(int argc, char **argv)
     }
     int64_t incident = 0;
     const char *inc_opt = ks_cli_opt(&spec, "incident")->value;
-    if (v == 0 && (!order || !*order)) {
-        ks_cli_error("'remedy offer' needs --order ID (the order's order_id)");
+    if (v == 0 && check_order("offer", order) != 0) {
         rc = KS_EXIT_USAGE;
     } else if (v == 4 && inc_opt && ks_cli_id(inc_opt, "an incident id", &incident) != 0) {
         rc = KS_EXIT_USAGE;

@@ -8,6 +8,7 @@
 #include "remedy_int.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,77 @@ enum ks_remedy_right ks_remedy_right_of(const struct ks_config *cfg, const char 
 static int covers(enum ks_remedy_right r, double limit, int has_amount, double amount)
 {
     return r == KS_REMEDY_ANY || (r == KS_REMEDY_UPTO && has_amount && amount <= limit + 1e-9);
+}
+
+/* ---- amounts and order ids ----------------------------------------------------------- */
+
+int ks_remedy_amount_ok(double amount)
+{
+    if (!(amount > 0 && amount <= KS_REMEDY_AMOUNT_MAX)) {
+        return 0;
+    }
+    /* a whole number of cents: the amount written with two decimals reads
+     * back as the very same double (49.99 does, 49.999 and 0.001 do not) */
+    char text[48];
+    snprintf(text, sizeof(text), "%.2f", amount);
+    double back = strtod(text, NULL);
+    return !(back < amount || back > amount);
+}
+
+int ks_remedy_amount_parse(const char *s, double *out)
+{
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9') {
+        i++;
+    }
+    if (i == 0) {
+        return -1; /* a sign, a point first, "inf", "nan", or nothing */
+    }
+    if (s[i] == '.') {
+        size_t d = 0;
+        while (s[i + 1 + d] >= '0' && s[i + 1 + d] <= '9') {
+            d++;
+        }
+        if (d < 1 || d > 2) {
+            return -1;
+        }
+        i += 1 + d;
+    }
+    if (s[i]) {
+        return -1; /* "0x10", "1e3", "5,00", "30 USD" */
+    }
+    double v = strtod(s, NULL);
+    if (!ks_remedy_amount_ok(v)) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *ks_remedy_order_invalid(const char *order, char *why, size_t cap)
+{
+    size_t n = order ? strlen(order) : 0, bad;
+    if (n == 0) {
+        snprintf(why, cap, "is required (the order's order_id)");
+        return why;
+    }
+    if (n > KS_REMEDY_ORDER_MAX) {
+        snprintf(why, cap, "is at most %d bytes (this one has %zu)", KS_REMEDY_ORDER_MAX, n);
+        return why;
+    }
+    if ((bad = ks_utf8_invalid_at(order, n)) != (size_t)-1) {
+        snprintf(why, cap, "is not valid UTF-8 (byte %zu)", bad + 1);
+        return why;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)order[i], c2 = (unsigned char)order[i + 1];
+        /* C0, DEL, and C1 (U+0080-U+009F, C2 80..C2 9F in valid UTF-8) */
+        if (c < 0x20 || c == 0x7F || (c == 0xC2 && c2 >= 0x80 && c2 <= 0x9F)) {
+            snprintf(why, cap, "has a control character (byte %zu)", i + 1);
+            return why;
+        }
+    }
+    return NULL;
 }
 
 void ks_remedy_money(struct ks_buf *b, int has_amount, double amount, const char *currency)
@@ -190,10 +262,12 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
         ks_json_str(j, r->review_status);
         ks_json_key(j, "missed");
         ks_json_bool(j, r->review_missed);
+        /* who reviewed it and when: null until it is done */
+        int done = !strcmp(r->review_status, "done");
         ks_json_key(j, "by");
-        ks_json_str(j, r->reviewed_by);
+        ks_json_str(j, done ? r->reviewed_by : NULL);
         ks_json_key(j, "at");
-        ks_json_time(j, r->reviewed_at);
+        ks_json_time(j, done ? r->reviewed_at : KS_TIME_NONE);
         ks_json_obj_end(j);
     } else {
         ks_json_null(j);
@@ -248,11 +322,22 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
         ks_buf_fini(&names);
         return KS_EUSAGE;
     }
-    if (rq->has_amount && !(rq->amount >= 0 && rq->amount <= 1e12)) {
-        return ks_err_set(err, KS_EUSAGE, "amount: must be a number >= 0 (in %s)", cfg->currency);
+    /* A new grant is checked whole; one re-applied from the server's journal
+     * (id > 0) was checked when it was new, and is written again as it was. */
+    int fresh = id == 0;
+    if (rq->has_amount &&
+        !(fresh ? ks_remedy_amount_ok(rq->amount)
+                : rq->amount >= 0 && rq->amount <= KS_REMEDY_AMOUNT_MAX)) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "amount: must be a number > 0 with at most two decimals (in %s)",
+                          cfg->currency);
     }
+    char order_why[96];
     if (!rq->order || !*rq->order) {
         return ks_err_set(err, KS_EUSAGE, "order: is required (the order's order_id)");
+    }
+    if (fresh && ks_remedy_order_invalid(rq->order, order_why, sizeof(order_why))) {
+        return ks_err_set(err, KS_EUSAGE, "order: %s", order_why);
     }
     const char *type;
     int sev;
@@ -315,6 +400,7 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
     r.complex = why.len ? why.p : NULL;
     r.review_due = why.len ? at + KS_REMEDY_REVIEW_DUE : KS_TIME_NONE;
     r.review_status = why.len ? "due" : NULL;
+    r.reviewed_at = KS_TIME_NONE; /* not reviewed yet */
     enum ks_rc rc = s->ops->put_remedy(s, &r, err);
     if (rc == KS_OK) {
         struct ks_buf t = {0};
@@ -370,6 +456,11 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                         "whose role's limit covers the remedy (people: and roles: in "
                         "kintsugi.yaml)",
                         by);
+    } else if (!again && m.r.reviewed_by && !strcmp(m.r.reviewed_by, by)) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "%s may not approve remedy %lld: they did its specialist review (the "
+                        "reviewer is a second pair of eyes, not the person who decides)",
+                        by, (long long)id);
     } else if (!covers(right, limit, m.r.has_amount, m.r.amount)) {
         struct ks_buf t = {0};
         ks_buf_printf(&t, "%s ", by);
@@ -470,11 +561,14 @@ struct due_scan {
     size_t n, cap;
 };
 
+/* A review is missed once the clock has moved past its deadline, as the
+ * engine's timers fire (SPEC section 2: every threshold is strict); one
+ * done at the deadline itself is in time. */
 static int scan_due(void *ctx, const struct ks_remedy_row *r)
 {
     struct due_scan *d = ctx;
     if (r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
-        r->review_due != KS_TIME_NONE && r->review_due <= d->clock) {
+        r->review_due != KS_TIME_NONE && r->review_due < d->clock) {
         KS_GROW(d->due, d->cap, d->n + 1);
         memset(&d->due[d->n], 0, sizeof(d->due[d->n]));
         rem_copy(&d->due[d->n++], r);

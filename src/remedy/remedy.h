@@ -34,6 +34,26 @@
 /* The specialist review of a complex case is due this long after the grant. */
 #define KS_REMEDY_REVIEW_DUE (24 * KS_HOUR)
 
+/* The largest amount of a remedy, in the configuration's currency. */
+#define KS_REMEDY_AMOUNT_MAX 1e12
+/* The longest order id a remedy is granted for, in bytes. */
+#define KS_REMEDY_ORDER_MAX 256
+
+/* Whether amount is the amount of a remedy: money in the configuration's
+ * currency, > 0, at most KS_REMEDY_AMOUNT_MAX, a whole number of cents (at
+ * most two decimals: 49.99, not 49.999). */
+int ks_remedy_amount_ok(double amount);
+/* Reads the text of an amount: decimal digits, then optionally '.' and one
+ * or two digits ("30", "49.9", "49.99"); no sign, exponent, hex, inf or nan;
+ * > 0 and at most KS_REMEDY_AMOUNT_MAX. 0 and *out set, or -1. */
+int ks_remedy_amount_parse(const char *s, double *out);
+/* Why order is not the order id of a remedy, or NULL when it is: empty,
+ * longer than KS_REMEDY_ORDER_MAX bytes, not valid UTF-8, or with a control
+ * character (U+0000-U+001F, U+007F-U+009F). The reason ("is not valid UTF-8
+ * (byte 2)") is written into why (cap bytes), which is returned; the caller
+ * names the field. */
+const char *ks_remedy_order_invalid(const char *order, char *why, size_t cap);
+
 /* What a person may grant of one remedy. */
 enum ks_remedy_right {
     KS_REMEDY_NONE, /* not allowed (false, absent, or not a person of the configuration) */
@@ -52,7 +72,7 @@ struct ks_remedy_req {
     const char *order;  /* the order's `order_id` */
     const char *kind;   /* one of ks_remedy_names */
     int has_amount;     /* 0: none given (the order's value: above any amount limit) */
-    double amount;      /* >= 0, in the configuration's currency */
+    double amount;      /* ks_remedy_amount_ok, in the configuration's currency */
     const char *by;     /* the accountable person: a person of the configuration */
     const char *note;   /* NULL: none */
     int escalate;       /* the person asks for a specialist review */
@@ -64,7 +84,9 @@ struct ks_remedy_req {
  * KS_TIME_NONE. id: 0 for a new remedy; the id of a remedy re-applied from
  * the server's journal (the row is written again, whole). *out_id gets the
  * remedy's id; out (may be NULL) its JSON (as in ks_remedy_list_json).
- * Errors: KS_EUSAGE (unknown remedy, negative amount), KS_ENOTFOUND (no such
+ * Errors: KS_EUSAGE (unknown remedy, an amount that is not ks_remedy_amount_ok,
+ * an order id ks_remedy_order_invalid refuses; a grant re-applied from the
+ * journal only needs an amount >= 0 and an order id), KS_ENOTFOUND (no such
  * incident), KS_ESTATE (refused: not a person of the configuration, a role
  * without the right to this remedy, an order cancelled and refunded already).
  */
@@ -75,23 +97,27 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
  * Approves pending remedy id as person by, whose limit must cover it: it is
  * granted, by is accountable. reapply: the server re-applying its journal
  * (a remedy approved by by already is approved again, without error).
- * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, or by's limit does not cover it).
+ * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, by's limit does not cover it,
+ * or by did its specialist review: the reviewer is a second person, not the
+ * one who decides).
  */
 enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                              const struct ks_config *cfg, int64_t id, const char *by,
                              ks_time at, int reapply, struct ks_buf *out, struct ks_err *err);
 /*
  * Records the specialist review of complex remedy id by person by: a person
- * of the configuration whose limit covers the remedy, other than the one
- * accountable for it. Errors: KS_ENOTFOUND, KS_ESTATE (no review due, or by
- * may not review it). reapply as above.
+ * of the configuration whose limit covers the remedy, other than the person
+ * who proposed it and the one who decided it (accountable for it). Errors:
+ * KS_ENOTFOUND, KS_ESTATE (no review due, or by may not review it). reapply
+ * as above.
  */
 enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
                             int64_t id, const char *by, const char *note, ks_time at,
                             int reapply, struct ks_buf *out, struct ks_err *err);
-/* Every specialist review due at or before the engine clock and not done:
- * an `sla` entry at its deadline, and the remedy marked missed. The shell
- * calls it with each saved state, in the same transaction. */
+/* Every specialist review due before the engine clock (the clock moved past
+ * its deadline: SPEC section 2, a review at the deadline is in time) and not
+ * done: an `sla` entry at its deadline, and the remedy marked missed. The
+ * shell calls it with each saved state, in the same transaction. */
 enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err *err);
 
 /* ---- reading ---------------------------------------------------------------------- */
@@ -99,6 +125,7 @@ enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err 
 /* `kintsugi remedy list --json`: [{"id","incident","order","kind","amount","currency",
  * "status","accountable","requested_by","approved_by","requested_at","granted_at",
  * "note","affected","complex","review":{"due","status","missed","by","at"}|null}]
+ * (review "by" and "at" null until the review is done)
  * in id order, of one incident (incident > 0) or all. The array is closed
  * even on failure. */
 enum ks_rc ks_remedy_list_json(struct ks_store *s, int64_t incident, struct ks_buf *out,

@@ -93,8 +93,9 @@ void ks_api_get_offer(const struct ks_http_req *req, struct ks_http_resp *resp, 
         return;
     }
     const char *order = ks_http_query(req, "order");
-    if (!order || !*order) {
-        ks_http_error(resp, 400, "invalid", "query \"order\": is required (the order's order_id)");
+    char why[96];
+    if (ks_remedy_order_invalid(order, why, sizeof(why))) {
+        ks_http_error(resp, 400, "invalid", "query \"order\": %s", why);
         return;
     }
     struct ks_live *l = live_of(ctx);
@@ -138,12 +139,18 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
     json_t *order = json_object_get(j, "order"), *kind = json_object_get(j, "kind");
     json_t *amount = json_object_get(j, "amount"), *note = json_object_get(j, "note");
     json_t *esc = json_object_get(j, "escalate");
-    const char *bad = !json_is_object(j)                                   ? "body"
-                      : !json_is_string(order) || !*json_string_value(order) ? "order"
+    char order_why[96];
+    const char *order_bad = !json_is_string(order)
+                                ? "is required (the order's order_id)"
+                                : ks_remedy_order_invalid(json_string_value(order), order_why,
+                                                          sizeof(order_why));
+    const char *bad = !json_is_object(j) ? "body"
+                      : order_bad        ? "order"
                       : !json_is_string(kind) || !ks_remedy_known(json_string_value(kind))
                           ? "kind"
                       : amount && !json_is_null(amount) &&
-                              !(json_is_number(amount) && json_number_value(amount) >= 0)
+                              !(json_is_number(amount) &&
+                                ks_remedy_amount_ok(json_number_value(amount)))
                           ? "amount"
                       : note && !json_is_string(note) ? "note"
                       : esc && !json_is_boolean(esc)  ? "escalate"
@@ -153,16 +160,18 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
             const char *field, *want;
         } why[] = {
             {"body", "must be a JSON object"},
-            {"order", "is required (the order's order_id)"},
+            {"order", NULL}, /* order_bad */
             {"kind", "must be one of refund, store_credit, replacement, expedited_shipping, "
                      "discount_code, cancel_with_refund"},
-            {"amount", "must be a number >= 0 (in the configuration's currency)"},
+            {"amount", "must be a number > 0 with at most two decimals (in the "
+                       "configuration's currency)"},
             {"note", "must be a string"},
             {"escalate", "must be true or false"},
         };
         for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++) {
             if (!strcmp(why[i].field, bad)) {
-                ks_http_error(resp, 400, "invalid", "field \"%s\": %s", bad, why[i].want);
+                ks_http_error(resp, 400, "invalid", "field \"%s\": %s", bad,
+                              why[i].want ? why[i].want : order_bad);
             }
         }
         return;

@@ -75,7 +75,8 @@ static enum ks_rc op_remedy_grant(const struct tx_args *t, struct ks_err *err)
     rq.kind = str_field(t, "kind");
     rq.has_amount = amount && !json_is_null(amount);
     if (rq.has_amount && !json_is_number(amount)) {
-        return ks_err_set(err, KS_EUSAGE, "field \"amount\": must be a number >= 0");
+        return ks_err_set(err, KS_EUSAGE,
+                          "field \"amount\": must be a number > 0 with at most two decimals");
     }
     rq.amount = rq.has_amount ? json_number_value(amount) : 0;
     rq.by = t->actor;

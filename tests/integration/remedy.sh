@@ -24,6 +24,14 @@ EOF
 DB=$T/r.db
 "$K" ingest --quiet --db "$DB" "$T/a.ndjson" >/dev/null 2>&1
 cp "$DB" "$T/s.db"
+# refused CODE MESSAGE ARGS...: kintsugi ARGS exits with CODE and its standard error is MESSAGE
+refused() {
+    local code=$1 msg=$2 rc
+    shift 2
+    "$K" "$@" >/dev/null 2>"$T/e"
+    rc=$?
+    is "$code $msg" "$rc $(cat "$T/e")"
+}
 tl() { "$K" incident show 1 --json --db "${2:-$DB}" | jq -r '.timeline[] | select(.text | startswith("'"$1"'")) | "\(.kind) \(.actor) \(.at) \(.text)"'; }
 rem() { "$K" remedy list --json --db "${2:-$DB}" | jq -c ".[] | select(.id == $1) | $3"; }
 
@@ -58,6 +66,16 @@ check not_a_person_refused exit_is 1 "$K" remedy grant 1 --order o2 --kind refun
 check refused_changes_nothing [ "$("$K" remedy list --json --db "$DB" | jq length)" = 3 ]
 check unknown_kind_usage exit_is 2 "$K" remedy grant 1 --order o2 --kind hug --by carol --db "$DB"
 check bad_amount_usage exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount -5 --by carol --db "$DB"
+# An amount is money: > 0, at most two decimals, written in decimal.
+for a in 50.001 0.001 0x10 1e2 inf nan 0 0.00 .5 5. +5 '5 '; do
+    check "amount_${a}_refused" refused 2 "kintsugi: --amount '$a' is not an amount: a decimal number > 0 with at most two decimals (30, 49.99)" remedy grant 1 --order o2 --kind refund --amount "$a" --by carol --db "$DB"
+done
+# The order id is checked as an order id (not as the note it goes into).
+check order_not_utf8 refused 2 'kintsugi: --order: the order id is not valid UTF-8 (byte 2)' remedy grant 1 --order "$(printf 'o\377')" --kind discount_code --by carol --db "$DB"
+check order_too_long refused 2 'kintsugi: --order: the order id is at most 256 bytes (this one has 9000)' remedy grant 1 --order "$(printf 'o%.0s' $(seq 9000))" --kind discount_code --by carol --db "$DB"
+check order_control_chars refused 2 'kintsugi: --order: the order id has a control character (byte 2)' remedy grant 1 --order "$(printf 'o\001\002')" --kind discount_code --by carol --db "$DB"
+check order_escape_sequence refused 2 'kintsugi: --order: the order id has a control character (byte 3)' remedy grant 1 --order "$(printf 'o1\033[2J')" --kind discount_code --by carol --db "$DB"
+check offer_order_checked_too refused 2 'kintsugi: --order: the order id has a control character (byte 2)' remedy offer 1 --order "$(printf 'o\001')" --db "$DB"
 check grant_needs_by exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount 5 --db "$DB"
 check unknown_incident exit_is 1 "$K" remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
 
@@ -69,7 +87,13 @@ check cancel_twice_refused exit_is 1 "$K" remedy grant 1 --order o1 --kind cance
 check no_amount_pending "$K" remedy grant 1 --order o2 --kind refund --by carol --note 'whole order' --db "$DB"
 check no_amount_is_pending [ "$(rem 5 "$DB" .status)" = '"pending"' ]
 
-# Specialist reviews: by a second person whose limit covers it.
+# Specialist reviews: by a second person whose limit covers it, and that
+# person does not decide it: dana reviews pending remedy 5, so bob approves it.
+check review_of_pending "$K" remedy review 5 --by dana --db "$DB"
+check reviewer_may_not_approve refused 1 "kintsugi: $DB: dana may not approve remedy 5: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)" remedy approve 5 --by dana --db "$DB"
+check reviewer_refusal_changes_nothing [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["pending",null,"dana"]' ]
+check another_approves "$K" remedy approve 5 --by bob --db "$DB"
+check another_approved [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["granted","bob","dana"]' ]
 check review_by_the_approver_refused exit_is 1 "$K" remedy review 3 --by bob --db "$DB"
 check review_by_the_agent_refused exit_is 1 "$K" remedy review 3 --by carol --db "$DB"
 check review_by_a_specialist "$K" remedy review 3 --by dana --note 'right call' --at 2026-11-22T12:00:00Z --db "$DB"
@@ -77,7 +101,14 @@ check review_done [ "$(rem 3 "$DB" '[.review.status, .review.by, .review.missed]
 check review_on_timeline [ "$(tl 'Specialist review of remedy 3')" = 'note dana 2026-11-22T12:00:00.000Z Specialist review of remedy 3 (refund for order o2) by dana: right call' ]
 check escalated "$K" remedy grant 1 --order o3 --kind discount_code --amount 10 --by carol --escalate --db "$DB"
 check escalated_is_complex [ "$(rem 6 "$DB" '[.status, .complex, .review.due]')" = '["granted","escalated by carol","2026-11-23T12:00:00.000Z"]' ]
-# A day later, nobody reviewed remedy 6 (nor 5): sla entries at their deadlines.
+check review_not_done_has_no_time [ "$(rem 6 "$DB" .review)" = '{"due":"2026-11-23T12:00:00.000Z","status":"due","missed":false,"by":null,"at":null}' ]
+# At its deadline the review of remedy 6 is not missed yet: the clock has to
+# move past it (SPEC section 2).
+echo '{"type":"tick","ts":"2026-11-23T12:00:00.000Z"}' >"$T/at.ndjson"
+"$K" ingest --quiet --db "$DB" "$T/at.ndjson" >/dev/null 2>&1
+check not_missed_at_the_deadline [ "$(rem 6 "$DB" .review.missed)" = false ]
+check no_sla_entry_at_the_deadline [ -z "$(tl 'Specialist review of remedy 6 ')" ]
+# A day later, nobody reviewed remedy 6: an sla entry at its deadline.
 echo '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' >"$T/b.ndjson"
 "$K" ingest --quiet --db "$DB" "$T/b.ndjson" >/dev/null 2>&1
 check missed_review_sla_entry [ "$(tl 'Specialist review of remedy 6 ')" = 'sla kintsugi 2026-11-23T12:00:00.000Z Specialist review of remedy 6 (discount_code for order o3; complex: escalated by carol) missed its deadline, 24 h after the grant' ]
@@ -89,6 +120,13 @@ check offer_shows_given bash -c "[ \"\$($K remedy offer 1 --order o1 --json --db
 check promise_markdown bash -c "$K promise --markdown | grep -qx -- '- an agent: a refund of part of what you paid (up to 50.00 USD); a discount code for a later order'"
 check promise_html bash -c "$K promise --html | grep -q '<h2>Complex cases</h2>'"
 check promise_one_format exit_is 2 "$K" promise --markdown --html
+# docs/REMEDIES.md shows the Markdown form for the example configuration, byte for byte.
+python3 - >"$T/promise.md" <<'PY'
+doc = open('docs/REMEDIES.md').read()
+i, j = doc.index('    # Our recovery promise'), doc.index('## Tests')
+print('\n'.join(l[4:] for l in doc[i:j].rstrip().split('\n')))
+PY
+check promise_doc_is_the_markdown_form bash -c "$K promise --markdown | diff $T/promise.md -"
 
 # ---- over HTTP ----------------------------------------------------------------------------
 DB=$T/s.db
@@ -105,11 +143,22 @@ check api_grant_within status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"o
 check api_grant_answer [ "$(jq -c '[.op, .incident, .by, .remedy.id, .remedy.status, .remedy.accountable]' <<<"$BODY")" = '["remedy_grant",1,"carol",1,"granted","carol"]' ]
 check api_grant_above status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":120,"note":"late twice"}'
 check api_above_pending [ "$(jq -c '[.remedy.id, .remedy.status, .remedy.note]' <<<"$BODY")" = '[2,"pending","late twice"]' ]
+check api_review_not_done_has_no_time [ "$(jq -c '.remedy.review | [.status, .by, .at]' <<<"$BODY")" = '["due",null,null]' ]
 check api_no_right_409 status_is 409 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"cancel_with_refund"}'
 check api_no_right_says_why grep -q "may not grant 'cancel_with_refund'" "$T/body"
 check api_viewer_403 status_is 403 POST /v1/incidents/1/remedies "$VIEW" '{"order":"o2","kind":"refund","amount":1}'
 check api_bad_kind_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"hug"}'
 check api_bad_amount_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":"5"}'
+for a in 50.001 0.001 0 -5; do
+    check "api_amount_${a}_400" status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":'$a'}'
+    check "api_amount_${a}_names_field" is '"field \"amount\": must be a number > 0 with at most two decimals (in the configuration'"'"'s currency)"' "$(jq .error.message "$T/body")"
+done
+check api_order_control_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o\u0001","kind":"discount_code"}'
+check api_order_control_names_field is '"field \"order\": has a control character (byte 2)"' "$(jq .error.message "$T/body")"
+check api_order_too_long_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" "{\"order\":\"$(printf 'o%.0s' $(seq 300))\",\"kind\":\"discount_code\"}"
+check api_order_too_long_names_field is '"field \"order\": is at most 256 bytes (this one has 300)"' "$(jq .error.message "$T/body")"
+check api_offer_order_checked status_is 400 GET '/v1/incidents/1/remedies/offer?order=o%01' "$VIEW"
+check api_offer_order_names_query is '"query \"order\": has a control character (byte 2)"' "$(jq .error.message "$T/body")"
 check api_unknown_incident_404 status_is 404 POST /v1/incidents/9/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":5}'
 check api_approve_agent_409 status_is 409 POST /v1/remedies/2/approve "$CAROL" '{}'
 check api_approve_manager status_is 200 POST /v1/remedies/2/approve "$BOB" '{}'
@@ -135,6 +184,13 @@ check api_remedies_survive_kill [ "$(get /v1/remedies)" = "$LIST" ]
 check api_timeline_survives_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
 check api_next_id_after_kill status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o1","kind":"discount_code","amount":5,"escalate":true}'
 check api_next_id_is_3 [ "$(jq .remedy.id <<<"$BODY")" = 3 ]
+# The person who reviewed a remedy does not approve it.
+check api_pending_4 status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o1","kind":"refund","amount":150}'
+check api_review_pending status_is 200 POST /v1/remedies/4/review "$DANA" '{}'
+check api_reviewer_approve_409 status_is 409 POST /v1/remedies/4/approve "$DANA" '{}'
+check api_reviewer_approve_says_why is '"dana may not approve remedy 4: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)"' "$(jq .error.message "$T/body")"
+check api_another_approves status_is 200 POST /v1/remedies/4/approve "$BOB" '{}'
+check api_reviewed_and_decided [ "$(jq -c '.remedy | [.status, .accountable, .review.by]' <<<"$BODY")" = '["granted","bob","dana"]' ]
 # The review of remedy 3 is missed a day later (event time); the sla entry is
 # written with the state saved at a stop.
 status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' application/x-ndjson

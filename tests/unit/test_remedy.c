@@ -248,13 +248,20 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
                                &err),
               KS_OK);
     CHECK_INT(ks_remedy_review(s, e, &cfg, b, "bob", NULL, KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
-    /* nothing is missed before the deadline */
+    /* nothing is missed before the deadline, nor at it (SPEC section 2: a
+     * timer fires when the clock moves past its deadline) */
     ks_engine_advance(e, T("2026-11-23T10:19:59Z"));
     CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
     const char *missed = "Specialist review of remedy 1 (discount_code for order o1; complex: "
                          "escalated by carol) missed its deadline, 24 h after the grant";
     CHECK_INT(on_timeline("sla", "kintsugi", missed), 0);
     ks_engine_advance(e, T("2026-11-23T10:20:00Z"));
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    CHECK_INT(on_timeline("sla", "kintsugi", missed), 0);
+    json_of(a, &j);
+    CHECK(strstr(j.p, "\"missed\":false") != NULL);
+    ks_buf_fini(&j);
+    ks_engine_advance(e, T("2026-11-23T10:20:00.001Z"));
     CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
     CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
     CHECK_INT(on_timeline("sla", "kintsugi", missed), 1);
@@ -266,6 +273,136 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
     CHECK(strstr(j.p, "\"review\":{\"due\":\"2026-11-23T10:20:00.000Z\",\"status\":\"due\","
                       "\"missed\":true") != NULL);
     ks_buf_fini(&j);
+    teardown();
+}
+
+static void the_reviewer_does_not_decide(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    /* a lead's store credit above the lead's limit: pending, complex */
+    CHECK_INT(grant("o1", "store_credit", 250, "alice", &id, &err), KS_OK);
+    struct ks_buf j = {0};
+    json_of(id, &j);
+    /* not reviewed yet: nobody, at no time (not 1970-01-01) */
+    CHECK(strstr(j.p, "\"review\":{\"due\":\"2026-11-23T10:20:00.000Z\",\"status\":\"due\","
+                      "\"missed\":false,\"by\":null,\"at\":null}") != NULL);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, id, "bob", NULL, T("2026-11-22T11:00:00Z"), 0, NULL,
+                               &err),
+              KS_OK);
+    /* bob reviewed it: he is the second pair of eyes, not the one who decides */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "bob", KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "bob may not approve remedy 1: they did its specialist review (the reviewer "
+                       "is a second pair of eyes, not the person who decides)");
+    ks_buf_reset(&j);
+    json_of(id, &j);
+    CHECK(strstr(j.p, "\"status\":\"pending\",\"accountable\":null") != NULL);
+    CHECK(strstr(j.p, "\"review\":{\"due\":\"2026-11-23T10:20:00.000Z\",\"status\":\"done\","
+                      "\"missed\":false,\"by\":\"bob\",\"at\":\"2026-11-22T11:00:00.000Z\"}") !=
+          NULL);
+    ks_buf_fini(&j);
+    CHECK_INT(on_timeline("note", "bob",
+                          "Remedy 1 approved by bob (manager, any amount): store_credit of 250.00 "
+                          "USD for order o1, proposed by alice; accountable: bob"),
+              0);
+    /* another manager (dana) decides */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "dana", KS_TIME_NONE, 0, NULL, &err), KS_OK);
+    /* the other way round, the one who decided may not review, nor the proposer */
+    int64_t other = 0;
+    struct ks_remedy_req rq = {1, "o2", "discount_code", 1, 10, "carol", NULL, 1};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 0, &other, NULL, &err), KS_OK);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, other, "carol", NULL, KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_STR(err.msg, "carol may not review remedy 2: they decided or proposed it (a specialist "
+                       "review is a second person's)");
+    CHECK_INT(grant("o2", "refund", 120, "carol", &other, &err), KS_OK);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, other, "alice", KS_TIME_NONE, 0, NULL, &err), KS_OK);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, other, "alice", NULL, KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_STR(err.msg, "alice may not review remedy 3: they decided or proposed it (a specialist "
+                       "review is a second person's)");
+    CHECK_INT(ks_remedy_review(s, e, &cfg, other, "bob", NULL, KS_TIME_NONE, 0, NULL, &err), KS_OK);
+    teardown();
+}
+
+static void amounts_are_money_with_at_most_two_decimals(void)
+{
+    double v = 0;
+    CHECK_INT(ks_remedy_amount_parse("30", &v), 0);
+    CHECK(v == 30.0);
+    CHECK_INT(ks_remedy_amount_parse("49.99", &v), 0);
+    CHECK(v == 49.99);
+    CHECK_INT(ks_remedy_amount_parse("0.01", &v), 0);
+    CHECK_INT(ks_remedy_amount_parse("50.1", &v), 0);
+    CHECK_INT(ks_remedy_amount_parse("999999999999.99", &v), 0);
+    CHECK_INT(ks_remedy_amount_parse("1000000000000", &v), 0);
+    static const char *const bad[] = {"50.001", "0.001", "0x10", "1e2", "1E2", "inf", "nan",
+                                      "-5",     "+5",    "0",    "0.00", ".5", "5.", "",
+                                      " 5",     "5 ",    "5,00", "1000000000000.01"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = -1;
+        if (ks_remedy_amount_parse(bad[i], &v) != -1) {
+            fprintf(stderr, "  amount '%s' was taken\n", bad[i]);
+            CHECK(0);
+        }
+        CHECK(v == -1);
+    }
+    CHECK(ks_remedy_amount_ok(49.99));
+    CHECK(ks_remedy_amount_ok(120));
+    CHECK(!ks_remedy_amount_ok(50.001));
+    CHECK(!ks_remedy_amount_ok(0.001));
+    CHECK(!ks_remedy_amount_ok(0));
+    CHECK(!ks_remedy_amount_ok(-1));
+    CHECK(!ks_remedy_amount_ok(1e13));
+
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o1", "refund", 50.001, "carol", &id, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "amount: must be a number > 0 with at most two decimals (in USD)");
+    CHECK_INT(grant("o1", "refund", 0.001, "carol", &id, &err), KS_EUSAGE);
+    CHECK_INT(grant("o1", "refund", 0, "carol", &id, &err), KS_EUSAGE);
+    CHECK_INT(count(), 0);
+    CHECK_INT(grant("o1", "refund", 49.99, "carol", &id, &err), KS_OK);
+    teardown();
+}
+
+static void an_order_id_is_checked_on_its_own(void)
+{
+    char why[96];
+    CHECK(ks_remedy_order_invalid("o-1017", why, sizeof(why)) == NULL);
+    CHECK(ks_remedy_order_invalid("commande-\xC3\xA9t\xC3\xA9", why, sizeof(why)) == NULL);
+    CHECK_STR(ks_remedy_order_invalid("", why, sizeof(why)), "is required (the order's order_id)");
+    CHECK_STR(ks_remedy_order_invalid(NULL, why, sizeof(why)),
+              "is required (the order's order_id)");
+    CHECK_STR(ks_remedy_order_invalid("o\377", why, sizeof(why)), "is not valid UTF-8 (byte 2)");
+    CHECK_STR(ks_remedy_order_invalid("o\001\002", why, sizeof(why)),
+              "has a control character (byte 2)");
+    CHECK_STR(ks_remedy_order_invalid("o1\x1b[2J", why, sizeof(why)),
+              "has a control character (byte 3)");
+    CHECK_STR(ks_remedy_order_invalid("o1\x7f", why, sizeof(why)), "has a control character (byte 3)");
+    CHECK_STR(ks_remedy_order_invalid("o\xC2\x9B", why, sizeof(why)),
+              "has a control character (byte 2)"); /* U+009B, a C1 control */
+    char longest[KS_REMEDY_ORDER_MAX + 2];
+    memset(longest, 'o', sizeof(longest));
+    longest[KS_REMEDY_ORDER_MAX] = 0;
+    CHECK(ks_remedy_order_invalid(longest, why, sizeof(why)) == NULL);
+    longest[KS_REMEDY_ORDER_MAX] = 'o';
+    longest[KS_REMEDY_ORDER_MAX + 1] = 0;
+    CHECK_STR(ks_remedy_order_invalid(longest, why, sizeof(why)),
+              "is at most 256 bytes (this one has 257)");
+
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o\377", "discount_code", -1, "carol", &id, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "order: is not valid UTF-8 (byte 2)");
+    CHECK_INT(grant("o\001\002", "discount_code", -1, "carol", &id, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "order: has a control character (byte 2)");
+    CHECK_INT(grant(longest, "discount_code", -1, "carol", &id, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "order: is at most 256 bytes (this one has 257)");
+    CHECK_INT(count(), 0);
     teardown();
 }
 
@@ -389,6 +526,9 @@ int main(void)
     RUN_BOTH(above_the_limit_waits_until_someone_whose_limit_covers_it_approves);
     RUN_BOTH(a_role_without_the_right_is_refused_and_nothing_is_written);
     RUN_BOTH(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
+    RUN_BOTH(the_reviewer_does_not_decide);
+    RUN_BOTH(amounts_are_money_with_at_most_two_decimals);
+    RUN_BOTH(an_order_id_is_checked_on_its_own);
     RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);
     RUN_BOTH(the_notices_describe_what_was_granted_or_offered);
     RUN(the_promise_of_the_example_policy);
