@@ -144,6 +144,20 @@ static void feedback_event(struct ks_engine *e, const struct ks_event *ev)
     ks_inc_dirty(e, inc);
 }
 
+/* Action item it of inc is overdue: the entry is written once, at `at`
+ * (its deadline when a timer passes it; the instant it was saved for an
+ * item saved already late, which did not exist at its deadline). */
+static void item_overdue(struct ks_engine *e, struct ks_incident *inc, struct ks_item_due *it,
+                         ks_time at)
+{
+    char due[32];
+    it->noted = 1;
+    ks_time_fmt(it->due, due);
+    ks_inc_tl(e, inc, at, KS_TL_SLA, "kintsugi",
+              "Action item %lld overdue: it was due by %s and is still open", (long long)it->id,
+              due);
+}
+
 static void learn_timer(struct ks_engine *e, const struct ks_timer *t)
 {
     struct ks_incident *inc = ks_inc_get(e, t->ref2);
@@ -168,11 +182,7 @@ static void learn_timer(struct ks_engine *e, const struct ks_timer *t)
     if (it->due != t->due || it->closed || it->noted) {
         return;
     }
-    it->noted = 1;
-    ks_time_fmt(t->due, due);
-    ks_inc_tl(e, inc, t->due, KS_TL_SLA, "kintsugi",
-              "Action item %lld overdue: it was due by %s and is still open", (long long)it->id,
-              due);
+    item_overdue(e, inc, it, t->due);
 }
 
 enum ks_rc ks_engine_review_sync(struct ks_engine *e, int64_t id, int written,
@@ -198,7 +208,7 @@ enum ks_rc ks_engine_review_sync(struct ks_engine *e, int64_t id, int written,
         }
         if (!it->closed && !it->noted && it->due != KS_TIME_NONE) {
             if (e->clock != KS_TIME_NONE && it->due < e->clock) {
-                learn_timer(e, &(struct ks_timer){it->due, 0, KS_TM_ITEM, (uint32_t)i, id});
+                item_overdue(e, inc, it, e->clock);
             } else {
                 ks_eng_timer(e, it->due, KS_TM_ITEM, (uint32_t)i, id);
             }
