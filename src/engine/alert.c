@@ -177,6 +177,53 @@ static void fingerprint(struct ks_engine *e, struct ks_incident *inc)
 
 /* ---- PagerDuty -------------------------------------------------------------------- */
 
+/* What a trigger says for the responder beyond its summary (links to a
+ * runbook or a dashboard, images, the monitoring client, the component,
+ * group and class) goes on the timeline as one note, so that the person
+ * who opens the incident at 3 a.m. finds the runbook where PagerDuty would
+ * show it. At most CONTEXT_MAX bytes, cut between entries. */
+#define CONTEXT_MAX 4096
+
+static void context_part(struct ks_buf *b, const char *label, const char *text, const char *url)
+{
+    if ((!text || !*text) && (!url || !*url)) {
+        return;
+    }
+    size_t before = b->len;
+    ks_buf_puts(b, b->len ? "; " : "From the alert: ");
+    ks_buf_printf(b, "%s ", label);
+    if (text && *text) {
+        ks_buf_puts(b, text);
+    }
+    if (url && *url) {
+        ks_buf_printf(b, text && *text ? " <%s>" : "<%s>", url);
+    }
+    if (b->len > CONTEXT_MAX) {
+        b->len = before; /* whole entries only */
+        b->p[b->len] = 0;
+    }
+}
+
+static void pd_context(struct ks_engine *e, struct ks_incident *inc, const struct ks_pd_event *ev,
+                       ks_time at)
+{
+    struct ks_buf b = {0};
+    for (size_t i = 0; i < ev->nlinks; i++) {
+        context_part(&b, "link", ev->links[i].text, ev->links[i].href);
+    }
+    for (size_t i = 0; i < ev->nimages; i++) {
+        context_part(&b, "image", ev->images[i].alt, ev->images[i].src);
+    }
+    context_part(&b, "client", ev->client, ev->client_url);
+    context_part(&b, "component", ev->component, NULL);
+    context_part(&b, "group", ev->group, NULL);
+    context_part(&b, "class", ev->class_name, NULL);
+    if (b.len) {
+        ks_inc_tl(e, inc, at, KS_TL_NOTE, "kintsugi", "%s", b.p);
+    }
+    ks_buf_fini(&b);
+}
+
 static void pd_trigger(struct ks_engine *e, const struct ks_pd_event *ev, ks_time at,
                        int64_t *incident)
 {
@@ -194,6 +241,7 @@ static void pd_trigger(struct ks_engine *e, const struct ks_pd_event *ev, ks_tim
         a->routing_key_hash = routing_hash(ev->routing_key);
         ks_inc_signal(e, inc, KS_DET_PAGERDUTY, at, 1, 0, "trigger from %s (%s): %s", src,
                       ev->pd_severity, sum);
+        pd_context(e, inc, ev, at);
         fingerprint(e, inc);
         *incident = inc->id;
         ks_alert_scope_fini(&s);
@@ -239,6 +287,7 @@ static void pd_trigger(struct ks_engine *e, const struct ks_pd_event *ev, ks_tim
     }
     ks_inc_signal(e, inc, KS_DET_PAGERDUTY, at, 1, 0, "%s", t.p);
     ks_buf_fini(&t);
+    pd_context(e, inc, ev, at);
     if (ev->severity < inc->severity) {
         ks_inc_raise(e, inc, (enum ks_severity)ev->severity, at, "a PagerDuty trigger says %s",
                      ev->pd_severity);
