@@ -42,7 +42,8 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
         p->max_delay = ev->ts - ev->due;
     }
     int64_t exp = p->expected, sell = p->received - p->damaged - p->wrong;
-    double shortage = exp > 0 ? 1.0 - (double)sell / (double)exp : 0;
+    /* more sellable units than expected is no shortage (0), not a negative one */
+    double shortage = exp > 0 && sell < exp ? 1.0 - (double)sell / (double)exp : 0;
     int p2 = (exp > 0 && (double)(exp - sell) * 100.0 >= cfg->supplier_p2_pct * (double)exp) ||
              p->wrong > 0 ||
              (p->received > 0 && (double)p->damaged * 100.0 >= cfg->supplier_damaged_pct *
@@ -78,9 +79,14 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
         if (!fresh) {
             ks_inc_raise(e, inc, sev, ev->ts, "%s now %.1f %% short%s", po, shortage * 100.0, why);
         }
-        ks_inc_set_title(inc, "%s from %s: %.1f %% short (%lld of %lld units sellable)%s", po,
-                         sup, shortage * 100.0, (long long)sell, (long long)exp,
-                         p->wrong > 0 ? ", wrong products" : "");
+        if (sell < exp) {
+            ks_inc_set_title(inc, "%s from %s: %.1f %% short (%lld of %lld units sellable)%s", po,
+                             sup, shortage * 100.0, (long long)sell, (long long)exp,
+                             p->wrong > 0 ? ", wrong products" : "");
+        } else {
+            ks_inc_set_title(inc, "%s from %s: %lld wrong products (%lld of %lld units sellable)",
+                             po, sup, (long long)p->wrong, (long long)sell, (long long)exp);
+        }
         if (fresh) {
             char fam[300];
             snprintf(fam, sizeof(fam), "supplier_shortfall:%s", sup);

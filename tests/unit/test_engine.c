@@ -108,6 +108,28 @@ static void a_late_events_deadline_opens_its_own_incident_in_order(void)
     ks_engine_free(e);
 }
 
+/* An over-delivery with one wrong product: P2 for the wrong product, and
+ * no negative shortage in its title or signal. */
+static void an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage(void)
+{
+    static const char *over[] = {
+        "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:00:00Z\",\"po\":\"PO1\",\"supplier\":\"acme\","
+        "\"sku\":\"K0\",\"expected\":100,\"received\":200,\"wrong\":1}",
+    };
+    struct ks_engine *e = feed(over, 1);
+    struct ks_buf b = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 0, &b), KS_OK);
+    json_t *j = json_loads(b.p, 0, NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "severity")), "P2");
+    CHECK_STR(json_string_value(json_object_get(j, "title")),
+              "PO1 from acme: 1 wrong products (199 of 100 units sellable)");
+    json_t *sig = json_array_get(json_object_get(j, "signals"), 0);
+    CHECK(json_real_value(json_object_get(sig, "value")) == 0.0);
+    json_decref(j);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
 static void an_older_event_does_not_move_the_clock_back(void)
 {
     struct ks_engine *e = feed(stale, 4);
@@ -866,6 +888,7 @@ int main(void)
     RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
     RUN(an_older_event_does_not_move_the_clock_back);
     RUN(a_late_events_deadline_opens_its_own_incident_in_order);
+    RUN(an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage);
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
