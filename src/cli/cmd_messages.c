@@ -63,7 +63,9 @@ static const struct ks_cmd_spec spec = {
     "that caused them, each with an idempotency key, and delivered at least once;\n"
     "kintsugi ingest delivers after replaying, kintsugi serve all the time. A receiver\n"
     "that is down (no answer, 503) is tried with one message; the others wait for its\n"
-    "retry (\"held until\") instead of each paying for the outage.\n"
+    "retry (\"held until\") instead of each paying for the outage. deliver, retry and\n"
+    "retry-failed exit 1 when a message failed for good (its receiver refused it or\n"
+    "its retries ran out), 0 when every attempt went out or still waits for a retry.\n"
     "examples:\n"
     "  kintsugi messages --incident 3 --audience customer --json\n"
     "  kintsugi messages preview 3 --template customer_notice\n"
@@ -197,6 +199,9 @@ static int deliver(struct ks_shell *a, ks_time wait)
     if (rc == 0) {
         printf("messages: %u sent, %u failed for good%s\n", d.sent, d.failed,
                d.left ? "; some still wait for a retry" : "");
+        if (d.failed) {
+            rc = KS_EXIT_FAIL; /* a script learns that somebody was not told */
+        }
     }
     return rc;
 }

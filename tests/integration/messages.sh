@@ -174,6 +174,11 @@ check failure_on_the_incident bash -c "$K incident show 1 --db $T/f.db | grep -q
 check receivers_say_the_failure is '[{"receiver":"chat","kind":"webhook","configured":true,"queued":0,"oldest_queued_at":null,"sent":0,"failed":1,"last_failure":"attempt 2: HTTP 500 Internal Server Error","retrying":null,"next_attempt_at":null}]' "$("$K" messages receivers --json --config "$T/fails.yaml" --db "$T/f.db")"
 check messages_of_one_receiver is "1 0" "$("$K" messages --receiver chat --json --db "$T/f.db" | jq length) $("$K" messages --receiver mail --json --db "$T/f.db" | jq length)"
 check receivers_table bash -c "$K messages receivers --config $T/fails.yaml --db $T/f.db | grep -Eq '^chat +webhook +0 +- +1 +0 +attempt 2: HTTP 500 Internal Server Error\$'"
+# A delivery in which a message fails for good exits 1: a script learns somebody was not told.
+printf 'receivers:\n  dead: {webhook: "http://127.0.0.1:1/x", retries: 0, timeout: 2s}\nnotify: {team: [dead]}\n' >"$T/dead.yaml"
+"$K" ingest --quiet --no-deliver --config "$T/dead.yaml" --db "$T/dead.db" "$T/o50.ndjson" >/dev/null 2>&1
+check deliver_failed_for_good_exits_1 exit_is 1 "$K" messages deliver --config "$T/dead.yaml" --db "$T/dead.db"
+check retry_failed_again_exits_1 exit_is 1 "$K" messages retry 1 --config "$T/dead.yaml" --db "$T/dead.db"
 "$K" messages retry 1 --config "$T/fails.yaml" --db "$T/f.db" >/dev/null 2>&1
 check retry_by_hand [ "$(state1)" = "sent 1" ]
 check retry_sent_refused bash -c "$K messages retry 1 --config $T/fails.yaml --db $T/f.db 2>&1 | grep -q 'message 1 is sent, not failed'"
