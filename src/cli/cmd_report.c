@@ -93,11 +93,14 @@ static const struct ks_cmd_spec cost_spec = {
     "kintsugi cost ID [--json] | cost set ID PART AMOUNT --by NAME   [--db F]",
     "The cost of a mistake: direct, response, churn, repeats and brand damage, their total\n"
     "and the multiplier (total / direct), each with how it was reached.",
-    "PART is direct, response, churn, repeats or brand. A part a person sets replaces the\n"
-    "computed one and is recorded in the incident's timeline.\n\n"
+    "PART is direct, response, churn, repeats or brand; AMOUNT a number from 0 to 10^15.\n"
+    "A part a person sets replaces the computed one and is recorded in the incident's\n"
+    "timeline.\n\n"
     "examples:\n"
     "  kintsugi cost 3\n"
-    "  kintsugi cost set 3 brand 10000 --by alice",
+    "  kintsugi cost set 3 brand 10000 --by alice\n\n"
+    "exit status: 0 done, 1 not found, 2 usage error (an unknown part, an amount that is\n"
+    "not a number from 0 to 10^15).",
     cost_opts, sizeof(cost_opts) / sizeof(cost_opts[0])};
 
 struct cost_ctx {
@@ -168,6 +171,9 @@ int ks_cmd_cost(int argc, char **argv)
             rc = KS_EXIT_USAGE;
         } else if (!*args[3] || *end || !(amount >= 0)) {
             ks_cli_error("'%s' is not an amount (a number >= 0)", args[3]);
+            rc = KS_EXIT_USAGE;
+        } else if (ks_review_cost_check(args[2], amount, &err) != KS_OK) {
+            ks_cli_error("%s", err.msg); /* an unknown part, an amount too large */
             rc = KS_EXIT_USAGE;
         } else if (ks_cli_at(ks_cli_opt(&cost_spec, "at")->value, &at) != 0) {
             rc = KS_EXIT_USAGE;

@@ -40,8 +40,10 @@ static const struct ks_cmd_spec spec = {
     "A review has: root_cause {category: process|system|human|environmental, text,\n"
     "known_risk}, whys (five), went_well, improve, action_items [{text, owner, due, kind:\n"
     "immediate|systematic|prevention}]. `edit` opens $EDITOR (else vi) on it as Markdown\n"
-    "with a YAML front matter; `set` reads the same from a file (or plain YAML). Bad input\n"
-    "is refused with its line and changes nothing. A review is due 48 h after resolution\n"
+    "with a YAML front matter; `set` reads the same from a file (or plain YAML, or the JSON\n"
+    "of `show --json`). A review is set whole: a key left out of the file is emptied, an\n"
+    "action item left out deleted (what was emptied is said on stderr). Bad input is\n"
+    "refused with its line and changes nothing. A review is due 48 h after resolution\n"
     "for P1 and P2, and for a monthly sample of P3 (docs/REVIEWS.md).\n\n"
     "examples:\n"
     "  kintsugi review show 3 --markdown\n"
@@ -104,6 +106,7 @@ struct write_ctx {
     const char *by, *note;
     ks_time at;
     int64_t item;
+    struct ks_review_cleared cleared; /* set: what it emptied */
 };
 
 static ks_time stamp(struct ks_shell *a, ks_time at)
@@ -115,7 +118,8 @@ static ks_time stamp(struct ks_shell *a, ks_time at)
 static enum ks_rc write_review(struct ks_shell *a, void *ctx, struct ks_err *err)
 {
     struct write_ctx *c = ctx;
-    return ks_review_apply_set(a->store, a->eng, c->id, c->doc, c->by, c->at, err);
+    ks_review_cleared_fini(&c->cleared); /* a flush tried again starts over */
+    return ks_review_apply_set(a->store, a->eng, c->id, c->doc, c->by, c->at, &c->cleared, err);
 }
 
 static enum ks_rc write_item(struct ks_shell *a, void *ctx, struct ks_err *err)
@@ -141,6 +145,37 @@ static int read_file(const char *path, struct ks_buf *out)
     return 0;
 }
 
+/* A review is set whole: what had content and is gone now (a key left out
+ * of the file, an action item no longer in it) is said on stderr. */
+static void warn_cleared(const struct ks_review_cleared *c)
+{
+    if (!c->nfields && !c->nitems) {
+        return;
+    }
+    fprintf(stderr, "kintsugi: the review is set whole:");
+    if (c->nfields) {
+        fprintf(stderr, " emptied");
+        for (size_t i = 0; i < c->nfields; i++) {
+            fprintf(stderr, "%s %s", i ? "," : "", c->fields[i]);
+        }
+        fprintf(stderr, " (left out of the file or given empty)%s", c->nitems ? ";" : "");
+    }
+    if (c->nitems) {
+        fprintf(stderr, " deleted action item%s", c->nitems == 1 ? "" : "s");
+        for (size_t i = 0; i < c->nitems; i++) {
+            fprintf(stderr, "%s %lld", i ? "," : "", (long long)c->items[i]);
+        }
+        if (c->closed) {
+            if (c->nitems == 1) {
+                fprintf(stderr, " (closed: done or dropped)");
+            } else {
+                fprintf(stderr, " (%zu of them closed: done or dropped)", c->closed);
+            }
+        }
+    }
+    fprintf(stderr, "\n");
+}
+
 /* Applies a parsed review (set and edit). */
 static int apply_review(const char *config, const char *db, int64_t id,
                         const struct ks_review_doc *doc, const char *by, ks_time at)
@@ -150,12 +185,15 @@ static int apply_review(const char *config, const char *db, int64_t id,
     if (rc != 0) {
         return rc;
     }
-    struct write_ctx c = {id, doc, NULL, by, NULL, stamp(&a, at), 0};
+    struct write_ctx c = {.id = id, .doc = doc, .by = by, .at = stamp(&a, at)};
     rc = ks_shell_flush_with(&a, 1, write_review, &c);
     if (rc == 0) {
         printf("review of incident %lld saved by %s (%zu action item%s)\n", (long long)id, by,
                doc->nitems, doc->nitems == 1 ? "" : "s");
+        fflush(stdout);
+        warn_cleared(&c.cleared);
     }
+    ks_review_cleared_fini(&c.cleared);
     ks_shell_close(&a);
     return rc;
 }
@@ -353,8 +391,11 @@ int ks_cmd_review(int argc, char **argv)
             ks_cli_error("an action item is closed with 'done' or 'drop', not '%s'", args[2]);
             rc = KS_EXIT_USAGE;
         } else if ((rc = ks_shell_open(&a, config, db, KS_SHELL_ENGINE)) == 0) {
-            struct write_ctx c = {0,  NULL, args[2], by, ks_cli_opt(&spec, "note")->value,
-                                  stamp(&a, at), item};
+            struct write_ctx c = {.verb = args[2],
+                                  .by = by,
+                                  .note = ks_cli_opt(&spec, "note")->value,
+                                  .at = stamp(&a, at),
+                                  .item = item};
             rc = ks_shell_flush_with(&a, 1, write_item, &c);
             if (rc == 0) {
                 printf("action item %lld of incident %lld: %s by %s\n", (long long)item,

@@ -21,6 +21,10 @@ static const char *const readonly_keys[] = {
     "timeline", "impact",  "automated", "people", "signals",  "lineage",
     "review",   "repeat_of", "repeats", "correction_did_not_persist", "reopened_by", "flags",
     NULL};
+/* ... and in each of its action items: the row's id, its incident, who closed
+ * it when with what note, whether it is overdue. Kept by the store. */
+static const char *const item_readonly_keys[] = {"id",   "incident", "closed_by", "closed_at",
+                                                 "note", "overdue",  NULL};
 
 static int one_of(const char *s, const char *const *list)
 {
@@ -77,19 +81,86 @@ static int given_before(const struct pctx *p, const yaml_node_t *m, const yaml_n
     return 0;
 }
 
-/* A YAML null: empty, ~ or null, unquoted. */
-static int is_null(const yaml_node_t *n)
+/* A JSON or YAML number as the YAML core schema reads it unquoted: 12,
+ * -3.5, 1e308, 0x1F, 0o17, .5, .inf, .nan. */
+static int is_number(const char *s)
 {
-    const char *s = scalar(n);
-    return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-           (!*s || !strcmp(s, "~") || !strcmp(s, "null"));
+    static const char *const infs[] = {".inf", ".Inf", ".INF", NULL};
+    static const char *const nans[] = {".nan", ".NaN", ".NAN", NULL};
+    size_t i = 0;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'o') && s[2]) {
+        const char *digits = s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567";
+        return strspn(s + 2, digits) == strlen(s + 2);
+    }
+    if (one_of(s, nans)) {
+        return 1;
+    }
+    if (s[0] == '-' || s[0] == '+') {
+        i++;
+    }
+    if (one_of(s + i, infs)) {
+        return 1;
+    }
+    size_t whole = strspn(s + i, "0123456789"), frac = 0;
+    i += whole;
+    if (s[i] == '.') {
+        frac = strspn(s + i + 1, "0123456789");
+        i += 1 + frac;
+    }
+    if (!whole && !frac) {
+        return 0;
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        i++;
+        i += s[i] == '-' || s[i] == '+';
+        size_t exp = strspn(s + i, "0123456789");
+        if (!exp) {
+            return 0;
+        }
+        i += exp;
+    }
+    return s[i] == 0;
 }
 
-static enum ks_rc text_of(struct pctx *p, const yaml_node_t *n, const char *key, char **out)
+/* What an unquoted scalar is other than text, as the YAML core schema (and
+ * JSON) reads it: "null" (empty, ~, null), "a boolean" (true, false) or "a
+ * number"; NULL for text. A quoted scalar is always text. */
+static const char *plain_type(const yaml_node_t *n)
 {
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
+    static const char *const bools[] = {"true", "True", "TRUE", "false", "False", "FALSE", NULL};
     const char *s = scalar(n);
+    if (!s || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+        return NULL;
+    }
+    return one_of(s, nulls)   ? "null"
+           : one_of(s, bools) ? "a boolean"
+           : is_number(s)     ? "a number"
+                              : NULL;
+}
+
+/* A YAML null: empty, ~ or null (Null, NULL), unquoted. */
+static int is_null(const yaml_node_t *n)
+{
+    const char *t = plain_type(n);
+    return t && !strcmp(t, "null");
+}
+
+/* Text of at most max bytes, not only blanks: a string, not a null, a
+ * boolean or a number written unquoted (JSON's null, true, 5 included). */
+static enum ks_rc text_of(struct pctx *p, const yaml_node_t *n, const char *key, size_t max,
+                          char **out)
+{
+    const char *s = scalar(n), *t = plain_type(n);
     if (!s) {
         return bad(p, n, "%s: must be text", key);
+    }
+    if (t && !strcmp(t, "null")) {
+        return bad(p, n, "%s: must be text, got null", key);
+    }
+    if (t) {
+        return bad(p, n, "%s: must be text, got %s (%.40s): quote it to keep it as text", key, t,
+                   s);
     }
     size_t k = 0;
     while (s[k] == ' ' || s[k] == '\t' || s[k] == '\n') {
@@ -98,7 +169,24 @@ static enum ks_rc text_of(struct pctx *p, const yaml_node_t *n, const char *key,
     if (!s[k]) {
         return bad(p, n, "%s: must not be empty", key);
     }
+    if (n->data.scalar.length > max) {
+        return bad(p, n, "%s: at most %zu bytes of text (this one has %zu)", key, max,
+                   n->data.scalar.length);
+    }
     *out = ks_strdup(s);
+    return KS_OK;
+}
+
+/* Refuses a list of more than KS_REVIEW_MAX_LIST entries, at the first one
+ * too many. */
+static enum ks_rc list_size(struct pctx *p, const yaml_node_t *n, const char *key)
+{
+    size_t count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > KS_REVIEW_MAX_LIST) {
+        return bad(p,
+                   yaml_document_get_node(p->doc, n->data.sequence.items.start[KS_REVIEW_MAX_LIST]),
+                   "%s: at most %d entries (this list has %zu)", key, KS_REVIEW_MAX_LIST, count);
+    }
     return KS_OK;
 }
 
@@ -111,12 +199,15 @@ static enum ks_rc list_of(struct pctx *p, const yaml_node_t *n, const char *key,
     if (n->type != YAML_SEQUENCE_NODE) {
         return bad(p, n, "%s: must be a list of text", key);
     }
+    if (list_size(p, n, key) != KS_OK) {
+        return p->err->rc;
+    }
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         char k[64];
         snprintf(k, sizeof(k), "%s[%zu]", key, *count);
         char *s = NULL;
-        if (text_of(p, yaml_document_get_node(p->doc, *it), k, &s) != KS_OK) {
+        if (text_of(p, yaml_document_get_node(p->doc, *it), k, KS_REVIEW_MAX_TEXT, &s) != KS_OK) {
             return p->err->rc;
         }
         *out = ks_realloc(*out, (*count + 1) * sizeof(char *));
@@ -170,18 +261,22 @@ static enum ks_rc parse_root(struct pctx *p, const yaml_node_t *n, struct ks_rev
             }
             d->category = ks_strdup(s);
         } else if (!strcmp(key, "text")) {
-            if (text_of(p, v, "root_cause.text", &d->cause) != KS_OK) {
+            if (text_of(p, v, "root_cause.text", KS_REVIEW_MAX_TEXT, &d->cause) != KS_OK) {
                 return p->err->rc;
             }
         } else if (!strcmp(key, "known_risk")) {
-            const char *s = scalar(v);
-            if (s && (!strcmp(s, "true") || !strcmp(s, "yes"))) {
-                d->known_risk = 1;
-            } else if (s && (!strcmp(s, "false") || !strcmp(s, "no"))) {
-                d->known_risk = 0;
+            /* a boolean: true or false unquoted; the text "true" is not one */
+            const char *s = scalar(v), *t = plain_type(v);
+            if (t && !strcmp(t, "a boolean")) {
+                d->known_risk = s[0] == 't' || s[0] == 'T';
+            } else if (s && !t) {
+                return bad(p, v,
+                           "root_cause.known_risk: must be true or false (a boolean, unquoted), "
+                           "got the text \"%s\"",
+                           s);
             } else {
-                return bad(p, v, "root_cause.known_risk: must be true or false, got \"%s\"",
-                           s ? s : "(not text)");
+                return bad(p, v, "root_cause.known_risk: must be true or false, got %s",
+                           t ? t : "a list or a mapping");
             }
         } else {
             return bad(p, k, "root_cause: unknown key \"%s\" (use category, text, known_risk)",
@@ -198,6 +293,9 @@ static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_re
     }
     if (n->type != YAML_SEQUENCE_NODE) {
         return bad(p, n, "action_items: must be a list of {text, owner, due, kind}");
+    }
+    if (list_size(p, n, "action_items") != KS_OK) {
+        return p->err->rc;
     }
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
@@ -229,11 +327,11 @@ static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_re
             }
             const char *s = scalar(v);
             if (!strcmp(kn, "text")) {
-                if (text_of(p, v, key, &a->text) != KS_OK) {
+                if (text_of(p, v, key, KS_REVIEW_MAX_TEXT, &a->text) != KS_OK) {
                     return p->err->rc;
                 }
             } else if (!strcmp(kn, "owner")) {
-                if (text_of(p, v, key, &a->owner) != KS_OK) {
+                if (text_of(p, v, key, KS_REVIEW_MAX_TEXT, &a->owner) != KS_OK) {
                     return p->err->rc;
                 }
             } else if (!strcmp(kn, "due")) {
@@ -253,9 +351,7 @@ static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_re
                                s ? s : "(not text)");
                 }
                 a->status = ks_strdup(s);
-            } else if (!strcmp(kn, "id") || !strcmp(kn, "closed_by") ||
-                       !strcmp(kn, "closed_at") || !strcmp(kn, "note") ||
-                       !strcmp(kn, "overdue")) {
+            } else if (one_of(kn, item_readonly_keys)) {
                 continue; /* written by `review show --json`, kept by the store */
             } else {
                 return bad(p, k, "action_items[%zu]: unknown key \"%s\" (use text, owner, due, "
@@ -331,7 +427,7 @@ static enum ks_rc parse_root_node(struct pctx *p, yaml_node_t *root, struct ks_r
         } else if (!strcmp(key, "notes")) {
             if (!is_null(v)) {
                 ks_free(d->notes);
-                rc = text_of(p, v, "notes", &d->notes);
+                rc = text_of(p, v, "notes", KS_REVIEW_MAX_NOTES, &d->notes);
             }
         } else if (!one_of(key, readonly_keys)) {
             return bad(p, k, "unknown key \"%s\" (use root_cause, whys, went_well, improve, "
@@ -380,12 +476,96 @@ static int too_deep(const char *s, size_t n)
     return 0;
 }
 
+/* Whether a review is JSON, for what its syntax errors are called: a file
+ * named *.json, or a text whose first character (after blanks) is '{'. */
+static int is_json(const char *name, const char *text, size_t n)
+{
+    size_t k = strlen(name), i = 0;
+    if (k >= 5 && !strcasecmp(name + k - 5, ".json")) {
+        return 1;
+    }
+    while (i < n && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+        i++;
+    }
+    return i < n && text[i] == '{';
+}
+
+/* The line (1-based) of text[at]. */
+static int line_at(const char *text, size_t at)
+{
+    int line = 1;
+    for (const char *c = text; (c = memchr(c, '\n', (size_t)(text + at - c))) != NULL; c++) {
+        line++;
+    }
+    return line;
+}
+
+/* A NUL character ("\0" in YAML, "\u0000" in JSON) would cut a text short
+ * where C reads it, and would match a category or a key it is not: refused
+ * wherever it is, in a key or a value. */
+static enum ks_rc no_nul(struct pctx *p)
+{
+    for (yaml_node_t *n = p->doc->nodes.start; n < p->doc->nodes.top; n++) {
+        if (n->type == YAML_SCALAR_NODE &&
+            memchr(n->data.scalar.value, 0, n->data.scalar.length) != NULL) {
+            return bad(p, n, "a NUL character (\\0 or \\u0000) is not allowed in a review's text");
+        }
+    }
+    return KS_OK;
+}
+
+/* The notes of a Markdown review: the body after the front matter, which
+ * libyaml does not read (it checks the YAML's UTF-8), trimmed of blank
+ * lines; at most KS_REVIEW_MAX_NOTES bytes of UTF-8 without a NUL
+ * character, or the whole review is refused at the line of the fault. */
+static enum ks_rc body_notes(struct pctx *p, const char *text, const char *body, size_t bl,
+                             struct ks_review_doc *d)
+{
+    size_t k = 0, bad_at;
+    while (k < bl && (body[k] == '\n' || body[k] == '\r' || body[k] == ' ')) {
+        k++;
+    }
+    size_t e = bl;
+    while (e > k && (body[e - 1] == '\n' || body[e - 1] == '\r' || body[e - 1] == ' ')) {
+        e--;
+    }
+    if (e == k) {
+        return KS_OK;
+    }
+    size_t at = (size_t)(body - text);
+    const char *nul = memchr(body + k, 0, e - k);
+    if (nul) {
+        return ks_err_set(p->err, KS_EINPUT, "%s:%d: a NUL character is not allowed in the notes",
+                          p->name, line_at(text, (size_t)(nul - text)));
+    }
+    if ((bad_at = ks_utf8_invalid_at(body + k, e - k)) != (size_t)-1) {
+        size_t byte = at + k + bad_at;
+        return ks_err_set(p->err, KS_EINPUT,
+                          "%s:%d: the notes are not valid UTF-8 (byte %zu of the file)", p->name,
+                          line_at(text, byte), byte + 1);
+    }
+    if (e - k > KS_REVIEW_MAX_NOTES) {
+        return ks_err_set(p->err, KS_EINPUT,
+                          "%s:%d: the notes (the text after the front matter) are at most %d "
+                          "bytes (these have %zu)",
+                          p->name, line_at(text, at + k), KS_REVIEW_MAX_NOTES, e - k);
+    }
+    ks_free(d->notes);
+    d->notes = ks_strndup(body + k, e - k);
+    return KS_OK;
+}
+
 enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
                            struct ks_review_doc *d, struct ks_err *err)
 {
     memset(d, 0, sizeof(*d));
     d->known_risk = -1;
     struct pctx p = {NULL, name, 0, err, 0};
+    if (n > KS_REVIEW_MAX_BYTES) {
+        return ks_err_set(err, KS_EINPUT,
+                          "%s:1: a review is at most %d bytes (1 MiB); this one has %zu", name,
+                          KS_REVIEW_MAX_BYTES, n);
+    }
     const char *y = text;
     size_t yn = n;
     const char *body = NULL;
@@ -427,29 +607,22 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
     yaml_parser_set_input_string(&parser, (const unsigned char *)y, yn);
     if (!yaml_parser_load(&parser, &doc)) {
         int line = (int)(parser.problem_mark.line + 1) + p.base;
-        ks_err_set(err, KS_EINPUT, "%s:%d: not valid YAML: %s%s%s", name, line,
-                   parser.problem ? parser.problem : "syntax error",
-                   parser.context ? " " : "", parser.context ? parser.context : "");
+        ks_err_set(err, KS_EINPUT, "%s:%d: not valid %s: %s%s%s", name, line,
+                   is_json(name, text, n) ? "JSON" : "YAML",
+                   parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",
+                   parser.context ? parser.context : "");
         yaml_parser_delete(&parser);
         return KS_EINPUT;
     }
     p.doc = &doc;
-    enum ks_rc rc = parse_root_node(&p, yaml_document_get_root_node(&doc), d);
+    enum ks_rc rc = no_nul(&p);
+    if (rc == KS_OK) {
+        rc = parse_root_node(&p, yaml_document_get_root_node(&doc), d);
+    }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (rc == KS_OK && body) {
-        size_t k = 0, bl = (size_t)(text + n - body);
-        while (k < bl && (body[k] == '\n' || body[k] == '\r' || body[k] == ' ')) {
-            k++;
-        }
-        size_t e = bl;
-        while (e > k && (body[e - 1] == '\n' || body[e - 1] == '\r' || body[e - 1] == ' ')) {
-            e--;
-        }
-        if (e > k) {
-            ks_free(d->notes);
-            d->notes = ks_strndup(body + k, e - k);
-        }
+        rc = body_notes(&p, text, body, (size_t)(text + n - body), d);
     }
     if (rc == KS_OK && !p.given && !d->notes) {
         /* Saving it would wipe the review (its action items and their
@@ -555,22 +728,84 @@ static enum ks_rc engine_has(const struct ks_engine *e, int64_t id, struct ks_er
 }
 
 static enum ks_rc save_review(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
-                              const char *by, ks_time at, struct ks_review_item **items,
-                              size_t *n, struct ks_err *err);
+                              const char *by, ks_time at, struct ks_review_item **items, size_t *n,
+                              struct ks_review_cleared *cl, struct ks_err *err);
 
 enum ks_rc ks_review_save(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
                           const char *by, ks_time at, struct ks_review_item **items, size_t *n,
                           struct ks_err *err)
 {
     enum ks_rc rc = probe_incident(s, id, err);
-    return rc ? rc : save_review(s, id, d, by, at, items, n, err);
+    return rc ? rc : save_review(s, id, d, by, at, items, n, NULL, err);
+}
+
+void ks_review_cleared_fini(struct ks_review_cleared *c)
+{
+    ks_free(c->items);
+    memset(c, 0, sizeof(*c));
+}
+
+void ks_review_cleared_json(const struct ks_review_cleared *c, struct ks_buf *out)
+{
+    ks_buf_puts(out, "\"cleared\":[");
+    for (size_t i = 0; i < c->nfields; i++) {
+        ks_buf_printf(out, "%s\"%s\"", i ? "," : "", c->fields[i]);
+    }
+    ks_buf_puts(out, "],\"deleted_items\":[");
+    for (size_t i = 0; i < c->nitems; i++) {
+        ks_buf_printf(out, "%s%lld", i ? "," : "", (long long)c->items[i]);
+    }
+    ks_buf_putc(out, ']');
+}
+
+static int old_doc(void *ctx, const struct ks_review_row *r)
+{
+    json_t **o = ctx;
+    json_decref(*o);
+    *o = json_loads(r->doc ? r->doc : "{}", 0, NULL);
+    return 0;
+}
+
+/* The fields of the stored review (old, its JSON) that held something and
+ * that d empties, into cl. */
+static void cleared_fields(json_t *old, const struct ks_review_doc *d, size_t nold_items,
+                           struct ks_review_cleared *cl)
+{
+    json_t *rc = json_object_get(old, "root_cause");
+    int had_root = !json_is_null(json_object_get(rc, "category")) ||
+                   !json_is_null(json_object_get(rc, "text")) ||
+                   !json_is_null(json_object_get(rc, "known_risk"));
+    if (json_is_object(rc) && had_root && !d->category && !d->cause && d->known_risk < 0) {
+        cl->fields[cl->nfields++] = "root_cause";
+    }
+    static const char *const lists[] = {"whys", "went_well", "improve"};
+    size_t now[] = {d->nwhys, d->nwell, d->nimprove};
+    for (size_t i = 0; i < 3; i++) {
+        if (json_array_size(json_object_get(old, lists[i])) && !now[i]) {
+            cl->fields[cl->nfields++] = lists[i];
+        }
+    }
+    if (json_is_string(json_object_get(old, "notes")) && !d->notes) {
+        cl->fields[cl->nfields++] = "notes";
+    }
+    if (nold_items && !d->nitems) {
+        cl->fields[cl->nfields++] = "action_items";
+    }
 }
 
 static enum ks_rc save_review(struct ks_store *s, int64_t id, const struct ks_review_doc *d,
-                              const char *by, ks_time at, struct ks_review_item **items,
-                              size_t *n, struct ks_err *err)
+                              const char *by, ks_time at, struct ks_review_item **items, size_t *n,
+                              struct ks_review_cleared *cl, struct ks_err *err)
 {
     enum ks_rc rc;
+    json_t *before = NULL;
+    if (cl) {
+        memset(cl, 0, sizeof(*cl));
+        rc = s->ops->list_reviews(s, id, old_doc, &before, err);
+        if (rc != KS_OK) {
+            return rc;
+        }
+    }
     json_t *o = json_object();
     json_t *root = json_object();
     json_object_set_new(root, "category", d->category ? json_string(d->category) : json_null());
@@ -618,8 +853,17 @@ static enum ks_rc save_review(struct ks_store *s, int64_t id, const struct ks_re
     for (size_t k = 0; k < old.n && rc == KS_OK; k++) {
         if (!kept[k]) {
             rc = s->ops->del_item(s, old.v[k].id, err);
+            if (cl) {
+                cl->items = ks_realloc(cl->items, (cl->nitems + 1) * sizeof(int64_t));
+                cl->items[cl->nitems++] = old.v[k].id;
+                cl->closed += strcmp(old.v[k].status, "open") != 0;
+            }
         }
     }
+    if (cl && before) {
+        cleared_fields(before, d, old.n, cl);
+    }
+    json_decref(before);
     ks_free(kept);
     items_fini(&old);
     if (rc == KS_OK) {
@@ -666,6 +910,25 @@ static enum ks_rc set_cost(struct ks_store *s, const struct ks_engine *e, int64_
                            const char *part, double amount, const char *by, ks_time at,
                            struct ks_err *err);
 
+enum ks_rc ks_review_cost_check(const char *part, double amount, struct ks_err *err)
+{
+    static const char *const parts[] = {"direct", "response", "churn", "repeats", "brand", NULL};
+    if (!one_of(part, parts)) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "unknown cost part '%s' (use direct, response, churn, repeats or brand)",
+                          part);
+    }
+    if (!(amount >= 0)) {
+        return ks_err_set(err, KS_EUSAGE, "an amount must be a number >= 0");
+    }
+    if (amount > KS_COST_MAX) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "an amount is at most 1000000000000000 (10^15), the largest a cost "
+                          "part takes");
+    }
+    return KS_OK;
+}
+
 enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, double amount,
                               const char *by, ks_time at, struct ks_err *err)
 {
@@ -677,16 +940,11 @@ static enum ks_rc set_cost(struct ks_store *s, const struct ks_engine *e, int64_
                            const char *part, double amount, const char *by, ks_time at,
                            struct ks_err *err)
 {
-    static const char *const parts[] = {"direct", "response", "churn", "repeats", "brand", NULL};
-    if (!one_of(part, parts)) {
-        return ks_err_set(err, KS_EUSAGE,
-                          "unknown cost part '%s' (use direct, response, churn, repeats or brand)",
-                          part);
+    enum ks_rc rc = ks_review_cost_check(part, amount, err);
+    if (rc != KS_OK) {
+        return rc;
     }
-    if (!(amount >= 0) || amount > 1e15) {
-        return ks_err_set(err, KS_EUSAGE, "a cost must be a number >= 0");
-    }
-    enum ks_rc rc = e ? engine_has(e, id, err) : probe_incident(s, id, err);
+    rc = e ? engine_has(e, id, err) : probe_incident(s, id, err);
     if (rc != KS_OK) {
         return rc;
     }
@@ -704,14 +962,18 @@ static ks_time stamp_at(const struct ks_engine *e, ks_time at)
 
 enum ks_rc ks_review_apply_set(struct ks_store *s, struct ks_engine *e, int64_t id,
                                const struct ks_review_doc *doc, const char *by, ks_time at,
-                               struct ks_err *err)
+                               struct ks_review_cleared *cleared, struct ks_err *err)
 {
     struct ks_review_item *items = NULL;
     size_t n = 0;
+    struct ks_review_cleared mine;
     at = stamp_at(e, at);
     enum ks_rc rc = engine_has(e, id, err);
     if (rc == KS_OK) {
-        rc = save_review(s, id, doc, by, at, &items, &n, err);
+        rc = save_review(s, id, doc, by, at, &items, &n, cleared ? cleared : &mine, err);
+        if (!cleared) {
+            ks_review_cleared_fini(&mine);
+        }
     }
     if (rc == KS_OK) {
         rc = ks_engine_review_sync(e, id, 1, items, n, err);

@@ -25,6 +25,16 @@ extern const struct ks_key ks_review_keys[];
 
 /* ---- a review as people write it ------------------------------------------- */
 
+/* The limits of a review as people write it (docs/REVIEWS.md): the whole
+ * document (the read-only keys of `review show --json` count too; the body
+ * of POST /v1/reviews/{id} has the same limit), the entries of each list
+ * (whys, went_well, improve, action_items), the bytes of each text, and of
+ * the notes. */
+#define KS_REVIEW_MAX_BYTES (1024 * 1024)
+#define KS_REVIEW_MAX_LIST 100
+#define KS_REVIEW_MAX_TEXT 8192
+#define KS_REVIEW_MAX_NOTES 65536
+
 struct ks_review_action {
     char *text, *owner; /* owner NULL: none */
     ks_time due;        /* KS_TIME_NONE: none */
@@ -49,13 +59,34 @@ struct ks_review_doc {
  * lines; the body is kept as notes) or plain YAML (JSON is YAML too). Keys:
  * root_cause {category, text, known_risk}, whys, went_well, improve,
  * action_items [{text, owner, due, kind, status}], notes; the read-only keys
- * of `review show --json` are ignored so that its output can be edited and
- * set again. On bad input returns KS_EINPUT with "NAME:LINE: reason" and
- * leaves doc empty.
+ * of `review show --json` (at the top and in each action item) are ignored
+ * so that its output can be edited and set again. A text is a string: null,
+ * a boolean or a number written unquoted is refused, as is a NUL character,
+ * invalid UTF-8 in the notes, and anything past the limits above. On bad
+ * input returns KS_EINPUT with "NAME:LINE: reason" (a JSON document's
+ * syntax error says "not valid JSON") and leaves doc empty.
  */
 enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
                            struct ks_review_doc *doc, struct ks_err *err);
 void ks_review_doc_fini(struct ks_review_doc *doc);
+
+/*
+ * What saving a review emptied or deleted that held something before: a
+ * review is set whole, so a key left out of the document is emptied as if
+ * it were given empty. fields: "root_cause", "whys", "went_well",
+ * "improve", "notes", "action_items" (every item gone), in that order;
+ * items: the action items deleted (no longer in the document), closed: how
+ * many of them were done or dropped. ks_review_cleared_fini frees items.
+ */
+struct ks_review_cleared {
+    const char *fields[6];
+    size_t nfields;
+    int64_t *items;
+    size_t nitems, closed;
+};
+void ks_review_cleared_fini(struct ks_review_cleared *c);
+/* "cleared":[...],"deleted_items":[...] (the members, without braces). */
+void ks_review_cleared_json(const struct ks_review_cleared *c, struct ks_buf *out);
 
 /*
  * Saves a parsed review of incident id: the review row and its action items
@@ -72,8 +103,15 @@ enum ks_rc ks_review_save(struct ks_store *s, int64_t id, const struct ks_review
 enum ks_rc ks_review_item_close(struct ks_store *s, int64_t item_id, const char *verb,
                                 const char *by, const char *note, ks_time at, int64_t *incident,
                                 struct ks_review_item **items, size_t *n, struct ks_err *err);
+/* The largest amount a cost part takes (docs/REVIEWS.md). */
+#define KS_COST_MAX 1e15
+/* Whether part is a cost part and amount one it takes (a finite number from
+ * 0 to KS_COST_MAX): KS_EUSAGE saying which is wrong otherwise, "unknown
+ * cost part '...'" or "an amount ...". */
+enum ks_rc ks_review_cost_check(const char *part, double amount, struct ks_err *err);
 /* Enters or overrides a part of an incident's cost: direct, response, churn,
- * repeats or brand. KS_EUSAGE for another part or a negative amount. */
+ * repeats or brand. KS_EUSAGE for another part or an amount
+ * ks_review_cost_check refuses. */
 enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, double amount,
                               const char *by, ks_time at, struct ks_err *err);
 
@@ -81,13 +119,14 @@ enum ks_rc ks_review_cost_set(struct ks_store *s, int64_t id, const char *part, 
  * The same three writes with what the engine must know, as every door makes
  * them inside one transaction of the shell: the store's rows, the engine's
  * view of the review (ks_engine_review_sync) and a timeline note by the
- * person. at KS_TIME_NONE: the engine clock. reapply: the server re-applying
- * its journal, whose rows may be written already - an item closed already
- * the same way by the same person is then closed again without error.
+ * person; cleared (may be NULL) gets what a review set emptied. at
+ * KS_TIME_NONE: the engine clock. reapply: the server re-applying its
+ * journal, whose rows may be written already - an item closed already the
+ * same way by the same person is then closed again without error.
  */
 enum ks_rc ks_review_apply_set(struct ks_store *s, struct ks_engine *e, int64_t id,
                                const struct ks_review_doc *doc, const char *by, ks_time at,
-                               struct ks_err *err);
+                               struct ks_review_cleared *cleared, struct ks_err *err);
 enum ks_rc ks_review_apply_item(struct ks_store *s, struct ks_engine *e, int64_t item_id,
                                 const char *verb, const char *by, const char *note, ks_time at,
                                 int reapply, int64_t *incident, struct ks_err *err);

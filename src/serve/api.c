@@ -3,6 +3,7 @@
  * request thread's own store connection; reads that need the engine and
  * every change go to the writer (live.c). docs/API.md lists them. */
 #include "../alerts/alerts.h"
+#include "../review/review.h"
 #include "../web/web.h"
 #include "alerts_api.h"
 #include "serve_int.h"
@@ -570,8 +571,8 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         /* reviews, the report, costs (api_learn.c) */
         {"GET", "/v1/reviews", ks_api_get_reviews, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"GET", "/v1/reviews/{id}", ks_api_get_review, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"POST", "/v1/reviews/{id}", ks_api_post_review, api, KS_ROLE_RESPONDER, 0, REVIEW_IN,
-         0},
+        {"POST", "/v1/reviews/{id}", ks_api_post_review, api, KS_ROLE_RESPONDER,
+         KS_REVIEW_MAX_BYTES, REVIEW_IN, 0},
         {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0},
         {"POST", "/v1/review-items/{id}/{verb}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
          JSON_IN, KS_HTTP_JSON},

@@ -149,10 +149,15 @@ static enum ks_rc op_review_set(const struct tx_args *t, struct ks_err *err)
     struct ks_review_doc doc;
     rc = ks_review_parse("body", json_string_value(text), json_string_length(text), &doc, err);
     if (rc == KS_OK) {
-        rc = ks_review_apply_set(t->a->store, t->a->eng, id, &doc, t->actor, t->at, err);
+        struct ks_review_cleared cl = {{0}, 0, NULL, 0, 0};
+        rc = ks_review_apply_set(t->a->store, t->a->eng, id, &doc, t->actor, t->at, &cl, err);
         if (rc == KS_OK) {
-            ks_buf_printf(t->extra, "\"action_items\":%zu", doc.nitems);
+            /* set whole: what it emptied is said, a client sending part of
+             * a review learns what it lost */
+            ks_buf_printf(t->extra, "\"action_items\":%zu,", doc.nitems);
+            ks_review_cleared_json(&cl, t->extra);
         }
+        ks_review_cleared_fini(&cl);
         ks_review_doc_fini(&doc);
     }
     return rc;

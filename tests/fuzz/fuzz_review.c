@@ -8,8 +8,10 @@
  * is one line of valid UTF-8 that starts "review.md:LINE: " with LINE not
  * past the input's last line, and leaves the document empty; an accepted
  * document holds only known categories, kinds and statuses, no action item
- * without text, and known_risk -1, 0 or 1; parsing again gives the same
- * verdict, message and document. Every allocation is released per input.
+ * without text, known_risk -1, 0 or 1, and only texts that can be stored
+ * whole: valid UTF-8, within the limits of review.h (entries of a list,
+ * bytes of a text and of the notes); parsing again gives the same verdict,
+ * message and document. Every allocation is released per input.
  *
  *   make build/fuzz/fuzz_review
  *   make fuzz FUZZ=review
@@ -74,8 +76,35 @@ static int same_doc(const struct ks_review_doc *a, const struct ks_review_doc *b
     return 1;
 }
 
+/* A text kept whole: valid UTF-8 (a NUL would have cut it: its length is
+ * the one libyaml read, which the parser checked) of at most max bytes. */
+static void check_text(const char *s, size_t max)
+{
+    if (s && (strlen(s) > max || ks_utf8_invalid_at(s, strlen(s)) != (size_t)-1)) {
+        die("a text accepted that is over its limit or not UTF-8");
+    }
+}
+
+static void check_list(char **v, size_t n)
+{
+    if (n > KS_REVIEW_MAX_LIST) {
+        die("a list accepted with more entries than its limit");
+    }
+    for (size_t i = 0; i < n; i++) {
+        check_text(v[i], KS_REVIEW_MAX_TEXT);
+    }
+}
+
 static void check_accepted(const struct ks_review_doc *d, long lines)
 {
+    check_text(d->cause, KS_REVIEW_MAX_TEXT);
+    check_text(d->notes, KS_REVIEW_MAX_NOTES);
+    check_list(d->whys, d->nwhys);
+    check_list(d->went_well, d->nwell);
+    check_list(d->improve, d->nimprove);
+    if (d->nitems > KS_REVIEW_MAX_LIST) {
+        die("more action items accepted than the limit");
+    }
     static const char *const categories[] = {"process", "system", "human", "environmental", NULL};
     static const char *const kinds[] = {"immediate", "systematic", "prevention", NULL};
     static const char *const statuses[] = {"open", "done", "dropped", NULL};
@@ -90,6 +119,8 @@ static void check_accepted(const struct ks_review_doc *d, long lines)
         if (!a->text || !a->text[0]) {
             die("action item without text");
         }
+        check_text(a->text, KS_REVIEW_MAX_TEXT);
+        check_text(a->owner, KS_REVIEW_MAX_TEXT);
         if (!a->kind || !one_of(a->kind, kinds) || (a->status && !one_of(a->status, statuses))) {
             die("action item of unknown kind or status");
         }

@@ -90,6 +90,76 @@ check report_bad_by exit_is 2 "$K" report --by month --db "$db"
 check cost_set_direct "$K" cost set 1 direct 2500 --by alice --db "$db"
 check cost_set_brand "$K" cost set 1 brand 10000 --by alice --db "$db"
 check cost_in_timeline bash -c "$K incident show 1 --db $db | grep -q 'Cost part brand set to 10000.00 USD by alice'"
-check cost_bad_part exit_is 1 "$K" cost set 1 goodwill 5 --by alice --db "$db"
+check cost_bad_part exit_is 2 "$K" cost set 1 goodwill 5 --by alice --db "$db"
 check cost_json bash -c "$K cost 1 --json --db $db | grep -q '\"direct\":2500,'"
+# usage errors exit 2 before the store is opened; an amount past 10^15 says so
+check cost_bad_amount exit_is 2 "$K" cost set 1 brand abc --by alice --db "$db"
+check cost_too_large exit_is 2 "$K" cost set 1 brand 1e308 --by alice --db "$db"
+check cost_too_large_says_why bash -c "$K cost set 1 brand 1e308 --by alice --db $db 2>&1 | grep -q 'an amount is at most 1000000000000000 (10^15)'"
+check cost_largest_taken "$K" cost set 1 brand 1e15 --by alice --db "$db"
+
+# ---- review documents: what a review holds --------------------------------------------
+# A fresh incident (o.db's incident 1) with a rich review: items open, done
+# and dropped. Its `review show --json` sets the same review again.
+rv=$T/o.db
+cat >"$T/rich.md" <<'EOF2'
+---
+root_cause: {category: system, text: "the WMS ran on one node: \"nobody\" owned its disk", known_risk: true}
+whys: [the WMS stopped answering, its disk was full, logs were never rotated, "42"]
+went_well: [fast detection]
+improve: [alert on disk use]
+action_items:
+  - {text: rotate logs, owner: bob, due: 2026-11-30, kind: prevention}
+  - {text: alert on disk, owner: carol, due: 2026-11-23T12:00:00Z, kind: immediate}
+  - {text: add a node, owner: dave, kind: systematic}
+  - {text: audit other hosts, kind: systematic}
+---
+# Notes
+
+Ünïcode, "quotes" and a	tab.
+EOF2
+"$K" review set 1 --file "$T/rich.md" --by alice --db "$rv" >/dev/null
+"$K" review item 3 done --by dave --note renewed --db "$rv" >/dev/null
+"$K" review item 4 drop --by alice --db "$rv" >/dev/null
+"$K" review show 1 --json --db "$rv" >"$T/show.json"
+# what a review set again may change: who saved it last, the timeline's new note
+editable() { jq -S 'del(.review.by, .review.updated_at, .timeline.entries, .people)' "$1"; }
+check show_json_sets_again "$K" review set 1 --file "$T/show.json" --by carol --db "$rv"
+"$K" review show 1 --json --db "$rv" >"$T/show2.json"
+check show_json_round_trip_changes_nothing diff <(editable "$T/show.json") <(editable "$T/show2.json")
+check show_json_round_trip_keeps_closures bash -c "jq -c '[.action_items[] | [.id, .status, .closed_by, .note]]' $T/show2.json | grep -qx '\[\[1,\"open\",null,null\],\[2,\"open\",null,null\],\[3,\"done\",\"dave\",\"renewed\"\],\[4,\"dropped\",\"alice\",null\]\]'"
+check show_json_round_trip_says_nothing_cleared bash -c "$K review set 1 --file $T/show.json --by carol --db $rv 2>&1 >/dev/null | grep -c . | grep -qx 0"
+
+# refused with FILE:LINE: reason, and nothing changes
+want() { printf '%s' "$1" >"$T/want"; } # what the next `refused` expects on stderr
+refused() { # NAME FILE: review set exits 1 with the line of $T/want, the review unchanged
+    check "${1}_refused" bash -c "! $K review set 1 --file $2 --by eve --db $rv 2>$T/e && grep -qF -f $T/want $T/e"
+    check "${1}_changes_nothing" diff <(editable "$T/show.json") <("$K" review show 1 --json --db "$rv" | editable /dev/stdin)
+}
+printf 'root_cause: {category: system, text: x}\nwhys: [~, ~, ~]\n' >"$T/null.yaml"
+want "null.yaml:2: whys[0]: must be text, got null"; refused null_whys_yaml "$T/null.yaml"
+printf '{"whys": [null, null, null]}\n' >"$T/null.json"
+want "null.json:1: whys[0]: must be text, got null"; refused null_whys_json "$T/null.json"
+printf '{"went_well": ["a", 5]}\n' >"$T/num.json"
+want 'num.json:1: went_well[1]: must be text, got a number (5)'; refused number_in_went_well "$T/num.json"
+printf -- '---\nwhys: [a, b, c]\n---\n# Notes\nsome \xff text\n' >"$T/bad8.md"
+want "bad8.md:5: the notes are not valid UTF-8"; refused notes_not_utf8 "$T/bad8.md"
+printf '{"whys": ["a", "b", "first part\\u0000second part"]}\n' >"$T/nul.json"
+want "nul.json:1: a NUL character (\0 or \u0000) is not allowed in a review's text"; refused nul_in_why "$T/nul.json"
+printf '{"root_cause": {"category": "system", "text": "x", "known_risk": "true"}, "whys": ["a","b","c"]}\n' >"$T/kr.json"
+want 'kr.json:1: root_cause.known_risk: must be true or false (a boolean, unquoted), got the text "true"'; refused known_risk_string "$T/kr.json"
+printf 'root_cause:\n  known_risk: "false"\n' >"$T/kr.yaml"
+want 'kr.yaml:2: root_cause.known_risk: must be true or false (a boolean, unquoted)'; refused known_risk_quoted_yaml "$T/kr.yaml"
+printf '{"whys": ["a", "b" "c"]}\n' >"$T/syntax.json"
+want "syntax.json:1: not valid JSON: "; refused json_syntax "$T/syntax.json"
+python3 -c "print('whys: [' + ', '.join('w%d' % i for i in range(101)) + ']')" >"$T/many.yaml"
+want "many.yaml:1: whys: at most 100 entries (this list has 101)"; refused too_many_whys "$T/many.yaml"
+python3 -c "print('whys: [a, b, \"' + 'x' * 8193 + '\"]')" >"$T/long.yaml"
+want "long.yaml:1: whys[2]: at most 8192 bytes of text (this one has 8193)"; refused why_too_long "$T/long.yaml"
+python3 -c "print('whys: [a]'); print('#' + 'x' * (1 << 20))" >"$T/huge.yaml"
+want "huge.yaml:1: a review is at most 1048576 bytes (1 MiB)"; refused review_too_large "$T/huge.yaml"
+
+# A review is set whole: a file with one key empties the others, and says so.
+printf 'went_well: [fast detection]\n' >"$T/part.yaml"
+check partial_review_says_what_it_emptied bash -c "$K review set 1 --file $T/part.yaml --by carol --db $rv 2>$T/e >/dev/null && grep -qx 'kintsugi: the review is set whole: emptied root_cause, whys, improve, notes, action_items (left out of the file or given empty); deleted action items 1, 2, 3, 4 (2 of them closed: done or dropped)' $T/e"
 echo "RESULT passed=$passed failed=$failed"

@@ -69,6 +69,11 @@ check item_done_twice_409 status_is 409 POST "/v1/review-items/$ITEM/done" "$ALI
 check item_unknown_404 status_is 404 POST /v1/review-items/999/drop "$ALICE" '{}'
 check item_bad_verb_404 status_is 404 POST "/v1/review-items/$ITEM/close" "$ALICE" '{}'
 check item_bad_note_400 status_is 400 POST "/v1/review-items/$ITEM/drop" "$ALICE" '{"note":5}'
+# a field the route does not know is refused, naming it, and the item stays open
+OTHER=$(get '/v1/review-items?owner=dave' | jq '.[0].id')
+check item_unknown_field_400 status_is 400 POST "/v1/review-items/$OTHER/drop" "$ALICE" '{"bogus":5}'
+check item_unknown_field_named grep -q 'field \\"bogus\\": is not known (note)' "$T/body"
+check item_unknown_field_not_dropped [ "$(get /v1/review-items | jq -r ".[] | select(.id == $OTHER) | .status")" = open ]
 check items_after_same_as_cli same /v1/review-items review items --json
 check item_on_timeline [ "$(get /v1/incidents/1 | jq "[.timeline[] | select(.text == \"Action item $ITEM done by alice: alert added\")] | length")" = 1 ]
 
@@ -79,8 +84,13 @@ check cost_set_answer [ "$(jq -c '[.op, .incident, .by, .part, .amount]' <<<"$BO
 check cost_brand [ "$(get /v1/incidents/1/cost | jq .brand)" = 10000 ]
 check cost_after_same_as_cli same /v1/incidents/1/cost cost 1 --json
 check cost_bad_part_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"karma","amount":1}'
-check cost_bad_part_says_why grep -q "unknown cost part 'karma'" "$T/body"
+check cost_bad_part_says_why grep -q "field \\\\\"part\\\\\": unknown cost part 'karma'" "$T/body"
 check cost_negative_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":-1}'
+check cost_too_large_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":1e308}'
+check cost_too_large_says_why grep -q 'field \\"amount\\": an amount is at most 1000000000000000 (10^15)' "$T/body"
+check cost_unknown_field_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":1,"currency":"EUR"}'
+check cost_unknown_field_named grep -q 'field \\"currency\\": is not known (part, amount)' "$T/body"
+check cost_refused_changes_nothing [ "$(get /v1/incidents/1/cost | jq .brand)" = 10000 ]
 check cost_unknown_incident_404 status_is 404 POST /v1/incidents/9/cost "$ALICE" '{"part":"brand","amount":1}'
 check cost_unknown_incident_get_404 status_is 404 GET /v1/incidents/9/cost "$VIEW"
 
@@ -106,6 +116,32 @@ check cost_survives_kill [ "$(get /v1/incidents/1/cost)" = "$COST" ]
 check timeline_not_doubled [ "$SAVED $DONE $SET" = "2 1 1" ] 
 check timeline_same_after_kill [ "$(count_tl 'Post-incident review saved by alice') $(count_tl "Action item $ITEM done") $(count_tl 'Cost part brand set')" = "2 1 1" ]
 check item_still_closed status_is 409 POST "/v1/review-items/$ITEM/done" "$ALICE" '{}'
+
+# ---- a review's document: GET sets again, bad text refused -------------------------------------
+# The review (items open and done, notes, known_risk) as GET /v1/reviews/1
+# writes it, posted back: nothing changes but who saved it last and the
+# timeline's note; nothing is cleared.
+editable() { jq -S 'del(.review.by, .review.updated_at, .timeline.entries, .people)'; }
+SHOWN=$(get /v1/reviews/1)
+check show_json_posted_again status_is 200 POST /v1/reviews/1 "$ALICE" "$SHOWN" application/json
+check show_json_nothing_cleared [ "$(jq -c '[.action_items, .cleared, .deleted_items]' <<<"$BODY")" = '[2,[],[]]' ]
+check show_json_round_trip_changes_nothing [ "$(get /v1/reviews/1 | editable)" = "$(editable <<<"$SHOWN")" ]
+check show_json_keeps_closure [ "$(get /v1/reviews/1 | jq -c "[.action_items[] | select(.id == $ITEM) | .status, .closed_by, .note]")" = '["done","alice","alert added"]' ]
+SHOWN=$(get /v1/reviews/1)
+check null_whys_400 status_is 400 POST /v1/reviews/1 "$ALICE" '{"whys": [null, null, null]}'
+check null_whys_names_line grep -q 'body:1: whys\[0\]: must be text, got null' "$T/body"
+check nul_400 status_is 400 POST /v1/reviews/1 "$ALICE" '{"whys": ["a", "b", "c\u0000d"]}'
+check known_risk_string_400 status_is 400 POST /v1/reviews/1 "$ALICE" '{"root_cause": {"known_risk": "false"}}'
+check json_syntax_400 status_is 400 POST /v1/reviews/1 "$ALICE" '{"whys": ["a", "b" "c"]}'
+check json_syntax_says_json grep -q 'body:1: not valid JSON' "$T/body"
+check too_many_whys_400 status_is 400 POST /v1/reviews/1 "$ALICE" "$(python3 -c 'import json; print(json.dumps({"whys": ["w%d" % i for i in range(101)]}))')"
+check too_many_whys_says_so grep -q 'whys: at most 100 entries' "$T/body"
+python3 -c "print('whys: [a]'); print('#' + 'x' * (1 << 20))" >"$T/huge.yaml"
+check review_too_large_413 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ALICE' -H 'Content-Type: application/yaml' --data-binary @$T/huge.yaml $URL/v1/reviews/1)\" = 413 ]"
+check refused_reviews_change_nothing [ "$(get /v1/reviews/1)" = "$SHOWN" ]
+# set whole: a document with one key empties the others, and the answer says what
+check partial_review status_is 200 POST /v1/reviews/1 "$ALICE" '{"went_well": ["fast detection"]}'
+check partial_review_says_cleared is '[0,["root_cause","whys","action_items"],2]' "$(jq -c '[.action_items, .cleared, (.deleted_items | length)]' <<<"$BODY")"
 stop "$PID" TERM
 
 echo "RESULT passed=$passed failed=$failed"

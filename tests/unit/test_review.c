@@ -226,6 +226,255 @@ static void parse_errors_name_their_line(void)
     ks_review_doc_fini(&d);
 }
 
+static void expect_refused(const char *name, const char *text, size_t n, const char *msg)
+{
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_parse(name, text, n, &d, &err), KS_EINPUT);
+    if (strcmp(err.msg, msg) != 0) {
+        fprintf(stderr, "  input %.60s\n", text);
+    }
+    CHECK_STR(err.msg, msg);
+    CHECK(d.nwhys == 0 && d.notes == NULL && d.nitems == 0 && d.cause == NULL);
+}
+
+/* A list of text holds text: a null (YAML ~, JSON null), a boolean or a
+ * number unquoted is refused with its line, not kept as "null" or "~"; a
+ * NUL character is refused, not cut at; known_risk is a boolean, not the
+ * text "true". */
+static void texts_are_strings_and_booleans_are_booleans(void)
+{
+    static const struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"root_cause: {category: system, text: x}\nwhys: [~, ~, ~]\n",
+         "r.md:2: whys[0]: must be text, got null"},
+        {"{\"whys\": [null, null, null]}", "r.md:1: whys[0]: must be text, got null"},
+        {"whys:\n  - a\n  -\n  - c\n", "r.md:3: whys[1]: must be text, got null"},
+        {"went_well: [fast, 5]\n",
+         "r.md:1: went_well[1]: must be text, got a number (5): quote it to keep it as text"},
+        {"{\"improve\": [true]}",
+         "r.md:1: improve[0]: must be text, got a boolean (true): quote it to keep it as text"},
+        {"whys: [a, b, 1e3]\n",
+         "r.md:1: whys[2]: must be text, got a number (1e3): quote it to keep it as text"},
+        {"action_items:\n  - {text: 12, kind: immediate}\n",
+         "r.md:2: action_items[0].text: must be text, got a number (12): quote it to keep it as "
+         "text"},
+        {"{\"whys\": [\"a\", \"b\", \"first part\\u0000second part\"]}",
+         "r.md:1: a NUL character (\\0 or \\u0000) is not allowed in a review's text"},
+        {"whys: [a, b]\nroot_cause: {category: system, text: \"cut\\0here\"}\n",
+         "r.md:2: a NUL character (\\0 or \\u0000) is not allowed in a review's text"},
+        {"{\"root_cause\": {\"category\": \"system\", \"text\": \"x\", \"known_risk\": \"true\"}}",
+         "r.md:1: root_cause.known_risk: must be true or false (a boolean, unquoted), got the "
+         "text \"true\""},
+        {"root_cause:\n  known_risk: 'false'\n",
+         "r.md:2: root_cause.known_risk: must be true or false (a boolean, unquoted), got the "
+         "text \"false\""},
+        {"root_cause: {known_risk: 1}\n",
+         "r.md:1: root_cause.known_risk: must be true or false, got a number"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        expect_refused("r.md", cases[i].text, strlen(cases[i].text), cases[i].msg);
+    }
+    /* quoted, the same words are text; unquoted true and false are booleans */
+    const char *ok = "root_cause: {text: x, known_risk: false}\nwhys: [\"~\", \"null\", '5', "
+                     "\"true\", five whys]\n";
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_parse("r.md", ok, strlen(ok), &d, &err), KS_OK);
+    CHECK_INT((int)d.nwhys, 5);
+    CHECK_STR(d.whys[0], "~");
+    CHECK_STR(d.whys[3], "true");
+    CHECK_INT(d.known_risk, 0);
+    ks_review_doc_fini(&d);
+    const char *yes = "{\"root_cause\": {\"text\": \"x\", \"known_risk\": true}}";
+    CHECK_INT(ks_review_parse("r.md", yes, strlen(yes), &d, &err), KS_OK);
+    CHECK_INT(d.known_risk, 1);
+    ks_review_doc_fini(&d);
+}
+
+/* The notes of a Markdown review (its body) are UTF-8 without NUL: a bad
+ * byte refuses the whole document, at its line, instead of saving the rest
+ * without the notes. */
+static void markdown_notes_must_be_utf8(void)
+{
+    const char bad[] = "---\nwhys: [a, b, c]\n---\n# Notes\nsome \xff text\n";
+    expect_refused("r.md", bad, sizeof(bad) - 1,
+                   "r.md:5: the notes are not valid UTF-8 (byte 38 of the file)");
+    const char nul[] = "---\nwhys: [a, b, c]\n---\n# Notes\n\nsome \0 text\n";
+    expect_refused("r.md", nul, sizeof(nul) - 1,
+                   "r.md:6: a NUL character is not allowed in the notes");
+    const char ok[] = "---\nwhys: [a, b, c]\n---\n# Notes\nsome \xc3\xa9 text\n";
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_parse("r.md", ok, sizeof(ok) - 1, &d, &err), KS_OK);
+    CHECK_STR(d.notes, "# Notes\nsome \xc3\xa9 text");
+    ks_review_doc_fini(&d);
+}
+
+/* A JSON review that does not parse is called JSON: a file named *.json, or
+ * a text that starts with '{'. */
+static void json_syntax_errors_say_json(void)
+{
+    const char *j = "{\"whys\": [\"a\", \"b\" \"c\"]}\n";
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_parse("t.json", j, strlen(j), &d, &err), KS_EINPUT);
+    CHECK(strncmp(err.msg, "t.json:1: not valid JSON: ", 26) == 0);
+    const char *j2 = "\n  {\"whys\": [\"a\",\n \"b\" \"c\"]}\n";
+    CHECK_INT(ks_review_parse("body", j2, strlen(j2), &d, &err), KS_EINPUT);
+    CHECK(strncmp(err.msg, "body:3: not valid JSON: ", 24) == 0);
+    const char *y = "whys: [a, b\n";
+    CHECK_INT(ks_review_parse("r.yaml", y, strlen(y), &d, &err), KS_EINPUT);
+    CHECK(strncmp(err.msg, "r.yaml:2: not valid YAML: ", 26) == 0);
+}
+
+/* At most 1 MiB a document, 100 entries a list, 8 KiB a text, 64 KiB of
+ * notes: each refused at its line. */
+static void a_review_has_limits(void)
+{
+    struct ks_buf b = {0};
+    ks_buf_puts(&b, "whys: [");
+    for (int i = 0; i < 101; i++) {
+        ks_buf_printf(&b, "%sw%d", i ? ", " : "", i);
+    }
+    ks_buf_puts(&b, "]\n");
+    expect_refused("r.md", b.p, b.len, "r.md:1: whys: at most 100 entries (this list has 101)");
+    ks_buf_reset(&b);
+    ks_buf_puts(&b, "action_items:\n");
+    for (int i = 0; i < 101; i++) {
+        ks_buf_printf(&b, "  - {text: t%d, kind: immediate}\n", i);
+    }
+    expect_refused("r.md", b.p, b.len,
+                   "r.md:102: action_items: at most 100 entries (this list has 101)");
+    ks_buf_reset(&b);
+    ks_buf_puts(&b, "whys:\n  - a\n  - ");
+    for (int i = 0; i < 8193; i++) {
+        ks_buf_putc(&b, 'x');
+    }
+    ks_buf_puts(&b, "\n");
+    expect_refused("r.md", b.p, b.len,
+                   "r.md:3: whys[1]: at most 8192 bytes of text (this one has 8193)");
+    ks_buf_reset(&b);
+    ks_buf_puts(&b, "---\nwhys: [a]\n---\n\n");
+    for (int i = 0; i < 65537; i++) {
+        ks_buf_putc(&b, 'n');
+    }
+    expect_refused("r.md", b.p, b.len,
+                   "r.md:5: the notes (the text after the front matter) are at most 65536 bytes "
+                   "(these have 65537)");
+    ks_buf_reset(&b);
+    ks_buf_puts(&b, "whys: [a]\n#");
+    while (b.len <= 1048576) {
+        ks_buf_putc(&b, 'c');
+    }
+    expect_refused("r.md", b.p, b.len,
+                   "r.md:1: a review is at most 1048576 bytes (1 MiB); this one has 1048577");
+    /* at the limits: taken */
+    ks_buf_reset(&b);
+    ks_buf_puts(&b, "whys: [");
+    for (int i = 0; i < 100; i++) {
+        ks_buf_printf(&b, "%sw%d", i ? ", " : "", i);
+    }
+    ks_buf_puts(&b, "]\nroot_cause: {text: ");
+    for (int i = 0; i < 8192; i++) {
+        ks_buf_putc(&b, 'x');
+    }
+    ks_buf_puts(&b, "}\n");
+    struct ks_review_doc d;
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_parse("r.md", b.p, b.len, &d, &err), KS_OK);
+    CHECK_INT((int)d.nwhys, 100);
+    CHECK_INT((int)strlen(d.cause), 8192);
+    ks_review_doc_fini(&d);
+    ks_buf_fini(&b);
+}
+
+/* The JSON `review show --json` writes of a review with every key in use
+ * (action items open, done and dropped, with owners, due dates and notes)
+ * sets the same review again: every read-only key, at the top and in each
+ * action item, is ignored, and nothing changes. */
+static void show_json_sets_the_same_review_again(void)
+{
+    struct ks_store *s = mem();
+    put(s, 1, "P1",
+        "\"detected_at\":\"2026-11-22T10:00:00.000Z\",\"resolved_at\":\"2026-11-22T11:00:00.000Z\","
+        "\"review_due\":\"2026-11-24T11:00:00.000Z\",\"repeat_of\":null,"
+        "\"impact\":{\"orders\":3,\"customers\":2,\"revenue\":10.5,\"units\":4},"
+        "\"signals\":[{\"kind\":\"health\",\"system\":\"wms\"}],"
+        "\"timeline\":[{\"at\":\"2026-11-22T10:00:00.000Z\",\"kind\":\"note\",\"actor\":\"bob\","
+        "\"text\":\"seen\"},{\"at\":\"2026-11-22T10:01:00.000Z\",\"kind\":\"action\","
+        "\"actor\":\"kintsugi\",\"text\":\"held\"}]");
+    const char *rich =
+        "---\n"
+        "root_cause: {category: system, known_risk: true,\n"
+        "  text: \"the certificate expired: \\\"nobody\\\" owned it\"}\n"
+        "whys: [the WMS refused TLS, its certificate expired, renewal was manual, \"42\"]\n"
+        "went_well: [fast detection]\n"
+        "improve: [alert on expiry, \"t\\u00e9l\\u00e9phone\"]\n"
+        "action_items:\n"
+        "  - {text: automate renewal, owner: bob, due: 2026-11-30, kind: prevention}\n"
+        "  - {text: alert early, owner: carol, due: 2026-11-23T12:00:00Z, kind: systematic}\n"
+        "  - {text: renew by hand, owner: dave, kind: immediate}\n"
+        "  - {text: audit every certificate, kind: systematic}\n"
+        "---\n"
+        "# Notes\n\nThe \"renewal\" job\tfailed.\n";
+    CHECK_INT(set_review(s, 1, rich), 0);
+    struct ks_err err = {0};
+    struct ks_review_item *it = NULL;
+    size_t n = 0;
+    int64_t inc = 0;
+    CHECK_INT(ks_review_item_close(s, 3, "done", "dave", "renewed", T("2026-11-22T12:30:00Z"), &inc,
+                                   &it, &n, &err),
+              KS_OK);
+    ks_free(it);
+    CHECK_INT(ks_review_item_close(s, 4, "drop", "carol", NULL, T("2026-11-22T12:40:00Z"), &inc,
+                                   &it, &n, &err),
+              KS_OK);
+    ks_free(it);
+    struct ks_review_set *l = NULL;
+    struct ks_buf before = {0}, after = {0};
+    CHECK_INT(ks_review_load(s, &cfg, T("2026-12-01T00:00:00Z"), &l, &err), KS_OK);
+    CHECK_INT(ks_review_show_json(l, 1, &before, &err), KS_OK);
+    ks_review_free(l);
+    /* every key of the JSON is there: the items' incident and overdue too */
+    CHECK(strstr(before.p, "\"incident\":1,\"text\":\"renew by hand\"") != NULL);
+    CHECK(strstr(before.p, "\"overdue\":true") != NULL);
+    CHECK(strstr(before.p, "\"closed_by\":\"dave\"") != NULL);
+    struct ks_review_doc d;
+    if (ks_review_parse("show.json", before.p, before.len, &d, &err) != KS_OK) {
+        fprintf(stderr, "  %s\n", err.msg);
+    }
+    CHECK_INT(err.rc, KS_OK);
+    CHECK_INT((int)d.nitems, 4);
+    ks_review_doc_fini(&d);
+    CHECK_INT(set_review(s, 1, before.p), 0);
+    CHECK_INT(ks_review_load(s, &cfg, T("2026-12-01T00:00:00Z"), &l, &err), KS_OK);
+    CHECK_INT(ks_review_show_json(l, 1, &after, &err), KS_OK);
+    ks_review_free(l);
+    CHECK_STR(after.p, before.p);
+    ks_buf_fini(&before);
+    ks_buf_fini(&after);
+    done(s);
+}
+
+/* `cost set` and POST .../cost check a part and an amount before anything
+ * else: an unknown part and an amount past the documented maximum are
+ * usage errors that say which. */
+static void cost_parts_and_amounts_are_checked(void)
+{
+    struct ks_err err = {0};
+    CHECK_INT(ks_review_cost_check("brand", 0, &err), KS_OK);
+    CHECK_INT(ks_review_cost_check("brand", 1e15, &err), KS_OK);
+    CHECK_INT(ks_review_cost_check("bogus", 5, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "unknown cost part 'bogus' (use direct, response, churn, repeats or brand)");
+    CHECK_INT(ks_review_cost_check("brand", 1e308, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "an amount is at most 1000000000000000 (10^15), the largest a cost part "
+                       "takes");
+    CHECK_INT(ks_review_cost_check("brand", -1, &err), KS_EUSAGE);
+    CHECK_INT(ks_review_cost_check("brand", NAN, &err), KS_EUSAGE);
+}
+
 /* $2,500 direct, $5,000 of response (40 h of a $125 role), 15 % of 500 customers at
  * $250 = $18,750 of churn, three repeats at $2,500, $10,000 of brand damage. */
 static void the_worked_cost_example_adds_up(void)
@@ -383,6 +632,12 @@ int main(void)
     RUN_BOTH(each_shallow_flag_is_raised_by_exactly_its_input);
     RUN_BOTH(review_overdue_is_raised_only_after_its_due_time_without_a_review);
     RUN(parse_errors_name_their_line);
+    RUN(texts_are_strings_and_booleans_are_booleans);
+    RUN(markdown_notes_must_be_utf8);
+    RUN(json_syntax_errors_say_json);
+    RUN(a_review_has_limits);
+    RUN_BOTH(show_json_sets_the_same_review_again);
+    RUN(cost_parts_and_amounts_are_checked);
     RUN_BOTH(the_worked_cost_example_adds_up);
     RUN_BOTH(every_metric_on_a_constructed_set);
     return t_done();
