@@ -1,6 +1,8 @@
 /* args.c - option parsing and help shared by every command. */
 #include "cli.h"
 
+#include "../engine/engine.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -239,6 +241,21 @@ int ks_cli_time(const char *name, const char *opt, ks_time *out)
 int ks_cli_at(const char *opt, ks_time *out)
 {
     return ks_cli_time("at", opt, out);
+}
+
+void ks_cli_at_before_clock(const struct ks_engine *eng, ks_time at)
+{
+    ks_time clock = eng ? ks_engine_clock(eng) : KS_TIME_NONE;
+    if (at == KS_TIME_NONE || clock == KS_TIME_NONE || at >= clock) {
+        return;
+    }
+    char a[32], c[32];
+    ks_time_fmt(at, a);
+    ks_time_fmt(clock, c);
+    fprintf(stderr,
+            "kintsugi: note: --at %s is before the engine clock (%s): recorded at %s, since the "
+            "clock never goes back and a timeline reads oldest first\n",
+            a, c, c);
 }
 
 int ks_cli_wait(const char *opt, ks_time *out)

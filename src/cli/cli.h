@@ -73,6 +73,11 @@ void ks_cli_guard_stdout(void);
 int ks_cli_time(const char *name, const char *opt, ks_time *out);
 /* ks_cli_time for --at. */
 int ks_cli_at(const char *opt, ks_time *out);
+/* Says on stderr that a person's --at before the engine clock is recorded
+ * at the clock (the engine stamps it so); nothing when at is NONE or not
+ * earlier. */
+struct ks_engine;
+void ks_cli_at_before_clock(const struct ks_engine *eng, ks_time at);
 /* Parses a --wait option (how long a delivery waits for retries: a
  * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing
  * what is wrong with it. */

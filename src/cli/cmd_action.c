@@ -72,6 +72,7 @@ int ks_cmd_action(int argc, char **argv)
         ks_free(args);
         return rc;
     }
+    ks_cli_at_before_clock(a.eng, at);
     struct ks_err err = {0};
     if (list) {
         struct ks_buf out = {0};

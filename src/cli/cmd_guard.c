@@ -174,6 +174,7 @@ int ks_cmd_guard(int argc, char **argv)
         ks_free(args);
         return rc;
     }
+    ks_cli_at_before_clock(a.eng, at);
     struct ks_err err = {0};
     struct ks_buf out = {0};
     enum ks_rc r = KS_OK;

@@ -359,6 +359,7 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return rc;
     }
+    ks_cli_at_before_clock(a.eng, at);
     enum ks_rc r = KS_OK;
     switch (v) {
     case 1:

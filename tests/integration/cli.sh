@@ -49,6 +49,10 @@ check deadletter_json_keeps_raw bash -c "$K deadletters --db $T/esc.db --json | 
 # an error names the option that was wrong.
 check time_option_epoch_ms bash -c "[ \"\$($K report --since 1795338000000 --until 1795338060000 --json --db $T/esc.db | jq -c '[.since, .until]')\" = '[\"2026-11-22T09:00:00.000Z\",\"2026-11-22T09:01:00.000Z\"]' ]"
 check time_option_error_names_it bash -c "$K report --until 2026-13-01 --db $T/esc.db 2>&1 | grep -q \"^kintsugi: --until '2026-13-01'\" && $K review flags --now 99999999999999999 --db $T/esc.db 2>&1 | grep -q \"^kintsugi: --now '99999999999999999' must be epoch milliseconds\""
+# A person's --at before the engine clock is recorded at the clock, and says so.
+cp "$T/esc.db" "$T/at.db"
+check at_before_clock_says_so bash -c "$K incident note 1 'late note' --by bob --at 2020-01-01T00:00:00Z --db $T/at.db 2>&1 >/dev/null | grep -q '^kintsugi: note: --at 2020-01-01T00:00:00.000Z is before the engine clock (2026-11-22T11:00:00.000Z): recorded at 2026-11-22T11:00:00.000Z'"
+check at_before_clock_recorded_at_the_clock is '"2026-11-22T11:00:00.000Z"' "$("$K" incident show 1 --json --db "$T/at.db" | jq -c '[.timeline[] | select(.text == "late note") | .at] | .[0]')"
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
