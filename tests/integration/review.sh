@@ -77,8 +77,9 @@ check review_overdue_timeline bash -c "$K incident show 1 --db $T/o.db | grep -q
 # An item saved already late did not exist at its deadline: its overdue entry is
 # stamped when it was saved, and the timeline stays oldest first.
 printf 'root_cause: {category: system, text: x}\nwhys: [a, b, c]\naction_items:\n  - {text: late item, kind: prevention, owner: bob, due: 2026-11-24}\n' >"$T/late.yaml"
-"$K" review set 1 --file "$T/late.yaml" --by alice --db "$T/o.db" >/dev/null 2>&1
-check late_item_overdue_when_saved bash -c "$K incident show 1 --json --db $T/o.db | jq -e '[.timeline[] | select(.text | startswith(\"Action item\")) | .at] == [\"2026-11-25T00:00:00.000Z\"] and ([.timeline[].at] | . == sort)'"
+cp "$T/o.db" "$T/late.db"
+"$K" review set 1 --file "$T/late.yaml" --by alice --db "$T/late.db" >/dev/null 2>&1
+check late_item_overdue_when_saved bash -c "$K incident show 1 --json --db $T/late.db | jq -e '[.timeline[] | select(.text | startswith(\"Action item\")) | .at] == [\"2026-11-25T00:00:00.000Z\"] and ([.timeline[].at] | . == sort)'"
 
 check report_same_bytes bash -c "[ \"\$($K report --json --db $db)\" = \"\$($K report --json --db $db)\" ]"
 check report_keys bash -c "[ \"\$($K report --json --db $db | grep -o '\"[a-z_]*\":{\"value\"' | cut -d'\"' -f2 | head -13 | tr '\n' ' ')\" = 'initial_response customer_communication root_cause process_fix detection_gap contain resolve sla_attainment repeat_rate action_item_completion satisfaction retention cost_multiplier ' ]"
