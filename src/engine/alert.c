@@ -178,10 +178,11 @@ static void fingerprint(struct ks_engine *e, struct ks_incident *inc)
 /* ---- PagerDuty -------------------------------------------------------------------- */
 
 /* What a trigger says for the responder beyond its summary (links to a
- * runbook or a dashboard, images, the monitoring client, the component,
- * group and class) goes on the timeline as one note, so that the person
- * who opens the incident at 3 a.m. finds the runbook where PagerDuty would
- * show it. At most CONTEXT_MAX bytes, cut between entries. */
+ * runbook or a dashboard, images, the monitoring client, the group and
+ * class; the component is the scope's system already) goes on the timeline
+ * as one note, so that the person who opens the incident at 3 a.m. finds
+ * the runbook where PagerDuty would show it. At most CONTEXT_MAX bytes, cut
+ * between entries. */
 #define CONTEXT_MAX 4096
 
 static void context_part(struct ks_buf *b, const char *label, const char *text, const char *url)
@@ -215,7 +216,6 @@ static void pd_context(struct ks_engine *e, struct ks_incident *inc, const struc
         context_part(&b, "image", ev->images[i].alt, ev->images[i].src);
     }
     context_part(&b, "client", ev->client, ev->client_url);
-    context_part(&b, "component", ev->component, NULL);
     context_part(&b, "group", ev->group, NULL);
     context_part(&b, "class", ev->class_name, NULL);
     if (b.len) {

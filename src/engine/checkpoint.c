@@ -49,8 +49,12 @@ struct ks_rd {
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
 };
-/* 9: incidents opened by alerts from other tools (struct ks_alert_inc). */
-#define CK_VERSION 10U
+/* 9: incidents opened by alerts from other tools (struct ks_alert_inc).
+ * 11: the same as 10 and the sections after the end mark, which a state of
+ * version 11 must hold (a state cut at its first end mark is damaged, not
+ * one of version 10); 10 still loads, without them. */
+#define CK_VERSION 11U
+#define CK_VERSION_OLDEST 10U
 
 static void w_flush(struct ks_wr *w)
 {
@@ -997,11 +1001,11 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         return ks_err_set(err, KS_EIO, "checkpoint: not a kintsugi engine state");
     }
     uint32_t version = ks_rd_u32(r);
-    if (version != CK_VERSION) {
+    if (version < CK_VERSION_OLDEST || version > CK_VERSION) {
         return ks_err_set(err, KS_EIO,
-                          "checkpoint: engine state of version %u, this build reads version %u "
-                          "(ingest the input again into a new database)",
-                          version, CK_VERSION);
+                          "checkpoint: engine state of version %u, this build reads versions %u "
+                          "to %u (ingest the input again into a new database)",
+                          version, CK_VERSION_OLDEST, CK_VERSION);
     }
     e->clock = ks_rd_i64(r);
     e->upd_seq = ks_rd_u32(r);
@@ -1190,16 +1194,19 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     e->nheap = r->bad ? 0 : nheap;
     r->bad |= ks_rd_u32(r) != CK_MAGIC;
+    int orders = 0;
     while (!r->bad && r_left(r) != 0) {
         uint32_t tag = ks_rd_u32(r);
-        if (tag == CK_EXT_ORDERS) {
+        if (tag == CK_EXT_ORDERS && !orders) {
             ks_rd_map(r, &e->order_who);
             ks_rd_map(r, &e->order_value);
+            orders = 1;
         } else {
-            r->bad = 1; /* a section of a later build */
+            r->bad = 1; /* a section of a later build, or one twice */
         }
         r->bad |= ks_rd_u32(r) != CK_MAGIC;
     }
+    r->bad |= version >= 11 && !orders; /* cut at its first end mark */
     if (r->bad || r_left(r) != 0 || r_next(r) == 0) {
         if (r->io) {
             return err->rc; /* the store said why */

@@ -199,11 +199,11 @@ static void pagerduty_trigger_update_acknowledge_resolve_then_a_new_incident(voi
         "\"kintsugi\",\"text\":\"pagerduty: trigger from wms-berlin.example (critical): pdjs: "
         "warehouse berlin WMS down\",\"severity\":\"P1\"},"
         /* what the trigger says for the responder: its links, images, client,
-         * component, group and class, on the timeline */
+         * group and class, on the timeline */
         "{\"at\":\"2026-11-22T22:05:00.000Z\",\"kind\":\"note\",\"actor\":\"kintsugi\",\"text\":"
         "\"From the alert: link runbook <https://runbooks.example/wms-down>; image graph "
         "<https://example.invalid/graph.png>; client pdjs-realclient <https://example.invalid/pdjs>; "
-        "component wms; group warehouse-berlin; class health\"}]");
+        "group warehouse-berlin; class health\"}]");
     char *j = json(e, 1);
     CHECK(strstr(j, "kintsugi-realclient-routing-key") == NULL); /* a credential: not kept */
 
