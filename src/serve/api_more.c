@@ -338,7 +338,7 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
 /* POST /v1/messages/retry {"receiver", "incident", "audience"} (each
  * optional): `kintsugi messages retry-failed` as a journaled command
  * (live_tx.c): every failed message they select queued again; none is not
- * an error (count 0). */
+ * an error (count 0), a receiver the configuration does not have is (400). */
 void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
                                 void *ctx)
 {
@@ -353,7 +353,11 @@ void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_re
     {
         const char *bad = NULL;
         if (!strcmp(key, "receiver")) {
-            bad = json_is_string(v) && json_string_length(v) ? NULL : "must be a receiver's name";
+            /* as the CLI: a receiver the configuration does not have cannot deliver */
+            bad = !json_is_string(v) || !json_string_length(v) ? "must be a receiver's name"
+                  : !ks_config_receiver(&live_of(ctx)->a.cfg, json_string_value(v))
+                      ? "no such receiver in the configuration (GET /v1/receivers)"
+                      : NULL;
         } else if (!strcmp(key, "incident")) {
             bad = json_is_integer(v) && json_integer_value(v) > 0 ? NULL
                                                                    : "must be an incident id";

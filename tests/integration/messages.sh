@@ -221,6 +221,8 @@ rpost() { curl -s -o "$T/rb.out" -w '%{http_code}' -X POST -H "Authorization: Be
 check bulk_api_viewer_403 is 403 "$(rpost "$RV" '{}')"
 check bulk_api_bad_fields_400 is "400 400 400" "$(rpost "$RB" '{"receiver":3}') $(rpost "$RB" '{"audience":"all"}') $(rpost "$RB" '{"colour":"red"}')"
 check bulk_api_names_the_field grep -q 'field \\"colour\\": is not known' "$T/rb.out"
+check bulk_api_unknown_receiver_400 is 400 "$(rpost "$RB" '{"receiver":"nope"}')"
+check bulk_api_unknown_receiver_says_so grep -q 'field \\"receiver\\": no such receiver in the configuration' "$T/rb.out"
 check bulk_api_200 is 200 "$(rpost "$RB" '{"receiver":"box"}')"
 check bulk_api_answers jq -e '.op == "messages_retry" and .by == "rob" and .count == 46 and .incidents == [1]' "$T/rb.out"
 all_sent() { [ "$(curl -s -H "Authorization: Bearer $RV" "$URL/v1/messages?status=sent" | jq length)" = 46 ]; }
