@@ -220,6 +220,15 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
     } else if (rejected && inc) {
         ks_inc_impact(e, inc, ord, cust, value, units, t);
     }
+    if (rejected && inc && inc->status != KS_ST_RESOLVED) {
+        /* the scope's channels: those of the rejected orders it counts (a
+         * channel kintsugi knows from its inventory or syncs) */
+        struct ks_channel *c = ks_eng_channel_find(e, ks_intern_find(&e->strs, ev->channel.p,
+                                                                     ev->channel.len));
+        if (c && ks_u32set_add(&inc->channels, (uint32_t)(c - e->ch))) {
+            ks_inc_dirty(e, inc);
+        }
+    }
     e->rej_firing = cond;
     e->cur_email = KS_NONE;
 }

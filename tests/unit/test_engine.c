@@ -130,6 +130,38 @@ static void an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage(voi
     ks_engine_free(e);
 }
 
+/* An order_rejections incident's scope names the channels of the rejected
+ * orders it counts, where kintsugi knows the channel (from a sync here). */
+static void order_rejections_name_their_channels(void)
+{
+    static char lines[24][256];
+    const char *ptr[24];
+    size_t n = 0;
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-02T09:59:00Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\"}");
+    for (int i = 0; i < 22; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"order\",\"ts\":\"2026-11-02T10:%02d:00Z\",\"order_id\":\"o%d\","
+                 "\"channel\":\"amazon\",\"status\":\"%s\",\"customer\":\"c%d\",\"value\":10}",
+                 i, i, i < 19 ? "accepted" : "rejected", i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    struct ks_engine *e = feed(ptr, n);
+    struct ks_buf b = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 0, &b), KS_OK);
+    json_t *j = json_loads(b.p, 0, NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "type")), "order_rejections");
+    char *ch = json_dumps(json_object_get(json_object_get(j, "scope"), "channels"), JSON_COMPACT);
+    CHECK_STR(ch ? ch : "", "[\"amazon\"]");
+    free(ch);
+    json_decref(j);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
 static void an_older_event_does_not_move_the_clock_back(void)
 {
     struct ks_engine *e = feed(stale, 4);
@@ -897,6 +929,7 @@ int main(void)
     RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
     RUN(an_older_event_does_not_move_the_clock_back);
     RUN(a_late_events_deadline_opens_its_own_incident_in_order);
+    RUN(order_rejections_name_their_channels);
     RUN(an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage);
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
