@@ -186,6 +186,13 @@ struct ks_send_result {
 /* One attempt to deliver message m through receiver r. Blocks up to r->timeout. */
 void ks_comms_send(const struct ks_receiver_cfg *r, const struct ks_message_row *m,
                    struct ks_send_result *out);
+/* Appends the header line "NAME: VALUE" of a mail, without its CRLF: VALUE
+ * as it is when it is printable ASCII, else (a UTF-8 subject) as RFC 2047
+ * encoded-words "=?UTF-8?B?...?=", each of whole characters and at most 75
+ * long, on lines of at most 76 folded with CRLF and a space. A line break
+ * in VALUE is encoded like any control character, never written as it is
+ * (and the SMTP sender refuses such a subject before). */
+void ks_comms_mail_header(struct ks_buf *out, const char *name, const char *value);
 /* The message as JSON (the webhook's and the dir's body; Slack: {"text"}). */
 void ks_comms_message_json(const struct ks_message_row *m, int slack, struct ks_buf *out);
 /* The delay before retry n (n >= 1). */

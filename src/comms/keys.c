@@ -41,21 +41,18 @@ const char *ks_comms_team_check(const char *s, char *buf, size_t cap)
     return buf;
 }
 
-/* local@domain, printable, no spaces or angle brackets (it goes into SMTP
- * commands and headers). */
+/* One plain address (ks_email_invalid): it goes into SMTP commands and
+ * headers as it is, so it must not be able to end early or add another. */
 const char *ks_comms_email_check(const char *s, char *buf, size_t cap)
 {
-    const char *at = strchr(s, '@');
-    int ok = at && at != s && at[1] && !strchr(at + 1, '@') && strlen(s) <= 254;
-    for (const char *p = s; ok && *p; p++) {
-        ok = (unsigned char)*p > ' ' && *p != '<' && *p != '>' && *p != ',' && *p != 0x7f;
-    }
-    if (ok) {
+    char why[48];
+    const char *bad = ks_email_invalid(s, strlen(s), why, sizeof(why));
+    if (!bad) {
         return NULL;
     }
     char w[96];
     ks_key_quote(s, strlen(s), w, sizeof(w));
-    snprintf(buf, cap, "must be an e-mail address (name@domain), got %s", w);
+    snprintf(buf, cap, "must be an e-mail address (name@domain): %s, got %s", bad, w);
     return buf;
 }
 
@@ -159,7 +156,8 @@ static const struct ks_key receiver_keys[] = {
      RCV(from),
      .check = ks_comms_email_check,
      .type_name = "e-mail address",
-     .help = "SMTP: the sender address (required with `smtp`)."},
+     .help = "SMTP: the sender address (required with `smtp`), one plain address as for "
+             "`people.NAME.email`."},
     {.name = "tls",
      .type = KS_KEY_STRING,
      RCV(tls),

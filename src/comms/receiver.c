@@ -88,12 +88,121 @@ static void webhook(const struct ks_receiver_cfg *r, const struct ks_message_row
 
 /* ---- SMTP ------------------------------------------------------------------------ */
 
-/* A header value without line breaks (a subject from a template). */
-static void header_value(struct ks_buf *b, const char *s)
+/* Whether a header value can be written as it is: printable ASCII (and
+ * tab), and no "=?", which a reader would take for the start of an
+ * encoded-word. */
+static int header_plain(const char *s)
 {
-    for (; *s; s++) {
-        ks_buf_putc(b, *s == '\r' || *s == '\n' ? ' ' : *s);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c < 0x20 && c != '\t') || c >= 0x7f || (c == '=' && p[1] == '?')) {
+            return 0;
+        }
     }
+    return 1;
+}
+
+static void base64(struct ks_buf *b, const unsigned char *s, size_t n)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        v |= i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0;
+        v |= i + 2 < n ? s[i + 2] : 0;
+        ks_buf_putc(b, digits[v >> 18 & 63]);
+        ks_buf_putc(b, digits[v >> 12 & 63]);
+        ks_buf_putc(b, i + 1 < n ? digits[v >> 6 & 63] : '=');
+        ks_buf_putc(b, i + 2 < n ? digits[v & 63] : '=');
+    }
+}
+
+/* RFC 2047: an encoded-word is at most 75 characters, a line holding one
+ * at most 76; "=?UTF-8?B?" and "?=" take 12 of them. */
+#define WORD_MAX 75
+#define LINE_MAX_2047 76
+#define WORD_FRAME 12
+
+void ks_comms_mail_header(struct ks_buf *out, const char *name, const char *value)
+{
+    ks_buf_printf(out, "%s: ", name);
+    if (header_plain(value)) {
+        ks_buf_puts(out, value);
+        return;
+    }
+    size_t col = strlen(name) + 2, n = strlen(value);
+    KS_ASSERT(col + WORD_FRAME + 4 <= LINE_MAX_2047);
+    const unsigned char *s = (const unsigned char *)value;
+    while (n > 0) {
+        size_t room = LINE_MAX_2047 - col < WORD_MAX ? LINE_MAX_2047 - col : WORD_MAX;
+        size_t k = (room - WORD_FRAME) / 4 * 3; /* bytes whose base64 fits */
+        if (k >= n) {
+            k = n;
+        } else {
+            /* whole characters only: a word never ends inside a UTF-8
+             * sequence (a byte 10xxxxxx continues the one before it) */
+            size_t whole = k;
+            while (whole > 0 && (s[whole] & 0xC0) == 0x80) {
+                whole--;
+            }
+            k = whole ? whole : k; /* not UTF-8 at all: the bytes as they are */
+        }
+        ks_buf_puts(out, "=?UTF-8?B?");
+        base64(out, s, k);
+        ks_buf_puts(out, "?=");
+        s += k;
+        n -= k;
+        if (n > 0) {
+            /* folded: the words of one value are joined again by a reader,
+             * the white space between them dropped (RFC 2047 6.2) */
+            ks_buf_puts(out, "\r\n ");
+            col = 1;
+        }
+    }
+}
+
+/* Whether s holds a CR or a LF. */
+static int has_line_break(const char *s)
+{
+    return s && strpbrk(s, "\r\n") != NULL;
+}
+
+/* Whether message m may go out through r as it is; if not, out says why
+ * (failed for good: sending it again changes nothing). The addresses go
+ * into SMTP commands (MAIL FROM, RCPT TO) and headers as they are, the
+ * subject and the key into headers: a line break in any would end its line
+ * and start one of the sender's choosing - another RCPT TO, a forged
+ * header. The event decoder and the configuration let no such value in
+ * (ks_email_invalid); this is the last check before the wire, for what an
+ * older version stored or a person typed (messages test --to). */
+static int smtp_allowed(const struct ks_receiver_cfg *r, const struct ks_message_row *m,
+                        struct ks_send_result *out)
+{
+    const char *what = NULL, *v = NULL, *why = NULL;
+    char buf[48];
+    const char *to = m->recipient ? m->recipient : "", *from = r->from ? r->from : "";
+    if ((why = ks_email_invalid(to, strlen(to), buf, sizeof(buf)))) {
+        what = "recipient";
+        v = to;
+    } else if ((why = ks_email_invalid(from, strlen(from), buf, sizeof(buf)))) {
+        what = "sender (from)";
+        v = from;
+    } else if (has_line_break(m->subject)) {
+        what = "subject";
+        v = m->subject;
+    } else if (has_line_break(m->key)) {
+        what = "idempotency key";
+        v = m->key;
+    }
+    if (!what) {
+        return 1;
+    }
+    why = why ? why : "a line break is not allowed in a header";
+    /* out was cleared (ks_comms_send): not retryable, not unavailable */
+    char shown[96];
+    ks_one_line(v, shown, sizeof(shown));
+    snprintf(out->detail, sizeof(out->detail), "not sent: the %s \"%s\" cannot go into a mail (%s)",
+             what, shown, why);
+    return 0;
 }
 
 /* A body with CRLF line ends and no bare CR. */
@@ -116,6 +225,9 @@ static char *crlf(const char *s)
 static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m,
                  struct ks_send_result *out)
 {
+    if (!smtp_allowed(r, m, out)) {
+        return;
+    }
     ks_hook_global_init();
     CURL *c = curl_easy_init();
     if (!c) {
@@ -128,8 +240,7 @@ static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m
     struct ks_buf from = {0}, to = {0}, subj = {0}, mid = {0}, date = {0}, key = {0};
     ks_buf_printf(&from, "<%s>", r->from);
     ks_buf_printf(&to, "<%s>", m->recipient);
-    ks_buf_puts(&subj, "Subject: ");
-    header_value(&subj, m->subject);
+    ks_comms_mail_header(&subj, "Subject", m->subject);
     ks_buf_printf(&mid, "Message-ID: <%s@kintsugi>", m->key);
     ks_buf_printf(&key, "Idempotency-Key: %s", m->key);
     char now[64];
@@ -139,6 +250,8 @@ static void smtp(const struct ks_receiver_cfg *r, const struct ks_message_row *m
     strftime(now, sizeof(now), "Date: %a, %d %b %Y %H:%M:%S +0000", &tm);
     struct curl_slist *rcpt = curl_slist_append(NULL, to.p);
     struct curl_slist *hdrs = NULL;
+    /* From and To are bare addresses, no display names: nothing in them
+     * to encode (RFC 2047 has no form for an address itself). */
     struct ks_buf fromh = {0}, toh = {0};
     ks_buf_printf(&fromh, "From: %s", r->from);
     ks_buf_printf(&toh, "To: %s", m->recipient);

@@ -357,6 +357,19 @@ void ks_json_escape(struct ks_buf *b, const char *s, size_t n);
 /* Returns the offset of the first invalid byte, or (size_t)-1 if s is valid. */
 size_t ks_utf8_invalid_at(const char *s, size_t n);
 
+/* ---- e-mail addresses (email.c) ------------------------------------------ */
+
+/* Why s[0..n) is not one plain e-mail address that can go into an SMTP
+ * command and a header as it is, or NULL when it is one: local@domain with
+ * exactly one '@' and both parts non-empty, at most 254 bytes of valid
+ * UTF-8, and no control character (a line break above all), white space or
+ * any of < > , ; : " ( ) [ ] \ (which would end the address early, add
+ * another, or quote or comment one). The reason ("a line break is not
+ * allowed", "it has no '@'") is a static text or is written into buf (cap
+ * bytes, 32 are enough); it reads after "must be an e-mail address
+ * (name@domain): ". */
+const char *ks_email_invalid(const char *s, size_t n, char *buf, size_t cap);
+
 /* ---- logging ----------------------------------------------------------- */
 
 enum ks_log_level { KS_LOG_DEBUG, KS_LOG_INFO, KS_LOG_WARN, KS_LOG_ERROR };

@@ -601,7 +601,9 @@ static const struct ks_key person_keys[] = {
      PERSON(email),
      .check = ks_comms_email_check,
      .type_name = "e-mail address",
-     .help = "Where e-mail receivers (`receivers:` with `smtp`) reach this person."},
+     .help = "Where e-mail receivers (`receivers:` with `smtp`) reach this person: one plain "
+             "address `name@domain` (no display name, white space, control character or any of "
+             "`< > , ; : \" ( ) [ ] \\`; at most 254 bytes)."},
     {.name = "team",
      .type = KS_KEY_STRING,
      PERSON(team),

@@ -13,7 +13,7 @@
  * required string must be non-empty; strings must not contain NUL; unknown
  * fields are ignored for forward compatibility; duplicate keys are a JSON
  * error (which value would win is ambiguous); an integer ts lies in
- * 0..253402300799999.
+ * 0..253402300799999; an order's email is one plain address.
  */
 #include "event_int.h"
 
@@ -224,6 +224,24 @@ static enum ks_rc str_value(struct ctx *c, const char *field, json_t *v, int req
     return KS_OK;
 }
 
+/* An optional string that becomes an e-mail recipient: one plain address
+ * (ks_email_invalid), since it is written into SMTP commands and headers as
+ * it is - a line break in it would add a command of its own. */
+static enum ks_rc email_value(struct ctx *c, const char *field, json_t *v, struct ks_str *out)
+{
+    TRY(str_value(c, field, v, 0, out));
+    if (!out->p) {
+        return KS_OK;
+    }
+    char buf[48], why[128];
+    const char *bad = ks_email_invalid(out->p, out->len, buf, sizeof(buf));
+    if (!bad) {
+        return KS_OK;
+    }
+    snprintf(why, sizeof(why), "must be an e-mail address (name@domain): %s", bad);
+    return fail_got(c, field, v, why);
+}
+
 /* An integer in lo..hi. */
 static enum ks_rc int_value(struct ctx *c, const char *field, json_t *v, int required, int64_t lo,
                             int64_t hi, int64_t *out)
@@ -380,7 +398,7 @@ static enum ks_rc dec_order(struct ctx *c, json_t *o)
                    &ev->status));
     TRY(str_value(c, "reason", member(o, "reason"), 0, &ev->reason));
     TRY(str_value(c, "customer", member(o, "customer"), 0, &ev->customer));
-    TRY(str_value(c, "email", member(o, "email"), 0, &ev->email));
+    TRY(email_value(c, "email", member(o, "email"), &ev->email));
     TRY(num_value(c, "value", member(o, "value"), 0, 1, &ev->value, &ev->has_value));
     TRY(str_value(c, "currency", member(o, "currency"), 0, &ev->currency));
     TRY(dec_order_lines(c, member(o, "lines")));

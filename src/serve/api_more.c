@@ -249,7 +249,8 @@ void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *re
 /* POST /v1/receivers/{name}/test: `kintsugi messages test NAME` from the
  * server, by the token's name; {"to"?}. 200 with the result when the
  * receiver took it, 502 (receiver_failed) when not, 404 for no such
- * receiver. Nothing is written: the attempt is made on this request's
+ * receiver, 400 for a `to` that is not one e-mail address (an smtp
+ * receiver). Nothing is written: the attempt is made on this request's
  * thread, waiting up to the receiver's timeout. */
 void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx)
@@ -277,7 +278,11 @@ void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_res
     struct ks_err err = {0};
     if (ks_shell_receiver_test(&l->a.cfg, ks_http_param(req, "name"), to, req->who.name, &t,
                                &err) != KS_OK) {
-        ks_http_error(resp, 404, "not_found", "%s", err.msg);
+        if (err.rc == KS_EINPUT) {
+            ks_http_error(resp, 400, "invalid", "%s", err.msg);
+        } else {
+            ks_http_error(resp, 404, "not_found", "%s", err.msg);
+        }
         return;
     }
     if (!t.sent) {

@@ -191,6 +191,12 @@ enum ks_rc ks_shell_receiver_test(const struct ks_config *cfg, const char *name,
         ks_buf_fini(&names);
         return err->rc;
     }
+    /* Through an smtp receiver `to` is an envelope recipient: one plain
+     * address, as an order's email must be (ks_comms_email_check). */
+    char why[256];
+    if (r->smtp && to && *to && ks_comms_email_check(to, why, sizeof(why))) {
+        return ks_err_set(err, KS_EINPUT, "the recipient (to) %s", why);
+    }
     test_key(t->key);
     t->receiver = r->name;
     t->kind = kind_of(r);

@@ -304,8 +304,9 @@ void ks_shell_receivers_free(struct ks_receiver_state *v, size_t n);
  * smtp receiver's default: its `from`; others: "test"), saying it was sent
  * by `by`. The result in *t (its strings are cfg's, to and by: they live as
  * long); KS_ENOTFOUND (err says which receivers there are): no such
- * receiver. The JSON of a result: receiver, kind, recipient, key, sent,
- * unavailable, detail, by. */
+ * receiver; KS_EINPUT: `to` is not one e-mail address and the receiver is
+ * an smtp one (nothing is sent). The JSON of a result: receiver, kind,
+ * recipient, key, sent, unavailable, detail, by. */
 struct ks_receiver_test {
     const char *receiver, *kind, *recipient, *by;
     char key[32];

@@ -24,6 +24,12 @@ from aiosmtpd.controller import Controller
 out = sys.argv[1]
 class H:
     n = 0
+    # every RCPT TO the server is given, delivered or not, one address a line in out/rcpt.log
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with open(os.path.join(out, "rcpt.log"), "a") as f:
+            f.write(address + "\n")
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
     async def handle_DATA(self, server, session, envelope):
         H.n += 1
         with open(os.path.join(out, "%05d.eml" % H.n), "wb") as f:
@@ -112,7 +118,7 @@ cbody() { "$K" messages --db "$T/a51.db" --json --audience customer | jq -r '.[0
 check notice_not_contained_yet bash -c "[ \"\$(grep '^What we are doing' <<<'$(cbody)')\" = 'What we are doing: we are working to contain the problem and on every affected order' ]"
 check notice_promises_the_follow_up bash -c "grep -qx 'Next steps: nothing is needed from you; we will write again by 2026-11-23T05:10:50.000Z at the latest' <<<'$(cbody)'"
 "$K" messages deliver --wait 20s --config "$T/kintsugi.yaml" --db "$T/a51.db" >/dev/null 2>&1
-check smtp_got_each_notice [ "$(ls "$T/mail" | wc -l)" = 44 ]
+check smtp_got_each_notice [ "$(ls "$T/mail"/*.eml | wc -l)" = 44 ]
 cat >"$T/mime.py" <<'EOF'
 import email, glob, sys
 seen = set()
@@ -547,6 +553,46 @@ for trial in 1 2; do
     done
 done
 
+# ---- an order's e-mail is one address: none adds a recipient, a UTF-8 subject is encoded ----
+# Two orders whose "email" would put a second RCPT TO (CR LF) or a second address
+# (a comma) into the envelope are dead letters naming the field; the third order's
+# customer notice reaches its one recipient, with the shop's UTF-8 name in the
+# subject as RFC 2047 encoded-words (the server offers no SMTPUTF8).
+mkdir -p "$T/mailx"
+/usr/bin/python3 "$T/smtp.py" "$T/mailx" "$T/smtpx.port" & PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$T/smtpx.port" ] && break; sleep 0.1; done
+cat >"$T/inj.yaml" <<EOF
+receivers:
+  mail: {smtp: "smtp://127.0.0.1:$(cat "$T/smtpx.port")", from: "ops@shop.example", tls: none, retries: 0, timeout: 5s}
+notify: {customer: [mail]}
+messages: {customers: 0, shop: "Caf\u00e9 \u00dcn\u00efcode \u20ac"}
+EOF
+outage_orders 3 10 5 all | python3 -c '
+import json, sys
+bad = {"o1": "c1@shop.example>\r\nRCPT TO:<evil@attacker.example", "o2": "c2@shop.example,evil@attacker.example"}
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("order_id") in bad:
+        e["email"] = bad[e["order_id"]]
+    print(json.dumps(e))' >"$T/inj.ndjson"
+"$K" ingest --config "$T/inj.yaml" --db "$T/inj.db" "$T/inj.ndjson" >"$T/inj.out" 2>&1
+check email_injection_rejected grep -q ': 2 rejected, ' "$T/inj.out"
+check email_injection_dead_letters is 'order: field "email": must be an e-mail address (name@domain): a line break is not allowed, got "c1@shop.example>\r\nRCPT TO:<evil@attac...|order: field "email": must be an e-mail address (name@domain): '"','"' is not allowed, got "c2@shop.example,evil@attacker.example"' "$("$K" deadletters --db "$T/inj.db" --json | jq -r '[.[].reason] | join("|")')"
+"$K" messages deliver --wait 10s --config "$T/inj.yaml" --db "$T/inj.db" >/dev/null 2>&1
+check email_injection_one_notice_sent is "1 sent c0@shop.example" "$("$K" messages --db "$T/inj.db" --json --audience customer | jq -r '"\(length) \(.[0].status) \(.[0].recipient)"')"
+check email_injection_one_envelope_recipient is "c0@shop.example X-Rcpt: c0@shop.example" "$(cat "$T/mailx/rcpt.log") $(cat "$T"/mailx/*.eml | grep -a '^X-Rcpt' | tr -d '\r')"
+check email_injection_attacker_never_reached bash -c "! grep -rqa 'attacker' '$T/mailx'"
+check utf8_subject_as_encoded_words grep -aq '^Subject: =?UTF-8?B?' "$T/mailx/00001.eml"
+check utf8_subject_headers_are_ascii python3 -c '
+import sys
+head = open(sys.argv[1], "rb").read().split(b"\r\n\r\n")[0]
+assert all(b < 0x80 for b in head), head
+assert all(len(l) <= 76 for l in head.split(b"\r\n") if l.startswith((b"Subject", b" ="))), head' "$T/mailx/00001.eml"
+check utf8_subject_decodes python3 -c '
+import email, email.policy, sys
+m = email.message_from_bytes(open(sys.argv[1], "rb").read(), policy=email.policy.default)
+want = "About your order o0 with Caf\u00e9 \u00dcn\u00efcode \u20ac"
+assert m["Subject"] == want, (m["Subject"], want)' "$T/mailx/00001.eml"
 
 # ---- a test message through a receiver, from the CLI (no database) and the server -----
 # (last: the mail and file counts above are exact)
@@ -565,15 +611,22 @@ for f in glob.glob(d + "/*.eml"):
 sys.exit(1)
 EOF
 }
-before_mail=$(ls "$T/mail" | wc -l)
+before_mail=$(ls "$T/mail"/*.eml | wc -l)
 mkdir -p "$T/nodb"
 KA=$(realpath "$K")
 (cd "$T/nodb" && "$KA" messages test mail --to carl@shop.example --by ada --config "$T/kintsugi.yaml") >"$T/test.out" 2>&1
 check test_smtp_exit_0 is 0 "$?"
 check test_smtp_says_sent grep -Eqx 'test message sent through mail \(smtp\) to carl@shop.example: SMTP 250 accepted \(key ks-test-[0-9a-f]{16}\)' "$T/test.out"
-check test_smtp_arrived is "$((before_mail + 1))" "$(ls "$T/mail" | wc -l)"
+check test_smtp_arrived is "$((before_mail + 1))" "$(ls "$T/mail"/*.eml | wc -l)"
 check test_smtp_says_who_sent_it mail_says carl@shop.example 'through the receiver mail (smtp), sent by ada at'
 check test_no_database_needed test ! -e "$T/nodb/kintsugi.db"
+# a --to that is not one address is refused before anything is sent
+"$K" messages test mail --to "$(printf 'carl@shop.example>\r\nRCPT TO:<evil@attacker.example')" --config "$T/kintsugi.yaml" >"$T/test.out" 2>&1
+check test_smtp_bad_to_exit_2 is 2 "$?"
+check test_smtp_bad_to_says_why grep -qF 'kintsugi: the recipient (to) must be an e-mail address (name@domain): a line break is not allowed, got "carl@shop.example>\x0d\nRCPT TO:<evil@attacker.example"' "$T/test.out"
+"$K" messages test mail --to 'carl@shop.example, evil@attacker.example' --config "$T/kintsugi.yaml" >"$T/test.out" 2>&1
+check test_smtp_two_addresses_exit_2 is 2 "$?"
+check test_smtp_bad_to_sent_nothing is "$((before_mail + 1))" "$(ls "$T/mail"/*.eml | wc -l)"
 "$K" messages test files --json --config "$T/kintsugi.yaml" >"$T/test.json"
 check test_dir_json jq -e '.receiver == "files" and .kind == "dir" and .sent == true and .unavailable == false and (.key | test("^ks-test-[0-9a-f]{16}$")) and .recipient == "test"' "$T/test.json"
 check test_dir_file_written jq -e '.kind == "test" and .incident == 0' "$T/outbox/$(jq -r .key "$T/test.json").json"
@@ -598,6 +651,10 @@ req POST /v1/receivers/pager/test "$RT" '{}'
 check test_api_404 is 404 "$CODE"
 req POST /v1/receivers/mail/test "$RT" '{"cc":"x"}'
 check test_api_unknown_field_400 is 400 "$CODE"
+req POST /v1/receivers/mail/test "$RT" '{"to":"fiona@shop.example>\r\nRCPT TO:<evil@attacker.example"}'
+check test_api_bad_to_400 is 400 "$CODE"
+check test_api_bad_to_says_why jq -e '.error.code == "invalid" and (.error.message | startswith("the recipient (to) must be an e-mail address (name@domain): a line break is not allowed"))' "$T/body"
+check test_api_attacker_never_reached bash -c "! grep -rqa 'attacker' '$T/mail'"
 req POST /v1/receivers/mail/test "$RTV" '{}'
 check test_api_viewer_403 is 403 "$CODE"
 check test_api_wrote_no_message is 0 "$("$K" messages --db "$T/rt.db" --json | jq length)"

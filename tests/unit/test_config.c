@@ -581,6 +581,11 @@ static const struct error_case error_cases[] = {
      "only a webhook (url) sends headers; a command gets the body on stdin"},
     {FIX("hook_unknown_key.yaml"), 2, "hooks.zero_channel.timout",
      "unknown key (did you mean \"timeout\"?)"},
+    {FIX("person_email_list.yaml"), 7, "people.bob.email",
+     "must be an e-mail address (name@domain): ';' is not allowed, got \"bob@shop.example;\""},
+    {FIX("receiver_from_line_break.yaml"), 4, "receivers.mail.from",
+     "must be an e-mail address (name@domain): a line break is not allowed, got "
+     "\"ops@shop.example>\\x0d\\nRCPT TO:<evil@attacker.example\""},
     {FIX("receiver_bad_url.yaml"), 3, "receivers.chat.webhook",
      "must start with http:// or https://, got \"ftp://chat.example/hooks\""},
     {FIX("receiver_reserved_header.yaml"), 5, "receivers.chat.headers.User-Agent",

@@ -902,6 +902,83 @@ static void order_optional_fields_are_type_checked(void)
 #undef ORD
 }
 
+/* An order's email becomes an SMTP recipient (RCPT TO:<...>, To:): only
+ * one plain address is taken, so that no value can end the command early
+ * and add one of its own. */
+static void order_email_must_be_one_plain_address(void)
+{
+#define ORD                                                                                        \
+    "{\"type\":\"order\",\"ts\":1,\"order_id\":\"o\",\"channel\":\"c\",\"status\":\"accepted\","
+#define WHY "order: field \"email\": must be an e-mail address (name@domain): "
+    CHECK_STR(reject(ORD "\"email\":\"c1@x.example>\\r\\nRCPT TO:<evil@attacker.example\"}"),
+              WHY "a line break is not allowed, got "
+                  "\"c1@x.example>\\r\\nRCPT TO:<evil@attacker...");
+    CHECK_STR(reject(ORD "\"email\":\"c1@x.example\\n\"}"),
+              WHY "a line break is not allowed, got \"c1@x.example\\n\"");
+    CHECK_STR(reject(ORD "\"email\":\"c1@x.example\\r\"}"),
+              WHY "a line break is not allowed, got \"c1@x.example\\r\"");
+    CHECK_STR(reject(ORD "\"email\":\"Ann Lee <ann@x.example>\"}"),
+              WHY "white space is not allowed, got \"Ann Lee <ann@x.example>\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x.example\\t\"}"),
+              WHY "white space is not allowed, got \"ann@x.example\\t\"");
+    CHECK_STR(reject(ORD "\"email\":\"<ann@x.example>\"}"),
+              WHY "'<' is not allowed, got \"<ann@x.example>\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x.example>\"}"),
+              WHY "'>' is not allowed, got \"ann@x.example>\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x.example,evil@y.example\"}"),
+              WHY "',' is not allowed, got \"ann@x.example,evil@y.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x.example;evil@y.example\"}"),
+              WHY "';' is not allowed, got \"ann@x.example;evil@y.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"list:ann@x.example\"}"),
+              WHY "':' is not allowed, got \"list:ann@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"\\\"ann\\\"@x.example\"}"),
+              WHY "'\"' is not allowed, got \"\\\"ann\\\"@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann(c)@x.example\"}"),
+              WHY "'(' is not allowed, got \"ann(c)@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x.example)\"}"),
+              WHY "')' is not allowed, got \"ann@x.example)\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@[127.0.0.1]\"}"),
+              WHY "'[' is not allowed, got \"ann@[127.0.0.1]\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x]\"}"), WHY "']' is not allowed, got \"ann@x]\"");
+    CHECK_STR(reject(ORD "\"email\":\"a\\\\nn@x.example\"}"),
+              WHY "'\\' is not allowed, got \"a\\\\nn@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann\\u0007@x.example\"}"),
+              WHY "a control character is not allowed, got \"ann\\u0007@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann\\u007f@x.example\"}"),
+              WHY "a control character is not allowed, got \"ann\x7f@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann\\u0085@x.example\"}"),
+              WHY "a control character is not allowed, got \"ann\xc2\x85@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann.x.example\"}"),
+              WHY "it has no '@', got \"ann.x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@x@y.example\"}"),
+              WHY "it has more than one '@', got \"ann@x@y.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"@x.example\"}"),
+              WHY "nothing comes before the '@', got \"@x.example\"");
+    CHECK_STR(reject(ORD "\"email\":\"ann@\"}"), WHY "nothing comes after the '@', got \"ann@\"");
+    /* 254 bytes is the longest address SMTP carries */
+    char line[512], local[300];
+    memset(local, 'a', sizeof(local));
+    snprintf(line, sizeof(line), ORD "\"email\":\"%.*s@x.example\"}", 244, local);
+    CHECK_INT(decode(line), KS_OK);
+    CHECK_INT(ev.email.len, 254);
+    snprintf(line, sizeof(line), ORD "\"email\":\"%.*s@x.example\"}", 245, local);
+    CHECK_STR(reject(line), WHY "it is longer than 254 bytes, got "
+                                "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...");
+    /* what an address may hold: dots, plus tags, hyphens, UTF-8 */
+    CHECK_INT(decode(ORD "\"email\":\"ann.lee+orders@mail-1.x.example\"}"), KS_OK);
+    CHECK_STR(s(ev.email), "ann.lee+orders@mail-1.x.example");
+    CHECK_INT(decode(ORD "\"email\":\"j\xc3\xbcrgen@m\xc3\xbcller.example\"}"), KS_OK);
+    CHECK_STR(s(ev.email), "j\xc3\xbcrgen@m\xc3\xbcller.example");
+    CHECK_INT(decode(ORD "\"email\":\"c1@x\"}"), KS_OK);
+    /* absent stays absent: null and "" are no address */
+    CHECK_INT(decode(ORD "\"email\":\"\"}"), KS_OK);
+    CHECK_STR(s(ev.email), "(absent)");
+    CHECK_INT(decode(ORD "\"email\":null}"), KS_OK);
+    CHECK_STR(s(ev.email), "(absent)");
+#undef WHY
+#undef ORD
+}
+
 static void health_rejections_name_the_field(void)
 {
     CHECK_STR(reject("{\"type\":\"health\",\"ts\":1,\"status\":\"up\"}"),
@@ -1903,6 +1980,7 @@ int main(void)
     RUN(order_value_must_be_a_number_of_at_least_zero);
     RUN(order_lines_are_checked_one_by_one);
     RUN(order_optional_fields_are_type_checked);
+    RUN(order_email_must_be_one_plain_address);
     RUN(health_rejections_name_the_field);
     RUN(stock_rejections_name_the_field);
     RUN(receipt_rejections_name_the_field);

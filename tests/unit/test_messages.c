@@ -3,11 +3,16 @@
  * every error at its line, rendering with every placeholder filled, the
  * built-in set, an override directory; the idempotency key; the outbox
  * rows on both backends (tdb.h): one row per key and receiver, the filters
- * of a listing, triggers, and an interrupted run's messages undone.
+ * of a listing, triggers, and an interrupted run's messages undone; the
+ * SMTP receiver against a real server (smtpd.h): one recipient, never a
+ * value with a line break in a command or a header, a UTF-8 subject as
+ * RFC 2047 encoded-words.
  */
 #include "../../src/comms/comms.h"
+#include "../../src/contain/hook.h"
 #include "../../src/store/store.h"
 #include "slurp.h"
+#include "smtpd.h"
 #include "tdb.h"
 
 #include <stdlib.h>
@@ -484,6 +489,248 @@ static void outbox_keeps_one_row_per_key_and_receiver(void)
     tdb_teardown();
 }
 
+/* ---- the SMTP receiver ------------------------------------------------------------ */
+
+/* A receiver "mail" to the test server on port, plain SMTP. */
+static struct ks_receiver_cfg mail_receiver(int port)
+{
+    static char url[64];
+    snprintf(url, sizeof(url), "smtp://127.0.0.1:%d", port);
+    struct ks_receiver_cfg r = {0};
+    r.name = "mail";
+    r.smtp = url;
+    r.from = "ops@shop.example";
+    r.tls = "none";
+    r.timeout = 5 * KS_SEC;
+    return r;
+}
+
+/* Sends one customer notice to recipient with subject through the test
+ * server s (started here, stopped before returning: s->log is what came). */
+static void send_mail(struct smtpd *s, const char *recipient, const char *subject,
+                      struct ks_send_result *res)
+{
+    CHECK_INT(smtpd_start(s), 0);
+    struct ks_receiver_cfg r = mail_receiver(s->port);
+    struct ks_message_row m = {.key = "ks-0123456789abcdef0123456789abcdef",
+                               .incident = 1,
+                               .kind = "customer_notice",
+                               .audience = "customer",
+                               .recipient = recipient,
+                               .receiver = "mail",
+                               .subject = subject,
+                               .body = "Hello,\nyour order is late.\n",
+                               .status = "queued",
+                               .created_at = 0,
+                               .sent_at = KS_TIME_NONE,
+                               .next_at = KS_TIME_NONE};
+    ks_comms_send(&r, &m, res);
+    smtpd_stop(s);
+}
+
+static void smtp_recipient_with_a_line_break_is_never_sent(void)
+{
+    struct smtpd s;
+    struct ks_send_result res;
+    send_mail(&s, "c1@x.example>\r\nRCPT TO:<evil@attacker.example", "About your order o1", &res);
+    CHECK_INT(res.ok, 0);
+    CHECK_INT(res.retryable, 0); /* failed for good: the same text fails again */
+    CHECK_INT(res.unavailable, 0);
+    CHECK_STR(res.detail, "not sent: the recipient \"c1@x.example>\\x0d\\x0aRCPT "
+                          "TO:<evil@attacker.example\" cannot go into a mail (a line break is "
+                          "not allowed)");
+    /* nothing went out: not a connection, let alone a second RCPT TO */
+    CHECK_INT(s.connections, 0);
+    CHECK(!strstr(s.log, "evil@attacker.example"));
+    smtpd_free(&s);
+    /* any other text that is not one address is refused the same way */
+    send_mail(&s, "c1@x.example,evil@attacker.example", "About your order o1", &res);
+    CHECK_INT(res.ok || res.retryable, 0);
+    CHECK_STR(res.detail, "not sent: the recipient \"c1@x.example,evil@attacker.example\" cannot "
+                          "go into a mail (',' is not allowed)");
+    CHECK_INT(s.connections, 0);
+    smtpd_free(&s);
+}
+
+static void smtp_subject_with_a_line_break_is_never_sent(void)
+{
+    struct smtpd s;
+    struct ks_send_result res;
+    send_mail(&s, "c1@x.example", "About your order\r\nBcc: evil@attacker.example", &res);
+    CHECK_INT(res.ok, 0);
+    CHECK_INT(res.retryable, 0);
+    CHECK_STR(res.detail, "not sent: the subject \"About your order\\x0d\\x0aBcc: "
+                          "evil@attacker.example\" cannot go into a mail (a line break is not "
+                          "allowed in a header)");
+    CHECK_INT(s.connections, 0);
+    smtpd_free(&s);
+    send_mail(&s, "c1@x.example", "About your order\nBcc: evil@attacker.example", &res);
+    CHECK_INT(res.ok || res.retryable, 0);
+    CHECK_INT(s.connections, 0);
+    smtpd_free(&s);
+}
+
+static void smtp_sends_one_recipient_and_an_ascii_subject_as_it_is(void)
+{
+    struct smtpd s;
+    struct ks_send_result res;
+    send_mail(&s, "c1@x.example", "About your order o1 with Example Shop", &res);
+    CHECK_INT(res.ok, 1);
+    CHECK_STR(res.detail, "SMTP 250 accepted");
+    CHECK_INT(s.connections, 1);
+    CHECK_INT(smtpd_lines(&s, "MAIL FROM:"), 1);
+    CHECK_INT(smtpd_lines(&s, "MAIL FROM:<ops@shop.example>\r\n"), 1);
+    CHECK_INT(smtpd_lines(&s, "RCPT TO:"), 1);
+    CHECK_INT(smtpd_lines(&s, "RCPT TO:<c1@x.example>\r\n"), 1);
+    CHECK_INT(smtpd_lines(&s, "To: c1@x.example\r\n"), 1);
+    CHECK_INT(smtpd_lines(&s, "Subject: About your order o1 with Example Shop\r\n"), 1);
+    smtpd_free(&s);
+}
+
+/* The bytes base64 text b[0..n) stands for, appended to out; -1 when it
+ * is not base64. */
+static int unbase64(const char *b, size_t n, struct ks_buf *out)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (n % 4) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int j = 0; j < 4; j++) {
+            const char *d = b[i + j] == '=' ? NULL : strchr(digits, b[i + j]);
+            if (b[i + j] == '=') {
+                pad++;
+            } else if (!d || !b[i + j] || pad) {
+                return -1;
+            }
+            v = v << 6 | (d ? (uint32_t)(d - digits) : 0);
+        }
+        ks_buf_putc(out, (char)(v >> 16));
+        if (pad < 2) {
+            ks_buf_putc(out, (char)(v >> 8 & 0xff));
+        }
+        if (pad < 1) {
+            ks_buf_putc(out, (char)(v & 0xff));
+        }
+    }
+    return 0;
+}
+
+/* Reads header text h (the line "NAME: ..." and its folded lines, CRLF
+ * ends) as a reader of RFC 2047 would: appends the decoded value to out.
+ * Checks on the way that every line is printable ASCII of at most 76
+ * characters, every encoded-word at most 75 and of whole UTF-8 characters. */
+static void read_encoded_header(const char *h, struct ks_buf *out)
+{
+    const char *end = h;
+    /* the header's lines: up to the first CRLF not followed by a space */
+    while ((end = strstr(end, "\r\n")) && end[2] == ' ') {
+        end += 2;
+    }
+    CHECK(end != NULL);
+    size_t line = 0;
+    for (const char *p = h; p < end; p++) {
+        CHECK((unsigned char)*p < 0x7f && ((unsigned char)*p >= 0x20 || *p == '\r' || *p == '\n'));
+        line = *p == '\n' ? 0 : line + 1;
+        CHECK(line <= 77); /* 76 and its CR */
+    }
+    const char *p = strchr(h, ':') + 1;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\r' || *p == '\n')) {
+            p++;
+        }
+        if (p >= end) {
+            break;
+        }
+        CHECK(!strncmp(p, "=?UTF-8?B?", 10));
+        const char *q = strstr(p + 10, "?=");
+        CHECK(q && q < end);
+        if (!q || strncmp(p, "=?UTF-8?B?", 10) != 0) {
+            return;
+        }
+        CHECK(q + 2 - p <= 75);
+        struct ks_buf word = {0};
+        CHECK_INT(unbase64(p + 10, (size_t)(q - p - 10), &word), 0);
+        CHECK(ks_utf8_invalid_at(word.p, word.len) == (size_t)-1);
+        ks_buf_put(out, word.p, word.len);
+        ks_buf_fini(&word);
+        p = q + 2;
+    }
+}
+
+static void smtp_utf8_subject_is_sent_as_encoded_words(void)
+{
+    /* a shop name in UTF-8 (2-byte letters, a 3-byte euro sign, a 4-byte
+     * emoji), long enough to take several words */
+    const char *subject = "About your order o1 with Caf\xc3\xa9 \xc3\x9cn\xc3\xafkode "
+                          "\xe2\x82\xac\xe2\x82\xac\xe2\x82\xac \xf0\x9f\x8e\x81 "
+                          "S\xc3\xb8rensen & S\xc3\xb6hne, Z\xc3\xbcrich";
+    struct smtpd s;
+    struct ks_send_result res;
+    send_mail(&s, "c1@x.example", subject, &res);
+    CHECK_INT(res.ok, 1);
+    const char *h = strstr(s.log, "\r\nSubject: ");
+    CHECK(h != NULL);
+    if (h) {
+        CHECK(!strncmp(h + 2, "Subject: =?UTF-8?B?", 19));
+        struct ks_buf got = {0};
+        read_encoded_header(h + 2, &got);
+        CHECK_STR(got.p, subject);
+        ks_buf_fini(&got);
+    }
+    /* no 8-bit byte anywhere in the header block */
+    const char *body = strstr(s.log, "\r\n\r\n");
+    CHECK(body != NULL);
+    for (const char *p = s.log; body && p < body; p++) {
+        CHECK((unsigned char)*p < 0x80);
+    }
+    smtpd_free(&s);
+}
+
+static void mail_header_encodes_only_what_needs_it(void)
+{
+    struct ks_buf b = {0};
+    ks_comms_mail_header(&b, "Subject", "[P1] Incident #3: amazon feed sync stale");
+    CHECK_STR(b.p, "Subject: [P1] Incident #3: amazon feed sync stale");
+    ks_buf_reset(&b);
+    ks_comms_mail_header(&b, "Subject", "caf\xc3\xa9");
+    CHECK_STR(b.p, "Subject: =?UTF-8?B?Y2Fmw6k=?=");
+    ks_buf_reset(&b);
+    /* "=?" in plain text would read as the start of an encoded-word */
+    ks_comms_mail_header(&b, "Subject", "a =?b?= c");
+    CHECK_STR(b.p, "Subject: =?UTF-8?B?YSA9P2I/PSBj?=");
+    ks_buf_reset(&b);
+    /* a control character is no more sent raw than an 8-bit byte */
+    ks_comms_mail_header(&b, "Subject", "bell\x07");
+    CHECK_STR(b.p, "Subject: =?UTF-8?B?YmVsbAc=?=");
+    ks_buf_reset(&b);
+    /* nor a line break (the sender refuses such a subject before) */
+    ks_comms_mail_header(&b, "Subject", "a\r\nBcc: x");
+    CHECK_STR(b.p, "Subject: =?UTF-8?B?YQ0KQmNjOiB4?=");
+    /* long runs of 2-, 3- and 4-byte characters: every word holds whole
+     * characters and the words together are the value again */
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x8e\x81"};
+    for (size_t c = 0; c < 3; c++) {
+        for (int count = 1; count <= 70; count++) {
+            struct ks_buf v = {0}, got = {0};
+            ks_buf_puts(&v, "x"); /* shifts the characters against the word ends */
+            for (int i = 0; i < count; i++) {
+                ks_buf_puts(&v, chars[c]);
+            }
+            ks_buf_reset(&b);
+            ks_comms_mail_header(&b, "Subject", v.p);
+            ks_buf_puts(&b, "\r\n");
+            read_encoded_header(b.p, &got);
+            CHECK_STR(got.p, v.p);
+            ks_buf_fini(&v);
+            ks_buf_fini(&got);
+        }
+    }
+    ks_buf_fini(&b);
+}
+
 int main(void)
 {
     RUN(renders_every_placeholder_of_a_customer_template);
@@ -497,5 +744,11 @@ int main(void)
     RUN(example_templates_are_the_builtin_ones);
     RUN(key_depends_on_every_part);
     RUN_BOTH(outbox_keeps_one_row_per_key_and_receiver);
+    RUN(smtp_recipient_with_a_line_break_is_never_sent);
+    RUN(smtp_subject_with_a_line_break_is_never_sent);
+    RUN(smtp_sends_one_recipient_and_an_ascii_subject_as_it_is);
+    RUN(smtp_utf8_subject_is_sent_as_encoded_words);
+    RUN(mail_header_encodes_only_what_needs_it);
+    ks_hook_global_cleanup();
     return t_done();
 }
