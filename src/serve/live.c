@@ -121,10 +121,13 @@ static void apply_events(struct ks_live *l, struct job *jb)
     KS_LIVE_COUNT(l, events_rejected, res->rejected);
 }
 
+/* The command that closes the open updates after a quiet spell. */
+static const char END_INPUT[] = "{\"op\":\"end_input\"}";
+
 static void apply_command(struct ks_live *l, struct job *jb)
 {
     move_clock(l, jb->at);
-    if (jb->len == 17 && memcmp(jb->body, "{\"op\":\"end_input\"}", 17) == 0) {
+    if (jb->len == sizeof(END_INPUT) - 1 && memcmp(jb->body, END_INPUT, jb->len) == 0) {
         l->open_updates = 0;
     }
     if (ks_live_tx_op(jb->body, jb->len)) {
@@ -593,8 +596,8 @@ static void *writer(void *arg)
         } else if (l->open_updates && ks_time_now() - l->last_events >= l->o.update_idle) {
             /* A quiet spell after events: their open updates close, as at the
              * end of a file (journaled, so a restart closes them the same). */
-            struct job end = {.kind = JOB_COMMAND, .body = "{\"op\":\"end_input\"}", .len = 17,
-                              .actor = "kintsugi"};
+            struct job end = {.kind = JOB_COMMAND, .body = END_INPUT,
+                              .len = sizeof(END_INPUT) - 1, .actor = "kintsugi"};
             struct ks_buf out = {0};
             end.out = &out;
             run_batch(l, &end, 1);

@@ -216,4 +216,23 @@ by_bytes() { # THRESHOLD WANT-ROWS
 check checkpoint_after_bytes_trims_journal by_bytes 10 0
 check checkpoint_default_keeps_journal_entry by_bytes 16777216 1
 
+# ---- an update posted without its closing sync closes after --update-idle ---------
+# (on the wall clock: 30 SKUs at 10 with their sync, then 10 of them to 0 and silence)
+IDB=$T/idle.db
+"$K" token create --name ops --role admin --db "$IDB" >"$T/idle.tok" 2>/dev/null
+ITOK=$(cat "$T/idle.tok")
+check idle_server_starts start idle "$IDB" --update-idle 1s
+now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
+python3 -c "
+import json
+for i in range(30): print(json.dumps({'type':'inventory','ts':'$now','channel':'amazon','sku':'S%d'%i,'qty':10,'batch':'b1'}))
+print(json.dumps({'type':'sync','ts':'$now','channel':'amazon','status':'ok','batch':'b1'}))
+for i in range(10): print(json.dumps({'type':'inventory','ts':'$now','channel':'amazon','sku':'S%d'%i,'qty':0,'batch':'b2'}))
+" >"$T/idle.ndjson"
+check idle_events_taken status_is 202 POST /v1/events "$ITOK" "$(cat "$T/idle.ndjson")" application/x-ndjson
+spike() { curl -s -H "Authorization: Bearer $ITOK" "$URL/v1/incidents" | jq -e '[.[] | select(.type == "data_corruption" and .severity == "P1")] | length == 1'; }
+check idle_closes_the_update_and_judges_it until_ok 15 spike
+check idle_zeros_held bash -c "curl -s -H 'Authorization: Bearer $ITOK' '$URL/v1/feed/amazon' | jq -e '[.changes[] | select(.qty == 0)] | length == 0'"
+stop "$PID"
+
 echo "RESULT passed=$passed failed=$failed"
