@@ -37,7 +37,7 @@ FUZZ_TARGETS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_OBJ     = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZFLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg bench-bus
+.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg bench-bus bench-ids
 
 $(WEB_GEN): scripts/embed.c $(WEB_FILES)
 	@mkdir -p build/gen build/tools
@@ -153,6 +153,9 @@ torture: deps
 
 bench-messages: deps build/kintsugi
 	@bash bench/messages.sh
+
+bench-ids: deps build/kintsugi
+	@bash bench/ids.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_SRC:bench/%.c=build/bench/%)

@@ -1148,6 +1148,9 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         }
     }
     size_t nseen = ks_rd_count(r, 16);
+    if (!r->bad && nseen) {
+        ks_seen_reserve(&e->seen, nseen);
+    }
     for (size_t i = 0; i < nseen && !r->bad; i++) {
         uint64_t h = ks_rd_u64(r);
         ks_time t = ks_rd_i64(r);

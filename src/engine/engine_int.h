@@ -430,6 +430,11 @@ struct ks_seen {
 /* Whether the id of hash h was taken at most retention before now (the
  * clock its event would set): a duplicate. Else it is taken now. */
 int ks_seen_check(struct ks_seen *s, uint64_t h, ks_time now, ks_time retention);
+/* Sizes the table for n more ids before they are put:
+ * a checkpoint's ids come in hash order, and put into a small table that
+ * keeps doubling they pile up into one long run of full buckets (a load of
+ * 320,000 ids took 2.9 s, of 640,000 16 s). */
+void ks_seen_reserve(struct ks_seen *s, size_t n);
 /* Sets h's instant to t (a checkpoint being loaded). */
 void ks_seen_put(struct ks_seen *s, uint64_t h, ks_time t);
 /* Calls fn with each id kept and its instant (ms, a whole second); returns

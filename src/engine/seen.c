@@ -219,6 +219,20 @@ int ks_seen_check(struct ks_seen *s, uint64_t h, ks_time now, ks_time retention)
     }
 }
 
+void ks_seen_reserve(struct ks_seen *s, size_t n)
+{
+    /* the size that putting them one by one ends at (no rebuild until four
+     * fifths full), so that the ids lie where they would have: the state
+     * saved again is the same bytes */
+    size_t nb = MIN_BUCKETS;
+    while ((s->n + n) * 5 > nb * KS_SEEN_SLOTS * 4) {
+        nb *= 2;
+    }
+    if (nb > s->nb) {
+        rebuild(s, nb, 1, 0, 0);
+    }
+}
+
 void ks_seen_put(struct ks_seen *s, uint64_t h, ks_time t)
 {
     KS_ASSERT(h != 0);
