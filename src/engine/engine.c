@@ -16,6 +16,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     ks_eng_dispatch(e);
     e->clock = KS_TIME_NONE;
     e->horizon_base = KS_TIME_NONE;
+    e->ts_cap = KS_TIME_NONE;
     ks_intern_init(&e->skus);
     ks_intern_init(&e->strs);
     e->ms = ks_calloc(cfg->nmetrics ? cfg->nmetrics : 1, sizeof(*e->ms));
@@ -339,6 +340,11 @@ void ks_engine_horizon_base(struct ks_engine *e, ks_time base)
     e->horizon_base = base;
 }
 
+void ks_engine_ts_cap(struct ks_engine *e, ks_time cap)
+{
+    e->ts_cap = cap;
+}
+
 enum ks_rc ks_eng_at(struct ks_engine *e, ks_time at, struct ks_err *err)
 {
     if (at == KS_TIME_NONE) {
@@ -420,6 +426,9 @@ enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
         reject_line(e, input, lineno, line, len, src, err);
         return KS_LINE_REJECTED;
+    }
+    if (e->ts_cap != KS_TIME_NONE && ev.ts > e->ts_cap) {
+        ev.ts = e->ts_cap; /* ahead of the wall clock: it happens now */
     }
     return take(e, input, &ev);
 }

@@ -93,6 +93,13 @@ void ks_engine_advance(struct ks_engine *e, ks_time t);
  * step), or the engine clock again with KS_TIME_NONE (the default). Not
  * part of the saved state: set it around the lines it is for. */
 void ks_engine_horizon_base(struct ks_engine *e, ks_time base);
+/* The latest instant an event is taken at (kintsugi serve on the wall
+ * clock: the request's wall time): an accepted event whose ts lies ahead of
+ * it (within --max-skew) happens at `cap`, so that a client's fast clock
+ * cannot move the engine's clock ahead of the wall and fire timers before
+ * their deadline. KS_TIME_NONE: none (the default). Not part of the saved
+ * state: set it around the lines it is for. */
+void ks_engine_ts_cap(struct ks_engine *e, ks_time cap);
 ks_time ks_engine_clock(const struct ks_engine *e);
 
 /* ---- people's actions on incidents (SPEC section 4) ---------------------- */

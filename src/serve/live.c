@@ -63,6 +63,9 @@ static void apply_events(struct ks_live *l, struct job *jb)
         /* --max-skew is measured from the wall clock of the request, not from
          * the engine clock that the previous events may have moved on. */
         ks_engine_horizon_base(l->a.eng, jb->at);
+        /* and an event ahead of it (within --max-skew) happens at it: the
+         * clock is the wall clock (SPEC 2), never a client's fast one */
+        ks_engine_ts_cap(l->a.eng, jb->at);
     }
     struct ks_json j;
     ks_json_init(&j, &res->rejected_json, 0);
@@ -107,6 +110,7 @@ static void apply_events(struct ks_live *l, struct job *jb)
     }
     ks_json_arr_end(&j);
     ks_engine_horizon_base(l->a.eng, KS_TIME_NONE);
+    ks_engine_ts_cap(l->a.eng, KS_TIME_NONE);
     jb->dead1 = ks_engine_dead(l->a.eng, &dl);
     if (res->accepted) {
         l->open_updates = 1;

@@ -235,4 +235,25 @@ check idle_closes_the_update_and_judges_it until_ok 15 spike
 check idle_zeros_held bash -c "curl -s -H 'Authorization: Bearer $ITOK' '$URL/v1/feed/amazon' | jq -e '[.changes[] | select(.qty == 0)] | length == 0'"
 stop "$PID"
 
+# ---- on the wall clock, an event ahead of it (within --max-skew) happens now -------
+# (a client 4 minutes fast must not move the clock ahead and fire timers early)
+printf 'detectors:\n  sync_freshness:\n    interval: 30s\n' >"$T/skew.yaml"
+SDB=$T/skew.db
+"$K" token create --name ops --role admin --db "$SDB" >"$T/skew.tok" 2>/dev/null
+STOK=$(cat "$T/skew.tok")
+check skew_server_starts start skew "$SDB" --config "$T/skew.yaml"
+now=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) fut=$(date -u -d '+4 min' +%Y-%m-%dT%H:%M:%S.%3NZ)
+check skew_events_taken status_is 202 POST /v1/events "$STOK" "{\"type\":\"sync\",\"ts\":\"$now\",\"channel\":\"amazon\",\"status\":\"ok\"}
+{\"type\":\"health\",\"ts\":\"$fut\",\"system\":\"oms\",\"status\":\"up\"}" application/x-ndjson
+sleep 1.5
+clock_not_ahead() {
+    local c w
+    c=$(curl -s -H "Authorization: Bearer $STOK" "$URL/v1/sla" | jq -r .clock)
+    w=$(date -u +%s%3N)
+    python3 -c "import datetime, sys; c = datetime.datetime.strptime(sys.argv[1], '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=datetime.timezone.utc); sys.exit(0 if c.timestamp() * 1000 <= int(sys.argv[2]) + 1000 else 1)" "$c" "$w"
+}
+check skew_clock_not_ahead_of_the_wall clock_not_ahead
+check skew_no_early_timer is 0 "$(curl -s -H "Authorization: Bearer $STOK" "$URL/v1/incidents" | jq length)"
+stop "$PID"
+
 echo "RESULT passed=$passed failed=$failed"
