@@ -44,6 +44,14 @@ static void sync_event(struct ks_engine *e, const struct ks_event *ev)
             if (inc) {
                 ks_inc_tl(e, inc, ev->ts, KS_TL_NOTE, "kintsugi", "%s: ok sync again",
                           ks_intern_str(&e->strs, c->name));
+                size_t back = ks_guard_sync_again(e, c, ev->ts);
+                if (back) {
+                    char a[32];
+                    ks_inc_tl(e, inc, ev->ts, KS_TL_ACTION, "kintsugi",
+                              "%s SKUs zeroed while %s was stale have their latest quantity "
+                              "again",
+                              ks_fmt_count(back, a), ks_intern_str(&e->strs, c->name));
+                }
             }
         }
         arm(e, c, c->last_ok + stale_after(c)); /* last_ok only grows: never earlier */

@@ -846,6 +846,11 @@ void ks_guard_unwatch_resolved(struct ks_engine *e, struct ks_incident *inc, ks_
 /* Emits one change of the guarded feed. */
 void ks_guard_push(struct ks_engine *e, struct ks_channel *c, uint32_t sku, uint32_t qty,
                    ks_time at, enum ks_feed_why why, int64_t incident);
+/* Channel c syncs again after being stale: the SKUs containment zeroed on
+ * it get their latest clean value back on the feed (not the ones a
+ * corruption incident holds, nor while the channel is paused). Returns how
+ * many. */
+size_t ks_guard_sync_again(struct ks_engine *e, struct ks_channel *c, ks_time at);
 
 /* contain.c: the automatic steps of the playbooks */
 void ks_contain_stale(struct ks_engine *e, struct ks_channel *c, struct ks_incident *inc,

@@ -133,8 +133,21 @@ static uint64_t held_discard(struct ks_channel *c, int64_t incident, int apply)
     return dropped;
 }
 
+/* Whether a person approved zeroing the whole of stale channel c (the
+ * zero_channel step of its sync incident is done). */
+static int zeroed_whole(const struct ks_engine *e, const struct ks_channel *c)
+{
+    const struct ks_incident *inc = ks_inc_open_get(e, c->stale_incident);
+    int i = inc ? ks_pb_index(inc, "zero_channel") : -1;
+    return i >= 0 && inc->steps[i].status == KS_SS_DONE &&
+           ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch));
+}
+
 /* The values of the update go through: they become the reference, then the
- * feed or the queue. */
+ * feed or the queue. While the channel's sync is stale, what containment
+ * zeroed stays zero (SPEC 5): a low-stock value goes out as 0, and every
+ * value once a person approved zeroing the channel; the ok sync that ends
+ * the staleness lets the latest values through (ks_guard_sync_again). */
 static inline __attribute__((always_inline)) void update_through(struct ks_engine *e,
                                                                  struct ks_channel *c, ks_time at)
 {
@@ -145,6 +158,9 @@ static inline __attribute__((always_inline)) void update_through(struct ks_engin
     } else {
         KS_GROW(e->feed, e->capfeed, e->nfeed + c->upd_n);
     }
+    int stale = c->stale && !c->paused && ks_inc_open_get(e, c->stale_incident);
+    int whole = stale && zeroed_whole(e, c);
+    uint32_t low = stale && c->cfg->low_stock > 0 ? (uint32_t)c->cfg->low_stock : 0;
     for (size_t i = 0; i < c->upd_n; i++) {
         uint32_t sku = c->upd_skus[i];
         struct ks_pair *p = &c->pairs[sku];
@@ -153,11 +169,37 @@ static inline __attribute__((always_inline)) void update_through(struct ks_engin
             hold(c, sku, p->cur);
         } else {
             p->flags &= ~(uint32_t)KS_PAIR_RISEN; /* a clean value verifies it */
-            if (!((p->flags & KS_PAIR_GUARDED) && p->guarded == p->cur)) {
-                ks_guard_push(e, c, sku, p->cur, at, KS_WHY_UPDATE, 0);
+            uint32_t v = p->cur;
+            enum ks_feed_why why = KS_WHY_UPDATE;
+            int64_t by = 0;
+            if (__builtin_expect(stale, 0) && v > 0 && (whole || v <= low)) {
+                why = whole ? KS_WHY_ZERO_CHANNEL : KS_WHY_LOW_STOCK;
+                v = 0;
+                by = c->stale_incident;
+            }
+            if (!((p->flags & KS_PAIR_GUARDED) && p->guarded == v)) {
+                ks_guard_push(e, c, sku, v, at, why, by);
             }
         }
     }
+}
+
+size_t ks_guard_sync_again(struct ks_engine *e, struct ks_channel *c, ks_time at)
+{
+    size_t n = 0;
+    if (c->paused) {
+        return 0; /* the pause holds them; its release sends them */
+    }
+    for (uint32_t s = 0; s < c->cap; s++) {
+        struct ks_pair *p = &c->pairs[s];
+        uint32_t f = p->flags;
+        if ((f & KS_PAIR_GUARDED) && (f & KS_PAIR_CUR) && p->guarded == 0 && p->cur > 0 &&
+            !(f & (KS_PAIR_SUSPECT | KS_PAIR_RISEN | KS_PAIR_WATCHED))) {
+            ks_guard_push(e, c, s, p->cur, at, KS_WHY_UPDATE, 0);
+            n++;
+        }
+    }
+    return n;
 }
 
 void ks_guard_update(struct ks_engine *e, struct ks_channel *c, ks_time at)

@@ -103,6 +103,16 @@ check approve_refused_for_role exit_is 1 "$K" action approve 1 zero_channel --by
 check approve_by_lead "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/s.db"
 check zeroed_on_feed bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
 check hook_queued bash -c "$K incident show 1 --db $T/s.db --json | grep -q 'Hook zero_channel requested'"
+# The zeroing stands while the sync still fails: an update closed by a failed sync does
+# not put the quantities back; the next ok sync does.
+last=$(tail -1 "$st/events.ndjson" | jq -r .ts)
+at() { python3 -c "import datetime, sys; t = datetime.datetime.fromisoformat(sys.argv[1].replace('Z', '+00:00')) + datetime.timedelta(minutes=int(sys.argv[2])); print(t.strftime('%Y-%m-%dT%H:%M:%S.000Z'))" "$last" "$1"; }
+printf '{"type":"inventory","ts":"%s","channel":"amazon","sku":"S09","qty":30,"batch":"z2"}\n{"type":"sync","ts":"%s","channel":"amazon","status":"error","error":"api","batch":"z2"}\n' "$(at 1)" "$(at 2)" >"$T/s2.ndjson"
+"$K" ingest --config "$st/config.yaml" --db "$T/s.db" "$T/s2.ndjson" >/dev/null 2>&1
+check zeroed_stays_while_stale bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
+printf '{"type":"sync","ts":"%s","channel":"amazon","status":"ok"}\n' "$(at 3)" >"$T/s3.ndjson"
+"$K" ingest --config "$st/config.yaml" --db "$T/s.db" "$T/s3.ndjson" >/dev/null 2>&1
+check ok_sync_gives_them_back bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":30'"
 
 # --- the demo's walkthrough: two corruptions (walmart, ebay); release --all after only
 # the first rollback lets the other channels go, says which, and names what it refused.

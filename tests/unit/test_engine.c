@@ -162,6 +162,45 @@ static void order_rejections_name_their_channels(void)
     ks_engine_free(e);
 }
 
+/* The guarded feed's changes as "SKU=QTY/why" (ks_engine_sku names them). */
+static void feed_text(struct ks_engine *e, char *out, size_t cap)
+{
+    const struct ks_feed_effect *fe;
+    size_t nfe = ks_engine_feed(e, &fe), at = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < nfe && at + 40 < cap; i++) {
+        at += (size_t)snprintf(out + at, cap - at, "%s%s=%u/%s", at ? "," : "",
+                               ks_engine_sku(e, fe[i].sku), fe[i].qty,
+                               ks_feed_why_name((enum ks_feed_why)fe[i].why));
+    }
+}
+
+/* While a channel's sync is stale, what containment zeroed stays zero: a
+ * later update whose sync still fails does not put a low-stock SKU back
+ * (SPEC 5); the ok sync that ends the staleness gives it its latest
+ * quantity again. */
+static void a_stale_channels_zeroed_low_stock_stays_zero_until_it_syncs(void)
+{
+    static const char *ev[] = {
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00.000Z\",\"channel\":\"ebay\",\"sku\":\"S00\",\"qty\":3,\"batch\":\"e1\"}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:00.001Z\",\"channel\":\"ebay\",\"sku\":\"S01\",\"qty\":10,\"batch\":\"e1\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:01.000Z\",\"channel\":\"ebay\",\"status\":\"ok\",\"batch\":\"e1\"}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:31:00.000Z\",\"channel\":\"ebay\",\"sku\":\"S00\",\"qty\":4,\"batch\":\"e2\"}",
+        "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:31:00.001Z\",\"channel\":\"ebay\",\"sku\":\"S01\",\"qty\":9,\"batch\":\"e2\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:31:01.000Z\",\"channel\":\"ebay\",\"status\":\"error\",\"error\":\"api\",\"batch\":\"e2\"}",
+        "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:40:00.000Z\",\"channel\":\"ebay\",\"status\":\"ok\"}",
+    };
+    char got[512];
+    struct ks_engine *e = feed(ev, 6);
+    feed_text(e, got, sizeof(got));
+    CHECK_STR(got, "S00=3/update,S01=10/update,S00=0/low_stock,S01=9/update");
+    ks_engine_free(e);
+    e = feed(ev, 7);
+    feed_text(e, got, sizeof(got));
+    CHECK_STR(got, "S00=3/update,S01=10/update,S00=0/low_stock,S01=9/update,S00=4/update");
+    ks_engine_free(e);
+}
+
 static void an_older_event_does_not_move_the_clock_back(void)
 {
     struct ks_engine *e = feed(stale, 4);
@@ -929,6 +968,7 @@ int main(void)
     RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
     RUN(an_older_event_does_not_move_the_clock_back);
     RUN(a_late_events_deadline_opens_its_own_incident_in_order);
+    RUN(a_stale_channels_zeroed_low_stock_stays_zero_until_it_syncs);
     RUN(order_rejections_name_their_channels);
     RUN(an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage);
     RUN(the_end_of_input_fires_nothing);
