@@ -41,6 +41,27 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
         return;
     }
     ks_time at = e->clock == KS_TIME_NONE ? 0 : e->clock;
+    if (attempt == 0 || final || ok) {
+        /* The automated step kintsugi could not do is a person's again: it
+         * goes back to pending, so that they can tick it (docs/CONTAINMENT.md);
+         * a call made again by hand that goes through does it after all. */
+        size_t n;
+        const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
+        for (size_t i = 0; i < n && i < inc->nsteps; i++) {
+            struct ks_step *st = &inc->steps[i];
+            if (d[i].kind != KS_STEP_AUTO || !d[i].action || strcmp(d[i].action, action) != 0) {
+                continue;
+            }
+            if (!ok && st->status == KS_SS_DONE && st->by && !strcmp(st->by, "kintsugi")) {
+                if (attempt == 0) {
+                    at = st->at; /* known when it was asked for: however the input was split */
+                }
+                ks_pb_mark(e, inc, d[i].key, KS_SS_PENDING, NULL, at, NULL);
+            } else if (ok && st->status == KS_SS_PENDING) {
+                ks_pb_mark(e, inc, d[i].key, KS_SS_DONE, "kintsugi", at, NULL);
+            }
+        }
+    }
     if (attempt == 0) {
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Hook %s is not configured (%s): do it by hand and tick the step", action,
