@@ -84,6 +84,14 @@ struct inc_counts {
     double gap_sum;
     int64_t *open_ids; /* the incidents not resolved (sorted before the hooks are counted) */
     size_t nopen, capopen;
+    /* every incident, to count it by the severity it was detected with (a
+     * counter's series never goes down when an incident is raised) */
+    struct opened_row {
+        int64_t id;
+        ks_time detected_at;
+        uint8_t type, sev; /* sev: the highest it reached, if the engine does not say */
+    } *rows;
+    size_t nrows, caprows;
 };
 
 static const double gap_bounds[] = {0, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 21600, 86400};
@@ -105,7 +113,9 @@ static int count_incident(void *ctx, const struct ks_incident_row *row)
         c->ntypes++;
     }
     if (t < c->ntypes) {
-        c->opened[t][sev]++;
+        KS_GROW(c->rows, c->caprows, c->nrows + 1);
+        c->rows[c->nrows++] = (struct opened_row){row->id, row->detected_at, (uint8_t)t,
+                                                  (uint8_t)sev};
     }
     if (strcmp(row->status, "resolved") != 0) {
         c->open_now[sev]++;
@@ -158,6 +168,22 @@ static int count_hook(void *ctx, const struct ks_hook_row *r)
         h->unconfigured++;
     }
     return 0;
+}
+
+/* Each incident counted by the severity it had at its detection (the
+ * engine's detection entry); one the engine does not know yet by its row's. */
+static enum ks_rc read_opened(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                              struct ks_err *err)
+{
+    (void)out, (void)err;
+    struct inc_counts *c = ctx;
+    for (size_t i = 0; i < c->nrows; i++) {
+        const struct opened_row *r = &c->rows[i];
+        int s = r->detected_at != KS_TIME_NONE ? ks_engine_severity_at(e, r->id, r->detected_at)
+                                                : 0;
+        c->opened[r->type][s >= 1 && s <= 3 ? s - 1 : r->sev]++;
+    }
+    return KS_OK;
 }
 
 static enum ks_rc read_guard(const struct ks_engine *e, void *ctx, struct ks_buf *out,
@@ -241,8 +267,17 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     memset(&ic, 0, sizeof(ic));
     if (s->ops->list_incidents(s, NULL, count_incident, &ic, err) != KS_OK) {
         ks_free(ic.open_ids);
+        ks_free(ic.rows);
         return err->rc;
     }
+    struct ks_buf none = {0};
+    if (ks_live_read(l, read_opened, &ic, &none, err) != KS_OK) {
+        for (size_t i = 0; i < ic.nrows; i++) {
+            ic.opened[ic.rows[i].type][ic.rows[i].sev]++; /* the rows alone */
+        }
+    }
+    ks_buf_fini(&none);
+    ks_free(ic.rows);
     if (ic.nopen > 1) {
         qsort(ic.open_ids, ic.nopen, sizeof(int64_t), cmp_id);
     }
@@ -310,7 +345,8 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
                   st.clock > 0 ? (double)st.clock / 1e3 : 0.0);
 
     static const char *const sev[3] = {"P1", "P2", "P3"};
-    head(o, "kintsugi_incidents_opened_total", "counter", "Incidents opened, by type and severity.");
+    head(o, "kintsugi_incidents_opened_total", "counter",
+         "Incidents opened, by type and the severity they were detected with.");
     for (size_t t = 0; t < ic.ntypes; t++) {
         for (int k = 0; k < 3; k++) {
             ks_buf_puts(o, "kintsugi_incidents_opened_total{type=\"");

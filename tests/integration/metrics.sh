@@ -84,6 +84,18 @@ check incident_open_p1 is 'kintsugi_incidents_open{severity="P1"}' 1
 check ack_counted is 'kintsugi_http_requests_total{route="/v1/incidents/{id}/ack",code="2xx"}' 1
 check events_requests is 'kintsugi_http_requests_total{route="/v1/events",code="2xx"}' 2
 check ready is kintsugi_ready 1
+# An incident raised later stays counted under the severity it was detected
+# with: a counter's series never goes down (ebay, last ok at 12:00, goes
+# stale at 13:00 as a P3 and is raised to P2 an hour later).
+p3=$(value 'kintsugi_incidents_opened_total{type="sync_failure",severity="P3"}')
+post '{"type":"tick","ts":"2026-11-22T13:00:01Z"}' >/dev/null
+curl -s -o "$T/metrics" -H "Authorization: Bearer $SCRAPE" "$URL/metrics"
+p3b=$(value 'kintsugi_incidents_opened_total{type="sync_failure",severity="P3"}')
+post '{"type":"tick","ts":"2026-11-22T15:00:01Z"}' >/dev/null
+curl -s -o "$T/metrics" -H "Authorization: Bearer $SCRAPE" "$URL/metrics"
+check opened_by_detection_severity is 'kintsugi_incidents_opened_total{type="sync_failure",severity="P3"}' "$p3b"
+check opened_p3_counted [ "$p3b" -gt "${p3:-0}" ]
+check raised_incident_open_p2 [ "$(value 'kintsugi_incidents_open{severity="P2"}')" -ge 1 ]
 
 # ---- a real Prometheus scraping it -------------------------------------------------------
 PPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -126,7 +138,7 @@ for _ in $(seq 1 60); do # 30 s at most
     sleep 0.5
 done
 check prometheus_scraped_the_counter [ "$scraped" = 1 ]
-check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="accepted"})')" = 83 ]
+check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="accepted"})')" = 85 ]  # 83 above, and the two ticks
 check prometheus_incidents [ "$(query 'kintsugi_incidents_opened_total{type="data_corruption",severity="P1"}')" = 1 ]
 up() { curl -s "http://127.0.0.1:$PPORT/api/v1/targets" | jq -e '.data.activeTargets[0].health == "up"'; }
 check target_up_with_the_token up
