@@ -233,11 +233,13 @@ int ks_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    /* On a shared database another server may own: listen at once with the
-     * standby's two answers while ks_live_open waits, on the port the full
-     * server then takes over. */
+    /* Listen at once with the standby's two answers while ks_live_open
+     * loads the state (a large one takes seconds: /healthz says "starting"
+     * and /readyz 503, so that a liveness probe does not kill a server that
+     * loads), or waits for a shared database another server owns; the full
+     * server then takes the port over. */
     struct ks_http *standby = NULL;
-    if (ks_store_is_shared(lo.db)) {
+    {
         struct ks_err se = {0};
         if (!(standby = ks_standby_http_start(host, port, &se))) {
             ks_cli_error("cannot listen on %s: %s", listen ? listen : "127.0.0.1:8080", se.msg);

@@ -201,7 +201,11 @@ static void step_hook(struct ks_engine *e, struct ks_incident *inc, const char *
                       const char *action, ks_time at)
 {
     int i = ks_pb_index(inc, step);
-    if (i < 0 || inc->steps[i].status == KS_SS_DONE) {
+    /* done, or asked for once already and left to a person (pending with
+     * the instant it was asked for): never asked for again, so that when the
+     * hook's outcome came does not matter */
+    if (i < 0 || inc->steps[i].status == KS_SS_DONE ||
+        (inc->steps[i].status == KS_SS_PENDING && inc->steps[i].at != KS_TIME_NONE)) {
         return;
     }
     struct ks_buf b = {0};
