@@ -790,11 +790,14 @@
   PAGES.recovery = function () {
     layout('recovery', ['rec-head', 'rec-metrics', 'rec-charts']);
     var fresh = S.report && Date.now() - S.reportAt < REPORT_MS;
-    return (fresh ? Promise.resolve(S.report) : Promise.all([get('/v1/report'), get('/v1/report?by=week')]).then(function (r) {
+    /* the engine's clock too: "judged ... ago" is measured from it (event
+     * time in a replay or demo), also when this page is the first opened */
+    return Promise.all([fresh ? Promise.resolve(S.report) : Promise.all([get('/v1/report'), get('/v1/report?by=week')]).then(function (r) {
       S.report = r;
       S.reportAt = Date.now();
       return r;
-    })).then(function (r) {
+    }), S.sla ? Promise.resolve() : loadSla()]).then(function (both) {
+      var r = both[0];
       var rep = r[0], weeks = weeksOf(r[1].groups), byKey = {};
       r[1].groups.forEach(function (g) { byKey[g.key] = g; });
       var met = 0, judged = 0;

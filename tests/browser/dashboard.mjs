@@ -552,6 +552,19 @@ try {
       await text(rob2, 'tr[data-metric=repeat_rate] [data-field=target]'), await text(rob2, 'tr[data-metric=repeat_rate] [data-field=met]')], 'repeat rate');
     eq(0.5, rep.metrics.repeat_rate.value, 'the API repeat rate');
   });
+  await check('recovery_opened_first_judges_on_the_engine_clock', async () => {
+    // the page opened first (a bookmark, a reload): "judged at" is measured from
+    // the engine's clock (event time here), not from the browser's
+    await rob2.goto(`${URL2}/#/recovery`, { waitUntil: 'networkidle0' });
+    await rob2.reload({ waitUntil: 'networkidle0' });
+    await rob2.waitForSelector('#rec-head time');
+    const rel = await rob2.$eval('#rec-head time', (t) => t.textContent);
+    const sla = await api(V2, '/v1/sla', undefined, URL2);
+    const rep = await api(V2, '/v1/report', undefined, URL2);
+    eq('event', sla.clock_mode, 'the second server runs on event time');
+    eq(sla.clock, rep.now, 'the report is judged at the engine clock');
+    if (/\d+d/.test(rel)) { throw new Error(`judged "${rel}": measured from the browser's clock`); }
+  });
   await check('recovery_charts_per_week_with_a_gap', async () => {
     const wk = await api(V2, '/v1/report?by=week', undefined, URL2);
     eq(['2026-W45', '2026-W47'], wk.groups.map((g) => g.key), 'weeks in the API');
