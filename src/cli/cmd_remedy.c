@@ -363,9 +363,11 @@ static struct ks_opt promise_opts[] = {
      NULL},
     {"markdown", 0, "Markdown", 0, NULL},
     {"html", 0, "an HTML page", 0, NULL},
+    {"json", 0, "one JSON object with the three forms: {\"text\",\"markdown\",\"html\"}", 0,
+     NULL},
 };
 static const struct ks_cmd_spec promise_spec = {
-    "kintsugi promise [--markdown|--html] [--config F]",
+    "kintsugi promise [--markdown|--html|--json] [--config F]",
     "The recovery promise: the service-recovery policy (roles.NAME.remedies) in plain\n"
     "language, for the shop's customers.",
     "It says what the shop does when it makes a mistake, what the customer can choose,\n"
@@ -387,8 +389,10 @@ int ks_cmd_promise(int argc, char **argv)
     }
     int md = ks_cli_opt(&promise_spec, "markdown")->set;
     int html = ks_cli_opt(&promise_spec, "html")->set;
-    if (nargs || (md && html)) {
-        ks_cli_error(nargs ? "promise takes no arguments" : "choose one of --markdown and --html");
+    int json = ks_cli_opt(&promise_spec, "json")->set;
+    if (nargs || (md != 0) + (html != 0) + (json != 0) > 1) {
+        ks_cli_error(nargs ? "promise takes no arguments"
+                           : "choose one of --markdown, --html and --json");
         return KS_EXIT_USAGE;
     }
     struct ks_config cfg;
@@ -399,8 +403,29 @@ int ks_cmd_promise(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_buf out = {0};
-    ks_remedy_promise(&cfg, md ? KS_PROMISE_MARKDOWN : html ? KS_PROMISE_HTML : KS_PROMISE_TEXT,
-                      &out);
+    if (json) {
+        static const struct {
+            const char *key;
+            enum ks_remedy_format f;
+        } forms[] = {{"text", KS_PROMISE_TEXT},
+                     {"markdown", KS_PROMISE_MARKDOWN},
+                     {"html", KS_PROMISE_HTML}};
+        struct ks_json j;
+        ks_json_init(&j, &out, 0);
+        ks_json_obj_begin(&j);
+        for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+            struct ks_buf one = {0};
+            ks_remedy_promise(&cfg, forms[i].f, &one);
+            ks_json_key(&j, forms[i].key);
+            ks_json_strn(&j, one.p ? one.p : "", one.len);
+            ks_buf_fini(&one);
+        }
+        ks_json_obj_end(&j);
+        ks_buf_putc(&out, '\n');
+    } else {
+        ks_remedy_promise(&cfg, md ? KS_PROMISE_MARKDOWN : html ? KS_PROMISE_HTML : KS_PROMISE_TEXT,
+                          &out);
+    }
     fwrite(out.p, 1, out.len, stdout);
     ks_buf_fini(&out);
     ks_config_fini(&cfg);

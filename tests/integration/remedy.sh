@@ -120,6 +120,8 @@ check offer_shows_given bash -c "[ \"\$($K remedy offer 1 --order o1 --json --db
 check promise_markdown bash -c "$K promise --markdown | grep -qx -- '- an agent: a refund of part of what you paid (up to 50.00 USD); a discount code for a later order'"
 check promise_html bash -c "$K promise --html | grep -q '<h2>Complex cases</h2>'"
 check promise_one_format exit_is 2 "$K" promise --markdown --html
+check promise_json_holds_every_form bash -c "cmp <($K promise --json | jq -j .text) <($K promise) && cmp <($K promise --json | jq -j .markdown) <($K promise --markdown) && cmp <($K promise --json | jq -j .html) <($K promise --html)"
+check promise_json_one_format exit_is 2 "$K" promise --json --html
 # docs/REMEDIES.md shows the Markdown form for the example configuration, byte for byte.
 python3 - >"$T/promise.md" <<'PY'
 doc = open('docs/REMEDIES.md').read()
