@@ -41,24 +41,18 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
         return;
     }
     ks_time at = e->clock == KS_TIME_NONE ? 0 : e->clock;
-    if (attempt == 0 || final || ok) {
-        /* The automated step kintsugi could not do is a person's again: it
-         * goes back to pending, so that they can tick it (docs/CONTAINMENT.md);
-         * a call made again by hand that goes through does it after all. */
+    if (attempt == 0) {
+        /* Known when the hook was asked for: its entry is stamped then (the
+         * instant its step was done), the same however the input was split
+         * and whenever the shell looked. */
         size_t n;
         const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
         for (size_t i = 0; i < n && i < inc->nsteps; i++) {
-            struct ks_step *st = &inc->steps[i];
-            if (d[i].kind != KS_STEP_AUTO || !d[i].action || strcmp(d[i].action, action) != 0) {
-                continue;
-            }
-            if (!ok && st->status == KS_SS_DONE && st->by && !strcmp(st->by, "kintsugi")) {
-                if (attempt == 0) {
-                    at = st->at; /* known when it was asked for: however the input was split */
-                }
-                ks_pb_mark(e, inc, d[i].key, KS_SS_PENDING, NULL, at, NULL);
-            } else if (ok && st->status == KS_SS_PENDING) {
-                ks_pb_mark(e, inc, d[i].key, KS_SS_DONE, "kintsugi", at, NULL);
+            const struct ks_step *st = &inc->steps[i];
+            if (d[i].kind == KS_STEP_AUTO && d[i].action && !strcmp(d[i].action, action) &&
+                st->status == KS_SS_DONE && st->at != KS_TIME_NONE && st->at < at) {
+                at = st->at;
+                break;
             }
         }
     }
@@ -201,11 +195,7 @@ static void step_hook(struct ks_engine *e, struct ks_incident *inc, const char *
                       const char *action, ks_time at)
 {
     int i = ks_pb_index(inc, step);
-    /* done, or asked for once already and left to a person (pending with
-     * the instant it was asked for): never asked for again, so that when the
-     * hook's outcome came does not matter */
-    if (i < 0 || inc->steps[i].status == KS_SS_DONE ||
-        (inc->steps[i].status == KS_SS_PENDING && inc->steps[i].at != KS_TIME_NONE)) {
+    if (i < 0 || inc->steps[i].status == KS_SS_DONE) {
         return;
     }
     struct ks_buf b = {0};
