@@ -55,8 +55,6 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
                 break;
             }
         }
-    }
-    if (attempt == 0) {
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Hook %s is not configured (%s): do it by hand and tick the step", action,
                   detail);
