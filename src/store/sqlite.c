@@ -8,6 +8,9 @@
  *
  * Every statement is prepared on its first use and kept (reset, bindings
  * cleared, after each use), because ingest writes many rows per transaction.
+ * A database this process may not write (only_readable) is opened
+ * read-only, for the reading commands; its writes fail with a clear message.
+ *
  * A store is used by one thread at a time (the connection is opened without
  * its own mutex); another thread or process opens its own store, and WAL
  * lets its readers run beside one writer.
@@ -19,11 +22,42 @@
 
 #include <sqlite3.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sq {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT]; /* prepared on first use, idle between uses */
+    int readonly;               /* opened for reading only (only_readable) */
 };
+
+/* The message of every write to a database opened for reading only. */
+#define READONLY_MSG                                                                               \
+    "the database is read-only to this user (file or folder not writable): kintsugi reads it "   \
+    "but cannot change it"
+
+/*
+ * Whether path is an existing database that this process may read but not
+ * write: the file, or the folder that must hold its write-ahead log, is not
+ * writable (another user's database, a read-only mount, a copy kept for an
+ * investigation). Such a database is opened read-only: every reading
+ * command works, SQLite reading the log beside it when there is one, and a
+ * write fails with READONLY_MSG.
+ */
+static int only_readable(const char *path)
+{
+    if (!strcmp(path, ":memory:") || !strncmp(path, "file:", 5) || access(path, F_OK) != 0) {
+        return 0;
+    }
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (n >= sizeof(dir)) {
+        return 0;
+    }
+    memcpy(dir, path, n);
+    dir[n] = 0;
+    return access(path, W_OK) != 0 || access(slash ? (n ? dir : "/") : ".", W_OK) != 0;
+}
 
 /* Fills err with KS_EIO, "store: <what>: <sqlite message>". rc is the
  * failing SQLite code, used when the connection has no message of its own. */
@@ -60,13 +94,51 @@ static void sq_disconnect(void *conn)
     ks_free(q);
 }
 
+/*
+ * A read-only database in WAL mode with no log beside it: SQLite could only
+ * read it by creating the log and its index, which it may not. Nothing is
+ * then waiting in a log, and no writer is at work (a writer keeps its log
+ * open), so the file is read as it stands, through SQLite's immutable mode.
+ * Writes uri (file:PATH?immutable=1, PATH percent-encoded) and returns 1 in
+ * that case; 0 when a log is there (SQLite reads it, with a read-only index).
+ */
+static int readonly_uri(const char *path, char *uri, size_t cap)
+{
+    char wal[4100];
+    if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", path) >= sizeof(wal) ||
+        access(wal, F_OK) == 0) {
+        return 0;
+    }
+    size_t n = (size_t)snprintf(uri, cap, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (n + 4 >= cap) {
+            return 0;
+        }
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p)) {
+            uri[n++] = (char)*p;
+        } else {
+            n += (size_t)snprintf(uri + n, cap - n, "%%%02X", *p);
+        }
+    }
+    return (size_t)snprintf(uri + n, cap - n, "?immutable=1") < cap - n;
+}
+
 static enum ks_rc sq_connect(void **conn, const char *path, struct ks_err *err)
 {
     struct sq *q = ks_calloc(1, sizeof(*q));
     char what[300];
     snprintf(what, sizeof(what), "open %s", path);
-    int rc = sqlite3_open_v2(
-        path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    q->readonly = only_readable(path);
+    char uri[4200];
+    int rc = q->readonly && readonly_uri(path, uri, sizeof(uri))
+                 ? sqlite3_open_v2(uri, &q->db,
+                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL)
+                 : sqlite3_open_v2(path, &q->db,
+                                   (q->readonly ? SQLITE_OPEN_READONLY
+                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                                       SQLITE_OPEN_NOMUTEX,
+                                   NULL);
     if (rc != SQLITE_OK) {
         fail(q->db, rc, err, what);
         sq_disconnect(q);
@@ -75,6 +147,10 @@ static enum ks_rc sq_connect(void **conn, const char *path, struct ks_err *err)
     /* The busy timeout comes first: switching to WAL needs a lock that
      * another connection may briefly hold. */
     sqlite3_busy_timeout(q->db, 5000);
+    if (q->readonly) {
+        *conn = q; /* its format and log mode are those it was written with */
+        return KS_OK;
+    }
     /* 64 KiB pages for a new database (an existing one keeps its own): the
      * checkpoint's parts and the feed's blocks are large values, written in
      * a sixteenth of the pages, and so of the log frames, of 4 KiB pages. */
@@ -155,6 +231,9 @@ static enum ks_rc sq_copy_log(void *conn, struct ks_err *err)
 
 static enum ks_rc sq_ready(void *conn, struct ks_err *err)
 {
+    if (((struct sq *)conn)->readonly) {
+        return KS_OK;
+    }
     enum ks_rc rc = sq_log_autocopy(conn, 1, err);
     if (rc == KS_OK) {
         sq_copy_log(conn, NULL);
@@ -274,6 +353,9 @@ static const void *sq_col_bytes(struct ks_sqlcur *c, int col, size_t *n)
 
 static enum ks_rc sq_begin(void *conn, struct ks_err *err)
 {
+    if (((struct sq *)conn)->readonly) {
+        return ks_err_set(err, KS_EIO, "store: begin transaction: " READONLY_MSG);
+    }
     return exec(((struct sq *)conn)->db, "BEGIN IMMEDIATE", err, "begin transaction");
 }
 
@@ -295,6 +377,12 @@ static enum ks_rc sq_rollback(void *conn, struct ks_err *err)
 
 static enum ks_rc sq_begin_migration(void *conn, struct ks_err *err)
 {
+    if (((struct sq *)conn)->readonly) {
+        return ks_err_set(err, KS_EIO,
+                          "store: its schema is older than this kintsugi's and " READONLY_MSG
+                          "; run a kintsugi command once as a user who may write it (any "
+                          "command upgrades it), or use the kintsugi that wrote it");
+    }
     return exec(((struct sq *)conn)->db, "BEGIN IMMEDIATE", err, "begin migration");
 }
 

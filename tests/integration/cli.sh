@@ -178,4 +178,31 @@ check hook_retry_unknown_exits_1 exit_is 1 "$K" hooks retry kintsugi-0-nothing-0
 check hook_retry_without_key_exits_2 exit_is 2 "$K" hooks retry --db "$T/hk.db"
 check hooks_of_one_incident bash -c "[ \"\$($K hooks --json --incident $HINC --db $T/hk.db | jq -c 'map(.incident) | unique')\" = '[$HINC]' ] && $K hooks --incident 999 --db $T/hk.db | grep -qx '(no hook calls)'"
 
+# --- a database this user may read but not write -------------------------------------
+# Another user's database, a read-only mount, a copy kept for an investigation:
+# every reading command works, a write says why it cannot. As root, the
+# commands run as nobody (root may write anything); the binary is copied
+# where nobody may run it.
+RO=$T/ro
+mkdir -p "$RO/db" "$RO/bin"
+cp "$K" "$RO/bin/kintsugi"
+"$K" ingest --quiet --db "$RO/db/k.db" "$SC/zero_spike_p1/events.ndjson" >/dev/null 2>&1
+chmod 755 "$T" "$RO" "$RO/bin"
+chmod 444 "$RO/db/k.db"
+chmod 555 "$RO/db"
+as_reader() {
+    if [ "$(id -u)" = 0 ]; then
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$RO/bin/kintsugi" "$@"
+    else
+        "$RO/bin/kintsugi" "$@"
+    fi
+}
+check readonly_db_has_no_log [ ! -e "$RO/db/k.db-wal" ]
+check readonly_incidents_are_read bash -o pipefail -c "$(declare -f as_reader); RO=$RO; as_reader incidents --json --db $RO/db/k.db | jq -e 'length == 1 and .[0].type == \"data_corruption\" and .[0].severity == \"P1\"'"
+check readonly_every_reading_command bash -c "$(declare -f as_reader); RO=$RO; for c in 'incident show 1' deadletters 'guard status' report hooks messages 'feed amazon' 'action list'; do as_reader \$c --db $RO/db/k.db >/dev/null || { echo \"\$c failed\"; exit 1; }; done"
+check readonly_write_says_why bash -c "$(declare -f as_reader); RO=$RO; as_reader incident ack 1 --by alice --db $RO/db/k.db 2>&1 | grep -q 'the database is read-only to this user (file or folder not writable): kintsugi reads it but cannot change it'"
+check readonly_write_exits_1 bash -c "$(declare -f as_reader); RO=$RO; as_reader incident ack 1 --by alice --db $RO/db/k.db >/dev/null 2>&1; [ \$? -eq 1 ]"
+check readonly_db_unchanged bash -o pipefail -c "[ ! -e $RO/db/k.db-wal ] && $K incident show 1 --json --db $RO/db/k.db | jq -e '.acknowledged_at == null'"
+chmod -R u+w "$RO"
+
 echo "RESULT passed=$passed failed=$failed"
