@@ -215,6 +215,14 @@ int ks_cmd_serve(int argc, char **argv)
             lo.checkpoint_every = 1;
         }
     }
+    const char *ci = getenv("KINTSUGI_CHECKPOINT_IDLE");
+    if (ci && *ci) {
+        double v = strtod(ci, NULL);
+        lo.checkpoint_idle = v > 0 ? (ks_time)(v * KS_SEC) : -1;
+        if (lo.checkpoint_idle == 0) {
+            lo.checkpoint_idle = 1;
+        }
+    }
     const char *cb = getenv("KINTSUGI_CHECKPOINT_BYTES");
     if (cb && *cb) {
         double v = strtod(cb, NULL);

@@ -271,9 +271,22 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
     return rc;
 }
 
-/* Applies and commits jobs; 0, or -1 when the store failed (each job then
- * has failed = 1). */
-static int run_batch(struct ks_live *l, struct job *jobs, int journal)
+/* Whether a batch of jobs changes more than the clock: a bare clock tick
+ * changes the state only through what it fires (ks_shell_has_effects). */
+static int changes(const struct job *jobs)
+{
+    for (const struct job *jb = jobs; jb; jb = jb->next) {
+        if (jb->kind != JOB_READ && !(jb->actor && !strcmp(jb->actor, "clock"))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Applies and commits jobs, saving the state by time, by the journal's size
+ * or when save is set; 0, or -1 when the store failed (each job then has
+ * failed = 1). */
+static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int save)
 {
     ks_time now = ks_time_now();
     for (struct job *jb = jobs; jb; jb = jb->next) {
@@ -292,7 +305,9 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
      * (so saving never writes more than twice what comes in) */
     size_t by_bytes = l->o.checkpoint_bytes > l->a.checkpoint_bytes ? l->o.checkpoint_bytes
                                                                      : l->a.checkpoint_bytes;
-    int ck = now - l->last_checkpoint >= l->o.checkpoint_every || l->journal_bytes >= by_bytes;
+    int ck = save || now - l->last_checkpoint >= l->o.checkpoint_every ||
+             l->journal_bytes >= by_bytes;
+    int changed = changes(jobs) || ks_shell_has_effects(&l->a);
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
@@ -318,6 +333,10 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
     if (ck) {
         l->last_checkpoint = now;
         l->journal_bytes = 0;
+        l->unsaved = 0;
+    } else if (changed) {
+        l->unsaved = 1;
+        l->last_change = now;
     }
     KS_LIVE_COUNT(l, commits, 1);
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
@@ -327,6 +346,11 @@ static int run_batch(struct ks_live *l, struct job *jobs, int journal)
         ks_live_deliver_kick(l);
     }
     return 0;
+}
+
+static int run_batch(struct ks_live *l, struct job *jobs, int journal)
+{
+    return run_batch_save(l, jobs, journal, 0);
 }
 
 /* ---- re-applying the journal after a restart ------------------------------------ */
@@ -606,6 +630,11 @@ static void *writer(void *arg)
             end.out = &out;
             run_batch(l, &end, 1);
             ks_buf_fini(&out);
+        } else if (l->unsaved && l->o.checkpoint_idle > 0 &&
+                   ks_time_now() - l->last_change >= l->o.checkpoint_idle) {
+            /* A quiet spell after changes: the state is saved, nothing else
+             * is written (no journal entry). */
+            run_batch_save(l, NULL, 0, 1);
         } else if (!l->o.clock_event && ks_time_now() > ks_engine_clock(l->a.eng)) {
             /* A tick: the wall clock moves the engine on, firing what is due
              * (journaled as a clock entry, so a restart fires it the same). */
@@ -667,6 +696,14 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     }
     if (!l->o.checkpoint_bytes) {
         l->o.checkpoint_bytes = (size_t)16 << 20;
+    }
+    /* After a quiet spell this long, changes committed since the last saved
+     * state are saved: the reading commands beside a server (guard status,
+     * reconcile, feed, ...) read its saved state, which is then at most this
+     * far behind once the server is quiet, and checkpoint_every or
+     * checkpoint_bytes behind under a steady load. */
+    if (!l->o.checkpoint_idle) {
+        l->o.checkpoint_idle = KS_SEC;
     }
     if (!l->o.update_idle) {
         l->o.update_idle = 5 * KS_SEC;

@@ -32,6 +32,7 @@ struct ks_live_opts {
     int clock_event;          /* event time instead of the wall clock */
     ks_time max_skew;         /* wall clock: an event's ts at most this ahead (5 min) */
     ks_time checkpoint_every; /* saved state every (30 s) */
+    ks_time checkpoint_idle;  /* and after this long without a change (1 s; < 0: never) */
     size_t checkpoint_bytes;  /* or once this much, and more than the saved state's size,
                                * is journaled since (16 MiB): bounds what a restart or a
                                * standby's takeover re-applies */

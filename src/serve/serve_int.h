@@ -30,6 +30,11 @@ struct ks_live {
     int open_updates;    /* events came since the last end of input */
     ks_time last_events; /* wall clock of the last events applied */
     ks_time last_checkpoint;
+    /* Changes committed since the last saved state (not a bare clock tick),
+     * and the wall clock of the last of them: a quiet spell saves them
+     * (live.c, IDLE_SAVE). */
+    int unsaved;
+    ks_time last_change;
     struct ks_live_stats st; /* counters: atomics */
     uint64_t by_type[KS_METRICS_TYPES][3]; /* accepted, duplicate, rejected: atomics */
     pthread_key_t reader_key;

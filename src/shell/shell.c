@@ -772,16 +772,19 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
     return KS_SHELL_OK;
 }
 
-int ks_shell_unchanged(const struct ks_shell *sh)
+int ks_shell_has_effects(const struct ks_shell *sh)
 {
     const int64_t *ids;
     const struct ks_dead_effect *dl;
     const struct ks_hook_effect *he;
-    if (!sh->eng || sh->tail || ks_engine_dirty(sh->eng, &ids) || ks_engine_dead(sh->eng, &dl) ||
-        ks_engine_hooks(sh->eng, &he) || ks_engine_sku_count(sh->eng) != sh->skus_saved) {
-        return 0;
-    }
-    return sh->nused == 0;
+    return sh->eng && (ks_engine_dirty(sh->eng, &ids) || ks_engine_dead(sh->eng, &dl) ||
+                       ks_engine_hooks(sh->eng, &he) ||
+                       ks_engine_sku_count(sh->eng) != sh->skus_saved || sh->nused != 0);
+}
+
+int ks_shell_unchanged(const struct ks_shell *sh)
+{
+    return sh->eng && !sh->tail && !ks_shell_has_effects(sh);
 }
 
 int ks_shell_flush(struct ks_shell *sh, int checkpoint)

@@ -416,5 +416,9 @@ int ks_shell_checkpoint(struct ks_shell *s, struct ks_input *ins, size_t nins);
  * the saved state. With no event applied since it was loaded, the saved
  * state is then the engine's own and saving it again would only copy it. */
 int ks_shell_unchanged(const struct ks_shell *s);
+/* 1 when the engine holds effects not yet written (changed incidents, dead
+ * letters, hook calls, guarded feed changes, new SKUs): what a flush is about
+ * to write changed the state. */
+int ks_shell_has_effects(const struct ks_shell *s);
 
 #endif

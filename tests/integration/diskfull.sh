@@ -11,6 +11,9 @@
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
+# Servers here are stopped hard to show the journal re-applied: none saves its
+# state on a quiet spell (which would leave no journal to re-apply).
+export KINTSUGI_CHECKPOINT_IDLE=0
 D=$(cd "$(dirname "$0")" && pwd)/crash
 MNT=$T/mnt
 SPID=

@@ -12,6 +12,9 @@
 # behind its retry. Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
+# Servers here are stopped hard to show the journal re-applied: none saves its
+# state on a quiet spell (which would leave no journal to re-apply).
+export KINTSUGI_CHECKPOINT_IDLE=0
 . "$(dirname "$0")/serve_lib.bash" # PIDS killed on exit, start
 
 # N orders at a warehouse whose WMS went down; value each; minutes of event time after.

@@ -54,7 +54,11 @@ DB=$T/more.db
 "$K" token create --name vic --role viewer --db "$DB" >"$T/view.tok" 2>/dev/null
 ADMIN=$(cat "$T/admin.tok") RESP=$(cat "$T/resp.tok") VIEW=$(cat "$T/view.tok")
 
+# This server is killed with -9 below to show the journal re-applied: it never
+# saves its state on a quiet spell (which would leave no journal to re-apply).
+export KINTSUGI_CHECKPOINT_IDLE=0
 check starts start a "$DB" --clock event --config "$T/kintsugi.yaml"
+unset KINTSUGI_CHECKPOINT_IDLE
 
 # ---- hooks: delivered by the server --------------------------------------------------
 # An OMS outage: stop_order_import (configured: the receiver), hold_orders and
@@ -254,6 +258,24 @@ clock_not_ahead() {
 }
 check skew_clock_not_ahead_of_the_wall clock_not_ahead
 check skew_no_early_timer is 0 "$(curl -s -H "Authorization: Bearer $STOK" "$URL/v1/incidents" | jq length)"
+stop "$PID"
+
+# ---- a quiet server saves its state: the reading commands beside it see it -------
+# (guard status, reconcile, feed read the saved state; saved only every 30 s
+# under load, but within a second of the last change once the server is quiet)
+QDB=$T/quiet.db
+"$K" token create --name ops --role admin --db "$QDB" >"$T/quiet.tok" 2>/dev/null
+QTOK=$(cat "$T/quiet.tok")
+check quiet_server_starts start quiet "$QDB" --clock event
+check quiet_events_taken status_is 202 POST /v1/events "$QTOK" "$(cat "$SC/zero_spike_p1/events.ndjson")" application/x-ndjson
+quiet_guard() {
+    local a b
+    a=$(curl -s -H "Authorization: Bearer $QTOK" "$URL/v1/guard")
+    b=$("$K" guard status --json --db "$QDB")
+    [ "$a" = "$b" ] && echo "$b" | jq -e '[.channels[] | select(.paused)] | length > 0' >/dev/null
+}
+check quiet_guard_status_is_the_servers until_ok 5 quiet_guard
+check quiet_reconcile_is_the_servers bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $QTOK' '$URL/v1/reconcile')\" = \"\$($K reconcile --json --db $QDB)\" ]"
 stop "$PID"
 
 echo "RESULT passed=$passed failed=$failed"
