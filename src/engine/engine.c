@@ -335,9 +335,10 @@ static inline int beyond_horizon(const struct ks_engine *e, ks_time ts)
     return base != KS_TIME_NONE && ts - base > e->cfg->ts_horizon;
 }
 
-void ks_engine_horizon_base(struct ks_engine *e, ks_time base)
+void ks_engine_horizon_base(struct ks_engine *e, ks_time base, const char *limit)
 {
     e->horizon_base = base;
+    e->horizon_limit = base != KS_TIME_NONE ? limit : NULL;
 }
 
 void ks_engine_ts_cap(struct ks_engine *e, ks_time cap)
@@ -418,11 +419,19 @@ enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t
     if (beyond_horizon(e, ev.ts)) {
         char ts[32], clock[32], h[32];
         ks_time_fmt(ev.ts, ts);
-        ks_time_fmt(e->horizon_base != KS_TIME_NONE ? e->horizon_base : e->clock, clock);
         ks_duration_fmt(e->cfg->ts_horizon, h);
-        ks_err_set(err, KS_EINPUT,
-                   "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
-                   ks_event_type_name(ev.type), ts, h, clock);
+        if (e->horizon_base != KS_TIME_NONE) { /* the wall clock, and the limit named with it */
+            ks_time_fmt(e->horizon_base, clock);
+            ks_err_set(err, KS_EINPUT,
+                       "%s: field \"ts\": %s is more than %s ahead of the wall clock %s (%s %s)",
+                       ks_event_type_name(ev.type), ts, h, clock,
+                       e->horizon_limit ? e->horizon_limit : "ts_horizon", h);
+        } else {
+            ks_time_fmt(e->clock, clock);
+            ks_err_set(err, KS_EINPUT,
+                       "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
+                       ks_event_type_name(ev.type), ts, h, clock);
+        }
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
         reject_line(e, input, lineno, line, len, src, err);
         return KS_LINE_REJECTED;

@@ -90,9 +90,12 @@ size_t ks_engine_end_input(struct ks_engine *e);
 void ks_engine_advance(struct ks_engine *e, ks_time t);
 /* What ts_horizon is measured from: `base` (the server's wall clock when a
  * request arrived, so that events cannot walk the clock ahead of it step by
- * step), or the engine clock again with KS_TIME_NONE (the default). Not
- * part of the saved state: set it around the lines it is for. */
-void ks_engine_horizon_base(struct ks_engine *e, ks_time base);
+ * step), or the engine clock again with KS_TIME_NONE (the default). `limit`
+ * names the horizon in the reason of a line rejected against `base` ("ahead
+ * of the wall clock C (LIMIT H)": "--max-skew", the option that set it; a
+ * static string). Not part of the saved state: set it around the lines it
+ * is for. */
+void ks_engine_horizon_base(struct ks_engine *e, ks_time base, const char *limit);
 /* The latest instant an event is taken at (kintsugi serve on the wall
  * clock: the request's wall time): an accepted event whose ts lies ahead of
  * it (within --max-skew) happens at `cap`, so that a client's fast clock

@@ -531,6 +531,7 @@ struct ks_engine {
     ks_timer_fn on_timer[KS_TM__COUNT];
     ks_time clock; /* KS_TIME_NONE before the first event */
     ks_time horizon_base; /* ks_engine_horizon_base; KS_TIME_NONE: the clock */
+    const char *horizon_limit; /* what names the horizon there ("--max-skew"), or NULL */
     ks_time ts_cap;       /* ks_engine_ts_cap; KS_TIME_NONE: none */
 
     struct ks_intern skus, strs;

@@ -62,7 +62,7 @@ static void apply_events(struct ks_live *l, struct job *jb)
     if (!l->o.clock_event && jb->at > 0) {
         /* --max-skew is measured from the wall clock of the request, not from
          * the engine clock that the previous events may have moved on. */
-        ks_engine_horizon_base(l->a.eng, jb->at);
+        ks_engine_horizon_base(l->a.eng, jb->at, "--max-skew");
         /* and an event ahead of it (within --max-skew) happens at it: the
          * clock is the wall clock (SPEC 2), never a client's fast one */
         ks_engine_ts_cap(l->a.eng, jb->at);
@@ -109,7 +109,7 @@ static void apply_events(struct ks_live *l, struct job *jb)
         p = nl ? nl + 1 : end;
     }
     ks_json_arr_end(&j);
-    ks_engine_horizon_base(l->a.eng, KS_TIME_NONE);
+    ks_engine_horizon_base(l->a.eng, KS_TIME_NONE, NULL);
     ks_engine_ts_cap(l->a.eng, KS_TIME_NONE);
     jb->dead1 = ks_engine_dead(l->a.eng, &dl);
     if (res->accepted) {

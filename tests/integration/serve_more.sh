@@ -258,6 +258,12 @@ clock_not_ahead() {
 }
 check skew_clock_not_ahead_of_the_wall clock_not_ahead
 check skew_no_early_timer is 0 "$(curl -s -H "Authorization: Bearer $STOK" "$URL/v1/incidents" | jq length)"
+# one further ahead than --max-skew (5m by default) is a dead letter that names
+# --max-skew and its value (not ts_horizon, the horizon of event time)
+far=$(date -u -d '+10 min' +%Y-%m-%dT%H:%M:%S.%3NZ)
+check skew_far_rejected status_is 202 POST /v1/events "$STOK" "{\"type\":\"health\",\"ts\":\"$far\",\"system\":\"wms\",\"status\":\"up\"}"
+check skew_dead_letter_names_max_skew bash -c "r=\$(curl -s -H 'Authorization: Bearer $STOK' '$URL/v1/deadletters' | jq -r '.[-1].reason'); echo \"\$r\"; [[ \$r == 'health: field \"ts\": $far is more than 5m ahead of the wall clock '*' (--max-skew 5m)' ]]"
+check skew_response_names_max_skew bash -c "jq -e '.rejected[0].reason | endswith(\"(--max-skew 5m)\")' <<<'$BODY'"
 stop "$PID"
 
 # ---- a quiet server saves its state: the reading commands beside it see it -------
