@@ -75,6 +75,19 @@ static void on_reconnected(natsConnection *nc, void *ctx)
     set_state(ctx, "consuming", NULL);
 }
 
+/* A fetch answered (messages, or none before its timeout): the bus is
+ * consumed, also after failed fetches that kept the subscription. Not while
+ * the connection is down (a fetch may time out while reconnecting). */
+static void consuming(struct ks_bus_sub *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int was = strcmp(s->state, "consuming") == 0;
+    pthread_mutex_unlock(&s->mu);
+    if (!was && natsConnection_Status(s->bc.nc) == NATS_CONN_STATUS_CONNECTED) {
+        set_state(s, "consuming", NULL);
+    }
+}
+
 /* Sleeps ms, or less when stopping. */
 static void pause_ms(struct ks_bus_sub *s, int ms)
 {
@@ -270,6 +283,8 @@ static void *run(void *arg)
         natsStatus st = natsSubscription_Fetch(&list, s->sub, s->c.batch, 1000, &jerr);
         if (st == NATS_TIMEOUT) {
             errors = 0;
+            backoff = 250;
+            consuming(s);
             continue; /* nothing new */
         }
         if (st != NATS_OK) {
@@ -289,6 +304,7 @@ static void *run(void *arg)
         }
         errors = 0;
         backoff = 250;
+        consuming(s);
         int rc = take(s, &list, &body);
         natsMsgList_Destroy(&list);
         if (rc < 0) {
@@ -309,6 +325,8 @@ static void *run(void *arg)
             if (subscribe(s, 1, &err) != 0) {
                 set_state(s, "disconnected", err.msg);
                 drop_sub(s);
+            } else {
+                set_state(s, "consuming", NULL);
             }
             pthread_mutex_lock(&s->mu);
             s->resets++;
