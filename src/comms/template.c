@@ -55,6 +55,7 @@ static const struct ph placeholders[] = {
     {"impact", 'I'},         {"orders", 'I'},         {"customers", 'I'},
     {"revenue", 'I'},        {"units", 'I'},          {"currency", 'I'},
     {"customer_impact", 'I'}, {"owner", 'I'},         {"audience", 'I'},
+    {"due", 'I'},
     {"order", 'C'},          {"email", 'C'},          {"what_we_are_doing", 'C'},
     {"next_steps", 'C'},     {"resolution_timeline", 'C'}, {"compensation", 'C'},
     {"prevention", 'C'},     {"new_ship_date", 'C'},  {"remedy", 'C'},
@@ -304,7 +305,7 @@ static const char *const builtin[KS_TPL__COUNT] = {
     [KS_TPL_REMINDER] = "Subject: [{{severity}}] Status update overdue: incident #{{incident}}\n"
                         "\n"
                         "{{recipient}}: the status update of incident #{{incident}} ({{title}}) "
-                        "was due at {{next_update}}.\n"
+                        "was due at {{due}}.\n"
                         "Status: {{status}}. Impact: {{impact}}\n",
     [KS_TPL_CUSTOMER_NOTICE] =
         "Subject: About your order {{order}} with {{shop}}\n"

@@ -69,7 +69,7 @@ struct values {
     int have_remedy[2];
     const struct ks_incident_facts *f;
     const char *order, *email, *recipient, *audience;
-    char id[24], started[32], detected[32], next[48], impact[160], orders[24], customers[24],
+    char id[24], started[32], detected[32], next[48], due[48], impact[160], orders[24], customers[24],
         revenue[32], units[24], cust_impact[96], actions[320], doing[200], timeline[160],
         steps[200], resolution[120], ship[16];
 };
@@ -120,6 +120,8 @@ static const char *value(void *ctx, const char *name)
         return v->actions;
     } else if (IS("next_update")) {
         return v->next;
+    } else if (IS("due")) {
+        return v->due;
     } else if (IS("timeline")) {
         return v->timeline;
     } else if (IS("recipient")) {
@@ -202,6 +204,12 @@ void ks_comms_render(const struct ks_config *cfg, struct ks_store *st, const str
         snprintf(v.next, sizeof(v.next), "none (resolved)");
     } else {
         ks_time_fmt(base + cfg->msg_update[sev], v.next);
+    }
+    /* {{due}}: when the overdue update was due (a reminder), else the next one */
+    if (f->overdue_at) {
+        ks_time_fmt(f->overdue_at, v.due);
+    } else {
+        snprintf(v.due, sizeof(v.due), "%s", v.next);
     }
     snprintf(v.orders, sizeof(v.orders), "%lld", (long long)f->orders);
     snprintf(v.customers, sizeof(v.customers), "%lld", (long long)f->customers);
@@ -583,8 +591,10 @@ static void run_incident(struct run *r)
             if (fired(r, name, k, start + k * every, &row)) {
                 continue;
             }
+            r->f.overdue_at = start + every;
             queue_internal(r, KS_TPL_REMINDER, "team", f->owner ? 0 : T_OPERATIONS, 1,
                            f->owner ? f->owner : "team", k);
+            r->f.overdue_at = 0;
             ks_time_fmt(start + every, next);
             snprintf(what, sizeof(what), "Reminder: the status update due at %s is overdue",
                      next);

@@ -350,6 +350,8 @@ struct ks_incident_facts {
     int status_changes;      /* status entries of the timeline */
     ks_time last_status_at;  /* the latest of them, or 0 */
     const char *last_action; /* the text of the latest action entry, or NULL */
+    ks_time overdue_at;      /* a reminder's overdue status update: when it was due (set
+                              * by src/comms, never by the engine); 0: none */
     char channels[256], locations[256];
 };
 /* KS_ENOTFOUND for an unknown id (out zeroed). */

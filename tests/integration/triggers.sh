@@ -63,6 +63,22 @@ echo "    reference: $(kinds)"
 check reference_has_reminders [ "$(grep -c '^reminder ' "$T/ref.keys")" = 3 ]
 check reference_has_follow_ups [ "$(grep -c '^follow_up ' "$T/ref.keys")" = 60 ]
 check reference_has_order_delays [ "$(grep -c '^order_delay ' "$T/ref.keys")" = 60 ]
+# a reminder names when the overdue update was due (the update_p2 of 40m after the
+# detection, as its timeline entry says), never the next one, still ahead
+reminders() {
+    "$K" messages --db "$T/ref.db" --json | jq -r '[.[] | select(.kind == "reminder")] | .[0].body'
+    "$K" incident show 1 --db "$T/ref.db" --json |
+        jq -r '.timeline[] | select(.kind == "notification" and (.text | startswith("Reminder:"))) | .text' | head -1
+}
+due_named() {
+    local out due det
+    out=$(reminders)
+    echo "$out"
+    det=$("$K" incident show 1 --db "$T/ref.db" --json | jq -r .detected_at)
+    due=$(date -u -d "$det + 40 min" +%Y-%m-%dT%H:%M:%S.%3NZ)
+    grep -qF "was due at $due." <<<"$out" && grep -qF "the status update due at $due is overdue" <<<"$out"
+}
+check reminder_names_the_overdue_instant due_named
 
 # the same events through a server, one request each
 live() { # NAME BINARY
