@@ -868,18 +868,18 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
         }
         ks_free(others);
     }
-    char a[32], b[32], c3[32], d[32], ph[96] = "";
+    char a[32], b[32], c3[32], d[32], u[32], ph[96] = "";
     if (phantom) {
         snprintf(ph, sizeof(ph), " (%s of them phantom-stock SKUs zeroed at detection)",
                  ks_fmt_count(phantom, c3));
     }
     ks_buf_printf(report,
                   "incident %lld: %s%s held corrupt %s discarded; %s %s set back to %s last "
-                  "known good quantity%s, %llu already there",
+                  "known good quantity%s, %s already there",
                   (long long)id, dry_run ? "(dry run) " : "", ks_fmt_count(discarded, a),
                   discarded == 1 ? "value" : "values", ks_fmt_count(restored, b),
                   restored == 1 ? "SKU" : "SKUs", restored == 1 ? "its" : "their", ph,
-                  (unsigned long long)unchanged);
+                  ks_fmt_count(unchanged, u));
 
     uint64_t nheld = held_skus(e, inc);
     if (nheld) {
