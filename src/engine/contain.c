@@ -415,11 +415,23 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           "action approve %lld %s --by NAME)",
                           step, d[i].action, (long long)id, d[i].action);
     }
+    enum ks_step_status want = done ? KS_SS_DONE : KS_SS_SKIPPED;
+    if (inc->steps[i].status == want) {
+        /* as a status set again: nothing to record (a retried request, a
+         * second click), and the person learns who ticked it */
+        char t[32];
+        ks_time_fmt(inc->steps[i].at, t);
+        return ks_err_set(err, KS_ESTATE,
+                          "step %s is already %s (by %s at %s); nothing recorded (add a note: "
+                          "kintsugi incident note %lld TEXT --by NAME)",
+                          step, done ? "done" : "skipped",
+                          inc->steps[i].by ? inc->steps[i].by : "kintsugi", t, (long long)id);
+    }
     if (ks_eng_at(e, at, err) != KS_OK) {
         return err->rc;
     }
     at = e->clock;
-    ks_pb_mark(e, inc, step, done ? KS_SS_DONE : KS_SS_SKIPPED, by, at, note);
+    ks_pb_mark(e, inc, step, want, by, at, note);
     ks_inc_tl(e, inc, at, KS_TL_NOTE, by, "Step %s %s by %s%s%s", step, done ? "done" : "skipped",
               by, note ? ": " : "", note ? note : "");
     return KS_OK;
