@@ -223,6 +223,14 @@ int ks_cmd_serve(int argc, char **argv)
             lo.checkpoint_idle = 1;
         }
     }
+    const char *lc = getenv("KINTSUGI_LOCK_CHECK");
+    if (lc && *lc) {
+        double v = strtod(lc, NULL);
+        lo.lock_check = v > 0 ? (ks_time)(v * KS_SEC) : -1;
+        if (lo.lock_check == 0) {
+            lo.lock_check = 1;
+        }
+    }
     const char *cb = getenv("KINTSUGI_CHECKPOINT_BYTES");
     if (cb && *cb) {
         double v = strtod(cb, NULL);

@@ -286,6 +286,41 @@ static int changes(const struct job *jobs)
 /* Applies and commits jobs, saving the state by time, by the journal's size
  * or when save is set; 0, or -1 when the store failed (each job then has
  * failed = 1). */
+/* The engine holds what the store does not: no more changes until the
+ * engine is loaded again from the store (recover: PostgreSQL) or a restart
+ * re-applies the journal (SQLite). */
+static void store_failed(struct ks_live *l, const char *why)
+{
+    pthread_mutex_lock(&l->mu);
+    snprintf(l->why, sizeof(l->why), "%s", why);
+    l->down_since = ks_time_now();
+    pthread_mutex_unlock(&l->mu);
+    __atomic_store_n(&l->broken, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
+    ks_live_more_drop(l);
+}
+
+/* A quiet server on a shared store: its writer's session, and the lock with
+ * it, may have ended (the database restarted, the connection cut) while
+ * nothing was written, and another server may have taken over. Taking the
+ * lock again on the same session is harmless (PostgreSQL counts it) and
+ * tells: held, taken again on a new connection, or lost to another server
+ * (then /readyz says so at once and recover() exits: fencing). */
+static void check_lock(struct ks_live *l)
+{
+    struct ks_store *s = l->a.store;
+    struct ks_err err = {0};
+    int got = 0;
+    l->lock_checked = ks_time_now();
+    enum ks_rc rc = s->ops->lock_writer(s, &got, &err);
+    if (rc == KS_OK && !got) {
+        ks_err_set(&err, KS_ESTATE, "store: another process holds the writer lock now");
+    }
+    if (rc != KS_OK || !got) {
+        store_failed(l, err.msg);
+    }
+}
+
 static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int save)
 {
     ks_time now = ks_time_now();
@@ -311,16 +346,7 @@ static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int 
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
-        /* The engine holds what the store does not: no more changes until
-         * the engine is loaded again from the store (recover: PostgreSQL) or
-         * a restart re-applies the journal (SQLite). */
-        pthread_mutex_lock(&l->mu);
-        snprintf(l->why, sizeof(l->why), "%s", l->a.failed.msg);
-        l->down_since = ks_time_now();
-        pthread_mutex_unlock(&l->mu);
-        __atomic_store_n(&l->broken, 1, __ATOMIC_RELEASE);
-        __atomic_store_n(&l->ready, 0, __ATOMIC_RELEASE);
-        ks_live_more_drop(l);
+        store_failed(l, l->a.failed.msg);
         for (struct job *jb = jobs; jb; jb = jb->next) {
             if (!jb->failed) {
                 jb->failed = 1;
@@ -330,6 +356,7 @@ static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int 
         }
         return -1;
     }
+    l->lock_checked = now; /* a commit went through: the session holds the lock */
     if (ck) {
         l->last_checkpoint = now;
         l->journal_bytes = 0;
@@ -635,6 +662,9 @@ static void *writer(void *arg)
             /* A quiet spell after changes: the state is saved, nothing else
              * is written (no journal entry). */
             run_batch_save(l, NULL, 0, 1);
+        } else if (l->reconnects && l->o.lock_check > 0 &&
+                   ks_time_now() - l->lock_checked >= l->o.lock_check) {
+            check_lock(l);
         } else if (!l->o.clock_event && ks_time_now() > ks_engine_clock(l->a.eng)) {
             /* A tick: the wall clock moves the engine on, firing what is due
              * (journaled as a clock entry, so a restart fires it the same). */
@@ -704,6 +734,9 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
      * checkpoint_bytes behind under a steady load. */
     if (!l->o.checkpoint_idle) {
         l->o.checkpoint_idle = KS_SEC;
+    }
+    if (!l->o.lock_check) {
+        l->o.lock_check = 2 * KS_SEC;
     }
     if (!l->o.update_idle) {
         l->o.update_idle = 5 * KS_SEC;

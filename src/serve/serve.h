@@ -33,6 +33,8 @@ struct ks_live_opts {
     ks_time max_skew;         /* wall clock: an event's ts at most this ahead (5 min) */
     ks_time checkpoint_every; /* saved state every (30 s) */
     ks_time checkpoint_idle;  /* and after this long without a change (1 s; < 0: never) */
+    ks_time lock_check;       /* a quiet server on a shared store checks that it holds
+                               * the writer lock this often (2 s; < 0: never) */
     size_t checkpoint_bytes;  /* or once this much, and more than the saved state's size,
                                * is journaled since (16 MiB): bounds what a restart or a
                                * standby's takeover re-applies */

@@ -24,6 +24,7 @@ struct ks_live {
     int reconnects;
     char why[512];
     ks_time down_since; /* wall clock of the failure (0: none) */
+    ks_time lock_checked; /* writer thread: when the lock was last known held */
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
     size_t journal_bytes; /* journaled since the last saved state */

@@ -189,13 +189,35 @@ int ks_shell_standby_of(char *out, size_t cap)
     return out[0] != 0;
 }
 
+/* How often a standby reads again who holds the lock (another standby may
+ * have taken over since it started waiting): every 25 tries, 5 s. */
+#define STANDBY_REREAD 25
+
 static int lock_writer_shared(struct ks_shell *sh)
 {
     struct ks_err err = {0};
-    int got = 0, said = 0, standby = 0;
-    while (sh->store->ops->lock_writer(sh->store, &got, &err) == KS_OK && !got) {
-        if (!said) {
-            char who[300];
+    int got = 0, said = 0, standby = 0, away = 0;
+    char who[300] = "";
+    for (unsigned tries = 0;; tries++) {
+        enum ks_rc rc = sh->store->ops->lock_writer(sh->store, &got, &err);
+        if (rc == KS_OK && got) {
+            break;
+        }
+        if (rc != KS_OK) {
+            if (!standby) {
+                ks_shell_error("%s: %s", sh->store->uri, err.msg);
+                return KS_SHELL_FAIL;
+            }
+            /* A standby waits through a database that is away (restarted,
+             * unreachable): the active one is gone with it too, and one of
+             * the servers must take over when it is back. */
+            if (!away) {
+                fprintf(stderr, "kintsugi: standby: %s: %s; trying again every 200 ms\n",
+                        sh->store->uri, err.msg);
+                fflush(stderr);
+                away = 1;
+            }
+        } else if (!said) {
             holder(sh, who, sizeof(who));
             standby = server_url && strstr(who, "kintsugi serve");
             if (standby) {
@@ -219,6 +241,21 @@ static int lock_writer_shared(struct ks_shell *sh)
             }
             fflush(stderr);
             said = 1;
+        } else if (standby && (away || tries % STANDBY_REREAD == 0)) {
+            /* back, or a while later: the holder may be another server now */
+            char now[300];
+            holder(sh, now, sizeof(now));
+            if (away) {
+                fprintf(stderr, "kintsugi: standby: %s is back\n", sh->store->uri);
+            }
+            if (strcmp(now, who) != 0) {
+                snprintf(who, sizeof(who), "%s", now);
+                set_standby_of(who);
+                fprintf(stderr, "kintsugi: standby: %s is owned by %s now\n", sh->store->uri,
+                        who);
+            }
+            fflush(stderr);
+            away = 0;
         }
         if (standby ? standby_wait() : ks_shell_stop_signal != 0) {
             if (standby) {
@@ -232,10 +269,6 @@ static int lock_writer_shared(struct ks_shell *sh)
             struct timespec pause = {0, 200 * 1000 * 1000};
             nanosleep(&pause, NULL);
         }
-    }
-    if (!got) {
-        ks_shell_error("%s: %s", sh->store->uri, err.msg);
-        return KS_SHELL_FAIL;
     }
     if (standby) {
         set_standby_of("");

@@ -162,6 +162,45 @@ check acknowledged_events_kept both_kept
 kill -TERM "$PID"
 wait "$PID" 2>/dev/null
 
+# An active server and a standby, both sessions ended by PostgreSQL while
+# nothing is written: the standby waits on (it does not exit) and one of the
+# two takes the lock; the quiet active one finds out within a few seconds
+# (it checks its session holds the lock) - taking it again, or exiting 1 as
+# fenced if the standby got it first - so that never two answer /readyz 200.
+check fence_active_starts start fa "$SV" --clock event
+FA=$PID
+"$K" serve --listen 127.0.0.1:0 --db "$SV" --clock event 2>"$T/fb.err" &
+FB=$!
+PIDS+=("$FB")
+fb_standby() { grep -q '^kintsugi: standby: .* is owned by pid [0-9]* (kintsugi serve at http' "$T/fb.err"; }
+check fence_standby_waits until_ok 20 fb_standby
+FB_URL=$(sed -n 's/^kintsugi: standby: .* this server (\(http[^)]*\)) answers.*/\1/p' "$T/fb.err" | head -1)
+pg_sql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'kintsugi' AND pid <> pg_backend_pid()" >/dev/null
+ready_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1/readyz" 2>/dev/null; }
+one_ready() { # exactly one of the two answers /readyz 200, three times over 3 s
+    local k a b
+    for k in 1 2 3; do
+        a=$(kill -0 "$FA" 2>/dev/null && ready_code "$URL")
+        b=$(kill -0 "$FB" 2>/dev/null && ready_code "$FB_URL")
+        [ "$a$b" = 200 ] || [ "$a$b" = 200503 ] || [ "$a$b" = 503200 ] || { echo "active $a, standby $b"; return 1; }
+        sleep 1
+    done
+}
+check fence_never_two_ready until_ok 15 one_ready
+# whichever holds the lock: the other is a standby still waiting, or the old
+# active gone (exit 1, fenced) - never a standby gone with its connection
+fence_outcome() {
+    if kill -0 "$FA" 2>/dev/null; then
+        kill -0 "$FB" && [ "$(ready_code "$FB_URL")" = 503 ] || { echo "standby gone or ready"; cat "$T/fb.err"; return 1; }
+    else
+        wait "$FA"
+        [ $? = 1 ] && grep -q 'another process holds the writer lock now' "$T/fa.err" && grep -q "^kintsugi: taking over" "$T/fb.err" || { cat "$T/fa.err" "$T/fb.err"; return 1; }
+    fi
+}
+check fence_outcome fence_outcome
+kill -TERM "$FA" "$FB" 2>/dev/null
+wait "$FA" "$FB" 2>/dev/null
+
 # No server there: a clear error and exit 1, the password never shown.
 check unreachable_server_exit_1 exit_is 1 "$K" incidents --db "postgresql://kintsugi:s3cret@127.0.0.1:1/ks"
 check unreachable_server_message sh -c "'$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q 'connect to PostgreSQL (database ks on 127.0.0.1 port 1)' && ! '$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q s3cret"
