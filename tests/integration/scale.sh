@@ -182,6 +182,15 @@ restart_killed() { # a again: a standby of the new active
     until_ok 20 is_standby a
 }
 check killed_instance_comes_back_as_standby restart_killed
+# the standby left from the start names the active server of now, not the
+# killed one it found at its start
+names_new_active() {
+    local h
+    h=$(curl -s "$(standby_url "$LAST")/healthz")
+    [[ "$h" == *"(kintsugi serve at $(url_of "$SECOND"), since "* ]] || { echo "$LAST: $h"; return 1; }
+    grep -q "^kintsugi: standby: .* is owned by pid [0-9]* (kintsugi serve at $(url_of "$SECOND"), since .* now$" "$T/$LAST.err"
+}
+check standby_names_the_new_active until_ok 15 names_new_active
 # the standbys left stop on SIGTERM at once, exit 0, without taking over
 standby_stops() {
     local p n
