@@ -15,10 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct ks_opt opts[] = {
     {"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:8080; port 0: any free port)", 0,
      NULL},
+    {"advertise", 1, "the URL others reach this server at, which standbys and refused commands "
+                     "name (default: the --listen address, a wildcard host such as 0.0.0.0 "
+                     "replaced by this machine's name)",
+     0, NULL},
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db; created if absent)", 0, NULL},
     {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"clock", 1, "wall (default: timers fire on the wall clock) or event (event time, as a "
@@ -45,7 +50,8 @@ static struct ks_opt opts[] = {
      0, NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi serve [--listen HOST:PORT] [--db F] [--config F] [--clock wall|event]\n"
+    "kintsugi serve [--listen HOST:PORT] [--advertise URL] [--db F] [--config F]\n"
+    "       [--clock wall|event]\n"
     "       [--max-skew DUR] [--update-idle DUR] [--max-body BYTES] [--open-metrics]\n"
     "       [--bus nats://HOST:PORT [--bus-stream S] [--bus-subject P] [--bus-consumer C]\n"
     "        [--bus-batch N] [--bus-ack-wait DUR]]",
@@ -77,6 +83,24 @@ static const struct ks_cmd_spec spec = {
 static void server_url(char *out, size_t cap, const char *host, int port)
 {
     snprintf(out, cap, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+}
+
+/* The URL this server is named by (the writer lock's holder: what standbys
+ * and refused commands show): --advertise, else the listening address with
+ * a wildcard host replaced by this machine's name (http://0.0.0.0:8080 would
+ * send a person to their own machine). */
+static void advertised(char *out, size_t cap, const char *adv, const char *host, int port)
+{
+    char name[256];
+    if (adv) {
+        snprintf(out, cap, "%s", adv);
+    } else if ((!*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::")) &&
+               gethostname(name, sizeof(name)) == 0) {
+        name[sizeof(name) - 1] = 0;
+        server_url(out, cap, name, port);
+    } else {
+        server_url(out, cap, host, port);
+    }
 }
 
 /* HOST:PORT, [V6]:PORT or PORT. */
@@ -134,6 +158,12 @@ int ks_cmd_serve(int argc, char **argv)
         ks_cli_error("--listen '%s': expected HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:9000, "
                      "[::1]:8080)",
                      listen);
+        return KS_EXIT_USAGE;
+    }
+    const char *adv = ks_cli_opt(&spec, "advertise")->value;
+    if (adv && strncmp(adv, "http://", 7) != 0 && strncmp(adv, "https://", 8) != 0) {
+        ks_cli_error("--advertise '%s': expected a URL such as http://kintsugi-1.internal:8080",
+                     adv);
         return KS_EXIT_USAGE;
     }
     struct ks_live_opts lo = {0};
@@ -236,9 +266,10 @@ int ks_cmd_serve(int argc, char **argv)
         double v = strtod(cb, NULL);
         lo.checkpoint_bytes = v >= 1 ? (size_t)v : 1;
     }
-    char url[300];
+    char url[300], self[300];
     server_url(url, sizeof(url), host, port);
-    lo.url = url;
+    advertised(self, sizeof(self), adv, host, port);
+    lo.url = self;
 
     /* Signals are taken by sigwait on this thread alone: block them before
      * any thread starts, so that every thread inherits the mask. */
@@ -264,6 +295,7 @@ int ks_cmd_serve(int argc, char **argv)
         if (port == 0) {
             port = ks_http_port(standby);
             server_url(url, sizeof(url), host, port);
+            advertised(self, sizeof(self), adv, host, port);
         }
     }
     struct ks_live *live;
@@ -306,8 +338,9 @@ int ks_cmd_serve(int argc, char **argv)
     }
     if (port == 0) {
         server_url(url, sizeof(url), host, ks_http_port(h));
+        advertised(self, sizeof(self), adv, host, ks_http_port(h));
     }
-    if (ks_live_set_url(live, url) != 0) {
+    if (ks_live_set_url(live, self) != 0) {
         ks_http_stop(h);
         ks_bus_sub_stop(sub);
         ks_live_close(live);
@@ -318,6 +351,11 @@ int ks_cmd_serve(int argc, char **argv)
         ks_bus_sub_start(sub);
     }
     fprintf(stderr, "listening on %s\n", url);
+    if (strcmp(url, self) != 0) {
+        fprintf(stderr, "kintsugi: standbys and refused commands name this server %s "
+                        "(--advertise)\n",
+                self);
+    }
     fflush(stderr);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {

@@ -284,4 +284,22 @@ check quiet_guard_status_is_the_servers until_ok 5 quiet_guard
 check quiet_reconcile_is_the_servers bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $QTOK' '$URL/v1/reconcile')\" = \"\$($K reconcile --json --db $QDB)\" ]"
 stop "$PID"
 
+# ---- the name others see: --advertise, or the machine's name for a wildcard host ----
+ADB=$T/adv.db
+check advertise_not_a_url exit_is 2 "$K" serve --advertise kintsugi-1:8080 --db "$ADB"
+"$K" serve --listen 0.0.0.0:0 --db "$ADB" --clock event 2>"$T/adv0.err" &
+APID=$!
+PIDS+=("$APID")
+adv_port() { sed -n 's/^listening on http:\/\/0\.0\.0\.0:\([0-9]*\)$/\1/p' "$T/adv0.err" | head -1; }
+check wildcard_listens until_ok 20 bash -c "grep -q '^listening on http://0.0.0.0:' '$T/adv0.err'"
+named_by_host() {
+    "$K" guard pause amazon --by x --db "$ADB" 2>&1 | grep -qF "(kintsugi serve at http://$(hostname):$(adv_port), since"
+}
+check wildcard_named_by_the_machine named_by_host
+stop "$APID"
+check advertised_starts start adv1 "$ADB" --clock event --advertise http://kintsugi-1.internal:9
+check advertised_name_in_refusal bash -c "'$K' guard pause amazon --by x --db '$ADB' 2>&1 | grep -qF '(kintsugi serve at http://kintsugi-1.internal:9, since'"
+check advertised_said_at_start grep -qF 'name this server http://kintsugi-1.internal:9 (--advertise)' "$T/adv1.err"
+stop "$PID"
+
 echo "RESULT passed=$passed failed=$failed"
