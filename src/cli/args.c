@@ -142,6 +142,12 @@ void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out)
     if (spec->details) {
         fprintf(out, "\n%s\n", spec->details);
     }
+    if (!spec->details || !strstr(spec->details, "exit status")) {
+        /* every command keeps this convention (src/cli/cli.h, KS_EXIT_*) */
+        fprintf(out, "\nexit status: 0 done, 1 it failed (nothing found by that name, a refused "
+                     "change, the\ndatabase; the message says which), 2 usage or configuration "
+                     "error.\n");
+    }
 }
 
 struct ks_opt *ks_cli_opt(const struct ks_cmd_spec *spec, const char *name)
