@@ -21,12 +21,13 @@ static struct ks_opt opts[] = {
     {"out", 1, "write the events to FILE ('-' = stdout, the default)", 0, NULL},
     {"truth", 1, "write the ground truth (expected incidents, JSON) to FILE", 0, NULL},
     {"list-faults", 0, "list the faults and what each must cause, then exit", 0, NULL},
+    {"json", 0, "--list-faults: as JSON, [{\"fault\",\"type\",\"summary\"}]", 0, NULL},
 };
 
 static struct ks_cmd_spec spec = {
     "kintsugi simulate [--seed N] [--start TS] [--duration D] [--channels N] [--skus N]\n"
     "                         [--cycle D] [--fault NAME]... [--out FILE|-] [--truth FILE]\n"
-    "                         [--list-faults]",
+    "                         [--list-faults [--json]]",
     "Write the event stream of a simulated multi-channel shop, with injected faults.",
     "The shop: channels that receive an inventory cycle (one `inventory` event per\n"
     "listed SKU, then a `sync`) every --cycle, orders that drain a shared stock and\n"
@@ -48,8 +49,10 @@ static struct ks_cmd_spec spec = {
     "  kintsugi simulate --list-faults\n"
     "\n"
     "'all' leaves out volume-drop when the run is too short for it (it needs 24 h of\n"
-    "history: --duration 29h or more). Exit status: 0 ok, 1 write failure, 2 usage\n"
-    "(an unknown fault prints the list).",
+    "history: --duration 29h or more).\n"
+    "\n"
+    "exit status: 0 written, 1 a file could not be written, 2 usage (an unknown fault\n"
+    "prints the list).",
     opts,
     sizeof(opts) / sizeof(opts[0]),
 };
@@ -62,6 +65,27 @@ static void list_faults(FILE *out)
                 ks_sim_fault_table[f].summary);
     }
     fprintf(out, "  %-17s %-19s %s\n", "all", "", "every fault above");
+}
+
+static void list_faults_json(FILE *out)
+{
+    struct ks_buf b = {0};
+    struct ks_json j;
+    ks_json_init(&j, &b, 0);
+    ks_json_arr_begin(&j);
+    for (int f = 0; f < KS_SIM_NFAULTS; f++) {
+        ks_json_obj_begin(&j);
+        ks_json_key(&j, "fault");
+        ks_json_str(&j, ks_sim_fault_table[f].name);
+        ks_json_key(&j, "type");
+        ks_json_str(&j, ks_sim_fault_table[f].type);
+        ks_json_key(&j, "summary");
+        ks_json_str(&j, ks_sim_fault_table[f].summary);
+        ks_json_obj_end(&j);
+    }
+    ks_json_arr_end(&j);
+    fprintf(out, "%s\n", b.p);
+    ks_buf_fini(&b);
 }
 
 static int parse_int(const char *name, const char *s, long lo, long hi, long *out)
@@ -135,8 +159,16 @@ int ks_cmd_simulate(int argc, char **argv)
         ks_cli_error("simulate takes no arguments, only options (see --help)");
         return KS_EXIT_USAGE;
     }
+    if (ks_cli_opt(&spec, "json")->set && !ks_cli_opt(&spec, "list-faults")->set) {
+        ks_cli_error("--json goes with --list-faults (the stream itself is NDJSON already)");
+        return KS_EXIT_USAGE;
+    }
     if (ks_cli_opt(&spec, "list-faults")->set) {
-        list_faults(stdout);
+        if (ks_cli_opt(&spec, "json")->set) {
+            list_faults_json(stdout);
+        } else {
+            list_faults(stdout);
+        }
         return KS_EXIT_OK;
     }
 

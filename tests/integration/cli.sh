@@ -6,6 +6,15 @@ set -u
 
 check help_exits_0 exit_is 0 "$K" --help
 check every_command_has_help bash -c "for c in ingest incidents incident deadletters check-config simulate demo guard feed action reconcile hooks; do $K \$c --help | grep -q usage: || exit 1; done"
+# the faults as JSON: every one the text list names, with its incident type
+faults_json() {
+    local text json
+    text=$("$K" simulate --list-faults | awk 'NR > 1 && $1 != "all" {print $1 " " $2}')
+    json=$("$K" simulate --list-faults --json | jq -r '.[] | "\(.fault) \(.type)"')
+    [ -n "$json" ] && [ "$text" = "$json" ]
+}
+check simulate_list_faults_json faults_json
+check simulate_json_alone_is_usage exit_is 2 "$K" simulate --json
 # and says what its exit status means, which scripts rely on
 check every_help_has_exit_status bash -c "for c in ingest serve publish incidents incident deadletters check-config simulate demo guard feed action reconcile hooks messages report review remedy token cost; do $K \$c --help | grep -q '^exit status: 0 ' || { echo \$c; exit 1; }; done"
 check unknown_command_exits_2 exit_is 2 "$K" frobnicate
