@@ -29,12 +29,15 @@ void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err)
 {
     int st = status_of(err->rc);
     ks_buf_fini(&resp->body);
+    struct ks_buf msg = {0};
+    ks_api_hint(err->msg, &msg);
     ks_http_error(resp, st,
                   st == 400   ? "invalid"
                   : st == 404 ? "not_found"
                   : st == 409 ? "conflict"
                               : "unavailable",
-                  "%s", err->msg);
+                  "%s", msg.p ? msg.p : "");
+    ks_buf_fini(&msg);
 }
 
 int ks_api_body_object(const struct ks_http_req *req, struct ks_http_resp *resp)

@@ -147,6 +147,10 @@ void ks_live_free(struct ks_live *l);
 
 /* An error answer for err: 400 invalid, 404 not_found, 409 conflict, else 503. */
 void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err);
+/* msg with the commands it names as a way out (kintsugi incident note 3 ...)
+ * written as the API's routes (POST /v1/incidents/3/note), appended to out
+ * (hint.c). */
+void ks_api_hint(const char *msg, struct ks_buf *out);
 /* s as a positive id; 0 after answering 400 ("WHERE: 'S' is not WHAT"). */
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp);
 /* 0 when the request has no body or a JSON object; -1 after answering 400

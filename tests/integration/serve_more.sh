@@ -130,6 +130,13 @@ END=$(get /v1/feed/amazon | jq .cursor)
 check feed_at_its_end_is_empty [ "$(get "/v1/feed/amazon?since=$END" | jq -c '[.changes, .cursor]')" = "[[],$END]" ]
 check feed_past_its_end_409 status_is 409 GET "/v1/feed/amazon?since=$((END + 1))" "$VIEW"
 check feed_past_its_end_says_so grep -q "is past the end of amazon's feed (its last change is $END)" "$T/body"
+# the way out it names is the API's route, not a command the server would refuse
+check feed_past_its_end_names_the_route grep -qF "read the whole state (GET /v1/feed/amazon?state=1) and go on" "$T/body"
+# a step ticked twice: the second records nothing (409) and points to the note route
+check step_ticked status_is 200 POST /v1/incidents/1/steps/diagnose_system "$RESP" '{"status":"done"}'
+check step_ticked_again_409 status_is 409 POST /v1/incidents/1/steps/diagnose_system "$RESP" '{"status":"done"}'
+check step_again_names_the_route grep -qF "step diagnose_system is already done (by bob at " "$T/body"
+check step_again_note_route grep -qF "nothing recorded (add a note: POST /v1/incidents/1/note)" "$T/body"
 check incidents_unknown_type_400 status_is 400 GET '/v1/incidents?type=bogus' "$VIEW"
 check incidents_known_type_200 status_is 200 GET '/v1/incidents?type=external' "$VIEW"
 # A dry run that is not a boolean is refused, never taken for a real rollback.

@@ -8,6 +8,7 @@
  * (ks_malloc, on its threads too) is freed once it has stopped.
  */
 #include "../../src/http/http.h"
+#include "../../src/serve/serve_int.h"
 #include "t.h"
 
 #include <arpa/inet.h>
@@ -980,8 +981,41 @@ static void run_all(void)
     RUN(stop_finishes_a_slow_request_in_progress);
 }
 
+/* The API's errors name routes where the messages name commands
+ * (src/serve/hint.c). */
+static void api_hint_names_routes(void)
+{
+    static const char *const cases[][2] = {
+        {"step x is already done (by al at T); nothing recorded (add a note: kintsugi incident "
+         "note 12 TEXT --by NAME)",
+         "step x is already done (by al at T); nothing recorded (add a note: POST "
+         "/v1/incidents/12/note)"},
+        {"step z waits for an approval: kintsugi action approve 4 zero_channel --by NAME",
+         "step z waits for an approval: POST /v1/actions/4/approve {\"action\": \"zero_channel\"}"},
+        {"amazon holds values of incident 3: roll it back (kintsugi guard rollback 3) or accept "
+         "it (kintsugi guard accept 3) first",
+         "amazon holds values of incident 3: roll it back (POST /v1/guard/rollback "
+         "{\"incident\": 3}) or accept it (POST /v1/guard/accept {\"incident\": 3}) first"},
+        {"no proposed 'x' (see kintsugi action list)", "no proposed 'x' (see GET /v1/actions)"},
+        {"read the whole state (kintsugi feed amazon/us --state) and go on",
+         "read the whole state (GET /v1/feed/amazon%2Fus?state=1) and go on"},
+        {"no message 9 (kintsugi messages lists them)", "no message 9 (GET /v1/messages lists them)"},
+        /* not a command it knows, or not all of one: as it is */
+        {"kintsugi messagesx; kintsugi guard rollback N; kintsugi serve at http://h:1",
+         "kintsugi messagesx; kintsugi guard rollback N; kintsugi serve at http://h:1"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ks_buf b = {0};
+        ks_api_hint(cases[i][0], &b);
+        CHECK_STR(b.p ? b.p : "", cases[i][1]);
+        ks_buf_fini(&b);
+    }
+}
+
 int main(void)
 {
+    RUN(api_hint_names_routes);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     threads = 0;
     run_all();
