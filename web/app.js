@@ -862,14 +862,21 @@
     actions.forEach(function (a) { byStep[a.step] = a; });
     var phase = '';
     return '<h2>Playbook checklist</h2><ol class="steps" id="checklist">' + (inc.checklist || []).map(function (s) {
-      var mark = s.status === 'done' ? '✓' : s.status === 'skip' ? '↷' : s.status === 'pending' ? '○' : '◐';
+      // left_to_person: an automated step kintsugi could not do (its hook is
+      // not configured or gave up), waiting for a person to do it and tick it
+      var left = s.status === 'left_to_person';
+      var mark = s.status === 'done' ? '✓' : s.status === 'skipped' ? '↷' : s.status === 'pending' ? '○' : left ? '✋' : '◐';
       var ph = s.phase !== phase ? '<div class="phase">' + esc(s.phase) + '</div>' : '';
       phase = s.phase;
       var act = byStep[s.step], doing = '';
-      if (s.status !== 'done' && s.status !== 'skip' && inc.status !== 'resolved') {
-        if (s.kind === 'manual' && can('responder')) {
+      if (s.status !== 'done' && s.status !== 'skipped' && inc.status !== 'resolved') {
+        if (left) {
+          doing = '<div class="row do"><span class="chip warn" data-field="step-left">waiting for a person: kintsugi could not do it ' +
+            '(see the timeline); do it by hand, then tick it</span></div>';
+        }
+        if ((s.kind === 'manual' || left) && can('responder')) {
           var nid = 'stepnote-' + inc.id + '-' + s.step;
-          doing = '<form class="row do" data-form="step" data-id="' + inc.id + '" data-step="' + esc(s.step) + '">' +
+          doing += '<form class="row do" data-form="step" data-id="' + inc.id + '" data-step="' + esc(s.step) + '">' +
             '<label class="muted" for="' + esc(nid) + '">note</label><input id="' + esc(nid) + '" name="note" autocomplete="off" placeholder="optional for done, why for skip">' +
             '<button type="submit" data-act="step-done" value="done">Done</button>' +
             '<button type="submit" data-act="step-skip" value="skip" class="ghost">Skip</button></form>';
@@ -882,7 +889,7 @@
       return '<li class="step ' + esc(s.status) + '" data-step="' + esc(s.step) + '">' + ph +
         '<span class="mark" aria-hidden="true">' + mark + '</span><b>' + esc(s.text) + '</b> ' +
         '<span class="chip" data-field="step-status">' + esc(s.status) + '</span> <span class="muted">' + esc(s.kind) +
-        (s.by ? ' · ' + esc(s.by) + ' ' + when(s.at) : '') + (s.note ? ' · “' + esc(s.note) + '”' : '') + '</span>' +
+        (s.by ? ' · ' + esc(s.by) + ' ' + when(s.at) : left ? ' · since ' + when(s.at) : '') + (s.note ? ' · “' + esc(s.note) + '”' : '') + '</span>' +
         doing + '</li>';
     }).join('') + '</ol>';
   }

@@ -248,18 +248,20 @@ static void print_human(const char *detail)
         json_array_foreach(cl, k, st)
         {
             const char *status = json_string_value(json_object_get(st, "status"));
+            /* an automated step kintsugi could not do waits for a person */
+            int left = strcmp(status, "left_to_person") == 0;
             const char *mark = strcmp(status, "done") == 0       ? "[x]"
                                : strcmp(status, "proposed") == 0 ? "[?]"
+                               : left                            ? "[!]"
                                : strcmp(status, "pending") == 0  ? "[ ]"
                                                                  : "[-]";
-            const char *who = json_string_value(json_object_get(st, "by"));
             printf("  %s %-8s %-26s %s%s%s%s\n", mark,
                    json_string_value(json_object_get(st, "phase")),
                    json_string_value(json_object_get(st, "step")),
                    json_string_value(json_object_get(st, "text")),
                    strcmp(status, "done") && strcmp(status, "pending") ? " - " : "",
                    strcmp(status, "done") && strcmp(status, "pending") ? status : "",
-                   who ? "" : "");
+                   left ? " (kintsugi could not do it: do it by hand, then tick it)" : "");
         }
     }
     printf("\ntimeline:\n");

@@ -48,12 +48,17 @@ struct ks_rd {
     int io;
     unsigned char *scratch; /* a value that straddles two parts */
     size_t scap;
+    uint32_t version; /* of the state being read, once its header is */
 };
 /* 9: incidents opened by alerts from other tools (struct ks_alert_inc).
  * 11: the same as 10 and the sections after the end mark, which a state of
  * version 11 must hold (a state cut at its first end mark is damaged, not
- * one of version 10); 10 still loads, without them. */
-#define CK_VERSION 11U
+ * one of version 10); 10 still loads, without them.
+ * 12: the same bytes as 11; a step's status may be KS_SS_LEFT (an automated
+ * step left to a person), which a state of version 10 or 11 never holds (so
+ * there it is damaged, and a build that reads up to 11 refuses a state of 12
+ * by its version instead of misreading it). 10 and 11 still load. */
+#define CK_VERSION 12U
 #define CK_VERSION_OLDEST 10U
 
 static void w_flush(struct ks_wr *w)
@@ -765,7 +770,7 @@ static struct ks_incident *r_incident(struct ks_rd *r)
         inc->steps[i].at = ks_rd_i64(r);
         inc->steps[i].by = ks_rd_str(r);
         inc->steps[i].note = ks_rd_str(r);
-        if (inc->steps[i].status > KS_SS_NA) {
+        if (inc->steps[i].status > (r->version >= 12 ? KS_SS_LEFT : KS_SS_NA)) {
             r->bad = 1;
         }
     }
@@ -986,7 +991,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
 enum ks_rc ks_engine_load_parts(struct ks_engine *e, uint64_t total, ks_ck_get_fn get, void *ctx,
                                 struct ks_err *err)
 {
-    struct ks_rd rd = {NULL, 0, 0, total, 0, get, ctx, err, 0, NULL, 0};
+    struct ks_rd rd = {NULL, 0, 0, total, 0, get, ctx, err, 0, NULL, 0, 0};
     enum ks_rc rc = load(e, &rd, err);
     ks_free(rd.scratch);
     return rc;
@@ -1007,6 +1012,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
                           "to %u (ingest the input again into a new database)",
                           version, CK_VERSION_OLDEST, CK_VERSION);
     }
+    r->version = version;
     e->clock = ks_rd_i64(r);
     e->upd_seq = ks_rd_u32(r);
     e->timer_seq = ks_rd_u64(r);

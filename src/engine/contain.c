@@ -33,8 +33,71 @@ void ks_eng_hook(struct ks_engine *e, struct ks_incident *inc, const char *actio
               action, key.p);
 }
 
-void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, int attempt,
-                           int ok, int final, const char *detail)
+ks_time ks_engine_hook_requested(const char *body)
+{
+    /* ks_eng_hook writes "at" right after the action, incident, type and
+     * severity, none of which can hold it: the first one is the call's */
+    const char *p = body ? strstr(body, ",\"at\":\"") : NULL;
+    const char *end = p ? strchr(p + 7, '"') : NULL;
+    ks_time t;
+    if (!end || ks_time_parse(p + 7, (size_t)(end - p - 7), &t, NULL) != 0) {
+        return KS_TIME_NONE;
+    }
+    return t;
+}
+
+/* The automated step that asked for a call for action at requested, among
+ * the steps with that action kintsugi took care of (done by it, or left to
+ * a person; a step a person ticked is theirs): the one taken at that very
+ * instant, else the one taken last before it (taken at the instant of a
+ * late event, behind the clock); the first one when requested is unknown
+ * (a result journaled without it). -1 when there is none. */
+static int hook_step(const struct ks_incident *inc, const char *action, ks_time requested)
+{
+    size_t n;
+    const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
+    int found = -1;
+    for (size_t i = 0; i < n && i < inc->nsteps; i++) {
+        const struct ks_step *st = &inc->steps[i];
+        int kintsugis = st->status == KS_SS_LEFT ||
+                        (st->status == KS_SS_DONE && st->by && !strcmp(st->by, "kintsugi"));
+        if (d[i].kind != KS_STEP_AUTO || !d[i].action || strcmp(d[i].action, action) != 0 ||
+            !kintsugis) {
+            continue;
+        }
+        if (requested == KS_TIME_NONE || st->at == requested) {
+            return (int)i;
+        }
+        if (st->at < requested && (found < 0 || st->at > inc->steps[found].at)) {
+            found = (int)i;
+        }
+    }
+    return found;
+}
+
+/* The step of the call is left to a person, or (ok) kintsugi's again after
+ * a call made again went through, unless a person ticked it meanwhile. Its
+ * instant stays the one kintsugi took it at: the same whenever the outcome
+ * came. */
+static void hook_step_outcome(struct ks_engine *e, struct ks_incident *inc, const char *action,
+                              ks_time requested, int ok)
+{
+    int i = hook_step(inc, action, requested);
+    if (i < 0) {
+        return;
+    }
+    size_t n;
+    const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
+    struct ks_step *st = &inc->steps[i];
+    if (!ok && st->status == KS_SS_DONE) {
+        ks_pb_mark(e, inc, d[i].key, KS_SS_LEFT, NULL, st->at, NULL);
+    } else if (ok && st->status == KS_SS_LEFT) {
+        ks_pb_mark(e, inc, d[i].key, KS_SS_DONE, "kintsugi", st->at, NULL);
+    }
+}
+
+void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, ks_time requested,
+                           int attempt, int ok, int final, const char *detail)
 {
     struct ks_incident *inc = ks_inc_get(e, id);
     if (!inc) {
@@ -42,18 +105,14 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
     }
     ks_time at = e->clock == KS_TIME_NONE ? 0 : e->clock;
     if (attempt == 0) {
-        /* Known when the hook was asked for: its entry is stamped then (the
-         * instant its step was done), the same however the input was split
-         * and whenever the shell looked. */
-        size_t n;
-        const struct ks_step_def *d = ks_pb_steps((enum ks_itype)inc->type, &n);
-        for (size_t i = 0; i < n && i < inc->nsteps; i++) {
-            const struct ks_step *st = &inc->steps[i];
-            if (d[i].kind == KS_STEP_AUTO && d[i].action && !strcmp(d[i].action, action) &&
-                st->status == KS_SS_DONE && st->at != KS_TIME_NONE && st->at < at) {
-                at = st->at;
-                break;
-            }
+        /* Known when the call was asked for: its entry is stamped then, the
+         * same however the input was split and whenever the shell looked
+         * (a call journaled without that instant: when its step was taken). */
+        int i = hook_step(inc, action, requested);
+        if (requested != KS_TIME_NONE && requested < at) {
+            at = requested;
+        } else if (requested == KS_TIME_NONE && i >= 0 && inc->steps[i].at < at) {
+            at = inc->steps[i].at;
         }
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Hook %s is not configured (%s): do it by hand and tick the step", action,
@@ -69,6 +128,9 @@ void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, 
         ks_inc_tl(e, inc, at, KS_TL_ACTION, "kintsugi",
                   "Hook %s gave up after %d attempts (%s): do it by hand and tick the step", action,
                   attempt, detail);
+    }
+    if (attempt == 0 || ok || final) {
+        hook_step_outcome(e, inc, action, requested, ok);
     }
 }
 
@@ -193,7 +255,7 @@ static void step_hook(struct ks_engine *e, struct ks_incident *inc, const char *
                       const char *action, ks_time at)
 {
     int i = ks_pb_index(inc, step);
-    if (i < 0 || inc->steps[i].status == KS_SS_DONE) {
+    if (i < 0 || ks_ss_taken(inc->steps[i].status)) {
         return;
     }
     struct ks_buf b = {0};
@@ -341,7 +403,7 @@ void ks_contain_supplier(struct ks_engine *e, struct ks_incident *inc, const str
     }
     if (is_major) {
         int idx = ks_pb_index(inc, "contact_supplier");
-        if (idx >= 0 && inc->steps[idx].status != KS_SS_DONE) {
+        if (idx >= 0 && !ks_ss_taken(inc->steps[idx].status)) {
             char detail[256];
             snprintf(detail, sizeof(detail), "{\"po\":\"%s\",\"supplier\":\"%s\",\"sellable\":%lld,"
                                              "\"expected\":%lld}",

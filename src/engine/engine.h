@@ -308,9 +308,20 @@ enum ks_rc ks_engine_approve(struct ks_engine *e, int64_t id, const char *action
 /* [{"incident","action","step","status","proposed_at","by","at"}] of every step that
  * waits for or had an approval. */
 void ks_engine_actions_json(const struct ks_engine *e, struct ks_buf *out);
-/* Records a hook attempt's outcome in the incident's timeline and checklist. */
-void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, int attempt,
-                           int ok, int final, const char *detail);
+/* The instant kintsugi asked for the hook call whose JSON body (struct
+ * ks_hook_effect's body, the outbox row's) is body: its "at". KS_TIME_NONE
+ * when body has none. The shell passes it back with each of the call's
+ * results (ks_engine_hook_result). */
+ks_time ks_engine_hook_requested(const char *body);
+/* Records a hook attempt's outcome in the incident's timeline and checklist.
+ * requested is the instant the call was asked for (ks_engine_hook_requested;
+ * KS_TIME_NONE if unknown); attempt 0 means that no hook is configured for
+ * the action. The automated step that asked for the call is left to a person
+ * (status left_to_person, docs/CONTAINMENT.md) when its hook is not
+ * configured or gave up (final), and done by kintsugi after all when a call
+ * made again goes through (ok) before a person ticked it. */
+void ks_engine_hook_result(struct ks_engine *e, int64_t id, const char *action, ks_time requested,
+                           int attempt, int ok, int final, const char *detail);
 /* Reconciliation: guarded quantities against the latest `stock` (all
  * locations), differences with oversell risks (guarded > available) first.
  * channel NULL = all channels; limit > 0 writes only the first limit items (the

@@ -290,8 +290,22 @@ enum ks_step_status {
     KS_SS_SKIPPED,
     KS_SS_PROPOSED, /* waits for a person's approval */
     KS_SS_APPROVED,
-    KS_SS_NA /* does not apply to this incident (another branch of the procedure) */
+    KS_SS_NA, /* does not apply to this incident (another branch of the procedure) */
+    /* An automated step kintsugi asked a hook for, left to a person: the
+     * hook is not configured, or gave up after its retries. A person ticks
+     * it (done or skip); the playbook treats it as done, so that nothing
+     * is asked for again and what follows does not depend on when the
+     * hook's outcome came (docs/CONTAINMENT.md). The last value a
+     * checkpoint may hold, from its version 12 (checkpoint.c). */
+    KS_SS_LEFT
 };
+/* Whether kintsugi counts a step as taken care of: done, or left to a
+ * person. Every path that decides whether to do or ask for a step again
+ * asks this, not for KS_SS_DONE alone. */
+static inline int ks_ss_taken(unsigned status)
+{
+    return status == KS_SS_DONE || status == KS_SS_LEFT;
+}
 enum ks_phase { KS_PH_CONTAIN, KS_PH_DIAGNOSE, KS_PH_RESOLVE, KS_PH_VERIFY };
 
 /* A playbook step as data (playbook.c). */

@@ -5,7 +5,9 @@
  * (kintsugi does it and records it), manual (a person ticks it with `kintsugi
  * incident step`), or approval (kintsugi proposes, a person whose role allows
  * it approves with `kintsugi action approve`). Steps of a branch that does
- * not apply to an incident are marked n/a when the branch is known.
+ * not apply to an incident are marked n/a when the branch is known. An
+ * automated step whose hook is not configured or gave up is left to a person
+ * (left_to_person, contain.c), who ticks it as a manual one.
  */
 #include "engine_int.h"
 
@@ -103,7 +105,8 @@ const struct ks_step_def *ks_pb_steps(enum ks_itype type, size_t *n)
     }
 }
 
-static const char *status_names[] = {"pending", "done", "skipped", "proposed", "approved", "n/a"};
+static const char *status_names[] = {"pending",  "done", "skipped",       "proposed",
+                                     "approved", "n/a",  "left_to_person"};
 static const char *phase_names[] = {"contain", "diagnose", "resolve", "verify"};
 static const char *kind_names[] = {"automated", "manual", "approval"};
 

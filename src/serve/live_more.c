@@ -297,7 +297,10 @@ static enum ks_rc op_hook_result(struct ks_live *l, json_t *j, const char *actor
                                           "required");
     }
     int64_t incident = json_integer_value(json_object_get(j, "incident"));
+    /* absent from a command journaled before it was carried: unknown */
+    json_t *req = json_object_get(j, "requested_at");
     ks_engine_hook_result(l->a.eng, incident, action,
+                          json_is_integer(req) ? json_integer_value(req) : KS_TIME_NONE,
                           (int)json_integer_value(json_object_get(j, "attempt")),
                           json_is_true(json_object_get(j, "ok")),
                           json_is_true(json_object_get(j, "final")), detail);
@@ -396,6 +399,12 @@ static void result_cmd(struct ks_buf *b, const struct ks_hook_row *d, const stru
     ks_json_escape(b, d->key, strlen(d->key));
     ks_buf_printf(b, ",\"incident\":%lld,\"action\":", (long long)d->incident);
     ks_json_escape(b, d->action, strlen(d->action));
+    /* the instant the call was asked for, as the row's body has it: the
+     * result is stamped by it whenever it came (ks_engine_hook_result) */
+    ks_time req = ks_engine_hook_requested(d->body);
+    if (req != KS_TIME_NONE) {
+        ks_buf_printf(b, ",\"requested_at\":%lld", (long long)req);
+    }
     ks_buf_printf(b, ",\"attempt\":%d,\"ok\":%s,\"final\":%s,\"status\":\"%s\",\"attempts\":%d,"
                      "\"next_at\":",
                   t->attempt, t->ok ? "true" : "false", t->final ? "true" : "false", t->status,

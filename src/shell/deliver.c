@@ -117,8 +117,8 @@ static int record(void *ctx, const void *row, const void *try)
         p->sh->delivered(p->sh->delivered_ctx, "hook calls", p->st->done, p->st->retrying,
                          p->st->failed, p->st->unconfigured);
     }
-    ks_engine_hook_result(p->sh->eng, d->incident, d->action, t->attempt, t->ok, t->final,
-                          t->detail);
+    ks_engine_hook_result(p->sh->eng, d->incident, d->action, ks_engine_hook_requested(d->body),
+                          t->attempt, t->ok, t->final, t->detail);
     KS_GROW(p->out, p->capout, p->nout + 1);
     p->out[p->nout++] = (struct hook_outcome){ks_strdup(d->key), ks_strdup(t->detail), t->status,
                                               t->attempts, t->next_at};

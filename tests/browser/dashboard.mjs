@@ -297,6 +297,23 @@ try {
     const now = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).find((x) => x.key === h.key);
     eq(['failed', 1], [now.status, now.attempts], 'the API after the new attempt');
   });
+  // the step whose hook gave up again waits for a person, who ticks it here
+  await check('a_step_left_to_a_person_is_ticked_on_the_incident_page', async () => {
+    const h = (await api(process.env.KS_VIEWER, '/v1/hooks?status=failed')).filter((x) => OPEN.includes(x.incident))[0];
+    const inc = await api(process.env.KS_VIEWER, `/v1/incidents/${h.incident}`);
+    const st = inc.checklist.find((s) => s.action === h.action && s.kind === 'automated');
+    eq(['left_to_person', null], [st.status, st.by], 'the step in the API before');
+    await rob.goto(`${URL}/#/incident/${h.incident}`, { waitUntil: 'networkidle0' });
+    const li = `#checklist li[data-step="${st.step}"]`;
+    await rob.waitForSelector(li);
+    await waitText(rob, `${li} [data-field=step-status]`, /^left_to_person$/);
+    await waitText(rob, `${li} [data-field=step-left]`, /waiting for a person/);
+    await rob.type(`${li} input[name=note]`, 'stopped the import in the OMS by hand');
+    await rob.click(`${li} button[data-act=step-done]`);
+    await waitText(rob, `${li} [data-field=step-status]`, /^done$/);
+    const after = (await api(process.env.KS_VIEWER, `/v1/incidents/${h.incident}`)).checklist.find((s) => s.step === st.step);
+    eq(['done', 'rob'], [after.status, after.by], 'the step in the API after');
+  });
 
   // ---- dead letters ----------------------------------------------------------------
   await check('dead_letters_listed_and_replayed', async () => {

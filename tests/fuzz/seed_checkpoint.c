@@ -1,11 +1,16 @@
 /*
  * seed_checkpoint.c - makes the seeds of fuzz_checkpoint: the engine state
- * saved after the events of each NDJSON file given, one file each.
+ * saved after the events of each NDJSON file given, one file each, named
+ * after the file's directory. With --left, every hook call is then reported
+ * as not configured (as the shell does when kintsugi.yaml has no hook for
+ * its action), so that the automated steps that asked for them are left to a
+ * person, and the seed is named NAME-left.
  *
  *   cc -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -o build/seed_checkpoint \
  *      tests/fuzz/seed_checkpoint.c build/san/libkintsugi.a \
  *      $(pkg-config --libs sqlite3 yaml-0.1 jansson libcurl libcrypto libmicrohttpd) -lm -lpthread
- *   build/seed_checkpoint tests/fuzz/corpus-checkpoint tests/scenarios/NAME/events.ndjson ...
+ *   build/seed_checkpoint [--left] tests/fuzz/corpus-checkpoint \
+ *      tests/scenarios/NAME/events.ndjson ...
  */
 #include "../../src/engine/engine.h"
 
@@ -15,8 +20,11 @@
 
 int main(int argc, char **argv)
 {
+    int left = argc > 1 && strcmp(argv[1], "--left") == 0;
+    argv += left;
+    argc -= left;
     if (argc < 3) {
-        fprintf(stderr, "usage: seed_checkpoint OUTDIR FILE.ndjson...\n");
+        fprintf(stderr, "usage: seed_checkpoint [--left] OUTDIR FILE.ndjson...\n");
         return 2;
     }
     struct ks_config cfg;
@@ -43,11 +51,19 @@ int main(int argc, char **argv)
         }
         free(line);
         fclose(f);
+        const struct ks_hook_effect *he = NULL;
+        size_t nh = left ? ks_engine_hooks(e, &he) : 0;
+        for (size_t k = 0; k < nh; k++) {
+            ks_engine_hook_result(e, he[k].incident, he[k].action,
+                                  ks_engine_hook_requested(he[k].body), 0, 0, 1,
+                                  "no hook is configured");
+        }
         struct ks_buf b = {0};
         ks_engine_save(e, &b);
         char path[4096], copy[4096];
         snprintf(copy, sizeof(copy), "%s", argv[i]);
-        snprintf(path, sizeof(path), "%s/%s", argv[1], basename(dirname(copy)));
+        snprintf(path, sizeof(path), "%s/%s%s", argv[1], basename(dirname(copy)),
+                 left ? "-left" : "");
         FILE *o = fopen(path, "wb");
         if (!o || fwrite(b.p, 1, b.len, o) != b.len || fclose(o) != 0) {
             perror(path);

@@ -176,12 +176,27 @@ HK=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].key')
 HOLD=$("$K" hooks --json --status unconfigured --db "$T/hk.db" | jq -r 'map(select(.action == "hold_orders"))[0].key')
 HINC=$("$K" hooks --json --status failed --db "$T/hk.db" | jq -r '.[0].incident')
 check hook_failed_for_good bash -c "[ -n '$HK' ] && [ '$HK' != null ] && [ -n '$HOLD' ] && [ '$HOLD' != null ]"
+# An automated step kintsugi could not do (its hook gave up, or has none) is
+# left to a person: shown as waiting for them, in JSON and in text.
+step_is() { # STEP STATUS BY: the step of incident HINC in hk.db
+    "$K" incident show "$HINC" --json --db "$T/hk.db" |
+        jq -e --arg s "$1" --arg st "$2" --arg by "$3" '.checklist[] | select(.step == $s) | .status == $st and (.by // "-") == $by' >/dev/null
+}
+check step_left_when_its_hook_gave_up step_is stop_order_import left_to_person -
+check step_left_when_its_hook_is_not_configured step_is hold_orders left_to_person -
+check step_left_in_text bash -c "$K incident show $HINC --db $T/hk.db | grep -q '^  \[!\] contain  hold_orders .* - left_to_person (kintsugi could not do it: do it by hand, then tick it)\$'"
 check hooks_list_shows_keys bash -c "$K hooks --db $T/hk.db | grep -q '^INCIDENT .* KEY .*LAST RESULT' && $K hooks --db $T/hk.db | grep -q ' $HK '"
 check hook_retry_fails_again bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 0 delivered, 1 failed for good'"
 printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null", retries: 0}\n' >"$T/hk.yaml"
 check hook_retry_by_hand bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 1 delivered'"
 check hook_retry_row_done bash -c "$K hooks --json --db $T/hk.db | jq -e --arg k $HK 'map(select(.key == \$k))[0] | .status == \"done\" and .attempts == 1'"
 check hook_retry_timeline bash -c "$K incident show $HINC --json --db $T/hk.db | jq -e --arg k $HK '[.timeline[].text] | (map(select(. == \"Hook stop_order_import (key \" + \$k + \") made again by hand by rob\")) | length == 2) and (map(select(startswith(\"Hook stop_order_import gave up after 1 attempts (exit 3\"))) | length == 2) and (map(select(startswith(\"Hook stop_order_import attempt 1: ok\"))) | length == 1)'"
+# the call made again went through: kintsugi's record again, not a person's
+check step_done_by_kintsugi_after_the_retry step_is stop_order_import done kintsugi
+check step_done_by_kintsugi_not_ticked exit_is 1 "$K" incident step "$HINC" stop_order_import done --by ann --db "$T/hk.db"
+check step_left_ticked_done bash -c "$K incident step $HINC hold_orders done --by ann --note 'held in the OMS' --db $T/hk.db | grep -qx 'incident $HINC: step hold_orders done by ann'"
+check step_left_ticked_skip "$K" incident step "$HINC" extend_handling_time skip --by ann --note 'no promise to change' --db "$T/hk.db"
+check step_left_tick_recorded bash -c "$K incident show $HINC --json --db $T/hk.db | jq -e '(.checklist | map(select(.step == \"hold_orders\" or .step == \"extend_handling_time\")) | map([.status, .by]) == [[\"done\", \"ann\"], [\"skipped\", \"ann\"]]) and ([.timeline[] | select(.actor == \"ann\") | .text] == [\"Step hold_orders done by ann: held in the OMS\", \"Step extend_handling_time skipped by ann: no promise to change\"])' >/dev/null"
 check hook_retry_done_exits_1 exit_is 1 "$K" hooks retry "$HK" --config "$T/hk.yaml" --db "$T/hk.db"
 check hook_retry_done_says_why bash -c "$K hooks retry $HK --config $T/hk.yaml --db $T/hk.db 2>&1 | grep -q 'is done, not failed'"
 check hook_retry_unconfigured_refused bash -c "$K hooks retry $HOLD --config $T/hk.yaml --db $T/hk.db 2>&1 | grep -q 'no hook is configured for hold_orders: add one under hooks: in kintsugi.yaml'"

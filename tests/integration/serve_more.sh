@@ -75,6 +75,15 @@ check call_carries_the_idempotency_key [ "$(jq -r .key "$T/calls")" = "$KEY" ]
 check call_went_to_the_hook_url [ "$(jq -r .path "$T/calls")" = /hooks/stop-import ]
 unconfigured() { get '/v1/hooks?status=unconfigured' | jq -e 'map(.action) | sort == ["extend_handling_time", "hold_orders"]'; }
 check unconfigured_recorded until_ok 5 unconfigured
+# the steps of the calls not configured wait for a person; the one delivered is kintsugi's
+steps_are() { # the hook steps of incident ID as [[step, status, by]...]
+    local now
+    now=$(get "/v1/incidents/$ID" | jq -c '[.checklist[] | select(.action == "stop_order_import" or .action == "hold_orders" or .action == "extend_handling_time") | [.step, .status, .by]]')
+    [ "$now" = "$1" ] || { echo "steps: $now"; return 1; }
+}
+LEFT_TWO='[["stop_order_import","done","kintsugi"],["hold_orders","left_to_person",null],["extend_handling_time","left_to_person",null]]'
+LEFT_ONE='[["stop_order_import","done","kintsugi"],["hold_orders","done","kintsugi"],["extend_handling_time","left_to_person",null]]'
+check steps_left_to_a_person_when_not_configured until_ok 5 steps_are "$LEFT_TWO"
 check hooks_same_as_cli same /v1/hooks hooks --json
 check hooks_status_same_as_cli same '/v1/hooks?status=unconfigured' hooks --json --status unconfigured
 check hooks_bad_status_400 status_is 400 GET '/v1/hooks?status=nope' "$VIEW"
@@ -164,6 +173,7 @@ dls_same() {
 check deadletters_survive_kill dls_same
 check hook_result_survives_kill on_timeline
 check hook_still_done delivered
+check steps_left_survive_kill steps_are "$LEFT_TWO"
 sleep 1.5
 check no_second_call [ "$(grep -c . "$T/calls")" = 1 ]
 # The engine's state (after a restart it is the saved one) is what the CLI reads.
@@ -196,11 +206,14 @@ retried_tl() {
 }
 check hook_retry_on_the_timeline until_ok 5 retried_tl
 check hook_retry_row_done until_ok 5 bash -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/hooks?status=done' | jq -e --arg k '$HKEY' 'map(select(.key == \$k and .attempts == 1)) | length == 1'"
+# the call made again went through: hold_orders is kintsugi's again
+check step_done_by_kintsugi_after_the_retry until_ok 5 steps_are "$LEFT_ONE"
 check hook_retry_again_409 status_is 409 POST "/v1/hooks/$HKEY/retry" "$RESP" '{}'
 kill -9 "$PID"
 wait "$PID" 2>/dev/null
 check restarts_after_retry start d "$DB" --clock event --config "$T/kintsugi.yaml"
 check hook_retry_survives_kill retried_tl
+check step_done_after_the_retry_survives_kill steps_are "$LEFT_ONE"
 sleep 1.5
 check hook_retry_not_repeated [ "$(grep -c '/hooks/hold' "$T/calls")" = 1 ]
 stop "$PID" TERM

@@ -201,22 +201,260 @@ static void a_stale_channels_zeroed_low_stock_stays_zero_until_it_syncs(void)
     ks_engine_free(e);
 }
 
-/* A hook that is not configured is known when it was asked for: the entry
- * that says so is stamped then, the same however the input is split and
- * whenever the shell looked. */
-static void a_hooks_not_configured_entry_is_stamped_when_it_was_asked_for(void)
+/* Reports the hook calls queued since *done as the shell does when no hook
+ * is configured for them (attempt 0, final), each with the instant it was
+ * asked for. */
+static void hooks_unconfigured(struct ks_engine *e, size_t *done)
+{
+    const struct ks_hook_effect *he;
+    size_t n = ks_engine_hooks(e, &he);
+    for (; *done < n; (*done)++) {
+        const struct ks_hook_effect *h = &he[*done];
+        ks_engine_hook_result(e, h->incident, h->action, ks_engine_hook_requested(h->body), 0, 0, 1,
+                              "no hook is configured");
+    }
+}
+
+/* How many hook calls for action kintsugi asked for. */
+static size_t hooks_asked(const struct ks_engine *e, const char *action)
+{
+    const struct ks_hook_effect *he;
+    size_t n = ks_engine_hooks(e, &he), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        k += strcmp(he[i].action, action) == 0;
+    }
+    return k;
+}
+
+/* Step key of incident id as "status by at" ("-" for a null). */
+static const char *step_of(const struct ks_engine *e, int64_t id, const char *key)
+{
+    static char out[200];
+    struct ks_buf b = {0};
+    snprintf(out, sizeof(out), "no step %s", key);
+    ks_engine_incident_json(e, id, 1, &b);
+    json_t *j = json_loads(b.p, 0, NULL);
+    size_t i;
+    json_t *st;
+    json_array_foreach(json_object_get(j, "checklist"), i, st)
+    {
+        if (strcmp(json_string_value(json_object_get(st, "step")), key) == 0) {
+            const char *by = json_string_value(json_object_get(st, "by"));
+            const char *at = json_string_value(json_object_get(st, "at"));
+            snprintf(out, sizeof(out), "%s %s %s", json_string_value(json_object_get(st, "status")),
+                     by ? by : "-", at ? at : "-");
+        }
+    }
+    json_decref(j);
+    ks_buf_fini(&b);
+    return out;
+}
+
+/* The timeline entries of incident id whose text begins with prefix, as
+ * "at actor|" each. */
+static const char *entries_of(const struct ks_engine *e, int64_t id, const char *prefix)
+{
+    static char out[1000];
+    struct ks_buf b = {0};
+    out[0] = 0;
+    ks_engine_incident_json(e, id, 1, &b);
+    json_t *j = json_loads(b.p, 0, NULL);
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(j, "timeline"), i, t)
+    {
+        if (strncmp(json_string_value(json_object_get(t, "text")), prefix, strlen(prefix)) == 0) {
+            size_t o = strlen(out);
+            snprintf(out + o, sizeof(out) - o, "%s %s|", json_string_value(json_object_get(t, "at")),
+                     json_string_value(json_object_get(t, "actor")));
+        }
+    }
+    json_decref(j);
+    ks_buf_fini(&b);
+    return out;
+}
+
+static const char *oms_down[] = {
+    "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"oms\",\"status\":\"down\"}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00Z\"}",
+};
+
+/* An automated step whose hook is not configured is left to a person: it
+ * waits for them (left_to_person, since the instant kintsugi asked for the
+ * hook, which stamps the entry that says so), they tick it done or skip it,
+ * recorded with who and when, and it stays so through a checkpoint. */
+static void a_step_whose_hook_is_not_configured_is_left_to_a_person_who_ticks_it(void)
+{
+    struct ks_engine *e = feed(oms_down, 2);
+    size_t done = 0;
+    struct ks_err err;
+    hooks_unconfigured(e, &done);
+    CHECK_STR(step_of(e, 1, "stop_order_import"), "left_to_person - 2026-11-22T10:05:00.000Z");
+    CHECK_STR(step_of(e, 1, "hold_orders"), "left_to_person - 2026-11-22T10:05:00.000Z");
+    CHECK_STR(entries_of(e, 1, "Hook stop_order_import is not configured"),
+              "2026-11-22T10:05:00.000Z kintsugi|");
+    e = through_checkpoint(e);
+    CHECK_STR(step_of(e, 1, "extend_handling_time"), "left_to_person - 2026-11-22T10:05:00.000Z");
+    CHECK_INT(ks_engine_step(e, 1, "stop_order_import", "done", "bob", NULL, KS_TIME_NONE, &err),
+              KS_OK);
+    CHECK_INT(ks_engine_step(e, 1, "hold_orders", "skip", "ann", "no orders come in anyway",
+                             KS_TIME_NONE, &err),
+              KS_OK);
+    CHECK_STR(step_of(e, 1, "stop_order_import"), "done bob 2026-11-22T10:30:00.000Z");
+    CHECK_STR(step_of(e, 1, "hold_orders"), "skipped ann 2026-11-22T10:30:00.000Z");
+    CHECK_STR(entries_of(e, 1, "Step stop_order_import done by bob"),
+              "2026-11-22T10:30:00.000Z bob|");
+    CHECK_STR(entries_of(e, 1, "Step hold_orders skipped by ann: no orders come in anyway"),
+              "2026-11-22T10:30:00.000Z ann|");
+    ks_engine_free(e);
+}
+
+/* A step left to a person is saved in a state of version 12: one that says
+ * it is of version 11 (which never held it) is refused as damaged, while
+ * the same state without it loads as version 11 (states saved before). */
+static void a_step_left_to_a_person_is_saved_in_a_state_of_version_12(void)
+{
+    struct ks_engine *e = feed(oms_down, 2), *f;
+    size_t done = 0;
+    struct ks_buf a = {0}, b = {0};
+    struct ks_err err;
+    uint32_t v;
+    ks_engine_save(e, &b);
+    hooks_unconfigured(e, &done);
+    ks_engine_save(e, &a);
+    memcpy(&v, a.p + 4, 4);
+    CHECK_INT(v, 12);
+    v = 11;
+    memcpy(a.p + 4, &v, 4);
+    memcpy(b.p + 4, &v, 4);
+    f = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_EIO);
+    CHECK(strstr(err.msg, "checkpoint: the saved state is damaged") == err.msg);
+    ks_engine_free(f);
+    f = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(f, b.p, b.len, &err), KS_OK);
+    CHECK_STR(step_of(f, 1, "stop_order_import"), "done kintsugi 2026-11-22T10:05:00.000Z");
+    ks_engine_free(f);
+    ks_buf_fini(&a);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
+/* A hook that gave up after its retries leaves its step to a person too; a
+ * call made again by hand that goes through, before anyone ticked it, is
+ * kintsugi's doing after all. */
+static void a_hook_that_gave_up_leaves_its_step_to_a_person_until_a_call_goes_through(void)
+{
+    struct ks_engine *e = feed(oms_down, 2);
+    const struct ks_hook_effect *he;
+    ks_engine_hooks(e, &he);
+    ks_time req = ks_engine_hook_requested(he[0].body);
+    CHECK_STR(he[0].action, "stop_order_import");
+    CHECK_INT(req, 1795341900000LL); /* 2026-11-22T10:05:00Z */
+    ks_engine_hook_result(e, 1, "stop_order_import", req, 1, 0, 0, "exit 3");
+    CHECK_STR(step_of(e, 1, "stop_order_import"), "done kintsugi 2026-11-22T10:05:00.000Z");
+    ks_engine_hook_result(e, 1, "stop_order_import", req, 2, 0, 1, "exit 3");
+    CHECK_STR(step_of(e, 1, "stop_order_import"), "left_to_person - 2026-11-22T10:05:00.000Z");
+    CHECK_STR(entries_of(e, 1, "Hook stop_order_import gave up after 2 attempts"),
+              "2026-11-22T10:30:00.000Z kintsugi|");
+    ks_engine_hook_result(e, 1, "stop_order_import", req, 1, 1, 1, "exit 0");
+    CHECK_STR(step_of(e, 1, "stop_order_import"), "done kintsugi 2026-11-22T10:05:00.000Z");
+    ks_engine_free(e);
+}
+
+static const char *short_receipts[] = {
+    "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:00:00Z\",\"po\":\"PO1\",\"supplier\":\"acme\","
+    "\"sku\":\"K0\",\"expected\":100,\"received\":70}",
+    "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:10:00Z\",\"po\":\"PO1\",\"supplier\":\"acme\","
+    "\"sku\":\"K1\",\"expected\":10,\"received\":10,\"damaged\":2}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:20:00Z\"}",
+};
+
+/* A step left to a person is never asked for again: a later receipt of the
+ * purchase order does not call the supplier hook a second time. */
+static void a_step_left_to_a_person_is_not_asked_for_again(void)
+{
+    struct ks_engine *e = feed(short_receipts, 1);
+    uint32_t in = ks_engine_input(e, "t2.ndjson");
+    size_t done = 0;
+    struct ks_err err;
+    hooks_unconfigured(e, &done);
+    CHECK_STR(step_of(e, 1, "contact_supplier"), "left_to_person - 2026-11-22T10:00:00.000Z");
+    ks_engine_event(e, in, 1, short_receipts[1], strlen(short_receipts[1]), &err);
+    CHECK_INT(hooks_asked(e, "notify_supplier"), 1);
+    CHECK_STR(step_of(e, 1, "contact_supplier"), "left_to_person - 2026-11-22T10:00:00.000Z");
+    CHECK_STR(step_of(e, 1, "quarantine_damaged"), "done kintsugi 2026-11-22T10:10:00.000Z");
+    ks_engine_free(e);
+}
+
+/* The input of ingest (hook outcomes after the input) and of serve (each
+ * outcome as soon as the call was asked for) give the same incidents. */
+static void when_a_hooks_outcome_came_does_not_change_the_incidents(void)
 {
     static const char *ev[] = {
-        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"oms\",\"status\":\"down\"}",
-        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00Z\"}",
+        "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:00:00Z\",\"po\":\"PO1\",\"supplier\":\"acme\","
+        "\"sku\":\"K0\",\"expected\":100,\"received\":70}",
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:01:00Z\",\"system\":\"wms\",\"location\":\"a\","
+        "\"status\":\"up\"}",
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:02:00Z\",\"system\":\"wms\",\"location\":\"b\","
+        "\"status\":\"up\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:06:30Z\"}",
+        "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:10:00Z\",\"po\":\"PO1\",\"supplier\":\"acme\","
+        "\"sku\":\"K1\",\"expected\":10,\"received\":10,\"damaged\":2}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T14:30:00Z\"}",
     };
-    struct ks_engine *e = feed(ev, 2);
-    struct ks_buf b = {0};
-    ks_engine_hook_result(e, 1, "stop_order_import", 0, 0, 1, "no hook is configured");
-    CHECK_INT(ks_engine_incident_json(e, 1, 1, &b), KS_OK);
-    CHECK(strstr(b.p, "{\"at\":\"2026-11-22T10:05:00.000Z\",\"kind\":\"action\",\"actor\":\"kintsugi\","
-                      "\"text\":\"Hook stop_order_import is not configured") != NULL);
-    ks_buf_fini(&b);
+    size_t n = sizeof(ev) / sizeof(ev[0]);
+    struct ks_engine *ingest = feed(ev, n), *serve = ks_engine_new(&cfg);
+    size_t di = 0, ds = 0;
+    hooks_unconfigured(ingest, &di);
+    uint32_t in = ks_engine_input(serve, "t.ndjson");
+    struct ks_err err;
+    for (size_t i = 0; i < n; i++) {
+        ks_engine_event(serve, in, (int64_t)i + 1, ev[i], strlen(ev[i]), &err);
+        hooks_unconfigured(serve, &ds);
+    }
+    CHECK_INT(di, ds);
+    CHECK_INT(hooks_asked(serve, "notify_supplier"), 1);
+    CHECK_INT(hooks_asked(serve, "reduce_channel_inventory"), 2);
+    for (int64_t id = 1; id <= 2; id++) {
+        struct ks_buf a = {0}, b = {0};
+        CHECK_INT(ks_engine_incident_json(ingest, id, 1, &a), KS_OK);
+        CHECK_INT(ks_engine_incident_json(serve, id, 1, &b), KS_OK);
+        CHECK_STR(b.p, a.p);
+        ks_buf_fini(&a);
+        ks_buf_fini(&b);
+    }
+    ks_engine_free(ingest);
+    ks_engine_free(serve);
+}
+
+/* Two steps share the action reduce_channel_inventory (a location down,
+ * then the whole system past 4 h): each call's outcome is stamped at the
+ * instant that call was asked for, and leaves its own step to a person. */
+static void two_steps_of_one_action_are_each_stamped_when_their_call_was_asked_for(void)
+{
+    static const char *ev[] = {
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"wms\",\"location\":\"a\","
+        "\"status\":\"up\"}",
+        "{\"type\":\"health\",\"ts\":\"2026-11-22T10:02:00Z\",\"system\":\"wms\",\"location\":\"b\","
+        "\"status\":\"up\"}",
+        "{\"type\":\"tick\",\"ts\":\"2026-11-22T14:30:00Z\"}",
+    };
+    struct ks_engine *e = feed(ev, 3);
+    const struct ks_hook_effect *he;
+    size_t n = ks_engine_hooks(e, &he);
+    /* the later call's outcome first */
+    for (size_t i = n; i-- > 0;) {
+        ks_engine_hook_result(e, he[i].incident, he[i].action,
+                              ks_engine_hook_requested(he[i].body), 0, 0, 1,
+                              "no hook is configured");
+    }
+    CHECK_STR(entries_of(e, 1, "Hook reduce_channel_inventory is not configured"),
+              "2026-11-22T10:05:00.000Z kintsugi|2026-11-22T14:00:00.000Z kintsugi|");
+    CHECK_STR(step_of(e, 1, "reduce_location_inventory"),
+              "left_to_person - 2026-11-22T10:05:00.000Z");
+    CHECK_STR(step_of(e, 1, "reduce_channel_inventory"),
+              "left_to_person - 2026-11-22T14:00:00.000Z");
     ks_engine_free(e);
 }
 
@@ -987,7 +1225,12 @@ int main(void)
     RUN(timer_at_the_deadline_fires_only_when_the_clock_passes_it);
     RUN(an_older_event_does_not_move_the_clock_back);
     RUN(a_late_events_deadline_opens_its_own_incident_in_order);
-    RUN(a_hooks_not_configured_entry_is_stamped_when_it_was_asked_for);
+    RUN(a_step_whose_hook_is_not_configured_is_left_to_a_person_who_ticks_it);
+    RUN(a_step_left_to_a_person_is_saved_in_a_state_of_version_12);
+    RUN(a_hook_that_gave_up_leaves_its_step_to_a_person_until_a_call_goes_through);
+    RUN(a_step_left_to_a_person_is_not_asked_for_again);
+    RUN(when_a_hooks_outcome_came_does_not_change_the_incidents);
+    RUN(two_steps_of_one_action_are_each_stamped_when_their_call_was_asked_for);
     RUN(a_stale_channels_zeroed_low_stock_stays_zero_until_it_syncs);
     RUN(order_rejections_name_their_channels);
     RUN(an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage);
