@@ -674,7 +674,9 @@ const struct ks_key ks_engine_keys[] = {
              "be. One further ahead is rejected as a dead letter and moves nothing: a far-future "
              "timestamp would otherwise fire every timer up to it and open incidents that never "
              "happened. The first event of an empty database sets the clock. At most 3652500d "
-             "(10,000 years, every timestamp there is: no limit)."},
+             "(10,000 years, every timestamp there is: no limit). `kintsugi serve` on the wall "
+             "clock does not use it: there an event may be at most `--max-skew` (5m) ahead of "
+             "the wall clock, and the dead letter names that limit."},
     {.name = "roles",
      .type = KS_KEY_MAP,
      .sub = role_keys,
