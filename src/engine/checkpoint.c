@@ -20,6 +20,7 @@
 #define CK_MAGIC 0x4B43534BU /* "KSCK" */
 /* Sections after the end mark (see the end of ks_engine_save_parts). */
 #define CK_EXT_ORDERS 0x4F524431U /* "ORD1": what orders' earlier events said */
+#define CK_EXT_RECENT 0x52435431U /* "RCT1": the recent orders (recent.c) */
 
 /* The writer: bytes gather in a buffer that is handed to the caller's put
  * function every KS_CK_PART bytes, so that saving a large state never holds
@@ -57,8 +58,10 @@ struct ks_rd {
  * 12: the same bytes as 11; a step's status may be KS_SS_LEFT (an automated
  * step left to a person), which a state of version 10 or 11 never holds (so
  * there it is damaged, and a build that reads up to 11 refuses a state of 12
- * by its version instead of misreading it). 10 and 11 still load. */
-#define CK_VERSION 12U
+ * by its version instead of misreading it). 10 and 11 still load.
+ * 13: the same as 12 and the section RCT1 (the recent orders), which a
+ * state of version 13 must hold; 10 to 12 still load, with no recent order. */
+#define CK_VERSION 13U
 #define CK_VERSION_OLDEST 10U
 
 static void w_flush(struct ks_wr *w)
@@ -903,6 +906,9 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
     ks_wr_map(b, &e->order_who);
     ks_wr_map(b, &e->order_value);
     ks_wr_u32(b, CK_MAGIC);
+    ks_wr_u32(b, CK_EXT_RECENT);
+    ks_recent_save(e, b);
+    ks_wr_u32(b, CK_MAGIC);
     w_flush(b);
     ks_buf_fini(&w.buf);
     return w.rc;
@@ -1203,19 +1209,23 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     e->nheap = r->bad ? 0 : nheap;
     r->bad |= ks_rd_u32(r) != CK_MAGIC;
-    int orders = 0;
+    int orders = 0, recent = 0;
     while (!r->bad && r_left(r) != 0) {
         uint32_t tag = ks_rd_u32(r);
         if (tag == CK_EXT_ORDERS && !orders) {
             ks_rd_map(r, &e->order_who);
             ks_rd_map(r, &e->order_value);
             orders = 1;
+        } else if (tag == CK_EXT_RECENT && !recent) {
+            ks_recent_load(e, r);
+            recent = 1;
         } else {
             r->bad = 1; /* a section of a later build, or one twice */
         }
         r->bad |= ks_rd_u32(r) != CK_MAGIC;
     }
     r->bad |= version >= 11 && !orders; /* cut at its first end mark */
+    r->bad |= version >= 13 && !recent; /* cut before its recent orders */
     if (r->bad || r_left(r) != 0 || r_next(r) == 0) {
         if (r->io) {
             return err->rc; /* the store said why */

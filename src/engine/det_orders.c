@@ -38,16 +38,19 @@ static int oversold(const struct ks_engine *e, const struct ks_event *ev)
     return 0;
 }
 
+/* Whether the order touches a SKU of channel c whose quantity came from an
+ * update judged corrupt (and differs from the last known good one). */
 static int touches_suspect(const struct ks_engine *e, const struct ks_channel *c,
-                           const struct ks_event *ev)
+                           const struct ks_recent_order *o)
 {
-    if (!ev->nlines) {
+    if (o->flags & KS_RO_NOLINES) {
         return 1; /* without lines the order cannot be cleared */
     }
-    for (size_t i = 0; i < ev->nlines; i++) {
-        uint32_t sku = ks_intern_find(&e->skus, ev->lines[i].sku.p, ev->lines[i].sku.len);
-        if (sku != UINT32_MAX && sku < c->cap && (c->pairs[sku].flags & KS_PAIR_SUSPECT) &&
-            c->pairs[sku].cur != c->pairs[sku].good) {
+    const uint32_t *sku = ks_recent_skus(&e->recent, o);
+    for (uint32_t i = 0; i < o->nsku; i++) {
+        uint32_t s = sku[i];
+        if (s < c->cap && (c->pairs[s].flags & KS_PAIR_SUSPECT) &&
+            c->pairs[s].cur != c->pairs[s].good) {
             return 1;
         }
     }
@@ -68,57 +71,126 @@ static void note_oversold(struct ks_incident *inc, uint32_t ord, uint32_t cust, 
     o->value = value;
 }
 
-static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord, uint32_t cust,
-                   double value, int64_t units)
+/* Whether the open incident inc counts the order in its impact (SPEC 3,
+ * "Impact"): on its channels, rejected, cancelled or oversold (and touching
+ * a suspect SKU, for a corruption); at its down locations, accepted. The
+ * same test for an order as it comes and for one kept from before. */
+static int counts(const struct ks_engine *e, const struct ks_incident *inc,
+                  const struct ks_recent_order *o)
+{
+    int channel = o->channel != KS_NONE && (o->flags & (KS_RO_BAD | KS_RO_OVER)) &&
+                  ks_u32set_has(&inc->channels, o->channel);
+    switch ((enum ks_itype)inc->type) {
+    case KS_IT_SYNC_FAILURE:
+    case KS_IT_VOLUME_DROP:
+        return channel;
+    case KS_IT_DATA_CORRUPTION:
+        return channel && touches_suspect(e, &e->ch[o->channel], o);
+    case KS_IT_SYSTEM_OUTAGE:
+        if (o->location == KS_NONE || !(o->flags & KS_RO_ACCEPTED)) {
+            return 0;
+        }
+        for (size_t k = 0; k < inc->locs.n; k++) {
+            const struct ks_loc *l = &e->locs[inc->locs.v[k]];
+            if (l->location == o->location && l->down && l->incident == inc->id) {
+                return 1;
+            }
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Counts the order in inc's impact (once: ks_inc_impact), with `at` the
+ * instant it is counted at, and keeps it as oversold where it oversold. */
+static void count(struct ks_engine *e, struct ks_incident *inc, const struct ks_recent_order *o,
+                  ks_time at)
+{
+    if (!ks_inc_impact(e, inc, o->order, o->customer, o->value, o->units, at)) {
+        return;
+    }
+    if ((o->flags & KS_RO_OVER) && inc->type != KS_IT_VOLUME_DROP) {
+        note_oversold(inc, o->order, o->customer,
+                      o->channel != KS_NONE ? e->ch[o->channel].name : KS_NONE, o->ts, o->value);
+    }
+}
+
+/* The order event as the recent orders keep it, when an incident could
+ * count it (else NULL): its flags, channel, location and known SKUs. */
+static struct ks_recent_order *keep(struct ks_engine *e, const struct ks_event *ev, uint32_t ord,
+                                    uint32_t cust, double value, int64_t units)
 {
     struct ks_channel *c = ks_eng_channel_find(e, ks_intern_find(&e->strs, ev->channel.p,
                                                                  ev->channel.len));
-    uint32_t loc = ev->location.p ? ks_intern_find(&e->strs, ev->location.p, ev->location.len)
-                                  : KS_NONE;
-    int bad = ev->status == KS_ORDER_REJECTED || ev->status == KS_ORDER_CANCELLED;
-    int over = ev->status == KS_ORDER_ACCEPTED && oversold(e, ev);
-    for (size_t i = 0; i < e->ninc; i++) {
-        struct ks_incident *inc = e->inc[i];
-        if (inc->status == KS_ST_RESOLVED || ev->ts < inc->started_at) {
-            continue;
-        }
-        switch ((enum ks_itype)inc->type) {
-        case KS_IT_SYNC_FAILURE:
-        case KS_IT_VOLUME_DROP:
-            if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch))) {
-                ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
-                if (over && inc->type == KS_IT_SYNC_FAILURE) {
-                    note_oversold(inc, ord, cust, c->name, ev->ts, value);
-                }
-            }
-            break;
-        case KS_IT_DATA_CORRUPTION:
-            if (c && (bad || over) && ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch)) &&
-                touches_suspect(e, c, ev)) {
-                ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
-                if (over) {
-                    note_oversold(inc, ord, cust, c->name, ev->ts, value);
-                }
-            }
-            break;
-        case KS_IT_SYSTEM_OUTAGE:
-            if (loc != KS_NONE && ev->status == KS_ORDER_ACCEPTED) {
-                for (size_t k = 0; k < inc->locs.n; k++) {
-                    const struct ks_loc *l = &e->locs[inc->locs.v[k]];
-                    if (l->location == loc && l->down && l->incident == inc->id) {
-                        ks_inc_impact(e, inc, ord, cust, value, units, ev->ts);
-                        if (over) {
-                            note_oversold(inc, ord, cust, c ? c->name : KS_NONE, ev->ts, value);
-                        }
-                        break;
-                    }
-                }
-            }
-            break;
-        default:
-            break;
+    struct ks_recent_order o;
+    memset(&o, 0, sizeof(o));
+    o.ts = ev->ts;
+    o.value = value;
+    o.units = units;
+    o.order = ord;
+    o.customer = cust;
+    o.email = e->cur_email;
+    o.channel = c ? (uint32_t)(c - e->ch) : KS_NONE;
+    o.location =
+        ev->location.p ? ks_intern_find(&e->strs, ev->location.p, ev->location.len) : KS_NONE;
+    int accepted = ev->status == KS_ORDER_ACCEPTED;
+    o.flags = (uint32_t)(ev->status == KS_ORDER_REJECTED || ev->status == KS_ORDER_CANCELLED) *
+                  KS_RO_BAD |
+              (uint32_t)(accepted && oversold(e, ev)) * KS_RO_OVER |
+              (uint32_t)accepted * KS_RO_ACCEPTED | (uint32_t)(ev->nlines == 0) * KS_RO_NOLINES;
+    int by_channel = c && (o.flags & (KS_RO_BAD | KS_RO_OVER));
+    int by_location = accepted && o.location != KS_NONE;
+    if (!by_channel && !by_location) {
+        return NULL;
+    }
+    ks_time now = e->clock > ev->ts ? e->clock : ev->ts;
+    struct ks_recent_order *k = ks_recent_push(&e->recent, now, &o, ev->nlines);
+    for (size_t i = 0; i < ev->nlines; i++) {
+        uint32_t sku = ks_intern_find(&e->skus, ev->lines[i].sku.p, ev->lines[i].sku.len);
+        if (sku != UINT32_MAX) {
+            ks_recent_add_sku(&e->recent, k, sku);
         }
     }
+    return k;
+}
+
+/* The order as it comes: kept for the incidents detected later, and
+ * counted by the open ones it falls in. */
+static void impact(struct ks_engine *e, const struct ks_event *ev, uint32_t ord, uint32_t cust,
+                   double value, int64_t units)
+{
+    const struct ks_recent_order *o = keep(e, ev, ord, cust, value, units);
+    if (!o) {
+        return;
+    }
+    for (size_t i = 0; i < e->ninc; i++) {
+        struct ks_incident *inc = e->inc[i];
+        if (inc->status != KS_ST_RESOLVED && ev->ts >= inc->started_at && counts(e, inc, o)) {
+            count(e, inc, o, ev->ts);
+        }
+    }
+}
+
+void ks_det_recent_impact(struct ks_engine *e, struct ks_incident *inc, ks_time from,
+                          uint32_t where, ks_time at)
+{
+    const struct ks_recent *r = &e->recent;
+    int by_location = inc->type == KS_IT_SYSTEM_OUTAGE;
+    if (from < inc->started_at) {
+        from = inc->started_at;
+    }
+    uint32_t email = e->cur_email;
+    for (size_t i = r->head; i < r->n && inc->status != KS_ST_RESOLVED; i++) {
+        const struct ks_recent_order *o = &r->v[i];
+        if (o->ts < from || (by_location ? o->location : o->channel) != where ||
+            !counts(e, inc, o)) {
+            continue;
+        }
+        e->cur_email = o->email; /* ks_inc_impact keeps it beside the order */
+        count(e, inc, o, at);
+    }
+    e->cur_email = email;
 }
 
 /* An order's customer, value and units as its events gave them: a later

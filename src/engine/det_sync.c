@@ -131,6 +131,9 @@ static void fresh_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
         ks_inc_set_fingerprint(e, inc, fam, NULL);
     }
     ks_contain_stale(e, c, inc, due, fresh);
+    /* The orders on the channel since its first missed sync, before this
+     * detection, are part of the impact. */
+    ks_det_recent_impact(e, inc, started, (uint32_t)(c - e->ch), due);
 }
 
 static void fresh_timer(struct ks_engine *e, const struct ks_timer *t)

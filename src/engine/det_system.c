@@ -147,6 +147,11 @@ static void down_fire(struct ks_engine *e, struct ks_loc *l, ks_time due)
         ks_inc_set_fingerprint(e, inc, fam, NULL);
     }
     ks_contain_outage(e, inc, due, fresh);
+    /* The orders accepted at the location since its last up check, before
+     * this detection, are part of the impact. */
+    if (l->location != KS_NONE) {
+        ks_det_recent_impact(e, inc, ref, l->location, due);
+    }
 }
 
 static void down_timer(struct ks_engine *e, const struct ks_timer *t)

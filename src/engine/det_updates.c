@@ -369,6 +369,9 @@ void ks_det_update_close(struct ks_engine *e, struct ks_channel *c, ks_time at)
         struct ks_incident *inc =
             corrupt(e, c, at, &fresh, zero, shift, known, active, nchanged, nzeroed);
         ks_guard_corrupt(e, c, inc, at, fresh);
+        /* The orders on the channel since the update's first event, placed
+         * while it was arriving, are part of the impact. */
+        ks_det_recent_impact(e, inc, c->upd_first, (uint32_t)(c - e->ch), at);
     } else {
         ks_guard_update(e, c, at);
     }

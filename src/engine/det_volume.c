@@ -167,6 +167,9 @@ static void volume_fire(struct ks_engine *e, struct ks_channel *c, ks_time due)
         char fam[300];
         snprintf(fam, sizeof(fam), "volume_drop:%s", chname);
         ks_inc_set_fingerprint(e, inc, fam, NULL);
+        /* The orders on the channel in the window the drop was measured
+         * over are part of the impact. */
+        ks_det_recent_impact(e, inc, inc->started_at, (uint32_t)(c - e->ch), due);
     }
 }
 

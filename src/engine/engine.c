@@ -25,6 +25,7 @@ struct ks_engine *ks_engine_new(const struct ks_config *cfg)
     e->last_batch = KS_NONE;
     e->last_fs_src = KS_NONE;
     e->last_src = KS_NONE;
+    e->recent.horizon = ks_recent_horizon(cfg);
     return e;
 }
 
@@ -100,6 +101,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock_sum);
     ks_map64_fini(&e->order_who);
     ks_map64_fini(&e->order_value);
+    ks_recent_fini(&e->recent);
     ks_seen_fini(&e->seen);
     ks_map64_fini(&e->alert_keys);
     for (size_t i = 0; i < e->ninc; i++) {

@@ -256,6 +256,80 @@ struct ks_metric_state {
     int64_t incident;
 };
 
+/* ---- the recent orders (recent.c) ---------------------------------------------
+ * An incident begins before it is detected (its started_at: a stale
+ * channel's first missed sync, an outage's last up check, a corrupt
+ * update's first event, a volume drop's window), and the orders in between
+ * are part of its impact (SPEC 3, "Impact"). The engine keeps what impact
+ * needs of each order event that an incident could count - rejected,
+ * cancelled or oversold on a known channel, or accepted at a location -
+ * for the last `horizon` of event time, in arrival order, so that a
+ * detector can count them when it opens or widens an incident
+ * (ks_det_recent_impact). Pruned from the front by time (older than the
+ * clock less the horizon) and by count; checkpointed (section RCT1). */
+#define KS_RO_BAD 1      /* rejected or cancelled */
+#define KS_RO_OVER 2     /* accepted, and a line asked for more than the stock of record */
+#define KS_RO_ACCEPTED 4 /* accepted */
+#define KS_RO_NOLINES 8  /* without lines: its SKUs cannot clear it */
+#define KS_RO__ALL 15
+/* One order event, with what its earlier events said (det_orders.c,
+ * remember): what ks_inc_impact takes, and what decides which incidents
+ * count it. */
+struct ks_recent_order {
+    ks_time ts;
+    double value;
+    int64_t units;
+    uint32_t order, customer, email; /* strs ids; customer and email KS_NONE for none */
+    uint32_t channel;                /* channel index, KS_NONE: not a known channel */
+    uint32_t location;               /* strs id, KS_NONE for none */
+    uint32_t flags;                  /* KS_RO_* */
+    uint64_t sku_at; /* its lines' SKU ids (known SKUs only) are sku[sku_at - sku_base] ... */
+    uint32_t nsku;   /* ... nsku of them */
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct ks_recent_order) == 64,
+               "a recent order stays 64 bytes (DETECTORS.md)");
+/* The maxima kept, powers of two: an array holds at most twice what it
+ * keeps (recent.c, make_room), so at most 64 MiB of orders (64 bytes each)
+ * and 16 MiB of SKU ids, 80 MiB in all however busy the shop. */
+#define KS_RECENT_MAX (1u << 19)      /* order events kept at most */
+#define KS_RECENT_SKUS_MAX (1u << 21) /* SKU ids of their lines kept at most */
+#define KS_RECENT_HORIZON_MAX KS_DAY  /* however the thresholds are set */
+/* Invariants: v[head, n) in arrival order, each order's SKU ids after those
+ * of the orders before it; n - head <= KS_RECENT_MAX and the SKU ids from
+ * v[head]'s on at most KS_RECENT_SKUS_MAX after each push; head == n only
+ * when n == 0. */
+struct ks_recent {
+    struct ks_recent_order *v; /* the orders kept are v[head, n) */
+    size_t head, n, cap;
+    uint32_t *sku; /* their SKU ids, sku[0, nsku) */
+    size_t nsku, capsku;
+    uint64_t sku_base; /* how many SKU ids were dropped from the front of sku */
+    ks_time horizon;   /* ks_recent_horizon of the configuration */
+};
+/* The look-back the detectors need: the longest span between an incident's
+ * started_at and a detection that counts orders from it (a stale sync's
+ * multiplier x interval and one more interval for a channel that joins,
+ * volume_drop's window, an outage's down_after and group_within), of the
+ * defaults and of every channel and system configured, at most
+ * KS_RECENT_HORIZON_MAX. */
+ks_time ks_recent_horizon(const struct ks_config *cfg);
+/* Appends o (its sku_at and nsku are set here, to no SKU yet) after dropping
+ * from the front the orders older than now - horizon and those beyond the
+ * maxima, room SKU ids included; returns the copy kept, valid until the
+ * next push. */
+struct ks_recent_order *ks_recent_push(struct ks_recent *r, ks_time now,
+                                       const struct ks_recent_order *o, size_t room);
+/* Adds a SKU id to o, the order pushed last. */
+void ks_recent_add_sku(struct ks_recent *r, struct ks_recent_order *o, uint32_t sku);
+/* The SKU ids of o, o->nsku of them. */
+static inline const uint32_t *ks_recent_skus(const struct ks_recent *r,
+                                             const struct ks_recent_order *o)
+{
+    return r->sku + (o->sku_at - r->sku_base);
+}
+void ks_recent_fini(struct ks_recent *r);
+
 /* ---- incidents ----------------------------------------------------------- */
 
 struct ks_signal {
@@ -584,6 +658,9 @@ struct ks_engine {
      * id + 1 -> customer str id (KS_NONE: none) << 32 | units, and -> the
      * value's bits. Saved after the state's end mark (checkpoint.c). */
     struct ks_map64 order_who, order_value;
+    /* The orders an incident detected later could count (recent.c): saved
+     * after the state's end mark (checkpoint.c). */
+    struct ks_recent recent;
 
     struct ks_seen seen; /* the ids taken (seen.c) */
 
@@ -694,8 +771,9 @@ void ks_inc_set_title(struct ks_incident *inc, const char *fmt, ...)
 void ks_inc_set_fingerprint(struct ks_engine *e, struct ks_incident *inc, const char *family,
                             const char *suffix);
 void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc);
-/* Impact: one order (or complaint) touched the incident. */
-void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
+/* Impact: one order (or complaint) touched the incident. Returns 1 when it
+ * counted, 0 when the order had touched it already (an order counts once). */
+int ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
                    uint32_t customer_str, double value, int64_t units, ks_time at);
 /* Checks the assessment matrix after impact or duration changed. */
 void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, const char *why);
@@ -725,6 +803,17 @@ static inline void ks_det_volume_count(struct ks_engine *e, struct ks_channel *c
     ks_det_volume_bucket(e, c, ts);
 }
 int ks_det_loc_condition(const struct ks_engine *e, const struct ks_incident *inc);
+/* Counts in inc's impact the recent orders (e->recent) from `from` (not
+ * before inc's started_at) that it would have counted had it been open when
+ * they came: those of channel index `where` for sync_failure, volume_drop
+ * and data_corruption, of location `where` (strs id) for system_outage.
+ * `at` is the instant of the detection that opened or widened inc. An
+ * order inc counts already is not counted again. */
+void ks_det_recent_impact(struct ks_engine *e, struct ks_incident *inc, ks_time from,
+                          uint32_t where, ks_time at);
+/* The recent orders in the checkpoint (section RCT1, checkpoint.c). */
+void ks_recent_save(const struct ks_engine *e, struct ks_wr *w);
+void ks_recent_load(struct ks_engine *e, struct ks_rd *r);
 void ks_det_feed_line(struct ks_engine *e, uint32_t source, int rejected, ks_time t);
 /* pct * 100 when that is a whole number the integer change test can use
  * (50, 12.5: every usual setting), else -1. */

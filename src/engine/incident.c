@@ -259,11 +259,11 @@ void ks_inc_set_fingerprint(struct ks_engine *e, struct ks_incident *inc, const 
 
 /* ---- impact and the assessment matrix ------------------------------------------ */
 
-void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
-                   uint32_t customer_str, double value, int64_t units, ks_time at)
+int ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
+                  uint32_t customer_str, double value, int64_t units, ks_time at)
 {
     if (order_str != KS_NONE && !ks_u32set_add(&inc->order_ids, order_str)) {
-        return; /* the same order touches an incident once */
+        return 0; /* the same order touches an incident once */
     }
     if (order_str != KS_NONE && e->cur_email != KS_NONE) {
         KS_GROW(inc->mail, inc->capmail, inc->nmail + 2);
@@ -278,6 +278,7 @@ void ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_
     }
     ks_inc_dirty(e, inc);
     ks_inc_assess(e, inc, at, NULL);
+    return 1;
 }
 
 void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, const char *why)

@@ -4,7 +4,9 @@
 # stopped by SIGTERM, or failed on a full disk, then run again, ends exactly as
 # an uninterrupted one (incidents, timelines, dead letters, guard, feed); a
 # second writer waits for the first instead of losing data; over-long lines
-# are skipped in constant memory; a byte-order mark is skipped.
+# are skipped in constant memory; a byte-order mark is skipped; the impact of
+# the orders before an incident's detection is the same in one ingest and in
+# two.
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
@@ -90,6 +92,53 @@ tail -n +200001 "$T/day.ndjson" >>"$T/grow.ndjson"
 check grow_second_part "$K" ingest --quiet --db "$T/grow.db" "$T/grow.ndjson"
 check grown_same_incidents bash -c "cmp <($K incidents --db $T/u.db --json) <($K incidents --db $T/grow.db --json)"
 check from_start_counts_duplicates bash -c "$K ingest --from-start --json --db $T/grow.db $T/grow.ndjson 2>/dev/null | grep -q '\"duplicates\":[1-9]'"
+
+# An incident's impact counts the orders between its started_at and its
+# detection (a stale channel's first missed sync, an outage's last up check),
+# each once, and the input cut anywhere into two ingests ends as one.
+cat >"$T/imp.ndjson" <<'EOF'
+{"type":"sync","ts":"2026-11-22T10:00:00Z","channel":"amazon","status":"ok"}
+{"type":"sync","ts":"2026-11-22T10:20:00Z","channel":"ebay","status":"ok"}
+{"type":"stock","ts":"2026-11-22T10:20:00Z","sku":"A","qty":1}
+{"type":"order","ts":"2026-11-22T10:10:00Z","order_id":"o1","channel":"amazon","status":"cancelled","customer":"c1","value":11}
+{"type":"health","ts":"2026-11-22T10:21:00Z","system":"wms","location":"berlin","status":"up"}
+{"type":"order","ts":"2026-11-22T10:23:00Z","order_id":"p1","channel":"shop","status":"accepted","customer":"d1","value":20,"location":"berlin","lines":[{"sku":"B","qty":4}]}
+{"type":"order","ts":"2026-11-22T10:24:00Z","order_id":"p2","channel":"shop","status":"rejected","customer":"d2","value":9,"location":"berlin"}
+{"type":"order","ts":"2026-11-22T10:26:00Z","order_id":"o6","channel":"amazon","status":"accepted","customer":"c6","value":30,"lines":[{"sku":"A","qty":3}]}
+{"type":"order","ts":"2026-11-22T10:28:00Z","order_id":"o2","channel":"amazon","status":"rejected","customer":"c2","value":40,"lines":[{"sku":"B","qty":2}]}
+{"type":"order","ts":"2026-11-22T10:28:00Z","order_id":"o3","channel":"ebay","status":"rejected","customer":"c3","value":50}
+{"type":"tick","ts":"2026-11-22T10:30:00.001Z"}
+{"type":"order","ts":"2026-11-22T10:31:00Z","order_id":"o2","channel":"amazon","status":"cancelled"}
+{"type":"order","ts":"2026-11-22T10:32:00Z","order_id":"o5","channel":"amazon","status":"rejected","customer":"c5","value":5}
+EOF
+impact() { # db id: its type and impact
+    "$K" incident show "$2" --db "$1" --json | grep -o '"type":"[a-z_]*","severity"\|"impact":{[^}]*}' | tr '\n' ' '
+}
+shows() { for i in 1 2; do "$K" incident show "$i" --db "$1" --json; done; }
+head -n 11 "$T/imp.ndjson" >"$T/imp_a.ndjson"
+check impact_to_the_detection "$K" ingest --quiet --db "$T/imp_a.db" "$T/imp_a.ndjson"
+check impact_of_an_outage_counts_the_orders_before_its_detection is \
+    '"type":"system_outage","severity" "impact":{"orders":1,"customers":1,"revenue":20.0,"units":4} ' \
+    "$(impact "$T/imp_a.db" 1)"
+check impact_of_a_stale_sync_counts_the_orders_before_its_detection is \
+    '"type":"sync_failure","severity" "impact":{"orders":2,"customers":2,"revenue":70.0,"units":5} ' \
+    "$(impact "$T/imp_a.db" 2)"
+check impact_whole "$K" ingest --quiet --db "$T/imp.db" "$T/imp.ndjson"
+check impact_counts_an_order_once is \
+    '"type":"sync_failure","severity" "impact":{"orders":3,"customers":3,"revenue":75.0,"units":5} ' \
+    "$(impact "$T/imp.db" 2)"
+shows "$T/imp.db" >"$T/imp.show"
+split_ok=1
+for k in $(seq 1 12); do
+    head -n "$k" "$T/imp.ndjson" >"$T/imp1.ndjson"
+    tail -n +"$((k + 1))" "$T/imp.ndjson" >"$T/imp2.ndjson"
+    rm -f "$T"/imps.db*
+    { "$K" ingest --quiet --db "$T/imps.db" "$T/imp1.ndjson" &&
+        "$K" ingest --quiet --db "$T/imps.db" "$T/imp2.ndjson" &&
+        shows "$T/imps.db" >"$T/imps.show" && cmp -s "$T/imp.show" "$T/imps.show"; } ||
+        { echo "cut after line $k: not the same as one ingest"; split_ok=0; }
+done
+check impact_the_same_when_the_input_is_cut_anywhere [ "$split_ok" = 1 ]
 
 # One writer at a time: two ingests of other streams at once give the incidents of
 # both, and a person's acknowledgement made while an ingest runs is kept.

@@ -309,7 +309,7 @@ static void a_step_whose_hook_is_not_configured_is_left_to_a_person_who_ticks_it
     ks_engine_free(e);
 }
 
-/* A step left to a person is saved in a state of version 12: one that says
+/* A step left to a person is saved in a state of version 12 or later: one that says
  * it is of version 11 (which never held it) is refused as damaged, while
  * the same state without it loads as version 11 (states saved before). */
 static void a_step_left_to_a_person_is_saved_in_a_state_of_version_12(void)
@@ -323,7 +323,7 @@ static void a_step_left_to_a_person_is_saved_in_a_state_of_version_12(void)
     hooks_unconfigured(e, &done);
     ks_engine_save(e, &a);
     memcpy(&v, a.p + 4, 4);
-    CHECK_INT(v, 12);
+    CHECK_INT(v, 13);
     v = 11;
     memcpy(a.p + 4, &v, 4);
     memcpy(b.p + 4, &v, 4);
@@ -930,25 +930,42 @@ static void a_bare_cancellation_counts_with_what_the_order_said(void)
         "\"channel\":\"amazon\",\"status\":\"cancelled\"}",
     };
     struct ks_engine *e = feed(lines, 8);
-    /* the old format: the same state without its sections after the end mark */
+    /* the old formats: the same state without its sections after the end mark */
     struct ks_buf a = {0};
     ks_engine_save(e, &a);
     static const unsigned char mark[4] = {0x4B, 0x53, 0x43, 0x4B};
-    size_t ext = 4 + 8 + 16 + 8 + 16 + 4; /* tag, one order in each map, the mark */
-    CHECK(a.len > ext + 4 && memcmp(a.p + a.len - ext - 4, mark, 4) == 0);
+    size_t ord = 4 + 8 + 16 + 8 + 16 + 4; /* tag, one order in each map, the mark */
+    size_t rct = 4 + 8 + 4;               /* tag, no recent order (o1 counts for none), the mark */
+    CHECK(a.len > ord + rct + 4 && memcmp(a.p + a.len - rct - ord - 4, mark, 4) == 0);
+    CHECK(memcmp(a.p + a.len - rct - 4, mark, 4) == 0);
     struct ks_engine *old = ks_engine_new(&cfg);
     struct ks_err err;
-    /* a state of this version cut there is damaged ... */
-    CHECK_INT(ks_engine_load(old, a.p, a.len - ext, &err), KS_EIO);
+    /* a state of this version cut at its first end mark is damaged, and one
+     * cut before its recent orders too ... */
+    CHECK_INT(ks_engine_load(old, a.p, a.len - rct - ord, &err), KS_EIO);
     ks_engine_free(old);
-    /* ... one of version 10 (which had no sections) loads */
-    uint32_t v10 = 10;
-    memcpy(a.p + 4, &v10, 4);
     old = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(old, a.p, a.len - ext, &err), KS_OK);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_EIO);
     ks_engine_free(old);
-    uint32_t v11 = 11;
-    memcpy(a.p + 4, &v11, 4);
+    /* ... one of version 12 or 11 (which had no recent orders) loads ... */
+    uint32_t v = 12;
+    memcpy(a.p + 4, &v, 4);
+    old = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_OK);
+    ks_engine_free(old);
+    v = 11;
+    memcpy(a.p + 4, &v, 4);
+    old = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_OK);
+    ks_engine_free(old);
+    /* ... and one of version 10 (which had no sections) */
+    v = 10;
+    memcpy(a.p + 4, &v, 4);
+    old = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - rct - ord, &err), KS_OK);
+    ks_engine_free(old);
+    v = 13;
+    memcpy(a.p + 4, &v, 4);
     /* and the cancellation after a checkpoint */
     struct ks_engine *f = ks_engine_new(&cfg);
     CHECK_INT(ks_engine_load(f, a.p, a.len, &err), KS_OK);
@@ -962,6 +979,372 @@ static void a_bare_cancellation_counts_with_what_the_order_said(void)
     ks_buf_fini(&b);
     ks_engine_free(f);
     ks_engine_free(e);
+}
+
+/* ---- impact of the orders before detection ----------------------------------- */
+
+static void feed_into(struct ks_engine *e, const char *const *lines, size_t n)
+{
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    for (size_t i = 0; i < n; i++) {
+        ks_engine_event(e, in, (int64_t)i + 1, lines[i], strlen(lines[i]), &err);
+    }
+}
+
+/* Incident id's impact as compact JSON ("" when there is no such incident). */
+static void impact_of(const struct ks_engine *e, int64_t id, char *out, size_t cap)
+{
+    struct ks_buf b = {0};
+    out[0] = 0;
+    if (ks_engine_incident_json(e, id, 0, &b) == KS_OK) {
+        json_t *j = json_loads(b.p, 0, NULL);
+        char *s = json_dumps(json_object_get(j, "impact"), JSON_COMPACT);
+        snprintf(out, cap, "%s", s ? s : "");
+        free(s);
+        json_decref(j);
+    }
+    ks_buf_fini(&b);
+}
+
+/* Every incident with its timeline, one after the other. */
+static void all_incidents(const struct ks_engine *e, struct ks_buf *out)
+{
+    struct ks_engine_stats st;
+    ks_engine_stats(e, &st);
+    for (int64_t id = 1; id <= (int64_t)st.incidents; id++) {
+        ks_engine_incident_json(e, id, 1, out);
+        ks_buf_puts(out, "\n");
+    }
+}
+
+/* The input cut after each of its lines, with a checkpoint at the cut,
+ * gives the incidents (impact, timeline, all) of one uninterrupted run. */
+static void split_anywhere_is_one_run(const char *const *lines, size_t n)
+{
+    struct ks_engine *one = feed(lines, n);
+    struct ks_buf want = {0};
+    all_incidents(one, &want);
+    ks_engine_free(one);
+    for (size_t k = 1; k < n; k++) {
+        struct ks_engine *e = through_checkpoint(feed(lines, k));
+        feed_into(e, lines + k, n - k);
+        struct ks_buf got = {0};
+        all_incidents(e, &got);
+        if (strcmp(got.p ? got.p : "", want.p ? want.p : "") != 0) {
+            fprintf(stderr, "split after line %zu differs\n", k);
+            CHECK_STR(got.p, want.p);
+        }
+        ks_buf_fini(&got);
+        ks_engine_free(e);
+    }
+    ks_buf_fini(&want);
+}
+
+/* amazon's last ok sync is at 10:00: its first missed sync (started_at) is
+ * 10:15, and the incident is detected at 10:30. Its impact counts the
+ * orders on amazon from 10:15 that were rejected, cancelled or oversold,
+ * those that came before the detection too, each once. */
+static const char *stale_orders[] = {
+    "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:00:00Z\",\"channel\":\"amazon\",\"status\":\"ok\"}",
+    "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:20:00Z\",\"channel\":\"ebay\",\"status\":\"ok\"}",
+    "{\"type\":\"stock\",\"ts\":\"2026-11-22T10:20:00Z\",\"sku\":\"A\",\"qty\":1}",
+    /* before started_at: not counted */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:10:00Z\",\"order_id\":\"o1\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"cancelled\",\"customer\":\"c1\",\"value\":11}",
+    /* oversold (3 of A, 1 in stock), 4 minutes before the detection */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:26:00Z\",\"order_id\":\"o6\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"accepted\",\"customer\":\"c6\",\"value\":30,\"lines\":[{\"sku\":\"A\","
+    "\"qty\":3}]}",
+    /* rejected, 2 minutes before the detection */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:28:00Z\",\"order_id\":\"o2\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"rejected\",\"customer\":\"c2\",\"value\":40,\"lines\":[{\"sku\":\"B\","
+    "\"qty\":2}]}",
+    /* another channel: not counted */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:28:00Z\",\"order_id\":\"o3\",\"channel\":\"ebay\","
+    "\"status\":\"rejected\",\"customer\":\"c3\",\"value\":50}",
+    /* accepted and not oversold: not counted */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:29:00Z\",\"order_id\":\"o4\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"accepted\",\"customer\":\"c4\",\"value\":60,\"lines\":[{\"sku\":\"A\","
+    "\"qty\":1}]}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:30:00.001Z\"}",
+    /* the same order again: counted once */
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:31:00Z\",\"order_id\":\"o2\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"cancelled\"}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:32:00Z\",\"order_id\":\"o5\","
+    "\"channel\":\"amazon\","
+    "\"status\":\"rejected\",\"customer\":\"c5\",\"value\":5}",
+};
+
+static void orders_before_a_stale_syncs_detection_count_in_its_impact(void)
+{
+    char got[256];
+    struct ks_engine *e = feed(stale_orders, 9);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":2,\"customers\":2,\"revenue\":70.0,\"units\":5}");
+    struct ks_buf v = {0};
+    struct ks_err err;
+    CHECK_INT(ks_engine_verify_json(e, 1, &v, &err), KS_OK);
+    CHECK(strstr(v.p, "\"oversold_orders\":[{\"order_id\":\"o6\",\"customer\":\"c6\","
+                      "\"channel\":\"amazon\",\"at\":\"2026-11-22T10:26:00.000Z\"") != NULL);
+    ks_buf_fini(&v);
+    feed_into(e, stale_orders + 9, 2);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":3,\"customers\":3,\"revenue\":75.0,\"units\":5}");
+    ks_engine_free(e);
+    /* A state of version 11 (saved before the recent orders were kept)
+     * loads with none: the detection after it counts only the orders that
+     * come after it (o2 again, cancelled, and o5). */
+    e = feed(stale_orders, 8);
+    struct ks_buf a = {0};
+    ks_engine_save(e, &a);
+    ks_engine_free(e);
+    static const unsigned char rct1[8] = {0x4B, 0x53, 0x43, 0x4B, 0x31, 0x54, 0x43, 0x52};
+    size_t at = a.len;
+    while (at > 8 && memcmp(a.p + at - 8, rct1, 8) != 0) {
+        at--;
+    }
+    CHECK(at > 8);
+    uint32_t v11 = 11;
+    memcpy(a.p + 4, &v11, 4);
+    e = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(e, a.p, at - 4, &err), KS_OK);
+    ks_buf_fini(&a);
+    feed_into(e, stale_orders + 8, 3);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":2,\"customers\":2,\"revenue\":45.0,\"units\":2}");
+    ks_engine_free(e);
+    split_anywhere_is_one_run(stale_orders, 11);
+}
+
+/* wms at berlin is last up at 10:00 (started_at) and detected down at
+ * 10:05: the orders accepted at berlin from 10:00 count in the outage's
+ * impact; those before, at another location or not accepted do not. */
+static const char *outage_orders[] = {
+    "{\"type\":\"health\",\"ts\":\"2026-11-22T09:58:00Z\",\"system\":\"wms\","
+    "\"location\":\"berlin\","
+    "\"status\":\"up\"}",
+    "{\"type\":\"health\",\"ts\":\"2026-11-22T09:58:00Z\",\"system\":\"wms\","
+    "\"location\":\"paris\","
+    "\"status\":\"up\"}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T09:59:00Z\",\"order_id\":\"p1\",\"channel\":\"shop\","
+    "\"status\":\"accepted\",\"customer\":\"d1\",\"value\":10,\"location\":\"berlin\"}",
+    "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"wms\","
+    "\"location\":\"berlin\","
+    "\"status\":\"up\"}",
+    "{\"type\":\"health\",\"ts\":\"2026-11-22T10:02:00Z\",\"system\":\"wms\","
+    "\"location\":\"paris\","
+    "\"status\":\"up\"}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:02:00Z\",\"order_id\":\"p2\",\"channel\":\"shop\","
+    "\"status\":\"accepted\",\"customer\":\"d2\",\"value\":20,\"location\":\"berlin\","
+    "\"lines\":[{\"sku\":\"A\",\"qty\":4}]}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:03:00Z\",\"order_id\":\"p3\",\"channel\":\"shop\","
+    "\"status\":\"accepted\",\"customer\":\"d3\",\"value\":30,\"location\":\"paris\"}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:03:00Z\",\"order_id\":\"p4\",\"channel\":\"shop\","
+    "\"status\":\"rejected\",\"customer\":\"d4\",\"value\":40,\"location\":\"berlin\"}",
+    "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:06:00Z\"}",
+    "{\"type\":\"order\",\"ts\":\"2026-11-22T10:07:00Z\",\"order_id\":\"p5\",\"channel\":\"shop\","
+    "\"status\":\"accepted\",\"customer\":\"d2\",\"value\":5,\"location\":\"berlin\"}",
+};
+
+static void orders_accepted_at_a_location_before_its_outage_is_detected_count(void)
+{
+    char got[256];
+    struct ks_engine *e = feed(outage_orders, 9);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 0, &b);
+    CHECK(strstr(b.p, "\"type\":\"system_outage\"") != NULL);
+    CHECK(strstr(b.p, "\"started_at\":\"2026-11-22T10:00:00.000Z\"") != NULL);
+    ks_buf_fini(&b);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":1,\"customers\":1,\"revenue\":20.0,\"units\":4}");
+    feed_into(e, outage_orders + 9, 1);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":2,\"customers\":1,\"revenue\":25.0,\"units\":4}");
+    ks_engine_free(e);
+    split_anywhere_is_one_run(outage_orders, 10);
+}
+
+/* A zero spike on amazon: update b2 (from 10:15:00) takes S01..S05 to zero
+ * and closes at 10:16. A rejected order for S01 placed while the update
+ * was arriving counts in the corruption's impact; one for a SKU the
+ * update did not touch does not. */
+static void orders_during_a_corrupt_update_count_in_its_impact(void)
+{
+    static char lines[64][200];
+    const char *ptr[64];
+    size_t n = 0;
+    for (int i = 1; i <= 20; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:%02dZ\",\"channel\":\"amazon\","
+                 "\"sku\":\"S%02d\",\"qty\":10,\"batch\":\"b1\"}",
+                 i, i);
+    }
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:01:00Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\",\"batch\":\"b1\"}");
+    for (int i = 1; i <= 5; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:15:%02dZ\",\"channel\":\"amazon\","
+                 "\"sku\":\"S%02d\",\"qty\":0,\"batch\":\"b2\"}",
+                 i, i);
+        if (i == 2) {
+            snprintf(lines[n++], sizeof(lines[0]),
+                     "{\"type\":\"order\",\"ts\":\"2026-11-22T10:15:30Z\",\"order_id\":\"q1\","
+                     "\"channel\":\"amazon\",\"status\":\"rejected\",\"customer\":\"e1\","
+                     "\"value\":12,\"lines\":[{\"sku\":\"S01\",\"qty\":1}]}");
+            snprintf(lines[n++], sizeof(lines[0]),
+                     "{\"type\":\"order\",\"ts\":\"2026-11-22T10:15:31Z\",\"order_id\":\"q2\","
+                     "\"channel\":\"amazon\",\"status\":\"rejected\",\"customer\":\"e2\","
+                     "\"value\":13,\"lines\":[{\"sku\":\"S19\",\"qty\":1}]}");
+        }
+    }
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:16:00Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\",\"batch\":\"b2\"}");
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    char got[256];
+    struct ks_engine *e = feed(ptr, n);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 0, &b);
+    CHECK(strstr(b.p, "\"type\":\"data_corruption\"") != NULL);
+    ks_buf_fini(&b);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":1,\"customers\":1,\"revenue\":12.0,\"units\":1}");
+    ks_engine_free(e);
+    split_anywhere_is_one_run(ptr, n);
+}
+
+/* amazon sends one inventory event a minute for 26 hours, the last at
+ * 01:59:30 on the 22nd, then none: at 02:31 its last 60 minutes hold 29
+ * events against an average of 1,560 / 26.5 h = 58.9 an hour (less than
+ * 50 %), so volume_drop fires with started_at 01:31, the start of the
+ * window it measured. The orders rejected on amazon in that window, before
+ * the detection, count in its impact; one before the window does not. */
+static void orders_in_a_volume_drops_window_count_in_its_impact(void)
+{
+    enum { N = 26 * 60 + 8 };
+    static char lines[N][220];
+    const char *ptr[N];
+    size_t n = 0;
+    static const struct {
+        int minute; /* minutes after 2026-11-22T00:00 */
+        const char *id, *status;
+        int value;
+    } orders[] = {
+        {80, "r1", "rejected", 11},   /* 01:20, before the window */
+        {105, "r2", "rejected", 12},  /* 01:45 */
+        {120, "r3", "accepted", 13},  /* 02:00, not oversold: not counted */
+        {130, "r4", "cancelled", 14}, /* 02:10 */
+    };
+    size_t next = 0;
+    for (int i = 0; i < 26 * 60; i++) {
+        int day = 21 + i / (24 * 60), h = i / 60 % 24, m = i % 60;
+        int at = (day - 22) * 24 * 60 + h * 60 + m; /* minutes after the 22nd, 00:00 */
+        while (next < 4 && orders[next].minute <= at) {
+            snprintf(lines[n++], sizeof(lines[0]),
+                     "{\"type\":\"order\",\"ts\":\"2026-11-22T%02d:%02d:00Z\",\"order_id\":\"%s\","
+                     "\"channel\":\"amazon\",\"status\":\"%s\",\"customer\":\"c-%s\","
+                     "\"value\":%d}",
+                     orders[next].minute / 60, orders[next].minute % 60, orders[next].id,
+                     orders[next].status, orders[next].id, orders[next].value);
+            next++;
+        }
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"inventory\",\"ts\":\"2026-11-%02dT%02d:%02d:30Z\",\"channel\":"
+                 "\"amazon\",\"sku\":\"S1\",\"qty\":%d}",
+                 day, h, m, 100 + i % 7);
+    }
+    while (next < 4) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"order\",\"ts\":\"2026-11-22T%02d:%02d:00Z\",\"order_id\":\"%s\","
+                 "\"channel\":\"amazon\",\"status\":\"%s\",\"customer\":\"c-%s\","
+                 "\"value\":%d}",
+                 orders[next].minute / 60, orders[next].minute % 60, orders[next].id,
+                 orders[next].status, orders[next].id, orders[next].value);
+        next++;
+    }
+    snprintf(lines[n++], sizeof(lines[0]), "{\"type\":\"tick\",\"ts\":\"2026-11-22T02:40:00Z\"}");
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"order\",\"ts\":\"2026-11-22T02:45:00Z\",\"order_id\":\"r5\","
+             "\"channel\":\"amazon\",\"status\":\"rejected\",\"customer\":\"c-r5\","
+             "\"value\":15}");
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    char got[256];
+    struct ks_engine *e = feed(ptr, n - 1);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 0, &b);
+    CHECK(b.p && strstr(b.p, "\"type\":\"volume_drop\"") != NULL);
+    CHECK(b.p && strstr(b.p, "\"started_at\":\"2026-11-22T01:31:00.000Z\","
+                             "\"detected_at\":\"2026-11-22T02:31:00.000Z\"") != NULL);
+    ks_buf_fini(&b);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":2,\"customers\":2,\"revenue\":26.0,\"units\":0}");
+    feed_into(e, ptr + n - 1, 1);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":3,\"customers\":3,\"revenue\":41.0,\"units\":0}");
+    ks_engine_free(e);
+}
+
+/* The recent orders hold the last horizon of event time (60 minutes with
+ * the defaults), and never more than the maxima however many orders come
+ * in it: the oldest go first, every order kept keeps its own SKUs, and the
+ * arrays hold at most twice the maxima. */
+static void the_recent_orders_are_bounded_by_the_horizon_and_the_maxima(void)
+{
+    CHECK_INT(ks_recent_horizon(&cfg), 60 * KS_MIN);
+    struct ks_recent r;
+    memset(&r, 0, sizeof(r));
+    r.horizon = 60 * KS_MIN;
+    struct ks_recent_order o;
+    memset(&o, 0, sizeof(o));
+    static const ks_time at[] = {0, 30 * KS_MIN, 60 * KS_MIN, 61 * KS_MIN};
+    static const size_t kept[] = {1, 2, 3, 3};
+    for (size_t i = 0; i < 4; i++) {
+        o.ts = at[i];
+        o.order = (uint32_t)i;
+        ks_recent_push(&r, at[i], &o, 0);
+        CHECK_INT(r.n - r.head, kept[i]);
+    }
+    CHECK_INT(r.v[r.head].order, 1); /* 0 was older than 61 - 60 minutes */
+    /* by count: all at one instant */
+    o.ts = 61 * KS_MIN;
+    for (uint32_t i = 0; i < KS_RECENT_MAX + 10; i++) {
+        o.order = 4 + i;
+        ks_recent_push(&r, o.ts, &o, 0);
+    }
+    CHECK_INT(r.n - r.head, KS_RECENT_MAX);
+    CHECK(r.cap <= 2 * KS_RECENT_MAX);
+    CHECK_INT(r.v[r.head].order, 4 + 10); /* the oldest went first */
+    /* by SKU ids: 3,000 orders of 1,000 SKUs each, 3 M ids in all */
+    for (uint32_t i = 0; i < 3000; i++) {
+        o.order = i;
+        struct ks_recent_order *k = ks_recent_push(&r, o.ts, &o, 1000);
+        for (uint32_t s = 0; s < 1000; s++) {
+            ks_recent_add_sku(&r, k, i * 1000 + s);
+        }
+    }
+    CHECK(r.capsku <= 2 * KS_RECENT_SKUS_MAX);
+    CHECK(r.cap <= 2 * KS_RECENT_MAX);
+    CHECK_INT(r.n - r.head, KS_RECENT_SKUS_MAX / 1000);
+    int same = 1;
+    for (size_t i = r.head; i < r.n; i++) {
+        const uint32_t *sku = ks_recent_skus(&r, &r.v[i]);
+        same &= r.v[i].nsku == 1000 && sku[0] == r.v[i].order * 1000 &&
+                sku[999] == r.v[i].order * 1000 + 999;
+    }
+    CHECK(same);
+    CHECK_INT(r.v[r.n - 1].order, 2999);
+    ks_recent_fini(&r);
 }
 
 static void checkpoint_round_trip_is_exact(void)
@@ -1248,6 +1631,11 @@ int main(void)
     RUN(actions_refuse_what_they_cannot_do);
     RUN(a_persons_time_beyond_the_horizon_is_refused);
     RUN(checkpoint_round_trip_is_exact);
+    RUN(orders_before_a_stale_syncs_detection_count_in_its_impact);
+    RUN(orders_accepted_at_a_location_before_its_outage_is_detected_count);
+    RUN(orders_during_a_corrupt_update_count_in_its_impact);
+    RUN(orders_in_a_volume_drops_window_count_in_its_impact);
+    RUN(the_recent_orders_are_bounded_by_the_horizon_and_the_maxima);
     RUN(a_bare_cancellation_counts_with_what_the_order_said);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
