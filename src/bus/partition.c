@@ -78,8 +78,15 @@ int ks_bus_url_check(const char *url, struct ks_err *err)
         const char *colon = skip < n ? memrchr(p + skip, ':', n - skip) : NULL;
         size_t port_len = colon ? n - (size_t)(colon + 1 - p) : 0;
         int ok = colon && colon > p + skip && port_len >= 1 && port_len <= 5;
+        long port = 0;
         for (size_t i = 0; ok && i < port_len; i++) {
             ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
+            port = port * 10 + (colon[1 + i] - '0');
+        }
+        if (ok && (port < 1 || port > 65535)) {
+            ks_err_set(err, KS_EUSAGE, "bus URL '%.*s': port %ld is not a TCP port (1 to 65535)",
+                       (int)n, p, port);
+            return -1;
         }
         if (!ok) {
             ks_err_set(err, KS_EUSAGE, "bus URL '%.*s': expected nats://HOST:PORT (several "

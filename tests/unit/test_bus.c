@@ -122,6 +122,10 @@ static void urls_and_names(void)
     CHECK_INT(ks_bus_url_check("nats://a", &err), -1);
     CHECK_INT(ks_bus_url_check("nats://:4222", &err), -1);
     CHECK_INT(ks_bus_url_check("nats://a:42x", &err), -1);
+    CHECK_INT(ks_bus_url_check("nats://a:65535", &err), 0);
+    CHECK_INT(ks_bus_url_check("nats://a:4222,b:70000", &err), -1);
+    CHECK(strstr(err.msg, "'b:70000': port 70000 is not a TCP port (1 to 65535)") != NULL);
+    CHECK_INT(ks_bus_url_check("nats://a:0", &err), -1);
     CHECK_INT(ks_bus_url_check("nats://a:1,", &err), 0); /* a trailing comma names nothing */
     CHECK_INT(ks_bus_url_check("", &err), -1);
     CHECK_INT(ks_bus_name_check("--stream", "KINTSUGI", 0, &err), 0);
