@@ -283,9 +283,6 @@ static int changes(const struct job *jobs)
     return 0;
 }
 
-/* Applies and commits jobs, saving the state by time, by the journal's size
- * or when save is set; 0, or -1 when the store failed (each job then has
- * failed = 1). */
 /* The engine holds what the store does not: no more changes until the
  * engine is loaded again from the store (recover: PostgreSQL) or a restart
  * re-applies the journal (SQLite). */
@@ -321,6 +318,9 @@ static void check_lock(struct ks_live *l)
     }
 }
 
+/* Applies and commits jobs, saving the state by time, by the journal's size
+ * or when save is set; 0, or -1 when the store failed (each job then has
+ * failed = 1). */
 static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int save)
 {
     ks_time now = ks_time_now();
