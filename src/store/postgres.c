@@ -277,8 +277,69 @@ static void prefer_lz4(struct pg *g)
     }
 }
 
+/* A URI libpq cannot take as written (an unknown parameter, a port that is
+ * not a TCP port) is the user's to correct: KS_EUSAGE, before any
+ * connection is tried. */
+static enum ks_rc check_uri(const char *uri, struct ks_err *err)
+{
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(uri, &msg);
+    if (!opts) {
+        size_t n = msg ? strlen(msg) : 0;
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+            n--;
+        }
+        /* libpq quotes the token it could not take: never one of the user
+         * and password part (user:PASSWORD@) or a password= parameter,
+         * which is not shown */
+        const char *at = strstr(uri, "://");
+        const char *q = msg ? memchr(msg, '"', n) : NULL;
+        if (at && q) {
+            at += 3;
+            const char *slash = strchr(at, '/');
+            const char *amp = memchr(at, '@', slash ? (size_t)(slash - at) : strlen(at));
+            size_t tok = (size_t)(msg + n - q);
+            const char *pw = strstr(uri, "password=");
+            if (tok > 2 && ((amp && memmem(at, (size_t)(amp - at), q + 1, tok - 2)) ||
+                            (pw && !strncmp(pw + 9, q + 1, tok - 2)))) {
+                n = (size_t)(q - msg);
+                ks_err_set(err, KS_EUSAGE, "--db: not a PostgreSQL URI libpq takes: %.*s(in the "
+                           "user or password, not shown)", (int)n, msg);
+                PQfreemem(msg);
+                return KS_EUSAGE;
+            }
+        }
+        ks_err_set(err, KS_EUSAGE, "--db: not a PostgreSQL URI libpq takes: %.*s", (int)n,
+                   msg ? msg : "out of memory");
+        PQfreemem(msg);
+        return KS_EUSAGE;
+    }
+    enum ks_rc rc = KS_OK;
+    for (PQconninfoOption *o = opts; o->keyword && rc == KS_OK; o++) {
+        if (strcmp(o->keyword, "port") != 0 || !o->val) {
+            continue;
+        }
+        /* one port, or one per host: "5432,5433" */
+        for (const char *p = o->val; *p && rc == KS_OK;) {
+            char *end;
+            long v = strtol(p, &end, 10);
+            if (end == p || (*end && *end != ',') || v < 1 || v > 65535) {
+                rc = ks_err_set(err, KS_EUSAGE, "--db: port '%s' is not a TCP port (1 to 65535)",
+                                o->val);
+            }
+            p = *end == ',' ? end + 1 : end;
+        }
+    }
+    PQconninfoFree(opts);
+    return rc;
+}
+
 static enum ks_rc pg_connect(void **conn, const char *uri, struct ks_err *err)
 {
+    enum ks_rc urc = check_uri(uri, err);
+    if (urc != KS_OK) {
+        return urc;
+    }
     /* The URI comes last, so what it says wins over these defaults. */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"10", "kintsugi", uri, NULL};

@@ -205,5 +205,13 @@ wait "$FA" "$FB" 2>/dev/null
 check unreachable_server_exit_1 exit_is 1 "$K" incidents --db "postgresql://kintsugi:s3cret@127.0.0.1:1/ks"
 check unreachable_server_message sh -c "'$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q 'connect to PostgreSQL (database ks on 127.0.0.1 port 1)' && ! '$K' incidents --db 'postgresql://kintsugi:s3cret@127.0.0.1:1/ks' 2>&1 | grep -q s3cret"
 
+# A URI libpq cannot take is a usage error (exit 2) naming what is wrong,
+# never showing the password, and tried on no server.
+check bad_uri_parameter_exit_2 exit_is 2 "$K" incidents --db "postgresql://kintsugi@127.0.0.1:1/ks?colour=red"
+check bad_uri_parameter_named sh -c "'$K' incidents --db 'postgresql://kintsugi@127.0.0.1:1/ks?colour=red' 2>&1 | grep -q 'not a PostgreSQL URI libpq takes: invalid URI query parameter: \"colour\"'"
+check bad_uri_port_exit_2 exit_is 2 "$K" incidents --db "postgresql://kintsugi@127.0.0.1:99999/ks"
+check bad_uri_port_named sh -c "'$K' incidents --db 'postgresql://kintsugi@127.0.0.1:99999/ks' 2>&1 | grep -qF \"port '99999' is not a TCP port (1 to 65535)\""
+check bad_uri_password_not_shown sh -c "out=\$('$K' incidents --db 'postgresql://kintsugi:s3cr%zzet@127.0.0.1:1/ks' 2>&1); echo \"\$out\" | grep -q 'invalid percent-encoded token: (in the user or password, not shown)' && ! echo \"\$out\" | grep -q s3cr"
+
 pg_sql -c "DO \$\$ DECLARE s text; BEGIN FOR s IN SELECT nspname FROM pg_namespace WHERE nspname LIKE 'it\\_$$\\_%' LOOP EXECUTE 'DROP SCHEMA ' || s || ' CASCADE'; END LOOP; END \$\$" >/dev/null 2>&1
 echo "RESULT passed=$passed failed=$failed"
