@@ -618,6 +618,17 @@ static int recover(struct ks_live *l)
 
 /* ---- the writer thread --------------------------------------------------------- */
 
+/* The least time between a saved state and one saved on a quiet spell: a
+ * second for each 4 MiB the state takes (the state is written whole), so
+ * that a trickle of events with quiet seconds between them writes at most
+ * some 4 MiB a second; a large state (120 MiB: 30 s) is saved by time as
+ * under load. */
+static ks_time idle_gap(const struct ks_live *l)
+{
+    ks_time by_size = (ks_time)(l->a.checkpoint_bytes / ((size_t)4 << 20)) * KS_SEC;
+    return by_size > l->o.checkpoint_idle ? by_size : l->o.checkpoint_idle;
+}
+
 static void *writer(void *arg)
 {
     struct ks_live *l = arg;
@@ -658,7 +669,8 @@ static void *writer(void *arg)
             run_batch(l, &end, 1);
             ks_buf_fini(&out);
         } else if (l->unsaved && l->o.checkpoint_idle > 0 &&
-                   ks_time_now() - l->last_change >= l->o.checkpoint_idle) {
+                   ks_time_now() - l->last_change >= l->o.checkpoint_idle &&
+                   ks_time_now() - l->last_checkpoint >= idle_gap(l)) {
             /* A quiet spell after changes: the state is saved, nothing else
              * is written (no journal entry). */
             run_batch_save(l, NULL, 0, 1);
