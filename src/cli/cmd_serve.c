@@ -103,6 +103,26 @@ static void advertised(char *out, size_t cap, const char *adv, const char *host,
     }
 }
 
+/* A duration in seconds from the environment variable name, when set, into
+ * *out: at least a millisecond, or (never_at_0) -1 for 0 or less: never. */
+static void env_seconds(const char *name, int never_at_0, ks_time *out)
+{
+    const char *s = getenv(name);
+    if (!s || !*s) {
+        return;
+    }
+    double v = strtod(s, NULL);
+    ks_time t = (ks_time)(v * KS_SEC);
+    *out = v <= 0 && never_at_0 ? -1 : t > 0 ? t : 1;
+}
+
+/* The address this server listens on, and the name others are given for it. */
+static void urls(char *url, char *self, size_t cap, const char *adv, const char *host, int port)
+{
+    server_url(url, cap, host, port);
+    advertised(self, cap, adv, host, port);
+}
+
 /* HOST:PORT, [V6]:PORT or PORT. */
 static int parse_listen(const char *s, char *host, size_t cap, int *port)
 {
@@ -238,37 +258,16 @@ int ks_cmd_serve(int argc, char **argv)
                      "go with --bus");
         return KS_EXIT_USAGE;
     }
-    const char *ms = getenv("KINTSUGI_CHECKPOINT_EVERY");
-    if (ms && *ms) {
-        lo.checkpoint_every = (ks_time)(strtod(ms, NULL) * KS_SEC);
-        if (lo.checkpoint_every <= 0) {
-            lo.checkpoint_every = 1;
-        }
-    }
-    const char *ci = getenv("KINTSUGI_CHECKPOINT_IDLE");
-    if (ci && *ci) {
-        double v = strtod(ci, NULL);
-        lo.checkpoint_idle = v > 0 ? (ks_time)(v * KS_SEC) : -1;
-        if (lo.checkpoint_idle == 0) {
-            lo.checkpoint_idle = 1;
-        }
-    }
-    const char *lc = getenv("KINTSUGI_LOCK_CHECK");
-    if (lc && *lc) {
-        double v = strtod(lc, NULL);
-        lo.lock_check = v > 0 ? (ks_time)(v * KS_SEC) : -1;
-        if (lo.lock_check == 0) {
-            lo.lock_check = 1;
-        }
-    }
+    env_seconds("KINTSUGI_CHECKPOINT_EVERY", 0, &lo.checkpoint_every);
+    env_seconds("KINTSUGI_CHECKPOINT_IDLE", 1, &lo.checkpoint_idle);
+    env_seconds("KINTSUGI_LOCK_CHECK", 1, &lo.lock_check);
     const char *cb = getenv("KINTSUGI_CHECKPOINT_BYTES");
     if (cb && *cb) {
         double v = strtod(cb, NULL);
         lo.checkpoint_bytes = v >= 1 ? (size_t)v : 1;
     }
     char url[300], self[300];
-    server_url(url, sizeof(url), host, port);
-    advertised(self, sizeof(self), adv, host, port);
+    urls(url, self, sizeof(url), adv, host, port);
     lo.url = self;
 
     /* Signals are taken by sigwait on this thread alone: block them before
@@ -294,8 +293,7 @@ int ks_cmd_serve(int argc, char **argv)
         }
         if (port == 0) {
             port = ks_http_port(standby);
-            server_url(url, sizeof(url), host, port);
-            advertised(self, sizeof(self), adv, host, port);
+            urls(url, self, sizeof(url), adv, host, port);
         }
     }
     struct ks_live *live;
@@ -337,8 +335,7 @@ int ks_cmd_serve(int argc, char **argv)
         return KS_EXIT_FAIL;
     }
     if (port == 0) {
-        server_url(url, sizeof(url), host, ks_http_port(h));
-        advertised(self, sizeof(self), adv, host, ks_http_port(h));
+        urls(url, self, sizeof(url), adv, host, ks_http_port(h));
     }
     if (ks_live_set_url(live, self) != 0) {
         ks_http_stop(h);

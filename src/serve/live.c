@@ -283,6 +283,9 @@ static int changes(const struct job *jobs)
     return 0;
 }
 
+/* Why a server stops writing when its writer lock went to another one. */
+static const char LOCK_LOST[] = "store: another process holds the writer lock now";
+
 /* The engine holds what the store does not: no more changes until the
  * engine is loaded again from the store (recover: PostgreSQL) or a restart
  * re-applies the journal (SQLite). */
@@ -311,7 +314,7 @@ static void check_lock(struct ks_live *l)
     l->lock_checked = ks_time_now();
     enum ks_rc rc = s->ops->lock_writer(s, &got, &err);
     if (rc == KS_OK && !got) {
-        ks_err_set(&err, KS_ESTATE, "store: another process holds the writer lock now");
+        ks_err_set(&err, KS_ESTATE, "%s", LOCK_LOST);
     }
     if (rc != KS_OK || !got) {
         store_failed(l, err.msg);
@@ -578,7 +581,7 @@ static int recover(struct ks_live *l)
         enum ks_rc rc = s->ops->lock_writer(s, &got, &err);
         if (rc == KS_ESTATE || (rc == KS_OK && !got)) {
             if (rc == KS_OK) {
-                ks_err_set(&err, KS_ESTATE, "store: another process holds the writer lock now");
+                ks_err_set(&err, KS_ESTATE, "%s", LOCK_LOST);
             }
             ks_shell_error("%s: %s; exiting without writing anything more (the active server "
                            "is the one holding the lock; a supervisor may start this one again "
