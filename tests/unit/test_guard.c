@@ -403,6 +403,38 @@ static void a_joining_corrupt_update_pauses_every_channel_again(void)
     ks_engine_free(r.e);
 }
 
+/* The rollback's report writes every count with its thousands separator: a
+ * zero spike over 1,200 of a channel's 2,000 SKUs, whose zeros never reached
+ * the channel, has the update's 2,000 held values discarded and 1,200 SKUs
+ * already at their last known good quantity. */
+static void rollback_report_counts_have_thousands_separators(void)
+{
+    struct run r;
+    start(&r);
+    char buf[256];
+    for (int m = 0; m < 2; m++) {
+        for (int k = 0; k < 2000; k++) {
+            snprintf(buf, sizeof(buf),
+                     "{\"type\":\"inventory\",\"ts\":\"2026-11-22T11:%02d:00.000Z\","
+                     "\"channel\":\"amazon\",\"sku\":\"T%04d\",\"qty\":%u,\"batch\":\"c%d\"}",
+                     m, k, m == 1 && k < 1200 ? 0u : 10u, m);
+            line(&r, buf);
+        }
+        snprintf(buf, sizeof(buf),
+                 "{\"type\":\"sync\",\"ts\":\"2026-11-22T11:%02d:50.000Z\",\"channel\":"
+                 "\"amazon\",\"status\":\"ok\",\"batch\":\"c%d\"}",
+                 m, m);
+        line(&r, buf);
+    }
+    struct ks_err err;
+    struct ks_buf rep = {0};
+    CHECK_INT(ks_engine_guard_rollback(r.e, 1, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK(strstr(rep.p, "incident 1: 2,000 held corrupt values discarded; 0 SKUs set back to "
+                        "their last known good quantity, 1,200 already there"));
+    ks_buf_fini(&rep);
+    ks_engine_free(r.e);
+}
+
 int main(void)
 {
     ks_config_defaults(&cfg);
@@ -415,6 +447,7 @@ int main(void)
     RUN(accept_lets_the_held_values_through_and_ends_the_holding);
     RUN(the_holding_survives_a_checkpoint);
     RUN(only_a_value_beyond_the_threshold_the_same_way_is_held);
+    RUN(rollback_report_counts_have_thousands_separators);
     ks_config_fini(&cfg);
     return t_done();
 }
