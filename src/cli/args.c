@@ -291,3 +291,29 @@ int ks_cli_verb(const struct ks_cli_verb *verbs, size_t n, const char *word)
     }
     return -1;
 }
+
+int ks_cli_listen(const char *s, char *host, size_t cap, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *p = colon ? colon + 1 : s;
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (!*p || *end || v < 0 || v > 65535) {
+        return -1;
+    }
+    *port = (int)v;
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        s++;
+        n -= 2;
+    }
+    if (n >= cap) {
+        return -1;
+    }
+    memcpy(host, s, n);
+    host[n] = 0;
+    if (!*host) {
+        snprintf(host, cap, "127.0.0.1");
+    }
+    return 0;
+}

@@ -82,6 +82,9 @@ void ks_cli_at_before_clock(const struct ks_engine *eng, ks_time at);
  * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing
  * what is wrong with it. */
 int ks_cli_wait(const char *opt, ks_time *out);
+/* A --listen address: HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1 when
+ * empty), into host (cap bytes) and port. -1 when malformed. */
+int ks_cli_listen(const char *s, char *host, size_t cap, int *port);
 /* Who a note of the timeline names when --by is optional: opt, else $USER,
  * else "cli". */
 const char *ks_cli_by(const char *opt);

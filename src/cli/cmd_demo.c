@@ -7,6 +7,8 @@
  * with a viewer token printed, so that the story ends on the dashboard.
  */
 #include "../auth/auth.h"
+#include "../http/http.h"
+#include "../serve/serve.h"
 #include "../sim/sim.h"
 #include "../shell/shell.h"
 #include "cli.h"
@@ -39,6 +41,7 @@ static const struct ks_cmd_spec spec = {
     "When its output is a terminal (and without --json or --no-serve) the demo ends by\n"
     "serving the database - the dashboard and the API, on event time - and prints the URL\n"
     "and a viewer token to sign in with (and an admin token, to act); Ctrl-C stops it.\n"
+    "Its --listen address is tried first: a busy port ends the demo before it simulates.\n"
     "Otherwise (a pipe, CI, `make demo` unattended) it prints how to start that server.\n\n"
     "examples:\n"
     "  kintsugi demo\n"
@@ -201,6 +204,29 @@ int ks_cmd_demo(int argc, char **argv)
                                                     : "kintsugi-demo.db";
     int json = ks_cli_opt(&spec, "json")->set;
     FILE *out = json ? stderr : stdout;
+    const char *listen = ks_cli_opt(&spec, "listen")->value ? ks_cli_opt(&spec, "listen")->value
+                                                            : "127.0.0.1:8080";
+    char host[256];
+    int port;
+    if (ks_cli_listen(listen, host, sizeof(host), &port) != 0) {
+        ks_cli_error("--listen '%s': expected HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:9000, "
+                     "[::1]:8080)",
+                     listen);
+        return KS_EXIT_USAGE;
+    }
+    int serve = !json && !ks_cli_opt(&spec, "no-serve")->set && isatty(1);
+    if (serve) {
+        /* The address is tried before the simulation, not after it. */
+        struct ks_err lerr = {0};
+        struct ks_http *probe = ks_standby_http_start(host, port, &lerr);
+        if (!probe) {
+            ks_cli_error("cannot serve the dashboard on %s: %s (choose another --listen, or "
+                         "--no-serve)",
+                         listen, lerr.msg);
+            return KS_EXIT_FAIL;
+        }
+        ks_http_stop(probe);
+    }
     struct stat sb;
     if (stat(db, &sb) == 0) {
         if (!ks_cli_opt(&spec, "force")->set) {
@@ -377,9 +403,6 @@ int ks_cmd_demo(int argc, char **argv)
     }
     json_decref(truth);
     json_decref(f.incidents);
-    int serve = !json && !ks_cli_opt(&spec, "no-serve")->set && isatty(1);
-    const char *listen = ks_cli_opt(&spec, "listen")->value ? ks_cli_opt(&spec, "listen")->value
-                                                            : "127.0.0.1:8080";
     rc = matched == want ? KS_EXIT_OK : KS_EXIT_FAIL;
     if (!serve || rc != KS_EXIT_OK) {
         if (!json) {

@@ -123,33 +123,6 @@ static void urls(char *url, char *self, size_t cap, const char *adv, const char 
     advertised(self, cap, adv, host, port);
 }
 
-/* HOST:PORT, [V6]:PORT or PORT. */
-static int parse_listen(const char *s, char *host, size_t cap, int *port)
-{
-    const char *colon = strrchr(s, ':');
-    const char *p = colon ? colon + 1 : s;
-    char *end;
-    long v = strtol(p, &end, 10);
-    if (!*p || *end || v < 0 || v > 65535) {
-        return -1;
-    }
-    *port = (int)v;
-    size_t n = colon ? (size_t)(colon - s) : 0;
-    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-        s++;
-        n -= 2;
-    }
-    if (n >= cap) {
-        return -1;
-    }
-    memcpy(host, s, n);
-    host[n] = 0;
-    if (!*host) {
-        snprintf(host, cap, "127.0.0.1");
-    }
-    return 0;
-}
-
 static void access_log(void *ctx, const struct ks_http_done *d)
 {
     (void)ctx;
@@ -174,7 +147,7 @@ int ks_cmd_serve(int argc, char **argv)
     char host[256];
     int port;
     const char *listen = ks_cli_opt(&spec, "listen")->value;
-    if (parse_listen(listen ? listen : "127.0.0.1:8080", host, sizeof(host), &port) != 0) {
+    if (ks_cli_listen(listen ? listen : "127.0.0.1:8080", host, sizeof(host), &port) != 0) {
         ks_cli_error("--listen '%s': expected HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:9000, "
                      "[::1]:8080)",
                      listen);

@@ -275,6 +275,13 @@ DTOK=$(sed -n 's/^  sign in with the viewer token  //p' "$T/demo2.out" | tr -d '
 check demo_prints_a_viewer_token is '{"name":"demo-viewer","role":"viewer"}' \
     "$(curl -s -H "Authorization: Bearer $DTOK" "http://127.0.0.1:$PORT/v1/whoami")"
 check demo_serves_the_dashboard is 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")"
+# A second demo on the port the first one serves finds it busy before it
+# simulates anything: exit 1, saying which address, no database written.
+script -qfec "$K demo --db $T/d3.db --listen 127.0.0.1:$PORT" /dev/null >"$T/demo3.out" 2>&1
+check demo_busy_port_exits_1 is 1 "$?"
+check demo_busy_port_says_so grep -q "cannot serve the dashboard on 127.0.0.1:$PORT: .*in use" "$T/demo3.out"
+check demo_busy_port_before_simulating bash -c "! grep -q simulating '$T/demo3.out' && [ ! -e '$T/d3.db' ]"
+check demo_bad_listen_is_usage exit_is 2 "$K" demo --no-serve --db "$T/d4.db" --listen 127.0.0.1:http
 # Ctrl-C: SIGINT to the server (script's child, found by its parent's PID)
 DPID=$(pgrep -P "$SPID" | head -1)
 while [ -n "$DPID" ] && [ "$(cat /proc/"$DPID"/comm 2>/dev/null)" != kintsugi ]; do
