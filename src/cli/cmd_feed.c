@@ -12,7 +12,7 @@
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"since", 1, "cursor: only changes after this sequence number (default 0)", 0, NULL},
-    {"limit", 1, "at most this many changes (default: all)", 0, NULL},
+    {"limit", 1, "at most this many changes (default, and 0: all)", 0, NULL},
     {"state", 0, "the current guarded quantity and last known good of every SKU", 0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
 };

@@ -11,7 +11,7 @@
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
-    {"limit", 1, "show at most this many differences (default 50; JSON has them all)", 0, NULL},
+    {"limit", 1, "show at most this many differences (default 50; 0: the counts only; JSON has them all)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
     "kintsugi reconcile [CHANNEL] [--json] [--limit N] [--db F]",
