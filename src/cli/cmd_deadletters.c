@@ -27,7 +27,10 @@ static const struct ks_cmd_spec spec = {
     "examples:\n"
     "  kintsugi deadletters --json | jq -r '.[].reason'\n"
     "  kintsugi deadletters fix 4 '{\"type\":\"inventory\",\"ts\":...,\"qty\":12}'\n"
-    "  kintsugi deadletters replay --id 4",
+    "  kintsugi deadletters replay --id 4\n\n"
+    "exit status: 0 done (replay: every line replayed passed), 1 it failed (no such dead\n"
+    "letter, a line replayed still rejected - it stays pending with the new reason - the\n"
+    "database; the message says which), 2 usage error.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct ctx {
@@ -128,7 +131,15 @@ static int replay(struct ks_shell *a, int64_t only)
     }
     ks_free(o.v);
     if (rc == 0) {
-        printf("replayed %zu dead letters, %zu still rejected\n", passed, c.nrows - passed);
+        printf("replayed %zu dead %s, %zu still rejected\n", passed,
+               passed == 1 ? "letter" : "letters", c.nrows - passed);
+        if (passed < c.nrows) {
+            ks_cli_error("%zu dead %s still rejected: %s pending with the new reason (fix it with "
+                         "'kintsugi deadletters fix ID LINE', then replay it again)",
+                         c.nrows - passed, c.nrows - passed == 1 ? "letter is" : "letters are",
+                         c.nrows - passed == 1 ? "it stays" : "they stay");
+            rc = KS_EXIT_FAIL;
+        }
     }
     return rc;
 }
@@ -144,7 +155,11 @@ int ks_cmd_deadletters(int argc, char **argv)
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     struct ks_shell a;
     struct ks_err err = {0};
-    if (nargs == 0) {
+    if (nargs == 0 && ks_cli_opt(&spec, "id")->value) {
+        ks_cli_error("--id picks the dead letter to replay ('kintsugi deadletters replay --id "
+                     "N'); the list shows every pending one (--all: the replayed ones too)");
+        rc = KS_EXIT_USAGE;
+    } else if (nargs == 0) {
         if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
             struct ctx c = {ks_cli_opt(&spec, "json")->set, 0, 0, NULL, 0, 0};
             const char *status = ks_cli_opt(&spec, "all")->set ? NULL : "pending";

@@ -103,7 +103,14 @@ id=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*,"line":2,' 
 check fix_dead_letter "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:33:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
 check replay_one "$K" deadletters replay --id "$id" --db "$T/bad.db"
 check replayed_is_not_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
-check replay_all_keeps_the_still_broken bash -c "$K deadletters replay --db $T/bad.db | grep -q '0 dead letters, 15 still rejected'"
+check replay_all_keeps_the_still_broken bash -c "$K deadletters replay --db $T/bad.db 2>/dev/null | grep -q '0 dead letters, 15 still rejected'"
+check replay_still_rejected_exits_1 exit_is 1 "$K" deadletters replay --db "$T/bad.db"
+id2=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*' | grep -o '[0-9]*' | head -1)
+"$K" deadletters replay --id "$id2" --db "$T/bad.db" >"$T/r1.out" 2>"$T/r1.err"
+check replay_one_still_rejected_exits_1 is 1 "$?"
+check replay_one_still_rejected_says_so grep -q "1 dead letter is still rejected: it stays pending" "$T/r1.err"
+check replay_one_still_rejected_stays_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
+check list_with_id_is_usage exit_is 2 "$K" deadletters --id 1 --db "$T/bad.db"
 
 # --- configuration ---------------------------------------------------------------------------
 check example_config_is_valid "$K" check-config examples/kintsugi.yaml
