@@ -5,7 +5,7 @@
  * PagerDuty receiver sends for it.
  *
  * Validation stops at the first fault, like the event decoder, and names
- * it in the house style: `alertmanager: field "alerts[2].startsAt": must be
+ * it in the house style: `alertmanager: field "alerts[2].startsAt" must be
  * an RFC 3339 timestamp ..., got "yesterday"`. Fields are checked in a fixed
  * order: version, groupKey, status, receiver, truncatedAlerts, groupLabels,
  * commonLabels, commonAnnotations, externalURL, then each alert's status,
@@ -103,7 +103,7 @@ static void show_value(json_t *v, char out[SHOW_MAX + 4])
 static enum ks_rc fail(struct ks_err *err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Rejects with `alertmanager: field "FIELD": REASON`. */
+/* Rejects with `alertmanager: field "FIELD" REASON`. */
 static enum ks_rc fail(struct ks_err *err, const char *field, const char *fmt, ...)
 {
     char why[300];
@@ -111,10 +111,10 @@ static enum ks_rc fail(struct ks_err *err, const char *field, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    return ks_err_set(err, KS_EINPUT, "alertmanager: field \"%s\": %s", field, why);
+    return ks_err_set(err, KS_EINPUT, "alertmanager: field \"%s\" %s", field, why);
 }
 
-/* Rejects with `alertmanager: field "FIELD": WHY, got VALUE`. */
+/* Rejects with `alertmanager: field "FIELD" WHY, got VALUE`. */
 static enum ks_rc fail_got(struct ks_err *err, const char *field, json_t *v, const char *why)
 {
     char shown[SHOW_MAX + 4];

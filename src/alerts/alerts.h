@@ -206,7 +206,7 @@ struct ks_am_webhook {
 /*
  * Parses and validates one webhook body of len bytes. Returns KS_OK with
  * *out filled, or KS_EINPUT with err->msg naming the place and the reason in
- * the house style, `alertmanager: field "alerts[2].fingerprint": is
+ * the house style, `alertmanager: field "alerts[2].fingerprint" is
  * required`. *out is overwritten; release it with ks_am_webhook_fini in both
  * cases. Bodies over KS_AM_BODY_MAX bytes are refused unread.
  */

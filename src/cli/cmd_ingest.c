@@ -34,7 +34,7 @@ static const struct ks_cmd_spec spec = {
     "Replay NDJSON events into the database in event time: detectors run, incidents open,\n"
     "escalate and are stored. The clock is the largest event ts seen; a second ingest into\n"
     "the same database continues where the first stopped.",
-    "Each rejected line is printed on stderr as FILE:LINE: TYPE: field \"x\": reason and kept\n"
+    "Each rejected line is printed on stderr as FILE:LINE: TYPE: field \"x\" reason and kept\n"
     "as a dead letter (see 'kintsugi deadletters'); the rest of the input goes on.\n"
     "Duplicate ids are ignored and counted. The end of the input closes open updates but\n"
     "fires no timer: send a {\"type\":\"tick\",\"ts\":...} line to move the clock.\n\n"

@@ -37,7 +37,7 @@ static const struct ks_cmd_spec spec = {
     "       [--partitions N] [--window N] [--lines-per-message N] [--json] [--quiet] FILE...|-",
     "Publish NDJSON events to NATS JetStream, for `kintsugi serve --bus` to consume.",
     "Each line is checked as `kintsugi ingest` checks it; a rejected line is printed on stderr\n"
-    "as FILE:LINE: TYPE: field \"x\": reason, counted, and published on PREFIX.rejected, where\n"
+    "as FILE:LINE: TYPE: field \"x\" reason, counted, and published on PREFIX.rejected, where\n"
     "the server dead-letters it (raw text kept) and its feed-rejects detector counts it, as\n"
     "ingest does. Each event goes to the subject PREFIX.P, P = FNV-1a(key) mod N, the key\n"
     "keeping an update together: the channel for inventory, sync and order events,\n"

@@ -425,14 +425,15 @@ enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t
         if (e->horizon_base != KS_TIME_NONE) { /* the wall clock, and the limit named with it */
             ks_time_fmt(e->horizon_base, clock);
             ks_err_set(err, KS_EINPUT,
-                       "%s: field \"ts\": %s is more than %s ahead of the wall clock %s (%s %s)",
-                       ks_event_type_name(ev.type), ts, h, clock,
-                       e->horizon_limit ? e->horizon_limit : "ts_horizon", h);
+                       "%s: field \"ts\" must be at most %s ahead of the wall clock %s (%s %s), "
+                       "got %s",
+                       ks_event_type_name(ev.type), h, clock,
+                       e->horizon_limit ? e->horizon_limit : "ts_horizon", h, ts);
         } else {
             ks_time_fmt(e->clock, clock);
             ks_err_set(err, KS_EINPUT,
-                       "%s: field \"ts\": %s is more than %s ahead of the clock %s (ts_horizon)",
-                       ks_event_type_name(ev.type), ts, h, clock);
+                       "%s: field \"ts\" must be at most %s ahead of the clock %s (ts_horizon), got %s",
+                       ks_event_type_name(ev.type), h, clock, ts);
         }
         uint32_t src = ev.source.p ? source_str(e, ev.source) : e->input_src[input];
         reject_line(e, input, lineno, line, len, src, err);

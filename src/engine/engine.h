@@ -55,7 +55,7 @@ enum ks_line_result {
  * Feeds one raw event line (without its newline) of input, numbered lineno
  * (for the dead letter; any number the door likes, e.g. the line of a
  * request body). A rejected line is kept as a dead-letter effect; err->msg
- * then holds "TYPE: field \"x\": reason" (the door prints it after
+ * then holds "TYPE: field \"x\" reason" (the door prints it after
  * "NAME:LINE: " or returns it). err is untouched otherwise.
  */
 enum ks_line_result ks_engine_event(struct ks_engine *e, uint32_t input, int64_t lineno,

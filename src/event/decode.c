@@ -148,7 +148,8 @@ static void show_value(json_t *v, char out[SHOW_BUF])
 static enum ks_rc fail(struct ctx *c, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Rejects with "TYPE: field "FIELD": REASON". */
+/* Rejects with "TYPE: field "FIELD" REASON" (SPEC 1: `inventory: field "qty" must be
+ * an integer >= 0, got "12"`); REASON says what the field is or must be. */
 static enum ks_rc fail(struct ctx *c, const char *field, const char *fmt, ...)
 {
     char why[400];
@@ -156,10 +157,10 @@ static enum ks_rc fail(struct ctx *c, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    return ks_err_set(c->err, KS_EINPUT, "%s: field \"%s\": %s", c->what, field, why);
+    return ks_err_set(c->err, KS_EINPUT, "%s: field \"%s\" %s", c->what, field, why);
 }
 
-/* Rejects with "TYPE: field "FIELD": WHY, got VALUE". */
+/* Rejects with "TYPE: field "FIELD" WHY, got VALUE". */
 static enum ks_rc fail_got(struct ctx *c, const char *field, json_t *v, const char *why)
 {
     char shown[SHOW_BUF];
@@ -615,7 +616,7 @@ enum ks_rc ks_event_decode_general(struct ks_decoder *d, const char *line, size_
     if (t < 0) {
         char shown[SHOW_BUF];
         show_value(tv, shown);
-        return fail(&c, "type", "unknown type %s (expected one of " TYPE_LIST ")", shown);
+        return fail(&c, "type", "is an unknown type %s (expected one of " TYPE_LIST ")", shown);
     }
     ev->type = (enum ks_event_type)t;
     c.what = type_names[t];

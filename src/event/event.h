@@ -212,7 +212,7 @@ void ks_decoder_free(struct ks_decoder *d);
 /*
  * Decodes and validates one line (without its newline; a trailing '\r' is
  * ignored). On success returns KS_OK and fills *ev. On rejection returns
- * KS_EINPUT and sets err->msg to "TYPE: field \"x\": reason" (TYPE is the
+ * KS_EINPUT and sets err->msg to "TYPE: field \"x\" reason" (TYPE is the
  * event's type if it could be read, else "event"; lines that are not JSON
  * read "json: ..." with the column; invalid UTF-8 reads "line: invalid UTF-8
  * at byte N"; an over-long line "line: longer than 1 MiB"). Even on

@@ -279,7 +279,7 @@ static void incident_cmd(const struct ks_http_req *req, struct ks_http_resp *res
         }
         if (!json_is_string(v) || !*json_string_value(v)) {
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"%s\": is required (a non-empty string)",
+            ks_http_error(resp, 400, "invalid", "field \"%s\" is required (a non-empty string)",
                           f);
             return;
         }
@@ -320,11 +320,11 @@ static void post_step(const struct ks_http_req *req, struct ks_http_resp *resp, 
     json_t *st = req->json ? json_object_get(req->json, "status") : NULL;
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
     if (!json_is_string(st)) {
-        ks_http_error(resp, 400, "invalid", "field \"status\": is required (done or skip)");
+        ks_http_error(resp, 400, "invalid", "field \"status\" is required (done or skip)");
         return;
     }
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\": must be a string");
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I, s:s, s:O}", "op", "step", "id", (json_int_t)id, "step",
@@ -464,7 +464,7 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         json_t *ch = j ? json_object_get(j, "channel") : NULL;
         if (ch && !json_is_string(ch)) {
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"channel\": must be a channel name");
+            ks_http_error(resp, 400, "invalid", "field \"channel\" must be a channel name");
             return;
         }
         if (ch) {
@@ -475,7 +475,7 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         if (!json_is_integer(id) || json_integer_value(id) <= 0) {
             json_decref(cmd);
             ks_http_error(resp, 400, "invalid",
-                          "field \"incident\": is required (the id of a data_corruption incident)");
+                          "field \"incident\" is required (the id of a data_corruption incident)");
             return;
         }
         json_object_set(cmd, "id", id);
@@ -483,7 +483,7 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         if (dry && !json_is_boolean(dry)) {
             /* Never taken as false: a rollback cannot be undone. */
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"dry_run\": must be true or false");
+            ks_http_error(resp, 400, "invalid", "field \"dry_run\" must be true or false");
             return;
         }
         if (dry) {

@@ -189,7 +189,7 @@ static int only_fields(const struct ks_http_req *req, struct ks_http_resp *resp,
     json_object_foreach(req->json, key, v)
     {
         if (strcmp(key, a) != 0 && (!b || strcmp(key, b) != 0)) {
-            ks_http_error(resp, 400, "invalid", "field \"%s\": is not known (%s%s%s)", key, a,
+            ks_http_error(resp, 400, "invalid", "field \"%s\" is not known (%s%s%s)", key, a,
                           b ? ", " : "", b ? b : "");
             return -1;
         }
@@ -241,7 +241,7 @@ void ks_api_post_item(const struct ks_http_req *req, struct ks_http_resp *resp, 
     }
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\": must be a string");
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I, s:s}", "op", "review_item", "item", (json_int_t)item,
@@ -267,11 +267,11 @@ void ks_api_post_cost(const struct ks_http_req *req, struct ks_http_resp *resp, 
     struct ks_err err = {0};
     if (!json_is_string(part)) {
         ks_http_error(resp, 400, "invalid",
-                      "field \"part\": is required (direct, response, churn, repeats or brand)");
+                      "field \"part\" is required (direct, response, churn, repeats or brand)");
         return;
     }
     if (!json_is_number(amount)) {
-        ks_http_error(resp, 400, "invalid", "field \"amount\": must be a number >= 0");
+        ks_http_error(resp, 400, "invalid", "field \"amount\" must be a number >= 0");
         return;
     }
     if (ks_review_cost_check(json_string_value(part), 0, &err) != KS_OK) {

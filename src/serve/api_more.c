@@ -155,7 +155,7 @@ void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_htt
     }
     if (id && (!json_is_integer(id) || json_integer_value(id) <= 0)) {
         ks_http_error(resp, 400, "invalid",
-                      "field \"id\": must be a dead letter id (a positive integer)");
+                      "field \"id\" must be a dead letter id (a positive integer)");
         return;
     }
     char cmd[96];
@@ -264,11 +264,11 @@ void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_res
     json_object_foreach(b, key, v)
     {
         if (strcmp(key, "to") != 0) {
-            ks_http_error(resp, 400, "invalid", "field \"%s\": is not known (to)", key);
+            ks_http_error(resp, 400, "invalid", "field \"%s\" is not known (to)", key);
             return;
         }
         if (!json_is_string(v) || !json_string_length(v)) {
-            ks_http_error(resp, 400, "invalid", "field \"to\": must be a recipient");
+            ks_http_error(resp, 400, "invalid", "field \"to\" must be a recipient");
             return;
         }
         to = json_string_value(v);
@@ -361,7 +361,7 @@ void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_re
             /* as the CLI: a receiver the configuration does not have cannot deliver */
             bad = !json_is_string(v) || !json_string_length(v) ? "must be a receiver's name"
                   : !ks_config_receiver(&live_of(ctx)->a.cfg, json_string_value(v))
-                      ? "no such receiver in the configuration (GET /v1/receivers)"
+                      ? "names no receiver of the configuration (GET /v1/receivers)"
                       : NULL;
         } else if (!strcmp(key, "incident")) {
             bad = json_is_integer(v) && json_integer_value(v) > 0 ? NULL
@@ -376,7 +376,7 @@ void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_re
         }
         if (bad) {
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"%s\": %s", key, bad);
+            ks_http_error(resp, 400, "invalid", "field \"%s\" %s", key, bad);
             return;
         }
         json_object_set(cmd, key, v);

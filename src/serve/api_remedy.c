@@ -173,7 +173,7 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
         };
         for (size_t i = 0; i < sizeof(why) / sizeof(why[0]); i++) {
             if (!strcmp(why[i].field, bad)) {
-                ks_http_error(resp, 400, "invalid", "field \"%s\": %s", bad,
+                ks_http_error(resp, 400, "invalid", "field \"%s\" %s", bad,
                               why[i].want ? why[i].want : order_bad);
             }
         }
@@ -211,7 +211,7 @@ void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp
         return;
     }
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\": must be a string");
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I}", "op", !strcmp(verb, "approve") ? "remedy_approve"

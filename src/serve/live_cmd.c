@@ -25,7 +25,7 @@ static enum ks_rc need(const struct cmd_args *c, const char *k, const char **out
 {
     *out = str_field(c, k);
     if (!*out || !**out) {
-        return ks_err_set(err, KS_EUSAGE, "field \"%s\": is required (a non-empty string)", k);
+        return ks_err_set(err, KS_EUSAGE, "field \"%s\" is required (a non-empty string)", k);
     }
     return KS_OK;
 }
@@ -152,7 +152,7 @@ static enum ks_rc body_text(const struct cmd_args *c, char **out, size_t *len,
     json_t *b = json_object_get(c->j, "body");
     *out = json_is_object(b) ? json_dumps(b, JSON_COMPACT) : NULL;
     if (!*out) {
-        return ks_err_set(err, KS_EUSAGE, "field \"body\": must be a JSON object");
+        return ks_err_set(err, KS_EUSAGE, "field \"body\" must be a JSON object");
     }
     *len = strlen(*out);
     return KS_OK;
@@ -313,7 +313,7 @@ enum ks_rc ks_live_cmd_apply(struct ks_engine *e, const char *cmd, size_t len, c
         struct cmd_args c = {j, 0, actor, at};
         json_t *id = json_object_get(j, "id");
         if (ops[i].needs_id && (!json_is_integer(id) || json_integer_value(id) <= 0)) {
-            rc = ks_err_set(err, KS_EUSAGE, "field \"id\": must be an incident id (a positive "
+            rc = ks_err_set(err, KS_EUSAGE, "field \"id\" must be an incident id (a positive "
                                             "integer)");
         } else {
             c.id = ops[i].needs_id ? json_integer_value(id) : 0;

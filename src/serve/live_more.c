@@ -225,7 +225,7 @@ static enum ks_rc op_replay(struct ks_live *l, json_t *j, int live, char **journ
         free(text);
     }
     if (!json_is_array(letters)) {
-        return ks_err_set(err, KS_EUSAGE, "field \"letters\": must be an array");
+        return ks_err_set(err, KS_EUSAGE, "field \"letters\" must be an array");
     }
     uint32_t input = ks_engine_input(l->a.eng, "deadletters");
     size_t i, passed = 0, accepted = 0;

@@ -48,7 +48,7 @@ static enum ks_rc need_id(const struct tx_args *t, const char *k, int64_t *out, 
 {
     *out = int_field(t, k);
     if (*out <= 0) {
-        return ks_err_set(err, KS_EUSAGE, "field \"%s\": must be %s (a positive integer)", k,
+        return ks_err_set(err, KS_EUSAGE, "field \"%s\" must be %s (a positive integer)", k,
                           what);
     }
     return KS_OK;
@@ -76,7 +76,7 @@ static enum ks_rc op_remedy_grant(const struct tx_args *t, struct ks_err *err)
     rq.has_amount = amount && !json_is_null(amount);
     if (rq.has_amount && !json_is_number(amount)) {
         return ks_err_set(err, KS_EUSAGE,
-                          "field \"amount\": must be a number > 0 with at most two decimals");
+                          "field \"amount\" must be a number > 0 with at most two decimals");
     }
     rq.amount = rq.has_amount ? json_number_value(amount) : 0;
     rq.by = t->actor;
@@ -141,7 +141,7 @@ static enum ks_rc op_review_set(const struct tx_args *t, struct ks_err *err)
     enum ks_rc rc = need_id(t, "id", &id, "an incident id", err);
     json_t *text = json_object_get(t->j, "text");
     if (rc == KS_OK && !json_is_string(text)) {
-        rc = ks_err_set(err, KS_EUSAGE, "field \"text\": must be the review's text");
+        rc = ks_err_set(err, KS_EUSAGE, "field \"text\" must be the review's text");
     }
     if (rc) {
         return rc;
@@ -169,7 +169,7 @@ static enum ks_rc op_review_item(const struct tx_args *t, struct ks_err *err)
     enum ks_rc rc = need_id(t, "item", &item, "an action item id", err);
     const char *verb = str_field(t, "verb");
     if (rc == KS_OK && (!verb || (strcmp(verb, "done") != 0 && strcmp(verb, "drop") != 0))) {
-        rc = ks_err_set(err, KS_EUSAGE, "field \"verb\": must be done or drop");
+        rc = ks_err_set(err, KS_EUSAGE, "field \"verb\" must be done or drop");
     }
     if (rc == KS_OK) {
         rc = ks_review_apply_item(t->a->store, t->a->eng, item, verb, t->actor,
@@ -190,11 +190,11 @@ static enum ks_rc op_cost_set(const struct tx_args *t, struct ks_err *err)
     const char *part = str_field(t, "part");
     json_t *amount = json_object_get(t->j, "amount");
     if (rc == KS_OK && !part) {
-        rc = ks_err_set(err, KS_EUSAGE, "field \"part\": is required (direct, response, churn, "
+        rc = ks_err_set(err, KS_EUSAGE, "field \"part\" is required (direct, response, churn, "
                                         "repeats or brand)");
     }
     if (rc == KS_OK && !json_is_number(amount)) {
-        rc = ks_err_set(err, KS_EUSAGE, "field \"amount\": must be a number >= 0");
+        rc = ks_err_set(err, KS_EUSAGE, "field \"amount\" must be a number >= 0");
     }
     if (rc == KS_OK) {
         rc = ks_review_apply_cost(t->a->store, t->a->eng, t->a->cfg.currency, id, part,
@@ -282,8 +282,8 @@ static enum ks_rc op_hook_retry(const struct tx_args *t, struct ks_err *err)
     const char *key = str_field(t, "key");
     int64_t incident = 0;
     if (!key || !*key) {
-        return ks_err_set(err, KS_EUSAGE, "field \"key\": the hook call's idempotency key is "
-                                          "required");
+        return ks_err_set(err, KS_EUSAGE,
+                          "field \"key\" is required (the hook call's idempotency key)");
     }
     enum ks_rc rc = ks_shell_hook_requeue(t->a->store, &t->a->cfg, t->a->eng, key, t->actor,
                                           t->at, t->reapply, &incident, err);

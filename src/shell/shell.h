@@ -376,7 +376,7 @@ struct ks_progress {
     /* After every chunk written, and once more (final 1) when the door says so. */
     void (*show)(struct ks_progress *p, const struct ks_engine *e, int final);
     /* Each rejected line, by input name and line number, with the reason
-     * ("TYPE: field \"x\": reason"). NULL: printed on stderr as
+     * ("TYPE: field \"x\" reason"). NULL: printed on stderr as
      * NAME:LINE: reason. */
     void (*reject)(struct ks_progress *p, const char *input, int64_t lineno, const char *reason);
     void *ctx; /* the door's */

@@ -163,7 +163,7 @@ check pd_receiver_joins_the_group is '202 2' "$CODE $(incidents length)"
 check pd_receiver_same_key is "$(inc 2 .dedup_key)" "\"$(jq -r .dedup_key "$FX/pagerduty-group-trigger.json")\""
 # Invalid bodies: kintsugi's shape for the webhook, PagerDuty's exact bodies for /v2/enqueue.
 post /v1/alertmanager "$(jq -c '.alerts[1].fingerprint = null' "$FX/webhook-group-firing.json")" "$AM"
-check webhook_invalid_names_the_field is '400 invalid alertmanager: field "alerts[1].fingerprint": is required' \
+check webhook_invalid_names_the_field is '400 invalid alertmanager: field "alerts[1].fingerprint" is required' \
     "$CODE $(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")"
 post /v1/alertmanager '{"version":"3"}' "$AM"
 check webhook_version_400 is 400 "$CODE"

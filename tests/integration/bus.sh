@@ -44,7 +44,7 @@ bad_lines() {
     "$K" publish --bus "$BUS" --stream BAD --subject bad.ev --json "$BAD" >"$T/bad.json" 2>"$T/bad.err" || return 1
     # the 16 rejected lines are published too, on bad.ev.rejected, for the server's dead letters
     jq -e '.published == 20 and .acknowledged == 20 and .rejected == 16 and .not_acknowledged == 0 and (.by_partition | add) == 4' "$T/bad.json" >/dev/null || { cat "$T/bad.json"; return 1; }
-    grep -qx "$BAD:5: inventory: field \"qty\": must be an integer >= 0, got \"12\"" "$T/bad.err" || { cat "$T/bad.err"; return 1; }
+    grep -qx "$BAD:5: inventory: field \"qty\" must be an integer >= 0, got \"12\"" "$T/bad.err" || { cat "$T/bad.err"; return 1; }
     [ "$(grep -c "^$BAD:" "$T/bad.err")" -eq 16 ]
 }
 check publish_rejects_with_place_and_reason bad_lines

@@ -94,7 +94,7 @@ check stdin_input bash -c "$K ingest --db $T/stdin.db - <$ev >/dev/null && cmp <
 bad=$SC/bad_input_is_rejected_and_not_applied/events.ndjson
 "$K" ingest --db "$T/bad.db" "$bad" >"$T/ing.out" 2>"$T/ing.err"
 check ingest_with_rejections_exits_0 [ $? -eq 0 ]
-check rejection_line_format grep -q "^$bad:2: sync: field \"status\": " "$T/ing.err"
+check rejection_line_format grep -q "^$bad:2: sync: field \"status\" must be one of " "$T/ing.err"
 check one_line_per_rejection bash -c "[ \$(grep -c '^$bad:[0-9]*: ' $T/ing.err) -eq 16 ]"
 check summary_counts grep -q "16 rejected, 1 duplicates" "$T/ing.out"
 check deadletters_json bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 16 ]"

@@ -153,12 +153,12 @@ check api_bad_kind_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"o
 check api_bad_amount_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":"5"}'
 for a in 50.001 0.001 0 -5; do
     check "api_amount_${a}_400" status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":'$a'}'
-    check "api_amount_${a}_names_field" is '"field \"amount\": must be a number > 0 with at most two decimals (in the configuration'"'"'s currency)"' "$(jq .error.message "$T/body")"
+    check "api_amount_${a}_names_field" is '"field \"amount\" must be a number > 0 with at most two decimals (in the configuration'"'"'s currency)"' "$(jq .error.message "$T/body")"
 done
 check api_order_control_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o\u0001","kind":"discount_code"}'
-check api_order_control_names_field is '"field \"order\": has a control character (byte 2)"' "$(jq .error.message "$T/body")"
+check api_order_control_names_field is '"field \"order\" has a control character (byte 2)"' "$(jq .error.message "$T/body")"
 check api_order_too_long_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" "{\"order\":\"$(printf 'o%.0s' $(seq 300))\",\"kind\":\"discount_code\"}"
-check api_order_too_long_names_field is '"field \"order\": is at most 256 bytes (this one has 300)"' "$(jq .error.message "$T/body")"
+check api_order_too_long_names_field is '"field \"order\" is at most 256 bytes (this one has 300)"' "$(jq .error.message "$T/body")"
 check api_offer_order_checked status_is 400 GET '/v1/incidents/1/remedies/offer?order=o%01' "$VIEW"
 check api_offer_order_names_query is '"query \"order\": has a control character (byte 2)"' "$(jq .error.message "$T/body")"
 check api_unknown_incident_404 status_is 404 POST /v1/incidents/9/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":5}'

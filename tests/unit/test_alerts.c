@@ -789,58 +789,58 @@ static void invalid_webhooks_name_the_place_and_the_reason(void)
 {
     check_edit(
         "version", 0, NULL, json_string("3"),
-        "alertmanager: field \"version\": must be \"4\" (the webhook format kintsugi reads), "
+        "alertmanager: field \"version\" must be \"4\" (the webhook format kintsugi reads), "
         "got \"3\"");
-    check_edit("version", 0, NULL, NULL, "alertmanager: field \"version\": is required");
-    check_edit("groupKey", 0, NULL, NULL, "alertmanager: field \"groupKey\": is required");
+    check_edit("version", 0, NULL, NULL, "alertmanager: field \"version\" is required");
+    check_edit("groupKey", 0, NULL, NULL, "alertmanager: field \"groupKey\" is required");
     check_edit("groupKey", 0, NULL, json_string(""),
-               "alertmanager: field \"groupKey\": must be a non-empty string, got \"\"");
+               "alertmanager: field \"groupKey\" must be a non-empty string, got \"\"");
     check_edit("status", 0, NULL, json_string("pending"),
-               "alertmanager: field \"status\": must be one of firing, resolved, got \"pending\"");
+               "alertmanager: field \"status\" must be one of firing, resolved, got \"pending\"");
     check_edit("receiver", 0, NULL, json_integer(1),
-               "alertmanager: field \"receiver\": must be a string, got 1");
+               "alertmanager: field \"receiver\" must be a string, got 1");
     check_edit("truncatedAlerts", 0, NULL, json_integer(-1),
-               "alertmanager: field \"truncatedAlerts\": must be an integer >= 0, got -1");
+               "alertmanager: field \"truncatedAlerts\" must be an integer >= 0, got -1");
     check_edit("truncatedAlerts", 0, NULL, json_string("2"),
-               "alertmanager: field \"truncatedAlerts\": must be an integer >= 0, got \"2\"");
+               "alertmanager: field \"truncatedAlerts\" must be an integer >= 0, got \"2\"");
     check_edit("commonLabels", 0, NULL, json_pack("{s:i}", "severity", 3),
-               "alertmanager: field \"commonLabels.severity\": must be a string, got 3");
+               "alertmanager: field \"commonLabels.severity\" must be a string, got 3");
     check_edit("groupLabels", 0, NULL, json_string("x"),
-               "alertmanager: field \"groupLabels\": must be an object of strings, got \"x\"");
-    check_edit("alerts", 0, NULL, NULL, "alertmanager: field \"alerts\": is required");
+               "alertmanager: field \"groupLabels\" must be an object of strings, got \"x\"");
+    check_edit("alerts", 0, NULL, NULL, "alertmanager: field \"alerts\" is required");
     check_edit("alerts", 0, NULL, json_object(),
-               "alertmanager: field \"alerts\": must be an array of alerts, got {}");
+               "alertmanager: field \"alerts\" must be an array of alerts, got {}");
     check_edit(NULL, 1, "fingerprint", NULL,
-               "alertmanager: field \"alerts[1].fingerprint\": is required");
+               "alertmanager: field \"alerts[1].fingerprint\" is required");
     check_edit(NULL, 1, "fingerprint", json_string(FP_BERLIN),
-               "alertmanager: field \"alerts[1].fingerprint\": repeats the fingerprint of "
+               "alertmanager: field \"alerts[1].fingerprint\" repeats the fingerprint of "
                "alerts[0]");
     check_edit(NULL, 0, "fingerprint",
                json_string("0123456789012345678901234567890123456789012345678901234567890123x"),
-               "alertmanager: field \"alerts[0].fingerprint\": must be a non-empty string of at "
+               "alertmanager: field \"alerts[0].fingerprint\" must be a non-empty string of at "
                "most 64 bytes, got \"012345678901234567890123456789012345678...");
-    check_edit(NULL, 0, "status", NULL, "alertmanager: field \"alerts[0].status\": is required");
+    check_edit(NULL, 0, "status", NULL, "alertmanager: field \"alerts[0].status\" is required");
     check_edit(NULL, 1, "status", json_string("active"),
-               "alertmanager: field \"alerts[1].status\": must be one of firing, resolved, got "
+               "alertmanager: field \"alerts[1].status\" must be one of firing, resolved, got "
                "\"active\"");
-    check_edit(NULL, 0, "labels", NULL, "alertmanager: field \"alerts[0].labels\": is required");
+    check_edit(NULL, 0, "labels", NULL, "alertmanager: field \"alerts[0].labels\" is required");
     check_edit(NULL, 0, "labels", json_pack("{s:s,s:b}", "alertname", "A", "page", 1),
-               "alertmanager: field \"alerts[0].labels.page\": must be a string, got true");
+               "alertmanager: field \"alerts[0].labels.page\" must be a string, got true");
     check_edit(NULL, 1, "annotations", json_pack("[]"),
-               "alertmanager: field \"alerts[1].annotations\": must be an object of strings, got "
+               "alertmanager: field \"alerts[1].annotations\" must be an object of strings, got "
                "[]");
     check_edit(NULL, 0, "startsAt", NULL,
-               "alertmanager: field \"alerts[0].startsAt\": is required");
+               "alertmanager: field \"alerts[0].startsAt\" is required");
     check_edit(NULL, 0, "startsAt", json_string("yesterday"),
-               "alertmanager: field \"alerts[0].startsAt\": must be an RFC 3339 timestamp "
+               "alertmanager: field \"alerts[0].startsAt\" must be an RFC 3339 timestamp "
                "(YYYY-MM-DDTHH:MM:SSZ), got \"yesterday\"");
     check_edit(NULL, 1, "endsAt", json_string("2026-11-22T22:04:37"),
-               "alertmanager: field \"alerts[1].endsAt\": needs a zone (Z or +hh:mm), got "
+               "alertmanager: field \"alerts[1].endsAt\" needs a zone (Z or +hh:mm), got "
                "\"2026-11-22T22:04:37\"");
     check_edit(NULL, 1, "endsAt", json_integer(0),
-               "alertmanager: field \"alerts[1].endsAt\": must be an RFC 3339 timestamp, got 0");
+               "alertmanager: field \"alerts[1].endsAt\" must be an RFC 3339 timestamp, got 0");
     check_edit(NULL, 0, "generatorURL", json_false(),
-               "alertmanager: field \"alerts[0].generatorURL\": must be a string, got false");
+               "alertmanager: field \"alerts[0].generatorURL\" must be a string, got false");
 
     struct ks_am_webhook w = {0};
     struct ks_err err = {0};
@@ -852,7 +852,7 @@ static void invalid_webhooks_name_the_place_and_the_reason(void)
                        "expected near '}'");
     ks_am_webhook_fini(&w);
     CHECK_INT(ks_alert_parse_alertmanager("{\"alerts\":[{}]}", 15, &w, &err), KS_EINPUT);
-    CHECK_STR(err.msg, "alertmanager: field \"version\": is required");
+    CHECK_STR(err.msg, "alertmanager: field \"version\" is required");
     ks_am_webhook_fini(&w);
     CHECK_INT(ks_alert_parse_alertmanager("x", KS_AM_BODY_MAX + 1, &w, &err), KS_EINPUT);
     CHECK_STR(err.msg, "alertmanager: body: longer than 4 MiB (4194305 bytes)");
