@@ -50,19 +50,39 @@ static const char *const types[KS_METRICS_TYPES] = {
     "inventory", "sync",     "order",  "health", "stock", "receipt",
     "complaint", "feedback", "metric", "tick",   "other"};
 
+static size_t skip_ws(const char *p, size_t i, size_t n)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) {
+        i++;
+    }
+    return i;
+}
+
+/* The event type of a line: the first "type" key followed (JSON whitespace
+ * allowed around the colon, as serializers such as Python's write it) by
+ * one of the type names; "other" when there is none. */
 int ks_metrics_type(const char *line, size_t n)
 {
-    const char *p = memmem(line, n, "\"type\":\"", 8);
-    if (!p) {
-        return KS_METRICS_TYPES - 1;
-    }
-    p += 8;
-    size_t left = n - (size_t)(p - line);
-    for (int i = 0; i < KS_METRICS_TYPES - 1; i++) {
-        size_t k = strlen(types[i]);
-        if (k < left && memcmp(p, types[i], k) == 0 && p[k] == '"') {
-            return i;
+    size_t at = 0;
+    const char *p;
+    while (at < n && (p = memmem(line + at, n - at, "\"type\"", 6)) != NULL) {
+        size_t i = skip_ws(line, (size_t)(p - line) + 6, n);
+        at = (size_t)(p - line) + 6;
+        if (i >= n || line[i] != ':') {
+            continue;
         }
+        i = skip_ws(line, i + 1, n);
+        if (i >= n || line[i] != '"') {
+            continue;
+        }
+        i++;
+        for (int t = 0; t < KS_METRICS_TYPES - 1; t++) {
+            size_t k = strlen(types[t]);
+            if (i + k < n && memcmp(line + i, types[t], k) == 0 && line[i + k] == '"') {
+                return t;
+            }
+        }
+        return KS_METRICS_TYPES - 1;
     }
     return KS_METRICS_TYPES - 1;
 }

@@ -44,14 +44,17 @@ post() { # BODY [QUERY]: the answer's body
 }
 # A corrupt update (80 inventory lines, 2 syncs: all accepted; one
 # data_corruption P1 incident), then 2 syncs with one id (1 accepted, 1
-# duplicate), a sync with a bad status and a line that is not JSON (rejected).
+# duplicate), one written with spaces after the colons as many serializers
+# do (counted as a sync all the same), a sync with a bad status and a line
+# that is not JSON (rejected).
 A=$(post "$(cat "$SC/zero_spike_p1/events.ndjson")" '?end=true')
 check scenario_accepted [ "$(jq -c '[.accepted, .duplicates, (.rejected | length)]' <<<"$A")" = '[82,0,0]' ]
 B=$(post '{"id":"m1","type":"sync","ts":"2026-11-22T12:00:00Z","channel":"ebay","status":"ok"}
 {"id":"m1","type":"sync","ts":"2026-11-22T12:00:00Z","channel":"ebay","status":"ok"}
+{"id": "m2", "type" : "sync", "ts": "2026-11-22T12:00:00Z", "channel": "ebay", "status": "ok"}
 {"type":"sync","ts":"2026-11-22T12:00:01Z","channel":"ebay","status":"fine"}
 not json')
-check second_batch_counts [ "$(jq -c '[.accepted, .duplicates, (.rejected | length)]' <<<"$B")" = '[1,1,2]' ]
+check second_batch_counts [ "$(jq -c '[.accepted, .duplicates, (.rejected | length)]' <<<"$B")" = '[2,1,2]' ]
 ACK=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $FEED" -H 'Content-Type: application/json' \
     --data-binary '{}' "$URL/v1/incidents/1/ack")
 check ack_200 [ "$ACK" = 200 ]
@@ -72,7 +75,7 @@ is() { # SAMPLE WANT
     [ "$v" = "$2" ] || { echo "$1 is '$v', want $2"; return 1; }
 }
 check inventory_accepted is 'kintsugi_events_total{type="inventory",outcome="accepted"}' 80
-check sync_accepted is 'kintsugi_events_total{type="sync",outcome="accepted"}' 3
+check sync_accepted is 'kintsugi_events_total{type="sync",outcome="accepted"}' 4
 check sync_duplicate is 'kintsugi_events_total{type="sync",outcome="duplicate"}' 1
 check sync_rejected is 'kintsugi_events_total{type="sync",outcome="rejected"}' 1
 check other_rejected is 'kintsugi_events_total{type="other",outcome="rejected"}' 1
@@ -138,7 +141,7 @@ for _ in $(seq 1 60); do # 30 s at most
     sleep 0.5
 done
 check prometheus_scraped_the_counter [ "$scraped" = 1 ]
-check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="accepted"})')" = 85 ]  # 83 above, and the two ticks
+check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="accepted"})')" = 86 ]  # 84 above, and the two ticks
 check prometheus_incidents [ "$(query 'kintsugi_incidents_opened_total{type="data_corruption",severity="P1"}')" = 1 ]
 up() { curl -s "http://127.0.0.1:$PPORT/api/v1/targets" | jq -e '.data.activeTargets[0].health == "up"'; }
 check target_up_with_the_token up
