@@ -78,6 +78,13 @@ check order_escape_sequence refused 2 'kintsugi: --order: the order id has a con
 check offer_order_checked_too refused 2 'kintsugi: --order: the order id has a control character (byte 2)' remedy offer 1 --order "$(printf 'o\001')" --db "$DB"
 check grant_needs_by exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount 5 --db "$DB"
 check unknown_incident exit_is 1 "$K" remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+# Not found and refused are said as `incident show` says them: without the database's name.
+check unknown_incident_says_so refused 1 'kintsugi: no incident 7' remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+check unknown_remedy_approve refused 1 'kintsugi: no remedy 99' remedy approve 99 --by bob --db "$DB"
+check unknown_remedy_review refused 1 'kintsugi: no remedy 99' remedy review 99 --by bob --db "$DB"
+check unknown_incident_offer refused 1 'kintsugi: no incident 9' remedy offer 9 --order o2 --db "$DB"
+check incident_show_says_the_same refused 1 'kintsugi: no incident 7' incident show 7 --db "$DB"
+check refusal_says_why_alone refused 1 "kintsugi: carol (role agent) may not grant 'cancel_with_refund': the role's remedies do not allow it" remedy grant 1 --order o2 --kind cancel_with_refund --by carol --db "$DB"
 
 # A lead cancels o1 with a full refund (no amount: any amount is the lead's right).
 check cancel_by_lead "$K" remedy grant 1 --order o1 --kind cancel_with_refund --by alice --db "$DB"
@@ -90,7 +97,7 @@ check no_amount_is_pending [ "$(rem 5 "$DB" .status)" = '"pending"' ]
 # Specialist reviews: by a second person whose limit covers it, and that
 # person does not decide it: dana reviews pending remedy 5, so bob approves it.
 check review_of_pending "$K" remedy review 5 --by dana --db "$DB"
-check reviewer_may_not_approve refused 1 "kintsugi: $DB: dana may not approve remedy 5: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)" remedy approve 5 --by dana --db "$DB"
+check reviewer_may_not_approve refused 1 "kintsugi: dana may not approve remedy 5: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)" remedy approve 5 --by dana --db "$DB"
 check reviewer_refusal_changes_nothing [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["pending",null,"dana"]' ]
 check another_approves "$K" remedy approve 5 --by bob --db "$DB"
 check another_approved [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["granted","bob","dana"]' ]
