@@ -380,8 +380,8 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
         ks_buf_printf(&why, "%sabove the limit of %s", why.len ? "; " : "", rq->by);
     }
     if (scan.count) {
-        ks_buf_printf(&why, "%sorder %s has %d remedy%s already", why.len ? "; " : "", rq->order,
-                      scan.count, scan.count == 1 ? "" : "ies");
+        ks_buf_printf(&why, "%sorder %s has %d %s already", why.len ? "; " : "", rq->order,
+                      scan.count, scan.count == 1 ? "remedy" : "remedies");
     }
     struct ks_remedy_row r = {0};
     r.id = id;

@@ -241,6 +241,11 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
     json_of(b, &j);
     CHECK(strstr(j.p, "\"complex\":\"order o1 has 1 remedy already\"") != NULL);
     ks_buf_fini(&j);
+    int64_t c = 0;
+    CHECK_INT(grant("o1", "discount_code", 5, "carol", &c, &err), KS_OK); /* a third */
+    json_of(c, &j);
+    CHECK(strstr(j.p, "\"complex\":\"order o1 has 2 remedies already\"") != NULL);
+    ks_buf_fini(&j);
     /* b is reviewed in time, by a second person whose limit covers it */
     CHECK_INT(ks_remedy_review(s, e, &cfg, b, "carol", NULL, KS_TIME_NONE, 0, NULL, &err),
               KS_ESTATE);
