@@ -44,7 +44,9 @@ static const struct ks_cmd_spec spec = {
     "`offer` lists the choices the customer may be given, their own choices first. A\n"
     "complex case (--escalate, above the limit, or a second remedy for the order) gets a\n"
     "specialist review due within 24 h (`review`); a missed one is an sla entry on the\n"
-    "incident's timeline. Every grant and approval is on the timeline, with the person.\n\n"
+    "incident's timeline. Every grant and approval is on the timeline, with the person.\n"
+    "A granted cancel_with_refund supersedes the order's remedies that wait for approval\n"
+    "(status superseded: never given); none is approved after it.\n\n"
     "examples:\n"
     "  kintsugi remedy offer 3 --order o-1017\n"
     "  kintsugi remedy grant 3 --order o-1017 --kind refund --amount 30 --by carol\n"
@@ -229,6 +231,34 @@ static int check_write(int verb, const char *by, struct write_ctx *c)
     return 0;
 }
 
+/* After a granted cancellation with a full refund (o): the remedies of its
+ * order for the incident it superseded (they waited for approval). */
+static void print_superseded(struct ks_shell *a, json_t *o)
+{
+    struct ks_buf out = {0};
+    struct ks_err err = {0};
+    if (ks_remedy_list_json(a->store, json_integer_value(json_object_get(o, "incident")), &out,
+                            &err) == KS_OK) {
+        json_t *all = json_loads(out.p ? out.p : "[]", 0, NULL);
+        size_t i;
+        json_t *x;
+        json_array_foreach(all, i, x)
+        {
+            if (!strcmp(str(x, "status"), "superseded") &&
+                !strcmp(str(x, "order"), str(o, "order"))) {
+                char amount[64];
+                amount_text(x, amount, sizeof(amount));
+                printf("remedy %lld: %s of %s superseded: it waited for approval and is not given "
+                       "(the order is cancelled with a full refund)\n",
+                       (long long)json_integer_value(json_object_get(x, "id")), str(x, "kind"),
+                       amount);
+            }
+        }
+        json_decref(all);
+    }
+    ks_buf_fini(&out);
+}
+
 static int run_write(int verb, const char *config, const char *db, struct write_ctx *c, int json)
 {
     struct ks_shell a;
@@ -267,6 +297,10 @@ static int run_write(int verb, const char *config, const char *db, struct write_
             if (verb != 3 && json_is_object(rv)) {
                 printf("complex case (%s): specialist review due %s\n", str(o, "complex"),
                        str(rv, "due"));
+            }
+            if (verb != 3 && !strcmp(status, "granted") &&
+                !strcmp(str(o, "kind"), "cancel_with_refund")) {
+                print_superseded(&a, o);
             }
             json_decref(o);
         }

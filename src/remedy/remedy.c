@@ -286,6 +286,13 @@ static void row_out(struct ks_buf *out, const struct ks_remedy_row *r)
 
 /* ---- granting ------------------------------------------------------------------------ */
 
+struct order_rows {
+    const char *order;
+    struct rem *rows;
+    size_t n, cap;
+};
+static int collect_order(void *ctx, const struct ks_remedy_row *r);
+
 struct order_scan {
     const char *order;
     int64_t below; /* only remedies with a smaller id (0: all) */
@@ -299,8 +306,91 @@ static int scan_order(void *ctx, const struct ks_remedy_row *r)
         return 0;
     }
     o->count++;
-    o->cancelled |= !strcmp(r->kind, "cancel_with_refund");
+    o->cancelled |= !strcmp(r->kind, "cancel_with_refund") && strcmp(r->status, "superseded");
     return 0;
+}
+
+/* The granted cancellation with a full refund of an order for an incident,
+ * other than remedy `self`: its id, or 0. */
+struct cancel_scan {
+    const char *order;
+    int64_t self, cancel;
+};
+
+static int scan_cancel(void *ctx, const struct ks_remedy_row *r)
+{
+    struct cancel_scan *c = ctx;
+    if (!strcmp(r->order_id, c->order) && r->id != c->self &&
+        !strcmp(r->kind, "cancel_with_refund") && !strcmp(r->status, "granted")) {
+        c->cancel = r->id;
+        return 1;
+    }
+    return 0;
+}
+
+/* KS_ESTATE when the order of remedy m was cancelled with a full refund for
+ * its incident (by another remedy): what waited for approval is not given
+ * on top of the whole order's refund. */
+static enum ks_rc not_cancelled(struct ks_store *s, const struct ks_remedy_row *m,
+                                struct ks_err *err)
+{
+    struct cancel_scan c = {m->order_id, m->id, 0};
+    if (s->ops->list_remedies(s, m->incident, 0, scan_cancel, &c, err) != KS_OK) {
+        return err->rc;
+    }
+    if (c.cancel || !strcmp(m->status, "superseded")) {
+        char which[40] = "";
+        if (c.cancel) {
+            snprintf(which, sizeof(which), " (remedy %lld)", (long long)c.cancel);
+        }
+        return ks_err_set(err, KS_ESTATE,
+                          "remedy %lld can no longer be approved: order %s was cancelled with a "
+                          "full refund for incident %lld already%s",
+                          (long long)m->id, m->order_id, (long long)m->incident, which);
+    }
+    return KS_OK;
+}
+
+static void order_rows_fini(struct order_rows *o);
+
+/*
+ * Remedy c, a cancellation with a full refund, is granted (by `by` at at):
+ * every other remedy of its order for its incident that waits for approval
+ * is superseded - it is not given on top of the whole order's refund, and
+ * can no longer be approved - each with a timeline entry by `by`. reapply:
+ * the server re-applying its journal, whose engine (the saved state's) has
+ * not the entries of the rows the store holds superseded already: those
+ * are written again with their entries (an order has one granted
+ * cancellation per incident, so they are c's).
+ */
+static enum ks_rc supersede(struct ks_store *s, struct ks_engine *e,
+                            const struct ks_remedy_row *c, const char *by, ks_time at,
+                            int reapply, struct ks_err *err)
+{
+    struct order_rows rows = {c->order_id, NULL, 0, 0};
+    enum ks_rc rc = s->ops->list_remedies(s, c->incident, 0, collect_order, &rows, err);
+    for (size_t i = 0; i < rows.n && rc == KS_OK; i++) {
+        struct ks_remedy_row *r = &rows.rows[i].r;
+        if (r->id == c->id ||
+            !(!strcmp(r->status, "pending") || (reapply && !strcmp(r->status, "superseded")))) {
+            continue;
+        }
+        r->status = "superseded";
+        rc = s->ops->put_remedy(s, r, err);
+        if (rc == KS_OK) {
+            struct ks_buf t = {0};
+            ks_buf_printf(&t, "Remedy %lld superseded: %s of ", (long long)r->id, r->kind);
+            ks_remedy_money(&t, r->has_amount, r->amount, r->currency);
+            ks_buf_printf(&t,
+                          " for order %s, proposed by %s, waited for approval; the order is "
+                          "cancelled with a full refund (remedy %lld), so it is not given",
+                          r->order_id, r->by, (long long)c->id);
+            rc = ks_engine_note(e, c->incident, t.p, by, at, err);
+            ks_buf_fini(&t);
+        }
+    }
+    order_rows_fini(&rows);
+    return rc;
 }
 
 static void list_remedy_names(struct ks_buf *b)
@@ -380,8 +470,8 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
         ks_buf_printf(&why, "%sabove the limit of %s", why.len ? "; " : "", rq->by);
     }
     if (scan.count) {
-        ks_buf_printf(&why, "%sorder %s has %d remedy%s already", why.len ? "; " : "", rq->order,
-                      scan.count, scan.count == 1 ? "" : "ies");
+        ks_buf_printf(&why, "%sorder %s has %d %s already", why.len ? "; " : "", rq->order,
+                      scan.count, scan.count == 1 ? "remedy" : "remedies");
     }
     struct ks_remedy_row r = {0};
     r.id = id;
@@ -425,6 +515,9 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
         rc = ks_engine_note(e, rq->incident, t.p, rq->by, at, err);
         ks_buf_fini(&t);
     }
+    if (rc == KS_OK && now && !strcmp(rq->kind, "cancel_with_refund")) {
+        rc = supersede(s, e, &r, rq->by, at, !fresh, err);
+    }
     if (rc == KS_OK) {
         *out_id = r.id;
         row_out(out, &r);
@@ -447,7 +540,14 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
     double limit;
     const char *role;
     enum ks_remedy_right right = ks_remedy_right_of(cfg, by, m.r.kind, &limit, &role);
-    if (strcmp(m.r.status, "pending") != 0 && !again) {
+    if (!strcmp(m.r.status, "superseded") || (!reapply && !strcmp(m.r.status, "pending"))) {
+        /* not on top of a cancellation with a full refund (checked when new:
+         * a journal re-applied finds the store's rows as they are now) */
+        rc = not_cancelled(s, &m.r, err);
+    }
+    if (rc != KS_OK) {
+        /* refused: the order was cancelled with a full refund */
+    } else if (strcmp(m.r.status, "pending") != 0 && !again) {
         rc = ks_err_set(err, KS_ESTATE, "remedy %lld is %s already (accountable: %s)",
                         (long long)id, m.r.status, m.r.approved_by ? m.r.approved_by : m.r.by);
     } else if (!role) {
@@ -490,6 +590,9 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
         rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
         ks_buf_fini(&t);
     }
+    if (rc == KS_OK && !strcmp(m.r.kind, "cancel_with_refund")) {
+        rc = supersede(s, e, &m.r, by, at, reapply, err);
+    }
     if (rc == KS_OK) {
         row_out(out, &m.r);
     }
@@ -516,6 +619,11 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
         rc = ks_err_set(err, KS_ESTATE,
                         "remedy %lld is not a complex case: it has no specialist review",
                         (long long)id);
+    } else if (!strcmp(m.r.status, "superseded") && !again) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "remedy %lld was superseded (order %s was cancelled with a full refund): "
+                        "it was not given, so there is no specialist review to do",
+                        (long long)id, m.r.order_id);
     } else if (strcmp(m.r.review_status, "due") != 0 && !again) {
         rc = ks_err_set(err, KS_ESTATE, "remedy %lld was reviewed already by %s", (long long)id,
                         m.r.reviewed_by ? m.r.reviewed_by : "?");
@@ -563,11 +671,13 @@ struct due_scan {
 
 /* A review is missed once the clock has moved past its deadline, as the
  * engine's timers fire (SPEC section 2: every threshold is strict); one
- * done at the deadline itself is in time. */
+ * done at the deadline itself is in time. A superseded remedy was never
+ * given: its review is not due any more. */
 static int scan_due(void *ctx, const struct ks_remedy_row *r)
 {
     struct due_scan *d = ctx;
     if (r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
+        strcmp(r->status, "superseded") != 0 &&
         r->review_due != KS_TIME_NONE && r->review_due < d->clock) {
         KS_GROW(d->due, d->cap, d->n + 1);
         memset(&d->due[d->n], 0, sizeof(d->due[d->n]));
@@ -706,12 +816,6 @@ static enum ks_rc incident_type(struct ks_store *s, int64_t id, char *type, size
     return rc;
 }
 
-struct order_rows {
-    const char *order;
-    struct rem *rows;
-    size_t n, cap;
-};
-
 static int collect_order(void *ctx, const struct ks_remedy_row *r)
 {
     struct order_rows *o = ctx;
@@ -767,7 +871,8 @@ static void offer_entries(struct ks_json *j, const struct ks_config *cfg, const 
         ks_json_key(j, "given");
         ks_json_arr_begin(j);
         for (size_t k = 0; k < given->n; k++) {
-            if (!strcmp(given->rows[k].r.kind, kind)) {
+            if (!strcmp(given->rows[k].r.kind, kind) &&
+                strcmp(given->rows[k].r.status, "superseded") != 0) {
                 ks_json_int(j, given->rows[k].r.id);
             }
         }
@@ -841,6 +946,9 @@ enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, i
     for (size_t k = 0; k < given.n; k++) {
         const struct ks_remedy_row *r = &given.rows[k].r;
         int granted = !strcmp(r->status, "granted");
+        if (!strcmp(r->status, "superseded")) {
+            continue; /* never given: the order was cancelled with a full refund */
+        }
         ks_buf_puts(out, out->len > before ? " " : "");
         ks_buf_printf(out, "%s: %s", granted ? "Granted" : "Waiting for approval",
                       ks_remedy_phrase(r->kind));

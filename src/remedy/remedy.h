@@ -89,17 +89,23 @@ struct ks_remedy_req {
  * journal only needs an amount >= 0 and an order id), KS_ENOTFOUND (no such
  * incident), KS_ESTATE (refused: not a person of the configuration, a role
  * without the right to this remedy, an order cancelled and refunded already).
+ * A cancel_with_refund granted at once supersedes the order's other remedies
+ * of the incident that wait for approval: their status becomes
+ * "superseded" (never given, no longer approved, their review no longer
+ * due), each with a timeline entry by the person.
  */
 enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
                            const struct ks_remedy_req *rq, ks_time at, int64_t id,
                            int64_t *out_id, struct ks_buf *out, struct ks_err *err);
 /*
  * Approves pending remedy id as person by, whose limit must cover it: it is
- * granted, by is accountable. reapply: the server re-applying its journal
- * (a remedy approved by by already is approved again, without error).
- * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, by's limit does not cover it,
- * or by did its specialist review: the reviewer is a second person, not the
- * one who decides).
+ * granted, by is accountable; an approved cancel_with_refund supersedes as
+ * ks_remedy_grant's does. reapply: the server re-applying its journal (a
+ * remedy approved by by already is approved again, without error).
+ * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, superseded or its order
+ * cancelled with a full refund for the incident already, by's limit does
+ * not cover it, or by did its specialist review: the reviewer is a second
+ * person, not the one who decides).
  */
 enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                              const struct ks_config *cfg, int64_t id, const char *by,
@@ -108,16 +114,17 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
  * Records the specialist review of complex remedy id by person by: a person
  * of the configuration whose limit covers the remedy, other than the person
  * who proposed it and the one who decided it (accountable for it). Errors:
- * KS_ENOTFOUND, KS_ESTATE (no review due, or by may not review it). reapply
- * as above.
+ * KS_ENOTFOUND, KS_ESTATE (no review due, the remedy superseded, or by may
+ * not review it). reapply as above.
  */
 enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
                             int64_t id, const char *by, const char *note, ks_time at,
                             int reapply, struct ks_buf *out, struct ks_err *err);
 /* Every specialist review due before the engine clock (the clock moved past
  * its deadline: SPEC section 2, a review at the deadline is in time) and not
- * done: an `sla` entry at its deadline, and the remedy marked missed. The
- * shell calls it with each saved state, in the same transaction. */
+ * done, of a remedy not superseded: an `sla` entry at its deadline, and the
+ * remedy marked missed. The shell calls it with each saved state, in the
+ * same transaction. */
 enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err *err);
 
 /* ---- reading ---------------------------------------------------------------------- */

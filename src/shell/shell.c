@@ -776,10 +776,12 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
 {
     struct ks_err err = {0};
     uint32_t skus = sh->skus_saved;
+    int refused = 0; /* the caller's writes refused what was asked */
     /* With a saved state: the specialist reviews of remedies that missed
      * their deadline by the engine clock get their sla entries, in the same
      * transaction as the state that records them (docs/REMEDIES.md). */
-    if (ks_store_begin(sh->store, &err) != KS_OK || (extra && extra(sh, ctx, &err) != KS_OK) ||
+    if (ks_store_begin(sh->store, &err) != KS_OK ||
+        (extra && (refused = extra(sh, ctx, &err) != KS_OK)) ||
         (checkpoint && sh->eng && ks_remedy_sla(sh->store, sh->eng, &err) != KS_OK) ||
         write_effects(sh, checkpoint, &skus, &err) != KS_OK ||
         (sh->after_effects && sh->after_effects(sh, sh->after_ctx, &err) != KS_OK) ||
@@ -787,7 +789,15 @@ int ks_shell_flush_with(struct ks_shell *sh, int checkpoint, ks_shell_extra_fn e
         struct ks_err ignore;
         ks_store_rollback(sh->store, &ignore);
         ks_comms_due_fini(&sh->trig_due); /* the trigger rows it wrote are gone */
-        ks_shell_error("%s: %s", sh->db, err.msg);
+        /* The database names the store that failed; a refusal of what was
+         * asked (no such incident, not allowed) is said as the commands
+         * that write no transaction say it, without it. */
+        refused = refused && err.rc != KS_EIO && err.rc != KS_ENOMEM;
+        if (refused) {
+            ks_shell_error("%s", err.msg);
+        } else {
+            ks_shell_error("%s: %s", sh->db, err.msg);
+        }
         sh->failed = err;
         if (sh->store->ops->release(sh->store, &ignore) != KS_OK) {
             ks_shell_error("%s: %s; it is released by the next kintsugi command once there is "

@@ -113,7 +113,10 @@ enum ks_rc ks_shell_add_deadletter(struct ks_store *s, const char *source,
  * problem and returns KS_SHELL_FAIL (nothing of the transaction is kept). */
 int ks_shell_flush(struct ks_shell *s, int checkpoint);
 /* The same, with extra writes of the caller's inside the transaction (extra
- * returns KS_OK or the failure, with err set). */
+ * returns KS_OK or the failure, with err set). The problem printed names the
+ * database when the store failed (KS_EIO, KS_ENOMEM); a refusal by extra
+ * (no such incident, not allowed: KS_ENOTFOUND, KS_ESTATE, ...) is printed
+ * as it is, like the commands that write without a transaction print it. */
 typedef enum ks_rc (*ks_shell_extra_fn)(struct ks_shell *s, void *ctx, struct ks_err *err);
 int ks_shell_flush_with(struct ks_shell *s, int checkpoint, ks_shell_extra_fn extra, void *ctx);
 /* After a failed transaction of a writer (the store's connection lost: the

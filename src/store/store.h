@@ -205,7 +205,8 @@ struct ks_remedy_row {
     double amount;        /* in currency; meaningful when has_amount */
     int has_amount;       /* 0: not given (the order's value, unknown to kintsugi) */
     const char *currency;
-    const char *status;   /* granted | pending */
+    const char *status;   /* granted | pending | superseded (pending when its order was
+                           * cancelled with a full refund: never given) */
     const char *by;       /* the accountable person: who granted or proposed it */
     const char *approved_by; /* pending, then approved: who; NULL: none */
     ks_time requested_at, granted_at; /* granted_at: KS_TIME_NONE while pending */

@@ -78,11 +78,19 @@ check order_escape_sequence refused 2 'kintsugi: --order: the order id has a con
 check offer_order_checked_too refused 2 'kintsugi: --order: the order id has a control character (byte 2)' remedy offer 1 --order "$(printf 'o\001')" --db "$DB"
 check grant_needs_by exit_is 2 "$K" remedy grant 1 --order o2 --kind refund --amount 5 --db "$DB"
 check unknown_incident exit_is 1 "$K" remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+# Not found and refused are said as `incident show` says them: without the database's name.
+check unknown_incident_says_so refused 1 'kintsugi: no incident 7' remedy grant 7 --order o2 --kind refund --amount 5 --by carol --db "$DB"
+check unknown_remedy_approve refused 1 'kintsugi: no remedy 99' remedy approve 99 --by bob --db "$DB"
+check unknown_remedy_review refused 1 'kintsugi: no remedy 99' remedy review 99 --by bob --db "$DB"
+check unknown_incident_offer refused 1 'kintsugi: no incident 9' remedy offer 9 --order o2 --db "$DB"
+check incident_show_says_the_same refused 1 'kintsugi: no incident 7' incident show 7 --db "$DB"
+check refusal_says_why_alone refused 1 "kintsugi: carol (role agent) may not grant 'cancel_with_refund': the role's remedies do not allow it" remedy grant 1 --order o2 --kind cancel_with_refund --by carol --db "$DB"
 
 # A lead cancels o1 with a full refund (no amount: any amount is the lead's right).
 check cancel_by_lead "$K" remedy grant 1 --order o1 --kind cancel_with_refund --by alice --db "$DB"
 check cancel_granted [ "$(rem 4 "$DB" '[.status, .amount, .accountable]')" = '["granted",null,"alice"]' ]
 check cancel_twice_refused exit_is 1 "$K" remedy grant 1 --order o1 --kind cancel_with_refund --by bob --db "$DB"
+check grant_after_cancel_says_why refused 1 'kintsugi: order o1 was cancelled with a full refund for incident 1 already' remedy grant 1 --order o1 --kind refund --amount 5 --by carol --db "$DB"
 # no amount: above every amount limit, pending for the agent's refund right
 check no_amount_pending "$K" remedy grant 1 --order o2 --kind refund --by carol --note 'whole order' --db "$DB"
 check no_amount_is_pending [ "$(rem 5 "$DB" .status)" = '"pending"' ]
@@ -90,7 +98,7 @@ check no_amount_is_pending [ "$(rem 5 "$DB" .status)" = '"pending"' ]
 # Specialist reviews: by a second person whose limit covers it, and that
 # person does not decide it: dana reviews pending remedy 5, so bob approves it.
 check review_of_pending "$K" remedy review 5 --by dana --db "$DB"
-check reviewer_may_not_approve refused 1 "kintsugi: $DB: dana may not approve remedy 5: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)" remedy approve 5 --by dana --db "$DB"
+check reviewer_may_not_approve refused 1 "kintsugi: dana may not approve remedy 5: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)" remedy approve 5 --by dana --db "$DB"
 check reviewer_refusal_changes_nothing [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["pending",null,"dana"]' ]
 check another_approves "$K" remedy approve 5 --by bob --db "$DB"
 check another_approved [ "$(rem 5 "$DB" '[.status, .accountable, .review.by]')" = '["granted","bob","dana"]' ]
@@ -130,12 +138,27 @@ print('\n'.join(l[4:] for l in doc[i:j].rstrip().split('\n')))
 PY
 check promise_doc_is_the_markdown_form bash -c "$K promise --markdown | diff $T/promise.md -"
 
+# A cancellation with a full refund supersedes what waited for approval: the
+# pending refund is not approved on top of the whole order's refund.
+check third_remedy_plural bash -c "$K remedy grant 1 --order o3 --kind discount_code --amount 5 --by carol --db $DB | grep -qx 'complex case (order o3 has 1 remedy already): specialist review due 2026-11-25T00:00:00.000Z'"
+check third_remedy_plural_many bash -c "$K remedy grant 1 --order o3 --kind discount_code --amount 5 --by carol --db $DB | grep -qx 'complex case (order o3 has 2 remedies already): specialist review due 2026-11-25T00:00:00.000Z'"
+check pending_before_cancel "$K" remedy grant 1 --order o9 --kind refund --amount 120 --by carol --db "$DB"
+check cancel_over_pending bash -c "$K remedy grant 1 --order o9 --kind cancel_with_refund --by alice --db $DB >$T/cancel.out && grep -qx 'remedy 9: refund of 120.00 USD superseded: it waited for approval and is not given (the order is cancelled with a full refund)' $T/cancel.out"
+check pending_superseded [ "$(rem 9 "$DB" '[.status, .accountable, .approved_by, .granted_at]')" = '["superseded",null,null,null]' ]
+check superseded_on_timeline [ "$(tl 'Remedy 9 superseded')" = 'note alice 2026-11-24T00:00:00.000Z Remedy 9 superseded: refund of 120.00 USD for order o9, proposed by carol, waited for approval; the order is cancelled with a full refund (remedy 10), so it is not given' ]
+check approve_after_cancel_refused refused 1 'kintsugi: remedy 9 can no longer be approved: order o9 was cancelled with a full refund for incident 1 already (remedy 10)' remedy approve 9 --by alice --db "$DB"
+check approve_after_cancel_by_manager_refused exit_is 1 "$K" remedy approve 9 --by bob --db "$DB"
+check approve_after_cancel_writes_nothing [ "$(rem 9 "$DB" .status)-$(tl 'Remedy 9 approved')" = '"superseded"-' ]
+check superseded_not_reviewed exit_is 1 "$K" remedy review 9 --by bob --db "$DB"
+check superseded_not_given bash -c "[ \"\$($K remedy offer 1 --order o9 --json --db $DB | jq -c '[.choices[] | select(.given != []) | [.kind, .given]]')\" = '[[\"cancel_with_refund\",[10]]]' ]"
+
 # ---- over HTTP ----------------------------------------------------------------------------
 DB=$T/s.db
 for who in carol:responder bob:responder dana:responder alice:responder vic:viewer; do
     "$K" token create --name "${who%%:*}" --role "${who##*:}" --db "$DB" >"$T/${who%%:*}.tok" 2>/dev/null
 done
 CAROL=$(cat "$T/carol.tok") BOB=$(cat "$T/bob.tok") DANA=$(cat "$T/dana.tok") VIEW=$(cat "$T/vic.tok")
+ALICE=$(cat "$T/alice.tok")
 check starts start a "$DB" --clock event
 
 check api_offer_same_as_cli same '/v1/incidents/1/remedies/offer?order=o2' remedy offer 1 --order o2 --json
@@ -193,11 +216,29 @@ check api_reviewer_approve_409 status_is 409 POST /v1/remedies/4/approve "$DANA"
 check api_reviewer_approve_says_why is '"dana may not approve remedy 4: they did its specialist review (the reviewer is a second pair of eyes, not the person who decides)"' "$(jq .error.message "$T/body")"
 check api_another_approves status_is 200 POST /v1/remedies/4/approve "$BOB" '{}'
 check api_reviewed_and_decided [ "$(jq -c '.remedy | [.status, .accountable, .review.by]' <<<"$BODY")" = '["granted","bob","dana"]' ]
+# A pending refund, then the order cancelled with a full refund: the refund
+# is superseded and its approval refused (409), and a kill -9 keeps it so.
+check api_pending_5 status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o9","kind":"refund","amount":120}'
+check api_cancel_6 status_is 200 POST /v1/incidents/1/remedies "$ALICE" '{"order":"o9","kind":"cancel_with_refund"}'
+check api_cancel_granted [ "$(jq -c '.remedy | [.id, .status, .accountable]' <<<"$BODY")" = '[6,"granted","alice"]' ]
+check api_approve_after_cancel_409 status_is 409 POST /v1/remedies/5/approve "$BOB" '{}'
+check api_approve_after_cancel_says_why is '"remedy 5 can no longer be approved: order o9 was cancelled with a full refund for incident 1 already (remedy 6)"' "$(jq .error.message "$T/body")"
+LIST=$(get /v1/remedies)
+TL=$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')
+check api_superseded [ "$(jq -c '.[] | select(.id == 5) | [.status, .accountable]' <<<"$LIST")" = '["superseded",null]' ]
+check api_superseded_on_timeline [ "$(jq -c '[.[] | select(.text | startswith("Remedy 5 superseded")) | .actor]' <<<"$TL")" = '["alice"]' ]
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+check restarts_again start c "$DB" --clock event
+check api_superseded_survives_kill [ "$(get /v1/remedies)" = "$LIST" ]
+check api_superseded_entry_once_after_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
+check api_approve_after_restart_409 status_is 409 POST /v1/remedies/5/approve "$BOB" '{}'
 # The review of remedy 3 is missed a day later (event time); the sla entry is
 # written with the state saved at a stop.
 status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' application/x-ndjson
 stop "$PID" TERM
 check api_sla_entry_at_stop [ "$("$K" incident show 1 --json --db "$DB" | jq '[.timeline[] | select(.kind == "sla" and (.text | startswith("Specialist review of remedy 3 ")))] | length')" = 1 ]
+check api_no_sla_entry_for_superseded [ "$("$K" incident show 1 --json --db "$DB" | jq '[.timeline[] | select(.kind == "sla" and (.text | startswith("Specialist review of remedy 5 ")))] | length')" = 0 ]
 
 # ---- the notices say the policy's remedy ----------------------------------------------------
 # A WMS outage of more than a day at wh1 with two orders with an e-mail: o2 is

@@ -42,6 +42,10 @@ check items_owner bash -c "$K review items --owner dave --db $db | grep -q 'add 
 check item_done "$K" review item 1 done --by bob --note 'alert added' --db "$db"
 check item_done_twice_refused exit_is 1 "$K" review item 1 done --by bob --db "$db"
 check item_needs_by exit_is 2 "$K" review item 2 done --db "$db"
+# Not found is said as `incident show` says it, without the database's name.
+check set_unknown_incident bash -c "$K review set 999 --file $RV/ok.md --by alice --db $db 2>$T/e; [ \$? = 1 ] && [ \"\$(cat $T/e)\" = 'kintsugi: no incident 999' ]"
+check item_unknown bash -c "$K review item 999 done --by bob --db $db 2>$T/e; [ \$? = 1 ] && [ \"\$(cat $T/e)\" = 'kintsugi: no action item 999' ]"
+check show_unknown_incident bash -c "$K review show 999 --db $db 2>$T/e; [ \$? = 1 ] && [ \"\$(cat $T/e)\" = 'kintsugi: no incident 999' ]"
 check item_in_timeline bash -c "$K incident show 1 --db $db | grep -q 'Action item 1 done by bob: alert added'"
 
 # $EDITOR: a script that appends the three missing whys and a prevention item.

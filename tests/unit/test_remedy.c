@@ -241,6 +241,11 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
     json_of(b, &j);
     CHECK(strstr(j.p, "\"complex\":\"order o1 has 1 remedy already\"") != NULL);
     ks_buf_fini(&j);
+    int64_t c = 0;
+    CHECK_INT(grant("o1", "discount_code", 5, "carol", &c, &err), KS_OK); /* a third */
+    json_of(c, &j);
+    CHECK(strstr(j.p, "\"complex\":\"order o1 has 2 remedies already\"") != NULL);
+    ks_buf_fini(&j);
     /* b is reviewed in time, by a second person whose limit covers it */
     CHECK_INT(ks_remedy_review(s, e, &cfg, b, "carol", NULL, KS_TIME_NONE, 0, NULL, &err),
               KS_ESTATE);
@@ -323,6 +328,129 @@ static void the_reviewer_does_not_decide(void)
     CHECK_STR(err.msg, "alice may not review remedy 3: they decided or proposed it (a specialist "
                        "review is a second person's)");
     CHECK_INT(ks_remedy_review(s, e, &cfg, other, "bob", NULL, KS_TIME_NONE, 0, NULL, &err), KS_OK);
+    teardown();
+}
+
+/* The limit of role `role` for remedy kind, set to value for a test (the
+ * old value returned, to put back). */
+static char *set_limit(const char *role, const char *kind, char *value)
+{
+    for (size_t i = 0; i < cfg.nroles; i++) {
+        for (size_t k = 0; !strcmp(cfg.roles[i].name, role) && k < cfg.roles[i].nremedies; k++) {
+            if (!strcmp(cfg.roles[i].remedies[k].name, kind)) {
+                char *old = cfg.roles[i].remedies[k].value;
+                cfg.roles[i].remedies[k].value = value;
+                return old;
+            }
+        }
+    }
+    CHECK(0);
+    return NULL;
+}
+
+static void a_cancellation_with_a_full_refund_ends_what_waited_for_approval(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t pending = 0, cancel = 0, id = 0;
+    CHECK_INT(grant("o1", "refund", 120, "carol", &pending, &err), KS_OK); /* pending */
+    CHECK_INT(grant("o1", "cancel_with_refund", -1, "alice", &cancel, &err), KS_OK);
+    struct ks_buf b = {0}, again = {0};
+    json_of(pending, &b);
+    CHECK(strstr(b.p, "\"status\":\"superseded\",\"accountable\":null,\"requested_by\":\"carol\","
+                      "\"approved_by\":null") != NULL);
+    CHECK_INT(on_timeline("note", "alice",
+                          "Remedy 1 superseded: refund of 120.00 USD for order o1, proposed by "
+                          "carol, waited for approval; the order is cancelled with a full refund "
+                          "(remedy 2), so it is not given"),
+              1);
+    /* it is not approved: the order was refunded whole */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, pending, "alice", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_STR(err.msg, "remedy 1 can no longer be approved: order o1 was cancelled with a full "
+                       "refund for incident 1 already (remedy 2)");
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, pending, "bob", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    json_of(pending, &again);
+    CHECK_STR(again.p, b.p);
+    ks_buf_reset(&again);
+    CHECK_INT(on_timeline("note", "alice",
+                          "Remedy 1 approved by alice (lead, up to 200.00 USD): refund of 120.00 "
+                          "USD for order o1, proposed by carol; accountable: alice"),
+              0);
+    /* nor reviewed, and its review is not missed: it was never given */
+    CHECK_INT(ks_remedy_review(s, e, &cfg, pending, "bob", NULL, KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    ks_engine_advance(e, T("2026-11-24T00:00:00Z"));
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    json_of(pending, &again);
+    CHECK(strstr(again.p, "\"missed\":false") != NULL);
+    ks_buf_reset(&again);
+    /* the customer is told of the cancellation, not of a refund that waits */
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, NULL, "o1", &again, &err), KS_OK);
+    CHECK_STR(again.p, "Granted: cancelling your order, with a full refund, decided by alice, who "
+                       "is accountable for it.");
+    ks_buf_reset(&again);
+
+    /* a pending remedy beside a granted cancellation (written before
+     * cancellations superseded them) is refused all the same */
+    CHECK_INT(grant("o2", "cancel_with_refund", -1, "alice", &cancel, &err), KS_OK);
+    struct ks_remedy_row old = {.incident = 1, .order_id = "o2", .kind = "refund",
+                                .has_amount = 1, .amount = 120, .currency = "USD",
+                                .status = "pending", .by = "carol",
+                                .requested_at = T("2026-11-22T10:20:00Z"),
+                                .granted_at = KS_TIME_NONE, .review_due = KS_TIME_NONE,
+                                .reviewed_at = KS_TIME_NONE};
+    CHECK_INT(s->ops->put_remedy(s, &old, &err), KS_OK);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, old.id, "bob", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_STR(err.msg, "remedy 4 can no longer be approved: order o2 was cancelled with a full "
+                       "refund for incident 1 already (remedy 3)");
+    json_of(old.id, &again);
+    CHECK(strstr(again.p, "\"status\":\"pending\"") != NULL);
+    ks_buf_reset(&again);
+
+    /* a cancellation that waited for approval supersedes when it is approved */
+    static char hundred[] = "100";
+    char *was = set_limit("lead", "cancel_with_refund", hundred);
+    int64_t refund = 0, discount = 0;
+    CHECK_INT(grant("o3", "refund", 120, "carol", &refund, &err), KS_OK);        /* 5, pending */
+    CHECK_INT(grant("o3", "cancel_with_refund", 150, "alice", &cancel, &err), KS_OK); /* 6 */
+    json_of(cancel, &again);
+    CHECK(strstr(again.p, "\"status\":\"pending\"") != NULL);
+    ks_buf_reset(&again);
+    CHECK_INT(grant("o4", "discount_code", 10, "carol", &discount, &err), KS_OK);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, cancel, "bob", KS_TIME_NONE, 0, NULL, &err), KS_OK);
+    json_of(refund, &again);
+    CHECK(strstr(again.p, "\"status\":\"superseded\"") != NULL);
+    ks_buf_reset(&again);
+    json_of(discount, &again); /* another order's: untouched */
+    CHECK(strstr(again.p, "\"status\":\"granted\"") != NULL);
+    ks_buf_reset(&again);
+    CHECK_INT(on_timeline("note", "bob",
+                          "Remedy 5 superseded: refund of 120.00 USD for order o3, proposed by "
+                          "carol, waited for approval; the order is cancelled with a full refund "
+                          "(remedy 6), so it is not given"),
+              1);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, refund, "bob", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    set_limit("lead", "cancel_with_refund", was);
+
+    /* the journal re-applied: the cancellation's grant supersedes again,
+     * with the same row */
+    struct ks_remedy_req rq1 = {1, "o1", "refund", 1, 120, "carol", NULL, 0};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq1, KS_TIME_NONE, 1, &id, NULL, &err), KS_OK);
+    ks_buf_reset(&b);
+    json_of(pending, &b);
+    CHECK(strstr(b.p, "\"status\":\"pending\"") != NULL); /* written whole, as it was */
+    struct ks_remedy_req rq = {1, "o1", "cancel_with_refund", 0, 0, "alice", NULL, 0};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 2, &id, NULL, &err), KS_OK);
+    ks_buf_reset(&b);
+    json_of(pending, &b);
+    CHECK(strstr(b.p, "\"status\":\"superseded\"") != NULL);
+    CHECK_INT(count(), 7);
+    ks_buf_fini(&b);
+    ks_buf_fini(&again);
     teardown();
 }
 
@@ -527,6 +655,7 @@ int main(void)
     RUN_BOTH(a_role_without_the_right_is_refused_and_nothing_is_written);
     RUN_BOTH(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
     RUN_BOTH(the_reviewer_does_not_decide);
+    RUN_BOTH(a_cancellation_with_a_full_refund_ends_what_waited_for_approval);
     RUN_BOTH(amounts_are_money_with_at_most_two_decimals);
     RUN_BOTH(an_order_id_is_checked_on_its_own);
     RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);
