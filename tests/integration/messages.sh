@@ -300,6 +300,14 @@ gen 5 10 120 >"$T/esc1.ndjson"
 "$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escp1.db" "$T/esc1.ndjson" >/dev/null 2>&1
 check escalation_p1_leadership is "leadership incident 2026-11-22T09:35:00.000Z" "$(esc_of "$T/escp1.db")"
 check escalation_p1_on_the_timeline is "2026-11-22T09:35:00.000Z Not acknowledged in time: leadership notified: 1 message queued" "$(esc_notes "$T/escp1.db")"
+# the engine's own entries (the P1, the escalation) say who is told where a receiver
+# of that audience is configured, and that nothing was sent where none is
+eng_notes() { "$K" incident show 1 --db "$1" --json | jq -r '[.timeline[] | select(.text | startswith("P1: the whole") or startswith("Escalation notification")) | .text] | join(",")'; }
+check escalation_entries_with_receivers is "P1: the whole core team is notified,Escalation notification: incident 1 is not acknowledged" "$(eng_notes "$T/escp1.db")"
+printf '# no notify: messages off\n' >"$T/escoff.yaml"
+"$K" ingest --quiet --no-deliver --config "$T/escoff.yaml" --db "$T/escoff.db" "$T/esc1.ndjson" >/dev/null 2>&1
+check escalation_entries_without_receivers is "P1: the whole core team is to be notified: no receiver for the team audience (notify.team in kintsugi.yaml); nothing sent,Escalation notification: incident 1 is not acknowledged: no receiver for the leadership audience (notify.leadership in kintsugi.yaml); nothing sent" "$(eng_notes "$T/escoff.db")"
+check escalation_entries_without_receivers_no_message is "0" "$("$K" messages --db "$T/escoff.db" --json | jq length)"
 # acknowledged 30 minutes after detection: no escalation
 python3 - "$T/rej.ndjson" "$det" "$T/rej1.ndjson" "$T/rej2.ndjson" <<'EOF'
 import datetime, json, sys
