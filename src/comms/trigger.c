@@ -374,14 +374,13 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
     }
 }
 
-/* An internal message to the people of teams (and the owner when owner_too):
- * one per person with an email through each smtp receiver, one labelled
- * `label` through each webhook or dir receiver. */
-/* Queues message kind k for the audience's receivers: one per receiver
- * that is not e-mail, one per person of `teams` (and the owner, owner_too)
- * for an e-mail receiver. `told`: the same message went out at the same
- * instant to these teams (and the owner, and every receiver that is not
- * e-mail) already; they are left out, so that nobody gets it twice. */
+/* Queues message kind k for the audience's receivers: one labelled `label`
+ * per receiver that is not e-mail (webhook, dir), one per person of `teams`
+ * (and the owner, owner_too) with an email for an e-mail receiver. `told`:
+ * the same message went out by e-mail at the same instant to these teams
+ * (and the owner) already; they are left out, so that nobody gets it twice.
+ * A receiver that is not e-mail gets its message all the same: its label is
+ * what routes it (a `core_team` message pages whom a `team` one does not). */
 static void queue_people(struct run *r, enum ks_tpl_kind k, const char *audience, unsigned teams,
                          int owner_too, const char *label, int64_t seq, unsigned told)
 {
@@ -394,9 +393,7 @@ static void queue_people(struct run *r, enum ks_tpl_kind k, const char *audience
             continue;
         }
         if (!rc->smtp) {
-            if (!told) {
-                queue_one(r, k, audience, label, rc->name, NULL, NULL, seq);
-            }
+            queue_one(r, k, audience, label, rc->name, NULL, NULL, seq);
             continue;
         }
         for (size_t p = 0; p < r->cfg->npeople; p++) {
@@ -527,8 +524,9 @@ static void run_incident(struct run *r)
     /* P1: the whole core team */
     if (f->p1_at && !fired(r, "p1_core_team", 0, f->p1_at, &row)) {
         /* a P1 from its detection: the team's message of that instant was
-         * the same one, and went to operations, the owner and every
-         * receiver that is not e-mail already */
+         * the same one, and went by e-mail to operations and the owner
+         * already; a webhook or dir receiver gets the core team's message
+         * too (labelled core_team, which routes it) */
         queue_people(r, KS_TPL_INCIDENT, "team", T_CORE | extended, 1, "core_team", 1,
                      f->p1_at == f->detected_at ? T_OPERATIONS | extended : 0);
         note(r, "team", "P1: the core team notified (operations, customer success, IT, finance)",

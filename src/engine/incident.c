@@ -181,6 +181,29 @@ void ks_inc_signal(struct ks_engine *e, struct ks_incident *inc, enum ks_detecto
     t->severity = inc->severity;
 }
 
+/* The engine's entry announcing who is told (SPEC section 6): `told`, as
+ * it always read. The messages themselves are the triggers' (src/comms/
+ * trigger.c), sent only through the receivers of the audience
+ * (notify.AUDIENCE); with none - no `notify:` at all, messages off, or none
+ * for that audience - the entry says `untold` and that nothing was sent, in
+ * the words of the trigger's own entry, ending "; nothing sent" like it
+ * (docs/MESSAGES.md; the reviews' customer_communication reads that end). */
+static void announce(struct ks_engine *e, struct ks_incident *inc, ks_time at,
+                     const char *audience, const char *told, const char *untold)
+{
+    size_t n = !strcmp(audience, "team")         ? e->cfg->nnotify_team
+               : !strcmp(audience, "leadership") ? e->cfg->nnotify_leadership
+                                                 : e->cfg->nnotify_customer;
+    if (n) {
+        ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi", "%s", told);
+    } else {
+        ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi",
+                  "%s: no receiver for the %s audience (notify.%s in kintsugi.yaml); nothing "
+                  "sent",
+                  untold, audience, audience);
+    }
+}
+
 void ks_inc_raise(struct ks_engine *e, struct ks_incident *inc, enum ks_severity sev, ks_time at,
                   const char *why, ...)
 {
@@ -210,8 +233,8 @@ void ks_inc_raise(struct ks_engine *e, struct ks_incident *inc, enum ks_severity
         inc->resolve_due = KS_TIME_NONE;
     }
     if (sev == KS_P1) {
-        ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi",
-                  "P1: the whole core team is notified");
+        announce(e, inc, at, "team", "P1: the whole core team is notified",
+                 "P1: the whole core team is to be notified");
     }
 }
 
@@ -342,8 +365,12 @@ void ks_inc_assess(struct ks_engine *e, struct ks_incident *inc, ks_time at, con
         ks_inc_raise(e, inc, (enum ks_severity)(inc->severity - 1), at,
                      "impact crossed the assessment matrix: %s", buf);
     }
-    ks_inc_tl(e, inc, at, KS_TL_NOTIFICATION, "kintsugi",
-              "Leadership notified: impact crossed the assessment matrix (%s)", buf);
+    char told[352], untold[352];
+    snprintf(told, sizeof(told), "Leadership notified: impact crossed the assessment matrix (%s)",
+             buf);
+    snprintf(untold, sizeof(untold),
+             "Leadership to be notified: impact crossed the assessment matrix (%s)", buf);
+    announce(e, inc, at, "leadership", told, untold);
 }
 
 /* ---- timers ---------------------------------------------------------------------- */
@@ -373,7 +400,7 @@ static void inc_timer(struct ks_engine *e, const struct ks_timer *t)
     if (!inc) {
         return;
     }
-    char d[32];
+    char d[32], esc[96];
     switch ((enum ks_timer_kind)t->kind) {
     case KS_TM_ESC:
         if (inc->esc_due != t->due) {
@@ -396,9 +423,11 @@ static void inc_timer(struct ks_engine *e, const struct ks_timer *t)
         ks_inc_tl(e, inc, t->due, KS_TL_SLA, "kintsugi",
                   "Acknowledgement SLA missed: %s incidents must be acknowledged within %s",
                   ks_severity_name(inc->severity), d);
-        ks_inc_tl(e, inc, t->due, KS_TL_NOTIFICATION, "kintsugi",
-                  "Escalation notification: incident %lld is not acknowledged",
-                  (long long)inc->id);
+        /* to the core team, or on a P1 to leadership (the ack_escalation
+         * trigger, src/comms/trigger.c) */
+        snprintf(esc, sizeof(esc), "Escalation notification: incident %lld is not acknowledged",
+                 (long long)inc->id);
+        announce(e, inc, t->due, inc->severity == KS_P1 ? "leadership" : "team", esc, esc);
         break;
     case KS_TM_RESOLVE:
         if (inc->resolve_due != t->due || inc->severity != KS_P3) {
@@ -409,8 +438,9 @@ static void inc_timer(struct ks_engine *e, const struct ks_timer *t)
         ks_duration_fmt(e->cfg->sla_resolve_p3, d);
         ks_inc_tl(e, inc, t->due, KS_TL_SLA, "kintsugi",
                   "Resolution SLA missed: P3 incidents must be resolved within %s", d);
-        ks_inc_tl(e, inc, t->due, KS_TL_NOTIFICATION, "kintsugi",
-                  "Escalation notification: incident %lld is not resolved", (long long)inc->id);
+        snprintf(esc, sizeof(esc), "Escalation notification: incident %lld is not resolved",
+                 (long long)inc->id);
+        announce(e, inc, t->due, "team", esc, esc);
         break;
     case KS_TM_ASSESS:
         if (inc->assess_due != t->due) {

@@ -300,6 +300,14 @@ gen 5 10 120 >"$T/esc1.ndjson"
 "$K" ingest --quiet --no-deliver --config "$T/esc.yaml" --db "$T/escp1.db" "$T/esc1.ndjson" >/dev/null 2>&1
 check escalation_p1_leadership is "leadership incident 2026-11-22T09:35:00.000Z" "$(esc_of "$T/escp1.db")"
 check escalation_p1_on_the_timeline is "2026-11-22T09:35:00.000Z Not acknowledged in time: leadership notified: 1 message queued" "$(esc_notes "$T/escp1.db")"
+# the engine's own entries (the P1, the escalation) say who is told where a receiver
+# of that audience is configured, and that nothing was sent where none is
+eng_notes() { "$K" incident show 1 --db "$1" --json | jq -r '[.timeline[] | select(.text | startswith("P1: the whole") or startswith("Escalation notification")) | .text] | join(",")'; }
+check escalation_entries_with_receivers is "P1: the whole core team is notified,Escalation notification: incident 1 is not acknowledged" "$(eng_notes "$T/escp1.db")"
+printf '# no notify: messages off\n' >"$T/escoff.yaml"
+"$K" ingest --quiet --no-deliver --config "$T/escoff.yaml" --db "$T/escoff.db" "$T/esc1.ndjson" >/dev/null 2>&1
+check escalation_entries_without_receivers is "P1: the whole core team is to be notified: no receiver for the team audience (notify.team in kintsugi.yaml); nothing sent,Escalation notification: incident 1 is not acknowledged: no receiver for the leadership audience (notify.leadership in kintsugi.yaml); nothing sent" "$(eng_notes "$T/escoff.db")"
+check escalation_entries_without_receivers_no_message is "0" "$("$K" messages --db "$T/escoff.db" --json | jq length)"
 # acknowledged 30 minutes after detection: no escalation
 python3 - "$T/rej.ndjson" "$det" "$T/rej1.ndjson" "$T/rej2.ndjson" <<'EOF'
 import datetime, json, sys
@@ -442,14 +450,24 @@ lkey=$("$K" messages --db "$T/p1.db" --json --audience leadership | jq -r '.[] |
 check dir_outbox_file jq -e ".audience == \"leadership\" and .idempotency_key == \"$lkey\" and .incident == 1" "$T/outbox/$lkey.json"
 check dir_outbox_no_temp_left [ -z "$(ls -A "$T/outbox" | grep -v '^ks-[0-9a-f]*\.json$')" ]
 
-# ---- a P1 from its detection: the team's message once per person and receiver ---------
-# operations (olivia) and the chat are told at detection; the core team's message of
-# the same instant goes only to the core teams not told yet (carl, ivan, fiona).
+# ---- a P1 from its detection: the team's message once per person, the core team told ----
+# operations (olivia) and the chat are told at detection; the core team's e-mail of
+# the same instant goes only to the core teams not told yet (carl, ivan, fiona), and
+# the chat gets the core team's message too: its label (core_team) is what routes it.
 sed 's/^notify: .*/notify: {team: [mail, chat], leadership: [files], customer: [mail]}/' "$T/kintsugi.yaml" >"$T/p1d.yaml"
 "$K" ingest --quiet --no-deliver --config "$T/p1d.yaml" --db "$T/p1d.db" "$SC/zero_spike_p1/events.ndjson" >/dev/null 2>&1
 check p1_at_detection_is_p1 is "P1" "$("$K" incident show 1 --db "$T/p1d.db" --json | jq -r .severity)"
-check p1_at_detection_each_told_once is "carl@shop.example,fiona@shop.example,ivan@shop.example,olivia@shop.example,team" \
+check p1_at_detection_each_told_once is "carl@shop.example,core_team,fiona@shop.example,ivan@shop.example,olivia@shop.example,team" \
     "$("$K" messages --db "$T/p1d.db" --json --audience team | jq -r '[.[] | select(.kind == "incident") | .recipient] | sort | join(",")')"
+# only a dir receiver: the zero spike, P1 at its detection, tells the core team (one
+# file labelled core_team), as an incident that becomes a P1 later does
+mkdir -p "$T/p1box"
+printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], leadership: [box], customer: [box]}\n' "$T/p1box" >"$T/p1box.yaml"
+"$K" ingest --quiet --config "$T/p1box.yaml" --db "$T/p1box.db" "$SC/zero_spike_p1/events.ndjson" >/dev/null 2>&1
+check p1_at_detection_core_team_through_a_dir is "team incident,core_team incident,team update" \
+    "$("$K" messages --db "$T/p1box.db" --json | jq -r '[.[] | .recipient + " " + .kind] | join(",")')"
+check p1_at_detection_core_team_on_the_timeline bash -c "'$K' incident show 1 --db '$T/p1box.db' | grep -q 'P1: the core team notified (operations, customer success, IT, finance): 1 message queued\$'"
+check p1_at_detection_core_team_file is "1" "$(cat "$T"/p1box/ks-*.json | jq -r 'select(.recipient == "core_team") | .incident')"
 
 # ---- money adds up exactly: 9 x 1000.10 + 999.10 is 10000, not more -------------------
 rev() { # LAST-ORDER-VALUE DB: an outage's ten orders, the last one of LAST-ORDER-VALUE

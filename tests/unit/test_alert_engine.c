@@ -523,7 +523,8 @@ static void a_firing_alert_with_a_worse_severity_escalates_the_group(void)
         "{\"at\":\"2026-11-22T22:06:00.000Z\",\"kind\":\"escalation\",\"actor\":\"kintsugi\","
         "\"text\":\"Escalated P3 -> P1: a firing Alertmanager alert says P1\",\"severity\":\"P1\","
         "\"from\":\"P3\",\"why\":\"a firing Alertmanager alert says P1\"}",
-        "\"text\":\"P1: the whole core team is notified\"");
+        "\"text\":\"P1: the whole core team is to be notified: no receiver for the team "
+        "audience (notify.team in kintsugi.yaml); nothing sent\"");
     /* f01 resolves: the severity stays. */
     CHECK_INT(am_with(e, worse, "2026-11-22T22:07:00Z", resolve_all), 1);
     HAS(e, 1, "\"severity\":\"P1\",\"status\":\"resolved\"");
@@ -598,7 +599,8 @@ static void external_incidents_get_the_sla_timers_of_detected_ones(void)
         "{\"at\":\"2026-11-22T23:00:00.000Z\",\"kind\":\"sla\",\"actor\":\"kintsugi\",\"text\":"
         "\"Acknowledgement SLA missed: P2 incidents must be acknowledged within 1h\"},{\"at\":"
         "\"2026-11-22T23:00:00.000Z\",\"kind\":\"notification\",\"actor\":\"kintsugi\",\"text\":"
-        "\"Escalation notification: incident 1 is not acknowledged\"}");
+        "\"Escalation notification: incident 1 is not acknowledged: no receiver for the team "
+        "audience (notify.team in kintsugi.yaml); nothing sent\"}");
     char *j = json(e, 2);
     CHECK(strstr(j, "Acknowledgement SLA missed") == NULL);
     CHECK(strstr(j, "{\"at\":\"2026-11-23T22:00:00.000Z\",\"kind\":\"sla\",\"actor\":\"kintsugi\","
@@ -621,6 +623,56 @@ static void external_incidents_get_the_sla_timers_of_detected_ones(void)
         "{\"at\":\"2026-11-24T22:25:00.000Z\",\"kind\":\"sla\",\"actor\":\"kintsugi\",\"text\":"
         "\"Acknowledgement SLA missed: P1 incidents must be acknowledged within 15m\"}");
     ks_engine_free(e);
+}
+
+/* The engine's entries announcing who is told say so only where a receiver
+ * of that audience is configured (notify.AUDIENCE): without one they say
+ * that nothing was sent and why (docs/MESSAGES.md). The ack escalation of a
+ * P1 goes to leadership, of a P2 to the core team (the team audience). */
+static void notification_entries_say_nothing_sent_without_a_receiver(void)
+{
+    static const char nothing_team[] =
+        ": no receiver for the team audience (notify.team in kintsugi.yaml); nothing sent";
+    static const char nothing_lead[] = ": no receiver for the leadership audience "
+                                       "(notify.leadership in kintsugi.yaml); nothing sent";
+    const char *p2 = "{\"routing_key\":\"r\",\"event_action\":\"trigger\",\"dedup_key\":\"p2\","
+                     "\"payload\":{\"summary\":\"s\",\"source\":\"x\",\"severity\":\"error\"}}";
+    const char *p1 = "{\"routing_key\":\"r\",\"event_action\":\"trigger\",\"dedup_key\":\"p2\","
+                     "\"payload\":{\"summary\":\"s\",\"source\":\"x\",\"severity\":\"critical\"}}";
+    const char *other = "{\"routing_key\":\"r\",\"event_action\":\"trigger\",\"dedup_key\":"
+                        "\"q\",\"payload\":{\"summary\":\"s\",\"source\":\"x\",\"severity\":"
+                        "\"error\"}}";
+    char *team = ks_strdup("box"), *lead = ks_strdup("box");
+    for (int with = 0; with < 4; with++) {
+        /* 0: no notify at all, 1: team only, 2: leadership only, 3: both */
+        struct ks_config c = cfg;
+        c.notify_team = with & 1 ? &team : NULL;
+        c.nnotify_team = with & 1 ? 1 : 0;
+        c.notify_leadership = with & 2 ? &lead : NULL;
+        c.nnotify_leadership = with & 2 ? 1 : 0;
+        struct ks_engine *e = ks_engine_new(&c);
+        struct ks_err err = {0};
+        /* incident 1: P2 at 22:00, P1 at 22:10 (ack due 22:25: leadership);
+         * incident 2: P2 at 22:00, never acknowledged (due 23:00: the team) */
+        CHECK_INT(pd(e, p2, "2026-11-22T22:00:00Z"), 1);
+        CHECK_INT(pd(e, other, "2026-11-22T22:00:00Z"), 2);
+        CHECK_INT(pd(e, p1, "2026-11-22T22:10:00Z"), 1);
+        CHECK_INT(ks_engine_note(e, 1, "looking", "bob", T("2026-11-22T23:30:00Z"), &err), KS_OK);
+        char p1_text[160], ack1[200], ack2[200];
+        snprintf(p1_text, sizeof(p1_text), "\"text\":\"P1: the whole core team %s%s\"",
+                 with & 1 ? "is notified" : "is to be notified", with & 1 ? "" : nothing_team);
+        snprintf(ack1, sizeof(ack1),
+                 "\"text\":\"Escalation notification: incident 1 is not acknowledged%s\"",
+                 with & 2 ? "" : nothing_lead);
+        snprintf(ack2, sizeof(ack2),
+                 "\"text\":\"Escalation notification: incident 2 is not acknowledged%s\"",
+                 with & 1 ? "" : nothing_team);
+        HAS(e, 1, p1_text, ack1);
+        HAS(e, 2, ack2);
+        ks_engine_free(e);
+    }
+    ks_free(team);
+    ks_free(lead);
 }
 
 /* ---- checkpoints --------------------------------------------------------------------- */
@@ -752,6 +804,7 @@ int main(void)
     RUN(a_firing_alert_with_a_worse_severity_escalates_the_group);
     RUN(both_receivers_of_a_group_meet_on_one_incident);
     RUN(external_incidents_get_the_sla_timers_of_detected_ones);
+    RUN(notification_entries_say_nothing_sent_without_a_receiver);
     RUN(a_checkpoint_at_any_step_gives_the_same_incidents);
     RUN(damaged_checkpoints_with_alert_state_are_refused);
     ks_config_fini(&cfg);
