@@ -44,10 +44,10 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
     int64_t exp = p->expected, sell = p->received - p->damaged - p->wrong;
     /* more sellable units than expected is no shortage (0), not a negative one */
     double shortage = exp > 0 && sell < exp ? 1.0 - (double)sell / (double)exp : 0;
+    int damaged = p->received > 0 && (double)p->damaged * 100.0 >=
+                                         cfg->supplier_damaged_pct * (double)p->received;
     int p2 = (exp > 0 && (double)(exp - sell) * 100.0 >= cfg->supplier_p2_pct * (double)exp) ||
-             p->wrong > 0 ||
-             (p->received > 0 && (double)p->damaged * 100.0 >= cfg->supplier_damaged_pct *
-                                                                   (double)p->received);
+             p->wrong > 0 || damaged;
     int p3 = exp > 0 && sell < exp;
     int level = p2 ? 2 : p3 ? 3 : 0;
     struct ks_incident *inc = ks_inc_open_get(e, p->incident);
@@ -63,11 +63,14 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
             p->incident = inc->id;
             ks_u32set_add(&inc->pos, p->po);
         }
+        /* what besides a shortage made it P2: "; 1 wrong product; 100 of 200
+         * received damaged" */
         char why[160] = "";
         if (p->wrong > 0) {
-            snprintf(why, sizeof(why), "; %lld wrong products", (long long)p->wrong);
+            snprintf(why, sizeof(why), "; %lld wrong product%s", (long long)p->wrong,
+                     p->wrong == 1 ? "" : "s");
         }
-        if (p->received > 0 && p->damaged * 2 >= p->received) {
+        if (damaged) {
             size_t o = strlen(why);
             snprintf(why + o, sizeof(why) - o, "; %lld of %lld received damaged",
                      (long long)p->damaged, (long long)p->received);
@@ -83,9 +86,14 @@ static void receipt_event(struct ks_engine *e, const struct ks_event *ev)
             ks_inc_set_title(inc, "%s from %s: %.1f %% short (%lld of %lld units sellable)%s", po,
                              sup, shortage * 100.0, (long long)sell, (long long)exp,
                              p->wrong > 0 ? ", wrong products" : "");
-        } else {
-            ks_inc_set_title(inc, "%s from %s: %lld wrong products (%lld of %lld units sellable)",
-                             po, sup, (long long)p->wrong, (long long)sell, (long long)exp);
+        } else { /* no shortage: wrong products or damage made it */
+            char what[160];
+            snprintf(what, sizeof(what), "%s", why[0] ? why + 2 : "");
+            for (char *semi; (semi = strstr(what, "; ")) != NULL;) {
+                *semi = ','; /* "1 wrong product, 100 of 200 received damaged" */
+            }
+            ks_inc_set_title(inc, "%s from %s: %s (%lld of %lld units sellable)", po, sup, what,
+                             (long long)sell, (long long)exp);
         }
         if (fresh) {
             char fam[300];

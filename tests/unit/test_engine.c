@@ -122,9 +122,29 @@ static void an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage(voi
     json_t *j = json_loads(b.p, 0, NULL);
     CHECK_STR(json_string_value(json_object_get(j, "severity")), "P2");
     CHECK_STR(json_string_value(json_object_get(j, "title")),
-              "PO1 from acme: 1 wrong products (199 of 100 units sellable)");
+              "PO1 from acme: 1 wrong product (199 of 100 units sellable)");
     json_t *sig = json_array_get(json_object_get(j, "signals"), 0);
     CHECK(json_real_value(json_object_get(sig, "value")) == 0.0);
+    json_decref(j);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
+/* No shortage, but half the units received damaged: P2, and the title says
+ * the damage (not "0 wrong products"). */
+static void damage_without_a_shortage_is_named_in_the_title(void)
+{
+    static const char *damaged[] = {
+        "{\"type\":\"receipt\",\"ts\":\"2026-11-22T10:00:00Z\",\"po\":\"PD1\",\"supplier\":\"acme\","
+        "\"sku\":\"K0\",\"expected\":100,\"received\":200,\"damaged\":100}",
+    };
+    struct ks_engine *e = feed(damaged, 1);
+    struct ks_buf b = {0};
+    CHECK_INT(ks_engine_incident_json(e, 1, 0, &b), KS_OK);
+    json_t *j = json_loads(b.p, 0, NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "severity")), "P2");
+    CHECK_STR(json_string_value(json_object_get(j, "title")),
+              "PD1 from acme: 100 of 200 received damaged (100 of 100 units sellable)");
     json_decref(j);
     ks_buf_fini(&b);
     ks_engine_free(e);
@@ -1617,6 +1637,7 @@ int main(void)
     RUN(a_stale_channels_zeroed_low_stock_stays_zero_until_it_syncs);
     RUN(order_rejections_name_their_channels);
     RUN(an_over_delivery_with_a_wrong_product_is_not_a_negative_shortage);
+    RUN(damage_without_a_shortage_is_named_in_the_title);
     RUN(the_end_of_input_fires_nothing);
     RUN(rejected_lines_become_dead_letter_effects);
     RUN(duplicate_ids_are_ignored_and_counted);
