@@ -531,7 +531,10 @@ static void raw_json(struct ks_json *j, json_t *v)
         ks_json_null(j);
         return;
     }
-    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    /* 15 significant digits, as ks_json_num writes them: a revenue of 671.7
+     * stays 671.7 (jansson's default 17 wrote 671.70000000000005) */
+    char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                JSON_REAL_PRECISION(15));
     ks_json_raw(j, s, strlen(s));
     free(s);
 }

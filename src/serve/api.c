@@ -94,7 +94,7 @@ static int array_to_lines(const char *body, size_t len, struct ks_buf *out, char
     json_t *v;
     json_array_foreach(j, i, v)
     {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
         ks_buf_puts(out, s ? s : "null");
         ks_buf_putc(out, '\n');
         free(s);
@@ -168,7 +168,7 @@ static void put_brief(struct ks_buf *out, const char *summary)
         json_object_del(j, "signals");
         json_object_del(j, "alerts");
         json_object_del(j, "details");
-        s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
         json_decref(j);
     }
     ks_buf_puts(out, s ? s : summary);

@@ -167,4 +167,9 @@ want "huge.yaml:1: a review is at most 1048576 bytes (1 MiB)"; refused review_to
 # A review is set whole: a file with one key empties the others, and says so.
 printf 'went_well: [fast detection]\n' >"$T/part.yaml"
 check partial_review_says_what_it_emptied bash -c "$K review set 1 --file $T/part.yaml --by carol --db $rv 2>$T/e >/dev/null && grep -qx 'kintsugi: the review is set whole: emptied root_cause, whys, improve, notes, action_items (left out of the file or given empty); deleted action items 1, 2, 3, 4 (2 of them closed: done or dropped)' $T/e"
+# A money figure is written as people read it: an order of 671.70 is a
+# revenue of 671.7, not of 671.70000000000005 (the binary fraction's 17 digits).
+outage_orders 1 671.7 30 all >"$T/m.ndjson"
+"$K" ingest --quiet --db "$T/m.db" "$T/m.ndjson" >/dev/null 2>&1
+check review_json_money_as_written bash -c "$K review show 1 --json --db $T/m.db | grep -q '\"revenue\":671.7[,}]'"
 echo "RESULT passed=$passed failed=$failed"
