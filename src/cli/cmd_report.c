@@ -55,6 +55,16 @@ int ks_cmd_report(int argc, char **argv)
         ks_cli_error("unknown --by '%s' (use type, severity, channel or week)", o.by);
         return KS_EXIT_USAGE;
     }
+    if (o.since != KS_TIME_NONE && o.until != KS_TIME_NONE && o.since >= o.until) {
+        ks_cli_error("--since %s is not before --until %s: no instant is in that window",
+                     ks_cli_opt(&report_spec, "since")->value,
+                     ks_cli_opt(&report_spec, "until")->value);
+        return KS_EXIT_USAGE;
+    }
+    if (ks_cli_opt(&report_spec, "json")->set && ks_cli_opt(&report_spec, "markdown")->set) {
+        ks_cli_error("--json and --markdown: choose one (Markdown is the default)");
+        return KS_EXIT_USAGE;
+    }
     struct ks_shell a;
     struct ks_review_set *set = NULL;
     if ((rc = ks_learn_open(&a, ks_cli_opt(&report_spec, "config")->value,

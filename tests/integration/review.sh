@@ -89,6 +89,8 @@ check report_same_bytes bash -c "[ \"\$($K report --json --db $db)\" = \"\$($K r
 check report_keys bash -c "[ \"\$($K report --json --db $db | grep -o '\"[a-z_]*\":{\"value\"' | cut -d'\"' -f2 | head -13 | tr '\n' ' ')\" = 'initial_response customer_communication root_cause process_fix detection_gap contain resolve sla_attainment repeat_rate action_item_completion satisfaction retention cost_multiplier ' ]"
 check report_repeat_rate bash -c "$K report --json --db $db | grep -q '\"repeat_rate\":{\"value\":0.5,\"unit\":\"ratio\",\"target\":0.05,\"met\":false,\"count\":2,\"missing\":\[\]}'"
 # 2026-11-22 is a Sunday (ISO week 47), the repeat on Monday is in week 48.
+check report_empty_window_is_usage exit_is 2 "$K" report --since 2026-12-01T00:00:00Z --until 2026-11-01T00:00:00Z --db "$db"
+check report_json_and_markdown_is_usage exit_is 2 "$K" report --json --markdown --db "$db"
 check report_by_week bash -c "$K report --by week --json --db $db | grep -q '\"groups\":\[{\"key\":\"2026-W47\",\"incidents\":1,.*{\"key\":\"2026-W48\",\"incidents\":1,'"
 check report_bad_by exit_is 2 "$K" report --by month --db "$db"
 
