@@ -71,6 +71,42 @@ static void released(const struct ks_engine *e, const char *before)
     ks_buf_fini(&names);
 }
 
+/* One channel's entry in the status JSON st (NULL when there is none): the
+ * caller frees the returned document *doc. */
+static json_t *channel_status(const char *st, const char *name, json_t **doc)
+{
+    *doc = json_loads(st, 0, NULL);
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(*doc, "channels"), i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "channel"));
+        if (n && strcmp(n, name) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* What a pause of a paused channel, or a release of one not paused, did:
+ * nothing (said, not hidden behind "done"). Returns 1 when it said so. */
+static int said_unchanged(const char *verb, const char *name, const char *before)
+{
+    json_t *doc, *c = channel_status(before, name, &doc);
+    int paused = c && json_is_true(json_object_get(c, "paused")), said = 0;
+    if (c && !strcmp(verb, "pause") && paused) {
+        printf("guard pause %s: already paused since %s (%s); nothing changed\n", name,
+               json_string_value(json_object_get(c, "since")),
+               json_string_value(json_object_get(c, "why")));
+        said = 1;
+    } else if (c && !strcmp(verb, "release") && !paused) {
+        printf("guard release %s: not paused; nothing changed\n", name);
+        said = 1;
+    }
+    json_decref(doc);
+    return said;
+}
+
 static void print_status(const char *json)
 {
     json_t *j = json_loads(json, 0, NULL);
@@ -186,6 +222,7 @@ int ks_cmd_guard(int argc, char **argv)
             print_status(out.p);
         }
     } else if (strcmp(verb, "pause") == 0) {
+        ks_engine_guard_status_json(a.eng, &out);
         r = ks_engine_guard_pause(a.eng, all ? NULL : args[1], by, at, &err);
     } else if (strcmp(verb, "release") == 0) {
         ks_engine_guard_status_json(a.eng, &out);
@@ -210,7 +247,7 @@ int ks_cmd_guard(int argc, char **argv)
         int frc = ks_shell_flush(&a, 1);
         if (frc != 0) {
             rc = frc;
-        } else if (r == KS_OK && !inc_verb) {
+        } else if (r == KS_OK && !inc_verb && (all || !said_unchanged(verb, args[1], out.p))) {
             printf("guard %s %s: done by %s\n", verb, all ? "--all" : args[1], by);
         } else if (r == KS_OK && strcmp(verb, "accept") == 0) {
             printf("incident %lld accepted by %s\n", (long long)id, by);

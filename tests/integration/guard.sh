@@ -61,6 +61,8 @@ check nothing_held_after_release bash -c "[ \$($K guard status --db $T/k.db --js
 # --- people's commands ------------------------------------------------------------------
 check release_refused_before_rollback exit_is 1 "$K" guard release amazon --by alice --db "$T/g.db"
 check release_needs_by exit_is 2 "$K" guard release --all --db "$T/g.db"
+check pause_of_a_paused_channel_says_nothing_changed bash -c "$K guard pause amazon --by alice --db $T/g.db | grep -q '^guard pause amazon: already paused since .*; nothing changed\$'"
+check release_after_kill9_again_says_not_paused bash -c "$K guard release ebay --by alice --db $T/k.db | grep -qx 'guard release ebay: not paused; nothing changed'"
 check rollback_dry_run bash -c "$K guard rollback 1 --dry-run --db $T/g.db | grep -q '(dry run) 60 held corrupt values discarded'"
 check dry_run_changed_nothing bash -c "[ \"\$($K guard status --db $T/g.db --json | grep -o '\"held\":60')\" = '\"held\":60' ]"
 check rollback_of_unknown_incident exit_is 1 "$K" guard rollback 9 --by alice --db "$T/g.db"
