@@ -475,8 +475,10 @@ static void cost_parts_and_amounts_are_checked(void)
     CHECK_INT(ks_review_cost_check("brand", NAN, &err), KS_EUSAGE);
 }
 
-/* $2,500 direct, $5,000 of response (40 h of a $125 role), 15 % of 500 customers at
- * $250 = $18,750 of churn, three repeats at $2,500, $10,000 of brand damage. */
+/* The playbook's worked example (SPEC 7): $2,500 direct grew to $41,750 in
+ * total, 16.7 x - $3,000 of response (24 h of a $125 role), 15 % of 500
+ * customers at $250 = $18,750 of churn, three repeats at $2,500, $10,000 of
+ * brand damage. */
 static void the_worked_cost_example_adds_up(void)
 {
     struct ks_store *s = mem();
@@ -489,7 +491,7 @@ static void the_worked_cost_example_adds_up(void)
         "\"detected_at\":\"2026-11-22T10:00:00.000Z\",\"resolved_at\":\"2026-11-23T10:00:00.000Z\","
         "\"impact\":{\"orders\":0,\"customers\":500,\"revenue\":2500.0,\"units\":0},"
         "\"timeline\":[{\"at\":\"2026-11-22T10:00:00.000Z\",\"kind\":\"note\",\"actor\":\"alice\","
-        "\"text\":\"a\"},{\"at\":\"2026-11-24T02:00:00.000Z\",\"kind\":\"note\",\"actor\":\"alice\","
+        "\"text\":\"a\"},{\"at\":\"2026-11-23T10:00:00.000Z\",\"kind\":\"note\",\"actor\":\"alice\","
         "\"text\":\"b\"}]");
     for (int64_t i = 2; i <= 4; i++) {
         put(s, i, "P3", "\"repeat_of\":1,\"impact\":{\"orders\":0,\"customers\":0,\"revenue\":2500.0}");
@@ -500,8 +502,8 @@ static void the_worked_cost_example_adds_up(void)
     CHECK_INT(ks_review_load(s, &cfg, T("2026-11-25T00:00:00Z"), &l, &err), KS_OK);
     struct ks_buf b = {0};
     CHECK_INT(ks_review_cost_json(l, 1, &b, &err), KS_OK);
-    CHECK(strstr(b.p, "\"direct\":2500,\"response\":5000,\"churn\":18750,\"repeats\":7500,"
-                      "\"brand\":10000,\"total\":43750,\"multiplier\":17.5,") != NULL);
+    CHECK(strstr(b.p, "\"direct\":2500,\"response\":3000,\"churn\":18750,\"repeats\":7500,"
+                      "\"brand\":10000,\"total\":41750,\"multiplier\":16.7,") != NULL);
     ks_buf_fini(&b);
     ks_review_free(l);
     CHECK_INT(ks_review_cost_set(s, 1, "goodwill", 1, "alice", 0, &err), KS_EUSAGE);
