@@ -157,6 +157,10 @@ void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format
 void ks_buf_reset(struct ks_buf *b);
 /* Formats n with thousands separators ("3,020") into out; returns out. */
 const char *ks_fmt_count(uint64_t n, char out[32]);
+/* A percentage that is above limit, as "5.6": one decimal, or as many more
+ * (up to four) as it takes not to read as limit or below it (19 of 377
+ * rejected over a 5 % limit is "5.04", not "5.0"); returns out. */
+const char *ks_fmt_pct_above(double pct, double limit, char out[32]);
 /* Writes v in decimal at p (no NUL) and returns the end: for writers of
  * large outputs (the simulator, the benchmark's generator). */
 static inline char *ks_put_u64(char *p, uint64_t v)

@@ -245,6 +245,17 @@ const char *ks_fmt_count(uint64_t n, char out[32])
     return out;
 }
 
+const char *ks_fmt_pct_above(double pct, double limit, char out[32])
+{
+    for (int d = 1; d <= 4; d++) {
+        snprintf(out, 32, "%.*f", d, pct);
+        if (!(pct > limit) || strtod(out, NULL) > limit) {
+            break;
+        }
+    }
+    return out;
+}
+
 /* Arrays from ks_grow_zeroed: small ones on the heap, large ones (from
  * ZMAP bytes) anonymous mappings grown with mremap: no copy, and the new
  * pages are zero and take no memory until touched. */

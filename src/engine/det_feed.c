@@ -58,9 +58,10 @@ static void __attribute__((noinline)) fire(struct ks_engine *e, struct ks_feedsr
                   cfg->feed_pct / 100.0, "%llu of %llu lines from %s rejected in the last %s",
                   (unsigned long long)f->rej, (unsigned long long)total, name, w);
     if (fresh) {
-        ks_inc_set_title(inc, "Feed rejects from %s at %.1f %% (%llu of %llu lines in %s)", name,
-                         100.0 * (double)f->rej / (double)total, (unsigned long long)f->rej,
-                         (unsigned long long)total, w);
+        char pct[32];
+        ks_fmt_pct_above(100.0 * (double)f->rej / (double)total, cfg->feed_pct, pct);
+        ks_inc_set_title(inc, "Feed rejects from %s at %s %% (%llu of %llu lines in %s)", name,
+                         pct, (unsigned long long)f->rej, (unsigned long long)total, w);
         char fam[300];
         snprintf(fam, sizeof(fam), "feed_schema_change:%s", name);
         ks_inc_set_fingerprint(e, inc, fam, NULL);

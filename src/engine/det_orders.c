@@ -275,12 +275,14 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
             inc->assess_due = first + cfg->assess_system_duration;
             ks_eng_timer(e, inc->assess_due, KS_TM_ASSESS, 0, inc->id);
         }
+        char pct[32];
+        ks_fmt_pct_above(100.0 * (double)rej / (double)total, cfg->rej_pct, pct);
         ks_inc_signal(e, inc, KS_DET_ORDER_REJECTIONS, t, (double)rej / (double)total,
-                      cfg->rej_pct / 100.0, "%zu of %zu orders rejected in the last %s (%.1f %%)",
-                      rej, total, w, 100.0 * (double)rej / (double)total);
+                      cfg->rej_pct / 100.0, "%zu of %zu orders rejected in the last %s (%s %%)",
+                      rej, total, w, pct);
         if (fresh) {
-            ks_inc_set_title(inc, "Order rejections at %.1f %% (%zu of %zu orders in the last %s)",
-                             100.0 * (double)rej / (double)total, rej, total, w);
+            ks_inc_set_title(inc, "Order rejections at %s %% (%zu of %zu orders in the last %s)",
+                             pct, rej, total, w);
             ks_inc_set_fingerprint(e, inc, "order_rejections", NULL);
             const struct ks_tswin *r = &e->orders_rej;
             for (size_t i = r->head; i < r->n; i++) {

@@ -229,6 +229,12 @@ static void counts_get_thousands_separators(void)
     CHECK_STR(ks_fmt_count(0, out), "0");
     CHECK_STR(ks_fmt_count(3020, out), "3,020");
     CHECK_STR(ks_fmt_count(10000000, out), "10,000,000");
+    /* a percentage over a limit never reads as the limit */
+    CHECK_STR(ks_fmt_pct_above(100.0 * 19 / 377, 5, out), "5.04");
+    CHECK_STR(ks_fmt_pct_above(5.6, 5, out), "5.6");
+    CHECK_STR(ks_fmt_pct_above(5.00004, 5, out), "5.0000"); /* four decimals at most */
+    CHECK_STR(ks_fmt_pct_above(5.0001, 5, out), "5.0001");
+    CHECK_STR(ks_fmt_pct_above(100.0 * 2 / 7, 20, out), "28.6");
 }
 
 /* The varints of the checkpoint and of the feed's blocks: LEB128 bytes as
