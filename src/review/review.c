@@ -255,8 +255,18 @@ static void num(struct ks_json *j, double v)
         return;
     }
     double r = round(v * 10000.0) / 10000.0;
+    r = r == 0 ? 0.0 : r;
     char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%.15g", r == 0 ? 0.0 : r);
+    if (r == trunc(r) && fabs(r) < 1e17) {
+        snprintf(tmp, sizeof(tmp), "%.0f", r); /* 1000000000000025, not 1.00000000000002e+15 */
+    } else {
+        for (int prec = 15; prec <= 17; prec++) { /* the shortest that reads back the same */
+            snprintf(tmp, sizeof(tmp), "%.*g", prec, r);
+            if (strtod(tmp, NULL) == r) {
+                break;
+            }
+        }
+    }
     ks_json_raw(j, tmp, strlen(tmp));
 }
 

@@ -104,6 +104,8 @@ check cost_bad_amount exit_is 2 "$K" cost set 1 brand abc --by alice --db "$db"
 check cost_too_large exit_is 2 "$K" cost set 1 brand 1e308 --by alice --db "$db"
 check cost_too_large_says_why bash -c "$K cost set 1 brand 1e308 --by alice --db $db 2>&1 | grep -q 'an amount is at most 1000000000000000 (10^15)'"
 check cost_largest_taken "$K" cost set 1 brand 1e15 --by alice --db "$db"
+# the total keeps every digit: 10^15 of brand damage beside a direct cost of 2,500
+check cost_total_every_digit bash -c "$K cost 1 --json --db $db | grep -q '\"brand\":1000000000000000,.*\"total\":10000000000[0-9.]*,'"
 
 # ---- review documents: what a review holds --------------------------------------------
 # A fresh incident (o.db's incident 1) with a rich review: items open, done
