@@ -42,6 +42,18 @@ check dead_letter_names_the_request sh -c "'$K' deadletters --db '$DB' --json | 
 check array_body status_is 202 POST /v1/events "$RESP" '[{"id":"a1","type":"sync","ts":"2026-11-22T10:00:00Z","channel":"amazon","status":"ok"},{"type":"tick","ts":"2026-11-22T10:00:02Z"}]'
 check array_counts [ "$(jq -c '[.accepted, .duplicates]' <<<"$BODY")" = '[1,1]' ]
 check bad_array_400 status_is 400 POST /v1/events "$RESP" '[{"type":' application/json
+# An element that is not a valid event (a duplicate key, a number out of
+# range) is rejected and kept like a bad NDJSON line; the others are applied.
+check array_bad_element_202 status_is 202 POST /v1/events "$RESP" '[{"type":"tick","ts":"2026-11-22T10:00:02.5Z"},
+ {"type":"tick","ts":"2026-11-22T10:00:02.6Z","a":1,"a":2}, {"type":"tick","ts":1e400}]' application/json
+check array_bad_element_counts [ "$(jq -c '[.accepted, (.rejected | map(.line))]' <<<"$BODY")" = '[1,[2,3]]' ]
+bad_element_reason() { jq -r '.rejected[0].reason' <<<"$BODY" | grep -q 'duplicate object key'; }
+check array_bad_element_reason bad_element_reason
+bad_element_kept() { curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters" | grep -q '"a\\":1,\\"a\\":2'; }
+check array_bad_element_kept bad_element_kept
+check array_missing_element_400 status_is 400 POST /v1/events "$RESP" '[{"type":"tick","ts":"2026-11-22T10:00:02Z"},,{}]' application/json
+check array_text_after_400 status_is 400 POST /v1/events "$RESP" '[] x' application/json
+check array_not_an_array_400 status_is 400 POST /v1/events "$RESP" '"tick"' application/json
 check bom_skipped status_is 202 POST /v1/events "$RESP" "$(printf '\xef\xbb\xbf{"type":"tick","ts":"2026-11-22T10:00:03Z"}')" application/x-ndjson
 check bom_line_accepted [ "$(jq -c '[.accepted, (.rejected | length)]' <<<"$BODY")" = '[1,0]' ]
 check cli_writer_refused sh -c "! '$K' guard pause amazon --by x --db '$DB' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
