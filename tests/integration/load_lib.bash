@@ -82,11 +82,14 @@ load_made() { [ "$("$K" incidents --json --db "$T/ref.db" | jq length)" -ge "$RO
 # Rows by their keys, not their ids: rows written after the last saved state
 # are undone at a restart and written again by the journal, with new ids
 # (docs/STORAGE.md). Not the subject either: a message not sent yet is
-# rendered from the incident as it is now, one sent as it was then.
+# rendered from the incident as it is now, one sent as it was then. Nor a
+# message's key, which carries its database's id (the reference is another
+# database): who is told of what, and when, and each key once.
 load_hookrows() { "$K" hooks --json --db "$1" | jq -c '.[] | [.key, .incident, .action, .body]' | sort; }
 load_msgrows() {
     "$K" messages --json --db "$1" |
-        jq -c '.[] | [.idempotency_key, .receiver, .incident, .kind, .audience, .recipient, .created_at]' | sort
+        jq -c 'if ([.[] | [.idempotency_key, .receiver]] | unique | length) == length then .[] else error("a key twice") end |
+            [.receiver, .incident, .kind, .audience, .recipient, .created_at]' | sort
 }
 check_as_ingest() {
     local db=$1
