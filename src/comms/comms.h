@@ -7,9 +7,9 @@
  * incident change that caused them (ks_comms_triggers), so a message is
  * never queued for a change that was not kept nor lost for one that was.
  * Delivery is at least once: every message carries an idempotency key
- * derived from (incident, audience, recipient, kind, sequence), sent as the
- * Idempotency-Key header (webhook), in the body, as the file name (dir) and
- * in the Message-ID (SMTP).
+ * derived from (database, incident, audience, recipient, kind, sequence),
+ * sent as the Idempotency-Key header (webhook), in the body, as the file
+ * name (dir) and in the Message-ID (SMTP).
  */
 #ifndef KS_COMMS_H
 #define KS_COMMS_H
@@ -136,10 +136,14 @@ void ks_comms_render(const struct ks_config *cfg, struct ks_store *st, const str
                      const char *email, const char *recipient, struct ks_buf *subject,
                      struct ks_buf *body);
 
-/* The idempotency key of (incident, audience, recipient, kind, seq):
- * "ks-" and 32 hex digits of their SHA-256. out must hold 40 bytes. */
-void ks_comms_key(int64_t incident, const char *audience, const char *recipient, const char *kind,
-                  int64_t seq, char out[40]);
+/* The idempotency key of (database, incident, audience, recipient, kind,
+ * seq): "ks-" and 32 hex digits of their SHA-256. db_id is the store's
+ * (struct ks_store), so that two databases never give one key to two
+ * messages, while one database gives the same message the same key however
+ * often it is written again (a journal re-applied, an ingest resumed). out
+ * must hold 40 bytes. */
+void ks_comms_key(const char *db_id, int64_t incident, const char *audience, const char *recipient,
+                  const char *kind, int64_t seq, char out[40]);
 
 struct ks_comms_stats {
     uint64_t queued; /* messages written to the outbox */

@@ -37,11 +37,12 @@ void ks_comms_remedy_text(const struct ks_config *cfg, struct ks_store *st,
     ks_buf_puts(out, compensation ? DEFAULT_COMPENSATION : DEFAULT_REMEDY);
 }
 
-void ks_comms_key(int64_t incident, const char *audience, const char *recipient, const char *kind,
-                  int64_t seq, char out[40])
+void ks_comms_key(const char *db_id, int64_t incident, const char *audience, const char *recipient,
+                  const char *kind, int64_t seq, char out[40])
 {
     struct ks_buf b = {0};
     /* NUL-separated: no field can run into the next */
+    ks_buf_put(&b, db_id, strlen(db_id) + 1);
     ks_buf_printf(&b, "%lld", (long long)incident);
     ks_buf_put(&b, "", 1);
     ks_buf_put(&b, audience, strlen(audience) + 1);
@@ -345,7 +346,7 @@ static void queue_one(struct run *r, enum ks_tpl_kind k, const char *audience,
         return;
     }
     char key[40];
-    ks_comms_key(r->f.id, audience, recipient, ks_tpl_name(k), seq, key);
+    ks_comms_key(r->st->db_id, r->f.id, audience, recipient, ks_tpl_name(k), seq, key);
     ks_buf_reset(&r->subject);
     ks_buf_reset(&r->body);
     struct ks_incident_facts fc = r->f; /* rendered as at the time it fires */

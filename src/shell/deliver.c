@@ -12,8 +12,8 @@
 
 #include <string.h>
 
-void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
-                       struct ks_hook_try *t)
+void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_store *st,
+                       const struct ks_hook_row *row, struct ks_hook_try *t)
 {
     memset(t, 0, sizeof(*t));
     t->next_at = KS_TIME_NONE;
@@ -31,7 +31,12 @@ void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *ro
     struct ks_hook_result res;
     t->attempts++;
     t->attempt = t->attempts;
-    ks_hook_attempt(h, row->body, row->key, &res);
+    /* Sent with the database's id in its key; recorded, and matched to its
+     * row, by its own key. */
+    struct ks_buf key = {0};
+    ks_store_hook_key(st, row->id, row->key, &key);
+    ks_hook_attempt(h, row->body, key.p, &res);
+    ks_buf_fini(&key);
     snprintf(t->detail, sizeof(t->detail), "%s", res.detail);
     t->ok = res.ok;
     if (res.ok) {

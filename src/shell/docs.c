@@ -227,6 +227,8 @@ enum ks_rc ks_shell_deadletters_json(struct ks_store *s, const char *status, str
 struct hook_list {
     struct ks_json j;
     int64_t incident; /* 0: every incident's */
+    const struct ks_store *st;
+    struct ks_buf sent; /* the key a call is sent with */
 };
 
 static int hook_row(void *ctx, const struct ks_hook_row *r)
@@ -239,6 +241,10 @@ static int hook_row(void *ctx, const struct ks_hook_row *r)
     ks_json_obj_begin(j);
     ks_json_key(j, "key");
     ks_json_str(j, r->key);
+    ks_json_key(j, "idempotency_key");
+    ks_buf_reset(&c->sent);
+    ks_store_hook_key(c->st, r->id, r->key, &c->sent);
+    ks_json_str(j, c->sent.p);
     ks_json_key(j, "incident");
     ks_json_int(j, r->incident);
     ks_json_key(j, "action");
@@ -260,13 +266,14 @@ static int hook_row(void *ctx, const struct ks_hook_row *r)
 enum ks_rc ks_shell_hooks_json_of(struct ks_store *s, const char *status, int64_t incident,
                                   struct ks_buf *out, struct ks_err *err)
 {
-    struct hook_list c = {.incident = incident};
+    struct hook_list c = {.incident = incident, .st = s};
     ks_json_init(&c.j, out, 0);
     ks_json_arr_begin(&c.j);
     enum ks_rc rc = s->ops->list_hooks(s, status, hook_row, &c, err);
     if (rc == KS_OK) {
         ks_json_arr_end(&c.j);
     }
+    ks_buf_fini(&c.sent);
     return rc;
 }
 

@@ -165,7 +165,7 @@ static int attempt(const struct ks_outbox *o, struct rows *w, size_t i, ks_time 
         return t.unavailable && t.next_at != KS_TIME_NONE;
     }
     struct ks_hook_try t;
-    ks_shell_hook_try(o->cfg, &w->h[i], &t);
+    ks_shell_hook_try(o->cfg, o->store, &w->h[i], &t);
     *retry = t.next_at;
     return o->record(o->ctx, &w->h[i], &t);
 }

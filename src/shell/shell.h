@@ -151,10 +151,11 @@ enum ks_rc ks_shell_hook_requeue(struct ks_store *s, const struct ks_config *cfg
                                  struct ks_engine *eng, const char *key, const char *by,
                                  ks_time at, int again, int64_t *incident, struct ks_err *err);
 
-/* One attempt at a due hook call of the outbox (row), as the delivery loop
- * makes it: the call itself (or "unconfigured" when no hook is configured
- * for its action) and what follows for the outbox and the timeline. Blocks
- * for the attempt (up to the hook's timeout). */
+/* One attempt at a due hook call of the outbox (row, of store st), as the
+ * delivery loop makes it: the call itself (or "unconfigured" when no hook
+ * is configured for its action), sent with the key ks_store_hook_key gives,
+ * and what follows for the outbox and the timeline. Blocks for the attempt
+ * (up to the hook's timeout). */
 struct ks_hook_try {
     const char *status; /* the row's next status: done, pending (a retry), failed, unconfigured */
     int attempts;       /* the row's attempts after this one */
@@ -163,8 +164,8 @@ struct ks_hook_try {
     ks_time next_at;    /* wall clock of the retry, KS_TIME_NONE: none */
     char detail[300];
 };
-void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_hook_row *row,
-                       struct ks_hook_try *t);
+void ks_shell_hook_try(const struct ks_config *cfg, const struct ks_store *st,
+                       const struct ks_hook_row *row, struct ks_hook_try *t);
 
 /* ---- one pass over an outbox (outbox.c), hook calls and messages alike ------------ */
 

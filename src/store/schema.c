@@ -221,6 +221,14 @@ const char *const ks_sql_migrations[] = {
      * it serves what (status) served */
     "CREATE INDEX messages_due ON messages(status, audience);"
     "DROP INDEX messages_status;",
+    /* 11: the database's own id (docs/STORAGE.md), which every message's
+     * and hook call's idempotency key carries, so that no two databases
+     * give one key to two messages. Written by the migration's step in C
+     * (id_11 in sqlops.c, in the same transaction, from random bytes): blob
+     * 'db_id', 32 hex digits, and 'hook_keys_from', the first hook call
+     * (id) sent with it; the calls already there keep the key they were
+     * sent with. */
+    "DELETE FROM blobs WHERE key IN ('db_id', 'hook_keys_from');",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
@@ -294,6 +302,9 @@ const char *const ks_sql_statements[ST_COUNT] = {
                     "acknowledged_at = ?5, contained_at = ?6, resolved_at = ?7, "
                     "review_due = ?8, repeat_of = ?9, orders = ?10, customers = ?11, "
                     "units = ?12, revenue = ?13 WHERE id = ?1",
+    /* Migration 11's own (never changed afterwards, as migration 9's). */
+    [ST_MIG11_NEXT_HOOK] = "SELECT coalesce(max(id), 0) + 1 FROM hooks",
+    [ST_MIG11_PUT] = "INSERT INTO blobs(key, value) VALUES(?1, ?2)",
     [ST_ADD_DL] = "INSERT INTO deadletters(source, line, reason, raw, status, received_at) "
                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
     [ST_LIST_DL_ALL] = DL_COLS "ORDER BY id",

@@ -96,6 +96,8 @@ enum ks_st {
     ST_TRIM_SCOPE,
     ST_MIG9_PAGE,
     ST_MIG9_SET,
+    ST_MIG11_NEXT_HOOK,
+    ST_MIG11_PUT,
     ST_ADD_DL,
     ST_LIST_DL_ALL,
     ST_LIST_DL_STATUS,

@@ -11,6 +11,8 @@
 #include "sql.h"
 
 #include <jansson.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The state behind struct ks_store.impl. */
@@ -145,6 +147,74 @@ static enum ks_rc refuse_newer(const char *uri, int64_t v, struct ks_err *err)
 
 static enum ks_rc backfill_9(struct sqlstore *d, struct ks_err *err);
 
+/* Migration 11: the database's id, 16 random bytes as 32 hex digits, and
+ * the first hook call sent with it (the calls already there keep the key
+ * they were sent with). Run under the migration lock, so that every
+ * process on the database reads the one id written. */
+static enum ks_rc id_11(struct sqlstore *d, struct ks_err *err)
+{
+    const char *what = "migration 11: the database's id";
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return ks_err_set(err, KS_EIO, "store: %s: no random bytes to be had", what);
+    }
+    static const char hex[] = "0123456789abcdef";
+    char id[32], from[24];
+    for (size_t i = 0; i < sizeof(raw); i++) {
+        id[2 * i] = hex[raw[i] >> 4];
+        id[2 * i + 1] = hex[raw[i] & 15];
+    }
+    int64_t next = 1;
+    enum ks_rc rc = q_ints(d, ST_MIG11_NEXT_HOOK, SQLV_NONE, &next, 1, NULL, err, what);
+    if (rc == KS_OK) {
+        rc = q_exec(d, ST_MIG11_PUT, SQLV(V_TEXT("db_id"), V_BYTES(id, sizeof(id))), NULL, NULL,
+                    err, what);
+    }
+    if (rc == KS_OK) {
+        int n = snprintf(from, sizeof(from), "%lld", (long long)next);
+        rc = q_exec(d, ST_MIG11_PUT, SQLV(V_TEXT("hook_keys_from"), V_BYTES(from, (size_t)n)),
+                    NULL, NULL, err, what);
+    }
+    return rc;
+}
+
+/* Reads the database's id and the first hook call sent with it (migration
+ * 11) into s, once, at open. */
+static enum ks_rc read_id(struct ks_store *s, struct ks_err *err)
+{
+    struct ks_buf b = {0};
+    int found = 0;
+    enum ks_rc rc = s->ops->get_blob(s, "db_id", &b, &found, err);
+    int ok = rc == KS_OK && found && b.len == 32;
+    for (size_t i = 0; ok && i < b.len; i++) {
+        ok = (b.p[i] >= '0' && b.p[i] <= '9') || (b.p[i] >= 'a' && b.p[i] <= 'f');
+    }
+    if (ok) {
+        memcpy(s->db_id, b.p, 32);
+        s->db_id[32] = 0;
+        ks_buf_reset(&b);
+        rc = s->ops->get_blob(s, "hook_keys_from", &b, &found, err);
+        char num[24] = {0};
+        if (rc == KS_OK && found && b.len > 0 && b.len < sizeof(num)) {
+            memcpy(num, b.p, b.len);
+            char *end;
+            long long v = strtoll(num, &end, 10);
+            ok = *end == 0 && v >= 1;
+            s->hook_keys_from = v;
+        } else {
+            ok = 0;
+        }
+    }
+    ks_buf_fini(&b);
+    if (rc == KS_OK && !ok) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "store: %s: the database's id (blobs 'db_id', 'hook_keys_from', written "
+                        "by migration 11) is missing or damaged",
+                        s->uri);
+    }
+    return rc;
+}
+
 /* Applies the missing migrations in one transaction. The version is read
  * first without a lock, so that opening an up-to-date database never waits
  * for another connection's write, then again under the driver's migration
@@ -183,6 +253,9 @@ static enum ks_rc migrate(struct ks_store *s, struct ks_err *err)
         rc = d->drv->script(d->conn, ks_sql_migrations[v], err, what);
         if (rc == KS_OK && v + 1 == 9) {
             rc = backfill_9(d, err);
+        }
+        if (rc == KS_OK && v + 1 == 11) {
+            rc = id_11(d, err);
         }
         if (rc == KS_OK) {
             rc = q_exec(d, ST_ADD_MIGRATION, SQLV(V_INT(v + 1), V_TIME(now)), NULL, NULL, err,
@@ -225,6 +298,9 @@ static enum ks_rc sql_open(struct ks_store *s, const struct ks_sqldrv *drv, cons
     rc = migrate(s, err);
     if (rc == KS_OK) {
         rc = drv->ready(d->conn, err);
+    }
+    if (rc == KS_OK) {
+        rc = read_id(s, err);
     }
     if (rc != KS_OK) {
         sql_close(s);

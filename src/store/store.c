@@ -76,3 +76,11 @@ void ks_store_close(struct ks_store *s)
     ks_free(s->uri);
     ks_free(s);
 }
+
+void ks_store_hook_key(const struct ks_store *s, int64_t id, const char *key, struct ks_buf *out)
+{
+    if (id >= s->hook_keys_from) {
+        ks_buf_printf(out, "%s-", s->db_id);
+    }
+    ks_buf_puts(out, key);
+}

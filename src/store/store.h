@@ -495,7 +495,22 @@ struct ks_store {
     const struct ks_store_ops *ops;
     void *impl; /* the backend's own state */
     char *uri;
+    /* The database's id (migration 11, docs/STORAGE.md): 32 hex digits,
+     * random, written once under the migration lock and read at open, so
+     * that every process and instance on one database has the same one and
+     * no two databases do. Every idempotency key carries it (messages:
+     * ks_comms_key; hook calls: ks_store_hook_key). */
+    char db_id[33];
+    /* The first hook call (id) sent with the id in its key: the calls of a
+     * database older than migration 11 keep the key they were sent with. */
+    int64_t hook_keys_from;
 };
+
+/* The idempotency key hook call (id, key) is sent with (docs/HOOKS.md):
+ * "<db_id>-" and its key (the engine's, which the outbox, the timeline and
+ * `kintsugi hooks retry` name it by), or its key alone for a call older
+ * than the database's id. Appended to out. */
+void ks_store_hook_key(const struct ks_store *s, int64_t id, const char *key, struct ks_buf *out);
 
 /* Opens a store: "postgres://..." or "postgresql://..." selects PostgreSQL
  * (a libpq URI; the schema is created in the connection's current schema),

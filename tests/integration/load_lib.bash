@@ -82,11 +82,14 @@ load_made() { [ "$("$K" incidents --json --db "$T/ref.db" | jq length)" -ge "$RO
 # Rows by their keys, not their ids: rows written after the last saved state
 # are undone at a restart and written again by the journal, with new ids
 # (docs/STORAGE.md). Not the subject either: a message not sent yet is
-# rendered from the incident as it is now, one sent as it was then.
+# rendered from the incident as it is now, one sent as it was then. Nor a
+# message's key, which carries its database's id (the reference is another
+# database): who is told of what, and when, and each key once.
 load_hookrows() { "$K" hooks --json --db "$1" | jq -c '.[] | [.key, .incident, .action, .body]' | sort; }
 load_msgrows() {
     "$K" messages --json --db "$1" |
-        jq -c '.[] | [.idempotency_key, .receiver, .incident, .kind, .audience, .recipient, .created_at]' | sort
+        jq -c 'if ([.[] | [.idempotency_key, .receiver]] | unique | length) == length then .[] else error("a key twice") end |
+            [.receiver, .incident, .kind, .audience, .recipient, .created_at]' | sort
 }
 check_as_ingest() {
     local db=$1
@@ -98,8 +101,9 @@ check_as_ingest() {
     check same_hook_rows cmp <(load_hookrows "$db") <(load_hookrows "$T/ref.db")
     check same_message_rows cmp <(load_msgrows "$db") <(load_msgrows "$T/ref.db")
     check hooks_made [ "$(load_hookrows "$db" | wc -l)" -ge "$ROUNDS" ]
-    # every delivery made, to its receiver; none that is not a row
-    "$K" hooks --json --db "$db" | jq -r '.[].key' | sort >"$T/hook.keys"
+    # every delivery made, to its receiver; none that is not a row (a hook
+    # call is sent with its database's id before its key: idempotency_key)
+    "$K" hooks --json --db "$db" | jq -r '.[].idempotency_key' | sort >"$T/hook.keys"
     "$K" messages --json --db "$db" | jq -r '.[] | select(.receiver == "chat") | .idempotency_key' | sort >"$T/chat.keys"
     jq -r 'select(.path | startswith("/hooks/")) | .key' "$T/calls" | sort >"$T/hook.calls"
     jq -r 'select(.path == "/chat") | .key' "$T/calls" | sort >"$T/chat.calls"

@@ -165,7 +165,10 @@ sed 's/team: \[chat\]/team: [files]/' "$T/kintsugi.yaml" >"$T/split.yaml"
 "$K" ingest --quiet --no-deliver --config "$T/split.yaml" --db "$T/split.db" "$T/half1.ndjson" >/dev/null 2>&1
 "$K" ingest --quiet --no-deliver --config "$T/split.yaml" --db "$T/split.db" "$T/half2.ndjson" >/dev/null 2>&1
 check split_same_timeline cmp <("$K" incident show 1 --json --db "$T/one.db") <("$K" incident show 1 --json --db "$T/split.db")
-check split_same_keys cmp <("$K" messages --json --db "$T/one.db" | jq -r '.[].idempotency_key' | sort) <("$K" messages --json --db "$T/split.db" | jq -r '.[].idempotency_key' | sort)
+# (the same messages, each database with its keys: a key carries its database's id)
+who() { "$K" messages --json --db "$1" | jq -c '.[] | [.incident, .kind, .audience, .recipient, .receiver, .created_at]' | sort; }
+check split_same_messages cmp <(who "$T/one.db") <(who "$T/split.db")
+check split_other_keys [ -z "$(comm -12 <("$K" messages --json --db "$T/one.db" | jq -r '.[].idempotency_key' | sort -u) <("$K" messages --json --db "$T/split.db" | jq -r '.[].idempotency_key' | sort -u))" ]
 
 # ---- failed for good, on the incident, and retried by hand ---------------------------
 : >"$T/fails"
@@ -550,12 +553,13 @@ receivers:
 notify: {team: [out], leadership: [out], customer: [out]}
 messages: {customers: 5}
 EOF
-simsnap() { # db: incidents with timelines, and the messages without their delivery
+simsnap() { # db: incidents with timelines, and the messages without their delivery nor
+    # their keys (each database has its own; a resumed ingest keeps its database's)
     local n i
     "$K" incidents --db "$1" --json
     n=$("$K" incidents --db "$1" --json | jq length)
     for i in $(seq 1 "$n"); do "$K" incident show "$i" --db "$1" --json; done
-    "$K" messages --db "$1" --json | jq -c 'sort_by(.idempotency_key, .receiver) | map({idempotency_key, incident, kind, audience, recipient, receiver, created_at})'
+    "$K" messages --db "$1" --json | jq -c 'map({incident, kind, audience, recipient, receiver, created_at}) | sort_by(.incident, .kind, .audience, .recipient, .receiver, .created_at)'
 }
 "$K" ingest --quiet --no-deliver --config "$T/sim.yaml" --db "$T/simu.db" "$T/sim.ndjson" >/dev/null 2>&1
 simsnap "$T/simu.db" >"$T/simu.snap"
@@ -573,6 +577,27 @@ for trial in 1 2; do
         check "sim_kill_${trial}_${every}_same_as_uninterrupted" cmp "$T/simu.snap" "$T/simk.snap"
     done
 done
+
+# ---- two databases fed the same events: the same messages, never one key -----------
+# (staging and production, or a database rebuilt from scratch, writing to one
+# receiver): each database has its own id, which every key carries, so that a
+# dir receiver keeps every message of both and a receiver deduplicating on the
+# key drops none. A restart keeps the keys of its database (k9_* above).
+mkdir -p "$T/shared"
+sed "s#$T/simout#$T/shared#" "$T/sim.yaml" >"$T/shared.yaml"
+"$K" ingest --quiet --config "$T/shared.yaml" --db "$T/stage.db" "$T/sim.ndjson" >/dev/null 2>&1
+"$K" ingest --quiet --config "$T/shared.yaml" --db "$T/prod.db" "$T/sim.ndjson" >/dev/null 2>&1
+dbid() { sqlite3 "$1" "SELECT CAST(value AS TEXT) FROM blobs WHERE key = 'db_id'"; }
+check two_dbs_own_ids bash -c "[[ '$(dbid "$T/stage.db")' =~ ^[0-9a-f]{32}$ && '$(dbid "$T/prod.db")' =~ ^[0-9a-f]{32}$ && '$(dbid "$T/stage.db")' != '$(dbid "$T/prod.db")' ]]"
+check two_dbs_same_messages cmp <(who "$T/stage.db") <(who "$T/prod.db")
+nstage=$("$K" messages --db "$T/stage.db" --json --status sent | jq '[.[] | select(.receiver == "out")] | length')
+nprod=$("$K" messages --db "$T/prod.db" --json --status sent | jq '[.[] | select(.receiver == "out")] | length')
+check two_dbs_all_sent [ "$nstage" -gt 20 -a "$nstage" = "$nprod" -a "$("$K" messages --db "$T/stage.db" --json | jq '[.[] | select(.receiver == "out")] | length')" = "$nstage" ]
+# every message of both is a file of its own: none overwrote another
+check two_dbs_no_file_shared [ "$(ls "$T/shared" | grep -c '^ks-[0-9a-f]\{32\}\.json$')" = $((nstage + nprod)) ]
+outkeys() { "$K" messages --db "$1" --json | jq -r '.[] | select(.receiver == "out") | .idempotency_key + ".json"' | sort; }
+check two_dbs_files_are_their_keys cmp <(sort -m <(outkeys "$T/stage.db") <(outkeys "$T/prod.db")) <(ls "$T/shared" | sort)
+check two_dbs_no_key_shared [ -z "$(comm -12 <(outkeys "$T/stage.db") <(outkeys "$T/prod.db"))" ]
 
 # ---- an order's e-mail is one address: none adds a recipient, a UTF-8 subject is encoded ----
 # Two orders whose "email" would put a second RCPT TO (CR LF) or a second address

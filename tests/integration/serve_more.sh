@@ -71,7 +71,10 @@ on_timeline() { get "/v1/incidents/$ID" | jq -e '[.timeline[] | select(.text | s
 check hook_attempt_on_the_timeline on_timeline
 check receiver_got_one_call [ "$(grep -c . "$T/calls")" = 1 ]
 KEY=$(get '/v1/hooks?status=done' | jq -r '.[0].key')
-check call_carries_the_idempotency_key [ "$(jq -r .key "$T/calls")" = "$KEY" ]
+SENT_KEY=$(get '/v1/hooks?status=done' | jq -r '.[0].idempotency_key')
+check call_carries_the_idempotency_key [ "$(jq -r .key "$T/calls")" = "$SENT_KEY" ]
+# the key sent is the database's id and the call's own key
+check sent_key_has_the_database_id bash -c "[[ '$SENT_KEY' =~ ^[0-9a-f]{32}-$KEY\$ ]]"
 check call_went_to_the_hook_url [ "$(jq -r .path "$T/calls")" = /hooks/stop-import ]
 unconfigured() { get '/v1/hooks?status=unconfigured' | jq -e 'map(.action) | sort == ["extend_handling_time", "hold_orders"]'; }
 check unconfigured_recorded until_ok 5 unconfigured
@@ -197,7 +200,8 @@ EOF
 check restarts_with_hold_orders start c "$DB" --clock event --config "$T/kintsugi.yaml"
 check hook_retry_200 status_is 200 POST "/v1/hooks/$HKEY/retry" "$RESP" '{}'
 check hook_retry_answers jq -e --arg k "$HKEY" '.op == "hook_retry" and .key == $k and .status == "pending" and .by == "bob"' "$T/body"
-held() { [ "$(jq -r 'select(.path == "/hooks/hold") | .key' "$T/calls")" = "$HKEY" ]; }
+HSENT=$(get '/v1/hooks' | jq -r --arg k "$HKEY" 'map(select(.key == $k))[0].idempotency_key')
+held() { [ "$(jq -r 'select(.path == "/hooks/hold") | .key' "$T/calls")" = "$HSENT" ]; }
 check hook_retry_delivered until_ok 10 held
 retried_tl() {
     get "/v1/incidents/$ID" | jq -e --arg k "$HKEY" '[.timeline[] | .text] |

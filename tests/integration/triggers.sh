@@ -9,8 +9,9 @@
 #   - under the sanitizer build, every pass also runs the incidents it would
 #     leave out and aborts if one of them fires (src/comms/trigger.c);
 #   - the server (sanitizer and release builds) writes the same messages
-#     (idempotency keys) and the same notification entries as one `kintsugi
-#     ingest` of the same events.
+#     (who is told of what, when) and the same notification entries as one
+#     `kintsugi ingest` of the same events (each in a database of its own,
+#     so their idempotency keys differ: a key carries its database's id).
 # Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
@@ -53,7 +54,15 @@ check boundary_ticks_added [ "$(wc -l <"$T/instants")" -ge 5 ]
 
 # the reference: one ingest, one flush
 "$K" ingest --quiet --no-deliver --config "$T/kintsugi.yaml" --db "$T/ref.db" "$T/events.ndjson" >/dev/null 2>&1
-keys() { "$K" messages --db "$1" --json | jq -r '.[] | "\(.kind) \(.audience) \(.idempotency_key)"' | sort; }
+# messages as "kind audience incident recipient receiver" (not their keys: each
+# database has its own; nor when they were queued: the orders affected after a
+# per-order trigger fired are covered by the pass that first sees them, one
+# per request here, one in all for the ingest), each key once
+keys() {
+    "$K" messages --db "$1" --json |
+        jq -r 'if ([.[] | [.idempotency_key, .receiver]] | unique | length) == length then .[] else error("a key twice") end |
+            "\(.kind) \(.audience) \(.incident) \(.recipient) \(.receiver)"' | sort
+}
 notes() { "$K" incident show 1 --db "$1" --json | jq -c '[.timeline[] | select(.kind == "notification") | {at, text}]'; }
 keys "$T/ref.db" >"$T/ref.keys"
 notes "$T/ref.db" >"$T/ref.notes"

@@ -275,11 +275,13 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     tdb_setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 10);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 11);
     /* back to version 4, as a database written before tokens (and the
      * server's journal, migration 6, the outbox of messages, 7, remedies,
-     * 8, the incidents' columns, 9, and delivery leases, 10) */
-    CHECK_INT(tdb_exec("ALTER TABLE hooks DROP COLUMN lease_owner; "
+     * 8, the incidents' columns, 9, delivery leases, 10, and the database's
+     * id, 11) */
+    CHECK_INT(tdb_exec("DELETE FROM blobs WHERE key IN ('db_id', 'hook_keys_from'); "
+                       "ALTER TABLE hooks DROP COLUMN lease_owner; "
                        "ALTER TABLE hooks DROP COLUMN lease_until; "
                        "DROP TABLE incident_scope; DROP INDEX incidents_severity; "
                        "DROP INDEX incidents_type; DROP INDEX incidents_detected; "
@@ -307,7 +309,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 10);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 11);
     CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
     tdb_teardown();
 }

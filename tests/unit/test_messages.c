@@ -321,17 +321,27 @@ static void example_templates_are_the_builtin_ones(void)
 
 static void key_depends_on_every_part(void)
 {
+    static const char db1[] = "0123456789abcdef0123456789abcdef";
+    static const char db2[] = "fedcba9876543210fedcba9876543210";
     char a[40], b[40];
-    ks_comms_key(7, "customer", "c1@x", "customer_notice", 0, a);
+    ks_comms_key(db1, 7, "customer", "c1@x", "customer_notice", 0, a);
     CHECK_INT(strlen(a), 35);
     CHECK(strncmp(a, "ks-", 3) == 0);
-    ks_comms_key(7, "customer", "c1@x", "customer_notice", 0, b);
+    ks_comms_key(db1, 7, "customer", "c1@x", "customer_notice", 0, b);
     CHECK_STR(a, b);
-    ks_comms_key(8, "customer", "c1@x", "customer_notice", 0, b);
+    ks_comms_key(db1, 8, "customer", "c1@x", "customer_notice", 0, b);
     CHECK(strcmp(a, b) != 0);
-    ks_comms_key(7, "customer", "c1@x", "customer_notice", 1, b);
+    ks_comms_key(db1, 7, "customer", "c1@x", "customer_notice", 1, b);
     CHECK(strcmp(a, b) != 0);
-    ks_comms_key(7, "customer", "c1@xcustomer_notice", "", 0, b);
+    ks_comms_key(db1, 7, "customer", "c1@xcustomer_notice", "", 0, b);
+    CHECK(strcmp(a, b) != 0);
+    /* another database, the same message: another key */
+    ks_comms_key(db2, 7, "customer", "c1@x", "customer_notice", 0, b);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_INT(strlen(b), 35);
+    /* the id is a field of its own: it cannot run into the incident */
+    ks_comms_key("0123456789abcdef0123456789abcdef7", 0, "customer", "c1@x", "customer_notice",
+                 0, b);
     CHECK(strcmp(a, b) != 0);
 }
 

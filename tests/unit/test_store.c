@@ -588,6 +588,97 @@ static void migration_9_fills_the_columns_of_a_version_8_database(void)
     CHECK_INT(ks_alloc_live(), before);
 }
 
+static int is_db_id(const char *id)
+{
+    if (strlen(id) != 32) {
+        return 0;
+    }
+    for (const char *p = id; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Migration 11 gives a database of version 10 its id; the hook calls it
+ * holds keep the key they were sent with, the later ones carry the id.
+ * Every connection reads the one id; another database has another. */
+static void migration_11_gives_the_database_an_id(void)
+{
+    long before = ks_alloc_live();
+    tdb_setup();
+    struct ks_buf sql = {0}, pg = {0}, k = {0};
+    ks_buf_puts(&sql, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, "
+                      "applied_at TEXT);");
+    for (int v = 0; v < 10; v++) {
+        ks_buf_puts(&sql, ks_sql_migrations[v]);
+        ks_buf_printf(&sql,
+                      ";INSERT INTO schema_migrations VALUES(%d, "
+                      "'2026-11-01T00:00:00.000Z');",
+                      v + 1);
+    }
+    for (int id = 1; id <= 3; id++) {
+        ks_buf_printf(&sql,
+                      "INSERT INTO hooks(id, key, incident, action, body, status, attempts) "
+                      "VALUES(%d, 'kintsugi-1-hold_orders-%d', 1, 'hold_orders', '{}', "
+                      "'pending', 1);",
+                      id, id);
+    }
+    if (tdb_pg) {
+        ks_sql_to_pg(sql.p, 1, &pg);
+    }
+    CHECK_INT(tdb_exec(tdb_pg ? pg.p : sql.p), 0);
+    CHECK_INT(tdb_int("SELECT count(*) FROM blobs"), 0);
+
+    struct ks_store *s = tdb_open(tdb_uri), *s2 = tdb_open(tdb_uri);
+    CHECK(ks_sql_schema_version >= 11);
+    CHECK(is_db_id(s->db_id));
+    CHECK_STR(s2->db_id, s->db_id);
+    CHECK_INT(s->hook_keys_from, 4);
+    CHECK_INT(s2->hook_keys_from, 4);
+    CHECK_INT(tdb_int("SELECT count(*) FROM blobs WHERE key IN ('db_id', 'hook_keys_from')"), 2);
+    /* a call of before keeps its key, a later one carries the id */
+    ks_store_hook_key(s, 3, "kintsugi-1-hold_orders-3", &k);
+    CHECK_STR(k.p, "kintsugi-1-hold_orders-3");
+    ks_buf_reset(&k);
+    ks_store_hook_key(s, 4, "kintsugi-2-hold_orders-4", &k);
+    char want[96];
+    snprintf(want, sizeof(want), "%s-kintsugi-2-hold_orders-4", s->db_id);
+    CHECK_STR(k.p, want);
+    char id[33];
+    snprintf(id, sizeof(id), "%s", s->db_id);
+    ks_store_close(s2);
+    ks_store_close(s);
+    /* opened again: the same id, nothing applied twice */
+    s = tdb_open(tdb_uri);
+    CHECK_STR(s->db_id, id);
+    CHECK_INT(s->hook_keys_from, 4);
+    CHECK_INT(tdb_int("SELECT count(*) FROM schema_migrations"), ks_sql_schema_version);
+    ks_store_close(s);
+    tdb_teardown();
+
+    /* a new database: its own id, every hook call with it */
+    tdb_setup();
+    s = tdb_open(tdb_uri);
+    CHECK(is_db_id(s->db_id));
+    CHECK(strcmp(s->db_id, id) != 0);
+    CHECK_INT(s->hook_keys_from, 1);
+    ks_store_close(s);
+    /* an id gone is an error, not a database without one */
+    CHECK_INT(tdb_exec("DELETE FROM blobs WHERE key = 'db_id'"), 0);
+    struct ks_err err = {0};
+    s = (struct ks_store *)1;
+    CHECK_INT(ks_store_open(&s, tdb_uri, &err), KS_ESTATE);
+    CHECK(s == NULL);
+    CHECK(strstr(err.msg, "the database's id") != NULL);
+    tdb_teardown();
+    ks_buf_fini(&sql);
+    ks_buf_fini(&pg);
+    ks_buf_fini(&k);
+    CHECK_INT(ks_alloc_live(), before);
+}
+
 /* One incident with the columns the filters read. */
 static void put_filtered(struct ks_store *s, int64_t id, const char *type, const char *sev,
                          const char *status, const char *detected, const char *channels)
@@ -1438,6 +1529,7 @@ int main(void)
     RUN_BOTH(missing_detected_at_reads_back_as_none);
     RUN_BOTH(incident_columns_are_derived_from_the_json_and_read_back);
     RUN_BOTH(migration_9_fills_the_columns_of_a_version_8_database);
+    RUN_BOTH(migration_11_gives_the_database_an_id);
     RUN_BOTH(list_incidents_filters_by_severity_type_channel_and_period);
     RUN_BOTH(get_unknown_incident_is_not_found);
     RUN_BOTH(dead_letters_keep_raw_bytes_exactly);
