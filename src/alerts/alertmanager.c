@@ -351,12 +351,14 @@ static enum ks_rc parse(json_t *o, struct ks_am_webhook *w, struct ks_err *err)
     return unique_fingerprints(w, err);
 }
 
-enum ks_rc ks_alert_parse_alertmanager(const char *body, size_t len, struct ks_am_webhook *out,
-                                       struct ks_err *err)
+/* max: the most bytes taken; SIZE_MAX for a recorded body, whose size was
+ * checked when it was received. */
+static enum ks_rc parse_body(const char *body, size_t len, size_t max, struct ks_am_webhook *out,
+                             struct ks_err *err)
 {
     memset(out, 0, sizeof(*out));
     KS_ASSERT(body || len == 0);
-    if (len > KS_AM_BODY_MAX) {
+    if (len > max) {
         return ks_err_set(err, KS_EINPUT, "alertmanager: body: longer than 4 MiB (%zu bytes)", len);
     }
     json_error_t je;
@@ -372,7 +374,7 @@ enum ks_rc ks_alert_parse_alertmanager(const char *body, size_t len, struct ks_a
             je.text[bad] = '\0';
         }
         return ks_err_set(err, KS_EINPUT,
-                          "alertmanager: json: invalid JSON at line %d, column %d: %s", je.line,
+                          KS_AM_JSON_ERROR "invalid JSON at line %d, column %d: %s", je.line,
                           je.column, je.text);
     }
     enum ks_rc rc = json_is_object(root)
@@ -380,4 +382,16 @@ enum ks_rc ks_alert_parse_alertmanager(const char *body, size_t len, struct ks_a
                         : ks_err_set(err, KS_EINPUT, "alertmanager: body: not a JSON object");
     json_decref(root);
     return rc;
+}
+
+enum ks_rc ks_alert_parse_alertmanager(const char *body, size_t len, struct ks_am_webhook *out,
+                                       struct ks_err *err)
+{
+    return parse_body(body, len, KS_AM_BODY_MAX, out, err);
+}
+
+enum ks_rc ks_alert_parse_alertmanager_recorded(const char *body, size_t len,
+                                                struct ks_am_webhook *out, struct ks_err *err)
+{
+    return parse_body(body, len, SIZE_MAX, out, err);
 }

@@ -133,6 +133,12 @@ struct ks_pd_event {
  */
 enum ks_rc ks_alert_parse_pagerduty(const char *body, size_t len, struct ks_pd_event *out,
                                     struct ks_err *err);
+/* The same for an event recorded after it was received (the server's
+ * journal): no size limit, since the recorded text is the body rewritten
+ * (its routing_key hashed, its dedup_key set, compact JSON), which may be a
+ * little longer than the body that was within KS_PD_BODY_MAX. */
+enum ks_rc ks_alert_parse_pagerduty_recorded(const char *body, size_t len,
+                                             struct ks_pd_event *out, struct ks_err *err);
 void ks_pd_event_fini(struct ks_pd_event *ev);
 
 /* Appends PagerDuty's 202 body to out:
@@ -212,6 +218,13 @@ struct ks_am_webhook {
  */
 enum ks_rc ks_alert_parse_alertmanager(const char *body, size_t len, struct ks_am_webhook *out,
                                        struct ks_err *err);
+/* How err->msg starts when the body is not JSON at all (not when it is JSON
+ * but not a webhook body): "alertmanager: json: invalid JSON at line ...". */
+#define KS_AM_JSON_ERROR "alertmanager: json: "
+/* The same for a body recorded after it was received (the server's journal,
+ * compact JSON that may be longer than what was sent): no size limit. */
+enum ks_rc ks_alert_parse_alertmanager_recorded(const char *body, size_t len,
+                                                struct ks_am_webhook *out, struct ks_err *err);
 void ks_am_webhook_fini(struct ks_am_webhook *w);
 
 /* The scope of a group from one body (docs/ALERTS.md): channel, location,

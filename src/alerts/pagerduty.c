@@ -307,14 +307,16 @@ static void payload_fields(struct ks_pd_event *ev, json_t *body)
     }
 }
 
-enum ks_rc ks_alert_parse_pagerduty(const char *body, size_t len, struct ks_pd_event *out,
-                                    struct ks_err *err)
+/* max: the most bytes taken; SIZE_MAX for a recorded event, whose size was
+ * checked when it was received. */
+static enum ks_rc parse_event(const char *body, size_t len, size_t max, struct ks_pd_event *out,
+                              struct ks_err *err)
 {
     memset(out, 0, sizeof(*out));
     out->timestamp = KS_TIME_NONE;
     KS_ASSERT(body || len == 0);
     json_t *root = NULL;
-    if (len > KS_PD_BODY_MAX) {
+    if (len > max) {
         add_error(out, "Event object is too large (maximum is %d bytes)", KS_PD_BODY_MAX);
         goto done;
     }
@@ -378,6 +380,18 @@ done:
         out->dedup_key_generated = 1;
     }
     return KS_OK;
+}
+
+enum ks_rc ks_alert_parse_pagerduty(const char *body, size_t len, struct ks_pd_event *out,
+                                    struct ks_err *err)
+{
+    return parse_event(body, len, KS_PD_BODY_MAX, out, err);
+}
+
+enum ks_rc ks_alert_parse_pagerduty_recorded(const char *body, size_t len,
+                                             struct ks_pd_event *out, struct ks_err *err)
+{
+    return parse_event(body, len, SIZE_MAX, out, err);
 }
 
 /* ---- answers ----------------------------------------------------------- */

@@ -167,7 +167,9 @@ enum ks_rc ks_auth_verify(struct ks_store *s, const char *bearer, struct ks_auth
 {
     memset(who, 0, sizeof(*who));
     if (!bearer || !*bearer) {
-        return ks_err_set(err, KS_EINPUT, "no token: send Authorization: Bearer ks_...");
+        return ks_err_set(err, KS_EINPUT,
+                          "no token: send Authorization: Bearer ks_... (kintsugi token create "
+                          "makes one)");
     }
     if (!token_shape_ok(bearer)) {
         return ks_err_set(err, KS_EINPUT,

@@ -39,6 +39,22 @@ static void row(void *ctx, const struct ks_feed_row *r)
            r->why);
 }
 
+static void no_row(void *ctx, const struct ks_feed_row *r)
+{
+    (void)ctx, (void)r;
+}
+
+/* Whether the store holds changes of the channel: the saved engine state a
+ * reader loads may be older than the rows of a server still running. */
+static int stored_feed(struct ks_shell *a, const char *db, const char *channel)
+{
+    struct ks_err err = {0};
+    int64_t cursor = 0;
+    return ks_shell_feed_rows(a->store, db, channel, 0, 1, no_row, NULL, &cursor, &err) ==
+               KS_OK &&
+           cursor > 0;
+}
+
 int ks_cmd_feed(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -61,12 +77,18 @@ int ks_cmd_feed(int argc, char **argv)
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     struct ks_shell a;
     int state = ks_cli_opt(&spec, "state")->set;
-    if ((rc = ks_shell_open(&a, NULL, db, state ? KS_SHELL_ENGINE | KS_SHELL_READ : 0)) != 0) {
+    /* The engine, read only, says which channels there are: an unknown one
+     * is an error with or without --state (as for reconcile), while a known
+     * channel without changes yet has an empty feed. */
+    if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
         return rc;
     }
     struct ks_err err = {0};
     struct ks_buf out = {0};
-    if (state) {
+    if (ks_engine_channel_known(a.eng, channel, &err) != KS_OK && !stored_feed(&a, db, channel)) {
+        ks_cli_error("%s", err.msg);
+        rc = KS_EXIT_FAIL;
+    } else if (state) {
         if (ks_engine_feed_state_json(a.eng, channel, &out, &err) != KS_OK) {
             ks_cli_error("%s", err.msg);
             rc = KS_EXIT_FAIL;

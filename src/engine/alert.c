@@ -616,10 +616,7 @@ void ks_alert_render_scope(const struct ks_engine *e, const struct ks_incident *
     if (!inc->alert) {
         return;
     }
-    const struct ks_u32set *s = what ? &inc->alert->locations : &inc->alert->channels;
-    for (size_t i = 0; i < s->n; i++) {
-        ks_json_strn(j, ks_intern_str(&e->strs, s->v[i]), ks_intern_len(&e->strs, s->v[i]));
-    }
+    ks_json_strs_sorted(j, &e->strs, what ? &inc->alert->locations : &inc->alert->channels);
 }
 
 void ks_alert_render(const struct ks_engine *e, const struct ks_incident *inc, struct ks_json *j)

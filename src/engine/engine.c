@@ -477,6 +477,16 @@ uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel)
     return 0;
 }
 
+enum ks_rc ks_engine_channel_known(const struct ks_engine *e, const char *channel,
+                                   struct ks_err *err)
+{
+    uint32_t id = ks_intern_find(&e->strs, channel, strlen(channel));
+    if (id == UINT32_MAX || !ks_eng_channel_find((struct ks_engine *)e, id)) {
+        return ks_err_set(err, KS_ENOTFOUND, "no channel '%s'", channel);
+    }
+    return KS_OK;
+}
+
 /* How many lines ahead ks_engine_lines prefetches an id's slot. */
 #define ID_AHEAD 8
 

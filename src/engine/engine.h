@@ -266,6 +266,10 @@ typedef void (*ks_feed_sink_fn)(void *ctx, const struct ks_feed_effect *fe);
 void ks_engine_feed_sink(struct ks_engine *e, ks_feed_sink_fn fn, void *ctx);
 /* The last seq let through on a channel (0: none, or no such channel). */
 uint64_t ks_engine_feed_seq(const struct ks_engine *e, const char *channel);
+/* KS_OK when the engine knows the channel (from inventory or sync events),
+ * with or without changes in its feed; else KS_ENOTFOUND "no channel 'X'". */
+enum ks_rc ks_engine_channel_known(const struct ks_engine *e, const char *channel,
+                                   struct ks_err *err);
 const char *ks_engine_name(const struct ks_engine *e, uint32_t id);
 const char *ks_engine_sku(const struct ks_engine *e, uint32_t id);
 size_t ks_engine_hooks(const struct ks_engine *e, const struct ks_hook_effect **out);

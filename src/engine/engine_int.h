@@ -747,6 +747,10 @@ void ks_tswin_prune(struct ks_tswin *w, ks_time t);
 size_t ks_tswin_count(const struct ks_tswin *w, ks_time lo, ks_time hi, double *sum);
 void ks_tswin_fini(struct ks_tswin *w);
 int ks_u32set_add(struct ks_u32set *s, uint32_t v);
+/* The set's strings (ids of t) as JSON strings in byte order: the order of
+ * names on an incident (its systems, the channels and locations an alert
+ * named) must not depend on which event or receiver named them first. */
+void ks_json_strs_sorted(struct ks_json *j, const struct ks_intern *t, const struct ks_u32set *s);
 int ks_u32set_has(const struct ks_u32set *s, uint32_t v);
 void ks_u32set_fini(struct ks_u32set *s);
 

@@ -6,6 +6,7 @@
 #include "engine_int.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *itype_names[] = {"sync_failure",       "volume_drop",       "data_corruption",
@@ -510,6 +511,34 @@ static void str_list(struct ks_json *j, const struct ks_intern *t, const struct 
     ks_json_arr_end(j);
 }
 
+struct named {
+    const char *s;
+    size_t n;
+};
+
+static int cmp_named(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+void ks_json_strs_sorted(struct ks_json *j, const struct ks_intern *t, const struct ks_u32set *s)
+{
+    if (s->n == 0) {
+        return;
+    }
+    struct named *v = ks_malloc(s->n * sizeof(*v));
+    for (size_t i = 0; i < s->n; i++) {
+        v[i] = (struct named){ks_intern_str(t, s->v[i]), ks_intern_len(t, s->v[i])};
+    }
+    qsort(v, s->n, sizeof(*v), cmp_named);
+    for (size_t i = 0; i < s->n; i++) {
+        ks_json_strn(j, v[i].s, v[i].n);
+    }
+    ks_free(v);
+}
+
 void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int detail,
                    struct ks_buf *out)
 {
@@ -553,7 +582,9 @@ void ks_inc_render(const struct ks_engine *e, const struct ks_incident *inc, int
     ks_alert_render_scope(e, inc, 1, &j); /* the locations an alert named */
     ks_json_arr_end(&j);
     ks_json_key(&j, "systems");
-    str_list(&j, &e->strs, &inc->systems);
+    ks_json_arr_begin(&j);
+    ks_json_strs_sorted(&j, &e->strs, &inc->systems);
+    ks_json_arr_end(&j);
     ks_json_key(&j, "purchase_orders");
     str_list(&j, &e->strs, &inc->pos);
     ks_json_key(&j, "sources");

@@ -542,6 +542,132 @@ static const dec_fn type_decoders[KS_EV__COUNT] = {
     dec_receipt,   dec_complaint, dec_feedback, dec_metric, dec_tick,
 };
 
+/* ---- what jansson refuses before the fields are read --------------------- */
+
+/* What stands in for the integer while the line is read once more: a string
+ * no event holds (NUL is refused in every field). */
+static const char big_mark[] = "\0big\0";
+#define BIG_MARK_JSON "\"\\u0000big\\u0000\""
+
+/* The path of the marked value ("ts", "lines[2].qty", "labels.k") into
+ * path; 1 when found. */
+static int find_mark(json_t *v, char *path, size_t cap, size_t at)
+{
+    if (json_is_string(v)) {
+        return json_string_length(v) == sizeof(big_mark) - 1 &&
+               memcmp(json_string_value(v), big_mark, sizeof(big_mark) - 1) == 0;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        json_object_foreach(v, k, m)
+        {
+            int n = snprintf(path + at, cap - at, "%s%s", at ? "." : "", k);
+            if (n > 0 && (size_t)n < cap - at && find_mark(m, path, cap, at + (size_t)n)) {
+                return 1;
+            }
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(v, i, m)
+        {
+            int n = snprintf(path + at, cap - at, "[%zu]", i);
+            if (n > 0 && (size_t)n < cap - at && find_mark(m, path, cap, at + (size_t)n)) {
+                return 1;
+            }
+        }
+    }
+    path[at] = '\0';
+    return 0;
+}
+
+/*
+ * jansson refuses an integer beyond 64 bits before any field is read. The
+ * line is read once more with a mark in the integer's place (and any later
+ * such integer as a real) to find which field holds it, so that the reason
+ * names the field as every other does: a timestamp gets the timestamp's
+ * range, any other field that it is beyond 64 bits. end is the offset just
+ * after the integer. Returns KS_OK when the field cannot be told (the caller
+ * reports jansson's text).
+ */
+static enum ks_rc too_big_integer(struct ctx *c, const char *line, size_t len, size_t end)
+{
+    if (end > len) {
+        return KS_OK;
+    }
+    size_t start = end;
+    while (start > 0 && ((line[start - 1] >= '0' && line[start - 1] <= '9') ||
+                         line[start - 1] == '-')) {
+        start--;
+    }
+    if (start == end || end - start > 64) {
+        return KS_OK;
+    }
+    char token[72];
+    memcpy(token, line + start, end - start);
+    token[end - start] = '\0';
+    struct ks_buf b = {0};
+    ks_buf_put(&b, line, start);
+    ks_buf_puts(&b, BIG_MARK_JSON);
+    ks_buf_put(&b, line + end, len - end);
+    json_t *root = json_loadb(b.p, b.len,
+                              JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL |
+                                  JSON_DECODE_INT_AS_REAL,
+                              NULL);
+    ks_buf_fini(&b);
+    char path[256] = "";
+    enum ks_rc rc = KS_OK;
+    if (json_is_object(root) && find_mark(root, path, sizeof(path), 0)) {
+        json_t *tv = member(root, "type");
+        int t = -1;
+        for (int i = 0; json_is_string(tv) && i < KS_EV__COUNT; i++) {
+            if (strcmp(type_names[i], json_string_value(tv)) == 0) {
+                t = i;
+            }
+        }
+        if (t >= 0) {
+            c->what = type_names[t];
+        }
+        int is_time = strcmp(path, "ts") == 0 ||
+                      (t == KS_EV_ORDER && strcmp(path, "promised_ship") == 0) ||
+                      (t == KS_EV_RECEIPT && strcmp(path, "due") == 0);
+        rc = is_time ? fail(c, path, "must be epoch milliseconds between 0 and %lld, got %s",
+                            (long long)KS_TS_INT_MAX, token)
+                     : fail(c, path, "is an integer beyond 64 bits, got %s", token);
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* Turns jansson's refusal of the line into a reason: a field's where one can
+ * be told, else "json: invalid JSON at column N: TEXT". */
+static enum ks_rc json_fault(struct ctx *c, const char *line, size_t len, json_error_t *je)
+{
+    static const char nul_key[] = "NUL byte in object key not supported";
+    if (strncmp(je->text, "too big ", 8) == 0 && strstr(je->text, "integer")) {
+        enum ks_rc rc = too_big_integer(c, line, len, (size_t)je->position);
+        if (rc != KS_OK) {
+            return rc;
+        }
+    }
+    if (strncmp(je->text, nul_key, sizeof(nul_key) - 1) == 0) {
+        /* jansson takes no NUL in a key at all; the key as written follows
+         * "near '" (a field name, not a value: no "got") */
+        const char *near = strstr(je->text, "near '\"");
+        size_t n = near ? strlen(near + 7) : 0;
+        if (n >= 2 && near[7 + n - 1] == '\'' && near[7 + n - 2] == '"') {
+            sanitize(je->text);
+            return ks_err_set(c->err, KS_EINPUT,
+                              "%s: field \"%.*s\" must not contain NUL (in its name)", c->what,
+                              (int)(n - 2), near + 7);
+        }
+    }
+    sanitize(je->text);
+    return ks_err_set(c->err, KS_EINPUT, "json: invalid JSON at column %d: %s", je->position,
+                      je->text);
+}
+
 /* ---- entry points ------------------------------------------------------ */
 
 /* The empty event both decoders start from: every field zero, every
@@ -581,9 +707,7 @@ enum ks_rc ks_event_decode_general(struct ks_decoder *d, const char *line, size_
     json_error_t je;
     d->root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!d->root) {
-        sanitize(je.text);
-        return ks_err_set(err, KS_EINPUT, "json: invalid JSON at column %d: %s", je.position,
-                          je.text);
+        return json_fault(&c, line, len, &je);
     }
     json_t *o = d->root;
     if (!json_is_object(o)) {

@@ -409,12 +409,20 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
     }
     struct ks_http *h = c->h;
     const char *auth = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Authorization");
-    const char *bearer = NULL;
+    char *bearer = NULL;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        bearer = auth + 7;
-        while (*bearer == ' ') {
-            bearer++;
+        /* The token without the white space around it: RFC 9110 allows
+         * optional white space (spaces, tabs) around a field's value, and
+         * libmicrohttpd keeps what trails it. */
+        const char *b = auth + 7;
+        while (*b == ' ' || *b == '\t') {
+            b++;
         }
+        size_t n = strlen(b);
+        while (n && (b[n - 1] == ' ' || b[n - 1] == '\t')) {
+            n--;
+        }
+        bearer = ks_strndup(b, n);
     }
     struct ks_err err = {0};
     enum ks_rc rc = KS_EINPUT;
@@ -423,6 +431,7 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
     } else {
         rc = h->o.auth(h->o.auth_ctx, &c->req, bearer, &c->req.who, &err);
     }
+    ks_free(bearer);
     if (rc == KS_EINPUT || rc == KS_ENOTFOUND || rc == KS_ESTATE) {
         memset(&c->req.who, 0, sizeof(c->req.who));
         *res = refuse(c, 401, "unauthorized", "WWW-Authenticate", "Bearer realm=\"kintsugi\"",
@@ -470,6 +479,42 @@ static int count_lengths(struct ks_http_conn *c)
     int n = 0;
     MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_length, &n);
     return n;
+}
+
+/* The first content coding of the request's Content-Encoding headers that
+ * is not identity ("gzip", "br"), or "" when the body is sent as it is. */
+struct coding {
+    char name[64];
+};
+
+static enum MHD_Result find_coding(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct coding *cd = cls;
+    if (cd->name[0] || strcasecmp(key, "Content-Encoding") != 0 || !value) {
+        return MHD_YES;
+    }
+    for (const char *p = value; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t') {
+            e++;
+        }
+        size_t n = (size_t)(e - p);
+        if (n && !(n == 8 && strncasecmp(p, "identity", 8) == 0)) {
+            snprintf(cd->name, sizeof(cd->name), "%.*s", (int)n, p);
+            /* shown in a JSON message: printable ASCII only */
+            for (char *q = cd->name; *q; q++) {
+                *q = (unsigned char)*q < 0x20 || (unsigned char)*q > 0x7e ? '?' : *q;
+            }
+            break;
+        }
+        p = e;
+    }
+    return MHD_YES;
 }
 
 static int on_headers(struct ks_http_conn *c, const char *url, const char *method,
@@ -576,6 +621,17 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         *res = refuse(c, 415, "unsupported_media_type", "Accept", r->types,
                       "Content-Type %s is not taken here; send one of: %s",
                       c->ctype[0] ? c->ctype : "(none)", r->types);
+        return 1;
+    }
+    struct coding cd = {""};
+    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, find_coding, &cd);
+    if (has_body && cd.name[0]) {
+        /* A compressed body read as it is would be garbage to the handler
+         * (NDJSON lines of binary, dead letters): no route takes one. */
+        *res = refuse(c, 415, "unsupported_media_type", "Accept-Encoding", "identity",
+                      "Content-Encoding %s is not taken here; send the body uncompressed "
+                      "(no Content-Encoding, or identity)",
+                      cd.name);
         return 1;
     }
     if (declared) {

@@ -606,7 +606,20 @@ enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)y, yn);
     if (!yaml_parser_load(&parser, &doc)) {
-        int line = (int)(parser.problem_mark.line + 1) + p.base;
+        /* libyaml places a fault found at the end of the input on the line
+         * after the last (it ends the last line before closing the stream):
+         * such a fault is reported on the last line that holds anything, so
+         * that an unfinished one-line body is line 1. */
+        size_t end = yn, last = 1;
+        while (end > 0 && (y[end - 1] == '\n' || y[end - 1] == '\r' || y[end - 1] == ' ' ||
+                           y[end - 1] == '\t')) {
+            end--;
+        }
+        for (size_t i = 0; i < end; i++) {
+            last += y[i] == '\n';
+        }
+        size_t at = parser.problem_mark.line + 1;
+        int line = (int)(at < last ? at : last) + p.base;
         ks_err_set(err, KS_EINPUT, "%s:%d: not valid %s: %s%s%s", name, line,
                    is_json(name, text, n) ? "JSON" : "YAML",
                    parser.problem ? parser.problem : "syntax error", parser.context ? " " : "",

@@ -103,7 +103,11 @@ void ks_alerts_post_alertmanager(const struct ks_http_req *req, struct ks_http_r
     enum ks_rc rc = ks_alert_parse_alertmanager(req->body, req->body_len, &w, &err);
     ks_am_webhook_fini(&w);
     if (rc != KS_OK) {
-        ks_http_error(resp, 400, "invalid", "%s", err.msg);
+        /* A body that is not JSON at all is bad_json, as on every route that
+         * takes JSON (docs/API.md); one that is JSON but not a webhook body
+         * is invalid. Alertmanager itself reads only the status. */
+        int syntax = strncmp(err.msg, KS_AM_JSON_ERROR, strlen(KS_AM_JSON_ERROR)) == 0;
+        ks_http_error(resp, 400, syntax ? "bad_json" : "invalid", "%s", err.msg);
         return;
     }
     json_t *body = body_object(req);
@@ -125,8 +129,8 @@ enum ks_rc ks_alerts_auth_body(struct ks_store *s, const struct ks_http_req *req
     enum ks_rc rc;
     if (!key || !*key) {
         rc = ks_err_set(err, KS_EINPUT,
-                        "no token: send Authorization: Bearer TOKEN, or a token as the body's "
-                        "routing_key");
+                        "no token: send Authorization: Bearer ks_..., or a token as the body's "
+                        "routing_key (kintsugi token create makes one)");
     } else {
         rc = ks_auth_verify(s, key, who, err);
         if (rc == KS_EINPUT || rc == KS_ENOTFOUND || rc == KS_ESTATE) {

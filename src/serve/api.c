@@ -683,8 +683,8 @@ enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bea
     int by_body = !bearer && req->route && (req->route->flags & KS_HTTP_AUTH_BODY);
     if (!bearer && !by_body) {
         return ks_err_set(err, KS_EINPUT,
-                          "this needs a token: Authorization: Bearer TOKEN (kintsugi token "
-                          "create)");
+                          "no token: send Authorization: Bearer ks_... (kintsugi token create "
+                          "makes one)");
     }
     struct ks_store *s = ks_live_reader(api->live, err);
     if (!s) {

@@ -83,6 +83,13 @@ static enum ks_rc read_feed_state(const struct ks_engine *e, void *ctx, struct k
     return ks_engine_feed_state_json(e, ctx, out, err);
 }
 
+static enum ks_rc read_channel_known(const struct ks_engine *e, void *ctx, struct ks_buf *out,
+                                     struct ks_err *err)
+{
+    (void)out;
+    return ks_engine_channel_known(e, ctx, err);
+}
+
 void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
     const char *channel = ks_http_param(req, "channel");
@@ -103,6 +110,16 @@ void ks_api_get_feed(const struct ks_http_req *req, struct ks_http_resp *resp, v
             KS_OK) {
             ks_api_fail(resp, &err);
         }
+        return;
+    }
+    /* A channel the engine does not know is 404 here as with ?state=1 (a
+     * known channel without changes yet has an empty feed): never a 409
+     * about a cursor, nor an empty feed that an adapter would take for one. */
+    struct ks_buf none = {0};
+    enum ks_rc known = ks_live_read(live_of(ctx), read_channel_known, (void *)channel, &none, &err);
+    ks_buf_fini(&none);
+    if (known != KS_OK) {
+        ks_api_fail(resp, &err);
         return;
     }
     struct ks_live *l = live_of(ctx);

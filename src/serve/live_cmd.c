@@ -179,7 +179,7 @@ static enum ks_rc op_pd_event(struct ks_engine *e, const struct cmd_args *c, str
         return rc;
     }
     struct ks_pd_event ev = {0};
-    rc = ks_alert_parse_pagerduty(text, len, &ev, err);
+    rc = ks_alert_parse_pagerduty_recorded(text, len, &ev, err);
     free(text);
     if (rc == KS_OK && ev.dedup_key_generated) {
         /* a replay must not draw another key */
@@ -242,7 +242,7 @@ static enum ks_rc op_am_webhook(struct ks_engine *e, const struct cmd_args *c, s
         return rc;
     }
     struct ks_am_webhook w = {0};
-    rc = ks_alert_parse_alertmanager(text, len, &w, err);
+    rc = ks_alert_parse_alertmanager_recorded(text, len, &w, err);
     free(text);
     if (rc) {
         ks_am_webhook_fini(&w);

@@ -125,7 +125,19 @@ status_is 202 POST '/v1/events?end=true' "$RESP" "$(cat "$SC/zero_spike_p1/event
 check feed_same_as_cli same /v1/feed/amazon feed amazon --json
 check feed_since_same_as_cli same '/v1/feed/amazon?since=3' feed amazon --since 3 --json
 check feed_limit_same_as_cli same '/v1/feed/amazon?since=1&limit=2' feed amazon --since 1 --limit 2 --json
-check feed_unknown_channel_same_as_cli same /v1/feed/nowhere feed nowhere --json
+# A channel the engine does not know is 404 on every form of the route, and
+# an error (exit 1) for the CLI with or without --state.
+check feed_unknown_channel_404 status_is 404 GET /v1/feed/nowhere "$VIEW"
+check feed_unknown_channel_not_found [ "$(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")" = "not_found no channel 'nowhere'" ]
+check feed_unknown_channel_since_404 status_is 404 GET '/v1/feed/nowhere?since=3' "$VIEW"
+check feed_unknown_channel_cli_fails bash -c "! '$K' feed nowhere --json --db '$DB' >'$T/feed.out' 2>'$T/feed.err'"
+check feed_unknown_channel_cli_says_so grep -q "no channel 'nowhere'" "$T/feed.err"
+check feed_unknown_channel_cli_prints_nothing [ ! -s "$T/feed.out" ]
+check feed_unknown_channel_cli_table_fails bash -c "! '$K' feed nowhere --db '$DB' >/dev/null 2>&1"
+# A channel known from a sync event, without changes yet: an empty feed.
+status_is 202 POST '/v1/events?end=true' "$RESP" '{"type":"sync","ts":"2026-11-22T10:16:00Z","channel":"otto","status":"ok"}' application/x-ndjson
+check feed_known_channel_without_changes [ "$(get /v1/feed/otto | jq -c .)" = '{"channel":"otto","changes":[],"cursor":0}' ]
+check feed_known_channel_since_0 status_is 200 GET '/v1/feed/otto?since=0' "$VIEW"
 # A channel whose name holds a slash is one path segment when the slash is
 # percent-encoded (the path is split before it is decoded).
 status_is 202 POST /v1/events "$RESP" '{"type":"inventory","ts":"2026-11-22T10:17:00Z","channel":"amazon/us","sku":"S1","qty":7}' application/x-ndjson

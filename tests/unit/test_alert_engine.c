@@ -336,6 +336,31 @@ static void a_trigger_may_name_the_type_and_a_channel_kintsugi_never_saw(void)
     ks_engine_free(e);
 }
 
+/* Names on an incident are listed in byte order, whatever order the alerts
+ * gave them in: the same incident whichever receiver or trigger came first. */
+static void scope_names_are_sorted(void)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    const char *body =
+        "{\"routing_key\":\"r\",\"event_action\":\"trigger\",\"dedup_key\":\"order\","
+        "\"payload\":{\"summary\":\"s\",\"source\":\"x\",\"severity\":\"error\","
+        "\"component\":\"wms\",\"custom_details\":{\"channel\":[\"zalando\",\"ebay\",\"amazon\"],"
+        "\"location\":[\"paris\",\"berlin\"],\"system\":\"erp\"}}}";
+    CHECK_INT(pd(e, body, "2026-11-22T22:05:00Z"), 1);
+    HAS(e, 1, "\"channels\":[\"amazon\",\"ebay\",\"zalando\"]",
+        "\"locations\":[\"berlin\",\"paris\"],\"systems\":[\"erp\",\"wms\"]");
+    /* a later trigger adds names in their place */
+    const char *more =
+        "{\"routing_key\":\"r\",\"event_action\":\"trigger\",\"dedup_key\":\"order\","
+        "\"payload\":{\"summary\":\"s\",\"source\":\"x\",\"severity\":\"error\","
+        "\"component\":\"crm\",\"custom_details\":{\"channel\":\"cdiscount\","
+        "\"location\":\"lyon\"}}}";
+    CHECK_INT(pd(e, more, "2026-11-22T22:06:00Z"), 1);
+    HAS(e, 1, "\"channels\":[\"amazon\",\"cdiscount\",\"ebay\",\"zalando\"]",
+        "\"locations\":[\"berlin\",\"lyon\",\"paris\"],\"systems\":[\"crm\",\"erp\",\"wms\"]");
+    ks_engine_free(e);
+}
+
 static void an_event_needs_a_time_from_the_caller_or_the_clock(void)
 {
     struct ks_engine *e = ks_engine_new(&cfg);
@@ -797,6 +822,7 @@ int main(void)
     RUN(acknowledge_or_resolve_of_an_unknown_or_closed_key_changes_nothing);
     RUN(pagerduty_severities_map_to_p1_p2_p3_p3);
     RUN(a_trigger_may_name_the_type_and_a_channel_kintsugi_never_saw);
+    RUN(scope_names_are_sorted);
     RUN(an_event_needs_a_time_from_the_caller_or_the_clock);
     RUN(alertmanager_group_fires_resolves_in_part_then_in_whole);
     RUN(a_truncated_body_never_resolves_the_alerts_it_leaves_out);

@@ -623,6 +623,71 @@ static void unsupported_content_type_is_415(void)
     LEAK_END();
 }
 
+/* A compressed body (Content-Encoding other than identity) is refused on
+ * every route with a body before the handler sees a byte of it. */
+static void encoded_body_is_415(void)
+{
+    LEAK_START();
+    struct ks_http *h = start(0, 0);
+    int port = ks_http_port(h);
+    const char *const gz[] = {"Authorization: Bearer tr", "Content-Type: application/x-ndjson",
+                              "Content-Encoding: gzip", NULL};
+    struct res *r = req(port, "POST", "/v1/events", gz, "\x1f\x8b\x08");
+    CHECK_INT(r->status, 415);
+    CHECK(strstr(r->body, "\"code\":\"unsupported_media_type\"") != NULL);
+    CHECK(strstr(r->body, "Content-Encoding gzip is not taken here") != NULL);
+    CHECK(has_header(r, "Accept-Encoding: identity"));
+    free(r);
+    /* a list names the first coding that is not identity */
+    const char *const two[] = {"Authorization: Bearer tr", "Content-Type: application/json",
+                               "Content-Encoding: identity, br", NULL};
+    r = req(port, "POST", "/v1/incidents/1/ack", two, "{}");
+    CHECK_INT(r->status, 415);
+    CHECK(strstr(r->body, "Content-Encoding br is not taken here") != NULL);
+    free(r);
+    /* the route that authenticates from its body refuses it before reading it */
+    const char *const pd[] = {"Content-Type: application/json", "Content-Encoding: deflate",
+                              NULL};
+    r = req(port, "POST", "/v2/enqueue", pd, "{\"routing_key\":\"rk-1\"}");
+    CHECK_INT(r->status, 415);
+    free(r);
+    /* identity is the body as it is; no body is never refused */
+    const char *const id[] = {"Authorization: Bearer tr", "Content-Type: application/json",
+                              "Content-Encoding: Identity", NULL};
+    r = req(port, "POST", "/v1/events", id, "{}");
+    CHECK_INT(r->status, 200);
+    free(r);
+    const char *const nobody[] = {"Authorization: Bearer tr", "Content-Encoding: gzip", NULL};
+    r = req(port, "POST", "/v1/incidents/1/ack", nobody, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
+/* RFC 9110: optional white space around a field value is not part of it. */
+static void bearer_token_without_surrounding_white_space(void)
+{
+    LEAK_START();
+    struct ks_http *h = start(0, 0);
+    int port = ks_http_port(h);
+    const char *const trailing[] = {"Authorization: Bearer tr ", NULL};
+    struct res *r = req(port, "POST", "/v1/incidents/1/ack", trailing, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    const char *const tabs[] = {"Authorization: Bearer \ttr\t \t", NULL};
+    r = req(port, "POST", "/v1/incidents/1/ack", tabs, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    /* white space inside the token is the token's */
+    const char *const inside[] = {"Authorization: Bearer t r", NULL};
+    r = req(port, "POST", "/v1/incidents/1/ack", inside, NULL);
+    CHECK_INT(r->status, 401);
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
 static void bad_json_is_400_with_its_place(void)
 {
     LEAK_START();
@@ -971,7 +1036,9 @@ static void run_all(void)
     RUN(body_over_the_route_limit_is_413);
     RUN(declared_length_over_limit_is_refused_before_the_body);
     RUN(unsupported_content_type_is_415);
+    RUN(encoded_body_is_415);
     RUN(bad_json_is_400_with_its_place);
+    RUN(bearer_token_without_surrounding_white_space);
     RUN(tokens_and_roles_give_401_and_403);
     RUN(a_route_may_authenticate_from_the_body);
     RUN(hooks_see_every_finished_request);
