@@ -87,6 +87,16 @@ check ack_by_responder status_is 200 POST "/v1/incidents/$ID/ack" "$RESP" '{}'
 check ack_actor_is_token_name sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '.timeline | map(select(.actor == \"bob\")) | length == 1' >/dev/null"
 check note_needs_text status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{}'
 check note status_is 200 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"looking at the importer"}'
+# An owner: no control character, C1 (U+0080-U+009F) included; the same
+# owner again records nothing and says so (409), as the same status does.
+check assign_c1_400 status_is 400 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"x\u0085y"}'
+check assign_c1_says_why grep -q 'control character (byte 2)' "$T/body"
+check assign_del_400 status_is 400 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"x\u007fy"}'
+check assign status_is 200 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"carol"}'
+check assign_same_409 status_is 409 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"carol"}'
+check assign_same_says_so grep -q 'is already assigned to carol; nothing recorded' "$T/body"
+check assign_recorded_once sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '[.timeline[] | select(.text == \"Assigned to carol by bob\")] | length == 1' >/dev/null"
+check assign_another status_is 200 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"dave"}'
 # stop_order_import has no hook: once the server's deliverer found that, the
 # step of the OMS outage waits for a person, who ticks it through the API
 OID=$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents" | jq '[.[] | select(.type == "system_outage")] | max_by(.id) | .id')
