@@ -133,8 +133,9 @@ int main(int argc, char **argv)
         return 2;
     }
     struct ks_http_route routes[] = {
-        {"GET", "/ping", ping, NULL, KS_ROLE_NONE, 0, NULL, 0},
-        {"POST", "/v1/events", events, NULL, KS_ROLE_NONE, 64u << 20, "application/x-ndjson", 0},
+        {"GET", "/ping", ping, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL},
+        {"POST", "/v1/events", events, NULL, KS_ROLE_NONE, 64u << 20, "application/x-ndjson", 0,
+         NULL},
     };
     struct ks_http_opts o = {0};
     o.routes = routes;

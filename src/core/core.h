@@ -360,6 +360,10 @@ void ks_json_escape(struct ks_buf *b, const char *s, size_t n);
 
 /* Returns the offset of the first invalid byte, or (size_t)-1 if s is valid. */
 size_t ks_utf8_invalid_at(const char *s, size_t n);
+/* The offset of the first control character of s[0..n) - C0 (U+0000-U+001F),
+ * DEL (U+007F) or C1 (U+0080-U+009F, C2 80..C2 9F in UTF-8) - or (size_t)-1
+ * when it has none. For text shown on one line (a name, an order id). */
+size_t ks_utf8_control_at(const char *s, size_t n);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */
 

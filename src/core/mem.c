@@ -188,6 +188,18 @@ void ks_buf_fini(struct ks_buf *b)
     b->len = b->cap = 0;
 }
 
+size_t ks_utf8_control_at(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7F || (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 &&
+                                            s[i + 1] <= 0x9F)) {
+            return i;
+        }
+    }
+    return (size_t)-1;
+}
+
 size_t ks_utf8_invalid_at(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;

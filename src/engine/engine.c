@@ -707,15 +707,20 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
     if ((bad = ks_utf8_invalid_at(owner, len)) != (size_t)-1) {
         return ks_err_set(err, KS_EUSAGE, "the owner's name is not valid UTF-8 (byte %zu)", bad + 1);
     }
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)owner[i] < 0x20 || owner[i] == 0x7f) {
-            return ks_err_set(err, KS_EUSAGE,
-                              "the owner's name holds a control character (byte %zu)", i + 1);
-        }
+    if ((bad = ks_utf8_control_at(owner, len)) != (size_t)-1) {
+        /* C1 too (U+0085 is a line break to some terminals) */
+        return ks_err_set(err, KS_EUSAGE, "the owner's name holds a control character (byte %zu)",
+                          bad + 1);
     }
     struct ks_incident *inc = action_target(e, id, at, err);
     if (!inc) {
         return err->rc;
+    }
+    if (inc->owner && strcmp(inc->owner, owner) == 0) {
+        /* as a status set again: nothing to record */
+        return ks_err_set(err, KS_ESTATE,
+                          "incident %lld is already assigned to %s; nothing recorded",
+                          (long long)id, owner);
     }
     ks_free(inc->owner);
     inc->owner = ks_strdup(owner);

@@ -462,6 +462,61 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
     return 0;
 }
 
+/* Whether name is one of list's comma separated names ("status, view"). */
+static int name_listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, ", ");
+        size_t k = strcspn(p, ",");
+        while (k && p[k - 1] == ' ') {
+            k--;
+        }
+        if (k && k == n && memcmp(p, name, n) == 0) {
+            return 1;
+        }
+        p += strcspn(p, ",");
+    }
+    return 0;
+}
+
+struct query_check {
+    const char *known;
+    char bad[128];
+    int found;
+};
+
+static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind, (void)value;
+    struct query_check *q = cls;
+    if (name_listed(q->known, key ? key : "")) {
+        return MHD_YES;
+    }
+    snprintf(q->bad, sizeof(q->bad), "%s", key ? key : "");
+    q->found = 1;
+    return MHD_NO;
+}
+
+/* Refuses a query parameter the route does not take (400, naming it and
+ * those it takes); 0 to go on. */
+static int query_refused(struct ks_http_conn *c, enum MHD_Result *res)
+{
+    const struct ks_http_route *r = c->rt->r;
+    if (r->flags & KS_HTTP_ANY_QUERY) {
+        return 0;
+    }
+    struct query_check q = {r->query, {0}, 0};
+    MHD_get_connection_values(c->mc, MHD_GET_ARGUMENT_KIND, query_name, &q);
+    if (!q.found) {
+        return 0;
+    }
+    *res = refuse(c, 400, "invalid", NULL, NULL, "query \"%s\" is not known (%s)", q.bad,
+                  r->query && *r->query ? r->query : "none");
+    return 1;
+}
+
 /* Everything decided from the headers. Returns 0 to go on to the body, else
  * a response was queued (*res says how). */
 static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -608,7 +663,7 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     c->req.content_type = c->ctype;
     /* Authentication comes before the body's checks, so that a caller without a
      * token learns nothing about the route's limits. */
-    if (!(r->flags & KS_HTTP_AUTH_BODY) && authenticate(c, res)) {
+    if (!(r->flags & KS_HTTP_AUTH_BODY) && (authenticate(c, res) || query_refused(c, res))) {
         return 1;
     }
     if (declared > c->limit) {
@@ -655,7 +710,7 @@ static enum MHD_Result on_body(struct ks_http_conn *c)
     }
     c->req.body = c->body.p ? c->body.p : "";
     c->req.body_len = c->body.len;
-    if ((r->flags & KS_HTTP_AUTH_BODY) && authenticate(c, &res)) {
+    if ((r->flags & KS_HTTP_AUTH_BODY) && (authenticate(c, &res) || query_refused(c, &res))) {
         return res;
     }
     if ((r->flags & KS_HTTP_JSON) && c->body.len && is_json_type(c->ctype)) {

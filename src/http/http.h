@@ -7,6 +7,7 @@
  * server answers what no handler should have to, each as a JSON error
  * {"error": {"code": "...", "message": "..."}}:
  *
+ *   400 invalid            a query parameter the route does not take (its `query`)
  *   400 bad_json           the route parses JSON (KS_HTTP_JSON) and the body is not
  *   401 unauthorized       no token, an unknown or a revoked one
  *   403 forbidden          the token's role is below the route's
@@ -90,6 +91,7 @@ typedef void (*ks_http_handler_fn)(const struct ks_http_req *req, struct ks_http
 /* Route flags. */
 #define KS_HTTP_JSON 1u      /* parse an application/json body into req->json (400 if bad) */
 #define KS_HTTP_AUTH_BODY 2u /* authenticate after the body is read (the callback sees it) */
+#define KS_HTTP_ANY_QUERY 4u /* take any query parameter (a foreign format's, a page's) */
 
 struct ks_http_route {
     const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
@@ -103,6 +105,12 @@ struct ks_http_route {
      * without a body is never refused for its type. */
     const char *types;
     unsigned flags; /* KS_HTTP_* */
+    /* The names of the query parameters the route takes, comma separated
+     * ("status, view"); NULL: none. Any other is refused with 400 invalid
+     * naming it and these (a misspelt filter must not be dropped without a
+     * word), after the token is checked, before the body is read; unless
+     * the route has KS_HTTP_ANY_QUERY. */
+    const char *query;
 };
 
 /*

@@ -131,13 +131,9 @@ const char *ks_remedy_order_invalid(const char *order, char *why, size_t cap)
         snprintf(why, cap, "is not valid UTF-8 (byte %zu)", bad + 1);
         return why;
     }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)order[i], c2 = (unsigned char)order[i + 1];
-        /* C0, DEL, and C1 (U+0080-U+009F, C2 80..C2 9F in valid UTF-8) */
-        if (c < 0x20 || c == 0x7F || (c == 0xC2 && c2 >= 0x80 && c2 <= 0x9F)) {
-            snprintf(why, cap, "has a control character (byte %zu)", i + 1);
-            return why;
-        }
+    if ((bad = ks_utf8_control_at(order, n)) != (size_t)-1) {
+        snprintf(why, cap, "has a control character (byte %zu)", bad + 1);
+        return why;
     }
     return NULL;
 }

@@ -338,30 +338,44 @@ static void command(const struct ks_http_req *req, struct ks_http_resp *resp, vo
     free(text);
 }
 
-/* A command on incident {id}: op with the body's string fields named. */
+/* The body's field name as a non-empty string; NULL after answering 400
+ * (missing: "is required (WHAT)"; another type: "must be a string (WHAT), got 5"). */
+static json_t *string_field(const struct ks_http_req *req, struct ks_http_resp *resp,
+                            const char *name, const char *what)
+{
+    json_t *v = req->json ? json_object_get(req->json, name) : NULL;
+    char got[64];
+    if (!v) {
+        ks_http_error(resp, 400, "invalid", "field \"%s\" is required (%s)", name,
+                      what ? what : "a non-empty string");
+        return NULL;
+    }
+    if (!json_is_string(v) || !json_string_length(v)) {
+        ks_api_got(v, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "field \"%s\" must be a %sstring%s%s%s, got %s", name,
+                      json_is_string(v) ? "non-empty " : "", what ? " (" : "", what ? what : "",
+                      what ? ")" : "", got);
+        return NULL;
+    }
+    return v;
+}
+
+/* A command on incident {id}: op with the body's string field named (NULL:
+ * none; the body takes no other). */
 static void incident_cmd(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
-                         const char *op, const char *const *fields)
+                         const char *op, const char *field)
 {
     int64_t id = path_id(req, resp);
-    if (!id) {
+    if (!id || ks_api_body_fields(req, resp, field ? field : "") != 0) {
+        return;
+    }
+    json_t *v = field ? string_field(req, resp, field, NULL) : NULL;
+    if (field && !v) {
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I}", "op", op, "id", (json_int_t)id);
-    for (size_t i = 0; fields && fields[i]; i++) {
-        const char *f = fields[i];
-        int optional = f[0] == '?';
-        f += optional;
-        json_t *v = req->json ? json_object_get(req->json, f) : NULL;
-        if (!v && optional) {
-            continue;
-        }
-        if (!json_is_string(v) || !*json_string_value(v)) {
-            json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"%s\" is required (a non-empty string)",
-                          f);
-            return;
-        }
-        json_object_set(cmd, f, v);
+    if (v) {
+        json_object_set(cmd, field, v);
     }
     command(req, resp, ctx, cmd);
 }
@@ -373,36 +387,34 @@ static void post_ack(const struct ks_http_req *req, struct ks_http_resp *resp, v
 
 static void post_status(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    static const char *const f[] = {"status", NULL};
-    incident_cmd(req, resp, ctx, "status", f);
+    incident_cmd(req, resp, ctx, "status", "status");
 }
 
 static void post_note(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    static const char *const f[] = {"text", NULL};
-    incident_cmd(req, resp, ctx, "note", f);
+    incident_cmd(req, resp, ctx, "note", "text");
 }
 
 static void post_assign(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    static const char *const f[] = {"owner", NULL};
-    incident_cmd(req, resp, ctx, "assign", f);
+    incident_cmd(req, resp, ctx, "assign", "owner");
 }
 
 static void post_step(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
     int64_t id = path_id(req, resp);
-    if (!id) {
+    if (!id || ks_api_body_fields(req, resp, "status, note") != 0) {
         return;
     }
-    json_t *st = req->json ? json_object_get(req->json, "status") : NULL;
+    json_t *st = string_field(req, resp, "status", "done or skip");
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
-    if (!json_is_string(st)) {
-        ks_http_error(resp, 400, "invalid", "field \"status\" is required (done or skip)");
+    if (!st) {
         return;
     }
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
+        char got[64];
+        ks_api_got(note, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string, got %s", got);
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I, s:s, s:O}", "op", "step", "id", (json_int_t)id, "step",
@@ -515,8 +527,7 @@ static void get_whoami(const struct ks_http_req *req, struct ks_http_resp *resp,
 
 static void post_approve(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    static const char *const f[] = {"action", NULL};
-    incident_cmd(req, resp, ctx, "approve", f);
+    incident_cmd(req, resp, ctx, "approve", "action");
 }
 
 /* POST /v1/guard/{verb}: pause and release take an optional "channel" (all
@@ -534,7 +545,13 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
                       "no guard action '%s' (use pause, release, rollback or accept)", verb);
         return;
     }
-    char op[32];
+    /* a misspelt field is refused: {"channels": "amazon"} is not {} (every
+     * channel), {"dryrun": true} not a real rollback */
+    const char *fields = v < 2 ? "channel" : v == 2 ? "incident, dry_run" : "incident";
+    if (ks_api_body_fields(req, resp, fields) != 0) {
+        return;
+    }
+    char op[32], got[64];
     snprintf(op, sizeof(op), "guard_%s", verb);
     json_t *cmd = json_pack("{s:s}", "op", op);
     json_t *j = req->json;
@@ -542,7 +559,9 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         json_t *ch = j ? json_object_get(j, "channel") : NULL;
         if (ch && !json_is_string(ch)) {
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"channel\" must be a channel name");
+            ks_api_got(ch, got, sizeof(got));
+            ks_http_error(resp, 400, "invalid",
+                          "field \"channel\" must be a channel name (a string), got %s", got);
             return;
         }
         if (ch) {
@@ -552,8 +571,16 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         json_t *id = j ? json_object_get(j, "incident") : NULL;
         if (!json_is_integer(id) || json_integer_value(id) <= 0) {
             json_decref(cmd);
+            if (!id) {
+                ks_http_error(resp, 400, "invalid",
+                              "field \"incident\" is required (the id of a data_corruption "
+                              "incident)");
+                return;
+            }
+            ks_api_got(id, got, sizeof(got));
             ks_http_error(resp, 400, "invalid",
-                          "field \"incident\" is required (the id of a data_corruption incident)");
+                          "field \"incident\" must be an incident id (a positive integer), got %s",
+                          got);
             return;
         }
         json_object_set(cmd, "id", id);
@@ -561,7 +588,9 @@ static void post_guard(const struct ks_http_req *req, struct ks_http_resp *resp,
         if (dry && !json_is_boolean(dry)) {
             /* Never taken as false: a rollback cannot be undone. */
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"dry_run\" must be true or false");
+            ks_api_got(dry, got, sizeof(got));
+            ks_http_error(resp, 400, "invalid", "field \"dry_run\" must be true or false, got %s",
+                          got);
             return;
         }
         if (dry) {
@@ -596,75 +625,89 @@ static void get_metrics(const struct ks_http_req *req, struct ks_http_resp *resp
 size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
 {
     const struct ks_http_route r[] = {
-        {"GET", "/healthz", get_healthz, api, KS_ROLE_NONE, 0, NULL, 0},
-        {"GET", "/readyz", get_readyz, api, KS_ROLE_NONE, 0, NULL, 0},
+        /* method, pattern, handler, ctx, least role, body limit, types, flags, query names */
+        {"GET", "/healthz", get_healthz, api, KS_ROLE_NONE, 0, NULL, KS_HTTP_ANY_QUERY, NULL},
+        {"GET", "/readyz", get_readyz, api, KS_ROLE_NONE, 0, NULL, KS_HTTP_ANY_QUERY, NULL},
         {"POST", "/v1/events", post_events, api, KS_ROLE_RESPONDER, api->max_events_body,
-         EVENTS_IN, 0},
-        {"GET", "/v1/incidents", get_incidents, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/incidents/{id}", get_incident, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         EVENTS_IN, 0, "end"},
+        {"GET", "/v1/incidents", get_incidents, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "status, severity, type, channel, view"},
+        {"GET", "/v1/incidents/{id}", get_incident, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
         {"POST", "/v1/incidents/{id}/ack", post_ack, api, KS_ROLE_RESPONDER, 0, JSON_IN,
-         KS_HTTP_JSON},
+         KS_HTTP_JSON, NULL},
         {"POST", "/v1/incidents/{id}/status", post_status, api, KS_ROLE_RESPONDER, 0, JSON_IN,
-         KS_HTTP_JSON},
+         KS_HTTP_JSON, NULL},
         {"POST", "/v1/incidents/{id}/note", post_note, api, KS_ROLE_RESPONDER, 0, JSON_IN,
-         KS_HTTP_JSON},
+         KS_HTTP_JSON, NULL},
         {"POST", "/v1/incidents/{id}/assign", post_assign, api, KS_ROLE_RESPONDER, 0, JSON_IN,
-         KS_HTTP_JSON},
+         KS_HTTP_JSON, NULL},
         {"POST", "/v1/incidents/{id}/steps/{step}", post_step, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/actions", get_actions, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         JSON_IN, KS_HTTP_JSON, NULL},
+        {"GET", "/v1/actions", get_actions, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
         {"POST", "/v1/actions/{id}/approve", post_approve, api, KS_ROLE_ADMIN, 0, JSON_IN,
-         KS_HTTP_JSON},
-        {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/whoami", get_whoami, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/sla", get_sla, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/feed/{channel}", ks_api_get_feed, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/deadletters", ks_api_get_deadletters, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         KS_HTTP_JSON, NULL},
+        {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
+        {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON,
+         NULL},
+        {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "channel, limit"},
+        {"GET", "/v1/whoami", get_whoami, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
+        {"GET", "/v1/sla", get_sla, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
+        {"GET", "/v1/feed/{channel}", ks_api_get_feed, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "since, limit, state"},
+        {"GET", "/v1/deadletters", ks_api_get_deadletters, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "status, after, limit"},
         {"POST", "/v1/deadletters/replay", ks_api_post_deadletters_replay, api,
-         KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON, NULL},
+        {"GET", "/v1/hooks", ks_api_get_hooks, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "status, incident"},
         {"POST", "/v1/hooks/{key}/retry", ks_api_post_hook_retry, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/messages", ks_api_get_messages, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/receivers", ks_api_get_receivers, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         JSON_IN, KS_HTTP_JSON, NULL},
+        {"GET", "/v1/messages", ks_api_get_messages, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "incident, audience, status, receiver, limit, view"},
+        {"GET", "/v1/receivers", ks_api_get_receivers, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
         {"POST", "/v1/receivers/{name}/test", ks_api_post_receiver_test, api, KS_ROLE_RESPONDER,
-         0, JSON_IN, KS_HTTP_JSON},
+         0, JSON_IN, KS_HTTP_JSON, NULL},
         {"POST", "/v1/receivers/{name}/deliver", ks_api_post_receiver_deliver, api,
-         KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON},
+         KS_ROLE_RESPONDER, 0, JSON_IN, KS_HTTP_JSON, NULL},
         {"POST", "/v1/messages/{id}/retry", ks_api_post_message_retry, api, KS_ROLE_RESPONDER,
-         0, JSON_IN, KS_HTTP_JSON},
+         0, JSON_IN, KS_HTTP_JSON, NULL},
         {"POST", "/v1/messages/retry", ks_api_post_messages_retry, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
+         JSON_IN, KS_HTTP_JSON, NULL},
         /* the service-recovery policy (api_remedy.c) */
-        {"GET", "/v1/remedies", ks_api_get_remedies, api, KS_ROLE_VIEWER, 0, NULL, 0},
+        {"GET", "/v1/remedies", ks_api_get_remedies, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "incident"},
         {"GET", "/v1/incidents/{id}/remedies/offer", ks_api_get_offer, api, KS_ROLE_VIEWER, 0,
-         NULL, 0},
+         NULL, 0, "order"},
         {"POST", "/v1/incidents/{id}/remedies", ks_api_post_grant, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
+         JSON_IN, KS_HTTP_JSON, NULL},
         {"POST", "/v1/remedies/{id}/{verb}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        /* reviews, the report, costs (api_learn.c) */
-        {"GET", "/v1/reviews", ks_api_get_reviews, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/reviews/{id}", ks_api_get_review, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         JSON_IN, KS_HTTP_JSON, NULL},
+        {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0, "format"},
+        /* reviews, the report, costs (api_learn.c): judged at ?now= or the saved clock */
+        {"GET", "/v1/reviews", ks_api_get_reviews, api, KS_ROLE_VIEWER, 0, NULL, 0, "now"},
+        {"GET", "/v1/reviews/{id}", ks_api_get_review, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "format, now"},
         {"POST", "/v1/reviews/{id}", ks_api_post_review, api, KS_ROLE_RESPONDER,
-         KS_REVIEW_MAX_BYTES, REVIEW_IN, 0},
-        {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         KS_REVIEW_MAX_BYTES, REVIEW_IN, 0, NULL},
+        {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "open, owner, overdue, now"},
         {"POST", "/v1/review-items/{id}/{verb}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
-         JSON_IN, KS_HTTP_JSON},
-        {"GET", "/v1/report", ks_api_get_report, api, KS_ROLE_VIEWER, 0, NULL, 0},
-        {"GET", "/v1/incidents/{id}/cost", ks_api_get_cost, api, KS_ROLE_VIEWER, 0, NULL, 0},
+         JSON_IN, KS_HTTP_JSON, NULL},
+        {"GET", "/v1/report", ks_api_get_report, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "since, until, by, format, now"},
+        {"GET", "/v1/incidents/{id}/cost", ks_api_get_cost, api, KS_ROLE_VIEWER, 0, NULL, 0,
+         "now"},
         {"POST", "/v1/incidents/{id}/cost", ks_api_post_cost, api, KS_ROLE_RESPONDER, 0, JSON_IN,
-         KS_HTTP_JSON},
+         KS_HTTP_JSON, NULL},
         {"GET", "/metrics", get_metrics, api, api->metrics_open ? KS_ROLE_NONE : KS_ROLE_VIEWER,
-         0, NULL, 0},
-        /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key */
+         0, NULL, 0, NULL},
+        /* alerts (alerts_api.c); PagerDuty's senders may authenticate by routing_key. Their
+         * bodies and URLs follow foreign formats: any query is let through */
         {"POST", "/v2/enqueue", ks_alerts_post_enqueue, api, KS_ROLE_RESPONDER, KS_PD_BODY_MAX,
-         JSON_IN, KS_HTTP_AUTH_BODY},
+         JSON_IN, KS_HTTP_AUTH_BODY | KS_HTTP_ANY_QUERY, NULL},
         {"POST", "/v1/alertmanager", ks_alerts_post_alertmanager, api, KS_ROLE_RESPONDER,
-         KS_AM_BODY_MAX, JSON_IN, 0},
+         KS_AM_BODY_MAX, JSON_IN, KS_HTTP_ANY_QUERY, NULL},
     };
     size_t n = sizeof(r) / sizeof(r[0]);
     /* a route left out would answer 404 without a word: the table must hold them all */

@@ -178,25 +178,6 @@ void ks_api_get_cost(const struct ks_http_req *req, struct ks_http_resp *resp, v
 
 /* ---- changing: journaled commands --------------------------------------------------------- */
 
-/* A body's fields are a (and b; NULL: none) only: any other is 400 naming
- * it, as a field the route does not know would otherwise be dropped
- * without a word. -1 after answering. */
-static int only_fields(const struct ks_http_req *req, struct ks_http_resp *resp, const char *a,
-                       const char *b)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(req->json, key, v)
-    {
-        if (strcmp(key, a) != 0 && (!b || strcmp(key, b) != 0)) {
-            ks_http_error(resp, 400, "invalid", "field \"%s\" is not known (%s%s%s)", key, a,
-                          b ? ", " : "", b ? b : "");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* POST /v1/reviews/{id}: the review as Markdown with a YAML front matter, or
  * YAML (JSON too), as `kintsugi review set` reads it; parsed here first, so
  * that bad input is 400 with its line and nothing is queued. */
@@ -236,12 +217,14 @@ void ks_api_post_item(const struct ks_http_req *req, struct ks_http_resp *resp, 
     if (!item) {
         return;
     }
-    if (ks_api_body_object(req, resp) != 0 || only_fields(req, resp, "note", NULL) != 0) {
+    if (ks_api_body_fields(req, resp, "note") != 0) {
         return;
     }
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
+        char got[64];
+        ks_api_got(note, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string, got %s", got);
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I, s:s}", "op", "review_item", "item", (json_int_t)item,
@@ -259,19 +242,29 @@ void ks_api_post_cost(const struct ks_http_req *req, struct ks_http_resp *resp, 
     if (!id) {
         return;
     }
-    if (ks_api_body_object(req, resp) != 0 || only_fields(req, resp, "part", "amount") != 0) {
+    if (ks_api_body_fields(req, resp, "part, amount") != 0) {
         return;
     }
     json_t *part = json_object_get(req->json, "part");
     json_t *amount = json_object_get(req->json, "amount");
     struct ks_err err = {0};
+    char got[64];
+    ks_api_got(part, got, sizeof(got));
     if (!json_is_string(part)) {
         ks_http_error(resp, 400, "invalid",
-                      "field \"part\" is required (direct, response, churn, repeats or brand)");
+                      part ? "field \"part\" must be a string (direct, response, churn, repeats or "
+                             "brand), got %s"
+                           : "field \"part\" is required (direct, response, churn, repeats or "
+                             "brand)%s",
+                      part ? got : "");
         return;
     }
+    ks_api_got(amount, got, sizeof(got));
     if (!json_is_number(amount)) {
-        ks_http_error(resp, 400, "invalid", "field \"amount\" must be a number >= 0");
+        ks_http_error(resp, 400, "invalid",
+                      amount ? "field \"amount\" must be a number >= 0, got %s"
+                             : "field \"amount\" is required (a number >= 0)%s",
+                      amount ? got : "");
         return;
     }
     if (ks_review_cost_check(json_string_value(part), 0, &err) != KS_OK) {

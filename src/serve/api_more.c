@@ -165,14 +165,17 @@ void ks_api_get_deadletters(const struct ks_http_req *req, struct ks_http_resp *
 void ks_api_post_deadletters_replay(const struct ks_http_req *req, struct ks_http_resp *resp,
                                     void *ctx)
 {
-    json_t *id = req->json ? json_object_get(req->json, "id") : NULL;
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object ({\"id\": N} or {})");
+    /* {"id": N} or {} - which replays every pending letter: a misspelt
+     * field must not be taken for it */
+    if (ks_api_body_fields(req, resp, "id") != 0) {
         return;
     }
+    json_t *id = req->json ? json_object_get(req->json, "id") : NULL;
     if (id && (!json_is_integer(id) || json_integer_value(id) <= 0)) {
+        char got[64];
+        ks_api_got(id, got, sizeof(got));
         ks_http_error(resp, 400, "invalid",
-                      "field \"id\" must be a dead letter id (a positive integer)");
+                      "field \"id\" must be a dead letter id (a positive integer), got %s", got);
         return;
     }
     char cmd[96];
@@ -272,24 +275,18 @@ void ks_api_get_receivers(const struct ks_http_req *req, struct ks_http_resp *re
 void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_resp *resp,
                                void *ctx)
 {
-    if (ks_api_body_object(req, resp) != 0) {
+    if (ks_api_body_fields(req, resp, "to") != 0) {
         return;
     }
-    json_t *b = req->json;
-    const char *key, *to = NULL;
-    json_t *v;
-    json_object_foreach(b, key, v)
-    {
-        if (strcmp(key, "to") != 0) {
-            ks_http_error(resp, 400, "invalid", "field \"%s\" is not known (to)", key);
-            return;
-        }
-        if (!json_is_string(v) || !json_string_length(v)) {
-            ks_http_error(resp, 400, "invalid", "field \"to\" must be a recipient");
-            return;
-        }
-        to = json_string_value(v);
+    json_t *v = req->json ? json_object_get(req->json, "to") : NULL;
+    if (v && (!json_is_string(v) || !json_string_length(v))) {
+        char got[64];
+        ks_api_got(v, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "field \"to\" must be a recipient (a string), got %s",
+                      got);
+        return;
     }
+    const char *to = v ? json_string_value(v) : NULL;
     struct ks_live *l = live_of(ctx);
     struct ks_receiver_test t;
     struct ks_err err = {0};
@@ -318,8 +315,7 @@ void ks_api_post_receiver_test(const struct ks_http_req *req, struct ks_http_res
 void ks_api_post_receiver_deliver(const struct ks_http_req *req, struct ks_http_resp *resp,
                                   void *ctx)
 {
-    if (req->json && (!json_is_object(req->json) || json_object_size(req->json))) {
-        ks_http_error(resp, 400, "invalid", "body: must be empty or {}");
+    if (ks_api_body_fields(req, resp, "") != 0) {
         return;
     }
     struct ks_live *l = live_of(ctx);
@@ -350,7 +346,7 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
     if (!id) {
         return;
     }
-    if (ks_api_body_object(req, resp) != 0) {
+    if (ks_api_body_fields(req, resp, "") != 0) {
         return;
     }
     ks_api_command(req, resp, ctx,
@@ -364,7 +360,7 @@ void ks_api_post_message_retry(const struct ks_http_req *req, struct ks_http_res
 void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_resp *resp,
                                 void *ctx)
 {
-    if (ks_api_body_object(req, resp) != 0) {
+    if (ks_api_body_fields(req, resp, "receiver, incident, audience") != 0) {
         return;
     }
     json_t *b = req->json;
@@ -383,17 +379,20 @@ void ks_api_post_messages_retry(const struct ks_http_req *req, struct ks_http_re
         } else if (!strcmp(key, "incident")) {
             bad = json_is_integer(v) && json_integer_value(v) > 0 ? NULL
                                                                    : "must be an incident id";
-        } else if (!strcmp(key, "audience")) {
+        } else {
             const char *a = json_string_value(v);
             bad = a && (!strcmp(a, "team") || !strcmp(a, "leadership") || !strcmp(a, "customer"))
                       ? NULL
                       : "must be team, leadership or customer";
-        } else {
-            bad = "is not known (receiver, incident, audience)";
         }
         if (bad) {
+            char got[64];
             json_decref(cmd);
-            ks_http_error(resp, 400, "invalid", "field \"%s\" %s", key, bad);
+            ks_api_got(v, got, sizeof(got));
+            /* "must be ...": what it is instead; "names no receiver ...": it says */
+            int say_got = strncmp(bad, "must", 4) == 0;
+            ks_http_error(resp, 400, "invalid", "field \"%s\" %s%s%s", key, bad,
+                          say_got ? ", got " : "", say_got ? got : "");
             return;
         }
         json_object_set(cmd, key, v);
@@ -411,7 +410,7 @@ void ks_api_post_hook_retry(const struct ks_http_req *req, struct ks_http_resp *
         ks_http_error(resp, 400, "invalid", "path: a hook call's key is required");
         return;
     }
-    if (ks_api_body_object(req, resp) != 0) {
+    if (ks_api_body_fields(req, resp, "") != 0) {
         return;
     }
     ks_api_command(req, resp, ctx, json_pack("{s:s, s:s}", "op", "hook_retry", "key", key));

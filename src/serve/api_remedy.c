@@ -40,11 +40,57 @@ void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err)
     ks_buf_fini(&msg);
 }
 
-int ks_api_body_object(const struct ks_http_req *req, struct ks_http_resp *resp)
+void ks_api_got(const json_t *v, char *buf, size_t cap)
 {
-    if (req->json && !json_is_object(req->json)) {
-        ks_http_error(resp, 400, "invalid", "body: must be a JSON object");
+    if (json_is_array(v) || json_is_object(v)) {
+        snprintf(buf, cap, "%s", json_is_array(v) ? "an array" : "an object");
+        return;
+    }
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    if (s && strlen(s) > 40) {
+        snprintf(buf, cap, "%.37s...", s);
+    } else {
+        snprintf(buf, cap, "%s", s ? s : "nothing");
+    }
+    free(s);
+}
+
+/* Whether name is one of list's comma separated names. */
+static int listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        p += strspn(p, ", ");
+        size_t k = strcspn(p, ", ");
+        if (k && k == n && memcmp(p, name, n) == 0) {
+            return 1;
+        }
+        p += k;
+    }
+    return 0;
+}
+
+int ks_api_body_fields(const struct ks_http_req *req, struct ks_http_resp *resp,
+                       const char *known)
+{
+    if (!req->json) {
+        return 0;
+    }
+    if (!json_is_object(req->json)) {
+        char got[64];
+        ks_api_got(req->json, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "body: must be a JSON object, got %s", got);
         return -1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(req->json, key, v)
+    {
+        if (!listed(known, key)) {
+            ks_http_error(resp, 400, "invalid", "field \"%s\" is not known (%s)", key,
+                          *known ? known : "none: the body is {} or empty");
+            return -1;
+        }
     }
     return 0;
 }
@@ -138,17 +184,27 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
     if (!id) {
         return;
     }
+    /* a misspelt field is refused: a refund whose "amout" was dropped would be
+     * one of the order's whole value */
+    if (ks_api_body_fields(req, resp, "order, kind, amount, note, escalate") != 0) {
+        return;
+    }
     json_t *j = req->json;
     json_t *order = json_object_get(j, "order"), *kind = json_object_get(j, "kind");
     json_t *amount = json_object_get(j, "amount"), *note = json_object_get(j, "note");
     json_t *esc = json_object_get(j, "escalate");
-    char order_why[96];
-    const char *order_bad = !json_is_string(order)
-                                ? "is required (the order's order_id)"
+    char order_why[160], got[64];
+    ks_api_got(order, got, sizeof(got));
+    if (order && !json_is_string(order)) {
+        snprintf(order_why, sizeof(order_why), "must be a string (the order's order_id), got %s",
+                 got);
+    }
+    const char *order_bad = !order ? "is required (the order's order_id)"
+                            : !json_is_string(order)
+                                ? order_why
                                 : ks_remedy_order_invalid(json_string_value(order), order_why,
                                                           sizeof(order_why));
-    const char *bad = !json_is_object(j) ? "body"
-                      : order_bad        ? "order"
+    const char *bad = order_bad ? "order"
                       : !json_is_string(kind) || !ks_remedy_known(json_string_value(kind))
                           ? "kind"
                       : amount && !json_is_null(amount) &&
@@ -162,7 +218,6 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
         static const struct {
             const char *field, *want;
         } why[] = {
-            {"body", "must be a JSON object"},
             {"order", NULL}, /* order_bad */
             {"kind", "must be one of refund, store_credit, replacement, expedited_shipping, "
                      "discount_code, cancel_with_refund"},
@@ -206,12 +261,15 @@ void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp
     if (!id) {
         return;
     }
-    json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
-    if (ks_api_body_object(req, resp) != 0) {
+    /* an approval takes no note (it would be dropped), a review may */
+    if (ks_api_body_fields(req, resp, strcmp(verb, "review") == 0 ? "note" : "") != 0) {
         return;
     }
+    json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
     if (note && !json_is_string(note)) {
-        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string");
+        char got[64];
+        ks_api_got(note, got, sizeof(got));
+        ks_http_error(resp, 400, "invalid", "field \"note\" must be a string, got %s", got);
         return;
     }
     json_t *cmd = json_pack("{s:s, s:I}", "op", !strcmp(verb, "approve") ? "remedy_approve"

@@ -153,9 +153,17 @@ void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err);
 void ks_api_hint(const char *msg, struct ks_buf *out);
 /* s as a positive id; 0 after answering 400 ("WHERE: 'S' is not WHAT"). */
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp);
-/* 0 when the request has no body or a JSON object; -1 after answering 400
- * ("body: must be a JSON object"). */
-int ks_api_body_object(const struct ks_http_req *req, struct ks_http_resp *resp);
+/* 0 when the request has no body, or a JSON object whose fields are all
+ * among known (comma separated: "status, note"; "": none); else -1 after
+ * answering 400 invalid ("body: must be a JSON object, got an array",
+ * "field \"bogus\" is not known (status, note)"), so that a misspelt field
+ * is never dropped without a word. Every route with a JSON body starts
+ * with it. */
+int ks_api_body_fields(const struct ks_http_req *req, struct ks_http_resp *resp,
+                       const char *known);
+/* What a JSON value is, for "must be a string, got 5": the value itself
+ * (5, true, null, "x"; shortened past 40 bytes) or "an array", "an object". */
+void ks_api_got(const json_t *v, char *buf, size_t cap);
 /* Runs cmd (a JSON object, consumed) as the request's token, durably. */
 void ks_api_command(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx,
                     json_t *cmd);

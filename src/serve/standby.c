@@ -46,8 +46,8 @@ static void standby_readyz(const struct ks_http_req *req, struct ks_http_resp *r
 }
 
 static const struct ks_http_route standby_routes[] = {
-    {"GET", "/healthz", standby_healthz, NULL, KS_ROLE_NONE, 0, NULL, 0},
-    {"GET", "/readyz", standby_readyz, NULL, KS_ROLE_NONE, 0, NULL, 0},
+    {"GET", "/healthz", standby_healthz, NULL, KS_ROLE_NONE, 0, NULL, KS_HTTP_ANY_QUERY, NULL},
+    {"GET", "/readyz", standby_readyz, NULL, KS_ROLE_NONE, 0, NULL, KS_HTTP_ANY_QUERY, NULL},
 };
 
 struct ks_http *ks_standby_http_start(const char *host, int port, struct ks_err *err)

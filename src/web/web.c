@@ -44,7 +44,8 @@ size_t ks_web_routes(struct ks_http_route *out, size_t n, size_t cap)
         out[n++] = (struct ks_http_route){"GET",        ks_web_assets[i].path,
                                           ks_web_serve, (void *)&ks_web_assets[i],
                                           KS_ROLE_NONE, 0,
-                                          NULL,         0};
+                                          NULL,         KS_HTTP_ANY_QUERY,
+                                          NULL};
     }
     return n;
 }

@@ -79,6 +79,13 @@ check backwards_status_exits_1 exit_is 1 "$K" incident status 1 investigating --
 check unknown_status_exits_2 exit_is 2 "$K" incident status 1 done --by alice --db "$T/a.db"
 check note "$K" incident note 1 "erp import re-run" --by bob --db "$T/a.db"
 check note_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"erp import re-run\"'"
+# An owner: the same one again records nothing (exit 1, as the same status);
+# a control character, C1 included, is refused (exit 2).
+check assign "$K" incident assign 1 carol --by bob --db "$T/a.db"
+check assign_same_exits_1 exit_is 1 "$K" incident assign 1 carol --by bob --db "$T/a.db"
+check assign_same_says_so bash -c "$K incident assign 1 carol --by bob --db $T/a.db 2>&1 | grep -q '^kintsugi: incident 1 is already assigned to carol; nothing recorded'"
+check assign_recorded_once is 1 "$("$K" incident show 1 --json --db "$T/a.db" | jq '[.timeline[] | select(.text == "Assigned to carol by bob")] | length')"
+check assign_c1_exits_2 exit_is 2 "$K" incident assign 1 $'x\xc2\x85y' --by bob --db "$T/a.db"
 
 # --- determinism and restart --------------------------------------------------------------
 ev=$SC/sync_stale_escalates/events.ndjson

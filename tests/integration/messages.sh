@@ -711,6 +711,14 @@ req POST /v1/receivers/pager/deliver "$RT" '{}'
 check deliver_now_api_404 is 404 "$CODE"
 req POST /v1/receivers/files/deliver "$RT" '{"all":true}'
 check deliver_now_api_400 is 400 "$CODE"
+check deliver_now_api_names_the_field grep -qF 'field \"all\" is not known (none: the body is {} or empty)' "$T/body"
+req POST /v1/messages/1/retry "$RT" '{"force":true}'
+check retry_api_unknown_field_400 is "400 true" "$CODE $(jq '.error.message | startswith("field \"force\" is not known")' "$T/body")"
+req GET '/v1/messages?stauts=failed' "$RTV"
+check messages_unknown_query_400 is 400 "$CODE"
+check messages_unknown_query_named grep -qF 'query \"stauts\" is not known (incident, audience, status, receiver, limit, view)' "$T/body"
+req GET '/v1/receivers?name=mail' "$RTV"
+check receivers_unknown_query_400 is 400 "$CODE"
 req POST /v1/receivers/files/deliver "$RTV" '{}'
 check deliver_now_api_viewer_403 is 403 "$CODE"
 stop "$PID"

@@ -185,6 +185,20 @@ check api_order_too_long_names_field is '"field \"order\" is at most 256 bytes (
 check api_offer_order_checked status_is 400 GET '/v1/incidents/1/remedies/offer?order=o%01' "$VIEW"
 check api_offer_order_names_query is '"query \"order\": has a control character (byte 2)"' "$(jq .error.message "$T/body")"
 check api_unknown_incident_404 status_is 404 POST /v1/incidents/9/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":5}'
+# A misspelt field is refused, not dropped (a refund without its amount is
+# one of the order's value); a field of the wrong type says so.
+check api_grant_unknown_field_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amout":30}'
+check api_grant_unknown_field_named is '"field \"amout\" is not known (order, kind, amount, note, escalate)"' "$(jq .error.message "$T/body")"
+check api_grant_not_an_object_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '[{"order":"o2"}]'
+check api_grant_order_number_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":17,"kind":"refund","amount":5}'
+check api_grant_order_number_says_string is '"field \"order\" must be a string (the order'"'"'s order_id), got 17"' "$(jq .error.message "$T/body")"
+check api_approve_unknown_field_400 status_is 400 POST /v1/remedies/2/approve "$BOB" '{"note":"fine"}'
+check api_approve_unknown_field_named is '"field \"note\" is not known (none: the body is {} or empty)"' "$(jq .error.message "$T/body")"
+check api_review_unknown_field_400 status_is 400 POST /v1/remedies/2/review "$DANA" '{"notes":"ok"}'
+check api_list_unknown_query_400 status_is 400 GET '/v1/remedies?incidnet=1' "$VIEW"
+check api_list_unknown_query_named is '"query \"incidnet\" is not known (incident)"' "$(jq .error.message "$T/body")"
+check api_offer_unknown_query_400 status_is 400 GET '/v1/incidents/1/remedies/offer?order=o2&ordr=o3' "$VIEW"
+check api_promise_unknown_query_400 status_is 400 GET '/v1/promise?fromat=html' "$VIEW"
 check api_approve_agent_409 status_is 409 POST /v1/remedies/2/approve "$CAROL" '{}'
 check api_approve_manager status_is 200 POST /v1/remedies/2/approve "$BOB" '{}'
 check api_approved [ "$(jq -c '[.op, .by, .remedy.status, .remedy.accountable]' <<<"$BODY")" = '["remedy_approve","bob","granted","bob"]' ]

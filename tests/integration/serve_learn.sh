@@ -97,6 +97,13 @@ check cost_unknown_incident_get_404 status_is 404 GET /v1/incidents/9/cost "$VIE
 # ---- the report ----------------------------------------------------------------------------------
 check report_same_as_cli same /v1/report report --json
 check report_by_week_same_as_cli same '/v1/report?by=week' report --by week --json
+# A query parameter the route does not know is refused, naming those it knows.
+check report_unknown_query_400 status_is 400 GET '/v1/report?sinse=2026-11-22T00:00:00Z' "$VIEW"
+check report_unknown_query_named grep -q 'query \\"sinse\\" is not known (since, until, by, format, now)' "$T/body"
+check review_unknown_query_400 status_is 400 GET '/v1/reviews/1?fromat=markdown' "$VIEW"
+check items_unknown_query_400 status_is 400 GET '/v1/review-items?owner=bob&opne=true' "$VIEW"
+check cost_unknown_query_400 status_is 400 GET '/v1/incidents/1/cost?part=brand' "$VIEW"
+check reviews_now_query_200 status_is 200 GET '/v1/reviews?now=2026-11-22T00:00:00Z' "$VIEW"
 check report_since_same_as_cli same '/v1/report?since=2026-11-22T00:00:00Z&until=2026-11-23T00:00:00Z&by=type' report --since 2026-11-22T00:00:00Z --until 2026-11-23T00:00:00Z --by type --json
 check report_markdown_same_as_cli same '/v1/report?format=markdown' report --markdown
 check report_bad_by_400 status_is 400 GET '/v1/report?by=moon' "$VIEW"

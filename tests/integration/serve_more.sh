@@ -109,6 +109,19 @@ check replay_needs_responder status_is 403 POST /v1/deadletters/replay "$VIEW" '
 check replay_bad_id_400 status_is 400 POST /v1/deadletters/replay "$RESP" '{"id":"x"}'
 check replay_bad_id_names_the_field grep -q 'field \\"id\\"' "$T/body"
 check replay_unknown_404 status_is 404 POST /v1/deadletters/replay "$RESP" '{"id":99999}'
+# A mistyped field is refused and replays nothing (it was taken for {}: every letter).
+check replay_unknown_field_400 status_is 400 POST /v1/deadletters/replay "$RESP" '{"deadletter":1}'
+check replay_unknown_field_named grep -q 'field \\"deadletter\\" is not known (id)' "$T/body"
+check replay_bogus_field_400 status_is 400 POST /v1/deadletters/replay "$RESP" '{"bogus":1}'
+check replay_not_an_object_400 status_is 400 POST /v1/deadletters/replay "$RESP" '[1]'
+check replay_not_an_object_says_so grep -q 'body: must be a JSON object, got an array' "$T/body"
+check replay_refused_replays_nothing [ "$(get /v1/deadletters | jq length)" = 2 ]
+# A query parameter the route does not know is refused, naming those it knows.
+check deadletters_unknown_query_400 status_is 400 GET '/v1/deadletters?limt=1' "$VIEW"
+check deadletters_unknown_query_named grep -q 'query \\"limt\\" is not known (status, after, limit)' "$T/body"
+check hooks_unknown_query_400 status_is 400 GET '/v1/hooks?stauts=failed' "$VIEW"
+check feed_unknown_query_400 status_is 400 GET '/v1/feed/amazon?sinse=3' "$VIEW"
+check feed_unknown_query_named grep -q 'query \\"sinse\\" is not known (since, limit, state)' "$T/body"
 check replay_one status_is 200 POST /v1/deadletters/replay "$RESP" "{\"id\":$DL}"
 check replay_one_answer [ "$(jq -c '[.op, .deadletter, .by, .replayed, .still_rejected]' <<<"$BODY")" = "[\"deadletters_replay\",$DL,\"bob\",1,[]]" ]
 check replay_again_404 status_is 404 POST /v1/deadletters/replay "$RESP" "{\"id\":$DL}"
@@ -202,6 +215,8 @@ check hook_retry_done_409 status_is 409 POST "/v1/hooks/$KEY/retry" "$RESP" '{}'
 check hook_retry_unknown_404 status_is 404 POST /v1/hooks/kintsugi-0-nothing-0/retry "$RESP" '{}'
 check hook_retry_viewer_403 status_is 403 POST "/v1/hooks/$HKEY/retry" "$VIEW" '{}'
 check hook_retry_bad_body_400 status_is 400 POST "/v1/hooks/$HKEY/retry" "$RESP" '[1]'
+check hook_retry_unknown_field_400 status_is 400 POST "/v1/hooks/$HKEY/retry" "$RESP" '{"force":true}'
+check hook_retry_unknown_field_named grep -q 'field \\"force\\" is not known (none: the body is {} or empty)' "$T/body"
 stop "$PID" TERM
 # hold_orders now has a hook: the call is made again, once, with its key.
 cat >>"$T/kintsugi.yaml" <<EOF

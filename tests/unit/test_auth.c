@@ -378,7 +378,7 @@ static void the_server_takes_a_created_token_until_it_is_revoked(void)
     create_ok(g.s, "vera", KS_ROLE_VIEWER, viewer);
     create_ok(g.s, "ci", KS_ROLE_RESPONDER, responder);
     struct ks_http_route routes[] = {
-        {"GET", "/v1/whoami", whoami, NULL, KS_ROLE_RESPONDER, 0, NULL, 0},
+        {"GET", "/v1/whoami", whoami, NULL, KS_ROLE_RESPONDER, 0, NULL, 0, NULL},
     };
     struct ks_http_opts o = {0};
     o.routes = routes;

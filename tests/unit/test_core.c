@@ -221,6 +221,13 @@ static void utf8_validation_finds_the_first_bad_byte(void)
     CHECK_INT(ks_utf8_invalid_at("ab\xc3", 3), 2);          /* truncated */
     CHECK_INT(ks_utf8_invalid_at("\xc0\xaf", 2), 0);        /* overlong */
     CHECK_INT(ks_utf8_invalid_at("x\xed\xa0\x80", 4), 1);   /* surrogate */
+    /* control characters: C0, DEL, C1 (U+0080-U+009F); not U+00A0 and above */
+    CHECK(ks_utf8_control_at("Zo\xc3\xab \xc2\xa0x", 8) == (size_t)-1);
+    CHECK_INT(ks_utf8_control_at("a\tb", 3), 1);
+    CHECK_INT(ks_utf8_control_at("ab\x7f", 3), 2);
+    CHECK_INT(ks_utf8_control_at("x\xc2\x85y", 4), 1);      /* U+0085, next line */
+    CHECK_INT(ks_utf8_control_at("x\xc2\x9f", 3), 1);       /* U+009F */
+    CHECK(ks_utf8_control_at("x\xc2", 2) == (size_t)-1);    /* C2 at the end: not read past */
 }
 
 static void counts_get_thousands_separators(void)

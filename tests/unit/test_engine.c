@@ -919,12 +919,19 @@ static void actions_refuse_what_they_cannot_do(void)
     CHECK(strstr(err.msg, "control character (byte 2)") != NULL);
     CHECK_INT(ks_engine_assign(e, 1, "d\xffn", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
     CHECK(strstr(err.msg, "not valid UTF-8 (byte 2)") != NULL);
+    CHECK_INT(ks_engine_assign(e, 1, "x\xc2\x85y", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "control character (byte 2)") != NULL); /* C1: U+0085 */
+    CHECK_INT(ks_engine_assign(e, 1, "x\x7fy", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
     CHECK_INT(ks_engine_assign(e, 1, "Zoë", "bob", KS_TIME_NONE, &err), KS_OK);
     CHECK_INT(ks_engine_assign(e, 1, "carol", "bob", KS_TIME_NONE, &err), KS_OK);
+    /* the same owner again records nothing, as the same status does */
+    CHECK_INT(ks_engine_assign(e, 1, "carol", "dave", KS_TIME_NONE, &err), KS_ESTATE);
+    CHECK(strstr(err.msg, "incident 1 is already assigned to carol; nothing recorded") != NULL);
     CHECK_INT(ks_engine_note(e, 1, " \n", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
     struct ks_buf b = {0};
     ks_engine_incident_json(e, 1, 1, &b);
     CHECK(strstr(b.p, "\"owner\":\"carol\"") != NULL);
+    CHECK(strstr(b.p, "Assigned to carol by dave") == NULL);
     CHECK(strstr(b.p, "\"status\":\"resolving\"") != NULL);
     CHECK(strstr(b.p, "\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"looking at the pipeline\"") !=
           NULL);

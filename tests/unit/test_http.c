@@ -314,19 +314,19 @@ static void observe(void *ctx, const struct ks_http_done *d)
 /* ---- the server under test ------------------------------------------------------------ */
 
 static const struct ks_http_route routes[] = {
-    {"GET", "/healthz", echo, NULL, KS_ROLE_NONE, 0, NULL, 0},
-    {"GET", "/v1/incidents", echo, NULL, KS_ROLE_VIEWER, 0, NULL, 0},
-    {"GET", "/v1/incidents/{id}", echo, NULL, KS_ROLE_VIEWER, 0, NULL, 0},
-    {"DELETE", "/v1/incidents/{id}", conflict, NULL, KS_ROLE_ADMIN, 0, NULL, 0},
+    {"GET", "/healthz", echo, NULL, KS_ROLE_NONE, 0, NULL, KS_HTTP_ANY_QUERY, NULL},
+    {"GET", "/v1/incidents", echo, NULL, KS_ROLE_VIEWER, 0, NULL, 0, "status, x, flag"},
+    {"GET", "/v1/incidents/{id}", echo, NULL, KS_ROLE_VIEWER, 0, NULL, 0, "status"},
+    {"DELETE", "/v1/incidents/{id}", conflict, NULL, KS_ROLE_ADMIN, 0, NULL, 0, NULL},
     {"POST", "/v1/incidents/{id}/ack", echo, NULL, KS_ROLE_RESPONDER, 0, "application/json",
-     KS_HTTP_JSON},
-    {"POST", "/v1/incidents/{id}/steps/{step}", echo, NULL, KS_ROLE_RESPONDER, 0, NULL, 0},
+     KS_HTTP_JSON, NULL},
+    {"POST", "/v1/incidents/{id}/steps/{step}", echo, NULL, KS_ROLE_RESPONDER, 0, NULL, 0, NULL},
     {"POST", "/v1/events", echo, NULL, KS_ROLE_RESPONDER, 1024,
-     "application/x-ndjson, application/json", 0},
-    {"POST", "/v1/made", created, NULL, KS_ROLE_NONE, 0, NULL, 0},
+     "application/x-ndjson, application/json", 0, "end"},
+    {"POST", "/v1/made", created, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL},
     {"POST", "/v2/enqueue", echo, NULL, KS_ROLE_RESPONDER, 0, "application/json",
-     KS_HTTP_JSON | KS_HTTP_AUTH_BODY},
-    {"GET", "/slow", slow, NULL, KS_ROLE_NONE, 0, NULL, 0},
+     KS_HTTP_JSON | KS_HTTP_AUTH_BODY, NULL},
+    {"GET", "/slow", slow, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL},
 };
 
 static struct ks_http *start(unsigned max_inflight, int with_hooks)
@@ -420,6 +420,43 @@ static void query_params_are_decoded_and_headers_case_insensitive(void)
     r = req(ks_http_port(h), "GET", "/v1/incidents/%ff%fe", hdrs, NULL);
     CHECK_INT(r->status, 400);
     CHECK(strstr(r->body, "not valid UTF-8") != NULL);
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
+static void query_params_a_route_does_not_take_are_refused(void)
+{
+    LEAK_START();
+    struct ks_http *h = start(0, 0);
+    const char *const hdrs[] = {"Authorization: Bearer tv", NULL};
+    /* a misspelt filter is named with those the route takes, not dropped */
+    struct res *r = req(ks_http_port(h), "GET", "/v1/incidents?status=open&staus=open", hdrs,
+                        NULL);
+    CHECK_INT(r->status, 400);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"invalid\",\"message\":\"query \\\"staus\\\" is "
+                       "not known (status, x, flag)\"}}\n");
+    free(r);
+    r = req(ks_http_port(h), "GET", "/v1/incidents/3?x=1", hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "query \\\"x\\\" is not known (status)") != NULL);
+    free(r);
+    /* a route that takes none says so; a name is not a prefix of another */
+    r = req(ks_http_port(h), "GET", "/v1/incidents?stat=1", hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    free(r);
+    const char *const resp_hdrs[] = {"Authorization: Bearer tr", NULL};
+    r = req(ks_http_port(h), "POST", "/v1/incidents/3/steps/s?note=x", resp_hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "query \\\"note\\\" is not known (none)") != NULL);
+    free(r);
+    /* after the token: a caller without one learns nothing of the route */
+    r = req(ks_http_port(h), "GET", "/v1/incidents?staus=open", NULL, NULL);
+    CHECK_INT(r->status, 401);
+    free(r);
+    /* a route that takes any */
+    r = req(ks_http_port(h), "GET", "/healthz?probe=1", NULL, NULL);
+    CHECK_INT(r->status, 200);
     free(r);
     ks_http_stop(h);
     LEAK_END();
@@ -956,7 +993,7 @@ static void stop_finishes_a_slow_request_in_progress(void)
 static void start_refuses_bad_patterns_and_busy_ports(void)
 {
     LEAK_START();
-    struct ks_http_route bad[] = {{"GET", "/v1/{}", echo, NULL, KS_ROLE_NONE, 0, NULL, 0}};
+    struct ks_http_route bad[] = {{"GET", "/v1/{}", echo, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL}};
     struct ks_http_opts o = {0};
     o.routes = bad;
     o.nroutes = 1;
@@ -1029,6 +1066,7 @@ static void run_all(void)
 {
     RUN(routes_match_literal_and_param_segments);
     RUN(query_params_are_decoded_and_headers_case_insensitive);
+    RUN(query_params_a_route_does_not_take_are_refused);
     RUN(unknown_path_is_404_in_json);
     RUN(wrong_method_is_405_with_allow);
     RUN(unrouted_status_answers_everything_else);
