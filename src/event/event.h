@@ -206,6 +206,20 @@ static inline void ks_line_unpack(const struct ks_line *l, struct ks_event *ev)
 }
 
 struct ks_decoder;
+/*
+ * A JSON array of events (or one event object) as NDJSON lines appended to
+ * out, one per element, each of the element's own bytes (JSON whitespace line
+ * breaks made spaces; a raw line break inside a string, invalid JSON, made a
+ * control character so that the line is still rejected): an element that is
+ * no valid event (a duplicate key, a number out of range, invalid UTF-8) is
+ * then rejected and kept like a bad NDJSON line while the others are applied
+ * (SPEC 1). Only a broken array (not closed, an element missing, text after
+ * it) or a body that is neither an array nor an object is refused: -1 with
+ * the reason ("body: ...") in why. Returns 0 otherwise.
+ */
+int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char *why,
+                         size_t cap);
+
 struct ks_decoder *ks_decoder_new(void);
 void ks_decoder_free(struct ks_decoder *d);
 

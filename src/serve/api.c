@@ -67,119 +67,6 @@ static void get_readyz(const struct ks_http_req *req, struct ks_http_resp *resp,
 
 /* ---- events --------------------------------------------------------------------- */
 
-/* Appends one element's text as one NDJSON line: JSON whitespace line
- * breaks become spaces; a raw line break inside a string (invalid JSON)
- * becomes a control character, so that the line is still rejected. */
-static void put_element(struct ks_buf *out, const char *p, size_t n)
-{
-    while (n && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
-        p++, n--;
-    }
-    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n')) {
-        n--;
-    }
-    int in_str = 0, esc = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (in_str) {
-            if (esc) {
-                esc = 0;
-            } else if (c == '\\') {
-                esc = 1;
-            } else if (c == '"') {
-                in_str = 0;
-            }
-            if (c == '\n' || c == '\r') {
-                c = '\x01';
-            }
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '\n' || c == '\r') {
-            c = ' ';
-        }
-        ks_buf_putc(out, c);
-    }
-    ks_buf_putc(out, '\n');
-}
-
-/*
- * A JSON array of events (or one event object) as NDJSON lines, one per
- * element, each element's own bytes: an element that is not a valid event
- * (a duplicate key, a number out of range, invalid UTF-8) is rejected and
- * kept as a dead letter like a bad NDJSON line, and the others are applied
- * (SPEC 1: a rejected line never stops the rest of the input). Only a body
- * whose array itself is broken (unterminated, an empty element, text after
- * it) is refused whole. Returns 0, or -1 with the reason in why.
- */
-static int array_to_lines(const char *body, size_t len, struct ks_buf *out, char *why,
-                          size_t cap)
-{
-    size_t i = 0;
-    while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n')) {
-        i++;
-    }
-    if (i < len && body[i] == '{') {
-        put_element(out, body + i, len - i);
-        return 0;
-    }
-    if (i >= len || body[i] != '[') {
-        snprintf(why, cap, "body: must be a JSON array of events (or one event object)");
-        return -1;
-    }
-    size_t start = ++i;
-    int depth = 0, in_str = 0, esc = 0, elements = 0;
-    for (; i < len; i++) {
-        char c = body[i];
-        if (in_str) {
-            if (esc) {
-                esc = 0;
-            } else if (c == '\\') {
-                esc = 1;
-            } else if (c == '"') {
-                in_str = 0;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            depth++;
-        } else if ((c == '}' || c == ']') && depth > 0) {
-            depth--;
-        } else if (depth == 0 && (c == ',' || c == ']')) {
-            size_t k = start;
-            while (k < i && (body[k] == ' ' || body[k] == '\t' || body[k] == '\r' ||
-                             body[k] == '\n')) {
-                k++;
-            }
-            if (k == i && (c == ',' || elements > 0)) {
-                snprintf(why, cap, "body: invalid JSON at byte %zu: an array element is missing",
-                         i + 1);
-                return -1;
-            }
-            if (k < i) {
-                put_element(out, body + start, i - start);
-                elements++;
-            }
-            start = i + 1;
-            if (c == ']') {
-                break;
-            }
-        }
-    }
-    if (i >= len) {
-        snprintf(why, cap, "body: invalid JSON at byte %zu: the array is not closed", len);
-        return -1;
-    }
-    for (i++; i < len; i++) {
-        if (body[i] != ' ' && body[i] != '\t' && body[i] != '\r' && body[i] != '\n') {
-            snprintf(why, cap, "body: invalid JSON at byte %zu: text after the array", i + 1);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
     const char *body = req->body;
@@ -191,7 +78,7 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
     struct ks_buf lines = {0};
     if (strcmp(req->content_type, "application/json") == 0) {
         char why[300];
-        if (array_to_lines(body, len, &lines, why, sizeof(why)) != 0) {
+        if (ks_event_array_lines(body, len, &lines, why, sizeof(why)) != 0) {
             ks_buf_fini(&lines); /* the elements before the fault */
             ks_http_error(resp, 400, "bad_json", "%s", why);
             return;

@@ -1,0 +1,117 @@
+/*
+ * array.c - a JSON array of events (POST /v1/events as application/json)
+ * split into NDJSON lines, one per element, each of the element's own bytes,
+ * without parsing the elements: each is then decoded as any line is.
+ * tests/fuzz/fuzz_array.c checks it against jansson.
+ */
+#include "event.h"
+
+#include <stdio.h>
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Appends one element's text as one NDJSON line: JSON whitespace line
+ * breaks become spaces; a raw line break inside a string (invalid JSON)
+ * becomes a control character, so that the line is still rejected. */
+static void put_element(struct ks_buf *out, const char *p, size_t n)
+{
+    while (n && is_ws(*p)) {
+        p++, n--;
+    }
+    while (n && is_ws(p[n - 1])) {
+        n--;
+    }
+    int in_str = 0, esc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (esc) {
+                esc = 0;
+            } else if (c == '\\') {
+                esc = 1;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+            if (c == '\n' || c == '\r') {
+                c = '\x01';
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '\n' || c == '\r') {
+            c = ' ';
+        }
+        ks_buf_putc(out, c);
+    }
+    ks_buf_putc(out, '\n');
+}
+
+int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char *why,
+                         size_t cap)
+{
+    size_t i = 0;
+    while (i < len && is_ws(body[i])) {
+        i++;
+    }
+    if (i < len && body[i] == '{') {
+        put_element(out, body + i, len - i);
+        return 0;
+    }
+    if (i >= len || body[i] != '[') {
+        snprintf(why, cap, "body: must be a JSON array of events (or one event object)");
+        return -1;
+    }
+    size_t start = ++i;
+    int depth = 0, in_str = 0, esc = 0, elements = 0;
+    for (; i < len; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (esc) {
+                esc = 0;
+            } else if (c == '\\') {
+                esc = 1;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        } else if (depth == 0 && (c == ',' || c == ']')) {
+            size_t k = start;
+            while (k < i && is_ws(body[k])) {
+                k++;
+            }
+            if (k == i && (c == ',' || elements > 0)) {
+                snprintf(why, cap, "body: invalid JSON at byte %zu: an array element is missing",
+                         i + 1);
+                return -1;
+            }
+            if (k < i) {
+                put_element(out, body + start, i - start);
+                elements++;
+            }
+            start = i + 1;
+            if (c == ']') {
+                break;
+            }
+        }
+    }
+    if (i >= len) {
+        snprintf(why, cap, "body: invalid JSON at byte %zu: the array is not closed", len);
+        return -1;
+    }
+    for (i++; i < len; i++) {
+        if (!is_ws(body[i])) {
+            snprintf(why, cap, "body: invalid JSON at byte %zu: text after the array", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
