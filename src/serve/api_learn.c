@@ -148,6 +148,13 @@ void ks_api_get_report(const struct ks_http_req *req, struct ks_http_resp *resp,
                       "query \"by\": unknown '%s' (use type, severity, channel or week)", o.by);
         return;
     }
+    if (o.since != KS_TIME_NONE && o.until != KS_TIME_NONE && o.since >= o.until) {
+        ks_http_error(resp, 400, "invalid",
+                      "query \"since\": '%s' is not before \"until\" '%s': no instant is in that "
+                      "window",
+                      ks_http_query(req, "since"), ks_http_query(req, "until"));
+        return;
+    }
     int md = query_markdown(req, resp);
     struct ks_review_set *set = md >= 0 ? load(req, resp, ctx) : NULL;
     if (!set) {

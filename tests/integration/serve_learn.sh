@@ -100,6 +100,7 @@ check report_by_week_same_as_cli same '/v1/report?by=week' report --by week --js
 # A query parameter the route does not know is refused, naming those it knows.
 check report_unknown_query_400 status_is 400 GET '/v1/report?sinse=2026-11-22T00:00:00Z' "$VIEW"
 check report_unknown_query_named grep -q 'query \\"sinse\\" is not known (since, until, by, format, now)' "$T/body"
+check report_empty_window_400 status_is 400 GET '/v1/report?since=2026-12-01T00:00:00Z&until=2026-11-01T00:00:00Z' "$VIEW"
 check review_unknown_query_400 status_is 400 GET '/v1/reviews/1?fromat=markdown' "$VIEW"
 check items_unknown_query_400 status_is 400 GET '/v1/review-items?owner=bob&opne=true' "$VIEW"
 check cost_unknown_query_400 status_is 400 GET '/v1/incidents/1/cost?part=brand' "$VIEW"
