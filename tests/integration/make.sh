@@ -14,7 +14,7 @@ check fuzz_makes_its_corpus_directory makes_corpus_dir
 # FUZZ_SECONDS each; FUZZ=NAME one.
 every_target() {
     dry fuzz FUZZ_SECONDS=1 |
-        grep -qF 'for n in alertmanager checkpoint command config decode feed pagerduty review template; do'
+        grep -qF 'for n in alertmanager array checkpoint command config decode feed pagerduty review template; do'
 }
 check fuzz_runs_every_target every_target
 one_target() {
