@@ -13,6 +13,29 @@ static int is_ws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* Where a scan of JSON text stands: inside a string, after a backslash. */
+struct scan {
+    int in_str, esc;
+};
+
+/* Takes the next byte c: 1 when it belongs to a string (its quotes
+ * included), 0 when it is structure or white space. */
+static int in_string(struct scan *s, char c)
+{
+    if (!s->in_str) {
+        s->in_str = c == '"';
+        return s->in_str;
+    }
+    if (s->esc) {
+        s->esc = 0;
+    } else if (c == '\\') {
+        s->esc = 1;
+    } else if (c == '"') {
+        s->in_str = 0;
+    }
+    return 1;
+}
+
 /* Appends one element's text as one NDJSON line: JSON whitespace line
  * breaks become spaces; a raw line break inside a string (invalid JSON)
  * becomes a control character, so that the line is still rejected. */
@@ -24,24 +47,13 @@ static void put_element(struct ks_buf *out, const char *p, size_t n)
     while (n && is_ws(p[n - 1])) {
         n--;
     }
-    int in_str = 0, esc = 0;
+    struct scan sc = {0, 0};
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        if (in_str) {
-            if (esc) {
-                esc = 0;
-            } else if (c == '\\') {
-                esc = 1;
-            } else if (c == '"') {
-                in_str = 0;
-            }
-            if (c == '\n' || c == '\r') {
-                c = '\x01';
-            }
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '\n' || c == '\r') {
-            c = ' ';
+        if (c == '\n' || c == '\r') {
+            c = in_string(&sc, c) ? '\x01' : ' ';
+        } else {
+            in_string(&sc, c);
         }
         ks_buf_putc(out, c);
     }
@@ -64,21 +76,12 @@ int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char 
         return -1;
     }
     size_t start = ++i;
-    int depth = 0, in_str = 0, esc = 0, elements = 0;
+    int depth = 0, elements = 0;
+    struct scan sc = {0, 0};
     for (; i < len; i++) {
         char c = body[i];
-        if (in_str) {
-            if (esc) {
-                esc = 0;
-            } else if (c == '\\') {
-                esc = 1;
-            } else if (c == '"') {
-                in_str = 0;
-            }
+        if (in_string(&sc, c)) {
             continue;
-        }
-        if (c == '"') {
-            in_str = 1;
         } else if (c == '{' || c == '[') {
             depth++;
         } else if ((c == '}' || c == ']') && depth > 0) {
