@@ -632,15 +632,57 @@ static ks_time idle_gap(const struct ks_live *l)
     return by_size > l->o.checkpoint_idle ? by_size : l->o.checkpoint_idle;
 }
 
+/* The writer's chores, each when it is due, one per pass: open updates
+ * closed after a quiet spell of events, the state saved after a quiet spell
+ * of changes, the lock checked, the wall clock's tick. Reads are jobs too, so
+ * a pass runs at least every tick even while requests keep coming (a
+ * dashboard polling faster than the tick would otherwise hold all of them
+ * off). */
+static void chores(struct ks_live *l, ks_time tick)
+{
+    ks_time now = ks_time_now();
+    l->last_chores = now;
+    if (l->open_updates && now - l->last_events >= l->o.update_idle) {
+        /* A quiet spell after events: their open updates close, as at the
+         * end of a file (journaled, so a restart closes them the same). */
+        struct job end = {.kind = JOB_COMMAND, .body = END_INPUT,
+                          .len = sizeof(END_INPUT) - 1, .actor = "kintsugi"};
+        struct ks_buf out = {0};
+        end.out = &out;
+        run_batch(l, &end, 1);
+        ks_buf_fini(&out);
+    } else if (l->unsaved && l->o.checkpoint_idle > 0 &&
+               now - l->last_change >= l->o.checkpoint_idle &&
+               now - l->last_checkpoint >= idle_gap(l)) {
+        /* A quiet spell after changes: the state is saved, nothing else
+         * is written (no journal entry). */
+        run_batch_save(l, NULL, 0, 1);
+    } else if (l->reconnects && l->o.lock_check > 0 &&
+               now - l->lock_checked >= l->o.lock_check) {
+        check_lock(l);
+    } else if (!l->o.clock_event && now > ks_engine_clock(l->a.eng) &&
+               now - l->last_events >= tick) {
+        /* A tick: the wall clock moves the engine on, firing what is due
+         * (journaled as a clock entry, so a restart fires it the same).
+         * Events move it themselves while they keep coming. */
+        struct job t = {.kind = JOB_COMMAND, .body = "{\"op\":\"clock\"}", .len = 14,
+                        .actor = "clock"};
+        struct ks_buf out = {0};
+        t.out = &out;
+        run_batch(l, &t, 1);
+        ks_buf_fini(&out);
+    }
+}
+
 static void *writer(void *arg)
 {
     struct ks_live *l = arg;
+    ks_time tick = l->o.tick > 0 ? l->o.tick : 250;
     pthread_mutex_lock(&l->mu);
     for (;;) {
         while (!l->head && !l->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ks_time tick = l->o.tick > 0 ? l->o.tick : 250;
             ts.tv_nsec += (long)(tick % 1000) * 1000000L;
             ts.tv_sec += (time_t)(tick / 1000) + ts.tv_nsec / 1000000000L;
             ts.tv_nsec %= 1000000000L;
@@ -653,7 +695,8 @@ static void *writer(void *arg)
         l->tail = &l->head;
         int stopping = l->stopping;
         pthread_mutex_unlock(&l->mu);
-        if (__atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
+        int broken = __atomic_load_n(&l->broken, __ATOMIC_ACQUIRE);
+        if (broken) {
             for (struct job *jb = jobs; jb; jb = jb->next) {
                 jb->failed = 1;
                 pthread_mutex_lock(&l->mu);
@@ -662,33 +705,6 @@ static void *writer(void *arg)
             }
         } else if (jobs) {
             run_batch(l, jobs, 1);
-        } else if (l->open_updates && ks_time_now() - l->last_events >= l->o.update_idle) {
-            /* A quiet spell after events: their open updates close, as at the
-             * end of a file (journaled, so a restart closes them the same). */
-            struct job end = {.kind = JOB_COMMAND, .body = END_INPUT,
-                              .len = sizeof(END_INPUT) - 1, .actor = "kintsugi"};
-            struct ks_buf out = {0};
-            end.out = &out;
-            run_batch(l, &end, 1);
-            ks_buf_fini(&out);
-        } else if (l->unsaved && l->o.checkpoint_idle > 0 &&
-                   ks_time_now() - l->last_change >= l->o.checkpoint_idle &&
-                   ks_time_now() - l->last_checkpoint >= idle_gap(l)) {
-            /* A quiet spell after changes: the state is saved, nothing else
-             * is written (no journal entry). */
-            run_batch_save(l, NULL, 0, 1);
-        } else if (l->reconnects && l->o.lock_check > 0 &&
-                   ks_time_now() - l->lock_checked >= l->o.lock_check) {
-            check_lock(l);
-        } else if (!l->o.clock_event && ks_time_now() > ks_engine_clock(l->a.eng)) {
-            /* A tick: the wall clock moves the engine on, firing what is due
-             * (journaled as a clock entry, so a restart fires it the same). */
-            struct job tick = {.kind = JOB_COMMAND, .body = "{\"op\":\"clock\"}", .len = 14,
-                               .actor = "clock"};
-            struct ks_buf out = {0};
-            tick.out = &out;
-            run_batch(l, &tick, 1);
-            ks_buf_fini(&out);
         }
         pthread_mutex_lock(&l->mu);
         for (struct job *jb = jobs; jb; jb = jb->next) {
@@ -699,6 +715,11 @@ static void *writer(void *arg)
         }
         if (stopping && !l->head) {
             break;
+        }
+        if (!broken && !stopping && (!jobs || ks_time_now() - l->last_chores >= tick)) {
+            pthread_mutex_unlock(&l->mu);
+            chores(l, tick);
+            pthread_mutex_lock(&l->mu);
         }
         if (l->reconnects && !l->stopping && __atomic_load_n(&l->broken, __ATOMIC_ACQUIRE)) {
             pthread_mutex_unlock(&l->mu);

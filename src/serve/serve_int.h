@@ -33,9 +33,10 @@ struct ks_live {
     ks_time last_checkpoint;
     /* Changes committed since the last saved state (not a bare clock tick),
      * and the wall clock of the last of them: a quiet spell saves them
-     * (live.c, IDLE_SAVE). */
+     * (live.c, chores). */
     int unsaved;
     ks_time last_change;
+    ks_time last_chores; /* writer thread: the last pass of its chores (live.c) */
     struct ks_live_stats st; /* counters: atomics */
     uint64_t by_type[KS_METRICS_TYPES][3]; /* accepted, duplicate, rejected: atomics */
     pthread_key_t reader_key;

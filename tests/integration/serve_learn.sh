@@ -26,6 +26,11 @@ status_is 200 POST /v1/incidents/1/ack "$ALICE" '{}'
 status_is 202 POST '/v1/events?end=true' "$ALICE" '{"type":"tick","ts":"2026-11-22T12:05:00Z"}' application/x-ndjson
 status_is 200 POST /v1/incidents/1/status "$ALICE" '{"status":"resolved"}'
 check incident_resolved [ "$(get /v1/incidents/1 | jq -r .status)" = resolved ]
+# Reviews, the report and costs are judged at the saved state's clock (docs/API.md):
+# the server saves a second after the last change, and the documents below are
+# compared once it has (before, "now" is that of the state saved at start).
+saved_clock() { [ "$(get /v1/report | jq -r .now)" = 2026-11-22T12:05:00.000Z ]; }
+check state_saved_after_a_quiet_second until_ok 10 saved_clock
 
 # ---- reading: the CLI's documents ------------------------------------------------------
 check review_draft_same_as_cli same /v1/reviews/1 review show 1 --json

@@ -335,6 +335,21 @@ check quiet_guard_status_is_the_servers until_ok 5 quiet_guard
 check quiet_reconcile_is_the_servers bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $QTOK' '$URL/v1/reconcile')\" = \"\$($K reconcile --json --db $QDB)\" ]"
 stop "$PID"
 
+# ---- requests never hold the saving off: a dashboard polling faster than the ----------
+# writer's tick (250 ms), the state is still saved a second after the last change
+BDB=$T/busy.db
+"$K" token create --name ops --role admin --db "$BDB" >"$T/busy.tok" 2>/dev/null
+BTOK=$(cat "$T/busy.tok")
+check busy_server_starts start busy "$BDB" --clock event
+check busy_events_taken status_is 202 POST /v1/events "$BTOK" "$(cat "$SC/zero_spike_p1/events.ndjson")" application/x-ndjson
+(while :; do curl -s -o /dev/null -H "Authorization: Bearer $BTOK" "$URL/v1/guard"; sleep 0.02; done) &
+POLLER=$!
+PIDS+=("$POLLER")
+busy_saved() { "$K" guard status --json --db "$BDB" | jq -e '[.channels[] | select(.paused)] | length > 0'; }
+check busy_state_saved_while_polled until_ok 10 busy_saved
+kill "$POLLER"
+stop "$PID"
+
 # ---- the name others see: --advertise, or the machine's name for a wildcard host ----
 ADB=$T/adv.db
 check advertise_not_a_url exit_is 2 "$K" serve --advertise kintsugi-1:8080 --db "$ADB"
