@@ -570,17 +570,25 @@
   var REMEDIES = ['refund', 'store_credit', 'replacement', 'expedited_shipping', 'discount_code', 'cancel_with_refund'];
   function remediesHtml(inc, list) {
     var rows = list.map(function (r) {
-      var rv = r.review;
+      /* a remedy never given (superseded, declined) has no review to do */
+      var given = r.status !== 'superseded' && r.status !== 'declined';
+      var rv = given ? r.review : null;
       return '<tr data-id="' + r.id + '"><td>' + r.id + '</td><td data-field="order">' + esc(r.order) + '</td><td data-field="kind">' +
         esc(r.kind.replace(/_/g, ' ')) + '</td><td class="num" data-field="amount">' +
         (r.amount === null ? '<span class="muted">whole order</span>' : money(r.amount) + ' ' + esc(r.currency)) + '</td><td>' +
         statusChip(r.status, 'status') + '</td><td data-field="accountable">' +
-        (r.accountable ? '<b>' + esc(r.accountable) + '</b>' : '<span class="muted">nobody yet: waiting for approval</span>') +
+        (r.accountable ? '<b>' + esc(r.accountable) + '</b>'
+          : r.declined ? '<span class="muted">' + (r.declined.by === r.requested_by ? 'withdrawn' : 'declined') + ' by ' + esc(r.declined.by) +
+            ': “' + esc(r.declined.why) + '”</span>'
+          : r.status === 'superseded' ? '<span class="muted">nobody: the order was cancelled with a full refund</span>'
+          : '<span class="muted">nobody yet: waiting for approval</span>') +
         '</td><td>' + esc(r.requested_by) + ' ' + when(r.requested_at) + (r.note ? '<br><span class="muted">“' + esc(r.note) + '”</span>' : '') +
         '</td><td>' + (r.complex ? '<span class="chip warn">complex</span> ' + esc(r.complex) + (rv ? '<br>review ' + esc(rv.status) +
           (rv.status === 'done' ? ' by ' + esc(rv.by) : ', due ' + when(rv.due)) + (rv.missed ? ' <span class="chip bad">⚠ missed</span>' : '') : '')
           : '<span class="muted">-</span>') + '</td><td>' +
-        (can('responder') && r.status === 'pending' ? '<button type="button" data-act="remedy-approve" data-id="' + r.id + '">Approve #' + r.id + '</button>' : '') +
+        (can('responder') && r.status === 'pending' ? '<button type="button" data-act="remedy-approve" data-id="' + r.id + '">Approve #' + r.id + '</button>' +
+          '<form class="row" data-form="remedy-decline" data-id="' + r.id + '"><input name="why" autocomplete="off" placeholder="why not" aria-label="Why decline remedy ' + r.id + '">' +
+          '<button type="submit" class="ghost" data-act="remedy-decline">Decline #' + r.id + '</button></form>' : '') +
         (can('responder') && rv && rv.status !== 'done' ? '<button type="button" class="ghost" data-act="remedy-review" data-id="' + r.id + '">Review #' + r.id + '</button>' : '') +
         '</td></tr>';
     }).join('');
@@ -1146,6 +1154,13 @@
         clear('order'); clear('amount'); clear('note');
         return 'Remedy ' + r.id + ' ' + (r.status === 'granted' ? 'granted; accountable: ' + r.accountable
           : 'waits for approval by someone whose limit covers it');
+      });
+    } else if (kind === 'remedy-decline') {
+      var why = f.querySelector('[name=why]').value.trim();
+      if (!why) { toast('Say why it is declined (the customer team tells the customer)', true); return; }
+      act(btn, 'POST', '/v1/remedies/' + id + '/decline', { note: why }, function (d) {
+        var r = d.remedy || {};
+        return 'Remedy ' + id + ' ' + (r.requested_by === S.who.name ? 'withdrawn' : 'declined') + ': not given';
       });
     } else if (kind === 'step') {
       var step = f.getAttribute('data-step'), how = btn && btn.value === 'skip' ? 'skip' : 'done';

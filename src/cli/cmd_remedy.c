@@ -1,5 +1,5 @@
 /*
- * cmd_remedy.c - `kintsugi remedy offer|grant|approve|review|list` and
+ * cmd_remedy.c - `kintsugi remedy offer|grant|approve|decline|review|list` and
  * `kintsugi promise`: the service-recovery policy (docs/REMEDIES.md).
  * Reading commands read the store; writing ones change the store and the
  * incident's timeline in one transaction (src/remedy/).
@@ -22,9 +22,9 @@ static struct ks_opt opts[] = {
                 "          discount_code, cancel_with_refund)", 0, NULL},
     {"amount", 1, "grant: its amount in the configuration's currency, > 0, two decimals at most\n"
                   "          (none: the order's value)", 0, NULL},
-    {"by", 1, "grant, approve, review: the person accountable (a person of the configuration)", 0,
-     NULL},
-    {"note", 1, "grant, review: a note kept with it", 0, NULL},
+    {"by", 1, "grant, approve, decline, review: the person accountable (a person of the\n"
+              "          configuration)", 0, NULL},
+    {"note", 1, "grant, review: a note kept with it; decline: why (required)", 0, NULL},
     {"escalate", 0, "grant: a complex case, for a specialist review within 24 h", 0, NULL},
     {"incident", 1, "list: only this incident's remedies", 0, NULL},
     {"at", 1, "when it was done (RFC 3339; default: the engine clock, the last event time)", 0,
@@ -33,14 +33,17 @@ static struct ks_opt opts[] = {
 static const struct ks_cmd_spec spec = {
     "kintsugi remedy offer INCIDENT --order ID [--json] |\n"
     "       grant INCIDENT --order ID --kind K [--amount X] --by NAME [--note T] [--escalate] |\n"
-    "       approve REMEDY --by NAME | review REMEDY --by NAME [--note T] |\n"
+    "       approve REMEDY --by NAME | decline REMEDY --by NAME --note WHY |\n"
+    "       review REMEDY --by NAME [--note T] |\n"
     "       list [--incident N] [--json]   [--db F] [--config F]",
     "Make it right: what a customer whose order an incident touched may be given, granted\n"
     "by a named person within the limits of their role.",
     "The policy is roles.NAME.remedies in kintsugi.yaml: per remedy an amount (granted at\n"
     "once up to it), true (any amount) or false (not allowed); \"*\" for the rest. `grant`\n"
     "within the person's limit grants at once; above it the remedy is pending until\n"
-    "`approve` by someone whose limit covers it; a role without the right is refused.\n"
+    "`approve` by someone whose limit covers it, or `decline` (never given, with why) by\n"
+    "such a person or by the one who proposed it (withdrawn); a role without the right is\n"
+    "refused.\n"
     "`offer` lists the choices the customer may be given, their own choices first. A\n"
     "complex case (--escalate, above the limit, or a second remedy for the order) gets a\n"
     "specialist review due within 24 h (`review`); a missed one is an sla entry on the\n"
@@ -52,6 +55,7 @@ static const struct ks_cmd_spec spec = {
     "  kintsugi remedy grant 3 --order o-1017 --kind refund --amount 30 --by carol\n"
     "  kintsugi remedy grant 3 --order o-1017 --kind cancel_with_refund --by carol\n"
     "  kintsugi remedy approve 2 --by bob\n"
+    "  kintsugi remedy decline 4 --by bob --note 'replacement shipped already'\n"
     "  kintsugi remedy review 2 --by dana --note 'right call'\n"
     "  kintsugi remedy list --incident 3 --json\n"
     "  kintsugi promise --markdown > promise.md\n\n"
@@ -59,7 +63,7 @@ static const struct ks_cmd_spec spec = {
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct write_ctx {
-    int verb; /* 1 grant, 2 approve, 3 review */
+    int verb; /* 1 grant, 2 approve, 3 review, 5 decline */
     struct ks_remedy_req rq;
     int64_t id;
     ks_time at;
@@ -77,6 +81,10 @@ static enum ks_rc write_remedy(struct ks_shell *a, void *ctx, struct ks_err *err
     if (c->verb == 2) {
         return ks_remedy_approve(a->store, a->eng, &a->cfg, c->id, c->rq.by, c->at, 0, &c->out,
                                  err);
+    }
+    if (c->verb == 5) {
+        return ks_remedy_decline(a->store, a->eng, &a->cfg, c->id, c->rq.by, c->rq.note, c->at,
+                                 0, &c->out, err);
     }
     return ks_remedy_review(a->store, a->eng, &a->cfg, c->id, c->rq.by, c->rq.note, c->at, 0,
                             &c->out, err);
@@ -103,12 +111,18 @@ static void print_remedy(json_t *o)
 {
     char amount[64];
     amount_text(o, amount, sizeof(amount));
-    json_t *rv = json_object_get(o, "review");
+    const char *status = str(o, "status");
+    json_t *declined = json_object_get(o, "declined");
+    /* a remedy never given (superseded, declined) has no review to do */
+    json_t *rv = strcmp(status, "superseded") && !json_is_object(declined)
+                     ? json_object_get(o, "review")
+                     : NULL;
     printf("%-4lld %-4lld %-12s %-19s %-18s %-8s %-10s %s%s%s\n",
            (long long)json_integer_value(json_object_get(o, "id")),
            (long long)json_integer_value(json_object_get(o, "incident")), str(o, "order"),
-           str(o, "kind"), amount, str(o, "status"),
+           str(o, "kind"), amount, status,
            json_is_string(json_object_get(o, "accountable")) ? str(o, "accountable")
+           : json_is_object(declined)                        ? str(declined, "by")
                                                              : str(o, "requested_by"),
            json_is_object(rv) ? "review " : "", json_is_object(rv) ? str(rv, "status") : "",
            json_is_true(json_object_get(rv, "missed")) ? " (missed)" : "");
@@ -201,7 +215,15 @@ static int check_write(int verb, const char *by, struct write_ctx *c)
 {
     if (!by || !*by) {
         ks_cli_error("'remedy %s' needs --by NAME: a person is accountable for every remedy",
-                     verb == 1 ? "grant" : verb == 2 ? "approve" : "review");
+                     verb == 1   ? "grant"
+                     : verb == 2 ? "approve"
+                     : verb == 5 ? "decline"
+                                 : "review");
+        return KS_EXIT_USAGE;
+    }
+    if (verb == 5 && (!c->rq.note || !*c->rq.note)) {
+        ks_cli_error("'remedy decline' needs --note WHY: a decline says why (the customer team "
+                     "tells the customer)");
         return KS_EXIT_USAGE;
     }
     if (ks_cli_at(ks_cli_opt(&spec, "at")->value, &c->at) != 0) {
@@ -282,23 +304,29 @@ static int run_write(int verb, const char *config, const char *db, struct write_
             json_t *rv = json_object_get(o, "review");
             if (verb == 3) {
                 printf("remedy %lld: specialist review done by %s\n", (long long)c->id, c->rq.by);
+            } else if (verb == 5) {
+                printf("remedy %lld: %s of %s for order %s %s by %s: not given\n",
+                       (long long)c->id, str(o, "kind"), amount, str(o, "order"),
+                       strcmp(str(o, "requested_by"), c->rq.by) ? "declined" : "withdrawn",
+                       c->rq.by);
             } else if (!strcmp(status, "granted")) {
                 printf("remedy %lld: %s of %s for order %s granted; accountable: %s\n",
                        (long long)json_integer_value(json_object_get(o, "id")), str(o, "kind"),
                        amount, str(o, "order"), str(o, "accountable"));
             } else {
+                long long rid = (long long)json_integer_value(json_object_get(o, "id"));
                 printf("remedy %lld: %s of %s for order %s is pending: above the limit of %s; "
                        "someone whose limit covers it approves it (kintsugi remedy approve %lld "
-                       "--by NAME)\n",
-                       (long long)json_integer_value(json_object_get(o, "id")), str(o, "kind"),
-                       amount, str(o, "order"), str(o, "requested_by"),
-                       (long long)json_integer_value(json_object_get(o, "id")));
+                       "--by NAME) or declines it (kintsugi remedy decline %lld --by NAME --note "
+                       "WHY)\n",
+                       rid, str(o, "kind"), amount, str(o, "order"), str(o, "requested_by"), rid,
+                       rid);
             }
-            if (verb != 3 && json_is_object(rv)) {
+            if (verb != 3 && verb != 5 && json_is_object(rv)) {
                 printf("complex case (%s): specialist review due %s\n", str(o, "complex"),
                        str(rv, "due"));
             }
-            if (verb != 3 && !strcmp(status, "granted") &&
+            if (verb != 3 && verb != 5 && !strcmp(status, "granted") &&
                 !strcmp(str(o, "kind"), "cancel_with_refund")) {
                 print_superseded(&a, o);
             }
@@ -317,16 +345,16 @@ int ks_cmd_remedy(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
-    static const char *const verbs[] = {"offer", "grant", "approve", "review", "list"};
+    static const char *const verbs[] = {"offer", "grant", "approve", "review", "list", "decline"};
     int v = -1;
-    for (int i = 0; i < 5 && nargs > 0; i++) {
+    for (int i = 0; i < 6 && nargs > 0; i++) {
         if (!strcmp(args[0], verbs[i])) {
             v = i;
         }
     }
     if (v < 0 || nargs != (v == 4 ? 1 : 2)) {
         if (v < 0) {
-            ks_cli_error("remedy needs a verb: offer, grant, approve, review or list%s%s%s",
+            ks_cli_error("remedy needs a verb: offer, grant, approve, decline, review or list%s%s%s",
                          nargs ? " (not '" : "", nargs ? args[0] : "", nargs ? "')" : "");
         } else {
             ks_cli_error("wrong number of arguments for 'remedy %s'", verbs[v]);
@@ -345,7 +373,7 @@ int ks_cmd_remedy(int argc, char **argv)
     int json = ks_cli_opt(&spec, "json")->set;
     const char *order = ks_cli_opt(&spec, "order")->value;
     struct ks_err err = {0};
-    if (v >= 1 && v <= 3) {
+    if ((v >= 1 && v <= 3) || v == 5) {
         struct write_ctx c = {v, {0}, 0, KS_TIME_NONE, {0}};
         c.rq.incident = id;
         c.rq.order = order;

@@ -166,12 +166,12 @@ static void right_text(struct ks_buf *b, const char *role, enum ks_remedy_right 
 /* A remedy row with owned strings. */
 struct rem {
     struct ks_remedy_row r;
-    char *s[10];
+    char *s[12];
 };
 
 static void rem_fini(struct rem *m)
 {
-    for (size_t i = 0; i < 10; i++) {
+    for (size_t i = 0; i < 12; i++) {
         ks_free(m->s[i]);
     }
     memset(m, 0, sizeof(*m));
@@ -181,10 +181,11 @@ static void rem_copy(struct rem *m, const struct ks_remedy_row *r)
 {
     rem_fini(m);
     m->r = *r;
-    const char **f[10] = {&m->r.order_id, &m->r.kind,    &m->r.currency,    &m->r.status,
-                          &m->r.by,       &m->r.approved_by, &m->r.note,    &m->r.complex,
-                          &m->r.review_status, &m->r.reviewed_by};
-    for (size_t i = 0; i < 10; i++) {
+    const char **f[12] = {&m->r.order_id,      &m->r.kind,        &m->r.currency,
+                          &m->r.status,        &m->r.by,          &m->r.approved_by,
+                          &m->r.note,          &m->r.complex,     &m->r.review_status,
+                          &m->r.reviewed_by,   &m->r.declined_by, &m->r.declined_why};
+    for (size_t i = 0; i < 12; i++) {
         m->s[i] = *f[i] ? ks_strdup(*f[i]) : NULL;
         *f[i] = m->s[i];
     }
@@ -243,6 +244,19 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
     ks_json_time(j, r->requested_at);
     ks_json_key(j, "granted_at");
     ks_json_time(j, r->granted_at);
+    ks_json_key(j, "declined");
+    if (!strcmp(r->status, "declined")) {
+        ks_json_obj_begin(j);
+        ks_json_key(j, "by");
+        ks_json_str(j, r->declined_by);
+        ks_json_key(j, "at");
+        ks_json_time(j, r->declined_at);
+        ks_json_key(j, "why");
+        ks_json_str(j, r->declined_why);
+        ks_json_obj_end(j);
+    } else {
+        ks_json_null(j);
+    }
     ks_json_key(j, "note");
     ks_json_str(j, r->note);
     ks_json_key(j, "affected");
@@ -295,14 +309,23 @@ struct order_scan {
     int count, cancelled;
 };
 
+/* A remedy that waited for approval and never will be given: superseded by
+ * the order's cancellation with a full refund, or declined. */
+static int never_given(const struct ks_remedy_row *r)
+{
+    return !strcmp(r->status, "superseded") || !strcmp(r->status, "declined");
+}
+
 static int scan_order(void *ctx, const struct ks_remedy_row *r)
 {
     struct order_scan *o = ctx;
     if (strcmp(r->order_id, o->order) != 0 || (o->below && r->id >= o->below)) {
         return 0;
     }
+    /* one declined counts: a request after it is a second for the order (a
+     * complex case); a cancellation declined or superseded cancels nothing */
     o->count++;
-    o->cancelled |= !strcmp(r->kind, "cancel_with_refund") && strcmp(r->status, "superseded");
+    o->cancelled |= !strcmp(r->kind, "cancel_with_refund") && !never_given(r);
     return 0;
 }
 
@@ -487,6 +510,7 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
     r.review_due = why.len ? at + KS_REMEDY_REVIEW_DUE : KS_TIME_NONE;
     r.review_status = why.len ? "due" : NULL;
     r.reviewed_at = KS_TIME_NONE; /* not reviewed yet */
+    r.declined_at = KS_TIME_NONE;
     enum ks_rc rc = s->ops->put_remedy(s, &r, err);
     if (rc == KS_OK) {
         struct ks_buf t = {0};
@@ -522,6 +546,35 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
     return rc;
 }
 
+/* KS_ESTATE: "carol (agent, up to 50.00 USD) may not VERB remedy 3: refund of
+ * 120.00 USD" and tail. */
+static enum ks_rc beyond_limit(struct ks_err *err, const char *verb, const char *by,
+                               const char *role, enum ks_remedy_right right, double limit,
+                               const struct ks_remedy_row *r, const char *tail)
+{
+    struct ks_buf t = {0};
+    ks_buf_printf(&t, "%s ", by);
+    right_text(&t, role, right, limit, r->currency);
+    ks_buf_printf(&t, " may not %s remedy %lld: %s of ", verb, (long long)r->id, r->kind);
+    ks_remedy_money(&t, r->has_amount, r->amount, r->currency);
+    ks_buf_puts(&t, tail);
+    enum ks_rc rc = ks_err_set(err, KS_ESTATE, "%s", t.p);
+    ks_buf_fini(&t);
+    return rc;
+}
+
+/* The start of a decision's timeline entry: "Remedy 3 approved by bob
+ * (manager, any amount): refund of 120.00 USD for order o2, proposed by carol". */
+static void decided_text(struct ks_buf *t, const char *what, const char *by, const char *role,
+                         enum ks_remedy_right right, double limit, const struct ks_remedy_row *r)
+{
+    ks_buf_printf(t, "Remedy %lld %s by %s ", (long long)r->id, what, by);
+    right_text(t, role, right, limit, r->currency);
+    ks_buf_printf(t, ": %s of ", r->kind);
+    ks_remedy_money(t, r->has_amount, r->amount, r->currency);
+    ks_buf_printf(t, " for order %s, proposed by %s", r->order_id, r->by);
+}
+
 enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                              const struct ks_config *cfg, int64_t id, const char *by,
                              ks_time at, int reapply, struct ks_buf *out, struct ks_err *err)
@@ -543,6 +596,10 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
     }
     if (rc != KS_OK) {
         /* refused: the order was cancelled with a full refund */
+    } else if (!strcmp(m.r.status, "declined")) {
+        rc = ks_err_set(err, KS_ESTATE, "remedy %lld was declined by %s: %s", (long long)id,
+                        m.r.declined_by ? m.r.declined_by : "?",
+                        m.r.declined_why ? m.r.declined_why : "");
     } else if (strcmp(m.r.status, "pending") != 0 && !again) {
         rc = ks_err_set(err, KS_ESTATE, "remedy %lld is %s already (accountable: %s)",
                         (long long)id, m.r.status, m.r.approved_by ? m.r.approved_by : m.r.by);
@@ -558,13 +615,7 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                         "reviewer is a second pair of eyes, not the person who decides)",
                         by, (long long)id);
     } else if (!covers(right, limit, m.r.has_amount, m.r.amount)) {
-        struct ks_buf t = {0};
-        ks_buf_printf(&t, "%s ", by);
-        right_text(&t, role, right, limit, m.r.currency);
-        ks_buf_printf(&t, " may not approve remedy %lld: %s of ", (long long)id, m.r.kind);
-        ks_remedy_money(&t, m.r.has_amount, m.r.amount, m.r.currency);
-        rc = ks_err_set(err, KS_ESTATE, "%s", t.p);
-        ks_buf_fini(&t);
+        rc = beyond_limit(err, "approve", by, role, right, limit, &m.r, "");
     }
     if (rc == KS_OK) {
         if (at == KS_TIME_NONE) {
@@ -577,17 +628,85 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
     }
     if (rc == KS_OK) {
         struct ks_buf t = {0};
-        ks_buf_printf(&t, "Remedy %lld approved by %s ", (long long)id, by);
-        right_text(&t, role, right, limit, m.r.currency);
-        ks_buf_printf(&t, ": %s of ", m.r.kind);
-        ks_remedy_money(&t, m.r.has_amount, m.r.amount, m.r.currency);
-        ks_buf_printf(&t, " for order %s, proposed by %s; accountable: %s", m.r.order_id, m.r.by,
-                      by);
+        decided_text(&t, "approved", by, role, right, limit, &m.r);
+        ks_buf_printf(&t, "; accountable: %s", by);
         rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
         ks_buf_fini(&t);
     }
     if (rc == KS_OK && !strcmp(m.r.kind, "cancel_with_refund")) {
         rc = supersede(s, e, &m.r, by, at, reapply, err);
+    }
+    if (rc == KS_OK) {
+        row_out(out, &m.r);
+    }
+    rem_fini(&m);
+    return rc;
+}
+
+enum ks_rc ks_remedy_decline(struct ks_store *s, struct ks_engine *e,
+                             const struct ks_config *cfg, int64_t id, const char *by,
+                             const char *why, ks_time at, int reapply, struct ks_buf *out,
+                             struct ks_err *err)
+{
+    if (!why || !*why) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "note: a decline says why (the customer team tells the customer)");
+    }
+    struct rem m;
+    enum ks_rc rc = load(s, id, &m, err);
+    if (rc != KS_OK) {
+        rem_fini(&m);
+        return rc;
+    }
+    int again = reapply && !strcmp(m.r.status, "declined") && m.r.declined_by &&
+                !strcmp(m.r.declined_by, by);
+    int own = !strcmp(by, m.r.by); /* the person who proposed it withdraws it */
+    double limit;
+    const char *role;
+    enum ks_remedy_right right = ks_remedy_right_of(cfg, by, m.r.kind, &limit, &role);
+    if (!strcmp(m.r.status, "declined") && !again) {
+        rc = ks_err_set(err, KS_ESTATE, "remedy %lld was declined already by %s: %s",
+                        (long long)id, m.r.declined_by ? m.r.declined_by : "?",
+                        m.r.declined_why ? m.r.declined_why : "");
+    } else if (!strcmp(m.r.status, "superseded")) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "remedy %lld was superseded (order %s was cancelled with a full refund): "
+                        "it is not given already",
+                        (long long)id, m.r.order_id);
+    } else if (strcmp(m.r.status, "pending") != 0 && !again) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "remedy %lld is %s already (accountable: %s): only a remedy that waits "
+                        "for approval can be declined",
+                        (long long)id, m.r.status, m.r.approved_by ? m.r.approved_by : m.r.by);
+    } else if (!role) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "%s is not a person of the configuration: a decline needs a named person "
+                        "whose role's limit covers the remedy, or the one who proposed it "
+                        "(people: and roles: in kintsugi.yaml)",
+                        by);
+    } else if (!own && !covers(right, limit, m.r.has_amount, m.r.amount)) {
+        char tail[320];
+        snprintf(tail, sizeof(tail),
+                 " (who may approve it may decline it; %s, who proposed it, may withdraw it)",
+                 m.r.by);
+        rc = beyond_limit(err, "decline", by, role, right, limit, &m.r, tail);
+    }
+    if (rc == KS_OK) {
+        if (at == KS_TIME_NONE) {
+            at = ks_engine_clock(e);
+        }
+        m.r.status = "declined";
+        m.r.declined_by = by;
+        m.r.declined_at = at;
+        m.r.declined_why = why;
+        rc = s->ops->put_remedy(s, &m.r, err);
+    }
+    if (rc == KS_OK) {
+        struct ks_buf t = {0};
+        decided_text(&t, own ? "withdrawn" : "declined", by, role, right, limit, &m.r);
+        ks_buf_printf(&t, ", is not given: %s", why);
+        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
+        ks_buf_fini(&t);
     }
     if (rc == KS_OK) {
         row_out(out, &m.r);
@@ -620,6 +739,11 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
                         "remedy %lld was superseded (order %s was cancelled with a full refund): "
                         "it was not given, so there is no specialist review to do",
                         (long long)id, m.r.order_id);
+    } else if (!strcmp(m.r.status, "declined") && !again) {
+        rc = ks_err_set(err, KS_ESTATE,
+                        "remedy %lld was declined by %s: it was not given, so there is no "
+                        "specialist review to do",
+                        (long long)id, m.r.declined_by ? m.r.declined_by : "?");
     } else if (strcmp(m.r.review_status, "due") != 0 && !again) {
         rc = ks_err_set(err, KS_ESTATE, "remedy %lld was reviewed already by %s", (long long)id,
                         m.r.reviewed_by ? m.r.reviewed_by : "?");
@@ -673,8 +797,7 @@ static int scan_due(void *ctx, const struct ks_remedy_row *r)
 {
     struct due_scan *d = ctx;
     if (r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
-        strcmp(r->status, "superseded") != 0 &&
-        r->review_due != KS_TIME_NONE && r->review_due < d->clock) {
+        !never_given(r) && r->review_due != KS_TIME_NONE && r->review_due < d->clock) {
         KS_GROW(d->due, d->cap, d->n + 1);
         memset(&d->due[d->n], 0, sizeof(d->due[d->n]));
         rem_copy(&d->due[d->n++], r);
@@ -867,8 +990,7 @@ static void offer_entries(struct ks_json *j, const struct ks_config *cfg, const 
         ks_json_key(j, "given");
         ks_json_arr_begin(j);
         for (size_t k = 0; k < given->n; k++) {
-            if (!strcmp(given->rows[k].r.kind, kind) &&
-                strcmp(given->rows[k].r.status, "superseded") != 0) {
+            if (!strcmp(given->rows[k].r.kind, kind) && !never_given(&given->rows[k].r)) {
                 ks_json_int(j, given->rows[k].r.id);
             }
         }
@@ -942,8 +1064,8 @@ enum ks_rc ks_remedy_describe(struct ks_store *s, const struct ks_config *cfg, i
     for (size_t k = 0; k < given.n; k++) {
         const struct ks_remedy_row *r = &given.rows[k].r;
         int granted = !strcmp(r->status, "granted");
-        if (!strcmp(r->status, "superseded")) {
-            continue; /* never given: the order was cancelled with a full refund */
+        if (never_given(r)) {
+            continue; /* the order was cancelled with a full refund, or it was declined */
         }
         ks_buf_puts(out, out->len > before ? " " : "");
         ks_buf_printf(out, "%s: %s", granted ? "Granted" : "Waiting for approval",

@@ -111,6 +111,20 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                              const struct ks_config *cfg, int64_t id, const char *by,
                              ks_time at, int reapply, struct ks_buf *out, struct ks_err *err);
 /*
+ * Declines pending remedy id as person by, saying why (required): it is
+ * never given (status "declined", with by, at and why), its specialist
+ * review is no longer due, and a timeline entry says so. by is someone
+ * who could approve it (a person whose limit covers it) or the person who
+ * proposed it (then it is "withdrawn"). A declined cancel_with_refund
+ * cancels nothing: the order may be given other remedies. reapply as for
+ * ks_remedy_approve. Errors: KS_EUSAGE (no why), KS_ENOTFOUND, KS_ESTATE
+ * (not pending: granted, superseded or declined already; by may not).
+ */
+enum ks_rc ks_remedy_decline(struct ks_store *s, struct ks_engine *e,
+                             const struct ks_config *cfg, int64_t id, const char *by,
+                             const char *why, ks_time at, int reapply, struct ks_buf *out,
+                             struct ks_err *err);
+/*
  * Records the specialist review of complex remedy id by person by: a person
  * of the configuration whose limit covers the remedy, other than the person
  * who proposed it and the one who decided it (accountable for it). Errors:

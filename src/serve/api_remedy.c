@@ -248,21 +248,28 @@ void ks_api_post_grant(const struct ks_http_req *req, struct ks_http_resp *resp,
     ks_api_command(req, resp, ctx, cmd);
 }
 
-/* POST /v1/remedies/{id}/{verb}: approve, review ({"note"} optional). */
+/* POST /v1/remedies/{id}/{verb}: approve, decline ({"note"}: why, required),
+ * review ({"note"} optional). */
 void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp, void *ctx)
 {
-    const char *verb = ks_http_param(req, "verb");
-    if (strcmp(verb, "approve") != 0 && strcmp(verb, "review") != 0) {
-        ks_http_error(resp, 404, "not_found", "no remedy action '%s' (use approve or review)",
-                      verb);
+    static const char *const verbs[][2] = {
+        {"approve", "remedy_approve"}, {"decline", "remedy_decline"}, {"review", "remedy_review"}};
+    const char *verb = ks_http_param(req, "verb"), *op = NULL;
+    for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+        op = strcmp(verb, verbs[i][0]) == 0 ? verbs[i][1] : op;
+    }
+    if (!op) {
+        ks_http_error(resp, 404, "not_found",
+                      "no remedy action '%s' (use approve, decline or review)", verb);
         return;
     }
     int64_t id = ks_api_id(ks_http_param(req, "id"), "a remedy id", "path", resp);
     if (!id) {
         return;
     }
-    /* an approval takes no note (it would be dropped), a review may */
-    if (ks_api_body_fields(req, resp, strcmp(verb, "review") == 0 ? "note" : "") != 0) {
+    /* an approval takes no note (it would be dropped), a review may, a decline must */
+    int approve = !strcmp(verb, "approve"), decline = !strcmp(verb, "decline");
+    if (ks_api_body_fields(req, resp, approve ? "" : "note") != 0) {
         return;
     }
     json_t *note = req->json ? json_object_get(req->json, "note") : NULL;
@@ -272,10 +279,14 @@ void ks_api_post_remedy(const struct ks_http_req *req, struct ks_http_resp *resp
         ks_http_error(resp, 400, "invalid", "field \"note\" must be a string, got %s", got);
         return;
     }
-    json_t *cmd = json_pack("{s:s, s:I}", "op", !strcmp(verb, "approve") ? "remedy_approve"
-                                                                         : "remedy_review",
-                            "remedy", (json_int_t)id);
-    if (note && !strcmp(verb, "review")) {
+    if (decline && (!note || !*json_string_value(note))) {
+        ks_http_error(resp, 400, "invalid",
+                      "field \"note\" is required: a decline says why (the customer team "
+                      "tells the customer)");
+        return;
+    }
+    json_t *cmd = json_pack("{s:s, s:I}", "op", op, "remedy", (json_int_t)id);
+    if (note && !approve) {
         json_object_set(cmd, "note", note);
     }
     ks_api_command(req, resp, ctx, cmd);

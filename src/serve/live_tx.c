@@ -1,5 +1,5 @@
 /* live_tx.c - the writer's ops that change rows of the store besides the
- * engine: remedies (grant, approve, specialist review), a review, an
+ * engine: remedies (grant, approve, decline, specialist review), a review, an
  * action item's closure and a cost part people enter, and a failed message
  * queued again by hand.
  *
@@ -107,6 +107,22 @@ static enum ks_rc op_remedy_approve(const struct tx_args *t, struct ks_err *err)
     if (rc == KS_OK) {
         rc = ks_remedy_approve(t->a->store, t->a->eng, &t->a->cfg, id, t->actor, t->at,
                                t->reapply, &doc, err);
+    }
+    if (rc == KS_OK) {
+        remedy_member(t, &doc);
+    }
+    ks_buf_fini(&doc);
+    return rc;
+}
+
+static enum ks_rc op_remedy_decline(const struct tx_args *t, struct ks_err *err)
+{
+    int64_t id;
+    enum ks_rc rc = need_id(t, "remedy", &id, "a remedy id", err);
+    struct ks_buf doc = {0};
+    if (rc == KS_OK) {
+        rc = ks_remedy_decline(t->a->store, t->a->eng, &t->a->cfg, id, t->actor,
+                               str_field(t, "note"), t->at, t->reapply, &doc, err);
     }
     if (rc == KS_OK) {
         remedy_member(t, &doc);
@@ -305,6 +321,7 @@ static const struct {
     {"remedy_grant", op_remedy_grant},
     {"remedy_approve", op_remedy_approve},
     {"remedy_review", op_remedy_review},
+    {"remedy_decline", op_remedy_decline},
     {"review_set", op_review_set},
     {"review_item", op_review_item},
     {"cost_set", op_cost_set},

@@ -229,6 +229,11 @@ const char *const ks_sql_migrations[] = {
      * (id) sent with it; the calls already there keep the key they were
      * sent with. */
     "DELETE FROM blobs WHERE key IN ('db_id', 'hook_keys_from');",
+    /* 12: a remedy that waited for approval and was declined (or withdrawn
+     * by the person who proposed it): who, when and why (docs/REMEDIES.md). */
+    "ALTER TABLE remedies ADD COLUMN declined_by TEXT;"
+    "ALTER TABLE remedies ADD COLUMN declined_at TEXT;"
+    "ALTER TABLE remedies ADD COLUMN declined_why TEXT;",
 };
 
 const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sql_migrations[0]));
@@ -260,7 +265,8 @@ const int ks_sql_schema_version = (int)(sizeof(ks_sql_migrations) / sizeof(ks_sq
 #define REMEDY_COLS                                                                                \
     "SELECT id, incident, order_id, kind, amount, currency, status, by_person, approved_by, "     \
     "requested_at, granted_at, note, affected, complex, review_due, review_status, "              \
-    "review_missed, reviewed_by, reviewed_at FROM remedies "
+    "review_missed, reviewed_by, reviewed_at, declined_by, declined_at, declined_why "          \
+    "FROM remedies "
 
 /* Portable on purpose: ON CONFLICT ... DO NOTHING rather than INSERT OR
  * IGNORE, RETURNING rather than last_insert_rowid(), "offset" quoted, every
@@ -451,13 +457,15 @@ const char *const ks_sql_statements[ST_COUNT] = {
     [ST_ADD_REMEDY] =
         "INSERT INTO remedies(incident, order_id, kind, amount, currency, status, by_person, "
         "approved_by, requested_at, granted_at, note, affected, complex, review_due, "
-        "review_status, review_missed, reviewed_by, reviewed_at) VALUES(?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) RETURNING id",
+        "review_status, review_missed, reviewed_by, reviewed_at, declined_by, declined_at, "
+        "declined_why) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+        "?16, ?17, ?18, ?19, ?20, ?21) RETURNING id",
     [ST_PUT_REMEDY] =
         "INSERT INTO remedies(incident, order_id, kind, amount, currency, status, by_person, "
         "approved_by, requested_at, granted_at, note, affected, complex, review_due, "
-        "review_status, review_missed, reviewed_by, reviewed_at, id) VALUES(?1, ?2, ?3, ?4, ?5, "
-        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) "
+        "review_status, review_missed, reviewed_by, reviewed_at, declined_by, declined_at, "
+        "declined_why, id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) "
         "ON CONFLICT(id) DO UPDATE SET incident = excluded.incident, "
         "order_id = excluded.order_id, kind = excluded.kind, amount = excluded.amount, "
         "currency = excluded.currency, status = excluded.status, "
@@ -466,7 +474,8 @@ const char *const ks_sql_statements[ST_COUNT] = {
         "note = excluded.note, affected = excluded.affected, complex = excluded.complex, "
         "review_due = excluded.review_due, review_status = excluded.review_status, "
         "review_missed = excluded.review_missed, reviewed_by = excluded.reviewed_by, "
-        "reviewed_at = excluded.reviewed_at",
+        "reviewed_at = excluded.reviewed_at, declined_by = excluded.declined_by, "
+        "declined_at = excluded.declined_at, declined_why = excluded.declined_why",
     [ST_LIST_REMEDIES_ALL] = REMEDY_COLS "ORDER BY id",
     [ST_LIST_REMEDIES_INCIDENT] = REMEDY_COLS "WHERE incident = ?1 ORDER BY id",
     [ST_LIST_REMEDIES_ID] = REMEDY_COLS "WHERE id = ?1",

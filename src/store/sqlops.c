@@ -1575,7 +1575,8 @@ static enum ks_rc sql_put_remedy(struct ks_store *s, struct ks_remedy_row *r, st
         V_TEXT(r->by), V_TEXT(r->approved_by), V_TIME(r->requested_at), V_TIME(r->granted_at),     \
         V_TEXT(r->note), V_INT(r->affected), V_TEXT(r->complex), V_TIME(r->review_due),            \
         V_TEXT(r->review_status), V_INT(r->review_missed), V_TEXT(r->reviewed_by),                 \
-        V_TIME(r->reviewed_at)
+        V_TIME(r->reviewed_at), V_TEXT(r->declined_by), V_TIME(r->declined_at),                    \
+        V_TEXT(r->declined_why)
     if (!r->id) {
         return q_exec(db(s), ST_ADD_REMEDY, SQLV(REMEDY_VALUES), NULL, &r->id, err, what);
     }
@@ -1615,11 +1616,14 @@ static enum ks_rc sql_list_remedies(struct ks_store *s, int64_t incident, int64_
             .review_status = c_text(&c, 15),
             .review_missed = (int)c_int(&c, 16),
             .reviewed_by = c_text(&c, 17),
+            .declined_by = c_text(&c, 19),
+            .declined_why = c_text(&c, 21),
         };
         c_time(&c, 9, &m.requested_at);
         c_time(&c, 10, &m.granted_at);
         c_time(&c, 14, &m.review_due);
         c_time(&c, 18, &m.reviewed_at);
+        c_time(&c, 20, &m.declined_at);
         if (fn(ctx, &m)) {
             break;
         }

@@ -206,7 +206,8 @@ struct ks_remedy_row {
     int has_amount;       /* 0: not given (the order's value, unknown to kintsugi) */
     const char *currency;
     const char *status;   /* granted | pending | superseded (pending when its order was
-                           * cancelled with a full refund: never given) */
+                           * cancelled with a full refund: never given) | declined (pending,
+                           * then declined or withdrawn: never given) */
     const char *by;       /* the accountable person: who granted or proposed it */
     const char *approved_by; /* pending, then approved: who; NULL: none */
     ks_time requested_at, granted_at; /* granted_at: KS_TIME_NONE while pending */
@@ -218,6 +219,10 @@ struct ks_remedy_row {
     int review_missed;    /* its deadline passed before it was done (sla entry written) */
     const char *reviewed_by;
     ks_time reviewed_at;
+    /* declined (migration 12): who, when (KS_TIME_NONE: not declined), why */
+    const char *declined_by;
+    ks_time declined_at;
+    const char *declined_why;
 };
 
 /* An API token as stored (migration 5, see src/auth/auth.h): the SHA-256 of

@@ -512,6 +512,21 @@ try {
     eq(['granted', 'ada'], [r.status, r.accountable], 'the API');
     await ada2.ctx.close();
   });
+  await check('a_pending_remedy_is_withdrawn_with_why', async () => {
+    await api(R2, '/v1/incidents/1/remedies', { order: 'o1-4', kind: 'refund', amount: 150 }, URL2);
+    const form = '#remedies-table form[data-form=remedy-decline][data-id="4"]';
+    await rob2.waitForSelector(form, { timeout: 6000 });
+    await rob2.click(`${form} button[type=submit]`);
+    await waitText(rob2, '#toast', /Say why it is declined/);
+    eq('pending', (await api(V2, '/v1/remedies?incident=1', undefined, URL2)).find((x) => x.id === 4).status, 'nothing sent without why');
+    await rob2.type(`${form} input[name=why]`, 'asked for the wrong order');
+    await rob2.click(`${form} button[type=submit]`);
+    await waitText(rob2, '#toast', /Remedy 4 withdrawn: not given/);
+    const r = (await api(V2, '/v1/remedies?incident=1', undefined, URL2)).find((x) => x.id === 4);
+    eq(['declined', null, { by: 'rob', at: r.declined.at, why: 'asked for the wrong order' }], [r.status, r.accountable, r.declined], 'the API');
+    await waitText(rob2, '#remedies-table tr[data-id="4"] [data-field=accountable]', /^withdrawn by rob: “asked for the wrong order”$/, 6000);
+    eq(0, (await rob2.$$('#remedies-table tr[data-id="4"] button, #remedies-table tr[data-id="4"] form')).length, 'no action left on it');
+  });
   await check('promise_linked_from_remedies', async () => {
     await rob2.click('#inc-remedies a[href="#/promise"]');
     await rob2.waitForSelector('#promise');
@@ -612,7 +627,7 @@ try {
   await check('read_only_sees_the_remedies_and_messages', async () => {
     await vera2.goto(URL2 + '/#/incident/1', { waitUntil: 'networkidle0' });
     await vera2.waitForSelector('#remedies-table');
-    eq(3, (await vera2.$$('#remedies-table tbody tr')).length, 'remedy rows');
+    eq(4, (await vera2.$$('#remedies-table tbody tr')).length, 'remedy rows');
     await shot(vera2, '21-incident-viewer-learn');
   });
   await check('phone_width_recovery_and_review_no_sideways_scroll', async () => {

@@ -152,6 +152,25 @@ check approve_after_cancel_writes_nothing [ "$(rem 9 "$DB" .status)-$(tl 'Remedy
 check superseded_not_reviewed exit_is 1 "$K" remedy review 9 --by bob --db "$DB"
 check superseded_not_given bash -c "[ \"\$($K remedy offer 1 --order o9 --json --db $DB | jq -c '[.choices[] | select(.given != []) | [.kind, .given]]')\" = '[[\"cancel_with_refund\",[10]]]' ]"
 
+# A remedy that waits for approval is declined, saying why, by someone who
+# could approve it, or withdrawn by the person who proposed it: never given.
+check decline_setup_pending "$K" remedy grant 1 --order o7 --kind refund --amount 250 --by carol --db "$DB"
+check decline_needs_why exit_is 2 "$K" remedy decline 11 --by bob --db "$DB"
+check decline_by_a_lower_limit_refused refused 1 'kintsugi: alice (lead, up to 200.00 USD) may not decline remedy 11: refund of 250.00 USD (who may approve it may decline it; carol, who proposed it, may withdraw it)' remedy decline 11 --by alice --note 'too much' --db "$DB"
+check decline_refused_writes_nothing [ "$(rem 11 "$DB" '[.status, .declined]')" = '["pending",null]' ]
+check decline_by_a_manager bash -c "$K remedy decline 11 --by bob --note 'replacement shipped already' --at 2026-11-24T01:00:00Z --db $DB | grep -qx 'remedy 11: refund of 250.00 USD for order o7 declined by bob: not given'"
+check declined_row [ "$(rem 11 "$DB" '[.status, .accountable, .approved_by, .granted_at, .declined]')" = '["declined",null,null,null,{"by":"bob","at":"2026-11-24T01:00:00.000Z","why":"replacement shipped already"}]' ]
+check decline_on_timeline [ "$(tl 'Remedy 11 declined')" = 'note bob 2026-11-24T01:00:00.000Z Remedy 11 declined by bob (manager, any amount): refund of 250.00 USD for order o7, proposed by carol, is not given: replacement shipped already' ]
+check approve_after_decline_refused refused 1 'kintsugi: remedy 11 was declined by bob: replacement shipped already' remedy approve 11 --by dana --db "$DB"
+check decline_twice_refused exit_is 1 "$K" remedy decline 11 --by dana --note again --db "$DB"
+check declined_not_reviewed exit_is 1 "$K" remedy review 11 --by dana --db "$DB"
+check declined_not_given bash -c "[ \"\$($K remedy offer 1 --order o7 --json --db $DB | jq -c '[.choices[] | select(.given != [])]')\" = '[]' ]"
+check decline_granted_refused exit_is 1 "$K" remedy decline 1 --by bob --note late --db "$DB"
+check withdraw_setup_pending "$K" remedy grant 1 --order o8 --kind refund --amount 90 --by carol --db "$DB"
+check withdrawn_by_the_proposer bash -c "$K remedy decline 12 --by carol --note 'wrong order' --db $DB | grep -qx 'remedy 12: refund of 90.00 USD for order o8 withdrawn by carol: not given'"
+check withdrawal_on_timeline bash -c "$K incident show 1 --json --db $DB | jq -r '.timeline[].text' | grep -qx 'Remedy 12 withdrawn by carol (agent, up to 50.00 USD): refund of 90.00 USD for order o8, proposed by carol, is not given: wrong order'"
+check list_shows_declined bash -c "$K remedy list --incident 1 --db $DB | grep -E '^11 +1 +o7 +refund +250.00 USD +declined +bob '"
+
 # ---- over HTTP ----------------------------------------------------------------------------
 DB=$T/s.db
 for who in carol:responder bob:responder dana:responder alice:responder vic:viewer; do
@@ -247,6 +266,28 @@ check restarts_again start c "$DB" --clock event
 check api_superseded_survives_kill [ "$(get /v1/remedies)" = "$LIST" ]
 check api_superseded_entry_once_after_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
 check api_approve_after_restart_409 status_is 409 POST /v1/remedies/5/approve "$BOB" '{}'
+# A decline over HTTP: the token's name is the person; why is required; a
+# kill -9 keeps it, written once.
+check api_pending_7 status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o7","kind":"refund","amount":250}'
+check api_decline_needs_why_400 status_is 400 POST /v1/remedies/7/decline "$BOB" '{}'
+check api_decline_needs_why_says_so is '"field \"note\" is required: a decline says why (the customer team tells the customer)"' "$(jq .error.message "$T/body")"
+check api_decline_note_type_400 status_is 400 POST /v1/remedies/7/decline "$BOB" '{"note":5}'
+check api_decline_unknown_field_400 status_is 400 POST /v1/remedies/7/decline "$BOB" '{"note":"x","why":"y"}'
+check api_decline_lower_limit_409 status_is 409 POST /v1/remedies/7/decline "$ALICE" '{"note":"too much"}'
+check api_decline status_is 200 POST /v1/remedies/7/decline "$BOB" '{"note":"replacement shipped already"}'
+check api_declined [ "$(jq -c '[.op, .by, .remedy.status, .remedy.declined.by, .remedy.declined.why]' <<<"$BODY")" = '["remedy_decline","bob","declined","bob","replacement shipped already"]' ]
+check api_approve_after_decline_409 status_is 409 POST /v1/remedies/7/approve "$DANA" '{}'
+check api_decline_twice_409 status_is 409 POST /v1/remedies/7/decline "$DANA" '{"note":"again"}'
+check api_decline_unknown_404 status_is 404 POST /v1/remedies/99/decline "$BOB" '{"note":"x"}'
+check api_decline_same_as_cli same '/v1/remedies?incident=1' remedy list --incident 1 --json
+LIST=$(get /v1/remedies)
+TL=$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')
+check api_decline_on_timeline [ "$(jq -c '[.[] | select(.text | startswith("Remedy 7 declined by bob (manager, any amount): refund of 250.00 USD for order o7, proposed by carol, is not given: replacement shipped already")) | .actor]' <<<"$TL")" = '["bob"]' ]
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+check restarts_after_decline start d "$DB" --clock event
+check api_decline_survives_kill [ "$(get /v1/remedies)" = "$LIST" ]
+check api_decline_entry_once_after_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
 # The review of remedy 3 is missed a day later (event time); the sla entry is
 # written with the state saved at a stop.
 status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' application/x-ndjson

@@ -275,11 +275,11 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     tdb_setup();
     struct ks_store *s = open_ok();
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 11);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 12);
     /* back to version 4, as a database written before tokens (and the
      * server's journal, migration 6, the outbox of messages, 7, remedies,
-     * 8, the incidents' columns, 9, delivery leases, 10, and the database's
-     * id, 11) */
+     * 8, the incidents' columns, 9, delivery leases, 10, the database's
+     * id, 11, and declined remedies, 12) */
     CHECK_INT(tdb_exec("DELETE FROM blobs WHERE key IN ('db_id', 'hook_keys_from'); "
                        "ALTER TABLE hooks DROP COLUMN lease_owner; "
                        "ALTER TABLE hooks DROP COLUMN lease_until; "
@@ -309,7 +309,7 @@ static void migration_5_adds_tokens_to_an_older_database(void)
     char tok[KS_TOKEN_BUF];
     create_ok(s, "ci", KS_ROLE_VIEWER, tok);
     ks_store_close(s);
-    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 11);
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), 12);
     CHECK_INT(tdb_int("SELECT count(*) FROM tokens"), 1);
     tdb_teardown();
 }

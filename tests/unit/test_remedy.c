@@ -151,8 +151,8 @@ static void a_grant_within_the_limit_is_granted_at_once(void)
                    "\"currency\":\"USD\",\"status\":\"granted\",\"accountable\":\"carol\","
                    "\"requested_by\":\"carol\",\"approved_by\":null,"
                    "\"requested_at\":\"2026-11-22T10:20:00.000Z\","
-                   "\"granted_at\":\"2026-11-22T10:20:00.000Z\",\"note\":null,\"affected\":false,"
-                   "\"complex\":null,\"review\":null}");
+                   "\"granted_at\":\"2026-11-22T10:20:00.000Z\",\"declined\":null,\"note\":null,"
+                   "\"affected\":false,\"complex\":null,\"review\":null}");
     ks_buf_reset(&b);
     json_of(2, &b);
     CHECK(strstr(b.p, "\"status\":\"granted\"") != NULL);
@@ -400,7 +400,7 @@ static void a_cancellation_with_a_full_refund_ends_what_waited_for_approval(void
                                 .status = "pending", .by = "carol",
                                 .requested_at = T("2026-11-22T10:20:00Z"),
                                 .granted_at = KS_TIME_NONE, .review_due = KS_TIME_NONE,
-                                .reviewed_at = KS_TIME_NONE};
+                                .reviewed_at = KS_TIME_NONE, .declined_at = KS_TIME_NONE};
     CHECK_INT(s->ops->put_remedy(s, &old, &err), KS_OK);
     CHECK_INT(ks_remedy_approve(s, e, &cfg, old.id, "bob", KS_TIME_NONE, 0, NULL, &err),
               KS_ESTATE);
@@ -451,6 +451,99 @@ static void a_cancellation_with_a_full_refund_ends_what_waited_for_approval(void
     CHECK_INT(count(), 7);
     ks_buf_fini(&b);
     ks_buf_fini(&again);
+    teardown();
+}
+
+static enum ks_rc decline(int64_t id, const char *by, const char *why, struct ks_err *err)
+{
+    return ks_remedy_decline(s, e, &cfg, id, by, why, KS_TIME_NONE, 0, NULL, err);
+}
+
+/* A pending remedy declined, with why, by someone who could approve it, or
+ * withdrawn by the person who proposed it: never given, not approved or
+ * reviewed after it, its review not missed; a declined cancellation with a
+ * full refund cancels nothing. */
+static void a_pending_remedy_is_declined_or_withdrawn_and_never_given(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t pending = 0, other = 0, cancel = 0, id = 0;
+    CHECK_INT(grant("o1", "refund", 120, "carol", &pending, &err), KS_OK); /* 1, pending */
+    CHECK_INT(grant("o2", "refund", 250, "carol", &other, &err), KS_OK);   /* 2, pending */
+    struct ks_buf b = {0}, before = {0};
+    json_of(pending, &before);
+    /* a decline says why; a person of the configuration whose limit covers it */
+    CHECK_INT(decline(pending, "bob", NULL, &err), KS_EUSAGE);
+    CHECK_INT(decline(pending, "bob", "", &err), KS_EUSAGE);
+    CHECK_INT(decline(pending, "nobody", "no", &err), KS_ESTATE);
+    CHECK_INT(decline(other, "alice", "too much", &err), KS_ESTATE);
+    CHECK_STR(err.msg, "alice (lead, up to 200.00 USD) may not decline remedy 2: refund of 250.00 "
+                       "USD (who may approve it may decline it; carol, who proposed it, may "
+                       "withdraw it)");
+    json_of(pending, &b);
+    CHECK_STR(b.p, before.p); /* refused: nothing written */
+    ks_buf_reset(&b);
+    CHECK_INT(decline(pending, "alice", "replacement shipped already", &err), KS_OK);
+    json_of(pending, &b);
+    CHECK(strstr(b.p, "\"status\":\"declined\",\"accountable\":null,\"requested_by\":\"carol\","
+                      "\"approved_by\":null") != NULL);
+    CHECK(strstr(b.p, "\"granted_at\":null,\"declined\":{\"by\":\"alice\",\"at\":"
+                      "\"2026-11-22T10:20:00.000Z\",\"why\":\"replacement shipped already\"}") !=
+          NULL);
+    CHECK_INT(on_timeline("note", "alice",
+                          "Remedy 1 declined by alice (lead, up to 200.00 USD): refund of 120.00 "
+                          "USD for order o1, proposed by carol, is not given: replacement shipped "
+                          "already"),
+              1);
+    /* not approved, declined again or reviewed after it */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, pending, "bob", KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    CHECK_STR(err.msg, "remedy 1 was declined by alice: replacement shipped already");
+    CHECK_INT(decline(pending, "bob", "again", &err), KS_ESTATE);
+    CHECK_INT(ks_remedy_review(s, e, &cfg, pending, "bob", NULL, KS_TIME_NONE, 0, NULL, &err),
+              KS_ESTATE);
+    ks_buf_reset(&before);
+    json_of(pending, &before);
+    CHECK_STR(before.p, b.p);
+    ks_buf_reset(&b);
+    /* the customer is offered the choices, not told of a refund that waits */
+    CHECK_INT(ks_remedy_describe(s, &cfg, 1, NULL, "o1", &b, &err), KS_OK);
+    CHECK(strstr(b.p, "You may choose: ") == b.p);
+    ks_buf_reset(&b);
+    /* withdrawn by the person who proposed it, whatever their limit */
+    CHECK_INT(decline(other, "carol", "asked for the wrong order", &err), KS_OK);
+    CHECK_INT(on_timeline("note", "carol",
+                          "Remedy 2 withdrawn by carol (agent, up to 50.00 USD): refund of 250.00 "
+                          "USD for order o2, proposed by carol, is not given: asked for the wrong "
+                          "order"),
+              1);
+    /* the journal re-applied: the same decline again, the same row */
+    ks_buf_reset(&before);
+    json_of(other, &before);
+    CHECK_INT(ks_remedy_decline(s, e, &cfg, other, "carol", "asked for the wrong order",
+                                KS_TIME_NONE, 1, NULL, &err),
+              KS_OK);
+    json_of(other, &b);
+    CHECK_STR(b.p, before.p);
+    ks_buf_reset(&b);
+    /* their reviews are never missed: they were never given */
+    ks_engine_advance(e, T("2026-11-24T00:00:00Z"));
+    CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
+    json_of(pending, &b);
+    CHECK(strstr(b.p, "\"missed\":false") != NULL);
+    ks_buf_reset(&b);
+    /* a cancellation that waited for approval, declined, cancels nothing */
+    static char hundred[] = "100";
+    char *was = set_limit("lead", "cancel_with_refund", hundred);
+    CHECK_INT(grant("o3", "cancel_with_refund", 150, "alice", &cancel, &err), KS_OK); /* 3 */
+    CHECK_INT(grant("o3", "refund", 10, "carol", &id, &err), KS_ESTATE); /* it waits */
+    CHECK_INT(decline(cancel, "bob", "the customer keeps the order", &err), KS_OK);
+    CHECK_INT(grant("o3", "refund", 10, "carol", &id, &err), KS_OK);
+    json_of(id, &b);
+    CHECK(strstr(b.p, "\"status\":\"granted\"") != NULL);
+    set_limit("lead", "cancel_with_refund", was);
+    ks_buf_fini(&b);
+    ks_buf_fini(&before);
     teardown();
 }
 
@@ -656,6 +749,7 @@ int main(void)
     RUN_BOTH(a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed);
     RUN_BOTH(the_reviewer_does_not_decide);
     RUN_BOTH(a_cancellation_with_a_full_refund_ends_what_waited_for_approval);
+    RUN_BOTH(a_pending_remedy_is_declined_or_withdrawn_and_never_given);
     RUN_BOTH(amounts_are_money_with_at_most_two_decimals);
     RUN_BOTH(an_order_id_is_checked_on_its_own);
     RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);

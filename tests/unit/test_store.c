@@ -601,6 +601,60 @@ static int is_db_id(const char *id)
     return 1;
 }
 
+static int take_remedy(void *ctx, const struct ks_remedy_row *r)
+{
+    struct ks_buf *b = ctx;
+    ks_buf_printf(b, "%lld %s %s %s %s %lld|", (long long)r->id, r->status,
+                  r->declined_by ? r->declined_by : "-", r->declined_why ? r->declined_why : "-",
+                  r->approved_by ? r->approved_by : "-",
+                  r->declined_at == KS_TIME_NONE ? -1LL : (long long)r->declined_at);
+    return 0;
+}
+
+/* Migration 12 (declined remedies) keeps the remedies of a database written
+ * before it: not declined; a decline is then written and read back whole. */
+static void migration_12_keeps_the_remedies(void)
+{
+    tdb_setup();
+    struct ks_buf sql = {0}, pg = {0}, got = {0};
+    ks_buf_puts(&sql, "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY, "
+                      "applied_at TEXT);");
+    for (int v = 0; v < 10; v++) {
+        ks_buf_puts(&sql, ks_sql_migrations[v]);
+        ks_buf_printf(&sql, ";INSERT INTO schema_migrations VALUES(%d, '2026-11-01T00:00:00.000Z');",
+                      v + 1);
+    }
+    ks_buf_puts(&sql, "INSERT INTO remedies(id, incident, order_id, kind, amount, currency, status, "
+                      "by_person, requested_at, affected, review_missed) VALUES(1, 1, 'o1', "
+                      "'refund', 120, 'USD', 'pending', 'carol', '2026-11-22T10:20:00.000Z', 1, "
+                      "0);");
+    if (tdb_pg) {
+        ks_sql_to_pg(sql.p, 1, &pg);
+    }
+    CHECK_INT(tdb_exec(tdb_pg ? pg.p : sql.p), 0);
+    struct ks_store *s = tdb_open(tdb_uri);
+    struct ks_err err = {0};
+    CHECK_INT(tdb_int("SELECT max(version) FROM schema_migrations"), ks_sql_schema_version);
+    CHECK(ks_sql_schema_version >= 12);
+    CHECK_INT(s->ops->list_remedies(s, 0, 0, take_remedy, &got, &err), KS_OK);
+    CHECK_STR(got.p, "1 pending - - - -1|");
+    struct ks_remedy_row r = {.id = 1, .incident = 1, .order_id = "o1", .kind = "refund",
+                              .has_amount = 1, .amount = 120, .currency = "USD",
+                              .status = "declined", .by = "carol", .requested_at = 1,
+                              .granted_at = KS_TIME_NONE, .review_due = KS_TIME_NONE,
+                              .reviewed_at = KS_TIME_NONE, .declined_by = "bob",
+                              .declined_at = 1795000000000, .declined_why = "shipped already"};
+    CHECK_INT(s->ops->put_remedy(s, &r, &err), KS_OK);
+    ks_buf_reset(&got);
+    CHECK_INT(s->ops->list_remedies(s, 0, 0, take_remedy, &got, &err), KS_OK);
+    CHECK_STR(got.p, "1 declined bob shipped already - 1795000000000|");
+    ks_store_close(s);
+    ks_buf_fini(&sql);
+    ks_buf_fini(&pg);
+    ks_buf_fini(&got);
+    tdb_teardown();
+}
+
 /* Migration 11 gives a database of version 10 its id; the hook calls it
  * holds keep the key they were sent with, the later ones carry the id.
  * Every connection reads the one id; another database has another. */
@@ -1530,6 +1584,7 @@ int main(void)
     RUN_BOTH(incident_columns_are_derived_from_the_json_and_read_back);
     RUN_BOTH(migration_9_fills_the_columns_of_a_version_8_database);
     RUN_BOTH(migration_11_gives_the_database_an_id);
+    RUN_BOTH(migration_12_keeps_the_remedies);
     RUN_BOTH(list_incidents_filters_by_severity_type_channel_and_period);
     RUN_BOTH(get_unknown_incident_is_not_found);
     RUN_BOTH(dead_letters_keep_raw_bytes_exactly);
