@@ -21,9 +21,13 @@ static const struct ks_cmd_spec spec = {
     "kintsugi action list [--json] | approve INCIDENT ACTION --by NAME   [--db F]",
     "Actions that wait for a person: kintsugi proposes them, someone whose role allows\n"
     "the action (roles: and people: in kintsugi.yaml) approves, and kintsugi performs it.",
+    "Not to be done? Skip its step with the reason, which goes on the timeline:\n"
+    "kintsugi incident step INCIDENT STEP skip --note WHY --by NAME (the step's name is\n"
+    "in 'action list').\n\n"
     "examples:\n"
     "  kintsugi action list\n"
-    "  kintsugi action approve 4 zero_channel --by alice\n\n"
+    "  kintsugi action approve 4 zero_channel --by alice\n"
+    "  kintsugi incident step 4 zero_channel skip --note 'the sync is back' --by alice\n\n"
     "exit status: 0 done, 1 nothing to approve or the person's role does not allow it,\n"
     "2 usage error.",
     opts, sizeof(opts) / sizeof(opts[0])};
