@@ -11,7 +11,7 @@
 
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
-    {"config", 1, "configuration file (replay)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"json", 0, "a JSON array on stdout", 0, NULL},
     {"all", 0, "list replayed ones too (default: pending only)", 0, NULL},
     {"id", 1, "replay: only this dead letter", 0, NULL},
@@ -160,7 +160,7 @@ int ks_cmd_deadletters(int argc, char **argv)
                      "N'); the list shows every pending one (--all: the replayed ones too)");
         rc = KS_EXIT_USAGE;
     } else if (nargs == 0) {
-        if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
+        if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, 0)) == 0) {
             struct ctx c = {ks_cli_opt(&spec, "json")->set, 0, 0, NULL, 0, 0};
             const char *status = ks_cli_opt(&spec, "all")->set ? NULL : "pending";
             enum ks_rc lrc;
@@ -185,7 +185,7 @@ int ks_cmd_deadletters(int argc, char **argv)
         int64_t id;
         if (ks_cli_id(args[1], "a dead letter id", &id) != 0) {
             rc = KS_EXIT_USAGE;
-        } else if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
+        } else if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, 0)) == 0) {
             if (a.store->ops->update_deadletter(a.store, id, "pending", NULL, args[2],
                                                 strlen(args[2]), &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);

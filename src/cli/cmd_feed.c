@@ -11,13 +11,14 @@
 
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"since", 1, "cursor: only changes after this sequence number (default 0)", 0, NULL},
     {"limit", 1, "at most this many changes (default, and 0: all)", 0, NULL},
     {"state", 0, "the current guarded quantity and last known good of every SKU", 0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi feed CHANNEL [--since CURSOR] [--limit N] [--state] [--json] [--db F]",
+    "kintsugi feed CHANNEL [--since CURSOR] [--limit N] [--state] [--json] [--db F] [--config F]",
     "The guarded feed of one channel: the quantities kintsugi let through, in order.",
     "An adapter keeps the last cursor it applied and asks for what came after:\n"
     "  kintsugi feed amazon --since 1200 --json\n"
@@ -80,7 +81,8 @@ int ks_cmd_feed(int argc, char **argv)
     /* The engine, read only, says which channels there are: an unknown one
      * is an error with or without --state (as for reconcile), while a known
      * channel without changes yet has an empty feed. */
-    if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                            KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
         return rc;
     }
     struct ks_err err = {0};

@@ -15,6 +15,7 @@
 
 static struct ks_opt list_opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"status", 1, "only this status: open, investigating, contained, resolving, resolved", 0,
      NULL},
     {"severity", 1, "only this severity: P1, P2 or P3", 0, NULL},
@@ -23,7 +24,7 @@ static struct ks_opt list_opts[] = {
     {"json", 0, "a JSON array of incidents on stdout", 0, NULL},
 };
 static const struct ks_cmd_spec list_spec = {
-    "kintsugi incidents [--db F] [--status S] [--severity P] [--type T] [--channel C] [--json]",
+    "kintsugi incidents [--db F] [--config F] [--status S] [--severity P] [--type T] [--channel C] [--json]",
     "List incidents, oldest first: id, severity, status, type, detection time and title.",
     "examples:\n"
     "  kintsugi incidents --status open\n"
@@ -90,7 +91,8 @@ int ks_cmd_incidents(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_shell a;
-    if ((rc = ks_shell_open(&a, NULL, ks_shell_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&list_spec, "config")->value,
+                            ks_shell_db(ks_cli_opt(&list_spec, "db")->value), 0)) != 0) {
         return rc;
     }
     struct list_ctx ctx = {ks_cli_opt(&list_spec, "json")->set, 0};
@@ -312,7 +314,7 @@ int ks_cmd_incident(int argc, char **argv)
     struct ks_shell a;
     struct ks_err err = {0};
     if (v == 0) {
-        if ((rc = ks_shell_open(&a, NULL, db, 0)) == 0) {
+        if ((rc = ks_shell_open(&a, ks_cli_opt(&inc_spec, "config")->value, db, 0)) == 0) {
             struct ks_buf out = {0};
             if (a.store->ops->get_incident(a.store, id, 1, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);
@@ -329,7 +331,8 @@ int ks_cmd_incident(int argc, char **argv)
         return rc;
     }
     if (v == 6) {
-        if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) == 0) {
+        if ((rc = ks_shell_open(&a, ks_cli_opt(&inc_spec, "config")->value, db,
+                                KS_SHELL_ENGINE | KS_SHELL_READ)) == 0) {
             struct ks_buf out = {0};
             if (ks_engine_verify_json(a.eng, id, &out, &err) != KS_OK) {
                 ks_cli_error("%s", err.msg);

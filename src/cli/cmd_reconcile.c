@@ -10,11 +10,12 @@
 
 static struct ks_opt opts[] = {
     {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
+    {"config", 1, "configuration file (default: $KINTSUGI_CONFIG or ./kintsugi.yaml)", 0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
     {"limit", 1, "show at most this many differences (default 50; 0: the counts only; JSON has them all)", 0, NULL},
 };
 static const struct ks_cmd_spec spec = {
-    "kintsugi reconcile [CHANNEL] [--json] [--limit N] [--db F]",
+    "kintsugi reconcile [CHANNEL] [--json] [--limit N] [--db F] [--config F]",
     "Compare what each channel was let through (the guarded feed) with the latest stock\n"
     "of record, and list the differences: oversell risks (channel > available) first.",
     "examples:\n"
@@ -41,7 +42,8 @@ int ks_cmd_reconcile(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct ks_shell a;
-    if ((rc = ks_shell_open(&a, NULL, db, KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
+    if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db,
+                            KS_SHELL_ENGINE | KS_SHELL_READ)) != 0) {
         ks_free(args);
         return rc;
     }

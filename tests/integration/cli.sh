@@ -32,6 +32,9 @@ check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndj
 check incidents_json_lists_the_incident bash -c "$K incidents --db $T/a.db --json | grep -q '\"type\":\"data_corruption\",\"severity\":\"P1\"'"
 check options_after_arguments bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"timeline\":\\[{\"at\":\"2026-11-22T10:16:00.000Z\",\"kind\":\"signal\"'"
 check show_unknown_incident_exits_1 exit_is 1 "$K" incident show 99 --db "$T/a.db"
+# Every reading command takes --config (scripts pass it everywhere); a
+# configuration that cannot be read is a usage error, as for the others.
+check every_reader_takes_config bash -c "for c in incidents 'incident show 1' 'incident verify 1' 'feed amazon' 'feed amazon --state' reconcile deadletters 'guard status' hooks messages 'review show 1' report 'remedy list' 'action list'; do $K \$c --config examples/kintsugi.yaml --db $T/a.db >/dev/null || { echo \"\$c\"; exit 1; }; $K \$c --config $T/none.yaml --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || { echo \"\$c: bad config\"; exit 1; }; done"
 # An id beyond 64 bits is refused, not clamped to 9223372036854775807 and looked up.
 check oversized_incident_id_exits_2 exit_is 2 "$K" incident show 99999999999999999999 --db "$T/a.db"
 check oversized_incident_id_says_why bash -c "$K incident show 99999999999999999999 --db $T/a.db 2>&1 | grep -q \"^kintsugi: '99999999999999999999' is not an incident id (a whole number from 1 to 9223372036854775807)\""
