@@ -714,12 +714,19 @@ static enum MHD_Result on_body(struct ks_http_conn *c)
         return res;
     }
     if ((r->flags & KS_HTTP_JSON) && c->body.len && is_json_type(c->ctype)) {
+        /* a key given twice is refused: which one was meant is not known
+         * ({"amount": 5, "amount": 500}) */
         json_error_t je;
-        c->req.json = json_loadb(c->body.p, c->body.len, 0, &je);
+        c->req.json = json_loadb(c->body.p, c->body.len, JSON_REJECT_DUPLICATES, &je);
         if (!c->req.json) {
-            return refuse(c, 400, "bad_json", NULL, NULL, "the body is not JSON: line %d column "
-                                                          "%d: %s",
-                          je.line, je.column, je.text);
+            const char *what = "the body is not JSON", *why = je.text;
+            if (strstr(why, "JSON_ALLOW_NUL")) {
+                why = "a string holds a NUL character (\\u0000)";
+            } else if (strstr(why, "duplicate object key")) {
+                what = "the body gives a key twice (which one is meant is not known)";
+            }
+            return refuse(c, 400, "bad_json", NULL, NULL, "%s: line %d column %d: %s", what,
+                          je.line, je.column, why);
         }
     }
     struct ks_http_resp resp;

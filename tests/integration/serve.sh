@@ -115,6 +115,12 @@ check pause_unknown_field_400 status_is 400 POST /v1/guard/pause "$ADMIN" '{"cha
 check pause_unknown_field_named grep -q 'field \\"channels\\" is not known (channel)' "$T/body"
 check rollback_unknown_field_400 status_is 400 POST /v1/guard/rollback "$ADMIN" "{\"incident\":$ID,\"dryrun\":true}"
 check rollback_unknown_field_named grep -q 'field \\"dryrun\\" is not known (incident, dry_run)' "$T/body"
+# A key given twice is refused (which one was meant is not known), and a NUL
+# in a string is named in plain words.
+check note_duplicate_key_400 status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"typo","text":"typo"}'
+check note_duplicate_key_says_so is '"the body gives a key twice (which one is meant is not known): line 1 column 21: duplicate object key near '"'"'\"text\"'"'"'"' "$(jq .error.message "$T/body")"
+check note_nul_400 status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"ty\u0000po"}'
+check note_nul_says_so is '"the body is not JSON: line 1 column 20: a string holds a NUL character (\\u0000)"' "$(jq .error.message "$T/body")"
 check refused_paused_nothing sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/guard' | jq -e '[.channels[] | select(.paused)] | length == 0' >/dev/null"
 check refused_recorded_nothing sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '[.timeline[] | select(.text == \"typo\" or (.text | startswith(\"Status resolving\")))] | length == 0' >/dev/null"
 # A field of the wrong type is named as such, not as missing.
