@@ -306,7 +306,8 @@ static int collect_order(void *ctx, const struct ks_remedy_row *r);
 struct order_scan {
     const char *order;
     int64_t below; /* only remedies with a smaller id (0: all) */
-    int count, cancelled;
+    int count, cancelled; /* cancelled: a cancellation with a full refund was granted */
+    int64_t waiting;      /* one waiting for approval: its id */
 };
 
 /* A remedy that waited for approval and never will be given: superseded by
@@ -325,7 +326,10 @@ static int scan_order(void *ctx, const struct ks_remedy_row *r)
     /* one declined counts: a request after it is a second for the order (a
      * complex case); a cancellation declined or superseded cancels nothing */
     o->count++;
-    o->cancelled |= !strcmp(r->kind, "cancel_with_refund") && !never_given(r);
+    if (!strcmp(r->kind, "cancel_with_refund") && !never_given(r)) {
+        o->cancelled |= strcmp(r->status, "pending") != 0;
+        o->waiting = !strcmp(r->status, "pending") ? r->id : o->waiting;
+    }
     return 0;
 }
 
@@ -468,9 +472,15 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
                           "%s (role %s) may not grant '%s': the role's remedies do not allow it",
                           rq->by, role, rq->kind);
     }
-    struct order_scan scan = {rq->order, id, 0, 0};
+    struct order_scan scan = {rq->order, id, 0, 0, 0};
     if (s->ops->list_remedies(s, rq->incident, 0, scan_order, &scan, err) != KS_OK) {
         return err->rc;
+    }
+    if (!scan.cancelled && scan.waiting) {
+        return ks_err_set(err, KS_ESTATE,
+                          "order %s has a cancellation with a full refund waiting for approval "
+                          "for incident %lld (remedy %lld): it is approved or declined first",
+                          rq->order, (long long)rq->incident, (long long)scan.waiting);
     }
     if (scan.cancelled) {
         return ks_err_set(err, KS_ESTATE,
@@ -671,7 +681,7 @@ enum ks_rc ks_remedy_decline(struct ks_store *s, struct ks_engine *e,
     } else if (!strcmp(m.r.status, "superseded")) {
         rc = ks_err_set(err, KS_ESTATE,
                         "remedy %lld was superseded (order %s was cancelled with a full refund): "
-                        "it is not given already",
+                        "it will not be given anyway",
                         (long long)id, m.r.order_id);
     } else if (strcmp(m.r.status, "pending") != 0 && !again) {
         rc = ks_err_set(err, KS_ESTATE,

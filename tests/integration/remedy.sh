@@ -166,6 +166,7 @@ check decline_twice_refused exit_is 1 "$K" remedy decline 11 --by dana --note ag
 check declined_not_reviewed exit_is 1 "$K" remedy review 11 --by dana --db "$DB"
 check declined_not_given bash -c "[ \"\$($K remedy offer 1 --order o7 --json --db $DB | jq -c '[.choices[] | select(.given != [])]')\" = '[]' ]"
 check decline_granted_refused exit_is 1 "$K" remedy decline 1 --by bob --note late --db "$DB"
+check decline_superseded_refused refused 1 'kintsugi: remedy 9 was superseded (order o9 was cancelled with a full refund): it will not be given anyway' remedy decline 9 --by bob --note late --db "$DB"
 check withdraw_setup_pending "$K" remedy grant 1 --order o8 --kind refund --amount 90 --by carol --db "$DB"
 check withdrawn_by_the_proposer bash -c "$K remedy decline 12 --by carol --note 'wrong order' --db $DB | grep -qx 'remedy 12: refund of 90.00 USD for order o8 withdrawn by carol: not given'"
 check withdrawal_on_timeline bash -c "$K incident show 1 --json --db $DB | jq -r '.timeline[].text' | grep -qx 'Remedy 12 withdrawn by carol (agent, up to 50.00 USD): refund of 90.00 USD for order o8, proposed by carol, is not given: wrong order'"

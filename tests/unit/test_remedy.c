@@ -537,6 +537,8 @@ static void a_pending_remedy_is_declined_or_withdrawn_and_never_given(void)
     char *was = set_limit("lead", "cancel_with_refund", hundred);
     CHECK_INT(grant("o3", "cancel_with_refund", 150, "alice", &cancel, &err), KS_OK); /* 3 */
     CHECK_INT(grant("o3", "refund", 10, "carol", &id, &err), KS_ESTATE); /* it waits */
+    CHECK_STR(err.msg, "order o3 has a cancellation with a full refund waiting for approval for "
+                       "incident 1 (remedy 3): it is approved or declined first");
     CHECK_INT(decline(cancel, "bob", "the customer keeps the order", &err), KS_OK);
     CHECK_INT(grant("o3", "refund", 10, "carol", &id, &err), KS_OK);
     json_of(id, &b);
