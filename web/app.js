@@ -587,7 +587,7 @@
           (rv.status === 'done' ? ' by ' + esc(rv.by) : ', due ' + when(rv.due)) + (rv.missed ? ' <span class="chip bad">⚠ missed</span>' : '') : '')
           : '<span class="muted">-</span>') + '</td><td>' +
         (can('responder') && r.status === 'pending' ? '<button type="button" data-act="remedy-approve" data-id="' + r.id + '">Approve #' + r.id + '</button>' +
-          '<form class="row" data-form="remedy-decline" data-id="' + r.id + '"><input name="why" autocomplete="off" placeholder="why not" aria-label="Why decline remedy ' + r.id + '">' +
+          '<form class="row" data-form="remedy-decline" data-id="' + r.id + '"><input name="why" autocomplete="off" placeholder="why decline (required)" aria-label="Why decline remedy ' + r.id + '">' +
           '<button type="submit" class="ghost" data-act="remedy-decline">Decline #' + r.id + '</button></form>' : '') +
         (can('responder') && rv && rv.status !== 'done' ? '<button type="button" class="ghost" data-act="remedy-review" data-id="' + r.id + '">Review #' + r.id + '</button>' : '') +
         '</td></tr>';

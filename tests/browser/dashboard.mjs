@@ -516,6 +516,8 @@ try {
     await api(R2, '/v1/incidents/1/remedies', { order: 'o1-4', kind: 'refund', amount: 150 }, URL2);
     const form = '#remedies-table form[data-form=remedy-decline][data-id="4"]';
     await rob2.waitForSelector(form, { timeout: 6000 });
+    await rob2.$eval('#remedies-table', (e) => e.scrollIntoView());
+    await shot(rob2, '16b-remedy-pending-decline', false);
     await rob2.click(`${form} button[type=submit]`);
     await waitText(rob2, '#toast', /Say why it is declined/);
     eq('pending', (await api(V2, '/v1/remedies?incident=1', undefined, URL2)).find((x) => x.id === 4).status, 'nothing sent without why');
