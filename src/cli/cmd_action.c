@@ -21,9 +21,9 @@ static const struct ks_cmd_spec spec = {
     "kintsugi action list [--json] | approve INCIDENT ACTION --by NAME   [--db F]",
     "Actions that wait for a person: kintsugi proposes them, someone whose role allows\n"
     "the action (roles: and people: in kintsugi.yaml) approves, and kintsugi performs it.",
-    "Not to be done? Skip its step with the reason, which goes on the timeline:\n"
-    "kintsugi incident step INCIDENT STEP skip --note WHY --by NAME (the step's name is\n"
-    "in 'action list').\n\n"
+    "Not to be done? Who may approve it declines it by skipping its step with the reason,\n"
+    "which goes on the timeline: kintsugi incident step INCIDENT STEP skip --note WHY\n"
+    "--by NAME (the step's name is in 'action list').\n\n"
     "examples:\n"
     "  kintsugi action list\n"
     "  kintsugi action approve 4 zero_channel --by alice\n"

@@ -425,6 +425,9 @@ void ks_contain_supplier(struct ks_engine *e, struct ks_incident *inc, const str
 
 /* ---- people: steps and approvals ------------------------------------------------------------ */
 
+static int may_approve(const struct ks_config *cfg, const char *by, const char *action,
+                       const char **role);
+
 enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, const char *status,
                           const char *by, const char *note, ks_time at, struct ks_err *err)
 {
@@ -476,6 +479,26 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           "applies, and someone whose role allows '%s' approves it (kintsugi "
                           "action approve %lld %s --by NAME)",
                           step, d[i].action, (long long)id, d[i].action);
+    }
+    const char *role;
+    if (d[i].kind == KS_STEP_APPROVAL && (!note || !*note)) {
+        return ks_err_set(err, KS_EUSAGE,
+                          "step %s: skipping it declines '%s', which says why (a note)", step,
+                          d[i].action);
+    }
+    if (d[i].kind == KS_STEP_APPROVAL && !may_approve(e->cfg, by, d[i].action, &role)) {
+        /* Not carrying out a containment action is a decision of the same
+         * weight as carrying it out: who may approve it may decline it. */
+        if (!role) {
+            return ks_err_set(err, KS_ESTATE,
+                              "%s is not a person of the configuration: declining '%s' needs a "
+                              "named person whose role allows it (people: and roles: in "
+                              "kintsugi.yaml)",
+                              by, d[i].action);
+        }
+        return ks_err_set(err, KS_ESTATE,
+                          "%s (role %s) may not decline '%s': who may approve it may decline it",
+                          by, role, d[i].action);
     }
     enum ks_step_status want = done ? KS_SS_DONE : KS_SS_SKIPPED;
     if (inc->steps[i].status == want) {

@@ -110,6 +110,8 @@ check approve_refused_for_role exit_is 1 "$K" action approve 1 zero_channel --by
 # A proposal not to carry out is declined by skipping its step, with why: it
 # is no longer approvable (on a copy: the approval below goes on).
 cp "$T/s.db" "$T/sd.db"
+check decline_needs_why exit_is 2 "$K" incident step 1 zero_channel skip --by alice --config "$st/config.yaml" --db "$T/sd.db"
+check decline_needs_the_right bash -c "$K incident step 1 zero_channel skip --note 'not now' --by bob --config $st/config.yaml --db $T/sd.db 2>$T/dn.err; rc=\$?; [ \$rc -eq 1 ] && [ \"\$(cat $T/dn.err)\" = \"kintsugi: bob (role agent) may not decline 'zero_channel': who may approve it may decline it\" ]"
 check proposal_declined_by_skip "$K" incident step 1 zero_channel skip --note 'the sync is back' --by alice --config "$st/config.yaml" --db "$T/sd.db"
 check declined_proposal_listed bash -c "$K action list --json --db $T/sd.db | jq -e '.[0] | [.status, .by, .what] == [\"skipped\", \"alice\", \"the sync is back\"]'"
 check declined_proposal_not_approved exit_is 1 "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/sd.db"

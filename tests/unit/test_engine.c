@@ -892,6 +892,16 @@ static void a_persons_time_beyond_the_horizon_is_refused(void)
     CHECK_INT(ks_engine_step(e, 1, "zero_channel", "done", "bob", NULL, KS_TIME_NONE, &err),
               KS_ESTATE);
     CHECK(strstr(err.msg, "step zero_channel needs an approval, not a tick") != NULL);
+    /* skipping it declines it: with why, by someone who may approve it
+     * (nobody, without people and roles in the configuration) */
+    CHECK_INT(ks_engine_step(e, 1, "zero_channel", "skip", "bob", NULL, KS_TIME_NONE, &err),
+              KS_EUSAGE);
+    CHECK_STR(err.msg, "step zero_channel: skipping it declines 'zero_channel', which says why (a "
+                       "note)");
+    CHECK_INT(ks_engine_step(e, 1, "zero_channel", "skip", "bob", "not now", KS_TIME_NONE, &err),
+              KS_ESTATE);
+    CHECK(strstr(err.msg, "bob is not a person of the configuration: declining 'zero_channel'") ==
+          err.msg);
     ks_engine_free(e);
 }
 
