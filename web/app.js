@@ -891,7 +891,11 @@
         } else if (s.kind === 'approval' && act && act.status === 'proposed') {
           doing = '<div class="row do"><span class="chip warn">awaiting approval: ' + esc(act.what || act.action) + '</span>' +
             (can('admin') ? '<button type="button" class="primary" data-act="approve" data-id="' + inc.id + '" data-action="' +
-              esc(act.action) + '">Approve ' + esc(act.action) + '</button>' : '') + '</div>';
+              esc(act.action) + '">Approve ' + esc(act.action) + '</button>' : '') + '</div>' +
+            /* declining is skipping the step with why; the server checks the person's role */
+            (can('admin') ? '<form class="row do" data-form="step" data-id="' + inc.id + '" data-step="' + esc(s.step) + '">' +
+              '<input name="note" autocomplete="off" placeholder="why decline (required)" aria-label="Why decline ' + esc(act.action) + '">' +
+              '<button type="submit" data-act="decline" value="skip" class="ghost">Decline ' + esc(act.action) + '</button></form>' : '');
         }
       }
       return '<li class="step ' + esc(s.status) + '" data-step="' + esc(s.step) + '">' + ph +
@@ -1165,12 +1169,13 @@
     } else if (kind === 'step') {
       var step = f.getAttribute('data-step'), how = btn && btn.value === 'skip' ? 'skip' : 'done';
       var note = f.querySelector('[name=note]').value.trim();
-      if (how === 'skip' && !note) { toast('Say why the step is skipped (a note)', true); return; }
+      var declining = btn && btn.getAttribute('data-act') === 'decline';
+      if (how === 'skip' && !note) { toast(declining ? 'Say why it is declined (a note)' : 'Say why the step is skipped (a note)', true); return; }
       var body = { status: how };
       if (note) { body.note = note; }
       act(btn, 'POST', '/v1/incidents/' + id + '/steps/' + encodeURIComponent(step), body, function () {
         clear('note');
-        return 'Step ' + step + ' ' + (how === 'done' ? 'done' : 'skipped');
+        return declining ? step + ' declined: not done' : 'Step ' + step + ' ' + (how === 'done' ? 'done' : 'skipped');
       });
     }
   });

@@ -264,10 +264,16 @@ try {
   await shot(ada, '08-guard-released');
   await check('approve_a_proposed_action', async () => {
     const acts = (await api(process.env.KS_VIEWER, '/v1/actions')).filter((a) => a.status === 'proposed');
-    if (!acts.length) { return; } // the scenario proposes none
+    if (!acts.length) { throw new Error('the scenario proposes no action (it proposes reroute_orders)'); }
     const a = acts[0];
     await ada.goto(`${URL}/#/incident/${a.incident}`, { waitUntil: 'networkidle0' });
     await ada.waitForSelector(`button[data-act=approve][data-action="${a.action}"]`);
+    // beside it, Decline: refused in the page without why, nothing sent
+    const decline = `form[data-form=step][data-step="${a.step}"] button[data-act=decline]`;
+    await ada.click(decline);
+    await waitText(ada, '#toast', /Say why it is declined/);
+    eq('proposed', (await api(process.env.KS_VIEWER, '/v1/actions')).find((x) => x.incident === a.incident && x.action === a.action).status,
+      'nothing sent without why');
     await ada.click(`button[data-act=approve][data-action="${a.action}"]`);
     await ada.waitForFunction((act) => !document.querySelector(`button[data-act=approve][data-action="${act}"]`), { timeout: 8000 }, a.action);
     const now = (await api(process.env.KS_VIEWER, '/v1/actions')).find((x) => x.incident === a.incident && x.action === a.action);
