@@ -542,6 +542,19 @@ static const dec_fn type_decoders[KS_EV__COUNT] = {
     dec_receipt,   dec_complaint, dec_feedback, dec_metric, dec_tick,
 };
 
+/* The event type a JSON string names (its bytes whole: a NUL inside names
+ * none), or -1. */
+static int type_of(json_t *tv)
+{
+    for (int i = 0; json_is_string(tv) && i < KS_EV__COUNT; i++) {
+        if (strlen(type_names[i]) == json_string_length(tv) &&
+            memcmp(type_names[i], json_string_value(tv), json_string_length(tv)) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 /* ---- what jansson refuses before the fields are read --------------------- */
 
 /* What stands in for the integer while the line is read once more: a string
@@ -619,13 +632,7 @@ static enum ks_rc too_big_integer(struct ctx *c, const char *line, size_t len, s
     char path[256] = "";
     enum ks_rc rc = KS_OK;
     if (json_is_object(root) && find_mark(root, path, sizeof(path), 0)) {
-        json_t *tv = member(root, "type");
-        int t = -1;
-        for (int i = 0; json_is_string(tv) && i < KS_EV__COUNT; i++) {
-            if (strcmp(type_names[i], json_string_value(tv)) == 0) {
-                t = i;
-            }
-        }
+        int t = type_of(member(root, "type"));
         if (t >= 0) {
             c->what = type_names[t];
         }
@@ -729,14 +736,7 @@ enum ks_rc ks_event_decode_general(struct ks_decoder *d, const char *line, size_
     if (!json_is_string(tv)) {
         return fail_got(&c, "type", tv, "must be a string naming the event type");
     }
-    int t = -1;
-    for (int i = 0; i < KS_EV__COUNT; i++) {
-        if (strlen(type_names[i]) == json_string_length(tv) &&
-            memcmp(type_names[i], json_string_value(tv), json_string_length(tv)) == 0) {
-            t = i;
-            break;
-        }
-    }
+    int t = type_of(tv);
     if (t < 0) {
         char shown[SHOW_BUF];
         show_value(tv, shown);

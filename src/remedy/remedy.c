@@ -556,6 +556,20 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
     return rc;
 }
 
+/* A person's decision on remedy r (approve, decline, review), its fields
+ * already set: the row written whole, then the timeline entry `text` by
+ * `by` at `at`, in the caller's transaction. */
+static enum ks_rc record(struct ks_store *s, struct ks_engine *e, struct ks_remedy_row *r,
+                         const char *by, ks_time at, struct ks_buf *text, struct ks_err *err)
+{
+    enum ks_rc rc = s->ops->put_remedy(s, r, err);
+    if (rc == KS_OK) {
+        rc = ks_engine_note(e, r->incident, text->p, by, at, err);
+    }
+    ks_buf_fini(text);
+    return rc;
+}
+
 /* KS_ESTATE: "carol (agent, up to 50.00 USD) may not VERB remedy 3: refund of
  * 120.00 USD" and tail. */
 static enum ks_rc beyond_limit(struct ks_err *err, const char *verb, const char *by,
@@ -628,20 +642,14 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
         rc = beyond_limit(err, "approve", by, role, right, limit, &m.r, "");
     }
     if (rc == KS_OK) {
-        if (at == KS_TIME_NONE) {
-            at = ks_engine_clock(e);
-        }
+        at = at == KS_TIME_NONE ? ks_engine_clock(e) : at;
         m.r.status = "granted";
         m.r.approved_by = by;
         m.r.granted_at = at;
-        rc = s->ops->put_remedy(s, &m.r, err);
-    }
-    if (rc == KS_OK) {
         struct ks_buf t = {0};
         decided_text(&t, "approved", by, role, right, limit, &m.r);
         ks_buf_printf(&t, "; accountable: %s", by);
-        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
-        ks_buf_fini(&t);
+        rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK && !strcmp(m.r.kind, "cancel_with_refund")) {
         rc = supersede(s, e, &m.r, by, at, reapply, err);
@@ -702,21 +710,15 @@ enum ks_rc ks_remedy_decline(struct ks_store *s, struct ks_engine *e,
         rc = beyond_limit(err, "decline", by, role, right, limit, &m.r, tail);
     }
     if (rc == KS_OK) {
-        if (at == KS_TIME_NONE) {
-            at = ks_engine_clock(e);
-        }
+        at = at == KS_TIME_NONE ? ks_engine_clock(e) : at;
         m.r.status = "declined";
         m.r.declined_by = by;
         m.r.declined_at = at;
         m.r.declined_why = why;
-        rc = s->ops->put_remedy(s, &m.r, err);
-    }
-    if (rc == KS_OK) {
         struct ks_buf t = {0};
         decided_text(&t, own ? "withdrawn" : "declined", by, role, right, limit, &m.r);
         ks_buf_printf(&t, ", is not given: %s", why);
-        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
-        ks_buf_fini(&t);
+        rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK) {
         row_out(out, &m.r);
@@ -769,22 +771,16 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
                         by, (long long)id);
     }
     if (rc == KS_OK) {
-        if (at == KS_TIME_NONE) {
-            at = ks_engine_clock(e);
-        }
+        at = at == KS_TIME_NONE ? ks_engine_clock(e) : at;
         m.r.review_status = "done";
         m.r.reviewed_by = by;
         m.r.reviewed_at = at;
-        rc = s->ops->put_remedy(s, &m.r, err);
-    }
-    if (rc == KS_OK) {
         struct ks_buf t = {0};
         ks_buf_printf(&t, "Specialist review of remedy %lld (%s for order %s) by %s%s%s%s",
                       (long long)id, m.r.kind, m.r.order_id, by,
                       m.r.review_missed ? ", after its deadline" : "", note ? ": " : "",
                       note ? note : "");
-        rc = ks_engine_note(e, m.r.incident, t.p, by, at, err);
-        ks_buf_fini(&t);
+        rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK) {
         row_out(out, &m.r);

@@ -115,7 +115,7 @@ check decline_needs_the_right bash -c "$K incident step 1 zero_channel skip --no
 check proposal_declined_by_skip "$K" incident step 1 zero_channel skip --note 'the sync is back' --by alice --config "$st/config.yaml" --db "$T/sd.db"
 check declined_proposal_listed bash -c "$K action list --json --db $T/sd.db | jq -e '.[0] | [.status, .by, .what] == [\"skipped\", \"alice\", \"the sync is back\"]'"
 check declined_proposal_not_approved exit_is 1 "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/sd.db"
-check declined_proposal_zeroes_nothing bash -c "! $K feed amazon --state --json --db $T/sd.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
+check declined_proposal_zeroes_nothing bash -o pipefail -c "$K feed amazon --state --json --db $T/sd.db | jq -e '.skus[] | select(.sku == \"S09\") | [.qty, .last_good] == [10, 10]'"
 check approve_by_lead "$K" action approve 1 zero_channel --by alice --config "$st/config.yaml" --db "$T/s.db"
 check zeroed_on_feed bash -c "$K feed amazon --state --json --db $T/s.db | grep -q '{\"sku\":\"S09\",\"qty\":0'"
 check hook_queued bash -c "$K incident show 1 --db $T/s.db --json | grep -q 'Hook zero_channel requested'"
