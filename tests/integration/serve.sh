@@ -250,7 +250,9 @@ check wall_starts start wall "$WDB"
 now_ms=$(date +%s%3N)
 last=$((now_ms - 30 * 60 * 1000 + 3000))
 deadline=$((last + 30 * 60 * 1000))
-ts=$(date -u -d "@$((last / 1000)).$((last % 1000))" +%Y-%m-%dT%H:%M:%S.%3NZ)
+# Milliseconds as three digits: "@S.5" would be half a second, not 5 ms.
+iso_ms() { date -u -d "@$(($1 / 1000)).$(printf %03d $(($1 % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ; }
+ts=$(iso_ms "$last")
 check skew_rejected sh -c "curl -s -H 'Authorization: Bearer $WT' -H 'Content-Type: application/x-ndjson' \
   --data-binary '{\"type\":\"tick\",\"ts\":\"2099-01-01T00:00:00Z\"}' '$URL/v1/events' | jq -e '.rejected[0].line == 1' >/dev/null"
 check sync_posted status_is 202 POST /v1/events "$WT" "{\"type\":\"sync\",\"ts\":\"$ts\",\"channel\":\"amazon\",\"status\":\"ok\"}" application/x-ndjson
@@ -263,7 +265,7 @@ done
 check stale_incident_opened [ -n "$seen" ]
 late() { [ -n "$seen" ] && [ $((seen - deadline)) -le 1000 ] && [ $((seen - deadline)) -ge 0 ] || { echo "seen $((seen - deadline)) ms after the deadline"; return 1; }; }
 check opened_within_1s_of_deadline late
-want=$(date -u -d "@$((deadline / 1000)).$((deadline % 1000))" +%Y-%m-%dT%H:%M:%S.%3NZ)
+want=$(iso_ms "$deadline")
 check recorded_at_the_deadline sh -c "curl -s -H 'Authorization: Bearer $WT' '$URL/v1/incidents' | jq -r '.[0].detected_at' | grep -qx '$want'"
 # --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
 # walk the clock ahead step by step (only the first, 4 min ahead, is taken).
