@@ -210,6 +210,13 @@ static enum ks_rc load(struct ks_store *s, int64_t id, struct rem *m, struct ks_
     return KS_OK;
 }
 
+/* A remedy that waited for approval and never will be given: superseded by
+ * the order's cancellation with a full refund, or declined. */
+static int never_given(const struct ks_remedy_row *r)
+{
+    return !strcmp(r->status, "superseded") || !strcmp(r->status, "declined");
+}
+
 void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
 {
     char money[40];
@@ -268,8 +275,11 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
         ks_json_obj_begin(j);
         ks_json_key(j, "due");
         ks_json_time(j, r->review_due);
+        /* a remedy never given has no review to do: "not_needed" (the
+         * row keeps "due", which a decision made on replay may still need) */
         ks_json_key(j, "status");
-        ks_json_str(j, r->review_status);
+        ks_json_str(j, !strcmp(r->review_status, "due") && never_given(r) ? "not_needed"
+                                                                          : r->review_status);
         ks_json_key(j, "missed");
         ks_json_bool(j, r->review_missed);
         /* who reviewed it and when: null until it is done */
@@ -309,13 +319,6 @@ struct order_scan {
     int count, cancelled; /* cancelled: a cancellation with a full refund was granted */
     int64_t waiting;      /* one waiting for approval: its id */
 };
-
-/* A remedy that waited for approval and never will be given: superseded by
- * the order's cancellation with a full refund, or declined. */
-static int never_given(const struct ks_remedy_row *r)
-{
-    return !strcmp(r->status, "superseded") || !strcmp(r->status, "declined");
-}
 
 static int scan_order(void *ctx, const struct ks_remedy_row *r)
 {

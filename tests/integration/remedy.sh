@@ -150,6 +150,7 @@ check approve_after_cancel_refused refused 1 'kintsugi: remedy 9 can no longer b
 check approve_after_cancel_by_manager_refused exit_is 1 "$K" remedy approve 9 --by bob --db "$DB"
 check approve_after_cancel_writes_nothing [ "$(rem 9 "$DB" .status)-$(tl 'Remedy 9 approved')" = '"superseded"-' ]
 check superseded_not_reviewed exit_is 1 "$K" remedy review 9 --by bob --db "$DB"
+check superseded_review_not_needed [ "$(rem 9 "$DB" '[.complex != null, .review.status, .review.by]')" = '[true,"not_needed",null]' ]
 check superseded_not_given bash -c "[ \"\$($K remedy offer 1 --order o9 --json --db $DB | jq -c '[.choices[] | select(.given != []) | [.kind, .given]]')\" = '[[\"cancel_with_refund\",[10]]]' ]"
 
 # A remedy that waits for approval is declined, saying why, by someone who
@@ -164,6 +165,7 @@ check decline_on_timeline [ "$(tl 'Remedy 11 declined')" = 'note bob 2026-11-24T
 check approve_after_decline_refused refused 1 'kintsugi: remedy 11 was declined by bob: replacement shipped already' remedy approve 11 --by dana --db "$DB"
 check decline_twice_refused exit_is 1 "$K" remedy decline 11 --by dana --note again --db "$DB"
 check declined_not_reviewed exit_is 1 "$K" remedy review 11 --by dana --db "$DB"
+check declined_review_not_needed [ "$(rem 11 "$DB" '[.complex != null, .review.status, .review.by]')" = '[true,"not_needed",null]' ]
 check declined_not_given bash -c "[ \"\$($K remedy offer 1 --order o7 --json --db $DB | jq -c '[.choices[] | select(.given != [])]')\" = '[]' ]"
 check decline_granted_refused exit_is 1 "$K" remedy decline 1 --by bob --note late --db "$DB"
 check decline_superseded_refused refused 1 'kintsugi: remedy 9 was superseded (order o9 was cancelled with a full refund): it will not be given anyway' remedy decline 9 --by bob --note late --db "$DB"
