@@ -35,7 +35,8 @@ static const struct ks_cmd_spec spec = {
     "escalate and are stored. The clock is the largest event ts seen; a second ingest into\n"
     "the same database continues where the first stopped.",
     "Each rejected line is printed on stderr as FILE:LINE: TYPE: field \"x\" reason and kept\n"
-    "as a dead letter (see 'kintsugi deadletters'); the rest of the input goes on.\n"
+    "as a dead letter (see 'kintsugi deadletters'); the rest of the input goes on. On a\n"
+    "terminal the first 20 are printed and the others counted; redirected, every one.\n"
     "Duplicate ids are ignored and counted. The end of the input closes open updates but\n"
     "fires no timer: send a {\"type\":\"tick\",\"ts\":...} line to move the clock.\n\n"
     "The database remembers how far it took each file (by path and first bytes): running\n"

@@ -33,11 +33,24 @@ static void show(struct ks_progress *p, const struct ks_engine *e, int final)
     }
 }
 
+/* On a terminal, the first rejections are printed and the rest counted: a
+ * file with thousands of bad lines would push everything else off the
+ * screen. Redirected (no terminal), every one is printed. */
+#define REJECTS_SHOWN 20
+static uint64_t rejects_seen;
+
 /* A rejection starts at the beginning of the progress line it overwrites. */
 static void reject(struct ks_progress *p, const char *input, int64_t lineno, const char *reason)
 {
     (void)p;
-    fprintf(stderr, "\r%s:%lld: %s\n", input, (long long)lineno, reason);
+    if (++rejects_seen <= REJECTS_SHOWN) {
+        fprintf(stderr, "\r%s:%lld: %s\n", input, (long long)lineno, reason);
+    } else if (rejects_seen == REJECTS_SHOWN + 1) {
+        fprintf(stderr, "\r%s:%lld and further rejected lines are counted, not printed here: "
+                        "every one is a dead letter ('kintsugi deadletters'); with stderr "
+                        "redirected each is printed\n",
+                input, (long long)lineno);
+    }
 }
 
 void ks_cli_progress(struct ks_progress *pg, int tty)
@@ -46,6 +59,7 @@ void ks_cli_progress(struct ks_progress *pg, int tty)
     pg->reject = tty ? reject : NULL;
     pg->ctx = NULL;
     last_drawn = 0;
+    rejects_seen = 0;
 }
 
 void ks_cli_progress_end(struct ks_progress *pg, const struct ks_engine *e)

@@ -107,6 +107,18 @@ check ingest_with_rejections_exits_0 [ $? -eq 0 ]
 check rejection_line_format grep -q "^$bad:2: sync: field \"status\" must be one of " "$T/ing.err"
 check one_line_per_rejection bash -c "[ \$(grep -c '^$bad:[0-9]*: ' $T/ing.err) -eq 16 ]"
 check summary_counts grep -q "16 rejected, 1 duplicates" "$T/ing.out"
+# On a terminal the first 20 rejections are printed and the rest counted;
+# redirected, every one (above: 16 of 16).
+for i in $(seq 1 25); do echo "{\"type\":\"tick\",\"ts\":\"bad-$i\"}"; done >"$T/bad25.ndjson"
+script -qfec "$K ingest --db $T/bad25.db $T/bad25.ndjson" /dev/null >"$T/bad25.tty" 2>&1
+tty_rejects() {
+    [ "$(tr '\r' '\n' <"$T/bad25.tty" | grep -c "^$T/bad25.ndjson:[0-9]*: tick: ")" -eq 20 ] &&
+        tr '\r' '\n' <"$T/bad25.tty" | grep -q "^$T/bad25.ndjson:21 and further rejected lines are counted, not printed here" &&
+        grep -q "25 rejected" "$T/bad25.tty"
+}
+check tty_prints_the_first_20_rejections tty_rejects
+check tty_keeps_every_rejection bash -c "[ \$($K deadletters --db $T/bad25.db --json | jq length) -eq 25 ]"
+check redirected_prints_every_rejection bash -c "[ \$($K ingest --db $T/bad25r.db $T/bad25.ndjson 2>&1 >/dev/null | grep -c ': tick: ') -eq 25 ]"
 check deadletters_json bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 16 ]"
 check deadletters_keep_invalid_utf8_visibly bash -c "$K deadletters --db $T/bad.db --json | grep -q 'invalid UTF-8'"
 id=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*,"line":2,' | grep -o '[0-9]*' | head -1)
