@@ -205,6 +205,61 @@ static void print_verify(const char *json)
     json_decref(j);
 }
 
+/* One list of the scope, its first names and how many more. */
+static void print_names(const char *label, json_t *list, size_t total, int *first)
+{
+    size_t n = json_array_size(list), shown = n < 8 ? n : 8;
+    if (!total && !n) {
+        return;
+    }
+    printf("  %-16s %s: ", *first ? "scope" : "", label);
+    *first = 0;
+    if (total) {
+        printf("%zu", total);
+        if (n) {
+            printf(" (");
+        }
+    }
+    for (size_t i = 0; i < shown; i++) {
+        printf("%s%s", i ? ", " : "", ks_cli_safe(json_string_value(json_array_get(list, i))));
+    }
+    size_t more = (total > n ? total : n) - shown;
+    if (more && shown) {
+        printf(", and %zu more", more);
+    }
+    printf("%s\n", total && n ? ")" : "");
+}
+
+/* The scope a line per kind of thing, the empty ones left out (--json: all
+ * of it, with up to 100 SKUs). */
+static void print_scope(json_t *scope)
+{
+    int first = 1;
+    static const char *const lists[][2] = {{"locations", "locations"},
+                                           {"systems", "systems"},
+                                           {"purchase_orders", "purchase orders"},
+                                           {"sources", "sources"}};
+    print_names("channels", json_object_get(scope, "channels"), 0, &first);
+    json_int_t skus = json_integer_value(json_object_get(scope, "skus"));
+    print_names("SKUs", json_object_get(scope, "sku_list"), skus > 0 ? (size_t)skus : 0, &first);
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        print_names(lists[i][1], json_object_get(scope, lists[i][0]), 0, &first);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(scope, key, v)
+    {
+        if (json_is_string(v)) { /* a complaint's reason, a metric rule's name */
+            printf("  %-16s %s: %s\n", first ? "scope" : "", key,
+                   ks_cli_safe(json_string_value(v)));
+            first = 0;
+        }
+    }
+    if (first) {
+        printf("  %-16s -\n", "scope");
+    }
+}
+
 static void print_human(const char *detail)
 {
     json_error_t jerr;
@@ -227,10 +282,7 @@ static void print_human(const char *detail)
     }
     s = json_string_value(json_object_get(j, "owner"));
     printf("  %-16s %s\n", "owner", s ? ks_cli_safe(s) : "(nobody yet)");
-    json_t *scope = json_object_get(j, "scope");
-    char *sc = json_dumps(scope, JSON_COMPACT);
-    printf("  %-16s %s\n", "scope", sc ? ks_cli_safe(sc) : "{}");
-    free(sc);
+    print_scope(json_object_get(j, "scope"));
     json_t *imp = json_object_get(j, "impact");
     printf("  %-16s %lld orders, %lld customers, %.2f revenue, %lld units\n", "impact",
            (long long)json_integer_value(json_object_get(imp, "orders")),

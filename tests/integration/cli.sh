@@ -100,6 +100,16 @@ tail -n $((n - 9)) "$ev" >"$T/part2.ndjson"
 check restart_in_the_middle bash -c "$K ingest --db $T/split.db $T/part1.ndjson >/dev/null && $K ingest --db $T/split.db $T/part2.ndjson >/dev/null && cmp <($K incident show 1 --db $T/one.db --json) <($K incident show 1 --db $T/split.db --json)"
 check stdin_input bash -c "$K ingest --db $T/stdin.db - <$ev >/dev/null && cmp <($K incidents --db $T/one.db --json) <($K incidents --db $T/stdin.db --json)"
 
+# The scope in words, a line per kind, the first 8 SKUs and a count.
+"$K" ingest --quiet --db "$T/shift.db" "$SC/distribution_shift_p2/events.ndjson" >/dev/null 2>&1
+scope_lines() {
+    "$K" incident show 1 --db "$T/shift.db" | sed -n '/^  scope /,/^  impact /p' >"$T/scope.txt"
+    printf '%s\n' '  scope            channels: shopify' \
+        '                   SKUs: 11 (SKU-0001, SKU-0002, SKU-0003, SKU-0004, SKU-0005, SKU-0006, SKU-0007, SKU-0008, and 3 more)' \
+        '                   sources: erp' | cmp - <(head -3 "$T/scope.txt")
+}
+check show_scope_in_words scope_lines
+
 # --- bad input and dead letters -------------------------------------------------------------
 bad=$SC/bad_input_is_rejected_and_not_applied/events.ndjson
 "$K" ingest --db "$T/bad.db" "$bad" >"$T/ing.out" 2>"$T/ing.err"
