@@ -497,8 +497,8 @@
         patch(section('inc-signals'), '<h2>Signals</h2><div class="scroll"><table><thead><tr><th>detector</th><th>at</th>' +
           '<th class="num">value</th><th class="num">threshold</th><th>what it saw</th></tr></thead><tbody>' +
           (inc.signals || []).map(function (s) {
-            return '<tr><td>' + esc(s.detector) + '</td><td>' + when(s.at) + '</td><td class="num">' + esc(s.value) +
-              '</td><td class="num">' + esc(s.threshold) + '</td><td>' + esc(s.text) + '</td></tr>';
+            return '<tr><td>' + esc(s.detector) + '</td><td>' + when(s.at) + '</td><td class="num">' + esc(num(s.value)) +
+              '</td><td class="num">' + esc(num(s.threshold)) + '</td><td>' + esc(s.text) + '</td></tr>';
           }).join('') + '</tbody></table></div>');
         patch(section('inc-hooks'), hooksHtml(hooks));
         var tl = (inc.timeline || []).slice().reverse();

@@ -182,6 +182,12 @@ try {
     const n = await rob.$$eval('#timeline li', (l) => l.length);
     if (n < 3) { throw new Error(`timeline has ${n} entries`); }
     await waitText(rob, '#inc-signals', /threshold/);
+    // a measured value reads as a number, not as a double's 17 digits
+    const cells = await rob.$$eval('#inc-signals td.num', (l) => l.map((c) => c.textContent));
+    if (cells.length < 2) { throw new Error('no signal values shown'); }
+    for (const c of cells) {
+      if (!/^-?[\d,]+(\.\d{1,3})?$/.test(c)) { throw new Error(`signal value shown as ${c}`); }
+    }
     await waitText(rob, '#inc-guard', /Held updates/);
   });
   await check('half_typed_note_survives_live_updates', async () => {
