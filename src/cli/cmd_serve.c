@@ -234,6 +234,10 @@ int ks_cmd_serve(int argc, char **argv)
     env_seconds("KINTSUGI_CHECKPOINT_EVERY", 0, &lo.checkpoint_every);
     env_seconds("KINTSUGI_CHECKPOINT_IDLE", 1, &lo.checkpoint_idle);
     env_seconds("KINTSUGI_LOCK_CHECK", 1, &lo.lock_check);
+    env_seconds("KINTSUGI_TICK", 0, &lo.tick);
+    if (lo.tick > 0 && lo.tick < 10) {
+        lo.tick = 10; /* the writer's idle pass: never a busy loop */
+    }
     const char *cb = getenv("KINTSUGI_CHECKPOINT_BYTES");
     if (cb && *cb) {
         double v = strtod(cb, NULL);

@@ -145,6 +145,11 @@ ks_time ks_engine_clock(const struct ks_engine *e)
     return e->clock;
 }
 
+ks_time ks_engine_next_due(const struct ks_engine *e)
+{
+    return e->nheap ? e->heap[0].due : KS_TIME_NONE;
+}
+
 uint32_t ks_eng_str(struct ks_engine *e, struct ks_str s)
 {
     if (!s.p) {

@@ -104,6 +104,10 @@ void ks_engine_horizon_base(struct ks_engine *e, ks_time base, const char *limit
  * state: set it around the lines it is for. */
 void ks_engine_ts_cap(struct ks_engine *e, ks_time cap);
 ks_time ks_engine_clock(const struct ks_engine *e);
+/* The earliest deadline among the timers (KS_TIME_NONE: none); moving the
+ * clock past it fires it. A timer made moot meanwhile (a channel that
+ * synced again) may still be there and fire nothing. */
+ks_time ks_engine_next_due(const struct ks_engine *e);
 
 /* ---- people's actions on incidents (SPEC section 4) ---------------------- */
 

@@ -9,8 +9,8 @@
  * re-applies the journal after it, so nothing a client was told is
  * committed is lost, and nothing is applied twice.
  *
- * The clock is the wall clock (timers fire at most a tick after their
- * deadline, recorded at the deadline) or, with clock_event, event time as in
+ * The clock is the wall clock (the writer wakes just past a timer's
+ * deadline and fires it, recorded at the deadline) or, with clock_event, event time as in
  * `kintsugi ingest`. See docs/API.md and docs/STORAGE.md ("The server's
  * journal").
  */
@@ -38,7 +38,8 @@ struct ks_live_opts {
     size_t checkpoint_bytes;  /* or once this much, and more than the saved state's size,
                                * is journaled since (16 MiB): bounds what a restart or a
                                * standby's takeover re-applies */
-    ks_time tick;             /* wall clock: the engine is moved on this often (250 ms) */
+    ks_time tick; /* wall clock: the idle engine is moved on this often (250 ms), and a due
+                   * timer at once */
     ks_time update_idle;      /* open inventory updates close after this long without events (5 s) */
     const char *url;          /* http://HOST:PORT, for the writer lock's description */
 };

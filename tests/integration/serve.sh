@@ -267,6 +267,26 @@ late() { [ -n "$seen" ] && [ $((seen - deadline)) -le 1000 ] && [ $((seen - dead
 check opened_within_1s_of_deadline late
 want=$(iso_ms "$deadline")
 check recorded_at_the_deadline sh -c "curl -s -H 'Authorization: Bearer $WT' '$URL/v1/incidents' | jq -r '.[0].detected_at' | grep -qx '$want'"
+# The writer wakes at the next timer's deadline, not only at its idle pass:
+# with a 30 s pass the incident still opens within a second of its deadline.
+WDB2=$T/wall2.db
+"$K" token create --name w --role responder --db "$WDB2" >"$T/w2.tok" 2>/dev/null
+WT2=$(cat "$T/w2.tok")
+WURL=$URL WPID=$PID
+KINTSUGI_TICK=30 check wall_slow_pass_starts start wall2 "$WDB2"
+last=$(($(date +%s%3N) - 30 * 60 * 1000 + 3000))
+deadline2=$((last + 30 * 60 * 1000))
+check slow_pass_sync_posted status_is 202 POST /v1/events "$WT2" "{\"type\":\"sync\",\"ts\":\"$(iso_ms "$last")\",\"channel\":\"ebay\",\"status\":\"ok\"}" application/x-ndjson
+seen=""
+for _ in $(seq 1 200); do
+    n=$(curl -s -H "Authorization: Bearer $WT2" "$URL/v1/incidents" | jq length)
+    if [ "$n" -ge 1 ]; then seen=$(date +%s%3N); break; fi
+    sleep 0.05
+done
+deadline=$deadline2
+check slow_pass_opened_within_1s_of_deadline late
+stop "$PID" TERM
+URL=$WURL PID=$WPID
 # --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
 # walk the clock ahead step by step (only the first, 4 min ahead, is taken).
 ticks=""
