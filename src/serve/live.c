@@ -654,6 +654,13 @@ static ks_time timer_wake(const struct ks_live *l)
     return due == KS_TIME_NONE ? KS_TIME_NONE : due + 1;
 }
 
+/* Whether a timer is due at now (the writer's pass fires it at once). */
+static int timer_due(const struct ks_live *l, ks_time now)
+{
+    ks_time wake = timer_wake(l);
+    return wake != KS_TIME_NONE && now >= wake;
+}
+
 /* The writer's chores, each when it is due, one per pass: open updates
  * closed after a quiet spell of events, the state saved after a quiet spell
  * of changes, the lock checked, the wall clock's tick (first of all when a
@@ -663,9 +670,8 @@ static ks_time timer_wake(const struct ks_live *l)
 static void chores(struct ks_live *l, ks_time tick)
 {
     ks_time now = ks_time_now();
-    ks_time wake = timer_wake(l);
     l->last_chores = now;
-    if (wake != KS_TIME_NONE && now >= wake && now > ks_engine_clock(l->a.eng)) {
+    if (timer_due(l, now) && now > ks_engine_clock(l->a.eng)) {
         /* A timer is due: it fires now rather than at the next tick, and
          * before the other chores (SPEC 9: within a second of its deadline). */
         clock_tick(l);
@@ -745,9 +751,8 @@ static void *writer(void *arg)
             break;
         }
         ks_time now = ks_time_now();
-        wake = timer_wake(l);
         if (!broken && !stopping &&
-            (!jobs || now - l->last_chores >= tick || (wake != KS_TIME_NONE && now >= wake))) {
+            (!jobs || now - l->last_chores >= tick || timer_due(l, now))) {
             pthread_mutex_unlock(&l->mu);
             chores(l, tick);
             pthread_mutex_lock(&l->mu);

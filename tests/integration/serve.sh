@@ -256,15 +256,18 @@ ts=$(iso_ms "$last")
 check skew_rejected sh -c "curl -s -H 'Authorization: Bearer $WT' -H 'Content-Type: application/x-ndjson' \
   --data-binary '{\"type\":\"tick\",\"ts\":\"2099-01-01T00:00:00Z\"}' '$URL/v1/events' | jq -e '.rejected[0].line == 1' >/dev/null"
 check sync_posted status_is 202 POST /v1/events "$WT" "{\"type\":\"sync\",\"ts\":\"$ts\",\"channel\":\"amazon\",\"status\":\"ok\"}" application/x-ndjson
-seen=""
-for _ in $(seq 1 100); do
-    n=$(curl -s -H "Authorization: Bearer $WT" "$URL/v1/incidents" | jq length)
-    if [ "$n" -ge 1 ]; then seen=$(date +%s%3N); break; fi
-    sleep 0.05
-done
+first_seen() { # TOKEN TRIES: polls $URL every 50 ms; seen = the wall ms of the first incident
+    seen=""
+    for _ in $(seq 1 "$2"); do
+        n=$(curl -s -H "Authorization: Bearer $1" "$URL/v1/incidents" | jq length)
+        if [ "$n" -ge 1 ]; then seen=$(date +%s%3N); break; fi
+        sleep 0.05
+    done
+}
+first_seen "$WT" 100
 check stale_incident_opened [ -n "$seen" ]
-late() { [ -n "$seen" ] && [ $((seen - deadline)) -le 1000 ] && [ $((seen - deadline)) -ge 0 ] || { echo "seen $((seen - deadline)) ms after the deadline"; return 1; }; }
-check opened_within_1s_of_deadline late
+late() { [ -n "$seen" ] && [ $((seen - $1)) -le 1000 ] && [ $((seen - $1)) -ge 0 ] || { echo "seen $((seen - $1)) ms after the deadline"; return 1; }; }
+check opened_within_1s_of_deadline late "$deadline"
 want=$(iso_ms "$deadline")
 check recorded_at_the_deadline sh -c "curl -s -H 'Authorization: Bearer $WT' '$URL/v1/incidents' | jq -r '.[0].detected_at' | grep -qx '$want'"
 # The writer wakes at the next timer's deadline, not only at its idle pass:
@@ -277,14 +280,8 @@ KINTSUGI_TICK=30 check wall_slow_pass_starts start wall2 "$WDB2"
 last=$(($(date +%s%3N) - 30 * 60 * 1000 + 3000))
 deadline2=$((last + 30 * 60 * 1000))
 check slow_pass_sync_posted status_is 202 POST /v1/events "$WT2" "{\"type\":\"sync\",\"ts\":\"$(iso_ms "$last")\",\"channel\":\"ebay\",\"status\":\"ok\"}" application/x-ndjson
-seen=""
-for _ in $(seq 1 200); do
-    n=$(curl -s -H "Authorization: Bearer $WT2" "$URL/v1/incidents" | jq length)
-    if [ "$n" -ge 1 ]; then seen=$(date +%s%3N); break; fi
-    sleep 0.05
-done
-deadline=$deadline2
-check slow_pass_opened_within_1s_of_deadline late
+first_seen "$WT2" 200
+check slow_pass_opened_within_1s_of_deadline late "$deadline2"
 stop "$PID" TERM
 URL=$WURL PID=$WPID
 # --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
