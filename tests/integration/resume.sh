@@ -148,17 +148,24 @@ b=$SC/order_rejections/events.ndjson
 check seq_a "$K" ingest --quiet --db "$T/seq.db" "$a"
 check seq_b "$K" ingest --quiet --db "$T/seq.db" "$b"
 want=$("$K" incidents --db "$T/seq.db" --json | grep -o '"id":' | wc -l)
-"$K" ingest --quiet --db "$T/par.db" "$a" "$T/inv.ndjson" >/dev/null 2>&1 &
+# The first reads its second file from a FIFO, so it holds the writer lock
+# until the second has said that it waits: no delay a loaded machine can
+# outlast.
+mkfifo "$T/par.fifo"
+"$K" ingest --quiet --db "$T/par.db" "$a" "$T/par.fifo" >/dev/null 2>&1 &
 p1=$!
-# The second starts once the first holds the writer lock (flock on the file),
-# and it has had time to write its name: not after a fixed delay from the
-# first's start, which a loaded machine can outlast.
 for _ in $(seq 1 500); do
     [ -f "$T/par.db" ] && ! flock -n "$T/par.db" true 2>/dev/null && break
     sleep 0.02
 done
-sleep 0.2
-"$K" ingest --quiet --db "$T/par.db" "$b" >/dev/null 2>"$T/par.err"
+"$K" ingest --quiet --db "$T/par.db" "$b" >/dev/null 2>"$T/par.err" &
+p2=$!
+for _ in $(seq 1 500); do
+    grep -q 'waiting for it to finish' "$T/par.err" && break
+    sleep 0.02
+done
+timeout 120 cp "$T/inv.ndjson" "$T/par.fifo" # (not forever if the first has died)
+wait "$p2"
 r2=$?
 wait "$p1"
 r1=$?
