@@ -182,6 +182,10 @@ struct ks_key_check {
     ks_config_key_fn seen; /* NULL, or told each leaf key set */
     void *seen_ctx;
     char *dir; /* the directory of the file, for relative paths; NULL: the working one */
+    const char *text; /* the text to read, when given (else the file is read) */
+    size_t text_len;
+    char *source;     /* the text read, until taken by the config loaded */
+    size_t source_len;
 };
 
 /* A position in the key path, to return to. */
@@ -226,13 +230,37 @@ static int line_of(const yaml_node_t *n)
     return n ? (int)n->start_mark.line + 1 : 0;
 }
 
+/* s with its control characters written as escapes (\n, \t, \xNN): a
+ * problem is one line, whatever the file's keys hold (a plain YAML key may
+ * span lines). */
+static char *one_line(const char *s)
+{
+    struct ks_buf b = {0};
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\n') {
+            ks_buf_puts(&b, "\\n");
+        } else if (ch == '\t') {
+            ks_buf_puts(&b, "\\t");
+        } else if (ch < 0x20 || ch == 0x7f) {
+            ks_buf_printf(&b, "\\x%02x", ch);
+        } else {
+            ks_buf_putc(&b, (char)ch);
+        }
+    }
+    if (!b.p) {
+        return ks_strdup("");
+    }
+    return b.p; /* the buffer's memory is ks_malloc'd: ks_free it */
+}
+
 static void add_issue(struct ks_key_check *c, int line, const char *key, const char *msg)
 {
     KS_GROW(c->issues, c->capissues, c->nissues + 1);
     struct issue *is = &c->issues[c->nissues];
     is->line = line;
-    is->key = key && *key ? ks_strdup(key) : NULL;
-    is->msg = ks_strdup(msg);
+    is->key = key && *key ? one_line(key) : NULL;
+    is->msg = one_line(msg);
     is->seq = c->nissues++;
 }
 
@@ -293,9 +321,19 @@ void ks_key_quote(const char *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0, i = 0;
     out[o++] = '"';
-    for (; i < n && i < 60 && o + 8 < cap; i++) {
+    for (; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') {
+        /* a UTF-8 character whole or not at all: a cut one is not UTF-8 */
+        size_t len = ch < 0xc0 ? 1 : ch < 0xe0 ? 2 : ch < 0xf0 ? 3 : 4;
+        len = len < n - i ? len : n - i;
+        if (i + len > 60 || o + len + 7 >= cap) {
+            break;
+        }
+        if (len > 1) {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len - 1;
+        } else if (ch == '"' || ch == '\\') {
             out[o++] = '\\';
             out[o++] = (char)ch;
         } else if (ch == '\n') {
@@ -1204,22 +1242,28 @@ static void load_into(struct ks_key_check *c, const char *path)
     ks_free(c->dir);
     c->dir = slash ? ks_strndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
     size_t len = 0;
-    char *buf = read_file(c, path, &len);
-    if (!buf) {
+    char *buf;
+    if (c->text) {
+        len = c->text_len;
+        buf = ks_malloc(len + 1);
+        memcpy(buf, c->text, len);
+        buf[len] = 0;
+    } else if (!(buf = read_file(c, path, &len))) {
         return;
     }
+    ks_free(c->source);
+    c->source = buf; /* freed by ctx_fini unless the config takes it */
+    c->source_len = len;
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
         add_issue(c, 0, NULL, "out of memory reading the YAML");
-        ks_free(buf);
         return;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&parser, &doc)) {
         yaml_problem(c, &parser, buf, len);
         yaml_parser_delete(&parser);
-        ks_free(buf);
         return;
     }
     c->doc = &doc;
@@ -1251,7 +1295,6 @@ static void load_into(struct ks_key_check *c, const char *path)
     c->doc = NULL;
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    ks_free(buf);
 }
 
 static int issue_cmp(const void *a, const void *b)
@@ -1278,15 +1321,20 @@ static void ctx_fini(struct ks_key_check *c)
     }
     ks_free(c->issues);
     ks_free(c->dir);
+    ks_free(c->source);
     ks_buf_fini(&c->path);
     ks_buf_fini(&c->pattern);
 }
 
-/* Loads path into a scratch config, collecting issues sorted by line. */
-static void run(struct ks_key_check *c, struct ks_config *scratch, const char *path)
+/* Loads path (or text, when not NULL, as if it were path's) into a scratch
+ * config, collecting issues sorted by line. */
+static void run(struct ks_key_check *c, struct ks_config *scratch, const char *path,
+                const char *text, size_t len)
 {
     KS_ASSERT(path);
     ctx_init(c, scratch);
+    c->text = text;
+    c->text_len = len;
     load_into(c, path);
     if (c->nissues > 1) {
         qsort(c->issues, c->nissues, sizeof(*c->issues), issue_cmp);
@@ -1372,6 +1420,7 @@ void ks_config_fini(struct ks_config *cfg)
     memset(&c, 0, sizeof(c));
     c.cfg = cfg;
     ks_free(cfg->path);
+    ks_free(cfg->source);
     free_keys(&c, root_table());
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -1389,11 +1438,12 @@ static void format_issue(char *out, size_t cap, const char *path, const struct i
     }
 }
 
-enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err)
+static enum ks_rc load(struct ks_config *cfg, const char *path, const char *text, size_t len,
+                       struct ks_err *err)
 {
     struct ks_key_check c;
     struct ks_config scratch;
-    run(&c, &scratch, path);
+    run(&c, &scratch, path, text, len);
     if (c.nissues) {
         char msg[sizeof(err->msg)];
         format_issue(msg, sizeof(msg), path, &c.issues[0]);
@@ -1402,17 +1452,31 @@ enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err
         ks_config_defaults(cfg);
         return ks_err_set(err, KS_EUSAGE, "%s", msg);
     }
+    scratch.source = c.source;
+    scratch.source_len = c.source_len;
+    c.source = NULL;
     ctx_fini(&c);
     *cfg = scratch;
     cfg->path = ks_strdup(path);
     return KS_OK;
 }
 
+enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err)
+{
+    return load(cfg, path, NULL, 0, err);
+}
+
+enum ks_rc ks_config_load_text(struct ks_config *cfg, const char *path, const char *text,
+                               size_t len, struct ks_err *err)
+{
+    return load(cfg, path, text ? text : "", text ? len : 0, err);
+}
+
 int ks_config_check_each(const char *path, ks_config_issue_fn fn, void *ctx)
 {
     struct ks_key_check c;
     struct ks_config scratch;
-    run(&c, &scratch, path);
+    run(&c, &scratch, path, NULL, 0);
     int n = (int)c.nissues;
     for (size_t i = 0; fn && i < c.nissues; i++) {
         fn(ctx, c.issues[i].line, c.issues[i].key, c.issues[i].msg);
@@ -1426,7 +1490,7 @@ int ks_config_check(const char *path, FILE *out)
 {
     struct ks_key_check c;
     struct ks_config scratch;
-    run(&c, &scratch, path);
+    run(&c, &scratch, path, NULL, 0);
     for (size_t i = 0; out && i < c.nissues; i++) {
         char line[1024];
         format_issue(line, sizeof(line), path, &c.issues[i]);

@@ -106,6 +106,8 @@ struct ks_role {
 
 struct ks_config {
     char *path; /* the file it came from, or NULL for defaults */
+    char *source; /* the text it was read from (NUL-terminated), or NULL for defaults */
+    size_t source_len;
     char *currency; /* USD */
 
     struct ks_channel_cfg channel_defaults;
@@ -196,6 +198,19 @@ void ks_config_defaults(struct ks_config *cfg);
  * "FILE:LINE: key \"a.b\": reason" (the first error in line order); cfg is
  * then left as defaults. */
 enum ks_rc ks_config_load(struct ks_config *cfg, const char *path, struct ks_err *err);
+/* Like ks_config_load, but from text already read: path names it in error
+ * messages and its directory resolves relative paths, as if the text were
+ * that file's (which need not exist, nor hold this text any more). */
+enum ks_rc ks_config_load_text(struct ks_config *cfg, const char *path, const char *text,
+                               size_t len, struct ks_err *err);
+/* The text of a configuration (one ks_config_load accepted) with its secrets
+ * replaced, for keeping in a store: a receiver's password and header values,
+ * a hook's header values and command become "redacted", and the URLs of
+ * receivers and hooks keep only their scheme, host and port. Written again
+ * by a YAML emitter (comments go); what is left loads to the same behaviour
+ * but for where messages and hook calls go. Returns 0, or -1 with out empty
+ * when the text is not YAML or memory ran out. (redact.c) */
+int ks_config_redacted(const char *text, size_t len, struct ks_buf *out);
 /* Checks a file and writes every error found, one per line, to out.
  * Returns the number of errors (0 = valid). */
 int ks_config_check(const char *path, FILE *out);

@@ -481,8 +481,8 @@ static int replay_journal(struct ks_live *l, struct ks_err *errp)
             ks_live_more_drop(l);
         } else {
             fprintf(stderr, "kintsugi: %s: re-applied %zu journal entr%s written after the last "
-                            "saved state\n",
-                    l->a.db, rp.n, rp.n == 1 ? "y" : "ies");
+                            "saved state%s\n",
+                    l->a.db, rp.n, rp.n == 1 ? "y" : "ies", l->replay_how ? l->replay_how : "");
         }
     }
     free_replayed(rp.head);
@@ -534,6 +534,143 @@ static int reload(struct ks_live *l, struct ks_err *err)
     l->last_checkpoint = ks_time_now();
     __atomic_store_n(&l->st.clock, ks_engine_clock(l->a.eng), __ATOMIC_RELAXED);
     return 0;
+}
+
+/* ---- the configuration the journal was accepted under ------------------------------ */
+
+/* Blob "journal_config": "PATH\nTEXT", the configuration file the server
+ * runs with (its directory resolves relative paths) and its text without
+ * secrets (ks_config_redacted); "\n" for the defaults; empty when it could
+ * not be recorded (the journal is then re-applied with the file as it is).
+ * Written at a start, before any entry is journaled. */
+static void config_record(const struct ks_config *cfg, struct ks_buf *out)
+{
+    ks_buf_puts(out, cfg->path ? cfg->path : "");
+    ks_buf_putc(out, '\n');
+    if (cfg->source) {
+        struct ks_buf r = {0};
+        if (ks_config_redacted(cfg->source, cfg->source_len, &r) != 0) {
+            ks_buf_reset(out);
+        } else if (r.len) {
+            ks_buf_put(out, r.p, r.len);
+        }
+        ks_buf_fini(&r);
+    }
+}
+
+/* What the server sets over the file's configuration (ks_live_open). */
+static void config_overrides(struct ks_live *l, struct ks_config *cfg)
+{
+    if (!l->o.clock_event) {
+        /* The wall clock: an event further ahead of it than max_skew is a
+         * sender's clock gone wrong, rejected with that reason. */
+        cfg->ts_horizon = l->o.max_skew;
+    }
+}
+
+static int stop_at_first(void *ctx, const struct ks_journal_row *r)
+{
+    (void)r;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+/* The configuration recorded in rec, loaded; 0 when it cannot be (said). */
+static int config_recorded(struct ks_live *l, const struct ks_buf *rec, struct ks_config *cfg)
+{
+    if (!rec->len) {
+        return 0; /* not recorded */
+    }
+    const char *nl = memchr(rec->p, '\n', rec->len);
+    size_t plen = nl ? (size_t)(nl - rec->p) : rec->len;
+    const char *text = nl ? nl + 1 : "";
+    size_t tlen = nl ? rec->len - plen - 1 : 0;
+    struct ks_err err = {0};
+    if (!plen) {
+        ks_config_defaults(cfg); /* the server ran without a configuration file */
+    } else {
+        char *path = ks_strndup(rec->p, plen);
+        enum ks_rc rc = ks_config_load_text(cfg, path, text, tlen, &err);
+        ks_free(path);
+        if (rc != KS_OK) {
+            ks_log(KS_LOG_ERROR, "serve",
+                   "%s: the configuration the journal was accepted under does not load any more "
+                   "(%s); it is re-applied with the current one, and what was answered before "
+                   "may come out differently",
+                   l->a.db, err.msg);
+            return 0;
+        }
+    }
+    config_overrides(l, cfg);
+    return 1;
+}
+
+/*
+ * A start re-applies the journal with the configuration its entries were
+ * accepted under, which the file may no longer be: edited since, or another
+ * instance's taking over. The engine is loaded with that one, the journal
+ * re-applied and saved, and then the current configuration rules from the
+ * saved state on, as after a clean stop: what was answered stays as it was
+ * answered (an incident opened, a remedy granted by a person the file no
+ * longer names). Secrets are not recorded and not needed: nothing is
+ * delivered while re-applying.
+ */
+static int replay_as_accepted(struct ks_live *l, struct ks_err *errp)
+{
+    struct ks_store *s = l->a.store;
+    struct ks_buf then = {0}, now = {0}, seq = {0};
+    struct ks_err err = {0};
+    int found = 0, have_seq = 0, pending = 0, rc = 0;
+    config_record(&l->a.cfg, &now);
+    if (s->ops->get_blob(s, "journal_config", &then, &found, &err) != KS_OK ||
+        s->ops->get_blob(s, "journal", &seq, &have_seq, &err) != KS_OK) {
+        rc = -1;
+    }
+    int same = found && then.len == now.len && !memcmp(then.p, now.p, now.len);
+    if (rc == 0 && found && !same &&
+        s->ops->list_journal(s, have_seq && seq.p ? strtoll(seq.p, NULL, 10) : 0, stop_at_first,
+                             &pending, &err) != KS_OK) {
+        rc = -1;
+    }
+    struct ks_config old;
+    if (rc == 0 && pending && config_recorded(l, &then, &old)) {
+        char how[600];
+        snprintf(how, sizeof(how),
+                 ", with the configuration they were accepted under; it has changed since, and "
+                 "%.400s applies from here on",
+                 l->a.cfg.path ? l->a.cfg.path : "the default configuration");
+        struct ks_config cur = l->a.cfg;
+        l->a.cfg = old;
+        l->replay_how = how;
+        rc = reload(l, errp);
+        l->replay_how = NULL;
+        old = l->a.cfg;
+        l->a.cfg = cur;
+        ks_config_fini(&old);
+        if (rc == 0) {
+            rc = reload(l, errp); /* the saved state, nothing left to re-apply */
+        }
+    } else if (rc == 0) {
+        rc = replay_journal(l, errp);
+    } else {
+        ks_shell_error("%s: %s", s->uri, err.msg);
+        *errp = err;
+    }
+    if (rc == 0 && !same) {
+        if (ks_store_begin(s, &err) != KS_OK ||
+            s->ops->put_blob(s, "journal_config", now.p, now.len, &err) != KS_OK ||
+            ks_store_commit(s, &err) != KS_OK) {
+            struct ks_err ignore;
+            ks_store_rollback(s, &ignore);
+            ks_shell_error("%s: %s", s->uri, err.msg);
+            *errp = err;
+            rc = -1;
+        }
+    }
+    ks_buf_fini(&then);
+    ks_buf_fini(&now);
+    ks_buf_fini(&seq);
+    return rc ? KS_SHELL_FAIL : 0;
 }
 
 /*
@@ -831,16 +968,12 @@ int ks_live_open(struct ks_live **out, const struct ks_live_opts *o)
     }
     l->a.after_effects = ks_live_more_write_messages;
     l->a.after_ctx = l;
-    if (!l->o.clock_event) {
-        /* The wall clock: an event further ahead of it than max_skew is a
-         * sender's clock gone wrong, rejected with that reason. */
-        l->a.cfg.ts_horizon = l->o.max_skew;
-    }
+    config_overrides(l, &l->a.cfg);
     l->input = ks_engine_input(l->a.eng, "http");
     /* PostgreSQL: a lost connection is taken up again in place (recover) */
     l->reconnects = l->a.store->ops->lock_writer != NULL;
     struct ks_err err = {0};
-    if ((rc = replay_journal(l, &err)) != 0) {
+    if ((rc = replay_as_accepted(l, &err)) != 0) {
         ks_shell_close(&l->a);
         ks_live_free(l);
         return rc;

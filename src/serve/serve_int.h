@@ -27,6 +27,7 @@ struct ks_live {
     ks_time lock_checked; /* writer thread: when the lock was last known held */
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
+    const char *replay_how; /* said of a journal re-applied (NULL: nothing more) */
     size_t journal_bytes; /* journaled since the last saved state */
     int open_updates;    /* events came since the last end of input */
     ks_time last_events; /* wall clock of the last events applied */

@@ -8,8 +8,11 @@
  * rejection is one line that starts with the file's path and is exactly
  * the first line `check-config` writes, and leaves the defaults; an
  * acceptance has no check-config problem and keeps the path; loading again
- * gives the same verdict and message. Every allocation is released per
- * input, so LeakSanitizer sees it.
+ * gives the same verdict and message. An accepted file keeps its text, which
+ * loads again from memory (ks_config_load_text); its text without secrets
+ * (ks_config_redacted, what the server records for its journal) loads too.
+ * Every allocation
+ * is released per input, so LeakSanitizer sees it.
  *
  *   make build/fuzz/fuzz_config
  *   make fuzz FUZZ=config
@@ -51,6 +54,27 @@ static void write_input(const uint8_t *data, size_t size)
     if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
         die("cannot write the input");
     }
+}
+
+/* The accepted configuration's text, from memory and without its secrets. */
+static void redacted(const struct ks_config *cfg)
+{
+    struct ks_config t;
+    struct ks_err err = {0};
+    struct ks_buf r = {0};
+    if (!cfg->source || ks_config_load_text(&t, path, cfg->source, cfg->source_len, &err) != KS_OK) {
+        die("the accepted text does not load from memory");
+    }
+    ks_config_fini(&t);
+    if (ks_config_redacted(cfg->source, cfg->source_len, &r) != 0) {
+        die("the accepted text cannot be redacted");
+    }
+    if (ks_config_load_text(&t, path, r.p ? r.p : "", r.len, &err) != KS_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        die("the redacted text does not load");
+    }
+    ks_config_fini(&t);
+    ks_buf_fini(&r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -95,6 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ks_config_load(&again, path, &err2) != rc || (rc != KS_OK && strcmp(err.msg, err2.msg))) {
         die("a second load differs");
+    }
+    if (rc == KS_OK) {
+        redacted(&cfg);
     }
     ks_config_fini(&cfg);
     ks_config_fini(&again);

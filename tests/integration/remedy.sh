@@ -24,6 +24,7 @@ EOF
 DB=$T/r.db
 "$K" ingest --quiet --db "$DB" "$T/a.ndjson" >/dev/null 2>&1
 cp "$DB" "$T/s.db"
+cp "$DB" "$T/j.db"
 # refused CODE MESSAGE ARGS...: kintsugi ARGS exits with CODE and its standard error is MESSAGE
 refused() {
     local code=$1 msg=$2 rc
@@ -291,6 +292,43 @@ wait "$PID" 2>/dev/null
 check restarts_after_decline start d "$DB" --clock event
 check api_decline_survives_kill [ "$(get /v1/remedies)" = "$LIST" ]
 check api_decline_entry_once_after_kill [ "$(get /v1/incidents/1 | jq -c '[.timeline[] | select(.text | test("^(Remedy|Specialist)"))]')" = "$TL" ]
+# ---- a journal re-applied with the configuration it was accepted under -------------------
+# Requests acknowledged, then a kill -9 before the state is saved, then the
+# configuration changed (carol has left; outages count after an hour) and the
+# server started again: what it answered is re-applied as it was answered -
+# carol's grant with her role then, the outage detected under the old
+# threshold - and only then does the new configuration rule.
+JD=$T/j.db
+for who in carol:responder vic:viewer; do
+    "$K" token create --name "${who%%:*}" --role "${who##*:}" --db "$JD" >"$T/j${who%%:*}.tok" 2>/dev/null
+done
+JCAROL=$(cat "$T/jcarol.tok") JVIEW=$(cat "$T/jvic.tok")
+SAVED_PID=$PID SAVED_URL=$URL
+KINTSUGI_CHECKPOINT_IDLE=3600 KINTSUGI_CHECKPOINT_EVERY=3600 start j1 "$JD" --clock event
+check journal_grant status_is 200 POST /v1/incidents/1/remedies "$JCAROL" '{"order":"o2","kind":"refund","amount":30}'
+check journal_events status_is 202 POST /v1/events "$JCAROL" '{"type":"health","ts":"2026-11-22T10:21:00Z","system":"pim","status":"down"}
+{"type":"tick","ts":"2026-11-22T10:30:00Z"}' application/x-ndjson
+jget() { curl -s -H "Authorization: Bearer $JVIEW" "$URL$1"; }
+until_ok 10 bash -c "[ \"\$(curl -s -H 'Authorization: Bearer $JVIEW' '$URL/v1/incidents' | jq length)\" = 2 ]"
+JINC=$(jget /v1/incidents | jq -c '[.[] | [.id, .type, .severity, .detected_at]]')
+JTL=$(jget /v1/incidents/1 | jq -c '[.timeline[] | select(.text | startswith("Remedy")) | [.actor, .text]]')
+check journal_outage_detected is '["system_outage","2026-11-22T10:26:00.000Z"]' "$(jget /v1/incidents/2 | jq -c '[.type, .detected_at]')"
+kill -9 "$PID"
+wait "$PID" 2>/dev/null
+sed -e '/^  carol: /d' -e 's/^    after: 5m$/    after: 60m/' -e "s|^  templates: templates$|  templates: $PWD/examples/templates|" examples/kintsugi.yaml >"$T/changed.yaml"
+check changed_config_differs [ "$(diff examples/kintsugi.yaml "$T/changed.yaml" | grep -c '^[<>]')" = 5 ]
+KINTSUGI_CONFIG=$T/changed.yaml start j2 "$JD" --clock event
+check journal_incidents_as_answered is "$JINC" "$(jget /v1/incidents | jq -c '[.[] | [.id, .type, .severity, .detected_at]]')"
+check journal_grant_as_answered is "$JTL" "$(jget /v1/incidents/1 | jq -c '[.timeline[] | select(.text | startswith("Remedy")) | [.actor, .text]]')"
+check journal_grant_entry_once [ "$(jq length <<<"$JTL")" = 1 ]
+check journal_grant_with_role_then grep -q 'by carol (agent, up to 50.00 USD)' <<<"$JTL"
+check restart_says_which_configuration grep -Eq "re-applied [0-9]+ journal entries written after the last saved state, with the configuration they were accepted under; it has changed since, and $T/changed.yaml applies from here on" "$T/j2.err"
+# what the store keeps of a configuration has no secret in it
+check recorded_configuration_without_secrets bash -c "sqlite3 '$JD' \"select value from blobs where key = 'journal_config'\" > '$T/jc' && [ \"\$(head -1 '$T/jc')\" = '$T/changed.yaml' ] && ! grep -q 'carol:' '$T/jc' && grep -q 'Authorization: \"redacted\"' '$T/jc' && ! grep -q change-me '$T/jc'"
+check new_configuration_rules_after status_is 409 POST /v1/incidents/1/remedies "$JCAROL" '{"order":"o1","kind":"refund","amount":5}'
+stop "$PID" KILL
+PID=$SAVED_PID URL=$SAVED_URL
+
 # The review of remedy 3 is missed a day later (event time); the sla entry is
 # written with the state saved at a stop.
 status_is 202 POST '/v1/events?end=true' "$CAROL" '{"type":"tick","ts":"2026-11-24T00:00:00Z"}' application/x-ndjson

@@ -581,6 +581,9 @@ static const struct error_case error_cases[] = {
      "only a webhook (url) sends headers; a command gets the body on stdin"},
     {FIX("hook_unknown_key.yaml"), 2, "hooks.zero_channel.timout",
      "unknown key (did you mean \"timeout\"?)"},
+    /* a plain key folded over lines: the problem is still one line */
+    {FIX("key_over_lines.yaml"), 2, "hooks.zero_channel.ti-_\\n112s",
+     "unknown key (expected one of: url, command, retries, backoff, timeout, headers)"},
     {FIX("person_email_list.yaml"), 7, "people.bob.email",
      "must be an e-mail address (name@domain): ';' is not allowed, got \"bob@shop.example;\""},
     {FIX("receiver_from_line_break.yaml"), 4, "receivers.mail.from",
@@ -1051,6 +1054,106 @@ static void every_template_problem_is_reported(void)
     LEAK_END();
 }
 
+/* A value quoted in a message is cut at 60 bytes, never inside a UTF-8
+ * character (libyaml hands over UTF-16 files as UTF-8). */
+static void quoted_value_is_cut_between_characters(void)
+{
+    char in[80], out[96];
+    memset(in, 'a', 59);
+    memcpy(in + 59, "\xc3\xa9z", 4); /* e-acute over the 60th byte */
+    ks_key_quote(in, 62, out, sizeof(out));
+    CHECK_INT((int)strlen(out), 1 + 59 + 3 + 1);
+    CHECK(!strcmp(out + 60, "...\""));
+    ks_key_quote(in, 61, out, sizeof(out)); /* 61 bytes: "a"x59 and the whole e-acute */
+    CHECK(!strcmp(out + 60, "...\""));
+    ks_key_quote(in + 50, 11, out, sizeof(out));
+    CHECK_STR(out, "\"aaaaaaaaa\xc3\xa9\"");
+    ks_key_quote("\xe2\x82", 2, out, sizeof(out)); /* a character cut in the input itself */
+    CHECK_INT((int)strlen(out), 4);
+}
+
+/* What a store may keep of a configuration (ks_config_redacted): the text
+ * without its secrets loads again, as if it were the file, to the same rules;
+ * only where messages and hook calls go is cut down to scheme, host and port. */
+static void redacted_text_loads_without_its_secrets(void)
+{
+    LEAK_START();
+    struct ks_config a, b, c;
+    struct ks_err err = {0};
+    CHECK(load_ok(&a, "examples/kintsugi.yaml"));
+    size_t flen = 0;
+    char *file = t_slurp("examples/kintsugi.yaml", &flen);
+    CHECK(a.source != NULL && a.source_len == flen && !memcmp(a.source, file, flen));
+    ks_free(file);
+    struct ks_buf r = {0}, r2 = {0};
+    ks_config_redacted(a.source, a.source_len, &r);
+    CHECK(r.len > 0);
+    CHECK(r.p && !strstr(r.p, "change-me") && !strstr(r.p, "Bearer"));
+    CHECK_INT(ks_config_load_text(&b, "examples/kintsugi.yaml", r.p, r.len, &err), KS_OK);
+    CHECK_STR(err.msg, "");
+    CHECK_INT(b.nroles, a.nroles);
+    CHECK_INT(b.npeople, a.npeople);
+    CHECK_INT(b.nhooks, a.nhooks);
+    CHECK_INT(b.nreceivers, a.nreceivers);
+    CHECK_INT(b.nchannels, a.nchannels);
+    CHECK_INT(b.nsystems, a.nsystems);
+    CHECK_STR(b.msg_shop, a.msg_shop);
+    CHECK_INT(b.systems[0].down_after, a.systems[0].down_after);
+    const struct ks_hook_cfg *h = ks_config_hook(&b, "stop_order_import");
+    CHECK(h && !strcmp(h->url, "https://oms.internal") && h->nheaders == 1 &&
+          !strcmp(h->headers[0].value, "redacted") && h->retries == 5);
+    const struct ks_receiver_cfg *m = ks_config_receiver(&b, "mail");
+    CHECK(m && !strcmp(m->smtp, "smtp://127.0.0.1:2525"));
+    /* the same again: nothing more to take */
+    ks_config_redacted(b.source, b.source_len, &r2);
+    CHECK_INT(r2.len, r.len);
+    CHECK(r2.p && r.p && !memcmp(r2.p, r.p, r.len));
+    ks_config_fini(&b);
+    ks_config_fini(&a);
+
+    /* credentials in URLs, headers, passwords and commands; UTF-8 kept */
+    const char *text = "receivers:\n"
+                       "  m: {smtp: \"smtps://ops:hunter2@mail.example:465/x\", from: "
+                       "\"ops@shop.example\", username: ops, password: hunter2}\n"
+                       "  n: {smtp: \"smtp://u@?q\", from: \"ops@shop.example\", "
+                       "username: ops, password: &three 3}\n"
+                       "  w:\n"
+                       "    webhook: https://hooks.example/services/T0/B0/SECRET1?x=1\n"
+                       "    headers: {Authorization: \"Bearer SECRET2\"}\n"
+                       "hooks:\n"
+                       "  stop_order_import: {command: \"curl -H 'X-Token: SECRET3' x\"}\n"
+                       "  resume_order_import: {url: \"http://u:SECRET4@oms.example:8080\", "
+                       "retries: *three}\n"
+                       "messages: {shop: \"Caf\xc3\xa9 \xc3\x9c" "ber\"}\n";
+    CHECK_INT(ks_config_load_text(&a, "/nowhere/kintsugi.yaml", text, strlen(text), &err), KS_OK);
+    CHECK_STR(err.msg, "");
+    ks_config_redacted(a.source, a.source_len, &r);
+    CHECK(r.p && !strstr(r.p, "hunter2") && !strstr(r.p, "SECRET"));
+    CHECK_INT(ks_config_load_text(&c, "/nowhere/kintsugi.yaml", r.p, r.len, &err), KS_OK);
+    CHECK_STR(err.msg, "");
+    m = ks_config_receiver(&c, "m");
+    CHECK(m && !strcmp(m->smtp, "smtps://mail.example:465") && !strcmp(m->password, "redacted") &&
+          !strcmp(m->username, "ops"));
+    m = ks_config_receiver(&c, "w");
+    CHECK(m && !strcmp(m->webhook, "https://hooks.example") && m->nheaders == 1 &&
+          !strcmp(m->headers[0].value, "redacted"));
+    h = ks_config_hook(&c, "stop_order_import");
+    CHECK(h && !strcmp(h->command, "redacted"));
+    m = ks_config_receiver(&c, "n"); /* still a URL; the alias keeps its value */
+    CHECK(m && !strcmp(m->smtp, "smtp://redacted") && !strcmp(m->password, "redacted"));
+    h = ks_config_hook(&c, "resume_order_import");
+    CHECK(h && !strcmp(h->url, "http://oms.example:8080") && h->retries == 3);
+    CHECK_STR(c.msg_shop, "Caf\xc3\xa9 \xc3\x9c" "ber");
+    /* not YAML: nothing */
+    ks_config_redacted("a: [", 4, &r);
+    CHECK_INT(r.len, 0);
+    ks_config_fini(&c);
+    ks_config_fini(&a);
+    ks_buf_fini(&r);
+    ks_buf_fini(&r2);
+    LEAK_END();
+}
+
 int main(void)
 {
     RUN(defaults_equal_spec_values);
@@ -1074,5 +1177,7 @@ int main(void)
     RUN(check_config_command_exit_codes_and_output);
     RUN(relative_paths_are_read_from_the_files_directory);
     RUN(every_template_problem_is_reported);
+    RUN(quoted_value_is_cut_between_characters);
+    RUN(redacted_text_loads_without_its_secrets);
     return t_done();
 }
