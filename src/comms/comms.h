@@ -160,6 +160,12 @@ struct ks_comms_due {
     size_t n;
 };
 void ks_comms_due_fini(struct ks_comms_due *d);
+/* The earliest engine clock at which a trigger of incidents 1..incidents
+ * can fire while none of them changes, by what the last passes remembered
+ * in d: clock itself when one of them has not been run yet, KS_TIME_NONE
+ * when none can (or messages are off). */
+ks_time ks_comms_next_due(const struct ks_config *cfg, const struct ks_comms_due *d,
+                          int64_t incidents, ks_time clock);
 
 /* Runs every trigger for the open incidents and incident ids[0, n) (changed
  * since the last write) against the engine's state, at the engine clock:

@@ -723,6 +723,25 @@ static void remember_due(struct ks_comms_due *d, int64_t id, ks_time at)
     d->at[id - 1] = at;
 }
 
+ks_time ks_comms_next_due(const struct ks_config *cfg, const struct ks_comms_due *d,
+                          int64_t incidents, ks_time clock)
+{
+    if (!cfg->nnotify_team && !cfg->nnotify_leadership && !cfg->nnotify_customer) {
+        return KS_TIME_NONE; /* messages are off: no trigger runs */
+    }
+    ks_time next = KS_TIME_NONE;
+    for (int64_t id = 1; id <= incidents; id++) {
+        ks_time at = due_of(d, id);
+        if (at == KS_TIME_NONE) {
+            return clock; /* not run yet: it may fire now */
+        }
+        if (at != RESOLVED && at != NEVER && (next == KS_TIME_NONE || at < next)) {
+            next = at;
+        }
+    }
+    return next;
+}
+
 enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_set *set,
                              struct ks_engine *eng, struct ks_store *st, const int64_t *ids,
                              size_t n, struct ks_comms_due *due, struct ks_comms_stats *stats,

@@ -792,6 +792,37 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
     return rc;
 }
 
+/* A review that ks_remedy_sla looks at: due, not missed yet, of a remedy
+ * that was given. */
+static int review_open(const struct ks_remedy_row *r)
+{
+    return r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
+           !never_given(r) && r->review_due != KS_TIME_NONE;
+}
+
+struct next_scan {
+    ks_time clock, next;
+};
+
+static int scan_next(void *ctx, const struct ks_remedy_row *r)
+{
+    struct next_scan *d = ctx;
+    if (review_open(r) && r->review_due >= d->clock &&
+        (d->next == KS_TIME_NONE || r->review_due < d->next)) {
+        d->next = r->review_due;
+    }
+    return 0;
+}
+
+enum ks_rc ks_remedy_next_review(struct ks_store *s, ks_time clock, ks_time *next,
+                                 struct ks_err *err)
+{
+    struct next_scan d = {clock, KS_TIME_NONE};
+    enum ks_rc rc = s->ops->list_remedies(s, 0, 0, scan_next, &d, err);
+    *next = d.next;
+    return rc;
+}
+
 struct due_scan {
     ks_time clock;
     struct rem *due;
@@ -805,8 +836,7 @@ struct due_scan {
 static int scan_due(void *ctx, const struct ks_remedy_row *r)
 {
     struct due_scan *d = ctx;
-    if (r->review_status && !strcmp(r->review_status, "due") && !r->review_missed &&
-        !never_given(r) && r->review_due != KS_TIME_NONE && r->review_due < d->clock) {
+    if (review_open(r) && r->review_due < d->clock) {
         KS_GROW(d->due, d->cap, d->n + 1);
         memset(&d->due[d->n], 0, sizeof(d->due[d->n]));
         rem_copy(&d->due[d->n++], r);

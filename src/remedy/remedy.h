@@ -140,6 +140,12 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
  * remedy marked missed. The shell calls it with each saved state, in the
  * same transaction. */
 enum ks_rc ks_remedy_sla(struct ks_store *s, struct ks_engine *e, struct ks_err *err);
+/* The deadline of the first specialist review that ks_remedy_sla will find
+ * missed once the clock moves past it (not done, not missed yet, of a
+ * remedy not superseded, at clock or later), KS_TIME_NONE for none. Reads
+ * only. */
+enum ks_rc ks_remedy_next_review(struct ks_store *s, ks_time clock, ks_time *next,
+                                 struct ks_err *err);
 
 /* ---- reading ---------------------------------------------------------------------- */
 

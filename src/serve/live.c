@@ -1,6 +1,8 @@
 /* live.c - the server's writer: one thread owns the engine and the store,
  * applies queued jobs in arrival order, journals them and commits their
  * effects together (group commit), then answers. See serve.h. */
+#include "../comms/comms.h"
+#include "../remedy/remedy.h"
 #include "serve.h"
 #include "serve_int.h"
 
@@ -136,6 +138,7 @@ static void apply_command(struct ks_live *l, struct job *jb)
     }
     if (ks_live_tx_op(jb->body, jb->len)) {
         jb->deferred = 1; /* rows of the store too: in write_batch */
+        l->remedy_known = 0; /* a remedy's review may be due sooner now */
         KS_LIVE_COUNT(l, commands, 1);
         return;
     }
@@ -271,6 +274,17 @@ static enum ks_rc write_batch(struct ks_shell *a, void *ctx, struct ks_err *err)
     return rc;
 }
 
+/* Whether a batch holds reads only (a dashboard polling): nothing to write. */
+static int only_reads(const struct job *jobs)
+{
+    for (const struct job *jb = jobs; jb; jb = jb->next) {
+        if (jb->kind != JOB_READ) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Whether a batch of jobs changes more than the clock: a bare clock tick
  * changes the state only through what it fires (ks_shell_has_effects). */
 static int changes(const struct job *jobs)
@@ -327,9 +341,14 @@ static void check_lock(struct ks_live *l)
 static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int save)
 {
     ks_time now = ks_time_now();
+    /* A job's instant is never behind the engine clock, which a quiet tick
+     * may have moved on in memory only (quiet_tick): re-applied at it, the
+     * job meets the clock it met live. */
+    ks_time clock = ks_engine_clock(l->a.eng);
+    ks_time at = clock != KS_TIME_NONE && clock > now ? clock : now;
     for (struct job *jb = jobs; jb; jb = jb->next) {
         if (journal) {
-            jb->at = l->o.clock_event ? 0 : now;
+            jb->at = l->o.clock_event ? 0 : at;
         }
         apply(l, jb);
     }
@@ -343,9 +362,15 @@ static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int 
      * (so saving never writes more than twice what comes in) */
     size_t by_bytes = l->o.checkpoint_bytes > l->a.checkpoint_bytes ? l->o.checkpoint_bytes
                                                                      : l->a.checkpoint_bytes;
-    int ck = save || now - l->last_checkpoint >= l->o.checkpoint_every ||
-             l->journal_bytes >= by_bytes;
     int changed = changes(jobs) || ks_shell_has_effects(&l->a);
+    /* by time only when something is not saved yet: a server that is only
+     * read (a dashboard polling) or whose ticks change nothing writes no state */
+    int ck = save ||
+             ((l->unsaved || changed) && now - l->last_checkpoint >= l->o.checkpoint_every) ||
+             l->journal_bytes >= by_bytes;
+    if (!ck && !changed && only_reads(jobs)) {
+        return 0; /* nothing to write: no transaction */
+    }
     struct batch b = {l, jobs, journal, ck};
     int rc = ks_shell_flush_with(&l->a, ck, write_batch, &b);
     if (rc != 0) {
@@ -364,6 +389,7 @@ static int run_batch_save(struct ks_live *l, struct job *jobs, int journal, int 
         l->last_checkpoint = now;
         l->journal_bytes = 0;
         l->unsaved = 0;
+        l->remedy_known = 0; /* reviews found missed with it: the next one is another */
     } else if (changed) {
         l->unsaved = 1;
         l->last_change = now;
@@ -770,14 +796,15 @@ static ks_time idle_gap(const struct ks_live *l)
 }
 
 /* The wall clock moves the engine on, firing what is due (journaled as a
- * clock entry, so a restart fires it the same). */
-static void clock_tick(struct ks_live *l)
+ * clock entry, so a restart fires it the same), with a saved state when
+ * save is set. */
+static void clock_tick(struct ks_live *l, int save)
 {
     struct job t = {.kind = JOB_COMMAND, .body = "{\"op\":\"clock\"}", .len = 14,
                     .actor = "clock"};
     struct ks_buf out = {0};
     t.out = &out;
-    run_batch(l, &t, 1);
+    run_batch_save(l, &t, 1, save);
     ks_buf_fini(&out);
 }
 
@@ -798,6 +825,39 @@ static int timer_due(const struct ks_live *l, ks_time now)
     return wake != KS_TIME_NONE && now >= wake;
 }
 
+/*
+ * The wall clock's tick on a quiet server. When nothing comes due by it - a
+ * timer of the engine (chores fires those first), a time-driven message
+ * trigger, the deadline of a remedy's specialist review - it moves the
+ * engine clock in memory only: nothing is journaled or written, and an idle
+ * server writes nothing at all (each tick was a transaction, and every 30 s
+ * one carried the whole state). That changes nothing a restart re-applies:
+ * every journaled job carries an instant no earlier than the engine clock
+ * (run_batch_save), and moves the clock there itself. A review's deadline
+ * passed is a tick with a saved state, which writes its sla entry.
+ */
+static void quiet_tick(struct ks_live *l, ks_time now)
+{
+    struct ks_engine *e = l->a.eng;
+    struct ks_err err = {0};
+    if (!l->remedy_known &&
+        ks_remedy_next_review(l->a.store, ks_engine_clock(e), &l->remedy_next, &err) == KS_OK) {
+        l->remedy_known = 1;
+    }
+    struct ks_engine_stats es;
+    ks_engine_stats(e, &es);
+    ks_time trig = ks_comms_next_due(&l->a.cfg, &l->a.trig_due, es.incidents, ks_engine_clock(e));
+    if (l->remedy_known && l->remedy_next != KS_TIME_NONE && now > l->remedy_next) {
+        clock_tick(l, 1);
+    } else if (!l->remedy_known || (trig != KS_TIME_NONE && now >= trig) ||
+               ks_shell_has_effects(&l->a) || timer_due(l, now)) {
+        clock_tick(l, 0);
+    } else {
+        ks_engine_advance(e, now);
+        __atomic_store_n(&l->st.clock, ks_engine_clock(e), __ATOMIC_RELAXED);
+    }
+}
+
 /* The writer's chores, each when it is due, one per pass: open updates
  * closed after a quiet spell of events, the state saved after a quiet spell
  * of changes, the lock checked, the wall clock's tick (first of all when a
@@ -811,7 +871,7 @@ static void chores(struct ks_live *l, ks_time tick)
     if (timer_due(l, now) && now > ks_engine_clock(l->a.eng)) {
         /* A timer is due: it fires now rather than at the next tick, and
          * before the other chores (SPEC 9: within a second of its deadline). */
-        clock_tick(l);
+        clock_tick(l, 0);
     } else if (l->open_updates && now - l->last_events >= l->o.update_idle) {
         /* A quiet spell after events: their open updates close, as at the
          * end of a file (journaled, so a restart closes them the same). */
@@ -834,7 +894,7 @@ static void chores(struct ks_live *l, ks_time tick)
                now - l->last_events >= tick) {
         /* A tick: the wall clock moves the engine on. Events move it
          * themselves while they keep coming. */
-        clock_tick(l);
+        quiet_tick(l, now);
     }
 }
 

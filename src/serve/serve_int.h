@@ -28,6 +28,11 @@ struct ks_live {
     pthread_t th;
     int64_t journal_seq; /* the last entry applied */
     const char *replay_how; /* said of a journal re-applied (NULL: nothing more) */
+    /* The first specialist review of a remedy the clock will find missed
+     * (ks_remedy_next_review), once remedy_known: read again after each
+     * saved state and each op that writes rows besides the engine. */
+    int remedy_known;
+    ks_time remedy_next;
     size_t journal_bytes; /* journaled since the last saved state */
     int open_updates;    /* events came since the last end of input */
     ks_time last_events; /* wall clock of the last events applied */

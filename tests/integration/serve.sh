@@ -284,6 +284,45 @@ first_seen "$WT2" 200
 check slow_pass_opened_within_1s_of_deadline late "$deadline2"
 stop "$PID" TERM
 URL=$WURL PID=$WPID
+# A quiet server writes nothing: on the wall clock with nothing due, a tick
+# moves the engine clock in memory only (it was a transaction each, and every
+# 30 s one carried the whole state). What comes due is still written at once:
+# here the order-delay notice of an outage, a message trigger 3 s after the
+# outage began (messages.delay), not a timer of the engine. (The events are
+# posted with ?end=true: no update is left open for --update-idle to close.)
+QDB=$T/quiet.db
+mkdir -p "$T/qbox"
+printf 'systems: {wms: {down_after: 1s}}\nreceivers: {box: {dir: %s}}\nnotify: {customer: [box]}\nmessages: {delay: 3s}\n' "$T/qbox" >"$T/quiet.yaml"
+"$K" token create --name q --role responder --db "$QDB" >"$T/q.tok" 2>/dev/null
+QT=$(cat "$T/q.tok")
+WURL=$URL WPID=$PID
+KINTSUGI_CONFIG=$T/quiet.yaml check quiet_starts start quiet "$QDB"
+now=$(date +%s%3N)
+check quiet_outage_posted status_is 202 POST "/v1/events?end=true" "$QT" "{\"type\":\"health\",\"ts\":\"$(iso_ms $((now - 2000)))\",\"system\":\"wms\",\"location\":\"wh1\",\"status\":\"up\"}
+{\"type\":\"health\",\"ts\":\"$(iso_ms $((now - 1500)))\",\"system\":\"wms\",\"location\":\"wh1\",\"status\":\"down\"}
+{\"type\":\"order\",\"ts\":\"$(iso_ms $((now - 1000)))\",\"order_id\":\"q1\",\"channel\":\"amazon\",\"location\":\"wh1\",\"status\":\"accepted\",\"customer\":\"c1\",\"value\":10,\"email\":\"c1@shop.example\"}" application/x-ndjson
+notice=""
+for _ in $(seq 1 200); do
+    if [ "$(curl -s -H "Authorization: Bearer $QT" "$URL/v1/messages?receiver=box" | jq '[.[] | select(.kind == "order_delay")] | length')" = 1 ]; then
+        notice=$(date +%s%3N)
+        break
+    fi
+    sleep 0.05
+done
+began=$(date -u -d "$(curl -s -H "Authorization: Bearer $QT" "$URL/v1/incidents/1" | jq -r .started_at)" +%s%3N)
+check quiet_notice_written [ -n "$notice" ]
+check quiet_notice_within_1s_of_due bash -c "d=\$(($notice - $began - 3000)); [ \$d -ge 0 ] && [ \$d -le 1000 ] || { echo \"\$d ms after due\"; exit 1; }"
+# its state saved after a quiet second: the journal it accounts for is gone
+check quiet_state_saved until_ok 10 bash -c "[ \"\$(sqlite3 '$QDB' 'select count(*) from journal')\" = 0 ]"
+counters() { curl -s -H "Authorization: Bearer $QT" "$URL/metrics" | awk '$1 == "kintsugi_commits_total" || $1 == "kintsugi_engine_clock_seconds" { printf "%s ", $2 }'; }
+read -r c1 k1 <<<"$(counters)"
+sleep 3
+read -r c2 k2 <<<"$(counters)"
+check quiet_no_commit is "$c1" "$c2"
+check quiet_clock_moves awk -v a="$k1" -v b="$k2" 'BEGIN { exit !(b - a >= 2.5) }'
+check quiet_journal_empty is 0 "$(sqlite3 "$QDB" 'select count(*) from journal')"
+stop "$PID" TERM
+URL=$WURL PID=$WPID
 # --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
 # walk the clock ahead step by step (only the first, 4 min ahead, is taken).
 ticks=""

@@ -253,6 +253,10 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
                                &err),
               KS_OK);
     CHECK_INT(ks_remedy_review(s, e, &cfg, b, "bob", NULL, KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    /* the first deadline a server waits for (b's review is done) */
+    ks_time next = 0;
+    CHECK_INT(ks_remedy_next_review(s, ks_engine_clock(e), &next, &err), KS_OK);
+    CHECK_INT(next, T("2026-11-23T10:20:00Z"));
     /* nothing is missed before the deadline, nor at it (SPEC section 2: a
      * timer fires when the clock moves past its deadline) */
     ks_engine_advance(e, T("2026-11-23T10:19:59Z"));
@@ -266,10 +270,14 @@ static void a_complex_case_gets_a_specialist_review_and_an_sla_entry_when_missed
     json_of(a, &j);
     CHECK(strstr(j.p, "\"missed\":false") != NULL);
     ks_buf_fini(&j);
+    CHECK_INT(ks_remedy_next_review(s, ks_engine_clock(e), &next, &err), KS_OK);
+    CHECK_INT(next, T("2026-11-23T10:20:00Z")); /* at the deadline: still to come */
     ks_engine_advance(e, T("2026-11-23T10:20:00.001Z"));
     CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
     CHECK_INT(ks_remedy_sla(s, e, &err), KS_OK);
     CHECK_INT(on_timeline("sla", "kintsugi", missed), 1);
+    CHECK_INT(ks_remedy_next_review(s, ks_engine_clock(e), &next, &err), KS_OK);
+    CHECK(next == KS_TIME_NONE); /* a and c missed, b done: nothing more to wait for */
     struct ks_buf b2 = {0};
     CHECK_INT(ks_engine_incident_json(e, 1, 1, &b2), KS_OK);
     CHECK(strstr(b2.p, "{\"at\":\"2026-11-23T10:20:00.000Z\",\"kind\":\"sla\"") != NULL);
