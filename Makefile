@@ -37,7 +37,7 @@ FUZZ_TARGETS = $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 FUZZ_OBJ     = $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZFLAGS    = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg bench-bus bench-ids
+.PHONY: all demo test deps san unit-bins fuzz fuzz-bins torture clean bench bench-serve bench-messages bench-pg bench-bus bench-ids bench-idle
 
 $(WEB_GEN): scripts/embed.c $(WEB_FILES)
 	@mkdir -p build/gen build/tools
@@ -164,6 +164,11 @@ bench: deps
 bench-serve: deps
 	@$(MAKE) --no-print-directory all build/bench/post_events build/bench/gen_inventory
 	@bash bench/serve.sh
+
+# What an idle `kintsugi serve` writes, left alone and with a dashboard polling.
+bench-idle: deps
+	@$(MAKE) --no-print-directory all build/bench/gen_inventory
+	@bash bench/idle.sh
 
 # SQLite against PostgreSQL: the same replay, and restart to ready with 10 M pairs.
 bench-pg: deps
