@@ -539,7 +539,12 @@ static inline const char *close_quote(int window, const char *base, uint64_t quo
 {
 #if defined(__SSE2__)
     if (window) {
-        uint64_t m = quotes >> (p - base); /* p < end, so p - base < 64 */
+        /* p - base < 64 but at the line's end (a string opened by its last
+         * byte): no quote can close it there */
+        if (p >= end) {
+            return NULL;
+        }
+        uint64_t m = quotes >> (p - base);
         return m != 0 ? p + __builtin_ctzll(m) : NULL;
     }
 #endif
