@@ -881,11 +881,13 @@ static void chores(struct ks_live *l, ks_time tick)
         end.out = &out;
         run_batch(l, &end, 1);
         ks_buf_fini(&out);
-    } else if (l->unsaved && l->o.checkpoint_idle > 0 &&
-               now - l->last_change >= l->o.checkpoint_idle &&
-               now - l->last_checkpoint >= idle_gap(l)) {
-        /* A quiet spell after changes: the state is saved, nothing else
-         * is written (no journal entry). */
+    } else if (l->unsaved &&
+               ((l->o.checkpoint_idle > 0 && now - l->last_change >= l->o.checkpoint_idle &&
+                 now - l->last_checkpoint >= idle_gap(l)) ||
+                now - l->last_checkpoint >= l->o.checkpoint_every)) {
+        /* A quiet spell after changes, or changes older than the periodic
+         * save (no batch comes to take it): the state is saved, nothing
+         * else is written (no journal entry). */
         run_batch_save(l, NULL, 0, 1);
     } else if (l->reconnects && l->o.lock_check > 0 &&
                now - l->lock_checked >= l->o.lock_check) {

@@ -323,6 +323,16 @@ check quiet_clock_moves awk -v a="$k1" -v b="$k2" 'BEGIN { exit !(b - a >= 2.5) 
 check quiet_journal_empty is 0 "$(sqlite3 "$QDB" 'select count(*) from journal')"
 stop "$PID" TERM
 URL=$WURL PID=$WPID
+# With no save on a quiet spell (KINTSUGI_CHECKPOINT_IDLE=0), a change is
+# still saved by the periodic save (here every 2 s) while nothing more comes.
+PDB=$T/periodic.db
+"$K" token create --name p --role responder --db "$PDB" >"$T/p.tok" 2>/dev/null
+WURL=$URL WPID=$PID
+KINTSUGI_CHECKPOINT_IDLE=0 KINTSUGI_CHECKPOINT_EVERY=2 check periodic_starts start periodic "$PDB" --clock event
+check periodic_change_posted status_is 202 POST /v1/events "$(cat "$T/p.tok")" '{"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","status":"down"}' application/x-ndjson
+check periodic_save_while_quiet until_ok 10 bash -c "[ \"\$(sqlite3 '$PDB' 'select count(*) from journal')\" = 0 ]"
+stop "$PID" TERM
+URL=$WURL PID=$WPID
 # --max-skew is measured from the wall clock of the request: ticks 4 min apart cannot
 # walk the clock ahead step by step (only the first, 4 min ahead, is taken).
 ticks=""
