@@ -311,7 +311,9 @@ for _ in $(seq 1 200); do
 done
 began=$(date -u -d "$(curl -s -H "Authorization: Bearer $QT" "$URL/v1/incidents/1" | jq -r .started_at)" +%s%3N)
 check quiet_notice_written [ -n "$notice" ]
-check quiet_notice_within_1s_of_due bash -c "d=\$(($notice - $began - 3000)); [ \$d -ge 0 ] && [ \$d -le 1000 ] || { echo \"\$d ms after due\"; exit 1; }"
+# (a trigger is looked at by the 250 ms pass, not woken for like a timer:
+# 2 s leaves room for a loaded machine)
+check quiet_notice_within_2s_of_due bash -c "d=\$(($notice - $began - 3000)); [ \$d -ge 0 ] && [ \$d -le 2000 ] || { echo \"\$d ms after due\"; exit 1; }"
 # its state saved after a quiet second: the journal it accounts for is gone
 check quiet_state_saved until_ok 10 bash -c "[ \"\$(sqlite3 '$QDB' 'select count(*) from journal')\" = 0 ]"
 counters() { curl -s -H "Authorization: Bearer $QT" "$URL/metrics" | awk '$1 == "kintsugi_commits_total" || $1 == "kintsugi_engine_clock_seconds" { printf "%s ", $2 }'; }
