@@ -108,10 +108,12 @@ int ks_bus_pub_finish(struct ks_bus_pub *p, ks_time timeout, struct ks_err *err)
     natsStatus st = js_PublishAsyncComplete(p->bc.js, &po);
     if (st == NATS_OK) {
         /* the library counts a message done before its handler has run:
-         * wait for the handlers, which free the messages, before closing */
+         * wait for the handlers, which free the messages, before closing
+         * (every ack is in: they run at once, but a loaded machine may hold
+         * their thread off for seconds - 5 s was seen to leave one) */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 5;
+        until.tv_sec += 60;
         pthread_mutex_lock(&p->mu);
         while (p->handled < p->messages &&
                pthread_cond_timedwait(&p->cv, &p->mu, &until) == 0) {

@@ -203,7 +203,9 @@ bus_restart() {
     grep -q 'mod=bus.*disconnected' "$T/nk.err" || { echo "no log line"; return 1; }
     same_db "$T/load-ref.db" "$NDB" "$LOAD"
 }
-check nats_kill9_restart_under_load bus_restart
+# on failure, the end of the server's log too
+bus_restart_said() { bus_restart && return 0; echo "the server's log ends:"; tail -8 "$T/nk.err"; return 1; }
+check nats_kill9_restart_under_load bus_restart_said
 sed 's/^/    /' "$T/kills" 2>/dev/null
 
 nats_kill
