@@ -723,10 +723,16 @@ static void remember_due(struct ks_comms_due *d, int64_t id, ks_time at)
     d->at[id - 1] = at;
 }
 
+/* No `notify:`: messages are off (docs/MESSAGES.md), no trigger runs. */
+static int messages_off(const struct ks_config *cfg)
+{
+    return !cfg->nnotify_team && !cfg->nnotify_leadership && !cfg->nnotify_customer;
+}
+
 ks_time ks_comms_next_due(const struct ks_config *cfg, const struct ks_comms_due *d,
                           int64_t incidents, ks_time clock)
 {
-    if (!cfg->nnotify_team && !cfg->nnotify_leadership && !cfg->nnotify_customer) {
+    if (messages_off(cfg)) {
         return KS_TIME_NONE; /* messages are off: no trigger runs */
     }
     ks_time next = KS_TIME_NONE;
@@ -756,7 +762,7 @@ enum ks_rc ks_comms_triggers(const struct ks_config *cfg, const struct ks_tpl_se
     r.stats = stats;
     r.err = err;
     r.rc = KS_OK;
-    if (!cfg->nnotify_team && !cfg->nnotify_leadership && !cfg->nnotify_customer) {
+    if (messages_off(cfg)) {
         return KS_OK; /* no `notify:`: messages are off (docs/MESSAGES.md) */
     }
     struct ks_engine_stats es;

@@ -468,21 +468,28 @@ static void free_replayed(struct job *jb)
     }
 }
 
+/* The last journal entry the saved state accounts for (blob "journal"; 0:
+ * none) into *seq. */
+static enum ks_rc saved_seq(struct ks_store *s, int64_t *seq, struct ks_err *err)
+{
+    struct ks_buf b = {0};
+    int found = 0;
+    enum ks_rc rc = s->ops->get_blob(s, "journal", &b, &found, err);
+    *seq = rc == KS_OK && found && b.p ? strtoll(b.p, NULL, 10) : 0;
+    ks_buf_fini(&b);
+    return rc;
+}
+
 /* Re-applies the journal after the saved state the engine was loaded from;
  * KS_SHELL_FAIL with err set (and printed) when the store failed. */
 static int replay_journal(struct ks_live *l, struct ks_err *errp)
 {
     struct ks_err err = {0};
-    struct ks_buf b = {0};
-    int found = 0;
-    if (l->a.store->ops->get_blob(l->a.store, "journal", &b, &found, &err) != KS_OK) {
+    if (saved_seq(l->a.store, &l->journal_seq, &err) != KS_OK) {
         ks_shell_error("%s: %s", l->a.store->uri, err.msg);
-        ks_buf_fini(&b);
         *errp = err;
         return KS_SHELL_FAIL;
     }
-    l->journal_seq = found && b.p ? strtoll(b.p, NULL, 10) : 0;
-    ks_buf_fini(&b);
     struct replay rp = {l, NULL, &rp.head, 0, 0};
     if (l->a.store->ops->list_journal(l->a.store, l->journal_seq, replay_row, &rp, &err) !=
         KS_OK) {
@@ -644,18 +651,18 @@ static int config_recorded(struct ks_live *l, const struct ks_buf *rec, struct k
 static int replay_as_accepted(struct ks_live *l, struct ks_err *errp)
 {
     struct ks_store *s = l->a.store;
-    struct ks_buf then = {0}, now = {0}, seq = {0};
+    struct ks_buf then = {0}, now = {0};
     struct ks_err err = {0};
-    int found = 0, have_seq = 0, pending = 0, rc = 0;
+    int found = 0, pending = 0, rc = 0;
+    int64_t seq = 0;
     config_record(&l->a.cfg, &now);
-    if (s->ops->get_blob(s, "journal_config", &then, &found, &err) != KS_OK ||
-        s->ops->get_blob(s, "journal", &seq, &have_seq, &err) != KS_OK) {
+    if (s->ops->get_blob(s, "journal_config", &then, &found, &err) != KS_OK) {
         rc = -1;
     }
     int same = found && then.len == now.len && !memcmp(then.p, now.p, now.len);
     if (rc == 0 && found && !same &&
-        s->ops->list_journal(s, have_seq && seq.p ? strtoll(seq.p, NULL, 10) : 0, stop_at_first,
-                             &pending, &err) != KS_OK) {
+        (saved_seq(s, &seq, &err) != KS_OK ||
+         s->ops->list_journal(s, seq, stop_at_first, &pending, &err) != KS_OK)) {
         rc = -1;
     }
     struct ks_config old;
@@ -695,7 +702,6 @@ static int replay_as_accepted(struct ks_live *l, struct ks_err *errp)
     }
     ks_buf_fini(&then);
     ks_buf_fini(&now);
-    ks_buf_fini(&seq);
     return rc ? KS_SHELL_FAIL : 0;
 }
 
@@ -825,6 +831,17 @@ static int timer_due(const struct ks_live *l, ks_time now)
     return wake != KS_TIME_NONE && now >= wake;
 }
 
+/* Whether a time-driven message trigger is due at now (by what the
+ * trigger passes remember: ks_comms_next_due). */
+static int trigger_due(const struct ks_live *l, ks_time now)
+{
+    struct ks_engine_stats es;
+    ks_engine_stats(l->a.eng, &es);
+    ks_time at = ks_comms_next_due(&l->a.cfg, &l->a.trig_due, es.incidents,
+                                   ks_engine_clock(l->a.eng));
+    return at != KS_TIME_NONE && now >= at;
+}
+
 /*
  * The wall clock's tick on a quiet server. When nothing comes due by it - a
  * timer of the engine (chores fires those first), a time-driven message
@@ -844,13 +861,10 @@ static void quiet_tick(struct ks_live *l, ks_time now)
         ks_remedy_next_review(l->a.store, ks_engine_clock(e), &l->remedy_next, &err) == KS_OK) {
         l->remedy_known = 1;
     }
-    struct ks_engine_stats es;
-    ks_engine_stats(e, &es);
-    ks_time trig = ks_comms_next_due(&l->a.cfg, &l->a.trig_due, es.incidents, ks_engine_clock(e));
     if (l->remedy_known && l->remedy_next != KS_TIME_NONE && now > l->remedy_next) {
         clock_tick(l, 1);
-    } else if (!l->remedy_known || (trig != KS_TIME_NONE && now >= trig) ||
-               ks_shell_has_effects(&l->a) || timer_due(l, now)) {
+    } else if (!l->remedy_known || trigger_due(l, now) || ks_shell_has_effects(&l->a)) {
+        /* (an engine timer due was fired by chores before it came here) */
         clock_tick(l, 0);
     } else {
         ks_engine_advance(e, now);
