@@ -831,7 +831,7 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
     if (!dry_run && stamp(e, &at, err) != KS_OK) {
         return err->rc;
     }
-    uint64_t discarded = 0, restored = 0, phantom = 0, unchanged = 0;
+    uint64_t discarded = 0, restored = 0, phantom = 0, unchanged = 0, replaced = 0;
     for (size_t k = 0; k < inc->channels.n; k++) {
         struct ks_channel *c = &e->ch[inc->channels.v[k]];
         /* Another corruption incident's SKUs are left to its own rollback. */
@@ -842,8 +842,15 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
             /* The incident's flagged SKUs, and the phantom-stock ones zeroed for
              * it even if a clean value (held) has replaced the flagged one since:
              * zeroing was containment until the rollback. */
-            if (!(p->flags & (KS_PAIR_SUSPECT | KS_PAIR_RISEN)) || in_open_update(c, p) ||
-                !ks_guard_mine(others, s)) {
+            if (in_open_update(c, p) || !ks_guard_mine(others, s)) {
+                continue;
+            }
+            if (!(p->flags & (KS_PAIR_SUSPECT | KS_PAIR_RISEN))) {
+                /* An affected SKU whose source sent a clean value since: that
+                 * value stands (a first rollback; a later one finds the SKUs of
+                 * the first set back). */
+                replaced += !inc->rolled_back &&
+                            (p->flags & (KS_PAIR_WATCH | KS_PAIR_HELD)) == KS_PAIR_WATCH;
                 continue;
             }
             if ((p->flags & KS_PAIR_KNOWN) &&
@@ -880,6 +887,10 @@ enum ks_rc ks_engine_guard_rollback(struct ks_engine *e, int64_t id, int dry_run
                   discarded == 1 ? "value" : "values", ks_fmt_count(restored, b),
                   restored == 1 ? "SKU" : "SKUs", restored == 1 ? "its" : "their", ph,
                   ks_fmt_count(unchanged, u));
+    if (replaced) {
+        ks_buf_printf(report, ", %s with a clean value from the source since (it stands)",
+                      ks_fmt_count(replaced, u));
+    }
 
     uint64_t nheld = held_skus(e, inc);
     if (nheld) {

@@ -1018,7 +1018,8 @@ def contain_corruption_zero_source_keeps_sending():
             "still sends them the corrupt way (SKU-0001 0 (kept at 10), SKU-0002 0 (kept at 10), "
             "SKU-0003 0 (kept at 10), SKU-0004 0 (kept at 10))",
             "Rolled back by alice: incident 1: 40 held corrupt values discarded; 0 SKUs set back "
-            "to their last known good quantity, 4 already there; 4 values held per SKU stay at "
+            "to their last known good quantity, 4 already there, 1 with a clean value from the "
+            "source since (it stands); 4 values held per SKU stay at "
             "their last known good quantity until a value in the normal range arrives, a person "
             "accepts them or the incident is resolved",
             "Released amazon: 36 held values let through in order",

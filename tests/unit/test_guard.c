@@ -334,6 +334,38 @@ static void rollback_sets_back_only_its_own_incidents_skus(void)
     ks_engine_free(r.e);
 }
 
+/* A zero spike (S00..S04 to zero); the source then sends S00..S02 back at 10
+ * (a clean update, held while the channels are paused) and keeps S03, S04 at
+ * zero. The rollback accounts for every affected SKU: 2 still held per SKU,
+ * 3 with a clean value since, none to set back (the channel never saw the
+ * zeros). A second rollback finds nothing of the first to count again. */
+static void rollback_counts_the_skus_a_clean_value_replaced(void)
+{
+    struct run r;
+    start(&r);
+    unsigned q[NSKU];
+    zero_spike(&r, q);
+    q[0] = q[1] = q[2] = 10;
+    update(&r, 2, q);
+    struct ks_err err;
+    struct ks_buf rep = {0};
+    CHECK_INT(ks_engine_guard_rollback(r.e, 1, 1, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK(strstr(rep.p, "0 SKUs set back to their last known good quantity, 2 already there, "
+                        "3 with a clean value from the source since (it stands)"));
+    ks_buf_reset(&rep);
+    CHECK_INT(ks_engine_guard_rollback(r.e, 1, 0, "bob", KS_TIME_NONE, &rep, &err), KS_OK);
+    CHECK(strstr(rep.p, "2 already there, 3 with a clean value from the source since"));
+    /* the channel showed 10 for every SKU all along: the release sends nothing */
+    char got[1024];
+    ks_engine_effects_clear(r.e);
+    CHECK_INT(ks_engine_guard_release(r.e, NULL, "bob", KS_TIME_NONE, &err), KS_OK);
+    changes(&r, got, sizeof(got));
+    CHECK_STR(got, "");
+    CHECK_INT(amazon(&r)->n_hold, 2);
+    ks_buf_fini(&rep);
+    ks_engine_free(r.e);
+}
+
 static void accept_and_resolve_leave_the_other_incidents_holding(void)
 {
     struct run r;
@@ -442,6 +474,7 @@ int main(void)
     RUN(resolving_ends_the_holding_and_the_clean_path_is_plain_again);
     RUN(a_value_in_the_normal_range_does_not_end_the_watch);
     RUN(rollback_sets_back_only_its_own_incidents_skus);
+    RUN(rollback_counts_the_skus_a_clean_value_replaced);
     RUN(accept_and_resolve_leave_the_other_incidents_holding);
     RUN(a_joining_corrupt_update_pauses_every_channel_again);
     RUN(accept_lets_the_held_values_through_and_ends_the_holding);
