@@ -32,6 +32,43 @@ static const struct ks_cmd_spec spec = {
     "2 usage error.",
     opts, sizeof(opts) / sizeof(opts[0])};
 
+/* What became of an approved action: carried out (its hook called, or
+ * kintsugi's own part done), still being tried, or left to a person (no hook
+ * configured for it, or the hook gave up: the step says left_to_person). */
+static void approved_says(const struct ks_engine *eng, long long id, const char *action,
+                          const char *by, const struct ks_delivery *dl)
+{
+    struct ks_buf out = {0};
+    ks_engine_actions_json(eng, &out);
+    json_t *j = json_loads(out.p ? out.p : "[]", 0, NULL);
+    const char *status = NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(j, i, x)
+    {
+        const char *act = json_string_value(json_object_get(x, "action"));
+        if (json_integer_value(json_object_get(x, "incident")) == id && act &&
+            !strcmp(act, action)) {
+            status = json_string_value(json_object_get(x, "status"));
+        }
+    }
+    if (status && !strcmp(status, "left_to_person")) {
+        printf("incident %lld: %s approved by %s, but kintsugi could not carry it out (%s; the "
+               "timeline says why): do it by hand, then tick it: kintsugi incident step %lld %s "
+               "done --by NAME\n",
+               id, action, by, dl->unconfigured ? "no hook is configured for it" : "its hook gave up",
+               id, action);
+    } else if (dl->left || dl->retrying) {
+        printf("incident %lld: %s approved by %s; its hook call is still being tried "
+               "(kintsugi hooks; kintsugi hooks deliver goes on)\n",
+               id, action, by);
+    } else {
+        printf("incident %lld: %s approved by %s and carried out\n", id, action, by);
+    }
+    json_decref(j);
+    ks_buf_fini(&out);
+}
+
 int ks_cmd_action(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -87,11 +124,11 @@ int ks_cmd_action(int argc, char **argv)
             json_t *j = json_loads(out.p, 0, NULL);
             size_t i;
             json_t *x;
-            printf("%-8s %-20s %-9s %-10s %s\n", "INCIDENT", "ACTION", "STATUS", "BY", "WHAT");
+            printf("%-8s %-20s %-14s %-10s %s\n", "INCIDENT", "ACTION", "STATUS", "BY", "WHAT");
             json_array_foreach(j, i, x)
             {
                 const char *b = json_string_value(json_object_get(x, "by"));
-                printf("%-8lld %-20s %-9s %-10s %s\n",
+                printf("%-8lld %-20s %-14s %-10s %s\n",
                        (long long)json_integer_value(json_object_get(x, "incident")),
                        json_string_value(json_object_get(x, "action")),
                        json_string_value(json_object_get(x, "status")), b ? b : "-",
@@ -107,9 +144,11 @@ int ks_cmd_action(int argc, char **argv)
         ks_cli_error("%s", err.msg);
         rc = KS_EXIT_FAIL;
     } else if ((rc = ks_shell_flush(&a, 1)) == 0) {
-        struct ks_delivery dl;
-        printf("incident %lld: %s approved by %s and performed\n", (long long)id, args[2], by);
+        struct ks_delivery dl = {0};
         rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
+        if (rc == 0) {
+            approved_says(a.eng, id, args[2], by, &dl);
+        }
     }
     ks_shell_close(&a);
     ks_free(args);

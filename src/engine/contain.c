@@ -46,12 +46,13 @@ ks_time ks_engine_hook_requested(const char *body)
     return t;
 }
 
-/* The automated step that asked for a call for action at requested, among
- * the steps with that action kintsugi took care of (done by it, or left to
- * a person; a step a person ticked is theirs): the one taken at that very
- * instant, else the one taken last before it (taken at the instant of a
- * late event, behind the clock); the first one when requested is unknown
- * (a result journaled without it). -1 when there is none. */
+/* The step that asked for a call for action at requested, among the steps
+ * with that action kintsugi took care of: an automated step done by it, an
+ * approval step carried out at its approval (done at that very instant), or
+ * either left to a person (a step a person ticked is theirs). The one taken
+ * at that very instant, else the one taken last before it (taken at the
+ * instant of a late event, behind the clock); the first one when requested
+ * is unknown (a result journaled without it). -1 when there is none. */
 static int hook_step(const struct ks_incident *inc, const char *action, ks_time requested)
 {
     size_t n;
@@ -59,10 +60,17 @@ static int hook_step(const struct ks_incident *inc, const char *action, ks_time 
     int found = -1;
     for (size_t i = 0; i < n && i < inc->nsteps; i++) {
         const struct ks_step *st = &inc->steps[i];
-        int kintsugis = st->status == KS_SS_LEFT ||
+        int kintsugis;
+        if (d[i].kind == KS_STEP_AUTO) {
+            kintsugis = st->status == KS_SS_LEFT ||
                         (st->status == KS_SS_DONE && st->by && !strcmp(st->by, "kintsugi"));
-        if (d[i].kind != KS_STEP_AUTO || !d[i].action || strcmp(d[i].action, action) != 0 ||
-            !kintsugis) {
+        } else {
+            kintsugis = d[i].kind == KS_STEP_APPROVAL &&
+                        (st->status == KS_SS_LEFT || (st->status == KS_SS_DONE &&
+                                                      requested != KS_TIME_NONE &&
+                                                      st->at == requested));
+        }
+        if (!kintsugis || !d[i].action || strcmp(d[i].action, action) != 0) {
             continue;
         }
         if (requested == KS_TIME_NONE || st->at == requested) {
@@ -92,6 +100,8 @@ static void hook_step_outcome(struct ks_engine *e, struct ks_incident *inc, cons
     if (!ok && st->status == KS_SS_DONE) {
         ks_pb_mark(e, inc, d[i].key, KS_SS_LEFT, NULL, st->at, NULL);
     } else if (ok && st->status == KS_SS_LEFT) {
+        /* an approved action carried out after all: the approval's record
+         * (who, role) stays on the timeline */
         ks_pb_mark(e, inc, d[i].key, KS_SS_DONE, "kintsugi", st->at, NULL);
     }
 }
@@ -465,9 +475,10 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           "(add a note: kintsugi incident note %lld TEXT --by NAME)",
                           step, t, (long long)id);
     }
-    if (d[i].kind == KS_STEP_APPROVAL && done) {
+    if (d[i].kind == KS_STEP_APPROVAL && done && inc->steps[i].status != KS_SS_LEFT) {
         /* Done only by an approval of someone whose role allows it (which
-         * carries the action out): never by ticking it. */
+         * carries the action out): never by ticking it, unless the approved
+         * action's hook could not be called and a person did it by hand. */
         if (inc->steps[i].status == KS_SS_PROPOSED) {
             return ks_err_set(err, KS_ESTATE,
                               "step %s waits for an approval: kintsugi action approve %lld %s "
@@ -481,12 +492,12 @@ enum ks_rc ks_engine_step(struct ks_engine *e, int64_t id, const char *step, con
                           step, d[i].action, (long long)id, d[i].action);
     }
     const char *role;
-    if (d[i].kind == KS_STEP_APPROVAL && (!note || !*note)) {
+    if (d[i].kind == KS_STEP_APPROVAL && !done && (!note || !*note)) {
         return ks_err_set(err, KS_EUSAGE,
                           "step %s: skipping it declines '%s', which says why (a note)", step,
                           d[i].action);
     }
-    if (d[i].kind == KS_STEP_APPROVAL && !may_approve(e->cfg, by, d[i].action, &role)) {
+    if (d[i].kind == KS_STEP_APPROVAL && !done && !may_approve(e->cfg, by, d[i].action, &role)) {
         /* Not carrying out a containment action is a decision of the same
          * weight as carrying it out: who may approve it may decline it. */
         if (!role) {

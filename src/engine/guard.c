@@ -134,12 +134,14 @@ static uint64_t held_discard(struct ks_channel *c, int64_t incident, int apply)
 }
 
 /* Whether a person approved zeroing the whole of stale channel c (the
- * zero_channel step of its sync incident is done). */
+ * zero_channel step of its sync incident is done, or left to a person when
+ * its hook could not be called: the feed is zeroed either way, whenever the
+ * hook's outcome came). */
 static int zeroed_whole(const struct ks_engine *e, const struct ks_channel *c)
 {
     const struct ks_incident *inc = ks_inc_open_get(e, c->stale_incident);
     int i = inc ? ks_pb_index(inc, "zero_channel") : -1;
-    return i >= 0 && inc->steps[i].status == KS_SS_DONE &&
+    return i >= 0 && (inc->steps[i].status == KS_SS_DONE || inc->steps[i].status == KS_SS_LEFT) &&
            ks_u32set_has(&inc->channels, (uint32_t)(c - e->ch));
 }
 

@@ -224,6 +224,31 @@ step_is() { # STEP STATUS BY: the step of incident HINC in hk.db
 check step_left_when_its_hook_gave_up step_is stop_order_import left_to_person -
 check step_left_when_its_hook_is_not_configured step_is hold_orders left_to_person -
 check step_left_in_text bash -c "$K incident show $HINC --db $T/hk.db | grep -q '^  \[!\] contain  hold_orders .* - left_to_person (kintsugi could not do it: do it by hand, then tick it)\$'"
+# An approved action whose hook is not configured is left to a person too:
+# the approval says so (not "carried out"), the step waits for a person, who
+# ticks it done (any responder: the approval was given); with a hook, it is
+# carried out.
+cat >"$T/ap.ndjson" <<'EOF'
+{"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","location":"east","status":"up"}
+{"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","location":"west","status":"down"}
+{"type":"health","ts":"2026-11-22T10:03:00Z","system":"wms","location":"east","status":"up"}
+{"type":"health","ts":"2026-11-22T10:06:00Z","system":"wms","location":"east","status":"up"}
+EOF
+printf 'people:\n  alice: {role: lead}\n  bob: {role: responder}\nroles:\n  lead: {approve: [reroute_orders]}\n  responder: {}\n' >"$T/ap.yaml"
+{ cat "$T/ap.yaml"; printf 'hooks:\n  reroute_orders: {command: "cat >/dev/null", retries: 0}\n'; } >"$T/aph.yaml"
+"$K" ingest --config "$T/ap.yaml" --db "$T/ap.db" "$T/ap.ndjson" >/dev/null 2>&1
+cp "$T/ap.db" "$T/aph.db"
+ap_step() { # DB STATUS BY
+    "$K" incident show 1 --json --db "$1" | jq -e --arg st "$2" --arg by "$3" '.checklist[] | select(.step == "reroute_orders") | .status == $st and (.by // "-") == $by and .at == "2026-11-22T10:06:00.000Z"' >/dev/null
+}
+check approved_unconfigured_says_left bash -c "$K action approve 1 reroute_orders --by alice --config $T/ap.yaml --db $T/ap.db | grep -qx 'incident 1: reroute_orders approved by alice, but kintsugi could not carry it out (no hook is configured for it; the timeline says why): do it by hand, then tick it: kintsugi incident step 1 reroute_orders done --by NAME'"
+check approved_unconfigured_step_left ap_step "$T/ap.db" left_to_person -
+check approved_unconfigured_listed bash -c "$K action list --config $T/ap.yaml --db $T/ap.db | grep -q '^1 *reroute_orders *left_to_person '"
+check approved_left_ticked_by_a_responder bash -c "$K incident step 1 reroute_orders done --by bob --note 'rerouted in the OMS' --config $T/ap.yaml --db $T/ap.db >/dev/null"
+check approved_left_then_done_by_bob bash -c "$K incident show 1 --json --db $T/ap.db | jq -e '.checklist[] | select(.step == \"reroute_orders\") | .status == \"done\" and .by == \"bob\"' >/dev/null"
+check approved_done_not_ticked_again bash -c "! $K incident step 1 reroute_orders done --by bob --config $T/ap.yaml --db $T/ap.db 2>/dev/null"
+check approved_with_hook_carried_out bash -c "$K action approve 1 reroute_orders --by alice --config $T/aph.yaml --db $T/aph.db | grep -qx 'incident 1: reroute_orders approved by alice and carried out'"
+check approved_with_hook_step_done ap_step "$T/aph.db" done alice
 check hooks_list_shows_keys bash -c "$K hooks --db $T/hk.db | grep -q '^INCIDENT .* KEY .*LAST RESULT' && $K hooks --db $T/hk.db | grep -q ' $HK '"
 check hook_retry_fails_again bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 0 delivered, 1 failed for good'"
 printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null", retries: 0}\n' >"$T/hk.yaml"
