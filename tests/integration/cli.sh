@@ -243,6 +243,20 @@ check hook_retry_unknown_exits_1 exit_is 1 "$K" hooks retry kintsugi-0-nothing-0
 check hook_retry_without_key_exits_2 exit_is 2 "$K" hooks retry --db "$T/hk.db"
 check hooks_of_one_incident bash -c "[ \"\$($K hooks --json --incident $HINC --db $T/hk.db | jq -c 'map(.incident) | unique')\" = '[$HINC]' ] && $K hooks --incident 999 --db $T/hk.db | grep -qx '(no hook calls)'"
 
+# --- the demo ---------------------------------------------------------------------------
+# --force replaces only a database the demo made (it leaves its mark in it),
+# never another file that has the name: a text file, a database of kintsugi's.
+echo 'not a database' >"$T/prod.db"
+check demo_force_refuses_a_text_file exit_is 2 "$K" demo --db "$T/prod.db" --force --no-serve
+check demo_force_says_why bash -c "$K demo --db $T/prod.db --force --no-serve 2>&1 | grep -qxF 'kintsugi: $T/prod.db is not a kintsugi demo database (not an SQLite database): --force replaces only a database the demo made; remove it yourself if it may go, or choose another --db'"
+check demo_force_leaves_the_file is 'not a database' "$(cat "$T/prod.db")"
+cp "$T/a.db" "$T/real.db"
+check demo_force_refuses_a_kintsugi_db exit_is 2 "$K" demo --db "$T/real.db" --force --no-serve
+check demo_force_refuses_a_kintsugi_db_says_why bash -c "$K demo --db $T/real.db --force --no-serve 2>&1 | grep -qF '(an SQLite database the demo did not make)'"
+check demo_force_leaves_the_db cmp "$T/a.db" "$T/real.db"
+check demo_makes_its_db "$K" demo --db "$T/demo.db" --no-serve
+check demo_force_replaces_a_demo_db "$K" demo --db "$T/demo.db" --force --no-serve
+
 # --- a database this user may read but not write -------------------------------------
 # Another user's database, a read-only mount, a copy kept for an investigation:
 # every reading command works, a write says why it cannot. As root, the
