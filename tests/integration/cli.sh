@@ -135,6 +135,12 @@ id=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*,"line":2,' 
 check fix_dead_letter "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:33:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
 check replay_one "$K" deadletters replay --id "$id" --db "$T/bad.db"
 check replayed_is_not_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
+# A dead letter replayed already is applied: a fix would put it back to pending
+# and the next replay would apply its event a second time.
+check fix_replayed_exits_1 exit_is 1 "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:34:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
+check fix_replayed_says_why bash -c "$K deadletters fix $id '{}' --db $T/bad.db 2>&1 | grep -qx 'kintsugi: dead letter $id was replayed already: its event is applied, and fixing it would apply it a second time; send a corrected event as new input instead'"
+check fix_replayed_stays_replayed bash -c "$K deadletters --all --db $T/bad.db --json | jq -e --argjson id $id '.[] | select(.id == \$id) | .status == \"replayed\" and (.raw | contains(\"10:33:00Z\"))'"
+check fix_unknown_exits_1 exit_is 1 "$K" deadletters fix 9999 '{}' --db "$T/bad.db"
 check replay_all_keeps_the_still_broken bash -c "$K deadletters replay --db $T/bad.db 2>/dev/null | grep -q '0 dead letters, 15 still rejected'"
 check replay_still_rejected_exits_1 exit_is 1 "$K" deadletters replay --db "$T/bad.db"
 id2=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*' | grep -o '[0-9]*' | head -1)
@@ -143,6 +149,12 @@ check replay_one_still_rejected_exits_1 is 1 "$?"
 check replay_one_still_rejected_says_so grep -q "1 dead letter is still rejected: it stays pending" "$T/r1.err"
 check replay_one_still_rejected_stays_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
 check list_with_id_is_usage exit_is 2 "$K" deadletters --id 1 --db "$T/bad.db"
+# An empty fix would be replayed as nothing at all and marked replayed.
+raw2=$("$K" deadletters --db "$T/bad.db" --json | jq -c --argjson id "$id2" '.[] | select(.id == $id) | [.raw, .status]')
+check fix_empty_line_exits_2 exit_is 2 "$K" deadletters fix "$id2" '' --db "$T/bad.db"
+check fix_blank_line_exits_2 exit_is 2 "$K" deadletters fix "$id2" $' \t\n' --db "$T/bad.db"
+check fix_empty_line_says_why bash -c "$K deadletters fix $id2 ' ' --db $T/bad.db 2>&1 | grep -q \"^kintsugi: the corrected line is empty: 'deadletters fix ID LINE' takes the whole event\""
+check fix_empty_line_changes_nothing is "$raw2" "$("$K" deadletters --db "$T/bad.db" --json | jq -c --argjson id "$id2" '.[] | select(.id == $id) | [.raw, .status]')"
 
 # --- configuration ---------------------------------------------------------------------------
 check example_config_is_valid "$K" check-config examples/kintsugi.yaml
