@@ -78,6 +78,19 @@ check not_persisted_in_timeline bash -c "$K incident show 1 --db $db | grep -q '
 EOF2
 check review_overdue_flag bash -c "$K review flags --db $T/o.db | grep -q 'review overdue: the review was due by 2026-11-24T12:05:00.000Z'"
 check review_overdue_timeline bash -c "$K incident show 1 --db $T/o.db | grep -q 'Post-incident review overdue'"
+# An editor that saves nothing new saves no review: the overdue review stays
+# overdue (no empty review counts as written), and an edit that empties it is
+# refused as \`review set\` refuses a document that sets nothing.
+cp "$T/o.db" "$T/ed0.db"
+check edit_unchanged_says_so bash -c "EDITOR=true $K review edit 1 --by alice --db $T/ed0.db | grep -qx 'review unchanged, nothing saved'"
+check edit_unchanged_exits_0 env EDITOR=true "$K" review edit 1 --by alice --db "$T/ed0.db"
+check edit_unchanged_still_overdue bash -c "$K review flags --db $T/ed0.db | grep -q 'review overdue: the review was due by 2026-11-24T12:05:00.000Z'"
+check edit_unchanged_no_review_saved bash -c "$K review show 1 --json --db $T/ed0.db | jq -e '.review.by == null'"
+printf '#!/bin/sh\nsed -i "s/^# Blameless.*/# nothing to say/" "$1"\n' >"$T/ed-empty.sh"
+chmod +x "$T/ed-empty.sh"
+check edit_empty_exits_1 exit_is 1 env EDITOR="$T/ed-empty.sh" "$K" review edit 1 --by alice --db "$T/ed0.db"
+check edit_empty_says_why bash -c "EDITOR=$T/ed-empty.sh $K review edit 1 --by alice --db $T/ed0.db </dev/null 2>&1 | grep -q 'saving it would empty the review'"
+check edit_empty_still_overdue bash -c "$K review flags --db $T/ed0.db | grep -q 'review overdue: the review was due by'"
 # An item saved already late did not exist at its deadline: its overdue entry is
 # stamped when it was saved, and the timeline stays oldest first.
 printf 'root_cause: {category: system, text: x}\nwhys: [a, b, c]\naction_items:\n  - {text: late item, kind: prevention, owner: bob, due: 2026-11-24}\n' >"$T/late.yaml"
