@@ -138,6 +138,8 @@ void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out)
             fprintf(out, "  %-22s %s\n", left, spec->opts[i].help);
         }
         fprintf(out, "  %-22s %s\n", "--help", "show this help");
+        fprintf(out, "  %-22s %s\n", "--",
+                "end of options: the words after it are arguments, even '-5'");
     }
     if (spec->details) {
         fprintf(out, "\n%s\n", spec->details);
@@ -180,7 +182,11 @@ int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **a
             return -1;
         }
         if (w[1] != '-') {
-            ks_cli_error("unknown option '%s' (options are spelled --name; see --help)", w);
+            /* Text that starts with '-' ("-5 units were missing", an amount
+             * of -5) is no option: "--" before it says so. */
+            ks_cli_error("unknown option '%s' (options are spelled --name; an argument that starts "
+                         "with '-' goes after '--', which ends the options; see --help)",
+                         w);
             return KS_EXIT_USAGE;
         }
         const char *name = w + 2;

@@ -151,6 +151,7 @@ static const struct ks_cmd_spec inc_spec = {
     "  kintsugi incident ack 3 --by alice\n"
     "  kintsugi incident status 3 contained --by alice\n"
     "  kintsugi incident note 3 'erp import re-run with the fixed file' --by bob\n"
+    "  kintsugi incident note 3 --by bob -- '-5 units were missing'\n"
     "  kintsugi incident step 3 spot_check done --by bob --note '20 of 20 match'\n"
     "  kintsugi incident verify 3        (spot check of 20 SKUs, oversold orders)\n\n"
     "exit status: 0 done, 1 not found or refused (e.g. a status that goes backwards),\n"

@@ -42,7 +42,8 @@ static void usage(FILE *out)
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     }
     fprintf(out, "\nEvery command has --help. Reading commands take --json. The database is\n"
-                 "./kintsugi.db unless --db names another.\n\n"
+                 "./kintsugi.db unless --db names another. Options come after the command, before\n"
+                 "or after its arguments; -- ends them (text that starts with '-' goes after it).\n\n"
                  "start here:\n"
                  "  kintsugi demo                       a simulated day with faults, explained\n"
                  "  kintsugi ingest events.ndjson       replay your own events\n"

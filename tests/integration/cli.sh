@@ -82,6 +82,13 @@ check backwards_status_exits_1 exit_is 1 "$K" incident status 1 investigating --
 check unknown_status_exits_2 exit_is 2 "$K" incident status 1 done --by alice --db "$T/a.db"
 check note "$K" incident note 1 "erp import re-run" --by bob --db "$T/a.db"
 check note_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"erp import re-run\"'"
+# Text that starts with '-' goes after "--", the end of the options; without it
+# the word is an unknown option, and the message says where it goes.
+check note_after_double_dash "$K" incident note 1 --by bob --db "$T/a.db" -- '-5 units were missing'
+check note_after_double_dash_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | jq -e '[.timeline[] | select(.text == \"-5 units were missing\" and .actor == \"bob\")] | length == 1'"
+check dash_text_without_double_dash_exits_2 exit_is 2 "$K" incident note 1 '-5 units were missing' --by bob --db "$T/a.db"
+check dash_text_without_double_dash_says_where bash -c "$K incident note 1 '-5 units were missing' --by bob --db $T/a.db 2>&1 | grep -qxF \"kintsugi: unknown option '-5 units were missing' (options are spelled --name; an argument that starts with '-' goes after '--', which ends the options; see --help)\""
+check every_help_names_double_dash bash -c "for c in incident cost deadletters review; do $K \$c --help | grep -q \"^  --  *end of options\" || { echo \$c; exit 1; }; done"
 # An owner: the same one again records nothing (exit 1, as the same status);
 # a control character, C1 included, is refused (exit 2).
 check assign "$K" incident assign 1 carol --by bob --db "$T/a.db"

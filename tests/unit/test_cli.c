@@ -75,6 +75,27 @@ static void a_verb_is_found_by_its_whole_name(void)
     CHECK_INT(ks_cli_verb(verbs, 2, "list"), -1);
 }
 
+/* "--" ends the options: what follows is an argument however it starts
+ * ("-5 units were missing", "--by"); options before it still count. */
+static void double_dash_ends_the_options(void)
+{
+    struct ks_opt opts[] = {{"by", 1, "who", 0, NULL}, {"json", 0, "json", 0, NULL}};
+    const struct ks_cmd_spec spec = {"kintsugi t", "t", NULL, opts, 2};
+    char *argv[] = {"note", "--by", "bob", "1", "--", "-5 units were missing", "--json", "-", "--"};
+    char *args[9];
+    int nargs = -1;
+    CHECK_INT(ks_cli_parse(&spec, 9, argv, args, &nargs), KS_EXIT_OK);
+    CHECK_INT(nargs, 6);
+    CHECK_STR(args[0], "note");
+    CHECK_STR(args[1], "1");
+    CHECK_STR(args[2], "-5 units were missing");
+    CHECK_STR(args[3], "--json");
+    CHECK_STR(args[4], "-");
+    CHECK_STR(args[5], "--");
+    CHECK_STR(opts[0].value, "bob");
+    CHECK_INT(opts[1].set, 0);
+}
+
 /* A command line that stops with a usage error before any database is
  * opened, and the first line it writes to stderr. */
 struct usage_case {
@@ -119,6 +140,11 @@ static const struct usage_case usage_cases[] = {
     {ks_cmd_incident,
      {"show", "abc"},
      "kintsugi: 'abc' is not an incident id (a whole number from 1 to 9223372036854775807)"},
+    /* text that starts with '-' is taken for an option unless "--" comes first */
+    {ks_cmd_incident,
+     {"note", "1", "-5 units were missing"},
+     "kintsugi: unknown option '-5 units were missing' (options are spelled --name; an argument "
+     "that starts with '-' goes after '--', which ends the options; see --help)"},
     {ks_cmd_incident,
      {NULL},
      "kintsugi: incident needs a verb: show, verify, ack, status, note, assign or step"},
@@ -148,6 +174,7 @@ int main(void)
 {
     RUN(wait_is_30s_unless_given_as_a_duration);
     RUN(a_verb_is_found_by_its_whole_name);
+    RUN(double_dash_ends_the_options);
     RUN(usage_errors_name_the_verb_and_what_it_takes);
     return t_done();
 }
