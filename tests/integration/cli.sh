@@ -15,6 +15,13 @@ faults_json() {
 }
 check simulate_list_faults_json faults_json
 check simulate_json_alone_is_usage exit_is 2 "$K" simulate --json
+# --start takes what an event's ts takes (epoch milliseconds too); one out of
+# range says so and gives the range; a --fault that names none is refused.
+check simulate_start_epoch_ms cmp <("$K" simulate --start 1795341600000 --duration 1h --skus 200) <("$K" simulate --start 2026-11-22T10:00:00Z --duration 1h --skus 200)
+check simulate_start_out_of_range_exits_2 exit_is 2 "$K" simulate --start 9999-12-31T23:00:00Z --duration 1h
+check simulate_start_out_of_range_says_range bash -c "$K simulate --start 9999-12-31T23:00:00Z --duration 1h 2>&1 | grep -qxF 'kintsugi: start 9999-12-31T23:00:00.000Z is out of range: it must be from 1970-01-01T00:00:00.000Z to 9000-01-01T00:00:00.000Z'"
+check simulate_empty_fault_exits_2 exit_is 2 "$K" simulate --fault '' --duration 1h
+check simulate_empty_fault_lists_faults bash -c "$K simulate --fault '' --duration 1h 2>&1 >/dev/null | head -2 | tr '\n' '|' | grep -qxF \"kintsugi: --fault: '' names no fault|faults (each causes the incident type shown; see docs/SIMULATOR.md):|\""
 # and says what its exit status means, which scripts rely on
 check every_help_has_exit_status bash -c "for c in ingest serve publish incidents incident deadletters check-config simulate demo guard feed action reconcile hooks messages report review remedy token cost; do $K \$c --help | grep -q '^exit status: 0 ' || { echo \$c; exit 1; }; done"
 check unknown_command_exits_2 exit_is 2 "$K" frobnicate
