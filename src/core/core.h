@@ -155,6 +155,13 @@ void ks_buf_puts(struct ks_buf *b, const char *s);
 void ks_buf_putc(struct ks_buf *b, char c);
 void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ks_buf_reset(struct ks_buf *b);
+/* Reads an amount of money as a person writes it: decimal digits, then
+ * optionally '.' and one or two digits ("30", "49.9", "49.99"); no sign,
+ * exponent, hex, inf, nan, space or thousands separator. 0 with *out set
+ * (as large as the digits say: the caller checks its range), or -1 and
+ * *out untouched. The one parser of amounts typed on the command line
+ * (remedy --amount, cost set). */
+int ks_amount_parse(const char *s, double *out);
 /* Formats n with thousands separators ("3,020") into out; returns out. */
 const char *ks_fmt_count(uint64_t n, char out[32]);
 /* A percentage that is above limit, as "5.6": one decimal, or as many more

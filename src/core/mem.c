@@ -242,6 +242,32 @@ size_t ks_utf8_invalid_at(const char *str, size_t n)
     return (size_t)-1;
 }
 
+int ks_amount_parse(const char *s, double *out)
+{
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9') {
+        i++;
+    }
+    if (i == 0) {
+        return -1; /* a sign, a point first, "inf", "nan", or nothing */
+    }
+    if (s[i] == '.') {
+        size_t d = 0;
+        while (s[i + 1 + d] >= '0' && s[i + 1 + d] <= '9') {
+            d++;
+        }
+        if (d < 1 || d > 2) {
+            return -1;
+        }
+        i += 1 + d;
+    }
+    if (s[i]) {
+        return -1; /* "0x10", "1e3", "5,00", "30 USD" */
+    }
+    *out = strtod(s, NULL);
+    return 0;
+}
+
 const char *ks_fmt_count(uint64_t n, char out[32])
 {
     char tmp[32];

@@ -247,6 +247,31 @@ static void counts_get_thousands_separators(void)
 /* The varints of the checkpoint and of the feed's blocks: LEB128 bytes as
  * the format gives them, a round trip at every width, and a damaged varint
  * refused without reading past its end. */
+/* Amounts typed by a person (remedy --amount, cost set): decimal only, at
+ * most two decimals; the range is the caller's. */
+static void amounts_are_decimal_with_at_most_two_decimals(void)
+{
+    double v = -1;
+    CHECK_INT(ks_amount_parse("0", &v), 0);
+    CHECK(v == 0);
+    CHECK_INT(ks_amount_parse("10000", &v), 0);
+    CHECK(v == 10000);
+    CHECK_INT(ks_amount_parse("49.99", &v), 0);
+    CHECK(v == 49.99);
+    CHECK_INT(ks_amount_parse("0.5", &v), 0);
+    CHECK(v == 0.5);
+    CHECK_INT(ks_amount_parse("10000000000000001", &v), 0); /* the range is the caller's */
+    static const char *const bad[] = {"0x10", "0X10", "1e3",   "1E3",  "-5", "+5", "inf", "nan",
+                                      ".5",   "5.",   "5.001", "5,00", " 5", "5 ", "",    "30 USD"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = -1;
+        if (ks_amount_parse(bad[i], &v) != -1 || v != -1) {
+            fprintf(stderr, "  amount '%s' was taken\n", bad[i]);
+            CHECK(0);
+        }
+    }
+}
+
 static void varints_round_trip_and_refuse_damage(void)
 {
     struct ks_buf b = {0};
@@ -313,6 +338,7 @@ int main(void)
     RUN(map_holds_many_keys);
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);
+    RUN(amounts_are_decimal_with_at_most_two_decimals);
     RUN(varints_round_trip_and_refuse_damage);
     return t_done();
 }
