@@ -280,6 +280,17 @@ int ks_cli_wait(const char *opt, ks_time *out)
     return 0;
 }
 
+int ks_cli_person(const char *name, const char *value)
+{
+    char why[64];
+    const char *bad = value ? ks_person_invalid(value, why, sizeof(why)) : NULL;
+    if (bad) {
+        ks_cli_error("--%s: a person's name %s", name, bad);
+        return -1;
+    }
+    return 0;
+}
+
 const char *ks_cli_by(const char *opt)
 {
     if (!opt || !*opt) {

@@ -85,6 +85,11 @@ int ks_cli_wait(const char *opt, ks_time *out);
 /* A --listen address: HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1 when
  * empty), into host (cap bytes) and port. -1 when malformed. */
 int ks_cli_listen(const char *s, char *host, size_t cap, int *port);
+/* The value of option --NAME that names a person (--by): NULL (not given)
+ * or a person's name (ks_person_invalid: not blank, at most 200 bytes of
+ * UTF-8, no control character). Returns 0, or -1 after printing "--by: a
+ * person's name is blank" or the like. */
+int ks_cli_person(const char *name, const char *value);
 /* Who a note of the timeline names when --by is optional: opt, else $USER,
  * else "cli". */
 const char *ks_cli_by(const char *opt);

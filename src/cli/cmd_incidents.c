@@ -340,6 +340,10 @@ int ks_cmd_incident(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&inc_spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     static const struct ks_cli_verb verbs[] = {
         {"show", 1, "ID"},      {"ack", 1, "ID"},          {"status", 2, "ID STATUS"},
         {"note", 2, "ID TEXT"}, {"assign", 2, "ID OWNER"}, {"step", 3, "ID STEP done|skip"},

@@ -345,6 +345,10 @@ int ks_cmd_remedy(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     static const char *const verbs[] = {"offer", "grant", "approve", "review", "list", "decline"};
     int v = -1;
     for (int i = 0; i < 6 && nargs > 0; i++) {

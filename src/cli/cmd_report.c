@@ -158,6 +158,10 @@ int ks_cmd_cost(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&cost_spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     int set = nargs > 0 && !strcmp(args[0], "set");
     int64_t id = 0;
     if ((set && nargs != 4) || (!set && nargs != 1) ||

@@ -361,6 +361,10 @@ int ks_cmd_review(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     static const struct ks_cli_verb verbs[] = {{"show", 1, NULL}, {"edit", 1, NULL},
                                                {"set", 1, NULL},  {"items", 0, NULL},
                                                {"item", 2, NULL}, {"flags", 0, NULL}};

@@ -371,6 +371,15 @@ size_t ks_utf8_invalid_at(const char *s, size_t n);
  * DEL (U+007F) or C1 (U+0080-U+009F, C2 80..C2 9F in UTF-8) - or (size_t)-1
  * when it has none. For text shown on one line (a name, an order id). */
 size_t ks_utf8_control_at(const char *s, size_t n);
+/* A person's name as kintsugi records it (who did something, an owner): at
+ * most KS_PERSON_MAX bytes of valid UTF-8, not blank, without a control
+ * character (C0, DEL, C1), so that it shows on one line of every list and
+ * page. NULL when s is one; else why not, after "a person's name ": "is
+ * blank", "is at most 200 bytes (this one has 201)", "is not valid UTF-8
+ * (byte 2)", "holds a control character (byte 2)" - a static text or one
+ * written into buf (cap bytes; 64 are enough). */
+#define KS_PERSON_MAX 200
+const char *ks_person_invalid(const char *s, char *buf, size_t cap);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */
 

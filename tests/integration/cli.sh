@@ -103,6 +103,18 @@ check assign_same_exits_1 exit_is 1 "$K" incident assign 1 carol --by bob --db "
 check assign_same_says_so bash -c "$K incident assign 1 carol --by bob --db $T/a.db 2>&1 | grep -q '^kintsugi: incident 1 is already assigned to carol; nothing recorded'"
 check assign_recorded_once is 1 "$("$K" incident show 1 --json --db "$T/a.db" | jq '[.timeline[] | select(.text == "Assigned to carol by bob")] | length')"
 check assign_c1_exits_2 exit_is 2 "$K" incident assign 1 $'x\xc2\x85y' --by bob --db "$T/a.db"
+# Who did it (--by) is a person's name, as an owner is: not blank, at most 200
+# bytes of UTF-8, no control character; anything else is a usage error that
+# records nothing, in every command that takes --by.
+check by_blank_exits_2 exit_is 2 "$K" incident note 1 'x' --by ' ' --db "$T/a.db"
+check by_blank_says_why bash -c "$K incident note 1 x --by ' ' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is blank\""
+check by_newline_says_why bash -c "$K incident note 1 x --by \$'bo\nb' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name holds a control character (byte 3)\""
+check by_c1_exits_2 exit_is 2 "$K" incident note 1 'x' --by $'x\xc2\x9by' --db "$T/a.db"
+check by_invalid_utf8_says_why bash -c "$K incident note 1 x --by \$'d\xffn' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is not valid UTF-8 (byte 2)\""
+check by_100k_says_why bash -c "$K incident note 1 x --by \$(head -c 102400 /dev/zero | tr '\\0' a) --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is at most 200 bytes (this one has 102400)\""
+check by_refused_recorded_nothing is 0 "$("$K" incident show 1 --json --db "$T/a.db" | jq '[.timeline[] | select(.text == "x")] | length')"
+check by_refused_everywhere bash -c "for c in 'incident ack 1' 'guard pause amazon' 'action approve 1 zero_channel' 'review item 1 done' 'review edit 1' 'cost set 1 brand 5' 'remedy grant 1 --order o1 --kind refund' 'hooks retry k' 'messages retry-failed'; do $K \$c --by ' ' --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || { echo \"\$c\"; exit 1; }; done"
+check by_utf8_name_taken bash -c "$K incident note 1 'from Zoë' --by 'Zoë Ünal' --db $T/a.db | grep -qx 'incident 1: note added by Zoë Ünal'"
 
 # --- determinism and restart --------------------------------------------------------------
 ev=$SC/sync_stale_escalates/events.ndjson

@@ -272,6 +272,28 @@ static void amounts_are_decimal_with_at_most_two_decimals(void)
     }
 }
 
+/* A person's name (--by, an owner): not blank, at most 200 bytes of UTF-8,
+ * no control character - C1 included. */
+static void person_names_are_one_line_of_utf8(void)
+{
+    char buf[64];
+    CHECK(ks_person_invalid("alice", buf, sizeof(buf)) == NULL);
+    CHECK(ks_person_invalid("Zoë Ünal", buf, sizeof(buf)) == NULL);
+    CHECK_STR(ks_person_invalid("", buf, sizeof(buf)), "is empty");
+    CHECK_STR(ks_person_invalid(" \t", buf, sizeof(buf)), "is blank");
+    CHECK_STR(ks_person_invalid("bo\nb", buf, sizeof(buf)), "holds a control character (byte 3)");
+    CHECK_STR(ks_person_invalid("x\xc2\x9by", buf, sizeof(buf)),
+              "holds a control character (byte 2)");
+    CHECK_STR(ks_person_invalid("x\x7fy", buf, sizeof(buf)), "holds a control character (byte 2)");
+    CHECK_STR(ks_person_invalid("d\xffn", buf, sizeof(buf)), "is not valid UTF-8 (byte 2)");
+    char name[KS_PERSON_MAX + 2];
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = 0;
+    CHECK_STR(ks_person_invalid(name, buf, sizeof(buf)), "is at most 200 bytes (this one has 201)");
+    name[KS_PERSON_MAX] = 0;
+    CHECK(ks_person_invalid(name, buf, sizeof(buf)) == NULL);
+}
+
 static void varints_round_trip_and_refuse_damage(void)
 {
     struct ks_buf b = {0};
@@ -339,6 +361,7 @@ int main(void)
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);
     RUN(amounts_are_decimal_with_at_most_two_decimals);
+    RUN(person_names_are_one_line_of_utf8);
     RUN(varints_round_trip_and_refuse_damage);
     return t_done();
 }
