@@ -360,7 +360,10 @@ void ks_json_null(struct ks_json *j);
 void ks_json_time(struct ks_json *j, ks_time t); /* null for KS_TIME_NONE */
 /* Writes pre-rendered JSON text as one value. */
 void ks_json_raw(struct ks_json *j, const char *s, size_t n);
-/* Escapes s as a JSON string (with quotes) into b. */
+/* Escapes s as a JSON string (with quotes) into b: every control character
+ * as \uXXXX (or \n, \t, \r), DEL and the C1 controls (U+0080-U+009F)
+ * included, so that a document printed on a terminal never drives it;
+ * invalid UTF-8 becomes U+FFFD. */
 void ks_json_escape(struct ks_buf *b, const char *s, size_t n);
 
 /* ---- UTF-8 ------------------------------------------------------------- */

@@ -66,6 +66,17 @@ printf '{bad \033[2J\033]0;pwned\007 line\r\n{"type":"inventory","ts":"2026-11-2
 check all_text_forms_have_no_control_chars bash -c "! { $K deadletters --db $T/esc.db; $K feed \$'a\x1b[31mred' --db $T/esc.db; $K guard status --db $T/esc.db; $K review show 1 --db $T/esc.db; $K reconcile --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f]'"
 check deadletter_raw_shown_with_marks bash -c "$K deadletters --db $T/esc.db | grep -qF '{bad ?[2J?]0;pwned? line?'"
 check deadletter_json_keeps_raw bash -c "$K deadletters --db $T/esc.db --json | jq -r '.[0].raw' | grep -q \$'\x1b\\[2J'"
+# C1 controls (C2 9B is CSI to a UTF-8 terminal) and bytes that are not UTF-8
+# (a lone 9B is CSI to a Latin-1 one) are '?' too; the JSON escapes C1 as C0.
+cp "$T/esc.db" "$T/c1.db"
+"$K" incident note 1 "$(printf 'c1: \xc2\x9b31mRED')" --by bob --db "$T/c1.db" >/dev/null
+printf '{"type":"tick","ts":"x\x9b31m"}\n' >"$T/c1.ndjson"
+"$K" ingest --db "$T/c1.db" "$T/c1.ndjson" >/dev/null 2>&1
+check text_has_no_c1_controls bash -c "! { $K incident show 1 --db $T/c1.db; $K deadletters --db $T/c1.db; } | LC_ALL=C grep -q \$'\xc2[\x80-\x9f]'"
+check text_has_no_raw_csi bash -c "! { $K incident show 1 --db $T/c1.db; $K deadletters --db $T/c1.db; } | LC_ALL=C grep -q \$'\x9b'"
+check text_c1_shown_as_mark bash -c "$K incident show 1 --db $T/c1.db | grep -q 'bob *c1: ?31mRED\$'"
+check text_raw_csi_shown_as_mark bash -c "$K deadletters --db $T/c1.db | grep -qF '\"ts\":\"x?31m\"'"
+check json_escapes_c1 bash -c "$K incident show 1 --json --db $T/c1.db | grep -qF 'c1: \\u009b31mRED' && $K incident show 1 --json --db $T/c1.db | jq -r '.timeline[].text' | grep -q \$'c1: \xc2\x9b31mRED'"
 # Time options take what an event's ts takes: RFC 3339 or epoch milliseconds;
 # an error names the option that was wrong.
 check time_option_epoch_ms bash -c "[ \"\$($K report --since 1795338000000 --until 1795338060000 --json --db $T/esc.db | jq -c '[.since, .until]')\" = '[\"2026-11-22T09:00:00.000Z\",\"2026-11-22T09:01:00.000Z\"]' ]"

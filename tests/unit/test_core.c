@@ -98,6 +98,15 @@ static void json_writer_escapes_and_separates(void)
     ks_json_time(&j, KS_TIME_NONE);
     ks_json_obj_end(&j);
     CHECK_STR(b.p, "{\"a\":\"q\\\"\\\\\\n\\u0001\",\"b\":[-3,0.5,2.0,null],\"c\":{},\"t\":null}");
+    /* DEL and the C1 controls (CSI, U+009B, above all) are escaped too; the
+     * rest of UTF-8 is kept as it is */
+    ks_buf_reset(&b);
+    ks_json_escape(&b,
+                   "\x7f \xc2\x9b"
+                   "31m \xc2\x80 \xc2\xa0 \xc3\xab",
+                   16);
+    CHECK_STR(b.p, "\"\\u007f \\u009b"
+                   "31m \\u0080 \xc2\xa0 \xc3\xab\"");
     ks_buf_fini(&b);
 }
 
