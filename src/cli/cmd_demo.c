@@ -176,12 +176,10 @@ static int demo_made(const char *db, const struct stat *sb)
     if (rc == KS_OK && found) {
         return 0;
     }
-    ks_cli_error("%s is not a kintsugi demo database (%s): --force replaces only a database the "
-                 "demo made; remove it yourself if it may go, or choose another --db",
-                 db,
-                 S_ISDIR(sb->st_mode) ? "it is a directory"
-                 : rc != KS_OK        ? "not an SQLite database"
-                                      : "an SQLite database the demo did not make");
+    ks_cli_error(
+        "%s is not a kintsugi demo database (%s): --force replaces only a database the "
+        "demo made; remove it yourself if it may go, or choose another --db",
+        db, rc != KS_OK ? "not an SQLite database" : "an SQLite database the demo did not make");
     return KS_EXIT_USAGE;
 }
 
@@ -244,6 +242,9 @@ int ks_cmd_demo(int argc, char **argv)
         return KS_EXIT_USAGE;
     }
     struct stat sb;
+    if ((rc = ks_shell_db_check(db)) != 0) {
+        return rc;
+    }
     if (ks_store_is_shared(db)) {
         ks_cli_error("the demo makes a SQLite file: --db takes a file name, not a PostgreSQL URI");
         return KS_EXIT_USAGE;

@@ -33,6 +33,12 @@ check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexist
 check unknown_option_exits_2 exit_is 2 "$K" incidents --colour
 check reading_a_missing_db_exits_1 exit_is 1 "$K" incidents --db "$T/typo.db"
 check reading_does_not_create_it [ ! -e "$T/typo.db" ]
+# --db "" and a directory are usage errors, said as such, in every command.
+check db_empty_exits_2_everywhere bash -c "for c in incidents 'incident show 1' deadletters 'guard status' 'token list' 'ingest -' 'review flags' report; do $K \$c --db '' </dev/null >/dev/null 2>&1; [ \$? -eq 2 ] || { echo \"\$c\"; exit 1; }; done"
+check db_empty_says_why bash -c "$K incidents --db '' 2>&1 | grep -qx 'kintsugi: --db needs a file name or a postgresql:// URI' && $K ingest --db '' /nonexistent.ndjson 2>&1 | grep -qx 'kintsugi: --db needs a file name or a postgresql:// URI'"
+check db_directory_exits_2 exit_is 2 "$K" incidents --db "$T/adir"
+check db_directory_says_so bash -c "$K ingest --db $T/adir - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (--db needs a file name or a postgresql:// URI)'"
+check config_directory_says_so bash -c "$K check-config $T/adir 2>&1 | grep -qx '$T/adir: is a directory (a configuration is a YAML file)' && $K ingest --config $T/adir --db $T/cfgdir.db - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (a configuration is a YAML file)'"
 
 # --- ingest and read back -------------------------------------------------------------
 check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndjson"
@@ -86,6 +92,11 @@ cp "$T/esc.db" "$T/at.db"
 check at_before_clock_says_so bash -c "$K incident note 1 'late note' --by bob --at 2020-01-01T00:00:00Z --db $T/at.db 2>&1 >/dev/null | grep -q '^kintsugi: note: --at 2020-01-01T00:00:00.000Z is before the engine clock (2026-11-22T11:00:00.000Z): recorded at 2026-11-22T11:00:00.000Z'"
 check at_before_clock_recorded_at_the_clock is '"2026-11-22T11:00:00.000Z"' "$("$K" incident show 1 --json --db "$T/at.db" | jq -c '[.timeline[] | select(.text == "late note") | .at] | .[0]')"
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
+# A cursor past the end of a feed is refused with nothing on stdout (a
+# script reading the table sees no header of a table that is not there).
+check feed_past_end_exits_1 exit_is 1 "$K" feed amazon --since 999999 --db "$T/a.db"
+check feed_past_end_prints_nothing is "" "$("$K" feed amazon --since 999999 --db "$T/a.db" 2>/dev/null)"
+check feed_empty_table_has_header bash -c "$K feed amazon --since \$($K feed amazon --db $T/a.db | sed -n 's/^cursor: \\([0-9]*\\).*/\\1/p') --db $T/a.db | head -1 | grep -q '^SEQ '"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
 check column_filters_drop bash -c "[ \"\$($K incidents --db $T/a.db --severity P2 --json)\" = '[]' ] && [ \"\$($K incidents --db $T/a.db --channel ebay --type data_corruption)\" = \"\$(printf '%-5s %-3s %-13s %-19s %-24s  %s\\n(no incidents with type data_corruption, channel ebay)' ID SEV STATUS TYPE DETECTED TITLE)\" ]"
