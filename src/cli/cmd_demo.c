@@ -47,7 +47,11 @@ static const struct ks_cmd_spec spec = {
     "Otherwise (a pipe, CI, `make demo` unattended) it prints how to start that server.\n\n"
     "examples:\n"
     "  kintsugi demo\n"
-    "  kintsugi demo --db /tmp/shop.db --seed 42",
+    "  kintsugi demo --db /tmp/shop.db --seed 42\n\n"
+    "exit status: 0 every expected incident detected (on a terminal: once the dashboard is\n"
+    "stopped), 1 it failed (the database exists and --force is not given, the --listen\n"
+    "port is busy, a file could not be written, an expected incident was missed), 2 usage\n"
+    "error (a bad option, --force on a file the demo did not make, a PostgreSQL URI).",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct found {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file with receivers:, notify: and messages: (default: "
                   "./kintsugi.yaml)",
      0, NULL},

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (roles, people; default: $KINTSUGI_CONFIG or ./kintsugi.yaml)",
      0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},

@@ -39,6 +39,15 @@ check db_empty_says_why bash -c "$K incidents --db '' 2>&1 | grep -qx 'kintsugi:
 check db_directory_exits_2 exit_is 2 "$K" incidents --db "$T/adir"
 check db_directory_says_so bash -c "$K ingest --db $T/adir - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (--db needs a file name or a postgresql:// URI)'"
 check config_directory_says_so bash -c "$K check-config $T/adir 2>&1 | grep -qx '$T/adir: is a directory (a configuration is a YAML file)' && $K ingest --config $T/adir --db $T/cfgdir.db - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (a configuration is a YAML file)'"
+# `kintsugi help COMMAND` is `kintsugi COMMAND --help`; an option before the
+# command says that options come after it.
+check help_command_is_its_help bash -c "cmp <($K help incidents) <($K incidents --help)"
+check help_unknown_command_exits_2 exit_is 2 "$K" help frobnicate
+check option_before_command_exits_2 exit_is 2 "$K" --db x.db incidents
+check option_before_command_says_so bash -c "$K --db x.db incidents --json 2>&1 | grep -qx \"kintsugi: '--db' is an option, and options come after the command: kintsugi incidents --db x.db --json\""
+# Each help's exit status is true of its command; --db is described alike.
+check check_config_help_says_its_exit_status bash -c "$K check-config --help | grep -q '^exit status: 0 the file is valid' && ! $K check-config --help | grep -q 'nothing found by that name'"
+check db_help_names_postgresql bash -c "for c in messages remedy incidents deadletters; do $K \$c --help | grep -q '^  --db VALUE .*postgresql://' || { echo \$c; exit 1; }; done"
 
 # --- ingest and read back -------------------------------------------------------------
 check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndjson"
@@ -316,6 +325,7 @@ check demo_force_refuses_a_kintsugi_db_says_why bash -c "$K demo --db $T/real.db
 check demo_force_leaves_the_db cmp "$T/a.db" "$T/real.db"
 check demo_makes_its_db "$K" demo --db "$T/demo.db" --no-serve
 check demo_force_replaces_a_demo_db "$K" demo --db "$T/demo.db" --force --no-serve
+check demo_help_says_its_exit_status bash -c "$K demo --help | grep -q '^exit status: 0 every expected incident detected' && ! $K demo --help | grep -q 'nothing found by that name'"
 
 # --- a database this user may read but not write -------------------------------------
 # Another user's database, a read-only mount, a copy kept for an investigation:
