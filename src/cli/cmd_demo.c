@@ -426,7 +426,9 @@ int ks_cmd_demo(int argc, char **argv)
         if (strcmp(json_string_value(json_object_get(cg, "type")), "data_corruption") == 0) {
             long long id = (long long)json_integer_value(json_object_get(cg, "id"));
             cid = cid ? cid : id;
-            ks_buf_printf(&rollbacks, "  kintsugi guard rollback %lld --by you --db %s\n", id, db);
+            ks_buf_printf(&rollbacks,
+                          "  kintsugi guard rollback %lld --by you --db %s --config %s\n", id, db,
+                          cfgpath);
         }
     }
     fprintf(out, "\nwhat to run next:\n  kintsugi incidents --db %s\n", db);
@@ -435,11 +437,31 @@ int ks_cmd_demo(int argc, char **argv)
                 "  kintsugi incident show %lld --db %s          (a contained corruption)\n"
                 "  kintsugi guard status --db %s             (every channel paused, updates held)\n"
                 "%s"
-                "  kintsugi guard release --all --by you --db %s\n",
-                cid, db, db, rollbacks.p, db);
+                "  kintsugi guard release --all --by you --db %s --config %s\n",
+                cid, db, db, rollbacks.p, db, cfgpath);
     }
     ks_buf_fini(&rollbacks);
-    fprintf(out, "  kintsugi action list --db %s\n  kintsugi deadletters --db %s\n", db, db);
+    fprintf(out, "  kintsugi action list --db %s\n", db);
+    /* "you" approves as a person of the demo's configuration (people:), so
+     * every command that acts names it, as the dashboard's server does */
+    struct ks_buf acts = {0};
+    ks_engine_actions_json(a.eng, &acts);
+    json_t *aj = json_loads(acts.p ? acts.p : "[]", 0, NULL);
+    size_t ai;
+    json_t *ax;
+    json_array_foreach(aj, ai, ax)
+    {
+        const char *ast = json_string_value(json_object_get(ax, "status"));
+        if (ast && strcmp(ast, "proposed") == 0) {
+            fprintf(out, "  kintsugi action approve %lld %s --by you --db %s --config %s\n",
+                    (long long)json_integer_value(json_object_get(ax, "incident")),
+                    json_string_value(json_object_get(ax, "action")), db, cfgpath);
+            break;
+        }
+    }
+    json_decref(aj);
+    ks_buf_fini(&acts);
+    fprintf(out, "  kintsugi deadletters --db %s\n", db);
     if (json) {
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o,s:I,s:I}", "db", db, "events", evpath,
                                 "truth", trpath, "incidents", f.incidents, "ground_truth", report,

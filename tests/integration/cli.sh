@@ -324,7 +324,19 @@ check demo_force_refuses_a_kintsugi_db exit_is 2 "$K" demo --db "$T/real.db" --f
 check demo_force_refuses_a_kintsugi_db_says_why bash -c "$K demo --db $T/real.db --force --no-serve 2>&1 | grep -qF '(an SQLite database the demo did not make)'"
 check demo_force_leaves_the_db cmp "$T/a.db" "$T/real.db"
 check demo_makes_its_db "$K" demo --db "$T/demo.db" --no-serve
-check demo_force_replaces_a_demo_db "$K" demo --db "$T/demo.db" --force --no-serve
+check demo_force_replaces_a_demo_db bash -c "$K demo --db $T/demo.db --force --no-serve >$T/demo.out 2>&1"
+# What the demo says to run next runs as printed: the commands that act name
+# the demo's configuration, where "you" is a person who may approve.
+demo_next() {
+    local line n=0
+    while read -r line; do
+        n=$((n + 1))
+        # shellcheck disable=SC2086 # the words of the printed command
+        "$K" ${line#kintsugi } >/dev/null 2>"$T/next.err" || { echo "$line"; cat "$T/next.err"; return 1; }
+    done < <(sed -n '/^what to run next:/,/^$/p' "$T/demo.out" | grep '^  kintsugi ' | sed 's/^  //; s/  *(.*//')
+    [ "$n" -ge 8 ] && grep -q '^  kintsugi action approve .* --by you --db .* --config ' "$T/demo.out"
+}
+check demo_next_steps_run_as_printed demo_next
 check demo_help_says_its_exit_status bash -c "$K demo --help | grep -q '^exit status: 0 every expected incident detected' && ! $K demo --help | grep -q 'nothing found by that name'"
 
 # --- a database this user may read but not write -------------------------------------
