@@ -128,8 +128,9 @@ int ks_engine_type_known(const char *name);
 enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
                           ks_time at, struct ks_err *err);
 /* An owner: a person's name (ks_person_invalid: 1 to KS_OWNER_MAX bytes of
- * UTF-8 without control characters, C0, DEL, C1), else KS_EUSAGE; the owner it has already: KS_ESTATE, and
- * nothing is recorded (as for a status set again). */
+ * UTF-8 without control characters, C0, DEL, C1), else KS_EUSAGE; the owner
+ * it has already: KS_ESTATE, and nothing is recorded (as for a status set
+ * again). */
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,
                             ks_time at, struct ks_err *err);
 
