@@ -19,6 +19,60 @@ void ks_cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+/* One byte through the filter: out gets what it decides (0 to 4 bytes). A
+ * UTF-8 sequence is held in t until it is complete, then written as it is,
+ * or as one '?' when it is a C1 control (U+0080-U+009F: C2 80..C2 9F, CSI
+ * among them); a byte that cannot be part of valid UTF-8 (a lone 0x9B, an
+ * overlong form, a surrogate) is a '?', and so is a sequence cut short. */
+static size_t term_byte(struct ks_cli_term *t, unsigned char c, char *out)
+{
+    size_t o = 0;
+    if (t->len) {
+        unsigned char lead = t->seq[0];
+        int ok = (c & 0xC0) == 0x80;
+        if (ok && t->len == 1) {
+            /* the second byte's narrower ranges (RFC 3629) */
+            ok = !((lead == 0xE0 && c < 0xA0) || (lead == 0xED && c > 0x9F) ||
+                   (lead == 0xF0 && c < 0x90) || (lead == 0xF4 && c > 0x8F));
+        }
+        if (ok) {
+            t->seq[t->len++] = c;
+            if (t->len < t->need) {
+                return 0;
+            }
+            size_t n = t->len;
+            t->len = 0;
+            if (lead == 0xC2 && t->seq[1] <= 0x9F) {
+                out[0] = '?';
+                return 1;
+            }
+            memcpy(out, t->seq, n);
+            return n;
+        }
+        out[o++] = '?';
+        t->len = 0;
+    }
+    if (c < 0x80) {
+        out[o++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+    } else if (c >= 0xC2 && c <= 0xF4) {
+        t->seq[0] = c;
+        t->len = 1;
+        t->need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    } else {
+        out[o++] = '?';
+    }
+    return o;
+}
+
+size_t ks_cli_term_put(struct ks_cli_term *t, const char *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        o += term_byte(t, (unsigned char)in[i], out + o);
+    }
+    return o;
+}
+
 const char *ks_cli_safe(const char *s)
 {
     static struct ks_buf ring[4];
@@ -26,20 +80,23 @@ const char *ks_cli_safe(const char *s)
     if (!s) {
         return NULL;
     }
-    size_t i = 0;
-    while (s[i] && (unsigned char)s[i] >= 0x20 && s[i] != 0x7f) {
-        i++;
-    }
-    if (!s[i]) {
+    size_t n = strlen(s);
+    if (ks_utf8_control_at(s, n) == (size_t)-1 && ks_utf8_invalid_at(s, n) == (size_t)-1) {
         return s; /* nothing to change: most text */
     }
     struct ks_buf *b = &ring[next++ % 4];
     ks_buf_reset(b);
+    struct ks_cli_term t = {0};
+    char out[8];
     for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        ks_buf_putc(b, c == '\t' || c == '\n' || c == '\r' ? ' '
-                       : c < 0x20 || c == 0x7f             ? '?'
-                                                           : (char)c);
+        char c = *p == '\t' || *p == '\n' || *p == '\r' ? ' ' : *p;
+        ks_buf_put(b, out, term_byte(&t, (unsigned char)c, out));
+    }
+    if (t.len) {
+        ks_buf_putc(b, '?'); /* cut short at the end */
+    }
+    if (!b->p) {
+        ks_buf_puts(b, "");
     }
     return b->p;
 }
@@ -47,22 +104,25 @@ const char *ks_cli_safe(const char *s)
 /* Every byte a command writes to standard output passes here: a control
  * character other than newline and tab (ESC above all: an event's text could
  * otherwise move the cursor, recolour or retitle an operator's terminal, or
- * hide a line with a carriage return) is written as '?'. JSON documents
- * never hold one unescaped, so they pass unchanged. */
+ * hide a line with a carriage return), DEL, a C1 control (U+0080-U+009F: C2
+ * 9B is the one-character CSI to a terminal that reads UTF-8) and a byte that
+ * is not valid UTF-8 (a lone 9B is CSI to one that reads Latin-1) are
+ * written as '?' (ks_cli_term_put). JSON documents never hold one
+ * unescaped but C1 controls, which become '?' there too. A sequence that a
+ * write ends in the middle of waits for the next write; one still unfinished
+ * when the process ends is not written. */
 static ssize_t stdout_write(void *cookie, const char *buf, size_t n)
 {
+    static struct ks_cli_term t;
     (void)cookie;
-    char tmp[8192];
+    char tmp[2 * 4096 + 8];
     size_t done = 0;
     while (done < n) {
-        size_t k = n - done < sizeof(tmp) ? n - done : sizeof(tmp);
-        for (size_t i = 0; i < k; i++) {
-            unsigned char c = (unsigned char)buf[done + i];
-            tmp[i] = c < 0x20 && c != '\n' && c != '\t' ? '?' : (char)c;
-        }
+        size_t k = n - done < 4096 ? n - done : 4096;
+        size_t m = ks_cli_term_put(&t, buf + done, k, tmp);
         size_t off = 0;
-        while (off < k) {
-            ssize_t w = write(STDOUT_FILENO, tmp + off, k - off);
+        while (off < m) {
+            ssize_t w = write(STDOUT_FILENO, tmp + off, m - off);
             if (w < 0 && errno == EINTR) {
                 continue;
             }
@@ -70,8 +130,8 @@ static ssize_t stdout_write(void *cookie, const char *buf, size_t n)
                 return done ? (ssize_t)done : -1;
             }
             off += (size_t)w;
-            done += (size_t)w;
         }
+        done += k;
     }
     return (ssize_t)n;
 }
@@ -138,6 +198,8 @@ void ks_cli_help(const struct ks_cmd_spec *spec, FILE *out)
             fprintf(out, "  %-22s %s\n", left, spec->opts[i].help);
         }
         fprintf(out, "  %-22s %s\n", "--help", "show this help");
+        fprintf(out, "  %-22s %s\n", "--",
+                "end of options: the words after it are arguments, even '-5'");
     }
     if (spec->details) {
         fprintf(out, "\n%s\n", spec->details);
@@ -180,7 +242,11 @@ int ks_cli_parse(const struct ks_cmd_spec *spec, int argc, char **argv, char **a
             return -1;
         }
         if (w[1] != '-') {
-            ks_cli_error("unknown option '%s' (options are spelled --name; see --help)", w);
+            /* Text that starts with '-' ("-5 units were missing", an amount
+             * of -5) is no option: "--" before it says so. */
+            ks_cli_error("unknown option '%s' (options are spelled --name; an argument that starts "
+                         "with '-' goes after '--', which ends the options; see --help)",
+                         w);
             return KS_EXIT_USAGE;
         }
         const char *name = w + 2;
@@ -269,6 +335,17 @@ int ks_cli_wait(const char *opt, ks_time *out)
     *out = 30 * KS_SEC;
     if (opt && ks_duration_parse(opt, out) != 0) {
         ks_cli_error("--wait '%s' is not a duration (e.g. 30s, 2m)", opt);
+        return -1;
+    }
+    return 0;
+}
+
+int ks_cli_person(const char *name, const char *value)
+{
+    char why[64];
+    const char *bad = value ? ks_person_invalid(value, why, sizeof(why)) : NULL;
+    if (bad) {
+        ks_cli_error("--%s: a person's name %s", name, bad);
         return -1;
     }
     return 0;

@@ -58,14 +58,25 @@ int ks_cli_id(const char *s, const char *what, int64_t *id);
 /* Parses the value of option --name, a whole number >= 0, into *out (left
  * as it is when opt is NULL). Returns 0, or -1 after printing what is wrong. */
 int ks_cli_count(const char *opt, const char *name, int64_t *out);
-/* Text from events or people made safe for a terminal: control characters
- * (an escape sequence, a newline inside a title) become '?' (tab, CR and LF
- * a space). Returns one of a few rotating buffers: valid until the fourth
+/* Text from events or people made safe for a terminal, on one line: control
+ * characters (an escape sequence, a newline inside a title; C1 controls
+ * too) and bytes that are not valid UTF-8 become '?' (tab, CR and LF a
+ * space). Returns one of a few rotating buffers: valid until the fourth
  * call after it; NULL stays NULL. */
 const char *ks_cli_safe(const char *s);
-/* Puts a filter on standard output for the rest of the process: control
- * characters other than newline and tab are written as '?', so that no text
- * from an event or a person can drive the terminal it is read on. */
+/* The terminal filter of standard output, as a function: n bytes of in
+ * into out (room for 2 * n + 4 bytes), returning how many. C0 controls but
+ * newline and tab, DEL, C1 controls (U+0080-U+009F) and every byte that is
+ * not part of valid UTF-8 become '?'; valid UTF-8 passes unchanged. A
+ * sequence that in ends in the middle of waits in t (zeroed before the
+ * first call) for the next call. */
+struct ks_cli_term {
+    unsigned char seq[4]; /* a UTF-8 sequence begun, not yet complete */
+    unsigned len, need;   /* bytes in seq; bytes it takes */
+};
+size_t ks_cli_term_put(struct ks_cli_term *t, const char *in, size_t n, char *out);
+/* Puts that filter on standard output for the rest of the process, so that
+ * no text from an event or a person can drive the terminal it is read on. */
 void ks_cli_guard_stdout(void);
 /* Parses the time option --NAME (an RFC 3339 timestamp or integer epoch
  * milliseconds, as an event's ts) into *out, or KS_TIME_NONE when opt is
@@ -85,6 +96,11 @@ int ks_cli_wait(const char *opt, ks_time *out);
 /* A --listen address: HOST:PORT, [V6]:PORT or PORT (host 127.0.0.1 when
  * empty), into host (cap bytes) and port. -1 when malformed. */
 int ks_cli_listen(const char *s, char *host, size_t cap, int *port);
+/* The value of option --NAME that names a person (--by): NULL (not given)
+ * or a person's name (ks_person_invalid: not blank, at most 200 bytes of
+ * UTF-8, no control character). Returns 0, or -1 after printing "--by: a
+ * person's name is blank" or the like. */
+int ks_cli_person(const char *name, const char *value);
 /* Who a note of the timeline names when --by is optional: opt, else $USER,
  * else "cli". */
 const char *ks_cli_by(const char *opt);

@@ -77,6 +77,10 @@ int ks_cmd_action(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     int list = nargs == 1 && strcmp(args[0], "list") == 0;
     int approve = nargs == 3 && strcmp(args[0], "approve") == 0;
     const char *by = ks_cli_opt(&spec, "by")->value;

@@ -81,7 +81,10 @@ int ks_cmd_check_config(int argc, char **argv)
             "--reference prints the reference of every key, its type, default and meaning\n"
             "(the text of docs/CONFIG.md). examples/kintsugi.yaml sets every key.\n\n"
             "A valid file says nothing of whether its receivers answer: 'kintsugi messages\n"
-            "test NAME' sends one a test message.",
+            "test NAME' sends one a test message.\n\n"
+            "exit status: 0 the file is valid (or the reference printed), 2 it is not (every\n"
+            "problem is printed; a file that cannot be read, or a directory, is one) or a\n"
+            "usage error.",
         .opts = opts,
         .nopts = sizeof(opts) / sizeof(opts[0]),
     };

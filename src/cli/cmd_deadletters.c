@@ -28,9 +28,11 @@ static const struct ks_cmd_spec spec = {
     "  kintsugi deadletters --json | jq -r '.[].reason'\n"
     "  kintsugi deadletters fix 4 '{\"type\":\"inventory\",\"ts\":...,\"qty\":12}'\n"
     "  kintsugi deadletters replay --id 4\n\n"
+    "A dead letter replayed already cannot be fixed: its event is applied, and a fix\n"
+    "would apply it a second time; send a corrected event as new input instead.\n\n"
     "exit status: 0 done (replay: every line replayed passed), 1 it failed (no such dead\n"
-    "letter, a line replayed still rejected - it stays pending with the new reason - the\n"
-    "database; the message says which), 2 usage error.",
+    "letter, one replayed already, a line replayed still rejected - it stays pending with\n"
+    "the new reason - the database; the message says which), 2 usage error (an empty LINE).",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct ctx {
@@ -144,6 +146,60 @@ static int replay(struct ks_shell *a, int64_t only)
     return rc;
 }
 
+struct find {
+    int64_t id;
+    int found, replayed;
+};
+
+static int find_row(void *vctx, const struct ks_deadletter *d)
+{
+    struct find *f = vctx;
+    if (d->id == f->id) {
+        f->found = 1;
+        f->replayed = strcmp(d->status, "replayed") == 0;
+    }
+    return d->id >= f->id; /* in id order: past it, done */
+}
+
+/* `deadletters fix`: the new raw text of a pending dead letter. One that was
+ * replayed is refused: its event is applied, and putting it back to pending
+ * would apply it a second time at the next replay. Read and written in one
+ * transaction, so that a replay cannot come between. */
+static int fix(struct ks_shell *a, int64_t id, const char *line)
+{
+    struct ks_store *s = a->store;
+    struct ks_err err = {0};
+    struct find f = {id, 0, 0};
+    enum ks_rc r = s->ops->begin(s, &err);
+    if (r == KS_OK) {
+        r = s->ops->list_deadletters(s, NULL, find_row, &f, &err);
+    }
+    if (r == KS_OK && (!f.found || f.replayed)) {
+        s->ops->rollback(s, NULL);
+        if (!f.found) {
+            ks_cli_error("no dead letter %lld", (long long)id);
+        } else {
+            ks_cli_error("dead letter %lld was replayed already: its event is applied, and fixing "
+                         "it would apply it a second time; send a corrected event as new input "
+                         "instead",
+                         (long long)id);
+        }
+        return KS_EXIT_FAIL;
+    }
+    if (r == KS_OK) {
+        r = s->ops->update_deadletter(s, id, "pending", NULL, line, strlen(line), &err);
+    }
+    if (r == KS_OK) {
+        r = s->ops->commit(s, &err);
+    }
+    if (r != KS_OK) {
+        s->ops->rollback(s, NULL);
+        ks_cli_error("%s", err.msg);
+        return KS_EXIT_FAIL;
+    }
+    return KS_EXIT_OK;
+}
+
 int ks_cmd_deadletters(int argc, char **argv)
 {
     char **args = ks_malloc(((size_t)argc + 1) * sizeof(char *));
@@ -185,12 +241,12 @@ int ks_cmd_deadletters(int argc, char **argv)
         int64_t id;
         if (ks_cli_id(args[1], "a dead letter id", &id) != 0) {
             rc = KS_EXIT_USAGE;
+        } else if (strspn(args[2], " \t\r\n") == strlen(args[2])) {
+            ks_cli_error("the corrected line is empty: 'deadletters fix ID LINE' takes the whole "
+                         "event that replaces the rejected line, quoted as one argument");
+            rc = KS_EXIT_USAGE;
         } else if ((rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, 0)) == 0) {
-            if (a.store->ops->update_deadletter(a.store, id, "pending", NULL, args[2],
-                                                strlen(args[2]), &err) != KS_OK) {
-                ks_cli_error("%s", err.msg);
-                rc = KS_EXIT_FAIL;
-            } else {
+            if ((rc = fix(&a, id, args[2])) == 0) {
                 printf("dead letter %lld fixed; replay it with: kintsugi deadletters replay --id "
                        "%lld --db %s\n",
                        (long long)id, (long long)id, db);

@@ -25,7 +25,7 @@ static struct ks_opt opts[] = {
     {"db", 1, "database to create (default: ./kintsugi-demo.db; must not exist unless --force)", 0,
      NULL},
     {"seed", 1, "simulation seed (default 7)", 0, NULL},
-    {"force", 0, "replace an existing demo database", 0, NULL},
+    {"force", 0, "replace a database an earlier demo made (never any other file)", 0, NULL},
     {"json", 0, "print the incidents and the ground-truth comparison as JSON", 0, NULL},
     {"no-serve", 0, "end after the story: do not serve the dashboard", 0, NULL},
     {"listen", 1, "where the dashboard is served (default 127.0.0.1:8080)", 0, NULL},
@@ -38,6 +38,8 @@ static const struct ks_cmd_spec spec = {
     "drop - replay it through every detector and explain what kintsugi found.",
     "The events and the simulator's ground truth are written next to the database\n"
     "(NAME-events.ndjson, NAME-truth.json) so you can replay or inspect them.\n\n"
+    "--force replaces only a database the demo made (it leaves a mark in it): any other\n"
+    "file of that name, a database of your own above all, is refused (exit 2) and kept.\n\n"
     "When its output is a terminal (and without --json or --no-serve) the demo ends by\n"
     "serving the database - the dashboard and the API, on event time - and prints the URL\n"
     "and a viewer token to sign in with (and an admin token, to act); Ctrl-C stops it.\n"
@@ -45,7 +47,11 @@ static const struct ks_cmd_spec spec = {
     "Otherwise (a pipe, CI, `make demo` unattended) it prints how to start that server.\n\n"
     "examples:\n"
     "  kintsugi demo\n"
-    "  kintsugi demo --db /tmp/shop.db --seed 42",
+    "  kintsugi demo --db /tmp/shop.db --seed 42\n\n"
+    "exit status: 0 every expected incident detected (on a terminal: once the dashboard is\n"
+    "stopped), 1 it failed (the database exists and --force is not given, the --listen\n"
+    "port is busy, a file could not be written, an expected incident was missed), 2 usage\n"
+    "error (a bad option, --force on a file the demo did not make, a PostgreSQL URI).",
     opts, sizeof(opts) / sizeof(opts[0])};
 
 struct found {
@@ -156,6 +162,31 @@ static void story(json_t *got, FILE *out)
     }
 }
 
+/* The blob a demo database holds from its start: --force replaces a file
+ * only when it holds it, so that a mistyped --db never costs a real
+ * database (or any other file) of that name. */
+#define DEMO_MARK "demo"
+
+/* 0 when db (stat in sb) is a database a demo made; else says why it is
+ * not, and returns KS_EXIT_USAGE. */
+static int demo_made(const char *db, const struct stat *sb)
+{
+    struct ks_buf v = {0};
+    struct ks_err err = {0};
+    int found = 0;
+    enum ks_rc rc =
+        S_ISREG(sb->st_mode) ? ks_store_sqlite_peek(db, DEMO_MARK, &v, &found, &err) : KS_EIO;
+    ks_buf_fini(&v);
+    if (rc == KS_OK && found) {
+        return 0;
+    }
+    ks_cli_error(
+        "%s is not a kintsugi demo database (%s): --force replaces only a database the "
+        "demo made; remove it yourself if it may go, or choose another --db",
+        db, rc != KS_OK ? "not an SQLite database" : "an SQLite database the demo did not make");
+    return KS_EXIT_USAGE;
+}
+
 static void sibling(const char *db, const char *suffix, char *out, size_t cap)
 {
     size_t n = strlen(db);
@@ -214,6 +245,25 @@ int ks_cmd_demo(int argc, char **argv)
                      listen);
         return KS_EXIT_USAGE;
     }
+    struct stat sb;
+    if ((rc = ks_shell_db_check(db)) != 0) {
+        return rc;
+    }
+    if (ks_store_is_shared(db)) {
+        ks_cli_error("the demo makes a SQLite file: --db takes a file name, not a PostgreSQL URI");
+        return KS_EXIT_USAGE;
+    }
+    if (stat(db, &sb) == 0) {
+        if (!ks_cli_opt(&spec, "force")->set) {
+            ks_cli_error("%s exists; the demo needs a fresh database (use --force to replace it, "
+                         "or --db another path)",
+                         db);
+            return KS_EXIT_FAIL;
+        }
+        if ((rc = demo_made(db, &sb)) != 0) {
+            return rc;
+        }
+    }
     int serve = !json && !ks_cli_opt(&spec, "no-serve")->set && isatty(1);
     if (serve) {
         /* The address is tried before the simulation, not after it. */
@@ -226,21 +276,6 @@ int ks_cmd_demo(int argc, char **argv)
             return KS_EXIT_FAIL;
         }
         ks_http_stop(probe);
-    }
-    struct stat sb;
-    if (stat(db, &sb) == 0) {
-        if (!ks_cli_opt(&spec, "force")->set) {
-            ks_cli_error("%s exists; the demo needs a fresh database (use --force to replace it, "
-                         "or --db another path)",
-                         db);
-            return KS_EXIT_FAIL;
-        }
-        char side[1100];
-        unlink(db);
-        snprintf(side, sizeof(side), "%s-wal", db);
-        unlink(side);
-        snprintf(side, sizeof(side), "%s-shm", db);
-        unlink(side);
     }
     struct ks_sim_opts so;
     ks_sim_defaults(&so);
@@ -301,9 +336,24 @@ int ks_cmd_demo(int argc, char **argv)
         ks_cli_error("simulation failed: %s", src != KS_OK ? err.msg : strerror(errno));
         return KS_EXIT_FAIL;
     }
+    if (ks_cli_opt(&spec, "force")->set) {
+        char side[1100];
+        unlink(db);
+        snprintf(side, sizeof(side), "%s-wal", db);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", db);
+        unlink(side);
+    }
     struct ks_shell a;
     if ((rc = ks_shell_open(&a, cfgpath, db, KS_SHELL_ENGINE | KS_SHELL_CREATE)) != 0) {
         return rc;
+    }
+    /* The mark that lets a later demo --force replace this database. */
+    if (a.store->ops->put_blob(a.store, DEMO_MARK, "kintsugi demo", strlen("kintsugi demo"),
+                               &err) != KS_OK) {
+        ks_cli_error("%s: %s", db, err.msg);
+        ks_shell_close(&a);
+        return KS_EXIT_FAIL;
     }
     struct ks_progress pg = {0};
     stat(evpath, &sb);
@@ -376,7 +426,9 @@ int ks_cmd_demo(int argc, char **argv)
         if (strcmp(json_string_value(json_object_get(cg, "type")), "data_corruption") == 0) {
             long long id = (long long)json_integer_value(json_object_get(cg, "id"));
             cid = cid ? cid : id;
-            ks_buf_printf(&rollbacks, "  kintsugi guard rollback %lld --by you --db %s\n", id, db);
+            ks_buf_printf(&rollbacks,
+                          "  kintsugi guard rollback %lld --by you --db %s --config %s\n", id, db,
+                          cfgpath);
         }
     }
     fprintf(out, "\nwhat to run next:\n  kintsugi incidents --db %s\n", db);
@@ -385,11 +437,31 @@ int ks_cmd_demo(int argc, char **argv)
                 "  kintsugi incident show %lld --db %s          (a contained corruption)\n"
                 "  kintsugi guard status --db %s             (every channel paused, updates held)\n"
                 "%s"
-                "  kintsugi guard release --all --by you --db %s\n",
-                cid, db, db, rollbacks.p, db);
+                "  kintsugi guard release --all --by you --db %s --config %s\n",
+                cid, db, db, rollbacks.p, db, cfgpath);
     }
     ks_buf_fini(&rollbacks);
-    fprintf(out, "  kintsugi action list --db %s\n  kintsugi deadletters --db %s\n", db, db);
+    fprintf(out, "  kintsugi action list --db %s\n", db);
+    /* "you" approves as a person of the demo's configuration (people:), so
+     * every command that acts names it, as the dashboard's server does */
+    struct ks_buf acts = {0};
+    ks_engine_actions_json(a.eng, &acts);
+    json_t *aj = json_loads(acts.p ? acts.p : "[]", 0, NULL);
+    size_t ai;
+    json_t *ax;
+    json_array_foreach(aj, ai, ax)
+    {
+        const char *ast = json_string_value(json_object_get(ax, "status"));
+        if (ast && strcmp(ast, "proposed") == 0) {
+            fprintf(out, "  kintsugi action approve %lld %s --by you --db %s --config %s\n",
+                    (long long)json_integer_value(json_object_get(ax, "incident")),
+                    json_string_value(json_object_get(ax, "action")), db, cfgpath);
+            break;
+        }
+    }
+    json_decref(aj);
+    ks_buf_fini(&acts);
+    fprintf(out, "  kintsugi deadletters --db %s\n", db);
     if (json) {
         json_t *doc = json_pack("{s:s,s:s,s:s,s:O,s:o,s:I,s:I}", "db", db, "events", evpath,
                                 "truth", trpath, "incidents", f.incidents, "ground_truth", report,

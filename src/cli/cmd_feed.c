@@ -30,10 +30,21 @@ static const struct ks_cmd_spec spec = {
     "  kintsugi feed amazon --state --json",
     opts, sizeof(opts) / sizeof(opts[0])};
 
-/* One change as a line of the table (the JSON comes from ks_shell_feed_json). */
+static void header(void)
+{
+    printf("%-8s %-24s %8s  %-24s  %s\n", "SEQ", "SKU", "QTY", "AT", "WHY");
+}
+
+/* One change as a line of the table (the JSON comes from ks_shell_feed_json);
+ * the header comes with the first, so that a cursor refused (past the end
+ * of the feed) prints nothing on stdout. ctx: int, whether it was printed. */
 static void row(void *ctx, const struct ks_feed_row *r)
 {
-    (void)ctx;
+    int *headed = ctx;
+    if (!*headed) {
+        header();
+        *headed = 1;
+    }
     char at[32];
     ks_time_fmt(r->at, at);
     printf("%-8lld %-24s %8lld  %s  %s\n", (long long)r->seq, r->sku, (long long)r->qty, at,
@@ -123,13 +134,16 @@ int ks_cmd_feed(int argc, char **argv)
             printf("%s\n", out.p);
         }
     } else {
-        printf("%-8s %-24s %8s  %-24s  %s\n", "SEQ", "SKU", "QTY", "AT", "WHY");
         int64_t cursor;
-        if (ks_shell_feed_rows(a.store, db, channel, since, limit, row, NULL, &cursor, &err) !=
+        int headed = 0;
+        if (ks_shell_feed_rows(a.store, db, channel, since, limit, row, &headed, &cursor, &err) !=
             KS_OK) {
             ks_cli_error("%s", err.msg);
             rc = KS_EXIT_FAIL;
         } else {
+            if (!headed) {
+                header(); /* no change since the cursor: the table is empty */
+            }
             printf("cursor: %lld (next: kintsugi feed %s --since %lld)\n", (long long)cursor,
                    channel, (long long)cursor);
         }

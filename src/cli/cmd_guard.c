@@ -159,6 +159,10 @@ int ks_cmd_guard(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     const char *verb = nargs ? args[0] : "";
     const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     int all = ks_cli_opt(&spec, "all")->set;

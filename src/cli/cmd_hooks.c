@@ -139,6 +139,10 @@ int ks_cmd_hooks(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     static const struct ks_cli_verb verbs[] = {
         {"list", 0, NULL}, {"deliver", 0, NULL}, {"retry", 1, NULL}};
     int v = nargs == 0 ? 0 : ks_cli_verb(verbs, 3, args[0]);

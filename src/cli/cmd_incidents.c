@@ -151,6 +151,7 @@ static const struct ks_cmd_spec inc_spec = {
     "  kintsugi incident ack 3 --by alice\n"
     "  kintsugi incident status 3 contained --by alice\n"
     "  kintsugi incident note 3 'erp import re-run with the fixed file' --by bob\n"
+    "  kintsugi incident note 3 --by bob -- '-5 units were missing'\n"
     "  kintsugi incident step 3 spot_check done --by bob --note '20 of 20 match'\n"
     "  kintsugi incident verify 3        (spot check of 20 SKUs, oversold orders)\n\n"
     "exit status: 0 done, 1 not found or refused (e.g. a status that goes backwards),\n"
@@ -338,6 +339,10 @@ int ks_cmd_incident(int argc, char **argv)
     if (rc != 0) {
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (ks_cli_person("by", ks_cli_opt(&inc_spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
     }
     static const struct ks_cli_verb verbs[] = {
         {"show", 1, "ID"},      {"ack", 1, "ID"},          {"status", 2, "ID STATUS"},

@@ -107,6 +107,11 @@ int ks_cmd_ingest(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
+    if ((rc = ks_shell_db_check(db)) != 0) {
+        ks_free(args);
+        return rc; /* a usage error before any file is looked at */
+    }
     struct ks_progress pg = {0};
     ks_cli_progress(&pg, isatty(2) && !ks_cli_opt(&spec, "quiet")->set);
     for (int i = 0; i < nargs; i++) {
@@ -133,7 +138,6 @@ int ks_cmd_ingest(int argc, char **argv)
             pg.total_bytes += (uint64_t)sb.st_size;
         }
     }
-    const char *db = ks_shell_db(ks_cli_opt(&spec, "db")->value);
     struct ks_shell a;
     rc = ks_shell_open(&a, ks_cli_opt(&spec, "config")->value, db, KS_SHELL_ENGINE | KS_SHELL_CREATE);
     if (rc != 0) {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file with receivers:, notify: and messages: (default: "
                   "./kintsugi.yaml)",
      0, NULL},
@@ -401,6 +401,10 @@ int ks_cmd_messages(int argc, char **argv)
     if (rc != 0) {
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
     }
     static const struct ks_cli_verb verbs[] = {{"list", 0, NULL},
                                                {"deliver", 0, NULL},

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static struct ks_opt opts[] = {
-    {"db", 1, "database file (default: ./kintsugi.db)", 0, NULL},
+    {"db", 1, "SQLite file or postgresql:// URI (default: ./kintsugi.db)", 0, NULL},
     {"config", 1, "configuration file (roles, people; default: $KINTSUGI_CONFIG or ./kintsugi.yaml)",
      0, NULL},
     {"json", 0, "JSON on stdout", 0, NULL},
@@ -344,6 +344,10 @@ int ks_cmd_remedy(int argc, char **argv)
     if (rc != 0) {
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
     }
     static const char *const verbs[] = {"offer", "grant", "approve", "review", "list", "decline"};
     int v = -1;

@@ -103,14 +103,15 @@ static const struct ks_cmd_spec cost_spec = {
     "kintsugi cost ID [--json] | cost set ID PART AMOUNT --by NAME   [--db F]",
     "The cost of a mistake: direct, response, churn, repeats and brand damage, their total\n"
     "and the multiplier (total / direct), each with how it was reached.",
-    "PART is direct, response, churn, repeats or brand; AMOUNT a number from 0 to 10^15.\n"
+    "PART is direct, response, churn, repeats or brand; AMOUNT a decimal number from 0 to\n"
+    "10^15 with at most two decimals (10000, 49.99; no sign, exponent or hex).\n"
     "A part a person sets replaces the computed one and is recorded in the incident's\n"
     "timeline.\n\n"
     "examples:\n"
     "  kintsugi cost 3\n"
     "  kintsugi cost set 3 brand 10000 --by alice\n\n"
     "exit status: 0 done, 1 not found, 2 usage error (an unknown part, an amount that is\n"
-    "not a number from 0 to 10^15).",
+    "not a decimal number from 0 to 10^15).",
     cost_opts, sizeof(cost_opts) / sizeof(cost_opts[0])};
 
 struct cost_ctx {
@@ -157,6 +158,10 @@ int ks_cmd_cost(int argc, char **argv)
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
     }
+    if (ks_cli_person("by", ks_cli_opt(&cost_spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
+    }
     int set = nargs > 0 && !strcmp(args[0], "set");
     int64_t id = 0;
     if ((set && nargs != 4) || (!set && nargs != 1) ||
@@ -173,14 +178,16 @@ int ks_cmd_cost(int argc, char **argv)
     struct ks_err err = {0};
     if (set) {
         const char *by = ks_cli_opt(&cost_spec, "by")->value;
-        char *end;
-        double amount = strtod(args[3], &end);
+        double amount = 0;
         ks_time at;
         if (!by || !*by) {
             ks_cli_error("'cost set' needs --by NAME: every entry has a person accountable");
             rc = KS_EXIT_USAGE;
-        } else if (!*args[3] || *end || !(amount >= 0)) {
-            ks_cli_error("'%s' is not an amount (a number >= 0)", args[3]);
+        } else if (ks_amount_parse(args[3], &amount) != 0) {
+            /* the parser of remedy --amount: no hex, exponent or sign */
+            ks_cli_error("'%s' is not an amount: a decimal number from 0 to 10^15 with at most "
+                         "two decimals (10000, 49.99)",
+                         ks_cli_safe(args[3]));
             rc = KS_EXIT_USAGE;
         } else if (ks_review_cost_check(args[2], amount, &err) != KS_OK) {
             ks_cli_error("%s", err.msg); /* an unknown part, an amount too large */

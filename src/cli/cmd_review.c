@@ -43,8 +43,9 @@ static const struct ks_cmd_spec spec = {
     "with a YAML front matter; `set` reads the same from a file (or plain YAML, or the JSON\n"
     "of `show --json`). A review is set whole: a key left out of the file is emptied, an\n"
     "action item left out deleted (what was emptied is said on stderr). Bad input is\n"
-    "refused with its line and changes nothing. A review is due 48 h after resolution\n"
-    "for P1 and P2, and for a monthly sample of P3 (docs/REVIEWS.md).\n\n"
+    "refused with its line and changes nothing; `edit` saves nothing when the text is\n"
+    "left unchanged, and refuses a review emptied of everything. A review is due 48 h\n"
+    "after resolution for P1 and P2, and for a monthly sample of P3 (docs/REVIEWS.md).\n\n"
     "examples:\n"
     "  kintsugi review show 3 --markdown\n"
     "  kintsugi review edit 3 --by alice\n"
@@ -198,6 +199,9 @@ static int apply_review(const char *config, const char *db, int64_t id,
     return rc;
 }
 
+static int edit_loop(const char *config, const char *db, int64_t id, const char *by, ks_time at,
+                     const char *path, const struct ks_buf *text);
+
 /* `review edit`: the review as Markdown in $EDITOR, applied when saved. */
 static int edit_review(const char *config, const char *db, int64_t id, const char *by,
                        ks_time at)
@@ -228,7 +232,18 @@ static int edit_review(const char *config, const char *db, int64_t id, const cha
         return KS_EXIT_FAIL;
     }
     close(fd);
+    rc = edit_loop(config, db, id, by, at, path, &text);
     ks_buf_fini(&text);
+    return rc;
+}
+
+/* Runs the editor on path (written with text) until what it saved is
+ * unchanged (nothing saved), a review to apply, or given up. */
+static int edit_loop(const char *config, const char *db, int64_t id, const char *by, ks_time at,
+                     const char *path, const struct ks_buf *text)
+{
+    struct ks_err err = {0};
+    int rc;
     const char *editor = getenv("VISUAL");
     if (!editor || !*editor) {
         editor = getenv("EDITOR");
@@ -250,8 +265,27 @@ static int edit_review(const char *config, const char *db, int64_t id, const cha
         if (read_file(path, &in) != 0) {
             return KS_EXIT_FAIL;
         }
+        if (in.len == text->len && (!in.len || memcmp(in.p, text->p, in.len) == 0)) {
+            /* The editor left the text as it was: saving it would record an
+             * edit nobody made (and an empty review as a written one). */
+            ks_buf_fini(&in);
+            unlink(path);
+            printf("review unchanged, nothing saved\n");
+            return KS_EXIT_OK;
+        }
         struct ks_review_doc doc;
-        if (ks_review_parse(path, in.p ? in.p : "", in.len, &doc, &err) != KS_OK) {
+        enum ks_rc prc = ks_review_parse(path, in.p ? in.p : "", in.len, &doc, &err);
+        if (prc == KS_OK && ks_review_doc_empty(&doc)) {
+            /* as `review set` refuses a document that sets nothing */
+            ks_review_doc_fini(&doc);
+            ks_err_set(&err, KS_EINPUT,
+                       "%s:1: the review holds nothing (no root_cause, whys, went_well, improve, "
+                       "action_items or notes): saving it would empty the review; write what it "
+                       "should hold",
+                       path);
+            prc = KS_EINPUT;
+        }
+        if (prc != KS_OK) {
             ks_buf_fini(&in);
             fprintf(stderr, "%s\n", err.msg);
             if (!isatty(0)) {
@@ -326,6 +360,10 @@ int ks_cmd_review(int argc, char **argv)
     if (rc != 0) {
         ks_free(args);
         return rc < 0 ? KS_EXIT_OK : rc;
+    }
+    if (ks_cli_person("by", ks_cli_opt(&spec, "by")->value) != 0) {
+        ks_free(args);
+        return KS_EXIT_USAGE; /* who did it goes on one line of the timeline */
     }
     static const struct ks_cli_verb verbs[] = {{"show", 1, NULL}, {"edit", 1, NULL},
                                                {"set", 1, NULL},  {"items", 0, NULL},

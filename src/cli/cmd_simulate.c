@@ -12,8 +12,9 @@
 
 static struct ks_opt opts[] = {
     {"seed", 1, "PRNG seed (default 1): the same seed gives the same bytes", 0, NULL},
-    {"start", 1, "first minute, RFC 3339 (default 2026-11-22T00:00:00Z)", 0, NULL},
-    {"duration", 1, "how long to simulate, from 1h to 31d in whole minutes: 90m, 24h, 3d (default 24h)", 0, NULL},
+    {"start", 1, "first minute, RFC 3339 or epoch ms (default 2026-11-22T00:00:00Z)", 0, NULL},
+    {"duration", 1,
+     "how long to simulate, from 1h to 31d in whole minutes: 90m, 24h, 3d (default 24h)", 0, NULL},
     {"channels", 1, "sales channels, 1-16 (default 4: amazon ebay shopify walmart)", 0, NULL},
     {"skus", 1, "SKUs in the catalogue, 200-100000 (default 2000)", 0, NULL},
     {"cycle", 1, "inventory cycle per channel, 1m-15m (default 15m)", 0, NULL},
@@ -51,8 +52,8 @@ static struct ks_cmd_spec spec = {
     "'all' leaves out volume-drop when the run is too short for it (it needs 24 h of\n"
     "history: --duration 29h or more).\n"
     "\n"
-    "exit status: 0 written, 1 a file could not be written, 2 usage (an unknown fault\n"
-    "prints the list).",
+    "exit status: 0 written, 1 a file could not be written, 2 usage (an unknown fault,\n"
+    "or a --fault that names none, prints the list).",
     opts,
     sizeof(opts) / sizeof(opts[0]),
 };
@@ -131,7 +132,7 @@ static int collect_faults(int argc, char **argv, unsigned *bits, int *all)
         }
         struct ks_err err;
         if (ks_sim_parse_faults(val, bits, all, &err) != KS_OK) {
-            ks_cli_error("%s", err.msg);
+            ks_cli_error("--fault: %s", err.msg);
             list_faults(stderr);
             return -1;
         }
@@ -188,10 +189,8 @@ int ks_cmd_simulate(int argc, char **argv)
         o.seed = s;
     }
     if ((v = ks_cli_opt(&spec, "start")->value)) {
-        const char *why = NULL;
-        if (ks_time_parse(v, strlen(v), &o.start, &why) != 0) {
-            ks_cli_error("--start: %s, got '%s' (e.g. 2026-11-22T00:00:00Z)",
-                         why ? why : "not an RFC 3339 timestamp", v);
+        /* an RFC 3339 timestamp or epoch milliseconds, as an event's ts */
+        if (ks_cli_time("start", v, &o.start) != 0) {
             return KS_EXIT_USAGE;
         }
         if (o.start % KS_MIN) {

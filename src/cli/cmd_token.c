@@ -7,6 +7,7 @@
  * before a server runs, and creating one may create the database.
  */
 #include "../auth/auth.h"
+#include "../shell/shell.h"
 #include "../store/store.h"
 #include "cli.h"
 
@@ -47,6 +48,10 @@ static const struct ks_cmd_spec spec = {
 static int open_store(struct ks_store **s, const char *db, int create)
 {
     struct ks_err err = {0};
+    int rc = ks_shell_db_check(db);
+    if (rc != 0) {
+        return rc;
+    }
     if (!create && strcmp(db, ":memory:") != 0 && access(db, F_OK) != 0) {
         ks_cli_error("%s: no such database (kintsugi token create or ingest creates it; --db "
                      "names another)",

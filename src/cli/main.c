@@ -41,13 +41,50 @@ static void usage(FILE *out)
     for (size_t i = 0; i < NCOMMANDS; i++) {
         fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
     }
-    fprintf(out, "\nEvery command has --help. Reading commands take --json. The database is\n"
-                 "./kintsugi.db unless --db names another.\n\n"
+    fprintf(out, "\nEvery command has --help (kintsugi help COMMAND says the same). Reading\n"
+                 "commands take --json. The database is ./kintsugi.db unless --db names\n"
+                 "another. Options come after the command, before or after its arguments;\n"
+                 "-- ends them (text that starts with '-' goes after it).\n\n"
                  "start here:\n"
                  "  kintsugi demo                       a simulated day with faults, explained\n"
                  "  kintsugi ingest events.ndjson       replay your own events\n"
                  "  kintsugi incidents                  what was detected\n\n"
                  "exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+}
+
+/* The index of the command named word, or -1. */
+static int find(const char *word)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strcmp(word, commands[i].name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* `kintsugi --db x.db incidents`: options come after the command; says so
+ * with the command line as it would be, when a command is among the words. */
+static void options_first(int argc, char **argv)
+{
+    int k = 2;
+    while (k < argc && find(argv[k]) < 0) {
+        k++;
+    }
+    if (k == argc) {
+        ks_cli_error("'%s' is an option, and options come after the command: kintsugi COMMAND "
+                     "[options] (see kintsugi --help)",
+                     argv[1]);
+        return;
+    }
+    fprintf(stderr, "kintsugi: '%s' is an option, and options come after the command: kintsugi %s",
+            argv[1], argv[k]);
+    for (int j = 1; j < argc; j++) {
+        if (j != k) {
+            fprintf(stderr, " %s", argv[j]);
+        }
+    }
+    fputc('\n', stderr);
 }
 
 int main(int argc, char **argv)
@@ -56,6 +93,17 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return KS_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "help") == 0 && argc == 3) {
+        /* `kintsugi help incidents` is `kintsugi incidents --help` */
+        int i = find(argv[2]);
+        if (i < 0) {
+            ks_cli_error("unknown command '%s'", argv[2]);
+            usage(stderr);
+            return KS_EXIT_USAGE;
+        }
+        char *help[] = {"--help", NULL};
+        return commands[i].fn(1, help);
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
@@ -66,10 +114,13 @@ int main(int argc, char **argv)
         printf("kintsugi " KS_VERSION "\n");
         return KS_EXIT_OK;
     }
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        if (strcmp(argv[1], commands[i].name) == 0) {
-            return commands[i].fn(argc - 2, argv + 2);
-        }
+    int i = find(argv[1]);
+    if (i >= 0) {
+        return commands[i].fn(argc - 2, argv + 2);
+    }
+    if (argv[1][0] == '-') {
+        options_first(argc, argv);
+        return KS_EXIT_USAGE;
     }
     ks_cli_error("unknown command '%s'", argv[1]);
     usage(stderr);

@@ -24,6 +24,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 /* ---- the configuration's own keys ------------------------------------------ */
@@ -1193,6 +1194,12 @@ static char *read_file(struct ks_key_check *c, const char *path, size_t *len)
         char msg[256];
         snprintf(msg, sizeof(msg), "cannot open: %s", strerror(errno));
         add_issue(c, 0, NULL, msg);
+        return NULL;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        add_issue(c, 0, NULL, "is a directory (a configuration is a YAML file)");
         return NULL;
     }
     char *buf = ks_malloc(MAX_FILE + 1);

@@ -155,6 +155,13 @@ void ks_buf_puts(struct ks_buf *b, const char *s);
 void ks_buf_putc(struct ks_buf *b, char c);
 void ks_buf_printf(struct ks_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ks_buf_reset(struct ks_buf *b);
+/* Reads an amount of money as a person writes it: decimal digits, then
+ * optionally '.' and one or two digits ("30", "49.9", "49.99"); no sign,
+ * exponent, hex, inf, nan, space or thousands separator. 0 with *out set
+ * (as large as the digits say: the caller checks its range), or -1 and
+ * *out untouched. The one parser of amounts typed on the command line
+ * (remedy --amount, cost set). */
+int ks_amount_parse(const char *s, double *out);
 /* Formats n with thousands separators ("3,020") into out; returns out. */
 const char *ks_fmt_count(uint64_t n, char out[32]);
 /* A percentage that is above limit, as "5.6": one decimal, or as many more
@@ -353,7 +360,10 @@ void ks_json_null(struct ks_json *j);
 void ks_json_time(struct ks_json *j, ks_time t); /* null for KS_TIME_NONE */
 /* Writes pre-rendered JSON text as one value. */
 void ks_json_raw(struct ks_json *j, const char *s, size_t n);
-/* Escapes s as a JSON string (with quotes) into b. */
+/* Escapes s as a JSON string (with quotes) into b: every control character
+ * as \uXXXX (or \n, \t, \r), DEL and the C1 controls (U+0080-U+009F)
+ * included, so that a document printed on a terminal never drives it;
+ * invalid UTF-8 becomes U+FFFD. */
 void ks_json_escape(struct ks_buf *b, const char *s, size_t n);
 
 /* ---- UTF-8 ------------------------------------------------------------- */
@@ -364,6 +374,15 @@ size_t ks_utf8_invalid_at(const char *s, size_t n);
  * DEL (U+007F) or C1 (U+0080-U+009F, C2 80..C2 9F in UTF-8) - or (size_t)-1
  * when it has none. For text shown on one line (a name, an order id). */
 size_t ks_utf8_control_at(const char *s, size_t n);
+/* A person's name as kintsugi records it (who did something, an owner): at
+ * most KS_PERSON_MAX bytes of valid UTF-8, not blank, without a control
+ * character (C0, DEL, C1), so that it shows on one line of every list and
+ * page. NULL when s is one; else why not, after "a person's name ": "is
+ * blank", "is at most 200 bytes (this one has 201)", "is not valid UTF-8
+ * (byte 2)", "holds a control character (byte 2)" - a static text or one
+ * written into buf (cap bytes; 64 are enough). */
+#define KS_PERSON_MAX 200
+const char *ks_person_invalid(const char *s, char *buf, size_t cap);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */
 

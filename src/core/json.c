@@ -120,7 +120,18 @@ static void escape_valid(struct ks_buf *b, const char *s, size_t n)
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
+        if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] <= 0x9F) {
+            /* a C1 control (U+0080-U+009F) escaped as C0 is: the document
+             * keeps it, and a terminal it is printed on never sees it */
+            unsigned char d = (unsigned char)s[i + 1];
+            char u[7] = {'\\', 'u', '0', '0', hex[d >> 4], hex[d & 15], 0};
+            ks_buf_put(b, s + run, i - run);
+            ks_buf_puts(b, u);
+            run = i + 2;
+            i++;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
             continue;
         }
         ks_buf_put(b, s + run, i - run);

@@ -2,6 +2,7 @@
 #include "core.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -200,6 +201,28 @@ size_t ks_utf8_control_at(const char *str, size_t n)
     return (size_t)-1;
 }
 
+const char *ks_person_invalid(const char *s, char *buf, size_t cap)
+{
+    size_t len = strlen(s), bad;
+    if (!len || strspn(s, " \t\r\n") == len) {
+        return len ? "is blank" : "is empty";
+    }
+    if (len > KS_PERSON_MAX) {
+        snprintf(buf, cap, "is at most %d bytes (this one has %zu)", KS_PERSON_MAX, len);
+        return buf;
+    }
+    if ((bad = ks_utf8_invalid_at(s, len)) != (size_t)-1) {
+        snprintf(buf, cap, "is not valid UTF-8 (byte %zu)", bad + 1);
+        return buf;
+    }
+    if ((bad = ks_utf8_control_at(s, len)) != (size_t)-1) {
+        /* C1 too (U+0085 is a line break to some terminals) */
+        snprintf(buf, cap, "holds a control character (byte %zu)", bad + 1);
+        return buf;
+    }
+    return NULL;
+}
+
 size_t ks_utf8_invalid_at(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -240,6 +263,32 @@ size_t ks_utf8_invalid_at(const char *str, size_t n)
         i += need + 1;
     }
     return (size_t)-1;
+}
+
+int ks_amount_parse(const char *s, double *out)
+{
+    size_t i = 0;
+    while (s[i] >= '0' && s[i] <= '9') {
+        i++;
+    }
+    if (i == 0) {
+        return -1; /* a sign, a point first, "inf", "nan", or nothing */
+    }
+    if (s[i] == '.') {
+        size_t d = 0;
+        while (s[i + 1 + d] >= '0' && s[i + 1 + d] <= '9') {
+            d++;
+        }
+        if (d < 1 || d > 2) {
+            return -1;
+        }
+        i += 1 + d;
+    }
+    if (s[i]) {
+        return -1; /* "0x10", "1e3", "5,00", "30 USD" */
+    }
+    *out = strtod(s, NULL);
+    return 0;
 }
 
 const char *ks_fmt_count(uint64_t n, char out[32])

@@ -700,22 +700,11 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
                             ks_time at, struct ks_err *err)
 {
     /* An owner is a person's name (or handle) shown on one line of every
-     * list and page: some, not too much, UTF-8, no control characters. */
-    size_t len = strlen(owner), bad;
-    if (!len || strspn(owner, " \t\r\n") == len) {
-        return ks_err_set(err, KS_EUSAGE, "an owner needs a name");
-    }
-    if (len > KS_OWNER_MAX) {
-        return ks_err_set(err, KS_EUSAGE, "an owner's name is at most %d bytes (this one has %zu)",
-                          KS_OWNER_MAX, len);
-    }
-    if ((bad = ks_utf8_invalid_at(owner, len)) != (size_t)-1) {
-        return ks_err_set(err, KS_EUSAGE, "the owner's name is not valid UTF-8 (byte %zu)", bad + 1);
-    }
-    if ((bad = ks_utf8_control_at(owner, len)) != (size_t)-1) {
-        /* C1 too (U+0085 is a line break to some terminals) */
-        return ks_err_set(err, KS_EUSAGE, "the owner's name holds a control character (byte %zu)",
-                          bad + 1);
+     * list and page: the rule of every person's name (the CLI's --by too). */
+    char why[64];
+    const char *bad = ks_person_invalid(owner, why, sizeof(why));
+    if (bad) {
+        return ks_err_set(err, KS_EUSAGE, "the owner's name %s", bad);
     }
     struct ks_incident *inc = action_target(e, id, at, err);
     if (!inc) {

@@ -88,28 +88,8 @@ int ks_remedy_amount_ok(double amount)
 
 int ks_remedy_amount_parse(const char *s, double *out)
 {
-    size_t i = 0;
-    while (s[i] >= '0' && s[i] <= '9') {
-        i++;
-    }
-    if (i == 0) {
-        return -1; /* a sign, a point first, "inf", "nan", or nothing */
-    }
-    if (s[i] == '.') {
-        size_t d = 0;
-        while (s[i + 1 + d] >= '0' && s[i + 1 + d] <= '9') {
-            d++;
-        }
-        if (d < 1 || d > 2) {
-            return -1;
-        }
-        i += 1 + d;
-    }
-    if (s[i]) {
-        return -1; /* "0x10", "1e3", "5,00", "30 USD" */
-    }
-    double v = strtod(s, NULL);
-    if (!ks_remedy_amount_ok(v)) {
+    double v;
+    if (ks_amount_parse(s, &v) != 0 || !ks_remedy_amount_ok(v)) {
         return -1;
     }
     *out = v;

@@ -43,8 +43,8 @@
  * currency, > 0, at most KS_REMEDY_AMOUNT_MAX, a whole number of cents (at
  * most two decimals: 49.99, not 49.999). */
 int ks_remedy_amount_ok(double amount);
-/* Reads the text of an amount: decimal digits, then optionally '.' and one
- * or two digits ("30", "49.9", "49.99"); no sign, exponent, hex, inf or nan;
+/* Reads the text of an amount (ks_amount_parse: decimal digits, then
+ * optionally '.' and one or two digits; no sign, exponent, hex, inf or nan),
  * > 0 and at most KS_REMEDY_AMOUNT_MAX. 0 and *out set, or -1. */
 int ks_remedy_amount_parse(const char *s, double *out);
 /* Why order is not the order id of a remedy, or NULL when it is: empty,

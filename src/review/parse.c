@@ -369,6 +369,17 @@ static enum ks_rc parse_items(struct pctx *p, const yaml_node_t *n, struct ks_re
     return KS_OK;
 }
 
+static int blank(const char *s)
+{
+    return !s || strspn(s, " \t\r\n") == strlen(s);
+}
+
+int ks_review_doc_empty(const struct ks_review_doc *d)
+{
+    return blank(d->category) && blank(d->cause) && d->known_risk < 0 && !d->nwhys && !d->nwell &&
+           !d->nimprove && !d->nitems && blank(d->notes);
+}
+
 void ks_review_doc_fini(struct ks_review_doc *d)
 {
     ks_free(d->category);

@@ -69,6 +69,10 @@ struct ks_review_doc {
 enum ks_rc ks_review_parse(const char *name, const char *text, size_t n,
                            struct ks_review_doc *doc, struct ks_err *err);
 void ks_review_doc_fini(struct ks_review_doc *doc);
+/* 1 when doc holds nothing: no root cause (category, text or known_risk),
+ * no whys, went_well, improve or action items, no notes (blank texts count
+ * as none). Saving it would empty the review. */
+int ks_review_doc_empty(const struct ks_review_doc *doc);
 
 /*
  * What saving a review emptied or deleted that held something before: a

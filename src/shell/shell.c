@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +33,20 @@ void ks_shell_error(const char *fmt, ...)
 const char *ks_shell_db(const char *opt)
 {
     return opt ? opt : "kintsugi.db";
+}
+
+int ks_shell_db_check(const char *db)
+{
+    struct stat sb;
+    if (!*db) {
+        ks_shell_error("--db needs a file name or a postgresql:// URI");
+        return KS_SHELL_USAGE;
+    }
+    if (!ks_store_is_shared(db) && stat(db, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        ks_shell_error("%s: is a directory (--db needs a file name or a postgresql:// URI)", db);
+        return KS_SHELL_USAGE;
+    }
+    return KS_SHELL_OK;
 }
 
 const char *ks_shell_config_path(const char *opt)
@@ -510,6 +525,10 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
     int writer = with_engine && !(flags & KS_SHELL_READ);
     memset(sh, 0, sizeof(*sh));
     sh->lock_fd = -1;
+    int rc = ks_shell_db_check(db);
+    if (rc != KS_SHELL_OK) {
+        return rc;
+    }
     if (!(flags & KS_SHELL_CREATE) && strcmp(db, ":memory:") != 0 &&
         strncmp(db, "postgres", 8) != 0 && access(db, F_OK) != 0) {
         ks_shell_error("%s: no such database (kintsugi ingest creates it; --db names another)", db);
@@ -538,7 +557,6 @@ int ks_shell_open(struct ks_shell *sh, const char *config, const char *db, int f
     if (!with_engine) {
         return KS_SHELL_OK;
     }
-    int rc;
     if (writer && strcmp(db, ":memory:") != 0 && (rc = lock_writer(sh)) != 0) {
         ks_shell_close(sh);
         return rc;

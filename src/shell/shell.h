@@ -72,6 +72,11 @@ void ks_shell_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The database a door works on: the one named (--db), else ./kintsugi.db. */
 const char *ks_shell_db(const char *opt);
+/* Whether db can name a database: KS_SHELL_OK, or KS_SHELL_USAGE after
+ * saying why not ("" - "--db needs a file name or a postgresql:// URI" -
+ * or a directory). ks_shell_open checks it first; a command that does other
+ * checks before opening (ingest's files) calls it before them. */
+int ks_shell_db_check(const char *db);
 /* Resolves the configuration file: the one named (--config), else
  * $KINTSUGI_CONFIG, else ./kintsugi.yaml when it exists, else none
  * (defaults). */

@@ -1743,8 +1743,18 @@ static enum ks_rc check_opts(const struct ks_sim_opts *o, struct ks_err *err)
     if (o->seed > (uint64_t)INT64_MAX) {
         return ks_err_set(err, KS_EUSAGE, "seed must be at most %lld", (long long)INT64_MAX);
     }
-    if (o->start < 0 || o->start % KS_MIN || o->start > ks_days_from_civil(9000, 1, 1) * KS_DAY) {
-        return ks_err_set(err, KS_EUSAGE, "start must be a whole UTC minute after 1970");
+    ks_time last = ks_days_from_civil(KS_SIM_LAST_YEAR, 1, 1) * KS_DAY;
+    if (o->start < 0 || o->start > last) {
+        char at[32], to[32];
+        ks_time_fmt(o->start, at);
+        ks_time_fmt(last, to);
+        return ks_err_set(err, KS_EUSAGE,
+                          "start %s is out of range: it must be from 1970-01-01T00:00:00.000Z to "
+                          "%s",
+                          o->start < 0 ? "before 1970" : at, to);
+    }
+    if (o->start % KS_MIN) {
+        return ks_err_set(err, KS_EUSAGE, "start must be a whole UTC minute");
     }
     if (o->duration % KS_MIN || o->duration < KS_SIM_MIN_DURATION ||
         o->duration > KS_SIM_MAX_DURATION) {

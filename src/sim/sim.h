@@ -57,7 +57,8 @@ int ks_sim_fault_find(const char *s, size_t n);
 /*
  * Adds the faults of a comma-separated list ("zero-spike,shift", "all") to
  * *bits. "all" also sets *all (see struct ks_sim_opts.fit). Empty items are
- * ignored. An unknown name is KS_EUSAGE with err->msg "unknown fault 'x'".
+ * ignored. An unknown name is KS_EUSAGE with err->msg "unknown fault 'x'";
+ * a list that names none ("", " , ") is KS_EUSAGE, "'' names no fault".
  */
 enum ks_rc ks_sim_parse_faults(const char *list, unsigned *bits, int *all, struct ks_err *err);
 
@@ -68,6 +69,7 @@ enum ks_rc ks_sim_parse_faults(const char *list, unsigned *bits, int *all, struc
 #define KS_SIM_MAX_SKUS 100000
 #define KS_SIM_MIN_DURATION KS_HOUR
 #define KS_SIM_MAX_DURATION (31 * KS_DAY)
+#define KS_SIM_LAST_YEAR 9000 /* --start at most 9000-01-01T00:00Z */
 
 struct ks_sim_opts {
     uint64_t seed;     /* 1; at most INT64_MAX (it is written as a JSON integer) */

@@ -59,6 +59,7 @@ int ks_sim_fault_find(const char *s, size_t n)
 enum ks_rc ks_sim_parse_faults(const char *list, unsigned *bits, int *all, struct ks_err *err)
 {
     const char *p = list;
+    int named = 0;
     while (*p) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -71,6 +72,7 @@ enum ks_rc ks_sim_parse_faults(const char *list, unsigned *bits, int *all, struc
         while (m && (q[m - 1] == ' ' || q[m - 1] == '\t')) {
             m--;
         }
+        named += m > 0;
         if (m == 3 && memcmp(q, "all", 3) == 0) {
             *bits |= KS_SIM_ALL_FAULTS;
             if (all) {
@@ -87,6 +89,11 @@ enum ks_rc ks_sim_parse_faults(const char *list, unsigned *bits, int *all, struc
         if (*p == ',') {
             p++;
         }
+    }
+    if (!named) {
+        /* "--fault ''" asks for a fault: say there is none rather than run
+         * without one */
+        return ks_err_set(err, KS_EUSAGE, "'%s' names no fault", list);
     }
     return KS_OK;
 }

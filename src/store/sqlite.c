@@ -398,6 +398,52 @@ static enum ks_rc sq_release(void *conn, struct ks_err *err)
     return KS_OK;
 }
 
+/* ks_store_sqlite_peek (store.h): a connection of its own, for reading
+ * only, on which nothing else is done - no log mode, no migration - so
+ * that a file that is not kintsugi's is left exactly as it was. */
+enum ks_rc ks_store_sqlite_peek(const char *path, const char *key, struct ks_buf *out, int *found,
+                                struct ks_err *err)
+{
+    /* The table is asked for first: a database without it is not an error. */
+    static const char *const sql[] = {
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'",
+        "SELECT value FROM blobs WHERE key = ?1",
+    };
+    char what[300], uri[4200];
+    snprintf(what, sizeof(what), "read %s", path);
+    *found = 0;
+    sqlite3 *db = NULL;
+    int rc = readonly_uri(path, uri, sizeof(uri))
+                 ? sqlite3_open_v2(
+                       uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL)
+                 : sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    for (int i = 0; i < 2 && rc == SQLITE_OK; i++) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(db, sql[i], -1, &st, NULL);
+        if (rc == SQLITE_OK && i == 1) {
+            rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        }
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+        }
+        if (rc == SQLITE_ROW && i == 1) {
+            const void *p = sqlite3_column_blob(st, 0);
+            ks_buf_reset(out);
+            ks_buf_put(out, p ? p : "", (size_t)sqlite3_column_bytes(st, 0));
+            *found = 1;
+        }
+        sqlite3_finalize(st);
+        if (rc == SQLITE_DONE) {
+            rc = SQLITE_OK;
+            break; /* no table, or no such blob */
+        }
+        rc = rc == SQLITE_ROW ? SQLITE_OK : rc;
+    }
+    enum ks_rc krc = rc == SQLITE_OK ? KS_OK : fail(db, rc, err, what);
+    sqlite3_close_v2(db);
+    return krc;
+}
+
 const struct ks_sqldrv ks_sqldrv_sqlite = {
     .name = "sqlite",
     .connect = sq_connect,

@@ -522,6 +522,14 @@ void ks_store_hook_key(const struct ks_store *s, int64_t id, const char *key, st
  * anything else is a SQLite file path (created with its schema if absent).
  * Migrations are applied on open. s->uri is the URI without its password. */
 enum ks_rc ks_store_open(struct ks_store **out, const char *uri, struct ks_err *err);
+/* Reads blob key of the SQLite database file at path as it stands: opened
+ * for reading only, with no migration and no change to its log mode, so a
+ * file that is not kintsugi's is left as it was. KS_OK with *found 1 and the
+ * value in out, or *found 0 when the database has no such blob (or no table
+ * of blobs: not kintsugi's); KS_EIO when path cannot be read as an SQLite
+ * database ("store: read PATH: file is not a database"). */
+enum ks_rc ks_store_sqlite_peek(const char *path, const char *key, struct ks_buf *out, int *found,
+                                struct ks_err *err);
 /* 1 when uri names a PostgreSQL database (no file to lock or check). */
 int ks_store_is_shared(const char *uri);
 void ks_store_close(struct ks_store *s);

@@ -15,6 +15,13 @@ faults_json() {
 }
 check simulate_list_faults_json faults_json
 check simulate_json_alone_is_usage exit_is 2 "$K" simulate --json
+# --start takes what an event's ts takes (epoch milliseconds too); one out of
+# range says so and gives the range; a --fault that names none is refused.
+check simulate_start_epoch_ms cmp <("$K" simulate --start 1795341600000 --duration 1h --skus 200) <("$K" simulate --start 2026-11-22T10:00:00Z --duration 1h --skus 200)
+check simulate_start_out_of_range_exits_2 exit_is 2 "$K" simulate --start 9999-12-31T23:00:00Z --duration 1h
+check simulate_start_out_of_range_says_range bash -c "$K simulate --start 9999-12-31T23:00:00Z --duration 1h 2>&1 | grep -qxF 'kintsugi: start 9999-12-31T23:00:00.000Z is out of range: it must be from 1970-01-01T00:00:00.000Z to 9000-01-01T00:00:00.000Z'"
+check simulate_empty_fault_exits_2 exit_is 2 "$K" simulate --fault '' --duration 1h
+check simulate_empty_fault_lists_faults bash -c "$K simulate --fault '' --duration 1h 2>&1 >/dev/null | head -2 | tr '\n' '|' | grep -qxF \"kintsugi: --fault: '' names no fault|faults (each causes the incident type shown; see docs/SIMULATOR.md):|\""
 # and says what its exit status means, which scripts rely on
 check every_help_has_exit_status bash -c "for c in ingest serve publish incidents incident deadletters check-config simulate demo guard feed action reconcile hooks messages report review remedy token cost; do $K \$c --help | grep -q '^exit status: 0 ' || { echo \$c; exit 1; }; done"
 check unknown_command_exits_2 exit_is 2 "$K" frobnicate
@@ -26,6 +33,21 @@ check ingest_missing_file_exits_1 exit_is 1 "$K" ingest --db "$T/x.db" /nonexist
 check unknown_option_exits_2 exit_is 2 "$K" incidents --colour
 check reading_a_missing_db_exits_1 exit_is 1 "$K" incidents --db "$T/typo.db"
 check reading_does_not_create_it [ ! -e "$T/typo.db" ]
+# --db "" and a directory are usage errors, said as such, in every command.
+check db_empty_exits_2_everywhere bash -c "for c in incidents 'incident show 1' deadletters 'guard status' 'token list' 'ingest -' 'review flags' report; do $K \$c --db '' </dev/null >/dev/null 2>&1; [ \$? -eq 2 ] || { echo \"\$c\"; exit 1; }; done"
+check db_empty_says_why bash -c "$K incidents --db '' 2>&1 | grep -qx 'kintsugi: --db needs a file name or a postgresql:// URI' && $K ingest --db '' /nonexistent.ndjson 2>&1 | grep -qx 'kintsugi: --db needs a file name or a postgresql:// URI'"
+check db_directory_exits_2 exit_is 2 "$K" incidents --db "$T/adir"
+check db_directory_says_so bash -c "$K ingest --db $T/adir - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (--db needs a file name or a postgresql:// URI)'"
+check config_directory_says_so bash -c "$K check-config $T/adir 2>&1 | grep -qx '$T/adir: is a directory (a configuration is a YAML file)' && $K ingest --config $T/adir --db $T/cfgdir.db - </dev/null 2>&1 | grep -qx 'kintsugi: $T/adir: is a directory (a configuration is a YAML file)'"
+# `kintsugi help COMMAND` is `kintsugi COMMAND --help`; an option before the
+# command says that options come after it.
+check help_command_is_its_help bash -c "cmp <($K help incidents) <($K incidents --help)"
+check help_unknown_command_exits_2 exit_is 2 "$K" help frobnicate
+check option_before_command_exits_2 exit_is 2 "$K" --db x.db incidents
+check option_before_command_says_so bash -c "$K --db x.db incidents --json 2>&1 | grep -qx \"kintsugi: '--db' is an option, and options come after the command: kintsugi incidents --db x.db --json\""
+# Each help's exit status is true of its command; --db is described alike.
+check check_config_help_says_its_exit_status bash -c "$K check-config --help | grep -q '^exit status: 0 the file is valid' && ! $K check-config --help | grep -q 'nothing found by that name'"
+check db_help_names_postgresql bash -c "for c in messages remedy incidents deadletters; do $K \$c --help | grep -q '^  --db VALUE .*postgresql://' || { echo \$c; exit 1; }; done"
 
 # --- ingest and read back -------------------------------------------------------------
 check ingest_zero_spike "$K" ingest --db "$T/a.db" "$SC/zero_spike_p1/events.ndjson"
@@ -59,6 +81,17 @@ printf '{bad \033[2J\033]0;pwned\007 line\r\n{"type":"inventory","ts":"2026-11-2
 check all_text_forms_have_no_control_chars bash -c "! { $K deadletters --db $T/esc.db; $K feed \$'a\x1b[31mred' --db $T/esc.db; $K guard status --db $T/esc.db; $K review show 1 --db $T/esc.db; $K reconcile --db $T/esc.db; } | LC_ALL=C grep -q \$'[\x01-\x08\x0b-\x1f]'"
 check deadletter_raw_shown_with_marks bash -c "$K deadletters --db $T/esc.db | grep -qF '{bad ?[2J?]0;pwned? line?'"
 check deadletter_json_keeps_raw bash -c "$K deadletters --db $T/esc.db --json | jq -r '.[0].raw' | grep -q \$'\x1b\\[2J'"
+# C1 controls (C2 9B is CSI to a UTF-8 terminal) and bytes that are not UTF-8
+# (a lone 9B is CSI to a Latin-1 one) are '?' too; the JSON escapes C1 as C0.
+cp "$T/esc.db" "$T/c1.db"
+"$K" incident note 1 "$(printf 'c1: \xc2\x9b31mRED')" --by bob --db "$T/c1.db" >/dev/null
+printf '{"type":"tick","ts":"x\x9b31m"}\n' >"$T/c1.ndjson"
+"$K" ingest --db "$T/c1.db" "$T/c1.ndjson" >/dev/null 2>&1
+check text_has_no_c1_controls bash -c "! { $K incident show 1 --db $T/c1.db; $K deadletters --db $T/c1.db; } | LC_ALL=C grep -q \$'\xc2[\x80-\x9f]'"
+check text_has_no_raw_csi bash -c "! { $K incident show 1 --db $T/c1.db; $K deadletters --db $T/c1.db; } | LC_ALL=C grep -q \$'\x9b'"
+check text_c1_shown_as_mark bash -c "$K incident show 1 --db $T/c1.db | grep -q 'bob *c1: ?31mRED\$'"
+check text_raw_csi_shown_as_mark bash -c "$K deadletters --db $T/c1.db | grep -qF '\"ts\":\"x?31m\"'"
+check json_escapes_c1 bash -c "$K incident show 1 --json --db $T/c1.db | grep -qF 'c1: \\u009b31mRED' && $K incident show 1 --json --db $T/c1.db | jq -r '.timeline[].text' | grep -q \$'c1: \xc2\x9b31mRED'"
 # Time options take what an event's ts takes: RFC 3339 or epoch milliseconds;
 # an error names the option that was wrong.
 check time_option_epoch_ms bash -c "[ \"\$($K report --since 1795338000000 --until 1795338060000 --json --db $T/esc.db | jq -c '[.since, .until]')\" = '[\"2026-11-22T09:00:00.000Z\",\"2026-11-22T09:01:00.000Z\"]' ]"
@@ -68,6 +101,11 @@ cp "$T/esc.db" "$T/at.db"
 check at_before_clock_says_so bash -c "$K incident note 1 'late note' --by bob --at 2020-01-01T00:00:00Z --db $T/at.db 2>&1 >/dev/null | grep -q '^kintsugi: note: --at 2020-01-01T00:00:00.000Z is before the engine clock (2026-11-22T11:00:00.000Z): recorded at 2026-11-22T11:00:00.000Z'"
 check at_before_clock_recorded_at_the_clock is '"2026-11-22T11:00:00.000Z"' "$("$K" incident show 1 --json --db "$T/at.db" | jq -c '[.timeline[] | select(.text == "late note") | .at] | .[0]')"
 check bad_counts_exit_2 bash -c "for c in 'reconcile --limit -1' 'reconcile --limit 2x' 'feed amazon --limit abc' 'feed amazon --since -3' 'hooks --status bogus' 'incidents --type bogus'; do $K \$c --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || exit 1; done"
+# A cursor past the end of a feed is refused with nothing on stdout (a
+# script reading the table sees no header of a table that is not there).
+check feed_past_end_exits_1 exit_is 1 "$K" feed amazon --since 999999 --db "$T/a.db"
+check feed_past_end_prints_nothing is "" "$("$K" feed amazon --since 999999 --db "$T/a.db" 2>/dev/null)"
+check feed_empty_table_has_header bash -c "$K feed amazon --since \$($K feed amazon --db $T/a.db | sed -n 's/^cursor: \\([0-9]*\\).*/\\1/p') --db $T/a.db | head -1 | grep -q '^SEQ '"
 # Severity, type and channel filter on the store's columns (the scope's channels).
 check column_filters_keep bash -c "cmp <($K incidents --db $T/a.db --json) <($K incidents --db $T/a.db --status open --severity P1 --type data_corruption --channel amazon --json)"
 check column_filters_drop bash -c "[ \"\$($K incidents --db $T/a.db --severity P2 --json)\" = '[]' ] && [ \"\$($K incidents --db $T/a.db --channel ebay --type data_corruption)\" = \"\$(printf '%-5s %-3s %-13s %-19s %-24s  %s\\n(no incidents with type data_corruption, channel ebay)' ID SEV STATUS TYPE DETECTED TITLE)\" ]"
@@ -82,6 +120,13 @@ check backwards_status_exits_1 exit_is 1 "$K" incident status 1 investigating --
 check unknown_status_exits_2 exit_is 2 "$K" incident status 1 done --by alice --db "$T/a.db"
 check note "$K" incident note 1 "erp import re-run" --by bob --db "$T/a.db"
 check note_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | grep -q '\"kind\":\"note\",\"actor\":\"bob\",\"text\":\"erp import re-run\"'"
+# Text that starts with '-' goes after "--", the end of the options; without it
+# the word is an unknown option, and the message says where it goes.
+check note_after_double_dash "$K" incident note 1 --by bob --db "$T/a.db" -- '-5 units were missing'
+check note_after_double_dash_in_timeline bash -c "$K incident show 1 --db $T/a.db --json | jq -e '[.timeline[] | select(.text == \"-5 units were missing\" and .actor == \"bob\")] | length == 1'"
+check dash_text_without_double_dash_exits_2 exit_is 2 "$K" incident note 1 '-5 units were missing' --by bob --db "$T/a.db"
+check dash_text_without_double_dash_says_where bash -c "$K incident note 1 '-5 units were missing' --by bob --db $T/a.db 2>&1 | grep -qxF \"kintsugi: unknown option '-5 units were missing' (options are spelled --name; an argument that starts with '-' goes after '--', which ends the options; see --help)\""
+check every_help_names_double_dash bash -c "for c in incident cost deadletters review; do $K \$c --help | grep -q \"^  --  *end of options\" || { echo \$c; exit 1; }; done"
 # An owner: the same one again records nothing (exit 1, as the same status);
 # a control character, C1 included, is refused (exit 2).
 check assign "$K" incident assign 1 carol --by bob --db "$T/a.db"
@@ -89,6 +134,18 @@ check assign_same_exits_1 exit_is 1 "$K" incident assign 1 carol --by bob --db "
 check assign_same_says_so bash -c "$K incident assign 1 carol --by bob --db $T/a.db 2>&1 | grep -q '^kintsugi: incident 1 is already assigned to carol; nothing recorded'"
 check assign_recorded_once is 1 "$("$K" incident show 1 --json --db "$T/a.db" | jq '[.timeline[] | select(.text == "Assigned to carol by bob")] | length')"
 check assign_c1_exits_2 exit_is 2 "$K" incident assign 1 $'x\xc2\x85y' --by bob --db "$T/a.db"
+# Who did it (--by) is a person's name, as an owner is: not blank, at most 200
+# bytes of UTF-8, no control character; anything else is a usage error that
+# records nothing, in every command that takes --by.
+check by_blank_exits_2 exit_is 2 "$K" incident note 1 'x' --by ' ' --db "$T/a.db"
+check by_blank_says_why bash -c "$K incident note 1 x --by ' ' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is blank\""
+check by_newline_says_why bash -c "$K incident note 1 x --by \$'bo\nb' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name holds a control character (byte 3)\""
+check by_c1_exits_2 exit_is 2 "$K" incident note 1 'x' --by $'x\xc2\x9by' --db "$T/a.db"
+check by_invalid_utf8_says_why bash -c "$K incident note 1 x --by \$'d\xffn' --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is not valid UTF-8 (byte 2)\""
+check by_100k_says_why bash -c "$K incident note 1 x --by \$(head -c 102400 /dev/zero | tr '\\0' a) --db $T/a.db 2>&1 | grep -qx \"kintsugi: --by: a person's name is at most 200 bytes (this one has 102400)\""
+check by_refused_recorded_nothing is 0 "$("$K" incident show 1 --json --db "$T/a.db" | jq '[.timeline[] | select(.text == "x")] | length')"
+check by_refused_everywhere bash -c "for c in 'incident ack 1' 'guard pause amazon' 'action approve 1 zero_channel' 'review item 1 done' 'review edit 1' 'cost set 1 brand 5' 'remedy grant 1 --order o1 --kind refund' 'hooks retry k' 'messages retry-failed'; do $K \$c --by ' ' --db $T/a.db >/dev/null 2>&1; [ \$? -eq 2 ] || { echo \"\$c\"; exit 1; }; done"
+check by_utf8_name_taken bash -c "$K incident note 1 'from Zoë' --by 'Zoë Ünal' --db $T/a.db | grep -qx 'incident 1: note added by Zoë Ünal'"
 
 # --- determinism and restart --------------------------------------------------------------
 ev=$SC/sync_stale_escalates/events.ndjson
@@ -135,6 +192,12 @@ id=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*,"line":2,' 
 check fix_dead_letter "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:33:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
 check replay_one "$K" deadletters replay --id "$id" --db "$T/bad.db"
 check replayed_is_not_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
+# A dead letter replayed already is applied: a fix would put it back to pending
+# and the next replay would apply its event a second time.
+check fix_replayed_exits_1 exit_is 1 "$K" deadletters fix "$id" '{"type":"sync","ts":"2026-11-22T10:34:00Z","channel":"ebay","status":"ok"}' --db "$T/bad.db"
+check fix_replayed_says_why bash -c "$K deadletters fix $id '{}' --db $T/bad.db 2>&1 | grep -qx 'kintsugi: dead letter $id was replayed already: its event is applied, and fixing it would apply it a second time; send a corrected event as new input instead'"
+check fix_replayed_stays_replayed bash -c "$K deadletters --all --db $T/bad.db --json | jq -e --argjson id $id '.[] | select(.id == \$id) | .status == \"replayed\" and (.raw | contains(\"10:33:00Z\"))'"
+check fix_unknown_exits_1 exit_is 1 "$K" deadletters fix 9999 '{}' --db "$T/bad.db"
 check replay_all_keeps_the_still_broken bash -c "$K deadletters replay --db $T/bad.db 2>/dev/null | grep -q '0 dead letters, 15 still rejected'"
 check replay_still_rejected_exits_1 exit_is 1 "$K" deadletters replay --db "$T/bad.db"
 id2=$("$K" deadletters --db "$T/bad.db" --json | grep -o '"id":[0-9]*' | grep -o '[0-9]*' | head -1)
@@ -143,6 +206,12 @@ check replay_one_still_rejected_exits_1 is 1 "$?"
 check replay_one_still_rejected_says_so grep -q "1 dead letter is still rejected: it stays pending" "$T/r1.err"
 check replay_one_still_rejected_stays_pending bash -c "[ \$($K deadletters --db $T/bad.db --json | grep -o '\"line\":' | wc -l) -eq 15 ]"
 check list_with_id_is_usage exit_is 2 "$K" deadletters --id 1 --db "$T/bad.db"
+# An empty fix would be replayed as nothing at all and marked replayed.
+raw2=$("$K" deadletters --db "$T/bad.db" --json | jq -c --argjson id "$id2" '.[] | select(.id == $id) | [.raw, .status]')
+check fix_empty_line_exits_2 exit_is 2 "$K" deadletters fix "$id2" '' --db "$T/bad.db"
+check fix_blank_line_exits_2 exit_is 2 "$K" deadletters fix "$id2" $' \t\n' --db "$T/bad.db"
+check fix_empty_line_says_why bash -c "$K deadletters fix $id2 ' ' --db $T/bad.db 2>&1 | grep -q \"^kintsugi: the corrected line is empty: 'deadletters fix ID LINE' takes the whole event\""
+check fix_empty_line_changes_nothing is "$raw2" "$("$K" deadletters --db "$T/bad.db" --json | jq -c --argjson id "$id2" '.[] | select(.id == $id) | [.raw, .status]')"
 
 # --- configuration ---------------------------------------------------------------------------
 check example_config_is_valid "$K" check-config examples/kintsugi.yaml
@@ -267,6 +336,33 @@ check hook_retry_unconfigured_refused bash -c "$K hooks retry $HOLD --config $T/
 check hook_retry_unknown_exits_1 exit_is 1 "$K" hooks retry kintsugi-0-nothing-0 --config "$T/hk.yaml" --db "$T/hk.db"
 check hook_retry_without_key_exits_2 exit_is 2 "$K" hooks retry --db "$T/hk.db"
 check hooks_of_one_incident bash -c "[ \"\$($K hooks --json --incident $HINC --db $T/hk.db | jq -c 'map(.incident) | unique')\" = '[$HINC]' ] && $K hooks --incident 999 --db $T/hk.db | grep -qx '(no hook calls)'"
+
+# --- the demo ---------------------------------------------------------------------------
+# --force replaces only a database the demo made (it leaves its mark in it),
+# never another file that has the name: a text file, a database of kintsugi's.
+echo 'not a database' >"$T/prod.db"
+check demo_force_refuses_a_text_file exit_is 2 "$K" demo --db "$T/prod.db" --force --no-serve
+check demo_force_says_why bash -c "$K demo --db $T/prod.db --force --no-serve 2>&1 | grep -qxF 'kintsugi: $T/prod.db is not a kintsugi demo database (not an SQLite database): --force replaces only a database the demo made; remove it yourself if it may go, or choose another --db'"
+check demo_force_leaves_the_file is 'not a database' "$(cat "$T/prod.db")"
+cp "$T/a.db" "$T/real.db"
+check demo_force_refuses_a_kintsugi_db exit_is 2 "$K" demo --db "$T/real.db" --force --no-serve
+check demo_force_refuses_a_kintsugi_db_says_why bash -c "$K demo --db $T/real.db --force --no-serve 2>&1 | grep -qF '(an SQLite database the demo did not make)'"
+check demo_force_leaves_the_db cmp "$T/a.db" "$T/real.db"
+check demo_makes_its_db "$K" demo --db "$T/demo.db" --no-serve
+check demo_force_replaces_a_demo_db bash -c "$K demo --db $T/demo.db --force --no-serve >$T/demo.out 2>&1"
+# What the demo says to run next runs as printed: the commands that act name
+# the demo's configuration, where "you" is a person who may approve.
+demo_next() {
+    local line n=0
+    while read -r line; do
+        n=$((n + 1))
+        # shellcheck disable=SC2086 # the words of the printed command
+        "$K" ${line#kintsugi } >/dev/null 2>"$T/next.err" || { echo "$line"; cat "$T/next.err"; return 1; }
+    done < <(sed -n '/^what to run next:/,/^$/p' "$T/demo.out" | grep '^  kintsugi ' | sed 's/^  //; s/  *(.*//')
+    [ "$n" -ge 8 ] && grep -q '^  kintsugi action approve .* --by you --db .* --config ' "$T/demo.out"
+}
+check demo_next_steps_run_as_printed demo_next
+check demo_help_says_its_exit_status bash -c "$K demo --help | grep -q '^exit status: 0 every expected incident detected' && ! $K demo --help | grep -q 'nothing found by that name'"
 
 # --- a database this user may read but not write -------------------------------------
 # Another user's database, a read-only mount, a copy kept for an investigation:

@@ -78,6 +78,21 @@ check not_persisted_in_timeline bash -c "$K incident show 1 --db $db | grep -q '
 EOF2
 check review_overdue_flag bash -c "$K review flags --db $T/o.db | grep -q 'review overdue: the review was due by 2026-11-24T12:05:00.000Z'"
 check review_overdue_timeline bash -c "$K incident show 1 --db $T/o.db | grep -q 'Post-incident review overdue'"
+# An editor that saves nothing new saves no review: the overdue review stays
+# overdue (no empty review counts as written), and an edit that empties it is
+# refused as \`review set\` refuses a document that sets nothing.
+cp "$T/o.db" "$T/ed0.db"
+check edit_unchanged_says_so bash -c "EDITOR=true $K review edit 1 --by alice --db $T/ed0.db | grep -qx 'review unchanged, nothing saved'"
+check edit_unchanged_exits_0 env EDITOR=true "$K" review edit 1 --by alice --db "$T/ed0.db"
+check edit_unchanged_still_overdue bash -c "$K review flags --db $T/ed0.db | grep -q 'review overdue: the review was due by 2026-11-24T12:05:00.000Z'"
+check edit_unchanged_no_review_saved bash -c "$K review show 1 --json --db $T/ed0.db | jq -e '.review.by == null'"
+printf '#!/bin/sh\nsed -i "s/^# Blameless.*/# nothing to say/" "$1"\n' >"$T/ed-empty.sh"
+chmod +x "$T/ed-empty.sh"
+EDITOR="$T/ed-empty.sh" "$K" review edit 1 --by alice --db "$T/ed0.db" </dev/null >/dev/null 2>"$T/ed-empty.err"
+check edit_empty_exits_1 is 1 "$?"
+check edit_empty_says_why grep -q 'saving it would empty the review' "$T/ed-empty.err"
+rm -f "$(sed -n 's/.*(the text stays in \(.*\))$/\1/p; s/^kintsugi: the review is unchanged; fix \([^ ]*\) and run.*/\1/p' "$T/ed-empty.err" | head -1)"
+check edit_empty_still_overdue bash -c "$K review flags --db $T/ed0.db | grep -q 'review overdue: the review was due by'"
 # An item saved already late did not exist at its deadline: its overdue entry is
 # stamped when it was saved, and the timeline stays oldest first.
 printf 'root_cause: {category: system, text: x}\nwhys: [a, b, c]\naction_items:\n  - {text: late item, kind: prevention, owner: bob, due: 2026-11-24}\n' >"$T/late.yaml"
@@ -101,9 +116,21 @@ check cost_bad_part exit_is 2 "$K" cost set 1 goodwill 5 --by alice --db "$db"
 check cost_json bash -c "$K cost 1 --json --db $db | grep -q '\"direct\":2500,'"
 # usage errors exit 2 before the store is opened; an amount past 10^15 says so
 check cost_bad_amount exit_is 2 "$K" cost set 1 brand abc --by alice --db "$db"
-check cost_too_large exit_is 2 "$K" cost set 1 brand 1e308 --by alice --db "$db"
-check cost_too_large_says_why bash -c "$K cost set 1 brand 1e308 --by alice --db $db 2>&1 | grep -q 'an amount is at most 1000000000000000 (10^15)'"
-check cost_largest_taken "$K" cost set 1 brand 1e15 --by alice --db "$db"
+check cost_too_large exit_is 2 "$K" cost set 1 brand 10000000000000001 --by alice --db "$db"
+check cost_too_large_says_why bash -c "$K cost set 1 brand 10000000000000001 --by alice --db $db 2>&1 | grep -q 'an amount is at most 1000000000000000 (10^15)'"
+# An amount is read as remedy --amount reads one: decimal only (no hex, no
+# exponent), at most two decimals; a negative one goes after "--" (else it is
+# taken for an option) and is refused as an amount.
+check cost_hex_exits_2 exit_is 2 "$K" cost set 1 brand 0x10 --by alice --db "$db"
+check cost_hex_says_why bash -c "$K cost set 1 brand 0x10 --by alice --db $db 2>&1 | grep -qxF \"kintsugi: '0x10' is not an amount: a decimal number from 0 to 10^15 with at most two decimals (10000, 49.99)\""
+check cost_exponent_exits_2 exit_is 2 "$K" cost set 1 brand 1e308 --by alice --db "$db"
+check cost_three_decimals_exits_2 exit_is 2 "$K" cost set 1 brand 5.001 --by alice --db "$db"
+check cost_negative_after_double_dash_exits_2 exit_is 2 "$K" cost set 1 brand --by alice --db "$db" -- -5
+check cost_negative_says_why bash -c "$K cost set 1 brand --by alice --db $db -- -5 2>&1 | grep -qF \"kintsugi: '-5' is not an amount: a decimal number from 0\""
+check cost_negative_without_double_dash_says_where bash -c "$K cost set 1 brand -5 --by alice --db $db 2>&1 | grep -qF \"unknown option '-5' (options are spelled --name; an argument that starts with '-' goes after '--'\""
+check cost_refused_changed_nothing bash -c "$K cost 1 --json --db $db | grep -q '\"brand\":10000,'"
+check cost_cents bash -c "$K cost set 1 response 49.99 --by alice --db $db | grep -qx 'incident 1: cost response set to 49.99 by alice'"
+check cost_largest_taken "$K" cost set 1 brand 1000000000000000 --by alice --db "$db"
 # the total keeps every digit: 10^15 of brand damage beside a direct cost of 2,500
 check cost_total_every_digit bash -c "$K cost 1 --json --db $db | grep -q '\"brand\":1000000000000000,.*\"total\":10000000000[0-9.]*,'"
 

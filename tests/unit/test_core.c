@@ -98,6 +98,15 @@ static void json_writer_escapes_and_separates(void)
     ks_json_time(&j, KS_TIME_NONE);
     ks_json_obj_end(&j);
     CHECK_STR(b.p, "{\"a\":\"q\\\"\\\\\\n\\u0001\",\"b\":[-3,0.5,2.0,null],\"c\":{},\"t\":null}");
+    /* DEL and the C1 controls (CSI, U+009B, above all) are escaped too; the
+     * rest of UTF-8 is kept as it is */
+    ks_buf_reset(&b);
+    ks_json_escape(&b,
+                   "\x7f \xc2\x9b"
+                   "31m \xc2\x80 \xc2\xa0 \xc3\xab",
+                   16);
+    CHECK_STR(b.p, "\"\\u007f \\u009b"
+                   "31m \\u0080 \xc2\xa0 \xc3\xab\"");
     ks_buf_fini(&b);
 }
 
@@ -247,6 +256,53 @@ static void counts_get_thousands_separators(void)
 /* The varints of the checkpoint and of the feed's blocks: LEB128 bytes as
  * the format gives them, a round trip at every width, and a damaged varint
  * refused without reading past its end. */
+/* Amounts typed by a person (remedy --amount, cost set): decimal only, at
+ * most two decimals; the range is the caller's. */
+static void amounts_are_decimal_with_at_most_two_decimals(void)
+{
+    double v = -1;
+    CHECK_INT(ks_amount_parse("0", &v), 0);
+    CHECK(v == 0);
+    CHECK_INT(ks_amount_parse("10000", &v), 0);
+    CHECK(v == 10000);
+    CHECK_INT(ks_amount_parse("49.99", &v), 0);
+    CHECK(v == 49.99);
+    CHECK_INT(ks_amount_parse("0.5", &v), 0);
+    CHECK(v == 0.5);
+    CHECK_INT(ks_amount_parse("10000000000000001", &v), 0); /* the range is the caller's */
+    static const char *const bad[] = {"0x10", "0X10", "1e3",   "1E3",  "-5", "+5", "inf", "nan",
+                                      ".5",   "5.",   "5.001", "5,00", " 5", "5 ", "",    "30 USD"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = -1;
+        if (ks_amount_parse(bad[i], &v) != -1 || v != -1) {
+            fprintf(stderr, "  amount '%s' was taken\n", bad[i]);
+            CHECK(0);
+        }
+    }
+}
+
+/* A person's name (--by, an owner): not blank, at most 200 bytes of UTF-8,
+ * no control character - C1 included. */
+static void person_names_are_one_line_of_utf8(void)
+{
+    char buf[64];
+    CHECK(ks_person_invalid("alice", buf, sizeof(buf)) == NULL);
+    CHECK(ks_person_invalid("Zoë Ünal", buf, sizeof(buf)) == NULL);
+    CHECK_STR(ks_person_invalid("", buf, sizeof(buf)), "is empty");
+    CHECK_STR(ks_person_invalid(" \t", buf, sizeof(buf)), "is blank");
+    CHECK_STR(ks_person_invalid("bo\nb", buf, sizeof(buf)), "holds a control character (byte 3)");
+    CHECK_STR(ks_person_invalid("x\xc2\x9by", buf, sizeof(buf)),
+              "holds a control character (byte 2)");
+    CHECK_STR(ks_person_invalid("x\x7fy", buf, sizeof(buf)), "holds a control character (byte 2)");
+    CHECK_STR(ks_person_invalid("d\xffn", buf, sizeof(buf)), "is not valid UTF-8 (byte 2)");
+    char name[KS_PERSON_MAX + 2];
+    memset(name, 'a', sizeof(name) - 1);
+    name[sizeof(name) - 1] = 0;
+    CHECK_STR(ks_person_invalid(name, buf, sizeof(buf)), "is at most 200 bytes (this one has 201)");
+    name[KS_PERSON_MAX] = 0;
+    CHECK(ks_person_invalid(name, buf, sizeof(buf)) == NULL);
+}
+
 static void varints_round_trip_and_refuse_damage(void)
 {
     struct ks_buf b = {0};
@@ -313,6 +369,8 @@ int main(void)
     RUN(map_holds_many_keys);
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);
+    RUN(amounts_are_decimal_with_at_most_two_decimals);
+    RUN(person_names_are_one_line_of_utf8);
     RUN(varints_round_trip_and_refuse_damage);
     return t_done();
 }

@@ -1178,6 +1178,13 @@ static void bad_options_are_usage_errors(void)
     ks_sim_defaults(&o);
     o.start += 1000;
     CHECK_INT(ks_sim_run(&o, stdout, NULL, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "start must be a whole UTC minute");
+    /* a start out of range says so, with the range */
+    ks_sim_defaults(&o);
+    o.start = ks_days_from_civil(9999, 12, 31) * KS_DAY;
+    CHECK_INT(ks_sim_run(&o, stdout, NULL, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "start 9999-12-31T00:00:00.000Z is out of range: it must be from "
+                       "1970-01-01T00:00:00.000Z to 9000-01-01T00:00:00.000Z");
     ks_sim_defaults(&o);
     o.duration = 2 * HOUR;
     o.faults = KS_SIM_BIT(KS_SIM_STALL_ONE) | KS_SIM_BIT(KS_SIM_COMPLAINT_SPIKE);
@@ -1198,6 +1205,12 @@ static void fault_lists_parse_names_commas_and_all(void)
     CHECK_INT(all_flag, 1);
     CHECK_INT(ks_sim_parse_faults("stall-one,nope", &bits, NULL, &err), KS_EUSAGE);
     CHECK(strstr(err.msg, "'nope'") != NULL);
+    /* a list that names no fault asks for one: refused, not run without it */
+    bits = 0;
+    CHECK_INT(ks_sim_parse_faults("", &bits, NULL, &err), KS_EUSAGE);
+    CHECK_STR(err.msg, "'' names no fault");
+    CHECK_INT(ks_sim_parse_faults(" , ", &bits, NULL, &err), KS_EUSAGE);
+    CHECK_INT(bits, 0);
     CHECK_INT(ks_sim_fault_find("metric-drop", 11), KS_SIM_METRIC_DROP);
     for (int f = 0; f < KS_SIM_NFAULTS; f++) {
         CHECK(ks_sim_fault_table[f].name && ks_sim_fault_table[f].type &&
