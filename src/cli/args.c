@@ -330,6 +330,41 @@ void ks_cli_at_before_clock(const struct ks_engine *eng, ks_time at)
             a, c, c);
 }
 
+void ks_cli_clock_mark(const struct ks_engine *eng, struct ks_cli_clock *m)
+{
+    struct ks_engine_stats st;
+    ks_engine_stats(eng, &st);
+    m->clock = ks_engine_clock(eng);
+    m->incidents = st.incidents;
+    m->escalations = st.escalations;
+}
+
+void ks_cli_clock_moved(const struct ks_engine *eng, const struct ks_cli_clock *m)
+{
+    ks_time clock = ks_engine_clock(eng);
+    if (m->clock == KS_TIME_NONE || clock == KS_TIME_NONE || clock <= m->clock) {
+        return;
+    }
+    struct ks_engine_stats st;
+    ks_engine_stats(eng, &st);
+    char a[32], b[32];
+    ks_time_fmt(m->clock, a);
+    ks_time_fmt(clock, b);
+    int64_t opened = st.incidents - m->incidents;
+    uint64_t raised = st.escalations - m->escalations;
+    if (opened <= 0 && raised == 0) {
+        fprintf(stderr, "kintsugi: note: --at moved the engine clock from %s to %s; no timer "
+                        "due meanwhile opened or raised an incident\n",
+                a, b);
+        return;
+    }
+    fprintf(stderr,
+            "kintsugi: note: --at moved the engine clock from %s to %s, and the timers due "
+            "meanwhile fired: %lld %s opened, %llu %s (kintsugi incidents)\n",
+            a, b, (long long)(opened > 0 ? opened : 0), opened == 1 ? "incident" : "incidents",
+            (unsigned long long)raised, raised == 1 ? "escalation" : "escalations");
+}
+
 int ks_cli_wait(const char *opt, ks_time *out)
 {
     *out = 30 * KS_SEC;

@@ -89,6 +89,17 @@ int ks_cli_at(const char *opt, ks_time *out);
  * earlier. */
 struct ks_engine;
 void ks_cli_at_before_clock(const struct ks_engine *eng, ks_time at);
+/* A person's command at a later --at moves the engine clock, and the timers
+ * due meanwhile fire: ks_cli_clock_mark before the command, ks_cli_clock_moved
+ * after it, which says on stderr how far the clock went and what fired
+ * (incidents opened, escalations), so that nothing opens unannounced. */
+struct ks_cli_clock {
+    ks_time clock;
+    int64_t incidents;
+    uint64_t escalations;
+};
+void ks_cli_clock_mark(const struct ks_engine *eng, struct ks_cli_clock *m);
+void ks_cli_clock_moved(const struct ks_engine *eng, const struct ks_cli_clock *m);
 /* Parses a --wait option (how long a delivery waits for retries: a
  * duration) into *out, 30s when opt is NULL. Returns 0, or -1 after printing
  * what is wrong with it. */

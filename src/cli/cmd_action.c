@@ -118,6 +118,8 @@ int ks_cmd_action(int argc, char **argv)
         return rc;
     }
     ks_cli_at_before_clock(a.eng, at);
+    struct ks_cli_clock mark;
+    ks_cli_clock_mark(a.eng, &mark);
     struct ks_err err = {0};
     if (list) {
         struct ks_buf out = {0};
@@ -151,6 +153,7 @@ int ks_cmd_action(int argc, char **argv)
         struct ks_delivery dl = {0};
         rc = ks_shell_deliver(&a, 10 * KS_SEC, &dl);
         if (rc == 0) {
+            ks_cli_clock_moved(a.eng, &mark);
             approved_says(a.eng, id, args[2], by, &dl);
         }
     }

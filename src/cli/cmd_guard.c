@@ -215,6 +215,8 @@ int ks_cmd_guard(int argc, char **argv)
         return rc;
     }
     ks_cli_at_before_clock(a.eng, at);
+    struct ks_cli_clock mark;
+    ks_cli_clock_mark(a.eng, &mark);
     struct ks_err err = {0};
     struct ks_buf out = {0};
     enum ks_rc r = KS_OK;
@@ -249,6 +251,9 @@ int ks_cmd_guard(int argc, char **argv)
     /* A release that refused some channels still let the others go: keep that. */
     if (!is_status && !dry && (r == KS_OK || r == KS_ESTATE)) {
         int frc = ks_shell_flush(&a, 1);
+        if (frc == 0) {
+            ks_cli_clock_moved(a.eng, &mark);
+        }
         if (frc != 0) {
             rc = frc;
         } else if (r == KS_OK && !inc_verb && (all || !said_unchanged(verb, args[1], out.p))) {

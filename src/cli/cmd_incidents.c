@@ -422,6 +422,8 @@ int ks_cmd_incident(int argc, char **argv)
         return rc;
     }
     ks_cli_at_before_clock(a.eng, at);
+    struct ks_cli_clock mark;
+    ks_cli_clock_mark(a.eng, &mark);
     enum ks_rc r = KS_OK;
     switch (v) {
     case 1:
@@ -447,6 +449,7 @@ int ks_cmd_incident(int argc, char **argv)
     } else {
         rc = ks_shell_flush(&a, 1);
         if (rc == 0) {
+            ks_cli_clock_moved(a.eng, &mark);
             if (v == 1) {
                 printf("incident %lld: acknowledged by %s\n", (long long)id, by);
             } else if (v == 2) {

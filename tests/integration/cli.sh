@@ -318,6 +318,14 @@ check approved_left_then_done_by_bob bash -c "$K incident show 1 --json --db $T/
 check approved_done_not_ticked_again bash -c "! $K incident step 1 reroute_orders done --by bob --config $T/ap.yaml --db $T/ap.db 2>/dev/null"
 check approved_with_hook_carried_out bash -c "$K action approve 1 reroute_orders --by alice --config $T/aph.yaml --db $T/aph.db | grep -qx 'incident 1: reroute_orders approved by alice and carried out'"
 check approved_with_hook_step_done ap_step "$T/aph.db" done alice
+# A person's --at after the engine clock moves it, and the timers due
+# meanwhile fire: the command says so on stderr, with what fired.
+printf '%s\n' '{"type":"health","ts":"2026-11-22T10:00:00Z","system":"oms","status":"up"}' '{"type":"health","ts":"2026-11-22T10:01:00Z","system":"oms","status":"down"}' '{"type":"health","ts":"2026-11-22T10:07:00Z","system":"wms","location":"east","status":"up"}' >"$T/cm.ndjson"
+"$K" ingest --db "$T/cm.db" "$T/cm.ndjson" >/dev/null 2>&1
+check at_later_nothing_fired bash -c "$K incident note 1 x --by a --at 2026-11-22T10:08:00Z --db $T/cm.db 2>&1 >/dev/null | grep -qx 'kintsugi: note: --at moved the engine clock from 2026-11-22T10:07:00.000Z to 2026-11-22T10:08:00.000Z; no timer due meanwhile opened or raised an incident'"
+check at_later_says_what_fired bash -c "$K incident note 1 looking --by a --at 2026-11-22T10:30:00Z --db $T/cm.db 2>&1 >/dev/null | grep -qx 'kintsugi: note: --at moved the engine clock from 2026-11-22T10:08:00.000Z to 2026-11-22T10:30:00.000Z, and the timers due meanwhile fired: 1 incident opened, 2 escalations (kintsugi incidents)'"
+check at_later_opened_it bash -c "[ \$($K incidents --db $T/cm.db --json | jq length) -eq 2 ]"
+check at_now_says_nothing bash -c "[ -z \"\$($K incident note 1 again --by a --db $T/cm.db 2>&1 >/dev/null)\" ]"
 check hooks_list_shows_keys bash -c "$K hooks --db $T/hk.db | grep -q '^INCIDENT .* KEY .*LAST RESULT' && $K hooks --db $T/hk.db | grep -q ' $HK '"
 check hook_retry_fails_again bash -c "$K hooks retry $HK --by rob --config $T/hk.yaml --db $T/hk.db | grep -q 'hooks: 0 delivered, 1 failed for good'"
 printf 'hooks:\n  stop_order_import: {command: "cat >/dev/null", retries: 0}\n' >"$T/hk.yaml"
