@@ -322,11 +322,12 @@ struct ks_recent_order *ks_recent_push(struct ks_recent *r, ks_time now,
                                        const struct ks_recent_order *o, size_t room);
 /* Adds a SKU id to o, the order pushed last. */
 void ks_recent_add_sku(struct ks_recent *r, struct ks_recent_order *o, uint32_t sku);
-/* The SKU ids of o, o->nsku of them. */
+/* The SKU ids of o, o->nsku of them (NULL when none: before any order
+ * with a known SKU the array is not even allocated). */
 static inline const uint32_t *ks_recent_skus(const struct ks_recent *r,
                                              const struct ks_recent_order *o)
 {
-    return r->sku + (o->sku_at - r->sku_base);
+    return o->nsku ? r->sku + (o->sku_at - r->sku_base) : NULL;
 }
 void ks_recent_fini(struct ks_recent *r);
 
