@@ -101,6 +101,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock_sum);
     ks_map64_fini(&e->order_who);
     ks_map64_fini(&e->order_value);
+    ks_map64_fini(&e->order_email);
     ks_recent_fini(&e->recent);
     ks_seen_fini(&e->seen);
     ks_map64_fini(&e->alert_keys);
@@ -550,6 +551,10 @@ void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc)
     }
     if (!inc->customers_at && (int64_t)inc->customers.n > e->cfg->msg_customers) {
         inc->customers_at = now;
+        inc->customers_then = (int64_t)inc->customers.n;
+    }
+    if (!inc->mail_at && inc->nmail) {
+        inc->mail_at = now; /* ks_inc_impact adds to mail, then comes here */
     }
     if (!inc->revenue_at && inc->revenue > e->cfg->msg_revenue) {
         inc->revenue_at = now;

@@ -368,6 +368,8 @@ struct ks_incident_facts {
     ks_time p1_at, customers_at, revenue_at; /* first a P1, over messages.customers,
                                               * over messages.revenue; 0: not yet */
     ks_time assessed_at;     /* the assessment matrix raised it; 0: not */
+    ks_time mail_at;         /* the first affected order with an `email` was counted; 0: none */
+    int64_t customers_then;  /* the customers affected at customers_at */
     ks_time ack_missed_at;   /* the first acknowledgement SLA it missed; 0: none */
     int status_changes;      /* status entries of the timeline */
     ks_time last_status_at;  /* the latest of them, or 0 */
