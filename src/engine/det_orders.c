@@ -294,11 +294,15 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
                              pct, rej, total, w);
             ks_inc_set_fingerprint(e, inc, "order_rejections", NULL);
             const struct ks_tswin *r = &e->orders_rej;
+            /* Each order of the window with its own e-mail (the one its
+             * events gave, ks_inc_impact), not this event's. */
+            e->cur_email = KS_NONE;
             for (size_t i = r->head; i < r->n; i++) {
                 if (r->ts[i] > t - cfg->rej_window && r->ts[i] <= t) {
                     ks_inc_impact(e, inc, r->ref[i], r->ref2[i], r->val[i], 0, t);
                 }
             }
+            e->cur_email = email;
         }
     } else if (rejected && inc) {
         ks_inc_impact(e, inc, ord, cust, value, units, t);

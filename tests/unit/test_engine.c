@@ -1362,6 +1362,34 @@ static void a_bare_cancellation_keeps_the_orders_email_for_the_notices(void)
     split_anywhere_is_one_run(ptr, n);
 }
 
+/* 19 orders accepted, then o19, o20 and o21 rejected, each with its own
+ * e-mail: at o20, 2 of 21 orders are rejected (more than 5 %), and the
+ * incident counts o19 and o20 from its window. Each order goes into the
+ * mail list with its own e-mail: o19 with c19's, not with the e-mail of
+ * o20, the order whose event detected the incident. */
+static void orders_of_the_rejections_window_keep_their_own_email(void)
+{
+    static char lines[24][256];
+    const char *ptr[24];
+    size_t n = 0;
+    for (int i = 0; i < 22; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"order\",\"ts\":\"2026-11-02T10:%02d:00Z\",\"order_id\":\"o%d\","
+                 "\"channel\":\"amazon\",\"status\":\"%s\",\"customer\":\"c%d\","
+                 "\"email\":\"c%d@shop.example\",\"value\":10}",
+                 i, i, i < 19 ? "accepted" : "rejected", i, i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    char got[256];
+    struct ks_engine *e = feed(ptr, n);
+    mail_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "o19 c19@shop.example|o20 c20@shop.example|o21 c21@shop.example|"
+                   "2026-11-02T10:20:00.000Z 0");
+    ks_engine_free(e);
+}
+
 /* amazon sends one inventory event a minute for 26 hours, the last at
  * 01:59:30 on the 22nd, then none: at 02:31 its last 60 minutes hold 29
  * events against an average of 1,560 / 26.5 h = 58.9 an hour (less than
@@ -1779,6 +1807,7 @@ int main(void)
     RUN(the_recent_orders_are_bounded_by_the_horizon_and_the_maxima);
     RUN(a_bare_cancellation_counts_with_what_the_order_said);
     RUN(a_bare_cancellation_keeps_the_orders_email_for_the_notices);
+    RUN(orders_of_the_rejections_window_keep_their_own_email);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
     RUN(change_pct_is_strict_for_fractional_settings);
