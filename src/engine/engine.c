@@ -749,6 +749,17 @@ int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const ch
     return o != KS_NONE && ks_u32set_has(&inc->order_ids, o);
 }
 
+int ks_engine_order_value(const struct ks_engine *e, const char *order, double *value)
+{
+    uint32_t o = order ? ks_intern_find(&e->strs, order, strlen(order)) : KS_NONE;
+    const uint64_t *v = o != KS_NONE ? ks_map64_get(&e->order_value, (uint64_t)o + 1) : NULL;
+    if (!v) {
+        return 0;
+    }
+    memcpy(value, v, sizeof(*value)); /* the bits of the double (det_orders.c, remember) */
+    return 1;
+}
+
 enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
                                    int *severity)
 {

@@ -137,6 +137,10 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
  * `order_id`) touched incident id (counted in its impact); 0 for an unknown
  * incident or order. */
 int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order);
+/* The value of order (an `order_id`) as its order events gave it (the last
+ * `value` given), which the remedies are checked against: 1 and *value set,
+ * or 0 when no event of the order gave one (or there is no such order). */
+int ks_engine_order_value(const struct ks_engine *e, const char *order, double *value);
 /* The type ("data_corruption", ...) and severity (1..3) of incident id;
  * KS_ENOTFOUND for an unknown one. */
 enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
