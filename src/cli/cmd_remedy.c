@@ -49,7 +49,10 @@ static const struct ks_cmd_spec spec = {
     "specialist review due within 24 h (`review`); a missed one is an sla entry on the\n"
     "incident's timeline. Every grant and approval is on the timeline, with the person.\n"
     "A granted cancel_with_refund supersedes the order's remedies that wait for approval\n"
-    "(status superseded: never given); none is approved after it.\n\n"
+    "(status superseded: never given); none is approved after it.\n"
+    "A refund, replacement or cancellation with an amount above the order's value (as its\n"
+    "order events gave it; refunds add up) is refused, and so is its approval; where\n"
+    "kintsugi knows no value for the order, the amount is not checked, and it says so.\n\n"
     "examples:\n"
     "  kintsugi remedy offer 3 --order o-1017\n"
     "  kintsugi remedy grant 3 --order o-1017 --kind refund --amount 30 --by carol\n"
@@ -325,6 +328,12 @@ static int run_write(int verb, const char *config, const char *db, struct write_
             if (verb != 3 && verb != 5 && json_is_object(rv)) {
                 printf("complex case (%s): specialist review due %s\n", str(o, "complex"),
                        str(rv, "due"));
+            }
+            if ((verb == 1 || verb == 2) && json_is_null(json_object_get(o, "order_value")) &&
+                json_is_number(json_object_get(o, "amount")) && ks_remedy_bounded(str(o, "kind"))) {
+                printf("the value of order %s is not known to kintsugi: the amount could not be "
+                       "checked against it\n",
+                       str(o, "order"));
             }
             if (verb != 3 && verb != 5 && !strcmp(status, "granted") &&
                 !strcmp(str(o, "kind"), "cancel_with_refund")) {

@@ -490,6 +490,32 @@ static void note(struct run *r, const char *audience, const char *what, int with
     ks_engine_notification(r->eng, r->f.id, r->at, text);
 }
 
+/* The entry of a trigger that had nobody to send to: `what`, ending
+ * "; nothing sent" like the entry for an audience without a receiver (the
+ * reviews' customer_communication does not count either). */
+static void note_unsent(struct run *r, const char *audience, const char *what)
+{
+    char **names;
+    size_t n;
+    receivers_of(r->cfg, audience, &names, &n);
+    if (!n) {
+        note(r, audience, what, 0);
+        return;
+    }
+    char text[512];
+    snprintf(text, sizeof(text), "%s; nothing sent", what);
+    ks_engine_notification(r->eng, r->f.id, r->at, text);
+}
+
+/* Whether no affected order that carried an e-mail had been counted by
+ * `at` (event time): a customer message due then reached nobody. The
+ * engine stamps the first such order (mail_at), so this is the same however
+ * the input was split and whenever the shell looked. */
+static int untold_by(const struct ks_incident_facts *f, ks_time at)
+{
+    return !f->mail_at || f->mail_at > at;
+}
+
 static void set_done(struct run *r, struct ks_trigger_row *row, int64_t done)
 {
     if (r->rc == KS_OK && row->done != done) {
@@ -623,21 +649,52 @@ static void run_incident(struct run *r)
     if (f->customers_at && r->rc == KS_OK) {
         int before = fired(r, "customer_notice", 0, f->customers_at, &cn);
         have_cn = 1;
-        if (before) {
-            r->at = f->clock; /* orders affected since: told now */
+        if (!untold_by(f, f->customers_at)) {
+            if (before) {
+                r->at = f->clock; /* orders affected since: told now */
+            }
+            queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
         }
-        queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
         if (!before) {
-            /* the extended team by rule: PR when customers are told, legal too on a P1 */
+            /* the extended team by rule: PR when customers are told (or
+             * could not be), legal too on a P1 */
             int p1 = ks_engine_severity_at(r->eng, f->id, r->at) == 1;
             queue_internal(r, KS_TPL_INCIDENT, "team", T_PR | (p1 ? T_LEGAL : 0), 0, "pr", 2);
             char gap[32];
             ks_duration_fmt(r->at - f->detected_at, gap);
-            snprintf(what, sizeof(what),
-                     "Customer notices: more than %d customers affected; one per affected order "
-                     "with an e-mail, the first %s after detection",
-                     cfg->msg_customers, gap);
-            note(r, "customer", what, 0);
+            if (untold_by(f, f->customers_at)) {
+                int one = f->customers_then == 1;
+                snprintf(what, sizeof(what),
+                         "Customer notices: %lld affected customer%s could not be told because "
+                         "%s carried no e-mail",
+                         (long long)f->customers_then, one ? "" : "s",
+                         one ? "their order" : "their orders");
+                note_unsent(r, "customer", what);
+            } else {
+                snprintf(what, sizeof(what),
+                         "Customer notices: more than %d customers affected; one per affected "
+                         "order with an e-mail, the first %s after detection",
+                         cfg->msg_customers, gap);
+                note(r, "customer", what, 0);
+            }
+        }
+        if (untold_by(f, f->customers_at) && f->mail_at) {
+            /* An order with an e-mail affected later: the first notice
+             * that reaches a customer goes at the instant it was counted. */
+            before = fired(r, "customer_notice_first", 0, f->mail_at, &row);
+            if (before) {
+                r->at = f->clock;
+            }
+            queue_customers(r, KS_TPL_CUSTOMER_NOTICE, (size_t)cn.done, nmail);
+            if (!before) {
+                char gap[32];
+                ks_duration_fmt(r->at - f->detected_at, gap);
+                snprintf(what, sizeof(what),
+                         "Customer notices: one per affected order with an e-mail, the first %s "
+                         "after detection (the first affected order that carried one)",
+                         gap);
+                note(r, "customer", what, 0);
+            }
         }
         set_done(r, &cn, (int64_t)nmail);
     }
@@ -647,8 +704,8 @@ static void run_incident(struct run *r)
     }
     if (have_cn && r->rc == KS_OK && (f->resolved || f->clock >= cn.at + cfg->msg_follow_up)) {
         ks_time due = cn.at + cfg->msg_follow_up;
-        int before = fired(r, "follow_up", 0,
-                           f->resolved && f->resolved_at < due ? f->resolved_at : due, &row);
+        ks_time at = f->resolved && f->resolved_at < due ? f->resolved_at : due;
+        int before = fired(r, "follow_up", 0, at, &row);
         if (before) {
             r->at = f->clock;
         }
@@ -656,7 +713,13 @@ static void run_incident(struct run *r)
         if (!before) {
             snprintf(what, sizeof(what), "Customer follow-up%s",
                      f->resolved && f->resolved_at < due ? " with the resolution" : "");
-            note(r, "customer", what, 0);
+            if (untold_by(f, at)) {
+                snprintf(what + strlen(what), sizeof(what) - strlen(what),
+                         ": nobody to follow up, no affected order carried an e-mail");
+                note_unsent(r, "customer", what);
+            } else {
+                note(r, "customer", what, 0);
+            }
         }
         set_done(r, &row, cn.done);
     }
@@ -677,7 +740,13 @@ static void run_incident(struct run *r)
             ks_duration_fmt(cfg->msg_delay, d);
             snprintf(what, sizeof(what), "Order-delay notices: the outage has lasted more than %s",
                      d);
-            note(r, "customer", what, 0);
+            if (untold_by(f, f->started_at + cfg->msg_delay + 1)) {
+                snprintf(what + strlen(what), sizeof(what) - strlen(what),
+                         ", and no affected order carried an e-mail");
+                note_unsent(r, "customer", what);
+            } else {
+                note(r, "customer", what, 0);
+            }
         }
         set_done(r, &row, (int64_t)nmail);
     }

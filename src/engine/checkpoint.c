@@ -21,6 +21,7 @@
 /* Sections after the end mark (see the end of ks_engine_save_parts). */
 #define CK_EXT_ORDERS 0x4F524431U /* "ORD1": what orders' earlier events said */
 #define CK_EXT_RECENT 0x52435431U /* "RCT1": the recent orders (recent.c) */
+#define CK_EXT_EMAIL 0x4C4D4531U  /* "EML1": the e-mail each order gave, and who was told */
 
 /* The writer: bytes gather in a buffer that is handed to the caller's put
  * function every KS_CK_PART bytes, so that saving a large state never holds
@@ -60,8 +61,15 @@ struct ks_rd {
  * there it is damaged, and a build that reads up to 11 refuses a state of 12
  * by its version instead of misreading it). 10 and 11 still load.
  * 13: the same as 12 and the section RCT1 (the recent orders), which a
- * state of version 13 must hold; 10 to 12 still load, with no recent order. */
-#define CK_VERSION 13U
+ * state of version 13 must hold; 10 to 12 still load, with no recent order.
+ * 14: the same as 13 and the section EML1 (the e-mail each order gave and,
+ * per incident, when its first affected order with an e-mail was counted
+ * and how many customers were affected when its customer notices fell due:
+ * mail_at, customers_then), which a state of version 14 must hold; 10 to 13
+ * still load, with no e-mail remembered and, for an incident with affected
+ * orders that carried an e-mail, mail_at its detection (their customers
+ * were told, as before), customers_then its customers at the load. */
+#define CK_VERSION 14U
 #define CK_VERSION_OLDEST 10U
 
 static void w_flush(struct ks_wr *w)
@@ -909,6 +917,14 @@ enum ks_rc ks_engine_save_parts(const struct ks_engine *e, int skus_apart, ks_ck
     ks_wr_u32(b, CK_EXT_RECENT);
     ks_recent_save(e, b);
     ks_wr_u32(b, CK_MAGIC);
+    ks_wr_u32(b, CK_EXT_EMAIL);
+    ks_wr_map(b, &e->order_email);
+    ks_wr_u64(b, e->ninc);
+    for (size_t i = 0; i < e->ninc; i++) {
+        ks_wr_i64(b, e->inc[i]->mail_at);
+        ks_wr_i64(b, e->inc[i]->customers_then);
+    }
+    ks_wr_u32(b, CK_MAGIC);
     w_flush(b);
     ks_buf_fini(&w.buf);
     return w.rc;
@@ -993,6 +1009,24 @@ enum ks_rc ks_engine_sku_load_many(struct ks_engine *e, const char *const *s, co
 }
 
 static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err);
+
+/* The section EML1, after the incidents were read. */
+static void r_email(struct ks_engine *e, struct ks_rd *r)
+{
+    ks_rd_map(r, &e->order_email);
+    /* the e-mails go into the incidents' mail lists: strs ids */
+    for (size_t i = 0; i < e->order_email.cap; i++) {
+        r->bad |= e->order_email.keys[i] && e->order_email.vals[i] >= e->strs.n;
+    }
+    if (ks_rd_count(r, 16) != e->ninc) {
+        r->bad = 1;
+        return;
+    }
+    for (size_t i = 0; i < e->ninc && !r->bad; i++) {
+        e->inc[i]->mail_at = ks_rd_i64(r);
+        e->inc[i]->customers_then = ks_rd_i64(r);
+    }
+}
 
 enum ks_rc ks_engine_load_parts(struct ks_engine *e, uint64_t total, ks_ck_get_fn get, void *ctx,
                                 struct ks_err *err)
@@ -1197,6 +1231,9 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         }
         r->bad |= inc->type == KS_IT_FULFILLMENT_ERROR && inc->key_a != KS_NONE &&
                   inc->key_a >= e->strs.n;
+        for (size_t k = 0; k < inc->nmail; k++) {
+            r->bad |= inc->mail[k] >= e->strs.n; /* (order, email) pairs of strs ids */
+        }
     }
     if (!r->bad && ks_alert_reindex(e) != 0) {
         r->bad = 1;
@@ -1209,7 +1246,7 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     e->nheap = r->bad ? 0 : nheap;
     r->bad |= ks_rd_u32(r) != CK_MAGIC;
-    int orders = 0, recent = 0;
+    int orders = 0, recent = 0, email = 0;
     while (!r->bad && r_left(r) != 0) {
         uint32_t tag = ks_rd_u32(r);
         if (tag == CK_EXT_ORDERS && !orders) {
@@ -1219,6 +1256,9 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         } else if (tag == CK_EXT_RECENT && !recent) {
             ks_recent_load(e, r);
             recent = 1;
+        } else if (tag == CK_EXT_EMAIL && !email) {
+            r_email(e, r);
+            email = 1;
         } else {
             r->bad = 1; /* a section of a later build, or one twice */
         }
@@ -1226,6 +1266,13 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
     }
     r->bad |= version >= 11 && !orders; /* cut at its first end mark */
     r->bad |= version >= 13 && !recent; /* cut before its recent orders */
+    r->bad |= version >= 14 && !email;  /* cut before its e-mails */
+    for (size_t i = 0; i < e->ninc && !email; i++) {
+        /* a state saved before EML1: its customers were told as before */
+        struct ks_incident *inc = e->inc[i];
+        inc->mail_at = inc->nmail ? inc->detected_at : 0;
+        inc->customers_then = inc->customers_at ? (int64_t)inc->customers.n : 0;
+    }
     if (r->bad || r_left(r) != 0 || r_next(r) == 0) {
         if (r->io) {
             return err->rc; /* the store said why */

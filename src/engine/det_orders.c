@@ -193,13 +193,14 @@ void ks_det_recent_impact(struct ks_engine *e, struct ks_incident *inc, ks_time 
     e->cur_email = email;
 }
 
-/* An order's customer, value and units as its events gave them: a later
- * event without them (a cancellation that names only the order) counts
- * with those of the earlier ones, so that an incident's impact keeps the
- * customers and revenue it touched. What an event gives replaces what was
+/* An order's customer, value, units and e-mail as its events gave them: a
+ * later event without them (a cancellation that names only the order)
+ * counts with those of the earlier ones, so that an incident's impact keeps
+ * the customers and revenue it touched, and its customer notices the
+ * address the order gave. What an event gives replaces what was
  * remembered. */
 static void remember(struct ks_engine *e, uint32_t ord, uint32_t *cust, int has_value,
-                     double *value, int has_units, int64_t *units)
+                     double *value, int has_units, int64_t *units, uint32_t *email)
 {
     uint64_t key = (uint64_t)ord + 1;
     const uint64_t *who = ks_map64_get(&e->order_who, key);
@@ -224,6 +225,13 @@ static void remember(struct ks_engine *e, uint32_t ord, uint32_t *cust, int has_
         memcpy(&bits, value, sizeof(bits));
         *ks_map64_put(&e->order_value, key, NULL) = bits;
     }
+    /* Only orders that gave an e-mail take room here. */
+    if (*email == KS_NONE) {
+        const uint64_t *m = ks_map64_get(&e->order_email, key);
+        *email = m ? (uint32_t)*m : KS_NONE;
+    } else {
+        *ks_map64_put(&e->order_email, key, NULL) = *email;
+    }
 }
 
 static void order_event(struct ks_engine *e, const struct ks_event *ev)
@@ -236,8 +244,9 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
     for (size_t i = 0; i < ev->nlines; i++) {
         units += ev->lines[i].qty;
     }
-    remember(e, ord, &cust, ev->has_value, &value, ev->nlines > 0, &units);
-    e->cur_email = ev->email.p ? ks_eng_str(e, ev->email) : KS_NONE;
+    uint32_t email = ev->email.p ? ks_eng_str(e, ev->email) : KS_NONE;
+    remember(e, ord, &cust, ev->has_value, &value, ev->nlines > 0, &units, &email);
+    e->cur_email = email;
     impact(e, ev, ord, cust, value, units);
     ks_learn_order(e, ev, ord, cust);
     if (ev->status != KS_ORDER_ACCEPTED && ev->status != KS_ORDER_REJECTED) {
@@ -285,11 +294,15 @@ static void order_event(struct ks_engine *e, const struct ks_event *ev)
                              pct, rej, total, w);
             ks_inc_set_fingerprint(e, inc, "order_rejections", NULL);
             const struct ks_tswin *r = &e->orders_rej;
+            /* Each order of the window with its own e-mail (the one its
+             * events gave, ks_inc_impact), not this event's. */
+            e->cur_email = KS_NONE;
             for (size_t i = r->head; i < r->n; i++) {
                 if (r->ts[i] > t - cfg->rej_window && r->ts[i] <= t) {
                     ks_inc_impact(e, inc, r->ref[i], r->ref2[i], r->val[i], 0, t);
                 }
             }
+            e->cur_email = email;
         }
     } else if (rejected && inc) {
         ks_inc_impact(e, inc, ord, cust, value, units, t);

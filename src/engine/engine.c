@@ -101,6 +101,7 @@ void ks_engine_free(struct ks_engine *e)
     ks_map64_fini(&e->stock_sum);
     ks_map64_fini(&e->order_who);
     ks_map64_fini(&e->order_value);
+    ks_map64_fini(&e->order_email);
     ks_recent_fini(&e->recent);
     ks_seen_fini(&e->seen);
     ks_map64_fini(&e->alert_keys);
@@ -550,6 +551,10 @@ void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc)
     }
     if (!inc->customers_at && (int64_t)inc->customers.n > e->cfg->msg_customers) {
         inc->customers_at = now;
+        inc->customers_then = (int64_t)inc->customers.n;
+    }
+    if (!inc->mail_at && inc->nmail) {
+        inc->mail_at = now; /* ks_inc_impact adds to mail, then comes here */
     }
     if (!inc->revenue_at && inc->revenue > e->cfg->msg_revenue) {
         inc->revenue_at = now;
@@ -731,6 +736,17 @@ int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const ch
     }
     uint32_t o = ks_intern_find(&e->strs, order, strlen(order));
     return o != KS_NONE && ks_u32set_has(&inc->order_ids, o);
+}
+
+int ks_engine_order_value(const struct ks_engine *e, const char *order, double *value)
+{
+    uint32_t o = order ? ks_intern_find(&e->strs, order, strlen(order)) : KS_NONE;
+    const uint64_t *v = o != KS_NONE ? ks_map64_get(&e->order_value, (uint64_t)o + 1) : NULL;
+    if (!v) {
+        return 0;
+    }
+    memcpy(value, v, sizeof(*value)); /* the bits of the double (det_orders.c, remember) */
+    return 1;
 }
 
 enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,

@@ -138,6 +138,10 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
  * `order_id`) touched incident id (counted in its impact); 0 for an unknown
  * incident or order. */
 int ks_engine_incident_has_order(const struct ks_engine *e, int64_t id, const char *order);
+/* The value of order (an `order_id`) as its order events gave it (the last
+ * `value` given), which the remedies are checked against: 1 and *value set,
+ * or 0 when no event of the order gave one (or there is no such order). */
+int ks_engine_order_value(const struct ks_engine *e, const char *order, double *value);
 /* The type ("data_corruption", ...) and severity (1..3) of incident id;
  * KS_ENOTFOUND for an unknown one. */
 enum ks_rc ks_engine_incident_kind(const struct ks_engine *e, int64_t id, const char **type,
@@ -369,6 +373,8 @@ struct ks_incident_facts {
     ks_time p1_at, customers_at, revenue_at; /* first a P1, over messages.customers,
                                               * over messages.revenue; 0: not yet */
     ks_time assessed_at;     /* the assessment matrix raised it; 0: not */
+    ks_time mail_at;         /* the first affected order with an `email` was counted; 0: none */
+    int64_t customers_then;  /* the customers affected at customers_at */
     ks_time ack_missed_at;   /* the first acknowledgement SLA it missed; 0: none */
     int status_changes;      /* status entries of the timeline */
     ks_time last_status_at;  /* the latest of them, or 0 */

@@ -322,11 +322,12 @@ struct ks_recent_order *ks_recent_push(struct ks_recent *r, ks_time now,
                                        const struct ks_recent_order *o, size_t room);
 /* Adds a SKU id to o, the order pushed last. */
 void ks_recent_add_sku(struct ks_recent *r, struct ks_recent_order *o, uint32_t sku);
-/* The SKU ids of o, o->nsku of them. */
+/* The SKU ids of o, o->nsku of them (NULL when none: before any order
+ * with a known SKU the array is not even allocated). */
 static inline const uint32_t *ks_recent_skus(const struct ks_recent *r,
                                              const struct ks_recent_order *o)
 {
-    return r->sku + (o->sku_at - r->sku_base);
+    return o->nsku ? r->sku + (o->sku_at - r->sku_base) : NULL;
 }
 void ks_recent_fini(struct ks_recent *r);
 
@@ -443,6 +444,12 @@ struct ks_incident {
      * notice is on time in event time however late the shell looks. */
     ks_time p1_at, customers_at, revenue_at;
     ks_time assessed_at; /* when the assessment matrix raised it (0: not) */
+    /* When (engine clock) the first affected order that carried an `email`
+     * was counted (0: none yet), and how many customers were affected at
+     * customers_at: whether the customer notices could reach anyone when
+     * they fell due, in event time (src/comms/trigger.c). */
+    ks_time mail_at;
+    int64_t customers_then;
     /* record */
     struct ks_signal *signals;
     size_t nsignals, capsignals;
@@ -655,9 +662,10 @@ struct ks_engine {
     struct ks_map64 stock_sum; /* sku + 1 -> sum over locations */
     /* What an order's earlier events said, for a later one that does not
      * repeat it (a cancellation with only order_id and status): order str
-     * id + 1 -> customer str id (KS_NONE: none) << 32 | units, and -> the
-     * value's bits. Saved after the state's end mark (checkpoint.c). */
-    struct ks_map64 order_who, order_value;
+     * id + 1 -> customer str id (KS_NONE: none) << 32 | units, -> the
+     * value's bits, and -> the `email` str id (only orders that gave one).
+     * Saved after the state's end mark (checkpoint.c). */
+    struct ks_map64 order_who, order_value, order_email;
     /* The orders an incident detected later could count (recent.c): saved
      * after the state's end mark (checkpoint.c). */
     struct ks_recent recent;
@@ -710,9 +718,10 @@ struct ks_engine {
      * there follows that one in the same buffer, and the caches above hold
      * its channel and batch. */
     const char *line_next;
-    /* The `email` of the order being applied (strs id), KS_NONE outside
-     * an order event or without one: ks_inc_impact keeps it beside a newly
-     * affected order. Not checkpointed (set and cleared within an event). */
+    /* The `email` of the order being applied (strs id: the event's, else
+     * the one the order's earlier events gave), KS_NONE outside an order
+     * event or without one: ks_inc_impact keeps it beside a newly affected
+     * order. Not checkpointed (set and cleared within an event). */
     uint32_t cur_email;
 };
 
@@ -776,7 +785,9 @@ void ks_inc_set_fingerprint(struct ks_engine *e, struct ks_incident *inc, const 
                             const char *suffix);
 void ks_inc_dirty(struct ks_engine *e, struct ks_incident *inc);
 /* Impact: one order (or complaint) touched the incident. Returns 1 when it
- * counted, 0 when the order had touched it already (an order counts once). */
+ * counted, 0 when the order had touched it already (an order counts once).
+ * The order is kept for the customer notices with e->cur_email, else the
+ * e-mail its events gave (e->order_email), where there is one. */
 int ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_str,
                    uint32_t customer_str, double value, int64_t units, ks_time at);
 /* Checks the assessment matrix after impact or duration changed. */

@@ -289,10 +289,18 @@ int ks_inc_impact(struct ks_engine *e, struct ks_incident *inc, uint32_t order_s
     if (order_str != KS_NONE && !ks_u32set_add(&inc->order_ids, order_str)) {
         return 0; /* the same order touches an incident once */
     }
-    if (order_str != KS_NONE && e->cur_email != KS_NONE) {
+    /* The order's e-mail: the one of the order event being applied, else
+     * the one its earlier events gave (det_orders.c remembers it), so that
+     * an order counted from a window or named by a complaint is told too. */
+    uint32_t email = e->cur_email;
+    if (order_str != KS_NONE && email == KS_NONE) {
+        const uint64_t *m = ks_map64_get(&e->order_email, (uint64_t)order_str + 1);
+        email = m ? (uint32_t)*m : KS_NONE;
+    }
+    if (order_str != KS_NONE && email != KS_NONE) {
         KS_GROW(inc->mail, inc->capmail, inc->nmail + 2);
         inc->mail[inc->nmail++] = order_str;
-        inc->mail[inc->nmail++] = e->cur_email;
+        inc->mail[inc->nmail++] = email;
     }
     inc->orders++;
     inc->revenue = ks_money_add(inc->revenue, value);

@@ -52,6 +52,8 @@ enum ks_rc ks_engine_incident_facts(const struct ks_engine *e, int64_t id,
     out->customers_at = inc->customers_at;
     out->revenue_at = inc->revenue_at;
     out->assessed_at = inc->assessed_at;
+    out->mail_at = inc->mail_at;
+    out->customers_then = inc->customers_then;
     for (size_t i = 0; i < inc->ntl; i++) {
         const struct ks_tl *t = &inc->tl[i];
         if (t->kind == KS_TL_STATUS) {

@@ -197,7 +197,8 @@ static int never_given(const struct ks_remedy_row *r)
     return !strcmp(r->status, "superseded") || !strcmp(r->status, "declined");
 }
 
-void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
+void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r,
+                        const struct ks_remedy_value *v)
 {
     char money[40];
     ks_json_obj_begin(j);
@@ -272,15 +273,119 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r)
     } else {
         ks_json_null(j);
     }
+    if (v) {
+        ks_json_key(j, "order_value");
+        if (v->known) {
+            snprintf(money, sizeof(money), "%.2f", v->value);
+            ks_json_raw(j, money, strlen(money));
+        } else {
+            ks_json_null(j);
+        }
+    }
     ks_json_obj_end(j);
 }
 
-static void row_out(struct ks_buf *out, const struct ks_remedy_row *r)
+/* The answer of a grant or an approval: the row, and the order's value
+ * that kintsugi knows (v). */
+static void row_out(struct ks_buf *out, const struct ks_remedy_row *r,
+                    const struct ks_remedy_value *v)
 {
     if (out) {
         struct ks_json j;
         ks_json_init(&j, out, 0);
-        ks_remedy_row_json(&j, r);
+        ks_remedy_row_json(&j, r, v);
+    }
+}
+
+/* ---- the order's value ---------------------------------------------------------------- */
+
+/* Store credit, a discount code (for a later order) and expedited shipping
+ * (its cost) are not part of the order's value; refunds add up. */
+int ks_remedy_bounded(const char *kind)
+{
+    return !strcmp(kind, "refund") || !strcmp(kind, "cancel_with_refund") ||
+           !strcmp(kind, "replacement");
+}
+static int money_back(const char *kind)
+{
+    return !strcmp(kind, "refund") || !strcmp(kind, "cancel_with_refund");
+}
+
+/* The money already given back, or waiting for approval, for one order
+ * (every incident), other than remedy `self`. */
+struct back_scan {
+    const char *order;
+    int64_t self;
+    double sum;
+    int n;
+};
+
+static int scan_back(void *ctx, const struct ks_remedy_row *r)
+{
+    struct back_scan *b = ctx;
+    if (r->id != b->self && r->has_amount && money_back(r->kind) && !never_given(r) &&
+        !strcmp(r->order_id, b->order)) {
+        b->sum += r->amount;
+        b->n++;
+    }
+    return 0;
+}
+
+/* KS_ESTATE when a remedy of `kind` and `amount` for order (remedy `self`
+ * when it is written already, else 0) would give more than the order's
+ * value that kintsugi knows: its amount above it, or, for money back, with
+ * the order's other refunds (granted or waiting for approval, in any
+ * incident). The message is `head`, what is wrong, then `tail`. v gets the
+ * value (v->known 0: not known, and nothing is checked). */
+static enum ks_rc within_value(struct ks_store *s, struct ks_engine *e, const struct ks_config *cfg,
+                               const char *order, const char *kind, int has_amount, double amount,
+                               int64_t self, const char *head, const char *tail,
+                               struct ks_remedy_value *v, struct ks_err *err)
+{
+    v->known = ks_engine_order_value(e, order, &v->value);
+    if (!v->known || !has_amount || !ks_remedy_bounded(kind)) {
+        return KS_OK;
+    }
+    struct back_scan b = {order, self, 0, 0};
+    if (money_back(kind) && s->ops->list_remedies(s, 0, 0, scan_back, &b, err) != KS_OK) {
+        return err->rc;
+    }
+    /* amounts and values are money: compared in cents */
+    if (amount <= v->value + 0.005 && amount + b.sum <= v->value + 0.005) {
+        return KS_OK;
+    }
+    struct ks_buf t = {0};
+    ks_buf_printf(&t, "%s%s of ", head, kind);
+    ks_remedy_money(&t, 1, amount, cfg->currency);
+    ks_buf_printf(&t, " for order %s ", order);
+    if (amount <= v->value + 0.005) {
+        ks_buf_puts(&t, "would bring what is given back for it to ");
+        ks_remedy_money(&t, 1, amount + b.sum, cfg->currency);
+        ks_buf_puts(&t, ", more than the order's value, ");
+    } else {
+        ks_buf_puts(&t, "is more than the order's value, ");
+    }
+    ks_remedy_money(&t, 1, v->value, cfg->currency);
+    ks_buf_puts(&t, " (as its order events gave it");
+    if (b.n) {
+        ks_buf_printf(&t, "; %d other refund%s of ", b.n, b.n == 1 ? "" : "s");
+        ks_remedy_money(&t, 1, b.sum, cfg->currency);
+        ks_buf_puts(&t, " granted or waiting for approval");
+    }
+    ks_buf_printf(&t, ")%s", tail);
+    enum ks_rc rc = ks_err_set(err, KS_ESTATE, "%s", t.p);
+    ks_buf_fini(&t);
+    return rc;
+}
+
+/* The end of a grant's or approval's timeline entry when the amount could
+ * not be checked against the order's value. */
+static void unchecked_text(struct ks_buf *t, const struct ks_remedy_value *v, const char *kind,
+                           int has_amount)
+{
+    if (!v->known && has_amount && ks_remedy_bounded(kind)) {
+        ks_buf_puts(t, "; the order's value is not known to kintsugi: the amount could not be "
+                       "checked against it");
     }
 }
 
@@ -470,6 +575,15 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
                           "order %s was cancelled with a full refund for incident %lld already",
                           rq->order, (long long)rq->incident);
     }
+    /* not more than the order's value (checked when new: a journal
+     * re-applied finds the store's rows as they are now) */
+    struct ks_remedy_value value = {0, 0};
+    if (!fresh) {
+        value.known = ks_engine_order_value(e, rq->order, &value.value);
+    } else if (within_value(s, e, cfg, rq->order, rq->kind, rq->has_amount, rq->amount, 0, "",
+                            ": nothing is granted", &value, err) != KS_OK) {
+        return err->rc;
+    }
     if (at == KS_TIME_NONE) {
         at = ks_engine_clock(e);
     }
@@ -522,6 +636,7 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
             ks_time_fmt(r.review_due, due);
             ks_buf_printf(&t, "; complex (%s): specialist review due %s", why.p, due);
         }
+        unchecked_text(&t, &value, rq->kind, rq->has_amount);
         if (rq->note) {
             ks_buf_printf(&t, ": %s", rq->note);
         }
@@ -533,7 +648,7 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
     }
     if (rc == KS_OK) {
         *out_id = r.id;
-        row_out(out, &r);
+        row_out(out, &r, &value);
     }
     ks_buf_fini(&why);
     return rc;
@@ -624,6 +739,17 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
     } else if (!covers(right, limit, m.r.has_amount, m.r.amount)) {
         rc = beyond_limit(err, "approve", by, role, right, limit, &m.r, "");
     }
+    /* not more than the order's value, which may have become known since
+     * the request (checked when new, as above) */
+    struct ks_remedy_value value = {0, 0};
+    if (rc == KS_OK && reapply) {
+        value.known = ks_engine_order_value(e, m.r.order_id, &value.value);
+    } else if (rc == KS_OK) {
+        char head[64];
+        snprintf(head, sizeof(head), "remedy %lld cannot be approved: ", (long long)id);
+        rc = within_value(s, e, cfg, m.r.order_id, m.r.kind, m.r.has_amount, m.r.amount, id, head,
+                          "", &value, err);
+    }
     if (rc == KS_OK) {
         at = at == KS_TIME_NONE ? ks_engine_clock(e) : at;
         m.r.status = "granted";
@@ -632,13 +758,14 @@ enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
         struct ks_buf t = {0};
         decided_text(&t, "approved", by, role, right, limit, &m.r);
         ks_buf_printf(&t, "; accountable: %s", by);
+        unchecked_text(&t, &value, m.r.kind, m.r.has_amount);
         rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK && !strcmp(m.r.kind, "cancel_with_refund")) {
         rc = supersede(s, e, &m.r, by, at, reapply, err);
     }
     if (rc == KS_OK) {
-        row_out(out, &m.r);
+        row_out(out, &m.r, &value);
     }
     rem_fini(&m);
     return rc;
@@ -704,7 +831,7 @@ enum ks_rc ks_remedy_decline(struct ks_store *s, struct ks_engine *e,
         rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK) {
-        row_out(out, &m.r);
+        row_out(out, &m.r, NULL);
     }
     rem_fini(&m);
     return rc;
@@ -766,7 +893,7 @@ enum ks_rc ks_remedy_review(struct ks_store *s, struct ks_engine *e, const struc
         rc = record(s, e, &m.r, by, at, &t, err);
     }
     if (rc == KS_OK) {
-        row_out(out, &m.r);
+        row_out(out, &m.r, NULL);
     }
     rem_fini(&m);
     return rc;
@@ -863,7 +990,7 @@ struct list_ctx {
 
 static int list_one(void *ctx, const struct ks_remedy_row *r)
 {
-    ks_remedy_row_json(&((struct list_ctx *)ctx)->j, r);
+    ks_remedy_row_json(&((struct list_ctx *)ctx)->j, r, NULL);
     return 0;
 }
 
@@ -1050,7 +1177,7 @@ enum ks_rc ks_remedy_offer_json(struct ks_store *s, const struct ks_config *cfg,
     ks_json_key(&j, "remedies");
     ks_json_arr_begin(&j);
     for (size_t k = 0; k < given.n; k++) {
-        ks_remedy_row_json(&j, &given.rows[k].r);
+        ks_remedy_row_json(&j, &given.rows[k].r, NULL);
     }
     ks_json_arr_end(&j);
     ks_json_obj_end(&j);

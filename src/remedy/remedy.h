@@ -54,6 +54,13 @@ int ks_remedy_amount_parse(const char *s, double *out);
  * names the field. */
 const char *ks_remedy_order_invalid(const char *order, char *why, size_t cap);
 
+/* Whether a remedy of this kind gives the customer the order's own money or
+ * goods, so that its amount may not exceed the order's value where kintsugi
+ * knows it (ks_engine_order_value): a refund and a cancellation with a full
+ * refund (money back: the order's refunds together), a replacement (the
+ * order's items sent again). */
+int ks_remedy_bounded(const char *kind);
+
 /* What a person may grant of one remedy. */
 enum ks_remedy_right {
     KS_REMEDY_NONE, /* not allowed (false, absent, or not a person of the configuration) */
@@ -88,7 +95,11 @@ struct ks_remedy_req {
  * an order id ks_remedy_order_invalid refuses; a grant re-applied from the
  * journal only needs an amount >= 0 and an order id), KS_ENOTFOUND (no such
  * incident), KS_ESTATE (refused: not a person of the configuration, a role
- * without the right to this remedy, an order cancelled and refunded already).
+ * without the right to this remedy, an order cancelled and refunded already,
+ * an amount of a ks_remedy_bounded remedy above the order's known value, or
+ * a refund that would bring the order's refunds above it). Where the value
+ * is not known the amount is not checked, and the timeline entry says so;
+ * out then also has "order_value" (null when not known).
  * A cancel_with_refund granted at once supersedes the order's other remedies
  * of the incident that wait for approval: their status becomes
  * "superseded" (never given, no longer approved, their review no longer
@@ -104,8 +115,9 @@ enum ks_rc ks_remedy_grant(struct ks_store *s, struct ks_engine *e, const struct
  * remedy approved by by already is approved again, without error).
  * Errors: KS_ENOTFOUND, KS_ESTATE (not pending, superseded or its order
  * cancelled with a full refund for the incident already, by's limit does
- * not cover it, or by did its specialist review: the reviewer is a second
- * person, not the one who decides).
+ * not cover it, by did its specialist review: the reviewer is a second
+ * person, not the one who decides; or its amount above the order's value
+ * kintsugi knows now, as for ks_remedy_grant). out has "order_value" too.
  */
 enum ks_rc ks_remedy_approve(struct ks_store *s, struct ks_engine *e,
                              const struct ks_config *cfg, int64_t id, const char *by,

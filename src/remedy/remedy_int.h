@@ -17,7 +17,15 @@ const char *ks_remedy_choices(const char *type, int add, size_t i);
 const char *ks_remedy_phrase(const char *kind);
 /* "30.00 USD", or "the order's value" without an amount. */
 void ks_remedy_money(struct ks_buf *b, int has_amount, double amount, const char *currency);
-/* One remedy as JSON (remedy.h, ks_remedy_list_json). */
-void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r);
+/* The value kintsugi knows of a remedy's order (ks_engine_order_value). */
+struct ks_remedy_value {
+    int known; /* 0: no event of the order gave a value */
+    double value;
+};
+/* One remedy as JSON (remedy.h, ks_remedy_list_json); with v (the answer
+ * of a grant or an approval), also "order_value": the value, or null when
+ * it is not known. */
+void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r,
+                        const struct ks_remedy_value *v);
 
 #endif

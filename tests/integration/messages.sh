@@ -9,7 +9,10 @@
 # one refused by check-config with its file and line; kill -9 during
 # delivery loses nothing and doubles nothing for a receiver honouring the
 # key; a receiver that is down costs one attempt, the other messages held
-# behind its retry. Prints "RESULT passed=N failed=M".
+# behind its retry; an order cancelled by an event naming only the order is
+# told at the e-mail the order gave, and an incident whose affected orders
+# carried none says nobody could be told (and the report does not count it).
+# Prints "RESULT passed=N failed=M".
 set -u
 . "$(dirname "$0")/lib.bash"
 # Servers here are stopped hard to show the journal re-applied: none saves its
@@ -598,6 +601,72 @@ check two_dbs_no_file_shared [ "$(ls "$T/shared" | grep -c '^ks-[0-9a-f]\{32\}\.
 outkeys() { "$K" messages --db "$1" --json | jq -r '.[] | select(.receiver == "out") | .idempotency_key + ".json"' | sort; }
 check two_dbs_files_are_their_keys cmp <(sort -m <(outkeys "$T/stage.db") <(outkeys "$T/prod.db")) <(ls "$T/shared" | sort)
 check two_dbs_no_key_shared [ -z "$(comm -12 <(outkeys "$T/stage.db") <(outkeys "$T/prod.db"))" ]
+
+# ---- an order's e-mail is remembered; nobody to tell is said so ------------------------
+# The zero spike on amazon (SKU-0001..0005 zeroed, detected at 10:16:00) with orders
+# for SKU-0001 accepted before it and cancelled after it by events that name only the
+# order, as most systems send them. messages.customers 0: the first affected customer
+# makes the notices due.
+mkdir -p "$T/embox"
+printf 'receivers:\n  box: {dir: "%s"}\nnotify: {team: [box], customer: [box]}\nmessages: {customers: 0}\n' "$T/embox" >"$T/em.yaml"
+em_events() { # EMAIL-OF-O1 EMAIL-OF-O2 (or -): o1 cancelled at 10:20, o2 (if any) at 10:40
+    cat "$SC/zero_spike_p1/events.ndjson"
+    python3 - "$@" <<'PY'
+import json, sys
+for i, (email, acc, canc) in enumerate(zip(sys.argv[1:], ("10:05", "10:06"), ("10:20", "10:40")), 1):
+    if email == "":
+        continue
+    o = {"type": "order", "ts": "2026-11-22T%s:00Z" % acc, "order_id": "o%d" % i, "channel": "amazon",
+         "status": "accepted", "customer": "c%d" % i, "value": 20, "lines": [{"sku": "SKU-0001", "qty": 1}]}
+    if email != "-":
+        o["email"] = email
+    print(json.dumps(o))
+    print(json.dumps({"type": "order", "ts": "2026-11-22T%s:00Z" % canc, "order_id": "o%d" % i,
+                      "channel": "amazon", "status": "cancelled"}))
+PY
+}
+em_run() { # NAME EVENTS...: ingest into NAME.db
+    local db=$T/$1.db
+    shift
+    for f in "$@"; do "$K" ingest --quiet --no-deliver --config "$T/em.yaml" --db "$db" "$f" >/dev/null 2>&1; done
+}
+em_notices() { "$K" messages --db "$T/$1.db" --json --audience customer | jq -r '[.[] | "\(.kind) \(.recipient) \(.order) \(.created_at)"] | join(",")'; }
+em_timeline() { "$K" incident show 1 --db "$T/$1.db" --json | jq -r '[.timeline[] | select(.text | startswith("Customer")) | .at + " " + .text] | join(",")'; }
+em_report() { "$K" report --json --db "$T/$1.db" | jq -c '.metrics.customer_communication | [.value, .met, .count, .missing]'; }
+# o1 accepted with an e-mail, cancelled without one: one notice, to that e-mail
+em_events c1@shop.example "" >"$T/em1.ndjson"
+em_run em1 "$T/em1.ndjson"
+check email_remembered_one_notice is "customer_notice c1@shop.example o1 2026-11-22T10:20:00.000Z" "$(em_notices em1)"
+check email_remembered_timeline is "2026-11-22T10:20:00.000Z Customer notices: more than 0 customers affected; one per affected order with an e-mail, the first 4m after detection" "$(em_timeline em1)"
+check email_remembered_report is "[240,true,1,[]]" "$(em_report em1)"
+# ... and through a restart between the order and its cancellation
+head -n 83 "$T/em1.ndjson" >"$T/em1a.ndjson"
+tail -n +84 "$T/em1.ndjson" >"$T/em1b.ndjson"
+em_run em1r "$T/em1a.ndjson" "$T/em1b.ndjson"
+check email_remembered_through_a_restart is "customer_notice c1@shop.example o1 2026-11-22T10:20:00.000Z" "$(em_notices em1r)"
+# no affected order with an e-mail: nobody told, the timeline says so, the report does not count it
+em_events - "" >"$T/em0.ndjson"
+em_run em0 "$T/em0.ndjson"
+check no_email_no_notice is "" "$(em_notices em0)"
+check no_email_timeline_says_nobody_told is "2026-11-22T10:20:00.000Z Customer notices: 1 affected customer could not be told because their order carried no e-mail; nothing sent" "$(em_timeline em0)"
+check no_email_report_not_met is "[null,null,0,[1]]" "$(em_report em0)"
+# resolved: the resolution follow-up has nobody to follow up either
+"$K" incident status 1 resolved --by ada --config "$T/em.yaml" --db "$T/em0.db" >/dev/null 2>&1
+check no_email_follow_up_says_nobody is "Customer follow-up with the resolution: nobody to follow up, no affected order carried an e-mail; nothing sent" "$("$K" incident show 1 --db "$T/em0.db" --json | jq -r '.timeline[] | select(.text | startswith("Customer follow-up")) | .text')"
+check no_email_resolved_still_no_message is "" "$(em_notices em0)"
+check no_email_resolved_report_not_met is "[null,null,0,[1]]" "$(em_report em0)"
+# an order with an e-mail affected later: the first notice is recorded at its instant
+em_events - c2@shop.example >"$T/em2.ndjson"
+em_run em2 "$T/em2.ndjson"
+check late_email_one_notice is "customer_notice c2@shop.example o2 2026-11-22T10:40:00.000Z" "$(em_notices em2)"
+check late_email_timeline is "2026-11-22T10:20:00.000Z Customer notices: 1 affected customer could not be told because their order carried no e-mail; nothing sent,2026-11-22T10:40:00.000Z Customer notices: one per affected order with an e-mail, the first 24m after detection (the first affected order that carried one)" "$(em_timeline em2)"
+check late_email_report is "[1440,true,1,[]]" "$(em_report em2)"
+# the same events in two ingests, cut between the two cancellations: the same timeline
+grep -v 'T10:40:00Z' "$T/em2.ndjson" >"$T/em2a.ndjson"
+grep 'T10:40:00Z' "$T/em2.ndjson" >"$T/em2b.ndjson"
+em_run em2s "$T/em2a.ndjson" "$T/em2b.ndjson"
+check late_email_split_same_timeline cmp <("$K" incident show 1 --json --db "$T/em2.db") <("$K" incident show 1 --json --db "$T/em2s.db")
+check late_email_split_same_messages cmp <(who "$T/em2.db") <(who "$T/em2s.db")
 
 # ---- an order's e-mail is one address: none adds a recipient, a UTF-8 subject is encoded ----
 # Two orders whose "email" would put a second RCPT TO (CR LF) or a second address

@@ -16,9 +16,9 @@ export KINTSUGI_CONFIG=$PWD/examples/kintsugi.yaml
 # A WMS outage (detected at 10:15, down_after 10m in the example) and two orders.
 cat >"$T/a.ndjson" <<'EOF'
 {"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","status":"up"}
-{"type":"order","ts":"2026-11-22T10:02:00Z","order_id":"o1","channel":"amazon","status":"accepted","customer":"c1","value":100}
+{"type":"order","ts":"2026-11-22T10:02:00Z","order_id":"o1","channel":"amazon","status":"accepted","customer":"c1","value":300}
 {"type":"health","ts":"2026-11-22T10:05:00Z","system":"wms","status":"down"}
-{"type":"order","ts":"2026-11-22T10:06:00Z","order_id":"o2","channel":"amazon","status":"accepted","customer":"c2","value":80}
+{"type":"order","ts":"2026-11-22T10:06:00Z","order_id":"o2","channel":"amazon","status":"accepted","customer":"c2","value":300}
 {"type":"tick","ts":"2026-11-22T10:20:00Z"}
 EOF
 DB=$T/r.db
@@ -175,6 +175,34 @@ check withdrawn_by_the_proposer bash -c "$K remedy decline 12 --by carol --note 
 check withdrawal_on_timeline bash -c "$K incident show 1 --json --db $DB | jq -r '.timeline[].text' | grep -qx 'Remedy 12 withdrawn by carol (agent, up to 50.00 USD): refund of 90.00 USD for order o8, proposed by carol, is not given: wrong order'"
 check list_shows_declined bash -c "$K remedy list --incident 1 --db $DB | grep -E '^11 +1 +o7 +refund +250.00 USD +declined +bob '"
 
+# ---- not more than the order's value --------------------------------------------------------
+# ORD-0101137 is an order of 28.99: a refund of 120 is refused (exit 1, nothing written),
+# whoever grants it; refunds add up; store credit is not the order's value. An order
+# kintsugi knows no value of is not checked, and that is said.
+{ cat "$T/a.ndjson"
+  echo '{"type":"order","ts":"2026-11-22T10:20:00Z","order_id":"ORD-0101137","channel":"amazon","status":"accepted","customer":"c5","value":28.99}'; } >"$T/v.ndjson"
+VDB=$T/v.db
+"$K" ingest --quiet --db "$VDB" "$T/v.ndjson" >/dev/null 2>&1
+check refund_above_value_refused refused 1 "kintsugi: refund of 120.00 USD for order ORD-0101137 is more than the order's value, 28.99 USD (as its order events gave it): nothing is granted" remedy grant 1 --order ORD-0101137 --kind refund --amount 120 --by carol --db "$VDB"
+check refund_above_value_refused_to_a_manager exit_is 1 "$K" remedy grant 1 --order ORD-0101137 --kind refund --amount 29 --by bob --db "$VDB"
+check replacement_above_value_refused exit_is 1 "$K" remedy grant 1 --order ORD-0101137 --kind replacement --amount 40 --by bob --db "$VDB"
+check above_value_writes_nothing is "0" "$("$K" remedy list --json --db "$VDB" | jq length)"
+check refund_of_the_value "$K" remedy grant 1 --order ORD-0101137 --kind refund --amount 20 --by carol --db "$VDB"
+check refunds_add_up refused 1 "kintsugi: refund of 9.00 USD for order ORD-0101137 would bring what is given back for it to 29.00 USD, more than the order's value, 28.99 USD (as its order events gave it; 1 other refund of 20.00 USD granted or waiting for approval): nothing is granted" remedy grant 1 --order ORD-0101137 --kind refund --amount 9 --by carol --db "$VDB"
+check refund_to_the_cent "$K" remedy grant 1 --order ORD-0101137 --kind refund --amount 8.99 --by carol --db "$VDB"
+check store_credit_not_bounded "$K" remedy grant 1 --order ORD-0101137 --kind store_credit --amount 40 --by bob --db "$VDB"
+check value_known_in_the_answer is "28.99" "$("$K" remedy grant 1 --order ORD-0101137 --kind discount_code --amount 5 --by carol --json --db "$VDB" | jq -c .order_value)"
+# an order of unknown value: granted (pending) as ever, and said
+"$K" remedy grant 1 --order o-late --kind refund --amount 120 --by carol --db "$VDB" >"$T/late.out" 2>&1
+check unknown_value_pending grep -q '^remedy 5: refund of 120.00 USD for order o-late is pending' "$T/late.out"
+check unknown_value_said grep -qx 'the value of order o-late is not known to kintsugi: the amount could not be checked against it' "$T/late.out"
+check unknown_value_on_timeline bash -c "'$K' incident show 1 --json --db '$VDB' | jq -r '.timeline[].text' | grep -q '^Remedy 5 proposed: refund of 120.00 USD for order o-late, .*; the order.s value is not known to kintsugi: the amount could not be checked against it\$'"
+# its value comes later: the approval is checked against it
+echo '{"type":"order","ts":"2026-11-22T10:25:00Z","order_id":"o-late","channel":"amazon","status":"accepted","customer":"c6","value":50}' >"$T/late.ndjson"
+"$K" ingest --quiet --db "$VDB" "$T/late.ndjson" >/dev/null 2>&1
+check approval_above_value_refused refused 1 "kintsugi: remedy 5 cannot be approved: refund of 120.00 USD for order o-late is more than the order's value, 50.00 USD (as its order events gave it)" remedy approve 5 --by bob --db "$VDB"
+check approval_refused_stays_pending is '"pending"' "$(rem 5 "$VDB" .status)"
+
 # ---- over HTTP ----------------------------------------------------------------------------
 DB=$T/s.db
 for who in carol:responder bob:responder dana:responder alice:responder vic:viewer; do
@@ -191,9 +219,14 @@ check api_grant_within status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"o
 check api_grant_answer [ "$(jq -c '[.op, .incident, .by, .remedy.id, .remedy.status, .remedy.accountable]' <<<"$BODY")" = '["remedy_grant",1,"carol",1,"granted","carol"]' ]
 check api_grant_above status_is 200 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":120,"note":"late twice"}'
 check api_above_pending [ "$(jq -c '[.remedy.id, .remedy.status, .remedy.note]' <<<"$BODY")" = '[2,"pending","late twice"]' ]
+check api_answer_has_the_orders_value is "300" "$(jq -c .remedy.order_value <<<"$BODY")"
 check api_review_not_done_has_no_time [ "$(jq -c '.remedy.review | [.status, .by, .at]' <<<"$BODY")" = '["due",null,null]' ]
 check api_no_right_409 status_is 409 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"cancel_with_refund"}'
 check api_no_right_says_why grep -q "may not grant 'cancel_with_refund'" "$T/body"
+# o2 is of value 300, refunded 30 and 120 (waiting) already: 200 more is refused
+check api_above_value_409 status_is 409 POST /v1/incidents/1/remedies "$BOB" '{"order":"o2","kind":"refund","amount":200}'
+check api_above_value_says_why is '{"code":"conflict","message":"refund of 200.00 USD for order o2 would bring what is given back for it to 350.00 USD, more than the order'"'"'s value, 300.00 USD (as its order events gave it; 2 other refunds of 150.00 USD granted or waiting for approval): nothing is granted"}' "$(jq -c .error "$T/body")"
+check api_above_value_409_alone status_is 409 POST /v1/incidents/1/remedies "$BOB" '{"order":"o1","kind":"replacement","amount":300.01}'
 check api_viewer_403 status_is 403 POST /v1/incidents/1/remedies "$VIEW" '{"order":"o2","kind":"refund","amount":1}'
 check api_bad_kind_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"hug"}'
 check api_bad_amount_400 status_is 400 POST /v1/incidents/1/remedies "$CAROL" '{"order":"o2","kind":"refund","amount":"5"}'
@@ -357,7 +390,7 @@ EOF
 cat >"$T/n1.ndjson" <<'EOF'
 {"type":"health","ts":"2026-11-22T10:00:00Z","system":"wms","location":"wh1","status":"up"}
 {"type":"health","ts":"2026-11-22T10:05:00Z","system":"wms","location":"wh1","status":"down"}
-{"type":"order","ts":"2026-11-22T10:12:00Z","order_id":"o1","channel":"amazon","location":"wh1","status":"accepted","customer":"c1","value":100,"email":"c1@shop.example"}
+{"type":"order","ts":"2026-11-22T10:12:00Z","order_id":"o1","channel":"amazon","location":"wh1","status":"accepted","customer":"c1","value":300,"email":"c1@shop.example"}
 {"type":"order","ts":"2026-11-22T10:14:00Z","order_id":"o2","channel":"amazon","location":"wh1","status":"accepted","customer":"c2","value":80,"email":"c2@shop.example"}
 {"type":"tick","ts":"2026-11-22T10:20:00Z"}
 EOF

@@ -343,7 +343,7 @@ static void a_step_left_to_a_person_is_saved_in_a_state_of_version_12(void)
     hooks_unconfigured(e, &done);
     ks_engine_save(e, &a);
     memcpy(&v, a.p + 4, 4);
-    CHECK_INT(v, 13);
+    CHECK_INT(v, 14);
     v = 11;
     memcpy(a.p + 4, &v, 4);
     memcpy(b.p + 4, &v, 4);
@@ -973,35 +973,46 @@ static void a_bare_cancellation_counts_with_what_the_order_said(void)
     static const unsigned char mark[4] = {0x4B, 0x53, 0x43, 0x4B};
     size_t ord = 4 + 8 + 16 + 8 + 16 + 4; /* tag, one order in each map, the mark */
     size_t rct = 4 + 8 + 4;               /* tag, no recent order (o1 counts for none), the mark */
-    CHECK(a.len > ord + rct + 4 && memcmp(a.p + a.len - rct - ord - 4, mark, 4) == 0);
-    CHECK(memcmp(a.p + a.len - rct - 4, mark, 4) == 0);
+    size_t eml = 4 + 8 + 8 + 16 + 4;      /* tag, no e-mail, one incident, the mark */
+    CHECK(a.len > ord + rct + eml + 4 && memcmp(a.p + a.len - eml - rct - ord - 4, mark, 4) == 0);
+    CHECK(memcmp(a.p + a.len - eml - rct - 4, mark, 4) == 0);
+    CHECK(memcmp(a.p + a.len - eml - 4, mark, 4) == 0);
     struct ks_engine *old = ks_engine_new(&cfg);
     struct ks_err err;
-    /* a state of this version cut at its first end mark is damaged, and one
-     * cut before its recent orders too ... */
-    CHECK_INT(ks_engine_load(old, a.p, a.len - rct - ord, &err), KS_EIO);
+    /* a state of this version cut at its first end mark is damaged, one
+     * cut before its recent orders or before its e-mails too ... */
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml - rct - ord, &err), KS_EIO);
     ks_engine_free(old);
     old = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_EIO);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml - rct, &err), KS_EIO);
     ks_engine_free(old);
-    /* ... one of version 12 or 11 (which had no recent orders) loads ... */
-    uint32_t v = 12;
+    old = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml, &err), KS_EIO);
+    ks_engine_free(old);
+    /* ... one of version 13 (which had no e-mails) loads ... */
+    uint32_t v = 13;
     memcpy(a.p + 4, &v, 4);
     old = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_OK);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml, &err), KS_OK);
+    ks_engine_free(old);
+    /* ... one of version 12 or 11 (which had no recent orders) loads ... */
+    v = 12;
+    memcpy(a.p + 4, &v, 4);
+    old = ks_engine_new(&cfg);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml - rct, &err), KS_OK);
     ks_engine_free(old);
     v = 11;
     memcpy(a.p + 4, &v, 4);
     old = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(old, a.p, a.len - rct, &err), KS_OK);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml - rct, &err), KS_OK);
     ks_engine_free(old);
     /* ... and one of version 10 (which had no sections) */
     v = 10;
     memcpy(a.p + 4, &v, 4);
     old = ks_engine_new(&cfg);
-    CHECK_INT(ks_engine_load(old, a.p, a.len - rct - ord, &err), KS_OK);
+    CHECK_INT(ks_engine_load(old, a.p, a.len - eml - rct - ord, &err), KS_OK);
     ks_engine_free(old);
-    v = 13;
+    v = 14;
     memcpy(a.p + 4, &v, 4);
     /* and the cancellation after a checkpoint */
     struct ks_engine *f = ks_engine_new(&cfg);
@@ -1257,6 +1268,126 @@ static void orders_during_a_corrupt_update_count_in_its_impact(void)
     CHECK_STR(got, "{\"orders\":1,\"customers\":1,\"revenue\":12.0,\"units\":1}");
     ks_engine_free(e);
     split_anywhere_is_one_run(ptr, n);
+}
+
+static void collect_mail(void *ctx, const char *order, const char *email)
+{
+    ks_buf_printf(ctx, "%s %s|", order, email);
+}
+
+/* Incident id's orders with an e-mail ("order email|..."), then when the
+ * first was counted and how many customers were affected when the customer
+ * notices fell due. */
+static void mail_of(const struct ks_engine *e, int64_t id, char *out, size_t cap)
+{
+    struct ks_buf b = {0};
+    struct ks_incident_facts f;
+    ks_engine_incident_mail(e, id, collect_mail, &b);
+    ks_engine_incident_facts(e, id, &f);
+    char at[32] = "-";
+    if (f.mail_at) {
+        ks_time_fmt(f.mail_at, at);
+    }
+    snprintf(out, cap, "%s%s %lld", b.p ? b.p : "", at, (long long)f.customers_then);
+    ks_buf_fini(&b);
+}
+
+/* A corrupt update zeroes S01..S05 on amazon (a zero spike, detected at
+ * 10:16). Order q1 was accepted for S01 with an e-mail and is cancelled by
+ * an event that names only the order, as most systems send it: it counts
+ * in the incident's impact with the customer, value and e-mail the order
+ * gave, so that its customer is told (the customer notices go to the
+ * e-mails kept here) - a checkpoint between the two events changes
+ * nothing. Order q2, which never gave an e-mail, counts without one. */
+static void a_bare_cancellation_keeps_the_orders_email_for_the_notices(void)
+{
+    static char lines[40][220];
+    const char *ptr[40];
+    size_t n = 0;
+    for (int i = 1; i <= 20; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:00:%02dZ\",\"channel\":\"amazon\","
+                 "\"sku\":\"S%02d\",\"qty\":10,\"batch\":\"b1\"}",
+                 i, i);
+    }
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:01:00Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\",\"batch\":\"b1\"}");
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"order\",\"ts\":\"2026-11-22T10:02:00Z\",\"order_id\":\"q1\","
+             "\"channel\":\"amazon\",\"status\":\"accepted\",\"customer\":\"e1\","
+             "\"email\":\"e1@shop.example\",\"value\":12,\"lines\":[{\"sku\":\"S01\",\"qty\":1}]}");
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"order\",\"ts\":\"2026-11-22T10:03:00Z\",\"order_id\":\"q2\","
+             "\"channel\":\"amazon\",\"status\":\"accepted\",\"customer\":\"e2\","
+             "\"value\":13,\"lines\":[{\"sku\":\"S02\",\"qty\":1}]}");
+    for (int i = 1; i <= 5; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"inventory\",\"ts\":\"2026-11-22T10:15:%02dZ\",\"channel\":\"amazon\","
+                 "\"sku\":\"S%02d\",\"qty\":0,\"batch\":\"b2\"}",
+                 i, i);
+    }
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"sync\",\"ts\":\"2026-11-22T10:16:00Z\",\"channel\":\"amazon\","
+             "\"status\":\"ok\",\"batch\":\"b2\"}");
+    size_t before = n;
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"order\",\"ts\":\"2026-11-22T10:20:00Z\",\"order_id\":\"q2\","
+             "\"channel\":\"amazon\",\"status\":\"cancelled\"}");
+    snprintf(lines[n++], sizeof(lines[0]),
+             "{\"type\":\"order\",\"ts\":\"2026-11-22T10:30:00Z\",\"order_id\":\"q1\","
+             "\"channel\":\"amazon\",\"status\":\"cancelled\"}");
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    char got[256];
+    struct ks_engine *e = feed(ptr, before);
+    impact_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "{\"orders\":0,\"customers\":0,\"revenue\":0.0,\"units\":0}");
+    mail_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "- 0");
+    for (int restart = 0; restart < 2; restart++) {
+        struct ks_engine *f = feed(ptr, before);
+        if (restart) {
+            f = through_checkpoint(f);
+        }
+        feed_into(f, ptr + before, n - before);
+        impact_of(f, 1, got, sizeof(got));
+        CHECK_STR(got, "{\"orders\":2,\"customers\":2,\"revenue\":25.0,\"units\":2}");
+        mail_of(f, 1, got, sizeof(got));
+        CHECK_STR(got, "q1 e1@shop.example|2026-11-22T10:30:00.000Z 0");
+        ks_engine_free(f);
+    }
+    ks_engine_free(e);
+    split_anywhere_is_one_run(ptr, n);
+}
+
+/* 19 orders accepted, then o19, o20 and o21 rejected, each with its own
+ * e-mail: at o20, 2 of 21 orders are rejected (more than 5 %), and the
+ * incident counts o19 and o20 from its window. Each order goes into the
+ * mail list with its own e-mail: o19 with c19's, not with the e-mail of
+ * o20, the order whose event detected the incident. */
+static void orders_of_the_rejections_window_keep_their_own_email(void)
+{
+    static char lines[24][256];
+    const char *ptr[24];
+    size_t n = 0;
+    for (int i = 0; i < 22; i++) {
+        snprintf(lines[n++], sizeof(lines[0]),
+                 "{\"type\":\"order\",\"ts\":\"2026-11-02T10:%02d:00Z\",\"order_id\":\"o%d\","
+                 "\"channel\":\"amazon\",\"status\":\"%s\",\"customer\":\"c%d\","
+                 "\"email\":\"c%d@shop.example\",\"value\":10}",
+                 i, i, i < 19 ? "accepted" : "rejected", i, i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ptr[i] = lines[i];
+    }
+    char got[256];
+    struct ks_engine *e = feed(ptr, n);
+    mail_of(e, 1, got, sizeof(got));
+    CHECK_STR(got, "o19 c19@shop.example|o20 c20@shop.example|o21 c21@shop.example|"
+                   "2026-11-02T10:20:00.000Z 0");
+    ks_engine_free(e);
 }
 
 /* amazon sends one inventory event a minute for 26 hours, the last at
@@ -1675,6 +1806,8 @@ int main(void)
     RUN(orders_in_a_volume_drops_window_count_in_its_impact);
     RUN(the_recent_orders_are_bounded_by_the_horizon_and_the_maxima);
     RUN(a_bare_cancellation_counts_with_what_the_order_said);
+    RUN(a_bare_cancellation_keeps_the_orders_email_for_the_notices);
+    RUN(orders_of_the_rejections_window_keep_their_own_email);
     RUN(damaged_checkpoints_are_refused_not_trusted);
     RUN(a_changed_volume_baseline_restarts_the_counts_instead_of_failing);
     RUN(change_pct_is_strict_for_fractional_settings);

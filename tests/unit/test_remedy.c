@@ -24,7 +24,8 @@ static ks_time T(const char *str)
     return ks_time_parse(str, strlen(str), &t, &why) == 0 ? t : KS_TIME_NONE;
 }
 
-/* A WMS outage (incident 1) with two orders, on the example configuration. */
+/* A WMS outage (incident 1) with one order (o1, of value 1000; kintsugi
+ * knows no other order), on the example configuration. */
 static void setup(void)
 {
     struct ks_err err = {0};
@@ -34,7 +35,7 @@ static void setup(void)
     static const char *lines[] = {
         "{\"type\":\"health\",\"ts\":\"2026-11-22T10:00:00Z\",\"system\":\"wms\",\"status\":\"up\"}",
         "{\"type\":\"order\",\"ts\":\"2026-11-22T10:02:00Z\",\"order_id\":\"o1\",\"channel\":"
-        "\"amazon\",\"status\":\"accepted\",\"customer\":\"c1\",\"value\":100}",
+        "\"amazon\",\"status\":\"accepted\",\"customer\":\"c1\",\"value\":1000}",
         "{\"type\":\"health\",\"ts\":\"2026-11-22T10:05:00Z\",\"system\":\"wms\",\"status\":\"down\"}",
         "{\"type\":\"tick\",\"ts\":\"2026-11-22T10:20:00Z\"}",
     };
@@ -745,6 +746,73 @@ static void the_promise_of_the_example_policy(void)
     ks_buf_fini(&b);
 }
 
+/* The order o1 is of value 1000 (setup). A refund, a replacement or a
+ * cancellation with an amount above it is refused, whoever grants it, with
+ * nothing written; refunds add up; store credit, a discount code and
+ * expedited shipping are not the order's value. Of an order kintsugi knows
+ * no value of, the amount is not checked, and the timeline and the answer
+ * say so; an approval checks again, with the value known by then. */
+static void an_amount_above_the_orders_value_is_refused(void)
+{
+    setup();
+    struct ks_err err = {0};
+    int64_t id = 0;
+    CHECK_INT(grant("o1", "refund", 1000.01, "bob", &id, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "refund of 1000.01 USD for order o1 is more than the order's value, "
+                       "1000.00 USD (as its order events gave it): nothing is granted");
+    CHECK_INT(grant("o1", "replacement", 1200, "bob", &id, &err), KS_ESTATE);
+    CHECK_INT(grant("o1", "cancel_with_refund", 1500, "bob", &id, &err), KS_ESTATE);
+    CHECK_INT(count(), 0);
+    CHECK_INT(grant("o1", "store_credit", 1500, "bob", &id, &err), KS_OK);
+    CHECK_INT(grant("o1", "expedited_shipping", 1500, "bob", &id, &err), KS_OK);
+    CHECK_INT(grant("o1", "replacement", 1000, "bob", &id, &err), KS_OK); /* at the value */
+    /* refunds add up: 600 granted, 300 waiting for approval, 100.01 more is too much */
+    CHECK_INT(grant("o1", "refund", 600, "bob", &id, &err), KS_OK);
+    int64_t pending = 0;
+    CHECK_INT(grant("o1", "refund", 300, "carol", &pending, &err), KS_OK);
+    CHECK_INT(grant("o1", "refund", 100.01, "bob", &id, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "refund of 100.01 USD for order o1 would bring what is given back for it "
+                       "to 1000.01 USD, more than the order's value, 1000.00 USD (as its order "
+                       "events gave it; 2 other refunds of 900.00 USD granted or waiting for "
+                       "approval): nothing is granted");
+    CHECK_INT(count(), 5);
+    CHECK_INT(grant("o1", "refund", 100, "bob", &id, &err), KS_OK); /* to the cent */
+    /* the pending one is approved: counted already, it is within the value */
+    struct ks_buf out = {0};
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, pending, "bob", KS_TIME_NONE, 0, &out, &err), KS_OK);
+    CHECK(strstr(out.p, ",\"order_value\":1000.00}") != NULL);
+    ks_buf_reset(&out);
+    /* an order kintsugi knows no value of: not checked, and said */
+    struct ks_remedy_req rq = {1, "o2", "refund", 1, 120, "carol", NULL, 0};
+    CHECK_INT(ks_remedy_grant(s, e, &cfg, &rq, KS_TIME_NONE, 0, &id, &out, &err), KS_OK);
+    CHECK(strstr(out.p, "\"status\":\"pending\"") != NULL);
+    CHECK(strstr(out.p, ",\"order_value\":null}") != NULL);
+    CHECK_INT(on_timeline("note", "carol",
+                          "Remedy 7 proposed: refund of 120.00 USD for order o2, by carol (agent, "
+                          "up to 50.00 USD); waits for approval by someone whose limit covers it; "
+                          "complex (above the limit of carol): specialist review due "
+                          "2026-11-23T10:20:00.000Z; the order's value is not known to kintsugi: "
+                          "the amount could not be checked against it"),
+              1);
+    /* its value comes later: the approval is checked against it */
+    static const char *late =
+        "{\"type\":\"order\",\"ts\":\"2026-11-22T10:30:00Z\",\"order_id\":\"o2\",\"channel\":"
+        "\"amazon\",\"status\":\"accepted\",\"customer\":\"c2\",\"value\":28.99}";
+    CHECK_INT(ks_engine_event(e, ks_engine_input(e, "late"), 1, late, strlen(late), &err),
+              KS_LINE_ACCEPTED);
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "bob", KS_TIME_NONE, 0, NULL, &err), KS_ESTATE);
+    CHECK_STR(err.msg, "remedy 7 cannot be approved: refund of 120.00 USD for order o2 is more "
+                       "than the order's value, 28.99 USD (as its order events gave it)");
+    struct ks_buf b = {0};
+    json_of(id, &b);
+    CHECK(strstr(b.p, "\"status\":\"pending\"") != NULL);
+    ks_buf_fini(&b);
+    /* re-applied from the journal, an approval is not checked again */
+    CHECK_INT(ks_remedy_approve(s, e, &cfg, id, "bob", KS_TIME_NONE, 1, NULL, &err), KS_OK);
+    ks_buf_fini(&out);
+    teardown();
+}
+
 int main(void)
 {
     struct ks_err err = {0};
@@ -761,6 +829,7 @@ int main(void)
     RUN_BOTH(a_cancellation_with_a_full_refund_ends_what_waited_for_approval);
     RUN_BOTH(a_pending_remedy_is_declined_or_withdrawn_and_never_given);
     RUN_BOTH(amounts_are_money_with_at_most_two_decimals);
+    RUN_BOTH(an_amount_above_the_orders_value_is_refused);
     RUN_BOTH(an_order_id_is_checked_on_its_own);
     RUN_BOTH(a_grant_reapplied_from_the_journal_writes_the_same_row);
     RUN_BOTH(the_notices_describe_what_was_granted_or_offered);
