@@ -382,6 +382,13 @@ size_t ks_utf8_control_at(const char *s, size_t n);
  * (byte 2)", "holds a control character (byte 2)" - a static text or one
  * written into buf (cap bytes; 64 are enough). */
 #define KS_PERSON_MAX 200
+/* The checks shared by one-line texts (a person's name, an order id): at
+ * most max bytes, valid UTF-8, no control character (C0, DEL, C1). NULL, or
+ * why not: "is at most 200 bytes (this one has 201)", "is not valid UTF-8
+ * (byte 2)", or "HAS a control character (byte 2)" with the verb has
+ * ("has", "holds") - written into buf (cap bytes; 64 are enough). */
+const char *ks_line_invalid(const char *s, size_t len, size_t max, const char *has, char *buf,
+                            size_t cap);
 const char *ks_person_invalid(const char *s, char *buf, size_t cap);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */

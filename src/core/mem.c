@@ -201,14 +201,12 @@ size_t ks_utf8_control_at(const char *str, size_t n)
     return (size_t)-1;
 }
 
-const char *ks_person_invalid(const char *s, char *buf, size_t cap)
+const char *ks_line_invalid(const char *s, size_t len, size_t max, const char *has, char *buf,
+                            size_t cap)
 {
-    size_t len = strlen(s), bad;
-    if (!len || strspn(s, " \t\r\n") == len) {
-        return len ? "is blank" : "is empty";
-    }
-    if (len > KS_PERSON_MAX) {
-        snprintf(buf, cap, "is at most %d bytes (this one has %zu)", KS_PERSON_MAX, len);
+    size_t bad;
+    if (len > max) {
+        snprintf(buf, cap, "is at most %zu bytes (this one has %zu)", max, len);
         return buf;
     }
     if ((bad = ks_utf8_invalid_at(s, len)) != (size_t)-1) {
@@ -217,10 +215,19 @@ const char *ks_person_invalid(const char *s, char *buf, size_t cap)
     }
     if ((bad = ks_utf8_control_at(s, len)) != (size_t)-1) {
         /* C1 too (U+0085 is a line break to some terminals) */
-        snprintf(buf, cap, "holds a control character (byte %zu)", bad + 1);
+        snprintf(buf, cap, "%s a control character (byte %zu)", has, bad + 1);
         return buf;
     }
     return NULL;
+}
+
+const char *ks_person_invalid(const char *s, char *buf, size_t cap)
+{
+    size_t len = strlen(s);
+    if (!len || strspn(s, " \t\r\n") == len) {
+        return len ? "is blank" : "is empty";
+    }
+    return ks_line_invalid(s, len, KS_PERSON_MAX, "holds", buf, cap);
 }
 
 size_t ks_utf8_invalid_at(const char *str, size_t n)

@@ -98,24 +98,12 @@ int ks_remedy_amount_parse(const char *s, double *out)
 
 const char *ks_remedy_order_invalid(const char *order, char *why, size_t cap)
 {
-    size_t n = order ? strlen(order) : 0, bad;
+    size_t n = order ? strlen(order) : 0;
     if (n == 0) {
         snprintf(why, cap, "is required (the order's order_id)");
         return why;
     }
-    if (n > KS_REMEDY_ORDER_MAX) {
-        snprintf(why, cap, "is at most %d bytes (this one has %zu)", KS_REMEDY_ORDER_MAX, n);
-        return why;
-    }
-    if ((bad = ks_utf8_invalid_at(order, n)) != (size_t)-1) {
-        snprintf(why, cap, "is not valid UTF-8 (byte %zu)", bad + 1);
-        return why;
-    }
-    if ((bad = ks_utf8_control_at(order, n)) != (size_t)-1) {
-        snprintf(why, cap, "has a control character (byte %zu)", bad + 1);
-        return why;
-    }
-    return NULL;
+    return ks_line_invalid(order, n, KS_REMEDY_ORDER_MAX, "has", why, cap);
 }
 
 void ks_remedy_money(struct ks_buf *b, int has_amount, double amount, const char *currency)
