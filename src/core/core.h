@@ -293,7 +293,8 @@ size_t ks_intern_bytes(const struct ks_intern *t);
 /* ---- u64 -> u64 hash map ------------------------------------------------- */
 
 /* Open addressing with linear probing; key 0 is reserved (callers add 1 or
- * hash into 1..UINT64_MAX). Grows at 50 % load. */
+ * hash into 1..UINT64_MAX). Grows at 50 % load, so cap is the least power
+ * of two from 64 that holds n at 50 %. */
 struct ks_map64 {
     uint64_t *keys;
     uint64_t *vals;
@@ -305,6 +306,20 @@ uint64_t *ks_map64_get(const struct ks_map64 *m, uint64_t key);
  * setting *added) if absent. The pointer is valid until the next insert. */
 uint64_t *ks_map64_put(struct ks_map64 *m, uint64_t key, int *added);
 void ks_map64_fini(struct ks_map64 *m);
+/* Loading a map saved in the order of its slots (keys[0], keys[1], ... as
+ * they are, the zeros left out), so that each key comes back to the slot it
+ * had: putting them in that order would not do it (into a map that grows
+ * as they come, or where a run of keys wraps from the last slot to the
+ * first), and the map saved again would list them in another order.
+ * ks_map64_load_begin sizes an empty map for n keys (the capacity that
+ * putting n keys reaches); ks_map64_load_add takes the keys and values in
+ * their saved order, n at most; ks_map64_load_end puts each in its slot,
+ * or, when they are not in the order of a map of this capacity (one that
+ * grew a step more), puts them one by one. It returns 0, or -1 with the map
+ * emptied when a key is 0 or comes twice: not a map that was saved so. */
+void ks_map64_load_begin(struct ks_map64 *m, size_t n);
+void ks_map64_load_add(struct ks_map64 *m, uint64_t key, uint64_t val);
+int ks_map64_load_end(struct ks_map64 *m);
 
 /* ---- time -------------------------------------------------------------- */
 

@@ -495,6 +495,7 @@ void ks_rd_win(struct ks_rd *r, struct ks_tswin *w)
     }
 }
 
+/* A map in the order of its slots, which ks_rd_map puts each key back into. */
 void ks_wr_map(struct ks_wr *b, const struct ks_map64 *m)
 {
     ks_wr_u64(b, m->n);
@@ -508,15 +509,20 @@ void ks_wr_map(struct ks_wr *b, const struct ks_map64 *m)
 void ks_rd_map(struct ks_rd *r, struct ks_map64 *m)
 {
     size_t n = ks_rd_count(r, 16);
+    ks_map64_load_begin(m, n);
     for (size_t i = 0; i < n && !r->bad; i++) {
         uint64_t k = ks_rd_u64(r);
-        uint64_t v = ks_rd_u64(r);
-        if (k == 0) {
-            r->bad = 1;
-            return;
-        }
-        *ks_map64_put(m, k, NULL) = v;
+        ks_map64_load_add(m, k, ks_rd_u64(r));
     }
+    if (r->bad) {
+        ks_map64_fini(m);
+        return;
+    }
+    /* Each key in the slot it had. Put back one by one in the saved order,
+     * into a map that grows as they come or where a run wraps from the last
+     * slot to the first, they came back in another order, and the state
+     * saved again differed. A key twice is not a map we wrote. */
+    r->bad |= ks_map64_load_end(m) != 0;
 }
 
 /* What an incident opened by an alert keeps (alert.c); a 0 for the others.
@@ -1194,16 +1200,15 @@ static enum ks_rc load(struct ks_engine *e, struct ks_rd *r, struct ks_err *err)
         }
     }
     size_t nseen = ks_rd_count(r, 16);
-    if (!r->bad && nseen) {
-        ks_seen_reserve(&e->seen, nseen);
-    }
+    ks_seen_load_begin(&e->seen, nseen);
     for (size_t i = 0; i < nseen && !r->bad; i++) {
         uint64_t h = ks_rd_u64(r);
-        ks_time t = ks_rd_i64(r);
-        r->bad |= h == 0;
-        if (!r->bad) {
-            ks_seen_put(&e->seen, h, t);
-        }
+        ks_seen_load_add(&e->seen, h, ks_rd_i64(r));
+    }
+    if (r->bad) {
+        ks_seen_fini(&e->seen);
+    } else {
+        r->bad |= ks_seen_load_end(&e->seen) != 0; /* each id in the slot it had */
     }
     size_t ninc = ks_rd_count(r, 64);
     for (size_t i = 0; i < ninc && !r->bad; i++) {

@@ -525,13 +525,21 @@ struct ks_seen {
 /* Whether the id of hash h was taken at most retention before now (the
  * clock its event would set): a duplicate. Else it is taken now. */
 int ks_seen_check(struct ks_seen *s, uint64_t h, ks_time now, ks_time retention);
-/* Sizes the table for n more ids before they are put:
- * a checkpoint's ids come in hash order, and put into a small table that
- * keeps doubling they pile up into one long run of full buckets (a load of
- * 320,000 ids took 2.9 s, of 640,000 16 s). */
-void ks_seen_reserve(struct ks_seen *s, size_t n);
-/* Sets h's instant to t (a checkpoint being loaded). */
-void ks_seen_put(struct ks_seen *s, uint64_t h, ks_time t);
+/* Loading the ids of a checkpoint, saved in the order of ks_seen_each, so
+ * that each comes back to the slot it had (putting them in that order
+ * would not do it where a run of full buckets wraps from the last bucket to
+ * the first, and the state saved again would list them in another order).
+ * ks_seen_load_begin sizes an empty table for n ids, the size putting them
+ * one by one ends at (put into a small table that keeps doubling, ids in
+ * hash order pile up into one long run of full buckets: a load of 320,000
+ * ids took 2.9 s, of 640,000 16 s); ks_seen_load_add takes them in their
+ * saved order, n at most, with their instants; ks_seen_load_end puts each
+ * in its slot, or, when they are not in the order of a table of this size
+ * (one rebuilt larger), puts them one by one. It returns 0, or -1 with the
+ * table emptied when an id is 0 or comes twice: not a state we wrote. */
+void ks_seen_load_begin(struct ks_seen *s, size_t n);
+void ks_seen_load_add(struct ks_seen *s, uint64_t h, ks_time t);
+int ks_seen_load_end(struct ks_seen *s);
 /* Calls fn with each id kept and its instant (ms, a whole second); returns
  * how many (s->n). */
 size_t ks_seen_each(const struct ks_seen *s, void (*fn)(void *arg, uint64_t h, ks_time t),
@@ -572,6 +580,7 @@ char *ks_rd_str(struct ks_rd *r); /* owned by the caller */
  * state makes the reader bad (and returns 0). */
 size_t ks_rd_count(struct ks_rd *r, size_t each);
 void ks_rd_win(struct ks_rd *r, struct ks_tswin *win);
+/* Into an empty map, each key back in the slot it had (ks_map64_load_end). */
 void ks_rd_map(struct ks_rd *r, struct ks_map64 *m);
 int ks_rd_bad(const struct ks_rd *r);
 void ks_rd_fail(struct ks_rd *r); /* what was read is not a state we wrote */

@@ -100,16 +100,20 @@ static inline int expired(uint32_t t, int64_t nowc, uint32_t max)
     return (uint32_t)((uint32_t)nowc - t) > max;
 }
 
-/* Puts h, known absent, into a table with room (no growth, no counting). */
-static void place(struct ks_seen_bucket *tab, size_t nb, unsigned shift, uint64_t h, uint32_t t)
+/* Puts h into a table with room (no growth, no counting); -1, putting
+ * nothing, when h is there already. */
+static int place(struct ks_seen_bucket *tab, size_t nb, unsigned shift, uint64_t h, uint32_t t)
 {
     for (size_t i = (size_t)(h >> shift);; i = (i + 1) & (nb - 1)) {
         struct ks_seen_bucket *b = &tab[i];
         for (int k = 0; k < KS_SEEN_SLOTS; k++) {
+            if (b->h[k] == h) {
+                return -1;
+            }
             if (b->h[k] == 0) {
                 b->h[k] = h;
                 b->t[k] = t;
-                return;
+                return 0;
             }
         }
     }
@@ -219,41 +223,123 @@ int ks_seen_check(struct ks_seen *s, uint64_t h, ks_time now, ks_time retention)
     }
 }
 
-void ks_seen_reserve(struct ks_seen *s, size_t n)
+void ks_seen_load_begin(struct ks_seen *s, size_t n)
 {
+    KS_ASSERT(s->nb == 0 && s->n == 0);
+    if (n == 0) {
+        return;
+    }
     /* the size that putting them one by one ends at (no rebuild until four
-     * fifths full), so that the ids lie where they would have: the state
-     * saved again is the same bytes */
+     * fifths full) */
     size_t nb = MIN_BUCKETS;
-    while ((s->n + n) * 5 > nb * KS_SEEN_SLOTS * 4) {
+    while (n * 5 > nb * KS_SEEN_SLOTS * 4) {
         nb *= 2;
     }
-    if (nb > s->nb) {
-        rebuild(s, nb, 1, 0, 0);
-    }
+    s->b = table_new(nb);
+    s->nb = nb;
+    s->shift = (unsigned)(64 - log2_of(nb));
 }
 
-void ks_seen_put(struct ks_seen *s, uint64_t h, ks_time t)
+/* Until ks_seen_load_end, the ids fill the slots from the first in their
+ * saved order. */
+void ks_seen_load_add(struct ks_seen *s, uint64_t h, ks_time t)
 {
-    KS_ASSERT(h != 0);
+    KS_ASSERT(s->n < s->nb * KS_SEEN_SLOTS * 4 / 5); /* no more than begun for */
     int64_t tc = sec_up(t);
-    if (!s->nb || tc > s->last) {
+    if (tc > s->last) {
         s->last = tc;
     }
-    if ((s->n + 1) * 5 > s->nb * KS_SEEN_SLOTS * 4) {
-        rebuild(s, s->nb ? s->nb * 2 : MIN_BUCKETS, 1, 0, 0);
-    }
+    struct ks_seen_bucket *b = &s->b[s->n / KS_SEEN_SLOTS];
+    b->h[s->n % KS_SEEN_SLOTS] = h;
+    b->t[s->n % KS_SEEN_SLOTS] = (uint32_t)tc;
+    s->n++;
+}
+
+/* The slot of h, or NULL: a lookup as ks_seen_check makes it. */
+static const uint64_t *find(const struct ks_seen *s, uint64_t h)
+{
     for (size_t i = (size_t)(h >> s->shift);; i = (i + 1) & (s->nb - 1)) {
-        struct ks_seen_bucket *b = &s->b[i];
+        const struct ks_seen_bucket *b = &s->b[i];
         for (int k = 0; k < KS_SEEN_SLOTS; k++) {
-            if (b->h[k] == h || b->h[k] == 0) {
-                s->n += b->h[k] == 0;
-                b->h[k] = h;
-                b->t[k] = (uint32_t)tc;
-                return;
+            if (b->h[k] == h) {
+                return &b->h[k];
+            }
+            if (b->h[k] == 0) {
+                return NULL;
             }
         }
     }
+}
+
+int ks_seen_load_end(struct ks_seen *s)
+{
+    size_t n = s->n, nb = s->nb;
+    for (size_t i = 0; i < n; i++) {
+        if (s->b[i / KS_SEEN_SLOTS].h[i % KS_SEEN_SLOTS] == 0) {
+            ks_seen_fini(s);
+            return -1;
+        }
+    }
+    if (n == 0) {
+        return 0;
+    }
+    /* How many slots of each bucket the ids fill does not depend on the
+     * order they are put in (a bucket overflows into the next only when
+     * full, and nothing is removed): the i-th id saved had the i-th of
+     * these slots, in the order of ks_seen_each. */
+    unsigned char *fill = ks_calloc(nb, 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = (size_t)(s->b[i / KS_SEEN_SLOTS].h[i % KS_SEEN_SLOTS] >> s->shift);
+        while (fill[j] == KS_SEEN_SLOTS) {
+            j = (j + 1) & (nb - 1);
+        }
+        fill[j]++;
+    }
+    /* Moved from the last: the i-th slot filled is slot i or after, so an
+     * id is moved before its place in the list is overwritten. */
+    size_t i = n;
+    for (size_t p = nb * KS_SEEN_SLOTS; p-- > 0;) {
+        struct ks_seen_bucket *b = &s->b[p / KS_SEEN_SLOTS];
+        size_t k = p % KS_SEEN_SLOTS;
+        if (k < fill[p / KS_SEEN_SLOTS]) {
+            i--;
+            b->h[k] = s->b[i / KS_SEEN_SLOTS].h[i % KS_SEEN_SLOTS];
+            b->t[k] = s->b[i / KS_SEEN_SLOTS].t[i % KS_SEEN_SLOTS];
+        } else {
+            b->h[k] = 0;
+            b->t[k] = 0;
+        }
+    }
+    ks_free(fill);
+    int found = 1;
+    for (size_t j = 0; j < nb && found; j++) {
+        const struct ks_seen_bucket *b = &s->b[j];
+        for (int k = 0; k < KS_SEEN_SLOTS && b->h[k] && found; k++) {
+            found = find(s, b->h[k]) == &b->h[k];
+        }
+    }
+    if (found) {
+        return 0;
+    }
+    /* Not the order of a table of this size: one that was rebuilt larger
+     * (make_room leaves it half full, not four fifths), or an id twice. The
+     * ids are put one by one in their saved order; the state saved again
+     * then lists them in the order of this table, which loads as it is. */
+    struct ks_seen_bucket *tab = table_new(nb);
+    int twice = 0;
+    for (size_t j = 0; j < nb; j++) {
+        const struct ks_seen_bucket *b = &s->b[j];
+        for (int k = 0; k < KS_SEEN_SLOTS && b->h[k]; k++) {
+            twice |= place(tab, nb, s->shift, b->h[k], b->t[k]) != 0;
+        }
+    }
+    table_free(s->b, nb);
+    s->b = tab;
+    if (twice) {
+        ks_seen_fini(s); /* an id saved twice: not a state we wrote */
+        return -1;
+    }
+    return 0;
 }
 
 size_t ks_seen_each(const struct ks_seen *s, void (*fn)(void *arg, uint64_t h, ks_time t),

@@ -222,6 +222,88 @@ static void map_holds_many_keys(void)
     ks_map64_fini(&m);
 }
 
+/* m's keys and values in the order of its slots, as a checkpoint has them,
+ * loaded into l. */
+static int load_in_slot_order(const struct ks_map64 *m, struct ks_map64 *l)
+{
+    ks_map64_load_begin(l, m->n);
+    for (size_t j = 0; j < m->cap; j++) {
+        if (m->keys[j]) {
+            ks_map64_load_add(l, m->keys[j], m->vals[j]);
+        }
+    }
+    return ks_map64_load_end(l);
+}
+
+/* A map loaded from the order of its slots comes back laid out as it was,
+ * also where a run of keys wraps from the last slot to the first: put back
+ * in that order, the run came back in another order (and a checkpoint saved
+ * again listed them so). Keys in the order of a larger map are put one by
+ * one; a key twice is refused. */
+static void a_map_loaded_in_the_order_of_its_slots_is_laid_out_as_it_was(void)
+{
+    struct ks_map64 m = {0}, l = {0}, p = {0};
+    for (uint64_t s = 0; s < 24; s++) {
+        *ks_map64_put(&m, ((s << 32) | 2) + 1, NULL) = s;
+    }
+    CHECK(m.cap == 64 && m.keys[0] != 0 && m.keys[63] != 0); /* a run wraps */
+    CHECK_INT(load_in_slot_order(&m, &l), 0);
+    CHECK_INT(l.cap, m.cap);
+    CHECK_INT(l.n, m.n);
+    CHECK(memcmp(l.keys, m.keys, m.cap * 8) == 0 && memcmp(l.vals, m.vals, m.cap * 8) == 0);
+    for (size_t j = 0; j < m.cap; j++) {
+        if (m.keys[j]) {
+            *ks_map64_put(&p, m.keys[j], NULL) = m.vals[j];
+        }
+    }
+    CHECK(memcmp(p.keys, m.keys, m.cap * 8) != 0); /* what putting them did */
+    ks_map64_fini(&l);
+    ks_map64_fini(&p);
+
+    /* putting a key the map holds does not grow it: the capacity follows
+     * from the number of keys */
+    ks_map64_fini(&m);
+    for (uint64_t k = 1; k <= 32; k++) {
+        *ks_map64_put(&m, k, NULL) = k;
+    }
+    ks_map64_put(&m, 32, NULL);
+    CHECK_INT(m.cap, 64);
+
+    /* the slot order of a map twice the size: each key put, found, and the
+     * map saved again loads as it is */
+    struct ks_map64 big = {0};
+    big.cap = 128;
+    big.keys = ks_calloc(128, 8);
+    big.vals = ks_calloc(128, 8);
+    for (uint64_t k = 1; k <= 32; k++) {
+        *ks_map64_put(&big, k, NULL) = k;
+    }
+    CHECK_INT(load_in_slot_order(&big, &l), 0);
+    CHECK_INT(l.cap, 64);
+    int ok = 1;
+    for (uint64_t k = 1; k <= 32; k++) {
+        const uint64_t *v = ks_map64_get(&l, k);
+        ok &= v && *v == k;
+    }
+    CHECK(ok);
+    CHECK_INT(load_in_slot_order(&l, &p), 0);
+    CHECK(memcmp(p.keys, l.keys, 64 * 8) == 0);
+    ks_map64_fini(&big);
+    ks_map64_fini(&l);
+    ks_map64_fini(&p);
+
+    /* a key twice */
+    ks_map64_load_begin(&l, 3);
+    ks_map64_load_add(&l, 5, 1);
+    ks_map64_load_add(&l, 9, 2);
+    ks_map64_load_add(&l, 5, 3);
+    CHECK_INT(ks_map64_load_end(&l), -1);
+    CHECK_INT(l.n, 0);
+    CHECK(ks_map64_get(&l, 5) == NULL);
+    ks_map64_fini(&l);
+    ks_map64_fini(&m);
+}
+
 static void utf8_validation_finds_the_first_bad_byte(void)
 {
     CHECK(ks_utf8_invalid_at("plain", 5) == (size_t)-1);
@@ -367,6 +449,7 @@ int main(void)
     RUN(interning_gives_dense_stable_ids);
     RUN(interning_many_new_strings_at_once);
     RUN(map_holds_many_keys);
+    RUN(a_map_loaded_in_the_order_of_its_slots_is_laid_out_as_it_was);
     RUN(utf8_validation_finds_the_first_bad_byte);
     RUN(counts_get_thousands_separators);
     RUN(amounts_are_decimal_with_at_most_two_decimals);

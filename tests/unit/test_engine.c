@@ -763,6 +763,85 @@ static void ids_seen_survive_a_checkpoint(void)
     ks_engine_free(e);
 }
 
+/* What ks_seen_each gives, in order. */
+struct ids {
+    uint64_t h[16];
+    ks_time t[16];
+    size_t n;
+};
+static void collect_id(void *arg, uint64_t h, ks_time t)
+{
+    struct ids *d = arg;
+    if (d->n < 16) {
+        d->h[d->n] = h;
+        d->t[d->n++] = t;
+    }
+}
+
+/* The ids seen come back from a checkpoint each in the slot it had, also
+ * where a run of full buckets wraps from the last bucket to the first (put
+ * back in the saved order, the id that had overflowed into bucket 0 took a
+ * slot of the last bucket, and the state saved again listed the ids in
+ * another order); an id saved twice is refused. */
+static void ids_whose_run_wraps_to_the_first_bucket_come_back_in_their_slots(void)
+{
+    struct ks_seen s = {0}, l = {0};
+    /* six ids whose home is the last bucket of 64 (five slots), one of bucket 0 */
+    for (uint64_t i = 1; i <= 6; i++) {
+        CHECK_INT(ks_seen_check(&s, 0xFC00000000000000ULL | i, 1000 * KS_SEC, KS_HOUR), 0);
+    }
+    CHECK_INT(ks_seen_check(&s, 7, 1000 * KS_SEC, KS_HOUR), 0);
+    struct ids a = {0}, b = {0};
+    ks_seen_each(&s, collect_id, &a);
+    CHECK_INT(a.n, 7);
+    CHECK(a.h[0] == (0xFC00000000000000ULL | 6) && a.h[1] == 7); /* bucket 0 */
+    ks_seen_load_begin(&l, a.n);
+    for (size_t i = 0; i < a.n; i++) {
+        ks_seen_load_add(&l, a.h[i], a.t[i]);
+    }
+    CHECK_INT(ks_seen_load_end(&l), 0);
+    ks_seen_each(&l, collect_id, &b);
+    CHECK(b.n == a.n && memcmp(a.h, b.h, sizeof(a.h)) == 0 && memcmp(a.t, b.t, sizeof(a.t)) == 0);
+    /* and it still knows them all */
+    for (size_t i = 0; i < a.n; i++) {
+        CHECK_INT(ks_seen_check(&l, a.h[i], 1001 * KS_SEC, KS_HOUR), 1);
+    }
+    ks_seen_fini(&l);
+    ks_seen_load_begin(&l, 3);
+    ks_seen_load_add(&l, 5, KS_SEC);
+    ks_seen_load_add(&l, 9, KS_SEC);
+    ks_seen_load_add(&l, 5, KS_SEC);
+    CHECK_INT(ks_seen_load_end(&l), -1);
+    CHECK_INT(l.n, 0);
+    ks_seen_fini(&l);
+    ks_seen_fini(&s);
+}
+
+/* The stock of record (per SKU and location, and per SKU) comes back from
+ * a checkpoint in the same slots, so the state saved again is the same
+ * bytes: put back one by one in the saved order, into a map that grew as
+ * they came, these 81 keys came back in another order. */
+static void stock_of_record_saves_again_the_same_bytes_after_a_checkpoint(void)
+{
+    struct ks_engine *e = ks_engine_new(&cfg);
+    uint32_t in = ks_engine_input(e, "t.ndjson");
+    struct ks_err err;
+    char line[200];
+    int64_t n = 0;
+    for (int loc = 0; loc < 3; loc++) {
+        for (int sku = 0; sku < 27; sku++) {
+            snprintf(line, sizeof(line),
+                     "{\"type\":\"stock\",\"ts\":\"2026-11-22T10:00:00Z\",\"sku\":\"W%02d\","
+                     "\"location\":\"L%d\",\"qty\":%d}",
+                     sku, loc, sku + 1);
+            ks_engine_event(e, in, ++n, line, strlen(line), &err);
+        }
+    }
+    e = through_checkpoint(e);
+    CHECK_INT(e->stock.n, 81);
+    ks_engine_free(e);
+}
+
 static void an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing(void)
 {
     const char *lines[] = {
@@ -1794,12 +1873,14 @@ int main(void)
     RUN(an_id_is_forgotten_after_the_retention_and_taken_anew);
     RUN(ids_are_kept_for_the_retention_only);
     RUN(ids_seen_survive_a_checkpoint);
+    RUN(ids_whose_run_wraps_to_the_first_bucket_come_back_in_their_slots);
     RUN(an_event_too_far_ahead_of_the_clock_is_a_dead_letter_and_moves_nothing);
     RUN(the_first_event_sets_the_clock_whatever_its_ts);
     RUN(a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes);
     RUN(actions_refuse_what_they_cannot_do);
     RUN(a_persons_time_beyond_the_horizon_is_refused);
     RUN(checkpoint_round_trip_is_exact);
+    RUN(stock_of_record_saves_again_the_same_bytes_after_a_checkpoint);
     RUN(orders_before_a_stale_syncs_detection_count_in_its_impact);
     RUN(orders_accepted_at_a_location_before_its_outage_is_detected_count);
     RUN(orders_during_a_corrupt_update_count_in_its_impact);
