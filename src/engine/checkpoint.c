@@ -329,7 +329,13 @@ static int get_u32(const unsigned char **p, const unsigned char *end, int64_t ba
     if (ks_varint_get(p, end, &v) != 0) {
         return -1;
     }
-    int64_t x = zz ? base + ks_unzig(v) : (int64_t)v;
+    int64_t x;
+    if (zz ? __builtin_add_overflow(base, ks_unzig(v), &x) : v > UINT32_MAX) {
+        return -1; /* not a blob kintsugi wrote */
+    }
+    if (!zz) {
+        x = (int64_t)v;
+    }
     if (x < 0 || x > UINT32_MAX) {
         return -1;
     }
@@ -366,8 +372,9 @@ static void r_pairs(struct ks_rd *r, struct ks_pair *v, uint32_t n)
             bad = bad || ((m & 32) && ks_varint_get(&p, end, &nd) != 0);
             stamp = q->flags ? x.stamp : 0;
             next = q->flags ? k + 2 : 0;
-            int64_t st = (m & 8) ? (int64_t)stamp + ks_unzig(sd) : stamp;
-            int64_t nx = (m & 32) ? (int64_t)next + ks_unzig(nd) : next;
+            int64_t st = stamp, nx = next;
+            bad = bad || ((m & 8) && __builtin_add_overflow((int64_t)stamp, ks_unzig(sd), &st));
+            bad = bad || ((m & 32) && __builtin_add_overflow((int64_t)next, ks_unzig(nd), &nx));
             if (bad || st < 0 || st > UINT32_MAX || nx < 0 || nx > UINT32_MAX) {
                 r->bad = 1;
                 return;
