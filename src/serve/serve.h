@@ -159,7 +159,9 @@ enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bea
 struct ks_metrics_route {
     const char *route;
     uint64_t buckets[14], count, by_class[5];
-    double sum;
+    /* in microseconds: the sum rendered is then the one division of an exact
+     * count (0.009057), not the rounding errors of many additions */
+    uint64_t sum_us;
 };
 struct ks_metrics {
     pthread_mutex_t mu;
