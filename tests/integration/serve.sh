@@ -54,6 +54,18 @@ check array_bad_element_kept bad_element_kept
 check array_missing_element_400 status_is 400 POST /v1/events "$RESP" '[{"type":"tick","ts":"2026-11-22T10:00:02Z"},,{}]' application/json
 check array_text_after_400 status_is 400 POST /v1/events "$RESP" '[] x' application/json
 check array_not_an_array_400 status_is 400 POST /v1/events "$RESP" '"tick"' application/json
+# NDJSON sent as application/json: one object followed by more text is a
+# broken body (400, nothing applied), not one dead letter of every line.
+ND='{"id":"nd1","type":"tick","ts":"2026-11-22T10:00:02.7Z"}
+{"id":"nd2","type":"tick","ts":"2026-11-22T10:00:02.8Z"}'
+check ndjson_as_json_400 status_is 400 POST /v1/events "$RESP" "$ND" application/json
+check ndjson_as_json_says_so [ "$(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")" = 'bad_json body: invalid JSON at byte 58: text after the object (several events are a JSON array of them, or NDJSON sent as application/x-ndjson)' ]
+check ndjson_as_json_applied_nothing status_is 202 POST /v1/events "$RESP" "$ND" application/x-ndjson
+check ndjson_as_json_no_duplicates [ "$(jq -c '[.accepted, .duplicates, (.rejected | length)]' <<<"$BODY")" = '[2,0,0]' ]
+check object_not_closed_400 status_is 400 POST /v1/events "$RESP" '{"type":"tick","ts":"2026-11-22T10:00:02.9Z"' application/json
+check object_not_closed_says_so grep -q 'the object is not closed' "$T/body"
+check one_object_202 status_is 202 POST /v1/events "$RESP" '  {"type":"tick","ts":"2026-11-22T10:00:02.95Z"}
+' application/json
 check bom_skipped status_is 202 POST /v1/events "$RESP" "$(printf '\xef\xbb\xbf{"type":"tick","ts":"2026-11-22T10:00:03Z"}')" application/x-ndjson
 check bom_line_accepted [ "$(jq -c '[.accepted, (.rejected | length)]' <<<"$BODY")" = '[1,0]' ]
 check cli_writer_refused sh -c "! '$K' guard pause amazon --by x --db '$DB' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
