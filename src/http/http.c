@@ -480,10 +480,14 @@ static int name_listed(const char *list, const char *name)
     return 0;
 }
 
+#define QUERY_SEEN 32 /* names a route takes, told apart to find one given twice */
+
 struct query_check {
     const char *known;
     char bad[128];
-    int found;
+    int found;      /* 1: a name the route does not take; 2: one given twice */
+    const char *seen[QUERY_SEEN]; /* the names met so far (libmicrohttpd's, borrowed) */
+    size_t nseen;
 };
 
 static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -491,26 +495,48 @@ static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char
 {
     (void)kind, (void)value;
     struct query_check *q = cls;
-    if (name_listed(q->known, key ? key : "")) {
-        return MHD_YES;
+    key = key ? key : "";
+    if (!name_listed(q->known, key)) {
+        snprintf(q->bad, sizeof(q->bad), "%s", key);
+        q->found = 1;
+        return MHD_NO;
     }
-    snprintf(q->bad, sizeof(q->bad), "%s", key ? key : "");
-    q->found = 1;
-    return MHD_NO;
+    /* A name given twice (?status=resolved&status=investigating) is refused:
+     * a handler reads one value, and the other would be dropped without a
+     * word. Only names of the route's list get here, each kept once, so
+     * the list of those seen stays short. */
+    for (size_t i = 0; i < q->nseen; i++) {
+        if (strcmp(q->seen[i], key) == 0) {
+            snprintf(q->bad, sizeof(q->bad), "%s", key);
+            q->found = 2;
+            return MHD_NO;
+        }
+    }
+    if (q->nseen < QUERY_SEEN) {
+        q->seen[q->nseen++] = key;
+    }
+    return MHD_YES;
 }
 
 /* Refuses a query parameter the route does not take (400, naming it and
- * those it takes); 0 to go on. */
+ * those it takes), or one given twice (400 naming it); 0 to go on. */
 static int query_refused(struct ks_http_conn *c, enum MHD_Result *res)
 {
     const struct ks_http_route *r = c->rt->r;
     if (r->flags & KS_HTTP_ANY_QUERY) {
         return 0;
     }
-    struct query_check q = {r->query, {0}, 0};
+    struct query_check q = {.known = r->query};
     MHD_get_connection_values(c->mc, MHD_GET_ARGUMENT_KIND, query_name, &q);
     if (!q.found) {
         return 0;
+    }
+    if (q.found == 2) {
+        *res = refuse(c, 400, "invalid", NULL, NULL,
+                      "query \"%s\" is given more than once (each parameter is taken once; "
+                      "there is no list of values)",
+                      q.bad);
+        return 1;
     }
     *res = refuse(c, 400, "invalid", NULL, NULL, "query \"%s\" is not known (%s)", q.bad,
                   r->query && *r->query ? r->query : "none");

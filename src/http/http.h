@@ -7,7 +7,8 @@
  * server answers what no handler should have to, each as a JSON error
  * {"error": {"code": "...", "message": "..."}}:
  *
- *   400 invalid            a query parameter the route does not take (its `query`)
+ *   400 invalid            a query parameter the route does not take (its `query`),
+ *                          or one given twice
  *   400 bad_json           the route parses JSON (KS_HTTP_JSON) and the body is not
  *   401 unauthorized       no token, an unknown or a revoked one
  *   403 forbidden          the token's role is below the route's
@@ -64,7 +65,9 @@ struct ks_http_req {
  * none of that name. */
 const char *ks_http_param(const struct ks_http_req *r, const char *name);
 /* A query parameter, decoded ("?status=open&x=a%20b"): NULL when absent,
- * "" for a bare key ("?verbose"). The first of repeated keys. */
+ * "" for a bare key ("?verbose"). A key given twice is refused before the
+ * handler runs (400), unless the route has KS_HTTP_ANY_QUERY: then the
+ * first. */
 const char *ks_http_query(const struct ks_http_req *r, const char *name);
 /* A request header by name, case-insensitive; NULL when absent. */
 const char *ks_http_header(const struct ks_http_req *r, const char *name);
@@ -108,8 +111,8 @@ struct ks_http_route {
     /* The names of the query parameters the route takes, comma separated
      * ("status, view"); NULL: none. Any other is refused with 400 invalid
      * naming it and these (a misspelt filter must not be dropped without a
-     * word), after the token is checked, before the body is read; unless
-     * the route has KS_HTTP_ANY_QUERY. */
+     * word), as is one of them given twice, after the token is checked,
+     * before the body is read; unless the route has KS_HTTP_ANY_QUERY. */
     const char *query;
 };
 

@@ -450,12 +450,30 @@ static void query_params_a_route_does_not_take_are_refused(void)
     CHECK_INT(r->status, 400);
     CHECK(strstr(r->body, "query \\\"note\\\" is not known (none)") != NULL);
     free(r);
+    /* a name given twice is refused, not read as its first value */
+    r = req(ks_http_port(h), "GET", "/v1/incidents?status=resolved&x=1&status=investigating",
+            hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"invalid\",\"message\":\"query \\\"status\\\" is "
+                       "given more than once (each parameter is taken once; there is no list of "
+                       "values)\"}}\n");
+    free(r);
+    r = req(ks_http_port(h), "GET", "/v1/incidents?flag&flag=", hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "query \\\"flag\\\" is given more than once") != NULL);
+    free(r);
+    r = req(ks_http_port(h), "GET", "/v1/incidents?status=open&x=1&flag", hdrs, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
     /* after the token: a caller without one learns nothing of the route */
     r = req(ks_http_port(h), "GET", "/v1/incidents?staus=open", NULL, NULL);
     CHECK_INT(r->status, 401);
     free(r);
     /* a route that takes any */
     r = req(ks_http_port(h), "GET", "/healthz?probe=1", NULL, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    r = req(ks_http_port(h), "GET", "/healthz?probe=1&probe=2", NULL, NULL);
     CHECK_INT(r->status, 200);
     free(r);
     ks_http_stop(h);
