@@ -108,7 +108,10 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
                   (long long)res.request);
     ks_buf_put(&resp->body, res.rejected_json.p ? res.rejected_json.p : "[]",
                res.rejected_json.p ? res.rejected_json.len : 2);
-    ks_buf_putc(&resp->body, '}');
+    /* every rejected line is counted; the list holds the first ones only */
+    ks_buf_printf(&resp->body, ",\"rejected_count\":%llu,\"rejected_truncated\":%s}",
+                  (unsigned long long)res.rejected,
+                  res.rejected > KS_LIVE_REJECTED_LISTED ? "true" : "false");
     ks_buf_fini(&res.rejected_json);
 }
 

@@ -71,11 +71,18 @@ int ks_live_unready_why(struct ks_live *l, char *out, size_t cap);
  * writer thread, closes the store and frees l. Returns 0 or an exit code. */
 int ks_live_close(struct ks_live *l);
 
+/* The rejected lines a batch's result lists at most: a small body of many
+ * bad lines (an array of a million 0s) must not make a reply of tens of
+ * megabytes. Every one is counted, and kept as a dead letter all the same. */
+#define KS_LIVE_REJECTED_LISTED 1000
+
 /* The result of a batch of events. */
 struct ks_live_events {
-    uint64_t accepted, duplicates, rejected;
+    uint64_t accepted, duplicates, rejected; /* rejected: every rejected line */
     int64_t request; /* the journal seq naming the request (dead letters) */
-    struct ks_buf rejected_json; /* [{"line": N, "reason": "..."}, ...] */
+    /* [{"line": N, "reason": "..."}, ...]: the first KS_LIVE_REJECTED_LISTED
+     * rejected lines (all of them when rejected is no more) */
+    struct ks_buf rejected_json;
 };
 /*
  * Applies NDJSON lines (body[0, len)) from actor, durably: returns only once

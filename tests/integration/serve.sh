@@ -68,6 +68,15 @@ check one_object_202 status_is 202 POST /v1/events "$RESP" '  {"type":"tick","ts
 ' application/json
 check bom_skipped status_is 202 POST /v1/events "$RESP" "$(printf '\xef\xbb\xbf{"type":"tick","ts":"2026-11-22T10:00:03Z"}')" application/x-ndjson
 check bom_line_accepted [ "$(jq -c '[.accepted, (.rejected | length)]' <<<"$BODY")" = '[1,0]' ]
+# A small body of many bad lines: every one is kept as a dead letter and
+# counted, the answer lists the first 1000 and says it was cut.
+before=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r' | sed -n 's/^x-total-count: //Ip')
+check many_rejected_202 status_is 202 POST /v1/events "$RESP" "[$(printf '0,%.0s' $(seq 1 1499))0]" application/json
+check many_rejected_listed_1000 [ "$(jq -c '[.accepted, (.rejected | length), .rejected[-1].line, .rejected_count, .rejected_truncated]' <<<"$BODY")" = '[0,1000,1000,1500,true]' ]
+after=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r' | sed -n 's/^x-total-count: //Ip')
+check many_rejected_all_kept [ "$((after - before))" = 1500 ]
+check few_rejected_not_truncated status_is 202 POST /v1/events "$RESP" '[0]' application/json
+check few_rejected_counted [ "$(jq -c '[(.rejected | length), .rejected_count, .rejected_truncated]' <<<"$BODY")" = '[1,1,false]' ]
 check cli_writer_refused sh -c "! '$K' guard pause amazon --by x --db '$DB' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
 check cli_reader_works "$K" incidents --db "$DB" --json
 stop "$PID" TERM
