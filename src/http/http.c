@@ -627,8 +627,13 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
             }
         }
         if (!c->rt) {
-            *res = refuse(c, h->o.unrouted_status, h->o.unrouted_code, "Retry-After", "1", "%s",
-                          h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
+            const char *code = h->o.unrouted_code;
+            char msg[400];
+            snprintf(msg, sizeof(msg), "%s", h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
+            if (h->o.unrouted_why) {
+                h->o.unrouted_why(h->o.unrouted_ctx, &code, msg, sizeof(msg));
+            }
+            *res = refuse(c, h->o.unrouted_status, code, "Retry-After", "1", "%s", msg);
             return 1;
         }
     }

@@ -129,6 +129,10 @@ struct ks_http_route {
 typedef enum ks_rc (*ks_http_auth_fn)(void *ctx, const struct ks_http_req *req, const char *bearer,
                                       struct ks_auth_who *who, struct ks_err *err);
 
+/* The reason of an answer to a request no route takes (opts.unrouted_why):
+ * sets *code (a literal) and writes the message into msg. */
+typedef void (*ks_http_unrouted_fn)(void *ctx, const char **code, char *msg, size_t cap);
+
 /* What the hooks learn of each finished request. */
 struct ks_http_done {
     const char *method, *path;
@@ -162,9 +166,13 @@ struct ks_http_opts {
     /* A request that no route takes: with unrouted_status 0, 404 not_found
      * (405 when other methods have the path); else that status with
      * unrouted_code and unrouted_msg and "Retry-After: 1" (a standby's 503:
-     * clients retry instead of giving up). */
+     * clients retry instead of giving up). unrouted_why, when set, is asked
+     * for the code and message of each such answer instead, for an owner
+     * whose reason changes (a server starting, then a standby). */
     int unrouted_status;
     const char *unrouted_code, *unrouted_msg;
+    ks_http_unrouted_fn unrouted_why;
+    void *unrouted_ctx;
 };
 
 /*

@@ -368,4 +368,37 @@ check ticks_posted status_is 202 POST /v1/events "$WT" "$ticks" application/x-nd
 check skew_from_the_wall_clock [ "$(jq -c '[.accepted, (.rejected | map(.line))]' <<<"$BODY")" = '[1,[2,3,4]]' ]
 stop "$PID" TERM
 
+# ---- starting: a lone server that has not loaded its state yet -----------------------
+# It listens at once; until the state is loaded (here: held back by an
+# ingest that owns the database until its input ends) every other request
+# is 503 "starting" with Retry-After, not "standby": there is no standby.
+SDB=$T/starting.db
+"$K" token create --name s --role responder --db "$SDB" >"$T/s.tok" 2>/dev/null
+mkfifo "$T/ingest.in"
+exec 3<>"$T/ingest.in"
+"$K" ingest --db "$SDB" - <"$T/ingest.in" >/dev/null 2>"$T/ingest.err" 3>&- &
+IPID=$!
+PIDS+=("$IPID")
+check starting_ingest_holds_the_lock until_ok 10 bash -c "! flock -n '$SDB' true"
+SPORT=$(free_port)
+"$K" serve --listen "127.0.0.1:$SPORT" --db "$SDB" --clock event 2>"$T/starting.err" 3>&- &
+PID=$!
+PIDS+=("$PID")
+URL=http://127.0.0.1:$SPORT
+check starting_healthz until_ok 10 bash -c "[ \"\$(curl -s '$URL/healthz')\" = '{\"status\":\"starting\"}' ]"
+check starting_readyz_503 status_is 503 GET /readyz ""
+check starting_readyz_says_so [ "$(jq -r .error.message <<<"$BODY")" = 'starting: loading the state' ]
+starting_503() {
+    curl -s -D "$T/starting.h" -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/s.tok")" \
+        -H 'Content-Type: application/x-ndjson' --data-binary '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' "$URL/v1/events" >"$T/code"
+    [ "$(cat "$T/code")" = 503 ] || { echo "code $(cat "$T/code")"; return 1; }
+    [ "$(jq -c .error "$T/body")" = '{"code":"starting","message":"starting: loading the state; retry"}' ] || { cat "$T/body"; return 1; }
+    grep -qi '^retry-after: 1' "$T/starting.h"
+}
+check starting_write_503_starting starting_503
+exec 3>&- # the ingest's input ends: it lets the database go, the server loads
+check starting_then_serves until_ok 30 grep -q '^listening on' "$T/starting.err"
+check starting_then_202 status_is 202 POST /v1/events "$(cat "$T/s.tok")" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
+stop "$PID" TERM
+
 echo "RESULT passed=$passed failed=$failed"

@@ -529,6 +529,72 @@ static void unrouted_status_answers_everything_else(void)
     LEAK_END();
 }
 
+/* unrouted_why: the owner names the code and message of each answer */
+static void set_why(void *ctx, const char **code, char *msg, size_t cap)
+{
+    *code = "starting";
+    snprintf(msg, cap, "%s", (const char *)ctx);
+}
+
+static void unrouted_why_names_the_reason(void)
+{
+    LEAK_START();
+    struct ks_http_opts o = {0};
+    o.routes = routes;
+    o.nroutes = 1; /* GET /healthz only */
+    o.threads = threads;
+    o.unrouted_status = 503;
+    o.unrouted_code = "standby";
+    o.unrouted_msg = "a standby";
+    o.unrouted_why = set_why;
+    o.unrouted_ctx = (void *)"starting: loading the state; retry";
+    struct ks_err err = {0};
+    struct ks_http *h = ks_http_start(&o, &err);
+    CHECK(h != NULL);
+    if (!h) {
+        return;
+    }
+    struct res *r = req(ks_http_port(h), "POST", "/v1/events", as_admin, "x");
+    CHECK_INT(r->status, 503);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"starting\",\"message\":\"starting: loading the "
+                       "state; retry\"}}\n");
+    CHECK(has_header(r, "Retry-After: 1"));
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
+/* The server that listens while the state loads: a lone one (no standby
+ * waiting, none taken over) says it is starting, not that it is a standby. */
+static void loading_server_says_starting_not_standby(void)
+{
+    LEAK_START();
+    struct ks_err err = {0};
+    struct ks_http *h = ks_standby_http_start("127.0.0.1", 0, &err);
+    CHECK(h != NULL);
+    if (!h) {
+        return;
+    }
+    int port = ks_http_port(h);
+    struct res *r = req(port, "POST", "/v1/incidents/1/ack", as_admin, "{}");
+    CHECK_INT(r->status, 503);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"starting\",\"message\":\"starting: loading the "
+                       "state; retry\"}}\n");
+    CHECK(has_header(r, "Retry-After: 1"));
+    free(r);
+    r = req(port, "GET", "/healthz", NULL, NULL);
+    CHECK_INT(r->status, 200);
+    CHECK_STR(r->body, "{\"status\":\"starting\"}");
+    free(r);
+    r = req(port, "GET", "/readyz", NULL, NULL);
+    CHECK_INT(r->status, 503);
+    CHECK(strstr(r->body, "\"code\":\"not_ready\",\"message\":\"starting: loading the state\"") !=
+          NULL);
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
 static void wrong_method_is_405_with_allow(void)
 {
     LEAK_START();
@@ -1088,6 +1154,8 @@ static void run_all(void)
     RUN(unknown_path_is_404_in_json);
     RUN(wrong_method_is_405_with_allow);
     RUN(unrouted_status_answers_everything_else);
+    RUN(unrouted_why_names_the_reason);
+    RUN(loading_server_says_starting_not_standby);
     RUN(handler_errors_keep_the_json_shape);
     RUN(body_over_the_route_limit_is_413);
     RUN(declared_length_over_limit_is_refused_before_the_body);
