@@ -746,9 +746,13 @@ static enum MHD_Result on_body(struct ks_http_conn *c)
     }
     if ((r->flags & KS_HTTP_JSON) && c->body.len && is_json_type(c->ctype)) {
         /* a key given twice is refused: which one was meant is not known
-         * ({"amount": 5, "amount": 500}) */
+         * ({"amount": 5, "amount": 500}); any JSON value is taken (null, 0,
+         * "x" as well as an array), so that a body that is JSON of the
+         * wrong type is the handler's 400 invalid ("body: must be a JSON
+         * object, got null"), not bad_json */
         json_error_t je;
-        c->req.json = json_loadb(c->body.p, c->body.len, JSON_REJECT_DUPLICATES, &je);
+        c->req.json = json_loadb(c->body.p, c->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                                 &je);
         if (!c->req.json) {
             const char *what = "the body is not JSON", *why = je.text;
             if (strstr(why, "JSON_ALLOW_NUL")) {

@@ -54,8 +54,9 @@ struct ks_http_req {
     /* The caller as the auth callback named it: name "" and role
      * KS_ROLE_NONE on a route open to all (then the callback is not asked). */
     struct ks_auth_who who;
-    /* With KS_HTTP_JSON: the body parsed (jansson; freed after the handler);
-     * NULL for an empty body. */
+    /* With KS_HTTP_JSON: the body parsed (jansson; freed after the handler),
+     * any JSON value (an object, an array, null, a number...: the handler
+     * checks its type); NULL for an empty body. */
     json_t *json;
     const struct ks_http_route *route;
     struct ks_http_conn *conn;

@@ -123,6 +123,16 @@ check note status_is 200 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"looking
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
+# JSON of another type than an object is the same 400 invalid, whatever it is
+body_not_object() { # BODY GOT
+    status_is 400 POST "/v1/incidents/$ID/note" "$RESP" "$1" || return 1
+    is "invalid body: must be a JSON object, got $2" "$(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")"
+}
+check note_null_400 body_not_object 'null' null
+check note_zero_400 body_not_object ' 0 ' 0
+check note_true_400 body_not_object 'true' true
+check note_string_400 body_not_object '"x"' '"x"'
+check note_array_400 body_not_object '["x"]' 'an array'
 check ack_array_says_object grep -q 'body: must be a JSON object, got an array' "$T/body"
 check ack_unknown_field_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '{"bogus":1}'
 check status_unknown_field_400 status_is 400 POST "/v1/incidents/$ID/status" "$RESP" '{"status":"resolving","bogus":1}'

@@ -825,6 +825,19 @@ static void bad_json_is_400_with_its_place(void)
     CHECK_INT(r->status, 200);
     CHECK(strstr(r->body, "\"json_type\":0") != NULL); /* JSON_OBJECT */
     free(r);
+    /* valid JSON that is no object reaches the handler, which checks its type */
+    r = req(port, "POST", "/v1/incidents/1/ack", json, " null ");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":7") != NULL); /* JSON_NULL */
+    free(r);
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "\"x\"");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":2") != NULL); /* JSON_STRING */
+    free(r);
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "0 1");
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "\"code\":\"bad_json\"") != NULL);
+    free(r);
     ks_http_stop(h);
     LEAK_END();
 }
