@@ -545,21 +545,32 @@ static int query_refused(struct ks_http_conn *c, enum MHD_Result *res)
 
 /* Everything decided from the headers. Returns 0 to go on to the body, else
  * a response was queued (*res says how). */
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+/* How many times the request gives each header that must come once. */
+static const char *const once[] = {"Content-Length", "Authorization", "Content-Type"};
+#define NONCE (sizeof(once) / sizeof(once[0]))
+
+static enum MHD_Result count_once(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
     (void)kind, (void)value;
-    if (cls && strcasecmp(key, "Content-Length") == 0) {
-        ++*(int *)cls;
+    int *n = cls;
+    for (size_t i = 0; key && i < NONCE; i++) {
+        n[i] += strcasecmp(key, once[i]) == 0;
     }
     return MHD_YES;
 }
 
-static int count_lengths(struct ks_http_conn *c)
+/* The first header of `once` the request gives more than once, or NULL. */
+static const char *header_twice(struct ks_http_conn *c)
 {
-    int n = 0;
-    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_length, &n);
-    return n;
+    int n[NONCE] = {0};
+    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_once, n);
+    for (size_t i = 0; i < NONCE; i++) {
+        if (n[i] > 1) {
+            return once[i];
+        }
+    }
+    return NULL;
 }
 
 /* The first content coding of the request's Content-Encoding headers that
@@ -681,10 +692,14 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     c->limit = r->max_body ? r->max_body : h->o.max_body;
     const char *cl = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Content-Length");
     const char *te = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Transfer-Encoding");
-    if (count_lengths(c) > 1) {
+    const char *twice = header_twice(c);
+    if (twice) {
         /* Two lengths: a proxy in front may have framed the body by the other
-         * one (request smuggling). Refused, and the connection closed. */
-        *res = refuse(c, 400, "invalid", NULL, NULL, "more than one Content-Length header");
+         * one (request smuggling). Two tokens or two types: which one the
+         * sender meant is not known (the first would be taken, a proxy may
+         * have read the other). Refused, before the token is looked at. */
+        *res = refuse(c, 400, "invalid", NULL, NULL,
+                      "more than one %s header: send it once", twice);
         return 1;
     }
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;

@@ -8,7 +8,8 @@
  * {"error": {"code": "...", "message": "..."}}:
  *
  *   400 invalid            a query parameter the route does not take (its `query`),
- *                          or one given twice
+ *                          or one given twice; Content-Length, Authorization or
+ *                          Content-Type given twice
  *   400 bad_json           the route parses JSON (KS_HTTP_JSON) and the body is not
  *   401 unauthorized       no token, an unknown or a revoked one
  *   403 forbidden          the token's role is below the route's

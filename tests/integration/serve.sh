@@ -28,6 +28,18 @@ check viewer_reads status_is 200 GET /v1/incidents "$VIEW"
 check viewer_cannot_post_events status_is 403 POST /v1/events "$VIEW" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
 check events_need_a_known_type status_is 415 POST /v1/events "$RESP" 'x' text/plain
 check unknown_path_404 status_is 404 GET /v1/nothing "$VIEW"
+# two tokens (or two types) are refused, not read as the first
+two_tokens() {
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $VIEW" -H "Authorization: Bearer $RESP" "$URL/v1/whoami")
+    [ "$CODE" = 400 ] && [ "$(jq -c .error "$T/body")" = '{"code":"invalid","message":"more than one Authorization header: send it once"}' ] || { echo "$CODE $(cat "$T/body")"; return 1; }
+}
+check two_authorization_headers_400 two_tokens
+two_types() {
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RESP" -H 'Content-Type: application/x-ndjson' -H 'Content-Type: application/json' \
+        --data-binary '{"type":"tick","ts":"2026-11-22T09:00:00Z"}' "$URL/v1/events")
+    [ "$CODE" = 400 ] && grep -q 'more than one Content-Type header' "$T/body" || { echo "$CODE $(cat "$T/body")"; return 1; }
+}
+check two_content_type_headers_400 two_types
 
 # One accepted, one duplicate of it (same id), one rejected, and a blank line.
 BATCH='{"id":"a1","type":"sync","ts":"2026-11-22T10:00:00Z","channel":"amazon","status":"ok"}

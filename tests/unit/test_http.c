@@ -714,6 +714,21 @@ static void declared_length_over_limit_is_refused_before_the_body(void)
                  out, sizeof(out));
     CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
     CHECK(strstr(out, "more than one Content-Length header") != NULL);
+    /* two tokens, or two types: refused, not read as the first */
+    raw_exchange(ks_http_port(h),
+                 "GET /v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tv\r\n"
+                 "authorization: Bearer tr\r\n\r\n",
+                 out, sizeof(out));
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    CHECK(strstr(out, "{\"error\":{\"code\":\"invalid\",\"message\":\"more than one "
+                      "Authorization header: send it once\"}}") != NULL);
+    raw_exchange(ks_http_port(h),
+                 "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tr\r\n"
+                 "Content-Type: application/x-ndjson\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\n\r\n{}",
+                 out, sizeof(out));
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    CHECK(strstr(out, "more than one Content-Type header: send it once") != NULL);
     ks_http_stop(h);
     LEAK_END();
 }
