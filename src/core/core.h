@@ -364,6 +364,17 @@ size_t ks_utf8_invalid_at(const char *s, size_t n);
  * DEL (U+007F) or C1 (U+0080-U+009F, C2 80..C2 9F in UTF-8) - or (size_t)-1
  * when it has none. For text shown on one line (a name, an order id). */
 size_t ks_utf8_control_at(const char *s, size_t n);
+/* The bytes of the white space that s[0..n) starts with: an ASCII blank
+ * (space, tab, CR, LF, VT, FF) or a Unicode space or separator (U+00A0
+ * no-break space, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000); 0 when it starts with none. */
+size_t ks_utf8_space_len(const char *s, size_t n);
+/* Whether s[0..n) is empty or white space only (ks_utf8_space_len): text a
+ * person would see as blank. */
+int ks_utf8_blank(const char *s, size_t n);
+/* s[0..*n) without the white space at either end: the new start, its
+ * length in *n. */
+const char *ks_utf8_trim(const char *s, size_t *n);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */
 

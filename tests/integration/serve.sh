@@ -132,6 +132,13 @@ check ack_by_responder status_is 200 POST "/v1/incidents/$ID/ack" "$RESP" '{}'
 check ack_actor_is_token_name sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '.timeline | map(select(.actor == \"bob\")) | length == 1' >/dev/null"
 check note_needs_text status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{}'
 check note status_is 200 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"looking at the importer"}'
+# a note of Unicode spaces only is as blank as one of spaces
+check note_unicode_blank_400 status_is 400 POST "/v1/incidents/$ID/note" "$RESP" "$(printf '{"text":"\xc2\xa0\xe2\x80\x83"}')"
+check note_unicode_blank_says_so grep -q 'a note needs some text' "$T/body"
+# white space around an owner is not part of the name
+check assign_trimmed status_is 200 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":" dave "}'
+check assign_trimmed_owner [ "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents/$ID" | jq -r .owner)" = dave ]
+check assign_trimmed_same_409 status_is 409 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"dave"}'
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
