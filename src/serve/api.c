@@ -18,15 +18,7 @@
 /* The {id} of the path as an incident id; 0 (answered 400) when it is not one. */
 static int64_t path_id(const struct ks_http_req *req, struct ks_http_resp *resp)
 {
-    const char *s = ks_http_param(req, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || *end || v <= 0 || v == LLONG_MAX) {
-        ks_http_error(resp, 400, "invalid", "path: '%s' is not an incident id (a positive integer)",
-                      s ? s : "");
-        return 0;
-    }
-    return v;
+    return ks_api_id(ks_http_param(req, "id"), "an incident id", "path", resp);
 }
 
 static struct ks_live *live_of(void *ctx)

@@ -139,6 +139,20 @@ check note_unicode_blank_says_so grep -q 'a note needs some text' "$T/body"
 check assign_trimmed status_is 200 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":" dave "}'
 check assign_trimmed_owner [ "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents/$ID" | jq -r .owner)" = dave ]
 check assign_trimmed_same_409 status_is 409 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"dave"}'
+# an id is written as one: no sign, no leading zero; in range it is an id (of nothing here)
+id_refused() {
+    status_is 400 POST "/v1/incidents/$1/ack" "$RESP" '{}' || return 1
+    is "path: '$1' is not an incident id (a positive integer)" "$(jq -r .error.message <<<"$BODY")"
+}
+check id_plus_400 id_refused +4
+check id_leading_zero_400 id_refused 04
+check id_past_int64_400 id_refused 9223372036854775808
+check id_int64_max_404 status_is 404 POST /v1/incidents/9223372036854775807/ack "$RESP" '{}'
+check id_int64_max_not_found is 'no incident 9223372036854775807' "$(jq -r .error.message <<<"$BODY")"
+check id_int64_max_get_404 status_is 404 GET /v1/incidents/9223372036854775807 "$VIEW"
+# A body is an object of the route's fields, each of its type: anything else
+# is 400 naming what is wrong, and nothing is recorded.
+check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
