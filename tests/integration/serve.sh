@@ -153,6 +153,8 @@ check id_int64_max_get_404 status_is 404 GET /v1/incidents/9223372036854775807 "
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
+# a UTF-8 byte order mark before a JSON body is taken off, on every route
+check note_bom_200 status_is 200 POST "/v1/incidents/$ID/note" "$RESP" "$(printf '\xef\xbb\xbf{"text":"with a BOM"}')"
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'

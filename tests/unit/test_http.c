@@ -849,6 +849,11 @@ static void bad_json_is_400_with_its_place(void)
     CHECK_INT(r->status, 200);
     CHECK(strstr(r->body, "\"json_type\":2") != NULL); /* JSON_STRING */
     free(r);
+    /* a UTF-8 byte order mark before it is taken off */
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "\xEF\xBB\xBF{\"by\": \"alice\"}");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":0") != NULL);
+    free(r);
     r = req(port, "POST", "/v1/incidents/1/ack", json, "0 1");
     CHECK_INT(r->status, 400);
     CHECK(strstr(r->body, "\"code\":\"bad_json\"") != NULL);
