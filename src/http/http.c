@@ -34,6 +34,7 @@
 
 #define MAX_SEGS 32  /* path segments of a pattern or a request */
 #define SEG_MAX 63   /* bytes of a pattern's segment */
+#define SHOWN_MAX 256 /* bytes of a pattern as shown, without the values of its segments */
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define DEFAULT_INFLIGHT 256
 /* A chunked body over its limit is read and dropped up to this much more, to
@@ -44,12 +45,17 @@
 struct seg {
     char s[SEG_MAX + 1];
     size_t len;
-    int param; /* {name}: s is the name */
+    int param;      /* {name}: s is the name */
+    const char *in; /* {name:a|b}: the values it takes ("a|b", within the pattern); NULL: any */
+    size_t inlen;
 };
 struct route {
     const struct ks_http_route *r;
     struct seg seg[MAX_SEGS];
     int nseg;
+    /* the pattern as messages and the hooks show it: "/v1/guard/{verb}",
+     * the values a segment takes left out */
+    char shown[SHOWN_MAX];
 };
 
 struct ks_http {
@@ -205,7 +211,16 @@ static int compile(struct route *rt, const struct ks_http_route *r, struct ks_er
         s->param = n >= 2 && p[0] == '{' && p[n - 1] == '}';
         const char *from = s->param ? p + 1 : p;
         s->len = s->param ? n - 2 : n;
-        if (s->len > SEG_MAX || (s->param && s->len == 0) ||
+        s->in = NULL;
+        s->inlen = 0;
+        const char *colon = s->param ? memchr(from, ':', s->len) : NULL;
+        if (colon) {
+            /* {verb:pause|release}: only those values are this route's */
+            s->in = colon + 1;
+            s->inlen = s->len - (size_t)(s->in - from);
+            s->len = (size_t)(colon - from);
+        }
+        if (s->len > SEG_MAX || (s->param && s->len == 0) || (colon && s->inlen == 0) ||
             (!s->param && memchr(from, '{', s->len))) {
             ks_err_set(err, KS_EUSAGE, "http: route %s: bad segment '%.*s'", r->pattern, (int)n,
                        p);
@@ -215,21 +230,76 @@ static int compile(struct route *rt, const struct ks_http_route *r, struct ks_er
         s->s[s->len] = 0;
         p += n;
     }
+    /* as shown: each {name:values} as {name} */
+    size_t o = 0;
+    for (int i = 0; i < rt->nseg; i++) {
+        const struct seg *s = &rt->seg[i];
+        o += (size_t)snprintf(rt->shown + o, o < SHOWN_MAX ? SHOWN_MAX - o : 0,
+                              s->param ? "/{%s}" : "/%s", s->s);
+    }
+    if (o >= SHOWN_MAX) {
+        ks_err_set(err, KS_EUSAGE, "http: route %s: too long", r->pattern);
+        return -1;
+    }
     return 0;
 }
 
+/* Whether v is one of the values of segment s ("a|b"). */
+static int value_listed(const struct seg *s, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = s->in, *end = s->in + s->inlen; p < end;) {
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        size_t k = bar ? (size_t)(bar - p) : (size_t)(end - p);
+        if (k == n && memcmp(p, v, n) == 0) {
+            return 1;
+        }
+        p += k + 1;
+    }
+    return 0;
+}
+
+/* 1 when the request's path is the route's; 0 when it is not; -1 when it
+ * would be but for a value its segment does not list ({verb:a|b}). */
 static int path_matches(const struct route *rt, const struct ks_http_conn *c)
 {
     if (rt->nseg != c->nseg) {
         return 0;
     }
+    int listed = 1;
     for (int i = 0; i < c->nseg; i++) {
         const struct seg *s = &rt->seg[i];
         if (s->param ? c->seg[i][0] == 0 : strcmp(s->s, c->seg[i]) != 0) {
             return 0;
         }
+        if (s->in && !value_listed(s, c->seg[i])) {
+            listed = 0;
+        }
     }
-    return 1;
+    return listed ? 1 : -1;
+}
+
+/* The values a route's segment lists, for a 404 ("{verb} is one of pause,
+ * release"): the first such segment the request's path does not match. */
+static void values_of(const struct route *rt, const struct ks_http_conn *c, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int i = 0; i < rt->nseg && i < c->nseg; i++) {
+        const struct seg *s = &rt->seg[i];
+        if (s->in && !value_listed(s, c->seg[i])) {
+            size_t o = (size_t)snprintf(out, cap, "{%s} is one of ", s->s);
+            for (size_t k = 0; k < s->inlen && o + 3 < cap; k++) {
+                if (s->in[k] == '|') {
+                    out[o++] = ',';
+                    out[o++] = ' ';
+                } else {
+                    out[o++] = s->in[k];
+                }
+            }
+            out[o < cap ? o : cap - 1] = 0;
+            return;
+        }
+    }
 }
 
 static int method_matches(const char *route, const char *req)
@@ -455,7 +525,7 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
     if (c->req.who.role < r->role) {
         *res = refuse(c, 403, "forbidden", NULL, NULL,
                       "token '%s' has role %s; %s %s needs %s or above", c->req.who.name,
-                      ks_role_name(c->req.who.role), r->method, r->pattern,
+                      ks_role_name(c->req.who.role), r->method, c->rt->shown,
                       ks_role_name(r->role));
         return 1;
     }
@@ -633,7 +703,8 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         /* nothing but the routes: everything else is refused as the owner says */
         int any = split_path(c, url);
         for (size_t i = 0; any && i < h->nroutes && !c->rt; i++) {
-            if (path_matches(&h->routes[i], c) && method_matches(h->routes[i].r->method, method)) {
+            if (path_matches(&h->routes[i], c) > 0 &&
+                method_matches(h->routes[i].r->method, method)) {
                 c->rt = &h->routes[i];
             }
         }
@@ -659,9 +730,14 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         return 1;
     }
     struct ks_buf allow = {0};
+    const struct route *near = NULL; /* the path, but for a value it does not list */
     for (size_t i = 0; i < h->nroutes && !c->rt; i++) {
         const struct route *rt = &h->routes[i];
-        if (!path_matches(rt, c)) {
+        int m = path_matches(rt, c);
+        if (m < 0 && !near) {
+            near = rt;
+        }
+        if (m <= 0) {
             continue;
         }
         if (method_matches(rt->r->method, method)) {
@@ -680,6 +756,11 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         if (allow.len) {
             *res = refuse(c, 405, "method_not_allowed", "Allow", allow.p,
                           "%s is not allowed on %s (allowed: %s)", method, url, allow.p);
+        } else if (near) {
+            /* a verb that does not exist: not "method not allowed", not "forbidden" */
+            char vals[200];
+            values_of(near, c, vals, sizeof(vals));
+            *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s (%s)", url, vals);
         } else {
             *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s", url);
         }
@@ -715,7 +796,7 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     if (declared > c->limit) {
         *res = refuse(c, 413, "too_large", NULL, NULL,
                       "the body is %llu bytes; %s %s takes at most %zu", declared, r->method,
-                      r->pattern, c->limit);
+                      c->rt->shown, c->limit);
         return 1;
     }
     if (has_body && r->types && !type_listed(r->types, c->ctype)) {
@@ -752,7 +833,7 @@ static enum MHD_Result on_body(struct ks_http_conn *c)
     if (c->over) {
         return refuse(c, 413, "too_large", NULL, NULL, "the body is over %zu bytes, the most %s "
                                                        "%s takes",
-                      c->limit, r->method, r->pattern);
+                      c->limit, r->method, c->rt->shown);
     }
     c->req.body = c->body.p ? c->body.p : "";
     c->req.body_len = c->body.len;
@@ -887,7 +968,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
         }
         struct ks_http_done d = {c->req.method,
                                  c->req.path,
-                                 c->rt ? c->rt->r->pattern : NULL,
+                                 c->rt ? c->rt->shown : NULL,
                                  c->status,
                                  c->req.who.name,
                                  remote,

@@ -2,7 +2,9 @@
  * http.h - kintsugi's HTTP server: a table of routes on libmicrohttpd.
  *
  * A route is a method, a path pattern whose {name} segments match any one
- * non-empty segment ("/v1/incidents/{id}/ack"), a handler, the least role
+ * non-empty segment ("/v1/incidents/{id}/ack"), or one of the values listed
+ * ("/v1/guard/{verb:pause|release}": another verb is no route's, 404 naming
+ * them, before the method and the token are looked at), a handler, the least role
  * that may call it, a body limit and the content types it accepts. The
  * server answers what no handler should have to, each as a JSON error
  * {"error": {"code": "...", "message": "..."}}:
@@ -100,7 +102,10 @@ typedef void (*ks_http_handler_fn)(const struct ks_http_req *req, struct ks_http
 
 struct ks_http_route {
     const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *pattern; /* "/v1/incidents/{id}"; segments of 63 bytes at most */
+    /* "/v1/incidents/{id}", "/v1/guard/{verb:pause|release}"; segments of 63
+     * bytes at most. Messages and the hooks show it without the values
+     * ("/v1/guard/{verb}"). */
+    const char *pattern;
     ks_http_handler_fn fn;
     void *ctx;
     enum ks_auth_role role; /* the least role allowed; KS_ROLE_NONE: anyone, no token */
@@ -138,7 +143,9 @@ typedef void (*ks_http_unrouted_fn)(void *ctx, const char **code, char *msg, siz
 /* What the hooks learn of each finished request. */
 struct ks_http_done {
     const char *method, *path;
-    const char *pattern; /* the route's; NULL when none matched */
+    /* the route's pattern as shown ("/v1/guard/{verb}", its values left
+     * out; the server's until ks_http_stop returns); NULL when none matched */
+    const char *pattern;
     int status;
     const char *who;     /* the token's name, "" when none */
     const char *remote;  /* the client's address ("127.0.0.1") */

@@ -25,7 +25,8 @@ void ks_metrics_observe(void *ctx, const struct ks_http_done *d)
         i++;
     }
     if (i == m->nroutes && i < KS_METRICS_ROUTES) {
-        m->routes[i].route = route; /* a pattern literal of the route table, or "unmatched" */
+        /* a copy: the server's patterns as shown go with it when it stops */
+        snprintf(m->routes[i].route, sizeof(m->routes[i].route), "%s", route);
         m->nroutes++;
     }
     if (i < m->nroutes) {

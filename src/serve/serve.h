@@ -164,7 +164,7 @@ enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bea
 #define KS_METRICS_ROUTES 64
 #define KS_METRICS_TYPES 11 /* the ten event types and "other" */
 struct ks_metrics_route {
-    const char *route;
+    char route[128]; /* the route's pattern as shown ("/v1/guard/{verb}"), or "unmatched" */
     uint64_t buckets[14], count, by_class[5];
     /* in microseconds: the sum rendered is then the one division of an exact
      * count (0.009057), not the rounding errors of many additions */

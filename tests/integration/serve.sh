@@ -28,6 +28,13 @@ check viewer_reads status_is 200 GET /v1/incidents "$VIEW"
 check viewer_cannot_post_events status_is 403 POST /v1/events "$VIEW" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
 check events_need_a_known_type status_is 415 POST /v1/events "$RESP" 'x' text/plain
 check unknown_path_404 status_is 404 GET /v1/nothing "$VIEW"
+# a guard verb that does not exist is no route: 404 whoever asks, however
+check guard_bogus_get_404 status_is 404 GET /v1/guard/bogus "$VIEW"
+check guard_bogus_viewer_post_404 status_is 404 POST /v1/guard/bogus "$VIEW" '{}'
+check guard_bogus_names_the_verbs is 'no such path: /v1/guard/bogus ({verb} is one of pause, release, rollback, accept)' "$(jq -r .error.message <<<"$BODY")"
+check guard_pause_get_405 status_is 405 GET /v1/guard/pause "$VIEW"
+check guard_pause_viewer_403 status_is 403 POST /v1/guard/pause "$VIEW" '{}'
+check guard_pause_403_names_the_route grep -qF 'POST /v1/guard/{verb} needs admin' "$T/body"
 # two tokens (or two types) are refused, not read as the first
 two_tokens() {
     CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $VIEW" -H "Authorization: Bearer $RESP" "$URL/v1/whoami")

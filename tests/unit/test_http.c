@@ -128,15 +128,15 @@ static void echo(const struct ks_http_req *q, struct ks_http_resp *r, void *ctx)
     ks_json_str(&j, q->method);
     ks_json_key(&j, "pattern");
     ks_json_str(&j, q->route->pattern);
-    const char *names[] = {"id", "step", "status", "x", "flag", "missing"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *names[] = {"id", "step", "verb", "status", "x", "flag", "missing"};
+    for (size_t i = 0; i < 3; i++) {
         const char *v = ks_http_param(q, names[i]);
         if (v) {
             ks_json_key(&j, names[i]);
             ks_json_str(&j, v);
         }
     }
-    for (size_t i = 2; i < 6; i++) {
+    for (size_t i = 3; i < 7; i++) {
         const char *v = ks_http_query(q, names[i]);
         if (v) {
             char k[32];
@@ -327,6 +327,7 @@ static const struct ks_http_route routes[] = {
     {"POST", "/v2/enqueue", echo, NULL, KS_ROLE_RESPONDER, 0, "application/json",
      KS_HTTP_JSON | KS_HTTP_AUTH_BODY, NULL},
     {"GET", "/slow", slow, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL},
+    {"POST", "/v1/guard/{verb:pause|release}", echo, NULL, KS_ROLE_ADMIN, 0, NULL, 0, NULL},
 };
 
 static struct ks_http *start(unsigned max_inflight, int with_hooks)
@@ -592,6 +593,46 @@ static void loading_server_says_starting_not_standby(void)
           NULL);
     free(r);
     ks_http_stop(h);
+    LEAK_END();
+}
+
+/* A segment that lists its values: another value is no route's, 404
+ * before the method and the token are looked at. */
+static void listed_values_of_a_segment_route_only_those(void)
+{
+    LEAK_START();
+    struct ks_http *h = start(0, 1);
+    int port = ks_http_port(h);
+    struct res *r = req(port, "POST", "/v1/guard/pause", as_admin, NULL);
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"pattern\":\"/v1/guard/{verb:pause|release}\"") != NULL);
+    CHECK(strstr(r->body, "\"verb\":\"pause\"") != NULL);
+    free(r);
+    const char *const *who[] = {as_admin, as_viewer, NULL};
+    const char *const methods[] = {"GET", "POST", "DELETE"};
+    for (size_t w = 0; w < 3; w++) {
+        for (size_t m = 0; m < 3; m++) {
+            r = req(port, methods[m], "/v1/guard/bogus", who[w], NULL);
+            CHECK_INT(r->status, 404);
+            CHECK_STR(r->body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such path: "
+                               "/v1/guard/bogus ({verb} is one of pause, release)\"}}\n");
+            free(r);
+        }
+    }
+    /* a listed value: the method, then the role, as everywhere; the pattern
+     * shown without its values */
+    r = req(port, "GET", "/v1/guard/release", as_viewer, NULL);
+    CHECK_INT(r->status, 405);
+    CHECK(has_header(r, "Allow: POST"));
+    free(r);
+    r = req(port, "POST", "/v1/guard/release", as_viewer, NULL);
+    CHECK_INT(r->status, 403);
+    CHECK(strstr(r->body, "token 'vera' has role viewer; POST /v1/guard/{verb} needs admin or "
+                          "above") != NULL);
+    free(r);
+    ks_http_stop(h);
+    /* the hooks see the pattern as shown */
+    CHECK(strstr(last_log, "/v1/guard/{verb}") != NULL);
     LEAK_END();
 }
 
@@ -1118,6 +1159,9 @@ static void start_refuses_bad_patterns_and_busy_ports(void)
     CHECK(ks_http_start(&o, &err) == NULL);
     CHECK_INT(err.rc, KS_EUSAGE);
     CHECK(strstr(err.msg, "bad segment '{}'") != NULL);
+    bad[0].pattern = "/v1/guard/{verb:}";
+    CHECK(ks_http_start(&o, &err) == NULL);
+    CHECK(strstr(err.msg, "bad segment '{verb:}'") != NULL);
     struct ks_http *h = start(0, 0);
     o.routes = routes;
     o.port = ks_http_port(h);
@@ -1186,6 +1230,7 @@ static void run_all(void)
     RUN(query_params_a_route_does_not_take_are_refused);
     RUN(unknown_path_is_404_in_json);
     RUN(wrong_method_is_405_with_allow);
+    RUN(listed_values_of_a_segment_route_only_those);
     RUN(unrouted_status_answers_everything_else);
     RUN(unrouted_why_names_the_reason);
     RUN(loading_server_says_starting_not_standby);
