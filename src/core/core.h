@@ -405,6 +405,17 @@ size_t ks_utf8_control_at(const char *s, size_t n);
 const char *ks_line_invalid(const char *s, size_t len, size_t max, const char *has, char *buf,
                             size_t cap);
 const char *ks_person_invalid(const char *s, char *buf, size_t cap);
+/* The bytes of the white space that s[0..n) starts with: an ASCII blank
+ * (space, tab, CR, LF, VT, FF) or a Unicode space or separator (U+00A0
+ * no-break space, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F,
+ * U+3000); 0 when it starts with none. */
+size_t ks_utf8_space_len(const char *s, size_t n);
+/* Whether s[0..n) is empty or white space only (ks_utf8_space_len): text a
+ * person would see as blank. */
+int ks_utf8_blank(const char *s, size_t n);
+/* s[0..*n) without the white space at either end: the new start, its
+ * length in *n. */
+const char *ks_utf8_trim(const char *s, size_t *n);
 
 /* ---- e-mail addresses (email.c) ------------------------------------------ */
 

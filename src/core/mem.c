@@ -224,10 +224,62 @@ const char *ks_line_invalid(const char *s, size_t len, size_t max, const char *h
 const char *ks_person_invalid(const char *s, char *buf, size_t cap)
 {
     size_t len = strlen(s);
-    if (!len || strspn(s, " \t\r\n") == len) {
+    if (!len || ks_utf8_blank(s, len)) {
         return len ? "is blank" : "is empty";
     }
     return ks_line_invalid(s, len, KS_PERSON_MAX, "holds", buf, cap);
+}
+
+size_t ks_utf8_space_len(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (n >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r'))) {
+        return 1; /* space, tab, LF, VT, FF, CR */
+    }
+    if (n >= 2 && s[0] == 0xC2 && s[1] == 0xA0) {
+        return 2; /* U+00A0 */
+    }
+    if (n < 3) {
+        return 0;
+    }
+    if ((s[0] == 0xE1 && s[1] == 0x9A && s[2] == 0x80) ||    /* U+1680 */
+        (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80) ||    /* U+3000 */
+        (s[0] == 0xE2 && s[1] == 0x81 && s[2] == 0x9F) ||    /* U+205F */
+        (s[0] == 0xE2 && s[1] == 0x80 &&
+         ((s[2] >= 0x80 && s[2] <= 0x8A) ||                 /* U+2000-U+200A */
+          s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF))) { /* U+2028, U+2029, U+202F */
+        return 3;
+    }
+    return 0;
+}
+
+int ks_utf8_blank(const char *s, size_t n)
+{
+    size_t i = 0, k;
+    while (i < n && (k = ks_utf8_space_len(s + i, n - i)) > 0) {
+        i += k;
+    }
+    return i == n;
+}
+
+const char *ks_utf8_trim(const char *s, size_t *n)
+{
+    size_t i = 0, k, end = 0, len = *n;
+    while (i < len && (k = ks_utf8_space_len(s + i, len - i)) > 0) {
+        i += k;
+    }
+    size_t from = i;
+    /* forwards, so that a space is never read from the middle of a character */
+    while (i < len) {
+        k = ks_utf8_space_len(s + i, len - i);
+        if (k) {
+            i += k;
+        } else {
+            end = ++i;
+        }
+    }
+    *n = end > from ? end - from : 0;
+    return s + from;
 }
 
 size_t ks_utf8_invalid_at(const char *str, size_t n)

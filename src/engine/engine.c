@@ -678,11 +678,9 @@ enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, con
 {
     /* A note is text a person reads on the timeline: some, not too much,
      * and UTF-8 (it goes into JSON as it is). */
-    size_t len = strlen(text), k = 0, bad;
-    while (k < len && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r')) {
-        k++;
-    }
-    if (k == len) {
+    size_t len = strlen(text), bad;
+    if (ks_utf8_blank(text, len)) {
+        /* Unicode spaces too (U+00A0, U+2003, ...): they show as nothing */
         return ks_err_set(err, KS_EUSAGE, "a note needs some text");
     }
     if (len > KS_NOTE_MAX) {
@@ -705,9 +703,16 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
                             ks_time at, struct ks_err *err)
 {
     /* An owner is a person's name (or handle) shown on one line of every
-     * list and page: the rule of every person's name (the CLI's --by too). */
+     * list and page: the rule of every person's name (the CLI's --by too).
+     * White space around it (Unicode spaces too) is not part of it: " dave "
+     * is dave, so that it matches dave in every filter and comparison. */
+    size_t len = strlen(owner);
+    owner = ks_utf8_trim(owner, &len);
+    if (!len) {
+        return ks_err_set(err, KS_EUSAGE, "an owner needs a name");
+    }
     char why[64];
-    const char *bad = ks_person_invalid(owner, why, sizeof(why));
+    const char *bad = ks_line_invalid(owner, len, KS_OWNER_MAX, "holds", why, sizeof(why));
     if (bad) {
         return ks_err_set(err, KS_EUSAGE, "the owner's name %s", bad);
     }
@@ -715,15 +720,15 @@ enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, 
     if (!inc) {
         return err->rc;
     }
-    if (inc->owner && strcmp(inc->owner, owner) == 0) {
+    if (inc->owner && strlen(inc->owner) == len && memcmp(inc->owner, owner, len) == 0) {
         /* as a status set again: nothing to record */
         return ks_err_set(err, KS_ESTATE,
-                          "incident %lld is already assigned to %s; nothing recorded",
-                          (long long)id, owner);
+                          "incident %lld is already assigned to %.*s; nothing recorded",
+                          (long long)id, (int)len, owner);
     }
     ks_free(inc->owner);
-    inc->owner = ks_strdup(owner);
-    ks_inc_tl(e, inc, stamp(e, at), KS_TL_NOTE, by, "Assigned to %s by %s", owner, by);
+    inc->owner = ks_strndup(owner, len);
+    ks_inc_tl(e, inc, stamp(e, at), KS_TL_NOTE, by, "Assigned to %s by %s", inc->owner, by);
     ks_inc_dirty(e, inc);
     return KS_OK;
 }

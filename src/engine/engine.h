@@ -124,11 +124,16 @@ int ks_engine_type_known(const char *name);
     "sync_failure, volume_drop, data_corruption, order_rejections, system_outage, "               \
     "supplier_shortfall, fulfillment_error, feed_schema_change, metric_anomaly or external"
 #define KS_NOTE_MAX 8192 /* bytes of a note (ks_engine_note refuses more) */
+/* A note: some text that is not only white space (ASCII or Unicode spaces,
+ * ks_utf8_blank), at most KS_NOTE_MAX bytes of UTF-8, kept whole; else
+ * KS_EUSAGE. */
 #define KS_OWNER_MAX KS_PERSON_MAX /* bytes of an owner's name (ks_engine_assign refuses more) */
 enum ks_rc ks_engine_note(struct ks_engine *e, int64_t id, const char *text, const char *by,
                           ks_time at, struct ks_err *err);
 /* An owner: a person's name (ks_person_invalid: 1 to KS_OWNER_MAX bytes of
- * UTF-8 without control characters, C0, DEL, C1), else KS_EUSAGE; the owner
+ * UTF-8 without control characters, C0, DEL, C1) once the white space around
+ * it is trimmed (ASCII and Unicode spaces: " dave " is stored as "dave"),
+ * else KS_EUSAGE; the owner
  * it has already: KS_ESTATE, and nothing is recorded (as for a status set
  * again). */
 enum ks_rc ks_engine_assign(struct ks_engine *e, int64_t id, const char *owner, const char *by,

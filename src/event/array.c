@@ -60,6 +60,53 @@ static void put_element(struct ks_buf *out, const char *p, size_t n)
     ks_buf_putc(out, '\n');
 }
 
+/* Whether body[i..len) is JSON white space only; else *at is the first other byte. */
+static int only_ws_after(const char *body, size_t i, size_t len, size_t *at)
+{
+    for (; i < len; i++) {
+        if (!is_ws(body[i])) {
+            *at = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A body of one event object, from its '{' at body[i]: its line, or -1 when
+ * it is not closed or text follows it. NDJSON sent as application/json
+ * would otherwise be one line of every event, rejected whole as one dead
+ * letter (of megabytes, for a large body) with nothing applied. */
+static int one_object(const char *body, size_t i, size_t len, struct ks_buf *out, char *why,
+                      size_t cap)
+{
+    size_t from = i, at;
+    int depth = 0;
+    struct scan sc = {0, 0};
+    for (; i < len; i++) {
+        char c = body[i];
+        if (in_string(&sc, c)) {
+            continue;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+            break;
+        }
+    }
+    if (i >= len) {
+        snprintf(why, cap, "body: invalid JSON at byte %zu: the object is not closed", len);
+        return -1;
+    }
+    if (!only_ws_after(body, i + 1, len, &at)) {
+        snprintf(why, cap,
+                 "body: invalid JSON at byte %zu: text after the object (several events are a "
+                 "JSON array of them, or NDJSON sent as application/x-ndjson)",
+                 at + 1);
+        return -1;
+    }
+    put_element(out, body + from, i + 1 - from);
+    return 0;
+}
+
 int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char *why,
                          size_t cap)
 {
@@ -68,8 +115,7 @@ int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char 
         i++;
     }
     if (i < len && body[i] == '{') {
-        put_element(out, body + i, len - i);
-        return 0;
+        return one_object(body, i, len, out, why, cap);
     }
     if (i >= len || body[i] != '[') {
         snprintf(why, cap, "body: must be a JSON array of events (or one event object)");
@@ -110,11 +156,10 @@ int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char 
         snprintf(why, cap, "body: invalid JSON at byte %zu: the array is not closed", len);
         return -1;
     }
-    for (i++; i < len; i++) {
-        if (!is_ws(body[i])) {
-            snprintf(why, cap, "body: invalid JSON at byte %zu: text after the array", i + 1);
-            return -1;
-        }
+    size_t at;
+    if (!only_ws_after(body, i + 1, len, &at)) {
+        snprintf(why, cap, "body: invalid JSON at byte %zu: text after the array", at + 1);
+        return -1;
     }
     return 0;
 }

@@ -213,9 +213,10 @@ struct ks_decoder;
  * control character so that the line is still rejected): an element that is
  * no valid event (a duplicate key, a number out of range, invalid UTF-8) is
  * then rejected and kept like a bad NDJSON line while the others are applied
- * (SPEC 1). Only a broken array (not closed, an element missing, text after
- * it) or a body that is neither an array nor an object is refused: -1 with
- * the reason ("body: ...") in why. Returns 0 otherwise.
+ * (SPEC 1). Only a broken array or object (not closed, an element missing,
+ * text after it: NDJSON sent as JSON) or a body that is neither an array nor
+ * an object is refused: -1 with the reason ("body: ...") in why. Returns 0
+ * otherwise.
  */
 int ks_event_array_lines(const char *body, size_t len, struct ks_buf *out, char *why,
                          size_t cap);

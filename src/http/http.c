@@ -34,6 +34,7 @@
 
 #define MAX_SEGS 32  /* path segments of a pattern or a request */
 #define SEG_MAX 63   /* bytes of a pattern's segment */
+#define SHOWN_MAX 256 /* bytes of a pattern as shown, without the values of its segments */
 #define DEFAULT_MAX_BODY ((size_t)1 << 20)
 #define DEFAULT_INFLIGHT 256
 /* A chunked body over its limit is read and dropped up to this much more, to
@@ -44,12 +45,17 @@
 struct seg {
     char s[SEG_MAX + 1];
     size_t len;
-    int param; /* {name}: s is the name */
+    int param;      /* {name}: s is the name */
+    const char *in; /* {name:a|b}: the values it takes ("a|b", within the pattern); NULL: any */
+    size_t inlen;
 };
 struct route {
     const struct ks_http_route *r;
     struct seg seg[MAX_SEGS];
     int nseg;
+    /* the pattern as messages and the hooks show it: "/v1/guard/{verb}",
+     * the values a segment takes left out */
+    char shown[SHOWN_MAX];
 };
 
 struct ks_http {
@@ -205,7 +211,16 @@ static int compile(struct route *rt, const struct ks_http_route *r, struct ks_er
         s->param = n >= 2 && p[0] == '{' && p[n - 1] == '}';
         const char *from = s->param ? p + 1 : p;
         s->len = s->param ? n - 2 : n;
-        if (s->len > SEG_MAX || (s->param && s->len == 0) ||
+        s->in = NULL;
+        s->inlen = 0;
+        const char *colon = s->param ? memchr(from, ':', s->len) : NULL;
+        if (colon) {
+            /* {verb:pause|release}: only those values are this route's */
+            s->in = colon + 1;
+            s->inlen = s->len - (size_t)(s->in - from);
+            s->len = (size_t)(colon - from);
+        }
+        if (s->len > SEG_MAX || (s->param && s->len == 0) || (colon && s->inlen == 0) ||
             (!s->param && memchr(from, '{', s->len))) {
             ks_err_set(err, KS_EUSAGE, "http: route %s: bad segment '%.*s'", r->pattern, (int)n,
                        p);
@@ -215,21 +230,76 @@ static int compile(struct route *rt, const struct ks_http_route *r, struct ks_er
         s->s[s->len] = 0;
         p += n;
     }
+    /* as shown: each {name:values} as {name} */
+    size_t o = 0;
+    for (int i = 0; i < rt->nseg; i++) {
+        const struct seg *s = &rt->seg[i];
+        o += (size_t)snprintf(rt->shown + o, o < SHOWN_MAX ? SHOWN_MAX - o : 0,
+                              s->param ? "/{%s}" : "/%s", s->s);
+    }
+    if (o >= SHOWN_MAX) {
+        ks_err_set(err, KS_EUSAGE, "http: route %s: too long", r->pattern);
+        return -1;
+    }
     return 0;
 }
 
+/* Whether v is one of the values of segment s ("a|b"). */
+static int value_listed(const struct seg *s, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = s->in, *end = s->in + s->inlen; p < end;) {
+        const char *bar = memchr(p, '|', (size_t)(end - p));
+        size_t k = bar ? (size_t)(bar - p) : (size_t)(end - p);
+        if (k == n && memcmp(p, v, n) == 0) {
+            return 1;
+        }
+        p += k + 1;
+    }
+    return 0;
+}
+
+/* 1 when the request's path is the route's; 0 when it is not; -1 when it
+ * would be but for a value its segment does not list ({verb:a|b}). */
 static int path_matches(const struct route *rt, const struct ks_http_conn *c)
 {
     if (rt->nseg != c->nseg) {
         return 0;
     }
+    int listed = 1;
     for (int i = 0; i < c->nseg; i++) {
         const struct seg *s = &rt->seg[i];
         if (s->param ? c->seg[i][0] == 0 : strcmp(s->s, c->seg[i]) != 0) {
             return 0;
         }
+        if (s->in && !value_listed(s, c->seg[i])) {
+            listed = 0;
+        }
     }
-    return 1;
+    return listed ? 1 : -1;
+}
+
+/* The values a route's segment lists, for a 404 ("{verb} is one of pause,
+ * release"): the first such segment the request's path does not match. */
+static void values_of(const struct route *rt, const struct ks_http_conn *c, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int i = 0; i < rt->nseg && i < c->nseg; i++) {
+        const struct seg *s = &rt->seg[i];
+        if (s->in && !value_listed(s, c->seg[i])) {
+            size_t o = (size_t)snprintf(out, cap, "{%s} is one of ", s->s);
+            for (size_t k = 0; k < s->inlen && o + 3 < cap; k++) {
+                if (s->in[k] == '|') {
+                    out[o++] = ',';
+                    out[o++] = ' ';
+                } else {
+                    out[o++] = s->in[k];
+                }
+            }
+            out[o < cap ? o : cap - 1] = 0;
+            return;
+        }
+    }
 }
 
 static int method_matches(const char *route, const char *req)
@@ -455,7 +525,7 @@ static int authenticate(struct ks_http_conn *c, enum MHD_Result *res)
     if (c->req.who.role < r->role) {
         *res = refuse(c, 403, "forbidden", NULL, NULL,
                       "token '%s' has role %s; %s %s needs %s or above", c->req.who.name,
-                      ks_role_name(c->req.who.role), r->method, r->pattern,
+                      ks_role_name(c->req.who.role), r->method, c->rt->shown,
                       ks_role_name(r->role));
         return 1;
     }
@@ -480,10 +550,14 @@ static int name_listed(const char *list, const char *name)
     return 0;
 }
 
+#define QUERY_SEEN 32 /* names a route takes, told apart to find one given twice */
+
 struct query_check {
     const char *known;
     char bad[128];
-    int found;
+    int found;      /* 1: a name the route does not take; 2: one given twice */
+    const char *seen[QUERY_SEEN]; /* the names met so far (libmicrohttpd's, borrowed) */
+    size_t nseen;
 };
 
 static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -491,26 +565,48 @@ static enum MHD_Result query_name(void *cls, enum MHD_ValueKind kind, const char
 {
     (void)kind, (void)value;
     struct query_check *q = cls;
-    if (name_listed(q->known, key ? key : "")) {
-        return MHD_YES;
+    key = key ? key : "";
+    if (!name_listed(q->known, key)) {
+        snprintf(q->bad, sizeof(q->bad), "%s", key);
+        q->found = 1;
+        return MHD_NO;
     }
-    snprintf(q->bad, sizeof(q->bad), "%s", key ? key : "");
-    q->found = 1;
-    return MHD_NO;
+    /* A name given twice (?status=resolved&status=investigating) is refused:
+     * a handler reads one value, and the other would be dropped without a
+     * word. Only names of the route's list get here, each kept once, so
+     * the list of those seen stays short. */
+    for (size_t i = 0; i < q->nseen; i++) {
+        if (strcmp(q->seen[i], key) == 0) {
+            snprintf(q->bad, sizeof(q->bad), "%s", key);
+            q->found = 2;
+            return MHD_NO;
+        }
+    }
+    if (q->nseen < QUERY_SEEN) {
+        q->seen[q->nseen++] = key;
+    }
+    return MHD_YES;
 }
 
 /* Refuses a query parameter the route does not take (400, naming it and
- * those it takes); 0 to go on. */
+ * those it takes), or one given twice (400 naming it); 0 to go on. */
 static int query_refused(struct ks_http_conn *c, enum MHD_Result *res)
 {
     const struct ks_http_route *r = c->rt->r;
     if (r->flags & KS_HTTP_ANY_QUERY) {
         return 0;
     }
-    struct query_check q = {r->query, {0}, 0};
+    struct query_check q = {.known = r->query};
     MHD_get_connection_values(c->mc, MHD_GET_ARGUMENT_KIND, query_name, &q);
     if (!q.found) {
         return 0;
+    }
+    if (q.found == 2) {
+        *res = refuse(c, 400, "invalid", NULL, NULL,
+                      "query \"%s\" is given more than once (each parameter is taken once; "
+                      "there is no list of values)",
+                      q.bad);
+        return 1;
     }
     *res = refuse(c, 400, "invalid", NULL, NULL, "query \"%s\" is not known (%s)", q.bad,
                   r->query && *r->query ? r->query : "none");
@@ -519,21 +615,32 @@ static int query_refused(struct ks_http_conn *c, enum MHD_Result *res)
 
 /* Everything decided from the headers. Returns 0 to go on to the body, else
  * a response was queued (*res says how). */
-static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+/* How many times the request gives each header that must come once. */
+static const char *const once[] = {"Content-Length", "Authorization", "Content-Type"};
+#define NONCE (sizeof(once) / sizeof(once[0]))
+
+static enum MHD_Result count_once(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
     (void)kind, (void)value;
-    if (cls && strcasecmp(key, "Content-Length") == 0) {
-        ++*(int *)cls;
+    int *n = cls;
+    for (size_t i = 0; key && i < NONCE; i++) {
+        n[i] += strcasecmp(key, once[i]) == 0;
     }
     return MHD_YES;
 }
 
-static int count_lengths(struct ks_http_conn *c)
+/* The first header of `once` the request gives more than once, or NULL. */
+static const char *header_twice(struct ks_http_conn *c)
 {
-    int n = 0;
-    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_length, &n);
-    return n;
+    int n[NONCE] = {0};
+    MHD_get_connection_values(c->mc, MHD_HEADER_KIND, count_once, n);
+    for (size_t i = 0; i < NONCE; i++) {
+        if (n[i] > 1) {
+            return once[i];
+        }
+    }
+    return NULL;
 }
 
 /* The first content coding of the request's Content-Encoding headers that
@@ -596,13 +703,19 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         /* nothing but the routes: everything else is refused as the owner says */
         int any = split_path(c, url);
         for (size_t i = 0; any && i < h->nroutes && !c->rt; i++) {
-            if (path_matches(&h->routes[i], c) && method_matches(h->routes[i].r->method, method)) {
+            if (path_matches(&h->routes[i], c) > 0 &&
+                method_matches(h->routes[i].r->method, method)) {
                 c->rt = &h->routes[i];
             }
         }
         if (!c->rt) {
-            *res = refuse(c, h->o.unrouted_status, h->o.unrouted_code, "Retry-After", "1", "%s",
-                          h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
+            const char *code = h->o.unrouted_code;
+            char msg[400];
+            snprintf(msg, sizeof(msg), "%s", h->o.unrouted_msg ? h->o.unrouted_msg : "unavailable");
+            if (h->o.unrouted_why) {
+                h->o.unrouted_why(h->o.unrouted_ctx, &code, msg, sizeof(msg));
+            }
+            *res = refuse(c, h->o.unrouted_status, code, "Retry-After", "1", "%s", msg);
             return 1;
         }
     }
@@ -617,9 +730,14 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         return 1;
     }
     struct ks_buf allow = {0};
+    const struct route *near = NULL; /* the path, but for a value it does not list */
     for (size_t i = 0; i < h->nroutes && !c->rt; i++) {
         const struct route *rt = &h->routes[i];
-        if (!path_matches(rt, c)) {
+        int m = path_matches(rt, c);
+        if (m < 0 && !near) {
+            near = rt;
+        }
+        if (m <= 0) {
             continue;
         }
         if (method_matches(rt->r->method, method)) {
@@ -638,6 +756,11 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
         if (allow.len) {
             *res = refuse(c, 405, "method_not_allowed", "Allow", allow.p,
                           "%s is not allowed on %s (allowed: %s)", method, url, allow.p);
+        } else if (near) {
+            /* a verb that does not exist: not "method not allowed", not "forbidden" */
+            char vals[200];
+            values_of(near, c, vals, sizeof(vals));
+            *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s (%s)", url, vals);
         } else {
             *res = refuse(c, 404, "not_found", NULL, NULL, "no such path: %s", url);
         }
@@ -650,10 +773,14 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     c->limit = r->max_body ? r->max_body : h->o.max_body;
     const char *cl = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Content-Length");
     const char *te = MHD_lookup_connection_value(c->mc, MHD_HEADER_KIND, "Transfer-Encoding");
-    if (count_lengths(c) > 1) {
+    const char *twice = header_twice(c);
+    if (twice) {
         /* Two lengths: a proxy in front may have framed the body by the other
-         * one (request smuggling). Refused, and the connection closed. */
-        *res = refuse(c, 400, "invalid", NULL, NULL, "more than one Content-Length header");
+         * one (request smuggling). Two tokens or two types: which one the
+         * sender meant is not known (the first would be taken, a proxy may
+         * have read the other). Refused, before the token is looked at. */
+        *res = refuse(c, 400, "invalid", NULL, NULL,
+                      "more than one %s header: send it once", twice);
         return 1;
     }
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
@@ -669,7 +796,7 @@ static int on_headers(struct ks_http_conn *c, const char *url, const char *metho
     if (declared > c->limit) {
         *res = refuse(c, 413, "too_large", NULL, NULL,
                       "the body is %llu bytes; %s %s takes at most %zu", declared, r->method,
-                      r->pattern, c->limit);
+                      c->rt->shown, c->limit);
         return 1;
     }
     if (has_body && r->types && !type_listed(r->types, c->ctype)) {
@@ -706,18 +833,30 @@ static enum MHD_Result on_body(struct ks_http_conn *c)
     if (c->over) {
         return refuse(c, 413, "too_large", NULL, NULL, "the body is over %zu bytes, the most %s "
                                                        "%s takes",
-                      c->limit, r->method, r->pattern);
+                      c->limit, r->method, c->rt->shown);
     }
     c->req.body = c->body.p ? c->body.p : "";
     c->req.body_len = c->body.len;
+    if (is_json_type(c->ctype) && c->req.body_len >= 3 &&
+        memcmp(c->req.body, "\xEF\xBB\xBF", 3) == 0) {
+        /* A UTF-8 byte order mark that some editors and Windows tools write
+         * first: not part of the JSON (RFC 8259 lets a parser ignore it),
+         * taken off every JSON body, as POST /v1/events does for NDJSON. */
+        c->req.body += 3;
+        c->req.body_len -= 3;
+    }
     if ((r->flags & KS_HTTP_AUTH_BODY) && (authenticate(c, &res) || query_refused(c, &res))) {
         return res;
     }
-    if ((r->flags & KS_HTTP_JSON) && c->body.len && is_json_type(c->ctype)) {
+    if ((r->flags & KS_HTTP_JSON) && c->req.body_len && is_json_type(c->ctype)) {
         /* a key given twice is refused: which one was meant is not known
-         * ({"amount": 5, "amount": 500}) */
+         * ({"amount": 5, "amount": 500}); any JSON value is taken (null, 0,
+         * "x" as well as an array), so that a body that is JSON of the
+         * wrong type is the handler's 400 invalid ("body: must be a JSON
+         * object, got null"), not bad_json */
         json_error_t je;
-        c->req.json = json_loadb(c->body.p, c->body.len, JSON_REJECT_DUPLICATES, &je);
+        c->req.json = json_loadb(c->req.body, c->req.body_len,
+                                 JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
         if (!c->req.json) {
             const char *what = "the body is not JSON", *why = je.text;
             if (strstr(why, "JSON_ALLOW_NUL")) {
@@ -829,7 +968,7 @@ static void completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
         }
         struct ks_http_done d = {c->req.method,
                                  c->req.path,
-                                 c->rt ? c->rt->r->pattern : NULL,
+                                 c->rt ? c->rt->shown : NULL,
                                  c->status,
                                  c->req.who.name,
                                  remote,

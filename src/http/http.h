@@ -2,12 +2,16 @@
  * http.h - kintsugi's HTTP server: a table of routes on libmicrohttpd.
  *
  * A route is a method, a path pattern whose {name} segments match any one
- * non-empty segment ("/v1/incidents/{id}/ack"), a handler, the least role
+ * non-empty segment ("/v1/incidents/{id}/ack"), or one of the values listed
+ * ("/v1/guard/{verb:pause|release}": another verb is no route's, 404 naming
+ * them, before the method and the token are looked at), a handler, the least role
  * that may call it, a body limit and the content types it accepts. The
  * server answers what no handler should have to, each as a JSON error
  * {"error": {"code": "...", "message": "..."}}:
  *
- *   400 invalid            a query parameter the route does not take (its `query`)
+ *   400 invalid            a query parameter the route does not take (its `query`),
+ *                          or one given twice; Content-Length, Authorization or
+ *                          Content-Type given twice
  *   400 bad_json           the route parses JSON (KS_HTTP_JSON) and the body is not
  *   401 unauthorized       no token, an unknown or a revoked one
  *   403 forbidden          the token's role is below the route's
@@ -53,8 +57,9 @@ struct ks_http_req {
     /* The caller as the auth callback named it: name "" and role
      * KS_ROLE_NONE on a route open to all (then the callback is not asked). */
     struct ks_auth_who who;
-    /* With KS_HTTP_JSON: the body parsed (jansson; freed after the handler);
-     * NULL for an empty body. */
+    /* With KS_HTTP_JSON: the body parsed (jansson; freed after the handler),
+     * any JSON value (an object, an array, null, a number...: the handler
+     * checks its type); NULL for an empty body. */
     json_t *json;
     const struct ks_http_route *route;
     struct ks_http_conn *conn;
@@ -64,7 +69,9 @@ struct ks_http_req {
  * none of that name. */
 const char *ks_http_param(const struct ks_http_req *r, const char *name);
 /* A query parameter, decoded ("?status=open&x=a%20b"): NULL when absent,
- * "" for a bare key ("?verbose"). The first of repeated keys. */
+ * "" for a bare key ("?verbose"). A key given twice is refused before the
+ * handler runs (400), unless the route has KS_HTTP_ANY_QUERY: then the
+ * first. */
 const char *ks_http_query(const struct ks_http_req *r, const char *name);
 /* A request header by name, case-insensitive; NULL when absent. */
 const char *ks_http_header(const struct ks_http_req *r, const char *name);
@@ -95,7 +102,10 @@ typedef void (*ks_http_handler_fn)(const struct ks_http_req *req, struct ks_http
 
 struct ks_http_route {
     const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
-    const char *pattern; /* "/v1/incidents/{id}"; segments of 63 bytes at most */
+    /* "/v1/incidents/{id}", "/v1/guard/{verb:pause|release}"; segments of 63
+     * bytes at most. Messages and the hooks show it without the values
+     * ("/v1/guard/{verb}"). */
+    const char *pattern;
     ks_http_handler_fn fn;
     void *ctx;
     enum ks_auth_role role; /* the least role allowed; KS_ROLE_NONE: anyone, no token */
@@ -108,8 +118,8 @@ struct ks_http_route {
     /* The names of the query parameters the route takes, comma separated
      * ("status, view"); NULL: none. Any other is refused with 400 invalid
      * naming it and these (a misspelt filter must not be dropped without a
-     * word), after the token is checked, before the body is read; unless
-     * the route has KS_HTTP_ANY_QUERY. */
+     * word), as is one of them given twice, after the token is checked,
+     * before the body is read; unless the route has KS_HTTP_ANY_QUERY. */
     const char *query;
 };
 
@@ -126,10 +136,16 @@ struct ks_http_route {
 typedef enum ks_rc (*ks_http_auth_fn)(void *ctx, const struct ks_http_req *req, const char *bearer,
                                       struct ks_auth_who *who, struct ks_err *err);
 
+/* The reason of an answer to a request no route takes (opts.unrouted_why):
+ * sets *code (a literal) and writes the message into msg. */
+typedef void (*ks_http_unrouted_fn)(void *ctx, const char **code, char *msg, size_t cap);
+
 /* What the hooks learn of each finished request. */
 struct ks_http_done {
     const char *method, *path;
-    const char *pattern; /* the route's; NULL when none matched */
+    /* the route's pattern as shown ("/v1/guard/{verb}", its values left
+     * out; the server's until ks_http_stop returns); NULL when none matched */
+    const char *pattern;
     int status;
     const char *who;     /* the token's name, "" when none */
     const char *remote;  /* the client's address ("127.0.0.1") */
@@ -159,9 +175,13 @@ struct ks_http_opts {
     /* A request that no route takes: with unrouted_status 0, 404 not_found
      * (405 when other methods have the path); else that status with
      * unrouted_code and unrouted_msg and "Retry-After: 1" (a standby's 503:
-     * clients retry instead of giving up). */
+     * clients retry instead of giving up). unrouted_why, when set, is asked
+     * for the code and message of each such answer instead, for an owner
+     * whose reason changes (a server starting, then a standby). */
     int unrouted_status;
     const char *unrouted_code, *unrouted_msg;
+    ks_http_unrouted_fn unrouted_why;
+    void *unrouted_ctx;
 };
 
 /*

@@ -18,15 +18,7 @@
 /* The {id} of the path as an incident id; 0 (answered 400) when it is not one. */
 static int64_t path_id(const struct ks_http_req *req, struct ks_http_resp *resp)
 {
-    const char *s = ks_http_param(req, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || *end || v <= 0 || v == LLONG_MAX) {
-        ks_http_error(resp, 400, "invalid", "path: '%s' is not an incident id (a positive integer)",
-                      s ? s : "");
-        return 0;
-    }
-    return v;
+    return ks_api_id(ks_http_param(req, "id"), "an incident id", "path", resp);
 }
 
 static struct ks_live *live_of(void *ctx)
@@ -108,7 +100,10 @@ static void post_events(const struct ks_http_req *req, struct ks_http_resp *resp
                   (long long)res.request);
     ks_buf_put(&resp->body, res.rejected_json.p ? res.rejected_json.p : "[]",
                res.rejected_json.p ? res.rejected_json.len : 2);
-    ks_buf_putc(&resp->body, '}');
+    /* every rejected line is counted; the list holds the first ones only */
+    ks_buf_printf(&resp->body, ",\"rejected_count\":%llu,\"rejected_truncated\":%s}",
+                  (unsigned long long)res.rejected,
+                  res.rejected > KS_LIVE_REJECTED_LISTED ? "true" : "false");
     ks_buf_fini(&res.rejected_json);
 }
 
@@ -534,7 +529,7 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
         {"POST", "/v1/actions/{id}/approve", post_approve, api, KS_ROLE_ADMIN, 0, JSON_IN,
          KS_HTTP_JSON, NULL},
         {"GET", "/v1/guard", get_guard, api, KS_ROLE_VIEWER, 0, NULL, 0, NULL},
-        {"POST", "/v1/guard/{verb}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON,
+        {"POST", "/v1/guard/{verb:pause|release|rollback|accept}", post_guard, api, KS_ROLE_ADMIN, 0, JSON_IN, KS_HTTP_JSON,
          NULL},
         {"GET", "/v1/reconcile", get_reconcile, api, KS_ROLE_VIEWER, 0, NULL, 0,
          "channel, limit"},
@@ -568,7 +563,7 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
          NULL, 0, "order"},
         {"POST", "/v1/incidents/{id}/remedies", ks_api_post_grant, api, KS_ROLE_RESPONDER, 0,
          JSON_IN, KS_HTTP_JSON, NULL},
-        {"POST", "/v1/remedies/{id}/{verb}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
+        {"POST", "/v1/remedies/{id}/{verb:approve|decline|review}", ks_api_post_remedy, api, KS_ROLE_RESPONDER, 0,
          JSON_IN, KS_HTTP_JSON, NULL},
         {"GET", "/v1/promise", ks_api_get_promise, api, KS_ROLE_VIEWER, 0, NULL, 0, "format"},
         /* reviews, the report, costs (api_learn.c): judged at ?now= or the saved clock */
@@ -579,7 +574,7 @@ size_t ks_api_routes(struct ks_api *api, struct ks_http_route *out, size_t cap)
          KS_REVIEW_MAX_BYTES, REVIEW_IN, 0, NULL},
         {"GET", "/v1/review-items", ks_api_get_review_items, api, KS_ROLE_VIEWER, 0, NULL, 0,
          "open, owner, overdue, now"},
-        {"POST", "/v1/review-items/{id}/{verb}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
+        {"POST", "/v1/review-items/{id}/{verb:done|drop}", ks_api_post_item, api, KS_ROLE_RESPONDER, 0,
          JSON_IN, KS_HTTP_JSON, NULL},
         {"GET", "/v1/report", ks_api_get_report, api, KS_ROLE_VIEWER, 0, NULL, 0,
          "since, until, by, format, now"},

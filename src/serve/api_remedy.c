@@ -7,8 +7,8 @@
 #include "../remedy/remedy.h"
 #include "serve_int.h"
 
+#include <errno.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,9 +97,17 @@ int ks_api_body_fields(const struct ks_http_req *req, struct ks_http_resp *resp,
 
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp)
 {
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || *end || v <= 0 || v == LLONG_MAX) {
+    /* Written as the id is written, digits without a sign, a leading zero
+     * or white space ("+4", "04" and " 4" are not 4: one resource, one
+     * URL), and within int64 (9223372036854775807 is an id, of nothing). */
+    char *end = NULL;
+    long long v = 0;
+    if (s && s[0] >= '1' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        v = errno == ERANGE ? 0 : v;
+    }
+    if (v <= 0) {
         ks_http_error(resp, 400, "invalid", "%s: '%s' is not %s (a positive integer)", where,
                       s ? s : "", what);
         return 0;

@@ -100,6 +100,9 @@ static void apply_events(struct ks_live *l, struct job *jb)
         case KS_LINE_REJECTED:
             res->rejected++;
             __atomic_add_fetch(&l->by_type[t][2], 1, __ATOMIC_RELAXED);
+            if (res->rejected > KS_LIVE_REJECTED_LISTED) {
+                break; /* counted and kept as a dead letter, not listed */
+            }
             ks_json_obj_begin(&j);
             ks_json_key(&j, "line");
             ks_json_int(&j, lineno);

@@ -5,6 +5,8 @@
 #include "serve_int.h"
 
 #include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- request latency: a histogram per route pattern ----------------------- */
@@ -23,7 +25,8 @@ void ks_metrics_observe(void *ctx, const struct ks_http_done *d)
         i++;
     }
     if (i == m->nroutes && i < KS_METRICS_ROUTES) {
-        m->routes[i].route = route; /* a pattern literal of the route table, or "unmatched" */
+        /* a copy: the server's patterns as shown go with it when it stops */
+        snprintf(m->routes[i].route, sizeof(m->routes[i].route), "%s", route);
         m->nroutes++;
     }
     if (i < m->nroutes) {
@@ -35,7 +38,7 @@ void ks_metrics_observe(void *ctx, const struct ks_http_done *d)
             }
         }
         r->count++;
-        r->sum += s;
+        r->sum_us += d->micros > 0 ? (uint64_t)d->micros : 0;
         int cls = d->status / 100;
         if (cls >= 1 && cls <= 5) {
             r->by_class[cls - 1]++;
@@ -101,7 +104,7 @@ struct inc_counts {
     size_t ntypes;
     uint64_t open_now[3];
     uint64_t gap_buckets[12], gap_count;
-    double gap_sum;
+    int64_t gap_sum_ms; /* summed exactly, divided once when written */
     int64_t *open_ids; /* the incidents not resolved (sorted before the hooks are counted) */
     size_t nopen, capopen;
     /* every incident, to count it by the severity it was detected with (a
@@ -155,7 +158,7 @@ static int count_incident(void *ctx, const struct ks_incident_row *row)
             }
         }
         c->gap_count++;
-        c->gap_sum += gap;
+        c->gap_sum_ms += row->detected_at - started;
     }
     json_decref(j);
     return 0;
@@ -228,9 +231,30 @@ static void label_escape(struct ks_buf *o, const char *s)
     }
 }
 
+/* A sample value or a bucket bound as Prometheus's client libraries write
+ * it: the shortest form that reads back as the same double (0.1, 0.0005, 5),
+ * never the 17 digits of its binary value ("0.10000000000000001"): a bound
+ * is a label, and a query on le="0.1" must find it. */
 static void num(struct ks_buf *o, double v)
 {
-    ks_buf_printf(o, "%.17g", v);
+    if (isnan(v)) {
+        ks_buf_puts(o, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        ks_buf_puts(o, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    char tmp[40];
+    /* a double whose shortest form has at most 15 digits reads back from
+     * its 15-digit rounding, which %g writes without trailing zeros */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v) {
+            break;
+        }
+    }
+    ks_buf_puts(o, tmp);
 }
 
 /* "NAME{receiver="R"} ", the value to follow. */
@@ -361,8 +385,9 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     head(o, "kintsugi_commands_total", "counter", "People's actions and clock ticks applied.");
     ks_buf_printf(o, "kintsugi_commands_total %llu\n", (unsigned long long)st.commands);
     head(o, "kintsugi_engine_clock_seconds", "gauge", "The engine clock (Unix time).");
-    ks_buf_printf(o, "kintsugi_engine_clock_seconds %.3f\n",
-                  st.clock > 0 ? (double)st.clock / 1e3 : 0.0);
+    ks_buf_puts(o, "kintsugi_engine_clock_seconds ");
+    num(o, st.clock > 0 ? (double)st.clock / 1e3 : 0.0);
+    ks_buf_putc(o, '\n');
 
     static const char *const sev[3] = {"P1", "P2", "P3"};
     head(o, "kintsugi_incidents_opened_total", "counter",
@@ -390,7 +415,7 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
     ks_buf_printf(o, "kintsugi_detection_gap_seconds_bucket{le=\"+Inf\"} %llu\n",
                   (unsigned long long)ic.gap_count);
     ks_buf_puts(o, "kintsugi_detection_gap_seconds_sum ");
-    num(o, ic.gap_sum);
+    num(o, (double)ic.gap_sum_ms / 1e3);
     ks_buf_printf(o, "\nkintsugi_detection_gap_seconds_count %llu\n",
                   (unsigned long long)ic.gap_count);
 
@@ -447,7 +472,7 @@ enum ks_rc ks_metrics_render(struct ks_live *l, struct ks_metrics *m, struct ks_
         ks_buf_puts(o, "kintsugi_http_request_duration_seconds_sum{route=\"");
         label_escape(o, r->route);
         ks_buf_puts(o, "\"} ");
-        num(o, r->sum);
+        num(o, (double)r->sum_us / 1e6);
         ks_buf_puts(o, "\nkintsugi_http_request_duration_seconds_count{route=\"");
         label_escape(o, r->route);
         ks_buf_printf(o, "\"} %llu\n", (unsigned long long)r->count);

@@ -71,11 +71,18 @@ int ks_live_unready_why(struct ks_live *l, char *out, size_t cap);
  * writer thread, closes the store and frees l. Returns 0 or an exit code. */
 int ks_live_close(struct ks_live *l);
 
+/* The rejected lines a batch's result lists at most: a small body of many
+ * bad lines (an array of a million 0s) must not make a reply of tens of
+ * megabytes. Every one is counted, and kept as a dead letter all the same. */
+#define KS_LIVE_REJECTED_LISTED 1000
+
 /* The result of a batch of events. */
 struct ks_live_events {
-    uint64_t accepted, duplicates, rejected;
+    uint64_t accepted, duplicates, rejected; /* rejected: every rejected line */
     int64_t request; /* the journal seq naming the request (dead letters) */
-    struct ks_buf rejected_json; /* [{"line": N, "reason": "..."}, ...] */
+    /* [{"line": N, "reason": "..."}, ...]: the first KS_LIVE_REJECTED_LISTED
+     * rejected lines (all of them when rejected is no more) */
+    struct ks_buf rejected_json;
 };
 /*
  * Applies NDJSON lines (body[0, len)) from actor, durably: returns only once
@@ -157,9 +164,11 @@ enum ks_rc ks_api_auth(void *ctx, const struct ks_http_req *req, const char *bea
 #define KS_METRICS_ROUTES 64
 #define KS_METRICS_TYPES 11 /* the ten event types and "other" */
 struct ks_metrics_route {
-    const char *route;
+    char route[128]; /* the route's pattern as shown ("/v1/guard/{verb}"), or "unmatched" */
     uint64_t buckets[14], count, by_class[5];
-    double sum;
+    /* in microseconds: the sum rendered is then the one division of an exact
+     * count (0.009057), not the rounding errors of many additions */
+    uint64_t sum_us;
 };
 struct ks_metrics {
     pthread_mutex_t mu;

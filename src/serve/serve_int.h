@@ -158,7 +158,9 @@ void ks_api_fail(struct ks_http_resp *resp, const struct ks_err *err);
  * written as the API's routes (POST /v1/incidents/3/note), appended to out
  * (hint.c). */
 void ks_api_hint(const char *msg, struct ks_buf *out);
-/* s as a positive id; 0 after answering 400 ("WHERE: 'S' is not WHAT"). */
+/* s as a positive id, written as one (digits, no sign, no leading zero:
+ * "+4" and "04" are refused) and within int64; 0 after answering 400
+ * ("WHERE: 'S' is not WHAT (a positive integer)"). */
 int64_t ks_api_id(const char *s, const char *what, const char *where, struct ks_http_resp *resp);
 /* 0 when the request has no body, or a JSON object whose fields are all
  * among known (comma separated: "status, note"; "": none); else -1 after

@@ -185,9 +185,11 @@ static int standby_wait(void)
     return 0;
 }
 
-/* Whom a standby waits for, for its /healthz and /readyz (another thread). */
+/* Whom a standby waits for, for its /healthz and /readyz (another thread),
+ * and whether it took over. */
 static pthread_mutex_t standby_mu = PTHREAD_MUTEX_INITIALIZER;
 static char standby_of[300];
+static int took_over;
 
 static void set_standby_of(const char *who)
 {
@@ -202,6 +204,14 @@ int ks_shell_standby_of(char *out, size_t cap)
     snprintf(out, cap, "%s", standby_of);
     pthread_mutex_unlock(&standby_mu);
     return out[0] != 0;
+}
+
+int ks_shell_took_over(void)
+{
+    pthread_mutex_lock(&standby_mu);
+    int v = took_over;
+    pthread_mutex_unlock(&standby_mu);
+    return v;
 }
 
 /* How often a standby reads again who holds the lock (another standby may
@@ -287,6 +297,9 @@ static int lock_writer_shared(struct ks_shell *sh)
     }
     if (standby) {
         set_standby_of("");
+        pthread_mutex_lock(&standby_mu);
+        took_over = 1;
+        pthread_mutex_unlock(&standby_mu);
         fprintf(stderr, "kintsugi: taking over %s\n", sh->store->uri);
         fflush(stderr);
     }

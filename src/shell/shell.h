@@ -107,6 +107,10 @@ void ks_shell_writer_role(const char *url);
 /* While a server waits as a standby (the database owned by another server):
  * 1 and who owns it in out; else 0 and "". Safe from any thread. */
 int ks_shell_standby_of(char *out, size_t cap);
+/* 1 once a server that waited as a standby has taken the writer lock over
+ * (it loads the state next), else 0: a server that found the lock free, or
+ * held by a command, is starting, not taking over. Safe from any thread. */
+int ks_shell_took_over(void);
 int ks_shell_writer_describe(struct ks_shell *s, const char *url);
 /* One dead letter of the engine's (e) from source, written as received now
  * and pending (inside a flush's transaction, or a server's batch). */

@@ -99,6 +99,24 @@ curl -s -o "$T/metrics" -H "Authorization: Bearer $SCRAPE" "$URL/metrics"
 check opened_by_detection_severity is 'kintsugi_incidents_opened_total{type="sync_failure",severity="P3"}' "$p3b"
 check opened_p3_counted [ "$p3b" -gt "${p3:-0}" ]
 check raised_incident_open_p2 [ "$(value 'kintsugi_incidents_open{severity="P2"}')" -ge 1 ]
+# Bucket bounds and values are written as Prometheus's client libraries
+# write them, the shortest form that reads back the same (le="0.1", not
+# le="0.10000000000000001"): a query on le="0.1" must find the bucket.
+check le_0_1_exact grep -q '^kintsugi_http_request_duration_seconds_bucket{route="/v1/events",le="0.1"} ' "$T/metrics"
+check le_0_0005_exact grep -q '^kintsugi_http_request_duration_seconds_bucket{route="/v1/events",le="0.0005"} ' "$T/metrics"
+check le_0_0025_exact grep -q '^kintsugi_http_request_duration_seconds_bucket{route="/v1/events",le="0.0025"} ' "$T/metrics"
+check le_inf_exact is 'kintsugi_http_request_duration_seconds_bucket{route="/v1/events",le="+Inf"}' 4
+gap_bounds() {
+    local got
+    got=$(grep -o '^kintsugi_detection_gap_seconds_bucket{le="[^"]*"}' "$T/metrics" | sed 's/.*le="//; s/"}//' | tr '\n' ' ')
+    [ "$got" = '0 1 5 15 60 300 900 1800 3600 7200 21600 86400 +Inf ' ] || { echo "bounds: $got"; return 1; }
+}
+check gap_bounds_exact gap_bounds
+long_number() { # a bound or a value with 12 or more digits after the point
+    ! grep -E '(le="[0-9]*\.[0-9]{12,}"| [0-9]*\.[0-9]{12,}$|[0-9]e-?[0-9]+")' "$T/metrics"
+}
+check no_float_noise long_number
+check engine_clock_shortest is kintsugi_engine_clock_seconds 1795359601
 
 # ---- a real Prometheus scraping it -------------------------------------------------------
 PPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -142,6 +160,7 @@ for _ in $(seq 1 60); do # 30 s at most
 done
 check prometheus_scraped_the_counter [ "$scraped" = 1 ]
 check prometheus_sum_of_accepted [ "$(query 'sum(kintsugi_events_total{outcome="accepted"})')" = 86 ]  # 84 above, and the two ticks
+check prometheus_finds_le_0_1 [ -n "$(query 'kintsugi_http_request_duration_seconds_bucket{route="/v1/events",le="0.1"}')" ]
 check prometheus_incidents [ "$(query 'kintsugi_incidents_opened_total{type="data_corruption",severity="P1"}')" = 1 ]
 up() { curl -s "http://127.0.0.1:$PPORT/api/v1/targets" | jq -e '.data.activeTargets[0].health == "up"'; }
 check target_up_with_the_token up

@@ -28,6 +28,25 @@ check viewer_reads status_is 200 GET /v1/incidents "$VIEW"
 check viewer_cannot_post_events status_is 403 POST /v1/events "$VIEW" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
 check events_need_a_known_type status_is 415 POST /v1/events "$RESP" 'x' text/plain
 check unknown_path_404 status_is 404 GET /v1/nothing "$VIEW"
+# a guard verb that does not exist is no route: 404 whoever asks, however
+check guard_bogus_get_404 status_is 404 GET /v1/guard/bogus "$VIEW"
+check guard_bogus_viewer_post_404 status_is 404 POST /v1/guard/bogus "$VIEW" '{}'
+check guard_bogus_names_the_verbs is 'no such path: /v1/guard/bogus ({verb} is one of pause, release, rollback, accept)' "$(jq -r .error.message <<<"$BODY")"
+check guard_pause_get_405 status_is 405 GET /v1/guard/pause "$VIEW"
+check guard_pause_viewer_403 status_is 403 POST /v1/guard/pause "$VIEW" '{}'
+check guard_pause_403_names_the_route grep -qF 'POST /v1/guard/{verb} needs admin' "$T/body"
+# two tokens (or two types) are refused, not read as the first
+two_tokens() {
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $VIEW" -H "Authorization: Bearer $RESP" "$URL/v1/whoami")
+    [ "$CODE" = 400 ] && [ "$(jq -c .error "$T/body")" = '{"code":"invalid","message":"more than one Authorization header: send it once"}' ] || { echo "$CODE $(cat "$T/body")"; return 1; }
+}
+check two_authorization_headers_400 two_tokens
+two_types() {
+    CODE=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $RESP" -H 'Content-Type: application/x-ndjson' -H 'Content-Type: application/json' \
+        --data-binary '{"type":"tick","ts":"2026-11-22T09:00:00Z"}' "$URL/v1/events")
+    [ "$CODE" = 400 ] && grep -q 'more than one Content-Type header' "$T/body" || { echo "$CODE $(cat "$T/body")"; return 1; }
+}
+check two_content_type_headers_400 two_types
 
 # One accepted, one duplicate of it (same id), one rejected, and a blank line.
 BATCH='{"id":"a1","type":"sync","ts":"2026-11-22T10:00:00Z","channel":"amazon","status":"ok"}
@@ -54,8 +73,29 @@ check array_bad_element_kept bad_element_kept
 check array_missing_element_400 status_is 400 POST /v1/events "$RESP" '[{"type":"tick","ts":"2026-11-22T10:00:02Z"},,{}]' application/json
 check array_text_after_400 status_is 400 POST /v1/events "$RESP" '[] x' application/json
 check array_not_an_array_400 status_is 400 POST /v1/events "$RESP" '"tick"' application/json
+# NDJSON sent as application/json: one object followed by more text is a
+# broken body (400, nothing applied), not one dead letter of every line.
+ND='{"id":"nd1","type":"tick","ts":"2026-11-22T10:00:02.7Z"}
+{"id":"nd2","type":"tick","ts":"2026-11-22T10:00:02.8Z"}'
+check ndjson_as_json_400 status_is 400 POST /v1/events "$RESP" "$ND" application/json
+check ndjson_as_json_says_so [ "$(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")" = 'bad_json body: invalid JSON at byte 58: text after the object (several events are a JSON array of them, or NDJSON sent as application/x-ndjson)' ]
+check ndjson_as_json_applied_nothing status_is 202 POST /v1/events "$RESP" "$ND" application/x-ndjson
+check ndjson_as_json_no_duplicates [ "$(jq -c '[.accepted, .duplicates, (.rejected | length)]' <<<"$BODY")" = '[2,0,0]' ]
+check object_not_closed_400 status_is 400 POST /v1/events "$RESP" '{"type":"tick","ts":"2026-11-22T10:00:02.9Z"' application/json
+check object_not_closed_says_so grep -q 'the object is not closed' "$T/body"
+check one_object_202 status_is 202 POST /v1/events "$RESP" '  {"type":"tick","ts":"2026-11-22T10:00:02.95Z"}
+' application/json
 check bom_skipped status_is 202 POST /v1/events "$RESP" "$(printf '\xef\xbb\xbf{"type":"tick","ts":"2026-11-22T10:00:03Z"}')" application/x-ndjson
 check bom_line_accepted [ "$(jq -c '[.accepted, (.rejected | length)]' <<<"$BODY")" = '[1,0]' ]
+# A small body of many bad lines: every one is kept as a dead letter and
+# counted, the answer lists the first 1000 and says it was cut.
+before=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r' | sed -n 's/^x-total-count: //Ip')
+check many_rejected_202 status_is 202 POST /v1/events "$RESP" "[$(printf '0,%.0s' $(seq 1 1499))0]" application/json
+check many_rejected_listed_1000 [ "$(jq -c '[.accepted, (.rejected | length), .rejected[-1].line, .rejected_count, .rejected_truncated]' <<<"$BODY")" = '[0,1000,1000,1500,true]' ]
+after=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $VIEW" "$URL/v1/deadletters?limit=1" | tr -d '\r' | sed -n 's/^x-total-count: //Ip')
+check many_rejected_all_kept [ "$((after - before))" = 1500 ]
+check few_rejected_not_truncated status_is 202 POST /v1/events "$RESP" '[0]' application/json
+check few_rejected_counted [ "$(jq -c '[(.rejected | length), .rejected_count, .rejected_truncated]' <<<"$BODY")" = '[1,1,false]' ]
 check cli_writer_refused sh -c "! '$K' guard pause amazon --by x --db '$DB' 2>'$T/refused' && grep -q 'kintsugi serve at $URL' '$T/refused'"
 check cli_reader_works "$K" incidents --db "$DB" --json
 stop "$PID" TERM
@@ -99,9 +139,42 @@ check ack_by_responder status_is 200 POST "/v1/incidents/$ID/ack" "$RESP" '{}'
 check ack_actor_is_token_name sh -c "curl -s -H 'Authorization: Bearer $VIEW' '$URL/v1/incidents/$ID' | jq -e '.timeline | map(select(.actor == \"bob\")) | length == 1' >/dev/null"
 check note_needs_text status_is 400 POST "/v1/incidents/$ID/note" "$RESP" '{}'
 check note status_is 200 POST "/v1/incidents/$ID/note" "$RESP" '{"text":"looking at the importer"}'
+# a note of Unicode spaces only is as blank as one of spaces
+check note_unicode_blank_400 status_is 400 POST "/v1/incidents/$ID/note" "$RESP" "$(printf '{"text":"\xc2\xa0\xe2\x80\x83"}')"
+check note_unicode_blank_says_so grep -q 'a note needs some text' "$T/body"
+# white space around an owner is not part of the name
+check assign_trimmed status_is 200 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":" dave "}'
+check assign_trimmed_owner [ "$(curl -s -H "Authorization: Bearer $VIEW" "$URL/v1/incidents/$ID" | jq -r .owner)" = dave ]
+check assign_trimmed_same_409 status_is 409 POST "/v1/incidents/$ID/assign" "$RESP" '{"owner":"dave"}'
+# an id is written as one: no sign, no leading zero; in range it is an id (of nothing here)
+id_refused() {
+    status_is 400 POST "/v1/incidents/$1/ack" "$RESP" '{}' || return 1
+    is "path: '$1' is not an incident id (a positive integer)" "$(jq -r .error.message <<<"$BODY")"
+}
+check id_plus_400 id_refused +4
+check id_leading_zero_400 id_refused 04
+check id_past_int64_400 id_refused 9223372036854775808
+check id_int64_max_404 status_is 404 POST /v1/incidents/9223372036854775807/ack "$RESP" '{}'
+check id_int64_max_not_found is 'no incident 9223372036854775807' "$(jq -r .error.message <<<"$BODY")"
+check id_int64_max_get_404 status_is 404 GET /v1/incidents/9223372036854775807 "$VIEW"
 # A body is an object of the route's fields, each of its type: anything else
 # is 400 naming what is wrong, and nothing is recorded.
 check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
+# a UTF-8 byte order mark before a JSON body is taken off, on every route
+check note_bom_200 status_is 200 POST "/v1/incidents/$ID/note" "$RESP" "$(printf '\xef\xbb\xbf{"text":"with a BOM"}')"
+# A body is an object of the route's fields, each of its type: anything else
+# is 400 naming what is wrong, and nothing is recorded.
+check ack_array_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '[1,2]'
+# JSON of another type than an object is the same 400 invalid, whatever it is
+body_not_object() { # BODY GOT
+    status_is 400 POST "/v1/incidents/$ID/note" "$RESP" "$1" || return 1
+    is "invalid body: must be a JSON object, got $2" "$(jq -r '"\(.error.code) \(.error.message)"' <<<"$BODY")"
+}
+check note_null_400 body_not_object 'null' null
+check note_zero_400 body_not_object ' 0 ' 0
+check note_true_400 body_not_object 'true' true
+check note_string_400 body_not_object '"x"' '"x"'
+check note_array_400 body_not_object '["x"]' 'an array'
 check ack_array_says_object grep -q 'body: must be a JSON object, got an array' "$T/body"
 check ack_unknown_field_400 status_is 400 POST "/v1/incidents/$ID/ack" "$RESP" '{"bogus":1}'
 check status_unknown_field_400 status_is 400 POST "/v1/incidents/$ID/status" "$RESP" '{"status":"resolving","bogus":1}'
@@ -345,6 +418,39 @@ for k in 1 2 3 4; do
 done
 check ticks_posted status_is 202 POST /v1/events "$WT" "$ticks" application/x-ndjson
 check skew_from_the_wall_clock [ "$(jq -c '[.accepted, (.rejected | map(.line))]' <<<"$BODY")" = '[1,[2,3,4]]' ]
+stop "$PID" TERM
+
+# ---- starting: a lone server that has not loaded its state yet -----------------------
+# It listens at once; until the state is loaded (here: held back by an
+# ingest that owns the database until its input ends) every other request
+# is 503 "starting" with Retry-After, not "standby": there is no standby.
+SDB=$T/starting.db
+"$K" token create --name s --role responder --db "$SDB" >"$T/s.tok" 2>/dev/null
+mkfifo "$T/ingest.in"
+exec 3<>"$T/ingest.in"
+"$K" ingest --db "$SDB" - <"$T/ingest.in" >/dev/null 2>"$T/ingest.err" 3>&- &
+IPID=$!
+PIDS+=("$IPID")
+check starting_ingest_holds_the_lock until_ok 10 bash -c "! flock -n '$SDB' true"
+SPORT=$(free_port)
+"$K" serve --listen "127.0.0.1:$SPORT" --db "$SDB" --clock event 2>"$T/starting.err" 3>&- &
+PID=$!
+PIDS+=("$PID")
+URL=http://127.0.0.1:$SPORT
+check starting_healthz until_ok 10 bash -c "[ \"\$(curl -s '$URL/healthz')\" = '{\"status\":\"starting\"}' ]"
+check starting_readyz_503 status_is 503 GET /readyz ""
+check starting_readyz_says_so [ "$(jq -r .error.message <<<"$BODY")" = 'starting: loading the state' ]
+starting_503() {
+    curl -s -D "$T/starting.h" -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $(cat "$T/s.tok")" \
+        -H 'Content-Type: application/x-ndjson' --data-binary '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' "$URL/v1/events" >"$T/code"
+    [ "$(cat "$T/code")" = 503 ] || { echo "code $(cat "$T/code")"; return 1; }
+    [ "$(jq -c .error "$T/body")" = '{"code":"starting","message":"starting: loading the state; retry"}' ] || { cat "$T/body"; return 1; }
+    grep -qi '^retry-after: 1' "$T/starting.h"
+}
+check starting_write_503_starting starting_503
+exec 3>&- # the ingest's input ends: it lets the database go, the server loads
+check starting_then_serves until_ok 30 grep -q '^listening on' "$T/starting.err"
+check starting_then_202 status_is 202 POST /v1/events "$(cat "$T/s.tok")" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
 stop "$PID" TERM
 
 echo "RESULT passed=$passed failed=$failed"

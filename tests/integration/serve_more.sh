@@ -119,6 +119,11 @@ check replay_refused_replays_nothing [ "$(get /v1/deadletters | jq length)" = 2 
 # A query parameter the route does not know is refused, naming those it knows.
 check deadletters_unknown_query_400 status_is 400 GET '/v1/deadletters?limt=1' "$VIEW"
 check deadletters_unknown_query_named grep -q 'query \\"limt\\" is not known (status, after, limit)' "$T/body"
+# a parameter given twice is refused, not read as its first value
+check deadletters_limit_twice_400 status_is 400 GET '/v1/deadletters?limit=1&limit=3' "$VIEW"
+check deadletters_limit_twice_named grep -q 'query \\"limit\\" is given more than once' "$T/body"
+check incidents_status_twice_400 status_is 400 GET '/v1/incidents?status=resolved&status=investigating' "$VIEW"
+check incidents_status_twice_named grep -q 'query \\"status\\" is given more than once' "$T/body"
 check hooks_unknown_query_400 status_is 400 GET '/v1/hooks?stauts=failed' "$VIEW"
 check feed_unknown_query_400 status_is 400 GET '/v1/feed/amazon?sinse=3' "$VIEW"
 check feed_unknown_query_named grep -q 'query \\"sinse\\" is not known (since, limit, state)' "$T/body"

@@ -1032,6 +1032,36 @@ static void actions_refuse_what_they_cannot_do(void)
     ks_engine_free(e);
 }
 
+/* White space around an owner is not part of the name (Unicode spaces too),
+ * and a note of Unicode spaces only is as blank as one of ASCII spaces. */
+static void owners_are_trimmed_and_blank_notes_refused(void)
+{
+    struct ks_engine *e = feed(stale, 7);
+    struct ks_err err = {0};
+    CHECK_INT(ks_engine_assign(e, 1, " dave ", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_assign(e, 1, "dave", "bob", KS_TIME_NONE, &err), KS_ESTATE);
+    CHECK(strstr(err.msg, "incident 1 is already assigned to dave; nothing recorded") != NULL);
+    CHECK_INT(ks_engine_assign(e, 1, "\xc2\xa0" "dave\xe2\x80\x83\t", "bob", KS_TIME_NONE, &err),
+              KS_ESTATE);
+    CHECK_INT(ks_engine_assign(e, 1, "\xc2\xa0\xe3\x80\x80 ", "bob", KS_TIME_NONE, &err),
+              KS_EUSAGE);
+    CHECK(strstr(err.msg, "an owner needs a name") != NULL);
+    CHECK_INT(ks_engine_assign(e, 1, " Zo\xc3\xab van Dam ", "bob", KS_TIME_NONE, &err), KS_OK);
+    CHECK_INT(ks_engine_note(e, 1, "\xc2\xa0\xe2\x80\x83", "bob", KS_TIME_NONE, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "a note needs some text") != NULL);
+    CHECK_INT(ks_engine_note(e, 1, "\xe2\x80\xa8 \xe2\x80\x8a\n", "bob", KS_TIME_NONE, &err),
+              KS_EUSAGE);
+    /* a note is kept whole, its spaces too */
+    CHECK_INT(ks_engine_note(e, 1, " ok\xc2\xa0", "bob", KS_TIME_NONE, &err), KS_OK);
+    struct ks_buf b = {0};
+    ks_engine_incident_json(e, 1, 1, &b);
+    CHECK(strstr(b.p, "\"owner\":\"Zo\xc3\xab van Dam\"") != NULL);
+    CHECK(strstr(b.p, "Assigned to dave by bob") != NULL);
+    CHECK(strstr(b.p, "\"text\":\" ok\xc2\xa0\"") != NULL);
+    ks_buf_fini(&b);
+    ks_engine_free(e);
+}
+
 /* A cancellation that names only its order counts with the customer, value
  * and units of the order's earlier event, also across a checkpoint; and a
  * state saved before that memory existed (ending at the end mark) loads. */
@@ -1878,6 +1908,7 @@ int main(void)
     RUN(the_first_event_sets_the_clock_whatever_its_ts);
     RUN(a_jump_within_a_raised_horizon_costs_the_timers_not_the_minutes);
     RUN(actions_refuse_what_they_cannot_do);
+    RUN(owners_are_trimmed_and_blank_notes_refused);
     RUN(a_persons_time_beyond_the_horizon_is_refused);
     RUN(checkpoint_round_trip_is_exact);
     RUN(stock_of_record_saves_again_the_same_bytes_after_a_checkpoint);

@@ -128,15 +128,15 @@ static void echo(const struct ks_http_req *q, struct ks_http_resp *r, void *ctx)
     ks_json_str(&j, q->method);
     ks_json_key(&j, "pattern");
     ks_json_str(&j, q->route->pattern);
-    const char *names[] = {"id", "step", "status", "x", "flag", "missing"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *names[] = {"id", "step", "verb", "status", "x", "flag", "missing"};
+    for (size_t i = 0; i < 3; i++) {
         const char *v = ks_http_param(q, names[i]);
         if (v) {
             ks_json_key(&j, names[i]);
             ks_json_str(&j, v);
         }
     }
-    for (size_t i = 2; i < 6; i++) {
+    for (size_t i = 3; i < 7; i++) {
         const char *v = ks_http_query(q, names[i]);
         if (v) {
             char k[32];
@@ -327,6 +327,7 @@ static const struct ks_http_route routes[] = {
     {"POST", "/v2/enqueue", echo, NULL, KS_ROLE_RESPONDER, 0, "application/json",
      KS_HTTP_JSON | KS_HTTP_AUTH_BODY, NULL},
     {"GET", "/slow", slow, NULL, KS_ROLE_NONE, 0, NULL, 0, NULL},
+    {"POST", "/v1/guard/{verb:pause|release}", echo, NULL, KS_ROLE_ADMIN, 0, NULL, 0, NULL},
 };
 
 static struct ks_http *start(unsigned max_inflight, int with_hooks)
@@ -450,12 +451,30 @@ static void query_params_a_route_does_not_take_are_refused(void)
     CHECK_INT(r->status, 400);
     CHECK(strstr(r->body, "query \\\"note\\\" is not known (none)") != NULL);
     free(r);
+    /* a name given twice is refused, not read as its first value */
+    r = req(ks_http_port(h), "GET", "/v1/incidents?status=resolved&x=1&status=investigating",
+            hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"invalid\",\"message\":\"query \\\"status\\\" is "
+                       "given more than once (each parameter is taken once; there is no list of "
+                       "values)\"}}\n");
+    free(r);
+    r = req(ks_http_port(h), "GET", "/v1/incidents?flag&flag=", hdrs, NULL);
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "query \\\"flag\\\" is given more than once") != NULL);
+    free(r);
+    r = req(ks_http_port(h), "GET", "/v1/incidents?status=open&x=1&flag", hdrs, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
     /* after the token: a caller without one learns nothing of the route */
     r = req(ks_http_port(h), "GET", "/v1/incidents?staus=open", NULL, NULL);
     CHECK_INT(r->status, 401);
     free(r);
     /* a route that takes any */
     r = req(ks_http_port(h), "GET", "/healthz?probe=1", NULL, NULL);
+    CHECK_INT(r->status, 200);
+    free(r);
+    r = req(ks_http_port(h), "GET", "/healthz?probe=1&probe=2", NULL, NULL);
     CHECK_INT(r->status, 200);
     free(r);
     ks_http_stop(h);
@@ -508,6 +527,112 @@ static void unrouted_status_answers_everything_else(void)
         free(r);
     }
     ks_http_stop(h);
+    LEAK_END();
+}
+
+/* unrouted_why: the owner names the code and message of each answer */
+static void set_why(void *ctx, const char **code, char *msg, size_t cap)
+{
+    *code = "starting";
+    snprintf(msg, cap, "%s", (const char *)ctx);
+}
+
+static void unrouted_why_names_the_reason(void)
+{
+    LEAK_START();
+    struct ks_http_opts o = {0};
+    o.routes = routes;
+    o.nroutes = 1; /* GET /healthz only */
+    o.threads = threads;
+    o.unrouted_status = 503;
+    o.unrouted_code = "standby";
+    o.unrouted_msg = "a standby";
+    o.unrouted_why = set_why;
+    o.unrouted_ctx = (void *)"starting: loading the state; retry";
+    struct ks_err err = {0};
+    struct ks_http *h = ks_http_start(&o, &err);
+    CHECK(h != NULL);
+    if (!h) {
+        return;
+    }
+    struct res *r = req(ks_http_port(h), "POST", "/v1/events", as_admin, "x");
+    CHECK_INT(r->status, 503);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"starting\",\"message\":\"starting: loading the "
+                       "state; retry\"}}\n");
+    CHECK(has_header(r, "Retry-After: 1"));
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
+/* The server that listens while the state loads: a lone one (no standby
+ * waiting, none taken over) says it is starting, not that it is a standby. */
+static void loading_server_says_starting_not_standby(void)
+{
+    LEAK_START();
+    struct ks_err err = {0};
+    struct ks_http *h = ks_standby_http_start("127.0.0.1", 0, &err);
+    CHECK(h != NULL);
+    if (!h) {
+        return;
+    }
+    int port = ks_http_port(h);
+    struct res *r = req(port, "POST", "/v1/incidents/1/ack", as_admin, "{}");
+    CHECK_INT(r->status, 503);
+    CHECK_STR(r->body, "{\"error\":{\"code\":\"starting\",\"message\":\"starting: loading the "
+                       "state; retry\"}}\n");
+    CHECK(has_header(r, "Retry-After: 1"));
+    free(r);
+    r = req(port, "GET", "/healthz", NULL, NULL);
+    CHECK_INT(r->status, 200);
+    CHECK_STR(r->body, "{\"status\":\"starting\"}");
+    free(r);
+    r = req(port, "GET", "/readyz", NULL, NULL);
+    CHECK_INT(r->status, 503);
+    CHECK(strstr(r->body, "\"code\":\"not_ready\",\"message\":\"starting: loading the state\"") !=
+          NULL);
+    free(r);
+    ks_http_stop(h);
+    LEAK_END();
+}
+
+/* A segment that lists its values: another value is no route's, 404
+ * before the method and the token are looked at. */
+static void listed_values_of_a_segment_route_only_those(void)
+{
+    LEAK_START();
+    struct ks_http *h = start(0, 1);
+    int port = ks_http_port(h);
+    struct res *r = req(port, "POST", "/v1/guard/pause", as_admin, NULL);
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"pattern\":\"/v1/guard/{verb:pause|release}\"") != NULL);
+    CHECK(strstr(r->body, "\"verb\":\"pause\"") != NULL);
+    free(r);
+    const char *const *who[] = {as_admin, as_viewer, NULL};
+    const char *const methods[] = {"GET", "POST", "DELETE"};
+    for (size_t w = 0; w < 3; w++) {
+        for (size_t m = 0; m < 3; m++) {
+            r = req(port, methods[m], "/v1/guard/bogus", who[w], NULL);
+            CHECK_INT(r->status, 404);
+            CHECK_STR(r->body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such path: "
+                               "/v1/guard/bogus ({verb} is one of pause, release)\"}}\n");
+            free(r);
+        }
+    }
+    /* a listed value: the method, then the role, as everywhere; the pattern
+     * shown without its values */
+    r = req(port, "GET", "/v1/guard/release", as_viewer, NULL);
+    CHECK_INT(r->status, 405);
+    CHECK(has_header(r, "Allow: POST"));
+    free(r);
+    r = req(port, "POST", "/v1/guard/release", as_viewer, NULL);
+    CHECK_INT(r->status, 403);
+    CHECK(strstr(r->body, "token 'vera' has role viewer; POST /v1/guard/{verb} needs admin or "
+                          "above") != NULL);
+    free(r);
+    ks_http_stop(h);
+    /* the hooks see the pattern as shown */
+    CHECK(strstr(last_log, "/v1/guard/{verb}") != NULL);
     LEAK_END();
 }
 
@@ -630,6 +755,21 @@ static void declared_length_over_limit_is_refused_before_the_body(void)
                  out, sizeof(out));
     CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
     CHECK(strstr(out, "more than one Content-Length header") != NULL);
+    /* two tokens, or two types: refused, not read as the first */
+    raw_exchange(ks_http_port(h),
+                 "GET /v1/incidents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tv\r\n"
+                 "authorization: Bearer tr\r\n\r\n",
+                 out, sizeof(out));
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    CHECK(strstr(out, "{\"error\":{\"code\":\"invalid\",\"message\":\"more than one "
+                      "Authorization header: send it once\"}}") != NULL);
+    raw_exchange(ks_http_port(h),
+                 "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tr\r\n"
+                 "Content-Type: application/x-ndjson\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 2\r\n\r\n{}",
+                 out, sizeof(out));
+    CHECK(strncmp(out, "HTTP/1.1 400", 12) == 0);
+    CHECK(strstr(out, "more than one Content-Type header: send it once") != NULL);
     ks_http_stop(h);
     LEAK_END();
 }
@@ -740,6 +880,24 @@ static void bad_json_is_400_with_its_place(void)
     r = req(port, "POST", "/v1/incidents/1/ack", json, "{\"by\": \"alice\"}");
     CHECK_INT(r->status, 200);
     CHECK(strstr(r->body, "\"json_type\":0") != NULL); /* JSON_OBJECT */
+    free(r);
+    /* valid JSON that is no object reaches the handler, which checks its type */
+    r = req(port, "POST", "/v1/incidents/1/ack", json, " null ");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":7") != NULL); /* JSON_NULL */
+    free(r);
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "\"x\"");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":2") != NULL); /* JSON_STRING */
+    free(r);
+    /* a UTF-8 byte order mark before it is taken off */
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "\xEF\xBB\xBF{\"by\": \"alice\"}");
+    CHECK_INT(r->status, 200);
+    CHECK(strstr(r->body, "\"json_type\":0") != NULL);
+    free(r);
+    r = req(port, "POST", "/v1/incidents/1/ack", json, "0 1");
+    CHECK_INT(r->status, 400);
+    CHECK(strstr(r->body, "\"code\":\"bad_json\"") != NULL);
     free(r);
     ks_http_stop(h);
     LEAK_END();
@@ -1001,6 +1159,9 @@ static void start_refuses_bad_patterns_and_busy_ports(void)
     CHECK(ks_http_start(&o, &err) == NULL);
     CHECK_INT(err.rc, KS_EUSAGE);
     CHECK(strstr(err.msg, "bad segment '{}'") != NULL);
+    bad[0].pattern = "/v1/guard/{verb:}";
+    CHECK(ks_http_start(&o, &err) == NULL);
+    CHECK(strstr(err.msg, "bad segment '{verb:}'") != NULL);
     struct ks_http *h = start(0, 0);
     o.routes = routes;
     o.port = ks_http_port(h);
@@ -1069,7 +1230,10 @@ static void run_all(void)
     RUN(query_params_a_route_does_not_take_are_refused);
     RUN(unknown_path_is_404_in_json);
     RUN(wrong_method_is_405_with_allow);
+    RUN(listed_values_of_a_segment_route_only_those);
     RUN(unrouted_status_answers_everything_else);
+    RUN(unrouted_why_names_the_reason);
+    RUN(loading_server_says_starting_not_standby);
     RUN(handler_errors_keep_the_json_shape);
     RUN(body_over_the_route_limit_is_413);
     RUN(declared_length_over_limit_is_refused_before_the_body);
