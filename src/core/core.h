@@ -162,6 +162,10 @@ void ks_buf_reset(struct ks_buf *b);
  * *out untouched. The one parser of amounts typed on the command line
  * (remedy --amount, cost set). */
 int ks_amount_parse(const char *s, double *out);
+/* Whether amount is a whole number of cents: written with two decimals it
+ * reads back as the very same double (49.99 is, 49.999 and 0.001 are not).
+ * What an API's JSON number must be to mean what ks_amount_parse reads. */
+int ks_amount_cents(double amount);
 /* Formats n with thousands separators ("3,020") into out; returns out. */
 const char *ks_fmt_count(uint64_t n, char out[32]);
 /* A percentage that is above limit, as "5.6": one decimal, or as many more

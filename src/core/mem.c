@@ -350,6 +350,14 @@ int ks_amount_parse(const char *s, double *out)
     return 0;
 }
 
+int ks_amount_cents(double amount)
+{
+    char text[48];
+    snprintf(text, sizeof(text), "%.2f", amount);
+    double back = strtod(text, NULL);
+    return !(back < amount || back > amount);
+}
+
 const char *ks_fmt_count(uint64_t n, char out[32])
 {
     char tmp[32];

@@ -78,12 +78,7 @@ int ks_remedy_amount_ok(double amount)
     if (!(amount > 0 && amount <= KS_REMEDY_AMOUNT_MAX)) {
         return 0;
     }
-    /* a whole number of cents: the amount written with two decimals reads
-     * back as the very same double (49.99 does, 49.999 and 0.001 do not) */
-    char text[48];
-    snprintf(text, sizeof(text), "%.2f", amount);
-    double back = strtod(text, NULL);
-    return !(back < amount || back > amount);
+    return ks_amount_cents(amount); /* 49.99, not 49.999 */
 }
 
 int ks_remedy_amount_parse(const char *s, double *out)

@@ -950,6 +950,11 @@ enum ks_rc ks_review_cost_check(const char *part, double amount, struct ks_err *
                           "an amount is at most 1000000000000000 (10^15), the largest a cost "
                           "part takes");
     }
+    if (!ks_amount_cents(amount)) {
+        /* as `kintsugi cost set` reads it (ks_amount_parse) */
+        return ks_err_set(err, KS_EUSAGE,
+                          "an amount has at most two decimals (a whole number of cents)");
+    }
     return KS_OK;
 }
 

@@ -93,6 +93,8 @@ check cost_bad_part_says_why grep -q "field \\\\\"part\\\\\": unknown cost part 
 check cost_negative_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":-1}'
 check cost_too_large_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":1e308}'
 check cost_too_large_says_why grep -q 'field \\"amount\\": an amount is at most 1000000000000000 (10^15)' "$T/body"
+check cost_three_decimals_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":5.001}'
+check cost_three_decimals_says_why grep -q 'field \\"amount\\": an amount has at most two decimals (a whole number of cents)' "$T/body"
 check cost_unknown_field_400 status_is 400 POST /v1/incidents/1/cost "$ALICE" '{"part":"brand","amount":1,"currency":"EUR"}'
 check cost_unknown_field_named grep -q 'field \\"currency\\" is not known (part, amount)' "$T/body"
 check cost_refused_changes_nothing [ "$(get /v1/incidents/1/cost | jq .brand)" = 10000 ]

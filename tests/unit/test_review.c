@@ -516,6 +516,8 @@ static void the_worked_cost_example_adds_up(void)
     ks_buf_fini(&b);
     ks_review_free(l);
     CHECK_INT(ks_review_cost_set(s, 1, "goodwill", 1, "alice", 0, &err), KS_EUSAGE);
+    CHECK_INT(ks_review_cost_set(s, 1, "brand", 5.001, "alice", 0, &err), KS_EUSAGE);
+    CHECK(strstr(err.msg, "at most two decimals") != NULL);
     cfg.roles = NULL;
     cfg.nroles = 0;
     cfg.people = NULL;
