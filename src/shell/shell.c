@@ -126,6 +126,7 @@ int ks_shell_writer_describe(struct ks_shell *sh, const char *url)
  * it, saying who; a server holds it for good, so while one owns the database
  * the command is refused with its name instead. */
 static int lock_writer_shared(struct ks_shell *sh);
+static int standby_wait(void);
 
 static int lock_writer(struct ks_shell *sh)
 {
@@ -151,7 +152,20 @@ static int lock_writer(struct ks_shell *sh)
                 "kintsugi: %s is being written by %s; waiting for it to finish "
                 "(one writer at a time; Ctrl-C to give up)\n",
                 sh->db, who);
-        while (flock(sh->lock_fd, LOCK_EX) != 0) {
+        /* A server's SIGINT and SIGTERM are blocked (it takes them with
+         * sigwait): it waits for them between tries, so that a stop is not
+         * held up by a command that writes. */
+        while (server_url && flock(sh->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK && errno != EINTR) {
+                ks_shell_error("%s: %s", sh->db, strerror(errno));
+                return KS_SHELL_FAIL;
+            }
+            if (standby_wait()) {
+                fprintf(stderr, "kintsugi: stopped while waiting for the writer lock\n");
+                return KS_SHELL_STOPPED;
+            }
+        }
+        while (!server_url && flock(sh->lock_fd, LOCK_EX) != 0) {
             if (errno != EINTR || ks_shell_stop_signal) {
                 ks_shell_error("%s: gave up waiting for the writer lock", sh->db);
                 return KS_SHELL_FAIL;
@@ -282,15 +296,17 @@ static int lock_writer_shared(struct ks_shell *sh)
             fflush(stderr);
             away = 0;
         }
-        if (standby ? standby_wait() : ks_shell_stop_signal != 0) {
-            if (standby) {
-                fprintf(stderr, "kintsugi: standby stopped before taking over\n");
+        /* a server takes its signals with sigtimedwait (they are blocked) */
+        if (server_url ? standby_wait() : ks_shell_stop_signal != 0) {
+            if (server_url) {
+                fprintf(stderr, standby ? "kintsugi: standby stopped before taking over\n"
+                                        : "kintsugi: stopped while waiting for the writer lock\n");
                 return KS_SHELL_STOPPED;
             }
             ks_shell_error("%s: gave up waiting for the writer lock", sh->store->uri);
             return KS_SHELL_FAIL;
         }
-        if (!standby) {
+        if (!server_url) {
             struct timespec pause = {0, 200 * 1000 * 1000};
             nanosleep(&pause, NULL);
         }

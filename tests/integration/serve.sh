@@ -453,4 +453,26 @@ check starting_then_serves until_ok 30 grep -q '^listening on' "$T/starting.err"
 check starting_then_202 status_is 202 POST /v1/events "$(cat "$T/s.tok")" '{"type":"tick","ts":"2026-11-22T10:00:00Z"}' application/x-ndjson
 stop "$PID" TERM
 
+# ---- a lone server waiting for a command that writes stops on SIGTERM -------------------
+# Its signals are taken with sigwait (blocked): it waits for them between
+# tries of the lock, so that a stop is not held up until the command ends.
+mkfifo "$T/ingest2.in"
+exec 3<>"$T/ingest2.in"
+"$K" ingest --db "$SDB" - <"$T/ingest2.in" >/dev/null 2>"$T/ingest2.err" 3>&- &
+IPID=$!
+PIDS+=("$IPID")
+check waiting_ingest_holds_the_lock until_ok 10 bash -c "! flock -n '$SDB' true"
+"$K" serve --listen "127.0.0.1:$(free_port)" --db "$SDB" --clock event 2>"$T/waiting.err" 3>&- &
+PID=$!
+check waiting_server_says_so until_ok 10 grep -q 'is being written by .*kintsugi ingest' "$T/waiting.err"
+kill -TERM "$PID"
+check waiting_server_stops_on_sigterm until_ok 5 bash -c "! kill -0 $PID 2>/dev/null"
+check waiting_server_says_it_stopped grep -qx 'kintsugi: stopped while waiting for the writer lock' "$T/waiting.err"
+kill -9 "$PID" 2>/dev/null # (in case it did not stop: the check above failed)
+wait "$PID" 2>/dev/null
+WRC=$?
+check waiting_server_exit_0 [ "$WRC" -eq 0 ]
+exec 3>&-
+wait "$IPID"
+
 echo "RESULT passed=$passed failed=$failed"
