@@ -116,7 +116,9 @@ check sla_runs_on_event_time is event "$(curl -s -H "Authorization: Bearer $VIEW
 # orders with an e-mail each time; each outage contained and resolved by ada
 # (ingested in steps, so that the status changes fall at those instants);
 # the review of the first written with two whys (a shallow flag) and two
-# action items, one overdue. Team messages go to a dir receiver whose path
+# action items, one overdue. The second order of each outage is worth 150:
+# a refund of 120 for it (above rob's limit of 50, not above the order's
+# value) waits for an approval. Team messages go to a dir receiver whose path
 # is a file, so they fail; it becomes a directory before the browser retries one.
 L=$T/learn.db
 python3 - "$T" <<'EOF'
@@ -133,7 +135,7 @@ for k, (a, b) in enumerate(down):
     for i in range(3):
         ev.append({"type": "order", "ts": iso(a + dt.timedelta(minutes=12 + i)), "order_id": "o%d-%d" % (k + 1, i + 1),
                    "channel": "amazon", "location": "wh-a", "status": "accepted", "customer": "c%d-%d" % (k + 1, i + 1),
-                   "value": 40 + 10 * i, "email": "c%d-%d@shop.example" % (k + 1, i + 1)})
+                   "value": (40, 150, 60)[i], "email": "c%d-%d@shop.example" % (k + 1, i + 1)})
 ev.sort(key=lambda e: e["ts"])
 cuts = ['2026-11-02T10:40:00Z', '2026-11-02T11:10:00Z', '2026-11-16T10:50:00Z', '2026-11-16T11:40:00Z']
 parts = [[] for _ in cuts + [0]]
