@@ -371,6 +371,9 @@ void ks_json_str(struct ks_json *j, const char *s);
 void ks_json_strn(struct ks_json *j, const char *s, size_t n);
 void ks_json_int(struct ks_json *j, int64_t v);
 void ks_json_num(struct ks_json *j, double v);
+/* A finite double in the shortest form that reads back as the same double
+ * (%g with 15 to 17 digits: 0.1, 0.0005, 1234567.89, 5), written into out. */
+const char *ks_fmt_shortest(double v, char out[40]);
 /* sum + value, rounded to a millionth: money adds up without binary
  * fractions' drift (a strict threshold is crossed by the sum people see). */
 double ks_money_add(double sum, double value);

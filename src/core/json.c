@@ -183,6 +183,19 @@ void ks_json_int(struct ks_json *j, int64_t v)
     ks_buf_printf(j->out, "%lld", (long long)v);
 }
 
+const char *ks_fmt_shortest(double v, char out[40])
+{
+    /* a double whose shortest form has at most 15 digits reads back from
+     * its 15-digit rounding, which %g writes without trailing zeros */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 40, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) {
+            break;
+        }
+    }
+    return out;
+}
+
 void ks_json_num(struct ks_json *j, double v)
 {
     before_value(j);
@@ -190,16 +203,11 @@ void ks_json_num(struct ks_json *j, double v)
         ks_buf_puts(j->out, "null");
         return;
     }
-    char tmp[64];
+    char tmp[44];
     /* The shortest form that reads back as the same number: a revenue of
      * 1234567.89 stays 1234567.89 (six digits wrote 1.23457e+06), a ratio
      * of 0.1 stays 0.1. */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) {
-            break;
-        }
-    }
+    ks_fmt_shortest(v, tmp);
     if (!strpbrk(tmp, ".eE")) {
         strcat(tmp, ".0");
     }

@@ -180,10 +180,22 @@ static int never_given(const struct ks_remedy_row *r)
     return !strcmp(r->status, "superseded") || !strcmp(r->status, "declined");
 }
 
+/* An amount of money as a JSON number with two decimals (49.90), or null
+ * when there is none. */
+static void json_money(struct ks_json *j, int has, double amount)
+{
+    if (!has) {
+        ks_json_null(j);
+        return;
+    }
+    char money[40];
+    snprintf(money, sizeof(money), "%.2f", amount);
+    ks_json_raw(j, money, strlen(money));
+}
+
 void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r,
                         const struct ks_remedy_value *v)
 {
-    char money[40];
     ks_json_obj_begin(j);
     ks_json_key(j, "id");
     ks_json_int(j, r->id);
@@ -194,12 +206,7 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r,
     ks_json_key(j, "kind");
     ks_json_str(j, r->kind);
     ks_json_key(j, "amount");
-    if (r->has_amount) {
-        snprintf(money, sizeof(money), "%.2f", r->amount);
-        ks_json_raw(j, money, strlen(money));
-    } else {
-        ks_json_null(j);
-    }
+    json_money(j, r->has_amount, r->amount);
     ks_json_key(j, "currency");
     ks_json_str(j, r->currency);
     ks_json_key(j, "status");
@@ -258,12 +265,7 @@ void ks_remedy_row_json(struct ks_json *j, const struct ks_remedy_row *r,
     }
     if (v) {
         ks_json_key(j, "order_value");
-        if (v->known) {
-            snprintf(money, sizeof(money), "%.2f", v->value);
-            ks_json_raw(j, money, strlen(money));
-        } else {
-            ks_json_null(j);
-        }
+        json_money(j, v->known, v->value);
     }
     ks_json_obj_end(j);
 }

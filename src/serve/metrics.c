@@ -246,15 +246,7 @@ static void num(struct ks_buf *o, double v)
         return;
     }
     char tmp[40];
-    /* a double whose shortest form has at most 15 digits reads back from
-     * its 15-digit rounding, which %g writes without trailing zeros */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-        if (strtod(tmp, NULL) == v) {
-            break;
-        }
-    }
-    ks_buf_puts(o, tmp);
+    ks_buf_puts(o, ks_fmt_shortest(v, tmp));
 }
 
 /* "NAME{receiver="R"} ", the value to follow. */
